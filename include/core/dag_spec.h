@@ -1,0 +1,69 @@
+// DagSpec and TaskSpec: a validated DAG file, as the loader (dag/) produces it
+// and the store and executor consume it. Plain data, no behaviour beyond lookups.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/doc.h"
+#include "core/states.h"
+#include "core/time.h"
+
+namespace pipeline {
+
+struct RetryPolicy {
+  int retries = 0;                            // extra tries after a failure
+  Duration retry_delay = std::chrono::seconds(10);
+  RetryBackoff backoff = RetryBackoff::kFixed;
+  Duration max_retry_delay = std::chrono::hours(1);
+
+  // The wait before try number `next_try` (2 for the first retry).
+  Duration DelayBefore(int next_try) const;
+};
+
+struct TaskSpec {
+  std::string id;
+  std::string op;
+  std::vector<std::string> depends_on;        // upstream ids, as written (deduplicated)
+  DocNode::Ptr with;                          // the `with` map, templates unrendered; never null
+  std::string run;                            // shell only
+  std::vector<std::pair<std::string, std::string>> env;  // shell only, in file order
+  RetryPolicy retry;
+  std::optional<Duration> timeout;
+  TriggerRule trigger_rule = TriggerRule::kAllSuccess;
+  bool persist = true;
+  std::optional<std::string> input;           // resolved data input (with.input or the single upstream producer)
+  Mark mark;                                  // where the task's id is in the file
+};
+
+// A parameter's default value: a scalar or a list of scalars, as YAML text.
+struct ParamSpec {
+  std::string name;
+  DocNode::Ptr value;
+};
+
+struct DagSpec {
+  std::string id;
+  std::string description;
+  std::optional<std::string> schedule;        // cron expression or macro, validated
+  std::string timezone = "UTC";
+  std::optional<TimePoint> start_date;
+  std::optional<TimePoint> end_date;
+  bool catchup = false;
+  int max_active_runs = 1;
+  std::optional<int> max_active_tasks;        // unset: the executor's size
+  std::vector<ParamSpec> params;              // file order
+  std::vector<TaskSpec> tasks;                // topological order (upstream first)
+
+  std::string file;                           // absolute path of the source file
+  std::string source;                         // the file's text, stored with each version
+  std::string content_hash;                   // hex xxh64 of source
+
+  const TaskSpec* FindTask(std::string_view id) const;
+  const ParamSpec* FindParam(std::string_view name) const;
+};
+
+}  // namespace pipeline

@@ -1,0 +1,101 @@
+// The operator seam. The loader asks an operator to check a task's arguments;
+// the executor asks it to run a try. Operators never see the executor, the
+// store or the thread pool: everything a try needs comes through TaskContext.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dag_spec.h"
+#include "core/diagnostic.h"
+#include "core/time.h"
+
+namespace pipeline {
+
+// A table or other value one task hands to another in the same run. The data
+// operators define concrete types; the executor only moves pointers around.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+};
+
+// Figures a try reports, shown by `pipectl runs show` and the API.
+struct TaskMetrics {
+  std::optional<int64_t> rows_in;
+  std::optional<int64_t> rows_out;
+  std::optional<int64_t> rows_quarantined;
+  std::string summary;  // one line, e.g. a validation report's gist
+};
+
+struct TaskResult {
+  bool ok = false;
+  std::string error;                 // why it failed ("exit status 3", "timeout after 30s")
+  std::optional<int> exit_code;      // shell
+  TaskMetrics metrics;
+
+  static TaskResult Success() { return {true, {}, {}, {}}; }
+  static TaskResult Failure(std::string why) { return {false, std::move(why), {}, {}}; }
+};
+
+// Cancellation as an operator sees it. Thread-safe.
+class CancelToken {
+ public:
+  virtual ~CancelToken() = default;
+  virtual bool cancelled() const = 0;
+  // A file descriptor that becomes readable when cancelled (for poll()).
+  virtual int fd() const = 0;
+};
+
+// What one try of a task gets to work with. Valid for the duration of Execute.
+class TaskContext {
+ public:
+  virtual ~TaskContext() = default;
+  virtual const TaskSpec& task() const = 0;
+  // `with`, with templates rendered for this try.
+  virtual const DocNode& args() const = 0;
+  // `run` and `env` rendered (shell).
+  virtual const std::string& command() const = 0;
+  virtual const std::vector<std::pair<std::string, std::string>>& env() const = 0;
+  virtual const std::string& dag_dir() const = 0;   // relative paths resolve here
+  virtual const std::string& log_path() const = 0;  // this try's log file
+  virtual int try_number() const = 0;
+  virtual const CancelToken& cancel() const = 0;
+  // Appends a line to the try's log.
+  virtual void Log(std::string_view line) = 0;
+  // Another task's output in this run, or nullptr.
+  virtual std::shared_ptr<const Dataset> Input(std::string_view task_id) = 0;
+  virtual void SetOutput(std::shared_ptr<const Dataset> output) = 0;
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual std::string_view name() const = 0;
+  // Whether the task's output is a table other tasks can use as `input`.
+  virtual bool produces_table() const { return false; }
+  // Whether the task reads a table (`with.input`, or its single upstream producer).
+  virtual bool consumes_table() const { return false; }
+  // Checks the task's operator-specific keys at load time; reports into `diags`.
+  virtual void CheckArgs(const TaskSpec& task, Diagnostics& diags) const = 0;
+  // Runs one try. Must return promptly once ctx.cancel() fires. May throw
+  // pipeline::Error for unexpected failures; the executor fails the try.
+  virtual TaskResult Execute(TaskContext& ctx) const = 0;
+};
+
+// The operators a build knows, by name. Not thread-safe for registration;
+// lookups are safe once set up.
+class OperatorRegistry {
+ public:
+  void Register(std::unique_ptr<Operator> op);
+  const Operator* Find(std::string_view name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<Operator>, std::less<>> ops_;
+};
+
+}  // namespace pipeline

@@ -1,0 +1,42 @@
+// Task and run states, trigger rules, and their names in files, the store and the API.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace pipeline {
+
+// `pending` (waiting for upstream tasks) is ours: the contract starts at queued.
+enum class TaskState {
+  kPending,
+  kQueued,
+  kRunning,
+  kSuccess,
+  kFailed,
+  kUpForRetry,
+  kUpstreamFailed,
+  kSkipped,
+  kCancelled,
+};
+
+enum class RunState { kQueued, kRunning, kSuccess, kFailed, kCancelled };
+
+enum class TriggerRule { kAllSuccess, kAllDone, kAllFailed, kOneSuccess, kOneFailed, kNoneFailed };
+
+enum class RetryBackoff { kFixed, kExponential };
+
+std::string_view ToString(TaskState s);
+std::string_view ToString(RunState s);
+std::string_view ToString(TriggerRule r);
+std::string_view ToString(RetryBackoff b);
+
+std::optional<TaskState> ParseTaskState(std::string_view s);
+std::optional<RunState> ParseRunState(std::string_view s);
+std::optional<TriggerRule> ParseTriggerRule(std::string_view s);
+std::optional<RetryBackoff> ParseRetryBackoff(std::string_view s);
+
+// A state no transition leaves (up_for_retry is not one: it goes back to queued).
+bool IsTerminal(TaskState s);
+bool IsTerminal(RunState s);
+
+}  // namespace pipeline

@@ -1,0 +1,93 @@
+// The executor: runs the tasks of a DAG run on a thread pool.
+//
+// Tasks become ready by dependency counting: when a task ends, each
+// downstream task's trigger rule is evaluated against its upstream outcomes
+// (no polling). Every state change is written to the StateStore before it is
+// acted on. Retries wait on the injected Clock, so tests with a fake clock
+// check backoff delays without sleeping.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/dag_spec.h"
+#include "core/states.h"
+#include "core/time.h"
+#include "dag/params.h"
+#include "store/state_store.h"
+
+namespace pipeline {
+
+class OperatorRegistry;
+class ThreadPool;
+
+struct ExecutorOptions {
+  // Tasks running at once (the thread pool's size); 0 means the core count.
+  int workers = 0;
+  // Task logs go to LOG_ROOT/DAG/RUN/TASK/TRY.log.
+  std::string log_root = ".pipe/logs";
+  // Recorded with each try ("host:pid" when empty).
+  std::string worker_name;
+};
+
+// Progress of a run as it happens, for live views and metrics. Called on the
+// executor's coordinating thread, in order; implementations must be quick.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnRunState(const RunRecord& run, RunState state) = 0;
+  virtual void OnTaskState(const std::string& task_id, TaskState state, int try_number,
+                           TimePoint at, const std::string& reason) = 0;
+  // Figures a try reported (rows and such), before its final state.
+  virtual void OnTaskMetrics(const std::string& /*task_id*/, const std::string& /*metrics_json*/) {}
+};
+
+// What one run needs besides the DAG: its record and resolved parameters.
+struct RunRequest {
+  const DagSpec* dag = nullptr;
+  RunRecord run;
+  ParamValues params;
+};
+
+class Executor {
+ public:
+  // `store`, `ops` and `clock` must outlive the executor.
+  Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock, ExecutorOptions options);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Creates the run in the store, runs it to the end and returns its final
+  // state. Blocks the calling thread, which coordinates the run. Throws
+  // pipeline::Error when the store fails; tasks still running are then
+  // cancelled before it returns.
+  RunState Execute(const RunRequest& request, RunObserver* observer);
+
+  // Asks every run in progress to stop: tasks not started are cancelled,
+  // running ones get their cancel token fired (shell: process group killed).
+  // Thread-safe and async-signal-free; returns at once.
+  void Cancel();
+
+  int workers() const { return workers_; }
+
+ private:
+  class RunExecution;
+
+  StateStore& store_;
+  const OperatorRegistry& ops_;
+  Clock& clock_;
+  ExecutorOptions options_;
+  int workers_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::mutex mu_;
+  RunExecution* active_ = nullptr;  // guarded by mu_
+  bool cancel_requested_ = false;  // guarded by mu_
+};
+
+// A fresh run id: "YYYYMMDDTHHMMSS-" plus 8 random hex digits.
+std::string NewRunId(TimePoint now);
+
+}  // namespace pipeline

@@ -1,0 +1,179 @@
+// StateStore: where every DAG version, run, task instance, try, state
+// transition and artifact is recorded. One interface, several backends
+// (SQLite now, PostgreSQL next); all pass tests/store/state_store_test.cc.
+//
+// Thread safety: every method may be called from any thread. Errors: a
+// database that cannot be reached or used throws Error(kUnavailable); stored
+// data that cannot be read back throws Error(kCorruption). A lookup of a
+// missing row returns std::nullopt / false, never throws.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/states.h"
+#include "core/time.h"
+
+namespace pipeline {
+
+struct DagSpec;
+
+// The schema version this build writes. Opening a database with a newer one
+// fails with kInvalidArgument: an engine never runs against a schema it does not know.
+inline constexpr int kSchemaVersion = 1;
+
+struct DagRecord {
+  std::string dag_id;
+  int latest_version = 0;
+  bool paused = false;
+  std::string file;
+  std::optional<std::string> schedule;
+  TimePoint updated_at;
+};
+
+struct DagVersionRecord {
+  std::string dag_id;
+  int version = 0;
+  std::string content_hash;
+  std::string file;
+  std::string source;
+  TimePoint created_at;
+};
+
+struct RunRecord {
+  std::string run_id;
+  std::string dag_id;
+  int dag_version = 0;
+  RunState state = RunState::kQueued;
+  std::string trigger;            // "manual", "scheduled", "backfill"
+  TimePoint logical_date;
+  TimePoint data_interval_start;
+  TimePoint data_interval_end;
+  std::string params_json;        // the run's resolved parameters, a JSON object
+  TimePoint created_at;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> ended_at;
+};
+
+struct TaskInstanceRecord {
+  std::string run_id;
+  std::string task_id;
+  TaskState state = TaskState::kPending;
+  int try_number = 0;             // the latest try started, 0 before the first
+  int max_tries = 1;              // 1 + retries
+  std::optional<TimePoint> started_at;   // first try's start
+  std::optional<TimePoint> ended_at;
+  std::optional<TimePoint> next_try_at;  // while up_for_retry
+  std::string error;              // last failure reason
+  std::string metrics_json;       // rows in/out, report summary: a JSON object, "{}" when none
+};
+
+struct TaskTryRecord {
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  TaskState state = TaskState::kRunning;
+  TimePoint started_at;
+  std::optional<TimePoint> ended_at;
+  std::optional<int> exit_code;
+  std::string error;
+  std::string log_path;
+  std::string worker;             // host:pid that ran it
+};
+
+struct TransitionRecord {
+  int64_t id = 0;
+  std::string run_id;
+  std::string task_id;            // "" for run transitions
+  int try_number = 0;
+  std::string from_state;
+  std::string to_state;
+  TimePoint at;
+  std::string reason;
+};
+
+struct ArtifactRecord {
+  std::string run_id;
+  std::string task_id;
+  std::string name;
+  std::string uri;
+  std::string schema_json;
+  int64_t row_count = 0;
+  std::string content_hash;
+  TimePoint created_at;
+};
+
+struct NewTaskInstance {
+  std::string task_id;
+  int max_tries = 1;
+};
+
+struct RunFilter {
+  std::optional<std::string> dag_id;
+  std::optional<RunState> state;
+  int limit = 50;
+  int offset = 0;
+};
+
+// A task state change to make only if the task is still in one of `from`
+// (compare-and-set, so two processes can never both start the same try).
+struct TaskTransition {
+  std::string run_id;
+  std::string task_id;
+  std::vector<TaskState> from;
+  TaskState to = TaskState::kQueued;
+  TimePoint at;
+  std::string reason;             // failure reason, "timeout after 30s", ...
+  // to == kRunning: the try to open (try_number + 1 of the instance).
+  std::string log_path;
+  std::string worker;
+  // Terminal or up_for_retry: how the try ended.
+  std::optional<int> exit_code;
+  std::optional<TimePoint> next_try_at;
+  std::optional<std::string> metrics_json;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  virtual int schema_version() = 0;
+
+  // Records `dag` as the DAG's newest version unless its content hash equals
+  // the newest one's. Returns the version number in force.
+  virtual int PutDagVersion(const DagSpec& dag, TimePoint now) = 0;
+  virtual std::optional<DagRecord> GetDag(const std::string& dag_id) = 0;
+  virtual std::vector<DagRecord> ListDags() = 0;
+  virtual std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) = 0;
+  virtual bool SetPaused(const std::string& dag_id, bool paused) = 0;
+
+  // Creates the run in `queued` and one task instance per task id in `pending`,
+  // atomically. Throws kConflict if the run id exists.
+  virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) = 0;
+  virtual std::optional<RunRecord> GetRun(const std::string& run_id) = 0;
+  virtual std::vector<RunRecord> ListRuns(const RunFilter& filter) = 0;
+  // Moves the run to `to` if it is in one of `from`; records the transition.
+  virtual bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
+                             RunState to, TimePoint at, const std::string& reason) = 0;
+
+  virtual std::vector<TaskInstanceRecord> GetTaskInstances(const std::string& run_id) = 0;
+  virtual std::optional<TaskInstanceRecord> GetTaskInstance(const std::string& run_id,
+                                                            const std::string& task_id) = 0;
+  // Applies `t` atomically with its try row and transition record; false if
+  // the task was not in one of t.from (nothing changed).
+  virtual bool TransitionTask(const TaskTransition& t) = 0;
+  virtual std::vector<TaskTryRecord> GetTries(const std::string& run_id,
+                                              const std::string& task_id) = 0;
+  virtual std::vector<TransitionRecord> GetTransitions(const std::string& run_id) = 0;
+
+  virtual void PutArtifact(const ArtifactRecord& artifact) = 0;
+  virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;
+};
+
+// Opens a store from a URL: "sqlite:PATH". Throws kInvalidArgument for an
+// unknown scheme, kUnavailable when the database cannot be opened.
+std::unique_ptr<StateStore> OpenStateStore(const std::string& url);
+
+}  // namespace pipeline

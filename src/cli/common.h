@@ -1,0 +1,38 @@
+// What every pipectl command shares: where state lives, the store, output.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/operator.h"
+#include "store/state_store.h"
+
+namespace pipeline::cli {
+
+// Exit codes of interfaces.md.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnavailable = 3;
+
+struct GlobalOptions {
+  std::string db;     // --db, else PIPE_DB, else sqlite:$PIPE_HOME/state.db
+  bool json = false;  // --json
+};
+
+// PIPE_HOME, default ./.pipe.
+std::string PipeHome();
+std::string ResolveDbUrl(const GlobalOptions& options);
+std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options);
+
+// The operators of this build, registered once.
+const OperatorRegistry& Operators();
+
+// A plain text table: the first row is the header; columns padded to fit.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
+// "1.234s", "2m03s", ...
+std::string FormatElapsed(Duration d);
+
+}  // namespace pipeline::cli

@@ -1,0 +1,68 @@
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+
+namespace pipeline::cli {
+
+namespace {
+
+// Copies what `in` has beyond its current position to stdout.
+void Drain(std::ifstream& in) {
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) std::cout.write(buf, in.gcount());
+  in.clear();
+  std::cout.flush();
+}
+
+}  // namespace
+
+int Logs(const GlobalOptions& g, const LogsOptions& options) {
+  auto store = OpenStore(g);
+  if (!store->GetRun(options.run_id)) {
+    std::cerr << "pipectl: no run '" << options.run_id << "'\n";
+    return kExitFailed;
+  }
+  std::vector<TaskTryRecord> tries = store->GetTries(options.run_id, options.task_id);
+  if (!store->GetTaskInstance(options.run_id, options.task_id)) {
+    std::cerr << "pipectl: run '" << options.run_id << "' has no task '" << options.task_id << "'\n";
+    return kExitFailed;
+  }
+  if (tries.empty()) {
+    std::cerr << "pipectl: task '" << options.task_id << "' has not started yet\n";
+    return kExitFailed;
+  }
+  const TaskTryRecord* chosen = &tries.back();
+  if (options.try_number > 0) {
+    chosen = nullptr;
+    for (const TaskTryRecord& t : tries) {
+      if (t.try_number == options.try_number) chosen = &t;
+    }
+    if (!chosen) {
+      std::cerr << "pipectl: task '" << options.task_id << "' has no try " << options.try_number
+                << " (tries: 1-" << tries.back().try_number << ")\n";
+      return kExitFailed;
+    }
+  }
+  std::ifstream in(chosen->log_path, std::ios::binary);
+  if (!in && !options.follow) {
+    std::cerr << "pipectl: cannot read log " << chosen->log_path << "\n";
+    return kExitFailed;
+  }
+  Drain(in);
+  if (!options.follow) return kExitOk;
+  // Follow until the try has ended, then print what came last.
+  int try_number = chosen->try_number;
+  std::string path = chosen->log_path;
+  for (;;) {
+    auto current = store->GetTries(options.run_id, options.task_id);
+    bool ended = current.size() >= size_t(try_number) && current[try_number - 1].ended_at;
+    if (!in.is_open()) in.open(path, std::ios::binary);
+    if (in.is_open()) Drain(in);
+    if (ended) return kExitOk;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace pipeline::cli

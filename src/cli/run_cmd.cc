@@ -1,0 +1,133 @@
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/live_view.h"
+#include "cli/run_view.h"
+#include "core/error.h"
+#include "dag/loader.h"
+#include "dag/params.h"
+#include "exec/executor.h"
+
+namespace pipeline::cli {
+
+namespace {
+
+// Turns SIGINT/SIGTERM into Executor::Cancel() on a thread of its own, so the
+// handler is no async-signal context. Block the signals before any thread
+// starts (the constructor does) so that only this thread receives them.
+class SignalCanceller {
+ public:
+  SignalCanceller() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);  // our own "stop listening"
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  ~SignalCanceller() {
+    if (thread_.joinable()) {
+      pthread_kill(thread_.native_handle(), SIGUSR1);
+      thread_.join();
+    }
+  }
+
+  void Start(Executor* executor, bool* interrupted) {
+    thread_ = std::thread([this, executor, interrupted] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1) return;
+        *interrupted = true;
+        executor->Cancel();
+      }
+    });
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+bool SplitParam(const std::string& text, std::pair<std::string, std::string>* out) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return false;
+  *out = {text.substr(0, eq), text.substr(eq + 1)};
+  return true;
+}
+
+}  // namespace
+
+int Run(const GlobalOptions& g, const RunOptions& options) {
+  SignalCanceller signals;  // first: the threads started below inherit the mask
+  DagLoader loader(Operators());
+  LoadResult loaded = loader.LoadFile(options.file);
+  if (!loaded.dag) {
+    for (const Diagnostic& d : loaded.diagnostics) std::cerr << d.ToString() << "\n";
+    return kExitUsage;
+  }
+  const DagSpec& dag = *loaded.dag;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (const std::string& p : options.params) {
+    std::pair<std::string, std::string> kv;
+    if (!SplitParam(p, &kv)) {
+      std::cerr << "pipectl: --param " << p << ": expected NAME=VALUE\n";
+      return kExitUsage;
+    }
+    overrides.push_back(kv);
+  }
+  std::string error;
+  auto params = ResolveParams(dag, overrides, &error);
+  if (!params) {
+    std::cerr << "pipectl: " << error << "\n";
+    return kExitUsage;
+  }
+
+  std::unique_ptr<StateStore> store = OpenStore(g);
+  SystemClock& clock = *SystemClock::Default();
+  TimePoint now = clock.Now();
+  RunRequest request;
+  request.dag = &dag;
+  request.params = *params;
+  RunRecord& run = request.run;
+  run.run_id = NewRunId(now);
+  run.dag_id = dag.id;
+  run.dag_version = store->PutDagVersion(dag, now);
+  run.trigger = "manual";
+  run.logical_date = run.data_interval_start = run.data_interval_end = now;
+  run.params_json = ParamsToJson(*params);
+  run.created_at = now;
+
+  ExecutorOptions exec_options;
+  exec_options.workers = options.workers;
+  exec_options.log_root = (std::filesystem::path(PipeHome()) / "logs").string();
+  Executor executor(*store, Operators(), clock, exec_options);
+  bool interrupted = false;
+  signals.Start(&executor, &interrupted);
+
+  bool terminal = !g.json && isatty(STDOUT_FILENO);
+  std::ostream& progress = g.json ? std::cerr : std::cout;
+  if (!g.json) progress << "run " << run.run_id << " of dag '" << dag.id << "' (" << dag.tasks.size() << " tasks)\n";
+  LiveView view(dag, terminal, progress);
+  RunState final_state = executor.Execute(request, g.json ? nullptr : &view);
+  view.Stop();
+
+  auto record = store->GetRun(run.run_id);
+  if (!record) throw Error::Internal("run " + run.run_id + " vanished from the store");
+  if (g.json) {
+    std::cout << RunJson(*store, *record).dump(2) << "\n";
+  } else {
+    std::cout << "\n" << RunTaskTable(*store, *record);
+    Duration took = std::chrono::duration_cast<Duration>(record->ended_at.value_or(now) - record->started_at.value_or(now));
+    std::cout << "\nrun " << run.run_id << " " << ToString(final_state) << " in " << FormatElapsed(took)
+              << (interrupted ? " (interrupted)" : "") << "\n";
+  }
+  return final_state == RunState::kSuccess ? kExitOk : kExitFailed;
+}
+
+}  // namespace pipeline::cli

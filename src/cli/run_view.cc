@@ -1,0 +1,90 @@
+#include "cli/run_view.h"
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+
+namespace pipeline::cli {
+
+namespace {
+
+nlohmann::json OptTime(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(FormatIso8601(*t)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json Metrics(const std::string& text) {
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json::object() : parsed;
+}
+
+std::string Duration_(const std::optional<TimePoint>& start, const std::optional<TimePoint>& end) {
+  if (!start || !end) return "";
+  return FormatElapsed(std::chrono::duration_cast<Duration>(*end - *start));
+}
+
+}  // namespace
+
+nlohmann::json RunSummaryJson(const RunRecord& run) {
+  return {{"run_id", run.run_id},
+          {"dag_id", run.dag_id},
+          {"dag_version", run.dag_version},
+          {"state", ToString(run.state)},
+          {"trigger", run.trigger},
+          {"logical_date", FormatIso8601(run.logical_date)},
+          {"data_interval_start", FormatIso8601(run.data_interval_start)},
+          {"data_interval_end", FormatIso8601(run.data_interval_end)},
+          {"params", Metrics(run.params_json)},
+          {"created_at", FormatIso8601(run.created_at)},
+          {"started_at", OptTime(run.started_at)},
+          {"ended_at", OptTime(run.ended_at)}};
+}
+
+nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
+  nlohmann::json out = RunSummaryJson(run);
+  nlohmann::json tasks = nlohmann::json::array();
+  for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
+    nlohmann::json tries = nlohmann::json::array();
+    for (const TaskTryRecord& tr : store.GetTries(run.run_id, t.task_id)) {
+      tries.push_back({{"try", tr.try_number},
+                       {"state", ToString(tr.state)},
+                       {"started_at", FormatIso8601(tr.started_at)},
+                       {"ended_at", OptTime(tr.ended_at)},
+                       {"exit_code", tr.exit_code ? nlohmann::json(*tr.exit_code) : nlohmann::json(nullptr)},
+                       {"error", tr.error},
+                       {"log_path", tr.log_path},
+                       {"worker", tr.worker}});
+    }
+    tasks.push_back({{"task_id", t.task_id},
+                     {"state", ToString(t.state)},
+                     {"try", t.try_number},
+                     {"max_tries", t.max_tries},
+                     {"started_at", OptTime(t.started_at)},
+                     {"ended_at", OptTime(t.ended_at)},
+                     {"error", t.error},
+                     {"metrics", Metrics(t.metrics_json)},
+                     {"tries", tries}});
+  }
+  out["tasks"] = tasks;
+  return out;
+}
+
+std::string RunTaskTable(StateStore& store, const RunRecord& run) {
+  std::vector<std::vector<std::string>> rows = {
+      {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
+  for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
+    nlohmann::json m = Metrics(t.metrics_json);
+    auto count = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string(); };
+    std::string detail = t.error;
+    if (m.contains("rows_quarantined")) detail = "quarantined " + m["rows_quarantined"].dump() + (detail.empty() ? "" : "; " + detail);
+    if (m.contains("summary") && m["summary"].is_string()) {
+      detail = m["summary"].get<std::string>() + (detail.empty() ? "" : "; " + detail);
+    }
+    rows.push_back({t.task_id, std::string(ToString(t.state)),
+                    std::to_string(t.try_number) + "/" + std::to_string(t.max_tries),
+                    t.started_at ? FormatIso8601(*t.started_at) : "",
+                    Duration_(t.started_at, t.ended_at), count("rows_in"), count("rows_out"), detail});
+  }
+  return FormatTable(rows);
+}
+
+}  // namespace pipeline::cli

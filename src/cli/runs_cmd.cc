@@ -1,0 +1,65 @@
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/run_view.h"
+
+namespace pipeline::cli {
+
+int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
+  RunFilter filter;
+  if (!options.dag.empty()) filter.dag_id = options.dag;
+  if (!options.state.empty()) {
+    filter.state = ParseRunState(options.state);
+    if (!filter.state) {
+      std::cerr << "pipectl: unknown run state '" << options.state
+                << "' (queued, running, success, failed, cancelled)\n";
+      return kExitUsage;
+    }
+  }
+  if (options.limit < 1) {
+    std::cerr << "pipectl: --limit must be at least 1\n";
+    return kExitUsage;
+  }
+  filter.limit = options.limit;
+  auto store = OpenStore(g);
+  std::vector<RunRecord> runs = store->ListRuns(filter);
+  if (g.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const RunRecord& r : runs) out.push_back(RunSummaryJson(r));
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"RUN ID", "DAG", "STATE", "TRIGGER", "LOGICAL DATE", "DURATION"}};
+  for (const RunRecord& r : runs) {
+    std::string took;
+    if (r.started_at && r.ended_at) took = FormatElapsed(std::chrono::duration_cast<Duration>(*r.ended_at - *r.started_at));
+    rows.push_back({r.run_id, r.dag_id, std::string(ToString(r.state)), r.trigger,
+                    FormatIso8601(r.logical_date), took});
+  }
+  std::cout << FormatTable(rows);
+  return kExitOk;
+}
+
+int ShowRun(const GlobalOptions& g, const std::string& run_id) {
+  auto store = OpenStore(g);
+  auto run = store->GetRun(run_id);
+  if (!run) {
+    std::cerr << "pipectl: no run '" << run_id << "'\n";
+    return kExitFailed;
+  }
+  if (g.json) {
+    std::cout << RunJson(*store, *run).dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "run     " << run->run_id << "\n"
+            << "dag     " << run->dag_id << " (version " << run->dag_version << ")\n"
+            << "state   " << ToString(run->state) << "\n"
+            << "trigger " << run->trigger << ", logical date " << FormatIso8601(run->logical_date) << "\n"
+            << "params  " << run->params_json << "\n\n"
+            << RunTaskTable(*store, *run);
+  return kExitOk;
+}
+
+}  // namespace pipeline::cli

@@ -1,0 +1,70 @@
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "dag/loader.h"
+
+namespace pipeline::cli {
+
+namespace {
+
+nlohmann::json DiagnosticsJson(const std::vector<Diagnostic>& diags, const std::string& file) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Diagnostic& d : diags) {
+    if (d.file != file) continue;
+    out.push_back({{"line", d.mark.line}, {"column", d.mark.column}, {"message", d.message}});
+  }
+  return out;
+}
+
+}  // namespace
+
+int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
+  DagLoader loader(Operators());
+  nlohmann::json files = nlohmann::json::array();
+  bool all_valid = true;
+  auto report_valid = [&](const DagSpec& dag, const std::string& file) {
+    if (g.json) {
+      files.push_back({{"file", file}, {"valid", true}, {"dag", dag.id},
+                       {"tasks", dag.tasks.size()}, {"errors", nlohmann::json::array()}});
+    } else {
+      std::cout << "ok  " << file << ": dag '" << dag.id << "', " << dag.tasks.size() << " task"
+                << (dag.tasks.size() == 1 ? "" : "s") << "\n";
+    }
+  };
+  auto report_invalid = [&](const std::vector<Diagnostic>& diags, const std::string& file) {
+    all_valid = false;
+    if (g.json) {
+      files.push_back({{"file", file}, {"valid", false}, {"errors", DiagnosticsJson(diags, file)}});
+    } else {
+      for (const Diagnostic& d : diags) {
+        if (d.file == file) std::cerr << d.ToString() << "\n";
+      }
+    }
+  };
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      FolderLoadResult folder = loader.LoadFolder(path);
+      for (const DagSpec& dag : folder.dags) {
+        report_valid(dag, std::filesystem::path(path) / std::filesystem::path(dag.file).filename());
+      }
+      for (const std::string& file : folder.invalid_files) report_invalid(folder.diagnostics, file);
+      if (folder.invalid_files.empty() && !folder.diagnostics.empty()) {
+        report_invalid(folder.diagnostics, path);  // the folder itself could not be read
+      }
+      continue;
+    }
+    LoadResult result = loader.LoadFile(path);
+    if (result.dag) {
+      report_valid(*result.dag, path);
+    } else {
+      report_invalid(result.diagnostics, path);
+    }
+  }
+  if (g.json) std::cout << nlohmann::json{{"valid", all_valid}, {"files", files}}.dump(2) << "\n";
+  return all_valid ? kExitOk : kExitUsage;
+}
+
+}  // namespace pipeline::cli

@@ -1,0 +1,64 @@
+#include "core/doc.h"
+
+#include <fast_float/fast_float.h>
+
+#include <charconv>
+
+namespace pipeline {
+
+DocNode::Ptr DocNode::Scalar(std::string text, bool quoted, Mark mark) {
+  auto node = std::make_shared<DocNode>(Kind::kScalar, mark);
+  node->set_scalar(std::move(text), quoted);
+  return node;
+}
+
+DocNode::Ptr DocNode::Null(Mark mark) { return std::make_shared<DocNode>(Kind::kNull, mark); }
+
+std::optional<int64_t> DocNode::AsInt() const {
+  if (kind_ != Kind::kScalar || quoted_ || text_.empty()) return std::nullopt;
+  std::string_view s = text_;
+  if (s.front() == '+') s.remove_prefix(1);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> DocNode::AsDouble() const {
+  if (kind_ != Kind::kScalar || quoted_ || text_.empty()) return std::nullopt;
+  std::string_view s = text_;
+  if (s.front() == '+') s.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] = fast_float::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> DocNode::AsBool() const {
+  if (kind_ != Kind::kScalar || quoted_) return std::nullopt;
+  if (text_ == "true" || text_ == "True" || text_ == "TRUE") return true;
+  if (text_ == "false" || text_ == "False" || text_ == "FALSE") return false;
+  return std::nullopt;
+}
+
+const DocNode* DocNode::Find(std::string_view key) const {
+  for (const auto& [k, v] : entries_) {
+    if (k->is_scalar() && k->text() == key) return v.get();
+  }
+  return nullptr;
+}
+
+std::string DocNode::TypeName() const {
+  switch (kind_) {
+    case Kind::kNull: return "null";
+    case Kind::kSequence: return "a list";
+    case Kind::kMap: return "a map";
+    case Kind::kScalar: break;
+  }
+  if (AsInt()) return "an integer";
+  if (AsDouble()) return "a number";
+  if (AsBool()) return "a boolean";
+  return "a string";
+}
+
+}  // namespace pipeline

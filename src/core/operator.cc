@@ -1,0 +1,21 @@
+#include "core/operator.h"
+
+namespace pipeline {
+
+void OperatorRegistry::Register(std::unique_ptr<Operator> op) {
+  std::string name(op->name());
+  ops_[name] = std::move(op);
+}
+
+const Operator* OperatorRegistry::Find(std::string_view name) const {
+  auto it = ops_.find(name);
+  return it == ops_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> OperatorRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, op] : ops_) out.push_back(name);
+  return out;
+}
+
+}  // namespace pipeline

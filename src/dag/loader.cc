@@ -1,0 +1,728 @@
+#include "dag/loader.h"
+
+#include <date/tz.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "core/operator.h"
+#include "dag/cron.h"
+#include "dag/suggest.h"
+#include "dag/template.h"
+#include "dag/yaml_reader.h"
+
+namespace pipeline {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kTopLevelKeys = {
+    "dag",     "description",     "schedule",         "timezone", "start_date", "end_date",
+    "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks"};
+const std::vector<std::string> kTaskKeys = {
+    "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
+    "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist"};
+const std::vector<std::string> kDefaultsKeys = {"retries", "retry_delay", "retry_backoff",
+                                                "max_retry_delay", "timeout", "trigger_rule"};
+const std::vector<std::string> kTriggerRuleNames = {"all_success", "all_done",  "all_failed",
+                                                    "one_success", "one_failed", "none_failed"};
+
+bool IsId(std::string_view s) {
+  if (s.empty() || s.size() > 64 || s[0] < 'a' || s[0] > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool IsParamName(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string HashHex(std::string_view text) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(XXH64(text.data(), text.size(), 0)));
+  return buf;
+}
+
+const std::vector<std::string>& ZoneNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    const auto& db = date::get_tzdb();
+    for (const auto& zone : db.zones) out.push_back(zone.name());
+    return out;
+  }();
+  return names;
+}
+
+// Task-level keys that `defaults` may also set; both go through ApplyTaskKey.
+struct TaskDefaults {
+  RetryPolicy retry;
+  std::optional<Duration> timeout;
+  TriggerRule trigger_rule = TriggerRule::kAllSuccess;
+};
+
+// Validates one parsed document into a DagSpec, collecting diagnostics.
+class Validator {
+ public:
+  Validator(const OperatorRegistry& ops, Diagnostics& diags) : ops_(ops), diags_(diags) {}
+
+  void Run(const DocNode::Ptr& root_ptr, DagSpec& dag) {
+    root_ = root_ptr;
+    const DocNode& root = *root_;
+    if (!root.is_map()) {
+      diags_.Add(root.mark(), "a DAG file must be a map with keys such as 'dag' and 'tasks', not " +
+                                  root.TypeName());
+      return;
+    }
+    CheckDuplicateKeys(root);
+    CheckKnownKeys(root, kTopLevelKeys, "");
+    ReadHeader(root, dag);
+    ReadParams(root.Find("params"), dag);
+    TaskDefaults defaults;
+    if (const DocNode* node = root.Find("defaults")) ReadDefaults(*node, defaults);
+    const DocNode* tasks = root.Find("tasks");
+    if (!tasks) {
+      diags_.Add(root.mark(), "missing required key 'tasks'");
+      return;
+    }
+    if (!tasks->is_map() || tasks->entries().empty()) {
+      diags_.Add(tasks->mark(), "tasks must be a non-empty map of task id -> task");
+      return;
+    }
+    ReadTasks(*tasks, defaults, dag);
+    if (!CheckGraph(dag)) return;
+    ResolveInputs(dag);
+    for (const TaskSpec& task : dag.tasks) CheckTemplates(task, dag);
+    for (const TaskSpec& task : dag.tasks) {
+      if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);
+    }
+  }
+
+ private:
+  // --- generic checks -----------------------------------------------------
+
+  void CheckDuplicateKeys(const DocNode& node) {
+    if (node.is_sequence()) {
+      for (const auto& item : node.items()) CheckDuplicateKeys(*item);
+      return;
+    }
+    if (!node.is_map()) return;
+    std::map<std::string, Mark, std::less<>> seen;
+    for (const auto& [key, value] : node.entries()) {
+      if (!key->is_scalar()) {
+        diags_.Add(key->mark(), "map keys must be plain strings, not " + key->TypeName());
+      } else if (auto [it, inserted] = seen.emplace(key->text(), key->mark()); !inserted) {
+        diags_.Add(key->mark(), "duplicate key " + Quote(key->text()) + " (first at line " +
+                                    std::to_string(it->second.line) + ")");
+      }
+      CheckDuplicateKeys(*value);
+    }
+  }
+
+  void CheckKnownKeys(const DocNode& map, const std::vector<std::string>& known,
+                      const std::string& where) {
+    for (const auto& [key, value] : map.entries()) {
+      if (!key->is_scalar()) continue;
+      if (std::find(known.begin(), known.end(), key->text()) == known.end()) {
+        diags_.Add(key->mark(), "unknown key " + Quote(key->text()) + where +
+                                    DidYouMean(key->text(), known));
+      }
+    }
+  }
+
+  std::optional<std::string> String(const DocNode* node, std::string_view key) {
+    if (!node) return std::nullopt;
+    if (!node->is_scalar()) {
+      diags_.Add(node->mark(), std::string(key) + " must be a string, not " + node->TypeName());
+      return std::nullopt;
+    }
+    return node->text();
+  }
+
+  std::optional<int64_t> Int(const DocNode* node, std::string_view key, int64_t min) {
+    if (!node) return std::nullopt;
+    auto value = node->AsInt();
+    if (!value) {
+      diags_.Add(node->mark(), std::string(key) + " must be an integer, not " + node->TypeName());
+      return std::nullopt;
+    }
+    if (*value < min || *value > 1'000'000'000) {
+      diags_.Add(node->mark(), std::string(key) + " must be >= " + std::to_string(min) +
+                                   ", got " + std::to_string(*value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<bool> Bool(const DocNode* node, std::string_view key) {
+    if (!node) return std::nullopt;
+    auto value = node->AsBool();
+    if (!value) {
+      diags_.Add(node->mark(), std::string(key) + " must be true or false, not " +
+                                   (node->is_scalar() ? Quote(node->text()) : node->TypeName()));
+    }
+    return value;
+  }
+
+  std::optional<Duration> DurationValue(const DocNode* node, std::string_view key) {
+    auto text = String(node, key);
+    if (!text) return std::nullopt;
+    auto value = ParseDuration(*text);
+    if (!value) {
+      diags_.Add(node->mark(), std::string(key) + ": invalid duration " + Quote(*text) +
+                                   " (use e.g. 500ms, 30s, 1h30m, 2d)");
+    }
+    return value;
+  }
+
+  // --- top level ------------------------------------------------------------
+
+  void ReadHeader(const DocNode& root, DagSpec& dag) {
+    if (const DocNode* node = root.Find("dag")) {
+      if (auto id = String(node, "dag")) {
+        if (IsId(*id)) {
+          dag.id = *id;
+        } else {
+          diags_.Add(node->mark(), "dag id " + Quote(*id) + " must match ^[a-z][a-z0-9_]{0,63}$");
+        }
+      }
+    } else {
+      diags_.Add(root.mark(), "missing required key 'dag'");
+    }
+    if (auto text = String(root.Find("description"), "description")) dag.description = *text;
+
+    const date::time_zone* zone = ReadTimezone(root.Find("timezone"), dag);
+    const DocNode* schedule = root.Find("schedule");
+    if (schedule && !schedule->is_null()) {
+      if (auto text = String(schedule, "schedule")) {
+        std::string error;
+        if (ParseCron(*text, &error)) {
+          dag.schedule = *text;
+        } else {
+          diags_.Add(schedule->mark(), "schedule: " + Quote(*text) + ": " + error);
+        }
+      }
+    }
+    dag.start_date = ReadDate(root.Find("start_date"), "start_date", zone);
+    dag.end_date = ReadDate(root.Find("end_date"), "end_date", zone);
+    if (schedule && !schedule->is_null() && !root.Find("start_date")) {
+      diags_.Add(schedule->mark(), "start_date is required when schedule is set");
+    }
+    if (dag.start_date && dag.end_date && *dag.end_date < *dag.start_date) {
+      diags_.Add(root.Find("end_date")->mark(), "end_date is before start_date");
+    }
+    if (auto v = Bool(root.Find("catchup"), "catchup")) dag.catchup = *v;
+    if (auto v = Int(root.Find("max_active_runs"), "max_active_runs", 1)) dag.max_active_runs = int(*v);
+    if (auto v = Int(root.Find("max_active_tasks"), "max_active_tasks", 1)) dag.max_active_tasks = int(*v);
+  }
+
+  const date::time_zone* ReadTimezone(const DocNode* node, DagSpec& dag) {
+    auto name = String(node, "timezone");
+    if (!name) return date::locate_zone("UTC");
+    try {
+      const date::time_zone* zone = date::locate_zone(*name);
+      dag.timezone = *name;
+      return zone;
+    } catch (const std::exception&) {
+      diags_.Add(node->mark(), "unknown time zone " + Quote(*name) + DidYouMean(*name, ZoneNames()));
+      return date::locate_zone("UTC");
+    }
+  }
+
+  std::optional<TimePoint> ReadDate(const DocNode* node, std::string_view key,
+                                    const date::time_zone* zone) {
+    auto text = String(node, key);
+    if (!text) return std::nullopt;
+    auto parsed = ParseIso8601(*text);
+    if (!parsed) {
+      diags_.Add(node->mark(), std::string(key) + ": invalid date " + Quote(*text) +
+                                   " (use ISO-8601, e.g. 2026-01-01 or 2026-01-01T00:00:00Z)");
+      return std::nullopt;
+    }
+    if (parsed->has_zone) return parsed->utc;
+    // A date-time without an offset is wall-clock time in the DAG's zone.
+    auto local = date::local_time<std::chrono::microseconds>(parsed->utc.time_since_epoch());
+    auto info = zone->get_info(local);
+    if (info.result == date::local_info::nonexistent) {
+      diags_.Add(node->mark(), std::string(key) + ": " + Quote(*text) +
+                                   " does not exist in time zone " + zone->name() +
+                                   " (skipped by a DST change)");
+      return std::nullopt;
+    }
+    return TimePoint(parsed->utc.time_since_epoch() -
+                     std::chrono::duration_cast<std::chrono::microseconds>(info.first.offset));
+  }
+
+  void ReadParams(const DocNode* node, DagSpec& dag) {
+    if (!node || node->is_null()) return;
+    if (!node->is_map()) {
+      diags_.Add(node->mark(), "params must be a map of name -> default value");
+      return;
+    }
+    for (const auto& [key, value] : node->entries()) {
+      if (!key->is_scalar()) continue;
+      if (!IsParamName(key->text())) {
+        diags_.Add(key->mark(), "parameter name " + Quote(key->text()) +
+                                    " must be letters, digits and '_', not starting with a digit");
+        continue;
+      }
+      bool ok = !value->is_map();
+      if (value->is_sequence()) {
+        for (const auto& item : value->items()) ok = ok && !item->is_map() && !item->is_sequence();
+      }
+      if (!ok) {
+        diags_.Add(value->mark(), "parameter " + Quote(key->text()) +
+                                      ": a default must be a scalar or a list of scalars");
+        continue;
+      }
+      if (!dag.FindParam(key->text())) dag.params.push_back({key->text(), value});
+    }
+  }
+
+  void ReadDefaults(const DocNode& node, TaskDefaults& defaults) {
+    if (node.is_null()) return;
+    if (!node.is_map()) {
+      diags_.Add(node.mark(), "defaults must be a map of task keys");
+      return;
+    }
+    CheckKnownKeys(node, kDefaultsKeys, " in defaults");
+    ReadRetryKeys(node, defaults.retry, defaults.timeout, defaults.trigger_rule);
+  }
+
+  // The keys tasks and defaults share.
+  void ReadRetryKeys(const DocNode& node, RetryPolicy& retry, std::optional<Duration>& timeout,
+                     TriggerRule& rule) {
+    if (auto v = Int(node.Find("retries"), "retries", 0)) retry.retries = int(*v);
+    if (auto v = DurationValue(node.Find("retry_delay"), "retry_delay")) retry.retry_delay = *v;
+    if (auto v = DurationValue(node.Find("max_retry_delay"), "max_retry_delay")) retry.max_retry_delay = *v;
+    if (const DocNode* b = node.Find("retry_backoff")) {
+      if (auto text = String(b, "retry_backoff")) {
+        if (auto backoff = ParseRetryBackoff(*text)) {
+          retry.backoff = *backoff;
+        } else {
+          diags_.Add(b->mark(), "retry_backoff must be 'fixed' or 'exponential', not " + Quote(*text));
+        }
+      }
+    }
+    if (const DocNode* t = node.Find("timeout")) {
+      if (auto v = DurationValue(t, "timeout")) {
+        if (v->count() == 0) {
+          diags_.Add(t->mark(), "timeout must be greater than 0");
+        } else {
+          timeout = *v;
+        }
+      }
+    }
+    if (const DocNode* r = node.Find("trigger_rule")) {
+      if (auto text = String(r, "trigger_rule")) {
+        if (auto parsed = ParseTriggerRule(*text)) {
+          rule = *parsed;
+        } else {
+          diags_.Add(r->mark(), "unknown trigger_rule " + Quote(*text) +
+                                    DidYouMean(*text, kTriggerRuleNames) +
+                                    "; one of all_success, all_done, all_failed, one_success, "
+                                    "one_failed, none_failed");
+        }
+      }
+    }
+  }
+
+  // --- tasks ------------------------------------------------------------------
+
+  void ReadTasks(const DocNode& tasks, const TaskDefaults& defaults, DagSpec& dag) {
+    for (const auto& [key, value] : tasks.entries()) {
+      if (!key->is_scalar()) continue;
+      if (!IsId(key->text())) {
+        diags_.Add(key->mark(), "task id " + Quote(key->text()) + " must match ^[a-z][a-z0-9_]{0,63}$");
+        continue;
+      }
+      if (dag.FindTask(key->text())) continue;  // reported as a duplicate key
+      TaskSpec task;
+      task.id = key->text();
+      task.mark = key->mark();
+      task.retry = defaults.retry;
+      task.timeout = defaults.timeout;
+      task.trigger_rule = defaults.trigger_rule;
+      task.with = std::make_shared<DocNode>(DocNode::Kind::kMap, value->mark());
+      if (!value->is_map()) {
+        diags_.Add(value->mark(), "task " + Quote(task.id) + " must be a map with at least 'op'");
+      } else {
+        ReadTask(*value, task);
+      }
+      dag.tasks.push_back(std::move(task));
+    }
+  }
+
+  void ReadTask(const DocNode& node, TaskSpec& task) {
+    std::string in_task = " in task " + Quote(task.id);
+    CheckKnownKeys(node, kTaskKeys, in_task);
+    const DocNode* op_node = node.Find("op");
+    if (!op_node) {
+      diags_.Add(node.mark(), "task " + Quote(task.id) + " has no 'op'");
+    } else if (auto op = String(op_node, "op")) {
+      task.op = *op;
+      if (!ops_.Find(*op)) {
+        diags_.Add(op_node->mark(), "task " + Quote(task.id) + ": unknown operator " + Quote(*op) +
+                                        DidYouMean(*op, ops_.names()));
+      }
+    }
+    if (const DocNode* deps = node.Find("depends_on")) ReadDependsOn(*deps, task);
+    if (const DocNode* with = node.Find("with"); with && !with->is_null()) {
+      if (with->is_map()) {
+        task.with = DocNode::Ptr(root_, with);  // shares ownership of the whole tree
+      } else {
+        diags_.Add(with->mark(), "with must be a map of operator arguments, not " + with->TypeName());
+      }
+    }
+    bool is_shell = task.op == "shell";
+    if (const DocNode* run = node.Find("run")) {
+      if (!is_shell && !task.op.empty()) {
+        diags_.Add(run->mark(), "'run' is only for shell tasks (task " + Quote(task.id) +
+                                    " has op " + Quote(task.op) + ")");
+      } else if (auto text = String(run, "run")) {
+        task.run = *text;
+        run_marks_[task.id] = run->mark();
+      }
+    } else if (is_shell) {
+      diags_.Add(node.mark(), "shell task " + Quote(task.id) + " needs 'run' (the command)");
+    }
+    if (const DocNode* env = node.Find("env"); env && !env->is_null()) ReadEnv(*env, is_shell, task);
+    ReadRetryKeys(node, task.retry, task.timeout, task.trigger_rule);
+    if (auto v = Bool(node.Find("persist"), "persist")) task.persist = *v;
+  }
+
+  void ReadDependsOn(const DocNode& deps, TaskSpec& task) {
+    std::vector<const DocNode*> names;
+    if (deps.is_scalar()) {
+      names.push_back(&deps);
+    } else if (deps.is_sequence()) {
+      for (const auto& item : deps.items()) names.push_back(item.get());
+    } else if (!deps.is_null()) {
+      diags_.Add(deps.mark(), "depends_on must be a task id or a list of task ids");
+      return;
+    }
+    for (const DocNode* name : names) {
+      if (!name->is_scalar()) {
+        diags_.Add(name->mark(), "depends_on entries must be task ids, not " + name->TypeName());
+        continue;
+      }
+      if (std::find(task.depends_on.begin(), task.depends_on.end(), name->text()) !=
+          task.depends_on.end()) {
+        diags_.Add(name->mark(), "task " + Quote(task.id) + " lists " + Quote(name->text()) +
+                                     " twice in depends_on");
+        continue;
+      }
+      task.depends_on.push_back(name->text());
+      dep_marks_[task.id].push_back(name->mark());
+    }
+  }
+
+  void ReadEnv(const DocNode& env, bool is_shell, TaskSpec& task) {
+    if (!is_shell) {
+      diags_.Add(env.mark(), "'env' is only for shell tasks");
+      return;
+    }
+    if (!env.is_map()) {
+      diags_.Add(env.mark(), "env must be a map of NAME -> string");
+      return;
+    }
+    for (const auto& [key, value] : env.entries()) {
+      if (!key->is_scalar()) continue;
+      if (!IsParamName(key->text())) {
+        diags_.Add(key->mark(), "environment variable name " + Quote(key->text()) + " is not valid");
+      } else if (!value->is_scalar()) {
+        diags_.Add(value->mark(), "env " + Quote(key->text()) + " must be a string, not " +
+                                      value->TypeName());
+      } else {
+        task.env.emplace_back(key->text(), value->text());
+        env_marks_[task.id].push_back(value->mark());
+      }
+    }
+  }
+
+  // --- the graph --------------------------------------------------------------
+
+  // Checks dependencies exist and form no cycle; sorts tasks upstream-first.
+  bool CheckGraph(DagSpec& dag) {
+    std::map<std::string, size_t, std::less<>> index;
+    std::vector<std::string> ids;
+    for (size_t idx = 0; idx < dag.tasks.size(); ++idx) {
+      index[dag.tasks[idx].id] = idx;
+      ids.push_back(dag.tasks[idx].id);
+    }
+    bool ok = true;
+    for (TaskSpec& task : dag.tasks) {
+      const auto& marks = dep_marks_[task.id];
+      std::vector<std::string> kept;
+      for (size_t idx = 0; idx < task.depends_on.size(); ++idx) {
+        const std::string& dep = task.depends_on[idx];
+        if (dep == task.id) {
+          diags_.Add(marks[idx], "task " + Quote(task.id) + " depends on itself");
+          ok = false;
+        } else if (!index.count(dep)) {
+          diags_.Add(marks[idx], "task " + Quote(task.id) + " depends on unknown task " +
+                                     Quote(dep) + DidYouMean(dep, ids));
+          ok = false;
+        } else {
+          kept.push_back(dep);
+        }
+      }
+      task.depends_on = std::move(kept);
+    }
+    // Kahn's algorithm, taking ready tasks in file order.
+    size_t n = dag.tasks.size();
+    std::vector<std::vector<size_t>> downstream(n);
+    std::vector<size_t> indegree(n, 0);
+    for (size_t idx = 0; idx < n; ++idx) {
+      for (const std::string& dep : dag.tasks[idx].depends_on) {
+        downstream[index[dep]].push_back(idx);
+        ++indegree[idx];
+      }
+    }
+    std::set<size_t> ready;
+    for (size_t idx = 0; idx < n; ++idx) {
+      if (indegree[idx] == 0) ready.insert(idx);
+    }
+    std::vector<size_t> order;
+    while (!ready.empty()) {
+      size_t idx = *ready.begin();
+      ready.erase(ready.begin());
+      order.push_back(idx);
+      for (size_t down : downstream[idx]) {
+        if (--indegree[down] == 0) ready.insert(down);
+      }
+    }
+    if (order.size() != n) {
+      diags_.Add({}, "cycle: " + DescribeCycle(dag, index, indegree));
+      return false;
+    }
+    std::vector<TaskSpec> sorted;
+    sorted.reserve(n);
+    for (size_t idx : order) sorted.push_back(std::move(dag.tasks[idx]));
+    dag.tasks = std::move(sorted);
+    return ok;
+  }
+
+  // Walks upstream from a task left on a cycle until a task repeats.
+  static std::string DescribeCycle(const DagSpec& dag,
+                                   const std::map<std::string, size_t, std::less<>>& index,
+                                   const std::vector<size_t>& indegree) {
+    size_t start = 0;
+    while (indegree[start] == 0) ++start;
+    std::vector<size_t> path;
+    std::map<size_t, size_t> position;
+    size_t current = start;
+    while (!position.count(current)) {
+      position[current] = path.size();
+      path.push_back(current);
+      for (const std::string& dep : dag.tasks[current].depends_on) {
+        size_t up = index.at(dep);
+        if (indegree[up] > 0) {
+          current = up;
+          break;
+        }
+      }
+    }
+    // path[position[current]..] is the cycle, walked against the edges.
+    std::vector<size_t> cycle(path.begin() + position[current], path.end());
+    std::reverse(cycle.begin(), cycle.end());
+    std::string text;
+    for (size_t idx : cycle) text += dag.tasks[idx].id + " -> ";
+    return text + dag.tasks[cycle.front()].id;
+  }
+
+  bool IsUpstream(const DagSpec& dag, const std::string& candidate, const TaskSpec& task) {
+    std::vector<const TaskSpec*> stack{&task};
+    std::set<std::string_view> seen;
+    while (!stack.empty()) {
+      const TaskSpec* current = stack.back();
+      stack.pop_back();
+      for (const std::string& dep : current->depends_on) {
+        if (dep == candidate) return true;
+        if (seen.insert(dep).second) stack.push_back(dag.FindTask(dep));
+      }
+    }
+    return false;
+  }
+
+  void ResolveInputs(DagSpec& dag) {
+    std::vector<std::string> ids;
+    for (const TaskSpec& task : dag.tasks) ids.push_back(task.id);
+    for (TaskSpec& task : dag.tasks) {
+      const Operator* op = ops_.Find(task.op);
+      const DocNode* input = task.with->Find("input");
+      if (input) {
+        auto name = String(input, "input");
+        if (!name) continue;
+        const TaskSpec* source = dag.FindTask(*name);
+        if (!source) {
+          diags_.Add(input->mark(), "task " + Quote(task.id) + ": input names unknown task " +
+                                        Quote(*name) + DidYouMean(*name, ids));
+        } else if (!IsUpstream(dag, *name, task)) {
+          diags_.Add(input->mark(), "task " + Quote(task.id) + ": input " + Quote(*name) +
+                                        " is not upstream of it (add it to depends_on)");
+        } else {
+          task.input = *name;
+        }
+        continue;
+      }
+      if (!op || !op->consumes_table()) continue;
+      std::vector<std::string> producers;
+      for (const std::string& dep : task.depends_on) {
+        const Operator* dep_op = ops_.Find(dag.FindTask(dep)->op);
+        if (dep_op && dep_op->produces_table()) producers.push_back(dep);
+      }
+      if (producers.size() == 1) {
+        task.input = producers.front();
+      } else {
+        diags_.Add(task.mark, "task " + Quote(task.id) + " needs with.input: " +
+                                  (producers.empty() ? std::string("no upstream task produces a table")
+                                                     : "several upstream tasks produce tables"));
+      }
+    }
+  }
+
+  // --- templates ----------------------------------------------------------------
+
+  void CheckTemplateText(const std::string& text, Mark mark, const DagSpec& dag) {
+    std::string error;
+    auto tmpl = Template::Parse(text, &error);
+    if (!tmpl) {
+      diags_.Add(mark, error);
+      return;
+    }
+    for (const Template::Part& part : tmpl->parts()) {
+      if (!part.is_variable) continue;
+      const auto& builtins = BuiltinTemplateVariables();
+      if (std::find(builtins.begin(), builtins.end(), part.text) != builtins.end()) continue;
+      if (part.text.starts_with("params.") && dag.FindParam(part.text.substr(7))) continue;
+      std::vector<std::string> known = builtins;
+      for (const ParamSpec& p : dag.params) known.push_back("params." + p.name);
+      diags_.Add(mark, "unknown template variable " + Quote(part.text) + DidYouMean(part.text, known));
+    }
+  }
+
+  void CheckTemplatesIn(const DocNode& node, const DagSpec& dag) {
+    if (node.is_scalar()) {
+      if (node.text().find("{{") != std::string::npos) CheckTemplateText(node.text(), node.mark(), dag);
+    } else if (node.is_sequence()) {
+      for (const auto& item : node.items()) CheckTemplatesIn(*item, dag);
+    } else if (node.is_map()) {
+      for (const auto& entry : node.entries()) CheckTemplatesIn(*entry.second, dag);
+    }
+  }
+
+  void CheckTemplates(const TaskSpec& task, const DagSpec& dag) {
+    CheckTemplatesIn(*task.with, dag);
+    if (!task.run.empty()) CheckTemplateText(task.run, run_marks_[task.id], dag);
+    const auto& marks = env_marks_[task.id];
+    for (size_t idx = 0; idx < task.env.size(); ++idx) {
+      CheckTemplateText(task.env[idx].second, marks[idx], dag);
+    }
+  }
+
+  const OperatorRegistry& ops_;
+  Diagnostics& diags_;
+  std::map<std::string, std::vector<Mark>, std::less<>> dep_marks_;
+  std::map<std::string, std::vector<Mark>, std::less<>> env_marks_;
+  std::map<std::string, Mark, std::less<>> run_marks_;
+  DocNode::Ptr root_;
+};
+
+void SortDiagnostics(std::vector<Diagnostic>& items) {
+  std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    auto key = [](const Diagnostic& d) {
+      return std::pair(d.mark.line <= 0 ? INT32_MAX : d.mark.line, d.mark.column);
+    };
+    return key(a) < key(b);
+  });
+}
+
+}  // namespace
+
+LoadResult DagLoader::LoadText(std::string_view text, const std::string& file) const {
+  Diagnostics diags(file);
+  LoadResult result;
+  DocNode::Ptr root = ReadYaml(text, diags);
+  DagSpec dag;
+  if (root) {
+    Validator(ops_, diags).Run(root, dag);
+  }
+  result.diagnostics = diags.items();
+  SortDiagnostics(result.diagnostics);
+  if (result.diagnostics.empty()) {
+    std::error_code ec;
+    fs::path abs = fs::absolute(file, ec);
+    dag.file = ec ? file : abs.lexically_normal().string();
+    dag.source = std::string(text);
+    dag.content_hash = HashHex(text);
+    result.dag = std::move(dag);
+  }
+  return result;
+}
+
+LoadResult DagLoader::LoadFile(const std::string& path) const {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return {std::nullopt, {{path, {}, "is a directory, not a DAG file"}}};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {std::nullopt, {{path, {}, "cannot read file: " + std::string(std::strerror(errno))}}};
+  auto size = fs::file_size(path, ec);
+  if (!ec && size > kMaxDagFileBytes) {
+    return {std::nullopt, {{path, {}, "file is larger than " + std::to_string(kMaxDagFileBytes >> 20) +
+                                          " MiB; a DAG file this big is refused"}}};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return LoadText(text.str(), path);
+}
+
+FolderLoadResult DagLoader::LoadFolder(const std::string& dir) const {
+  FolderLoadResult out;
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    auto ext = entry.path().extension();
+    if ((ext == ".yaml" || ext == ".yml") && !entry.is_directory()) files.push_back(entry.path().string());
+  }
+  if (ec) {
+    out.diagnostics.push_back({dir, {}, "cannot read folder: " + ec.message()});
+    return out;
+  }
+  std::sort(files.begin(), files.end());
+  std::map<std::string, std::string> owner;  // dag id -> file
+  for (const std::string& file : files) {
+    LoadResult result = LoadFile(file);
+    if (result.dag) {
+      auto [it, inserted] = owner.emplace(result.dag->id, file);
+      if (inserted) {
+        out.dags.push_back(std::move(*result.dag));
+        continue;
+      }
+      result.diagnostics.push_back({file, {}, "dag id " + Quote(result.dag->id) +
+                                                  " is already defined in " + it->second});
+    }
+    out.invalid_files.push_back(file);
+    for (auto& d : result.diagnostics) out.diagnostics.push_back(std::move(d));
+  }
+  std::sort(out.dags.begin(), out.dags.end(),
+            [](const DagSpec& a, const DagSpec& b) { return a.id < b.id; });
+  return out;
+}
+
+}  // namespace pipeline

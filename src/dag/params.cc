@@ -1,0 +1,88 @@
+#include "dag/params.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/diagnostic.h"
+#include "dag/yaml_reader.h"
+
+namespace pipeline {
+
+namespace {
+
+nlohmann::json ToJson(const DocNode& node) {
+  if (node.is_null()) return nullptr;
+  if (node.is_sequence()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : node.items()) out.push_back(ToJson(*item));
+    return out;
+  }
+  if (auto v = node.AsInt()) return *v;
+  if (auto v = node.AsDouble()) return *v;
+  if (auto v = node.AsBool()) return *v;
+  return node.text();
+}
+
+// The kinds a parameter can have, from the most specific.
+enum class ParamKind { kNull, kInt, kNumber, kBool, kString, kList };
+
+ParamKind KindOf(const DocNode& node) {
+  if (node.is_null()) return ParamKind::kNull;
+  if (node.is_sequence()) return ParamKind::kList;
+  if (node.AsInt()) return ParamKind::kInt;
+  if (node.AsDouble()) return ParamKind::kNumber;
+  if (node.AsBool()) return ParamKind::kBool;
+  return ParamKind::kString;
+}
+
+bool Compatible(ParamKind expected, ParamKind given) {
+  if (expected == given || expected == ParamKind::kNull) return true;
+  if (expected == ParamKind::kNumber && given == ParamKind::kInt) return true;
+  // Any scalar can stand for a string parameter ("2026" for a folder name).
+  return expected == ParamKind::kString && given != ParamKind::kList;
+}
+
+}  // namespace
+
+std::optional<ParamValues> ResolveParams(
+    const DagSpec& dag, const std::vector<std::pair<std::string, std::string>>& overrides,
+    std::string* error) {
+  ParamValues values;
+  for (const ParamSpec& p : dag.params) values[p.name] = p.value;
+  for (const auto& [name, text] : overrides) {
+    const ParamSpec* spec = dag.FindParam(name);
+    if (!spec) {
+      std::string known;
+      for (const ParamSpec& p : dag.params) known += (known.empty() ? "" : ", ") + p.name;
+      *error = "unknown parameter '" + name + "' for DAG '" + dag.id + "'" +
+               (known.empty() ? " (it declares none)" : " (known: " + known + ")");
+      return std::nullopt;
+    }
+    Diagnostics diags("--param " + name);
+    DocNode::Ptr value = text.empty() ? DocNode::Scalar("", true) : ReadYaml(text, diags);
+    if (!value || value->is_map()) {
+      *error = "parameter '" + name + "': cannot read value '" + text + "'";
+      return std::nullopt;
+    }
+    if (!Compatible(KindOf(*spec->value), KindOf(*value))) {
+      *error = "parameter '" + name + "' expects " + spec->value->TypeName() + " (default " +
+               ParamText(*spec->value) + "), got '" + text + "'";
+      return std::nullopt;
+    }
+    values[name] = value;
+  }
+  return values;
+}
+
+std::string ParamText(const DocNode& value) {
+  if (value.is_null()) return "";
+  if (value.is_scalar()) return value.text();
+  return ToJson(value).dump();
+}
+
+std::string ParamsToJson(const ParamValues& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, value] : params) out[name] = ToJson(*value);
+  return out.dump();
+}
+
+}  // namespace pipeline

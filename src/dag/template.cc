@@ -1,0 +1,133 @@
+#include "dag/template.h"
+
+#include "core/doc.h"
+
+#include <cctype>
+
+namespace pipeline {
+
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool IsVariableName(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  for (size_t idx = 0; idx < s.size(); ++idx) {
+    char c = s[idx];
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+              (c == '.' && s[idx - 1] != '.');
+    if (!ok) return false;
+  }
+  return !std::isdigit(static_cast<unsigned char>(s.front()));
+}
+
+void AppendLiteral(std::vector<Template::Part>& parts, std::string_view text) {
+  if (text.empty()) return;
+  if (!parts.empty() && !parts.back().is_variable) {
+    parts.back().text += text;
+  } else {
+    parts.push_back({false, std::string(text)});
+  }
+}
+
+}  // namespace
+
+std::optional<Template> Template::Parse(std::string_view text, std::string* error) {
+  Template out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t open = text.find("{{", pos);
+    if (open == std::string_view::npos) break;
+    AppendLiteral(out.parts_, text.substr(pos, open - pos));
+    // A quoted literal may itself contain "}}", so find the end past it.
+    size_t body_start = open + 2;
+    size_t scan = body_start;
+    while (scan < text.size() && std::isspace(static_cast<unsigned char>(text[scan]))) ++scan;
+    if (scan < text.size() && (text[scan] == '\'' || text[scan] == '"')) {
+      size_t close_quote = text.find(text[scan], scan + 1);
+      if (close_quote == std::string_view::npos) {
+        *error = "unterminated quoted literal in placeholder at offset " + std::to_string(open);
+        return std::nullopt;
+      }
+      size_t close = text.find("}}", close_quote + 1);
+      if (close == std::string_view::npos || !Trim(text.substr(close_quote + 1, close - close_quote - 1)).empty()) {
+        *error = "unterminated '{{' at offset " + std::to_string(open);
+        return std::nullopt;
+      }
+      AppendLiteral(out.parts_, text.substr(scan + 1, close_quote - scan - 1));
+      pos = close + 2;
+      continue;
+    }
+    size_t close = text.find("}}", body_start);
+    if (close == std::string_view::npos) {
+      *error = "unterminated '{{' at offset " + std::to_string(open) +
+               " (write a literal '{{' as {{ '{{' }})";
+      return std::nullopt;
+    }
+    std::string_view name = Trim(text.substr(body_start, close - body_start));
+    if (name.empty()) {
+      *error = "empty placeholder '{{}}'";
+      return std::nullopt;
+    }
+    if (!IsVariableName(name)) {
+      *error = "placeholder '" + std::string(text.substr(open, close + 2 - open)) +
+               "' is not a variable name (templates have no logic)";
+      return std::nullopt;
+    }
+    out.parts_.push_back({true, std::string(name)});
+    pos = close + 2;
+  }
+  AppendLiteral(out.parts_, text.substr(pos));
+  return out;
+}
+
+bool Template::has_variables() const {
+  for (const Part& part : parts_) {
+    if (part.is_variable) return true;
+  }
+  return false;
+}
+
+std::string Template::Render(const std::function<std::string(std::string_view)>& lookup) const {
+  std::string out;
+  for (const Part& part : parts_) out += part.is_variable ? lookup(part.text) : part.text;
+  return out;
+}
+
+const std::vector<std::string>& BuiltinTemplateVariables() {
+  static const std::vector<std::string> kNames = {
+      "dag.id", "task.id", "task.try", "run.id", "run.logical_date",
+      "run.data_interval_start", "run.data_interval_end"};
+  return kNames;
+}
+
+}  // namespace pipeline
+
+namespace pipeline {
+
+std::string RenderString(const std::string& text,
+                         const std::function<std::string(std::string_view)>& lookup) {
+  if (text.find("{{") == std::string::npos) return text;
+  std::string error;
+  auto tmpl = Template::Parse(text, &error);
+  return tmpl ? tmpl->Render(lookup) : text;
+}
+
+std::shared_ptr<const DocNode> RenderDoc(const DocNode& node,
+                                         const std::function<std::string(std::string_view)>& lookup) {
+  auto out = std::make_shared<DocNode>(node.kind(), node.mark());
+  if (node.is_scalar()) {
+    out->set_scalar(RenderString(node.text(), lookup), node.quoted());
+  } else if (node.is_sequence()) {
+    for (const auto& item : node.items()) out->add_item(RenderDoc(*item, lookup));
+  } else if (node.is_map()) {
+    for (const auto& [key, value] : node.entries()) out->add_entry(key, RenderDoc(*value, lookup));
+  }
+  return out;
+}
+
+}  // namespace pipeline

@@ -1,0 +1,551 @@
+#include "exec/executor.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "core/error.h"
+#include "core/operator.h"
+#include "dag/template.h"
+#include "exec/cancel_token.h"
+#include "exec/thread_pool.h"
+
+namespace pipeline {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string DefaultWorkerName() {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+// What a task's trigger rule says once some upstream tasks have ended.
+enum class Decision { kWait, kRun, kSkip, kUpstreamFailed };
+
+// Upstream outcomes of one task, counted as they arrive.
+struct UpstreamCounts {
+  int total = 0;
+  int succeeded = 0;
+  int failed = 0;  // failed or upstream_failed
+  int skipped = 0;
+  int done = 0;
+};
+
+Decision Evaluate(TriggerRule rule, const UpstreamCounts& c) {
+  bool all_done = c.done == c.total;
+  switch (rule) {
+    case TriggerRule::kAllSuccess:
+      if (c.failed > 0) return Decision::kUpstreamFailed;
+      if (!all_done) return Decision::kWait;
+      return c.skipped > 0 ? Decision::kSkip : Decision::kRun;
+    case TriggerRule::kAllDone:
+      return all_done ? Decision::kRun : Decision::kWait;
+    case TriggerRule::kAllFailed:
+      if (c.succeeded > 0 || c.skipped > 0) return Decision::kSkip;
+      return all_done ? Decision::kRun : Decision::kWait;
+    case TriggerRule::kOneSuccess:
+      if (c.succeeded > 0) return Decision::kRun;
+      if (!all_done) return Decision::kWait;
+      return c.failed > 0 ? Decision::kUpstreamFailed : Decision::kSkip;
+    case TriggerRule::kOneFailed:
+      if (c.failed > 0) return Decision::kRun;
+      return all_done ? Decision::kSkip : Decision::kWait;
+    case TriggerRule::kNoneFailed:
+      if (c.failed > 0) return Decision::kUpstreamFailed;
+      return all_done ? Decision::kRun : Decision::kWait;
+  }
+  return Decision::kWait;
+}
+
+// The context one try runs with. Owned by the job on the worker thread.
+class TryContext final : public TaskContext {
+ public:
+  using Outputs = std::map<std::string, std::shared_ptr<const Dataset>, std::less<>>;
+
+  TryContext(const TaskSpec& task, std::shared_ptr<const DocNode> args, std::string command,
+             std::vector<std::pair<std::string, std::string>> env, std::string dag_dir,
+             std::string log_path, int try_number, std::shared_ptr<EventCancelToken> token,
+             Outputs* outputs, std::mutex* outputs_mu)
+      : task_(task), args_(std::move(args)), command_(std::move(command)), env_(std::move(env)),
+        dag_dir_(std::move(dag_dir)), log_path_(std::move(log_path)), try_number_(try_number),
+        token_(std::move(token)), outputs_(outputs), outputs_mu_(outputs_mu) {}
+
+  const TaskSpec& task() const override { return task_; }
+  const DocNode& args() const override { return *args_; }
+  const std::string& command() const override { return command_; }
+  const std::vector<std::pair<std::string, std::string>>& env() const override { return env_; }
+  const std::string& dag_dir() const override { return dag_dir_; }
+  const std::string& log_path() const override { return log_path_; }
+  int try_number() const override { return try_number_; }
+  const CancelToken& cancel() const override { return *token_; }
+
+  void Log(std::string_view line) override {
+    std::ofstream out(log_path_, std::ios::app);
+    out << line << '\n';
+  }
+
+  std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
+    std::lock_guard lock(*outputs_mu_);
+    auto it = outputs_->find(task_id);
+    return it == outputs_->end() ? nullptr : it->second;
+  }
+
+  void SetOutput(std::shared_ptr<const Dataset> output) override {
+    std::lock_guard lock(*outputs_mu_);
+    (*outputs_)[task_.id] = std::move(output);
+  }
+
+ private:
+  const TaskSpec& task_;
+  std::shared_ptr<const DocNode> args_;
+  std::string command_;
+  std::vector<std::pair<std::string, std::string>> env_;
+  std::string dag_dir_;
+  std::string log_path_;
+  int try_number_;
+  std::shared_ptr<EventCancelToken> token_;
+  Outputs* outputs_;
+  std::mutex* outputs_mu_;
+};
+
+}  // namespace
+
+// The state of one run while it executes. Everything but the completion
+// queue is touched only by the coordinating thread (the caller of Execute).
+class Executor::RunExecution {
+ public:
+  RunExecution(Executor& ex, const RunRequest& request, RunObserver* observer)
+      : ex_(ex), dag_(*request.dag), run_(request.run), params_(request.params),
+        observer_(observer) {
+    limit_ = std::min(ex.workers_, dag_.max_active_tasks.value_or(ex.workers_));
+    dag_dir_ = fs::path(dag_.file).parent_path().string();
+    slots_.resize(dag_.tasks.size());
+    std::map<std::string_view, size_t> index;
+    for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) index[dag_.tasks[idx].id] = idx;
+    for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) {
+      const TaskSpec& spec = dag_.tasks[idx];
+      slots_[idx].spec = &spec;
+      slots_[idx].upstream.total = int(spec.depends_on.size());
+      for (const std::string& dep : spec.depends_on) slots_[index.at(dep)].downstream.push_back(idx);
+    }
+    unfinished_ = slots_.size();
+  }
+
+  RunState Run() {
+    PersistRun({RunState::kQueued}, RunState::kRunning, "");
+    try {
+      for (size_t idx = 0; idx < slots_.size(); ++idx) {
+        if (slots_[idx].upstream.total == 0) MakeReady(idx);
+      }
+      while (unfinished_ > 0) Step();
+    } catch (...) {
+      Abandon();
+      throw;
+    }
+    RunState final_state = RunState::kSuccess;
+    if (cancelling_) {
+      final_state = RunState::kCancelled;
+    } else {
+      for (const Slot& slot : slots_) {
+        if (slot.state == TaskState::kFailed || slot.state == TaskState::kUpstreamFailed) {
+          final_state = RunState::kFailed;
+        }
+      }
+    }
+    PersistRun({RunState::kRunning}, final_state, "");
+    return final_state;
+  }
+
+  // Thread-safe.
+  void RequestCancel() {
+    {
+      std::lock_guard lock(mu_);
+      cancel_requested_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Slot {
+    const TaskSpec* spec = nullptr;
+    TaskState state = TaskState::kPending;
+    int try_number = 0;
+    std::vector<size_t> downstream;
+    UpstreamCounts upstream;
+    std::shared_ptr<EventCancelToken> token;  // of the running try
+    bool timed_out = false;
+  };
+  struct Completion {
+    size_t index;
+    TaskResult result;
+  };
+
+  // One turn of the loop: start what may start, wait for an event or a
+  // deadline, handle it.
+  void Step() {
+    Dispatch();
+    std::vector<Completion> batch;
+    bool cancel;
+    {
+      std::unique_lock lock(mu_);
+      std::optional<TimePoint> deadline;
+      if (!timers_.empty()) deadline = timers_.begin()->first;
+      ex_.clock_.WaitUntil(cv_, lock, deadline, [&] {
+        return !completions_.empty() || (cancel_requested_ && !cancelling_);
+      });
+      batch.swap(completions_);
+      cancel = cancel_requested_;
+    }
+    if (cancel && !cancelling_) BeginCancel();
+    for (Completion& c : batch) HandleCompletion(c);
+    FireTimers(ex_.clock_.Now());
+  }
+
+  void Dispatch() {
+    while (!ready_.empty() && running_ < limit_ && !cancelling_) {
+      size_t idx = ready_.front();
+      ready_.pop_front();
+      StartTry(idx);
+    }
+  }
+
+  void MakeReady(size_t idx) {
+    Persist(idx, {TaskState::kPending, TaskState::kUpForRetry}, TaskState::kQueued, {});
+    ready_.push_back(idx);
+  }
+
+  std::string Variable(std::string_view name, const Slot& slot, int try_number) const {
+    if (name.starts_with("params.")) {
+      auto it = params_.find(name.substr(7));
+      return it == params_.end() ? "" : ParamText(*it->second);
+    }
+    if (name == "dag.id") return dag_.id;
+    if (name == "task.id") return slot.spec->id;
+    if (name == "task.try") return std::to_string(try_number);
+    if (name == "run.id") return run_.run_id;
+    if (name == "run.logical_date") return FormatIso8601(run_.logical_date);
+    if (name == "run.data_interval_start") return FormatIso8601(run_.data_interval_start);
+    if (name == "run.data_interval_end") return FormatIso8601(run_.data_interval_end);
+    return "";
+  }
+
+  void StartTry(size_t idx) {
+    Slot& slot = slots_[idx];
+    const TaskSpec& spec = *slot.spec;
+    int try_number = slot.try_number + 1;
+    fs::path log_dir = fs::path(ex_.options_.log_root) / dag_.id / run_.run_id / spec.id;
+    std::error_code ec;
+    fs::create_directories(log_dir, ec);
+    if (ec) throw Error::Unavailable("cannot create log folder " + log_dir.string() + ": " + ec.message());
+    std::string log_path = (log_dir / (std::to_string(try_number) + ".log")).string();
+
+    TaskTransition t = Transition(idx, {TaskState::kQueued}, TaskState::kRunning);
+    t.log_path = log_path;
+    t.worker = ex_.options_.worker_name;
+    slot.try_number = try_number;
+    Apply(idx, t);
+    slot.timed_out = false;
+    slot.token = std::make_shared<EventCancelToken>();
+    if (spec.timeout) timers_.emplace(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
+    ++running_;
+
+    auto lookup = [&](std::string_view name) { return Variable(name, slot, try_number); };
+    std::vector<std::pair<std::string, std::string>> env;
+    for (const auto& [key, value] : spec.env) env.emplace_back(key, RenderString(value, lookup));
+    auto ctx = std::make_shared<TryContext>(spec, RenderDoc(*spec.with, lookup),
+                                            RenderString(spec.run, lookup), std::move(env),
+                                            dag_dir_, log_path, try_number, slot.token, &outputs_,
+                                            &outputs_mu_);
+    const Operator* op = ex_.ops_.Find(spec.op);
+    ex_.pool_->Submit([this, idx, ctx, op] {
+      TaskResult result;
+      try {
+        result = op ? op->Execute(*ctx)
+                    : TaskResult::Failure("operator '" + ctx->task().op + "' is not available");
+      } catch (const std::exception& e) {
+        result = TaskResult::Failure(e.what());
+      } catch (...) {
+        result = TaskResult::Failure("unknown exception");
+      }
+      {
+        std::lock_guard lock(mu_);
+        completions_.push_back({idx, std::move(result)});
+      }
+      cv_.notify_one();
+    });
+  }
+
+  void HandleCompletion(Completion& c) {
+    Slot& slot = slots_[c.index];
+    --running_;
+    EraseTimeout(c.index);
+    const TaskSpec& spec = *slot.spec;
+    TaskTransition t = Transition(c.index, {TaskState::kRunning}, TaskState::kSuccess);
+    t.exit_code = c.result.exit_code;
+    t.metrics_json = MetricsJson(c.result.metrics);
+    if (observer_) observer_->OnTaskMetrics(spec.id, *t.metrics_json);
+    if (cancelling_ && !slot.timed_out) {
+      t.to = TaskState::kCancelled;
+      t.reason = "cancelled";
+    } else if (slot.timed_out) {
+      t.to = TaskState::kFailed;
+      t.reason = "timeout after " + FormatDuration(*spec.timeout);
+    } else if (!c.result.ok) {
+      t.to = TaskState::kFailed;
+      t.reason = c.result.error.empty() ? "failed" : c.result.error;
+    }
+    int max_tries = 1 + spec.retry.retries;
+    if (t.to == TaskState::kFailed && slot.try_number < max_tries && !cancelling_) {
+      t.to = TaskState::kUpForRetry;
+      t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
+      timers_.emplace(*t.next_try_at, Timer{c.index, false, slot.try_number});
+    }
+    Apply(c.index, t);
+    slot.token.reset();
+    if (IsTerminal(t.to)) Finish(c.index);
+  }
+
+  void FireTimers(TimePoint now) {
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      Timer timer = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      Slot& slot = slots_[timer.index];
+      if (timer.timeout) {
+        if (slot.state == TaskState::kRunning && slot.try_number == timer.try_number) {
+          slot.timed_out = true;
+          slot.token->Fire();
+        }
+      } else if (slot.state == TaskState::kUpForRetry && !cancelling_) {
+        MakeReady(timer.index);
+      }
+    }
+  }
+
+  void EraseTimeout(size_t idx) {
+    for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+      if (it->second.index == idx && it->second.timeout) {
+        timers_.erase(it);
+        return;
+      }
+    }
+  }
+
+  // A task ended for good: tell its downstream tasks, and theirs when they
+  // are skipped or upstream_failed in turn.
+  void Finish(size_t idx) {
+    --unfinished_;
+    if (cancelling_) return;
+    std::vector<size_t> work{idx};
+    while (!work.empty()) {
+      size_t done = work.back();
+      work.pop_back();
+      TaskState outcome = slots_[done].state;
+      for (size_t down : slots_[done].downstream) {
+        Slot& d = slots_[down];
+        UpstreamCounts& c = d.upstream;
+        ++c.done;
+        if (outcome == TaskState::kSuccess) ++c.succeeded;
+        if (outcome == TaskState::kFailed || outcome == TaskState::kUpstreamFailed) ++c.failed;
+        if (outcome == TaskState::kSkipped) ++c.skipped;
+        if (d.state != TaskState::kPending) continue;  // decided earlier
+        Decision decision = Evaluate(d.spec->trigger_rule, c);
+        switch (decision) {
+          case Decision::kWait:
+            break;
+          case Decision::kRun:
+            MakeReady(down);
+            break;
+          case Decision::kSkip:
+          case Decision::kUpstreamFailed: {
+            bool skip = decision == Decision::kSkip;
+            TaskTransition t = Transition(down, {TaskState::kPending},
+                                          skip ? TaskState::kSkipped : TaskState::kUpstreamFailed);
+            t.reason = "trigger rule " + std::string(ToString(d.spec->trigger_rule)) +
+                       (skip ? " cannot hold" : ": an upstream task failed");
+            Apply(down, t);
+            --unfinished_;
+            work.push_back(down);
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  void BeginCancel() {
+    cancelling_ = true;
+    ready_.clear();
+    for (size_t idx = 0; idx < slots_.size(); ++idx) {
+      Slot& slot = slots_[idx];
+      if (slot.state == TaskState::kRunning) {
+        slot.token->Fire();
+      } else if (!IsTerminal(slot.state)) {
+        TaskTransition t = Transition(
+            idx, {TaskState::kPending, TaskState::kQueued, TaskState::kUpForRetry},
+            TaskState::kCancelled);
+        t.reason = "cancelled";
+        Apply(idx, t);
+        --unfinished_;
+      }
+    }
+    std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
+  }
+
+  // The store failed: stop the running tries and wait for them, so no job
+  // outlives this run.
+  void Abandon() {
+    for (Slot& slot : slots_) {
+      if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
+    }
+    std::unique_lock lock(mu_);
+    while (running_ > 0) {
+      cv_.wait(lock, [&] { return !completions_.empty(); });
+      running_ -= int(completions_.size());
+      completions_.clear();
+    }
+  }
+
+  TaskTransition Transition(size_t idx, std::vector<TaskState> from, TaskState to) {
+    TaskTransition t;
+    t.run_id = run_.run_id;
+    t.task_id = slots_[idx].spec->id;
+    t.from = std::move(from);
+    t.to = to;
+    t.at = ex_.clock_.Now();
+    return t;
+  }
+
+  void Persist(size_t idx, std::vector<TaskState> from, TaskState to, std::string reason) {
+    TaskTransition t = Transition(idx, std::move(from), to);
+    t.reason = std::move(reason);
+    Apply(idx, t);
+  }
+
+  // Writes the transition, then makes it so in memory and tells the observer.
+  void Apply(size_t idx, const TaskTransition& t) {
+    if (!ex_.store_.TransitionTask(t)) {
+      throw Error::Conflict("task '" + t.task_id + "' of run " + t.run_id +
+                            " was changed by another process");
+    }
+    Slot& slot = slots_[idx];
+    slot.state = t.to;
+    if (observer_) observer_->OnTaskState(t.task_id, t.to, slot.try_number, t.at, t.reason);
+  }
+
+  void PersistRun(std::vector<RunState> from, RunState to, const std::string& reason) {
+    if (!ex_.store_.TransitionRun(run_.run_id, from, to, ex_.clock_.Now(), reason)) {
+      throw Error::Conflict("run " + run_.run_id + " was changed by another process");
+    }
+    if (observer_) observer_->OnRunState(run_, to);
+  }
+
+  static std::string MetricsJson(const TaskMetrics& m) {
+    std::string out = "{";
+    auto add = [&](const char* key, const std::optional<int64_t>& v) {
+      if (!v) return;
+      if (out.size() > 1) out += ',';
+      out += std::string("\"") + key + "\":" + std::to_string(*v);
+    };
+    add("rows_in", m.rows_in);
+    add("rows_out", m.rows_out);
+    add("rows_quarantined", m.rows_quarantined);
+    if (!m.summary.empty()) {
+      if (out.size() > 1) out += ',';
+      out += "\"summary\":\"";
+      for (char ch : m.summary) {
+        if (ch == '"' || ch == '\\') out += '\\';
+        if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+      }
+      out += '"';
+    }
+    return out + "}";
+  }
+
+  struct Timer {
+    size_t index;
+    bool timeout;    // else a retry
+    int try_number;  // the try it belongs to
+  };
+
+  Executor& ex_;
+  const DagSpec& dag_;
+  const RunRecord& run_;
+  const ParamValues& params_;
+  RunObserver* observer_;
+  std::string dag_dir_;
+  int limit_ = 1;
+
+  std::vector<Slot> slots_;
+  std::deque<size_t> ready_;
+  std::multimap<TimePoint, Timer> timers_;
+  size_t unfinished_ = 0;
+  int running_ = 0;
+  bool cancelling_ = false;
+
+  std::mutex outputs_mu_;
+  TryContext::Outputs outputs_;  // guarded by outputs_mu_
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Completion> completions_;  // guarded by mu_
+  bool cancel_requested_ = false;        // guarded by mu_
+};
+
+Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
+                   ExecutorOptions options)
+    : store_(store), ops_(ops), clock_(clock), options_(std::move(options)) {
+  workers_ = options_.workers > 0 ? options_.workers
+                                  : std::max(1, int(std::thread::hardware_concurrency()));
+  if (options_.worker_name.empty()) options_.worker_name = DefaultWorkerName();
+  pool_ = std::make_unique<ThreadPool>(workers_);
+}
+
+Executor::~Executor() = default;
+
+RunState Executor::Execute(const RunRequest& request, RunObserver* observer) {
+  std::vector<NewTaskInstance> tasks;
+  for (const TaskSpec& t : request.dag->tasks) tasks.push_back({t.id, 1 + t.retry.retries});
+  store_.CreateRun(request.run, tasks);
+  RunExecution state(*this, request, observer);
+  {
+    std::lock_guard lock(mu_);
+    active_ = &state;
+    if (cancel_requested_) state.RequestCancel();
+  }
+  struct Unregister {
+    Executor* ex;
+    ~Unregister() {
+      std::lock_guard lock(ex->mu_);
+      ex->active_ = nullptr;
+    }
+  } unregister{this};
+  return state.Run();
+}
+
+void Executor::Cancel() {
+  std::lock_guard lock(mu_);
+  cancel_requested_ = true;
+  if (active_) active_->RequestCancel();
+}
+
+std::string NewRunId(TimePoint now) {
+  std::string stamp = FormatIso8601(std::chrono::floor<std::chrono::seconds>(now));
+  std::string compact;
+  for (char c : stamp) {
+    if (c != '-' && c != ':' && c != 'Z') compact += c;
+  }
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rng()));
+  return compact + "-" + suffix;
+}
+
+}  // namespace pipeline

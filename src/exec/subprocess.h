@@ -1,0 +1,35 @@
+// Runs a command in its own process group, output appended to a file.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pipeline {
+
+class CancelToken;
+
+struct SubprocessResult {
+  bool started = false;
+  std::string error;        // why it could not start or be waited for
+  bool exited = false;      // else killed by a signal
+  int exit_code = -1;
+  int signal = 0;
+  bool cancelled = false;   // the token fired and the group was killed
+};
+
+struct SubprocessSpec {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;  // added to this process's environment
+  std::string cwd;
+  std::string output_path;  // stdout and stderr, appended
+};
+
+// Starts `spec` and waits for it to exit or for `cancel` to fire. On cancel,
+// sends SIGTERM to the whole process group, SIGKILL after `grace`, and then
+// SIGKILL to anything left in the group. Thread-safe; blocks the caller.
+SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
+                               std::chrono::milliseconds grace);
+
+}  // namespace pipeline

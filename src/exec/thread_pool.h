@@ -1,0 +1,32 @@
+// A fixed set of worker threads taking jobs from one queue.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pipeline {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  // Finishes the queued jobs, then joins the threads.
+  ~ThreadPool();
+
+  // Runs `job` on a worker. Jobs must not throw (the executor's wrapper catches).
+  void Submit(std::function<void()> job);
+
+ private:
+  void WorkerLoop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace pipeline

@@ -1,0 +1,21 @@
+#include "core/error.h"
+#include "store/sqlite_store.h"
+#include "store/state_store.h"
+
+namespace pipeline {
+
+std::unique_ptr<StateStore> OpenStateStore(const std::string& url) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (url.starts_with(kSqlite)) {
+    std::string path = url.substr(kSqlite.size());
+    if (path.empty()) throw Error::InvalidArgument("database URL 'sqlite:' names no file");
+    return std::make_unique<SqliteStore>(path);
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    throw Error::InvalidArgument("PostgreSQL state stores are not in this build yet: " + url);
+  }
+  throw Error::InvalidArgument("unknown database URL '" + url +
+                               "' (expected sqlite:PATH or postgresql://...)");
+}
+
+}  // namespace pipeline

@@ -1,0 +1,603 @@
+// The embedded backend: one SQLite database in WAL mode, one connection per
+// store object, serialised by a mutex (SQLite has one writer anyway).
+
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+
+#include "core/dag_spec.h"
+#include "core/error.h"
+
+namespace pipeline {
+
+namespace {
+
+// Each step brings the schema from version (index) to (index + 1).
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE dags (
+  dag_id TEXT PRIMARY KEY,
+  latest_version INTEGER NOT NULL,
+  paused INTEGER NOT NULL DEFAULT 0,
+  file TEXT NOT NULL,
+  schedule TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE dag_versions (
+  dag_id TEXT NOT NULL REFERENCES dags(dag_id),
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  file TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (dag_id, version)
+);
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  dag_version INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  logical_date INTEGER NOT NULL,
+  data_interval_start INTEGER NOT NULL,
+  data_interval_end INTEGER NOT NULL,
+  params TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER
+);
+CREATE INDEX runs_by_dag ON runs(dag_id, created_at);
+CREATE INDEX runs_by_created ON runs(created_at);
+CREATE TABLE task_instances (
+  run_id TEXT NOT NULL REFERENCES runs(run_id),
+  task_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  try_number INTEGER NOT NULL DEFAULT 0,
+  max_tries INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  next_try_at INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE TABLE task_tries (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  exit_code INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  log_path TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, try_number)
+);
+CREATE TABLE transitions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX transitions_by_run ON transitions(run_id, id);
+CREATE TABLE artifacts (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  schema_json TEXT NOT NULL,
+  row_count INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task_id, name)
+);
+)sql",
+};
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == kSchemaVersion);
+
+// A prepared statement, reset on destruction. Bind and read by 1-/0-based index.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) Fail("prepare");
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int idx, const std::string& v) {
+    sqlite3_bind_text(stmt_, idx, v.data(), int(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(int idx, int64_t v) {
+    sqlite3_bind_int64(stmt_, idx, v);
+    return *this;
+  }
+  Statement& Bind(int idx, TimePoint v) { return Bind(idx, ToMicros(v)); }
+  template <typename T>
+  Statement& Bind(int idx, const std::optional<T>& v) {
+    if (!v) {
+      sqlite3_bind_null(stmt_, idx);
+      return *this;
+    }
+    return Bind(idx, *v);
+  }
+  Statement& Bind(int idx, int v) { return Bind(idx, int64_t{v}); }
+
+  // Steps once; true when a row is available.
+  bool Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    Fail("step");
+  }
+  void Run() {
+    while (Step()) {
+    }
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  std::string Text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  TimePoint Time(int col) const { return FromMicros(Int(col)); }
+  std::optional<TimePoint> OptTime(int col) const {
+    if (IsNull(col)) return std::nullopt;
+    return Time(col);
+  }
+
+ private:
+  [[noreturn]] void Fail(const char* what) const {
+    int code = sqlite3_extended_errcode(db_);
+    std::string msg = std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_);
+    if ((code & 0xff) == SQLITE_CONSTRAINT) throw Error::Conflict(msg);
+    throw Error::Unavailable(msg);
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+template <typename E>
+std::string StateList(const std::vector<E>& states) {
+  std::string out;
+  for (E s : states) out += (out.empty() ? "'" : ",'") + std::string(ToString(s)) + "'";
+  return out;
+}
+
+TaskState ReadTaskState(const std::string& text) {
+  auto s = ParseTaskState(text);
+  if (!s) throw Error::Corruption("unknown task state '" + text + "' in the store");
+  return *s;
+}
+
+RunState ReadRunState(const std::string& text) {
+  auto s = ParseRunState(text);
+  if (!s) throw Error::Corruption("unknown run state '" + text + "' in the store");
+  return *s;
+}
+
+}  // namespace
+
+class SqliteStore::Impl {
+ public:
+  explicit Impl(const std::string& path) {
+    std::error_code ec;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw Error::Unavailable("cannot open state database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 10'000);
+    try {
+      Exec("PRAGMA journal_mode=WAL");
+      // NORMAL in WAL mode survives a crash of the process; only power loss
+      // can lose the last commits.
+      Exec("PRAGMA synchronous=NORMAL");
+      Exec("PRAGMA foreign_keys=ON");
+      Migrate(path);
+    } catch (...) {
+      sqlite3_close(db_);
+      throw;
+    }
+  }
+  ~Impl() { sqlite3_close(db_); }
+
+  void Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw Error::Unavailable("sqlite: " + msg);
+    }
+  }
+
+  // Runs `fn` in a write transaction; rolls back on any exception.
+  template <typename Fn>
+  auto Write(Fn&& fn) {
+    Exec("BEGIN IMMEDIATE");
+    try {
+      if constexpr (std::is_void_v<decltype(fn())>) {
+        fn();
+        Exec("COMMIT");
+      } else {
+        auto result = fn();
+        Exec("COMMIT");
+        return result;
+      }
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  void Migrate(const std::string& path) {
+    Write([&] {
+      Exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      Statement get(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+      int version = get.Step() ? std::stoi(get.Text(0)) : 0;
+      if (version > kSchemaVersion) {
+        throw Error::InvalidArgument("state database " + path + " has schema version " +
+                                     std::to_string(version) + ", newer than this build knows (" +
+                                     std::to_string(kSchemaVersion) + "); upgrade pipectl");
+      }
+      for (int step = version; step < kSchemaVersion; ++step) Exec(kMigrations[step]);
+      Statement put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?1) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+      put.Bind(1, std::to_string(kSchemaVersion)).Run();
+      version_ = kSchemaVersion;
+    });
+  }
+
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;  // guards db_
+  int version_ = 0;
+};
+
+SqliteStore::SqliteStore(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
+SqliteStore::~SqliteStore() = default;
+
+int SqliteStore::schema_version() { return impl_->version_; }
+
+int SqliteStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->Write([&] {
+    Statement latest(impl_->db_,
+                     "SELECT v.version, v.content_hash FROM dags d JOIN dag_versions v "
+                     "ON v.dag_id = d.dag_id AND v.version = d.latest_version WHERE d.dag_id = ?1");
+    latest.Bind(1, dag.id);
+    int version = 0;
+    if (latest.Step()) {
+      version = int(latest.Int(0));
+      if (latest.Text(1) == dag.content_hash) return version;
+    }
+    ++version;
+    Statement ins(impl_->db_,
+                  "INSERT INTO dags(dag_id, latest_version, file, schedule, updated_at) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(dag_id) DO UPDATE SET "
+                  "latest_version = excluded.latest_version, file = excluded.file, "
+                  "schedule = excluded.schedule, updated_at = excluded.updated_at");
+    ins.Bind(1, dag.id).Bind(2, version).Bind(3, dag.file).Bind(4, dag.schedule).Bind(5, now).Run();
+    Statement ver(impl_->db_,
+                  "INSERT INTO dag_versions(dag_id, version, content_hash, file, source, created_at) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    ver.Bind(1, dag.id).Bind(2, version).Bind(3, dag.content_hash).Bind(4, dag.file)
+        .Bind(5, dag.source).Bind(6, now).Run();
+    return version;
+  });
+}
+
+namespace {
+
+DagRecord ReadDag(const Statement& s) {
+  DagRecord d;
+  d.dag_id = s.Text(0);
+  d.latest_version = int(s.Int(1));
+  d.paused = s.Int(2) != 0;
+  d.file = s.Text(3);
+  if (!s.IsNull(4)) d.schedule = s.Text(4);
+  d.updated_at = s.Time(5);
+  return d;
+}
+
+constexpr const char* kDagColumns = "dag_id, latest_version, paused, file, schedule, updated_at";
+
+RunRecord ReadRun(const Statement& s) {
+  RunRecord r;
+  r.run_id = s.Text(0);
+  r.dag_id = s.Text(1);
+  r.dag_version = int(s.Int(2));
+  r.state = ReadRunState(s.Text(3));
+  r.trigger = s.Text(4);
+  r.logical_date = s.Time(5);
+  r.data_interval_start = s.Time(6);
+  r.data_interval_end = s.Time(7);
+  r.params_json = s.Text(8);
+  r.created_at = s.Time(9);
+  r.started_at = s.OptTime(10);
+  r.ended_at = s.OptTime(11);
+  return r;
+}
+
+constexpr const char* kRunColumns =
+    "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
+    "data_interval_end, params, created_at, started_at, ended_at";
+
+TaskInstanceRecord ReadTaskInstance(const Statement& s) {
+  TaskInstanceRecord t;
+  t.run_id = s.Text(0);
+  t.task_id = s.Text(1);
+  t.state = ReadTaskState(s.Text(2));
+  t.try_number = int(s.Int(3));
+  t.max_tries = int(s.Int(4));
+  t.started_at = s.OptTime(5);
+  t.ended_at = s.OptTime(6);
+  t.next_try_at = s.OptTime(7);
+  t.error = s.Text(8);
+  t.metrics_json = s.Text(9);
+  return t;
+}
+
+constexpr const char* kTaskColumns =
+    "run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, error, "
+    "metrics";
+
+}  // namespace
+
+std::optional<DagRecord> SqliteStore::GetDag(const std::string& dag_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_, (std::string("SELECT ") + kDagColumns + " FROM dags WHERE dag_id = ?1").c_str());
+  s.Bind(1, dag_id);
+  if (!s.Step()) return std::nullopt;
+  return ReadDag(s);
+}
+
+std::vector<DagRecord> SqliteStore::ListDags() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_, (std::string("SELECT ") + kDagColumns + " FROM dags ORDER BY dag_id").c_str());
+  std::vector<DagRecord> out;
+  while (s.Step()) out.push_back(ReadDag(s));
+  return out;
+}
+
+std::optional<DagVersionRecord> SqliteStore::GetDagVersion(const std::string& dag_id, int version) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_,
+              "SELECT dag_id, version, content_hash, file, source, created_at FROM dag_versions "
+              "WHERE dag_id = ?1 AND version = ?2");
+  s.Bind(1, dag_id).Bind(2, version);
+  if (!s.Step()) return std::nullopt;
+  return DagVersionRecord{s.Text(0), int(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Time(5)};
+}
+
+bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1");
+  s.Bind(1, dag_id).Bind(2, int64_t{paused}).Run();
+  return sqlite3_changes(impl_->db_) > 0;
+}
+
+void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
+  std::lock_guard lock(impl_->mu_);
+  impl_->Write([&] {
+    Statement ins(impl_->db_,
+                  "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
+                  "data_interval_start, data_interval_end, params, created_at) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    ins.Bind(1, run.run_id).Bind(2, run.dag_id).Bind(3, run.dag_version)
+        .Bind(4, std::string(ToString(RunState::kQueued))).Bind(5, run.trigger)
+        .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
+        .Bind(9, run.params_json).Bind(10, run.created_at).Run();
+    Statement task(impl_->db_,
+                   "INSERT INTO task_instances(run_id, task_id, state, max_tries) "
+                   "VALUES(?1, ?2, 'pending', ?3)");
+    for (const NewTaskInstance& t : tasks) {
+      task.Bind(1, run.run_id).Bind(2, t.task_id).Bind(3, t.max_tries).Run();
+      task.Reset();
+    }
+    Statement tr(impl_->db_,
+                 "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
+                 "reason) VALUES(?1, '', 0, '', 'queued', ?2, ?3)");
+    tr.Bind(1, run.run_id).Bind(2, run.created_at).Bind(3, run.trigger).Run();
+  });
+}
+
+std::optional<RunRecord> SqliteStore::GetRun(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1").c_str());
+  s.Bind(1, run_id);
+  if (!s.Step()) return std::nullopt;
+  return ReadRun(s);
+}
+
+std::vector<RunRecord> SqliteStore::ListRuns(const RunFilter& filter) {
+  std::lock_guard lock(impl_->mu_);
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    " FROM runs WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 IS NULL OR state = ?2) "
+                    "ORDER BY created_at DESC, run_id DESC LIMIT ?3 OFFSET ?4";
+  Statement s(impl_->db_, sql.c_str());
+  std::optional<std::string> state;
+  if (filter.state) state = std::string(ToString(*filter.state));
+  s.Bind(1, filter.dag_id).Bind(2, state).Bind(3, filter.limit).Bind(4, filter.offset);
+  std::vector<RunRecord> out;
+  while (s.Step()) out.push_back(ReadRun(s));
+  return out;
+}
+
+bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
+                                RunState to, TimePoint at, const std::string& reason) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->Write([&] {
+    Statement cur(impl_->db_, "SELECT state FROM runs WHERE run_id = ?1");
+    cur.Bind(1, run_id);
+    if (!cur.Step()) return false;
+    std::string from_state = cur.Text(0);
+    std::string sql = "UPDATE runs SET state = ?2, "
+                      "started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?3 ELSE started_at END, "
+                      "ended_at = CASE WHEN ?2 IN ('success','failed','cancelled') THEN ?3 ELSE ended_at END "
+                      "WHERE run_id = ?1 AND state IN (" + StateList(from) + ")";
+    Statement up(impl_->db_, sql.c_str());
+    up.Bind(1, run_id).Bind(2, std::string(ToString(to))).Bind(3, at).Run();
+    if (sqlite3_changes(impl_->db_) == 0) return false;
+    Statement tr(impl_->db_,
+                 "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
+                 "reason) VALUES(?1, '', 0, ?2, ?3, ?4, ?5)");
+    tr.Bind(1, run_id).Bind(2, from_state).Bind(3, std::string(ToString(to))).Bind(4, at)
+        .Bind(5, reason).Run();
+    return true;
+  });
+}
+
+std::vector<TaskInstanceRecord> SqliteStore::GetTaskInstances(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_, (std::string("SELECT ") + kTaskColumns +
+                           " FROM task_instances WHERE run_id = ?1 ORDER BY rowid").c_str());
+  s.Bind(1, run_id);
+  std::vector<TaskInstanceRecord> out;
+  while (s.Step()) out.push_back(ReadTaskInstance(s));
+  return out;
+}
+
+std::optional<TaskInstanceRecord> SqliteStore::GetTaskInstance(const std::string& run_id,
+                                                               const std::string& task_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_, (std::string("SELECT ") + kTaskColumns +
+                           " FROM task_instances WHERE run_id = ?1 AND task_id = ?2").c_str());
+  s.Bind(1, run_id).Bind(2, task_id);
+  if (!s.Step()) return std::nullopt;
+  return ReadTaskInstance(s);
+}
+
+bool SqliteStore::TransitionTask(const TaskTransition& t) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->Write([&] {
+    Statement cur(impl_->db_,
+                  "SELECT state, try_number FROM task_instances WHERE run_id = ?1 AND task_id = ?2");
+    cur.Bind(1, t.run_id).Bind(2, t.task_id);
+    if (!cur.Step()) return false;
+    TaskState from = ReadTaskState(cur.Text(0));
+    int try_number = int(cur.Int(1));
+    if (std::find(t.from.begin(), t.from.end(), from) == t.from.end()) return false;
+    std::string to = std::string(ToString(t.to));
+    bool starting = t.to == TaskState::kRunning;
+    if (starting) ++try_number;
+    bool ends_try = from == TaskState::kRunning && !starting;
+    Statement up(impl_->db_,
+                 "UPDATE task_instances SET state = ?3, try_number = ?4, "
+                 "started_at = CASE WHEN ?5 AND started_at IS NULL THEN ?6 ELSE started_at END, "
+                 "ended_at = CASE WHEN ?3 IN ('success','failed','upstream_failed','skipped','cancelled') "
+                 "THEN ?6 ELSE NULL END, next_try_at = ?7, "
+                 "error = CASE WHEN ?8 = '' AND ?3 <> 'success' THEN error ELSE ?8 END, "
+                 "metrics = COALESCE(?9, metrics) WHERE run_id = ?1 AND task_id = ?2");
+    up.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, to).Bind(4, try_number)
+        .Bind(5, int64_t{starting}).Bind(6, t.at).Bind(7, t.next_try_at).Bind(8, t.reason)
+        .Bind(9, t.metrics_json).Run();
+    if (starting) {
+      Statement ins(impl_->db_,
+                    "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, "
+                    "log_path, worker) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6)");
+      ins.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, t.at)
+          .Bind(5, t.log_path).Bind(6, t.worker).Run();
+    } else if (ends_try) {
+      Statement end(impl_->db_,
+                    "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7 "
+                    "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
+      end.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Bind(5, t.at)
+          .Bind(6, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt)
+          .Bind(7, t.reason).Run();
+    }
+    Statement tr(impl_->db_,
+                 "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
+                 "reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    tr.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number)
+        .Bind(4, std::string(ToString(from))).Bind(5, to).Bind(6, t.at).Bind(7, t.reason).Run();
+    return true;
+  });
+}
+
+std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id,
+                                                 const std::string& task_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_,
+              "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
+              "log_path, worker FROM task_tries WHERE run_id = ?1 AND task_id = ?2 "
+              "ORDER BY try_number");
+  s.Bind(1, run_id).Bind(2, task_id);
+  std::vector<TaskTryRecord> out;
+  while (s.Step()) {
+    TaskTryRecord t;
+    t.run_id = s.Text(0);
+    t.task_id = s.Text(1);
+    t.try_number = int(s.Int(2));
+    t.state = ReadTaskState(s.Text(3));
+    t.started_at = s.Time(4);
+    t.ended_at = s.OptTime(5);
+    if (!s.IsNull(6)) t.exit_code = int(s.Int(6));
+    t.error = s.Text(7);
+    t.log_path = s.Text(8);
+    t.worker = s.Text(9);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<TransitionRecord> SqliteStore::GetTransitions(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_,
+              "SELECT id, run_id, task_id, try_number, from_state, to_state, at, reason "
+              "FROM transitions WHERE run_id = ?1 ORDER BY id");
+  s.Bind(1, run_id);
+  std::vector<TransitionRecord> out;
+  while (s.Step()) {
+    out.push_back({s.Int(0), s.Text(1), s.Text(2), int(s.Int(3)), s.Text(4), s.Text(5), s.Time(6),
+                   s.Text(7)});
+  }
+  return out;
+}
+
+void SqliteStore::PutArtifact(const ArtifactRecord& a) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_,
+              "INSERT INTO artifacts(run_id, task_id, name, uri, schema_json, row_count, "
+              "content_hash, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+              "ON CONFLICT(run_id, task_id, name) DO UPDATE SET uri = excluded.uri, "
+              "schema_json = excluded.schema_json, row_count = excluded.row_count, "
+              "content_hash = excluded.content_hash, created_at = excluded.created_at");
+  s.Bind(1, a.run_id).Bind(2, a.task_id).Bind(3, a.name).Bind(4, a.uri).Bind(5, a.schema_json)
+      .Bind(6, a.row_count).Bind(7, a.content_hash).Bind(8, a.created_at).Run();
+}
+
+std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(impl_->db_,
+              "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at "
+              "FROM artifacts WHERE run_id = ?1 ORDER BY task_id, name");
+  s.Bind(1, run_id);
+  std::vector<ArtifactRecord> out;
+  while (s.Step()) {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6),
+                   s.Time(7)});
+  }
+  return out;
+}
+
+}  // namespace pipeline

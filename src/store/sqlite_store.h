@@ -1,0 +1,45 @@
+// SqliteStore: StateStore on an embedded SQLite database (WAL, busy timeout,
+// one writer). Several processes may open the same file; writes serialise.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/state_store.h"
+
+namespace pipeline {
+
+class SqliteStore final : public StateStore {
+ public:
+  // Opens or creates the database at `path` (and its folder), migrating the
+  // schema. Throws Error(kUnavailable) when it cannot, kInvalidArgument when
+  // the schema is newer than this build.
+  explicit SqliteStore(const std::string& path);
+  ~SqliteStore() override;
+
+  int schema_version() override;
+  int PutDagVersion(const DagSpec& dag, TimePoint now) override;
+  std::optional<DagRecord> GetDag(const std::string& dag_id) override;
+  std::vector<DagRecord> ListDags() override;
+  std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) override;
+  bool SetPaused(const std::string& dag_id, bool paused) override;
+  void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) override;
+  std::optional<RunRecord> GetRun(const std::string& run_id) override;
+  std::vector<RunRecord> ListRuns(const RunFilter& filter) override;
+  bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from, RunState to,
+                     TimePoint at, const std::string& reason) override;
+  std::vector<TaskInstanceRecord> GetTaskInstances(const std::string& run_id) override;
+  std::optional<TaskInstanceRecord> GetTaskInstance(const std::string& run_id,
+                                                    const std::string& task_id) override;
+  bool TransitionTask(const TaskTransition& t) override;
+  std::vector<TaskTryRecord> GetTries(const std::string& run_id, const std::string& task_id) override;
+  std::vector<TransitionRecord> GetTransitions(const std::string& run_id) override;
+  void PutArtifact(const ArtifactRecord& artifact) override;
+  std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pipeline
