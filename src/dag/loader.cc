@@ -390,9 +390,11 @@ class Validator {
     }
     bool is_shell = task.op == "shell";
     if (const DocNode* run = node.Find("run")) {
-      if (!is_shell && !task.op.empty()) {
+      if (!is_shell && ops_.Find(task.op)) {
         diags_.Add(run->mark(), "'run' is only for shell tasks (task " + Quote(task.id) +
                                     " has op " + Quote(task.op) + ")");
+      } else if (!is_shell) {
+        // The operator is unknown or missing, reported already.
       } else if (auto text = String(run, "run")) {
         task.run = *text;
         run_marks_[task.id] = run->mark();
@@ -540,6 +542,8 @@ class Validator {
     // path[position[current]..] is the cycle, walked against the edges.
     std::vector<size_t> cycle(path.begin() + position[current], path.end());
     std::reverse(cycle.begin(), cycle.end());
+    // Start at the task written first, so the message is stable.
+    std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
     std::string text;
     for (size_t idx : cycle) text += dag.tasks[idx].id + " -> ";
     return text + dag.tasks[cycle.front()].id;

@@ -22,8 +22,10 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
-  // A typo changes a few characters: allow about one in three, at least two.
-  size_t limit = std::max<size_t>(2, word.size() / 3);
+  if (word.empty()) return "";
+  // A typo changes a few characters: about one in three, at least one, and
+  // never the whole word.
+  size_t limit = std::min(std::max<size_t>(1, word.size() / 3), word.size() - 1);
   size_t best = limit + 1;
   std::string match;
   for (const std::string& candidate : candidates) {

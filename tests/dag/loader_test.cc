@@ -1,0 +1,306 @@
+#include "dag/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/operator.h"
+#include "exec/builtin_operators.h"
+
+namespace pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kDagsDir = fs::path(PIPE_SOURCE_DIR) / "tests" / "dags";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const OperatorRegistry& Builtins() {
+  static const OperatorRegistry r = [] {
+    OperatorRegistry reg;
+    RegisterBuiltinOperators(reg);
+    return reg;
+  }();
+  return r;
+}
+
+std::string Render(const std::vector<Diagnostic>& diags) {
+  std::string out;
+  for (const Diagnostic& d : diags) out += d.ToString() + "\n";
+  return out;
+}
+
+// Every tests/dags/invalid/NAME.yaml yields exactly NAME.expected.
+class InvalidDagTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(InvalidDagTest, ReportsExactDiagnostics) {
+  fs::path yaml = kDagsDir / "invalid" / (GetParam() + ".yaml");
+  fs::path expected = kDagsDir / "invalid" / (GetParam() + ".expected");
+  LoadResult r = DagLoader(Builtins()).LoadText(ReadFile(yaml), yaml.filename().string());
+  EXPECT_FALSE(r.dag.has_value());
+  EXPECT_EQ(Render(r.diagnostics), ReadFile(expected));
+}
+
+std::vector<std::string> CasesIn(const std::string& folder) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kDagsDir / folder)) {
+    if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, InvalidDagTest, testing::ValuesIn(CasesIn("invalid")),
+                         [](const auto& p) { return p.param; });
+
+class ValidDagTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(ValidDagTest, LoadsWithoutDiagnostics) {
+  fs::path yaml = kDagsDir / "valid" / (GetParam() + ".yaml");
+  LoadResult r = DagLoader(Builtins()).LoadFile(yaml.string());
+  EXPECT_EQ(Render(r.diagnostics), "");
+  ASSERT_TRUE(r.dag.has_value());
+  EXPECT_FALSE(r.dag->content_hash.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, ValidDagTest, testing::ValuesIn(CasesIn("valid")),
+                         [](const auto& p) { return p.param; });
+
+LoadResult Load(const std::string& text, const OperatorRegistry& ops = Builtins()) {
+  return DagLoader(ops).LoadText(text, "t.yaml");
+}
+
+TEST(LoaderTest, FullExampleHasEveryValue) {
+  // Given the file with every key, then each lands in the spec.
+  LoadResult r = DagLoader(Builtins()).LoadFile((kDagsDir / "valid" / "full.yaml").string());
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  const DagSpec& d = *r.dag;
+  EXPECT_EQ(d.id, "full_example");
+  EXPECT_EQ(d.description, "Hourly refresh of the fraud model");
+  EXPECT_EQ(d.schedule, "0 * * * *");
+  EXPECT_EQ(d.timezone, "Europe/Berlin");
+  EXPECT_EQ(FormatIso8601(*d.start_date), "2026-01-01T00:00:00Z");
+  // A date without an offset is midnight in the DAG's zone (CET = UTC+1).
+  EXPECT_EQ(FormatIso8601(*d.end_date), "2026-12-31T23:00:00Z");
+  EXPECT_TRUE(d.catchup);
+  EXPECT_EQ(d.max_active_runs, 2);
+  EXPECT_EQ(d.max_active_tasks, 4);
+  ASSERT_EQ(d.params.size(), 5u);
+  EXPECT_EQ(d.params[0].name, "source");
+  EXPECT_TRUE(d.params[4].value->is_sequence());
+  ASSERT_EQ(d.tasks.size(), 3u);
+  const TaskSpec& extract = d.tasks[0];
+  EXPECT_EQ(extract.id, "extract");
+  EXPECT_EQ(extract.retry.retries, 2);
+  EXPECT_EQ(extract.retry.retry_delay, std::chrono::seconds(10));
+  EXPECT_EQ(extract.retry.backoff, RetryBackoff::kExponential);
+  EXPECT_EQ(extract.retry.max_retry_delay, std::chrono::minutes(10));
+  EXPECT_EQ(extract.timeout, std::chrono::minutes(30));
+  ASSERT_EQ(extract.env.size(), 2u);
+  EXPECT_EQ(extract.env[0].first, "SOURCE");
+  const TaskSpec& load = d.tasks[1];
+  EXPECT_EQ(load.depends_on, std::vector<std::string>{"extract"});
+  EXPECT_EQ(load.retry.retries, 0);
+  EXPECT_EQ(load.timeout, std::chrono::minutes(90));
+  EXPECT_FALSE(load.persist);
+  EXPECT_EQ(load.with->Find("workdir")->text(), "/tmp");
+  const TaskSpec& report = d.tasks[2];
+  EXPECT_EQ(report.trigger_rule, TriggerRule::kAllDone);
+  EXPECT_EQ(report.retry.backoff, RetryBackoff::kFixed);
+}
+
+TEST(LoaderTest, DefaultsWhenKeysAreAbsent) {
+  LoadResult r = Load("dag: d\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  EXPECT_EQ(r.dag->timezone, "UTC");
+  EXPECT_FALSE(r.dag->schedule);
+  EXPECT_FALSE(r.dag->catchup);
+  EXPECT_EQ(r.dag->max_active_runs, 1);
+  EXPECT_FALSE(r.dag->max_active_tasks);
+  const TaskSpec& a = r.dag->tasks[0];
+  EXPECT_EQ(a.retry.retries, 0);
+  EXPECT_EQ(a.retry.retry_delay, std::chrono::seconds(10));
+  EXPECT_EQ(a.retry.backoff, RetryBackoff::kFixed);
+  EXPECT_EQ(a.retry.max_retry_delay, std::chrono::hours(1));
+  EXPECT_FALSE(a.timeout);
+  EXPECT_EQ(a.trigger_rule, TriggerRule::kAllSuccess);
+  EXPECT_TRUE(a.persist);
+  EXPECT_TRUE(a.with->is_map());
+}
+
+TEST(LoaderTest, TasksComeUpstreamFirst) {
+  // Given tasks written downstream-first, then the spec lists them in dependency order.
+  LoadResult r = Load(R"(dag: d
+tasks:
+  c: {op: shell, run: 'true', depends_on: [b]}
+  b: {op: shell, run: 'true', depends_on: [a]}
+  a: {op: shell, run: 'true'}
+  z: {op: shell, run: 'true'}
+)");
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  std::vector<std::string> ids;
+  for (const auto& t : r.dag->tasks) ids.push_back(t.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c", "z"}));
+}
+
+TEST(LoaderTest, CycleIsPrintedInOrder) {
+  LoadResult r = Load(R"(dag: d
+tasks:
+  a: {op: shell, run: 'true', depends_on: [c]}
+  b: {op: shell, run: 'true', depends_on: [a]}
+  c: {op: shell, run: 'true', depends_on: [b]}
+)");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].ToString(), "t.yaml: cycle: a -> b -> c -> a");
+}
+
+TEST(LoaderTest, ScheduleMacrosAndNullAreAccepted) {
+  for (const char* s : {"'@hourly'", "'@daily'", "'@weekly'", "'@monthly'", "'@yearly'",
+                        "'*/15 9-17 * JAN-MAR MON-FRI'"}) {
+    LoadResult r = Load(std::string("dag: d\nschedule: ") + s +
+                        "\nstart_date: 2026-01-01\ntasks:\n  a: {op: shell, run: 'true'}\n");
+    EXPECT_TRUE(r.dag) << s << ": " << Render(r.diagnostics);
+  }
+  LoadResult none = Load("dag: d\nschedule: null\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  ASSERT_TRUE(none.dag);
+  EXPECT_FALSE(none.dag->schedule);
+}
+
+TEST(LoaderTest, NaiveStartDateInSkippedHourIsRefused) {
+  LoadResult r = Load(R"(dag: d
+schedule: '@hourly'
+timezone: Europe/Berlin
+start_date: 2026-03-29T02:30:00
+tasks:
+  a: {op: shell, run: 'true'}
+)");
+  EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:4:13: start_date: '2026-03-29T02:30:00' does not exist in time zone "
+            "Europe/Berlin (skipped by a DST change)\n");
+}
+
+TEST(LoaderTest, AliasesWithinTheLimitExpand) {
+  // Given 10^4 nodes through aliases, then they load (the bomb case is in invalid/).
+  LoadResult r = Load(R"(dag: d
+x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+tasks:
+  a: {op: shell, run: 'true'}
+)");
+  EXPECT_EQ(Render(r.diagnostics), "t.yaml:2:1: unknown key 'x'\n");
+}
+
+TEST(LoaderTest, DeepNestingIsAnErrorNotACrash) {
+  std::string text = "dag: d\ntasks: " + std::string(20000, '[') + std::string(20000, ']') + "\n";
+  LoadResult r = Load(text);
+  EXPECT_FALSE(r.dag);
+  ASSERT_FALSE(r.diagnostics.empty());
+}
+
+// Operators for data-flow checks: "source" produces a table, "sink" consumes one.
+class FakeDataOp final : public Operator {
+ public:
+  FakeDataOp(std::string name, bool produces, bool consumes)
+      : name_(std::move(name)), produces_(produces), consumes_(consumes) {}
+  std::string_view name() const override { return name_; }
+  bool produces_table() const override { return produces_; }
+  bool consumes_table() const override { return consumes_; }
+  void CheckArgs(const TaskSpec&, Diagnostics&) const override {}
+  TaskResult Execute(TaskContext&) const override { return TaskResult::Success(); }
+
+ private:
+  std::string name_;
+  bool produces_, consumes_;
+};
+
+const OperatorRegistry& DataOps() {
+  static const OperatorRegistry r = [] {
+    OperatorRegistry reg;
+    RegisterBuiltinOperators(reg);
+    reg.Register(std::make_unique<FakeDataOp>("source", true, false));
+    reg.Register(std::make_unique<FakeDataOp>("sink", true, true));
+    return reg;
+  }();
+  return r;
+}
+
+TEST(LoaderInputTest, InputMustBeUpstream) {
+  LoadResult r = Load(R"(dag: d
+tasks:
+  a: {op: source}
+  b: {op: source}
+  c: {op: sink, depends_on: [a], with: {input: b}}
+  d: {op: sink, depends_on: [a], with: {input: nope}}
+)", DataOps());
+  EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:5:48: task 'c': input 'b' is not upstream of it (add it to depends_on)\n"
+            "t.yaml:6:48: task 'd': input names unknown task 'nope'\n");
+}
+
+TEST(LoaderInputTest, TransitiveUpstreamAndImplicitInput) {
+  LoadResult r = Load(R"(dag: d
+tasks:
+  a: {op: source}
+  b: {op: sink, depends_on: [a]}
+  note: {op: shell, run: 'true', depends_on: [b]}
+  c: {op: sink, depends_on: [note], with: {input: a}}
+)", DataOps());
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  EXPECT_EQ(r.dag->FindTask("b")->input, "a");  // the single upstream producer
+  EXPECT_EQ(r.dag->FindTask("c")->input, "a");  // explicit, two levels up
+}
+
+TEST(LoaderInputTest, AmbiguousOrMissingImplicitInput) {
+  LoadResult r = Load(R"(dag: d
+tasks:
+  a: {op: source}
+  b: {op: source}
+  c: {op: sink, depends_on: [a, b]}
+  d: {op: sink}
+)", DataOps());
+  EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:5:3: task 'c' needs with.input: several upstream tasks produce tables\n"
+            "t.yaml:6:3: task 'd' needs with.input: no upstream task produces a table\n");
+}
+
+TEST(LoaderFolderTest, LoadsValidFilesAndReportsInvalidOnes) {
+  fs::path dir = fs::temp_directory_path() / ("pipe_folder_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.yaml") << "dag: alpha\ntasks:\n  t: {op: shell, run: 'true'}\n";
+  std::ofstream(dir / "b.yml") << "dag: beta\ntasks:\n  t: {op: shell, run: 'true', depends_on: [x]}\n";
+  std::ofstream(dir / "c.yaml") << "dag: alpha\ntasks:\n  t: {op: shell, run: 'true'}\n";
+  std::ofstream(dir / "notes.txt") << "not a dag";
+  FolderLoadResult r = DagLoader(Builtins()).LoadFolder(dir.string());
+  ASSERT_EQ(r.dags.size(), 1u);
+  EXPECT_EQ(r.dags[0].id, "alpha");
+  EXPECT_EQ(r.invalid_files.size(), 2u);
+  std::string all = Render(r.diagnostics);
+  EXPECT_NE(all.find("b.yml:3:44: task 't' depends on unknown task 'x'"), std::string::npos) << all;
+  EXPECT_NE(all.find("c.yaml: dag id 'alpha' is already defined in " + (dir / "a.yaml").string()),
+            std::string::npos) << all;
+  fs::remove_all(dir);
+}
+
+TEST(LoaderTest, TenThousandTasksLoad) {
+  // Given a 10,000-task chain, then it loads (timing is in bench/, not here).
+  std::string text = "dag: big\ntasks:\n  t0: {op: shell, run: 'true'}\n";
+  for (int idx = 1; idx < 10000; ++idx) {
+    text += "  t" + std::to_string(idx) + ": {op: shell, run: 'true', depends_on: [t" +
+            std::to_string(idx - 1) + "]}\n";
+  }
+  LoadResult r = Load(text);
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  EXPECT_EQ(r.dag->tasks.size(), 10000u);
+  EXPECT_EQ(r.dag->tasks.back().id, "t9999");
+}
+
+}  // namespace
+}  // namespace pipeline

@@ -1,0 +1,68 @@
+#include "dag/params.h"
+
+#include <gtest/gtest.h>
+
+#include "core/operator.h"
+#include "dag/loader.h"
+#include "exec/builtin_operators.h"
+
+namespace pipeline {
+namespace {
+
+DagSpec LoadDag() {
+  OperatorRegistry ops;
+  RegisterBuiltinOperators(ops);
+  LoadResult r = DagLoader(ops).LoadText(R"(dag: p
+params:
+  source: data.csv
+  min_auc: 0.8
+  limit: 10
+  verbose: false
+  tags: [a, b]
+tasks:
+  a: {op: shell, run: 'true'}
+)", "p.yaml");
+  EXPECT_TRUE(r.dag);
+  return *r.dag;
+}
+
+TEST(ParamsTest, DefaultsWhenNoOverrides) {
+  DagSpec dag = LoadDag();
+  std::string error;
+  auto p = ResolveParams(dag, {}, &error);
+  ASSERT_TRUE(p) << error;
+  EXPECT_EQ(ParamText(*p->at("source")), "data.csv");
+  EXPECT_EQ(ParamText(*p->at("tags")), R"(["a","b"])");
+  EXPECT_EQ(ParamsToJson(*p),
+            R"({"limit":10,"min_auc":0.8,"source":"data.csv","tags":["a","b"],"verbose":false})");
+}
+
+TEST(ParamsTest, OverridesAreTypeChecked) {
+  DagSpec dag = LoadDag();
+  std::string error;
+  auto p = ResolveParams(dag, {{"min_auc", "0.9"}, {"limit", "20"}, {"tags", "[x]"},
+                               {"source", "2026"}, {"verbose", "true"}}, &error);
+  ASSERT_TRUE(p) << error;
+  EXPECT_EQ(ParamText(*p->at("min_auc")), "0.9");
+  EXPECT_EQ(ParamText(*p->at("source")), "2026");
+  auto int_for_float = ResolveParams(dag, {{"min_auc", "1"}}, &error);
+  EXPECT_TRUE(int_for_float) << error;
+}
+
+TEST(ParamsTest, UnknownOrMistypedOverridesAreRefused) {
+  DagSpec dag = LoadDag();
+  std::string error;
+  EXPECT_FALSE(ResolveParams(dag, {{"sourc", "x"}}, &error));
+  EXPECT_EQ(error, "unknown parameter 'sourc' for DAG 'p' (known: source, min_auc, limit, verbose, tags)");
+  EXPECT_FALSE(ResolveParams(dag, {{"limit", "ten"}}, &error));
+  EXPECT_EQ(error, "parameter 'limit' expects an integer (default 10), got 'ten'");
+  EXPECT_FALSE(ResolveParams(dag, {{"verbose", "1"}}, &error));
+  EXPECT_EQ(error, "parameter 'verbose' expects a boolean (default false), got '1'");
+  EXPECT_FALSE(ResolveParams(dag, {{"tags", "x"}}, &error));
+  EXPECT_EQ(error, "parameter 'tags' expects a list (default [\"a\",\"b\"]), got 'x'");
+  EXPECT_FALSE(ResolveParams(dag, {{"source", "{a: 1}"}}, &error));
+  EXPECT_EQ(error, "parameter 'source': cannot read value '{a: 1}'");
+}
+
+}  // namespace
+}  // namespace pipeline

@@ -1,0 +1,75 @@
+#include "dag/template.h"
+
+#include <gtest/gtest.h>
+
+#include "core/doc.h"
+
+namespace pipeline {
+namespace {
+
+std::string Lookup(std::string_view name) { return "<" + std::string(name) + ">"; }
+
+std::string RenderText(const std::string& text) {
+  std::string error;
+  auto t = Template::Parse(text, &error);
+  EXPECT_TRUE(t) << error;
+  return t ? t->Render(Lookup) : "";
+}
+
+std::string ParseError(const std::string& text) {
+  std::string error;
+  EXPECT_FALSE(Template::Parse(text, &error)) << text;
+  return error;
+}
+
+TEST(TemplateTest, SubstitutesWithOrWithoutSpaces) {
+  EXPECT_EQ(RenderText("a {{ params.x }} b {{run.id}} c"), "a <params.x> b <run.id> c");
+  EXPECT_EQ(RenderText("{{   task.try   }}"), "<task.try>");
+  EXPECT_EQ(RenderText("no placeholders"), "no placeholders");
+  EXPECT_EQ(RenderText(""), "");
+}
+
+TEST(TemplateTest, QuotedLiteralWritesBraces) {
+  EXPECT_EQ(RenderText("{{ '{{' }} x }}"), "{{ x }}");
+  EXPECT_EQ(RenderText("{{ \"}}\" }}"), "}}");
+  EXPECT_EQ(RenderText("lone }} stays"), "lone }} stays");
+}
+
+TEST(TemplateTest, VariablesAreListed) {
+  std::string error;
+  auto t = Template::Parse("{{ a.b }}x{{ c }}", &error);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->parts().size(), 3u);
+  EXPECT_TRUE(t->parts()[0].is_variable);
+  EXPECT_EQ(t->parts()[0].text, "a.b");
+  EXPECT_FALSE(t->parts()[1].is_variable);
+  EXPECT_TRUE(t->has_variables());
+}
+
+TEST(TemplateTest, MalformedPlaceholdersAreErrors) {
+  EXPECT_EQ(ParseError("x {{ params.a"),
+            "unterminated '{{' at offset 2 (write a literal '{{' as {{ '{{' }})");
+  EXPECT_EQ(ParseError("{{ }}"), "empty placeholder '{{}}'");
+  EXPECT_EQ(ParseError("{{ a | upper }}"),
+            "placeholder '{{ a | upper }}' is not a variable name (templates have no logic)");
+  EXPECT_EQ(ParseError("{{ a..b }}"),
+            "placeholder '{{ a..b }}' is not a variable name (templates have no logic)");
+  EXPECT_EQ(ParseError("{{ 'open }}"), "unterminated quoted literal in placeholder at offset 0");
+}
+
+TEST(TemplateTest, RenderDocRendersScalarsOnly) {
+  auto map = std::make_shared<DocNode>(DocNode::Kind::kMap, Mark{1, 1});
+  map->add_entry(DocNode::Scalar("{{ k }}", false), DocNode::Scalar("v={{ x }}", false));
+  auto seq = std::make_shared<DocNode>(DocNode::Kind::kSequence, Mark{2, 1});
+  seq->add_item(DocNode::Scalar("{{ y }}", true));
+  map->add_entry(DocNode::Scalar("list", false), seq);
+  auto out = RenderDoc(*map, Lookup);
+  ASSERT_EQ(out->entries().size(), 2u);
+  EXPECT_EQ(out->entries()[0].first->text(), "{{ k }}");  // keys untouched
+  EXPECT_EQ(out->entries()[0].second->text(), "v=<x>");
+  EXPECT_EQ(out->entries()[1].second->items()[0]->text(), "<y>");
+  EXPECT_TRUE(out->entries()[1].second->items()[0]->quoted());
+}
+
+}  // namespace
+}  // namespace pipeline

@@ -1,0 +1,341 @@
+// End-to-end: the real pipectl binary on real DAG files.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class PipectlTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("pipe_e2e_" + std::to_string(getpid()) + "_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path Write(const std::string& name, const std::string& text) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  // Starts pipectl with PIPE_HOME in the test folder; output to files.
+  pid_t Start(const std::vector<std::string>& args) {
+    std::vector<std::string> argv_s = {PIPECTL_PATH};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e) {
+      std::string entry(*e);
+      if (entry.rfind("PIPE_", 0) != 0) env_s.push_back(entry);
+    }
+    env_s.push_back("PIPE_HOME=" + (dir_ / ".pipe").string());
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, PIPECTL_PATH, &fa, nullptr, argv.data(), envp.data()), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  }
+
+  Result Wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = ReadFile(dir_ / "stdout");
+    r.err = ReadFile(dir_ / "stderr");
+    return r;
+  }
+
+  Result Pipectl(const std::vector<std::string>& args) { return Wait(Start(args)); }
+
+  json RunJson(const std::string& run_id) {
+    Result r = Pipectl({"runs", "show", run_id, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+
+  // Runs FILE with --json; returns the run document.
+  json RunDag(const fs::path& file, std::vector<std::string> extra = {}, int expect_exit = 0) {
+    std::vector<std::string> args = {"run", file.string(), "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Result r = Pipectl(args);
+    EXPECT_EQ(r.exit_code, expect_exit) << r.err << r.out;
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  static json Task(const json& run, const std::string& id) {
+    for (const auto& t : run["tasks"]) {
+      if (t["task_id"] == id) return t;
+    }
+    ADD_FAILURE() << "no task " << id;
+    return json::object();
+  }
+
+  fs::path dir_;
+};
+
+bool ProcessGone(pid_t pid) {
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST_F(PipectlTest, ValidateReportsEveryErrorWithExitTwo) {
+  fs::path ok = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  fs::path bad = Write("bad.yaml", "dag: bad\ntasks:\n  a: {op: shell, run: 'true', depends_on: [b]}\n  c: {op: shel}\n");
+  Result good = Pipectl({"validate", ok.string()});
+  EXPECT_EQ(good.exit_code, 0);
+  EXPECT_EQ(good.out, "ok  " + ok.string() + ": dag 'ok', 1 task\n");
+  Result r = Pipectl({"validate", ok.string(), bad.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, bad.string() + ":3:44: task 'a' depends on unknown task 'b'\n" + bad.string() +
+                       ":4:11: task 'c': unknown operator 'shel' (did you mean 'shell'?)\n");
+  Result folder = Pipectl({"validate", dir_.string(), "--json"});
+  EXPECT_EQ(folder.exit_code, 2);
+  json j = json::parse(folder.out);
+  EXPECT_FALSE(j["valid"].get<bool>());
+  EXPECT_EQ(j["files"].size(), 2u);
+}
+
+TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
+  // Given a diamond whose branches sleep, then a < {b, c} < d and b, c overlap.
+  fs::path trace = dir_ / "trace";
+  fs::path dag = Write("diamond.yaml", R"yaml(dag: diamond
+tasks:
+  a: {op: shell, run: 'echo "a $(date +%s%N) $(date +%s%N)" >> trace'}
+  b: {op: shell, depends_on: [a], run: 's=$(date +%s%N); sleep 0.3; echo "b $s $(date +%s%N)" >> trace'}
+  c: {op: shell, depends_on: [a], run: 's=$(date +%s%N); sleep 0.3; echo "c $s $(date +%s%N)" >> trace'}
+  d: {op: shell, depends_on: [b, c], run: 'echo "d $(date +%s%N) $(date +%s%N)" >> trace'}
+)yaml");
+  json run = RunDag(dag, {"--workers", "2"});
+  EXPECT_EQ(run["state"], "success");
+  std::map<std::string, std::pair<long long, long long>> span;
+  std::istringstream lines(ReadFile(trace));
+  std::string name;
+  long long s, e;
+  while (lines >> name >> s >> e) span[name] = {s, e};
+  ASSERT_EQ(span.size(), 4u);
+  EXPECT_LE(span["a"].second, span["b"].first);
+  EXPECT_LE(span["a"].second, span["c"].first);
+  EXPECT_LT(span["b"].first, span["c"].second);  // overlap
+  EXPECT_LT(span["c"].first, span["b"].second);
+  EXPECT_GE(span["d"].first, std::max(span["b"].second, span["c"].second));
+}
+
+TEST_F(PipectlTest, RetriesAreVisibleInTaskTry) {
+  fs::path dag = Write("retry.yaml", R"yaml(dag: retry
+tasks:
+  flaky:
+    op: shell
+    retries: 3
+    retry_delay: 50ms
+    run: 'echo {{ task.try }} >> tries.txt; test {{ task.try }} -ge 3'
+)yaml");
+  json run = RunDag(dag);
+  EXPECT_EQ(ReadFile(dir_ / "tries.txt"), "1\n2\n3\n");
+  json t = Task(run, "flaky");
+  EXPECT_EQ(t["state"], "success");
+  EXPECT_EQ(t["try"], 3);
+  ASSERT_EQ(t["tries"].size(), 3u);
+  EXPECT_EQ(t["tries"][0]["state"], "up_for_retry");
+  EXPECT_EQ(t["tries"][0]["exit_code"], 1);
+  Result log = Pipectl({"logs", run["run_id"], "flaky", "--try", "2"});
+  EXPECT_EQ(log.exit_code, 0);
+  Result missing = Pipectl({"logs", run["run_id"], "flaky", "--try", "9"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "pipectl: task 'flaky' has no try 9 (tries: 1-3)\n");
+}
+
+TEST_F(PipectlTest, TimeoutLeavesNoOrphanProcess) {
+  fs::path dag = Write("timeout.yaml", R"yaml(dag: timeout
+tasks:
+  slow:
+    op: shell
+    timeout: 300ms
+    run: 'sleep 30 & echo $! > child.pid; wait'
+)yaml");
+  json run = RunDag(dag, {}, 1);
+  json t = Task(run, "slow");
+  EXPECT_EQ(t["state"], "failed");
+  EXPECT_EQ(t["error"], "timeout after 300ms");
+  pid_t child = std::stoi(ReadFile(dir_ / "child.pid"));
+  EXPECT_TRUE(ProcessGone(child));
+}
+
+TEST_F(PipectlTest, TriggerRulesDecideAfterAFailure) {
+  fs::path dag = Write("rules.yaml", R"yaml(dag: rules
+tasks:
+  boom: {op: shell, run: 'exit 4'}
+  fine: {op: shell, run: 'true'}
+  after_success: {op: shell, depends_on: [boom], run: 'true'}
+  cleanup: {op: shell, depends_on: [boom, fine], trigger_rule: all_done, run: 'true'}
+  alert: {op: shell, depends_on: [boom], trigger_rule: one_failed, run: 'true'}
+  no_failures: {op: shell, depends_on: [fine], trigger_rule: all_failed, run: 'true'}
+)yaml");
+  json run = RunDag(dag, {}, 1);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_EQ(Task(run, "boom")["state"], "failed");
+  EXPECT_EQ(Task(run, "boom")["error"], "exit status 4");
+  EXPECT_EQ(Task(run, "after_success")["state"], "upstream_failed");
+  EXPECT_EQ(Task(run, "cleanup")["state"], "success");
+  EXPECT_EQ(Task(run, "alert")["state"], "success");
+  EXPECT_EQ(Task(run, "no_failures")["state"], "skipped");
+}
+
+TEST_F(PipectlTest, ParamsOverrideAndUnknownParamsAreRefused) {
+  fs::path dag = Write("params.yaml", R"yaml(dag: params
+params: {who: world, n: 1}
+tasks:
+  say: {op: shell, run: 'echo "{{ params.who }} {{ params.n }}" > said.txt'}
+)yaml");
+  json run = RunDag(dag, {"--param", "who=there", "--param", "n=5"});
+  EXPECT_EQ(ReadFile(dir_ / "said.txt"), "there 5\n");
+  EXPECT_EQ(run["params"]["who"], "there");
+  Result unknown = Pipectl({"run", dag.string(), "--param", "whom=x"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.err, "pipectl: unknown parameter 'whom' for DAG 'params' (known: who, n)\n");
+  Result wrong = Pipectl({"run", dag.string(), "--param", "n=many"});
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_EQ(wrong.err, "pipectl: parameter 'n' expects an integer (default 1), got 'many'\n");
+  Result malformed = Pipectl({"run", dag.string(), "--param", "who"});
+  EXPECT_EQ(malformed.exit_code, 2);
+  // Nothing ran for the refused invocations.
+  Result list = Pipectl({"runs", "list", "--json"});
+  EXPECT_EQ(json::parse(list.out).size(), 1u);
+}
+
+TEST_F(PipectlTest, TwoHundredTasksEachRunExactlyOnce) {
+  std::string yaml = "dag: many\ntasks:\n";
+  for (int idx = 0; idx < 200; ++idx) {
+    yaml += "  t" + std::to_string(idx) + ": {op: shell, run: 'echo t" + std::to_string(idx) + " >> ran.txt'";
+    if (idx >= 10) yaml += ", depends_on: [t" + std::to_string(idx - 10) + ", t" + std::to_string(idx - 7) + "]";
+    yaml += "}\n";
+  }
+  json run = RunDag(Write("many.yaml", yaml));
+  EXPECT_EQ(run["state"], "success");
+  std::istringstream lines(ReadFile(dir_ / "ran.txt"));
+  std::multiset<std::string> seen;
+  std::string line;
+  while (std::getline(lines, line)) seen.insert(line);
+  EXPECT_EQ(seen.size(), 200u);
+  for (int idx = 0; idx < 200; ++idx) EXPECT_EQ(seen.count("t" + std::to_string(idx)), 1u) << idx;
+}
+
+TEST_F(PipectlTest, InterruptCancelsTheRunAndKillsTasks) {
+  // Given a running sleep, when pipectl gets SIGINT, then it exits 1 with
+  // every task cancelled and the sleep gone.
+  fs::path dag = Write("long.yaml", R"yaml(dag: long
+tasks:
+  sleeper: {op: shell, run: 'echo $$ > sleeper.pid; exec sleep 30'}
+  later: {op: shell, depends_on: [sleeper], run: 'true'}
+)yaml");
+  pid_t pid = Start({"run", dag.string()});
+  fs::path pidfile = dir_ / "sleeper.pid";
+  for (int attempt = 0; attempt < 500 && ReadFile(pidfile).empty(); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(ReadFile(pidfile).empty());
+  pid_t sleeper = std::stoi(ReadFile(pidfile));
+  kill(pid, SIGINT);
+  Result r = Wait(pid);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("cancelled"), std::string::npos) << r.out;
+  EXPECT_TRUE(ProcessGone(sleeper));
+  json list = json::parse(Pipectl({"runs", "list", "--json"}).out);
+  ASSERT_EQ(list.size(), 1u);
+  json run = RunJson(list[0]["run_id"]);
+  EXPECT_EQ(run["state"], "cancelled");
+  EXPECT_EQ(Task(run, "sleeper")["state"], "cancelled");
+  EXPECT_EQ(Task(run, "later")["state"], "cancelled");
+}
+
+TEST_F(PipectlTest, RunsListShowAndLogs) {
+  fs::path dag = Write("hello.yaml", "dag: hello\ntasks:\n  greet: {op: shell, run: 'echo hi from {{ task.id }}'}\n");
+  json run = RunDag(dag);
+  std::string run_id = run["run_id"];
+  Result list = Pipectl({"runs", "list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find(run_id + "  hello  success  manual"), std::string::npos) << list.out;
+  Result show = Pipectl({"runs", "show", run_id});
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_NE(show.out.find("greet  success  1/1"), std::string::npos) << show.out;
+  Result logs = Pipectl({"logs", run_id, "greet"});
+  EXPECT_EQ(logs.exit_code, 0);
+  EXPECT_EQ(logs.out, "hi from greet\n");
+  Result missing = Pipectl({"runs", "show", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "pipectl: no run 'nope'\n");
+  Result filtered = Pipectl({"runs", "list", "--state", "failed", "--json"});
+  EXPECT_EQ(json::parse(filtered.out).size(), 0u);
+  Result bad_state = Pipectl({"runs", "list", "--state", "done"});
+  EXPECT_EQ(bad_state.exit_code, 2);
+}
+
+TEST_F(PipectlTest, InvalidDagFileIsExitTwoAndRunsNothing) {
+  fs::path dag = Write("bad.yaml", "dag: bad\ntasks:\n  a: {op: shell, run: '{{ params.x }}'}\n");
+  Result r = Pipectl({"run", dag.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, dag.string() + ":3:23: unknown template variable 'params.x'\n");
+  EXPECT_FALSE(fs::exists(dir_ / ".pipe" / "state.db"));
+}
+
+TEST_F(PipectlTest, UnreachableDatabaseIsExitThree) {
+  fs::path dag = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  Result r = Pipectl({"run", dag.string(), "--db", "sqlite:/proc/none/state.db"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot open state database"), std::string::npos) << r.err;
+}
+
+TEST_F(PipectlTest, UsageErrorsAreExitTwo) {
+  EXPECT_EQ(Pipectl({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(Pipectl({"run"}).exit_code, 2);
+  EXPECT_EQ(Pipectl({"logs", "x"}).exit_code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,359 @@
+#include "exec/executor.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/operator.h"
+#include "dag/loader.h"
+#include "exec/builtin_operators.h"
+#include "exec/fakes.h"
+
+namespace pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+const TimePoint kStart = FromMicros(int64_t{1'800'000'000} * 1'000'000);
+
+class ExecutorTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("pipe_exec_" + std::to_string(getpid()) + "_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    store_ = OpenStateStore("sqlite:" + (dir_ / "state.db").string());
+    auto fake = std::make_unique<ScriptedOperator>();
+    fake_ = fake.get();
+    ops_.Register(std::move(fake));
+    RegisterBuiltinOperators(ops_, ShellOptions{std::chrono::milliseconds(500)});
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  DagSpec Load(const std::string& yaml) {
+    LoadResult r = DagLoader(ops_).LoadText(yaml, (dir_ / "dag.yaml").string());
+    std::string errors;
+    for (const auto& d : r.diagnostics) errors += d.ToString() + "\n";
+    EXPECT_TRUE(r.dag) << errors;
+    return r.dag ? *r.dag : DagSpec{};
+  }
+
+  RunState Execute(const DagSpec& dag, int workers, Executor** out = nullptr,
+                   RunObserver* observer = nullptr) {
+    ExecutorOptions options;
+    options.workers = workers;
+    options.log_root = (dir_ / "logs").string();
+    Executor executor(*store_, ops_, clock_, options);
+    if (out) *out = &executor;
+    RunRequest request;
+    request.dag = &dag;
+    request.run.run_id = "run" + std::to_string(++runs_);
+    request.run.dag_id = dag.id;
+    request.run.dag_version = 1;
+    request.run.trigger = "manual";
+    request.run.logical_date = request.run.data_interval_start = request.run.data_interval_end = kStart;
+    request.run.params_json = "{}";
+    request.run.created_at = kStart;
+    std::string error;
+    request.params = *ResolveParams(dag, {}, &error);
+    run_id_ = request.run.run_id;
+    return executor.Execute(request, observer);
+  }
+
+  TaskState StateOf(const std::string& task) {
+    return store_->GetTaskInstance(run_id_, task)->state;
+  }
+  std::vector<TaskTryRecord> Tries(const std::string& task) { return store_->GetTries(run_id_, task); }
+
+  fs::path dir_;
+  std::unique_ptr<StateStore> store_;
+  OperatorRegistry ops_;
+  ScriptedOperator* fake_ = nullptr;
+  FakeClock clock_{kStart};
+  std::string run_id_;
+  int runs_ = 0;
+};
+
+const char* kDiamond = R"(dag: diamond
+tasks:
+  a: {op: fake}
+  b: {op: fake, depends_on: [a]}
+  c: {op: fake, depends_on: [a]}
+  d: {op: fake, depends_on: [b, c]}
+)";
+
+TEST_F(ExecutorTest, DiamondRunsInDependencyOrder) {
+  // Given a diamond, then a starts first, d last, and the run succeeds.
+  DagSpec dag = Load(kDiamond);
+  EXPECT_EQ(Execute(dag, 2), RunState::kSuccess);
+  auto starts = fake_->starts();
+  ASSERT_EQ(starts.size(), 4u);
+  EXPECT_EQ(starts.front(), "a#1");
+  EXPECT_EQ(starts.back(), "d#1");
+  for (const char* t : {"a", "b", "c", "d"}) EXPECT_EQ(StateOf(t), TaskState::kSuccess) << t;
+  EXPECT_EQ(store_->GetRun(run_id_)->state, RunState::kSuccess);
+}
+
+TEST_F(ExecutorTest, ParallelismFollowsWorkers) {
+  // Given 6 independent tasks that each hold a slot, then the peak equals the limit.
+  std::string yaml = "dag: wide\ntasks:\n";
+  for (int idx = 0; idx < 6; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
+  fake_->set_hold_ms(60);
+  EXPECT_EQ(Execute(Load(yaml), 3), RunState::kSuccess);
+  EXPECT_EQ(fake_->peak(), 3);
+}
+
+TEST_F(ExecutorTest, MaxActiveTasksCapsConcurrency) {
+  std::string yaml = "dag: wide\nmax_active_tasks: 2\ntasks:\n";
+  for (int idx = 0; idx < 6; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
+  fake_->set_hold_ms(60);
+  EXPECT_EQ(Execute(Load(yaml), 4), RunState::kSuccess);
+  EXPECT_EQ(fake_->peak(), 2);
+}
+
+TEST_F(ExecutorTest, RetriesWithExponentialBackoffOnTheClock) {
+  // Given two failures then success, 10s doubling, then tries start at +0, +10s, +30s.
+  fake_->Script("a", {Outcome::kFail, Outcome::kFail, Outcome::kSucceed});
+  DagSpec dag = Load(R"(dag: r
+tasks:
+  a: {op: fake, retries: 3, retry_delay: 10s, retry_backoff: exponential}
+)");
+  EXPECT_EQ(Execute(dag, 1), RunState::kSuccess);
+  auto tries = Tries("a");
+  ASSERT_EQ(tries.size(), 3u);
+  EXPECT_EQ(tries[0].state, TaskState::kUpForRetry);
+  EXPECT_EQ(tries[0].error, "scripted failure");
+  EXPECT_EQ(tries[1].started_at - tries[0].ended_at.value(), seconds(10));
+  EXPECT_EQ(tries[2].started_at - tries[1].ended_at.value(), seconds(20));
+  EXPECT_EQ(tries[2].state, TaskState::kSuccess);
+  EXPECT_EQ(store_->GetTaskInstance(run_id_, "a")->try_number, 3);
+}
+
+TEST_F(ExecutorTest, BackoffIsCappedAndFixedIsConstant) {
+  fake_->Script("capped", {Outcome::kFail});
+  fake_->Script("fixed", {Outcome::kFail});
+  DagSpec dag = Load(R"(dag: r
+tasks:
+  capped: {op: fake, retries: 3, retry_delay: 10s, retry_backoff: exponential, max_retry_delay: 15s}
+  fixed: {op: fake, retries: 2, retry_delay: 7s}
+)");
+  EXPECT_EQ(Execute(dag, 1), RunState::kFailed);
+  auto capped = Tries("capped");
+  ASSERT_EQ(capped.size(), 4u);
+  EXPECT_EQ(capped[1].started_at - *capped[0].ended_at, seconds(10));
+  EXPECT_EQ(capped[2].started_at - *capped[1].ended_at, seconds(15));
+  EXPECT_EQ(capped[3].started_at - *capped[2].ended_at, seconds(15));
+  EXPECT_EQ(capped[3].state, TaskState::kFailed);
+  auto fixed = Tries("fixed");
+  ASSERT_EQ(fixed.size(), 3u);
+  EXPECT_EQ(fixed[1].started_at - *fixed[0].ended_at, seconds(7));
+  EXPECT_EQ(fixed[2].started_at - *fixed[1].ended_at, seconds(7));
+}
+
+TEST_F(ExecutorTest, ExhaustedRetriesFailTheRunAndDownstream) {
+  fake_->Script("a", {Outcome::kFail});
+  DagSpec dag = Load(R"(dag: r
+tasks:
+  a: {op: fake, retries: 1, retry_delay: 1s}
+  b: {op: fake, depends_on: [a]}
+  c: {op: fake, depends_on: [b]}
+)");
+  EXPECT_EQ(Execute(dag, 2), RunState::kFailed);
+  EXPECT_EQ(StateOf("a"), TaskState::kFailed);
+  EXPECT_EQ(Tries("a").size(), 2u);
+  EXPECT_EQ(StateOf("b"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(StateOf("c"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"a#1", "a#2"}));
+}
+
+TEST_F(ExecutorTest, TimeoutFailsTheTryAtTheDeadline) {
+  // Given a try that never ends and a 5s timeout, then it is cancelled at +5s and fails.
+  fake_->Script("slow", {Outcome::kBlockUntilCancelled});
+  DagSpec dag = Load("dag: t\ntasks:\n  slow: {op: fake, timeout: 5s}\n");
+  EXPECT_EQ(Execute(dag, 1), RunState::kFailed);
+  auto tries = Tries("slow");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kFailed);
+  EXPECT_EQ(tries[0].error, "timeout after 5s");
+  EXPECT_EQ(*tries[0].ended_at - tries[0].started_at, seconds(5));
+}
+
+TEST_F(ExecutorTest, TimedOutTryIsRetried) {
+  fake_->Script("slow", {Outcome::kBlockUntilCancelled, Outcome::kSucceed});
+  DagSpec dag = Load("dag: t\ntasks:\n  slow: {op: fake, timeout: 5s, retries: 1, retry_delay: 1s}\n");
+  EXPECT_EQ(Execute(dag, 1), RunState::kSuccess);
+  auto tries = Tries("slow");
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0].error, "timeout after 5s");
+  EXPECT_EQ(tries[1].state, TaskState::kSuccess);
+}
+
+// Trigger rules: two upstream tasks with given outcomes, one downstream with the rule.
+struct RuleCase {
+  const char* rule;
+  const char* up1;  // "ok", "fail" or "skip"
+  const char* up2;
+  TaskState expected;
+};
+
+std::string Upstream(const std::string& id, const std::string& outcome) {
+  // A skipped task: all_failed over a successful upstream.
+  if (outcome == "skip") {
+    return "  " + id + "_src: {op: fake}\n  " + id + ": {op: fake, depends_on: [" + id +
+           "_src], trigger_rule: all_failed}\n";
+  }
+  return "  " + id + ": {op: fake}\n";
+}
+
+class TriggerRules : public ExecutorTest, public testing::WithParamInterface<RuleCase> {};
+
+TEST_P(TriggerRules, DownstreamEndsAsExpected) {
+  const RuleCase& c = GetParam();
+  if (std::string(c.up1) == "fail") fake_->Script("u1", {Outcome::kFail});
+  if (std::string(c.up2) == "fail") fake_->Script("u2", {Outcome::kFail});
+  std::string yaml = "dag: rules\ntasks:\n" + Upstream("u1", c.up1) + Upstream("u2", c.up2) +
+                     "  down: {op: fake, depends_on: [u1, u2], trigger_rule: " + c.rule + "}\n";
+  Execute(Load(yaml), 2);
+  EXPECT_EQ(StateOf("down"), c.expected) << c.rule << " " << c.up1 << " " << c.up2 << " got "
+                                         << ToString(StateOf("down"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllRules, TriggerRules,
+    testing::Values(
+        RuleCase{"all_success", "ok", "ok", TaskState::kSuccess},
+        RuleCase{"all_success", "ok", "fail", TaskState::kUpstreamFailed},
+        RuleCase{"all_success", "ok", "skip", TaskState::kSkipped},
+        RuleCase{"all_done", "ok", "fail", TaskState::kSuccess},
+        RuleCase{"all_done", "skip", "fail", TaskState::kSuccess},
+        RuleCase{"all_failed", "fail", "fail", TaskState::kSuccess},
+        RuleCase{"all_failed", "ok", "fail", TaskState::kSkipped},
+        RuleCase{"one_success", "ok", "fail", TaskState::kSuccess},
+        RuleCase{"one_success", "fail", "fail", TaskState::kUpstreamFailed},
+        RuleCase{"one_success", "skip", "skip", TaskState::kSkipped},
+        RuleCase{"one_failed", "ok", "fail", TaskState::kSuccess},
+        RuleCase{"one_failed", "ok", "ok", TaskState::kSkipped},
+        RuleCase{"none_failed", "ok", "skip", TaskState::kSuccess},
+        RuleCase{"none_failed", "ok", "fail", TaskState::kUpstreamFailed}),
+    [](const auto& p) { return std::string(p.param.rule) + "_" + p.param.up1 + "_" + p.param.up2; });
+
+TEST_F(ExecutorTest, SkippedTaskPropagatesAndRunSucceeds) {
+  DagSpec dag = Load(R"(dag: s
+tasks:
+  a: {op: fake}
+  b: {op: fake, depends_on: [a], trigger_rule: all_failed}
+  c: {op: fake, depends_on: [b]}
+)");
+  EXPECT_EQ(Execute(dag, 2), RunState::kSuccess);
+  EXPECT_EQ(StateOf("b"), TaskState::kSkipped);
+  EXPECT_EQ(StateOf("c"), TaskState::kSkipped);
+}
+
+TEST_F(ExecutorTest, OneSuccessFiresBeforeOtherUpstreamsEnd) {
+  // Given a fast and a blocked upstream, then one_success starts without waiting.
+  fake_->Script("slow", {Outcome::kBlockUntilCancelled});
+  DagSpec dag = Load(R"(dag: s
+tasks:
+  fast: {op: fake}
+  slow: {op: fake, timeout: 1h}
+  down: {op: fake, depends_on: [fast, slow], trigger_rule: one_success}
+)");
+  Execute(dag, 2);
+  auto starts = fake_->starts();
+  EXPECT_NE(std::find(starts.begin(), starts.end(), "down#1"), starts.end());
+  EXPECT_EQ(StateOf("down"), TaskState::kSuccess);
+}
+
+class Canceller final : public RunObserver {
+ public:
+  explicit Canceller(Executor** ex) : ex_(ex) {}
+  void OnRunState(const RunRecord&, RunState) override {}
+  void OnTaskState(const std::string& task, TaskState state, int, TimePoint, const std::string&) override {
+    if (task == "blocker" && state == TaskState::kRunning) {
+      std::thread([ex = *ex_] { ex->Cancel(); }).detach();
+    }
+  }
+
+ private:
+  Executor** ex_;
+};
+
+TEST_F(ExecutorTest, CancelStopsRunningAndPendingTasks) {
+  // Given a running task and tasks waiting on it, when cancelled, then all end cancelled.
+  fake_->Script("blocker", {Outcome::kBlockUntilCancelled});
+  DagSpec dag = Load(R"(dag: c
+tasks:
+  blocker: {op: fake}
+  after: {op: fake, depends_on: [blocker]}
+  other: {op: fake, depends_on: [after]}
+)");
+  Executor* ex = nullptr;
+  Canceller canceller(&ex);
+  EXPECT_EQ(Execute(dag, 2, &ex, &canceller), RunState::kCancelled);
+  EXPECT_EQ(StateOf("blocker"), TaskState::kCancelled);
+  EXPECT_EQ(StateOf("after"), TaskState::kCancelled);
+  EXPECT_EQ(StateOf("other"), TaskState::kCancelled);
+  EXPECT_EQ(store_->GetRun(run_id_)->state, RunState::kCancelled);
+}
+
+TEST_F(ExecutorTest, EveryStateChangeIsPersistedInOrder) {
+  DagSpec dag = Load("dag: p\ntasks:\n  a: {op: fake}\n");
+  Execute(dag, 1);
+  std::vector<std::string> seen;
+  for (const auto& t : store_->GetTransitions(run_id_)) seen.push_back(t.task_id + ":" + t.to_state);
+  EXPECT_EQ(seen, (std::vector<std::string>{":queued", ":running", "a:queued", "a:running",
+                                            "a:success", ":success"}));
+}
+
+// A random DAG at 1..8 workers: every task runs once, after all its upstreams.
+class RandomDagTest : public ExecutorTest, public testing::WithParamInterface<int> {};
+
+TEST_P(RandomDagTest, EveryTaskRunsOnceAfterItsUpstreams) {
+  std::mt19937 rng(42);
+  std::string yaml = "dag: random\ntasks:\n";
+  std::vector<std::vector<int>> deps(60);
+  for (int idx = 0; idx < 60; ++idx) {
+    yaml += "  t" + std::to_string(idx) + ": {op: fake";
+    if (idx > 0) {
+      std::string list;
+      for (int k = 0; k < 3; ++k) {
+        int up = int(rng() % idx);
+        if (std::find(deps[idx].begin(), deps[idx].end(), up) != deps[idx].end()) continue;
+        deps[idx].push_back(up);
+        list += (list.empty() ? "" : ", ") + std::string("t") + std::to_string(up);
+      }
+      yaml += ", depends_on: [" + list + "]";
+    }
+    yaml += "}\n";
+  }
+  EXPECT_EQ(Execute(Load(yaml), GetParam()), RunState::kSuccess);
+  auto starts = fake_->starts();
+  auto ends = fake_->ends();
+  ASSERT_EQ(starts.size(), 60u);
+  std::map<std::string, size_t> end_pos;
+  for (size_t pos = 0; pos < ends.size(); ++pos) end_pos[ends[pos]] = pos;
+  std::set<std::string> unique(starts.begin(), starts.end());
+  EXPECT_EQ(unique.size(), 60u);
+  // Ends are recorded before the completion is reported, so an upstream's end
+  // precedes the downstream's start; check through the start order.
+  std::map<std::string, size_t> start_pos;
+  for (size_t pos = 0; pos < starts.size(); ++pos) start_pos[starts[pos].substr(0, starts[pos].find('#'))] = pos;
+  for (int idx = 0; idx < 60; ++idx) {
+    for (int up : deps[idx]) {
+      EXPECT_LT(start_pos["t" + std::to_string(up)], start_pos["t" + std::to_string(idx)]);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, RandomDagTest, testing::Values(1, 2, 3, 4, 8));
+
+}  // namespace
+}  // namespace pipeline

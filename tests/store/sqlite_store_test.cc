@@ -1,0 +1,73 @@
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "core/error.h"
+#include "store/sqlite_store.h"
+#include "store/state_store_test.h"
+
+namespace pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string FreshPath() {
+  static std::atomic<int> counter{0};
+  fs::path dir = fs::temp_directory_path() / ("pipe_store_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  return (dir / ("db" + std::to_string(counter++) + ".sqlite")).string();
+}
+
+std::string last_path;
+
+INSTANTIATE_TEST_SUITE_P(
+    Sqlite, StateStoreTest,
+    testing::Values(StoreBackend{
+        "sqlite",
+        [] {
+          last_path = FreshPath();
+          return std::unique_ptr<StateStore>(OpenStateStore("sqlite:" + last_path));
+        },
+        [] { return std::unique_ptr<StateStore>(OpenStateStore("sqlite:" + last_path)); }}),
+    [](const auto& p) { return p.param.name; });
+
+TEST(SqliteStoreTest, RefusesANewerSchema) {
+  // Given a database stamped with a future schema version, then opening fails clearly.
+  std::string path = FreshPath();
+  { SqliteStore store(path); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  try {
+    SqliteStore store(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()), "state database " + path +
+                                         " has schema version 99, newer than this build knows (1); upgrade pipectl");
+  }
+}
+
+TEST(SqliteStoreTest, UnopenablePathIsUnavailable) {
+  try {
+    SqliteStore store("/proc/no/such/dir/state.db");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+  }
+}
+
+TEST(SqliteStoreTest, UnknownUrlSchemeIsRefused) {
+  try {
+    OpenStateStore("mysql://x");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace pipeline

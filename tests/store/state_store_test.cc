@@ -1,0 +1,252 @@
+#include "store/state_store_test.h"
+
+#include <set>
+#include <thread>
+
+#include "core/dag_spec.h"
+#include "core/error.h"
+
+namespace pipeline {
+namespace {
+
+TimePoint At(int seconds) { return FromMicros(int64_t{1'800'000'000} * 1'000'000 + seconds * 1'000'000LL); }
+
+DagSpec Dag(const std::string& id, const std::string& hash) {
+  DagSpec d;
+  d.id = id;
+  d.file = "/dags/" + id + ".yaml";
+  d.source = "dag: " + id;
+  d.content_hash = hash;
+  return d;
+}
+
+RunRecord MakeRun(const std::string& run_id, const std::string& dag_id, int created) {
+  RunRecord r;
+  r.run_id = run_id;
+  r.dag_id = dag_id;
+  r.dag_version = 1;
+  r.trigger = "manual";
+  r.logical_date = r.data_interval_start = r.data_interval_end = At(created);
+  r.params_json = R"({"a":1})";
+  r.created_at = At(created);
+  return r;
+}
+
+TaskTransition Move(const std::string& run, const std::string& task, std::vector<TaskState> from,
+                    TaskState to, int at) {
+  TaskTransition t;
+  t.run_id = run;
+  t.task_id = task;
+  t.from = std::move(from);
+  t.to = to;
+  t.at = At(at);
+  return t;
+}
+
+TEST_P(StateStoreTest, ReportsCurrentSchemaVersion) {
+  EXPECT_EQ(store_->schema_version(), kSchemaVersion);
+}
+
+TEST_P(StateStoreTest, DagVersionsChangeOnlyWithContent) {
+  // Given the same content twice then new content, then versions 1, 1, 2.
+  EXPECT_EQ(store_->PutDagVersion(Dag("d", "h1"), At(1)), 1);
+  EXPECT_EQ(store_->PutDagVersion(Dag("d", "h1"), At(2)), 1);
+  EXPECT_EQ(store_->PutDagVersion(Dag("d", "h2"), At(3)), 2);
+  auto dag = store_->GetDag("d");
+  ASSERT_TRUE(dag);
+  EXPECT_EQ(dag->latest_version, 2);
+  EXPECT_FALSE(dag->paused);
+  auto v1 = store_->GetDagVersion("d", 1);
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->content_hash, "h1");
+  EXPECT_EQ(v1->source, "dag: d");
+  EXPECT_EQ(v1->created_at, At(1));
+  EXPECT_FALSE(store_->GetDagVersion("d", 3));
+  EXPECT_FALSE(store_->GetDag("missing"));
+}
+
+TEST_P(StateStoreTest, ListsAndPausesDags) {
+  store_->PutDagVersion(Dag("b", "x"), At(1));
+  store_->PutDagVersion(Dag("a", "y"), At(1));
+  auto dags = store_->ListDags();
+  ASSERT_EQ(dags.size(), 2u);
+  EXPECT_EQ(dags[0].dag_id, "a");
+  EXPECT_TRUE(store_->SetPaused("a", true));
+  EXPECT_TRUE(store_->GetDag("a")->paused);
+  EXPECT_FALSE(store_->SetPaused("missing", true));
+}
+
+TEST_P(StateStoreTest, CreatesRunsWithPendingTasks) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}, {"b", 3}});
+  auto run = store_->GetRun("r1");
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->state, RunState::kQueued);
+  EXPECT_EQ(run->params_json, R"({"a":1})");
+  EXPECT_EQ(run->created_at, At(10));
+  EXPECT_FALSE(run->started_at);
+  auto tasks = store_->GetTaskInstances("r1");
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].task_id, "a");
+  EXPECT_EQ(tasks[0].state, TaskState::kPending);
+  EXPECT_EQ(tasks[1].max_tries, 3);
+  EXPECT_EQ(tasks[1].try_number, 0);
+  EXPECT_EQ(tasks[1].metrics_json, "{}");
+  EXPECT_FALSE(store_->GetRun("r2"));
+}
+
+TEST_P(StateStoreTest, DuplicateRunIdIsAConflictAndWritesNothing) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  try {
+    store_->CreateRun(MakeRun("r1", "d", 11), {{"z", 1}});
+    FAIL() << "expected a conflict";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+  }
+  EXPECT_EQ(store_->GetTaskInstances("r1").size(), 1u);
+}
+
+TEST_P(StateStoreTest, RunTransitionsAreConditional) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  EXPECT_FALSE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kSuccess, At(11), ""));
+  EXPECT_TRUE(store_->TransitionRun("r1", {RunState::kQueued}, RunState::kRunning, At(12), ""));
+  EXPECT_TRUE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kFailed, At(15), "x"));
+  auto run = store_->GetRun("r1");
+  EXPECT_EQ(run->state, RunState::kFailed);
+  EXPECT_EQ(run->started_at, At(12));
+  EXPECT_EQ(run->ended_at, At(15));
+  EXPECT_FALSE(store_->TransitionRun("missing", {RunState::kQueued}, RunState::kRunning, At(1), ""));
+}
+
+TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
+  // Given a task that fails once and then succeeds, then two tries are recorded.
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 2}});
+  EXPECT_TRUE(store_->TransitionTask(Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11)));
+  auto start = Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 12);
+  start.log_path = "/logs/1.log";
+  start.worker = "host:1";
+  EXPECT_TRUE(store_->TransitionTask(start));
+  auto fail = Move("r1", "a", {TaskState::kRunning}, TaskState::kUpForRetry, 13);
+  fail.exit_code = 3;
+  fail.reason = "exit status 3";
+  fail.next_try_at = At(23);
+  EXPECT_TRUE(store_->TransitionTask(fail));
+  auto ti = store_->GetTaskInstance("r1", "a");
+  EXPECT_EQ(ti->state, TaskState::kUpForRetry);
+  EXPECT_EQ(ti->next_try_at, At(23));
+  EXPECT_EQ(ti->error, "exit status 3");
+  EXPECT_TRUE(store_->TransitionTask(Move("r1", "a", {TaskState::kUpForRetry}, TaskState::kQueued, 23)));
+  auto again = Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 24);
+  again.log_path = "/logs/2.log";
+  EXPECT_TRUE(store_->TransitionTask(again));
+  auto ok = Move("r1", "a", {TaskState::kRunning}, TaskState::kSuccess, 26);
+  ok.exit_code = 0;
+  ok.metrics_json = R"({"rows_out":5})";
+  EXPECT_TRUE(store_->TransitionTask(ok));
+
+  ti = store_->GetTaskInstance("r1", "a");
+  EXPECT_EQ(ti->state, TaskState::kSuccess);
+  EXPECT_EQ(ti->try_number, 2);
+  EXPECT_EQ(ti->started_at, At(12));
+  EXPECT_EQ(ti->ended_at, At(26));
+  EXPECT_FALSE(ti->next_try_at);
+  EXPECT_EQ(ti->error, "");
+  EXPECT_EQ(ti->metrics_json, R"({"rows_out":5})");
+
+  auto tries = store_->GetTries("r1", "a");
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0].try_number, 1);
+  EXPECT_EQ(tries[0].state, TaskState::kUpForRetry);
+  EXPECT_EQ(tries[0].exit_code, 3);
+  EXPECT_EQ(tries[0].log_path, "/logs/1.log");
+  EXPECT_EQ(tries[0].worker, "host:1");
+  EXPECT_EQ(tries[0].ended_at, At(13));
+  EXPECT_EQ(tries[1].state, TaskState::kSuccess);
+  EXPECT_EQ(tries[1].started_at, At(24));
+  EXPECT_EQ(tries[1].exit_code, 0);
+
+  auto transitions = store_->GetTransitions("r1");
+  std::vector<std::string> seen;
+  for (const auto& t : transitions) {
+    if (!t.task_id.empty()) seen.push_back(t.from_state + ">" + t.to_state + "@" + std::to_string(t.try_number));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"pending>queued@0", "queued>running@1",
+                                            "running>up_for_retry@1", "up_for_retry>queued@1",
+                                            "queued>running@2", "running>success@2"}));
+}
+
+TEST_P(StateStoreTest, TaskTransitionFromWrongStateChangesNothing) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  EXPECT_FALSE(store_->TransitionTask(Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 11)));
+  EXPECT_FALSE(store_->TransitionTask(Move("r1", "zz", {TaskState::kPending}, TaskState::kQueued, 11)));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kPending);
+  EXPECT_TRUE(store_->GetTries("r1", "a").empty());
+}
+
+TEST_P(StateStoreTest, OnlyOneOfTwoStoresStartsATry) {
+  // Given two store objects racing to start the same try, then exactly one wins.
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  store_->TransitionTask(Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11));
+  auto other = GetParam().reopen();
+  std::atomic<int> wins{0};
+  auto race = [&](StateStore* s) {
+    if (s->TransitionTask(Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 12))) ++wins;
+  };
+  std::thread t1(race, store_.get()), t2(race, other.get());
+  t1.join();
+  t2.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(store_->GetTries("r1", "a").size(), 1u);
+}
+
+TEST_P(StateStoreTest, ListsRunsNewestFirstWithFilters) {
+  store_->CreateRun(MakeRun("r1", "d1", 10), {});
+  store_->CreateRun(MakeRun("r2", "d2", 20), {});
+  store_->CreateRun(MakeRun("r3", "d1", 30), {});
+  store_->TransitionRun("r3", {RunState::kQueued}, RunState::kRunning, At(31), "");
+  auto ids = [](const std::vector<RunRecord>& runs) {
+    std::vector<std::string> out;
+    for (const auto& r : runs) out.push_back(r.run_id);
+    return out;
+  };
+  EXPECT_EQ(ids(store_->ListRuns({})), (std::vector<std::string>{"r3", "r2", "r1"}));
+  RunFilter by_dag;
+  by_dag.dag_id = "d1";
+  EXPECT_EQ(ids(store_->ListRuns(by_dag)), (std::vector<std::string>{"r3", "r1"}));
+  RunFilter by_state;
+  by_state.state = RunState::kQueued;
+  EXPECT_EQ(ids(store_->ListRuns(by_state)), (std::vector<std::string>{"r2", "r1"}));
+  RunFilter page;
+  page.limit = 1;
+  page.offset = 1;
+  EXPECT_EQ(ids(store_->ListRuns(page)), (std::vector<std::string>{"r2"}));
+}
+
+TEST_P(StateStoreTest, ArtifactsAreUpserted) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  ArtifactRecord a{"r1", "a", "output", "file:///x.parquet", "{}", 10, "abc", At(11)};
+  store_->PutArtifact(a);
+  a.row_count = 12;
+  a.content_hash = "def";
+  store_->PutArtifact(a);
+  store_->PutArtifact({"r1", "a", "report", "file:///r.json", "{}", 0, "r", At(12)});
+  auto list = store_->ListArtifacts("r1");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "output");
+  EXPECT_EQ(list[0].row_count, 12);
+  EXPECT_EQ(list[0].content_hash, "def");
+  EXPECT_EQ(list[1].name, "report");
+  EXPECT_TRUE(store_->ListArtifacts("r2").empty());
+}
+
+TEST_P(StateStoreTest, StateSurvivesReopening) {
+  store_->PutDagVersion(Dag("d", "h"), At(1));
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  store_.reset();
+  auto again = GetParam().reopen();
+  EXPECT_TRUE(again->GetDag("d"));
+  EXPECT_TRUE(again->GetRun("r1"));
+  EXPECT_EQ(again->schema_version(), kSchemaVersion);
+}
+
+}  // namespace
+}  // namespace pipeline
