@@ -105,7 +105,8 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
 
   ExecutorOptions exec_options;
   exec_options.workers = options.workers;
-  exec_options.log_root = (std::filesystem::path(PipeHome()) / "logs").string();
+  // Absolute, so that `pipectl logs` finds the files from any folder.
+  exec_options.log_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "logs").string();
   Executor executor(*store, Operators(), clock, exec_options);
   bool interrupted = false;
   signals.Start(&executor, &interrupted);

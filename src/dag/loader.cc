@@ -104,8 +104,8 @@ class Validator {
       return;
     }
     ReadTasks(*tasks, defaults, dag);
-    if (!CheckGraph(dag)) return;
-    ResolveInputs(dag);
+    // Template and argument checks do not need a sound graph: report them too.
+    if (CheckGraph(dag)) ResolveInputs(dag);
     for (const TaskSpec& task : dag.tasks) CheckTemplates(task, dag);
     for (const TaskSpec& task : dag.tasks) {
       if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);

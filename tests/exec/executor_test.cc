@@ -204,6 +204,8 @@ struct RuleCase {
   TaskState expected;
 };
 
+void PrintTo(const RuleCase& c, std::ostream* os) { *os << c.rule << "(" << c.up1 << ", " << c.up2 << ")"; }
+
 std::string Upstream(const std::string& id, const std::string& outcome) {
   // A skipped task: all_failed over a successful upstream.
   if (outcome == "skip") {

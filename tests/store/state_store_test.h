@@ -20,6 +20,8 @@ struct StoreBackend {
   std::function<std::unique_ptr<StateStore>()> reopen;
 };
 
+inline void PrintTo(const StoreBackend& b, std::ostream* os) { *os << b.name; }
+
 class StateStoreTest : public testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override { store_ = GetParam().open_fresh(); }

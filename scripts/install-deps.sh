@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian 12 packages the build needs; with --test, also what the
+# tests, sanitizer builds and fuzzers need. Idempotent: installs only what is
+# missing, so a second run takes a moment.
+set -eu
+
+build="cmake ninja-build g++ ccache pkg-config tzdata \
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev \
+  libhowardhinnant-date-dev libxxhash-dev libfast-float-dev"
+test_extra="libgtest-dev libgmock-dev clang libclang-rt-14-dev"
+
+packages=$build
+[ "${1:-}" = "--test" ] && packages="$packages $test_extra"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "installing:$missing"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing

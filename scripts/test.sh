@@ -1,0 +1,48 @@
+#!/bin/sh
+# The README's second command (and CI's): install what the tests need, build,
+# run every test; then the same suite under ASan/UBSan, then the fuzzers for a
+# bounded time. Ends with one "tests: N passed, M failed" line.
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh --test
+jobs=$(nproc)
+fuzz_seconds=${PIPE_FUZZ_SECONDS:-60}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+counts() {  # "N% tests passed, F tests failed out of T" -> "T F"
+  sed -n 's/.* tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$1" | tail -n 1
+}
+
+echo "== build and test (RelWithDebInfo)"
+cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPIPE_BUILD_TESTS=ON > /dev/null
+cmake --build build/test
+(cd build/test && ctest -j"$jobs" --output-on-failure --timeout 300) | tee "$log/main" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
+
+echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPIPE_BUILD_TESTS=ON \
+  -DPIPE_SANITIZE=address,undefined > /dev/null
+cmake --build build/asan
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/asan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
+
+echo "== fuzz the DAG loader for ${fuzz_seconds}s"
+fuzz_failed=0
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPIPE_BUILD_TESTS=OFF -DPIPE_BUILD_FUZZERS=ON > /dev/null
+cmake --build build/fuzz --target dag_loader_fuzzer
+mkdir -p "$log/corpus"
+find dags tests/dags -name '*.yaml' -exec cp {} "$log/corpus/" \;
+if ! ./build/fuzz/fuzz/dag_loader_fuzzer -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$log/" "$log/corpus" > "$log/fuzz" 2>&1; then
+  fuzz_failed=1
+  tail -n 60 "$log/fuzz"
+  mkdir -p build/fuzz-crashes && cp "$log"/crash-* "$log"/timeout-* "$log"/oom-* build/fuzz-crashes/ 2>/dev/null || true
+fi
+grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$log/fuzz" || true
+
+set -- $(counts "$log/main") $(counts "$log/asan")
+total=$(( ${1:-0} + ${3:-0} + 1 ))
+failed=$(( ${2:-1} + ${4:-1} + fuzz_failed ))
+echo "tests: $((total - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
