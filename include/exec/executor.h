@@ -27,7 +27,7 @@ class ThreadPool;
 struct ExecutorOptions {
   // Tasks running at once (the thread pool's size); 0 means the core count.
   int workers = 0;
-  // Task logs go to LOG_ROOT/DAG/RUN/TASK/TRY.log.
+  // Task logs go to LOG_ROOT/DAG/RUN/TASK.TRY.log (created on first output).
   std::string log_root = ".pipe/logs";
   // Recorded with each try ("host:pid" when empty).
   std::string worker_name;

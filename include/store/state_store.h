@@ -164,6 +164,9 @@ class StateStore {
   // Applies `t` atomically with its try row and transition record; false if
   // the task was not in one of t.from (nothing changed).
   virtual bool TransitionTask(const TaskTransition& t) = 0;
+  // Applies `batch` in order in one transaction: all of it, or nothing and
+  // false when some task is not in its t.from when its turn comes.
+  virtual bool TransitionTasks(const std::vector<TaskTransition>& batch) = 0;
   virtual std::vector<TaskTryRecord> GetTries(const std::string& run_id,
                                               const std::string& task_id) = 0;
   virtual std::vector<TransitionRecord> GetTransitions(const std::string& run_id) = 0;

@@ -146,6 +146,7 @@ class Executor::RunExecution {
         if (slots_[idx].upstream.total == 0) MakeReady(idx);
       }
       while (unfinished_ > 0) Step();
+      Flush();
     } catch (...) {
       Abandon();
       throw;
@@ -192,6 +193,7 @@ class Executor::RunExecution {
   // deadline, handle it.
   void Step() {
     Dispatch();
+    Flush();
     std::vector<Completion> batch;
     bool cancel;
     {
@@ -241,11 +243,8 @@ class Executor::RunExecution {
     Slot& slot = slots_[idx];
     const TaskSpec& spec = *slot.spec;
     int try_number = slot.try_number + 1;
-    fs::path log_dir = fs::path(ex_.options_.log_root) / dag_.id / run_.run_id / spec.id;
-    std::error_code ec;
-    fs::create_directories(log_dir, ec);
-    if (ec) throw Error::Unavailable("cannot create log folder " + log_dir.string() + ": " + ec.message());
-    std::string log_path = (log_dir / (std::to_string(try_number) + ".log")).string();
+    std::string log_path =
+        (LogFolder() / (spec.id + "." + std::to_string(try_number) + ".log")).string();
 
     TaskTransition t = Transition(idx, {TaskState::kQueued}, TaskState::kRunning);
     t.log_path = log_path;
@@ -265,7 +264,8 @@ class Executor::RunExecution {
                                             dag_dir_, log_path, try_number, slot.token, &outputs_,
                                             &outputs_mu_);
     const Operator* op = ex_.ops_.Find(spec.op);
-    ex_.pool_->Submit([this, idx, ctx, op] {
+    // Submitted by Flush(), once the `running` state is stored.
+    jobs_.push_back([this, idx, ctx, op] {
       TaskResult result;
       try {
         result = op ? op->Execute(*ctx)
@@ -281,6 +281,19 @@ class Executor::RunExecution {
       }
       cv_.notify_one();
     });
+  }
+
+  // LOG_ROOT/DAG/RUN, made on first use; one folder per run keeps file
+  // creation off the per-task path.
+  const fs::path& LogFolder() {
+    if (log_folder_.empty()) {
+      fs::path dir = fs::path(ex_.options_.log_root) / dag_.id / run_.run_id;
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) throw Error::Unavailable("cannot create log folder " + dir.string() + ": " + ec.message());
+      log_folder_ = dir;
+    }
+    return log_folder_;
   }
 
   void HandleCompletion(Completion& c) {
@@ -400,8 +413,10 @@ class Executor::RunExecution {
   }
 
   // The store failed: stop the running tries and wait for them, so no job
-  // outlives this run.
+  // outlives this run. Jobs never submitted are dropped.
   void Abandon() {
+    running_ -= int(jobs_.size());
+    jobs_.clear();
     for (Slot& slot : slots_) {
       if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
     }
@@ -429,18 +444,37 @@ class Executor::RunExecution {
     Apply(idx, t);
   }
 
-  // Writes the transition, then makes it so in memory and tells the observer.
+  // Makes the transition so in memory and queues it for the store. Nothing
+  // acts on it (no job starts, no observer hears of it) before Flush() has
+  // stored it.
   void Apply(size_t idx, const TaskTransition& t) {
-    if (!ex_.store_.TransitionTask(t)) {
-      throw Error::Conflict("task '" + t.task_id + "' of run " + t.run_id +
-                            " was changed by another process");
-    }
     Slot& slot = slots_[idx];
     slot.state = t.to;
-    if (observer_) observer_->OnTaskState(t.task_id, t.to, slot.try_number, t.at, t.reason);
+    writes_.push_back(t);
+    write_tries_.push_back(slot.try_number);
+  }
+
+  // Stores the queued transitions in one transaction, then tells the observer
+  // and starts the jobs they allow.
+  void Flush() {
+    if (writes_.empty()) return;
+    if (!ex_.store_.TransitionTasks(writes_)) {
+      throw Error::Conflict("a task of run " + run_.run_id + " was changed by another process");
+    }
+    if (observer_) {
+      for (size_t idx = 0; idx < writes_.size(); ++idx) {
+        const TaskTransition& t = writes_[idx];
+        observer_->OnTaskState(t.task_id, t.to, write_tries_[idx], t.at, t.reason);
+      }
+    }
+    writes_.clear();
+    write_tries_.clear();
+    for (auto& job : jobs_) ex_.pool_->Submit(std::move(job));
+    jobs_.clear();
   }
 
   void PersistRun(std::vector<RunState> from, RunState to, const std::string& reason) {
+    Flush();
     if (!ex_.store_.TransitionRun(run_.run_id, from, to, ex_.clock_.Now(), reason)) {
       throw Error::Conflict("run " + run_.run_id + " was changed by another process");
     }
@@ -481,10 +515,14 @@ class Executor::RunExecution {
   const ParamValues& params_;
   RunObserver* observer_;
   std::string dag_dir_;
+  fs::path log_folder_;
   int limit_ = 1;
 
   std::vector<Slot> slots_;
   std::deque<size_t> ready_;
+  std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
+  std::vector<int> write_tries_;             // the try number of each write
+  std::vector<std::function<void()>> jobs_;  // tries to start once writes_ are stored
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
   int running_ = 0;

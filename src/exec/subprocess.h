@@ -23,7 +23,7 @@ struct SubprocessSpec {
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env;  // added to this process's environment
   std::string cwd;
-  std::string output_path;  // stdout and stderr, appended
+  std::string output_path;  // stdout and stderr, appended; created on first output
 };
 
 // Starts `spec` and waits for it to exit or for `cancel` to fire. On cancel,

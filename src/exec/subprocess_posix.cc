@@ -10,7 +10,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <chrono>
 #include <map>
+#include <optional>
 
 #include "core/operator.h"
 
@@ -23,13 +26,22 @@ namespace {
 // A pollable handle on a child (Linux >= 5.3); -1 when unavailable.
 int OpenPidFd(pid_t pid) { return int(syscall(SYS_pidfd_open, pid, 0)); }
 
+// This process's environment, read once: tasks inherit it as it was at start.
+const std::map<std::string, std::string>& BaseEnvironment() {
+  static const std::map<std::string, std::string> vars = [] {
+    std::map<std::string, std::string> out;
+    for (char** p = environ; *p; ++p) {
+      std::string_view entry(*p);
+      size_t eq = entry.find('=');
+      if (eq != std::string_view::npos) out[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+    }
+    return out;
+  }();
+  return vars;
+}
+
 std::vector<std::string> BuildEnvironment(const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::map<std::string, std::string> vars;
-  for (char** p = environ; *p; ++p) {
-    std::string_view entry(*p);
-    size_t eq = entry.find('=');
-    if (eq != std::string_view::npos) vars[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
-  }
+  std::map<std::string, std::string> vars = BaseEnvironment();
   for (const auto& [key, value] : extra) vars[key] = value;
   std::vector<std::string> out;
   out.reserve(vars.size());
@@ -37,32 +49,41 @@ std::vector<std::string> BuildEnvironment(const std::vector<std::pair<std::strin
   return out;
 }
 
-// Waits until the child exits or `timeout_ms` passes (-1: forever) or, when
-// cancel_fd >= 0, the token fires. Returns true when the child has exited
-// (and was reaped into *status).
-bool WaitChild(pid_t pid, int pidfd, int cancel_fd, int timeout_ms, int* status) {
-  if (pidfd < 0) {
-    // No pidfd: fall back to checking every 10 ms.
-    for (int waited = 0; timeout_ms < 0 || waited <= timeout_ms; waited += 10) {
-      if (waitpid(pid, status, WNOHANG) == pid) return true;
-      pollfd p{cancel_fd, POLLIN, 0};
-      if (cancel_fd >= 0 && poll(&p, 1, 10) > 0) return false;
-      if (cancel_fd < 0) usleep(10'000);
-    }
-    return false;
+// Appends to the output file, creating it on first use so that a silent
+// command costs no file.
+class LazyOutput {
+ public:
+  explicit LazyOutput(const std::string& path) : path_(path) {}
+  ~LazyOutput() {
+    if (fd_ >= 0) close(fd_);
   }
-  pollfd fds[2] = {{pidfd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-  int n = cancel_fd >= 0 ? 2 : 1;
-  for (;;) {
-    int rc = poll(fds, n, timeout_ms);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return false;
-    if (fds[0].revents) {
-      while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-      }
-      return true;
+  void Write(const char* data, size_t size) {
+    if (fd_ < 0) fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    while (fd_ >= 0 && size > 0) {
+      ssize_t n = write(fd_, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // disk full or the like: the task's output is lost, not the task
+      data += n;
+      size -= size_t(n);
     }
-    return false;  // cancelled
+  }
+
+ private:
+  const std::string& path_;
+  int fd_ = -1;
+};
+
+// Reads what the pipe holds now; false at end of file.
+bool Pump(int fd, LazyOutput& out) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.Write(buf, size_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
   }
 }
 
@@ -80,12 +101,17 @@ SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& ca
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // Output goes through a pipe that this thread copies to the log file.
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    result.error = std::string("pipe: ") + std::strerror(errno);
+    return result;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, spec.output_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
 
   posix_spawnattr_t attr;
@@ -104,24 +130,57 @@ SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& ca
   int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
+  close(pipe_fds[1]);
+  int out_fd = pipe_fds[0];
   if (rc != 0) {
+    close(out_fd);
     result.error = "cannot start " + spec.argv[0] + ": " + std::strerror(rc);
     return result;
   }
   result.started = true;
+  fcntl(out_fd, F_SETFL, O_NONBLOCK);
 
+  LazyOutput output(spec.output_path);
   int pidfd = OpenPidFd(pid);
   int status = 0;
-  if (!WaitChild(pid, pidfd, cancel.fd(), -1, &status)) {
-    result.cancelled = true;
-    kill(-pid, SIGTERM);
-    if (!WaitChild(pid, pidfd, -1, int(grace.count()), &status)) {
-      kill(-pid, SIGKILL);
-      WaitChild(pid, pidfd, -1, -1, &status);
+  bool exited = false;
+  bool pipe_open = true;
+  std::optional<std::chrono::steady_clock::time_point> kill_at;  // set once cancelled
+  bool killed = false;
+  while (!exited) {
+    pollfd fds[3];
+    int n = 0;
+    int out_idx = -1, pid_idx = -1, cancel_idx = -1;
+    if (pipe_open) out_idx = n, fds[n++] = {out_fd, POLLIN, 0};
+    if (pidfd >= 0) pid_idx = n, fds[n++] = {pidfd, POLLIN, 0};
+    if (!kill_at) cancel_idx = n, fds[n++] = {cancel.fd(), POLLIN, 0};
+    int timeout_ms = pidfd < 0 ? 10 : -1;  // without a pidfd, check on the child every 10 ms
+    if (kill_at && !killed) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *kill_at - std::chrono::steady_clock::now());
+      int left_ms = std::max<int>(0, int(left.count()) + 1);
+      timeout_ms = timeout_ms < 0 ? left_ms : std::min(timeout_ms, left_ms);
     }
-    kill(-pid, SIGKILL);  // whatever the leader left behind in its group
+    if (poll(fds, n, timeout_ms) < 0 && errno != EINTR) break;
+    if (out_idx >= 0 && fds[out_idx].revents) pipe_open = Pump(out_fd, output);
+    if (cancel_idx >= 0 && fds[cancel_idx].revents) {
+      result.cancelled = true;
+      kill(-pid, SIGTERM);
+      kill_at = std::chrono::steady_clock::now() + grace;
+    }
+    if (kill_at && !killed && std::chrono::steady_clock::now() >= *kill_at) {
+      kill(-pid, SIGKILL);
+      killed = true;
+    }
+    bool maybe_exited = pid_idx < 0 || fds[pid_idx].revents;
+    if (maybe_exited && waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
+  // The leader is gone: take what it wrote; a background process still
+  // holding the pipe does not keep the task open.
+  if (pipe_open) Pump(out_fd, output);
+  close(out_fd);
   if (pidfd >= 0) close(pidfd);
+  if (result.cancelled) kill(-pid, SIGKILL);  // whatever the leader left behind in its group
   if (WIFEXITED(status)) {
     result.exited = true;
     result.exit_code = WEXITSTATUS(status);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <unordered_map>
 #include <mutex>
 
 #include "core/dag_spec.h"
@@ -105,13 +106,40 @@ CREATE TABLE artifacts (
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
 
-// A prepared statement, reset on destruction. Bind and read by 1-/0-based index.
+// Prepared statements of one connection, kept for reuse (preparing costs
+// more than running most of ours). Guarded by the store's mutex.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  }
+  sqlite3* db() const { return db_; }
+  // nullptr when the SQL does not compile.
+  sqlite3_stmt* Get(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      return nullptr;
+    }
+    cache_.emplace(sql, stmt);
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+// A cached prepared statement, reset on destruction. Bind and read by
+// 1-/0-based index.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) Fail("prepare");
+  Statement(StatementCache& cache, const std::string& sql) : db_(cache.db()), stmt_(cache.Get(sql)) {
+    if (!stmt_) Fail("prepare");
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement() { Reset(); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -214,13 +242,18 @@ class SqliteStore::Impl {
       // can lose the last commits.
       Exec("PRAGMA synchronous=NORMAL");
       Exec("PRAGMA foreign_keys=ON");
+      statements_ = std::make_unique<StatementCache>(db_);
       Migrate(path);
     } catch (...) {
+      statements_.reset();
       sqlite3_close(db_);
       throw;
     }
   }
-  ~Impl() { sqlite3_close(db_); }
+  ~Impl() {
+    statements_.reset();
+    sqlite3_close(db_);
+  }
 
   void Exec(const char* sql) {
     char* err = nullptr;
@@ -234,14 +267,14 @@ class SqliteStore::Impl {
   // Runs `fn` in a write transaction; rolls back on any exception.
   template <typename Fn>
   auto Write(Fn&& fn) {
-    Exec("BEGIN IMMEDIATE");
+    Statement(*statements_, "BEGIN IMMEDIATE").Run();
     try {
       if constexpr (std::is_void_v<decltype(fn())>) {
         fn();
-        Exec("COMMIT");
+        Statement(*statements_, "COMMIT").Run();
       } else {
         auto result = fn();
-        Exec("COMMIT");
+        Statement(*statements_, "COMMIT").Run();
         return result;
       }
     } catch (...) {
@@ -250,10 +283,24 @@ class SqliteStore::Impl {
     }
   }
 
+  // Like Write, but rolls back when `fn` returns false.
+  template <typename Fn>
+  bool WriteIf(Fn&& fn) {
+    struct Undo {};
+    try {
+      return Write([&] {
+        if (!fn()) throw Undo{};
+        return true;
+      });
+    } catch (const Undo&) {
+      return false;
+    }
+  }
+
   void Migrate(const std::string& path) {
     Write([&] {
       Exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-      Statement get(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+      Statement get(*statements_, "SELECT value FROM meta WHERE key = 'schema_version'");
       int version = get.Step() ? std::stoi(get.Text(0)) : 0;
       if (version > kSchemaVersion) {
         throw Error::InvalidArgument("state database " + path + " has schema version " +
@@ -261,7 +308,7 @@ class SqliteStore::Impl {
                                      std::to_string(kSchemaVersion) + "); upgrade pipectl");
       }
       for (int step = version; step < kSchemaVersion; ++step) Exec(kMigrations[step]);
-      Statement put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?1) "
+      Statement put(*statements_, "INSERT INTO meta(key, value) VALUES('schema_version', ?1) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
       put.Bind(1, std::to_string(kSchemaVersion)).Run();
       version_ = kSchemaVersion;
@@ -269,7 +316,8 @@ class SqliteStore::Impl {
   }
 
   sqlite3* db_ = nullptr;
-  std::mutex mu_;  // guards db_
+  std::unique_ptr<StatementCache> statements_;
+  std::mutex mu_;  // guards db_ and statements_
   int version_ = 0;
 };
 
@@ -281,7 +329,7 @@ int SqliteStore::schema_version() { return impl_->version_; }
 int SqliteStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
   std::lock_guard lock(impl_->mu_);
   return impl_->Write([&] {
-    Statement latest(impl_->db_,
+    Statement latest(*impl_->statements_,
                      "SELECT v.version, v.content_hash FROM dags d JOIN dag_versions v "
                      "ON v.dag_id = d.dag_id AND v.version = d.latest_version WHERE d.dag_id = ?1");
     latest.Bind(1, dag.id);
@@ -291,13 +339,13 @@ int SqliteStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
       if (latest.Text(1) == dag.content_hash) return version;
     }
     ++version;
-    Statement ins(impl_->db_,
+    Statement ins(*impl_->statements_,
                   "INSERT INTO dags(dag_id, latest_version, file, schedule, updated_at) "
                   "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(dag_id) DO UPDATE SET "
                   "latest_version = excluded.latest_version, file = excluded.file, "
                   "schedule = excluded.schedule, updated_at = excluded.updated_at");
     ins.Bind(1, dag.id).Bind(2, version).Bind(3, dag.file).Bind(4, dag.schedule).Bind(5, now).Run();
-    Statement ver(impl_->db_,
+    Statement ver(*impl_->statements_,
                   "INSERT INTO dag_versions(dag_id, version, content_hash, file, source, created_at) "
                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
     ver.Bind(1, dag.id).Bind(2, version).Bind(3, dag.content_hash).Bind(4, dag.file)
@@ -365,7 +413,7 @@ constexpr const char* kTaskColumns =
 
 std::optional<DagRecord> SqliteStore::GetDag(const std::string& dag_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_, (std::string("SELECT ") + kDagColumns + " FROM dags WHERE dag_id = ?1").c_str());
+  Statement s(*impl_->statements_, std::string("SELECT ") + kDagColumns + " FROM dags WHERE dag_id = ?1");
   s.Bind(1, dag_id);
   if (!s.Step()) return std::nullopt;
   return ReadDag(s);
@@ -373,7 +421,7 @@ std::optional<DagRecord> SqliteStore::GetDag(const std::string& dag_id) {
 
 std::vector<DagRecord> SqliteStore::ListDags() {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_, (std::string("SELECT ") + kDagColumns + " FROM dags ORDER BY dag_id").c_str());
+  Statement s(*impl_->statements_, (std::string("SELECT ") + kDagColumns + " FROM dags ORDER BY dag_id"));
   std::vector<DagRecord> out;
   while (s.Step()) out.push_back(ReadDag(s));
   return out;
@@ -381,7 +429,7 @@ std::vector<DagRecord> SqliteStore::ListDags() {
 
 std::optional<DagVersionRecord> SqliteStore::GetDagVersion(const std::string& dag_id, int version) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_,
+  Statement s(*impl_->statements_,
               "SELECT dag_id, version, content_hash, file, source, created_at FROM dag_versions "
               "WHERE dag_id = ?1 AND version = ?2");
   s.Bind(1, dag_id).Bind(2, version);
@@ -391,7 +439,7 @@ std::optional<DagVersionRecord> SqliteStore::GetDagVersion(const std::string& da
 
 bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1");
+  Statement s(*impl_->statements_, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1");
   s.Bind(1, dag_id).Bind(2, int64_t{paused}).Run();
   return sqlite3_changes(impl_->db_) > 0;
 }
@@ -399,7 +447,7 @@ bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
 void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
   std::lock_guard lock(impl_->mu_);
   impl_->Write([&] {
-    Statement ins(impl_->db_,
+    Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
                   "data_interval_start, data_interval_end, params, created_at) "
                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
@@ -407,14 +455,14 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
         .Bind(4, std::string(ToString(RunState::kQueued))).Bind(5, run.trigger)
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
         .Bind(9, run.params_json).Bind(10, run.created_at).Run();
-    Statement task(impl_->db_,
+    Statement task(*impl_->statements_,
                    "INSERT INTO task_instances(run_id, task_id, state, max_tries) "
                    "VALUES(?1, ?2, 'pending', ?3)");
     for (const NewTaskInstance& t : tasks) {
       task.Bind(1, run.run_id).Bind(2, t.task_id).Bind(3, t.max_tries).Run();
       task.Reset();
     }
-    Statement tr(impl_->db_,
+    Statement tr(*impl_->statements_,
                  "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
                  "reason) VALUES(?1, '', 0, '', 'queued', ?2, ?3)");
     tr.Bind(1, run.run_id).Bind(2, run.created_at).Bind(3, run.trigger).Run();
@@ -423,7 +471,7 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
 
 std::optional<RunRecord> SqliteStore::GetRun(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1").c_str());
+  Statement s(*impl_->statements_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1"));
   s.Bind(1, run_id);
   if (!s.Step()) return std::nullopt;
   return ReadRun(s);
@@ -434,7 +482,7 @@ std::vector<RunRecord> SqliteStore::ListRuns(const RunFilter& filter) {
   std::string sql = std::string("SELECT ") + kRunColumns +
                     " FROM runs WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 IS NULL OR state = ?2) "
                     "ORDER BY created_at DESC, run_id DESC LIMIT ?3 OFFSET ?4";
-  Statement s(impl_->db_, sql.c_str());
+  Statement s(*impl_->statements_, sql);
   std::optional<std::string> state;
   if (filter.state) state = std::string(ToString(*filter.state));
   s.Bind(1, filter.dag_id).Bind(2, state).Bind(3, filter.limit).Bind(4, filter.offset);
@@ -447,7 +495,7 @@ bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<Run
                                 RunState to, TimePoint at, const std::string& reason) {
   std::lock_guard lock(impl_->mu_);
   return impl_->Write([&] {
-    Statement cur(impl_->db_, "SELECT state FROM runs WHERE run_id = ?1");
+    Statement cur(*impl_->statements_, "SELECT state FROM runs WHERE run_id = ?1");
     cur.Bind(1, run_id);
     if (!cur.Step()) return false;
     std::string from_state = cur.Text(0);
@@ -455,10 +503,10 @@ bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<Run
                       "started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?3 ELSE started_at END, "
                       "ended_at = CASE WHEN ?2 IN ('success','failed','cancelled') THEN ?3 ELSE ended_at END "
                       "WHERE run_id = ?1 AND state IN (" + StateList(from) + ")";
-    Statement up(impl_->db_, sql.c_str());
+    Statement up(*impl_->statements_, sql);
     up.Bind(1, run_id).Bind(2, std::string(ToString(to))).Bind(3, at).Run();
     if (sqlite3_changes(impl_->db_) == 0) return false;
-    Statement tr(impl_->db_,
+    Statement tr(*impl_->statements_,
                  "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
                  "reason) VALUES(?1, '', 0, ?2, ?3, ?4, ?5)");
     tr.Bind(1, run_id).Bind(2, from_state).Bind(3, std::string(ToString(to))).Bind(4, at)
@@ -469,8 +517,8 @@ bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<Run
 
 std::vector<TaskInstanceRecord> SqliteStore::GetTaskInstances(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_, (std::string("SELECT ") + kTaskColumns +
-                           " FROM task_instances WHERE run_id = ?1 ORDER BY rowid").c_str());
+  Statement s(*impl_->statements_, (std::string("SELECT ") + kTaskColumns +
+                           " FROM task_instances WHERE run_id = ?1 ORDER BY rowid"));
   s.Bind(1, run_id);
   std::vector<TaskInstanceRecord> out;
   while (s.Step()) out.push_back(ReadTaskInstance(s));
@@ -480,56 +528,74 @@ std::vector<TaskInstanceRecord> SqliteStore::GetTaskInstances(const std::string&
 std::optional<TaskInstanceRecord> SqliteStore::GetTaskInstance(const std::string& run_id,
                                                                const std::string& task_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_, (std::string("SELECT ") + kTaskColumns +
-                           " FROM task_instances WHERE run_id = ?1 AND task_id = ?2").c_str());
+  Statement s(*impl_->statements_, (std::string("SELECT ") + kTaskColumns +
+                           " FROM task_instances WHERE run_id = ?1 AND task_id = ?2"));
   s.Bind(1, run_id).Bind(2, task_id);
   if (!s.Step()) return std::nullopt;
   return ReadTaskInstance(s);
 }
 
+namespace {
+
+// One task transition inside the caller's transaction; false (and nothing
+// written) when the task is not in one of t.from.
+bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
+  Statement cur(statements,
+                "SELECT state, try_number FROM task_instances WHERE run_id = ?1 AND task_id = ?2");
+  cur.Bind(1, t.run_id).Bind(2, t.task_id);
+  if (!cur.Step()) return false;
+  TaskState from = ReadTaskState(cur.Text(0));
+  int try_number = int(cur.Int(1));
+  if (std::find(t.from.begin(), t.from.end(), from) == t.from.end()) return false;
+  std::string to = std::string(ToString(t.to));
+  bool starting = t.to == TaskState::kRunning;
+  if (starting) ++try_number;
+  bool ends_try = from == TaskState::kRunning && !starting;
+  Statement up(statements,
+               "UPDATE task_instances SET state = ?3, try_number = ?4, "
+               "started_at = CASE WHEN ?5 AND started_at IS NULL THEN ?6 ELSE started_at END, "
+               "ended_at = CASE WHEN ?3 IN ('success','failed','upstream_failed','skipped','cancelled') "
+               "THEN ?6 ELSE NULL END, next_try_at = ?7, "
+               "error = CASE WHEN ?8 = '' AND ?3 <> 'success' THEN error ELSE ?8 END, "
+               "metrics = COALESCE(?9, metrics) WHERE run_id = ?1 AND task_id = ?2");
+  up.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, to).Bind(4, try_number)
+      .Bind(5, int64_t{starting}).Bind(6, t.at).Bind(7, t.next_try_at).Bind(8, t.reason)
+      .Bind(9, t.metrics_json).Run();
+  if (starting) {
+    Statement ins(statements,
+                  "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, "
+                  "log_path, worker) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6)");
+    ins.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, t.at)
+        .Bind(5, t.log_path).Bind(6, t.worker).Run();
+  } else if (ends_try) {
+    Statement end(statements,
+                  "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7 "
+                  "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
+    end.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Bind(5, t.at)
+        .Bind(6, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt)
+        .Bind(7, t.reason).Run();
+  }
+  Statement tr(statements,
+               "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
+               "reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  tr.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number)
+      .Bind(4, std::string(ToString(from))).Bind(5, to).Bind(6, t.at).Bind(7, t.reason).Run();
+  return true;
+}
+
+}  // namespace
+
 bool SqliteStore::TransitionTask(const TaskTransition& t) {
   std::lock_guard lock(impl_->mu_);
-  return impl_->Write([&] {
-    Statement cur(impl_->db_,
-                  "SELECT state, try_number FROM task_instances WHERE run_id = ?1 AND task_id = ?2");
-    cur.Bind(1, t.run_id).Bind(2, t.task_id);
-    if (!cur.Step()) return false;
-    TaskState from = ReadTaskState(cur.Text(0));
-    int try_number = int(cur.Int(1));
-    if (std::find(t.from.begin(), t.from.end(), from) == t.from.end()) return false;
-    std::string to = std::string(ToString(t.to));
-    bool starting = t.to == TaskState::kRunning;
-    if (starting) ++try_number;
-    bool ends_try = from == TaskState::kRunning && !starting;
-    Statement up(impl_->db_,
-                 "UPDATE task_instances SET state = ?3, try_number = ?4, "
-                 "started_at = CASE WHEN ?5 AND started_at IS NULL THEN ?6 ELSE started_at END, "
-                 "ended_at = CASE WHEN ?3 IN ('success','failed','upstream_failed','skipped','cancelled') "
-                 "THEN ?6 ELSE NULL END, next_try_at = ?7, "
-                 "error = CASE WHEN ?8 = '' AND ?3 <> 'success' THEN error ELSE ?8 END, "
-                 "metrics = COALESCE(?9, metrics) WHERE run_id = ?1 AND task_id = ?2");
-    up.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, to).Bind(4, try_number)
-        .Bind(5, int64_t{starting}).Bind(6, t.at).Bind(7, t.next_try_at).Bind(8, t.reason)
-        .Bind(9, t.metrics_json).Run();
-    if (starting) {
-      Statement ins(impl_->db_,
-                    "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, "
-                    "log_path, worker) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6)");
-      ins.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, t.at)
-          .Bind(5, t.log_path).Bind(6, t.worker).Run();
-    } else if (ends_try) {
-      Statement end(impl_->db_,
-                    "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7 "
-                    "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
-      end.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Bind(5, t.at)
-          .Bind(6, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt)
-          .Bind(7, t.reason).Run();
+  return impl_->WriteIf([&] { return ApplyTransition(*impl_->statements_, t); });
+}
+
+bool SqliteStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    for (const TaskTransition& t : batch) {
+      if (!ApplyTransition(*impl_->statements_, t)) return false;
     }
-    Statement tr(impl_->db_,
-                 "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
-                 "reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    tr.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number)
-        .Bind(4, std::string(ToString(from))).Bind(5, to).Bind(6, t.at).Bind(7, t.reason).Run();
     return true;
   });
 }
@@ -537,7 +603,7 @@ bool SqliteStore::TransitionTask(const TaskTransition& t) {
 std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id,
                                                  const std::string& task_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_,
+  Statement s(*impl_->statements_,
               "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
               "log_path, worker FROM task_tries WHERE run_id = ?1 AND task_id = ?2 "
               "ORDER BY try_number");
@@ -562,7 +628,7 @@ std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id,
 
 std::vector<TransitionRecord> SqliteStore::GetTransitions(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_,
+  Statement s(*impl_->statements_,
               "SELECT id, run_id, task_id, try_number, from_state, to_state, at, reason "
               "FROM transitions WHERE run_id = ?1 ORDER BY id");
   s.Bind(1, run_id);
@@ -576,7 +642,7 @@ std::vector<TransitionRecord> SqliteStore::GetTransitions(const std::string& run
 
 void SqliteStore::PutArtifact(const ArtifactRecord& a) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_,
+  Statement s(*impl_->statements_,
               "INSERT INTO artifacts(run_id, task_id, name, uri, schema_json, row_count, "
               "content_hash, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
               "ON CONFLICT(run_id, task_id, name) DO UPDATE SET uri = excluded.uri, "
@@ -588,7 +654,7 @@ void SqliteStore::PutArtifact(const ArtifactRecord& a) {
 
 std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(impl_->db_,
+  Statement s(*impl_->statements_,
               "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at "
               "FROM artifacts WHERE run_id = ?1 ORDER BY task_id, name");
   s.Bind(1, run_id);

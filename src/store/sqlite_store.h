@@ -32,6 +32,7 @@ class SqliteStore final : public StateStore {
   std::optional<TaskInstanceRecord> GetTaskInstance(const std::string& run_id,
                                                     const std::string& task_id) override;
   bool TransitionTask(const TaskTransition& t) override;
+  bool TransitionTasks(const std::vector<TaskTransition>& batch) override;
   std::vector<TaskTryRecord> GetTries(const std::string& run_id, const std::string& task_id) override;
   std::vector<TransitionRecord> GetTransitions(const std::string& run_id) override;
   void PutArtifact(const ArtifactRecord& artifact) override;

@@ -182,6 +182,29 @@ TEST_P(StateStoreTest, TaskTransitionFromWrongStateChangesNothing) {
   EXPECT_TRUE(store_->GetTries("r1", "a").empty());
 }
 
+TEST_P(StateStoreTest, BatchOfTransitionsIsAllOrNothing) {
+  // Given a batch whose last step does not hold, then none of it is stored.
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}, {"b", 1}});
+  std::vector<TaskTransition> bad = {
+      Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11),
+      Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 11),
+      Move("r1", "b", {TaskState::kRunning}, TaskState::kSuccess, 11)};
+  EXPECT_FALSE(store_->TransitionTasks(bad));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kPending);
+  EXPECT_TRUE(store_->GetTries("r1", "a").empty());
+  EXPECT_TRUE(store_->GetTransitions("r1").size() == 1u);  // the run's creation only
+  // Given a batch that holds step by step, then all of it is stored in order.
+  std::vector<TaskTransition> good = {
+      Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11),
+      Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 12),
+      Move("r1", "b", {TaskState::kPending}, TaskState::kQueued, 12)};
+  EXPECT_TRUE(store_->TransitionTasks(good));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kRunning);
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->try_number, 1);
+  EXPECT_EQ(store_->GetTaskInstance("r1", "b")->state, TaskState::kQueued);
+  EXPECT_EQ(store_->GetTransitions("r1").size(), 4u);
+}
+
 TEST_P(StateStoreTest, OnlyOneOfTwoStoresStartsATry) {
   // Given two store objects racing to start the same try, then exactly one wins.
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
