@@ -10,6 +10,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 
 #include "core/operator.h"
@@ -350,7 +351,7 @@ class Validator {
         diags_.Add(key->mark(), "task id " + Quote(key->text()) + " must match ^[a-z][a-z0-9_]{0,63}$");
         continue;
       }
-      if (dag.FindTask(key->text())) continue;  // reported as a duplicate key
+      if (!task_index_.emplace(key->text(), dag.tasks.size()).second) continue;  // a duplicate key
       TaskSpec task;
       task.id = key->text();
       task.mark = key->mark();
@@ -516,6 +517,7 @@ class Validator {
     sorted.reserve(n);
     for (size_t idx : order) sorted.push_back(std::move(dag.tasks[idx]));
     dag.tasks = std::move(sorted);
+    for (size_t idx = 0; idx < n; ++idx) task_index_[dag.tasks[idx].id] = idx;
     return ok;
   }
 
@@ -549,6 +551,11 @@ class Validator {
     return text + dag.tasks[cycle.front()].id;
   }
 
+  const TaskSpec* Task(const DagSpec& dag, const std::string& id) const {
+    auto it = task_index_.find(id);
+    return it == task_index_.end() ? nullptr : &dag.tasks[it->second];
+  }
+
   bool IsUpstream(const DagSpec& dag, const std::string& candidate, const TaskSpec& task) {
     std::vector<const TaskSpec*> stack{&task};
     std::set<std::string_view> seen;
@@ -557,7 +564,7 @@ class Validator {
       stack.pop_back();
       for (const std::string& dep : current->depends_on) {
         if (dep == candidate) return true;
-        if (seen.insert(dep).second) stack.push_back(dag.FindTask(dep));
+        if (seen.insert(dep).second) stack.push_back(Task(dag, dep));
       }
     }
     return false;
@@ -572,7 +579,7 @@ class Validator {
       if (input) {
         auto name = String(input, "input");
         if (!name) continue;
-        const TaskSpec* source = dag.FindTask(*name);
+        const TaskSpec* source = Task(dag, *name);
         if (!source) {
           diags_.Add(input->mark(), "task " + Quote(task.id) + ": input names unknown task " +
                                         Quote(*name) + DidYouMean(*name, ids));
@@ -587,7 +594,7 @@ class Validator {
       if (!op || !op->consumes_table()) continue;
       std::vector<std::string> producers;
       for (const std::string& dep : task.depends_on) {
-        const Operator* dep_op = ops_.Find(dag.FindTask(dep)->op);
+        const Operator* dep_op = ops_.Find(Task(dag, dep)->op);
         if (dep_op && dep_op->produces_table()) producers.push_back(dep);
       }
       if (producers.size() == 1) {
@@ -645,6 +652,7 @@ class Validator {
   std::map<std::string, std::vector<Mark>, std::less<>> env_marks_;
   std::map<std::string, Mark, std::less<>> run_marks_;
   DocNode::Ptr root_;
+  std::unordered_map<std::string, size_t> task_index_;  // id -> position in dag.tasks
 };
 
 void SortDiagnostics(std::vector<Diagnostic>& items) {

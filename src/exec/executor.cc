@@ -118,8 +118,11 @@ class TryContext final : public TaskContext {
 
 }  // namespace
 
-// The state of one run while it executes. Everything but the completion
-// queue is touched only by the coordinating thread (the caller of Execute).
+// The state of one run while it executes, guarded by mu_. A worker that
+// finishes a try handles its completion itself (state, downstream tasks, the
+// store, starting what became ready), so a hop costs no thread switch. The
+// coordinating thread (the caller of Execute) handles timers, cancellation
+// and the end of the run.
 class Executor::RunExecution {
  public:
   RunExecution(Executor& ex, const RunRequest& request, RunObserver* observer)
@@ -141,15 +144,32 @@ class Executor::RunExecution {
 
   RunState Run() {
     PersistRun({RunState::kQueued}, RunState::kRunning, "");
+    std::unique_lock lock(mu_);
     try {
       for (size_t idx = 0; idx < slots_.size(); ++idx) {
         if (slots_[idx].upstream.total == 0) MakeReady(idx);
       }
-      while (unfinished_ > 0) Step();
+      Dispatch();
       Flush();
+      while (!failure_ && unfinished_ > 0) {
+        std::optional<TimePoint> deadline;
+        if (!timers_.empty()) deadline = timers_.begin()->first;
+        timers_changed_ = false;
+        ex_.clock_.WaitUntil(cv_, lock, deadline, [&] {
+          return failure_ || unfinished_ == 0 || timers_changed_ || (cancel_requested_ && !cancelling_);
+        });
+        if (failure_) break;
+        if (cancel_requested_ && !cancelling_) BeginCancel();
+        FireTimers(ex_.clock_.Now());
+        Dispatch();
+        Flush();
+      }
     } catch (...) {
-      Abandon();
-      throw;
+      failure_ = std::current_exception();
+    }
+    if (failure_) {
+      Abandon(lock);
+      std::rethrow_exception(failure_);
     }
     RunState final_state = RunState::kSuccess;
     if (cancelling_) {
@@ -161,20 +181,25 @@ class Executor::RunExecution {
         }
       }
     }
+    lock.unlock();
     PersistRun({RunState::kRunning}, final_state, "");
     return final_state;
   }
 
   // Thread-safe.
   void RequestCancel() {
-    {
-      std::lock_guard lock(mu_);
-      cancel_requested_ = true;
-    }
-    cv_.notify_one();
+    std::lock_guard lock(mu_);
+    cancel_requested_ = true;
+    cv_.notify_all();
   }
 
  private:
+  struct Timer {
+    size_t index;
+    bool timeout;    // else a retry
+    int try_number;  // the try it belongs to
+  };
+
   struct Slot {
     const TaskSpec* spec = nullptr;
     TaskState state = TaskState::kPending;
@@ -184,31 +209,23 @@ class Executor::RunExecution {
     std::shared_ptr<EventCancelToken> token;  // of the running try
     bool timed_out = false;
   };
-  struct Completion {
-    size_t index;
-    TaskResult result;
-  };
 
-  // One turn of the loop: start what may start, wait for an event or a
-  // deadline, handle it.
-  void Step() {
-    Dispatch();
-    Flush();
-    std::vector<Completion> batch;
-    bool cancel;
-    {
-      std::unique_lock lock(mu_);
-      std::optional<TimePoint> deadline;
-      if (!timers_.empty()) deadline = timers_.begin()->first;
-      ex_.clock_.WaitUntil(cv_, lock, deadline, [&] {
-        return !completions_.empty() || (cancel_requested_ && !cancelling_);
-      });
-      batch.swap(completions_);
-      cancel = cancel_requested_;
+  // On the worker thread that ran the try. Notifies while holding the lock:
+  // once it is released the run may end and this object be gone.
+  void OnTryEnd(size_t idx, TaskResult& result) {
+    std::lock_guard lock(mu_);
+    if (failure_) {
+      --running_;  // the run is being abandoned: only count the try out
+    } else {
+      try {
+        HandleCompletion(idx, result);
+        Dispatch();
+        Flush();
+      } catch (...) {
+        failure_ = std::current_exception();
+      }
     }
-    if (cancel && !cancelling_) BeginCancel();
-    for (Completion& c : batch) HandleCompletion(c);
-    FireTimers(ex_.clock_.Now());
+    cv_.notify_all();
   }
 
   void Dispatch() {
@@ -253,7 +270,7 @@ class Executor::RunExecution {
     Apply(idx, t);
     slot.timed_out = false;
     slot.token = std::make_shared<EventCancelToken>();
-    if (spec.timeout) timers_.emplace(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
+    if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
     ++running_;
 
     auto lookup = [&](std::string_view name) { return Variable(name, slot, try_number); };
@@ -275,11 +292,7 @@ class Executor::RunExecution {
       } catch (...) {
         result = TaskResult::Failure("unknown exception");
       }
-      {
-        std::lock_guard lock(mu_);
-        completions_.push_back({idx, std::move(result)});
-      }
-      cv_.notify_one();
+      OnTryEnd(idx, result);
     });
   }
 
@@ -296,14 +309,19 @@ class Executor::RunExecution {
     return log_folder_;
   }
 
-  void HandleCompletion(Completion& c) {
-    Slot& slot = slots_[c.index];
+  void AddTimer(TimePoint at, Timer timer) {
+    timers_.emplace(at, timer);
+    timers_changed_ = true;  // the coordinator may need to wake sooner
+  }
+
+  void HandleCompletion(size_t idx, const TaskResult& result) {
+    Slot& slot = slots_[idx];
     --running_;
-    EraseTimeout(c.index);
+    EraseTimeout(idx);
     const TaskSpec& spec = *slot.spec;
-    TaskTransition t = Transition(c.index, {TaskState::kRunning}, TaskState::kSuccess);
-    t.exit_code = c.result.exit_code;
-    t.metrics_json = MetricsJson(c.result.metrics);
+    TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
+    t.exit_code = result.exit_code;
+    t.metrics_json = MetricsJson(result.metrics);
     if (observer_) observer_->OnTaskMetrics(spec.id, *t.metrics_json);
     if (cancelling_ && !slot.timed_out) {
       t.to = TaskState::kCancelled;
@@ -311,19 +329,19 @@ class Executor::RunExecution {
     } else if (slot.timed_out) {
       t.to = TaskState::kFailed;
       t.reason = "timeout after " + FormatDuration(*spec.timeout);
-    } else if (!c.result.ok) {
+    } else if (!result.ok) {
       t.to = TaskState::kFailed;
-      t.reason = c.result.error.empty() ? "failed" : c.result.error;
+      t.reason = result.error.empty() ? "failed" : result.error;
     }
     int max_tries = 1 + spec.retry.retries;
     if (t.to == TaskState::kFailed && slot.try_number < max_tries && !cancelling_) {
       t.to = TaskState::kUpForRetry;
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
-      timers_.emplace(*t.next_try_at, Timer{c.index, false, slot.try_number});
+      AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});
     }
-    Apply(c.index, t);
+    Apply(idx, t);
     slot.token.reset();
-    if (IsTerminal(t.to)) Finish(c.index);
+    if (IsTerminal(t.to)) Finish(idx);
   }
 
   void FireTimers(TimePoint now) {
@@ -412,20 +430,15 @@ class Executor::RunExecution {
     std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
   }
 
-  // The store failed: stop the running tries and wait for them, so no job
-  // outlives this run. Jobs never submitted are dropped.
-  void Abandon() {
+  // Something failed (the store, most likely): stop the running tries and
+  // wait for them, so no job outlives this run. Jobs never submitted are dropped.
+  void Abandon(std::unique_lock<std::mutex>& lock) {
     running_ -= int(jobs_.size());
     jobs_.clear();
     for (Slot& slot : slots_) {
       if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
     }
-    std::unique_lock lock(mu_);
-    while (running_ > 0) {
-      cv_.wait(lock, [&] { return !completions_.empty(); });
-      running_ -= int(completions_.size());
-      completions_.clear();
-    }
+    cv_.wait(lock, [&] { return running_ == 0; });
   }
 
   TaskTransition Transition(size_t idx, std::vector<TaskState> from, TaskState to) {
@@ -474,7 +487,6 @@ class Executor::RunExecution {
   }
 
   void PersistRun(std::vector<RunState> from, RunState to, const std::string& reason) {
-    Flush();
     if (!ex_.store_.TransitionRun(run_.run_id, from, to, ex_.clock_.Now(), reason)) {
       throw Error::Conflict("run " + run_.run_id + " was changed by another process");
     }
@@ -503,12 +515,6 @@ class Executor::RunExecution {
     return out + "}";
   }
 
-  struct Timer {
-    size_t index;
-    bool timeout;    // else a retry
-    int try_number;  // the try it belongs to
-  };
-
   Executor& ex_;
   const DagSpec& dag_;
   const RunRecord& run_;
@@ -531,10 +537,11 @@ class Executor::RunExecution {
   std::mutex outputs_mu_;
   TryContext::Outputs outputs_;  // guarded by outputs_mu_
 
-  std::mutex mu_;
+  std::mutex mu_;  // guards everything above, and below
   std::condition_variable cv_;
-  std::vector<Completion> completions_;  // guarded by mu_
-  bool cancel_requested_ = false;        // guarded by mu_
+  bool cancel_requested_ = false;
+  bool timers_changed_ = false;
+  std::exception_ptr failure_;  // set once: the run is abandoned
 };
 
 Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,

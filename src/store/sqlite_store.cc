@@ -56,6 +56,7 @@ CREATE INDEX runs_by_created ON runs(created_at);
 CREATE TABLE task_instances (
   run_id TEXT NOT NULL REFERENCES runs(run_id),
   task_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
   state TEXT NOT NULL,
   try_number INTEGER NOT NULL DEFAULT 0,
   max_tries INTEGER NOT NULL,
@@ -65,7 +66,7 @@ CREATE TABLE task_instances (
   error TEXT NOT NULL DEFAULT '',
   metrics TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (run_id, task_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE task_tries (
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
@@ -78,9 +79,9 @@ CREATE TABLE task_tries (
   log_path TEXT NOT NULL,
   worker TEXT NOT NULL,
   PRIMARY KEY (run_id, task_id, try_number)
-);
+) WITHOUT ROWID;
 CREATE TABLE transitions (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
   try_number INTEGER NOT NULL,
@@ -456,10 +457,11 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
         .Bind(9, run.params_json).Bind(10, run.created_at).Run();
     Statement task(*impl_->statements_,
-                   "INSERT INTO task_instances(run_id, task_id, state, max_tries) "
-                   "VALUES(?1, ?2, 'pending', ?3)");
-    for (const NewTaskInstance& t : tasks) {
-      task.Bind(1, run.run_id).Bind(2, t.task_id).Bind(3, t.max_tries).Run();
+                   "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
+                   "VALUES(?1, ?2, ?3, 'pending', ?4)");
+    for (size_t pos = 0; pos < tasks.size(); ++pos) {
+      const NewTaskInstance& t = tasks[pos];
+      task.Bind(1, run.run_id).Bind(2, t.task_id).Bind(3, int64_t(pos)).Bind(4, t.max_tries).Run();
       task.Reset();
     }
     Statement tr(*impl_->statements_,
@@ -518,7 +520,7 @@ bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<Run
 std::vector<TaskInstanceRecord> SqliteStore::GetTaskInstances(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, (std::string("SELECT ") + kTaskColumns +
-                           " FROM task_instances WHERE run_id = ?1 ORDER BY rowid"));
+                           " FROM task_instances WHERE run_id = ?1 ORDER BY position"));
   s.Bind(1, run_id);
   std::vector<TaskInstanceRecord> out;
   while (s.Step()) out.push_back(ReadTaskInstance(s));
