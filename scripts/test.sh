@@ -1,7 +1,7 @@
 #!/bin/sh
 # The README's second command (and CI's): install what the tests need, build,
-# run every test; then the same suite under ASan/UBSan, then the fuzzers for a
-# bounded time. Ends with one "tests: N passed, M failed" line.
+# run every test; then the same suite under ASan/UBSan and under TSan, then the
+# fuzzers for a bounded time. Ends with one "tests: N passed, M failed" line.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh --test
@@ -26,6 +26,13 @@ cmake --build build/asan
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/asan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
+echo "== build and test under ThreadSanitizer"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPIPE_BUILD_TESTS=ON \
+  -DPIPE_SANITIZE=thread > /dev/null
+cmake --build build/tsan
+(cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
+  ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/tsan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
+
 echo "== fuzz the DAG loader for ${fuzz_seconds}s"
 fuzz_failed=0
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -41,8 +48,12 @@ if ! ./build/fuzz/fuzz/dag_loader_fuzzer -max_total_time="$fuzz_seconds" -timeou
 fi
 grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$log/fuzz" || true
 
-set -- $(counts "$log/main") $(counts "$log/asan")
-total=$(( ${1:-0} + ${3:-0} + 1 ))
-failed=$(( ${2:-1} + ${4:-1} + fuzz_failed ))
+total=1  # the fuzzer
+failed=$fuzz_failed
+for suite in main asan tsan; do
+  set -- $(counts "$log/$suite")
+  total=$((total + ${1:-0}))
+  failed=$((failed + ${2:-1}))  # a suite that printed no count failed to run
+done
 echo "tests: $((total - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
