@@ -225,7 +225,8 @@ class Executor::RunExecution {
         failure_ = std::current_exception();
       }
     }
-    cv_.notify_all();
+    // Wake the coordinator only for what it handles (not every hop).
+    if (failure_ || unfinished_ == 0 || timers_changed_) cv_.notify_all();
   }
 
   void Dispatch() {
