@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "test_util.h"
+
 extern char** environ;
 
 namespace {
@@ -37,11 +39,7 @@ std::string ReadFile(const fs::path& p) {
 class PipectlTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("pipe_e2e_" + std::to_string(getpid()) + "_" +
-            testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = pipeline::testing_util::FreshTestDir("pipe_e2e");
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -117,14 +115,6 @@ class PipectlTest : public testing::Test {
 
   fs::path dir_;
 };
-
-bool ProcessGone(pid_t pid) {
-  for (int attempt = 0; attempt < 300; ++attempt) {
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
 
 TEST_F(PipectlTest, ValidateReportsEveryErrorWithExitTwo) {
   fs::path ok = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
@@ -205,7 +195,7 @@ tasks:
   EXPECT_EQ(t["state"], "failed");
   EXPECT_EQ(t["error"], "timeout after 300ms");
   pid_t child = std::stoi(ReadFile(dir_ / "child.pid"));
-  EXPECT_TRUE(ProcessGone(child));
+  EXPECT_TRUE(pipeline::testing_util::ProcessGone(child));
 }
 
 TEST_F(PipectlTest, TriggerRulesDecideAfterAFailure) {
@@ -286,7 +276,7 @@ tasks:
   Result r = Wait(pid);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("cancelled"), std::string::npos) << r.out;
-  EXPECT_TRUE(ProcessGone(sleeper));
+  EXPECT_TRUE(pipeline::testing_util::ProcessGone(sleeper));
   json list = json::parse(Pipectl({"runs", "list", "--json"}).out);
   ASSERT_EQ(list.size(), 1u);
   json run = RunJson(list[0]["run_id"]);

@@ -13,6 +13,7 @@
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
 #include "exec/fakes.h"
+#include "test_util.h"
 
 namespace pipeline {
 namespace {
@@ -25,11 +26,7 @@ const TimePoint kStart = FromMicros(int64_t{1'800'000'000} * 1'000'000);
 class ExecutorTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("pipe_exec_" + std::to_string(getpid()) + "_" +
-            testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing_util::FreshTestDir("pipe_exec");
     store_ = OpenStateStore("sqlite:" + (dir_ / "state.db").string());
     auto fake = std::make_unique<ScriptedOperator>();
     fake_ = fake.get();

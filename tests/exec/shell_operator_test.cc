@@ -11,6 +11,7 @@
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
 #include "exec/executor.h"
+#include "test_util.h"
 
 namespace pipeline {
 namespace {
@@ -20,10 +21,7 @@ namespace fs = std::filesystem;
 class ShellOperatorTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("pipe_shell_" + std::to_string(getpid()) + "_" +
-            testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = testing_util::FreshTestDir("pipe_shell");
     fs::create_directories(dir_ / "sub");
     store_ = OpenStateStore("sqlite:" + (dir_ / "state.db").string());
     RegisterBuiltinOperators(ops_, ShellOptions{std::chrono::milliseconds(300)});
@@ -103,14 +101,6 @@ TEST_F(ShellOperatorTest, KilledBySignalIsReported) {
   EXPECT_EQ(store_->GetTries("r1", "a")[0].error, "killed by signal 9 (Killed)");
 }
 
-bool ProcessGone(pid_t pid) {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 TEST_F(ShellOperatorTest, TimeoutKillsTheWholeProcessGroup) {
   // Given a command whose child ignores SIGTERM, then after the timeout
   // neither the shell nor the child is left.
@@ -123,7 +113,7 @@ TEST_F(ShellOperatorTest, TimeoutKillsTheWholeProcessGroup) {
   pid_t child = 0;
   in >> child;
   ASSERT_GT(child, 0);
-  EXPECT_TRUE(ProcessGone(child)) << "child " << child << " survived";
+  EXPECT_TRUE(testing_util::ProcessGone(child)) << "child " << child << " survived";
 }
 
 TEST_F(ShellOperatorTest, MissingWorkdirFailsTheTry) {
