@@ -175,8 +175,9 @@ class StateStore {
   virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;
 };
 
-// Opens a store from a URL: "sqlite:PATH". Throws kInvalidArgument for an
-// unknown scheme, kUnavailable when the database cannot be opened.
+// Opens a store from a URL: "sqlite:PATH" or "postgresql://...". Throws
+// kInvalidArgument for an unknown scheme, kUnavailable when the database
+// cannot be reached.
 std::unique_ptr<StateStore> OpenStateStore(const std::string& url);
 
 }  // namespace pipeline

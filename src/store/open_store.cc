@@ -1,4 +1,5 @@
 #include "core/error.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 #include "store/state_store.h"
 
@@ -12,7 +13,7 @@ std::unique_ptr<StateStore> OpenStateStore(const std::string& url) {
     return std::make_unique<SqliteStore>(path);
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    throw Error::InvalidArgument("PostgreSQL state stores are not in this build yet: " + url);
+    return std::make_unique<PostgresStore>(url);
   }
   throw Error::InvalidArgument("unknown database URL '" + url +
                                "' (expected sqlite:PATH or postgresql://...)");

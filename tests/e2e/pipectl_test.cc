@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "pg_cluster.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -320,6 +321,31 @@ TEST_F(PipectlTest, UnreachableDatabaseIsExitThree) {
   Result r = Pipectl({"run", dag.string(), "--db", "sqlite:/proc/none/state.db"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("cannot open state database"), std::string::npos) << r.err;
+}
+
+TEST_F(PipectlTest, RunsOnPostgresql) {
+  // Given --db with a PostgreSQL URL, then the run's state lives there.
+  pipeline::testing_util::TempPgCluster cluster;
+  cluster.Start();
+  std::string url = cluster.CreateDatabase("e2e");
+  fs::path dag = Write("pg.yaml", "dag: pg\ntasks:\n  a: {op: shell, run: 'echo on pg'}\n  b: {op: shell, depends_on: [a], run: 'true'}\n");
+  json run = RunDag(dag, {"--db", url});
+  EXPECT_EQ(run["state"], "success");
+  Result show = Pipectl({"runs", "show", run["run_id"], "--json", "--db", url});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  json shown = json::parse(show.out);
+  EXPECT_EQ(Task(shown, "b")["state"], "success");
+  Result logs = Pipectl({"logs", run["run_id"], "a", "--db", url});
+  EXPECT_EQ(logs.out, "on pg\n");
+  // Nothing went to the embedded store.
+  EXPECT_FALSE(fs::exists(dir_ / ".pipe" / "state.db"));
+}
+
+TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {
+  fs::path dag = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  Result r = Pipectl({"run", dag.string(), "--db", "postgresql://postgres@/x?host=/nonexistent&port=1&connect_timeout=1"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("PostgreSQL unreachable"), std::string::npos) << r.err;
 }
 
 TEST_F(PipectlTest, UsageErrorsAreExitTwo) {

@@ -1,0 +1,573 @@
+// The shared backend. One connection per store object, serialised by a
+// mutex; reconnects with backoff when the server goes away. pqxx errors
+// become pipeline::Error here and never leave this file.
+
+#include "store/postgres_store.h"
+
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+#include "core/dag_spec.h"
+#include "core/error.h"
+
+namespace pipeline {
+
+namespace {
+
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE dags (
+  dag_id TEXT PRIMARY KEY,
+  latest_version INTEGER NOT NULL,
+  paused BOOLEAN NOT NULL DEFAULT FALSE,
+  file TEXT NOT NULL,
+  schedule TEXT,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE dag_versions (
+  dag_id TEXT NOT NULL REFERENCES dags(dag_id),
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  file TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (dag_id, version)
+);
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  dag_version INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  logical_date BIGINT NOT NULL,
+  data_interval_start BIGINT NOT NULL,
+  data_interval_end BIGINT NOT NULL,
+  params TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  ended_at BIGINT
+);
+CREATE INDEX runs_by_dag ON runs(dag_id, created_at);
+CREATE INDEX runs_by_created ON runs(created_at);
+CREATE TABLE task_instances (
+  run_id TEXT NOT NULL REFERENCES runs(run_id),
+  task_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  try_number INTEGER NOT NULL DEFAULT 0,
+  max_tries INTEGER NOT NULL,
+  started_at BIGINT,
+  ended_at BIGINT,
+  next_try_at BIGINT,
+  error TEXT NOT NULL DEFAULT '',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE TABLE task_tries (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  exit_code INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  log_path TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, try_number)
+);
+CREATE TABLE transitions (
+  id BIGSERIAL PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX transitions_by_run ON transitions(run_id, id);
+CREATE TABLE artifacts (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  schema_json TEXT NOT NULL,
+  row_count BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (run_id, task_id, name)
+);
+)sql",
+};
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == kSchemaVersion);
+
+// An arbitrary constant naming the advisory lock that serialises migrations.
+constexpr int64_t kMigrationLock = 0x70697065;  // "pipe"
+
+// Thrown inside a transaction to roll it back and report "not applied".
+struct Undo {};
+
+std::optional<int64_t> Micros(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return ToMicros(*t);
+}
+
+TimePoint Time(const pqxx::field& f) { return FromMicros(f.as<int64_t>()); }
+std::optional<TimePoint> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return Time(f);
+}
+
+TaskState ReadTaskState(const pqxx::field& f) {
+  auto s = ParseTaskState(f.as<std::string>());
+  if (!s) throw Error::Corruption("unknown task state '" + f.as<std::string>() + "' in the store");
+  return *s;
+}
+
+RunState ReadRunState(const pqxx::field& f) {
+  auto s = ParseRunState(f.as<std::string>());
+  if (!s) throw Error::Corruption("unknown run state '" + f.as<std::string>() + "' in the store");
+  return *s;
+}
+
+constexpr const char* kDagColumns = "dag_id, latest_version, paused, file, schedule, updated_at";
+DagRecord ReadDag(const pqxx::row& r) {
+  DagRecord d;
+  d.dag_id = r[0].as<std::string>();
+  d.latest_version = r[1].as<int>();
+  d.paused = r[2].as<bool>();
+  d.file = r[3].as<std::string>();
+  if (!r[4].is_null()) d.schedule = r[4].as<std::string>();
+  d.updated_at = Time(r[5]);
+  return d;
+}
+
+constexpr const char* kRunColumns =
+    "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
+    "data_interval_end, params, created_at, started_at, ended_at";
+RunRecord ReadRun(const pqxx::row& r) {
+  RunRecord run;
+  run.run_id = r[0].as<std::string>();
+  run.dag_id = r[1].as<std::string>();
+  run.dag_version = r[2].as<int>();
+  run.state = ReadRunState(r[3]);
+  run.trigger = r[4].as<std::string>();
+  run.logical_date = Time(r[5]);
+  run.data_interval_start = Time(r[6]);
+  run.data_interval_end = Time(r[7]);
+  run.params_json = r[8].as<std::string>();
+  run.created_at = Time(r[9]);
+  run.started_at = OptTime(r[10]);
+  run.ended_at = OptTime(r[11]);
+  return run;
+}
+
+constexpr const char* kTaskColumns =
+    "run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, error, "
+    "metrics";
+TaskInstanceRecord ReadTaskInstance(const pqxx::row& r) {
+  TaskInstanceRecord t;
+  t.run_id = r[0].as<std::string>();
+  t.task_id = r[1].as<std::string>();
+  t.state = ReadTaskState(r[2]);
+  t.try_number = r[3].as<int>();
+  t.max_tries = r[4].as<int>();
+  t.started_at = OptTime(r[5]);
+  t.ended_at = OptTime(r[6]);
+  t.next_try_at = OptTime(r[7]);
+  t.error = r[8].as<std::string>();
+  t.metrics_json = r[9].as<std::string>();
+  return t;
+}
+
+template <typename E>
+bool Contains(const std::vector<E>& list, E value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// One task transition in the caller's transaction; false when the task is
+// not in one of t.from (the caller rolls back).
+bool ApplyTransition(pqxx::work& tx, const TaskTransition& t) {
+  pqxx::result cur = tx.exec_params(
+      "SELECT state, try_number FROM task_instances WHERE run_id = $1 AND task_id = $2 FOR UPDATE",
+      t.run_id, t.task_id);
+  if (cur.empty()) return false;
+  TaskState from = ReadTaskState(cur[0][0]);
+  int try_number = cur[0][1].as<int>();
+  if (!Contains(t.from, from)) return false;
+  std::string to(ToString(t.to));
+  bool starting = t.to == TaskState::kRunning;
+  if (starting) ++try_number;
+  bool ends_try = from == TaskState::kRunning && !starting;
+  bool terminal = IsTerminal(t.to);
+  tx.exec_params(
+      "UPDATE task_instances SET state = $3, try_number = $4, "
+      "started_at = CASE WHEN $5 AND started_at IS NULL THEN $6 ELSE started_at END, "
+      "ended_at = CASE WHEN $7 THEN $6 ELSE NULL END, next_try_at = $8, "
+      "error = CASE WHEN $9 = '' AND $3 <> 'success' THEN error ELSE $9 END, "
+      "metrics = COALESCE($10, metrics) WHERE run_id = $1 AND task_id = $2",
+      t.run_id, t.task_id, to, try_number, starting, ToMicros(t.at), terminal,
+      Micros(t.next_try_at), t.reason, t.metrics_json);
+  if (starting) {
+    tx.exec_params(
+        "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker) "
+        "VALUES($1, $2, $3, 'running', $4, $5, $6)",
+        t.run_id, t.task_id, try_number, ToMicros(t.at), t.log_path, t.worker);
+  } else if (ends_try) {
+    tx.exec_params(
+        "UPDATE task_tries SET state = $4, ended_at = $5, exit_code = $6, error = $7 "
+        "WHERE run_id = $1 AND task_id = $2 AND try_number = $3",
+        t.run_id, t.task_id, try_number, to, ToMicros(t.at), t.exit_code, t.reason);
+  }
+  tx.exec_params(
+      "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
+      "VALUES($1, $2, $3, $4, $5, $6, $7)",
+      t.run_id, t.task_id, try_number, std::string(ToString(from)), to, ToMicros(t.at), t.reason);
+  return true;
+}
+
+}  // namespace
+
+class PostgresStore::Impl {
+ public:
+  Impl(std::string url, PostgresOptions options);
+
+  // Runs `fn` in a transaction on a live connection and commits. A
+  // connection lost before the commit is re-established (with backoff, within
+  // the budget) and `fn` run again: the server rolled the lost transaction
+  // back, so nothing happens twice. A connection lost during the commit
+  // leaves the outcome unknown: that is reported, never retried.
+  template <typename Fn>
+  auto Run(const char* what, Fn&& fn) {
+    std::lock_guard lock(mu_);
+    auto budget = version_ == 0 ? options_.connect_budget : options_.reconnect_budget;
+    auto deadline = std::chrono::steady_clock::now() + budget;
+    auto backoff = std::chrono::milliseconds(50);
+    for (;;) {
+      try {
+        Connect();
+        pqxx::work tx(*conn_);
+        if constexpr (std::is_void_v<decltype(fn(tx))>) {
+          fn(tx);
+          tx.commit();
+          return;
+        } else {
+          auto result = fn(tx);
+          tx.commit();
+          return result;
+        }
+      } catch (const pqxx::in_doubt_error& e) {
+        conn_.reset();
+        throw Error::Unavailable(std::string("PostgreSQL connection lost while committing (") + what +
+                                 "); the outcome is unknown: " + e.what());
+      } catch (const pqxx::broken_connection& e) {
+        conn_.reset();
+        if (std::chrono::steady_clock::now() + backoff > deadline) {
+          throw Error::Unavailable(std::string("PostgreSQL unreachable (") + what + "): " + e.what());
+        }
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      } catch (const pqxx::unique_violation& e) {
+        throw Error::Conflict(std::string(what) + ": " + e.what());
+      } catch (const pqxx::sql_error& e) {
+        throw Error::Internal(std::string("PostgreSQL error (") + what + "): " + e.what());
+      }
+    }
+  }
+
+  // Like Run, but rolls back and returns false when `fn` returns false.
+  template <typename Fn>
+  bool RunIf(const char* what, Fn&& fn) {
+    try {
+      return Run(what, [&](pqxx::work& tx) {
+        if (!fn(tx)) throw Undo{};
+        return true;
+      });
+    } catch (const Undo&) {
+      return false;
+    }
+  }
+
+  int version() const { return version_; }
+
+ private:
+  void Connect() {
+    if (conn_ && conn_->is_open()) return;
+    conn_.reset();
+    conn_ = std::make_unique<pqxx::connection>(url_);
+  }
+
+  void Migrate(pqxx::work& tx) {
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+    tx.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    pqxx::result r = tx.exec("SELECT value FROM meta WHERE key = 'schema_version'");
+    int version = r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
+    if (version > kSchemaVersion) {
+      throw Error::InvalidArgument("state database has schema version " + std::to_string(version) +
+                                   ", newer than this build knows (" +
+                                   std::to_string(kSchemaVersion) + "); upgrade pipectl");
+    }
+    for (int step = version; step < kSchemaVersion; ++step) tx.exec(kMigrations[step]);
+    tx.exec_params(
+        "INSERT INTO meta(key, value) VALUES('schema_version', $1) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        std::to_string(kSchemaVersion));
+    version_ = kSchemaVersion;
+  }
+
+  std::string url_;
+  PostgresOptions options_;
+  std::mutex mu_;  // guards conn_
+  std::unique_ptr<pqxx::connection> conn_;
+  int version_ = 0;
+};
+
+PostgresStore::Impl::Impl(std::string url, PostgresOptions options)
+    : url_(std::move(url)), options_(options) {
+  Run("migrate", [&](pqxx::work& tx) { Migrate(tx); });
+}
+
+PostgresStore::PostgresStore(const std::string& url, PostgresOptions options)
+    : impl_(std::make_unique<Impl>(url, options)) {}
+PostgresStore::~PostgresStore() = default;
+
+int PostgresStore::schema_version() { return impl_->version(); }
+
+int PostgresStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
+  return impl_->Run("put dag version", [&](pqxx::work& tx) {
+    // Locks the DAG's row (when it exists) so two loaders agree on the number.
+    pqxx::result latest = tx.exec_params(
+        "SELECT v.version, v.content_hash FROM dags d JOIN dag_versions v "
+        "ON v.dag_id = d.dag_id AND v.version = d.latest_version WHERE d.dag_id = $1 FOR UPDATE OF d",
+        dag.id);
+    int version = 0;
+    if (!latest.empty()) {
+      version = latest[0][0].as<int>();
+      if (latest[0][1].as<std::string>() == dag.content_hash) return version;
+    }
+    ++version;
+    tx.exec_params(
+        "INSERT INTO dags(dag_id, latest_version, file, schedule, updated_at) "
+        "VALUES($1, $2, $3, $4, $5) ON CONFLICT(dag_id) DO UPDATE SET "
+        "latest_version = excluded.latest_version, file = excluded.file, "
+        "schedule = excluded.schedule, updated_at = excluded.updated_at",
+        dag.id, version, dag.file, dag.schedule, ToMicros(now));
+    tx.exec_params(
+        "INSERT INTO dag_versions(dag_id, version, content_hash, file, source, created_at) "
+        "VALUES($1, $2, $3, $4, $5, $6)",
+        dag.id, version, dag.content_hash, dag.file, dag.source, ToMicros(now));
+    return version;
+  });
+}
+
+std::optional<DagRecord> PostgresStore::GetDag(const std::string& dag_id) {
+  return impl_->Run("get dag", [&](pqxx::work& tx) -> std::optional<DagRecord> {
+    pqxx::result r = tx.exec_params(std::string("SELECT ") + kDagColumns + " FROM dags WHERE dag_id = $1", dag_id);
+    if (r.empty()) return std::nullopt;
+    return ReadDag(r[0]);
+  });
+}
+
+std::vector<DagRecord> PostgresStore::ListDags() {
+  return impl_->Run("list dags", [&](pqxx::work& tx) {
+    std::vector<DagRecord> out;
+    for (const auto& row : tx.exec(std::string("SELECT ") + kDagColumns + " FROM dags ORDER BY dag_id")) {
+      out.push_back(ReadDag(row));
+    }
+    return out;
+  });
+}
+
+std::optional<DagVersionRecord> PostgresStore::GetDagVersion(const std::string& dag_id, int version) {
+  return impl_->Run("get dag version", [&](pqxx::work& tx) -> std::optional<DagVersionRecord> {
+    pqxx::result r = tx.exec_params(
+        "SELECT dag_id, version, content_hash, file, source, created_at FROM dag_versions "
+        "WHERE dag_id = $1 AND version = $2",
+        dag_id, version);
+    if (r.empty()) return std::nullopt;
+    return DagVersionRecord{r[0][0].as<std::string>(), r[0][1].as<int>(), r[0][2].as<std::string>(),
+                            r[0][3].as<std::string>(), r[0][4].as<std::string>(), Time(r[0][5])};
+  });
+}
+
+bool PostgresStore::SetPaused(const std::string& dag_id, bool paused) {
+  return impl_->Run("pause dag", [&](pqxx::work& tx) {
+    return tx.exec_params("UPDATE dags SET paused = $2 WHERE dag_id = $1", dag_id, paused)
+               .affected_rows() > 0;
+  });
+}
+
+void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
+  impl_->Run("create run", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
+        "data_interval_start, data_interval_end, params, created_at) "
+        "VALUES($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)",
+        run.run_id, run.dag_id, run.dag_version, run.trigger, ToMicros(run.logical_date),
+        ToMicros(run.data_interval_start), ToMicros(run.data_interval_end), run.params_json,
+        ToMicros(run.created_at));
+    for (size_t pos = 0; pos < tasks.size(); ++pos) {
+      tx.exec_params(
+          "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
+          "VALUES($1, $2, $3, 'pending', $4)",
+          run.run_id, tasks[pos].task_id, int64_t(pos), tasks[pos].max_tries);
+    }
+    tx.exec_params(
+        "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
+        "VALUES($1, '', 0, '', 'queued', $2, $3)",
+        run.run_id, ToMicros(run.created_at), run.trigger);
+  });
+}
+
+std::optional<RunRecord> PostgresStore::GetRun(const std::string& run_id) {
+  return impl_->Run("get run", [&](pqxx::work& tx) -> std::optional<RunRecord> {
+    pqxx::result r = tx.exec_params(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1", run_id);
+    if (r.empty()) return std::nullopt;
+    return ReadRun(r[0]);
+  });
+}
+
+std::vector<RunRecord> PostgresStore::ListRuns(const RunFilter& filter) {
+  return impl_->Run("list runs", [&](pqxx::work& tx) {
+    std::optional<std::string> state;
+    if (filter.state) state = std::string(ToString(*filter.state));
+    pqxx::result r = tx.exec_params(
+        std::string("SELECT ") + kRunColumns +
+            " FROM runs WHERE ($1::text IS NULL OR dag_id = $1) AND ($2::text IS NULL OR state = $2) "
+            "ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
+        filter.dag_id, state, filter.limit, filter.offset);
+    std::vector<RunRecord> out;
+    for (const auto& row : r) out.push_back(ReadRun(row));
+    return out;
+  });
+}
+
+bool PostgresStore::TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
+                                  RunState to, TimePoint at, const std::string& reason) {
+  return impl_->RunIf("transition run", [&](pqxx::work& tx) {
+    pqxx::result cur = tx.exec_params("SELECT state FROM runs WHERE run_id = $1 FOR UPDATE", run_id);
+    if (cur.empty()) return false;
+    RunState current = ReadRunState(cur[0][0]);
+    if (!Contains(from, current)) return false;
+    std::string to_name(ToString(to));
+    tx.exec_params(
+        "UPDATE runs SET state = $2, "
+        "started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $3 ELSE started_at END, "
+        "ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END WHERE run_id = $1",
+        run_id, to_name, ToMicros(at), IsTerminal(to));
+    tx.exec_params(
+        "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
+        "VALUES($1, '', 0, $2, $3, $4, $5)",
+        run_id, std::string(ToString(current)), to_name, ToMicros(at), reason);
+    return true;
+  });
+}
+
+std::vector<TaskInstanceRecord> PostgresStore::GetTaskInstances(const std::string& run_id) {
+  return impl_->Run("get task instances", [&](pqxx::work& tx) {
+    std::vector<TaskInstanceRecord> out;
+    for (const auto& row : tx.exec_params(std::string("SELECT ") + kTaskColumns +
+                                              " FROM task_instances WHERE run_id = $1 ORDER BY position",
+                                          run_id)) {
+      out.push_back(ReadTaskInstance(row));
+    }
+    return out;
+  });
+}
+
+std::optional<TaskInstanceRecord> PostgresStore::GetTaskInstance(const std::string& run_id,
+                                                                 const std::string& task_id) {
+  return impl_->Run("get task instance", [&](pqxx::work& tx) -> std::optional<TaskInstanceRecord> {
+    pqxx::result r = tx.exec_params(std::string("SELECT ") + kTaskColumns +
+                                        " FROM task_instances WHERE run_id = $1 AND task_id = $2",
+                                    run_id, task_id);
+    if (r.empty()) return std::nullopt;
+    return ReadTaskInstance(r[0]);
+  });
+}
+
+bool PostgresStore::TransitionTask(const TaskTransition& t) {
+  return impl_->RunIf("transition task", [&](pqxx::work& tx) { return ApplyTransition(tx, t); });
+}
+
+bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
+  return impl_->RunIf("transition tasks", [&](pqxx::work& tx) {
+    for (const TaskTransition& t : batch) {
+      if (!ApplyTransition(tx, t)) return false;
+    }
+    return true;
+  });
+}
+
+std::vector<TaskTryRecord> PostgresStore::GetTries(const std::string& run_id, const std::string& task_id) {
+  return impl_->Run("get tries", [&](pqxx::work& tx) {
+    std::vector<TaskTryRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
+             "log_path, worker FROM task_tries WHERE run_id = $1 AND task_id = $2 ORDER BY try_number",
+             run_id, task_id)) {
+      TaskTryRecord t;
+      t.run_id = r[0].as<std::string>();
+      t.task_id = r[1].as<std::string>();
+      t.try_number = r[2].as<int>();
+      t.state = ReadTaskState(r[3]);
+      t.started_at = Time(r[4]);
+      t.ended_at = OptTime(r[5]);
+      if (!r[6].is_null()) t.exit_code = r[6].as<int>();
+      t.error = r[7].as<std::string>();
+      t.log_path = r[8].as<std::string>();
+      t.worker = r[9].as<std::string>();
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+}
+
+std::vector<TransitionRecord> PostgresStore::GetTransitions(const std::string& run_id) {
+  return impl_->Run("get transitions", [&](pqxx::work& tx) {
+    std::vector<TransitionRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT id, run_id, task_id, try_number, from_state, to_state, at, reason "
+             "FROM transitions WHERE run_id = $1 ORDER BY id",
+             run_id)) {
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<int>(),
+                     r[4].as<std::string>(), r[5].as<std::string>(), Time(r[6]), r[7].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+void PostgresStore::PutArtifact(const ArtifactRecord& a) {
+  impl_->Run("put artifact", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO artifacts(run_id, task_id, name, uri, schema_json, row_count, content_hash, "
+        "created_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT(run_id, task_id, name) DO UPDATE SET uri = excluded.uri, "
+        "schema_json = excluded.schema_json, row_count = excluded.row_count, "
+        "content_hash = excluded.content_hash, created_at = excluded.created_at",
+        a.run_id, a.task_id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash,
+        ToMicros(a.created_at));
+  });
+}
+
+std::vector<ArtifactRecord> PostgresStore::ListArtifacts(const std::string& run_id) {
+  return impl_->Run("list artifacts", [&](pqxx::work& tx) {
+    std::vector<ArtifactRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at "
+             "FROM artifacts WHERE run_id = $1 ORDER BY task_id, name",
+             run_id)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
+                     r[6].as<std::string>(), Time(r[7])});
+    }
+    return out;
+  });
+}
+
+}  // namespace pipeline

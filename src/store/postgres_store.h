@@ -1,0 +1,57 @@
+// PostgresStore: StateStore on PostgreSQL (libpqxx 6.4), for a daemon with
+// several processes. Task transitions lock the task's row (SELECT ... FOR
+// UPDATE) and compare its state, so two processes can never both start the
+// same try.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "store/state_store.h"
+
+namespace pipeline {
+
+struct PostgresOptions {
+  // How long opening the store keeps trying to reach the server.
+  std::chrono::milliseconds connect_budget = std::chrono::seconds(2);
+  // How long an operation keeps trying to reach a server it lost before it
+  // fails with kUnavailable (reconnects back off from 50 ms, doubling, to 2 s).
+  std::chrono::milliseconds reconnect_budget = std::chrono::seconds(15);
+};
+
+class PostgresStore final : public StateStore {
+ public:
+  // Connects (libpq conninfo or postgresql:// URL) and creates or migrates
+  // the schema under an advisory lock. Throws Error(kUnavailable) when the
+  // server cannot be reached, kInvalidArgument when its schema is newer.
+  explicit PostgresStore(const std::string& url, PostgresOptions options = {});
+  ~PostgresStore() override;
+
+  int schema_version() override;
+  int PutDagVersion(const DagSpec& dag, TimePoint now) override;
+  std::optional<DagRecord> GetDag(const std::string& dag_id) override;
+  std::vector<DagRecord> ListDags() override;
+  std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) override;
+  bool SetPaused(const std::string& dag_id, bool paused) override;
+  void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) override;
+  std::optional<RunRecord> GetRun(const std::string& run_id) override;
+  std::vector<RunRecord> ListRuns(const RunFilter& filter) override;
+  bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from, RunState to,
+                     TimePoint at, const std::string& reason) override;
+  std::vector<TaskInstanceRecord> GetTaskInstances(const std::string& run_id) override;
+  std::optional<TaskInstanceRecord> GetTaskInstance(const std::string& run_id,
+                                                    const std::string& task_id) override;
+  bool TransitionTask(const TaskTransition& t) override;
+  bool TransitionTasks(const std::vector<TaskTransition>& batch) override;
+  std::vector<TaskTryRecord> GetTries(const std::string& run_id, const std::string& task_id) override;
+  std::vector<TransitionRecord> GetTransitions(const std::string& run_id) override;
+  void PutArtifact(const ArtifactRecord& artifact) override;
+  std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pipeline
