@@ -112,7 +112,8 @@ struct NewTaskInstance {
 
 struct RunFilter {
   std::optional<std::string> dag_id;
-  std::optional<RunState> state;
+  std::vector<RunState> states;        // any of these; empty: any state
+  std::optional<std::string> trigger;  // "manual", "scheduled", "backfill"
   int limit = 50;
   int offset = 0;
 };
@@ -150,10 +151,16 @@ class StateStore {
   virtual bool SetPaused(const std::string& dag_id, bool paused) = 0;
 
   // Creates the run in `queued` and one task instance per task id in `pending`,
-  // atomically. Throws kConflict if the run id exists.
+  // atomically. Throws kConflict if the run id exists, or if it is a
+  // scheduled run for a tick (dag_id, logical_date) that already has one.
   virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) = 0;
   virtual std::optional<RunRecord> GetRun(const std::string& run_id) = 0;
+  // Newest first (created_at, then run_id, descending).
   virtual std::vector<RunRecord> ListRuns(const RunFilter& filter) = 0;
+  // How many runs match, ignoring limit and offset.
+  virtual int64_t CountRuns(const RunFilter& filter) = 0;
+  // The newest logical date of the DAG's scheduled runs.
+  virtual std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) = 0;
   // Moves the run to `to` if it is in one of `from`; records the transition.
   virtual bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
                              RunState to, TimePoint at, const std::string& reason) = 0;
@@ -170,6 +177,10 @@ class StateStore {
   virtual std::vector<TaskTryRecord> GetTries(const std::string& run_id,
                                               const std::string& task_id) = 0;
   virtual std::vector<TransitionRecord> GetTransitions(const std::string& run_id) = 0;
+
+  // Small named values (scheduler heartbeat and such).
+  virtual void PutMeta(const std::string& key, const std::string& value) = 0;
+  virtual std::optional<std::string> GetMeta(const std::string& key) = 0;
 
   virtual void PutArtifact(const ArtifactRecord& artifact) = 0;
   virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;

@@ -10,8 +10,9 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
   RunFilter filter;
   if (!options.dag.empty()) filter.dag_id = options.dag;
   if (!options.state.empty()) {
-    filter.state = ParseRunState(options.state);
-    if (!filter.state) {
+    auto state = ParseRunState(options.state);
+    if (state) filter.states.push_back(*state);
+    if (!state) {
       std::cerr << "pipectl: unknown run state '" << options.state
                 << "' (queued, running, success, failed, cancelled)\n";
       return kExitUsage;

@@ -12,6 +12,7 @@
 
 #include "core/dag_spec.h"
 #include "core/error.h"
+#include "store/sql_filter.h"
 
 namespace pipeline {
 
@@ -51,6 +52,7 @@ CREATE TABLE runs (
   ended_at BIGINT
 );
 CREATE INDEX runs_by_dag ON runs(dag_id, created_at);
+CREATE UNIQUE INDEX runs_one_per_tick ON runs(dag_id, logical_date) WHERE trigger = 'scheduled';
 CREATE INDEX runs_by_created ON runs(created_at);
 CREATE TABLE task_instances (
   run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -434,16 +436,44 @@ std::optional<RunRecord> PostgresStore::GetRun(const std::string& run_id) {
 
 std::vector<RunRecord> PostgresStore::ListRuns(const RunFilter& filter) {
   return impl_->Run("list runs", [&](pqxx::work& tx) {
-    std::optional<std::string> state;
-    if (filter.state) state = std::string(ToString(*filter.state));
     pqxx::result r = tx.exec_params(
-        std::string("SELECT ") + kRunColumns +
-            " FROM runs WHERE ($1::text IS NULL OR dag_id = $1) AND ($2::text IS NULL OR state = $2) "
-            "ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
-        filter.dag_id, state, filter.limit, filter.offset);
+        std::string("SELECT ") + kRunColumns + " FROM runs" + RunFilterWhere(filter, '$') +
+            " ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
+        filter.dag_id, filter.trigger, filter.limit, filter.offset);
     std::vector<RunRecord> out;
     for (const auto& row : r) out.push_back(ReadRun(row));
     return out;
+  });
+}
+
+int64_t PostgresStore::CountRuns(const RunFilter& filter) {
+  return impl_->Run("count runs", [&](pqxx::work& tx) {
+    return tx.exec_params("SELECT COUNT(*) FROM runs" + RunFilterWhere(filter, '$'), filter.dag_id,
+                          filter.trigger)[0][0].as<int64_t>();
+  });
+}
+
+std::optional<TimePoint> PostgresStore::LastScheduledTick(const std::string& dag_id) {
+  return impl_->Run("last scheduled tick", [&](pqxx::work& tx) -> std::optional<TimePoint> {
+    pqxx::result r = tx.exec_params(
+        "SELECT MAX(logical_date) FROM runs WHERE dag_id = $1 AND trigger = 'scheduled'", dag_id);
+    return OptTime(r[0][0]);
+  });
+}
+
+void PostgresStore::PutMeta(const std::string& key, const std::string& value) {
+  impl_->Run("put meta", [&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO meta(key, value) VALUES($1, $2) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   key, value);
+  });
+}
+
+std::optional<std::string> PostgresStore::GetMeta(const std::string& key) {
+  return impl_->Run("get meta", [&](pqxx::work& tx) -> std::optional<std::string> {
+    pqxx::result r = tx.exec_params("SELECT value FROM meta WHERE key = $1", key);
+    if (r.empty()) return std::nullopt;
+    return r[0][0].as<std::string>();
   });
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/dag_spec.h"
 #include "core/error.h"
+#include "store/sql_filter.h"
 
 namespace pipeline {
 
@@ -52,6 +53,7 @@ CREATE TABLE runs (
   ended_at INTEGER
 );
 CREATE INDEX runs_by_dag ON runs(dag_id, created_at);
+CREATE UNIQUE INDEX runs_one_per_tick ON runs(dag_id, logical_date) WHERE trigger = 'scheduled';
 CREATE INDEX runs_by_created ON runs(created_at);
 CREATE TABLE task_instances (
   run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -481,16 +483,44 @@ std::optional<RunRecord> SqliteStore::GetRun(const std::string& run_id) {
 
 std::vector<RunRecord> SqliteStore::ListRuns(const RunFilter& filter) {
   std::lock_guard lock(impl_->mu_);
-  std::string sql = std::string("SELECT ") + kRunColumns +
-                    " FROM runs WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 IS NULL OR state = ?2) "
-                    "ORDER BY created_at DESC, run_id DESC LIMIT ?3 OFFSET ?4";
-  Statement s(*impl_->statements_, sql);
-  std::optional<std::string> state;
-  if (filter.state) state = std::string(ToString(*filter.state));
-  s.Bind(1, filter.dag_id).Bind(2, state).Bind(3, filter.limit).Bind(4, filter.offset);
+  Statement s(*impl_->statements_, std::string("SELECT ") + kRunColumns + " FROM runs" +
+                                       RunFilterWhere(filter, '?') +
+                                       " ORDER BY created_at DESC, run_id DESC LIMIT ?3 OFFSET ?4");
+  s.Bind(1, filter.dag_id).Bind(2, filter.trigger).Bind(3, filter.limit).Bind(4, filter.offset);
   std::vector<RunRecord> out;
   while (s.Step()) out.push_back(ReadRun(s));
   return out;
+}
+
+int64_t SqliteStore::CountRuns(const RunFilter& filter) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT COUNT(*) FROM runs" + RunFilterWhere(filter, '?'));
+  s.Bind(1, filter.dag_id).Bind(2, filter.trigger);
+  return s.Step() ? s.Int(0) : 0;
+}
+
+std::optional<TimePoint> SqliteStore::LastScheduledTick(const std::string& dag_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT MAX(logical_date) FROM runs WHERE dag_id = ?1 AND trigger = 'scheduled'");
+  s.Bind(1, dag_id);
+  if (!s.Step() || s.IsNull(0)) return std::nullopt;
+  return s.Time(0);
+}
+
+void SqliteStore::PutMeta(const std::string& key, const std::string& value) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  s.Bind(1, key).Bind(2, value).Run();
+}
+
+std::optional<std::string> SqliteStore::GetMeta(const std::string& key) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT value FROM meta WHERE key = ?1");
+  s.Bind(1, key);
+  if (!s.Step()) return std::nullopt;
+  return s.Text(0);
 }
 
 bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<RunState>& from,

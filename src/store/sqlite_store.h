@@ -26,6 +26,10 @@ class SqliteStore final : public StateStore {
   void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) override;
   std::optional<RunRecord> GetRun(const std::string& run_id) override;
   std::vector<RunRecord> ListRuns(const RunFilter& filter) override;
+  int64_t CountRuns(const RunFilter& filter) override;
+  std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) override;
+  void PutMeta(const std::string& key, const std::string& value) override;
+  std::optional<std::string> GetMeta(const std::string& key) override;
   bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from, RunState to,
                      TimePoint at, const std::string& reason) override;
   std::vector<TaskInstanceRecord> GetTaskInstances(const std::string& run_id) override;

@@ -236,12 +236,63 @@ TEST_P(StateStoreTest, ListsRunsNewestFirstWithFilters) {
   by_dag.dag_id = "d1";
   EXPECT_EQ(ids(store_->ListRuns(by_dag)), (std::vector<std::string>{"r3", "r1"}));
   RunFilter by_state;
-  by_state.state = RunState::kQueued;
+  by_state.states = {RunState::kQueued};
   EXPECT_EQ(ids(store_->ListRuns(by_state)), (std::vector<std::string>{"r2", "r1"}));
   RunFilter page;
   page.limit = 1;
   page.offset = 1;
   EXPECT_EQ(ids(store_->ListRuns(page)), (std::vector<std::string>{"r2"}));
+}
+
+TEST_P(StateStoreTest, CountsRunsAndFindsTheLastScheduledTick) {
+  RunRecord s1 = MakeRun("s1", "d", 10);
+  s1.trigger = "scheduled";
+  s1.logical_date = At(100);
+  RunRecord s2 = MakeRun("s2", "d", 20);
+  s2.trigger = "scheduled";
+  s2.logical_date = At(200);
+  store_->CreateRun(s1, {});
+  store_->CreateRun(s2, {});
+  store_->CreateRun(MakeRun("m1", "d", 30), {});  // manual, newer logical date
+  store_->CreateRun(MakeRun("o1", "other", 40), {});
+  store_->TransitionRun("s1", {RunState::kQueued}, RunState::kRunning, At(41), "");
+  EXPECT_EQ(store_->LastScheduledTick("d"), At(200));
+  EXPECT_FALSE(store_->LastScheduledTick("other"));
+  RunFilter active;
+  active.dag_id = "d";
+  active.states = {RunState::kQueued, RunState::kRunning};
+  EXPECT_EQ(store_->CountRuns(active), 3);
+  RunFilter scheduled;
+  scheduled.trigger = "scheduled";
+  EXPECT_EQ(store_->CountRuns(scheduled), 2);
+  EXPECT_EQ(store_->ListRuns(scheduled).front().run_id, "s2");
+  EXPECT_EQ(store_->CountRuns({}), 4);
+}
+
+TEST_P(StateStoreTest, OneScheduledRunPerTick) {
+  // Given a scheduled run for a tick, then a second one for the same tick is a conflict,
+  // while a manual run with the same logical date is fine.
+  RunRecord a = MakeRun("a", "d", 10);
+  a.trigger = "scheduled";
+  store_->CreateRun(a, {{"t", 1}});
+  RunRecord b = MakeRun("b", "d", 10);
+  b.trigger = "scheduled";
+  try {
+    store_->CreateRun(b, {{"t", 1}});
+    FAIL() << "expected a conflict";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+  }
+  EXPECT_FALSE(store_->GetRun("b"));
+  store_->CreateRun(MakeRun("c", "d", 10), {{"t", 1}});
+  EXPECT_TRUE(store_->GetRun("c"));
+}
+
+TEST_P(StateStoreTest, MetaValuesAreReplaced) {
+  EXPECT_FALSE(store_->GetMeta("scheduler_heartbeat"));
+  store_->PutMeta("scheduler_heartbeat", "1");
+  store_->PutMeta("scheduler_heartbeat", "2");
+  EXPECT_EQ(store_->GetMeta("scheduler_heartbeat"), "2");
 }
 
 TEST_P(StateStoreTest, ArtifactsAreUpserted) {
