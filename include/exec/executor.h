@@ -8,6 +8,8 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -33,8 +35,9 @@ struct ExecutorOptions {
   std::string worker_name;
 };
 
-// Progress of a run as it happens, for live views and metrics. Called on the
-// executor's coordinating thread, in order; implementations must be quick.
+// Progress of a run as it happens, for live views and metrics. Called in
+// order, on the executor's threads, while the run's state is locked:
+// implementations must be quick and must not call back into the executor.
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
@@ -47,9 +50,13 @@ class RunObserver {
 
 // What one run needs besides the DAG: its record and resolved parameters.
 struct RunRequest {
-  const DagSpec* dag = nullptr;
+  const DagSpec* dag = nullptr;  // the DAG version the run was created with
   RunRecord run;
   ParamValues params;
+  // true: create the run in the store first. false: the run exists (queued,
+  // or running when taken over after a crash) and resumes from its stored
+  // task states.
+  bool create = true;
 };
 
 class Executor {
@@ -60,16 +67,23 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Creates the run in the store, runs it to the end and returns its final
-  // state. Blocks the calling thread, which coordinates the run. Throws
-  // pipeline::Error when the store fails; tasks still running are then
-  // cancelled before it returns.
+  // Runs the run to the end and returns its final state (kRunning when a
+  // Drain stopped it first). Blocks the calling thread, which coordinates the
+  // run; several runs may execute at once from different threads, sharing
+  // the pool. Throws pipeline::Error when the store fails; tasks still
+  // running are then cancelled before it returns.
   RunState Execute(const RunRequest& request, RunObserver* observer);
 
-  // Asks every run in progress to stop: tasks not started are cancelled,
-  // running ones get their cancel token fired (shell: process group killed).
-  // Thread-safe and async-signal-free; returns at once.
+  // Asks every run in progress, and every later one, to stop: tasks not
+  // started are cancelled, running ones get their cancel token fired (shell:
+  // process group killed). Thread-safe; returns at once.
   void Cancel();
+  // The same for one run; false when it is not executing here.
+  bool CancelRun(const std::string& run_id);
+  // Graceful stop: no new tries start; tries still running at `deadline` are
+  // stopped and queued again. Execute then returns kRunning for runs left
+  // unfinished. Thread-safe; returns at once.
+  void Drain(TimePoint deadline);
 
   int workers() const { return workers_; }
 
@@ -83,8 +97,9 @@ class Executor {
   int workers_;
   std::unique_ptr<ThreadPool> pool_;
   std::mutex mu_;
-  RunExecution* active_ = nullptr;  // guarded by mu_
-  bool cancel_requested_ = false;  // guarded by mu_
+  std::map<std::string, RunExecution*> active_;  // by run id; guarded by mu_
+  bool cancel_requested_ = false;                // guarded by mu_
+  std::optional<TimePoint> drain_deadline_;      // guarded by mu_
 };
 
 // A fresh run id: "YYYYMMDDTHHMMSS-" plus 8 random hex digits.

@@ -27,6 +27,12 @@ std::string DefaultWorkerName() {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
+// The reason of a try lost to a crash or a shutdown starts with this; such
+// tries use up no retries, but a task lost more than kMaxLostInARow times in
+// a row fails.
+constexpr std::string_view kLostPrefix = "lost";
+constexpr int kMaxLostInARow = 3;
+
 // What a task's trigger rule says once some upstream tasks have ended.
 enum class Decision { kWait, kRun, kSkip, kUpstreamFailed };
 
@@ -142,28 +148,40 @@ class Executor::RunExecution {
     unfinished_ = slots_.size();
   }
 
-  RunState Run() {
-    PersistRun({RunState::kQueued}, RunState::kRunning, "");
+  RunState Run(bool restore) {
+    if (run_.state == RunState::kQueued) PersistRun({RunState::kQueued}, RunState::kRunning, "");
     std::unique_lock lock(mu_);
     try {
-      for (size_t idx = 0; idx < slots_.size(); ++idx) {
-        if (slots_[idx].upstream.total == 0) MakeReady(idx);
+      if (restore) {
+        Restore();
+      } else {
+        for (size_t idx = 0; idx < slots_.size(); ++idx) {
+          if (slots_[idx].upstream.total == 0) MakeReady(idx);
+        }
       }
       Dispatch();
       Flush();
-      while (!failure_ && unfinished_ > 0) {
+      while (!failure_ && unfinished_ > 0 && !(draining_ && running_ == 0)) {
         std::optional<TimePoint> deadline;
         if (!timers_.empty()) deadline = timers_.begin()->first;
+        if (drain_deadline_ && running_ > 0 && (!deadline || *drain_deadline_ < *deadline)) {
+          deadline = drain_deadline_;
+        }
         timers_changed_ = false;
         ex_.clock_.WaitUntil(cv_, lock, deadline, [&] {
-          return failure_ || unfinished_ == 0 || timers_changed_ || (cancel_requested_ && !cancelling_);
+          return failure_ || unfinished_ == 0 || timers_changed_ || (draining_ && running_ == 0) ||
+                 (cancel_requested_ && !cancelling_) || (drain_requested_ && !draining_);
         });
         if (failure_) break;
         if (cancel_requested_ && !cancelling_) BeginCancel();
-        FireTimers(ex_.clock_.Now());
+        if (drain_requested_ && !draining_) BeginDrain();
+        TimePoint now = ex_.clock_.Now();
+        if (draining_ && drain_deadline_ && now >= *drain_deadline_) HandBack();
+        FireTimers(now);
         Dispatch();
         Flush();
       }
+      Flush();
     } catch (...) {
       failure_ = std::current_exception();
     }
@@ -171,6 +189,7 @@ class Executor::RunExecution {
       Abandon(lock);
       std::rethrow_exception(failure_);
     }
+    if (draining_ && unfinished_ > 0) return RunState::kRunning;  // left for the next process
     RunState final_state = RunState::kSuccess;
     if (cancelling_) {
       final_state = RunState::kCancelled;
@@ -193,6 +212,15 @@ class Executor::RunExecution {
     cv_.notify_all();
   }
 
+  // Thread-safe: start nothing new; tries still running at `deadline` are
+  // stopped and handed back (queued again, not counted as tries).
+  void RequestDrain(TimePoint deadline) {
+    std::lock_guard lock(mu_);
+    drain_requested_ = true;
+    drain_deadline_ = deadline;
+    cv_.notify_all();
+  }
+
  private:
   struct Timer {
     size_t index;
@@ -208,6 +236,10 @@ class Executor::RunExecution {
     UpstreamCounts upstream;
     std::shared_ptr<EventCancelToken> token;  // of the running try
     bool timed_out = false;
+    bool handed_back = false;       // the try was stopped by a shutdown
+    int lost_tries = 0;             // tries lost to crashes: they use up no retries
+    int lost_in_a_row = 0;
+    std::optional<TimePoint> next_try_at;  // restored up_for_retry
   };
 
   // On the worker thread that ran the try. Notifies while holding the lock:
@@ -226,11 +258,11 @@ class Executor::RunExecution {
       }
     }
     // Wake the coordinator only for what it handles (not every hop).
-    if (failure_ || unfinished_ == 0 || timers_changed_) cv_.notify_all();
+    if (failure_ || unfinished_ == 0 || timers_changed_ || (draining_ && running_ == 0)) cv_.notify_all();
   }
 
   void Dispatch() {
-    while (!ready_.empty() && running_ < limit_ && !cancelling_) {
+    while (!ready_.empty() && running_ < limit_ && !cancelling_ && !draining_) {
       size_t idx = ready_.front();
       ready_.pop_front();
       StartTry(idx);
@@ -324,7 +356,9 @@ class Executor::RunExecution {
     t.exit_code = result.exit_code;
     t.metrics_json = MetricsJson(result.metrics);
     if (observer_) observer_->OnTaskMetrics(spec.id, *t.metrics_json);
-    if (cancelling_ && !slot.timed_out) {
+    if (slot.handed_back) {
+      // handled below
+    } else if (cancelling_ && !slot.timed_out) {
       t.to = TaskState::kCancelled;
       t.reason = "cancelled";
     } else if (slot.timed_out) {
@@ -335,7 +369,12 @@ class Executor::RunExecution {
       t.reason = result.error.empty() ? "failed" : result.error;
     }
     int max_tries = 1 + spec.retry.retries;
-    if (t.to == TaskState::kFailed && slot.try_number < max_tries && !cancelling_) {
+    if (slot.handed_back) {
+      // Stopped by a shutdown: queued again for whoever runs this run next,
+      // counted as lost (it uses up no retry).
+      t.to = TaskState::kQueued;
+      t.reason = std::string(kLostPrefix) + ": handed back at shutdown";
+    } else if (t.to == TaskState::kFailed && slot.try_number - slot.lost_tries < max_tries && !cancelling_) {
       t.to = TaskState::kUpForRetry;
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});
@@ -374,40 +413,134 @@ class Executor::RunExecution {
   // are skipped or upstream_failed in turn.
   void Finish(size_t idx) {
     --unfinished_;
+    Propagate(idx);
+  }
+
+  // Tells the downstream tasks of an ended task, and theirs when they end
+  // (skipped, upstream_failed) in turn.
+  void Propagate(size_t idx) {
     if (cancelling_) return;
     std::vector<size_t> work{idx};
     while (!work.empty()) {
       size_t done = work.back();
       work.pop_back();
-      TaskState outcome = slots_[done].state;
       for (size_t down : slots_[done].downstream) {
-        Slot& d = slots_[down];
-        UpstreamCounts& c = d.upstream;
-        ++c.done;
-        if (outcome == TaskState::kSuccess) ++c.succeeded;
-        if (outcome == TaskState::kFailed || outcome == TaskState::kUpstreamFailed) ++c.failed;
-        if (outcome == TaskState::kSkipped) ++c.skipped;
-        if (d.state != TaskState::kPending) continue;  // decided earlier
-        Decision decision = Evaluate(d.spec->trigger_rule, c);
-        switch (decision) {
-          case Decision::kWait:
-            break;
-          case Decision::kRun:
-            MakeReady(down);
-            break;
-          case Decision::kSkip:
-          case Decision::kUpstreamFailed: {
-            bool skip = decision == Decision::kSkip;
-            TaskTransition t = Transition(down, {TaskState::kPending},
-                                          skip ? TaskState::kSkipped : TaskState::kUpstreamFailed);
-            t.reason = "trigger rule " + std::string(ToString(d.spec->trigger_rule)) +
-                       (skip ? " cannot hold" : ": an upstream task failed");
-            Apply(down, t);
-            --unfinished_;
-            work.push_back(down);
-            break;
+        Count(slots_[done].state, slots_[down].upstream);
+        if (slots_[down].state == TaskState::kPending && Decide(down)) work.push_back(down);
+      }
+    }
+  }
+
+  static void Count(TaskState outcome, UpstreamCounts& c) {
+    ++c.done;
+    if (outcome == TaskState::kSuccess) ++c.succeeded;
+    if (outcome == TaskState::kFailed || outcome == TaskState::kUpstreamFailed) ++c.failed;
+    if (outcome == TaskState::kSkipped) ++c.skipped;
+  }
+
+  // Applies a pending task's trigger rule to its upstream outcomes so far.
+  // True when that ended the task (skipped or upstream_failed), so that its
+  // own downstream tasks must hear of it.
+  bool Decide(size_t idx) {
+    Slot& d = slots_[idx];
+    Decision decision = Evaluate(d.spec->trigger_rule, d.upstream);
+    if (decision == Decision::kWait) return false;
+    if (decision == Decision::kRun) {
+      MakeReady(idx);
+      return false;
+    }
+    bool skip = decision == Decision::kSkip;
+    TaskTransition t = Transition(idx, {TaskState::kPending},
+                                  skip ? TaskState::kSkipped : TaskState::kUpstreamFailed);
+    t.reason = "trigger rule " + std::string(ToString(d.spec->trigger_rule)) +
+               (skip ? " cannot hold" : ": an upstream task failed");
+    Apply(idx, t);
+    --unfinished_;
+    return true;
+  }
+
+  // Takes over a run from the store as another process left it (crash
+  // recovery): tries that were running there are lost and queued again,
+  // at most kMaxLostInARow times in a row.
+  void Restore() {
+    std::map<std::string, TaskInstanceRecord, std::less<>> stored;
+    for (auto& rec : ex_.store_.GetTaskInstances(run_.run_id)) stored.emplace(rec.task_id, std::move(rec));
+    for (Slot& slot : slots_) {
+      auto it = stored.find(slot.spec->id);
+      if (it == stored.end()) {
+        throw Error::Corruption("run " + run_.run_id + " has no task instance '" + slot.spec->id + "'");
+      }
+      slot.state = it->second.state;
+      slot.try_number = it->second.try_number;
+      slot.next_try_at = it->second.next_try_at;
+      for (const TaskTryRecord& t : ex_.store_.GetTries(run_.run_id, slot.spec->id)) {
+        if (!t.ended_at) continue;  // the try in progress when the process died
+        bool lost = t.error.starts_with(kLostPrefix);
+        slot.lost_tries += lost;
+        slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;
+      }
+    }
+    unfinished_ = 0;
+    for (size_t idx = 0; idx < slots_.size(); ++idx) {
+      if (!IsTerminal(slots_[idx].state)) {
+        ++unfinished_;
+        continue;
+      }
+      for (size_t down : slots_[idx].downstream) Count(slots_[idx].state, slots_[down].upstream);
+    }
+    std::vector<TaskState> stored_states;
+    for (const Slot& slot : slots_) stored_states.push_back(slot.state);
+    std::vector<size_t> lost_for_good;
+    for (size_t idx = 0; idx < slots_.size(); ++idx) {
+      Slot& slot = slots_[idx];
+      switch (stored_states[idx]) {
+        case TaskState::kRunning: {
+          bool give_up = slot.lost_in_a_row + 1 > kMaxLostInARow;
+          TaskTransition t = Transition(idx, {TaskState::kRunning},
+                                        give_up ? TaskState::kFailed : TaskState::kQueued);
+          t.reason = std::string(kLostPrefix) + ": the process running try " +
+                     std::to_string(slot.try_number) + " ended" +
+                     (give_up ? " (" + std::to_string(kMaxLostInARow + 1) + " times in a row)" : "");
+          ++slot.lost_tries;
+          Apply(idx, t);
+          if (give_up) {
+            lost_for_good.push_back(idx);
+          } else {
+            ready_.push_back(idx);
           }
+          break;
         }
+        case TaskState::kQueued:
+          ready_.push_back(idx);
+          break;
+        case TaskState::kUpForRetry:
+          AddTimer(slot.next_try_at.value_or(ex_.clock_.Now()), Timer{idx, false, slot.try_number});
+          break;
+        default:
+          break;
+      }
+    }
+    for (size_t idx : lost_for_good) Finish(idx);
+    // Pending tasks whose upstream tasks had ended before the takeover.
+    for (size_t idx = 0; idx < slots_.size(); ++idx) {
+      if (stored_states[idx] == TaskState::kPending && slots_[idx].state == TaskState::kPending &&
+          Decide(idx)) {
+        Propagate(idx);
+      }
+    }
+  }
+
+  void BeginDrain() {
+    draining_ = true;
+    ready_.clear();  // they stay queued in the store
+    std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
+  }
+
+  void HandBack() {
+    for (Slot& slot : slots_) {
+      if (slot.state == TaskState::kRunning && slot.token && !slot.handed_back) {
+        slot.handed_back = true;
+        slot.token->Fire();
       }
     }
   }
@@ -541,6 +674,9 @@ class Executor::RunExecution {
   std::mutex mu_;  // guards everything above, and below
   std::condition_variable cv_;
   bool cancel_requested_ = false;
+  bool drain_requested_ = false;
+  bool draining_ = false;
+  std::optional<TimePoint> drain_deadline_;
   bool timers_changed_ = false;
   std::exception_ptr failure_;  // set once: the run is abandoned
 };
@@ -557,29 +693,49 @@ Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
 Executor::~Executor() = default;
 
 RunState Executor::Execute(const RunRequest& request, RunObserver* observer) {
-  std::vector<NewTaskInstance> tasks;
-  for (const TaskSpec& t : request.dag->tasks) tasks.push_back({t.id, 1 + t.retry.retries});
-  store_.CreateRun(request.run, tasks);
+  if (request.create) {
+    std::vector<NewTaskInstance> tasks;
+    for (const TaskSpec& t : request.dag->tasks) tasks.push_back({t.id, 1 + t.retry.retries});
+    store_.CreateRun(request.run, tasks);
+  }
   RunExecution state(*this, request, observer);
   {
     std::lock_guard lock(mu_);
-    active_ = &state;
+    if (!active_.emplace(request.run.run_id, &state).second) {
+      throw Error::Conflict("run " + request.run.run_id + " is already executing here");
+    }
     if (cancel_requested_) state.RequestCancel();
+    if (drain_deadline_) state.RequestDrain(*drain_deadline_);
   }
   struct Unregister {
     Executor* ex;
+    const std::string& run_id;
     ~Unregister() {
       std::lock_guard lock(ex->mu_);
-      ex->active_ = nullptr;
+      ex->active_.erase(run_id);
     }
-  } unregister{this};
-  return state.Run();
+  } unregister{this, request.run.run_id};
+  return state.Run(!request.create);
 }
 
 void Executor::Cancel() {
   std::lock_guard lock(mu_);
   cancel_requested_ = true;
-  if (active_) active_->RequestCancel();
+  for (auto& [id, run] : active_) run->RequestCancel();
+}
+
+bool Executor::CancelRun(const std::string& run_id) {
+  std::lock_guard lock(mu_);
+  auto it = active_.find(run_id);
+  if (it == active_.end()) return false;
+  it->second->RequestCancel();
+  return true;
+}
+
+void Executor::Drain(TimePoint deadline) {
+  std::lock_guard lock(mu_);
+  drain_deadline_ = deadline;
+  for (auto& [id, run] : active_) run->RequestDrain(deadline);
 }
 
 std::string NewRunId(TimePoint now) {

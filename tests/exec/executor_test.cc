@@ -312,6 +312,207 @@ TEST_F(ExecutorTest, EveryStateChangeIsPersistedInOrder) {
                                             "a:success", ":success"}));
 }
 
+// Moves a stored task along the given states, as another process would have.
+void Drive(StateStore& store, const std::string& run, const std::string& task,
+           std::vector<std::pair<TaskState, std::string>> steps) {
+  TaskState from = store.GetTaskInstance(run, task)->state;
+  for (auto& [to, reason] : steps) {
+    TaskTransition t;
+    t.run_id = run;
+    t.task_id = task;
+    t.from = {from};
+    t.to = to;
+    t.at = kStart;
+    t.reason = reason;
+    t.worker = "gone:1";
+    ASSERT_TRUE(store.TransitionTask(t)) << task << " " << ToString(from) << "->" << ToString(to);
+    from = to;
+  }
+}
+
+class ResumeTest : public ExecutorTest {
+ protected:
+  // Creates run "crashed" of `dag` as a dead process left it: a succeeded,
+  // b running.
+  RunRequest Crashed(const DagSpec& dag) {
+    RunRequest request;
+    request.dag = &dag;
+    request.run.run_id = "crashed";
+    request.run.dag_id = dag.id;
+    request.run.trigger = "manual";
+    request.run.logical_date = request.run.data_interval_start = request.run.data_interval_end = kStart;
+    request.run.params_json = "{}";
+    request.run.created_at = kStart;
+    std::vector<NewTaskInstance> tasks;
+    for (const TaskSpec& t : dag.tasks) tasks.push_back({t.id, 1 + t.retry.retries});
+    store_->CreateRun(request.run, tasks);
+    store_->TransitionRun("crashed", {RunState::kQueued}, RunState::kRunning, kStart, "");
+    request.run = *store_->GetRun("crashed");
+    request.create = false;
+    std::string error;
+    request.params = *ResolveParams(dag, {}, &error);
+    run_id_ = "crashed";
+    return request;
+  }
+
+  RunState Resume(const RunRequest& request) {
+    ExecutorOptions options;
+    options.workers = 2;
+    options.log_root = (dir_ / "logs").string();
+    Executor executor(*store_, ops_, clock_, options);
+    return executor.Execute(request, nullptr);
+  }
+};
+
+const char* kChain = R"(dag: chain
+tasks:
+  a: {op: fake}
+  b: {op: fake, depends_on: [a]}
+  c: {op: fake, depends_on: [b]}
+)";
+
+TEST_F(ResumeTest, LostTryIsRetriedWithoutUsingARetry) {
+  // Given b was running in a process that died, then b runs again as try 2
+  // (though it has no retries), c follows, and the run succeeds.
+  DagSpec dag = Load(kChain);
+  RunRequest request = Crashed(dag);
+  Drive(*store_, "crashed", "a", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kSuccess, ""}});
+  Drive(*store_, "crashed", "b", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}});
+  EXPECT_EQ(Resume(request), RunState::kSuccess);
+  EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"b#2", "c#1"}));
+  auto tries = Tries("b");
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0].state, TaskState::kQueued);
+  EXPECT_EQ(tries[0].error, "lost: the process running try 1 ended");
+  EXPECT_EQ(tries[1].state, TaskState::kSuccess);
+  EXPECT_EQ(store_->GetRun("crashed")->state, RunState::kSuccess);
+}
+
+TEST_F(ResumeTest, FourthLossInARowFailsTheTask) {
+  DagSpec dag = Load(kChain);
+  RunRequest request = Crashed(dag);
+  Drive(*store_, "crashed", "a", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kSuccess, ""}});
+  Drive(*store_, "crashed", "b", {{TaskState::kQueued, ""}});
+  for (int lost = 1; lost <= 3; ++lost) {
+    Drive(*store_, "crashed", "b", {{TaskState::kRunning, ""}, {TaskState::kQueued, "lost: earlier"}});
+  }
+  Drive(*store_, "crashed", "b", {{TaskState::kRunning, ""}});
+  EXPECT_EQ(Resume(request), RunState::kFailed);
+  EXPECT_TRUE(fake_->starts().empty());
+  auto b = store_->GetTaskInstance("crashed", "b");
+  EXPECT_EQ(b->state, TaskState::kFailed);
+  EXPECT_EQ(b->error, "lost: the process running try 4 ended (4 times in a row)");
+  EXPECT_EQ(StateOf("c"), TaskState::kUpstreamFailed);
+}
+
+TEST_F(ResumeTest, QueuedRetryingAndDecidedTasksResume) {
+  // Given a queued task, one waiting for a retry and one whose upstream had
+  // already failed, then each goes on from where it was.
+  DagSpec dag = Load(R"(dag: mixed
+tasks:
+  q: {op: fake}
+  r: {op: fake, retries: 1, retry_delay: 5s}
+  f: {op: fake}
+  after_f: {op: fake, depends_on: [f]}
+  cleanup: {op: fake, depends_on: [f], trigger_rule: all_done}
+)");
+  RunRequest request = Crashed(dag);
+  Drive(*store_, "crashed", "q", {{TaskState::kQueued, ""}});
+  Drive(*store_, "crashed", "r", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kUpForRetry, "boom"}});
+  Drive(*store_, "crashed", "f", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kFailed, "boom"}});
+  EXPECT_EQ(Resume(request), RunState::kFailed);
+  EXPECT_EQ(StateOf("q"), TaskState::kSuccess);
+  EXPECT_EQ(StateOf("r"), TaskState::kSuccess);
+  EXPECT_EQ(Tries("r").size(), 2u);
+  EXPECT_EQ(StateOf("after_f"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(StateOf("cleanup"), TaskState::kSuccess);
+}
+
+TEST_F(ExecutorTest, DrainHandsBackRunningTriesAndResumeFinishes) {
+  // Given a try that outlives the grace period of a shutdown, then it is
+  // stopped and queued again, and a later executor finishes the run.
+  fake_->Script("slow", {Outcome::kBlockUntilCancelled, Outcome::kSucceed});
+  DagSpec dag = Load("dag: d\ntasks:\n  slow: {op: fake}\n  next: {op: fake, depends_on: [slow]}\n");
+  ExecutorOptions options;
+  options.workers = 2;
+  options.log_root = (dir_ / "logs").string();
+  RunRequest request;
+  request.dag = &dag;
+  request.run.run_id = "drained";
+  request.run.dag_id = dag.id;
+  request.run.trigger = "manual";
+  request.run.logical_date = request.run.data_interval_start = request.run.data_interval_end = kStart;
+  request.run.params_json = "{}";
+  request.run.created_at = kStart;
+  run_id_ = "drained";
+  {
+    Executor executor(*store_, ops_, clock_, options);
+    class DrainOnStart final : public RunObserver {
+     public:
+      DrainOnStart(Executor& ex, Clock& clock) : ex_(ex), clock_(clock) {}
+      void OnRunState(const RunRecord&, RunState) override {}
+      void OnTaskState(const std::string&, TaskState state, int, TimePoint, const std::string&) override {
+        // Not from this thread: observers must not call back into the executor.
+        if (state == TaskState::kRunning) {
+          std::thread([this] { ex_.Drain(clock_.Now() + std::chrono::seconds(30)); }).detach();
+        }
+      }
+     private:
+      Executor& ex_;
+      Clock& clock_;
+    } drain(executor, clock_);
+    EXPECT_EQ(executor.Execute(request, &drain), RunState::kRunning);
+  }
+  EXPECT_EQ(store_->GetRun("drained")->state, RunState::kRunning);
+  EXPECT_EQ(StateOf("slow"), TaskState::kQueued);
+  EXPECT_EQ(Tries("slow")[0].error, "lost: handed back at shutdown");
+  EXPECT_EQ(StateOf("next"), TaskState::kPending);
+
+  request.run = *store_->GetRun("drained");
+  request.create = false;
+  Executor again(*store_, ops_, clock_, options);
+  EXPECT_EQ(again.Execute(request, nullptr), RunState::kSuccess);
+  EXPECT_EQ(Tries("slow").size(), 2u);
+  EXPECT_EQ(StateOf("next"), TaskState::kSuccess);
+}
+
+TEST_F(ExecutorTest, CancelRunStopsOnlyThatRun) {
+  fake_->Script("block", {Outcome::kBlockUntilCancelled});
+  DagSpec dag = Load("dag: d\ntasks:\n  block: {op: fake}\n");
+  ExecutorOptions options;
+  options.workers = 2;
+  options.log_root = (dir_ / "logs").string();
+  Executor executor(*store_, ops_, clock_, options);
+  auto request_for = [&](const std::string& id) {
+    RunRequest r;
+    r.dag = &dag;
+    r.run.run_id = id;
+    r.run.dag_id = dag.id;
+    r.run.trigger = "manual";
+    r.run.logical_date = r.run.data_interval_start = r.run.data_interval_end = kStart;
+    r.run.params_json = "{}";
+    r.run.created_at = kStart;
+    return r;
+  };
+  RunRequest one = request_for("one"), two = request_for("two");
+  RunState one_state{}, two_state{};
+  std::thread t1([&] { one_state = executor.Execute(one, nullptr); });
+  std::thread t2([&] { two_state = executor.Execute(two, nullptr); });
+  auto running = [&](const std::string& id) {
+    auto ti = store_->GetTaskInstance(id, "block");
+    return ti && ti->state == TaskState::kRunning;
+  };
+  while (!running("one") || !running("two")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(executor.CancelRun("one"));
+  EXPECT_FALSE(executor.CancelRun("three"));
+  t1.join();
+  EXPECT_EQ(one_state, RunState::kCancelled);
+  EXPECT_EQ(store_->GetTaskInstance("two", "block")->state, TaskState::kRunning);
+  EXPECT_TRUE(executor.CancelRun("two"));
+  t2.join();
+  EXPECT_EQ(two_state, RunState::kCancelled);
+}
+
 // A random DAG at 1..8 workers: every task runs once, after all its upstreams.
 class RandomDagTest : public ExecutorTest, public testing::WithParamInterface<int> {};
 
