@@ -29,5 +29,8 @@ std::string ParamText(const DocNode& value);
 
 // The values as one JSON object (for the store and the API).
 std::string ParamsToJson(const ParamValues& params);
+// The inverse: a stored run's parameters. Throws Error(kCorruption) when
+// `json` is not an object of scalars and lists.
+ParamValues ParamsFromJson(const std::string& json);
 
 }  // namespace pipeline

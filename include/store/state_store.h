@@ -155,7 +155,7 @@ class StateStore {
   // scheduled run for a tick (dag_id, logical_date) that already has one.
   virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) = 0;
   virtual std::optional<RunRecord> GetRun(const std::string& run_id) = 0;
-  // Newest first (created_at, then run_id, descending).
+  // Newest first (created_at, then logical_date, then run_id, descending).
   virtual std::vector<RunRecord> ListRuns(const RunFilter& filter) = 0;
   // How many runs match, ignoring limit and offset.
   virtual int64_t CountRuns(const RunFilter& filter) = 0;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/diagnostic.h"
+#include "core/error.h"
 #include "dag/yaml_reader.h"
 
 namespace pipeline {
@@ -83,6 +84,45 @@ std::string ParamsToJson(const ParamValues& params) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, value] : params) out[name] = ToJson(*value);
   return out.dump();
+}
+
+}  // namespace pipeline
+
+namespace pipeline {
+
+namespace {
+
+DocNode::Ptr FromJson(const nlohmann::json& value) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::null:
+      return DocNode::Null();
+    case nlohmann::json::value_t::string:
+      return DocNode::Scalar(value.get<std::string>(), true);
+    case nlohmann::json::value_t::boolean:
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::json::value_t::number_float:
+      return DocNode::Scalar(value.dump(), false);
+    case nlohmann::json::value_t::array: {
+      auto seq = std::make_shared<DocNode>(DocNode::Kind::kSequence, Mark{});
+      for (const auto& item : value) seq->add_item(FromJson(item));
+      return seq;
+    }
+    default:
+      throw Error::Corruption("stored run parameter is not a scalar or a list: " + value.dump());
+  }
+}
+
+}  // namespace
+
+ParamValues ParamsFromJson(const std::string& json) {
+  auto parsed = nlohmann::json::parse(json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    throw Error::Corruption("stored run parameters are not a JSON object: " + json);
+  }
+  ParamValues out;
+  for (const auto& [name, value] : parsed.items()) out[name] = FromJson(value);
+  return out;
 }
 
 }  // namespace pipeline

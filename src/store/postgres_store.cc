@@ -438,7 +438,7 @@ std::vector<RunRecord> PostgresStore::ListRuns(const RunFilter& filter) {
   return impl_->Run("list runs", [&](pqxx::work& tx) {
     pqxx::result r = tx.exec_params(
         std::string("SELECT ") + kRunColumns + " FROM runs" + RunFilterWhere(filter, '$') +
-            " ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
+            " ORDER BY created_at DESC, logical_date DESC, run_id DESC LIMIT $3 OFFSET $4",
         filter.dag_id, filter.trigger, filter.limit, filter.offset);
     std::vector<RunRecord> out;
     for (const auto& row : r) out.push_back(ReadRun(row));

@@ -485,7 +485,7 @@ std::vector<RunRecord> SqliteStore::ListRuns(const RunFilter& filter) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, std::string("SELECT ") + kRunColumns + " FROM runs" +
                                        RunFilterWhere(filter, '?') +
-                                       " ORDER BY created_at DESC, run_id DESC LIMIT ?3 OFFSET ?4");
+                                       " ORDER BY created_at DESC, logical_date DESC, run_id DESC LIMIT ?3 OFFSET ?4");
   s.Bind(1, filter.dag_id).Bind(2, filter.trigger).Bind(3, filter.limit).Bind(4, filter.offset);
   std::vector<RunRecord> out;
   while (s.Step()) out.push_back(ReadRun(s));

@@ -49,6 +49,17 @@ TEST(ParamsTest, OverridesAreTypeChecked) {
   EXPECT_TRUE(int_for_float) << error;
 }
 
+TEST(ParamsTest, JsonRoundTrip) {
+  DagSpec dag = LoadDag();
+  std::string error;
+  auto p = ResolveParams(dag, {{"source", "'2026'"}}, &error);
+  ASSERT_TRUE(p) << error;
+  ParamValues back = ParamsFromJson(ParamsToJson(*p));
+  EXPECT_EQ(ParamsToJson(back), ParamsToJson(*p));
+  EXPECT_TRUE(back.at("source")->quoted());  // "2026" stays a string
+  EXPECT_EQ(ParamText(*back.at("tags")), R"(["a","b"])");
+}
+
 TEST(ParamsTest, UnknownOrMistypedOverridesAreRefused) {
   DagSpec dag = LoadDag();
   std::string error;

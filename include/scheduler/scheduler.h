@@ -1,0 +1,135 @@
+// Scheduler: the daemon's brain. Knows the loaded DAGs and their versions,
+// creates scheduled runs at their ticks (exactly once per tick, across
+// restarts: the store refuses a second run for a tick), takes triggers and
+// backfills, and starts queued runs on the executor as max_active_runs allows.
+//
+// Event-driven: a trigger or a run's end starts the next run at once; the
+// loop thread sleeps until the next cron tick or until poked. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/dag_spec.h"
+#include "core/diagnostic.h"
+#include "core/time.h"
+#include "store/state_store.h"
+
+namespace pipeline {
+
+class DagLoader;
+class Executor;
+class RunObserver;
+struct FolderLoadResult;
+
+struct DagStatus {
+  std::shared_ptr<const DagSpec> spec;  // the newest loaded version
+  int version = 0;
+  bool paused = false;
+  std::optional<TimePoint> next_tick;
+  std::optional<RunRecord> last_run;
+};
+
+struct SchedulerStats {
+  int64_t runs_started = 0;
+  int64_t queued_runs = 0;          // created, waiting for a slot
+  Duration loop_lag{0};             // how late the last tick was handled
+  std::optional<TimePoint> last_heartbeat;
+};
+
+struct SchedulerOptions {
+  // How often the loop records its heartbeat (GET /api/v1/health shows it).
+  Duration heartbeat_every = std::chrono::seconds(5);
+  RunObserver* observer = nullptr;  // sees every run's progress; may be null
+};
+
+class Scheduler {
+ public:
+  // `store`, `executor`, `loader` and `clock` must outlive the scheduler.
+  Scheduler(StateStore& store, Executor& executor, const DagLoader& loader, Clock& clock,
+            SchedulerOptions options = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Replaces the known DAGs with a folder's load result. A changed file
+  // becomes a new version; runs already started keep theirs. A DAG whose file
+  // turned invalid keeps its last good version; the errors are reported.
+  void SetDags(const FolderLoadResult& loaded);
+
+  // Resumes the runs a previous process left running (their running tries are
+  // lost and retried), then starts the loop thread.
+  void Start();
+  // Stops creating and starting runs, lets running tries finish for `grace`,
+  // hands back the rest, and waits for every run thread. Idempotent.
+  void Stop(Duration grace);
+
+  // Creates a manual run with `overrides` (NAME -> value read as YAML) and
+  // starts it if max_active_runs allows, else leaves it queued. Throws
+  // Error: kNotFound (unknown DAG), kInvalidArgument (unknown parameter or
+  // wrong type), kConflict (no room and `queue` is false).
+  RunRecord Trigger(const std::string& dag_id,
+                    const std::vector<std::pair<std::string, std::string>>& overrides, bool queue);
+  // Creates a run for every tick in [from, to] (trigger "backfill"), skipping
+  // ticks that have a scheduled or backfill run unless `rerun`. Throws
+  // kNotFound, kInvalidArgument (no schedule, from > to, over 10,000 ticks).
+  std::vector<RunRecord> Backfill(const std::string& dag_id, TimePoint from, TimePoint to, bool rerun);
+  // Cancels a queued or running run; false when it has already ended.
+  // Throws kNotFound for an unknown run.
+  bool Cancel(const std::string& run_id);
+  // Throws kNotFound for an unknown DAG.
+  void SetPaused(const std::string& dag_id, bool paused);
+
+  std::vector<DagStatus> Dags();
+  std::optional<DagStatus> Dag(const std::string& dag_id);
+  // The DAG spec a run executes (its own version).
+  std::shared_ptr<const DagSpec> SpecFor(const std::string& dag_id, int version);
+  std::vector<Diagnostic> LoadErrors();
+  SchedulerStats Stats();
+
+  // Wakes the loop now (tests and the folder watcher use it).
+  void Poke();
+
+ private:
+  struct Loaded {
+    std::shared_ptr<const DagSpec> spec;
+    int version = 0;
+  };
+
+  void Loop();
+  void CreateDueRuns(TimePoint now);
+  // Starts queued runs of `dag_id` while it has room. Requires mu_.
+  void StartQueued(const std::string& dag_id);
+  void Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec);  // requires mu_
+  std::shared_ptr<const DagSpec> SpecForLocked(const std::string& dag_id, int version);  // requires mu_
+  int RunningHere(const std::string& dag_id) const;  // requires mu_
+  std::optional<TimePoint> NextWake(TimePoint now);  // requires mu_
+
+  StateStore& store_;
+  Executor& executor_;
+  const DagLoader& loader_;
+  Clock& clock_;
+  SchedulerOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Loaded> dags_;                                        // guarded by mu_
+  std::map<std::pair<std::string, int>, std::shared_ptr<const DagSpec>> versions_;  // guarded by mu_
+  std::vector<Diagnostic> load_errors_;                                       // guarded by mu_
+  std::map<std::string, std::string> launched_;  // run id -> dag id, executing here; guarded by mu_
+  SchedulerStats stats_;                          // guarded by mu_
+  bool poked_ = false;                            // guarded by mu_
+  bool stopping_ = false;                         // guarded by mu_
+  int run_threads_ = 0;                           // guarded by mu_
+  std::thread loop_;
+};
+
+}  // namespace pipeline

@@ -1,0 +1,410 @@
+#include "scheduler/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "dag/loader.h"
+#include "dag/params.h"
+#include "exec/executor.h"
+#include "scheduler/schedule.h"
+
+namespace pipeline {
+
+namespace {
+
+constexpr size_t kMaxBackfillTicks = 10'000;
+constexpr Duration kRetryAfterError = std::chrono::seconds(1);
+constexpr int kQueuedBatch = 100;
+
+RunRecord NewRun(const std::string& dag_id, int version, const std::string& trigger, TimePoint now,
+                 TimePoint logical, TimePoint start, TimePoint end, const std::string& params_json) {
+  RunRecord run;
+  run.run_id = NewRunId(now);
+  run.dag_id = dag_id;
+  run.dag_version = version;
+  run.trigger = trigger;
+  run.logical_date = logical;
+  run.data_interval_start = start;
+  run.data_interval_end = end;
+  run.params_json = params_json;
+  run.created_at = now;
+  return run;
+}
+
+std::vector<NewTaskInstance> TaskInstances(const DagSpec& dag) {
+  std::vector<NewTaskInstance> out;
+  for (const TaskSpec& t : dag.tasks) out.push_back({t.id, 1 + t.retry.retries});
+  return out;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(StateStore& store, Executor& executor, const DagLoader& loader, Clock& clock,
+                     SchedulerOptions options)
+    : store_(store), executor_(executor), loader_(loader), clock_(clock), options_(options) {}
+
+Scheduler::~Scheduler() { Stop(Duration(0)); }
+
+void Scheduler::SetDags(const FolderLoadResult& loaded) {
+  TimePoint now = clock_.Now();
+  std::map<std::string, Loaded> fresh;
+  for (const DagSpec& dag : loaded.dags) {
+    int version = store_.PutDagVersion(dag, now);
+    fresh[dag.id] = {std::make_shared<const DagSpec>(dag), version};
+  }
+  std::lock_guard lock(mu_);
+  // An invalid file keeps its DAG's last good version (it is never half-loaded).
+  for (const auto& [id, old] : dags_) {
+    if (!fresh.count(id) && std::find(loaded.invalid_files.begin(), loaded.invalid_files.end(),
+                                      old.spec->file) != loaded.invalid_files.end()) {
+      fresh[id] = old;
+    }
+  }
+  for (const auto& [id, entry] : fresh) {
+    auto it = dags_.find(id);
+    if (it == dags_.end() || it->second.version != entry.version) {
+      spdlog::info("dag loaded dag={} version={} tasks={}", id, entry.version, entry.spec->tasks.size());
+    }
+    versions_[{id, entry.version}] = entry.spec;
+  }
+  for (const Diagnostic& d : loaded.diagnostics) spdlog::warn("dag invalid {}", d.ToString());
+  dags_ = std::move(fresh);
+  load_errors_ = loaded.diagnostics;
+  poked_ = true;
+  cv_.notify_all();
+}
+
+void Scheduler::Start() {
+  // Runs a previous process left running: take them over.
+  RunFilter running;
+  running.states = {RunState::kRunning};
+  running.limit = 100'000;
+  for (const RunRecord& run : store_.ListRuns(running)) {
+    std::lock_guard lock(mu_);
+    spdlog::info("run resumed run={} dag={}", run.run_id, run.dag_id);
+    Launch(run, SpecForLocked(run.dag_id, run.dag_version));
+  }
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Stop(Duration grace) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (loop_.joinable()) loop_.join();
+  executor_.Drain(clock_.Now() + grace);
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return run_threads_ == 0; });
+}
+
+void Scheduler::Poke() {
+  std::lock_guard lock(mu_);
+  poked_ = true;
+  cv_.notify_all();
+}
+
+void Scheduler::Loop() {
+  std::unique_lock lock(mu_);
+  TimePoint last_heartbeat{};
+  while (!stopping_) {
+    poked_ = false;
+    TimePoint now = clock_.Now();
+    std::optional<TimePoint> wake;
+    try {
+      lock.unlock();
+      CreateDueRuns(now);
+      if (now - last_heartbeat >= options_.heartbeat_every) {
+        store_.PutMeta("scheduler_heartbeat", FormatIso8601(now));
+        last_heartbeat = now;
+      }
+      lock.lock();
+      stats_.last_heartbeat = last_heartbeat;
+      stats_.loop_lag = std::chrono::duration_cast<Duration>(clock_.Now() - now);
+      for (const auto& [id, entry] : dags_) StartQueued(id);
+      wake = NextWake(now);
+    } catch (const std::exception& e) {
+      if (!lock.owns_lock()) lock.lock();
+      spdlog::error("scheduler loop: {} (retrying in 1s)", e.what());
+      wake = clock_.Now() + kRetryAfterError;
+    }
+    if (wake && last_heartbeat + options_.heartbeat_every < *wake) wake = last_heartbeat + options_.heartbeat_every;
+    clock_.WaitUntil(cv_, lock, wake, [&] { return stopping_ || poked_; });
+  }
+}
+
+void Scheduler::CreateDueRuns(TimePoint now) {
+  std::map<std::string, Loaded> dags;
+  {
+    std::lock_guard lock(mu_);
+    dags = dags_;
+  }
+  std::map<std::string, bool> paused;
+  for (const DagRecord& d : store_.ListDags()) paused[d.dag_id] = d.paused;
+  for (const auto& [id, entry] : dags) {
+    const DagSpec& dag = *entry.spec;
+    auto schedule = Schedule::ForDag(dag);
+    if (!schedule || paused[id]) continue;
+    RunFilter active;
+    active.dag_id = id;
+    active.states = {RunState::kQueued, RunState::kRunning};
+    auto ticks = TicksToCreate(*schedule, dag.catchup, dag.max_active_runs, store_.LastScheduledTick(id),
+                               store_.CountRuns(active), now);
+    for (const Tick& tick : ticks) {
+      RunRecord run = NewRun(id, entry.version, "scheduled", now, tick.logical_date, tick.interval_start,
+                             tick.interval_end, ParamsToJson(*ResolveParams(dag, {}, nullptr)));
+      try {
+        store_.CreateRun(run, TaskInstances(dag));
+        spdlog::info("run created run={} dag={} trigger=scheduled logical_date={}", run.run_id, id,
+                     FormatIso8601(tick.logical_date));
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kConflict) throw;  // another scheduler made it: fine
+      }
+    }
+  }
+}
+
+int Scheduler::RunningHere(const std::string& dag_id) const {
+  return int(std::count_if(launched_.begin(), launched_.end(),
+                           [&](const auto& entry) { return entry.second == dag_id; }));
+}
+
+void Scheduler::StartQueued(const std::string& dag_id) {
+  if (stopping_) return;
+  auto it = dags_.find(dag_id);
+  if (it == dags_.end()) return;
+  int room = it->second.spec->max_active_runs - RunningHere(dag_id);
+  if (room <= 0) return;
+  auto record = store_.GetDag(dag_id);
+  if (record && record->paused) return;
+  RunFilter queued;
+  queued.dag_id = dag_id;
+  queued.states = {RunState::kQueued};
+  queued.limit = kQueuedBatch;
+  int64_t total = store_.CountRuns(queued);
+  if (total == 0) return;
+  queued.offset = int(std::max<int64_t>(0, total - kQueuedBatch));  // the oldest ones
+  std::vector<RunRecord> runs = store_.ListRuns(queued);
+  std::reverse(runs.begin(), runs.end());
+  for (const RunRecord& run : runs) {
+    if (room <= 0) break;
+    if (launched_.count(run.run_id)) continue;
+    Launch(run, SpecForLocked(dag_id, run.dag_version));
+    --room;
+  }
+}
+
+void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec) {
+  launched_[run.run_id] = run.dag_id;
+  ++run_threads_;
+  ++stats_.runs_started;
+  std::thread([this, run, spec] {
+    RunRequest request;
+    request.dag = spec.get();
+    request.run = run;
+    request.create = false;
+    try {
+      request.params = ParamsFromJson(run.params_json);
+      RunState state = executor_.Execute(request, options_.observer);
+      spdlog::info("run ended run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
+    } catch (const std::exception& e) {
+      spdlog::error("run failed to execute run={} dag={}: {}", run.run_id, run.dag_id, e.what());
+    }
+    std::lock_guard lock(mu_);
+    launched_.erase(run.run_id);
+    --run_threads_;
+    try {
+      StartQueued(run.dag_id);  // the freed slot, at once
+    } catch (const std::exception& e) {
+      spdlog::error("starting queued runs of dag={}: {}", run.dag_id, e.what());
+      poked_ = true;
+    }
+    cv_.notify_all();
+  }).detach();
+}
+
+std::optional<TimePoint> Scheduler::NextWake(TimePoint now) {
+  std::optional<TimePoint> wake;
+  for (const auto& [id, entry] : dags_) {
+    auto schedule = Schedule::ForDag(*entry.spec);
+    if (!schedule) continue;
+    auto tick = schedule->NextAfter(now);
+    if (tick && (!wake || tick->logical_date < *wake)) wake = tick->logical_date;
+  }
+  return wake;
+}
+
+RunRecord Scheduler::Trigger(const std::string& dag_id,
+                             const std::vector<std::pair<std::string, std::string>>& overrides,
+                             bool queue) {
+  std::unique_lock lock(mu_);
+  auto it = dags_.find(dag_id);
+  if (it == dags_.end()) throw Error::NotFound("no DAG '" + dag_id + "'");
+  Loaded entry = it->second;
+  std::string error;
+  auto params = ResolveParams(*entry.spec, overrides, &error);
+  if (!params) throw Error::InvalidArgument(error);
+  if (!queue && RunningHere(dag_id) >= entry.spec->max_active_runs) {
+    throw Error::Conflict("DAG '" + dag_id + "' has max_active_runs (" +
+                          std::to_string(entry.spec->max_active_runs) + ") runs active");
+  }
+  TimePoint now = clock_.Now();
+  RunRecord run = NewRun(dag_id, entry.version, "manual", now, now, now, now, ParamsToJson(*params));
+  store_.CreateRun(run, TaskInstances(*entry.spec));
+  spdlog::info("run created run={} dag={} trigger=manual", run.run_id, dag_id);
+  StartQueued(dag_id);
+  return *store_.GetRun(run.run_id);
+}
+
+std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint from, TimePoint to,
+                                           bool rerun) {
+  std::unique_lock lock(mu_);
+  auto it = dags_.find(dag_id);
+  if (it == dags_.end()) throw Error::NotFound("no DAG '" + dag_id + "'");
+  Loaded entry = it->second;
+  auto schedule = Schedule::ForDag(*entry.spec);
+  if (!schedule) throw Error::InvalidArgument("DAG '" + dag_id + "' has no schedule to backfill");
+  if (from > to) throw Error::InvalidArgument("backfill: --from is after --to");
+  std::vector<Tick> ticks = schedule->Between(from, to, kMaxBackfillTicks + 1);
+  if (ticks.size() > kMaxBackfillTicks) {
+    throw Error::InvalidArgument("backfill covers more than " + std::to_string(kMaxBackfillTicks) + " ticks");
+  }
+  std::set<TimePoint> existing;
+  if (!rerun) {
+    for (const char* trigger : {"scheduled", "backfill"}) {
+      RunFilter f;
+      f.dag_id = dag_id;
+      f.trigger = trigger;
+      f.limit = 1'000'000;
+      for (const RunRecord& r : store_.ListRuns(f)) existing.insert(r.logical_date);
+    }
+  }
+  std::string params = ParamsToJson(*ResolveParams(*entry.spec, {}, nullptr));
+  std::vector<RunRecord> created;
+  TimePoint now = clock_.Now();
+  for (const Tick& tick : ticks) {
+    if (existing.count(tick.logical_date)) continue;
+    RunRecord run = NewRun(dag_id, entry.version, "backfill", now, tick.logical_date, tick.interval_start,
+                           tick.interval_end, params);
+    store_.CreateRun(run, TaskInstances(*entry.spec));
+    created.push_back(run);
+  }
+  spdlog::info("backfill dag={} from={} to={} runs={}", dag_id, FormatIso8601(from), FormatIso8601(to),
+               created.size());
+  StartQueued(dag_id);
+  return created;
+}
+
+bool Scheduler::Cancel(const std::string& run_id) {
+  auto run = store_.GetRun(run_id);
+  if (!run) throw Error::NotFound("no run '" + run_id + "'");
+  if (IsTerminal(run->state)) return false;
+  if (executor_.CancelRun(run_id)) return true;
+  // Not executing here: a queued run never started.
+  std::lock_guard lock(mu_);
+  if (launched_.count(run_id)) return executor_.CancelRun(run_id);  // starting right now
+  TimePoint now = clock_.Now();
+  std::vector<TaskTransition> batch;
+  for (const TaskInstanceRecord& t : store_.GetTaskInstances(run_id)) {
+    if (IsTerminal(t.state)) continue;
+    TaskTransition tr;
+    tr.run_id = run_id;
+    tr.task_id = t.task_id;
+    tr.from = {t.state};
+    tr.to = TaskState::kCancelled;
+    tr.at = now;
+    tr.reason = "cancelled";
+    batch.push_back(tr);
+  }
+  if (!store_.TransitionRun(run_id, {RunState::kQueued}, RunState::kCancelled, now, "cancelled")) return false;
+  if (!batch.empty()) store_.TransitionTasks(batch);
+  spdlog::info("run cancelled run={} (queued)", run_id);
+  return true;
+}
+
+void Scheduler::SetPaused(const std::string& dag_id, bool paused) {
+  {
+    std::lock_guard lock(mu_);
+    if (!dags_.count(dag_id)) throw Error::NotFound("no DAG '" + dag_id + "'");
+  }
+  store_.SetPaused(dag_id, paused);
+  spdlog::info("dag {} dag={}", paused ? "paused" : "unpaused", dag_id);
+  Poke();
+}
+
+std::vector<DagStatus> Scheduler::Dags() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : dags_) ids.push_back(id);
+  }
+  std::vector<DagStatus> out;
+  for (const std::string& id : ids) {
+    if (auto status = Dag(id)) out.push_back(std::move(*status));
+  }
+  return out;
+}
+
+std::optional<DagStatus> Scheduler::Dag(const std::string& dag_id) {
+  Loaded entry;
+  {
+    std::lock_guard lock(mu_);
+    auto it = dags_.find(dag_id);
+    if (it == dags_.end()) return std::nullopt;
+    entry = it->second;
+  }
+  DagStatus status;
+  status.spec = entry.spec;
+  status.version = entry.version;
+  if (auto record = store_.GetDag(dag_id)) status.paused = record->paused;
+  if (auto schedule = Schedule::ForDag(*entry.spec)) {
+    if (auto tick = schedule->NextAfter(clock_.Now())) status.next_tick = tick->logical_date;
+  }
+  RunFilter last;
+  last.dag_id = dag_id;
+  last.limit = 1;
+  auto runs = store_.ListRuns(last);
+  if (!runs.empty()) status.last_run = runs.front();
+  return status;
+}
+
+std::shared_ptr<const DagSpec> Scheduler::SpecFor(const std::string& dag_id, int version) {
+  std::lock_guard lock(mu_);
+  return SpecForLocked(dag_id, version);
+}
+
+std::shared_ptr<const DagSpec> Scheduler::SpecForLocked(const std::string& dag_id, int version) {
+  auto it = versions_.find({dag_id, version});
+  if (it != versions_.end()) return it->second;
+  // A version from before a restart: the store has its text.
+  auto stored = store_.GetDagVersion(dag_id, version);
+  if (!stored) throw Error::NotFound("no version " + std::to_string(version) + " of DAG '" + dag_id + "'");
+  LoadResult r = loader_.LoadText(stored->source, stored->file);
+  if (!r.dag) {
+    throw Error::Corruption("stored version " + std::to_string(version) + " of DAG '" + dag_id +
+                            "' no longer loads: " + r.diagnostics.front().ToString());
+  }
+  auto spec = std::make_shared<const DagSpec>(std::move(*r.dag));
+  versions_[{dag_id, version}] = spec;
+  return spec;
+}
+
+std::vector<Diagnostic> Scheduler::LoadErrors() {
+  std::lock_guard lock(mu_);
+  return load_errors_;
+}
+
+SchedulerStats Scheduler::Stats() {
+  RunFilter queued;
+  queued.states = {RunState::kQueued};
+  int64_t depth = store_.CountRuns(queued);
+  std::lock_guard lock(mu_);
+  SchedulerStats out = stats_;
+  out.queued_runs = depth;
+  return out;
+}
+
+}  // namespace pipeline

@@ -1,0 +1,266 @@
+#include "scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/operator.h"
+#include "dag/loader.h"
+#include "exec/builtin_operators.h"
+#include "exec/executor.h"
+#include "exec/fakes.h"
+#include "test_util.h"
+
+namespace pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::hours;
+
+TimePoint T(const char* iso) { return ParseIso8601(iso)->utc; }
+
+class SchedulerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing_util::FreshTestDir("pipe_sched");
+    store_ = OpenStateStore("sqlite:" + (dir_ / "state.db").string());
+    auto fake = std::make_unique<ScriptedOperator>();
+    fake_ = fake.get();
+    ops_.Register(std::move(fake));
+    ExecutorOptions options;
+    options.workers = 4;
+    options.log_root = (dir_ / "logs").string();
+    executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
+    SchedulerOptions sched;
+    sched.heartbeat_every = hours(1000);  // the fake clock jumps to every wake
+    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
+  }
+  void TearDown() override {
+    scheduler_->Stop(Duration(0));
+    scheduler_.reset();
+    executor_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Writes the DAG files and loads the folder into the scheduler.
+  void Dags(const std::map<std::string, std::string>& files) {
+    for (const auto& [name, text] : files) std::ofstream(dir_ / name) << text;
+    scheduler_->SetDags(loader_.LoadFolder(dir_.string()));
+  }
+
+  // Waits (real time, bounded) until `done` holds.
+  template <typename Pred>
+  bool Eventually(Pred done) {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+
+  bool Ended(const std::string& run_id) {
+    auto run = store_->GetRun(run_id);
+    return run && IsTerminal(run->state);
+  }
+
+  std::vector<std::string> ScheduledDates() {
+    RunFilter f;
+    f.trigger = "scheduled";
+    f.limit = 1000;
+    std::vector<std::string> out;
+    for (const RunRecord& r : store_->ListRuns(f)) out.insert(out.begin(), FormatIso8601(r.logical_date));
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<StateStore> store_;
+  OperatorRegistry ops_;
+  ScriptedOperator* fake_ = nullptr;
+  DagLoader loader_{ops_};
+  FakeClock clock_{T("2026-06-01T10:30:00Z")};
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+const char* kSimple = "dag: simple\nparams: {n: 1}\ntasks:\n  a: {op: fake}\n  b: {op: fake, depends_on: [a]}\n";
+
+TEST_F(SchedulerTest, TriggerRunsTheDagAtOnce) {
+  Dags({{"simple.yaml", kSimple}});
+  scheduler_->Start();
+  RunRecord run = scheduler_->Trigger("simple", {{"n", "5"}}, true);
+  EXPECT_EQ(run.trigger, "manual");
+  EXPECT_EQ(run.params_json, R"({"n":5})");
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kSuccess);
+  EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"a#1", "b#1"}));
+}
+
+TEST_F(SchedulerTest, TriggerRefusesUnknownDagsAndParams) {
+  Dags({{"simple.yaml", kSimple}});
+  try {
+    scheduler_->Trigger("nope", {}, true);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+  try {
+    scheduler_->Trigger("simple", {{"m", "1"}}, true);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()), "unknown parameter 'm' for DAG 'simple' (known: n)");
+  }
+}
+
+TEST_F(SchedulerTest, CronFiresEveryTickOnTheClock) {
+  // Given an hourly DAG, when the (fake) clock runs on, then one run per
+  // hour is created, at exactly each tick, with its data interval.
+  Dags({{"hourly.yaml", "dag: hourly\nschedule: '@hourly'\nstart_date: 2026-06-01T00:00:00Z\ntasks:\n  a: {op: fake}\n"}});
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return ScheduledDates().size() >= 4; }));
+  scheduler_->Stop(Duration(0));
+  auto dates = ScheduledDates();
+  EXPECT_EQ(std::vector<std::string>(dates.begin(), dates.begin() + 4),
+            (std::vector<std::string>{"2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z",
+                                      "2026-06-01T12:00:00Z", "2026-06-01T13:00:00Z"}));
+  RunFilter f;
+  f.trigger = "scheduled";
+  f.limit = 1000;
+  RunRecord first = store_->ListRuns(f).back();
+  EXPECT_EQ(FormatIso8601(first.data_interval_start), "2026-06-01T09:00:00Z");
+  EXPECT_EQ(FormatIso8601(first.data_interval_end), "2026-06-01T10:00:00Z");
+}
+
+TEST_F(SchedulerTest, CatchupCreatesEveryMissedTickOldestFirst) {
+  Dags({{"c.yaml", "dag: c\nschedule: '@hourly'\nstart_date: 2026-06-01T06:00:00Z\ncatchup: true\n"
+                   "max_active_runs: 16\ntasks:\n  a: {op: fake}\n"}});
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return ScheduledDates().size() >= 5; }));
+  auto dates = ScheduledDates();
+  EXPECT_EQ(std::vector<std::string>(dates.begin(), dates.begin() + 5),
+            (std::vector<std::string>{"2026-06-01T06:00:00Z", "2026-06-01T07:00:00Z", "2026-06-01T08:00:00Z",
+                                      "2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z"}));
+}
+
+TEST_F(SchedulerTest, OneRunPerTickAcrossRestarts) {
+  // Given a scheduler that made the 10:00 run, then a second one at the same
+  // instant makes none.
+  const char* dag = "dag: h\nschedule: '0 10 * * *'\nstart_date: 2026-01-01\ntasks:\n  a: {op: fake}\n";
+  Dags({{"h.yaml", dag}});
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return ScheduledDates().size() == 1; }));
+  scheduler_->Stop(Duration(0));
+  SchedulerOptions sched;
+  sched.heartbeat_every = hours(1000);
+  FakeClock same_time{T("2026-06-01T10:30:00Z")};
+  Scheduler again(*store_, *executor_, loader_, same_time, sched);
+  again.SetDags(loader_.LoadFolder(dir_.string()));
+  again.Start();
+  again.Poke();
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  again.Stop(Duration(0));
+  EXPECT_EQ(ScheduledDates(), (std::vector<std::string>{"2026-06-01T10:00:00Z"}));
+}
+
+TEST_F(SchedulerTest, MaxActiveRunsQueuesAndConflicts) {
+  fake_->Script("a", {Outcome::kBlockUntilCancelled});
+  Dags({{"one.yaml", "dag: one\ntasks:\n  a: {op: fake}\n"}});
+  scheduler_->Start();
+  RunRecord first = scheduler_->Trigger("one", {}, true);
+  RunRecord second = scheduler_->Trigger("one", {}, true);
+  ASSERT_TRUE(Eventually([&] { return store_->GetRun(first.run_id)->state == RunState::kRunning; }));
+  EXPECT_EQ(store_->GetRun(second.run_id)->state, RunState::kQueued);
+  try {
+    scheduler_->Trigger("one", {}, false);
+    FAIL() << "expected a conflict";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+  }
+  // Cancelling the first frees its slot: the second starts at once.
+  EXPECT_TRUE(scheduler_->Cancel(first.run_id));
+  ASSERT_TRUE(Eventually([&] { return store_->GetRun(second.run_id)->state == RunState::kRunning; }));
+  EXPECT_EQ(store_->GetRun(first.run_id)->state, RunState::kCancelled);
+  EXPECT_TRUE(scheduler_->Cancel(second.run_id));
+  ASSERT_TRUE(Eventually([&] { return Ended(second.run_id); }));
+  EXPECT_FALSE(scheduler_->Cancel(second.run_id));  // already ended
+}
+
+TEST_F(SchedulerTest, CancelQueuedRunAndPause) {
+  Dags({{"simple.yaml", kSimple}});
+  scheduler_->SetPaused("simple", true);
+  scheduler_->Start();
+  RunRecord run = scheduler_->Trigger("simple", {}, true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kQueued);  // paused: not started
+  EXPECT_TRUE(scheduler_->Cancel(run.run_id));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kCancelled);
+  EXPECT_EQ(store_->GetTaskInstance(run.run_id, "a")->state, TaskState::kCancelled);
+  RunRecord later = scheduler_->Trigger("simple", {}, true);
+  scheduler_->SetPaused("simple", false);
+  ASSERT_TRUE(Eventually([&] { return Ended(later.run_id); }));
+  EXPECT_EQ(store_->GetRun(later.run_id)->state, RunState::kSuccess);
+}
+
+TEST_F(SchedulerTest, BackfillCreatesMissingTicks) {
+  Dags({{"d.yaml", "dag: d\nschedule: '@daily'\nstart_date: 2026-01-01\nmax_active_runs: 3\ntasks:\n  a: {op: fake}\n"}});
+  auto runs = scheduler_->Backfill("d", T("2026-02-01T00:00:00Z"), T("2026-02-05T00:00:00Z"), false);
+  ASSERT_EQ(runs.size(), 5u);
+  EXPECT_EQ(FormatIso8601(runs[0].logical_date), "2026-02-01T00:00:00Z");
+  EXPECT_EQ(FormatIso8601(runs[0].data_interval_start), "2026-01-31T00:00:00Z");
+  EXPECT_TRUE(scheduler_->Backfill("d", T("2026-02-01T00:00:00Z"), T("2026-02-05T00:00:00Z"), false).empty());
+  EXPECT_EQ(scheduler_->Backfill("d", T("2026-02-04T00:00:00Z"), T("2026-02-05T00:00:00Z"), true).size(), 2u);
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] {
+    for (const RunRecord& r : runs) if (!Ended(r.run_id)) return false;
+    return true;
+  }));
+  try {
+    scheduler_->Backfill("d", T("2026-02-05T00:00:00Z"), T("2026-02-01T00:00:00Z"), false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "backfill: --from is after --to");
+  }
+}
+
+TEST_F(SchedulerTest, StartResumesRunsLeftRunning) {
+  Dags({{"simple.yaml", kSimple}});
+  DagSpec spec = *scheduler_->Dag("simple")->spec;
+  RunRecord run;
+  run.run_id = "left";
+  run.dag_id = "simple";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.params_json = "{\"n\":1}";
+  store_->CreateRun(run, {{"a", 1}, {"b", 1}});
+  store_->TransitionRun("left", {RunState::kQueued}, RunState::kRunning, clock_.Now(), "");
+  TaskTransition t;
+  t.run_id = "left";
+  t.task_id = "a";
+  t.from = {TaskState::kPending};
+  t.to = TaskState::kQueued;
+  store_->TransitionTask(t);
+  t.from = {TaskState::kQueued};
+  t.to = TaskState::kRunning;
+  t.worker = "dead:1";
+  store_->TransitionTask(t);
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return Ended("left"); }));
+  EXPECT_EQ(store_->GetRun("left")->state, RunState::kSuccess);
+  EXPECT_EQ(store_->GetTries("left", "a").size(), 2u);
+}
+
+TEST_F(SchedulerTest, InvalidEditKeepsTheLastGoodVersion) {
+  Dags({{"simple.yaml", kSimple}});
+  EXPECT_EQ(scheduler_->Dag("simple")->version, 1);
+  Dags({{"simple.yaml", "dag: simple\ntasks:\n  a: {op: fake, depends_on: [zz]}\n"}});
+  EXPECT_EQ(scheduler_->Dag("simple")->version, 1);
+  ASSERT_EQ(scheduler_->LoadErrors().size(), 1u);
+  Dags({{"simple.yaml", "dag: simple\ntasks:\n  a: {op: fake}\n"}});
+  EXPECT_EQ(scheduler_->Dag("simple")->version, 2);
+  EXPECT_TRUE(scheduler_->LoadErrors().empty());
+}
+
+}  // namespace
+}  // namespace pipeline
