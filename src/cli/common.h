@@ -7,6 +7,7 @@
 
 #include "core/operator.h"
 #include "store/state_store.h"
+#include "views/format.h"
 
 namespace pipeline::cli {
 
@@ -29,10 +30,7 @@ std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options);
 // The operators of this build, registered once.
 const OperatorRegistry& Operators();
 
-// A plain text table: the first row is the header; columns padded to fit.
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
-
-// "1.234s", "2m03s", ...
-std::string FormatElapsed(Duration d);
+using views::FormatElapsed;
+using views::FormatTable;
 
 }  // namespace pipeline::cli

@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/live_view.h"
-#include "cli/run_view.h"
+#include "views/run_view.h"
 #include "core/error.h"
 #include "dag/loader.h"
 #include "dag/params.h"
@@ -121,9 +121,9 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
   auto record = store->GetRun(run.run_id);
   if (!record) throw Error::Internal("run " + run.run_id + " vanished from the store");
   if (g.json) {
-    std::cout << RunJson(*store, *record).dump(2) << "\n";
+    std::cout << views::RunJson(*store, *record).dump(2) << "\n";
   } else {
-    std::cout << "\n" << RunTaskTable(*store, *record);
+    std::cout << "\n" << views::RunTaskTable(*store, *record);
     Duration took = std::chrono::duration_cast<Duration>(record->ended_at.value_or(now) - record->started_at.value_or(now));
     std::cout << "\nrun " << run.run_id << " " << ToString(final_state) << " in " << FormatElapsed(took)
               << (interrupted ? " (interrupted)" : "") << "\n";

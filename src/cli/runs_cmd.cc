@@ -2,7 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "cli/run_view.h"
+#include "views/run_view.h"
 
 namespace pipeline::cli {
 
@@ -27,7 +27,7 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
   std::vector<RunRecord> runs = store->ListRuns(filter);
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const RunRecord& r : runs) out.push_back(RunSummaryJson(r));
+    for (const RunRecord& r : runs) out.push_back(views::RunSummaryJson(r));
     std::cout << out.dump(2) << "\n";
     return kExitOk;
   }
@@ -51,7 +51,7 @@ int ShowRun(const GlobalOptions& g, const std::string& run_id) {
     return kExitFailed;
   }
   if (g.json) {
-    std::cout << RunJson(*store, *run).dump(2) << "\n";
+    std::cout << views::RunJson(*store, *run).dump(2) << "\n";
     return kExitOk;
   }
   std::cout << "run     " << run->run_id << "\n"
@@ -59,7 +59,7 @@ int ShowRun(const GlobalOptions& g, const std::string& run_id) {
             << "state   " << ToString(run->state) << "\n"
             << "trigger " << run->trigger << ", logical date " << FormatIso8601(run->logical_date) << "\n"
             << "params  " << run->params_json << "\n\n"
-            << RunTaskTable(*store, *run);
+            << views::RunTaskTable(*store, *run);
   return kExitOk;
 }
 

@@ -1,10 +1,10 @@
-#include "cli/run_view.h"
+#include "views/run_view.h"
 
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "views/format.h"
 
-namespace pipeline::cli {
+namespace pipeline::views {
 
 namespace {
 
@@ -87,4 +87,4 @@ std::string RunTaskTable(StateStore& store, const RunRecord& run) {
   return FormatTable(rows);
 }
 
-}  // namespace pipeline::cli
+}  // namespace pipeline::views

@@ -6,7 +6,7 @@
 
 #include "store/state_store.h"
 
-namespace pipeline::cli {
+namespace pipeline::views {
 
 // {run_id, dag_id, state, ..., tasks: [{task_id, state, try, ...}]}
 nlohmann::json RunJson(StateStore& store, const RunRecord& run);
@@ -15,4 +15,4 @@ nlohmann::json RunSummaryJson(const RunRecord& run);
 // One line per task: state, tries, start, duration, rows in/out, summary or error.
 std::string RunTaskTable(StateStore& store, const RunRecord& run);
 
-}  // namespace pipeline::cli
+}  // namespace pipeline::views
