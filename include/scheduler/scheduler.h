@@ -85,6 +85,10 @@ class Scheduler {
   // Cancels a queued or running run; false when it has already ended.
   // Throws kNotFound for an unknown run.
   bool Cancel(const std::string& run_id);
+  // Runs a task of an ended run again (with `downstream`, every task after
+  // it too): they go back to pending and the run to queued. Throws
+  // kNotFound (run or task), kConflict (the run has not ended).
+  RunRecord Clear(const std::string& run_id, const std::string& task_id, bool downstream);
   // Throws kNotFound for an unknown DAG.
   void SetPaused(const std::string& dag_id, bool paused);
 

@@ -325,6 +325,47 @@ bool Scheduler::Cancel(const std::string& run_id) {
   return true;
 }
 
+RunRecord Scheduler::Clear(const std::string& run_id, const std::string& task_id, bool downstream) {
+  auto run = store_.GetRun(run_id);
+  if (!run) throw Error::NotFound("no run '" + run_id + "'");
+  auto spec = SpecFor(run->dag_id, run->dag_version);
+  if (!spec->FindTask(task_id)) throw Error::NotFound("run '" + run_id + "' has no task '" + task_id + "'");
+  if (!IsTerminal(run->state)) {
+    throw Error::Conflict("run '" + run_id + "' is " + std::string(ToString(run->state)) +
+                          "; clear tasks of an ended run");
+  }
+  std::set<std::string> chosen{task_id};
+  if (downstream) {
+    for (const TaskSpec& t : spec->tasks) {  // upstream first: one pass suffices
+      for (const std::string& dep : t.depends_on) {
+        if (chosen.count(dep)) chosen.insert(t.id);
+      }
+    }
+  }
+  TimePoint now = clock_.Now();
+  std::vector<TaskTransition> batch;
+  for (const TaskSpec& t : spec->tasks) {
+    if (!chosen.count(t.id)) continue;
+    TaskTransition tr;
+    tr.run_id = run_id;
+    tr.task_id = t.id;
+    tr.from = {TaskState::kSuccess, TaskState::kFailed, TaskState::kUpstreamFailed,
+               TaskState::kSkipped, TaskState::kCancelled};
+    tr.to = TaskState::kPending;
+    tr.at = now;
+    tr.reason = "cleared";
+    batch.push_back(tr);
+  }
+  std::lock_guard lock(mu_);
+  if (!store_.TransitionRun(run_id, {run->state}, RunState::kQueued, now, "cleared " + task_id)) {
+    throw Error::Conflict("run '" + run_id + "' changed meanwhile");
+  }
+  if (!store_.TransitionTasks(batch)) throw Error::Conflict("a task of run '" + run_id + "' changed meanwhile");
+  spdlog::info("tasks cleared run={} task={} downstream={} count={}", run_id, task_id, downstream, batch.size());
+  StartQueued(run->dag_id);
+  return *store_.GetRun(run_id);
+}
+
 void Scheduler::SetPaused(const std::string& dag_id, bool paused) {
   {
     std::lock_guard lock(mu_);

@@ -453,6 +453,16 @@ int64_t PostgresStore::CountRuns(const RunFilter& filter) {
   });
 }
 
+std::map<std::string, int64_t> PostgresStore::CountTasksByState() {
+  return impl_->Run("count tasks", [&](pqxx::work& tx) {
+    std::map<std::string, int64_t> out;
+    for (const auto& row : tx.exec("SELECT state, COUNT(*) FROM task_instances GROUP BY state")) {
+      out[row[0].as<std::string>()] = row[1].as<int64_t>();
+    }
+    return out;
+  });
+}
+
 std::optional<TimePoint> PostgresStore::LastScheduledTick(const std::string& dag_id) {
   return impl_->Run("last scheduled tick", [&](pqxx::work& tx) -> std::optional<TimePoint> {
     pqxx::result r = tx.exec_params(

@@ -499,6 +499,14 @@ int64_t SqliteStore::CountRuns(const RunFilter& filter) {
   return s.Step() ? s.Int(0) : 0;
 }
 
+std::map<std::string, int64_t> SqliteStore::CountTasksByState() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT state, COUNT(*) FROM task_instances GROUP BY state");
+  std::map<std::string, int64_t> out;
+  while (s.Step()) out[s.Text(0)] = s.Int(1);
+  return out;
+}
+
 std::optional<TimePoint> SqliteStore::LastScheduledTick(const std::string& dag_id) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,

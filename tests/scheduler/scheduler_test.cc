@@ -251,6 +251,24 @@ TEST_F(SchedulerTest, StartResumesRunsLeftRunning) {
   EXPECT_EQ(store_->GetTries("left", "a").size(), 2u);
 }
 
+TEST_F(SchedulerTest, ClearRunsTasksAgain) {
+  Dags({{"simple.yaml", kSimple}});
+  scheduler_->Start();
+  RunRecord run = scheduler_->Trigger("simple", {}, true);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  RunRecord cleared = scheduler_->Clear(run.run_id, "a", true);
+  EXPECT_NE(cleared.state, RunState::kSuccess);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kSuccess);
+  EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"a#1", "b#1", "a#2", "b#2"}));
+  try {
+    scheduler_->Clear(run.run_id, "zz", false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+}
+
 TEST_F(SchedulerTest, InvalidEditKeepsTheLastGoodVersion) {
   Dags({{"simple.yaml", kSimple}});
   EXPECT_EQ(scheduler_->Dag("simple")->version, 1);
