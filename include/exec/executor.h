@@ -35,6 +35,16 @@ struct ExecutorOptions {
   std::string worker_name;
 };
 
+// One task state change, as observers see it.
+struct TaskEvent {
+  const std::string& run_id;
+  const std::string& task_id;
+  TaskState state;
+  int try_number;
+  TimePoint at;
+  const std::string& reason;
+};
+
 // Progress of a run as it happens, for live views and metrics. Called in
 // order, on the executor's threads, while the run's state is locked:
 // implementations must be quick and must not call back into the executor.
@@ -42,10 +52,10 @@ class RunObserver {
  public:
   virtual ~RunObserver() = default;
   virtual void OnRunState(const RunRecord& run, RunState state) = 0;
-  virtual void OnTaskState(const std::string& task_id, TaskState state, int try_number,
-                           TimePoint at, const std::string& reason) = 0;
+  virtual void OnTaskState(const TaskEvent& event) = 0;
   // Figures a try reported (rows and such), before its final state.
-  virtual void OnTaskMetrics(const std::string& /*task_id*/, const std::string& /*metrics_json*/) {}
+  virtual void OnTaskMetrics(const std::string& /*run_id*/, const std::string& /*task_id*/,
+                             const std::string& /*metrics_json*/) {}
 };
 
 // What one run needs besides the DAG: its record and resolved parameters.

@@ -69,8 +69,12 @@ void LiveView::OnRunState(const RunRecord& run, RunState state) {
        << std::flush;
 }
 
-void LiveView::OnTaskState(const std::string& task_id, TaskState state, int try_number,
-                           TimePoint at, const std::string& reason) {
+void LiveView::OnTaskState(const TaskEvent& event) {
+  const std::string& task_id = event.task_id;
+  TaskState state = event.state;
+  int try_number = event.try_number;
+  TimePoint at = event.at;
+  const std::string& reason = event.reason;
   std::lock_guard lock(mu_);
   auto it = index_.find(task_id);
   if (it == index_.end()) return;
@@ -91,7 +95,8 @@ void LiveView::OnTaskState(const std::string& task_id, TaskState state, int try_
   out_ << "\n" << std::flush;
 }
 
-void LiveView::OnTaskMetrics(const std::string& task_id, const std::string& metrics_json) {
+void LiveView::OnTaskMetrics(const std::string&, const std::string& task_id,
+                             const std::string& metrics_json) {
   auto m = nlohmann::json::parse(metrics_json, nullptr, false);
   if (m.is_discarded() || !m.contains("rows_out")) return;
   std::lock_guard lock(mu_);

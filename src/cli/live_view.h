@@ -25,9 +25,9 @@ class LiveView final : public RunObserver {
   void Stop();
 
   void OnRunState(const RunRecord& run, RunState state) override;
-  void OnTaskState(const std::string& task_id, TaskState state, int try_number, TimePoint at,
-                   const std::string& reason) override;
-  void OnTaskMetrics(const std::string& task_id, const std::string& metrics_json) override;
+  void OnTaskState(const TaskEvent& event) override;
+  void OnTaskMetrics(const std::string& run_id, const std::string& task_id,
+                     const std::string& metrics_json) override;
 
  private:
   struct Row {

@@ -355,7 +355,7 @@ class Executor::RunExecution {
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
     t.exit_code = result.exit_code;
     t.metrics_json = MetricsJson(result.metrics);
-    if (observer_) observer_->OnTaskMetrics(spec.id, *t.metrics_json);
+    if (observer_) observer_->OnTaskMetrics(run_.run_id, spec.id, *t.metrics_json);
     if (slot.handed_back) {
       // handled below
     } else if (cancelling_ && !slot.timed_out) {
@@ -611,7 +611,7 @@ class Executor::RunExecution {
     if (observer_) {
       for (size_t idx = 0; idx < writes_.size(); ++idx) {
         const TaskTransition& t = writes_[idx];
-        observer_->OnTaskState(t.task_id, t.to, write_tries_[idx], t.at, t.reason);
+        observer_->OnTaskState({t.run_id, t.task_id, t.to, write_tries_[idx], t.at, t.reason});
       }
     }
     writes_.clear();

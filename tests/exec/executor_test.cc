@@ -275,8 +275,8 @@ class Canceller final : public RunObserver {
  public:
   explicit Canceller(Executor** ex) : ex_(ex) {}
   void OnRunState(const RunRecord&, RunState) override {}
-  void OnTaskState(const std::string& task, TaskState state, int, TimePoint, const std::string&) override {
-    if (task == "blocker" && state == TaskState::kRunning) {
+  void OnTaskState(const TaskEvent& e) override {
+    if (e.task_id == "blocker" && e.state == TaskState::kRunning) {
       std::thread([ex = *ex_] { ex->Cancel(); }).detach();
     }
   }
@@ -451,7 +451,8 @@ TEST_F(ExecutorTest, DrainHandsBackRunningTriesAndResumeFinishes) {
      public:
       DrainOnStart(Executor& ex, Clock& clock) : ex_(ex), clock_(clock) {}
       void OnRunState(const RunRecord&, RunState) override {}
-      void OnTaskState(const std::string&, TaskState state, int, TimePoint, const std::string&) override {
+      void OnTaskState(const TaskEvent& e) override {
+        TaskState state = e.state;
         // Not from this thread: observers must not call back into the executor.
         if (state == TaskState::kRunning) {
           std::thread([this] { ex_.Drain(clock_.Now() + std::chrono::seconds(30)); }).detach();

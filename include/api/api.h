@@ -1,0 +1,67 @@
+// The REST API of interfaces.md as one HttpHandler: routing, auth, JSON
+// errors, validation of every path parameter. Blocking: it runs on the HTTP
+// server's pool threads and calls the scheduler and the store directly.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "api/auth.h"
+#include "api/http.h"
+#include "exec/executor.h"
+
+namespace pipeline {
+
+class Scheduler;
+class StateStore;
+
+// Counts what runs do, for GET /metrics. Thread-safe.
+class MetricsObserver final : public RunObserver {
+ public:
+  void OnRunState(const RunRecord& run, RunState state) override;
+  void OnTaskState(const TaskEvent& event) override;
+  void OnTaskMetrics(const std::string& run_id, const std::string& task_id,
+                     const std::string& metrics_json) override;
+
+  // Prometheus text lines for the task duration histogram and counters.
+  std::string Render() const;
+
+ private:
+  static constexpr double kBuckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600};
+  mutable std::mutex mu_;
+  std::map<std::string, TimePoint> started_;  // "run/task" -> try start; guarded by mu_
+  int64_t bucket_counts_[std::size(kBuckets)] = {};
+  int64_t duration_count_ = 0;
+  double duration_sum_ = 0;
+  int64_t rows_processed_ = 0;
+  int64_t runs_ended_ = 0;
+};
+
+struct ApiOptions {
+  std::string version = "0.1.0";
+  std::string db_description;  // "sqlite" or "postgresql"
+};
+
+class Api {
+ public:
+  // All referenced objects must outlive the Api.
+  Api(Scheduler& scheduler, StateStore& store, const TokenStore& tokens, const MetricsObserver& metrics,
+      ApiOptions options);
+
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& parts);
+
+  Scheduler& scheduler_;
+  StateStore& store_;
+  const TokenStore& tokens_;
+  const MetricsObserver& metrics_;
+  ApiOptions options_;
+};
+
+// The web UI: one self-contained HTML page that reads the API.
+const std::string& UiPage();
+
+}  // namespace pipeline

@@ -1,0 +1,393 @@
+#include "api/api.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "core/error.h"
+#include "scheduler/scheduler.h"
+#include "store/state_store.h"
+#include "views/run_view.h"
+
+namespace pipeline {
+
+namespace {
+
+using nlohmann::json;
+
+// --- responses -------------------------------------------------------------------
+
+HttpResponse Json(int status, const json& body) { return {status, "application/json", body.dump()}; }
+
+HttpResponse ErrorResponse(int status, const std::string& code, const std::string& message) {
+  return Json(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+// The one place project errors become HTTP statuses.
+int StatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kInvalidDag: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict:
+    case ErrorCode::kCancelled: return 409;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kCorruption:
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+// --- validation --------------------------------------------------------------------
+
+bool IsDagOrTaskId(const std::string& s) {
+  static const std::regex kId("^[a-z][a-z0-9_]{0,63}$");
+  return std::regex_match(s, kId);
+}
+
+// Run ids are ours ("20261121T231050-0f400aa6") or a caller's: letters,
+// digits, '_', '-', '.', never "." or ".." (no path tricks in log paths).
+bool IsRunId(const std::string& s) {
+  static const std::regex kRun("^[A-Za-z0-9_.-]{1,128}$");
+  return std::regex_match(s, kRun) && s != "." && s != "..";
+}
+
+void RequireDagId(const std::string& id) {
+  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid DAG id '" + id + "'");
+}
+void RequireTaskId(const std::string& id) {
+  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid task id '" + id + "'");
+}
+void RequireRunId(const std::string& id) {
+  if (!IsRunId(id)) throw Error::InvalidArgument("invalid run id '" + id + "'");
+}
+
+json ParseBody(const HttpRequest& req, bool allow_empty) {
+  if (req.body.empty() && allow_empty) return json::object();
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) throw Error::InvalidArgument("request body is not valid JSON");
+  if (!body.is_object()) throw Error::InvalidArgument("request body must be a JSON object");
+  return body;
+}
+
+int QueryInt(const HttpRequest& req, const std::string& key, int fallback, int min, int max) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) return fallback;
+  size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != it->second.size() || value < min || value > max) {
+    throw Error::InvalidArgument(key + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
+  }
+  return value;
+}
+
+RunFilter FilterFrom(const HttpRequest& req) {
+  RunFilter filter;
+  filter.limit = QueryInt(req, "limit", 50, 1, 1000);
+  filter.offset = QueryInt(req, "offset", 0, 0, 1'000'000'000);
+  if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
+    auto state = ParseRunState(it->second);
+    if (!state) throw Error::InvalidArgument("unknown run state '" + it->second + "'");
+    filter.states = {*state};
+  }
+  return filter;
+}
+
+std::optional<TimePoint> TimeField(const json& body, const char* key) {
+  if (!body.contains(key)) return std::nullopt;
+  if (!body[key].is_string()) throw Error::InvalidArgument(std::string(key) + " must be an ISO-8601 string");
+  auto parsed = ParseIso8601(body[key].get<std::string>());
+  if (!parsed) throw Error::InvalidArgument(std::string(key) + ": invalid date '" + body[key].get<std::string>() + "'");
+  return parsed->utc;
+}
+
+bool BoolField(const json& body, const char* key, bool fallback) {
+  if (!body.contains(key)) return fallback;
+  if (!body[key].is_boolean()) throw Error::InvalidArgument(std::string(key) + " must be true or false");
+  return body[key].get<bool>();
+}
+
+json OptTime(const std::optional<TimePoint>& t) { return t ? json(FormatIso8601(*t)) : json(nullptr); }
+
+json DagJson(const DagStatus& s, bool detail) {
+  const DagSpec& d = *s.spec;
+  json out = {{"dag_id", d.id},
+              {"description", d.description},
+              {"schedule", d.schedule ? json(*d.schedule) : json(nullptr)},
+              {"timezone", d.timezone},
+              {"paused", s.paused},
+              {"version", s.version},
+              {"file", d.file},
+              {"next_tick", OptTime(s.next_tick)},
+              {"last_run_state", s.last_run ? json(ToString(s.last_run->state)) : json(nullptr)},
+              {"last_run_id", s.last_run ? json(s.last_run->run_id) : json(nullptr)}};
+  if (!detail) return out;
+  json tasks = json::array(), edges = json::array();
+  for (const TaskSpec& t : d.tasks) {
+    tasks.push_back({{"task_id", t.id},
+                     {"op", t.op},
+                     {"depends_on", t.depends_on},
+                     {"trigger_rule", ToString(t.trigger_rule)},
+                     {"retries", t.retry.retries},
+                     {"timeout", t.timeout ? json(FormatDuration(*t.timeout)) : json(nullptr)}});
+    for (const std::string& up : t.depends_on) edges.push_back({up, t.id});
+  }
+  out["tasks"] = tasks;
+  out["edges"] = edges;
+  out["max_active_runs"] = d.max_active_runs;
+  out["catchup"] = d.catchup;
+  return out;
+}
+
+json RunsPage(StateStore& store, const RunFilter& filter) {
+  json runs = json::array();
+  for (const RunRecord& r : store.ListRuns(filter)) runs.push_back(views::RunSummaryJson(r));
+  return {{"runs", runs}, {"total", store.CountRuns(filter)}, {"limit", filter.limit}, {"offset", filter.offset}};
+}
+
+}  // namespace
+
+// --- metrics -----------------------------------------------------------------------
+
+void MetricsObserver::OnRunState(const RunRecord&, RunState state) {
+  if (!IsTerminal(state)) return;
+  std::lock_guard lock(mu_);
+  ++runs_ended_;
+}
+
+void MetricsObserver::OnTaskState(const TaskEvent& e) {
+  std::string key = e.run_id + "/" + e.task_id;
+  std::lock_guard lock(mu_);
+  if (e.state == TaskState::kRunning) {
+    started_[key] = e.at;
+    return;
+  }
+  auto it = started_.find(key);
+  if (it == started_.end()) return;
+  double seconds = std::chrono::duration<double>(e.at - it->second).count();
+  started_.erase(it);
+  for (size_t idx = 0; idx < std::size(kBuckets); ++idx) {
+    if (seconds <= kBuckets[idx]) ++bucket_counts_[idx];
+  }
+  ++duration_count_;
+  duration_sum_ += seconds;
+}
+
+void MetricsObserver::OnTaskMetrics(const std::string&, const std::string&, const std::string& metrics_json) {
+  json m = json::parse(metrics_json, nullptr, false);
+  if (m.is_discarded() || !m.contains("rows_out") || !m["rows_out"].is_number_integer()) return;
+  std::lock_guard lock(mu_);
+  rows_processed_ += m["rows_out"].get<int64_t>();
+}
+
+std::string MetricsObserver::Render() const {
+  std::lock_guard lock(mu_);
+  std::ostringstream out;
+  out << "# HELP pipe_task_duration_seconds Duration of finished task tries.\n"
+      << "# TYPE pipe_task_duration_seconds histogram\n";
+  for (size_t idx = 0; idx < std::size(kBuckets); ++idx) {
+    out << "pipe_task_duration_seconds_bucket{le=\"" << kBuckets[idx] << "\"} " << bucket_counts_[idx] << "\n";
+  }
+  out << "pipe_task_duration_seconds_bucket{le=\"+Inf\"} " << duration_count_ << "\n"
+      << "pipe_task_duration_seconds_sum " << duration_sum_ << "\n"
+      << "pipe_task_duration_seconds_count " << duration_count_ << "\n"
+      << "# HELP pipe_rows_processed_total Rows written by data operators.\n"
+      << "# TYPE pipe_rows_processed_total counter\n"
+      << "pipe_rows_processed_total " << rows_processed_ << "\n"
+      << "# HELP pipe_runs_ended_total Runs this process finished.\n"
+      << "# TYPE pipe_runs_ended_total counter\n"
+      << "pipe_runs_ended_total " << runs_ended_ << "\n";
+  return out.str();
+}
+
+// --- the API -------------------------------------------------------------------------
+
+Api::Api(Scheduler& scheduler, StateStore& store, const TokenStore& tokens, const MetricsObserver& metrics,
+         ApiOptions options)
+    : scheduler_(scheduler), store_(store), tokens_(tokens), metrics_(metrics), options_(std::move(options)) {}
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  std::vector<std::string> parts;
+  std::stringstream path(req.path);
+  for (std::string part; std::getline(path, part, '/');) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  try {
+    return Route(req, parts);
+  } catch (const Error& e) {
+    return ErrorResponse(StatusFor(e.code()), std::string(ErrorCodeName(e.code())), e.what());
+  } catch (const std::exception& e) {
+    return ErrorResponse(500, "internal", e.what());
+  }
+}
+
+HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& p) {
+  const std::string& m = req.method;
+  auto is = [&](std::initializer_list<const char*> want) {
+    if (p.size() != want.size()) return false;
+    size_t idx = 0;
+    for (const char* w : want) {
+      if (std::string(w) != "*" && p[idx] != w) return false;
+      ++idx;
+    }
+    return true;
+  };
+
+  // Open to all: the UI page, health and metrics.
+  if (m == "GET" && p.empty()) return {200, "text/html; charset=utf-8", UiPage()};
+  if (m == "GET" && is({"api", "v1", "health"})) {
+    json body = {{"version", options_.version}, {"db", options_.db_description}};
+    try {
+      auto beat = store_.GetMeta("scheduler_heartbeat");
+      body["status"] = "ok";
+      body["scheduler"] = {{"last_heartbeat", beat ? json(*beat) : json(nullptr)}};
+      return Json(200, body);
+    } catch (const Error& e) {
+      body["status"] = "unavailable";
+      body["error"] = e.what();
+      body["scheduler"] = {{"last_heartbeat", nullptr}};
+      return Json(503, body);
+    }
+  }
+  if (m == "GET" && is({"metrics"})) {
+    std::ostringstream out;
+    out << "# HELP pipe_runs Runs by state.\n# TYPE pipe_runs gauge\n";
+    for (RunState s : {RunState::kQueued, RunState::kRunning, RunState::kSuccess, RunState::kFailed,
+                       RunState::kCancelled}) {
+      RunFilter f;
+      f.states = {s};
+      out << "pipe_runs{state=\"" << ToString(s) << "\"} " << store_.CountRuns(f) << "\n";
+    }
+    out << "# HELP pipe_task_instances Task instances by state.\n# TYPE pipe_task_instances gauge\n";
+    for (const auto& [state, n] : store_.CountTasksByState()) {
+      out << "pipe_task_instances{state=\"" << state << "\"} " << n << "\n";
+    }
+    SchedulerStats stats = scheduler_.Stats();
+    out << "# HELP pipe_queue_depth Runs waiting for a slot.\n# TYPE pipe_queue_depth gauge\n"
+        << "pipe_queue_depth " << stats.queued_runs << "\n"
+        << "# HELP pipe_scheduler_loop_lag_seconds How long the last scheduler turn took.\n"
+        << "# TYPE pipe_scheduler_loop_lag_seconds gauge\n"
+        << "pipe_scheduler_loop_lag_seconds " << std::chrono::duration<double>(stats.loop_lag).count() << "\n"
+        << metrics_.Render();
+    return {200, "text/plain; version=0.0.4", out.str()};
+  }
+  if (p.size() < 2 || p[0] != "api" || p[1] != "v1") {
+    return ErrorResponse(404, "not_found", "no route for " + m + " " + req.path);
+  }
+
+  // Everything below needs a token when tokens are configured.
+  bool changes_state = m != "GET";
+  if (!tokens_.empty()) {
+    const std::string prefix = "Bearer ";
+    std::string token = req.authorization.rfind(prefix, 0) == 0 ? req.authorization.substr(prefix.size()) : "";
+    auto role = tokens_.RoleFor(token);
+    if (!role) return ErrorResponse(401, "unauthorized", "a valid bearer token is required");
+    if (changes_state && *role < Role::kOperator) {
+      return ErrorResponse(403, "forbidden", "role '" + std::string(ToString(*role)) + "' may not change state");
+    }
+  }
+
+  if (m == "GET" && is({"api", "v1", "dags"})) {
+    json dags = json::array();
+    for (const DagStatus& s : scheduler_.Dags()) dags.push_back(DagJson(s, false));
+    json errors = json::array();
+    for (const Diagnostic& d : scheduler_.LoadErrors()) {
+      errors.push_back({{"file", d.file}, {"line", d.mark.line}, {"column", d.mark.column}, {"message", d.message}});
+    }
+    return Json(200, {{"dags", dags}, {"load_errors", errors}});
+  }
+  if (is({"api", "v1", "dags", "*"}) && (m == "GET" || m == "PATCH")) {
+    RequireDagId(p[3]);
+    if (m == "PATCH") {
+      json body = ParseBody(req, false);
+      if (!body.contains("paused")) throw Error::InvalidArgument("body needs {\"paused\": true|false}");
+      scheduler_.SetPaused(p[3], BoolField(body, "paused", false));
+    }
+    auto status = scheduler_.Dag(p[3]);
+    if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
+    return Json(200, DagJson(*status, true));
+  }
+  if (is({"api", "v1", "dags", "*", "runs"})) {
+    RequireDagId(p[3]);
+    if (m == "POST") {
+      json body = ParseBody(req, true);
+      std::vector<std::pair<std::string, std::string>> overrides;
+      if (body.contains("params")) {
+        if (!body["params"].is_object()) throw Error::InvalidArgument("params must be a JSON object");
+        for (const auto& [name, value] : body["params"].items()) {
+          if (value.is_object()) throw Error::InvalidArgument("parameter '" + name + "' must be a scalar or a list");
+          overrides.emplace_back(name, value.dump());
+        }
+      }
+      RunRecord run = scheduler_.Trigger(p[3], overrides, BoolField(body, "queue", true));
+      return Json(201, {{"run_id", run.run_id}, {"state", ToString(run.state)}});
+    }
+    if (m == "GET") {
+      if (!scheduler_.Dag(p[3])) throw Error::NotFound("no DAG '" + p[3] + "'");
+      RunFilter filter = FilterFrom(req);
+      filter.dag_id = p[3];
+      return Json(200, RunsPage(store_, filter));
+    }
+  }
+  if (m == "POST" && is({"api", "v1", "dags", "*", "backfill"})) {
+    RequireDagId(p[3]);
+    json body = ParseBody(req, false);
+    auto from = TimeField(body, "from"), to = TimeField(body, "to");
+    if (!from || !to) throw Error::InvalidArgument("body needs \"from\" and \"to\" (ISO-8601)");
+    json ids = json::array();
+    for (const RunRecord& r : scheduler_.Backfill(p[3], *from, *to, BoolField(body, "rerun", false))) {
+      ids.push_back(r.run_id);
+    }
+    return Json(201, {{"runs", ids}});
+  }
+  if (m == "GET" && is({"api", "v1", "runs"})) {
+    RunFilter filter = FilterFrom(req);
+    if (auto it = req.query.find("dag_id"); it != req.query.end() && !it->second.empty()) {
+      RequireDagId(it->second);
+      filter.dag_id = it->second;
+    }
+    return Json(200, RunsPage(store_, filter));
+  }
+  if (m == "GET" && is({"api", "v1", "runs", "*"})) {
+    RequireRunId(p[3]);
+    auto run = store_.GetRun(p[3]);
+    if (!run) throw Error::NotFound("no run '" + p[3] + "'");
+    return Json(200, views::RunJson(store_, *run));
+  }
+  if (m == "POST" && is({"api", "v1", "runs", "*", "cancel"})) {
+    RequireRunId(p[3]);
+    bool cancelled = scheduler_.Cancel(p[3]);
+    auto run = store_.GetRun(p[3]);
+    return Json(200, {{"run_id", p[3]}, {"cancelled", cancelled}, {"state", ToString(run->state)}});
+  }
+  if (m == "POST" && is({"api", "v1", "runs", "*", "tasks", "*", "clear"})) {
+    RequireRunId(p[3]);
+    RequireTaskId(p[5]);
+    json body = ParseBody(req, true);
+    RunRecord run = scheduler_.Clear(p[3], p[5], BoolField(body, "downstream", false));
+    return Json(200, {{"run_id", run.run_id}, {"state", ToString(run.state)}});
+  }
+  if (m == "GET" && is({"api", "v1", "runs", "*", "tasks", "*", "logs"})) {
+    RequireRunId(p[3]);
+    RequireTaskId(p[5]);
+    if (!store_.GetTaskInstance(p[3], p[5])) throw Error::NotFound("no task '" + p[5] + "' in run '" + p[3] + "'");
+    auto tries = store_.GetTries(p[3], p[5]);
+    if (tries.empty()) throw Error::NotFound("task '" + p[5] + "' has not started");
+    int want = QueryInt(req, "try", tries.back().try_number, 1, 1'000'000);
+    auto it = std::find_if(tries.begin(), tries.end(), [&](const TaskTryRecord& t) { return t.try_number == want; });
+    if (it == tries.end()) throw Error::NotFound("task '" + p[5] + "' has no try " + std::to_string(want));
+    std::ifstream in(it->log_path, std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();  // no file: the try printed nothing
+    return {200, "text/plain; charset=utf-8", text.str()};
+  }
+  return ErrorResponse(404, "not_found", "no route for " + m + " " + req.path);
+}
+
+}  // namespace pipeline

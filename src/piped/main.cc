@@ -1,0 +1,250 @@
+// piped: the scheduler, the executor and the REST API in one process.
+// Flags in, wiring, signals, exit codes out.
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <set>
+#include <iostream>
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "api/http.h"
+#include "core/error.h"
+#include "core/operator.h"
+#include "dag/loader.h"
+#include "exec/builtin_operators.h"
+#include "exec/executor.h"
+#include "piped/dag_watcher.h"
+#include "scheduler/scheduler.h"
+#include "store/state_store.h"
+
+namespace {
+
+using namespace pipeline;
+namespace fs = std::filesystem;
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnavailable = 3;
+
+struct Config {
+  std::string dags = "dags";
+  std::string db;
+  std::string listen = "127.0.0.1:8080";
+  int workers = 0;
+  std::string tokens_file;
+  std::string grace = "30s";
+  std::string config_file;
+};
+
+// Values from --config that no flag overrode.
+void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(c.config_file);
+  } catch (const YAML::Exception& e) {
+    throw Error::InvalidArgument(c.config_file + ": " + e.what());
+  }
+  if (!root.IsMap()) throw Error::InvalidArgument(c.config_file + ": expected a map of settings");
+  static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "tokens_file", "grace"};
+  for (const auto& entry : root) {
+    std::string key = entry.first.as<std::string>();
+    if (!kKeys.count(key)) {
+      throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.first.Mark().line + 1) +
+                                   ": unknown setting '" + key + "'");
+    }
+    if (flags_given.count(key)) continue;
+    try {
+      if (key == "dags") c.dags = entry.second.as<std::string>();
+      if (key == "db") c.db = entry.second.as<std::string>();
+      if (key == "listen") c.listen = entry.second.as<std::string>();
+      if (key == "workers") c.workers = entry.second.as<int>();
+      if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
+      if (key == "grace") c.grace = entry.second.as<std::string>();
+    } catch (const YAML::Exception&) {
+      throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
+                                   ": bad value for '" + key + "'");
+    }
+  }
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// Logs every task state change: one line per event, with run and task ids.
+class LogObserver final : public RunObserver {
+ public:
+  void OnRunState(const RunRecord& run, RunState state) override {
+    spdlog::info("run state run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
+  }
+  void OnTaskState(const TaskEvent& e) override {
+    if (e.reason.empty()) {
+      spdlog::info("task state run={} task={} state={} try={}", e.run_id, e.task_id, ToString(e.state), e.try_number);
+    } else {
+      spdlog::info("task state run={} task={} state={} try={} reason=\"{}\"", e.run_id, e.task_id,
+                   ToString(e.state), e.try_number, e.reason);
+    }
+  }
+};
+
+class Fanout final : public RunObserver {
+ public:
+  Fanout(RunObserver& a, RunObserver& b) : a_(a), b_(b) {}
+  void OnRunState(const RunRecord& run, RunState state) override {
+    a_.OnRunState(run, state);
+    b_.OnRunState(run, state);
+  }
+  void OnTaskState(const TaskEvent& e) override {
+    a_.OnTaskState(e);
+    b_.OnTaskState(e);
+  }
+  void OnTaskMetrics(const std::string& run, const std::string& task, const std::string& m) override {
+    a_.OnTaskMetrics(run, task, m);
+    b_.OnTaskMetrics(run, task, m);
+  }
+
+ private:
+  RunObserver& a_;
+  RunObserver& b_;
+};
+
+int Serve(Config config) {
+  auto grace = ParseDuration(config.grace);
+  if (!grace) throw Error::InvalidArgument("--grace: invalid duration '" + config.grace + "'");
+  size_t colon = config.listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(config.listen.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+  }
+  if (port < 0 || port > 65535) throw Error::InvalidArgument("--listen: expected HOST:PORT, got '" + config.listen + "'");
+  std::string host = config.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+
+  TokenStore tokens;
+  if (!config.tokens_file.empty()) tokens = TokenStore::Load(config.tokens_file);
+  if (!IsLoopback(host) && tokens.empty()) {
+    throw Error::InvalidArgument("refusing to listen on " + config.listen +
+                                 " without tokens: set tokens_file (or listen on 127.0.0.1)");
+  }
+  if (!fs::is_directory(config.dags)) throw Error::InvalidArgument("--dags: no folder '" + config.dags + "'");
+
+  std::string home = std::getenv("PIPE_HOME") && *std::getenv("PIPE_HOME") ? std::getenv("PIPE_HOME") : ".pipe";
+  if (config.db.empty()) {
+    const char* env = std::getenv("PIPE_DB");
+    config.db = env && *env ? env : "sqlite:" + home + "/state.db";
+  }
+  std::unique_ptr<StateStore> store = OpenStateStore(config.db);
+
+  OperatorRegistry ops;
+  RegisterBuiltinOperators(ops);
+  DagLoader loader(ops);
+  ExecutorOptions exec_options;
+  exec_options.workers = config.workers;
+  exec_options.log_root = fs::absolute(fs::path(home) / "logs").string();
+  Executor executor(*store, ops, *SystemClock::Default(), exec_options);
+
+  MetricsObserver metrics;
+  LogObserver log_observer;
+  Fanout observer(metrics, log_observer);
+  SchedulerOptions sched_options;
+  sched_options.observer = &observer;
+  Scheduler scheduler(*store, executor, loader, *SystemClock::Default(), sched_options);
+  std::string dags_dir = config.dags;
+  scheduler.SetDags(loader.LoadFolder(dags_dir));
+  DagWatcher watcher(dags_dir, [&] {
+    spdlog::info("dag folder changed: reloading {}", dags_dir);
+    try {
+      scheduler.SetDags(loader.LoadFolder(dags_dir));
+    } catch (const std::exception& e) {
+      spdlog::error("reloading dags: {}", e.what());
+    }
+  });
+  scheduler.Start();
+
+  ApiOptions api_options;
+  api_options.db_description = config.db.rfind("sqlite:", 0) == 0 ? "sqlite" : "postgresql";
+  Api api(scheduler, *store, tokens, metrics, api_options);
+  HttpServerOptions http_options;
+  http_options.host = host;
+  http_options.port = port;
+  HttpServer server(http_options, [&](const HttpRequest& r) { return api.Handle(r); });
+  server.Start();
+  spdlog::info("piped listening on {}:{} dags={} db={} workers={}", host, server.port(), dags_dir,
+               api_options.db_description, executor.workers());
+
+  // Wait for SIGTERM or SIGINT (blocked in every thread; see main()).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("piped stopping on signal {}: running tasks get {} to finish", sig, config.grace);
+  server.Stop();
+  scheduler.Stop(*grace);
+  spdlog::info("piped stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread: only sigwait() sees these.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+
+  CLI::App app{"piped: the scheduler daemon (cron schedules, REST API, executor)"};
+  Config config;
+  app.add_option("--dags", config.dags, "DAG folder (default ./dags), watched for changes");
+  app.add_option("--db", config.db, "state database: sqlite:PATH or postgresql://... (default $PIPE_DB, "
+                                    "else sqlite:$PIPE_HOME/state.db)");
+  app.add_option("--listen", config.listen, "HOST:PORT of the REST API (default 127.0.0.1:8080)");
+  app.add_option("--workers", config.workers, "tasks at once (default: the core count)")->check(CLI::Range(1, 4096));
+  app.add_option("--config", config.config_file, "YAML file of settings (dags, db, listen, workers, tokens_file, grace)");
+  app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
+  app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
+  auto* hash = app.add_subcommand("hash-token", "print the SHA-256 of a token, for the token file");
+  std::string token;
+  hash->add_option("TOKEN", token, "the token")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (hash->parsed()) {
+    std::cout << Sha256Hex(token) << "\n";
+    return kExitOk;
+  }
+  try {
+    if (!config.config_file.empty()) {
+      std::set<std::string> given;
+      for (const char* flag : {"dags", "db", "listen", "workers", "grace"}) {
+        if (app.count(std::string("--") + flag) > 0) given.insert(flag);
+      }
+      if (app.count("--tokens") > 0) given.insert("tokens_file");
+      ApplyConfigFile(config, given);
+    }
+    return Serve(config);
+  } catch (const Error& e) {
+    spdlog::critical("{}", e.what());
+    return e.code() == ErrorCode::kUnavailable ? kExitUnavailable : kExitUsage;
+  } catch (const std::exception& e) {
+    spdlog::critical("internal error: {}", e.what());
+    return 1;
+  }
+}
