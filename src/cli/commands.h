@@ -35,4 +35,30 @@ struct LogsOptions {
 };
 int Logs(const GlobalOptions& g, const LogsOptions& options);
 
+// Against the daemon (daemon_cmd.cc).
+struct TriggerOptions {
+  std::string dag_id;
+  std::vector<std::string> params;  // "k=v"
+  bool wait = false;
+};
+int Trigger(const GlobalOptions& g, const TriggerOptions& options);
+int DagsList(const GlobalOptions& g);
+int DagsShow(const GlobalOptions& g, const std::string& dag_id);
+int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused);
+int RunsCancel(const GlobalOptions& g, const std::string& run_id);
+struct BackfillOptions {
+  std::string dag_id;
+  std::string from;
+  std::string to;
+  bool rerun = false;
+};
+int Backfill(const GlobalOptions& g, const BackfillOptions& options);
+int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options);
+int ShowRunRemote(const GlobalOptions& g, const std::string& run_id);
+int LogsRemote(const GlobalOptions& g, const LogsOptions& options);
+
+// From the store (dags_cmd.cc).
+int DagsListLocal(const GlobalOptions& g);
+int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id);
+
 }  // namespace pipeline::cli

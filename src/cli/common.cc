@@ -11,6 +11,11 @@ std::string PipeHome() {
   return home && *home ? home : ".pipe";
 }
 
+bool UseServer(const GlobalOptions& options) {
+  const char* env = std::getenv("PIPE_SERVER");
+  return !options.server.empty() || (env && *env);
+}
+
 std::string ResolveDbUrl(const GlobalOptions& options) {
   if (!options.db.empty()) return options.db;
   if (const char* env = std::getenv("PIPE_DB"); env && *env) return env;

@@ -18,9 +18,15 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnavailable = 3;
 
 struct GlobalOptions {
-  std::string db;     // --db, else PIPE_DB, else sqlite:$PIPE_HOME/state.db
-  bool json = false;  // --json
+  std::string db;      // --db, else PIPE_DB, else sqlite:$PIPE_HOME/state.db
+  bool json = false;   // --json
+  std::string server;  // --server, else PIPE_SERVER, else http://127.0.0.1:8080
+  std::string token;   // --token, else PIPE_TOKEN
 };
+
+// Whether read commands ask the daemon (--server or PIPE_SERVER given)
+// rather than reading the store.
+bool UseServer(const GlobalOptions& options);
 
 // PIPE_HOME, default ./.pipe.
 std::string PipeHome();

@@ -19,6 +19,7 @@ void Drain(std::ifstream& in) {
 }  // namespace
 
 int Logs(const GlobalOptions& g, const LogsOptions& options) {
+  if (UseServer(g)) return LogsRemote(g, options);
   auto store = OpenStore(g);
   if (!store->GetRun(options.run_id)) {
     std::cerr << "pipectl: no run '" << options.run_id << "'\n";

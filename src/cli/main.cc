@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("--db", g.db, "state database: sqlite:PATH or postgresql://... (default $PIPE_DB, "
                                "else sqlite:$PIPE_HOME/state.db)");
   app.add_flag("--json", g.json, "machine-readable output");
+  app.add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");
+  app.add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
   std::function<int()> action;
 
   auto* validate = app.add_subcommand("validate", "validate DAG files or folders");
@@ -69,10 +71,47 @@ int main(int argc, char** argv) {
   logs->add_flag("--follow,-f", logs_options.follow, "keep printing until the try ends");
   logs->callback([&] { action = [&] { return Logs(g, logs_options); }; });
 
-  // --json and --db are accepted after the subcommand too.
-  for (CLI::App* sub : {validate, run, runs_list, runs_show, logs}) {
+  auto* trigger = app.add_subcommand("trigger", "ask the daemon for a run");
+  TriggerOptions trigger_options;
+  trigger->add_option("DAG_ID", trigger_options.dag_id)->required();
+  trigger->add_option("--param,-p", trigger_options.params, "NAME=VALUE, overrides a parameter")->allow_extra_args(false);
+  trigger->add_flag("--wait", trigger_options.wait, "follow the run; exit 0/1 with it");
+  trigger->callback([&] { action = [&] { return Trigger(g, trigger_options); }; });
+
+  auto* dags = app.add_subcommand("dags", "list, show, pause and unpause DAGs");
+  dags->require_subcommand(1);
+  auto* dags_list = dags->add_subcommand("list", "the DAGs");
+  dags_list->callback([&] { action = [&] { return DagsList(g); }; });
+  std::string dag_id;
+  auto* dags_show = dags->add_subcommand("show", "a DAG and its tasks");
+  dags_show->add_option("DAG_ID", dag_id)->required();
+  dags_show->callback([&] { action = [&] { return DagsShow(g, dag_id); }; });
+  auto* dags_pause = dags->add_subcommand("pause", "stop scheduling a DAG");
+  dags_pause->add_option("DAG_ID", dag_id)->required();
+  dags_pause->callback([&] { action = [&] { return DagsPause(g, dag_id, true); }; });
+  auto* dags_unpause = dags->add_subcommand("unpause", "resume scheduling a DAG");
+  dags_unpause->add_option("DAG_ID", dag_id)->required();
+  dags_unpause->callback([&] { action = [&] { return DagsPause(g, dag_id, false); }; });
+
+  auto* runs_cancel = runs->add_subcommand("cancel", "cancel a queued or running run");
+  runs_cancel->add_option("RUN_ID", run_id)->required();
+  runs_cancel->callback([&] { action = [&] { return RunsCancel(g, run_id); }; });
+
+  auto* backfill = app.add_subcommand("backfill", "create scheduled runs for every tick in [from, to]");
+  BackfillOptions backfill_options;
+  backfill->add_option("DAG_ID", backfill_options.dag_id)->required();
+  backfill->add_option("--from", backfill_options.from, "ISO-8601 start (inclusive)")->required();
+  backfill->add_option("--to", backfill_options.to, "ISO-8601 end (inclusive)")->required();
+  backfill->add_flag("--rerun", backfill_options.rerun, "also ticks that already have a run");
+  backfill->callback([&] { action = [&] { return Backfill(g, backfill_options); }; });
+
+  // The global options are accepted after the subcommand too.
+  for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_cancel, logs, trigger, dags_list, dags_show,
+                        dags_pause, dags_unpause, backfill}) {
     sub->add_flag("--json", g.json, "machine-readable output");
     sub->add_option("--db", g.db, "state database URL");
+    sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");
+    sub->add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
   }
 
   try {

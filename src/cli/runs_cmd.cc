@@ -7,6 +7,7 @@
 namespace pipeline::cli {
 
 int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
+  if (UseServer(g)) return ListRunsRemote(g, options);
   RunFilter filter;
   if (!options.dag.empty()) filter.dag_id = options.dag;
   if (!options.state.empty()) {
@@ -44,6 +45,7 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
 }
 
 int ShowRun(const GlobalOptions& g, const std::string& run_id) {
+  if (UseServer(g)) return ShowRunRemote(g, run_id);
   auto store = OpenStore(g);
   auto run = store->GetRun(run_id);
   if (!run) {

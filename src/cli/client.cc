@@ -1,0 +1,66 @@
+#include "cli/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace pipeline::cli {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+ApiClient::ApiClient(const std::string& server, std::string token) : server_(server), token_(std::move(token)) {
+  std::string rest = server;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (rest.rfind("https://", 0) == 0) throw Error::InvalidArgument("https is not supported: use a TLS proxy in front of piped");
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  size_t colon = rest.rfind(':');
+  if (rest.empty() || colon == std::string::npos || colon + 1 == rest.size()) {
+    throw Error::InvalidArgument("server URL '" + server + "': expected http://HOST:PORT");
+  }
+  host_ = rest.substr(0, colon);
+  port_ = rest.substr(colon + 1);
+}
+
+HttpResponse ApiClient::Request(const std::string& method, const std::string& target, const std::string& body) {
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(resolver.resolve(host_, port_));
+    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+    req.set(http::field::host, host_);
+    req.set(http::field::user_agent, "pipectl");
+    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(256u << 20);
+    http::read(stream, buffer, parser);
+    auto res = parser.release();
+    beast::error_code ec;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    return {int(res.result_int()), std::string(res[http::field::content_type]), std::move(res.body())};
+  } catch (const boost::system::system_error& e) {
+    throw Error::Unavailable("cannot reach the daemon at " + server_ + ": " + e.code().message());
+  }
+}
+
+std::string ErrorMessage(const HttpResponse& response) {
+  auto j = nlohmann::json::parse(response.body, nullptr, false);
+  if (!j.is_discarded() && j.contains("error") && j["error"].contains("message")) {
+    return j["error"]["message"].get<std::string>();
+  }
+  return "HTTP " + std::to_string(response.status) + ": " + response.body;
+}
+
+}  // namespace pipeline::cli

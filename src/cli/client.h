@@ -1,0 +1,31 @@
+// A small blocking HTTP client for the daemon's REST API.
+#pragma once
+
+#include <string>
+
+#include "api/http.h"
+
+namespace pipeline::cli {
+
+class ApiClient {
+ public:
+  // `server`: "http://HOST:PORT" (or "HOST:PORT"); `token` may be empty.
+  // Throws Error(kInvalidArgument) for a malformed URL.
+  ApiClient(const std::string& server, std::string token);
+
+  // Throws Error(kUnavailable) naming the server when it cannot be reached.
+  HttpResponse Request(const std::string& method, const std::string& target, const std::string& body = "");
+
+  const std::string& server() const { return server_; }
+
+ private:
+  std::string server_;
+  std::string host_;
+  std::string port_;
+  std::string token_;
+};
+
+// The error message of a JSON error body ({"error": {"message"}}), or the body.
+std::string ErrorMessage(const HttpResponse& response);
+
+}  // namespace pipeline::cli

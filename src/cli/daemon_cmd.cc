@@ -1,0 +1,299 @@
+// The pipectl commands that talk to the daemon (and the read commands when
+// --server or PIPE_SERVER is given).
+
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/live_view.h"
+#include "core/error.h"
+#include "dag/yaml_reader.h"
+
+namespace pipeline::cli {
+
+namespace {
+
+using nlohmann::json;
+
+ApiClient Client(const GlobalOptions& g) {
+  std::string server = g.server;
+  if (server.empty()) {
+    const char* env = std::getenv("PIPE_SERVER");
+    server = env && *env ? env : "http://127.0.0.1:8080";
+  }
+  std::string token = g.token;
+  if (token.empty()) {
+    const char* env = std::getenv("PIPE_TOKEN");
+    if (env) token = env;
+  }
+  return ApiClient(server, token);
+}
+
+// Maps an HTTP error to the exit codes of interfaces.md, after saying why.
+int Fail(const HttpResponse& r) {
+  std::cerr << "pipectl: " << ErrorMessage(r) << "\n";
+  if (r.status == 400 || r.status == 413) return kExitUsage;
+  if (r.status == 503) return kExitUnavailable;
+  return kExitFailed;
+}
+
+json Call(ApiClient& client, const std::string& method, const std::string& target, const std::string& body,
+          int* exit_code) {
+  HttpResponse r = client.Request(method, target, body);
+  if (r.status / 100 != 2) {
+    *exit_code = Fail(r);
+    return nullptr;
+  }
+  *exit_code = kExitOk;
+  if (r.content_type.rfind("application/json", 0) != 0) return json(r.body);
+  return json::parse(r.body, nullptr, false);
+}
+
+// A --param value, read as YAML, as the JSON the API takes.
+json ParamJson(const std::string& text) {
+  Diagnostics diags("--param");
+  DocNode::Ptr node = text.empty() ? DocNode::Scalar("", true) : ReadYaml(text, diags);
+  if (!node || node->is_map()) throw Error::InvalidArgument("cannot read parameter value '" + text + "'");
+  std::function<json(const DocNode&)> convert = [&](const DocNode& n) -> json {
+    if (n.is_null()) return nullptr;
+    if (n.is_sequence()) {
+      json out = json::array();
+      for (const auto& item : n.items()) out.push_back(convert(*item));
+      return out;
+    }
+    if (auto v = n.AsInt()) return *v;
+    if (auto v = n.AsDouble()) return *v;
+    if (auto v = n.AsBool()) return *v;
+    return n.text();
+  };
+  return convert(*node);
+}
+
+// Follows a run through the API with the live view; returns its final state.
+std::string Follow(ApiClient& client, const std::string& run_id, bool terminal, int* exit_code) {
+  json run = Call(client, "GET", "/api/v1/runs/" + run_id, "", exit_code);
+  if (*exit_code != kExitOk) return "";
+  DagSpec spec;
+  spec.id = run["dag_id"];
+  for (const auto& t : run["tasks"]) {
+    TaskSpec task;
+    task.id = t["task_id"];
+    task.retry.retries = t["max_tries"].get<int>() - 1;
+    spec.tasks.push_back(task);
+  }
+  LiveView view(spec, terminal, std::cout);
+  std::map<std::string, std::pair<std::string, int>> seen;
+  for (;;) {
+    for (const auto& t : run["tasks"]) {
+      std::pair<std::string, int> now{t["state"], t["try"]};
+      std::string id = t["task_id"];
+      if (seen[id] == now) continue;
+      seen[id] = now;
+      std::string error = t["error"].is_string() ? t["error"].get<std::string>() : "";
+      view.OnTaskState({run_id, id, *ParseTaskState(now.first), now.second, SystemClock::Default()->Now(), error});
+    }
+    std::string state = run["state"];
+    if (state == "success" || state == "failed" || state == "cancelled") {
+      view.Stop();
+      return state;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    run = Call(client, "GET", "/api/v1/runs/" + run_id, "", exit_code);
+    if (*exit_code != kExitOk) return "";
+  }
+}
+
+}  // namespace
+
+int Trigger(const GlobalOptions& g, const TriggerOptions& options) {
+  json params = json::object();
+  for (const std::string& p : options.params) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "pipectl: --param " << p << ": expected NAME=VALUE\n";
+      return kExitUsage;
+    }
+    params[p.substr(0, eq)] = ParamJson(p.substr(eq + 1));
+  }
+  ApiClient client = Client(g);
+  int rc;
+  json created = Call(client, "POST", "/api/v1/dags/" + options.dag_id + "/runs",
+                      json{{"params", params}}.dump(), &rc);
+  if (rc != kExitOk) return rc;
+  std::string run_id = created["run_id"];
+  if (!options.wait) {
+    std::cout << (g.json ? created.dump(2) : run_id) << "\n";
+    return kExitOk;
+  }
+  if (!g.json) std::cout << "run " << run_id << " of dag '" << options.dag_id << "'\n";
+  std::string state = Follow(client, run_id, !g.json && isatty(STDOUT_FILENO), &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << json{{"run_id", run_id}, {"state", state}}.dump(2) << "\n";
+  } else {
+    std::cout << "\nrun " << run_id << " " << state << "\n";
+  }
+  return state == "success" ? kExitOk : kExitFailed;
+}
+
+int DagsList(const GlobalOptions& g) {
+  if (!UseServer(g)) return DagsListLocal(g);
+  ApiClient client = Client(g);
+  int rc;
+  json body = Call(client, "GET", "/api/v1/dags", "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << body.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "NEXT TICK", "LAST RUN"}};
+  for (const auto& d : body["dags"]) {
+    auto text = [](const json& v) { return v.is_null() ? std::string() : v.is_string() ? v.get<std::string>() : v.dump(); };
+    rows.push_back({text(d["dag_id"]), text(d["schedule"]), text(d["paused"]), text(d["version"]),
+                    text(d["next_tick"]), text(d["last_run_state"])});
+  }
+  std::cout << FormatTable(rows);
+  for (const auto& e : body["load_errors"]) {
+    std::cerr << e["file"].get<std::string>() << ":" << e["line"] << ":" << e["column"] << ": "
+              << e["message"].get<std::string>() << "\n";
+  }
+  return kExitOk;
+}
+
+int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
+  if (!UseServer(g)) return DagsShowLocal(g, dag_id);
+  ApiClient client = Client(g);
+  int rc;
+  json d = Call(client, "GET", "/api/v1/dags/" + dag_id, "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << d.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "dag       " << d["dag_id"].get<std::string>() << " (version " << d["version"] << ")\n"
+            << "schedule  " << (d["schedule"].is_null() ? "none" : d["schedule"].get<std::string>()) << "\n"
+            << "paused    " << d["paused"] << "\n\n";
+  std::vector<std::vector<std::string>> rows = {{"TASK", "OP", "DEPENDS ON", "TRIGGER RULE", "RETRIES"}};
+  for (const auto& t : d["tasks"]) {
+    std::string deps;
+    for (const auto& up : t["depends_on"]) deps += (deps.empty() ? "" : ",") + up.get<std::string>();
+    rows.push_back({t["task_id"], t["op"], deps, t["trigger_rule"], t["retries"].dump()});
+  }
+  std::cout << FormatTable(rows);
+  return kExitOk;
+}
+
+int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused) {
+  ApiClient client = Client(g);
+  int rc;
+  json d = Call(client, "PATCH", "/api/v1/dags/" + dag_id, json{{"paused", paused}}.dump(), &rc);
+  if (rc != kExitOk) return rc;
+  std::cout << (g.json ? d.dump(2) : "dag '" + dag_id + "' " + (paused ? "paused" : "unpaused")) << "\n";
+  return kExitOk;
+}
+
+int RunsCancel(const GlobalOptions& g, const std::string& run_id) {
+  ApiClient client = Client(g);
+  int rc;
+  json r = Call(client, "POST", "/api/v1/runs/" + run_id + "/cancel", "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << r.dump(2) << "\n";
+  } else {
+    std::cout << "run " << run_id << (r["cancelled"].get<bool>() ? " cancelled" : " had already ended (" + r["state"].get<std::string>() + ")") << "\n";
+  }
+  return r["cancelled"].get<bool>() ? kExitOk : kExitFailed;
+}
+
+int Backfill(const GlobalOptions& g, const BackfillOptions& options) {
+  ApiClient client = Client(g);
+  int rc;
+  json r = Call(client, "POST", "/api/v1/dags/" + options.dag_id + "/backfill",
+                json{{"from", options.from}, {"to", options.to}, {"rerun", options.rerun}}.dump(), &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << r.dump(2) << "\n";
+  } else {
+    std::cout << r["runs"].size() << " run" << (r["runs"].size() == 1 ? "" : "s") << " created\n";
+    for (const auto& id : r["runs"]) std::cout << id.get<std::string>() << "\n";
+  }
+  return kExitOk;
+}
+
+int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options) {
+  ApiClient client = Client(g);
+  std::string target = "/api/v1/runs?limit=" + std::to_string(options.limit);
+  if (!options.dag.empty()) target += "&dag_id=" + options.dag;
+  if (!options.state.empty()) target += "&state=" + options.state;
+  int rc;
+  json page = Call(client, "GET", target, "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << page["runs"].dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"RUN ID", "DAG", "STATE", "TRIGGER", "LOGICAL DATE"}};
+  for (const auto& r : page["runs"]) rows.push_back({r["run_id"], r["dag_id"], r["state"], r["trigger"], r["logical_date"]});
+  std::cout << FormatTable(rows);
+  return kExitOk;
+}
+
+int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
+  ApiClient client = Client(g);
+  int rc;
+  json run = Call(client, "GET", "/api/v1/runs/" + run_id, "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << run.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "run     " << run["run_id"].get<std::string>() << "\n"
+            << "dag     " << run["dag_id"].get<std::string>() << " (version " << run["dag_version"] << ")\n"
+            << "state   " << run["state"].get<std::string>() << "\n\n";
+  std::vector<std::vector<std::string>> rows = {{"TASK", "STATE", "TRIES", "START", "DETAIL"}};
+  for (const auto& t : run["tasks"]) {
+    rows.push_back({t["task_id"], t["state"], t["try"].dump() + "/" + t["max_tries"].dump(),
+                    t["started_at"].is_null() ? "" : t["started_at"].get<std::string>(), t["error"]});
+  }
+  std::cout << FormatTable(rows);
+  return kExitOk;
+}
+
+int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
+  ApiClient client = Client(g);
+  std::string base = "/api/v1/runs/" + options.run_id + "/tasks/" + options.task_id + "/logs";
+  size_t printed = 0;
+  for (;;) {
+    std::string target = base + (options.try_number > 0 ? "?try=" + std::to_string(options.try_number) : "");
+    HttpResponse r = client.Request("GET", target);
+    if (r.status != 200) return Fail(r);
+    if (r.body.size() > printed) {
+      std::cout << r.body.substr(printed) << std::flush;
+      printed = r.body.size();
+    }
+    if (!options.follow) return kExitOk;
+    int rc;
+    json run = Call(client, "GET", "/api/v1/runs/" + options.run_id, "", &rc);
+    if (rc != kExitOk) return rc;
+    bool ended = true;
+    for (const auto& t : run["tasks"]) {
+      if (t["task_id"] == options.task_id) {
+        std::string s = t["state"];
+        ended = s != "running" && s != "queued" && s != "pending" && s != "up_for_retry";
+      }
+    }
+    if (ended) {
+      HttpResponse last = client.Request("GET", target);
+      if (last.status == 200 && last.body.size() > printed) std::cout << last.body.substr(printed);
+      return kExitOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace pipeline::cli
