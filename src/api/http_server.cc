@@ -4,6 +4,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -84,6 +85,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
     if (ec == http::error::body_limit) {
+      draining_ = true;  // let the client finish sending, so that it reads the 413
       return Reply(413, R"({"error":{"code":"payload_too_large","message":"request body over )" +
                             std::to_string(body_limit_) + R"( bytes"}})", false);
     }
@@ -126,6 +128,19 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (draining_) Discard();
+  }
+
+  // Reads and drops what the client still sends (at most kDrainLimit bytes,
+  // for at most 10 s), then closes.
+  void Discard() {
+    static constexpr size_t kDrainLimit = 64u << 20;
+    if (drained_ >= kDrainLimit) return;
+    stream_.expires_after(std::chrono::seconds(10));
+    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (!ec) self->Discard();
+    });
   }
 
   beast::tcp_stream stream_;
@@ -133,6 +148,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpHandler& handler_;
   size_t body_limit_;
+  bool draining_ = false;
+  size_t drained_ = 0;
+  std::array<char, 16384> scratch_;
 };
 
 class HttpServer::Impl {

@@ -1,0 +1,320 @@
+// End-to-end: the real piped on a real PostgreSQL, driven by the real pipectl
+// and by raw HTTP.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "api/auth.h"
+#include "cli/client.h"
+#include "pg_cluster.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing_util::TempPgCluster;
+
+TempPgCluster& Cluster() {
+  static TempPgCluster* cluster = [] {
+    auto* c = new TempPgCluster;
+    c->Start();
+    return c;
+  }();
+  return *cluster;
+}
+
+class StopCluster : public testing::Environment {
+ public:
+  void TearDown() override { Cluster().Stop(); }
+};
+[[maybe_unused]] testing::Environment* const kStop = testing::AddGlobalTestEnvironment(new StopCluster);
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& extra_env, const fs::path& out,
+            const fs::path& err, const fs::path& cwd) {
+  std::vector<std::string> argv_s = args;
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    if (std::string(*e).rfind("PIPE_", 0) != 0) env_s.push_back(*e);
+  }
+  env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+class PipedTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing_util::FreshTestDir("pipe_piped");
+    fs::create_directories(dir_ / "dags");
+    static int counter = 0;
+    db_ = Cluster().CreateDatabase("piped" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  }
+  void TearDown() override {
+    StopDaemon(SIGTERM);
+    fs::remove_all(dir_);
+  }
+
+  void WriteDag(const std::string& name, const std::string& text) {
+    fs::path tmp = dir_ / "dags" / (name + ".tmp");
+    std::ofstream(tmp) << text;
+    fs::rename(tmp, dir_ / "dags" / name);
+  }
+
+  // Starts piped on a free port and waits until it answers.
+  void StartDaemon(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_,
+                                      "--listen", "127.0.0.1:0", "--workers", "4", "--grace", "2s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    fs::path log = dir_ / "piped.log";
+    size_t log_start = fs::exists(log) ? fs::file_size(log) : 0;
+    daemon_ = Spawn(args, {"PIPE_HOME=" + (dir_ / "home").string()}, log, log, dir_);
+    std::regex listening("piped listening on 127\\.0\\.0\\.1:(\\d+)");
+    for (int attempt = 0; attempt < 500; ++attempt) {
+      std::string text = ReadFile(log).substr(log_start);
+      std::smatch m;
+      if (std::regex_search(text, m, listening)) {
+        server_ = "http://127.0.0.1:" + m[1].str();
+        return;
+      }
+      int status;
+      if (waitpid(daemon_, &status, WNOHANG) == daemon_) {
+        daemon_ = -1;
+        FAIL() << "piped exited: " << text;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "piped did not start: " << ReadFile(log);
+  }
+
+  int StopDaemon(int sig) {
+    if (daemon_ <= 0) return -1;
+    kill(daemon_, sig);
+    int status = 0;
+    waitpid(daemon_, &status, 0);
+    daemon_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  Result Pipectl(std::vector<std::string> args, const std::string& token = "") {
+    args.insert(args.begin(), PIPECTL_PATH);
+    std::vector<std::string> env = {"PIPE_SERVER=" + server_, "PIPE_HOME=" + (dir_ / "home").string()};
+    if (!token.empty()) env.push_back("PIPE_TOKEN=" + token);
+    fs::remove(dir_ / "out");
+    fs::remove(dir_ / "err");
+    pid_t pid = Spawn(args, env, dir_ / "out", dir_ / "err", dir_);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(dir_ / "out"), ReadFile(dir_ / "err")};
+  }
+
+  HttpResponse Http(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& token = "") {
+    cli::ApiClient client(server_, token);
+    return client.Request(method, target, body);
+  }
+
+  json Run(const std::string& run_id) { return json::parse(Http("GET", "/api/v1/runs/" + run_id).body); }
+
+  template <typename Pred>
+  bool Eventually(Pred done, int seconds = 20) {
+    for (int attempt = 0; attempt < seconds * 100; ++attempt) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+
+  bool RunEnded(const std::string& run_id) {
+    std::string state = Run(run_id)["state"];
+    return state == "success" || state == "failed" || state == "cancelled";
+  }
+
+  fs::path dir_;
+  std::string db_;
+  std::string server_;
+  pid_t daemon_ = -1;
+};
+
+const char* kHello = R"yaml(dag: hello
+params: {who: world}
+tasks:
+  greet: {op: shell, run: 'echo "hello {{ params.who }}"'}
+  after: {op: shell, depends_on: [greet], run: 'true'}
+)yaml";
+
+TEST_F(PipedTest, TriggerAndWait) {
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  Result r = Pipectl({"trigger", "hello", "--param", "who=piped", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("run (\\S+) of dag 'hello'")));
+  json run = Run(m[1].str());
+  EXPECT_EQ(run["state"], "success");
+  EXPECT_EQ(run["params"]["who"], "piped");
+  Result logs = Pipectl({"logs", m[1].str(), "greet"});
+  EXPECT_EQ(logs.out, "hello piped\n");
+  Result list = Pipectl({"runs", "list", "--json"});
+  EXPECT_EQ(json::parse(list.out).size(), 1u);
+  Result failing = Pipectl({"trigger", "hello", "--param", "nope=1"});
+  EXPECT_EQ(failing.exit_code, 2);
+  EXPECT_EQ(failing.err, "pipectl: unknown parameter 'nope' for DAG 'hello' (known: who)\n");
+}
+
+TEST_F(PipedTest, UnreachableDaemonIsExitThree) {
+  server_ = "http://127.0.0.1:1";
+  Result r = Pipectl({"trigger", "hello"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot reach the daemon at http://127.0.0.1:1"), std::string::npos) << r.err;
+}
+
+TEST_F(PipedTest, TokensAndRoles) {
+  WriteDag("hello.yaml", kHello);
+  std::ofstream(dir_ / "tokens") << "# role sha256\nviewer " << Sha256Hex("view-secret") << " ci\noperator "
+                                 << Sha256Hex("op-secret") << "\n";
+  StartDaemon({"--tokens", (dir_ / "tokens").string()});
+  EXPECT_EQ(Http("GET", "/api/v1/dags").status, 401);
+  EXPECT_EQ(Http("GET", "/api/v1/dags", "", "wrong").status, 401);
+  EXPECT_EQ(Http("GET", "/api/v1/dags", "", "view-secret").status, 200);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", "{}", "view-secret").status, 403);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", "{}", "op-secret").status, 201);
+  EXPECT_EQ(Http("GET", "/api/v1/health").status, 200);  // open
+  Result viewer = Pipectl({"trigger", "hello"}, "view-secret");
+  EXPECT_EQ(viewer.exit_code, 1);
+  EXPECT_EQ(viewer.err, "pipectl: role 'viewer' may not change state\n");
+  EXPECT_EQ(Pipectl({"trigger", "hello"}, "op-secret").exit_code, 0);
+}
+
+TEST_F(PipedTest, RefusesNonLoopbackWithoutTokens) {
+  WriteDag("hello.yaml", kHello);
+  pid_t pid = Spawn({PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_, "--listen", "0.0.0.0:0"},
+                    {}, dir_ / "out", dir_ / "err", dir_);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(ReadFile(dir_ / "err").find("refusing to listen on 0.0.0.0:0 without tokens"), std::string::npos);
+}
+
+TEST_F(PipedTest, BadRequestsGetTheRightStatus) {
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", "{not json").status, 400);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", "[1]").status, 400);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/nope/runs", "{}").status, 404);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", R"({"params": {"whom": 1}})").status, 400);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", R"({"params": {"who": [1, 2]}})").status, 400);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", std::string(2 << 20, 'x')).status, 413);
+  for (const char* bad : {"/api/v1/runs/..", "/api/v1/runs/%2e%2e", "/api/v1/dags/..%2f..%2fetc",
+                          "/api/v1/runs/x/tasks/..%2F..%2Fpasswd/logs", "/api/v1/dags/Hello",
+                          "/api/v1/runs/a%00b"}) {
+    int status = Http("GET", bad).status;
+    EXPECT_TRUE(status == 400 || status == 404) << bad << " -> " << status;
+  }
+  HttpResponse err = Http("GET", "/api/v1/dags/nope");
+  EXPECT_EQ(json::parse(err.body)["error"]["code"], "not_found");
+  EXPECT_EQ(Http("GET", "/api/v1/health").status, 200);  // still alive
+}
+
+TEST_F(PipedTest, PauseHoldsRunsUntilUnpaused) {
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  EXPECT_EQ(Pipectl({"dags", "pause", "hello"}).exit_code, 0);
+  std::string run_id = Pipectl({"trigger", "hello"}).out;
+  run_id.pop_back();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Run(run_id)["state"], "queued");
+  EXPECT_EQ(Pipectl({"dags", "unpause", "hello"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return RunEnded(run_id); }));
+  EXPECT_EQ(Run(run_id)["state"], "success");
+}
+
+TEST_F(PipedTest, DagEditedWhileRunningKeepsTheRunsVersion) {
+  WriteDag("slow.yaml", "dag: slow\ntasks:\n  a: {op: shell, run: 'sleep 1; echo v1'}\n");
+  StartDaemon();
+  std::string first = Pipectl({"trigger", "slow"}).out;
+  first.pop_back();
+  ASSERT_TRUE(Eventually([&] { return Run(first)["state"] == "running"; }));
+  WriteDag("slow.yaml", "dag: slow\ntasks:\n  a: {op: shell, run: 'echo v2'}\n");
+  ASSERT_TRUE(Eventually([&] { return json::parse(Http("GET", "/api/v1/dags/slow").body)["version"] == 2; }));
+  std::string second = Pipectl({"trigger", "slow"}).out;
+  second.pop_back();
+  ASSERT_TRUE(Eventually([&] { return RunEnded(first) && RunEnded(second); }));
+  EXPECT_EQ(Run(first)["dag_version"], 1);
+  EXPECT_EQ(Pipectl({"logs", first, "a"}).out, "v1\n");
+  EXPECT_EQ(Run(second)["dag_version"], 2);
+  EXPECT_EQ(Pipectl({"logs", second, "a"}).out, "v2\n");
+  // An invalid edit is reported and the last good version stays.
+  WriteDag("slow.yaml", "dag: slow\ntasks:\n  a: {op: shel}\n");
+  ASSERT_TRUE(Eventually([&] { return !json::parse(Http("GET", "/api/v1/dags").body)["load_errors"].empty(); }));
+  EXPECT_EQ(json::parse(Http("GET", "/api/v1/dags/slow").body)["version"], 2);
+}
+
+TEST_F(PipedTest, BackfillCreatesRunsForEveryTick) {
+  WriteDag("daily.yaml", "dag: daily\nschedule: '@daily'\nstart_date: 2026-01-01\nmax_active_runs: 4\n"
+                         "tasks:\n  a: {op: shell, run: 'echo {{ run.logical_date }}'}\n");
+  StartDaemon();
+  Result r = Pipectl({"backfill", "daily", "--from", "2026-01-10", "--to", "2026-01-14", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json ids = json::parse(r.out)["runs"];
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_TRUE(Eventually([&] {
+    for (const auto& id : ids) {
+      if (!RunEnded(id)) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(Pipectl({"logs", ids[0], "a"}).out, "2026-01-10T00:00:00Z\n");
+  EXPECT_EQ(json::parse(Pipectl({"backfill", "daily", "--from", "2026-01-10", "--to", "2026-01-14", "--json"}).out)["runs"].size(), 0u);
+}
+
+TEST_F(PipedTest, SigtermStopsGracefully) {
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  EXPECT_NE(ReadFile(dir_ / "piped.log").find("piped stopped"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pipeline
