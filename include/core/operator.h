@@ -66,6 +66,9 @@ class TaskContext {
   virtual const CancelToken& cancel() const = 0;
   // Appends a line to the try's log.
   virtual void Log(std::string_view line) = 0;
+  // The try started process group `pgid` (shell): recorded so that after a
+  // crash the new process can make sure it is gone before retrying.
+  virtual void ProcessStarted(int pgid) = 0;
   // Another task's output in this run, or nullptr.
   virtual std::shared_ptr<const Dataset> Input(std::string_view task_id) = 0;
   virtual void SetOutput(std::shared_ptr<const Dataset> output) = 0;

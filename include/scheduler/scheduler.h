@@ -115,6 +115,9 @@ class Scheduler {
   void Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec);  // requires mu_
   std::shared_ptr<const DagSpec> SpecForLocked(const std::string& dag_id, int version);  // requires mu_
   int RunningHere(const std::string& dag_id) const;  // requires mu_
+  // After a run lost its database: waits until the store answers again and
+  // refreshes `run`; false when stopping or the run has ended meanwhile.
+  bool WaitToRetry(RunRecord& run);
   std::optional<TimePoint> NextWake(TimePoint now);  // requires mu_
 
   StateStore& store_;

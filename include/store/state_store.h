@@ -82,6 +82,7 @@ struct TaskTryRecord {
   std::string error;
   std::string log_path;
   std::string worker;             // host:pid that ran it
+  std::string process;            // "PID@START" of the task's process group, on the worker's host
 };
 
 struct TransitionRecord {
@@ -142,6 +143,9 @@ class StateStore {
   virtual ~StateStore() = default;
 
   virtual int schema_version() = 0;
+  // Whether the database answers now: one quick attempt, no retries, never
+  // throws (for health checks).
+  virtual bool Ping() = 0;
 
   // Records `dag` as the DAG's newest version unless its content hash equals
   // the newest one's. Returns the version number in force.
@@ -177,6 +181,9 @@ class StateStore {
   // Applies `batch` in order in one transaction: all of it, or nothing and
   // false when some task is not in its t.from when its turn comes.
   virtual bool TransitionTasks(const std::vector<TaskTransition>& batch) = 0;
+  // Records the process group a running try started (for crash recovery).
+  virtual void SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
+                             const std::string& process) = 0;
   virtual std::vector<TaskTryRecord> GetTries(const std::string& run_id,
                                               const std::string& task_id) = 0;
   virtual std::vector<TransitionRecord> GetTransitions(const std::string& run_id) = 0;

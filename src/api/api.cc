@@ -243,17 +243,15 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   if (m == "GET" && p.empty()) return {200, "text/html; charset=utf-8", UiPage()};
   if (m == "GET" && is({"api", "v1", "health"})) {
     json body = {{"version", options_.version}, {"db", options_.db_description}};
-    try {
-      auto beat = store_.GetMeta("scheduler_heartbeat");
-      body["status"] = "ok";
-      body["scheduler"] = {{"last_heartbeat", beat ? json(*beat) : json(nullptr)}};
-      return Json(200, body);
-    } catch (const Error& e) {
+    auto beat = scheduler_.Stats().last_heartbeat;
+    body["scheduler"] = {{"last_heartbeat", beat ? json(FormatIso8601(*beat)) : json(nullptr)}};
+    if (!store_.Ping()) {
       body["status"] = "unavailable";
-      body["error"] = e.what();
-      body["scheduler"] = {{"last_heartbeat", nullptr}};
+      body["error"] = "the state database does not answer";
       return Json(503, body);
     }
+    body["status"] = "ok";
+    return Json(200, body);
   }
   if (m == "GET" && is({"metrics"})) {
     std::ostringstream out;

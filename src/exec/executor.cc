@@ -13,6 +13,7 @@
 #include "core/operator.h"
 #include "dag/template.h"
 #include "exec/cancel_token.h"
+#include "exec/subprocess.h"
 #include "exec/thread_pool.h"
 
 namespace pipeline {
@@ -32,6 +33,11 @@ std::string DefaultWorkerName() {
 // a row fails.
 constexpr std::string_view kLostPrefix = "lost";
 constexpr int kMaxLostInARow = 3;
+
+// Whether two "host:pid" worker names are on the same host.
+bool SameHost(const std::string& a, const std::string& b) {
+  return a.substr(0, a.rfind(':')) == b.substr(0, b.rfind(':'));
+}
 
 // What a task's trigger rule says once some upstream tasks have ended.
 enum class Decision { kWait, kRun, kSkip, kUpstreamFailed };
@@ -79,10 +85,11 @@ class TryContext final : public TaskContext {
   TryContext(const TaskSpec& task, std::shared_ptr<const DocNode> args, std::string command,
              std::vector<std::pair<std::string, std::string>> env, std::string dag_dir,
              std::string log_path, int try_number, std::shared_ptr<EventCancelToken> token,
-             Outputs* outputs, std::mutex* outputs_mu)
+             Outputs* outputs, std::mutex* outputs_mu, StateStore* store, std::string run_id)
       : task_(task), args_(std::move(args)), command_(std::move(command)), env_(std::move(env)),
         dag_dir_(std::move(dag_dir)), log_path_(std::move(log_path)), try_number_(try_number),
-        token_(std::move(token)), outputs_(outputs), outputs_mu_(outputs_mu) {}
+        token_(std::move(token)), outputs_(outputs), outputs_mu_(outputs_mu), store_(store),
+        run_id_(std::move(run_id)) {}
 
   const TaskSpec& task() const override { return task_; }
   const DocNode& args() const override { return *args_; }
@@ -96,6 +103,10 @@ class TryContext final : public TaskContext {
   void Log(std::string_view line) override {
     std::ofstream out(log_path_, std::ios::app);
     out << line << '\n';
+  }
+
+  void ProcessStarted(int pgid) override {
+    store_->SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
   }
 
   std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
@@ -120,6 +131,8 @@ class TryContext final : public TaskContext {
   std::shared_ptr<EventCancelToken> token_;
   Outputs* outputs_;
   std::mutex* outputs_mu_;
+  StateStore* store_;
+  std::string run_id_;
 };
 
 }  // namespace
@@ -312,7 +325,7 @@ class Executor::RunExecution {
     auto ctx = std::make_shared<TryContext>(spec, RenderDoc(*spec.with, lookup),
                                             RenderString(spec.run, lookup), std::move(env),
                                             dag_dir_, log_path, try_number, slot.token, &outputs_,
-                                            &outputs_mu_);
+                                            &outputs_mu_, &ex_.store_, run_.run_id);
     const Operator* op = ex_.ops_.Find(spec.op);
     // Submitted by Flush(), once the `running` state is stored.
     jobs_.push_back([this, idx, ctx, op] {
@@ -474,7 +487,15 @@ class Executor::RunExecution {
       slot.try_number = it->second.try_number;
       slot.next_try_at = it->second.next_try_at;
       for (const TaskTryRecord& t : ex_.store_.GetTries(run_.run_id, slot.spec->id)) {
-        if (!t.ended_at) continue;  // the try in progress when the process died
+        if (!t.ended_at) {
+          // The try in progress when its process died: make sure what it
+          // started is gone before it runs again (never twice at once).
+          if (slot.state == TaskState::kRunning && SameHost(t.worker, ex_.options_.worker_name) &&
+              !KillProcessGroup(t.process)) {
+            throw Error::Internal("cannot stop process " + t.process + " of task '" + slot.spec->id + "'");
+          }
+          continue;
+        }
         bool lost = t.error.starts_with(kLostPrefix);
         slot.lost_tries += lost;
         slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;

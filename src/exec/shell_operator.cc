@@ -46,7 +46,8 @@ class ShellOperator final : public Operator {
       spec.cwd = dir.is_absolute() ? dir.string() : (fs::path(ctx.dag_dir()) / dir).string();
     }
     spec.output_path = ctx.log_path();
-    SubprocessResult r = RunSubprocess(spec, ctx.cancel(), options_.kill_grace);
+    SubprocessResult r = RunSubprocess(spec, ctx.cancel(), options_.kill_grace,
+                                       [&](int pgid) { ctx.ProcessStarted(pgid); });
     if (!r.started) return TaskResult::Failure(r.error);
     TaskResult result;
     if (r.exited) result.exit_code = r.exit_code;

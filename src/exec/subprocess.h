@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +30,18 @@ struct SubprocessSpec {
 // Starts `spec` and waits for it to exit or for `cancel` to fire. On cancel,
 // sends SIGTERM to the whole process group, SIGKILL after `grace`, and then
 // SIGKILL to anything left in the group. Thread-safe; blocks the caller.
+// `on_start` (may be empty) hears the process group id once it runs.
 SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
-                               std::chrono::milliseconds grace);
+                               std::chrono::milliseconds grace,
+                               const std::function<void(int pgid)>& on_start = {});
+
+// "PID@STARTTIME" naming a live process unambiguously on this host (the start
+// time, from /proc, tells a reused pid apart), or "" when there is none.
+std::string ProcessToken(int pid);
+
+// Kills the process group that `token` names, if its leader is still that
+// same process (SIGKILL to the group), and waits up to 2 s for the leader to
+// go. True when nothing of it is left running.
+bool KillProcessGroup(const std::string& token);
 
 }  // namespace pipeline

@@ -12,7 +12,10 @@
 #include <cstring>
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <sstream>
 #include <optional>
 
 #include "core/operator.h"
@@ -89,8 +92,34 @@ bool Pump(int fd, LazyOutput& out) {
 
 }  // namespace
 
+std::string ProcessToken(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return "";
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  // After "(comm) ", starttime is the 20th field (22nd of the line).
+  for (int idx = 0; idx < 20 && fields >> field; ++idx) {
+  }
+  return field.empty() ? "" : std::to_string(pid) + "@" + field;
+}
+
+bool KillProcessGroup(const std::string& token) {
+  size_t at = token.find('@');
+  if (at == std::string::npos) return true;
+  int pid = std::atoi(token.substr(0, at).c_str());
+  if (pid <= 1 || ProcessToken(pid) != token) return true;  // gone, or the pid was reused
+  kill(-pid, SIGKILL);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    if (ProcessToken(pid) != token) return true;
+    usleep(10'000);
+  }
+  return false;
+}
+
 SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
-                               std::chrono::milliseconds grace) {
+                               std::chrono::milliseconds grace, const std::function<void(int)>& on_start) {
   SubprocessResult result;
   std::vector<std::string> env = BuildEnvironment(spec.env);
   std::vector<char*> envp;
@@ -139,6 +168,7 @@ SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& ca
   }
   result.started = true;
   fcntl(out_fd, F_SETFL, O_NONBLOCK);
+  if (on_start) on_start(pid);
 
   LazyOutput output(spec.output_path);
   int pidfd = OpenPidFd(pid);

@@ -206,12 +206,22 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
     request.dag = spec.get();
     request.run = run;
     request.create = false;
-    try {
-      request.params = ParamsFromJson(run.params_json);
-      RunState state = executor_.Execute(request, options_.observer);
-      spdlog::info("run ended run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
-    } catch (const std::exception& e) {
-      spdlog::error("run failed to execute run={} dag={}: {}", run.run_id, run.dag_id, e.what());
+    for (;;) {
+      try {
+        request.params = ParamsFromJson(request.run.params_json);
+        RunState state = executor_.Execute(request, options_.observer);
+        spdlog::info("run ended run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
+        break;
+      } catch (const Error& e) {
+        spdlog::error("run interrupted run={} dag={}: {}", run.run_id, run.dag_id, e.what());
+        if (e.code() != ErrorCode::kUnavailable) break;
+      } catch (const std::exception& e) {
+        spdlog::error("run failed to execute run={} dag={}: {}", run.run_id, run.dag_id, e.what());
+        break;
+      }
+      // The database went away mid-run: take the run up again, from the
+      // store, once it answers (its interrupted tries count as lost).
+      if (!WaitToRetry(request.run)) break;
     }
     std::lock_guard lock(mu_);
     launched_.erase(run.run_id);
@@ -224,6 +234,25 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
     }
     cv_.notify_all();
   }).detach();
+}
+
+bool Scheduler::WaitToRetry(RunRecord& run) {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      clock_.WaitUntil(cv_, lock, clock_.Now() + kRetryAfterError, [&] { return stopping_; });
+      if (stopping_) return false;
+    }
+    try {
+      auto fresh = store_.GetRun(run.run_id);
+      if (!fresh || IsTerminal(fresh->state)) return false;
+      run = *fresh;
+      spdlog::info("run resumed run={} dag={} (database back)", run.run_id, run.dag_id);
+      return true;
+    } catch (const Error& e) {
+      spdlog::warn("waiting for the database to resume run={}: {}", run.run_id, e.what());
+    }
+  }
 }
 
 std::optional<TimePoint> Scheduler::NextWake(TimePoint now) {

@@ -79,6 +79,7 @@ CREATE TABLE task_tries (
   error TEXT NOT NULL DEFAULT '',
   log_path TEXT NOT NULL,
   worker TEXT NOT NULL,
+  process TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (run_id, task_id, try_number)
 );
 CREATE TABLE transitions (
@@ -297,6 +298,19 @@ class PostgresStore::Impl {
 
   int version() const { return version_; }
 
+  // A fresh connection, so that a health check never waits behind an
+  // operation that is reconnecting.
+  bool Ping() const {
+    try {
+      pqxx::connection probe(url_);
+      pqxx::nontransaction tx(probe);
+      tx.exec("SELECT 1");
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
  private:
   void Connect() {
     if (conn_ && conn_->is_open()) return;
@@ -339,6 +353,8 @@ PostgresStore::PostgresStore(const std::string& url, PostgresOptions options)
 PostgresStore::~PostgresStore() = default;
 
 int PostgresStore::schema_version() { return impl_->version(); }
+
+bool PostgresStore::Ping() { return impl_->Ping(); }
 
 int PostgresStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
   return impl_->Run("put dag version", [&](pqxx::work& tx) {
@@ -544,12 +560,21 @@ bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
   });
 }
 
+void PostgresStore::SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
+                                  const std::string& process) {
+  impl_->Run("set try process", [&](pqxx::work& tx) {
+    tx.exec_params("UPDATE task_tries SET process = $4 WHERE run_id = $1 AND task_id = $2 AND try_number = $3",
+                   run_id, task_id, try_number, process);
+  });
+}
+
 std::vector<TaskTryRecord> PostgresStore::GetTries(const std::string& run_id, const std::string& task_id) {
   return impl_->Run("get tries", [&](pqxx::work& tx) {
     std::vector<TaskTryRecord> out;
     for (const auto& r : tx.exec_params(
              "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
-             "log_path, worker FROM task_tries WHERE run_id = $1 AND task_id = $2 ORDER BY try_number",
+             "log_path, worker, process FROM task_tries WHERE run_id = $1 AND task_id = $2 "
+             "ORDER BY try_number",
              run_id, task_id)) {
       TaskTryRecord t;
       t.run_id = r[0].as<std::string>();
@@ -562,6 +587,7 @@ std::vector<TaskTryRecord> PostgresStore::GetTries(const std::string& run_id, co
       t.error = r[7].as<std::string>();
       t.log_path = r[8].as<std::string>();
       t.worker = r[9].as<std::string>();
+      t.process = r[10].as<std::string>();
       out.push_back(std::move(t));
     }
     return out;

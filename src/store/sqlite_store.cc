@@ -80,6 +80,7 @@ CREATE TABLE task_tries (
   error TEXT NOT NULL DEFAULT '',
   log_path TEXT NOT NULL,
   worker TEXT NOT NULL,
+  process TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (run_id, task_id, try_number)
 ) WITHOUT ROWID;
 CREATE TABLE transitions (
@@ -328,6 +329,16 @@ SqliteStore::SqliteStore(const std::string& path) : impl_(std::make_unique<Impl>
 SqliteStore::~SqliteStore() = default;
 
 int SqliteStore::schema_version() { return impl_->version_; }
+
+bool SqliteStore::Ping() {
+  std::lock_guard lock(impl_->mu_);
+  try {
+    Statement(*impl_->statements_, "SELECT 1").Run();
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
 
 int SqliteStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
   std::lock_guard lock(impl_->mu_);
@@ -640,12 +651,20 @@ bool SqliteStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
   });
 }
 
+void SqliteStore::SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
+                                const std::string& process) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "UPDATE task_tries SET process = ?4 WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
+  s.Bind(1, run_id).Bind(2, task_id).Bind(3, try_number).Bind(4, process).Run();
+}
+
 std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id,
                                                  const std::string& task_id) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,
               "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
-              "log_path, worker FROM task_tries WHERE run_id = ?1 AND task_id = ?2 "
+              "log_path, worker, process FROM task_tries WHERE run_id = ?1 AND task_id = ?2 "
               "ORDER BY try_number");
   s.Bind(1, run_id).Bind(2, task_id);
   std::vector<TaskTryRecord> out;
@@ -661,6 +680,7 @@ std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id,
     t.error = s.Text(7);
     t.log_path = s.Text(8);
     t.worker = s.Text(9);
+    t.process = s.Text(10);
     out.push_back(std::move(t));
   }
   return out;

@@ -18,6 +18,7 @@ class SqliteStore final : public StateStore {
   ~SqliteStore() override;
 
   int schema_version() override;
+  bool Ping() override;
   int PutDagVersion(const DagSpec& dag, TimePoint now) override;
   std::optional<DagRecord> GetDag(const std::string& dag_id) override;
   std::vector<DagRecord> ListDags() override;
@@ -38,6 +39,8 @@ class SqliteStore final : public StateStore {
                                                     const std::string& task_id) override;
   bool TransitionTask(const TaskTransition& t) override;
   bool TransitionTasks(const std::vector<TaskTransition>& batch) override;
+  void SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
+                     const std::string& process) override;
   std::vector<TaskTryRecord> GetTries(const std::string& run_id, const std::string& task_id) override;
   std::vector<TransitionRecord> GetTransitions(const std::string& run_id) override;
   void PutArtifact(const ArtifactRecord& artifact) override;

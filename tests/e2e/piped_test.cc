@@ -309,6 +309,59 @@ TEST_F(PipedTest, BackfillCreatesRunsForEveryTick) {
   EXPECT_EQ(json::parse(Pipectl({"backfill", "daily", "--from", "2026-01-10", "--to", "2026-01-14", "--json"}).out)["runs"].size(), 0u);
 }
 
+TEST_F(PipedTest, KillNineThenRestartFinishesEveryTaskOnce) {
+  // Given piped killed with SIGKILL while a task runs, when it restarts, then
+  // the orphaned try is stopped (never two at once), retried as a new try,
+  // and every task ends.
+  WriteDag("crash.yaml", R"yaml(dag: crash
+tasks:
+  long:
+    op: shell
+    run: 'echo "start $PIPE_TRY_NUMBER" >> marks; sleep 2; echo "end $PIPE_TRY_NUMBER" >> marks'
+  after: {op: shell, depends_on: [long], run: 'echo after >> marks'}
+)yaml");
+  StartDaemon();
+  std::string run_id = Pipectl({"trigger", "crash"}).out;
+  run_id.pop_back();
+  // The task runs in the DAG file's folder: marks is there.
+  fs::path marks = dir_ / "dags" / "marks";
+  ASSERT_TRUE(Eventually([&] { return ReadFile(marks) == "start 1\n"; }));
+  EXPECT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  StartDaemon();
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 30));
+  json run = Run(run_id);
+  EXPECT_EQ(run["state"], "success");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // an orphan would have written "end 1"
+  EXPECT_EQ(ReadFile(marks), "start 1\nstart 2\nend 2\nafter\n");
+  json tries = run["tasks"][0]["tries"];
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0]["error"], "lost: the process running try 1 ended");
+}
+
+TEST_F(PipedTest, SurvivesPostgresqlDownForTenSeconds) {
+  // Given PostgreSQL stopped for 10 s during a run, then health says 503,
+  // then 200 once it is back, and the run finishes.
+  WriteDag("steps.yaml", R"yaml(dag: steps
+tasks:
+  one: {op: shell, run: 'sleep 1'}
+  two: {op: shell, depends_on: [one], run: 'sleep 1'}
+  three: {op: shell, depends_on: [two], run: 'true'}
+)yaml");
+  StartDaemon();
+  std::string run_id = Pipectl({"trigger", "steps"}).out;
+  run_id.pop_back();
+  ASSERT_TRUE(Eventually([&] { return Run(run_id)["state"] == "running"; }));
+  auto down_at = std::chrono::steady_clock::now();
+  Cluster().Pause();
+  EXPECT_TRUE(Eventually([&] { return Http("GET", "/api/v1/health").status == 503; }, 5));
+  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
+  Cluster().StartAgain();
+  EXPECT_TRUE(Eventually([&] { return Http("GET", "/api/v1/health").status == 200; }, 10));
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 40));
+  EXPECT_EQ(Run(run_id)["state"], "success");
+  EXPECT_EQ(kill(daemon_, 0), 0);  // the daemon survived
+}
+
 TEST_F(PipedTest, SigtermStopsGracefully) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();

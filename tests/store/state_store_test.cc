@@ -159,6 +159,9 @@ TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   EXPECT_EQ(tries[0].exit_code, 3);
   EXPECT_EQ(tries[0].log_path, "/logs/1.log");
   EXPECT_EQ(tries[0].worker, "host:1");
+  EXPECT_EQ(tries[0].process, "");
+  store_->SetTryProcess("r1", "a", 2, "4242@99");
+  EXPECT_EQ(store_->GetTries("r1", "a")[1].process, "4242@99");
   EXPECT_EQ(tries[0].ended_at, At(13));
   EXPECT_EQ(tries[1].state, TaskState::kSuccess);
   EXPECT_EQ(tries[1].started_at, At(24));
