@@ -33,22 +33,27 @@ cmake --build build/tsan
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
   ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/tsan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
-echo "== fuzz the DAG loader for ${fuzz_seconds}s"
+echo "== fuzz the DAG loader for ${fuzz_seconds}s and the REST handlers for half that"
 fuzz_failed=0
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPIPE_BUILD_TESTS=OFF -DPIPE_BUILD_FUZZERS=ON > /dev/null
-cmake --build build/fuzz --target dag_loader_fuzzer
-mkdir -p "$log/corpus"
+cmake --build build/fuzz --target dag_loader_fuzzer api_fuzzer
+mkdir -p "$log/corpus" "$log/api-corpus"
 find dags tests/dags -name '*.yaml' -exec cp {} "$log/corpus/" \;
-if ! ./build/fuzz/fuzz/dag_loader_fuzzer -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$log/" "$log/corpus" > "$log/fuzz" 2>&1; then
-  fuzz_failed=1
-  tail -n 60 "$log/fuzz"
-  mkdir -p build/fuzz-crashes && cp "$log"/crash-* "$log"/timeout-* "$log"/oom-* build/fuzz-crashes/ 2>/dev/null || true
-fi
-grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$log/fuzz" || true
+cp fuzz/api-seeds/* "$log/api-corpus/"
+fuzz() {  # NAME CORPUS SECONDS
+  if ! ./build/fuzz/fuzz/"$1" -max_total_time="$3" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$log/" "$2" > "$log/$1.out" 2>&1; then
+    fuzz_failed=1
+    tail -n 60 "$log/$1.out"
+    mkdir -p build/fuzz-crashes && cp "$log"/crash-* "$log"/timeout-* "$log"/oom-* build/fuzz-crashes/ 2>/dev/null || true
+  fi
+  echo "$1: $(grep -E '^stat::number_of_executed_units' "$log/$1.out" || echo 'no stats')"
+}
+fuzz dag_loader_fuzzer "$log/corpus" "$fuzz_seconds"
+fuzz api_fuzzer "$log/api-corpus" "$((fuzz_seconds / 2))"
 
-total=1  # the fuzzer
+total=2  # the fuzzers
 failed=$fuzz_failed
 for suite in main asan tsan; do
   set -- $(counts "$log/$suite")

@@ -61,6 +61,10 @@ class Api {
   ApiOptions options_;
 };
 
+// Every route Handle() serves, as "METHOD /path/{param}" (docs/api/openapi.yaml
+// documents each; a test keeps the two in step).
+const std::vector<std::string>& ApiRoutes();
+
 // The web UI: one self-contained HTML page that reads the API.
 const std::string& UiPage();
 

@@ -18,7 +18,10 @@ using nlohmann::json;
 
 // --- responses -------------------------------------------------------------------
 
-HttpResponse Json(int status, const json& body) { return {status, "application/json", body.dump()}; }
+// Invalid UTF-8 (echoed from a request) becomes U+FFFD rather than an exception.
+HttpResponse Json(int status, const json& body) {
+  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 
 HttpResponse ErrorResponse(int status, const std::string& code, const std::string& message) {
   return Json(status, {{"error", {{"code", code}, {"message", message}}}});
@@ -152,6 +155,26 @@ json RunsPage(StateStore& store, const RunFilter& filter) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& ApiRoutes() {
+  static const std::vector<std::string> kRoutes = {
+      "GET /",
+      "GET /metrics",
+      "GET /api/v1/health",
+      "GET /api/v1/dags",
+      "GET /api/v1/dags/{dag_id}",
+      "PATCH /api/v1/dags/{dag_id}",
+      "GET /api/v1/dags/{dag_id}/runs",
+      "POST /api/v1/dags/{dag_id}/runs",
+      "POST /api/v1/dags/{dag_id}/backfill",
+      "GET /api/v1/runs",
+      "GET /api/v1/runs/{run_id}",
+      "POST /api/v1/runs/{run_id}/cancel",
+      "POST /api/v1/runs/{run_id}/tasks/{task_id}/clear",
+      "GET /api/v1/runs/{run_id}/tasks/{task_id}/logs",
+  };
+  return kRoutes;
+}
 
 // --- metrics -----------------------------------------------------------------------
 

@@ -127,14 +127,14 @@ int Trigger(const GlobalOptions& g, const TriggerOptions& options) {
   if (rc != kExitOk) return rc;
   std::string run_id = created["run_id"];
   if (!options.wait) {
-    std::cout << (g.json ? created.dump(2) : run_id) << "\n";
+    std::cout << (g.json ? created.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) : run_id) << "\n";
     return kExitOk;
   }
   if (!g.json) std::cout << "run " << run_id << " of dag '" << options.dag_id << "'\n";
   std::string state = Follow(client, run_id, !g.json && isatty(STDOUT_FILENO), &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << json{{"run_id", run_id}, {"state", state}}.dump(2) << "\n";
+    std::cout << json{{"run_id", run_id}, {"state", state}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << "\nrun " << run_id << " " << state << "\n";
   }
@@ -148,7 +148,7 @@ int DagsList(const GlobalOptions& g) {
   json body = Call(client, "GET", "/api/v1/dags", "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << body.dump(2) << "\n";
+    std::cout << body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "NEXT TICK", "LAST RUN"}};
@@ -172,7 +172,7 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
   json d = Call(client, "GET", "/api/v1/dags/" + dag_id, "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << d.dump(2) << "\n";
+    std::cout << d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::cout << "dag       " << d["dag_id"].get<std::string>() << " (version " << d["version"] << ")\n"
@@ -193,7 +193,7 @@ int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused) {
   int rc;
   json d = Call(client, "PATCH", "/api/v1/dags/" + dag_id, json{{"paused", paused}}.dump(), &rc);
   if (rc != kExitOk) return rc;
-  std::cout << (g.json ? d.dump(2) : "dag '" + dag_id + "' " + (paused ? "paused" : "unpaused")) << "\n";
+  std::cout << (g.json ? d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) : "dag '" + dag_id + "' " + (paused ? "paused" : "unpaused")) << "\n";
   return kExitOk;
 }
 
@@ -203,7 +203,7 @@ int RunsCancel(const GlobalOptions& g, const std::string& run_id) {
   json r = Call(client, "POST", "/api/v1/runs/" + run_id + "/cancel", "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << r.dump(2) << "\n";
+    std::cout << r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << "run " << run_id << (r["cancelled"].get<bool>() ? " cancelled" : " had already ended (" + r["state"].get<std::string>() + ")") << "\n";
   }
@@ -217,7 +217,7 @@ int Backfill(const GlobalOptions& g, const BackfillOptions& options) {
                 json{{"from", options.from}, {"to", options.to}, {"rerun", options.rerun}}.dump(), &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << r.dump(2) << "\n";
+    std::cout << r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << r["runs"].size() << " run" << (r["runs"].size() == 1 ? "" : "s") << " created\n";
     for (const auto& id : r["runs"]) std::cout << id.get<std::string>() << "\n";
@@ -234,7 +234,7 @@ int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options) {
   json page = Call(client, "GET", target, "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << page["runs"].dump(2) << "\n";
+    std::cout << page["runs"].dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"RUN ID", "DAG", "STATE", "TRIGGER", "LOGICAL DATE"}};
@@ -249,7 +249,7 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
   json run = Call(client, "GET", "/api/v1/runs/" + run_id, "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
-    std::cout << run.dump(2) << "\n";
+    std::cout << run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::cout << "run     " << run["run_id"].get<std::string>() << "\n"

@@ -18,7 +18,7 @@ int DagsListLocal(const GlobalOptions& g) {
                      {"schedule", d.schedule ? nlohmann::json(*d.schedule) : nlohmann::json(nullptr)},
                      {"file", d.file}});
     }
-    std::cout << nlohmann::json{{"dags", out}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"dags", out}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "FILE"}};
@@ -48,7 +48,7 @@ int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id) {
       }
     }
     std::cout << nlohmann::json{{"dag_id", dag_id}, {"version", record->latest_version},
-                                {"paused", record->paused}, {"file", record->file}, {"tasks", tasks}}.dump(2)
+                                {"paused", record->paused}, {"file", record->file}, {"tasks", tasks}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
     return kExitOk;
   }

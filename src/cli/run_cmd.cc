@@ -121,7 +121,7 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
   auto record = store->GetRun(run.run_id);
   if (!record) throw Error::Internal("run " + run.run_id + " vanished from the store");
   if (g.json) {
-    std::cout << views::RunJson(*store, *record).dump(2) << "\n";
+    std::cout << views::RunJson(*store, *record).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << "\n" << views::RunTaskTable(*store, *record);
     Duration took = std::chrono::duration_cast<Duration>(record->ended_at.value_or(now) - record->started_at.value_or(now));

@@ -29,7 +29,7 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const RunRecord& r : runs) out.push_back(views::RunSummaryJson(r));
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
@@ -53,7 +53,7 @@ int ShowRun(const GlobalOptions& g, const std::string& run_id) {
     return kExitFailed;
   }
   if (g.json) {
-    std::cout << views::RunJson(*store, *run).dump(2) << "\n";
+    std::cout << views::RunJson(*store, *run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::cout << "run     " << run->run_id << "\n"

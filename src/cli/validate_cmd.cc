@@ -63,7 +63,7 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
       report_invalid(result.diagnostics, path);
     }
   }
-  if (g.json) std::cout << nlohmann::json{{"valid", all_valid}, {"files", files}}.dump(2) << "\n";
+  if (g.json) std::cout << nlohmann::json{{"valid", all_valid}, {"files", files}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return all_valid ? kExitOk : kExitUsage;
 }
 

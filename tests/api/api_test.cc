@@ -1,0 +1,207 @@
+#include "api/api.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "core/operator.h"
+#include "dag/loader.h"
+#include "exec/builtin_operators.h"
+#include "exec/executor.h"
+#include "scheduler/scheduler.h"
+#include "store/state_store.h"
+#include "test_util.h"
+
+namespace pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class ApiTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing_util::FreshTestDir("pipe_api");
+    fs::create_directories(dir_ / "dags");
+    std::ofstream(dir_ / "dags" / "hello.yaml")
+        << "dag: hello\nschedule: '@daily'\nstart_date: 2026-01-01\nparams: {n: 1}\n"
+           "tasks:\n  a: {op: shell, run: 'echo hi'}\n  b: {op: shell, depends_on: [a], run: 'true'}\n";
+    store_ = OpenStateStore("sqlite:" + (dir_ / "state.db").string());
+    RegisterBuiltinOperators(ops_);
+    ExecutorOptions options;
+    options.workers = 2;
+    options.log_root = (dir_ / "logs").string();
+    executor_ = std::make_unique<Executor>(*store_, ops_, *SystemClock::Default(), options);
+    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, *SystemClock::Default());
+    scheduler_->SetDags(loader_.LoadFolder((dir_ / "dags").string()));
+    api_ = std::make_unique<Api>(*scheduler_, *store_, tokens_, metrics_, ApiOptions{});
+  }
+  void TearDown() override {
+    scheduler_->Stop(Duration(0));
+    fs::remove_all(dir_);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& token = "") {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    EXPECT_TRUE(ParseTarget(target, &req.path, &req.query));
+    req.body = body;
+    if (!token.empty()) req.authorization = "Bearer " + token;
+    return api_->Handle(req);
+  }
+
+  std::string TriggerAndWait() {
+    json created = json::parse(Call("POST", "/api/v1/dags/hello/runs", "{}").body);
+    std::string id = created["run_id"];
+    for (int attempt = 0; attempt < 500; ++attempt) {
+      std::string state = json::parse(Call("GET", "/api/v1/runs/" + id).body)["state"];
+      if (state == "success" || state == "failed") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return id;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<StateStore> store_;
+  OperatorRegistry ops_;
+  DagLoader loader_{ops_};
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Scheduler> scheduler_;
+  TokenStore tokens_;
+  MetricsObserver metrics_;
+  std::unique_ptr<Api> api_;
+};
+
+TEST_F(ApiTest, EveryRouteIsInTheOpenApiFileAndBack) {
+  YAML::Node spec = YAML::LoadFile(std::string(PIPE_SOURCE_DIR) + "/docs/api/openapi.yaml");
+  std::set<std::string> documented;
+  for (const auto& path : spec["paths"]) {
+    for (const auto& op : path.second) {
+      std::string method = op.first.as<std::string>();
+      if (method == "parameters") continue;
+      for (char& c : method) c = char(std::toupper(c));
+      documented.insert(method + " " + path.first.as<std::string>());
+    }
+  }
+  std::set<std::string> served(ApiRoutes().begin(), ApiRoutes().end());
+  EXPECT_EQ(documented, served);
+}
+
+TEST_F(ApiTest, EveryListedRouteIsServed) {
+  // Given sample ids, then no listed route answers "no route".
+  std::string run_id = TriggerAndWait();
+  for (std::string route : ApiRoutes()) {
+    route = std::regex_replace(route, std::regex("\\{dag_id\\}"), "hello");
+    route = std::regex_replace(route, std::regex("\\{run_id\\}"), run_id);
+    route = std::regex_replace(route, std::regex("\\{task_id\\}"), "a");
+    size_t space = route.find(' ');
+    std::string body = route.find("backfill") != std::string::npos
+                           ? R"({"from": "2026-01-01", "to": "2026-01-02"})"
+                           : route.rfind("PATCH", 0) == 0 ? R"({"paused": false})" : "";
+    HttpResponse r = Call(route.substr(0, space), route.substr(space + 1), body);
+    EXPECT_EQ(r.body.find("no route"), std::string::npos) << route << " -> " << r.status << " " << r.body;
+    EXPECT_LT(r.status, 500) << route << " -> " << r.body;
+  }
+}
+
+TEST_F(ApiTest, RunsShowTasksAndLogs) {
+  std::string run_id = TriggerAndWait();
+  json run = json::parse(Call("GET", "/api/v1/runs/" + run_id).body);
+  EXPECT_EQ(run["state"], "success");
+  ASSERT_EQ(run["tasks"].size(), 2u);
+  EXPECT_EQ(run["tasks"][0]["tries"].size(), 1u);
+  HttpResponse log = Call("GET", "/api/v1/runs/" + run_id + "/tasks/a/logs");
+  EXPECT_EQ(log.status, 200);
+  EXPECT_EQ(log.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(log.body, "hi\n");
+  json page = json::parse(Call("GET", "/api/v1/dags/hello/runs?limit=1&state=success").body);
+  EXPECT_EQ(page["total"], 1);
+  EXPECT_EQ(page["runs"].size(), 1u);
+  std::string metrics = Call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("pipe_runs{state=\"success\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("pipe_task_instances{state=\"success\"} 2"), std::string::npos) << metrics;
+}
+
+TEST_F(ApiTest, ErrorsAreJsonWithFittingStatus) {
+  auto code = [&](const HttpResponse& r) { return json::parse(r.body)["error"]["code"].get<std::string>(); };
+  HttpResponse missing = Call("GET", "/api/v1/dags/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(code(missing), "not_found");
+  EXPECT_EQ(Call("GET", "/api/v1/dags/No-Pe").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/runs/..").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/runs?limit=abc").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/runs?state=done").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/dags/hello/runs", "{").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/dags/hello/runs", R"({"params": 5})").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/dags/hello/runs", R"({"params": {"n": "x"}})").status, 400);
+  EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": "yes"})").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/dags/hello/backfill", R"({"from": "bad", "to": "2026-01-02"})").status, 400);
+  EXPECT_EQ(Call("DELETE", "/api/v1/dags/hello").status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/runs/nope/cancel").status, 404);
+  // Found by api_fuzzer: invalid UTF-8 echoed into an error message.
+  HttpResponse bad_utf8 = Call("GET", "/api/v1/runs?state=%8F%8Bx");
+  EXPECT_EQ(bad_utf8.status, 400);
+  EXPECT_FALSE(json::parse(bad_utf8.body, nullptr, false).is_discarded());
+}
+
+TEST_F(ApiTest, QueueFalseIsAConflictWhenFull) {
+  std::ofstream(dir_ / "dags" / "slow.yaml") << "dag: slow\ntasks:\n  a: {op: shell, run: 'sleep 5'}\n";
+  scheduler_->SetDags(loader_.LoadFolder((dir_ / "dags").string()));
+  json first = json::parse(Call("POST", "/api/v1/dags/slow/runs", "{}").body);
+  HttpResponse refused = Call("POST", "/api/v1/dags/slow/runs", R"({"queue": false})");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(Call("POST", "/api/v1/runs/" + first["run_id"].get<std::string>() + "/cancel").status, 200);
+}
+
+TEST_F(ApiTest, TokensGateReadsAndWrites) {
+  tokens_.Add(Role::kViewer, Sha256Hex("v"));
+  tokens_.Add(Role::kOperator, Sha256Hex("o"));
+  tokens_.Add(Role::kAdmin, Sha256Hex("a"));
+  EXPECT_EQ(Call("GET", "/api/v1/dags").status, 401);
+  EXPECT_EQ(Call("GET", "/api/v1/dags", "", "v").status, 200);
+  EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": true})", "v").status, 403);
+  EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": true})", "o").status, 200);
+  EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": false})", "a").status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/health").status, 200);
+  EXPECT_EQ(Call("GET", "/metrics").status, 200);
+}
+
+TEST(AuthTest, TokenFileIsParsedAndChecked) {
+  fs::path dir = testing_util::FreshTestDir("pipe_auth");
+  std::ofstream(dir / "tokens") << "# comment\n\nviewer " << Sha256Hex("x") << " ci bot\n";
+  TokenStore tokens = TokenStore::Load((dir / "tokens").string());
+  EXPECT_EQ(tokens.RoleFor("x"), Role::kViewer);
+  EXPECT_FALSE(tokens.RoleFor("y"));
+  EXPECT_FALSE(tokens.RoleFor(""));
+  std::ofstream(dir / "bad") << "root abc\n";
+  try {
+    TokenStore::Load((dir / "bad").string());
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "bad").string() + ":1: expected 'viewer|operator|admin SHA256_HEX [name]'");
+  }
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  fs::remove_all(dir);
+}
+
+TEST(HttpTest, ParseTargetDecodes) {
+  std::string path;
+  std::map<std::string, std::string> query;
+  ASSERT_TRUE(ParseTarget("/a%20b/c?x=1&y=two+words&z=%2F&flag", &path, &query));
+  EXPECT_EQ(path, "/a b/c");
+  EXPECT_EQ(query["x"], "1");
+  EXPECT_EQ(query["y"], "two words");
+  EXPECT_EQ(query["z"], "/");
+  EXPECT_EQ(query.count("flag"), 1u);
+  EXPECT_FALSE(ParseTarget("/bad%2", &path, &query));
+  EXPECT_FALSE(ParseTarget("/bad%zz", &path, &query));
+}
+
+}  // namespace
+}  // namespace pipeline
