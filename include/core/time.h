@@ -50,6 +50,22 @@ class Clock {
                          const std::function<bool()>& stop) = 0;
 };
 
+// Real time running `speed` times faster from `origin` on: Now() is
+// origin + (real now - origin) * speed. For end-to-end tests of schedules
+// (piped reads PIPE_TEST_CLOCK=ORIGIN_ISO8601,SPEED); a fixed origin keeps
+// time continuous across restarts of the daemon.
+class ScaledClock final : public Clock {
+ public:
+  ScaledClock(TimePoint origin, double speed) : origin_(origin), speed_(speed) {}
+  TimePoint Now() override;
+  bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                 std::optional<TimePoint> deadline, const std::function<bool()>& stop) override;
+
+ private:
+  TimePoint origin_;
+  double speed_;
+};
+
 class SystemClock final : public Clock {
  public:
   TimePoint Now() override;

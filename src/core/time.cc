@@ -180,6 +180,19 @@ bool SystemClock::WaitUntil(std::condition_variable& cv, std::unique_lock<std::m
   return cv.wait_until(lock, *deadline, stop);
 }
 
+TimePoint ScaledClock::Now() {
+  auto real = SystemClock::Default()->Now() - origin_;
+  return origin_ + std::chrono::microseconds(static_cast<int64_t>(real.count() * speed_));
+}
+
+bool ScaledClock::WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                            std::optional<TimePoint> deadline, const std::function<bool()>& stop) {
+  if (!deadline) return SystemClock::Default()->WaitUntil(cv, lock, std::nullopt, stop);
+  auto fake = *deadline - origin_;
+  TimePoint real = origin_ + std::chrono::microseconds(static_cast<int64_t>(fake.count() / speed_));
+  return SystemClock::Default()->WaitUntil(cv, lock, real, stop);
+}
+
 SystemClock* SystemClock::Default() {
   static SystemClock clock;
   return &clock;

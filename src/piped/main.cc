@@ -152,14 +152,27 @@ int Serve(Config config) {
   ExecutorOptions exec_options;
   exec_options.workers = config.workers;
   exec_options.log_root = fs::absolute(fs::path(home) / "logs").string();
-  Executor executor(*store, ops, *SystemClock::Default(), exec_options);
+  // PIPE_TEST_CLOCK=ORIGIN,SPEED: accelerated time, for end-to-end tests of schedules.
+  Clock* clock = SystemClock::Default();
+  std::unique_ptr<ScaledClock> scaled;
+  if (const char* test_clock = std::getenv("PIPE_TEST_CLOCK"); test_clock && *test_clock) {
+    std::string spec = test_clock;
+    size_t comma = spec.find(',');
+    auto origin = ParseIso8601(spec.substr(0, comma));
+    double speed = comma == std::string::npos ? 0 : std::atof(spec.c_str() + comma + 1);
+    if (!origin || speed <= 0) throw Error::InvalidArgument("PIPE_TEST_CLOCK: expected ORIGIN_ISO8601,SPEED");
+    scaled = std::make_unique<ScaledClock>(origin->utc, speed);
+    clock = scaled.get();
+    spdlog::warn("test clock: time runs {}x from {}", speed, FormatIso8601(origin->utc));
+  }
+  Executor executor(*store, ops, *clock, exec_options);
 
   MetricsObserver metrics;
   LogObserver log_observer;
   Fanout observer(metrics, log_observer);
   SchedulerOptions sched_options;
   sched_options.observer = &observer;
-  Scheduler scheduler(*store, executor, loader, *SystemClock::Default(), sched_options);
+  Scheduler scheduler(*store, executor, loader, *clock, sched_options);
   std::string dags_dir = config.dags;
   scheduler.SetDags(loader.LoadFolder(dags_dir));
   DagWatcher watcher(dags_dir, [&] {

@@ -79,6 +79,22 @@ TEST(Iso8601Test, RoundTripsThroughMicros) {
   EXPECT_EQ(FormatIso8601(t), "2026-11-21T23:01:08.123456Z");
 }
 
+TEST(ScaledClockTest, RunsFasterFromItsOrigin) {
+  TimePoint origin = SystemClock::Default()->Now() - std::chrono::seconds(10);
+  ScaledClock clock(origin, 60);
+  auto ahead = clock.Now() - origin;
+  // 10 real seconds (and a little) at 60x: just over 10 minutes.
+  EXPECT_GE(ahead, std::chrono::minutes(10));
+  EXPECT_LT(ahead, std::chrono::minutes(11));
+  // Waiting one fake minute takes a real second: wait until 0.6 fake s ahead.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unique_lock lock(mu);
+  TimePoint before = clock.Now();
+  clock.WaitUntil(cv, lock, before + std::chrono::milliseconds(600), [] { return false; });
+  EXPECT_GE(clock.Now() - before, std::chrono::milliseconds(600));
+}
+
 TEST(RetryPolicyTest, FixedDelayIsConstant) {
   RetryPolicy p;
   p.retry_delay = seconds(10);

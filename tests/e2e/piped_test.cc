@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "core/time.h"
 #include "cli/client.h"
 #include "pg_cluster.h"
 #include "test_util.h"
@@ -109,7 +110,9 @@ class PipedTest : public testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     fs::path log = dir_ / "piped.log";
     size_t log_start = fs::exists(log) ? fs::file_size(log) : 0;
-    daemon_ = Spawn(args, {"PIPE_HOME=" + (dir_ / "home").string()}, log, log, dir_);
+    std::vector<std::string> env = {"PIPE_HOME=" + (dir_ / "home").string()};
+    if (!test_clock_.empty()) env.push_back("PIPE_TEST_CLOCK=" + test_clock_);
+    daemon_ = Spawn(args, env, log, log, dir_);
     std::regex listening("piped listening on 127\\.0\\.0\\.1:(\\d+)");
     for (int attempt = 0; attempt < 500; ++attempt) {
       std::string text = ReadFile(log).substr(log_start);
@@ -171,11 +174,27 @@ class PipedTest : public testing::Test {
     return state == "success" || state == "failed" || state == "cancelled";
   }
 
+  // Scheduled runs of `dag_id`, oldest first: their logical dates.
+  std::vector<std::string> ScheduledTicks(const std::string& dag_id) {
+    json page = json::parse(Http("GET", "/api/v1/dags/" + dag_id + "/runs?limit=1000").body);
+    std::vector<std::string> out;
+    for (const auto& r : page["runs"]) {
+      if (r["trigger"] == "scheduled") out.insert(out.begin(), r["logical_date"].get<std::string>());
+    }
+    return out;
+  }
+
   fs::path dir_;
   std::string db_;
   std::string server_;
+  std::string test_clock_;  // PIPE_TEST_CLOCK for piped
   pid_t daemon_ = -1;
 };
+
+// Minutes between two ISO instants.
+int64_t MinutesBetween(const std::string& a, const std::string& b) {
+  return std::chrono::duration_cast<std::chrono::minutes>(ParseIso8601(b)->utc - ParseIso8601(a)->utc).count();
+}
 
 const char* kHello = R"yaml(dag: hello
 params: {who: world}
@@ -360,6 +379,54 @@ tasks:
   ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 40));
   EXPECT_EQ(Run(run_id)["state"], "success");
   EXPECT_EQ(kill(daemon_, 0), 0);  // the daemon survived
+}
+
+TEST_F(PipedTest, CronFiresOnAnAcceleratedClock) {
+  // Given a per-minute schedule and time running 60x, then a run fires every
+  // (fake) minute, each at its tick, and succeeds.
+  TimePoint origin = SystemClock::Default()->Now();
+  test_clock_ = FormatIso8601(origin) + ",60";
+  WriteDag("minutely.yaml", "dag: minutely\nschedule: '* * * * *'\nstart_date: " + FormatIso8601(origin) +
+                                "\ntasks:\n  a: {op: shell, run: 'echo {{ run.logical_date }}'}\n");
+  StartDaemon();
+  ASSERT_TRUE(Eventually([&] { return ScheduledTicks("minutely").size() >= 3; }, 15));
+  auto ticks = ScheduledTicks("minutely");
+  for (size_t idx = 1; idx < ticks.size(); ++idx) EXPECT_EQ(MinutesBetween(ticks[idx - 1], ticks[idx]), 1);
+  EXPECT_EQ(ticks[0].substr(17), "00Z");  // on the minute
+  json runs = json::parse(Http("GET", "/api/v1/dags/minutely/runs?limit=1000").body)["runs"];
+  std::string first_done = runs.back()["run_id"];
+  ASSERT_TRUE(Eventually([&] { return RunEnded(first_done); }));
+  EXPECT_EQ(Run(first_done)["state"], "success");
+  EXPECT_EQ(Pipectl({"logs", first_done, "a"}).out, ticks[0] + "\n");
+}
+
+TEST_F(PipedTest, CatchupOnAndOffAfterDowntime) {
+  // Given two per-minute DAGs, one with catchup, and the daemon down for
+  // about 5 (fake) minutes, then the catchup DAG gets every missed tick and
+  // the other only the latest one.
+  TimePoint origin = SystemClock::Default()->Now();
+  test_clock_ = FormatIso8601(origin) + ",60";
+  std::string head = "schedule: '* * * * *'\nstart_date: " + FormatIso8601(origin) + "\nmax_active_runs: 20\n";
+  WriteDag("with.yaml", "dag: with_catchup\ncatchup: true\n" + head + "tasks:\n  a: {op: shell, run: 'true'}\n");
+  WriteDag("without.yaml", "dag: without_catchup\n" + head + "tasks:\n  a: {op: shell, run: 'true'}\n");
+  StartDaemon();
+  ASSERT_TRUE(Eventually([&] { return ScheduledTicks("with_catchup").size() >= 1 &&
+                                      ScheduledTicks("without_catchup").size() >= 1; }, 15));
+  StopDaemon(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  StartDaemon();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto with = ScheduledTicks("with_catchup");
+  auto without = ScheduledTicks("without_catchup");
+  StopDaemon(SIGTERM);
+  ASSERT_GE(with.size(), 5u);
+  for (size_t idx = 1; idx < with.size(); ++idx) {
+    EXPECT_EQ(MinutesBetween(with[idx - 1], with[idx]), 1) << "catchup missed a tick at " << with[idx];
+  }
+  bool gap = false;
+  for (size_t idx = 1; idx < without.size(); ++idx) gap |= MinutesBetween(without[idx - 1], without[idx]) > 1;
+  EXPECT_TRUE(gap) << "without catchup, the missed ticks must be skipped";
+  EXPECT_LT(without.size(), with.size());
 }
 
 TEST_F(PipedTest, SigtermStopsGracefully) {
