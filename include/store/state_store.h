@@ -184,6 +184,8 @@ class StateStore {
   // Records the process group a running try started (for crash recovery).
   virtual void SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
                              const std::string& process) = 0;
+  // Every try of every task of the run, by task then try number.
+  virtual std::vector<TaskTryRecord> GetRunTries(const std::string& run_id) = 0;
   virtual std::vector<TaskTryRecord> GetTries(const std::string& run_id,
                                               const std::string& task_id) = 0;
   virtual std::vector<TransitionRecord> GetTransitions(const std::string& run_id) = 0;

@@ -568,27 +568,48 @@ void PostgresStore::SetTryProcess(const std::string& run_id, const std::string& 
   });
 }
 
+namespace {
+
+constexpr const char* kTryColumns =
+    "run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, log_path, worker, process";
+
+TaskTryRecord ReadTry(const pqxx::row& r) {
+  TaskTryRecord t;
+  t.run_id = r[0].as<std::string>();
+  t.task_id = r[1].as<std::string>();
+  t.try_number = r[2].as<int>();
+  t.state = ReadTaskState(r[3]);
+  t.started_at = Time(r[4]);
+  t.ended_at = OptTime(r[5]);
+  if (!r[6].is_null()) t.exit_code = r[6].as<int>();
+  t.error = r[7].as<std::string>();
+  t.log_path = r[8].as<std::string>();
+  t.worker = r[9].as<std::string>();
+  t.process = r[10].as<std::string>();
+  return t;
+}
+
+}  // namespace
+
 std::vector<TaskTryRecord> PostgresStore::GetTries(const std::string& run_id, const std::string& task_id) {
   return impl_->Run("get tries", [&](pqxx::work& tx) {
     std::vector<TaskTryRecord> out;
-    for (const auto& r : tx.exec_params(
-             "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
-             "log_path, worker, process FROM task_tries WHERE run_id = $1 AND task_id = $2 "
-             "ORDER BY try_number",
-             run_id, task_id)) {
-      TaskTryRecord t;
-      t.run_id = r[0].as<std::string>();
-      t.task_id = r[1].as<std::string>();
-      t.try_number = r[2].as<int>();
-      t.state = ReadTaskState(r[3]);
-      t.started_at = Time(r[4]);
-      t.ended_at = OptTime(r[5]);
-      if (!r[6].is_null()) t.exit_code = r[6].as<int>();
-      t.error = r[7].as<std::string>();
-      t.log_path = r[8].as<std::string>();
-      t.worker = r[9].as<std::string>();
-      t.process = r[10].as<std::string>();
-      out.push_back(std::move(t));
+    for (const auto& r : tx.exec_params(std::string("SELECT ") + kTryColumns +
+                                            " FROM task_tries WHERE run_id = $1 AND task_id = $2 ORDER BY try_number",
+                                        run_id, task_id)) {
+      out.push_back(ReadTry(r));
+    }
+    return out;
+  });
+}
+
+std::vector<TaskTryRecord> PostgresStore::GetRunTries(const std::string& run_id) {
+  return impl_->Run("get run tries", [&](pqxx::work& tx) {
+    std::vector<TaskTryRecord> out;
+    for (const auto& r : tx.exec_params(std::string("SELECT ") + kTryColumns +
+                                            " FROM task_tries WHERE run_id = $1 ORDER BY task_id, try_number",
+                                        run_id)) {
+      out.push_back(ReadTry(r));
     }
     return out;
   });

@@ -52,6 +52,7 @@ class PostgresStore final : public StateStore {
   bool TransitionTasks(const std::vector<TaskTransition>& batch) override;
   void SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
                      const std::string& process) override;
+  std::vector<TaskTryRecord> GetRunTries(const std::string& run_id) override;
   std::vector<TaskTryRecord> GetTries(const std::string& run_id, const std::string& task_id) override;
   std::vector<TransitionRecord> GetTransitions(const std::string& run_id) override;
   void PutArtifact(const ArtifactRecord& artifact) override;

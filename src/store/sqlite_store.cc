@@ -659,30 +659,46 @@ void SqliteStore::SetTryProcess(const std::string& run_id, const std::string& ta
   s.Bind(1, run_id).Bind(2, task_id).Bind(3, try_number).Bind(4, process).Run();
 }
 
-std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id,
-                                                 const std::string& task_id) {
+namespace {
+
+constexpr const char* kTryColumns =
+    "run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, log_path, worker, process";
+
+TaskTryRecord ReadTry(const Statement& s) {
+  TaskTryRecord t;
+  t.run_id = s.Text(0);
+  t.task_id = s.Text(1);
+  t.try_number = int(s.Int(2));
+  t.state = ReadTaskState(s.Text(3));
+  t.started_at = s.Time(4);
+  t.ended_at = s.OptTime(5);
+  if (!s.IsNull(6)) t.exit_code = int(s.Int(6));
+  t.error = s.Text(7);
+  t.log_path = s.Text(8);
+  t.worker = s.Text(9);
+  t.process = s.Text(10);
+  return t;
+}
+
+}  // namespace
+
+std::vector<TaskTryRecord> SqliteStore::GetTries(const std::string& run_id, const std::string& task_id) {
   std::lock_guard lock(impl_->mu_);
-  Statement s(*impl_->statements_,
-              "SELECT run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, "
-              "log_path, worker, process FROM task_tries WHERE run_id = ?1 AND task_id = ?2 "
-              "ORDER BY try_number");
+  Statement s(*impl_->statements_, std::string("SELECT ") + kTryColumns +
+                                       " FROM task_tries WHERE run_id = ?1 AND task_id = ?2 ORDER BY try_number");
   s.Bind(1, run_id).Bind(2, task_id);
   std::vector<TaskTryRecord> out;
-  while (s.Step()) {
-    TaskTryRecord t;
-    t.run_id = s.Text(0);
-    t.task_id = s.Text(1);
-    t.try_number = int(s.Int(2));
-    t.state = ReadTaskState(s.Text(3));
-    t.started_at = s.Time(4);
-    t.ended_at = s.OptTime(5);
-    if (!s.IsNull(6)) t.exit_code = int(s.Int(6));
-    t.error = s.Text(7);
-    t.log_path = s.Text(8);
-    t.worker = s.Text(9);
-    t.process = s.Text(10);
-    out.push_back(std::move(t));
-  }
+  while (s.Step()) out.push_back(ReadTry(s));
+  return out;
+}
+
+std::vector<TaskTryRecord> SqliteStore::GetRunTries(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, std::string("SELECT ") + kTryColumns +
+                                       " FROM task_tries WHERE run_id = ?1 ORDER BY task_id, try_number");
+  s.Bind(1, run_id);
+  std::vector<TaskTryRecord> out;
+  while (s.Step()) out.push_back(ReadTry(s));
   return out;
 }
 

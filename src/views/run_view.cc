@@ -1,5 +1,6 @@
 #include "views/run_view.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "views/format.h"
@@ -42,9 +43,11 @@ nlohmann::json RunSummaryJson(const RunRecord& run) {
 nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
   nlohmann::json out = RunSummaryJson(run);
   nlohmann::json tasks = nlohmann::json::array();
+  std::map<std::string, std::vector<TaskTryRecord>> by_task;  // one query for all tries
+  for (TaskTryRecord& tr : store.GetRunTries(run.run_id)) by_task[tr.task_id].push_back(std::move(tr));
   for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
     nlohmann::json tries = nlohmann::json::array();
-    for (const TaskTryRecord& tr : store.GetTries(run.run_id, t.task_id)) {
+    for (const TaskTryRecord& tr : by_task[t.task_id]) {
       tries.push_back({{"try", tr.try_number},
                        {"state", ToString(tr.state)},
                        {"started_at", FormatIso8601(tr.started_at)},

@@ -167,6 +167,9 @@ TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   EXPECT_EQ(tries[1].started_at, At(24));
   EXPECT_EQ(tries[1].exit_code, 0);
 
+  auto all = store_->GetRunTries("r1");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].try_number, 2);
   auto transitions = store_->GetTransitions("r1");
   std::vector<std::string> seen;
   for (const auto& t : transitions) {
