@@ -302,7 +302,14 @@ class PostgresStore::Impl {
   // operation that is reconnecting.
   bool Ping() const {
     try {
-      pqxx::connection probe(url_);
+      // Bounded, so that a host that drops packets cannot hang a health check.
+      std::string url = url_;
+      if (url.rfind("postgres", 0) == 0) {
+        url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("connect_timeout=2");
+      } else {
+        url += " connect_timeout=2";
+      }
+      pqxx::connection probe(url);
       pqxx::nontransaction tx(probe);
       tx.exec("SELECT 1");
       return true;
