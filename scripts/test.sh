@@ -24,6 +24,7 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPIPE_BUILD_TESTS=ON
   -DPIPE_SANITIZE=address,undefined > /dev/null
 cmake --build build/asan
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS="suppressions=$PWD/../../tests/lsan.supp" \
   ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/asan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
 echo "== build and test under ThreadSanitizer"
