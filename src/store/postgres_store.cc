@@ -305,7 +305,8 @@ class PostgresStore::Impl {
       // Bounded, so that a host that drops packets cannot hang a health check.
       std::string url = url_;
       if (url.rfind("postgres", 0) == 0) {
-        url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("connect_timeout=2");
+        url += url.find('?') == std::string::npos ? '?' : '&';
+        url += "connect_timeout=2";
       } else {
         url += " connect_timeout=2";
       }
