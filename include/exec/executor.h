@@ -67,6 +67,9 @@ struct RunRequest {
   // or running when taken over after a crash) and resumes from its stored
   // task states.
   bool create = true;
+  // With create false: the caller has just created the run, every task
+  // pending, so there is nothing to read back from the store.
+  bool fresh = false;
 };
 
 class Executor {

@@ -112,7 +112,8 @@ class Scheduler {
   void CreateDueRuns(TimePoint now);
   // Starts queued runs of `dag_id` while it has room. Requires mu_.
   void StartQueued(const std::string& dag_id);
-  void Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec);  // requires mu_
+  // `fresh`: created just now by this process, every task pending.
+  void Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec, bool fresh = false);  // requires mu_
   std::shared_ptr<const DagSpec> SpecForLocked(const std::string& dag_id, int version);  // requires mu_
   int RunningHere(const std::string& dag_id) const;  // requires mu_
   // After a run lost its database: waits until the store answers again and

@@ -736,7 +736,7 @@ RunState Executor::Execute(const RunRequest& request, RunObserver* observer) {
       ex->active_.erase(run_id);
     }
   } unregister{this, request.run.run_id};
-  return state.Run(!request.create);
+  return state.Run(!request.create && !request.fresh);
 }
 
 void Executor::Cancel() {

@@ -197,15 +197,16 @@ void Scheduler::StartQueued(const std::string& dag_id) {
   }
 }
 
-void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec) {
+void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec, bool fresh) {
   launched_[run.run_id] = run.dag_id;
   ++run_threads_;
   ++stats_.runs_started;
-  std::thread([this, run, spec] {
+  std::thread([this, run, spec, fresh] {
     RunRequest request;
     request.dag = spec.get();
     request.run = run;
     request.create = false;
+    request.fresh = fresh;
     for (;;) {
       try {
         request.params = ParamsFromJson(request.run.params_json);
@@ -222,6 +223,7 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
       // The database went away mid-run: take the run up again, from the
       // store, once it answers (its interrupted tries count as lost).
       if (!WaitToRetry(request.run)) break;
+      request.fresh = false;  // read it back this time
     }
     std::lock_guard lock(mu_);
     launched_.erase(run.run_id);
@@ -284,8 +286,19 @@ RunRecord Scheduler::Trigger(const std::string& dag_id,
   RunRecord run = NewRun(dag_id, entry.version, "manual", now, now, now, now, ParamsToJson(*params));
   store_.CreateRun(run, TaskInstances(*entry.spec));
   spdlog::info("run created run={} dag={} trigger=manual", run.run_id, dag_id);
-  StartQueued(dag_id);
-  return *store_.GetRun(run.run_id);
+  // Fast path: room, not paused, nobody queued before it: start it now
+  // without reading it back.
+  RunFilter queued;
+  queued.dag_id = dag_id;
+  queued.states = {RunState::kQueued};
+  auto record = store_.GetDag(dag_id);
+  if (!stopping_ && RunningHere(dag_id) < entry.spec->max_active_runs && !(record && record->paused) &&
+      store_.CountRuns(queued) == 1) {
+    Launch(run, entry.spec, /*fresh=*/true);
+  } else {
+    StartQueued(dag_id);
+  }
+  return run;
 }
 
 std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint from, TimePoint to,

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -247,14 +248,13 @@ class PostgresStore::Impl {
   // leaves the outcome unknown: that is reported, never retried.
   template <typename Fn>
   auto Run(const char* what, Fn&& fn) {
-    std::lock_guard lock(mu_);
     auto budget = version_ == 0 ? options_.connect_budget : options_.reconnect_budget;
     auto deadline = std::chrono::steady_clock::now() + budget;
     auto backoff = std::chrono::milliseconds(50);
     for (;;) {
+      Lease lease(*this);
       try {
-        Connect();
-        pqxx::work tx(*conn_);
+        pqxx::work tx(lease.get());
         if constexpr (std::is_void_v<decltype(fn(tx))>) {
           fn(tx);
           tx.commit();
@@ -265,11 +265,11 @@ class PostgresStore::Impl {
           return result;
         }
       } catch (const pqxx::in_doubt_error& e) {
-        conn_.reset();
+        lease.Discard();
         throw Error::Unavailable(std::string("PostgreSQL connection lost while committing (") + what +
                                  "); the outcome is unknown: " + e.what());
       } catch (const pqxx::broken_connection& e) {
-        conn_.reset();
+        lease.Discard();
         if (std::chrono::steady_clock::now() + backoff > deadline) {
           throw Error::Unavailable(std::string("PostgreSQL unreachable (") + what + "): " + e.what());
         }
@@ -320,10 +320,64 @@ class PostgresStore::Impl {
   }
 
  private:
-  void Connect() {
-    if (conn_ && conn_->is_open()) return;
-    conn_.reset();
-    conn_ = std::make_unique<pqxx::connection>(url_);
+  // A connection lent to one operation: from the pool, or opened when the
+  // pool has fewer than options_.pool_size. Returned on destruction unless
+  // discarded (broken).
+  class Lease {
+   public:
+    explicit Lease(Impl& impl) : impl_(impl) {}
+    ~Lease() {
+      if (conn_ && conn_->is_open()) {
+        impl_.Release(std::move(conn_));
+      } else if (counted_) {
+        impl_.Forget();
+      }
+    }
+    pqxx::connection& get() {
+      if (!conn_) {
+        conn_ = impl_.Acquire();
+        counted_ = true;
+      }
+      return *conn_;
+    }
+    void Discard() { conn_.reset(); }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool counted_ = false;
+  };
+
+  std::unique_ptr<pqxx::connection> Acquire() {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !idle_.empty() || open_ < options_.pool_size; });
+      if (!idle_.empty()) {
+        auto conn = std::move(idle_.back());
+        idle_.pop_back();
+        return conn;
+      }
+      ++open_;
+    }
+    try {
+      return std::make_unique<pqxx::connection>(url_);
+    } catch (...) {
+      Forget();
+      throw;
+    }
+  }
+
+  void Release(std::unique_ptr<pqxx::connection> conn) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(conn));
+    cv_.notify_one();
+  }
+
+  // A connection of the pool was dropped (broken).
+  void Forget() {
+    std::lock_guard lock(mu_);
+    --open_;
+    cv_.notify_one();
   }
 
   void Migrate(pqxx::work& tx) {
@@ -346,8 +400,10 @@ class PostgresStore::Impl {
 
   std::string url_;
   PostgresOptions options_;
-  std::mutex mu_;  // guards conn_
-  std::unique_ptr<pqxx::connection> conn_;
+  std::mutex mu_;  // guards idle_ and open_
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;  // connections lent or idle
   int version_ = 0;
 };
 

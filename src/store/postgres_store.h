@@ -1,5 +1,5 @@
 // PostgresStore: StateStore on PostgreSQL (libpqxx 6.4), for a daemon with
-// several processes. Task transitions lock the task's row (SELECT ... FOR
+// several processes. A small pool of connections serves concurrent callers. Task transitions lock the task's row (SELECT ... FOR
 // UPDATE) and compare its state, so two processes can never both start the
 // same try.
 #pragma once
@@ -18,6 +18,8 @@ struct PostgresOptions {
   // How long an operation keeps trying to reach a server it lost before it
   // fails with kUnavailable (reconnects back off from 50 ms, doubling, to 2 s).
   std::chrono::milliseconds reconnect_budget = std::chrono::seconds(15);
+  // Connections kept open, one per concurrent operation.
+  int pool_size = 8;
 };
 
 class PostgresStore final : public StateStore {
