@@ -1,5 +1,5 @@
-// The shared backend. One connection per store object, serialised by a
-// mutex; reconnects with backoff when the server goes away. pqxx errors
+// The shared backend. A small pool of connections (one per concurrent
+// operation); reconnects with backoff when the server goes away. pqxx errors
 // become pipeline::Error here and never leave this file.
 
 #include "store/postgres_store.h"
