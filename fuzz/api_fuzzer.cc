@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -24,7 +25,11 @@ using namespace pipeline;
 
 struct World {
   World() {
-    auto dir = std::filesystem::temp_directory_path() / ("pipe_api_fuzz_" + std::to_string(getpid()));
+    static const auto dir = std::filesystem::temp_directory_path() / ("pipe_api_fuzz_" + std::to_string(getpid()));
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
     std::filesystem::create_directories(dir / "dags");
     std::ofstream(dir / "dags" / "f.yaml")
         << "dag: f\nschedule: '@daily'\nstart_date: 2026-01-01\nparams: {n: 1, s: x, l: [a]}\n"

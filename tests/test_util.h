@@ -16,9 +16,11 @@ namespace pipeline::testing_util {
 // A fresh, empty folder named after the running test: /tmp/PREFIX_PID_TEST.
 inline std::filesystem::path FreshTestDir(const std::string& prefix) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() /
-                 (prefix + "_" + std::to_string(getpid()) + "_" +
-                  testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::string name = testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (char& c : name) {
+    if (c == '/') c = '_';  // parameterized tests are named "Test/Param"
+  }
+  fs::path dir = fs::temp_directory_path() / (prefix + "_" + std::to_string(getpid()) + "_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -27,6 +27,9 @@ std::optional<ParamValues> ResolveParams(const DagSpec& dag,
 // null, a list as a JSON array.
 std::string ParamText(const DocNode& value);
 
+// One value as JSON text: typed as the YAML reads (42, 0.5, true, "text", [..]).
+std::string ParamValueJson(const DocNode& value);
+
 // The values as one JSON object (for the store and the API).
 std::string ParamsToJson(const ParamValues& params);
 // The inverse: a stored run's parameters. Throws Error(kCorruption) when

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/live_view.h"
 #include "core/error.h"
+#include "dag/params.h"
 #include "dag/yaml_reader.h"
 
 namespace pipeline::cli {
@@ -59,19 +60,7 @@ json ParamJson(const std::string& text) {
   Diagnostics diags("--param");
   DocNode::Ptr node = text.empty() ? DocNode::Scalar("", true) : ReadYaml(text, diags);
   if (!node || node->is_map()) throw Error::InvalidArgument("cannot read parameter value '" + text + "'");
-  std::function<json(const DocNode&)> convert = [&](const DocNode& n) -> json {
-    if (n.is_null()) return nullptr;
-    if (n.is_sequence()) {
-      json out = json::array();
-      for (const auto& item : n.items()) out.push_back(convert(*item));
-      return out;
-    }
-    if (auto v = n.AsInt()) return *v;
-    if (auto v = n.AsDouble()) return *v;
-    if (auto v = n.AsBool()) return *v;
-    return n.text();
-  };
-  return convert(*node);
+  return json::parse(ParamValueJson(*node));
 }
 
 // Follows a run through the API with the live view; returns its final state.

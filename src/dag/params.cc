@@ -80,6 +80,8 @@ std::string ParamText(const DocNode& value) {
   return ToJson(value).dump();
 }
 
+std::string ParamValueJson(const DocNode& value) { return ToJson(value).dump(); }
+
 std::string ParamsToJson(const ParamValues& params) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, value] : params) out[name] = ToJson(*value);

@@ -33,7 +33,10 @@ class ExecutorTest : public testing::Test {
     ops_.Register(std::move(fake));
     RegisterBuiltinOperators(ops_, ShellOptions{std::chrono::milliseconds(500)});
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    store_.reset();  // closed before its folder goes
+    fs::remove_all(dir_);
+  }
 
   DagSpec Load(const std::string& yaml) {
     LoadResult r = DagLoader(ops_).LoadText(yaml, (dir_ / "dag.yaml").string());

@@ -26,7 +26,10 @@ class ShellOperatorTest : public testing::Test {
     store_ = OpenStateStore("sqlite:" + (dir_ / "state.db").string());
     RegisterBuiltinOperators(ops_, ShellOptions{std::chrono::milliseconds(300)});
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    store_.reset();  // closed before its folder goes
+    fs::remove_all(dir_);
+  }
 
   RunState Run(const std::string& yaml) {
     LoadResult r = DagLoader(ops_).LoadText(yaml, (dir_ / "dag.yaml").string());

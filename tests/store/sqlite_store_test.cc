@@ -13,12 +13,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+fs::path TestDir() { return fs::temp_directory_path() / ("pipe_store_" + std::to_string(getpid())); }
+
+// A path no database is at (a folder left by an earlier process with the
+// same pid is emptied first).
 std::string FreshPath() {
   static std::atomic<int> counter{0};
-  fs::path dir = fs::temp_directory_path() / ("pipe_store_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  return (dir / ("db" + std::to_string(counter++) + ".sqlite")).string();
+  if (counter == 0) fs::remove_all(TestDir());
+  fs::create_directories(TestDir());
+  return (TestDir() / ("db" + std::to_string(counter++) + ".sqlite")).string();
 }
+
+class RemoveTestDir : public testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(TestDir()); }
+};
+[[maybe_unused]] testing::Environment* const kCleanup = testing::AddGlobalTestEnvironment(new RemoveTestDir);
 
 std::string last_path;
 
