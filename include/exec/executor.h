@@ -33,6 +33,9 @@ struct ExecutorOptions {
   std::string log_root = ".pipe/logs";
   // Recorded with each try ("host:pid" when empty).
   std::string worker_name;
+  // Store each try's process group as it starts, so that a later process
+  // taking over after a crash can stop it (the daemon); costs a write per try.
+  bool record_processes = false;
 };
 
 // One task state change, as observers see it.

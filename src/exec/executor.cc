@@ -106,7 +106,7 @@ class TryContext final : public TaskContext {
   }
 
   void ProcessStarted(int pgid) override {
-    store_->SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
+    if (store_) store_->SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
   }
 
   std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
@@ -325,7 +325,8 @@ class Executor::RunExecution {
     auto ctx = std::make_shared<TryContext>(spec, RenderDoc(*spec.with, lookup),
                                             RenderString(spec.run, lookup), std::move(env),
                                             dag_dir_, log_path, try_number, slot.token, &outputs_,
-                                            &outputs_mu_, &ex_.store_, run_.run_id);
+                                            &outputs_mu_, ex_.options_.record_processes ? &ex_.store_ : nullptr,
+                                            run_.run_id);
     const Operator* op = ex_.ops_.Find(spec.op);
     // Submitted by Flush(), once the `running` state is stored.
     jobs_.push_back([this, idx, ctx, op] {
