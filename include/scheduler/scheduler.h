@@ -7,6 +7,7 @@
 // loop thread sleeps until the next cron tick or until poked. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -97,7 +98,10 @@ class Scheduler {
   // The DAG spec a run executes (its own version).
   std::shared_ptr<const DagSpec> SpecFor(const std::string& dag_id, int version);
   std::vector<Diagnostic> LoadErrors();
+  // Reads the store (queue depth).
   SchedulerStats Stats();
+  // Lock-free and in memory: safe while the store does not answer.
+  std::optional<TimePoint> LastHeartbeat();
 
   // Wakes the loop now (tests and the folder watcher use it).
   void Poke();
@@ -137,6 +141,7 @@ class Scheduler {
   bool poked_ = false;                            // guarded by mu_
   bool stopping_ = false;                         // guarded by mu_
   int run_threads_ = 0;                           // guarded by mu_
+  std::atomic<int64_t> last_heartbeat_us_{0};     // readable without mu_ (health checks)
   std::thread loop_;
 };
 

@@ -33,6 +33,7 @@ std::string DefaultWorkerName() {
 // a row fails.
 constexpr std::string_view kLostPrefix = "lost";
 constexpr int kMaxLostInARow = 3;
+constexpr std::string_view kHandedBack = "lost: handed back at shutdown";
 
 // Whether two "host:pid" worker names are on the same host.
 bool SameHost(const std::string& a, const std::string& b) {
@@ -387,7 +388,7 @@ class Executor::RunExecution {
       // Stopped by a shutdown: queued again for whoever runs this run next,
       // counted as lost (it uses up no retry).
       t.to = TaskState::kQueued;
-      t.reason = std::string(kLostPrefix) + ": handed back at shutdown";
+      t.reason = std::string(kHandedBack);
     } else if (t.to == TaskState::kFailed && slot.try_number - slot.lost_tries < max_tries && !cancelling_) {
       t.to = TaskState::kUpForRetry;
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
@@ -499,7 +500,8 @@ class Executor::RunExecution {
         }
         bool lost = t.error.starts_with(kLostPrefix);
         slot.lost_tries += lost;
-        slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;
+        // A graceful stop is no crash: it neither counts toward nor breaks the streak.
+        if (t.error != kHandedBack) slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;
       }
     }
     unfinished_ = 0;

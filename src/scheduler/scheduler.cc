@@ -120,6 +120,7 @@ void Scheduler::Loop() {
       if (now - last_heartbeat >= options_.heartbeat_every) {
         store_.PutMeta("scheduler_heartbeat", FormatIso8601(now));
         last_heartbeat = now;
+        last_heartbeat_us_.store(ToMicros(now), std::memory_order_relaxed);
       }
       lock.lock();
       stats_.last_heartbeat = last_heartbeat;
@@ -278,7 +279,10 @@ RunRecord Scheduler::Trigger(const std::string& dag_id,
   std::string error;
   auto params = ResolveParams(*entry.spec, overrides, &error);
   if (!params) throw Error::InvalidArgument(error);
-  if (!queue && RunningHere(dag_id) >= entry.spec->max_active_runs) {
+  RunFilter active;
+  active.dag_id = dag_id;
+  active.states = {RunState::kQueued, RunState::kRunning};
+  if (!queue && std::max<int64_t>(RunningHere(dag_id), store_.CountRuns(active)) >= entry.spec->max_active_runs) {
     throw Error::Conflict("DAG '" + dag_id + "' has max_active_runs (" +
                           std::to_string(entry.spec->max_active_runs) + ") runs active");
   }
@@ -478,6 +482,12 @@ std::shared_ptr<const DagSpec> Scheduler::SpecForLocked(const std::string& dag_i
 std::vector<Diagnostic> Scheduler::LoadErrors() {
   std::lock_guard lock(mu_);
   return load_errors_;
+}
+
+std::optional<TimePoint> Scheduler::LastHeartbeat() {
+  int64_t us = last_heartbeat_us_.load(std::memory_order_relaxed);
+  if (us == 0) return std::nullopt;
+  return FromMicros(us);
 }
 
 SchedulerStats Scheduler::Stats() {

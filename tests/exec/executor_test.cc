@@ -408,6 +408,21 @@ TEST_F(ResumeTest, FourthLossInARowFailsTheTask) {
   EXPECT_EQ(StateOf("c"), TaskState::kUpstreamFailed);
 }
 
+TEST_F(ResumeTest, GracefulStopsDoNotCountAsLosses) {
+  // Given three tries handed back at shutdown, then a crash: the task is
+  // retried (one loss in a row), not failed.
+  DagSpec dag = Load(kChain);
+  RunRequest request = Crashed(dag);
+  Drive(*store_, "crashed", "a", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kSuccess, ""}});
+  Drive(*store_, "crashed", "b", {{TaskState::kQueued, ""}});
+  for (int stop = 1; stop <= 3; ++stop) {
+    Drive(*store_, "crashed", "b", {{TaskState::kRunning, ""}, {TaskState::kQueued, "lost: handed back at shutdown"}});
+  }
+  Drive(*store_, "crashed", "b", {{TaskState::kRunning, ""}});
+  EXPECT_EQ(Resume(request), RunState::kSuccess);
+  EXPECT_EQ(Tries("b").size(), 5u);
+}
+
 TEST_F(ResumeTest, QueuedRetryingAndDecidedTasksResume) {
   // Given a queued task, one waiting for a retry and one whose upstream had
   // already failed, then each goes on from where it was.
