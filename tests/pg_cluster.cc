@@ -1,5 +1,7 @@
 #include "pg_cluster.h"
 
+#include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -85,6 +87,25 @@ std::string TempPgCluster::CreateDatabase(const std::string& db) {
   pqxx::nontransaction tx(admin);
   tx.exec("CREATE DATABASE " + db);
   return Url(db);
+}
+
+namespace {
+
+class StopSharedCluster : public testing::Environment {
+ public:
+  void TearDown() override { SharedCluster().Stop(); }
+};
+
+}  // namespace
+
+TempPgCluster& SharedCluster() {
+  static TempPgCluster* cluster = [] {
+    auto* c = new TempPgCluster;
+    testing::AddGlobalTestEnvironment(new StopSharedCluster);
+    c->Start();
+    return c;
+  }();
+  return *cluster;
 }
 
 }  // namespace pipeline::testing_util

@@ -37,4 +37,8 @@ class TempPgCluster {
   bool running_ = false;
 };
 
+// One cluster for the whole test process, started on first use and stopped
+// when the tests end (a gtest Environment). Throws like Start().
+TempPgCluster& SharedCluster();
+
 }  // namespace pipeline::testing_util

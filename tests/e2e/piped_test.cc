@@ -30,20 +30,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing_util::TempPgCluster;
 
-TempPgCluster& Cluster() {
-  static TempPgCluster* cluster = [] {
-    auto* c = new TempPgCluster;
-    c->Start();
-    return c;
-  }();
-  return *cluster;
-}
-
-class StopCluster : public testing::Environment {
- public:
-  void TearDown() override { Cluster().Stop(); }
-};
-[[maybe_unused]] testing::Environment* const kStop = testing::AddGlobalTestEnvironment(new StopCluster);
+TempPgCluster& Cluster() { return testing_util::SharedCluster(); }
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p);

@@ -13,21 +13,7 @@ namespace {
 
 using testing_util::TempPgCluster;
 
-// One cluster for the whole test process, started on first use.
-TempPgCluster& Cluster() {
-  static TempPgCluster* cluster = [] {
-    auto* c = new TempPgCluster;
-    c->Start();
-    return c;
-  }();
-  return *cluster;
-}
-
-class StopCluster : public testing::Environment {
- public:
-  void TearDown() override { Cluster().Stop(); }
-};
-[[maybe_unused]] testing::Environment* const kStop = testing::AddGlobalTestEnvironment(new StopCluster);
+TempPgCluster& Cluster() { return testing_util::SharedCluster(); }
 
 std::string last_url;
 
