@@ -5,11 +5,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
+
+extern char** environ;
 
 namespace pipeline::testing_util {
 
@@ -34,6 +40,36 @@ inline bool ProcessGone(pid_t pid) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
+}
+
+// Starts args[0] with `args`, this process's environment minus PIPE_* plus
+// `extra_env`, stdin from /dev/null, stdout/stderr to `out`/`err` (appended
+// when `append`, else truncated), in `cwd`. Returns the pid (-1 on failure).
+inline pid_t SpawnProcess(std::vector<std::string> args, const std::vector<std::string>& extra_env,
+                          const std::filesystem::path& out, const std::filesystem::path& err,
+                          const std::filesystem::path& cwd, bool append) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    if (std::string(*e).rfind("PIPE_", 0) != 0) env_s.push_back(*e);
+  }
+  env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), mode, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), mode, 0644);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
 }
 
 }  // namespace pipeline::testing_util

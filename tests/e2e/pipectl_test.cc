@@ -52,28 +52,11 @@ class PipectlTest : public testing::Test {
 
   // Starts pipectl with PIPE_HOME in the test folder; output to files.
   pid_t Start(const std::vector<std::string>& args) {
-    std::vector<std::string> argv_s = {PIPECTL_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e; ++e) {
-      std::string entry(*e);
-      if (entry.rfind("PIPE_", 0) != 0) env_s.push_back(entry);
-    }
-    env_s.push_back("PIPE_HOME=" + (dir_ / ".pipe").string());
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, PIPECTL_PATH, &fa, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    std::vector<std::string> argv = {PIPECTL_PATH};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t pid = pipeline::testing_util::SpawnProcess(argv, {"PIPE_HOME=" + (dir_ / ".pipe").string()},
+                                                     dir_ / "stdout", dir_ / "stderr", dir_, false);
+    EXPECT_GT(pid, 0);
     return pid;
   }
 

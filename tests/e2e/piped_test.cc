@@ -47,27 +47,8 @@ struct Result {
 
 pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& extra_env, const fs::path& out,
             const fs::path& err, const fs::path& cwd) {
-  std::vector<std::string> argv_s = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    if (std::string(*e).rfind("PIPE_", 0) != 0) env_s.push_back(*e);
-  }
-  env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = testing_util::SpawnProcess(args, extra_env, out, err, cwd, /*append=*/true);
+  EXPECT_GT(pid, 0);
   return pid;
 }
 

@@ -53,9 +53,16 @@ class ExecutorTest : public testing::Test {
     options.log_root = (dir_ / "logs").string();
     Executor executor(*store_, ops_, clock_, options);
     if (out) *out = &executor;
+    RunRequest request = NewRequest(dag, "run" + std::to_string(++runs_));
+    run_id_ = request.run.run_id;
+    return executor.Execute(request, observer);
+  }
+
+  // A manual run of `dag` at kStart with its default parameters.
+  static RunRequest NewRequest(const DagSpec& dag, const std::string& run_id) {
     RunRequest request;
     request.dag = &dag;
-    request.run.run_id = "run" + std::to_string(++runs_);
+    request.run.run_id = run_id;
     request.run.dag_id = dag.id;
     request.run.dag_version = 1;
     request.run.trigger = "manual";
@@ -64,8 +71,7 @@ class ExecutorTest : public testing::Test {
     request.run.created_at = kStart;
     std::string error;
     request.params = *ResolveParams(dag, {}, &error);
-    run_id_ = request.run.run_id;
-    return executor.Execute(request, observer);
+    return request;
   }
 
   TaskState StateOf(const std::string& task) {
@@ -338,22 +344,13 @@ class ResumeTest : public ExecutorTest {
   // Creates run "crashed" of `dag` as a dead process left it: a succeeded,
   // b running.
   RunRequest Crashed(const DagSpec& dag) {
-    RunRequest request;
-    request.dag = &dag;
-    request.run.run_id = "crashed";
-    request.run.dag_id = dag.id;
-    request.run.trigger = "manual";
-    request.run.logical_date = request.run.data_interval_start = request.run.data_interval_end = kStart;
-    request.run.params_json = "{}";
-    request.run.created_at = kStart;
+    RunRequest request = NewRequest(dag, "crashed");
     std::vector<NewTaskInstance> tasks;
     for (const TaskSpec& t : dag.tasks) tasks.push_back({t.id, 1 + t.retry.retries});
     store_->CreateRun(request.run, tasks);
     store_->TransitionRun("crashed", {RunState::kQueued}, RunState::kRunning, kStart, "");
     request.run = *store_->GetRun("crashed");
     request.create = false;
-    std::string error;
-    request.params = *ResolveParams(dag, {}, &error);
     run_id_ = "crashed";
     return request;
   }
@@ -454,14 +451,7 @@ TEST_F(ExecutorTest, DrainHandsBackRunningTriesAndResumeFinishes) {
   ExecutorOptions options;
   options.workers = 2;
   options.log_root = (dir_ / "logs").string();
-  RunRequest request;
-  request.dag = &dag;
-  request.run.run_id = "drained";
-  request.run.dag_id = dag.id;
-  request.run.trigger = "manual";
-  request.run.logical_date = request.run.data_interval_start = request.run.data_interval_end = kStart;
-  request.run.params_json = "{}";
-  request.run.created_at = kStart;
+  RunRequest request = NewRequest(dag, "drained");
   run_id_ = "drained";
   {
     Executor executor(*store_, ops_, clock_, options);
@@ -502,18 +492,7 @@ TEST_F(ExecutorTest, CancelRunStopsOnlyThatRun) {
   options.workers = 2;
   options.log_root = (dir_ / "logs").string();
   Executor executor(*store_, ops_, clock_, options);
-  auto request_for = [&](const std::string& id) {
-    RunRequest r;
-    r.dag = &dag;
-    r.run.run_id = id;
-    r.run.dag_id = dag.id;
-    r.run.trigger = "manual";
-    r.run.logical_date = r.run.data_interval_start = r.run.data_interval_end = kStart;
-    r.run.params_json = "{}";
-    r.run.created_at = kStart;
-    return r;
-  };
-  RunRequest one = request_for("one"), two = request_for("two");
+  RunRequest one = NewRequest(dag, "one"), two = NewRequest(dag, "two");
   RunState one_state{}, two_state{};
   std::thread t1([&] { one_state = executor.Execute(one, nullptr); });
   std::thread t2([&] { two_state = executor.Execute(two, nullptr); });
