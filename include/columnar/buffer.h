@@ -1,0 +1,58 @@
+// Owned, 64-byte aligned memory for column data. Every buffer keeps
+// kBufferPadding readable bytes past its size (zero right after an
+// allocation, unspecified after writes), so SIMD loops may load a whole
+// vector at the tail without a scalar epilogue (they must ignore those lanes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+namespace pipeline::columnar {
+
+inline constexpr size_t kBufferAlignment = 64;
+inline constexpr size_t kBufferPadding = 64;
+
+// Move-only. Growth keeps the contents; bytes past the old size are
+// uninitialised unless the call says otherwise. Not thread-safe for writes;
+// concurrent reads of a buffer no one writes are fine.
+class Buffer {
+ public:
+  Buffer() = default;
+  // `size` bytes, all zero.
+  explicit Buffer(size_t size);
+  ~Buffer();
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  bool empty() const { return size_ == 0; }
+
+  template <class T>
+  T* as() { return reinterpret_cast<T*>(data_); }
+  template <class T>
+  const T* as() const { return reinterpret_cast<const T*>(data_); }
+
+  void Reserve(size_t capacity);
+  // New bytes are uninitialised.
+  void Resize(size_t size);
+  // New bytes are zero.
+  void ResizeZeroed(size_t size);
+  void Append(const void* bytes, size_t n);
+  void Clear() { size_ = 0; }
+  // A copy with the same contents (explicit, so copies never happen by accident).
+  Buffer Clone() const;
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+}  // namespace pipeline::columnar

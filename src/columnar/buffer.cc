@@ -1,0 +1,75 @@
+#include "columnar/buffer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <utility>
+
+namespace pipeline::columnar {
+namespace {
+
+uint8_t* Allocate(size_t capacity) {
+  size_t bytes = (capacity + kBufferPadding + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+  void* p = std::aligned_alloc(kBufferAlignment, bytes);
+  if (!p) throw std::bad_alloc();
+  // The padding is readable and zero, so vector loads past the end see zeros.
+  std::memset(static_cast<uint8_t*>(p) + capacity, 0, bytes - capacity);
+  return static_cast<uint8_t*>(p);
+}
+
+}  // namespace
+
+Buffer::Buffer(size_t size) {
+  ResizeZeroed(size);
+}
+
+Buffer::~Buffer() { std::free(data_); }
+
+Buffer::Buffer(Buffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+  }
+  return *this;
+}
+
+void Buffer::Reserve(size_t capacity) {
+  if (capacity <= capacity_ && data_) return;
+  uint8_t* fresh = Allocate(capacity);
+  if (size_) std::memcpy(fresh, data_, size_);
+  std::free(data_);
+  data_ = fresh;
+  capacity_ = capacity;
+}
+
+void Buffer::Resize(size_t size) {
+  if (size > capacity_ || !data_) Reserve(std::max(size, capacity_ + capacity_ / 2));
+  size_ = size;
+}
+
+void Buffer::ResizeZeroed(size_t size) {
+  size_t old = size_;
+  Resize(size);
+  if (size > old) std::memset(data_ + old, 0, size - old);
+}
+
+void Buffer::Append(const void* bytes, size_t n) {
+  size_t old = size_;
+  Resize(size_ + n);
+  if (n) std::memcpy(data_ + old, bytes, n);
+}
+
+Buffer Buffer::Clone() const {
+  Buffer copy;
+  copy.Append(data_, size_);
+  return copy;
+}
+
+}  // namespace pipeline::columnar

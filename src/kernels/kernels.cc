@@ -1,0 +1,2 @@
+// placeholder until the kernels land
+namespace pipeline::kernels {}
