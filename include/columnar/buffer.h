@@ -41,15 +41,24 @@ class Buffer {
 
   void Reserve(size_t capacity);
   // New bytes are uninitialised.
-  void Resize(size_t size);
+  void Resize(size_t size) {
+    if (size > capacity_ || !data_) Grow(size);
+    size_ = size;
+  }
   // New bytes are zero.
   void ResizeZeroed(size_t size);
-  void Append(const void* bytes, size_t n);
+  void Append(const void* bytes, size_t n) {
+    size_t old = size_;
+    Resize(size_ + n);
+    if (n) std::memcpy(data_ + old, bytes, n);
+  }
   void Clear() { size_ = 0; }
   // A copy with the same contents (explicit, so copies never happen by accident).
   Buffer Clone() const;
 
  private:
+  void Grow(size_t size);  // capacity for at least `size`, growing geometrically
+
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;

@@ -49,21 +49,12 @@ void Buffer::Reserve(size_t capacity) {
   capacity_ = capacity;
 }
 
-void Buffer::Resize(size_t size) {
-  if (size > capacity_ || !data_) Reserve(std::max(size, capacity_ + capacity_ / 2));
-  size_ = size;
-}
+void Buffer::Grow(size_t size) { Reserve(std::max(size, capacity_ + capacity_ / 2)); }
 
 void Buffer::ResizeZeroed(size_t size) {
   size_t old = size_;
   Resize(size);
   if (size > old) std::memset(data_ + old, 0, size - old);
-}
-
-void Buffer::Append(const void* bytes, size_t n) {
-  size_t old = size_;
-  Resize(size_ + n);
-  if (n) std::memcpy(data_ + old, bytes, n);
 }
 
 Buffer Buffer::Clone() const {

@@ -1,0 +1,852 @@
+// CSV reader. Plan: map each file, split its data rows into chunks of about
+// `chunk_bytes`, parse the chunks on all cores (each chunk becomes a Batch),
+// then fix up the chunks whose speculative start was wrong.
+//
+// A chunk other than the first guesses that its first row starts after the
+// first newline at or past its nominal start (true unless a quoted field
+// holds that newline). The guess is checked against where the previous chunk
+// really stopped; a wrong guess is parsed again from there. Types not declared
+// are inferred from a sample; a value that does not fit widens the type and
+// the chunks are parsed again with the wider types.
+#include "columnar/csv.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include <simdjson.h>
+
+#include "columnar/csv_scan.h"
+#include "columnar/value_parse.h"
+
+namespace pipeline::columnar {
+namespace {
+
+constexpr int64_t kSampleRows = 20480;
+
+// A file's bytes, memory-mapped (or borrowed for in-memory text).
+class Source {
+ public:
+  static Source Map(const std::string& path) {
+    Source s;
+    s.name_ = path;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      throw std::system_error(err, std::generic_category(), "cannot stat " + path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      throw FormatError(path + ": is a directory");
+    }
+    s.size_ = static_cast<size_t>(st.st_size);
+    if (s.size_ > 0) {
+      void* p = ::mmap(nullptr, s.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        int err = errno;
+        ::close(fd);
+        throw std::system_error(err, std::generic_category(), "cannot map " + path);
+      }
+      ::madvise(p, s.size_, MADV_SEQUENTIAL);
+      s.data_ = static_cast<const uint8_t*>(p);
+      s.mapped_ = true;
+    }
+    ::close(fd);
+    return s;
+  }
+
+  static Source Borrow(std::string_view text, std::string name) {
+    Source s;
+    s.name_ = std::move(name);
+    s.data_ = reinterpret_cast<const uint8_t*>(text.data());
+    s.size_ = text.size();
+    return s;
+  }
+
+  Source() = default;
+  Source(Source&& o) noexcept { *this = std::move(o); }
+  Source& operator=(Source&& o) noexcept {
+    std::swap(name_, o.name_);
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(mapped_, o.mapped_);
+    return *this;
+  }
+  ~Source() {
+    if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  }
+
+  const std::string& name() const { return name_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+  // Lets the kernel drop the pages of [begin, end) from this process (they
+  // stay in the page cache), so a large file never sits in memory whole.
+  void Release(size_t begin, size_t end) const {
+    if (!mapped_) return;
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t b = (begin + page - 1) / page * page;
+    size_t e = end / page * page;
+    if (e > b) ::madvise(const_cast<uint8_t*>(data_) + b, e - b, MADV_DONTNEED);
+  }
+
+ private:
+  std::string name_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+};
+
+struct FieldRange {
+  size_t begin;
+  size_t end;
+};
+
+// One row as the scanner found it.
+struct RawRow {
+  size_t begin = 0;        // offset of the row's first byte
+  size_t end = 0;          // offset just past its newline (or the end of the text)
+  int64_t line = 0;        // newlines between the scan's start and `begin`
+  const FieldRange* fields = nullptr;
+  int num_fields = 0;      // may exceed the capacity: then only the first ones are kept
+  bool unterminated = false;  // the text ended inside a quoted field
+};
+
+// Walks rows from `begin` (a row start) while rows start before
+// `nominal_end`; the last row is finished even past it. Calls on_row(const
+// RawRow&) -> bool (false stops). Returns the offset where the next row
+// starts (or the text's size).
+template <class OnRow>
+size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_end, char quote,
+                char delim, int max_fields, OnRow&& on_row) {
+  constexpr size_t kBatchBlocks = 64;
+  uint64_t quotes[kBatchBlocks], delims[kBatchBlocks], newlines[kBatchBlocks];
+  std::vector<FieldRange> fields(static_cast<size_t>(max_fields) + 1);
+  const int capacity = max_fields + 1;
+
+  RawRow row;
+  row.begin = begin;
+  row.fields = fields.data();
+  int nfields = 0;
+  size_t field_begin = begin;
+  int64_t lines = 0;          // newlines before the current block
+  uint64_t inside_carry = 0;  // all ones when the previous block ended inside quotes
+  size_t pos = begin;
+  bool stop = false;
+
+  auto finish_row = [&](size_t field_end, size_t row_end, int64_t line_after) {
+    if (nfields < capacity) fields[nfields] = {field_begin, field_end};
+    ++nfields;
+    bool empty_line = nfields == 1 && (field_end == field_begin ||
+                                       (field_end == field_begin + 1 && data[field_begin] == '\r'));
+    if (!empty_line) {
+      row.end = row_end;
+      row.num_fields = nfields;
+      if (!on_row(row)) stop = true;
+    }
+    nfields = 0;
+    field_begin = row_end;
+    row.begin = row_end;
+    row.line = line_after;
+  };
+
+  while (pos < size && !stop) {
+    size_t remaining = size - pos;
+    size_t blocks = std::min(kBatchBlocks, remaining / 64);
+    alignas(64) uint8_t tail[64];
+    const uint8_t* base = data + pos;
+    size_t valid_bits_last = 64;
+    if (blocks == 0) {
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, data + pos, remaining);
+      base = tail;
+      blocks = 1;
+      valid_bits_last = remaining;
+    }
+    ClassifyCsvBlocks(base, blocks, static_cast<uint8_t>(quote), static_cast<uint8_t>(delim), quotes,
+                      delims, newlines);
+    if (valid_bits_last < 64) {
+      uint64_t keep = (uint64_t{1} << valid_bits_last) - 1;
+      quotes[0] &= keep;
+      delims[0] &= keep;
+      newlines[0] &= keep;
+    }
+    for (size_t b = 0; b < blocks && !stop; ++b) {
+      const size_t block_pos = pos + b * 64;
+      uint64_t inside = PrefixXor(quotes[b]) ^ inside_carry;
+      inside_carry = static_cast<uint64_t>(static_cast<int64_t>(inside) >> 63);
+      uint64_t structural = (delims[b] | newlines[b]) & ~inside;
+      while (structural) {
+        int bit = std::countr_zero(structural);
+        structural &= structural - 1;
+        size_t at = block_pos + static_cast<size_t>(bit);
+        if ((newlines[b] >> bit) & 1) {
+          int64_t line_after = lines + std::popcount(newlines[b] & ((uint64_t{2} << bit) - 1));
+          finish_row(at, at + 1, line_after);
+          if (stop) break;
+          if (row.begin >= nominal_end) {
+            stop = true;
+            break;
+          }
+        } else {
+          if (nfields < capacity) fields[nfields] = {field_begin, at};
+          ++nfields;
+          field_begin = at + 1;
+        }
+      }
+      lines += std::popcount(newlines[b]);
+    }
+    pos += blocks * 64;
+  }
+  if (stop) return row.begin;
+  // The text ended: a last row without a newline, or one inside quotes.
+  if (row.begin < size) {
+    if (inside_carry) {
+      row.end = size;
+      row.num_fields = 0;
+      row.unterminated = true;
+      on_row(row);
+    } else {
+      finish_row(size, size, lines);
+    }
+  }
+  return size;
+}
+
+struct BadRow {
+  int64_t line;  // relative to the chunk until the chunk's first line is known
+  std::string reason;
+  std::vector<std::optional<std::string>> fields;
+};
+
+// The values of one column of a chunk as they are appended.
+struct ChunkColumn {
+  explicit ChunkColumn(DataType t) : type(t) {}
+
+  DataType type;
+  int64_t rows = 0;
+  bool any_null = false;
+  Buffer values;
+  Buffer validity;
+  Buffer chars;
+
+  void Reserve(int64_t n) {
+    values.Reserve(static_cast<size_t>(n + 1) * 8);
+    validity.Reserve(static_cast<size_t>(BitmapWords(n) + 1) * 8);
+  }
+
+  void MarkValidity(bool valid) {
+    if ((rows & 63) == 0) {
+      uint64_t zero = 0;
+      validity.Append(&zero, 8);
+    }
+    if (valid) {
+      validity.as<uint64_t>()[rows >> 6] |= uint64_t{1} << (rows & 63);
+    } else {
+      any_null = true;
+    }
+    ++rows;
+  }
+
+  template <class T>
+  void AppendValue(T v) {
+    values.Append(&v, sizeof v);
+  }
+};
+
+// A parsed field held until the whole row is known to be good.
+struct Parsed {
+  bool is_null = false;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view text;  // strings: points into the text or into a scratch
+};
+
+struct Dialect {
+  char quote;
+  char delim;
+  std::vector<std::string> null_values;
+  int64_t max_row_bytes;
+};
+
+struct ChunkResult {
+  size_t begin = 0;
+  size_t end = 0;
+  int64_t lines = 0;  // newlines in [begin, end)
+  int64_t rows_seen = 0;
+  std::vector<ChunkColumn> columns;
+  std::vector<BadRow> bad_rows;
+  std::vector<DataType> widened;  // inferred columns that need a wider type
+  bool needs_widening = false;
+};
+
+class ChunkParser {
+ public:
+  ChunkParser(const Source& source, const Dialect& dialect, const std::vector<DataType>& types,
+              const std::vector<bool>& declared, const std::vector<std::string>& names, bool quarantine)
+      : src_(source), dialect_(dialect), types_(types), declared_(declared), names_(names),
+        quarantine_(quarantine) {}
+
+  ChunkResult Parse(size_t begin, size_t nominal_end) {
+    ChunkResult r;
+    r.begin = begin;
+    r.widened = types_;
+    const int ncols = static_cast<int>(types_.size());
+    int64_t estimate = static_cast<int64_t>((nominal_end - std::min(begin, nominal_end)) / 48 + 16);
+    for (DataType t : types_) {
+      r.columns.emplace_back(t);
+      r.columns.back().Reserve(estimate);
+      if (t == DataType::kString) {
+        uint32_t zero = 0;
+        r.columns.back().values.Append(&zero, 4);
+      }
+    }
+    parsed_.assign(ncols, Parsed{});
+    if (begin >= src_.size() || begin >= nominal_end) {
+      r.end = begin;
+      return r;
+    }
+    ascii_ = IsAscii(src_.data() + begin, std::min(src_.size(), nominal_end) - begin);
+    ascii_end_ = std::min(src_.size(), nominal_end);
+    unescaped_.resize(ncols);
+    r.end = ScanRows(src_.data(), src_.size(), begin, nominal_end, dialect_.quote, dialect_.delim, ncols,
+                     [&](const RawRow& row) {
+                       ++r.rows_seen;
+                       HandleRow(row, r);
+                       return quarantine_ || r.bad_rows.empty();
+                     });
+    r.lines = CountNewlines(r.begin, r.end);
+    return r;
+  }
+
+ private:
+  int64_t CountNewlines(size_t begin, size_t end) const {
+    return std::count(src_.data() + begin, src_.data() + end, '\n');
+  }
+
+  std::string_view Text(size_t b, size_t e) const {
+    return {reinterpret_cast<const char*>(src_.data()) + b, e - b};
+  }
+
+  void AddBad(const RawRow& row, ChunkResult& r, std::string reason, bool keep_fields) {
+    BadRow bad{row.line, std::move(reason), {}};
+    if (quarantine_ && keep_fields) {
+      int n = std::min<int>(row.num_fields, static_cast<int>(types_.size()));
+      for (int c = 0; c < n; ++c) {
+        FieldRange f = row.fields[c];
+        bad.fields.emplace_back(std::string(Text(f.begin, f.end)));
+      }
+    }
+    r.bad_rows.push_back(std::move(bad));
+  }
+
+  // Unquotes field `f` of a row into `out`; false with `why` when malformed.
+  bool FieldText(FieldRange f, bool last, std::string_view* out, bool* quoted, std::string* scratch,
+                 std::string* why) {
+    size_t b = f.begin, e = f.end;
+    const uint8_t* d = src_.data();
+    if (last && e > b && d[e - 1] == '\r') --e;
+    const char q = dialect_.quote;
+    *quoted = e > b && d[b] == static_cast<uint8_t>(q);
+    if (!*quoted) {
+      std::string_view t = Text(b, e);
+      if (t.find(q) != std::string_view::npos) {
+        *why = "quote inside an unquoted field";
+        return false;
+      }
+      *out = t;
+      return true;
+    }
+    if (e - b < 2 || d[e - 1] != static_cast<uint8_t>(q)) {
+      *why = "characters after a closing quote";
+      return false;
+    }
+    std::string_view inner = Text(b + 1, e - 1);
+    size_t qpos = inner.find(q);
+    if (qpos == std::string_view::npos) {
+      *out = inner;
+      return true;
+    }
+    scratch->clear();
+    size_t from = 0;
+    while (qpos != std::string_view::npos) {
+      if (qpos + 1 >= inner.size() || inner[qpos + 1] != q) {
+        *why = "characters after a closing quote";
+        return false;
+      }
+      scratch->append(inner, from, qpos + 1 - from);
+      from = qpos + 2;
+      qpos = inner.find(q, from);
+    }
+    scratch->append(inner, from, std::string_view::npos);
+    *out = *scratch;
+    return true;
+  }
+
+  bool IsNullText(std::string_view t) const {
+    for (const std::string& n : dialect_.null_values) {
+      if (t == n) return true;
+    }
+    return false;
+  }
+
+  void HandleRow(const RawRow& row, ChunkResult& r) {
+    const int ncols = static_cast<int>(types_.size());
+    if (row.unterminated) {
+      AddBad(row, r, "unterminated quoted field", false);
+      return;
+    }
+    if (static_cast<int64_t>(row.end - row.begin) > dialect_.max_row_bytes) {
+      AddBad(row, r, "row longer than " + std::to_string(dialect_.max_row_bytes) + " bytes", false);
+      return;
+    }
+    if (row.num_fields != ncols) {
+      AddBad(row, r, "expected " + std::to_string(ncols) + " fields, found " + std::to_string(row.num_fields),
+             true);
+      return;
+    }
+    if (r.needs_widening) {
+      Infer(row, r);
+      return;
+    }
+    bool utf8_checked = ascii_ && row.end <= ascii_end_;
+    for (int c = 0; c < ncols; ++c) {
+      std::string_view text;
+      bool quoted;
+      std::string why;
+      if (!FieldText(row.fields[c], c == ncols - 1, &text, &quoted, &unescaped_[c], &why)) {
+        AddBad(row, r, "column " + names_[c] + ": " + why, true);
+        return;
+      }
+      Parsed& p = parsed_[c];
+      p.is_null = !quoted && IsNullText(text);
+      if (p.is_null) continue;
+      bool ok = true;
+      switch (types_[c]) {
+        case DataType::kInt64: ok = ParseInt64(text, &p.i); break;
+        case DataType::kFloat64: ok = ParseFloat64(text, &p.d); break;
+        case DataType::kBool: {
+          bool b;
+          ok = ParseBool(text, &b);
+          p.i = b;
+          break;
+        }
+        case DataType::kTimestamp: ok = ParseTimestamp(text, &p.i); break;
+        case DataType::kString:
+          if (!utf8_checked && !simdjson::validate_utf8(text.data(), text.size())) {
+            AddBad(row, r, "column " + names_[c] + ": invalid UTF-8", true);
+            return;
+          }
+          p.text = text;  // into the text or unescaped_[c], both stable until the next row
+          break;
+      }
+      if (!ok) {
+        if (declared_[c]) {
+          std::string shown(text.substr(0, 40));
+          if (!simdjson::validate_utf8(shown.data(), shown.size())) shown = "(invalid UTF-8)";
+          AddBad(row, r,
+                 "column " + names_[c] + ": '" + shown + "' is not of type " + std::string(TypeName(types_[c])),
+                 true);
+          return;
+        }
+        // An inferred type was too narrow: from here on only learn the types.
+        r.needs_widening = true;
+        Infer(row, r);
+        return;
+      }
+    }
+    for (int c = 0; c < ncols; ++c) Append(r.columns[c], parsed_[c]);
+  }
+
+  // Widening mode: records the type each inferred column needs.
+  void Infer(const RawRow& row, ChunkResult& r) {
+    const int ncols = static_cast<int>(types_.size());
+    for (int c = 0; c < ncols; ++c) {
+      if (declared_[c] || r.widened[c] == DataType::kString) continue;
+      std::string_view text;
+      bool quoted;
+      std::string why;
+      if (!FieldText(row.fields[c], c == ncols - 1, &text, &quoted, &unescaped_[c], &why)) continue;
+      if (!quoted && IsNullText(text)) continue;
+      r.widened[c] = WidenType(r.widened[c], InferType(text));
+    }
+  }
+
+  static void Append(ChunkColumn& col, const Parsed& p) {
+    col.MarkValidity(!p.is_null);
+    switch (col.type) {
+      case DataType::kInt64:
+      case DataType::kTimestamp: col.AppendValue<int64_t>(p.is_null ? 0 : p.i); break;
+      case DataType::kFloat64: col.AppendValue<double>(p.is_null ? 0.0 : p.d); break;
+      case DataType::kBool: col.AppendValue<uint8_t>(p.is_null ? 0 : static_cast<uint8_t>(p.i)); break;
+      case DataType::kString: {
+        if (!p.is_null) col.chars.Append(p.text.data(), p.text.size());
+        col.AppendValue<uint32_t>(static_cast<uint32_t>(col.chars.size()));
+        break;
+      }
+    }
+  }
+
+  const Source& src_;
+  const Dialect& dialect_;
+  const std::vector<DataType>& types_;
+  const std::vector<bool>& declared_;
+  const std::vector<std::string>& names_;
+  bool quarantine_;
+  bool ascii_ = false;
+  size_t ascii_end_ = 0;
+  std::vector<Parsed> parsed_;
+  std::vector<std::string> unescaped_;  // per column: a quoted field's text with quotes undoubled
+};
+
+ColumnPtr FinishColumn(ChunkColumn& col) {
+  Buffer validity;
+  if (col.any_null) {
+    validity = std::move(col.validity);
+    validity.Resize(static_cast<size_t>(BitmapWords(col.rows)) * 8);
+  }
+  return std::make_shared<Column>(col.type, col.rows, std::move(col.values), std::move(validity),
+                                  std::move(col.chars));
+}
+
+template <class Fn>
+void ParallelFor(size_t count, int threads, Fn&& fn) {
+  if (count == 0) return;
+  size_t workers = std::min<size_t>(count, static_cast<size_t>(std::max(1, threads)));
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto work = [&] {
+    for (size_t i = next++; i < count; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+struct FileLayout {
+  std::vector<std::string> names;
+  size_t data_begin = 0;  // offset of the first data row
+  int64_t data_line = 1;  // its 1-based line number
+};
+
+// Reads the header row (or counts the columns of the first row).
+FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
+  FileLayout layout;
+  size_t begin = 0;
+  if (src.size() >= 3 && std::memcmp(src.data(), "\xEF\xBB\xBF", 3) == 0) begin = 3;
+  std::vector<std::string> fields;
+  bool found = false;
+  int64_t line = 0;
+  size_t end = ScanRows(src.data(), src.size(), begin, begin + 1, options.quote, options.delimiter, 1 << 16,
+                        [&](const RawRow& row) {
+                          if (row.unterminated) {
+                            throw FormatError(src.name() + ":" + std::to_string(row.line + 1) +
+                                              ": unterminated quoted field in the first row");
+                          }
+                          if (row.num_fields > (1 << 16)) {
+                            throw FormatError(src.name() + ": more than 65536 columns");
+                          }
+                          for (int i = 0; i < row.num_fields; ++i) {
+                            FieldRange f = row.fields[i];
+                            std::string t(reinterpret_cast<const char*>(src.data()) + f.begin, f.end - f.begin);
+                            if (i == row.num_fields - 1 && !t.empty() && t.back() == '\r') t.pop_back();
+                            if (t.size() >= 2 && t.front() == options.quote && t.back() == options.quote) {
+                              std::string u;
+                              for (size_t k = 1; k + 1 < t.size(); ++k) {
+                                u += t[k];
+                                if (t[k] == options.quote && k + 2 < t.size() && t[k + 1] == options.quote) ++k;
+                              }
+                              t = u;
+                            }
+                            fields.push_back(std::move(t));
+                          }
+                          line = row.line;
+                          found = true;
+                          return false;
+                        });
+  if (!found) throw FormatError(src.name() + ": the file is empty (no header and no rows)");
+  if (options.header) {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      std::string name = fields[i].empty() ? "column" + std::to_string(i) : fields[i];
+      if (!simdjson::validate_utf8(name.data(), name.size())) {
+        throw FormatError(src.name() + ":" + std::to_string(line + 1) + ": column " + std::to_string(i + 1) +
+                          " of the header is not valid UTF-8");
+      }
+      // Repeated names get a suffix, as DuckDB does: a, a_1, a_2.
+      std::string unique = name;
+      for (int k = 1; std::find(layout.names.begin(), layout.names.end(), unique) != layout.names.end(); ++k) {
+        unique = name + "_" + std::to_string(k);
+      }
+      layout.names.push_back(unique);
+    }
+    layout.data_begin = end;
+    layout.data_line = 1 + std::count(src.data(), src.data() + end, '\n');
+  } else {
+    for (size_t i = 0; i < fields.size(); ++i) layout.names.push_back("column" + std::to_string(i));
+    layout.data_begin = begin;
+    layout.data_line = 1;
+  }
+  return layout;
+}
+
+struct ChunkPlan {
+  int file = 0;
+  size_t nominal_begin = 0;
+  size_t nominal_end = 0;
+  ChunkResult result;
+};
+
+size_t SpeculativeStart(const Source& src, size_t nominal_begin, size_t data_begin) {
+  if (nominal_begin <= data_begin) return data_begin;
+  const void* nl = std::memchr(src.data() + nominal_begin - 1, '\n', src.size() - (nominal_begin - 1));
+  return nl ? static_cast<size_t>(static_cast<const uint8_t*>(nl) - src.data()) + 1 : src.size();
+}
+
+class CsvReader {
+ public:
+  CsvReader(std::vector<Source> sources, const CsvOptions& options)
+      : sources_(std::move(sources)), options_(options) {
+    dialect_ = {options.quote, options.delimiter, options.null_values, options.max_row_bytes};
+    threads_ = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (options.delimiter == options.quote || options.delimiter == '\n' || options.quote == '\n') {
+      throw FormatError("the CSV delimiter, quote and newline must differ");
+    }
+  }
+
+  CsvReadResult Read() {
+    if (sources_.empty()) throw FormatError("no input files");
+    for (const Source& s : sources_) layouts_.push_back(ReadLayout(s, options_));
+    const std::vector<std::string>& names = layouts_[0].names;
+    for (size_t f = 1; f < sources_.size(); ++f) {
+      if (layouts_[f].names != names) {
+        throw FormatError(sources_[f].name() + ": its columns differ from those of " + sources_[0].name());
+      }
+    }
+    for (const auto& [name, type] : options_.types) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        throw FormatError(sources_[0].name() + ": column " + name + " declared in the schema is not in the file");
+      }
+    }
+    InferTypes();
+    PlanChunks();
+    for (int round = 0;; ++round) {
+      ParseAll();
+      if (!Widen() || round == 4) break;
+    }
+    return Assemble();
+  }
+
+ private:
+  void InferTypes() {
+    const std::vector<std::string>& names = layouts_[0].names;
+    types_.assign(names.size(), DataType::kString);
+    declared_.assign(names.size(), false);
+    std::vector<std::optional<DataType>> seen(names.size());
+    for (size_t c = 0; c < names.size(); ++c) {
+      auto it = options_.types.find(names[c]);
+      if (it != options_.types.end()) {
+        types_[c] = it->second;
+        declared_[c] = true;
+      }
+    }
+    const Source& src = sources_[0];
+    int64_t rows = 0;
+    std::string scratch;
+    ScanRows(src.data(), src.size(), layouts_[0].data_begin, src.size(), options_.quote, options_.delimiter,
+             static_cast<int>(names.size()), [&](const RawRow& row) {
+               if (row.unterminated || row.num_fields != static_cast<int>(names.size())) return ++rows < kSampleRows;
+               for (size_t c = 0; c < names.size(); ++c) {
+                 if (declared_[c]) continue;
+                 FieldRange f = row.fields[c];
+                 std::string_view t(reinterpret_cast<const char*>(src.data()) + f.begin, f.end - f.begin);
+                 if (c + 1 == names.size() && !t.empty() && t.back() == '\r') t.remove_suffix(1);
+                 bool quoted = !t.empty() && t.front() == options_.quote;
+                 if (quoted) {
+                   // The unquoted text is only needed for its type; doubled
+                   // quotes make it a string anyway.
+                   t = t.size() >= 2 ? t.substr(1, t.size() - 2) : std::string_view();
+                 } else if (std::find(options_.null_values.begin(), options_.null_values.end(), t) !=
+                            options_.null_values.end()) {
+                   continue;
+                 }
+                 DataType type = InferType(t);
+                 seen[c] = seen[c] ? WidenType(*seen[c], type) : type;
+               }
+               return ++rows < kSampleRows;
+             });
+    for (size_t c = 0; c < names.size(); ++c) {
+      if (!declared_[c]) types_[c] = seen[c].value_or(DataType::kString);
+    }
+  }
+
+  void PlanChunks() {
+    const int64_t chunk = std::max<int64_t>(options_.chunk_bytes, 64);
+    for (size_t f = 0; f < sources_.size(); ++f) {
+      size_t begin = layouts_[f].data_begin, size = sources_[f].size();
+      if (begin >= size) continue;
+      for (size_t b = begin; b < size; b += static_cast<size_t>(chunk)) {
+        chunks_.push_back(ChunkPlan{static_cast<int>(f), b, std::min(size, b + static_cast<size_t>(chunk)), {}});
+      }
+    }
+  }
+
+  ChunkResult ParseChunk(const ChunkPlan& plan, size_t begin) {
+    ChunkParser parser(sources_[plan.file], dialect_, types_, declared_, layouts_[0].names,
+                       options_.quarantine_bad_rows);
+    return parser.Parse(begin, plan.nominal_end);
+  }
+
+  void ParseAll() {
+    ParallelFor(chunks_.size(), threads_, [&](size_t i) {
+      ChunkPlan& plan = chunks_[i];
+      const Source& src = sources_[plan.file];
+      plan.result = ParseChunk(plan, SpeculativeStart(src, plan.nominal_begin, layouts_[plan.file].data_begin));
+      src.Release(plan.nominal_begin, plan.nominal_end);
+    });
+    // Check each speculative start against where the previous chunk stopped.
+    // Without quarantine, stop at the first chunk with a bad row: Assemble
+    // reports it.
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      ChunkPlan& cur = chunks_[i];
+      if (i > 0 && chunks_[i - 1].file == cur.file && cur.result.begin != chunks_[i - 1].result.end) {
+        cur.result = ParseChunk(cur, chunks_[i - 1].result.end);
+      }
+      if (!options_.quarantine_bad_rows && !cur.result.bad_rows.empty()) {
+        chunks_.resize(i + 1);
+        break;
+      }
+    }
+  }
+
+  // Merges the wider types the chunks asked for; true when any changed.
+  bool Widen() {
+    bool changed = false;
+    for (const ChunkPlan& plan : chunks_) {
+      if (!plan.result.needs_widening) continue;
+      for (size_t c = 0; c < types_.size(); ++c) {
+        DataType wider = WidenType(types_[c], plan.result.widened[c]);
+        if (wider != types_[c]) {
+          types_[c] = wider;
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  }
+
+  CsvReadResult Assemble() {
+    const std::vector<std::string>& names = layouts_[0].names;
+    Schema schema;
+    for (size_t c = 0; c < names.size(); ++c) schema.Add({names[c], types_[c]});
+    auto table = std::make_shared<Table>(schema);
+
+    Schema qschema;
+    for (const std::string& n : names) qschema.Add({n, DataType::kString});
+    qschema.Add({"_source_file", DataType::kString});
+    qschema.Add({"_source_line", DataType::kInt64});
+    qschema.Add({"_reason", DataType::kString});
+    auto quarantine = std::make_shared<Table>(qschema);
+    std::vector<ColumnBuilder> qcols;
+    for (const Field& f : qschema.fields()) qcols.emplace_back(f.type);
+
+    CsvReadResult out;
+    int64_t line = 0;
+    int file = -1;
+    for (ChunkPlan& plan : chunks_) {
+      if (plan.file != file) {
+        file = plan.file;
+        line = layouts_[file].data_line;
+      }
+      ChunkResult& r = plan.result;
+      if (r.needs_widening && r.bad_rows.empty()) {
+        throw FormatError(sources_[file].name() + ": column types did not settle after widening");
+      }
+      // A chunk skipped by the fix-up (its rows belong to the previous one).
+      if (r.end <= r.begin && r.rows_seen == 0) continue;
+      for (BadRow& bad : r.bad_rows) {
+        int64_t at = line + bad.line;
+        if (!options_.quarantine_bad_rows) {
+          throw FormatError(sources_[file].name() + ":" + std::to_string(at) + ": " + bad.reason);
+        }
+        for (size_t c = 0; c < names.size(); ++c) {
+          if (c < bad.fields.size() && bad.fields[c]) {
+            qcols[c].AppendString(*bad.fields[c]);
+          } else {
+            qcols[c].AppendNull();
+          }
+        }
+        qcols[names.size()].AppendString(sources_[file].name());
+        qcols[names.size() + 1].AppendInt(at);
+        qcols[names.size() + 2].AppendString(bad.reason);
+      }
+      out.rows_read += r.rows_seen;
+      line += r.lines;
+      Batch batch;
+      batch.num_rows = r.columns.empty() ? 0 : r.columns[0].rows;
+      if (batch.num_rows == 0) continue;
+      for (ChunkColumn& col : r.columns) batch.columns.push_back(FinishColumn(col));
+      table->AddBatch(std::move(batch));
+    }
+    int64_t bad = qcols[0].length();
+    if (bad > 0) {
+      Batch qb;
+      qb.num_rows = bad;
+      for (ColumnBuilder& b : qcols) qb.columns.push_back(b.Finish());
+      quarantine->AddBatch(std::move(qb));
+    }
+    out.table = table;
+    out.quarantine = quarantine;
+    return out;
+  }
+
+  std::vector<Source> sources_;
+  const CsvOptions& options_;
+  Dialect dialect_;
+  int threads_;
+  std::vector<FileLayout> layouts_;
+  std::vector<DataType> types_;
+  std::vector<bool> declared_;
+  std::vector<ChunkPlan> chunks_;
+};
+
+}  // namespace
+
+CsvReadResult ReadCsvFiles(const std::vector<std::string>& paths, const CsvOptions& options) {
+  std::vector<Source> sources;
+  for (const std::string& p : paths) sources.push_back(Source::Map(p));
+  return CsvReader(std::move(sources), options).Read();
+}
+
+CsvReadResult ReadCsvText(std::string_view text, const std::string& name, const CsvOptions& options) {
+  std::vector<Source> sources;
+  sources.push_back(Source::Borrow(text, name));
+  return CsvReader(std::move(sources), options).Read();
+}
+
+}  // namespace pipeline::columnar

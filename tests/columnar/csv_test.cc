@@ -1,0 +1,255 @@
+#include "columnar/csv.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "columnar/value_parse.h"
+
+namespace pipeline::columnar {
+namespace {
+
+std::string Cell(const Table& t, int col, int64_t row) {
+  for (const Batch& b : t.batches()) {
+    if (row < b.num_rows) {
+      const Column& c = *b.columns[col];
+      if (c.IsNull(row)) return "NULL";
+      switch (c.type()) {
+        case DataType::kInt64: return std::to_string(c.ints()[row]);
+        case DataType::kFloat64: {
+          char buf[64];
+          std::snprintf(buf, sizeof buf, "%.17g", c.doubles()[row]);
+          return buf;
+        }
+        case DataType::kBool: return c.bools()[row] ? "true" : "false";
+        case DataType::kString: return std::string(c.StringAt(row));
+        case DataType::kTimestamp: return FormatTimestamp(c.ints()[row]);
+      }
+    }
+    row -= b.num_rows;
+  }
+  return "<out of range>";
+}
+
+// Every row as "a|b|c" lines.
+std::string Dump(const Table& t) {
+  std::string out;
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    for (int c = 0; c < t.num_columns(); ++c) out += (c ? "|" : "") + Cell(t, c, r);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string Types(const Table& t) {
+  std::string out;
+  for (const Field& f : t.schema().fields()) out += (out.empty() ? "" : ",") + f.name + ":" + std::string(TypeName(f.type));
+  return out;
+}
+
+std::string ErrorOf(std::string_view text, const CsvOptions& options = {}) {
+  try {
+    ReadCsvText(text, "t.csv", options);
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(CsvTest, InfersEachType) {
+  // Given one column of each kind, then each gets the most specific type.
+  auto r = ReadCsvText("i,f,b,ts,s\n1,1.5,true,2024-01-02T03:04:05,x\n-7,2,FALSE,2024-01-02,y\n", "t.csv");
+  EXPECT_EQ(Types(*r.table), "i:int64,f:float64,b:bool,ts:timestamp,s:string");
+  EXPECT_EQ(Dump(*r.table),
+            "1|1.5|true|2024-01-02 03:04:05|x\n"
+            "-7|2|false|2024-01-02 00:00:00|y\n");
+  EXPECT_EQ(r.rows_read, 2);
+}
+
+TEST(CsvTest, NullValuesOnlyWhenUnquoted) {
+  auto r = ReadCsvText("a,b\n,NA\n\"\",\"NA\"\nnull,x\n", "t.csv");
+  EXPECT_EQ(Types(*r.table), "a:string,b:string");
+  EXPECT_EQ(Dump(*r.table), "NULL|NULL\n|NA\nNULL|x\n");
+  EXPECT_EQ(r.table->batch(0).columns[0]->null_count(), 2);
+}
+
+TEST(CsvTest, QuotedFieldsHoldDelimitersQuotesAndNewlines) {
+  auto r = ReadCsvText("a,b\r\n\"x,y\",\"he said \"\"hi\"\"\"\r\n\"line1\nline2\",2\r\n", "t.csv");
+  EXPECT_EQ(Dump(*r.table), "x,y|he said \"hi\"\nline1\nline2|2\n");
+}
+
+TEST(CsvTest, BomNoTrailingNewlineAndEmptyLines) {
+  auto r = ReadCsvText("\xEF\xBB\xBFid,v\n1,a\n\n2,b", "t.csv");
+  EXPECT_EQ(Types(*r.table), "id:int64,v:string");
+  EXPECT_EQ(Dump(*r.table), "1|a\n2|b\n");
+}
+
+TEST(CsvTest, WithoutHeaderColumnsAreNumbered) {
+  CsvOptions o;
+  o.header = false;
+  o.delimiter = ';';
+  auto r = ReadCsvText("1;x\n2;y\n", "t.csv", o);
+  EXPECT_EQ(Types(*r.table), "column0:int64,column1:string");
+  EXPECT_EQ(r.table->num_rows(), 2);
+}
+
+TEST(CsvTest, RepeatedHeaderNamesGetSuffixes) {
+  auto r = ReadCsvText("a,a,,b\n1,2,3,4\n", "t.csv");
+  EXPECT_EQ(Types(*r.table), "a:int64,a_1:int64,column2:int64,b:int64");
+}
+
+TEST(CsvTest, HeaderOnlyIsAnEmptyTable) {
+  auto r = ReadCsvText("a,b\n", "t.csv");
+  EXPECT_EQ(r.table->num_rows(), 0);
+  EXPECT_EQ(Types(*r.table), "a:string,b:string");
+}
+
+TEST(CsvTest, EmptyFileIsAnError) {
+  EXPECT_EQ(ErrorOf(""), "t.csv: the file is empty (no header and no rows)");
+  EXPECT_EQ(ErrorOf("\n\n"), "t.csv: the file is empty (no header and no rows)");
+}
+
+TEST(CsvTest, RaggedRowFailsWithFileAndLine) {
+  EXPECT_EQ(ErrorOf("a,b\n1,2\n3\n4,5\n"), "t.csv:3: expected 2 fields, found 1");
+  EXPECT_EQ(ErrorOf("a,b\n1,2,3\n"), "t.csv:2: expected 2 fields, found 3");
+}
+
+TEST(CsvTest, LineNumbersCountNewlinesInsideQuotes) {
+  EXPECT_EQ(ErrorOf("a,b\n\"x\ny\",1\n\"p\nq\nr\",2\n3\n"), "t.csv:7: expected 2 fields, found 1");
+}
+
+TEST(CsvTest, UnterminatedQuoteIsReportedAtItsRow) {
+  EXPECT_EQ(ErrorOf("a,b\n1,2\n\"open,3\n4,5\n"), "t.csv:3: unterminated quoted field");
+}
+
+TEST(CsvTest, StrayQuotesAreBadRows) {
+  EXPECT_EQ(ErrorOf("a,b\n\"x\"y,1\n"), "t.csv:2: column a: characters after a closing quote");
+  EXPECT_EQ(ErrorOf("a,b\nx\"y\",1\n2,3\n"), "t.csv:2: column a: quote inside an unquoted field");
+}
+
+TEST(CsvTest, InvalidUtf8IsABadRow) {
+  EXPECT_EQ(ErrorOf("a,b\n1,ok\n2,\xff\xfe\n"), "t.csv:3: column b: invalid UTF-8");
+}
+
+TEST(CsvTest, DeclaredTypeMismatchAndOverflowAreBadRows) {
+  CsvOptions o;
+  o.types = {{"a", DataType::kInt64}};
+  EXPECT_EQ(ErrorOf("a\n1\nx\n", o), "t.csv:3: column a: 'x' is not of type int64");
+  EXPECT_EQ(ErrorOf("a\n1\n99999999999999999999\n", o),
+            "t.csv:3: column a: '99999999999999999999' is not of type int64");
+  o.types = {{"zz", DataType::kInt64}};
+  EXPECT_EQ(ErrorOf("a\n1\n", o), "t.csv: column zz declared in the schema is not in the file");
+}
+
+TEST(CsvTest, OverflowingIntegersAreInferredAsFloats) {
+  auto r = ReadCsvText("a\n1\n99999999999999999999\n", "t.csv");
+  EXPECT_EQ(Types(*r.table), "a:float64");
+  EXPECT_EQ(Dump(*r.table), "1\n1e+20\n");
+}
+
+TEST(CsvTest, QuarantineKeepsRawFieldsLineAndReason) {
+  // Given bad rows and quarantine, then rows in = rows out + rows quarantined.
+  CsvOptions o;
+  o.quarantine_bad_rows = true;
+  o.types = {{"n", DataType::kInt64}};
+  auto r = ReadCsvText("n,s\n1,a\nx,b\n3\n4,d\n", "t.csv", o);
+  EXPECT_EQ(Dump(*r.table), "1|a\n4|d\n");
+  EXPECT_EQ(r.rows_read, 4);
+  EXPECT_EQ(r.quarantine->num_rows(), 2);
+  EXPECT_EQ(Dump(*r.quarantine),
+            "x|b|t.csv|3|column n: 'x' is not of type int64\n"
+            "3|NULL|t.csv|4|expected 2 fields, found 1\n");
+}
+
+TEST(CsvTest, LateWiderValueWidensTheInferredType) {
+  // Given 30,000 ints (past the sample) then a float and a word, then the
+  // columns are float64 and string and every value is kept.
+  std::string text = "a,b\n";
+  for (int i = 0; i < 30000; ++i) text += std::to_string(i) + "," + std::to_string(i) + "\n";
+  text += "2.5,word\n";
+  CsvOptions o;
+  o.chunk_bytes = 4096;
+  auto r = ReadCsvText(text, "t.csv", o);
+  EXPECT_EQ(Types(*r.table), "a:float64,b:string");
+  EXPECT_EQ(r.table->num_rows(), 30001);
+  EXPECT_EQ(Cell(*r.table, 0, 30000), "2.5");
+  EXPECT_EQ(Cell(*r.table, 1, 29999), "29999");
+  EXPECT_EQ(Cell(*r.table, 1, 30000), "word");
+}
+
+TEST(CsvTest, TimestampForms) {
+  int64_t t;
+  ASSERT_TRUE(ParseTimestamp("1970-01-01T00:00:01.5Z", &t));
+  EXPECT_EQ(t, 1'500000);
+  ASSERT_TRUE(ParseTimestamp("1970-01-01 01:00:00+01:00", &t));
+  EXPECT_EQ(t, 0);
+  ASSERT_TRUE(ParseTimestamp("1969-12-31T23:59:59", &t));
+  EXPECT_EQ(t, -1'000000);
+  EXPECT_EQ(FormatTimestamp(-1), "1969-12-31 23:59:59.999999");
+  EXPECT_FALSE(ParseTimestamp("2024-02-30", &t));
+  EXPECT_FALSE(ParseTimestamp("2024-01-01T25:00:00", &t));
+  EXPECT_FALSE(ParseTimestamp("2024-01-01x", &t));
+}
+
+// Random CSV with quotes, embedded newlines, nulls and CRLF; parsed with many
+// chunk sizes and thread counts, the result is always the same.
+std::string RandomCsv(int rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string text = "id,name,amount,flag\n";
+  const char* words[] = {"plain", "with,comma", "with \"quote\"", "multi\nline", "", "NA", "ünïcode"};
+  for (int i = 0; i < rows; ++i) {
+    text += std::to_string(i) + ",";
+    std::string w = words[rng() % 7];
+    bool quote = w.find_first_of(",\"\n") != std::string::npos || rng() % 4 == 0;
+    if (quote) {
+      std::string q = "\"";
+      for (char c : w) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      text += q + "\"";
+    } else {
+      text += w;
+    }
+    text += ",";
+    if (rng() % 10) text += std::to_string(static_cast<int>(rng() % 100000) - 500) + "." + std::to_string(rng() % 100);
+    text += ",";
+    text += rng() % 2 ? "true" : "false";
+    text += rng() % 3 ? "\n" : "\r\n";
+  }
+  return text;
+}
+
+TEST(CsvTest, ChunkingAndThreadsNeverChangeTheResult) {
+  std::string text = RandomCsv(3000, 7);
+  CsvOptions one;
+  one.chunk_bytes = int64_t{1} << 30;
+  one.threads = 1;
+  auto expected = ReadCsvText(text, "t.csv", one);
+  ASSERT_EQ(expected.table->num_rows(), 3000);
+  EXPECT_EQ(Types(*expected.table), "id:int64,name:string,amount:float64,flag:bool");
+  std::string want = Dump(*expected.table);
+  for (int64_t chunk : {64, 100, 333, 1000, 4096, 65536}) {
+    for (int threads : {1, 2, 4}) {
+      CsvOptions o;
+      o.chunk_bytes = chunk;
+      o.threads = threads;
+      auto got = ReadCsvText(text, "t.csv", o);
+      ASSERT_EQ(Dump(*got.table), want) << "chunk " << chunk << " threads " << threads;
+      EXPECT_EQ(got.rows_read, 3000);
+    }
+  }
+}
+
+TEST(CsvTest, BadRowLinesAreExactAcrossChunks) {
+  std::string text = RandomCsv(2000, 11);
+  // Append a ragged row and find its line by counting.
+  int64_t line = 1 + std::count(text.begin(), text.end(), '\n');
+  text += "oops\n";
+  for (int64_t chunk : {64, 500, 100000}) {
+    CsvOptions o;
+    o.chunk_bytes = chunk;
+    EXPECT_EQ(ErrorOf(text, o), "t.csv:" + std::to_string(line) + ": expected 4 fields, found 1");
+  }
+}
+
+}  // namespace
+}  // namespace pipeline::columnar
