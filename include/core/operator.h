@@ -41,6 +41,16 @@ struct TaskResult {
   static TaskResult Failure(std::string why) { return {false, std::move(why), {}, {}}; }
 };
 
+// An output a try persisted (a Parquet table, a JSON report), as recorded
+// in the state store.
+struct ArtifactInfo {
+  std::string name;          // "output", "quarantine", "report"
+  std::string uri;           // absolute path of the file
+  std::string schema_json;   // the table's columns and types; "{}" for reports
+  int64_t row_count = 0;
+  std::string content_hash;  // "xxh3:HEX" of the file's bytes
+};
+
 // Cancellation as an operator sees it. Thread-safe.
 class CancelToken {
  public:
@@ -72,6 +82,15 @@ class TaskContext {
   // Another task's output in this run, or nullptr.
   virtual std::shared_ptr<const Dataset> Input(std::string_view task_id) = 0;
   virtual void SetOutput(std::shared_ptr<const Dataset> output) = 0;
+  virtual const std::string& run_id() const = 0;
+  // The folder for this task's persisted outputs in this run
+  // (ARTIFACT_ROOT/DAG/RUN/TASK); the operator creates it when it writes.
+  virtual const std::string& artifact_dir() const = 0;
+  // Records a persisted output in the store (replacing one of the same name).
+  virtual void RecordArtifact(const ArtifactInfo& artifact) = 0;
+  // A persisted output of a task of this run (for a try that runs after a
+  // crash, when the in-memory output is gone), or nullopt.
+  virtual std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) = 0;
 };
 
 class Operator {

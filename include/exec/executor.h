@@ -31,6 +31,8 @@ struct ExecutorOptions {
   int workers = 0;
   // Task logs go to LOG_ROOT/DAG/RUN/TASK.TRY.log (created on first output).
   std::string log_root = ".pipe/logs";
+  // Persisted task outputs go to ARTIFACT_ROOT/DAG/RUN/TASK/.
+  std::string artifact_root = ".pipe/artifacts";
   // Recorded with each try ("host:pid" when empty).
   std::string worker_name;
   // Store each try's process group as it starts, so that a later process

@@ -107,6 +107,7 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
   exec_options.workers = options.workers;
   // Absolute, so that `pipectl logs` finds the files from any folder.
   exec_options.log_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "logs").string();
+  exec_options.artifact_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "artifacts").string();
   Executor executor(*store, Operators(), clock, exec_options);
   bool interrupted = false;
   signals.Start(&executor, &interrupted);

@@ -86,11 +86,13 @@ class TryContext final : public TaskContext {
   TryContext(const TaskSpec& task, std::shared_ptr<const DocNode> args, std::string command,
              std::vector<std::pair<std::string, std::string>> env, std::string dag_dir,
              std::string log_path, int try_number, std::shared_ptr<EventCancelToken> token,
-             Outputs* outputs, std::mutex* outputs_mu, StateStore* store, std::string run_id)
+             Outputs* outputs, std::mutex* outputs_mu, StateStore& store, bool record_processes,
+             std::string run_id, std::string artifact_dir, Clock& clock)
       : task_(task), args_(std::move(args)), command_(std::move(command)), env_(std::move(env)),
         dag_dir_(std::move(dag_dir)), log_path_(std::move(log_path)), try_number_(try_number),
         token_(std::move(token)), outputs_(outputs), outputs_mu_(outputs_mu), store_(store),
-        run_id_(std::move(run_id)) {}
+        record_processes_(record_processes), run_id_(std::move(run_id)),
+        artifact_dir_(std::move(artifact_dir)), clock_(clock) {}
 
   const TaskSpec& task() const override { return task_; }
   const DocNode& args() const override { return *args_; }
@@ -107,7 +109,7 @@ class TryContext final : public TaskContext {
   }
 
   void ProcessStarted(int pgid) override {
-    if (store_) store_->SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
+    if (record_processes_) store_.SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
   }
 
   std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
@@ -121,6 +123,23 @@ class TryContext final : public TaskContext {
     (*outputs_)[task_.id] = std::move(output);
   }
 
+  const std::string& run_id() const override { return run_id_; }
+  const std::string& artifact_dir() const override { return artifact_dir_; }
+
+  void RecordArtifact(const ArtifactInfo& a) override {
+    store_.PutArtifact({run_id_, task_.id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash,
+                        clock_.Now()});
+  }
+
+  std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
+    for (const ArtifactRecord& r : store_.ListArtifacts(run_id_)) {
+      if (r.task_id == task_id && r.name == name) {
+        return ArtifactInfo{r.name, r.uri, r.schema_json, r.row_count, r.content_hash};
+      }
+    }
+    return std::nullopt;
+  }
+
  private:
   const TaskSpec& task_;
   std::shared_ptr<const DocNode> args_;
@@ -132,8 +151,11 @@ class TryContext final : public TaskContext {
   std::shared_ptr<EventCancelToken> token_;
   Outputs* outputs_;
   std::mutex* outputs_mu_;
-  StateStore* store_;
+  StateStore& store_;
+  bool record_processes_;
   std::string run_id_;
+  std::string artifact_dir_;
+  Clock& clock_;
 };
 
 }  // namespace
@@ -326,8 +348,11 @@ class Executor::RunExecution {
     auto ctx = std::make_shared<TryContext>(spec, RenderDoc(*spec.with, lookup),
                                             RenderString(spec.run, lookup), std::move(env),
                                             dag_dir_, log_path, try_number, slot.token, &outputs_,
-                                            &outputs_mu_, ex_.options_.record_processes ? &ex_.store_ : nullptr,
-                                            run_.run_id);
+                                            &outputs_mu_, ex_.store_, ex_.options_.record_processes,
+                                            run_.run_id,
+                                            (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id)
+                                                .string(),
+                                            ex_.clock_);
     const Operator* op = ex_.ops_.Find(spec.op);
     // Submitted by Flush(), once the `running` state is stored.
     jobs_.push_back([this, idx, ctx, op] {

@@ -152,6 +152,7 @@ int Serve(Config config) {
   ExecutorOptions exec_options;
   exec_options.workers = config.workers;
   exec_options.log_root = fs::absolute(fs::path(home) / "logs").string();
+  exec_options.artifact_root = fs::absolute(fs::path(home) / "artifacts").string();
   exec_options.record_processes = true;  // crash recovery stops orphaned tasks
   // PIPE_TEST_CLOCK=ORIGIN,SPEED: accelerated time, for end-to-end tests of schedules.
   Clock* clock = SystemClock::Default();
