@@ -1,0 +1,39 @@
+// Whole-column operations built on the kernels: selecting rows, gathering
+// rows by index, concatenating batches, casting.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "columnar/column.h"
+#include "columnar/table.h"
+
+namespace pipeline::columnar {
+
+// The rows of `column` whose bit is set in `selection` (same layout as a
+// validity bitmap, `column.length()` bits), in order.
+ColumnPtr Filter(const Column& column, const uint64_t* selection);
+// Applies Filter to every column of `batch`; `selected` = CountSet(selection).
+Batch FilterBatch(const Batch& batch, const uint64_t* selection, int64_t selected);
+
+// The rows `indices` (each < column.length()) of `column`, in that order.
+ColumnPtr Take(const Column& column, const std::vector<int64_t>& indices);
+
+// One column holding every batch's rows of column `index`, in order.
+ColumnPtr ConcatColumn(const Table& table, int index);
+// The same table with a single batch (shares the columns when there is one).
+TablePtr Concatenate(const Table& table);
+
+// Converts a column to `type`. Numbers <-> numbers (float -> int rounds
+// toward zero; out of range or non-finite values fail), anything -> string,
+// string -> anything by parsing, bool <-> numbers as 0/1, timestamp <-> int64
+// as microseconds. Rows that fail are reported through `failed_row` (the
+// first one) and the function returns nullptr; nulls stay null.
+ColumnPtr Cast(const Column& column, DataType type, int64_t* failed_row, std::string* failed_text);
+
+// The text form of one value (what Cast to string produces); "" for null.
+std::string ValueText(const Column& column, int64_t row);
+
+}  // namespace pipeline::columnar

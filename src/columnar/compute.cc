@@ -1,0 +1,229 @@
+#include "columnar/compute.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "columnar/value_parse.h"
+#include "kernels/kernels.h"
+
+namespace pipeline::columnar {
+namespace {
+
+size_t Width(DataType type) { return type == DataType::kBool ? 1 : 8; }
+
+}  // namespace
+
+ColumnPtr Filter(const Column& column, const uint64_t* selection) {
+  const int64_t n = column.length();
+  const int64_t m = kernels::CountSet(selection, n);
+  Buffer validity;
+  if (column.has_nulls()) {
+    validity.Resize(static_cast<size_t>(BitmapWords(m)) * 8 + 8);
+    kernels::CompactBitmap(column.validity(), selection, n, validity.as<uint64_t>());
+    validity.Resize(static_cast<size_t>(BitmapWords(m)) * 8);
+  }
+  switch (column.type()) {
+    case DataType::kInt64:
+    case DataType::kTimestamp: {
+      Buffer values(static_cast<size_t>(m) * 8);
+      kernels::Compact(column.ints(), selection, n, values.as<int64_t>());
+      return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
+    }
+    case DataType::kFloat64: {
+      Buffer values(static_cast<size_t>(m) * 8);
+      kernels::Compact(column.doubles(), selection, n, values.as<double>());
+      return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
+    }
+    case DataType::kBool: {
+      Buffer values(static_cast<size_t>(m));
+      kernels::Compact(column.bools(), selection, n, values.as<uint8_t>());
+      return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
+    }
+    case DataType::kString: {
+      Buffer offsets(static_cast<size_t>(m + 1) * 4);
+      Buffer chars;
+      chars.Resize(static_cast<size_t>(column.chars_size()));
+      kernels::CompactStrings(column.offsets(), column.chars(), selection, n, offsets.as<uint32_t>(),
+                              reinterpret_cast<char*>(chars.data()));
+      chars.Resize(offsets.as<uint32_t>()[m]);
+      return std::make_shared<Column>(column.type(), m, std::move(offsets), std::move(validity), std::move(chars));
+    }
+  }
+  return nullptr;
+}
+
+Batch FilterBatch(const Batch& batch, const uint64_t* selection, int64_t selected) {
+  Batch out;
+  out.num_rows = selected;
+  for (const ColumnPtr& c : batch.columns) {
+    out.columns.push_back(selected == batch.num_rows ? c : Filter(*c, selection));
+  }
+  return out;
+}
+
+ColumnPtr Take(const Column& column, const std::vector<int64_t>& indices) {
+  const int64_t m = static_cast<int64_t>(indices.size());
+  Buffer validity;
+  if (column.has_nulls()) {
+    validity.ResizeZeroed(static_cast<size_t>(BitmapWords(m)) * 8);
+    uint64_t* v = validity.as<uint64_t>();
+    for (int64_t i = 0; i < m; ++i) {
+      if (column.IsValid(indices[i])) SetBit(v, i);
+    }
+  }
+  if (column.type() == DataType::kString) {
+    Buffer offsets(static_cast<size_t>(m + 1) * 4);
+    uint32_t* o = offsets.as<uint32_t>();
+    Buffer chars;
+    for (int64_t i = 0; i < m; ++i) {
+      std::string_view s = column.StringAt(indices[i]);
+      chars.Append(s.data(), s.size());
+      o[i + 1] = static_cast<uint32_t>(chars.size());
+    }
+    return std::make_shared<Column>(column.type(), m, std::move(offsets), std::move(validity), std::move(chars));
+  }
+  const size_t w = Width(column.type());
+  Buffer values(static_cast<size_t>(m) * w);
+  const uint8_t* src = column.values_buffer().data();
+  uint8_t* dst = values.data();
+  if (w == 8) {
+    for (int64_t i = 0; i < m; ++i) std::memcpy(dst + i * 8, src + indices[i] * 8, 8);
+  } else {
+    for (int64_t i = 0; i < m; ++i) dst[i] = src[indices[i]];
+  }
+  return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
+}
+
+ColumnPtr ConcatColumn(const Table& table, int index) {
+  if (table.num_batches() == 1) return table.batch(0).columns[index];
+  const DataType type = table.schema().field(index).type;
+  const int64_t n = table.num_rows();
+  bool nulls = false;
+  int64_t char_bytes = 0;
+  for (const Batch& b : table.batches()) {
+    nulls |= b.columns[index]->has_nulls();
+    char_bytes += b.columns[index]->chars_size();
+  }
+  if (type == DataType::kString && char_bytes > UINT32_MAX) {
+    throw FormatError("column " + table.schema().field(index).name + " holds more than 4 GiB of text");
+  }
+  Buffer validity;
+  if (nulls) validity.ResizeZeroed(static_cast<size_t>(BitmapWords(n)) * 8);
+  Buffer values(type == DataType::kString ? static_cast<size_t>(n + 1) * 4 : static_cast<size_t>(n) * Width(type));
+  Buffer chars;
+  if (type == DataType::kString) chars.Reserve(static_cast<size_t>(char_bytes));
+  int64_t at = 0;
+  for (const Batch& b : table.batches()) {
+    const Column& c = *b.columns[index];
+    if (nulls) {
+      uint64_t* v = validity.as<uint64_t>();
+      for (int64_t row = 0; row < c.length(); ++row) {
+        if (c.IsValid(row)) SetBit(v, at + row);
+      }
+    }
+    if (type == DataType::kString) {
+      uint32_t base = static_cast<uint32_t>(chars.size());
+      uint32_t* o = values.as<uint32_t>();
+      for (int64_t row = 0; row < c.length(); ++row) o[at + row + 1] = base + c.offsets()[row + 1];
+      chars.Append(c.chars(), static_cast<size_t>(c.chars_size()));
+    } else {
+      size_t w = Width(type);
+      std::memcpy(values.data() + at * w, c.values_buffer().data(), static_cast<size_t>(c.length()) * w);
+    }
+    at += c.length();
+  }
+  return std::make_shared<Column>(type, n, std::move(values), std::move(validity), std::move(chars));
+}
+
+TablePtr Concatenate(const Table& table) {
+  auto out = std::make_shared<Table>(table.schema());
+  for (const auto& [k, v] : table.metadata()) out->SetMetadata(k, v);
+  if (table.num_rows() == 0) return out;
+  Batch b;
+  b.num_rows = table.num_rows();
+  for (int c = 0; c < table.num_columns(); ++c) b.columns.push_back(ConcatColumn(table, c));
+  out->AddBatch(std::move(b));
+  return out;
+}
+
+std::string ValueText(const Column& c, int64_t row) {
+  if (c.IsNull(row)) return "";
+  char buf[64];
+  switch (c.type()) {
+    case DataType::kInt64: {
+      auto r = std::to_chars(buf, buf + sizeof buf, c.ints()[row]);
+      return std::string(buf, r.ptr);
+    }
+    case DataType::kFloat64: {
+      auto r = std::to_chars(buf, buf + sizeof buf, c.doubles()[row]);
+      return std::string(buf, r.ptr);
+    }
+    case DataType::kBool: return c.bools()[row] ? "true" : "false";
+    case DataType::kString: return std::string(c.StringAt(row));
+    case DataType::kTimestamp: return FormatTimestamp(c.ints()[row]);
+  }
+  return "";
+}
+
+ColumnPtr Cast(const Column& c, DataType type, int64_t* failed_row, std::string* failed_text) {
+  if (c.type() == type) return std::make_shared<Column>(c.type(), c.length(), c.values_buffer().Clone(),
+                                                        c.validity_buffer().Clone(), c.chars_buffer().Clone());
+  ColumnBuilder b(type);
+  b.Reserve(c.length());
+  for (int64_t row = 0; row < c.length(); ++row) {
+    if (c.IsNull(row)) {
+      b.AppendNull();
+      continue;
+    }
+    bool ok = true;
+    if (type == DataType::kString) {
+      b.AppendString(ValueText(c, row));
+      continue;
+    }
+    double d = 0;
+    int64_t i = 0;
+    bool is_float = false;
+    switch (c.type()) {
+      case DataType::kInt64:
+      case DataType::kTimestamp: i = c.ints()[row]; break;
+      case DataType::kBool: i = c.bools()[row]; break;
+      case DataType::kFloat64: d = c.doubles()[row]; is_float = true; break;
+      case DataType::kString: {
+        std::string_view s = c.StringAt(row);
+        switch (type) {
+          case DataType::kInt64: ok = ParseInt64(s, &i); break;
+          case DataType::kTimestamp: ok = ParseTimestamp(s, &i); break;
+          case DataType::kFloat64: ok = ParseFloat64(s, &d); is_float = true; break;
+          case DataType::kBool: {
+            bool v;
+            ok = ParseBool(s, &v);
+            i = v;
+            break;
+          }
+          case DataType::kString: break;
+        }
+        break;
+      }
+    }
+    if (ok && is_float && type != DataType::kFloat64) {
+      ok = std::isfinite(d) && d >= -9.2233720368547758e18 && d < 9.2233720368547758e18;
+      i = ok ? static_cast<int64_t>(d) : 0;
+    }
+    if (!ok) {
+      *failed_row = row;
+      *failed_text = ValueText(c, row);
+      return nullptr;
+    }
+    switch (type) {
+      case DataType::kInt64:
+      case DataType::kTimestamp: b.AppendInt(i); break;
+      case DataType::kFloat64: b.AppendDouble(is_float ? d : static_cast<double>(i)); break;
+      case DataType::kBool: b.AppendBool(is_float ? d != 0 : i != 0); break;
+      case DataType::kString: break;
+    }
+  }
+  return b.Finish();
+}
+
+}  // namespace pipeline::columnar
