@@ -30,6 +30,7 @@
 #include <simdjson.h>
 
 #include "columnar/csv_scan.h"
+#include "columnar/parallel.h"
 #include "columnar/value_parse.h"
 
 namespace pipeline::columnar {
@@ -525,30 +526,6 @@ ColumnPtr FinishColumn(ChunkColumn& col) {
                                   std::move(col.chars));
 }
 
-template <class Fn>
-void ParallelFor(size_t count, int threads, Fn&& fn) {
-  if (count == 0) return;
-  size_t workers = std::min<size_t>(count, static_cast<size_t>(std::max(1, threads)));
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto work = [&] {
-    for (size_t i = next++; i < count; i = next++) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard lock(error_mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
 struct FileLayout {
   std::vector<std::string> names;
   size_t data_begin = 0;  // offset of the first data row
@@ -633,7 +610,7 @@ class CsvReader {
   CsvReader(std::vector<Source> sources, const CsvOptions& options)
       : sources_(std::move(sources)), options_(options) {
     dialect_ = {options.quote, options.delimiter, options.null_values, options.max_row_bytes};
-    threads_ = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    threads_ = options.threads > 0 ? options.threads : DefaultThreads();
     if (options.delimiter == options.quote || options.delimiter == '\n' || options.quote == '\n') {
       throw FormatError("the CSV delimiter, quote and newline must differ");
     }
