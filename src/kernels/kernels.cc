@@ -83,6 +83,7 @@ HWY_INLINE int64_t CompactValues(const T* values, const uint64_t* selection, int
   for (int64_t base = 0; base < n; base += kWordRows) {
     const int64_t rows = n - base < kWordRows ? n - base : kWordRows;
     const uint64_t sel = selection[base / kWordRows] & LowBits(rows);
+    PrefetchWord(values, base);
     if (sel == 0) continue;
     if (sel == ~uint64_t{0}) {
       for (int64_t offset = 0; offset < kWordRows; offset += lanes) {
@@ -179,14 +180,16 @@ void FillOnes(uint64_t* out, int64_t n) {
   if (n % 64 != 0) out[words - 1] = (uint64_t{1} << (n % 64)) - 1;
 }
 
+// n == 0 may come with nullptr outputs: no memmove then (UB even
+// for 0 bytes).
 void CopyBits(const uint64_t* a, uint64_t* out, int64_t n) {
   const int64_t words = BitmapWords(n);
-  if (out != a) std::memmove(out, a, static_cast<size_t>(words) * sizeof(uint64_t));
+  if (out != a && words > 0) std::memmove(out, a, static_cast<size_t>(words) * sizeof(uint64_t));
   if (n % 64 != 0) out[words - 1] &= (uint64_t{1} << (n % 64)) - 1;
 }
 
 void FillZeros(uint64_t* out, int64_t n) {
-  std::memset(out, 0, static_cast<size_t>(BitmapWords(n)) * sizeof(uint64_t));
+  for (int64_t word = 0; word < BitmapWords(n); ++word) out[word] = 0;
 }
 
 }  // namespace
@@ -244,7 +247,7 @@ int64_t CompactStrings(const uint32_t* offsets, const char* chars, const uint64_
     for (; sel != 0; sel &= sel - 1) {
       const int64_t row = base + hwy::Num0BitsBelowLS1Bit_Nonzero64(sel);
       const uint32_t length = offsets[row + 1] - offsets[row];
-      std::memcpy(out_chars + size, chars + offsets[row], length);
+      if (length > 0) std::memcpy(out_chars + size, chars + offsets[row], length);
       size += length;
       out_offsets[++kept] = size;
     }

@@ -20,6 +20,7 @@ bool IsValid(const uint64_t* validity, int64_t row) {
 int64_t GatherForSelection(const double* values, const uint64_t* validity, int64_t n,
                            double* scratch) {
   int64_t count = n;
+  if (n == 0) return 0;
   if (validity == nullptr) {
     std::memcpy(scratch, values, static_cast<size_t>(n) * sizeof(double));
   } else {

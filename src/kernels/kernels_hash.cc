@@ -30,15 +30,16 @@ HWY_INLINE hn::VFromD<DU> Fmix64(DU du, hn::VFromD<DU> x) {
 
 // out[row] = valid ? Fmix64(bits(row) ^ seed) : kNullHash, where bits(row)
 // gives the rows' values as u64 lanes.
-template <class Bits>
-HWY_INLINE void HashLoop(const uint64_t* validity, int64_t n, uint64_t* out, const Bits& bits_of) {
+template <typename T, class Bits>
+HWY_INLINE void HashLoop(const T* values, const uint64_t* validity, int64_t n, uint64_t* out,
+                         const Bits& bits_of) {
   const hn::ScalableTag<uint64_t> du;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(du));
   const auto seed = hn::Set(du, kHashSeed);
   const auto null_hash = hn::Set(du, kNullHash);
-  ForEachVector(du, validity, 0, n, [&](int64_t row, uint64_t bits) {
-    const auto h = hn::IfThenElse(MaskFromBits(du, bits), Fmix64(du, hn::Xor(bits_of(row), seed)),
-                                  null_hash);
+  ForEachVector(du, validity, 0, n, values, [&](int64_t row, uint64_t bits, auto all_valid) {
+    auto h = Fmix64(du, hn::Xor(bits_of(row), seed));
+    if constexpr (!decltype(all_valid)::value) h = Select(du, MaskFromBits(du, bits), h, null_hash);
     if (row + lanes <= n) {
       hn::StoreU(h, du, out + row);
     } else {
@@ -50,18 +51,18 @@ HWY_INLINE void HashLoop(const uint64_t* validity, int64_t n, uint64_t* out, con
 void HashI64(const int64_t* values, const uint64_t* validity, int64_t n, uint64_t* out) {
   const hn::ScalableTag<uint64_t> du;
   const auto* values_u = reinterpret_cast<const uint64_t*>(values);
-  HashLoop(validity, n, out, [&](int64_t row) { return hn::LoadU(du, values_u + row); });
+  HashLoop(values, validity, n, out, [&](int64_t row) { return hn::LoadU(du, values_u + row); });
 }
 
 void HashF64(const double* values, const uint64_t* validity, int64_t n, uint64_t* out) {
   const hn::ScalableTag<uint64_t> du;
   const hn::Rebind<double, decltype(du)> d;
   const auto canonical_nan = hn::Set(du, 0x7FF8000000000000ULL);
-  HashLoop(validity, n, out, [&](int64_t row) {
+  HashLoop(values, validity, n, out, [&](int64_t row) {
     const auto v = hn::LoadU(d, values + row);
-    const auto bits = hn::IfThenZeroElse(hn::RebindMask(du, hn::Eq(v, hn::Zero(d))),
-                                         hn::BitCast(du, v));  // -0.0 -> 0.0
-    return hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), canonical_nan, bits);
+    const auto is_zero = hn::VecFromMask(du, hn::RebindMask(du, hn::Eq(v, hn::Zero(d))));
+    const auto bits = hn::AndNot(is_zero, hn::BitCast(du, v));  // -0.0 -> 0.0
+    return Select(du, hn::RebindMask(du, hn::IsNaN(v)), canonical_nan, bits);
   });
 }
 
@@ -69,7 +70,7 @@ void HashU8(const uint8_t* values, const uint64_t* validity, int64_t n, uint64_t
   const hn::ScalableTag<uint64_t> du;
   const hn::Rebind<uint32_t, decltype(du)> d32;
   const hn::Rebind<uint8_t, decltype(du)> d8;
-  HashLoop(validity, n, out, [&](int64_t row) {
+  HashLoop(values, validity, n, out, [&](int64_t row) {
     return hn::PromoteTo(du, hn::PromoteTo(d32, hn::LoadU(d8, values + row)));
   });
 }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "kernels/kernels.h"
 
@@ -24,12 +25,20 @@ HWY_INLINE void MinMaxLoop(const T* values, const uint64_t* validity, int64_t n,
   using Limits = std::numeric_limits<T>;
   auto vmin = hn::Set(d, Limits::has_infinity ? Limits::infinity() : Limits::max());
   auto vmax = hn::Set(d, Limits::has_infinity ? -Limits::infinity() : Limits::lowest());
-  ForEachVector(d, validity, 0, n, [&](int64_t row, uint64_t bits) {
+  const auto highest = vmin;
+  const auto lowest = vmax;
+  ForEachVector(d, validity, 0, n, values, [&](int64_t row, uint64_t bits, auto all_valid) {
     const auto v = hn::LoadU(d, values + row);
-    auto keep = MaskFromBits(d, bits);
-    if (hwy::IsFloat<T>()) keep = hn::And(keep, hn::Eq(v, v));  // not NaN
-    vmin = hn::IfThenElse(keep, hn::Min(vmin, v), vmin);
-    vmax = hn::IfThenElse(keep, hn::Max(vmax, v), vmax);
+    if constexpr (hwy::IsFloat<T>() || !decltype(all_valid)::value) {
+      // Rows to skip (null, NaN) compete with the neutral values instead.
+      auto keep = hn::Eq(v, v);
+      if constexpr (!decltype(all_valid)::value) keep = hn::And(keep, MaskFromBits(d, bits));
+      vmin = hn::Min(vmin, Select(d, keep, v, highest));
+      vmax = hn::Max(vmax, Select(d, keep, v, lowest));
+    } else {
+      vmin = hn::Min(vmin, v);
+      vmax = hn::Max(vmax, v);
+    }
   });
   *min = hn::GetLane(hn::MinOfLanes(d, vmin));
   *max = hn::GetLane(hn::MaxOfLanes(d, vmax));
@@ -56,22 +65,28 @@ DoubleMinMax MinMaxF64(const double* values, const uint64_t* validity, int64_t n
 // Sums term(row) (a vector of doubles for the rows at `row`) over the valid
 // rows: per block of kBlockRows in vector lanes, then the blocks compensated.
 // With kSquares, also sums term(row)^2 into *squares.
-template <bool kSquares, class Term>
-HWY_INLINE double BlockedSum(const uint64_t* validity, int64_t n, const Term& term,
+template <bool kSquares, typename T, class Term>
+HWY_INLINE double BlockedSum(const T* values, const uint64_t* validity, int64_t n, const Term& term,
                              double* squares) {
   const hn::ScalableTag<double> d;
   CompensatedSum sum, sum_sq;
   for (int64_t begin = 0; begin < n; begin += kBlockRows) {
     const int64_t end = n - begin < kBlockRows ? n : begin + kBlockRows;
-    auto acc = hn::Zero(d);
-    auto acc_sq = hn::Zero(d);
-    ForEachVector(d, validity, begin, end, [&](int64_t row, uint64_t bits) {
-      const auto t = hn::IfThenElseZero(MaskFromBits(d, bits), term(row));
+    // Two accumulators each, swapped after every vector (the moves are free
+    // at register renaming): two add chains in flight, not one.
+    auto acc = hn::Zero(d), acc_other = hn::Zero(d);
+    auto acc_sq = hn::Zero(d), acc_sq_other = hn::Zero(d);
+    ForEachVector(d, validity, begin, end, values, [&](int64_t row, uint64_t bits, auto all_valid) {
+      const auto t = ZeroInvalid(d, bits, all_valid, term(row));
       acc = hn::Add(acc, t);
-      if (kSquares) acc_sq = hn::MulAdd(t, t, acc_sq);
+      std::swap(acc, acc_other);
+      if constexpr (kSquares) {
+        acc_sq = hn::MulAdd(t, t, acc_sq);
+        std::swap(acc_sq, acc_sq_other);
+      }
     });
-    sum.Add(hn::GetLane(hn::SumOfLanes(d, acc)));
-    if (kSquares) sum_sq.Add(hn::GetLane(hn::SumOfLanes(d, acc_sq)));
+    sum.Add(hn::GetLane(hn::SumOfLanes(d, hn::Add(acc, acc_other))));
+    if constexpr (kSquares) sum_sq.Add(hn::GetLane(hn::SumOfLanes(d, hn::Add(acc_sq, acc_sq_other))));
   }
   if (kSquares) *squares = sum_sq.Total();
   return sum.Total();
@@ -79,14 +94,14 @@ HWY_INLINE double BlockedSum(const uint64_t* validity, int64_t n, const Term& te
 
 double SumF64(const double* values, const uint64_t* validity, int64_t n) {
   const hn::ScalableTag<double> d;
-  return BlockedSum<false>(validity, n, [&](int64_t row) { return hn::LoadU(d, values + row); },
+  return BlockedSum<false>(values, validity, n, [&](int64_t row) { return hn::LoadU(d, values + row); },
                            nullptr);
 }
 
 double SumSquaresF64(const double* values, const uint64_t* validity, int64_t n) {
   const hn::ScalableTag<double> d;
   double squares;
-  BlockedSum<true>(validity, n, [&](int64_t row) { return hn::LoadU(d, values + row); }, &squares);
+  BlockedSum<true>(values, validity, n, [&](int64_t row) { return hn::LoadU(d, values + row); }, &squares);
   return squares;
 }
 
@@ -95,7 +110,7 @@ double SumSquaresI64(const int64_t* values, const uint64_t* validity, int64_t n)
   const hn::RebindToSigned<decltype(d)> di;
   double squares;
   BlockedSum<true>(
-      validity, n, [&](int64_t row) { return hn::ConvertTo(d, hn::LoadU(di, values + row)); },
+      values, validity, n, [&](int64_t row) { return hn::ConvertTo(d, hn::LoadU(di, values + row)); },
       &squares);
   return squares;
 }
@@ -113,8 +128,8 @@ __int128 SumExactI64(const int64_t* values, const uint64_t* validity, int64_t n)
     const int64_t end = n - begin < kChunkRows ? n : begin + kChunkRows;
     auto low = hn::Zero(du);
     auto high = hn::Zero(d);
-    ForEachVector(d, validity, begin, end, [&](int64_t row, uint64_t bits) {
-      const auto v = hn::IfThenElseZero(MaskFromBits(d, bits), hn::LoadU(d, values + row));
+    ForEachVector(d, validity, begin, end, values, [&](int64_t row, uint64_t bits, auto all_valid) {
+      const auto v = ZeroInvalid(d, bits, all_valid, hn::LoadU(d, values + row));
       low = hn::Add(low, hn::And(hn::BitCast(du, v), low_mask));
       high = hn::Add(high, hn::ShiftRight<32>(v));
     });
@@ -130,7 +145,7 @@ double DeviationsF64(const double* values, const uint64_t* validity, int64_t n, 
   const hn::ScalableTag<double> d;
   const auto vmean = hn::Set(d, mean);
   return BlockedSum<true>(
-      validity, n, [&](int64_t row) { return hn::Sub(hn::LoadU(d, values + row), vmean); },
+      values, validity, n, [&](int64_t row) { return hn::Sub(hn::LoadU(d, values + row), vmean); },
       squares);
 }
 
@@ -147,7 +162,7 @@ double DeviationsI64(const int64_t* values, const uint64_t* validity, int64_t n,
   const auto zero = hn::Zero(di);
   const auto two64 = hn::Set(d, 18446744073709551616.0);
   return BlockedSum<true>(
-      validity, n,
+      values, validity, n,
       [&](int64_t row) {
         const auto x = hn::LoadU(di, values + row);
         const auto diff = hn::BitCast(di, hn::Sub(hn::BitCast(du, x), hn::BitCast(du, vbase)));
@@ -155,9 +170,8 @@ double DeviationsI64(const int64_t* values, const uint64_t* validity, int64_t n,
         const auto diff_ge_zero = GreaterEq(diff, zero);
         // Wrapped iff the sign of diff disagrees with x >= base.
         const auto wrapped = hn::Xor(hn::VecFromMask(di, x_ge_base), hn::VecFromMask(di, diff_ge_zero));
-        const auto fix = hn::IfThenElse(hn::RebindMask(d, x_ge_base), two64, hn::Neg(two64));
-        const auto value = hn::Add(hn::ConvertTo(d, diff),
-                                   hn::IfThenElseZero(hn::RebindMask(d, hn::MaskFromVec(wrapped)), fix));
+        const auto fix = Select(d, hn::RebindMask(d, x_ge_base), two64, hn::Neg(two64));
+        const auto value = hn::Add(hn::ConvertTo(d, diff), hn::And(hn::BitCast(d, wrapped), fix));
         return hn::Sub(value, vfraction);
       },
       squares);
@@ -175,6 +189,7 @@ HWY_INLINE RangeCounts SelectLoop(const T* values, const uint64_t* validity, int
   int64_t valid = 0;
   for (int64_t base = 0; base < n; base += kWordRows) {
     const int64_t rows = n - base < kWordRows ? n - base : kWordRows;
+    PrefetchWord(values, base);
     uint64_t word = 0;
     for (int64_t offset = 0; offset < rows; offset += lanes) {
       word |= BitsFromMask(d, pred(d, hn::LoadU(d, values + base + offset))) << offset;

@@ -32,12 +32,8 @@ HWY_INLINE void UnaryLoop(const TIn* values, const uint64_t* validity, int64_t n
       StorePartial(d_out, v, n - row, out + row);
     }
   };
-  if (validity == nullptr) {
-    for (int64_t row = 0; row < n; row += lanes) store(row, op(hn::LoadU(d_in, values + row)));
-    return;
-  }
-  ForEachVector(d_out, validity, 0, n, [&](int64_t row, uint64_t bits) {
-    store(row, hn::IfThenElseZero(MaskFromBits(d_out, bits), op(hn::LoadU(d_in, values + row))));
+  ForEachVector(d_out, validity, 0, n, values, [&](int64_t row, uint64_t bits, auto all_valid) {
+    store(row, ZeroInvalid(d_out, bits, all_valid, op(hn::LoadU(d_in, values + row))));
   });
 }
 
@@ -73,9 +69,9 @@ void Log1pImpl(const double* values, const uint64_t* validity, int64_t n, double
   const auto nan = hn::Set(d, std::numeric_limits<double>::quiet_NaN());
   UnaryLoop(values, validity, n, out, [&](VF x) {
     auto y = hn::Log1p(d, x);
-    y = hn::IfThenElse(hn::Eq(x, inf), inf, y);
-    y = hn::IfThenElse(hn::Eq(x, minus_one), hn::Neg(inf), y);
-    return hn::IfThenElse(hn::Or(hn::Lt(x, minus_one), hn::IsNaN(x)), hn::Add(x, nan), y);
+    y = Select(d, hn::Eq(x, inf), inf, y);
+    y = Select(d, hn::Eq(x, minus_one), hn::Neg(inf), y);
+    return Select(d, hn::Or(hn::Lt(x, minus_one), hn::IsNaN(x)), hn::Add(x, nan), y);
   });
 }
 
@@ -85,7 +81,7 @@ void ClipImpl(const double* values, const uint64_t* validity, int64_t n, double 
   const auto vlo = hn::Set(d, lo);
   const auto vhi = hn::Set(d, hi);
   UnaryLoop(values, validity, n, out, [&](VF x) {
-    return hn::IfThenElse(hn::IsNaN(x), x, hn::Min(hn::Max(x, vlo), vhi));
+    return Select(d, hn::IsNaN(x), x, hn::Min(hn::Max(x, vlo), vhi));
   });
 }
 
@@ -94,7 +90,7 @@ void MaxWithImpl(const double* values, const uint64_t* validity, int64_t n, doub
   const DF d;
   const auto vc = hn::Set(d, c);
   UnaryLoop(values, validity, n, out,
-            [&](VF x) { return hn::IfThenElse(hn::IsNaN(x), x, hn::Max(x, vc)); });
+            [&](VF x) { return Select(d, hn::IsNaN(x), x, hn::Max(x, vc)); });
 }
 
 void BucketizeImpl(const double* values, const uint64_t* validity, int64_t n, const double* bounds,

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -68,20 +70,74 @@ HWY_INLINE auto LessEq(V a, V b) {
   return GreaterEq(b, a);
 }
 
-// Calls visit(row, bits) for each vector of Lanes(d) rows starting at `row`
-// (a multiple of Lanes(d)) of [0, n); `bits` holds the validity of those
-// rows in its low bits, 0 for rows >= n. The last vector may extend past n:
-// its loads read the input padding and its extra lanes have 0 bits.
-template <class D, class Visit>
+// Masking through a mask *vector* (vpmovm2q + a logic op): on the Zen 5 we
+// measured, AVX-512 zero- or merge-masked moves, loads and adds run at a
+// third of the speed of the unmasked ones (16 vs 44 GB/s for a masked sum),
+// and IfThenElse/IfThenElseZero compile to exactly those. Elsewhere this is
+// what IfThenElseZero does anyway.
+template <class D, class V>
+HWY_INLINE V ZeroUnless(D d, MaskOf<D> mask, V v) {
+  return hn::And(v, hn::VecFromMask(d, mask));
+}
+template <class D, class V>
+HWY_INLINE V Select(D d, MaskOf<D> mask, V yes, V no) {
+  return hn::IfVecThenElse(hn::VecFromMask(d, mask), yes, no);
+}
+
+using AllValid = std::true_type;
+using SomeInvalid = std::false_type;
+
+// Software prefetch this far ahead of a streamed column. The hardware
+// prefetchers alone left a range scan at 40 GB/s on the Zen 5 we measured;
+// prefetching 8-16 KiB ahead brought it to 52 GB/s, near the 57 GB/s of a
+// bare 4-accumulator sum (1-4 KiB: little or no gain). Prefetches past the
+// end of the array are harmless (they never fault).
+constexpr int64_t kPrefetchBytes = 8192;
+
+// Prefetches the cache lines of rows [row, row + 64) of `stream`, shifted
+// kPrefetchBytes ahead.
+template <typename T>
+HWY_INLINE void PrefetchWord(const T* stream, int64_t row) {
+  if (stream == nullptr) return;
+  const char* bytes = reinterpret_cast<const char*>(stream + row) + kPrefetchBytes;
+  for (size_t offset = 0; offset < kWordRows * sizeof(T); offset += 64) hwy::Prefetch(bytes + offset);
+}
+
+// Calls visit(row, bits, all_valid) for each vector of Lanes(d) rows
+// starting at `row` (a multiple of Lanes(d)) of [begin, end), begin a
+// multiple of 64, word by word, prefetching `stream` (the column being read;
+// may be nullptr) ahead. all_valid is AllValid for whole vectors of a column
+// without validity (the caller may skip masking: it is a compile-time type),
+// else SomeInvalid with the rows' validity in the low bits of `bits` (0 for
+// rows >= end). The last vector may extend past `end`: its loads read the
+// input padding and its extra lanes have 0 bits.
+template <class D, typename T, class Visit>
 HWY_INLINE void ForEachVector(D d, const uint64_t* validity, int64_t begin, int64_t end,
-                              const Visit& visit) {
+                              const T* stream, const Visit& visit) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t base = begin; base < end; base += kWordRows) {
+    PrefetchWord(stream, base);
     const int64_t rows = end - base < kWordRows ? end - base : kWordRows;
+    if (validity == nullptr && rows == kWordRows) {
+      for (int64_t offset = 0; offset < kWordRows; offset += lanes) {
+        visit(base + offset, ~uint64_t{0}, AllValid());
+      }
+      continue;
+    }
     const uint64_t bits = ValidityWord(validity, base / kWordRows, rows);
     for (int64_t offset = 0; offset < rows; offset += lanes) {
-      visit(base + offset, bits >> offset);
+      visit(base + offset, bits >> offset, SomeInvalid());
     }
+  }
+}
+
+// v with the lanes whose bit is 0 zeroed, unless all_valid says there are none.
+template <class D, class V, class Valid>
+HWY_INLINE V ZeroInvalid(D d, uint64_t bits, Valid, V v) {
+  if constexpr (Valid::value) {
+    return v;
+  } else {
+    return ZeroUnless(d, MaskFromBits(d, bits), v);
   }
 }
 

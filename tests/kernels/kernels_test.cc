@@ -293,7 +293,9 @@ void CheckCompact(const std::vector<T>& values, int64_t offset, const Bits& sele
   const Input<T> input(values, offset);
   std::vector<T> out(expected.size());  // exactly m: ASan checks the bound
   ASSERT_EQ(static_cast<int64_t>(expected.size()), Compact(input.data(), selection.data(), n, out.data()));
-  ASSERT_EQ(0, std::memcmp(expected.data(), out.data(), expected.size() * sizeof(T)));
+  if (!expected.empty()) {
+    ASSERT_EQ(0, std::memcmp(expected.data(), out.data(), expected.size() * sizeof(T)));
+  }
 }
 
 TEST_P(KernelsTest, CompactKeepsSelectedRowsInOrder) {
