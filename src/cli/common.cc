@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "exec/builtin_operators.h"
+#include "ops/data_operators.h"
 
 namespace pipeline::cli {
 
@@ -30,6 +31,7 @@ const OperatorRegistry& Operators() {
   static const OperatorRegistry registry = [] {
     OperatorRegistry r;
     RegisterBuiltinOperators(r);
+    RegisterDataOperators(r);
     return r;
   }();
   return registry;

@@ -181,6 +181,16 @@ class Executor::RunExecution {
       slots_[idx].upstream.total = int(spec.depends_on.size());
       for (const std::string& dep : spec.depends_on) slots_[index.at(dep)].downstream.push_back(idx);
     }
+    // Who reads whose output: direct upstream tasks and the `input` task.
+    for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) {
+      const TaskSpec& spec = dag_.tasks[idx];
+      std::vector<size_t>& reads = slots_[idx].reads;
+      for (const std::string& dep : spec.depends_on) reads.push_back(index.at(dep));
+      if (spec.input && index.count(*spec.input)) reads.push_back(index.at(*spec.input));
+      std::sort(reads.begin(), reads.end());
+      reads.erase(std::unique(reads.begin(), reads.end()), reads.end());
+      for (size_t u : reads) ++slots_[u].readers;
+    }
     unfinished_ = slots_.size();
   }
 
@@ -269,6 +279,8 @@ class Executor::RunExecution {
     TaskState state = TaskState::kPending;
     int try_number = 0;
     std::vector<size_t> downstream;
+    std::vector<size_t> reads;  // tasks whose output this one may read
+    int readers = 0;            // tasks that may read this one's output and have not ended
     UpstreamCounts upstream;
     std::shared_ptr<EventCancelToken> token;  // of the running try
     bool timed_out = false;
@@ -453,7 +465,18 @@ class Executor::RunExecution {
   // are skipped or upstream_failed in turn.
   void Finish(size_t idx) {
     --unfinished_;
+    ReleaseOutputs(idx);
     Propagate(idx);
+  }
+
+  // A task ended: the in-memory outputs no unfinished task can read any more
+  // are dropped, so a long pipeline holds about two tables at a time.
+  void ReleaseOutputs(size_t idx) {
+    std::lock_guard lock(outputs_mu_);
+    for (size_t u : slots_[idx].reads) {
+      if (--slots_[u].readers == 0 && IsTerminal(slots_[u].state)) outputs_.erase(slots_[u].spec->id);
+    }
+    if (slots_[idx].readers == 0) outputs_.erase(slots_[idx].spec->id);
   }
 
   // Tells the downstream tasks of an ended task, and theirs when they end
@@ -496,6 +519,7 @@ class Executor::RunExecution {
                (skip ? " cannot hold" : ": an upstream task failed");
     Apply(idx, t);
     --unfinished_;
+    ReleaseOutputs(idx);
     return true;
   }
 

@@ -19,6 +19,7 @@
 #include "core/operator.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
+#include "ops/data_operators.h"
 #include "exec/executor.h"
 #include "piped/dag_watcher.h"
 #include "scheduler/scheduler.h"
@@ -148,6 +149,7 @@ int Serve(Config config) {
 
   OperatorRegistry ops;
   RegisterBuiltinOperators(ops);
+  RegisterDataOperators(ops);
   DagLoader loader(ops);
   ExecutorOptions exec_options;
   exec_options.workers = config.workers;

@@ -1,0 +1,126 @@
+#include "ops/args.h"
+
+#include <algorithm>
+
+#include "dag/suggest.h"
+
+namespace pipeline::ops {
+
+ArgReader::ArgReader(const DocNode& node, std::string context, Diagnostics& diags, Mark fallback)
+    : node_(node), context_(std::move(context)), diags_(diags), fallback_(fallback),
+      errors_before_(diags.size()) {
+  if (!node_.is_map() && !node_.is_null()) Error(&node_, "expected a map, found " + node_.TypeName());
+}
+
+void ArgReader::Error(const DocNode* at, const std::string& message) {
+  Mark mark = at && (at->mark().line > 0) ? at->mark() : fallback_;
+  diags_.Add(mark, context_ + ": " + message);
+}
+
+const DocNode* ArgReader::Get(std::string_view key) {
+  return node_.is_map() ? node_.Find(key) : nullptr;
+}
+
+std::optional<std::string> ScalarText(const DocNode& node, const std::string& what, ArgReader& r) {
+  if (!node.is_scalar()) {
+    r.Error(&node, what + " must be a string, found " + node.TypeName());
+    return std::nullopt;
+  }
+  return node.text();
+}
+
+bool HasPlaceholder(const DocNode& node) {
+  return node.is_scalar() && node.text().find("{{") != std::string::npos;
+}
+
+std::optional<std::string> ArgReader::String(std::string_view key, bool required) {
+  const DocNode* n = Get(key);
+  if (!n || n->is_null()) {
+    if (required) Error(nullptr, "missing required argument '" + std::string(key) + "'");
+    return std::nullopt;
+  }
+  return ScalarText(*n, "'" + std::string(key) + "'", *this);
+}
+
+std::optional<bool> ArgReader::Bool(std::string_view key) {
+  const DocNode* n = Get(key);
+  if (!n || HasPlaceholder(*n)) return std::nullopt;
+  auto v = n->AsBool();
+  if (!v) Error(n, "'" + std::string(key) + "' must be true or false");
+  return v;
+}
+
+std::optional<double> ArgReader::Number(std::string_view key) {
+  const DocNode* n = Get(key);
+  if (!n || HasPlaceholder(*n)) return std::nullopt;
+  auto v = n->AsDouble();
+  if (!v) Error(n, "'" + std::string(key) + "' must be a number, found '" + (n->is_scalar() ? n->text() : n->TypeName()) + "'");
+  return v;
+}
+
+std::optional<double> ArgReader::Fraction(std::string_view key) {
+  auto v = Number(key);
+  if (v && (*v < 0 || *v > 1)) {
+    Error(Get(key), "'" + std::string(key) + "' must be between 0 and 1");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<std::vector<std::string>> ArgReader::StringList(std::string_view key) {
+  const DocNode* n = Get(key);
+  if (!n) return std::nullopt;
+  std::vector<std::string> out;
+  if (n->is_scalar()) {
+    out.push_back(n->text());
+    return out;
+  }
+  if (!n->is_sequence()) {
+    Error(n, "'" + std::string(key) + "' must be a list of strings, found " + n->TypeName());
+    return std::nullopt;
+  }
+  for (const auto& item : n->items()) {
+    if (!item->is_scalar()) {
+      Error(item.get(), "'" + std::string(key) + "' must be a list of strings, found a " + item->TypeName() + " in it");
+      return std::nullopt;
+    }
+    out.push_back(item->text());
+  }
+  return out;
+}
+
+std::optional<std::string> ArgReader::Choice(std::string_view key, const std::vector<std::string>& choices) {
+  auto v = String(key);
+  if (!v || (Get(key) && HasPlaceholder(*Get(key)))) return v;
+  if (std::find(choices.begin(), choices.end(), *v) == choices.end()) {
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+    Error(Get(key), "'" + std::string(key) + "' must be one of " + list + ", found '" + *v + "'" +
+                        DidYouMean(*v, choices));
+    return std::nullopt;
+  }
+  return v;
+}
+
+void ArgReader::RejectUnknown(const std::vector<std::string>& known) {
+  if (!node_.is_map()) return;
+  for (const auto& [key, value] : node_.entries()) {
+    if (!key->is_scalar()) continue;
+    if (std::find(known.begin(), known.end(), key->text()) == known.end()) {
+      Error(key.get(), "unknown argument '" + key->text() + "'" + DidYouMean(key->text(), known));
+    }
+  }
+}
+
+std::optional<columnar::DataType> ParseType(const DocNode& node, const std::string& what, ArgReader& r) {
+  auto text = ScalarText(node, what, r);
+  if (!text) return std::nullopt;
+  auto t = columnar::ParseTypeName(*text);
+  if (!t) {
+    r.Error(&node, what + ": unknown type '" + *text + "' (types: int64, float64, bool, string, timestamp)" +
+                       DidYouMean(*text, {"int64", "float64", "bool", "string", "timestamp"}));
+  }
+  return t;
+}
+
+}  // namespace pipeline::ops

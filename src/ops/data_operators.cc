@@ -1,0 +1,40 @@
+#include "ops/data_operators.h"
+
+#include <cstdio>
+#include <string>
+
+#include "ops/operators.h"
+
+namespace pipeline {
+
+void RegisterDataOperators(OperatorRegistry& registry) {
+  registry.Register(ops::MakeIngestOperator());
+  registry.Register(ops::MakeValidateOperator());
+  registry.Register(ops::MakeCleanOperator());
+  registry.Register(ops::MakeTransformOperator());
+  registry.Register(ops::MakeFeaturesOperator());
+  registry.Register(ops::MakeExportOperator());
+}
+
+namespace ops {
+
+std::string FormatFraction(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  return buf;
+}
+
+std::string FirstQuarantineReason(const columnar::Table& quarantine) {
+  if (quarantine.num_rows() == 0) return "";
+  const columnar::Batch& b = quarantine.batch(0);
+  auto file = quarantine.schema().IndexOf("_source_file");
+  auto line = quarantine.schema().IndexOf("_source_line");
+  auto reason = quarantine.schema().IndexOf("_reason");
+  std::string out;
+  if (file && line) out = std::string(b.columns[*file]->StringAt(0)) + ":" + std::to_string(b.columns[*line]->ints()[0]) + ": ";
+  if (reason) out += std::string(b.columns[*reason]->StringAt(0));
+  return out;
+}
+
+}  // namespace ops
+}  // namespace pipeline

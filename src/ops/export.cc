@@ -1,0 +1,192 @@
+// export: writes the input table to a Parquet, CSV or JSONL file, or to
+// Hive-style partition folders (col=value/part-0.parquet). Files appear whole
+// or not at all (written beside, then renamed).
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "columnar/compute.h"
+#include "columnar/parquet.h"
+#include "columnar/text_writer.h"
+#include "columnar/value_parse.h"
+#include "core/error.h"
+#include "ops/args.h"
+#include "ops/operators.h"
+#include "ops/table_io.h"
+
+namespace pipeline::ops {
+namespace {
+namespace fs = std::filesystem;
+
+struct ExportArgs {
+  std::string path;
+  std::string format;
+  columnar::ParquetWriteOptions parquet;
+  std::vector<std::string> partition_by;
+};
+
+std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
+                                          Mark mark) {
+  ArgReader r(with, context, diags, mark);
+  ExportArgs a;
+  r.Get("input");
+  if (auto p = r.String("path", true)) a.path = *p;
+  if (auto f = r.Choice("format", {"parquet", "csv", "jsonl"})) a.format = *f;
+  if (auto c = r.Choice("compression", {"snappy", "zstd", "none"})) {
+    using C = columnar::ParquetWriteOptions::Compression;
+    a.parquet.compression = *c == "zstd" ? C::kZstd : *c == "none" ? C::kNone : C::kSnappy;
+  }
+  if (auto p = r.StringList("partition_by")) a.partition_by = *p;
+  r.RejectUnknown({"input", "path", "format", "compression", "partition_by"});
+  if (!r.ok()) return std::nullopt;
+  return a;
+}
+
+std::string FormatOf(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  if (ext == ".csv") return "csv";
+  if (ext == ".jsonl" || ext == ".ndjson") return "jsonl";
+  return "parquet";
+}
+
+int64_t WriteOne(const columnar::Table& table, const std::string& path, const ExportArgs& a,
+                 const std::string& format) {
+  std::error_code ec;
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) throw std::system_error(ec, "cannot create " + parent.string());
+  if (format == "csv") return columnar::WriteCsvFile(table, path);
+  if (format == "jsonl") return columnar::WriteJsonlFile(table, path);
+  return columnar::WriteParquetFile(table, path, a.parquet);
+}
+
+// The folder name part of a partition value, Hive style (nulls as
+// __HIVE_DEFAULT_PARTITION__, '/' and other unsafe bytes %-escaped).
+std::string PartitionValue(const columnar::Column& c, int64_t row) {
+  if (c.IsNull(row)) return "__HIVE_DEFAULT_PARTITION__";
+  std::string text;
+  switch (c.type()) {
+    case columnar::DataType::kInt64: text = std::to_string(c.ints()[row]); break;
+    case columnar::DataType::kFloat64: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", c.doubles()[row]);
+      text = buf;
+      break;
+    }
+    case columnar::DataType::kBool: text = c.bools()[row] ? "true" : "false"; break;
+    case columnar::DataType::kString: text = std::string(c.StringAt(row)); break;
+    case columnar::DataType::kTimestamp: text = columnar::FormatTimestamp(c.ints()[row]); break;
+  }
+  std::string out;
+  for (unsigned char ch : text) {
+    if (ch == '/' || ch == '\\' || ch == '%' || ch == '=' || ch == ':' || ch < 0x20 || ch == 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", ch);
+      out += buf;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  if (out == "." || out == "..") out = "%2E" + out.substr(1);
+  return out;
+}
+
+class ExportOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "export"; }
+  bool consumes_table() const override { return true; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    ParseExportArgs(*task.with, "task '" + task.id + "': export", diags, task.mark);
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseExportArgs(ctx.args(), "export", diags, ctx.task().mark);
+    if (!args) return TaskResult::Failure(diags.items().front().message);
+    columnar::TablePtr table = MainInput(ctx);
+    std::string path = ResolvePath(ctx, args->path);
+    std::string format = args->format.empty() ? FormatOf(path) : args->format;
+    for (const std::string& col : args->partition_by) {
+      if (!table->schema().IndexOf(col)) {
+        return TaskResult::Failure("partition_by: column '" + col + "' is not in the input (columns: " +
+                                   Join(table->schema().names()) + ")");
+      }
+    }
+    int64_t bytes = 0;
+    int files = 0;
+    try {
+      if (args->partition_by.empty()) {
+        bytes = WriteOne(*table, path, *args, format);
+        files = 1;
+      } else {
+        for (const auto& [dir, part] : Partition(*table, args->partition_by)) {
+          std::string ext = format == "parquet" ? ".parquet" : "." + format;
+          bytes += WriteOne(*part, (fs::path(path) / dir / ("part-0" + ext)).string(), *args, format);
+          ++files;
+        }
+      }
+    } catch (const std::system_error& e) {
+      return TaskResult::Failure(e.what());
+    } catch (const columnar::FormatError& e) {
+      return TaskResult::Failure(e.what());
+    }
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = table->num_rows();
+    result.metrics.rows_out = table->num_rows();
+    result.metrics.summary = "wrote " + std::to_string(files) + (files == 1 ? " file" : " files") + ", " +
+                             std::to_string(bytes) + " bytes";
+    return result;
+  }
+
+ private:
+  static std::string Join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  }
+
+  // Splits `table` by the values of `columns`; keys are "a=1/b=x" folders.
+  // The partition columns are dropped from the files (they are in the path).
+  static std::map<std::string, columnar::TablePtr> Partition(const columnar::Table& table,
+                                                             const std::vector<std::string>& columns) {
+    columnar::TablePtr flat = columnar::Concatenate(table);
+    std::vector<int> keys;
+    for (const std::string& c : columns) keys.push_back(*table.schema().IndexOf(c));
+    std::map<std::string, std::vector<int64_t>> rows;
+    if (flat->num_batches() > 0) {
+      const columnar::Batch& b = flat->batch(0);
+      for (int64_t row = 0; row < b.num_rows; ++row) {
+        std::string dir;
+        for (size_t k = 0; k < keys.size(); ++k) {
+          dir += (k ? "/" : "") + columns[k] + "=" + PartitionValue(*b.columns[keys[k]], row);
+        }
+        rows[dir].push_back(row);
+      }
+    }
+    std::vector<int> keep;
+    columnar::Schema schema;
+    for (int c = 0; c < table.num_columns(); ++c) {
+      if (std::find(keys.begin(), keys.end(), c) == keys.end()) {
+        keep.push_back(c);
+        schema.Add(table.schema().field(c));
+      }
+    }
+    std::map<std::string, columnar::TablePtr> out;
+    for (auto& [dir, indices] : rows) {
+      auto part = std::make_shared<columnar::Table>(schema);
+      columnar::Batch pb;
+      pb.num_rows = static_cast<int64_t>(indices.size());
+      for (int c : keep) pb.columns.push_back(columnar::Take(*flat->batch(0).columns[c], indices));
+      part->AddBatch(std::move(pb));
+      out[dir] = part;
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeExportOperator() { return std::make_unique<ExportOperator>(); }
+
+}  // namespace pipeline::ops

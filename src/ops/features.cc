@@ -1,0 +1,488 @@
+// features: per-key aggregates joined back to every row. Without `time`, an
+// aggregate covers all rows of the key. With `time`, it is point-in-time
+// correct: a row sees only rows of its key with a strictly earlier time,
+// inside `window`. Output: the input with the new columns, row order kept.
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <numeric>
+
+#include "columnar/compute.h"
+#include "columnar/hash_group.h"
+#include "columnar/parallel.h"
+#include "kernels/kernels.h"
+#include "ops/args.h"
+#include "ops/operators.h"
+#include "ops/table_io.h"
+
+namespace pipeline::ops {
+namespace {
+
+using columnar::Column;
+using columnar::ColumnPtr;
+using columnar::DataType;
+
+const std::vector<std::string> kFns = {"count", "sum", "mean", "min", "max", "std", "last"};
+
+struct Aggregate {
+  std::string column;
+  std::string fn;
+  std::optional<Duration> window;
+  std::string window_text;
+  std::string as;
+};
+
+struct Lag {
+  std::string column;
+  int64_t n = 1;
+  std::string as;
+};
+
+struct FeaturesArgs {
+  std::vector<std::string> keys;
+  std::string time;
+  std::vector<Aggregate> aggregates;
+  std::vector<Lag> lags;
+  std::string time_since_last;
+};
+
+std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
+                                              Mark mark) {
+  ArgReader r(with, context, diags, mark);
+  FeaturesArgs a;
+  r.Get("input");
+  if (auto k = r.StringList("key")) {
+    a.keys = *k;
+  } else {
+    r.Error(nullptr, "missing required argument 'key'");
+  }
+  a.time = r.String("time").value_or("");
+  if (const DocNode* list = r.Get("aggregates")) {
+    if (!list->is_sequence()) {
+      r.Error(list, "'aggregates' must be a list of {column, fn, window, as}");
+    } else {
+      for (const auto& item : list->items()) {
+        ArgReader ar(*item, context + ": aggregates", diags, mark);
+        Aggregate g;
+        g.column = ar.String("column", true).value_or("");
+        if (auto fn = ar.Choice("fn", kFns)) g.fn = *fn;
+        if (!ar.Get("fn")) ar.Error(item.get(), "missing required argument 'fn'");
+        if (auto w = ar.String("window")) {
+          g.window_text = *w;
+          if (!HasPlaceholder(*ar.Get("window"))) {
+            g.window = ParseDuration(*w);
+            if (!g.window || g.window->count() <= 0) {
+              ar.Error(ar.Get("window"), "'window' must be a duration like 30m, 24h or 7d, found '" + *w + "'");
+            }
+          }
+        }
+        g.as = ar.String("as").value_or(g.column + "_" + g.fn + (g.window_text.empty() ? "" : "_" + g.window_text));
+        ar.RejectUnknown({"column", "fn", "window", "as"});
+        a.aggregates.push_back(std::move(g));
+      }
+    }
+  }
+  if (const DocNode* list = r.Get("lags")) {
+    if (!list->is_sequence()) {
+      r.Error(list, "'lags' must be a list of {column, n, as}");
+    } else {
+      for (const auto& item : list->items()) {
+        ArgReader lr(*item, context + ": lags", diags, mark);
+        Lag l;
+        l.column = lr.String("column", true).value_or("");
+        if (auto n = lr.Number("n")) {
+          if (*n < 1 || *n != std::floor(*n)) {
+            lr.Error(lr.Get("n"), "'n' must be a whole number >= 1");
+          } else {
+            l.n = static_cast<int64_t>(*n);
+          }
+        }
+        l.as = lr.String("as").value_or(l.column + "_lag_" + std::to_string(l.n));
+        lr.RejectUnknown({"column", "n", "as"});
+        a.lags.push_back(std::move(l));
+      }
+    }
+  }
+  a.time_since_last = r.String("time_since_last").value_or("");
+  if (a.time.empty()) {
+    for (const Aggregate& g : a.aggregates) {
+      if (g.window) r.Error(r.Get("aggregates"), "aggregate '" + g.as + "' has a window but the features have no 'time'");
+    }
+    if (!a.lags.empty()) r.Error(r.Get("lags"), "'lags' need 'time' (the order of rows within a key)");
+    if (!a.time_since_last.empty()) r.Error(r.Get("time_since_last"), "'time_since_last' needs 'time'");
+  }
+  r.RejectUnknown({"input", "key", "time", "aggregates", "lags", "time_since_last"});
+  if (!r.ok()) return std::nullopt;
+  return a;
+}
+
+class FeatureError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The value column of an aggregate as doubles (count works on any type).
+struct Values {
+  std::vector<double> v;
+  const Column* column = nullptr;
+  bool Valid(int64_t r) const { return column->IsValid(r); }
+};
+
+Values NumericValues(const Column& c, const std::string& name, const std::string& fn) {
+  Values out;
+  out.column = &c;
+  if (fn == "count") return out;
+  if (c.type() == DataType::kFloat64) {
+    out.v.assign(c.doubles(), c.doubles() + c.length());
+  } else if (c.type() == DataType::kInt64 || c.type() == DataType::kBool) {
+    out.v.resize(static_cast<size_t>(c.length()));
+    for (int64_t r = 0; r < c.length(); ++r) out.v[r] = c.type() == DataType::kBool ? c.bools()[r] : static_cast<double>(c.ints()[r]);
+  } else if (fn != "last") {
+    throw FeatureError("aggregate " + fn + " of '" + name + "': the column is " +
+                       std::string(columnar::TypeName(c.type())) + ", not a number");
+  }
+  return out;
+}
+
+class FeaturesOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "features"; }
+  bool produces_table() const override { return true; }
+  bool consumes_table() const override { return true; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    ParseFeaturesArgs(*task.with, "task '" + task.id + "': features", diags, task.mark);
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseFeaturesArgs(ctx.args(), "features", diags, ctx.task().mark);
+    if (!args) return TaskResult::Failure(diags.items().front().message);
+    columnar::TablePtr input = MainInput(ctx);
+    columnar::TablePtr flat = columnar::Concatenate(*input);
+    try {
+      columnar::TablePtr out = args->time.empty() ? GroupBy(*args, *flat) : PointInTime(*args, *flat);
+      TaskResult result = TaskResult::Success();
+      result.metrics.rows_in = flat->num_rows();
+      result.metrics.rows_out = out->num_rows();
+      result.metrics.summary = std::to_string(out->num_columns() - flat->num_columns()) + " feature columns" +
+                               (args->time.empty() ? "" : " (point-in-time by " + args->time + ")");
+      PublishOutput(ctx, out);
+      return result;
+    } catch (const FeatureError& e) {
+      return TaskResult::Failure(e.what());
+    }
+  }
+
+ private:
+  static ColumnPtr Col(const columnar::Table& t, const std::string& name, const std::string& what) {
+    auto idx = t.schema().IndexOf(name);
+    if (!idx) {
+      std::string cols;
+      for (const auto& n : t.schema().names()) cols += (cols.empty() ? "" : ", ") + n;
+      throw FeatureError(what + ": column '" + name + "' is not in the input (columns: " + cols + ")");
+    }
+    if (t.num_rows() == 0) return std::make_shared<Column>(t.schema().field(*idx).type, 0);
+    return t.batch(0).columns[*idx];
+  }
+
+  static columnar::Grouping Keys(const FeaturesArgs& a, const columnar::Table& t) {
+    std::vector<ColumnPtr> keys;
+    for (const auto& k : a.keys) keys.push_back(Col(t, k, "key"));
+    return columnar::GroupRows(keys);
+  }
+
+  static std::shared_ptr<columnar::Table> Extend(const columnar::Table& t,
+                                                 std::vector<std::pair<columnar::Field, ColumnPtr>> added) {
+    columnar::Schema schema = t.schema();
+    for (const auto& [f, c] : added) {
+      if (schema.IndexOf(f.name)) throw FeatureError("output column '" + f.name + "' already exists; set 'as'");
+      schema.Add(f);
+    }
+    auto out = std::make_shared<columnar::Table>(schema);
+    for (const auto& [k, v] : t.metadata()) out->SetMetadata(k, v);
+    if (t.num_rows() > 0) {
+      columnar::Batch b = t.batch(0);
+      for (const auto& [f, c] : added) b.columns.push_back(c);
+      out->AddBatch(std::move(b));
+    }
+    return out;
+  }
+
+  // Result type of an aggregate: count int64, last the column's type, the
+  // rest float64.
+  static DataType ResultType(const Aggregate& g, DataType source) {
+    if (g.fn == "count") return DataType::kInt64;
+    if (g.fn == "last") return source;
+    return DataType::kFloat64;
+  }
+
+  static columnar::TablePtr GroupBy(const FeaturesArgs& a, const columnar::Table& t) {
+    const int64_t n = t.num_rows();
+    columnar::Grouping g = Keys(a, t);
+    const int64_t groups = g.num_groups();
+    std::vector<std::pair<columnar::Field, ColumnPtr>> added;
+    for (const Aggregate& agg : a.aggregates) {
+      ColumnPtr src = Col(t, agg.column, "aggregate '" + agg.as + "'");
+      Values vals = NumericValues(*src, agg.column, agg.fn);
+      DataType type = ResultType(agg, src->type());
+      std::vector<int64_t> counts(static_cast<size_t>(groups), 0);
+      std::vector<double> sums(static_cast<size_t>(groups), 0), mins(static_cast<size_t>(groups), INFINITY),
+          maxs(static_cast<size_t>(groups), -INFINITY), sq(static_cast<size_t>(groups), 0);
+      std::vector<int64_t> last_row(static_cast<size_t>(groups), -1);
+      if (agg.fn == "last" || agg.fn == "count") {
+        for (int64_t r = 0; r < n; ++r) {
+          if (!src->IsValid(r)) continue;
+          ++counts[g.group_ids[r]];
+          last_row[g.group_ids[r]] = r;
+        }
+      } else {
+        kernels::GroupAggregate(g.group_ids.data(), vals.v.data(), src->validity(), n, counts.data(), sums.data(),
+                                mins.data(), maxs.data());
+        if (agg.fn == "std") {
+          for (int64_t r = 0; r < n; ++r) {
+            if (!src->IsValid(r)) continue;
+            uint32_t id = g.group_ids[r];
+            double d = vals.v[r] - sums[id] / static_cast<double>(counts[id]);
+            sq[id] += d * d;
+          }
+        }
+      }
+      // Per group result, then gathered to rows.
+      if (agg.fn == "last") {
+        std::vector<int64_t> rows(static_cast<size_t>(n));
+        for (int64_t r = 0; r < n; ++r) rows[r] = last_row[g.group_ids[r]];
+        added.push_back({{agg.as, type}, TakeOrNull(*src, rows)});
+        continue;
+      }
+      std::vector<double> per(static_cast<size_t>(groups));
+      std::vector<uint8_t> valid(static_cast<size_t>(groups), 1);
+      for (int64_t id = 0; id < groups; ++id) {
+        double c = static_cast<double>(counts[id]);
+        if (agg.fn == "count") {
+          per[id] = c;
+        } else if (counts[id] == 0 || (agg.fn == "std" && counts[id] < 2)) {
+          valid[id] = 0;
+        } else if (agg.fn == "sum") {
+          per[id] = sums[id];
+        } else if (agg.fn == "mean") {
+          per[id] = sums[id] / c;
+        } else if (agg.fn == "min") {
+          per[id] = mins[id];
+        } else if (agg.fn == "max") {
+          per[id] = maxs[id];
+        } else {
+          per[id] = std::sqrt(sq[id] / (c - 1));
+        }
+      }
+      added.push_back({{agg.as, type}, Gather(per, valid, g.group_ids, type)});
+    }
+    return Extend(t, std::move(added));
+  }
+
+  static ColumnPtr Gather(const std::vector<double>& per, const std::vector<uint8_t>& valid,
+                          const std::vector<uint32_t>& ids, DataType type) {
+    const int64_t n = static_cast<int64_t>(ids.size());
+    auto col = std::make_shared<Column>(type, n);
+    Column& c = *col;
+    for (int64_t r = 0; r < n; ++r) {
+      uint32_t id = ids[r];
+      if (!valid[id]) {
+        c.SetNull(r);
+      } else if (type == DataType::kInt64) {
+        c.mutable_values().as<int64_t>()[r] = static_cast<int64_t>(per[id]);
+      } else {
+        c.mutable_values().as<double>()[r] = per[id];
+      }
+    }
+    return col;
+  }
+
+  // Rows `rows` of `src`, null where the index is -1.
+  static ColumnPtr TakeOrNull(const Column& src, const std::vector<int64_t>& rows) {
+    std::vector<int64_t> safe(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) safe[i] = rows[i] < 0 ? 0 : rows[i];
+    if (src.length() == 0) return std::make_shared<Column>(src.type(), 0);
+    ColumnPtr taken = columnar::Take(src, safe);
+    bool any_missing = std::any_of(rows.begin(), rows.end(), [](int64_t r) { return r < 0; });
+    if (!any_missing) return taken;
+    if (src.type() == DataType::kString) {
+      columnar::ColumnBuilder b(DataType::kString);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        rows[i] < 0 || taken->IsNull(static_cast<int64_t>(i)) ? b.AppendNull() : b.AppendString(taken->StringAt(static_cast<int64_t>(i)));
+      }
+      return b.Finish();
+    }
+    auto copy = std::make_shared<Column>(src.type(), static_cast<int64_t>(rows.size()), taken->values_buffer().Clone(),
+                                         taken->validity_buffer().Clone());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] < 0) copy->SetNull(static_cast<int64_t>(i));
+    }
+    return copy;
+  }
+
+  // Point in time: rows sorted by (key group, time, row); for each row the
+  // window is the rows of its group with time in [t - window, t).
+  static columnar::TablePtr PointInTime(const FeaturesArgs& a, const columnar::Table& t) {
+    const int64_t n = t.num_rows();
+    ColumnPtr time = Col(t, a.time, "time");
+    if (time->type() != DataType::kTimestamp) {
+      throw FeatureError("time: column '" + a.time + "' is " + std::string(columnar::TypeName(time->type())) +
+                         ", not a timestamp");
+    }
+    if (time->has_nulls()) throw FeatureError("time: column '" + a.time + "' has nulls; drop or fill them first");
+    columnar::Grouping g = Keys(a, t);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t* ts = time->ints();
+    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+      if (g.group_ids[x] != g.group_ids[y]) return g.group_ids[x] < g.group_ids[y];
+      if (ts[x] != ts[y]) return ts[x] < ts[y];
+      return x < y;
+    });
+    // Group ranges in `order`.
+    std::vector<int64_t> group_start;
+    for (int64_t i = 0; i < n; ++i) {
+      if (i == 0 || g.group_ids[order[i]] != g.group_ids[order[i - 1]]) group_start.push_back(i);
+    }
+    group_start.push_back(n);
+
+    std::vector<std::pair<columnar::Field, ColumnPtr>> added;
+    for (const Aggregate& agg : a.aggregates) {
+      ColumnPtr src = Col(t, agg.column, "aggregate '" + agg.as + "'");
+      Values vals = NumericValues(*src, agg.column, agg.fn);
+      DataType type = ResultType(agg, src->type());
+      const int64_t window = agg.window ? std::chrono::duration_cast<std::chrono::microseconds>(*agg.window).count() : -1;
+      std::vector<double> out(static_cast<size_t>(n), 0);
+      std::vector<uint8_t> valid(static_cast<size_t>(n), 0);
+      std::vector<int64_t> last_rows(static_cast<size_t>(n), -1);
+      for (size_t gi = 0; gi + 1 < group_start.size(); ++gi) {
+        SlideGroup(order, group_start[gi], group_start[gi + 1], ts, window, agg.fn, vals, *src, out, valid, last_rows);
+      }
+      if (agg.fn == "last") {
+        added.push_back({{agg.as, type}, TakeOrNull(*src, last_rows)});
+        continue;
+      }
+      std::vector<uint32_t> identity(static_cast<size_t>(n));
+      std::iota(identity.begin(), identity.end(), 0u);
+      added.push_back({{agg.as, type}, Gather(out, valid, identity, type)});
+    }
+    for (const Lag& lag : a.lags) {
+      ColumnPtr src = Col(t, lag.column, "lag '" + lag.as + "'");
+      std::vector<int64_t> rows(static_cast<size_t>(n), -1);
+      for (size_t gi = 0; gi + 1 < group_start.size(); ++gi) {
+        for (int64_t i = group_start[gi] + lag.n; i < group_start[gi + 1]; ++i) rows[order[i]] = order[i - lag.n];
+      }
+      added.push_back({{lag.as, src->type()}, TakeOrNull(*src, rows)});
+    }
+    if (!a.time_since_last.empty()) {
+      std::vector<double> out(static_cast<size_t>(n), 0);
+      std::vector<uint8_t> valid(static_cast<size_t>(n), 0);
+      for (size_t gi = 0; gi + 1 < group_start.size(); ++gi) {
+        int64_t begin = group_start[gi], end = group_start[gi + 1];
+        int64_t prev_time_end = begin;  // rows [begin, prev_time_end) are strictly earlier
+        for (int64_t i = begin; i < end; ++i) {
+          while (ts[order[prev_time_end]] < ts[order[i]]) ++prev_time_end;
+          if (prev_time_end > begin) {
+            valid[order[i]] = 1;
+            out[order[i]] = static_cast<double>(ts[order[i]] - ts[order[prev_time_end - 1]]) / 1e6;
+          }
+        }
+      }
+      std::vector<uint32_t> identity(static_cast<size_t>(n));
+      std::iota(identity.begin(), identity.end(), 0u);
+      added.push_back({{a.time_since_last, DataType::kFloat64}, Gather(out, valid, identity, DataType::kFloat64)});
+    }
+    return Extend(t, std::move(added));
+  }
+
+  // One key's rows order[begin, end): for each, the aggregate over rows with
+  // time in [t - window, t) (window < 0: all earlier rows).
+  static void SlideGroup(const std::vector<int64_t>& order, int64_t begin, int64_t end, const int64_t* ts,
+                         int64_t window, const std::string& fn, const Values& vals, const Column& src,
+                         std::vector<double>& out, std::vector<uint8_t>& valid, std::vector<int64_t>& last_rows) {
+    int64_t lo = begin, hi = begin;  // the window is order[lo, hi)
+    int64_t count = 0;
+    double sum = 0, sumsq = 0;
+    // Shift for the sums of squares: the group's first valid value keeps
+    // the subtraction well conditioned.
+    double shift = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      if (src.IsValid(order[i]) && !vals.v.empty()) {
+        shift = vals.v[order[i]];
+        break;
+      }
+    }
+    std::deque<int64_t> minq, maxq;  // monotonic, positions in order
+    auto add = [&](int64_t pos) {
+      int64_t r = order[pos];
+      if (!src.IsValid(r)) return;
+      ++count;
+      if (vals.v.empty()) return;
+      double x = vals.v[r];
+      sum += x;
+      sumsq += (x - shift) * (x - shift);
+      while (!minq.empty() && vals.v[order[minq.back()]] >= x) minq.pop_back();
+      minq.push_back(pos);
+      while (!maxq.empty() && vals.v[order[maxq.back()]] <= x) maxq.pop_back();
+      maxq.push_back(pos);
+    };
+    auto remove = [&](int64_t pos) {
+      int64_t r = order[pos];
+      if (!src.IsValid(r)) return;
+      --count;
+      if (vals.v.empty()) return;
+      double x = vals.v[r];
+      sum -= x;
+      sumsq -= (x - shift) * (x - shift);
+      if (!minq.empty() && minq.front() == pos) minq.pop_front();
+      if (!maxq.empty() && maxq.front() == pos) maxq.pop_front();
+    };
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t row = order[i];
+      const int64_t t = ts[row];
+      while (hi < end && ts[order[hi]] < t) add(hi++);
+      if (window >= 0) {
+        while (lo < hi && ts[order[lo]] < t - window) remove(lo++);
+      }
+      // The latest valid row in the window, for `last`.
+      if (fn == "last") {
+        for (int64_t p = hi - 1; p >= lo; --p) {
+          if (src.IsValid(order[p])) {
+            last_rows[row] = order[p];
+            break;
+          }
+        }
+        continue;
+      }
+      if (fn == "count") {
+        out[row] = static_cast<double>(count);
+        valid[row] = 1;
+        continue;
+      }
+      if (count == 0) continue;
+      const double c = static_cast<double>(count);
+      if (fn == "sum") {
+        out[row] = sum;
+      } else if (fn == "mean") {
+        out[row] = sum / c;
+      } else if (fn == "min") {
+        out[row] = vals.v[order[minq.front()]];
+      } else if (fn == "max") {
+        out[row] = vals.v[order[maxq.front()]];
+      } else {  // std
+        if (count < 2) continue;
+        double mean_shifted = sum / c - shift;
+        double var = (sumsq - c * mean_shifted * mean_shifted) / (c - 1);
+        out[row] = std::sqrt(std::max(0.0, var));
+      }
+      valid[row] = 1;
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeFeaturesOperator() { return std::make_unique<FeaturesOperator>(); }
+
+}  // namespace pipeline::ops

@@ -1,0 +1,192 @@
+// ingest: reads CSV, JSONL or Parquet files (a path or a glob) into a table.
+#include <glob.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "columnar/csv.h"
+#include "columnar/jsonl.h"
+#include "columnar/parquet.h"
+#include "core/error.h"
+#include "ops/args.h"
+#include "ops/operators.h"
+#include "ops/table_io.h"
+
+namespace pipeline::ops {
+namespace {
+
+struct IngestArgs {
+  std::string path;
+  std::string format;  // "" = from the extension
+  columnar::CsvOptions csv;
+  bool quarantine = false;
+  double max_bad_rows = 0.01;
+};
+
+const std::vector<std::string> kIngestArgs = {"path", "format", "schema", "csv", "on_bad_row", "max_bad_rows"};
+
+std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
+                                          Mark mark) {
+  ArgReader r(with, context, diags, mark);
+  IngestArgs a;
+  if (auto p = r.String("path", true)) a.path = *p;
+  if (auto f = r.Choice("format", {"csv", "jsonl", "parquet"})) a.format = *f;
+  if (const DocNode* schema = r.Get("schema")) {
+    if (!schema->is_map()) {
+      r.Error(schema, "'schema' must be a map of column -> type");
+    } else {
+      for (const auto& [key, value] : schema->entries()) {
+        if (auto t = ParseType(*value, "schema of column '" + key->text() + "'", r)) a.csv.types[key->text()] = *t;
+      }
+    }
+  }
+  if (const DocNode* csv = r.Get("csv")) {
+    ArgReader c(*csv, context + ": csv", diags, mark);
+    auto one_char = [&](std::string_view key, char* out) {
+      if (auto v = c.String(key)) {
+        if (v->size() != 1 || *v == "\n" || *v == "\r") {
+          c.Error(c.Get(key), "'" + std::string(key) + "' must be one character (not a newline)");
+        } else {
+          *out = (*v)[0];
+        }
+      }
+    };
+    one_char("delimiter", &a.csv.delimiter);
+    one_char("quote", &a.csv.quote);
+    if (auto h = c.Bool("header")) a.csv.header = *h;
+    if (auto nv = c.StringList("null_values")) a.csv.null_values = *nv;
+    c.RejectUnknown({"delimiter", "header", "quote", "null_values"});
+    if (a.csv.delimiter == a.csv.quote) c.Error(csv, "'delimiter' and 'quote' must differ");
+  }
+  if (auto b = r.Choice("on_bad_row", {"fail", "quarantine"})) a.quarantine = *b == "quarantine";
+  if (auto m = r.Fraction("max_bad_rows")) a.max_bad_rows = *m;
+  r.RejectUnknown(kIngestArgs);
+  if (!r.ok()) return std::nullopt;
+  return a;
+}
+
+std::vector<std::string> ExpandPath(const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
+  glob_t g{};
+  int rc = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
+  std::vector<std::string> out;
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string FormatOf(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".csv" || ext == ".tsv" || ext == ".txt") return "csv";
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return "jsonl";
+  if (ext == ".parquet" || ext == ".pq") return "parquet";
+  return "";
+}
+
+class IngestOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "ingest"; }
+  bool produces_table() const override { return true; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    ParseIngestArgs(*task.with, "task '" + task.id + "': ingest", diags, task.mark);
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseIngestArgs(ctx.args(), "ingest", diags, ctx.task().mark);
+    if (!args) return TaskResult::Failure(diags.items().front().message);
+
+    std::string pattern = ResolvePath(ctx, args->path);
+    std::vector<std::string> files = ExpandPath(pattern);
+    if (files.empty()) return TaskResult::Failure("path '" + args->path + "' matches no file");
+    std::string format = args->format;
+    if (format.empty()) {
+      format = FormatOf(files.front());
+      if (format.empty()) {
+        return TaskResult::Failure("cannot tell the format of '" + files.front() +
+                                   "' from its extension: set 'format' (csv, jsonl, parquet)");
+      }
+    }
+    for (const std::string& f : files) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
+    }
+
+    columnar::TablePtr table;
+    columnar::TablePtr quarantine;
+    int64_t rows_read = 0;
+    try {
+      if (format == "csv") {
+        args->csv.quarantine_bad_rows = args->quarantine;
+        auto result = columnar::ReadCsvFiles(files, args->csv);
+        table = result.table;
+        quarantine = result.quarantine;
+        rows_read = result.rows_read;
+      } else if (format == "jsonl") {
+        columnar::JsonlOptions jo;
+        jo.types = args->csv.types;
+        jo.quarantine_bad_rows = args->quarantine;
+        auto result = columnar::ReadJsonlFiles(files, jo);
+        table = result.table;
+        quarantine = result.quarantine;
+        rows_read = result.rows_read;
+      } else {
+        table = ReadParquetFiles(files);
+        rows_read = table->num_rows();
+      }
+    } catch (const columnar::FormatError& e) {
+      return TaskResult::Failure(e.what());
+    } catch (const std::system_error& e) {
+      return TaskResult::Failure(e.what());
+    }
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+
+    int64_t bad = quarantine ? quarantine->num_rows() : 0;
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = rows_read;
+    result.metrics.rows_out = table->num_rows();
+    if (args->quarantine) result.metrics.rows_quarantined = bad;
+    result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + std::to_string(files.size()) +
+                             (files.size() == 1 ? " file" : " files");
+    if (bad > 0) {
+      PersistTable(ctx, *quarantine, "quarantine");
+      double rate = rows_read ? static_cast<double>(bad) / static_cast<double>(rows_read) : 0;
+      if (rate > args->max_bad_rows) {
+        TaskResult failed = TaskResult::Failure(std::to_string(bad) + " of " + std::to_string(rows_read) +
+                                                " rows could not be parsed, more than max_bad_rows " +
+                                                FormatFraction(args->max_bad_rows) + " (first: " +
+                                                FirstQuarantineReason(*quarantine) + ")");
+        failed.metrics = result.metrics;
+        return failed;
+      }
+    }
+    PublishOutput(ctx, table);
+    return result;
+  }
+
+ private:
+  static columnar::TablePtr ReadParquetFiles(const std::vector<std::string>& files) {
+    columnar::TablePtr first = columnar::ReadParquetFile(files.front());
+    if (files.size() == 1) return first;
+    auto all = std::make_shared<columnar::Table>(first->schema());
+    for (const std::string& f : files) {
+      columnar::TablePtr t = f == files.front() ? first : columnar::ReadParquetFile(f);
+      if (!(t->schema() == first->schema())) {
+        throw columnar::FormatError(f + ": its columns differ from those of " + files.front());
+      }
+      for (const columnar::Batch& b : t->batches()) all->AddBatch(b);
+    }
+    return all;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeIngestOperator() { return std::make_unique<IngestOperator>(); }
+
+}  // namespace pipeline::ops

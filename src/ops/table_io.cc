@@ -1,0 +1,114 @@
+#include "ops/table_io.h"
+
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
+
+#include "columnar/parquet.h"
+#include "core/error.h"
+
+namespace pipeline::ops {
+namespace fs = std::filesystem;
+
+columnar::TablePtr InputTable(TaskContext& ctx, const std::string& task_id) {
+  if (auto data = ctx.Input(task_id)) {
+    if (auto* t = dynamic_cast<const TableDataset*>(data.get())) return t->table();
+  }
+  auto artifact = ctx.FindArtifact(task_id, "output");
+  if (!artifact) {
+    throw Error::NotFound("the output of task '" + task_id +
+                          "' is neither in memory nor persisted (was it run with persist: false "
+                          "in an earlier process?)");
+  }
+  try {
+    return columnar::ReadParquetFile(artifact->uri);
+  } catch (const columnar::FormatError& e) {
+    throw Error::Corruption("cannot read the output of task '" + task_id + "': " + e.what());
+  }
+}
+
+columnar::TablePtr MainInput(TaskContext& ctx) {
+  if (!ctx.task().input) throw Error::InvalidArgument("task '" + ctx.task().id + "' has no input table");
+  return InputTable(ctx, *ctx.task().input);
+}
+
+std::string SchemaJson(const columnar::Schema& schema) {
+  nlohmann::json cols = nlohmann::json::array();
+  for (const columnar::Field& f : schema.fields()) {
+    cols.push_back({{"name", f.name}, {"type", std::string(columnar::TypeName(f.type))}});
+  }
+  return nlohmann::json{{"columns", cols}}.dump();
+}
+
+std::string FileHash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error::Unavailable("cannot read " + path);
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    XXH3_64bits_update(state, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  uint64_t h = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string("xxh3:") + hex;
+}
+
+namespace {
+
+void MakeArtifactDir(const TaskContext& ctx) {
+  std::error_code ec;
+  fs::create_directories(ctx.artifact_dir(), ec);
+  if (ec) throw Error::Unavailable("cannot create " + ctx.artifact_dir() + ": " + ec.message());
+}
+
+}  // namespace
+
+ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const std::string& name) {
+  MakeArtifactDir(ctx);
+  std::string path = (fs::path(ctx.artifact_dir()) / (name + ".parquet")).string();
+  try {
+    columnar::WriteParquetFile(table, path);
+  } catch (const columnar::FormatError& e) {
+    throw Error::Internal("cannot write " + path + ": " + e.what());
+  }
+  ArtifactInfo info{name, path, SchemaJson(table.schema()), table.num_rows(), FileHash(path)};
+  ctx.RecordArtifact(info);
+  return info;
+}
+
+ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name) {
+  MakeArtifactDir(ctx);
+  std::string path = (fs::path(ctx.artifact_dir()) / (name + ".json")).string();
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << json;
+    if (!out.flush()) throw Error::Unavailable("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error::Unavailable("cannot rename " + tmp + ": " + ec.message());
+  ArtifactInfo info{name, path, "{}", 0, FileHash(path)};
+  ctx.RecordArtifact(info);
+  return info;
+}
+
+void PublishOutput(TaskContext& ctx, columnar::TablePtr table) {
+  ctx.SetOutput(std::make_shared<TableDataset>(table));
+  if (ctx.task().persist) PersistTable(ctx, *table, "output");
+}
+
+std::string ResolvePath(const TaskContext& ctx, const std::string& path) {
+  fs::path p(path);
+  return p.is_absolute() ? p.string() : (fs::path(ctx.dag_dir()) / p).string();
+}
+
+}  // namespace pipeline::ops

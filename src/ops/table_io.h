@@ -1,0 +1,49 @@
+// How the data operators hand tables to each other: in memory within a run
+// (TableDataset), and as Parquet artifacts under the task's artifact folder
+// so that a later try (after a crash) or a person can read them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "columnar/table.h"
+#include "core/operator.h"
+
+namespace pipeline::ops {
+
+class TableDataset final : public Dataset {
+ public:
+  explicit TableDataset(columnar::TablePtr table) : table_(std::move(table)) {}
+  const columnar::TablePtr& table() const { return table_; }
+
+ private:
+  columnar::TablePtr table_;
+};
+
+// The table `task_id` produced in this run: the in-memory one, else its
+// persisted "output" artifact. Throws Error(kNotFound) when neither exists
+// (e.g. the producer ran with `persist: false` before a crash).
+columnar::TablePtr InputTable(TaskContext& ctx, const std::string& task_id);
+
+// The task's input table: `with.input` or its single upstream producer (the
+// loader resolved it into TaskSpec::input).
+columnar::TablePtr MainInput(TaskContext& ctx);
+
+// Writes `table` as ARTIFACT_DIR/NAME.parquet (atomically) and records it.
+ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const std::string& name);
+// Writes `json` as ARTIFACT_DIR/NAME.json and records it.
+ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name);
+
+// Hands `table` to downstream tasks and persists it unless the task says
+// `persist: false`.
+void PublishOutput(TaskContext& ctx, columnar::TablePtr table);
+
+// {"columns":[{"name":..,"type":..},...]}
+std::string SchemaJson(const columnar::Schema& schema);
+// "xxh3:0123456789abcdef" of the file's bytes.
+std::string FileHash(const std::string& path);
+
+// Resolves a path argument against the DAG file's folder.
+std::string ResolvePath(const TaskContext& ctx, const std::string& path);
+
+}  // namespace pipeline::ops

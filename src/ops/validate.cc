@@ -1,0 +1,685 @@
+// validate: row checks (not_null, unique, min/max, in/not_in, matches, type)
+// and table checks (row_count, max_null_fraction, freshness, unique rows),
+// a JSON report with a profile of every column, and the rows that passed.
+#include <chrono>
+#include <cmath>
+#include <regex>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "columnar/compute.h"
+#include "columnar/hash_group.h"
+#include "columnar/value_parse.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "kernels/kernels.h"
+#include "ops/args.h"
+#include "ops/operators.h"
+#include "ops/table_io.h"
+
+namespace pipeline::ops {
+namespace {
+
+using columnar::Column;
+using columnar::ColumnPtr;
+using columnar::DataType;
+using Bitmap = std::vector<uint64_t>;
+
+// One row check as written in the file.
+struct CheckSpec {
+  std::string column;
+  std::string kind;       // not_null, unique, range, in, not_in, matches, type
+  std::string describe;   // "amount between 0 and 10000"
+  const DocNode* node = nullptr;
+  std::optional<double> min, max;
+  std::string min_text, max_text;  // for timestamps
+  std::vector<const DocNode*> set;
+  std::string pattern;
+  DataType type = DataType::kString;
+};
+
+struct TableSpec {
+  std::optional<int64_t> row_count_min, row_count_max;
+  std::vector<std::pair<std::string, double>> max_null_fraction;
+  std::string freshness_column;
+  std::optional<Duration> freshness_max_age;
+  bool unique_all = false;
+  std::vector<std::string> unique_columns;
+};
+
+struct ValidateArgs {
+  std::vector<CheckSpec> checks;
+  TableSpec table;
+  double max_failure_rate = 0;
+  std::string on_failure = "fail";
+};
+
+std::string Text(const DocNode& n) { return n.is_scalar() ? n.text() : n.TypeName(); }
+
+std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
+                                              Mark mark) {
+  ArgReader r(with, context, diags, mark);
+  ValidateArgs a;
+  r.Get("input");
+  const DocNode* checks = r.Get("checks");
+  if (checks && !checks->is_sequence()) r.Error(checks, "'checks' must be a list");
+  if (checks && checks->is_sequence()) {
+    for (const auto& item : checks->items()) {
+      ArgReader c(*item, context + ": checks", diags, mark);
+      auto column = c.String("column", true);
+      std::string col = column.value_or("?");
+      auto add = [&](std::string kind, std::string describe) {
+        CheckSpec s;
+        s.column = col;
+        s.kind = std::move(kind);
+        s.describe = std::move(describe);
+        s.node = item.get();
+        a.checks.push_back(std::move(s));
+        return &a.checks.back();
+      };
+      if (auto v = c.Bool("not_null"); v && *v) add("not_null", col + " not null");
+      if (auto v = c.Bool("unique"); v && *v) add("unique", col + " unique");
+      const DocNode* min = c.Get("min");
+      const DocNode* max = c.Get("max");
+      if (min || max) {
+        std::string d = col + (min && max ? " between " + Text(*min) + " and " + Text(*max)
+                               : min     ? " >= " + Text(*min)
+                                         : " <= " + Text(*max));
+        CheckSpec* s = add("range", d);
+        for (auto [node, num, text] : {std::tuple{min, &s->min, &s->min_text}, std::tuple{max, &s->max, &s->max_text}}) {
+          if (!node) continue;
+          if (!node->is_scalar()) {
+            c.Error(node, "'min' and 'max' must be numbers or timestamps");
+            continue;
+          }
+          *num = node->AsDouble();
+          *text = node->text();
+        }
+      }
+      for (const char* key : {"in", "not_in"}) {
+        const DocNode* set = c.Get(key);
+        if (!set) continue;
+        if (!set->is_sequence()) {
+          c.Error(set, "'" + std::string(key) + "' must be a list of values");
+          continue;
+        }
+        std::string list;
+        for (const auto& v : set->items()) list += (list.empty() ? "" : ", ") + Text(*v);
+        CheckSpec* s = add(key, col + (std::string(key) == "in" ? " in [" : " not in [") + list + "]");
+        for (const auto& v : set->items()) {
+          if (!v->is_scalar() && !v->is_null()) c.Error(v.get(), "'" + std::string(key) + "' values must be scalars");
+          s->set.push_back(v.get());
+        }
+      }
+      if (auto p = c.String("matches")) {
+        try {
+          std::regex re(*p, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+          c.Error(c.Get("matches"), "'matches' is not a valid regular expression: " + std::string(e.what()));
+        }
+        add("matches", col + " matches " + *p)->pattern = *p;
+      }
+      if (const DocNode* t = c.Get("type")) {
+        if (auto type = ParseType(*t, "'type'", c)) add("type", col + " is " + std::string(columnar::TypeName(*type)))->type = *type;
+      }
+      c.RejectUnknown({"column", "not_null", "unique", "min", "max", "in", "not_in", "matches", "type"});
+    }
+  }
+  if (const DocNode* table = r.Get("table")) {
+    ArgReader t(*table, context + ": table", diags, mark);
+    if (const DocNode* rc = t.Get("row_count")) {
+      ArgReader rr(*rc, context + ": table: row_count", diags, mark);
+      if (auto v = rr.Number("min")) a.table.row_count_min = static_cast<int64_t>(*v);
+      if (auto v = rr.Number("max")) a.table.row_count_max = static_cast<int64_t>(*v);
+      rr.RejectUnknown({"min", "max"});
+    }
+    if (const DocNode* nf = t.Get("max_null_fraction")) {
+      if (!nf->is_map()) {
+        t.Error(nf, "'max_null_fraction' must be a map of column -> fraction");
+      } else {
+        ArgReader m(*nf, context + ": table: max_null_fraction", diags, mark);
+        for (const auto& [key, value] : nf->entries()) {
+          if (auto f = m.Fraction(key->text())) a.table.max_null_fraction.emplace_back(key->text(), *f);
+        }
+      }
+    }
+    if (const DocNode* fr = t.Get("freshness")) {
+      ArgReader f(*fr, context + ": table: freshness", diags, mark);
+      if (auto c = f.String("column", true)) a.table.freshness_column = *c;
+      if (auto age = f.String("max_age", true)) {
+        if (!HasPlaceholder(*f.Get("max_age"))) {
+          a.table.freshness_max_age = ParseDuration(*age);
+          if (!a.table.freshness_max_age) {
+            f.Error(f.Get("max_age"), "'max_age' must be a duration like 30m, 6h or 2d, found '" + *age + "'");
+          }
+        }
+      }
+      f.RejectUnknown({"column", "max_age"});
+    }
+    if (const DocNode* u = t.Get("unique")) {
+      if (u->is_scalar() && u->text() == "all") {
+        a.table.unique_all = true;
+      } else if (auto cols = t.StringList("unique")) {
+        a.table.unique_columns = *cols;
+      }
+    }
+    t.RejectUnknown({"row_count", "max_null_fraction", "freshness", "unique"});
+  }
+  if (auto m = r.Fraction("max_failure_rate")) a.max_failure_rate = *m;
+  if (auto f = r.Choice("on_failure", {"fail", "quarantine", "warn"})) a.on_failure = *f;
+  r.RejectUnknown({"input", "checks", "table", "max_failure_rate", "on_failure"});
+  if (!r.ok()) return std::nullopt;
+  return a;
+}
+
+// The outcome of one check over the table.
+struct CheckResult {
+  std::string name;
+  std::string column;
+  int64_t checked = 0;
+  Bitmap failed;  // empty = no row failed
+  int64_t failed_count = 0;
+  std::vector<std::string> examples;
+};
+
+Bitmap NewBitmap(int64_t n) { return Bitmap(static_cast<size_t>(columnar::BitmapWords(n)) + 8, 0); }
+
+void Finish(CheckResult& r, const Column& c, int64_t n) {
+  if (r.failed.empty()) return;
+  r.failed_count = kernels::CountSet(r.failed.data(), n);
+  if (r.failed_count == 0) {
+    r.failed.clear();
+    return;
+  }
+  for (int64_t row = 0; row < n && r.examples.size() < 5; ++row) {
+    if (columnar::BitIsSet(r.failed.data(), row)) r.examples.push_back(c.IsNull(row) ? "null" : columnar::ValueText(c, row));
+  }
+}
+
+class CheckError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Literal `node` as a value of `type`, for in/not_in and bounds.
+struct Literal {
+  bool is_null = false;
+  int64_t i = 0;
+  double d = 0;
+  std::string s;
+};
+
+Literal ToLiteral(const DocNode& node, DataType type, const std::string& what) {
+  Literal l;
+  if (node.is_null()) {
+    l.is_null = true;
+    return l;
+  }
+  bool ok = true;
+  switch (type) {
+    case DataType::kInt64:
+      if (auto v = node.AsInt()) {
+        l.i = *v;
+      } else {
+        ok = false;
+      }
+      break;
+    case DataType::kFloat64:
+      if (auto v = node.AsDouble()) {
+        l.d = *v;
+      } else {
+        ok = false;
+      }
+      break;
+    case DataType::kBool:
+      if (auto v = node.AsBool()) {
+        l.i = *v;
+      } else {
+        ok = false;
+      }
+      break;
+    case DataType::kTimestamp: ok = columnar::ParseTimestamp(node.text(), &l.i); break;
+    case DataType::kString: l.s = node.text(); break;
+  }
+  if (!ok) {
+    throw CheckError(what + ": '" + node.text() + "' is not a " + std::string(columnar::TypeName(type)) +
+                     " (the column's type)");
+  }
+  return l;
+}
+
+void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r) {
+  Bitmap in_range = NewBitmap(n);
+  kernels::RangeCounts counts;
+  switch (c.type()) {
+    case DataType::kFloat64: {
+      if ((!spec.min_text.empty() && !spec.min) || (!spec.max_text.empty() && !spec.max)) {
+        throw CheckError("check '" + spec.describe + "': bounds must be numbers for a float64 column");
+      }
+      counts = kernels::SelectRange(c.doubles(), c.validity(), n, spec.min.value_or(-INFINITY),
+                                    spec.max.value_or(INFINITY), in_range.data());
+      break;
+    }
+    case DataType::kInt64:
+    case DataType::kTimestamp: {
+      int64_t lo = INT64_MIN, hi = INT64_MAX;
+      auto bound = [&](const std::optional<double>& num, const std::string& text, bool is_min, int64_t* out) {
+        if (text.empty()) return;
+        if (c.type() == DataType::kTimestamp) {
+          if (!columnar::ParseTimestamp(text, out)) {
+            throw CheckError("check '" + spec.describe + "': '" + text + "' is not a timestamp");
+          }
+          return;
+        }
+        if (!num) throw CheckError("check '" + spec.describe + "': '" + text + "' is not a number");
+        double v = is_min ? std::ceil(*num) : std::floor(*num);
+        if (v <= -9.2233720368547758e18) {
+          *out = INT64_MIN;
+        } else if (v >= 9.2233720368547758e18) {
+          *out = INT64_MAX;
+        } else {
+          *out = static_cast<int64_t>(v);
+        }
+      };
+      bound(spec.min, spec.min_text, true, &lo);
+      bound(spec.max, spec.max_text, false, &hi);
+      counts = kernels::SelectRange(c.ints(), c.validity(), n, lo, hi, in_range.data());
+      break;
+    }
+    default:
+      throw CheckError("check '" + spec.describe + "': min/max need a numeric or timestamp column, " + spec.column +
+                       " is " + std::string(columnar::TypeName(c.type())));
+  }
+  r.checked = counts.selected + counts.out_of_range;
+  if (counts.out_of_range > 0) {
+    r.failed = NewBitmap(n);
+    // failed = valid & ~in_range
+    kernels::BitmapAndNot(c.validity(), in_range.data(), r.failed.data(), n);
+  }
+}
+
+void RunMembership(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r) {
+  const bool negate = spec.kind == "not_in";
+  bool allow_null = false;
+  std::vector<Literal> values;
+  for (const DocNode* v : spec.set) {
+    Literal l = ToLiteral(*v, c.type(), "check '" + spec.describe + "'");
+    if (l.is_null) {
+      allow_null = true;
+    } else {
+      values.push_back(std::move(l));
+    }
+  }
+  Bitmap member = NewBitmap(n);
+  uint64_t* m = member.data();
+  switch (c.type()) {
+    case DataType::kInt64:
+    case DataType::kTimestamp:
+    case DataType::kBool: {
+      std::vector<int64_t> set;
+      for (const Literal& l : values) set.push_back(l.i);
+      if (c.type() == DataType::kBool) {
+        for (int64_t row = 0; row < n; ++row) {
+          if (c.IsValid(row) && std::find(set.begin(), set.end(), c.bools()[row]) != set.end()) columnar::SetBit(m, row);
+        }
+      } else if (set.size() <= 32) {
+        kernels::SelectIn(c.ints(), c.validity(), n, set.data(), static_cast<int64_t>(set.size()), m);
+      } else {
+        std::unordered_set<int64_t> hs(set.begin(), set.end());
+        for (int64_t row = 0; row < n; ++row) {
+          if (c.IsValid(row) && hs.count(c.ints()[row])) columnar::SetBit(m, row);
+        }
+      }
+      break;
+    }
+    case DataType::kFloat64: {
+      std::unordered_set<double> hs;
+      for (const Literal& l : values) hs.insert(l.d);
+      for (int64_t row = 0; row < n; ++row) {
+        if (c.IsValid(row) && hs.count(c.doubles()[row])) columnar::SetBit(m, row);
+      }
+      break;
+    }
+    case DataType::kString: {
+      std::unordered_set<std::string_view> hs;
+      for (const Literal& l : values) hs.insert(l.s);
+      for (int64_t row = 0; row < n; ++row) {
+        if (c.IsValid(row) && hs.count(c.StringAt(row))) columnar::SetBit(m, row);
+      }
+      break;
+    }
+  }
+  // Null rows: checked only when the list names null.
+  int64_t valid = kernels::CountValid(c.validity(), n);
+  r.checked = allow_null ? n : valid;
+  r.failed = NewBitmap(n);
+  if (negate) {
+    kernels::BitmapAnd(member.data(), c.validity(), r.failed.data(), n);
+  } else {
+    kernels::BitmapAndNot(c.validity(), member.data(), r.failed.data(), n);
+  }
+  if (allow_null && c.has_nulls()) {
+    // A null row is a member of the list.
+    Bitmap nulls = NewBitmap(n);
+    kernels::BitmapNot(c.validity(), nulls.data(), n);
+    if (negate) kernels::BitmapOr(r.failed.data(), nulls.data(), r.failed.data(), n);
+  }
+}
+
+// Evaluates `predicate` once per distinct value (the columns we check are
+// mostly categorical) and marks the rows whose value fails it.
+template <class Pred>
+void RunPerDistinct(const ColumnPtr& c, int64_t n, CheckResult& r, Pred&& predicate) {
+  columnar::Grouping g = columnar::GroupRows({c});
+  std::vector<uint8_t> fails(static_cast<size_t>(g.num_groups()));
+  for (int64_t id = 0; id < g.num_groups(); ++id) {
+    int64_t row = g.first_row[id];
+    fails[id] = c->IsValid(row) && !predicate(*c, row);
+  }
+  r.checked = kernels::CountValid(c->validity(), n);
+  r.failed = NewBitmap(n);
+  for (int64_t row = 0; row < n; ++row) {
+    if (fails[g.group_ids[row]]) columnar::SetBit(r.failed.data(), row);
+  }
+}
+
+void RunUnique(const std::vector<ColumnPtr>& keys, int64_t n, bool skip_null_rows, CheckResult& r) {
+  columnar::Grouping g = columnar::GroupRows(keys);
+  r.failed = NewBitmap(n);
+  const Column& first = *keys[0];
+  for (int64_t row = 0; row < n; ++row) {
+    if (g.first_row[g.group_ids[row]] != row && (!skip_null_rows || first.IsValid(row))) {
+      columnar::SetBit(r.failed.data(), row);
+    }
+  }
+  r.checked = skip_null_rows ? kernels::CountValid(first.validity(), n) : n;
+}
+
+nlohmann::json Profile(const columnar::Table& t) {
+  nlohmann::json out = nlohmann::json::object();
+  for (int col = 0; col < t.num_columns(); ++col) {
+    if (t.num_batches() == 0) {
+      out[t.schema().field(col).name] = {{"type", std::string(columnar::TypeName(t.schema().field(col).type))},
+                                         {"nulls", 0}};
+      continue;
+    }
+    const Column& c = *t.batch(0).columns[col];
+    const int64_t n = c.length();
+    nlohmann::json p = {{"type", std::string(columnar::TypeName(c.type()))}, {"nulls", c.null_count()}};
+    switch (c.type()) {
+      case DataType::kFloat64: {
+        auto mm = kernels::MinMax(c.doubles(), c.validity(), n);
+        if (mm.any) p["min"] = mm.min, p["max"] = mm.max;
+        int64_t valid = n - c.null_count();
+        if (valid > 0) p["mean"] = kernels::Sum(c.doubles(), c.validity(), n) / static_cast<double>(valid);
+        break;
+      }
+      case DataType::kInt64: {
+        auto mm = kernels::MinMax(c.ints(), c.validity(), n);
+        if (mm.any) p["min"] = mm.min, p["max"] = mm.max;
+        int64_t valid = n - c.null_count();
+        if (valid > 0) p["mean"] = kernels::Sum(c.ints(), c.validity(), n) / static_cast<double>(valid);
+        break;
+      }
+      case DataType::kTimestamp: {
+        auto mm = kernels::MinMax(c.ints(), c.validity(), n);
+        if (mm.any) p["min"] = columnar::FormatTimestamp(mm.min), p["max"] = columnar::FormatTimestamp(mm.max);
+        break;
+      }
+      default: break;
+    }
+    p["distinct_estimate"] = columnar::EstimateDistinct(c);
+    out[t.schema().field(col).name] = p;
+  }
+  return out;
+}
+
+std::string Percent(int64_t part, int64_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+  return buf;
+}
+
+class ValidateOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "validate"; }
+  bool produces_table() const override { return true; }
+  bool consumes_table() const override { return true; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    ParseValidateArgs(*task.with, "task '" + task.id + "': validate", diags, task.mark);
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseValidateArgs(ctx.args(), "validate", diags, ctx.task().mark);
+    if (!args) return TaskResult::Failure(diags.items().front().message);
+    columnar::TablePtr input = MainInput(ctx);
+    columnar::TablePtr table = columnar::Concatenate(*input);
+    const int64_t n = table->num_rows();
+    try {
+      return Run(ctx, *args, input, table, n);
+    } catch (const CheckError& e) {
+      return TaskResult::Failure(e.what());
+    }
+  }
+
+ private:
+  TaskResult Run(TaskContext& ctx, const ValidateArgs& args, const columnar::TablePtr& input,
+                 const columnar::TablePtr& table, int64_t n) const {
+    const columnar::Schema& schema = table->schema();
+    auto column = [&](const std::string& name, const std::string& where) -> ColumnPtr {
+      auto idx = schema.IndexOf(name);
+      if (!idx) {
+        throw CheckError(where + ": column '" + name + "' is not in the input (columns: " + Join(schema.names()) + ")");
+      }
+      if (n == 0) return std::make_shared<Column>(schema.field(*idx).type, 0);
+      return table->batch(0).columns[*idx];
+    };
+
+    std::vector<CheckResult> results;
+    for (const CheckSpec& spec : args.checks) {
+      CheckResult r;
+      r.name = spec.describe;
+      r.column = spec.column;
+      ColumnPtr c = column(spec.column, "check '" + spec.describe + "'");
+      if (spec.kind == "not_null") {
+        r.checked = n;
+        if (c->has_nulls()) {
+          r.failed = NewBitmap(n);
+          kernels::BitmapNot(c->validity(), r.failed.data(), n);
+        }
+      } else if (spec.kind == "unique") {
+        RunUnique({c}, n, true, r);
+      } else if (spec.kind == "range") {
+        RunRange(spec, *c, n, r);
+      } else if (spec.kind == "in" || spec.kind == "not_in") {
+        RunMembership(spec, *c, n, r);
+      } else if (spec.kind == "matches") {
+        std::regex re(spec.pattern, std::regex::ECMAScript);
+        RunPerDistinct(c, n, r, [&](const Column& col, int64_t row) {
+          std::string text = columnar::ValueText(col, row);
+          return std::regex_search(text, re);
+        });
+      } else if (spec.kind == "type") {
+        DataType want = spec.type;
+        if (c->type() == want) {
+          r.checked = kernels::CountValid(c->validity(), n);
+        } else {
+          RunPerDistinct(c, n, r, [&](const Column& col, int64_t row) {
+            ColumnPtr one = columnar::Take(col, {row});
+            int64_t bad;
+            std::string text;
+            return columnar::Cast(*one, want, &bad, &text) != nullptr;
+          });
+        }
+      }
+      Finish(r, *c, n);
+      results.push_back(std::move(r));
+    }
+
+    // Table checks: repeated rows are row failures; the others fail the table.
+    const TableSpec& ts = args.table;
+    if (ts.unique_all || !ts.unique_columns.empty()) {
+      std::vector<ColumnPtr> keys;
+      std::vector<std::string> names = ts.unique_all ? schema.names() : ts.unique_columns;
+      for (const std::string& name : names) keys.push_back(column(name, "table unique"));
+      CheckResult r;
+      r.name = ts.unique_all ? "rows unique" : "rows unique over " + Join(names);
+      r.column = ts.unique_all ? "*" : Join(names);
+      if (n > 0) RunUnique(keys, n, false, r);
+      if (!r.failed.empty()) {
+        r.failed_count = kernels::CountSet(r.failed.data(), n);
+        if (r.failed_count == 0) r.failed.clear();
+      }
+      for (int64_t row = 0; row < n && r.examples.size() < 5 && !r.failed.empty(); ++row) {
+        if (!columnar::BitIsSet(r.failed.data(), row)) continue;
+        std::string ex;
+        for (size_t k = 0; k < keys.size(); ++k) ex += (k ? "," : "") + columnar::ValueText(*keys[k], row);
+        r.examples.push_back(ex);
+      }
+      results.push_back(std::move(r));
+    }
+    nlohmann::json table_checks = nlohmann::json::array();
+    std::vector<std::string> table_failures;
+    auto table_check = [&](const std::string& name, bool passed, nlohmann::json detail) {
+      detail["check"] = name;
+      detail["passed"] = passed;
+      table_checks.push_back(detail);
+      if (!passed) table_failures.push_back(name);
+    };
+    if (ts.row_count_min || ts.row_count_max) {
+      bool ok = (!ts.row_count_min || n >= *ts.row_count_min) && (!ts.row_count_max || n <= *ts.row_count_max);
+      std::string name = "row count " + std::to_string(n) + (ts.row_count_min ? " >= " + std::to_string(*ts.row_count_min) : "") +
+                         (ts.row_count_max ? " <= " + std::to_string(*ts.row_count_max) : "");
+      table_check(name, ok, {{"rows", n}});
+    }
+    for (const auto& [name, limit] : ts.max_null_fraction) {
+      ColumnPtr c = column(name, "table max_null_fraction");
+      double fraction = n ? static_cast<double>(c->null_count()) / static_cast<double>(n) : 0;
+      table_check(name + " null fraction <= " + FormatFraction(limit), fraction <= limit, {{"null_fraction", fraction}});
+    }
+    if (!ts.freshness_column.empty() && ts.freshness_max_age) {
+      ColumnPtr c = column(ts.freshness_column, "table freshness");
+      if (c->type() != DataType::kTimestamp) {
+        throw CheckError("table freshness: column '" + ts.freshness_column + "' is " +
+                         std::string(columnar::TypeName(c->type())) + ", not a timestamp");
+      }
+      auto mm = kernels::MinMax(c->ints(), c->validity(), n);
+      int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+      int64_t max_age = std::chrono::duration_cast<std::chrono::microseconds>(*ts.freshness_max_age).count();
+      bool ok = mm.any && now - mm.max <= max_age;
+      table_check(ts.freshness_column + " newer than " + FormatDuration(*ts.freshness_max_age), ok,
+                  {{"newest", mm.any ? nlohmann::json(columnar::FormatTimestamp(mm.max)) : nlohmann::json(nullptr)}});
+    }
+
+    // Rows failing any check.
+    Bitmap any = NewBitmap(n);
+    for (const CheckResult& r : results) {
+      if (!r.failed.empty()) kernels::BitmapOr(any.data(), r.failed.data(), any.data(), n);
+    }
+    const int64_t failed_rows = n ? kernels::CountSet(any.data(), n) : 0;
+    const double rate = n ? static_cast<double>(failed_rows) / static_cast<double>(n) : 0;
+    const bool rate_ok = rate <= args.max_failure_rate;
+    const bool passed = rate_ok && table_failures.empty();
+
+    nlohmann::json report = {{"rows", n}, {"rows_failed", failed_rows}, {"failure_rate", rate},
+                             {"max_failure_rate", args.max_failure_rate}, {"on_failure", args.on_failure},
+                             {"passed", passed}};
+    nlohmann::json checks = nlohmann::json::array();
+    for (const CheckResult& r : results) {
+      checks.push_back({{"check", r.name}, {"column", r.column}, {"rows_checked", r.checked},
+                        {"rows_failed", r.failed_count}, {"examples", r.examples}});
+    }
+    report["checks"] = checks;
+    report["table_checks"] = table_checks;
+    report["profile"] = Profile(*table);
+
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = n;
+    std::string summary = std::to_string(results.size()) + " row checks, " + std::to_string(failed_rows) +
+                          " rows failed (" + Percent(failed_rows, n) + ")";
+    if (!table_failures.empty()) summary += "; table check failed: " + table_failures.front();
+
+    // The output: the rows that passed (all rows with warn).
+    columnar::TablePtr output = input;
+    if (args.on_failure != "warn" && failed_rows > 0) {
+      Bitmap pass = NewBitmap(n);
+      kernels::BitmapNot(any.data(), pass.data(), n);
+      auto kept = std::make_shared<columnar::Table>(table->schema());
+      kept->AddBatch(columnar::FilterBatch(table->batch(0), pass.data(), n - failed_rows));
+      output = kept;
+    }
+    if (args.on_failure == "quarantine" && failed_rows > 0) {
+      auto q = Quarantine(*table, any, results, n, failed_rows);
+      PersistTable(ctx, *q, "quarantine");
+      result.metrics.rows_quarantined = failed_rows;
+    }
+    PersistJson(ctx, report.dump(2), "report");
+    result.metrics.rows_out = output->num_rows();
+    result.metrics.summary = summary;
+
+    if (!passed && args.on_failure != "warn") {
+      std::string why = !rate_ok ? std::to_string(failed_rows) + " of " + std::to_string(n) + " rows (" +
+                                       Percent(failed_rows, n) + ") failed checks, more than max_failure_rate " +
+                                       FormatFraction(args.max_failure_rate) + FirstFailure(results)
+                                 : "table check failed: " + table_failures.front();
+      TaskResult failed = TaskResult::Failure(why);
+      failed.metrics = result.metrics;
+      return failed;
+    }
+    if (!passed) ctx.Log("warning: " + summary);
+    PublishOutput(ctx, output);
+    return result;
+  }
+
+  static std::string FirstFailure(const std::vector<CheckResult>& results) {
+    for (const CheckResult& r : results) {
+      if (r.failed_count > 0) {
+        return " (first: " + r.name + ": " + std::to_string(r.failed_count) + " rows" +
+               (r.examples.empty() ? "" : ", e.g. " + r.examples.front()) + ")";
+      }
+    }
+    return "";
+  }
+
+  // The failing rows, their row number in the input and the first check
+  // each failed.
+  static columnar::TablePtr Quarantine(const columnar::Table& table, const Bitmap& any,
+                                       const std::vector<CheckResult>& results, int64_t n, int64_t failed) {
+    columnar::Schema schema = table.schema();
+    schema.Add({"_row", DataType::kInt64});
+    schema.Add({"_reason", DataType::kString});
+    auto q = std::make_shared<columnar::Table>(schema);
+    columnar::Batch b = columnar::FilterBatch(table.batch(0), any.data(), failed);
+    columnar::ColumnBuilder rows(DataType::kInt64), reasons(DataType::kString);
+    for (int64_t row = 0; row < n; ++row) {
+      if (!columnar::BitIsSet(any.data(), row)) continue;
+      rows.AppendInt(row);
+      for (const CheckResult& r : results) {
+        if (!r.failed.empty() && columnar::BitIsSet(r.failed.data(), row)) {
+          reasons.AppendString(r.name);
+          break;
+        }
+      }
+    }
+    b.columns.push_back(rows.Finish());
+    b.columns.push_back(reasons.Finish());
+    q->AddBatch(std::move(b));
+    return q;
+  }
+
+  static std::string Join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeValidateOperator() { return std::make_unique<ValidateOperator>(); }
+
+}  // namespace pipeline::ops
