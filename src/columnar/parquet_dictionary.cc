@@ -1,0 +1,158 @@
+#include "columnar/parquet_dictionary.h"
+
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <type_traits>
+
+namespace pipeline::columnar::parquet {
+namespace {
+
+constexpr uint32_t kGiveUp = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
+constexpr uint64_t kMaxDirectRange = uint64_t{1} << 16;
+constexpr int kInitialSlotsLog2 = 10;
+// After this many values, a chunk whose values were nearly all distinct
+// is written PLAIN (only chunks several times larger are probed).
+constexpr int64_t kProbeValues = 8192;
+
+bool LooksUnique(int64_t seen, size_t distinct, int64_t total) {
+  return seen == kProbeValues && total >= 4 * kProbeValues && distinct * 100 > 97 * kProbeValues;
+}
+
+uint64_t HashBytes(const char* data, size_t n) {
+  constexpr uint64_t kMul = 0x9FB21C651E98DF25ULL;
+  uint64_t h = kGolden ^ (n * 0xFF51AFD7ED558CCDULL);
+  for (; n >= 8; data += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, data, 8);
+    h = (h ^ word) * kMul;
+    h ^= h >> 29;
+  }
+  if (n) {
+    uint64_t word = 0;
+    std::memcpy(&word, data, n);
+    h = (h ^ word) * kMul;
+    h ^= h >> 29;
+  }
+  h *= kGolden;
+  return h ^ (h >> 32);
+}
+
+// Calls lookup(value) for each non-null value of the slices (values read as
+// T), storing the indices; stops with false when lookup gives up or the
+// first values look unique (distinct() tells the dictionary's size).
+template <class T, class Lookup, class Distinct>
+bool ScanSlices(const std::vector<ColumnSlice>& slices, std::vector<uint32_t>* indices, Lookup&& lookup,
+                Distinct&& distinct) {
+  uint32_t* out = indices->data();
+  const int64_t total = static_cast<int64_t>(indices->size());
+  int64_t seen = 0;
+  auto add = [&](const T& value) {
+    uint32_t index = lookup(value);
+    if (index == kGiveUp) return false;
+    out[seen++] = index;
+    return !LooksUnique(seen, distinct(), total);
+  };
+  for (const ColumnSlice& slice : slices) {
+    const uint64_t* validity = slice.column->validity();
+    for (int64_t row = slice.offset; row < slice.offset + slice.length; ++row) {
+      if (validity && !BitIsSet(validity, row)) continue;
+      T value;
+      if constexpr (std::is_same_v<T, std::string_view>) value = slice.column->StringAt(row);
+      else value = slice.column->data<T>()[row];
+      if (!add(value)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Dictionary64::Build(const std::vector<ColumnSlice>& slices, int64_t min, uint64_t int_range,
+                         std::vector<uint32_t>* indices) {
+  values_.clear();
+  auto distinct = [&] { return values_.size(); };
+  if (int_range < kMaxDirectRange) {
+    direct_.assign(int_range + 1, 0);
+    uint64_t base = static_cast<uint64_t>(min);
+    auto lookup = [&](uint64_t key) {
+      uint32_t& slot = direct_[key - base];
+      if (slot == 0) {
+        values_.push_back(key);
+        slot = static_cast<uint32_t>(values_.size());
+      }
+      return slot - 1;
+    };
+    return ScanSlices<uint64_t>(slices, indices, lookup, distinct);
+  }
+  slots_.assign(size_t{1} << kInitialSlotsLog2, Slot{0, 0});
+  shift_ = 64 - kInitialSlotsLog2;
+  return ScanSlices<uint64_t>(slices, indices, [&](uint64_t key) { return HashLookup(key); }, distinct);
+}
+
+uint32_t Dictionary64::HashLookup(uint64_t key) {
+  size_t mask = slots_.size() - 1;
+  for (size_t pos = (key * kGolden) >> shift_;; pos = (pos + 1) & mask) {
+    Slot& slot = slots_[pos];
+    if (slot.index_plus_one == 0) {
+      if ((values_.size() + 1) * 8 > kMaxDictionaryBytes) return kGiveUp;
+      values_.push_back(key);
+      slot = Slot{key, static_cast<uint32_t>(values_.size())};
+      if (values_.size() * 2 > slots_.size()) Grow();
+      return static_cast<uint32_t>(values_.size() - 1);
+    }
+    if (slot.key == key) return slot.index_plus_one - 1;
+  }
+}
+
+void Dictionary64::Grow() {
+  slots_.assign(slots_.size() * 2, Slot{0, 0});
+  --shift_;
+  size_t mask = slots_.size() - 1;
+  for (size_t idx = 0; idx < values_.size(); ++idx) {
+    size_t pos = (values_[idx] * kGolden) >> shift_;
+    while (slots_[pos].index_plus_one) pos = (pos + 1) & mask;
+    slots_[pos] = Slot{values_[idx], static_cast<uint32_t>(idx + 1)};
+  }
+}
+
+bool StringDictionary::Build(const std::vector<ColumnSlice>& slices, std::vector<uint32_t>* indices) {
+  offsets_.assign(1, 0);
+  chars_.clear();
+  slots_.assign(size_t{1} << kInitialSlotsLog2, Slot{0, 0});
+  shift_ = 64 - kInitialSlotsLog2;
+  return ScanSlices<std::string_view>(
+      slices, indices, [&](std::string_view value) { return Lookup(value); }, [&] { return size(); });
+}
+
+uint32_t StringDictionary::Lookup(std::string_view value) {
+  uint64_t hash = HashBytes(value.data(), value.size());
+  size_t mask = slots_.size() - 1;
+  for (size_t pos = hash >> shift_;; pos = (pos + 1) & mask) {
+    Slot& slot = slots_[pos];
+    if (slot.index_plus_one == 0) {
+      if (chars_.size() + value.size() + 4 * (size() + 1) > kMaxDictionaryBytes) return kGiveUp;
+      chars_.append(value);
+      offsets_.push_back(static_cast<uint32_t>(chars_.size()));
+      slot = Slot{hash, static_cast<uint32_t>(size())};
+      if (size() * 2 > slots_.size()) Grow();
+      return static_cast<uint32_t>(size() - 1);
+    }
+    if (slot.hash == hash && at(slot.index_plus_one - 1) == value) return slot.index_plus_one - 1;
+  }
+}
+
+void StringDictionary::Grow() {
+  slots_.assign(slots_.size() * 2, Slot{0, 0});
+  --shift_;
+  size_t mask = slots_.size() - 1;
+  for (size_t idx = 0; idx < size(); ++idx) {
+    uint64_t hash = HashBytes(at(idx).data(), at(idx).size());
+    size_t pos = hash >> shift_;
+    while (slots_[pos].index_plus_one) pos = (pos + 1) & mask;
+    slots_[pos] = Slot{hash, static_cast<uint32_t>(idx + 1)};
+  }
+}
+
+}  // namespace pipeline::columnar::parquet
