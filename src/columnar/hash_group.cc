@@ -11,7 +11,7 @@
 namespace pipeline::columnar {
 namespace {
 
-constexpr int kPartitionBits = 6;
+constexpr int kPartitionBits = 8;
 constexpr int kPartitions = 1 << kPartitionBits;
 constexpr int64_t kHashBlock = 1 << 16;
 
@@ -135,28 +135,23 @@ Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
     }
   });
 
-  // Number groups by first row: sort (first row, partition, local id).
-  int64_t groups = 0;
-  for (const auto& f : firsts) groups += static_cast<int64_t>(f.size());
+  // Number groups by first row: walk the rows in order; a row whose local
+  // group has no number yet is that group's first row.
   std::vector<std::vector<uint32_t>> global(kPartitions);
-  std::vector<std::pair<int64_t, uint64_t>> order;  // first row, (partition << 32 | local)
-  order.reserve(static_cast<size_t>(groups));
+  int64_t groups = 0;
   for (int p = 0; p < kPartitions; ++p) {
-    global[p].resize(firsts[p].size());
-    for (size_t l = 0; l < firsts[p].size(); ++l) order.push_back({firsts[p][l], (uint64_t(p) << 32) | l});
+    global[p].assign(firsts[p].size(), UINT32_MAX);
+    groups += static_cast<int64_t>(firsts[p].size());
   }
-  std::sort(order.begin(), order.end());
-  g.first_row.resize(static_cast<size_t>(groups));
-  for (size_t id = 0; id < order.size(); ++id) {
-    g.first_row[id] = order[id].first;
-    global[order[id].second >> 32][order[id].second & 0xffffffff] = static_cast<uint32_t>(id);
-  }
-  ParallelFor(kPartitions, threads, [&](size_t p) {
-    for (int64_t i = starts[p]; i < starts[p + 1]; ++i) {
-      uint32_t r = rows[i];
-      g.group_ids[r] = global[p][local[r]];
+  g.first_row.reserve(static_cast<size_t>(groups));
+  for (int64_t r = 0; r < n; ++r) {
+    uint32_t& id = global[hashes[r] >> (64 - kPartitionBits)][local[r]];
+    if (id == UINT32_MAX) {
+      id = static_cast<uint32_t>(g.first_row.size());
+      g.first_row.push_back(r);
     }
-  });
+    g.group_ids[r] = id;
+  }
   return g;
 }
 

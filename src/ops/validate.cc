@@ -455,19 +455,19 @@ class ValidateOperator final : public Operator {
     Diagnostics diags(ctx.task().id);
     auto args = ParseValidateArgs(ctx.args(), "validate", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
-    columnar::TablePtr input = MainInput(ctx);
-    columnar::TablePtr table = columnar::Concatenate(*input);
+    // One batch: row numbers are table-wide (the input's batches are
+    // dropped as soon as nothing else holds them).
+    columnar::TablePtr table = columnar::Concatenate(*MainInput(ctx));
     const int64_t n = table->num_rows();
     try {
-      return Run(ctx, *args, input, table, n);
+      return Run(ctx, *args, table, n);
     } catch (const CheckError& e) {
       return TaskResult::Failure(e.what());
     }
   }
 
  private:
-  TaskResult Run(TaskContext& ctx, const ValidateArgs& args, const columnar::TablePtr& input,
-                 const columnar::TablePtr& table, int64_t n) const {
+  TaskResult Run(TaskContext& ctx, const ValidateArgs& args, const columnar::TablePtr& table, int64_t n) const {
     const columnar::Schema& schema = table->schema();
     auto column = [&](const std::string& name, const std::string& where) -> ColumnPtr {
       auto idx = schema.IndexOf(name);
@@ -603,8 +603,8 @@ class ValidateOperator final : public Operator {
                           " rows failed (" + Percent(failed_rows, n) + ")";
     if (!table_failures.empty()) summary += "; table check failed: " + table_failures.front();
 
-    // The output: the rows that passed (all rows with warn).
-    columnar::TablePtr output = input;
+    // The output: the rows that passed (all rows with warn), as one batch.
+    columnar::TablePtr output = table;
     if (args.on_failure != "warn" && failed_rows > 0) {
       Bitmap pass = NewBitmap(n);
       kernels::BitmapNot(any.data(), pass.data(), n);
