@@ -67,7 +67,11 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
 }
 
 std::vector<std::string> ExpandPath(const std::string& pattern) {
-  if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
+  if (pattern.find_first_of("*?[") == std::string::npos) {
+    std::error_code ec;
+    if (!std::filesystem::exists(pattern, ec)) return {};
+    return {pattern};
+  }
   glob_t g{};
   int rc = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
   std::vector<std::string> out;

@@ -1,0 +1,87 @@
+// A TaskContext for running one data operator in a test: in-memory outputs
+// of earlier tasks, artifacts recorded in a map, a fresh artifact folder.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/dag_spec.h"
+#include "core/operator.h"
+#include "dag/yaml_reader.h"
+
+namespace pipeline::testing_util {
+
+class NeverCancelled final : public CancelToken {
+ public:
+  bool cancelled() const override { return false; }
+  int fd() const override { return -1; }
+};
+
+class OpContext final : public TaskContext {
+ public:
+  // `with_yaml` is the task's `with:` map as YAML text.
+  OpContext(const std::string& task_id, const std::string& with_yaml, const std::filesystem::path& dir,
+            std::optional<std::string> input = std::nullopt)
+      : dir_(dir.string()), artifact_dir_((dir / "artifacts" / task_id).string()), run_id_("run1") {
+    Diagnostics diags("test.yaml");
+    args_ = ReadYaml(with_yaml.empty() ? "{}" : with_yaml, diags);
+    if (!args_ || !diags.empty()) throw std::runtime_error("bad test YAML: " + with_yaml);
+    task_.id = task_id;
+    task_.with = args_;
+    task_.input = std::move(input);
+    log_path_ = (dir / (task_id + ".log")).string();
+  }
+
+  const TaskSpec& task() const override { return task_; }
+  TaskSpec& mutable_task() { return task_; }
+  const DocNode& args() const override { return *args_; }
+  const std::string& command() const override { return empty_; }
+  const std::vector<std::pair<std::string, std::string>>& env() const override { return env_; }
+  const std::string& dag_dir() const override { return dir_; }
+  const std::string& log_path() const override { return log_path_; }
+  int try_number() const override { return 1; }
+  const CancelToken& cancel() const override { return token_; }
+  void Log(std::string_view line) override { log_ += std::string(line) + "\n"; }
+  void ProcessStarted(int) override {}
+  std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
+    auto it = outputs_.find(std::string(task_id));
+    return it == outputs_.end() ? nullptr : it->second;
+  }
+  void SetOutput(std::shared_ptr<const Dataset> output) override { outputs_[task_.id] = std::move(output); }
+  const std::string& run_id() const override { return run_id_; }
+  const std::string& artifact_dir() const override { return artifact_dir_; }
+  void RecordArtifact(const ArtifactInfo& a) override { artifacts_[{task_.id, a.name}] = a; }
+  std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
+    auto it = artifacts_.find({std::string(task_id), std::string(name)});
+    if (it == artifacts_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Test hooks.
+  void SetInput(const std::string& task_id, std::shared_ptr<const Dataset> data) { outputs_[task_id] = std::move(data); }
+  void AddArtifact(const std::string& task_id, const ArtifactInfo& a) { artifacts_[{task_id, a.name}] = a; }
+  const std::map<std::pair<std::string, std::string>, ArtifactInfo>& artifacts() const { return artifacts_; }
+  std::shared_ptr<const Dataset> output() const {
+    auto it = outputs_.find(task_.id);
+    return it == outputs_.end() ? nullptr : it->second;
+  }
+  const std::string& log() const { return log_; }
+
+ private:
+  std::string dir_;
+  std::string artifact_dir_;
+  std::string run_id_;
+  std::string log_path_;
+  std::string empty_;
+  std::vector<std::pair<std::string, std::string>> env_;
+  TaskSpec task_;
+  DocNode::Ptr args_;
+  NeverCancelled token_;
+  std::string log_;
+  std::map<std::string, std::shared_ptr<const Dataset>> outputs_;
+  std::map<std::pair<std::string, std::string>, ArtifactInfo> artifacts_;
+};
+
+}  // namespace pipeline::testing_util

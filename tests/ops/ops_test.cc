@@ -1,0 +1,463 @@
+// The data operators, each run alone on a fake context.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "columnar/compute.h"
+#include "columnar/csv.h"
+#include "columnar/parquet.h"
+#include "core/error.h"
+#include "core/operator.h"
+#include "ops/data_operators.h"
+#include "ops/table_io.h"
+#include "op_context.h"
+#include "test_util.h"
+
+namespace pipeline {
+namespace {
+
+using columnar::TablePtr;
+using testing_util::OpContext;
+
+class OpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterDataOperators(ops_);
+    dir_ = testing_util::FreshTestDir("ops");
+  }
+
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+
+  static std::string Read(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // Runs operator `op` with `with` on `input` (a CSV text, read with types
+  // inferred) and returns the result; the output table lands in `out_`.
+  TaskResult Run(const std::string& op, const std::string& with, const std::string& input_csv = "") {
+    ctx_ = std::make_unique<OpContext>("t", with, dir_, input_csv.empty() ? std::nullopt : std::optional<std::string>("up"));
+    if (!input_csv.empty()) {
+      TablePtr in = columnar::ReadCsvText(input_csv, "in.csv").table;
+      ctx_->SetInput("up", std::make_shared<ops::TableDataset>(in));
+    }
+    TaskResult r = ops_.Find(op)->Execute(*ctx_);
+    out_ = nullptr;
+    if (auto data = ctx_->output()) out_ = dynamic_cast<const ops::TableDataset&>(*data).table();
+    return r;
+  }
+
+  // The diagnostics CheckArgs gives for `with` ("LINE:COL: message" each).
+  std::string Check(const std::string& op, const std::string& with) {
+    OpContext ctx("t", with, dir_);
+    Diagnostics diags("test.yaml");
+    ops_.Find(op)->CheckArgs(ctx.task(), diags);
+    std::string out;
+    for (const Diagnostic& d : diags.items()) {
+      out += std::to_string(d.mark.line) + ":" + std::to_string(d.mark.column) + ": " + d.message + "\n";
+    }
+    return out;
+  }
+
+  // The output as "a|b" lines with a header line of name:type.
+  static std::string Dump(const columnar::Table& t) {
+    std::string out;
+    for (int c = 0; c < t.num_columns(); ++c) {
+      out += (c ? "," : "") + t.schema().field(c).name + ":" + std::string(columnar::TypeName(t.schema().field(c).type));
+    }
+    out += "\n";
+    TablePtr flat = columnar::Concatenate(t);
+    for (int64_t r = 0; r < t.num_rows(); ++r) {
+      for (int c = 0; c < t.num_columns(); ++c) {
+        const columnar::Column& col = *flat->batch(0).columns[c];
+        out += (c ? "|" : "") + (col.IsNull(r) ? std::string("NULL") : columnar::ValueText(col, r));
+      }
+      out += "\n";
+    }
+    return out;
+  }
+
+  nlohmann::json Report() {
+    auto a = ctx_->FindArtifact("t", "report");
+    EXPECT_TRUE(a.has_value());
+    return a ? nlohmann::json::parse(Read(a->uri)) : nlohmann::json();
+  }
+
+  OperatorRegistry ops_;
+  std::filesystem::path dir_;
+  std::unique_ptr<OpContext> ctx_;
+  TablePtr out_;
+};
+
+// ---------------------------------------------------------------- ingest
+
+TEST_F(OpsTest, IngestReadsCsvAndPersistsTheOutput) {
+  Write("a.csv", "id,amount\n1,2.5\n2,NA\n");
+  TaskResult r = Run("ingest", "path: a.csv");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Dump(*out_), "id:int64,amount:float64\n1|2.5\n2|NULL\n");
+  EXPECT_EQ(r.metrics.rows_in, 2);
+  EXPECT_EQ(r.metrics.rows_out, 2);
+  auto artifact = ctx_->FindArtifact("t", "output");
+  ASSERT_TRUE(artifact);
+  EXPECT_EQ(artifact->row_count, 2);
+  EXPECT_EQ(artifact->schema_json,
+            R"({"columns":[{"name":"id","type":"int64"},{"name":"amount","type":"float64"}]})");
+  EXPECT_EQ(artifact->content_hash.substr(0, 5), "xxh3:");
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile(artifact->uri)), Dump(*out_));
+}
+
+TEST_F(OpsTest, IngestGlobReadsFilesInNameOrderAsOneTable) {
+  Write("p2.csv", "id\n3\n");
+  Write("p1.csv", "id\n1\n2\n");
+  TaskResult r = Run("ingest", "path: 'p*.csv'");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Dump(*out_), "id:int64\n1\n2\n3\n");
+  EXPECT_EQ(r.metrics.summary, "1 columns from 2 files");
+}
+
+TEST_F(OpsTest, IngestDeclaredSchemaAndQuarantineBelowTheLimit) {
+  std::string text = "id,amount\n";
+  for (int i = 0; i < 200; ++i) text += std::to_string(i) + "," + std::to_string(i) + ".5\n";
+  text += "x,1\n";
+  Write("a.csv", text);
+  TaskResult r = Run("ingest", "{path: a.csv, schema: {id: int64}, on_bad_row: quarantine}");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.metrics.rows_in, 201);
+  EXPECT_EQ(r.metrics.rows_out, 200);
+  EXPECT_EQ(r.metrics.rows_quarantined, 1);
+  auto q = ctx_->FindArtifact("t", "quarantine");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile(q->uri)),
+            "id:string,amount:string,_source_file:string,_source_line:int64,_reason:string\n"
+            "x|1|" + (dir_ / "a.csv").string() + "|202|column id: 'x' is not of type int64\n");
+}
+
+TEST_F(OpsTest, IngestFailsAboveMaxBadRowsAndWithoutQuarantine) {
+  Write("a.csv", "id\n1\nx\n3\n");
+  TaskResult r = Run("ingest", "{path: a.csv, schema: {id: int64}, on_bad_row: quarantine, max_bad_rows: 0.1}");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "1 of 3 rows could not be parsed, more than max_bad_rows 0.1 (first: " + (dir_ / "a.csv").string() +
+                         ":3: column id: 'x' is not of type int64)");
+  r = Run("ingest", "{path: a.csv, schema: {id: int64}}");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, (dir_ / "a.csv").string() + ":3: column id: 'x' is not of type int64");
+  EXPECT_EQ(out_, nullptr);
+}
+
+TEST_F(OpsTest, IngestMissingFileEmptyFileAndUnknownFormat) {
+  EXPECT_EQ(Run("ingest", "path: nope.csv").error, "path 'nope.csv' matches no file");
+  Write("empty.csv", "");
+  EXPECT_EQ(Run("ingest", "path: empty.csv").error, (dir_ / "empty.csv").string() + ": the file is empty (no header and no rows)");
+  Write("data.bin", "x");
+  EXPECT_EQ(Run("ingest", "path: data.bin").error,
+            "cannot tell the format of '" + (dir_ / "data.bin").string() + "' from its extension: set 'format' (csv, jsonl, parquet)");
+}
+
+TEST_F(OpsTest, IngestJsonlAndParquet) {
+  Write("a.jsonl", "{\"id\": 1, \"s\": \"x\"}\n{\"id\": 2}\n");
+  ASSERT_TRUE(Run("ingest", "path: a.jsonl").ok);
+  EXPECT_EQ(Dump(*out_), "id:int64,s:string\n1|x\n2|NULL\n");
+  columnar::WriteParquetFile(*out_, (dir_ / "a.parquet").string());
+  ASSERT_TRUE(Run("ingest", "path: a.parquet").ok);
+  EXPECT_EQ(Dump(*out_), "id:int64,s:string\n1|x\n2|NULL\n");
+}
+
+TEST_F(OpsTest, IngestCheckArgsNamesTheArgument) {
+  EXPECT_EQ(Check("ingest", "{pth: a.csv}"),
+            "0:0: task 't': ingest: missing required argument 'path'\n"
+            "1:2: task 't': ingest: unknown argument 'pth' (did you mean 'path'?)\n");
+  EXPECT_EQ(Check("ingest", "{path: a.csv, format: xls, csv: {delimiter: ';;'}, max_bad_rows: 2}"),
+            "1:23: task 't': ingest: 'format' must be one of csv, jsonl, parquet, found 'xls'\n"
+            "1:45: task 't': ingest: csv: 'delimiter' must be one character (not a newline)\n"
+            "1:66: task 't': ingest: 'max_bad_rows' must be between 0 and 1\n");
+  EXPECT_EQ(Check("ingest", "{path: a.csv, schema: {a: int}}"),
+            "1:27: task 't': ingest: schema of column 'a': unknown type 'int' (types: int64, float64, bool, string, "
+            "timestamp)\n");
+}
+
+// ---------------------------------------------------------------- validate
+
+const char* kPeople =
+    "id,age,country,email\n"
+    "1,34,US,a@x.com\n"
+    "2,-1,DE,b@x.com\n"
+    "2,51,XX,not-an-email\n"
+    "4,NA,US,NA\n"
+    "5,200,FR,e@x.com\n";
+
+TEST_F(OpsTest, ValidateCountsEachCheckWithExamples) {
+  TaskResult r = Run("validate", R"({
+    checks: [
+      {column: id, not_null: true, unique: true},
+      {column: age, min: 0, max: 120},
+      {column: country, in: [US, DE, FR]},
+      {column: email, matches: '^[^@]+@[^@]+$'}],
+    on_failure: warn})", kPeople);
+  ASSERT_TRUE(r.ok) << r.error;
+  nlohmann::json report = Report();
+  auto check = [&](int i) {
+    const auto& c = report["checks"][i];
+    return c["check"].get<std::string>() + ": " + std::to_string(c["rows_checked"].get<int64_t>()) + " checked, " +
+           std::to_string(c["rows_failed"].get<int64_t>()) + " failed " + c["examples"].dump();
+  };
+  EXPECT_EQ(check(0), "id not null: 5 checked, 0 failed []");
+  EXPECT_EQ(check(1), "id unique: 5 checked, 1 failed [\"2\"]");
+  EXPECT_EQ(check(2), "age between 0 and 120: 4 checked, 2 failed [\"-1\",\"200\"]");
+  EXPECT_EQ(check(3), "country in [US, DE, FR]: 5 checked, 1 failed [\"XX\"]");
+  EXPECT_EQ(check(4), "email matches ^[^@]+@[^@]+$: 4 checked, 1 failed [\"not-an-email\"]");
+  EXPECT_EQ(report["rows_failed"], 3);
+  EXPECT_EQ(report["passed"], false);
+  EXPECT_EQ(report["profile"]["age"]["nulls"], 1);
+  EXPECT_EQ(report["profile"]["age"]["min"], -1);
+  EXPECT_EQ(report["profile"]["age"]["max"], 200);
+  EXPECT_DOUBLE_EQ(report["profile"]["age"]["mean"].get<double>(), 71.0);
+  EXPECT_EQ(report["profile"]["country"]["distinct_estimate"], 4);
+  // warn: every row passes on.
+  EXPECT_EQ(out_->num_rows(), 5);
+  EXPECT_EQ(r.metrics.summary, "5 row checks, 3 rows failed (60.00%)");
+}
+
+TEST_F(OpsTest, ValidateFailAboveTheRateKeepsNoOutput) {
+  TaskResult r = Run("validate", "{checks: [{column: age, min: 0}], max_failure_rate: 0.1}", kPeople);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "1 of 5 rows (20.00%) failed checks, more than max_failure_rate 0.1 (first: age >= 0: 1 rows, e.g. -1)");
+  EXPECT_EQ(out_, nullptr);
+  // Within the rate, the failing rows are dropped from the output.
+  r = Run("validate", "{checks: [{column: age, min: 0}], max_failure_rate: 0.2}", kPeople);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(out_->num_rows(), 4);
+}
+
+TEST_F(OpsTest, ValidateQuarantineMovesFailingRowsWithTheirReason) {
+  TaskResult r = Run("validate", "{checks: [{column: age, min: 0, max: 120}], on_failure: quarantine, max_failure_rate: 0.5}",
+                     kPeople);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.metrics.rows_in, 5);
+  EXPECT_EQ(r.metrics.rows_out, 3);
+  EXPECT_EQ(r.metrics.rows_quarantined, 2);
+  auto q = ctx_->FindArtifact("t", "quarantine");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile(q->uri)),
+            "id:int64,age:int64,country:string,email:string,_row:int64,_reason:string\n"
+            "2|-1|DE|b@x.com|1|age between 0 and 120\n"
+            "5|200|FR|e@x.com|4|age between 0 and 120\n");
+}
+
+TEST_F(OpsTest, ValidateTableChecks) {
+  TaskResult r = Run("validate", R"({table: {row_count: {min: 10}, max_null_fraction: {age: 0.5}, unique: [id]},
+                                    on_failure: warn})", kPeople);
+  ASSERT_TRUE(r.ok);
+  nlohmann::json report = Report();
+  EXPECT_EQ(report["table_checks"][0]["check"], "row count 5 >= 10");
+  EXPECT_EQ(report["table_checks"][0]["passed"], false);
+  EXPECT_EQ(report["table_checks"][1]["passed"], true);
+  EXPECT_EQ(report["checks"][0]["check"], "rows unique over id");
+  EXPECT_EQ(report["checks"][0]["rows_failed"], 1);
+  r = Run("validate", "{table: {row_count: {min: 10}}}", kPeople);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "table check failed: row count 5 >= 10");
+}
+
+TEST_F(OpsTest, ValidateUnknownColumnAndBadArgs) {
+  TaskResult r = Run("validate", "{checks: [{column: agee, not_null: true}]}", kPeople);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "check 'agee not null': column 'agee' is not in the input (columns: id, age, country, email)");
+  EXPECT_EQ(Check("validate", "{checks: [{column: a, matches: '('}], on_failure: maybe}").substr(0, 79),
+            "1:32: task 't': validate: checks: 'matches' is not a valid regular expression: ");
+}
+
+// ---------------------------------------------------------------- clean
+
+TEST_F(OpsTest, CleanStepsInOrder) {
+  TaskResult r = Run("clean", R"({steps: [
+      {drop_duplicates: all},
+      {fill_nulls: {age: median, country: mode}},
+      {clip: {age: [0, 100]}},
+      {filter: "country != 'XX' and age >= 18"},
+      {cast: {age: float64}}]})",
+                     "id,age,country\n1,10,US\n1,10,US\n2,NA,DE\n3,30,NA\n4,200,US\n5,40,XX\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  // median of 10, 30, 200, 40 = 35; mode of US, DE, US, XX = US.
+  EXPECT_EQ(Dump(*out_), "id:int64,age:float64,country:string\n2|35|DE\n3|30|US\n4|100|US\n");
+  EXPECT_EQ(r.metrics.rows_in, 6);
+  EXPECT_EQ(r.metrics.rows_out, 3);
+  EXPECT_EQ(r.metrics.summary, "5 steps, drop_duplicates -1 rows, filter -2 rows");
+}
+
+TEST_F(OpsTest, CleanMedianOfEvenCountAndMeanAndDropNulls) {
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {x: median}}]}", "x\n1.0\n2.0\nNA\n4.0\n10.0\n").ok);
+  EXPECT_EQ(Dump(*out_), "x:float64\n1\n2\n3\n4\n10\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {x: mean, s: none}}]}", "x,s\n1.0,a\nNA,NA\n2.0,b\n").ok);
+  EXPECT_EQ(Dump(*out_), "x:float64,s:string\n1|a\n1.5|none\n2|b\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{drop_nulls: [x, s]}]}", "x,s\n1,a\nNA,b\n3,NA\n4,d\n").ok);
+  EXPECT_EQ(Dump(*out_), "x:int64,s:string\n1|a\n4|d\n");
+}
+
+TEST_F(OpsTest, CleanErrorsNameTheStepAndColumn) {
+  EXPECT_EQ(Run("clean", "{steps: [{drop_nulls: [nope]}]}", "x\n1\n").error,
+            "drop_nulls: column 'nope' is not in the input (columns: x)");
+  EXPECT_EQ(Run("clean", "{steps: [{cast: {s: int64}}]}", "s\n1\nabc\n").error,
+            "cast: column 's' row 2: 'abc' is not a int64");
+  EXPECT_EQ(Run("clean", "{steps: [{filter: \"x > 'a'\"}]}", "x\n1\n").error,
+            "filter \"x > 'a'\": position 3: cannot compare float64 with string");
+  EXPECT_EQ(Run("clean", "{steps: [{fill_nulls: {s: mean}}]}", "s\na\nNA\n").error,
+            "fill_nulls: mean needs a numeric column, 's' is string");
+  EXPECT_EQ(Check("clean", "{steps: [{dedupe: all}]}"),
+            "1:11: task 't': clean: dedupe: unknown argument 'dedupe'\n");
+}
+
+// ---------------------------------------------------------------- transform
+
+TEST_F(OpsTest, TransformScalesEncodesAndSavesFittedParameters) {
+  TaskResult r = Run("transform", R"({steps: [
+      {standardize: {x: x_z}},
+      {min_max: [y]},
+      {label_encode: [c]},
+      {one_hot: {column: d, max_categories: 2, prefix: d}},
+      {bucketize: {column: x, bounds: [2, 3]}},
+      {derive: {ratio: "x / y"}},
+      {drop: [d]},
+      {rename: {x: xx}}]})",
+                     "x,y,c,d\n1,10,b,p\n2,20,a,q\n3,30,b,p\n4,NA,NA,r\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  // x: mean 2.5, sample sd 1.29099...; y: min 10, max 30.
+  EXPECT_EQ(Dump(*out_),
+            "xx:int64,y:float64,c:int64,x_z:float64,d_p:bool,d_q:bool,d___other__:bool,x_bucket:int64,ratio:float64\n"
+            "1|0|0|-1.161895003862225|true|false|false|0|inf\n"
+            "2|0.5|1|-0.3872983346207417|false|true|false|1|4\n"
+            "3|1|0|0.3872983346207417|true|false|false|2|3\n"
+            "4|NULL|NULL|1.161895003862225|false|false|true|2|NULL\n");
+  auto params = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  EXPECT_EQ(params[0]["step"], "standardize");
+  EXPECT_DOUBLE_EQ(params[0]["params"]["x"]["mean"].get<double>(), 2.5);
+  EXPECT_NEAR(params[0]["params"]["x"]["std"].get<double>(), 1.2909944487358056, 1e-15);
+  EXPECT_EQ(params[2]["params"]["c"]["categories"], nlohmann::json::parse(R"(["b","a"])"));
+  EXPECT_EQ(params[3]["params"]["d"]["categories"], nlohmann::json::parse(R"(["p","q"])"));
+  // Saved with the persisted output too.
+  auto artifact = ctx_->FindArtifact("t", "output");
+  ASSERT_TRUE(artifact);
+  EXPECT_EQ(columnar::ReadParquetFile(artifact->uri)->metadata().at("pipe.transform"), out_->metadata().at("pipe.transform"));
+  EXPECT_TRUE(ctx_->FindArtifact("t", "transform"));
+}
+
+TEST_F(OpsTest, TransformDatetimePartsAndLog1p) {
+  ASSERT_TRUE(Run("transform", "{steps: [{datetime_parts: {column: ts, parts: [hour, dayofweek, day, month, year]}}, {log1p: {v: lv}}]}",
+                  "ts,v\n2024-03-04T05:06:07,0\n1969-12-31T23:00:00,1\n").ok);
+  EXPECT_EQ(Dump(*out_),
+            "ts:timestamp,v:int64,ts_hour:int64,ts_dayofweek:int64,ts_day:int64,ts_month:int64,ts_year:int64,lv:float64\n"
+            "2024-03-04 05:06:07|0|5|0|4|3|2024|0\n"
+            "1969-12-31 23:00:00|1|23|2|31|12|1969|0.6931471805599453\n");
+}
+
+TEST_F(OpsTest, TransformErrors) {
+  EXPECT_EQ(Run("transform", "{steps: [{standardize: [c]}]}", "c\nx\n").error, "standardize: column 'c' is string, not a number");
+  EXPECT_EQ(Run("transform", "{steps: [{standardize: [c]}]}", "c\n1\n1\n").error,
+            "standardize: column 'c' has no spread (all values equal)");
+  EXPECT_EQ(Check("transform", "{steps: [{bucketize: {column: x, bounds: [3, 1]}}]}"),
+            "1:46: task 't': transform: bucketize: 'bounds' must be strictly increasing\n");
+}
+
+// ---------------------------------------------------------------- features
+
+TEST_F(OpsTest, FeaturesGroupByJoinsBackInRowOrder) {
+  ASSERT_TRUE(Run("features", R"({key: u, aggregates: [
+      {column: a, fn: count}, {column: a, fn: mean}, {column: a, fn: max, as: top}, {column: a, fn: std}, {column: s, fn: last}]})",
+                  "u,a,s\n1,10,x\n2,5,y\n1,20,z\n1,NA,NA\n").ok);
+  EXPECT_EQ(Dump(*out_),
+            "u:int64,a:int64,s:string,a_count:int64,a_mean:float64,top:float64,a_std:float64,s_last:string\n"
+            "1|10|x|2|15|20|7.0710678118654755|z\n"
+            "2|5|y|1|5|5|NULL|y\n"
+            "1|20|z|2|15|20|7.0710678118654755|z\n"
+            "1|NULL|NULL|2|15|20|7.0710678118654755|z\n");
+}
+
+TEST_F(OpsTest, FeaturesPointInTimeSeesOnlyStrictlyEarlierRowsInTheWindow) {
+  // Given rows of one key at 0h, 1h, 1h, 3h (out of order), then each row
+  // aggregates only rows with a strictly earlier time within 2h.
+  ASSERT_TRUE(Run("features", R"({key: u, time: ts,
+      aggregates: [{column: a, fn: sum, window: 2h, as: s2h}, {column: a, fn: count, as: n_all}, {column: a, fn: last}],
+      lags: [{column: a, n: 1}], time_since_last: gap})",
+                  "u,ts,a\n"
+                  "1,2024-01-01T03:00:00,8\n"
+                  "1,2024-01-01T00:00:00,1\n"
+                  "1,2024-01-01T01:00:00,2\n"
+                  "2,2024-01-01T01:00:00,100\n"
+                  "1,2024-01-01T01:00:00,4\n").ok);
+  EXPECT_EQ(Dump(*out_),
+            "u:int64,ts:timestamp,a:int64,s2h:float64,n_all:int64,a_last:int64,a_lag_1:int64,gap:float64\n"
+            "1|2024-01-01 03:00:00|8|6|3|4|4|7200\n"
+            "1|2024-01-01 00:00:00|1|NULL|0|NULL|NULL|NULL\n"
+            "1|2024-01-01 01:00:00|2|1|1|1|1|3600\n"
+            "2|2024-01-01 01:00:00|100|NULL|0|NULL|NULL|NULL\n"
+            "1|2024-01-01 01:00:00|4|1|1|1|2|3600\n");
+}
+
+TEST_F(OpsTest, FeaturesNeedTimeForWindowsAndLags) {
+  EXPECT_EQ(Check("features", "{key: u, aggregates: [{column: a, fn: sum, window: 1h}]}"),
+            "1:22: task 't': features: aggregate 'a_sum_1h' has a window but the features have no 'time'\n");
+  EXPECT_EQ(Check("features", "{key: u, aggregates: [{column: a, fn: median}]}"),
+            "1:39: task 't': features: aggregates: 'fn' must be one of count, sum, mean, min, max, std, last, found "
+            "'median' (did you mean 'mean'?)\n");
+}
+
+// ---------------------------------------------------------------- export
+
+TEST_F(OpsTest, ExportWritesEachFormatWhole) {
+  const char* csv = "id,s\n1,a\n2,NA\n";
+  ASSERT_TRUE(Run("export", "path: out/x.parquet", csv).ok);
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile((dir_ / "out/x.parquet").string())), "id:int64,s:string\n1|a\n2|NULL\n");
+  ASSERT_TRUE(Run("export", "{path: out/x.csv}", csv).ok);
+  EXPECT_EQ(Read(dir_ / "out/x.csv"), "id,s\n1,a\n2,\n");
+  ASSERT_TRUE(Run("export", "{path: out/x.data, format: jsonl}", csv).ok);
+  EXPECT_EQ(Read(dir_ / "out/x.data"), "{\"id\":1,\"s\":\"a\"}\n{\"id\":2,\"s\":null}\n");
+  int files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_ / "out")) ++files;
+  EXPECT_EQ(files, 3);  // no temporary files left
+}
+
+TEST_F(OpsTest, ExportPartitionsHiveStyle) {
+  TaskResult r = Run("export", "{path: out/parts, partition_by: [c]}", "id,c\n1,a\n2,b/x\n3,a\n4,NA\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile((dir_ / "out/parts/c=a/part-0.parquet").string())), "id:int64\n1\n3\n");
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "out/parts/c=b%2Fx/part-0.parquet"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "out/parts/c=__HIVE_DEFAULT_PARTITION__/part-0.parquet"));
+  EXPECT_EQ(r.metrics.summary.substr(0, 13), "wrote 3 files");
+  EXPECT_EQ(Run("export", "{path: out/p, partition_by: [zz]}", "id\n1\n").error,
+            "partition_by: column 'zz' is not in the input (columns: id)");
+}
+
+// ---------------------------------------------------------------- hand-over
+
+TEST_F(OpsTest, InputFallsBackToThePersistedArtifact) {
+  // Given an upstream output only on disk (a try after a crash), then the
+  // operator reads it from the artifact.
+  TablePtr t = columnar::ReadCsvText("id\n7\n", "in.csv").table;
+  std::string path = (dir_ / "up.parquet").string();
+  columnar::WriteParquetFile(*t, path);
+  ctx_ = std::make_unique<OpContext>("t", "path: out.csv", dir_, "up");
+  ctx_->AddArtifact("up", ArtifactInfo{"output", path, "{}", 1, ""});
+  ASSERT_TRUE(ops_.Find("export")->Execute(*ctx_).ok);
+  EXPECT_EQ(Read(dir_ / "out.csv"), "id\n7\n");
+  // Neither in memory nor on disk: a clear error.
+  ctx_ = std::make_unique<OpContext>("t", "path: out.csv", dir_, "gone");
+  try {
+    ops_.Find("export")->Execute(*ctx_);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "the output of task 'gone' is neither in memory nor persisted (was it run with persist: false in an "
+              "earlier process?)");
+  }
+}
+
+}  // namespace
+}  // namespace pipeline
