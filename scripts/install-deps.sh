@@ -6,8 +6,9 @@ set -eu
 
 build="cmake ninja-build g++ ccache pkg-config tzdata \
   libyaml-cpp-dev libspdlog-dev libfmt-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev \
-  libhowardhinnant-date-dev libxxhash-dev libfast-float-dev libpqxx-dev libboost-dev libssl-dev"
-test_extra="libgtest-dev libgmock-dev clang libclang-rt-14-dev postgresql"
+  libhowardhinnant-date-dev libxxhash-dev libfast-float-dev libpqxx-dev libboost-dev libssl-dev \
+  libhwy-dev libsnappy-dev libzstd-dev libsimdjson-dev"
+test_extra="libgtest-dev libgmock-dev clang libclang-rt-14-dev postgresql nodejs npm"
 
 packages=$build
 [ "${1:-}" = "--test" ] && packages="$packages $test_extra"
