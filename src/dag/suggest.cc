@@ -2,23 +2,28 @@
 
 #include <algorithm>
 #include <numeric>
+#include <vector>
 
 namespace pipeline {
 
 size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), 0);
-  for (size_t idx_a = 1; idx_a <= a.size(); ++idx_a) {
-    size_t diagonal = row[0];
-    row[0] = idx_a;
-    for (size_t idx_b = 1; idx_b <= b.size(); ++idx_b) {
-      size_t above = row[idx_b];
-      size_t cost = a[idx_a - 1] == b[idx_b - 1] ? 0 : 1;
-      row[idx_b] = std::min({row[idx_b] + 1, row[idx_b - 1] + 1, diagonal + cost});
-      diagonal = above;
+  // Optimal string alignment: a swap of two neighbouring characters ("mni"
+  // for "min") counts as one edit, like a single wrong character.
+  const size_t cols = b.size() + 1;
+  std::vector<size_t> d((a.size() + 1) * cols);
+  auto at = [&](size_t i, size_t j) -> size_t& { return d[i * cols + j]; };
+  for (size_t i = 0; i <= a.size(); ++i) at(i, 0) = i;
+  for (size_t j = 0; j <= b.size(); ++j) at(0, j) = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
+      }
     }
   }
-  return row[b.size()];
+  return at(a.size(), b.size());
 }
 
 std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {

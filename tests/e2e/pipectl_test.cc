@@ -338,3 +338,67 @@ TEST_F(PipectlTest, UsageErrorsAreExitTwo) {
 }
 
 }  // namespace
+
+namespace {
+
+// The data pipeline of dags/example.yaml, on a smaller day of transactions.
+TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
+  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "example.yaml", dir_ / "example.yaml");
+  fs::create_directories(dir_ / "scripts");
+  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "scripts" / "gen_transactions.sh", dir_ / "scripts" / "gen_transactions.sh");
+  json run = RunDag(dir_ / "example.yaml", {"--param", "rows=20000"});
+  ASSERT_EQ(run["state"], "success") << run.dump(2);
+  json ingest = Task(run, "ingest"), validate = Task(run, "validate"), clean = Task(run, "clean");
+  json features = Task(run, "features"), exported = Task(run, "export");
+  EXPECT_EQ(ingest["metrics"]["rows_in"], 20000);
+  // Rows in = rows out + rows quarantined, at every step that drops rows.
+  EXPECT_EQ(validate["metrics"]["rows_in"].get<int64_t>(),
+            validate["metrics"]["rows_out"].get<int64_t>() + validate["metrics"]["rows_quarantined"].get<int64_t>());
+  EXPECT_GT(validate["metrics"]["rows_quarantined"].get<int64_t>(), 0);
+  EXPECT_LT(clean["metrics"]["rows_out"].get<int64_t>(), clean["metrics"]["rows_in"].get<int64_t>());
+  EXPECT_EQ(features["metrics"]["rows_out"], clean["metrics"]["rows_out"]);
+  EXPECT_EQ(exported["metrics"]["rows_out"], clean["metrics"]["rows_out"]);
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "fraud_features.parquet"));
+  // Every data step persisted its output; validate its report and quarantine.
+  fs::path artifacts = dir_ / ".pipe" / "artifacts" / "fraud_features" / run["run_id"].get<std::string>();
+  for (const char* task : {"ingest", "validate", "clean", "transform", "features"}) {
+    EXPECT_TRUE(fs::exists(artifacts / task / "output.parquet")) << task;
+  }
+  json report = json::parse(ReadFile(artifacts / "validate" / "report.json"));
+  EXPECT_EQ(report["checks"][1]["check"], "amount between 0 and 10000");
+  EXPECT_GT(report["checks"][1]["rows_failed"].get<int64_t>(), 0);
+  EXPECT_TRUE(fs::exists(artifacts / "validate" / "quarantine.parquet"));
+  // `runs show` has rows in/out, quarantined rows and the report's gist.
+  Result show = Pipectl({"runs", "show", run["run_id"]});
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_NE(show.out.find("rows failed"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("quarantined"), std::string::npos) << show.out;
+}
+
+TEST_F(PipectlTest, DataOperatorArgumentsAreCheckedAtValidation) {
+  fs::path dag = Write("bad.yaml",
+                       "dag: bad\n"
+                       "tasks:\n"
+                       "  load: {op: ingest, with: {path: x.csv, on_bad_row: skip}}\n"
+                       "  check:\n"
+                       "    op: validate\n"
+                       "    depends_on: [load]\n"
+                       "    with: {checks: [{column: a, mni: 0}]}\n");
+  Result r = Pipectl({"validate", dag.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, dag.string() + ":3:54: task 'load': ingest: 'on_bad_row' must be one of fail, quarantine, found 'skip'\n" +
+                       dag.string() + ":7:33: task 'check': validate: checks: unknown argument 'mni' (did you mean 'min'?)\n");
+}
+
+TEST_F(PipectlTest, BadCsvRowFailsTheTaskWithFileAndLine) {
+  Write("in.csv", "id,amount\n1,2.5\n2,3.5,extra\n");
+  fs::path dag = Write("load.yaml", "dag: load\ntasks:\n  load: {op: ingest, with: {path: in.csv}}\n"
+                                    "  save: {op: export, depends_on: [load], with: {path: out.csv}}\n");
+  json run = RunDag(dag, {}, 1);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_EQ(Task(run, "load")["error"], (dir_ / "in.csv").string() + ":3: expected 2 fields, found 3");
+  EXPECT_EQ(Task(run, "save")["state"], "upstream_failed");
+  EXPECT_FALSE(fs::exists(dir_ / "out.csv"));
+}
+
+}  // namespace
