@@ -599,10 +599,14 @@ struct ChunkPlan {
   ChunkResult result;
 };
 
-size_t SpeculativeStart(const Source& src, size_t nominal_begin, size_t data_begin) {
+// The first row start at or after `nominal_begin` if no quoted field spans
+// it: just past the first newline from nominal_begin - 1. Searches only the
+// chunk's own range (a chunk without a newline starts no row), so a huge
+// field costs one scan, not one per chunk.
+size_t SpeculativeStart(const Source& src, size_t nominal_begin, size_t nominal_end, size_t data_begin) {
   if (nominal_begin <= data_begin) return data_begin;
-  const void* nl = std::memchr(src.data() + nominal_begin - 1, '\n', src.size() - (nominal_begin - 1));
-  return nl ? static_cast<size_t>(static_cast<const uint8_t*>(nl) - src.data()) + 1 : src.size();
+  const void* nl = std::memchr(src.data() + nominal_begin - 1, '\n', nominal_end - (nominal_begin - 1));
+  return nl ? static_cast<size_t>(static_cast<const uint8_t*>(nl) - src.data()) + 1 : nominal_end;
 }
 
 class CsvReader {
@@ -703,7 +707,7 @@ class CsvReader {
     ParallelFor(chunks_.size(), threads_, [&](size_t i) {
       ChunkPlan& plan = chunks_[i];
       const Source& src = sources_[plan.file];
-      plan.result = ParseChunk(plan, SpeculativeStart(src, plan.nominal_begin, layouts_[plan.file].data_begin));
+      plan.result = ParseChunk(plan, SpeculativeStart(src, plan.nominal_begin, plan.nominal_end, layouts_[plan.file].data_begin));
       src.Release(plan.nominal_begin, plan.nominal_end);
     });
     // Check each speculative start against where the previous chunk stopped.

@@ -6,6 +6,10 @@
 #include <string>
 
 #include "columnar/value_parse.h"
+#include "test_util.h"
+
+#include <filesystem>
+#include <fstream>
 
 namespace pipeline::columnar {
 namespace {
@@ -249,6 +253,42 @@ TEST(CsvTest, BadRowLinesAreExactAcrossChunks) {
     o.chunk_bytes = chunk;
     EXPECT_EQ(ErrorOf(text, o), "t.csv:" + std::to_string(line) + ": expected 4 fields, found 1");
   }
+}
+
+}  // namespace
+}  // namespace pipeline::columnar
+
+namespace pipeline::columnar {
+namespace {
+
+TEST(CsvFileTest, TwoGigabyteFieldIsABadRowNotACrash) {
+  // Given a 2 GiB quoted field between two good rows, then that row is a bad
+  // row (quarantined, or the read fails at its line) and the others are read.
+  std::string path = testing_util::FreshTestDir("csv").string() + "/big.csv";
+  {
+    std::ofstream out(path, std::ios::binary);
+    // The field's bytes are a hole in a sparse file: 2 GiB of NULs that cost
+    // no disk and read fast, but the reader still scans every byte.
+    out << "a,b\n1,x\n2,\"";
+    out.seekp(static_cast<std::streamoff>(out.tellp()) + (std::streamoff{1} << 31));
+    out << "\"\n3,y\n";
+  }
+  CsvOptions options;
+  options.quarantine_bad_rows = true;
+  CsvReadResult r = ReadCsvFiles({path}, options);
+  EXPECT_EQ(r.rows_read, 3);
+  EXPECT_EQ(r.table->num_rows(), 2);
+  ASSERT_EQ(r.quarantine->num_rows(), 1);
+  EXPECT_EQ(std::string(r.quarantine->batch(0).columns[4]->StringAt(0)), "row longer than 1073741824 bytes");
+  EXPECT_EQ(r.quarantine->batch(0).columns[3]->ints()[0], 3);
+  options.quarantine_bad_rows = false;
+  try {
+    ReadCsvFiles({path}, options);
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ":3: row longer than 1073741824 bytes");
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace
