@@ -7,6 +7,7 @@
 
 #include "columnar/parquet_compression.h"
 #include "columnar/parquet_encoding.h"
+#include "columnar/parquet_memory.h"
 #include "columnar/parquet_values.h"
 
 namespace pipeline::columnar::parquet {
@@ -44,7 +45,7 @@ void ExpandOffsets(uint32_t* offsets, int64_t n, int64_t k, const uint64_t* bitm
 
 class ChunkDecoder {
  public:
-  ChunkDecoder(const ColumnPlan& plan, int64_t rows);
+  ChunkDecoder(const ColumnPlan& plan, int64_t rows, DecodeScratch* scratch);
   ColumnPtr Run(const uint8_t* data, size_t size);
 
  private:
@@ -74,17 +75,21 @@ class ChunkDecoder {
   Buffer validity_;
   Buffer chars_;
   int64_t dictionary_size_ = -1;  // -1 until a dictionary page arrives
-  Buffer dictionary_;             // values (width_ bytes each) or string offsets
-  Buffer dictionary_chars_;
-  Buffer page_;
-  Buffer scratch_;
-  std::vector<uint32_t> indices_;
-  std::vector<uint64_t> deltas_;
+  // Borrowed from the DecodeScratch:
+  Buffer& dictionary_;  // values (width_ bytes each) or string offsets
+  Buffer& dictionary_chars_;
+  Buffer& page_;
+  Buffer& scratch_;
+  std::vector<uint32_t>& indices_;
+  std::vector<uint64_t>& deltas_;
 };
 
-ChunkDecoder::ChunkDecoder(const ColumnPlan& plan, int64_t rows)
-    : plan_(plan), rows_(rows), width_(plan.type == DataType::kBool ? 1 : plan.type == DataType::kString ? 4 : 8) {
+ChunkDecoder::ChunkDecoder(const ColumnPlan& plan, int64_t rows, DecodeScratch* scratch)
+    : plan_(plan), rows_(rows), width_(plan.type == DataType::kBool ? 1 : plan.type == DataType::kString ? 4 : 8),
+      dictionary_(scratch->dictionary), dictionary_chars_(scratch->dictionary_chars), page_(scratch->page),
+      scratch_(scratch->values), indices_(scratch->indices), deltas_(scratch->deltas) {
   values_.Resize(static_cast<size_t>(rows + (plan.type == DataType::kString ? 1 : 0)) * width_);
+  AdviseHugePages(values_);
   if (plan.type == DataType::kString) values_.as<uint32_t>()[0] = 0;
   if (plan.optional) validity_.ResizeZeroed(static_cast<size_t>(BitmapWords(rows)) * 8);
 }
@@ -406,8 +411,9 @@ void ChunkDecoder::DeltaStrings(const uint8_t* data, size_t size, int64_t k, uin
 
 }  // namespace
 
-ColumnPtr DecodeColumnChunk(const ColumnPlan& plan, const uint8_t* data, size_t size, int64_t rows) {
-  return ChunkDecoder(plan, rows).Run(data, size);
+ColumnPtr DecodeColumnChunk(const ColumnPlan& plan, const uint8_t* data, size_t size, int64_t rows,
+                            DecodeScratch* scratch) {
+  return ChunkDecoder(plan, rows, scratch).Run(data, size);
 }
 
 }  // namespace pipeline::columnar::parquet

@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "columnar/buffer.h"
 #include "columnar/column.h"
 #include "columnar/parquet_format.h"
 
@@ -34,9 +36,22 @@ struct ColumnPlan {
   Codec codec = Codec::kUncompressed;
 };
 
+// Working memory a decoder reuses from one chunk to the next (one per
+// thread), so that only the output columns take fresh pages.
+struct DecodeScratch {
+  Buffer chunk;  // the chunk's bytes, when read from a file
+  Buffer page;   // a decompressed page
+  Buffer values;
+  Buffer dictionary;
+  Buffer dictionary_chars;
+  std::vector<uint32_t> indices;
+  std::vector<uint64_t> deltas;
+};
+
 // Decodes pages [data, data + size) of a chunk holding `rows` rows. Throws
 // FormatError (message without the file or column name) on anything corrupt
 // or unsupported. `data` must stay alive during the call only.
-ColumnPtr DecodeColumnChunk(const ColumnPlan& plan, const uint8_t* data, size_t size, int64_t rows);
+ColumnPtr DecodeColumnChunk(const ColumnPlan& plan, const uint8_t* data, size_t size, int64_t rows,
+                            DecodeScratch* scratch);
 
 }  // namespace pipeline::columnar::parquet

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "columnar/parquet_encoding.h"
+#include "kernels/kernels.h"
 
 namespace pipeline::columnar::parquet {
 namespace {
@@ -44,27 +45,40 @@ int64_t CompactValid(const T* values, const uint64_t* validity, int64_t offset, 
   return count;
 }
 
+// Min and max of a slice's non-null values (NaN ignored): the SIMD kernel
+// when the slice's validity is whole words with nothing past its end (its
+// contract), a scalar loop otherwise.
+template <class T>
+auto SliceMinMax(const ColumnSlice& slice) {
+  const T* values = slice.column->data<T>() + slice.offset;
+  const uint64_t* validity = slice.column->validity();
+  int64_t end = slice.offset + slice.length;
+  if (!validity || (slice.offset % 64 == 0 && (end % 64 == 0 || end == slice.column->length()))) {
+    return kernels::MinMax(values, validity ? validity + slice.offset / 64 : nullptr, slice.length);
+  }
+  decltype(kernels::MinMax(values, validity, 0)) result;
+  for (int64_t row = 0; row < slice.length; ++row) {
+    T value = values[row];
+    if (!BitIsSet(validity, slice.offset + row) || value != value) continue;  // null or NaN
+    result.min = result.any && result.min < value ? result.min : value;
+    result.max = result.any && result.max > value ? result.max : value;
+    result.any = true;
+  }
+  return result;
+}
+
 // Min and max of the non-null values (NaN ignored); false when there are none.
 template <class T>
 bool MinMax(const std::vector<ColumnSlice>& slices, T* min, T* max) {
-  T lo = std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
-  T hi = std::numeric_limits<T>::has_infinity ? -lo : std::numeric_limits<T>::lowest();
   bool any = false;
   for (const ColumnSlice& slice : slices) {
-    const T* values = slice.column->data<T>();
-    const uint64_t* validity = slice.column->validity();
-    for (int64_t row = slice.offset; row < slice.offset + slice.length; ++row) {
-      if (validity && !BitIsSet(validity, row)) continue;
-      T value = values[row];
-      lo = value < lo ? value : lo;
-      hi = value > hi ? value : hi;
-      any = true;
-    }
+    auto part = SliceMinMax<T>(slice);
+    if (!part.any) continue;
+    *min = any && *min < part.min ? *min : part.min;
+    *max = any && *max > part.max ? *max : part.max;
+    any = true;
   }
-  if (!any || lo > hi) return false;  // none, or only NaN
-  *min = lo;
-  *max = hi;
-  return true;
+  return any;
 }
 
 void SetStringStatistics(std::string_view min, std::string_view max, Statistics* stats) {
@@ -95,10 +109,17 @@ ChunkEncoder::ChunkEncoder(Codec codec, int zstd_level, bool dictionary)
 EncodedChunk ChunkEncoder::Encode(DataType type, const std::vector<ColumnSlice>& slices) {
   EncodedChunk chunk;
   int64_t valid = 0;
+  size_t chars = 0;
   for (const ColumnSlice& slice : slices) {
     chunk.num_values += slice.length;
     valid += ValidRows(slice);
+    if (type == DataType::kString) chars += slice.column->offsets()[slice.offset + slice.length] - slice.column->offsets()[slice.offset];
   }
+  // Room for the PLAIN pages, so the buffer never regrows (untouched pages
+  // of the reservation cost nothing).
+  size_t width = type == DataType::kBool ? 1 : type == DataType::kString ? 4 : 8;
+  chunk.bytes.Reserve(static_cast<size_t>(valid) * width + chars + static_cast<size_t>(chunk.num_values / 8) + 4096 +
+                      kMaxDictionaryBytes);
   chunk.statistics.null_count = chunk.num_values - valid;
   switch (type) {
     case DataType::kInt64:

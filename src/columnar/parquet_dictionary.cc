@@ -1,5 +1,6 @@
 #include "columnar/parquet_dictionary.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -10,7 +11,11 @@ namespace {
 
 constexpr uint32_t kGiveUp = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
-constexpr uint64_t kMaxDirectRange = uint64_t{1} << 16;
+// Integer ranges below this use a direct-mapped table instead of hashing;
+// larger ones up to kMaxDirectRange too when the chunk has several values
+// per table slot.
+constexpr uint64_t kSmallDirectRange = uint64_t{1} << 16;
+constexpr uint64_t kMaxDirectRange = uint64_t{1} << 20;
 constexpr int kInitialSlotsLog2 = 10;
 // After this many values, a chunk whose values were nearly all distinct
 // is written PLAIN (only chunks several times larger are probed).
@@ -20,7 +25,32 @@ bool LooksUnique(int64_t seen, size_t distinct, int64_t total) {
   return seen == kProbeValues && total >= 4 * kProbeValues && distinct * 100 > 97 * kProbeValues;
 }
 
+uint64_t Mix(uint64_t a, uint64_t b) {
+  unsigned __int128 product = static_cast<unsigned __int128>(a ^ kGolden) * (b ^ 0xFF51AFD7ED558CCDULL);
+  return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
+}
+
+// Short strings (most dictionary candidates) take two loads and one
+// multiply; longer ones a loop.
 uint64_t HashBytes(const char* data, size_t n) {
+  if (n <= 16) {
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    if (n >= 8) {
+      std::memcpy(&lo, data, 8);
+      std::memcpy(&hi, data + n - 8, 8);
+    } else if (n >= 4) {
+      uint32_t a, b;
+      std::memcpy(&a, data, 4);
+      std::memcpy(&b, data + n - 4, 4);
+      lo = a;
+      hi = b;
+    } else if (n > 0) {
+      lo = (uint64_t{static_cast<uint8_t>(data[0])} << 16) | (uint64_t{static_cast<uint8_t>(data[n / 2])} << 8) |
+           static_cast<uint8_t>(data[n - 1]);
+    }
+    return Mix(lo ^ n, hi);
+  }
   constexpr uint64_t kMul = 0x9FB21C651E98DF25ULL;
   uint64_t h = kGolden ^ (n * 0xFF51AFD7ED558CCDULL);
   for (; n >= 8; data += 8, n -= 8) {
@@ -72,23 +102,38 @@ bool ScanSlices(const std::vector<ColumnSlice>& slices, std::vector<uint32_t>* i
 bool Dictionary64::Build(const std::vector<ColumnSlice>& slices, int64_t min, uint64_t int_range,
                          std::vector<uint32_t>* indices) {
   values_.clear();
-  auto distinct = [&] { return values_.size(); };
-  if (int_range < kMaxDirectRange) {
-    direct_.assign(int_range + 1, 0);
-    uint64_t base = static_cast<uint64_t>(min);
-    auto lookup = [&](uint64_t key) {
-      uint32_t& slot = direct_[key - base];
-      if (slot == 0) {
-        values_.push_back(key);
-        slot = static_cast<uint32_t>(values_.size());
-      }
-      return slot - 1;
-    };
-    return ScanSlices<uint64_t>(slices, indices, lookup, distinct);
-  }
+  uint64_t direct_limit = std::max(kSmallDirectRange, std::min<uint64_t>(kMaxDirectRange, indices->size() / 4));
+  if (int_range < direct_limit) return BuildDirect(slices, static_cast<uint64_t>(min), int_range, indices->data());
   slots_.assign(size_t{1} << kInitialSlotsLog2, Slot{0, 0});
   shift_ = 64 - kInitialSlotsLog2;
-  return ScanSlices<uint64_t>(slices, indices, [&](uint64_t key) { return HashLookup(key); }, distinct);
+  return ScanSlices<uint64_t>(slices, indices, [&](uint64_t key) { return HashLookup(key); },
+                              [&] { return values_.size(); });
+}
+
+bool Dictionary64::BuildDirect(const std::vector<ColumnSlice>& slices, uint64_t base, uint64_t range,
+                               uint32_t* out) {
+  direct_.assign(range + 1, 0);
+  uint32_t* table = direct_.data();
+  uint32_t count = 0;
+  constexpr uint32_t kMaxEntries = kMaxDictionaryBytes / 8;
+  for (const ColumnSlice& slice : slices) {
+    const uint64_t* values = slice.column->data<uint64_t>();
+    const uint64_t* validity = slice.column->validity();
+    for (int64_t row = slice.offset; row < slice.offset + slice.length; ++row) {
+      if (validity && !BitIsSet(validity, row)) continue;
+      uint32_t& slot = table[values[row] - base];
+      if (slot == 0) {
+        if (count == kMaxEntries) return false;
+        slot = ++count;
+      }
+      *out++ = slot - 1;
+    }
+  }
+  values_.resize(count);
+  for (uint64_t offset = 0; offset <= range; ++offset) {
+    if (table[offset]) values_[table[offset] - 1] = base + offset;
+  }
+  return true;
 }
 
 uint32_t Dictionary64::HashLookup(uint64_t key) {
@@ -139,7 +184,12 @@ uint32_t StringDictionary::Lookup(std::string_view value) {
       if (size() * 2 > slots_.size()) Grow();
       return static_cast<uint32_t>(size() - 1);
     }
-    if (slot.hash == hash && at(slot.index_plus_one - 1) == value) return slot.index_plus_one - 1;
+    if (slot.hash == hash) {
+      std::string_view entry = at(slot.index_plus_one - 1);
+      if (entry.size() == value.size() && std::memcmp(entry.data(), value.data(), value.size()) == 0) {
+        return slot.index_plus_one - 1;
+      }
+    }
   }
 }
 

@@ -40,6 +40,7 @@ class Dictionary64 {
   };
   template <class Lookup>
   bool Scan(const std::vector<ColumnSlice>& slices, std::vector<uint32_t>* indices, Lookup lookup);
+  bool BuildDirect(const std::vector<ColumnSlice>& slices, uint64_t base, uint64_t range, uint32_t* out);
   uint32_t HashLookup(uint64_t key);
   void Grow();
 

@@ -1,6 +1,9 @@
 #include "columnar/parquet_encoding.h"
 
 #include <algorithm>
+#include <array>
+#include <type_traits>
+#include <utility>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -54,6 +57,26 @@ void UnpackBits(const uint8_t* data, size_t size, int width, int64_t first, int6
     *out++ = static_cast<T>(ReadPacked(tail, width, static_cast<uint64_t>(idx) * width - start * 8));
   }
 }
+
+// Unpacks `groups` groups of eight W-bit values (W bytes each).
+template <int W>
+void UnpackGroups(const uint8_t* in, int64_t groups, uint32_t* out) {
+  using Acc = std::conditional_t<(W <= 8), uint64_t, unsigned __int128>;
+  constexpr uint32_t kMask = (uint32_t{1} << W) - 1;
+  for (int64_t group = 0; group < groups; ++group, in += W, out += 8) {
+    Acc acc = 0;
+    std::memcpy(&acc, in, W);
+    for (int idx = 0; idx < 8; ++idx) out[idx] = static_cast<uint32_t>(acc >> (idx * W)) & kMask;
+  }
+}
+
+using UnpackFn = void (*)(const uint8_t*, int64_t, uint32_t*);
+
+template <int... W>
+constexpr std::array<UnpackFn, sizeof...(W) + 1> UnpackTable(std::integer_sequence<int, W...>) {
+  return {nullptr, &UnpackGroups<W + 1>...};
+}
+constexpr auto kUnpackGroups = UnpackTable(std::make_integer_sequence<int, 16>());
 
 // ORs the low `bits` bits of `word` into bitmap bits [pos, pos + bits).
 inline void OrBits(uint64_t* bitmap, int64_t pos, uint64_t word, int bits) {
@@ -130,11 +153,53 @@ size_t PackBits(const uint32_t* values, int64_t n, int bit_width, uint8_t* out) 
   return static_cast<size_t>(out - start);
 }
 
-bool GroupIsUniform(const uint32_t* values, int64_t n) {
-  for (int64_t idx = 1; idx < n; ++idx) {
-    if (values[idx] != values[0]) return false;
+// Whether the group of eight values at v is one value repeated; a partial
+// last group of n < 8 values compares only those.
+inline bool Uniform(const uint32_t* v, int64_t n) {
+  if (n < 8) {
+    for (int64_t idx = 1; idx < n; ++idx) {
+      if (v[idx] != v[0]) return false;
+    }
+    return true;
   }
-  return true;
+  uint32_t diff = 0;
+  for (int idx = 1; idx < 8; ++idx) diff |= v[idx] ^ v[0];
+  return diff == 0;
+}
+
+// Packs `groups` full groups of eight values of W bits (each < 2^W) into
+// W bytes per group.
+template <int W>
+uint8_t* PackGroups(const uint32_t* v, int64_t groups, uint8_t* out) {
+  using Acc = std::conditional_t<(W <= 8), uint64_t, unsigned __int128>;
+  for (int64_t group = 0; group < groups; ++group, v += 8, out += W) {
+    Acc acc = 0;
+    for (int idx = 0; idx < 8; ++idx) acc |= static_cast<Acc>(v[idx]) << (idx * W);
+    std::memcpy(out, &acc, W);
+  }
+  return out;
+}
+
+using PackFn = uint8_t* (*)(const uint32_t*, int64_t, uint8_t*);
+
+template <int... W>
+constexpr std::array<PackFn, sizeof...(W) + 1> PackTable(std::integer_sequence<int, W...>) {
+  return {nullptr, &PackGroups<W + 1>...};
+}
+constexpr auto kPackGroups = PackTable(std::make_integer_sequence<int, 16>());
+
+// Packs n values (the last group zero-padded) as whole groups.
+uint8_t* PackLiteral(const uint32_t* values, int64_t n, int bit_width, uint8_t* out) {
+  if (bit_width == 0) return out;
+  int64_t full = n / 8;
+  uint32_t last[8] = {};
+  std::copy(values + full * 8, values + n, last);
+  if (bit_width > 16) {
+    out += PackBits(values, full * 8, bit_width, out);
+    return n % 8 ? out + PackBits(last, 8, bit_width, out) : out;
+  }
+  out = kPackGroups[bit_width](values, full, out);
+  return n % 8 ? kPackGroups[bit_width](last, 1, out) : out;
 }
 
 }  // namespace
@@ -189,37 +254,26 @@ size_t MaxRleHybridSize(int64_t n, int bit_width) {
 
 size_t EncodeRleHybrid(const uint32_t* values, int64_t n, int bit_width, uint8_t* out) {
   uint8_t* start = out;
-  int value_bytes = (bit_width + 7) / 8;
-  int64_t groups = (n + 7) / 8;
-  auto group_size = [&](int64_t g) { return std::min<int64_t>(8, n - g * 8); };
-  // Length in groups of the run of uniform groups equal to group g's value.
-  auto uniform_run = [&](int64_t g) {
-    int64_t end = g;
-    uint32_t value = values[g * 8];
-    while (end < groups && values[end * 8] == value && GroupIsUniform(values + end * 8, group_size(end))) ++end;
-    return end - g;
+  const int64_t groups = (n + 7) / 8;
+  auto uniform = [&](int64_t g) { return Uniform(values + g * 8, std::min<int64_t>(8, n - g * 8)); };
+  // Whether an RLE run of two or more groups starts at group g.
+  auto run_starts = [&](int64_t g) {
+    return g + 1 < groups && values[g * 8] == values[(g + 1) * 8] && uniform(g) && uniform(g + 1);
   };
   int64_t g = 0;
   while (g < groups) {
-    int64_t run = uniform_run(g);
-    if (run >= 2) {
-      int64_t count = std::min<int64_t>(n, (g + run) * 8) - g * 8;
-      out += PutVarint(static_cast<uint64_t>(count) << 1, out);
-      uint32_t value = values[g * 8];
-      std::memcpy(out, &value, static_cast<size_t>(value_bytes));
-      out += value_bytes;
-      g += run;
-      continue;
-    }
     int64_t end = g + 1;
-    while (end < groups && uniform_run(end) < 2) ++end;
-    out += PutVarint((static_cast<uint64_t>(end - g) << 1) | 1, out);
-    int64_t count = std::min<int64_t>(n, end * 8) - g * 8;
-    size_t packed = PackBits(values + g * 8, count, bit_width, out);
-    // A literal run covers whole groups: pad the last one with zero bits.
-    size_t full = static_cast<size_t>(end - g) * static_cast<size_t>(bit_width);
-    std::memset(out + packed, 0, full - packed);
-    out += full;
+    if (run_starts(g)) {
+      for (end = g + 2; end < groups && values[end * 8] == values[g * 8] && uniform(end);) ++end;
+      int64_t count = std::min<int64_t>(n, end * 8) - g * 8;
+      out += PutVarint(static_cast<uint64_t>(count) << 1, out);
+      std::memcpy(out, &values[g * 8], static_cast<size_t>((bit_width + 7) / 8));
+      out += (bit_width + 7) / 8;
+    } else {
+      while (end < groups && !run_starts(end)) ++end;
+      out += PutVarint((static_cast<uint64_t>(end - g) << 1) | 1, out);
+      out = PackLiteral(values + g * 8, std::min<int64_t>(n, end * 8) - g * 8, bit_width, out);
+    }
     g = end;
   }
   return static_cast<size_t>(out - start);
@@ -308,7 +362,12 @@ void RleHybridDecoder::Decode(uint32_t* out, int64_t n) {
       n -= take;
     } else if (literal_left_ > 0) {
       int64_t take = std::min(literal_left_, n);
-      UnpackBits(literal_data_, literal_bytes_, bit_width_, literal_index_, take, out);
+      if (bit_width_ >= 1 && bit_width_ <= 16 && literal_index_ % 8 == 0 && take >= 8) {
+        take &= ~int64_t{7};  // whole groups, unpacked eight at a time
+        kUnpackGroups[bit_width_](literal_data_ + literal_index_ / 8 * bit_width_, take / 8, out);
+      } else {
+        UnpackBits(literal_data_, literal_bytes_, bit_width_, literal_index_, take, out);
+      }
       literal_index_ += take;
       literal_left_ -= take;
       out += take;

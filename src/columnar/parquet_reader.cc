@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -276,13 +277,12 @@ std::vector<ChunkTask> PlanChunks(const parquet::FileMetaData& meta, const std::
   return tasks;
 }
 
-ColumnPtr DecodeChunk(const Source& source, const ChunkTask& task) {
-  Buffer scratch;
-  const uint8_t* data = source.Read(task.offset, task.size, &scratch);
+ColumnPtr DecodeChunk(const Source& source, const ChunkTask& task, parquet::DecodeScratch* scratch) {
+  const uint8_t* data = source.Read(task.offset, task.size, &scratch->chunk);
   ColumnPlan plan = *task.plan;
   plan.codec = task.codec;
   try {
-    return parquet::DecodeColumnChunk(plan, data, task.size, task.rows);
+    return parquet::DecodeColumnChunk(plan, data, task.size, task.rows, scratch);
   } catch (const FormatError& error) {
     ColumnError(plan.name, error.what());
   }
@@ -295,9 +295,14 @@ TablePtr ReadTable(const Source& source, const ParquetReadOptions& options) {
   std::vector<int> selected = SelectColumns(plans, options.columns);
   std::vector<ChunkTask> tasks = PlanChunks(meta, plans, selected, data_end);
   std::vector<std::vector<ColumnPtr>> columns(meta.row_groups.size(), std::vector<ColumnPtr>(selected.size()));
-  int threads = options.threads > 0 ? options.threads : DefaultThreads();
-  ParallelFor(tasks.size(), threads, [&](size_t idx) {
-    columns[tasks[idx].group][tasks[idx].slot] = DecodeChunk(source, tasks[idx]);
+  // One call per worker, each with its scratch, taking tasks in turn.
+  size_t workers = std::min<size_t>(tasks.size(), options.threads > 0 ? options.threads : DefaultThreads());
+  std::atomic<size_t> next{0};
+  ParallelFor(workers, static_cast<int>(workers), [&](size_t) {
+    parquet::DecodeScratch scratch;
+    for (size_t idx = next++; idx < tasks.size(); idx = next++) {
+      columns[tasks[idx].group][tasks[idx].slot] = DecodeChunk(source, tasks[idx], &scratch);
+    }
   });
   Schema schema;
   for (int column : selected) schema.Add(Field{plans[column].name, plans[column].type});
