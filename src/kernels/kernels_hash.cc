@@ -81,6 +81,10 @@ void CombineImpl(uint64_t* acc, const uint64_t* h, int64_t n) {
   const auto mul = hn::Set(du, kCombineMul);
   int64_t row = 0;
   for (; row + lanes <= n; row += lanes) {
+    if (row % kWordRows == 0) {
+      PrefetchWord(acc, row);
+      PrefetchWord(h, row);
+    }
     const auto mixed = hn::Add(hn::Mul(hn::LoadU(du, acc + row), mul), hn::LoadU(du, h + row));
     hn::StoreU(Fmix64(du, mixed), du, acc + row);
   }

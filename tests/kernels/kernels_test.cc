@@ -662,6 +662,54 @@ TEST_P(KernelsTest, QuantilesMatchSortedReference) {
   }
 }
 
+TEST_P(KernelsTest, SortDoublesMatchesStdSort) {
+  // Given values of every magnitude, infinities, -0.0 and duplicates, then
+  // the order is std::sort's (-0.0 == 0.0).
+  for (int64_t n : {0, 1, 2, 63, 64, 65, 1000, 4099, 100000}) {
+    SCOPED_TRACE(n);
+    std::vector<double> values = DoubleValues(n, rng_, true);
+    for (double& value : values) {
+      if (std::isnan(value)) value = 42;
+    }
+    std::vector<double> expected(values);
+    std::sort(expected.begin(), expected.end());
+    SortDoubles(values.data(), n);
+    for (int64_t idx = 0; idx < n; ++idx) {
+      ASSERT_EQ(expected[idx], values[idx]) << idx << " of " << n;
+      if (idx > 0 && values[idx] == 0 && values[idx - 1] == 0) {
+        ASSERT_LE(std::signbit(values[idx]), std::signbit(values[idx - 1])) << "-0.0 before 0.0";
+      }
+    }
+  }
+  // NaN: negative ones first, positive ones last, the payload kept.
+  std::vector<double> with_nan{1.0, -kNaN, kInf, kNaN, -kInf, -0.0, 0.0};
+  SortDoubles(with_nan.data(), 7);
+  EXPECT_TRUE(std::isnan(with_nan[0]) && std::signbit(with_nan[0]));
+  EXPECT_EQ(-kInf, with_nan[1]);
+  EXPECT_TRUE(with_nan[2] == 0 && std::signbit(with_nan[2]));
+  EXPECT_TRUE(with_nan[3] == 0 && !std::signbit(with_nan[3]));
+  EXPECT_EQ(1.0, with_nan[4]);
+  EXPECT_EQ(kInf, with_nan[5]);
+  EXPECT_TRUE(std::isnan(with_nan[6]) && !std::signbit(with_nan[6]));
+}
+
+TEST_P(KernelsTest, QuantilesShareOneSort) {
+  const std::vector<double> values{5, 1, kNaN, 4, 2, 3};
+  const Bits validity(std::vector<bool>{true, true, true, true, false, true});
+  const double qs[] = {0.0, 0.5, 1.0, 0.25};
+  double results[4];
+  std::vector<double> scratch(6);
+  // Valid non-NaN: 5, 1, 4, 3 -> sorted 1 3 4 5.
+  EXPECT_EQ(4, Quantiles(Input<double>(values, 0).data(), validity.data(), 6, qs, 4, scratch.data(), results));
+  EXPECT_EQ(1, results[0]);
+  EXPECT_EQ(3.5, results[1]);
+  EXPECT_EQ(5, results[2]);
+  EXPECT_EQ(2.5, results[3]);
+  const Bits none(std::vector<bool>(6, false));
+  EXPECT_EQ(0, Quantiles(Input<double>(values, 0).data(), none.data(), 6, qs, 4, scratch.data(), results));
+  EXPECT_TRUE(std::isnan(results[0]) && std::isnan(results[3]));
+}
+
 TEST_P(KernelsTest, MedianOfEvenCountIsMeanOfMiddles) {
   const std::vector<double> values{4, 1, 3, 2, kNaN};
   std::vector<double> scratch(5);
