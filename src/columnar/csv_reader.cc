@@ -117,13 +117,13 @@ class Source {
 struct FieldRange {
   size_t begin;
   size_t end;
+  bool has_quote;  // a quote character lies in [begin, end)
 };
 
 // One row as the scanner found it.
 struct RawRow {
   size_t begin = 0;        // offset of the row's first byte
   size_t end = 0;          // offset just past its newline (or the end of the text)
-  int64_t line = 0;        // newlines between the scan's start and `begin`
   const FieldRange* fields = nullptr;
   int num_fields = 0;      // may exceed the capacity: then only the first ones are kept
   bool unterminated = false;  // the text ended inside a quoted field
@@ -146,13 +146,13 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
   row.fields = fields.data();
   int nfields = 0;
   size_t field_begin = begin;
-  int64_t lines = 0;          // newlines before the current block
+  bool field_quote = false;   // the current field has a quote in an earlier block
   uint64_t inside_carry = 0;  // all ones when the previous block ended inside quotes
   size_t pos = begin;
   bool stop = false;
 
-  auto finish_row = [&](size_t field_end, size_t row_end, int64_t line_after) {
-    if (nfields < capacity) fields[nfields] = {field_begin, field_end};
+  auto finish_row = [&](size_t field_end, size_t row_end, bool has_quote) {
+    if (nfields < capacity) fields[nfields] = {field_begin, field_end, has_quote};
     ++nfields;
     bool empty_line = nfields == 1 && (field_end == field_begin ||
                                        (field_end == field_begin + 1 && data[field_begin] == '\r'));
@@ -164,7 +164,6 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
     nfields = 0;
     field_begin = row_end;
     row.begin = row_end;
-    row.line = line_after;
   };
 
   while (pos < size && !stop) {
@@ -193,25 +192,28 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
       uint64_t inside = PrefixXor(quotes[b]) ^ inside_carry;
       inside_carry = static_cast<uint64_t>(static_cast<int64_t>(inside) >> 63);
       uint64_t structural = (delims[b] | newlines[b]) & ~inside;
+      uint64_t pending_quotes = quotes[b];  // quotes of this block not yet in an ended field
       while (structural) {
         int bit = std::countr_zero(structural);
         structural &= structural - 1;
         size_t at = block_pos + static_cast<size_t>(bit);
+        bool has_quote = field_quote || (pending_quotes & ((uint64_t{1} << bit) - 1)) != 0;
+        pending_quotes &= ~((uint64_t{2} << bit) - 1);
+        field_quote = false;
         if ((newlines[b] >> bit) & 1) {
-          int64_t line_after = lines + std::popcount(newlines[b] & ((uint64_t{2} << bit) - 1));
-          finish_row(at, at + 1, line_after);
+          finish_row(at, at + 1, has_quote);
           if (stop) break;
           if (row.begin >= nominal_end) {
             stop = true;
             break;
           }
         } else {
-          if (nfields < capacity) fields[nfields] = {field_begin, at};
+          if (nfields < capacity) fields[nfields] = {field_begin, at, has_quote};
           ++nfields;
           field_begin = at + 1;
         }
       }
-      lines += std::popcount(newlines[b]);
+      field_quote = field_quote || pending_quotes != 0;
     }
     pos += blocks * 64;
   }
@@ -224,14 +226,14 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
       row.unterminated = true;
       on_row(row);
     } else {
-      finish_row(size, size, lines);
+      finish_row(size, size, field_quote);
     }
   }
   return size;
 }
 
 struct BadRow {
-  int64_t line;  // relative to the chunk until the chunk's first line is known
+  int64_t line;  // newlines before the row, from the chunk's start
   std::string reason;
   std::vector<std::optional<std::string>> fields;
 };
@@ -307,6 +309,10 @@ class ChunkParser {
   ChunkResult Parse(size_t begin, size_t nominal_end) {
     ChunkResult r;
     r.begin = begin;
+    counted_pos_ = begin;
+    counted_lines_ = 0;
+    null_lengths_ = 0;
+    for (const std::string& n : dialect_.null_values) null_lengths_ |= n.size() < 64 ? uint64_t{1} << n.size() : ~uint64_t{0};
     r.widened = types_;
     const int ncols = static_cast<int>(types_.size());
     int64_t estimate = static_cast<int64_t>((nominal_end - std::min(begin, nominal_end)) / 48 + 16);
@@ -332,13 +338,17 @@ class ChunkParser {
                        HandleRow(row, r);
                        return quarantine_ || r.bad_rows.empty();
                      });
-    r.lines = CountNewlines(r.begin, r.end);
+    r.lines = static_cast<int64_t>(CountByte(src_.data() + r.begin, r.end - r.begin, '\n'));
     return r;
   }
 
  private:
-  int64_t CountNewlines(size_t begin, size_t end) const {
-    return std::count(src_.data() + begin, src_.data() + end, '\n');
+  // Newlines between the chunk's start and `pos` (positions only grow, so
+  // counting resumes where it stopped).
+  int64_t LinesBefore(size_t pos) {
+    counted_lines_ += static_cast<int64_t>(CountByte(src_.data() + counted_pos_, pos - counted_pos_, '\n'));
+    counted_pos_ = pos;
+    return counted_lines_;
   }
 
   std::string_view Text(size_t b, size_t e) const {
@@ -346,7 +356,7 @@ class ChunkParser {
   }
 
   void AddBad(const RawRow& row, ChunkResult& r, std::string reason, bool keep_fields) {
-    BadRow bad{row.line, std::move(reason), {}};
+    BadRow bad{LinesBefore(row.begin), std::move(reason), {}};
     if (quarantine_ && keep_fields) {
       int n = std::min<int>(row.num_fields, static_cast<int>(types_.size()));
       for (int c = 0; c < n; ++c) {
@@ -363,6 +373,11 @@ class ChunkParser {
     size_t b = f.begin, e = f.end;
     const uint8_t* d = src_.data();
     if (last && e > b && d[e - 1] == '\r') --e;
+    if (!f.has_quote) {
+      *quoted = false;
+      *out = Text(b, e);
+      return true;
+    }
     const char q = dialect_.quote;
     *quoted = e > b && d[b] == static_cast<uint8_t>(q);
     if (!*quoted) {
@@ -401,6 +416,7 @@ class ChunkParser {
   }
 
   bool IsNullText(std::string_view t) const {
+    if (t.size() < 64 && !((null_lengths_ >> t.size()) & 1)) return false;
     for (const std::string& n : dialect_.null_values) {
       if (t == n) return true;
     }
@@ -429,10 +445,15 @@ class ChunkParser {
     bool utf8_checked = ascii_ && row.end <= ascii_end_;
     for (int c = 0; c < ncols; ++c) {
       std::string_view text;
-      bool quoted;
-      std::string why;
-      if (!FieldText(row.fields[c], c == ncols - 1, &text, &quoted, &unescaped_[c], &why)) {
-        AddBad(row, r, "column " + names_[c] + ": " + why, true);
+      bool quoted = false;
+      const FieldRange& f = row.fields[c];
+      if (!f.has_quote) {
+        // The common case, inline: no quote anywhere in the field.
+        size_t e = f.end;
+        if (c == ncols - 1 && e > f.begin && src_.data()[e - 1] == '\r') --e;
+        text = Text(f.begin, e);
+      } else if (!FieldText(f, c == ncols - 1, &text, &quoted, &unescaped_[c], &why_)) {
+        AddBad(row, r, "column " + names_[c] + ": " + why_, true);
         return;
       }
       Parsed& p = parsed_[c];
@@ -514,6 +535,10 @@ class ChunkParser {
   size_t ascii_end_ = 0;
   std::vector<Parsed> parsed_;
   std::vector<std::string> unescaped_;  // per column: a quoted field's text with quotes undoubled
+  uint64_t null_lengths_ = 0;           // bit k: some null value has length k (< 64)
+  std::string why_;                     // why FieldText refused a field
+  size_t counted_pos_ = 0;
+  int64_t counted_lines_ = 0;
 };
 
 ColumnPtr FinishColumn(ChunkColumn& col) {
@@ -543,7 +568,7 @@ FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
   size_t end = ScanRows(src.data(), src.size(), begin, begin + 1, options.quote, options.delimiter, 1 << 16,
                         [&](const RawRow& row) {
                           if (row.unterminated) {
-                            throw FormatError(src.name() + ":" + std::to_string(row.line + 1) +
+                            throw FormatError(src.name() + ":" + std::to_string(1 + CountByte(src.data(), row.begin, '\n')) +
                                               ": unterminated quoted field in the first row");
                           }
                           if (row.num_fields > (1 << 16)) {
@@ -563,7 +588,7 @@ FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
                             }
                             fields.push_back(std::move(t));
                           }
-                          line = row.line;
+                          line = static_cast<int64_t>(CountByte(src.data(), row.begin, '\n'));
                           found = true;
                           return false;
                         });
@@ -583,7 +608,7 @@ FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
       layout.names.push_back(unique);
     }
     layout.data_begin = end;
-    layout.data_line = 1 + std::count(src.data(), src.data() + end, '\n');
+    layout.data_line = 1 + static_cast<int64_t>(CountByte(src.data(), end, '\n'));
   } else {
     for (size_t i = 0; i < fields.size(); ++i) layout.names.push_back("column" + std::to_string(i));
     layout.data_begin = begin;

@@ -48,6 +48,16 @@ void ClassifyBlocksImpl(const uint8_t* data, size_t blocks, uint8_t quote, uint8
   }
 }
 
+size_t CountByteImpl(const uint8_t* data, size_t n, uint8_t byte) {
+  const hn::ScalableTag<uint8_t> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto v = hn::Set(d, byte);
+  size_t count = 0, i = 0;
+  for (; i + lanes <= n; i += lanes) count += hn::CountTrue(d, hn::Eq(hn::LoadU(d, data + i), v));
+  for (; i < n; ++i) count += data[i] == byte;
+  return count;
+}
+
 bool IsAsciiImpl(const uint8_t* data, size_t n) {
   const hn::ScalableTag<uint8_t> d;
   const size_t lanes = hn::Lanes(d);
@@ -69,6 +79,7 @@ namespace pipeline::columnar {
 
 HWY_EXPORT(ClassifyBlocksImpl);
 HWY_EXPORT(IsAsciiImpl);
+HWY_EXPORT(CountByteImpl);
 
 void ClassifyCsvBlocks(const uint8_t* data, size_t blocks, uint8_t quote, uint8_t delim,
                        uint64_t* quotes, uint64_t* delims, uint64_t* newlines) {
@@ -76,6 +87,10 @@ void ClassifyCsvBlocks(const uint8_t* data, size_t blocks, uint8_t quote, uint8_
 }
 
 bool IsAscii(const uint8_t* data, size_t n) { return HWY_DYNAMIC_DISPATCH(IsAsciiImpl)(data, n); }
+
+size_t CountByte(const uint8_t* data, size_t n, uint8_t byte) {
+  return HWY_DYNAMIC_DISPATCH(CountByteImpl)(data, n, byte);
+}
 
 }  // namespace pipeline::columnar
 #endif

@@ -25,6 +25,9 @@ inline uint64_t PrefixXor(uint64_t bits) {
   return bits;
 }
 
+// Occurrences of `byte` in data[0, n) (reads exactly n bytes).
+size_t CountByte(const uint8_t* data, size_t n, uint8_t byte);
+
 // True when no byte of data[0, n) has its high bit set.
 bool IsAscii(const uint8_t* data, size_t n);
 
