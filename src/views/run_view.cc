@@ -45,6 +45,18 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
   nlohmann::json tasks = nlohmann::json::array();
   std::map<std::string, std::vector<TaskTryRecord>> by_task;  // one query for all tries
   for (TaskTryRecord& tr : store.GetRunTries(run.run_id)) by_task[tr.task_id].push_back(std::move(tr));
+  std::map<std::string, nlohmann::json> artifacts;  // persisted outputs, reports, quarantines
+  for (const ArtifactRecord& a : store.ListArtifacts(run.run_id)) {
+    nlohmann::json schema = nlohmann::json::parse(a.schema_json, nullptr, false);
+    nlohmann::json& list = artifacts[a.task_id];
+    if (list.is_null()) list = nlohmann::json::array();
+    list.push_back({{"name", a.name},
+                    {"uri", a.uri},
+                    {"rows", a.row_count},
+                    {"content_hash", a.content_hash},
+                    {"columns", schema.is_object() && schema.contains("columns") ? schema["columns"] : nlohmann::json::array()},
+                    {"created_at", FormatIso8601(a.created_at)}});
+  }
   for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
     nlohmann::json tries = nlohmann::json::array();
     for (const TaskTryRecord& tr : by_task[t.task_id]) {
@@ -65,6 +77,7 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
                      {"ended_at", OptTime(t.ended_at)},
                      {"error", t.error},
                      {"metrics", Metrics(t.metrics_json)},
+                     {"artifacts", artifacts.count(t.task_id) ? artifacts[t.task_id] : nlohmann::json::array()},
                      {"tries", tries}});
   }
   out["tasks"] = tasks;

@@ -402,3 +402,20 @@ TEST_F(PipectlTest, BadCsvRowFailsTheTaskWithFileAndLine) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(PipectlTest, RunJsonListsEachTasksArtifacts) {
+  Write("in.csv", "id,name\n1,a\n2,b\n");
+  fs::path dag = Write("load.yaml", "dag: load\ntasks:\n  load: {op: ingest, with: {path: in.csv}}\n");
+  json run = RunDag(dag);
+  json artifacts = Task(run, "load")["artifacts"];
+  ASSERT_EQ(artifacts.size(), 1u) << run.dump(2);
+  EXPECT_EQ(artifacts[0]["name"], "output");
+  EXPECT_EQ(artifacts[0]["rows"], 2);
+  EXPECT_EQ(artifacts[0]["columns"], json::parse(R"([{"name":"id","type":"int64"},{"name":"name","type":"string"}])"));
+  EXPECT_TRUE(fs::exists(artifacts[0]["uri"].get<std::string>()));
+  EXPECT_EQ(artifacts[0]["content_hash"].get<std::string>().size(), 21u);
+}
+
+}  // namespace
