@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh --test
+# DuckDB (through Node) is the reference of the differential tests.
+[ -d tests/differential/node_modules/@duckdb/node-api ] || npm ci --prefix tests/differential --no-audit --no-fund --silent
 jobs=$(nproc)
 fuzz_seconds=${PIPE_FUZZ_SECONDS:-60}
 log=$(mktemp -d)
