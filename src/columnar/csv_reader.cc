@@ -271,14 +271,33 @@ struct ChunkColumn {
   void AppendValue(T v) {
     values.Append(&v, sizeof v);
   }
-};
 
-// A parsed field held until the whole row is known to be good.
-struct Parsed {
-  bool is_null = false;
-  int64_t i = 0;
-  double d = 0;
-  std::string_view text;  // strings: points into the text or into a scratch
+  void AppendNull() {
+    MarkValidity(false);
+    if (type == DataType::kString) {
+      AppendValue<uint32_t>(static_cast<uint32_t>(chars.size()));
+    } else if (type == DataType::kBool) {
+      AppendValue<uint8_t>(0);
+    } else {
+      AppendValue<int64_t>(0);
+    }
+  }
+
+  // Undoes the last append (a later field of the row was bad).
+  void PopLast() {
+    --rows;
+    if (type == DataType::kString) {
+      values.Resize(values.size() - 4);
+      chars.Resize(values.as<uint32_t>()[rows]);
+    } else {
+      values.Resize(values.size() - (type == DataType::kBool ? 1 : 8));
+    }
+    if ((rows & 63) == 0) {
+      validity.Resize(validity.size() - 8);
+    } else {
+      validity.as<uint64_t>()[rows >> 6] &= ~(uint64_t{1} << (rows & 63));
+    }
+  }
 };
 
 struct Dialect {
@@ -324,7 +343,6 @@ class ChunkParser {
         r.columns.back().values.Append(&zero, 4);
       }
     }
-    parsed_.assign(ncols, Parsed{});
     if (begin >= src_.size() || begin >= nominal_end) {
       r.end = begin;
       return r;
@@ -443,42 +461,70 @@ class ChunkParser {
       return;
     }
     bool utf8_checked = ascii_ && row.end <= ascii_end_;
+    // Each field goes straight into its column; a bad field takes the row's
+    // earlier values back out.
     for (int c = 0; c < ncols; ++c) {
       std::string_view text;
       bool quoted = false;
       const FieldRange& f = row.fields[c];
+      ChunkColumn& col = r.columns[c];
       if (!f.has_quote) {
         // The common case, inline: no quote anywhere in the field.
         size_t e = f.end;
         if (c == ncols - 1 && e > f.begin && src_.data()[e - 1] == '\r') --e;
         text = Text(f.begin, e);
       } else if (!FieldText(f, c == ncols - 1, &text, &quoted, &unescaped_[c], &why_)) {
+        Rollback(r, c);
         AddBad(row, r, "column " + names_[c] + ": " + why_, true);
         return;
       }
-      Parsed& p = parsed_[c];
-      p.is_null = !quoted && IsNullText(text);
-      if (p.is_null) continue;
+      if (!quoted && IsNullText(text)) {
+        col.AppendNull();
+        continue;
+      }
       bool ok = true;
-      switch (types_[c]) {
-        case DataType::kInt64: ok = ParseInt64(text, &p.i); break;
-        case DataType::kFloat64: ok = ParseFloat64(text, &p.d); break;
-        case DataType::kBool: {
-          bool b;
-          ok = ParseBool(text, &b);
-          p.i = b;
+      switch (col.type) {
+        case DataType::kInt64:
+        case DataType::kTimestamp: {
+          int64_t v;
+          ok = col.type == DataType::kInt64 ? ParseInt64(text, &v) : ParseTimestamp(text, &v);
+          if (ok) {
+            col.MarkValidity(true);
+            col.AppendValue<int64_t>(v);
+          }
           break;
         }
-        case DataType::kTimestamp: ok = ParseTimestamp(text, &p.i); break;
+        case DataType::kFloat64: {
+          double v;
+          ok = ParseFloat64(text, &v);
+          if (ok) {
+            col.MarkValidity(true);
+            col.AppendValue<double>(v);
+          }
+          break;
+        }
+        case DataType::kBool: {
+          bool v;
+          ok = ParseBool(text, &v);
+          if (ok) {
+            col.MarkValidity(true);
+            col.AppendValue<uint8_t>(v ? 1 : 0);
+          }
+          break;
+        }
         case DataType::kString:
           if (!utf8_checked && !simdjson::validate_utf8(text.data(), text.size())) {
+            Rollback(r, c);
             AddBad(row, r, "column " + names_[c] + ": invalid UTF-8", true);
             return;
           }
-          p.text = text;  // into the text or unescaped_[c], both stable until the next row
+          col.MarkValidity(true);
+          col.chars.Append(text.data(), text.size());
+          col.AppendValue<uint32_t>(static_cast<uint32_t>(col.chars.size()));
           break;
       }
       if (!ok) {
+        Rollback(r, c);
         if (declared_[c]) {
           std::string shown(text.substr(0, 40));
           if (!simdjson::validate_utf8(shown.data(), shown.size())) shown = "(invalid UTF-8)";
@@ -493,7 +539,11 @@ class ChunkParser {
         return;
       }
     }
-    for (int c = 0; c < ncols; ++c) Append(r.columns[c], parsed_[c]);
+  }
+
+  // Takes back the values of columns [0, upto) of the current row.
+  static void Rollback(ChunkResult& r, int upto) {
+    for (int c = 0; c < upto; ++c) r.columns[c].PopLast();
   }
 
   // Widening mode: records the type each inferred column needs.
@@ -510,21 +560,6 @@ class ChunkParser {
     }
   }
 
-  static void Append(ChunkColumn& col, const Parsed& p) {
-    col.MarkValidity(!p.is_null);
-    switch (col.type) {
-      case DataType::kInt64:
-      case DataType::kTimestamp: col.AppendValue<int64_t>(p.is_null ? 0 : p.i); break;
-      case DataType::kFloat64: col.AppendValue<double>(p.is_null ? 0.0 : p.d); break;
-      case DataType::kBool: col.AppendValue<uint8_t>(p.is_null ? 0 : static_cast<uint8_t>(p.i)); break;
-      case DataType::kString: {
-        if (!p.is_null) col.chars.Append(p.text.data(), p.text.size());
-        col.AppendValue<uint32_t>(static_cast<uint32_t>(col.chars.size()));
-        break;
-      }
-    }
-  }
-
   const Source& src_;
   const Dialect& dialect_;
   const std::vector<DataType>& types_;
@@ -533,7 +568,6 @@ class ChunkParser {
   bool quarantine_;
   bool ascii_ = false;
   size_t ascii_end_ = 0;
-  std::vector<Parsed> parsed_;
   std::vector<std::string> unescaped_;  // per column: a quoted field's text with quotes undoubled
   uint64_t null_lengths_ = 0;           // bit k: some null value has length k (< 64)
   std::string why_;                     // why FieldText refused a field
