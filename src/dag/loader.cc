@@ -586,6 +586,9 @@ class Validator {
         } else if (!IsUpstream(dag, *name, task)) {
           diags_.Add(input->mark(), "task " + Quote(task.id) + ": input " + Quote(*name) +
                                         " is not upstream of it (add it to depends_on)");
+        } else if (const Operator* source_op = ops_.Find(source->op); source_op && !source_op->produces_table()) {
+          diags_.Add(input->mark(), "task " + Quote(task.id) + ": input " + Quote(*name) + " is a " + source->op +
+                                        " task, which produces no table");
         } else {
           task.input = *name;
         }

@@ -87,6 +87,9 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
               bounds[b] = node.AsDouble();
               if (!bounds[b] && !HasPlaceholder(node)) sr.Error(&node, "clip bound '" + node.text() + "' is not a number");
             }
+            if (bounds[0] && bounds[1] && *bounds[0] > *bounds[1]) {
+              sr.Error(v.get(), "clip bounds for '" + col->text() + "': min is above max");
+            }
             s.clips.emplace_back(col->text(), bounds[0], bounds[1]);
           }
         }

@@ -115,12 +115,14 @@ class ExportOperator final : public Operator {
     }
     int64_t bytes = 0;
     int files = 0;
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
     try {
       if (args->partition_by.empty()) {
         bytes = WriteOne(*table, path, *args, format);
         files = 1;
       } else {
         for (const auto& [dir, part] : Partition(*table, args->partition_by)) {
+          if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
           std::string ext = format == "parquet" ? ".parquet" : "." + format;
           bytes += WriteOne(*part, (fs::path(path) / dir / ("part-0" + ext)).string(), *args, format);
           ++files;

@@ -162,6 +162,7 @@ class FeaturesOperator final : public Operator {
     columnar::TablePtr flat = columnar::Concatenate(*input);
     try {
       columnar::TablePtr out = args->time.empty() ? GroupBy(*args, *flat) : PointInTime(*args, *flat);
+      if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
       TaskResult result = TaskResult::Success();
       result.metrics.rows_in = flat->num_rows();
       result.metrics.rows_out = out->num_rows();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "columnar/compute.h"
 #include "columnar/csv.h"
 #include "columnar/jsonl.h"
 #include "columnar/parquet.h"
@@ -91,6 +92,39 @@ std::string FormatOf(const std::string& path) {
   return "";
 }
 
+// Parquet files carry their own types: a declared type that differs is a
+// cast (every value must convert), a declared column that is missing an error.
+columnar::TablePtr ApplyDeclaredTypes(columnar::TablePtr table, const std::map<std::string, columnar::DataType>& types) {
+  if (types.empty()) return table;
+  std::vector<columnar::Field> fields = table->schema().fields();
+  std::vector<int> changed;
+  for (const auto& [name, type] : types) {
+    auto idx = table->schema().IndexOf(name);
+    if (!idx) throw columnar::FormatError("column " + name + " declared in the schema is not in the file");
+    if (fields[*idx].type != type) {
+      fields[*idx].type = type;
+      changed.push_back(*idx);
+    }
+  }
+  if (changed.empty()) return table;
+  auto out = std::make_shared<columnar::Table>(columnar::Schema(fields));
+  for (const auto& [k, v] : table->metadata()) out->SetMetadata(k, v);
+  for (const columnar::Batch& b : table->batches()) {
+    columnar::Batch nb = b;
+    for (int c : changed) {
+      int64_t row = 0;
+      std::string text;
+      nb.columns[c] = columnar::Cast(*b.columns[c], fields[c].type, &row, &text);
+      if (!nb.columns[c]) {
+        throw columnar::FormatError("column " + fields[c].name + ": '" + text + "' cannot be cast to " +
+                                    std::string(columnar::TypeName(fields[c].type)) + " as the schema declares");
+      }
+    }
+    out->AddBatch(std::move(nb));
+  }
+  return out;
+}
+
 class IngestOperator final : public Operator {
  public:
   std::string_view name() const override { return "ingest"; }
@@ -140,7 +174,7 @@ class IngestOperator final : public Operator {
         quarantine = result.quarantine;
         rows_read = result.rows_read;
       } else {
-        table = ReadParquetFiles(files);
+        table = ApplyDeclaredTypes(ReadParquetFiles(files), args->csv.types);
         rows_read = table->num_rows();
       }
     } catch (const columnar::FormatError& e) {

@@ -102,6 +102,8 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
 }
 
 void PublishOutput(TaskContext& ctx, columnar::TablePtr table) {
+  // A try stopped by a timeout or a cancel must not hand anything on.
+  if (ctx.cancel().cancelled()) throw Error::Cancelled("stopped before its output was published");
   ctx.SetOutput(std::make_shared<TableDataset>(table));
   if (ctx.task().persist) PersistTable(ctx, *table, "output");
 }

@@ -35,7 +35,7 @@ ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const 
 ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name);
 
 // Hands `table` to downstream tasks and persists it unless the task says
-// `persist: false`.
+// `persist: false`. Throws Error(kCancelled) when the try was stopped.
 void PublishOutput(TaskContext& ctx, columnar::TablePtr table);
 
 // {"columns":[{"name":..,"type":..},...]}

@@ -421,10 +421,12 @@ class TransformOperator final : public Operator {
           }
         }
         std::string name = s.column + "_" + part;
+        params[s.column]["parts"].push_back(part);
         w.Set(name, DataType::kInt64,
               std::make_shared<Column>(DataType::kInt64, n, std::move(out), c->validity_buffer().Clone()));
       }
     } else if (s.kind == "select") {
+      params["columns"] = s.names;
       Work next;
       next.rows = n;
       for (const auto& name : s.names) {
@@ -434,6 +436,7 @@ class TransformOperator final : public Operator {
       }
       w = std::move(next);
     } else if (s.kind == "drop") {
+      params["columns"] = s.names;
       for (const auto& name : s.names) {
         int idx = w.Index(name, "drop");
         w.fields.erase(w.fields.begin() + idx);
@@ -446,6 +449,7 @@ class TransformOperator final : public Operator {
           if (f.name == to && to != from) throw StepError("rename: column '" + to + "' already exists");
         }
         w.fields[idx].name = to;
+        params[from] = to;
       }
     }
     return params;

@@ -480,6 +480,7 @@ class ValidateOperator final : public Operator {
 
     std::vector<CheckResult> results;
     for (const CheckSpec& spec : args.checks) {
+      if (ctx.cancel().cancelled()) throw CheckError("cancelled");
       CheckResult r;
       r.name = spec.describe;
       r.column = spec.column;
@@ -609,6 +610,7 @@ class ValidateOperator final : public Operator {
       Bitmap pass = NewBitmap(n);
       kernels::BitmapNot(any.data(), pass.data(), n);
       auto kept = std::make_shared<columnar::Table>(table->schema());
+      for (const auto& [k, v] : table->metadata()) kept->SetMetadata(k, v);
       kept->AddBatch(columnar::FilterBatch(table->batch(0), pass.data(), n - failed_rows));
       output = kept;
     }

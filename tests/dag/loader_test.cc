@@ -9,6 +9,7 @@
 
 #include "core/operator.h"
 #include "exec/builtin_operators.h"
+#include "ops/data_operators.h"
 
 namespace pipeline {
 namespace {
@@ -28,6 +29,7 @@ const OperatorRegistry& Builtins() {
   static const OperatorRegistry r = [] {
     OperatorRegistry reg;
     RegisterBuiltinOperators(reg);
+    RegisterDataOperators(reg);
     return reg;
   }();
   return r;

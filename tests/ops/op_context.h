@@ -13,10 +13,14 @@
 
 namespace pipeline::testing_util {
 
-class NeverCancelled final : public CancelToken {
+class FlagCancelToken final : public CancelToken {
  public:
-  bool cancelled() const override { return false; }
+  bool cancelled() const override { return cancelled_; }
   int fd() const override { return -1; }
+  void Cancel() { cancelled_ = true; }
+
+ private:
+  bool cancelled_ = false;
 };
 
 class OpContext final : public TaskContext {
@@ -60,6 +64,7 @@ class OpContext final : public TaskContext {
   }
 
   // Test hooks.
+  void Cancel() { token_.Cancel(); }
   void SetInput(const std::string& task_id, std::shared_ptr<const Dataset> data) { outputs_[task_id] = std::move(data); }
   void AddArtifact(const std::string& task_id, const ArtifactInfo& a) { artifacts_[{task_id, a.name}] = a; }
   const std::map<std::pair<std::string, std::string>, ArtifactInfo>& artifacts() const { return artifacts_; }
@@ -78,7 +83,7 @@ class OpContext final : public TaskContext {
   std::vector<std::pair<std::string, std::string>> env_;
   TaskSpec task_;
   DocNode::Ptr args_;
-  NeverCancelled token_;
+  FlagCancelToken token_;
   std::string log_;
   std::map<std::string, std::shared_ptr<const Dataset>> outputs_;
   std::map<std::pair<std::string, std::string>, ArtifactInfo> artifacts_;

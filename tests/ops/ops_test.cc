@@ -435,6 +435,31 @@ TEST_F(OpsTest, ExportPartitionsHiveStyle) {
             "partition_by: column 'zz' is not in the input (columns: id)");
 }
 
+TEST_F(OpsTest, IngestParquetCastsToDeclaredTypes) {
+  columnar::WriteParquetFile(*columnar::ReadCsvText("id,s\n1,2.5\n2,x\n", "in.csv").table, (dir_ / "a.parquet").string());
+  ASSERT_TRUE(Run("ingest", "{path: a.parquet, schema: {id: float64}}").ok);
+  EXPECT_EQ(Dump(*out_), "id:float64,s:string\n1|2.5\n2|x\n");
+  EXPECT_EQ(Run("ingest", "{path: a.parquet, schema: {s: float64}}").error,
+            "column s: 'x' cannot be cast to float64 as the schema declares");
+  EXPECT_EQ(Run("ingest", "{path: a.parquet, schema: {zz: int64}}").error,
+            "column zz declared in the schema is not in the file");
+}
+
+TEST_F(OpsTest, CancelledTryPublishesNothing) {
+  // Given a try cancelled while it ran, then no output is handed on or persisted.
+  ctx_ = std::make_unique<OpContext>("t", "{steps: [{drop_nulls: [x]}]}", dir_, "up");
+  ctx_->SetInput("up", std::make_shared<ops::TableDataset>(columnar::ReadCsvText("x\n1\n", "in.csv").table));
+  ctx_->Cancel();
+  try {
+    TaskResult r = ops_.Find("clean")->Execute(*ctx_);
+    EXPECT_FALSE(r.ok);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+  }
+  EXPECT_EQ(ctx_->output(), nullptr);
+  EXPECT_TRUE(ctx_->artifacts().empty());
+}
+
 // ---------------------------------------------------------------- hand-over
 
 TEST_F(OpsTest, InputFallsBackToThePersistedArtifact) {
