@@ -45,7 +45,20 @@ bool ValuesEqual(const Column& c, int64_t a, int64_t b) {
       return x == y || (std::isnan(x) && std::isnan(y));
     }
     case DataType::kBool: return c.bools()[a] == c.bools()[b];
-    case DataType::kString: return c.StringAt(a) == c.StringAt(b);
+    case DataType::kString: {
+      const uint32_t* o = c.offsets();
+      uint32_t len = o[a + 1] - o[a];
+      if (len != o[b + 1] - o[b]) return false;
+      const char* x = c.chars() + o[a];
+      const char* y = c.chars() + o[b];
+      if (len <= 8) {  // short categories: two loads, no call
+        uint64_t wx = 0, wy = 0;
+        std::memcpy(&wx, x, len);
+        std::memcpy(&wy, y, len);
+        return wx == wy;
+      }
+      return std::memcmp(x, y, len) == 0;
+    }
   }
   return false;
 }
@@ -82,57 +95,144 @@ std::vector<uint64_t> HashRows(const std::vector<ColumnPtr>& keys, int threads) 
   return hashes;
 }
 
-Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
-  if (threads <= 0) threads = DefaultThreads();
-  Grouping g;
-  const int64_t n = keys.empty() ? 0 : keys[0]->length();
-  g.group_ids.resize(static_cast<size_t>(n));
-  if (n == 0) return g;
-  std::vector<uint64_t> hashes = HashRows(keys, threads);
+namespace {
 
-  // Scatter row numbers into partitions by the top hash bits; each
-  // partition's rows stay in increasing order.
-  std::vector<int64_t> starts(kPartitions + 1, 0);
-  for (int64_t r = 0; r < n; ++r) ++starts[(hashes[r] >> (64 - kPartitionBits)) + 1];
-  for (int p = 0; p < kPartitions; ++p) starts[p + 1] += starts[p];
-  std::vector<uint32_t> rows(static_cast<size_t>(n));
-  {
-    std::vector<int64_t> fill(starts.begin(), starts.end() - 1);
-    for (int64_t r = 0; r < n; ++r) rows[fill[hashes[r] >> (64 - kPartitionBits)]++] = static_cast<uint32_t>(r);
+// An open-addressing table from row hash to group, for one thread.
+class GroupTable {
+ public:
+  explicit GroupTable(size_t expected) { Rehash(std::bit_ceil(std::max<size_t>(64, expected * 2))); }
+
+  // The group of the row with hash `h` and representative test `same`
+  // (called with a group's first row), adding a group when none matches.
+  template <class Same>
+  uint32_t FindOrAdd(uint64_t h, int64_t row, Same&& same) {
+    size_t at = static_cast<size_t>(h) & mask_;
+    while (true) {
+      Slot& s = slots_[at];
+      if (s.group == kEmpty) {
+        s = {h, static_cast<uint32_t>(first_.size())};
+        first_.push_back(row);
+        if (first_.size() * 2 > slots_.size()) Rehash(slots_.size() * 2);
+        return static_cast<uint32_t>(first_.size() - 1);
+      }
+      if (s.hash == h && same(first_[s.group])) return s.group;
+      at = (at + 1) & mask_;
+    }
   }
 
-  // Group each partition: local ids, first rows.
+  const std::vector<int64_t>& first_rows() const { return first_; }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    uint64_t hash;
+    uint32_t group;
+  };
+
+  void Rehash(size_t capacity) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{0, kEmpty});
+    mask_ = capacity - 1;
+    for (const Slot& s : old) {
+      if (s.group == kEmpty) continue;
+      size_t at = static_cast<size_t>(s.hash) & mask_;
+      while (slots_[at].group != kEmpty) at = (at + 1) & mask_;
+      slots_[at] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  std::vector<int64_t> first_;
+};
+
+// Few groups (categorical keys): each thread groups a range of rows in order
+// with a small table that stays in cache; the ranges' groups are then merged
+// in order, so ids still follow first appearance.
+Grouping GroupFew(const std::vector<ColumnPtr>& keys, const std::vector<uint64_t>& hashes, int threads) {
+  const int64_t n = static_cast<int64_t>(hashes.size());
+  Grouping g;
+  g.group_ids.resize(static_cast<size_t>(n));
+  const int64_t ranges = std::max<int64_t>(1, std::min<int64_t>(threads, n / 65536));
+  std::vector<GroupTable> tables;
+  for (int64_t t = 0; t < ranges; ++t) tables.emplace_back(256);
+  auto range_begin = [&](int64_t t) { return n * t / ranges; };
+  ParallelFor(static_cast<size_t>(ranges), threads, [&](size_t t) {
+    GroupTable& table = tables[t];
+    for (int64_t r = range_begin(static_cast<int64_t>(t)); r < range_begin(static_cast<int64_t>(t) + 1); ++r) {
+      g.group_ids[r] = table.FindOrAdd(hashes[r], r, [&](int64_t first) { return RowsEqual(keys, first, r); });
+    }
+  });
+  GroupTable merged(256);
+  std::vector<std::vector<uint32_t>> maps(static_cast<size_t>(ranges));
+  for (int64_t t = 0; t < ranges; ++t) {
+    for (int64_t first : tables[t].first_rows()) {
+      maps[t].push_back(merged.FindOrAdd(hashes[first], first, [&](int64_t f) { return RowsEqual(keys, f, first); }));
+    }
+  }
+  if (ranges > 1) {
+    ParallelFor(static_cast<size_t>(ranges), threads, [&](size_t t) {
+      const std::vector<uint32_t>& map = maps[t];
+      for (int64_t r = range_begin(static_cast<int64_t>(t)); r < range_begin(static_cast<int64_t>(t) + 1); ++r) {
+        g.group_ids[r] = map[g.group_ids[r]];
+      }
+    });
+  }
+  g.first_row = merged.first_rows();
+  return g;
+}
+
+// Many groups: rows are scattered into partitions by the top hash bits
+// (each partition's rows stay in increasing order) and each partition is
+// grouped on its own thread with a table sized for it.
+Grouping GroupMany(const std::vector<ColumnPtr>& keys, const std::vector<uint64_t>& hashes, int threads) {
+  const int64_t n = static_cast<int64_t>(hashes.size());
+  Grouping g;
+  g.group_ids.resize(static_cast<size_t>(n));
+  auto part = [](uint64_t h) { return static_cast<size_t>(h >> (64 - kPartitionBits)); };
+
+  // Scatter (hash, row) pairs, each thread a range of rows.
+  struct Entry {
+    uint64_t hash;
+    int64_t row;
+  };
+  const int64_t ranges = std::max<int64_t>(1, std::min<int64_t>(threads, n / 65536));
+  auto range_begin = [&](int64_t t) { return n * t / ranges; };
+  std::vector<std::vector<int64_t>> counts(static_cast<size_t>(ranges), std::vector<int64_t>(kPartitions, 0));
+  ParallelFor(static_cast<size_t>(ranges), threads, [&](size_t t) {
+    for (int64_t r = range_begin(static_cast<int64_t>(t)); r < range_begin(static_cast<int64_t>(t) + 1); ++r) {
+      ++counts[t][part(hashes[r])];
+    }
+  });
+  std::vector<int64_t> starts(kPartitions + 1, 0);
+  std::vector<std::vector<int64_t>> fill(static_cast<size_t>(ranges), std::vector<int64_t>(kPartitions));
+  for (int p = 0, at = 0; p < kPartitions; ++p) {
+    starts[p] = at;
+    for (int64_t t = 0; t < ranges; ++t) {
+      fill[t][p] = at;
+      at += static_cast<int>(counts[t][p]);
+    }
+    starts[p + 1] = at;
+  }
+  std::vector<Entry> entries(static_cast<size_t>(n));
+  ParallelFor(static_cast<size_t>(ranges), threads, [&](size_t t) {
+    std::vector<int64_t>& f = fill[t];
+    for (int64_t r = range_begin(static_cast<int64_t>(t)); r < range_begin(static_cast<int64_t>(t) + 1); ++r) {
+      entries[f[part(hashes[r])]++] = {hashes[r], r};
+    }
+  });
+
+  // Group each partition: local ids, written to group_ids for now.
   std::vector<std::vector<int64_t>> firsts(kPartitions);
-  std::vector<uint32_t> local(static_cast<size_t>(n));  // local group id per row
   ParallelFor(kPartitions, threads, [&](size_t p) {
     int64_t begin = starts[p], end = starts[p + 1];
     if (begin == end) return;
-    size_t cap = std::bit_ceil(static_cast<size_t>(std::max<int64_t>(16, (end - begin) * 2)));
-    struct Slot {
-      uint64_t hash;
-      uint32_t group;  // UINT32_MAX = empty
-    };
-    std::vector<Slot> table(cap, Slot{0, UINT32_MAX});
-    std::vector<int64_t>& first = firsts[p];
+    GroupTable table(static_cast<size_t>(end - begin));
     for (int64_t i = begin; i < end; ++i) {
-      uint32_t r = rows[i];
-      uint64_t h = hashes[r];
-      size_t at = static_cast<size_t>(h) & (cap - 1);
-      while (true) {
-        Slot& s = table[at];
-        if (s.group == UINT32_MAX) {
-          s = {h, static_cast<uint32_t>(first.size())};
-          local[r] = s.group;
-          first.push_back(r);
-          break;
-        }
-        if (s.hash == h && RowsEqual(keys, first[s.group], r)) {
-          local[r] = s.group;
-          break;
-        }
-        at = (at + 1) & (cap - 1);
-      }
+      const Entry& e = entries[i];
+      g.group_ids[e.row] = table.FindOrAdd(e.hash, e.row, [&](int64_t first) { return RowsEqual(keys, first, e.row); });
     }
+    firsts[p] = table.first_rows();
   });
 
   // Number groups by first row: walk the rows in order; a row whose local
@@ -145,7 +245,7 @@ Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
   }
   g.first_row.reserve(static_cast<size_t>(groups));
   for (int64_t r = 0; r < n; ++r) {
-    uint32_t& id = global[hashes[r] >> (64 - kPartitionBits)][local[r]];
+    uint32_t& id = global[part(hashes[r])][g.group_ids[r]];
     if (id == UINT32_MAX) {
       id = static_cast<uint32_t>(g.first_row.size());
       g.first_row.push_back(r);
@@ -153,6 +253,25 @@ Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
     g.group_ids[r] = id;
   }
   return g;
+}
+
+}  // namespace
+
+Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
+  if (threads <= 0) threads = DefaultThreads();
+  const int64_t n = keys.empty() ? 0 : keys[0]->length();
+  if (n == 0) return Grouping{};
+  std::vector<uint64_t> hashes = HashRows(keys, threads);
+  // A sample of the rows says whether the groups are few (categorical keys).
+  GroupTable sample(1024);
+  const int64_t probe = std::min<int64_t>(n, 16384);
+  for (int64_t r = 0; r < probe && sample.first_rows().size() <= 1024; ++r) {
+    sample.FindOrAdd(hashes[r], r, [&](int64_t first) { return RowsEqual(keys, first, r); });
+  }
+  if (sample.first_rows().size() <= 1024 && sample.first_rows().size() * 64 < static_cast<size_t>(probe + 64)) {
+    return GroupFew(keys, hashes, threads);
+  }
+  return GroupMany(keys, hashes, threads);
 }
 
 int64_t EstimateDistinct(const Column& column) {

@@ -59,6 +59,31 @@ TEST(HashGroupTest, MatchesAMapOnRandomRowsAtAnyThreadCount) {
   }
 }
 
+TEST(HashGroupTest, FewGroupsOverManyRowsKeepFirstAppearanceAcrossRanges) {
+  // Given 300k rows of 20 categories (the few-groups path, split in ranges),
+  // then ids follow first appearance and every row is in its value's group.
+  std::mt19937 rng(5);
+  ColumnBuilder b(DataType::kString);
+  std::vector<std::string> values;
+  for (int i = 0; i < 300000; ++i) {
+    // Category 19 first shows up late, in the last range.
+    std::string v = i < 250000 ? "cat" + std::to_string(rng() % 19) : "cat" + std::to_string(rng() % 20);
+    b.AppendString(v);
+    values.push_back(v);
+  }
+  ColumnPtr col = b.Finish();
+  for (int threads : {1, 2, 4}) {
+    Grouping g = GroupRows({col}, threads);
+    ASSERT_EQ(g.num_groups(), 20);
+    std::map<std::string, uint32_t> id;
+    for (size_t r = 0; r < values.size(); ++r) {
+      auto [it, inserted] = id.emplace(values[r], static_cast<uint32_t>(id.size()));
+      ASSERT_EQ(g.group_ids[r], it->second) << r;
+      if (inserted) ASSERT_EQ(g.first_row[it->second], static_cast<int64_t>(r));
+    }
+  }
+}
+
 TEST(HashGroupTest, DistinctEstimateIsClose) {
   ColumnBuilder a(DataType::kInt64);
   for (int i = 0; i < 300000; ++i) i % 10 == 0 ? a.AppendNull() : a.AppendInt(i % 100000);
