@@ -64,6 +64,7 @@ class ChunkDecoder {
   void DeltaLengthStrings(const uint8_t* data, size_t size, int64_t k, uint32_t* ends);
   void DeltaStrings(const uint8_t* data, size_t size, int64_t k, uint32_t* ends);
   void AppendChars(const uint8_t* bytes, size_t n, uint32_t* end);
+  uint32_t CharsEnd(uint64_t end) const;
   const uint32_t* Indices(const uint8_t* data, size_t size, int64_t k);
   int64_t PhysicalWidth() const;
 
@@ -331,41 +332,53 @@ void ChunkDecoder::StringValues(Encoding encoding, const uint8_t* data, size_t s
   throw FormatError("unsupported encoding " + EncodingName(encoding) + " for BYTE_ARRAY");
 }
 
-void ChunkDecoder::AppendChars(const uint8_t* bytes, size_t n, uint32_t* end) {
-  if (chars_.size() + n > std::numeric_limits<uint32_t>::max()) {
-    throw FormatError("more than 4 GiB of strings in one row group");
-  }
-  chars_.Append(bytes, n);
-  *end = static_cast<uint32_t>(chars_.size());
+uint32_t ChunkDecoder::CharsEnd(uint64_t end) const {
+  if (end > std::numeric_limits<uint32_t>::max()) throw FormatError("more than 4 GiB of strings in one row group");
+  return static_cast<uint32_t>(end);
 }
 
+void ChunkDecoder::AppendChars(const uint8_t* bytes, size_t n, uint32_t* end) {
+  *end = CharsEnd(chars_.size() + n);
+  chars_.Append(bytes, n);
+}
+
+// The strings of a page fit in the page: grow the chars once by its size,
+// write in place, then trim.
 void ChunkDecoder::PlainStrings(const uint8_t* data, size_t size, int64_t k, uint32_t* ends) {
   const uint8_t* pos = data;
   const uint8_t* end = data + size;
-  chars_.Reserve(chars_.size() + size);
+  const size_t base = chars_.size();
+  chars_.Resize(base + size);
+  uint8_t* out = chars_.data() + base;
   for (int64_t idx = 0; idx < k; ++idx) {
     if (end - pos < 4) Truncated();
     uint32_t length = LoadU32(pos);
     pos += 4;
     if (length > static_cast<size_t>(end - pos)) Truncated();
-    AppendChars(pos, length, &ends[idx + 1]);
+    std::memcpy(out, pos, length);
+    out += length;
     pos += length;
+    ends[idx + 1] = CharsEnd(static_cast<uint64_t>(out - chars_.data()));
   }
+  chars_.Resize(static_cast<size_t>(out - chars_.data()));
   if (!ValidUtf8Strings(chars_.data(), ends, k)) throw FormatError("invalid UTF-8 in a string");
 }
 
 void ChunkDecoder::DictionaryStrings(int64_t k, uint32_t* ends) {
   const uint32_t* offsets = dictionary_.as<uint32_t>();
   const uint8_t* chars = dictionary_chars_.data();
-  uint64_t total = 0;
+  uint64_t total = chars_.size();
   for (int64_t idx = 0; idx < k; ++idx) total += offsets[indices_[idx] + 1] - offsets[indices_[idx]];
-  if (chars_.size() + total > std::numeric_limits<uint32_t>::max()) {
-    throw FormatError("more than 4 GiB of strings in one row group");
-  }
-  chars_.Reserve(chars_.size() + total);
+  CharsEnd(total);
+  size_t at = chars_.size();
+  chars_.Resize(total);
+  uint8_t* out = chars_.data();
   for (int64_t idx = 0; idx < k; ++idx) {
-    uint32_t entry = indices_[idx];
-    AppendChars(chars + offsets[entry], offsets[entry + 1] - offsets[entry], &ends[idx + 1]);
+    uint32_t begin = offsets[indices_[idx]];
+    uint32_t length = offsets[indices_[idx] + 1] - begin;
+    std::memcpy(out + at, chars + begin, length);
+    at += length;
+    ends[idx + 1] = static_cast<uint32_t>(at);
   }
 }
 

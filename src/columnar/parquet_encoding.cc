@@ -4,6 +4,7 @@
 #include <array>
 #include <type_traits>
 #include <utility>
+#include <vector>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -255,16 +256,17 @@ size_t MaxRleHybridSize(int64_t n, int bit_width) {
 size_t EncodeRleHybrid(const uint32_t* values, int64_t n, int bit_width, uint8_t* out) {
   uint8_t* start = out;
   const int64_t groups = (n + 7) / 8;
-  auto uniform = [&](int64_t g) { return Uniform(values + g * 8, std::min<int64_t>(8, n - g * 8)); };
+  std::vector<uint8_t> uniform(static_cast<size_t>(groups));
+  for (int64_t g = 0; g < groups; ++g) uniform[g] = Uniform(values + g * 8, std::min<int64_t>(8, n - g * 8));
   // Whether an RLE run of two or more groups starts at group g.
   auto run_starts = [&](int64_t g) {
-    return g + 1 < groups && values[g * 8] == values[(g + 1) * 8] && uniform(g) && uniform(g + 1);
+    return g + 1 < groups && uniform[g] && uniform[g + 1] && values[g * 8] == values[(g + 1) * 8];
   };
   int64_t g = 0;
   while (g < groups) {
     int64_t end = g + 1;
     if (run_starts(g)) {
-      for (end = g + 2; end < groups && values[end * 8] == values[g * 8] && uniform(end);) ++end;
+      for (end = g + 2; end < groups && uniform[end] && values[end * 8] == values[g * 8];) ++end;
       int64_t count = std::min<int64_t>(n, end * 8) - g * 8;
       out += PutVarint(static_cast<uint64_t>(count) << 1, out);
       std::memcpy(out, &values[g * 8], static_cast<size_t>((bit_width + 7) / 8));

@@ -92,7 +92,17 @@ void WriteRowGroup(CompactWriter& w, const RowGroup& group) {
 
 // ---- decoding ----
 
-[[noreturn]] void Missing(const char* what) { throw FormatError(std::string("corrupt metadata (missing ") + what + ")"); }
+[[noreturn]] void Missing(const char* what) { throw FormatError(std::string("missing ") + what); }
+
+// Runs parse(), prefixing its errors with what was being parsed.
+template <class Parse>
+auto Parsing(const char* what, Parse parse) {
+  try {
+    return parse();
+  } catch (const FormatError& error) {
+    throw FormatError(std::string("corrupt ") + what + " (" + error.what() + ")");
+  }
+}
 
 // Calls on_field(id, type) for every field; skips those it returns false for.
 template <class Fn>
@@ -310,6 +320,46 @@ DictionaryPageHeader ReadDictionaryPageHeader(CompactReader& r) {
   return page;
 }
 
+FileMetaData ParseFooterStruct(const uint8_t* data, size_t size) {
+  CompactReader r(data, size);
+  FileMetaData meta;
+  bool has_schema = false;
+  bool has_rows = false;
+  ReadStruct(r, [&](int16_t id, Type type) {
+    if (id == 1 && type == Type::kI32) meta.version = r.I32();
+    else if (id == 2 && type == Type::kList) has_schema = true, ReadList(r, Type::kStruct, [&] { meta.schema.push_back(ReadSchemaElement(r)); });
+    else if (id == 3 && type == Type::kI64) meta.num_rows = r.I64(), has_rows = true;
+    else if (id == 4 && type == Type::kList) ReadList(r, Type::kStruct, [&] { meta.row_groups.push_back(ReadRowGroup(r)); });
+    else if (id == 5 && type == Type::kList) ReadList(r, Type::kStruct, [&] { meta.key_value_metadata.push_back(ReadKeyValue(r)); });
+    else if (id == 6 && type == Type::kBinary) meta.created_by = r.String();
+    else if (id == 8) meta.encrypted = true, r.Skip(type);
+    else return false;
+    return true;
+  });
+  if (!has_schema) Missing("schema");
+  if (!has_rows) Missing("num_rows");
+  return meta;
+}
+
+size_t ParsePageHeaderStruct(const uint8_t* data, size_t size, PageHeader* header) {
+  CompactReader r(data, size);
+  *header = PageHeader();
+  uint32_t seen = 0;
+  ReadStruct(r, [&](int16_t id, Type type) {
+    if (id == 1 && type == Type::kI32) header->type = static_cast<PageType>(r.I32());
+    else if (id == 2 && type == Type::kI32) header->uncompressed_page_size = r.I32();
+    else if (id == 3 && type == Type::kI32) header->compressed_page_size = r.I32();
+    else if (id == 5 && type == Type::kStruct) header->data_page = ReadDataPageHeader(r);
+    else if (id == 7 && type == Type::kStruct) header->dictionary_page = ReadDictionaryPageHeader(r);
+    else if (id == 8 && type == Type::kStruct) header->data_page_v2 = ReadDataPageHeaderV2(r);
+    else return false;
+    seen |= 1u << id;
+    return true;
+  });
+  if ((seen & 0b1110) != 0b1110) Missing("page header field");
+  return r.position();
+}
+
 }  // namespace
 
 std::string EncodingName(Encoding encoding) {
@@ -410,43 +460,11 @@ void Serialize(const PageHeader& header, std::string* out) {
 }
 
 FileMetaData ParseFileMetaData(const uint8_t* data, size_t size) {
-  CompactReader r(data, size);
-  FileMetaData meta;
-  bool has_schema = false;
-  bool has_rows = false;
-  ReadStruct(r, [&](int16_t id, Type type) {
-    if (id == 1 && type == Type::kI32) meta.version = r.I32();
-    else if (id == 2 && type == Type::kList) has_schema = true, ReadList(r, Type::kStruct, [&] { meta.schema.push_back(ReadSchemaElement(r)); });
-    else if (id == 3 && type == Type::kI64) meta.num_rows = r.I64(), has_rows = true;
-    else if (id == 4 && type == Type::kList) ReadList(r, Type::kStruct, [&] { meta.row_groups.push_back(ReadRowGroup(r)); });
-    else if (id == 5 && type == Type::kList) ReadList(r, Type::kStruct, [&] { meta.key_value_metadata.push_back(ReadKeyValue(r)); });
-    else if (id == 6 && type == Type::kBinary) meta.created_by = r.String();
-    else if (id == 8) meta.encrypted = true, r.Skip(type);
-    else return false;
-    return true;
-  });
-  if (!has_schema) Missing("schema");
-  if (!has_rows) Missing("num_rows");
-  return meta;
+  return Parsing("footer", [&] { return ParseFooterStruct(data, size); });
 }
 
 size_t ParsePageHeader(const uint8_t* data, size_t size, PageHeader* header) {
-  CompactReader r(data, size);
-  *header = PageHeader();
-  uint32_t seen = 0;
-  ReadStruct(r, [&](int16_t id, Type type) {
-    if (id == 1 && type == Type::kI32) header->type = static_cast<PageType>(r.I32());
-    else if (id == 2 && type == Type::kI32) header->uncompressed_page_size = r.I32();
-    else if (id == 3 && type == Type::kI32) header->compressed_page_size = r.I32();
-    else if (id == 5 && type == Type::kStruct) header->data_page = ReadDataPageHeader(r);
-    else if (id == 7 && type == Type::kStruct) header->dictionary_page = ReadDictionaryPageHeader(r);
-    else if (id == 8 && type == Type::kStruct) header->data_page_v2 = ReadDataPageHeaderV2(r);
-    else return false;
-    seen |= 1u << id;
-    return true;
-  });
-  if ((seen & 0b1110) != 0b1110) Missing("page header field");
-  return r.position();
+  return Parsing("page header", [&] { return ParsePageHeaderStruct(data, size, header); });
 }
 
 }  // namespace pipeline::columnar::parquet

@@ -161,7 +161,7 @@ ColumnPlan PlanColumn(const parquet::SchemaElement& element) {
   ColumnPlan plan;
   plan.name = element.name;
   if (element.num_children > 0 || !element.type) ColumnError(element.name, "nested columns are not supported");
-  if (!element.repetition) ColumnError(element.name, "corrupt metadata (no repetition type)");
+  if (!element.repetition) ColumnError(element.name, "corrupt footer (no repetition type)");
   if (*element.repetition == parquet::Repetition::kRepeated) ColumnError(element.name, "repeated columns are not supported");
   plan.optional = *element.repetition == parquet::Repetition::kOptional;
   plan.physical = *element.type;
@@ -193,7 +193,7 @@ ColumnPlan PlanColumn(const parquet::SchemaElement& element) {
 }
 
 std::vector<ColumnPlan> PlanColumns(const parquet::FileMetaData& meta) {
-  if (meta.schema.empty()) throw FormatError("corrupt metadata (empty schema)");
+  if (meta.schema.empty()) throw FormatError("corrupt footer (empty schema)");
   std::vector<ColumnPlan> plans;
   for (size_t idx = 1; idx < meta.schema.size(); ++idx) plans.push_back(PlanColumn(meta.schema[idx]));
   if (meta.schema[0].num_children != static_cast<int32_t>(plans.size())) {
@@ -226,7 +226,7 @@ struct ChunkTask {
 
 ChunkTask PlanChunk(const parquet::ColumnChunk& chunk, const ColumnPlan& plan, int64_t rows, uint64_t data_end) {
   if (chunk.file_path) ColumnError(plan.name, "columns in other files are not supported");
-  if (!chunk.meta_data) ColumnError(plan.name, "corrupt metadata (no column metadata)");
+  if (!chunk.meta_data) ColumnError(plan.name, "corrupt footer (no column metadata)");
   const parquet::ColumnMetaData& meta = *chunk.meta_data;
   if (meta.type != plan.physical) ColumnError(plan.name, "chunk type differs from the schema");
   if (!parquet::CodecSupported(meta.codec)) ColumnError(plan.name, "unsupported compression " + parquet::CodecName(meta.codec));
@@ -256,9 +256,9 @@ std::vector<ChunkTask> PlanChunks(const parquet::FileMetaData& meta, const std::
   int64_t total = 0;
   for (size_t group = 0; group < meta.row_groups.size(); ++group) {
     const parquet::RowGroup& row_group = meta.row_groups[group];
-    if (row_group.columns.size() != plans.size()) throw FormatError("corrupt metadata (row group column count)");
+    if (row_group.columns.size() != plans.size()) throw FormatError("corrupt footer (row group column count)");
     if (row_group.num_rows < 0 || row_group.num_rows > std::numeric_limits<int64_t>::max() - total) {
-      throw FormatError("corrupt metadata (row count)");
+      throw FormatError("corrupt footer (row count)");
     }
     total += row_group.num_rows;
     if (row_group.num_rows == 0) continue;

@@ -76,7 +76,7 @@ void CompactWriter::EndStruct() {
 }
 
 void CompactReader::Need(size_t bytes) const {
-  if (static_cast<size_t>(end_ - pos_) < bytes) throw FormatError("truncated metadata");
+  if (static_cast<size_t>(end_ - pos_) < bytes) throw FormatError("truncated Thrift data");
 }
 
 uint8_t CompactReader::Byte() {
@@ -91,11 +91,11 @@ uint64_t CompactReader::Varint() {
     value |= static_cast<uint64_t>(byte & 0x7F) << shift;
     if (!(byte & 0x80)) return value;
   }
-  throw FormatError("corrupt metadata (varint too long)");
+  throw FormatError("Thrift varint too long");
 }
 
 void CompactReader::BeginStruct() {
-  if (last_ids_.size() >= kMaxDepth) throw FormatError("corrupt metadata (nested too deeply)");
+  if (last_ids_.size() >= kMaxDepth) throw FormatError("Thrift data nested too deeply");
   last_ids_.push_back(0);
 }
 
@@ -107,7 +107,7 @@ bool CompactReader::NextField(int16_t* id, Type* type) {
   *type = static_cast<Type>(byte & 0x0F);
   int delta = byte >> 4;
   int64_t field = delta ? last_ids_.back() + delta : I64();
-  if (field < INT16_MIN || field > INT16_MAX) throw FormatError("corrupt metadata (field id)");
+  if (field < INT16_MIN || field > INT16_MAX) throw FormatError("Thrift field id out of range");
   *id = static_cast<int16_t>(field);
   last_ids_.back() = *id;
   return true;
@@ -120,7 +120,7 @@ int64_t CompactReader::I64() {
 
 int32_t CompactReader::I32() {
   int64_t value = I64();
-  if (value < INT32_MIN || value > INT32_MAX) throw FormatError("corrupt metadata (i32 out of range)");
+  if (value < INT32_MIN || value > INT32_MAX) throw FormatError("Thrift i32 out of range");
   return static_cast<int32_t>(value);
 }
 
@@ -140,14 +140,14 @@ void CompactReader::ListHeader(Type* element, uint32_t* size) {
   uint64_t count = byte >> 4;
   if (count == 15) count = Varint();
   // Every element but a bool-typed empty struct takes at least one byte.
-  if (count > static_cast<uint64_t>(end_ - pos_)) throw FormatError("truncated metadata (list size)");
+  if (count > static_cast<uint64_t>(end_ - pos_)) throw FormatError("Thrift list longer than its data");
   *size = static_cast<uint32_t>(count);
 }
 
 void CompactReader::Skip(Type type) { SkipDepth(type, static_cast<int>(last_ids_.size())); }
 
 void CompactReader::SkipDepth(Type type, int depth) {
-  if (depth >= kMaxDepth) throw FormatError("corrupt metadata (nested too deeply)");
+  if (depth >= kMaxDepth) throw FormatError("Thrift data nested too deeply");
   switch (type) {
     case Type::kTrue:
     case Type::kFalse: return;  // a field's bool lives in its header
@@ -176,7 +176,7 @@ void CompactReader::SkipDepth(Type type, int depth) {
     case Type::kMap: {
       uint64_t size = Varint();
       if (size == 0) return;
-      if (size > static_cast<uint64_t>(end_ - pos_)) throw FormatError("truncated metadata (map size)");
+      if (size > static_cast<uint64_t>(end_ - pos_)) throw FormatError("Thrift map longer than its data");
       uint8_t types = Byte();
       for (uint64_t idx = 0; idx < size; ++idx) {
         for (Type t : {static_cast<Type>(types >> 4), static_cast<Type>(types & 0x0F)}) {
@@ -196,7 +196,7 @@ void CompactReader::SkipDepth(Type type, int depth) {
     }
     case Type::kStop: break;
   }
-  throw FormatError("corrupt metadata (unknown thrift type " + std::to_string(static_cast<int>(type)) + ")");
+  throw FormatError("unknown Thrift type " + std::to_string(static_cast<int>(type)));
 }
 
 }  // namespace pipeline::columnar::thrift

@@ -70,7 +70,8 @@ class CompactWriter {
 // Reads compact-protocol bytes from a bounded span. Every read checks the
 // bounds; lists and strings are checked against the bytes left before
 // anything is allocated; nesting is limited to kMaxDepth. Errors throw
-// columnar::FormatError with a message naming what is wrong (no file name).
+// columnar::FormatError saying what is wrong ("truncated Thrift data"); the
+// callers add where.
 class CompactReader {
  public:
   static constexpr int kMaxDepth = 32;
