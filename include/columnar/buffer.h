@@ -22,6 +22,12 @@ class Buffer {
   Buffer() = default;
   // `size` bytes, all zero.
   explicit Buffer(size_t size);
+  // `size` bytes of undefined content, for outputs that are written whole.
+  static Buffer Uninitialized(size_t size) {
+    Buffer b;
+    b.Resize(size);
+    return b;
+  }
   ~Buffer();
   Buffer(Buffer&& other) noexcept;
   Buffer& operator=(Buffer&& other) noexcept;

@@ -26,22 +26,22 @@ ColumnPtr Filter(const Column& column, const uint64_t* selection) {
   switch (column.type()) {
     case DataType::kInt64:
     case DataType::kTimestamp: {
-      Buffer values(static_cast<size_t>(m) * 8);
+      Buffer values = Buffer::Uninitialized(static_cast<size_t>(m) * 8);
       kernels::Compact(column.ints(), selection, n, values.as<int64_t>());
       return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
     }
     case DataType::kFloat64: {
-      Buffer values(static_cast<size_t>(m) * 8);
+      Buffer values = Buffer::Uninitialized(static_cast<size_t>(m) * 8);
       kernels::Compact(column.doubles(), selection, n, values.as<double>());
       return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
     }
     case DataType::kBool: {
-      Buffer values(static_cast<size_t>(m));
+      Buffer values = Buffer::Uninitialized(static_cast<size_t>(m));
       kernels::Compact(column.bools(), selection, n, values.as<uint8_t>());
       return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
     }
     case DataType::kString: {
-      Buffer offsets(static_cast<size_t>(m + 1) * 4);
+      Buffer offsets = Buffer::Uninitialized(static_cast<size_t>(m + 1) * 4);
       Buffer chars;
       chars.Resize(static_cast<size_t>(column.chars_size()));
       kernels::CompactStrings(column.offsets(), column.chars(), selection, n, offsets.as<uint32_t>(),
@@ -84,7 +84,7 @@ ColumnPtr Take(const Column& column, const std::vector<int64_t>& indices) {
     return std::make_shared<Column>(column.type(), m, std::move(offsets), std::move(validity), std::move(chars));
   }
   const size_t w = Width(column.type());
-  Buffer values(static_cast<size_t>(m) * w);
+  Buffer values = Buffer::Uninitialized(static_cast<size_t>(m) * w);
   const uint8_t* src = column.values_buffer().data();
   uint8_t* dst = values.data();
   if (w == 8) {
@@ -110,9 +110,13 @@ ColumnPtr ConcatColumn(const Table& table, int index) {
   }
   Buffer validity;
   if (nulls) validity.ResizeZeroed(static_cast<size_t>(BitmapWords(n)) * 8);
-  Buffer values(type == DataType::kString ? static_cast<size_t>(n + 1) * 4 : static_cast<size_t>(n) * Width(type));
+  Buffer values = Buffer::Uninitialized(type == DataType::kString ? static_cast<size_t>(n + 1) * 4
+                                                                  : static_cast<size_t>(n) * Width(type));
   Buffer chars;
-  if (type == DataType::kString) chars.Reserve(static_cast<size_t>(char_bytes));
+  if (type == DataType::kString) {
+    chars.Reserve(static_cast<size_t>(char_bytes));
+    values.as<uint32_t>()[0] = 0;
+  }
   int64_t at = 0;
   for (const Batch& b : table.batches()) {
     const Column& c = *b.columns[index];

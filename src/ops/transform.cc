@@ -202,14 +202,14 @@ ColumnPtr AsDoubles(const ColumnPtr& c, const std::string& name, const std::stri
   if (c->type() != DataType::kInt64) {
     throw StepError(step + ": column '" + name + "' is " + std::string(columnar::TypeName(c->type())) + ", not a number");
   }
-  columnar::Buffer out(static_cast<size_t>(c->length()) * 8);
+  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c->length()) * 8);
   kernels::CastInt64ToDouble(c->ints(), c->validity(), c->length(), out.as<double>());
   return std::make_shared<Column>(DataType::kFloat64, c->length(), std::move(out), c->validity_buffer().Clone());
 }
 
 template <class Kernel>
 ColumnPtr MapDoubles(const Column& c, Kernel&& kernel) {
-  columnar::Buffer out(static_cast<size_t>(c.length()) * 8);
+  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c.length()) * 8);
   kernel(c.doubles(), c.validity(), c.length(), out.as<double>());
   return std::make_shared<Column>(DataType::kFloat64, c.length(), std::move(out), c.validity_buffer().Clone());
 }
@@ -330,7 +330,7 @@ class TransformOperator final : public Operator {
           code[id] = next++;
           categories.push_back(CategoryJson(*c, g.first_row[id]));
         }
-        columnar::Buffer values(static_cast<size_t>(n) * 8);
+        columnar::Buffer values = columnar::Buffer::Uninitialized(static_cast<size_t>(n) * 8);
         for (int64_t r = 0; r < n; ++r) values.as<int64_t>()[r] = c->IsValid(r) ? code[g.group_ids[r]] : 0;
         w.Set(target, DataType::kInt64,
               std::make_shared<Column>(DataType::kInt64, n, std::move(values), c->validity_buffer().Clone()));
@@ -376,7 +376,7 @@ class TransformOperator final : public Operator {
       params[s.column] = {{"prefix", s.prefix}, {"categories", categories}, {"other", other}};
     } else if (s.kind == "bucketize") {
       ColumnPtr x = AsDoubles(w.columns[w.Index(s.column, s.kind)], s.column, s.kind);
-      columnar::Buffer out(static_cast<size_t>(n) * 8);
+      columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(n) * 8);
       kernels::Bucketize(x->doubles(), x->validity(), n, s.bounds.data(), static_cast<int64_t>(s.bounds.size()),
                          out.as<int64_t>());
       w.Set(s.as, DataType::kInt64,
