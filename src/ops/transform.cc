@@ -4,6 +4,7 @@
 // the same transform applies to new rows without refitting.
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include <date/date.h>
 #include <nlohmann/json.hpp>
@@ -172,6 +173,8 @@ struct Work {
   std::vector<columnar::Field> fields;
   std::vector<ColumnPtr> columns;
   int64_t rows = 0;
+  // Keyed by column; each entry holds its column so the key stays unique.
+  std::map<const Column*, std::pair<ColumnPtr, columnar::Grouping>> groupings;
 
   int Index(const std::string& name, const std::string& step) const {
     for (size_t i = 0; i < fields.size(); ++i) {
@@ -180,6 +183,16 @@ struct Work {
     std::string cols;
     for (const auto& f : fields) cols += (cols.empty() ? "" : ", ") + f.name;
     throw StepError(step + ": column '" + name + "' is not in the table (columns: " + cols + ")");
+  }
+
+  // The grouping of a column's values, computed once per column (label_encode
+  // and one_hot of the same column share it).
+  const columnar::Grouping& GroupsOf(const ColumnPtr& column) {
+    auto it = groupings.find(column.get());
+    if (it == groupings.end()) {
+      it = groupings.emplace(column.get(), std::make_pair(column, columnar::GroupRows({column}))).first;
+    }
+    return it->second.second;
   }
 
   // Replaces column `name`, or appends it.
@@ -320,7 +333,7 @@ class TransformOperator final : public Operator {
     } else if (s.kind == "label_encode") {
       for (const auto& [source, target] : s.columns) {
         ColumnPtr c = w.columns[w.Index(source, s.kind)];
-        columnar::Grouping g = columnar::GroupRows({c});
+        const columnar::Grouping& g = w.GroupsOf(c);
         // Codes by first appearance over the valid values (nulls stay null).
         std::vector<int64_t> code(static_cast<size_t>(g.num_groups()), -1);
         nlohmann::json categories = nlohmann::json::array();
@@ -338,7 +351,7 @@ class TransformOperator final : public Operator {
       }
     } else if (s.kind == "one_hot") {
       ColumnPtr c = w.columns[w.Index(s.column, s.kind)];
-      columnar::Grouping g = columnar::GroupRows({c});
+      const columnar::Grouping& g = w.GroupsOf(c);
       std::vector<int64_t> counts(static_cast<size_t>(g.num_groups()), 0);
       for (int64_t r = 0; r < n; ++r) ++counts[g.group_ids[r]];
       std::vector<int64_t> ids;
