@@ -77,6 +77,10 @@ print(f"CSV parse: {size / 1e9:.3f} GB in {ours['parse']:.3f} s = {size / 1e9 / 
 print(f"peak RSS: ours {int(rss) / 1e6:.2f} GB, DuckDB (node) {int(duck_rss) / 1e6:.2f} GB" +
       (f", pandas {int(pandas_rss) / 1e6:.2f} GB" if with_pandas else ""))
 tasks = {t["task_id"]: t for t in run["tasks"]}
+sizes = {k: t["metrics"].get("bytes_out", 0) for k, t in tasks.items()}
+largest = max(sizes.values())
+print(f"in-memory tables: parsed {sizes['parse'] / 1e9:.2f} GB, largest (features) {largest / 1e9:.2f} GB; "
+      f"peak RSS = {int(rss) * 1e3 / largest:.2f}x the largest table (target <= 2)")
 print(f"checks: rows after clean {tasks['clean']['metrics'].get('rows_out')} (DuckDB {duck_json['checks']['rows_clean']}), "
       f"rows out {tasks['write']['metrics'].get('rows_out')} (DuckDB {duck_json['checks']['rows_out']})")
 PY

@@ -38,6 +38,9 @@ class Table {
   int num_batches() const { return static_cast<int>(batches_.size()); }
   const Batch& batch(int index) const { return batches_[index]; }
 
+  // Bytes the table's buffers hold (values, validity, string bytes).
+  int64_t MemoryBytes() const;
+
   // Throws FormatError when the batch does not match the schema (count,
   // types, lengths).
   void AddBatch(Batch batch);

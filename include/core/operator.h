@@ -28,6 +28,7 @@ struct TaskMetrics {
   std::optional<int64_t> rows_in;
   std::optional<int64_t> rows_out;
   std::optional<int64_t> rows_quarantined;
+  std::optional<int64_t> bytes_out;  // in-memory size of the output table
   std::string summary;  // one line, e.g. a validation report's gist
 };
 

@@ -4,6 +4,16 @@
 
 namespace pipeline::columnar {
 
+int64_t Table::MemoryBytes() const {
+  int64_t bytes = 0;
+  for (const Batch& b : batches_) {
+    for (const ColumnPtr& c : b.columns) {
+      bytes += static_cast<int64_t>(c->values_buffer().size() + c->validity_buffer().size() + c->chars_buffer().size());
+    }
+  }
+  return bytes;
+}
+
 void Table::AddBatch(Batch batch) {
   if (static_cast<int>(batch.columns.size()) != schema_.num_fields()) {
     throw FormatError("batch has " + std::to_string(batch.columns.size()) + " columns, schema has " +

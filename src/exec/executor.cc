@@ -710,6 +710,7 @@ class Executor::RunExecution {
     add("rows_in", m.rows_in);
     add("rows_out", m.rows_out);
     add("rows_quarantined", m.rows_quarantined);
+    add("bytes_out", m.bytes_out);
     if (!m.summary.empty()) {
       if (out.size() > 1) out += ',';
       out += "\"summary\":\"";

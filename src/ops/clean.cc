@@ -318,7 +318,7 @@ class CleanOperator final : public Operator {
     std::string summary = std::to_string(steps->size()) + " steps";
     for (const auto& n : notes) summary += ", " + n + " rows";
     result.metrics.summary = summary;
-    PublishOutput(ctx, out);
+    PublishOutput(ctx, out, result.metrics);
     return result;
   }
 

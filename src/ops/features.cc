@@ -168,7 +168,7 @@ class FeaturesOperator final : public Operator {
       result.metrics.rows_out = out->num_rows();
       result.metrics.summary = std::to_string(out->num_columns() - flat->num_columns()) + " feature columns" +
                                (args->time.empty() ? "" : " (point-in-time by " + args->time + ")");
-      PublishOutput(ctx, out);
+      PublishOutput(ctx, out, result.metrics);
       return result;
     } catch (const FeatureError& e) {
       return TaskResult::Failure(e.what());

@@ -203,7 +203,7 @@ class IngestOperator final : public Operator {
         return failed;
       }
     }
-    PublishOutput(ctx, table);
+    PublishOutput(ctx, table, result.metrics);
     return result;
   }
 

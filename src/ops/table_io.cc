@@ -101,7 +101,8 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
   return info;
 }
 
-void PublishOutput(TaskContext& ctx, columnar::TablePtr table) {
+void PublishOutput(TaskContext& ctx, columnar::TablePtr table, TaskMetrics& metrics) {
+  metrics.bytes_out = table->MemoryBytes();
   // A try stopped by a timeout or a cancel must not hand anything on.
   if (ctx.cancel().cancelled()) throw Error::Cancelled("stopped before its output was published");
   ctx.SetOutput(std::make_shared<TableDataset>(table));

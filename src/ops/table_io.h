@@ -36,7 +36,8 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
 
 // Hands `table` to downstream tasks and persists it unless the task says
 // `persist: false`. Throws Error(kCancelled) when the try was stopped.
-void PublishOutput(TaskContext& ctx, columnar::TablePtr table);
+// Records the table's in-memory size in `metrics`.
+void PublishOutput(TaskContext& ctx, columnar::TablePtr table, TaskMetrics& metrics);
 
 // {"columns":[{"name":..,"type":..},...]}
 std::string SchemaJson(const columnar::Schema& schema);

@@ -287,7 +287,7 @@ class TransformOperator final : public Operator {
     result.metrics.rows_out = w.rows;
     result.metrics.summary = std::to_string(steps->size()) + " steps, " + std::to_string(w.fields.size()) + " columns";
     PersistJson(ctx, nlohmann::json{{"task", ctx.task().id}, {"steps", chain}}.dump(2), "transform");
-    PublishOutput(ctx, out);
+    PublishOutput(ctx, out, result.metrics);
     return result;
   }
 

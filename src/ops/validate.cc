@@ -633,7 +633,7 @@ class ValidateOperator final : public Operator {
       return failed;
     }
     if (!passed) ctx.Log("warning: " + summary);
-    PublishOutput(ctx, output);
+    PublishOutput(ctx, output, result.metrics);
     return result;
   }
 
