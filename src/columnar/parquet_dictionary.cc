@@ -69,6 +69,28 @@ uint64_t HashBytes(const char* data, size_t n) {
   return h ^ (h >> 32);
 }
 
+// Byte equality without a library call for the short strings dictionaries
+// mostly hold (overlapping head and tail loads).
+bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a, 8);
+    std::memcpy(&b0, b, 8);
+    std::memcpy(&a1, a + n - 8, 8);
+    std::memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t a0, a1, b0, b1;
+    std::memcpy(&a0, a, 4);
+    std::memcpy(&b0, b, 4);
+    std::memcpy(&a1, a + n - 4, 4);
+    std::memcpy(&b1, b + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 // Calls lookup(value) for each non-null value of the slices (values read as
 // T), storing the indices; stops with false when lookup gives up or the
 // first values look unique (distinct() tells the dictionary's size).
@@ -186,7 +208,7 @@ uint32_t StringDictionary::Lookup(std::string_view value) {
     }
     if (slot.hash == hash) {
       std::string_view entry = at(slot.index_plus_one - 1);
-      if (entry.size() == value.size() && std::memcmp(entry.data(), value.data(), value.size()) == 0) {
+      if (entry.size() == value.size() && SameBytes(entry.data(), value.data(), value.size())) {
         return slot.index_plus_one - 1;
       }
     }

@@ -244,6 +244,25 @@ TEST_P(ParquetRoundTripTest, EmptyAndUnicodeStrings) {
   ExpectSameTable(*table, *RoundTrip(*table, plain));
 }
 
+TEST_P(ParquetRoundTripTest, EmptyBatchesInBetween) {
+  // Given zero-row batches before, between and after others, then the rows come back in order.
+  TablePtr full = MakeTable(RandomColumns(8, 300, 0.1), {100});
+  auto table = std::make_shared<Table>(full->schema());
+  auto empty_batch = [&] {
+    Batch batch{0, {}};
+    for (const Field& field : full->schema().fields()) batch.columns.push_back(std::make_shared<Column>(field.type, 0));
+    return batch;
+  };
+  table->AddBatch(empty_batch());
+  for (const Batch& batch : full->batches()) {
+    table->AddBatch(batch);
+    table->AddBatch(empty_batch());
+  }
+  ParquetWriteOptions options;
+  options.row_group_rows = 100;  // row groups end exactly where the empty batches sit
+  ExpectSameTable(*full, *RoundTrip(*table, options));
+}
+
 TEST_P(ParquetRoundTripTest, EmptyTableKeepsSchema) {
   // Given a table with columns and no rows, then the schema comes back with zero rows.
   TablePtr table = MakeTable({{"a", DataType::kInt64, {}}, {"b", DataType::kString, {}}, {"t", DataType::kTimestamp, {}}});
