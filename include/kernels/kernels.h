@@ -194,8 +194,8 @@ void Hash(const uint8_t* values, const uint64_t* validity, int64_t n, uint64_t* 
 void HashStrings(const uint32_t* offsets, const char* chars, const uint64_t* validity, int64_t n,
                  uint64_t* out);
 // acc[r] = mix(acc[r], h[r]): order-sensitive, so row hashes over columns
-// c1, c2, ... are: acc = hash(c1), then CombineHashes(acc, hash(ci)). `h`
-// needs the input padding, `acc` does not; they must not overlap.
+// c1, c2, ... are: acc = hash(c1), then CombineHashes(acc, hash(ci)).
+// Neither array needs padding; they must not overlap.
 void CombineHashes(uint64_t* acc, const uint64_t* h, int64_t n);
 
 // ------------------------------------------------------------- transforms

@@ -88,10 +88,13 @@ void CombineImpl(uint64_t* acc, const uint64_t* h, int64_t n) {
     const auto mixed = hn::Add(hn::Mul(hn::LoadU(du, acc + row), mul), hn::LoadU(du, h + row));
     hn::StoreU(Fmix64(du, mixed), du, acc + row);
   }
-  if (row < n) {  // acc has no padding: load its tail through a copy
-    HWY_ALIGN uint64_t tail[hn::MaxLanes(du)] = {0};
-    std::memcpy(tail, acc + row, static_cast<size_t>(n - row) * sizeof(uint64_t));
-    const auto mixed = hn::Add(hn::Mul(hn::Load(du, tail), mul), hn::LoadU(du, h + row));
+  if (row < n) {  // neither array has padding: load the tails through copies
+    const size_t tail_bytes = static_cast<size_t>(n - row) * sizeof(uint64_t);
+    HWY_ALIGN uint64_t acc_tail[hn::MaxLanes(du)] = {0};
+    HWY_ALIGN uint64_t h_tail[hn::MaxLanes(du)] = {0};
+    std::memcpy(acc_tail, acc + row, tail_bytes);
+    std::memcpy(h_tail, h + row, tail_bytes);
+    const auto mixed = hn::Add(hn::Mul(hn::Load(du, acc_tail), mul), hn::Load(du, h_tail));
     StorePartial(du, Fmix64(du, mixed), n - row, acc + row);
   }
 }

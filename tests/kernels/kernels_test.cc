@@ -896,7 +896,7 @@ TEST_P(KernelsTest, HashesMatchScalarMixer) {
       x *= 0xC4CEB9FE1A85EC53ULL;
       expected_acc[row] = x ^ (x >> 33);
     }
-    CombineHashes(acc.data(), Input<uint64_t>(expect_d, c.offset).data(), c.n);
+    CombineHashes(acc.data(), expect_d.data(), c.n);  // no padding on either
     EXPECT_EQ(expected_acc, acc);
   }
 }
