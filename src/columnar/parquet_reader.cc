@@ -192,23 +192,42 @@ ColumnPlan PlanColumn(const parquet::SchemaElement& element) {
   UnsupportedType(element, parquet::PhysicalTypeName(plan.physical));
 }
 
-std::vector<ColumnPlan> PlanColumns(const parquet::FileMetaData& meta) {
+// A file column: how to read it, or why it cannot be (which matters only
+// when it is selected).
+struct FileColumn {
+  ColumnPlan plan;
+  std::string error;
+};
+
+std::vector<FileColumn> PlanColumns(const parquet::FileMetaData& meta) {
   if (meta.schema.empty()) throw FormatError("corrupt footer (empty schema)");
-  std::vector<ColumnPlan> plans;
-  for (size_t idx = 1; idx < meta.schema.size(); ++idx) plans.push_back(PlanColumn(meta.schema[idx]));
-  if (meta.schema[0].num_children != static_cast<int32_t>(plans.size())) {
+  std::vector<FileColumn> columns(meta.schema.size() - 1);
+  for (size_t idx = 1; idx < meta.schema.size(); ++idx) {
+    try {
+      columns[idx - 1].plan = PlanColumn(meta.schema[idx]);
+    } catch (const FormatError& error) {
+      columns[idx - 1].plan.name = meta.schema[idx].name;
+      columns[idx - 1].error = error.what();
+    }
+  }
+  if (meta.schema[0].num_children != static_cast<int32_t>(columns.size())) {
     throw FormatError("nested schemas are not supported");
   }
-  return plans;
+  return columns;
 }
 
-std::vector<int> SelectColumns(const std::vector<ColumnPlan>& plans, const std::vector<std::string>& names) {
+// Indices of the requested columns (all when none are named); throws for a
+// missing or unreadable one.
+std::vector<int> SelectColumns(const std::vector<FileColumn>& columns, const std::vector<std::string>& names) {
   std::vector<int> selected;
-  for (size_t idx = 0; names.empty() && idx < plans.size(); ++idx) selected.push_back(static_cast<int>(idx));
+  for (size_t idx = 0; names.empty() && idx < columns.size(); ++idx) selected.push_back(static_cast<int>(idx));
   for (const std::string& name : names) {
-    auto it = std::find_if(plans.begin(), plans.end(), [&](const ColumnPlan& plan) { return plan.name == name; });
-    if (it == plans.end()) throw FormatError("no column '" + name + "'");
-    selected.push_back(static_cast<int>(it - plans.begin()));
+    auto it = std::find_if(columns.begin(), columns.end(), [&](const FileColumn& c) { return c.plan.name == name; });
+    if (it == columns.end()) throw FormatError("no column '" + name + "'");
+    selected.push_back(static_cast<int>(it - columns.begin()));
+  }
+  for (int idx : selected) {
+    if (!columns[idx].error.empty()) throw FormatError(columns[idx].error);
   }
   return selected;
 }
@@ -250,20 +269,20 @@ ChunkTask PlanChunk(const parquet::ColumnChunk& chunk, const ColumnPlan& plan, i
   return task;
 }
 
-std::vector<ChunkTask> PlanChunks(const parquet::FileMetaData& meta, const std::vector<ColumnPlan>& plans,
+std::vector<ChunkTask> PlanChunks(const parquet::FileMetaData& meta, const std::vector<FileColumn>& columns,
                                   const std::vector<int>& selected, uint64_t data_end) {
   std::vector<ChunkTask> tasks;
   int64_t total = 0;
   for (size_t group = 0; group < meta.row_groups.size(); ++group) {
     const parquet::RowGroup& row_group = meta.row_groups[group];
-    if (row_group.columns.size() != plans.size()) throw FormatError("corrupt footer (row group column count)");
+    if (row_group.columns.size() != columns.size()) throw FormatError("corrupt footer (row group column count)");
     if (row_group.num_rows < 0 || row_group.num_rows > std::numeric_limits<int64_t>::max() - total) {
       throw FormatError("corrupt footer (row count)");
     }
     total += row_group.num_rows;
     if (row_group.num_rows == 0) continue;
     for (size_t slot = 0; slot < selected.size(); ++slot) {
-      const ColumnPlan& plan = plans[selected[slot]];
+      const ColumnPlan& plan = columns[selected[slot]].plan;
       ChunkTask task = PlanChunk(row_group.columns[selected[slot]], plan, row_group.num_rows, data_end);
       task.group = static_cast<int>(group);
       task.slot = static_cast<int>(slot);
@@ -291,9 +310,9 @@ ColumnPtr DecodeChunk(const Source& source, const ChunkTask& task, parquet::Deco
 TablePtr ReadTable(const Source& source, const ParquetReadOptions& options) {
   uint64_t data_end = 0;
   parquet::FileMetaData meta = ReadFooter(source, &data_end);
-  std::vector<ColumnPlan> plans = PlanColumns(meta);
-  std::vector<int> selected = SelectColumns(plans, options.columns);
-  std::vector<ChunkTask> tasks = PlanChunks(meta, plans, selected, data_end);
+  std::vector<FileColumn> file_columns = PlanColumns(meta);
+  std::vector<int> selected = SelectColumns(file_columns, options.columns);
+  std::vector<ChunkTask> tasks = PlanChunks(meta, file_columns, selected, data_end);
   std::vector<std::vector<ColumnPtr>> columns(meta.row_groups.size(), std::vector<ColumnPtr>(selected.size()));
   // One call per worker, each with its scratch, taking tasks in turn.
   size_t workers = std::min<size_t>(tasks.size(), options.threads > 0 ? options.threads : DefaultThreads());
@@ -305,7 +324,7 @@ TablePtr ReadTable(const Source& source, const ParquetReadOptions& options) {
     }
   });
   Schema schema;
-  for (int column : selected) schema.Add(Field{plans[column].name, plans[column].type});
+  for (int column : selected) schema.Add(Field{file_columns[column].plan.name, file_columns[column].plan.type});
   auto table = std::make_shared<Table>(schema);
   for (size_t group = 0; group < meta.row_groups.size(); ++group) {
     if (meta.row_groups[group].num_rows == 0 || selected.empty()) continue;

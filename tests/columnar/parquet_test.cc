@@ -678,16 +678,34 @@ TEST(ParquetForeignTest, RequiredColumnsAndOtherPhysicalTypes) {
 }
 
 TEST(ParquetForeignTest, UnsupportedFeaturesNameTheColumn) {
-  // Given a DECIMAL column, a nested group or invalid UTF-8, then the error names the column and the problem.
+  // Given a DECIMAL or FIXED_LEN_BYTE_ARRAY column, invalid UTF-8 or a short page, then the error names the
+  // column and the problem (and a projection without the column still reads).
   using PT = parquet::PhysicalType;
-  std::vector<uint8_t> decimal = HandBuiltFile({{Required("price", PT::kInt64, 5), Plain(int64_t{1})}}, 1);
+  std::vector<uint8_t> decimal =
+      HandBuiltFile({{Required("price", PT::kInt64, 5), Plain(int64_t{1})}, {Required("id", PT::kInt64), Plain(int64_t{7})}}, 1);
   EXPECT_EQ(ReadError(decimal), "x.parquet: column 'price': unsupported type DECIMAL");
+  ParquetReadOptions only_id;  // a projection that leaves the column out reads fine
+  only_id.columns = {"id"};
+  ExpectSameTable(*MakeTable({{"id", DataType::kInt64, {int64_t{7}}}}),
+                  *ReadParquetBuffer(decimal.data(), decimal.size(), "x.parquet", only_id));
   std::vector<uint8_t> fixed = HandBuiltFile({{Required("uuid", PT::kFixedLenByteArray), "0123456789abcdef"}}, 1);
   EXPECT_EQ(ReadError(fixed), "x.parquet: column 'uuid': unsupported type FIXED_LEN_BYTE_ARRAY");
   std::vector<uint8_t> bad_utf8 = HandBuiltFile({{Required("s", PT::kByteArray, 0), Plain(uint32_t{2}) + "\xC3\x28"}}, 1);
   EXPECT_EQ(ReadError(bad_utf8), "x.parquet: column 's': invalid UTF-8 in a string");
   std::vector<uint8_t> short_page = HandBuiltFile({{Required("a", PT::kInt64), Plain(int64_t{1})}}, 2);
   EXPECT_EQ(ReadError(short_page), "x.parquet: column 'a': truncated page");
+  parquet::FileMetaData nested;  // root { g { x } }
+  nested.schema.resize(3);
+  nested.schema[0].name = "root";
+  nested.schema[0].num_children = 1;
+  nested.schema[1].name = "g";
+  nested.schema[1].num_children = 1;
+  nested.schema[1].repetition = parquet::Repetition::kOptional;
+  nested.schema[2] = Required("x", PT::kInt64);
+  std::string footer;
+  parquet::Serialize(nested, &footer);
+  std::string file = "PAR1" + footer + Plain(static_cast<uint32_t>(footer.size())) + "PAR1";
+  EXPECT_EQ(ReadError(std::vector<uint8_t>(file.begin(), file.end())), "x.parquet: nested schemas are not supported");
 }
 
 // ---------------------------------------------------------------------------
