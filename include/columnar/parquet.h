@@ -20,7 +20,8 @@
 // BYTE_STREAM_SPLIT; data pages v1 and v2; codecs UNCOMPRESSED, SNAPPY, ZSTD.
 // Anything else (nested or repeated columns, DECIMAL, TIME, FIXED_LEN_BYTE_ARRAY,
 // GZIP/LZ4/BROTLI, encryption, columns in other files) is a FormatError
-// naming the column and the feature.
+// naming the column and the feature, raised only when that column is read
+// (a projection may leave it out); nested schemas fail as a whole.
 #pragma once
 
 #include <cstddef>
@@ -65,8 +66,8 @@ int64_t WriteParquetFile(const Table& table, const std::string& path, const Parq
 // The same file as bytes in memory (tests, fuzz seeds).
 std::vector<uint8_t> WriteParquetBuffer(const Table& table, const ParquetWriteOptions& options = {});
 
-// Reads a whole Parquet file: one batch per row group, key/value metadata in
-// Table::metadata(). Throws columnar::FormatError naming the file and what
+// Reads a whole Parquet file: one batch per row group (empty row groups
+// skipped), key/value metadata in Table::metadata(). Throws columnar::FormatError naming the file and what
 // is wrong ("x.parquet: not a Parquet file (bad magic)", "x.parquet: column
 // 'a': unsupported encoding BIT_PACKED", "x.parquet: column 'a': truncated
 // page", "x.parquet: no column 'b'"). Corrupt input never reads out of
