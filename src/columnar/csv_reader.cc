@@ -341,6 +341,9 @@ class ChunkParser {
       if (t == DataType::kString) {
         uint32_t zero = 0;
         r.columns.back().values.Append(&zero, 4);
+        // Address space only: pages are touched as bytes arrive, and no
+        // regrowth copies the bytes of a chunk around.
+        r.columns.back().chars.Reserve((nominal_end - std::min(begin, nominal_end)) / 2 + 64);
       }
     }
     if (begin >= src_.size() || begin >= nominal_end) {
@@ -519,7 +522,7 @@ class ChunkParser {
             return;
           }
           col.MarkValidity(true);
-          col.chars.Append(text.data(), text.size());
+          AppendChars(col.chars, text);
           col.AppendValue<uint32_t>(static_cast<uint32_t>(col.chars.size()));
           break;
       }
@@ -538,6 +541,19 @@ class ChunkParser {
         Infer(row, r);
         return;
       }
+    }
+  }
+
+  // Short strings from the file are copied as one 16-byte move (the buffer
+  // has padding past its capacity; the file must have 16 bytes left).
+  void AppendChars(Buffer& chars, std::string_view text) const {
+    const size_t old = chars.size();
+    chars.Resize(old + text.size());
+    const auto* from = reinterpret_cast<const uint8_t*>(text.data());
+    if (text.size() <= 16 && from >= src_.data() && from + 16 <= src_.data() + src_.size()) {
+      std::memcpy(chars.data() + old, from, 16);
+    } else if (!text.empty()) {
+      std::memcpy(chars.data() + old, from, text.size());
     }
   }
 

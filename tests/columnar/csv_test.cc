@@ -293,3 +293,62 @@ TEST(CsvFileTest, TwoGigabyteFieldIsABadRowNotACrash) {
 
 }  // namespace
 }  // namespace pipeline::columnar
+
+namespace pipeline::columnar {
+namespace {
+
+TEST(ValueParseTest, IntegersAtTheLimits) {
+  int64_t v;
+  ASSERT_TRUE(ParseInt64("9223372036854775807", &v));
+  EXPECT_EQ(v, INT64_MAX);
+  ASSERT_TRUE(ParseInt64("-9223372036854775808", &v));
+  EXPECT_EQ(v, INT64_MIN);
+  ASSERT_TRUE(ParseInt64("+0000000000000000042", &v));
+  EXPECT_EQ(v, 42);
+  EXPECT_FALSE(ParseInt64("9223372036854775808", &v));
+  EXPECT_FALSE(ParseInt64("-9223372036854775809", &v));
+  EXPECT_FALSE(ParseInt64("99999999999999999999", &v));
+  EXPECT_FALSE(ParseInt64("12a", &v));
+  EXPECT_FALSE(ParseInt64("-", &v));
+  EXPECT_FALSE(ParseInt64("", &v));
+  EXPECT_FALSE(ParseInt64("1 ", &v));
+}
+
+TEST(ValueParseTest, DecimalFastPathAgreesWithFastFloat) {
+  // Given decimals of up to 15 digits, then the fast path's value is the
+  // correctly rounded one (what strtod gives).
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 200000; ++i) {
+    int digits = 1 + static_cast<int>(rng() % 15);
+    std::string text = rng() % 2 ? "-" : "";
+    for (int d = 0; d < digits; ++d) text += static_cast<char>('0' + rng() % 10);
+    size_t dot = rng() % (digits + 1);
+    text.insert(text.size() - dot, ".");
+    double ours;
+    ASSERT_TRUE(ParseFloat64(text, &ours)) << text;
+    ASSERT_EQ(ours, std::strtod(text.c_str(), nullptr)) << text;
+  }
+  double v;
+  EXPECT_FALSE(ParseFloat64(".", &v));
+  EXPECT_FALSE(ParseFloat64("1.2.3", &v));
+  ASSERT_TRUE(ParseFloat64("1e300", &v));
+  EXPECT_EQ(v, 1e300);
+  ASSERT_TRUE(ParseFloat64("1234567890.1234567", &v));
+  EXPECT_EQ(v, 1234567890.1234567);
+}
+
+TEST(ValueParseTest, TimestampFastPathMatchesTheGeneralForms) {
+  int64_t a, b;
+  ASSERT_TRUE(ParseTimestamp("2024-02-29T23:59:59", &a));
+  ASSERT_TRUE(ParseTimestamp("2024-02-29T23:59:59.000000+00:00", &b));
+  EXPECT_EQ(a, b);
+  ASSERT_TRUE(ParseTimestamp("2024-02-29 23:59:59Z", &b));
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(ParseTimestamp("2023-02-29T00:00:00", &a));
+  EXPECT_FALSE(ParseTimestamp("2024-01-01T24:00:00", &a));
+  EXPECT_FALSE(ParseTimestamp("2024-01-01T00:60:00", &a));
+  EXPECT_FALSE(ParseTimestamp("2024-1a-01T00:00:00", &a));
+}
+
+}  // namespace
+}  // namespace pipeline::columnar
