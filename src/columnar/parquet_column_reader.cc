@@ -7,7 +7,6 @@
 
 #include "columnar/parquet_compression.h"
 #include "columnar/parquet_encoding.h"
-#include "columnar/parquet_memory.h"
 #include "columnar/parquet_values.h"
 
 namespace pipeline::columnar::parquet {
@@ -90,7 +89,6 @@ ChunkDecoder::ChunkDecoder(const ColumnPlan& plan, int64_t rows, DecodeScratch* 
       dictionary_(scratch->dictionary), dictionary_chars_(scratch->dictionary_chars), page_(scratch->page),
       scratch_(scratch->values), indices_(scratch->indices), deltas_(scratch->deltas) {
   values_.Resize(static_cast<size_t>(rows + (plan.type == DataType::kString ? 1 : 0)) * width_);
-  AdviseHugePages(values_);
   if (plan.type == DataType::kString) values_.as<uint32_t>()[0] = 0;
   if (plan.optional) validity_.ResizeZeroed(static_cast<size_t>(BitmapWords(rows)) * 8);
 }
