@@ -23,6 +23,7 @@
 
 namespace pipeline {
 
+class DagSlots;
 class OperatorRegistry;
 class ThreadPool;
 
@@ -114,6 +115,7 @@ class Executor {
   ExecutorOptions options_;
   int workers_;
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<DagSlots> dag_slots_;  // max_active_tasks over the runs of a DAG
   std::mutex mu_;
   std::map<std::string, RunExecution*> active_;  // by run id; guarded by mu_
   bool cancel_requested_ = false;                // guarded by mu_

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "exec/dag_slots.h"
 #include "core/operator.h"
 #include "dag/template.h"
 #include "exec/cancel_token.h"
@@ -171,6 +172,15 @@ class Executor::RunExecution {
       : ex_(ex), dag_(*request.dag), run_(request.run), params_(request.params),
         observer_(observer) {
     limit_ = std::min(ex.workers_, dag_.max_active_tasks.value_or(ex.workers_));
+    if (dag_.max_active_tasks) {
+      dag_limit_ = *dag_.max_active_tasks;
+      waiter_ = std::make_shared<DagSlots::Waiter>();
+      waiter_->wake = [this] {
+        slot_freed_ = true;
+        { std::lock_guard lock(mu_); }  // the coordinator sees the flag or gets the notify
+        cv_.notify_all();
+      };
+    }
     dag_dir_ = fs::path(dag_.file).parent_path().string();
     slots_.resize(dag_.tasks.size());
     std::map<std::string_view, size_t> index;
@@ -195,6 +205,16 @@ class Executor::RunExecution {
   }
 
   RunState Run(bool restore) {
+    // On the way out (after the lock below is released): no more wakes.
+    struct StopWaking {
+      RunExecution* run;
+      ~StopWaking() {
+        if (!run->waiter_) return;
+        run->ex_.dag_slots_->Forget(run->dag_.id, run->waiter_);
+        std::lock_guard guard(run->waiter_->mu);
+        run->waiter_->alive = false;
+      }
+    } stop_waking{this};
     if (run_.state == RunState::kQueued) PersistRun({RunState::kQueued}, RunState::kRunning, "");
     std::unique_lock lock(mu_);
     try {
@@ -216,9 +236,11 @@ class Executor::RunExecution {
         timers_changed_ = false;
         ex_.clock_.WaitUntil(cv_, lock, deadline, [&] {
           return failure_ || unfinished_ == 0 || timers_changed_ || (draining_ && running_ == 0) ||
+                 (slot_freed_ && !ready_.empty()) ||
                  (cancel_requested_ && !cancelling_) || (drain_requested_ && !draining_);
         });
         if (failure_) break;
+        slot_freed_ = false;
         if (cancel_requested_ && !cancelling_) BeginCancel();
         if (drain_requested_ && !draining_) BeginDrain();
         TimePoint now = ex_.clock_.Now();
@@ -293,7 +315,9 @@ class Executor::RunExecution {
   // On the worker thread that ran the try. Notifies while holding the lock:
   // once it is released the run may end and this object be gone.
   void OnTryEnd(size_t idx, TaskResult& result) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    std::vector<std::shared_ptr<DagSlots::Waiter>> wake;
+    if (waiter_) wake = ex_.dag_slots_->Release(dag_.id);
     if (failure_) {
       --running_;  // the run is being abandoned: only count the try out
     } else {
@@ -307,10 +331,14 @@ class Executor::RunExecution {
     }
     // Wake the coordinator only for what it handles (not every hop).
     if (failure_ || unfinished_ == 0 || timers_changed_ || (draining_ && running_ == 0)) cv_.notify_all();
+    lock.unlock();
+    // Runs of this DAG waiting for a slot (`this` may be gone by now).
+    DagSlots::Wake(wake);
   }
 
   void Dispatch() {
     while (!ready_.empty() && running_ < limit_ && !cancelling_ && !draining_) {
+      if (waiter_ && !ex_.dag_slots_->TryAcquire(dag_.id, dag_limit_, waiter_)) break;
       size_t idx = ready_.front();
       ready_.pop_front();
       StartTry(idx);
@@ -743,6 +771,10 @@ class Executor::RunExecution {
   bool cancelling_ = false;
 
   std::mutex outputs_mu_;
+  // max_active_tasks over all runs of the DAG (when the DAG sets it).
+  int dag_limit_ = 0;
+  std::shared_ptr<DagSlots::Waiter> waiter_;
+  std::atomic<bool> slot_freed_{false};  // another run of this DAG freed a slot
   TryContext::Outputs outputs_;  // guarded by outputs_mu_
 
   std::mutex mu_;  // guards everything above, and below
@@ -762,6 +794,7 @@ Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
                                   : std::max(1, int(std::thread::hardware_concurrency()));
   if (options_.worker_name.empty()) options_.worker_name = DefaultWorkerName();
   pool_ = std::make_unique<ThreadPool>(workers_);
+  dag_slots_ = std::make_unique<DagSlots>();
 }
 
 Executor::~Executor() = default;

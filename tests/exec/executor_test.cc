@@ -511,6 +511,27 @@ TEST_F(ExecutorTest, CancelRunStopsOnlyThatRun) {
   EXPECT_EQ(two_state, RunState::kCancelled);
 }
 
+TEST_F(ExecutorTest, MaxActiveTasksHoldsOverAllRunsOfTheDag) {
+  // Given three runs of a DAG with max_active_tasks 2 on 6 workers, then at
+  // most 2 of its tasks run at once over all runs, and every run finishes.
+  std::string yaml = "dag: wide\nmax_active_tasks: 2\ntasks:\n";
+  for (int idx = 0; idx < 4; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
+  DagSpec dag = Load(yaml);
+  fake_->set_hold_ms(30);
+  ExecutorOptions options;
+  options.workers = 6;
+  options.log_root = (dir_ / "logs").string();
+  Executor executor(*store_, ops_, clock_, options);
+  std::vector<RunRequest> requests = {NewRequest(dag, "r1"), NewRequest(dag, "r2"), NewRequest(dag, "r3")};
+  std::vector<RunState> states(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) threads.emplace_back([&, i] { states[i] = executor.Execute(requests[i], nullptr); });
+  for (auto& t : threads) t.join();
+  for (RunState s : states) EXPECT_EQ(s, RunState::kSuccess);
+  EXPECT_EQ(fake_->peak(), 2);
+  EXPECT_EQ(fake_->starts().size(), 12u);
+}
+
 // A random DAG at 1..8 workers: every task runs once, after all its upstreams.
 class RandomDagTest : public ExecutorTest, public testing::WithParamInterface<int> {};
 
