@@ -36,15 +36,16 @@ cmake --build build/tsan
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
   ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/tsan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
-echo "== fuzz the DAG loader for ${fuzz_seconds}s, the REST handlers and the CSV reader for half that"
+echo "== fuzz the DAG loader for ${fuzz_seconds}s; the REST handlers, the CSV and the Parquet readers for half that"
 fuzz_failed=0
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPIPE_BUILD_TESTS=OFF -DPIPE_BUILD_FUZZERS=ON > /dev/null
-cmake --build build/fuzz --target dag_loader_fuzzer api_fuzzer csv_reader_fuzzer
-mkdir -p "$log/corpus" "$log/api-corpus" "$log/csv-corpus"
+cmake --build build/fuzz --target dag_loader_fuzzer api_fuzzer csv_reader_fuzzer parquet_reader_fuzzer
+mkdir -p "$log/corpus" "$log/api-corpus" "$log/csv-corpus" "$log/parquet-corpus"
 find dags tests/dags -name '*.yaml' -exec cp {} "$log/corpus/" \;
 cp fuzz/api-seeds/* "$log/api-corpus/"
 cp fuzz/csv-seeds/* "$log/csv-corpus/"
+cp fuzz/parquet-seeds/* "$log/parquet-corpus/"
 fuzz() {  # NAME CORPUS SECONDS
   if ! ./build/fuzz/fuzz/"$1" -max_total_time="$3" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$log/" "$2" > "$log/$1.out" 2>&1; then
@@ -57,8 +58,9 @@ fuzz() {  # NAME CORPUS SECONDS
 fuzz dag_loader_fuzzer "$log/corpus" "$fuzz_seconds"
 fuzz api_fuzzer "$log/api-corpus" "$((fuzz_seconds / 2))"
 fuzz csv_reader_fuzzer "$log/csv-corpus" "$((fuzz_seconds / 2))"
+fuzz parquet_reader_fuzzer "$log/parquet-corpus" "$((fuzz_seconds / 2))"
 
-total=3  # the fuzzers
+total=4  # the fuzzers
 failed=$fuzz_failed
 for suite in main asan tsan; do
   set -- $(counts "$log/$suite")
