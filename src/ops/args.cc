@@ -112,6 +112,35 @@ void ArgReader::RejectUnknown(const std::vector<std::string>& known) {
   }
 }
 
+bool ParseSteps(const DocNode& with, const std::string& context, Diagnostics& diags, Mark mark,
+                const std::vector<std::string>& kinds,
+                const std::function<void(const std::string& kind, const DocNode& value, ArgReader& reader)>& parse) {
+  ArgReader r(with, context, diags, mark);
+  r.Get("input");
+  const DocNode* list = r.Get("steps");
+  if (!list) r.Error(nullptr, "missing required argument 'steps'");
+  if (list && !list->is_sequence()) r.Error(list, "'steps' must be a list");
+  if (list && list->is_sequence()) {
+    std::string names;
+    for (const auto& k : kinds) names += (names.empty() ? "" : ", ") + k;
+    for (const auto& item : list->items()) {
+      if (!item->is_map() || item->entries().size() != 1) {
+        r.Error(item.get(), "each step is a map with one key (" + names + ")");
+        continue;
+      }
+      const auto& [key, value] = item->entries().front();
+      ArgReader step(*item, context + ": " + key->text(), diags, mark);
+      if (std::find(kinds.begin(), kinds.end(), key->text()) == kinds.end()) {
+        step.RejectUnknown(kinds);
+        continue;
+      }
+      parse(key->text(), *value, step);
+    }
+  }
+  r.RejectUnknown({"input", "steps"});
+  return r.ok();
+}
+
 std::optional<columnar::DataType> ParseType(const DocNode& node, const std::string& what, ArgReader& r) {
   auto text = ScalarText(node, what, r);
   if (!text) return std::nullopt;

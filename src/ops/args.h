@@ -4,6 +4,7 @@
 // Every problem is reported with the argument's name and the node's place.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -49,6 +50,14 @@ class ArgReader {
   Mark fallback_;
   size_t errors_before_;
 };
+
+// Walks `with: {input, steps: [{KIND: VALUE}, ...]}` (clean, transform):
+// reports a missing or malformed list, calls parse(kind, value, reader) for
+// each step whose kind is in `kinds` (reader's context "CONTEXT: KIND") and
+// reports the others with a suggestion. False when anything was reported.
+bool ParseSteps(const DocNode& with, const std::string& context, Diagnostics& diags, Mark mark,
+                const std::vector<std::string>& kinds,
+                const std::function<void(const std::string& kind, const DocNode& value, ArgReader& reader)>& parse);
 
 // Text of a scalar that holds a template placeholder (load time).
 bool HasPlaceholder(const DocNode& node);

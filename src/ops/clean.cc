@@ -37,97 +37,75 @@ const std::vector<std::string> kSteps = {"drop_duplicates", "drop_nulls", "fill_
 
 std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                                 Mark mark) {
-  ArgReader r(with, context, diags, mark);
-  r.Get("input");
   std::vector<Step> steps;
-  const DocNode* list = r.Get("steps");
-  if (!list) r.Error(nullptr, "missing required argument 'steps'");
-  if (list && !list->is_sequence()) r.Error(list, "'steps' must be a list");
-  if (list && list->is_sequence()) {
-    for (const auto& item : list->items()) {
-      if (!item->is_map() || item->entries().size() != 1) {
-        r.Error(item.get(), "each step is a map with one key: drop_duplicates, drop_nulls, fill_nulls, clip, filter or cast");
-        continue;
+  bool ok = ParseSteps(with, context, diags, mark, kSteps, [&](const std::string& kind, const DocNode& value, ArgReader& sr) {
+    Step s;
+    s.kind = kind;
+    s.node = &value;
+    if (s.kind == "drop_duplicates") {
+      if (value.is_scalar() && value.text() == "all") {
+        s.all = true;
+      } else if (auto cols = sr.StringList("drop_duplicates")) {
+        s.columns = *cols;
       }
-      const auto& [key, value] = item->entries().front();
-      Step s;
-      s.kind = key->text();
-      s.node = value.get();
-      ArgReader sr(*item, context + ": " + s.kind, diags, mark);
-      if (s.kind == "drop_duplicates") {
-        if (value->is_scalar() && value->text() == "all") {
-          s.all = true;
-        } else if (auto cols = sr.StringList("drop_duplicates")) {
-          s.columns = *cols;
-        }
-      } else if (s.kind == "drop_nulls") {
-        if (auto cols = sr.StringList("drop_nulls")) s.columns = *cols;
-      } else if (s.kind == "fill_nulls") {
-        if (!value->is_map()) {
-          sr.Error(value.get(), "'fill_nulls' must be a map of column -> value, mean, median or mode");
-        } else {
-          for (const auto& [col, v] : value->entries()) {
-            if (!v->is_scalar()) sr.Error(v.get(), "fill value for '" + col->text() + "' must be a scalar");
-            s.fills.emplace_back(col->text(), v.get());
-          }
-        }
-      } else if (s.kind == "clip") {
-        if (!value->is_map()) {
-          sr.Error(value.get(), "'clip' must be a map of column -> [min, max]");
-        } else {
-          for (const auto& [col, v] : value->entries()) {
-            if (!v->is_sequence() || v->items().size() != 2) {
-              sr.Error(v.get(), "clip bounds for '" + col->text() + "' must be [min, max] (null for no bound)");
-              continue;
-            }
-            std::optional<double> bounds[2];
-            for (int b = 0; b < 2; ++b) {
-              const DocNode& node = *v->items()[b];
-              if (node.is_null()) continue;
-              bounds[b] = node.AsDouble();
-              if (!bounds[b] && !HasPlaceholder(node)) sr.Error(&node, "clip bound '" + node.text() + "' is not a number");
-            }
-            if (bounds[0] && bounds[1] && *bounds[0] > *bounds[1]) {
-              sr.Error(v.get(), "clip bounds for '" + col->text() + "': min is above max");
-            }
-            s.clips.emplace_back(col->text(), bounds[0], bounds[1]);
-          }
-        }
-      } else if (s.kind == "filter") {
-        if (auto e = ScalarText(*value, "'filter'", sr)) {
-          s.expr = *e;
-          if (!HasPlaceholder(*value)) {
-            try {
-              columnar::Expr::Parse(*e);
-            } catch (const columnar::FormatError& err) {
-              sr.Error(value.get(), "filter \"" + *e + "\": " + err.what());
-            }
-          }
-        }
-      } else if (s.kind == "cast") {
-        if (!value->is_map()) {
-          sr.Error(value.get(), "'cast' must be a map of column -> type");
-        } else {
-          for (const auto& [col, v] : value->entries()) {
-            if (auto t = ParseType(*v, "cast of '" + col->text() + "'", sr)) s.casts.emplace_back(col->text(), *t);
-          }
-        }
+    } else if (s.kind == "drop_nulls") {
+      if (auto cols = sr.StringList("drop_nulls")) s.columns = *cols;
+    } else if (s.kind == "fill_nulls") {
+      if (!value.is_map()) {
+        sr.Error(&value, "'fill_nulls' must be a map of column -> value, mean, median or mode");
       } else {
-        sr.RejectUnknown(kSteps);
-        continue;
+        for (const auto& [col, v] : value.entries()) {
+          if (!v->is_scalar()) sr.Error(v.get(), "fill value for '" + col->text() + "' must be a scalar");
+          s.fills.emplace_back(col->text(), v.get());
+        }
       }
-      steps.push_back(std::move(s));
+    } else if (s.kind == "clip") {
+      if (!value.is_map()) {
+        sr.Error(&value, "'clip' must be a map of column -> [min, max]");
+      } else {
+        for (const auto& [col, v] : value.entries()) {
+          if (!v->is_sequence() || v->items().size() != 2) {
+            sr.Error(v.get(), "clip bounds for '" + col->text() + "' must be [min, max] (null for no bound)");
+            continue;
+          }
+          std::optional<double> bounds[2];
+          for (int b = 0; b < 2; ++b) {
+            const DocNode& node = *v->items()[b];
+            if (node.is_null()) continue;
+            bounds[b] = node.AsDouble();
+            if (!bounds[b] && !HasPlaceholder(node)) sr.Error(&node, "clip bound '" + node.text() + "' is not a number");
+          }
+          if (bounds[0] && bounds[1] && *bounds[0] > *bounds[1]) {
+            sr.Error(v.get(), "clip bounds for '" + col->text() + "': min is above max");
+          }
+          s.clips.emplace_back(col->text(), bounds[0], bounds[1]);
+        }
+      }
+    } else if (s.kind == "filter") {
+      if (auto e = ScalarText(value, "'filter'", sr)) {
+        s.expr = *e;
+        if (!HasPlaceholder(value)) {
+          try {
+            columnar::Expr::Parse(*e);
+          } catch (const columnar::FormatError& err) {
+            sr.Error(&value, "filter \"" + *e + "\": " + err.what());
+          }
+        }
+      }
+    } else if (s.kind == "cast") {
+      if (!value.is_map()) {
+        sr.Error(&value, "'cast' must be a map of column -> type");
+      } else {
+        for (const auto& [col, v] : value.entries()) {
+          if (auto t = ParseType(*v, "cast of '" + col->text() + "'", sr)) s.casts.emplace_back(col->text(), *t);
+        }
+      }
     }
-  }
-  r.RejectUnknown({"input", "steps"});
-  if (!r.ok()) return std::nullopt;
+    steps.push_back(std::move(s));
+  });
+  if (!ok) return std::nullopt;
   return steps;
 }
-
-class StepError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // The working table: one batch, columns replaceable.
 struct Work {
@@ -140,7 +118,7 @@ struct Work {
     if (!idx) {
       std::string cols;
       for (const auto& n : schema.names()) cols += (cols.empty() ? "" : ", ") + n;
-      throw StepError(step + ": column '" + name + "' is not in the input (columns: " + cols + ")");
+      throw OpError(step + ": column '" + name + "' is not in the input (columns: " + cols + ")");
     }
     return *idx;
   }
@@ -195,10 +173,10 @@ ColumnPtr FillValue(const Column& c, const std::string& name, const DocNode& spe
   };
   if (how == "mean" || how == "median") {
     if (!numeric) {
-      throw StepError("fill_nulls: " + how + " needs a numeric column, '" + name + "' is " +
+      throw OpError("fill_nulls: " + how + " needs a numeric column, '" + name + "' is " +
                       std::string(columnar::TypeName(c.type())));
     }
-    if (c.null_count() == n) throw StepError("fill_nulls: column '" + name + "' has no values to take the " + how + " of");
+    if (c.null_count() == n) throw OpError("fill_nulls: column '" + name + "' has no values to take the " + how + " of");
     if (how == "mean") {
       double sum = c.type() == DataType::kFloat64 ? kernels::Sum(c.doubles(), c.validity(), n)
                                                   : kernels::Sum(c.ints(), c.validity(), n);
@@ -216,7 +194,7 @@ ColumnPtr FillValue(const Column& c, const std::string& name, const DocNode& spe
     return number(median);
   }
   if (how == "mode") {
-    if (c.null_count() == n) throw StepError("fill_nulls: column '" + name + "' has no values to take the mode of");
+    if (c.null_count() == n) throw OpError("fill_nulls: column '" + name + "' has no values to take the mode of");
     auto self = std::shared_ptr<const Column>(&c, [](const Column*) {});
     columnar::Grouping g = columnar::GroupRows({self});
     std::vector<int64_t> counts(static_cast<size_t>(g.num_groups()), 0);
@@ -250,7 +228,7 @@ ColumnPtr FillValue(const Column& c, const std::string& name, const DocNode& spe
   std::string bad_text;
   ColumnPtr v = columnar::Cast(*text.Finish(), c.type(), &bad, &bad_text);
   if (!v) {
-    throw StepError("fill_nulls: '" + spec.text() + "' is not a " + std::string(columnar::TypeName(c.type())) +
+    throw OpError("fill_nulls: '" + spec.text() + "' is not a " + std::string(columnar::TypeName(c.type())) +
                     " (the type of column '" + name + "'); use a value, mean, median or mode");
   }
   return v;
@@ -270,7 +248,7 @@ ColumnPtr Clip(const Column& c, const std::string& name, std::optional<double> l
     for (int64_t r = 0; r < n; ++r) out.as<int64_t>()[r] = c.IsValid(r) ? std::clamp(c.ints()[r], l, h) : 0;
     return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
   }
-  throw StepError("clip: column '" + name + "' is " + std::string(columnar::TypeName(c.type())) + ", not a number");
+  throw OpError("clip: column '" + name + "' is " + std::string(columnar::TypeName(c.type())) + ", not a number");
 }
 
 class CleanOperator final : public Operator {
@@ -306,7 +284,7 @@ class CleanOperator final : public Operator {
         Apply(s, w);
         if (w.rows != before) notes.push_back(s.kind + " -" + std::to_string(before - w.rows));
       }
-    } catch (const StepError& e) {
+    } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     }
     auto out = std::make_shared<columnar::Table>(w.schema);
@@ -368,7 +346,7 @@ class CleanOperator final : public Operator {
         if (e.Check(w.schema) != DataType::kBool) throw columnar::FormatError("the filter must be a condition (true/false)");
         cond = e.Evaluate(w.schema, columnar::Batch{n, w.columns});
       } catch (const columnar::FormatError& err) {
-        throw StepError("filter \"" + s.expr + "\": " + err.what());
+        throw OpError("filter \"" + s.expr + "\": " + err.what());
       }
       // Keep rows where the condition is true (not false, not null).
       std::vector<uint64_t> keep(static_cast<size_t>(columnar::BitmapWords(n)) + 8, 0);
@@ -383,7 +361,7 @@ class CleanOperator final : public Operator {
         std::string text;
         ColumnPtr c = columnar::Cast(*w.columns[idx], type, &bad, &text);
         if (!c) {
-          throw StepError("cast: column '" + name + "' row " + std::to_string(bad + 1) + ": '" + text + "' is not a " +
+          throw OpError("cast: column '" + name + "' row " + std::to_string(bad + 1) + ": '" + text + "' is not a " +
                           std::string(columnar::TypeName(type)));
         }
         w.columns[idx] = c;

@@ -116,11 +116,6 @@ std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::st
   return a;
 }
 
-class FeatureError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // The value column of an aggregate as doubles (count works on any type).
 struct Values {
   std::vector<double> v;
@@ -138,7 +133,7 @@ Values NumericValues(const Column& c, const std::string& name, const std::string
     out.v.resize(static_cast<size_t>(c.length()));
     for (int64_t r = 0; r < c.length(); ++r) out.v[r] = c.type() == DataType::kBool ? c.bools()[r] : static_cast<double>(c.ints()[r]);
   } else if (fn != "last") {
-    throw FeatureError("aggregate " + fn + " of '" + name + "': the column is " +
+    throw OpError("aggregate " + fn + " of '" + name + "': the column is " +
                        std::string(columnar::TypeName(c.type())) + ", not a number");
   }
   return out;
@@ -170,7 +165,7 @@ class FeaturesOperator final : public Operator {
                                (args->time.empty() ? "" : " (point-in-time by " + args->time + ")");
       PublishOutput(ctx, out, result.metrics);
       return result;
-    } catch (const FeatureError& e) {
+    } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     }
   }
@@ -181,7 +176,7 @@ class FeaturesOperator final : public Operator {
     if (!idx) {
       std::string cols;
       for (const auto& n : t.schema().names()) cols += (cols.empty() ? "" : ", ") + n;
-      throw FeatureError(what + ": column '" + name + "' is not in the input (columns: " + cols + ")");
+      throw OpError(what + ": column '" + name + "' is not in the input (columns: " + cols + ")");
     }
     if (t.num_rows() == 0) return std::make_shared<Column>(t.schema().field(*idx).type, 0);
     return t.batch(0).columns[*idx];
@@ -197,7 +192,7 @@ class FeaturesOperator final : public Operator {
                                                  std::vector<std::pair<columnar::Field, ColumnPtr>> added) {
     columnar::Schema schema = t.schema();
     for (const auto& [f, c] : added) {
-      if (schema.IndexOf(f.name)) throw FeatureError("output column '" + f.name + "' already exists; set 'as'");
+      if (schema.IndexOf(f.name)) throw OpError("output column '" + f.name + "' already exists; set 'as'");
       schema.Add(f);
     }
     auto out = std::make_shared<columnar::Table>(schema);
@@ -328,10 +323,10 @@ class FeaturesOperator final : public Operator {
     const int64_t n = t.num_rows();
     ColumnPtr time = Col(t, a.time, "time");
     if (time->type() != DataType::kTimestamp) {
-      throw FeatureError("time: column '" + a.time + "' is " + std::string(columnar::TypeName(time->type())) +
+      throw OpError("time: column '" + a.time + "' is " + std::string(columnar::TypeName(time->type())) +
                          ", not a timestamp");
     }
-    if (time->has_nulls()) throw FeatureError("time: column '" + a.time + "' has nulls; drop or fill them first");
+    if (time->has_nulls()) throw OpError("time: column '" + a.time + "' has nulls; drop or fill them first");
     columnar::Grouping g = Keys(a, t);
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "columnar/table.h"
@@ -15,6 +16,14 @@ std::unique_ptr<Operator> MakeCleanOperator();
 std::unique_ptr<Operator> MakeTransformOperator();
 std::unique_ptr<Operator> MakeFeaturesOperator();
 std::unique_ptr<Operator> MakeExportOperator();
+
+// What a data operator throws for a problem with the data or a value that
+// only shows when the task runs (a missing column, a value that does not
+// convert); Execute turns it into the task's error.
+class OpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // "0.01" style, without trailing zeros.
 std::string FormatFraction(double value);

@@ -62,112 +62,89 @@ void ParseColumns(const DocNode& value, Step& s, ArgReader& r) {
 
 std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                                     Mark mark) {
-  ArgReader r(with, context, diags, mark);
-  r.Get("input");
   std::vector<Step> steps;
-  const DocNode* list = r.Get("steps");
-  if (!list) r.Error(nullptr, "missing required argument 'steps'");
-  if (list && !list->is_sequence()) r.Error(list, "'steps' must be a list");
-  if (list && list->is_sequence()) {
-    for (const auto& item : list->items()) {
-      if (!item->is_map() || item->entries().size() != 1) {
-        r.Error(item.get(), "each step is a map with one key (standardize, min_max, log1p, label_encode, one_hot, "
-                            "bucketize, derive, datetime_parts, select, drop, rename)");
-        continue;
+  bool ok = ParseSteps(with, context, diags, mark, kSteps, [&](const std::string& kind, const DocNode& value, ArgReader& sr) {
+    Step s;
+    s.kind = kind;
+    s.node = &value;
+    if (s.kind == "standardize" || s.kind == "min_max" || s.kind == "log1p" || s.kind == "label_encode") {
+      ParseColumns(value, s, sr);
+    } else if (s.kind == "one_hot") {
+      ArgReader a(value, context + ": one_hot", diags, mark);
+      if (auto c = a.String("column", true)) s.column = *c;
+      if (auto m = a.Number("max_categories")) {
+        if (*m < 1 || *m != std::floor(*m)) {
+          a.Error(a.Get("max_categories"), "'max_categories' must be a whole number >= 1");
+        } else {
+          s.max_categories = static_cast<int64_t>(*m);
+        }
       }
-      const auto& [key, value] = item->entries().front();
-      Step s;
-      s.kind = key->text();
-      s.node = value.get();
-      ArgReader sr(*item, context + ": " + s.kind, diags, mark);
-      if (s.kind == "standardize" || s.kind == "min_max" || s.kind == "log1p" || s.kind == "label_encode") {
-        ParseColumns(*value, s, sr);
-      } else if (s.kind == "one_hot") {
-        ArgReader a(*value, context + ": one_hot", diags, mark);
-        if (auto c = a.String("column", true)) s.column = *c;
-        if (auto m = a.Number("max_categories")) {
-          if (*m < 1 || *m != std::floor(*m)) {
-            a.Error(a.Get("max_categories"), "'max_categories' must be a whole number >= 1");
-          } else {
-            s.max_categories = static_cast<int64_t>(*m);
-          }
-        }
-        s.prefix = a.String("prefix").value_or(s.column);
-        a.RejectUnknown({"column", "max_categories", "prefix"});
-      } else if (s.kind == "bucketize") {
-        ArgReader a(*value, context + ": bucketize", diags, mark);
-        if (auto c = a.String("column", true)) s.column = *c;
-        const DocNode* b = a.Get("bounds");
-        if (!b || !b->is_sequence() || b->items().empty()) {
-          a.Error(b, "'bounds' must be a non-empty list of increasing numbers");
-        } else {
-          for (const auto& v : b->items()) {
-            auto d = v->AsDouble();
-            if (!d) {
-              a.Error(v.get(), "bound '" + (v->is_scalar() ? v->text() : v->TypeName()) + "' is not a number");
-            } else {
-              if (!s.bounds.empty() && *d <= s.bounds.back()) a.Error(v.get(), "'bounds' must be strictly increasing");
-              s.bounds.push_back(*d);
-            }
-          }
-        }
-        s.as = a.String("as").value_or(s.column + "_bucket");
-        a.RejectUnknown({"column", "bounds", "as"});
-      } else if (s.kind == "derive") {
-        if (!value->is_map()) {
-          sr.Error(value.get(), "'derive' must be a map {new_column: \"expression\"}");
-        } else {
-          for (const auto& [k, v] : value->entries()) {
-            auto text = ScalarText(*v, "expression for '" + k->text() + "'", sr);
-            if (!text) continue;
-            if (!HasPlaceholder(*v)) {
-              try {
-                columnar::Expr::Parse(*text);
-              } catch (const columnar::FormatError& e) {
-                sr.Error(v.get(), "derive " + k->text() + " \"" + *text + "\": " + e.what());
-              }
-            }
-            s.derive.emplace_back(k->text(), *text);
-          }
-        }
-      } else if (s.kind == "datetime_parts") {
-        ArgReader a(*value, context + ": datetime_parts", diags, mark);
-        if (auto c = a.String("column", true)) s.column = *c;
-        if (auto p = a.StringList("parts")) {
-          for (const auto& part : *p) {
-            if (std::find(kParts.begin(), kParts.end(), part) == kParts.end()) {
-              a.Error(a.Get("parts"), "unknown part '" + part + "' (parts: hour, dayofweek, day, month, year)");
-            }
-          }
-          s.parts = *p;
-        } else {
-          a.Error(nullptr, "missing required argument 'parts'");
-        }
-        a.RejectUnknown({"column", "parts"});
-      } else if (s.kind == "select" || s.kind == "drop") {
-        if (auto cols = sr.StringList(s.kind)) s.names = *cols;
-      } else if (s.kind == "rename") {
-        if (!value->is_map()) {
-          sr.Error(value.get(), "'rename' must be a map {old: new}");
-        } else {
-          ParseColumns(*value, s, sr);
-        }
+      s.prefix = a.String("prefix").value_or(s.column);
+      a.RejectUnknown({"column", "max_categories", "prefix"});
+    } else if (s.kind == "bucketize") {
+      ArgReader a(value, context + ": bucketize", diags, mark);
+      if (auto c = a.String("column", true)) s.column = *c;
+      const DocNode* b = a.Get("bounds");
+      if (!b || !b->is_sequence() || b->items().empty()) {
+        a.Error(b, "'bounds' must be a non-empty list of increasing numbers");
       } else {
-        sr.RejectUnknown(kSteps);
-        continue;
+        for (const auto& v : b->items()) {
+          auto d = v->AsDouble();
+          if (!d) {
+            a.Error(v.get(), "bound '" + (v->is_scalar() ? v->text() : v->TypeName()) + "' is not a number");
+          } else {
+            if (!s.bounds.empty() && *d <= s.bounds.back()) a.Error(v.get(), "'bounds' must be strictly increasing");
+            s.bounds.push_back(*d);
+          }
+        }
       }
-      steps.push_back(std::move(s));
+      s.as = a.String("as").value_or(s.column + "_bucket");
+      a.RejectUnknown({"column", "bounds", "as"});
+    } else if (s.kind == "derive") {
+      if (!value.is_map()) {
+        sr.Error(&value, "'derive' must be a map {new_column: \"expression\"}");
+      } else {
+        for (const auto& [k, v] : value.entries()) {
+          auto text = ScalarText(*v, "expression for '" + k->text() + "'", sr);
+          if (!text) continue;
+          if (!HasPlaceholder(*v)) {
+            try {
+              columnar::Expr::Parse(*text);
+            } catch (const columnar::FormatError& e) {
+              sr.Error(v.get(), "derive " + k->text() + " \"" + *text + "\": " + e.what());
+            }
+          }
+          s.derive.emplace_back(k->text(), *text);
+        }
+      }
+    } else if (s.kind == "datetime_parts") {
+      ArgReader a(value, context + ": datetime_parts", diags, mark);
+      if (auto c = a.String("column", true)) s.column = *c;
+      if (auto p = a.StringList("parts")) {
+        for (const auto& part : *p) {
+          if (std::find(kParts.begin(), kParts.end(), part) == kParts.end()) {
+            a.Error(a.Get("parts"), "unknown part '" + part + "' (parts: hour, dayofweek, day, month, year)");
+          }
+        }
+        s.parts = *p;
+      } else {
+        a.Error(nullptr, "missing required argument 'parts'");
+      }
+      a.RejectUnknown({"column", "parts"});
+    } else if (s.kind == "select" || s.kind == "drop") {
+      if (auto cols = sr.StringList(s.kind)) s.names = *cols;
+    } else if (s.kind == "rename") {
+      if (!value.is_map()) {
+        sr.Error(&value, "'rename' must be a map {old: new}");
+      } else {
+        ParseColumns(value, s, sr);
+      }
     }
-  }
-  r.RejectUnknown({"input", "steps"});
-  if (!r.ok()) return std::nullopt;
+    steps.push_back(std::move(s));
+  });
+  if (!ok) return std::nullopt;
   return steps;
 }
-
-class StepError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct Work {
   std::vector<columnar::Field> fields;
@@ -182,7 +159,7 @@ struct Work {
     }
     std::string cols;
     for (const auto& f : fields) cols += (cols.empty() ? "" : ", ") + f.name;
-    throw StepError(step + ": column '" + name + "' is not in the table (columns: " + cols + ")");
+    throw OpError(step + ": column '" + name + "' is not in the table (columns: " + cols + ")");
   }
 
   // The grouping of a column's values, computed once per column (label_encode
@@ -213,7 +190,7 @@ struct Work {
 ColumnPtr AsDoubles(const ColumnPtr& c, const std::string& name, const std::string& step) {
   if (c->type() == DataType::kFloat64) return c;
   if (c->type() != DataType::kInt64) {
-    throw StepError(step + ": column '" + name + "' is " + std::string(columnar::TypeName(c->type())) + ", not a number");
+    throw OpError(step + ": column '" + name + "' is " + std::string(columnar::TypeName(c->type())) + ", not a number");
   }
   columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c->length()) * 8);
   kernels::CastInt64ToDouble(c->ints(), c->validity(), c->length(), out.as<double>());
@@ -265,7 +242,7 @@ class TransformOperator final : public Operator {
         if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
         fitted.push_back({{"step", s.kind}, {"params", Apply(s, w)}});
       }
-    } catch (const StepError& e) {
+    } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     } catch (const columnar::FormatError& e) {
       return TaskResult::Failure(e.what());
@@ -304,7 +281,7 @@ class TransformOperator final : public Operator {
           kernels::Moments m = kernels::ComputeMoments(x->doubles(), x->validity(), n);
           double sd = std::sqrt(m.variance);
           if (!(sd > 0)) {
-            throw StepError("standardize: column '" + source + "' has " +
+            throw OpError("standardize: column '" + source + "' has " +
                             (m.count < 2 ? std::string("fewer than 2 values") : std::string("no spread (all values equal)")));
           }
           out = MapDoubles(*x, [&](const double* v, const uint64_t* valid, int64_t len, double* o) {
@@ -315,7 +292,7 @@ class TransformOperator final : public Operator {
         } else if (s.kind == "min_max") {
           kernels::DoubleMinMax mm = kernels::MinMax(x->doubles(), x->validity(), n);
           if (!mm.any || !(mm.max > mm.min)) {
-            throw StepError("min_max: column '" + source + "' has " + (mm.any ? "no spread" : "no values"));
+            throw OpError("min_max: column '" + source + "' has " + (mm.any ? "no spread" : "no values"));
           }
           out = MapDoubles(*x, [&](const double* v, const uint64_t* valid, int64_t len, double* o) {
             kernels::MinMaxScale(v, valid, len, mm.min, mm.max, o);
@@ -403,7 +380,7 @@ class TransformOperator final : public Operator {
         try {
           out = e.Evaluate(schema, columnar::Batch{n, w.columns});
         } catch (const columnar::FormatError& err) {
-          throw StepError("derive " + name + " \"" + text + "\": " + err.what());
+          throw OpError("derive " + name + " \"" + text + "\": " + err.what());
         }
         w.Set(name, out->type(), out);
         params[name] = text;
@@ -411,7 +388,7 @@ class TransformOperator final : public Operator {
     } else if (s.kind == "datetime_parts") {
       ColumnPtr c = w.columns[w.Index(s.column, s.kind)];
       if (c->type() != DataType::kTimestamp) {
-        throw StepError("datetime_parts: column '" + s.column + "' is " + std::string(columnar::TypeName(c->type())) +
+        throw OpError("datetime_parts: column '" + s.column + "' is " + std::string(columnar::TypeName(c->type())) +
                         ", not a timestamp");
       }
       for (const std::string& part : s.parts) {
@@ -459,7 +436,7 @@ class TransformOperator final : public Operator {
       for (const auto& [from, to] : s.columns) {
         int idx = w.Index(from, "rename");
         for (const auto& f : w.fields) {
-          if (f.name == to && to != from) throw StepError("rename: column '" + to + "' already exists");
+          if (f.name == to && to != from) throw OpError("rename: column '" + to + "' already exists");
         }
         w.fields[idx].name = to;
         params[from] = to;

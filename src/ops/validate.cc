@@ -197,11 +197,6 @@ void Finish(CheckResult& r, const Column& c, int64_t n) {
   }
 }
 
-class CheckError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // Literal `node` as a value of `type`, for in/not_in and bounds.
 struct Literal {
   bool is_null = false;
@@ -243,7 +238,7 @@ Literal ToLiteral(const DocNode& node, DataType type, const std::string& what) {
     case DataType::kString: l.s = node.text(); break;
   }
   if (!ok) {
-    throw CheckError(what + ": '" + node.text() + "' is not a " + std::string(columnar::TypeName(type)) +
+    throw OpError(what + ": '" + node.text() + "' is not a " + std::string(columnar::TypeName(type)) +
                      " (the column's type)");
   }
   return l;
@@ -255,7 +250,7 @@ void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r)
   switch (c.type()) {
     case DataType::kFloat64: {
       if ((!spec.min_text.empty() && !spec.min) || (!spec.max_text.empty() && !spec.max)) {
-        throw CheckError("check '" + spec.describe + "': bounds must be numbers for a float64 column");
+        throw OpError("check '" + spec.describe + "': bounds must be numbers for a float64 column");
       }
       counts = kernels::SelectRange(c.doubles(), c.validity(), n, spec.min.value_or(-INFINITY),
                                     spec.max.value_or(INFINITY), in_range.data());
@@ -268,11 +263,11 @@ void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r)
         if (text.empty()) return;
         if (c.type() == DataType::kTimestamp) {
           if (!columnar::ParseTimestamp(text, out)) {
-            throw CheckError("check '" + spec.describe + "': '" + text + "' is not a timestamp");
+            throw OpError("check '" + spec.describe + "': '" + text + "' is not a timestamp");
           }
           return;
         }
-        if (!num) throw CheckError("check '" + spec.describe + "': '" + text + "' is not a number");
+        if (!num) throw OpError("check '" + spec.describe + "': '" + text + "' is not a number");
         double v = is_min ? std::ceil(*num) : std::floor(*num);
         if (v <= -9.2233720368547758e18) {
           *out = INT64_MIN;
@@ -288,7 +283,7 @@ void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r)
       break;
     }
     default:
-      throw CheckError("check '" + spec.describe + "': min/max need a numeric or timestamp column, " + spec.column +
+      throw OpError("check '" + spec.describe + "': min/max need a numeric or timestamp column, " + spec.column +
                        " is " + std::string(columnar::TypeName(c.type())));
   }
   r.checked = counts.selected + counts.out_of_range;
@@ -461,7 +456,7 @@ class ValidateOperator final : public Operator {
     const int64_t n = table->num_rows();
     try {
       return Run(ctx, *args, table, n);
-    } catch (const CheckError& e) {
+    } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     }
   }
@@ -472,7 +467,7 @@ class ValidateOperator final : public Operator {
     auto column = [&](const std::string& name, const std::string& where) -> ColumnPtr {
       auto idx = schema.IndexOf(name);
       if (!idx) {
-        throw CheckError(where + ": column '" + name + "' is not in the input (columns: " + Join(schema.names()) + ")");
+        throw OpError(where + ": column '" + name + "' is not in the input (columns: " + Join(schema.names()) + ")");
       }
       if (n == 0) return std::make_shared<Column>(schema.field(*idx).type, 0);
       return table->batch(0).columns[*idx];
@@ -480,7 +475,7 @@ class ValidateOperator final : public Operator {
 
     std::vector<CheckResult> results;
     for (const CheckSpec& spec : args.checks) {
-      if (ctx.cancel().cancelled()) throw CheckError("cancelled");
+      if (ctx.cancel().cancelled()) throw OpError("cancelled");
       CheckResult r;
       r.name = spec.describe;
       r.column = spec.column;
@@ -564,7 +559,7 @@ class ValidateOperator final : public Operator {
     if (!ts.freshness_column.empty() && ts.freshness_max_age) {
       ColumnPtr c = column(ts.freshness_column, "table freshness");
       if (c->type() != DataType::kTimestamp) {
-        throw CheckError("table freshness: column '" + ts.freshness_column + "' is " +
+        throw OpError("table freshness: column '" + ts.freshness_column + "' is " +
                          std::string(columnar::TypeName(c->type())) + ", not a timestamp");
       }
       auto mm = kernels::MinMax(c->ints(), c->validity(), n);
