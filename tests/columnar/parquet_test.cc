@@ -18,6 +18,7 @@
 #include "columnar/parquet_encoding.h"
 #include "columnar/parquet_format.h"
 #include "columnar/thrift_compact.h"
+#include "duckdb_peer.h"
 #include "test_util.h"
 
 namespace pipeline::columnar {
@@ -831,71 +832,20 @@ TEST(ThriftCompactTest, DeepNestingIsAnError) {
 // ---------------------------------------------------------------------------
 // Differential tests against DuckDB (node + @duckdb/node-api)
 
-const fs::path kDifferentialDir = fs::path(PIPE_SOURCE_DIR) / "tests" / "differential";
-
-std::string FindOnPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string SqlString(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-struct QueryResult {
-  std::vector<std::string> columns;
-  std::vector<std::string> types;
-  std::vector<json> rows;
-};
+using QueryResult = testing_util::DuckDbResult;
+using testing_util::SqlString;
 
 class DuckDbDifferentialTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    node_ = FindOnPath("node");
-    ASSERT_FALSE(node_.empty()) << "node is not on PATH; the differential tests need Node.js 18+";
-    ASSERT_TRUE(fs::exists(kDifferentialDir / "node_modules" / "@duckdb" / "node-api"))
-        << "DuckDB for Node is missing: run `npm install --prefix tests/differential` in the source folder";
+    ASSERT_TRUE(testing_util::DuckDbAvailable());
     dir_ = testing_util::FreshTestDir("parquet_duckdb");
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs the statements in DuckDB; the last one's rows come back.
-  QueryResult Query(const std::vector<std::string>& statements) {
-    std::vector<std::string> args = {node_, (kDifferentialDir / "duckdb_query.mjs").string()};
-    args.insert(args.end(), statements.begin(), statements.end());
-    fs::path out = dir_ / "out.jsonl";
-    fs::path err = dir_ / "err.txt";
-    pid_t pid = testing_util::SpawnProcess(args, {}, out, err, dir_, false);
-    EXPECT_GT(pid, 0);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    QueryResult result;
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "DuckDB failed: " << ReadText(err);
-    std::stringstream lines(ReadText(out));
-    std::string line;
-    if (!std::getline(lines, line)) return result;
-    json header = json::parse(line);
-    result.columns = header["columns"].get<std::vector<std::string>>();
-    result.types = header["types"].get<std::vector<std::string>>();
-    while (std::getline(lines, line)) result.rows.push_back(json::parse(line));
-    return result;
-  }
+  QueryResult Query(const std::vector<std::string>& statements) { return testing_util::RunDuckDb(statements, dir_); }
 
-  std::string node_;
   fs::path dir_;
 };
 
