@@ -146,6 +146,12 @@ class StateStore {
   // Whether the database answers now: one quick attempt, no retries, never
   // throws (for health checks).
   virtual bool Ping() = 0;
+  // Takes the database's scheduler lock: one daemon schedules a database.
+  // Held until this store object is destroyed or the process ends (also by
+  // kill -9: SQLite uses flock on STATE.db.lock, PostgreSQL a session
+  // advisory lock on a connection of its own). False when another process
+  // holds it. Throws Error(kUnavailable) when the database cannot be reached.
+  virtual bool TryLockScheduler() = 0;
 
   // Records `dag` as the DAG's newest version unless its content hash equals
   // the newest one's. Returns the version number in force.

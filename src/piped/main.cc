@@ -146,6 +146,12 @@ int Serve(Config config) {
     config.db = env && *env ? env : "sqlite:" + home + "/state.db";
   }
   std::unique_ptr<StateStore> store = OpenStateStore(config.db);
+  // One daemon schedules a database: a second one would take over the first
+  // one's running runs as if they had been left by a crash.
+  if (!store->TryLockScheduler()) {
+    throw Error::Conflict("another piped already schedules " + config.db +
+                          " (its scheduler lock is taken); run one piped per database");
+  }
 
   OperatorRegistry ops;
   RegisterBuiltinOperators(ops);
@@ -261,7 +267,8 @@ int main(int argc, char** argv) {
     return Serve(config);
   } catch (const Error& e) {
     spdlog::critical("{}", e.what());
-    return e.code() == ErrorCode::kUnavailable ? kExitUnavailable : kExitUsage;
+    if (e.code() == ErrorCode::kUnavailable) return kExitUnavailable;
+    return e.code() == ErrorCode::kConflict ? 1 : kExitUsage;
   } catch (const std::exception& e) {
     spdlog::critical("internal error: {}", e.what());
     return 1;

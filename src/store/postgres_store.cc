@@ -300,6 +300,23 @@ class PostgresStore::Impl {
 
   // A fresh connection, so that a health check never waits behind an
   // operation that is reconnecting.
+  // Session advisory lock on a connection of its own: the server drops it
+  // when that connection ends (process exit, kill -9).
+  bool TryLockScheduler() {
+    std::lock_guard lock(mu_);
+    if (scheduler_lock_) return true;
+    try {
+      auto conn = std::make_unique<pqxx::connection>(url_);
+      pqxx::nontransaction tx(*conn);
+      bool got = tx.exec1("SELECT pg_try_advisory_lock(" + std::to_string(kSchedulerLockKey) + ")")[0].as<bool>();
+      tx.commit();
+      if (got) scheduler_lock_ = std::move(conn);
+      return got;
+    } catch (const pqxx::broken_connection& e) {
+      throw Error::Unavailable(std::string("cannot reach PostgreSQL to take the scheduler lock: ") + e.what());
+    }
+  }
+
   bool Ping() const {
     try {
       // Bounded, so that a host that drops packets cannot hang a health check.
@@ -404,6 +421,8 @@ class PostgresStore::Impl {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;  // connections lent or idle
+  std::unique_ptr<pqxx::connection> scheduler_lock_;  // holds the advisory lock; guarded by mu_
+  static constexpr int64_t kSchedulerLockKey = 0x7069706573636864;  // "pipeschd"
   int version_ = 0;
 };
 
@@ -419,6 +438,8 @@ PostgresStore::~PostgresStore() = default;
 int PostgresStore::schema_version() { return impl_->version(); }
 
 bool PostgresStore::Ping() { return impl_->Ping(); }
+
+bool PostgresStore::TryLockScheduler() { return impl_->TryLockScheduler(); }
 
 int PostgresStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
   return impl_->Run("put dag version", [&](pqxx::work& tx) {

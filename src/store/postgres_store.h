@@ -32,6 +32,7 @@ class PostgresStore final : public StateStore {
 
   int schema_version() override;
   bool Ping() override;
+  bool TryLockScheduler() override;
   int PutDagVersion(const DagSpec& dag, TimePoint now) override;
   std::optional<DagRecord> GetDag(const std::string& dag_id) override;
   std::vector<DagRecord> ListDags() override;

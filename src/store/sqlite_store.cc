@@ -3,6 +3,13 @@
 
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -229,7 +236,7 @@ RunState ReadRunState(const std::string& text) {
 
 class SqliteStore::Impl {
  public:
-  explicit Impl(const std::string& path) {
+  explicit Impl(const std::string& path) : path_(path) {
     std::error_code ec;
     auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -257,6 +264,7 @@ class SqliteStore::Impl {
   ~Impl() {
     statements_.reset();
     sqlite3_close(db_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the scheduler lock
   }
 
   void Exec(const char* sql) {
@@ -321,14 +329,32 @@ class SqliteStore::Impl {
 
   sqlite3* db_ = nullptr;
   std::unique_ptr<StatementCache> statements_;
-  std::mutex mu_;  // guards db_ and statements_
+  std::mutex mu_;  // guards db_, statements_ and lock_fd_
   int version_ = 0;
+  std::string path_;
+  int lock_fd_ = -1;  // holds flock(LOCK_EX) on PATH.lock once the scheduler lock is taken
 };
 
 SqliteStore::SqliteStore(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
 SqliteStore::~SqliteStore() = default;
 
 int SqliteStore::schema_version() { return impl_->version_; }
+
+bool SqliteStore::TryLockScheduler() {
+  std::lock_guard lock(impl_->mu_);
+  if (impl_->lock_fd_ >= 0) return true;
+  std::string path = impl_->path_ + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return false;
+    throw Error::Unavailable("cannot lock " + path + ": " + std::strerror(err));
+  }
+  impl_->lock_fd_ = fd;
+  return true;
+}
 
 bool SqliteStore::Ping() {
   std::lock_guard lock(impl_->mu_);

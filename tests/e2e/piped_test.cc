@@ -224,6 +224,26 @@ TEST_F(PipedTest, RefusesNonLoopbackWithoutTokens) {
   EXPECT_NE(ReadFile(dir_ / "err").find("refusing to listen on 0.0.0.0:0 without tokens"), std::string::npos);
 }
 
+TEST_F(PipedTest, SecondDaemonOnTheSameDatabaseIsRefusedUntilTheFirstIsGone) {
+  // Given a running piped, then a second one on its database exits 1 without
+  // touching its runs; after the first is killed, a new one starts.
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  auto second = [&] {
+    pid_t pid = Spawn({PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_, "--listen", "127.0.0.1:0"},
+                      {"PIPE_HOME=" + (dir_ / "home2").string()}, dir_ / "out2", dir_ / "err2", dir_);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(second(), 1);
+  EXPECT_NE(ReadFile(dir_ / "err2").find("another piped already schedules"), std::string::npos) << ReadFile(dir_ / "err2");
+  StopDaemon(SIGKILL);
+  StartDaemon();  // the lock died with the killed process
+  Result r = Pipectl({"trigger", "hello", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(PipedTest, BadRequestsGetTheRightStatus) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();

@@ -228,6 +228,17 @@ TEST_P(StateStoreTest, OnlyOneOfTwoStoresStartsATry) {
   EXPECT_EQ(store_->GetTries("r1", "a").size(), 1u);
 }
 
+TEST_P(StateStoreTest, SchedulerLockIsHeldByOneStoreUntilItCloses) {
+  // Given one store holding the scheduler lock, then another cannot take it
+  // until the first is closed.
+  ASSERT_TRUE(store_->TryLockScheduler());
+  EXPECT_TRUE(store_->TryLockScheduler());  // again: still ours
+  auto other = GetParam().reopen();
+  EXPECT_FALSE(other->TryLockScheduler());
+  store_.reset();
+  EXPECT_TRUE(other->TryLockScheduler());
+}
+
 TEST_P(StateStoreTest, ListsRunsNewestFirstWithFilters) {
   store_->CreateRun(MakeRun("r1", "d1", 10), {});
   store_->CreateRun(MakeRun("r2", "d2", 20), {});
