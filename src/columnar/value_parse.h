@@ -8,18 +8,24 @@
 
 #include "columnar/types.h"
 
+#include <date/date.h>
+#include <fast_float/fast_float.h>
+
 namespace pipeline::columnar {
 
-// Decimal integer with optional sign; nullopt on overflow or any other char.
-bool ParseInt64(std::string_view text, int64_t* out);
+// Decimal integer with optional sign; false on overflow or any other char.
+// Inline: the CSV reader calls it per field.
+inline bool ParseInt64(std::string_view text, int64_t* out);
 // Decimal or scientific notation, "inf"/"nan" (any case, optional sign).
-bool ParseFloat64(std::string_view text, double* out);
+inline bool ParseFloat64(std::string_view text, double* out);
+bool ParseFloat64Slow(std::string_view text, double* out);  // any form, via fast_float
 // true/false, any case.
 bool ParseBool(std::string_view text, bool* out);
 // ISO-8601: "YYYY-MM-DD", optionally followed by "T" or " " and
 // "HH:MM[:SS[.f{1,9}]]" and an optional "Z" or "+HH:MM"/"-HH:MM" offset (no
 // offset = UTC). Microseconds since the epoch; sub-µs digits are truncated.
-bool ParseTimestamp(std::string_view text, int64_t* out);
+inline bool ParseTimestamp(std::string_view text, int64_t* out);
+bool ParseTimestampSlow(std::string_view text, int64_t* out);  // every accepted form
 
 // "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC, as DuckDB prints timestamps.
 std::string FormatTimestamp(int64_t micros);
@@ -30,5 +36,108 @@ DataType InferType(std::string_view text);
 // The narrowest type that holds values of both: int64 + float64 -> float64,
 // equal types -> that type, anything else -> string.
 DataType WidenType(DataType a, DataType b);
+
+// ---- inline definitions
+
+inline bool ParseInt64(std::string_view text, int64_t* out) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  bool negative = false;
+  if (p != end && (*p == '+' || *p == '-')) negative = *p++ == '-';
+  const size_t digits = static_cast<size_t>(end - p);
+  if (digits == 0 || digits > 19) return false;
+  // Up to 18 digits cannot overflow; the 19th is checked. Eight digits at a
+  // time where they are (fast_float's SWAR helpers).
+  uint64_t value = 0;
+  while (end - p >= 8 && fast_float::is_made_of_eight_digits_fast(p)) {
+    value = value * 100000000 + fast_float::parse_eight_digits_unrolled(p);
+    p += 8;
+  }
+  for (; p != end; ++p) {
+    unsigned d = static_cast<unsigned char>(*p) - '0';
+    if (d > 9) return false;
+    value = value * 10 + d;
+  }
+  if (digits == 19) {
+    // 19 digits fit in uint64; more than INT64_MAX (+1 when negative) does not fit.
+    if (text.substr(text.size() - 19) > std::string_view("9223372036854775807") &&
+        !(negative && text.substr(text.size() - 19) == "9223372036854775808")) {
+      return false;
+    }
+  }
+  *out = negative ? static_cast<int64_t>(0 - value) : static_cast<int64_t>(value);
+  return true;
+}
+
+
+inline bool ParseFloat64(std::string_view text, double* out) {
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  if (begin != end && *begin == '+') ++begin;
+  if (begin == end) return false;
+  // Fast path for plain decimals ("-123.45") with at most 15 digits: the
+  // digits and the power of ten are exact doubles, so one division rounds
+  // correctly (Clinger), the same result fast_float gives.
+  {
+    static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                        1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const char* p = begin;
+    bool negative = *p == '-';
+    if (negative) ++p;
+    uint64_t mantissa = 0;
+    int digits = 0, fraction = -1;
+    for (; p != end; ++p) {
+      unsigned d = static_cast<unsigned char>(*p) - '0';
+      if (d <= 9) {
+        mantissa = mantissa * 10 + d;
+        ++digits;
+        if (fraction >= 0) ++fraction;
+      } else if (*p == '.' && fraction < 0) {
+        fraction = 0;
+      } else {
+        break;
+      }
+    }
+    if (p == end && digits > 0 && digits <= 15) {
+      double v = static_cast<double>(mantissa);
+      if (fraction > 0) v /= kPow10[fraction];
+      *out = negative ? -v : v;
+      return true;
+    }
+  }
+  return ParseFloat64Slow(text, out);
+}
+
+namespace value_parse_internal {
+
+// Two digits at p; false if either is not a digit.
+inline bool TwoDigits(const char* p, int* out) {
+  unsigned a = static_cast<unsigned char>(p[0]) - '0', b = static_cast<unsigned char>(p[1]) - '0';
+  *out = static_cast<int>(a * 10 + b);
+  return a <= 9 && b <= 9;
+}
+
+}  // namespace value_parse_internal
+
+inline bool ParseTimestamp(std::string_view text, int64_t* out) {
+  using value_parse_internal::TwoDigits;
+  // Fast path for the common "YYYY-MM-DDTHH:MM:SS" (T or space, optional Z).
+  if ((text.size() == 19 || (text.size() == 20 && text[19] == 'Z')) && text[4] == '-' && text[7] == '-' &&
+      (text[10] == 'T' || text[10] == ' ') && text[13] == ':' && text[16] == ':') {
+    const char* t = text.data();
+    int y1, y2, mo, d, h, mi, se;
+    if (TwoDigits(t, &y1) && TwoDigits(t + 2, &y2) && TwoDigits(t + 5, &mo) && TwoDigits(t + 8, &d) &&
+        TwoDigits(t + 11, &h) && TwoDigits(t + 14, &mi) && TwoDigits(t + 17, &se) && h <= 23 && mi <= 59 &&
+        se <= 59) {
+      date::year_month_day ymd{date::year{y1 * 100 + y2}, date::month{static_cast<unsigned>(mo)},
+                               date::day{static_cast<unsigned>(d)}};
+      if (!ymd.ok()) return false;
+      int64_t days = date::sys_days{ymd}.time_since_epoch().count();
+      *out = (days * 86400 + int64_t{h} * 3600 + mi * 60 + se) * 1'000000;
+      return true;
+    }
+  }
+  return ParseTimestampSlow(text, out);
+}
 
 }  // namespace pipeline::columnar
