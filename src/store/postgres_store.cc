@@ -246,7 +246,7 @@ class PostgresStore::Impl {
   // the budget) and `fn` run again: the server rolled the lost transaction
   // back, so nothing happens twice. A connection lost during the commit
   // leaves the outcome unknown: that is reported, never retried.
-  template <typename Fn>
+  template <typename Fn, typename Tx = pqxx::work>
   auto Run(const char* what, Fn&& fn) {
     auto budget = version_ == 0 ? options_.connect_budget : options_.reconnect_budget;
     auto deadline = std::chrono::steady_clock::now() + budget;
@@ -254,7 +254,7 @@ class PostgresStore::Impl {
     for (;;) {
       Lease lease(*this);
       try {
-        pqxx::work tx(lease.get());
+        Tx tx(lease.get());
         if constexpr (std::is_void_v<decltype(fn(tx))>) {
           fn(tx);
           tx.commit();
@@ -281,6 +281,13 @@ class PostgresStore::Impl {
         throw Error::Internal(std::string("PostgreSQL error (") + what + "): " + e.what());
       }
     }
+  }
+
+  // A read of one statement: no BEGIN/COMMIT around it (one round trip
+  // instead of three); the statement alone sees one consistent snapshot.
+  template <typename Fn>
+  auto Read(const char* what, Fn&& fn) {
+    return Run<Fn, pqxx::nontransaction>(what, std::forward<Fn>(fn));
   }
 
   // Like Run, but rolls back and returns false when `fn` returns false.
@@ -469,7 +476,7 @@ int PostgresStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
 }
 
 std::optional<DagRecord> PostgresStore::GetDag(const std::string& dag_id) {
-  return impl_->Run("get dag", [&](pqxx::work& tx) -> std::optional<DagRecord> {
+  return impl_->Read("get dag", [&](pqxx::transaction_base& tx) -> std::optional<DagRecord> {
     pqxx::result r = tx.exec_params(std::string("SELECT ") + kDagColumns + " FROM dags WHERE dag_id = $1", dag_id);
     if (r.empty()) return std::nullopt;
     return ReadDag(r[0]);
@@ -477,7 +484,7 @@ std::optional<DagRecord> PostgresStore::GetDag(const std::string& dag_id) {
 }
 
 std::vector<DagRecord> PostgresStore::ListDags() {
-  return impl_->Run("list dags", [&](pqxx::work& tx) {
+  return impl_->Read("list dags", [&](pqxx::transaction_base& tx) {
     std::vector<DagRecord> out;
     for (const auto& row : tx.exec(std::string("SELECT ") + kDagColumns + " FROM dags ORDER BY dag_id")) {
       out.push_back(ReadDag(row));
@@ -487,7 +494,7 @@ std::vector<DagRecord> PostgresStore::ListDags() {
 }
 
 std::optional<DagVersionRecord> PostgresStore::GetDagVersion(const std::string& dag_id, int version) {
-  return impl_->Run("get dag version", [&](pqxx::work& tx) -> std::optional<DagVersionRecord> {
+  return impl_->Read("get dag version", [&](pqxx::transaction_base& tx) -> std::optional<DagVersionRecord> {
     pqxx::result r = tx.exec_params(
         "SELECT dag_id, version, content_hash, file, source, created_at FROM dag_versions "
         "WHERE dag_id = $1 AND version = $2",
@@ -528,7 +535,7 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
 }
 
 std::optional<RunRecord> PostgresStore::GetRun(const std::string& run_id) {
-  return impl_->Run("get run", [&](pqxx::work& tx) -> std::optional<RunRecord> {
+  return impl_->Read("get run", [&](pqxx::transaction_base& tx) -> std::optional<RunRecord> {
     pqxx::result r = tx.exec_params(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1", run_id);
     if (r.empty()) return std::nullopt;
     return ReadRun(r[0]);
@@ -536,7 +543,7 @@ std::optional<RunRecord> PostgresStore::GetRun(const std::string& run_id) {
 }
 
 std::vector<RunRecord> PostgresStore::ListRuns(const RunFilter& filter) {
-  return impl_->Run("list runs", [&](pqxx::work& tx) {
+  return impl_->Read("list runs", [&](pqxx::transaction_base& tx) {
     pqxx::result r = tx.exec_params(
         std::string("SELECT ") + kRunColumns + " FROM runs" + RunFilterWhere(filter, '$') +
             " ORDER BY created_at DESC, logical_date DESC, run_id DESC LIMIT $3 OFFSET $4",
@@ -548,14 +555,14 @@ std::vector<RunRecord> PostgresStore::ListRuns(const RunFilter& filter) {
 }
 
 int64_t PostgresStore::CountRuns(const RunFilter& filter) {
-  return impl_->Run("count runs", [&](pqxx::work& tx) {
+  return impl_->Read("count runs", [&](pqxx::transaction_base& tx) {
     return tx.exec_params("SELECT COUNT(*) FROM runs" + RunFilterWhere(filter, '$'), filter.dag_id,
                           filter.trigger)[0][0].as<int64_t>();
   });
 }
 
 std::map<std::string, int64_t> PostgresStore::CountTasksByState() {
-  return impl_->Run("count tasks", [&](pqxx::work& tx) {
+  return impl_->Read("count tasks", [&](pqxx::transaction_base& tx) {
     std::map<std::string, int64_t> out;
     for (const auto& row : tx.exec("SELECT state, COUNT(*) FROM task_instances GROUP BY state")) {
       out[row[0].as<std::string>()] = row[1].as<int64_t>();
@@ -565,7 +572,7 @@ std::map<std::string, int64_t> PostgresStore::CountTasksByState() {
 }
 
 std::optional<TimePoint> PostgresStore::LastScheduledTick(const std::string& dag_id) {
-  return impl_->Run("last scheduled tick", [&](pqxx::work& tx) -> std::optional<TimePoint> {
+  return impl_->Read("last scheduled tick", [&](pqxx::transaction_base& tx) -> std::optional<TimePoint> {
     pqxx::result r = tx.exec_params(
         "SELECT MAX(logical_date) FROM runs WHERE dag_id = $1 AND trigger = 'scheduled'", dag_id);
     return OptTime(r[0][0]);
@@ -581,7 +588,7 @@ void PostgresStore::PutMeta(const std::string& key, const std::string& value) {
 }
 
 std::optional<std::string> PostgresStore::GetMeta(const std::string& key) {
-  return impl_->Run("get meta", [&](pqxx::work& tx) -> std::optional<std::string> {
+  return impl_->Read("get meta", [&](pqxx::transaction_base& tx) -> std::optional<std::string> {
     pqxx::result r = tx.exec_params("SELECT value FROM meta WHERE key = $1", key);
     if (r.empty()) return std::nullopt;
     return r[0][0].as<std::string>();
@@ -610,7 +617,7 @@ bool PostgresStore::TransitionRun(const std::string& run_id, const std::vector<R
 }
 
 std::vector<TaskInstanceRecord> PostgresStore::GetTaskInstances(const std::string& run_id) {
-  return impl_->Run("get task instances", [&](pqxx::work& tx) {
+  return impl_->Read("get task instances", [&](pqxx::transaction_base& tx) {
     std::vector<TaskInstanceRecord> out;
     for (const auto& row : tx.exec_params(std::string("SELECT ") + kTaskColumns +
                                               " FROM task_instances WHERE run_id = $1 ORDER BY position",
@@ -623,7 +630,7 @@ std::vector<TaskInstanceRecord> PostgresStore::GetTaskInstances(const std::strin
 
 std::optional<TaskInstanceRecord> PostgresStore::GetTaskInstance(const std::string& run_id,
                                                                  const std::string& task_id) {
-  return impl_->Run("get task instance", [&](pqxx::work& tx) -> std::optional<TaskInstanceRecord> {
+  return impl_->Read("get task instance", [&](pqxx::transaction_base& tx) -> std::optional<TaskInstanceRecord> {
     pqxx::result r = tx.exec_params(std::string("SELECT ") + kTaskColumns +
                                         " FROM task_instances WHERE run_id = $1 AND task_id = $2",
                                     run_id, task_id);
@@ -677,7 +684,7 @@ TaskTryRecord ReadTry(const pqxx::row& r) {
 }  // namespace
 
 std::vector<TaskTryRecord> PostgresStore::GetTries(const std::string& run_id, const std::string& task_id) {
-  return impl_->Run("get tries", [&](pqxx::work& tx) {
+  return impl_->Read("get tries", [&](pqxx::transaction_base& tx) {
     std::vector<TaskTryRecord> out;
     for (const auto& r : tx.exec_params(std::string("SELECT ") + kTryColumns +
                                             " FROM task_tries WHERE run_id = $1 AND task_id = $2 ORDER BY try_number",
@@ -689,7 +696,7 @@ std::vector<TaskTryRecord> PostgresStore::GetTries(const std::string& run_id, co
 }
 
 std::vector<TaskTryRecord> PostgresStore::GetRunTries(const std::string& run_id) {
-  return impl_->Run("get run tries", [&](pqxx::work& tx) {
+  return impl_->Read("get run tries", [&](pqxx::transaction_base& tx) {
     std::vector<TaskTryRecord> out;
     for (const auto& r : tx.exec_params(std::string("SELECT ") + kTryColumns +
                                             " FROM task_tries WHERE run_id = $1 ORDER BY task_id, try_number",
@@ -701,7 +708,7 @@ std::vector<TaskTryRecord> PostgresStore::GetRunTries(const std::string& run_id)
 }
 
 std::vector<TransitionRecord> PostgresStore::GetTransitions(const std::string& run_id) {
-  return impl_->Run("get transitions", [&](pqxx::work& tx) {
+  return impl_->Read("get transitions", [&](pqxx::transaction_base& tx) {
     std::vector<TransitionRecord> out;
     for (const auto& r : tx.exec_params(
              "SELECT id, run_id, task_id, try_number, from_state, to_state, at, reason "
@@ -728,7 +735,7 @@ void PostgresStore::PutArtifact(const ArtifactRecord& a) {
 }
 
 std::vector<ArtifactRecord> PostgresStore::ListArtifacts(const std::string& run_id) {
-  return impl_->Run("list artifacts", [&](pqxx::work& tx) {
+  return impl_->Read("list artifacts", [&](pqxx::transaction_base& tx) {
     std::vector<ArtifactRecord> out;
     for (const auto& r : tx.exec_params(
              "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at "
