@@ -161,8 +161,9 @@ class StateStore {
   virtual std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) = 0;
   virtual bool SetPaused(const std::string& dag_id, bool paused) = 0;
 
-  // Creates the run in `queued` and one task instance per task id in `pending`,
-  // atomically. Throws kConflict if the run id exists, or if it is a
+  // Creates the run in `queued` (or in `running` when run.state says so: a
+  // run its creator starts at once, started at run.started_at, else
+  // created_at) and one task instance per task id in `pending`, atomically. Throws kConflict if the run id exists, or if it is a
   // scheduled run for a tick (dag_id, logical_date) that already has one.
   virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) = 0;
   virtual std::optional<RunRecord> GetRun(const std::string& run_id) = 0;

@@ -215,7 +215,11 @@ class Executor::RunExecution {
         run->waiter_->alive = false;
       }
     } stop_waking{this};
-    if (run_.state == RunState::kQueued) PersistRun({RunState::kQueued}, RunState::kRunning, "");
+    if (run_.state == RunState::kQueued) {
+      PersistRun({RunState::kQueued}, RunState::kRunning, "");
+    } else if (!restore && observer_) {
+      observer_->OnRunState(run_, RunState::kRunning);  // created running by its launcher
+    }
     std::unique_lock lock(mu_);
     try {
       if (restore) {

@@ -288,16 +288,23 @@ RunRecord Scheduler::Trigger(const std::string& dag_id,
   }
   TimePoint now = clock_.Now();
   RunRecord run = NewRun(dag_id, entry.version, "manual", now, now, now, now, ParamsToJson(*params));
-  store_.CreateRun(run, TaskInstances(*entry.spec));
-  spdlog::info("run created run={} dag={} trigger=manual", run.run_id, dag_id);
-  // Fast path: room, not paused, nobody queued before it: start it now
-  // without reading it back.
+  // Fast path: room, not paused, nobody queued before it: the run is
+  // created `running` and starts now, without reading it back (one commit
+  // fewer than queued -> running). mu_ is held, so no other trigger of this
+  // process slips in between the check and the creation.
   RunFilter queued;
   queued.dag_id = dag_id;
   queued.states = {RunState::kQueued};
   auto record = store_.GetDag(dag_id);
-  if (!stopping_ && RunningHere(dag_id) < entry.spec->max_active_runs && !(record && record->paused) &&
-      store_.CountRuns(queued) == 1) {
+  const bool start_now = !stopping_ && RunningHere(dag_id) < entry.spec->max_active_runs &&
+                         !(record && record->paused) && store_.CountRuns(queued) == 0;
+  if (start_now) {
+    run.state = RunState::kRunning;
+    run.started_at = now;
+  }
+  store_.CreateRun(run, TaskInstances(*entry.spec));
+  spdlog::info("run created run={} dag={} trigger=manual", run.run_id, dag_id);
+  if (start_now) {
     Launch(run, entry.spec, /*fresh=*/true);
   } else {
     StartQueued(dag_id);

@@ -514,23 +514,31 @@ bool PostgresStore::SetPaused(const std::string& dag_id, bool paused) {
 
 void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
   impl_->Run("create run", [&](pqxx::work& tx) {
-    tx.exec_params(
-        "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
-        "data_interval_start, data_interval_end, params, created_at) "
-        "VALUES($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)",
-        run.run_id, run.dag_id, run.dag_version, run.trigger, ToMicros(run.logical_date),
-        ToMicros(run.data_interval_start), ToMicros(run.data_interval_end), run.params_json,
-        ToMicros(run.created_at));
-    for (size_t pos = 0; pos < tasks.size(); ++pos) {
-      tx.exec_params(
-          "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
-          "VALUES($1, $2, $3, 'pending', $4)",
-          run.run_id, tasks[pos].task_id, int64_t(pos), tasks[pos].max_tries);
+    // One round trip for the whole run: the statements go together, every
+    // value quoted by libpq.
+    const bool running = run.state == RunState::kRunning;
+    const std::string state = tx.quote(std::string(ToString(running ? RunState::kRunning : RunState::kQueued)));
+    const std::string id = tx.quote(run.run_id);
+    std::string sql =
+        "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
+        "data_interval_end, params, created_at, started_at) VALUES(" +
+        id + ", " + tx.quote(run.dag_id) + ", " + std::to_string(run.dag_version) + ", " + state + ", " +
+        tx.quote(run.trigger) + ", " + std::to_string(ToMicros(run.logical_date)) + ", " +
+        std::to_string(ToMicros(run.data_interval_start)) + ", " + std::to_string(ToMicros(run.data_interval_end)) +
+        ", " + tx.quote(run.params_json) + ", " + std::to_string(ToMicros(run.created_at)) + ", " +
+        (running ? std::to_string(ToMicros(run.started_at.value_or(run.created_at))) : std::string("NULL")) + ");";
+    if (!tasks.empty()) {
+      sql += "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) VALUES";
+      for (size_t pos = 0; pos < tasks.size(); ++pos) {
+        sql += std::string(pos ? ", (" : " (") + id + ", " + tx.quote(tasks[pos].task_id) + ", " +
+               std::to_string(pos) + ", 'pending', " + std::to_string(tasks[pos].max_tries) + ")";
+      }
+      sql += ";";
     }
-    tx.exec_params(
-        "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
-        "VALUES($1, '', 0, '', 'queued', $2, $3)",
-        run.run_id, ToMicros(run.created_at), run.trigger);
+    sql += "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) VALUES(" + id +
+           ", '', 0, '', " + state + ", " + std::to_string(ToMicros(run.created_at)) + ", " + tx.quote(run.trigger) +
+           ");";
+    tx.exec(sql);
   });
 }
 

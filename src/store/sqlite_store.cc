@@ -487,14 +487,15 @@ bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
 void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
   std::lock_guard lock(impl_->mu_);
   impl_->Write([&] {
+    const bool running = run.state == RunState::kRunning;
     Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
-                  "data_interval_start, data_interval_end, params, created_at) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                  "data_interval_start, data_interval_end, params, created_at, started_at) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END)");
     ins.Bind(1, run.run_id).Bind(2, run.dag_id).Bind(3, run.dag_version)
-        .Bind(4, std::string(ToString(RunState::kQueued))).Bind(5, run.trigger)
+        .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Bind(5, run.trigger)
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
-        .Bind(9, run.params_json).Bind(10, run.created_at).Run();
+        .Bind(9, run.params_json).Bind(10, run.created_at).Bind(11, run.started_at.value_or(run.created_at)).Run();
     Statement task(*impl_->statements_,
                    "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
                    "VALUES(?1, ?2, ?3, 'pending', ?4)");
@@ -505,8 +506,9 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
     }
     Statement tr(*impl_->statements_,
                  "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
-                 "reason) VALUES(?1, '', 0, '', 'queued', ?2, ?3)");
-    tr.Bind(1, run.run_id).Bind(2, run.created_at).Bind(3, run.trigger).Run();
+                 "reason) VALUES(?1, '', 0, '', ?4, ?2, ?3)");
+    tr.Bind(1, run.run_id).Bind(2, run.created_at).Bind(3, run.trigger)
+        .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Run();
   });
 }
 

@@ -94,6 +94,21 @@ TEST_P(StateStoreTest, CreatesRunsWithPendingTasks) {
   EXPECT_FALSE(store_->GetRun("r2"));
 }
 
+TEST_P(StateStoreTest, RunCreatedRunningStartsAtOnce) {
+  // Given a run its creator starts at once, then it is stored running with
+  // its start time and its first transition says so.
+  RunRecord run = MakeRun("r1", "d", 10);
+  run.state = RunState::kRunning;
+  run.started_at = At(11);
+  store_->CreateRun(run, {{"a", 1}});
+  auto stored = store_->GetRun("r1");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, RunState::kRunning);
+  EXPECT_EQ(stored->started_at, At(11));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kPending);
+  EXPECT_TRUE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kSuccess, At(12), ""));
+}
+
 TEST_P(StateStoreTest, DuplicateRunIdIsAConflictAndWritesNothing) {
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
   try {
