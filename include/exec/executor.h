@@ -10,6 +10,7 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <set>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -97,8 +98,10 @@ class Executor {
   // started are cancelled, running ones get their cancel token fired (shell:
   // process group killed). Thread-safe; returns at once.
   void Cancel();
-  // The same for one run; false when it is not executing here.
-  bool CancelRun(const std::string& run_id);
+  // The same for one run; false when it is not executing here. With
+  // `before_start`, a run about to be executed here (its Execute call not
+  // made yet) is cancelled as it starts, and true is returned.
+  bool CancelRun(const std::string& run_id, bool before_start = false);
   // Graceful stop: no new tries start; tries still running at `deadline` are
   // stopped and queued again. Execute then returns kRunning for runs left
   // unfinished. Thread-safe; returns at once.
@@ -118,6 +121,7 @@ class Executor {
   std::unique_ptr<DagSlots> dag_slots_;  // max_active_tasks over the runs of a DAG
   std::mutex mu_;
   std::map<std::string, RunExecution*> active_;  // by run id; guarded by mu_
+  std::set<std::string> cancel_on_start_;        // guarded by mu_
   bool cancel_requested_ = false;                // guarded by mu_
   std::optional<TimePoint> drain_deadline_;      // guarded by mu_
 };

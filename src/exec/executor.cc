@@ -815,7 +815,7 @@ RunState Executor::Execute(const RunRequest& request, RunObserver* observer) {
     if (!active_.emplace(request.run.run_id, &state).second) {
       throw Error::Conflict("run " + request.run.run_id + " is already executing here");
     }
-    if (cancel_requested_) state.RequestCancel();
+    if (cancel_requested_ || cancel_on_start_.erase(request.run.run_id)) state.RequestCancel();
     if (drain_deadline_) state.RequestDrain(*drain_deadline_);
   }
   struct Unregister {
@@ -835,10 +835,13 @@ void Executor::Cancel() {
   for (auto& [id, run] : active_) run->RequestCancel();
 }
 
-bool Executor::CancelRun(const std::string& run_id) {
+bool Executor::CancelRun(const std::string& run_id, bool before_start) {
   std::lock_guard lock(mu_);
   auto it = active_.find(run_id);
-  if (it == active_.end()) return false;
+  if (it == active_.end()) {
+    if (before_start) cancel_on_start_.insert(run_id);
+    return before_start;
+  }
   it->second->RequestCancel();
   return true;
 }

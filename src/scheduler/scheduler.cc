@@ -358,7 +358,8 @@ bool Scheduler::Cancel(const std::string& run_id) {
   if (executor_.CancelRun(run_id)) return true;
   // Not executing here: a queued run never started.
   std::lock_guard lock(mu_);
-  if (launched_.count(run_id)) return executor_.CancelRun(run_id);  // starting right now
+  // Launched here, its thread not in Execute yet: cancelled as it starts.
+  if (launched_.count(run_id)) return executor_.CancelRun(run_id, /*before_start=*/true);
   TimePoint now = clock_.Now();
   std::vector<TaskTransition> batch;
   for (const TaskInstanceRecord& t : store_.GetTaskInstances(run_id)) {

@@ -19,6 +19,8 @@
 #include "core/time.h"
 #include "cli/client.h"
 #include "pg_cluster.h"
+
+#include <pqxx/pqxx>
 #include "test_util.h"
 
 extern char** environ;
@@ -333,6 +335,14 @@ tasks:
   // The task runs in the DAG file's folder: marks is there.
   fs::path marks = dir_ / "dags" / "marks";
   ASSERT_TRUE(Eventually([&] { return ReadFile(marks) == "start 1\n"; }));
+  // The try's process group is stored just after the process starts; a kill
+  // inside that window (a few ms) would leave the orphan unknown.
+  ASSERT_TRUE(Eventually([&] {
+    pqxx::connection db(db_);
+    pqxx::nontransaction tx(db);
+    pqxx::result r = tx.exec_params("SELECT process FROM task_tries WHERE run_id = $1 AND task_id = 'long'", run_id);
+    return !r.empty() && !r[0][0].is_null() && !r[0][0].as<std::string>().empty();
+  }));
   EXPECT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
   StartDaemon();
   ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 30));
