@@ -96,7 +96,8 @@ class ColumnBuilder {
   void AppendInt(int64_t value);      // int64, timestamp
   void AppendDouble(double value);    // float64
   void AppendBool(bool value);        // bool
-  void AppendString(std::string_view value);  // string
+  // string; throws FormatError past 4 GiB of text in one column (offsets are 32-bit)
+  void AppendString(std::string_view value);
   void Reserve(int64_t rows);
 
   ColumnPtr Finish();

@@ -142,6 +142,7 @@ void ColumnBuilder::AppendBool(bool value) {
 }
 
 void ColumnBuilder::AppendString(std::string_view value) {
+  if (chars_.size() + value.size() > UINT32_MAX) throw FormatError("a string column would hold more than 4 GiB of text");
   chars_.Append(value.data(), value.size());
   uint32_t end = static_cast<uint32_t>(chars_.size());
   values_.Append(&end, 4);

@@ -79,6 +79,7 @@ ColumnPtr Take(const Column& column, const std::vector<int64_t>& indices) {
     for (int64_t i = 0; i < m; ++i) {
       std::string_view s = column.StringAt(indices[i]);
       chars.Append(s.data(), s.size());
+      if (chars.size() > UINT32_MAX) throw FormatError("a string column would hold more than 4 GiB of text");
       o[i + 1] = static_cast<uint32_t>(chars.size());
     }
     return std::make_shared<Column>(column.type(), m, std::move(offsets), std::move(validity), std::move(chars));
