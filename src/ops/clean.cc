@@ -115,11 +115,7 @@ struct Work {
 
   int Index(const std::string& name, const std::string& step) const {
     auto idx = schema.IndexOf(name);
-    if (!idx) {
-      std::string cols;
-      for (const auto& n : schema.names()) cols += (cols.empty() ? "" : ", ") + n;
-      throw OpError(step + ": column '" + name + "' is not in the input (columns: " + cols + ")");
-    }
+    if (!idx) ThrowMissingColumn(step, name, schema.names());
     return *idx;
   }
 
@@ -266,16 +262,10 @@ class CleanOperator final : public Operator {
     auto steps = ParseCleanArgs(ctx.args(), "clean", diags, ctx.task().mark);
     if (!steps) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
-    columnar::TablePtr flat = columnar::Concatenate(*input);
     Work w;
-    w.schema = flat->schema();
-    w.rows = flat->num_rows();
-    if (flat->num_batches() > 0) {
-      w.columns = flat->batch(0).columns;
-    } else {
-      for (const auto& f : w.schema.fields()) w.columns.push_back(std::make_shared<Column>(f.type, 0));
-    }
-    flat.reset();
+    w.schema = input->schema();
+    w.rows = input->num_rows();
+    w.columns = WholeColumns(*input);
     std::vector<std::string> notes;
     try {
       for (const Step& s : *steps) {

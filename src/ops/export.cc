@@ -110,7 +110,7 @@ class ExportOperator final : public Operator {
     for (const std::string& col : args->partition_by) {
       if (!table->schema().IndexOf(col)) {
         return TaskResult::Failure("partition_by: column '" + col + "' is not in the input (columns: " +
-                                   Join(table->schema().names()) + ")");
+                                   JoinNames(table->schema().names()) + ")");
       }
     }
     int64_t bytes = 0;
@@ -142,11 +142,6 @@ class ExportOperator final : public Operator {
   }
 
  private:
-  static std::string Join(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-  }
 
   // Splits `table` by the values of `columns`; keys are "a=1/b=x" folders.
   // The partition columns are dropped from the files (they are in the path).

@@ -172,14 +172,7 @@ class FeaturesOperator final : public Operator {
 
  private:
   static ColumnPtr Col(const columnar::Table& t, const std::string& name, const std::string& what) {
-    auto idx = t.schema().IndexOf(name);
-    if (!idx) {
-      std::string cols;
-      for (const auto& n : t.schema().names()) cols += (cols.empty() ? "" : ", ") + n;
-      throw OpError(what + ": column '" + name + "' is not in the input (columns: " + cols + ")");
-    }
-    if (t.num_rows() == 0) return std::make_shared<Column>(t.schema().field(*idx).type, 0);
-    return t.batch(0).columns[*idx];
+    return WholeColumn(t, name, what);
   }
 
   static columnar::Grouping Keys(const FeaturesArgs& a, const columnar::Table& t) {

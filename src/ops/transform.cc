@@ -157,9 +157,9 @@ struct Work {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (fields[i].name == name) return static_cast<int>(i);
     }
-    std::string cols;
-    for (const auto& f : fields) cols += (cols.empty() ? "" : ", ") + f.name;
-    throw OpError(step + ": column '" + name + "' is not in the table (columns: " + cols + ")");
+    std::vector<std::string> names;
+    for (const auto& f : fields) names.push_back(f.name);
+    ThrowMissingColumn(step, name, names, "the table");
   }
 
   // The grouping of a column's values, computed once per column (label_encode
@@ -228,14 +228,10 @@ class TransformOperator final : public Operator {
     auto steps = ParseTransformArgs(ctx.args(), "transform", diags, ctx.task().mark);
     if (!steps) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
-    columnar::TablePtr flat = columnar::Concatenate(*input);
     Work w;
-    w.fields = flat->schema().fields();
-    w.rows = flat->num_rows();
-    for (int c = 0; c < flat->num_columns(); ++c) {
-      w.columns.push_back(w.rows ? flat->batch(0).columns[c] : std::make_shared<Column>(w.fields[c].type, 0));
-    }
-    flat.reset();
+    w.fields = input->schema().fields();
+    w.rows = input->num_rows();
+    w.columns = WholeColumns(*input);
     nlohmann::json fitted = nlohmann::json::array();
     try {
       for (const Step& s : *steps) {

@@ -464,14 +464,7 @@ class ValidateOperator final : public Operator {
  private:
   TaskResult Run(TaskContext& ctx, const ValidateArgs& args, const columnar::TablePtr& table, int64_t n) const {
     const columnar::Schema& schema = table->schema();
-    auto column = [&](const std::string& name, const std::string& where) -> ColumnPtr {
-      auto idx = schema.IndexOf(name);
-      if (!idx) {
-        throw OpError(where + ": column '" + name + "' is not in the input (columns: " + Join(schema.names()) + ")");
-      }
-      if (n == 0) return std::make_shared<Column>(schema.field(*idx).type, 0);
-      return table->batch(0).columns[*idx];
-    };
+    auto column = [&](const std::string& name, const std::string& where) { return WholeColumn(*table, name, where); };
 
     std::vector<CheckResult> results;
     for (const CheckSpec& spec : args.checks) {
@@ -522,8 +515,8 @@ class ValidateOperator final : public Operator {
       std::vector<std::string> names = ts.unique_all ? schema.names() : ts.unique_columns;
       for (const std::string& name : names) keys.push_back(column(name, "table unique"));
       CheckResult r;
-      r.name = ts.unique_all ? "rows unique" : "rows unique over " + Join(names);
-      r.column = ts.unique_all ? "*" : Join(names);
+      r.name = ts.unique_all ? "rows unique" : "rows unique over " + JoinNames(names);
+      r.column = ts.unique_all ? "*" : JoinNames(names);
       if (n > 0) RunUnique(keys, n, false, r);
       if (!r.failed.empty()) {
         r.failed_count = kernels::CountSet(r.failed.data(), n);
@@ -668,11 +661,6 @@ class ValidateOperator final : public Operator {
     return q;
   }
 
-  static std::string Join(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-  }
 };
 
 }  // namespace
