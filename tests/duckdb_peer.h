@@ -1,6 +1,6 @@
 // DuckDB as a reference for differential tests: runs SQL in an in-memory
 // DuckDB through Node (tests/differential/duckdb_query.mjs) and returns the
-// rows as JSON. The test command installs it (npm ci --prefix tests/differential).
+// rows as JSON. The test command installs it (npm install --prefix tests/differential).
 #pragma once
 
 #include <sys/wait.h>
@@ -56,7 +56,7 @@ inline ::testing::AssertionResult DuckDbAvailable() {
   if (FindOnPath("node").empty()) return ::testing::AssertionFailure() << "node is not on PATH (apt install nodejs npm)";
   if (!std::filesystem::exists(dir / "node_modules" / "@duckdb" / "node-api")) {
     return ::testing::AssertionFailure()
-           << "DuckDB for Node is missing: run `npm ci --prefix tests/differential` in the source folder";
+           << "DuckDB for Node is missing: run `npm install --prefix tests/differential` in the source folder";
   }
   return ::testing::AssertionSuccess();
 }
