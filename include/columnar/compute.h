@@ -23,6 +23,11 @@ ColumnPtr Take(const Column& column, const std::vector<int64_t>& indices);
 
 // One column holding every batch's rows of column `index`, in order.
 ColumnPtr ConcatColumn(const Table& table, int index);
+// One column of `type` holding the rows of `parts` in order (the part itself
+// when there is one). Throws FormatError naming `name` past 4 GiB of text.
+ColumnPtr ConcatColumns(DataType type, const std::vector<ColumnPtr>& parts, const std::string& name);
+// A copy of rows [offset, offset + length) of `column`.
+ColumnPtr Slice(const Column& column, int64_t offset, int64_t length);
 // The same table with a single batch (shares the columns when there is one).
 TablePtr Concatenate(const Table& table);
 

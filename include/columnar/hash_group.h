@@ -33,4 +33,19 @@ std::vector<uint64_t> HashRows(const std::vector<ColumnPtr>& keys, int threads =
 // registers, about 1% error), nulls not counted.
 int64_t EstimateDistinct(const Column& column);
 
+// The same, fed column by column (the batches of one table column): the
+// estimate of all values added, as if they were one column.
+class DistinctSketch {
+ public:
+  DistinctSketch();
+  void Add(const Column& column);
+  void Merge(const DistinctSketch& other);
+  int64_t Estimate() const;
+
+ private:
+  static constexpr int kBits = 14;
+  static constexpr int kRegisters = 1 << kBits;
+  std::vector<uint8_t> registers_;
+};
+
 }  // namespace pipeline::columnar

@@ -96,18 +96,18 @@ ColumnPtr Take(const Column& column, const std::vector<int64_t>& indices) {
   return std::make_shared<Column>(column.type(), m, std::move(values), std::move(validity));
 }
 
-ColumnPtr ConcatColumn(const Table& table, int index) {
-  if (table.num_batches() == 1) return table.batch(0).columns[index];
-  const DataType type = table.schema().field(index).type;
-  const int64_t n = table.num_rows();
+ColumnPtr ConcatColumns(DataType type, const std::vector<ColumnPtr>& parts, const std::string& name) {
+  if (parts.size() == 1) return parts[0];
+  int64_t n = 0;
   bool nulls = false;
   int64_t char_bytes = 0;
-  for (const Batch& b : table.batches()) {
-    nulls |= b.columns[index]->has_nulls();
-    char_bytes += b.columns[index]->chars_size();
+  for (const ColumnPtr& c : parts) {
+    n += c->length();
+    nulls |= c->has_nulls();
+    char_bytes += c->chars_size();
   }
   if (type == DataType::kString && char_bytes > UINT32_MAX) {
-    throw FormatError("column " + table.schema().field(index).name + " holds more than 4 GiB of text");
+    throw FormatError("column " + name + " holds more than 4 GiB of text");
   }
   Buffer validity;
   if (nulls) validity.ResizeZeroed(static_cast<size_t>(BitmapWords(n)) * 8);
@@ -119,8 +119,8 @@ ColumnPtr ConcatColumn(const Table& table, int index) {
     values.as<uint32_t>()[0] = 0;
   }
   int64_t at = 0;
-  for (const Batch& b : table.batches()) {
-    const Column& c = *b.columns[index];
+  for (const ColumnPtr& part : parts) {
+    const Column& c = *part;
     if (nulls) {
       uint64_t* v = validity.as<uint64_t>();
       for (int64_t row = 0; row < c.length(); ++row) {
@@ -139,6 +139,41 @@ ColumnPtr ConcatColumn(const Table& table, int index) {
     at += c.length();
   }
   return std::make_shared<Column>(type, n, std::move(values), std::move(validity), std::move(chars));
+}
+
+ColumnPtr ConcatColumn(const Table& table, int index) {
+  std::vector<ColumnPtr> parts;
+  for (const Batch& b : table.batches()) parts.push_back(b.columns[index]);
+  const Field& f = table.schema().field(index);
+  return ConcatColumns(f.type, parts, f.name);
+}
+
+ColumnPtr Slice(const Column& column, int64_t offset, int64_t length) {
+  if (offset == 0 && length == column.length()) {
+    return std::make_shared<Column>(column.type(), length, column.values_buffer().Clone(),
+                                    column.validity_buffer().Clone(), column.chars_buffer().Clone());
+  }
+  Buffer validity;
+  if (column.has_nulls()) {
+    validity.ResizeZeroed(static_cast<size_t>(BitmapWords(length)) * 8);
+    uint64_t* v = validity.as<uint64_t>();
+    for (int64_t row = 0; row < length; ++row) {
+      if (column.IsValid(offset + row)) SetBit(v, row);
+    }
+  }
+  if (column.type() == DataType::kString) {
+    const uint32_t* in = column.offsets() + offset;
+    Buffer offsets = Buffer::Uninitialized(static_cast<size_t>(length + 1) * 4);
+    uint32_t* o = offsets.as<uint32_t>();
+    for (int64_t row = 0; row <= length; ++row) o[row] = in[row] - in[0];
+    Buffer chars;
+    chars.Append(column.chars() + in[0], in[length] - in[0]);
+    return std::make_shared<Column>(column.type(), length, std::move(offsets), std::move(validity), std::move(chars));
+  }
+  const size_t w = Width(column.type());
+  Buffer values = Buffer::Uninitialized(static_cast<size_t>(length) * w);
+  std::memcpy(values.data(), column.values_buffer().data() + offset * w, static_cast<size_t>(length) * w);
+  return std::make_shared<Column>(column.type(), length, std::move(values), std::move(validity));
 }
 
 TablePtr Concatenate(const Table& table) {

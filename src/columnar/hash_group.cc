@@ -274,10 +274,9 @@ Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
   return GroupMany(keys, hashes, threads);
 }
 
-int64_t EstimateDistinct(const Column& column) {
-  constexpr int kBits = 14;
-  constexpr int kRegisters = 1 << kBits;
-  std::vector<uint8_t> reg(kRegisters, 0);
+DistinctSketch::DistinctSketch() : registers_(kRegisters, 0) {}
+
+void DistinctSketch::Add(const Column& column) {
   const int64_t n = column.length();
   std::vector<uint64_t> h(static_cast<size_t>(std::min(n, kHashBlock)) + 8);
   for (int64_t begin = 0; begin < n; begin += kHashBlock) {
@@ -288,12 +287,19 @@ int64_t EstimateDistinct(const Column& column) {
       uint64_t x = h[i];
       uint32_t idx = static_cast<uint32_t>(x >> (64 - kBits));
       uint8_t rank = static_cast<uint8_t>(std::countl_zero((x << kBits) | (uint64_t{1} << (kBits - 1))) + 1);
-      reg[idx] = std::max(reg[idx], rank);
+      registers_[idx] = std::max(registers_[idx], rank);
     }
   }
+}
+
+void DistinctSketch::Merge(const DistinctSketch& other) {
+  for (int i = 0; i < kRegisters; ++i) registers_[i] = std::max(registers_[i], other.registers_[i]);
+}
+
+int64_t DistinctSketch::Estimate() const {
   double sum = 0;
   int zeros = 0;
-  for (uint8_t r : reg) {
+  for (uint8_t r : registers_) {
     sum += std::ldexp(1.0, -r);
     zeros += r == 0;
   }
@@ -301,6 +307,12 @@ int64_t EstimateDistinct(const Column& column) {
   double estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum;
   if (estimate <= 2.5 * m && zeros > 0) estimate = m * std::log(m / zeros);
   return static_cast<int64_t>(std::llround(estimate));
+}
+
+int64_t EstimateDistinct(const Column& column) {
+  DistinctSketch sketch;
+  sketch.Add(column);
+  return sketch.Estimate();
 }
 
 }  // namespace pipeline::columnar

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "kernels/kernels.h"
 #include "ops/args.h"
+#include "ops/batches.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -107,33 +108,6 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
   return steps;
 }
 
-// The working table: one batch, columns replaceable.
-struct Work {
-  columnar::Schema schema;
-  std::vector<ColumnPtr> columns;
-  int64_t rows = 0;
-
-  int Index(const std::string& name, const std::string& step) const {
-    auto idx = schema.IndexOf(name);
-    if (!idx) ThrowMissingColumn(step, name, schema.names());
-    return *idx;
-  }
-
-  void Keep(const std::vector<uint64_t>& selection, int64_t selected) {
-    if (selected == rows) return;
-    columnar::Batch b{rows, columns};
-    columns = columnar::FilterBatch(b, selection.data(), selected).columns;
-    rows = selected;
-  }
-};
-
-std::vector<uint64_t> AllOnes(int64_t n) {
-  std::vector<uint64_t> bits(static_cast<size_t>(columnar::BitmapWords(n)) + 8, 0);
-  for (int64_t w = 0; w < n / 64; ++w) bits[w] = ~uint64_t{0};
-  if (n % 64) bits[n / 64] = (uint64_t{1} << (n % 64)) - 1;
-  return bits;
-}
-
 // A column with nulls replaced by `fill` (same type).
 ColumnPtr FillNulls(const Column& c, const columnar::Column& fill_value) {
   if (!c.has_nulls()) return nullptr;
@@ -153,46 +127,56 @@ ColumnPtr FillNulls(const Column& c, const columnar::Column& fill_value) {
   return std::make_shared<Column>(c.type(), n, std::move(values), columnar::Buffer());
 }
 
-// The value to fill `c`'s nulls with, as a one-row column of c's type.
-ColumnPtr FillValue(const Column& c, const std::string& name, const DocNode& spec) {
-  const int64_t n = c.length();
+// The value to fill column `idx`'s nulls with, as a one-row column of its
+// type; mean, median and mode are taken over the whole table.
+ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const DocNode& spec) {
+  const DataType type = w.fields()[idx].type;
+  const int64_t n = w.rows();
+  int64_t nulls = 0;
+  for (const ColumnPtr& part : w.Parts(idx)) nulls += part->null_count();
   const std::string how = spec.is_scalar() && !spec.quoted() ? spec.text() : "";
-  const bool numeric = c.type() == DataType::kFloat64 || c.type() == DataType::kInt64;
+  const bool numeric = type == DataType::kFloat64 || type == DataType::kInt64;
   auto number = [&](double v) -> ColumnPtr {
-    columnar::ColumnBuilder b(c.type());
-    if (c.type() == DataType::kFloat64) {
+    columnar::ColumnBuilder b(type);
+    if (type == DataType::kFloat64) {
       b.AppendDouble(v);
     } else {
       b.AppendInt(static_cast<int64_t>(std::llround(v)));  // int columns: nearest integer
     }
     return b.Finish();
   };
-  if (how == "mean" || how == "median") {
-    if (!numeric) {
+  if (how == "mean" || how == "median" || how == "mode") {
+    if (how != "mode" && !numeric) {
       throw OpError("fill_nulls: " + how + " needs a numeric column, '" + name + "' is " +
-                      std::string(columnar::TypeName(c.type())));
+                    std::string(columnar::TypeName(type)));
     }
-    if (c.null_count() == n) throw OpError("fill_nulls: column '" + name + "' has no values to take the " + how + " of");
-    if (how == "mean") {
-      double sum = c.type() == DataType::kFloat64 ? kernels::Sum(c.doubles(), c.validity(), n)
-                                                  : kernels::Sum(c.ints(), c.validity(), n);
-      return number(sum / static_cast<double>(n - c.null_count()));
+    if (nulls == n) throw OpError("fill_nulls: column '" + name + "' has no values to take the " + how + " of");
+  }
+  if (how == "mean") {
+    double sum = 0;
+    for (const ColumnPtr& c : w.Parts(idx)) {
+      sum += type == DataType::kFloat64 ? kernels::Sum(c->doubles(), c->validity(), c->length())
+                                        : kernels::Sum(c->ints(), c->validity(), c->length());
     }
+    return number(sum / static_cast<double>(n - nulls));
+  }
+  if (how == "median") {
+    ColumnPtr c = w.Gather(idx);
     std::vector<double> scratch(static_cast<size_t>(n) + 8);
     double median = 0;
-    if (c.type() == DataType::kFloat64) {
-      kernels::Median(c.doubles(), c.validity(), n, scratch.data(), &median);
+    if (type == DataType::kFloat64) {
+      kernels::Median(c->doubles(), c->validity(), n, scratch.data(), &median);
     } else {
       std::vector<double> as_double(static_cast<size_t>(n) + 8);
-      kernels::CastInt64ToDouble(c.ints(), c.validity(), n, as_double.data());
-      kernels::Median(as_double.data(), c.validity(), n, scratch.data(), &median);
+      kernels::CastInt64ToDouble(c->ints(), c->validity(), n, as_double.data());
+      kernels::Median(as_double.data(), c->validity(), n, scratch.data(), &median);
     }
     return number(median);
   }
   if (how == "mode") {
-    if (c.null_count() == n) throw OpError("fill_nulls: column '" + name + "' has no values to take the mode of");
-    auto self = std::shared_ptr<const Column>(&c, [](const Column*) {});
-    columnar::Grouping g = columnar::GroupRows({self});
+    ColumnPtr whole = w.Gather(idx);
+    const Column& c = *whole;
+    columnar::Grouping g = columnar::GroupRows({whole});
     std::vector<int64_t> counts(static_cast<size_t>(g.num_groups()), 0);
     for (int64_t r = 0; r < n; ++r) {
       if (c.IsValid(r)) ++counts[g.group_ids[r]];
@@ -222,10 +206,10 @@ ColumnPtr FillValue(const Column& c, const std::string& name, const DocNode& spe
   text.AppendString(spec.text());
   int64_t bad;
   std::string bad_text;
-  ColumnPtr v = columnar::Cast(*text.Finish(), c.type(), &bad, &bad_text);
+  ColumnPtr v = columnar::Cast(*text.Finish(), type, &bad, &bad_text);
   if (!v) {
-    throw OpError("fill_nulls: '" + spec.text() + "' is not a " + std::string(columnar::TypeName(c.type())) +
-                    " (the type of column '" + name + "'); use a value, mean, median or mode");
+    throw OpError("fill_nulls: '" + spec.text() + "' is not a " + std::string(columnar::TypeName(type)) +
+                  " (the type of column '" + name + "'); use a value, mean, median or mode");
   }
   return v;
 }
@@ -262,102 +246,120 @@ class CleanOperator final : public Operator {
     auto steps = ParseCleanArgs(ctx.args(), "clean", diags, ctx.task().mark);
     if (!steps) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
-    Work w;
-    w.schema = input->schema();
-    w.rows = input->num_rows();
-    w.columns = WholeColumns(*input);
+    Batches w = Batches::Of(*input);
     std::vector<std::string> notes;
     try {
       for (const Step& s : *steps) {
         if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
-        int64_t before = w.rows;
+        int64_t before = w.rows();
         Apply(s, w);
-        if (w.rows != before) notes.push_back(s.kind + " -" + std::to_string(before - w.rows));
+        if (w.rows() != before) notes.push_back(s.kind + " -" + std::to_string(before - w.rows()));
       }
     } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     }
-    auto out = std::make_shared<columnar::Table>(w.schema);
-    for (const auto& [k, v] : input->metadata()) out->SetMetadata(k, v);
-    if (w.rows > 0) out->AddBatch(columnar::Batch{w.rows, w.columns});
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = input->num_rows();
-    result.metrics.rows_out = w.rows;
+    result.metrics.rows_out = w.rows();
     std::string summary = std::to_string(steps->size()) + " steps";
     for (const auto& n : notes) summary += ", " + n + " rows";
     result.metrics.summary = summary;
-    PublishOutput(ctx, out, result.metrics);
+    PublishOutput(ctx, w.ToTable(input->metadata()), result.metrics);
     return result;
   }
 
  private:
-  static void Apply(const Step& s, Work& w) {
-    const int64_t n = w.rows;
+  static void Apply(const Step& s, Batches& w) {
     if (s.kind == "drop_duplicates") {
-      std::vector<ColumnPtr> keys;
+      // Groups the whole table's key columns: the first row of each group stays.
+      std::vector<int> indices;
       if (s.all) {
-        keys = w.columns;
+        for (int i = 0; i < static_cast<int>(w.fields().size()); ++i) indices.push_back(i);
       } else {
-        for (const auto& c : s.columns) keys.push_back(w.columns[w.Index(c, "drop_duplicates")]);
+        for (const auto& c : s.columns) indices.push_back(w.Index(c, "drop_duplicates"));
       }
-      if (n == 0 || keys.empty()) return;
+      const int64_t n = w.rows();
+      if (n == 0 || indices.empty()) return;
+      std::vector<ColumnPtr> keys;
+      for (int i : indices) keys.push_back(w.Gather(i));
       columnar::Grouping g = columnar::GroupRows(keys);
+      keys.clear();
       if (g.num_groups() == n) return;
-      std::vector<uint64_t> keep(static_cast<size_t>(columnar::BitmapWords(n)) + 8, 0);
-      for (int64_t id = 0; id < g.num_groups(); ++id) columnar::SetBit(keep.data(), g.first_row[id]);
-      w.Keep(keep, g.num_groups());
+      std::vector<uint64_t> first = NewBitmap(n);
+      for (int64_t id = 0; id < g.num_groups(); ++id) columnar::SetBit(first.data(), g.first_row[id]);
+      w.Keep(w.SplitBits(first.data()));
     } else if (s.kind == "drop_nulls") {
-      std::vector<uint64_t> keep = AllOnes(n);
-      bool any = false;
-      for (const auto& c : s.columns) {
-        const Column& col = *w.columns[w.Index(c, "drop_nulls")];
-        if (!col.has_nulls()) continue;
-        any = true;
-        kernels::BitmapAnd(keep.data(), col.validity(), keep.data(), n);
-      }
-      if (any) w.Keep(keep, kernels::CountSet(keep.data(), n));
+      std::vector<int> indices;
+      for (const auto& c : s.columns) indices.push_back(w.Index(c, "drop_nulls"));
+      std::vector<std::vector<uint64_t>> keep(static_cast<size_t>(w.num_batches()));
+      w.ForEach([&](int b) {
+        const columnar::Batch& batch = w.batch(b);
+        for (int i : indices) {
+          const Column& col = *batch.columns[i];
+          if (!col.has_nulls()) continue;
+          if (keep[b].empty()) keep[b] = NewBitmap(batch.num_rows, true);
+          kernels::BitmapAnd(keep[b].data(), col.validity(), keep[b].data(), batch.num_rows);
+        }
+      });
+      w.Keep(keep);
     } else if (s.kind == "fill_nulls") {
       for (const auto& [name, spec] : s.fills) {
         int idx = w.Index(name, "fill_nulls");
-        const Column& c = *w.columns[idx];
-        if (!c.has_nulls()) continue;
-        ColumnPtr value = FillValue(c, name, *spec);
-        w.columns[idx] = FillNulls(c, *value);
+        std::vector<ColumnPtr> parts = w.Parts(idx);
+        if (std::none_of(parts.begin(), parts.end(), [](const ColumnPtr& c) { return c->has_nulls(); })) continue;
+        ColumnPtr value = FillValue(w, idx, name, *spec);
+        w.ForEach([&](int b) {
+          if (ColumnPtr filled = FillNulls(*parts[b], *value)) parts[b] = filled;
+        });
+        w.Set(name, w.fields()[idx].type, std::move(parts));
       }
     } else if (s.kind == "clip") {
       for (const auto& [name, lo, hi] : s.clips) {
         int idx = w.Index(name, "clip");
-        w.columns[idx] = Clip(*w.columns[idx], name, lo, hi);
+        std::vector<ColumnPtr> parts = w.Parts(idx);
+        if (parts.empty()) Clip(Column(w.fields()[idx].type, 0), name, lo, hi);  // the type check
+        w.ForEach([&](int b) { parts[b] = Clip(*parts[b], name, lo, hi); });
+        w.Set(name, w.fields()[idx].type, std::move(parts));
       }
     } else if (s.kind == "filter") {
       columnar::Expr e = columnar::Expr::Parse(s.expr);
-      ColumnPtr cond;
+      const columnar::Schema schema = w.schema();
       try {
-        if (e.Check(w.schema) != DataType::kBool) throw columnar::FormatError("the filter must be a condition (true/false)");
-        cond = e.Evaluate(w.schema, columnar::Batch{n, w.columns});
+        if (e.Check(schema) != DataType::kBool) throw columnar::FormatError("the filter must be a condition (true/false)");
       } catch (const columnar::FormatError& err) {
         throw OpError("filter \"" + s.expr + "\": " + err.what());
       }
-      // Keep rows where the condition is true (not false, not null).
-      std::vector<uint64_t> keep(static_cast<size_t>(columnar::BitmapWords(n)) + 8, 0);
-      for (int64_t r = 0; r < n; ++r) {
-        if (cond->IsValid(r) && cond->bools()[r]) columnar::SetBit(keep.data(), r);
-      }
-      w.Keep(keep, kernels::CountSet(keep.data(), n));
+      std::vector<std::vector<uint64_t>> keep(static_cast<size_t>(w.num_batches()));
+      w.ForEach([&](int b) {
+        const columnar::Batch& batch = w.batch(b);
+        ColumnPtr cond;
+        try {
+          cond = e.Evaluate(schema, batch);
+        } catch (const columnar::FormatError& err) {
+          throw OpError("filter \"" + s.expr + "\": " + err.what());
+        }
+        // Keep rows where the condition is true (not false, not null).
+        keep[b] = NewBitmap(batch.num_rows);
+        for (int64_t r = 0; r < batch.num_rows; ++r) {
+          if (cond->IsValid(r) && cond->bools()[r]) columnar::SetBit(keep[b].data(), r);
+        }
+      });
+      w.Keep(keep);
     } else if (s.kind == "cast") {
       for (const auto& [name, type] : s.casts) {
         int idx = w.Index(name, "cast");
-        int64_t bad = -1;
-        std::string text;
-        ColumnPtr c = columnar::Cast(*w.columns[idx], type, &bad, &text);
-        if (!c) {
-          throw OpError("cast: column '" + name + "' row " + std::to_string(bad + 1) + ": '" + text + "' is not a " +
-                          std::string(columnar::TypeName(type)));
-        }
-        w.columns[idx] = c;
-        std::vector<columnar::Field> fields = w.schema.fields();
-        fields[idx].type = type;
-        w.schema = columnar::Schema(fields);
+        std::vector<ColumnPtr> parts = w.Parts(idx);
+        w.ForEach([&](int b) {
+          int64_t bad = -1;
+          std::string text;
+          ColumnPtr c = columnar::Cast(*parts[b], type, &bad, &text);
+          if (!c) {
+            throw OpError("cast: column '" + name + "' row " + std::to_string(w.offset(b) + bad + 1) + ": '" + text +
+                          "' is not a " + std::string(columnar::TypeName(type)));
+          }
+          parts[b] = c;
+        });
+        w.Set(name, type, std::move(parts));
       }
     }
   }

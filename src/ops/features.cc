@@ -3,6 +3,7 @@
 // correct: a row sees only rows of its key with a strictly earlier time,
 // inside `window`. Output: the input with the new columns, row order kept.
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <deque>
 #include <numeric>
@@ -12,6 +13,7 @@
 #include "columnar/parallel.h"
 #include "kernels/kernels.h"
 #include "ops/args.h"
+#include "ops/batches.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -154,14 +156,16 @@ class FeaturesOperator final : public Operator {
     auto args = ParseFeaturesArgs(ctx.args(), "features", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
-    columnar::TablePtr flat = columnar::Concatenate(*input);
     try {
-      columnar::TablePtr out = args->time.empty() ? GroupBy(*args, *flat) : PointInTime(*args, *flat);
+      Columns t(Batches::Of(*input));
+      Added added = args->time.empty() ? GroupBy(*args, t) : PointInTime(*args, t);
+      const size_t features = added.size();
+      columnar::TablePtr out = Extend(t.batches(), std::move(added), input->metadata());
       if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
       TaskResult result = TaskResult::Success();
-      result.metrics.rows_in = flat->num_rows();
+      result.metrics.rows_in = input->num_rows();
       result.metrics.rows_out = out->num_rows();
-      result.metrics.summary = std::to_string(out->num_columns() - flat->num_columns()) + " feature columns" +
+      result.metrics.summary = std::to_string(features) + " feature columns" +
                                (args->time.empty() ? "" : " (point-in-time by " + args->time + ")");
       PublishOutput(ctx, out, result.metrics);
       return result;
@@ -171,31 +175,45 @@ class FeaturesOperator final : public Operator {
   }
 
  private:
-  static ColumnPtr Col(const columnar::Table& t, const std::string& name, const std::string& what) {
-    return WholeColumn(t, name, what);
-  }
+  using Added = std::vector<std::pair<columnar::Field, ColumnPtr>>;
 
-  static columnar::Grouping Keys(const FeaturesArgs& a, const columnar::Table& t) {
+  // The input's columns a step reads, each gathered from the batches once.
+  class Columns {
+   public:
+    explicit Columns(Batches w) : w_(std::move(w)) {}
+    const Batches& batches() const { return w_; }
+    int64_t num_rows() const { return w_.rows(); }
+    ColumnPtr Get(const std::string& name, const std::string& what) {
+      int index = w_.Index(name, what);
+      auto it = gathered_.find(index);
+      if (it == gathered_.end()) it = gathered_.emplace(index, w_.Gather(index)).first;
+      return it->second;
+    }
+
+   private:
+    Batches w_;
+    std::map<int, ColumnPtr> gathered_;
+  };
+
+  static ColumnPtr Col(Columns& t, const std::string& name, const std::string& what) { return t.Get(name, what); }
+
+  static columnar::Grouping Keys(const FeaturesArgs& a, Columns& t) {
     std::vector<ColumnPtr> keys;
     for (const auto& k : a.keys) keys.push_back(Col(t, k, "key"));
     return columnar::GroupRows(keys);
   }
 
-  static std::shared_ptr<columnar::Table> Extend(const columnar::Table& t,
-                                                 std::vector<std::pair<columnar::Field, ColumnPtr>> added) {
-    columnar::Schema schema = t.schema();
-    for (const auto& [f, c] : added) {
-      if (schema.IndexOf(f.name)) throw OpError("output column '" + f.name + "' already exists; set 'as'");
-      schema.Add(f);
+  // The input's batches with the new columns appended, each cut at the
+  // batch boundaries.
+  static columnar::TablePtr Extend(Batches w, Added added, const std::map<std::string, std::string>& metadata) {
+    for (auto& [f, c] : added) {
+      for (const columnar::Field& have : w.fields()) {
+        if (have.name == f.name) throw OpError("output column '" + f.name + "' already exists; set 'as'");
+      }
+      w.Set(f.name, f.type, w.Split(*c));
+      c.reset();  // the whole column is no longer needed
     }
-    auto out = std::make_shared<columnar::Table>(schema);
-    for (const auto& [k, v] : t.metadata()) out->SetMetadata(k, v);
-    if (t.num_rows() > 0) {
-      columnar::Batch b = t.batch(0);
-      for (const auto& [f, c] : added) b.columns.push_back(c);
-      out->AddBatch(std::move(b));
-    }
-    return out;
+    return w.ToTable(metadata);
   }
 
   // Result type of an aggregate: count int64, last the column's type, the
@@ -206,11 +224,11 @@ class FeaturesOperator final : public Operator {
     return DataType::kFloat64;
   }
 
-  static columnar::TablePtr GroupBy(const FeaturesArgs& a, const columnar::Table& t) {
+  static Added GroupBy(const FeaturesArgs& a, Columns& t) {
     const int64_t n = t.num_rows();
     columnar::Grouping g = Keys(a, t);
     const int64_t groups = g.num_groups();
-    std::vector<std::pair<columnar::Field, ColumnPtr>> added;
+    Added added;
     for (const Aggregate& agg : a.aggregates) {
       ColumnPtr src = Col(t, agg.column, "aggregate '" + agg.as + "'");
       Values vals = NumericValues(*src, agg.column, agg.fn);
@@ -266,7 +284,7 @@ class FeaturesOperator final : public Operator {
       }
       added.push_back({{agg.as, type}, Gather(per, valid, g.group_ids, type)});
     }
-    return Extend(t, std::move(added));
+    return added;
   }
 
   static ColumnPtr Gather(const std::vector<double>& per, const std::vector<uint8_t>& valid,
@@ -312,7 +330,7 @@ class FeaturesOperator final : public Operator {
 
   // Point in time: rows sorted by (key group, time, row); for each row the
   // window is the rows of its group with time in [t - window, t).
-  static columnar::TablePtr PointInTime(const FeaturesArgs& a, const columnar::Table& t) {
+  static Added PointInTime(const FeaturesArgs& a, Columns& t) {
     const int64_t n = t.num_rows();
     ColumnPtr time = Col(t, a.time, "time");
     if (time->type() != DataType::kTimestamp) {
@@ -336,7 +354,7 @@ class FeaturesOperator final : public Operator {
     }
     group_start.push_back(n);
 
-    std::vector<std::pair<columnar::Field, ColumnPtr>> added;
+    Added added;
     for (const Aggregate& agg : a.aggregates) {
       ColumnPtr src = Col(t, agg.column, "aggregate '" + agg.as + "'");
       Values vals = NumericValues(*src, agg.column, agg.fn);
@@ -382,7 +400,7 @@ class FeaturesOperator final : public Operator {
       std::iota(identity.begin(), identity.end(), 0u);
       added.push_back({{a.time_since_last, DataType::kFloat64}, Gather(out, valid, identity, DataType::kFloat64)});
     }
-    return Extend(t, std::move(added));
+    return added;
   }
 
   // One key's rows order[begin, end): for each, the aggregate over rows with

@@ -4,6 +4,7 @@
 // the same transform applies to new rows without refitting.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include <date/date.h>
@@ -14,6 +15,7 @@
 #include "columnar/hash_group.h"
 #include "kernels/kernels.h"
 #include "ops/args.h"
+#include "ops/batches.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -146,44 +148,32 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
   return steps;
 }
 
-struct Work {
-  std::vector<columnar::Field> fields;
-  std::vector<ColumnPtr> columns;
-  int64_t rows = 0;
-  // Keyed by column; each entry holds its column so the key stays unique.
-  std::map<const Column*, std::pair<ColumnPtr, columnar::Grouping>> groupings;
-
-  int Index(const std::string& name, const std::string& step) const {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (fields[i].name == name) return static_cast<int>(i);
+// The groupings of the columns label_encode and one_hot work on, each
+// computed once over the whole column (both steps on one column share it).
+class Groupings {
+ public:
+  struct Entry {
+    ColumnPtr whole;  // the column gathered from its batches
+    columnar::Grouping grouping;
+  };
+  const Entry& Of(const Batches& w, int index) {
+    std::vector<const Column*> key;
+    for (const ColumnPtr& part : w.Parts(index)) key.push_back(part.get());
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      Entry e;
+      e.whole = w.Gather(index);
+      e.grouping = columnar::GroupRows({e.whole});
+      // The parts stay alive with the entry so that their addresses stay its key.
+      parts_.push_back(w.Parts(index));
+      it = entries_.emplace(std::move(key), std::move(e)).first;
     }
-    std::vector<std::string> names;
-    for (const auto& f : fields) names.push_back(f.name);
-    ThrowMissingColumn(step, name, names, "the table");
+    return it->second;
   }
 
-  // The grouping of a column's values, computed once per column (label_encode
-  // and one_hot of the same column share it).
-  const columnar::Grouping& GroupsOf(const ColumnPtr& column) {
-    auto it = groupings.find(column.get());
-    if (it == groupings.end()) {
-      it = groupings.emplace(column.get(), std::make_pair(column, columnar::GroupRows({column}))).first;
-    }
-    return it->second.second;
-  }
-
-  // Replaces column `name`, or appends it.
-  void Set(const std::string& name, DataType type, ColumnPtr column) {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (fields[i].name == name) {
-        fields[i].type = type;
-        columns[i] = std::move(column);
-        return;
-      }
-    }
-    fields.push_back({name, type});
-    columns.push_back(std::move(column));
-  }
+ private:
+  std::map<std::vector<const Column*>, Entry> entries_;
+  std::vector<std::vector<ColumnPtr>> parts_;
 };
 
 // The column as float64 values (ints converted), validity kept.
@@ -228,23 +218,19 @@ class TransformOperator final : public Operator {
     auto steps = ParseTransformArgs(ctx.args(), "transform", diags, ctx.task().mark);
     if (!steps) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
-    Work w;
-    w.fields = input->schema().fields();
-    w.rows = input->num_rows();
-    w.columns = WholeColumns(*input);
+    Batches w = Batches::Of(*input);
+    Groupings groupings;
     nlohmann::json fitted = nlohmann::json::array();
     try {
       for (const Step& s : *steps) {
         if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
-        fitted.push_back({{"step", s.kind}, {"params", Apply(s, w)}});
+        fitted.push_back({{"step", s.kind}, {"params", Apply(s, w, groupings)}});
       }
     } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     } catch (const columnar::FormatError& e) {
       return TaskResult::Failure(e.what());
     }
-    auto out = std::make_shared<columnar::Table>(columnar::Schema(w.fields));
-    for (const auto& [k, v] : input->metadata()) out->SetMetadata(k, v);
     // The chain so far: earlier transforms' steps first.
     nlohmann::json chain = nlohmann::json::array();
     if (auto it = input->metadata().find("pipe.transform"); it != input->metadata().end()) {
@@ -252,84 +238,103 @@ class TransformOperator final : public Operator {
       if (!chain.is_array()) chain = nlohmann::json::array();
     }
     for (auto& f : fitted) chain.push_back(f);
-    out->SetMetadata("pipe.transform", chain.dump());
-    if (w.rows > 0) out->AddBatch(columnar::Batch{w.rows, w.columns});
+    std::map<std::string, std::string> metadata = input->metadata();
+    metadata["pipe.transform"] = chain.dump();
 
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = input->num_rows();
-    result.metrics.rows_out = w.rows;
-    result.metrics.summary = std::to_string(steps->size()) + " steps, " + std::to_string(w.fields.size()) + " columns";
+    result.metrics.rows_out = w.rows();
+    result.metrics.summary = std::to_string(steps->size()) + " steps, " + std::to_string(w.fields().size()) + " columns";
     PersistJson(ctx, nlohmann::json{{"task", ctx.task().id}, {"steps", chain}}.dump(2), "transform");
-    PublishOutput(ctx, out, result.metrics);
+    PublishOutput(ctx, w.ToTable(metadata), result.metrics);
     return result;
   }
 
  private:
-  static nlohmann::json Apply(const Step& s, Work& w) {
-    const int64_t n = w.rows;
+  static nlohmann::json Apply(const Step& s, Batches& w, Groupings& groupings) {
     nlohmann::json params = nlohmann::json::object();
     if (s.kind == "standardize" || s.kind == "min_max" || s.kind == "log1p") {
       for (const auto& [source, target] : s.columns) {
-        ColumnPtr x = AsDoubles(w.columns[w.Index(source, s.kind)], source, s.kind);
+        int idx = w.Index(source, s.kind, "the table");
+        std::vector<ColumnPtr> x = w.Parts(idx);
+        AsDoubles(std::make_shared<Column>(w.fields()[idx].type, 0), source, s.kind);  // the type check
+        w.ForEach([&](int b) { x[b] = AsDoubles(x[b], source, s.kind); });
         nlohmann::json p = {{"output", target}};
-        ColumnPtr out;
+        std::function<void(const double*, const uint64_t*, int64_t, double*)> map;
         if (s.kind == "standardize") {
-          kernels::Moments m = kernels::ComputeMoments(x->doubles(), x->validity(), n);
+          kernels::Moments m = MergedMoments(x);
           double sd = std::sqrt(m.variance);
           if (!(sd > 0)) {
             throw OpError("standardize: column '" + source + "' has " +
-                            (m.count < 2 ? std::string("fewer than 2 values") : std::string("no spread (all values equal)")));
+                          (m.count < 2 ? std::string("fewer than 2 values") : std::string("no spread (all values equal)")));
           }
-          out = MapDoubles(*x, [&](const double* v, const uint64_t* valid, int64_t len, double* o) {
-            kernels::Standardize(v, valid, len, m.mean, sd, o);
-          });
+          map = [mean = m.mean, sd](const double* v, const uint64_t* valid, int64_t len, double* o) {
+            kernels::Standardize(v, valid, len, mean, sd, o);
+          };
           p["mean"] = m.mean;
           p["std"] = sd;
         } else if (s.kind == "min_max") {
-          kernels::DoubleMinMax mm = kernels::MinMax(x->doubles(), x->validity(), n);
+          kernels::DoubleMinMax mm;
+          for (const ColumnPtr& part : x) {
+            kernels::DoubleMinMax pm = kernels::MinMax(part->doubles(), part->validity(), part->length());
+            if (!pm.any) continue;
+            mm.min = mm.any ? std::min(mm.min, pm.min) : pm.min;
+            mm.max = mm.any ? std::max(mm.max, pm.max) : pm.max;
+            mm.any = true;
+          }
           if (!mm.any || !(mm.max > mm.min)) {
             throw OpError("min_max: column '" + source + "' has " + (mm.any ? "no spread" : "no values"));
           }
-          out = MapDoubles(*x, [&](const double* v, const uint64_t* valid, int64_t len, double* o) {
-            kernels::MinMaxScale(v, valid, len, mm.min, mm.max, o);
-          });
+          map = [lo = mm.min, hi = mm.max](const double* v, const uint64_t* valid, int64_t len, double* o) {
+            kernels::MinMaxScale(v, valid, len, lo, hi, o);
+          };
           p["min"] = mm.min;
           p["max"] = mm.max;
         } else {
-          out = MapDoubles(*x, [](const double* v, const uint64_t* valid, int64_t len, double* o) {
-            kernels::Log1p(v, valid, len, o);
-          });
+          map = [](const double* v, const uint64_t* valid, int64_t len, double* o) { kernels::Log1p(v, valid, len, o); };
         }
-        w.Set(target, DataType::kFloat64, out);
+        w.ForEach([&](int b) { x[b] = MapDoubles(*x[b], map); });
+        w.Set(target, DataType::kFloat64, std::move(x));
         params[source] = p;
       }
     } else if (s.kind == "label_encode") {
       for (const auto& [source, target] : s.columns) {
-        ColumnPtr c = w.columns[w.Index(source, s.kind)];
-        const columnar::Grouping& g = w.GroupsOf(c);
+        int idx = w.Index(source, s.kind, "the table");
+        const Groupings::Entry& e = groupings.Of(w, idx);
+        const Column& c = *e.whole;
+        const columnar::Grouping& g = e.grouping;
         // Codes by first appearance over the valid values (nulls stay null).
         std::vector<int64_t> code(static_cast<size_t>(g.num_groups()), -1);
         nlohmann::json categories = nlohmann::json::array();
         int64_t next = 0;
         for (int64_t id = 0; id < g.num_groups(); ++id) {
-          if (c->IsNull(g.first_row[id])) continue;
+          if (c.IsNull(g.first_row[id])) continue;
           code[id] = next++;
-          categories.push_back(CategoryJson(*c, g.first_row[id]));
+          categories.push_back(CategoryJson(c, g.first_row[id]));
         }
-        columnar::Buffer values = columnar::Buffer::Uninitialized(static_cast<size_t>(n) * 8);
-        for (int64_t r = 0; r < n; ++r) values.as<int64_t>()[r] = c->IsValid(r) ? code[g.group_ids[r]] : 0;
-        w.Set(target, DataType::kInt64,
-              std::make_shared<Column>(DataType::kInt64, n, std::move(values), c->validity_buffer().Clone()));
+        std::vector<ColumnPtr> parts = w.Parts(idx);
+        w.ForEach([&](int b) {
+          const Column& in = *parts[b];
+          const int64_t n = in.length();
+          const uint32_t* ids = g.group_ids.data() + w.offset(b);
+          columnar::Buffer values = columnar::Buffer::Uninitialized(static_cast<size_t>(n) * 8);
+          for (int64_t r = 0; r < n; ++r) values.as<int64_t>()[r] = in.IsValid(r) ? code[ids[r]] : 0;
+          parts[b] = std::make_shared<Column>(DataType::kInt64, n, std::move(values), in.validity_buffer().Clone());
+        });
+        w.Set(target, DataType::kInt64, std::move(parts));
         params[source] = {{"output", target}, {"categories", categories}};
       }
     } else if (s.kind == "one_hot") {
-      ColumnPtr c = w.columns[w.Index(s.column, s.kind)];
-      const columnar::Grouping& g = w.GroupsOf(c);
+      int idx = w.Index(s.column, s.kind, "the table");
+      const Groupings::Entry& e = groupings.Of(w, idx);
+      const Column& c = *e.whole;
+      const columnar::Grouping& g = e.grouping;
+      const int64_t n = w.rows();
       std::vector<int64_t> counts(static_cast<size_t>(g.num_groups()), 0);
       for (int64_t r = 0; r < n; ++r) ++counts[g.group_ids[r]];
       std::vector<int64_t> ids;
       for (int64_t id = 0; id < g.num_groups(); ++id) {
-        if (c->IsValid(g.first_row[id])) ids.push_back(id);
+        if (c.IsValid(g.first_row[id])) ids.push_back(id);
       }
       // The most frequent categories (ties: first appearance), then in
       // value order for the column layout.
@@ -337,108 +342,162 @@ class TransformOperator final : public Operator {
       bool other = static_cast<int64_t>(ids.size()) > s.max_categories;
       if (other) ids.resize(static_cast<size_t>(s.max_categories));
       std::sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) {
-        return columnar::ValueText(*c, g.first_row[a]) < columnar::ValueText(*c, g.first_row[b]);
+        return columnar::ValueText(c, g.first_row[a]) < columnar::ValueText(c, g.first_row[b]);
       });
       std::vector<int32_t> slot(static_cast<size_t>(g.num_groups()), other ? static_cast<int32_t>(ids.size()) : -1);
       for (size_t k = 0; k < ids.size(); ++k) slot[ids[k]] = static_cast<int32_t>(k);
       for (int64_t id = 0; id < g.num_groups(); ++id) {
-        if (c->IsNull(g.first_row[id])) slot[id] = -1;
+        if (c.IsNull(g.first_row[id])) slot[id] = -1;
       }
-      size_t outputs = ids.size() + (other ? 1 : 0);
-      std::vector<columnar::Buffer> bufs;
-      for (size_t k = 0; k < outputs; ++k) bufs.emplace_back(static_cast<size_t>(n));
-      std::vector<uint8_t*> out(outputs);
-      for (size_t k = 0; k < outputs; ++k) out[k] = bufs[k].data();
-      for (int64_t r = 0; r < n; ++r) {
-        int32_t k = slot[g.group_ids[r]];
-        if (k >= 0) out[k][r] = 1;
-      }
+      const size_t outputs = ids.size() + (other ? 1 : 0);
+      // out[k][b]: category k's column in batch b.
+      std::vector<std::vector<ColumnPtr>> out(outputs, std::vector<ColumnPtr>(static_cast<size_t>(w.num_batches())));
+      w.ForEach([&](int b) {
+        const int64_t rows = w.batch(b).num_rows;
+        const uint32_t* group = g.group_ids.data() + w.offset(b);
+        std::vector<columnar::Buffer> bufs;
+        for (size_t k = 0; k < outputs; ++k) bufs.emplace_back(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) {
+          int32_t k = slot[group[r]];
+          if (k >= 0) bufs[k].data()[r] = 1;
+        }
+        for (size_t k = 0; k < outputs; ++k) {
+          out[k][b] = std::make_shared<Column>(DataType::kBool, rows, std::move(bufs[k]), columnar::Buffer());
+        }
+      });
       nlohmann::json categories = nlohmann::json::array();
       for (size_t k = 0; k < outputs; ++k) {
-        std::string name = s.prefix + "_" + (k < ids.size() ? columnar::ValueText(*c, g.first_row[ids[k]]) : "__other__");
-        if (k < ids.size()) categories.push_back(CategoryJson(*c, g.first_row[ids[k]]));
-        w.Set(name, DataType::kBool, std::make_shared<Column>(DataType::kBool, n, std::move(bufs[k]), columnar::Buffer()));
+        std::string name = s.prefix + "_" + (k < ids.size() ? columnar::ValueText(c, g.first_row[ids[k]]) : "__other__");
+        if (k < ids.size()) categories.push_back(CategoryJson(c, g.first_row[ids[k]]));
+        w.Set(name, DataType::kBool, std::move(out[k]));
       }
       params[s.column] = {{"prefix", s.prefix}, {"categories", categories}, {"other", other}};
     } else if (s.kind == "bucketize") {
-      ColumnPtr x = AsDoubles(w.columns[w.Index(s.column, s.kind)], s.column, s.kind);
-      columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(n) * 8);
-      kernels::Bucketize(x->doubles(), x->validity(), n, s.bounds.data(), static_cast<int64_t>(s.bounds.size()),
-                         out.as<int64_t>());
-      w.Set(s.as, DataType::kInt64,
-            std::make_shared<Column>(DataType::kInt64, n, std::move(out), x->validity_buffer().Clone()));
+      int idx = w.Index(s.column, s.kind, "the table");
+      AsDoubles(std::make_shared<Column>(w.fields()[idx].type, 0), s.column, s.kind);  // the type check
+      std::vector<ColumnPtr> parts = w.Parts(idx);
+      w.ForEach([&](int b) {
+        ColumnPtr x = AsDoubles(parts[b], s.column, s.kind);
+        const int64_t n = x->length();
+        columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(n) * 8);
+        kernels::Bucketize(x->doubles(), x->validity(), n, s.bounds.data(), static_cast<int64_t>(s.bounds.size()),
+                           out.as<int64_t>());
+        parts[b] = std::make_shared<Column>(DataType::kInt64, n, std::move(out), x->validity_buffer().Clone());
+      });
+      w.Set(s.as, DataType::kInt64, std::move(parts));
       params[s.column] = {{"output", s.as}, {"bounds", s.bounds}};
     } else if (s.kind == "derive") {
       for (const auto& [name, text] : s.derive) {
-        columnar::Schema schema(w.fields);
+        const columnar::Schema schema = w.schema();
         columnar::Expr e = columnar::Expr::Parse(text);
-        ColumnPtr out;
+        DataType type;
         try {
-          out = e.Evaluate(schema, columnar::Batch{n, w.columns});
+          type = e.Check(schema);
         } catch (const columnar::FormatError& err) {
           throw OpError("derive " + name + " \"" + text + "\": " + err.what());
         }
-        w.Set(name, out->type(), out);
+        std::vector<ColumnPtr> parts(static_cast<size_t>(w.num_batches()));
+        w.ForEach([&](int b) {
+          try {
+            parts[b] = e.Evaluate(schema, w.batch(b));
+          } catch (const columnar::FormatError& err) {
+            throw OpError("derive " + name + " \"" + text + "\": " + err.what());
+          }
+        });
+        w.Set(name, type, std::move(parts));
         params[name] = text;
       }
     } else if (s.kind == "datetime_parts") {
-      ColumnPtr c = w.columns[w.Index(s.column, s.kind)];
-      if (c->type() != DataType::kTimestamp) {
-        throw OpError("datetime_parts: column '" + s.column + "' is " + std::string(columnar::TypeName(c->type())) +
-                        ", not a timestamp");
+      int idx = w.Index(s.column, s.kind, "the table");
+      if (w.fields()[idx].type != DataType::kTimestamp) {
+        throw OpError("datetime_parts: column '" + s.column + "' is " +
+                      std::string(columnar::TypeName(w.fields()[idx].type)) + ", not a timestamp");
       }
+      const std::vector<ColumnPtr> source = w.Parts(idx);
       for (const std::string& part : s.parts) {
-        columnar::Buffer out(static_cast<size_t>(n) * 8);
-        int64_t* o = out.as<int64_t>();
-        for (int64_t r = 0; r < n; ++r) {
-          if (c->IsNull(r)) continue;
-          int64_t us = c->ints()[r];
-          int64_t days = us >= 0 ? us / 86400'000000 : -((-us + 86400'000000 - 1) / 86400'000000);
-          int64_t in_day = us - days * 86400'000000;
-          if (part == "hour") {
-            o[r] = in_day / 3600'000000;
-          } else if (part == "dayofweek") {
-            o[r] = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
-          } else {
-            date::year_month_day ymd{date::sys_days{date::days{days}}};
-            o[r] = part == "day" ? static_cast<unsigned>(ymd.day())
-                   : part == "month" ? static_cast<unsigned>(ymd.month())
-                                     : static_cast<int>(ymd.year());
-          }
-        }
-        std::string name = s.column + "_" + part;
+        std::vector<ColumnPtr> parts(source.size());
+        w.ForEach([&](int b) { parts[b] = DatetimePart(*source[b], part); });
         params[s.column]["parts"].push_back(part);
-        w.Set(name, DataType::kInt64,
-              std::make_shared<Column>(DataType::kInt64, n, std::move(out), c->validity_buffer().Clone()));
+        w.Set(s.column + "_" + part, DataType::kInt64, std::move(parts));
       }
     } else if (s.kind == "select") {
       params["columns"] = s.names;
-      Work next;
-      next.rows = n;
-      for (const auto& name : s.names) {
-        int idx = w.Index(name, "select");
-        next.fields.push_back(w.fields[idx]);
-        next.columns.push_back(w.columns[idx]);
-      }
-      w = std::move(next);
+      std::vector<int> keep;
+      for (const auto& name : s.names) keep.push_back(w.Index(name, "select", "the table"));
+      w.Project(keep);
     } else if (s.kind == "drop") {
       params["columns"] = s.names;
-      for (const auto& name : s.names) {
-        int idx = w.Index(name, "drop");
-        w.fields.erase(w.fields.begin() + idx);
-        w.columns.erase(w.columns.begin() + idx);
+      std::vector<int> dropped;
+      for (const auto& name : s.names) dropped.push_back(w.Index(name, "drop", "the table"));
+      std::vector<int> keep;
+      for (int i = 0; i < static_cast<int>(w.fields().size()); ++i) {
+        if (std::find(dropped.begin(), dropped.end(), i) == dropped.end()) keep.push_back(i);
       }
+      w.Project(keep);
     } else if (s.kind == "rename") {
       for (const auto& [from, to] : s.columns) {
-        int idx = w.Index(from, "rename");
-        for (const auto& f : w.fields) {
+        int idx = w.Index(from, "rename", "the table");
+        for (const auto& f : w.fields()) {
           if (f.name == to && to != from) throw OpError("rename: column '" + to + "' already exists");
         }
-        w.fields[idx].name = to;
+        w.Rename(idx, to);
         params[from] = to;
       }
     }
     return params;
+  }
+
+  // The moments of the parts' values together (Chan, Golub and LeVeque's
+  // pairwise combination of each part's count, mean and squared deviations).
+  static kernels::Moments MergedMoments(const std::vector<ColumnPtr>& parts) {
+    kernels::Moments all;
+    double m2 = 0;
+    for (const ColumnPtr& part : parts) {
+      kernels::Moments m = kernels::ComputeMoments(part->doubles(), part->validity(), part->length());
+      if (m.count == 0) continue;
+      const double part_m2 = m.count > 1 ? m.variance * static_cast<double>(m.count - 1) : 0;
+      if (all.count == 0) {
+        all = m;
+        m2 = part_m2;
+        continue;
+      }
+      const double n1 = static_cast<double>(all.count), n2 = static_cast<double>(m.count);
+      const double delta = m.mean - all.mean;
+      all.count += m.count;
+      all.sum += m.sum;
+      all.mean += delta * n2 / (n1 + n2);
+      m2 += part_m2 + delta * delta * n1 * n2 / (n1 + n2);
+    }
+    if (all.count == 0) {
+      all.mean = NAN;
+      all.variance = NAN;
+    } else {
+      all.variance = all.count > 1 ? m2 / static_cast<double>(all.count - 1) : NAN;
+    }
+    return all;
+  }
+
+  static ColumnPtr DatetimePart(const Column& c, const std::string& part) {
+    const int64_t n = c.length();
+    columnar::Buffer out(static_cast<size_t>(n) * 8);
+    int64_t* o = out.as<int64_t>();
+    for (int64_t r = 0; r < n; ++r) {
+      if (c.IsNull(r)) continue;
+      int64_t us = c.ints()[r];
+      int64_t days = us >= 0 ? us / 86400'000000 : -((-us + 86400'000000 - 1) / 86400'000000);
+      int64_t in_day = us - days * 86400'000000;
+      if (part == "hour") {
+        o[r] = in_day / 3600'000000;
+      } else if (part == "dayofweek") {
+        o[r] = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
+      } else {
+        date::year_month_day ymd{date::sys_days{date::days{days}}};
+        o[r] = part == "day" ? static_cast<unsigned>(ymd.day())
+               : part == "month" ? static_cast<unsigned>(ymd.month())
+                                 : static_cast<int>(ymd.year());
+      }
+    }
+    return std::make_shared<Column>(DataType::kInt64, n, std::move(out), c.validity_buffer().Clone());
   }
 };
 

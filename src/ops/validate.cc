@@ -15,6 +15,7 @@
 #include "core/time.h"
 #include "kernels/kernels.h"
 #include "ops/args.h"
+#include "ops/batches.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -183,9 +184,10 @@ struct CheckResult {
   std::vector<std::string> examples;
 };
 
-Bitmap NewBitmap(int64_t n) { return Bitmap(static_cast<size_t>(columnar::BitmapWords(n)) + 8, 0); }
-
-void Finish(CheckResult& r, const Column& c, int64_t n) {
+// Counts the failed rows and takes up to 5 of their values (column
+// `index` of `w`) as examples.
+void Finish(CheckResult& r, const Batches& w, int index) {
+  const int64_t n = w.rows();
   if (r.failed.empty()) return;
   r.failed_count = kernels::CountSet(r.failed.data(), n);
   if (r.failed_count == 0) {
@@ -193,7 +195,10 @@ void Finish(CheckResult& r, const Column& c, int64_t n) {
     return;
   }
   for (int64_t row = 0; row < n && r.examples.size() < 5; ++row) {
-    if (columnar::BitIsSet(r.failed.data(), row)) r.examples.push_back(c.IsNull(row) ? "null" : columnar::ValueText(c, row));
+    if (!columnar::BitIsSet(r.failed.data(), row)) continue;
+    auto [b, at] = w.Locate(row);
+    const Column& c = *w.batch(b).columns[index];
+    r.examples.push_back(c.IsNull(at) ? "null" : columnar::ValueText(c, at));
   }
 }
 
@@ -391,41 +396,56 @@ void RunUnique(const std::vector<ColumnPtr>& keys, int64_t n, bool skip_null_row
   r.checked = skip_null_rows ? kernels::CountValid(first.validity(), n) : n;
 }
 
-nlohmann::json Profile(const columnar::Table& t) {
+// Per column: nulls, min, max and mean of numbers, distinct count estimate;
+// each taken batch by batch and combined.
+nlohmann::json Profile(const Batches& w) {
   nlohmann::json out = nlohmann::json::object();
-  for (int col = 0; col < t.num_columns(); ++col) {
-    if (t.num_batches() == 0) {
-      out[t.schema().field(col).name] = {{"type", std::string(columnar::TypeName(t.schema().field(col).type))},
-                                         {"nulls", 0}};
+  for (int col = 0; col < static_cast<int>(w.fields().size()); ++col) {
+    const columnar::Field& f = w.fields()[col];
+    nlohmann::json p = {{"type", std::string(columnar::TypeName(f.type))}, {"nulls", 0}};
+    if (w.num_batches() == 0) {
+      out[f.name] = p;
       continue;
     }
-    const Column& c = *t.batch(0).columns[col];
-    const int64_t n = c.length();
-    nlohmann::json p = {{"type", std::string(columnar::TypeName(c.type()))}, {"nulls", c.null_count()}};
-    switch (c.type()) {
-      case DataType::kFloat64: {
+    int64_t nulls = 0, valid = 0;
+    double sum = 0;
+    bool any = false;
+    double dmin = 0, dmax = 0;
+    int64_t imin = 0, imax = 0;
+    columnar::DistinctSketch distinct;
+    for (const ColumnPtr& part : w.Parts(col)) {
+      const Column& c = *part;
+      const int64_t n = c.length();
+      nulls += c.null_count();
+      valid += n - c.null_count();
+      if (c.type() == DataType::kFloat64) {
         auto mm = kernels::MinMax(c.doubles(), c.validity(), n);
-        if (mm.any) p["min"] = mm.min, p["max"] = mm.max;
-        int64_t valid = n - c.null_count();
-        if (valid > 0) p["mean"] = kernels::Sum(c.doubles(), c.validity(), n) / static_cast<double>(valid);
-        break;
-      }
-      case DataType::kInt64: {
+        if (mm.any) dmin = any ? std::min(dmin, mm.min) : mm.min, dmax = any ? std::max(dmax, mm.max) : mm.max, any = true;
+        sum += kernels::Sum(c.doubles(), c.validity(), n);
+      } else if (c.type() == DataType::kInt64 || c.type() == DataType::kTimestamp) {
         auto mm = kernels::MinMax(c.ints(), c.validity(), n);
-        if (mm.any) p["min"] = mm.min, p["max"] = mm.max;
-        int64_t valid = n - c.null_count();
-        if (valid > 0) p["mean"] = kernels::Sum(c.ints(), c.validity(), n) / static_cast<double>(valid);
-        break;
+        if (mm.any) imin = any ? std::min(imin, mm.min) : mm.min, imax = any ? std::max(imax, mm.max) : mm.max, any = true;
+        if (c.type() == DataType::kInt64) sum += kernels::Sum(c.ints(), c.validity(), n);
       }
-      case DataType::kTimestamp: {
-        auto mm = kernels::MinMax(c.ints(), c.validity(), n);
-        if (mm.any) p["min"] = columnar::FormatTimestamp(mm.min), p["max"] = columnar::FormatTimestamp(mm.max);
+      distinct.Add(c);
+    }
+    p["nulls"] = nulls;
+    switch (f.type) {
+      case DataType::kFloat64:
+        if (any) p["min"] = dmin, p["max"] = dmax;
+        if (valid > 0) p["mean"] = sum / static_cast<double>(valid);
         break;
-      }
+      case DataType::kInt64:
+        if (any) p["min"] = imin, p["max"] = imax;
+        if (valid > 0) p["mean"] = sum / static_cast<double>(valid);
+        break;
+      case DataType::kTimestamp:
+        if (any) p["min"] = columnar::FormatTimestamp(imin), p["max"] = columnar::FormatTimestamp(imax);
+        break;
       default: break;
     }
-    p["distinct_estimate"] = columnar::EstimateDistinct(c);
-    out[t.schema().field(col).name] = p;
+    p["distinct_estimate"] = distinct.Estimate();
+    out[f.name] = p;
   }
   return out;
 }
@@ -450,53 +470,75 @@ class ValidateOperator final : public Operator {
     Diagnostics diags(ctx.task().id);
     auto args = ParseValidateArgs(ctx.args(), "validate", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
-    // One batch: row numbers are table-wide (the input's batches are
-    // dropped as soon as nothing else holds them).
-    columnar::TablePtr table = columnar::Concatenate(*MainInput(ctx));
-    const int64_t n = table->num_rows();
+    columnar::TablePtr input = MainInput(ctx);
     try {
-      return Run(ctx, *args, table, n);
+      return Run(ctx, *args, *input, Batches::Of(*input));
     } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     }
   }
 
  private:
-  TaskResult Run(TaskContext& ctx, const ValidateArgs& args, const columnar::TablePtr& table, int64_t n) const {
-    const columnar::Schema& schema = table->schema();
-    auto column = [&](const std::string& name, const std::string& where) { return WholeColumn(*table, name, where); };
+  // A row-local check, run batch by batch (in parallel) and gathered into a
+  // table-wide result.
+  template <class Check>
+  static void RunPerBatch(const Batches& w, int index, CheckResult& r, Check&& check) {
+    const int64_t n = w.rows();
+    if (w.num_batches() == 0) {
+      // No rows: the check still meets the column's type (and says so).
+      CheckResult empty;
+      check(Column(w.fields()[index].type, 0), int64_t{0}, empty);
+      return;
+    }
+    std::vector<CheckResult> parts(static_cast<size_t>(w.num_batches()));
+    w.ForEach([&](int b) { check(*w.batch(b).columns[index], w.batch(b).num_rows, parts[b]); });
+    for (int b = 0; b < w.num_batches(); ++b) {
+      r.checked += parts[b].checked;
+      if (parts[b].failed.empty()) continue;
+      if (r.failed.empty()) r.failed = NewBitmap(n);
+      OrBitsAt(r.failed.data(), w.offset(b), parts[b].failed.data(), w.batch(b).num_rows);
+    }
+  }
 
+  TaskResult Run(TaskContext& ctx, const ValidateArgs& args, const columnar::Table& input, const Batches& w) const {
+    const int64_t n = w.rows();
     std::vector<CheckResult> results;
     for (const CheckSpec& spec : args.checks) {
       if (ctx.cancel().cancelled()) throw OpError("cancelled");
       CheckResult r;
       r.name = spec.describe;
       r.column = spec.column;
-      ColumnPtr c = column(spec.column, "check '" + spec.describe + "'");
+      const int idx = w.Index(spec.column, "check '" + spec.describe + "'");
+      const DataType type = w.fields()[idx].type;
       if (spec.kind == "not_null") {
-        r.checked = n;
-        if (c->has_nulls()) {
-          r.failed = NewBitmap(n);
-          kernels::BitmapNot(c->validity(), r.failed.data(), n);
-        }
+        RunPerBatch(w, idx, r, [](const Column& c, int64_t rows, CheckResult& part) {
+          part.checked = rows;
+          if (c.has_nulls()) {
+            part.failed = NewBitmap(rows);
+            kernels::BitmapNot(c.validity(), part.failed.data(), rows);
+          }
+        });
       } else if (spec.kind == "unique") {
-        RunUnique({c}, n, true, r);
+        RunUnique({w.Gather(idx)}, n, true, r);
       } else if (spec.kind == "range") {
-        RunRange(spec, *c, n, r);
+        RunPerBatch(w, idx, r, [&](const Column& c, int64_t rows, CheckResult& part) { RunRange(spec, c, rows, part); });
       } else if (spec.kind == "in" || spec.kind == "not_in") {
-        RunMembership(spec, *c, n, r);
+        RunPerBatch(w, idx, r,
+                    [&](const Column& c, int64_t rows, CheckResult& part) { RunMembership(spec, c, rows, part); });
       } else if (spec.kind == "matches") {
         std::regex re(spec.pattern, std::regex::ECMAScript);
-        RunPerDistinct(c, n, r, [&](const Column& col, int64_t row) {
+        RunPerDistinct(w.Gather(idx), n, r, [&](const Column& col, int64_t row) {
           std::string text = columnar::ValueText(col, row);
           return std::regex_search(text, re);
         });
       } else if (spec.kind == "type") {
         DataType want = spec.type;
-        if (c->type() == want) {
-          r.checked = kernels::CountValid(c->validity(), n);
+        if (type == want) {
+          RunPerBatch(w, idx, r, [](const Column& c, int64_t rows, CheckResult& part) {
+            part.checked = kernels::CountValid(c.validity(), rows);
+          });
         } else {
-          RunPerDistinct(c, n, r, [&](const Column& col, int64_t row) {
+          RunPerDistinct(w.Gather(idx), n, r, [&](const Column& col, int64_t row) {
             ColumnPtr one = columnar::Take(col, {row});
             int64_t bad;
             std::string text;
@@ -504,7 +546,7 @@ class ValidateOperator final : public Operator {
           });
         }
       }
-      Finish(r, *c, n);
+      Finish(r, w, idx);
       results.push_back(std::move(r));
     }
 
@@ -512,8 +554,8 @@ class ValidateOperator final : public Operator {
     const TableSpec& ts = args.table;
     if (ts.unique_all || !ts.unique_columns.empty()) {
       std::vector<ColumnPtr> keys;
-      std::vector<std::string> names = ts.unique_all ? schema.names() : ts.unique_columns;
-      for (const std::string& name : names) keys.push_back(column(name, "table unique"));
+      std::vector<std::string> names = ts.unique_all ? w.names() : ts.unique_columns;
+      for (const std::string& name : names) keys.push_back(w.Gather(w.Index(name, "table unique")));
       CheckResult r;
       r.name = ts.unique_all ? "rows unique" : "rows unique over " + JoinNames(names);
       r.column = ts.unique_all ? "*" : JoinNames(names);
@@ -545,17 +587,24 @@ class ValidateOperator final : public Operator {
       table_check(name, ok, {{"rows", n}});
     }
     for (const auto& [name, limit] : ts.max_null_fraction) {
-      ColumnPtr c = column(name, "table max_null_fraction");
-      double fraction = n ? static_cast<double>(c->null_count()) / static_cast<double>(n) : 0;
+      int64_t nulls = 0;
+      for (const ColumnPtr& part : w.Parts(w.Index(name, "table max_null_fraction"))) nulls += part->null_count();
+      double fraction = n ? static_cast<double>(nulls) / static_cast<double>(n) : 0;
       table_check(name + " null fraction <= " + FormatFraction(limit), fraction <= limit, {{"null_fraction", fraction}});
     }
     if (!ts.freshness_column.empty() && ts.freshness_max_age) {
-      ColumnPtr c = column(ts.freshness_column, "table freshness");
-      if (c->type() != DataType::kTimestamp) {
+      const int idx = w.Index(ts.freshness_column, "table freshness");
+      if (w.fields()[idx].type != DataType::kTimestamp) {
         throw OpError("table freshness: column '" + ts.freshness_column + "' is " +
-                         std::string(columnar::TypeName(c->type())) + ", not a timestamp");
+                      std::string(columnar::TypeName(w.fields()[idx].type)) + ", not a timestamp");
       }
-      auto mm = kernels::MinMax(c->ints(), c->validity(), n);
+      kernels::Int64MinMax mm;
+      for (const ColumnPtr& c : w.Parts(idx)) {
+        auto pm = kernels::MinMax(c->ints(), c->validity(), c->length());
+        if (!pm.any) continue;
+        mm.max = mm.any ? std::max(mm.max, pm.max) : pm.max;
+        mm.any = true;
+      }
       int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
       int64_t max_age = std::chrono::duration_cast<std::chrono::microseconds>(*ts.freshness_max_age).count();
@@ -584,7 +633,7 @@ class ValidateOperator final : public Operator {
     }
     report["checks"] = checks;
     report["table_checks"] = table_checks;
-    report["profile"] = Profile(*table);
+    report["profile"] = Profile(w);
 
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = n;
@@ -592,18 +641,19 @@ class ValidateOperator final : public Operator {
                           " rows failed (" + Percent(failed_rows, n) + ")";
     if (!table_failures.empty()) summary += "; table check failed: " + table_failures.front();
 
-    // The output: the rows that passed (all rows with warn), as one batch.
-    columnar::TablePtr output = table;
+    // The output: the rows that passed (all rows with warn).
+    columnar::TablePtr output;
     if (args.on_failure != "warn" && failed_rows > 0) {
       Bitmap pass = NewBitmap(n);
       kernels::BitmapNot(any.data(), pass.data(), n);
-      auto kept = std::make_shared<columnar::Table>(table->schema());
-      for (const auto& [k, v] : table->metadata()) kept->SetMetadata(k, v);
-      kept->AddBatch(columnar::FilterBatch(table->batch(0), pass.data(), n - failed_rows));
-      output = kept;
+      Batches kept = w;
+      kept.Keep(kept.SplitBits(pass.data()));
+      output = kept.ToTable(input.metadata());
+    } else {
+      output = w.ToTable(input.metadata());
     }
     if (args.on_failure == "quarantine" && failed_rows > 0) {
-      auto q = Quarantine(*table, any, results, n, failed_rows);
+      auto q = Quarantine(w, any, results);
       PersistTable(ctx, *q, "quarantine");
       result.metrics.rows_quarantined = failed_rows;
     }
@@ -637,30 +687,35 @@ class ValidateOperator final : public Operator {
 
   // The failing rows, their row number in the input and the first check
   // each failed.
-  static columnar::TablePtr Quarantine(const columnar::Table& table, const Bitmap& any,
-                                       const std::vector<CheckResult>& results, int64_t n, int64_t failed) {
-    columnar::Schema schema = table.schema();
+  static columnar::TablePtr Quarantine(const Batches& w, const Bitmap& any, const std::vector<CheckResult>& results) {
+    columnar::Schema schema = w.schema();
     schema.Add({"_row", DataType::kInt64});
     schema.Add({"_reason", DataType::kString});
     auto q = std::make_shared<columnar::Table>(schema);
-    columnar::Batch b = columnar::FilterBatch(table.batch(0), any.data(), failed);
-    columnar::ColumnBuilder rows(DataType::kInt64), reasons(DataType::kString);
-    for (int64_t row = 0; row < n; ++row) {
-      if (!columnar::BitIsSet(any.data(), row)) continue;
-      rows.AppendInt(row);
-      for (const CheckResult& r : results) {
-        if (!r.failed.empty() && columnar::BitIsSet(r.failed.data(), row)) {
-          reasons.AppendString(r.name);
-          break;
+    std::vector<Bitmap> failed = w.SplitBits(any.data());
+    for (int b = 0; b < w.num_batches(); ++b) {
+      const int64_t rows = w.batch(b).num_rows;
+      const int64_t count = kernels::CountSet(failed[b].data(), rows);
+      if (count == 0) continue;
+      columnar::Batch out = columnar::FilterBatch(w.batch(b), failed[b].data(), count);
+      columnar::ColumnBuilder row_numbers(DataType::kInt64), reasons(DataType::kString);
+      for (int64_t r = 0; r < rows; ++r) {
+        if (!columnar::BitIsSet(failed[b].data(), r)) continue;
+        const int64_t row = w.offset(b) + r;
+        row_numbers.AppendInt(row);
+        for (const CheckResult& check : results) {
+          if (!check.failed.empty() && columnar::BitIsSet(check.failed.data(), row)) {
+            reasons.AppendString(check.name);
+            break;
+          }
         }
       }
+      out.columns.push_back(row_numbers.Finish());
+      out.columns.push_back(reasons.Finish());
+      q->AddBatch(std::move(out));
     }
-    b.columns.push_back(rows.Finish());
-    b.columns.push_back(reasons.Finish());
-    q->AddBatch(std::move(b));
     return q;
   }
-
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "columnar/column.h"
+#include "columnar/compute.h"
 #include "columnar/table.h"
 
 #include <gtest/gtest.h>
@@ -80,6 +81,32 @@ TEST(TableTest, RejectsBatchThatDoesNotMatchTheSchema) {
   ib.AppendInt(2);
   t.AddBatch(Batch{2, {ib.Finish()}});
   EXPECT_EQ(t.num_rows(), 2);
+}
+
+TEST(ComputeTest, SliceAndConcatAreInverse) {
+  // Strings with nulls, cut at offsets that are not multiples of 64.
+  ColumnBuilder b(DataType::kString);
+  for (int i = 0; i < 300; ++i) i % 7 == 3 ? b.AppendNull() : b.AppendString(std::string(static_cast<size_t>(i % 5), 'a' + i % 26));
+  ColumnPtr c = b.Finish();
+  std::vector<ColumnPtr> parts = {Slice(*c, 0, 1), Slice(*c, 1, 70), Slice(*c, 71, 0), Slice(*c, 71, 229)};
+  EXPECT_EQ(parts[1]->length(), 70);
+  EXPECT_EQ(parts[1]->StringAt(1), std::string(2, 'c'));
+  EXPECT_TRUE(parts[1]->IsNull(2));  // row 3
+  ColumnPtr back = ConcatColumns(DataType::kString, parts, "s");
+  ASSERT_EQ(back->length(), 300);
+  EXPECT_EQ(back->null_count(), c->null_count());
+  for (int64_t r = 0; r < 300; ++r) {
+    ASSERT_EQ(back->IsNull(r), c->IsNull(r)) << r;
+    ASSERT_EQ(back->StringAt(r), c->StringAt(r)) << r;
+  }
+  ColumnBuilder d(DataType::kFloat64);
+  for (int i = 0; i < 130; ++i) i == 100 ? d.AppendNull() : d.AppendDouble(i * 1.5);
+  ColumnPtr x = d.Finish();
+  ColumnPtr tail = Slice(*x, 65, 65);
+  EXPECT_EQ(tail->doubles()[0], 65 * 1.5);
+  EXPECT_EQ(tail->null_count(), 1);
+  EXPECT_TRUE(tail->IsNull(35));
+  EXPECT_EQ(ConcatColumns(DataType::kFloat64, {Slice(*x, 0, 65), tail}, "x")->doubles()[129], 129 * 1.5);
 }
 
 TEST(BufferTest, PaddingPastAFreshAllocationReadsZero) {

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <regex>
 #include <fstream>
 #include <sstream>
 
@@ -482,6 +484,165 @@ TEST_F(OpsTest, InputFallsBackToThePersistedArtifact) {
               "the output of task 'gone' is neither in memory nor persisted (was it run with persist: false in an "
               "earlier process?)");
   }
+}
+
+// ---------------------------------------------------------------- batches
+
+// The row-local operators work batch by batch; a table cut into uneven
+// batches must give what the same table in one batch gives: same rows, same
+// reports, floats within 1e-12 (combined statistics may round differently).
+class BatchedOpsTest : public OpsTest {
+ protected:
+  // 700 rows: keys with repeats, nulls in every column, outliers, strings,
+  // timestamps; deterministic.
+  static std::string Csv() {
+    std::string csv = "id,user,amount,country,ts,flag\n";
+    uint64_t x = 12345;
+    auto next = [&] { return x = x * 6364136223846793005ULL + 1442695040888963407ULL, x >> 33; };
+    const char* countries[] = {"US", "DE", "FR", "XX", "GB"};
+    for (int i = 0; i < 700; ++i) {
+      int id = i % 650;  // 50 repeated ids
+      csv += std::to_string(id) + ",";
+      csv += next() % 17 == 0 ? "NA," : std::to_string(next() % 40) + ",";
+      uint64_t a = next();
+      csv += a % 13 == 0 ? std::string("NA,") : a % 29 == 0 ? "-5," : std::to_string((a % 100000) / 100.0) + ",";
+      csv += next() % 11 == 0 ? "NA," : std::string(countries[next() % 5]) + ",";
+      char ts[32];
+      std::snprintf(ts, sizeof ts, "2024-01-%02dT%02d:%02d:00,", static_cast<int>(1 + next() % 28),
+                    static_cast<int>(next() % 24), static_cast<int>(next() % 60));
+      csv += ts;
+      csv += next() % 7 == 0 ? "NA\n" : (next() % 2 ? "true\n" : "false\n");
+    }
+    return csv;
+  }
+
+  // `table` cut into batches of 1, 63, 64, 65, 200 rows and the rest.
+  static TablePtr Cut(const columnar::Table& table) {
+    TablePtr flat = columnar::Concatenate(table);
+    auto out = std::make_shared<columnar::Table>(table.schema());
+    const int64_t sizes[] = {1, 63, 64, 65, 200, 1 << 30};
+    int64_t at = 0;
+    for (int64_t size : sizes) {
+      const int64_t len = std::min(size, table.num_rows() - at);
+      if (len <= 0) break;
+      columnar::Batch b{len, {}};
+      for (const auto& c : flat->batch(0).columns) b.columns.push_back(columnar::Slice(*c, at, len));
+      out->AddBatch(std::move(b));
+      at += len;
+    }
+    return out;
+  }
+
+  struct Outcome {
+    TaskResult result;
+    TablePtr output;
+    std::map<std::string, std::string> artifacts;  // name -> Dump or JSON text
+  };
+
+  Outcome RunOn(const std::string& op, const std::string& with, TablePtr input) {
+    ctx_ = std::make_unique<OpContext>("t", with, dir_, std::optional<std::string>("up"));
+    ctx_->SetInput("up", std::make_shared<ops::TableDataset>(input));
+    Outcome o{ops_.Find(op)->Execute(*ctx_), nullptr, {}};
+    if (auto data = ctx_->output()) o.output = dynamic_cast<const ops::TableDataset&>(*data).table();
+    for (const auto& [key, a] : ctx_->artifacts()) {
+      if (key.second == "output") continue;
+      o.artifacts[key.second] = a.uri.ends_with(".json") ? Read(a.uri) : Dump(*columnar::ReadParquetFile(a.uri));
+    }
+    return o;
+  }
+
+  // Equal texts, except that numbers may differ by 1e-12 relative.
+  static void ExpectNear(const std::string& a, const std::string& b, const std::string& what) {
+    static const std::regex number(R"(-?[0-9]+\.[0-9]+(e[-+]?[0-9]+)?)");
+    std::vector<double> na, nb;
+    for (auto it = std::sregex_iterator(a.begin(), a.end(), number); it != std::sregex_iterator(); ++it) {
+      na.push_back(std::stod(it->str()));
+    }
+    for (auto it = std::sregex_iterator(b.begin(), b.end(), number); it != std::sregex_iterator(); ++it) {
+      nb.push_back(std::stod(it->str()));
+    }
+    EXPECT_EQ(std::regex_replace(a, number, "#"), std::regex_replace(b, number, "#")) << what;
+    ASSERT_EQ(na.size(), nb.size()) << what;
+    for (size_t i = 0; i < na.size(); ++i) {
+      EXPECT_NEAR(na[i], nb[i], 1e-12 * std::max(1.0, std::abs(na[i]))) << what << " number " << i;
+    }
+  }
+
+  void ExpectSameInBatches(const std::string& op, const std::string& with) {
+    TablePtr whole = columnar::Concatenate(*columnar::ReadCsvText(Csv(), "in.csv").table);
+    TablePtr cut = Cut(*whole);
+    ASSERT_EQ(whole->num_batches(), 1);
+    ASSERT_EQ(cut->num_batches(), 6);
+    Outcome one = RunOn(op, with, whole);
+    Outcome many = RunOn(op, with, cut);
+    ASSERT_EQ(one.result.ok, many.result.ok) << one.result.error << " / " << many.result.error;
+    EXPECT_EQ(one.result.error, many.result.error);
+    EXPECT_EQ(one.result.metrics.rows_out, many.result.metrics.rows_out);
+    EXPECT_EQ(one.result.metrics.rows_quarantined, many.result.metrics.rows_quarantined);
+    EXPECT_EQ(one.result.metrics.summary, many.result.metrics.summary);
+    ASSERT_EQ(one.output == nullptr, many.output == nullptr);
+    if (one.output) {
+      ExpectNear(Dump(*one.output), Dump(*many.output), op + " output");
+      if (many.output->num_rows() > 400) {
+        EXPECT_GT(many.output->num_batches(), 1) << "the output keeps the batches";
+      }
+    }
+    ASSERT_EQ(one.artifacts.size(), many.artifacts.size());
+    for (const auto& [name, text] : one.artifacts) ExpectNear(text, many.artifacts[name], op + " " + name);
+  }
+};
+
+TEST_F(BatchedOpsTest, ValidateGivesTheSameInBatches) {
+  ExpectSameInBatches("validate", R"y({
+    checks: [
+      {column: id, not_null: true, unique: true},
+      {column: amount, min: 0, max: 900},
+      {column: country, in: [US, DE, FR, GB, null]},
+      {column: country, not_in: [XX]},
+      {column: country, matches: '^[A-Z]{2}$'},
+      {column: user, type: int64},
+      {column: flag, type: string}],
+    table: {unique: [id, user], max_null_fraction: {amount: 0.5}, row_count: {min: 1}},
+    max_failure_rate: 1, on_failure: quarantine})y");
+  ExpectSameInBatches("validate", "{checks: [{column: amount, not_null: true}], on_failure: warn}");
+  ExpectSameInBatches("validate", "{checks: [{column: country, in: [US]}]}");
+}
+
+TEST_F(BatchedOpsTest, CleanGivesTheSameInBatches) {
+  ExpectSameInBatches("clean", R"y({steps: [
+      {drop_duplicates: [id]},
+      {fill_nulls: {amount: median, country: mode, user: mean}},
+      {clip: {amount: [0, 500]}},
+      {filter: "country != 'XX' and (flag or flag is null)"},
+      {drop_nulls: [flag]},
+      {cast: {user: float64, id: string}},
+      {drop_duplicates: all}]})y");
+  ExpectSameInBatches("clean", R"y({steps: [{fill_nulls: {amount: mean}}, {filter: "amount > 100000"}, {fill_nulls: {user: 0}}]})y");
+  // The first bad row of the table is the one named, whichever batch holds it.
+  ExpectSameInBatches("clean", R"y({steps: [{filter: "id >= 150"}, {cast: {country: int64}}]})y");
+}
+
+TEST_F(BatchedOpsTest, TransformGivesTheSameInBatches) {
+  ExpectSameInBatches("transform", R"y({steps: [
+      {standardize: {amount: amount_z}},
+      {min_max: [user]},
+      {log1p: {amount: amount_log}},
+      {label_encode: {country: country_code}},
+      {one_hot: {column: country, max_categories: 3}},
+      {bucketize: {column: amount, bounds: [10, 100, 500], as: amount_bucket}},
+      {derive: {ratio: "amount / (user + 1)"}},
+      {datetime_parts: {column: ts, parts: [hour, dayofweek, month]}},
+      {drop: [flag]},
+      {rename: {id: row_id}}]})y");
+  ExpectSameInBatches("transform", "{steps: [{select: [amount, id]}, {standardize: [amount]}]}");
+}
+
+TEST_F(BatchedOpsTest, FeaturesGivesTheSameInBatches) {
+  ExpectSameInBatches("features", R"y({key: country, aggregates: [
+      {column: amount, fn: mean}, {column: amount, fn: std}, {column: user, fn: last}, {column: id, fn: count}]})y");
+  ExpectSameInBatches("features", R"y({key: [country, flag], time: ts,
+      aggregates: [{column: amount, fn: sum, window: 3d}, {column: amount, fn: max}],
+      lags: [{column: amount, n: 2}], time_since_last: gap})y");
 }
 
 }  // namespace
