@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 
 namespace pipeline::columnar {
@@ -28,6 +29,11 @@ class Buffer {
     b.Resize(size);
     return b;
   }
+  // `size` bytes at `data`, owned by `owner` (e.g. a mapping of a spill
+  // file), which the buffer keeps alive. `data` must be 64-byte aligned with
+  // kBufferPadding readable bytes past `size`. Growing such a buffer moves
+  // it to memory of its own.
+  static Buffer External(std::shared_ptr<const void> owner, uint8_t* data, size_t size);
   ~Buffer();
   Buffer(Buffer&& other) noexcept;
   Buffer& operator=(Buffer&& other) noexcept;
@@ -61,10 +67,14 @@ class Buffer {
   void Clear() { size_ = 0; }
   // A copy with the same contents (explicit, so copies never happen by accident).
   Buffer Clone() const;
+  // True when the bytes live in memory the buffer does not own (External).
+  bool external() const { return owner_ != nullptr; }
 
  private:
   void Grow(size_t size);  // capacity for at least `size`, growing geometrically
+  void Free();             // gives up the bytes (frees or releases the owner)
 
+  std::shared_ptr<const void> owner_;  // set for External buffers
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "columnar/spill.h"
 #include "columnar/table.h"
 #include "columnar/types.h"
 
@@ -30,6 +32,9 @@ struct CsvOptions {
   int threads = 0;                    // 0: one per core
   int64_t chunk_bytes = 8 << 20;      // the unit of parallel work
   int64_t max_row_bytes = 1ll << 30;  // a longer row is a bad row
+  // When set, each chunk's columns move to this file as soon as the chunk is
+  // parsed, so a file larger than memory can be read.
+  std::shared_ptr<SpillFile> spill;
 };
 
 struct CsvReadResult {

@@ -26,9 +26,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "columnar/spill.h"
 #include "columnar/table.h"
 
 namespace pipeline::columnar {
@@ -53,6 +55,9 @@ struct ParquetReadOptions {
   std::vector<std::string> columns;
   // Threads decoding column chunks; 0 = hardware concurrency.
   int threads = 0;
+  // When set, each decoded column chunk moves to this file at once, so a file
+  // larger than memory can be read.
+  std::shared_ptr<SpillFile> spill;
 };
 
 // Writes `table` to `path` atomically: the bytes go to a temporary file in

@@ -23,16 +23,36 @@ Buffer::Buffer(size_t size) {
   ResizeZeroed(size);
 }
 
-Buffer::~Buffer() { std::free(data_); }
+Buffer Buffer::External(std::shared_ptr<const void> owner, uint8_t* data, size_t size) {
+  Buffer b;
+  b.owner_ = std::move(owner);
+  b.data_ = data;
+  b.size_ = size;
+  b.capacity_ = size;
+  return b;
+}
+
+Buffer::~Buffer() { Free(); }
+
+void Buffer::Free() {
+  if (owner_) {
+    owner_.reset();
+  } else {
+    std::free(data_);
+  }
+  data_ = nullptr;
+}
 
 Buffer::Buffer(Buffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
+    : owner_(std::move(other.owner_)),
+      data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
       capacity_(std::exchange(other.capacity_, 0)) {}
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
   if (this != &other) {
-    std::free(data_);
+    Free();
+    owner_ = std::move(other.owner_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     capacity_ = std::exchange(other.capacity_, 0);
@@ -44,7 +64,7 @@ void Buffer::Reserve(size_t capacity) {
   if (capacity <= capacity_ && data_) return;
   uint8_t* fresh = Allocate(capacity);
   if (size_) std::memcpy(fresh, data_, size_);
-  std::free(data_);
+  Free();
   data_ = fresh;
   capacity_ = capacity;
 }

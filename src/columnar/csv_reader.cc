@@ -784,6 +784,7 @@ class CsvReader {
       const Source& src = sources_[plan.file];
       plan.result = ParseChunk(plan, SpeculativeStart(src, plan.nominal_begin, plan.nominal_end, layouts_[plan.file].data_begin));
       src.Release(plan.nominal_begin, plan.nominal_end);
+      Spill(plan.result);
     });
     // Check each speculative start against where the previous chunk stopped.
     // Without quarantine, stop at the first chunk with a bad row: Assemble
@@ -792,11 +793,22 @@ class CsvReader {
       ChunkPlan& cur = chunks_[i];
       if (i > 0 && chunks_[i - 1].file == cur.file && cur.result.begin != chunks_[i - 1].result.end) {
         cur.result = ParseChunk(cur, chunks_[i - 1].result.end);
+        Spill(cur.result);
       }
       if (!options_.quarantine_bad_rows && !cur.result.bad_rows.empty()) {
         chunks_.resize(i + 1);
         break;
       }
+    }
+  }
+
+  // Moves a parsed chunk's columns to the spill file, if there is one.
+  void Spill(ChunkResult& r) const {
+    if (!options_.spill) return;
+    for (ChunkColumn& col : r.columns) {
+      col.values = options_.spill->Move(col.values);
+      col.validity = options_.spill->Move(col.validity);
+      col.chars = options_.spill->Move(col.chars);
     }
   }
 

@@ -320,7 +320,8 @@ TablePtr ReadTable(const Source& source, const ParquetReadOptions& options) {
   ParallelFor(workers, static_cast<int>(workers), [&](size_t) {
     parquet::DecodeScratch scratch;
     for (size_t idx = next++; idx < tasks.size(); idx = next++) {
-      columns[tasks[idx].group][tasks[idx].slot] = DecodeChunk(source, tasks[idx], &scratch);
+      ColumnPtr column = DecodeChunk(source, tasks[idx], &scratch);
+      columns[tasks[idx].group][tasks[idx].slot] = options.spill ? options.spill->Move(column) : column;
     }
   });
   Schema schema;

@@ -108,6 +108,7 @@ void Batches::ForEach(const std::function<void(int b)>& fn) const {
 }
 
 void Batches::Set(const std::string& name, columnar::DataType type, std::vector<ColumnPtr> parts) {
+  if (spill_) ForEach([&](int b) { parts[b] = spill_->Move(parts[b]); });
   int index = -1;
   for (size_t i = 0; i < fields_.size(); ++i) {
     if (fields_[i].name == name) index = static_cast<int>(i);
@@ -142,6 +143,7 @@ void Batches::Keep(const std::vector<std::vector<uint64_t>>& keep) {
     }
     int64_t selected = kernels::CountSet(keep[b].data(), in.num_rows);
     next[b] = columnar::FilterBatch(in, keep[b].data(), selected);
+    if (spill_) next[b] = spill_->Move(next[b]);
   });
   batches_.clear();
   for (columnar::Batch& b : next) {

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "columnar/spill.h"
 #include "columnar/table.h"
 
 namespace pipeline::ops {
@@ -34,6 +35,10 @@ class Batches {
  public:
   // Shares the table's columns; empty batches are left out.
   static Batches Of(const columnar::Table& table);
+
+  // From now on, the columns and batches steps make move to `file` as they
+  // are made (nullptr: they stay in memory).
+  void SpillTo(std::shared_ptr<columnar::SpillFile> file) { spill_ = std::move(file); }
 
   const std::vector<columnar::Field>& fields() const { return fields_; }
   std::vector<std::string> names() const;
@@ -87,6 +92,7 @@ class Batches {
   std::vector<columnar::Batch> batches_;
   std::vector<int64_t> offsets_;
   int64_t rows_ = 0;
+  std::shared_ptr<columnar::SpillFile> spill_;
 };
 
 }  // namespace pipeline::ops

@@ -247,6 +247,7 @@ class CleanOperator final : public Operator {
     if (!steps) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
     Batches w = Batches::Of(*input);
+    w.SpillTo(SpillIfLarge(ctx, input->MemoryBytes()));
     std::vector<std::string> notes;
     try {
       for (const Step& s : *steps) {

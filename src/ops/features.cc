@@ -157,7 +157,9 @@ class FeaturesOperator final : public Operator {
     if (!args) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
     try {
-      Columns t(Batches::Of(*input));
+      Batches w = Batches::Of(*input);
+      w.SpillTo(SpillIfLarge(ctx, input->MemoryBytes()));
+      Columns t(std::move(w));
       Added added = args->time.empty() ? GroupBy(*args, t) : PointInTime(*args, t);
       const size_t features = added.size();
       columnar::TablePtr out = Extend(t.batches(), std::move(added), input->metadata());

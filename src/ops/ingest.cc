@@ -155,12 +155,23 @@ class IngestOperator final : public Operator {
       if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
     }
 
+    // Parsed columns take about the size of CSV or JSON text; Parquet is
+    // compressed, so its tables are counted at three times the files.
+    int64_t input_bytes = 0;
+    for (const std::string& f : files) {
+      std::error_code ec;
+      input_bytes += static_cast<int64_t>(std::filesystem::file_size(f, ec));
+    }
+    if (format == "parquet") input_bytes *= 3;
+    std::shared_ptr<columnar::SpillFile> spill = SpillIfLarge(ctx, input_bytes);
+
     columnar::TablePtr table;
     columnar::TablePtr quarantine;
     int64_t rows_read = 0;
     try {
       if (format == "csv") {
         args->csv.quarantine_bad_rows = args->quarantine;
+        args->csv.spill = spill;
         auto result = columnar::ReadCsvFiles(files, args->csv);
         table = result.table;
         quarantine = result.quarantine;
@@ -174,9 +185,11 @@ class IngestOperator final : public Operator {
         quarantine = result.quarantine;
         rows_read = result.rows_read;
       } else {
-        table = ApplyDeclaredTypes(ReadParquetFiles(files), args->csv.types);
+        table = ApplyDeclaredTypes(ReadParquetFiles(files, spill), args->csv.types);
         rows_read = table->num_rows();
       }
+      // JSONL tables and cast Parquet columns are built in memory first.
+      if (spill) table = MoveTo(*spill, *table);
     } catch (const columnar::FormatError& e) {
       return TaskResult::Failure(e.what());
     } catch (const std::system_error& e) {
@@ -208,12 +221,23 @@ class IngestOperator final : public Operator {
   }
 
  private:
-  static columnar::TablePtr ReadParquetFiles(const std::vector<std::string>& files) {
-    columnar::TablePtr first = columnar::ReadParquetFile(files.front());
+  // The table with every column in `spill` (columns already there stay).
+  static columnar::TablePtr MoveTo(columnar::SpillFile& spill, const columnar::Table& table) {
+    auto out = std::make_shared<columnar::Table>(table.schema());
+    for (const auto& [k, v] : table.metadata()) out->SetMetadata(k, v);
+    for (const columnar::Batch& b : table.batches()) out->AddBatch(spill.Move(b));
+    return out;
+  }
+
+  static columnar::TablePtr ReadParquetFiles(const std::vector<std::string>& files,
+                                             const std::shared_ptr<columnar::SpillFile>& spill) {
+    columnar::ParquetReadOptions options;
+    options.spill = spill;
+    columnar::TablePtr first = columnar::ReadParquetFile(files.front(), options);
     if (files.size() == 1) return first;
     auto all = std::make_shared<columnar::Table>(first->schema());
     for (const std::string& f : files) {
-      columnar::TablePtr t = f == files.front() ? first : columnar::ReadParquetFile(f);
+      columnar::TablePtr t = f == files.front() ? first : columnar::ReadParquetFile(f, options);
       if (!(t->schema() == first->schema())) {
         throw columnar::FormatError(f + ": its columns differ from those of " + files.front());
       }

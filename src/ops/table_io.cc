@@ -1,5 +1,10 @@
 #include "ops/table_io.h"
 
+#include <unistd.h>
+
+#include <charconv>
+#include <climits>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -107,6 +112,37 @@ void PublishOutput(TaskContext& ctx, columnar::TablePtr table, TaskMetrics& metr
   if (ctx.cancel().cancelled()) throw Error::Cancelled("stopped before its output was published");
   ctx.SetOutput(std::make_shared<TableDataset>(table));
   if (ctx.task().persist) PersistTable(ctx, *table, "output");
+}
+
+int64_t MemoryLimit() {
+  const char* env = std::getenv("PIPE_MEMORY_LIMIT");
+  if (!env || !*env) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 2 : int64_t{4} << 30;
+  }
+  std::string_view text(env);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  int shift = unit.empty() || unit == "B" ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+  if (ec != std::errc() || value <= 0 || shift < 0 || value > (INT64_MAX >> shift)) {
+    throw Error::InvalidArgument("PIPE_MEMORY_LIMIT: '" + std::string(text) +
+                                 "' is not a size like 536870912, 512M or 8G");
+  }
+  return value << shift;
+}
+
+std::shared_ptr<columnar::SpillFile> SpillIfLarge(TaskContext& ctx, int64_t input_bytes) {
+  const int64_t limit = MemoryLimit();
+  if (2 * input_bytes <= limit) return nullptr;
+  MakeArtifactDir(ctx);
+  ctx.Log("the output goes to a spill file as it is built: input and output (2 x " + std::to_string(input_bytes) +
+          " bytes) exceed the memory limit of " + std::to_string(limit) + " bytes (PIPE_MEMORY_LIMIT)");
+  try {
+    return columnar::SpillFile::Create(ctx.artifact_dir());
+  } catch (const columnar::FormatError& e) {
+    throw Error::Unavailable(e.what());
+  }
 }
 
 std::string ResolvePath(const TaskContext& ctx, const std::string& path) {

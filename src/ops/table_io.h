@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "columnar/spill.h"
 #include "columnar/table.h"
 #include "core/operator.h"
 
@@ -43,6 +44,16 @@ void PublishOutput(TaskContext& ctx, columnar::TablePtr table, TaskMetrics& metr
 std::string SchemaJson(const columnar::Schema& schema);
 // "xxh3:0123456789abcdef" of the file's bytes.
 std::string FileHash(const std::string& path);
+
+// The bytes a task's tables may take in memory: PIPE_MEMORY_LIMIT ("512M",
+// "8G", plain bytes), by default half of the machine's memory. Throws
+// Error(kInvalidArgument) naming the variable when it is not a size.
+int64_t MemoryLimit();
+
+// A spill file in the task's artifact folder when an operator whose output
+// is about `input_bytes` large would hold more than the memory limit with its
+// input and output together (2 x input_bytes); nullptr otherwise. Logs why.
+std::shared_ptr<columnar::SpillFile> SpillIfLarge(TaskContext& ctx, int64_t input_bytes);
 
 // Resolves a path argument against the DAG file's folder.
 std::string ResolvePath(const TaskContext& ctx, const std::string& path);

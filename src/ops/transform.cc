@@ -219,6 +219,7 @@ class TransformOperator final : public Operator {
     if (!steps) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
     Batches w = Batches::Of(*input);
+    w.SpillTo(SpillIfLarge(ctx, input->MemoryBytes()));
     Groupings groupings;
     nlohmann::json fitted = nlohmann::json::array();
     try {

@@ -472,7 +472,9 @@ class ValidateOperator final : public Operator {
     if (!args) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
     try {
-      return Run(ctx, *args, *input, Batches::Of(*input));
+      Batches w = Batches::Of(*input);
+      w.SpillTo(SpillIfLarge(ctx, input->MemoryBytes()));
+      return Run(ctx, *args, *input, w);
     } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
     }

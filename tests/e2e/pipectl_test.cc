@@ -54,8 +54,9 @@ class PipectlTest : public testing::Test {
   pid_t Start(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {PIPECTL_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
-    pid_t pid = pipeline::testing_util::SpawnProcess(argv, {"PIPE_HOME=" + (dir_ / ".pipe").string()},
-                                                     dir_ / "stdout", dir_ / "stderr", dir_, false);
+    std::vector<std::string> env = env_;
+    env.push_back("PIPE_HOME=" + (dir_ / ".pipe").string());
+    pid_t pid = pipeline::testing_util::SpawnProcess(argv, env, dir_ / "stdout", dir_ / "stderr", dir_, false);
     EXPECT_GT(pid, 0);
     return pid;
   }
@@ -98,6 +99,7 @@ class PipectlTest : public testing::Test {
   }
 
   fs::path dir_;
+  std::vector<std::string> env_;  // more environment for pipectl
 };
 
 TEST_F(PipectlTest, ValidateReportsEveryErrorWithExitTwo) {
@@ -373,6 +375,32 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   EXPECT_EQ(show.exit_code, 0);
   EXPECT_NE(show.out.find("rows failed"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("quarantined"), std::string::npos) << show.out;
+}
+
+// Under a memory limit far below its tables, the pipeline moves every table
+// to spill files as it is built and writes the same result.
+TEST_F(PipectlTest, ExamplePipelineUnderATinyMemoryLimitGivesTheSameResult) {
+  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "example.yaml", dir_ / "example.yaml");
+  fs::create_directories(dir_ / "scripts");
+  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "scripts" / "gen_transactions.sh", dir_ / "scripts" / "gen_transactions.sh");
+  json free = RunDag(dir_ / "example.yaml", {"--param", "rows=30000"});
+  ASSERT_EQ(free["state"], "success") << free.dump(2);
+  std::string expected = ReadFile(dir_ / "out" / "fraud_features.parquet");
+  env_ = {"PIPE_MEMORY_LIMIT=256K"};
+  json limited = RunDag(dir_ / "example.yaml", {"--param", "rows=30000"});
+  ASSERT_EQ(limited["state"], "success") << limited.dump(2);
+  EXPECT_TRUE(ReadFile(dir_ / "out" / "fraud_features.parquet") == expected) << "the exported file differs";
+  for (const char* task : {"ingest", "validate", "clean", "transform", "features"}) {
+    json t = Task(limited, task);
+    EXPECT_EQ(t["metrics"]["rows_out"], Task(free, task)["metrics"]["rows_out"]) << task;
+    Result log = Pipectl({"logs", limited["run_id"], task});
+    EXPECT_NE(log.out.find("the output goes to a spill file"), std::string::npos) << task << ": " << log.out;
+  }
+  // Spill files have no name: nothing is left beside the artifacts.
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / ".pipe" / "artifacts")) {
+    EXPECT_TRUE(entry.is_directory() || entry.path().extension() == ".parquet" || entry.path().extension() == ".json")
+        << entry.path();
+  }
 }
 
 TEST_F(PipectlTest, DataOperatorArgumentsAreCheckedAtValidation) {

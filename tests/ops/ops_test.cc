@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <regex>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -493,15 +494,15 @@ TEST_F(OpsTest, InputFallsBackToThePersistedArtifact) {
 // reports, floats within 1e-12 (combined statistics may round differently).
 class BatchedOpsTest : public OpsTest {
  protected:
-  // 700 rows: keys with repeats, nulls in every column, outliers, strings,
+  // 3,000 rows: keys with repeats, nulls in every column, outliers, strings,
   // timestamps; deterministic.
   static std::string Csv() {
     std::string csv = "id,user,amount,country,ts,flag\n";
     uint64_t x = 12345;
     auto next = [&] { return x = x * 6364136223846793005ULL + 1442695040888963407ULL, x >> 33; };
     const char* countries[] = {"US", "DE", "FR", "XX", "GB"};
-    for (int i = 0; i < 700; ++i) {
-      int id = i % 650;  // 50 repeated ids
+    for (int i = 0; i < 3000; ++i) {
+      int id = i % 2950;  // 50 repeated ids
       csv += std::to_string(id) + ",";
       csv += next() % 17 == 0 ? "NA," : std::to_string(next() % 40) + ",";
       uint64_t a = next();
@@ -575,6 +576,29 @@ class BatchedOpsTest : public OpsTest {
     ASSERT_EQ(cut->num_batches(), 6);
     Outcome one = RunOn(op, with, whole);
     Outcome many = RunOn(op, with, cut);
+    // The same with every output column moved to a spill file as it is made.
+    ::setenv("PIPE_MEMORY_LIMIT", "1", 1);
+    Outcome spilled = RunOn(op, with, cut);
+    ::unsetenv("PIPE_MEMORY_LIMIT");
+    ASSERT_EQ(one.result.ok, spilled.result.ok) << spilled.result.error;
+    EXPECT_EQ(one.result.error, spilled.result.error);
+    EXPECT_NE(ctx_->log().find("spill file"), std::string::npos) << ctx_->log();
+    if (spilled.output) {
+      // Every column the operator made (not shared with the input) is in the
+      // spill file, but for those under a page.
+      std::set<const columnar::Column*> inputs;
+      for (const auto& b : cut->batches()) {
+        for (const auto& c : b.columns) inputs.insert(c.get());
+      }
+      for (const auto& b : spilled.output->batches()) {
+        for (const auto& c : b.columns) {
+          if (inputs.count(c.get()) || c->values_buffer().size() < 4096) continue;
+          EXPECT_TRUE(c->values_buffer().external()) << op << ": a column of " << c->length() << " rows is in memory";
+        }
+      }
+    }
+    if (one.output) ExpectNear(Dump(*one.output), Dump(*spilled.output), op + " spilled output");
+    for (const auto& [name, text] : one.artifacts) ExpectNear(text, spilled.artifacts[name], op + " spilled " + name);
     ASSERT_EQ(one.result.ok, many.result.ok) << one.result.error << " / " << many.result.error;
     EXPECT_EQ(one.result.error, many.result.error);
     EXPECT_EQ(one.result.metrics.rows_out, many.result.metrics.rows_out);
@@ -583,7 +607,7 @@ class BatchedOpsTest : public OpsTest {
     ASSERT_EQ(one.output == nullptr, many.output == nullptr);
     if (one.output) {
       ExpectNear(Dump(*one.output), Dump(*many.output), op + " output");
-      if (many.output->num_rows() > 400) {
+      if (many.output->num_rows() > 2000) {
         EXPECT_GT(many.output->num_batches(), 1) << "the output keeps the batches";
       }
     }
@@ -591,6 +615,20 @@ class BatchedOpsTest : public OpsTest {
     for (const auto& [name, text] : one.artifacts) ExpectNear(text, many.artifacts[name], op + " " + name);
   }
 };
+
+TEST_F(OpsTest, AMemoryLimitThatIsNotASizeIsAnError) {
+  ::setenv("PIPE_MEMORY_LIMIT", "lots", 1);
+  try {
+    Run("clean", "{steps: [{drop_nulls: [x]}]}", "x\n1\n");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "PIPE_MEMORY_LIMIT: 'lots' is not a size like 536870912, 512M or 8G");
+  }
+  ::setenv("PIPE_MEMORY_LIMIT", "2K", 1);
+  EXPECT_TRUE(Run("clean", "{steps: [{drop_nulls: [x]}]}", "x\n1\n").ok);
+  EXPECT_EQ(ctx_->log(), "") << "a 2-row table fits in 2 KiB";
+  ::unsetenv("PIPE_MEMORY_LIMIT");
+}
 
 TEST_F(BatchedOpsTest, ValidateGivesTheSameInBatches) {
   ExpectSameInBatches("validate", R"y({
