@@ -8,23 +8,13 @@
 #include "columnar/csv.h"
 #include "columnar/jsonl.h"
 #include "columnar/text_writer.h"
+#include "table_dump.h"
 #include "test_util.h"
 
 namespace pipeline::columnar {
 namespace {
 
-std::string Dump(const Table& t) {
-  std::string out;
-  TablePtr flat = Concatenate(t);
-  for (int64_t r = 0; r < t.num_rows(); ++r) {
-    for (int c = 0; c < t.num_columns(); ++c) {
-      const Column& col = *flat->batch(0).columns[c];
-      out += (c ? "|" : "") + (col.IsNull(r) ? std::string("NULL") : ValueText(col, r));
-    }
-    out += "\n";
-  }
-  return out;
-}
+std::string Dump(const Table& t) { return DumpRows(t); }
 
 std::string Types(const Table& t) {
   std::string out;

@@ -98,6 +98,13 @@ class PipectlTest : public testing::Test {
     return json::object();
   }
 
+  // dags/example.yaml and its generator, into the test folder.
+  void CopyExample() {
+    fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "example.yaml", dir_ / "example.yaml");
+    fs::create_directories(dir_ / "scripts");
+    fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "scripts" / "gen_transactions.sh", dir_ / "scripts" / "gen_transactions.sh");
+  }
+
   fs::path dir_;
   std::vector<std::string> env_;  // more environment for pipectl
 };
@@ -345,9 +352,7 @@ namespace {
 
 // The data pipeline of dags/example.yaml, on a smaller day of transactions.
 TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
-  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "example.yaml", dir_ / "example.yaml");
-  fs::create_directories(dir_ / "scripts");
-  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "scripts" / "gen_transactions.sh", dir_ / "scripts" / "gen_transactions.sh");
+  CopyExample();
   json run = RunDag(dir_ / "example.yaml", {"--param", "rows=20000"});
   ASSERT_EQ(run["state"], "success") << run.dump(2);
   json ingest = Task(run, "ingest"), validate = Task(run, "validate"), clean = Task(run, "clean");
@@ -380,9 +385,7 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
 // Under a memory limit far below its tables, the pipeline moves every table
 // to spill files as it is built and writes the same result.
 TEST_F(PipectlTest, ExamplePipelineUnderATinyMemoryLimitGivesTheSameResult) {
-  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "example.yaml", dir_ / "example.yaml");
-  fs::create_directories(dir_ / "scripts");
-  fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "scripts" / "gen_transactions.sh", dir_ / "scripts" / "gen_transactions.sh");
+  CopyExample();
   json free = RunDag(dir_ / "example.yaml", {"--param", "rows=30000"});
   ASSERT_EQ(free["state"], "success") << free.dump(2);
   std::string expected = ReadFile(dir_ / "out" / "fraud_features.parquet");
