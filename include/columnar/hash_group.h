@@ -25,6 +25,10 @@ struct Grouping {
 // floats compare by value with -0.0 == 0.0 and NaN == NaN).
 Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads = 0);
 
+// The same over a table's batches without concatenating them: batches[b][k]
+// is key column k of batch b; rows are numbered across the batches in order.
+Grouping GroupBatchRows(const std::vector<std::vector<ColumnPtr>>& batches, int threads = 0);
+
 // Per row: a 64-bit hash over `keys` (same hash for rows GroupRows puts
 // together).
 std::vector<uint64_t> HashRows(const std::vector<ColumnPtr>& keys, int threads = 0);

@@ -33,66 +33,119 @@ void HashColumn(const Column& c, int64_t begin, int64_t n, uint64_t* out) {
   }
 }
 
-bool ValuesEqual(const Column& c, int64_t a, int64_t b) {
-  bool va = c.IsValid(a), vb = c.IsValid(b);
+bool ValuesEqual(const Column& x, int64_t a, const Column& y, int64_t b) {
+  bool va = x.IsValid(a), vb = y.IsValid(b);
   if (va != vb) return false;
   if (!va) return true;
-  switch (c.type()) {
+  switch (x.type()) {
     case DataType::kInt64:
-    case DataType::kTimestamp: return c.ints()[a] == c.ints()[b];
+    case DataType::kTimestamp: return x.ints()[a] == y.ints()[b];
     case DataType::kFloat64: {
-      double x = c.doubles()[a], y = c.doubles()[b];
-      return x == y || (std::isnan(x) && std::isnan(y));
+      double u = x.doubles()[a], v = y.doubles()[b];
+      return u == v || (std::isnan(u) && std::isnan(v));
     }
-    case DataType::kBool: return c.bools()[a] == c.bools()[b];
+    case DataType::kBool: return x.bools()[a] == y.bools()[b];
     case DataType::kString: {
-      const uint32_t* o = c.offsets();
-      uint32_t len = o[a + 1] - o[a];
-      if (len != o[b + 1] - o[b]) return false;
-      const char* x = c.chars() + o[a];
-      const char* y = c.chars() + o[b];
+      const uint32_t* ox = x.offsets();
+      const uint32_t* oy = y.offsets();
+      uint32_t len = ox[a + 1] - ox[a];
+      if (len != oy[b + 1] - oy[b]) return false;
+      const char* p = x.chars() + ox[a];
+      const char* q = y.chars() + oy[b];
       if (len <= 8) {  // short categories: two loads, no call
-        uint64_t wx = 0, wy = 0;
-        std::memcpy(&wx, x, len);
-        std::memcpy(&wy, y, len);
-        return wx == wy;
+        uint64_t wp = 0, wq = 0;
+        std::memcpy(&wp, p, len);
+        std::memcpy(&wq, q, len);
+        return wp == wq;
       }
-      return std::memcmp(x, y, len) == 0;
+      return std::memcmp(p, q, len) == 0;
     }
   }
   return false;
 }
 
-bool RowsEqual(const std::vector<ColumnPtr>& keys, int64_t a, int64_t b) {
-  for (const ColumnPtr& c : keys) {
-    if (!ValuesEqual(*c, a, b)) return false;
+// The key columns of a table's rows, held as batches: row numbers are
+// table-wide and each is found in its batch in O(1) (a table of which batch
+// starts each block of 64K rows, then a step or two).
+class KeyRows {
+ public:
+  explicit KeyRows(const std::vector<std::vector<ColumnPtr>>& batches) : batches_(batches) {
+    offsets_.push_back(0);
+    for (const auto& b : batches) offsets_.push_back(offsets_.back() + (b.empty() ? 0 : b[0]->length()));
+    const int64_t n = offsets_.back();
+    block_batch_.resize(static_cast<size_t>((n >> kBlockBits) + 1));
+    uint32_t batch = 0;
+    for (size_t block = 0; block < block_batch_.size(); ++block) {
+      const int64_t first = static_cast<int64_t>(block) << kBlockBits;
+      while (batch + 1 < batches.size() && offsets_[batch + 1] <= first) ++batch;
+      block_batch_[block] = batch;
+    }
   }
-  return true;
-}
 
-}  // namespace
+  int64_t rows() const { return offsets_.back(); }
+  size_t num_batches() const { return batches_.size(); }
+  const std::vector<ColumnPtr>& batch(size_t b) const { return batches_[b]; }
+  int64_t offset(size_t b) const { return offsets_[b]; }
 
-std::vector<uint64_t> HashRows(const std::vector<ColumnPtr>& keys, int threads) {
-  if (threads <= 0) threads = DefaultThreads();
-  const int64_t n = keys.empty() ? 0 : keys[0]->length();
+  bool Equal(int64_t a, int64_t b) const {
+    auto [ba, ra] = Locate(a);
+    auto [bb, rb] = Locate(b);
+    const std::vector<ColumnPtr>& x = batches_[ba];
+    const std::vector<ColumnPtr>& y = batches_[bb];
+    for (size_t k = 0; k < x.size(); ++k) {
+      if (!ValuesEqual(*x[k], ra, *y[k], rb)) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr int kBlockBits = 16;
+
+  std::pair<uint32_t, int64_t> Locate(int64_t row) const {
+    uint32_t b = block_batch_[static_cast<size_t>(row >> kBlockBits)];
+    while (offsets_[b + 1] <= row) ++b;
+    return {b, row - offsets_[b]};
+  }
+
+  const std::vector<std::vector<ColumnPtr>>& batches_;
+  std::vector<int64_t> offsets_;
+  std::vector<uint32_t> block_batch_;
+};
+
+std::vector<uint64_t> HashKeyRows(const KeyRows& keys, int threads) {
+  const int64_t n = keys.rows();
   std::vector<uint64_t> hashes(static_cast<size_t>(n) + 8);
-  const int64_t blocks = (n + kHashBlock - 1) / kHashBlock;
-  ParallelFor(static_cast<size_t>(blocks), threads, [&](size_t block) {
-    int64_t begin = static_cast<int64_t>(block) * kHashBlock;
-    int64_t len = std::min(kHashBlock, n - begin);
+  // Work items: blocks of kHashBlock rows within each batch.
+  std::vector<std::pair<size_t, int64_t>> blocks;
+  for (size_t b = 0; b < keys.num_batches(); ++b) {
+    const int64_t len = keys.offset(b + 1) - keys.offset(b);
+    for (int64_t begin = 0; begin < len; begin += kHashBlock) blocks.emplace_back(b, begin);
+  }
+  ParallelFor(blocks.size(), threads, [&](size_t i) {
+    const auto [b, begin] = blocks[i];
+    const std::vector<ColumnPtr>& cols = keys.batch(b);
+    const int64_t len = std::min(kHashBlock, keys.offset(b + 1) - keys.offset(b) - begin);
     std::vector<uint64_t> tmp(static_cast<size_t>(len) + 8);
-    uint64_t* acc = hashes.data() + begin;
-    for (size_t k = 0; k < keys.size(); ++k) {
+    uint64_t* acc = hashes.data() + keys.offset(b) + begin;
+    for (size_t k = 0; k < cols.size(); ++k) {
       if (k == 0) {
-        HashColumn(*keys[k], begin, len, acc);
+        HashColumn(*cols[k], begin, len, acc);
       } else {
-        HashColumn(*keys[k], begin, len, tmp.data());
+        HashColumn(*cols[k], begin, len, tmp.data());
         kernels::CombineHashes(acc, tmp.data(), len);
       }
     }
   });
   hashes.resize(static_cast<size_t>(n));
   return hashes;
+}
+
+}  // namespace
+
+std::vector<uint64_t> HashRows(const std::vector<ColumnPtr>& keys, int threads) {
+  if (threads <= 0) threads = DefaultThreads();
+  std::vector<std::vector<ColumnPtr>> one = {keys};
+  return HashKeyRows(KeyRows(one), threads);
 }
 
 namespace {
@@ -149,7 +202,7 @@ class GroupTable {
 // Few groups (categorical keys): each thread groups a range of rows in order
 // with a small table that stays in cache; the ranges' groups are then merged
 // in order, so ids still follow first appearance.
-Grouping GroupFew(const std::vector<ColumnPtr>& keys, const std::vector<uint64_t>& hashes, int threads) {
+Grouping GroupFew(const KeyRows& keys, const std::vector<uint64_t>& hashes, int threads) {
   const int64_t n = static_cast<int64_t>(hashes.size());
   Grouping g;
   g.group_ids.resize(static_cast<size_t>(n));
@@ -160,14 +213,14 @@ Grouping GroupFew(const std::vector<ColumnPtr>& keys, const std::vector<uint64_t
   ParallelFor(static_cast<size_t>(ranges), threads, [&](size_t t) {
     GroupTable& table = tables[t];
     for (int64_t r = range_begin(static_cast<int64_t>(t)); r < range_begin(static_cast<int64_t>(t) + 1); ++r) {
-      g.group_ids[r] = table.FindOrAdd(hashes[r], r, [&](int64_t first) { return RowsEqual(keys, first, r); });
+      g.group_ids[r] = table.FindOrAdd(hashes[r], r, [&](int64_t first) { return keys.Equal(first, r); });
     }
   });
   GroupTable merged(256);
   std::vector<std::vector<uint32_t>> maps(static_cast<size_t>(ranges));
   for (int64_t t = 0; t < ranges; ++t) {
     for (int64_t first : tables[t].first_rows()) {
-      maps[t].push_back(merged.FindOrAdd(hashes[first], first, [&](int64_t f) { return RowsEqual(keys, f, first); }));
+      maps[t].push_back(merged.FindOrAdd(hashes[first], first, [&](int64_t f) { return keys.Equal(f, first); }));
     }
   }
   if (ranges > 1) {
@@ -185,7 +238,7 @@ Grouping GroupFew(const std::vector<ColumnPtr>& keys, const std::vector<uint64_t
 // Many groups: rows are scattered into partitions by the top hash bits
 // (each partition's rows stay in increasing order) and each partition is
 // grouped on its own thread with a table sized for it.
-Grouping GroupMany(const std::vector<ColumnPtr>& keys, const std::vector<uint64_t>& hashes, int threads) {
+Grouping GroupMany(const KeyRows& keys, const std::vector<uint64_t>& hashes, int threads) {
   const int64_t n = static_cast<int64_t>(hashes.size());
   Grouping g;
   g.group_ids.resize(static_cast<size_t>(n));
@@ -230,7 +283,7 @@ Grouping GroupMany(const std::vector<ColumnPtr>& keys, const std::vector<uint64_
     GroupTable table(static_cast<size_t>(end - begin));
     for (int64_t i = begin; i < end; ++i) {
       const Entry& e = entries[i];
-      g.group_ids[e.row] = table.FindOrAdd(e.hash, e.row, [&](int64_t first) { return RowsEqual(keys, first, e.row); });
+      g.group_ids[e.row] = table.FindOrAdd(e.hash, e.row, [&](int64_t first) { return keys.Equal(first, e.row); });
     }
     firsts[p] = table.first_rows();
   });
@@ -255,23 +308,33 @@ Grouping GroupMany(const std::vector<ColumnPtr>& keys, const std::vector<uint64_
   return g;
 }
 
-}  // namespace
-
-Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
+Grouping GroupKeyRows(const KeyRows& keys, int threads) {
   if (threads <= 0) threads = DefaultThreads();
-  const int64_t n = keys.empty() ? 0 : keys[0]->length();
+  const int64_t n = keys.rows();
   if (n == 0) return Grouping{};
-  std::vector<uint64_t> hashes = HashRows(keys, threads);
+  std::vector<uint64_t> hashes = HashKeyRows(keys, threads);
   // A sample of the rows says whether the groups are few (categorical keys).
   GroupTable sample(1024);
   const int64_t probe = std::min<int64_t>(n, 16384);
   for (int64_t r = 0; r < probe && sample.first_rows().size() <= 1024; ++r) {
-    sample.FindOrAdd(hashes[r], r, [&](int64_t first) { return RowsEqual(keys, first, r); });
+    sample.FindOrAdd(hashes[r], r, [&](int64_t first) { return keys.Equal(first, r); });
   }
   if (sample.first_rows().size() <= 1024 && sample.first_rows().size() * 64 < static_cast<size_t>(probe + 64)) {
     return GroupFew(keys, hashes, threads);
   }
   return GroupMany(keys, hashes, threads);
+}
+
+}  // namespace
+
+Grouping GroupRows(const std::vector<ColumnPtr>& keys, int threads) {
+  if (keys.empty()) return Grouping{};
+  std::vector<std::vector<ColumnPtr>> one = {keys};
+  return GroupKeyRows(KeyRows(one), threads);
+}
+
+Grouping GroupBatchRows(const std::vector<std::vector<ColumnPtr>>& batches, int threads) {
+  return GroupKeyRows(KeyRows(batches), threads);
 }
 
 DistinctSketch::DistinctSketch() : registers_(kRegisters, 0) {}

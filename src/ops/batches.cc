@@ -77,6 +77,17 @@ std::vector<ColumnPtr> Batches::Parts(int index) const {
   return parts;
 }
 
+columnar::Grouping Batches::Group(const std::vector<int>& indices) const {
+  std::vector<std::vector<ColumnPtr>> keys;
+  keys.reserve(batches_.size());
+  for (const columnar::Batch& b : batches_) {
+    std::vector<ColumnPtr> row;
+    for (int i : indices) row.push_back(b.columns[i]);
+    keys.push_back(std::move(row));
+  }
+  return columnar::GroupBatchRows(keys);
+}
+
 ColumnPtr Batches::Gather(int index) const {
   const columnar::Field& f = fields_[index];
   if (batches_.empty()) return std::make_shared<columnar::Column>(f.type, 0);

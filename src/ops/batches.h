@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "columnar/hash_group.h"
 #include "columnar/spill.h"
 #include "columnar/table.h"
 
@@ -63,6 +64,9 @@ class Batches {
   std::vector<columnar::ColumnPtr> Split(const columnar::Column& whole) const;
   // Column `index` of every batch.
   std::vector<columnar::ColumnPtr> Parts(int index) const;
+  // The rows grouped by the values of columns `indices`, batch by batch
+  // (nothing gathered); row numbers are table-wide.
+  columnar::Grouping Group(const std::vector<int>& indices) const;
 
   // Calls fn(b) for every batch, the batches spread over the cores. When
   // calls throw, the exception of the lowest batch is rethrown (so a message

@@ -272,7 +272,7 @@ class CleanOperator final : public Operator {
  private:
   static void Apply(const Step& s, Batches& w) {
     if (s.kind == "drop_duplicates") {
-      // Groups the whole table's key columns: the first row of each group stays.
+      // Groups the whole table's rows by the key columns: the first row of each group stays.
       std::vector<int> indices;
       if (s.all) {
         for (int i = 0; i < static_cast<int>(w.fields().size()); ++i) indices.push_back(i);
@@ -281,10 +281,7 @@ class CleanOperator final : public Operator {
       }
       const int64_t n = w.rows();
       if (n == 0 || indices.empty()) return;
-      std::vector<ColumnPtr> keys;
-      for (int i : indices) keys.push_back(w.Gather(i));
-      columnar::Grouping g = columnar::GroupRows(keys);
-      keys.clear();
+      columnar::Grouping g = w.Group(indices);
       if (g.num_groups() == n) return;
       std::vector<uint64_t> first = NewBitmap(n);
       for (int64_t id = 0; id < g.num_groups(); ++id) columnar::SetBit(first.data(), g.first_row[id]);

@@ -200,9 +200,9 @@ class FeaturesOperator final : public Operator {
   static ColumnPtr Col(Columns& t, const std::string& name, const std::string& what) { return t.Get(name, what); }
 
   static columnar::Grouping Keys(const FeaturesArgs& a, Columns& t) {
-    std::vector<ColumnPtr> keys;
-    for (const auto& k : a.keys) keys.push_back(Col(t, k, "key"));
-    return columnar::GroupRows(keys);
+    std::vector<int> keys;
+    for (const auto& k : a.keys) keys.push_back(t.batches().Index(k, "key"));
+    return t.batches().Group(keys);
   }
 
   // The input's batches with the new columns appended, each cut at the

@@ -384,16 +384,24 @@ void RunPerDistinct(const ColumnPtr& c, int64_t n, CheckResult& r, Pred&& predic
   }
 }
 
-void RunUnique(const std::vector<ColumnPtr>& keys, int64_t n, bool skip_null_rows, CheckResult& r) {
-  columnar::Grouping g = columnar::GroupRows(keys);
+// Rows repeating an earlier row's values over columns `indices` fail (with
+// `skip_null_rows`, rows whose first key is null are not checked).
+void RunUnique(const Batches& w, const std::vector<int>& indices, bool skip_null_rows, CheckResult& r) {
+  const int64_t n = w.rows();
+  columnar::Grouping g = w.Group(indices);
   r.failed = NewBitmap(n);
-  const Column& first = *keys[0];
-  for (int64_t row = 0; row < n; ++row) {
-    if (g.first_row[g.group_ids[row]] != row && (!skip_null_rows || first.IsValid(row))) {
-      columnar::SetBit(r.failed.data(), row);
+  r.checked = 0;
+  for (int b = 0; b < w.num_batches(); ++b) {
+    const Column& first = *w.batch(b).columns[indices[0]];
+    const int64_t rows = w.batch(b).num_rows, offset = w.offset(b);
+    r.checked += skip_null_rows ? kernels::CountValid(first.validity(), rows) : rows;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t row = offset + i;
+      if (g.first_row[g.group_ids[row]] != row && (!skip_null_rows || first.IsValid(i))) {
+        columnar::SetBit(r.failed.data(), row);
+      }
     }
   }
-  r.checked = skip_null_rows ? kernels::CountValid(first.validity(), n) : n;
 }
 
 // Per column: nulls, min, max and mean of numbers, distinct count estimate;
@@ -521,7 +529,7 @@ class ValidateOperator final : public Operator {
           }
         });
       } else if (spec.kind == "unique") {
-        RunUnique({w.Gather(idx)}, n, true, r);
+        RunUnique(w, {idx}, true, r);
       } else if (spec.kind == "range") {
         RunPerBatch(w, idx, r, [&](const Column& c, int64_t rows, CheckResult& part) { RunRange(spec, c, rows, part); });
       } else if (spec.kind == "in" || spec.kind == "not_in") {
@@ -555,13 +563,13 @@ class ValidateOperator final : public Operator {
     // Table checks: repeated rows are row failures; the others fail the table.
     const TableSpec& ts = args.table;
     if (ts.unique_all || !ts.unique_columns.empty()) {
-      std::vector<ColumnPtr> keys;
+      std::vector<int> keys;
       std::vector<std::string> names = ts.unique_all ? w.names() : ts.unique_columns;
-      for (const std::string& name : names) keys.push_back(w.Gather(w.Index(name, "table unique")));
+      for (const std::string& name : names) keys.push_back(w.Index(name, "table unique"));
       CheckResult r;
       r.name = ts.unique_all ? "rows unique" : "rows unique over " + JoinNames(names);
       r.column = ts.unique_all ? "*" : JoinNames(names);
-      if (n > 0) RunUnique(keys, n, false, r);
+      if (n > 0 && !keys.empty()) RunUnique(w, keys, false, r);
       if (!r.failed.empty()) {
         r.failed_count = kernels::CountSet(r.failed.data(), n);
         if (r.failed_count == 0) r.failed.clear();
@@ -569,7 +577,8 @@ class ValidateOperator final : public Operator {
       for (int64_t row = 0; row < n && r.examples.size() < 5 && !r.failed.empty(); ++row) {
         if (!columnar::BitIsSet(r.failed.data(), row)) continue;
         std::string ex;
-        for (size_t k = 0; k < keys.size(); ++k) ex += (k ? "," : "") + columnar::ValueText(*keys[k], row);
+        auto [b, at] = w.Locate(row);
+        for (size_t k = 0; k < keys.size(); ++k) ex += (k ? "," : "") + columnar::ValueText(*w.batch(b).columns[keys[k]], at);
         r.examples.push_back(ex);
       }
       results.push_back(std::move(r));

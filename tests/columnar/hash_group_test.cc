@@ -1,4 +1,5 @@
 #include "columnar/hash_group.h"
+#include "columnar/compute.h"
 
 #include <gtest/gtest.h>
 
@@ -92,6 +93,31 @@ TEST(HashGroupTest, DistinctEstimateIsClose) {
   ColumnBuilder small(DataType::kString);
   for (int i = 0; i < 1000; ++i) small.AppendString(std::to_string(i % 20));
   EXPECT_NEAR(static_cast<double>(EstimateDistinct(*small.Finish())), 20.0, 1.0);
+}
+
+TEST(HashGroupTest, GroupingBatchesEqualsGroupingTheWholeColumns) {
+  // Few groups (categorical) and many groups (ids), strings and floats with nulls.
+  for (int distinct : {7, 50000}) {
+    ColumnBuilder s(DataType::kString), d(DataType::kFloat64);
+    for (int i = 0; i < 120000; ++i) {
+      int v = (i * 7919) % distinct;
+      v % 11 == 0 ? s.AppendNull() : s.AppendString("k" + std::to_string(v % 1000));
+      v % 13 == 0 ? d.AppendNull() : d.AppendDouble(v / 1000);
+    }
+    ColumnPtr sc = s.Finish(), dc = d.Finish();
+    Grouping whole = GroupRows({sc, dc});
+    // Batches of uneven sizes, one of them past a 64K-row block.
+    std::vector<std::vector<ColumnPtr>> batches;
+    const int64_t cuts[] = {0, 1, 1000, 70000, 70001, 120000};
+    for (int i = 0; i + 1 < 6; ++i) {
+      batches.push_back({Slice(*sc, cuts[i], cuts[i + 1] - cuts[i]), Slice(*dc, cuts[i], cuts[i + 1] - cuts[i])});
+    }
+    Grouping parts = GroupBatchRows(batches);
+    EXPECT_EQ(parts.group_ids, whole.group_ids) << distinct;
+    EXPECT_EQ(parts.first_row, whole.first_row) << distinct;
+    EXPECT_GT(whole.num_groups(), distinct == 7 ? 5 : 1000);
+  }
+  EXPECT_EQ(GroupBatchRows({}).num_groups(), 0);
 }
 
 TEST(HashGroupTest, SketchOverPartsEstimatesLikeTheWholeColumn) {
