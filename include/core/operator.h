@@ -94,6 +94,24 @@ class TaskContext {
   virtual std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) = 0;
 };
 
+// What validation knows of a table's columns before anything runs: names
+// and types ("int64", "float64", "bool", "string", "timestamp", or "" when
+// only the name is known). `exact`: the table has these columns and no
+// others (after a `select`, say); otherwise it has at least these (an
+// ingest's declared schema: the file may hold more).
+struct KnownColumns {
+  bool exact = false;
+  std::vector<std::pair<std::string, std::string>> columns;
+
+  // The known type of `name` ("" if unknown), or nullptr when it is not known.
+  const std::string* TypeOf(std::string_view name) const {
+    for (const auto& [n, t] : columns) {
+      if (n == name) return &t;
+    }
+    return nullptr;
+  }
+};
+
 class Operator {
  public:
   virtual ~Operator() = default;
@@ -104,6 +122,13 @@ class Operator {
   virtual bool consumes_table() const { return false; }
   // Checks the task's operator-specific keys at load time; reports into `diags`.
   virtual void CheckArgs(const TaskSpec& task, Diagnostics& diags) const = 0;
+  // At load time, after CheckArgs passed: checks the columns the task names
+  // against what is known of its input table (`input`, nullptr when nothing
+  // is) and returns what is known of its output table.
+  virtual std::optional<KnownColumns> CheckColumns(const TaskSpec& /*task*/, const KnownColumns* /*input*/,
+                                                   Diagnostics& /*diags*/) const {
+    return std::nullopt;
+  }
   // Runs one try. Must return promptly once ctx.cancel() fires. May throw
   // pipeline::Error for unexpected failures; the executor fails the try.
   virtual TaskResult Execute(TaskContext& ctx) const = 0;

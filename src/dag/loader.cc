@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -111,6 +112,8 @@ class Validator {
     for (const TaskSpec& task : dag.tasks) {
       if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);
     }
+    // Only a sound file (an acyclic graph, arguments that parse) is worth it.
+    if (diags_.items().empty()) CheckColumns(dag);
   }
 
  private:
@@ -608,6 +611,25 @@ class Validator {
                                                      : "several upstream tasks produce tables"));
       }
     }
+  }
+
+  // What is known of each table's columns, from the tables the tasks read:
+  // column errors that need no data are reported now, not when a task runs.
+  void CheckColumns(const DagSpec& dag) {
+    std::map<std::string, std::optional<KnownColumns>, std::less<>> known;
+    std::function<const std::optional<KnownColumns>&(const TaskSpec&)> of = [&](const TaskSpec& task)
+        -> const std::optional<KnownColumns>& {
+      if (auto it = known.find(task.id); it != known.end()) return it->second;
+      const KnownColumns* input = nullptr;
+      if (task.input) {
+        if (const TaskSpec* source = Task(dag, *task.input)) {
+          if (const auto& k = of(*source)) input = &*k;
+        }
+      }
+      const Operator* op = ops_.Find(task.op);
+      return known[task.id] = op ? op->CheckColumns(task, input, diags_) : std::nullopt;
+    };
+    for (const TaskSpec& task : dag.tasks) of(task);
   }
 
   // --- templates ----------------------------------------------------------------

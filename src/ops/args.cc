@@ -152,4 +152,81 @@ std::optional<columnar::DataType> ParseType(const DocNode& node, const std::stri
   return t;
 }
 
+ColumnChecker::ColumnChecker(const KnownColumns* input, std::string context, Diagnostics& diags, Mark fallback,
+                             std::string in)
+    : context_(std::move(context)), diags_(diags), fallback_(fallback), in_(std::move(in)) {
+  if (input) columns_ = *input;
+}
+
+std::optional<std::string> ColumnChecker::Need(const DocNode* at, const std::string& where, const std::string& name) {
+  if (!columns_) return std::nullopt;
+  if (const std::string* type = columns_->TypeOf(name)) return *type;
+  if (columns_->exact) {
+    std::string names;
+    for (const auto& [n, t] : columns_->columns) names += (names.empty() ? "" : ", ") + n;
+    Mark mark = at && at->mark().line > 0 ? at->mark() : fallback_;
+    diags_.Add(mark, context_ + ": " + where + ": column '" + name + "' is not in " + in_ + " (columns: " + names + ")");
+  }
+  return std::nullopt;
+}
+
+bool ColumnChecker::NeedType(const DocNode* at, const std::string& where, const std::string& name,
+                             const std::vector<std::string>& types, const std::string& what) {
+  auto type = Need(at, where, name);
+  if (!type) return !columns_ || !columns_->exact;
+  if (type->empty() || std::find(types.begin(), types.end(), *type) != types.end()) return true;
+  Mark mark = at && at->mark().line > 0 ? at->mark() : fallback_;
+  diags_.Add(mark, context_ + ": " + where + ": column '" + name + "' is " + *type + ", not " + what);
+  return true;
+}
+
+std::optional<columnar::Schema> ColumnChecker::ExactSchema() const {
+  if (!columns_ || !columns_->exact) return std::nullopt;
+  columnar::Schema schema;
+  for (const auto& [name, type] : columns_->columns) {
+    auto t = columnar::ParseTypeName(type);
+    if (!t) return std::nullopt;
+    schema.Add({name, *t});
+  }
+  return schema;
+}
+
+void ColumnChecker::Set(const std::string& name, const std::string& type) {
+  if (!columns_) return;
+  for (auto& [n, t] : columns_->columns) {
+    if (n == name) {
+      t = type;
+      return;
+    }
+  }
+  columns_->columns.emplace_back(name, type);
+}
+
+void ColumnChecker::Remove(const std::string& name) {
+  if (!columns_) return;
+  std::erase_if(columns_->columns, [&](const auto& c) { return c.first == name; });
+}
+
+void ColumnChecker::Rename(const std::string& from, const std::string& to) {
+  if (!columns_) return;
+  for (auto& [n, t] : columns_->columns) {
+    if (n == from) n = to;
+  }
+}
+
+void ColumnChecker::AddUnknown() {
+  if (columns_) columns_->exact = false;
+}
+
+void ColumnChecker::Select(const std::vector<std::string>& names) {
+  if (!columns_) columns_ = KnownColumns{};
+  KnownColumns next;
+  next.exact = true;
+  for (const std::string& name : names) {
+    const std::string* type = columns_->TypeOf(name);
+    next.columns.emplace_back(name, type ? *type : "");
+  }
+  columns_ = std::move(next);
+}
+
 }  // namespace pipeline::ops

@@ -14,6 +14,7 @@
 #include "columnar/types.h"
 #include "core/diagnostic.h"
 #include "core/doc.h"
+#include "core/operator.h"
 
 namespace pipeline::ops {
 
@@ -65,5 +66,56 @@ bool HasPlaceholder(const DocNode& node);
 std::optional<columnar::DataType> ParseType(const DocNode& node, const std::string& what, ArgReader& r);
 // Scalar node as a string; error when not a scalar.
 std::optional<std::string> ScalarText(const DocNode& node, const std::string& what, ArgReader& r);
+
+// Checks an operator's column references at load time against what is known
+// of its input table's columns (Operator::CheckColumns), step by step: the
+// steps update `columns()` as they add, drop, rename and cast columns. A
+// column that is not known is an error only when the columns are exact; a
+// known type that does not fit is an error always. Messages are those the
+// task would fail with when it runs, with the argument's place.
+class ColumnChecker {
+ public:
+  // `context` as for ArgReader ("task 'clean': clean").
+  // `in` names the table in messages ("the input"; transform says "the table").
+  ColumnChecker(const KnownColumns* input, std::string context, Diagnostics& diags, Mark fallback,
+                std::string in = "the input");
+
+  // Whether anything is known (else every check passes and Result() is nullopt).
+  bool active() const { return columns_.has_value(); }
+  // Whether the columns are exactly known.
+  bool exact() const { return columns_ && columns_->exact; }
+  // The known type of `name` ("" if unknown); nullopt when the column is not
+  // known (reported when the columns are exact). `where` names the step.
+  std::optional<std::string> Need(const DocNode* at, const std::string& where, const std::string& name);
+  // Need(), then: when the type is known and not in `types`, reports
+  // "WHERE: column 'NAME' is TYPE, not WHAT". False when the column was
+  // reported missing.
+  bool NeedType(const DocNode* at, const std::string& where, const std::string& name,
+                const std::vector<std::string>& types, const std::string& what);
+
+  // Updates to the known columns (no-ops when nothing is known).
+  void Set(const std::string& name, const std::string& type);  // adds or retypes
+  void Remove(const std::string& name);
+  void Rename(const std::string& from, const std::string& to);
+  // Columns of unknown names were added (one_hot): the set is no longer exact.
+  void AddUnknown();
+  // The table now has exactly `names` (select), with the types known of them.
+  void Select(const std::vector<std::string>& names);
+
+  // The known type of a known column, else nullptr (no report).
+  const std::string* TypeOf(const std::string& name) const { return columns_ ? columns_->TypeOf(name) : nullptr; }
+  std::optional<KnownColumns> Result() const { return columns_; }
+  // The whole schema when the columns are exact and every type is known.
+  std::optional<columnar::Schema> ExactSchema() const;
+
+ private:
+  std::optional<KnownColumns> columns_;
+  std::string context_;
+  Diagnostics& diags_;
+  Mark fallback_;
+  std::string in_;
+};
+
+inline const std::vector<std::string> kNumericTypes = {"int64", "float64"};
 
 }  // namespace pipeline::ops

@@ -241,6 +241,42 @@ class CleanOperator final : public Operator {
     ParseCleanArgs(*task.with, "task '" + task.id + "': clean", diags, task.mark);
   }
 
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
+                                           Diagnostics& diags) const override {
+    const std::string context = "task '" + task.id + "': clean";
+    auto steps = ParseCleanArgs(*task.with, context, diags, task.mark);
+    ColumnChecker c(input, context, diags, task.mark);
+    if (!steps || !c.active()) return std::nullopt;
+    for (const Step& s : *steps) {
+      for (const std::string& name : s.columns) c.Need(s.node, s.kind, name);  // drop_duplicates, drop_nulls
+      for (const auto& [name, spec] : s.fills) {
+        const std::string how = spec->is_scalar() && !spec->quoted() ? spec->text() : "";
+        if (how == "mean" || how == "median") {
+          c.NeedType(spec, "fill_nulls", name, kNumericTypes, "a number (for its " + how + ")");
+        } else {
+          c.Need(spec, "fill_nulls", name);
+        }
+      }
+      for (const auto& [name, lo, hi] : s.clips) c.NeedType(s.node, "clip", name, kNumericTypes, "a number");
+      if (s.kind == "filter" && !HasPlaceholder(*s.node)) {
+        if (auto schema = c.ExactSchema()) {
+          try {
+            if (columnar::Expr::Parse(s.expr).Check(*schema) != DataType::kBool) {
+              throw columnar::FormatError("the filter must be a condition (true/false)");
+            }
+          } catch (const columnar::FormatError& err) {
+            diags.Add(s.node->mark(), context + ": filter \"" + s.expr + "\": " + err.what());
+          }
+        }
+      }
+      for (const auto& [name, type] : s.casts) {
+        c.Need(s.node, "cast", name);
+        c.Set(name, std::string(columnar::TypeName(type)));
+      }
+    }
+    return c.Result();
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto steps = ParseCleanArgs(ctx.args(), "clean", diags, ctx.task().mark);

@@ -100,6 +100,15 @@ class ExportOperator final : public Operator {
     ParseExportArgs(*task.with, "task '" + task.id + "': export", diags, task.mark);
   }
 
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
+                                           Diagnostics& diags) const override {
+    auto args = ParseExportArgs(*task.with, "task '" + task.id + "': export", diags, task.mark);
+    ColumnChecker c(input, "task '" + task.id + "': export", diags, task.mark);
+    if (!args) return std::nullopt;
+    for (const std::string& name : args->partition_by) c.Need(task.with->Find("partition_by"), "partition_by", name);
+    return std::nullopt;
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto args = ParseExportArgs(ctx.args(), "export", diags, ctx.task().mark);

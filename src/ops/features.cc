@@ -151,6 +151,40 @@ class FeaturesOperator final : public Operator {
     ParseFeaturesArgs(*task.with, "task '" + task.id + "': features", diags, task.mark);
   }
 
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
+                                           Diagnostics& diags) const override {
+    const std::string context = "task '" + task.id + "': features";
+    auto args = ParseFeaturesArgs(*task.with, context, diags, task.mark);
+    ColumnChecker c(input, context, diags, task.mark);
+    if (!args || !c.active()) return std::nullopt;
+    const DocNode& with = *task.with;
+    for (const std::string& k : args->keys) c.Need(with.Find("key"), "key", k);
+    if (!args->time.empty()) c.NeedType(with.Find("time"), "time", args->time, {"timestamp"}, "a timestamp");
+    const DocNode* aggregates = with.Find("aggregates");
+    for (size_t i = 0; i < args->aggregates.size(); ++i) {
+      const Aggregate& g = args->aggregates[i];
+      const DocNode* at = aggregates ? aggregates->items()[i].get() : nullptr;
+      const std::string where = "aggregate '" + g.as + "'";
+      if (g.fn == "count" || g.fn == "last") {
+        c.Need(at, where, g.column);
+      } else {
+        c.NeedType(at, where, g.column, {"int64", "float64", "bool"}, "a number");
+      }
+    }
+    // The new columns, once every reference was checked against the input.
+    for (const Aggregate& g : args->aggregates) {
+      const std::string* source = c.TypeOf(g.column);
+      c.Set(g.as, g.fn == "count" ? "int64" : g.fn == "last" ? (source ? *source : "") : "float64");
+    }
+    for (const Lag& l : args->lags) {
+      c.Need(with.Find("lags"), "lag '" + l.as + "'", l.column);
+      const std::string* source = c.TypeOf(l.column);
+      c.Set(l.as, source ? *source : "");
+    }
+    if (!args->time_since_last.empty()) c.Set(args->time_since_last, "float64");
+    return c.Result();
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto args = ParseFeaturesArgs(ctx.args(), "features", diags, ctx.task().mark);

@@ -134,6 +134,16 @@ class IngestOperator final : public Operator {
     ParseIngestArgs(*task.with, "task '" + task.id + "': ingest", diags, task.mark);
   }
 
+  // A declared schema names columns the table has, with their types (the
+  // file may hold more).
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns*, Diagnostics& diags) const override {
+    auto args = ParseIngestArgs(*task.with, "task '" + task.id + "': ingest", diags, task.mark);
+    if (!args || args->csv.types.empty()) return std::nullopt;
+    KnownColumns known;
+    for (const auto& [name, type] : args->csv.types) known.columns.emplace_back(name, std::string(columnar::TypeName(type)));
+    return known;
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto args = ParseIngestArgs(ctx.args(), "ingest", diags, ctx.task().mark);

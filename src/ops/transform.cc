@@ -213,6 +213,60 @@ class TransformOperator final : public Operator {
     ParseTransformArgs(*task.with, "task '" + task.id + "': transform", diags, task.mark);
   }
 
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
+                                           Diagnostics& diags) const override {
+    const std::string context = "task '" + task.id + "': transform";
+    auto steps = ParseTransformArgs(*task.with, context, diags, task.mark);
+    ColumnChecker c(input, context, diags, task.mark, "the table");
+    if (!steps) return std::nullopt;
+    for (const Step& s : *steps) {
+      if (s.kind == "standardize" || s.kind == "min_max" || s.kind == "log1p") {
+        for (const auto& [source, target] : s.columns) {
+          if (c.NeedType(s.node, s.kind, source, kNumericTypes, "a number")) c.Set(target, "float64");
+        }
+      } else if (s.kind == "label_encode") {
+        for (const auto& [source, target] : s.columns) {
+          if (c.Need(s.node, s.kind, source) || !c.exact()) c.Set(target, "int64");
+        }
+      } else if (s.kind == "one_hot") {
+        c.Need(s.node, s.kind, s.column);
+        c.AddUnknown();
+      } else if (s.kind == "bucketize") {
+        c.NeedType(s.node, s.kind, s.column, kNumericTypes, "a number");
+        c.Set(s.as, "int64");
+      } else if (s.kind == "derive") {
+        for (const auto& [name, text] : s.derive) {
+          std::string type;
+          if (auto schema = c.ExactSchema(); schema && !HasPlaceholder(*s.node)) {
+            try {
+              type = std::string(columnar::TypeName(columnar::Expr::Parse(text).Check(*schema)));
+            } catch (const columnar::FormatError& err) {
+              diags.Add(s.node->mark(), context + ": derive " + name + " \"" + text + "\": " + err.what());
+            }
+          }
+          c.Set(name, type);
+        }
+      } else if (s.kind == "datetime_parts") {
+        c.NeedType(s.node, s.kind, s.column, {"timestamp"}, "a timestamp");
+        for (const std::string& part : s.parts) c.Set(s.column + "_" + part, "int64");
+      } else if (s.kind == "select") {
+        for (const std::string& name : s.names) c.Need(s.node, "select", name);
+        c.Select(s.names);
+      } else if (s.kind == "drop") {
+        for (const std::string& name : s.names) {
+          c.Need(s.node, "drop", name);
+          c.Remove(name);
+        }
+      } else if (s.kind == "rename") {
+        for (const auto& [from, to] : s.columns) {
+          c.Need(s.node, "rename", from);
+          c.Rename(from, to);
+        }
+      }
+    }
+    return c.Result();
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto steps = ParseTransformArgs(ctx.args(), "transform", diags, ctx.task().mark);

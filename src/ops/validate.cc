@@ -474,6 +474,30 @@ class ValidateOperator final : public Operator {
     ParseValidateArgs(*task.with, "task '" + task.id + "': validate", diags, task.mark);
   }
 
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
+                                           Diagnostics& diags) const override {
+    const std::string context = "task '" + task.id + "': validate";
+    auto args = ParseValidateArgs(*task.with, context, diags, task.mark);
+    ColumnChecker c(input, context, diags, task.mark);
+    if (!args || !c.active()) return std::nullopt;
+    for (const CheckSpec& spec : args->checks) {
+      const std::string where = "check '" + spec.describe + "'";
+      if (spec.kind == "range") {
+        c.NeedType(spec.node, where, spec.column, {"int64", "float64", "timestamp"}, "a number or timestamp");
+      } else {
+        c.Need(spec.node, where, spec.column);
+      }
+    }
+    const DocNode* table = task.with->Find("table");
+    const TableSpec& ts = args->table;
+    for (const std::string& name : ts.unique_columns) c.Need(table, "table unique", name);
+    for (const auto& [name, limit] : ts.max_null_fraction) c.Need(table, "table max_null_fraction", name);
+    if (!ts.freshness_column.empty()) {
+      c.NeedType(table, "table freshness", ts.freshness_column, {"timestamp"}, "a timestamp");
+    }
+    return c.Result();
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto args = ParseValidateArgs(ctx.args(), "validate", diags, ctx.task().mark);

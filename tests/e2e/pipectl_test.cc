@@ -421,6 +421,28 @@ TEST_F(PipectlTest, DataOperatorArgumentsAreCheckedAtValidation) {
                        dag.string() + ":7:33: task 'check': validate: checks: unknown argument 'mni' (did you mean 'min'?)\n");
 }
 
+TEST_F(PipectlTest, ColumnErrorsAreFoundAtValidationWhereTheColumnsAreKnown) {
+  fs::path dag = Write("cols.yaml",
+                       "dag: cols\n"
+                       "tasks:\n"
+                       "  load: {op: ingest, with: {path: x.csv, schema: {id: int64, name: string}}}\n"
+                       "  shape:\n"
+                       "    op: transform\n"
+                       "    depends_on: [load]\n"
+                       "    with: {steps: [{standardize: [name]}, {select: [id]}, {log1p: [other]}]}\n");
+  Result r = Pipectl({"validate", dag.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, dag.string() + ":7:34: task 'shape': transform: standardize: column 'name' is string, not a number\n" +
+                       dag.string() + ":7:67: task 'shape': transform: log1p: column 'other' is not in the table (columns: id)\n");
+  // Columns outside a declared schema may be in the file: no error before the run.
+  Write("x.csv", "id,name,extra\n1,a,2.5\n");
+  fs::path ok = Write("ok.yaml", "dag: ok\ntasks:\n"
+                                 "  load: {op: ingest, with: {path: x.csv, schema: {id: int64}}}\n"
+                                 "  shape: {op: transform, depends_on: [load], with: {steps: [{log1p: [extra]}]}}\n");
+  EXPECT_EQ(Pipectl({"validate", ok.string()}).exit_code, 0);
+  EXPECT_EQ(RunDag(ok)["state"], "success");
+}
+
 TEST_F(PipectlTest, BadCsvRowFailsTheTaskWithFileAndLine) {
   Write("in.csv", "id,amount\n1,2.5\n2,3.5,extra\n");
   fs::path dag = Write("load.yaml", "dag: load\ntasks:\n  load: {op: ingest, with: {path: in.csv}}\n"
