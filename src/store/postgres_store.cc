@@ -4,10 +4,12 @@
 
 #include "store/postgres_store.h"
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -106,6 +108,67 @@ CREATE TABLE artifacts (
   PRIMARY KEY (run_id, task_id, name)
 );
 )sql",
+    // Version 2: a batch of task transitions in one statement (one round trip,
+    // one implicit transaction). Each is a compare-and-set on the task's row
+    // (locked FOR UPDATE); a task not in an expected state raises PX001, which
+    // undoes the whole batch. `retry`: the call is repeated after a lost
+    // connection, so the first one may have committed: when every task of
+    // the batch is already in its last target state, nothing more is done.
+    R"sql(
+CREATE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  t jsonb;
+  v_from text;
+  v_try integer;
+  v_to text;
+  v_at bigint;
+  v_starting boolean;
+BEGIN
+  IF retry AND NOT EXISTS (
+      SELECT 1
+      FROM (SELECT DISTINCT ON (e->>'run', e->>'task') e->>'run' AS run, e->>'task' AS task, e->>'to' AS final
+            FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(e, n)
+            ORDER BY e->>'run', e->>'task', n DESC) f
+      LEFT JOIN task_instances i ON i.run_id = f.run AND i.task_id = f.task
+      WHERE i.state IS DISTINCT FROM f.final) THEN
+    RETURN true;
+  END IF;
+  FOR t IN SELECT e FROM jsonb_array_elements(batch) AS x(e) LOOP
+    SELECT state, try_number INTO v_from, v_try FROM task_instances
+      WHERE run_id = t->>'run' AND task_id = t->>'task' FOR UPDATE;
+    IF NOT FOUND OR NOT (t->'from' ? v_from) THEN
+      RAISE EXCEPTION 'task % of run % is %, not one of %', t->>'task', t->>'run', v_from, t->'from'
+        USING ERRCODE = 'PX001';
+    END IF;
+    v_to := t->>'to';
+    v_at := (t->>'at')::bigint;
+    v_starting := v_to = 'running';
+    IF v_starting THEN
+      v_try := v_try + 1;
+    END IF;
+    UPDATE task_instances SET state = v_to, try_number = v_try,
+        started_at = CASE WHEN v_starting AND started_at IS NULL THEN v_at ELSE started_at END,
+        ended_at = CASE WHEN (t->>'terminal')::boolean THEN v_at ELSE NULL END,
+        next_try_at = (t->>'next_try_at')::bigint,
+        error = CASE WHEN t->>'reason' = '' AND v_to <> 'success' THEN error ELSE t->>'reason' END,
+        metrics = COALESCE(t->>'metrics', metrics)
+      WHERE run_id = t->>'run' AND task_id = t->>'task';
+    IF v_starting THEN
+      INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker)
+        VALUES (t->>'run', t->>'task', v_try, 'running', v_at, t->>'log_path', t->>'worker');
+    ELSIF v_from = 'running' THEN
+      UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
+          error = t->>'reason'
+        WHERE run_id = t->>'run' AND task_id = t->>'task' AND try_number = v_try;
+    END IF;
+    INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason)
+      VALUES (t->>'run', t->>'task', v_try, v_from, v_to, v_at, t->>'reason');
+  END LOOP;
+  RETURN true;
+END
+$fn$;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -196,44 +259,6 @@ bool Contains(const std::vector<E>& list, E value) {
 
 // One task transition in the caller's transaction; false when the task is
 // not in one of t.from (the caller rolls back).
-bool ApplyTransition(pqxx::work& tx, const TaskTransition& t) {
-  pqxx::result cur = tx.exec_params(
-      "SELECT state, try_number FROM task_instances WHERE run_id = $1 AND task_id = $2 FOR UPDATE",
-      t.run_id, t.task_id);
-  if (cur.empty()) return false;
-  TaskState from = ReadTaskState(cur[0][0]);
-  int try_number = cur[0][1].as<int>();
-  if (!Contains(t.from, from)) return false;
-  std::string to(ToString(t.to));
-  bool starting = t.to == TaskState::kRunning;
-  if (starting) ++try_number;
-  bool ends_try = from == TaskState::kRunning && !starting;
-  bool terminal = IsTerminal(t.to);
-  tx.exec_params(
-      "UPDATE task_instances SET state = $3, try_number = $4, "
-      "started_at = CASE WHEN $5 AND started_at IS NULL THEN $6 ELSE started_at END, "
-      "ended_at = CASE WHEN $7 THEN $6 ELSE NULL END, next_try_at = $8, "
-      "error = CASE WHEN $9 = '' AND $3 <> 'success' THEN error ELSE $9 END, "
-      "metrics = COALESCE($10, metrics) WHERE run_id = $1 AND task_id = $2",
-      t.run_id, t.task_id, to, try_number, starting, ToMicros(t.at), terminal,
-      Micros(t.next_try_at), t.reason, t.metrics_json);
-  if (starting) {
-    tx.exec_params(
-        "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker) "
-        "VALUES($1, $2, $3, 'running', $4, $5, $6)",
-        t.run_id, t.task_id, try_number, ToMicros(t.at), t.log_path, t.worker);
-  } else if (ends_try) {
-    tx.exec_params(
-        "UPDATE task_tries SET state = $4, ended_at = $5, exit_code = $6, error = $7 "
-        "WHERE run_id = $1 AND task_id = $2 AND try_number = $3",
-        t.run_id, t.task_id, try_number, to, ToMicros(t.at), t.exit_code, t.reason);
-  }
-  tx.exec_params(
-      "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
-      "VALUES($1, $2, $3, $4, $5, $6, $7)",
-      t.run_id, t.task_id, try_number, std::string(ToString(from)), to, ToMicros(t.at), t.reason);
-  return true;
-}
 
 }  // namespace
 
@@ -291,10 +316,10 @@ class PostgresStore::Impl {
   }
 
   // Like Run, but rolls back and returns false when `fn` returns false.
-  template <typename Fn>
+  template <typename Tx = pqxx::work, typename Fn>
   bool RunIf(const char* what, Fn&& fn) {
     try {
-      return Run(what, [&](pqxx::work& tx) {
+      return Run<std::function<bool(Tx&)>, Tx>(what, [&](Tx& tx) {
         if (!fn(tx)) throw Undo{};
         return true;
       });
@@ -648,15 +673,39 @@ std::optional<TaskInstanceRecord> PostgresStore::GetTaskInstance(const std::stri
 }
 
 bool PostgresStore::TransitionTask(const TaskTransition& t) {
-  return impl_->RunIf("transition task", [&](pqxx::work& tx) { return ApplyTransition(tx, t); });
+  return TransitionTasks({t});
 }
 
 bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
-  return impl_->RunIf("transition tasks", [&](pqxx::work& tx) {
-    for (const TaskTransition& t : batch) {
-      if (!ApplyTransition(tx, t)) return false;
+  if (batch.empty()) return true;
+  nlohmann::json items = nlohmann::json::array();
+  for (const TaskTransition& t : batch) {
+    nlohmann::json from = nlohmann::json::array();
+    for (TaskState s : t.from) from.push_back(std::string(ToString(s)));
+    items.push_back({{"run", t.run_id},
+                     {"task", t.task_id},
+                     {"from", from},
+                     {"to", std::string(ToString(t.to))},
+                     {"at", ToMicros(t.at)},
+                     {"terminal", IsTerminal(t.to)},
+                     {"next_try_at", t.next_try_at ? nlohmann::json(ToMicros(*t.next_try_at)) : nlohmann::json()},
+                     {"reason", t.reason},
+                     {"metrics", t.metrics_json ? nlohmann::json(*t.metrics_json) : nlohmann::json()},
+                     {"exit_code", t.exit_code ? nlohmann::json(*t.exit_code) : nlohmann::json()},
+                     {"log_path", t.log_path},
+                     {"worker", t.worker}});
+  }
+  const std::string json = items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  int attempt = 0;
+  // One statement, so no BEGIN/COMMIT round trips: the server runs it in an
+  // implicit transaction.
+  return impl_->RunIf<pqxx::nontransaction>("transition tasks", [&](pqxx::nontransaction& tx) {
+    try {
+      return tx.exec_params("SELECT pipe_transition_tasks($1::jsonb, $2)", json, ++attempt > 1)[0][0].as<bool>();
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == "PX001") return false;  // a task was not in an expected state
+      throw;
     }
-    return true;
   });
 }
 

@@ -113,6 +113,8 @@ CREATE TABLE artifacts (
   PRIMARY KEY (run_id, task_id, name)
 );
 )sql",
+    // Version 2 adds PostgreSQL's transition function; nothing changes here.
+    "-- version 2",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);

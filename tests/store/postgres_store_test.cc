@@ -66,8 +66,64 @@ TEST(PostgresStoreTest, RefusesANewerSchema) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(std::string(e.what()),
-              "state database has schema version 99, newer than this build knows (1); upgrade pipectl");
+              std::string("state database has schema version 99, newer than this build knows (") + std::to_string(kSchemaVersion) + "); upgrade pipectl");
   }
+}
+
+// A batch repeated after a lost connection (its first call may have
+// committed) is not applied twice; a repeat that did not commit still applies.
+TEST(PostgresStoreTest, RepeatedTransitionBatchAppliesOnce) {
+  std::string url = Cluster().CreateDatabase("retry");
+  PostgresStore store(url);
+  RunRecord run;
+  run.run_id = "r1";
+  run.dag_id = "d";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = FromMicros(1'000'000);
+  run.params_json = "{}";
+  store.CreateRun(run, {{"a", 1}});
+  const std::string batch =
+      R"([{"run":"r1","task":"a","from":["pending"],"to":"queued","at":2000000,"terminal":false,"next_try_at":null,)"
+      R"("reason":"","metrics":null,"exit_code":null,"log_path":"","worker":""},)"
+      R"({"run":"r1","task":"a","from":["queued"],"to":"running","at":2000000,"terminal":false,"next_try_at":null,)"
+      R"("reason":"","metrics":null,"exit_code":null,"log_path":"a.log","worker":"w"}])";
+  pqxx::connection c(url);
+  pqxx::nontransaction tx(c);
+  auto call = [&](bool retry) {
+    return tx.exec_params("SELECT pipe_transition_tasks($1::jsonb, $2)", batch, retry)[0][0].as<bool>();
+  };
+  EXPECT_TRUE(call(true)) << "a first call marked as a repeat applies normally";
+  EXPECT_TRUE(call(true)) << "the repeat finds it applied";
+  try {
+    call(false);
+    ADD_FAILURE() << "a fresh call from the wrong state must conflict";
+  } catch (const pqxx::sql_error& e) {
+    EXPECT_EQ(e.sqlstate(), "PX001");
+  }
+  EXPECT_EQ(store.GetTaskInstance("r1", "a")->state, TaskState::kRunning);
+  EXPECT_EQ(store.GetTries("r1", "a").size(), 1u);
+  EXPECT_EQ(store.GetTransitions("r1").size(), 3u);  // the creation and the two of the batch
+}
+
+// A database made by the first schema version is migrated: the transition
+// function appears and a batch of transitions goes through it.
+TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
+  std::string url = Cluster().CreateDatabase("v1");
+  { PostgresStore store(url); }
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    tx.exec("DROP FUNCTION pipe_transition_tasks(jsonb, boolean)");
+    tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    tx.commit();
+  }
+  PostgresStore store(url);
+  pqxx::connection c(url);
+  pqxx::nontransaction tx(c);
+  EXPECT_EQ(tx.exec("SELECT value FROM meta WHERE key = 'schema_version'")[0][0].as<std::string>(),
+            std::to_string(kSchemaVersion));
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM pg_proc WHERE proname = 'pipe_transition_tasks'")[0][0].as<int>(), 1);
 }
 
 }  // namespace

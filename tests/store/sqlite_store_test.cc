@@ -57,7 +57,7 @@ TEST(SqliteStoreTest, RefusesANewerSchema) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(std::string(e.what()), "state database " + path +
-                                         " has schema version 99, newer than this build knows (1); upgrade pipectl");
+                                         " has schema version 99, newer than this build knows (" + std::to_string(kSchemaVersion) + "); upgrade pipectl");
   }
 }
 
