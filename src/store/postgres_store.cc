@@ -630,22 +630,27 @@ std::optional<std::string> PostgresStore::GetMeta(const std::string& key) {
 
 bool PostgresStore::TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
                                   RunState to, TimePoint at, const std::string& reason) {
-  return impl_->RunIf("transition run", [&](pqxx::work& tx) {
-    pqxx::result cur = tx.exec_params("SELECT state FROM runs WHERE run_id = $1 FOR UPDATE", run_id);
-    if (cur.empty()) return false;
-    RunState current = ReadRunState(cur[0][0]);
-    if (!Contains(from, current)) return false;
-    std::string to_name(ToString(to));
-    tx.exec_params(
-        "UPDATE runs SET state = $2, "
+  std::string from_list = "{";
+  for (RunState f : from) from_list += std::string(from_list.size() > 1 ? "," : "") + std::string(ToString(f));
+  from_list += "}";
+  const std::string to_name(ToString(to));
+  int attempt = 0;
+  // One statement (an implicit transaction): lock the row, compare, update,
+  // log. A repeat after a lost connection finds the run already moved.
+  return impl_->RunIf<pqxx::nontransaction>("transition run", [&](pqxx::nontransaction& tx) {
+    const bool repeat = ++attempt > 1;
+    pqxx::result r = tx.exec_params(
+        "WITH cur AS (SELECT state FROM runs WHERE run_id = $1 FOR UPDATE), "
+        "upd AS (UPDATE runs SET state = $2, "
         "started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $3 ELSE started_at END, "
-        "ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END WHERE run_id = $1",
-        run_id, to_name, ToMicros(at), IsTerminal(to));
-    tx.exec_params(
-        "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
-        "VALUES($1, '', 0, $2, $3, $4, $5)",
-        run_id, std::string(ToString(current)), to_name, ToMicros(at), reason);
-    return true;
+        "ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END "
+        "WHERE run_id = $1 AND (SELECT state FROM cur) = ANY($5::text[]) RETURNING 1), "
+        "ins AS (INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
+        "SELECT $1, '', 0, (SELECT state FROM cur), $2, $3, $6 WHERE EXISTS (SELECT 1 FROM upd)) "
+        "SELECT (SELECT count(*) FROM upd), (SELECT state FROM cur)",
+        run_id, to_name, ToMicros(at), IsTerminal(to), from_list, reason);
+    if (r[0][0].as<int64_t>() == 1) return true;
+    return repeat && !r[0][1].is_null() && r[0][1].as<std::string>() == to_name;
   });
 }
 
@@ -711,10 +716,12 @@ bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
 
 void PostgresStore::SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
                                   const std::string& process) {
-  impl_->Run("set try process", [&](pqxx::work& tx) {
-    tx.exec_params("UPDATE task_tries SET process = $4 WHERE run_id = $1 AND task_id = $2 AND try_number = $3",
-                   run_id, task_id, try_number, process);
-  });
+  // One statement, which a repeat after a lost connection makes again harmlessly.
+  impl_->Run<std::function<void(pqxx::nontransaction&)>, pqxx::nontransaction>(
+      "set try process", [&](pqxx::nontransaction& tx) {
+        tx.exec_params("UPDATE task_tries SET process = $4 WHERE run_id = $1 AND task_id = $2 AND try_number = $3",
+                       run_id, task_id, try_number, process);
+      });
 }
 
 namespace {
