@@ -328,7 +328,7 @@ class Executor::RunExecution {
       try {
         HandleCompletion(idx, result);
         Dispatch();
-        Flush();
+        Flush(/*ending_job=*/true);
       } catch (...) {
         failure_ = std::current_exception();
       }
@@ -707,8 +707,9 @@ class Executor::RunExecution {
   }
 
   // Stores the queued transitions in one transaction, then tells the observer
-  // and starts the jobs they allow.
-  void Flush() {
+  // and starts the jobs they allow. `ending_job`: called as the last act of a
+  // job on a pool worker, which then runs the first new job itself.
+  void Flush(bool ending_job = false) {
     if (writes_.empty()) return;
     if (!ex_.store_.TransitionTasks(writes_)) {
       throw Error::Conflict("a task of run " + run_.run_id + " was changed by another process");
@@ -721,7 +722,13 @@ class Executor::RunExecution {
     }
     writes_.clear();
     write_tries_.clear();
-    for (auto& job : jobs_) ex_.pool_->Submit(std::move(job));
+    for (size_t i = 0; i < jobs_.size(); ++i) {
+      if (ending_job && i == 0) {
+        ex_.pool_->SubmitNext(std::move(jobs_[i]));
+      } else {
+        ex_.pool_->Submit(std::move(jobs_[i]));
+      }
+    }
     jobs_.clear();
   }
 

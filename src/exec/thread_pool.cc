@@ -1,6 +1,13 @@
 #include "exec/thread_pool.h"
 
 namespace pipeline {
+namespace {
+
+// The worker the calling thread is, if any, and its follow-up job slot.
+thread_local const ThreadPool* tls_pool = nullptr;
+thread_local std::function<void()>* tls_next = nullptr;
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   threads_.reserve(threads);
@@ -24,7 +31,18 @@ void ThreadPool::Submit(std::function<void()> job) {
   cv_.notify_one();
 }
 
+void ThreadPool::SubmitNext(std::function<void()> job) {
+  if (tls_pool == this && tls_next && !*tls_next) {
+    *tls_next = std::move(job);
+    return;
+  }
+  Submit(std::move(job));
+}
+
 void ThreadPool::WorkerLoop() {
+  std::function<void()> next;
+  tls_pool = this;
+  tls_next = &next;
   for (;;) {
     std::function<void()> job;
     {
@@ -35,6 +53,11 @@ void ThreadPool::WorkerLoop() {
       jobs_.pop_front();
     }
     job();
+    while (next) {
+      std::function<void()> follow = std::move(next);
+      next = nullptr;
+      follow();
+    }
   }
 }
 

@@ -18,6 +18,11 @@ class ThreadPool {
 
   // Runs `job` on a worker. Jobs must not throw (the executor's wrapper catches).
   void Submit(std::function<void()> job);
+  // Like Submit, but called from within a job on one of this pool's workers,
+  // `job` runs on that same worker as soon as the current job returns (no
+  // other thread is woken), unless the worker already holds one such job.
+  // For a job's last act: a follow-up that starts it waits for nothing else.
+  void SubmitNext(std::function<void()> job);
 
  private:
   void WorkerLoop();

@@ -409,7 +409,11 @@ class PostgresStore::Impl {
       ++open_;
     }
     try {
-      return std::make_unique<pqxx::connection>(url_);
+      auto conn = std::make_unique<pqxx::connection>(url_);
+      // Prepared on the server at first use (after the schema is migrated):
+      // the hot path skips parsing and planning.
+      conn->prepare("transition_tasks", "SELECT pipe_transition_tasks($1::jsonb, $2)");
+      return conn;
     } catch (...) {
       Forget();
       throw;
@@ -706,7 +710,7 @@ bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
   // implicit transaction.
   return impl_->RunIf<pqxx::nontransaction>("transition tasks", [&](pqxx::nontransaction& tx) {
     try {
-      return tx.exec_params("SELECT pipe_transition_tasks($1::jsonb, $2)", json, ++attempt > 1)[0][0].as<bool>();
+      return tx.exec_prepared("transition_tasks", json, ++attempt > 1)[0][0].as<bool>();
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() == "PX001") return false;  // a task was not in an expected state
       throw;
