@@ -119,11 +119,20 @@ CREATE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolea
 LANGUAGE plpgsql AS $fn$
 DECLARE
   t jsonb;
-  v_from text;
+  v_run text;
+  v_task text;
+  v_state text;  -- the task's state as the batch moves it
   v_try integer;
   v_to text;
   v_at bigint;
   v_starting boolean;
+  l_run text[] := '{}';
+  l_task text[] := '{}';
+  l_try integer[] := '{}';
+  l_from text[] := '{}';
+  l_to text[] := '{}';
+  l_at bigint[] := '{}';
+  l_reason text[] := '{}';
 BEGIN
   IF retry AND NOT EXISTS (
       SELECT 1
@@ -135,10 +144,15 @@ BEGIN
     RETURN true;
   END IF;
   FOR t IN SELECT e FROM jsonb_array_elements(batch) AS x(e) LOOP
-    SELECT state, try_number INTO v_from, v_try FROM task_instances
-      WHERE run_id = t->>'run' AND task_id = t->>'task' FOR UPDATE;
-    IF NOT FOUND OR NOT (t->'from' ? v_from) THEN
-      RAISE EXCEPTION 'task % of run % is %, not one of %', t->>'task', t->>'run', v_from, t->'from'
+    -- Consecutive moves of one task lock and read its row once.
+    IF v_task IS DISTINCT FROM t->>'task' OR v_run IS DISTINCT FROM t->>'run' THEN
+      v_run := t->>'run';
+      v_task := t->>'task';
+      SELECT state, try_number INTO v_state, v_try FROM task_instances
+        WHERE run_id = v_run AND task_id = v_task FOR UPDATE;
+    END IF;
+    IF v_state IS NULL OR NOT (t->'from' ? v_state) THEN
+      RAISE EXCEPTION 'task % of run % is %, not one of %', v_task, v_run, v_state, t->'from'
         USING ERRCODE = 'PX001';
     END IF;
     v_to := t->>'to';
@@ -153,18 +167,29 @@ BEGIN
         next_try_at = (t->>'next_try_at')::bigint,
         error = CASE WHEN t->>'reason' = '' AND v_to <> 'success' THEN error ELSE t->>'reason' END,
         metrics = COALESCE(t->>'metrics', metrics)
-      WHERE run_id = t->>'run' AND task_id = t->>'task';
+      WHERE run_id = v_run AND task_id = v_task;
     IF v_starting THEN
       INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker)
-        VALUES (t->>'run', t->>'task', v_try, 'running', v_at, t->>'log_path', t->>'worker');
-    ELSIF v_from = 'running' THEN
+        VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker');
+    ELSIF v_state = 'running' THEN
       UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
           error = t->>'reason'
-        WHERE run_id = t->>'run' AND task_id = t->>'task' AND try_number = v_try;
+        WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
     END IF;
-    INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason)
-      VALUES (t->>'run', t->>'task', v_try, v_from, v_to, v_at, t->>'reason');
+    l_run := l_run || v_run;
+    l_task := l_task || v_task;
+    l_try := l_try || v_try;
+    l_from := l_from || v_state;
+    l_to := l_to || v_to;
+    l_at := l_at || v_at;
+    l_reason := l_reason || (t->>'reason');
+    v_state := v_to;
   END LOOP;
+  -- The state log, in the batch's order, in one statement.
+  INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason)
+    SELECT r, k, n, f, o, a, w FROM unnest(l_run, l_task, l_try, l_from, l_to, l_at, l_reason)
+      WITH ORDINALITY AS x(r, k, n, f, o, a, w, i)
+    ORDER BY i;
   RETURN true;
 END
 $fn$;
