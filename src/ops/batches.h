@@ -2,11 +2,12 @@
 // features): the input's batches, worked on batch by batch.
 //
 // A step runs over every batch before the next step starts. What a step
-// needs from the whole table (a mean, a median, the categories of a column)
-// is computed first, from all batches; then the step maps each batch on its
-// own, the batches spread over the cores. Only steps that group rows
-// (duplicates, uniqueness, encodings, group-by features) gather their key
-// columns into one; no step concatenates the table. The output keeps the
+// needs from the whole table (a mean, min and max, a distinct count) is
+// combined from every batch first; then the step maps each batch on its own,
+// the batches spread over the cores. Steps that group rows do so batch by
+// batch (Group); steps that need one column whole (a median, the categories
+// of an encoding) gather just that column; no step concatenates the table.
+// The output keeps the
 // input's batches (fewer rows where a step drops some), so the next operator
 // works batch by batch too, and a column a step leaves alone is shared with
 // the input, not copied.

@@ -30,23 +30,6 @@ void ThrowMissingColumn(const std::string& where, const std::string& name, const
   throw OpError(where + ": column '" + name + "' is not in " + in + " (columns: " + JoinNames(columns) + ")");
 }
 
-std::vector<columnar::ColumnPtr> WholeColumns(const columnar::Table& table) {
-  columnar::TablePtr flat = columnar::Concatenate(table);
-  std::vector<columnar::ColumnPtr> out;
-  for (int c = 0; c < table.num_columns(); ++c) {
-    out.push_back(flat->num_batches() > 0 ? flat->batch(0).columns[c]
-                                          : std::make_shared<columnar::Column>(table.schema().field(c).type, 0));
-  }
-  return out;
-}
-
-columnar::ColumnPtr WholeColumn(const columnar::Table& table, const std::string& name, const std::string& where) {
-  auto idx = table.schema().IndexOf(name);
-  if (!idx) ThrowMissingColumn(where, name, table.schema().names());
-  if (table.num_batches() == 0) return std::make_shared<columnar::Column>(table.schema().field(*idx).type, 0);
-  return table.batch(0).columns[*idx];
-}
-
 std::string FormatFraction(double value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", value);

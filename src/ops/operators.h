@@ -30,13 +30,6 @@ std::string JoinNames(const std::vector<std::string>& names);
 // OpError "WHERE: column 'NAME' is not in IN (columns: a, b)".
 [[noreturn]] void ThrowMissingColumn(const std::string& where, const std::string& name,
                                      const std::vector<std::string>& columns, const char* in = "the input");
-// One column per field of `table`, each holding every row (Concatenate'd);
-// zero-length columns when the table has no rows.
-std::vector<columnar::ColumnPtr> WholeColumns(const columnar::Table& table);
-// The column `name` of a single-batch (or empty) table; ThrowMissingColumn
-// when absent.
-columnar::ColumnPtr WholeColumn(const columnar::Table& table, const std::string& name, const std::string& where);
-
 // "0.01" style, without trailing zeros.
 std::string FormatFraction(double value);
 // The _reason of the first quarantined row, with its file and line when known.

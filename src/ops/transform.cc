@@ -153,19 +153,19 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
 class Groupings {
  public:
   struct Entry {
-    ColumnPtr whole;  // the column gathered from its batches
+    std::vector<ColumnPtr> parts;  // the column's batches, kept alive: their addresses are the key
+    ColumnPtr whole;               // the column gathered from its batches
     columnar::Grouping grouping;
   };
   const Entry& Of(const Batches& w, int index) {
+    Entry e;
+    e.parts = w.Parts(index);
     std::vector<const Column*> key;
-    for (const ColumnPtr& part : w.Parts(index)) key.push_back(part.get());
+    for (const ColumnPtr& part : e.parts) key.push_back(part.get());
     auto it = entries_.find(key);
     if (it == entries_.end()) {
-      Entry e;
       e.whole = w.Gather(index);
       e.grouping = columnar::GroupRows({e.whole});
-      // The parts stay alive with the entry so that their addresses stay its key.
-      parts_.push_back(w.Parts(index));
       it = entries_.emplace(std::move(key), std::move(e)).first;
     }
     return it->second;
@@ -173,7 +173,6 @@ class Groupings {
 
  private:
   std::map<std::vector<const Column*>, Entry> entries_;
-  std::vector<std::vector<ColumnPtr>> parts_;
 };
 
 // The column as float64 values (ints converted), validity kept.
