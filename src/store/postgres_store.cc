@@ -290,6 +290,7 @@ bool Contains(const std::vector<E>& list, E value) {
 class PostgresStore::Impl {
  public:
   Impl(std::string url, PostgresOptions options);
+  ~Impl();
 
   // Runs `fn` in a transaction on a live connection and commits. A
   // connection lost before the commit is re-established (with backoff, within
@@ -490,6 +491,19 @@ class PostgresStore::Impl {
 PostgresStore::Impl::Impl(std::string url, PostgresOptions options)
     : url_(std::move(url)), options_(options) {
   Run("migrate", [&](pqxx::work& tx) { Migrate(tx); });
+}
+
+// The server drops a session lock only once it has noticed the disconnect,
+// which may be after another process has already tried to take it; release
+// it explicitly so that "closed" means "free" (best effort: a broken
+// connection has lost the lock anyway).
+PostgresStore::Impl::~Impl() {
+  if (!scheduler_lock_) return;
+  try {
+    pqxx::nontransaction tx(*scheduler_lock_);
+    tx.exec("SELECT pg_advisory_unlock(" + std::to_string(kSchedulerLockKey) + ")");
+  } catch (const std::exception&) {
+  }
 }
 
 PostgresStore::PostgresStore(const std::string& url, PostgresOptions options)
