@@ -61,6 +61,14 @@ class CancelToken {
   virtual int fd() const = 0;
 };
 
+// What an operator did for a try before the try started (see
+// Operator::Prepare). It has no effect a user can see; destroying it unused
+// undoes it.
+class PreparedTry {
+ public:
+  virtual ~PreparedTry() = default;
+};
+
 // What one try of a task gets to work with. Valid for the duration of Execute.
 class TaskContext {
  public:
@@ -92,6 +100,8 @@ class TaskContext {
   // A persisted output of a task of this run (for a try that runs after a
   // crash, when the in-memory output is gone), or nullopt.
   virtual std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) = 0;
+  // What Prepare() made for this try, or nullptr. Owned by the context.
+  virtual PreparedTry* prepared() { return nullptr; }
 };
 
 // What validation knows of a table's columns before anything runs: names
@@ -129,6 +139,11 @@ class Operator {
                                                    Diagnostics& /*diags*/) const {
     return std::nullopt;
   }
+  // May be called for a try before it starts (while its last upstream task
+  // runs), so that Execute() can start it sooner: whatever it returns must
+  // have no effect a user can see until Execute() acts on it, and is
+  // destroyed unused when the try never starts. nullptr: nothing to prepare.
+  virtual std::unique_ptr<PreparedTry> Prepare(TaskContext& /*ctx*/) const { return nullptr; }
   // Runs one try. Must return promptly once ctx.cancel() fires. May throw
   // pipeline::Error for unexpected failures; the executor fails the try.
   virtual TaskResult Execute(TaskContext& ctx) const = 0;

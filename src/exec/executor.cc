@@ -111,7 +111,14 @@ class TryContext final : public TaskContext {
 
   void ProcessStarted(int pgid) override {
     if (record_processes_) store_.SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
+    if (on_process_started_) on_process_started_();
   }
+
+  PreparedTry* prepared() override { return prepared_.get(); }
+  void SetPrepared(std::unique_ptr<PreparedTry> prepared) { prepared_ = std::move(prepared); }
+  const std::shared_ptr<EventCancelToken>& token() const { return token_; }
+  // Called on the try's worker once ProcessStarted() has recorded the process.
+  void OnProcessStarted(std::function<void()> f) { on_process_started_ = std::move(f); }
 
   std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
     std::lock_guard lock(*outputs_mu_);
@@ -157,6 +164,8 @@ class TryContext final : public TaskContext {
   std::string run_id_;
   std::string artifact_dir_;
   Clock& clock_;
+  std::unique_ptr<PreparedTry> prepared_;
+  std::function<void()> on_process_started_;
 };
 
 }  // namespace
@@ -314,6 +323,9 @@ class Executor::RunExecution {
     int lost_tries = 0;             // tries lost to crashes: they use up no retries
     int lost_in_a_row = 0;
     std::optional<TimePoint> next_try_at;  // restored up_for_retry
+    // A warm start: the next try, prepared while the last upstream task runs.
+    std::shared_ptr<TryContext> warm;
+    bool warming = false;  // being prepared (outside the lock)
   };
 
   // On the worker thread that ran the try. Notifies while holding the lock:
@@ -369,34 +381,101 @@ class Executor::RunExecution {
     return "";
   }
 
+  // The context of try `try_number` of task `idx`: templates rendered.
+  std::shared_ptr<TryContext> MakeContext(size_t idx, int try_number, std::shared_ptr<EventCancelToken> token) {
+    Slot& slot = slots_[idx];
+    const TaskSpec& spec = *slot.spec;
+    std::string log_path = (LogFolder() / (spec.id + "." + std::to_string(try_number) + ".log")).string();
+    auto lookup = [&](std::string_view name) { return Variable(name, slot, try_number); };
+    std::vector<std::pair<std::string, std::string>> env;
+    for (const auto& [key, value] : spec.env) env.emplace_back(key, RenderString(value, lookup));
+    return std::make_shared<TryContext>(
+        spec, RenderDoc(*spec.with, lookup), RenderString(spec.run, lookup), std::move(env), dag_dir_, log_path,
+        try_number, std::move(token), &outputs_, &outputs_mu_, ex_.store_, ex_.options_.record_processes,
+        run_.run_id, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
+        ex_.clock_);
+  }
+
+  // Warm starts. Once a try's process runs (on its worker, outside the
+  // lock), the downstream tasks that will be ready the moment it succeeds
+  // are prepared (Operator::Prepare: a shell waiting at its gate), so that
+  // the hop from one task to the next costs no process start-up. At most
+  // limit_ at a time; a prepared try that never starts is destroyed unused.
+  void PrepareDownstream(size_t idx) {
+    struct Job {
+      size_t down;
+      std::shared_ptr<TryContext> ctx;
+      const Operator* op;
+    };
+    std::vector<Job> jobs;
+    {
+      std::lock_guard lock(mu_);
+      if (failure_ || cancelling_ || draining_) return;
+      for (size_t down : slots_[idx].downstream) {
+        Slot& d = slots_[down];
+        if (warm_ >= limit_) break;
+        if (d.state != TaskState::kPending || d.warm || d.warming) continue;
+        UpstreamCounts if_success = d.upstream;
+        Count(TaskState::kSuccess, if_success);
+        if (Evaluate(d.spec->trigger_rule, if_success) != Decision::kRun) continue;
+        const Operator* op = ex_.ops_.Find(d.spec->op);
+        if (!op) continue;
+        d.warming = true;
+        ++warm_;
+        jobs.push_back({down, MakeContext(down, d.try_number + 1, std::make_shared<EventCancelToken>()), op});
+      }
+    }
+    for (Job& job : jobs) {
+      try {
+        job.ctx->SetPrepared(job.op->Prepare(*job.ctx));
+      } catch (const std::exception&) {
+        // Nothing prepared: the try starts as usual and reports what fails.
+      }
+    }
+    std::vector<std::shared_ptr<TryContext>> unused;  // destroyed after the lock is released
+    std::lock_guard lock(mu_);
+    for (Job& job : jobs) {
+      Slot& d = slots_[job.down];
+      d.warming = false;
+      bool usable = job.ctx->prepared() && !failure_ && !cancelling_ && !draining_ &&
+                    (d.state == TaskState::kPending || d.state == TaskState::kQueued) &&
+                    d.try_number + 1 == job.ctx->try_number();
+      if (usable) {
+        d.warm = std::move(job.ctx);
+      } else {
+        --warm_;
+        unused.push_back(std::move(job.ctx));
+      }
+    }
+  }
+
+  // Drops the warm start of a task that starts cold or never starts.
+  void DropWarm(size_t idx) {
+    if (!slots_[idx].warm) return;
+    slots_[idx].warm.reset();
+    --warm_;
+  }
+
   void StartTry(size_t idx) {
     Slot& slot = slots_[idx];
     const TaskSpec& spec = *slot.spec;
     int try_number = slot.try_number + 1;
-    std::string log_path =
-        (LogFolder() / (spec.id + "." + std::to_string(try_number) + ".log")).string();
+
+    std::shared_ptr<TryContext> ctx;
+    if (slot.warm && slot.warm->try_number() == try_number) ctx = slot.warm;
+    DropWarm(idx);
+    if (!ctx) ctx = MakeContext(idx, try_number, std::make_shared<EventCancelToken>());
+    ctx->OnProcessStarted([this, idx] { PrepareDownstream(idx); });
 
     TaskTransition t = Transition(idx, {TaskState::kQueued}, TaskState::kRunning);
-    t.log_path = log_path;
+    t.log_path = ctx->log_path();
     t.worker = ex_.options_.worker_name;
     slot.try_number = try_number;
     Apply(idx, t);
     slot.timed_out = false;
-    slot.token = std::make_shared<EventCancelToken>();
+    slot.token = ctx->token();
     if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
     ++running_;
-
-    auto lookup = [&](std::string_view name) { return Variable(name, slot, try_number); };
-    std::vector<std::pair<std::string, std::string>> env;
-    for (const auto& [key, value] : spec.env) env.emplace_back(key, RenderString(value, lookup));
-    auto ctx = std::make_shared<TryContext>(spec, RenderDoc(*spec.with, lookup),
-                                            RenderString(spec.run, lookup), std::move(env),
-                                            dag_dir_, log_path, try_number, slot.token, &outputs_,
-                                            &outputs_mu_, ex_.store_, ex_.options_.record_processes,
-                                            run_.run_id,
-                                            (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id)
-                                                .string(),
-                                            ex_.clock_);
     const Operator* op = ex_.ops_.Find(spec.op);
     // Submitted by Flush(), once the `running` state is stored.
     jobs_.push_back([this, idx, ctx, op] {
@@ -550,6 +629,7 @@ class Executor::RunExecution {
     t.reason = "trigger rule " + std::string(ToString(d.spec->trigger_rule)) +
                (skip ? " cannot hold" : ": an upstream task failed");
     Apply(idx, t);
+    DropWarm(idx);
     --unfinished_;
     ReleaseOutputs(idx);
     return true;
@@ -637,6 +717,7 @@ class Executor::RunExecution {
 
   void BeginDrain() {
     draining_ = true;
+    for (size_t idx = 0; idx < slots_.size(); ++idx) DropWarm(idx);
     ready_.clear();  // they stay queued in the store
     std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
   }
@@ -663,6 +744,7 @@ class Executor::RunExecution {
             TaskState::kCancelled);
         t.reason = "cancelled";
         Apply(idx, t);
+        DropWarm(idx);
         --unfinished_;
       }
     }
@@ -779,6 +861,7 @@ class Executor::RunExecution {
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
   int running_ = 0;
+  int warm_ = 0;  // slots with a warm start, or one being prepared
   bool cancelling_ = false;
 
   std::mutex outputs_mu_;

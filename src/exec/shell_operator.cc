@@ -13,6 +13,20 @@ namespace pipeline {
 
 namespace {
 
+// A warm start: `/bin/sh` started ahead of the try, blocked reading its gate
+// (fd 3) before it runs the task's command. At end of file (the try never
+// starts, or this process died) it exits without running anything. `eval`
+// runs the command as `sh -c` would, with $0 = "sh" and no arguments; error
+// messages name "eval" (`sh: 1: eval: foo: not found`).
+constexpr const char* kGatedScript =
+    "read -r PIPE_GATE <&3 || exit 125; unset PIPE_GATE; exec 3<&-; eval \"set --; $1\"";
+
+class WarmShell final : public PreparedTry {
+ public:
+  explicit WarmShell(std::unique_ptr<Subprocess> process) : process(std::move(process)) {}
+  std::unique_ptr<Subprocess> process;  // waiting at its gate
+};
+
 class ShellOperator final : public Operator {
  public:
   explicit ShellOperator(ShellOptions options) : options_(options) {}
@@ -33,22 +47,30 @@ class ShellOperator final : public Operator {
     }
   }
 
+  std::unique_ptr<PreparedTry> Prepare(TaskContext& ctx) const override {
+    std::string error;
+    std::unique_ptr<Subprocess> process = Subprocess::Start(Spec(ctx, /*gated=*/true), true, &error);
+    if (!process) return nullptr;  // Execute() tries again, and reports why
+    return std::make_unique<WarmShell>(std::move(process));
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
-    namespace fs = std::filesystem;
-    SubprocessSpec spec;
-    spec.argv = {"/bin/sh", "-c", ctx.command()};
-    spec.env = ctx.env();
-    spec.env.insert(spec.env.begin(), {{"PIPE_TASK_ID", ctx.task().id},
-                                       {"PIPE_TRY_NUMBER", std::to_string(ctx.try_number())}});
-    spec.cwd = ctx.dag_dir();
-    if (const DocNode* workdir = ctx.args().Find("workdir")) {
-      fs::path dir(workdir->text());
-      spec.cwd = dir.is_absolute() ? dir.string() : (fs::path(ctx.dag_dir()) / dir).string();
+    std::unique_ptr<Subprocess> process;
+    if (auto* warm = dynamic_cast<WarmShell*>(ctx.prepared()); warm && warm->process) {
+      if (warm->process->Release()) {
+        process = std::move(warm->process);
+      } else {
+        warm->process.reset();  // died at its gate, having run nothing: start afresh
+      }
     }
-    spec.output_path = ctx.log_path();
-    SubprocessResult r = RunSubprocess(spec, ctx.cancel(), options_.kill_grace,
-                                       [&](int pgid) { ctx.ProcessStarted(pgid); });
-    if (!r.started) return TaskResult::Failure(r.error);
+    if (!process) {
+      std::string error;
+      process = Subprocess::Start(Spec(ctx, /*gated=*/false), false, &error);
+      if (!process) return TaskResult::Failure(error);
+    }
+    ctx.ProcessStarted(process->pid());
+    SubprocessResult r = process->Wait(ctx.cancel(), options_.kill_grace);
+    if (!r.error.empty()) return TaskResult::Failure(r.error);
     TaskResult result;
     if (r.exited) result.exit_code = r.exit_code;
     if (r.cancelled) {
@@ -64,6 +86,26 @@ class ShellOperator final : public Operator {
   }
 
  private:
+  static SubprocessSpec Spec(const TaskContext& ctx, bool gated) {
+    namespace fs = std::filesystem;
+    SubprocessSpec spec;
+    if (gated) {
+      spec.argv = {"/bin/sh", "-c", kGatedScript, "sh", ctx.command()};
+    } else {
+      spec.argv = {"/bin/sh", "-c", ctx.command()};
+    }
+    spec.env = ctx.env();
+    spec.env.insert(spec.env.begin(), {{"PIPE_TASK_ID", ctx.task().id},
+                                       {"PIPE_TRY_NUMBER", std::to_string(ctx.try_number())}});
+    spec.cwd = ctx.dag_dir();
+    if (const DocNode* workdir = ctx.args().Find("workdir")) {
+      fs::path dir(workdir->text());
+      spec.cwd = dir.is_absolute() ? dir.string() : (fs::path(ctx.dag_dir()) / dir).string();
+    }
+    spec.output_path = ctx.log_path();
+    return spec;
+  }
+
   ShellOptions options_;
 };
 

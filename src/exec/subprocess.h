@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,40 @@ struct SubprocessSpec {
   std::vector<std::pair<std::string, std::string>> env;  // added to this process's environment
   std::string cwd;
   std::string output_path;  // stdout and stderr, appended; created on first output
+};
+
+// A child started in a process group of its own: running, or held at its
+// gate until Release(). Not thread-safe; Wait() blocks its caller.
+class Subprocess {
+ public:
+  // Starts `spec`. With `gated`, the child's fd 3 is a socket the parent
+  // writes one line to on Release() and closes; `spec.argv` must make the
+  // child read that line before it does anything else, and give up at end
+  // of file. Returns nullptr with `error` set when the child cannot start.
+  static std::unique_ptr<Subprocess> Start(const SubprocessSpec& spec, bool gated, std::string* error);
+
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+  // A child not waited for is killed (its whole group) and reaped; a gated
+  // one not released has then run nothing of its own.
+  ~Subprocess();
+
+  int pid() const { return pid_; }
+  // Lets a gated child go on. False when it is gone (or not gated).
+  bool Release();
+  // Waits for the child to exit or for `cancel` to fire, as RunSubprocess
+  // does. Call once.
+  SubprocessResult Wait(const CancelToken& cancel, std::chrono::milliseconds grace);
+
+ private:
+  Subprocess(int pid, int out_fd, int gate_fd, std::string output_path)
+      : pid_(pid), out_fd_(out_fd), gate_fd_(gate_fd), output_path_(std::move(output_path)) {}
+
+  int pid_;
+  int out_fd_;   // read end of the child's stdout and stderr
+  int gate_fd_;  // -1 when not gated or released
+  std::string output_path_;
+  bool reaped_ = false;
 };
 
 // Starts `spec` and waits for it to exit or for `cancel` to fire. On cancel,

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,9 +119,7 @@ bool KillProcessGroup(const std::string& token) {
   return false;
 }
 
-SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
-                               std::chrono::milliseconds grace, const std::function<void(int)>& on_start) {
-  SubprocessResult result;
+std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, bool gated, std::string* error) {
   std::vector<std::string> env = BuildEnvironment(spec.env);
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
@@ -130,17 +129,40 @@ SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& ca
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  // Output goes through a pipe that this thread copies to the log file.
+  // Output goes through a pipe that the waiting thread copies to the log file.
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    result.error = std::string("pipe: ") + std::strerror(errno);
-    return result;
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return nullptr;
+  }
+  // The gate is a socket, so that releasing a child that died raises no SIGPIPE.
+  int gate_fds[2] = {-1, -1};
+  if (gated) {
+    int raw[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, raw) != 0) {
+      *error = std::string("socketpair: ") + std::strerror(errno);
+      close(pipe_fds[0]);
+      close(pipe_fds[1]);
+      return nullptr;
+    }
+    // Above the descriptors the child gets (0-3), so that no dup2 below
+    // lands on a source still needed.
+    gate_fds[0] = fcntl(raw[0], F_DUPFD_CLOEXEC, 10);
+    int saved = errno;
+    gate_fds[1] = raw[1];
+    close(raw[0]);
+    if (gate_fds[0] < 0) {
+      *error = std::string("fcntl: ") + std::strerror(saved);
+      for (int fd : {pipe_fds[0], pipe_fds[1], gate_fds[1]}) close(fd);
+      return nullptr;
+    }
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  if (gated) posix_spawn_file_actions_adddup2(&actions, gate_fds[0], 3);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
 
   posix_spawnattr_t attr;
@@ -160,17 +182,45 @@ SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& ca
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(pipe_fds[1]);
-  int out_fd = pipe_fds[0];
+  if (gate_fds[0] >= 0) close(gate_fds[0]);
   if (rc != 0) {
-    close(out_fd);
-    result.error = "cannot start " + spec.argv[0] + ": " + std::strerror(rc);
-    return result;
+    close(pipe_fds[0]);
+    if (gate_fds[1] >= 0) close(gate_fds[1]);
+    *error = "cannot start " + spec.argv[0] + ": " + std::strerror(rc);
+    return nullptr;
   }
-  result.started = true;
-  fcntl(out_fd, F_SETFL, O_NONBLOCK);
-  if (on_start) on_start(pid);
+  fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+  return std::unique_ptr<Subprocess>(new Subprocess(pid, pipe_fds[0], gate_fds[1], spec.output_path));
+}
 
-  LazyOutput output(spec.output_path);
+Subprocess::~Subprocess() {
+  if (gate_fd_ >= 0) close(gate_fd_);
+  if (!reaped_) {
+    kill(-pid_, SIGKILL);
+    int status;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+bool Subprocess::Release() {
+  if (gate_fd_ < 0) return false;
+  ssize_t n;
+  do {
+    n = send(gate_fd_, "\n", 1, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  close(gate_fd_);
+  gate_fd_ = -1;
+  return n == 1;
+}
+
+SubprocessResult Subprocess::Wait(const CancelToken& cancel, std::chrono::milliseconds grace) {
+  SubprocessResult result;
+  result.started = true;
+  pid_t pid = pid_;
+  int out_fd = out_fd_;
+  LazyOutput output(output_path_);
   int pidfd = OpenPidFd(pid);
   int status = 0;
   bool exited = false;
@@ -205,19 +255,36 @@ SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& ca
     bool maybe_exited = pid_idx < 0 || fds[pid_idx].revents;
     if (maybe_exited && waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
+  reaped_ = exited;
   // The leader is gone: take what it wrote; a background process still
   // holding the pipe does not keep the task open.
   if (pipe_open) Pump(out_fd, output);
   close(out_fd);
+  out_fd_ = -1;
   if (pidfd >= 0) close(pidfd);
   if (result.cancelled) kill(-pid, SIGKILL);  // whatever the leader left behind in its group
-  if (WIFEXITED(status)) {
+  if (!exited) {
+    result.error = std::string("cannot wait for process ") + std::to_string(pid) + ": " + std::strerror(errno);
+  } else if (WIFEXITED(status)) {
     result.exited = true;
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
     result.signal = WTERMSIG(status);
   }
   return result;
+}
+
+SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
+                               std::chrono::milliseconds grace, const std::function<void(int)>& on_start) {
+  std::string error;
+  std::unique_ptr<Subprocess> child = Subprocess::Start(spec, /*gated=*/false, &error);
+  if (!child) {
+    SubprocessResult result;
+    result.error = std::move(error);
+    return result;
+  }
+  if (on_start) on_start(child->pid());
+  return child->Wait(cancel, grace);
 }
 
 }  // namespace pipeline

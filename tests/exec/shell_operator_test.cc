@@ -11,6 +11,8 @@
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
 #include "exec/executor.h"
+#include "exec/subprocess.h"
+#include "exec/cancel_token.h"
 #include "test_util.h"
 
 namespace pipeline {
@@ -123,6 +125,135 @@ TEST_F(ShellOperatorTest, MissingWorkdirFailsTheTry) {
   EXPECT_EQ(Run("dag: s\ntasks:\n  a: {op: shell, run: 'true', with: {workdir: nope}}\n"),
             RunState::kFailed);
   EXPECT_EQ(store_->GetTries("r1", "a")[0].error.rfind("cannot start /bin/sh: ", 0), 0u);
+}
+
+// Pids of the processes whose command line holds `needle`.
+std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos) out.push_back(pid_t(std::stoi(name)));
+  }
+  return out;
+}
+
+// A command that waits (up to 5 s) until a shell waits at its gate to run a
+// command mentioning `token`, and writes how many there are to `file`.
+std::string AwaitGated(const std::string& token, const std::string& file) {
+  std::string find = "grep -ls '" + token + "' /proc/[0-9]*/cmdline | xargs -r grep -ls 'PIPE_[G]ATE'";
+  return "for i in $(seq 100); do [ -n \"$(" + find + ")\" ] && break; sleep 0.05; done; " + find +
+         " | wc -l > " + file;
+}
+
+std::string Slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A DAG of shell tasks `a` and `b` (depending on a) with these commands;
+// `a_extra` adds keys to a.
+std::string TwoTasks(const std::string& a_run, const std::string& b_run, const std::string& a_extra = "") {
+  return "dag: s\ntasks:\n  a:\n    op: shell\n" + a_extra + "    run: |\n      " + a_run +
+         "\n  b:\n    op: shell\n    depends_on: [a]\n    run: |\n      " + b_run + "\n";
+}
+
+TEST_F(ShellOperatorTest, DownstreamShellWaitsAtItsGateAndRunsOnceAfterTheUpstreamSucceeds) {
+  // Given a -> b, then while a runs b's shell is already started, waiting at
+  // its gate, has run nothing; after a, b's command runs once as `sh -c` would.
+  std::string token = "warm_ok_" + std::to_string(getpid());
+  EXPECT_EQ(Run(TwoTasks(AwaitGated(token, "gated") + "; test -e b_ran && echo early || true",
+                         "echo \"$0 $# $PIPE_TRY_NUMBER {{ task.id }}\" # " + token + "\n      touch b_ran; pwd")),
+            RunState::kSuccess);
+  EXPECT_EQ(Slurp(dir_ / "gated"), "1\n");
+  EXPECT_EQ(Log("a"), "");
+  EXPECT_EQ(Log("b"), "sh 0 1 b\n" + fs::canonical(dir_).string() + "\n");
+  EXPECT_TRUE(ProcessesMentioning(token).empty());
+}
+
+TEST_F(ShellOperatorTest, PreparedShellNeverRunsWhenTheUpstreamFails) {
+  std::string token = "warm_fail_" + std::to_string(getpid());
+  EXPECT_EQ(Run(TwoTasks(AwaitGated(token, "gated") + "; exit 1", "touch b_ran # " + token)), RunState::kFailed);
+  EXPECT_EQ(Slurp(dir_ / "gated"), "1\n");
+  EXPECT_EQ(store_->GetTaskInstance("r1", "b")->state, TaskState::kUpstreamFailed);
+  EXPECT_FALSE(fs::exists(dir_ / "b_ran"));
+  EXPECT_TRUE(ProcessesMentioning(token).empty());
+}
+
+TEST_F(ShellOperatorTest, PreparedShellOutlivesAnUpstreamRetry) {
+  // Given a that fails its first try, then b's prepared shell waits through
+  // the retry and b runs once.
+  std::string token = "warm_retry_" + std::to_string(getpid());
+  EXPECT_EQ(Run(TwoTasks(AwaitGated(token, "gated.$PIPE_TRY_NUMBER") + "; test $PIPE_TRY_NUMBER = 2",
+                         "echo x >> b_ran # " + token, "    retries: 1\n    retry_delay: 10ms\n")),
+            RunState::kSuccess);
+  EXPECT_EQ(Slurp(dir_ / "gated.1"), "1\n");
+  EXPECT_EQ(Slurp(dir_ / "gated.2"), "1\n");
+  EXPECT_EQ(Slurp(dir_ / "b_ran"), "x\n");
+  EXPECT_EQ(store_->GetTries("r1", "b").size(), 1u);
+}
+
+TEST_F(ShellOperatorTest, DownstreamWithAMissingWorkdirFailsAsItWouldCold) {
+  EXPECT_EQ(Run("dag: s\ntasks:\n  a: {op: shell, run: 'sleep 0.1'}\n"
+                "  b: {op: shell, depends_on: [a], run: 'true', with: {workdir: nope}}\n"),
+            RunState::kFailed);
+  EXPECT_EQ(store_->GetTries("r1", "b")[0].error.rfind("cannot start /bin/sh: ", 0), 0u);
+}
+
+TEST(SubprocessTest, GatedChildRunsNothingUntilReleased) {
+  fs::path dir = testing_util::FreshTestDir("pipe_gate");
+  SubprocessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "read -r go <&3 || exit 125; touch ran"};
+  spec.cwd = dir.string();
+  spec.output_path = (dir / "out.log").string();
+  std::string error;
+  auto child = Subprocess::Start(spec, /*gated=*/true, &error);
+  ASSERT_TRUE(child) << error;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(fs::exists(dir / "ran"));
+  ASSERT_TRUE(child->Release());
+  EventCancelToken never;
+  SubprocessResult r = child->Wait(never, std::chrono::milliseconds(100));
+  EXPECT_TRUE(r.exited);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(fs::exists(dir / "ran"));
+  fs::remove_all(dir);
+}
+
+TEST(SubprocessTest, GatedChildNotReleasedIsGoneWithItsHandle) {
+  fs::path dir = testing_util::FreshTestDir("pipe_gate");
+  SubprocessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "read -r go <&3 || exit 125; touch ran"};
+  spec.cwd = dir.string();
+  spec.output_path = (dir / "out.log").string();
+  std::string error;
+  auto child = Subprocess::Start(spec, /*gated=*/true, &error);
+  ASSERT_TRUE(child) << error;
+  pid_t pid = child->pid();
+  child.reset();
+  EXPECT_TRUE(testing_util::ProcessGone(pid));
+  EXPECT_FALSE(fs::exists(dir / "ran"));
+  fs::remove_all(dir);
+}
+
+TEST(SubprocessTest, ReleasingAChildThatDiedAtItsGateFails) {
+  SubprocessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "exit 0"};
+  spec.output_path = "/dev/null";
+  std::string error;
+  auto child = Subprocess::Start(spec, /*gated=*/true, &error);
+  ASSERT_TRUE(child) << error;
+  // The child exits without reading its gate; once it is a zombie, Release fails.
+  fs::path stat = "/proc/" + std::to_string(child->pid()) + "/stat";
+  for (int i = 0; i < 2500 && Slurp(stat).find(") Z ") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_NE(Slurp(stat).find(") Z "), std::string::npos);
+  EXPECT_FALSE(child->Release());
 }
 
 }  // namespace
