@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +32,22 @@ inline std::filesystem::path FreshTestDir(const std::string& prefix) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
+}
+
+// Pids of the live processes whose command line holds `needle` (a zombie's
+// is empty).
+inline std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+  namespace fs = std::filesystem;
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos) out.push_back(pid_t(std::stoi(name)));
+  }
+  return out;
 }
 
 // Whether process `pid` has ended, waiting up to 3 s for it (a killed

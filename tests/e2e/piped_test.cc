@@ -343,7 +343,13 @@ tasks:
     pqxx::result r = tx.exec_params("SELECT process FROM task_tries WHERE run_id = $1 AND task_id = 'long'", run_id);
     return !r.empty() && !r[0][0].is_null() && !r[0][0].as<std::string>().empty();
   }));
+  // `after` is started ahead, waiting at its gate (a warm start); the crash
+  // must not let it run: it sees end of file and exits.
+  std::string warm_after = std::string("echo after >> marks") + '\0';
+  ASSERT_TRUE(Eventually([&] { return !testing_util::ProcessesMentioning(warm_after).empty(); }));
   EXPECT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  EXPECT_TRUE(Eventually([&] { return testing_util::ProcessesMentioning(warm_after).empty(); }));
+  EXPECT_EQ(ReadFile(marks), "start 1\n");
   StartDaemon();
   ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 30));
   json run = Run(run_id);

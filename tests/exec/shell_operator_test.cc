@@ -127,18 +127,7 @@ TEST_F(ShellOperatorTest, MissingWorkdirFailsTheTry) {
   EXPECT_EQ(store_->GetTries("r1", "a")[0].error.rfind("cannot start /bin/sh: ", 0), 0u);
 }
 
-// Pids of the processes whose command line holds `needle`.
-std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
-  std::vector<pid_t> out;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(needle) != std::string::npos) out.push_back(pid_t(std::stoi(name)));
-  }
-  return out;
-}
+using testing_util::ProcessesMentioning;
 
 // A command that waits (up to 5 s) until a shell waits at its gate to run a
 // command mentioning `token`, and writes how many there are to `file`.
