@@ -119,6 +119,7 @@ class Executor {
   int workers_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<DagSlots> dag_slots_;  // max_active_tasks over the runs of a DAG
+  std::atomic<int> warm_total_{0};       // prepared tries over all runs: at most workers_
   std::mutex mu_;
   std::map<std::string, RunExecution*> active_;  // by run id; guarded by mu_
   std::set<std::string> cancel_on_start_;        // guarded by mu_

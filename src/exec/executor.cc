@@ -213,6 +213,9 @@ class Executor::RunExecution {
     unfinished_ = slots_.size();
   }
 
+  // What is still prepared is destroyed with the slots (waiting shells killed).
+  ~RunExecution() { ex_.warm_total_.fetch_sub(warm_, std::memory_order_relaxed); }
+
   RunState Run(bool restore) {
     // On the way out (after the lock below is released): no more wakes.
     struct StopWaking {
@@ -413,15 +416,14 @@ class Executor::RunExecution {
       if (failure_ || cancelling_ || draining_) return;
       for (size_t down : slots_[idx].downstream) {
         Slot& d = slots_[down];
-        if (warm_ >= limit_) break;
         if (d.state != TaskState::kPending || d.warm || d.warming) continue;
         UpstreamCounts if_success = d.upstream;
         Count(TaskState::kSuccess, if_success);
         if (Evaluate(d.spec->trigger_rule, if_success) != Decision::kRun) continue;
         const Operator* op = ex_.ops_.Find(d.spec->op);
         if (!op) continue;
+        if (warm_ >= limit_ || !ReserveWarm()) break;
         d.warming = true;
-        ++warm_;
         jobs.push_back({down, MakeContext(down, d.try_number + 1, std::make_shared<EventCancelToken>()), op});
       }
     }
@@ -443,7 +445,7 @@ class Executor::RunExecution {
       if (usable) {
         d.warm = std::move(job.ctx);
       } else {
-        --warm_;
+        ReleaseWarm();
         unused.push_back(std::move(job.ctx));
       }
     }
@@ -453,7 +455,22 @@ class Executor::RunExecution {
   void DropWarm(size_t idx) {
     if (!slots_[idx].warm) return;
     slots_[idx].warm.reset();
+    ReleaseWarm();
+  }
+
+  // Counts a prepared try in this run and in the executor, where at most
+  // `workers` are prepared at a time (idle shells add up over many runs).
+  bool ReserveWarm() {
+    if (ex_.warm_total_.fetch_add(1, std::memory_order_relaxed) >= ex_.workers_) {
+      ex_.warm_total_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    ++warm_;
+    return true;
+  }
+  void ReleaseWarm() {
     --warm_;
+    ex_.warm_total_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void StartTry(size_t idx) {

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -184,6 +185,23 @@ TEST_F(ShellOperatorTest, PreparedShellOutlivesAnUpstreamRetry) {
   EXPECT_EQ(Slurp(dir_ / "gated.2"), "1\n");
   EXPECT_EQ(Slurp(dir_ / "b_ran"), "x\n");
   EXPECT_EQ(store_->GetTries("r1", "b").size(), 1u);
+}
+
+TEST_F(ShellOperatorTest, PreparedShellsAreAtMostTheWorkerCount) {
+  // Given a fanning out to four shell tasks and 2 workers, then two of them
+  // are prepared while a runs, and all four run once.
+  std::string token = "warm_cap_" + std::to_string(getpid());
+  std::string yaml = TwoTasks(AwaitGated(token, "gated") + "; sleep 0.3; " +
+                                  "grep -ls '" + token + "' /proc/[0-9]*/cmdline | xargs -r grep -ls 'PIPE_[G]ATE' | wc -l > gated",
+                              "echo b >> ran # " + token);
+  for (const char* id : {"c", "d", "e"}) {
+    yaml += std::string("  ") + id + ":\n    op: shell\n    depends_on: [a]\n    run: 'echo " + id + " >> ran # " + token + "'\n";
+  }
+  EXPECT_EQ(Run(yaml), RunState::kSuccess);
+  EXPECT_EQ(Slurp(dir_ / "gated"), "2\n");
+  std::string ran = Slurp(dir_ / "ran");
+  std::sort(ran.begin(), ran.end());
+  EXPECT_EQ(ran, "\n\n\n\nbcde");
 }
 
 TEST_F(ShellOperatorTest, DownstreamWithAMissingWorkdirFailsAsItWouldCold) {
