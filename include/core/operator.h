@@ -67,6 +67,9 @@ class CancelToken {
 class PreparedTry {
  public:
   virtual ~PreparedTry() = default;
+  // The process group it started (recorded with the try's start, as
+  // TaskContext::ProcessStarted would record it), or 0.
+  virtual int process_group() const { return 0; }
 };
 
 // What one try of a task gets to work with. Valid for the duration of Execute.

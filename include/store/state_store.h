@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct DagRecord {
   std::string dag_id;
@@ -132,6 +132,9 @@ struct TaskTransition {
   // to == kRunning: the try to open (try_number + 1 of the instance).
   std::string log_path;
   std::string worker;
+  // The try's process (ProcessToken), when it exists before the try starts
+  // (a warm start); otherwise SetTryProcess records it once started.
+  std::string process;
   // Terminal or up_for_retry: how the try ended.
   std::optional<int> exit_code;
   std::optional<TimePoint> next_try_at;

@@ -110,13 +110,23 @@ class TryContext final : public TaskContext {
   }
 
   void ProcessStarted(int pgid) override {
-    if (record_processes_) store_.SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
+    if (record_processes_ && pgid != recorded_pgid_) {
+      store_.SetTryProcess(run_id_, task_.id, try_number_, ProcessToken(pgid));
+    }
     if (on_process_started_) on_process_started_();
   }
 
   PreparedTry* prepared() override { return prepared_.get(); }
   void SetPrepared(std::unique_ptr<PreparedTry> prepared) { prepared_ = std::move(prepared); }
   const std::shared_ptr<EventCancelToken>& token() const { return token_; }
+  // The try's start records the prepared process (when processes are
+  // recorded): "" when there is none. ProcessStarted() then writes nothing.
+  std::string PreparedProcess() {
+    int pgid = prepared_ && record_processes_ ? prepared_->process_group() : 0;
+    std::string token = pgid > 0 ? ProcessToken(pgid) : "";
+    if (!token.empty()) recorded_pgid_ = pgid;
+    return token;
+  }
   // Called on the try's worker once ProcessStarted() has recorded the process.
   void OnProcessStarted(std::function<void()> f) { on_process_started_ = std::move(f); }
 
@@ -165,6 +175,7 @@ class TryContext final : public TaskContext {
   std::string artifact_dir_;
   Clock& clock_;
   std::unique_ptr<PreparedTry> prepared_;
+  int recorded_pgid_ = 0;  // recorded with the try's start
   std::function<void()> on_process_started_;
 };
 
@@ -487,6 +498,7 @@ class Executor::RunExecution {
     TaskTransition t = Transition(idx, {TaskState::kQueued}, TaskState::kRunning);
     t.log_path = ctx->log_path();
     t.worker = ex_.options_.worker_name;
+    t.process = ctx->PreparedProcess();
     slot.try_number = try_number;
     Apply(idx, t);
     slot.timed_out = false;

@@ -24,6 +24,7 @@ constexpr const char* kGatedScript =
 class WarmShell final : public PreparedTry {
  public:
   explicit WarmShell(std::unique_ptr<Subprocess> process) : process(std::move(process)) {}
+  int process_group() const override { return process ? process->pid() : 0; }
   std::unique_ptr<Subprocess> process;  // waiting at its gate
 };
 

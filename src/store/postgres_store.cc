@@ -21,6 +21,90 @@ namespace pipeline {
 
 namespace {
 
+// The transition function of schema versions 2 and 3 (see kMigrations):
+// version 2 created it without the `process` column of a try; version 3
+// replaces it, and on a fresh database both steps install this text.
+const char* const kTransitionFunction = R"sql(
+CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  t jsonb;
+  v_run text;
+  v_task text;
+  v_state text;  -- the task's state as the batch moves it
+  v_try integer;
+  v_to text;
+  v_at bigint;
+  v_starting boolean;
+  l_run text[] := '{}';
+  l_task text[] := '{}';
+  l_try integer[] := '{}';
+  l_from text[] := '{}';
+  l_to text[] := '{}';
+  l_at bigint[] := '{}';
+  l_reason text[] := '{}';
+BEGIN
+  IF retry AND NOT EXISTS (
+      SELECT 1
+      FROM (SELECT DISTINCT ON (e->>'run', e->>'task') e->>'run' AS run, e->>'task' AS task, e->>'to' AS final
+            FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(e, n)
+            ORDER BY e->>'run', e->>'task', n DESC) f
+      LEFT JOIN task_instances i ON i.run_id = f.run AND i.task_id = f.task
+      WHERE i.state IS DISTINCT FROM f.final) THEN
+    RETURN true;
+  END IF;
+  FOR t IN SELECT e FROM jsonb_array_elements(batch) AS x(e) LOOP
+    -- Consecutive moves of one task lock and read its row once.
+    IF v_task IS DISTINCT FROM t->>'task' OR v_run IS DISTINCT FROM t->>'run' THEN
+      v_run := t->>'run';
+      v_task := t->>'task';
+      SELECT state, try_number INTO v_state, v_try FROM task_instances
+        WHERE run_id = v_run AND task_id = v_task FOR UPDATE;
+    END IF;
+    IF v_state IS NULL OR NOT (t->'from' ? v_state) THEN
+      RAISE EXCEPTION 'task % of run % is %, not one of %', v_task, v_run, v_state, t->'from'
+        USING ERRCODE = 'PX001';
+    END IF;
+    v_to := t->>'to';
+    v_at := (t->>'at')::bigint;
+    v_starting := v_to = 'running';
+    IF v_starting THEN
+      v_try := v_try + 1;
+    END IF;
+    UPDATE task_instances SET state = v_to, try_number = v_try,
+        started_at = CASE WHEN v_starting AND started_at IS NULL THEN v_at ELSE started_at END,
+        ended_at = CASE WHEN (t->>'terminal')::boolean THEN v_at ELSE NULL END,
+        next_try_at = (t->>'next_try_at')::bigint,
+        error = CASE WHEN t->>'reason' = '' AND v_to <> 'success' THEN error ELSE t->>'reason' END,
+        metrics = COALESCE(t->>'metrics', metrics)
+      WHERE run_id = v_run AND task_id = v_task;
+    IF v_starting THEN
+      INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker, process)
+        VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker', COALESCE(t->>'process', ''));
+    ELSIF v_state = 'running' THEN
+      UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
+          error = t->>'reason'
+        WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
+    END IF;
+    l_run := l_run || v_run;
+    l_task := l_task || v_task;
+    l_try := l_try || v_try;
+    l_from := l_from || v_state;
+    l_to := l_to || v_to;
+    l_at := l_at || v_at;
+    l_reason := l_reason || (t->>'reason');
+    v_state := v_to;
+  END LOOP;
+  -- The state log, in the batch's order, in one statement.
+  INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason)
+    SELECT r, k, n, f, o, a, w FROM unnest(l_run, l_task, l_try, l_from, l_to, l_at, l_reason)
+      WITH ORDINALITY AS x(r, k, n, f, o, a, w, i)
+    ORDER BY i;
+  RETURN true;
+END
+$fn$;
+)sql";
+
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE dags (
@@ -114,86 +198,10 @@ CREATE TABLE artifacts (
     // undoes the whole batch. `retry`: the call is repeated after a lost
     // connection, so the first one may have committed: when every task of
     // the batch is already in its last target state, nothing more is done.
-    R"sql(
-CREATE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  t jsonb;
-  v_run text;
-  v_task text;
-  v_state text;  -- the task's state as the batch moves it
-  v_try integer;
-  v_to text;
-  v_at bigint;
-  v_starting boolean;
-  l_run text[] := '{}';
-  l_task text[] := '{}';
-  l_try integer[] := '{}';
-  l_from text[] := '{}';
-  l_to text[] := '{}';
-  l_at bigint[] := '{}';
-  l_reason text[] := '{}';
-BEGIN
-  IF retry AND NOT EXISTS (
-      SELECT 1
-      FROM (SELECT DISTINCT ON (e->>'run', e->>'task') e->>'run' AS run, e->>'task' AS task, e->>'to' AS final
-            FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(e, n)
-            ORDER BY e->>'run', e->>'task', n DESC) f
-      LEFT JOIN task_instances i ON i.run_id = f.run AND i.task_id = f.task
-      WHERE i.state IS DISTINCT FROM f.final) THEN
-    RETURN true;
-  END IF;
-  FOR t IN SELECT e FROM jsonb_array_elements(batch) AS x(e) LOOP
-    -- Consecutive moves of one task lock and read its row once.
-    IF v_task IS DISTINCT FROM t->>'task' OR v_run IS DISTINCT FROM t->>'run' THEN
-      v_run := t->>'run';
-      v_task := t->>'task';
-      SELECT state, try_number INTO v_state, v_try FROM task_instances
-        WHERE run_id = v_run AND task_id = v_task FOR UPDATE;
-    END IF;
-    IF v_state IS NULL OR NOT (t->'from' ? v_state) THEN
-      RAISE EXCEPTION 'task % of run % is %, not one of %', v_task, v_run, v_state, t->'from'
-        USING ERRCODE = 'PX001';
-    END IF;
-    v_to := t->>'to';
-    v_at := (t->>'at')::bigint;
-    v_starting := v_to = 'running';
-    IF v_starting THEN
-      v_try := v_try + 1;
-    END IF;
-    UPDATE task_instances SET state = v_to, try_number = v_try,
-        started_at = CASE WHEN v_starting AND started_at IS NULL THEN v_at ELSE started_at END,
-        ended_at = CASE WHEN (t->>'terminal')::boolean THEN v_at ELSE NULL END,
-        next_try_at = (t->>'next_try_at')::bigint,
-        error = CASE WHEN t->>'reason' = '' AND v_to <> 'success' THEN error ELSE t->>'reason' END,
-        metrics = COALESCE(t->>'metrics', metrics)
-      WHERE run_id = v_run AND task_id = v_task;
-    IF v_starting THEN
-      INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker)
-        VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker');
-    ELSIF v_state = 'running' THEN
-      UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
-          error = t->>'reason'
-        WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
-    END IF;
-    l_run := l_run || v_run;
-    l_task := l_task || v_task;
-    l_try := l_try || v_try;
-    l_from := l_from || v_state;
-    l_to := l_to || v_to;
-    l_at := l_at || v_at;
-    l_reason := l_reason || (t->>'reason');
-    v_state := v_to;
-  END LOOP;
-  -- The state log, in the batch's order, in one statement.
-  INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason)
-    SELECT r, k, n, f, o, a, w FROM unnest(l_run, l_task, l_try, l_from, l_to, l_at, l_reason)
-      WITH ORDINALITY AS x(r, k, n, f, o, a, w, i)
-    ORDER BY i;
-  RETURN true;
-END
-$fn$;
-)sql",
+    kTransitionFunction,
+    // Version 3: the function also records a try's process when the batch
+    // knows it at the start (a warm start).
+    kTransitionFunction,
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -741,7 +749,8 @@ bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
                      {"metrics", t.metrics_json ? nlohmann::json(*t.metrics_json) : nlohmann::json()},
                      {"exit_code", t.exit_code ? nlohmann::json(*t.exit_code) : nlohmann::json()},
                      {"log_path", t.log_path},
-                     {"worker", t.worker}});
+                     {"worker", t.worker},
+                     {"process", t.process}});
   }
   const std::string json = items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   int attempt = 0;

@@ -113,8 +113,9 @@ CREATE TABLE artifacts (
   PRIMARY KEY (run_id, task_id, name)
 );
 )sql",
-    // Version 2 adds PostgreSQL's transition function; nothing changes here.
+    // Versions 2 and 3 change PostgreSQL's transition function; nothing here.
     "-- version 2",
+    "-- version 3",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -645,9 +646,10 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
   if (starting) {
     Statement ins(statements,
                   "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, "
-                  "log_path, worker) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6)");
+                  "log_path, worker, process) VALUES(?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)");
     ins.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, t.at)
-        .Bind(5, t.log_path).Bind(6, t.worker).Run();
+        .Bind(5, t.log_path).Bind(6, t.worker)
+        .Bind(7, t.process).Run();
   } else if (ends_try) {
     Statement end(statements,
                   "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7 "

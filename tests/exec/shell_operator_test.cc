@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ class ShellOperatorTest : public testing::Test {
     ExecutorOptions options;
     options.workers = 2;
     options.log_root = (dir_ / "logs").string();
+    options.record_processes = record_processes_;
     Executor executor(*store_, ops_, *SystemClock::Default(), options);
     RunRequest request;
     request.dag = &dag_;
@@ -69,6 +71,7 @@ class ShellOperatorTest : public testing::Test {
   std::unique_ptr<StateStore> store_;
   OperatorRegistry ops_;
   DagSpec dag_;
+  bool record_processes_ = false;
 };
 
 TEST_F(ShellOperatorTest, OutputAndErrorGoToTheLog) {
@@ -202,6 +205,40 @@ TEST_F(ShellOperatorTest, PreparedShellsAreAtMostTheWorkerCount) {
   std::string ran = Slurp(dir_ / "ran");
   std::sort(ran.begin(), ran.end());
   EXPECT_EQ(ran, "\n\n\n\nbcde");
+}
+
+TEST_F(ShellOperatorTest, WarmTryRecordsItsProcessWithItsStart) {
+  // Given processes recorded (crash recovery), then a's try row (a cold
+  // start) is made without its process, which is added once it runs; b's
+  // (a warm start) has it from the start: no window where a crash would
+  // leave b's process unknown.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "state.db").string().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE started_without_process(task TEXT);"
+                         "CREATE TRIGGER note AFTER INSERT ON task_tries WHEN NEW.process = '' "
+                         "BEGIN INSERT INTO started_without_process VALUES (NEW.task_id); END;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  record_processes_ = true;
+  std::string token = "warm_record_" + std::to_string(getpid());
+  EXPECT_EQ(Run(TwoTasks(AwaitGated(token, "gated"), "echo $$ > b_pid # " + token)), RunState::kSuccess);
+  EXPECT_EQ(Slurp(dir_ / "gated"), "1\n");
+  std::vector<std::string> noted;
+  sqlite3_exec(
+      db, "SELECT task FROM started_without_process",
+      [](void* out, int, char** values, char**) {
+        static_cast<std::vector<std::string>*>(out)->push_back(values[0]);
+        return 0;
+      },
+      &noted, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(noted, std::vector<std::string>{"a"});
+  std::string pid = Slurp(dir_ / "b_pid");
+  ASSERT_FALSE(pid.empty());
+  pid.pop_back();
+  EXPECT_EQ(store_->GetTries("r1", "b").at(0).process.rfind(pid + "@", 0), 0u);
+  EXPECT_FALSE(store_->GetTries("r1", "a").at(0).process.empty());
 }
 
 TEST_F(ShellOperatorTest, DownstreamWithAMissingWorkdirFailsAsItWouldCold) {

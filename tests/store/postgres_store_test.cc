@@ -126,5 +126,35 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
   EXPECT_EQ(tx.exec("SELECT count(*) FROM pg_proc WHERE proname = 'pipe_transition_tasks'")[0][0].as<int>(), 1);
 }
 
+// A database of schema version 2 gets version 3's transition function, which
+// records a try's process given at its start.
+TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
+  std::string url = Cluster().CreateDatabase("v2");
+  { PostgresStore store(url); }
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    // Version 2's function inserted no process.
+    tx.exec("CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean "
+            "LANGUAGE sql AS 'SELECT false'");
+    tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    tx.commit();
+  }
+  PostgresStore store(url);
+  EXPECT_EQ(store.schema_version(), 3);
+  RunRecord run;
+  run.run_id = "r1";
+  run.dag_id = "d";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.params_json = "{}";
+  store.CreateRun(run, {{"a", 1}});
+  TaskTransition queue{"r1", "a", {TaskState::kPending}, TaskState::kQueued};
+  TaskTransition start{"r1", "a", {TaskState::kQueued}, TaskState::kRunning};
+  start.process = "77@1";
+  EXPECT_TRUE(store.TransitionTasks({queue, start}));
+  EXPECT_EQ(store.GetTries("r1", "a").at(0).process, "77@1");
+}
+
 }  // namespace
 }  // namespace pipeline

@@ -152,6 +152,7 @@ TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   EXPECT_TRUE(store_->TransitionTask(Move("r1", "a", {TaskState::kUpForRetry}, TaskState::kQueued, 23)));
   auto again = Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 24);
   again.log_path = "/logs/2.log";
+  again.process = "4141@98";  // known at the start (a warm start)
   EXPECT_TRUE(store_->TransitionTask(again));
   auto ok = Move("r1", "a", {TaskState::kRunning}, TaskState::kSuccess, 26);
   ok.exit_code = 0;
@@ -175,6 +176,7 @@ TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   EXPECT_EQ(tries[0].log_path, "/logs/1.log");
   EXPECT_EQ(tries[0].worker, "host:1");
   EXPECT_EQ(tries[0].process, "");
+  EXPECT_EQ(tries[1].process, "4141@98");
   store_->SetTryProcess("r1", "a", 2, "4242@99");
   EXPECT_EQ(store_->GetTries("r1", "a")[1].process, "4242@99");
   EXPECT_EQ(tries[0].ended_at, At(13));
