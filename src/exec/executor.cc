@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -106,6 +108,11 @@ class TryContext final : public TaskContext {
 
   void Log(std::string_view line) override {
     std::ofstream out(log_path_, std::ios::app);
+    if (!out) {
+      std::error_code ec;
+      fs::create_directories(fs::path(log_path_).parent_path(), ec);  // the run's first log line
+      out.open(log_path_, std::ios::app);
+    }
     out << line << '\n';
   }
 
@@ -438,13 +445,7 @@ class Executor::RunExecution {
         jobs.push_back({down, MakeContext(down, d.try_number + 1, std::make_shared<EventCancelToken>()), op});
       }
     }
-    for (Job& job : jobs) {
-      try {
-        job.ctx->SetPrepared(job.op->Prepare(*job.ctx));
-      } catch (const std::exception&) {
-        // Nothing prepared: the try starts as usual and reports what fails.
-      }
-    }
+    for (Job& job : jobs) Prepare(*job.op, *job.ctx);
     std::vector<std::shared_ptr<TryContext>> unused;  // destroyed after the lock is released
     std::lock_guard lock(mu_);
     for (Job& job : jobs) {
@@ -459,6 +460,14 @@ class Executor::RunExecution {
         ReleaseWarm();
         unused.push_back(std::move(job.ctx));
       }
+    }
+  }
+
+  static void Prepare(const Operator& op, TryContext& ctx) {
+    try {
+      ctx.SetPrepared(op.Prepare(ctx));
+    } catch (const std::exception&) {
+      // Nothing prepared: the try starts as usual and reports what fails.
     }
   }
 
@@ -489,10 +498,16 @@ class Executor::RunExecution {
     const TaskSpec& spec = *slot.spec;
     int try_number = slot.try_number + 1;
 
+    const Operator* op = ex_.ops_.Find(spec.op);
     std::shared_ptr<TryContext> ctx;
     if (slot.warm && slot.warm->try_number() == try_number) ctx = slot.warm;
     DropWarm(idx);
-    if (!ctx) ctx = MakeContext(idx, try_number, std::make_shared<EventCancelToken>());
+    if (!ctx) {
+      ctx = MakeContext(idx, try_number, std::make_shared<EventCancelToken>());
+      // Prepared now, just before `running` is stored: a shell starts up
+      // while the flush runs, and its process is recorded with the start.
+      if (op) Prepare(*op, *ctx);
+    }
     ctx->OnProcessStarted([this, idx] { PrepareDownstream(idx); });
 
     TaskTransition t = Transition(idx, {TaskState::kQueued}, TaskState::kRunning);
@@ -505,7 +520,6 @@ class Executor::RunExecution {
     slot.token = ctx->token();
     if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
     ++running_;
-    const Operator* op = ex_.ops_.Find(spec.op);
     // Submitted by Flush(), once the `running` state is stored.
     jobs_.push_back([this, idx, ctx, op] {
       TaskResult result;
@@ -521,16 +535,11 @@ class Executor::RunExecution {
     });
   }
 
-  // LOG_ROOT/DAG/RUN, made on first use; one folder per run keeps file
-  // creation off the per-task path.
+  // LOG_ROOT/DAG/RUN. Made by the first try that writes to its log (a run
+  // whose tasks print nothing makes no folder); the executor checked at its
+  // start that LOG_ROOT can be written.
   const fs::path& LogFolder() {
-    if (log_folder_.empty()) {
-      fs::path dir = fs::path(ex_.options_.log_root) / dag_.id / run_.run_id;
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      if (ec) throw Error::Unavailable("cannot create log folder " + dir.string() + ": " + ec.message());
-      log_folder_ = dir;
-    }
+    if (log_folder_.empty()) log_folder_ = fs::path(ex_.options_.log_root) / dag_.id / run_.run_id;
     return log_folder_;
   }
 
@@ -916,6 +925,15 @@ Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
   workers_ = options_.workers > 0 ? options_.workers
                                   : std::max(1, int(std::thread::hardware_concurrency()));
   if (options_.worker_name.empty()) options_.worker_name = DefaultWorkerName();
+  if (!options_.log_root.empty()) {
+    // Checked once here: the runs' log folders are made on first use.
+    std::error_code ec;
+    fs::create_directories(options_.log_root, ec);
+    if (ec || access(options_.log_root.c_str(), W_OK | X_OK) != 0) {
+      throw Error::Unavailable("cannot write task logs to " + options_.log_root + ": " +
+                               (ec ? ec.message() : std::strerror(errno)));
+    }
+  }
   pool_ = std::make_unique<ThreadPool>(workers_);
   dag_slots_ = std::make_unique<DagSlots>();
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -62,7 +63,7 @@ class LazyOutput {
     if (fd_ >= 0) close(fd_);
   }
   void Write(const char* data, size_t size) {
-    if (fd_ < 0) fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) fd_ = Open();
     while (fd_ >= 0 && size > 0) {
       ssize_t n = write(fd_, data, size);
       if (n < 0 && errno == EINTR) continue;
@@ -73,6 +74,17 @@ class LazyOutput {
   }
 
  private:
+  // The file, and its folder when this is the first log of the run.
+  int Open() const {
+    int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+      fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
+    return fd;
+  }
+
   const std::string& path_;
   int fd_ = -1;
 };

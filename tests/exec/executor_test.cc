@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "core/error.h"
 #include "core/operator.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
@@ -293,6 +294,18 @@ class Canceller final : public RunObserver {
  private:
   Executor** ex_;
 };
+
+TEST_F(ExecutorTest, UnwritableLogRootIsAClearErrorAtTheStart) {
+  ExecutorOptions options;
+  options.log_root = "/proc/pipe-logs";
+  try {
+    Executor executor(*store_, ops_, clock_, options);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(std::string(e.what()).rfind("cannot write task logs to /proc/pipe-logs: ", 0), 0u) << e.what();
+  }
+}
 
 TEST_F(ExecutorTest, CancelStopsRunningAndPendingTasks) {
   // Given a running task and tasks waiting on it, when cancelled, then all end cancelled.

@@ -80,6 +80,13 @@ TEST_F(ShellOperatorTest, OutputAndErrorGoToTheLog) {
   EXPECT_EQ(store_->GetTries("r1", "a")[0].exit_code, 0);
 }
 
+TEST_F(ShellOperatorTest, ASilentRunMakesNoLogFolder) {
+  EXPECT_EQ(Run("dag: s\ntasks:\n  a: {op: shell, run: 'true'}\n  b: {op: shell, run: 'true', depends_on: [a]}\n"),
+            RunState::kSuccess);
+  EXPECT_TRUE(fs::is_directory(dir_ / "logs"));
+  EXPECT_FALSE(fs::exists(dir_ / "logs" / "s"));
+}
+
 TEST_F(ShellOperatorTest, NonZeroExitFailsWithItsStatus) {
   EXPECT_EQ(Run("dag: s\ntasks:\n  a: {op: shell, run: 'exit 3'}\n"), RunState::kFailed);
   auto tries = store_->GetTries("r1", "a");
@@ -133,12 +140,19 @@ TEST_F(ShellOperatorTest, MissingWorkdirFailsTheTry) {
 
 using testing_util::ProcessesMentioning;
 
+// A command listing the shells that wait at their gate (fd 3 still open) to
+// run a command mentioning `token`.
+std::string FindGated(const std::string& token) {
+  return "for p in $(grep -ls '" + token + "' /proc/[0-9]*/cmdline | xargs -r grep -ls 'PIPE_[G]ATE'); do " +
+         "[ -e \"${p%/cmdline}/fd/3\" ] && echo \"$p\"; done";
+}
+
 // A command that waits (up to 5 s) until a shell waits at its gate to run a
 // command mentioning `token`, and writes how many there are to `file`.
 std::string AwaitGated(const std::string& token, const std::string& file) {
-  std::string find = "grep -ls '" + token + "' /proc/[0-9]*/cmdline | xargs -r grep -ls 'PIPE_[G]ATE'";
-  return "for i in $(seq 100); do [ -n \"$(" + find + ")\" ] && break; sleep 0.05; done; " + find +
-         " | wc -l > " + file;
+  std::string find = FindGated(token);
+  return "for i in $(seq 100); do [ -n \"$(" + find + ")\" ] && break; sleep 0.05; done; (" + find +
+         ") | wc -l > " + file;
 }
 
 std::string Slurp(const fs::path& path) {
@@ -194,8 +208,7 @@ TEST_F(ShellOperatorTest, PreparedShellsAreAtMostTheWorkerCount) {
   // Given a fanning out to four shell tasks and 2 workers, then two of them
   // are prepared while a runs, and all four run once.
   std::string token = "warm_cap_" + std::to_string(getpid());
-  std::string yaml = TwoTasks(AwaitGated(token, "gated") + "; sleep 0.3; " +
-                                  "grep -ls '" + token + "' /proc/[0-9]*/cmdline | xargs -r grep -ls 'PIPE_[G]ATE' | wc -l > gated",
+  std::string yaml = TwoTasks(AwaitGated(token, "gated") + "; sleep 0.3; (" + FindGated(token) + ") | wc -l > gated",
                               "echo b >> ran # " + token);
   for (const char* id : {"c", "d", "e"}) {
     yaml += std::string("  ") + id + ":\n    op: shell\n    depends_on: [a]\n    run: 'echo " + id + " >> ran # " + token + "'\n";
@@ -207,11 +220,10 @@ TEST_F(ShellOperatorTest, PreparedShellsAreAtMostTheWorkerCount) {
   EXPECT_EQ(ran, "\n\n\n\nbcde");
 }
 
-TEST_F(ShellOperatorTest, WarmTryRecordsItsProcessWithItsStart) {
-  // Given processes recorded (crash recovery), then a's try row (a cold
-  // start) is made without its process, which is added once it runs; b's
-  // (a warm start) has it from the start: no window where a crash would
-  // leave b's process unknown.
+TEST_F(ShellOperatorTest, ShellTriesRecordTheirProcessWithTheirStart) {
+  // Given processes recorded (crash recovery), then each try row is made
+  // with its process (a's shell started just before its start, b's while a
+  // ran): no window where a crash would leave a running try's process unknown.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "state.db").string().c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
@@ -233,7 +245,7 @@ TEST_F(ShellOperatorTest, WarmTryRecordsItsProcessWithItsStart) {
       },
       &noted, nullptr);
   sqlite3_close(db);
-  EXPECT_EQ(noted, std::vector<std::string>{"a"});
+  EXPECT_EQ(noted, std::vector<std::string>{});
   std::string pid = Slurp(dir_ / "b_pid");
   ASSERT_FALSE(pid.empty());
   pid.pop_back();
