@@ -133,7 +133,8 @@ struct TaskTransition {
   std::string log_path;
   std::string worker;
   // The try's process (ProcessToken), when it exists before the try starts
-  // (a warm start); otherwise SetTryProcess records it once started.
+  // (a shell prepared by Operator::Prepare); otherwise SetTryProcess records
+  // it once started.
   std::string process;
   // Terminal or up_for_retry: how the try ended.
   std::optional<int> exit_code;

@@ -13,7 +13,8 @@ namespace pipeline {
 
 namespace {
 
-// A warm start: `/bin/sh` started ahead of the try, blocked reading its gate
+// A prepared shell: `/bin/sh` started ahead of the try (just before it, or
+// while its last upstream task runs: a warm start), blocked reading its gate
 // (fd 3) before it runs the task's command. At end of file (the try never
 // starts, or this process died) it exits without running anything. `eval`
 // runs the command as `sh -c` would, with $0 = "sh" and no arguments; error
@@ -50,7 +51,7 @@ class ShellOperator final : public Operator {
 
   std::unique_ptr<PreparedTry> Prepare(TaskContext& ctx) const override {
     std::string error;
-    std::unique_ptr<Subprocess> process = Subprocess::Start(Spec(ctx, /*gated=*/true), true, &error);
+    std::unique_ptr<Subprocess> process = Subprocess::Start(Spec(ctx, /*gated=*/true), &error);
     if (!process) return nullptr;  // Execute() tries again, and reports why
     return std::make_unique<WarmShell>(std::move(process));
   }
@@ -66,7 +67,7 @@ class ShellOperator final : public Operator {
     }
     if (!process) {
       std::string error;
-      process = Subprocess::Start(Spec(ctx, /*gated=*/false), false, &error);
+      process = Subprocess::Start(Spec(ctx, /*gated=*/false), &error);
       if (!process) return TaskResult::Failure(error);
     }
     ctx.ProcessStarted(process->pid());
@@ -90,6 +91,7 @@ class ShellOperator final : public Operator {
   static SubprocessSpec Spec(const TaskContext& ctx, bool gated) {
     namespace fs = std::filesystem;
     SubprocessSpec spec;
+    spec.gated = gated;
     if (gated) {
       spec.argv = {"/bin/sh", "-c", kGatedScript, "sh", ctx.command()};
     } else {

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,8 +12,7 @@ namespace pipeline {
 class CancelToken;
 
 struct SubprocessResult {
-  bool started = false;
-  std::string error;        // why it could not start or be waited for
+  std::string error;        // why it could not be waited for
   bool exited = false;      // else killed by a signal
   int exit_code = -1;
   int signal = 0;
@@ -26,17 +24,18 @@ struct SubprocessSpec {
   std::vector<std::pair<std::string, std::string>> env;  // added to this process's environment
   std::string cwd;
   std::string output_path;  // stdout and stderr, appended; created on first output
+  // The child's fd 3 is a socket the parent writes one line to on Release()
+  // and then closes; `argv` must make the child read that line before it
+  // does anything else, and give up at end of file.
+  bool gated = false;
 };
 
 // A child started in a process group of its own: running, or held at its
 // gate until Release(). Not thread-safe; Wait() blocks its caller.
 class Subprocess {
  public:
-  // Starts `spec`. With `gated`, the child's fd 3 is a socket the parent
-  // writes one line to on Release() and closes; `spec.argv` must make the
-  // child read that line before it does anything else, and give up at end
-  // of file. Returns nullptr with `error` set when the child cannot start.
-  static std::unique_ptr<Subprocess> Start(const SubprocessSpec& spec, bool gated, std::string* error);
+  // Starts `spec`. Returns nullptr with `error` set when the child cannot start.
+  static std::unique_ptr<Subprocess> Start(const SubprocessSpec& spec, std::string* error);
 
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
@@ -47,8 +46,10 @@ class Subprocess {
   int pid() const { return pid_; }
   // Lets a gated child go on. False when it is gone (or not gated).
   bool Release();
-  // Waits for the child to exit or for `cancel` to fire, as RunSubprocess
-  // does. Call once.
+  // Waits for the child to exit or for `cancel` to fire, copying its output
+  // to `output_path`. On cancel, sends SIGTERM to the whole process group,
+  // SIGKILL after `grace`, and then SIGKILL to anything left in the group.
+  // Call once.
   SubprocessResult Wait(const CancelToken& cancel, std::chrono::milliseconds grace);
 
  private:
@@ -61,14 +62,6 @@ class Subprocess {
   std::string output_path_;
   bool reaped_ = false;
 };
-
-// Starts `spec` and waits for it to exit or for `cancel` to fire. On cancel,
-// sends SIGTERM to the whole process group, SIGKILL after `grace`, and then
-// SIGKILL to anything left in the group. Thread-safe; blocks the caller.
-// `on_start` (may be empty) hears the process group id once it runs.
-SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
-                               std::chrono::milliseconds grace,
-                               const std::function<void(int pgid)>& on_start = {});
 
 // "PID@STARTTIME" naming a live process unambiguously on this host (the start
 // time, from /proc, tells a reused pid apart), or "" when there is none.

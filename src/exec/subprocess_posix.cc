@@ -76,11 +76,12 @@ class LazyOutput {
  private:
   // The file, and its folder when this is the first log of the run.
   int Open() const {
-    int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    auto open_file = [&] { return open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644); };
+    int fd = open_file();
     if (fd < 0 && errno == ENOENT) {
       std::error_code ec;
       std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-      fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      fd = open_file();
     }
     return fd;
   }
@@ -131,7 +132,8 @@ bool KillProcessGroup(const std::string& token) {
   return false;
 }
 
-std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, bool gated, std::string* error) {
+std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, std::string* error) {
+  const bool gated = spec.gated;
   std::vector<std::string> env = BuildEnvironment(spec.env);
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
@@ -229,7 +231,6 @@ bool Subprocess::Release() {
 
 SubprocessResult Subprocess::Wait(const CancelToken& cancel, std::chrono::milliseconds grace) {
   SubprocessResult result;
-  result.started = true;
   pid_t pid = pid_;
   int out_fd = out_fd_;
   LazyOutput output(output_path_);
@@ -284,19 +285,6 @@ SubprocessResult Subprocess::Wait(const CancelToken& cancel, std::chrono::millis
     result.signal = WTERMSIG(status);
   }
   return result;
-}
-
-SubprocessResult RunSubprocess(const SubprocessSpec& spec, const CancelToken& cancel,
-                               std::chrono::milliseconds grace, const std::function<void(int)>& on_start) {
-  std::string error;
-  std::unique_ptr<Subprocess> child = Subprocess::Start(spec, /*gated=*/false, &error);
-  if (!child) {
-    SubprocessResult result;
-    result.error = std::move(error);
-    return result;
-  }
-  if (on_start) on_start(child->pid());
-  return child->Wait(cancel, grace);
 }
 
 }  // namespace pipeline

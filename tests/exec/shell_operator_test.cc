@@ -260,14 +260,20 @@ TEST_F(ShellOperatorTest, DownstreamWithAMissingWorkdirFailsAsItWouldCold) {
   EXPECT_EQ(store_->GetTries("r1", "b")[0].error.rfind("cannot start /bin/sh: ", 0), 0u);
 }
 
-TEST(SubprocessTest, GatedChildRunsNothingUntilReleased) {
-  fs::path dir = testing_util::FreshTestDir("pipe_gate");
+// A gated child that creates DIR/ran once released.
+std::unique_ptr<Subprocess> StartGatedTouch(const fs::path& dir, std::string* error) {
   SubprocessSpec spec;
   spec.argv = {"/bin/sh", "-c", "read -r go <&3 || exit 125; touch ran"};
   spec.cwd = dir.string();
   spec.output_path = (dir / "out.log").string();
+  spec.gated = true;
+  return Subprocess::Start(spec, error);
+}
+
+TEST(SubprocessTest, GatedChildRunsNothingUntilReleased) {
+  fs::path dir = testing_util::FreshTestDir("pipe_gate");
   std::string error;
-  auto child = Subprocess::Start(spec, /*gated=*/true, &error);
+  auto child = StartGatedTouch(dir, &error);
   ASSERT_TRUE(child) << error;
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_FALSE(fs::exists(dir / "ran"));
@@ -282,12 +288,8 @@ TEST(SubprocessTest, GatedChildRunsNothingUntilReleased) {
 
 TEST(SubprocessTest, GatedChildNotReleasedIsGoneWithItsHandle) {
   fs::path dir = testing_util::FreshTestDir("pipe_gate");
-  SubprocessSpec spec;
-  spec.argv = {"/bin/sh", "-c", "read -r go <&3 || exit 125; touch ran"};
-  spec.cwd = dir.string();
-  spec.output_path = (dir / "out.log").string();
   std::string error;
-  auto child = Subprocess::Start(spec, /*gated=*/true, &error);
+  auto child = StartGatedTouch(dir, &error);
   ASSERT_TRUE(child) << error;
   pid_t pid = child->pid();
   child.reset();
@@ -300,8 +302,9 @@ TEST(SubprocessTest, ReleasingAChildThatDiedAtItsGateFails) {
   SubprocessSpec spec;
   spec.argv = {"/bin/sh", "-c", "exit 0"};
   spec.output_path = "/dev/null";
+  spec.gated = true;
   std::string error;
-  auto child = Subprocess::Start(spec, /*gated=*/true, &error);
+  auto child = Subprocess::Start(spec, &error);
   ASSERT_TRUE(child) << error;
   // The child exits without reading its gate; once it is a zombie, Release fails.
   fs::path stat = "/proc/" + std::to_string(child->pid()) + "/stat";
