@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 # `npm install`, not `npm ci`: npm writes no lock entries for the other platforms'
 # optional DuckDB binaries, and `npm ci` refuses such a lock file.
 [ -d tests/differential/node_modules/@duckdb/node-api ] || npm install --prefix tests/differential --no-audit --no-fund --silent
+# ajv, ajv-formats and yaml check a live piped against docs/api/openapi.yaml (tests/e2e/openapi_test.cc).
+[ -d tests/api/openapi/node_modules/ajv-formats ] && [ -d tests/api/openapi/node_modules/yaml ] || npm install --prefix tests/api/openapi --no-audit --no-fund --silent
 jobs=$(nproc)
 fuzz_seconds=${PIPE_FUZZ_SECONDS:-60}
 log=$(mktemp -d)

@@ -16,7 +16,7 @@ namespace pipeline {
 class Scheduler;
 class StateStore;
 
-// Counts what runs do, for GET /metrics. Thread-safe.
+// Counts what runs do, for GET /metrics, by DAG and task. Thread-safe.
 class MetricsObserver final : public RunObserver {
  public:
   void OnRunState(const RunRecord& run, RunState state) override;
@@ -29,13 +29,18 @@ class MetricsObserver final : public RunObserver {
 
  private:
   static constexpr double kBuckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600};
-  mutable std::mutex mu_;
-  std::map<std::string, TimePoint> started_;  // "run/task" -> try start; guarded by mu_
-  int64_t bucket_counts_[std::size(kBuckets)] = {};
-  int64_t duration_count_ = 0;
-  double duration_sum_ = 0;
-  int64_t rows_processed_ = 0;
-  int64_t runs_ended_ = 0;
+  struct Histogram {
+    int64_t bucket_counts[std::size(kBuckets)] = {};
+    int64_t count = 0;
+    double sum = 0;
+  };
+  using DagTask = std::pair<std::string, std::string>;
+  mutable std::mutex mu_;  // guards everything below
+  std::map<std::string, TimePoint> started_;           // "run/task" -> try start
+  std::map<std::string, std::string> run_dags_;        // run -> DAG, while the run is open
+  std::map<DagTask, Histogram> durations_;
+  std::map<DagTask, int64_t> rows_processed_;
+  std::map<std::pair<std::string, std::string>, int64_t> runs_ended_;  // (DAG, state)
 };
 
 struct ApiOptions {

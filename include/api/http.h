@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pipeline {
 
@@ -23,6 +25,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones, e.g. Allow
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -36,6 +39,11 @@ struct HttpServerOptions {
   int port = 8080;                // 0: any free port (see port())
   int threads = 2;
   size_t body_limit = 1 << 20;    // larger bodies get 413
+  // Open connections at most; 0: a quarter of the descriptor limit
+  // (RLIMIT_NOFILE), at most 4096. A connection past the cap closes the one
+  // that has waited longest for a request, so new clients (a health check)
+  // are still answered while idle or half-open connections pile up.
+  int max_connections = 0;
 };
 
 // An HTTP/1.1 server on Boost.Beast: asynchronous, on a small Asio thread
@@ -44,11 +52,16 @@ class HttpServer {
  public:
   HttpServer(HttpServerOptions options, HttpHandler handler);
   ~HttpServer();
-  // Binds and starts serving. Throws Error(kUnavailable) when it cannot bind.
+  // Binds and listens. Throws Error(kUnavailable) when it cannot bind, naming
+  // the process that holds the port when it is one of this machine's.
+  void Listen();
+  // Starts serving (listens first if Listen() was not called).
   void Start();
   // Stops accepting, closes connections, joins the threads. Idempotent.
   void Stop();
   int port() const;
+  int max_connections() const;
+  int open_connections() const;
 
  private:
   class Impl;

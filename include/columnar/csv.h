@@ -18,6 +18,11 @@ namespace pipeline::columnar {
 struct CsvOptions {
   char delimiter = ',';
   char quote = '"';
+  // A quote opens a quoted field only at the field's start; elsewhere it is
+  // a literal character (`37°36'37.8"N`), as DuckDB, pandas and Python's csv
+  // read it. With true, such a quote makes the row bad ("quote inside an
+  // unquoted field"). An unterminated quoted field is bad either way.
+  bool strict_quotes = false;
   // The first line names the columns; otherwise they are named column0, column1, ...
   bool header = true;
   // Unquoted field texts read as null. A quoted field is never null.

@@ -50,6 +50,7 @@ struct TaskEvent {
   int try_number;
   TimePoint at;
   const std::string& reason;
+  const std::string& dag_id;
 };
 
 // Progress of a run as it happens, for live views and metrics. Called in

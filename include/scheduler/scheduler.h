@@ -42,7 +42,7 @@ struct DagStatus {
 struct SchedulerStats {
   int64_t runs_started = 0;
   int64_t queued_runs = 0;          // created, waiting for a slot
-  Duration loop_lag{0};             // how late the last tick was handled
+  std::chrono::microseconds loop_lag{0};  // how long the last turn of the loop took
   std::optional<TimePoint> last_heartbeat;
 };
 

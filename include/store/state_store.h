@@ -175,8 +175,11 @@ class StateStore {
   virtual std::vector<RunRecord> ListRuns(const RunFilter& filter) = 0;
   // How many runs match, ignoring limit and offset.
   virtual int64_t CountRuns(const RunFilter& filter) = 0;
-  // Task instances of all runs, by state name (for metrics).
-  virtual std::map<std::string, int64_t> CountTasksByState() = 0;
+  // Runs, or task instances of all runs, by (DAG id, state name): the
+  // per-DAG gauges of GET /metrics.
+  using CountsByDagAndState = std::map<std::pair<std::string, std::string>, int64_t>;
+  virtual CountsByDagAndState CountRunsByDagAndState() = 0;
+  virtual CountsByDagAndState CountTasksByDagAndState() = 0;
   // The newest logical date of the DAG's scheduled runs.
   virtual std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) = 0;
   // Moves the run to `to` if it is in one of `from`; records the transition.

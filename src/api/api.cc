@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -44,6 +45,24 @@ int StatusFor(ErrorCode code) {
 
 // --- validation --------------------------------------------------------------------
 
+// A client's text inside a message: control bytes shown as \xNN, so that an
+// id holding "%00" or a newline reads whole.
+std::string Quoted(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (char c : s) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
 bool IsDagOrTaskId(const std::string& s) {
   static const std::regex kId("^[a-z][a-z0-9_]{0,63}$");
   return std::regex_match(s, kId);
@@ -57,13 +76,13 @@ bool IsRunId(const std::string& s) {
 }
 
 void RequireDagId(const std::string& id) {
-  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid DAG id '" + id + "'");
+  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid DAG id " + Quoted(id));
 }
 void RequireTaskId(const std::string& id) {
-  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid task id '" + id + "'");
+  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid task id " + Quoted(id));
 }
 void RequireRunId(const std::string& id) {
-  if (!IsRunId(id)) throw Error::InvalidArgument("invalid run id '" + id + "'");
+  if (!IsRunId(id)) throw Error::InvalidArgument("invalid run id " + Quoted(id));
 }
 
 json ParseBody(const HttpRequest& req, bool allow_empty) {
@@ -96,7 +115,7 @@ RunFilter FilterFrom(const HttpRequest& req) {
   filter.offset = QueryInt(req, "offset", 0, 0, 1'000'000'000);
   if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
     auto state = ParseRunState(it->second);
-    if (!state) throw Error::InvalidArgument("unknown run state '" + it->second + "'");
+    if (!state) throw Error::InvalidArgument("unknown run state " + Quoted(it->second));
     filter.states = {*state};
   }
   return filter;
@@ -178,15 +197,38 @@ const std::vector<std::string>& ApiRoutes() {
 
 // --- metrics -----------------------------------------------------------------------
 
-void MetricsObserver::OnRunState(const RunRecord&, RunState state) {
-  if (!IsTerminal(state)) return;
+namespace {
+
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string Label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+void MetricsObserver::OnRunState(const RunRecord& run, RunState state) {
   std::lock_guard lock(mu_);
-  ++runs_ended_;
+  if (!IsTerminal(state)) {
+    run_dags_[run.run_id] = run.dag_id;
+    return;
+  }
+  run_dags_.erase(run.run_id);
+  ++runs_ended_[{run.dag_id, std::string(ToString(state))}];
 }
 
 void MetricsObserver::OnTaskState(const TaskEvent& e) {
   std::string key = e.run_id + "/" + e.task_id;
   std::lock_guard lock(mu_);
+  run_dags_.emplace(e.run_id, e.dag_id);
   if (e.state == TaskState::kRunning) {
     started_[key] = e.at;
     return;
@@ -195,18 +237,21 @@ void MetricsObserver::OnTaskState(const TaskEvent& e) {
   if (it == started_.end()) return;
   double seconds = std::chrono::duration<double>(e.at - it->second).count();
   started_.erase(it);
+  Histogram& h = durations_[{e.dag_id, e.task_id}];
   for (size_t idx = 0; idx < std::size(kBuckets); ++idx) {
-    if (seconds <= kBuckets[idx]) ++bucket_counts_[idx];
+    if (seconds <= kBuckets[idx]) ++h.bucket_counts[idx];
   }
-  ++duration_count_;
-  duration_sum_ += seconds;
+  ++h.count;
+  h.sum += seconds;
 }
 
-void MetricsObserver::OnTaskMetrics(const std::string&, const std::string&, const std::string& metrics_json) {
+void MetricsObserver::OnTaskMetrics(const std::string& run_id, const std::string& task_id,
+                                    const std::string& metrics_json) {
   json m = json::parse(metrics_json, nullptr, false);
   if (m.is_discarded() || !m.contains("rows_out") || !m["rows_out"].is_number_integer()) return;
   std::lock_guard lock(mu_);
-  rows_processed_ += m["rows_out"].get<int64_t>();
+  auto dag = run_dags_.find(run_id);
+  rows_processed_[{dag == run_dags_.end() ? "" : dag->second, task_id}] += m["rows_out"].get<int64_t>();
 }
 
 std::string MetricsObserver::Render() const {
@@ -214,18 +259,28 @@ std::string MetricsObserver::Render() const {
   std::ostringstream out;
   out << "# HELP pipe_task_duration_seconds Duration of finished task tries.\n"
       << "# TYPE pipe_task_duration_seconds histogram\n";
-  for (size_t idx = 0; idx < std::size(kBuckets); ++idx) {
-    out << "pipe_task_duration_seconds_bucket{le=\"" << kBuckets[idx] << "\"} " << bucket_counts_[idx] << "\n";
+  for (const auto& [key, h] : durations_) {
+    std::string labels = "dag=\"" + Label(key.first) + "\",task=\"" + Label(key.second) + "\"";
+    for (size_t idx = 0; idx < std::size(kBuckets); ++idx) {
+      out << "pipe_task_duration_seconds_bucket{" << labels << ",le=\"" << kBuckets[idx] << "\"} "
+          << h.bucket_counts[idx] << "\n";
+    }
+    out << "pipe_task_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << h.count << "\n"
+        << "pipe_task_duration_seconds_sum{" << labels << "} " << h.sum << "\n"
+        << "pipe_task_duration_seconds_count{" << labels << "} " << h.count << "\n";
   }
-  out << "pipe_task_duration_seconds_bucket{le=\"+Inf\"} " << duration_count_ << "\n"
-      << "pipe_task_duration_seconds_sum " << duration_sum_ << "\n"
-      << "pipe_task_duration_seconds_count " << duration_count_ << "\n"
-      << "# HELP pipe_rows_processed_total Rows written by data operators.\n"
-      << "# TYPE pipe_rows_processed_total counter\n"
-      << "pipe_rows_processed_total " << rows_processed_ << "\n"
-      << "# HELP pipe_runs_ended_total Runs this process finished.\n"
-      << "# TYPE pipe_runs_ended_total counter\n"
-      << "pipe_runs_ended_total " << runs_ended_ << "\n";
+  out << "# HELP pipe_rows_processed_total Rows written by data operators.\n"
+      << "# TYPE pipe_rows_processed_total counter\n";
+  for (const auto& [key, n] : rows_processed_) {
+    out << "pipe_rows_processed_total{dag=\"" << Label(key.first) << "\",task=\"" << Label(key.second) << "\"} " << n
+        << "\n";
+  }
+  out << "# HELP pipe_runs_ended_total Runs this process finished, by final state.\n"
+      << "# TYPE pipe_runs_ended_total counter\n";
+  for (const auto& [key, n] : runs_ended_) {
+    out << "pipe_runs_ended_total{dag=\"" << Label(key.first) << "\",state=\"" << Label(key.second) << "\"} " << n
+        << "\n";
+  }
   return out.str();
 }
 
@@ -235,11 +290,50 @@ Api::Api(Scheduler& scheduler, StateStore& store, const TokenStore& tokens, cons
          ApiOptions options)
     : scheduler_(scheduler), store_(store), tokens_(tokens), metrics_(metrics), options_(std::move(options)) {}
 
-HttpResponse Api::Handle(const HttpRequest& req) {
+namespace {
+
+std::vector<std::string> PathParts(const std::string& path) {
   std::vector<std::string> parts;
-  std::stringstream path(req.path);
-  for (std::string part; std::getline(path, part, '/');) {
+  std::stringstream in(path);
+  for (std::string part; std::getline(in, part, '/');) {
     if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+// The methods ApiRoutes() serves on this path ("{...}" matches any one part),
+// HEAD wherever GET is.
+std::set<std::string> AllowedMethods(const std::vector<std::string>& parts) {
+  std::set<std::string> allowed;
+  for (const std::string& route : ApiRoutes()) {
+    size_t space = route.find(' ');
+    std::vector<std::string> pattern = PathParts(route.substr(space + 1));
+    if (pattern.size() != parts.size()) continue;
+    bool match = true;
+    for (size_t idx = 0; idx < parts.size() && match; ++idx) {
+      match = pattern[idx].front() == '{' || pattern[idx] == parts[idx];
+    }
+    if (!match) continue;
+    allowed.insert(route.substr(0, space));
+    if (route.rfind("GET ", 0) == 0) allowed.insert("HEAD");
+  }
+  return allowed;
+}
+
+}  // namespace
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  std::vector<std::string> parts = PathParts(req.path);
+  std::set<std::string> allowed = AllowedMethods(parts);
+  if (allowed.empty()) return ErrorResponse(404, "not_found", "no route for " + Quoted(req.path));
+  if (!allowed.count(req.method)) {
+    std::string list;
+    for (const std::string& method : allowed) list += (list.empty() ? "" : ", ") + method;
+    HttpResponse r = ErrorResponse(405, "method_not_allowed",
+                                   "method " + Quoted(req.method) + " is not allowed on " + Quoted(req.path) +
+                                       " (allowed: " + list + ")");
+    r.headers.emplace_back("Allow", list);
+    return r;
   }
   try {
     return Route(req, parts);
@@ -251,7 +345,8 @@ HttpResponse Api::Handle(const HttpRequest& req) {
 }
 
 HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& p) {
-  const std::string& m = req.method;
+  // The HTTP server sends a HEAD answer without its body.
+  const std::string m = req.method == "HEAD" ? "GET" : req.method;
   auto is = [&](std::initializer_list<const char*> want) {
     if (p.size() != want.size()) return false;
     size_t idx = 0;
@@ -278,16 +373,14 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   }
   if (m == "GET" && is({"metrics"})) {
     std::ostringstream out;
-    out << "# HELP pipe_runs Runs by state.\n# TYPE pipe_runs gauge\n";
-    for (RunState s : {RunState::kQueued, RunState::kRunning, RunState::kSuccess, RunState::kFailed,
-                       RunState::kCancelled}) {
-      RunFilter f;
-      f.states = {s};
-      out << "pipe_runs{state=\"" << ToString(s) << "\"} " << store_.CountRuns(f) << "\n";
+    out << "# HELP pipe_runs Runs by DAG and state.\n# TYPE pipe_runs gauge\n";
+    for (const auto& [key, n] : store_.CountRunsByDagAndState()) {
+      out << "pipe_runs{dag=\"" << Label(key.first) << "\",state=\"" << Label(key.second) << "\"} " << n << "\n";
     }
-    out << "# HELP pipe_task_instances Task instances by state.\n# TYPE pipe_task_instances gauge\n";
-    for (const auto& [state, n] : store_.CountTasksByState()) {
-      out << "pipe_task_instances{state=\"" << state << "\"} " << n << "\n";
+    out << "# HELP pipe_task_instances Task instances by DAG and state.\n# TYPE pipe_task_instances gauge\n";
+    for (const auto& [key, n] : store_.CountTasksByDagAndState()) {
+      out << "pipe_task_instances{dag=\"" << Label(key.first) << "\",state=\"" << Label(key.second) << "\"} " << n
+          << "\n";
     }
     SchedulerStats stats = scheduler_.Stats();
     out << "# HELP pipe_queue_depth Runs waiting for a slot.\n# TYPE pipe_queue_depth gauge\n"
@@ -299,7 +392,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     return {200, "text/plain; version=0.0.4", out.str()};
   }
   if (p.size() < 2 || p[0] != "api" || p[1] != "v1") {
-    return ErrorResponse(404, "not_found", "no route for " + m + " " + req.path);
+    return ErrorResponse(404, "not_found", "no route for " + Quoted(req.path));
   }
 
   // Everything below needs a token when tokens are configured.
@@ -408,7 +501,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     if (in) text << in.rdbuf();  // no file: the try printed nothing
     return {200, "text/plain; charset=utf-8", text.str()};
   }
-  return ErrorResponse(404, "not_found", "no route for " + m + " " + req.path);
+  return ErrorResponse(404, "not_found", "no route for " + m + " " + Quoted(req.path));
 }
 
 }  // namespace pipeline

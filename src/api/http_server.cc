@@ -1,11 +1,24 @@
 // Boost.Beast lives in this file only.
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -67,32 +80,158 @@ bool ParseTarget(const std::string& target, std::string* path, std::map<std::str
   return true;
 }
 
+// A port's listener on this machine, for "address in use": "process 1234
+// (sleep)", or "" when the holder cannot be seen (another user's process).
+std::string DescribePortHolder(int port) {
+  std::set<std::string> inodes;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      size_t colon = local.rfind(':');
+      if (state != "0A" || colon == std::string::npos) continue;  // 0A: LISTEN
+      if (std::stoi(local.substr(colon + 1), nullptr, 16) == port) inodes.insert("socket:[" + inode + "]");
+    }
+  }
+  if (inodes.empty()) return "";
+  std::error_code ec;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string pid = proc.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
+      std::error_code link_ec;
+      if (!inodes.count(std::filesystem::read_symlink(fd.path(), link_ec).string())) continue;
+      std::ifstream comm(proc.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      return "process " + pid + " (" + name + ")";
+    }
+  }
+  return "";
+}
+
+void SetCloseOnExec(int fd) { fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsLoopbackName(std::string_view host) {
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+class Session;
+
+// The open connections, for the cap: the one waiting longest for a request
+// is closed when a new one needs room.
+class Connections {
+ public:
+  using Handle = std::list<std::weak_ptr<Session>>::iterator;
+  Handle Add(const std::shared_ptr<Session>& s) {
+    std::lock_guard lock(mu_);
+    return sessions_.insert(sessions_.end(), s);
+  }
+  void Remove(Handle h) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(h);
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return sessions_.size();
+  }
+  // Closes the connection that has waited longest for a request; false when
+  // every connection is busy with one.
+  bool EvictOldestIdle();
+
+ private:
+  mutable std::mutex mu_;
+  std::list<std::weak_ptr<Session>> sessions_;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler& handler, size_t body_limit)
-      : stream_(std::move(socket)), handler_(handler), body_limit_(body_limit) {}
+  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections)
+      : stream_(std::move(socket)), handler_(handler), options_(options), connections_(connections) {}
+  ~Session() {
+    if (registered_) connections_.Remove(handle_);
+  }
 
+  void Begin() {
+    handle_ = connections_.Add(shared_from_this());
+    registered_ = true;
+    Read();
+  }
+
+  // When it began to wait for a request; 0 while it handles one.
+  int64_t waiting_since() const { return waiting_since_.load(std::memory_order_relaxed); }
+
+  // Closes the connection if it is still waiting for the same request when
+  // its strand gets to it. False when it is busy or already being evicted.
+  bool Evict() {
+    int64_t since = waiting_since();
+    bool expected = false;
+    if (since == 0 || !evicting_.compare_exchange_strong(expected, true)) return false;
+    asio::post(stream_.get_executor(), [self = shared_from_this(), since] {
+      if (self->waiting_since() != since) {  // a request came meanwhile
+        self->evicting_ = false;
+        return;
+      }
+      self->evicted_ = true;
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.socket().close(ec);
+    });
+    return true;
+  }
+
+ private:
   void Read() {
     parser_.emplace();
-    parser_->body_limit(body_limit_);
+    parser_->body_limit(options_.body_limit);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(std::chrono::seconds(60));
+    waiting_since_.store(SteadyMicros(), std::memory_order_relaxed);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
- private:
+  static std::string ErrorBody(const std::string& code, const std::string& message) {
+    std::string escaped;
+    for (char c : message) {
+      if (c == '"' || c == '\\') {
+        escaped += '\\';
+        escaped += c;
+      } else if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+        escaped += '?';  // control bytes and non-ASCII from a client stay out of the JSON
+      } else {
+        escaped += c;
+      }
+    }
+    return R"({"error":{"code":")" + code + R"(","message":")" + escaped + R"("}})";
+  }
+
   void OnRead(beast::error_code ec, size_t) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
+    waiting_since_.store(0, std::memory_order_relaxed);
+    if (evicted_ || ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
     if (ec == http::error::body_limit) {
       draining_ = true;  // let the client finish sending, so that it reads the 413
-      return Reply(413, R"({"error":{"code":"payload_too_large","message":"request body over )" +
-                            std::to_string(body_limit_) + R"( bytes"}})", false);
+      return Reply(413, ErrorBody("payload_too_large", "request body over " + std::to_string(options_.body_limit) +
+                                                           " bytes"), false);
     }
-    if (ec) {
-      return Reply(400, R"({"error":{"code":"bad_request","message":"malformed HTTP request"}})", false);
-    }
+    if (ec) return Reply(400, ErrorBody("bad_request", "malformed HTTP request"), false);
     http::request<http::string_body> req = parser_->release();
+    head_ = req.method() == http::verb::head;
     HttpRequest request;
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
@@ -100,29 +239,82 @@ class Session : public std::enable_shared_from_this<Session> {
     request.content_type = std::string(req[http::field::content_type]);
     request.body = std::move(req.body());
     HttpResponse response;
-    if (!ParseTarget(request.target, &request.path, &request.query)) {
-      response = {400, "application/json", R"({"error":{"code":"bad_request","message":"malformed URL encoding"}})"};
+    size_t hosts = req.count(http::field::host);
+    std::string target_error;
+    if (req.version() >= 11 && hosts != 1) {
+      response = {400, "application/json",
+                  ErrorBody("bad_request", hosts == 0 ? "an HTTP/1.1 request needs a Host header"
+                                                      : "a request may have one Host header only")};
+    } else if (!OriginForm(std::string(req[http::field::host]), &request.target, &target_error)) {
+      response = {400, "application/json", ErrorBody("bad_request", target_error)};
+    } else if (!ParseTarget(request.target, &request.path, &request.query)) {
+      response = {400, "application/json", ErrorBody("bad_request", "malformed URL encoding")};
     } else {
       try {
         response = handler_(request);
       } catch (const std::exception& e) {
-        response = {500, "application/json", R"({"error":{"code":"internal","message":"internal error"}})"};
+        response = {500, "application/json", ErrorBody("internal", "internal error")};
       }
     }
-    Reply(response.status, std::move(response.body), req.keep_alive(), response.content_type);
+    Reply(response.status, std::move(response.body), req.keep_alive(), response.content_type, response.headers);
   }
 
-  void Reply(int status, std::string body, bool keep_alive, const std::string& type = "application/json") {
+  // An absolute-form target ("http://HOST:PORT/path") naming this server
+  // becomes its origin form ("/path"); one naming another host is refused
+  // (this is no proxy).
+  bool OriginForm(const std::string& host_header, std::string* target, std::string* error) const {
+    if (target->empty() || target->front() == '/' || *target == "*") return true;
+    size_t scheme_end = target->find("://");
+    std::string scheme = scheme_end == std::string::npos ? "" : target->substr(0, scheme_end);
+    if (!EqualsIgnoreCase(scheme, "http") && !EqualsIgnoreCase(scheme, "https")) {
+      *error = "request target must be a path or an http:// URL";
+      return false;
+    }
+    size_t path_start = target->find_first_of("/?", scheme_end + 3);
+    std::string authority = target->substr(scheme_end + 3, path_start - (scheme_end + 3));
+    std::string rest = path_start == std::string::npos ? "/" : target->substr(path_start);
+    if (rest.front() == '?') rest = "/" + rest;
+    std::string host = authority;
+    int port = EqualsIgnoreCase(scheme, "https") ? 443 : 80;
+    size_t colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+      host = authority.substr(0, colon);
+      port = std::atoi(authority.c_str() + colon + 1);
+    }
+    beast::error_code ec;
+    int local_port = stream_.socket().local_endpoint(ec).port();
+    bool ours = EqualsIgnoreCase(authority, host_header) ||
+                (port == local_port && (IsLoopbackName(host) || EqualsIgnoreCase(host, options_.host)));
+    if (!ours) {
+      *error = "request target names another server (" + authority + "); this is not a proxy";
+      return false;
+    }
+    *target = rest;
+    return true;
+  }
+
+  void Reply(int status, std::string body, bool keep_alive, const std::string& type = "application/json",
+             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    // A HEAD answer has the headers of the GET answer, and no body.
     auto res = std::make_shared<http::response<http::string_body>>(http::status(status), 11);
     res->set(http::field::server, "piped");
     res->set(http::field::content_type, type);
+    for (const auto& [name, value] : headers) res->set(name, value);
     res->keep_alive(keep_alive);
-    res->body() = std::move(body);
+    size_t length = body.size();
+    if (!head_) res->body() = std::move(body);
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    if (head_) res->content_length(length);
+    auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*res);
+    auto done = [self = shared_from_this(), res, serializer](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->Close();
       self->Read();
-    });
+    };
+    if (head_) {
+      http::async_write_header(stream_, *serializer, std::move(done));
+    } else {
+      http::async_write(stream_, *serializer, std::move(done));
+    }
   }
 
   void Close() {
@@ -147,31 +339,85 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpHandler& handler_;
-  size_t body_limit_;
+  const HttpServerOptions& options_;
+  Connections& connections_;
+  Connections::Handle handle_;
+  bool registered_ = false;
+  std::atomic<int64_t> waiting_since_{0};
+  std::atomic<bool> evicting_{false};
+  bool evicted_ = false;
+  bool head_ = false;
   bool draining_ = false;
   size_t drained_ = 0;
   std::array<char, 16384> scratch_;
 };
 
+bool Connections::EvictOldestIdle() {
+  // Released after the lock: the last reference to a session may be one of
+  // these, and its destructor takes the lock.
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(mu_);
+    open.reserve(sessions_.size());
+    for (const std::weak_ptr<Session>& weak : sessions_) open.push_back(weak.lock());
+  }
+  std::vector<std::pair<int64_t, Session*>> idle;
+  for (const std::shared_ptr<Session>& s : open) {
+    int64_t since = s ? s->waiting_since() : 0;
+    if (since != 0) idle.emplace_back(since, s.get());
+  }
+  std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [since, session] : idle) {
+    if (session->Evict()) return true;  // else: already being closed, or just got busy
+  }
+  return false;
+}
+
+int DefaultMaxConnections() {
+  rlimit limit{};
+  rlim_t files = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+  if (files == RLIM_INFINITY || files > 4 * 4096) return 4096;
+  return std::max(8, int(files / 4));
+}
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, HttpHandler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), ioc_(options_.threads), acceptor_(ioc_) {}
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        ioc_(options_.threads),
+        acceptor_(ioc_),
+        retry_timer_(ioc_) {
+    if (options_.max_connections <= 0) options_.max_connections = DefaultMaxConnections();
+  }
 
-  void Start() {
+  void Listen() {
+    if (acceptor_.is_open()) return;
     beast::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
     if (ec) throw Error::InvalidArgument("cannot listen on '" + options_.host + "': not an IP address");
     tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
     acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) SetCloseOnExec(acceptor_.native_handle());
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      throw Error::Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                               ": " + ec.message());
+      std::string message = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+                            ec.message();
+      if (ec == asio::error::address_in_use && options_.port != 0) {
+        std::string holder = DescribePortHolder(options_.port);
+        message += holder.empty() ? " (by a process this user cannot see)" : " (held by " + holder + ")";
+      }
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      throw Error::Unavailable(message);
     }
     port_ = acceptor_.local_endpoint().port();
+  }
+
+  void Start() {
+    Listen();
     Accept();
     for (int idx = 0; idx < options_.threads; ++idx) threads_.emplace_back([this] { ioc_.run(); });
   }
@@ -181,6 +427,7 @@ class HttpServer::Impl {
     asio::post(ioc_, [this] {
       beast::error_code ec;
       acceptor_.close(ec);
+      retry_timer_.cancel();
     });
     ioc_.stop();
     for (std::thread& t : threads_) t.join();
@@ -188,14 +435,35 @@ class HttpServer::Impl {
   }
 
   int port() const { return port_; }
+  int max_connections() const { return options_.max_connections; }
+  int open_connections() const { return int(connections_.size()); }
 
  private:
   void Accept() {
     acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted) return;
-      } else {
-        std::make_shared<Session>(std::move(socket), handler_, options_.body_limit)->Read();
+      if (ec == asio::error::operation_aborted) return;
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory) {
+        // Out of descriptors: make room and try again a little later, never
+        // at once (that would spin while the condition lasts).
+        connections_.EvictOldestIdle();
+        backoff_ = std::min(backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(10) : backoff_ * 2,
+                            std::chrono::milliseconds(1000));
+        retry_timer_.expires_after(backoff_);
+        retry_timer_.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec) Accept();
+        });
+        return;
+      }
+      backoff_ = std::chrono::milliseconds(0);
+      if (!ec) {
+        SetCloseOnExec(socket.native_handle());
+        if (connections_.size() >= size_t(options_.max_connections) && !connections_.EvictOldestIdle()) {
+          beast::error_code ignored;
+          socket.close(ignored);  // every connection is busy: this one waits for none
+        } else {
+          std::make_shared<Session>(std::move(socket), handler_, options_, connections_)->Begin();
+        }
       }
       Accept();
     });
@@ -203,8 +471,11 @@ class HttpServer::Impl {
 
   HttpServerOptions options_;
   HttpHandler handler_;
+  Connections connections_;  // outlives the sessions, which ioc_ destroys
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::chrono::milliseconds backoff_{0};
   std::vector<std::thread> threads_;
   int port_ = 0;
 };
@@ -212,8 +483,11 @@ class HttpServer::Impl {
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
 HttpServer::~HttpServer() { impl_->Stop(); }
+void HttpServer::Listen() { impl_->Listen(); }
 void HttpServer::Start() { impl_->Start(); }
 void HttpServer::Stop() { impl_->Stop(); }
 int HttpServer::port() const { return impl_->port(); }
+int HttpServer::max_connections() const { return impl_->max_connections(); }
+int HttpServer::open_connections() const { return impl_->open_connections(); }
 
 }  // namespace pipeline

@@ -84,7 +84,8 @@ std::string Follow(ApiClient& client, const std::string& run_id, bool terminal, 
       if (seen[id] == now) continue;
       seen[id] = now;
       std::string error = t["error"].is_string() ? t["error"].get<std::string>() : "";
-      view.OnTaskState({run_id, id, *ParseTaskState(now.first), now.second, SystemClock::Default()->Now(), error});
+      view.OnTaskState(
+          {run_id, id, *ParseTaskState(now.first), now.second, SystemClock::Default()->Now(), error, spec.id});
     }
     std::string state = run["state"];
     if (state == "success" || state == "failed" || state == "cancelled") {

@@ -129,13 +129,57 @@ struct RawRow {
   bool unterminated = false;  // the text ended inside a quoted field
 };
 
+// The lenient reading of one 64-byte block, for blocks where a quote stands
+// inside an unquoted field: a quote opens a quoted field only at the field's
+// start (or right after a closing quote, as the first of an escaped pair);
+// anywhere else it is a literal character. `inside` and `closing` get the
+// masks the parity reading would give for well-formed text: bits inside
+// quotes (opening quote included), and closing quotes. The state carries
+// over to the next block.
+struct QuoteState {
+  bool in_quotes = false;
+  bool just_closed = false;  // the last byte closed a quoted field
+};
+
+void LenientQuotes(const uint8_t* block, uint8_t quote, uint8_t delim, bool at_field_start, QuoteState* state,
+                   uint64_t* inside, uint64_t* closing) {
+  uint64_t in = 0, closed = 0;
+  bool in_quotes = state->in_quotes, just_closed = state->just_closed;
+  for (int i = 0; i < 64; ++i) {
+    const uint8_t c = block[i];
+    const uint64_t bit = uint64_t{1} << i;
+    if (in_quotes) {
+      if (c == quote) {
+        in_quotes = false;
+        just_closed = true;
+        closed |= bit;
+      } else {
+        in |= bit;
+      }
+      at_field_start = false;
+    } else if (c == quote && (at_field_start || just_closed)) {
+      in_quotes = true;
+      just_closed = false;
+      at_field_start = false;
+      in |= bit;
+    } else {
+      just_closed = false;
+      at_field_start = c == delim || c == '\n';
+    }
+  }
+  state->in_quotes = in_quotes;
+  state->just_closed = just_closed;
+  *inside = in;
+  *closing = closed;
+}
+
 // Walks rows from `begin` (a row start) while rows start before
 // `nominal_end`; the last row is finished even past it. Calls on_row(const
 // RawRow&) -> bool (false stops). Returns the offset where the next row
 // starts (or the text's size).
 template <class OnRow>
 size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_end, char quote,
-                char delim, int max_fields, OnRow&& on_row) {
+                char delim, bool strict_quotes, int max_fields, OnRow&& on_row) {
   constexpr size_t kBatchBlocks = 64;
   uint64_t quotes[kBatchBlocks], delims[kBatchBlocks], newlines[kBatchBlocks];
   std::vector<FieldRange> fields(static_cast<size_t>(max_fields) + 1);
@@ -148,6 +192,7 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
   size_t field_begin = begin;
   bool field_quote = false;   // the current field has a quote in an earlier block
   uint64_t inside_carry = 0;  // all ones when the previous block ended inside quotes
+  uint64_t closed_carry = 0;  // 1 when the previous block ended with a closing quote
   size_t pos = begin;
   bool stop = false;
 
@@ -190,8 +235,26 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
     for (size_t b = 0; b < blocks && !stop; ++b) {
       const size_t block_pos = pos + b * 64;
       uint64_t inside = PrefixXor(quotes[b]) ^ inside_carry;
-      inside_carry = static_cast<uint64_t>(static_cast<int64_t>(inside) >> 63);
       uint64_t structural = (delims[b] | newlines[b]) & ~inside;
+      if (!strict_quotes && quotes[b] != 0) {
+        // The parity reading holds unless a quote opens somewhere other than
+        // a field's start or an escaped pair: then this block is read byte
+        // by byte (the first such quote is found exactly, since everything
+        // before it agrees with the lenient reading).
+        const uint64_t at_start = field_begin == block_pos ? 1 : 0;
+        const uint64_t opening = quotes[b] & inside & ~((inside << 1) | (inside_carry & 1));
+        uint64_t closing = quotes[b] & ~inside;
+        if (opening & ~((structural << 1) | at_start) & ~((closing << 1) | closed_carry)) {
+          QuoteState state{inside_carry != 0, closed_carry != 0};
+          LenientQuotes(base + b * 64, static_cast<uint8_t>(quote), static_cast<uint8_t>(delim), at_start != 0,
+                        &state, &inside, &closing);
+          structural = (delims[b] | newlines[b]) & ~inside;
+        }
+        closed_carry = closing >> 63;
+      } else {
+        closed_carry = 0;
+      }
+      inside_carry = static_cast<uint64_t>(static_cast<int64_t>(inside) >> 63);
       uint64_t pending_quotes = quotes[b];  // quotes of this block not yet in an ended field
       while (structural) {
         int bit = std::countr_zero(structural);
@@ -303,6 +366,7 @@ struct ChunkColumn {
 struct Dialect {
   char quote;
   char delim;
+  bool strict_quotes;
   std::vector<std::string> null_values;
   int64_t max_row_bytes;
 };
@@ -353,7 +417,8 @@ class ChunkParser {
     ascii_ = IsAscii(src_.data() + begin, std::min(src_.size(), nominal_end) - begin);
     ascii_end_ = std::min(src_.size(), nominal_end);
     unescaped_.resize(ncols);
-    r.end = ScanRows(src_.data(), src_.size(), begin, nominal_end, dialect_.quote, dialect_.delim, ncols,
+    r.end = ScanRows(src_.data(), src_.size(), begin, nominal_end, dialect_.quote, dialect_.delim,
+                     dialect_.strict_quotes, ncols,
                      [&](const RawRow& row) {
                        ++r.rows_seen;
                        HandleRow(row, r);
@@ -403,7 +468,7 @@ class ChunkParser {
     *quoted = e > b && d[b] == static_cast<uint8_t>(q);
     if (!*quoted) {
       std::string_view t = Text(b, e);
-      if (t.find(q) != std::string_view::npos) {
+      if (dialect_.strict_quotes && t.find(q) != std::string_view::npos) {
         *why = "quote inside an unquoted field";
         return false;
       }
@@ -615,7 +680,8 @@ FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
   std::vector<std::string> fields;
   bool found = false;
   int64_t line = 0;
-  size_t end = ScanRows(src.data(), src.size(), begin, begin + 1, options.quote, options.delimiter, 1 << 16,
+  size_t end = ScanRows(src.data(), src.size(), begin, begin + 1, options.quote, options.delimiter,
+                        options.strict_quotes, 1 << 16,
                         [&](const RawRow& row) {
                           if (row.unterminated) {
                             throw FormatError(src.name() + ":" + std::to_string(1 + CountByte(src.data(), row.begin, '\n')) +
@@ -688,7 +754,7 @@ class CsvReader {
  public:
   CsvReader(std::vector<Source> sources, const CsvOptions& options)
       : sources_(std::move(sources)), options_(options) {
-    dialect_ = {options.quote, options.delimiter, options.null_values, options.max_row_bytes};
+    dialect_ = {options.quote, options.delimiter, options.strict_quotes, options.null_values, options.max_row_bytes};
     threads_ = options.threads > 0 ? options.threads : DefaultThreads();
     if (options.delimiter == options.quote || options.delimiter == '\n' || options.quote == '\n') {
       throw FormatError("the CSV delimiter, quote and newline must differ");
@@ -735,7 +801,7 @@ class CsvReader {
     int64_t rows = 0;
     std::string scratch;
     ScanRows(src.data(), src.size(), layouts_[0].data_begin, src.size(), options_.quote, options_.delimiter,
-             static_cast<int>(names.size()), [&](const RawRow& row) {
+             options_.strict_quotes, static_cast<int>(names.size()), [&](const RawRow& row) {
                if (row.unterminated || row.num_fields != static_cast<int>(names.size())) return ++rows < kSampleRows;
                for (size_t c = 0; c < names.size(); ++c) {
                  if (declared_[c]) continue;

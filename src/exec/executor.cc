@@ -837,7 +837,7 @@ class Executor::RunExecution {
     if (observer_) {
       for (size_t idx = 0; idx < writes_.size(); ++idx) {
         const TaskTransition& t = writes_[idx];
-        observer_->OnTaskState({t.run_id, t.task_id, t.to, write_tries_[idx], t.at, t.reason});
+        observer_->OnTaskState({t.run_id, t.task_id, t.to, write_tries_[idx], t.at, t.reason, run_.dag_id});
       }
     }
     writes_.clear();

@@ -177,6 +177,11 @@ std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, std::s
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
   if (gated) posix_spawn_file_actions_adddup2(&actions, gate_fds[0], 3);
+  // The child gets stdin, stdout, stderr and its gate, nothing else: a
+  // descriptor the daemon opened without O_CLOEXEC (a listening socket, a
+  // client connection) must never reach a task, which could accept() the
+  // API's connections or keep its port bound after the daemon died.
+  posix_spawn_file_actions_addclosefrom_np(&actions, gated ? 4 : 3);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
 
   posix_spawnattr_t attr;

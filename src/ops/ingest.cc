@@ -56,8 +56,9 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
     one_char("delimiter", &a.csv.delimiter);
     one_char("quote", &a.csv.quote);
     if (auto h = c.Bool("header")) a.csv.header = *h;
+    if (auto s = c.Bool("strict_quotes")) a.csv.strict_quotes = *s;
     if (auto nv = c.StringList("null_values")) a.csv.null_values = *nv;
-    c.RejectUnknown({"delimiter", "header", "quote", "null_values"});
+    c.RejectUnknown({"delimiter", "header", "quote", "strict_quotes", "null_values"});
     if (a.csv.delimiter == a.csv.quote) c.Error(csv, "'delimiter' and 'quote' must differ");
   }
   if (auto b = r.Choice("on_bad_row", {"fail", "quarantine"})) a.quarantine = *b == "quarantine";

@@ -39,6 +39,7 @@ struct Config {
   std::string db;
   std::string listen = "127.0.0.1:8080";
   int workers = 0;
+  int max_connections = 0;  // 0: a quarter of the descriptor limit, at most 4096
   std::string tokens_file;
   std::string grace = "30s";
   std::string config_file;
@@ -53,7 +54,8 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
     throw Error::InvalidArgument(c.config_file + ": " + e.what());
   }
   if (!root.IsMap()) throw Error::InvalidArgument(c.config_file + ": expected a map of settings");
-  static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "tokens_file", "grace"};
+  static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "max_connections",
+                                              "tokens_file", "grace"};
   for (const auto& entry : root) {
     std::string key = entry.first.as<std::string>();
     if (!kKeys.count(key)) {
@@ -66,6 +68,7 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (key == "db") c.db = entry.second.as<std::string>();
       if (key == "listen") c.listen = entry.second.as<std::string>();
       if (key == "workers") c.workers = entry.second.as<int>();
+      if (key == "max_connections") c.max_connections = entry.second.as<int>();
       if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
       if (key == "grace") c.grace = entry.second.as<std::string>();
     } catch (const YAML::Exception&) {
@@ -153,6 +156,17 @@ int Serve(Config config) {
                           " (its scheduler lock is taken); run one piped per database");
   }
 
+  // Bind the API's port before anything is recovered or scheduled: a daemon
+  // that cannot listen exits before it touches a run. Connections wait in the
+  // backlog until the server starts below.
+  Api* api_ptr = nullptr;
+  HttpServerOptions http_options;
+  http_options.host = host;
+  http_options.port = port;
+  http_options.max_connections = config.max_connections;
+  HttpServer server(http_options, [&api_ptr](const HttpRequest& r) { return api_ptr->Handle(r); });
+  server.Listen();
+
   OperatorRegistry ops;
   RegisterBuiltinOperators(ops);
   RegisterDataOperators(ops);
@@ -198,10 +212,7 @@ int Serve(Config config) {
   ApiOptions api_options;
   api_options.db_description = config.db.rfind("sqlite:", 0) == 0 ? "sqlite" : "postgresql";
   Api api(scheduler, *store, tokens, metrics, api_options);
-  HttpServerOptions http_options;
-  http_options.host = host;
-  http_options.port = port;
-  HttpServer server(http_options, [&](const HttpRequest& r) { return api.Handle(r); });
+  api_ptr = &api;
   server.Start();
   spdlog::info("piped listening on {}:{} dags={} db={} workers={}", host, server.port(), dags_dir,
                api_options.db_description, executor.workers());
@@ -239,6 +250,9 @@ int main(int argc, char** argv) {
                                     "else sqlite:$PIPE_HOME/state.db)");
   app.add_option("--listen", config.listen, "HOST:PORT of the REST API (default 127.0.0.1:8080)");
   app.add_option("--workers", config.workers, "tasks at once (default: the core count)")->check(CLI::Range(1, 4096));
+  app.add_option("--max-connections", config.max_connections,
+                 "open API connections at most (default: a quarter of the descriptor limit, at most 4096)")
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--config", config.config_file, "YAML file of settings (dags, db, listen, workers, tokens_file, grace)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
@@ -261,6 +275,7 @@ int main(int argc, char** argv) {
       for (const char* flag : {"dags", "db", "listen", "workers", "grace"}) {
         if (app.count(std::string("--") + flag) > 0) given.insert(flag);
       }
+      if (app.count("--max-connections") > 0) given.insert("max_connections");
       if (app.count("--tokens") > 0) given.insert("tokens_file");
       ApplyConfigFile(config, given);
     }

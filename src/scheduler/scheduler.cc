@@ -113,6 +113,7 @@ void Scheduler::Loop() {
   while (!stopping_) {
     poked_ = false;
     TimePoint now = clock_.Now();
+    auto turn_start = std::chrono::steady_clock::now();  // real time, whatever clock_ says
     std::optional<TimePoint> wake;
     try {
       lock.unlock();
@@ -124,7 +125,7 @@ void Scheduler::Loop() {
       }
       lock.lock();
       stats_.last_heartbeat = last_heartbeat;
-      stats_.loop_lag = std::chrono::duration_cast<Duration>(clock_.Now() - now);
+      stats_.loop_lag = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - turn_start);
       for (const auto& [id, entry] : dags_) StartQueued(id);
       wake = NextWake(now);
     } catch (const std::exception& e) {

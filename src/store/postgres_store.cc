@@ -645,13 +645,28 @@ int64_t PostgresStore::CountRuns(const RunFilter& filter) {
   });
 }
 
-std::map<std::string, int64_t> PostgresStore::CountTasksByState() {
+namespace {
+
+StateStore::CountsByDagAndState CountsOf(pqxx::transaction_base& tx, const char* sql) {
+  StateStore::CountsByDagAndState out;
+  for (const auto& row : tx.exec(sql)) {
+    out[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<int64_t>();
+  }
+  return out;
+}
+
+}  // namespace
+
+StateStore::CountsByDagAndState PostgresStore::CountRunsByDagAndState() {
+  return impl_->Read("count runs", [&](pqxx::transaction_base& tx) {
+    return CountsOf(tx, "SELECT dag_id, state, COUNT(*) FROM runs GROUP BY dag_id, state");
+  });
+}
+
+StateStore::CountsByDagAndState PostgresStore::CountTasksByDagAndState() {
   return impl_->Read("count tasks", [&](pqxx::transaction_base& tx) {
-    std::map<std::string, int64_t> out;
-    for (const auto& row : tx.exec("SELECT state, COUNT(*) FROM task_instances GROUP BY state")) {
-      out[row[0].as<std::string>()] = row[1].as<int64_t>();
-    }
-    return out;
+    return CountsOf(tx, "SELECT r.dag_id, t.state, COUNT(*) FROM task_instances t JOIN runs r "
+                        "ON r.run_id = t.run_id GROUP BY r.dag_id, t.state");
   });
 }
 

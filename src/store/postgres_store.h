@@ -42,7 +42,8 @@ class PostgresStore final : public StateStore {
   std::optional<RunRecord> GetRun(const std::string& run_id) override;
   std::vector<RunRecord> ListRuns(const RunFilter& filter) override;
   int64_t CountRuns(const RunFilter& filter) override;
-  std::map<std::string, int64_t> CountTasksByState() override;
+  CountsByDagAndState CountRunsByDagAndState() override;
+  CountsByDagAndState CountTasksByDagAndState() override;
   std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) override;
   void PutMeta(const std::string& key, const std::string& value) override;
   std::optional<std::string> GetMeta(const std::string& key) override;

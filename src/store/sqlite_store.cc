@@ -541,11 +541,21 @@ int64_t SqliteStore::CountRuns(const RunFilter& filter) {
   return s.Step() ? s.Int(0) : 0;
 }
 
-std::map<std::string, int64_t> SqliteStore::CountTasksByState() {
+StateStore::CountsByDagAndState SqliteStore::CountRunsByDagAndState() {
   std::lock_guard lock(impl_->mu_);
-  Statement s(*impl_->statements_, "SELECT state, COUNT(*) FROM task_instances GROUP BY state");
-  std::map<std::string, int64_t> out;
-  while (s.Step()) out[s.Text(0)] = s.Int(1);
+  Statement s(*impl_->statements_, "SELECT dag_id, state, COUNT(*) FROM runs GROUP BY dag_id, state");
+  CountsByDagAndState out;
+  while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
+  return out;
+}
+
+StateStore::CountsByDagAndState SqliteStore::CountTasksByDagAndState() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT r.dag_id, t.state, COUNT(*) FROM task_instances t JOIN runs r ON r.run_id = t.run_id "
+              "GROUP BY r.dag_id, t.state");
+  CountsByDagAndState out;
+  while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
   return out;
 }
 

@@ -1,6 +1,10 @@
 #include "api/api.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -8,6 +12,7 @@
 #include <regex>
 #include <thread>
 
+#include "core/error.h"
 #include "core/operator.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
@@ -124,8 +129,9 @@ TEST_F(ApiTest, RunsShowTasksAndLogs) {
   EXPECT_EQ(page["total"], 1);
   EXPECT_EQ(page["runs"].size(), 1u);
   std::string metrics = Call("GET", "/metrics").body;
-  EXPECT_NE(metrics.find("pipe_runs{state=\"success\"} 1"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("pipe_task_instances{state=\"success\"} 2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("pipe_runs{dag=\"hello\",state=\"success\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("pipe_task_instances{dag=\"hello\",state=\"success\"} 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\npipe_scheduler_loop_lag_seconds "), std::string::npos) << metrics;
 }
 
 TEST_F(ApiTest, ErrorsAreJsonWithFittingStatus) {
@@ -142,7 +148,19 @@ TEST_F(ApiTest, ErrorsAreJsonWithFittingStatus) {
   EXPECT_EQ(Call("POST", "/api/v1/dags/hello/runs", R"({"params": {"n": "x"}})").status, 400);
   EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": "yes"})").status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/dags/hello/backfill", R"({"from": "bad", "to": "2026-01-02"})").status, 400);
-  EXPECT_EQ(Call("DELETE", "/api/v1/dags/hello").status, 404);
+  HttpResponse wrong_method = Call("DELETE", "/api/v1/dags/hello");
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_EQ(code(wrong_method), "method_not_allowed");
+  ASSERT_EQ(wrong_method.headers.size(), 1u);
+  EXPECT_EQ(wrong_method.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD, PATCH"}));
+  EXPECT_EQ(Call("DELETE", "/api/v1/nothing/here").status, 404);
+  EXPECT_EQ(Call("HEAD", "/api/v1/dags/hello").status, 200);
+  EXPECT_EQ(Call("HEAD", "/api/v1/dags/nope").status, 404);
+  EXPECT_EQ(Call("HEAD", "/api/v1/dags/hello/backfill").status, 405);
+  // An id holding a NUL is named whole, the NUL shown as \x00.
+  HttpResponse nul = Call("GET", "/api/v1/runs/ab%00cd");
+  EXPECT_EQ(nul.status, 400);
+  EXPECT_EQ(json::parse(nul.body)["error"]["message"], "invalid run id 'ab\\x00cd'");
   EXPECT_EQ(Call("POST", "/api/v1/runs/nope/cancel").status, 404);
   // Found by api_fuzzer: invalid UTF-8 echoed into an error message.
   HttpResponse bad_utf8 = Call("GET", "/api/v1/runs?state=%8F%8Bx");
@@ -201,6 +219,120 @@ TEST(HttpTest, ParseTargetDecodes) {
   EXPECT_EQ(query.count("flag"), 1u);
   EXPECT_FALSE(ParseTarget("/bad%2", &path, &query));
   EXPECT_FALSE(ParseTarget("/bad%zz", &path, &query));
+}
+
+// --- the HTTP server on a real socket ------------------------------------------------
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  return fd;
+}
+
+// Sends `request` as is and reads the answer until the server closes.
+std::string Raw(int port, const std::string& request) {
+  int fd = Connect(port);
+  EXPECT_EQ(write(fd, request.data(), request.size()), ssize_t(request.size()));
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  close(fd);
+  return out;
+}
+
+class HttpServerTest : public testing::Test {
+ protected:
+  void Serve(HttpServerOptions options = {}) {
+    options.port = 0;
+    server_ = std::make_unique<HttpServer>(options, [this](const HttpRequest& r) {
+      std::lock_guard lock(mu_);
+      seen_.push_back(r.method + " " + r.path);
+      return HttpResponse{200, "text/plain", "hello"};
+    });
+    server_->Start();
+  }
+  std::vector<std::string> Seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+TEST_F(HttpServerTest, HeadAnswersTheHeadersOfGetWithoutTheBody) {
+  Serve();
+  std::string r = Raw(server_->port(), "HEAD /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+  EXPECT_NE(r.find("Content-Length: 5\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.size() - 4), "\r\n\r\n") << r;  // nothing after the headers
+  EXPECT_EQ(Seen(), std::vector<std::string>{"HEAD /x"});
+}
+
+TEST_F(HttpServerTest, Http11NeedsExactlyOneHost) {
+  Serve();
+  int port = server_->port();
+  EXPECT_EQ(Raw(port, "GET /x HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(Raw(port, "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 400", 0),
+            0u);
+  EXPECT_EQ(Raw(port, "GET /x HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);  // 1.0 has no Host rule
+  EXPECT_EQ(Seen(), std::vector<std::string>{"GET /x"});
+}
+
+TEST_F(HttpServerTest, AbsoluteFormNamingThisServerIsServed) {
+  Serve();
+  int port = server_->port();
+  std::string self = "127.0.0.1:" + std::to_string(port);
+  EXPECT_EQ(Raw(port, "GET http://" + self + "/api/v1/health?x=1 HTTP/1.1\r\nHost: " + self +
+                          "\r\nConnection: close\r\n\r\n")
+                .rfind("HTTP/1.1 200", 0),
+            0u);
+  std::string other = Raw(port, "GET http://example.com/x HTTP/1.1\r\nHost: example.com:81\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(other.rfind("HTTP/1.1 400", 0), 0u) << other;
+  EXPECT_NE(other.find("not a proxy"), std::string::npos) << other;
+  EXPECT_EQ(Seen(), std::vector<std::string>{"GET /api/v1/health"});
+}
+
+TEST_F(HttpServerTest, IdleConnectionsPastTheCapMakeRoomForNewClients) {
+  // Given more half-open connections than the cap, then a new client is
+  // still answered: the connections that waited longest are closed.
+  HttpServerOptions options;
+  options.max_connections = 4;
+  Serve(options);
+  std::vector<int> idle;
+  for (int idx = 0; idx < 12; ++idx) idle.push_back(Connect(server_->port()));
+  std::string r = Raw(server_->port(), "GET /api/v1/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  // The oldest idle ones were closed by the server: they read end of file.
+  char c;
+  EXPECT_EQ(read(idle[0], &c, 1), 0);
+  for (int attempt = 0; attempt < 200 && server_->open_connections() > 5; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_LE(server_->open_connections(), 5);
+  for (int fd : idle) close(fd);
+}
+
+TEST(HttpServerListenTest, PortInUseNamesTheProcessHoldingIt) {
+  HttpServerOptions options;
+  int holder = testing_util::ListenOnFreeLoopbackPort(&options.port);
+  HttpServer server(options, [](const HttpRequest&) { return HttpResponse{}; });
+  try {
+    server.Listen();
+    FAIL() << "listened on a taken port";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("held by process " + std::to_string(getpid()) + " ("), std::string::npos)
+        << e.what();
+  }
+  close(holder);
 }
 
 }  // namespace

@@ -127,9 +127,67 @@ TEST(CsvTest, UnterminatedQuoteIsReportedAtItsRow) {
   EXPECT_EQ(ErrorOf("a,b\n1,2\n\"open,3\n4,5\n"), "t.csv:3: unterminated quoted field");
 }
 
-TEST(CsvTest, StrayQuotesAreBadRows) {
+TEST(CsvTest, AQuoteInsideAnUnquotedFieldIsALiteralCharacter) {
+  // As DuckDB, pandas and Python's csv read it (csv-spectrum's
+  // location_coordinates.csv): a quote opens a quoted field only at its start.
+  auto r = ReadCsvText("place,lat,lon\nSFO,37°36'37.8\"N,122°22'32.4\"W\nx\"y\",\"a,\"\"b\",z\"\n", "t.csv");
+  EXPECT_EQ(Dump(*r.table), "SFO|37°36'37.8\"N|122°22'32.4\"W\nx\"y\"|a,\"b|z\"\n");
+  // Still bad: text after a closing quote, and a quoted field never closed.
   EXPECT_EQ(ErrorOf("a,b\n\"x\"y,1\n"), "t.csv:2: column a: characters after a closing quote");
-  EXPECT_EQ(ErrorOf("a,b\nx\"y\",1\n2,3\n"), "t.csv:2: column a: quote inside an unquoted field");
+  EXPECT_EQ(ErrorOf("a,b\n1,\"x\n"), "t.csv:2: unterminated quoted field");
+}
+
+TEST(CsvTest, StrictQuotesMakeAQuoteInsideAnUnquotedFieldABadRow) {
+  CsvOptions strict;
+  strict.strict_quotes = true;
+  EXPECT_EQ(ErrorOf("a,b\nx\"y\",1\n2,3\n", strict), "t.csv:2: column a: quote inside an unquoted field");
+}
+
+// Random CSV whose fields hold quotes inside unquoted fields, quoted fields
+// with delimiters, escaped quotes and newlines, at every offset of the 64-byte
+// blocks; `expected` gets the rows as Dump prints them.
+std::string RandomQuotedCsv(int rows, unsigned seed, std::string* expected) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::string unquoted_chars = "ab \"\"\"9.";
+  const std::string quoted_chars = "ab,\n\"\" ";
+  std::string text = "c0,c1,c2\n";
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      std::string value = "x";  // never empty, never a number: stays a string
+      int len = pick(12);
+      bool quoted = pick(3) == 0;
+      const std::string& chars = quoted ? quoted_chars : unquoted_chars;
+      for (int k = 0; k < len; ++k) value += chars[static_cast<size_t>(pick(static_cast<int>(chars.size())))];
+      if (quoted) {
+        std::string escaped;
+        for (char ch : value) escaped += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        text += "\"" + escaped + "\"";
+      } else {
+        text += value;
+      }
+      text += c < 2 ? "," : "\n";
+      *expected += (c ? "|" : "") + value;
+    }
+    *expected += "\n";
+  }
+  return text;
+}
+
+TEST(CsvTest, LiteralQuotesReadTheSameAtEveryBlockOffsetChunkAndThreadCount) {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    std::string expected;
+    std::string text = RandomQuotedCsv(2000, seed, &expected);
+    for (int64_t chunk : {int64_t{64}, int64_t{257}, int64_t{4096}, int64_t{1} << 30}) {
+      for (int threads : {1, 2}) {
+        CsvOptions o;
+        o.chunk_bytes = chunk;
+        o.threads = threads;
+        auto got = ReadCsvText(text, "t.csv", o);
+        ASSERT_EQ(Dump(*got.table), expected) << "seed " << seed << " chunk " << chunk << " threads " << threads;
+      }
+    }
+  }
 }
 
 TEST(CsvTest, InvalidUtf8IsABadRow) {

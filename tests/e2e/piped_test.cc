@@ -76,7 +76,7 @@ class PipedTest : public testing::Test {
   // Starts piped on a free port and waits until it answers.
   void StartDaemon(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_,
-                                      "--listen", "127.0.0.1:0", "--workers", "4", "--grace", "2s"};
+                                      "--listen", listen_, "--workers", "4", "--grace", "2s"};
     args.insert(args.end(), extra.begin(), extra.end());
     fs::path log = dir_ / "piped.log";
     size_t log_start = fs::exists(log) ? fs::file_size(log) : 0;
@@ -158,6 +158,7 @@ class PipedTest : public testing::Test {
   std::string db_;
   std::string server_;
   std::string test_clock_;  // PIPE_TEST_CLOCK for piped
+  std::string listen_ = "127.0.0.1:0";
   pid_t daemon_ = -1;
 };
 
@@ -190,6 +191,38 @@ TEST_F(PipedTest, TriggerAndWait) {
   Result failing = Pipectl({"trigger", "hello", "--param", "nope=1"});
   EXPECT_EQ(failing.exit_code, 2);
   EXPECT_EQ(failing.err, "pipectl: unknown parameter 'nope' for DAG 'hello' (known: who)\n");
+}
+
+TEST_F(PipedTest, TasksInheritNoDescriptorOfTheDaemon) {
+  // Given a daemon with its listening socket, client connections, database
+  // connection and log files open, then a task's shell has only 0, 1 and 2.
+  WriteDag("fds.yaml", "dag: fds\ntasks:\n  a: {op: shell, run: 'ls /proc/$$/fd; true'}\n"
+                       "  b: {op: shell, depends_on: [a], run: 'ls /proc/$$/fd; true'}\n");
+  StartDaemon();
+  Result r = Pipectl({"trigger", "fds", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("run (\\S+) of dag 'fds'")));
+  EXPECT_EQ(Pipectl({"logs", m[1].str(), "a"}).out, "0\n1\n2\n");
+  EXPECT_EQ(Pipectl({"logs", m[1].str(), "b"}).out, "0\n1\n2\n");
+}
+
+TEST_F(PipedTest, APortInUseIsAClearErrorNamingItsHolder) {
+  int held_port = 0;
+  int holder = testing_util::ListenOnFreeLoopbackPort(&held_port);
+  std::string port = std::to_string(held_port);
+  WriteDag("hello.yaml", kHello);
+  pid_t pid = Spawn({PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_, "--listen", "127.0.0.1:" + port},
+                    {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "busy.log", dir_ / "busy.log", dir_);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(holder);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+  std::string log = ReadFile(dir_ / "busy.log");
+  EXPECT_NE(log.find("cannot listen on 127.0.0.1:" + port + ": Address already in use (held by process " +
+                     std::to_string(getpid()) + " ("),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(PipedTest, UnreachableDaemonIsExitThree) {
@@ -350,6 +383,10 @@ tasks:
   EXPECT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
   EXPECT_TRUE(Eventually([&] { return testing_util::ProcessesMentioning(warm_after).empty(); }));
   EXPECT_EQ(ReadFile(marks), "start 1\n");
+  // The orphaned try still runs, and the new daemon listens on the same
+  // port: the orphan holds none of the dead daemon's sockets.
+  ASSERT_FALSE(testing_util::ProcessesMentioning("echo \"end $PIPE_TRY_NUMBER\"").empty());
+  listen_ = server_.substr(std::string("http://").size());
   StartDaemon();
   ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 30));
   json run = Run(run_id);

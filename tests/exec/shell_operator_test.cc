@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,6 +169,24 @@ std::string Slurp(const fs::path& path) {
 std::string TwoTasks(const std::string& a_run, const std::string& b_run, const std::string& a_extra = "") {
   return "dag: s\ntasks:\n  a:\n    op: shell\n" + a_extra + "    run: |\n      " + a_run +
          "\n  b:\n    op: shell\n    depends_on: [a]\n    run: |\n      " + b_run + "\n";
+}
+
+TEST_F(ShellOperatorTest, ATaskSeesOnlyItsStandardDescriptors) {
+  // Given descriptors this process opened without O_CLOEXEC (as a listening
+  // socket of a server library would be), then neither a cold shell (a) nor
+  // a prepared one (b, started at its gate while a runs) inherits them.
+  int leaked_file = open("/dev/null", O_RDONLY);
+  int leaked_socket = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(leaked_file, 3);
+  ASSERT_GE(leaked_socket, 3);
+  // ls is not the last command, so the shell forks it and ls lists the
+  // shell's descriptors, not its own.
+  const std::string list = "ls /proc/$$/fd; true";
+  EXPECT_EQ(Run(TwoTasks("sleep 0.2; " + list, list)), RunState::kSuccess);
+  close(leaked_file);
+  close(leaked_socket);
+  EXPECT_EQ(Log("a"), "0\n1\n2\n");
+  EXPECT_EQ(Log("b"), "0\n1\n2\n");
 }
 
 TEST_F(ShellOperatorTest, DownstreamShellWaitsAtItsGateAndRunsOnceAfterTheUpstreamSucceeds) {

@@ -260,14 +260,23 @@ TEST_F(OpsTest, ValidateTableChecks) {
                                     on_failure: warn})", kPeople);
   ASSERT_TRUE(r.ok);
   nlohmann::json report = Report();
-  EXPECT_EQ(report["table_checks"][0]["check"], "row count 5 >= 10");
+  EXPECT_EQ(report["table_checks"][0]["check"], "row count >= 10");
+  EXPECT_EQ(r.metrics.summary,
+            "1 row checks, 1 rows failed (20.00%); table check failed: row count 5 is below the minimum 10");
   EXPECT_EQ(report["table_checks"][0]["passed"], false);
   EXPECT_EQ(report["table_checks"][1]["passed"], true);
   EXPECT_EQ(report["checks"][0]["check"], "rows unique over id");
   EXPECT_EQ(report["checks"][0]["rows_failed"], 1);
   r = Run("validate", "{table: {row_count: {min: 10}}}", kPeople);
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "table check failed: row count 5 >= 10");
+  // Said once (the error; the summary beside it in DETAIL does not repeat it),
+  // as what was expected.
+  EXPECT_EQ(r.error, "table check failed: row count 5 is below the minimum 10");
+  EXPECT_EQ(r.metrics.summary.find("row count"), std::string::npos) << r.metrics.summary;
+  r = Run("validate", "{table: {row_count: {min: 1, max: 3}}}", kPeople);
+  EXPECT_EQ(r.error, "table check failed: row count 5 is above the maximum 3");
+  r = Run("validate", "{table: {max_null_fraction: {age: 0.1}}}", kPeople);
+  EXPECT_EQ(r.error, "table check failed: column 'age' null fraction 0.2 is above the maximum 0.1");
 }
 
 TEST_F(OpsTest, ValidateUnknownColumnAndBadArgs) {

@@ -97,6 +97,16 @@ TEST_F(SchedulerTest, TriggerRunsTheDagAtOnce) {
   EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"a#1", "b#1"}));
 }
 
+TEST_F(SchedulerTest, LoopLagIsTheRealTimeOfATurnInMicroseconds) {
+  // Given a turn that stores a heartbeat (microseconds of real time even
+  // though the fake clock stands still), then the lag is above zero.
+  Dags({{"simple.yaml", kSimple}});
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return scheduler_->LastHeartbeat().has_value(); }));
+  ASSERT_TRUE(Eventually([&] { return scheduler_->Stats().loop_lag > std::chrono::microseconds(0); }));
+  EXPECT_LT(scheduler_->Stats().loop_lag, std::chrono::seconds(10));
+}
+
 TEST_F(SchedulerTest, TriggerRefusesUnknownDagsAndParams) {
   Dags({{"simple.yaml", kSimple}});
   try {

@@ -226,7 +226,8 @@ TEST_P(StateStoreTest, BatchOfTransitionsIsAllOrNothing) {
   EXPECT_EQ(store_->GetTaskInstance("r1", "a")->try_number, 1);
   EXPECT_EQ(store_->GetTaskInstance("r1", "b")->state, TaskState::kQueued);
   EXPECT_EQ(store_->GetTransitions("r1").size(), 4u);
-  EXPECT_EQ(store_->CountTasksByState(), (std::map<std::string, int64_t>{{"queued", 1}, {"running", 1}}));
+  EXPECT_EQ(store_->CountTasksByDagAndState(),
+            (StateStore::CountsByDagAndState{{{"d", "queued"}, 1}, {{"d", "running"}, 1}}));
 }
 
 TEST_P(StateStoreTest, OnlyOneOfTwoStoresStartsATry) {
@@ -302,7 +303,9 @@ TEST_P(StateStoreTest, CountsRunsAndFindsTheLastScheduledTick) {
   EXPECT_EQ(store_->CountRuns(scheduled), 2);
   EXPECT_EQ(store_->ListRuns(scheduled).front().run_id, "s2");
   EXPECT_EQ(store_->CountRuns({}), 4);
-  EXPECT_TRUE(store_->CountTasksByState().empty());  // these runs have no tasks
+  EXPECT_TRUE(store_->CountTasksByDagAndState().empty());  // these runs have no tasks
+  EXPECT_EQ(store_->CountRunsByDagAndState(),
+            (StateStore::CountsByDagAndState{{{"d", "queued"}, 2}, {{"d", "running"}, 1}, {{"other", "queued"}, 1}}));
 }
 
 TEST_P(StateStoreTest, OneScheduledRunPerTick) {

@@ -1,0 +1,39 @@
+#!/bin/sh
+# The runtime stage of docker/Dockerfile installs every package that owns a
+# shared library the binaries load (ldd), directly or as a dependency of a
+# listed package, so the image cannot drift from the binaries again.
+# Usage: runtime_packages_test.sh DOCKERFILE BINARY...
+set -eu
+dockerfile=$1
+shift
+
+# The package names of the `apt-get install` in the last stage.
+listed=$(awk '/^FROM /{stage=""} {stage = stage "\n" $0} END {print stage}' "$dockerfile" |
+  sed -e ':a' -e '/\\$/N; s/\\\n//; ta' | grep 'apt-get install' | sed 's/.*apt-get install//; s/&&.*//' |
+  tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
+[ -n "$listed" ] || { echo "FAIL: no apt-get install list in the last stage of $dockerfile"; exit 1; }
+
+# What installing them brings: the packages and their dependencies, recursively.
+# shellcheck disable=SC2086
+closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+  --no-replaces --no-enhances $listed 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u)
+
+failed=0
+for binary in "$@"; do
+  [ -x "$binary" ] || { echo "FAIL: no binary $binary"; exit 1; }
+  missing_lib=$(ldd "$binary" | grep 'not found' || true)
+  [ -z "$missing_lib" ] || { echo "FAIL: $binary: $missing_lib"; failed=1; }
+  for lib in $(ldd "$binary" | awk '$3 ~ /^\// {print $3}'); do
+    package=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
+    package=${package%%:*}
+    if [ -z "$package" ]; then
+      echo "FAIL: $binary loads $lib, which no Debian package owns"
+      failed=1
+    elif ! printf '%s\n' "$closure" | grep -qx "$package"; then
+      echo "FAIL: $binary loads $lib from package $package, which the runtime stage of $dockerfile does not install"
+      failed=1
+    fi
+  done
+done
+[ "$failed" -eq 0 ] && echo "ok: every library of $* comes with the runtime stage's packages"
+exit "$failed"
