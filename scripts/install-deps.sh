@@ -4,7 +4,7 @@
 # missing, so a second run takes a moment.
 set -eu
 
-build="cmake ninja-build g++ ccache pkg-config tzdata \
+build="cmake ninja-build g++ ccache pkg-config tzdata libyaml-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev \
   libhowardhinnant-date-dev libxxhash-dev libfast-float-dev libpqxx-dev libboost-dev libssl-dev \
   libhwy-dev libsnappy-dev libzstd-dev libsimdjson-dev"

@@ -432,6 +432,10 @@ class Executor::RunExecution {
     {
       std::lock_guard lock(mu_);
       if (failure_ || cancelling_ || draining_) return;
+      // Tries already wait for a worker: a task unblocked now would queue
+      // behind them, so a shell started for it ahead would only wait too,
+      // taking a core from the tries that run (a wide DAG of short tasks).
+      if (!ready_.empty()) return;
       for (size_t down : slots_[idx].downstream) {
         Slot& d = slots_[down];
         if (d.state != TaskState::kPending || d.warm || d.warming) continue;

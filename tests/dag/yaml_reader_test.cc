@@ -50,6 +50,27 @@ TEST(YamlReaderTest, ErrorsAreDiagnostics) {
   EXPECT_EQ(empty.items()[0].ToString(), "t.yaml: empty file: expected a DAG document");
 }
 
+TEST(YamlReaderTest, BlockScalarsAndStringTagsStayStrings) {
+  Diagnostics diags("t.yaml");
+  auto root = ReadYaml("a: |\n  1\nb: !!str 2\nc:\nd: null\n", diags);
+  ASSERT_TRUE(root) << diags.items()[0].ToString();
+  EXPECT_TRUE(root->Find("a")->quoted());
+  EXPECT_EQ(root->Find("a")->text(), "1\n");
+  EXPECT_TRUE(root->Find("b")->quoted());
+  EXPECT_TRUE(root->Find("c")->is_null());
+  EXPECT_TRUE(root->Find("d")->is_null());
+}
+
+TEST(YamlReaderTest, AnAliasWithoutItsAnchorIsAnError) {
+  Diagnostics diags("t.yaml");
+  EXPECT_FALSE(ReadYaml("a: 1\nb: *nowhere\n", diags));
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags.items()[0].ToString(), "t.yaml:2:4: alias *nowhere refers to no anchor &nowhere before it");
+  Diagnostics self("t.yaml");
+  EXPECT_FALSE(ReadYaml("a: &x [1, *x]\n", self));
+  EXPECT_EQ(self.items()[0].message, "alias *x refers to a node that contains it");
+}
+
 TEST(YamlReaderTest, ExpansionBeyondTheLimitIsRefused) {
   std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   std::string prev = "a";

@@ -1,7 +1,11 @@
 // End-to-end: the real piped on a real PostgreSQL, driven by the real pipectl
 // and by raw HTTP.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -223,6 +227,58 @@ TEST_F(PipedTest, APortInUseIsAClearErrorNamingItsHolder) {
                      std::to_string(getpid()) + " ("),
             std::string::npos)
       << log;
+}
+
+// CPU seconds (user + system) the process has used.
+double CpuSeconds(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int idx = 1; idx <= 13 && fields >> field; ++idx) {
+    if (idx >= 12) ticks += std::stod(field);  // utime, stime: fields 14 and 15 of the line
+  }
+  return ticks / double(sysconf(_SC_CLK_TCK));
+}
+
+TEST_F(PipedTest, OutOfDescriptorsNeitherSpinsNorStopsHealthChecks) {
+  // Given piped limited to 256 descriptors and 300 connections that never
+  // send a request, then it does not spin on accept() (EMFILE), and a health
+  // check is still answered: idle connections are closed to make room.
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  rlimit small{256, 256};
+  ASSERT_EQ(prlimit(daemon_, RLIMIT_NOFILE, &small, nullptr), 0);
+  rlimit mine{};
+  getrlimit(RLIMIT_NOFILE, &mine);
+  if (mine.rlim_cur < 1024 && mine.rlim_max >= 1024) {
+    mine.rlim_cur = 1024;
+    setrlimit(RLIMIT_NOFILE, &mine);
+  }
+  int port = std::stoi(server_.substr(server_.rfind(':') + 1));
+  std::vector<int> idle;
+  for (int idx = 0; idx < 300; ++idx) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << idx;
+    idle.push_back(fd);
+  }
+  double cpu_before = CpuSeconds(daemon_);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double cpu = CpuSeconds(daemon_) - cpu_before;
+  EXPECT_LT(cpu, 1.0) << "piped used " << cpu << " s of CPU in 2 s with nothing to do";
+  EXPECT_TRUE(Eventually([&] {
+    try {
+      return Http("GET", "/api/v1/health").status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, 15));
+  for (int fd : idle) close(fd);
+  EXPECT_EQ(kill(daemon_, 0), 0);
 }
 
 TEST_F(PipedTest, UnreachableDaemonIsExitThree) {
