@@ -61,10 +61,12 @@ class TreeBuilder {
         break;
       }
       case YAML_SEQUENCE_START_EVENT:
+        CheckDepth(mark);
         stack_.push_back({std::make_shared<DocNode>(DocNode::Kind::kSequence, mark), 1,
                           Text(e.data.sequence_start.anchor), nullptr});
         break;
       case YAML_MAPPING_START_EVENT:
+        CheckDepth(mark);
         stack_.push_back({std::make_shared<DocNode>(DocNode::Kind::kMap, mark), 1,
                           Text(e.data.mapping_start.anchor), nullptr});
         break;
@@ -91,6 +93,15 @@ class TreeBuilder {
     std::string anchor;
     DocNode::Ptr pending_key;  // maps: the key waiting for its value
   };
+
+  // Whatever walks the tree later recurses, so the nesting has a bound.
+  void CheckDepth(Mark mark) const {
+    if (stack_.size() >= kMaxDepth) {
+      throw ReadFailure{mark, "YAML nesting deeper than " + std::to_string(kMaxDepth) + " levels"};
+    }
+  }
+
+  static constexpr size_t kMaxDepth = 1000;
 
   void Add(DocNode::Ptr node, int64_t size, const std::string& anchor, Mark where) {
     if (!anchor.empty()) anchors_[anchor] = {node, size};

@@ -71,6 +71,15 @@ TEST(YamlReaderTest, AnAliasWithoutItsAnchorIsAnError) {
   EXPECT_EQ(self.items()[0].message, "alias *x refers to a node that contains it");
 }
 
+TEST(YamlReaderTest, NestingDeeperThanAThousandLevelsIsRefused) {
+  Diagnostics diags("t.yaml");
+  EXPECT_FALSE(ReadYaml("a: " + std::string(100000, '['), diags));
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags.items()[0].ToString(), "t.yaml:1:1003: YAML nesting deeper than 1000 levels");
+  Diagnostics ok("t.yaml");
+  EXPECT_TRUE(ReadYaml("a: " + std::string(998, '[') + std::string(998, ']') + "\n", ok));
+}
+
 TEST(YamlReaderTest, ExpansionBeyondTheLimitIsRefused) {
   std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   std::string prev = "a";
