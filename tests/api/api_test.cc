@@ -313,7 +313,7 @@ TEST_F(HttpServerTest, IdleConnectionsPastTheCapMakeRoomForNewClients) {
   // The oldest idle ones were closed by the server: they read end of file.
   char c;
   EXPECT_EQ(read(idle[0], &c, 1), 0);
-  for (int attempt = 0; attempt < 200 && server_->open_connections() > 5; ++attempt) {
+  for (int attempt = 0; attempt < 1000 && server_->open_connections() > 5; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_LE(server_->open_connections(), 5);
