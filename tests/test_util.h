@@ -108,4 +108,18 @@ inline int ListenOnFreeLoopbackPort(int* port) {
   return fd;
 }
 
+// A client socket connected to 127.0.0.1:port, reads timing out after 5 s;
+// the caller closes it.
+inline int ConnectToLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  return fd;
+}
+
 }  // namespace pipeline::testing_util

@@ -223,21 +223,11 @@ TEST(HttpTest, ParseTargetDecodes) {
 
 // --- the HTTP server on a real socket ------------------------------------------------
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  return fd;
-}
+using testing_util::ConnectToLoopback;
 
 // Sends `request` as is and reads the answer until the server closes.
 std::string Raw(int port, const std::string& request) {
-  int fd = Connect(port);
+  int fd = ConnectToLoopback(port);
   EXPECT_EQ(write(fd, request.data(), request.size()), ssize_t(request.size()));
   std::string out;
   char buf[4096];
@@ -307,7 +297,7 @@ TEST_F(HttpServerTest, IdleConnectionsPastTheCapMakeRoomForNewClients) {
   options.max_connections = 4;
   Serve(options);
   std::vector<int> idle;
-  for (int idx = 0; idx < 12; ++idx) idle.push_back(Connect(server_->port()));
+  for (int idx = 0; idx < 12; ++idx) idle.push_back(ConnectToLoopback(server_->port()));
   std::string r = Raw(server_->port(), "GET /api/v1/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
   // The oldest idle ones were closed by the server: they read end of file.

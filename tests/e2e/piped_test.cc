@@ -257,15 +257,7 @@ TEST_F(PipedTest, OutOfDescriptorsNeitherSpinsNorStopsHealthChecks) {
   }
   int port = std::stoi(server_.substr(server_.rfind(':') + 1));
   std::vector<int> idle;
-  for (int idx = 0; idx < 300; ++idx) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(uint16_t(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << idx;
-    idle.push_back(fd);
-  }
+  for (int idx = 0; idx < 300; ++idx) idle.push_back(testing_util::ConnectToLoopback(port));
   double cpu_before = CpuSeconds(daemon_);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   double cpu = CpuSeconds(daemon_) - cpu_before;
