@@ -24,7 +24,7 @@ constexpr const char* kGatedScript =
 
 class WarmShell final : public PreparedTry {
  public:
-  explicit WarmShell(std::unique_ptr<Subprocess> process) : process(std::move(process)) {}
+  explicit WarmShell(std::unique_ptr<Subprocess> gated) : process(std::move(gated)) {}
   int process_group() const override { return process ? process->pid() : 0; }
   std::unique_ptr<Subprocess> process;  // waiting at its gate
 };

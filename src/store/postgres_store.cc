@@ -212,11 +212,6 @@ constexpr int64_t kMigrationLock = 0x70697065;  // "pipe"
 // Thrown inside a transaction to roll it back and report "not applied".
 struct Undo {};
 
-std::optional<int64_t> Micros(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return ToMicros(*t);
-}
-
 TimePoint Time(const pqxx::field& f) { return FromMicros(f.as<int64_t>()); }
 std::optional<TimePoint> OptTime(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;

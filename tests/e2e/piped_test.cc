@@ -245,6 +245,10 @@ TEST_F(PipedTest, OutOfDescriptorsNeitherSpinsNorStopsHealthChecks) {
   // Given piped limited to 256 descriptors and 300 connections that never
   // send a request, then it does not spin on accept() (EMFILE), and a health
   // check is still answered: idle connections are closed to make room.
+#ifdef PIPE_UBSAN_NEEDS_DESCRIPTORS
+  GTEST_SKIP() << "UBSan's vptr check opens a pipe to probe memory; in a process out of descriptors it "
+                  "reports every virtual call as an invalid vptr (the main and TSan trees run this test)";
+#endif
   WriteDag("hello.yaml", kHello);
   StartDaemon();
   rlimit small{256, 256};
