@@ -251,6 +251,10 @@ class SqliteStore::Impl {
     }
     sqlite3_busy_timeout(db_, 10'000);
     try {
+      // A new database gets 1 KiB pages (no effect on an existing one): a
+      // task's transition rewrites a few small rows in several tables, and
+      // each commit appends every page it touched to the log, whole.
+      Exec("PRAGMA page_size=1024");
       Exec("PRAGMA journal_mode=WAL");
       // NORMAL in WAL mode survives a crash of the process; only power loss
       // can lose the last commits.
