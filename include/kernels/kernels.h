@@ -232,4 +232,21 @@ void Bucketize(const double* values, const uint64_t* validity, int64_t n, const 
 // valid rows, 0 for null rows; n elements.
 void CastInt64ToDouble(const int64_t* values, const uint64_t* validity, int64_t n, double* out);
 
+// ------------------------------------------------------------- linear algebra
+// Dense doubles, no validity (the model solvers' inner loops).
+
+// sum of a[i] * b[i] (four running sums, fused multiply-add).
+double Dot(const double* a, const double* b, int64_t n);
+// y[i] += alpha * x[i].
+void Axpy(double alpha, const double* x, double* y, int64_t n);
+// out[i] = a[i] * b[i]; out may be a or b.
+void Multiply(const double* a, const double* b, double* out, int64_t n);
+// The terms of the binary logistic loss at margins z for labels y (0 or 1)
+// and sample weights s (nullptr: all 1): writes r[i] = s (p - y) and
+// h[i] = s p (1 - p) with p = sigmoid(z[i]), and returns
+// sum s (log(1 + e^z) - y z), computed without overflow.
+double LogisticTerms(const double* z, const double* y, const double* s, int64_t n, double* r, double* h);
+// out[i] = 1 / (1 + e^-z[i]), without overflow; out may be z.
+void Sigmoid(const double* z, double* out, int64_t n);
+
 }  // namespace pipeline::kernels

@@ -1,0 +1,277 @@
+#include "ml/linear.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "columnar/parallel.h"
+#include "kernels/kernels.h"
+
+namespace pipeline::ml {
+
+namespace {
+
+// Rows per block of a pass: a block's columns and its scratch stay in the
+// core's cache while every pair of features is multiplied.
+constexpr int64_t kBlockRows = 4096;
+
+int Threads(int requested) { return requested > 0 ? requested : columnar::DefaultThreads(); }
+
+int64_t BlockCount(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
+
+// Scratch of the calling thread, grown as needed and kept between blocks.
+double* Scratch(size_t size) {
+  thread_local std::vector<double> scratch;
+  if (scratch.size() < size) scratch.resize(size);
+  return scratch.data();
+}
+
+// Runs fn(block, begin, length) over the row blocks on `threads` threads
+// and adds up the per-block vectors of `width` doubles in block order, so
+// that the sum does not depend on which thread took which block.
+template <class Fn>
+std::vector<double> SumOverBlocks(int64_t rows, size_t width, int threads, Fn&& fn) {
+  const int64_t blocks = BlockCount(rows);
+  std::vector<double> partial(size_t(blocks) * width, 0.0);
+  columnar::ParallelFor(size_t(blocks), threads, [&](size_t block) {
+    const int64_t begin = int64_t(block) * kBlockRows;
+    fn(begin, std::min(kBlockRows, rows - begin), partial.data() + block * width);
+  });
+  std::vector<double> total(width, 0.0);
+  for (int64_t block = 0; block < blocks; ++block) {
+    const double* part = partial.data() + size_t(block) * width;
+    for (size_t k = 0; k < width; ++k) total[k] += part[k];
+  }
+  return total;
+}
+
+std::string Quote(const Design& design, int column) {
+  return "'" + (size_t(column) < design.names.size() ? design.names[size_t(column)] : std::to_string(column)) + "'";
+}
+
+}  // namespace
+
+int CholeskySolve(std::vector<double>& a, std::vector<double>& b, int n) {
+  // A = L L^T, L overwriting the lower triangle, row by row.
+  for (int j = 0; j < n; ++j) {
+    const double original = a[size_t(j) * n + j];
+    double diag = original;
+    for (int k = 0; k < j; ++k) diag -= a[size_t(j) * n + k] * a[size_t(j) * n + k];
+    // What is left of the diagonal once the earlier variables explain theirs:
+    // (almost) nothing means this variable is (almost) a combination of them.
+    if (!(diag > original * 1e-12) || !(diag > 0)) return j;
+    const double l = std::sqrt(diag);
+    a[size_t(j) * n + j] = l;
+    for (int i = j + 1; i < n; ++i) {
+      double v = a[size_t(i) * n + j];
+      for (int k = 0; k < j; ++k) v -= a[size_t(i) * n + k] * a[size_t(j) * n + k];
+      a[size_t(i) * n + j] = v / l;
+    }
+  }
+  for (int i = 0; i < n; ++i) {  // L y = b
+    double v = b[size_t(i)];
+    for (int k = 0; k < i; ++k) v -= a[size_t(i) * n + k] * b[size_t(k)];
+    b[size_t(i)] = v / a[size_t(i) * n + i];
+  }
+  for (int i = n - 1; i >= 0; --i) {  // L^T x = y
+    double v = b[size_t(i)];
+    for (int k = i + 1; k < n; ++k) v -= a[size_t(k) * n + i] * b[size_t(k)];
+    b[size_t(i)] = v / a[size_t(i) * n + i];
+  }
+  return -1;
+}
+
+LinearModel FitLinearRegression(const Design& design, const LinearRegressionOptions& options) {
+  const int p = int(design.columns.size());
+  const int64_t n = design.rows;
+  if (n < p + 1) {
+    throw ModelError("linear_regression needs more rows than features: " + std::to_string(n) + " rows for " +
+                     std::to_string(p) + " features and the intercept");
+  }
+  if (!(options.l2 >= 0) || !std::isfinite(options.l2)) throw ModelError("l2 must be a number >= 0");
+  const int threads = Threads(options.threads);
+  std::vector<double> mean(size_t(p) + 1);
+  columnar::ParallelFor(size_t(p) + 1, threads, [&](size_t j) {
+    const double* values = j < size_t(p) ? design.columns[j] : design.target;
+    mean[j] = kernels::Sum(values, nullptr, n) / double(n);
+  });
+  // Lower triangle of the centred Gram matrix (p x p), then X^T y (p).
+  const size_t width = size_t(p) * p + p;
+  std::vector<double> sums = SumOverBlocks(n, width, threads, [&](int64_t begin, int64_t m, double* out) {
+    double* centred = Scratch(size_t(p + 1) * m);
+    for (int j = 0; j <= p; ++j) {
+      const double* values = (j < p ? design.columns[size_t(j)] : design.target) + begin;
+      double* dst = centred + size_t(j) * m;
+      const double mu = mean[size_t(j)];
+      for (int64_t i = 0; i < m; ++i) dst[i] = values[i] - mu;
+    }
+    const double* yc = centred + size_t(p) * m;
+    for (int i = 0; i < p; ++i) {
+      const double* xi = centred + size_t(i) * m;
+      for (int j = 0; j <= i; ++j) out[size_t(i) * p + j] = kernels::Dot(xi, centred + size_t(j) * m, m);
+      out[size_t(p) * p + i] = kernels::Dot(xi, yc, m);
+    }
+  });
+  std::vector<double> gram(sums.begin(), sums.begin() + ptrdiff_t(p) * p);
+  std::vector<double> rhs(sums.begin() + ptrdiff_t(p) * p, sums.end());
+  for (int j = 0; j < p; ++j) gram[size_t(j) * p + j] += options.l2;
+  for (int j = 0; j < p; ++j) {
+    if (gram[size_t(j) * p + j] == 0) {
+      throw ModelError("feature " + Quote(design, j) + " is constant in the training rows: drop it, or set params.l2");
+    }
+  }
+  int bad = CholeskySolve(gram, rhs, p);
+  if (bad >= 0) {
+    throw ModelError("the features are linearly dependent (the Gram matrix is singular): feature " + Quote(design, bad) +
+                     " is a combination of the features before it; drop it, or set params.l2 (ridge) to fit anyway");
+  }
+  LinearModel model;
+  model.coef = rhs;
+  model.intercept = mean[size_t(p)];
+  for (int j = 0; j < p; ++j) model.intercept -= mean[size_t(j)] * model.coef[size_t(j)];
+  return model;
+}
+
+namespace {
+
+// The penalised objective at one point: value, gradient and Hessian (lower
+// triangle, row-major) over the p coefficients and the intercept (last).
+struct Objective {
+  double value = 0;
+  std::vector<double> gradient;
+  std::vector<double> hessian;
+};
+
+Objective EvaluateLogistic(const Design& design, const std::vector<double>& weights, const std::vector<double>& beta,
+                           double l2, int threads) {
+  const int p = int(design.columns.size());
+  const int q = p + 1;
+  const size_t width = 1 + size_t(q) + size_t(q) * q;
+  std::vector<double> sums =
+      SumOverBlocks(design.rows, width, threads, [&](int64_t begin, int64_t m, double* out) {
+        double* z = Scratch(size_t(3 + p) * m);
+        double* r = z + m;
+        double* h = r + m;
+        double* hx = h + m;  // p columns of h * x_j
+        std::fill(z, z + m, beta[size_t(p)]);
+        for (int j = 0; j < p; ++j) kernels::Axpy(beta[size_t(j)], design.columns[size_t(j)] + begin, z, m);
+        out[0] = kernels::LogisticTerms(z, design.target + begin, weights.empty() ? nullptr : weights.data() + begin,
+                                        m, r, h);
+        double* gradient = out + 1;
+        double* hessian = out + 1 + q;
+        for (int j = 0; j < p; ++j) {
+          const double* xj = design.columns[size_t(j)] + begin;
+          gradient[j] = kernels::Dot(xj, r, m);
+          kernels::Multiply(h, xj, hx + size_t(j) * m, m);
+        }
+        gradient[p] = kernels::Sum(r, nullptr, m);
+        for (int i = 0; i < p; ++i) {
+          const double* xi = design.columns[size_t(i)] + begin;
+          for (int j = 0; j <= i; ++j) hessian[size_t(i) * q + j] = kernels::Dot(xi, hx + size_t(j) * m, m);
+        }
+        for (int j = 0; j < p; ++j) hessian[size_t(p) * q + j] = kernels::Sum(hx + size_t(j) * m, nullptr, m);
+        hessian[size_t(p) * q + p] = kernels::Sum(h, nullptr, m);
+      });
+  Objective f;
+  f.value = sums[0];
+  f.gradient.assign(sums.begin() + 1, sums.begin() + 1 + q);
+  f.hessian.assign(sums.begin() + 1 + q, sums.end());
+  for (int j = 0; j < p; ++j) {
+    f.value += 0.5 * l2 * beta[size_t(j)] * beta[size_t(j)];
+    f.gradient[size_t(j)] += l2 * beta[size_t(j)];
+    f.hessian[size_t(j) * q + j] += l2;
+  }
+  return f;
+}
+
+}  // namespace
+
+LogisticFit FitLogisticRegression(const Design& design, const LogisticRegressionOptions& options) {
+  const int p = int(design.columns.size());
+  const int q = p + 1;
+  const int64_t n = design.rows;
+  if (!(options.l2 >= 0) || !std::isfinite(options.l2)) throw ModelError("l2 must be a number >= 0");
+  if (options.max_iter < 1) throw ModelError("max_iter must be at least 1");
+  if (!(options.tol > 0)) throw ModelError("tol must be a number > 0");
+  int64_t positives = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double y = design.target[i];
+    if (y != 0 && y != 1) {
+      throw ModelError("logistic_regression needs a target of 0 and 1; row " + std::to_string(i) + " of the training rows holds " +
+                       std::to_string(y));
+    }
+    positives += y == 1;
+  }
+  if (positives == 0 || positives == n) {
+    throw ModelError(std::string("the training rows hold one class only (every target is ") + (positives ? "1" : "0") +
+                     "): a classifier needs both");
+  }
+  const int threads = Threads(options.threads);
+  std::vector<double> weights;
+  double weight_sum = double(n);
+  if (options.balanced) {
+    const double w1 = double(n) / (2.0 * double(positives));
+    const double w0 = double(n) / (2.0 * double(n - positives));
+    weights.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) weights[size_t(i)] = design.target[i] == 1 ? w1 : w0;
+    weight_sum = w1 * double(positives) + w0 * double(n - positives);
+  }
+  LogisticFit fit;
+  std::vector<double> beta(size_t(q), 0.0);
+  Objective f = EvaluateLogistic(design, weights, beta, options.l2, threads);
+  for (;;) {
+    double largest = 0;
+    for (double g : f.gradient) largest = std::max(largest, std::fabs(g));
+    if (largest <= options.tol * weight_sum) {
+      fit.converged = true;
+      break;
+    }
+    if (fit.iterations >= options.max_iter) break;
+    ++fit.iterations;
+    // Newton direction: H d = -g. Without l2 a separable class makes H
+    // nearly singular: a touch of ridge keeps the step defined.
+    std::vector<double> h = f.hessian;
+    std::vector<double> d(static_cast<size_t>(q));
+    for (int j = 0; j < q; ++j) d[size_t(j)] = -f.gradient[size_t(j)];
+    if (CholeskySolve(h, d, q) >= 0) {
+      double trace = 0;
+      for (int j = 0; j < q; ++j) trace += f.hessian[size_t(j) * q + j];
+      h = f.hessian;
+      for (int j = 0; j < q; ++j) h[size_t(j) * q + j] += 1e-10 * trace / q + 1e-300;
+      for (int j = 0; j < q; ++j) d[size_t(j)] = -f.gradient[size_t(j)];
+      if (CholeskySolve(h, d, q) >= 0) break;
+    }
+    double slope = 0;
+    for (int j = 0; j < q; ++j) slope += f.gradient[size_t(j)] * d[size_t(j)];
+    // Backtracking (Armijo): a full step almost always holds.
+    bool moved = false;
+    for (double t = 1.0; t > 1e-10; t *= 0.5) {
+      std::vector<double> next(static_cast<size_t>(q));
+      for (int j = 0; j < q; ++j) next[size_t(j)] = beta[size_t(j)] + t * d[size_t(j)];
+      Objective g = EvaluateLogistic(design, weights, next, options.l2, threads);
+      if (g.value <= f.value + 1e-4 * t * slope) {
+        beta = std::move(next);
+        f = std::move(g);
+        moved = true;
+        break;
+      }
+    }
+    if (!moved) break;  // no decrease left to find in double precision
+  }
+  fit.model.coef.assign(beta.begin(), beta.begin() + p);
+  fit.model.intercept = beta[size_t(p)];
+  fit.loss = f.value / weight_sum;
+  return fit;
+}
+
+void PredictLinear(const LinearModel& model, const std::vector<const double*>& columns, int64_t rows, double* out) {
+  std::fill(out, out + rows, model.intercept);
+  for (size_t j = 0; j < columns.size() && j < model.coef.size(); ++j) kernels::Axpy(model.coef[j], columns[j], out, rows);
+}
+
+void PredictLogistic(const LinearModel& model, const std::vector<const double*>& columns, int64_t rows, double* out) {
+  PredictLinear(model, columns, rows, out);
+  kernels::Sigmoid(out, out, rows);
+}
+
+}  // namespace pipeline::ml
