@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct DagRecord {
   std::string dag_id;
@@ -105,6 +105,44 @@ struct ArtifactRecord {
   int64_t row_count = 0;
   std::string content_hash;
   TimePoint created_at;
+};
+
+// One version of a registered model (the model registry; docs/models.md).
+// The JSON fields are documents the registry stores and returns as they are.
+struct ModelVersionRecord {
+  std::string name;
+  int version = 0;             // 1, 2, ... per name; assigned by CreateModelVersion
+  std::string model_type;      // "logistic_regression", "linear_regression", "xgboost"
+  std::string kind;            // "classification" or "regression"
+  std::string uri;             // the model file
+  std::string format;          // "pipe-linear-v1" or "xgboost-json"
+  std::string content_hash;    // "xxh3:HEX" of the model file
+  std::string target;
+  std::string features_json;   // [{"name", "type"}...]: the input signature, in order
+  std::string transforms_json; // the fitted steps the training table went through, in order
+  std::string params_json;
+  std::string metrics_json;
+  std::string importance_json; // {feature: importance}
+  std::string lineage_json;    // {"dag_id", "dag_version", "run_id", "task_id", "inputs": [...]}
+  TimePoint created_at;
+};
+
+// An alias (`production`, any name) and the version it points at. In the
+// history, version 0 means the alias was removed.
+struct ModelAliasRecord {
+  std::string name;
+  std::string alias;
+  int version = 0;
+  TimePoint set_at;
+};
+
+struct ModelSummary {
+  std::string name;
+  int latest_version = 0;
+  int version_count = 0;
+  TimePoint created_at;  // of version 1
+  TimePoint updated_at;  // of the latest version
+  std::vector<ModelAliasRecord> aliases;  // current, by alias
 };
 
 struct NewTaskInstance {
@@ -210,6 +248,22 @@ class StateStore {
 
   virtual void PutArtifact(const ArtifactRecord& artifact) = 0;
   virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;
+
+  // The model registry. CreateModelVersion stores `v` as the next version of
+  // v.name (1 for a new name) in one transaction and returns that number.
+  virtual int CreateModelVersion(const ModelVersionRecord& v) = 0;
+  // Every model, by name.
+  virtual std::vector<ModelSummary> ListModels() = 0;
+  // The model's versions, newest first; empty for an unknown name.
+  virtual std::vector<ModelVersionRecord> ListModelVersions(const std::string& name) = 0;
+  virtual std::optional<ModelVersionRecord> GetModelVersion(const std::string& name, int version) = 0;
+  // Points `alias` at `version` (recorded in the history); false when that
+  // version does not exist.
+  virtual bool SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) = 0;
+  // The model's aliases now, by alias.
+  virtual std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) = 0;
+  // Every change of the model's aliases, oldest first.
+  virtual std::vector<ModelAliasRecord> GetModelAliasHistory(const std::string& name) = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" or "postgresql://...". Throws

@@ -202,6 +202,43 @@ CREATE TABLE artifacts (
     // Version 3: the function also records a try's process when the batch
     // knows it at the start (a warm start).
     kTransitionFunction,
+    // Version 4: the model registry.
+    R"sql(
+CREATE TABLE model_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  model_type TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  format TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  target TEXT NOT NULL,
+  features TEXT NOT NULL,
+  transforms TEXT NOT NULL,
+  params TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  importance TEXT NOT NULL,
+  lineage TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE TABLE model_aliases (
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  set_at BIGINT NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+);
+CREATE TABLE model_alias_history (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  set_at BIGINT NOT NULL
+);
+CREATE INDEX model_alias_history_by_name ON model_alias_history(name, id);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -870,6 +907,145 @@ std::vector<ArtifactRecord> PostgresStore::ListArtifacts(const std::string& run_
       out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                      r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
                      r[6].as<std::string>(), Time(r[7])});
+    }
+    return out;
+  });
+}
+
+}  // namespace pipeline
+
+// ------------------------------------------------------------ model registry
+namespace pipeline {
+
+namespace {
+
+constexpr const char* kModelColumns =
+    "name, version, model_type, kind, uri, format, content_hash, target, features, transforms, params, "
+    "metrics, importance, lineage, created_at";
+
+ModelVersionRecord ReadModelVersion(const pqxx::row& r) {
+  ModelVersionRecord v;
+  v.name = r[0].as<std::string>();
+  v.version = r[1].as<int>();
+  v.model_type = r[2].as<std::string>();
+  v.kind = r[3].as<std::string>();
+  v.uri = r[4].as<std::string>();
+  v.format = r[5].as<std::string>();
+  v.content_hash = r[6].as<std::string>();
+  v.target = r[7].as<std::string>();
+  v.features_json = r[8].as<std::string>();
+  v.transforms_json = r[9].as<std::string>();
+  v.params_json = r[10].as<std::string>();
+  v.metrics_json = r[11].as<std::string>();
+  v.importance_json = r[12].as<std::string>();
+  v.lineage_json = r[13].as<std::string>();
+  v.created_at = Time(r[14]);
+  return v;
+}
+
+ModelAliasRecord ReadAlias(const pqxx::row& r) {
+  return {r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int>(), Time(r[3])};
+}
+
+}  // namespace
+
+int PostgresStore::CreateModelVersion(const ModelVersionRecord& v) {
+  // Two registrations of one name at once: the second one's insert conflicts
+  // on the primary key and takes the next number.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return impl_->Run("create model version", [&](pqxx::work& tx) {
+        pqxx::row r = tx.exec_params1(
+            std::string("INSERT INTO model_versions(") + kModelColumns +
+                ") SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 "
+                "FROM model_versions WHERE name = $1 RETURNING version",
+            v.name, v.model_type, v.kind, v.uri, v.format, v.content_hash, v.target, v.features_json,
+            v.transforms_json, v.params_json, v.metrics_json, v.importance_json, v.lineage_json,
+            ToMicros(v.created_at));
+        return r[0].as<int>();
+      });
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kConflict || attempt >= 10) throw;
+    }
+  }
+}
+
+std::vector<ModelSummary> PostgresStore::ListModels() {
+  return impl_->Run("list models", [&](pqxx::work& tx) {
+    std::vector<ModelSummary> out;
+    for (const auto& r : tx.exec("SELECT name, MAX(version), COUNT(*), MIN(created_at), MAX(created_at) "
+                                 "FROM model_versions GROUP BY name ORDER BY name")) {
+      ModelSummary m;
+      m.name = r[0].as<std::string>();
+      m.latest_version = r[1].as<int>();
+      m.version_count = r[2].as<int>();
+      m.created_at = Time(r[3]);
+      m.updated_at = Time(r[4]);
+      out.push_back(std::move(m));
+    }
+    for (const auto& r : tx.exec("SELECT name, alias, version, set_at FROM model_aliases ORDER BY name, alias")) {
+      ModelAliasRecord a = ReadAlias(r);
+      for (ModelSummary& m : out) {
+        if (m.name == a.name) m.aliases.push_back(a);
+      }
+    }
+    return out;
+  });
+}
+
+std::vector<ModelVersionRecord> PostgresStore::ListModelVersions(const std::string& name) {
+  return impl_->Read("list model versions", [&](pqxx::transaction_base& tx) {
+    std::vector<ModelVersionRecord> out;
+    for (const auto& r : tx.exec_params(std::string("SELECT ") + kModelColumns +
+                                            " FROM model_versions WHERE name = $1 ORDER BY version DESC",
+                                        name)) {
+      out.push_back(ReadModelVersion(r));
+    }
+    return out;
+  });
+}
+
+std::optional<ModelVersionRecord> PostgresStore::GetModelVersion(const std::string& name, int version) {
+  return impl_->Read("get model version", [&](pqxx::transaction_base& tx) -> std::optional<ModelVersionRecord> {
+    pqxx::result r = tx.exec_params(
+        std::string("SELECT ") + kModelColumns + " FROM model_versions WHERE name = $1 AND version = $2", name, version);
+    if (r.empty()) return std::nullopt;
+    return ReadModelVersion(r[0]);
+  });
+}
+
+bool PostgresStore::SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
+  return impl_->RunIf("set model alias", [&](pqxx::work& tx) {
+    if (tx.exec_params("SELECT 1 FROM model_versions WHERE name = $1 AND version = $2", name, version).empty()) {
+      return false;
+    }
+    tx.exec_params(
+        "INSERT INTO model_aliases(name, alias, version, set_at) VALUES($1, $2, $3, $4) "
+        "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, set_at = excluded.set_at",
+        name, alias, version, ToMicros(at));
+    tx.exec_params("INSERT INTO model_alias_history(name, alias, version, set_at) VALUES($1, $2, $3, $4)", name,
+                   alias, version, ToMicros(at));
+    return true;
+  });
+}
+
+std::vector<ModelAliasRecord> PostgresStore::GetModelAliases(const std::string& name) {
+  return impl_->Read("get model aliases", [&](pqxx::transaction_base& tx) {
+    std::vector<ModelAliasRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT name, alias, version, set_at FROM model_aliases WHERE name = $1 ORDER BY alias", name)) {
+      out.push_back(ReadAlias(r));
+    }
+    return out;
+  });
+}
+
+std::vector<ModelAliasRecord> PostgresStore::GetModelAliasHistory(const std::string& name) {
+  return impl_->Read("get model alias history", [&](pqxx::transaction_base& tx) {
+    std::vector<ModelAliasRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT name, alias, version, set_at FROM model_alias_history WHERE name = $1 ORDER BY id", name)) {
+      out.push_back(ReadAlias(r));
     }
     return out;
   });

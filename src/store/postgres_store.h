@@ -62,6 +62,14 @@ class PostgresStore final : public StateStore {
   void PutArtifact(const ArtifactRecord& artifact) override;
   std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
 
+  int CreateModelVersion(const ModelVersionRecord& v) override;
+  std::vector<ModelSummary> ListModels() override;
+  std::vector<ModelVersionRecord> ListModelVersions(const std::string& name) override;
+  std::optional<ModelVersionRecord> GetModelVersion(const std::string& name, int version) override;
+  bool SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) override;
+  std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) override;
+  std::vector<ModelAliasRecord> GetModelAliasHistory(const std::string& name) override;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

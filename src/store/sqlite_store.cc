@@ -116,6 +116,43 @@ CREATE TABLE artifacts (
     // Versions 2 and 3 change PostgreSQL's transition function; nothing here.
     "-- version 2",
     "-- version 3",
+    // Version 4: the model registry.
+    R"sql(
+CREATE TABLE model_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  model_type TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  format TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  target TEXT NOT NULL,
+  features TEXT NOT NULL,
+  transforms TEXT NOT NULL,
+  params TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  importance TEXT NOT NULL,
+  lineage TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE TABLE model_aliases (
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  set_at BIGINT NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+);
+CREATE TABLE model_alias_history (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  set_at BIGINT NOT NULL
+);
+CREATE INDEX model_alias_history_by_name ON model_alias_history(name, id);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -786,6 +823,140 @@ std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id
                    s.Time(7)});
   }
   return out;
+}
+
+}  // namespace pipeline
+
+// ------------------------------------------------------------ model registry
+namespace pipeline {
+
+namespace {
+
+constexpr const char* kModelColumns =
+    "name, version, model_type, kind, uri, format, content_hash, target, features, transforms, params, "
+    "metrics, importance, lineage, created_at";
+
+ModelVersionRecord ReadModelVersion(Statement& s) {
+  ModelVersionRecord v;
+  v.name = s.Text(0);
+  v.version = int(s.Int(1));
+  v.model_type = s.Text(2);
+  v.kind = s.Text(3);
+  v.uri = s.Text(4);
+  v.format = s.Text(5);
+  v.content_hash = s.Text(6);
+  v.target = s.Text(7);
+  v.features_json = s.Text(8);
+  v.transforms_json = s.Text(9);
+  v.params_json = s.Text(10);
+  v.metrics_json = s.Text(11);
+  v.importance_json = s.Text(12);
+  v.lineage_json = s.Text(13);
+  v.created_at = s.Time(14);
+  return v;
+}
+
+std::vector<ModelAliasRecord> ReadAliases(Statement& s) {
+  std::vector<ModelAliasRecord> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Text(1), int(s.Int(2)), s.Time(3)});
+  return out;
+}
+
+}  // namespace
+
+int SqliteStore::CreateModelVersion(const ModelVersionRecord& v) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->Write([&] {
+    Statement next(*impl_->statements_, "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?1");
+    next.Bind(1, v.name);
+    next.Step();
+    int version = int(next.Int(0));
+    Statement ins(*impl_->statements_,
+                  std::string("INSERT INTO model_versions(") + kModelColumns +
+                      ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    ins.Bind(1, v.name).Bind(2, version).Bind(3, v.model_type).Bind(4, v.kind).Bind(5, v.uri).Bind(6, v.format)
+        .Bind(7, v.content_hash).Bind(8, v.target).Bind(9, v.features_json).Bind(10, v.transforms_json)
+        .Bind(11, v.params_json).Bind(12, v.metrics_json).Bind(13, v.importance_json).Bind(14, v.lineage_json)
+        .Bind(15, v.created_at).Run();
+    return version;
+  });
+}
+
+std::vector<ModelSummary> SqliteStore::ListModels() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT name, MAX(version), COUNT(*), MIN(created_at), MAX(created_at) FROM model_versions "
+              "GROUP BY name ORDER BY name");
+  std::vector<ModelSummary> out;
+  while (s.Step()) {
+    ModelSummary m;
+    m.name = s.Text(0);
+    m.latest_version = int(s.Int(1));
+    m.version_count = int(s.Int(2));
+    m.created_at = s.Time(3);
+    m.updated_at = s.Time(4);
+    out.push_back(std::move(m));
+  }
+  Statement a(*impl_->statements_, "SELECT name, alias, version, set_at FROM model_aliases ORDER BY name, alias");
+  std::vector<ModelAliasRecord> aliases = ReadAliases(a);
+  for (ModelSummary& m : out) {
+    for (const ModelAliasRecord& r : aliases) {
+      if (r.name == m.name) m.aliases.push_back(r);
+    }
+  }
+  return out;
+}
+
+std::vector<ModelVersionRecord> SqliteStore::ListModelVersions(const std::string& name) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              std::string("SELECT ") + kModelColumns + " FROM model_versions WHERE name = ?1 ORDER BY version DESC");
+  s.Bind(1, name);
+  std::vector<ModelVersionRecord> out;
+  while (s.Step()) out.push_back(ReadModelVersion(s));
+  return out;
+}
+
+std::optional<ModelVersionRecord> SqliteStore::GetModelVersion(const std::string& name, int version) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              std::string("SELECT ") + kModelColumns + " FROM model_versions WHERE name = ?1 AND version = ?2");
+  s.Bind(1, name).Bind(2, version);
+  if (!s.Step()) return std::nullopt;
+  return ReadModelVersion(s);
+}
+
+bool SqliteStore::SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    Statement exists(*impl_->statements_, "SELECT 1 FROM model_versions WHERE name = ?1 AND version = ?2");
+    exists.Bind(1, name).Bind(2, version);
+    if (!exists.Step()) return false;
+    Statement put(*impl_->statements_,
+                  "INSERT INTO model_aliases(name, alias, version, set_at) VALUES(?1, ?2, ?3, ?4) "
+                  "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, set_at = excluded.set_at");
+    put.Bind(1, name).Bind(2, alias).Bind(3, version).Bind(4, at).Run();
+    Statement log(*impl_->statements_,
+                  "INSERT INTO model_alias_history(name, alias, version, set_at) VALUES(?1, ?2, ?3, ?4)");
+    log.Bind(1, name).Bind(2, alias).Bind(3, version).Bind(4, at).Run();
+    return true;
+  });
+}
+
+std::vector<ModelAliasRecord> SqliteStore::GetModelAliases(const std::string& name) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT name, alias, version, set_at FROM model_aliases WHERE name = ?1 ORDER BY alias");
+  s.Bind(1, name);
+  return ReadAliases(s);
+}
+
+std::vector<ModelAliasRecord> SqliteStore::GetModelAliasHistory(const std::string& name) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT name, alias, version, set_at FROM model_alias_history WHERE name = ?1 ORDER BY id");
+  s.Bind(1, name);
+  return ReadAliases(s);
 }
 
 }  // namespace pipeline

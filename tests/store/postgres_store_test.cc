@@ -115,6 +115,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     pqxx::connection c(url);
     pqxx::work tx(c);
     tx.exec("DROP FUNCTION pipe_transition_tasks(jsonb, boolean)");
+    tx.exec("DROP TABLE model_alias_history, model_aliases, model_versions");  // version 4's
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -137,11 +138,12 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     // Version 2's function inserted no process.
     tx.exec("CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean "
             "LANGUAGE sql AS 'SELECT false'");
+    tx.exec("DROP TABLE model_alias_history, model_aliases, model_versions");  // version 4's
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }
   PostgresStore store(url);
-  EXPECT_EQ(store.schema_version(), 3);
+  EXPECT_EQ(store.schema_version(), kSchemaVersion);
   RunRecord run;
   run.run_id = "r1";
   run.dag_id = "d";
@@ -149,8 +151,13 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
   run.trigger = "manual";
   run.params_json = "{}";
   store.CreateRun(run, {{"a", 1}});
-  TaskTransition queue{"r1", "a", {TaskState::kPending}, TaskState::kQueued};
-  TaskTransition start{"r1", "a", {TaskState::kQueued}, TaskState::kRunning};
+  TaskTransition queue, start;
+  queue.run_id = start.run_id = "r1";
+  queue.task_id = start.task_id = "a";
+  queue.from = {TaskState::kPending};
+  queue.to = TaskState::kQueued;
+  start.from = {TaskState::kQueued};
+  start.to = TaskState::kRunning;
   start.process = "77@1";
   EXPECT_TRUE(store.TransitionTasks({queue, start}));
   EXPECT_EQ(store.GetTries("r1", "a").at(0).process, "77@1");

@@ -81,3 +81,30 @@ TEST(SqliteStoreTest, UnknownUrlSchemeIsRefused) {
 
 }  // namespace
 }  // namespace pipeline
+
+namespace pipeline {
+namespace {
+
+// A database of schema version 3 (before the model registry) gets its tables.
+TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
+  std::string path = FreshPath();
+  { SqliteStore store(path); }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE model_alias_history; DROP TABLE model_aliases; DROP TABLE model_versions; "
+                           "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  SqliteStore store(path);
+  EXPECT_EQ(store.schema_version(), kSchemaVersion);
+  ModelVersionRecord v;
+  v.name = "m";
+  EXPECT_EQ(store.CreateModelVersion(v), 1);
+}
+
+}  // namespace
+}  // namespace pipeline

@@ -351,6 +351,80 @@ TEST_P(StateStoreTest, ArtifactsAreUpserted) {
   EXPECT_TRUE(store_->ListArtifacts("r2").empty());
 }
 
+ModelVersionRecord Model(const std::string& name, const std::string& hash, int64_t at) {
+  ModelVersionRecord v;
+  v.name = name;
+  v.model_type = "logistic_regression";
+  v.kind = "classification";
+  v.uri = "/art/" + name + "/" + hash + ".json";
+  v.format = "pipe-linear-v1";
+  v.content_hash = "xxh3:" + hash;
+  v.target = "is_fraud";
+  v.features_json = R"([{"name":"amount","type":"float64"}])";
+  v.transforms_json = "[]";
+  v.params_json = R"({"l2":1})";
+  v.metrics_json = R"({"auc":0.9})";
+  v.importance_json = R"({"amount":1.5})";
+  v.lineage_json = R"({"run_id":"r1","task_id":"train"})";
+  v.created_at = At(at);
+  return v;
+}
+
+TEST_P(StateStoreTest, ModelVersionsAreNumberedPerName) {
+  EXPECT_EQ(store_->CreateModelVersion(Model("fraud", "a1", 10)), 1);
+  EXPECT_EQ(store_->CreateModelVersion(Model("fraud", "a2", 20)), 2);
+  EXPECT_EQ(store_->CreateModelVersion(Model("churn", "b1", 15)), 1);
+  auto v2 = store_->GetModelVersion("fraud", 2);
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->version, 2);
+  EXPECT_EQ(v2->content_hash, "xxh3:a2");
+  EXPECT_EQ(v2->features_json, R"([{"name":"amount","type":"float64"}])");
+  EXPECT_EQ(v2->metrics_json, R"({"auc":0.9})");
+  EXPECT_EQ(v2->lineage_json, R"({"run_id":"r1","task_id":"train"})");
+  EXPECT_EQ(v2->created_at, At(20));
+  EXPECT_FALSE(store_->GetModelVersion("fraud", 3));
+  EXPECT_FALSE(store_->GetModelVersion("nope", 1));
+  auto versions = store_->ListModelVersions("fraud");
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].version, 2);  // newest first
+  EXPECT_TRUE(store_->ListModelVersions("nope").empty());
+  auto models = store_->ListModels();
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models[0].name, "churn");
+  EXPECT_EQ(models[1].name, "fraud");
+  EXPECT_EQ(models[1].latest_version, 2);
+  EXPECT_EQ(models[1].version_count, 2);
+  EXPECT_EQ(models[1].created_at, At(10));
+  EXPECT_EQ(models[1].updated_at, At(20));
+}
+
+TEST_P(StateStoreTest, AliasesMoveAndKeepTheirHistory) {
+  store_->CreateModelVersion(Model("fraud", "a1", 10));
+  store_->CreateModelVersion(Model("fraud", "a2", 20));
+  EXPECT_FALSE(store_->SetModelAlias("fraud", "production", 3, At(21)));  // no such version
+  EXPECT_FALSE(store_->SetModelAlias("nope", "production", 1, At(21)));
+  EXPECT_TRUE(store_->SetModelAlias("fraud", "production", 1, At(30)));
+  EXPECT_TRUE(store_->SetModelAlias("fraud", "staging", 2, At(31)));
+  EXPECT_TRUE(store_->SetModelAlias("fraud", "production", 2, At(40)));
+  auto aliases = store_->GetModelAliases("fraud");
+  ASSERT_EQ(aliases.size(), 2u);
+  EXPECT_EQ(aliases[0].alias, "production");
+  EXPECT_EQ(aliases[0].version, 2);
+  EXPECT_EQ(aliases[0].set_at, At(40));
+  EXPECT_EQ(aliases[1].alias, "staging");
+  auto history = store_->GetModelAliasHistory("fraud");
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].alias, "production");
+  EXPECT_EQ(history[0].version, 1);
+  EXPECT_EQ(history[0].set_at, At(30));
+  EXPECT_EQ(history[2].version, 2);
+  auto models = store_->ListModels();
+  ASSERT_EQ(models.size(), 1u);
+  ASSERT_EQ(models[0].aliases.size(), 2u);
+  EXPECT_EQ(models[0].aliases[0].alias, "production");
+  EXPECT_TRUE(store_->GetModelAliases("nope").empty());
+}
+
 TEST_P(StateStoreTest, StateSurvivesReopening) {
   store_->PutDagVersion(Dag("d", "h"), At(1));
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
