@@ -52,6 +52,24 @@ struct ArtifactInfo {
   std::string content_hash;  // "xxh3:HEX" of the file's bytes
 };
 
+// A model version a `train` try registers (docs/models.md); the registry
+// adds the lineage it knows (DAG, version, run, task, try) and the time.
+struct ModelRegistration {
+  std::string name;
+  std::string model_type;       // "logistic_regression", "linear_regression", "xgboost"
+  std::string kind;             // "classification", "regression"
+  std::string uri;              // the model file, written before registering
+  std::string format;           // "pipe-linear-v1", "xgboost-json"
+  std::string content_hash;     // "xxh3:HEX" of the file
+  std::string target;
+  std::string features_json;    // [{"name", "type"}]
+  std::string transforms_json;  // the fitted steps of the training table's chain
+  std::string params_json;
+  std::string metrics_json;
+  std::string importance_json;
+  std::string inputs_json;      // [{"task", "uri", "content_hash"}]: the tables it was trained on
+};
+
 // Cancellation as an operator sees it. Thread-safe.
 class CancelToken {
  public:
@@ -95,6 +113,7 @@ class TaskContext {
   virtual std::shared_ptr<const Dataset> Input(std::string_view task_id) = 0;
   virtual void SetOutput(std::shared_ptr<const Dataset> output) = 0;
   virtual const std::string& run_id() const = 0;
+  virtual const std::string& dag_id() const = 0;
   // The folder for this task's persisted outputs in this run
   // (ARTIFACT_ROOT/DAG/RUN/TASK); the operator creates it when it writes.
   virtual const std::string& artifact_dir() const = 0;
@@ -105,6 +124,8 @@ class TaskContext {
   virtual std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) = 0;
   // What Prepare() made for this try, or nullptr. Owned by the context.
   virtual PreparedTry* prepared() { return nullptr; }
+  // Registers a model version in one transaction; returns its number.
+  virtual int RegisterModel(const ModelRegistration& model) = 0;
 };
 
 // What validation knows of a table's columns before anything runs: names

@@ -19,6 +19,8 @@
 #include "exec/subprocess.h"
 #include "exec/thread_pool.h"
 
+#include <nlohmann/json.hpp>
+
 namespace pipeline {
 
 namespace {
@@ -90,12 +92,12 @@ class TryContext final : public TaskContext {
              std::vector<std::pair<std::string, std::string>> env, std::string dag_dir,
              std::string log_path, int try_number, std::shared_ptr<EventCancelToken> token,
              Outputs* outputs, std::mutex* outputs_mu, StateStore& store, bool record_processes,
-             std::string run_id, std::string artifact_dir, Clock& clock)
+             const RunRecord& run, std::string artifact_dir, Clock& clock)
       : task_(task), args_(std::move(args)), command_(std::move(command)), env_(std::move(env)),
         dag_dir_(std::move(dag_dir)), log_path_(std::move(log_path)), try_number_(try_number),
         token_(std::move(token)), outputs_(outputs), outputs_mu_(outputs_mu), store_(store),
-        record_processes_(record_processes), run_id_(std::move(run_id)),
-        artifact_dir_(std::move(artifact_dir)), clock_(clock) {}
+        record_processes_(record_processes), run_id_(run.run_id), dag_id_(run.dag_id),
+        dag_version_(run.dag_version), artifact_dir_(std::move(artifact_dir)), clock_(clock) {}
 
   const TaskSpec& task() const override { return task_; }
   const DocNode& args() const override { return *args_; }
@@ -149,6 +151,7 @@ class TryContext final : public TaskContext {
   }
 
   const std::string& run_id() const override { return run_id_; }
+  const std::string& dag_id() const override { return dag_id_; }
   const std::string& artifact_dir() const override { return artifact_dir_; }
 
   void RecordArtifact(const ArtifactInfo& a) override {
@@ -165,6 +168,29 @@ class TryContext final : public TaskContext {
     return std::nullopt;
   }
 
+  int RegisterModel(const ModelRegistration& m) override {
+    ModelVersionRecord v;
+    v.name = m.name;
+    v.model_type = m.model_type;
+    v.kind = m.kind;
+    v.uri = m.uri;
+    v.format = m.format;
+    v.content_hash = m.content_hash;
+    v.target = m.target;
+    v.features_json = m.features_json;
+    v.transforms_json = m.transforms_json;
+    v.params_json = m.params_json;
+    v.metrics_json = m.metrics_json;
+    v.importance_json = m.importance_json;
+    nlohmann::json lineage = {{"dag_id", dag_id_},    {"dag_version", dag_version_}, {"run_id", run_id_},
+                              {"task_id", task_.id},  {"try_number", try_number_}};
+    lineage["inputs"] = nlohmann::json::parse(m.inputs_json, nullptr, false);
+    if (lineage["inputs"].is_discarded()) lineage["inputs"] = nlohmann::json::array();
+    v.lineage_json = lineage.dump();
+    v.created_at = clock_.Now();
+    return store_.CreateModelVersion(v);
+  }
+
  private:
   const TaskSpec& task_;
   std::shared_ptr<const DocNode> args_;
@@ -179,6 +205,8 @@ class TryContext final : public TaskContext {
   StateStore& store_;
   bool record_processes_;
   std::string run_id_;
+  std::string dag_id_;
+  int dag_version_;
   std::string artifact_dir_;
   Clock& clock_;
   std::unique_ptr<PreparedTry> prepared_;
@@ -413,7 +441,7 @@ class Executor::RunExecution {
     return std::make_shared<TryContext>(
         spec, RenderDoc(*spec.with, lookup), RenderString(spec.run, lookup), std::move(env), dag_dir_, log_path,
         try_number, std::move(token), &outputs_, &outputs_mu_, ex_.store_, ex_.options_.record_processes,
-        run_.run_id, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
+        run_, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
         ex_.clock_);
   }
 

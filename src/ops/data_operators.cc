@@ -15,6 +15,7 @@ void RegisterDataOperators(OperatorRegistry& registry) {
   registry.Register(ops::MakeTransformOperator());
   registry.Register(ops::MakeFeaturesOperator());
   registry.Register(ops::MakeExportOperator());
+  registry.Register(ops::MakeTrainOperator());
 }
 
 namespace ops {

@@ -16,6 +16,7 @@ std::unique_ptr<Operator> MakeCleanOperator();
 std::unique_ptr<Operator> MakeTransformOperator();
 std::unique_ptr<Operator> MakeFeaturesOperator();
 std::unique_ptr<Operator> MakeExportOperator();
+std::unique_ptr<Operator> MakeTrainOperator();
 
 // What a data operator throws for a problem with the data or a value that
 // only shows when the task runs (a missing column, a value that does not

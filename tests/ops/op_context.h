@@ -55,12 +55,17 @@ class OpContext final : public TaskContext {
   }
   void SetOutput(std::shared_ptr<const Dataset> output) override { outputs_[task_.id] = std::move(output); }
   const std::string& run_id() const override { return run_id_; }
+  const std::string& dag_id() const override { return dag_id_; }
   const std::string& artifact_dir() const override { return artifact_dir_; }
   void RecordArtifact(const ArtifactInfo& a) override { artifacts_[{task_.id, a.name}] = a; }
   std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
     auto it = artifacts_.find({std::string(task_id), std::string(name)});
     if (it == artifacts_.end()) return std::nullopt;
     return it->second;
+  }
+  int RegisterModel(const ModelRegistration& m) override {
+    models_.push_back(m);
+    return int(models_.size());
   }
 
   // Test hooks.
@@ -73,11 +78,13 @@ class OpContext final : public TaskContext {
     return it == outputs_.end() ? nullptr : it->second;
   }
   const std::string& log() const { return log_; }
+  const std::vector<ModelRegistration>& models() const { return models_; }
 
  private:
   std::string dir_;
   std::string artifact_dir_;
   std::string run_id_;
+  std::string dag_id_ = "testdag";
   std::string log_path_;
   std::string empty_;
   std::vector<std::pair<std::string, std::string>> env_;
@@ -87,6 +94,7 @@ class OpContext final : public TaskContext {
   std::string log_;
   std::map<std::string, std::shared_ptr<const Dataset>> outputs_;
   std::map<std::pair<std::string, std::string>, ArtifactInfo> artifacts_;
+  std::vector<ModelRegistration> models_;
 };
 
 }  // namespace pipeline::testing_util

@@ -1,0 +1,60 @@
+// Gradient-boosted trees through XGBoost's C API (libxgboost 1.7): training
+// with early stopping on a validation part, prediction, the model file and
+// feature importance. The data goes to XGBoost as one dense float32 matrix,
+// filled column by column in parallel; NaN is a missing value.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ml/linear.h"
+
+namespace pipeline::ml {
+
+struct XgbOptions {
+  // XGBoost's own parameters, passed as they are (objective, eta,
+  // max_depth, ...); tree_method defaults to hist and nthread to the cores.
+  std::map<std::string, std::string> params;
+  int num_round = 100;
+  int early_stopping_rounds = 0;  // 0: none (needs a validation design)
+  int threads = 0;
+};
+
+class XgbModel {
+ public:
+  XgbModel(XgbModel&&) noexcept;
+  XgbModel& operator=(XgbModel&&) noexcept;
+  ~XgbModel();
+
+  // Trains on `train`; with early stopping, stops once the last metric of the
+  // validation design has not improved for that many rounds and keeps the
+  // best rounds only. Throws ModelError with XGBoost's message (an unknown
+  // parameter, a bad value) naming the parameter when it can.
+  static XgbModel Train(const Design& train, const Design* validation, const XgbOptions& options);
+  // Reads a model file written by Save (throws ModelError when it is not one).
+  static XgbModel Load(const std::string& path);
+
+  // Writes XGBoost's JSON model format.
+  void Save(const std::string& path) const;
+  // out[i]: the prediction of row i (the probability for binary:logistic).
+  void Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const;
+  // Total gain of each feature over the trees, by name (features no tree
+  // splits on are absent), as XGBoost's get_score(importance_type="total_gain").
+  std::map<std::string, double> Importance(const std::vector<std::string>& names) const;
+
+  int rounds() const { return rounds_; }                  // rounds kept
+  int best_iteration() const { return rounds_ - 1; }
+  const std::string& eval_metric() const { return metric_; }  // what early stopping watched
+  double best_score() const { return best_score_; }
+
+ private:
+  XgbModel() = default;
+  void* booster_ = nullptr;
+  int rounds_ = 0;
+  std::string metric_;
+  double best_score_ = 0;
+};
+
+}  // namespace pipeline::ml

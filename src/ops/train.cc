@@ -1,0 +1,513 @@
+// train: fits a model on a table and registers it as a new version in the
+// model registry (docs/models.md): the model file, the input signature, the
+// fitted transform chain of the table, params, metrics on the test split,
+// feature importance and lineage. The solvers live in src/ml.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "columnar/parallel.h"
+#include "core/error.h"
+#include "ml/linear.h"
+#include "ml/metrics.h"
+#include "ml/xgboost.h"
+#include "ops/args.h"
+#include "ops/operators.h"
+#include "ops/table_io.h"
+
+namespace pipeline::ops {
+namespace {
+
+using columnar::DataType;
+using nlohmann::json;
+
+const std::vector<std::string> kModels = {"logistic_regression", "linear_regression", "xgboost"};
+const std::vector<std::string> kLogisticParams = {"l2", "max_iter", "tol", "class_weight"};
+const std::vector<std::string> kLinearParams = {"l2"};
+const std::vector<std::string> kFeatureTypes = {"int64", "float64", "bool"};
+const std::vector<std::string> kTimeTypes = {"timestamp", "int64", "float64"};
+
+struct TrainArgs {
+  std::string target;
+  std::optional<std::vector<std::string>> features;
+  std::string model;
+  const DocNode* params = nullptr;
+  double test_fraction = 0.2;
+  uint64_t seed = 42;
+  std::string by_time;
+  std::string name;
+  // The parsed params.
+  ml::LinearRegressionOptions linear;
+  ml::LogisticRegressionOptions logistic;
+  ml::XgbOptions xgb;
+};
+
+bool WholeNumber(double v, double min) { return v >= min && v == std::floor(v) && v < 1e9; }
+
+void ParseParams(const DocNode& params, TrainArgs& a, const std::string& context, Diagnostics& diags, Mark mark) {
+  ArgReader r(params, context + ": params", diags, mark);
+  if (!params.is_map()) {
+    r.Error(&params, "'params' must be a map of hyper-parameters");
+    return;
+  }
+  if (a.model == "xgboost") {
+    for (const auto& [key, value] : params.entries()) {
+      if (!key->is_scalar()) continue;
+      const std::string k = key->text();
+      r.Get(k);
+      if (!value->is_scalar()) {
+        r.Error(value.get(), "xgboost parameter '" + k + "' must be a scalar");
+        continue;
+      }
+      if (HasPlaceholder(*value)) continue;
+      if (k == "num_round" || k == "early_stopping_rounds") {
+        auto v = value->AsDouble();
+        if (!v || !WholeNumber(*v, k == "num_round" ? 1 : 0)) {
+          r.Error(value.get(), "'" + k + "' must be a whole number >= " + (k == "num_round" ? "1" : "0"));
+        } else {
+          (k == "num_round" ? a.xgb.num_round : a.xgb.early_stopping_rounds) = int(*v);
+        }
+      } else if (k == "nthread") {
+        r.Error(key.get(), "'nthread' is set by pipe (one thread per core)");
+      } else {
+        a.xgb.params[k] = value->text();
+      }
+    }
+    return;
+  }
+  if (auto v = r.Number("l2")) {
+    if (*v < 0) r.Error(r.Get("l2"), "'l2' must be >= 0");
+    a.linear.l2 = a.logistic.l2 = *v;
+  }
+  if (a.model == "logistic_regression") {
+    if (auto v = r.Number("max_iter")) {
+      if (!WholeNumber(*v, 1)) r.Error(r.Get("max_iter"), "'max_iter' must be a whole number >= 1");
+      a.logistic.max_iter = int(*v);
+    }
+    if (auto v = r.Number("tol")) {
+      if (!(*v > 0)) r.Error(r.Get("tol"), "'tol' must be a number > 0");
+      a.logistic.tol = *v;
+    }
+    if (auto v = r.Choice("class_weight", {"balanced", "none"})) a.logistic.balanced = *v == "balanced";
+    r.RejectUnknown(kLogisticParams);
+  } else {
+    r.RejectUnknown(kLinearParams);
+  }
+}
+
+std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& context, Diagnostics& diags, Mark mark) {
+  ArgReader r(with, context, diags, mark);
+  TrainArgs a;
+  r.Get("input");
+  a.target = r.String("target", true).value_or("");
+  a.features = r.StringList("features");
+  if (auto m = r.Choice("model", kModels)) a.model = *m;
+  if (!r.Get("model")) r.Error(nullptr, "missing required argument 'model' (" + JoinNames(kModels) + ")");
+  a.name = r.String("name").value_or("");
+  if (const DocNode* split = r.Get("split")) {
+    ArgReader s(*split, context + ": split", diags, mark);
+    if (!split->is_map()) {
+      s.Error(split, "'split' must be {test_fraction: 0.2, seed: 42} or {by_time: COLUMN, test_fraction: 0.2}");
+    } else {
+      if (auto f = s.Number("test_fraction")) {
+        if (!(*f > 0 && *f < 1)) {
+          s.Error(s.Get("test_fraction"), "'test_fraction' must be between 0 and 1 (exclusive)");
+        } else {
+          a.test_fraction = *f;
+        }
+      }
+      if (auto seed = s.Number("seed")) {
+        if (!WholeNumber(*seed, 0)) s.Error(s.Get("seed"), "'seed' must be a whole number >= 0");
+        a.seed = uint64_t(*seed);
+      }
+      a.by_time = s.String("by_time").value_or("");
+      if (!a.by_time.empty() && s.Get("seed")) s.Error(s.Get("seed"), "'seed' is for a random split, not 'by_time'");
+      s.RejectUnknown({"test_fraction", "seed", "by_time"});
+    }
+  }
+  if (const DocNode* params = r.Get("params"); params && !a.model.empty()) ParseParams(*params, a, context, diags, mark);
+  r.RejectUnknown({"input", "target", "features", "model", "params", "split", "name"});
+  if (!r.ok()) return std::nullopt;
+  return a;
+}
+
+// A column of the table as doubles (int64 and timestamp as is, bool as 0/1);
+// a null is NaN when `nulls_as_nan`, else an error naming the column.
+std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool nulls_as_nan, bool finite,
+                                    const std::string& what) {
+  const columnar::Field& field = table.schema().field(idx);
+  std::vector<double> out(size_t(table.num_rows()));
+  int64_t offset = 0;
+  for (const columnar::Batch& b : table.batches()) {
+    const columnar::Column& c = *b.columns[size_t(idx)];
+    double* dst = out.data() + offset;
+    switch (field.type) {
+      case DataType::kFloat64: std::copy(c.doubles(), c.doubles() + b.num_rows, dst); break;
+      case DataType::kInt64:
+      case DataType::kTimestamp:
+        for (int64_t i = 0; i < b.num_rows; ++i) dst[i] = double(c.ints()[i]);
+        break;
+      case DataType::kBool:
+        for (int64_t i = 0; i < b.num_rows; ++i) dst[i] = c.bools()[i] ? 1.0 : 0.0;
+        break;
+      default:
+        throw OpError("train: " + what + " '" + field.name + "' is " + std::string(columnar::TypeName(field.type)) +
+                      ", not a number or bool");
+    }
+    if (c.has_nulls()) {
+      for (int64_t i = 0; i < b.num_rows; ++i) {
+        if (c.IsValid(i)) continue;
+        if (!nulls_as_nan) {
+          throw OpError("train: " + what + " '" + field.name + "' is null in " + std::to_string(c.null_count()) +
+                        (c.null_count() == 1 ? " row" : " rows") + " (first: row " + std::to_string(offset + i) +
+                        "); fill them with clean's fill_nulls" +
+                        (what == "feature" ? ", or use model xgboost, which handles missing values" : ""));
+        }
+        dst[i] = std::nan("");
+      }
+    }
+    if (finite) {
+      for (int64_t i = 0; i < b.num_rows; ++i) {
+        if (!std::isfinite(dst[i]) && c.IsValid(i)) {
+          throw OpError("train: " + what + " '" + field.name + "' holds " + (std::isnan(dst[i]) ? "NaN" : "an infinity") +
+                        " in row " + std::to_string(offset + i) + "; " +
+                        (what == "feature" ? "logistic and linear regression need finite values" : "a target must be finite"));
+        }
+      }
+    }
+    offset += b.num_rows;
+  }
+  return out;
+}
+
+std::vector<double> Gather(const std::vector<double>& values, const std::vector<int64_t>& rows) {
+  std::vector<double> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) out[i] = values[size_t(rows[i])];
+  return out;
+}
+
+json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+class TrainOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "train"; }
+  bool consumes_table() const override { return true; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    ParseTrainArgs(*task.with, "task '" + task.id + "': train", diags, task.mark);
+  }
+
+  std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
+                                           Diagnostics& diags) const override {
+    const std::string context = "task '" + task.id + "': train";
+    auto args = ParseTrainArgs(*task.with, context, diags, task.mark);
+    ColumnChecker c(input, context, diags, task.mark);
+    if (!args || !c.active()) return std::nullopt;
+    const DocNode& with = *task.with;
+    c.NeedType(with.Find("target"), "target", args->target, kFeatureTypes, "a number or bool");
+    for (const std::string& f : args->features.value_or(std::vector<std::string>{})) {
+      if (f == args->target) diags.Add(with.Find("features")->mark(), context + ": feature '" + f + "' is the target");
+      c.NeedType(with.Find("features"), "features", f, kFeatureTypes, "a number or bool");
+    }
+    if (!args->by_time.empty()) {
+      const DocNode* split = with.Find("split");
+      c.NeedType(split ? split->Find("by_time") : nullptr, "split.by_time", args->by_time, kTimeTypes,
+                 "a timestamp or number");
+    }
+    return std::nullopt;
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseTrainArgs(ctx.args(), "train", diags, ctx.task().mark);
+    if (!args) return TaskResult::Failure(diags.items().front().message);
+    try {
+      return Train(ctx, *args);
+    } catch (const OpError& e) {
+      return TaskResult::Failure(e.what());
+    } catch (const ml::ModelError& e) {
+      return TaskResult::Failure("train: " + std::string(e.what()));
+    }
+  }
+
+ private:
+  static TaskResult Train(TaskContext& ctx, const TrainArgs& a) {
+    columnar::TablePtr input = MainInput(ctx);
+    const columnar::Schema& schema = input->schema();
+    const std::vector<std::string> columns = schema.names();
+    auto target_idx = schema.IndexOf(a.target);
+    if (!target_idx) ThrowMissingColumn("train: target", a.target, columns);
+    // Features: as given, or every number and bool column but the target
+    // and the split's time column.
+    std::vector<int> feature_idx;
+    if (a.features) {
+      for (const std::string& f : *a.features) {
+        auto idx = schema.IndexOf(f);
+        if (!idx) ThrowMissingColumn("train: features", f, columns);
+        if (f == a.target) throw OpError("train: feature '" + f + "' is the target");
+        feature_idx.push_back(*idx);
+      }
+    } else {
+      for (int i = 0; i < schema.num_fields(); ++i) {
+        const columnar::Field& f = schema.field(i);
+        if (i == *target_idx || f.name == a.by_time) continue;
+        if (f.type == DataType::kInt64 || f.type == DataType::kFloat64 || f.type == DataType::kBool) feature_idx.push_back(i);
+      }
+      if (feature_idx.empty()) throw OpError("train: the input has no number or bool column besides the target to use as a feature");
+    }
+    const bool native = a.model != "xgboost";
+    const int64_t n = input->num_rows();
+    std::vector<double> y = ColumnAsDoubles(*input, *target_idx, false, true, "target");
+    std::vector<std::vector<double>> x;
+    std::vector<std::string> names;
+    json features = json::array();
+    for (int idx : feature_idx) {
+      if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+      x.push_back(ColumnAsDoubles(*input, idx, !native, native, "feature"));
+      names.push_back(schema.field(idx).name);
+      features.push_back({{"name", schema.field(idx).name}, {"type", columnar::TypeName(schema.field(idx).type)}});
+    }
+
+    // The split: row numbers of the training and the test rows, each in
+    // table order (by time: the test rows are the latest).
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), int64_t{0});
+    if (!a.by_time.empty()) {
+      auto time_idx = schema.IndexOf(a.by_time);
+      if (!time_idx) ThrowMissingColumn("train: split.by_time", a.by_time, columns);
+      std::vector<double> t = ColumnAsDoubles(*input, *time_idx, false, true, "split.by_time column");
+      std::stable_sort(order.begin(), order.end(), [&](int64_t l, int64_t r) { return t[size_t(l)] < t[size_t(r)]; });
+    } else {
+      std::mt19937_64 rng(a.seed);
+      for (int64_t i = n - 1; i > 0; --i) {  // Fisher-Yates: the same split on every platform
+        std::uniform_int_distribution<int64_t> pick(0, i);
+        std::swap(order[size_t(i)], order[size_t(pick(rng))]);
+      }
+    }
+    const int64_t test_rows = int64_t(std::llround(double(n) * a.test_fraction));
+    const int64_t train_rows = n - test_rows;
+    if (test_rows == 0 || train_rows == 0) {
+      throw OpError("train: " + std::to_string(n) + " rows leave " + (test_rows == 0 ? "no test rows" : "no training rows") +
+                    " at test_fraction " + FormatFraction(a.test_fraction));
+    }
+    std::vector<int64_t> train(order.begin(), order.begin() + train_rows);
+    std::vector<int64_t> test(order.begin() + train_rows, order.end());
+    // Early stopping watches the last part of the training rows (the latest, by time).
+    std::vector<int64_t> valid;
+    if (a.model == "xgboost" && a.xgb.early_stopping_rounds > 0) {
+      const int64_t valid_rows = std::max<int64_t>(1, train_rows / 5);
+      if (train_rows - valid_rows < 1) throw OpError("train: too few training rows to hold some back for early stopping");
+      valid.assign(train.end() - valid_rows, train.end());
+      train.resize(size_t(train_rows - valid_rows));
+    }
+    if (a.by_time.empty()) {
+      std::sort(train.begin(), train.end());
+      std::sort(test.begin(), test.end());
+      std::sort(valid.begin(), valid.end());
+    }
+    struct Part {
+      std::vector<std::vector<double>> x;
+      std::vector<double> y;
+      ml::Design design(const std::vector<std::string>& n) const {
+        ml::Design d;
+        d.rows = int64_t(y.size());
+        for (const auto& c : x) d.columns.push_back(c.data());
+        d.names = n;
+        d.target = y.data();
+        return d;
+      }
+    };
+    auto part = [&](const std::vector<int64_t>& rows) {
+      Part p;
+      p.x.resize(x.size());
+      columnar::ParallelFor(x.size(), columnar::DefaultThreads(), [&](size_t j) { p.x[j] = Gather(x[j], rows); });
+      p.y = Gather(y, rows);
+      return p;
+    };
+    Part train_part = part(train), test_part = part(test), valid_part = part(valid);
+    x.clear();
+    x.shrink_to_fit();
+    ml::Design train_design = train_part.design(names), test_design = test_part.design(names);
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+
+    // Fit, predict the test rows, write the model file.
+    std::string kind;
+    std::vector<double> prediction(test.size());
+    json params, importance = json::object();
+    std::string format, file;
+    std::unique_ptr<ml::XgbModel> booster;
+    json linear_file;
+    if (a.model == "linear_regression") {
+      kind = "regression";
+      ml::LinearModel m = ml::FitLinearRegression(train_design, a.linear);
+      ml::PredictLinear(m, test_design.columns, test_design.rows, prediction.data());
+      params = {{"l2", a.linear.l2}};
+      linear_file = {{"coef", m.coef}, {"intercept", m.intercept}};
+      Standardized(train_design, m, names, importance);
+    } else if (a.model == "logistic_regression") {
+      kind = "classification";
+      ml::LogisticFit fit = ml::FitLogisticRegression(train_design, a.logistic);
+      if (!fit.converged) {
+        ctx.Log("train: logistic_regression did not converge in " + std::to_string(fit.iterations) +
+                " iterations (params.max_iter); the model is the last iterate");
+      }
+      ml::PredictLogistic(fit.model, test_design.columns, test_design.rows, prediction.data());
+      params = {{"l2", a.logistic.l2},
+                {"max_iter", a.logistic.max_iter},
+                {"tol", a.logistic.tol},
+                {"class_weight", a.logistic.balanced ? json("balanced") : json(nullptr)},
+                {"iterations", fit.iterations},
+                {"converged", fit.converged}};
+      linear_file = {{"coef", fit.model.coef}, {"intercept", fit.model.intercept}};
+      Standardized(train_design, fit.model, names, importance);
+    } else {
+      ml::XgbOptions options = a.xgb;
+      const bool binary = IsBinary(y) || schema.field(*target_idx).type == DataType::kBool;
+      options.params.emplace("objective", binary ? "binary:logistic" : "reg:squarederror");
+      const std::string& objective = options.params["objective"];
+      kind = objective.rfind("binary:", 0) == 0 ? "classification" : "regression";
+      ml::Design valid_design = valid_part.design(names);
+      booster = std::make_unique<ml::XgbModel>(
+          ml::XgbModel::Train(train_design, valid.empty() ? nullptr : &valid_design, options));
+      booster->Predict(test_design.columns, test_design.rows, prediction.data());
+      params = json(options.params);
+      params["num_round"] = options.num_round;
+      params["early_stopping_rounds"] = options.early_stopping_rounds;
+      params["rounds"] = booster->rounds();
+      if (!valid.empty()) params["best_iteration"] = booster->best_iteration();
+      for (const auto& [feature, gain] : booster->Importance(names)) importance[feature] = gain;
+    }
+    if (kind == "classification" && !IsBinary(test_part.y)) {
+      throw OpError("train: a classifier needs a target of 0 and 1 (or bool); '" + a.target + "' holds other values");
+    }
+
+    json metrics;
+    if (kind == "classification") {
+      ml::ClassificationMetrics m = ml::EvaluateClassifier(test_part.y.data(), prediction.data(), int64_t(test.size()));
+      metrics = {{"accuracy", Finite(m.accuracy)}, {"auc", Finite(m.auc)},        {"logloss", Finite(m.logloss)},
+                 {"precision", Finite(m.precision)}, {"recall", Finite(m.recall)}, {"f1", Finite(m.f1)},
+                 {"confusion", {{"tp", m.tp}, {"fp", m.fp}, {"tn", m.tn}, {"fn", m.fn}}}};
+    } else {
+      ml::RegressionMetrics m = ml::EvaluateRegressor(test_part.y.data(), prediction.data(), int64_t(test.size()));
+      metrics = {{"rmse", Finite(m.rmse)}, {"mae", Finite(m.mae)}, {"r2", Finite(m.r2)}};
+    }
+    metrics["train_rows"] = int64_t(train.size());
+    metrics["test_rows"] = int64_t(test.size());
+    if (!valid.empty()) metrics["validation_rows"] = int64_t(valid.size());
+
+    // The model file, written whole under a temporary name, read back, then
+    // registered: a version is never registered without its file.
+    const std::string model_name = a.name.empty() ? ctx.dag_id() : a.name;
+    ArtifactInfo artifact;
+    if (booster) {
+      format = "xgboost-json";
+      artifact = WriteModelFile(ctx, "model", [&](const std::string& tmp) { booster->Save(tmp); });
+      ml::XgbModel::Load(artifact.uri);  // throws when it cannot be read back
+    } else {
+      format = "pipe-linear-v1";
+      json doc = {{"format", format}, {"model_type", a.model}, {"kind", kind},    {"target", a.target},
+                  {"features", features}, {"coef", linear_file["coef"]}, {"intercept", linear_file["intercept"]}};
+      artifact = WriteModelFile(ctx, "model", [&](const std::string& tmp) {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << doc.dump(1) << '\n';
+        if (!out.flush()) throw Error::Unavailable("cannot write " + tmp);
+      });
+    }
+    json transforms = json::array();
+    if (auto it = input->metadata().find("pipe.transform"); it != input->metadata().end()) {
+      transforms = json::parse(it->second, nullptr, false);
+      if (!transforms.is_array()) transforms = json::array();
+    }
+    json inputs = json::array();
+    if (ctx.task().input) {
+      json in = {{"task", *ctx.task().input}};
+      if (auto art = ctx.FindArtifact(*ctx.task().input, "output")) {
+        in["uri"] = art->uri;
+        in["content_hash"] = art->content_hash;
+      }
+      inputs.push_back(in);
+    }
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+    ModelRegistration reg;
+    reg.name = model_name;
+    reg.model_type = a.model;
+    reg.kind = kind;
+    reg.uri = artifact.uri;
+    reg.format = format;
+    reg.content_hash = artifact.content_hash;
+    reg.target = a.target;
+    reg.features_json = features.dump();
+    reg.transforms_json = transforms.dump();
+    reg.params_json = params.dump();
+    reg.metrics_json = metrics.dump();
+    reg.importance_json = importance.dump();
+    reg.inputs_json = inputs.dump();
+    const int version = ctx.RegisterModel(reg);
+
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = n;
+    std::string headline;
+    auto figure = [&](const char* key) {
+      const json& v = metrics[key];
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s %.4f", key, v.is_number() ? v.get<double>() : std::nan(""));
+      headline += (headline.empty() ? "" : ", ") + std::string(buf);
+    };
+    if (kind == "classification") {
+      figure("auc");
+      figure("accuracy");
+      figure("f1");
+    } else {
+      figure("rmse");
+      figure("r2");
+    }
+    result.metrics.summary = model_name + " v" + std::to_string(version) + " (" + a.model + "): " + headline + " on " +
+                             std::to_string(test.size()) + " test rows";
+    ctx.Log("train: registered " + model_name + " version " + std::to_string(version) + ": " + metrics.dump());
+    return result;
+  }
+
+  static bool IsBinary(const std::vector<double>& y) {
+    return std::all_of(y.begin(), y.end(), [](double v) { return v == 0 || v == 1; });
+  }
+
+  // A linear model's importance: each coefficient times its feature's
+  // standard deviation over the training rows (the change of the prediction
+  // for one standard deviation of the feature).
+  static void Standardized(const ml::Design& d, const ml::LinearModel& m, const std::vector<std::string>& names,
+                           json& out) {
+    for (size_t j = 0; j < d.columns.size(); ++j) {
+      double mean = 0, ss = 0;
+      for (int64_t i = 0; i < d.rows; ++i) mean += d.columns[j][i];
+      mean /= double(d.rows);
+      for (int64_t i = 0; i < d.rows; ++i) ss += (d.columns[j][i] - mean) * (d.columns[j][i] - mean);
+      out[names[j]] = m.coef[j] * std::sqrt(ss / double(d.rows));
+    }
+  }
+
+  template <class Write>
+  static ArtifactInfo WriteModelFile(TaskContext& ctx, const std::string& name, Write&& write) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(ctx.artifact_dir(), ec);
+    const std::string path = (fs::path(ctx.artifact_dir()) / (name + ".json")).string();
+    // XGBoost picks the format by the extension: the temporary name ends in .json too.
+    const std::string tmp = (fs::path(ctx.artifact_dir()) / (name + ".tmp.json")).string();
+    write(tmp);
+    fs::rename(tmp, path, ec);
+    if (ec) throw Error::Unavailable("cannot rename " + tmp + ": " + ec.message());
+    ArtifactInfo info{name, path, "{}", 0, FileHash(path)};
+    ctx.RecordArtifact(info);
+    return info;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeTrainOperator() { return std::make_unique<TrainOperator>(); }
+
+}  // namespace pipeline::ops
