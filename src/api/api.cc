@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "scheduler/scheduler.h"
 #include "store/state_store.h"
+#include "core/names.h"
+#include "views/model_view.h"
 #include "views/run_view.h"
 
 namespace pipeline {
@@ -80,6 +82,9 @@ void RequireDagId(const std::string& id) {
 }
 void RequireTaskId(const std::string& id) {
   if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid task id " + Quoted(id));
+}
+void RequireModelName(const std::string& name) {
+  if (!IsName(name)) throw Error::InvalidArgument("invalid model name " + Quoted(name));
 }
 void RequireRunId(const std::string& id) {
   if (!IsRunId(id)) throw Error::InvalidArgument("invalid run id " + Quoted(id));
@@ -191,6 +196,9 @@ const std::vector<std::string>& ApiRoutes() {
       "POST /api/v1/runs/{run_id}/cancel",
       "POST /api/v1/runs/{run_id}/tasks/{task_id}/clear",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/logs",
+      "GET /api/v1/models",
+      "GET /api/v1/models/{name}",
+      "GET /api/v1/models/{name}/versions/{version}",
   };
   return kRoutes;
 }
@@ -500,6 +508,29 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     std::ostringstream text;
     if (in) text << in.rdbuf();  // no file: the try printed nothing
     return {200, "text/plain; charset=utf-8", text.str()};
+  }
+  if (m == "GET" && is({"api", "v1", "models"})) {
+    json models = json::array();
+    for (const ModelSummary& model : store_.ListModels()) models.push_back(views::ModelSummaryJson(model));
+    return Json(200, {{"models", models}});
+  }
+  if (m == "GET" && is({"api", "v1", "models", "*"})) {
+    RequireModelName(p[3]);
+    return Json(200, views::ModelJson(store_, p[3]));
+  }
+  if (m == "GET" && is({"api", "v1", "models", "*", "versions", "*"})) {
+    RequireModelName(p[3]);
+    int version = 0;
+    if (p[5].empty() || p[5].size() > 9 || p[5].find_first_not_of("0123456789") != std::string::npos ||
+        (version = std::stoi(p[5])) < 1) {
+      throw Error::InvalidArgument("invalid model version " + Quoted(p[5]) + " (1, 2, ...)");
+    }
+    auto v = store_.GetModelVersion(p[3], version);
+    if (!v) {
+      if (store_.ListModelVersions(p[3]).empty()) throw Error::NotFound("no model '" + p[3] + "'");
+      throw Error::NotFound("model '" + p[3] + "' has no version " + std::to_string(version));
+    }
+    return Json(200, views::ModelVersionJson(*v, store_.GetModelAliases(p[3])));
   }
   return ErrorResponse(404, "not_found", "no route for " + m + " " + Quoted(req.path));
 }

@@ -57,6 +57,27 @@ int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options);
 int ShowRunRemote(const GlobalOptions& g, const std::string& run_id);
 int LogsRemote(const GlobalOptions& g, const LogsOptions& options);
 
+// The model registry (models_cmd.cc); list and show also through the daemon.
+struct ModelsShowOptions {
+  std::string name;
+  int version = 0;  // 0: the latest
+};
+struct ModelsAliasOptions {
+  std::string name;
+  int version = 0;
+  std::string alias;
+};
+struct ModelsRollbackOptions {
+  std::string name;
+  std::string alias = "production";
+};
+int ModelsList(const GlobalOptions& g);
+int ModelsShow(const GlobalOptions& g, const ModelsShowOptions& options);
+int ModelsAlias(const GlobalOptions& g, const ModelsAliasOptions& options);
+int ModelsRollback(const GlobalOptions& g, const ModelsRollbackOptions& options);
+int ModelsListRemote(const GlobalOptions& g);
+int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options);
+
 // From the store (dags_cmd.cc).
 int DagsListLocal(const GlobalOptions& g);
 int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id);

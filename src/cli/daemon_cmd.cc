@@ -286,4 +286,38 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
   }
 }
 
+int ModelsListRemote(const GlobalOptions& g) {
+  ApiClient client = Client(g);
+  int rc;
+  json page = Call(client, "GET", "/api/v1/models", "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << page["models"].dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NAME", "LATEST", "VERSIONS", "ALIASES", "UPDATED"}};
+  for (const json& m : page["models"]) {
+    std::string aliases;
+    for (const auto& [alias, version] : m["aliases"].items()) {
+      aliases += (aliases.empty() ? "" : ", ") + alias + "=v" + version.dump();
+    }
+    rows.push_back({m["name"], "v" + m["latest_version"].dump(), m["versions"].dump(), aliases, m["updated_at"]});
+  }
+  std::cout << FormatTable(rows);
+  return kExitOk;
+}
+
+int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options) {
+  ApiClient client = Client(g);
+  int rc;
+  json model = Call(client, "GET", "/api/v1/models/" + options.name, "", &rc);
+  if (rc != kExitOk) return rc;
+  int version = options.version > 0 ? options.version : model.value("latest_version", 0);
+  json v = Call(client, "GET", "/api/v1/models/" + options.name + "/versions/" + std::to_string(version), "", &rc);
+  if (rc != kExitOk) return rc;
+  json out = options.version > 0 ? v : json{{"model", model}, {"version", v}};
+  std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  return kExitOk;
+}
+
 }  // namespace pipeline::cli

@@ -105,9 +105,31 @@ int main(int argc, char** argv) {
   backfill->add_flag("--rerun", backfill_options.rerun, "also ticks that already have a run");
   backfill->callback([&] { action = [&] { return Backfill(g, backfill_options); }; });
 
+  auto* models = app.add_subcommand("models", "the model registry: list, show, alias, rollback");
+  models->require_subcommand(1);
+  auto* models_list = models->add_subcommand("list", "every registered model");
+  models_list->callback([&] { action = [&] { return ModelsList(g); }; });
+  ModelsShowOptions show_options;
+  auto* models_show = models->add_subcommand("show", "a model version: metrics, features, importance, lineage");
+  models_show->add_option("NAME", show_options.name)->required();
+  models_show->add_option("--version", show_options.version, "this version (default: the latest)")
+      ->check(CLI::PositiveNumber);
+  models_show->callback([&] { action = [&] { return ModelsShow(g, show_options); }; });
+  ModelsAliasOptions alias_options;
+  auto* models_alias = models->add_subcommand("alias", "point ALIAS (production, any name) at VERSION");
+  models_alias->add_option("NAME", alias_options.name)->required();
+  models_alias->add_option("VERSION", alias_options.version)->required();
+  models_alias->add_option("ALIAS", alias_options.alias)->required();
+  models_alias->callback([&] { action = [&] { return ModelsAlias(g, alias_options); }; });
+  ModelsRollbackOptions rollback_options;
+  auto* models_rollback = models->add_subcommand("rollback", "point an alias back at the version it had before");
+  models_rollback->add_option("NAME", rollback_options.name)->required();
+  models_rollback->add_option("--alias", rollback_options.alias, "the alias (default production)");
+  models_rollback->callback([&] { action = [&] { return ModelsRollback(g, rollback_options); }; });
+
   // The global options are accepted after the subcommand too.
   for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_cancel, logs, trigger, dags_list, dags_show,
-                        dags_pause, dags_unpause, backfill}) {
+                        dags_pause, dags_unpause, backfill, models_list, models_show, models_alias, models_rollback}) {
     sub->add_flag("--json", g.json, "machine-readable output");
     sub->add_option("--db", g.db, "state database URL");
     sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");

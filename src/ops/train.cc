@@ -12,6 +12,7 @@
 
 #include "columnar/parallel.h"
 #include "core/error.h"
+#include "core/names.h"
 #include "ml/linear.h"
 #include "ml/metrics.h"
 #include "ml/xgboost.h"
@@ -108,6 +109,10 @@ std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& 
   if (auto m = r.Choice("model", kModels)) a.model = *m;
   if (!r.Get("model")) r.Error(nullptr, "missing required argument 'model' (" + JoinNames(kModels) + ")");
   a.name = r.String("name").value_or("");
+  if (!a.name.empty() && !IsName(a.name) && !HasPlaceholder(*r.Get("name"))) {
+    r.Error(r.Get("name"), "'name' must be a lower-case letter, then lower-case letters, digits and '_' (at most 64), found '" +
+                               a.name + "'");
+  }
   if (const DocNode* split = r.Get("split")) {
     ArgReader s(*split, context + ": split", diags, mark);
     if (!split->is_map()) {

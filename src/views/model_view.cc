@@ -1,0 +1,159 @@
+#include "views/model_view.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "views/format.h"
+
+namespace pipeline::views {
+
+using nlohmann::json;
+
+namespace {
+
+json Doc(const std::string& text, json fallback) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+std::string Figure(const json& v) {
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (!v.is_number()) return v.is_null() ? "-" : v.dump();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
+  return buf;
+}
+
+}  // namespace
+
+json ModelSummaryJson(const ModelSummary& m) {
+  json aliases = json::object();
+  for (const ModelAliasRecord& a : m.aliases) aliases[a.alias] = a.version;
+  return {{"name", m.name},
+          {"latest_version", m.latest_version},
+          {"versions", m.version_count},
+          {"created_at", FormatIso8601(m.created_at)},
+          {"updated_at", FormatIso8601(m.updated_at)},
+          {"aliases", aliases}};
+}
+
+json ModelVersionJson(const ModelVersionRecord& v, const std::vector<ModelAliasRecord>& aliases) {
+  json pointing = json::array();
+  for (const ModelAliasRecord& a : aliases) {
+    if (a.version == v.version) pointing.push_back(a.alias);
+  }
+  return {{"name", v.name},
+          {"version", v.version},
+          {"model_type", v.model_type},
+          {"kind", v.kind},
+          {"target", v.target},
+          {"features", Doc(v.features_json, json::array())},
+          {"transforms", Doc(v.transforms_json, json::array())},
+          {"params", Doc(v.params_json, json::object())},
+          {"metrics", Doc(v.metrics_json, json::object())},
+          {"importance", Doc(v.importance_json, json::object())},
+          {"lineage", Doc(v.lineage_json, json::object())},
+          {"file", {{"uri", v.uri}, {"format", v.format}, {"content_hash", v.content_hash}}},
+          {"created_at", FormatIso8601(v.created_at)},
+          {"aliases", pointing}};
+}
+
+json ModelJson(StateStore& store, const std::string& name) {
+  std::vector<ModelVersionRecord> versions = store.ListModelVersions(name);
+  if (versions.empty()) throw Error::NotFound("no model '" + name + "'");
+  std::vector<ModelAliasRecord> aliases = store.GetModelAliases(name);
+  json list = json::array();
+  for (const ModelVersionRecord& v : versions) {
+    json lineage = Doc(v.lineage_json, json::object());
+    list.push_back({{"version", v.version},
+                    {"model_type", v.model_type},
+                    {"kind", v.kind},
+                    {"created_at", FormatIso8601(v.created_at)},
+                    {"metrics", Doc(v.metrics_json, json::object())},
+                    {"run_id", lineage.value("run_id", "")}});
+  }
+  json current = json::object();
+  for (const ModelAliasRecord& a : aliases) current[a.alias] = a.version;
+  json history = json::array();
+  for (const ModelAliasRecord& a : store.GetModelAliasHistory(name)) {
+    history.push_back({{"alias", a.alias}, {"version", a.version}, {"set_at", FormatIso8601(a.set_at)}});
+  }
+  return {{"name", name},
+          {"latest_version", versions.front().version},
+          {"versions", list},
+          {"aliases", current},
+          {"alias_history", history}};
+}
+
+std::string ModelsTable(const std::vector<ModelSummary>& models) {
+  std::vector<std::vector<std::string>> rows = {{"NAME", "LATEST", "VERSIONS", "ALIASES", "UPDATED"}};
+  for (const ModelSummary& m : models) {
+    std::string aliases;
+    for (const ModelAliasRecord& a : m.aliases) {
+      aliases += (aliases.empty() ? "" : ", ") + a.alias + "=v" + std::to_string(a.version);
+    }
+    rows.push_back({m.name, "v" + std::to_string(m.latest_version), std::to_string(m.version_count), aliases,
+                    FormatIso8601(m.updated_at)});
+  }
+  return FormatTable(rows);
+}
+
+std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<ModelAliasRecord>& aliases,
+                             const std::vector<ModelAliasRecord>& history) {
+  json doc = ModelVersionJson(v, aliases);
+  std::ostringstream out;
+  std::string pointing;
+  for (const auto& a : doc["aliases"]) pointing += (pointing.empty() ? " (" : ", ") + a.get<std::string>();
+  if (!pointing.empty()) pointing += ")";
+  out << "model    " << v.name << " version " << v.version << pointing << "\n"
+      << "type     " << v.model_type << " (" << v.kind << "), target " << v.target << "\n"
+      << "created  " << FormatIso8601(v.created_at) << "\n"
+      << "file     " << v.uri << " (" << v.format << ", " << v.content_hash << ")\n";
+  const json& lineage = doc["lineage"];
+  out << "lineage  dag " << lineage.value("dag_id", "") << " v" << lineage.value("dag_version", 0) << ", run "
+      << lineage.value("run_id", "") << ", task " << lineage.value("task_id", "") << "\n";
+  for (const auto& in : lineage.value("inputs", json::array())) {
+    out << "         input " << in.value("task", "") << ": " << in.value("uri", "") << " (" << in.value("content_hash", "")
+        << ")\n";
+  }
+  out << "\nmetrics\n";
+  for (const auto& [key, value] : doc["metrics"].items()) {
+    if (value.is_object()) {
+      std::string parts;
+      for (const auto& [k, n] : value.items()) parts += (parts.empty() ? "" : " ") + k + "=" + Figure(n);
+      out << "  " << key << "  " << parts << "\n";
+    } else {
+      out << "  " << key << "  " << Figure(value) << "\n";
+    }
+  }
+  // Features with their importance, most important first.
+  std::vector<std::pair<std::string, std::string>> features;
+  for (const auto& f : doc["features"]) features.emplace_back(f.value("name", ""), f.value("type", ""));
+  const json& importance = doc["importance"];
+  using Feature = std::pair<std::string, std::string>;
+  std::stable_sort(features.begin(), features.end(), [&](const Feature& a, const Feature& b) {
+    double ia = importance.contains(a.first) ? std::fabs(importance[a.first].get<double>()) : -1;
+    double ib = importance.contains(b.first) ? std::fabs(importance[b.first].get<double>()) : -1;
+    return ia > ib;
+  });
+  std::vector<std::vector<std::string>> rows = {{"FEATURE", "TYPE", "IMPORTANCE"}};
+  for (const auto& [name, type] : features) {
+    rows.push_back({name, type, importance.contains(name) ? Figure(importance[name]) : "-"});
+  }
+  out << "\n" << FormatTable(rows);
+  out << "\nparams   " << doc["params"].dump() << "\n";
+  out << "transforms " << doc["transforms"].size() << " fitted steps\n";
+  if (!history.empty()) {
+    out << "\nalias history\n";
+    for (const ModelAliasRecord& a : history) {
+      out << "  " << FormatIso8601(a.set_at) << "  " << a.alias << " -> v" << a.version << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace pipeline::views
