@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <utility>
 
 #include "columnar/parallel.h"
 
@@ -74,6 +75,15 @@ class DMatrix {
 
 int Threads(int requested) { return requested > 0 ? requested : columnar::DefaultThreads(); }
 
+// XGBoost's log lines on this thread since the last TakeLog(). XGBoost only
+// warns about a parameter it does not know ("Parameters: { "x" } are not
+// used."); the log is how training turns that into an error.
+thread_local std::string log_lines;
+void OnLog(const char* line) { log_lines += std::string(line) + "\n"; }
+std::string TakeLog() { return std::exchange(log_lines, std::string()); }
+// XGBoost keeps the callback per thread.
+void CaptureLog() { XGBRegisterLogCallback(&OnLog); }
+
 // "[3]\tvalid-logloss:0.4213\tvalid-auc:0.91" -> the last metric's name and value.
 bool LastMetric(const std::string& line, std::string* name, double* value) {
   size_t colon = line.rfind(':');
@@ -121,11 +131,14 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   std::vector<DMatrixHandle> cache = {dtrain.get()};
   if (dvalid) cache.push_back(dvalid->get());
   XgbModel model;
+  CaptureLog();
+  TakeLog();
   Check(XGBoosterCreate(cache.data(), bst_ulong(cache.size()), &model.booster_), "cannot create a booster");
   std::map<std::string, std::string> params = options.params;
   params.emplace("tree_method", "hist");  // 1.7 defaults to exact
   params.emplace("nthread", std::to_string(threads));
   params.emplace("verbosity", "1");
+  params.emplace("validate_parameters", "1");  // as Python's Booster: warn of unknown ones
   for (const auto& [key, value] : params) {
     if (XGBoosterSetParam(model.booster_, key.c_str(), value.c_str()) != 0) {
       throw ModelError("xgboost parameter '" + key + "' = '" + value + "': " + LastError());
@@ -138,6 +151,15 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
       // XGBoost checks its parameters on the first update: an unknown or bad
       // one shows here.
       throw ModelError("xgboost: " + LastError());
+    }
+    if (iter == 0) {
+      std::string log = TakeLog();
+      size_t at = log.find("Parameters: {");
+      if (at != std::string::npos) {
+        size_t end = log.find('}', at);
+        throw ModelError("xgboost does not know the parameter(s) " + log.substr(at + 12, end - at - 11) +
+                         " (see https://xgboost.readthedocs.io/en/release_1.7.0/parameter.html)");
+      }
     }
     if (!dvalid || options.early_stopping_rounds == 0) continue;
     DMatrixHandle evals[] = {dvalid->get()};

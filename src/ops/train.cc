@@ -152,8 +152,12 @@ std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool 
     double* dst = out.data() + offset;
     switch (field.type) {
       case DataType::kFloat64: std::copy(c.doubles(), c.doubles() + b.num_rows, dst); break;
-      case DataType::kInt64:
       case DataType::kTimestamp:
+        if (what != "split.by_time column") {
+          throw OpError("train: " + what + " '" + field.name + "' is timestamp, not a number or bool");
+        }
+        [[fallthrough]];
+      case DataType::kInt64:
         for (int64_t i = 0; i < b.num_rows; ++i) dst[i] = double(c.ints()[i]);
         break;
       case DataType::kBool:

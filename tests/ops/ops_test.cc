@@ -694,3 +694,152 @@ TEST_F(BatchedOpsTest, FeaturesGivesTheSameInBatches) {
 
 }  // namespace
 }  // namespace pipeline
+
+// ---------------------------------------------------------------- train
+
+namespace pipeline {
+namespace {
+
+// n rows: id, ts (one minute apart), x1, x2 (numbers), flag (bool), y
+// (logistic in x1 - x2, deterministic), amount (linear in x1, x2).
+std::string TrainCsv(int n, bool with_null = false) {
+  std::string csv = "id,ts,x1,x2,flag,y,amount\n";
+  uint64_t state = 12345;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return double(state >> 11) / double(1ULL << 53);
+  };
+  for (int i = 0; i < n; ++i) {
+    double x1 = uniform() * 4 - 2, x2 = uniform() * 4 - 2;
+    int y = uniform() < 1 / (1 + std::exp(-(2 * x1 - x2))) ? 1 : 0;
+    double amount = 10 + 3 * x1 - 2 * x2 + (uniform() - 0.5) * 0.1;
+    char ts[32];
+    std::snprintf(ts, sizeof ts, "2026-01-01T%02d:%02d:00Z", (i / 60) % 24, i % 60);
+    csv += std::to_string(i) + "," + ts + "," + ((with_null && i == 7) ? "" : std::to_string(x1)) + "," +
+           std::to_string(x2) + "," + (i % 3 ? "true" : "false") + "," + std::to_string(y) + "," +
+           std::to_string(amount) + "\n";
+  }
+  return csv;
+}
+
+TEST_F(OpsTest, TrainLogisticRegistersAVersionWithMetricsAndItsFile) {
+  TaskResult r = Run("train", "{target: y, features: [x1, x2, flag], model: logistic_regression, "
+                              "params: {l2: 0.5, class_weight: balanced}, split: {test_fraction: 0.25, seed: 7}, name: risk}",
+                     TrainCsv(800));
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(ctx_->models().size(), 1u);
+  const ModelRegistration& m = ctx_->models()[0];
+  EXPECT_EQ(m.name, "risk");
+  EXPECT_EQ(m.model_type, "logistic_regression");
+  EXPECT_EQ(m.kind, "classification");
+  EXPECT_EQ(m.format, "pipe-linear-v1");
+  nlohmann::json metrics = nlohmann::json::parse(m.metrics_json);
+  EXPECT_EQ(metrics["test_rows"], 200);
+  EXPECT_EQ(metrics["train_rows"], 600);
+  EXPECT_GT(metrics["auc"].get<double>(), 0.8);
+  auto c = metrics["confusion"];
+  EXPECT_EQ(c["tp"].get<int>() + c["fp"].get<int>() + c["tn"].get<int>() + c["fn"].get<int>(), 200);
+  EXPECT_EQ(nlohmann::json::parse(m.features_json),
+            nlohmann::json::parse(R"([{"name":"x1","type":"float64"},{"name":"x2","type":"float64"},{"name":"flag","type":"bool"}])"));
+  nlohmann::json importance = nlohmann::json::parse(m.importance_json);
+  EXPECT_GT(importance["x1"].get<double>(), 0);
+  EXPECT_LT(importance["x2"].get<double>(), 0);
+  EXPECT_EQ(nlohmann::json::parse(m.params_json)["class_weight"], "balanced");
+  // The file on disk is what was registered: its hash, and the coefficients.
+  EXPECT_EQ(ops::FileHash(m.uri), m.content_hash);
+  nlohmann::json file = nlohmann::json::parse(Read(m.uri));
+  EXPECT_EQ(file["format"], "pipe-linear-v1");
+  EXPECT_EQ(file["coef"].size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(m.inputs_json)[0]["task"], "up");
+  EXPECT_NE(r.metrics.summary.find("risk v1 (logistic_regression): auc "), std::string::npos) << r.metrics.summary;
+}
+
+TEST_F(OpsTest, TrainDefaultsToEveryNumberAndBoolColumnButTheTarget) {
+  TaskResult r = Run("train", "{target: amount, model: linear_regression}", TrainCsv(300));
+  ASSERT_TRUE(r.ok) << r.error;
+  const ModelRegistration& m = ctx_->models().at(0);
+  EXPECT_EQ(m.name, "testdag");  // the DAG id
+  EXPECT_EQ(m.kind, "regression");
+  std::vector<std::string> names;
+  for (const auto& f : nlohmann::json::parse(m.features_json)) names.push_back(f["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "x1", "x2", "flag", "y"}));  // ts is a timestamp
+  nlohmann::json metrics = nlohmann::json::parse(m.metrics_json);
+  EXPECT_GT(metrics["r2"].get<double>(), 0.99);
+  EXPECT_LT(metrics["rmse"].get<double>(), 0.1);
+}
+
+TEST_F(OpsTest, TrainByTimeTestsOnTheLatestRows) {
+  // y is 1 only in the last fifth of the day: a by-time split puts every
+  // positive in the test rows, so the training rows hold one class.
+  std::string csv = "ts,x,y\n";
+  for (int i = 0; i < 100; ++i) {
+    char ts[32];
+    std::snprintf(ts, sizeof ts, "2026-01-01T%02d:%02d:00Z", i / 60, i % 60);
+    csv += std::string(ts) + "," + std::to_string(i % 7) + "," + (i >= 80 ? "1" : "0") + "\n";
+  }
+  TaskResult r = Run("train", "{target: y, model: logistic_regression, split: {by_time: ts, test_fraction: 0.2}}", csv);
+  EXPECT_EQ(r.error, "train: the training rows hold one class only (every target is 0): a classifier needs both");
+  TaskResult random = Run("train", "{target: y, model: logistic_regression, split: {test_fraction: 0.2}}", csv);
+  EXPECT_TRUE(random.ok) << random.error;
+}
+
+TEST_F(OpsTest, TrainXgboostHandlesMissingValuesAndStopsEarly) {
+  TaskResult r = Run("train", "{target: y, features: [x1, x2], model: xgboost, "
+                              "params: {max_depth: 3, eta: 0.3, num_round: 300, early_stopping_rounds: 5, eval_metric: logloss}}",
+                     TrainCsv(1000, /*with_null=*/true));
+  ASSERT_TRUE(r.ok) << r.error;
+  const ModelRegistration& m = ctx_->models().at(0);
+  EXPECT_EQ(m.format, "xgboost-json");
+  EXPECT_EQ(m.kind, "classification");
+  nlohmann::json params = nlohmann::json::parse(m.params_json);
+  EXPECT_EQ(params["objective"], "binary:logistic");
+  EXPECT_EQ(params["tree_method"], nullptr);  // set by pipe, not shown as the user's
+  EXPECT_LT(params["rounds"].get<int>(), 300);
+  EXPECT_EQ(params["rounds"].get<int>(), params["best_iteration"].get<int>() + 1);
+  EXPECT_GT(nlohmann::json::parse(m.metrics_json)["auc"].get<double>(), 0.8);
+  EXPECT_GT(nlohmann::json::parse(m.importance_json)["x1"].get<double>(), 0);
+}
+
+TEST_F(OpsTest, TrainBadInputIsAClearError) {
+  EXPECT_EQ(Run("train", "{target: nope, model: linear_regression}", TrainCsv(50)).error,
+            "train: target: column 'nope' is not in the input (columns: id, ts, x1, x2, flag, y, amount)");
+  EXPECT_EQ(Run("train", "{target: ts, model: linear_regression}", TrainCsv(50)).error,
+            "train: target 'ts' is timestamp, not a number or bool");
+  EXPECT_EQ(Run("train", "{target: y, features: [x1], model: logistic_regression}", TrainCsv(50, true)).error,
+            "train: feature 'x1' is null in 1 row (first: row 7); fill them with clean's fill_nulls, "
+            "or use model xgboost, which handles missing values");
+  EXPECT_EQ(Run("train", "{target: y, features: [x], model: logistic_regression}", "x,y\n1,0\n2,2\n3,1\n4,0\n5,1\n").error,
+            "train: logistic_regression needs a target of 0 and 1; row 1 of the training rows holds 2.000000");
+  EXPECT_EQ(Run("train", "{target: y, features: [x, s], model: linear_regression}", "x,s,y\n1,a,0\n2,b,1\n").error,
+            "train: feature 's' is string, not a number or bool");
+  std::string collinear = "a,b,y\n";
+  for (int i = 0; i < 40; ++i) collinear += std::to_string(i) + "," + std::to_string(2 * i) + "," + std::to_string(i % 5) + "\n";
+  std::string error = Run("train", "{target: y, model: linear_regression}", collinear).error;
+  EXPECT_NE(error.find("feature 'b' is a combination of the features before it; drop it, or set params.l2"), std::string::npos)
+      << error;
+  EXPECT_TRUE(Run("train", "{target: y, model: linear_regression, params: {l2: 1}}", collinear).ok);
+  EXPECT_EQ(Run("train", "{target: y, features: [x1], model: xgboost, params: {max_dpth: 3}}", TrainCsv(100)).error,
+            "train: xgboost does not know the parameter(s) { \"max_dpth\" } "
+            "(see https://xgboost.readthedocs.io/en/release_1.7.0/parameter.html)");
+  EXPECT_EQ(Run("train", "{target: y, model: linear_regression, split: {test_fraction: 0.2}}", "x,y\n1,2\n2,3\n").error,
+            "train: 2 rows leave no test rows at test_fraction 0.2");
+  EXPECT_TRUE(ctx_->models().empty());  // nothing registered by a failed try
+}
+
+TEST_F(OpsTest, TrainArgumentsAreCheckedAtValidation) {
+  EXPECT_EQ(Check("train", "{target: y, model: forest}"),
+            "1:20: task 't': train: 'model' must be one of logistic_regression, linear_regression, xgboost, found 'forest'\n");
+  std::string bad = Check("train", "{target: y, model: logistic_regression, params: {l2: -1, max_iter: 0.5, alpha: 3}}");
+  EXPECT_NE(bad.find("'l2' must be >= 0"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("'max_iter' must be a whole number >= 1"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("unknown argument 'alpha'"), std::string::npos) << bad;
+  EXPECT_NE(Check("train", "{target: y, model: xgboost, split: {test_fraction: 1.5}}")
+                .find("'test_fraction' must be between 0 and 1 (exclusive)"),
+            std::string::npos);
+  EXPECT_NE(Check("train", "{target: y, model: xgboost, name: Bad-Name}").find("'name' must be a lower-case letter"),
+            std::string::npos);
+  EXPECT_EQ(Check("train", "{target: y, model: xgboost, params: {num_round: 50, early_stopping_rounds: 5, eta: 0.1}}"), "");
+}
+
+}  // namespace
+}  // namespace pipeline
