@@ -380,6 +380,68 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   EXPECT_EQ(show.exit_code, 0);
   EXPECT_NE(show.out.find("rows failed"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("quarantined"), std::string::npos) << show.out;
+  // The train task registered version 1 of model 'fraud', its headline
+  // metrics in the DETAIL column.
+  EXPECT_NE(show.out.find("fraud v1 (xgboost): auc "), std::string::npos) << show.out;
+  EXPECT_TRUE(fs::exists(artifacts / "train" / "model.json"));
+}
+
+// train -> the registry -> pipectl models: versions, aliases, rollback.
+TEST_F(PipectlTest, TrainedModelsAreVersionedAliasedAndRolledBack) {
+  fs::path dag = Write("m.yaml", R"yaml(dag: churn
+tasks:
+  data:
+    op: shell
+    run: |
+      awk 'BEGIN { srand(3); print "age,spend,churned"; for (i = 0; i < 600; i++) {
+        a = 18 + int(rand() * 60); s = rand() * 100; p = 1 / (1 + exp(-(0.05 * (a - 45) - 0.03 * (s - 50))));
+        print a "," s "," (rand() < p ? 1 : 0) } }' > data.csv
+  ingest: {op: ingest, depends_on: [data], with: {path: data.csv}}
+  train:
+    op: train
+    depends_on: [ingest]
+    with: {target: churned, model: logistic_regression, params: {l2: 10}, split: {test_fraction: 0.25, seed: 1}}
+)yaml");
+  json first = RunDag(dag);
+  ASSERT_EQ(first["state"], "success") << first.dump(2);
+  json second = RunDag(dag);
+  ASSERT_EQ(second["state"], "success") << second.dump(2);
+
+  Result list = Pipectl({"models", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  json models = json::parse(list.out);
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0]["name"], "churn");  // the DAG id
+  EXPECT_EQ(models[0]["latest_version"], 2);
+  Result v2 = Pipectl({"models", "show", "churn", "--version", "2", "--json"});
+  ASSERT_EQ(v2.exit_code, 0) << v2.err;
+  json version = json::parse(v2.out);
+  EXPECT_EQ(version["params"]["l2"], 10.0);
+  EXPECT_EQ(version["lineage"]["run_id"], second["run_id"]);
+  EXPECT_EQ(version["lineage"]["task_id"], "train");
+  EXPECT_EQ(version["metrics"]["test_rows"], 150);
+  EXPECT_TRUE(version["metrics"]["auc"].is_number());
+  EXPECT_EQ(version["features"].size(), 2u);
+
+  EXPECT_EQ(Pipectl({"models", "alias", "churn", "1", "production"}).out, "churn@production -> version 1\n");
+  EXPECT_EQ(Pipectl({"models", "alias", "churn", "2", "production"}).exit_code, 0);
+  Result text = Pipectl({"models", "show", "churn"});
+  EXPECT_NE(text.out.find("model    churn version 2 (production)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("FEATURE"), std::string::npos) << text.out;
+  Result back = Pipectl({"models", "rollback", "churn"});
+  EXPECT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(back.out, "churn@production -> version 1 (was 2)\n");
+  json history = json::parse(Pipectl({"models", "show", "churn", "--json"}).out)["model"]["alias_history"];
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[2]["version"], 1);
+
+  Result missing = Pipectl({"models", "alias", "churn", "9", "production"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "pipectl: model 'churn' has no version 9 (latest: 2)\n");
+  EXPECT_EQ(Pipectl({"models", "show", "nope"}).err, "pipectl: no model 'nope'\n");
+  EXPECT_EQ(Pipectl({"models", "alias", "churn", "1", "Prod!"}).exit_code, 2);
+  Result once = Pipectl({"models", "rollback", "churn", "--alias", "staging"});
+  EXPECT_EQ(once.err, "pipectl: model 'churn' has no alias 'staging'\n");
 }
 
 // Under a memory limit far below its tables, the pipeline moves every table
