@@ -58,6 +58,11 @@ params: {who: world}
 tasks:
   load: {op: ingest, with: {path: people.csv, schema: {id: int64, name: string}}}
   greet: {op: shell, depends_on: [load], run: 'echo "hello {{ params.who }}"', retries: 1, timeout: 1m}
+  scores: {op: ingest, with: {path: scores.csv}}
+  fit:
+    op: train
+    depends_on: [scores]
+    with: {target: y, model: linear_regression, split: {test_fraction: 0.25, seed: 1}, name: openapi_model}
 )yaml";
 
 constexpr const char* kAdminToken = "openapi-admin-secret";
@@ -150,6 +155,7 @@ TEST_F(OpenApiTest, LiveResponsesMatchTheSpec) {
   }
 
   Write("dags/people.csv", "id,name\n1,ada\n2,grace\n3,linus\n");
+  Write("dags/scores.csv", "x,z,y\n1,4,3.1\n2,1,4.9\n3,7,7.2\n4,2,8.8\n5,9,11.1\n6,3,13.2\n7,5,14.8\n8,8,17.1\n");
   Write("dags/openapi_demo.yaml", kDag);
   Write("dags/broken.yaml", "dag: broken\ntasks:\n  a: {op: shel}\n");  // a load error to list
   StartDaemon();

@@ -673,6 +673,28 @@ async function main() {
   }
   await check('unpause', 'PATCH', `/api/v1/dags/${d}`, { token: A, body: '{"paused": false}', expect: 200 });
 
+  // The model registry (the DAG's train task registered a version).
+  const models = await check('models', 'GET', '/api/v1/models', { token: V, expect: 200 });
+  await checkHead('models', '/api/v1/models', { token: V, stableLength: true });
+  await check('models, no token', 'GET', '/api/v1/models', { expect: 401 });
+  const m = models?.json?.models?.[0]?.name;
+  if (!m) {
+    report(false, 'a model is registered', ['nothing to check models with']);
+  } else {
+    await check('a model', 'GET', `/api/v1/models/${m}`, { token: V, expect: 200 });
+    await checkHead('a model', `/api/v1/models/${m}`, { token: V, stableLength: true });
+    await check('an unknown model', 'GET', '/api/v1/models/no_such_model', { token: V, expect: 404 });
+    await check('a bad model name', 'GET', '/api/v1/models/Bad-Name', { token: V, expect: 400, paramsInvalid: true });
+    await check('a model, no token', 'GET', `/api/v1/models/${m}`, { expect: 401 });
+    await check('a model version', 'GET', `/api/v1/models/${m}/versions/1`, { token: V, expect: 200 });
+    await checkHead('a model version', `/api/v1/models/${m}/versions/1`, { token: V, stableLength: true });
+    await check('a version that never was', 'GET', `/api/v1/models/${m}/versions/99`, { token: V, expect: 404 });
+    await check('version 0', 'GET', `/api/v1/models/${m}/versions/0`, { token: V, expect: 400, paramsInvalid: true });
+    await check('version abc', 'GET', `/api/v1/models/${m}/versions/abc`, { token: V, expect: 400, paramsInvalid: true });
+    await check('a version of an unknown model', 'GET', '/api/v1/models/no_such_model/versions/1', { token: V, expect: 404 });
+    await check('delete a model', 'DELETE', `/api/v1/models/${m}`, { token: A, expect: 405 });
+  }
+
   // Every operation of the spec was exercised.
   for (const [template, item] of Object.entries(spec.paths)) {
     for (const [m, op] of operations(item)) {
