@@ -16,6 +16,7 @@
 
 #include "ml/linear.h"
 #include "ml/metrics.h"
+#include "ml/xgboost.h"
 
 namespace pipeline::ml {
 namespace {
@@ -134,6 +135,35 @@ TEST_F(SklearnDifferentialTest, RegressionMetricsEqualSklearnWithin1e9) {
   EXPECT_NEAR(m.rmse, ref["rmse"].get<double>(), 1e-9);
   EXPECT_NEAR(m.mae, ref["mae"].get<double>(), 1e-9);
   EXPECT_NEAR(m.r2, ref["r2"].get<double>(), 1e-9);
+}
+
+// Python xgboost 1.7 (python3-xgboost) and libxgboost through pipe: the same
+// data (NaN as missing), parameters and rounds give the same predictions.
+TEST_F(SklearnDifferentialTest, XgboostPredictionsEqualPythonXgboostWithin1e6) {
+  for (const char* name : {"xgboost_binary", "xgboost_regression"}) {
+    Rows rows = Case(name);
+    const json& ref = Ref(name);
+    const size_t train_rows = ref["train_rows"].get<size_t>();
+    Rows train, test;
+    for (const auto& col : rows.x) {
+      train.x.emplace_back(col.begin(), col.begin() + ptrdiff_t(train_rows));
+      test.x.emplace_back(col.begin() + ptrdiff_t(train_rows), col.end());
+    }
+    train.y.assign(rows.y.begin(), rows.y.begin() + ptrdiff_t(train_rows));
+    test.y.assign(rows.y.begin() + ptrdiff_t(train_rows), rows.y.end());
+    XgbOptions options;
+    options.params = {{"objective", ref["objective"]}, {"max_depth", "3"}, {"eta", "0.3"}};
+    options.num_round = ref["num_round"];
+    options.threads = 2;
+    XgbModel model = XgbModel::Train(train.design(), nullptr, options);
+    Design d = test.design();
+    std::vector<double> p(test.y.size());
+    model.Predict(d.columns, d.rows, p.data());
+    ASSERT_EQ(p.size(), ref["predictions"].size()) << name;
+    double worst = 0;
+    for (size_t i = 0; i < p.size(); ++i) worst = std::max(worst, std::fabs(p[i] - ref["predictions"][i].get<double>()));
+    EXPECT_LE(worst, 1e-6) << name;
+  }
 }
 
 }  // namespace

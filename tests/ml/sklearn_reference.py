@@ -85,6 +85,21 @@ def main():
         "rmse": metrics.mean_squared_error(y, pred) ** 0.5,
         "mae": metrics.mean_absolute_error(y, pred), "r2": metrics.r2_score(y, pred)}
 
+    # XGBoost: the same library underneath, so the same trees and predictions.
+    import xgboost as xgb
+    x = rng.normal(size=(3000, 5))
+    x[rng.uniform(size=x.shape) < 0.05] = np.nan  # missing values
+    margin = np.nan_to_num(x) @ np.array([1.2, -0.8, 0.5, 0.0, 0.3])
+    y = (rng.uniform(size=3000) < 1 / (1 + np.exp(-margin))).astype(float)
+    for name, objective, target in [("xgboost_binary", "binary:logistic", y),
+                                    ("xgboost_regression", "reg:squarederror", margin + rng.normal(size=3000))]:
+        params = {"objective": objective, "max_depth": 3, "eta": 0.3, "tree_method": "hist", "nthread": 2}
+        booster = xgb.train(params, xgb.DMatrix(x[:2400], label=target[:2400]), num_boost_round=25)
+        pred = booster.predict(xgb.DMatrix(x[2400:]))
+        write(out, name, x, target)
+        ref[name] = {"kind": "xgboost", "objective": objective, "num_round": 25, "train_rows": 2400,
+                     "predictions": [float(v) for v in pred]}
+
     with open(os.path.join(out, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
 

@@ -1,0 +1,104 @@
+#include "ml/xgboost.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace pipeline::ml {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Data {
+  std::vector<std::vector<double>> x{2};
+  std::vector<double> y;
+  Design design() const {
+    Design d;
+    d.rows = int64_t(y.size());
+    for (const auto& c : x) d.columns.push_back(c.data());
+    d.names = {"a", "b"};
+    d.target = y.data();
+    return d;
+  }
+};
+
+Data Make(int n) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal;
+  Data d;
+  for (int i = 0; i < n; ++i) {
+    double a = normal(rng), b = normal(rng);
+    d.x[0].push_back(a);
+    d.x[1].push_back(i % 10 == 0 ? std::nan("") : b);
+    d.y.push_back(a + 0.5 * normal(rng) > 0 ? 1 : 0);
+  }
+  return d;
+}
+
+TEST(XgboostTest, SavedModelsPredictTheSameAfterLoading) {
+  Data data = Make(500);
+  XgbOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"max_depth", "2"}};
+  options.num_round = 10;
+  XgbModel model = XgbModel::Train(data.design(), nullptr, options);
+  EXPECT_EQ(model.rounds(), 10);
+  fs::path path = fs::temp_directory_path() / ("pipe_xgb_" + std::to_string(getpid()) + ".json");
+  model.Save(path.string());
+  XgbModel loaded = XgbModel::Load(path.string());
+  std::vector<double> p1(500), p2(500);
+  Design d = data.design();
+  model.Predict(d.columns, d.rows, p1.data());
+  loaded.Predict(d.columns, d.rows, p2.data());
+  EXPECT_EQ(p1, p2);
+  auto importance = model.Importance({"a", "b"});
+  EXPECT_GT(importance["a"], importance.count("b") ? importance["b"] : 0.0);
+  fs::remove(path);
+}
+
+TEST(XgboostTest, EarlyStoppingKeepsTheBestRounds) {
+  Data train = Make(600), valid = Make(200);
+  XgbOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"eta", "0.9"}, {"max_depth", "6"}, {"eval_metric", "logloss"}};
+  options.num_round = 200;
+  options.early_stopping_rounds = 3;
+  Design valid_design = valid.design();
+  XgbModel model = XgbModel::Train(train.design(), &valid_design, options);
+  EXPECT_LT(model.rounds(), 200);
+  EXPECT_EQ(model.eval_metric(), "valid-logloss");
+  EXPECT_EQ(model.best_iteration(), model.rounds() - 1);
+}
+
+TEST(XgboostTest, ACorruptModelFileIsAnErrorNamingIt) {
+  fs::path path = fs::temp_directory_path() / ("pipe_xgb_bad_" + std::to_string(getpid()) + ".json");
+  std::ofstream(path) << "{\"learner\": 5";
+  try {
+    XgbModel::Load(path.string());
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("model file " + path.string() + " is not an XGBoost model"), std::string::npos)
+        << e.what();
+  }
+  fs::remove(path);
+}
+
+TEST(XgboostTest, BadParameterValuesAreXgboostsOwnMessage) {
+  Data data = Make(50);
+  XgbOptions options;
+  options.params = {{"max_depth", "deep"}};
+  try {
+    XgbModel::Train(data.design(), nullptr, options);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_depth"), std::string::npos) << e.what();
+  }
+  options.params = {};
+  options.early_stopping_rounds = 5;
+  EXPECT_THROW(XgbModel::Train(data.design(), nullptr, options), ModelError);
+}
+
+}  // namespace
+}  // namespace pipeline::ml
