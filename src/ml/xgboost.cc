@@ -3,6 +3,7 @@
 #include <xgboost/c_api.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <utility>
@@ -30,37 +31,92 @@ void Check(int rc, const std::string& what) {
   if (rc != 0) throw ModelError("xgboost: " + what + ": " + LastError());
 }
 
-// The rows as a dense row-major float32 matrix: one thread per block of
-// columns, each writing its columns into every row (no per-row conversion
-// call, no copy of the table).
-std::vector<float> DenseMatrix(const std::vector<const double*>& columns, int64_t rows, int threads) {
-  const size_t p = columns.size();
-  std::vector<float> out(size_t(rows) * p);
-  constexpr int64_t kBlock = 1 << 14;
-  const size_t blocks = size_t((rows + kBlock - 1) / kBlock);
-  columnar::ParallelFor(blocks, threads, [&](size_t block) {
-    const int64_t begin = int64_t(block) * kBlock;
-    const int64_t end = std::min(rows, begin + kBlock);
-    for (size_t j = 0; j < p; ++j) {
-      const double* col = columns[j];
-      float* dst = out.data() + j;
-      for (int64_t i = begin; i < end; ++i) dst[size_t(i) * p] = static_cast<float>(col[i]);
+// The rows as XGBoost's array interface (a JSON description of a strided
+// array). Columns laid out at equal distances in one buffer (what `train`
+// builds) are described as they are: a column-major float64 matrix, no
+// copy. Other columns are first copied into a row-major float32 matrix, one
+// thread per block of rows.
+class ArrayView {
+ public:
+  ArrayView(const std::vector<const double*>& columns, int64_t rows, int threads) {
+    const size_t p = columns.size();
+    const ptrdiff_t stride = p > 1 ? columns[1] - columns[0] : rows;
+    bool even = stride >= rows;
+    for (size_t j = 1; j < p && even; ++j) even = columns[j] == columns[0] + ptrdiff_t(j) * stride;
+    if (p == 0) throw ModelError("xgboost needs at least one feature");
+    if (even) {
+      json_ = Interface(reinterpret_cast<uintptr_t>(columns[0]), rows, p, "8, " + std::to_string(8 * stride), "<f8");
+      return;
     }
-  });
-  return out;
+    dense_.resize(size_t(rows) * p);
+    constexpr int64_t kBlock = 1 << 14;
+    const size_t blocks = size_t((rows + kBlock - 1) / kBlock);
+    columnar::ParallelFor(blocks, threads, [&](size_t block) {
+      const int64_t begin = int64_t(block) * kBlock;
+      const int64_t end = std::min(rows, begin + kBlock);
+      for (size_t j = 0; j < p; ++j) {
+        const double* col = columns[j];
+        float* dst = dense_.data() + j;
+        for (int64_t i = begin; i < end; ++i) dst[size_t(i) * p] = static_cast<float>(col[i]);
+      }
+    });
+    json_ = Interface(reinterpret_cast<uintptr_t>(dense_.data()), rows, p, std::to_string(4 * p) + ", 4", "<f4");
+  }
+  const std::string& json() const { return json_; }
+
+ private:
+  static std::string Interface(uintptr_t data, int64_t rows, size_t cols, const std::string& strides,
+                               const char* type) {
+    return "{\"data\": [" + std::to_string(data) + ", true], \"shape\": [" + std::to_string(rows) + ", " +
+           std::to_string(cols) + "], \"strides\": [" + strides + "], \"typestr\": \"" + type +
+           "\", \"version\": 3}";
+  }
+  std::string json_;
+  std::vector<float> dense_;
+};
+
+std::string Config(int threads, const std::string& max_bin = "") {
+  return "{\"missing\": NaN, \"nthread\": " + std::to_string(threads) + (max_bin.empty() ? "" : ", \"max_bin\": " + max_bin) + "}";
 }
 
 class DMatrix {
  public:
-  DMatrix(const std::vector<const double*>& columns, int64_t rows, const double* labels, int threads) {
-    std::vector<float> dense = DenseMatrix(columns, rows, threads);
-    Check(XGDMatrixCreateFromMat_omp(dense.data(), bst_ulong(rows), bst_ulong(columns.size()),
-                                     std::numeric_limits<float>::quiet_NaN(), &handle_, threads),
-          "cannot build the data matrix");
-    if (labels) {
-      std::vector<float> y(labels, labels + rows);
-      Check(XGDMatrixSetFloatInfo(handle_, "label", y.data(), bst_ulong(rows)), "cannot set the labels");
+  // For prediction: the raw values.
+  DMatrix(const std::vector<const double*>& columns, int64_t rows, int threads) {
+    ArrayView view(columns, rows, threads);
+    Check(XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
+  }
+  // For training with hist: a QuantileDMatrix, which keeps only each
+  // value's histogram bin (1 byte), not a copy of the values (8); `ref`: the
+  // training matrix whose bins a validation matrix shares. Other tree
+  // methods get a plain one, with the labels.
+  DMatrix(const Design& design, int threads, const std::string& max_bin, const DMatrix* ref, bool quantile) {
+    ArrayView view(design.columns, design.rows, threads);
+    std::vector<float> labels(design.target, design.target + design.rows);
+    if (!quantile) {
+      Check(XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
+      Check(XGDMatrixSetFloatInfo(handle_, "label", labels.data(), bst_ulong(labels.size())), "cannot set the labels");
+      return;
     }
+    struct Source {
+      DMatrixHandle proxy = nullptr;
+      const std::string* data = nullptr;
+      const std::vector<float>* labels = nullptr;
+      bool given = false;
+    } source{nullptr, &view.json(), &labels, false};
+    Check(XGProxyDMatrixCreate(&source.proxy), "cannot create a proxy matrix");
+    auto reset = [](DataIterHandle h) { static_cast<Source*>(h)->given = false; };
+    auto next = [](DataIterHandle h) -> int {
+      auto* s = static_cast<Source*>(h);
+      if (s->given) return 0;
+      s->given = true;
+      if (XGProxyDMatrixSetDataDense(s->proxy, s->data->c_str()) != 0) return -1;
+      return XGDMatrixSetFloatInfo(s->proxy, "label", s->labels->data(), bst_ulong(s->labels->size())) == 0 ? 1 : -1;
+    };
+    int rc = XGQuantileDMatrixCreateFromCallback(&source, source.proxy, ref ? ref->handle_ : nullptr, reset, next,
+                                                 Config(threads, max_bin).c_str(), &handle_);
+    XGDMatrixFree(source.proxy);
+    Check(rc, "cannot build the training matrix");
   }
   ~DMatrix() {
     if (handle_) XGDMatrixFree(handle_);
@@ -123,10 +179,14 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
     throw ModelError("early_stopping_rounds needs validation rows (the training split is too small)");
   }
   const int threads = Threads(options.threads);
-  DMatrix dtrain(train.columns, train.rows, train.target, threads);
+  auto bins = options.params.find("max_bin");
+  const std::string max_bin = bins == options.params.end() ? "" : bins->second;
+  auto method = options.params.find("tree_method");
+  const bool quantile = method == options.params.end() || method->second == "hist" || method->second == "auto";
+  DMatrix dtrain(train, threads, max_bin, nullptr, quantile);
   std::unique_ptr<DMatrix> dvalid;
   if (validation && validation->rows > 0) {
-    dvalid = std::make_unique<DMatrix>(validation->columns, validation->rows, validation->target, threads);
+    dvalid = std::make_unique<DMatrix>(*validation, threads, max_bin, quantile ? &dtrain : nullptr, quantile);
   }
   std::vector<DMatrixHandle> cache = {dtrain.get()};
   if (dvalid) cache.push_back(dvalid->get());
@@ -208,7 +268,7 @@ void XgbModel::Save(const std::string& path) const {
 
 void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const {
   if (rows == 0) return;
-  DMatrix data(columns, rows, nullptr, columnar::DefaultThreads());
+  DMatrix data(columns, rows, columnar::DefaultThreads());
   const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;

@@ -318,13 +318,22 @@ class TrainOperator final : public Operator {
       std::sort(test.begin(), test.end());
       std::sort(valid.begin(), valid.end());
     }
+    // Each part's columns lie at equal distances in one buffer: XGBoost reads
+    // them in place (a strided column-major matrix).
     struct Part {
-      std::vector<std::vector<double>> x;
+      std::vector<double> values;  // column after column
+      int64_t rows = 0;
       std::vector<double> y;
+      std::vector<const double*> columns() const {
+        std::vector<const double*> out;
+        for (size_t j = 0; rows > 0 && j < values.size() / size_t(rows); ++j) out.push_back(values.data() + j * size_t(rows));
+        return out;
+      }
       ml::Design design(const std::vector<std::string>& n) const {
         ml::Design d;
-        d.rows = int64_t(y.size());
-        for (const auto& c : x) d.columns.push_back(c.data());
+        d.rows = rows;
+        d.columns = columns();
+        if (d.columns.empty()) d.columns.assign(n.size(), values.data());  // no rows
         d.names = n;
         d.target = y.data();
         return d;
@@ -332,8 +341,12 @@ class TrainOperator final : public Operator {
     };
     auto part = [&](const std::vector<int64_t>& rows) {
       Part p;
-      p.x.resize(x.size());
-      columnar::ParallelFor(x.size(), columnar::DefaultThreads(), [&](size_t j) { p.x[j] = Gather(x[j], rows); });
+      p.rows = int64_t(rows.size());
+      p.values.resize(x.size() * rows.size());
+      columnar::ParallelFor(x.size(), columnar::DefaultThreads(), [&](size_t j) {
+        double* dst = p.values.data() + j * rows.size();
+        for (size_t i = 0; i < rows.size(); ++i) dst[i] = x[j][size_t(rows[i])];
+      });
       p.y = Gather(y, rows);
       return p;
     };
