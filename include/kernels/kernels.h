@@ -233,7 +233,11 @@ void Bucketize(const double* values, const uint64_t* validity, int64_t n, const 
 void CastInt64ToDouble(const int64_t* values, const uint64_t* validity, int64_t n, double* out);
 
 // ------------------------------------------------------------- linear algebra
-// Dense doubles, no validity (the model solvers' inner loops).
+// Dense doubles, no validity (the model solvers' inner loops). Unlike the
+// column kernels above, these read exactly n values: no padding needed.
+
+// sum of a[i].
+double Total(const double* a, int64_t n);
 
 // sum of a[i] * b[i] (four running sums, fused multiply-add).
 double Dot(const double* a, const double* b, int64_t n);

@@ -37,6 +37,21 @@ double DotImpl(const double* a, const double* b, int64_t n) {
   return sum;
 }
 
+double TotalImpl(const double* a, int64_t n) {
+  const DF d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    s0 = hn::Add(s0, hn::LoadU(d, a + i));
+    s1 = hn::Add(s1, hn::LoadU(d, a + i + lanes));
+  }
+  for (; i + lanes <= n; i += lanes) s0 = hn::Add(s0, hn::LoadU(d, a + i));
+  double sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < n; ++i) sum += a[i];
+  return sum;
+}
+
 void AxpyImpl(double alpha, const double* x, double* y, int64_t n) {
   const DF d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -114,12 +129,14 @@ HWY_AFTER_NAMESPACE();
 namespace pipeline::kernels {
 
 HWY_EXPORT(DotImpl);
+HWY_EXPORT(TotalImpl);
 HWY_EXPORT(AxpyImpl);
 HWY_EXPORT(MultiplyImpl);
 HWY_EXPORT(LogisticTermsImpl);
 HWY_EXPORT(SigmoidImpl);
 
 double Dot(const double* a, const double* b, int64_t n) { return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n); }
+double Total(const double* a, int64_t n) { return HWY_DYNAMIC_DISPATCH(TotalImpl)(a, n); }
 void Axpy(double alpha, const double* x, double* y, int64_t n) { HWY_DYNAMIC_DISPATCH(AxpyImpl)(alpha, x, y, n); }
 void Multiply(const double* a, const double* b, double* out, int64_t n) {
   HWY_DYNAMIC_DISPATCH(MultiplyImpl)(a, b, out, n);

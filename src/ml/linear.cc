@@ -93,7 +93,7 @@ LinearModel FitLinearRegression(const Design& design, const LinearRegressionOpti
   std::vector<double> mean(size_t(p) + 1);
   columnar::ParallelFor(size_t(p) + 1, threads, [&](size_t j) {
     const double* values = j < size_t(p) ? design.columns[j] : design.target;
-    mean[j] = kernels::Sum(values, nullptr, n) / double(n);
+    mean[j] = kernels::Total(values, n) / double(n);
   });
   // Lower triangle of the centred Gram matrix (p x p), then X^T y (p).
   const size_t width = size_t(p) * p + p;
@@ -164,13 +164,13 @@ Objective EvaluateLogistic(const Design& design, const std::vector<double>& weig
           gradient[j] = kernels::Dot(xj, r, m);
           kernels::Multiply(h, xj, hx + size_t(j) * m, m);
         }
-        gradient[p] = kernels::Sum(r, nullptr, m);
+        gradient[p] = kernels::Total(r, m);
         for (int i = 0; i < p; ++i) {
           const double* xi = design.columns[size_t(i)] + begin;
           for (int j = 0; j <= i; ++j) hessian[size_t(i) * q + j] = kernels::Dot(xi, hx + size_t(j) * m, m);
         }
-        for (int j = 0; j < p; ++j) hessian[size_t(p) * q + j] = kernels::Sum(hx + size_t(j) * m, nullptr, m);
-        hessian[size_t(p) * q + p] = kernels::Sum(h, nullptr, m);
+        for (int j = 0; j < p; ++j) hessian[size_t(p) * q + j] = kernels::Total(hx + size_t(j) * m, m);
+        hessian[size_t(p) * q + p] = kernels::Total(h, m);
       });
   Objective f;
   f.value = sums[0];
