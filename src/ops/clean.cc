@@ -2,7 +2,10 @@
 // the order written, each on the table the previous step left.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <variant>
+
+#include <nlohmann/json.hpp>
 
 #include "columnar/compute.h"
 #include "columnar/expr.h"
@@ -285,11 +288,12 @@ class CleanOperator final : public Operator {
     Batches w = Batches::Of(*input);
     w.SpillTo(SpillIfLarge(ctx, input->MemoryBytes()));
     std::vector<std::string> notes;
+    nlohmann::json fitted = nlohmann::json::array();
     try {
       for (const Step& s : *steps) {
         if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
         int64_t before = w.rows();
-        Apply(s, w);
+        Apply(s, w, &fitted);
         if (w.rows() != before) notes.push_back(s.kind + " -" + std::to_string(before - w.rows()));
       }
     } catch (const OpError& e) {
@@ -301,12 +305,35 @@ class CleanOperator final : public Operator {
     std::string summary = std::to_string(steps->size()) + " steps";
     for (const auto& n : notes) summary += ", " + n + " rows";
     result.metrics.summary = summary;
-    PublishOutput(ctx, w.ToTable(input->metadata()), result.metrics);
+    // The fill values join the table's fitted chain (transform's steps
+    // follow), which a model trained on it records.
+    std::map<std::string, std::string> metadata = input->metadata();
+    if (!fitted.empty()) {
+      nlohmann::json chain = nlohmann::json::array();
+      if (auto it = metadata.find("pipe.transform"); it != metadata.end()) {
+        chain = nlohmann::json::parse(it->second, nullptr, false);
+        if (!chain.is_array()) chain = nlohmann::json::array();
+      }
+      for (auto& f : fitted) chain.push_back(f);
+      metadata["pipe.transform"] = chain.dump();
+    }
+    PublishOutput(ctx, w.ToTable(metadata), result.metrics);
     return result;
   }
 
  private:
-  static void Apply(const Step& s, Batches& w) {
+  // The first value of a one-row column, as JSON (a timestamp as its text).
+  static nlohmann::json JsonValue(const Column& c) {
+    switch (c.type()) {
+      case DataType::kInt64: return c.ints()[0];
+      case DataType::kFloat64: return c.doubles()[0];
+      case DataType::kBool: return c.bools()[0] != 0;
+      default: return columnar::ValueText(c, 0);
+    }
+  }
+
+  // Applies one step; a fill_nulls step appends its fitted values to `fitted`.
+  static void Apply(const Step& s, Batches& w, nlohmann::json* fitted) {
     if (s.kind == "drop_duplicates") {
       // Groups the whole table's rows by the key columns: the first row of each group stays.
       std::vector<int> indices;
@@ -337,16 +364,23 @@ class CleanOperator final : public Operator {
       });
       w.Keep(keep);
     } else if (s.kind == "fill_nulls") {
+      nlohmann::json columns = nlohmann::json::object();
       for (const auto& [name, spec] : s.fills) {
         int idx = w.Index(name, "fill_nulls");
         std::vector<ColumnPtr> parts = w.Parts(idx);
-        if (std::none_of(parts.begin(), parts.end(), [](const ColumnPtr& c) { return c->has_nulls(); })) continue;
+        const bool has_nulls = std::any_of(parts.begin(), parts.end(), [](const ColumnPtr& c) { return c->has_nulls(); });
+        // The value is fitted even when this table has no nulls: serving
+        // replays it on rows that do (the transform chain).
+        if (!has_nulls && w.rows() == 0) continue;
         ColumnPtr value = FillValue(w, idx, name, *spec);
+        columns[name] = JsonValue(*value);
+        if (!has_nulls) continue;
         w.ForEach([&](int b) {
           if (ColumnPtr filled = FillNulls(*parts[b], *value)) parts[b] = filled;
         });
         w.Set(name, w.fields()[idx].type, std::move(parts));
       }
+      if (fitted && !columns.empty()) fitted->push_back({{"step", "fill_nulls"}, {"params", {{"columns", columns}}}});
     } else if (s.kind == "clip") {
       for (const auto& [name, lo, hi] : s.clips) {
         int idx = w.Index(name, "clip");

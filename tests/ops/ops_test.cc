@@ -314,6 +314,32 @@ TEST_F(OpsTest, CleanMedianOfEvenCountAndMeanAndDropNulls) {
   EXPECT_EQ(Dump(*out_), "x:int64,s:string\n1|a\n4|d\n");
 }
 
+TEST_F(OpsTest, CleanFillValuesJoinTheFittedChainEvenWithoutNulls) {
+  // y has no nulls here: its median is still fitted, for rows that will.
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {x: mean, y: median, s: none}}]}", "x,y,s\n1.0,4,a\nNA,6,NA\n2.0,9,b\n").ok);
+  nlohmann::json chain = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  EXPECT_EQ(chain, nlohmann::json::parse(
+                       R"([{"step": "fill_nulls", "params": {"columns": {"x": 1.5, "y": 6, "s": "none"}}}])"));
+  // A transform after it appends its steps to the same chain; train records it.
+  std::string csv = "a,b\n";
+  for (int i = 0; i < 40; ++i) csv += (i == 3 ? std::string("NA") : std::to_string(i)) + "," + std::to_string(2 * i + 1) + "\n";
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {a: median}}]}", csv).ok);
+  TablePtr cleaned = out_;
+  ctx_ = std::make_unique<OpContext>("t", "{steps: [{standardize: [a]}]}", dir_, std::optional<std::string>("up"));
+  ctx_->SetInput("up", std::make_shared<ops::TableDataset>(cleaned));
+  ASSERT_TRUE(ops_.Find("transform")->Execute(*ctx_).ok);
+  TablePtr transformed = dynamic_cast<const ops::TableDataset&>(*ctx_->output()).table();
+  ctx_ = std::make_unique<OpContext>("t", "{target: b, model: linear_regression}", dir_, std::optional<std::string>("up"));
+  ctx_->SetInput("up", std::make_shared<ops::TableDataset>(transformed));
+  TaskResult trained = ops_.Find("train")->Execute(*ctx_);
+  ASSERT_TRUE(trained.ok) << trained.error;
+  nlohmann::json recorded = nlohmann::json::parse(ctx_->models().at(0).transforms_json);
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[0]["step"], "fill_nulls");
+  EXPECT_EQ(recorded[0]["params"]["columns"]["a"], 20);  // the median of 0..39 without 3, rounded (int64)
+  EXPECT_EQ(recorded[1]["step"], "standardize");
+}
+
 TEST_F(OpsTest, CleanErrorsNameTheStepAndColumn) {
   EXPECT_EQ(Run("clean", "{steps: [{drop_nulls: [nope]}]}", "x\n1\n").error,
             "drop_nulls: column 'nope' is not in the input (columns: x)");
