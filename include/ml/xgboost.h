@@ -22,6 +22,11 @@ struct XgbOptions {
   int threads = 0;
 };
 
+// The names in `params` that XGBoost 1.7 does not know (it would only warn
+// of them when training), found by configuring a booster on two rows.
+// Values it refuses are not reported here: training reports them.
+std::vector<std::string> UnknownXgbParameters(const std::map<std::string, std::string>& params);
+
 class XgbModel {
  public:
   XgbModel(XgbModel&&) noexcept;

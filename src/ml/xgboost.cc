@@ -160,6 +160,40 @@ bool Maximised(const std::string& metric) {
 
 }  // namespace
 
+std::vector<std::string> UnknownXgbParameters(const std::map<std::string, std::string>& params) {
+  std::vector<std::string> unknown;
+  if (params.empty()) return unknown;
+  const double a[2] = {0.0, 1.0}, labels[2] = {0.0, 1.0};
+  Design two;
+  two.rows = 2;
+  two.columns = {a};
+  two.target = labels;
+  DMatrix data(two, 1, "", nullptr, false);
+  BoosterHandle booster = nullptr;
+  DMatrixHandle handles[] = {data.get()};
+  if (XGBoosterCreate(handles, 1, &booster) != 0) return unknown;
+  CaptureLog();
+  TakeLog();
+  for (const auto& [key, value] : params) XGBoosterSetParam(booster, key.c_str(), value.c_str());
+  XGBoosterSetParam(booster, "validate_parameters", "1");
+  XGBoosterSetParam(booster, "verbosity", "1");
+  XGBoosterSetParam(booster, "nthread", "1");
+  XGBoosterUpdateOneIter(booster, 0, data.get());  // a refused value fails here: not our concern
+  XGBoosterFree(booster);
+  std::string log = TakeLog();
+  size_t at = log.find("Parameters: {");
+  if (at == std::string::npos) return unknown;
+  size_t end = log.find('}', at);
+  std::string list = log.substr(at + 13, end == std::string::npos ? std::string::npos : end - at - 13);
+  for (size_t q = list.find('"'); q != std::string::npos; q = list.find('"', q + 1)) {
+    size_t close = list.find('"', q + 1);
+    if (close == std::string::npos) break;
+    unknown.push_back(list.substr(q + 1, close - q - 1));
+    q = close;
+  }
+  return unknown;
+}
+
 XgbModel::XgbModel(XgbModel&& other) noexcept { *this = std::move(other); }
 XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
   std::swap(booster_, other.booster_);

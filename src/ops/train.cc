@@ -78,6 +78,18 @@ void ParseParams(const DocNode& params, TrainArgs& a, const std::string& context
         a.xgb.params[k] = value->text();
       }
     }
+    // XGBoost only warns about a name it does not know: ask it now, so the
+    // mistake shows at validation with its place.
+    if (r.ok()) {
+      for (const std::string& unknown : ml::UnknownXgbParameters(a.xgb.params)) {
+        const DocNode* at = nullptr;
+        for (const auto& [key, value] : params.entries()) {
+          if (key->is_scalar() && key->text() == unknown) at = key.get();
+        }
+        r.Error(at, "xgboost does not know the parameter '" + unknown +
+                        "' (see https://xgboost.readthedocs.io/en/release_1.7.0/parameter.html)");
+      }
+    }
     return;
   }
   if (auto v = r.Number("l2")) {
@@ -392,6 +404,13 @@ class TrainOperator final : public Operator {
       options.params.emplace("objective", binary ? "binary:logistic" : "reg:squarederror");
       const std::string& objective = options.params["objective"];
       kind = objective.rfind("binary:", 0) == 0 ? "classification" : "regression";
+      if (kind == "classification") {
+        const auto ones = std::count(train_part.y.begin(), train_part.y.end(), 1.0);
+        if (ones == 0 || size_t(ones) == train_part.y.size()) {
+          throw OpError(std::string("train: the training rows hold one class only (every target is ") +
+                        (ones ? "1" : "0") + "): a classifier needs both");
+        }
+      }
       ml::Design valid_design = valid_part.design(names);
       booster = std::make_unique<ml::XgbModel>(
           ml::XgbModel::Train(train_design, valid.empty() ? nullptr : &valid_design, options));
@@ -438,6 +457,10 @@ class TrainOperator final : public Operator {
         out << doc.dump(1) << '\n';
         if (!out.flush()) throw Error::Unavailable("cannot write " + tmp);
       });
+      // Read back: what is registered is what the file holds.
+      std::ifstream in(artifact.uri, std::ios::binary);
+      json back = json::parse(in, nullptr, false);
+      if (back.is_discarded() || back != doc) throw OpError("train: model file " + artifact.uri + " does not read back as written");
     }
     json transforms = json::array();
     if (auto it = input->metadata().find("pipe.transform"); it != input->metadata().end()) {

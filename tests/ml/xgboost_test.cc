@@ -102,3 +102,25 @@ TEST(XgboostTest, BadParameterValuesAreXgboostsOwnMessage) {
 
 }  // namespace
 }  // namespace pipeline::ml
+
+namespace pipeline::ml {
+namespace {
+
+TEST(XgboostTest, UnknownParametersAreNamedAndKnownOnesPass) {
+  EXPECT_EQ(UnknownXgbParameters({{"max_depth", "3"}, {"eta", "0.1"}, {"objective", "binary:logistic"}}),
+            std::vector<std::string>{});
+  EXPECT_EQ(UnknownXgbParameters({{"max_dpth", "3"}, {"eta", "0.1"}, {"colsample", "0.5"}}),
+            (std::vector<std::string>{"colsample", "max_dpth"}));
+  // The training path refuses them too.
+  XgbOptions options;
+  options.params = {{"max_dpth", "3"}};
+  Design d;
+  const double x[4] = {0, 1, 2, 3}, y[4] = {0, 1, 0, 1};
+  d.rows = 4;
+  d.columns = {x};
+  d.target = y;
+  EXPECT_THROW(XgbModel::Train(d, nullptr, options), ModelError);
+}
+
+}  // namespace
+}  // namespace pipeline::ml

@@ -845,10 +845,12 @@ TEST_F(OpsTest, TrainBadInputIsAClearError) {
       << error;
   EXPECT_TRUE(Run("train", "{target: y, model: linear_regression, params: {l2: 1}}", collinear).ok);
   EXPECT_EQ(Run("train", "{target: y, features: [x1], model: xgboost, params: {max_dpth: 3}}", TrainCsv(100)).error,
-            "train: xgboost does not know the parameter(s) { \"max_dpth\" } "
+            "train: params: xgboost does not know the parameter 'max_dpth' "
             "(see https://xgboost.readthedocs.io/en/release_1.7.0/parameter.html)");
   EXPECT_EQ(Run("train", "{target: y, model: linear_regression, split: {test_fraction: 0.2}}", "x,y\n1,2\n2,3\n").error,
             "train: 2 rows leave no test rows at test_fraction 0.2");
+  EXPECT_EQ(Run("train", "{target: y, features: [x], model: xgboost}", "x,y\n1,0\n2,0\n3,0\n4,0\n5,0\n").error,
+            "train: the training rows hold one class only (every target is 0): a classifier needs both");
   EXPECT_TRUE(ctx_->models().empty());  // nothing registered by a failed try
 }
 
@@ -865,6 +867,9 @@ TEST_F(OpsTest, TrainArgumentsAreCheckedAtValidation) {
   EXPECT_NE(Check("train", "{target: y, model: xgboost, name: Bad-Name}").find("'name' must be a lower-case letter"),
             std::string::npos);
   EXPECT_EQ(Check("train", "{target: y, model: xgboost, params: {num_round: 50, early_stopping_rounds: 5, eta: 0.1}}"), "");
+  EXPECT_EQ(Check("train", "{target: y, model: xgboost, params: {eta: 0.1, max_dpth: 3}}"),
+            "1:48: task 't': train: params: xgboost does not know the parameter 'max_dpth' "
+            "(see https://xgboost.readthedocs.io/en/release_1.7.0/parameter.html)\n");
 }
 
 }  // namespace
