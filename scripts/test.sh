@@ -37,7 +37,7 @@ echo "== build and test under ThreadSanitizer"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPIPE_BUILD_TESTS=ON \
   -DPIPE_SANITIZE=thread > /dev/null
 cmake --build build/tsan
-(cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
+(cd build/tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../../tests/tsan.supp" \
   ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/tsan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
 echo "== fuzz the DAG loader for ${fuzz_seconds}s; the REST handlers, the CSV and the Parquet readers for half that"

@@ -448,11 +448,11 @@ tasks:
 // to spill files as it is built and writes the same result.
 TEST_F(PipectlTest, ExamplePipelineUnderATinyMemoryLimitGivesTheSameResult) {
   CopyExample();
-  json free = RunDag(dir_ / "example.yaml", {"--param", "rows=30000"});
+  json free = RunDag(dir_ / "example.yaml", {"--param", "rows=20000"});
   ASSERT_EQ(free["state"], "success") << free.dump(2);
   std::string expected = ReadFile(dir_ / "out" / "fraud_features.parquet");
   env_ = {"PIPE_MEMORY_LIMIT=256K"};
-  json limited = RunDag(dir_ / "example.yaml", {"--param", "rows=30000"});
+  json limited = RunDag(dir_ / "example.yaml", {"--param", "rows=20000"});
   ASSERT_EQ(limited["state"], "success") << limited.dump(2);
   EXPECT_TRUE(ReadFile(dir_ / "out" / "fraud_features.parquet") == expected) << "the exported file differs";
   for (const char* task : {"ingest", "validate", "clean", "transform", "features"}) {
