@@ -19,27 +19,39 @@ int Threads(int requested) { return requested > 0 ? requested : columnar::Defaul
 
 int64_t BlockCount(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
 
-// Scratch of the calling thread, grown as needed and kept between blocks.
-double* Scratch(size_t size) {
-  thread_local std::vector<double> scratch;
-  if (scratch.size() < size) scratch.resize(size);
-  return scratch.data();
+// Scratch of the calling thread, grown as needed and kept between blocks:
+// slot 0 for a block's columns, slot 1 for a block's partial sums.
+double* Scratch(size_t size, int slot = 0) {
+  thread_local std::vector<double> scratch[2];
+  if (scratch[slot].size() < size) scratch[slot].resize(size);
+  return scratch[slot].data();
 }
 
-// Runs fn(block, begin, length) over the row blocks on `threads` threads
-// and adds up the per-block vectors of `width` doubles in block order, so
-// that the sum does not depend on which thread took which block.
+// Runs fn(begin, length, out) over the row blocks on `threads` threads and
+// returns the sum of what the calls added to `out` (a vector of `width`).
+// The blocks are dealt into a fixed number of chunks, each summed in block
+// order and the chunks then in chunk order, so that the sum does not depend
+// on the thread count, and the memory is kChunks x width whatever the rows.
+constexpr size_t kChunks = 16;
+
 template <class Fn>
 std::vector<double> SumOverBlocks(int64_t rows, size_t width, int threads, Fn&& fn) {
   const int64_t blocks = BlockCount(rows);
-  std::vector<double> partial(size_t(blocks) * width, 0.0);
-  columnar::ParallelFor(size_t(blocks), threads, [&](size_t block) {
-    const int64_t begin = int64_t(block) * kBlockRows;
-    fn(begin, std::min(kBlockRows, rows - begin), partial.data() + block * width);
+  const size_t chunks = std::min<size_t>(kChunks, size_t(std::max<int64_t>(blocks, 1)));
+  std::vector<double> partial(chunks * width, 0.0);
+  columnar::ParallelFor(chunks, threads, [&](size_t chunk) {
+    double* sum = partial.data() + chunk * width;
+    double* part = Scratch(width, 1);
+    for (int64_t block = int64_t(chunk); block < blocks; block += int64_t(chunks)) {
+      const int64_t begin = block * kBlockRows;
+      std::fill(part, part + width, 0.0);
+      fn(begin, std::min(kBlockRows, rows - begin), part);
+      for (size_t k = 0; k < width; ++k) sum[k] += part[k];
+    }
   });
   std::vector<double> total(width, 0.0);
-  for (int64_t block = 0; block < blocks; ++block) {
-    const double* part = partial.data() + size_t(block) * width;
+  for (size_t chunk = 0; chunk < chunks; ++chunk) {
+    const double* part = partial.data() + chunk * width;
     for (size_t k = 0; k < width; ++k) total[k] += part[k];
   }
   return total;
@@ -115,8 +127,15 @@ LinearModel FitLinearRegression(const Design& design, const LinearRegressionOpti
   std::vector<double> gram(sums.begin(), sums.begin() + ptrdiff_t(p) * p);
   std::vector<double> rhs(sums.begin() + ptrdiff_t(p) * p, sums.end());
   for (int j = 0; j < p; ++j) gram[size_t(j) * p + j] += options.l2;
+  // A constant column: its centred sum of squares is rounding noise, not 0,
+  // so ask the values themselves.
+  std::vector<char> constant(size_t(p), 0);
+  columnar::ParallelFor(size_t(p), threads, [&](size_t j) {
+    const double* values = design.columns[j];
+    constant[j] = std::all_of(values, values + n, [&](double v) { return v == values[0]; });
+  });
   for (int j = 0; j < p; ++j) {
-    if (gram[size_t(j) * p + j] == 0) {
+    if (constant[size_t(j)] && options.l2 == 0) {
       throw ModelError("feature " + Quote(design, j) + " is constant in the training rows: drop it, or set params.l2");
     }
   }

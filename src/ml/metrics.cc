@@ -10,6 +10,8 @@
 namespace pipeline::ml {
 
 double RocAuc(const double* y, const double* score, int64_t n) {
+  // A NaN score has no rank (and would break the sort's ordering).
+  if (std::any_of(score, score + n, [](double v) { return std::isnan(v); })) return std::numeric_limits<double>::quiet_NaN();
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t{0});
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return score[a] < score[b]; });

@@ -95,7 +95,12 @@ class DMatrix {
     std::vector<float> labels(design.target, design.target + design.rows);
     if (!quantile) {
       Check(XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
-      Check(XGDMatrixSetFloatInfo(handle_, "label", labels.data(), bst_ulong(labels.size())), "cannot set the labels");
+      if (XGDMatrixSetFloatInfo(handle_, "label", labels.data(), bst_ulong(labels.size())) != 0) {
+        std::string why = LastError();
+        XGDMatrixFree(handle_);  // the destructor of a throwing constructor does not run
+        handle_ = nullptr;
+        throw ModelError("xgboost: cannot set the labels: " + why);
+      }
       return;
     }
     struct Source {
@@ -150,10 +155,13 @@ bool LastMetric(const std::string& line, std::string* name, double* value) {
   return true;
 }
 
-// Metrics whose larger values are better (XGBoost's own list).
+// Metrics whose larger values are better (XGBoost's own list), by the name
+// after "valid-" without an "@k" suffix: "valid-map@5" is, "valid-mape" is not.
 bool Maximised(const std::string& metric) {
+  std::string name = metric.substr(metric.find('-') + 1);
+  name = name.substr(0, name.find('@'));
   for (const char* m : {"auc", "aucpr", "map", "ndcg", "pre"}) {
-    if (metric.find(std::string("-") + m) != std::string::npos) return true;
+    if (name == m) return true;
   }
   return false;
 }
@@ -174,10 +182,14 @@ std::vector<std::string> UnknownXgbParameters(const std::map<std::string, std::s
   if (XGBoosterCreate(handles, 1, &booster) != 0) return unknown;
   CaptureLog();
   TakeLog();
+  // As training configures it, but cheap whatever the user asked for.
+  XGBoosterSetParam(booster, "tree_method", "hist");
   for (const auto& [key, value] : params) XGBoosterSetParam(booster, key.c_str(), value.c_str());
   XGBoosterSetParam(booster, "validate_parameters", "1");
   XGBoosterSetParam(booster, "verbosity", "1");
   XGBoosterSetParam(booster, "nthread", "1");
+  if (params.count("num_parallel_tree")) XGBoosterSetParam(booster, "num_parallel_tree", "1");
+  if (params.count("max_depth")) XGBoosterSetParam(booster, "max_depth", "1");
   XGBoosterUpdateOneIter(booster, 0, data.get());  // a refused value fails here: not our concern
   XGBoosterFree(booster);
   std::string log = TakeLog();

@@ -2,8 +2,14 @@
 // model registry (docs/models.md): the model file, the input signature, the
 // fitted transform chain of the table, params, metrics on the test split,
 // feature importance and lineage. The solvers live in src/ml.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -67,7 +73,7 @@ void ParseParams(const DocNode& params, TrainArgs& a, const std::string& context
       if (HasPlaceholder(*value)) continue;
       if (k == "num_round" || k == "early_stopping_rounds") {
         auto v = value->AsDouble();
-        if (!v || !WholeNumber(*v, k == "num_round" ? 1 : 0)) {
+        if (!v || !std::isfinite(*v) || !WholeNumber(*v, k == "num_round" ? 1 : 0)) {
           r.Error(value.get(), "'" + k + "' must be a whole number >= " + (k == "num_round" ? "1" : "0"));
         } else {
           (k == "num_round" ? a.xgb.num_round : a.xgb.early_stopping_rounds) = int(*v);
@@ -93,17 +99,26 @@ void ParseParams(const DocNode& params, TrainArgs& a, const std::string& context
     return;
   }
   if (auto v = r.Number("l2")) {
-    if (*v < 0) r.Error(r.Get("l2"), "'l2' must be >= 0");
-    a.linear.l2 = a.logistic.l2 = *v;
+    if (!(*v >= 0) || !std::isfinite(*v)) {
+      r.Error(r.Get("l2"), "'l2' must be a finite number >= 0");
+    } else {
+      a.linear.l2 = a.logistic.l2 = *v;
+    }
   }
   if (a.model == "logistic_regression") {
     if (auto v = r.Number("max_iter")) {
-      if (!WholeNumber(*v, 1)) r.Error(r.Get("max_iter"), "'max_iter' must be a whole number >= 1");
-      a.logistic.max_iter = int(*v);
+      if (!std::isfinite(*v) || !WholeNumber(*v, 1)) {
+        r.Error(r.Get("max_iter"), "'max_iter' must be a whole number >= 1");
+      } else {
+        a.logistic.max_iter = int(*v);
+      }
     }
     if (auto v = r.Number("tol")) {
-      if (!(*v > 0)) r.Error(r.Get("tol"), "'tol' must be a number > 0");
-      a.logistic.tol = *v;
+      if (!(*v > 0) || !std::isfinite(*v)) {
+        r.Error(r.Get("tol"), "'tol' must be a finite number > 0");
+      } else {
+        a.logistic.tol = *v;
+      }
     }
     if (auto v = r.Choice("class_weight", {"balanced", "none"})) a.logistic.balanced = *v == "balanced";
     r.RejectUnknown(kLogisticParams);
@@ -118,6 +133,14 @@ std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& 
   r.Get("input");
   a.target = r.String("target", true).value_or("");
   a.features = r.StringList("features");
+  if (a.features) {
+    if (a.features->empty()) r.Error(r.Get("features"), "'features' must name at least one column (or be left out: every number and bool column)");
+    std::vector<std::string> sorted = *a.features;
+    std::sort(sorted.begin(), sorted.end());
+    if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) {
+      r.Error(r.Get("features"), "feature '" + *dup + "' is listed twice");
+    }
+  }
   if (auto m = r.Choice("model", kModels)) a.model = *m;
   if (!r.Get("model")) r.Error(nullptr, "missing required argument 'model' (" + JoinNames(kModels) + ")");
   a.name = r.String("name").value_or("");
@@ -138,8 +161,11 @@ std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& 
         }
       }
       if (auto seed = s.Number("seed")) {
-        if (!WholeNumber(*seed, 0)) s.Error(s.Get("seed"), "'seed' must be a whole number >= 0");
-        a.seed = uint64_t(*seed);
+        if (!std::isfinite(*seed) || !WholeNumber(*seed, 0)) {
+          s.Error(s.Get("seed"), "'seed' must be a whole number >= 0");
+        } else {
+          a.seed = uint64_t(*seed);
+        }
       }
       a.by_time = s.String("by_time").value_or("");
       if (!a.by_time.empty() && s.Get("seed")) s.Error(s.Get("seed"), "'seed' is for a random split, not 'by_time'");
@@ -403,7 +429,16 @@ class TrainOperator final : public Operator {
       const bool binary = IsBinary(y) || schema.field(*target_idx).type == DataType::kBool;
       options.params.emplace("objective", binary ? "binary:logistic" : "reg:squarederror");
       const std::string& objective = options.params["objective"];
-      kind = objective.rfind("binary:", 0) == 0 ? "classification" : "regression";
+      // A classifier's predictions are probabilities; a regressor's, values.
+      if (objective == "binary:logistic") {
+        kind = "classification";
+      } else if (objective.rfind("reg:", 0) == 0 || objective.rfind("count:", 0) == 0) {
+        kind = "regression";
+      } else {
+        throw OpError("train: xgboost objective '" + objective +
+                      "' is not supported: use binary:logistic (a classifier: probabilities) or reg:* / count:* "
+                      "(a regressor)");
+      }
       if (kind == "classification") {
         const auto ones = std::count(train_part.y.begin(), train_part.y.end(), 1.0);
         if (ones == 0 || size_t(ones) == train_part.y.size()) {
@@ -416,6 +451,7 @@ class TrainOperator final : public Operator {
           ml::XgbModel::Train(train_design, valid.empty() ? nullptr : &valid_design, options));
       booster->Predict(test_design.columns, test_design.rows, prediction.data());
       params = json(options.params);
+      params.emplace("tree_method", "hist");  // what XgbModel::Train defaults to
       params["num_round"] = options.num_round;
       params["early_stopping_rounds"] = options.early_stopping_rounds;
       params["rounds"] = booster->rounds();
@@ -446,13 +482,13 @@ class TrainOperator final : public Operator {
     ArtifactInfo artifact;
     if (booster) {
       format = "xgboost-json";
-      artifact = WriteModelFile(ctx, "model", [&](const std::string& tmp) { booster->Save(tmp); });
+      artifact = WriteModelFile(ctx, [&](const std::string& tmp) { booster->Save(tmp); });
       ml::XgbModel::Load(artifact.uri);  // throws when it cannot be read back
     } else {
       format = "pipe-linear-v1";
       json doc = {{"format", format}, {"model_type", a.model}, {"kind", kind},    {"target", a.target},
                   {"features", features}, {"coef", linear_file["coef"]}, {"intercept", linear_file["intercept"]}};
-      artifact = WriteModelFile(ctx, "model", [&](const std::string& tmp) {
+      artifact = WriteModelFile(ctx, [&](const std::string& tmp) {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << doc.dump(1) << '\n';
         if (!out.flush()) throw Error::Unavailable("cannot write " + tmp);
@@ -534,20 +570,41 @@ class TrainOperator final : public Operator {
     }
   }
 
+  // Writes the model file of this try (model.tryN.json: a later try never
+  // overwrites the file of a version an earlier one registered), durably:
+  // a temporary name, fsync, rename, fsync of the folder. Records it as the
+  // task's `model` artifact.
   template <class Write>
-  static ArtifactInfo WriteModelFile(TaskContext& ctx, const std::string& name, Write&& write) {
+  static ArtifactInfo WriteModelFile(TaskContext& ctx, Write&& write) {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::create_directories(ctx.artifact_dir(), ec);
-    const std::string path = (fs::path(ctx.artifact_dir()) / (name + ".json")).string();
+    const std::string stem = (fs::path(ctx.artifact_dir()) / ("model.try" + std::to_string(ctx.try_number()))).string();
+    const std::string path = stem + ".json";
     // XGBoost picks the format by the extension: the temporary name ends in .json too.
-    const std::string tmp = (fs::path(ctx.artifact_dir()) / (name + ".tmp.json")).string();
-    write(tmp);
-    fs::rename(tmp, path, ec);
-    if (ec) throw Error::Unavailable("cannot rename " + tmp + ": " + ec.message());
-    ArtifactInfo info{name, path, "{}", 0, FileHash(path)};
+    const std::string tmp = stem + ".tmp.json";
+    try {
+      write(tmp);
+      Sync(tmp, false);
+      fs::rename(tmp, path, ec);
+      if (ec) throw Error::Unavailable("cannot rename " + tmp + ": " + ec.message());
+      Sync(ctx.artifact_dir(), true);
+    } catch (...) {
+      fs::remove(tmp, ec);
+      throw;
+    }
+    ArtifactInfo info{"model", path, "{}", 0, FileHash(path)};
     ctx.RecordArtifact(info);
     return info;
+  }
+
+  static void Sync(const std::string& path, bool folder) {
+    int fd = ::open(path.c_str(), (folder ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || (::fsync(fd) != 0 && !folder)) {
+      if (fd >= 0) ::close(fd);
+      throw Error::Unavailable("cannot write " + path + " to disk: " + std::strerror(errno));
+    }
+    ::close(fd);
   }
 };
 

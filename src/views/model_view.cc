@@ -136,8 +136,11 @@ std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<Mode
   const json& importance = doc["importance"];
   using Feature = std::pair<std::string, std::string>;
   std::stable_sort(features.begin(), features.end(), [&](const Feature& a, const Feature& b) {
-    double ia = importance.contains(a.first) ? std::fabs(importance[a.first].get<double>()) : -1;
-    double ib = importance.contains(b.first) ? std::fabs(importance[b.first].get<double>()) : -1;
+    auto weight = [&](const std::string& name) {
+      auto it = importance.find(name);
+      return it != importance.end() && it->is_number() ? std::fabs(it->get<double>()) : -1.0;
+    };
+    double ia = weight(a.first), ib = weight(b.first);
     return ia > ib;
   });
   std::vector<std::vector<std::string>> rows = {{"FEATURE", "TYPE", "IMPORTANCE"}};

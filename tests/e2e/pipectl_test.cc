@@ -383,7 +383,7 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   // The train task registered version 1 of model 'fraud', its headline
   // metrics in the DETAIL column.
   EXPECT_NE(show.out.find("fraud v1 (xgboost): auc "), std::string::npos) << show.out;
-  EXPECT_TRUE(fs::exists(artifacts / "train" / "model.json"));
+  EXPECT_TRUE(fs::exists(artifacts / "train" / "model.try1.json"));
 }
 
 // train -> the registry -> pipectl models: versions, aliases, rollback.

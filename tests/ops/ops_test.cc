@@ -819,7 +819,7 @@ TEST_F(OpsTest, TrainXgboostHandlesMissingValuesAndStopsEarly) {
   EXPECT_EQ(m.kind, "classification");
   nlohmann::json params = nlohmann::json::parse(m.params_json);
   EXPECT_EQ(params["objective"], "binary:logistic");
-  EXPECT_EQ(params["tree_method"], nullptr);  // set by pipe, not shown as the user's
+  EXPECT_EQ(params["tree_method"], "hist");  // pipe's default, recorded
   EXPECT_LT(params["rounds"].get<int>(), 300);
   EXPECT_EQ(params["rounds"].get<int>(), params["best_iteration"].get<int>() + 1);
   EXPECT_GT(nlohmann::json::parse(m.metrics_json)["auc"].get<double>(), 0.8);
@@ -851,6 +851,13 @@ TEST_F(OpsTest, TrainBadInputIsAClearError) {
             "train: 2 rows leave no test rows at test_fraction 0.2");
   EXPECT_EQ(Run("train", "{target: y, features: [x], model: xgboost}", "x,y\n1,0\n2,0\n3,0\n4,0\n5,0\n").error,
             "train: the training rows hold one class only (every target is 0): a classifier needs both");
+  EXPECT_EQ(Run("train", "{target: y, features: [x1], model: xgboost, params: {objective: 'binary:hinge'}}", TrainCsv(60)).error,
+            "train: xgboost objective 'binary:hinge' is not supported: use binary:logistic (a classifier: probabilities) "
+            "or reg:* / count:* (a regressor)");
+  std::string constant = "c,x,y\n";
+  for (int i = 0; i < 30; ++i) constant += "0.1," + std::to_string(i) + "," + std::to_string(i % 4) + "\n";
+  EXPECT_EQ(Run("train", "{target: y, model: linear_regression}", constant).error,
+            "train: feature 'c' is constant in the training rows: drop it, or set params.l2");
   EXPECT_TRUE(ctx_->models().empty());  // nothing registered by a failed try
 }
 
@@ -858,7 +865,13 @@ TEST_F(OpsTest, TrainArgumentsAreCheckedAtValidation) {
   EXPECT_EQ(Check("train", "{target: y, model: forest}"),
             "1:20: task 't': train: 'model' must be one of logistic_regression, linear_regression, xgboost, found 'forest'\n");
   std::string bad = Check("train", "{target: y, model: logistic_regression, params: {l2: -1, max_iter: 0.5, alpha: 3}}");
-  EXPECT_NE(bad.find("'l2' must be >= 0"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("'l2' must be a finite number >= 0"), std::string::npos) << bad;
+  EXPECT_NE(Check("train", "{target: y, model: linear_regression, params: {l2: nan}}").find("'l2' must be a finite number"),
+            std::string::npos);
+  EXPECT_NE(Check("train", "{target: y, model: xgboost, features: [a, b, a]}").find("feature 'a' is listed twice"),
+            std::string::npos);
+  EXPECT_NE(Check("train", "{target: y, model: xgboost, features: []}").find("'features' must name at least one column"),
+            std::string::npos);
   EXPECT_NE(bad.find("'max_iter' must be a whole number >= 1"), std::string::npos) << bad;
   EXPECT_NE(bad.find("unknown argument 'alpha'"), std::string::npos) << bad;
   EXPECT_NE(Check("train", "{target: y, model: xgboost, split: {test_fraction: 1.5}}")
