@@ -13,7 +13,7 @@ namespace {
 
 // Rows per block of a pass: a block's columns and its scratch stay in the
 // core's cache while every pair of features is multiplied.
-constexpr int64_t kBlockRows = 4096;
+constexpr int64_t kBlockRows = 2048;
 
 int Threads(int requested) { return requested > 0 ? requested : columnar::DefaultThreads(); }
 
