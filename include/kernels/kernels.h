@@ -238,6 +238,9 @@ void CastInt64ToDouble(const int64_t* values, const uint64_t* validity, int64_t 
 
 // sum of a[i].
 double Total(const double* a, int64_t n);
+// out[k] = sum of a[i] * bk[i], k = 0..3, in one pass over a.
+void Dot4(const double* a, const double* b0, const double* b1, const double* b2, const double* b3, int64_t n,
+          double* out);
 
 // sum of a[i] * b[i] (four running sums, fused multiply-add).
 double Dot(const double* a, const double* b, int64_t n);

@@ -61,6 +61,16 @@ std::string Quote(const Design& design, int column) {
   return "'" + (size_t(column) < design.names.size() ? design.names[size_t(column)] : std::to_string(column)) + "'";
 }
 
+// row[j] = dot(a, columns[j]) for j in [0, count), four at a time.
+void DotsWith(const double* a, const double* columns, int64_t m, int count, double* row) {
+  int j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const double* b = columns + size_t(j) * m;
+    kernels::Dot4(a, b, b + m, b + 2 * m, b + 3 * m, m, row + j);
+  }
+  for (; j < count; ++j) row[j] = kernels::Dot(a, columns + size_t(j) * m, m);
+}
+
 }  // namespace
 
 int CholeskySolve(std::vector<double>& a, std::vector<double>& b, int n) {
@@ -120,7 +130,7 @@ LinearModel FitLinearRegression(const Design& design, const LinearRegressionOpti
     const double* yc = centred + size_t(p) * m;
     for (int i = 0; i < p; ++i) {
       const double* xi = centred + size_t(i) * m;
-      for (int j = 0; j <= i; ++j) out[size_t(i) * p + j] = kernels::Dot(xi, centred + size_t(j) * m, m);
+      DotsWith(xi, centred, m, i + 1, out + size_t(i) * p);  // the lower triangle's row i
       out[size_t(p) * p + i] = kernels::Dot(xi, yc, m);
     }
   });
@@ -186,7 +196,7 @@ Objective EvaluateLogistic(const Design& design, const std::vector<double>& weig
         gradient[p] = kernels::Total(r, m);
         for (int i = 0; i < p; ++i) {
           const double* xi = design.columns[size_t(i)] + begin;
-          for (int j = 0; j <= i; ++j) hessian[size_t(i) * q + j] = kernels::Dot(xi, hx + size_t(j) * m, m);
+          DotsWith(xi, hx, m, i + 1, hessian + size_t(i) * q);  // the lower triangle's row i
         }
         for (int j = 0; j < p; ++j) hessian[size_t(p) * q + j] = kernels::Total(hx + size_t(j) * m, m);
         hessian[size_t(p) * q + p] = kernels::Total(h, m);

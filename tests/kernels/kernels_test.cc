@@ -1077,5 +1077,50 @@ TEST_P(KernelsTest, CastRoundsLikeStaticCast) {
   }
 }
 
+// The linear-algebra kernels read exactly n values (no padding) and match
+// plain loops, tails included.
+TEST(LinalgKernelsTest, DotDot4TotalAxpyAndLogisticTermsMatchLoops) {
+  for (int64_t n : {0, 1, 3, 4, 7, 8, 9, 31, 64, 1001}) {
+    std::vector<double> a(static_cast<size_t>(n)), b[4];
+    for (auto& v : b) v.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) {
+      a[size_t(i)] = std::sin(double(i)) * 3;
+      for (int k = 0; k < 4; ++k) b[k][size_t(i)] = std::cos(double(i * (k + 1))) - 0.25 * k;
+    }
+    double want[4] = {0, 0, 0, 0}, total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      total += a[size_t(i)];
+      for (int k = 0; k < 4; ++k) want[k] += a[size_t(i)] * b[k][size_t(i)];
+    }
+    double got[4];
+    Dot4(a.data(), b[0].data(), b[1].data(), b[2].data(), b[3].data(), n, got);
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_NEAR(got[k], want[k], 1e-9 * (1 + std::fabs(want[k]))) << n;
+      EXPECT_NEAR(Dot(a.data(), b[k].data(), n), want[k], 1e-9 * (1 + std::fabs(want[k]))) << n;
+    }
+    EXPECT_NEAR(Total(a.data(), n), total, 1e-9 * (1 + std::fabs(total))) << n;
+    std::vector<double> y = b[0];
+    Axpy(2.0, a.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) EXPECT_DOUBLE_EQ(y[size_t(i)], b[0][size_t(i)] + 2.0 * a[size_t(i)]);
+    const size_t count = static_cast<size_t>(n);
+    std::vector<double> labels(count), r(count), h(count);
+    double loss = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      labels[size_t(i)] = i % 3 == 0 ? 1 : 0;
+      double z = a[size_t(i)] * 20;  // large margins: no overflow
+      double p = 1 / (1 + std::exp(-z));
+      loss += std::max(z, 0.0) + std::log1p(std::exp(-std::fabs(z))) - labels[size_t(i)] * z;
+      a[size_t(i)] = z;
+      want[0] = p;
+    }
+    EXPECT_NEAR(LogisticTerms(a.data(), labels.data(), nullptr, n, r.data(), h.data()), loss, 1e-9 * (1 + loss)) << n;
+    for (int64_t i = 0; i < n; ++i) {
+      double p = 1 / (1 + std::exp(-a[size_t(i)]));
+      EXPECT_NEAR(r[size_t(i)], p - labels[size_t(i)], 1e-12);
+      EXPECT_NEAR(h[size_t(i)], p * (1 - p), 1e-12);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pipeline::kernels
