@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "dag/params.h"
 #include "dag/yaml_reader.h"
+#include "views/model_view.h"
 
 namespace pipeline::cli {
 
@@ -295,15 +296,17 @@ int ModelsListRemote(const GlobalOptions& g) {
     std::cout << page["models"].dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"NAME", "LATEST", "VERSIONS", "ALIASES", "UPDATED"}};
+  std::vector<ModelSummary> models;
   for (const json& m : page["models"]) {
-    std::string aliases;
-    for (const auto& [alias, version] : m["aliases"].items()) {
-      aliases += (aliases.empty() ? "" : ", ") + alias + "=v" + version.dump();
-    }
-    rows.push_back({m["name"], "v" + m["latest_version"].dump(), m["versions"].dump(), aliases, m["updated_at"]});
+    ModelSummary summary;
+    summary.name = m["name"];
+    summary.latest_version = m["latest_version"];
+    summary.version_count = m["versions"];
+    if (auto at = ParseIso8601(m["updated_at"].get<std::string>())) summary.updated_at = at->utc;
+    for (const auto& [alias, version] : m["aliases"].items()) summary.aliases.push_back({summary.name, alias, version, {}});
+    models.push_back(std::move(summary));
   }
-  std::cout << FormatTable(rows);
+  std::cout << views::ModelsTable(models);
   return kExitOk;
 }
 

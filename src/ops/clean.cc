@@ -307,17 +307,7 @@ class CleanOperator final : public Operator {
     result.metrics.summary = summary;
     // The fill values join the table's fitted chain (transform's steps
     // follow), which a model trained on it records.
-    std::map<std::string, std::string> metadata = input->metadata();
-    if (!fitted.empty()) {
-      nlohmann::json chain = nlohmann::json::array();
-      if (auto it = metadata.find("pipe.transform"); it != metadata.end()) {
-        chain = nlohmann::json::parse(it->second, nullptr, false);
-        if (!chain.is_array()) chain = nlohmann::json::array();
-      }
-      for (auto& f : fitted) chain.push_back(f);
-      metadata["pipe.transform"] = chain.dump();
-    }
-    PublishOutput(ctx, w.ToTable(metadata), result.metrics);
+    PublishOutput(ctx, w.ToTable(WithFittedSteps(*input, fitted)), result.metrics);
     return result;
   }
 

@@ -106,6 +106,22 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
   return info;
 }
 
+nlohmann::json FittedChain(const columnar::Table& table) {
+  auto it = table.metadata().find("pipe.transform");
+  if (it == table.metadata().end()) return nlohmann::json::array();
+  nlohmann::json chain = nlohmann::json::parse(it->second, nullptr, false);
+  return chain.is_array() ? chain : nlohmann::json::array();
+}
+
+std::map<std::string, std::string> WithFittedSteps(const columnar::Table& table, const nlohmann::json& steps) {
+  std::map<std::string, std::string> metadata = table.metadata();
+  if (steps.empty()) return metadata;
+  nlohmann::json chain = FittedChain(table);
+  for (const auto& step : steps) chain.push_back(step);
+  metadata["pipe.transform"] = chain.dump();
+  return metadata;
+}
+
 void PublishOutput(TaskContext& ctx, columnar::TablePtr table, TaskMetrics& metrics) {
   metrics.bytes_out = table->MemoryBytes();
   // A try stopped by a timeout or a cancel must not hand anything on.

@@ -3,12 +3,15 @@
 // so that a later try (after a crash) or a person can read them.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "columnar/spill.h"
 #include "columnar/table.h"
 #include "core/operator.h"
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace pipeline::ops {
 
@@ -39,6 +42,13 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
 // `persist: false`. Throws Error(kCancelled) when the try was stopped.
 // Records the table's in-memory size in `metrics`.
 void PublishOutput(TaskContext& ctx, columnar::TablePtr table, TaskMetrics& metrics);
+
+// The table's fitted chain (its "pipe.transform" metadata): the steps
+// `clean` and `transform` fitted, in order; an empty array when there is
+// none (or it cannot be read).
+nlohmann::json FittedChain(const columnar::Table& table);
+// `table`'s metadata with `steps` appended to its fitted chain.
+std::map<std::string, std::string> WithFittedSteps(const columnar::Table& table, const nlohmann::json& steps);
 
 // {"columns":[{"name":..,"type":..},...]}
 std::string SchemaJson(const columnar::Schema& schema);

@@ -362,16 +362,10 @@ class TrainOperator final : public Operator {
       std::vector<double> values;  // column after column
       int64_t rows = 0;
       std::vector<double> y;
-      std::vector<const double*> columns() const {
-        std::vector<const double*> out;
-        for (size_t j = 0; rows > 0 && j < values.size() / size_t(rows); ++j) out.push_back(values.data() + j * size_t(rows));
-        return out;
-      }
       ml::Design design(const std::vector<std::string>& n) const {
         ml::Design d;
         d.rows = rows;
-        d.columns = columns();
-        if (d.columns.empty()) d.columns.assign(n.size(), values.data());  // no rows
+        for (size_t j = 0; j < n.size(); ++j) d.columns.push_back(values.data() + j * size_t(rows));
         d.names = n;
         d.target = y.data();
         return d;
@@ -498,11 +492,7 @@ class TrainOperator final : public Operator {
       json back = json::parse(in, nullptr, false);
       if (back.is_discarded() || back != doc) throw OpError("train: model file " + artifact.uri + " does not read back as written");
     }
-    json transforms = json::array();
-    if (auto it = input->metadata().find("pipe.transform"); it != input->metadata().end()) {
-      transforms = json::parse(it->second, nullptr, false);
-      if (!transforms.is_array()) transforms = json::array();
-    }
+    const json transforms = FittedChain(*input);
     json inputs = json::array();
     if (ctx.task().input) {
       json in = {{"task", *ctx.task().input}};

@@ -285,12 +285,8 @@ class TransformOperator final : public Operator {
     } catch (const columnar::FormatError& e) {
       return TaskResult::Failure(e.what());
     }
-    // The chain so far: earlier transforms' steps first.
-    nlohmann::json chain = nlohmann::json::array();
-    if (auto it = input->metadata().find("pipe.transform"); it != input->metadata().end()) {
-      chain = nlohmann::json::parse(it->second, nullptr, false);
-      if (!chain.is_array()) chain = nlohmann::json::array();
-    }
+    // The chain so far (earlier steps first), then this task's.
+    nlohmann::json chain = FittedChain(*input);
     for (auto& f : fitted) chain.push_back(f);
     std::map<std::string, std::string> metadata = input->metadata();
     metadata["pipe.transform"] = chain.dump();
