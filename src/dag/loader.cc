@@ -9,10 +9,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <queue>
 #include <regex>
 #include <set>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/operator.h"
 #include "dag/cron.h"
@@ -125,7 +126,8 @@ class Validator {
       return;
     }
     if (!node.is_map()) return;
-    std::map<std::string, Mark, std::less<>> seen;
+    std::unordered_map<std::string_view, Mark> seen;  // keys live in the document
+    seen.reserve(node.entries().size());
     for (const auto& [key, value] : node.entries()) {
       if (!key->is_scalar()) {
         diags_.Add(key->mark(), "map keys must be plain strings, not " + key->TypeName());
@@ -466,7 +468,8 @@ class Validator {
 
   // Checks dependencies exist and form no cycle; sorts tasks upstream-first.
   bool CheckGraph(DagSpec& dag) {
-    std::map<std::string, size_t, std::less<>> index;
+    std::unordered_map<std::string, size_t> index;
+    index.reserve(dag.tasks.size());
     std::vector<std::string> ids;
     for (size_t idx = 0; idx < dag.tasks.size(); ++idx) {
       index[dag.tasks[idx].id] = idx;
@@ -501,17 +504,18 @@ class Validator {
         ++indegree[idx];
       }
     }
-    std::set<size_t> ready;
+    std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;  // earliest first
     for (size_t idx = 0; idx < n; ++idx) {
-      if (indegree[idx] == 0) ready.insert(idx);
+      if (indegree[idx] == 0) ready.push(idx);
     }
     std::vector<size_t> order;
+    order.reserve(n);
     while (!ready.empty()) {
-      size_t idx = *ready.begin();
-      ready.erase(ready.begin());
+      size_t idx = ready.top();
+      ready.pop();
       order.push_back(idx);
       for (size_t down : downstream[idx]) {
-        if (--indegree[down] == 0) ready.insert(down);
+        if (--indegree[down] == 0) ready.push(down);
       }
     }
     if (order.size() != n) {
@@ -528,7 +532,7 @@ class Validator {
 
   // Walks upstream from a task left on a cycle until a task repeats.
   static std::string DescribeCycle(const DagSpec& dag,
-                                   const std::map<std::string, size_t, std::less<>>& index,
+                                   const std::unordered_map<std::string, size_t>& index,
                                    const std::vector<size_t>& indegree) {
     size_t start = 0;
     while (indegree[start] == 0) ++start;
@@ -618,7 +622,7 @@ class Validator {
   // What is known of each table's columns, from the tables the tasks read:
   // column errors that need no data are reported now, not when a task runs.
   void CheckColumns(const DagSpec& dag) {
-    std::map<std::string, std::optional<KnownColumns>, std::less<>> known;
+    std::unordered_map<std::string, std::optional<KnownColumns>> known;  // references stay valid
     std::function<const std::optional<KnownColumns>&(const TaskSpec&)> of = [&](const TaskSpec& task)
         -> const std::optional<KnownColumns>& {
       if (auto it = known.find(task.id); it != known.end()) return it->second;
@@ -675,9 +679,9 @@ class Validator {
 
   const OperatorRegistry& ops_;
   Diagnostics& diags_;
-  std::map<std::string, std::vector<Mark>, std::less<>> dep_marks_;
-  std::map<std::string, std::vector<Mark>, std::less<>> env_marks_;
-  std::map<std::string, Mark, std::less<>> run_marks_;
+  std::unordered_map<std::string, std::vector<Mark>> dep_marks_;
+  std::unordered_map<std::string, std::vector<Mark>> env_marks_;
+  std::unordered_map<std::string, Mark> run_marks_;
   DocNode::Ptr root_;
   std::unordered_map<std::string, size_t> task_index_;  // id -> position in dag.tasks
 };

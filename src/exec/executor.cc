@@ -288,7 +288,7 @@ class Executor::RunExecution {
         }
       }
       Dispatch();
-      Flush();
+      Flush(lock);
       while (!failure_ && unfinished_ > 0 && !(draining_ && running_ == 0)) {
         std::optional<TimePoint> deadline;
         if (!timers_.empty()) deadline = timers_.begin()->first;
@@ -309,9 +309,9 @@ class Executor::RunExecution {
         if (draining_ && drain_deadline_ && now >= *drain_deadline_) HandBack();
         FireTimers(now);
         Dispatch();
-        Flush();
+        Flush(lock);
       }
-      Flush();
+      Flush(lock, /*wait=*/true);
     } catch (...) {
       failure_ = std::current_exception();
     }
@@ -389,7 +389,7 @@ class Executor::RunExecution {
       try {
         HandleCompletion(idx, result);
         Dispatch();
-        Flush(/*ending_job=*/true);
+        Flush(lock, /*wait=*/false, /*ending_job=*/true);
       } catch (...) {
         failure_ = std::current_exception();
       }
@@ -829,7 +829,9 @@ class Executor::RunExecution {
     for (Slot& slot : slots_) {
       if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
     }
-    cv_.wait(lock, [&] { return running_ == 0; });
+    ++flush_waiters_;
+    cv_.wait(lock, [&] { return running_ == 0 && !flushing_; });
+    --flush_waiters_;
   }
 
   TaskTransition Transition(size_t idx, std::vector<TaskState> from, TaskState to) {
@@ -858,30 +860,64 @@ class Executor::RunExecution {
     write_tries_.push_back(slot.try_number);
   }
 
-  // Stores the queued transitions in one transaction, then tells the observer
-  // and starts the jobs they allow. `ending_job`: called as the last act of a
-  // job on a pool worker, which then runs the first new job itself.
-  void Flush(bool ending_job = false) {
-    if (writes_.empty()) return;
-    if (!ex_.store_.TransitionTasks(writes_)) {
-      throw Error::Conflict("a task of run " + run_.run_id + " was changed by another process");
+  // Stores the queued transitions, then tells the observer and starts the
+  // jobs they allow. A group commit, as LevelDB's writers: transitions are
+  // decided under mu_, and one thread at a time (the flusher) stores them in
+  // one transaction per batch with mu_ released; what other threads decide
+  // meanwhile joins its next batch. A busy run so makes fewer, larger
+  // commits, and no worker waits on mu_ while the store commits. Returns at
+  // once when another thread is the flusher, unless `wait`: then once all is
+  // stored. `ending_job`: called as the last act of a job on a pool worker,
+  // which then runs the first new job itself.
+  void Flush(std::unique_lock<std::mutex>& lock, bool wait = false, bool ending_job = false) {
+    if (flushing_) {
+      if (!wait) return;
+      ++flush_waiters_;
+      cv_.wait(lock, [&] { return !flushing_; });
+      --flush_waiters_;
     }
-    if (observer_) {
-      for (size_t idx = 0; idx < writes_.size(); ++idx) {
-        const TaskTransition& t = writes_[idx];
-        observer_->OnTaskState({t.run_id, t.task_id, t.to, write_tries_[idx], t.at, t.reason, run_.dag_id});
+    flushing_ = true;
+    struct Release {  // whatever happens, the next thread may flush
+      RunExecution& run;
+      ~Release() {
+        run.flushing_ = false;
+        if (run.flush_waiters_ > 0 || run.failure_) run.cv_.notify_all();
+      }
+    } release{*this};
+    while (!writes_.empty() && !failure_) {
+      std::vector<TaskTransition> writes = std::exchange(writes_, {});
+      std::vector<int> tries = std::exchange(write_tries_, {});
+      std::vector<std::function<void()>> jobs = std::exchange(jobs_, {});
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        if (!ex_.store_.TransitionTasks(writes)) {
+          throw Error::Conflict("a task of run " + run_.run_id + " was changed by another process");
+        }
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (error || failure_) {
+        running_ -= int(jobs.size());  // never started
+        if (error) std::rethrow_exception(error);
+        return;
+      }
+      if (observer_) {
+        for (size_t idx = 0; idx < writes.size(); ++idx) {
+          const TaskTransition& t = writes[idx];
+          observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id});
+        }
+      }
+      for (std::function<void()>& job : jobs) {
+        if (ending_job) {
+          ex_.pool_->SubmitNext(std::move(job));
+          ending_job = false;
+        } else {
+          ex_.pool_->Submit(std::move(job));
+        }
       }
     }
-    writes_.clear();
-    write_tries_.clear();
-    for (size_t i = 0; i < jobs_.size(); ++i) {
-      if (ending_job && i == 0) {
-        ex_.pool_->SubmitNext(std::move(jobs_[i]));
-      } else {
-        ex_.pool_->Submit(std::move(jobs_[i]));
-      }
-    }
-    jobs_.clear();
   }
 
   void PersistRun(std::vector<RunState> from, RunState to, const std::string& reason) {
@@ -949,6 +985,8 @@ class Executor::RunExecution {
   std::optional<TimePoint> drain_deadline_;
   bool timers_changed_ = false;
   std::exception_ptr failure_;  // set once: the run is abandoned
+  bool flushing_ = false;       // a thread stores a batch of writes_ (see Flush)
+  int flush_waiters_ = 0;       // threads waiting for it to finish
 };
 
 Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
