@@ -41,4 +41,8 @@ ColumnPtr Cast(const Column& column, DataType type, int64_t* failed_row, std::st
 // The text form of one value (what Cast to string produces); "" for null.
 std::string ValueText(const Column& column, int64_t row);
 
+// The column with its nulls replaced by `fill_value`'s first value (of the
+// same type); nullptr when it has no nulls.
+ColumnPtr FillNulls(const Column& column, const Column& fill_value);
+
 }  // namespace pipeline::columnar

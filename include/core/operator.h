@@ -70,6 +70,13 @@ struct ModelRegistration {
   std::string inputs_json;      // [{"task", "uri", "content_hash"}]: the tables it was trained on
 };
 
+// A registered version as operators see it.
+struct RegisteredModel {
+  int version = 0;
+  ModelRegistration model;
+  std::string aliases;  // the aliases on it, comma-separated, for messages
+};
+
 // Cancellation as an operator sees it. Thread-safe.
 class CancelToken {
  public:
@@ -126,6 +133,13 @@ class TaskContext {
   virtual PreparedTry* prepared() { return nullptr; }
   // Registers a model version in one transaction; returns its number.
   virtual int RegisterModel(const ModelRegistration& model) = 0;
+  // The model version `ref` names (docs/models.md): the id of a task of this
+  // run that registered one, "NAME@ALIAS", "NAME:VERSION", or "NAME" (its
+  // `production` alias, else its latest version). nullopt when there is none.
+  virtual std::optional<RegisteredModel> FindModel(std::string_view ref);
+  // Points alias `alias` of model `name` at `version`, recorded in the
+  // alias history.
+  virtual void SetModelAlias(const std::string& name, const std::string& alias, int version);
 };
 
 // What validation knows of a table's columns before anything runs: names

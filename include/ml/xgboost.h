@@ -38,13 +38,18 @@ class XgbModel {
   // best rounds only. Throws ModelError with XGBoost's message (an unknown
   // parameter, a bad value) naming the parameter when it can.
   static XgbModel Train(const Design& train, const Design* validation, const XgbOptions& options);
-  // Reads a model file written by Save (throws ModelError when it is not one).
-  static XgbModel Load(const std::string& path);
+  // Reads a model file written by Save (throws ModelError when it is not
+  // one). `threads` > 0 fixes the threads a prediction uses (serving: 1).
+  static XgbModel Load(const std::string& path, int threads = 0);
 
   // Writes XGBoost's JSON model format.
   void Save(const std::string& path) const;
   // out[i]: the prediction of row i (the probability for binary:logistic).
   void Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const;
+  // The same without a DMatrix (XGBoost's in-place prediction on the values
+  // as they lie): for small requests, and safe to call from many threads at
+  // once on one booster (gbtree, XGBoost >= 1.4).
+  void PredictInPlace(const std::vector<const double*>& columns, int64_t rows, double* out) const;
   // Total gain of each feature over the trees, by name (features no tree
   // splits on are absent), as XGBoost's get_score(importance_type="total_gain").
   std::map<std::string, double> Importance(const std::vector<std::string>& names) const;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "columnar/value_parse.h"
 #include "kernels/kernels.h"
@@ -264,6 +265,24 @@ ColumnPtr Cast(const Column& c, DataType type, int64_t* failed_row, std::string*
     }
   }
   return b.Finish();
+}
+
+ColumnPtr FillNulls(const Column& c, const Column& fill_value) {
+  if (!c.has_nulls()) return nullptr;
+  const int64_t n = c.length();
+  if (c.type() == DataType::kString) {
+    std::string_view v = fill_value.StringAt(0);
+    ColumnBuilder b(DataType::kString);
+    b.Reserve(n);
+    for (int64_t r = 0; r < n; ++r) b.AppendString(c.IsValid(r) ? c.StringAt(r) : v);
+    return b.Finish();
+  }
+  Buffer values = c.values_buffer().Clone();
+  const size_t w = c.type() == DataType::kBool ? 1 : 8;
+  for (int64_t r = 0; r < n; ++r) {
+    if (c.IsNull(r)) std::memcpy(values.data() + r * w, fill_value.values_buffer().data(), w);
+  }
+  return std::make_shared<Column>(c.type(), n, std::move(values), Buffer());
 }
 
 }  // namespace pipeline::columnar

@@ -1,5 +1,7 @@
 #include "core/operator.h"
 
+#include "core/error.h"
+
 namespace pipeline {
 
 void OperatorRegistry::Register(std::unique_ptr<Operator> op) {
@@ -16,6 +18,18 @@ std::vector<std::string> OperatorRegistry::names() const {
   std::vector<std::string> out;
   for (const auto& [name, op] : ops_) out.push_back(name);
   return out;
+}
+
+}  // namespace pipeline
+
+namespace pipeline {
+
+std::optional<RegisteredModel> TaskContext::FindModel(std::string_view /*ref*/) {
+  throw Error::Unavailable("the model registry is not available to this task");
+}
+
+void TaskContext::SetModelAlias(const std::string& /*name*/, const std::string& /*alias*/, int /*version*/) {
+  throw Error::Unavailable("the model registry is not available to this task");
 }
 
 }  // namespace pipeline

@@ -18,6 +18,7 @@
 #include "exec/cancel_token.h"
 #include "exec/subprocess.h"
 #include "exec/thread_pool.h"
+#include "store/model_ref.h"
 
 #include <nlohmann/json.hpp>
 
@@ -189,6 +190,50 @@ class TryContext final : public TaskContext {
     v.lineage_json = lineage.dump();
     v.created_at = clock_.Now();
     return store_.CreateModelVersion(v);
+  }
+
+  std::optional<RegisteredModel> FindModel(std::string_view ref) override {
+    std::optional<ModelVersionRecord> found;
+    // A task of this run: the version its model file was registered as.
+    if (auto artifact = FindArtifact(ref, "model")) {
+      for (const ModelSummary& m : store_.ListModels()) {
+        for (ModelVersionRecord& v : store_.ListModelVersions(m.name)) {
+          if (v.uri == artifact->uri) found = std::move(v);
+        }
+      }
+      if (!found) return std::nullopt;
+    } else {
+      std::string error;
+      auto parsed = ParseModelRef(ref, &error);
+      if (!parsed) throw Error::InvalidArgument(error);
+      found = ResolveModelRef(store_, *parsed, &error);
+      if (!found) return std::nullopt;
+    }
+    RegisteredModel out;
+    out.version = found->version;
+    ModelRegistration& m = out.model;
+    m.name = found->name;
+    m.model_type = found->model_type;
+    m.kind = found->kind;
+    m.uri = found->uri;
+    m.format = found->format;
+    m.content_hash = found->content_hash;
+    m.target = found->target;
+    m.features_json = found->features_json;
+    m.transforms_json = found->transforms_json;
+    m.params_json = found->params_json;
+    m.metrics_json = found->metrics_json;
+    m.importance_json = found->importance_json;
+    for (const ModelAliasRecord& a : store_.GetModelAliases(found->name)) {
+      if (a.version == found->version) out.aliases += (out.aliases.empty() ? "" : ",") + a.alias;
+    }
+    return out;
+  }
+
+  void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
+    if (!store_.SetModelAlias(name, alias, version, clock_.Now())) {
+      throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version));
+    }
   }
 
  private:

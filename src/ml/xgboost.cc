@@ -298,14 +298,32 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   return model;
 }
 
-XgbModel XgbModel::Load(const std::string& path) {
+XgbModel XgbModel::Load(const std::string& path, int threads) {
   XgbModel model;
   Check(XGBoosterCreate(nullptr, 0, &model.booster_), "cannot create a booster");
   if (XGBoosterLoadModel(model.booster_, path.c_str()) != 0) {
     throw ModelError("model file " + path + " is not an XGBoost model: " + LastError());
   }
   Check(XGBoosterBoostedRounds(model.booster_, &model.rounds_), "cannot count rounds");
+  if (threads > 0) Check(XGBoosterSetParam(model.booster_, "nthread", std::to_string(threads).c_str()), "cannot set nthread");
   return model;
+}
+
+void XgbModel::PredictInPlace(const std::vector<const double*>& columns, int64_t rows, double* out) const {
+  if (rows == 0) return;
+  ArrayView view(columns, rows, 1);
+  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  Check(XGBoosterPredictFromDense(booster_, view.json().c_str(), config, nullptr, &shape, &dim, &result), "cannot predict");
+  bst_ulong count = 1;
+  for (bst_ulong d = 0; d < dim; ++d) count *= shape[d];
+  if (count != bst_ulong(rows)) {
+    throw ModelError("xgboost returned " + std::to_string(count) + " predictions for " + std::to_string(rows) +
+                     " rows (a multi-output objective is not supported)");
+  }
+  for (int64_t i = 0; i < rows; ++i) out[i] = result[i];
 }
 
 void XgbModel::Save(const std::string& path) const {

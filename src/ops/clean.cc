@@ -111,25 +111,6 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
   return steps;
 }
 
-// A column with nulls replaced by `fill` (same type).
-ColumnPtr FillNulls(const Column& c, const columnar::Column& fill_value) {
-  if (!c.has_nulls()) return nullptr;
-  const int64_t n = c.length();
-  if (c.type() == DataType::kString) {
-    std::string_view v = fill_value.StringAt(0);
-    columnar::ColumnBuilder b(DataType::kString);
-    b.Reserve(n);
-    for (int64_t r = 0; r < n; ++r) b.AppendString(c.IsValid(r) ? c.StringAt(r) : v);
-    return b.Finish();
-  }
-  columnar::Buffer values = c.values_buffer().Clone();
-  const size_t w = c.type() == DataType::kBool ? 1 : 8;
-  for (int64_t r = 0; r < n; ++r) {
-    if (c.IsNull(r)) std::memcpy(values.data() + r * w, fill_value.values_buffer().data(), w);
-  }
-  return std::make_shared<Column>(c.type(), n, std::move(values), columnar::Buffer());
-}
-
 // The value to fill column `idx`'s nulls with, as a one-row column of its
 // type; mean, median and mode are taken over the whole table.
 ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const DocNode& spec) {
@@ -366,7 +347,7 @@ class CleanOperator final : public Operator {
         columns[name] = JsonValue(*value);
         if (!has_nulls) continue;
         w.ForEach([&](int b) {
-          if (ColumnPtr filled = FillNulls(*parts[b], *value)) parts[b] = filled;
+          if (ColumnPtr filled = columnar::FillNulls(*parts[b], *value)) parts[b] = filled;
         });
         w.Set(name, w.fields()[idx].type, std::move(parts));
       }

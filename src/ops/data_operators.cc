@@ -16,6 +16,8 @@ void RegisterDataOperators(OperatorRegistry& registry) {
   registry.Register(ops::MakeFeaturesOperator());
   registry.Register(ops::MakeExportOperator());
   registry.Register(ops::MakeTrainOperator());
+  registry.Register(ops::MakePredictOperator());
+  registry.Register(ops::MakeServeOperator());
 }
 
 namespace ops {

@@ -17,6 +17,8 @@ std::unique_ptr<Operator> MakeTransformOperator();
 std::unique_ptr<Operator> MakeFeaturesOperator();
 std::unique_ptr<Operator> MakeExportOperator();
 std::unique_ptr<Operator> MakeTrainOperator();
+std::unique_ptr<Operator> MakePredictOperator();
+std::unique_ptr<Operator> MakeServeOperator();
 
 // What a data operator throws for a problem with the data or a value that
 // only shows when the task runs (a missing column, a value that does not

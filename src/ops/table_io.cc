@@ -117,6 +117,15 @@ std::map<std::string, std::string> WithFittedSteps(const columnar::Table& table,
   std::map<std::string, std::string> metadata = table.metadata();
   if (steps.empty()) return metadata;
   nlohmann::json chain = FittedChain(table);
+  if (chain.empty()) {
+    // The chain starts with the columns the rows had before its first step:
+    // what serving and `predict` take as raw rows.
+    nlohmann::json columns = nlohmann::json::array();
+    for (const columnar::Field& f : table.schema().fields()) {
+      columns.push_back({{"name", f.name}, {"type", columnar::TypeName(f.type)}});
+    }
+    chain.push_back({{"step", "source"}, {"params", {{"columns", columns}}}});
+  }
   for (const auto& step : steps) chain.push_back(step);
   metadata["pipe.transform"] = chain.dump();
   return metadata;

@@ -7,13 +7,13 @@
 #include <functional>
 #include <map>
 
-#include <date/date.h>
 #include <nlohmann/json.hpp>
 
 #include "columnar/compute.h"
 #include "columnar/expr.h"
 #include "columnar/hash_group.h"
 #include "kernels/kernels.h"
+#include "ml/chain.h"
 #include "ops/args.h"
 #include "ops/batches.h"
 #include "ops/operators.h"
@@ -286,10 +286,9 @@ class TransformOperator final : public Operator {
       return TaskResult::Failure(e.what());
     }
     // The chain so far (earlier steps first), then this task's.
-    nlohmann::json chain = FittedChain(*input);
-    for (auto& f : fitted) chain.push_back(f);
-    std::map<std::string, std::string> metadata = input->metadata();
-    metadata["pipe.transform"] = chain.dump();
+    std::map<std::string, std::string> metadata = WithFittedSteps(*input, fitted);
+    nlohmann::json chain = metadata.count("pipe.transform") ? nlohmann::json::parse(metadata["pipe.transform"])
+                                                             : nlohmann::json::array();
 
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = input->num_rows();
@@ -455,7 +454,7 @@ class TransformOperator final : public Operator {
           }
         });
         w.Set(name, type, std::move(parts));
-        params[name] = text;
+        params["expressions"].push_back({name, text});  // in order: one may use another
       }
     } else if (s.kind == "datetime_parts") {
       int idx = w.Index(s.column, s.kind, "the table");
@@ -466,7 +465,7 @@ class TransformOperator final : public Operator {
       const std::vector<ColumnPtr> source = w.Parts(idx);
       for (const std::string& part : s.parts) {
         std::vector<ColumnPtr> parts(source.size());
-        w.ForEach([&](int b) { parts[b] = DatetimePart(*source[b], part); });
+        w.ForEach([&](int b) { parts[b] = ml::DatetimePart(*source[b], part); });
         params[s.column]["parts"].push_back(part);
         w.Set(s.column + "_" + part, DataType::kInt64, std::move(parts));
       }
@@ -491,7 +490,7 @@ class TransformOperator final : public Operator {
           if (f.name == to && to != from) throw OpError("rename: column '" + to + "' already exists");
         }
         w.Rename(idx, to);
-        params[from] = to;
+        params["pairs"].push_back({from, to});  // in order
       }
     }
     return params;
@@ -525,29 +524,6 @@ class TransformOperator final : public Operator {
       all.variance = all.count > 1 ? m2 / static_cast<double>(all.count - 1) : NAN;
     }
     return all;
-  }
-
-  static ColumnPtr DatetimePart(const Column& c, const std::string& part) {
-    const int64_t n = c.length();
-    columnar::Buffer out(static_cast<size_t>(n) * 8);
-    int64_t* o = out.as<int64_t>();
-    for (int64_t r = 0; r < n; ++r) {
-      if (c.IsNull(r)) continue;
-      int64_t us = c.ints()[r];
-      int64_t days = us >= 0 ? us / 86400'000000 : -((-us + 86400'000000 - 1) / 86400'000000);
-      int64_t in_day = us - days * 86400'000000;
-      if (part == "hour") {
-        o[r] = in_day / 3600'000000;
-      } else if (part == "dayofweek") {
-        o[r] = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
-      } else {
-        date::year_month_day ymd{date::sys_days{date::days{days}}};
-        o[r] = part == "day" ? static_cast<unsigned>(ymd.day())
-               : part == "month" ? static_cast<unsigned>(ymd.month())
-                                 : static_cast<int>(ymd.year());
-      }
-    }
-    return std::make_shared<Column>(DataType::kInt64, n, std::move(out), c.validity_buffer().Clone());
   }
 };
 

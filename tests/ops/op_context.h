@@ -65,7 +65,42 @@ class OpContext final : public TaskContext {
   }
   int RegisterModel(const ModelRegistration& m) override {
     models_.push_back(m);
-    return int(models_.size());
+    int version = 0;
+    for (const auto& v : models_) version += v.name == m.name;
+    versions_.push_back(version);
+    return version;
+  }
+  // NAME, NAME@ALIAS, NAME:VERSION, or a task id whose "model" artifact a
+  // registered version's file is.
+  std::optional<RegisteredModel> FindModel(std::string_view ref) override {
+    std::string text(ref), name = text, alias;
+    int version = 0;
+    if (auto art = FindArtifact(ref, "model")) {
+      for (size_t i = 0; i < models_.size(); ++i) {
+        if (models_[i].uri == art->uri) return RegisteredModel{versions_[i], models_[i], ""};
+      }
+      return std::nullopt;
+    }
+    if (auto at = text.find('@'); at != std::string::npos) {
+      name = text.substr(0, at);
+      alias = text.substr(at + 1);
+    } else if (auto colon = text.find(':'); colon != std::string::npos) {
+      name = text.substr(0, colon);
+      version = std::stoi(text.substr(colon + 1));
+    }
+    if (version == 0) {
+      auto it = aliases_.find({name, alias.empty() ? "production" : alias});
+      if (it != aliases_.end()) version = it->second;
+      if (version == 0 && !alias.empty()) return std::nullopt;
+    }
+    std::optional<RegisteredModel> found;
+    for (size_t i = 0; i < models_.size(); ++i) {
+      if (models_[i].name == name && (version == 0 || versions_[i] == version)) found = RegisteredModel{versions_[i], models_[i], ""};
+    }
+    return found;
+  }
+  void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
+    aliases_[{name, alias}] = version;
   }
 
   // Test hooks.
@@ -79,6 +114,7 @@ class OpContext final : public TaskContext {
   }
   const std::string& log() const { return log_; }
   const std::vector<ModelRegistration>& models() const { return models_; }
+  const std::map<std::pair<std::string, std::string>, int>& aliases() const { return aliases_; }
 
  private:
   std::string dir_;
@@ -95,6 +131,8 @@ class OpContext final : public TaskContext {
   std::map<std::string, std::shared_ptr<const Dataset>> outputs_;
   std::map<std::pair<std::string, std::string>, ArtifactInfo> artifacts_;
   std::vector<ModelRegistration> models_;
+  std::vector<int> versions_;
+  std::map<std::pair<std::string, std::string>, int> aliases_;
 };
 
 }  // namespace pipeline::testing_util

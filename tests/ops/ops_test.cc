@@ -318,8 +318,11 @@ TEST_F(OpsTest, CleanFillValuesJoinTheFittedChainEvenWithoutNulls) {
   // y has no nulls here: its median is still fitted, for rows that will.
   ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {x: mean, y: median, s: none}}]}", "x,y,s\n1.0,4,a\nNA,6,NA\n2.0,9,b\n").ok);
   nlohmann::json chain = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  // The chain starts with the columns the rows had (what serving takes).
   EXPECT_EQ(chain, nlohmann::json::parse(
-                       R"([{"step": "fill_nulls", "params": {"columns": {"x": 1.5, "y": 6, "s": "none"}}}])"));
+                       R"([{"step": "source", "params": {"columns": [{"name": "x", "type": "float64"},
+                              {"name": "y", "type": "int64"}, {"name": "s", "type": "string"}]}},
+                           {"step": "fill_nulls", "params": {"columns": {"x": 1.5, "y": 6, "s": "none"}}}])"));
   // A transform after it appends its steps to the same chain; train records it.
   std::string csv = "a,b\n";
   for (int i = 0; i < 40; ++i) csv += (i == 3 ? std::string("NA") : std::to_string(i)) + "," + std::to_string(2 * i + 1) + "\n";
@@ -334,10 +337,11 @@ TEST_F(OpsTest, CleanFillValuesJoinTheFittedChainEvenWithoutNulls) {
   TaskResult trained = ops_.Find("train")->Execute(*ctx_);
   ASSERT_TRUE(trained.ok) << trained.error;
   nlohmann::json recorded = nlohmann::json::parse(ctx_->models().at(0).transforms_json);
-  ASSERT_EQ(recorded.size(), 2u);
-  EXPECT_EQ(recorded[0]["step"], "fill_nulls");
-  EXPECT_EQ(recorded[0]["params"]["columns"]["a"], 20);  // the median of 0..39 without 3, rounded (int64)
-  EXPECT_EQ(recorded[1]["step"], "standardize");
+  ASSERT_EQ(recorded.size(), 3u);
+  EXPECT_EQ(recorded[0]["step"], "source");
+  EXPECT_EQ(recorded[1]["step"], "fill_nulls");
+  EXPECT_EQ(recorded[1]["params"]["columns"]["a"], 20);  // the median of 0..39 without 3, rounded (int64)
+  EXPECT_EQ(recorded[2]["step"], "standardize");
 }
 
 TEST_F(OpsTest, CleanErrorsNameTheStepAndColumn) {
@@ -374,7 +378,11 @@ TEST_F(OpsTest, TransformScalesEncodesAndSavesFittedParameters) {
             "2|0.5|1|-0.3872983346207417|false|true|false|1|4\n"
             "3|1|0|0.3872983346207417|true|false|false|2|3\n"
             "4|NULL|NULL|1.161895003862225|false|false|true|2|NULL\n");
-  auto params = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  auto chain = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  EXPECT_EQ(chain[0]["step"], "source");
+  EXPECT_EQ(chain[6]["params"], nlohmann::json::parse(R"({"expressions": [["ratio", "x / y"]]})"));
+  EXPECT_EQ(chain[8]["params"], nlohmann::json::parse(R"({"pairs": [["x", "xx"]]})"));
+  auto params = nlohmann::json(chain.begin() + 1, chain.end());
   EXPECT_EQ(params[0]["step"], "standardize");
   EXPECT_DOUBLE_EQ(params[0]["params"]["x"]["mean"].get<double>(), 2.5);
   EXPECT_NEAR(params[0]["params"]["x"]["std"].get<double>(), 1.2909944487358056, 1e-15);

@@ -1,0 +1,87 @@
+// A registered model version made ready to score raw rows: its transform
+// chain, its features in order and the fitted model (linear, logistic or
+// XGBoost). Batch `predict`, the daemon's predict endpoints and `pipectl
+// predict` all score through this class, so they cannot disagree.
+// Thread-safe once loaded: every method is const and XGBoost's in-place
+// prediction may run on many threads at once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "columnar/table.h"
+#include "ml/chain.h"
+#include "ml/linear.h"
+
+namespace pipeline::ml {
+
+class XgbModel;
+
+// What the registry records of a version that scoring needs.
+struct ModelFiles {
+  std::string format;           // "pipe-linear-v1" or "xgboost-json"
+  std::string uri;              // the model file
+  std::string kind;             // "classification" or "regression"
+  std::string features_json;    // [{"name", "type"}]
+  std::string transforms_json;  // the fitted chain
+};
+
+// A request row that cannot be scored: `row` (0-based) and `column` name
+// the place; the message says what is wrong.
+class RowError : public ModelError {
+ public:
+  RowError(int64_t row, std::string column, const std::string& message)
+      : ModelError(message), row_(row), column_(std::move(column)) {}
+  int64_t row() const { return row_; }
+  const std::string& column() const { return column_; }
+
+ private:
+  int64_t row_;
+  std::string column_;
+};
+
+class Predictor {
+ public:
+  // Reads the model file. `threads`: what one prediction may use (0: every
+  // core, for batch scoring; 1: for request threads). Throws ModelError.
+  static std::shared_ptr<const Predictor> Load(const ModelFiles& files, int threads);
+  ~Predictor();
+
+  bool classifier() const { return classifier_; }
+  // The raw columns a row must carry, typed (see TransformChain::Inputs).
+  const std::vector<columnar::Field>& inputs() const { return inputs_; }
+  const std::vector<columnar::Field>& features() const { return features_; }
+
+  // One prediction per row of `raw` (for a classifier the probability of
+  // class 1): the chain replayed, then the model. A feature that is null
+  // after the chain is missing for XGBoost and a RowError for the linear
+  // models, which have no way to score it.
+  std::vector<double> Predict(const columnar::Table& raw) const;
+
+  // Rows given as JSON objects -> a one-batch table of inputs(). A missing
+  // input, or a value of the wrong type, is a RowError naming the row and
+  // the column; JSON null is a null value; other keys are ignored.
+  // `extra(row, name)`, when given, supplies a value a row lacks (online
+  // features), or nullptr.
+  columnar::TablePtr RowsToTable(const nlohmann::json& rows,
+                                 const std::function<const nlohmann::json*(int64_t, const std::string&)>& extra = {}) const;
+  // The same, for columns given whole: {"name": [values...], ...} (the Open
+  // Inference Protocol's inputs), every column `rows` long.
+  columnar::TablePtr ColumnsToTable(const nlohmann::json& columns, int64_t rows) const;
+
+ private:
+  Predictor() = default;
+  bool classifier_ = false;
+  bool xgboost_ = false;
+  LinearModel linear_;
+  std::unique_ptr<XgbModel> booster_;
+  int threads_ = 0;
+  TransformChain chain_;
+  std::vector<columnar::Field> inputs_;
+  std::vector<columnar::Field> features_;
+};
+
+}  // namespace pipeline::ml

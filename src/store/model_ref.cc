@@ -1,0 +1,67 @@
+#include "store/model_ref.h"
+
+#include <charconv>
+
+#include "core/names.h"
+
+namespace pipeline {
+
+std::optional<ModelRef> ParseModelRef(std::string_view text, std::string* error) {
+  ModelRef ref;
+  size_t at = text.find('@');
+  size_t colon = text.find(':');
+  std::string_view name = text.substr(0, std::min(at, colon));
+  if (at != std::string_view::npos && colon != std::string_view::npos) {
+    *error = "model reference '" + std::string(text) + "' has both @ALIAS and :VERSION";
+    return std::nullopt;
+  }
+  if (at != std::string_view::npos) {
+    ref.alias = std::string(text.substr(at + 1));
+    if (!IsName(ref.alias)) {
+      *error = "model reference '" + std::string(text) + "': '" + ref.alias + "' is not an alias name";
+      return std::nullopt;
+    }
+  } else if (colon != std::string_view::npos) {
+    std::string_view v = text.substr(colon + 1);
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ref.version);
+    if (ec != std::errc() || end != v.data() + v.size() || ref.version < 1) {
+      *error = "model reference '" + std::string(text) + "': '" + std::string(v) + "' is not a version number (1, 2, ...)";
+      return std::nullopt;
+    }
+  }
+  if (!IsName(name)) {
+    *error = "model reference '" + std::string(text) + "': '" + std::string(name) + "' is not a model name";
+    return std::nullopt;
+  }
+  ref.name = std::string(name);
+  return ref;
+}
+
+std::optional<ModelVersionRecord> ResolveModelRef(StateStore& store, const ModelRef& ref, std::string* error) {
+  int version = ref.version;
+  if (version == 0) {
+    const std::string alias = ref.alias.empty() ? "production" : ref.alias;
+    for (const ModelAliasRecord& a : store.GetModelAliases(ref.name)) {
+      if (a.alias == alias) version = a.version;
+    }
+    if (version == 0 && !ref.alias.empty()) {
+      *error = "model '" + ref.name + "' has no alias '" + ref.alias + "'";
+      return std::nullopt;
+    }
+  }
+  if (version == 0) {
+    std::vector<ModelVersionRecord> all = store.ListModelVersions(ref.name);
+    if (all.empty()) {
+      *error = "no model named '" + ref.name + "'";
+      return std::nullopt;
+    }
+    int latest = 0;
+    for (const auto& v : all) latest = std::max(latest, v.version);
+    version = latest;
+  }
+  auto v = store.GetModelVersion(ref.name, version);
+  if (!v) *error = "model '" + ref.name + "' has no version " + std::to_string(version);
+  return v;
+}
+
+}  // namespace pipeline

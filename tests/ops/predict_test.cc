@@ -1,0 +1,291 @@
+// The fitted transform chain replayed on raw rows, batch `predict` and the
+// `serve` gate, each on fake contexts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "columnar/compute.h"
+#include "columnar/csv.h"
+#include "core/operator.h"
+#include "ml/chain.h"
+#include "ml/predictor.h"
+#include "ops/data_operators.h"
+#include "ops/table_io.h"
+#include "op_context.h"
+#include "test_util.h"
+
+namespace pipeline {
+namespace {
+
+using columnar::TablePtr;
+using nlohmann::json;
+using testing_util::OpContext;
+
+// Raw rows as an ingest reads them: an id, an amount with nulls, a merchant
+// category (five values, one rare), a timestamp, a flag and a label.
+std::string RawCsv(int n) {
+  const char* merchants[] = {"grocery", "fuel", "travel", "grocery", "online", "fuel", "casino"};
+  std::string csv = "id,amount,merchant,ts,flag,y\n";
+  for (int i = 0; i < n; ++i) {
+    char ts[32];
+    std::snprintf(ts, sizeof ts, "2026-03-%02dT%02d:%02d:00Z", 1 + i % 28, i % 24, (i * 7) % 60);
+    std::string amount = i % 9 == 4 ? "" : std::to_string(5.0 + (i * 37 % 101) * 1.25);
+    std::string merchant = i == 13 ? "casino" : merchants[i % 6];
+    csv += std::to_string(i) + "," + amount + "," + merchant + "," + ts + "," + (i % 4 ? "true" : "false") + "," +
+           std::to_string((i * 37 % 101) > 50 ? 1 : 0) + "\n";
+  }
+  return csv;
+}
+
+const char* kClean = "{steps: [{fill_nulls: {amount: mean, merchant: mode}}]}";
+const char* kTransform =
+    "{steps: [{standardize: {amount: amount_std}}, {min_max: {amount: amount_mm}}, {log1p: {amount: amount_log}},"
+    " {label_encode: {merchant: merchant_code}}, {one_hot: {column: merchant, max_categories: 3, prefix: m}},"
+    " {bucketize: {column: amount, bounds: [20, 60, 100], as: amount_bucket}},"
+    " {derive: {a2: 'amount * 2', a3: 'a2 + 1'}}, {datetime_parts: {column: ts, parts: [hour, dayofweek, month]}},"
+    " {rename: {a3: amount_plus, a2: amount_twice}}, {drop: [id]}]}";
+
+class PredictTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterDataOperators(ops_);
+    dir_ = testing_util::FreshTestDir("predict");
+  }
+
+  // Runs `op` as task `id` on `input`; returns its output table (fails the
+  // test when the task fails).
+  TablePtr RunOn(OpContext& ctx, const std::string& op, const TablePtr& input) {
+    if (input) ctx.SetInput("up", std::make_shared<ops::TableDataset>(input));
+    TaskResult r = ops_.Find(op)->Execute(ctx);
+    EXPECT_TRUE(r.ok) << op << ": " << r.error;
+    last_ = r;
+    auto data = ctx.output();
+    return data ? dynamic_cast<const ops::TableDataset&>(*data).table() : nullptr;
+  }
+  std::unique_ptr<OpContext> Context(const std::string& id, const std::string& with, bool input = true) {
+    return std::make_unique<OpContext>(id, with, dir_, input ? std::optional<std::string>("up") : std::nullopt);
+  }
+
+  // Raw -> clean -> transform, as a DAG would run them.
+  TablePtr Transformed(const TablePtr& raw) {
+    auto clean = Context("clean", kClean);
+    TablePtr cleaned = RunOn(*clean, "clean", raw);
+    auto transform = Context("transform", kTransform);
+    return RunOn(*transform, "transform", cleaned);
+  }
+
+  // Every value of both tables, bit for bit (doubles by their bytes).
+  static void ExpectSameTable(const columnar::Table& a, const columnar::Table& b) {
+    ASSERT_EQ(a.schema(), b.schema());
+    ASSERT_EQ(a.num_rows(), b.num_rows());
+    TablePtr fa = columnar::Concatenate(a), fb = columnar::Concatenate(b);
+    for (int c = 0; c < a.num_columns(); ++c) {
+      const columnar::Column& x = *fa->batch(0).columns[c];
+      const columnar::Column& y = *fb->batch(0).columns[c];
+      for (int64_t r = 0; r < a.num_rows(); ++r) {
+        ASSERT_EQ(x.IsNull(r), y.IsNull(r)) << a.schema().field(c).name << " row " << r;
+        if (x.IsNull(r)) continue;
+        if (x.type() == columnar::DataType::kFloat64) {
+          ASSERT_EQ(std::memcmp(x.doubles() + r, y.doubles() + r, 8), 0)
+              << a.schema().field(c).name << " row " << r << ": " << x.doubles()[r] << " vs " << y.doubles()[r];
+        } else {
+          ASSERT_EQ(columnar::ValueText(x, r), columnar::ValueText(y, r)) << a.schema().field(c).name << " row " << r;
+        }
+      }
+    }
+  }
+
+  OperatorRegistry ops_;
+  std::filesystem::path dir_;
+  TaskResult last_;
+};
+
+TEST_F(PredictTest, TheChainReplayedOnRawRowsGivesTheTransformOutputBitForBit) {
+  TablePtr raw = columnar::ReadCsvText(RawCsv(500), "raw.csv").table;
+  TablePtr expected = Transformed(raw);
+  ASSERT_TRUE(expected);
+  json chain = ops::FittedChain(*expected);
+  ASSERT_EQ(chain[0]["step"], "source");  // the raw columns, recorded by the first step
+  ml::TransformChain replay(chain);
+  TablePtr got = replay.Apply(*raw);
+  ExpectSameTable(*got, *expected);
+  // One row at a time (a predict request) gives the same rows.
+  for (int64_t r : {0, 4, 13, 499}) {
+    columnar::Batch one{1, {}};
+    TablePtr flat = columnar::Concatenate(*raw);
+    for (const auto& c : flat->batch(0).columns) one.columns.push_back(columnar::Slice(*c, r, 1));
+    columnar::Schema schema;
+    columnar::Batch out = replay.ApplyBatch(raw->schema(), one, &schema);
+    ASSERT_EQ(schema, expected->schema());
+    TablePtr e = columnar::Concatenate(*expected);
+    for (int c = 0; c < schema.num_fields(); ++c) {
+      EXPECT_EQ(columnar::ValueText(*out.columns[c], 0), columnar::ValueText(*e->batch(0).columns[c], r))
+          << schema.field(c).name << " row " << r;
+    }
+  }
+}
+
+TEST_F(PredictTest, InputsAreTheRawColumnsTheFeaturesComeFrom) {
+  TablePtr raw = columnar::ReadCsvText(RawCsv(100), "raw.csv").table;
+  TablePtr t = Transformed(raw);
+  ml::TransformChain chain(ops::FittedChain(*t));
+  std::vector<columnar::Field> features = {{"amount_std", columnar::DataType::kFloat64},
+                                           {"m_fuel", columnar::DataType::kBool},
+                                           {"ts_hour", columnar::DataType::kInt64},
+                                           {"amount_plus", columnar::DataType::kFloat64},
+                                           {"flag", columnar::DataType::kBool}};
+  std::vector<columnar::Field> inputs = chain.Inputs(features);
+  std::vector<std::string> names;
+  for (const auto& f : inputs) names.push_back(f.name + ":" + std::string(columnar::TypeName(f.type)));
+  // Not id (dropped) nor y (no feature comes from it); in the raw order, typed as read.
+  EXPECT_EQ(names, (std::vector<std::string>{"amount:float64", "merchant:string", "ts:timestamp", "flag:bool"}));
+}
+
+TEST_F(PredictTest, ReplayNamesAStepThatCannotTakeItsColumn) {
+  ml::TransformChain chain(json::parse(R"([{"step":"standardize","params":{"x":{"output":"x","mean":1,"std":2}}}])"));
+  columnar::ColumnBuilder b(columnar::DataType::kString);
+  b.AppendString("abc");
+  auto t = std::make_shared<columnar::Table>(columnar::Schema({{"x", columnar::DataType::kString}}));
+  t->AddBatch({1, {b.Finish()}});
+  try {
+    chain.Apply(*t);
+    FAIL() << "no error";
+  } catch (const ml::ModelError& e) {
+    EXPECT_STREQ(e.what(), "standardize: column 'x' is string, not a number");
+  }
+  EXPECT_THROW(ml::TransformChain(json::parse(R"([{"step":"pca","params":{}}])")), ml::ModelError);
+}
+
+TEST_F(PredictTest, PredictReplaysTheChainAndScoresAsTheModelFileSays) {
+  TablePtr raw = columnar::ReadCsvText(RawCsv(600), "raw.csv").table;
+  TablePtr t = Transformed(raw);
+  auto train = Context("train", "{target: y, features: [amount_std, m_fuel, m_grocery, ts_hour, flag, merchant_code], "
+                                "model: logistic_regression, name: fraud}");
+  RunOn(*train, "train", t);
+  ASSERT_EQ(train->models().size(), 1u);
+  ModelRegistration m = train->models()[0];
+
+  auto predict = Context("score", "{model: fraud, as: p}");
+  predict->RegisterModel(m);
+  TablePtr scored = RunOn(*predict, "predict", raw);
+  ASSERT_TRUE(scored);
+  EXPECT_EQ(last_.metrics.summary.substr(0, 19), "fraud v1 scored 600");
+  ASSERT_EQ(scored->num_columns(), raw->num_columns() + 2);
+  EXPECT_EQ(scored->schema().field(raw->num_columns()).name, "p");
+  EXPECT_EQ(scored->schema().field(raw->num_columns() + 1).name, "p_label");
+
+  // By hand: the model file's coefficients over the transformed table.
+  json file = json::parse(std::ifstream(m.uri));
+  TablePtr flat = columnar::Concatenate(*t), out = columnar::Concatenate(*scored);
+  std::vector<std::string> features = {"amount_std", "m_fuel", "m_grocery", "ts_hour", "flag", "merchant_code"};
+  const columnar::Column& p = *out->batch(0).columns[raw->num_columns()];
+  const columnar::Column& label = *out->batch(0).columns[raw->num_columns() + 1];
+  for (int64_t r = 0; r < t->num_rows(); ++r) {
+    double z = file["intercept"].get<double>();
+    for (size_t j = 0; j < features.size(); ++j) {
+      const columnar::Column& c = *flat->batch(0).columns[*t->schema().IndexOf(features[j])];
+      double x = c.type() == columnar::DataType::kFloat64 ? c.doubles()[r]
+                 : c.type() == columnar::DataType::kBool  ? double(c.bools()[r])
+                                                          : double(c.ints()[r]);
+      z += file["coef"][j].get<double>() * x;
+    }
+    ASSERT_NEAR(p.doubles()[r], 1 / (1 + std::exp(-z)), 1e-12) << "row " << r;
+    ASSERT_EQ(label.ints()[r], p.doubles()[r] >= 0.5 ? 1 : 0);
+  }
+
+  // Rows given as JSON (a predict request) score the same, bit for bit.
+  auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json}, 1);
+  json rows = json::array();
+  rows.push_back({{"amount", 42.5}, {"merchant", "fuel"}, {"ts", "2026-03-02T05:07:00Z"}, {"flag", true}});
+  rows.push_back({{"amount", nullptr}, {"merchant", "casino"}, {"ts", "2026-03-02 23:00:00"}, {"flag", false}, {"other", 1}});
+  std::vector<double> online = predictor->Predict(*predictor->RowsToTable(rows));
+  ASSERT_EQ(online.size(), 2u);
+  std::string csv = "amount,merchant,ts,flag\n42.5,fuel,2026-03-02T05:07:00Z,true\n,casino,2026-03-02 23:00:00,false\n";
+  TablePtr same = columnar::ReadCsvText(csv, "rows.csv").table;
+  std::vector<double> batch = predictor->Predict(*same);
+  EXPECT_EQ(std::memcmp(online.data(), batch.data(), 16), 0);
+}
+
+TEST_F(PredictTest, BadRowsAreErrorsNamingTheRowAndTheColumn) {
+  TablePtr raw = columnar::ReadCsvText(RawCsv(200), "raw.csv").table;
+  TablePtr t = Transformed(raw);
+  auto train = Context("train", "{target: y, features: [amount_std, ts_hour], model: logistic_regression, name: fraud}");
+  RunOn(*train, "train", t);
+  const ModelRegistration& m = train->models().at(0);
+  auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json}, 1);
+  auto error = [&](const std::string& rows) -> std::string {
+    try {
+      predictor->Predict(*predictor->RowsToTable(json::parse(rows)));
+    } catch (const ml::RowError& e) {
+      return std::to_string(e.row()) + "/" + e.column() + ": " + e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error(R"([{"amount": 1, "ts": "2026-01-01"}, {"ts": "2026-01-01"}])"), "1/amount: row 1: missing column 'amount'");
+  EXPECT_EQ(error(R"([{"amount": "12", "ts": "2026-01-01"}])"), "0/amount: row 0: column 'amount': a string is not a float64 value");
+  EXPECT_EQ(error(R"([{"amount": 1, "ts": "yesterday"}])"), "0/ts: row 0: column 'ts': \"yesterday\" is not an ISO-8601 timestamp");
+  EXPECT_EQ(error(R"([3])"), "0/: row 0 is an integer, not an object");
+  // A null the chain fills is fine; a linear model cannot score one left null.
+  EXPECT_EQ(error(R"([{"amount": null, "ts": "2026-01-01"}])"), "no error");
+  EXPECT_EQ(error(R"([{"amount": 1, "ts": null}])"),
+            "0/ts_hour: row 0: feature 'ts_hour' is null, and a linear model cannot score a missing value");
+}
+
+TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
+  auto ctx = Context("deploy", "{model: 'fraud:2', promote_if: {metric: auc, min: 0.75, better_than_current: true}}", false);
+  ModelRegistration m;
+  m.name = "fraud";
+  m.kind = "classification";
+  for (double auc : {0.8, 0.7, 0.9}) {
+    m.metrics_json = json{{"auc", auc}}.dump();
+    ctx->RegisterModel(m);
+  }
+  ctx->SetModelAlias("fraud", "production", 1);
+  // v2: auc 0.7 fails both conditions; production stays v1.
+  TaskResult r = ops_.Find("serve")->Execute(*ctx);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.metrics.summary,
+            "not promoted: fraud v2: auc 0.7 is below the minimum 0.75; auc 0.7 does not beat version 1's 0.8; "
+            "production stays v1");
+  EXPECT_EQ(ctx->aliases().at({"fraud", "production"}), 1);
+  json record = json::parse(std::ifstream(ctx->FindArtifact("deploy", "deployment")->uri));
+  EXPECT_EQ(record["promoted"], false);
+  EXPECT_EQ(record["serving_version"], 1);
+
+  // v3: auc 0.9 passes; the alias moves.
+  auto ctx3 = Context("deploy", "{model: 'fraud:3', endpoint: production, promote_if: {metric: auc, min: 0.75, better_than_current: true}}", false);
+  for (double auc : {0.8, 0.7, 0.9}) {
+    m.metrics_json = json{{"auc", auc}}.dump();
+    ctx3->RegisterModel(m);
+  }
+  ctx3->SetModelAlias("fraud", "production", 1);
+  r = ops_.Find("serve")->Execute(*ctx3);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.metrics.summary, "promoted fraud v3 to production (was v1) (auc 0.9 >= 0.75; auc 0.9 beats version 1's 0.8)");
+  EXPECT_EQ(ctx3->aliases().at({"fraud", "production"}), 3);
+}
+
+TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
+  auto check = [&](const std::string& op, const std::string& with) {
+    OpContext ctx("t", with, dir_);
+    Diagnostics diags("test.yaml");
+    ops_.Find(op)->CheckArgs(ctx.task(), diags);
+    std::string out;
+    for (const Diagnostic& d : diags.items()) out += d.message + "\n";
+    return out;
+  };
+  EXPECT_EQ(check("predict", "{as: p}"), "task 't': predict: missing required argument 'model'\n");
+  EXPECT_EQ(check("serve", "{model: m, promote_if: {metric: speed, min: 1}}"),
+            "task 't': serve: promote_if: unknown metric 'speed' (auc, accuracy, f1, precision, recall, logloss, rmse, mae, r2)\n");
+  EXPECT_EQ(check("serve", "{model: m, promote_if: {}}"),
+            "task 't': serve: promote_if: 'promote_if' needs 'min', 'max' or 'better_than_current: true'\n");
+  EXPECT_EQ(check("serve", "{model: m, endpoint: 'a b'}"),
+            "task 't': serve: 'endpoint' must be an alias name of letters, digits, '_' and '-'\n");
+}
+
+}  // namespace
+}  // namespace pipeline
