@@ -13,6 +13,7 @@
 
 namespace pipeline {
 
+class ModelServer;
 class Scheduler;
 class StateStore;
 
@@ -55,15 +56,19 @@ class Api {
       ApiOptions options);
 
   HttpResponse Handle(const HttpRequest& request);
+  // Serves predictions through `models` (nullptr: the predict routes say 503).
+  void SetModelServer(ModelServer* models) { models_ = models; }
 
  private:
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& parts);
+  HttpResponse Serve(const HttpRequest& request, const std::string& method, const std::vector<std::string>& parts);
 
   Scheduler& scheduler_;
   StateStore& store_;
   const TokenStore& tokens_;
   const MetricsObserver& metrics_;
   ApiOptions options_;
+  ModelServer* models_ = nullptr;
 };
 
 // Every route Handle() serves, as "METHOD /path/{param}" (docs/api/openapi.yaml

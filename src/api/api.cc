@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "scheduler/scheduler.h"
+#include "serving/model_server.h"
 #include "store/state_store.h"
 #include "core/names.h"
 #include "views/model_view.h"
@@ -199,6 +200,11 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
       "GET /api/v1/models/{name}/versions/{version}",
+      "POST /api/v1/models/{name}/predict",
+      "GET /v2/health/ready",
+      "GET /v2/models/{name}",
+      "GET /v2/models/{name}/ready",
+      "POST /v2/models/{name}/infer",
   };
   return kRoutes;
 }
@@ -399,12 +405,17 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
         << metrics_.Render();
     return {200, "text/plain; version=0.0.4", out.str()};
   }
-  if (p.size() < 2 || p[0] != "api" || p[1] != "v1") {
+  // Open Inference Protocol v2: the server's readiness is open, as health is.
+  if (m == "GET" && is({"v2", "health", "ready"})) return Json(200, {{"ready", true}});
+  const bool inference = p.size() >= 2 && p[0] == "v2";
+  if (!inference && (p.size() < 2 || p[0] != "api" || p[1] != "v1")) {
     return ErrorResponse(404, "not_found", "no route for " + Quoted(req.path));
   }
 
-  // Everything below needs a token when tokens are configured.
-  bool changes_state = m != "GET";
+  // Everything below needs a token when tokens are configured. Predictions
+  // change nothing: role viewer may ask for them.
+  const bool predicts = inference || is({"api", "v1", "models", "*", "predict"});
+  bool changes_state = m != "GET" && !predicts;
   if (!tokens_.empty()) {
     const std::string prefix = "Bearer ";
     std::string token = req.authorization.rfind(prefix, 0) == 0 ? req.authorization.substr(prefix.size()) : "";
@@ -532,7 +543,47 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     }
     return Json(200, views::ModelVersionJson(*v, store_.GetModelAliases(p[3])));
   }
+  if (predicts) return Serve(req, m, p);
   return ErrorResponse(404, "not_found", "no route for " + m + " " + Quoted(req.path));
+}
+
+// The predict routes: POST /api/v1/models/{name}/predict[?alias=A] and the
+// Open Inference Protocol's /v2/models/{name}[/ready|/infer].
+HttpResponse Api::Serve(const HttpRequest& req, const std::string& m, const std::vector<std::string>& p) {
+  if (!models_) throw Error::Unavailable("this server does not serve models");
+  const std::string& name = p[p[0] == "v2" ? 2 : 3];
+  RequireModelName(name);
+  std::string alias = "production";
+  if (auto it = req.query.find("alias"); it != req.query.end()) {
+    if (!IsName(it->second)) throw Error::InvalidArgument("invalid alias " + Quoted(it->second));
+    alias = it->second;
+  }
+  if (p[0] == "api") return Json(200, models_->Predict(name, alias, ParseBody(req, false)));
+  if (m == "POST") return Json(200, models_->Infer(name, alias, ParseBody(req, false)));
+  if (p.size() == 4) {  // ready: loaded (or loadable now)
+    models_->Get(name, alias);
+    return Json(200, {{"name", name}, {"ready", true}});
+  }
+  auto d = models_->Get(name, alias);
+  auto datatype = [](columnar::DataType t) {
+    switch (t) {
+      case columnar::DataType::kInt64: return "INT64";
+      case columnar::DataType::kFloat64: return "FP64";
+      case columnar::DataType::kBool: return "BOOL";
+      default: return "BYTES";
+    }
+  };
+  json inputs = json::array();
+  for (const auto& f : d->predictor->inputs()) {
+    inputs.push_back({{"name", f.name}, {"datatype", datatype(f.type)}, {"shape", {-1}}});
+  }
+  json outputs = json::array({{{"name", "predict"}, {"datatype", "FP64"}, {"shape", {-1}}}});
+  if (d->predictor->classifier()) outputs.push_back({{"name", "label"}, {"datatype", "INT64"}, {"shape", {-1}}});
+  return Json(200, {{"name", name},
+                    {"versions", {std::to_string(d->version)}},
+                    {"platform", "pipe"},
+                    {"inputs", inputs},
+                    {"outputs", outputs}});
 }
 
 }  // namespace pipeline

@@ -6,7 +6,10 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "cli/common.h"
+#include "store/model_ref.h"
 
 namespace pipeline::cli {
 
@@ -71,6 +74,13 @@ struct ModelsRollbackOptions {
   std::string name;
   std::string alias = "production";
 };
+struct PredictOptions {
+  std::string model;  // NAME, NAME@ALIAS, NAME:VERSION
+  std::string rows;   // JSON text, or @FILE
+};
+int Predict(const GlobalOptions& g, const PredictOptions& options);
+int PredictRemote(const GlobalOptions& g, const ModelRef& ref, const nlohmann::json& rows);
+
 int ModelsList(const GlobalOptions& g);
 int ModelsShow(const GlobalOptions& g, const ModelsShowOptions& options);
 int ModelsAlias(const GlobalOptions& g, const ModelsAliasOptions& options);

@@ -287,6 +287,21 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
   }
 }
 
+int PredictRemote(const GlobalOptions& g, const ModelRef& ref, const json& rows) {
+  if (ref.version > 0) {
+    std::cerr << "pipectl: the daemon serves aliases, not numbered versions: use NAME@ALIAS, or --db without --server\n";
+    return kExitUsage;
+  }
+  ApiClient client = Client(g);
+  int rc;
+  std::string target = "/api/v1/models/" + ref.name + "/predict";
+  if (!ref.alias.empty()) target += "?alias=" + ref.alias;
+  json out = Call(client, "POST", target, json{{"rows", rows}}.dump(), &rc);
+  if (rc != kExitOk) return rc;
+  std::cout << out.dump() << "\n";
+  return kExitOk;
+}
+
 int ModelsListRemote(const GlobalOptions& g) {
   ApiClient client = Client(g);
   int rc;

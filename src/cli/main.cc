@@ -127,6 +127,18 @@ int main(int argc, char** argv) {
   models_rollback->add_option("--alias", rollback_options.alias, "the alias (default production)");
   models_rollback->callback([&] { action = [&] { return ModelsRollback(g, rollback_options); }; });
 
+  PredictOptions predict_options;
+  auto* predict = app.add_subcommand("predict", "score raw rows with a deployed model (NAME, NAME@ALIAS, NAME:VERSION)");
+  predict->add_option("MODEL", predict_options.model)->required();
+  predict->add_option("--json", predict_options.rows, "the rows: a JSON list of objects, or @FILE (@- for stdin)")
+      ->required();
+  predict->callback([&] { action = [&] { return Predict(g, predict_options); }; });
+  for (CLI::App* sub : {predict}) {
+    sub->add_option("--db", g.db, "state database URL");
+    sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER; without one, scores in this process)");
+    sub->add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
+  }
+
   // The global options are accepted after the subcommand too.
   for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_cancel, logs, trigger, dags_list, dags_show,
                         dags_pause, dags_unpause, backfill, models_list, models_show, models_alias, models_rollback}) {

@@ -442,7 +442,8 @@ columnar::TablePtr TransformChain::Apply(const columnar::Table& table) const {
 ColumnPtr ValueColumn(const json& value, DataType type, const std::string& what) {
   columnar::ColumnBuilder b(type);
   auto wrong = [&]() -> ModelError {
-    return ModelError(what + ": " + value.dump() + " is not a " + std::string(columnar::TypeName(type)) + " value");
+    const std::string name(columnar::TypeName(type));
+    return ModelError(what + ": " + value.dump() + " is not " + (name[0] == 'i' ? "an " : "a ") + name + " value");
   };
   switch (type) {
     case DataType::kInt64:

@@ -97,7 +97,8 @@ bool Append(columnar::ColumnBuilder& b, const columnar::Field& field, const json
       }
       break;
   }
-  *why = std::string(JsonTypeName(v)) + " is not a " + std::string(columnar::TypeName(field.type)) + " value";
+  const std::string type(columnar::TypeName(field.type));
+  *why = std::string(JsonTypeName(v)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
   return false;
 }
 

@@ -23,6 +23,7 @@
 #include "exec/executor.h"
 #include "piped/dag_watcher.h"
 #include "scheduler/scheduler.h"
+#include "serving/model_server.h"
 #include "store/state_store.h"
 
 namespace {
@@ -211,7 +212,14 @@ int Serve(Config config) {
 
   ApiOptions api_options;
   api_options.db_description = config.db.rfind("sqlite:", 0) == 0 ? "sqlite" : "postgresql";
+  // Model versions that aliases point at, loaded and swapped as they move
+  // (also by `pipectl run` on the same store): the predict endpoints.
+  ModelServerOptions serving_options;
+  serving_options.log = [](const std::string& line) { spdlog::info("models: {}", line); };
+  ModelServer models(*store, serving_options);
+  models.Start();
   Api api(scheduler, *store, tokens, metrics, api_options);
+  api.SetModelServer(&models);
   api_ptr = &api;
   server.Start();
   spdlog::info("piped listening on {}:{} dags={} db={} workers={}", host, server.port(), dags_dir,

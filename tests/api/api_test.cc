@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "serving/model_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -44,6 +45,8 @@ class ApiTest : public testing::Test {
     scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, *SystemClock::Default());
     scheduler_->SetDags(loader_.LoadFolder((dir_ / "dags").string()));
     api_ = std::make_unique<Api>(*scheduler_, *store_, tokens_, metrics_, ApiOptions{});
+    models_ = std::make_unique<ModelServer>(*store_, ModelServerOptions{});
+    api_->SetModelServer(models_.get());
   }
   void TearDown() override {
     scheduler_->Stop(Duration(0));
@@ -80,6 +83,7 @@ class ApiTest : public testing::Test {
   std::unique_ptr<Scheduler> scheduler_;
   TokenStore tokens_;
   MetricsObserver metrics_;
+  std::unique_ptr<ModelServer> models_;
   std::unique_ptr<Api> api_;
 };
 

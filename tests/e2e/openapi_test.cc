@@ -63,6 +63,7 @@ tasks:
     op: train
     depends_on: [scores]
     with: {target: y, model: linear_regression, split: {test_fraction: 0.25, seed: 1}, name: openapi_model}
+  deploy: {op: serve, depends_on: [fit], with: {model: fit}}
 )yaml";
 
 constexpr const char* kAdminToken = "openapi-admin-secret";

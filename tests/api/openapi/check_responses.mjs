@@ -443,7 +443,10 @@ function lintSpec() {
       }
       const secured = !(Array.isArray(op.security) && op.security.length === 0);
       if (secured && !responses['401']) problems.push('secured but documents no 401');
-      if (secured && m !== 'get' && !responses['403']) problems.push('changes state but documents no 403');
+      // x-pipe-role: viewer marks a POST that changes nothing (the predict routes).
+      if (secured && m !== 'get' && op['x-pipe-role'] !== 'viewer' && !responses['403']) {
+        problems.push('changes state but documents no 403');
+      }
       for (const [status, r] of Object.entries(responses)) {
         const resp = deref(r);
         if (!resp?.description) problems.push(`response ${status} has no description`);
@@ -693,6 +696,37 @@ async function main() {
     await check('version abc', 'GET', `/api/v1/models/${m}/versions/abc`, { token: V, expect: 400, paramsInvalid: true });
     await check('a version of an unknown model', 'GET', '/api/v1/models/no_such_model/versions/1', { token: V, expect: 404 });
     await check('delete a model', 'DELETE', `/api/v1/models/${m}`, { token: A, expect: 405 });
+    // Serving: the DAG's serve task pointed `production` at the version.
+    const rows = JSON.stringify({ rows: [{ x: 2, z: 4 }, { x: 7, z: 1, extra: 'ignored' }] });
+    const scored = await check('predict, viewer', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: rows, expect: 200 });
+    report(scored?.json?.predictions?.length === 2 && scored?.json?.version >= 1, 'predict answers a prediction per row', [JSON.stringify(scored?.json)]);
+    await check('predict, an alias', 'POST', `/api/v1/models/${m}/predict?alias=production`, { token: V, body: rows, expect: 200 });
+    await check('predict, no token', 'POST', `/api/v1/models/${m}/predict`, { body: rows, expect: 401 });
+    await check('predict, a missing feature', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: '{"rows": [{"x": 1}]}', expect: 400 });
+    await check('predict, a wrong type', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: '{"rows": [{"x": "1", "z": 2}]}', expect: 400 });
+    await check('predict, a fraction for an integer', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: '{"rows": [{"x": 2.5, "z": 2}]}', expect: 400 });
+    await check('predict, invalid JSON', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: '{"rows": [', expect: 400 });
+    await check('predict, no rows', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: '{"row": []}', expect: 400 });
+    await check('predict, an unknown model', 'POST', '/api/v1/models/no_such_model/predict', { token: V, body: rows, expect: 404 });
+    await check('predict, an unknown alias', 'POST', `/api/v1/models/${m}/predict?alias=canary`, { token: V, body: rows, expect: 404 });
+    await check('predict, a bad alias', 'POST', `/api/v1/models/${m}/predict?alias=Bad-Alias`, { token: V, body: rows, expect: 400 });
+    await check('predict, over 1 MiB', 'POST', `/api/v1/models/${m}/predict`, { token: V, body: big, expect: 413 });
+    await check('predict, GET', 'GET', `/api/v1/models/${m}/predict`, { token: V, expect: 405 });
+    await check('OIP ready', 'GET', '/v2/health/ready', { expect: 200 });
+    await checkHead('OIP ready', '/v2/health/ready', { stableLength: true });
+    await check('OIP metadata', 'GET', `/v2/models/${m}`, { token: V, expect: 200 });
+    await check('OIP metadata, no token', 'GET', `/v2/models/${m}`, { expect: 401 });
+    await check('OIP metadata, unknown', 'GET', '/v2/models/no_such_model', { token: V, expect: 404 });
+    await check('OIP model ready', 'GET', `/v2/models/${m}/ready`, { token: V, expect: 200 });
+    await check('OIP model ready, unknown', 'GET', '/v2/models/no_such_model/ready', { token: V, expect: 404 });
+    const infer = JSON.stringify({ id: 'r1', inputs: [{ name: 'x', shape: [2], datatype: 'FP64', data: [2, 7] },
+                                                     { name: 'z', shape: [2, 1], datatype: 'FP64', data: [[4], [1]] }] });
+    const inferred = await check('OIP infer', 'POST', `/v2/models/${m}/infer`, { token: V, body: infer, expect: 200 });
+    report(JSON.stringify(inferred?.json?.outputs?.[0]?.data) === JSON.stringify(scored?.json?.predictions),
+           'OIP infer scores as predict does', [JSON.stringify(inferred?.json)]);
+    await check('OIP infer, a missing input', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{"inputs": [{"name": "x", "shape": [1], "data": [1]}]}', expect: 400 });
+    await check('OIP infer, no inputs', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{}', expect: 400 });
+    await check('OIP infer, unknown', 'POST', '/v2/models/no_such_model/infer', { token: V, body: infer, expect: 404 });
   }
 
   // Every operation of the spec was exercised.

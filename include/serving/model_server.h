@@ -1,0 +1,89 @@
+// Real-time scoring in the daemon: the versions that model aliases point at,
+// loaded and kept ready (ml::Predictor), swapped when an alias moves.
+//
+// Hot swap without a dropped request: a request takes a shared reference to
+// the deployment it starts with (Get) and scores with it to the end, while
+// Refresh() loads the new version beside it and then replaces the map entry
+// under a short lock; the old version is freed when its last request ends.
+// Refresh() runs on a background thread every `poll` (a run made by `pipectl
+// run` on the same store moves an alias without telling the daemon) and when
+// a request names a deployment not loaded yet.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/time.h"
+#include "ml/predictor.h"
+
+namespace pipeline {
+
+class StateStore;
+
+struct Deployment {
+  std::string name;
+  std::string alias;
+  int version = 0;
+  std::shared_ptr<const ml::Predictor> predictor;
+  TimePoint loaded_at;
+};
+
+struct ModelServerOptions {
+  std::chrono::milliseconds poll{1000};
+  // Told of every swap and of versions that cannot be loaded.
+  std::function<void(const std::string&)> log;
+};
+
+class ModelServer {
+ public:
+  ModelServer(StateStore& store, ModelServerOptions options);
+  ~ModelServer();  // stops the poller
+  ModelServer(const ModelServer&) = delete;
+  ModelServer& operator=(const ModelServer&) = delete;
+
+  // Starts the background poller.
+  void Start();
+
+  // Loads what the aliases point at now: every model's `production` alias
+  // and every deployment loaded before. Returns how many changed. A version
+  // that cannot be loaded is logged to `errors` and leaves the old one serving.
+  int Refresh(std::vector<std::string>* errors = nullptr);
+
+  // The deployment serving NAME@ALIAS, loaded now if it was not; throws
+  // Error(kNotFound) naming what is missing, Error(kUnavailable) when the
+  // version cannot be loaded.
+  std::shared_ptr<const Deployment> Get(const std::string& name, const std::string& alias);
+  // What is loaded, without loading anything (for readiness).
+  std::shared_ptr<const Deployment> Loaded(const std::string& name, const std::string& alias) const;
+
+  // POST /api/v1/models/NAME/predict: {"rows": [...]} -> {"model", "version",
+  // "predictions", "labels"?}. Throws Error(kInvalidArgument) for a bad body
+  // or row (naming the row and column), Error(kNotFound) for no deployment.
+  nlohmann::json Predict(const std::string& name, const std::string& alias, const nlohmann::json& body);
+  // POST /v2/models/NAME/infer (Open Inference Protocol v2): columnar inputs
+  // by feature name -> outputs "predict" (and "label" for a classifier).
+  nlohmann::json Infer(const std::string& name, const std::string& alias, const nlohmann::json& body);
+
+ private:
+  std::shared_ptr<const Deployment> Load(const std::string& name, const std::string& alias, int version);
+  void PollLoop();
+
+  StateStore& store_;
+  ModelServerOptions options_;
+  mutable std::mutex mu_;  // guards deployments_ and stopping_
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const Deployment>> deployments_;
+  std::mutex refresh_mu_;  // one Refresh at a time
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread poller_;
+};
+
+}  // namespace pipeline
