@@ -2,6 +2,8 @@
 // and by raw HTTP.
 
 #include <arpa/inet.h>
+#include <atomic>
+#include <mutex>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -20,6 +22,8 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "columnar/compute.h"
+#include "columnar/parquet.h"
 #include "core/time.h"
 #include "cli/client.h"
 #include "pg_cluster.h"
@@ -528,6 +532,209 @@ TEST_F(PipedTest, SigtermStopsGracefully) {
   EXPECT_EQ(StopDaemon(SIGTERM), 0);
   EXPECT_NE(ReadFile(dir_ / "piped.log").find("piped stopped"), std::string::npos);
 }
+
+}  // namespace
+}  // namespace pipeline
+
+namespace pipeline {
+namespace {
+
+// A churn model: made-up customers (the seed varies the data, so that each
+// run trains a different version), nulls filled, scaled and one-hot encoded,
+// trained and deployed behind a gate that holds.
+const char* kChurn = R"yaml(dag: churn
+params: {seed: 3}
+tasks:
+  data:
+    op: shell
+    run: |
+      awk 'BEGIN { srand({{ params.seed }}); print "age,spend,plan,churned"; for (i = 0; i < 600; i++) {
+        a = 18 + int(rand() * 60); s = rand() * 100; p = 1 / (1 + exp(-(0.05 * (a - 45) - 0.03 * (s - 50))));
+        plan = (i % 3 == 0) ? "basic" : (i % 3 == 1 ? "pro" : "max");
+        print a "," (i % 10 == 3 ? "" : s) "," plan "," (rand() < p ? 1 : 0) } }' > churn_{{ params.seed }}.csv
+  ingest: {op: ingest, depends_on: [data], with: {path: 'churn_{{ params.seed }}.csv'}}
+  clean: {op: clean, depends_on: [ingest], with: {steps: [{fill_nulls: {spend: mean}}]}}
+  transform:
+    op: transform
+    depends_on: [clean]
+    with: {steps: [{standardize: {spend: spend_z}}, {one_hot: {column: plan, prefix: plan}}]}
+  train:
+    op: train
+    depends_on: [transform]
+    with: {target: churned, features: [age, spend_z, plan_basic, plan_pro, plan_max], model: logistic_regression,
+           split: {test_fraction: 0.25, seed: 1}, name: churn}
+  deploy: {op: serve, depends_on: [train], with: {model: train, promote_if: {metric: auc, min: 0.5}}}
+)yaml";
+
+// The same model name behind a gate no version passes.
+const char* kChurnStrict = R"yaml(dag: churn_strict
+tasks:
+  data:
+    op: shell
+    run: |
+      awk 'BEGIN { srand(11); print "age,spend,plan,churned"; for (i = 0; i < 300; i++) {
+        print 18 + int(rand() * 60) "," rand() * 100 "," (i % 2 ? "pro" : "basic") "," (rand() < 0.5 ? 1 : 0) } }' > strict.csv
+  ingest: {op: ingest, depends_on: [data], with: {path: strict.csv}}
+  train:
+    op: train
+    depends_on: [ingest]
+    with: {target: churned, features: [age, spend], model: logistic_regression, name: churn}
+  deploy: {op: serve, depends_on: [train], with: {model: train, promote_if: {metric: auc, min: 0.99}}}
+)yaml";
+
+// Batch scoring of the rows the REST requests send.
+const char* kScore = R"yaml(dag: score
+tasks:
+  rows: {op: ingest, with: {path: rows.csv}}
+  predict: {op: predict, depends_on: [rows], with: {model: churn}}
+)yaml";
+
+const char* kRows = R"([{"age": 30, "spend": null, "plan": "pro"}, {"age": 65, "spend": 12.5, "plan": "basic"}])";
+
+class ServingTest : public PipedTest {
+ protected:
+  std::string Trigger(const std::string& dag, const std::string& params = "{}") {
+    HttpResponse r = Http("POST", "/api/v1/dags/" + dag + "/runs", json{{"params", json::parse(params)}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    std::string id = json::parse(r.body)["run_id"];
+    EXPECT_TRUE(Eventually([&] { return RunEnded(id); }, 60)) << id;
+    return id;
+  }
+  json Predict(const std::string& rows = kRows, int* status = nullptr) {
+    HttpResponse r = Http("POST", "/api/v1/models/churn/predict", "{\"rows\": " + rows + "}");
+    if (status) *status = r.status;
+    return json::parse(r.body, nullptr, false);
+  }
+  // The task's summary in a run.
+  std::string Summary(const std::string& run_id, const std::string& task) {
+    json run = Run(run_id);  // (a range-for over Run(...)["tasks"] would outlive its temporary)
+    for (const auto& t : run["tasks"]) {
+      if (t["task_id"] == task) return t["metrics"].value("summary", "");
+    }
+    return "";
+  }
+
+  // Serve, then predict over REST, OIP and pipectl; batch predict gives the
+  // same numbers; a new version swaps in under load with no failed request;
+  // a gate that does not hold changes nothing; rollback; bad requests.
+  void Scenario() {
+    WriteDag("churn.yaml", kChurn);
+    WriteDag("churn_strict.yaml", kChurnStrict);
+    WriteDag("score.yaml", kScore);
+    std::ofstream(dir_ / "dags" / "rows.csv") << "age,spend,plan\n30,,pro\n65,12.5,basic\n";
+    StartDaemon();
+
+    std::string run1 = Trigger("churn");
+    ASSERT_EQ(Run(run1)["state"], "success") << Run(run1).dump(2);
+    EXPECT_EQ(Summary(run1, "deploy").substr(0, 33), "promoted churn v1 to production (");
+    json v1;
+    ASSERT_TRUE(Eventually([&] {
+      v1 = Predict();
+      return v1.is_object() && v1.value("version", 0) == 1;
+    }));
+    ASSERT_EQ(v1["predictions"].size(), 2u);
+    ASSERT_EQ(v1["labels"].size(), 2u);
+
+    // pipectl predict through the daemon, and the OIP route, say the same.
+    Result cli = Pipectl({"predict", "churn", "--json", kRows});
+    ASSERT_EQ(cli.exit_code, 0) << cli.err;
+    EXPECT_EQ(json::parse(cli.out), v1);
+    json infer = json::parse(Http("POST", "/v2/models/churn/infer",
+                                  R"({"inputs": [{"name": "age", "shape": [2], "datatype": "INT64", "data": [30, 65]},
+                                                 {"name": "spend", "shape": [2], "datatype": "FP64", "data": [null, 12.5]},
+                                                 {"name": "plan", "shape": [2], "datatype": "BYTES", "data": ["pro", "basic"]}]})")
+                                 .body);
+    EXPECT_EQ(infer["outputs"][0]["data"], v1["predictions"]);
+
+    // Batch predict on the same rows: the same numbers, bit for bit.
+    std::string scored = Trigger("score");
+    ASSERT_EQ(Run(scored)["state"], "success") << Run(scored).dump(2);
+    std::string uri;
+    json scored_run = Run(scored);
+    for (const auto& t : scored_run["tasks"]) {
+      for (const auto& a : t["artifacts"]) {
+        if (t["task_id"] == "predict" && a["name"] == "output") uri = a["uri"];
+      }
+    }
+    ASSERT_FALSE(uri.empty());
+    columnar::TablePtr table = columnar::Concatenate(*columnar::ReadParquetFile(uri));
+    const columnar::Column& p = *table->batch(0).columns[*table->schema().IndexOf("prediction")];
+    for (int r = 0; r < 2; ++r) EXPECT_EQ(p.doubles()[r], v1["predictions"][r].get<double>()) << "row " << r;
+
+    // Hot swap under load: requests all the while a second version is trained
+    // and promoted; every answer is a 200 from version 1 or 2.
+    std::atomic<bool> stop{false};
+    std::atomic<int> answers{0}, failures{0}, saw_v2{0};
+    std::string failure;
+    std::mutex failure_mu;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 2; ++c) {
+      clients.emplace_back([&] {
+        cli::ApiClient client(server_, "");
+        while (!stop) {
+          HttpResponse r = client.Request("POST", "/api/v1/models/churn/predict", "{\"rows\": [{\"age\": 40, \"spend\": 50, \"plan\": \"max\"}]}");
+          json body = json::parse(r.body, nullptr, false);
+          int version = body.is_object() ? body.value("version", 0) : 0;
+          if (r.status != 200 || (version != 1 && version != 2)) {
+            ++failures;
+            std::lock_guard lock(failure_mu);
+            failure = std::to_string(r.status) + " " + r.body;
+          }
+          if (version == 2) ++saw_v2;
+          ++answers;
+        }
+      });
+    }
+    std::string run2 = Trigger("churn", R"({"seed": 8})");
+    EXPECT_TRUE(Eventually([&] { return saw_v2 > 20; }));
+    stop = true;
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(failures, 0) << failure;
+    EXPECT_GT(answers, 100);
+    EXPECT_GT(saw_v2, 20);
+    json v2 = Predict();
+    ASSERT_EQ(v2["version"], 2);
+    EXPECT_NE(v2["predictions"], v1["predictions"]);
+
+    // A gate that does not hold: the task succeeds, says so, and v2 serves on.
+    std::string strict = Trigger("churn_strict");
+    EXPECT_EQ(Run(strict)["state"], "success");
+    const std::string said = Summary(strict, "deploy");
+    EXPECT_EQ(said.substr(0, 30), "not promoted: churn v3: auc 0.") << said;
+    EXPECT_NE(said.find(" is below the minimum 0.99; production stays v2"), std::string::npos) << said;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past a poll
+    EXPECT_EQ(Predict()["version"], 2);
+
+    // Rollback moves production back to v1; the daemon follows.
+    Result back = Pipectl({"models", "rollback", "churn", "--db", db_});
+    EXPECT_EQ(back.exit_code, 0) << back.err;
+    EXPECT_EQ(back.out, "churn@production -> version 1 (was 2)\n");
+    EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 1; }));
+    EXPECT_EQ(Predict()["predictions"], v1["predictions"]);
+
+    // Bad requests get the right status and say what is wrong, and piped lives on.
+    int status = 0;
+    json e = Predict(R"([{"age": 30, "plan": "pro"}])", &status);
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(e["error"]["message"], "row 0: missing column 'spend'");
+    e = Predict(R"([{"age": 30, "spend": 1, "plan": "pro"}, {"age": "old", "spend": 1, "plan": "pro"}])", &status);
+    EXPECT_EQ(status, 400);
+    EXPECT_EQ(e["error"]["message"], "row 1: column 'age': a string is not an int64 value");
+    EXPECT_EQ(Http("POST", "/api/v1/models/churn/predict", "{\"rows\": [").status, 400);
+    EXPECT_EQ(Http("POST", "/api/v1/models/nope/predict", "{\"rows\": []}").status, 404);
+    EXPECT_EQ(Http("POST", "/api/v1/models/churn/predict", "{\"rows\": [\"" + std::string(2 << 20, 'x') + "\"]}").status, 413);
+    EXPECT_EQ(Predict()["version"], 1);
+
+  }
+};
+
+TEST_F(ServingTest, OnPostgresqlServesSwapsUnderLoadAndMatchesBatchScoring) { Scenario(); }
+
+TEST_F(ServingTest, OnSqliteServesSwapsUnderLoadAndMatchesBatchScoring) {
+  db_ = "sqlite:" + (dir_ / "state.db").string();
+  Scenario();
+}
+
 
 }  // namespace
 }  // namespace pipeline
