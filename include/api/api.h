@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "api/auth.h"
 #include "api/http.h"
@@ -42,6 +43,8 @@ class MetricsObserver final : public RunObserver {
   std::map<DagTask, Histogram> durations_;
   std::map<DagTask, int64_t> rows_processed_;
   std::map<std::pair<std::string, std::string>, int64_t> runs_ended_;  // (DAG, state)
+  // name -> (DAG, task, column) -> the last value a task reported.
+  std::map<std::string, std::map<std::tuple<std::string, std::string, std::string>, double>> gauges_;
 };
 
 struct ApiOptions {

@@ -30,6 +30,14 @@ struct TaskMetrics {
   std::optional<int64_t> rows_quarantined;
   std::optional<int64_t> bytes_out;  // in-memory size of the output table
   std::string summary;  // one line, e.g. a validation report's gist
+  // Figures exported on /metrics as gauges labelled by DAG, task and
+  // column (monitor's pipe_drift_psi, pipe_drift_ks, pipe_drift_js).
+  struct Gauge {
+    std::string name;
+    std::string column;
+    double value = 0;
+  };
+  std::vector<Gauge> gauges;
 };
 
 struct TaskResult {
@@ -140,6 +148,11 @@ class TaskContext {
   // Points alias `alias` of model `name` at `version`, recorded in the
   // alias history.
   virtual void SetModelAlias(const std::string& name, const std::string& alias, int version);
+  // Creates a queued run of DAG `dag_id` (the newest version the store
+  // has) with `params_json` ({name: value}); returns its id.
+  virtual std::string TriggerDag(const std::string& dag_id, const std::string& params_json);
+  // The state of run `run_id` ("queued", "running", "success", ...), "" if none.
+  virtual std::string RunStateOf(const std::string& run_id);
 };
 
 // What validation knows of a table's columns before anything runs: names

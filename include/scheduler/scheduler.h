@@ -49,6 +49,8 @@ struct SchedulerStats {
 struct SchedulerOptions {
   // How often the loop records its heartbeat (GET /api/v1/health shows it).
   Duration heartbeat_every = std::chrono::seconds(5);
+  // How often the loop looks for runs other processes queued.
+  Duration queued_poll = std::chrono::seconds(1);
   RunObserver* observer = nullptr;  // sees every run's progress; may be null
 };
 

@@ -14,5 +14,7 @@ nlohmann::json RunSummaryJson(const RunRecord& run);
 
 // One line per task: state, tries, start, duration, rows in/out, summary or error.
 std::string RunTaskTable(StateStore& store, const RunRecord& run);
+// A task's DETAIL column: its summary, quarantined rows and error.
+std::string TaskDetail(const nlohmann::json& metrics, const std::string& error);
 
 }  // namespace pipeline::views

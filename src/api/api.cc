@@ -262,10 +262,19 @@ void MetricsObserver::OnTaskState(const TaskEvent& e) {
 void MetricsObserver::OnTaskMetrics(const std::string& run_id, const std::string& task_id,
                                     const std::string& metrics_json) {
   json m = json::parse(metrics_json, nullptr, false);
-  if (m.is_discarded() || !m.contains("rows_out") || !m["rows_out"].is_number_integer()) return;
+  if (m.is_discarded() || !m.is_object()) return;
   std::lock_guard lock(mu_);
   auto dag = run_dags_.find(run_id);
-  rows_processed_[{dag == run_dags_.end() ? "" : dag->second, task_id}] += m["rows_out"].get<int64_t>();
+  const std::string dag_id = dag == run_dags_.end() ? "" : dag->second;
+  if (m.contains("rows_out") && m["rows_out"].is_number_integer()) {
+    rows_processed_[{dag_id, task_id}] += m["rows_out"].get<int64_t>();
+  }
+  if (m.contains("gauges") && m["gauges"].is_array()) {
+    for (const json& g : m["gauges"]) {
+      if (!g.is_object() || !g.value("name", json()).is_string() || !g.value("value", json()).is_number()) continue;
+      gauges_[g["name"].get<std::string>()][{dag_id, task_id, g.value("column", "")}] = g["value"].get<double>();
+    }
+  }
 }
 
 std::string MetricsObserver::Render() const {
@@ -282,6 +291,20 @@ std::string MetricsObserver::Render() const {
     out << "pipe_task_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << h.count << "\n"
         << "pipe_task_duration_seconds_sum{" << labels << "} " << h.sum << "\n"
         << "pipe_task_duration_seconds_count{" << labels << "} " << h.count << "\n";
+  }
+  static const std::map<std::string, std::string> kGaugeHelp = {
+      {"pipe_drift_psi", "Population stability index of a column, by the monitor task's last run."},
+      {"pipe_drift_ks", "Kolmogorov-Smirnov statistic of a numeric column, by the monitor task's last run."},
+      {"pipe_drift_js", "Jensen-Shannon distance (base 2) of a categorical column, by the monitor task's last run."}};
+  for (const auto& [name, values] : gauges_) {
+    auto help = kGaugeHelp.find(name);
+    out << "# HELP " << name << " " << (help == kGaugeHelp.end() ? "A figure a task reported." : help->second)
+        << "\n# TYPE " << name << " gauge\n";
+    for (const auto& [key, v] : values) {
+      const auto& [dag, task, column] = key;
+      out << name << "{dag=\"" << Label(dag) << "\",task=\"" << Label(task) << "\",column=\"" << Label(column)
+          << "\"} " << v << "\n";
+    }
   }
   out << "# HELP pipe_rows_processed_total Rows written by data operators.\n"
       << "# TYPE pipe_rows_processed_total counter\n";

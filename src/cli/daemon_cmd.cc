@@ -15,6 +15,7 @@
 #include "dag/params.h"
 #include "dag/yaml_reader.h"
 #include "views/model_view.h"
+#include "views/run_view.h"
 
 namespace pipeline::cli {
 
@@ -249,7 +250,8 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
   std::vector<std::vector<std::string>> rows = {{"TASK", "STATE", "TRIES", "START", "DETAIL"}};
   for (const auto& t : run["tasks"]) {
     rows.push_back({t["task_id"], t["state"], t["try"].dump() + "/" + t["max_tries"].dump(),
-                    t["started_at"].is_null() ? "" : t["started_at"].get<std::string>(), t["error"]});
+                    t["started_at"].is_null() ? "" : t["started_at"].get<std::string>(),
+                    views::TaskDetail(t.value("metrics", json::object()), t["error"].get<std::string>())});
   }
   std::cout << FormatTable(rows);
   return kExitOk;

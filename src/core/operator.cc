@@ -32,4 +32,12 @@ void TaskContext::SetModelAlias(const std::string& /*name*/, const std::string& 
   throw Error::Unavailable("the model registry is not available to this task");
 }
 
+std::string TaskContext::TriggerDag(const std::string& /*dag_id*/, const std::string& /*params_json*/) {
+  throw Error::Unavailable("runs of other DAGs cannot be created from this task");
+}
+
+std::string TaskContext::RunStateOf(const std::string& /*run_id*/) {
+  throw Error::Unavailable("runs cannot be read from this task");
+}
+
 }  // namespace pipeline

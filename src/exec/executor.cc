@@ -18,7 +18,7 @@
 #include "exec/cancel_token.h"
 #include "exec/subprocess.h"
 #include "exec/thread_pool.h"
-#include "store/model_ref.h"
+#include "exec/task_services.h"
 
 #include <nlohmann/json.hpp>
 
@@ -93,8 +93,8 @@ class TryContext final : public TaskContext {
              std::vector<std::pair<std::string, std::string>> env, std::string dag_dir,
              std::string log_path, int try_number, std::shared_ptr<EventCancelToken> token,
              Outputs* outputs, std::mutex* outputs_mu, StateStore& store, bool record_processes,
-             const RunRecord& run, std::string artifact_dir, Clock& clock)
-      : task_(task), args_(std::move(args)), command_(std::move(command)), env_(std::move(env)),
+             const RunRecord& run, std::string artifact_dir, Clock& clock, const OperatorRegistry* ops)
+      : ops_(ops), task_(task), args_(std::move(args)), command_(std::move(command)), env_(std::move(env)),
         dag_dir_(std::move(dag_dir)), log_path_(std::move(log_path)), try_number_(try_number),
         token_(std::move(token)), outputs_(outputs), outputs_mu_(outputs_mu), store_(store),
         record_processes_(record_processes), run_id_(run.run_id), dag_id_(run.dag_id),
@@ -193,41 +193,17 @@ class TryContext final : public TaskContext {
   }
 
   std::optional<RegisteredModel> FindModel(std::string_view ref) override {
-    std::optional<ModelVersionRecord> found;
-    // A task of this run: the version its model file was registered as.
-    if (auto artifact = FindArtifact(ref, "model")) {
-      for (const ModelSummary& m : store_.ListModels()) {
-        for (ModelVersionRecord& v : store_.ListModelVersions(m.name)) {
-          if (v.uri == artifact->uri) found = std::move(v);
-        }
-      }
-      if (!found) return std::nullopt;
-    } else {
-      std::string error;
-      auto parsed = ParseModelRef(ref, &error);
-      if (!parsed) throw Error::InvalidArgument(error);
-      found = ResolveModelRef(store_, *parsed, &error);
-      if (!found) return std::nullopt;
-    }
-    RegisteredModel out;
-    out.version = found->version;
-    ModelRegistration& m = out.model;
-    m.name = found->name;
-    m.model_type = found->model_type;
-    m.kind = found->kind;
-    m.uri = found->uri;
-    m.format = found->format;
-    m.content_hash = found->content_hash;
-    m.target = found->target;
-    m.features_json = found->features_json;
-    m.transforms_json = found->transforms_json;
-    m.params_json = found->params_json;
-    m.metrics_json = found->metrics_json;
-    m.importance_json = found->importance_json;
-    for (const ModelAliasRecord& a : store_.GetModelAliases(found->name)) {
-      if (a.version == found->version) out.aliases += (out.aliases.empty() ? "" : ",") + a.alias;
-    }
-    return out;
+    std::optional<ArtifactInfo> model_file = FindArtifact(ref, "model");
+    return FindRegisteredModel(store_, ref, model_file ? &model_file->uri : nullptr);
+  }
+
+  std::string TriggerDag(const std::string& dag_id, const std::string& params_json) override {
+    return CreateTriggeredRun(store_, *ops_, clock_, dag_id, params_json);
+  }
+
+  std::string RunStateOf(const std::string& run_id) override {
+    auto run = store_.GetRun(run_id);
+    return run ? std::string(ToString(run->state)) : "";
   }
 
   void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
@@ -237,6 +213,7 @@ class TryContext final : public TaskContext {
   }
 
  private:
+  const OperatorRegistry* ops_;  // to load a DAG that trigger_dag starts
   const TaskSpec& task_;
   std::shared_ptr<const DocNode> args_;
   std::string command_;
@@ -487,7 +464,7 @@ class Executor::RunExecution {
         spec, RenderDoc(*spec.with, lookup), RenderString(spec.run, lookup), std::move(env), dag_dir_, log_path,
         try_number, std::move(token), &outputs_, &outputs_mu_, ex_.store_, ex_.options_.record_processes,
         run_, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
-        ex_.clock_);
+        ex_.clock_, &ex_.ops_);
   }
 
   // Warm starts. Once a try's process runs (on its worker, outside the
@@ -991,6 +968,12 @@ class Executor::RunExecution {
         if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
       }
       out += '"';
+    }
+    if (!m.gauges.empty()) {
+      nlohmann::json gauges = nlohmann::json::array();
+      for (const auto& g : m.gauges) gauges.push_back({{"name", g.name}, {"column", g.column}, {"value", g.value}});
+      out += std::string(out.size() > 1 ? "," : "") + "\"gauges\":" +
+             gauges.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     return out + "}";
   }

@@ -114,8 +114,11 @@ class ShellOperator final : public Operator {
 
 }  // namespace
 
+std::unique_ptr<Operator> MakeTriggerDagOperator();  // trigger_dag_operator.cc
+
 void RegisterBuiltinOperators(OperatorRegistry& registry, const ShellOptions& shell) {
   registry.Register(std::make_unique<ShellOperator>(shell));
+  registry.Register(MakeTriggerDagOperator());
 }
 
 }  // namespace pipeline

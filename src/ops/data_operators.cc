@@ -18,6 +18,7 @@ void RegisterDataOperators(OperatorRegistry& registry) {
   registry.Register(ops::MakeTrainOperator());
   registry.Register(ops::MakePredictOperator());
   registry.Register(ops::MakeServeOperator());
+  registry.Register(ops::MakeMonitorOperator());
 }
 
 namespace ops {

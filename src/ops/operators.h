@@ -19,6 +19,7 @@ std::unique_ptr<Operator> MakeExportOperator();
 std::unique_ptr<Operator> MakeTrainOperator();
 std::unique_ptr<Operator> MakePredictOperator();
 std::unique_ptr<Operator> MakeServeOperator();
+std::unique_ptr<Operator> MakeMonitorOperator();
 
 // What a data operator throws for a problem with the data or a value that
 // only shows when the task runs (a missing column, a value that does not

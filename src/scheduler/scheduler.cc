@@ -126,14 +126,23 @@ void Scheduler::Loop() {
       lock.lock();
       stats_.last_heartbeat = last_heartbeat;
       stats_.loop_lag = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - turn_start);
-      for (const auto& [id, entry] : dags_) StartQueued(id);
+      // Runs another process queued (trigger_dag under pipectl run, say):
+      // one query for all DAGs, then each DAG's only when there are some.
+      RunFilter any_queued;
+      any_queued.states = {RunState::kQueued};
+      if (store_.CountRuns(any_queued) > 0) {
+        for (const auto& [id, entry] : dags_) StartQueued(id);
+      }
       wake = NextWake(now);
     } catch (const std::exception& e) {
       if (!lock.owns_lock()) lock.lock();
       spdlog::error("scheduler loop: {} (retrying in 1s)", e.what());
       wake = clock_.Now() + kRetryAfterError;
     }
-    if (wake && last_heartbeat + options_.heartbeat_every < *wake) wake = last_heartbeat + options_.heartbeat_every;
+    // The heartbeat is due, and the store is looked at for queued runs,
+    // even when no DAG has a tick coming.
+    if (!wake || last_heartbeat + options_.heartbeat_every < *wake) wake = last_heartbeat + options_.heartbeat_every;
+    if (TimePoint poll = clock_.Now() + options_.queued_poll; poll < *wake) wake = poll;
     clock_.WaitUntil(cv_, lock, wake, [&] { return stopping_ || poked_; });
   }
 }

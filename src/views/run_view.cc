@@ -84,17 +84,22 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
   return out;
 }
 
+std::string TaskDetail(const nlohmann::json& m, const std::string& error) {
+  std::string detail = error;
+  if (m.contains("rows_quarantined")) detail = "quarantined " + m["rows_quarantined"].dump() + (detail.empty() ? "" : "; " + detail);
+  if (m.contains("summary") && m["summary"].is_string()) {
+    detail = m["summary"].get<std::string>() + (detail.empty() ? "" : "; " + detail);
+  }
+  return detail;
+}
+
 std::string RunTaskTable(StateStore& store, const RunRecord& run) {
   std::vector<std::vector<std::string>> rows = {
       {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
   for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
     nlohmann::json m = Metrics(t.metrics_json);
     auto count = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string(); };
-    std::string detail = t.error;
-    if (m.contains("rows_quarantined")) detail = "quarantined " + m["rows_quarantined"].dump() + (detail.empty() ? "" : "; " + detail);
-    if (m.contains("summary") && m["summary"].is_string()) {
-      detail = m["summary"].get<std::string>() + (detail.empty() ? "" : "; " + detail);
-    }
+    const std::string detail = TaskDetail(m, t.error);
     rows.push_back({t.task_id, std::string(ToString(t.state)),
                     std::to_string(t.try_number) + "/" + std::to_string(t.max_tries),
                     t.started_at ? FormatIso8601(*t.started_at) : "",

@@ -730,6 +730,65 @@ class ServingTest : public PipedTest {
 
 TEST_F(ServingTest, OnPostgresqlServesSwapsUnderLoadAndMatchesBatchScoring) { Scenario(); }
 
+// Today's rows drift from the training rows: the monitor fails on drift, a
+// one_failed task triggers the retraining DAG, piped runs it, and /metrics
+// has the drift figures by DAG, task and column.
+const char* kWatch = R"yaml(dag: watch
+tasks:
+  today:
+    op: shell
+    run: |
+      awk 'BEGIN { srand(5); print "age,spend,plan"; for (i = 0; i < 500; i++) {
+        print 18 + int(rand() * 30) "," rand() * 300 "," (i % 2 ? "pro" : "enterprise") } }' > today.csv
+  rows: {op: ingest, depends_on: [today], with: {path: today.csv}}
+  drift:
+    op: monitor
+    depends_on: [rows]
+    with: {reference: {path: churn_3.csv}, current: rows, columns: [age, spend, plan], on_drift: fail}
+  retrain:
+    op: trigger_dag
+    depends_on: [drift]
+    trigger_rule: one_failed
+    with: {dag: churn, params: {seed: 21}}
+)yaml";
+
+TEST_F(ServingTest, DriftFailsTheMonitorAndTriggersRetraining) {
+  WriteDag("churn.yaml", kChurn);
+  WriteDag("watch.yaml", kWatch);
+  StartDaemon();
+  std::string first = Trigger("churn");  // writes churn_3.csv, the reference
+  ASSERT_EQ(Run(first)["state"], "success");
+  std::string watch = Trigger("watch");
+  json run = Run(watch);
+  EXPECT_EQ(run["state"], "failed");  // the monitor failed; retrain ran and succeeded
+  std::string drift_error, retrain_summary;
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] == "drift") drift_error = t["error"];
+    if (t["task_id"] == "retrain") {
+      EXPECT_EQ(t["state"], "success");
+      retrain_summary = t["metrics"].value("summary", "");
+    }
+  }
+  EXPECT_EQ(drift_error, "drift in 3 of 3 columns: age, spend, plan");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(retrain_summary, m, std::regex("^run (\\S+) of churn$"))) << retrain_summary;
+  const std::string retrain_run = m[1].str();
+  // piped starts the queued run on its next turn.
+  EXPECT_TRUE(Eventually([&] { return RunEnded(retrain_run); }, 60)) << ReadFile(dir_ / "piped.log");
+  json retrained = Run(retrain_run);
+  EXPECT_EQ(retrained["state"], "success");
+  EXPECT_EQ(retrained["trigger"], "dag");
+  EXPECT_EQ(retrained["params"]["seed"], 21);
+  std::string metrics = Http("GET", "/metrics").body;
+  EXPECT_TRUE(std::regex_search(metrics, std::regex("pipe_drift_psi\\{dag=\"watch\",task=\"drift\",column=\"spend\"\\} [0-9.]+")))
+      << metrics;
+  EXPECT_TRUE(std::regex_search(metrics, std::regex("pipe_drift_ks\\{dag=\"watch\",task=\"drift\",column=\"age\"\\} 0\\.[0-9]+")));
+  EXPECT_TRUE(std::regex_search(metrics, std::regex("pipe_drift_js\\{dag=\"watch\",task=\"drift\",column=\"plan\"\\} 0\\.[0-9]+")));
+  // The report, as an artifact of the monitor task.
+  Result show = Pipectl({"runs", "show", watch});
+  EXPECT_NE(show.out.find("3 of 3 columns drifted"), std::string::npos) << show.out << show.err;
+}
+
 TEST_F(ServingTest, OnSqliteServesSwapsUnderLoadAndMatchesBatchScoring) {
   db_ = "sqlite:" + (dir_ / "state.db").string();
   Scenario();

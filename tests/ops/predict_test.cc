@@ -269,6 +269,36 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
   EXPECT_EQ(ctx3->aliases().at({"fraud", "production"}), 3);
 }
 
+TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
+  TablePtr a = columnar::ReadCsvText(RawCsv(400), "a.csv").table;
+  TablePtr b = columnar::ReadCsvText(RawCsv(300), "b.csv").table;  // the same process: no drift
+  auto ctx = Context("watch", "{reference: ref, current: cur, columns: [amount, merchant, flag]}", false);
+  ctx->SetInput("ref", std::make_shared<ops::TableDataset>(a));
+  ctx->SetInput("cur", std::make_shared<ops::TableDataset>(b));
+  TaskResult r = ops_.Find("monitor")->Execute(*ctx);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.metrics.summary, "no drift in 3 columns");
+  ASSERT_EQ(r.metrics.gauges.size(), 6u);
+  EXPECT_EQ(r.metrics.gauges[0].name, "pipe_drift_psi");
+  EXPECT_EQ(r.metrics.gauges[1].name, "pipe_drift_ks");
+  EXPECT_EQ(r.metrics.gauges[3].name, "pipe_drift_js");
+  json report = json::parse(std::ifstream(ctx->FindArtifact("watch", "drift")->uri));
+  EXPECT_EQ(report["columns"][0]["kind"], "numeric");
+  EXPECT_EQ(report["columns"][0]["cuts"].size(), 9u);
+  EXPECT_EQ(report["columns"][1]["kind"], "categorical");
+  EXPECT_EQ(report["columns"][1]["categories"].back(), "(new)");
+  EXPECT_GT(report["columns"][0]["current_null_rate"].get<double>(), 0.1);  // every ninth amount is empty
+
+  // A column that is a number in one table and text in the other.
+  TablePtr text = columnar::ReadCsvText("amount\nabc\n", "t.csv").table;
+  ctx->SetInput("cur", std::make_shared<ops::TableDataset>(text));
+  auto ctx2 = Context("watch2", "{reference: ref, current: cur, columns: [amount], on_drift: fail}", false);
+  ctx2->SetInput("ref", std::make_shared<ops::TableDataset>(a));
+  ctx2->SetInput("cur", std::make_shared<ops::TableDataset>(text));
+  EXPECT_EQ(ops_.Find("monitor")->Execute(*ctx2).error,
+            "monitor: column 'amount' is float64 in the reference but string in the current table");
+}
+
 TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
   auto check = [&](const std::string& op, const std::string& with) {
     OpContext ctx("t", with, dir_);
@@ -285,6 +315,10 @@ TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
             "task 't': serve: promote_if: 'promote_if' needs 'min', 'max' or 'better_than_current: true'\n");
   EXPECT_EQ(check("serve", "{model: m, endpoint: 'a b'}"),
             "task 't': serve: 'endpoint' must be an alias name of letters, digits, '_' and '-'\n");
+  EXPECT_EQ(check("monitor", "{reference: a, current: b, on_drift: explode}"),
+            "task 't': monitor: 'on_drift' must be one of warn, fail, found 'explode'\n");
+  EXPECT_EQ(check("monitor", "{current: b, psi_threshold: 0}"),
+            "task 't': monitor: missing required argument 'reference'\ntask 't': monitor: 'psi_threshold' must be a number > 0\n");
 }
 
 }  // namespace

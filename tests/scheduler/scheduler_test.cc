@@ -35,6 +35,7 @@ class SchedulerTest : public testing::Test {
     executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
     SchedulerOptions sched;
     sched.heartbeat_every = hours(1000);  // the fake clock jumps to every wake
+    sched.queued_poll = hours(1000);
     scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
   }
   void TearDown() override {
@@ -164,6 +165,7 @@ TEST_F(SchedulerTest, OneRunPerTickAcrossRestarts) {
   scheduler_->Stop(Duration(0));
   SchedulerOptions sched;
   sched.heartbeat_every = hours(1000);
+  sched.queued_poll = hours(1000);
   FakeClock same_time{T("2026-06-01T10:30:00Z")};
   Scheduler again(*store_, *executor_, loader_, same_time, sched);
   again.SetDags(loader_.LoadFolder(dir_.string()));

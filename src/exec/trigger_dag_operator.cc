@@ -1,0 +1,80 @@
+// The `trigger_dag` operator: creates a run of another DAG through the state
+// store (a running piped on the store starts it), e.g. retraining behind a
+// monitor that found drift. `wait: true` follows that run to its end.
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+
+#include "core/error.h"
+#include "core/names.h"
+#include "core/operator.h"
+#include "dag/params.h"
+#include "exec/builtin_operators.h"
+
+namespace pipeline {
+
+namespace {
+
+class TriggerDagOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "trigger_dag"; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    const std::string context = "task '" + task.id + "': trigger_dag: ";
+    const DocNode& with = *task.with;
+    const DocNode* dag = with.Find("dag");
+    if (!dag) {
+      diags.Add(task.mark, context + "missing required argument 'dag'");
+    } else if (!dag->is_scalar() || (dag->text().find("{{") == std::string::npos && !IsName(dag->text()))) {
+      diags.Add(dag->mark(), context + "'dag' must be a DAG id");
+    }
+    if (const DocNode* params = with.Find("params"); params && !params->is_map()) {
+      diags.Add(params->mark(), context + "'params' must be a map {name: value}");
+    }
+    if (const DocNode* wait = with.Find("wait"); wait && !wait->AsBool()) {
+      diags.Add(wait->mark(), context + "'wait' must be true or false");
+    }
+    for (const auto& [key, value] : with.entries()) {
+      const std::string k = key->is_scalar() ? key->text() : "";
+      if (k != "dag" && k != "params" && k != "wait") diags.Add(key->mark(), context + "unknown argument '" + k + "' (dag, params, wait)");
+    }
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    const DocNode& with = ctx.args();
+    const std::string dag = with.Find("dag")->text();
+    nlohmann::json params = nlohmann::json::object();
+    if (const DocNode* p = with.Find("params")) {
+      for (const auto& [key, value] : p->entries()) params[key->text()] = nlohmann::json::parse(ParamValueJson(*value));
+    }
+    const bool wait = with.Find("wait") && with.Find("wait")->AsBool().value_or(false);
+    std::string run_id;
+    try {
+      run_id = ctx.TriggerDag(dag, params.dump());
+    } catch (const Error& e) {
+      return TaskResult::Failure("trigger_dag: " + std::string(e.what()));
+    }
+    ctx.Log("created run " + run_id + " of dag '" + dag + "'");
+    TaskResult result = TaskResult::Success();
+    result.metrics.summary = "run " + run_id + " of " + dag;
+    if (!wait) return result;
+    for (;;) {
+      const std::string state = ctx.RunStateOf(run_id);
+      if (state == "success") {
+        result.metrics.summary += " succeeded";
+        return result;
+      }
+      if (state == "failed" || state == "cancelled" || state.empty()) {
+        return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' " + (state.empty() ? "vanished" : "ended " + state));
+      }
+      pollfd p{ctx.cancel().fd(), POLLIN, 0};  // wakes at once on cancel (or a timeout)
+      if (poll(&p, 1, 200) > 0 || ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeTriggerDagOperator() { return std::make_unique<TriggerDagOperator>(); }
+
+}  // namespace pipeline

@@ -1,0 +1,251 @@
+// monitor: compares a current table with a reference one column by column
+// (PSI, KS for numbers, Jensen-Shannon distance for categories, null rates;
+// definitions in ml/drift.h), writes a "drift" JSON report, exports the
+// figures as gauges on /metrics, and fails the task on drift when told to
+// (on_drift: fail), so that a `trigger_rule: one_failed` task can retrain.
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "columnar/compute.h"
+#include "columnar/csv.h"
+#include "columnar/parallel.h"
+#include "columnar/parquet.h"
+#include "core/error.h"
+#include "ml/drift.h"
+#include "ops/args.h"
+#include "ops/operators.h"
+#include "ops/table_io.h"
+
+namespace pipeline::ops {
+namespace {
+
+using columnar::DataType;
+using nlohmann::json;
+
+// A table to compare: a task of this run, or a file.
+struct Source {
+  std::string task;
+  std::string path;
+  std::string Describe() const { return task.empty() ? path : "task '" + task + "'"; }
+};
+
+struct MonitorArgs {
+  Source reference, current;
+  std::optional<std::vector<std::string>> columns;
+  double psi_threshold = 0.2;
+  double ks_threshold = 0.1;
+  double js_threshold = 0.1;
+  bool fail = false;
+};
+
+std::optional<Source> ParseSource(ArgReader& r, const std::string& key) {
+  const DocNode* node = r.Get(key);
+  if (!node) {
+    r.Error(nullptr, "missing required argument '" + key + "'");
+    return std::nullopt;
+  }
+  Source s;
+  if (node->is_scalar()) {
+    s.task = node->text();
+    return s;
+  }
+  if (node->is_map()) {
+    ArgReader m(*node, r.context() + ": " + key, r.diags(), r.fallback());
+    if (auto p = m.String("path", true)) s.path = *p;
+    m.RejectUnknown({"path"});
+    if (m.ok()) return s;
+    return std::nullopt;
+  }
+  r.Error(node, "'" + key + "' must be a task id or {path: FILE}");
+  return std::nullopt;
+}
+
+std::optional<MonitorArgs> ParseMonitorArgs(const DocNode& with, const std::string& context, Diagnostics& diags, Mark mark) {
+  ArgReader r(with, context, diags, mark);
+  MonitorArgs a;
+  if (auto s = ParseSource(r, "reference")) a.reference = *s;
+  if (auto s = ParseSource(r, "current")) a.current = *s;
+  a.columns = r.StringList("columns");
+  for (auto [key, target] : {std::pair<const char*, double*>{"psi_threshold", &a.psi_threshold},
+                             {"ks_threshold", &a.ks_threshold},
+                             {"js_threshold", &a.js_threshold}}) {
+    if (auto v = r.Number(key)) {
+      if (!(*v > 0) || !std::isfinite(*v)) {
+        r.Error(r.Get(key), "'" + std::string(key) + "' must be a number > 0");
+      } else {
+        *target = *v;
+      }
+    }
+  }
+  if (auto d = r.Choice("on_drift", {"warn", "fail"})) a.fail = *d == "fail";
+  r.RejectUnknown({"reference", "current", "columns", "psi_threshold", "ks_threshold", "js_threshold", "on_drift"});
+  if (!r.ok()) return std::nullopt;
+  return a;
+}
+
+std::string Figure(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+bool Numeric(DataType t) { return t == DataType::kInt64 || t == DataType::kFloat64 || t == DataType::kTimestamp; }
+
+class MonitorOperator final : public Operator {
+ public:
+  std::string_view name() const override { return "monitor"; }
+
+  void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
+    ParseMonitorArgs(*task.with, "task '" + task.id + "': monitor", diags, task.mark);
+  }
+
+  TaskResult Execute(TaskContext& ctx) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseMonitorArgs(ctx.args(), "monitor", diags, ctx.task().mark);
+    if (!args) return TaskResult::Failure(diags.items().front().message);
+    try {
+      return Monitor(ctx, *args);
+    } catch (const OpError& e) {
+      return TaskResult::Failure(e.what());
+    } catch (const columnar::FormatError& e) {
+      return TaskResult::Failure("monitor: " + std::string(e.what()));
+    }
+  }
+
+ private:
+  static columnar::TablePtr Load(TaskContext& ctx, const Source& s) {
+    if (!s.task.empty()) return InputTable(ctx, s.task);
+    const std::string path = ResolvePath(ctx, s.path);
+    if (path.size() > 8 && path.compare(path.size() - 8, 8, ".parquet") == 0) return columnar::ReadParquetFile(path);
+    if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) return columnar::ReadCsvFiles({path}).table;
+    throw OpError("monitor: " + s.path + ": a reference or current file must be .parquet or .csv");
+  }
+
+  // The column's valid values as doubles (numbers and timestamps).
+  static ml::NumericSample Numbers(const columnar::Column& c) {
+    if (c.type() == DataType::kFloat64) return ml::SampleNumeric(c.doubles(), c.validity(), c.length());
+    std::vector<double> v(static_cast<size_t>(c.length()));
+    for (int64_t i = 0; i < c.length(); ++i) v[size_t(i)] = static_cast<double>(c.ints()[i]);
+    return ml::SampleNumeric(v.data(), c.validity(), c.length());
+  }
+
+  static ml::CategoricalSample Categories(const columnar::Column& c) {
+    ml::CategoricalSample s;
+    s.rows = c.length();
+    for (int64_t i = 0; i < c.length(); ++i) {
+      if (c.IsNull(i)) {
+        ++s.nulls;
+      } else {
+        ++s.counts[columnar::ValueText(c, i)];
+      }
+    }
+    return s;
+  }
+
+  static TaskResult Monitor(TaskContext& ctx, const MonitorArgs& a) {
+    columnar::TablePtr reference = Load(ctx, a.reference);
+    columnar::TablePtr current = Load(ctx, a.current);
+    const columnar::Schema& rs = reference->schema();
+    const columnar::Schema& cs = current->schema();
+    std::vector<std::string> columns;
+    if (a.columns) {
+      for (const std::string& name : *a.columns) {
+        if (!rs.IndexOf(name)) ThrowMissingColumn("monitor: columns", name, rs.names(), "the reference");
+        if (!cs.IndexOf(name)) ThrowMissingColumn("monitor: columns", name, cs.names(), "the current table");
+        columns.push_back(name);
+      }
+    } else {
+      // Every column in both but timestamps (time always moves on).
+      for (const columnar::Field& f : rs.fields()) {
+        if (f.type != DataType::kTimestamp && cs.IndexOf(f.name)) columns.push_back(f.name);
+      }
+      if (columns.empty()) throw OpError("monitor: the reference and the current table have no column in common");
+    }
+    for (const std::string& name : columns) {
+      DataType rt = rs.field(*rs.IndexOf(name)).type, ct = cs.field(*cs.IndexOf(name)).type;
+      if (Numeric(rt) != Numeric(ct)) {
+        throw OpError("monitor: column '" + name + "' is " + std::string(columnar::TypeName(rt)) + " in the reference but " +
+                      std::string(columnar::TypeName(ct)) + " in the current table");
+      }
+    }
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+
+    std::vector<ml::DriftFigures> figures(columns.size());
+    columnar::ParallelFor(columns.size(), columnar::DefaultThreads(), [&](size_t k) {
+      columnar::ColumnPtr r = columnar::ConcatColumn(*reference, *rs.IndexOf(columns[k]));
+      columnar::ColumnPtr c = columnar::ConcatColumn(*current, *cs.IndexOf(columns[k]));
+      figures[k] = Numeric(r->type()) ? ml::CompareNumeric(Numbers(*r), Numbers(*c))
+                                      : ml::CompareCategorical(Categories(*r), Categories(*c));
+    });
+
+    TaskResult result = TaskResult::Success();
+    json report_columns = json::array();
+    std::vector<std::string> drifted;
+    for (size_t k = 0; k < columns.size(); ++k) {
+      const ml::DriftFigures& f = figures[k];
+      const bool numeric = f.js < 0;
+      std::vector<std::string> why;
+      if (f.psi > a.psi_threshold) why.push_back("psi " + Figure(f.psi));
+      if (numeric && f.ks > a.ks_threshold) why.push_back("ks " + Figure(f.ks));
+      if (!numeric && f.js > a.js_threshold) why.push_back("js " + Figure(f.js));
+      json col = {{"column", columns[k]},
+                  {"kind", numeric ? "numeric" : "categorical"},
+                  {"psi", f.psi},
+                  {"reference_null_rate", f.reference_null_rate},
+                  {"current_null_rate", f.current_null_rate},
+                  {"null_rate_change", f.current_null_rate - f.reference_null_rate},
+                  {"drifted", !why.empty()},
+                  {"reference_bins", f.reference_bins},
+                  {"current_bins", f.current_bins}};
+      if (numeric) {
+        col["ks"] = f.ks;
+        col["cuts"] = f.cuts;
+      } else {
+        col["js"] = f.js;
+        col["categories"] = f.categories;
+      }
+      report_columns.push_back(col);
+      result.metrics.gauges.push_back({"pipe_drift_psi", columns[k], f.psi});
+      result.metrics.gauges.push_back({numeric ? "pipe_drift_ks" : "pipe_drift_js", columns[k], numeric ? f.ks : f.js});
+      if (!why.empty()) {
+        std::string list;
+        for (const auto& w : why) list += (list.empty() ? "" : ", ") + w;
+        drifted.push_back(columns[k] + " (" + list + ")");
+      }
+    }
+    json report = {{"reference", a.reference.Describe()},
+                   {"current", a.current.Describe()},
+                   {"rows", {{"reference", reference->num_rows()}, {"current", current->num_rows()}}},
+                   {"thresholds", {{"psi", a.psi_threshold}, {"ks", a.ks_threshold}, {"js", a.js_threshold}}},
+                   {"columns", report_columns},
+                   {"drifted", drifted}};
+    PersistJson(ctx, report.dump(2), "drift");
+    std::string list;
+    for (const auto& d : drifted) list += (list.empty() ? "" : ", ") + d;
+    result.metrics.rows_in = current->num_rows();
+    result.metrics.summary = drifted.empty()
+                                 ? "no drift in " + std::to_string(columns.size()) + " columns"
+                                 : std::to_string(drifted.size()) + " of " + std::to_string(columns.size()) +
+                                       " columns drifted: " + list;
+    ctx.Log(result.metrics.summary);
+    if (!drifted.empty() && a.fail) {
+      std::string names;
+      for (size_t k = 0; k < columns.size(); ++k) {
+        if (report_columns[k]["drifted"]) names += (names.empty() ? "" : ", ") + columns[k];
+      }
+      TaskResult failed = TaskResult::Failure("drift in " + std::to_string(drifted.size()) + " of " +
+                                              std::to_string(columns.size()) + " columns: " + names);
+      failed.metrics = result.metrics;
+      return failed;
+    }
+    return result;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> MakeMonitorOperator() { return std::make_unique<MonitorOperator>(); }
+
+}  // namespace pipeline::ops
