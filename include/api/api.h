@@ -65,6 +65,7 @@ class Api {
  private:
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse Serve(const HttpRequest& request, const std::string& method, const std::vector<std::string>& parts);
+  HttpResponse OnlineFeatures(const HttpRequest& request, const std::string& task, const std::string& key);
 
   Scheduler& scheduler_;
   StateStore& store_;

@@ -14,11 +14,13 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/time.h"
@@ -28,12 +30,32 @@ namespace pipeline {
 
 class StateStore;
 
+// The online features of a `features` task with `online: true`: each key's
+// latest feature values, from the newest run that wrote them.
+struct OnlineTable {
+  std::string dag, task, run_id, uri;
+  std::vector<std::string> keys;  // the key columns
+  columnar::TablePtr table;       // one batch: the key columns, then the features
+  std::unordered_map<std::string, int64_t> index;  // key texts joined by '\x1f' -> row
+
+  // The row of a key (its columns' texts, in order), or -1.
+  int64_t Find(const std::vector<std::string>& key) const;
+  // The value in `row` of column `name` as JSON (null when null); nullopt
+  // when the table has no such column.
+  std::optional<nlohmann::json> Value(int64_t row, const std::string& name) const;
+  // {"keys": {...}, "features": {...}} of a row.
+  nlohmann::json Row(int64_t row) const;
+};
+
 struct Deployment {
   std::string name;
   std::string alias;
   int version = 0;
   std::shared_ptr<const ml::Predictor> predictor;
   TimePoint loaded_at;
+  std::string dag;  // the DAG that trained it (lineage)
+  // Joined into request rows that carry their keys (see Predict).
+  std::vector<std::shared_ptr<const OnlineTable>> online;
 };
 
 struct ModelServerOptions {
@@ -64,8 +86,14 @@ class ModelServer {
   // What is loaded, without loading anything (for readiness).
   std::shared_ptr<const Deployment> Loaded(const std::string& name, const std::string& alias) const;
 
+  // The online features `task` of `dag` keeps, newest run first; nullptr
+  // when no run wrote any. Throws Error(kUnavailable) when they cannot be read.
+  std::shared_ptr<const OnlineTable> Online(const std::string& dag, const std::string& task);
+
   // POST /api/v1/models/NAME/predict: {"rows": [...]} -> {"model", "version",
-  // "predictions", "labels"?}. Throws Error(kInvalidArgument) for a bad body
+  // "predictions", "labels"?}. A row that lacks an input the model needs but
+  // carries the key of an online feature table of the model's DAG gets the
+  // value from it (the same features training saw, kept per key). Throws Error(kInvalidArgument) for a bad body
   // or row (naming the row and column), Error(kNotFound) for no deployment.
   nlohmann::json Predict(const std::string& name, const std::string& alias, const nlohmann::json& body);
   // POST /v2/models/NAME/infer (Open Inference Protocol v2): columnar inputs
@@ -74,12 +102,19 @@ class ModelServer {
 
  private:
   std::shared_ptr<const Deployment> Load(const std::string& name, const std::string& alias, int version);
+  // The newest "online" artifact of each task of `dag`: task -> (run, uri).
+  std::map<std::string, std::pair<std::string, std::string>> OnlineArtifacts(const std::string& dag);
+  std::vector<std::shared_ptr<const OnlineTable>> OnlineTablesOf(const std::string& dag);
+  std::shared_ptr<const OnlineTable> ReadOnline(const std::string& dag, const std::string& task,
+                                                const std::string& run_id, const std::string& uri);
+
   void PollLoop();
 
   StateStore& store_;
   ModelServerOptions options_;
   mutable std::mutex mu_;  // guards deployments_ and stopping_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Deployment>> deployments_;
+  std::map<std::string, std::shared_ptr<const OnlineTable>> online_;  // by uri
   std::mutex refresh_mu_;  // one Refresh at a time
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -201,6 +201,7 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/models/{name}",
       "GET /api/v1/models/{name}/versions/{version}",
       "POST /api/v1/models/{name}/predict",
+      "GET /api/v1/features/{task_id}/{key}",
       "GET /v2/health/ready",
       "GET /v2/models/{name}",
       "GET /v2/models/{name}/ready",
@@ -566,8 +567,49 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     }
     return Json(200, views::ModelVersionJson(*v, store_.GetModelAliases(p[3])));
   }
+  if (m == "GET" && is({"api", "v1", "features", "*", "*"})) return OnlineFeatures(req, p[3], p[4]);
   if (predicts) return Serve(req, m, p);
   return ErrorResponse(404, "not_found", "no route for " + m + " " + Quoted(req.path));
+}
+
+// GET /api/v1/features/{task}/{key}[?dag=D]: a key's online features (a
+// `features` task with `online: true`); a key of several columns is their
+// values joined by commas, in the task's key order.
+HttpResponse Api::OnlineFeatures(const HttpRequest& req, const std::string& task, const std::string& key) {
+  RequireTaskId(task);
+  if (!models_) throw Error::Unavailable("this server does not serve models");
+  std::string dag;
+  if (auto it = req.query.find("dag"); it != req.query.end()) {
+    RequireDagId(it->second);
+    dag = it->second;
+  } else {
+    std::vector<std::string> found;
+    for (const DagStatus& s : scheduler_.Dags()) {
+      for (const TaskSpec& t : s.spec->tasks) {
+        const DocNode* online = t.op == "features" && t.with ? t.with->Find("online") : nullptr;
+        if (t.id == task && online && online->AsBool().value_or(false)) found.push_back(s.spec->id);
+      }
+    }
+    if (found.empty()) throw Error::NotFound("no loaded DAG has a features task '" + task + "' with online: true (name the DAG with ?dag=)");
+    if (found.size() > 1) throw Error::InvalidArgument("several DAGs have a features task '" + task + "': name one with ?dag=");
+    dag = found.front();
+  }
+  auto table = models_->Online(dag, task);
+  if (!table) throw Error::NotFound("task '" + task + "' of DAG '" + dag + "' has kept no online features yet");
+  std::vector<std::string> parts;
+  std::stringstream in(key);
+  for (std::string part; std::getline(in, part, ',');) parts.push_back(part);
+  if (parts.size() != table->keys.size()) {
+    throw Error::InvalidArgument("the key of " + dag + "." + task + " has " + std::to_string(table->keys.size()) +
+                                 " columns; give their values joined by commas");
+  }
+  const int64_t row = table->Find(parts);
+  if (row < 0) throw Error::NotFound("no online features for key " + Quoted(key) + " in " + dag + "." + task);
+  json out = table->Row(row);
+  out["dag"] = dag;
+  out["task"] = task;
+  out["run_id"] = table->run_id;
+  return Json(200, out);
 }
 
 // The predict routes: POST /api/v1/models/{name}/predict[?alias=A] and the

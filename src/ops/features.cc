@@ -8,6 +8,8 @@
 #include <deque>
 #include <numeric>
 
+#include <nlohmann/json.hpp>
+
 #include "columnar/compute.h"
 #include "columnar/hash_group.h"
 #include "columnar/parallel.h"
@@ -46,6 +48,7 @@ struct FeaturesArgs {
   std::vector<Aggregate> aggregates;
   std::vector<Lag> lags;
   std::string time_since_last;
+  bool online = false;  // keep each key's latest values for serving
 };
 
 std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
@@ -113,7 +116,8 @@ std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::st
     if (!a.lags.empty()) r.Error(r.Get("lags"), "'lags' need 'time' (the order of rows within a key)");
     if (!a.time_since_last.empty()) r.Error(r.Get("time_since_last"), "'time_since_last' needs 'time'");
   }
-  r.RejectUnknown({"input", "key", "time", "aggregates", "lags", "time_since_last"});
+  a.online = r.Bool("online").value_or(false);
+  r.RejectUnknown({"input", "key", "time", "aggregates", "lags", "time_since_last", "online"});
   if (!r.ok()) return std::nullopt;
   return a;
 }
@@ -196,6 +200,8 @@ class FeaturesOperator final : public Operator {
       Columns t(std::move(w));
       Added added = args->time.empty() ? GroupBy(*args, t) : PointInTime(*args, t);
       const size_t features = added.size();
+      std::vector<std::string> names;
+      for (const auto& [field, column] : added) names.push_back(field.name);
       columnar::TablePtr out = Extend(t.batches(), std::move(added), input->metadata());
       if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
       TaskResult result = TaskResult::Success();
@@ -204,6 +210,11 @@ class FeaturesOperator final : public Operator {
       result.metrics.summary = std::to_string(features) + " feature columns" +
                                (args->time.empty() ? "" : " (point-in-time by " + args->time + ")");
       PublishOutput(ctx, out, result.metrics);
+      if (args->online) {
+        columnar::TablePtr latest = Latest(*out, *args, names);
+        PersistTable(ctx, *latest, "online");
+        result.metrics.summary += "; " + std::to_string(latest->num_rows()) + " keys online";
+      }
       return result;
     } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
@@ -212,6 +223,41 @@ class FeaturesOperator final : public Operator {
 
  private:
   using Added = std::vector<std::pair<columnar::Field, ColumnPtr>>;
+
+  // The online features: per key, the key columns and the feature columns
+  // of its latest row (by `time`; without it, the last row), as training saw
+  // that row. The key columns are named in the "pipe.online_keys" metadata.
+  static columnar::TablePtr Latest(const columnar::Table& table, const FeaturesArgs& a,
+                                   const std::vector<std::string>& features) {
+    columnar::TablePtr flat = columnar::Concatenate(table);
+    const columnar::Schema& schema = flat->schema();
+    auto column = [&](const std::string& name) {
+      auto idx = schema.IndexOf(name);
+      if (!idx) ThrowMissingColumn("features", name, schema.names());
+      return flat->num_batches() ? flat->batch(0).columns[*idx] : std::make_shared<Column>(schema.field(*idx).type, 0);
+    };
+    std::vector<ColumnPtr> keys;
+    for (const std::string& k : a.keys) keys.push_back(column(k));
+    const columnar::Grouping g = columnar::GroupRows(keys);
+    std::vector<int64_t> best(static_cast<size_t>(g.num_groups()), -1);
+    ColumnPtr time = a.time.empty() ? nullptr : column(a.time);
+    for (int64_t r = 0; r < flat->num_rows(); ++r) {
+      int64_t& b = best[g.group_ids[r]];
+      if (b < 0 || !time || time->IsNull(b) || (time->IsValid(r) && time->ints()[r] >= time->ints()[b])) b = r;
+    }
+    columnar::Schema out_schema;
+    columnar::Batch batch{g.num_groups(), {}};
+    std::vector<std::string> names = a.keys;
+    names.insert(names.end(), features.begin(), features.end());
+    for (const std::string& name : names) {
+      out_schema.Add({name, schema.field(*schema.IndexOf(name)).type});
+      batch.columns.push_back(columnar::Take(*column(name), best));
+    }
+    auto out = std::make_shared<columnar::Table>(out_schema);
+    out->AddBatch(std::move(batch));
+    out->SetMetadata("pipe.online_keys", nlohmann::json(a.keys).dump());
+    return out;
+  }
 
   // The input's columns a step reads, each gathered from the batches once.
   class Columns {

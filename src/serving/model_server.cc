@@ -2,6 +2,10 @@
 
 #include <set>
 
+#include <deque>
+
+#include "columnar/compute.h"
+#include "columnar/parquet.h"
 #include "core/error.h"
 #include "store/state_store.h"
 
@@ -28,7 +32,43 @@ json Scores(const Deployment& d, const std::vector<double>& scores, json* labels
   return predictions;
 }
 
+// A request value as the key text ValueText gives the column's values.
+std::string KeyText(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  return v.dump();
+}
+
 }  // namespace
+
+int64_t OnlineTable::Find(const std::vector<std::string>& key) const {
+  std::string joined;
+  for (size_t i = 0; i < key.size(); ++i) joined += (i ? "\x1f" : "") + key[i];
+  auto it = index.find(joined);
+  return it == index.end() ? -1 : it->second;
+}
+
+std::optional<json> OnlineTable::Value(int64_t row, const std::string& name) const {
+  auto idx = table->schema().IndexOf(name);
+  if (!idx) return std::nullopt;
+  const columnar::Column& c = *table->batch(0).columns[*idx];
+  if (c.IsNull(row)) return json(nullptr);
+  switch (c.type()) {
+    case columnar::DataType::kInt64: return json(c.ints()[row]);
+    case columnar::DataType::kFloat64: return std::isfinite(c.doubles()[row]) ? json(c.doubles()[row]) : json(nullptr);
+    case columnar::DataType::kBool: return json(c.bools()[row] != 0);
+    default: return json(columnar::ValueText(c, row));
+  }
+}
+
+json OnlineTable::Row(int64_t row) const {
+  json keys_out = json::object(), features = json::object();
+  for (const auto& f : table->schema().fields()) {
+    const bool key = std::find(keys.begin(), keys.end(), f.name) != keys.end();
+    (key ? keys_out : features)[f.name] = *Value(row, f.name);
+  }
+  return {{"keys", keys_out}, {"features", features}};
+}
 
 ModelServer::ModelServer(StateStore& store, ModelServerOptions options) : store_(store), options_(std::move(options)) {}
 
@@ -76,7 +116,77 @@ std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, con
     throw Error::Unavailable("model '" + name + "' version " + std::to_string(version) + " cannot be loaded: " + e.what());
   }
   d->loaded_at = SystemClock().Now();
+  json lineage = json::parse(v->lineage_json, nullptr, false);
+  if (lineage.is_object() && lineage.value("dag_id", json()).is_string()) {
+    d->dag = lineage["dag_id"].get<std::string>();
+    try {
+      d->online = OnlineTablesOf(d->dag);
+    } catch (const Error& e) {  // the model serves; rows must then carry every input
+      if (options_.log) options_.log(e.what());
+    }
+  }
   return d;
+}
+
+std::map<std::string, std::pair<std::string, std::string>> ModelServer::OnlineArtifacts(const std::string& dag) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  RunFilter recent;
+  recent.dag_id = dag;
+  recent.limit = 20;
+  for (const RunRecord& run : store_.ListRuns(recent)) {  // newest first
+    for (const ArtifactRecord& a : store_.ListArtifacts(run.run_id)) {
+      if (a.name == "online" && !out.count(a.task_id)) out[a.task_id] = {run.run_id, a.uri};
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<const OnlineTable> ModelServer::ReadOnline(const std::string& dag, const std::string& task,
+                                                           const std::string& run_id, const std::string& uri) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = online_.find(uri); it != online_.end()) return it->second;
+  }
+  auto t = std::make_shared<OnlineTable>();
+  t->dag = dag;
+  t->task = task;
+  t->run_id = run_id;
+  t->uri = uri;
+  try {
+    t->table = columnar::Concatenate(*columnar::ReadParquetFile(uri));
+  } catch (const std::exception& e) {
+    throw Error::Unavailable("online features of " + dag + "." + task + " (" + uri + ") cannot be read: " + e.what());
+  }
+  auto meta = t->table->metadata().find("pipe.online_keys");
+  json keys = meta == t->table->metadata().end() ? json() : json::parse(meta->second, nullptr, false);
+  if (!keys.is_array() || keys.empty()) throw Error::Unavailable(uri + " has no pipe.online_keys metadata");
+  for (const json& k : keys) t->keys.push_back(k.get<std::string>());
+  std::vector<const columnar::Column*> key_columns;
+  for (const std::string& k : t->keys) {
+    auto idx = t->table->schema().IndexOf(k);
+    if (!idx) throw Error::Unavailable(uri + " lacks its key column " + k);
+    key_columns.push_back(t->table->num_batches() ? t->table->batch(0).columns[*idx].get() : nullptr);
+  }
+  for (int64_t r = 0; r < t->table->num_rows(); ++r) {
+    std::string joined;
+    for (size_t i = 0; i < key_columns.size(); ++i) joined += (i ? "\x1f" : "") + columnar::ValueText(*key_columns[i], r);
+    t->index.emplace(std::move(joined), r);
+  }
+  std::lock_guard lock(mu_);
+  return online_[uri] = t;
+}
+
+std::vector<std::shared_ptr<const OnlineTable>> ModelServer::OnlineTablesOf(const std::string& dag) {
+  std::vector<std::shared_ptr<const OnlineTable>> out;
+  for (const auto& [task, where] : OnlineArtifacts(dag)) out.push_back(ReadOnline(dag, task, where.first, where.second));
+  return out;
+}
+
+std::shared_ptr<const OnlineTable> ModelServer::Online(const std::string& dag, const std::string& task) {
+  auto artifacts = OnlineArtifacts(dag);
+  auto it = artifacts.find(task);
+  if (it == artifacts.end()) return nullptr;
+  return ReadOnline(dag, task, it->second.first, it->second.second);
 }
 
 int ModelServer::Refresh(std::vector<std::string>* errors) {
@@ -102,7 +212,30 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
       }
       continue;
     }
-    if (current && current->version == it->second) continue;
+    if (current && current->version == it->second) {
+      // The same version; newer online features of its DAG swap in too.
+      if (current->dag.empty()) continue;
+      std::vector<std::string> now, then;
+      for (const auto& [task, where] : OnlineArtifacts(current->dag)) now.push_back(where.second);
+      for (const auto& t : current->online) then.push_back(t->uri);
+      std::sort(then.begin(), then.end());
+      std::sort(now.begin(), now.end());
+      if (now == then) continue;
+      try {
+        auto next = std::make_shared<Deployment>(*current);
+        next->online = OnlineTablesOf(current->dag);
+        std::lock_guard lock(mu_);
+        deployments_[key] = std::move(next);
+        std::set<std::string> live;
+        for (const auto& [k, d] : deployments_) {
+          for (const auto& t : d->online) live.insert(t->uri);
+        }
+        std::erase_if(online_, [&](const auto& entry) { return !live.count(entry.first); });
+      } catch (const Error& e) {
+        if (errors) errors->push_back(e.what());
+      }
+      continue;
+    }
     try {
       auto next = Load(name, alias, it->second);  // beside the one serving
       {
@@ -149,8 +282,27 @@ json ModelServer::Predict(const std::string& name, const std::string& alias, con
     throw Error::InvalidArgument("the body must be {\"rows\": [{column: value, ...}, ...]}");
   }
   std::shared_ptr<const Deployment> d = Get(name, alias);  // held to the end: a swap cannot free it
+  const json& rows = body["rows"];
+  // Online features: a value a row lacks, from the table whose key it carries.
+  std::deque<json> found;  // stable addresses for the values handed out
+  auto online = [&](int64_t r, const std::string& column) -> const json* {
+    const json& row = rows[size_t(r)];
+    for (const auto& table : d->online) {
+      std::vector<std::string> key;
+      for (const std::string& k : table->keys) {
+        auto it = row.find(k);
+        if (it == row.end() || it->is_null()) break;
+        key.push_back(KeyText(*it));
+      }
+      if (key.size() != table->keys.size()) continue;
+      const int64_t at = table->Find(key);
+      if (at < 0) continue;
+      if (auto v = table->Value(at, column)) return &found.emplace_back(std::move(*v));
+    }
+    return nullptr;
+  };
   try {
-    std::vector<double> scores = d->predictor->Predict(*d->predictor->RowsToTable(body["rows"]));
+    std::vector<double> scores = d->predictor->Predict(*d->predictor->RowsToTable(rows, online));
     json out = {{"model", d->name}, {"version", d->version}};
     json labels;
     out["predictions"] = Scores(*d, scores, &labels);

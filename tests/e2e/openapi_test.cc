@@ -64,6 +64,10 @@ tasks:
     depends_on: [scores]
     with: {target: y, model: linear_regression, split: {test_fraction: 0.25, seed: 1}, name: openapi_model}
   deploy: {op: serve, depends_on: [fit], with: {model: fit}}
+  profile:
+    op: features
+    depends_on: [scores]
+    with: {key: x, aggregates: [{column: y, fn: mean, as: y_mean}], online: true}
 )yaml";
 
 constexpr const char* kAdminToken = "openapi-admin-secret";

@@ -789,6 +789,65 @@ TEST_F(ServingTest, DriftFailsTheMonitorAndTriggersRetraining) {
   EXPECT_NE(show.out.find("3 of 3 columns drifted"), std::string::npos) << show.out << show.err;
 }
 
+// Per-user features kept online: a predict row with only the user id and
+// the event's own columns gets the user's features joined in.
+const char* kShop = R"yaml(dag: shop
+tasks:
+  data:
+    op: shell
+    run: |
+      awk 'BEGIN { srand(9); print "user_id,ts,amount,bought"; for (i = 0; i < 2000; i++) {
+        u = int(rand() * 50); a = 10 + rand() * 90 + u; printf "%d,2026-01-01T%02d:%02d:%02dZ,%.2f,%d\n", u, i / 3600, (i / 60) % 60, i % 60, a, (a > 60 ? 1 : 0) } }' > events.csv
+  ingest: {op: ingest, depends_on: [data], with: {path: events.csv}}
+  feats:
+    op: features
+    depends_on: [ingest]
+    with:
+      key: user_id
+      time: ts
+      aggregates: [{column: amount, fn: mean, as: user_mean}, {column: amount, fn: count, as: user_n}]
+      online: true
+  train:
+    op: train
+    depends_on: [feats]
+    with: {target: bought, features: [amount, user_mean, user_n], model: xgboost, params: {num_round: 20}, name: shop}
+  deploy: {op: serve, depends_on: [train], with: {model: train}}
+)yaml";
+
+TEST_F(ServingTest, OnlineFeaturesAreJoinedIntoPredictRowsByKey) {
+  WriteDag("shop.yaml", kShop);
+  StartDaemon();
+  std::string run = Trigger("shop");
+  ASSERT_EQ(Run(run)["state"], "success") << Run(run).dump(2);
+  HttpResponse f = Http("GET", "/api/v1/features/feats/7");
+  ASSERT_EQ(f.status, 200) << f.body;
+  json features = json::parse(f.body);
+  EXPECT_EQ(features["dag"], "shop");
+  EXPECT_EQ(features["run_id"], run);
+  EXPECT_EQ(features["keys"]["user_id"], 7);
+  ASSERT_TRUE(features["features"]["user_mean"].is_number()) << f.body;
+  ASSERT_TRUE(features["features"]["user_n"].is_number()) << f.body;
+  EXPECT_EQ(Http("GET", "/api/v1/features/feats/7?dag=shop").body, f.body);
+  EXPECT_EQ(Http("GET", "/api/v1/features/feats/999").status, 404);
+  EXPECT_EQ(Http("GET", "/api/v1/features/nope/7").status, 404);
+  EXPECT_EQ(Http("GET", "/api/v1/features/feats/7,8").status, 400);
+
+  // Joined by key, the prediction is the one with the values given whole.
+  json joined, whole;
+  ASSERT_TRUE(Eventually([&] {
+    HttpResponse r = Http("POST", "/api/v1/models/shop/predict", R"({"rows": [{"user_id": 7, "amount": 55.5}]})");
+    joined = json::parse(r.body, nullptr, false);
+    return r.status == 200;
+  })) << joined.dump();
+  json row = {{"amount", 55.5}, {"user_mean", features["features"]["user_mean"]}, {"user_n", features["features"]["user_n"]}};
+  whole = json::parse(Http("POST", "/api/v1/models/shop/predict", json{{"rows", json::array({row})}}.dump()).body);
+  EXPECT_EQ(joined["predictions"], whole["predictions"]);
+  // A key with no online features: the row lacks what the model needs.
+  HttpResponse unknown = Http("POST", "/api/v1/models/shop/predict", R"({"rows": [{"user_id": 999, "amount": 5}]})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(json::parse(unknown.body)["error"]["message"], "row 0: missing column 'user_mean'");
+}
+
 TEST_F(ServingTest, OnSqliteServesSwapsUnderLoadAndMatchesBatchScoring) {
   db_ = "sqlite:" + (dir_ / "state.db").string();
   Scenario();

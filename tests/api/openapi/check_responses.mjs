@@ -727,6 +727,15 @@ async function main() {
     await check('OIP infer, a missing input', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{"inputs": [{"name": "x", "shape": [1], "data": [1]}]}', expect: 400 });
     await check('OIP infer, no inputs', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{}', expect: 400 });
     await check('OIP infer, unknown', 'POST', '/v2/models/no_such_model/infer', { token: V, body: infer, expect: 404 });
+    // Online features kept by the DAG's features task.
+    await check('online features', 'GET', '/api/v1/features/profile/3', { token: V, expect: 200 });
+    await checkHead('online features', '/api/v1/features/profile/3', { token: V, stableLength: true });
+    await check('online features, the DAG named', 'GET', '/api/v1/features/profile/3?dag=openapi_demo', { token: V, expect: 200 });
+    await check('online features, an unknown key', 'GET', '/api/v1/features/profile/999', { token: V, expect: 404 });
+    await check('online features, an unknown task', 'GET', '/api/v1/features/nothing/3', { token: V, expect: 404 });
+    await check('online features, a bad task id', 'GET', '/api/v1/features/Bad-Task/3', { token: V, expect: 400, paramsInvalid: true });
+    await check('online features, a bad DAG id', 'GET', '/api/v1/features/profile/3?dag=Bad-Dag', { token: V, expect: 400 });
+    await check('online features, no token', 'GET', '/api/v1/features/profile/3', { expect: 401 });
   }
 
   // Every operation of the spec was exercised.
