@@ -1,5 +1,7 @@
 #!/bin/sh
-# Deterministic synthetic card transactions: gen_transactions.sh ROWS OUT.csv [SEED]
+# Deterministic synthetic card transactions: gen_transactions.sh ROWS OUT.csv [SEED] [SCALE]
+# (SCALE multiplies every amount: 1, the default, is the training feed; the
+# monitoring example uses more to make today's feed drift).
 # Same arguments and awk, same bytes (awk's srand with a fixed seed). Like
 # real feeds it is not clean: ~2% of amounts and ~1% of countries are empty,
 # ~0.3% of amounts are negative (refunds booked wrongly), ~0.1% are above
@@ -9,8 +11,9 @@ set -eu
 rows=${1:?rows}
 out=${2:?output file}
 seed=${3:-42}
+scale=${4:-1}
 mkdir -p "$(dirname "$out")"
-awk -v rows="$rows" -v seed="$seed" 'BEGIN {
+awk -v rows="$rows" -v seed="$seed" -v scale="$scale" 'BEGIN {
   srand(seed)
   split("US DE FR GB ES IT NL PL SE JP", countries, " ")
   split("grocery dining fuel travel electronics online_retail gift_cards crypto_exchange", cats, " ")
@@ -26,7 +29,7 @@ awk -v rows="$rows" -v seed="$seed" 'BEGIN {
     u = rand()
     user = int(u * u * 2000)          # some users are far more active
     c = 1 + int(rand() * rand() * 8)  # everyday categories are commoner
-    amount = exp(logmu[c] + (rand() + rand() + rand() - 1.5) * 1.2)
+    amount = exp(logmu[c] + (rand() + rand() + rand() - 1.5) * 1.2) * scale
     r = rand()
     if (r < 0.003) amount = -amount
     else if (r < 0.004) amount = 10000 + amount * 20
