@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "columnar/compute.h"
+#include "columnar/parquet.h"
 #include "pg_cluster.h"
 #include "test_util.h"
 
@@ -22,6 +24,8 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
+namespace columnar = pipeline::columnar;
+using columnar::TablePtr;
 using nlohmann::json;
 
 struct Result {
@@ -100,7 +104,9 @@ class PipectlTest : public testing::Test {
 
   // dags/example.yaml and its generator, into the test folder.
   void CopyExample() {
-    fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "example.yaml", dir_ / "example.yaml");
+    for (const char* dag : {"example.yaml", "scoring.yaml", "monitoring.yaml"}) {
+      fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / dag, dir_ / dag);
+    }
     fs::create_directories(dir_ / "scripts");
     fs::copy(fs::path(PIPE_SOURCE_DIR) / "dags" / "scripts" / "gen_transactions.sh", dir_ / "scripts" / "gen_transactions.sh");
   }
@@ -384,6 +390,48 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   // metrics in the DETAIL column.
   EXPECT_NE(show.out.find("fraud v1 (xgboost): auc "), std::string::npos) << show.out;
   EXPECT_TRUE(fs::exists(artifacts / "train" / "model.try1.json"));
+  EXPECT_EQ(Task(run, "deploy")["metrics"]["summary"].get<std::string>().substr(0, 32), "promoted fraud v1 to production ");
+  EXPECT_TRUE(fs::exists(artifacts / "features" / "online.parquet"));
+
+  // The scoring DAG scores a new day with the production version.
+  json scored = RunDag(dir_ / "scoring.yaml", {"--param", "rows=5000"});
+  ASSERT_EQ(scored["state"], "success") << scored.dump(2);
+  EXPECT_EQ(Task(scored, "score")["metrics"]["rows_out"], 5000);
+  TablePtr scores = columnar::ReadParquetFile((dir_ / "out" / "fraud_scores.parquet").string());
+  ASSERT_TRUE(scores->schema().IndexOf("fraud_probability"));
+  ASSERT_TRUE(scores->schema().IndexOf("fraud_probability_label"));
+  // pipectl predict on one of those rows gives its score.
+  TablePtr flat = columnar::Concatenate(*scores);
+  json row = json::object();
+  for (const char* c : {"ts", "amount", "merchant_category", "device", "user_txn_24h", "user_amount_mean_7d",
+                        "user_amount_max", "user_past_frauds", "user_prev_amount", "secs_since_prev_txn"}) {
+    const columnar::Column& col = *flat->batch(0).columns[*scores->schema().IndexOf(c)];
+    int64_t r = 100;
+    if (col.IsNull(r)) {
+      row[c] = nullptr;
+    } else if (col.type() == columnar::DataType::kFloat64) {
+      row[c] = col.doubles()[r];
+    } else if (col.type() == columnar::DataType::kInt64) {
+      row[c] = col.ints()[r];
+    } else {
+      row[c] = columnar::ValueText(col, r);
+    }
+  }
+  Result predicted = Pipectl({"predict", "fraud", "--json", json::array({row}).dump()});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const columnar::Column& p = *flat->batch(0).columns[*scores->schema().IndexOf("fraud_probability")];
+  EXPECT_EQ(json::parse(predicted.out)["predictions"][0].get<double>(), p.doubles()[100]) << predicted.out;
+
+  // The monitoring DAG finds today's scaled amounts drifted and queues a retraining run.
+  json watched = RunDag(dir_ / "monitoring.yaml", {"--param", "rows=5000"}, 1);
+  EXPECT_EQ(Task(watched, "drift")["state"], "failed");
+  EXPECT_EQ(Task(watched, "drift")["error"], "drift in 1 of 4 columns: amount");
+  EXPECT_EQ(Task(watched, "retrain")["state"], "success");
+  Result queued = Pipectl({"runs", "list", "--dag", "fraud_features", "--json"});
+  EXPECT_NE(queued.out.find("\"queued\""), std::string::npos) << queued.out;
+  json calm = RunDag(dir_ / "monitoring.yaml", {"--param", "rows=5000", "--param", "scale=1"});
+  EXPECT_EQ(Task(calm, "drift")["metrics"]["summary"], "no drift in 4 columns");
+  EXPECT_EQ(Task(calm, "retrain")["state"], "skipped");
 }
 
 // train -> the registry -> pipectl models: versions, aliases, rollback.
