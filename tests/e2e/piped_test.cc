@@ -690,7 +690,7 @@ class ServingTest : public PipedTest {
     stop = true;
     for (auto& t : clients) t.join();
     EXPECT_EQ(failures, 0) << failure;
-    EXPECT_GT(answers, 100);
+    EXPECT_GT(answers - saw_v2, 0);  // version 1 answered while the new version was trained
     EXPECT_GT(saw_v2, 20);
     json v2 = Predict();
     ASSERT_EQ(v2["version"], 2);
