@@ -17,7 +17,7 @@
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 10'000'000;
   const int columns = argc > 2 ? std::atoi(argv[2]) : 20;
-  std::vector<std::vector<double>> reference(size_t(columns)), current(size_t(columns));
+  std::vector<std::vector<double>> reference(static_cast<size_t>(columns)), current(static_cast<size_t>(columns));
   pipeline::columnar::ParallelFor(size_t(columns), pipeline::columnar::DefaultThreads(), [&](size_t c) {
     std::mt19937_64 rng(c + 1);
     std::normal_distribution<double> ref(0, 1), cur(c % 2 ? 0.3 : 0.0, 1);
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     }
   });
   auto start = std::chrono::steady_clock::now();
-  std::vector<pipeline::ml::DriftFigures> figures(size_t(columns));
+  std::vector<pipeline::ml::DriftFigures> figures(static_cast<size_t>(columns));
   pipeline::columnar::ParallelFor(size_t(columns), pipeline::columnar::DefaultThreads(), [&](size_t c) {
     figures[c] = pipeline::ml::CompareNumeric(pipeline::ml::SampleNumeric(reference[c].data(), nullptr, rows),
                                               pipeline::ml::SampleNumeric(current[c].data(), nullptr, rows));

@@ -22,6 +22,7 @@ work=$(mktemp -d)
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2> /dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+[ -n "${PIPE_BENCH_KEEP:-}" ] && trap - EXIT  # keep the servers and files (profiling)
 export PIPE_HOME="$work/home"
 
 /usr/bin/python3 bench/serve_data.py "$work" "$rows" 30

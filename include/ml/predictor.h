@@ -10,6 +10,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "columnar/table.h"
@@ -61,13 +63,14 @@ class Predictor {
   // models, which have no way to score it.
   std::vector<double> Predict(const columnar::Table& raw) const;
 
-  // Rows given as JSON objects -> a one-batch table of inputs(). A missing
-  // input, or a value of the wrong type, is a RowError naming the row and
-  // the column; JSON null is a null value; other keys are ignored.
-  // `extra(row, name)`, when given, supplies a value a row lacks (online
-  // features), or nullptr.
-  columnar::TablePtr RowsToTable(const nlohmann::json& rows,
-                                 const std::function<const nlohmann::json*(int64_t, const std::string&)>& extra = {}) const;
+  // Rows given as JSON objects -> a one-batch table of inputs(). `body` is
+  // a JSON document: {"rows": [...]} or the list itself, parsed with
+  // simdjson straight into the columns. A missing input, or a value of the
+  // wrong type, is a RowError naming the row and the column; JSON null is a
+  // null value; other keys are ignored. `extra(row, row_json, name)`, when
+  // given, supplies a value a row lacks (online features), or nullptr.
+  using Extra = std::function<const nlohmann::json*(int64_t, const nlohmann::json&, const std::string&)>;
+  columnar::TablePtr RowsToTable(std::string_view body, const Extra& extra = {}) const;
   // The same, for columns given whole: {"name": [values...], ...} (the Open
   // Inference Protocol's inputs), every column `rows` long.
   columnar::TablePtr ColumnsToTable(const nlohmann::json& columns, int64_t rows) const;
@@ -82,6 +85,11 @@ class Predictor {
   TransformChain chain_;
   std::vector<columnar::Field> inputs_;
   std::vector<columnar::Field> features_;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> input_index_;  // name -> position in inputs_
 };
 
 }  // namespace pipeline::ml

@@ -95,7 +95,8 @@ class ModelServer {
   // carries the key of an online feature table of the model's DAG gets the
   // value from it (the same features training saw, kept per key). Throws Error(kInvalidArgument) for a bad body
   // or row (naming the row and column), Error(kNotFound) for no deployment.
-  nlohmann::json Predict(const std::string& name, const std::string& alias, const nlohmann::json& body);
+  // Returns the answer's JSON text.
+  std::string Predict(const std::string& name, const std::string& alias, std::string_view body);
   // POST /v2/models/NAME/infer (Open Inference Protocol v2): columnar inputs
   // by feature name -> outputs "predict" (and "label" for a classifier).
   nlohmann::json Infer(const std::string& name, const std::string& alias, const nlohmann::json& body);

@@ -623,7 +623,7 @@ HttpResponse Api::Serve(const HttpRequest& req, const std::string& m, const std:
     if (!IsName(it->second)) throw Error::InvalidArgument("invalid alias " + Quoted(it->second));
     alias = it->second;
   }
-  if (p[0] == "api") return Json(200, models_->Predict(name, alias, ParseBody(req, false)));
+  if (p[0] == "api") return {200, "application/json", models_->Predict(name, alias, req.body)};
   if (m == "POST") return Json(200, models_->Infer(name, alias, ParseBody(req, false)));
   if (p.size() == 4) {  // ready: loaded (or loadable now)
     models_->Get(name, alias);

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <fstream>
 
+#include <simdjson.h>
+
 #include "columnar/compute.h"
 #include "ml/xgboost.h"
 
@@ -114,6 +116,7 @@ std::shared_ptr<const Predictor> Predictor::Load(const ModelFiles& files, int th
   p->features_ = Fields(ParseJson(files.features_json, "the features"), "the features");
   p->chain_ = TransformChain(ParseJson(files.transforms_json.empty() ? "[]" : files.transforms_json, "the transform chain"));
   p->inputs_ = p->chain_.Inputs(p->features_);
+  for (size_t j = 0; j < p->inputs_.size(); ++j) p->input_index_[p->inputs_[j].name] = j;
   if (files.format == "xgboost-json") {
     p->xgboost_ = true;
     p->booster_ = std::make_unique<XgbModel>(XgbModel::Load(files.uri, threads));
@@ -204,31 +207,139 @@ std::vector<double> Predictor::Predict(const columnar::Table& raw) const {
   return out;
 }
 
-columnar::TablePtr Predictor::RowsToTable(const json& rows,
-                                          const std::function<const json*(int64_t, const std::string&)>& extra) const {
-  if (!rows.is_array()) throw RowError(-1, "", "'rows' must be a list of objects");
+namespace {
+
+const char* ElementTypeName(simdjson::dom::element v) {
+  using simdjson::dom::element_type;
+  switch (v.type()) {
+    case element_type::STRING: return "a string";
+    case element_type::BOOL: return "a boolean";
+    case element_type::INT64:
+    case element_type::UINT64: return "an integer";
+    case element_type::DOUBLE: return "a number";
+    case element_type::ARRAY: return "a list";
+    case element_type::OBJECT: return "an object";
+    default: return "null";
+  }
+}
+
+// Appends `v` to `b` (a column of `field`'s type), or says why it does not
+// fit: the rules of Append() above, on a simdjson value.
+bool AppendElement(columnar::ColumnBuilder& b, const columnar::Field& field, simdjson::dom::element v, std::string* why) {
+  using simdjson::dom::element_type;
+  const element_type t = v.type();
+  if (t == element_type::NULL_VALUE) {
+    b.AppendNull();
+    return true;
+  }
+  switch (field.type) {
+    case DataType::kInt64:
+      if (t == element_type::INT64) {
+        b.AppendInt(int64_t(v));
+        return true;
+      }
+      if (t == element_type::UINT64 && uint64_t(v) <= uint64_t(INT64_MAX)) {
+        b.AppendInt(int64_t(uint64_t(v)));
+        return true;
+      }
+      if (t == element_type::DOUBLE) {  // 3.0 is the integer 3; 3.5 is not one
+        double d = double(v);
+        if (std::floor(d) == d && std::abs(d) < 9.2e18) {
+          b.AppendInt(static_cast<int64_t>(d));
+          return true;
+        }
+      }
+      break;
+    case DataType::kFloat64:
+      if (t == element_type::DOUBLE || t == element_type::INT64 || t == element_type::UINT64) {
+        b.AppendDouble(t == element_type::DOUBLE ? double(v) : t == element_type::INT64 ? double(int64_t(v)) : double(uint64_t(v)));
+        return true;
+      }
+      break;
+    case DataType::kBool:
+      if (t == element_type::BOOL) {
+        b.AppendBool(bool(v));
+        return true;
+      }
+      break;
+    case DataType::kString:
+      if (t == element_type::STRING) {
+        b.AppendString(std::string_view(v));
+        return true;
+      }
+      break;
+    case DataType::kTimestamp:
+      if (t == element_type::STRING) {
+        const std::string text{std::string_view(v)};
+        try {
+          b.AppendInt(ValueColumn(json(text), DataType::kTimestamp, field.name)->ints()[0]);
+          return true;
+        } catch (const ModelError&) {
+          *why = "\"" + text + "\" is not an ISO-8601 timestamp";
+          return false;
+        }
+      }
+      break;
+  }
+  const std::string type(columnar::TypeName(field.type));
+  *why = std::string(ElementTypeName(v)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
+  return false;
+}
+
+}  // namespace
+
+columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& extra) const {
+  thread_local simdjson::dom::parser parser;  // reused: its buffers grow once per thread
+  simdjson::padded_string text(body);
+  simdjson::dom::element doc;
+  if (parser.parse(text).get(doc)) throw RowError(-1, "", "the body is not valid JSON");
+  simdjson::dom::array rows;
+  if (doc.type() == simdjson::dom::element_type::OBJECT) {
+    if (doc["rows"].get_array().get(rows)) throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
+  } else if (doc.get_array().get(rows)) {
+    throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
+  }
   const int64_t n = static_cast<int64_t>(rows.size());
   std::vector<columnar::ColumnBuilder> builders;
   for (const auto& f : inputs_) {
     builders.emplace_back(f.type);
     builders.back().Reserve(n);
   }
-  for (int64_t r = 0; r < n; ++r) {
-    const json& row = rows[size_t(r)];
-    if (!row.is_object()) {
-      throw RowError(r, "", "row " + std::to_string(r) + " is " + JsonTypeName(row) + ", not an object");
+  std::vector<char> present(inputs_.size());
+  int64_t r = 0;
+  for (simdjson::dom::element row : rows) {
+    simdjson::dom::object fields;
+    if (row.get_object().get(fields)) {
+      throw RowError(r, "", "row " + std::to_string(r) + " is " + ElementTypeName(row) + ", not an object");
     }
-    for (size_t j = 0; j < inputs_.size(); ++j) {
-      const columnar::Field& f = inputs_[j];
-      auto it = row.find(f.name);
-      const json* v = it != row.end() ? &*it : nullptr;
-      if (!v && extra) v = extra(r, f.name);
-      if (!v) throw RowError(r, f.name, "row " + std::to_string(r) + ": missing column '" + f.name + "'");
+    std::fill(present.begin(), present.end(), 0);
+    size_t found = 0;
+    for (auto [key, value] : fields) {
+      auto it = input_index_.find(key);
+      if (it == input_index_.end() || present[it->second]) continue;  // another key, or a repeat
       std::string why;
-      if (!Append(builders[j], f, *v, &why)) {
-        throw RowError(r, f.name, "row " + std::to_string(r) + ": column '" + f.name + "': " + why);
+      if (!AppendElement(builders[it->second], inputs_[it->second], value, &why)) {
+        throw RowError(r, inputs_[it->second].name, "row " + std::to_string(r) + ": column '" + inputs_[it->second].name + "': " + why);
+      }
+      present[it->second] = 1;
+      ++found;
+    }
+    if (found < inputs_.size()) {
+      // The inputs the row lacks: online features, else an error. Appended
+      // in column order, so the builders stay one value per row.
+      json row_json;
+      if (extra) row_json = json::parse(simdjson::minify(row), nullptr, false);
+      for (size_t j = 0; j < inputs_.size(); ++j) {
+        if (present[j]) continue;
+        const json* v = extra ? extra(r, row_json, inputs_[j].name) : nullptr;
+        if (!v) throw RowError(r, inputs_[j].name, "row " + std::to_string(r) + ": missing column '" + inputs_[j].name + "'");
+        std::string why;
+        if (!Append(builders[j], inputs_[j], *v, &why)) {
+          throw RowError(r, inputs_[j].name, "row " + std::to_string(r) + ": column '" + inputs_[j].name + "': " + why);
+        }
       }
     }
+    ++r;
   }
   auto table = std::make_shared<columnar::Table>(columnar::Schema(inputs_));
   columnar::Batch batch{n, {}};

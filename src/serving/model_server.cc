@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <charconv>
+#include <cmath>
 #include <deque>
 
 #include "columnar/compute.h"
@@ -277,16 +279,12 @@ std::shared_ptr<const Deployment> ModelServer::Get(const std::string& name, cons
   return d;
 }
 
-json ModelServer::Predict(const std::string& name, const std::string& alias, const json& body) {
-  if (!body.is_object() || !body.contains("rows") || !body["rows"].is_array()) {
-    throw Error::InvalidArgument("the body must be {\"rows\": [{column: value, ...}, ...]}");
-  }
+std::string ModelServer::Predict(const std::string& name, const std::string& alias, std::string_view body) {
   std::shared_ptr<const Deployment> d = Get(name, alias);  // held to the end: a swap cannot free it
-  const json& rows = body["rows"];
   // Online features: a value a row lacks, from the table whose key it carries.
   std::deque<json> found;  // stable addresses for the values handed out
-  auto online = [&](int64_t r, const std::string& column) -> const json* {
-    const json& row = rows[size_t(r)];
+  auto online = [&](int64_t, const json& row, const std::string& column) -> const json* {
+    if (!row.is_object()) return nullptr;
     for (const auto& table : d->online) {
       std::vector<std::string> key;
       for (const std::string& k : table->keys) {
@@ -301,16 +299,35 @@ json ModelServer::Predict(const std::string& name, const std::string& alias, con
     }
     return nullptr;
   };
+  std::vector<double> scores;
   try {
-    std::vector<double> scores = d->predictor->Predict(*d->predictor->RowsToTable(rows, online));
-    json out = {{"model", d->name}, {"version", d->version}};
-    json labels;
-    out["predictions"] = Scores(*d, scores, &labels);
-    if (!labels.is_null()) out["labels"] = labels;
-    return out;
+    scores = d->predictor->Predict(*d->predictor->RowsToTable(body, d->online.empty() ? ml::Predictor::Extra() : online));
   } catch (const ml::ModelError& e) {
     throw Error::InvalidArgument(e.what());
   }
+  // The answer, written directly: numbers in their shortest exact form.
+  std::string out = "{\"model\":" + json(d->name).dump() + ",\"version\":" + std::to_string(d->version) + ",\"predictions\":[";
+  out.reserve(out.size() + scores.size() * 24 + 64);
+  char buf[32];
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (i) out += ',';
+    if (std::isfinite(scores[i])) {
+      out.append(buf, std::to_chars(buf, buf + sizeof buf, scores[i]).ptr);
+    } else {
+      out += "null";
+    }
+  }
+  out += ']';
+  if (d->predictor->classifier()) {
+    out += ",\"labels\":[";
+    for (size_t i = 0; i < scores.size(); ++i) {
+      if (i) out += ',';
+      out += scores[i] >= 0.5 ? '1' : '0';
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
 }
 
 json ModelServer::Infer(const std::string& name, const std::string& alias, const json& body) {

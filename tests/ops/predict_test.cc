@@ -202,7 +202,7 @@ TEST_F(PredictTest, PredictReplaysTheChainAndScoresAsTheModelFileSays) {
   json rows = json::array();
   rows.push_back({{"amount", 42.5}, {"merchant", "fuel"}, {"ts", "2026-03-02T05:07:00Z"}, {"flag", true}});
   rows.push_back({{"amount", nullptr}, {"merchant", "casino"}, {"ts", "2026-03-02 23:00:00"}, {"flag", false}, {"other", 1}});
-  std::vector<double> online = predictor->Predict(*predictor->RowsToTable(rows));
+  std::vector<double> online = predictor->Predict(*predictor->RowsToTable(rows.dump()));
   ASSERT_EQ(online.size(), 2u);
   std::string csv = "amount,merchant,ts,flag\n42.5,fuel,2026-03-02T05:07:00Z,true\n,casino,2026-03-02 23:00:00,false\n";
   TablePtr same = columnar::ReadCsvText(csv, "rows.csv").table;
@@ -219,7 +219,7 @@ TEST_F(PredictTest, BadRowsAreErrorsNamingTheRowAndTheColumn) {
   auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json}, 1);
   auto error = [&](const std::string& rows) -> std::string {
     try {
-      predictor->Predict(*predictor->RowsToTable(json::parse(rows)));
+      predictor->Predict(*predictor->RowsToTable(rows));
     } catch (const ml::RowError& e) {
       return std::to_string(e.row()) + "/" + e.column() + ": " + e.what();
     }
