@@ -6,6 +6,7 @@
 // Knows nothing of DAGs or the registry: it maps a columnar table to another.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -53,6 +54,13 @@ class TransformChain {
 // of `type` (JSON numbers, bools, and text for strings and timestamps).
 // Throws ModelError when the value does not fit the type.
 columnar::ColumnPtr ValueColumn(const nlohmann::json& value, columnar::DataType type, const std::string& what);
+
+// A number column as float64 (int64 converted, validity kept); throws
+// ModelError "STEP: column 'NAME' is TYPE, not a number" for another type.
+columnar::ColumnPtr AsDoubles(const columnar::ColumnPtr& c, const std::string& name, const std::string& step);
+// kernel(values, validity, n, out) over a float64 column, validity kept.
+using DoubleKernel = std::function<void(const double*, const uint64_t*, int64_t, double*)>;
+columnar::ColumnPtr MapDoubles(const columnar::Column& c, const DoubleKernel& kernel);
 
 // hour, dayofweek (Monday 0), day, month, year of a timestamp column (UTC).
 columnar::ColumnPtr DatetimePart(const columnar::Column& c, const std::string& part);

@@ -100,24 +100,6 @@ struct Work {
   }
 };
 
-ColumnPtr AsDoubles(const ColumnPtr& c, const std::string& name, const std::string& step) {
-  if (c->type() == DataType::kFloat64) return c;
-  if (c->type() != DataType::kInt64) {
-    throw ModelError(step + ": column " + Quote(name) + " is " + std::string(columnar::TypeName(c->type())) +
-                     ", not a number");
-  }
-  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c->length()) * 8);
-  kernels::CastInt64ToDouble(c->ints(), c->validity(), c->length(), out.as<double>());
-  return std::make_shared<Column>(DataType::kFloat64, c->length(), std::move(out), c->validity_buffer().Clone());
-}
-
-template <class Kernel>
-ColumnPtr MapDoubles(const Column& c, Kernel&& kernel) {
-  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c.length()) * 8);
-  kernel(c.doubles(), c.validity(), c.length(), out.as<double>());
-  return std::make_shared<Column>(DataType::kFloat64, c.length(), std::move(out), c.validity_buffer().Clone());
-}
-
 // A key that tells the values of a column of `type` apart: the value's bytes
 // for numbers and bools, the text for strings and timestamps.
 std::string Key(const Column& c, int64_t row) {
@@ -354,6 +336,23 @@ std::vector<Edge> Edges(const std::string& kind, const json& params) {
 }
 
 }  // namespace
+
+ColumnPtr AsDoubles(const ColumnPtr& c, const std::string& name, const std::string& step) {
+  if (c->type() == DataType::kFloat64) return c;
+  if (c->type() != DataType::kInt64) {
+    throw ModelError(step + ": column " + Quote(name) + " is " + std::string(columnar::TypeName(c->type())) +
+                     ", not a number");
+  }
+  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c->length()) * 8);
+  kernels::CastInt64ToDouble(c->ints(), c->validity(), c->length(), out.as<double>());
+  return std::make_shared<Column>(DataType::kFloat64, c->length(), std::move(out), c->validity_buffer().Clone());
+}
+
+ColumnPtr MapDoubles(const Column& c, const DoubleKernel& kernel) {
+  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c.length()) * 8);
+  kernel(c.doubles(), c.validity(), c.length(), out.as<double>());
+  return std::make_shared<Column>(DataType::kFloat64, c.length(), std::move(out), c.validity_buffer().Clone());
+}
 
 TransformChain::TransformChain(const json& steps) {
   if (!steps.is_array()) throw ModelError("a transform chain is a list of steps");

@@ -298,6 +298,25 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   return model;
 }
 
+namespace {
+
+// XGBoost's prediction config: every tree, values as given, NaN missing.
+constexpr const char* kPredictConfig =
+    R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
+
+// XGBoost's answer (one value per row) into `out`.
+void CopyPredictions(const bst_ulong* shape, bst_ulong dim, const float* result, int64_t rows, double* out) {
+  bst_ulong count = 1;
+  for (bst_ulong d = 0; d < dim; ++d) count *= shape[d];
+  if (count != bst_ulong(rows)) {
+    throw ModelError("xgboost returned " + std::to_string(count) + " predictions for " + std::to_string(rows) +
+                     " rows (a multi-output objective is not supported)");
+  }
+  for (int64_t i = 0; i < rows; ++i) out[i] = result[i];
+}
+
+}  // namespace
+
 XgbModel XgbModel::Load(const std::string& path, int threads) {
   XgbModel model;
   Check(XGBoosterCreate(nullptr, 0, &model.booster_), "cannot create a booster");
@@ -312,18 +331,11 @@ XgbModel XgbModel::Load(const std::string& path, int threads) {
 void XgbModel::PredictInPlace(const std::vector<const double*>& columns, int64_t rows, double* out) const {
   if (rows == 0) return;
   ArrayView view(columns, rows, 1);
-  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  Check(XGBoosterPredictFromDense(booster_, view.json().c_str(), config, nullptr, &shape, &dim, &result), "cannot predict");
-  bst_ulong count = 1;
-  for (bst_ulong d = 0; d < dim; ++d) count *= shape[d];
-  if (count != bst_ulong(rows)) {
-    throw ModelError("xgboost returned " + std::to_string(count) + " predictions for " + std::to_string(rows) +
-                     " rows (a multi-output objective is not supported)");
-  }
-  for (int64_t i = 0; i < rows; ++i) out[i] = result[i];
+  Check(XGBoosterPredictFromDense(booster_, view.json().c_str(), kPredictConfig, nullptr, &shape, &dim, &result), "cannot predict");
+  CopyPredictions(shape, dim, result, rows, out);
 }
 
 void XgbModel::Save(const std::string& path) const {
@@ -333,18 +345,11 @@ void XgbModel::Save(const std::string& path) const {
 void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const {
   if (rows == 0) return;
   DMatrix data(columns, rows, columnar::DefaultThreads());
-  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  Check(XGBoosterPredictFromDMatrix(booster_, data.get(), config, &shape, &dim, &result), "cannot predict");
-  bst_ulong count = 1;
-  for (bst_ulong d = 0; d < dim; ++d) count *= shape[d];
-  if (count != bst_ulong(rows)) {
-    throw ModelError("xgboost returned " + std::to_string(count) + " predictions for " + std::to_string(rows) +
-                     " rows (a multi-output objective is not supported)");
-  }
-  for (int64_t i = 0; i < rows; ++i) out[i] = result[i];
+  Check(XGBoosterPredictFromDMatrix(booster_, data.get(), kPredictConfig, &shape, &dim, &result), "cannot predict");
+  CopyPredictions(shape, dim, result, rows, out);
 }
 
 std::map<std::string, double> XgbModel::Importance(const std::vector<std::string>& names) const {

@@ -175,23 +175,8 @@ class Groupings {
   std::map<std::vector<const Column*>, Entry> entries_;
 };
 
-// The column as float64 values (ints converted), validity kept.
-ColumnPtr AsDoubles(const ColumnPtr& c, const std::string& name, const std::string& step) {
-  if (c->type() == DataType::kFloat64) return c;
-  if (c->type() != DataType::kInt64) {
-    throw OpError(step + ": column '" + name + "' is " + std::string(columnar::TypeName(c->type())) + ", not a number");
-  }
-  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c->length()) * 8);
-  kernels::CastInt64ToDouble(c->ints(), c->validity(), c->length(), out.as<double>());
-  return std::make_shared<Column>(DataType::kFloat64, c->length(), std::move(out), c->validity_buffer().Clone());
-}
-
-template <class Kernel>
-ColumnPtr MapDoubles(const Column& c, Kernel&& kernel) {
-  columnar::Buffer out = columnar::Buffer::Uninitialized(static_cast<size_t>(c.length()) * 8);
-  kernel(c.doubles(), c.validity(), c.length(), out.as<double>());
-  return std::make_shared<Column>(DataType::kFloat64, c.length(), std::move(out), c.validity_buffer().Clone());
-}
+using ml::AsDoubles;
+using ml::MapDoubles;
 
 nlohmann::json CategoryJson(const Column& c, int64_t row) {
   switch (c.type()) {
@@ -281,6 +266,8 @@ class TransformOperator final : public Operator {
         fitted.push_back({{"step", s.kind}, {"params", Apply(s, w, groupings)}});
       }
     } catch (const OpError& e) {
+      return TaskResult::Failure(e.what());
+    } catch (const ml::ModelError& e) {
       return TaskResult::Failure(e.what());
     } catch (const columnar::FormatError& e) {
       return TaskResult::Failure(e.what());
