@@ -1,7 +1,9 @@
 // libFuzzer target for the REST handlers: any method, target and body must
 // get a well-formed answer (a status from 200 to 599), never a crash.
 // Input: "METHOD\nTARGET\nBODY...". The DAG is paused, so triggered runs stay
-// queued instead of starting processes.
+// queued instead of starting processes. A logistic model `m` with a
+// transform chain is deployed, so the predict routes (REST and the Open
+// Inference Protocol) score what the fuzzer sends.
 
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include "exec/builtin_operators.h"
 #include "exec/executor.h"
 #include "scheduler/scheduler.h"
+#include "serving/model_server.h"
 #include "store/state_store.h"
 
 namespace {
@@ -43,7 +46,31 @@ struct World {
     scheduler = std::make_unique<Scheduler>(*store, *executor, loader, *SystemClock::Default());
     scheduler->SetDags(loader.LoadFolder((dir / "dags").string()));
     scheduler->SetPaused("f", true);
+    std::ofstream(dir / "m.json") << R"({"format": "pipe-linear-v1", "model_type": "logistic_regression",
+      "kind": "classification", "target": "y", "coef": [0.5, -0.25, 1.0], "intercept": 0.1,
+      "features": [{"name": "x_z", "type": "float64"}, {"name": "n", "type": "int64"}, {"name": "c_a", "type": "bool"}]})";
+    ModelVersionRecord v;
+    v.name = "m";
+    v.model_type = "logistic_regression";
+    v.kind = "classification";
+    v.uri = (dir / "m.json").string();
+    v.format = "pipe-linear-v1";
+    v.content_hash = "xxh3:0000000000000000";
+    v.target = "y";
+    v.features_json = R"([{"name": "x_z", "type": "float64"}, {"name": "n", "type": "int64"}, {"name": "c_a", "type": "bool"}])";
+    v.transforms_json = R"([{"step": "source", "params": {"columns": [{"name": "x", "type": "float64"},
+        {"name": "n", "type": "int64"}, {"name": "c", "type": "string"}, {"name": "t", "type": "timestamp"}]}},
+      {"step": "fill_nulls", "params": {"columns": {"x": 1.5}}},
+      {"step": "standardize", "params": {"x": {"output": "x_z", "mean": 1, "std": 2}}},
+      {"step": "one_hot", "params": {"c": {"prefix": "c", "categories": ["a", "b"], "other": true}}},
+      {"step": "datetime_parts", "params": {"t": {"parts": ["hour"]}}}])";
+    v.params_json = v.metrics_json = v.importance_json = "{}";
+    v.lineage_json = R"({"dag_id": "f"})";
+    v.created_at = SystemClock::Default()->Now();
+    store->SetModelAlias("m", "production", store->CreateModelVersion(v), v.created_at);
+    models = std::make_unique<ModelServer>(*store, ModelServerOptions{});
     api = std::make_unique<Api>(*scheduler, *store, tokens, metrics, ApiOptions{});
+    api->SetModelServer(models.get());
   }
   std::unique_ptr<StateStore> store;
   OperatorRegistry ops;
@@ -52,6 +79,7 @@ struct World {
   std::unique_ptr<Scheduler> scheduler;
   TokenStore tokens;
   MetricsObserver metrics;
+  std::unique_ptr<ModelServer> models;
   std::unique_ptr<Api> api;
 };
 
