@@ -334,7 +334,18 @@ void XgbModel::PredictInPlace(const std::vector<const double*>& columns, int64_t
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  Check(XGBoosterPredictFromDense(booster_, view.json().c_str(), kPredictConfig, nullptr, &shape, &dim, &result), "cannot predict");
+  // A proxy matrix of this thread's own: without one XGBoost builds one per
+  // call, and each reads the cgroup CPU quota files (two opens per request).
+  struct Proxy {
+    DMatrixHandle handle = nullptr;
+    ~Proxy() {
+      if (handle) XGDMatrixFree(handle);
+    }
+  };
+  thread_local Proxy proxy;
+  if (!proxy.handle) Check(XGProxyDMatrixCreate(&proxy.handle), "cannot create a proxy matrix");
+  Check(XGBoosterPredictFromDense(booster_, view.json().c_str(), kPredictConfig, proxy.handle, &shape, &dim, &result),
+        "cannot predict");
   CopyPredictions(shape, dim, result, rows, out);
 }
 
