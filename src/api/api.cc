@@ -330,30 +330,43 @@ Api::Api(Scheduler& scheduler, StateStore& store, const TokenStore& tokens, cons
 
 namespace {
 
-std::vector<std::string> PathParts(const std::string& path) {
+std::vector<std::string> PathParts(std::string_view path) {
   std::vector<std::string> parts;
-  std::stringstream in(path);
-  for (std::string part; std::getline(in, part, '/');) {
-    if (!part.empty()) parts.push_back(part);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > start) parts.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
   }
   return parts;
 }
 
 // The methods ApiRoutes() serves on this path ("{...}" matches any one part),
-// HEAD wherever GET is.
+// HEAD wherever GET is. The routes are split once.
 std::set<std::string> AllowedMethods(const std::vector<std::string>& parts) {
+  struct Route {
+    std::string method;
+    std::vector<std::string> pattern;
+  };
+  static const std::vector<Route> routes = [] {
+    std::vector<Route> out;
+    for (const std::string& route : ApiRoutes()) {
+      size_t space = route.find(' ');
+      out.push_back({route.substr(0, space), PathParts(std::string_view(route).substr(space + 1))});
+    }
+    return out;
+  }();
   std::set<std::string> allowed;
-  for (const std::string& route : ApiRoutes()) {
-    size_t space = route.find(' ');
-    std::vector<std::string> pattern = PathParts(route.substr(space + 1));
-    if (pattern.size() != parts.size()) continue;
+  for (const Route& route : routes) {
+    if (route.pattern.size() != parts.size()) continue;
     bool match = true;
     for (size_t idx = 0; idx < parts.size() && match; ++idx) {
-      match = pattern[idx].front() == '{' || pattern[idx] == parts[idx];
+      match = route.pattern[idx].front() == '{' || route.pattern[idx] == parts[idx];
     }
     if (!match) continue;
-    allowed.insert(route.substr(0, space));
-    if (route.rfind("GET ", 0) == 0) allowed.insert("HEAD");
+    allowed.insert(route.method);
+    if (route.method == "GET") allowed.insert("HEAD");
   }
   return allowed;
 }
