@@ -5,6 +5,7 @@
 // (on_drift: fail), so that a `trigger_rule: one_failed` task can retrain.
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -131,9 +132,36 @@ class MonitorOperator final : public Operator {
     return ml::SampleNumeric(v.data(), c.validity(), c.length());
   }
 
+  // Counts by value: strings through a hash map of views into the column,
+  // bools in two counters; the text form only once per category.
   static ml::CategoricalSample Categories(const columnar::Column& c) {
     ml::CategoricalSample s;
     s.rows = c.length();
+    if (c.type() == DataType::kString) {
+      std::unordered_map<std::string_view, int64_t> counts;
+      for (int64_t i = 0; i < c.length(); ++i) {
+        if (c.IsNull(i)) {
+          ++s.nulls;
+        } else {
+          ++counts[c.StringAt(i)];
+        }
+      }
+      for (const auto& [value, n] : counts) s.counts.emplace(std::string(value), n);
+      return s;
+    }
+    if (c.type() == DataType::kBool) {
+      int64_t yes = 0, no = 0;
+      for (int64_t i = 0; i < c.length(); ++i) {
+        if (c.IsNull(i)) {
+          ++s.nulls;
+        } else {
+          ++(c.bools()[i] ? yes : no);
+        }
+      }
+      if (yes) s.counts["true"] = yes;
+      if (no) s.counts["false"] = no;
+      return s;
+    }
     for (int64_t i = 0; i < c.length(); ++i) {
       if (c.IsNull(i)) {
         ++s.nulls;
