@@ -18,8 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-}  // namespace
-
 // The rows of --json: a list of objects, one object, or {"rows": [...]};
 // "@FILE" reads them from FILE ("@-": standard input).
 json PredictRows(const std::string& text) {
@@ -43,6 +41,8 @@ json PredictRows(const std::string& text) {
   if (!rows.is_array()) throw Error::InvalidArgument("--json: expected a list of rows (objects), one row, or {\"rows\": [...]}");
   return rows;
 }
+
+}  // namespace
 
 int Predict(const GlobalOptions& g, const PredictOptions& options) {
   std::string error;

@@ -35,72 +35,116 @@ std::vector<columnar::Field> Fields(const json& list, const std::string& what) {
   return out;
 }
 
-const char* JsonTypeName(const json& v) {
+// A JSON value as the type rules below see it, from either JSON library:
+// simdjson for request bodies, nlohmann for OIP inputs and online features.
+struct Scalar {
+  enum Kind { kNull, kInt, kUint, kDouble, kBool, kString, kList, kObject } kind = kNull;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  bool b = false;
+  std::string_view s;
+};
+
+Scalar Of(const json& v) {
+  Scalar x;
   switch (v.type()) {
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    case json::value_t::array: return "a list";
-    case json::value_t::object: return "an object";
+    case json::value_t::number_integer: x.kind = Scalar::kInt; x.i = v.get<int64_t>(); break;
+    case json::value_t::number_unsigned: x.kind = Scalar::kUint; x.u = v.get<uint64_t>(); break;
+    case json::value_t::number_float: x.kind = Scalar::kDouble; x.d = v.get<double>(); break;
+    case json::value_t::boolean: x.kind = Scalar::kBool; x.b = v.get<bool>(); break;
+    case json::value_t::string: x.kind = Scalar::kString; x.s = v.get_ref<const std::string&>(); break;
+    case json::value_t::array: x.kind = Scalar::kList; break;
+    case json::value_t::object: x.kind = Scalar::kObject; break;
+    default: break;
+  }
+  return x;
+}
+
+Scalar Of(simdjson::dom::element v) {
+  using simdjson::dom::element_type;
+  Scalar x;
+  switch (v.type()) {
+    case element_type::INT64: x.kind = Scalar::kInt; x.i = int64_t(v); break;
+    case element_type::UINT64: x.kind = Scalar::kUint; x.u = uint64_t(v); break;
+    case element_type::DOUBLE: x.kind = Scalar::kDouble; x.d = double(v); break;
+    case element_type::BOOL: x.kind = Scalar::kBool; x.b = bool(v); break;
+    case element_type::STRING: x.kind = Scalar::kString; x.s = std::string_view(v); break;
+    case element_type::ARRAY: x.kind = Scalar::kList; break;
+    case element_type::OBJECT: x.kind = Scalar::kObject; break;
+    default: break;
+  }
+  return x;
+}
+
+const char* KindName(Scalar::Kind kind) {
+  switch (kind) {
+    case Scalar::kString: return "a string";
+    case Scalar::kBool: return "a boolean";
+    case Scalar::kInt:
+    case Scalar::kUint: return "an integer";
+    case Scalar::kDouble: return "a number";
+    case Scalar::kList: return "a list";
+    case Scalar::kObject: return "an object";
     default: return "null";
   }
 }
 
-// Appends `v` to `b` (a column of `field`'s type), or says why it does not fit.
-bool Append(columnar::ColumnBuilder& b, const columnar::Field& field, const json& v, std::string* why) {
-  if (v.is_null()) {
+// Appends `v` to `b` (a column of `field`'s type), or says why it does not
+// fit. Null is a null value; an integral number is an int64 (3.0 is 3).
+bool Append(columnar::ColumnBuilder& b, const columnar::Field& field, const Scalar& v, std::string* why) {
+  if (v.kind == Scalar::kNull) {
     b.AppendNull();
     return true;
   }
   switch (field.type) {
     case DataType::kInt64:
-      if (v.is_number_integer()) {
-        b.AppendInt(v.get<int64_t>());
+      if (v.kind == Scalar::kInt) {
+        b.AppendInt(v.i);
         return true;
       }
-      if (v.is_number_float()) {  // 3.0 is the integer 3; 3.5 is not one
-        double d = v.get<double>();
-        if (std::floor(d) == d && std::abs(d) < 9.2e18) {
-          b.AppendInt(static_cast<int64_t>(d));
-          return true;
-        }
+      if (v.kind == Scalar::kUint && v.u <= uint64_t(INT64_MAX)) {
+        b.AppendInt(int64_t(v.u));
+        return true;
+      }
+      if (v.kind == Scalar::kDouble && std::floor(v.d) == v.d && std::abs(v.d) < 9.2e18) {
+        b.AppendInt(static_cast<int64_t>(v.d));
+        return true;
       }
       break;
     case DataType::kFloat64:
-      if (v.is_number()) {
-        b.AppendDouble(v.get<double>());
+      if (v.kind == Scalar::kInt || v.kind == Scalar::kUint || v.kind == Scalar::kDouble) {
+        b.AppendDouble(v.kind == Scalar::kDouble ? v.d : v.kind == Scalar::kInt ? double(v.i) : double(v.u));
         return true;
       }
       break;
     case DataType::kBool:
-      if (v.is_boolean()) {
-        b.AppendBool(v.get<bool>());
+      if (v.kind == Scalar::kBool) {
+        b.AppendBool(v.b);
         return true;
       }
       break;
     case DataType::kString:
-      if (v.is_string()) {
-        b.AppendString(v.get<std::string>());
+      if (v.kind == Scalar::kString) {
+        b.AppendString(v.s);
         return true;
       }
       break;
     case DataType::kTimestamp:
-      if (v.is_string()) {
+      if (v.kind == Scalar::kString) {
+        const std::string text(v.s);
         try {
-          ColumnPtr t = ValueColumn(v, DataType::kTimestamp, field.name);
-          b.AppendInt(t->ints()[0]);
+          b.AppendInt(ValueColumn(json(text), DataType::kTimestamp, field.name)->ints()[0]);
           return true;
         } catch (const ModelError&) {
-          *why = "\"" + v.get<std::string>() + "\" is not an ISO-8601 timestamp";
+          *why = "\"" + text + "\" is not an ISO-8601 timestamp";
           return false;
         }
       }
       break;
   }
   const std::string type(columnar::TypeName(field.type));
-  *why = std::string(JsonTypeName(v)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
+  *why = std::string(KindName(v.kind)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
   return false;
 }
 
@@ -207,87 +251,6 @@ std::vector<double> Predictor::Predict(const columnar::Table& raw) const {
   return out;
 }
 
-namespace {
-
-const char* ElementTypeName(simdjson::dom::element v) {
-  using simdjson::dom::element_type;
-  switch (v.type()) {
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::INT64:
-    case element_type::UINT64: return "an integer";
-    case element_type::DOUBLE: return "a number";
-    case element_type::ARRAY: return "a list";
-    case element_type::OBJECT: return "an object";
-    default: return "null";
-  }
-}
-
-// Appends `v` to `b` (a column of `field`'s type), or says why it does not
-// fit: the rules of Append() above, on a simdjson value.
-bool AppendElement(columnar::ColumnBuilder& b, const columnar::Field& field, simdjson::dom::element v, std::string* why) {
-  using simdjson::dom::element_type;
-  const element_type t = v.type();
-  if (t == element_type::NULL_VALUE) {
-    b.AppendNull();
-    return true;
-  }
-  switch (field.type) {
-    case DataType::kInt64:
-      if (t == element_type::INT64) {
-        b.AppendInt(int64_t(v));
-        return true;
-      }
-      if (t == element_type::UINT64 && uint64_t(v) <= uint64_t(INT64_MAX)) {
-        b.AppendInt(int64_t(uint64_t(v)));
-        return true;
-      }
-      if (t == element_type::DOUBLE) {  // 3.0 is the integer 3; 3.5 is not one
-        double d = double(v);
-        if (std::floor(d) == d && std::abs(d) < 9.2e18) {
-          b.AppendInt(static_cast<int64_t>(d));
-          return true;
-        }
-      }
-      break;
-    case DataType::kFloat64:
-      if (t == element_type::DOUBLE || t == element_type::INT64 || t == element_type::UINT64) {
-        b.AppendDouble(t == element_type::DOUBLE ? double(v) : t == element_type::INT64 ? double(int64_t(v)) : double(uint64_t(v)));
-        return true;
-      }
-      break;
-    case DataType::kBool:
-      if (t == element_type::BOOL) {
-        b.AppendBool(bool(v));
-        return true;
-      }
-      break;
-    case DataType::kString:
-      if (t == element_type::STRING) {
-        b.AppendString(std::string_view(v));
-        return true;
-      }
-      break;
-    case DataType::kTimestamp:
-      if (t == element_type::STRING) {
-        const std::string text{std::string_view(v)};
-        try {
-          b.AppendInt(ValueColumn(json(text), DataType::kTimestamp, field.name)->ints()[0]);
-          return true;
-        } catch (const ModelError&) {
-          *why = "\"" + text + "\" is not an ISO-8601 timestamp";
-          return false;
-        }
-      }
-      break;
-  }
-  const std::string type(columnar::TypeName(field.type));
-  *why = std::string(ElementTypeName(v)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
-  return false;
-}
-
-}  // namespace
-
 columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& extra) const {
   thread_local simdjson::dom::parser parser;  // reused: its buffers grow once per thread
   simdjson::padded_string text(body);
@@ -310,7 +273,7 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
   for (simdjson::dom::element row : rows) {
     simdjson::dom::object fields;
     if (row.get_object().get(fields)) {
-      throw RowError(r, "", "row " + std::to_string(r) + " is " + ElementTypeName(row) + ", not an object");
+      throw RowError(r, "", "row " + std::to_string(r) + " is " + KindName(Of(row).kind) + ", not an object");
     }
     std::fill(present.begin(), present.end(), 0);
     size_t found = 0;
@@ -318,7 +281,7 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
       auto it = input_index_.find(key);
       if (it == input_index_.end() || present[it->second]) continue;  // another key, or a repeat
       std::string why;
-      if (!AppendElement(builders[it->second], inputs_[it->second], value, &why)) {
+      if (!Append(builders[it->second], inputs_[it->second], Of(value), &why)) {
         throw RowError(r, inputs_[it->second].name, "row " + std::to_string(r) + ": column '" + inputs_[it->second].name + "': " + why);
       }
       present[it->second] = 1;
@@ -334,7 +297,7 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
         const json* v = extra ? extra(r, row_json, inputs_[j].name) : nullptr;
         if (!v) throw RowError(r, inputs_[j].name, "row " + std::to_string(r) + ": missing column '" + inputs_[j].name + "'");
         std::string why;
-        if (!Append(builders[j], inputs_[j], *v, &why)) {
+        if (!Append(builders[j], inputs_[j], Of(*v), &why)) {
           throw RowError(r, inputs_[j].name, "row " + std::to_string(r) + ": column '" + inputs_[j].name + "': " + why);
         }
       }
@@ -361,7 +324,7 @@ columnar::TablePtr Predictor::ColumnsToTable(const json& columns, int64_t rows) 
     b.Reserve(rows);
     for (int64_t r = 0; r < rows; ++r) {
       std::string why;
-      if (!Append(b, f, (*it)[size_t(r)], &why)) {
+      if (!Append(b, f, Of((*it)[size_t(r)]), &why)) {
         throw RowError(r, f.name, "input '" + f.name + "', value " + std::to_string(r) + ": " + why);
       }
     }

@@ -200,6 +200,7 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
     for (const auto& [key, d] : deployments_) wanted.insert(key);
   }
   std::map<std::string, std::map<std::string, int>> aliases;
+  std::map<std::string, std::vector<std::string>> online_uris;  // per DAG, read once per refresh
   int changed = 0;
   for (const auto& key : wanted) {
     const auto& [name, alias] = key;
@@ -217,12 +218,17 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
     if (current && current->version == it->second) {
       // The same version; newer online features of its DAG swap in too.
       if (current->dag.empty()) continue;
-      std::vector<std::string> now, then;
-      for (const auto& [task, where] : OnlineArtifacts(current->dag)) now.push_back(where.second);
+      auto uris = online_uris.find(current->dag);
+      if (uris == online_uris.end()) {
+        std::vector<std::string> now;
+        for (const auto& [task, where] : OnlineArtifacts(current->dag)) now.push_back(where.second);
+        std::sort(now.begin(), now.end());
+        uris = online_uris.emplace(current->dag, std::move(now)).first;
+      }
+      std::vector<std::string> then;
       for (const auto& t : current->online) then.push_back(t->uri);
       std::sort(then.begin(), then.end());
-      std::sort(now.begin(), now.end());
-      if (now == then) continue;
+      if (uris->second == then) continue;
       try {
         auto next = std::make_shared<Deployment>(*current);
         next->online = OnlineTablesOf(current->dag);
