@@ -34,11 +34,14 @@ cmake --build build/asan
   ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/asan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
 echo "== build and test under ThreadSanitizer"
+# TSan finds races; these two read big inputs on one thread (a 2 GiB CSV
+# field, DuckDB's files) for minutes and are run by the other two stages.
+tsan_skip='CsvFileTest.TwoGigabyteFieldIsABadRowNotACrash|DuckDbDifferentialTest.WeReadWhatDuckDbWrites'
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPIPE_BUILD_TESTS=ON \
   -DPIPE_SANITIZE=thread > /dev/null
 cmake --build build/tsan
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../../tests/tsan.supp" \
-  ctest -j"$jobs" --output-on-failure --timeout 600) | tee "$log/tsan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
+  ctest -j"$jobs" --output-on-failure --timeout 600 -E "$tsan_skip") | tee "$log/tsan" | grep -vE '^ *([0-9]+/[0-9]+ Test|Start +[0-9]+:)' || true
 
 echo "== fuzz the DAG loader for ${fuzz_seconds}s; the REST handlers, the CSV and the Parquet readers for half that"
 fuzz_failed=0
