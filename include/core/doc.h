@@ -55,6 +55,8 @@ class DocNode {
   void set_scalar(std::string text, bool quoted) { text_ = std::move(text); quoted_ = quoted; }
   void add_item(Ptr item) { items_.push_back(std::move(item)); }
   void add_entry(Ptr key, Ptr value) { entries_.emplace_back(std::move(key), std::move(value)); }
+  void set_items(std::vector<Ptr> items) { items_ = std::move(items); }
+  void set_entries(std::vector<Entry> entries) { entries_ = std::move(entries); }
 
  private:
   Kind kind_ = Kind::kNull;

@@ -78,6 +78,13 @@ struct TaskDefaults {
   TriggerRule trigger_rule = TriggerRule::kAllSuccess;
 };
 
+// Where a task's values are in the file, for messages that come after reading.
+struct TaskMarks {
+  std::vector<Mark> depends_on;  // one per TaskSpec::depends_on entry
+  std::vector<Mark> env;         // one per TaskSpec::env entry
+  Mark run;
+};
+
 // Validates one parsed document into a DagSpec, collecting diagnostics.
 class Validator {
  public:
@@ -109,7 +116,7 @@ class Validator {
     ReadTasks(*tasks, defaults, dag);
     // Template and argument checks do not need a sound graph: report them too.
     if (CheckGraph(dag)) ResolveInputs(dag);
-    for (const TaskSpec& task : dag.tasks) CheckTemplates(task, dag);
+    for (size_t t = 0; t < dag.tasks.size(); ++t) CheckTemplates(dag.tasks[t], marks_[t], dag);
     for (const TaskSpec& task : dag.tasks) {
       if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);
     }
@@ -126,26 +133,47 @@ class Validator {
       return;
     }
     if (!node.is_map()) return;
+    const auto& entries = node.entries();
+    // Most maps (a task's keys) are small: comparing with the keys before is
+    // cheaper than a hash map per map.
+    constexpr size_t kScanLimit = 16;
     std::unordered_map<std::string_view, Mark> seen;  // keys live in the document
-    seen.reserve(node.entries().size());
-    for (const auto& [key, value] : node.entries()) {
-      if (!key->is_scalar()) {
-        diags_.Add(key->mark(), "map keys must be plain strings, not " + key->TypeName());
-      } else if (auto [it, inserted] = seen.emplace(key->text(), key->mark()); !inserted) {
-        diags_.Add(key->mark(), "duplicate key " + Quote(key->text()) + " (first at line " +
-                                    std::to_string(it->second.line) + ")");
+    if (entries.size() > kScanLimit) seen.reserve(entries.size());
+    for (size_t idx = 0; idx < entries.size(); ++idx) {
+      const DocNode& key = *entries[idx].first;
+      if (!key.is_scalar()) {
+        diags_.Add(key.mark(), "map keys must be plain strings, not " + key.TypeName());
+      } else if (std::optional<Mark> first = FirstKey(entries, idx, kScanLimit, seen)) {
+        diags_.Add(key.mark(), "duplicate key " + Quote(key.text()) + " (first at line " +
+                                   std::to_string(first->line) + ")");
       }
-      CheckDuplicateKeys(*value);
+      CheckDuplicateKeys(*entries[idx].second);
     }
   }
 
-  void CheckKnownKeys(const DocNode& map, const std::vector<std::string>& known,
-                      const std::string& where) {
+  // Where the key of entries[idx] came first, if it did before idx.
+  static std::optional<Mark> FirstKey(const std::vector<DocNode::Entry>& entries, size_t idx, size_t scan_limit,
+                                      std::unordered_map<std::string_view, Mark>& seen) {
+    const DocNode& key = *entries[idx].first;
+    if (entries.size() > scan_limit) {
+      auto [it, inserted] = seen.emplace(key.text(), key.mark());
+      return inserted ? std::nullopt : std::optional<Mark>(it->second);
+    }
+    for (size_t before = 0; before < idx; ++before) {
+      const DocNode& other = *entries[before].first;
+      if (other.is_scalar() && other.text() == key.text()) return other.mark();
+    }
+    return std::nullopt;
+  }
+
+  // `where` and `task_id` name the map in messages: " in task 'a'".
+  void CheckKnownKeys(const DocNode& map, const std::vector<std::string>& known, std::string_view where,
+                      std::string_view task_id = {}) {
     for (const auto& [key, value] : map.entries()) {
       if (!key->is_scalar()) continue;
       if (std::find(known.begin(), known.end(), key->text()) == known.end()) {
-        diags_.Add(key->mark(), "unknown key " + Quote(key->text()) + where +
-                                    DidYouMean(key->text(), known));
+        std::string in = std::string(where) + (task_id.empty() ? "" : Quote(task_id));
+        diags_.Add(key->mark(), "unknown key " + Quote(key->text()) + in + DidYouMean(key->text(), known));
       }
     }
   }
@@ -352,6 +380,9 @@ class Validator {
   // --- tasks ------------------------------------------------------------------
 
   void ReadTasks(const DocNode& tasks, const TaskDefaults& defaults, DagSpec& dag) {
+    dag.tasks.reserve(tasks.entries().size());
+    marks_.reserve(tasks.entries().size());
+    task_index_.reserve(tasks.entries().size());
     for (const auto& [key, value] : tasks.entries()) {
       if (!key->is_scalar()) continue;
       if (!IsId(key->text())) {
@@ -360,6 +391,7 @@ class Validator {
       }
       if (!task_index_.emplace(key->text(), dag.tasks.size()).second) continue;  // a duplicate key
       TaskSpec task;
+      TaskMarks& marks = marks_.emplace_back();
       task.id = key->text();
       task.mark = key->mark();
       task.retry = defaults.retry;
@@ -369,15 +401,14 @@ class Validator {
       if (!value->is_map()) {
         diags_.Add(value->mark(), "task " + Quote(task.id) + " must be a map with at least 'op'");
       } else {
-        ReadTask(*value, task);
+        ReadTask(*value, task, marks);
       }
       dag.tasks.push_back(std::move(task));
     }
   }
 
-  void ReadTask(const DocNode& node, TaskSpec& task) {
-    std::string in_task = " in task " + Quote(task.id);
-    CheckKnownKeys(node, kTaskKeys, in_task);
+  void ReadTask(const DocNode& node, TaskSpec& task, TaskMarks& marks) {
+    CheckKnownKeys(node, kTaskKeys, " in task ", task.id);
     const DocNode* op_node = node.Find("op");
     if (!op_node) {
       diags_.Add(node.mark(), "task " + Quote(task.id) + " has no 'op'");
@@ -388,7 +419,7 @@ class Validator {
                                         DidYouMean(*op, ops_.names()));
       }
     }
-    if (const DocNode* deps = node.Find("depends_on")) ReadDependsOn(*deps, task);
+    if (const DocNode* deps = node.Find("depends_on")) ReadDependsOn(*deps, task, marks);
     if (const DocNode* with = node.Find("with"); with && !with->is_null()) {
       if (with->is_map()) {
         task.with = DocNode::Ptr(root_, with);  // shares ownership of the whole tree
@@ -405,17 +436,17 @@ class Validator {
         // The operator is unknown or missing, reported already.
       } else if (auto text = String(run, "run")) {
         task.run = *text;
-        run_marks_[task.id] = run->mark();
+        marks.run = run->mark();
       }
     } else if (is_shell) {
       diags_.Add(node.mark(), "shell task " + Quote(task.id) + " needs 'run' (the command)");
     }
-    if (const DocNode* env = node.Find("env"); env && !env->is_null()) ReadEnv(*env, is_shell, task);
+    if (const DocNode* env = node.Find("env"); env && !env->is_null()) ReadEnv(*env, is_shell, task, marks);
     ReadRetryKeys(node, task.retry, task.timeout, task.trigger_rule);
     if (auto v = Bool(node.Find("persist"), "persist")) task.persist = *v;
   }
 
-  void ReadDependsOn(const DocNode& deps, TaskSpec& task) {
+  void ReadDependsOn(const DocNode& deps, TaskSpec& task, TaskMarks& marks) {
     std::vector<const DocNode*> names;
     if (deps.is_scalar()) {
       names.push_back(&deps);
@@ -425,6 +456,8 @@ class Validator {
       diags_.Add(deps.mark(), "depends_on must be a task id or a list of task ids");
       return;
     }
+    task.depends_on.reserve(names.size());
+    marks.depends_on.reserve(names.size());
     for (const DocNode* name : names) {
       if (!name->is_scalar()) {
         diags_.Add(name->mark(), "depends_on entries must be task ids, not " + name->TypeName());
@@ -437,11 +470,11 @@ class Validator {
         continue;
       }
       task.depends_on.push_back(name->text());
-      dep_marks_[task.id].push_back(name->mark());
+      marks.depends_on.push_back(name->mark());
     }
   }
 
-  void ReadEnv(const DocNode& env, bool is_shell, TaskSpec& task) {
+  void ReadEnv(const DocNode& env, bool is_shell, TaskSpec& task, TaskMarks& marks) {
     if (!is_shell) {
       diags_.Add(env.mark(), "'env' is only for shell tasks");
       return;
@@ -459,7 +492,7 @@ class Validator {
                                       value->TypeName());
       } else {
         task.env.emplace_back(key->text(), value->text());
-        env_marks_[task.id].push_back(value->mark());
+        marks.env.push_back(value->mark());
       }
     }
   }
@@ -468,40 +501,47 @@ class Validator {
 
   // Checks dependencies exist and form no cycle; sorts tasks upstream-first.
   bool CheckGraph(DagSpec& dag) {
-    std::unordered_map<std::string, size_t> index;
-    index.reserve(dag.tasks.size());
-    std::vector<std::string> ids;
-    for (size_t idx = 0; idx < dag.tasks.size(); ++idx) {
-      index[dag.tasks[idx].id] = idx;
-      ids.push_back(dag.tasks[idx].id);
-    }
+    // task_index_ holds every task of dag.tasks, in file order.
+    const auto& index = task_index_;
     bool ok = true;
-    for (TaskSpec& task : dag.tasks) {
-      const auto& marks = dep_marks_[task.id];
-      std::vector<std::string> kept;
+    size_t n = dag.tasks.size();
+    // The graph as upstream positions (edges[first[t]..first[t+1]) for task t).
+    std::vector<size_t> edges, first(n + 1, 0);
+    for (size_t t = 0; t < n; ++t) {
+      TaskSpec& task = dag.tasks[t];
+      const std::vector<Mark>& marks = marks_[t].depends_on;
+      size_t kept = 0;
       for (size_t idx = 0; idx < task.depends_on.size(); ++idx) {
         const std::string& dep = task.depends_on[idx];
+        auto it = index.find(dep);
         if (dep == task.id) {
           diags_.Add(marks[idx], "task " + Quote(task.id) + " depends on itself");
           ok = false;
-        } else if (!index.count(dep)) {
+        } else if (it == index.end()) {
           diags_.Add(marks[idx], "task " + Quote(task.id) + " depends on unknown task " +
-                                     Quote(dep) + DidYouMean(dep, ids));
+                                     Quote(dep) + DidYouMean(dep, TaskIds(dag)));
           ok = false;
         } else {
-          kept.push_back(dep);
+          edges.push_back(it->second);
+          if (kept != idx) task.depends_on[kept] = std::move(task.depends_on[idx]);
+          ++kept;
         }
       }
-      task.depends_on = std::move(kept);
+      task.depends_on.resize(kept);
+      first[t + 1] = edges.size();
     }
     // Kahn's algorithm, taking ready tasks in file order.
-    size_t n = dag.tasks.size();
-    std::vector<std::vector<size_t>> downstream(n);
+    std::vector<size_t> down_first(n + 1, 0), down(edges.size());
     std::vector<size_t> indegree(n, 0);
-    for (size_t idx = 0; idx < n; ++idx) {
-      for (const std::string& dep : dag.tasks[idx].depends_on) {
-        downstream[index[dep]].push_back(idx);
-        ++indegree[idx];
+    for (size_t t = 0; t < n; ++t) {
+      indegree[t] = first[t + 1] - first[t];
+      for (size_t e = first[t]; e < first[t + 1]; ++e) ++down_first[edges[e] + 1];
+    }
+    for (size_t t = 0; t < n; ++t) down_first[t + 1] += down_first[t];
+    {
+      std::vector<size_t> fill(down_first.begin(), down_first.end() - 1);
+      for (size_t t = 0; t < n; ++t) {
+        for (size_t e = first[t]; e < first[t + 1]; ++e) down[fill[edges[e]]++] = t;
       }
     }
     std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;  // earliest first
@@ -514,8 +554,8 @@ class Validator {
       size_t idx = ready.top();
       ready.pop();
       order.push_back(idx);
-      for (size_t down : downstream[idx]) {
-        if (--indegree[down] == 0) ready.push(down);
+      for (size_t e = down_first[idx]; e < down_first[idx + 1]; ++e) {
+        if (--indegree[down[e]] == 0) ready.push(down[e]);
       }
     }
     if (order.size() != n) {
@@ -523,11 +563,24 @@ class Validator {
       return false;
     }
     std::vector<TaskSpec> sorted;
+    std::vector<TaskMarks> sorted_marks;
     sorted.reserve(n);
-    for (size_t idx : order) sorted.push_back(std::move(dag.tasks[idx]));
+    sorted_marks.reserve(n);
+    for (size_t idx : order) {
+      sorted.push_back(std::move(dag.tasks[idx]));
+      sorted_marks.push_back(std::move(marks_[idx]));
+    }
     dag.tasks = std::move(sorted);
-    for (size_t idx = 0; idx < n; ++idx) task_index_[dag.tasks[idx].id] = idx;
+    marks_ = std::move(sorted_marks);
+    for (size_t idx = 0; idx < n; ++idx) task_index_.find(dag.tasks[idx].id)->second = idx;
     return ok;
+  }
+
+  static std::vector<std::string> TaskIds(const DagSpec& dag) {
+    std::vector<std::string> ids;
+    ids.reserve(dag.tasks.size());
+    for (const TaskSpec& task : dag.tasks) ids.push_back(task.id);
+    return ids;
   }
 
   // Walks upstream from a task left on a cycle until a task repeats.
@@ -580,8 +633,6 @@ class Validator {
   }
 
   void ResolveInputs(DagSpec& dag) {
-    std::vector<std::string> ids;
-    for (const TaskSpec& task : dag.tasks) ids.push_back(task.id);
     for (TaskSpec& task : dag.tasks) {
       const Operator* op = ops_.Find(task.op);
       const DocNode* input = task.with->Find("input");
@@ -591,7 +642,7 @@ class Validator {
         const TaskSpec* source = Task(dag, *name);
         if (!source) {
           diags_.Add(input->mark(), "task " + Quote(task.id) + ": input names unknown task " +
-                                        Quote(*name) + DidYouMean(*name, ids));
+                                        Quote(*name) + DidYouMean(*name, TaskIds(dag)));
         } else if (!IsUpstream(dag, *name, task)) {
           diags_.Add(input->mark(), "task " + Quote(task.id) + ": input " + Quote(*name) +
                                         " is not upstream of it (add it to depends_on)");
@@ -668,20 +719,17 @@ class Validator {
     }
   }
 
-  void CheckTemplates(const TaskSpec& task, const DagSpec& dag) {
+  void CheckTemplates(const TaskSpec& task, const TaskMarks& marks, const DagSpec& dag) {
     CheckTemplatesIn(*task.with, dag);
-    if (!task.run.empty()) CheckTemplateText(task.run, run_marks_[task.id], dag);
-    const auto& marks = env_marks_[task.id];
+    if (!task.run.empty()) CheckTemplateText(task.run, marks.run, dag);
     for (size_t idx = 0; idx < task.env.size(); ++idx) {
-      CheckTemplateText(task.env[idx].second, marks[idx], dag);
+      CheckTemplateText(task.env[idx].second, marks.env[idx], dag);
     }
   }
 
   const OperatorRegistry& ops_;
   Diagnostics& diags_;
-  std::unordered_map<std::string, std::vector<Mark>> dep_marks_;
-  std::unordered_map<std::string, std::vector<Mark>> env_marks_;
-  std::unordered_map<std::string, Mark> run_marks_;
+  std::vector<TaskMarks> marks_;  // where each of dag.tasks wrote its values
   DocNode::Ptr root_;
   std::unordered_map<std::string, size_t> task_index_;  // id -> position in dag.tasks
 };

@@ -24,6 +24,12 @@ struct ReadFailure {
 
 std::string Text(const yaml_char_t* s) { return s ? reinterpret_cast<const char*>(s) : ""; }
 
+bool IsStringTag(const yaml_char_t* tag) {
+  if (!tag) return false;
+  std::string_view t(reinterpret_cast<const char*>(tag));
+  return t == "!" || t == "tag:yaml.org,2002:str";
+}
+
 // Builds DocNodes from libyaml's parse events. Each node carries its expanded
 // size (itself plus everything under it, aliases counted in full) so that an
 // alias bomb is caught before anything walks it.
@@ -39,7 +45,8 @@ class TreeBuilder {
         std::string name = Text(e.data.alias.anchor);
         auto it = anchors_.find(name);
         if (it == anchors_.end()) {
-          for (const Frame& f : stack_) {
+          for (size_t d = 0; d < depth_; ++d) {
+            const Frame& f = stack_[d];
             if (f.anchor == name) throw ReadFailure{mark, "alias *" + name + " refers to a node that contains it"};
           }
           throw ReadFailure{mark, "alias *" + name + " refers to no anchor &" + name + " before it"};
@@ -49,11 +56,10 @@ class TreeBuilder {
       }
       case YAML_SCALAR_EVENT: {
         const auto& s = e.data.scalar;
-        std::string tag = Text(s.tag);
         std::string value(reinterpret_cast<const char*>(s.value), s.length);
         // Any quoting or block style, or an explicit string tag, keeps the
         // text a string: a quoted "1" stays the text 1.
-        bool quoted = s.style != YAML_PLAIN_SCALAR_STYLE || tag == "!" || tag == "tag:yaml.org,2002:str";
+        bool quoted = s.style != YAML_PLAIN_SCALAR_STYLE || IsStringTag(s.tag);
         bool null = !quoted && (value.empty() || value == "~" || value == "null" || value == "Null" ||
                                 value == "NULL");
         auto node = null ? DocNode::Null(mark) : DocNode::Scalar(std::move(value), quoted, mark);
@@ -61,20 +67,30 @@ class TreeBuilder {
         break;
       }
       case YAML_SEQUENCE_START_EVENT:
-        CheckDepth(mark);
-        stack_.push_back({std::make_shared<DocNode>(DocNode::Kind::kSequence, mark), 1,
-                          Text(e.data.sequence_start.anchor), nullptr});
+        Open(DocNode::Kind::kSequence, Text(e.data.sequence_start.anchor), mark);
         break;
       case YAML_MAPPING_START_EVENT:
-        CheckDepth(mark);
-        stack_.push_back({std::make_shared<DocNode>(DocNode::Kind::kMap, mark), 1,
-                          Text(e.data.mapping_start.anchor), nullptr});
+        Open(DocNode::Kind::kMap, Text(e.data.mapping_start.anchor), mark);
         break;
       case YAML_SEQUENCE_END_EVENT:
       case YAML_MAPPING_END_EVENT: {
-        Frame frame = std::move(stack_.back());
-        stack_.pop_back();
-        Add(frame.node, frame.size, frame.anchor, frame.node->mark());
+        Frame& frame = stack_[depth_ - 1];
+        // The children move into a vector of their exact size: one
+        // allocation per container, however many children it has.
+        if (frame.node->is_sequence()) {
+          frame.node->set_items({std::make_move_iterator(frame.items.begin()), std::make_move_iterator(frame.items.end())});
+        } else {
+          frame.node->set_entries(
+              {std::make_move_iterator(frame.entries.begin()), std::make_move_iterator(frame.entries.end())});
+        }
+        frame.items.clear();
+        frame.entries.clear();
+        DocNode::Ptr node = std::move(frame.node);
+        int64_t size = frame.size;
+        std::string anchor = std::move(frame.anchor);
+        --depth_;
+        Mark where = node->mark();
+        Add(std::move(node), size, anchor, where);
         break;
       }
       default:
@@ -87,16 +103,31 @@ class TreeBuilder {
     DocNode::Ptr node;
     int64_t size = 0;
   };
+  // An open container. Frames stay in stack_ when closed (depth_ says how
+  // many are open), so their child buffers are reused by the next container
+  // at that depth.
   struct Frame {
     std::shared_ptr<DocNode> node;
     int64_t size = 1;
     std::string anchor;
     DocNode::Ptr pending_key;  // maps: the key waiting for its value
+    std::vector<DocNode::Ptr> items;
+    std::vector<DocNode::Entry> entries;
   };
+
+  void Open(DocNode::Kind kind, std::string anchor, Mark mark) {
+    CheckDepth(mark);
+    if (depth_ == stack_.size()) stack_.emplace_back();
+    Frame& frame = stack_[depth_++];
+    frame.node = std::make_shared<DocNode>(kind, mark);
+    frame.size = 1;
+    frame.anchor = std::move(anchor);
+    frame.pending_key = nullptr;
+  }
 
   // Whatever walks the tree later recurses, so the nesting has a bound.
   void CheckDepth(Mark mark) const {
-    if (stack_.size() >= kMaxDepth) {
+    if (depth_ >= kMaxDepth) {
       throw ReadFailure{mark, "YAML nesting deeper than " + std::to_string(kMaxDepth) + " levels"};
     }
   }
@@ -105,25 +136,26 @@ class TreeBuilder {
 
   void Add(DocNode::Ptr node, int64_t size, const std::string& anchor, Mark where) {
     if (!anchor.empty()) anchors_[anchor] = {node, size};
-    if (stack_.empty()) {
+    if (depth_ == 0) {
       root_ = std::move(node);
       return;
     }
-    Frame& parent = stack_.back();
+    Frame& parent = stack_[depth_ - 1];
     parent.size += size;
     if (parent.size > kMaxExpandedNodes) {
       throw ReadFailure{where, "YAML aliases expand to more than " + std::to_string(kMaxExpandedNodes) + " nodes"};
     }
     if (parent.node->is_sequence()) {
-      parent.node->add_item(std::move(node));
+      parent.items.push_back(std::move(node));
     } else if (!parent.pending_key) {
       parent.pending_key = std::move(node);
     } else {
-      parent.node->add_entry(std::move(parent.pending_key), std::move(node));
+      parent.entries.emplace_back(std::move(parent.pending_key), std::move(node));
     }
   }
 
   std::vector<Frame> stack_;
+  size_t depth_ = 0;  // the open frames are stack_[0, depth_)
   std::map<std::string, Sized> anchors_;
   DocNode::Ptr root_;
 };

@@ -10,14 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
-#include <sstream>
 #include <optional>
 
 #include "core/operator.h"
@@ -31,26 +29,44 @@ namespace {
 // A pollable handle on a child (Linux >= 5.3); -1 when unavailable.
 int OpenPidFd(pid_t pid) { return int(syscall(SYS_pidfd_open, pid, 0)); }
 
-// This process's environment, read once: tasks inherit it as it was at start.
-const std::map<std::string, std::string>& BaseEnvironment() {
-  static const std::map<std::string, std::string> vars = [] {
-    std::map<std::string, std::string> out;
+// This process's environment, read once: tasks inherit it as it was at
+// start. "NAME=VALUE" entries, one per name (the last one wins).
+const std::vector<std::string>& BaseEnvironment() {
+  static const std::vector<std::string> entries = [] {
+    std::map<std::string_view, std::string_view> vars;
     for (char** p = environ; *p; ++p) {
       std::string_view entry(*p);
       size_t eq = entry.find('=');
-      if (eq != std::string_view::npos) out[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+      if (eq != std::string_view::npos) vars[entry.substr(0, eq)] = entry;
     }
+    std::vector<std::string> out;
+    for (const auto& [name, entry] : vars) out.emplace_back(entry);
     return out;
   }();
-  return vars;
+  return entries;
 }
 
+// The base environment with `extra` set over it (a later pair wins over an
+// earlier one of the same name). Made for every spawn, so no map is copied:
+// the extra names are few.
 std::vector<std::string> BuildEnvironment(const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::map<std::string, std::string> vars = BaseEnvironment();
-  for (const auto& [key, value] : extra) vars[key] = value;
+  auto set_later = [&](size_t idx, std::string_view name) {
+    for (size_t later = idx + 1; later < extra.size(); ++later) {
+      if (extra[later].first == name) return true;
+    }
+    return false;
+  };
+  const std::vector<std::string>& base = BaseEnvironment();
   std::vector<std::string> out;
-  out.reserve(vars.size());
-  for (const auto& [key, value] : vars) out.push_back(key + "=" + value);
+  out.reserve(base.size() + extra.size());
+  for (const std::string& entry : base) {
+    std::string_view name = std::string_view(entry).substr(0, entry.find('='));
+    bool overridden = std::any_of(extra.begin(), extra.end(), [&](const auto& kv) { return kv.first == name; });
+    if (!overridden) out.push_back(entry);
+  }
+  for (size_t idx = 0; idx < extra.size(); ++idx) {
+    if (!set_later(idx, extra[idx].first)) out.push_back(extra[idx].first + "=" + extra[idx].second);
+  }
   return out;
 }
 
@@ -107,16 +123,33 @@ bool Pump(int fd, LazyOutput& out) {
 }  // namespace
 
 std::string ProcessToken(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Read for every task start: plain read(2), no streams.
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[1024];
+  ssize_t n;
+  do {
+    n = read(fd, buf, sizeof buf);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return "";
+  std::string_view stat(buf, size_t(n));
   size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return "";
-  std::istringstream fields(stat.substr(paren + 2));
-  std::string field;
+  if (paren == std::string_view::npos) return "";
   // After "(comm) ", starttime is the 20th field (22nd of the line).
-  for (int idx = 0; idx < 20 && fields >> field; ++idx) {
+  std::string_view rest = stat.substr(paren + 1);
+  std::string_view field;
+  for (int idx = 0; idx < 20; ++idx) {
+    size_t start = rest.find_first_not_of(" \n");
+    if (start == std::string_view::npos) return "";
+    size_t end = rest.find_first_of(" \n", start);
+    if (end == std::string_view::npos) end = rest.size();
+    field = rest.substr(start, end - start);
+    rest = rest.substr(end);
   }
-  return field.empty() ? "" : std::to_string(pid) + "@" + field;
+  return std::string(std::to_string(pid)).append("@").append(field);
 }
 
 bool KillProcessGroup(const std::string& token) {

@@ -337,3 +337,40 @@ TEST(SubprocessTest, ReleasingAChildThatDiedAtItsGateFails) {
 
 }  // namespace
 }  // namespace pipeline
+
+namespace pipeline {
+namespace {
+
+TEST(SubprocessTest, ExtraVariablesOverrideTheInheritedOnesOnceEach) {
+  // Given names set by the daemon's environment and by the task (one twice),
+  // then the child sees each name once, with the task's last value.
+  fs::path dir = testing_util::FreshTestDir("pipe_env");
+  SubprocessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "env | grep -E '^(HOME|PIPE_TEST_[A-Z]+|PATH)=' | sort"};
+  spec.env = {{"HOME", "/elsewhere"}, {"PIPE_TEST_A", "1"}, {"PIPE_TEST_A", "2"}};
+  spec.output_path = (dir / "out.log").string();
+  std::string error;
+  auto child = Subprocess::Start(spec, &error);
+  ASSERT_TRUE(child) << error;
+  EventCancelToken never;
+  ASSERT_TRUE(child->Wait(never, std::chrono::milliseconds(100)).exited);
+  std::ifstream in(dir / "out.log");
+  std::stringstream out;
+  out << in.rdbuf();
+  EXPECT_EQ(out.str(), "HOME=/elsewhere\nPATH=" + std::string(getenv("PATH")) +
+                           "\nPIPE_TEST_A=2\n");
+  fs::remove_all(dir);
+}
+
+TEST(SubprocessTest, ProcessTokenIsThePidAndItsStartTime) {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int idx = 0; idx < 20; ++idx) fields >> field;  // starttime, the 22nd field
+  EXPECT_EQ(ProcessToken(getpid()), std::to_string(getpid()) + "@" + field);
+  EXPECT_EQ(ProcessToken(0x3fffffff), "");  // no such process
+}
+
+}  // namespace
+}  // namespace pipeline
