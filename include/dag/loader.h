@@ -16,6 +16,7 @@ class OperatorRegistry;
 struct LoadResult {
   std::optional<DagSpec> dag;            // set only when there is no diagnostic
   std::vector<Diagnostic> diagnostics;   // sorted by position; file-wide ones last
+  DocNode::Ptr document;                 // the parsed file (the DAG's `with` maps share it)
 };
 
 struct FolderLoadResult {

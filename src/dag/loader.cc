@@ -755,6 +755,7 @@ LoadResult DagLoader::LoadText(std::string_view text, const std::string& file) c
   }
   result.diagnostics = diags.items();
   SortDiagnostics(result.diagnostics);
+  result.document = std::move(root);
   if (result.diagnostics.empty()) {
     std::error_code ec;
     fs::path abs = fs::absolute(file, ec);
