@@ -62,6 +62,9 @@ class Predictor {
   // after the chain is missing for XGBoost and a RowError for the linear
   // models, which have no way to score it.
   std::vector<double> Predict(const columnar::Table& raw) const;
+  // The same for a table that holds the features already (the chain is not
+  // replayed): a RowError when one is missing.
+  std::vector<double> PredictFeatures(const columnar::Table& features) const;
 
   // Rows given as JSON objects -> a one-batch table of inputs(). `body` is
   // a JSON document: {"rows": [...]} or the list itself, parsed with

@@ -194,7 +194,10 @@ std::vector<double> Predictor::Predict(const columnar::Table& raw) const {
     }
   }
   columnar::TablePtr table = chain_.empty() ? nullptr : chain_.Apply(raw);
-  const columnar::Table& t = table ? *table : raw;
+  return PredictFeatures(table ? *table : raw);
+}
+
+std::vector<double> Predictor::PredictFeatures(const columnar::Table& t) const {
   const int64_t n = t.num_rows();
   // The features, each as a column of doubles.
   std::vector<double> values(features_.size() * static_cast<size_t>(n));

@@ -9,9 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "columnar/parquet.h"
 #include "core/error.h"
 #include "core/names.h"
+#include "ml/predictor.h"
 #include "ops/args.h"
+#include "ops/model_metrics.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -98,6 +101,59 @@ class ServeOperator final : public Operator {
   }
 
  private:
+  static int64_t TestRows(const json& metrics) {
+    return metrics.contains("test_rows") && metrics["test_rows"].is_number_integer() ? metrics["test_rows"].get<int64_t>()
+                                                                                     : 0;
+  }
+
+  // The target column as doubles (a number or a bool, no nulls: `train`
+  // took these rows only after checking that).
+  static std::vector<double> TargetValues(const columnar::Table& rows, const std::string& target) {
+    auto idx = rows.schema().IndexOf(target);
+    if (!idx) throw OpError("serve: the test split has no target column '" + target + "'");
+    std::vector<double> y;
+    y.reserve(size_t(rows.num_rows()));
+    for (const columnar::Batch& b : rows.batches()) {
+      const columnar::Column& c = *b.columns[size_t(*idx)];
+      for (int64_t i = 0; i < b.num_rows; ++i) {
+        switch (c.type()) {
+          case columnar::DataType::kFloat64: y.push_back(c.doubles()[i]); break;
+          case columnar::DataType::kInt64: y.push_back(double(c.ints()[i])); break;
+          case columnar::DataType::kBool: y.push_back(c.bools()[i] ? 1.0 : 0.0); break;
+          default: throw OpError("serve: target '" + target + "' of the test split is not a number or bool");
+        }
+      }
+    }
+    return y;
+  }
+
+  // The test metrics of `current` on the test rows `train_task` recorded
+  // for `candidate` (its `test_split` artifact); null and `why` when they
+  // cannot be had (no such artifact, another target, a feature missing).
+  static json ScoreOnTestSplit(TaskContext& ctx, const std::string& train_task, const ModelRegistration& candidate,
+                               const RegisteredModel& current, std::string* why) {
+    std::optional<ArtifactInfo> split = ctx.FindArtifact(train_task, "test_split");
+    if (!split) {
+      *why = "'" + train_task + "' is not a train task of this run with a test split";
+      return nullptr;
+    }
+    const ModelRegistration& c = current.model;
+    if (c.target != candidate.target || c.kind != candidate.kind) {
+      *why = "version " + std::to_string(current.version) + " predicts " + c.kind + " of '" + c.target + "'";
+      return nullptr;
+    }
+    try {
+      columnar::TablePtr rows = columnar::ReadParquetFile(split->uri);
+      std::vector<double> y = TargetValues(*rows, candidate.target);
+      auto predictor = ml::Predictor::Load({c.format, c.uri, c.kind, c.features_json, c.transforms_json}, 0);
+      std::vector<double> p = predictor->PredictFeatures(*rows);
+      return TestMetrics(c.kind, y.data(), p.data(), int64_t(y.size()));
+    } catch (const std::exception& e) {
+      *why = e.what();
+      return nullptr;
+    }
+  }
+
   static TaskResult Serve(TaskContext& ctx, const ServeArgs& a) {
     std::optional<RegisteredModel> candidate = ctx.FindModel(a.model);
     if (!candidate) throw OpError("serve: no model version '" + a.model + "' (a train task of this run, or NAME, NAME@ALIAS, NAME:VERSION)");
@@ -128,14 +184,23 @@ class ServeOperator final : public Operator {
             .push_back(metric + " " + Figure(*value) + (*value <= *a.max ? " <= " : " is above the maximum ") + Figure(*a.max));
       }
       if (a.better_than_current && current && current->version != version) {
-        std::optional<double> theirs = value_of(json::parse(current->model.metrics_json, nullptr, false));
+        // Champion against challenger on the same rows: the serving version
+        // scored on the candidate's test split; its recorded figure (from its
+        // own test split) only when that cannot be done, and then said so.
+        std::string not_scored;
+        std::optional<double> theirs = value_of(ScoreOnTestSplit(ctx, a.model, m, *current, &not_scored));
+        std::string on = theirs ? " on the same " + std::to_string(TestRows(metrics)) + " test rows" : "";
+        if (!theirs) {
+          theirs = value_of(json::parse(current->model.metrics_json, nullptr, false));
+          on = " as recorded (not scored on these test rows: " + not_scored + ")";
+        }
         if (!theirs) {
           held.push_back("the serving version " + std::to_string(current->version) + " has no " + metric);
         } else {
           const bool better = higher ? *value > *theirs : *value < *theirs;
           (better ? held : failed)
               .push_back(metric + " " + Figure(*value) + (better ? " beats " : " does not beat ") + "version " +
-                         std::to_string(current->version) + "'s " + Figure(*theirs));
+                         std::to_string(current->version) + "'s " + Figure(*theirs) + on);
         }
       }
     }

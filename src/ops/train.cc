@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "columnar/compute.h"
 #include "columnar/parallel.h"
 #include "core/error.h"
 #include "core/names.h"
@@ -23,6 +24,7 @@
 #include "ml/metrics.h"
 #include "ml/xgboost.h"
 #include "ops/args.h"
+#include "ops/model_metrics.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -237,7 +239,32 @@ std::vector<double> Gather(const std::vector<double>& values, const std::vector<
   return out;
 }
 
-json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+// Rows `rows` of every column of `table`, in table order, as one batch.
+columnar::TablePtr TakeRows(const columnar::Table& table, std::vector<int64_t> rows) {
+  std::sort(rows.begin(), rows.end());
+  const columnar::Schema& schema = table.schema();
+  std::vector<std::vector<columnar::ColumnPtr>> parts(size_t(schema.num_fields()));
+  size_t next = 0;
+  int64_t offset = 0;
+  for (const columnar::Batch& b : table.batches()) {
+    std::vector<int64_t> local;
+    while (next < rows.size() && rows[next] < offset + b.num_rows) local.push_back(rows[next++] - offset);
+    if (!local.empty()) {
+      for (size_t c = 0; c < parts.size(); ++c) parts[c].push_back(columnar::Take(*b.columns[c], local));
+    }
+    offset += b.num_rows;
+  }
+  columnar::Batch out;
+  out.num_rows = int64_t(rows.size());
+  for (size_t c = 0; c < parts.size(); ++c) {
+    const columnar::Field& f = schema.field(int(c));
+    out.columns.push_back(parts[c].empty() ? std::make_shared<columnar::Column>(f.type, 0)
+                                           : columnar::ConcatColumns(f.type, parts[c], f.name));
+  }
+  auto taken = std::make_shared<columnar::Table>(schema);
+  taken->AddBatch(std::move(out));
+  return taken;
+}
 
 class TrainOperator final : public Operator {
  public:
@@ -456,16 +483,10 @@ class TrainOperator final : public Operator {
       throw OpError("train: a classifier needs a target of 0 and 1 (or bool); '" + a.target + "' holds other values");
     }
 
-    json metrics;
-    if (kind == "classification") {
-      ml::ClassificationMetrics m = ml::EvaluateClassifier(test_part.y.data(), prediction.data(), int64_t(test.size()));
-      metrics = {{"accuracy", Finite(m.accuracy)}, {"auc", Finite(m.auc)},        {"logloss", Finite(m.logloss)},
-                 {"precision", Finite(m.precision)}, {"recall", Finite(m.recall)}, {"f1", Finite(m.f1)},
-                 {"confusion", {{"tp", m.tp}, {"fp", m.fp}, {"tn", m.tn}, {"fn", m.fn}}}};
-    } else {
-      ml::RegressionMetrics m = ml::EvaluateRegressor(test_part.y.data(), prediction.data(), int64_t(test.size()));
-      metrics = {{"rmse", Finite(m.rmse)}, {"mae", Finite(m.mae)}, {"r2", Finite(m.r2)}};
-    }
+    json metrics = TestMetrics(kind, test_part.y.data(), prediction.data(), int64_t(test.size()));
+    // The test rows, every column of the input: `serve`'s gate scores the
+    // version it would replace on the same rows (champion against challenger).
+    PersistTable(ctx, *TakeRows(*input, test), "test_split");
     metrics["train_rows"] = int64_t(train.size());
     metrics["test_rows"] = int64_t(test.size());
     if (!valid.empty()) metrics["validation_rows"] = int64_t(valid.size());

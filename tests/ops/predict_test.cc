@@ -10,8 +10,10 @@
 
 #include "columnar/compute.h"
 #include "columnar/csv.h"
+#include "columnar/parquet.h"
 #include "core/operator.h"
 #include "ml/chain.h"
+#include "ml/metrics.h"
 #include "ml/predictor.h"
 #include "ops/data_operators.h"
 #include "ops/table_io.h"
@@ -249,7 +251,8 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
   TaskResult r = ops_.Find("serve")->Execute(*ctx);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.metrics.summary,
-            "not promoted: fraud v2: auc 0.7 is below the minimum 0.75; auc 0.7 does not beat version 1's 0.8; "
+            "not promoted: fraud v2: auc 0.7 is below the minimum 0.75; auc 0.7 does not beat version 1's 0.8 as "
+            "recorded (not scored on these test rows: 'fraud:2' is not a train task of this run with a test split); "
             "production stays v1");
   EXPECT_EQ(ctx->aliases().at({"fraud", "production"}), 1);
   json record = json::parse(std::ifstream(ctx->FindArtifact("deploy", "deployment")->uri));
@@ -265,8 +268,55 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
   ctx3->SetModelAlias("fraud", "production", 1);
   r = ops_.Find("serve")->Execute(*ctx3);
   ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.metrics.summary, "promoted fraud v3 to production (was v1) (auc 0.9 >= 0.75; auc 0.9 beats version 1's 0.8)");
+  EXPECT_EQ(r.metrics.summary,
+            "promoted fraud v3 to production (was v1) (auc 0.9 >= 0.75; auc 0.9 beats version 1's 0.8 as recorded "
+            "(not scored on these test rows: 'fraud:3' is not a train task of this run with a test split))");
   EXPECT_EQ(ctx3->aliases().at({"fraud", "production"}), 3);
+}
+
+TEST_F(PredictTest, BetterThanCurrentScoresTheServingVersionOnTheCandidatesTestRows) {
+  // Given a serving version trained on good features, whose recorded AUC is
+  // (falsely) low, and a candidate trained on one weak feature, then the gate
+  // scores the serving version on the candidate's test rows and keeps it:
+  // the recorded figures, from other test rows, would have promoted.
+  TablePtr raw = columnar::ReadCsvText(RawCsv(600), "raw.csv").table;
+  TablePtr t = Transformed(raw);
+  auto strong = Context("train_strong", "{target: y, features: [amount_std, merchant_code], model: logistic_regression, name: fraud}");
+  RunOn(*strong, "train", t);
+  auto weak = Context("train_weak", "{target: y, features: [ts_hour], model: logistic_regression, name: fraud}");
+  RunOn(*weak, "train", t);
+  ModelRegistration champion = strong->models().at(0), challenger = weak->models().at(0);
+  const double challenger_auc = json::parse(challenger.metrics_json)["auc"].get<double>();
+
+  auto deploy = Context("deploy", "{model: train_weak, promote_if: {better_than_current: true}}", false);
+  champion.metrics_json = json{{"auc", 0.01}}.dump();  // what v1 recorded: far below the candidate
+  deploy->RegisterModel(champion);
+  deploy->RegisterModel(challenger);
+  deploy->SetModelAlias("fraud", "production", 1);
+  for (const auto& [key, art] : weak->artifacts()) deploy->AddArtifact(key.first, art);
+
+  // The champion's AUC on the challenger's test rows (every column of the
+  // training table), by hand.
+  ArtifactInfo split = *deploy->FindArtifact("train_weak", "test_split");
+  TablePtr rows = columnar::Concatenate(*columnar::ReadParquetFile(split.uri));
+  ASSERT_EQ(rows->schema(), t->schema());
+  ASSERT_EQ(rows->num_rows(), json::parse(challenger.metrics_json)["test_rows"].get<int64_t>());
+  auto predictor = ml::Predictor::Load({champion.format, champion.uri, champion.kind, champion.features_json,
+                                        champion.transforms_json}, 1);
+  std::vector<double> scores = predictor->PredictFeatures(*rows);
+  const columnar::Column& label = *rows->batch(0).columns[*rows->schema().IndexOf("y")];
+  std::vector<double> y;
+  for (int64_t i = 0; i < rows->num_rows(); ++i) y.push_back(double(label.ints()[i]));
+  const double champion_auc = ml::RocAuc(y.data(), scores.data(), rows->num_rows());
+  ASSERT_GT(champion_auc, challenger_auc);
+
+  TaskResult r = ops_.Find("serve")->Execute(*deploy);
+  ASSERT_TRUE(r.ok) << r.error;
+  char figures[128];
+  std::snprintf(figures, sizeof figures, "auc %.4g does not beat version 1's %.4g on the same %lld test rows",
+                challenger_auc, champion_auc, static_cast<long long>(rows->num_rows()));
+  EXPECT_EQ(r.metrics.summary, "not promoted: fraud v2: " + std::string(figures) + "; production stays v1");
+  EXPECT_EQ(deploy->aliases().at({"fraud", "production"}), 1);
 }
 
 TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
