@@ -52,7 +52,8 @@ double JensenShannonDistance(const std::vector<int64_t>& p, const std::vector<in
 
 struct DriftFigures {
   double psi = 0;
-  double ks = -1;  // numeric only
+  double ks = -1;      // numeric only
+  double ks_max = -1;  // numeric: an upper bound of the exact KS (= ks when exact)
   double js = -1;  // categorical only
   double reference_null_rate = 0;
   double current_null_rate = 0;
@@ -61,6 +62,32 @@ struct DriftFigures {
   std::vector<std::string> categories;   // categorical: the reference's, then "(new)"
 };
 DriftFigures CompareNumeric(const NumericSample& reference, const NumericSample& current);
+
+// What monitoring keeps of a numeric reference column so that a current
+// sample is compared in one pass over its values, never sorted: the PSI
+// cuts and bin counts, and the reference's distribution function at up to
+// `grid_points` of its values (its quantiles; every distinct value when it
+// has no more). With every distinct value kept, KS is exact; otherwise the
+// current values are counted between the kept points, the statistic is taken
+// at them (a lower bound of the exact one) and `ks_max` bounds it above.
+inline constexpr int kKsGridPoints = 4096;
+inline constexpr int kMaxGridPoints = 60000;  // grid_points above it count as this
+struct NumericProfile {
+  std::vector<double> cuts;                // as NumericSample::cuts
+  std::vector<int64_t> bins;               // the reference's PSI bin counts
+  std::vector<double> grid;                // ascending, distinct
+  std::vector<int64_t> at_most, below;     // reference values <= and < each grid point
+  std::vector<size_t> cut_points;          // where each PSI cut is in the grid
+  int64_t rows = 0, nulls = 0, values = 0;
+  bool exact = false;                      // grid holds every distinct value
+};
+NumericProfile ProfileNumeric(const NumericSample& reference, int grid_points = kKsGridPoints);
+
+// The figures of `n` current values (`validity` may be nullptr; NaN counts
+// as null) against a profile. `ks` is exact when the profile is; otherwise
+// the exact statistic lies in [ks, ks_max].
+DriftFigures CompareToProfile(const NumericProfile& reference, const double* values, const uint64_t* validity,
+                              int64_t n);
 DriftFigures CompareCategorical(const CategoricalSample& reference, const CategoricalSample& current);
 
 }  // namespace pipeline::ml

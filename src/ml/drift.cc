@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "columnar/column.h"
 #include "kernels/kernels.h"
 
 namespace pipeline::ml {
@@ -88,6 +89,163 @@ DriftFigures CompareNumeric(const NumericSample& reference, const NumericSample&
     f.psi = Psi(f.reference_bins, f.current_bins);
   }
   f.ks = KsStatistic(reference.sorted, current.sorted);
+  f.ks_max = f.ks;
+  return f;
+}
+
+NumericProfile ProfileNumeric(const NumericSample& reference, int grid_points) {
+  grid_points = std::clamp(grid_points, 1, kMaxGridPoints);
+  NumericProfile p;
+  p.rows = reference.rows;
+  p.nulls = reference.nulls;
+  p.values = static_cast<int64_t>(reference.sorted.size());
+  p.cuts = reference.cuts;
+  if (!p.cuts.empty()) p.bins = BinCounts(reference, p.cuts);
+  const std::vector<double>& v = reference.sorted;
+  if (v.empty()) return p;
+  // Every distinct value when there are few enough, else evenly spaced ranks.
+  std::vector<double> distinct;
+  for (size_t i = 0; i < v.size() && distinct.size() <= size_t(grid_points); ++i) {
+    if (distinct.empty() || v[i] != distinct.back()) distinct.push_back(v[i]);
+  }
+  p.exact = distinct.size() <= size_t(grid_points);
+  if (p.exact) {
+    p.grid = std::move(distinct);
+  } else {
+    for (int k = 1; k <= grid_points; ++k) {
+      const double x = v[size_t(double(k) * double(v.size()) / grid_points) - 1];
+      if (p.grid.empty() || x != p.grid.back()) p.grid.push_back(x);
+    }
+  }
+  // The PSI cuts are grid points too, so that each stretch between two
+  // points lies in one PSI bin: the current values' bins come from the
+  // grid's counts.
+  std::vector<double> merged;
+  std::set_union(p.grid.begin(), p.grid.end(), p.cuts.begin(), p.cuts.end(), std::back_inserter(merged));
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  p.grid = std::move(merged);
+  for (double cut : p.cuts) p.cut_points.push_back(size_t(std::lower_bound(p.grid.begin(), p.grid.end(), cut) - p.grid.begin()));
+  for (double x : p.grid) {
+    p.at_most.push_back(std::upper_bound(v.begin(), v.end(), x) - v.begin());
+    p.below.push_back(std::lower_bound(v.begin(), v.end(), x) - v.begin());
+  }
+  return p;
+}
+
+namespace {
+
+// Finds a value's place among the grid points in about one step: a table
+// over the grid's range, in equal cells, gives the first grid point not
+// below each cell's start.
+class GridIndex {
+ public:
+  explicit GridIndex(const std::vector<double>& grid) : grid_(grid) {
+    lo_ = grid.front();
+    const double span = grid.back() - grid.front();
+    const size_t cells = std::max<size_t>(64, grid.size() * 16);
+    scale_ = span > 0 && std::isfinite(span) ? double(cells) / span : 0;
+    first_.resize(cells + 1);
+    size_t g = 0;
+    for (size_t c = 0; c <= cells; ++c) {
+      const double start = scale_ > 0 ? lo_ + double(c) / scale_ : lo_;
+      while (g < grid.size() && grid[g] < start) ++g;
+      first_[c] = uint16_t(g > 0 ? g - 1 : 0);  // a point at most the cell's start (rounding)
+    }
+  }
+  // The number of grid points below x: from x's cell, a few steps (a
+  // binary search in a crowded cell); the step back corrects a cell that
+  // rounding misjudged.
+  size_t Below(double x) const {
+    size_t g = 0;
+    if (x > lo_ && scale_ > 0) {
+      const double at = (x - lo_) * scale_;
+      const size_t cell = at < double(first_.size() - 2) ? size_t(at) : first_.size() - 2;
+      g = first_[cell];
+      const size_t crowd = first_[cell + 1] - g;
+      if (crowd > 8) {
+        const size_t hi = std::min<size_t>(grid_.size(), first_[cell + 1] + size_t{2});
+        g = size_t(std::lower_bound(grid_.begin() + g, grid_.begin() + hi, x) - grid_.begin());
+      }
+    }
+    while (g > 0 && grid_[g - 1] >= x) --g;
+    while (g < grid_.size() && grid_[g] < x) ++g;
+    return g;
+  }
+
+ private:
+  const std::vector<double>& grid_;
+  double lo_ = 0, scale_ = 0;
+  std::vector<uint16_t> first_;  // the grid has at most kMaxGridPoints points
+};
+
+}  // namespace
+
+DriftFigures CompareToProfile(const NumericProfile& reference, const double* values, const uint64_t* validity,
+                              int64_t n) {
+  DriftFigures f;
+  f.cuts = reference.cuts;
+  f.reference_bins = reference.bins;
+  f.reference_null_rate = reference.rows ? double(reference.nulls) / double(reference.rows) : 0;
+  const size_t k = reference.grid.size(), cuts = reference.cuts.size();
+  // Per grid point: current values equal to it, and strictly between it and
+  // the point before (index k: above the last point).
+  std::vector<int64_t> equal(k, 0), between(k + 1, 0);
+  int64_t nulls = 0;
+  if (k > 0) {
+    GridIndex index(reference.grid);
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = values[i];
+      if ((validity && !columnar::BitIsSet(validity, i)) || std::isnan(x)) {
+        ++nulls;
+        continue;
+      }
+      const size_t g = index.Below(x);
+      if (g < k && reference.grid[g] == x) {
+        ++equal[g];
+      } else {
+        ++between[g];
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) nulls += (validity && !columnar::BitIsSet(validity, i)) || std::isnan(values[i]);
+  }
+  f.current_null_rate = n ? double(nulls) / double(n) : 0;
+  const int64_t m = n - nulls;
+  if (cuts > 0) {
+    // Values <= cut c: everything up to its grid point, the point included
+    // (a value equal to a cut falls in the lower bin).
+    f.current_bins.assign(cuts + 1, 0);
+    int64_t upto = 0, counted = 0;
+    size_t next = 0;
+    for (size_t c = 0; c < cuts; ++c) {
+      for (; next <= reference.cut_points[c]; ++next) upto += between[next] + equal[next];
+      f.current_bins[c] = upto - counted;
+      counted = upto;
+    }
+    f.current_bins[cuts] = m - counted;
+    f.psi = Psi(f.reference_bins, f.current_bins);
+  }
+  f.ks = f.ks_max = 0;
+  if (k == 0 || m == 0) return f;
+  // F at each grid point (<=) and just below it (<), both sides; between two
+  // points each F only grows, so the exact statistic there lies between the
+  // ends, and is bounded by the largest gap the two can open.
+  const double nr = double(reference.values), nc = double(m);
+  int64_t cur_below = 0, cur_at_most = 0, ref_at_most_before = 0, cur_at_most_before = 0;
+  for (size_t g = 0; g < k; ++g) {
+    cur_below = cur_at_most + between[g];
+    cur_at_most = cur_below + equal[g];
+    const double rl = double(reference.below[g]) / nr, cl = double(cur_below) / nc;
+    const double ra = double(reference.at_most[g]) / nr, ca = double(cur_at_most) / nc;
+    f.ks = std::max({f.ks, std::abs(rl - cl), std::abs(ra - ca)});
+    // Over (grid[g-1], grid[g]): F_ref in [ref_at_most_before, rl], F_cur in [cur_at_most_before, cl].
+    const double r0 = double(ref_at_most_before) / nr, c0 = double(cur_at_most_before) / nc;
+    f.ks_max = std::max({f.ks_max, rl - c0, cl - r0});
+    ref_at_most_before = reference.at_most[g];
+    cur_at_most_before = cur_at_most;
+  }
+  // Past the last point F_ref is 1 and F_cur grows to 1: the gap only shrinks.
+  f.ks_max = reference.exact ? f.ks : std::max(f.ks, f.ks_max);
   return f;
 }
 

@@ -124,12 +124,29 @@ class MonitorOperator final : public Operator {
     throw OpError("monitor: " + s.path + ": a reference or current file must be .parquet or .csv");
   }
 
-  // The column's valid values as doubles (numbers and timestamps).
+  // The column's values as doubles (numbers and timestamps): the column's
+  // own for float64, else converted into `scratch`.
+  static const double* AsDoubles(const columnar::Column& c, std::vector<double>& scratch) {
+    if (c.type() == DataType::kFloat64) return c.doubles();
+    scratch.resize(static_cast<size_t>(c.length()));
+    for (int64_t i = 0; i < c.length(); ++i) scratch[size_t(i)] = static_cast<double>(c.ints()[i]);
+    return scratch.data();
+  }
   static ml::NumericSample Numbers(const columnar::Column& c) {
-    if (c.type() == DataType::kFloat64) return ml::SampleNumeric(c.doubles(), c.validity(), c.length());
-    std::vector<double> v(static_cast<size_t>(c.length()));
-    for (int64_t i = 0; i < c.length(); ++i) v[size_t(i)] = static_cast<double>(c.ints()[i]);
-    return ml::SampleNumeric(v.data(), c.validity(), c.length());
+    std::vector<double> scratch;
+    return ml::SampleNumeric(AsDoubles(c, scratch), c.validity(), c.length());
+  }
+
+  // Up to this many values a side, KS is computed exactly (both samples
+  // sorted); above, the current values are compared with the reference's
+  // profile in one pass, and KS is known within [ks, ks_max] (ml/drift.h).
+  static constexpr int64_t kExactValues = int64_t{1} << 20;
+
+  static ml::DriftFigures CompareNumbers(const columnar::Column& r, const columnar::Column& c) {
+    if (r.length() <= kExactValues && c.length() <= kExactValues) return ml::CompareNumeric(Numbers(r), Numbers(c));
+    std::vector<double> scratch;
+    const double* values = AsDoubles(c, scratch);
+    return ml::CompareToProfile(ml::ProfileNumeric(Numbers(r)), values, c.validity(), c.length());
   }
 
   // Counts by value: strings through a hash map of views into the column,
@@ -204,8 +221,8 @@ class MonitorOperator final : public Operator {
     columnar::ParallelFor(columns.size(), columnar::DefaultThreads(), [&](size_t k) {
       columnar::ColumnPtr r = columnar::ConcatColumn(*reference, *rs.IndexOf(columns[k]));
       columnar::ColumnPtr c = columnar::ConcatColumn(*current, *cs.IndexOf(columns[k]));
-      figures[k] = Numeric(r->type()) ? ml::CompareNumeric(Numbers(*r), Numbers(*c))
-                                      : ml::CompareCategorical(Categories(*r), Categories(*c));
+      figures[k] = !Numeric(r->type()) ? ml::CompareCategorical(Categories(*r), Categories(*c))
+                                       : CompareNumbers(*r, *c);
     });
 
     TaskResult result = TaskResult::Success();
@@ -229,6 +246,7 @@ class MonitorOperator final : public Operator {
                   {"current_bins", f.current_bins}};
       if (numeric) {
         col["ks"] = f.ks;
+        col["ks_max"] = f.ks_max;
         col["cuts"] = f.cuts;
       } else {
         col["js"] = f.js;

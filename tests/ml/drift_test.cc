@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -81,6 +82,92 @@ TEST(DriftTest, NoDriftIsZeroAndDisjointSamplesAreOne) {
   EXPECT_EQ(CompareNumeric(ra, rb).current_bins, (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 3}));
   EXPECT_EQ(JensenShannonDistance({5, 0}, {0, 5}), 1);
   EXPECT_EQ(JensenShannonDistance({5, 5}, {1, 1}), 0);
+}
+
+}  // namespace
+}  // namespace pipeline::ml
+
+namespace pipeline::ml {
+namespace {
+
+// Values with nulls (validity) and a NaN, as a column would hold them.
+struct Column {
+  std::vector<double> values;
+  std::vector<uint64_t> validity;
+};
+
+template <typename Draw>
+Column Generate(int64_t n, uint64_t seed, Draw draw) {
+  Column c;
+  c.validity.assign(size_t((n + 63) / 64), 0);
+  std::mt19937_64 rng(seed);
+  for (int64_t i = 0; i < n; ++i) {
+    c.values.push_back(i == 7 ? std::nan("") : draw(rng));
+    if (i % 97 != 3) c.validity[size_t(i / 64)] |= uint64_t{1} << (i % 64);
+  }
+  return c;
+}
+
+// The profile path against the exact (sorting) one on the same columns.
+void ExpectProfileAgrees(const Column& ref, const Column& cur, int grid_points, bool exact, double width) {
+  const int64_t nr = int64_t(ref.values.size()), nc = int64_t(cur.values.size());
+  NumericSample rs = SampleNumeric(ref.values.data(), ref.validity.data(), nr);
+  DriftFigures want = CompareNumeric(rs, SampleNumeric(cur.values.data(), cur.validity.data(), nc));
+  NumericProfile profile = ProfileNumeric(rs, grid_points);
+  EXPECT_EQ(profile.exact, exact);
+  DriftFigures got = CompareToProfile(profile, cur.values.data(), cur.validity.data(), nc);
+  EXPECT_EQ(got.reference_bins, want.reference_bins);
+  EXPECT_EQ(got.current_bins, want.current_bins);
+  EXPECT_EQ(got.cuts, want.cuts);
+  EXPECT_DOUBLE_EQ(got.psi, want.psi);
+  EXPECT_DOUBLE_EQ(got.reference_null_rate, want.reference_null_rate);
+  EXPECT_DOUBLE_EQ(got.current_null_rate, want.current_null_rate);
+  if (exact) {
+    EXPECT_NEAR(got.ks, want.ks, 1e-12);
+    EXPECT_EQ(got.ks_max, got.ks);
+  } else {
+    EXPECT_LE(got.ks, want.ks + 1e-12);
+    EXPECT_GE(got.ks_max, want.ks - 1e-12);
+    EXPECT_LE(got.ks_max - got.ks, width);
+  }
+}
+
+TEST(DriftProfileTest, EveryDistinctValueKeptGivesTheExactFigures) {
+  // Given integer values (fewer distinct than grid points), ties, nulls, a
+  // NaN and current values beyond the reference's range, then the one-pass
+  // comparison equals the sorting one.
+  Column ref = Generate(200000, 1, [](auto& rng) { return double(std::binomial_distribution<int>(60, 0.5)(rng)); });
+  Column cur = Generate(150000, 2, [](auto& rng) { return double(std::binomial_distribution<int>(80, 0.45)(rng)); });
+  ExpectProfileAgrees(ref, cur, kKsGridPoints, true, 0);
+  ExpectProfileAgrees(ref, ref, kKsGridPoints, true, 0);
+}
+
+TEST(DriftProfileTest, ContinuousValuesBracketTheExactKs) {
+  // Given more distinct values than grid points, then the exact KS lies in
+  // [ks, ks_max], a gap of a few grid steps at most; PSI is exact.
+  auto normal = [](double mean) {
+    return [mean](auto& rng) { return std::normal_distribution<double>(mean, 1)(rng); };
+  };
+  Column ref = Generate(300000, 3, normal(0)), drifted = Generate(200000, 4, normal(0.25)),
+         same = Generate(200000, 5, normal(0));
+  ExpectProfileAgrees(ref, drifted, 512, false, 4.0 / 512);
+  ExpectProfileAgrees(ref, same, 512, false, 4.0 / 512);
+  ExpectProfileAgrees(ref, drifted, kKsGridPoints, false, 4.0 / kKsGridPoints);
+}
+
+TEST(DriftProfileTest, CrowdedAndFarApartValuesAreCountedRight) {
+  // Given most values packed into a tiny interval and a few far away (the
+  // lookup table's cells then hold many grid points, or none), then the
+  // counts are still those of the sorting path.
+  auto crowded = [](double shift) {
+    return [shift](auto& rng) {
+      std::uniform_real_distribution<double> u(0, 1);
+      const double r = u(rng);
+      return r < 0.001 ? 1e12 * u(rng) : r < 0.002 ? -1e9 : 1.0 + shift + 1e-9 * u(rng);
+    };
+  };
+  Column ref = Generate(100000, 6, crowded(0)), cur = Generate(100000, 7, crowded(2e-10));
+  ExpectProfileAgrees(ref, cur, 1000, false, 4.0 / 1000);
 }
 
 }  // namespace
