@@ -3,8 +3,16 @@
 // definitions in ml/drift.h), writes a "drift" JSON report, exports the
 // figures as gauges on /metrics, and fails the task on drift when told to
 // (on_drift: fail), so that a `trigger_rule: one_failed` task can retrain.
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +102,85 @@ std::string Figure(double v) {
 
 bool Numeric(DataType t) { return t == DataType::kInt64 || t == DataType::kFloat64 || t == DataType::kTimestamp; }
 
+// What monitoring keeps of a large reference (ml/drift.h): per column the
+// numeric profile or the category counts, and the reference's schema.
+struct Profiled {
+  columnar::Schema schema;
+  int64_t rows = 0;
+  std::map<std::string, ml::NumericProfile> numeric;
+  std::map<std::string, ml::CategoricalSample> categorical;
+
+  bool Covers(const std::vector<std::string>& columns) const {
+    return std::all_of(columns.begin(), columns.end(),
+                       [&](const std::string& c) { return numeric.count(c) || categorical.count(c); });
+  }
+};
+
+constexpr const char* kProfileFormat = "pipe-drift-profile-v1";
+
+json ProfileJson(const Profiled& p) {
+  json schema = json::array(), columns = json::object();
+  for (const columnar::Field& f : p.schema.fields()) schema.push_back({{"name", f.name}, {"type", columnar::TypeName(f.type)}});
+  for (const auto& [name, n] : p.numeric) {
+    columns[name] = {{"kind", "numeric"}, {"rows", n.rows}, {"nulls", n.nulls}, {"values", n.values},
+                     {"cuts", n.cuts}, {"bins", n.bins}, {"grid", n.grid}, {"at_most", n.at_most},
+                     {"below", n.below}, {"cut_points", n.cut_points}, {"exact", n.exact}};
+  }
+  for (const auto& [name, c] : p.categorical) {
+    columns[name] = {{"kind", "categorical"}, {"rows", c.rows}, {"nulls", c.nulls}, {"counts", c.counts}};
+  }
+  return {{"format", kProfileFormat}, {"rows", p.rows}, {"schema", schema}, {"columns", columns}};
+}
+
+// The profile a file holds; nullopt when it is not one (any other version,
+// a damaged file: the reference is then read and profiled again).
+std::optional<Profiled> ProfileFromJson(const json& doc) {
+  try {
+    if (doc.at("format") != kProfileFormat) return std::nullopt;
+    Profiled p;
+    p.rows = doc.at("rows").get<int64_t>();
+    std::vector<columnar::Field> fields;
+    for (const json& f : doc.at("schema")) {
+      auto type = columnar::ParseTypeName(f.at("type").get<std::string>());
+      if (!type) return std::nullopt;
+      fields.push_back({f.at("name").get<std::string>(), *type});
+    }
+    p.schema = columnar::Schema(std::move(fields));
+    for (const auto& [name, c] : doc.at("columns").items()) {
+      if (c.at("kind") == "numeric") {
+        ml::NumericProfile n;
+        c.at("rows").get_to(n.rows);
+        c.at("nulls").get_to(n.nulls);
+        c.at("values").get_to(n.values);
+        c.at("cuts").get_to(n.cuts);
+        c.at("bins").get_to(n.bins);
+        c.at("grid").get_to(n.grid);
+        c.at("at_most").get_to(n.at_most);
+        c.at("below").get_to(n.below);
+        c.at("cut_points").get_to(n.cut_points);
+        c.at("exact").get_to(n.exact);
+        if (n.at_most.size() != n.grid.size() || n.below.size() != n.grid.size() ||
+            n.cut_points.size() != n.cuts.size() || (!n.cuts.empty() && n.bins.size() != n.cuts.size() + 1)) {
+          return std::nullopt;
+        }
+        for (size_t cp : n.cut_points) {
+          if (cp >= n.grid.size()) return std::nullopt;
+        }
+        p.numeric.emplace(name, std::move(n));
+      } else {
+        ml::CategoricalSample s;
+        c.at("rows").get_to(s.rows);
+        c.at("nulls").get_to(s.nulls);
+        c.at("counts").get_to(s.counts);
+        p.categorical.emplace(name, std::move(s));
+      }
+    }
+    return p;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
 class MonitorOperator final : public Operator {
  public:
   std::string_view name() const override { return "monitor"; }
@@ -135,6 +222,93 @@ class MonitorOperator final : public Operator {
   static ml::NumericSample Numbers(const columnar::Column& c) {
     std::vector<double> scratch;
     return ml::SampleNumeric(AsDoubles(c, scratch), c.validity(), c.length());
+  }
+
+  // Where the profile of this monitor's reference is kept between runs:
+  // beside the DAG's runs under the artifact root, named by the reference's
+  // identity (a file's path, size and modification time; a task's output by
+  // its content hash) and the columns asked for. "" when the reference has
+  // no identity (a task whose output is not persisted).
+  static std::string ProfilePath(TaskContext& ctx, const MonitorArgs& a) {
+    std::string identity;
+    if (!a.reference.task.empty()) {
+      auto art = ctx.FindArtifact(a.reference.task, "output");
+      if (!art || art->content_hash.empty()) return "";
+      identity = "task:" + art->content_hash;
+    } else {
+      namespace fs = std::filesystem;
+      std::error_code ec;
+      const fs::path path = fs::absolute(ResolvePath(ctx, a.reference.path), ec);
+      const auto size = fs::file_size(path, ec);
+      if (ec) return "";
+      const auto mtime = fs::last_write_time(path, ec);
+      if (ec) return "";
+      identity = "file:" + path.string() + ":" + std::to_string(size) + ":" +
+                 std::to_string(mtime.time_since_epoch().count());
+    }
+    identity += "|columns:";
+    if (a.columns) {
+      for (const std::string& c : *a.columns) identity += c + ",";
+    } else {
+      identity += "*";
+    }
+    char name[32];
+    std::snprintf(name, sizeof name, "%016llx.json",
+                  static_cast<unsigned long long>(XXH3_64bits(identity.data(), identity.size())));
+    // ARTIFACT_ROOT/DAG/RUN/TASK -> ARTIFACT_ROOT/DAG/profiles/NAME
+    return (std::filesystem::path(ctx.artifact_dir()).parent_path().parent_path() / "profiles" / name).string();
+  }
+
+  static std::optional<Profiled> ReadProfile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    json doc = json::parse(in, nullptr, false);
+    return doc.is_discarded() ? std::nullopt : ProfileFromJson(doc);
+  }
+
+  // Written whole under a temporary name, then renamed: a reader never sees
+  // half a profile. A profile that cannot be written is only not kept.
+  static void WriteProfile(const std::string& path, const Profiled& p) {
+    for (const auto& [name, n] : p.numeric) {
+      for (double v : n.grid) {
+        if (!std::isfinite(v)) return;  // JSON has no infinities: such a profile is not kept
+      }
+    }
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << ProfileJson(p).dump();
+      if (!out.flush()) {
+        fs::remove(tmp, ec);
+        return;
+      }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) fs::remove(tmp, ec);
+  }
+
+  static Profiled Profile(const columnar::Table& reference, const std::vector<std::string>& columns) {
+    Profiled p;
+    p.schema = reference.schema();
+    p.rows = reference.num_rows();
+    std::vector<std::optional<ml::NumericProfile>> numeric(columns.size());
+    std::vector<std::optional<ml::CategoricalSample>> categorical(columns.size());
+    columnar::ParallelFor(columns.size(), columnar::DefaultThreads(), [&](size_t k) {
+      columnar::ColumnPtr r = columnar::ConcatColumn(reference, *reference.schema().IndexOf(columns[k]));
+      if (Numeric(r->type())) {
+        numeric[k] = ml::ProfileNumeric(Numbers(*r));
+      } else {
+        categorical[k] = Categories(*r);
+      }
+    });
+    for (size_t k = 0; k < columns.size(); ++k) {
+      if (numeric[k]) p.numeric.emplace(columns[k], std::move(*numeric[k]));
+      if (categorical[k]) p.categorical.emplace(columns[k], std::move(*categorical[k]));
+    }
+    return p;
   }
 
   // Up to this many values a side, KS is computed exactly (both samples
@@ -190,10 +364,14 @@ class MonitorOperator final : public Operator {
   }
 
   static TaskResult Monitor(TaskContext& ctx, const MonitorArgs& a) {
-    columnar::TablePtr reference = Load(ctx, a.reference);
     columnar::TablePtr current = Load(ctx, a.current);
-    const columnar::Schema& rs = reference->schema();
     const columnar::Schema& cs = current->schema();
+    // A large reference's profile is kept between runs: a run that finds it
+    // does not read the reference at all.
+    const std::string cache = ProfilePath(ctx, a);
+    std::optional<Profiled> profiled = cache.empty() ? std::nullopt : ReadProfile(cache);
+    columnar::TablePtr reference = profiled ? nullptr : Load(ctx, a.reference);
+    const columnar::Schema rs = profiled ? profiled->schema : reference->schema();
     std::vector<std::string> columns;
     if (a.columns) {
       for (const std::string& name : *a.columns) {
@@ -215,12 +393,30 @@ class MonitorOperator final : public Operator {
                       std::string(columnar::TypeName(ct)) + " in the current table");
       }
     }
+    if (profiled && !profiled->Covers(columns)) {  // made for other columns: profile again
+      profiled.reset();
+      reference = Load(ctx, a.reference);
+    }
     if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+    if (!profiled && reference->num_rows() > kExactValues) {
+      profiled = Profile(*reference, columns);
+      if (!cache.empty()) WriteProfile(cache, *profiled);
+    }
+    const int64_t reference_rows = profiled ? profiled->rows : reference->num_rows();
 
     std::vector<ml::DriftFigures> figures(columns.size());
     columnar::ParallelFor(columns.size(), columnar::DefaultThreads(), [&](size_t k) {
-      columnar::ColumnPtr r = columnar::ConcatColumn(*reference, *rs.IndexOf(columns[k]));
       columnar::ColumnPtr c = columnar::ConcatColumn(*current, *cs.IndexOf(columns[k]));
+      if (profiled) {
+        if (auto it = profiled->numeric.find(columns[k]); it != profiled->numeric.end()) {
+          std::vector<double> scratch;
+          figures[k] = ml::CompareToProfile(it->second, AsDoubles(*c, scratch), c->validity(), c->length());
+        } else {
+          figures[k] = ml::CompareCategorical(profiled->categorical.at(columns[k]), Categories(*c));
+        }
+        return;
+      }
+      columnar::ColumnPtr r = columnar::ConcatColumn(*reference, *rs.IndexOf(columns[k]));
       figures[k] = !Numeric(r->type()) ? ml::CompareCategorical(Categories(*r), Categories(*c))
                                        : CompareNumbers(*r, *c);
     });
@@ -263,7 +459,7 @@ class MonitorOperator final : public Operator {
     }
     json report = {{"reference", a.reference.Describe()},
                    {"current", a.current.Describe()},
-                   {"rows", {{"reference", reference->num_rows()}, {"current", current->num_rows()}}},
+                   {"rows", {{"reference", reference_rows}, {"current", current->num_rows()}}},
                    {"thresholds", {{"psi", a.psi_threshold}, {"ks", a.ks_threshold}, {"js", a.js_threshold}}},
                    {"columns", report_columns},
                    {"drifted", drifted}};

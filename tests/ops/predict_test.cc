@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -347,6 +348,53 @@ TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
   ctx2->SetInput("cur", std::make_shared<ops::TableDataset>(text));
   EXPECT_EQ(ops_.Find("monitor")->Execute(*ctx2).error,
             "monitor: column 'amount' is float64 in the reference but string in the current table");
+}
+
+TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
+  // Given a reference file above the exact-KS size, then the first monitor
+  // profiles it and keeps the profile beside the DAG's runs; a second one
+  // gives the same report from the profile alone: the file, now garbage of
+  // the same size and time, is not read.
+  const int64_t n = (int64_t{1} << 20) + 1;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0, 1);
+  auto amount = std::make_shared<columnar::Column>(columnar::DataType::kFloat64, n);
+  columnar::ColumnBuilder merchant(columnar::DataType::kString);
+  const char* names[] = {"fuel", "grocery", "travel"};
+  for (int64_t i = 0; i < n; ++i) {
+    amount->mutable_values().as<double>()[i] = normal(rng);
+    merchant.AppendString(names[i % 3]);
+  }
+  auto reference = std::make_shared<columnar::Table>(columnar::Schema(
+      {{"amount", columnar::DataType::kFloat64}, {"merchant", columnar::DataType::kString}}));
+  reference->AddBatch({n, {amount, merchant.Finish()}});
+  const std::string path = (dir_ / "reference.parquet").string();
+  columnar::WriteParquetFile(*reference, path);
+  TablePtr current = columnar::ReadCsvText("amount,merchant\n0.1,fuel\n2.5,casino\n-0.3,travel\n,grocery\n", "c.csv").table;
+
+  auto monitor = [&](const std::string& task) {
+    auto ctx = Context(task, "{reference: {path: '" + path + "'}, current: cur}", false);
+    ctx->SetInput("cur", std::make_shared<ops::TableDataset>(current));
+    TaskResult r = ops_.Find("monitor")->Execute(*ctx);
+    EXPECT_TRUE(r.ok) << r.error;
+    json report = json::parse(std::ifstream(ctx->FindArtifact(task, "drift")->uri));
+    report.erase("reference");
+    return report;
+  };
+  json first = monitor("watch");
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "profiles"));
+  EXPECT_EQ(first["rows"]["reference"], n);
+  EXPECT_EQ(first["columns"][0]["reference_bins"].size(), 10u);
+  EXPECT_LE(first["columns"][0]["ks"].get<double>(), first["columns"][0]["ks_max"].get<double>());
+
+  const auto mtime = std::filesystem::last_write_time(path);
+  const auto size = std::filesystem::file_size(path);
+  {
+    std::ofstream garbage(path, std::ios::binary | std::ios::trunc);
+    garbage << std::string(size, 'x');
+  }
+  std::filesystem::last_write_time(path, mtime);
+  EXPECT_EQ(monitor("watch_again"), first);
 }
 
 TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
