@@ -770,14 +770,14 @@ LoadResult DagLoader::LoadText(std::string_view text, const std::string& file) c
 LoadResult DagLoader::LoadFile(const std::string& path) const {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    return {std::nullopt, {{path, {}, "is a directory, not a DAG file"}}};
+    return {std::nullopt, {{path, {}, "is a directory, not a DAG file"}}, nullptr};
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return {std::nullopt, {{path, {}, "cannot read file: " + std::string(std::strerror(errno))}}};
+  if (!in) return {std::nullopt, {{path, {}, "cannot read file: " + std::string(std::strerror(errno))}}, nullptr};
   auto size = fs::file_size(path, ec);
   if (!ec && size > kMaxDagFileBytes) {
     return {std::nullopt, {{path, {}, "file is larger than " + std::to_string(kMaxDagFileBytes >> 20) +
-                                          " MiB; a DAG file this big is refused"}}};
+                                          " MiB; a DAG file this big is refused"}}, nullptr};
   }
   std::ostringstream text;
   text << in.rdbuf();

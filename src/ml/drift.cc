@@ -140,8 +140,13 @@ namespace {
 class GridIndex {
  public:
   explicit GridIndex(const std::vector<double>& grid) : grid_(grid) {
-    lo_ = grid.front();
-    const double span = grid.back() - grid.front();
+    // The cells span the finite points: an infinite one (the reference may
+    // hold infinities) is reached by the steps from the edge cells.
+    auto finite = [](double v) { return std::isfinite(v); };
+    auto first = std::find_if(grid.begin(), grid.end(), finite);
+    auto last = std::find_if(grid.rbegin(), grid.rend(), finite);
+    lo_ = first == grid.end() ? grid.front() : *first;
+    const double span = first == grid.end() ? 0 : *last - *first;
     const size_t cells = std::max<size_t>(64, grid.size() * 16);
     scale_ = span > 0 && std::isfinite(span) ? double(cells) / span : 0;
     first_.resize(cells + 1);

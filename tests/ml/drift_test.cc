@@ -170,5 +170,17 @@ TEST(DriftProfileTest, CrowdedAndFarApartValuesAreCountedRight) {
   ExpectProfileAgrees(ref, cur, 1000, false, 4.0 / 1000);
 }
 
+TEST(DriftProfileTest, InfiniteValuesAreCountedLikeAnyOther) {
+  // Given infinities on both sides (a division by zero upstream), then the
+  // counts are those of the sorting path.
+  auto with_infinities = [](auto& rng) {
+    std::uniform_real_distribution<double> u(0, 1);
+    const double r = u(rng);
+    return r < 0.01 ? HUGE_VAL : r < 0.02 ? -HUGE_VAL : std::normal_distribution<double>(0, 1)(rng);
+  };
+  Column ref = Generate(50000, 8, with_infinities), cur = Generate(50000, 9, with_infinities);
+  ExpectProfileAgrees(ref, cur, 256, false, 4.0 / 256);
+}
+
 }  // namespace
 }  // namespace pipeline::ml
