@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -277,7 +278,9 @@ class MonitorOperator final : public Operator {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
-    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    // A name of its own: two monitors (threads of one piped) may profile the same reference at once.
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid()) + "." +
+                            std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       out << ProfileJson(p).dump();
