@@ -692,6 +692,7 @@ class Validator {
   // --- templates ----------------------------------------------------------------
 
   void CheckTemplateText(const std::string& text, Mark mark, const DagSpec& dag) {
+    if (text.find("{{") == std::string::npos) return;  // only literal text: nothing to check
     std::string error;
     auto tmpl = Template::Parse(text, &error);
     if (!tmpl) {
@@ -711,7 +712,7 @@ class Validator {
 
   void CheckTemplatesIn(const DocNode& node, const DagSpec& dag) {
     if (node.is_scalar()) {
-      if (node.text().find("{{") != std::string::npos) CheckTemplateText(node.text(), node.mark(), dag);
+      CheckTemplateText(node.text(), node.mark(), dag);
     } else if (node.is_sequence()) {
       for (const auto& item : node.items()) CheckTemplatesIn(*item, dag);
     } else if (node.is_map()) {
