@@ -14,7 +14,7 @@
 #include "core/names.h"
 #include "ml/predictor.h"
 #include "ops/args.h"
-#include "ops/model_metrics.h"
+#include "ops/model_data.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -106,27 +106,6 @@ class ServeOperator final : public Operator {
                                                                                      : 0;
   }
 
-  // The target column as doubles (a number or a bool, no nulls: `train`
-  // took these rows only after checking that).
-  static std::vector<double> TargetValues(const columnar::Table& rows, const std::string& target) {
-    auto idx = rows.schema().IndexOf(target);
-    if (!idx) throw OpError("serve: the test split has no target column '" + target + "'");
-    std::vector<double> y;
-    y.reserve(size_t(rows.num_rows()));
-    for (const columnar::Batch& b : rows.batches()) {
-      const columnar::Column& c = *b.columns[size_t(*idx)];
-      for (int64_t i = 0; i < b.num_rows; ++i) {
-        switch (c.type()) {
-          case columnar::DataType::kFloat64: y.push_back(c.doubles()[i]); break;
-          case columnar::DataType::kInt64: y.push_back(double(c.ints()[i])); break;
-          case columnar::DataType::kBool: y.push_back(c.bools()[i] ? 1.0 : 0.0); break;
-          default: throw OpError("serve: target '" + target + "' of the test split is not a number or bool");
-        }
-      }
-    }
-    return y;
-  }
-
   // The test metrics of `current` on the test rows `train_task` recorded
   // for `candidate` (its `test_split` artifact); null and `why` when they
   // cannot be had (no such artifact, another target, a feature missing).
@@ -144,7 +123,9 @@ class ServeOperator final : public Operator {
     }
     try {
       columnar::TablePtr rows = columnar::ReadParquetFile(split->uri);
-      std::vector<double> y = TargetValues(*rows, candidate.target);
+      auto target = rows->schema().IndexOf(candidate.target);
+      if (!target) throw OpError("serve: the test split has no target column '" + candidate.target + "'");
+      std::vector<double> y = ColumnAsDoubles(*rows, *target, false, true, "serve", "target");
       auto predictor = ml::Predictor::Load({c.format, c.uri, c.kind, c.features_json, c.transforms_json}, 0);
       std::vector<double> p = predictor->PredictFeatures(*rows);
       return TestMetrics(c.kind, y.data(), p.data(), int64_t(y.size()));

@@ -24,7 +24,7 @@
 #include "ml/metrics.h"
 #include "ml/xgboost.h"
 #include "ops/args.h"
-#include "ops/model_metrics.h"
+#include "ops/model_data.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -180,59 +180,6 @@ std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& 
   return a;
 }
 
-// A column of the table as doubles (int64 and timestamp as is, bool as 0/1);
-// a null is NaN when `nulls_as_nan`, else an error naming the column.
-std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool nulls_as_nan, bool finite,
-                                    const std::string& what) {
-  const columnar::Field& field = table.schema().field(idx);
-  std::vector<double> out(size_t(table.num_rows()));
-  int64_t offset = 0;
-  for (const columnar::Batch& b : table.batches()) {
-    const columnar::Column& c = *b.columns[size_t(idx)];
-    double* dst = out.data() + offset;
-    switch (field.type) {
-      case DataType::kFloat64: std::copy(c.doubles(), c.doubles() + b.num_rows, dst); break;
-      case DataType::kTimestamp:
-        if (what != "split.by_time column") {
-          throw OpError("train: " + what + " '" + field.name + "' is timestamp, not a number or bool");
-        }
-        [[fallthrough]];
-      case DataType::kInt64:
-        for (int64_t i = 0; i < b.num_rows; ++i) dst[i] = double(c.ints()[i]);
-        break;
-      case DataType::kBool:
-        for (int64_t i = 0; i < b.num_rows; ++i) dst[i] = c.bools()[i] ? 1.0 : 0.0;
-        break;
-      default:
-        throw OpError("train: " + what + " '" + field.name + "' is " + std::string(columnar::TypeName(field.type)) +
-                      ", not a number or bool");
-    }
-    if (c.has_nulls()) {
-      for (int64_t i = 0; i < b.num_rows; ++i) {
-        if (c.IsValid(i)) continue;
-        if (!nulls_as_nan) {
-          throw OpError("train: " + what + " '" + field.name + "' is null in " + std::to_string(c.null_count()) +
-                        (c.null_count() == 1 ? " row" : " rows") + " (first: row " + std::to_string(offset + i) +
-                        "); fill them with clean's fill_nulls" +
-                        (what == "feature" ? ", or use model xgboost, which handles missing values" : ""));
-        }
-        dst[i] = std::nan("");
-      }
-    }
-    if (finite) {
-      for (int64_t i = 0; i < b.num_rows; ++i) {
-        if (!std::isfinite(dst[i]) && c.IsValid(i)) {
-          throw OpError("train: " + what + " '" + field.name + "' holds " + (std::isnan(dst[i]) ? "NaN" : "an infinity") +
-                        " in row " + std::to_string(offset + i) + "; " +
-                        (what == "feature" ? "logistic and linear regression need finite values" : "a target must be finite"));
-        }
-      }
-    }
-    offset += b.num_rows;
-  }
-  return out;
-}
-
 std::vector<double> Gather(const std::vector<double>& values, const std::vector<int64_t>& rows) {
   std::vector<double> out(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) out[i] = values[size_t(rows[i])];
@@ -335,13 +282,13 @@ class TrainOperator final : public Operator {
     }
     const bool native = a.model != "xgboost";
     const int64_t n = input->num_rows();
-    std::vector<double> y = ColumnAsDoubles(*input, *target_idx, false, true, "target");
+    std::vector<double> y = ColumnAsDoubles(*input, *target_idx, false, true, "train", "target");
     std::vector<std::vector<double>> x;
     std::vector<std::string> names;
     json features = json::array();
     for (int idx : feature_idx) {
       if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
-      x.push_back(ColumnAsDoubles(*input, idx, !native, native, "feature"));
+      x.push_back(ColumnAsDoubles(*input, idx, !native, native, "train", "feature"));
       names.push_back(schema.field(idx).name);
       features.push_back({{"name", schema.field(idx).name}, {"type", columnar::TypeName(schema.field(idx).type)}});
     }
@@ -353,7 +300,7 @@ class TrainOperator final : public Operator {
     if (!a.by_time.empty()) {
       auto time_idx = schema.IndexOf(a.by_time);
       if (!time_idx) ThrowMissingColumn("train: split.by_time", a.by_time, columns);
-      std::vector<double> t = ColumnAsDoubles(*input, *time_idx, false, true, "split.by_time column");
+      std::vector<double> t = ColumnAsDoubles(*input, *time_idx, false, true, "train", "split.by_time column");
       std::stable_sort(order.begin(), order.end(), [&](int64_t l, int64_t r) { return t[size_t(l)] < t[size_t(r)]; });
     } else {
       std::mt19937_64 rng(a.seed);
