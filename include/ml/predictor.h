@@ -56,6 +56,8 @@ class Predictor {
   // The raw columns a row must carry, typed (see TransformChain::Inputs).
   const std::vector<columnar::Field>& inputs() const { return inputs_; }
   const std::vector<columnar::Field>& features() const { return features_; }
+  // Whether PredictRows skips the table (see there).
+  bool scores_rows_directly() const { return direct_; }
 
   // One prediction per row of `raw` (for a classifier the probability of
   // class 1): the chain replayed, then the model. A feature that is null
@@ -77,10 +79,18 @@ class Predictor {
   // The same, for columns given whole: {"name": [values...], ...} (the Open
   // Inference Protocol's inputs), every column `rows` long.
   columnar::TablePtr ColumnsToTable(const nlohmann::json& columns, int64_t rows) const;
+  // Predict(*RowsToTable(body, extra)), the same answers and errors; when
+  // the model has no chain and its features are numbers or bools, without
+  // building the table (the request path of the daemon).
+  std::vector<double> PredictRows(std::string_view body, const Extra& extra = {}) const;
 
  private:
   Predictor() = default;
+  // The model on feature columns of n values each.
+  std::vector<double> Score(const std::vector<const double*>& columns, int64_t n) const;
   bool classifier_ = false;
+  bool direct_ = false;  // see PredictRows
+  std::vector<size_t> input_feature_;  // when direct_: input position -> feature position
   bool xgboost_ = false;
   LinearModel linear_;
   std::unique_ptr<XgbModel> booster_;

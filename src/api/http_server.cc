@@ -202,9 +202,23 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(64 * 1024);
     stream_.expires_after(std::chrono::seconds(60));
     waiting_since_.store(SteadyMicros(), std::memory_order_relaxed);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
+
+  // Beast reads at most what the buffer has room for (512 bytes at first),
+  // so a 40 KB body would take some 80 reads: room for the whole body (up to
+  // 64 KiB a read) is made once its length is known, and kept for the
+  // connection's next requests.
+  void OnHeader(beast::error_code ec, size_t n) {
+    if (ec) return OnRead(ec, n);
+    if (auto length = parser_->content_length(); length && !parser_->is_done()) {
+      const size_t want = buffer_.size() + size_t(std::min<uint64_t>(*length, kReadChunk));
+      if (buffer_.capacity() < want) buffer_.reserve(want);
+    }
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+  static constexpr uint64_t kReadChunk = 64 * 1024;
 
   static std::string ErrorBody(const std::string& code, const std::string& message) {
     std::string escaped;

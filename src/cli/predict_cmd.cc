@@ -62,7 +62,7 @@ int Predict(const GlobalOptions& g, const PredictOptions& options) {
   try {
     auto predictor = ml::Predictor::Load(
         {version->format, version->uri, version->kind, version->features_json, version->transforms_json}, 0);
-    std::vector<double> scores = predictor->Predict(*predictor->RowsToTable(rows.dump()));
+    std::vector<double> scores = predictor->PredictRows(rows.dump());
     json out = {{"model", version->name}, {"version", version->version}, {"predictions", scores}};
     if (predictor->classifier()) {
       json labels = json::array();

@@ -90,6 +90,31 @@ const char* KindName(Scalar::Kind kind) {
   }
 }
 
+// The int64 a JSON number stands for: an integral number (3.0 is 3) in range.
+bool IntOf(const Scalar& v, int64_t* out) {
+  if (v.kind == Scalar::kInt) {
+    *out = v.i;
+    return true;
+  }
+  if (v.kind == Scalar::kUint && v.u <= uint64_t(INT64_MAX)) {
+    *out = int64_t(v.u);
+    return true;
+  }
+  if (v.kind == Scalar::kDouble && std::floor(v.d) == v.d && std::abs(v.d) < 9.2e18) {
+    *out = static_cast<int64_t>(v.d);
+    return true;
+  }
+  return false;
+}
+
+bool IsNumber(const Scalar& v) { return v.kind == Scalar::kInt || v.kind == Scalar::kUint || v.kind == Scalar::kDouble; }
+double DoubleOf(const Scalar& v) { return v.kind == Scalar::kDouble ? v.d : v.kind == Scalar::kInt ? double(v.i) : double(v.u); }
+
+std::string Mismatch(const columnar::Field& field, const Scalar& v) {
+  const std::string type(columnar::TypeName(field.type));
+  return std::string(KindName(v.kind)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
+}
+
 // Appends `v` to `b` (a column of `field`'s type), or says why it does not
 // fit. Null is a null value; an integral number is an int64 (3.0 is 3).
 bool Append(columnar::ColumnBuilder& b, const columnar::Field& field, const Scalar& v, std::string* why) {
@@ -99,22 +124,14 @@ bool Append(columnar::ColumnBuilder& b, const columnar::Field& field, const Scal
   }
   switch (field.type) {
     case DataType::kInt64:
-      if (v.kind == Scalar::kInt) {
-        b.AppendInt(v.i);
-        return true;
-      }
-      if (v.kind == Scalar::kUint && v.u <= uint64_t(INT64_MAX)) {
-        b.AppendInt(int64_t(v.u));
-        return true;
-      }
-      if (v.kind == Scalar::kDouble && std::floor(v.d) == v.d && std::abs(v.d) < 9.2e18) {
-        b.AppendInt(static_cast<int64_t>(v.d));
+      if (int64_t i; IntOf(v, &i)) {
+        b.AppendInt(i);
         return true;
       }
       break;
     case DataType::kFloat64:
-      if (v.kind == Scalar::kInt || v.kind == Scalar::kUint || v.kind == Scalar::kDouble) {
-        b.AppendDouble(v.kind == Scalar::kDouble ? v.d : v.kind == Scalar::kInt ? double(v.i) : double(v.u));
+      if (IsNumber(v)) {
+        b.AppendDouble(DoubleOf(v));
         return true;
       }
       break;
@@ -143,9 +160,66 @@ bool Append(columnar::ColumnBuilder& b, const columnar::Field& field, const Scal
       }
       break;
   }
-  const std::string type(columnar::TypeName(field.type));
-  *why = std::string(KindName(v.kind)) + " is not " + (type[0] == 'i' ? "an " : "a ") + type + " value";
+  *why = Mismatch(field, v);
   return false;
+}
+
+// What a non-null `v` is as a feature of `field`'s type (int64, float64 or
+// bool): the double the column Append fills would give PredictFeatures.
+bool FeatureOf(const columnar::Field& field, const Scalar& v, double* out, std::string* why) {
+  switch (field.type) {
+    case DataType::kInt64:
+      if (int64_t i; IntOf(v, &i)) {
+        *out = static_cast<double>(i);
+        return true;
+      }
+      break;
+    case DataType::kFloat64:
+      if (IsNumber(v)) {
+        *out = DoubleOf(v);
+        return true;
+      }
+      break;
+    case DataType::kBool:
+      if (v.kind == Scalar::kBool) {
+        *out = v.b ? 1.0 : 0.0;
+        return true;
+      }
+      break;
+    default: break;
+  }
+  *why = Mismatch(field, v);
+  return false;
+}
+
+// The rows of a request body: {"rows": [...]} or the list itself.
+simdjson::dom::array RequestRows(simdjson::dom::parser& parser, const simdjson::padded_string& text) {
+  simdjson::dom::element doc;
+  if (parser.parse(text).get(doc)) throw RowError(-1, "", "the body is not valid JSON");
+  simdjson::dom::array rows;
+  if (doc.type() == simdjson::dom::element_type::OBJECT) {
+    if (doc["rows"].get_array().get(rows)) throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
+  } else if (doc.get_array().get(rows)) {
+    throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
+  }
+  return rows;
+}
+
+RowError NotAnObject(int64_t r, simdjson::dom::element row) {
+  return RowError(r, "", "row " + std::to_string(r) + " is " + KindName(Of(row).kind) + ", not an object");
+}
+
+RowError BadValue(int64_t r, const std::string& column, const std::string& why) {
+  return RowError(r, column, "row " + std::to_string(r) + ": column '" + column + "': " + why);
+}
+
+RowError Missing(int64_t r, const std::string& column) {
+  return RowError(r, column, "row " + std::to_string(r) + ": missing column '" + column + "'");
+}
+
+RowError NullForLinear(int64_t r, const std::string& feature) {
+  return RowError(r, feature, "row " + std::to_string(r) + ": feature '" + feature +
+                                  "' is null, and a linear model cannot score a missing value");
 }
 
 }  // namespace
@@ -161,6 +235,16 @@ std::shared_ptr<const Predictor> Predictor::Load(const ModelFiles& files, int th
   p->chain_ = TransformChain(ParseJson(files.transforms_json.empty() ? "[]" : files.transforms_json, "the transform chain"));
   p->inputs_ = p->chain_.Inputs(p->features_);
   for (size_t j = 0; j < p->inputs_.size(); ++j) p->input_index_[p->inputs_[j].name] = j;
+  // Without a chain the inputs are the features (in another order).
+  p->direct_ = p->chain_.empty() && p->inputs_.size() == p->features_.size() &&
+               std::all_of(p->features_.begin(), p->features_.end(), [](const columnar::Field& f) {
+                 return f.type == DataType::kFloat64 || f.type == DataType::kInt64 || f.type == DataType::kBool;
+               });
+  for (size_t k = 0; k < p->inputs_.size() && p->direct_; ++k) {
+    auto f = std::find(p->features_.begin(), p->features_.end(), p->inputs_[k]);
+    p->direct_ = f != p->features_.end();
+    p->input_feature_.push_back(size_t(f - p->features_.begin()));
+  }
   if (files.format == "xgboost-json") {
     p->xgboost_ = true;
     p->booster_ = std::make_unique<XgbModel>(XgbModel::Load(files.uri, threads));
@@ -228,16 +312,17 @@ std::vector<double> Predictor::PredictFeatures(const columnar::Table& t) const {
       if (c.has_nulls()) {
         for (int64_t i = 0; i < b.num_rows; ++i) {
           if (c.IsValid(i)) continue;
-          if (!xgboost_) {
-            throw RowError(offset + i, f.name, "row " + std::to_string(offset + i) + ": feature '" + f.name +
-                                                   "' is null, and a linear model cannot score a missing value");
-          }
+          if (!xgboost_) throw NullForLinear(offset + i, f.name);
           out[i] = std::nan("");
         }
       }
       offset += b.num_rows;
     }
   }
+  return Score(columns, n);
+}
+
+std::vector<double> Predictor::Score(const std::vector<const double*>& columns, int64_t n) const {
   std::vector<double> out(static_cast<size_t>(n));
   if (xgboost_) {
     // Small requests, or a request thread: in place, no DMatrix.
@@ -257,14 +342,7 @@ std::vector<double> Predictor::PredictFeatures(const columnar::Table& t) const {
 columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& extra) const {
   thread_local simdjson::dom::parser parser;  // reused: its buffers grow once per thread
   simdjson::padded_string text(body);
-  simdjson::dom::element doc;
-  if (parser.parse(text).get(doc)) throw RowError(-1, "", "the body is not valid JSON");
-  simdjson::dom::array rows;
-  if (doc.type() == simdjson::dom::element_type::OBJECT) {
-    if (doc["rows"].get_array().get(rows)) throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
-  } else if (doc.get_array().get(rows)) {
-    throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
-  }
+  simdjson::dom::array rows = RequestRows(parser, text);
   const int64_t n = static_cast<int64_t>(rows.size());
   std::vector<columnar::ColumnBuilder> builders;
   for (const auto& f : inputs_) {
@@ -275,18 +353,14 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
   int64_t r = 0;
   for (simdjson::dom::element row : rows) {
     simdjson::dom::object fields;
-    if (row.get_object().get(fields)) {
-      throw RowError(r, "", "row " + std::to_string(r) + " is " + KindName(Of(row).kind) + ", not an object");
-    }
+    if (row.get_object().get(fields)) throw NotAnObject(r, row);
     std::fill(present.begin(), present.end(), 0);
     size_t found = 0;
     for (auto [key, value] : fields) {
       auto it = input_index_.find(key);
       if (it == input_index_.end() || present[it->second]) continue;  // another key, or a repeat
       std::string why;
-      if (!Append(builders[it->second], inputs_[it->second], Of(value), &why)) {
-        throw RowError(r, inputs_[it->second].name, "row " + std::to_string(r) + ": column '" + inputs_[it->second].name + "': " + why);
-      }
+      if (!Append(builders[it->second], inputs_[it->second], Of(value), &why)) throw BadValue(r, inputs_[it->second].name, why);
       present[it->second] = 1;
       ++found;
     }
@@ -298,11 +372,9 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
       for (size_t j = 0; j < inputs_.size(); ++j) {
         if (present[j]) continue;
         const json* v = extra ? extra(r, row_json, inputs_[j].name) : nullptr;
-        if (!v) throw RowError(r, inputs_[j].name, "row " + std::to_string(r) + ": missing column '" + inputs_[j].name + "'");
+        if (!v) throw Missing(r, inputs_[j].name);
         std::string why;
-        if (!Append(builders[j], inputs_[j], Of(*v), &why)) {
-          throw RowError(r, inputs_[j].name, "row " + std::to_string(r) + ": column '" + inputs_[j].name + "': " + why);
-        }
+        if (!Append(builders[j], inputs_[j], Of(*v), &why)) throw BadValue(r, inputs_[j].name, why);
       }
     }
     ++r;
@@ -312,6 +384,69 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
   for (auto& b : builders) batch.columns.push_back(b.Finish());
   table->AddBatch(std::move(batch));
   return table;
+}
+
+std::vector<double> Predictor::PredictRows(std::string_view body, const Extra& extra) const {
+  if (!direct_) return Predict(*RowsToTable(body, extra));
+  // The features are the inputs, numbers or bools: each value goes straight
+  // where PredictFeatures would copy it from its column (column-major, NaN
+  // for null), under the rules RowsToTable applies.
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string text(body);
+  simdjson::dom::array rows = RequestRows(parser, text);
+  const size_t n = rows.size();
+  const size_t p = features_.size();
+  std::vector<double> values(n * p);
+  std::vector<int64_t> first_null(xgboost_ ? 0 : p, -1);  // per feature: what a linear model refuses
+  std::vector<char> present(p);
+  auto set = [&](size_t r, size_t j, const Scalar& v) {
+    double& slot = values[j * n + r];
+    if (v.kind == Scalar::kNull) {
+      slot = std::nan("");
+      if (!xgboost_ && first_null[j] < 0) first_null[j] = int64_t(r);
+      return;
+    }
+    if (std::string why; !FeatureOf(features_[j], v, &slot, &why)) throw BadValue(int64_t(r), features_[j].name, why);
+  };
+  size_t r = 0;
+  for (simdjson::dom::element row : rows) {
+    simdjson::dom::object fields;
+    if (row.get_object().get(fields)) throw NotAnObject(int64_t(r), row);
+    std::fill(present.begin(), present.end(), 0);
+    size_t found = 0, next = 0;  // rows usually name the features in order: `next` is tried first
+    for (auto [key, value] : fields) {
+      size_t j;
+      if (next < p && features_[next].name == key) {
+        j = next;
+      } else if (auto it = input_index_.find(key); it != input_index_.end()) {
+        j = input_feature_[it->second];
+      } else {
+        continue;  // another key
+      }
+      next = j + 1;
+      if (present[j]) continue;  // a repeat
+      set(r, j, Of(value));
+      present[j] = 1;
+      ++found;
+    }
+    if (found < p) {
+      json row_json;
+      if (extra) row_json = json::parse(simdjson::minify(row), nullptr, false);
+      for (size_t j : input_feature_) {  // in the order RowsToTable looks for them
+        if (present[j]) continue;
+        const json* v = extra ? extra(int64_t(r), row_json, features_[j].name) : nullptr;
+        if (!v) throw Missing(int64_t(r), features_[j].name);
+        set(r, j, Of(*v));
+      }
+    }
+    ++r;
+  }
+  for (size_t j = 0; j < first_null.size(); ++j) {
+    if (first_null[j] >= 0) throw NullForLinear(first_null[j], features_[j].name);
+  }
+  std::vector<const double*> columns(p);
+  for (size_t j = 0; j < p; ++j) columns[j] = values.data() + j * n;
+  return Score(columns, int64_t(n));
 }
 
 columnar::TablePtr Predictor::ColumnsToTable(const json& columns, int64_t rows) const {

@@ -4,7 +4,7 @@
 
 #include <charconv>
 #include <cmath>
-#include <deque>
+#include <list>
 
 #include "columnar/compute.h"
 #include "columnar/parquet.h"
@@ -288,7 +288,7 @@ std::shared_ptr<const Deployment> ModelServer::Get(const std::string& name, cons
 std::string ModelServer::Predict(const std::string& name, const std::string& alias, std::string_view body) {
   std::shared_ptr<const Deployment> d = Get(name, alias);  // held to the end: a swap cannot free it
   // Online features: a value a row lacks, from the table whose key it carries.
-  std::deque<json> found;  // stable addresses for the values handed out
+  std::list<json> found;  // stable addresses for the values handed out (empty: no allocation)
   auto online = [&](int64_t, const json& row, const std::string& column) -> const json* {
     if (!row.is_object()) return nullptr;
     for (const auto& table : d->online) {
@@ -307,7 +307,7 @@ std::string ModelServer::Predict(const std::string& name, const std::string& ali
   };
   std::vector<double> scores;
   try {
-    scores = d->predictor->Predict(*d->predictor->RowsToTable(body, d->online.empty() ? ml::Predictor::Extra() : online));
+    scores = d->predictor->PredictRows(body, d->online.empty() ? ml::Predictor::Extra() : online);
   } catch (const ml::ModelError& e) {
     throw Error::InvalidArgument(e.what());
   }

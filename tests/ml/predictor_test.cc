@@ -1,0 +1,177 @@
+// Predictor::PredictRows, the daemon's request path, against the table path
+// it stands for (RowsToTable, then Predict): the same scores bit for bit and
+// the same errors, for a linear and an XGBoost model.
+#include "ml/predictor.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "ml/xgboost.h"
+
+namespace pipeline::ml {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Features in an order their names do not sort in (the inputs do), of
+// every type a row may give straight to a model.
+const char* kFeatures =
+    R"([{"name": "x2", "type": "float64"}, {"name": "x10", "type": "float64"},
+        {"name": "flag", "type": "bool"}, {"name": "n", "type": "int64"}])";
+
+class PredictRowsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pipe_predict_rows_" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "linear.json") << R"({"coef": [0.5, -1.25, 2.0, 0.125], "intercept": -0.3})";
+    linear_ = Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "classification", kFeatures, "[]"}, 1);
+
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> normal;
+    const int n = 400;
+    std::vector<std::vector<double>> x(4);
+    std::vector<double> y;
+    for (int i = 0; i < n; ++i) {
+      x[0].push_back(normal(rng));
+      x[1].push_back(i % 7 == 0 ? std::nan("") : normal(rng));
+      x[2].push_back(i % 3 == 0 ? 1 : 0);
+      x[3].push_back(double(i % 11));
+      y.push_back(x[0].back() + 0.3 * x[3].back() - 1.5 + normal(rng) > 0 ? 1 : 0);
+    }
+    Design d;
+    d.rows = n;
+    for (const auto& c : x) d.columns.push_back(c.data());
+    d.names = {"x2", "x10", "flag", "n"};
+    d.target = y.data();
+    XgbOptions options;
+    options.params = {{"objective", "binary:logistic"}, {"max_depth", "3"}};
+    options.num_round = 20;
+    XgbModel::Train(d, nullptr, options).Save((dir_ / "xgb.json").string());
+    xgb_ = Predictor::Load({"xgboost-json", (dir_ / "xgb.json").string(), "classification", kFeatures, "[]"}, 1);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // "scores" or "ROW/COLUMN: message", by both paths.
+  static std::string Outcome(const std::function<std::vector<double>()>& f) {
+    try {
+      std::vector<double> s = f();
+      std::string out = "scores";
+      for (double v : s) {
+        uint64_t bits;
+        std::memcpy(&bits, &v, 8);
+        out += " " + std::to_string(bits);
+      }
+      return out;
+    } catch (const RowError& e) {
+      return std::to_string(e.row()) + "/" + e.column() + ": " + e.what();
+    }
+  }
+  static void ExpectSame(const Predictor& p, const std::string& body, const Predictor::Extra& extra = {}) {
+    std::string table = Outcome([&] { return p.Predict(*p.RowsToTable(body, extra)); });
+    std::string direct = Outcome([&] { return p.PredictRows(body, extra); });
+    EXPECT_EQ(direct, table) << body;
+  }
+
+  fs::path dir_;
+  std::shared_ptr<const Predictor> linear_, xgb_;
+};
+
+TEST_F(PredictRowsTest, RowsOfNumbersAndBoolsGoStraightToTheModel) {
+  EXPECT_TRUE(linear_->scores_rows_directly());
+  EXPECT_TRUE(xgb_->scores_rows_directly());
+  // A chain, or a feature that is not a number or bool, needs the table.
+  auto chained = Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "classification", kFeatures,
+                                  R"([{"step": "standardize", "params": {"x2": {"mean": 1, "std": 2, "output": "x2"}}}])"},
+                                 1);
+  EXPECT_FALSE(chained->scores_rows_directly());
+}
+
+TEST_F(PredictRowsTest, ScoresAreTheTablePathsBitForBit) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> uniform(-3, 3);
+  const std::vector<std::string> names = {"x2", "x10", "flag", "n"};
+  for (int body = 0; body < 60; ++body) {
+    json rows = json::array();
+    const int n = 1 + body % 17;
+    for (int r = 0; r < n; ++r) {
+      std::vector<std::string> order = names;
+      std::shuffle(order.begin(), order.end(), rng);  // keys in any order
+      json row = json::object();
+      for (const std::string& name : order) {
+        const int pick = int(rng() % 10);
+        if (name == "flag") {
+          row[name] = pick % 2 == 0;
+        } else if (name == "n") {
+          row[name] = pick < 4 ? json(int64_t(rng() % 100) - 50) : pick < 8 ? json(double(rng() % 9)) : json(uint64_t(7));
+        } else {
+          row[name] = pick == 0 ? json(int64_t(rng() % 5)) : json(uniform(rng));
+        }
+      }
+      if (r % 5 == 1) row["other"] = "ignored";
+      rows.push_back(row);
+    }
+    const std::string text = body % 2 ? json{{"rows", rows}}.dump() : rows.dump();
+    ExpectSame(*linear_, text);
+    ExpectSame(*xgb_, text);
+  }
+  // Nulls: missing values for XGBoost.
+  ExpectSame(*xgb_, R"([{"x2": null, "x10": 1, "flag": true, "n": 3}, {"x2": 0.5, "x10": null, "flag": null, "n": null}])");
+  // A repeated key: the first one counts.
+  ExpectSame(*linear_, R"([{"x2": 1.5, "x10": 1, "flag": true, "n": 3, "x2": "second"}])");
+  ExpectSame(*linear_, R"({"rows": []})");
+}
+
+TEST_F(PredictRowsTest, ErrorsAreTheTablePathsToo) {
+  const char* bodies[] = {
+      R"([{"x2": 1, "x10": 2, "flag": true}])",                          // missing n
+      R"([{"x2": 1, "x10": 2, "flag": true, "n": 1}, {"n": 1}])",         // row 1 misses three
+      R"([{"x2": "1", "x10": 2, "flag": true, "n": 1}])",                 // a string for a float64
+      R"([{"x2": 1, "x10": 2, "flag": 1, "n": 1}])",                      // a number for a bool
+      R"([{"x2": 1, "x10": 2, "flag": true, "n": 1.5}])",                 // not integral
+      R"([{"x2": 1, "x10": 2, "flag": true, "n": 18446744073709551615}])",  // beyond int64
+      R"([{"x2": 1, "x10": [2], "flag": true, "n": 1}])",                 // a list
+      R"([{"x2": 1, "x10": 2, "flag": true, "n": 1}, 3])",                // a row that is no object
+      R"([{"x2": null, "x10": 2, "flag": true, "n": 1}, {"x2": 1, "x10": null, "flag": true, "n": "x"}])",
+      R"([{"x2": 1, "x10": 2, "flag": true, "n": null}, {"x2": null, "x10": 2, "flag": true, "n": 1}])",
+      R"({"rows": 3})", R"({"rows": [)", "not json", R"("text")",
+  };
+  for (const char* body : bodies) {
+    ExpectSame(*linear_, body);
+    ExpectSame(*xgb_, body);
+  }
+  // The messages themselves (the table path's, checked above to be the same).
+  try {
+    linear_->PredictRows(R"([{"x2": 1, "x10": 2, "flag": true, "n": null}, {"x2": null, "x10": 2, "flag": true, "n": 1}])");
+    ADD_FAILURE() << "a null for a linear model was scored";
+  } catch (const RowError& e) {
+    EXPECT_EQ(e.row(), 1);
+    EXPECT_EQ(e.column(), "x2");
+    EXPECT_STREQ(e.what(), "row 1: feature 'x2' is null, and a linear model cannot score a missing value");
+  }
+}
+
+TEST_F(PredictRowsTest, ExtraValuesFillWhatARowLacks) {
+  json flag = true, n = 4, text = "no number";
+  Predictor::Extra extra = [&](int64_t, const json& row, const std::string& column) -> const json* {
+    if (!row.contains("user")) return nullptr;
+    if (column == "flag") return &flag;
+    if (column == "n") return row["user"] == "u2" ? &text : &n;
+    return nullptr;
+  };
+  ExpectSame(*linear_, R"([{"x2": 1, "x10": 2, "user": "u1"}, {"x2": 3, "x10": 4, "user": "u1", "n": 9}])", extra);
+  ExpectSame(*xgb_, R"([{"x2": 1, "x10": 2, "user": "u1"}])", extra);
+  ExpectSame(*linear_, R"([{"x2": 1, "x10": 2, "user": "u2"}])", extra);  // a bad value: the same error
+  ExpectSame(*linear_, R"([{"x2": 1, "x10": 2}])", extra);                // no key: missing
+}
+
+}  // namespace
+}  // namespace pipeline::ml
