@@ -192,6 +192,15 @@ bool FeatureOf(const columnar::Field& field, const Scalar& v, double* out, std::
   return false;
 }
 
+// Whether a row's key is a feature's name (inline: most keys are short).
+inline bool SameKey(const std::string& name, std::string_view key) {
+  if (name.size() != key.size()) return false;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (name[i] != key[i]) return false;
+  }
+  return true;
+}
+
 // The rows of a request body: {"rows": [...]} or the list itself.
 simdjson::dom::array RequestRows(simdjson::dom::parser& parser, const simdjson::padded_string& text) {
   simdjson::dom::element doc;
@@ -396,7 +405,8 @@ std::vector<double> Predictor::PredictRows(std::string_view body, const Extra& e
   simdjson::dom::array rows = RequestRows(parser, text);
   const size_t n = rows.size();
   const size_t p = features_.size();
-  std::vector<double> values(n * p);
+  thread_local std::vector<double> values;  // every slot below is written before it is read
+  if (values.size() < n * p) values.resize(n * p);
   std::vector<int64_t> first_null(xgboost_ ? 0 : p, -1);  // per feature: what a linear model refuses
   std::vector<char> present(p);
   auto set = [&](size_t r, size_t j, const Scalar& v) {
@@ -416,7 +426,7 @@ std::vector<double> Predictor::PredictRows(std::string_view body, const Extra& e
     size_t found = 0, next = 0;  // rows usually name the features in order: `next` is tried first
     for (auto [key, value] : fields) {
       size_t j;
-      if (next < p && features_[next].name == key) {
+      if (next < p && SameKey(features_[next].name, key)) {
         j = next;
       } else if (auto it = input_index_.find(key); it != input_index_.end()) {
         j = input_feature_[it->second];
@@ -425,7 +435,12 @@ std::vector<double> Predictor::PredictRows(std::string_view body, const Extra& e
       }
       next = j + 1;
       if (present[j]) continue;  // a repeat
-      set(r, j, Of(value));
+      // The common case first: a number for a float64 feature.
+      if (double d; features_[j].type == DataType::kFloat64 && value.get_double().get(d) == simdjson::SUCCESS) {
+        values[j * n + r] = d;
+      } else {
+        set(r, j, Of(value));
+      }
       present[j] = 1;
       ++found;
     }
