@@ -31,6 +31,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// Each connection runs on a strand of its own, named by its concrete type
+// (beast::tcp_stream's type-erased executor costs a copy and an atomic
+// count on every operation).
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Strand>;
+using Stream = beast::basic_stream<tcp, Strand>;
 
 namespace {
 
@@ -161,7 +167,7 @@ class Connections {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections)
+  Session(Socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections)
       : stream_(std::move(socket)), handler_(handler), options_(options), connections_(connections) {}
   ~Session() {
     if (registered_) connections_.Remove(handle_);
@@ -349,7 +355,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpHandler& handler_;
@@ -454,7 +460,7 @@ class HttpServer::Impl {
 
  private:
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(asio::make_strand(ioc_.get_executor()), [this](beast::error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
           ec == asio::error::no_memory) {
