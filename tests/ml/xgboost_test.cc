@@ -39,6 +39,34 @@ Data Make(int n) {
   return d;
 }
 
+TEST(XgboostTest, InPlacePredictionReadsEveryLayoutItIsGiven) {
+  Data data = Make(300);
+  XgbOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"max_depth", "3"}};
+  options.num_round = 15;
+  XgbModel model = XgbModel::Train(data.design(), nullptr, options);
+  Design d = data.design();
+  std::vector<double> expected(300);
+  model.Predict(d.columns, d.rows, expected.data());
+  auto in_place = [&](const std::vector<const double*>& columns, int64_t rows) {
+    std::vector<double> out(size_t(rows), -1);
+    model.PredictInPlace(columns, rows, out.data());
+    return out;
+  };
+  // Separate columns (copied), and one buffer column after column.
+  EXPECT_EQ(in_place(d.columns, 300), expected);
+  std::vector<double> buffer(data.x[0]);
+  buffer.insert(buffer.end(), data.x[1].begin(), data.x[1].end());
+  EXPECT_EQ(in_place({buffer.data(), buffer.data() + 300}, 300), expected);
+  // One row: its values adjacent, or spaced three apart.
+  for (int r : {0, 10, 299}) {  // row 10 has a missing value
+    double adjacent[2] = {data.x[0][r], data.x[1][r]};
+    EXPECT_EQ(in_place({adjacent, adjacent + 1}, 1), std::vector<double>{expected[r]}) << "row " << r;
+    double spaced[4] = {data.x[0][r], 99, 99, data.x[1][r]};
+    EXPECT_EQ(in_place({spaced, spaced + 3}, 1), std::vector<double>{expected[r]}) << "row " << r;
+  }
+}
+
 TEST(XgboostTest, SavedModelsPredictTheSameAfterLoading) {
   Data data = Make(500);
   XgbOptions options;
