@@ -1,5 +1,6 @@
 #include "ml/xgboost.h"
 
+#include <dlfcn.h>
 #include <xgboost/c_api.h>
 
 #include <cmath>
@@ -14,10 +15,63 @@ namespace pipeline::ml {
 
 namespace {
 
+// The C API functions this file calls, resolved from libxgboost when the
+// first model is trained or loaded (dlopen), not at program start: the
+// library's relocations cost every pipectl command ~2.4 ms, and most
+// commands never touch a model.
+#define PIPE_XGB_FUNCTIONS(X) \
+  X(XGBGetLastError) \
+  X(XGBRegisterLogCallback) \
+  X(XGBoosterBoostedRounds) \
+  X(XGBoosterCreate) \
+  X(XGBoosterEvalOneIter) \
+  X(XGBoosterFeatureScore) \
+  X(XGBoosterFree) \
+  X(XGBoosterLoadModel) \
+  X(XGBoosterPredictFromDMatrix) \
+  X(XGBoosterPredictFromDense) \
+  X(XGBoosterSaveModel) \
+  X(XGBoosterSetParam) \
+  X(XGBoosterSlice) \
+  X(XGBoosterUpdateOneIter) \
+  X(XGDMatrixCreateFromDense) \
+  X(XGDMatrixFree) \
+  X(XGDMatrixSetFloatInfo) \
+  X(XGProxyDMatrixCreate) \
+  X(XGProxyDMatrixSetDataDense) \
+  X(XGQuantileDMatrixCreateFromCallback)
+
+struct XgbLib {
+#define PIPE_XGB_MEMBER(name) decltype(&::name) name = nullptr;
+  PIPE_XGB_FUNCTIONS(PIPE_XGB_MEMBER)
+#undef PIPE_XGB_MEMBER
+};
+
+XgbLib OpenXgb() {
+  void* handle = dlopen("libxgboost.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (!handle) handle = dlopen("libxgboost.so", RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    throw ModelError(std::string("XGBoost models need libxgboost (Debian package libxgboost0): ") + dlerror());
+  }
+  XgbLib lib;
+#define PIPE_XGB_RESOLVE(name)                                                 \
+  lib.name = reinterpret_cast<decltype(&::name)>(dlsym(handle, #name));        \
+  if (!lib.name) throw ModelError("libxgboost has no " #name " (XGBoost 1.6 or later is needed)");
+  PIPE_XGB_FUNCTIONS(PIPE_XGB_RESOLVE)
+#undef PIPE_XGB_RESOLVE
+  return lib;
+}
+
+// Opened once (a failed open is tried again on the next call).
+const XgbLib& Lib() {
+  static const XgbLib lib = OpenXgb();
+  return lib;
+}
+
 // XGBoost's last error without its time stamp, source place and stack
 // trace: "[10:45:54] ./src/c_api/c_api.cc:1073: Check failed: ..." -> "Check failed: ...".
 std::string LastError() {
-  std::string e = XGBGetLastError();
+  std::string e = Lib().XGBGetLastError();
   if (size_t end = e.find("\nStack trace"); end != std::string::npos) e.resize(end);
   if (!e.empty() && e[0] == '[') {
     size_t place = e.find(": ", e.find(']'));
@@ -87,7 +141,7 @@ class DMatrix {
   // For prediction: the raw values.
   DMatrix(const std::vector<const double*>& columns, int64_t rows, int threads) {
     ArrayView view(columns, rows, threads);
-    Check(XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
+    Check(Lib().XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
   }
   // For training with hist: a QuantileDMatrix, which keeps only each
   // value's histogram bin (1 byte), not a copy of the values (8); `ref`: the
@@ -97,10 +151,10 @@ class DMatrix {
     ArrayView view(design.columns, design.rows, threads);
     std::vector<float> labels(design.target, design.target + design.rows);
     if (!quantile) {
-      Check(XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
-      if (XGDMatrixSetFloatInfo(handle_, "label", labels.data(), bst_ulong(labels.size())) != 0) {
+      Check(Lib().XGDMatrixCreateFromDense(view.json().c_str(), Config(threads).c_str(), &handle_), "cannot build the data matrix");
+      if (Lib().XGDMatrixSetFloatInfo(handle_, "label", labels.data(), bst_ulong(labels.size())) != 0) {
         std::string why = LastError();
-        XGDMatrixFree(handle_);  // the destructor of a throwing constructor does not run
+        Lib().XGDMatrixFree(handle_);  // the destructor of a throwing constructor does not run
         handle_ = nullptr;
         throw ModelError("xgboost: cannot set the labels: " + why);
       }
@@ -112,22 +166,22 @@ class DMatrix {
       const std::vector<float>* labels = nullptr;
       bool given = false;
     } source{nullptr, &view.json(), &labels, false};
-    Check(XGProxyDMatrixCreate(&source.proxy), "cannot create a proxy matrix");
+    Check(Lib().XGProxyDMatrixCreate(&source.proxy), "cannot create a proxy matrix");
     auto reset = [](DataIterHandle h) { static_cast<Source*>(h)->given = false; };
     auto next = [](DataIterHandle h) -> int {
       auto* s = static_cast<Source*>(h);
       if (s->given) return 0;
       s->given = true;
-      if (XGProxyDMatrixSetDataDense(s->proxy, s->data->c_str()) != 0) return -1;
-      return XGDMatrixSetFloatInfo(s->proxy, "label", s->labels->data(), bst_ulong(s->labels->size())) == 0 ? 1 : -1;
+      if (Lib().XGProxyDMatrixSetDataDense(s->proxy, s->data->c_str()) != 0) return -1;
+      return Lib().XGDMatrixSetFloatInfo(s->proxy, "label", s->labels->data(), bst_ulong(s->labels->size())) == 0 ? 1 : -1;
     };
-    int rc = XGQuantileDMatrixCreateFromCallback(&source, source.proxy, ref ? ref->handle_ : nullptr, reset, next,
+    int rc = Lib().XGQuantileDMatrixCreateFromCallback(&source, source.proxy, ref ? ref->handle_ : nullptr, reset, next,
                                                  Config(threads, max_bin).c_str(), &handle_);
-    XGDMatrixFree(source.proxy);
+    Lib().XGDMatrixFree(source.proxy);
     Check(rc, "cannot build the training matrix");
   }
   ~DMatrix() {
-    if (handle_) XGDMatrixFree(handle_);
+    if (handle_) Lib().XGDMatrixFree(handle_);
   }
   DMatrix(const DMatrix&) = delete;
   DMatrix& operator=(const DMatrix&) = delete;
@@ -146,7 +200,7 @@ thread_local std::string log_lines;
 void OnLog(const char* line) { log_lines += std::string(line) + "\n"; }
 std::string TakeLog() { return std::exchange(log_lines, std::string()); }
 // XGBoost keeps the callback per thread.
-void CaptureLog() { XGBRegisterLogCallback(&OnLog); }
+void CaptureLog() { Lib().XGBRegisterLogCallback(&OnLog); }
 
 // "[3]\tvalid-logloss:0.4213\tvalid-auc:0.91" -> the last metric's name and value.
 bool LastMetric(const std::string& line, std::string* name, double* value) {
@@ -182,19 +236,19 @@ std::vector<std::string> UnknownXgbParameters(const std::map<std::string, std::s
   DMatrix data(two, 1, "", nullptr, false);
   BoosterHandle booster = nullptr;
   DMatrixHandle handles[] = {data.get()};
-  if (XGBoosterCreate(handles, 1, &booster) != 0) return unknown;
+  if (Lib().XGBoosterCreate(handles, 1, &booster) != 0) return unknown;
   CaptureLog();
   TakeLog();
   // As training configures it, but cheap whatever the user asked for.
-  XGBoosterSetParam(booster, "tree_method", "hist");
-  for (const auto& [key, value] : params) XGBoosterSetParam(booster, key.c_str(), value.c_str());
-  XGBoosterSetParam(booster, "validate_parameters", "1");
-  XGBoosterSetParam(booster, "verbosity", "1");
-  XGBoosterSetParam(booster, "nthread", "1");
-  if (params.count("num_parallel_tree")) XGBoosterSetParam(booster, "num_parallel_tree", "1");
-  if (params.count("max_depth")) XGBoosterSetParam(booster, "max_depth", "1");
-  XGBoosterUpdateOneIter(booster, 0, data.get());  // a refused value fails here: not our concern
-  XGBoosterFree(booster);
+  Lib().XGBoosterSetParam(booster, "tree_method", "hist");
+  for (const auto& [key, value] : params) Lib().XGBoosterSetParam(booster, key.c_str(), value.c_str());
+  Lib().XGBoosterSetParam(booster, "validate_parameters", "1");
+  Lib().XGBoosterSetParam(booster, "verbosity", "1");
+  Lib().XGBoosterSetParam(booster, "nthread", "1");
+  if (params.count("num_parallel_tree")) Lib().XGBoosterSetParam(booster, "num_parallel_tree", "1");
+  if (params.count("max_depth")) Lib().XGBoosterSetParam(booster, "max_depth", "1");
+  Lib().XGBoosterUpdateOneIter(booster, 0, data.get());  // a refused value fails here: not our concern
+  Lib().XGBoosterFree(booster);
   std::string log = TakeLog();
   size_t at = log.find("Parameters: {");
   if (at == std::string::npos) return unknown;
@@ -218,7 +272,7 @@ XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
   return *this;
 }
 XgbModel::~XgbModel() {
-  if (booster_) XGBoosterFree(booster_);
+  if (booster_) Lib().XGBoosterFree(booster_);
 }
 
 XgbModel XgbModel::Train(const Design& train, const Design* validation, const XgbOptions& options) {
@@ -242,21 +296,21 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   XgbModel model;
   CaptureLog();
   TakeLog();
-  Check(XGBoosterCreate(cache.data(), bst_ulong(cache.size()), &model.booster_), "cannot create a booster");
+  Check(Lib().XGBoosterCreate(cache.data(), bst_ulong(cache.size()), &model.booster_), "cannot create a booster");
   std::map<std::string, std::string> params = options.params;
   params.emplace("tree_method", "hist");  // 1.7 defaults to exact
   params.emplace("nthread", std::to_string(threads));
   params.emplace("verbosity", "1");
   params.emplace("validate_parameters", "1");  // as Python's Booster: warn of unknown ones
   for (const auto& [key, value] : params) {
-    if (XGBoosterSetParam(model.booster_, key.c_str(), value.c_str()) != 0) {
+    if (Lib().XGBoosterSetParam(model.booster_, key.c_str(), value.c_str()) != 0) {
       throw ModelError("xgboost parameter '" + key + "' = '" + value + "': " + LastError());
     }
   }
   int best = -1;
   double best_score = 0;
   for (int iter = 0; iter < options.num_round; ++iter) {
-    if (XGBoosterUpdateOneIter(model.booster_, iter, dtrain.get()) != 0) {
+    if (Lib().XGBoosterUpdateOneIter(model.booster_, iter, dtrain.get()) != 0) {
       // XGBoost checks its parameters on the first update: an unknown or bad
       // one shows here.
       throw ModelError("xgboost: " + LastError());
@@ -274,7 +328,7 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
     DMatrixHandle evals[] = {dvalid->get()};
     const char* names[] = {"valid"};
     const char* result = nullptr;
-    Check(XGBoosterEvalOneIter(model.booster_, iter, evals, names, 1, &result), "cannot evaluate");
+    Check(Lib().XGBoosterEvalOneIter(model.booster_, iter, evals, names, 1, &result), "cannot evaluate");
     std::string metric;
     double score = 0;
     if (!LastMetric(result ? result : "", &metric, &score)) continue;
@@ -288,11 +342,11 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
     }
   }
   int rounds = 0;
-  Check(XGBoosterBoostedRounds(model.booster_, &rounds), "cannot count rounds");
+  Check(Lib().XGBoosterBoostedRounds(model.booster_, &rounds), "cannot count rounds");
   if (best >= 0 && best + 1 < rounds) {
     BoosterHandle sliced = nullptr;
-    Check(XGBoosterSlice(model.booster_, 0, best + 1, 1, &sliced), "cannot keep the best rounds");
-    XGBoosterFree(model.booster_);
+    Check(Lib().XGBoosterSlice(model.booster_, 0, best + 1, 1, &sliced), "cannot keep the best rounds");
+    Lib().XGBoosterFree(model.booster_);
     model.booster_ = sliced;
     rounds = best + 1;
   }
@@ -325,12 +379,12 @@ void CopyPredictions(const bst_ulong* shape, bst_ulong dim, const float* result,
 
 XgbModel XgbModel::Load(const std::string& path, int threads) {
   XgbModel model;
-  Check(XGBoosterCreate(nullptr, 0, &model.booster_), "cannot create a booster");
-  if (XGBoosterLoadModel(model.booster_, path.c_str()) != 0) {
+  Check(Lib().XGBoosterCreate(nullptr, 0, &model.booster_), "cannot create a booster");
+  if (Lib().XGBoosterLoadModel(model.booster_, path.c_str()) != 0) {
     throw ModelError("model file " + path + " is not an XGBoost model: " + LastError());
   }
-  Check(XGBoosterBoostedRounds(model.booster_, &model.rounds_), "cannot count rounds");
-  if (threads > 0) Check(XGBoosterSetParam(model.booster_, "nthread", std::to_string(threads).c_str()), "cannot set nthread");
+  Check(Lib().XGBoosterBoostedRounds(model.booster_, &model.rounds_), "cannot count rounds");
+  if (threads > 0) Check(Lib().XGBoosterSetParam(model.booster_, "nthread", std::to_string(threads).c_str()), "cannot set nthread");
   return model;
 }
 
@@ -345,18 +399,18 @@ void XgbModel::PredictInPlace(const std::vector<const double*>& columns, int64_t
   struct Proxy {
     DMatrixHandle handle = nullptr;
     ~Proxy() {
-      if (handle) XGDMatrixFree(handle);
+      if (handle) Lib().XGDMatrixFree(handle);
     }
   };
   thread_local Proxy proxy;
-  if (!proxy.handle) Check(XGProxyDMatrixCreate(&proxy.handle), "cannot create a proxy matrix");
-  Check(XGBoosterPredictFromDense(booster_, view.json().c_str(), kInplaceConfig, proxy.handle, &shape, &dim, &result),
+  if (!proxy.handle) Check(Lib().XGProxyDMatrixCreate(&proxy.handle), "cannot create a proxy matrix");
+  Check(Lib().XGBoosterPredictFromDense(booster_, view.json().c_str(), kInplaceConfig, proxy.handle, &shape, &dim, &result),
         "cannot predict");
   CopyPredictions(shape, dim, result, rows, out);
 }
 
 void XgbModel::Save(const std::string& path) const {
-  Check(XGBoosterSaveModel(booster_, path.c_str()), "cannot save the model to " + path);
+  Check(Lib().XGBoosterSaveModel(booster_, path.c_str()), "cannot save the model to " + path);
 }
 
 void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const {
@@ -365,7 +419,7 @@ void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, 
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  Check(XGBoosterPredictFromDMatrix(booster_, data.get(), kPredictConfig, &shape, &dim, &result), "cannot predict");
+  Check(Lib().XGBoosterPredictFromDMatrix(booster_, data.get(), kPredictConfig, &shape, &dim, &result), "cannot predict");
   CopyPredictions(shape, dim, result, rows, out);
 }
 
@@ -374,7 +428,7 @@ std::map<std::string, double> XgbModel::Importance(const std::vector<std::string
   const char** features = nullptr;
   const bst_ulong* shape = nullptr;
   const float* scores = nullptr;
-  Check(XGBoosterFeatureScore(booster_, R"({"importance_type": "total_gain"})", &n, &features, &dim, &shape, &scores),
+  Check(Lib().XGBoosterFeatureScore(booster_, R"({"importance_type": "total_gain"})", &n, &features, &dim, &shape, &scores),
         "cannot compute feature importance");
   std::map<std::string, double> out;
   for (bst_ulong i = 0; i < n; ++i) {

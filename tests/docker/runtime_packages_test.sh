@@ -2,10 +2,19 @@
 # The runtime stage of docker/Dockerfile installs every package that owns a
 # shared library the binaries load (ldd), directly or as a dependency of a
 # listed package, so the image cannot drift from the binaries again.
-# Usage: runtime_packages_test.sh DOCKERFILE BINARY...
+# Libraries opened at run time (dlopen) are named with --dlopen SONAME: each
+# must be installed here and come, with what it loads, from those packages.
+# Usage: runtime_packages_test.sh DOCKERFILE [--dlopen SONAME]... BINARY...
 set -eu
 dockerfile=$1
 shift
+dlopened=""
+while [ "${1:-}" = "--dlopen" ]; do
+  path=$(/sbin/ldconfig -p | awk -v name="$2" '$1 == name { print $NF; exit }')
+  [ -n "$path" ] || { echo "FAIL: $2 (opened at run time) is not installed here"; exit 1; }
+  dlopened="$dlopened $path"
+  shift 2
+done
 
 # The package names of the `apt-get install` in the last stage.
 listed=$(awk '/^FROM /{stage=""} {stage = stage "\n" $0} END {print stage}' "$dockerfile" |
@@ -19,11 +28,13 @@ closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflic
   --no-replaces --no-enhances $listed 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u)
 
 failed=0
-for binary in "$@"; do
-  [ -x "$binary" ] || { echo "FAIL: no binary $binary"; exit 1; }
+for binary in "$@" $dlopened; do
+  [ -e "$binary" ] || { echo "FAIL: no binary $binary"; exit 1; }
   missing_lib=$(ldd "$binary" | grep 'not found' || true)
   [ -z "$missing_lib" ] || { echo "FAIL: $binary: $missing_lib"; failed=1; }
-  for lib in $(ldd "$binary" | awk '$3 ~ /^\// {print $3}'); do
+  libs=$(ldd "$binary" | awk '$3 ~ /^\// {print $3}')
+  case " $dlopened " in *" $binary "*) libs="$binary $libs" ;; esac  # the library itself too
+  for lib in $libs; do
     package=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
     package=${package%%:*}
     if [ -z "$package" ]; then
