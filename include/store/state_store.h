@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct DagRecord {
   std::string dag_id;
@@ -180,6 +180,36 @@ struct TaskTransition {
   std::optional<std::string> metrics_json;
 };
 
+// Work for `piped worker` processes: a try its coordinating scheduler hands
+// to whichever worker serving the try's queue claims it first. A claim is a
+// lease the worker renews (heartbeats); every write it makes about the try
+// is a compare-and-set on (worker, try, lease_until), so a worker whose
+// lease ran out, and whose try was reaped and run again elsewhere, cannot
+// change anything any more (fencing).
+struct WorkItem {
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  std::string queue = "default";
+  std::string payload;  // what a worker needs to run the try (the coordinator's JSON)
+  TimePoint enqueued_at;
+};
+
+struct WorkClaim {
+  WorkItem item;
+  std::string worker;
+  TimePoint lease_until;  // as last granted: part of every fenced write
+};
+
+struct WorkRecord {
+  WorkItem item;
+  std::string state;  // "ready", "claimed", "done" or "lost"
+  std::string worker;
+  std::optional<TimePoint> lease_until;
+  std::string result;  // the finishing worker's JSON
+  std::optional<TimePoint> ended_at;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -264,6 +294,36 @@ class StateStore {
   virtual std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) = 0;
   // Every change of the model's aliases, oldest first.
   virtual std::vector<ModelAliasRecord> GetModelAliasHistory(const std::string& name) = 0;
+
+  // Work for workers (see WorkItem). EnqueueWork adds a ready item (nothing
+  // when that try is there already) and wakes the workers waiting in
+  // WaitForWork, in any process.
+  virtual void EnqueueWork(const WorkItem& item) = 0;
+  // Claims up to `max` ready items of `queues`, oldest first, for `worker`
+  // until now + lease. Two callers, in any processes, never claim the same item.
+  virtual std::vector<WorkClaim> ClaimWork(const std::string& worker, const std::vector<std::string>& queues,
+                                           int max, TimePoint now, Duration lease) = 0;
+  // Extends a claim whose lease has not run out to now + lease (updating
+  // claim.lease_until). False when the claim is not held any more (it ran
+  // out, was reaped or released): the worker must stop the try.
+  virtual bool RenewWork(WorkClaim& claim, TimePoint now, Duration lease) = 0;
+  // Ends a held claim with the try's result (JSON); false, and nothing
+  // written, when it is not held any more (a late write).
+  virtual bool FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) = 0;
+  // Hands a held claim back (a worker stopping): ready again for any worker.
+  virtual bool ReleaseWork(const WorkClaim& claim) = 0;
+  // Claimed items whose lease ran out at or before `now` become "lost";
+  // returns them (the coordinator starts a new try of each).
+  virtual std::vector<WorkItem> ReapExpiredWork(TimePoint now) = 0;
+  virtual std::optional<WorkRecord> GetWork(const std::string& run_id, const std::string& task_id,
+                                            int try_number) = 0;
+  // The run's items, by task and try.
+  virtual std::vector<WorkRecord> ListWork(const std::string& run_id) = 0;
+  // Waits at most `timeout` for an EnqueueWork; true when one woke it
+  // (PostgreSQL: LISTEN/NOTIFY from any process; SQLite: this object's own
+  // EnqueueWork only, so its callers poll). False on timeout. A notification
+  // can be lost: callers claim after every wake-up and every timeout.
+  virtual bool WaitForWork(Duration timeout) = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" or "postgresql://...". Throws

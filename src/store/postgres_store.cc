@@ -239,6 +239,24 @@ CREATE TABLE model_alias_history (
 );
 CREATE INDEX model_alias_history_by_name ON model_alias_history(name, id);
 )sql",
+    R"sql(
+CREATE TABLE work (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  queue TEXT NOT NULL,
+  state TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  result TEXT NOT NULL DEFAULT '',
+  worker TEXT NOT NULL DEFAULT '',
+  lease_until BIGINT,
+  enqueued_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  PRIMARY KEY (run_id, task_id, try_number)
+);
+CREATE INDEX work_ready ON work(queue, enqueued_at) WHERE state = 'ready';
+CREATE INDEX work_claimed ON work(lease_until) WHERE state = 'claimed';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -396,6 +414,32 @@ class PostgresStore::Impl {
 
   int version() const { return version_; }
 
+  // WaitForWork: a connection of its own LISTENs on "pipe_work" (reopened
+  // when lost). One thread waits at a time; others wait for their turn
+  // within their timeout.
+  bool WaitForWork(Duration timeout) {
+    std::unique_lock turn(listen_mu_, std::defer_lock);
+    if (!turn.try_lock_for(timeout)) return false;
+    try {
+      if (!listen_conn_) {
+        listen_conn_ = std::make_unique<pqxx::connection>(url_);
+        receiver_ = std::make_unique<WorkReceiver>(*listen_conn_);
+      }
+      const int before = receiver_->count;
+      listen_conn_->get_notifs();  // what came since the last wait
+      if (receiver_->count == before) {
+        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+        listen_conn_->await_notification(long(micros / 1'000'000), long(micros % 1'000'000));
+      }
+      return receiver_->count != before;
+    } catch (const std::exception&) {  // the server is away: callers poll meanwhile
+      receiver_.reset();
+      listen_conn_.reset();
+      std::this_thread::sleep_for(std::min(timeout, Duration(1000)));
+      return false;
+    }
+  }
+
   // A fresh connection, so that a health check never waits behind an
   // operation that is reconnecting.
   // Session advisory lock on a connection of its own: the server drops it
@@ -524,6 +568,15 @@ class PostgresStore::Impl {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;  // connections lent or idle
   std::unique_ptr<pqxx::connection> scheduler_lock_;  // holds the advisory lock; guarded by mu_
+  class WorkReceiver final : public pqxx::notification_receiver {
+   public:
+    explicit WorkReceiver(pqxx::connection_base& c) : pqxx::notification_receiver(c, "pipe_work") {}
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+  };
+  std::timed_mutex listen_mu_;  // guards the two below
+  std::unique_ptr<pqxx::connection> listen_conn_;
+  std::unique_ptr<WorkReceiver> receiver_;  // destroyed before its connection
   static constexpr int64_t kSchedulerLockKey = 0x7069706573636864;  // "pipeschd"
   int version_ = 0;
 };
@@ -1050,5 +1103,145 @@ std::vector<ModelAliasRecord> PostgresStore::GetModelAliasHistory(const std::str
     return out;
   });
 }
+
+namespace {
+
+constexpr const char* kWorkColumns =
+    "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at";
+// The claim is still held: its row, its worker, its lease as last granted.
+constexpr const char* kHeld =
+    "run_id = $1 AND task_id = $2 AND try_number = $3 AND state = 'claimed' AND worker = $4 AND lease_until = $5";
+
+WorkItem ReadWorkItem(const pqxx::row& r) {
+  return {r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int>(), r[3].as<std::string>(),
+          r[4].as<std::string>(), Time(r[5])};
+}
+
+WorkRecord ReadWork(const pqxx::row& r) {
+  WorkRecord w;
+  w.item = ReadWorkItem(r);
+  w.state = r[6].as<std::string>();
+  w.worker = r[7].as<std::string>();
+  w.lease_until = OptTime(r[8]);
+  w.result = r[9].as<std::string>();
+  w.ended_at = OptTime(r[10]);
+  return w;
+}
+
+void SortItems(std::vector<WorkItem>& items) {
+  std::sort(items.begin(), items.end(), [](const WorkItem& a, const WorkItem& b) {
+    return std::tie(a.run_id, a.task_id, a.try_number) < std::tie(b.run_id, b.task_id, b.try_number);
+  });
+}
+
+}  // namespace
+
+void PostgresStore::EnqueueWork(const WorkItem& item) {
+  impl_->Run("enqueue work", [&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
+                   "VALUES($1, $2, $3, $4, 'ready', $5, $6) ON CONFLICT DO NOTHING",
+                   item.run_id, item.task_id, item.try_number, item.queue, item.payload, ToMicros(item.enqueued_at));
+    tx.exec_params("SELECT pg_notify('pipe_work', $1)", item.queue);  // delivered at commit
+  });
+}
+
+std::vector<WorkClaim> PostgresStore::ClaimWork(const std::string& worker, const std::vector<std::string>& queues,
+                                                int max, TimePoint now, Duration lease) {
+  std::vector<WorkClaim> out;
+  if (max <= 0 || queues.empty()) return out;
+  const TimePoint until = now + lease;
+  // SKIP LOCKED: claimers running at once each take other rows, none waits.
+  pqxx::result rows = impl_->Run("claim work", [&](pqxx::work& tx) {
+    return tx.exec_params(
+        "WITH picked AS (SELECT run_id, task_id, try_number FROM work "
+        "  WHERE state = 'ready' AND queue IN (SELECT jsonb_array_elements_text($3::jsonb)) "
+        "  ORDER BY enqueued_at, run_id, task_id, try_number LIMIT $4 FOR UPDATE SKIP LOCKED) "
+        "UPDATE work w SET state = 'claimed', worker = $1, lease_until = $2 FROM picked p "
+        "WHERE w.run_id = p.run_id AND w.task_id = p.task_id AND w.try_number = p.try_number "
+        "RETURNING w.run_id, w.task_id, w.try_number, w.queue, w.payload, w.enqueued_at",
+        worker, ToMicros(until), nlohmann::json(queues).dump(), max);
+  });
+  for (const auto& r : rows) out.push_back({ReadWorkItem(r), worker, until});
+  std::sort(out.begin(), out.end(), [](const WorkClaim& a, const WorkClaim& b) {
+    return std::tie(a.item.enqueued_at, a.item.run_id, a.item.task_id, a.item.try_number) <
+           std::tie(b.item.enqueued_at, b.item.run_id, b.item.task_id, b.item.try_number);
+  });
+  return out;
+}
+
+bool PostgresStore::RenewWork(WorkClaim& claim, TimePoint now, Duration lease) {
+  if (claim.lease_until <= now) return false;  // ran out: another may have it already
+  const TimePoint until = now + lease;
+  bool renewed = impl_->RunIf("renew work", [&](pqxx::work& tx) {
+    return !tx.exec_params(std::string("UPDATE work SET lease_until = $6 WHERE ") + kHeld + " RETURNING 1",
+                           claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
+                           ToMicros(claim.lease_until), ToMicros(until))
+                .empty();
+  });
+  if (renewed) claim.lease_until = until;
+  return renewed;
+}
+
+bool PostgresStore::FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) {
+  return impl_->RunIf("finish work", [&](pqxx::work& tx) {
+    return !tx.exec_params(std::string("UPDATE work SET state = 'done', result = $6, ended_at = $7 WHERE ") + kHeld +
+                               " RETURNING 1",
+                           claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
+                           ToMicros(claim.lease_until), result_json, ToMicros(at))
+                .empty();
+  });
+}
+
+bool PostgresStore::ReleaseWork(const WorkClaim& claim) {
+  return impl_->RunIf("release work", [&](pqxx::work& tx) {
+    if (tx.exec_params(std::string("UPDATE work SET state = 'ready', worker = '', lease_until = NULL WHERE ") + kHeld +
+                           " RETURNING 1",
+                       claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
+                       ToMicros(claim.lease_until))
+            .empty()) {
+      return false;
+    }
+    tx.exec_params("SELECT pg_notify('pipe_work', $1)", claim.item.queue);
+    return true;
+  });
+}
+
+std::vector<WorkItem> PostgresStore::ReapExpiredWork(TimePoint now) {
+  pqxx::result rows = impl_->Run("reap work", [&](pqxx::work& tx) {
+    return tx.exec_params(
+        "UPDATE work SET state = 'lost', ended_at = $1 WHERE state = 'claimed' AND lease_until <= $1 "
+        "RETURNING run_id, task_id, try_number, queue, payload, enqueued_at",
+        ToMicros(now));
+  });
+  std::vector<WorkItem> out;
+  for (const auto& r : rows) out.push_back(ReadWorkItem(r));
+  SortItems(out);
+  return out;
+}
+
+std::optional<WorkRecord> PostgresStore::GetWork(const std::string& run_id, const std::string& task_id,
+                                                 int try_number) {
+  return impl_->Read("get work", [&](pqxx::transaction_base& tx) -> std::optional<WorkRecord> {
+    pqxx::result r = tx.exec_params(std::string("SELECT ") + kWorkColumns +
+                                        " FROM work WHERE run_id = $1 AND task_id = $2 AND try_number = $3",
+                                    run_id, task_id, try_number);
+    if (r.empty()) return std::nullopt;
+    return ReadWork(r[0]);
+  });
+}
+
+std::vector<WorkRecord> PostgresStore::ListWork(const std::string& run_id) {
+  return impl_->Read("list work", [&](pqxx::transaction_base& tx) {
+    std::vector<WorkRecord> out;
+    for (const auto& r : tx.exec_params(std::string("SELECT ") + kWorkColumns +
+                                            " FROM work WHERE run_id = $1 ORDER BY task_id, try_number",
+                                        run_id)) {
+      out.push_back(ReadWork(r));
+    }
+    return out;
+  });
+}
+
+bool PostgresStore::WaitForWork(Duration timeout) { return impl_->WaitForWork(timeout); }
 
 }  // namespace pipeline

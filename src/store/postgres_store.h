@@ -70,6 +70,17 @@ class PostgresStore final : public StateStore {
   std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) override;
   std::vector<ModelAliasRecord> GetModelAliasHistory(const std::string& name) override;
 
+  void EnqueueWork(const WorkItem& item) override;
+  std::vector<WorkClaim> ClaimWork(const std::string& worker, const std::vector<std::string>& queues, int max,
+                                   TimePoint now, Duration lease) override;
+  bool RenewWork(WorkClaim& claim, TimePoint now, Duration lease) override;
+  bool FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) override;
+  bool ReleaseWork(const WorkClaim& claim) override;
+  std::vector<WorkItem> ReapExpiredWork(TimePoint now) override;
+  std::optional<WorkRecord> GetWork(const std::string& run_id, const std::string& task_id, int try_number) override;
+  std::vector<WorkRecord> ListWork(const std::string& run_id) override;
+  bool WaitForWork(Duration timeout) override;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <unordered_map>
 #include <mutex>
@@ -152,6 +153,24 @@ CREATE TABLE model_alias_history (
   set_at BIGINT NOT NULL
 );
 CREATE INDEX model_alias_history_by_name ON model_alias_history(name, id);
+)sql",
+    R"sql(
+CREATE TABLE work (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  queue TEXT NOT NULL,
+  state TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  result TEXT NOT NULL DEFAULT '',
+  worker TEXT NOT NULL DEFAULT '',
+  lease_until BIGINT,
+  enqueued_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  PRIMARY KEY (run_id, task_id, try_number)
+);
+CREATE INDEX work_ready ON work(queue, enqueued_at) WHERE state = 'ready';
+CREATE INDEX work_claimed ON work(lease_until) WHERE state = 'claimed';
 )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -374,6 +393,10 @@ class SqliteStore::Impl {
   sqlite3* db_ = nullptr;
   std::unique_ptr<StatementCache> statements_;
   std::mutex mu_;  // guards db_, statements_ and lock_fd_
+  // EnqueueWork wakes WaitForWork in this process (others poll).
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  uint64_t work_enqueued_ = 0;  // guarded by work_mu_
   int version_ = 0;
   std::string path_;
   int lock_fd_ = -1;  // holds flock(LOCK_EX) on PATH.lock once the scheduler lock is taken
@@ -957,6 +980,172 @@ std::vector<ModelAliasRecord> SqliteStore::GetModelAliasHistory(const std::strin
               "SELECT name, alias, version, set_at FROM model_alias_history WHERE name = ?1 ORDER BY id");
   s.Bind(1, name);
   return ReadAliases(s);
+}
+
+namespace {
+
+WorkRecord ReadWork(const Statement& s) {
+  WorkRecord w;
+  w.item.run_id = s.Text(0);
+  w.item.task_id = s.Text(1);
+  w.item.try_number = int(s.Int(2));
+  w.item.queue = s.Text(3);
+  w.item.payload = s.Text(4);
+  w.item.enqueued_at = s.Time(5);
+  w.state = s.Text(6);
+  w.worker = s.Text(7);
+  w.lease_until = s.OptTime(8);
+  w.result = s.Text(9);
+  w.ended_at = s.OptTime(10);
+  return w;
+}
+
+constexpr const char* kWorkColumns =
+    "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at";
+// The claim is still held: its row, its worker, its lease as last granted.
+constexpr const char* kHeld =
+    "run_id = ?1 AND task_id = ?2 AND try_number = ?3 AND state = 'claimed' AND worker = ?4 AND lease_until = ?5";
+
+}  // namespace
+
+void SqliteStore::EnqueueWork(const WorkItem& item) {
+  {
+    std::lock_guard lock(impl_->mu_);
+    impl_->Write([&] {
+      Statement put(*impl_->statements_,
+                    "INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
+                    "VALUES(?1, ?2, ?3, ?4, 'ready', ?5, ?6) ON CONFLICT DO NOTHING");
+      put.Bind(1, item.run_id).Bind(2, item.task_id).Bind(3, item.try_number).Bind(4, item.queue);
+      put.Bind(5, item.payload).Bind(6, item.enqueued_at).Run();
+      return true;
+    });
+  }
+  {
+    std::lock_guard lock(impl_->work_mu_);
+    ++impl_->work_enqueued_;
+  }
+  impl_->work_cv_.notify_all();
+}
+
+std::vector<WorkClaim> SqliteStore::ClaimWork(const std::string& worker, const std::vector<std::string>& queues,
+                                              int max, TimePoint now, Duration lease) {
+  std::vector<WorkClaim> out;
+  if (max <= 0 || queues.empty()) return out;
+  std::lock_guard lock(impl_->mu_);
+  impl_->Write([&] {  // one writer at a time: no two claims can see the same ready row
+    std::string in;
+    for (size_t i = 0; i < queues.size(); ++i) in += (i ? ", ?" : "?") + std::to_string(i + 2);
+    Statement pick(*impl_->statements_, "SELECT run_id, task_id, try_number, queue, payload, enqueued_at FROM work "
+                                        "WHERE state = 'ready' AND queue IN (" + in + ") "
+                                        "ORDER BY enqueued_at, run_id, task_id, try_number LIMIT ?1");
+    pick.Bind(1, max);
+    for (size_t i = 0; i < queues.size(); ++i) pick.Bind(int(i + 2), queues[i]);
+    while (pick.Step()) {
+      WorkClaim c;
+      c.item = {pick.Text(0), pick.Text(1), int(pick.Int(2)), pick.Text(3), pick.Text(4), pick.Time(5)};
+      c.worker = worker;
+      c.lease_until = now + lease;
+      out.push_back(std::move(c));
+    }
+    pick.Reset();
+    for (const WorkClaim& c : out) {
+      Statement take(*impl_->statements_,
+                     "UPDATE work SET state = 'claimed', worker = ?4, lease_until = ?5 "
+                     "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3 AND state = 'ready'");
+      take.Bind(1, c.item.run_id).Bind(2, c.item.task_id).Bind(3, c.item.try_number).Bind(4, worker);
+      take.Bind(5, c.lease_until).Run();
+    }
+    return true;
+  });
+  return out;
+}
+
+bool SqliteStore::RenewWork(WorkClaim& claim, TimePoint now, Duration lease) {
+  if (claim.lease_until <= now) return false;  // ran out: another may have it already
+  std::lock_guard lock(impl_->mu_);
+  const TimePoint until = now + lease;
+  bool renewed = impl_->WriteIf([&] {
+    Statement s(*impl_->statements_, std::string("UPDATE work SET lease_until = ?6 WHERE ") + kHeld);
+    s.Bind(1, claim.item.run_id).Bind(2, claim.item.task_id).Bind(3, claim.item.try_number).Bind(4, claim.worker);
+    s.Bind(5, claim.lease_until).Bind(6, until).Run();
+    return sqlite3_changes(impl_->db_) == 1;
+  });
+  if (renewed) claim.lease_until = until;
+  return renewed;
+}
+
+bool SqliteStore::FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    Statement s(*impl_->statements_, std::string("UPDATE work SET state = 'done', result = ?6, ended_at = ?7 WHERE ") + kHeld);
+    s.Bind(1, claim.item.run_id).Bind(2, claim.item.task_id).Bind(3, claim.item.try_number).Bind(4, claim.worker);
+    s.Bind(5, claim.lease_until).Bind(6, result_json).Bind(7, at).Run();
+    return sqlite3_changes(impl_->db_) == 1;
+  });
+}
+
+bool SqliteStore::ReleaseWork(const WorkClaim& claim) {
+  bool released;
+  {
+    std::lock_guard lock(impl_->mu_);
+    released = impl_->WriteIf([&] {
+      Statement s(*impl_->statements_,
+                  std::string("UPDATE work SET state = 'ready', worker = '', lease_until = NULL WHERE ") + kHeld);
+      s.Bind(1, claim.item.run_id).Bind(2, claim.item.task_id).Bind(3, claim.item.try_number).Bind(4, claim.worker);
+      s.Bind(5, claim.lease_until).Run();
+      return sqlite3_changes(impl_->db_) == 1;
+    });
+  }
+  if (released) {
+    {
+      std::lock_guard lock(impl_->work_mu_);
+      ++impl_->work_enqueued_;
+    }
+    impl_->work_cv_.notify_all();
+  }
+  return released;
+}
+
+std::vector<WorkItem> SqliteStore::ReapExpiredWork(TimePoint now) {
+  std::vector<WorkItem> out;
+  std::lock_guard lock(impl_->mu_);
+  impl_->Write([&] {
+    Statement s(*impl_->statements_,
+                "UPDATE work SET state = 'lost', ended_at = ?1 WHERE state = 'claimed' AND lease_until <= ?1 "
+                "RETURNING run_id, task_id, try_number, queue, payload, enqueued_at");
+    s.Bind(1, now);
+    while (s.Step()) out.push_back({s.Text(0), s.Text(1), int(s.Int(2)), s.Text(3), s.Text(4), s.Time(5)});
+    return true;
+  });
+  std::sort(out.begin(), out.end(), [](const WorkItem& a, const WorkItem& b) {
+    return std::tie(a.run_id, a.task_id, a.try_number) < std::tie(b.run_id, b.task_id, b.try_number);
+  });
+  return out;
+}
+
+std::optional<WorkRecord> SqliteStore::GetWork(const std::string& run_id, const std::string& task_id, int try_number) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, std::string("SELECT ") + kWorkColumns +
+                                       " FROM work WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
+  s.Bind(1, run_id).Bind(2, task_id).Bind(3, try_number);
+  if (!s.Step()) return std::nullopt;
+  return ReadWork(s);
+}
+
+std::vector<WorkRecord> SqliteStore::ListWork(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              std::string("SELECT ") + kWorkColumns + " FROM work WHERE run_id = ?1 ORDER BY task_id, try_number");
+  s.Bind(1, run_id);
+  std::vector<WorkRecord> out;
+  while (s.Step()) out.push_back(ReadWork(s));
+  return out;
+}
+
+bool SqliteStore::WaitForWork(Duration timeout) {
+  std::unique_lock lock(impl_->work_mu_);
+  const uint64_t seen = impl_->work_enqueued_;
+  return impl_->work_cv_.wait_for(lock, timeout, [&] { return impl_->work_enqueued_ != seen; });
 }
 
 }  // namespace pipeline

@@ -94,6 +94,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP TABLE model_alias_history; DROP TABLE model_aliases; DROP TABLE model_versions; "
+                           "DROP TABLE work; "
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

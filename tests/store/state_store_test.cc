@@ -435,5 +435,162 @@ TEST_P(StateStoreTest, StateSurvivesReopening) {
   EXPECT_EQ(again->schema_version(), kSchemaVersion);
 }
 
+WorkItem Work(const std::string& run, const std::string& task, int try_number, const std::string& queue,
+              int enqueued) {
+  return {run, task, try_number, queue, R"({"task":")" + task + R"("})", At(enqueued)};
+}
+
+std::vector<std::string> Keys(const std::vector<WorkClaim>& claims) {
+  std::vector<std::string> out;
+  for (const WorkClaim& c : claims) out.push_back(c.item.task_id + "/" + std::to_string(c.item.try_number));
+  return out;
+}
+
+TEST_P(StateStoreTest, WorkersClaimReadyWorkOfTheirQueuesOldestFirst) {
+  store_->EnqueueWork(Work("r1", "b", 1, "default", 2));
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 1));
+  store_->EnqueueWork(Work("r1", "gpu", 1, "gpu", 0));
+  store_->EnqueueWork(Work("r1", "c", 1, "default", 3));
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 9));  // the same try again: nothing new
+  const Duration lease(30'000);
+
+  std::vector<WorkClaim> first = store_->ClaimWork("w1", {"default"}, 2, At(10), lease);
+  EXPECT_EQ(Keys(first), (std::vector<std::string>{"a/1", "b/1"}));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].worker, "w1");
+  EXPECT_EQ(first[0].lease_until, At(40));
+  EXPECT_EQ(first[0].item.payload, R"({"task":"a"})");
+  EXPECT_EQ(first[0].item.enqueued_at, At(1));
+  // What is claimed is nobody else's; another queue only for its workers.
+  EXPECT_EQ(Keys(store_->ClaimWork("w2", {"default"}, 5, At(11), lease)), (std::vector<std::string>{"c/1"}));
+  EXPECT_TRUE(store_->ClaimWork("w2", {"default"}, 5, At(12), lease).empty());
+  EXPECT_EQ(Keys(store_->ClaimWork("w3", {"default", "gpu"}, 5, At(12), lease)), (std::vector<std::string>{"gpu/1"}));
+  EXPECT_TRUE(store_->ClaimWork("w3", {}, 5, At(12), lease).empty());
+
+  auto a = store_->GetWork("r1", "a", 1);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->state, "claimed");
+  EXPECT_EQ(a->worker, "w1");
+  EXPECT_EQ(a->lease_until, At(40));
+  EXPECT_FALSE(store_->GetWork("r1", "a", 2));
+  EXPECT_EQ(store_->ListWork("r1").size(), 4u);
+  EXPECT_TRUE(store_->ListWork("r2").empty());
+}
+
+TEST_P(StateStoreTest, ALeaseIsRenewedByItsHolderOnlyAndEveryLateWriteIsRefused) {
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
+  const Duration lease(30'000);
+  std::vector<WorkClaim> claims = store_->ClaimWork("w1", {"default"}, 1, At(0), lease);
+  ASSERT_EQ(claims.size(), 1u);
+  WorkClaim held = claims[0];
+
+  // Renewed before it runs out: a later expiry, which later writes must name.
+  WorkClaim before = held;
+  ASSERT_TRUE(store_->RenewWork(held, At(20), lease));
+  EXPECT_EQ(held.lease_until, At(50));
+  EXPECT_FALSE(store_->RenewWork(before, At(21), lease));               // a stale expiry: not the holder's
+  EXPECT_FALSE(store_->FinishWork(before, "{}", At(21)));
+  WorkClaim other = held;
+  other.worker = "w2";
+  EXPECT_FALSE(store_->FinishWork(other, "{}", At(21)));                // another worker
+  EXPECT_TRUE(store_->ReapExpiredWork(At(49)).empty());                 // not run out yet
+
+  // It runs out: reaped once, lost; the old holder can neither renew nor finish.
+  EXPECT_FALSE(store_->RenewWork(held, At(50), lease));
+  std::vector<WorkItem> lost = store_->ReapExpiredWork(At(50));
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].task_id, "a");
+  EXPECT_TRUE(store_->ReapExpiredWork(At(60)).empty());
+  EXPECT_FALSE(store_->FinishWork(held, R"({"ok":true})", At(51)));
+  EXPECT_FALSE(store_->ReleaseWork(held));
+  auto a = store_->GetWork("r1", "a", 1);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->state, "lost");
+  EXPECT_EQ(a->result, "");
+  EXPECT_EQ(a->ended_at, At(50));
+  EXPECT_TRUE(store_->ClaimWork("w2", {"default"}, 1, At(61), lease).empty());  // a lost try is not run again
+}
+
+TEST_P(StateStoreTest, FinishedWorkKeepsItsResultAndReleasedWorkIsClaimedAfresh) {
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
+  store_->EnqueueWork(Work("r1", "b", 1, "default", 1));
+  const Duration lease(30'000);
+  std::vector<WorkClaim> claims = store_->ClaimWork("w1", {"default"}, 2, At(0), lease);
+  ASSERT_EQ(claims.size(), 2u);
+
+  ASSERT_TRUE(store_->FinishWork(claims[0], R"({"exit_code":0})", At(5)));
+  EXPECT_FALSE(store_->FinishWork(claims[0], R"({"exit_code":1})", At(6)));  // once
+  auto a = store_->GetWork("r1", "a", 1);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->state, "done");
+  EXPECT_EQ(a->result, R"({"exit_code":0})");
+  EXPECT_EQ(a->ended_at, At(5));
+  EXPECT_TRUE(store_->ReapExpiredWork(At(100)).size() == 1u);  // only b, still claimed
+
+  // Handed back by a stopping worker: ready for any other; the first claim is dead.
+  store_->EnqueueWork(Work("r1", "c", 1, "default", 2));
+  std::vector<WorkClaim> c = store_->ClaimWork("w1", {"default"}, 1, At(101), lease);
+  ASSERT_EQ(c.size(), 1u);
+  ASSERT_TRUE(store_->ReleaseWork(c[0]));
+  EXPECT_FALSE(store_->ReleaseWork(c[0]));
+  std::vector<WorkClaim> again = store_->ClaimWork("w2", {"default"}, 5, At(102), lease);
+  EXPECT_EQ(Keys(again), (std::vector<std::string>{"c/1"}));
+  EXPECT_FALSE(store_->FinishWork(c[0], "{}", At(103)));
+  EXPECT_TRUE(store_->FinishWork(again[0], "{}", At(103)));
+}
+
+TEST_P(StateStoreTest, ConcurrentClaimersNeverTakeTheSameWork) {
+  const int items = 120;
+  for (int i = 0; i < items; ++i) store_->EnqueueWork(Work("r1", "t" + std::to_string(1000 + i), 1, "default", i));
+  // Four workers, each with a store of its own (its own connections).
+  std::vector<std::unique_ptr<StateStore>> stores;
+  for (int w = 0; w < 4; ++w) stores.push_back(GetParam().reopen());
+  std::vector<std::vector<std::string>> taken(4);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (;;) {
+        std::vector<WorkClaim> got = stores[w]->ClaimWork("w" + std::to_string(w), {"default"}, 3, At(0), Duration(60'000));
+        if (got.empty()) return;
+        for (const WorkClaim& c : got) {
+          taken[w].push_back(c.item.task_id);
+          EXPECT_TRUE(stores[w]->FinishWork(c, "{}", At(1)));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::multiset<std::string> all;
+  for (const auto& list : taken) all.insert(list.begin(), list.end());
+  EXPECT_EQ(all.size(), size_t(items));
+  EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), size_t(items));  // each exactly once
+  for (const WorkRecord& w : store_->ListWork("r1")) EXPECT_EQ(w.state, "done") << w.item.task_id;
+}
+
+TEST_P(StateStoreTest, WaitingForWorkWakesOnEnqueueOrTimesOut) {
+  EXPECT_FALSE(store_->WaitForWork(Duration(50)));
+  std::unique_ptr<StateStore> other = GetParam().reopen();
+  // Woken by an enqueue of its own store object (every backend), well before the timeout.
+  std::thread producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(store_->WaitForWork(Duration(20'000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  producer.join();
+  EXPECT_EQ(other->ClaimWork("w1", {"default"}, 1, At(0), Duration(1000)).size(), 1u);
+  if (GetParam().name != "postgres") return;  // SQLite: other processes are polled for
+  // PostgreSQL: an enqueue by another connection (process) wakes it too.
+  std::thread remote([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    other->EnqueueWork(Work("r1", "b", 1, "default", 1));
+  });
+  start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(store_->WaitForWork(Duration(20'000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  remote.join();
+}
+
 }  // namespace
 }  // namespace pipeline
