@@ -26,7 +26,7 @@ namespace pipeline {
 
 class DagSlots;
 class OperatorRegistry;
-class ThreadPool;
+class TryRunner;
 
 struct ExecutorOptions {
   // Tasks running at once (the thread pool's size); 0 means the core count.
@@ -118,7 +118,7 @@ class Executor {
   Clock& clock_;
   ExecutorOptions options_;
   int workers_;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<TryRunner> runner_;  // where started tries run (in this process)
   std::unique_ptr<DagSlots> dag_slots_;  // max_active_tasks over the runs of a DAG
   std::atomic<int> warm_total_{0};       // prepared tries over all runs: at most workers_
   std::mutex mu_;

@@ -17,7 +17,7 @@
 #include "dag/template.h"
 #include "exec/cancel_token.h"
 #include "exec/subprocess.h"
-#include "exec/thread_pool.h"
+#include "exec/try_runner.h"
 #include "exec/task_services.h"
 
 #include <nlohmann/json.hpp>
@@ -574,19 +574,22 @@ class Executor::RunExecution {
     slot.token = ctx->token();
     if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
     ++running_;
-    // Submitted by Flush(), once the `running` state is stored.
-    jobs_.push_back([this, idx, ctx, op] {
-      TaskResult result;
+    // Handed to the runner by Flush(), once the `running` state is stored.
+    TryJob job;
+    job.run_id = run_.run_id;
+    job.task_id = spec.id;
+    job.try_number = try_number;
+    job.execute = [ctx, op] {
       try {
-        result = op ? op->Execute(*ctx)
-                    : TaskResult::Failure("operator '" + ctx->task().op + "' is not available");
+        return op ? op->Execute(*ctx) : TaskResult::Failure("operator '" + ctx->task().op + "' is not available");
       } catch (const std::exception& e) {
-        result = TaskResult::Failure(e.what());
+        return TaskResult::Failure(e.what());
       } catch (...) {
-        result = TaskResult::Failure("unknown exception");
+        return TaskResult::Failure("unknown exception");
       }
-      OnTryEnd(idx, result);
-    });
+    };
+    job.done = [this, idx](TaskResult& result) { OnTryEnd(idx, result); };
+    jobs_.push_back(std::move(job));
   }
 
   // LOG_ROOT/DAG/RUN. Made by the first try that writes to its log (a run
@@ -909,7 +912,7 @@ class Executor::RunExecution {
     while (!writes_.empty() && !failure_) {
       std::vector<TaskTransition> writes = std::exchange(writes_, {});
       std::vector<int> tries = std::exchange(write_tries_, {});
-      std::vector<std::function<void()>> jobs = std::exchange(jobs_, {});
+      std::vector<TryJob> jobs = std::exchange(jobs_, {});
       lock.unlock();
       std::exception_ptr error;
       try {
@@ -931,13 +934,8 @@ class Executor::RunExecution {
           observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id});
         }
       }
-      for (std::function<void()>& job : jobs) {
-        if (ending_job) {
-          ex_.pool_->SubmitNext(std::move(job));
-          ending_job = false;
-        } else {
-          ex_.pool_->Submit(std::move(job));
-        }
+      for (TryJob& job : jobs) {
+        ex_.runner_->Start(std::move(job), std::exchange(ending_job, false));
       }
     }
   }
@@ -991,7 +989,7 @@ class Executor::RunExecution {
   std::deque<size_t> ready_;
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
-  std::vector<std::function<void()>> jobs_;  // tries to start once writes_ are stored
+  std::vector<TryJob> jobs_;  // tries to start once writes_ are stored
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
   int running_ = 0;
@@ -1032,7 +1030,7 @@ Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
                                (ec ? ec.message() : std::strerror(errno)));
     }
   }
-  pool_ = std::make_unique<ThreadPool>(workers_);
+  runner_ = NewInProcessRunner(workers_);
   dag_slots_ = std::make_unique<DagSlots>();
 }
 

@@ -1,0 +1,42 @@
+// Where a started try runs: the seam between deciding and running, as
+// ninja's CommandRunner. The executor (the coordinator) decides which tries
+// may start, stores every transition and hands each started try to a
+// runner; the runner runs it and reports its result. The in-process runner
+// runs tries on threads of this process (warm starts and in-memory tables
+// exist only there); a runner that hands tries to `piped worker` processes
+// through the store's work queue is the next one.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/operator.h"
+
+namespace pipeline {
+
+struct TryJob {
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  // The try run in this process: its operator on its context, to its
+  // result. Never throws.
+  std::function<TaskResult()> execute;
+  // Called once with the result, on a thread of the runner.
+  std::function<void(TaskResult&)> done;
+};
+
+class TryRunner {
+ public:
+  virtual ~TryRunner() = default;
+  // Starts `job` and returns at once. `next`: the caller is the last act of
+  // a try's `done` on a runner thread, which may then run `job` itself (a
+  // hop from one task to the next with no thread switch).
+  virtual void Start(TryJob job, bool next) = 0;
+};
+
+// Runs tries on `threads` threads of this process. Its destruction waits
+// for the tries started.
+std::unique_ptr<TryRunner> NewInProcessRunner(int threads);
+
+}  // namespace pipeline
