@@ -35,6 +35,7 @@ struct TaskSpec {
   std::optional<Duration> timeout;
   TriggerRule trigger_rule = TriggerRule::kAllSuccess;
   bool persist = true;
+  std::string queue = "default";              // which workers may run it (piped worker --queues)
   std::optional<std::string> input;           // resolved data input (with.input or the single upstream producer)
   Mark mark;                                  // where the task's id is in the file
 };

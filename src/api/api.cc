@@ -163,7 +163,8 @@ json DagJson(const DagStatus& s, bool detail) {
                      {"depends_on", t.depends_on},
                      {"trigger_rule", ToString(t.trigger_rule)},
                      {"retries", t.retry.retries},
-                     {"timeout", t.timeout ? json(FormatDuration(*t.timeout)) : json(nullptr)}});
+                     {"timeout", t.timeout ? json(FormatDuration(*t.timeout)) : json(nullptr)},
+                     {"queue", t.queue}});
     for (const std::string& up : t.depends_on) edges.push_back({up, t.id});
   }
   out["tasks"] = tasks;

@@ -44,7 +44,8 @@ int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id) {
     if (loaded.dag) {
       for (const TaskSpec& t : loaded.dag->tasks) {
         tasks.push_back({{"task_id", t.id}, {"op", t.op}, {"depends_on", t.depends_on},
-                         {"trigger_rule", ToString(t.trigger_rule)}, {"retries", t.retry.retries}});
+                         {"trigger_rule", ToString(t.trigger_rule)}, {"retries", t.retry.retries},
+                         {"queue", t.queue}});
       }
     }
     std::cout << nlohmann::json{{"dag_id", dag_id}, {"version", record->latest_version},

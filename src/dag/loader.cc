@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,7 +33,7 @@ const std::vector<std::string> kTopLevelKeys = {
     "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks"};
 const std::vector<std::string> kTaskKeys = {
     "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
-    "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist"};
+    "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue"};
 const std::vector<std::string> kDefaultsKeys = {"retries", "retry_delay", "retry_backoff",
                                                 "max_retry_delay", "timeout", "trigger_rule"};
 const std::vector<std::string> kTriggerRuleNames = {"all_success", "all_done",  "all_failed",
@@ -444,6 +445,19 @@ class Validator {
     if (const DocNode* env = node.Find("env"); env && !env->is_null()) ReadEnv(*env, is_shell, task, marks);
     ReadRetryKeys(node, task.retry, task.timeout, task.trigger_rule);
     if (auto v = Bool(node.Find("persist"), "persist")) task.persist = *v;
+    if (const DocNode* q = node.Find("queue")) {
+      if (auto name = String(q, "queue")) {
+        const bool ok = !name->empty() && name->size() <= 64 && std::all_of(name->begin(), name->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        });
+        if (ok) {
+          task.queue = *name;
+        } else {
+          diags_.Add(q->mark(), "queue must be a name of letters, digits, '_', '.' and '-' (at most 64), not " +
+                                    Quote(*name));
+        }
+      }
+    }
   }
 
   void ReadDependsOn(const DocNode& deps, TaskSpec& task, TaskMarks& marks) {

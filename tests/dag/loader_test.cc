@@ -136,7 +136,11 @@ TEST(LoaderTest, DefaultsWhenKeysAreAbsent) {
   EXPECT_FALSE(a.timeout);
   EXPECT_EQ(a.trigger_rule, TriggerRule::kAllSuccess);
   EXPECT_TRUE(a.persist);
+  EXPECT_EQ(a.queue, "default");
   EXPECT_TRUE(a.with->is_map());
+  r = Load("dag: d\ntasks:\n  a: {op: shell, run: 'true', queue: gpu-a100.v2}\n");
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  EXPECT_EQ(r.dag->tasks[0].queue, "gpu-a100.v2");
 }
 
 TEST(LoaderTest, TasksComeUpstreamFirst) {
