@@ -415,11 +415,10 @@ class PostgresStore::Impl {
   int version() const { return version_; }
 
   // WaitForWork: a connection of its own LISTENs on "pipe_work" (reopened
-  // when lost). One thread waits at a time; others wait for their turn
-  // within their timeout.
+  // when lost). One thread waits at a time; another one waits for its turn
+  // (a worker has one claiming thread).
   bool WaitForWork(Duration timeout) {
-    std::unique_lock turn(listen_mu_, std::defer_lock);
-    if (!turn.try_lock_for(timeout)) return false;
+    std::lock_guard turn(listen_mu_);
     try {
       if (!listen_conn_) {
         listen_conn_ = std::make_unique<pqxx::connection>(url_);
@@ -574,7 +573,7 @@ class PostgresStore::Impl {
     void operator()(const std::string&, int) override { ++count; }
     int count = 0;
   };
-  std::timed_mutex listen_mu_;  // guards the two below
+  std::mutex listen_mu_;  // guards the two below (not a timed_mutex: TSan misreads its clocked lock)
   std::unique_ptr<pqxx::connection> listen_conn_;
   std::unique_ptr<WorkReceiver> receiver_;  // destroyed before its connection
   static constexpr int64_t kSchedulerLockKey = 0x7069706573636864;  // "pipeschd"
