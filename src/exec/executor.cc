@@ -14,9 +14,9 @@
 #include "core/error.h"
 #include "exec/dag_slots.h"
 #include "core/operator.h"
-#include "dag/template.h"
 #include "exec/cancel_token.h"
 #include "exec/subprocess.h"
+#include "exec/try_render.h"
 #include "exec/try_runner.h"
 #include "exec/task_services.h"
 
@@ -437,31 +437,14 @@ class Executor::RunExecution {
     ready_.push_back(idx);
   }
 
-  std::string Variable(std::string_view name, const Slot& slot, int try_number) const {
-    if (name.starts_with("params.")) {
-      auto it = params_.find(name.substr(7));
-      return it == params_.end() ? "" : ParamText(*it->second);
-    }
-    if (name == "dag.id") return dag_.id;
-    if (name == "task.id") return slot.spec->id;
-    if (name == "task.try") return std::to_string(try_number);
-    if (name == "run.id") return run_.run_id;
-    if (name == "run.logical_date") return FormatIso8601(run_.logical_date);
-    if (name == "run.data_interval_start") return FormatIso8601(run_.data_interval_start);
-    if (name == "run.data_interval_end") return FormatIso8601(run_.data_interval_end);
-    return "";
-  }
-
   // The context of try `try_number` of task `idx`: templates rendered.
   std::shared_ptr<TryContext> MakeContext(size_t idx, int try_number, std::shared_ptr<EventCancelToken> token) {
     Slot& slot = slots_[idx];
     const TaskSpec& spec = *slot.spec;
     std::string log_path = (LogFolder() / (spec.id + "." + std::to_string(try_number) + ".log")).string();
-    auto lookup = [&](std::string_view name) { return Variable(name, slot, try_number); };
-    std::vector<std::pair<std::string, std::string>> env;
-    for (const auto& [key, value] : spec.env) env.emplace_back(key, RenderString(value, lookup));
+    RenderedTry rendered = RenderTry(dag_, spec, run_, params_, try_number);
     return std::make_shared<TryContext>(
-        spec, RenderDoc(*spec.with, lookup), RenderString(spec.run, lookup), std::move(env), dag_dir_, log_path,
+        spec, std::move(rendered.args), std::move(rendered.command), std::move(rendered.env), dag_dir_, log_path,
         try_number, std::move(token), &outputs_, &outputs_mu_, ex_.store_, ex_.options_.record_processes,
         run_, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
         ex_.clock_, &ex_.ops_);

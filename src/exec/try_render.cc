@@ -1,0 +1,33 @@
+#include "exec/try_render.h"
+
+#include "dag/template.h"
+
+namespace pipeline {
+
+std::string TryVariable(std::string_view name, const DagSpec& dag, const TaskSpec& task, const RunRecord& run,
+                        const ParamValues& params, int try_number) {
+  if (name.starts_with("params.")) {
+    auto it = params.find(name.substr(7));
+    return it == params.end() ? "" : ParamText(*it->second);
+  }
+  if (name == "dag.id") return dag.id;
+  if (name == "task.id") return task.id;
+  if (name == "task.try") return std::to_string(try_number);
+  if (name == "run.id") return run.run_id;
+  if (name == "run.logical_date") return FormatIso8601(run.logical_date);
+  if (name == "run.data_interval_start") return FormatIso8601(run.data_interval_start);
+  if (name == "run.data_interval_end") return FormatIso8601(run.data_interval_end);
+  return "";
+}
+
+RenderedTry RenderTry(const DagSpec& dag, const TaskSpec& task, const RunRecord& run, const ParamValues& params,
+                      int try_number) {
+  auto lookup = [&](std::string_view name) { return TryVariable(name, dag, task, run, params, try_number); };
+  RenderedTry out;
+  out.args = RenderDoc(*task.with, lookup);
+  out.command = RenderString(task.run, lookup);
+  for (const auto& [key, value] : task.env) out.env.emplace_back(key, RenderString(value, lookup));
+  return out;
+}
+
+}  // namespace pipeline

@@ -1,0 +1,53 @@
+// RenderTry: what a try's templates become, from a loaded DAG, a run and
+// its params: the function the executor and (soon) remote workers share.
+#include "exec/try_render.h"
+
+#include <gtest/gtest.h>
+
+#include "core/operator.h"
+#include "dag/loader.h"
+#include "exec/builtin_operators.h"
+
+namespace pipeline {
+namespace {
+
+TEST(TryRenderTest, RendersWithRunAndEnvFromTheRunAndTheTry) {
+  OperatorRegistry ops;
+  RegisterBuiltinOperators(ops);
+  LoadResult loaded = DagLoader(ops).LoadText(R"(dag: report
+params:
+  region: eu
+  days: [1, 2]
+tasks:
+  build:
+    op: shell
+    run: "make {{ params.region }} --try {{ task.try }} --run {{ run.id }}"
+    env: {DAY: "{{ run.logical_date }}", TASK: "{{ dag.id }}.{{ task.id }}", DAYS: "{{ params.days }}"}
+    with: {workdir: "/data/{{ params.region }}/{{ run.data_interval_start }}"}
+)",
+                                                  "report.yaml");
+  ASSERT_TRUE(loaded.dag);
+  RunRecord run;
+  run.run_id = "20260301T000000-abc";
+  run.dag_id = "report";
+  run.logical_date = ParseIso8601("2026-03-01T00:00:00Z")->utc;
+  run.data_interval_start = ParseIso8601("2026-02-28T00:00:00Z")->utc;
+  run.data_interval_end = run.logical_date;
+  std::string error;
+  auto params = ResolveParams(*loaded.dag, {{"region", "us"}}, &error);
+  ASSERT_TRUE(params) << error;
+
+  RenderedTry r = RenderTry(*loaded.dag, loaded.dag->tasks[0], run, *params, 3);
+  EXPECT_EQ(r.command, "make us --try 3 --run 20260301T000000-abc");
+  ASSERT_EQ(r.env.size(), 3u);
+  EXPECT_EQ(r.env[0], (std::pair<std::string, std::string>{"DAY", "2026-03-01T00:00:00Z"}));
+  EXPECT_EQ(r.env[1], (std::pair<std::string, std::string>{"TASK", "report.build"}));
+  EXPECT_EQ(r.env[2], (std::pair<std::string, std::string>{"DAYS", "[1,2]"}));
+  ASSERT_TRUE(r.args && r.args->Find("workdir"));
+  EXPECT_EQ(r.args->Find("workdir")->text(), "/data/us/2026-02-28T00:00:00Z");
+  EXPECT_EQ(TryVariable("run.data_interval_end", *loaded.dag, loaded.dag->tasks[0], run, *params, 1),
+            "2026-03-01T00:00:00Z");
+}
+
+}  // namespace
+}  // namespace pipeline
