@@ -445,7 +445,7 @@ class Executor::RunExecution {
     const TaskSpec& spec = *slot.spec;
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
     t.exit_code = result.exit_code;
-    t.metrics_json = MetricsJson(result.metrics);
+    t.metrics_json = TaskMetricsJson(result.metrics);
     if (observer_) observer_->OnTaskMetrics(run_.run_id, spec.id, *t.metrics_json);
     if (slot.handed_back) {
       // handled below
@@ -780,34 +780,6 @@ class Executor::RunExecution {
     if (observer_) observer_->OnRunState(run_, to);
   }
 
-  static std::string MetricsJson(const TaskMetrics& m) {
-    std::string out = "{";
-    auto add = [&](const char* key, const std::optional<int64_t>& v) {
-      if (!v) return;
-      if (out.size() > 1) out += ',';
-      out += std::string("\"") + key + "\":" + std::to_string(*v);
-    };
-    add("rows_in", m.rows_in);
-    add("rows_out", m.rows_out);
-    add("rows_quarantined", m.rows_quarantined);
-    add("bytes_out", m.bytes_out);
-    if (!m.summary.empty()) {
-      if (out.size() > 1) out += ',';
-      out += "\"summary\":\"";
-      for (char ch : m.summary) {
-        if (ch == '"' || ch == '\\') out += '\\';
-        if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
-      }
-      out += '"';
-    }
-    if (!m.gauges.empty()) {
-      nlohmann::json gauges = nlohmann::json::array();
-      for (const auto& g : m.gauges) gauges.push_back({{"name", g.name}, {"column", g.column}, {"value", g.value}});
-      out += std::string(out.size() > 1 ? "," : "") + "\"gauges\":" +
-             gauges.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
-    return out + "}";
-  }
 
   Executor& ex_;
   const DagSpec& dag_;

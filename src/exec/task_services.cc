@@ -84,4 +84,54 @@ std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, C
   return run.run_id;
 }
 
+std::string TaskMetricsJson(const TaskMetrics& m) {
+  std::string out = "{";
+  auto add = [&](const char* key, const std::optional<int64_t>& v) {
+    if (!v) return;
+    if (out.size() > 1) out += ',';
+    out += std::string("\"") + key + "\":" + std::to_string(*v);
+  };
+  add("rows_in", m.rows_in);
+  add("rows_out", m.rows_out);
+  add("rows_quarantined", m.rows_quarantined);
+  add("bytes_out", m.bytes_out);
+  if (!m.summary.empty()) {
+    if (out.size() > 1) out += ',';
+    out += "\"summary\":\"";
+    for (char ch : m.summary) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+    }
+    out += '"';
+  }
+  if (!m.gauges.empty()) {
+    nlohmann::json gauges = nlohmann::json::array();
+    for (const auto& g : m.gauges) gauges.push_back({{"name", g.name}, {"column", g.column}, {"value", g.value}});
+    out += std::string(out.size() > 1 ? "," : "") + "\"gauges\":" +
+           gauges.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return out + "}";
+}
+
+TaskMetrics TaskMetricsFromJson(const std::string& text) {
+  TaskMetrics m;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return m;
+  auto number = [&](const char* key) -> std::optional<int64_t> {
+    return j.contains(key) && j[key].is_number_integer() ? std::optional<int64_t>(j[key].get<int64_t>()) : std::nullopt;
+  };
+  m.rows_in = number("rows_in");
+  m.rows_out = number("rows_out");
+  m.rows_quarantined = number("rows_quarantined");
+  m.bytes_out = number("bytes_out");
+  if (j.contains("summary") && j["summary"].is_string()) m.summary = j["summary"].get<std::string>();
+  if (j.contains("gauges") && j["gauges"].is_array()) {
+    for (const auto& g : j["gauges"]) {
+      if (!g.is_object() || !g.value("name", nlohmann::json()).is_string()) continue;
+      m.gauges.push_back({g["name"].get<std::string>(), g.value("column", std::string()), g.value("value", 0.0)});
+    }
+  }
+  return m;
+}
+
 }  // namespace pipeline

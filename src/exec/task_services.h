@@ -27,4 +27,9 @@ std::optional<RegisteredModel> FindRegisteredModel(StateStore& store, std::strin
 std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, Clock& clock,
                                const std::string& dag_id, const std::string& params_json);
 
+// A try's figures as stored with its task instance (JSON: rows_in, rows_out,
+// rows_quarantined, bytes_out, summary, gauges; absent ones left out), and back.
+std::string TaskMetricsJson(const TaskMetrics& m);
+TaskMetrics TaskMetricsFromJson(const std::string& json);
+
 }  // namespace pipeline

@@ -13,7 +13,7 @@ namespace pipeline {
 
 struct Worker::Slot {
   WorkClaim claim;  // lease_until as last renewed; guarded by mu_
-  EventCancelToken cancel;
+  std::shared_ptr<EventCancelToken> cancel = std::make_shared<EventCancelToken>();
   std::thread thread;
   bool ended = false;    // run_ returned and its outcome was handled
   bool lost = false;     // the lease could not be renewed
@@ -106,7 +106,7 @@ void Worker::Run() {
       if (now >= deadline_) {
         for (auto& [key, slot] : slots_) {
           if (!slot->lost) slot->release = true;
-          slot->cancel.Fire();
+          slot->cancel->Fire();
         }
       }
     }
@@ -198,7 +198,7 @@ void Worker::Beat() {
       slot->claim.lease_until = claim.lease_until;
     } else {
       slot->lost = true;  // another worker may run it by now: stop at once
-      slot->cancel.Fire();
+      slot->cancel->Fire();
     }
   }
 }

@@ -38,8 +38,8 @@ class Worker {
  public:
   // `run(claim, cancel)` runs the claimed try and returns its result (JSON);
   // it is called on a thread of the worker and must return soon once
-  // `cancel` fires.
-  using RunFn = std::function<std::string(const WorkClaim&, const CancelToken&)>;
+  // `cancel` fires (RunClaimedTry in exec/remote_try.h is the real one).
+  using RunFn = std::function<std::string(const WorkClaim&, const std::shared_ptr<EventCancelToken>&)>;
   Worker(StateStore& store, Clock& clock, WorkerOptions options, RunFn run);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "exec/cancel_token.h"
 #include "test_util.h"
 
 namespace pipeline {
@@ -64,7 +65,7 @@ TEST_F(WorkerTest, RunsWhatItClaimsWithinItsSlots) {
   std::atomic<int> running{0}, most{0};
   WorkerOptions options = Options();
   options.slots = 2;
-  Worker worker(*store_, clock_, options, [&](const WorkClaim& claim, const CancelToken&) {
+  Worker worker(*store_, clock_, options, [&](const WorkClaim& claim, const std::shared_ptr<EventCancelToken>&) {
     int now = ++running;
     int seen = most.load();
     while (now > seen && !most.compare_exchange_weak(seen, now)) {
@@ -93,8 +94,8 @@ TEST_F(WorkerTest, HeartbeatsKeepATryLongerThanItsLeaseAlive) {
   Enqueue("long");
   WorkerOptions options = Options();
   options.lease = milliseconds(600);  // twelve heartbeats: room for a loaded machine
-  Worker worker(*store_, clock_, options, [&](const WorkClaim&, const CancelToken& cancel) {
-    EXPECT_FALSE(WaitForCancel(cancel, 1500));  // longer than two leases, never cancelled
+  Worker worker(*store_, clock_, options, [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
+    EXPECT_FALSE(WaitForCancel(*token, 1500));  // longer than two leases, never cancelled
     return std::string("{}");
   });
   std::thread loop([&] { worker.Run(); });
@@ -112,8 +113,8 @@ TEST_F(WorkerTest, HeartbeatsKeepATryLongerThanItsLeaseAlive) {
 TEST_F(WorkerTest, ALostLeaseStopsTheTryAndItsResultIsNotWritten) {
   Enqueue("a");
   std::atomic<bool> cancelled{false};
-  Worker worker(*store_, clock_, Options(), [&](const WorkClaim&, const CancelToken& cancel) {
-    cancelled = WaitForCancel(cancel, 10'000);
+  Worker worker(*store_, clock_, Options(), [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
+    cancelled = WaitForCancel(*token, 10'000);
     return std::string(R"({"late":true})");
   });
   std::thread loop([&] { worker.Run(); });
@@ -135,8 +136,8 @@ TEST_F(WorkerTest, ALostLeaseStopsTheTryAndItsResultIsNotWritten) {
 TEST_F(WorkerTest, AStopHandsBackWhatStillRunsAtTheDeadline) {
   Enqueue("slow");
   std::atomic<bool> cancelled{false};
-  Worker worker(*store_, clock_, Options(), [&](const WorkClaim&, const CancelToken& cancel) {
-    cancelled = WaitForCancel(cancel, 10'000);
+  Worker worker(*store_, clock_, Options(), [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
+    cancelled = WaitForCancel(*token, 10'000);
     return std::string("{}");
   });
   std::thread loop([&] { worker.Run(); });
@@ -152,10 +153,10 @@ TEST_F(WorkerTest, AStopHandsBackWhatStillRunsAtTheDeadline) {
 TEST_F(WorkerTest, BadOptionsAreRefused) {
   WorkerOptions o = Options();
   o.heartbeat = o.lease;
-  EXPECT_THROW(Worker(*store_, clock_, o, [](const WorkClaim&, const CancelToken&) { return std::string(); }), Error);
+  EXPECT_THROW(Worker(*store_, clock_, o, [](const WorkClaim&, const std::shared_ptr<EventCancelToken>&) { return std::string(); }), Error);
   o = Options();
   o.slots = 0;
-  EXPECT_THROW(Worker(*store_, clock_, o, [](const WorkClaim&, const CancelToken&) { return std::string(); }), Error);
+  EXPECT_THROW(Worker(*store_, clock_, o, [](const WorkClaim&, const std::shared_ptr<EventCancelToken>&) { return std::string(); }), Error);
 }
 
 }  // namespace

@@ -1,0 +1,93 @@
+#include "exec/remote_try.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "dag/loader.h"
+#include "dag/params.h"
+#include "exec/task_services.h"
+#include "exec/try_context.h"
+#include "exec/try_render.h"
+
+namespace pipeline {
+
+using nlohmann::json;
+
+std::string TryPayloadJson(const TryPayload& p) {
+  return json{{"dag_id", p.dag_id},       {"dag_version", p.dag_version},   {"dag_dir", p.dag_dir},
+              {"log_path", p.log_path},   {"artifact_dir", p.artifact_dir}}
+      .dump();
+}
+
+TryPayload ParseTryPayload(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) throw Error::InvalidArgument("a try's payload is not a JSON object");
+  auto string = [&](const char* key) {
+    if (!j.contains(key) || !j[key].is_string()) {
+      throw Error::InvalidArgument(std::string("a try's payload has no string '") + key + "'");
+    }
+    return j[key].get<std::string>();
+  };
+  TryPayload p;
+  p.dag_id = string("dag_id");
+  if (!j.contains("dag_version") || !j["dag_version"].is_number_integer()) {
+    throw Error::InvalidArgument("a try's payload has no integer 'dag_version'");
+  }
+  p.dag_version = j["dag_version"].get<int>();
+  p.dag_dir = string("dag_dir");
+  p.log_path = string("log_path");
+  p.artifact_dir = string("artifact_dir");
+  return p;
+}
+
+std::string TaskResultJson(const TaskResult& r) {
+  json out = {{"ok", r.ok}, {"error", r.error}, {"metrics", json::parse(TaskMetricsJson(r.metrics))}};
+  if (r.exit_code) out["exit_code"] = *r.exit_code;
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+TaskResult TaskResultFromJson(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("ok") || !j["ok"].is_boolean()) {
+    return TaskResult::Failure("the worker's result cannot be read: " + text.substr(0, 200));
+  }
+  TaskResult r;
+  r.ok = j["ok"].get<bool>();
+  if (j.contains("error") && j["error"].is_string()) r.error = j["error"].get<std::string>();
+  if (j.contains("exit_code") && j["exit_code"].is_number_integer()) r.exit_code = j["exit_code"].get<int>();
+  if (j.contains("metrics")) r.metrics = TaskMetricsFromJson(j["metrics"].dump());
+  return r;
+}
+
+std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock& clock, const WorkClaim& claim,
+                          std::shared_ptr<EventCancelToken> cancel) {
+  const WorkItem& item = claim.item;
+  TaskResult result;
+  try {
+    TryPayload payload = ParseTryPayload(item.payload);
+    auto version = store.GetDagVersion(payload.dag_id, payload.dag_version);
+    if (!version) {
+      throw Error::NotFound("DAG " + payload.dag_id + " has no stored version " + std::to_string(payload.dag_version));
+    }
+    LoadResult loaded = DagLoader(ops).LoadText(version->source, version->file);
+    if (!loaded.dag) throw Error::InvalidArgument("DAG " + payload.dag_id + " version " + std::to_string(payload.dag_version) + " no longer loads here");
+    const TaskSpec* task = loaded.dag->FindTask(item.task_id);
+    if (!task) throw Error::NotFound("DAG " + payload.dag_id + " has no task '" + item.task_id + "'");
+    auto run = store.GetRun(item.run_id);
+    if (!run) throw Error::NotFound("no run " + item.run_id);
+    const Operator* op = ops.Find(task->op);
+    if (!op) throw Error::NotFound("operator '" + task->op + "' is not available on this worker");
+    RenderedTry rendered = RenderTry(*loaded.dag, *task, *run, ParamsFromJson(run->params_json), item.try_number);
+    TryContext::Outputs outputs;  // none in memory here: inputs come from artifacts
+    std::mutex outputs_mu;
+    TryContext ctx(*task, std::move(rendered.args), std::move(rendered.command), std::move(rendered.env),
+                   payload.dag_dir, payload.log_path, item.try_number, std::move(cancel), &outputs, &outputs_mu, store,
+                   /*record_processes=*/false, *run, payload.artifact_dir, clock, &ops);
+    result = op->Execute(ctx);
+  } catch (const std::exception& e) {
+    result = TaskResult::Failure(e.what());
+  }
+  return TaskResultJson(result);
+}
+
+}  // namespace pipeline
