@@ -22,6 +22,7 @@
 #include "ops/data_operators.h"
 #include "exec/executor.h"
 #include "piped/dag_watcher.h"
+#include "piped/worker_main.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
 #include "store/state_store.h"
@@ -264,6 +265,17 @@ int main(int argc, char** argv) {
   app.add_option("--config", config.config_file, "YAML file of settings (dags, db, listen, workers, tokens_file, grace)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
+  auto* worker = app.add_subcommand("worker", "run tries claimed from the shared PostgreSQL database");
+  WorkerConfig worker_config;
+  worker->add_option("--db", worker_config.db, "the shared database: postgresql://... (default $PIPE_DB)");
+  worker->add_option("--queues", worker_config.queues, "queues to serve, comma-separated (default: default)");
+  worker->add_option("--slots", worker_config.slots, "tries at once (default: the core count)")
+      ->check(CLI::Range(1, 4096));
+  worker->add_option("--name", worker_config.name, "the worker's name in claims and logs (default HOST:PID)");
+  worker->add_option("--lease", worker_config.lease, "how long a claim holds without a heartbeat (default 30s)");
+  worker->add_option("--heartbeat", worker_config.heartbeat, "how often claims are renewed (default 5s)");
+  worker->add_option("--grace", worker_config.grace,
+                     "at SIGTERM, how long running tries may finish before they are handed back (default 30s)");
   auto* hash = app.add_subcommand("hash-token", "print the SHA-256 of a token, for the token file");
   std::string token;
   hash->add_option("TOKEN", token, "the token")->required();
@@ -276,6 +288,18 @@ int main(int argc, char** argv) {
   if (hash->parsed()) {
     std::cout << Sha256Hex(token) << "\n";
     return kExitOk;
+  }
+  if (worker->parsed()) {
+    try {
+      if (worker_config.db.empty()) {
+        const char* env = std::getenv("PIPE_DB");
+        worker_config.db = env ? env : "";
+      }
+      return RunWorker(worker_config);
+    } catch (const Error& e) {
+      spdlog::critical("{}", e.what());
+      return e.code() == ErrorCode::kUnavailable ? kExitUnavailable : kExitUsage;
+    }
   }
   try {
     if (!config.config_file.empty()) {

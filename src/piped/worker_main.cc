@@ -1,0 +1,81 @@
+#include "piped/worker_main.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/operator.h"
+#include "exec/builtin_operators.h"
+#include "exec/remote_try.h"
+#include "exec/worker.h"
+#include "ops/data_operators.h"
+#include "store/state_store.h"
+
+namespace pipeline {
+
+namespace {
+
+Duration DurationSetting(const std::string& text, const char* flag) {
+  auto d = ParseDuration(text);
+  if (!d || d->count() <= 0) {
+    throw Error::InvalidArgument(std::string("--") + flag + ": '" + text + "' is not a duration (e.g. 5s, 1m)");
+  }
+  return *d;
+}
+
+}  // namespace
+
+int RunWorker(const WorkerConfig& config) {
+  if (config.db.rfind("postgresql://", 0) != 0 && config.db.rfind("postgres://", 0) != 0) {
+    throw Error::InvalidArgument("piped worker needs the shared PostgreSQL database (--db postgresql://...), not '" +
+                                 config.db + "'");
+  }
+  WorkerOptions options;
+  options.name = config.name;
+  options.slots = config.slots > 0 ? config.slots : std::max(1, int(std::thread::hardware_concurrency()));
+  options.lease = DurationSetting(config.lease, "lease");
+  options.heartbeat = DurationSetting(config.heartbeat, "heartbeat");
+  const Duration grace = DurationSetting(config.grace, "grace");
+  options.queues.clear();
+  std::stringstream list(config.queues);
+  for (std::string q; std::getline(list, q, ',');) {
+    if (q.empty()) throw Error::InvalidArgument("--queues: an empty queue name in '" + config.queues + "'");
+    options.queues.push_back(q);
+  }
+  if (options.queues.empty()) throw Error::InvalidArgument("--queues: name at least one queue");
+
+  std::unique_ptr<StateStore> store = OpenStateStore(config.db);
+  OperatorRegistry ops;
+  RegisterBuiltinOperators(ops);
+  RegisterDataOperators(ops);
+  SystemClock& clock = *SystemClock::Default();
+  Worker worker(*store, clock, options, [&](const WorkClaim& claim, const std::shared_ptr<EventCancelToken>& cancel) {
+    spdlog::info("worker: running {}.{} try {}", claim.item.run_id, claim.item.task_id, claim.item.try_number);
+    return RunClaimedTry(*store, ops, clock, claim, cancel);
+  });
+  std::thread loop([&] { worker.Run(); });
+  std::string queues;
+  for (const std::string& q : options.queues) queues += (queues.empty() ? "" : ",") + q;
+  spdlog::info("piped worker ready: queues={} slots={} lease={} heartbeat={}", queues, options.slots,
+               FormatDuration(options.lease), FormatDuration(options.heartbeat));
+
+  // SIGTERM or SIGINT (blocked in every thread since main()).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("piped worker stopping on signal {}: running tries get {} to finish", sig, FormatDuration(grace));
+  worker.Stop(clock.Now() + grace);
+  loop.join();
+  Worker::Counts c = worker.counts();
+  spdlog::info("piped worker stopped: claimed={} finished={} handed_back={} lost={} refused={}", c.claimed, c.finished,
+               c.released, c.lost, c.refused);
+  return 0;
+}
+
+}  // namespace pipeline

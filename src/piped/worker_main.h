@@ -1,0 +1,24 @@
+// `piped worker`: runs tries claimed from the shared PostgreSQL database
+// (exec/worker.h) until SIGTERM or SIGINT, then hands back what still runs
+// after the grace period.
+#pragma once
+
+#include <string>
+
+namespace pipeline {
+
+struct WorkerConfig {
+  std::string db;               // postgresql://...
+  std::string queues = "default";  // comma-separated
+  int slots = 0;                // 0: the core count
+  std::string name;             // default host:pid
+  std::string lease = "30s";
+  std::string heartbeat = "5s";
+  std::string grace = "30s";
+};
+
+// Returns the exit code. Throws pipeline::Error for bad settings or an
+// unreachable database.
+int RunWorker(const WorkerConfig& config);
+
+}  // namespace pipeline
