@@ -40,6 +40,11 @@ struct ExecutorOptions {
   // Store each try's process group as it starts, so that a later process
   // taking over after a crash can stop it (the daemon); costs a write per try.
   bool record_processes = false;
+  // When set, a task whose `queue` is not one of these is handed to
+  // `piped worker` processes through the store's work queue (its try's
+  // result comes back through the store). Unset: every task runs here.
+  // Remote tries are not cancelled or timed out yet: a run waits for them.
+  std::optional<std::vector<std::string>> local_queues;
 };
 
 // One task state change, as observers see it.
@@ -109,6 +114,8 @@ class Executor {
   void Drain(TimePoint deadline);
 
   int workers() const { return workers_; }
+  // Whether tries of `task` go to workers (see ExecutorOptions::local_queues).
+  bool Remote(const TaskSpec& task) const;
 
  private:
   class RunExecution;
@@ -118,7 +125,8 @@ class Executor {
   Clock& clock_;
   ExecutorOptions options_;
   int workers_;
-  std::unique_ptr<TryRunner> runner_;  // where started tries run (in this process)
+  std::unique_ptr<TryRunner> runner_;         // where started tries run (in this process)
+  std::unique_ptr<TryRunner> remote_runner_;  // tries of queues not local (with local_queues)
   std::unique_ptr<DagSlots> dag_slots_;  // max_active_tasks over the runs of a DAG
   std::atomic<int> warm_total_{0};       // prepared tries over all runs: at most workers_
   std::mutex mu_;

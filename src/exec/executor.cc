@@ -10,12 +10,14 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 
 #include "core/error.h"
 #include "exec/dag_slots.h"
 #include "core/operator.h"
 #include "exec/cancel_token.h"
 #include "exec/subprocess.h"
+#include "exec/remote_try.h"
 #include "exec/try_context.h"
 #include "exec/try_render.h"
 #include "exec/try_runner.h"
@@ -326,7 +328,7 @@ class Executor::RunExecution {
         Count(TaskState::kSuccess, if_success);
         if (Evaluate(d.spec->trigger_rule, if_success) != Decision::kRun) continue;
         const Operator* op = ex_.ops_.Find(d.spec->op);
-        if (!op) continue;
+        if (!op || ex_.Remote(*d.spec)) continue;  // a worker elsewhere starts it
         if (warm_ >= limit_ || !ReserveWarm()) break;
         d.warming = true;
         jobs.push_back({down, MakeContext(down, d.try_number + 1, std::make_shared<EventCancelToken>()), op});
@@ -389,11 +391,12 @@ class Executor::RunExecution {
     std::shared_ptr<TryContext> ctx;
     if (slot.warm && slot.warm->try_number() == try_number) ctx = slot.warm;
     DropWarm(idx);
+    const bool remote = ex_.Remote(spec);
     if (!ctx) {
       ctx = MakeContext(idx, try_number, std::make_shared<EventCancelToken>());
       // Prepared now, just before `running` is stored: a shell starts up
       // while the flush runs, and its process is recorded with the start.
-      if (op) Prepare(*op, *ctx);
+      if (op && !remote) Prepare(*op, *ctx);
     }
     ctx->OnProcessStarted([this, idx] { PrepareDownstream(idx); });
 
@@ -412,6 +415,11 @@ class Executor::RunExecution {
     job.run_id = run_.run_id;
     job.task_id = spec.id;
     job.try_number = try_number;
+    job.queue = spec.queue;
+    if (remote) {
+      job.payload = TryPayloadJson({dag_.id, run_.dag_version, dag_dir_, ctx->log_path(), ctx->artifact_dir()});
+      remote_jobs_.insert(jobs_.size());
+    }
     job.execute = [ctx, op] {
       try {
         return op ? op->Execute(*ctx) : TaskResult::Failure("operator '" + ctx->task().op + "' is not available");
@@ -684,6 +692,7 @@ class Executor::RunExecution {
   void Abandon(std::unique_lock<std::mutex>& lock) {
     running_ -= int(jobs_.size());
     jobs_.clear();
+    remote_jobs_.clear();
     for (Slot& slot : slots_) {
       if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
     }
@@ -746,6 +755,7 @@ class Executor::RunExecution {
       std::vector<TaskTransition> writes = std::exchange(writes_, {});
       std::vector<int> tries = std::exchange(write_tries_, {});
       std::vector<TryJob> jobs = std::exchange(jobs_, {});
+      std::set<size_t> remote = std::exchange(remote_jobs_, {});
       lock.unlock();
       std::exception_ptr error;
       try {
@@ -767,8 +777,12 @@ class Executor::RunExecution {
           observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id});
         }
       }
-      for (TryJob& job : jobs) {
-        ex_.runner_->Start(std::move(job), std::exchange(ending_job, false));
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        if (remote.count(j)) {
+          ex_.remote_runner_->Start(std::move(jobs[j]), false);
+        } else {
+          ex_.runner_->Start(std::move(jobs[j]), std::exchange(ending_job, false));
+        }
       }
     }
   }
@@ -795,6 +809,7 @@ class Executor::RunExecution {
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
   std::vector<TryJob> jobs_;  // tries to start once writes_ are stored
+  std::set<size_t> remote_jobs_;  // which of jobs_ go to workers
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
   int running_ = 0;
@@ -836,10 +851,17 @@ Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
     }
   }
   runner_ = NewInProcessRunner(workers_);
+  if (options_.local_queues) remote_runner_ = NewStoreRunner(store_, clock_);
   dag_slots_ = std::make_unique<DagSlots>();
 }
 
 Executor::~Executor() = default;
+
+bool Executor::Remote(const TaskSpec& task) const {
+  if (!options_.local_queues) return false;
+  const auto& local = *options_.local_queues;
+  return std::find(local.begin(), local.end(), task.queue) == local.end();
+}
 
 RunState Executor::Execute(const RunRequest& request, RunObserver* observer) {
   if (request.create) {

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "core/operator.h"
+#include "core/time.h"
+#include "store/state_store.h"
 
 namespace pipeline {
 
@@ -19,6 +21,8 @@ struct TryJob {
   std::string run_id;
   std::string task_id;
   int try_number = 0;
+  std::string queue = "default";
+  std::string payload;  // for a runner on other machines (TryPayloadJson)
   // The try run in this process: its operator on its context, to its
   // result. Never throws.
   std::function<TaskResult()> execute;
@@ -38,5 +42,11 @@ class TryRunner {
 // Runs tries on `threads` threads of this process. Its destruction waits
 // for the tries started.
 std::unique_ptr<TryRunner> NewInProcessRunner(int threads);
+
+// Hands tries to `piped worker` processes through the store's work queue
+// (TryJob::payload, ::queue) and calls `done` on a thread of its own once a
+// worker stored the result. A try whose lease ran out (reaped here) ends as
+// a failure saying it was lost. `execute` is not called.
+std::unique_ptr<TryRunner> NewStoreRunner(StateStore& store, Clock& clock);
 
 }  // namespace pipeline

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <iostream>
 
 #include "api/api.h"
@@ -45,6 +46,7 @@ struct Config {
   std::string tokens_file;
   std::string grace = "30s";
   std::string config_file;
+  std::string local_queues;  // empty: every task runs here
 };
 
 // Values from --config that no flag overrode.
@@ -178,6 +180,19 @@ int Serve(Config config) {
   exec_options.log_root = fs::absolute(fs::path(home) / "logs").string();
   exec_options.artifact_root = fs::absolute(fs::path(home) / "artifacts").string();
   exec_options.record_processes = true;  // crash recovery stops orphaned tasks
+  if (!config.local_queues.empty()) {
+    if (config.db.rfind("postgres", 0) != 0) {
+      throw Error::InvalidArgument("--local-queues hands the other queues' tasks to piped worker processes, "
+                                   "which need the shared PostgreSQL database (--db postgresql://...)");
+    }
+    std::vector<std::string> local;
+    std::stringstream list(config.local_queues);
+    for (std::string q; std::getline(list, q, ',');) {
+      if (q.empty()) throw Error::InvalidArgument("--local-queues: an empty queue name in '" + config.local_queues + "'");
+      local.push_back(q);
+    }
+    exec_options.local_queues = std::move(local);
+  }
   // PIPE_TEST_CLOCK=ORIGIN,SPEED: accelerated time, for end-to-end tests of schedules.
   Clock* clock = SystemClock::Default();
   std::unique_ptr<ScaledClock> scaled;
@@ -265,6 +280,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config.config_file, "YAML file of settings (dags, db, listen, workers, tokens_file, grace)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
+  app.add_option("--local-queues", config.local_queues,
+                 "run only tasks of these queues here (comma-separated); hand the others to piped worker "
+                 "processes (needs PostgreSQL). Default: every task runs here");
   auto* worker = app.add_subcommand("worker", "run tries claimed from the shared PostgreSQL database");
   WorkerConfig worker_config;
   worker->add_option("--db", worker_config.db, "the shared database: postgresql://... (default $PIPE_DB)");

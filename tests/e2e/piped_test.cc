@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "store/state_store.h"
 #include "columnar/compute.h"
 #include "columnar/parquet.h"
 #include "core/time.h"
@@ -524,6 +525,41 @@ TEST_F(PipedTest, CatchupOnAndOffAfterDowntime) {
   for (size_t idx = 1; idx < without.size(); ++idx) gap |= MinutesBetween(without[idx - 1], without[idx]) > 1;
   EXPECT_TRUE(gap) << "without catchup, the missed ticks must be skipped";
   EXPECT_LT(without.size(), with.size());
+}
+
+// piped runs the "default" queue itself and hands the "remote" queue to a
+// piped worker: the run succeeds, the remote task ran on the worker (its
+// claim names it), with the run's params rendered there, and its log is
+// read like any other.
+TEST_F(PipedTest, TasksOfOtherQueuesRunOnAWorker) {
+  WriteDag("spread.yaml", R"yaml(dag: spread
+params: {who: world}
+tasks:
+  first: {op: shell, run: 'echo local'}
+  away: {op: shell, depends_on: [first], queue: remote, run: 'echo "remote {{ params.who }} try {{ task.try }}"'}
+  last: {op: shell, depends_on: [away], run: 'echo done'}
+)yaml");
+  StartDaemon({"--local-queues", "default"});
+  pid_t worker = Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", "w-remote", "--slots",
+                        "2", "--heartbeat", "200ms", "--lease", "3s", "--grace", "1s"},
+                       {}, dir_ / "worker.log", dir_ / "worker.log", dir_);
+  Result r = Pipectl({"trigger", "spread", "--param", "who=there", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out << ReadFile(dir_ / "worker.log");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("run (\\S+) of dag 'spread'")));
+  EXPECT_EQ(Run(m[1].str())["state"], "success");
+  Result logs = Pipectl({"logs", m[1].str(), "away"});
+  EXPECT_EQ(logs.out, "remote there try 1\n");
+  auto store = OpenStateStore(db_);
+  auto away = store->GetWork(m[1].str(), "away", 1);
+  ASSERT_TRUE(away);
+  EXPECT_EQ(away->state, "done");
+  EXPECT_EQ(away->worker, "w-remote");
+  EXPECT_FALSE(store->GetWork(m[1].str(), "first", 1));  // the local queue never went to the work queue
+  kill(worker, SIGTERM);
+  int status = 0;
+  waitpid(worker, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "worker.log");
 }
 
 TEST_F(PipedTest, SigtermStopsGracefully) {
