@@ -23,6 +23,7 @@
 #include "ops/data_operators.h"
 #include "exec/executor.h"
 #include "piped/dag_watcher.h"
+#include "piped/stop_signals.h"
 #include "piped/worker_main.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
@@ -241,13 +242,7 @@ int Serve(Config config) {
   spdlog::info("piped listening on {}:{} dags={} db={} workers={}", host, server.port(), dags_dir,
                api_options.db_description, executor.workers());
 
-  // Wait for SIGTERM or SIGINT (blocked in every thread; see main()).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = WaitForStopSignal();
   spdlog::info("piped stopping on signal {}: running tasks get {} to finish", sig, config.grace);
   server.Stop();
   scheduler.Stop(*grace);
@@ -258,12 +253,7 @@ int Serve(Config config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Before any thread: only sigwait() sees these.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  BlockStopSignals();  // before any thread: only WaitForStopSignal() sees them
   spdlog::set_default_logger(spdlog::stderr_color_mt("piped"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
 

@@ -1,6 +1,5 @@
 #include "piped/worker_main.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <sstream>
@@ -12,6 +11,7 @@
 #include "exec/remote_try.h"
 #include "exec/worker.h"
 #include "ops/data_operators.h"
+#include "piped/stop_signals.h"
 #include "store/state_store.h"
 
 namespace pipeline {
@@ -62,13 +62,7 @@ int RunWorker(const WorkerConfig& config) {
   spdlog::info("piped worker ready: queues={} slots={} lease={} heartbeat={}", queues, options.slots,
                FormatDuration(options.lease), FormatDuration(options.heartbeat));
 
-  // SIGTERM or SIGINT (blocked in every thread since main()).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = WaitForStopSignal();  // blocked in every thread since main()
   spdlog::info("piped worker stopping on signal {}: running tries get {} to finish", sig, FormatDuration(grace));
   worker.Stop(clock.Now() + grace);
   loop.join();
