@@ -45,6 +45,9 @@ struct TaskResult {
   std::string error;                 // why it failed ("exit status 3", "timeout after 30s")
   std::optional<int> exit_code;      // shell
   TaskMetrics metrics;
+  // The try was lost with whatever ran it (a worker that stopped renewing
+  // its lease): the task gets a new try that uses up no retry.
+  bool lost = false;
 
   static TaskResult Success() { return {true, {}, {}, {}}; }
   static TaskResult Failure(std::string why) { return {false, std::move(why), {}, {}}; }

@@ -467,8 +467,20 @@ class Executor::RunExecution {
       t.to = TaskState::kFailed;
       t.reason = result.error.empty() ? "failed" : result.error;
     }
+    const bool lost = result.lost && !slot.handed_back && !cancelling_ && !slot.timed_out;
+    if (!slot.handed_back) slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;
     int max_tries = 1 + spec.retry.retries;
-    if (slot.handed_back) {
+    if (lost) {
+      // Its worker went away: a new try that uses up no retry, at most
+      // kMaxLostInARow times in a row (the contract's "lost" rule).
+      ++slot.lost_tries;
+      if (slot.lost_in_a_row > kMaxLostInARow) {
+        t.reason += " (" + std::to_string(kMaxLostInARow + 1) + " times in a row)";
+      } else {
+        t.to = TaskState::kQueued;
+        ready_.push_back(idx);
+      }
+    } else if (slot.handed_back) {
       // Stopped by a shutdown: queued again for whoever runs this run next,
       // counted as lost (it uses up no retry).
       t.to = TaskState::kQueued;

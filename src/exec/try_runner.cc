@@ -79,8 +79,9 @@ class StoreRunner final : public TryRunner {
           TaskResult result = TaskResultFromJson(w->result);
           job.done(result);
         } else if (w && w->state == "lost") {
-          TaskResult result = TaskResult::Failure("lost: the worker running it (" + w->worker +
-                                                  ") stopped renewing its lease");
+          TaskResult result = TaskResult::Failure("lost: the worker running try " + std::to_string(job.try_number) +
+                                                  " (" + w->worker + ") stopped renewing its lease");
+          result.lost = true;
           job.done(result);
         } else {
           still.push_back(std::move(job));
