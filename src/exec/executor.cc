@@ -10,7 +10,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <set>
 
 #include "core/error.h"
 #include "exec/dag_slots.h"
@@ -418,7 +417,6 @@ class Executor::RunExecution {
     job.queue = spec.queue;
     if (remote) {
       job.payload = TryPayloadJson({dag_.id, run_.dag_version, dag_dir_, ctx->log_path(), ctx->artifact_dir()});
-      remote_jobs_.insert(jobs_.size());
     }
     job.execute = [ctx, op] {
       try {
@@ -704,7 +702,6 @@ class Executor::RunExecution {
   void Abandon(std::unique_lock<std::mutex>& lock) {
     running_ -= int(jobs_.size());
     jobs_.clear();
-    remote_jobs_.clear();
     for (Slot& slot : slots_) {
       if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
     }
@@ -767,7 +764,6 @@ class Executor::RunExecution {
       std::vector<TaskTransition> writes = std::exchange(writes_, {});
       std::vector<int> tries = std::exchange(write_tries_, {});
       std::vector<TryJob> jobs = std::exchange(jobs_, {});
-      std::set<size_t> remote = std::exchange(remote_jobs_, {});
       lock.unlock();
       std::exception_ptr error;
       try {
@@ -789,11 +785,11 @@ class Executor::RunExecution {
           observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id});
         }
       }
-      for (size_t j = 0; j < jobs.size(); ++j) {
-        if (remote.count(j)) {
-          ex_.remote_runner_->Start(std::move(jobs[j]), false);
+      for (TryJob& job : jobs) {
+        if (!job.payload.empty()) {  // a worker's
+          ex_.remote_runner_->Start(std::move(job), false);
         } else {
-          ex_.runner_->Start(std::move(jobs[j]), std::exchange(ending_job, false));
+          ex_.runner_->Start(std::move(job), std::exchange(ending_job, false));
         }
       }
     }
@@ -821,7 +817,6 @@ class Executor::RunExecution {
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
   std::vector<TryJob> jobs_;  // tries to start once writes_ are stored
-  std::set<size_t> remote_jobs_;  // which of jobs_ go to workers
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
   int running_ = 0;

@@ -22,7 +22,7 @@ struct TryJob {
   std::string task_id;
   int try_number = 0;
   std::string queue = "default";
-  std::string payload;  // for a runner on other machines (TryPayloadJson)
+  std::string payload;  // set for a try handed to workers (TryPayloadJson); empty: it runs here
   // The try run in this process: its operator on its context, to its
   // result. Never throws.
   std::function<TaskResult()> execute;
