@@ -48,9 +48,19 @@ struct TaskResult {
   // The try was lost with whatever ran it (a worker that stopped renewing
   // its lease): the task gets a new try that uses up no retry.
   bool lost = false;
+  // The `piped worker` that ran it, when not this process.
+  std::string worker;
 
-  static TaskResult Success() { return {true, {}, {}, {}}; }
-  static TaskResult Failure(std::string why) { return {false, std::move(why), {}, {}}; }
+  static TaskResult Success() {
+    TaskResult r;
+    r.ok = true;
+    return r;
+  }
+  static TaskResult Failure(std::string why) {
+    TaskResult r;
+    r.error = std::move(why);
+    return r;
+  }
 };
 
 // An output a try persisted (a Parquet table, a JSON report), as recorded

@@ -42,8 +42,8 @@ struct ExecutorOptions {
   bool record_processes = false;
   // When set, a task whose `queue` is not one of these is handed to
   // `piped worker` processes through the store's work queue (its try's
-  // result comes back through the store). Unset: every task runs here.
-  // Remote tries are not cancelled or timed out yet: a run waits for them.
+  // result comes back through the store; a cancel or timeout reaches the
+  // worker through the store too). Unset: every task runs here.
   std::optional<std::vector<std::string>> local_queues;
 };
 

@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 struct DagRecord {
   std::string dag_id;
@@ -199,12 +199,28 @@ struct WorkClaim {
   WorkItem item;
   std::string worker;
   TimePoint lease_until;  // as last granted: part of every fenced write
+  bool cancel_requested = false;  // as seen by the last renewal: stop the try
+};
+
+// One try in the work queue.
+struct WorkKey {
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+};
+
+// What StateStore::WaitForNotice waits for (a bit set).
+enum StoreNotice : unsigned {
+  kNoticeWork = 1,    // an item became ready (EnqueueWork, ReleaseWork)
+  kNoticeCancel = 2,  // a claimed item is to be stopped (CancelWork)
+  kNoticeDone = 4,    // an item ended (FinishWork, CancelWork, ReapExpiredWork)
 };
 
 struct WorkRecord {
   WorkItem item;
   std::string state;  // "ready", "claimed", "done" or "lost"
   std::string worker;
+  bool cancel_requested = false;
   std::optional<TimePoint> lease_until;
   std::string result;  // the finishing worker's JSON
   std::optional<TimePoint> ended_at;
@@ -296,34 +312,46 @@ class StateStore {
   virtual std::vector<ModelAliasRecord> GetModelAliasHistory(const std::string& name) = 0;
 
   // Work for workers (see WorkItem). EnqueueWork adds a ready item (nothing
-  // when that try is there already) and wakes the workers waiting in
-  // WaitForWork, in any process.
+  // when that try is there already) and sends kNoticeWork.
   virtual void EnqueueWork(const WorkItem& item) = 0;
   // Claims up to `max` ready items of `queues`, oldest first, for `worker`
   // until now + lease. Two callers, in any processes, never claim the same item.
   virtual std::vector<WorkClaim> ClaimWork(const std::string& worker, const std::vector<std::string>& queues,
                                            int max, TimePoint now, Duration lease) = 0;
   // Extends a claim whose lease has not run out to now + lease (updating
-  // claim.lease_until). False when the claim is not held any more (it ran
-  // out, was reaped or released): the worker must stop the try.
+  // claim.lease_until, and claim.cancel_requested from the row). False when
+  // the claim is not held any more (it ran out, was reaped or released): the
+  // worker must stop the try.
   virtual bool RenewWork(WorkClaim& claim, TimePoint now, Duration lease) = 0;
   // Ends a held claim with the try's result (JSON); false, and nothing
   // written, when it is not held any more (a late write).
   virtual bool FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) = 0;
   // Hands a held claim back (a worker stopping): ready again for any worker.
   virtual bool ReleaseWork(const WorkClaim& claim) = 0;
+  // Asks for a try to stop (a cancel or a timeout of its coordinator). A
+  // ready item ends at once, "done" with `result_json`; a claimed one is
+  // marked, and its worker stops it when it sees the mark (a renewal,
+  // woken by kNoticeCancel). False when the item had ended or is unknown.
+  virtual bool CancelWork(const WorkKey& key, const std::string& result_json, TimePoint at) = 0;
   // Claimed items whose lease ran out at or before `now` become "lost";
-  // returns them (the coordinator starts a new try of each).
+  // returns them (the coordinator starts a new try of each). One caller at
+  // a time reaps (PostgreSQL: a transaction-scoped advisory lock; another
+  // caller meanwhile gets nothing).
   virtual std::vector<WorkItem> ReapExpiredWork(TimePoint now) = 0;
   virtual std::optional<WorkRecord> GetWork(const std::string& run_id, const std::string& task_id,
                                             int try_number) = 0;
   // The run's items, by task and try.
   virtual std::vector<WorkRecord> ListWork(const std::string& run_id) = 0;
-  // Waits at most `timeout` for an EnqueueWork; true when one woke it
-  // (PostgreSQL: LISTEN/NOTIFY from any process; SQLite: this object's own
-  // EnqueueWork only, so its callers poll). False on timeout. A notification
-  // can be lost: callers claim after every wake-up and every timeout.
-  virtual bool WaitForWork(Duration timeout) = 0;
+  // Those of `keys` that ended ("done" or "lost"), in one query.
+  virtual std::vector<WorkRecord> ListEndedWork(const std::vector<WorkKey>& keys) = 0;
+  // Waits at most `timeout` for a notice of one of `channels` (StoreNotice
+  // bits) and returns those of them that came since the last wait for each
+  // (0 on timeout). PostgreSQL: LISTEN/NOTIFY, from any process; SQLite:
+  // notices of this object's own calls only, so its callers poll. A notice
+  // can be lost (a reconnection): callers look at the store after every
+  // wake-up and every timeout. Each channel is meant for one waiting thread
+  // of a process (a worker's claimer, a scheduler's runner).
+  virtual unsigned WaitForNotice(unsigned channels, Duration timeout) = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" or "postgresql://...". Throws

@@ -415,6 +415,7 @@ class Executor::RunExecution {
     job.task_id = spec.id;
     job.try_number = try_number;
     job.queue = spec.queue;
+    job.cancel = ctx->token();
     if (remote) {
       job.payload = TryPayloadJson({dag_.id, run_.dag_version, dag_dir_, ctx->log_path(), ctx->artifact_dir()});
     }
@@ -451,6 +452,7 @@ class Executor::RunExecution {
     const TaskSpec& spec = *slot.spec;
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
     t.exit_code = result.exit_code;
+    t.worker = result.worker;  // the `piped worker` that ran it (recorded with the try)
     t.metrics_json = TaskMetricsJson(result.metrics);
     if (observer_) observer_->OnTaskMetrics(run_.run_id, spec.id, *t.metrics_json);
     if (slot.handed_back) {

@@ -1,9 +1,10 @@
 #include "exec/try_runner.h"
 
-#include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "exec/remote_try.h"
@@ -41,63 +42,109 @@ class StoreRunner final : public TryRunner {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
-    cv_.notify_all();
     if (watcher_.joinable()) watcher_.join();
   }
 
   void Start(TryJob job, bool) override {
     store_.EnqueueWork({job.run_id, job.task_id, job.try_number, job.queue, job.payload, clock_.Now()});
     std::lock_guard lock(mu_);
-    pending_.push_back(std::move(job));
+    WorkKey key = Key(job);
+    pending_.emplace(IdOf(key), Pending{std::move(job), false});
     if (!watcher_.joinable()) watcher_ = std::thread([this] { Watch(); });
-    cv_.notify_all();
   }
 
  private:
-  // Polls the pending tries' rows (a worker's result is a row update) and
-  // reaps leases that ran out.
+  struct Pending {
+    TryJob job;
+    bool cancel_sent = false;
+  };
+
+  // Passes cancels on, reaps leases that ran out (one scheduler at a time,
+  // the store sees to that) and collects what ended: at once when the store
+  // says something ended, else every kPoll.
   void Watch() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; });
-      if (stopping_ || pending_.empty()) continue;
-      std::vector<TryJob> watching;
-      watching.swap(pending_);
-      lock.unlock();
-      std::vector<TryJob> still;
+    static constexpr auto kTurn = std::chrono::milliseconds(100);
+    static constexpr auto kPoll = std::chrono::seconds(1);
+    auto next_poll = std::chrono::steady_clock::now();
+    for (;;) {
+      std::vector<WorkKey> cancels;
+      std::vector<WorkKey> keys;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        for (auto& [id, p] : pending_) {
+          if (!p.cancel_sent && p.job.cancel && p.job.cancel->cancelled()) {
+            p.cancel_sent = true;
+            cancels.push_back(Key(p.job));
+          }
+        }
+      }
+      for (const WorkKey& key : cancels) {
+        try {
+          store_.CancelWork(key, TaskResultJson(TaskResult::Failure("cancelled before a worker took it")),
+                            clock_.Now());
+        } catch (const std::exception&) {
+          Resend(key);  // the store is away: again next turn
+        }
+      }
+      const bool ended = store_.WaitForNotice(kNoticeDone, kTurn) != 0;
+      const auto now = std::chrono::steady_clock::now();
+      if (!ended && now < next_poll) continue;
+      next_poll = now + kPoll;
       try {
         store_.ReapExpiredWork(clock_.Now());
       } catch (const std::exception&) {
       }
-      for (TryJob& job : watching) {
-        std::optional<WorkRecord> w;
-        try {
-          w = store_.GetWork(job.run_id, job.task_id, job.try_number);
-        } catch (const std::exception&) {  // the store is away: look again
-        }
-        if (w && w->state == "done") {
-          TaskResult result = TaskResultFromJson(w->result);
-          job.done(result);
-        } else if (w && w->state == "lost") {
-          TaskResult result = TaskResult::Failure("lost: the worker running try " + std::to_string(job.try_number) +
-                                                  " (" + w->worker + ") stopped renewing its lease");
-          result.lost = true;
-          job.done(result);
-        } else {
-          still.push_back(std::move(job));
-        }
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, p] : pending_) keys.push_back(Key(p.job));
       }
-      lock.lock();
-      for (TryJob& job : still) pending_.push_back(std::move(job));
+      if (keys.empty()) continue;
+      std::vector<WorkRecord> done;
+      try {
+        done = store_.ListEndedWork(keys);
+      } catch (const std::exception&) {  // the store is away: look again
+        continue;
+      }
+      for (WorkRecord& w : done) Deliver(w);
     }
+  }
+
+  using Id = std::tuple<std::string, std::string, int>;
+  static Id IdOf(const WorkKey& k) { return {k.run_id, k.task_id, k.try_number}; }
+  static WorkKey Key(const TryJob& job) { return {job.run_id, job.task_id, job.try_number}; }
+
+  void Resend(const WorkKey& key) {
+    std::lock_guard lock(mu_);
+    if (auto it = pending_.find(IdOf(key)); it != pending_.end()) it->second.cancel_sent = false;
+  }
+
+  void Deliver(const WorkRecord& w) {
+    std::optional<TryJob> job;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(IdOf({w.item.run_id, w.item.task_id, w.item.try_number}));
+      if (it == pending_.end()) return;
+      job = std::move(it->second.job);
+      pending_.erase(it);
+    }
+    TaskResult result;
+    if (w.state == "lost") {
+      result = TaskResult::Failure("lost: the worker running try " + std::to_string(w.item.try_number) + " (" +
+                                   w.worker + ") stopped renewing its lease");
+      result.lost = true;
+    } else {
+      result = TaskResultFromJson(w.result);
+    }
+    result.worker = w.worker;
+    job->done(result);
   }
 
   StateStore& store_;
   Clock& clock_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<TryJob> pending_;  // guarded by mu_
-  bool stopping_ = false;        // guarded by mu_
+  std::map<Id, Pending> pending_;  // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
   std::thread watcher_;
 };
 

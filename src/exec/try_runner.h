@@ -3,8 +3,8 @@
 // may start, stores every transition and hands each started try to a
 // runner; the runner runs it and reports its result. The in-process runner
 // runs tries on threads of this process (warm starts and in-memory tables
-// exist only there); a runner that hands tries to `piped worker` processes
-// through the store's work queue is the next one.
+// exist only there); the store runner hands them to `piped worker`
+// processes through the store's work queue.
 #pragma once
 
 #include <functional>
@@ -23,6 +23,10 @@ struct TryJob {
   int try_number = 0;
   std::string queue = "default";
   std::string payload;  // set for a try handed to workers (TryPayloadJson); empty: it runs here
+  // Fired by the coordinator to stop the try (cancel, timeout, hand-back).
+  // The in-process runner's `execute` watches it itself; the store runner
+  // passes it on to the worker (StateStore::CancelWork).
+  std::shared_ptr<const CancelToken> cancel;
   // The try run in this process: its operator on its context, to its
   // result. Never throws.
   std::function<TaskResult()> execute;
@@ -45,8 +49,10 @@ std::unique_ptr<TryRunner> NewInProcessRunner(int threads);
 
 // Hands tries to `piped worker` processes through the store's work queue
 // (TryJob::payload, ::queue) and calls `done` on a thread of its own once a
-// worker stored the result. A try whose lease ran out (reaped here) ends as
-// a failure saying it was lost. `execute` is not called.
+// worker stored the result (woken by kNoticeDone, else a poll every second).
+// A fired TryJob::cancel asks the worker to stop the try. A try whose lease
+// ran out (reaped here, or by another scheduler) ends as a failure saying it
+// was lost (TaskResult::lost). `execute` is not called.
 std::unique_ptr<TryRunner> NewStoreRunner(StateStore& store, Clock& clock);
 
 }  // namespace pipeline

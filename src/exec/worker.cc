@@ -74,9 +74,10 @@ void Worker::Listen() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    if (store_.WaitForWork(options_.poll)) {
+    if (unsigned got = store_.WaitForNotice(kNoticeWork | kNoticeCancel, options_.poll)) {
       std::lock_guard lock(mu_);
-      woken_ = true;
+      woken_ = woken_ || (got & kNoticeWork);
+      beat_now_ = beat_now_ || (got & kNoticeCancel);
       cv_.notify_all();
     }
   }
@@ -118,7 +119,8 @@ void Worker::Run() {
       lock.lock();
       continue;
     }
-    if (now >= next_beat) {
+    if (now >= next_beat || (beat_now_ && !slots_.empty())) {
+      beat_now_ = false;  // a cancel was asked for: a renewal reads the marks
       next_beat = now + options_.heartbeat;
       lock.unlock();
       Beat();
@@ -129,6 +131,7 @@ void Worker::Run() {
     if (stopping_ && deadline_ > now) wake = std::min(*wake, deadline_);
     clock_.WaitUntil(cv_, lock, wake, [&] {
       if (woken_ && !stopping_ && int(slots_.size()) < options_.slots) return true;
+      if (beat_now_ && !slots_.empty()) return true;
       for (const auto& [key, slot] : slots_) {
         if (slot->ended) return true;
       }
@@ -196,6 +199,7 @@ void Worker::Beat() {
     std::lock_guard lock(mu_);
     if (renewed) {
       slot->claim.lease_until = claim.lease_until;
+      if (claim.cancel_requested) slot->cancel->Fire();  // its coordinator asked: the result is written
     } else {
       slot->lost = true;  // another worker may run it by now: stop at once
       slot->cancel->Fire();

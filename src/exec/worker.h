@@ -3,7 +3,9 @@
 // what runs (heartbeats) and finishes each with its result. A try whose
 // lease cannot be renewed is cancelled at once (the try may be another
 // worker's by now: Airflow's lesson of zombies) and its result is not
-// written (the store's fencing would refuse it anyway). Stop: no new claims;
+// written (the store's fencing would refuse it anyway). A try its
+// coordinator asks to stop (a cancel, a timeout: kNoticeCancel wakes a
+// renewal, which reads the mark) is cancelled and its result written. Stop: no new claims;
 // tries still running at the deadline are cancelled and handed back, ready
 // for another worker (not lost).
 #pragma once
@@ -76,7 +78,8 @@ class Worker {
   std::map<std::string, std::unique_ptr<Slot>> slots_;  // by run/task/try; guarded by mu_
   bool stopping_ = false;                               // guarded by mu_
   TimePoint deadline_;                                  // guarded by mu_
-  bool woken_ = false;                                  // a notification came; guarded by mu_
+  bool woken_ = false;                                  // work is ready; guarded by mu_
+  bool beat_now_ = false;                               // a cancel was asked for; guarded by mu_
   Counts counts_;                                       // guarded by mu_
   std::mutex store_mu_;  // one renew or finish at a time: a finish names the latest lease
   std::thread listener_;

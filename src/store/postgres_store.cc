@@ -21,9 +21,9 @@ namespace pipeline {
 
 namespace {
 
-// The transition function of schema versions 2 and 3 (see kMigrations):
-// version 2 created it without the `process` column of a try; version 3
-// replaces it, and on a fresh database both steps install this text.
+// The transition function, at its latest text. Version 2 created it,
+// version 3 added the `process` of a try, version 6 the worker that ended a
+// try; Migrate installs this text after any step (CREATE OR REPLACE).
 const char* const kTransitionFunction = R"sql(
 CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
@@ -83,7 +83,7 @@ BEGIN
         VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker', COALESCE(t->>'process', ''));
     ELSIF v_state = 'running' THEN
       UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
-          error = t->>'reason'
+          error = t->>'reason', worker = COALESCE(NULLIF(t->>'worker', ''), worker)
         WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
     END IF;
     l_run := l_run || v_run;
@@ -257,6 +257,11 @@ CREATE TABLE work (
 CREATE INDEX work_ready ON work(queue, enqueued_at) WHERE state = 'ready';
 CREATE INDEX work_claimed ON work(lease_until) WHERE state = 'claimed';
 )sql",
+    // Version 6: a coordinator asks a worker to stop a try; a try records
+    // the worker that ended it (the transition function).
+    R"sql(
+ALTER TABLE work ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -414,28 +419,36 @@ class PostgresStore::Impl {
 
   int version() const { return version_; }
 
-  // WaitForWork: a connection of its own LISTENs on "pipe_work" (reopened
-  // when lost). One thread waits at a time; another one waits for its turn
-  // (a worker has one claiming thread).
-  bool WaitForWork(Duration timeout) {
-    std::lock_guard turn(listen_mu_);
-    try {
-      if (!listen_conn_) {
-        listen_conn_ = std::make_unique<pqxx::connection>(url_);
-        receiver_ = std::make_unique<WorkReceiver>(*listen_conn_);
+  // WaitForNotice: one thread at a time (the pumper) LISTENs on a
+  // connection of its own (reopened when lost) and counts what arrives by
+  // channel; other waiters wait for the counts to move.
+  unsigned WaitForNotice(unsigned channels, Duration timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(notice_mu_);
+    auto take = [&] {
+      unsigned got = 0;
+      for (int i = 0; i < kNoticeChannels; ++i) {
+        if ((channels >> i & 1) && notices_[i] != seen_[i]) {
+          got |= 1u << i;
+          seen_[i] = notices_[i];
+        }
       }
-      const int before = receiver_->count;
-      listen_conn_->get_notifs();  // what came since the last wait
-      if (receiver_->count == before) {
-        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-        listen_conn_->await_notification(long(micros / 1'000'000), long(micros % 1'000'000));
+      return got;
+    };
+    for (;;) {
+      if (unsigned got = take()) return got;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return 0;
+      if (pumping_) {
+        notice_cv_.wait_until(lock, deadline);
+        continue;
       }
-      return receiver_->count != before;
-    } catch (const std::exception&) {  // the server is away: callers poll meanwhile
-      receiver_.reset();
-      listen_conn_.reset();
-      std::this_thread::sleep_for(std::min(timeout, Duration(1000)));
-      return false;
+      pumping_ = true;
+      lock.unlock();
+      Pump(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(250)));
+      lock.lock();
+      pumping_ = false;
+      notice_cv_.notify_all();
     }
   }
 
@@ -553,6 +566,7 @@ class PostgresStore::Impl {
                                    std::to_string(kSchemaVersion) + "); upgrade pipectl");
     }
     for (int step = version; step < kSchemaVersion; ++step) tx.exec(kMigrations[step]);
+    if (version < kSchemaVersion) tx.exec(kTransitionFunction);
     tx.exec_params(
         "INSERT INTO meta(key, value) VALUES('schema_version', $1) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -567,15 +581,53 @@ class PostgresStore::Impl {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;  // connections lent or idle
   std::unique_ptr<pqxx::connection> scheduler_lock_;  // holds the advisory lock; guarded by mu_
-  class WorkReceiver final : public pqxx::notification_receiver {
+  // Waits up to `wait` for notifications on the listening connection.
+  // Called by the pumper only (pumping_), without notice_mu_.
+  void Pump(std::chrono::steady_clock::duration wait) {
+    try {
+      if (!listen_conn_) {
+        listen_conn_ = std::make_unique<pqxx::connection>(url_);
+        for (int i = 0; i < kNoticeChannels; ++i) {
+          receivers_.push_back(std::make_unique<Receiver>(*listen_conn_, kNoticeChannel[i], *this, i));
+        }
+      }
+      if (listen_conn_->get_notifs() == 0) {
+        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
+        listen_conn_->await_notification(long(micros / 1'000'000), long(micros % 1'000'000));
+      }
+    } catch (const std::exception&) {
+      // The server is away: notices may have been missed meanwhile, and
+      // callers look at the store after a timeout anyway.
+      receivers_.clear();
+      listen_conn_.reset();
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(wait, std::chrono::milliseconds(250)));
+    }
+  }
+
+  class Receiver final : public pqxx::notification_receiver {
    public:
-    explicit WorkReceiver(pqxx::connection_base& c) : pqxx::notification_receiver(c, "pipe_work") {}
-    void operator()(const std::string&, int) override { ++count; }
-    int count = 0;
+    Receiver(pqxx::connection_base& c, const char* channel, Impl& impl, int index)
+        : pqxx::notification_receiver(c, channel), impl_(impl), index_(index) {}
+    void operator()(const std::string&, int) override {
+      std::lock_guard lock(impl_.notice_mu_);
+      ++impl_.notices_[index_];
+    }
+
+   private:
+    Impl& impl_;
+    int index_;
   };
-  std::mutex listen_mu_;  // guards the two below (not a timed_mutex: TSan misreads its clocked lock)
+  static constexpr int kNoticeChannels = 3;
+  // By StoreNotice bit.
+  static constexpr const char* kNoticeChannel[kNoticeChannels] = {"pipe_work", "pipe_cancel", "pipe_done"};
+  std::mutex notice_mu_;  // guards the four below
+  std::condition_variable notice_cv_;
+  uint64_t notices_[kNoticeChannels] = {};
+  uint64_t seen_[kNoticeChannels] = {};
+  bool pumping_ = false;
+  // The pumper's (pumping_).
   std::unique_ptr<pqxx::connection> listen_conn_;
-  std::unique_ptr<WorkReceiver> receiver_;  // destroyed before its connection
+  std::vector<std::unique_ptr<Receiver>> receivers_;  // destroyed before their connection
   static constexpr int64_t kSchedulerLockKey = 0x7069706573636864;  // "pipeschd"
   int version_ = 0;
 };
@@ -1106,7 +1158,8 @@ std::vector<ModelAliasRecord> PostgresStore::GetModelAliasHistory(const std::str
 namespace {
 
 constexpr const char* kWorkColumns =
-    "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at";
+    "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at, "
+    "cancel_requested";
 // The claim is still held: its row, its worker, its lease as last granted.
 constexpr const char* kHeld =
     "run_id = $1 AND task_id = $2 AND try_number = $3 AND state = 'claimed' AND worker = $4 AND lease_until = $5";
@@ -1124,6 +1177,7 @@ WorkRecord ReadWork(const pqxx::row& r) {
   w.lease_until = OptTime(r[8]);
   w.result = r[9].as<std::string>();
   w.ended_at = OptTime(r[10]);
+  w.cancel_requested = r[11].as<bool>();
   return w;
 }
 
@@ -1171,23 +1225,34 @@ std::vector<WorkClaim> PostgresStore::ClaimWork(const std::string& worker, const
 bool PostgresStore::RenewWork(WorkClaim& claim, TimePoint now, Duration lease) {
   if (claim.lease_until <= now) return false;  // ran out: another may have it already
   const TimePoint until = now + lease;
+  bool cancel = false;
   bool renewed = impl_->RunIf("renew work", [&](pqxx::work& tx) {
-    return !tx.exec_params(std::string("UPDATE work SET lease_until = $6 WHERE ") + kHeld + " RETURNING 1",
-                           claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
-                           ToMicros(claim.lease_until), ToMicros(until))
-                .empty();
+    pqxx::result r = tx.exec_params(std::string("UPDATE work SET lease_until = $6 WHERE ") + kHeld +
+                                        " RETURNING cancel_requested",
+                                    claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
+                                    ToMicros(claim.lease_until), ToMicros(until));
+    if (r.empty()) return false;
+    cancel = r[0][0].as<bool>();
+    return true;
   });
-  if (renewed) claim.lease_until = until;
+  if (renewed) {
+    claim.lease_until = until;
+    claim.cancel_requested = cancel;
+  }
   return renewed;
 }
 
 bool PostgresStore::FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) {
   return impl_->RunIf("finish work", [&](pqxx::work& tx) {
-    return !tx.exec_params(std::string("UPDATE work SET state = 'done', result = $6, ended_at = $7 WHERE ") + kHeld +
-                               " RETURNING 1",
-                           claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
-                           ToMicros(claim.lease_until), result_json, ToMicros(at))
-                .empty();
+    if (tx.exec_params(std::string("UPDATE work SET state = 'done', result = $6, ended_at = $7 WHERE ") + kHeld +
+                           " RETURNING 1",
+                       claim.item.run_id, claim.item.task_id, claim.item.try_number, claim.worker,
+                       ToMicros(claim.lease_until), result_json, ToMicros(at))
+            .empty()) {
+      return false;
+    }
+    tx.exec("SELECT pg_notify('pipe_done', '')");  // delivered at commit
+    return true;
   });
 }
 
@@ -1205,12 +1270,36 @@ bool PostgresStore::ReleaseWork(const WorkClaim& claim) {
   });
 }
 
+bool PostgresStore::CancelWork(const WorkKey& key, const std::string& result_json, TimePoint at) {
+  return impl_->RunIf("cancel work", [&](pqxx::work& tx) {
+    pqxx::result r = tx.exec_params(
+        "UPDATE work SET cancel_requested = TRUE, "
+        "result = CASE WHEN state = 'ready' THEN $4 ELSE result END, "
+        "ended_at = CASE WHEN state = 'ready' THEN $5 ELSE ended_at END, "
+        "state = CASE WHEN state = 'ready' THEN 'done' ELSE state END "
+        "WHERE run_id = $1 AND task_id = $2 AND try_number = $3 AND state IN ('ready', 'claimed') "
+        "AND NOT cancel_requested RETURNING state",
+        key.run_id, key.task_id, key.try_number, result_json, ToMicros(at));
+    if (r.empty()) return false;
+    tx.exec(r[0][0].as<std::string>() == "done" ? "SELECT pg_notify('pipe_done', '')"
+                                                : "SELECT pg_notify('pipe_cancel', '')");
+    return true;
+  });
+}
+
+// An arbitrary constant naming the advisory lock of the reaper.
+constexpr int64_t kReaperLock = 0x7069706572656170;  // "pipereap"
+
 std::vector<WorkItem> PostgresStore::ReapExpiredWork(TimePoint now) {
   pqxx::result rows = impl_->Run("reap work", [&](pqxx::work& tx) {
-    return tx.exec_params(
+    // One reaper at a time, over every scheduler: the others skip this turn.
+    if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock($1)", kReaperLock)[0].as<bool>()) return pqxx::result();
+    pqxx::result reaped = tx.exec_params(
         "UPDATE work SET state = 'lost', ended_at = $1 WHERE state = 'claimed' AND lease_until <= $1 "
         "RETURNING run_id, task_id, try_number, queue, payload, enqueued_at",
         ToMicros(now));
+    if (!reaped.empty()) tx.exec("SELECT pg_notify('pipe_done', '')");
+    return reaped;
   });
   std::vector<WorkItem> out;
   for (const auto& r : rows) out.push_back(ReadWorkItem(r));
@@ -1241,6 +1330,25 @@ std::vector<WorkRecord> PostgresStore::ListWork(const std::string& run_id) {
   });
 }
 
-bool PostgresStore::WaitForWork(Duration timeout) { return impl_->WaitForWork(timeout); }
+std::vector<WorkRecord> PostgresStore::ListEndedWork(const std::vector<WorkKey>& keys) {
+  if (keys.empty()) return {};
+  nlohmann::json wanted = nlohmann::json::array();
+  for (const WorkKey& k : keys) wanted.push_back({k.run_id, k.task_id, k.try_number});
+  return impl_->Read("list ended work", [&](pqxx::transaction_base& tx) {
+    std::vector<WorkRecord> out;
+    for (const auto& r : tx.exec_params(std::string("SELECT ") + kWorkColumns +
+                                            " FROM work WHERE (run_id, task_id, try_number) IN "
+                                            "(SELECT k->>0, k->>1, (k->>2)::integer FROM jsonb_array_elements($1::jsonb) k) "
+                                            "AND state IN ('done', 'lost')",
+                                        wanted.dump())) {
+      out.push_back(ReadWork(r));
+    }
+    return out;
+  });
+}
+
+unsigned PostgresStore::WaitForNotice(unsigned channels, Duration timeout) {
+  return impl_->WaitForNotice(channels, timeout);
+}
 
 }  // namespace pipeline

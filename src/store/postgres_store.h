@@ -79,7 +79,9 @@ class PostgresStore final : public StateStore {
   std::vector<WorkItem> ReapExpiredWork(TimePoint now) override;
   std::optional<WorkRecord> GetWork(const std::string& run_id, const std::string& task_id, int try_number) override;
   std::vector<WorkRecord> ListWork(const std::string& run_id) override;
-  bool WaitForWork(Duration timeout) override;
+  bool CancelWork(const WorkKey& key, const std::string& result_json, TimePoint at) override;
+  std::vector<WorkRecord> ListEndedWork(const std::vector<WorkKey>& keys) override;
+  unsigned WaitForNotice(unsigned channels, Duration timeout) override;
 
  private:
   class Impl;

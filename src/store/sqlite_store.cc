@@ -172,6 +172,10 @@ CREATE TABLE work (
 CREATE INDEX work_ready ON work(queue, enqueued_at) WHERE state = 'ready';
 CREATE INDEX work_claimed ON work(lease_until) WHERE state = 'claimed';
 )sql",
+    // Version 6: a coordinator asks a worker to stop a try.
+    R"sql(
+ALTER TABLE work ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -393,10 +397,19 @@ class SqliteStore::Impl {
   sqlite3* db_ = nullptr;
   std::unique_ptr<StatementCache> statements_;
   std::mutex mu_;  // guards db_, statements_ and lock_fd_
-  // EnqueueWork wakes WaitForWork in this process (others poll).
-  std::mutex work_mu_;
-  std::condition_variable work_cv_;
-  uint64_t work_enqueued_ = 0;  // guarded by work_mu_
+  // Notices of this process's work queue calls (WaitForNotice), by channel.
+  void Notify(unsigned channels) {
+    {
+      std::lock_guard lock(notice_mu_);
+      for (int i = 0; i < kNoticeChannels; ++i) notices_[i] += (channels >> i) & 1;
+    }
+    notice_cv_.notify_all();
+  }
+  static constexpr int kNoticeChannels = 3;
+  std::mutex notice_mu_;
+  std::condition_variable notice_cv_;
+  uint64_t notices_[kNoticeChannels] = {};  // sent; guarded by notice_mu_
+  uint64_t seen_[kNoticeChannels] = {};     // returned by WaitForNotice; guarded by notice_mu_
   int version_ = 0;
   std::string path_;
   int lock_fd_ = -1;  // holds flock(LOCK_EX) on PATH.lock once the scheduler lock is taken
@@ -726,11 +739,12 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
         .Bind(7, t.process).Run();
   } else if (ends_try) {
     Statement end(statements,
-                  "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7 "
+                  "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7, "
+                  "worker = CASE WHEN ?8 = '' THEN worker ELSE ?8 END "
                   "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
     end.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Bind(5, t.at)
         .Bind(6, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt)
-        .Bind(7, t.reason).Run();
+        .Bind(7, t.reason).Bind(8, t.worker).Run();
   }
   Statement tr(statements,
                "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "
@@ -997,11 +1011,13 @@ WorkRecord ReadWork(const Statement& s) {
   w.lease_until = s.OptTime(8);
   w.result = s.Text(9);
   w.ended_at = s.OptTime(10);
+  w.cancel_requested = s.Int(11) != 0;
   return w;
 }
 
 constexpr const char* kWorkColumns =
-    "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at";
+    "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at, "
+    "cancel_requested";
 // The claim is still held: its row, its worker, its lease as last granted.
 constexpr const char* kHeld =
     "run_id = ?1 AND task_id = ?2 AND try_number = ?3 AND state = 'claimed' AND worker = ?4 AND lease_until = ?5";
@@ -1020,11 +1036,7 @@ void SqliteStore::EnqueueWork(const WorkItem& item) {
       return true;
     });
   }
-  {
-    std::lock_guard lock(impl_->work_mu_);
-    ++impl_->work_enqueued_;
-  }
-  impl_->work_cv_.notify_all();
+  impl_->Notify(kNoticeWork);
 }
 
 std::vector<WorkClaim> SqliteStore::ClaimWork(const std::string& worker, const std::vector<std::string>& queues,
@@ -1064,24 +1076,61 @@ bool SqliteStore::RenewWork(WorkClaim& claim, TimePoint now, Duration lease) {
   if (claim.lease_until <= now) return false;  // ran out: another may have it already
   std::lock_guard lock(impl_->mu_);
   const TimePoint until = now + lease;
+  bool cancel = false;
   bool renewed = impl_->WriteIf([&] {
-    Statement s(*impl_->statements_, std::string("UPDATE work SET lease_until = ?6 WHERE ") + kHeld);
+    Statement s(*impl_->statements_,
+                std::string("UPDATE work SET lease_until = ?6 WHERE ") + kHeld + " RETURNING cancel_requested");
     s.Bind(1, claim.item.run_id).Bind(2, claim.item.task_id).Bind(3, claim.item.try_number).Bind(4, claim.worker);
-    s.Bind(5, claim.lease_until).Bind(6, until).Run();
-    return sqlite3_changes(impl_->db_) == 1;
+    s.Bind(5, claim.lease_until).Bind(6, until);
+    if (!s.Step()) return false;
+    cancel = s.Int(0) != 0;
+    s.Reset();
+    return true;
   });
-  if (renewed) claim.lease_until = until;
+  if (renewed) {
+    claim.lease_until = until;
+    claim.cancel_requested = cancel;
+  }
   return renewed;
 }
 
 bool SqliteStore::FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) {
-  std::lock_guard lock(impl_->mu_);
-  return impl_->WriteIf([&] {
-    Statement s(*impl_->statements_, std::string("UPDATE work SET state = 'done', result = ?6, ended_at = ?7 WHERE ") + kHeld);
-    s.Bind(1, claim.item.run_id).Bind(2, claim.item.task_id).Bind(3, claim.item.try_number).Bind(4, claim.worker);
-    s.Bind(5, claim.lease_until).Bind(6, result_json).Bind(7, at).Run();
-    return sqlite3_changes(impl_->db_) == 1;
-  });
+  bool finished;
+  {
+    std::lock_guard lock(impl_->mu_);
+    finished = impl_->WriteIf([&] {
+      Statement s(*impl_->statements_,
+                  std::string("UPDATE work SET state = 'done', result = ?6, ended_at = ?7 WHERE ") + kHeld);
+      s.Bind(1, claim.item.run_id).Bind(2, claim.item.task_id).Bind(3, claim.item.try_number).Bind(4, claim.worker);
+      s.Bind(5, claim.lease_until).Bind(6, result_json).Bind(7, at).Run();
+      return sqlite3_changes(impl_->db_) == 1;
+    });
+  }
+  if (finished) impl_->Notify(kNoticeDone);
+  return finished;
+}
+
+bool SqliteStore::CancelWork(const WorkKey& key, const std::string& result_json, TimePoint at) {
+  std::string was;
+  {
+    std::lock_guard lock(impl_->mu_);
+    impl_->Write([&] {
+      Statement s(*impl_->statements_,
+                  "UPDATE work SET cancel_requested = 1, "
+                  "result = CASE WHEN state = 'ready' THEN ?4 ELSE result END, "
+                  "ended_at = CASE WHEN state = 'ready' THEN ?5 ELSE ended_at END, "
+                  "state = CASE WHEN state = 'ready' THEN 'done' ELSE state END "
+                  "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3 AND state IN ('ready', 'claimed') "
+                  "AND cancel_requested = 0 RETURNING state");
+      s.Bind(1, key.run_id).Bind(2, key.task_id).Bind(3, key.try_number).Bind(4, result_json).Bind(5, at);
+      if (s.Step()) was = s.Text(0);
+      s.Reset();
+      return true;
+    });
+  }
+  if (was.empty()) return false;
+  impl_->Notify(was == "done" ? kNoticeDone : kNoticeCancel);
+  return true;
 }
 
 bool SqliteStore::ReleaseWork(const WorkClaim& claim) {
@@ -1096,13 +1145,7 @@ bool SqliteStore::ReleaseWork(const WorkClaim& claim) {
       return sqlite3_changes(impl_->db_) == 1;
     });
   }
-  if (released) {
-    {
-      std::lock_guard lock(impl_->work_mu_);
-      ++impl_->work_enqueued_;
-    }
-    impl_->work_cv_.notify_all();
-  }
+  if (released) impl_->Notify(kNoticeWork);
   return released;
 }
 
@@ -1120,6 +1163,7 @@ std::vector<WorkItem> SqliteStore::ReapExpiredWork(TimePoint now) {
   std::sort(out.begin(), out.end(), [](const WorkItem& a, const WorkItem& b) {
     return std::tie(a.run_id, a.task_id, a.try_number) < std::tie(b.run_id, b.task_id, b.try_number);
   });
+  if (!out.empty()) impl_->Notify(kNoticeDone);
   return out;
 }
 
@@ -1142,10 +1186,35 @@ std::vector<WorkRecord> SqliteStore::ListWork(const std::string& run_id) {
   return out;
 }
 
-bool SqliteStore::WaitForWork(Duration timeout) {
-  std::unique_lock lock(impl_->work_mu_);
-  const uint64_t seen = impl_->work_enqueued_;
-  return impl_->work_cv_.wait_for(lock, timeout, [&] { return impl_->work_enqueued_ != seen; });
+std::vector<WorkRecord> SqliteStore::ListEndedWork(const std::vector<WorkKey>& keys) {
+  std::lock_guard lock(impl_->mu_);
+  std::vector<WorkRecord> out;
+  Statement s(*impl_->statements_, std::string("SELECT ") + kWorkColumns +
+                                       " FROM work WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3 "
+                                       "AND state IN ('done', 'lost')");
+  for (const WorkKey& key : keys) {
+    s.Bind(1, key.run_id).Bind(2, key.task_id).Bind(3, key.try_number);
+    if (s.Step()) out.push_back(ReadWork(s));
+    s.Reset();
+  }
+  return out;
+}
+
+unsigned SqliteStore::WaitForNotice(unsigned channels, Duration timeout) {
+  std::unique_lock lock(impl_->notice_mu_);
+  auto pending = [&] {
+    unsigned got = 0;
+    for (int i = 0; i < Impl::kNoticeChannels; ++i) {
+      if ((channels >> i & 1) && impl_->notices_[i] != impl_->seen_[i]) got |= 1u << i;
+    }
+    return got;
+  };
+  impl_->notice_cv_.wait_for(lock, timeout, [&] { return pending() != 0; });
+  unsigned got = pending();
+  for (int i = 0; i < Impl::kNoticeChannels; ++i) {
+    if (got >> i & 1) impl_->seen_[i] = impl_->notices_[i];
+  }
+  return got;
 }
 
 }  // namespace pipeline

@@ -609,6 +609,61 @@ tasks:
   [[maybe_unused]] int ignored = system("pkill -f 'sleep 37[.]25'");
 }
 
+// A remote try's timeout and a cancel of its run reach the worker running
+// it: the process is stopped there, the try ends with the coordinator's
+// reason, and the try records the worker that ran it.
+TEST_F(PipedTest, TimeoutsAndCancelsReachTriesRunningOnWorkers) {
+  WriteDag("far.yaml", R"yaml(dag: far
+tasks:
+  slow: {op: shell, queue: remote, timeout: 1s, run: 'sleep 41.75'}
+)yaml");
+  WriteDag("stop.yaml", R"yaml(dag: stop
+tasks:
+  held: {op: shell, queue: remote, run: 'sleep 42.75'}
+)yaml");
+  StartDaemon({"--local-queues", "default"});
+  // Heartbeats far apart: only the cancel notice makes the worker look soon.
+  pid_t worker = Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", "w-far", "--heartbeat",
+                        "20s", "--lease", "60s", "--grace", "1s"},
+                       {}, dir_ / "worker.log", dir_ / "worker.log", dir_);
+  auto store = OpenStateStore(db_);
+
+  auto start = std::chrono::steady_clock::now();
+  Result r = Pipectl({"trigger", "far"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string timed = r.out.substr(0, r.out.find('\n'));
+  for (int i = 0; i < 1000 && !RunEnded(timed); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_EQ(Run(timed)["state"], "failed");
+  auto tries = store->GetTries(timed, "slow");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].error, "timeout after 1s");
+  EXPECT_EQ(tries[0].worker, "w-far");  // recorded when it ended
+  EXPECT_EQ(system("pgrep -f 'sleep 41[.]75' > /dev/null"), 256) << "the timed-out process still runs";
+
+  r = Pipectl({"trigger", "stop"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string held = r.out.substr(0, r.out.find('\n'));
+  for (int i = 0; i < 500; ++i) {
+    auto w = store->GetWork(held, "held", 1);
+    if (w && w->state == "claimed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(store->GetWork(held, "held", 1)->state, "claimed") << ReadFile(dir_ / "worker.log");
+  start = std::chrono::steady_clock::now();
+  r = Pipectl({"runs", "cancel", held});
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  for (int i = 0; i < 1000 && !RunEnded(held); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(Run(held)["state"], "cancelled");
+  EXPECT_EQ(store->GetWork(held, "held", 1)->state, "done");
+  EXPECT_EQ(system("pgrep -f 'sleep 42[.]75' > /dev/null"), 256) << "the cancelled process still runs";
+  kill(worker, SIGTERM);
+  int status = 0;
+  waitpid(worker, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "worker.log");
+}
+
 TEST_F(PipedTest, SigtermStopsGracefully) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();

@@ -150,6 +150,30 @@ TEST_F(WorkerTest, AStopHandsBackWhatStillRunsAtTheDeadline) {
   EXPECT_EQ(store_->ClaimWork("w2", {"default"}, 1, clock_.Now(), milliseconds(1000)).size(), 1u);
 }
 
+TEST_F(WorkerTest, ACancelItsCoordinatorAsksForStopsTheTryAndItsResultIsWritten) {
+  Enqueue("a");
+  std::atomic<bool> cancelled{false};
+  WorkerOptions options = Options();
+  options.heartbeat = std::chrono::seconds(20);  // only the cancel notice makes it renew soon
+  options.lease = std::chrono::seconds(60);
+  Worker worker(*store_, clock_, options, [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
+    cancelled = WaitForCancel(*token, 10'000);
+    return std::string(R"({"ok":false,"error":"killed"})");
+  });
+  std::thread loop([&] { worker.Run(); });
+  ASSERT_TRUE(Eventually([&] { return State("a") == "claimed"; }));
+  ASSERT_TRUE(store_->CancelWork({"r1", "a", 1}, "{}", clock_.Now()));
+  EXPECT_TRUE(Eventually([&] { return State("a") == "done"; }));
+  EXPECT_TRUE(cancelled.load());
+  worker.Stop(clock_.Now());
+  loop.join();
+  auto w = store_->GetWork("r1", "a", 1);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->result, R"({"ok":false,"error":"killed"})");  // the worker's, not lost
+  EXPECT_EQ(worker.counts().finished, 1);
+  EXPECT_EQ(worker.counts().lost, 0);
+}
+
 TEST_F(WorkerTest, BadOptionsAreRefused) {
   WorkerOptions o = Options();
   o.heartbeat = o.lease;

@@ -567,8 +567,8 @@ TEST_P(StateStoreTest, ConcurrentClaimersNeverTakeTheSameWork) {
   for (const WorkRecord& w : store_->ListWork("r1")) EXPECT_EQ(w.state, "done") << w.item.task_id;
 }
 
-TEST_P(StateStoreTest, WaitingForWorkWakesOnEnqueueOrTimesOut) {
-  EXPECT_FALSE(store_->WaitForWork(Duration(50)));
+TEST_P(StateStoreTest, WaitingForNoticesWakesOnTheirChannelOrTimesOut) {
+  EXPECT_EQ(store_->WaitForNotice(kNoticeWork | kNoticeDone | kNoticeCancel, Duration(50)), 0u);
   std::unique_ptr<StateStore> other = GetParam().reopen();
   // Woken by an enqueue of its own store object (every backend), well before the timeout.
   std::thread producer([&] {
@@ -576,10 +576,18 @@ TEST_P(StateStoreTest, WaitingForWorkWakesOnEnqueueOrTimesOut) {
     store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
   });
   auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(store_->WaitForWork(Duration(20'000)));
+  EXPECT_EQ(store_->WaitForNotice(kNoticeWork, Duration(20'000)), unsigned(kNoticeWork));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   producer.join();
-  EXPECT_EQ(other->ClaimWork("w1", {"default"}, 1, At(0), Duration(1000)).size(), 1u);
+  EXPECT_EQ(store_->WaitForNotice(kNoticeWork, Duration(50)), 0u);  // taken once
+  std::vector<WorkClaim> claims = store_->ClaimWork("w1", {"default"}, 1, At(0), Duration(60'000));
+  ASSERT_EQ(claims.size(), 1u);
+  // A cancel and a finish each wake their own channel, kept until waited for.
+  ASSERT_TRUE(store_->CancelWork({"r1", "a", 1}, "{}", At(1)));
+  EXPECT_EQ(store_->WaitForNotice(kNoticeDone, Duration(50)), 0u);
+  ASSERT_TRUE(store_->FinishWork(claims[0], R"({"ok":false})", At(2)));
+  EXPECT_EQ(store_->WaitForNotice(kNoticeDone, Duration(20'000)), unsigned(kNoticeDone));
+  EXPECT_EQ(store_->WaitForNotice(kNoticeCancel | kNoticeWork, Duration(20'000)), unsigned(kNoticeCancel));
   if (GetParam().name != "postgres") return;  // SQLite: other processes are polled for
   // PostgreSQL: an enqueue by another connection (process) wakes it too.
   std::thread remote([&] {
@@ -587,9 +595,62 @@ TEST_P(StateStoreTest, WaitingForWorkWakesOnEnqueueOrTimesOut) {
     other->EnqueueWork(Work("r1", "b", 1, "default", 1));
   });
   start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(store_->WaitForWork(Duration(20'000)));
+  EXPECT_EQ(store_->WaitForNotice(kNoticeWork, Duration(20'000)), unsigned(kNoticeWork));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   remote.join();
+  // Two threads waiting on different channels at once: each gets its own.
+  std::thread done_waiter([&] {
+    EXPECT_EQ(store_->WaitForNotice(kNoticeDone, Duration(20'000)), unsigned(kNoticeDone));
+  });
+  std::thread work_waiter([&] {
+    EXPECT_EQ(store_->WaitForNotice(kNoticeWork, Duration(20'000)), unsigned(kNoticeWork));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<WorkClaim> b = other->ClaimWork("w2", {"default"}, 1, At(3), Duration(60'000));
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_TRUE(other->ReleaseWork(b[0]));  // ready again: work
+  b = other->ClaimWork("w2", {"default"}, 1, At(4), Duration(60'000));
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_TRUE(other->FinishWork(b[0], "{}", At(5)));  // done
+  done_waiter.join();
+  work_waiter.join();
+}
+
+TEST_P(StateStoreTest, ACancelEndsReadyWorkAtOnceAndMarksClaimedWorkForItsWorker) {
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
+  store_->EnqueueWork(Work("r1", "b", 1, "default", 1));
+  const Duration lease(30'000);
+  std::vector<WorkClaim> claims = store_->ClaimWork("w1", {"default"}, 1, At(0), lease);
+  ASSERT_EQ(claims.size(), 1u);
+  ASSERT_EQ(claims[0].item.task_id, "a");
+  EXPECT_TRUE(store_->ListEndedWork({{"r1", "a", 1}, {"r1", "b", 1}}).empty());
+
+  // Not claimed yet: it ends with the coordinator's result, no worker ever gets it.
+  ASSERT_TRUE(store_->CancelWork({"r1", "b", 1}, R"({"ok":false,"error":"cancelled"})", At(3)));
+  EXPECT_FALSE(store_->CancelWork({"r1", "b", 1}, "{}", At(4)));  // ended already
+  EXPECT_FALSE(store_->CancelWork({"r1", "zz", 1}, "{}", At(4)));
+  EXPECT_TRUE(store_->ClaimWork("w2", {"default"}, 5, At(4), lease).empty());
+  std::vector<WorkRecord> ended = store_->ListEndedWork({{"r1", "a", 1}, {"r1", "b", 1}, {"r9", "b", 1}});
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].item.task_id, "b");
+  EXPECT_EQ(ended[0].state, "done");
+  EXPECT_EQ(ended[0].result, R"({"ok":false,"error":"cancelled"})");
+  EXPECT_EQ(ended[0].ended_at, At(3));
+
+  // Claimed: marked; its worker reads the mark at its next renewal, and its result still counts.
+  EXPECT_FALSE(claims[0].cancel_requested);
+  ASSERT_TRUE(store_->CancelWork({"r1", "a", 1}, "{}", At(5)));
+  EXPECT_FALSE(store_->CancelWork({"r1", "a", 1}, "{}", At(5)));  // asked once
+  auto a = store_->GetWork("r1", "a", 1);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->state, "claimed");
+  EXPECT_TRUE(a->cancel_requested);
+  ASSERT_TRUE(store_->RenewWork(claims[0], At(6), lease));
+  EXPECT_TRUE(claims[0].cancel_requested);
+  ASSERT_TRUE(store_->FinishWork(claims[0], R"({"ok":false,"error":"killed"})", At(7)));
+  ended = store_->ListEndedWork({{"r1", "a", 1}, {"r1", "b", 1}});
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_FALSE(store_->CancelWork({"r1", "a", 1}, "{}", At(8)));
 }
 
 }  // namespace
