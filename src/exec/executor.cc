@@ -41,6 +41,9 @@ std::string DefaultWorkerName() {
 // a row fails.
 constexpr std::string_view kLostPrefix = "lost";
 constexpr int kMaxLostInARow = 3;
+// Tries of one run handed to workers at once, when the DAG sets no
+// max_active_tasks: the work queue holds them; workers' slots bound what runs.
+constexpr int kRemoteInFlight = 4096;
 constexpr std::string_view kHandedBack = "lost: handed back at shutdown";
 
 // Whether two "host:pid" worker names are on the same host.
@@ -99,7 +102,10 @@ class Executor::RunExecution {
   RunExecution(Executor& ex, const RunRequest& request, RunObserver* observer)
       : ex_(ex), dag_(*request.dag), run_(request.run), params_(request.params),
         observer_(observer) {
-    limit_ = std::min(ex.workers_, dag_.max_active_tasks.value_or(ex.workers_));
+    // Tries in this process: at most the pool's threads; tries on workers:
+    // at most kRemoteInFlight (the work queue holds the rest back).
+    local_limit_ = std::min(ex.workers_, dag_.max_active_tasks.value_or(ex.workers_));
+    limit_ = dag_.max_active_tasks.value_or(kRemoteInFlight);
     if (dag_.max_active_tasks) {
       dag_limit_ = *dag_.max_active_tasks;
       waiter_ = std::make_shared<DagSlots::Waiter>();
@@ -241,6 +247,7 @@ class Executor::RunExecution {
     UpstreamCounts upstream;
     std::shared_ptr<EventCancelToken> token;  // of the running try
     bool timed_out = false;
+    bool remote = false;            // the running try is a worker's
     bool handed_back = false;       // the try was stopped by a shutdown
     int lost_tries = 0;             // tries lost to crashes: they use up no retries
     int lost_in_a_row = 0;
@@ -275,17 +282,24 @@ class Executor::RunExecution {
   }
 
   void Dispatch() {
-    while (!ready_.empty() && running_ < limit_ && !cancelling_ && !draining_) {
+    while (!cancelling_ && !draining_ && running_ < limit_) {
+      const bool local = !ready_.local.empty() && running_local_ < local_limit_;
+      if (!local && ready_.remote.empty()) break;
       if (waiter_ && !ex_.dag_slots_->TryAcquire(dag_.id, dag_limit_, waiter_)) break;
-      size_t idx = ready_.front();
-      ready_.pop_front();
+      std::deque<size_t>& from = local ? ready_.local : ready_.remote;
+      size_t idx = from.front();
+      from.pop_front();
       StartTry(idx);
     }
   }
 
   void MakeReady(size_t idx) {
     Persist(idx, {TaskState::kPending, TaskState::kUpForRetry}, TaskState::kQueued, {});
-    ready_.push_back(idx);
+    PushReady(idx);
+  }
+
+  void PushReady(size_t idx) {
+    (ex_.Remote(*slots_[idx].spec) ? ready_.remote : ready_.local).push_back(idx);
   }
 
   // The context of try `try_number` of task `idx`: templates rendered.
@@ -305,7 +319,7 @@ class Executor::RunExecution {
   // lock), the downstream tasks that will be ready the moment it succeeds
   // are prepared (Operator::Prepare: a shell waiting at its gate), so that
   // the hop from one task to the next costs no process start-up. At most
-  // limit_ at a time; a prepared try that never starts is destroyed unused.
+  // local_limit_ at a time; a prepared try that never starts is destroyed unused.
   void PrepareDownstream(size_t idx) {
     struct Job {
       size_t down;
@@ -319,7 +333,7 @@ class Executor::RunExecution {
       // Tries already wait for a worker: a task unblocked now would queue
       // behind them, so a shell started for it ahead would only wait too,
       // taking a core from the tries that run (a wide DAG of short tasks).
-      if (!ready_.empty()) return;
+      if (!ready_.local.empty()) return;
       for (size_t down : slots_[idx].downstream) {
         Slot& d = slots_[down];
         if (d.state != TaskState::kPending || d.warm || d.warming) continue;
@@ -328,7 +342,7 @@ class Executor::RunExecution {
         if (Evaluate(d.spec->trigger_rule, if_success) != Decision::kRun) continue;
         const Operator* op = ex_.ops_.Find(d.spec->op);
         if (!op || ex_.Remote(*d.spec)) continue;  // a worker elsewhere starts it
-        if (warm_ >= limit_ || !ReserveWarm()) break;
+        if (warm_ >= local_limit_ || !ReserveWarm()) break;
         d.warming = true;
         jobs.push_back({down, MakeContext(down, d.try_number + 1, std::make_shared<EventCancelToken>()), op});
       }
@@ -409,6 +423,8 @@ class Executor::RunExecution {
     slot.token = ctx->token();
     if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
     ++running_;
+    slot.remote = remote;
+    running_local_ += !remote;
     // Handed to the runner by Flush(), once the `running` state is stored.
     TryJob job;
     job.run_id = run_.run_id;
@@ -448,6 +464,7 @@ class Executor::RunExecution {
   void HandleCompletion(size_t idx, const TaskResult& result) {
     Slot& slot = slots_[idx];
     --running_;
+    running_local_ -= !slot.remote;
     EraseTimeout(idx);
     const TaskSpec& spec = *slot.spec;
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
@@ -478,7 +495,7 @@ class Executor::RunExecution {
         t.reason += " (" + std::to_string(kMaxLostInARow + 1) + " times in a row)";
       } else {
         t.to = TaskState::kQueued;
-        ready_.push_back(idx);
+        PushReady(idx);
       }
     } else if (slot.handed_back) {
       // Stopped by a shutdown: queued again for whoever runs this run next,
@@ -639,12 +656,12 @@ class Executor::RunExecution {
           if (give_up) {
             lost_for_good.push_back(idx);
           } else {
-            ready_.push_back(idx);
+            PushReady(idx);
           }
           break;
         }
         case TaskState::kQueued:
-          ready_.push_back(idx);
+          PushReady(idx);
           break;
         case TaskState::kUpForRetry:
           AddTimer(slot.next_try_at.value_or(ex_.clock_.Now()), Timer{idx, false, slot.try_number});
@@ -666,7 +683,7 @@ class Executor::RunExecution {
   void BeginDrain() {
     draining_ = true;
     for (size_t idx = 0; idx < slots_.size(); ++idx) DropWarm(idx);
-    ready_.clear();  // they stay queued in the store
+    ready_.Clear();  // they stay queued in the store
     std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
   }
 
@@ -681,7 +698,7 @@ class Executor::RunExecution {
 
   void BeginCancel() {
     cancelling_ = true;
-    ready_.clear();
+    ready_.Clear();
     for (size_t idx = 0; idx < slots_.size(); ++idx) {
       Slot& slot = slots_[idx];
       if (slot.state == TaskState::kRunning) {
@@ -702,7 +719,7 @@ class Executor::RunExecution {
   // Something failed (the store, most likely): stop the running tries and
   // wait for them, so no job outlives this run. Jobs never submitted are dropped.
   void Abandon(std::unique_lock<std::mutex>& lock) {
-    running_ -= int(jobs_.size());
+    CountOut(jobs_);
     jobs_.clear();
     for (Slot& slot : slots_) {
       if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
@@ -777,7 +794,7 @@ class Executor::RunExecution {
       }
       lock.lock();
       if (error || failure_) {
-        running_ -= int(jobs.size());  // never started
+        CountOut(jobs);  // never started
         if (error) std::rethrow_exception(error);
         return;
       }
@@ -797,6 +814,14 @@ class Executor::RunExecution {
     }
   }
 
+  // Jobs that will never start.
+  void CountOut(const std::vector<TryJob>& jobs) {
+    for (const TryJob& job : jobs) {
+      --running_;
+      running_local_ -= job.payload.empty();
+    }
+  }
+
   void PersistRun(std::vector<RunState> from, RunState to, const std::string& reason) {
     if (!ex_.store_.TransitionRun(run_.run_id, from, to, ex_.clock_.Now(), reason)) {
       throw Error::Conflict("run " + run_.run_id + " was changed by another process");
@@ -812,16 +837,27 @@ class Executor::RunExecution {
   RunObserver* observer_;
   std::string dag_dir_;
   fs::path log_folder_;
-  int limit_ = 1;
+  int limit_ = 1;        // tries at once (max_active_tasks)
+  int local_limit_ = 1;  // of them in this process
 
   std::vector<Slot> slots_;
-  std::deque<size_t> ready_;
+  struct ReadyQueue {
+    std::deque<size_t> local;   // run here
+    std::deque<size_t> remote;  // handed to workers
+    bool empty() const { return local.empty() && remote.empty(); }
+    void Clear() {
+      local.clear();
+      remote.clear();
+    }
+  };
+  ReadyQueue ready_;
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
   std::vector<TryJob> jobs_;  // tries to start once writes_ are stored
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
-  int running_ = 0;
+  int running_ = 0;        // tries started and not ended, here and on workers
+  int running_local_ = 0;  // those of them here
   int warm_ = 0;  // slots with a warm start, or one being prepared
   bool cancelling_ = false;
 

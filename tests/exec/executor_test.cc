@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -13,7 +14,10 @@
 #include "core/operator.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
+#include "exec/cancel_token.h"
 #include "exec/fakes.h"
+#include "exec/remote_try.h"
+#include "exec/worker.h"
 #include "test_util.h"
 
 namespace pipeline {
@@ -116,6 +120,45 @@ TEST_F(ExecutorTest, ParallelismFollowsWorkers) {
   fake_->set_hold_ms(60);
   EXPECT_EQ(Execute(Load(yaml), 3), RunState::kSuccess);
   EXPECT_EQ(fake_->peak(), 3);
+}
+
+// Tries handed to workers are not bound by the pool of this process: six
+// remote tries wait for each other on a worker with six slots while the
+// executor has one thread.
+TEST_F(ExecutorTest, TriesOnWorkersAreNotBoundByTheLocalPool) {
+  std::string yaml = "dag: wide\ntasks:\n";
+  for (int idx = 0; idx < 6; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake, queue: far}\n";
+  DagSpec dag = Load(yaml);
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0;
+  WorkerOptions wo;
+  wo.name = "w1";
+  wo.slots = 6;
+  wo.poll = std::chrono::milliseconds(20);
+  wo.queues = {"far"};
+  SystemClock real;
+  Worker worker(*store_, real, wo, [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>&) {
+    std::unique_lock lock(mu);
+    ++started;
+
+    cv.notify_all();
+    bool all = cv.wait_for(lock, std::chrono::seconds(10), [&] { return started == 6; });
+    return TaskResultJson(all ? TaskResult::Success() : TaskResult::Failure("only " + std::to_string(started)));
+  });
+  std::thread loop([&] { worker.Run(); });
+  ExecutorOptions options;
+  options.workers = 1;
+  options.log_root = (dir_ / "logs").string();
+  options.local_queues = std::vector<std::string>{"default"};
+  Executor executor(*store_, ops_, real, options);  // leases are real time
+  RunRequest request = NewRequest(dag, "remote1");
+  run_id_ = request.run.run_id;
+  EXPECT_EQ(executor.Execute(request, nullptr), RunState::kSuccess);
+  worker.Stop(real.Now());
+  loop.join();
+  EXPECT_EQ(started, 6);
+  EXPECT_EQ(Tries("t0").at(0).worker, "w1");
 }
 
 TEST_F(ExecutorTest, MaxActiveTasksCapsConcurrency) {
