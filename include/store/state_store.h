@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct DagRecord {
   std::string dag_id;
@@ -56,6 +56,17 @@ struct RunRecord {
   TimePoint created_at;
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> ended_at;
+  // The scheduler coordinating the run (active-active `piped`), and until
+  // when its lease holds; empty: none (it may be taken over).
+  std::string coordinator;
+  std::optional<TimePoint> coordinator_until;
+  bool cancel_requested = false;  // by a scheduler that does not coordinate it
+};
+
+// A run lease as renewed (StateStore::RenewRuns).
+struct RunLease {
+  std::string run_id;
+  bool cancel_requested = false;
 };
 
 struct TaskInstanceRecord {
@@ -178,6 +189,9 @@ struct TaskTransition {
   std::optional<int> exit_code;
   std::optional<TimePoint> next_try_at;
   std::optional<std::string> metrics_json;
+  // When set: applied only while the run's coordinator is this scheduler
+  // (fencing: a scheduler whose run was taken over cannot write to it).
+  std::string fence;
 };
 
 // Work for `piped worker` processes: a try its coordinating scheduler hands
@@ -266,6 +280,30 @@ class StateStore {
   virtual CountsByDagAndState CountTasksByDagAndState() = 0;
   // The newest logical date of the DAG's scheduled runs.
   virtual std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) = 0;
+  // Active-active schedulers: a running run is coordinated by one scheduler
+  // at a time, under a lease (RunRecord::coordinator). ClaimRun takes a
+  // running run for `scheduler` until now + lease when it has no
+  // coordinator, its lease ran out, or it is `scheduler`'s already; false
+  // otherwise (or when the run is not running).
+  virtual bool ClaimRun(const std::string& run_id, const std::string& scheduler, TimePoint now, Duration lease) = 0;
+  // Moves a queued run to running, coordinated by `scheduler`, when fewer
+  // than `max_active` runs of its DAG are running (checked one scheduler at
+  // a time per DAG). Returns the run as it is now, or nothing.
+  virtual std::optional<RunRecord> StartQueuedRun(const std::string& run_id, const std::string& scheduler,
+                                                  TimePoint now, Duration lease, int max_active) = 0;
+  // Running runs with no coordinator or whose lease ran out by `now`, oldest first.
+  virtual std::vector<RunRecord> ListOrphanedRuns(TimePoint now, int limit) = 0;
+  // Extends the leases `scheduler` holds on `run_ids` (those still running
+  // or queued) to now + lease; returns the ones it still holds, with any
+  // cancel another scheduler asked for. A run missing from the answer was
+  // taken over or ended: its coordinator must stop at once.
+  virtual std::vector<RunLease> RenewRuns(const std::string& scheduler, const std::vector<std::string>& run_ids,
+                                          TimePoint now, Duration lease) = 0;
+  // Gives a run up (a scheduler stopping): another may take it at once.
+  virtual bool ReleaseRun(const std::string& run_id, const std::string& scheduler) = 0;
+  // Asks the run's coordinator, wherever it is, to cancel it; false when
+  // the run is not queued or running.
+  virtual bool RequestRunCancel(const std::string& run_id) = 0;
   // Moves the run to `to` if it is in one of `from`; records the transition.
   virtual bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
                              RunState to, TimePoint at, const std::string& reason) = 0;

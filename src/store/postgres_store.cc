@@ -23,7 +23,8 @@ namespace {
 
 // The transition function, at its latest text. Version 2 created it,
 // version 3 added the `process` of a try, version 6 the worker that ended a
-// try; Migrate installs this text after any step (CREATE OR REPLACE).
+// try, version 7 the fence; Migrate installs this text after any step
+// (CREATE OR REPLACE).
 const char* const kTransitionFunction = R"sql(
 CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
@@ -56,6 +57,11 @@ BEGIN
   FOR t IN SELECT e FROM jsonb_array_elements(batch) AS x(e) LOOP
     -- Consecutive moves of one task lock and read its row once.
     IF v_task IS DISTINCT FROM t->>'task' OR v_run IS DISTINCT FROM t->>'run' THEN
+      IF COALESCE(t->>'fence', '') <> '' AND v_run IS DISTINCT FROM t->>'run' AND NOT EXISTS (
+          SELECT 1 FROM runs WHERE run_id = t->>'run' AND coordinator = t->>'fence') THEN
+        RAISE EXCEPTION 'run % is coordinated by another scheduler than %', t->>'run', t->>'fence'
+          USING ERRCODE = 'PX001';
+      END IF;
       v_run := t->>'run';
       v_task := t->>'task';
       SELECT state, try_number INTO v_state, v_try FROM task_instances
@@ -262,6 +268,14 @@ CREATE INDEX work_claimed ON work(lease_until) WHERE state = 'claimed';
     R"sql(
 ALTER TABLE work ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
 )sql",
+    // Version 7: run leases of active-active schedulers; the transition
+    // function refuses a batch whose `fence` is not the run's coordinator.
+    R"sql(
+ALTER TABLE runs ADD COLUMN coordinator TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
+ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX runs_running ON runs(created_at) WHERE state = 'running';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -304,7 +318,7 @@ DagRecord ReadDag(const pqxx::row& r) {
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-    "data_interval_end, params, created_at, started_at, ended_at";
+    "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested";
 RunRecord ReadRun(const pqxx::row& r) {
   RunRecord run;
   run.run_id = r[0].as<std::string>();
@@ -319,6 +333,9 @@ RunRecord ReadRun(const pqxx::row& r) {
   run.created_at = Time(r[9]);
   run.started_at = OptTime(r[10]);
   run.ended_at = OptTime(r[11]);
+  run.coordinator = r[12].as<std::string>();
+  run.coordinator_until = OptTime(r[13]);
+  run.cancel_requested = r[14].as<bool>();
   return run;
 }
 
@@ -733,12 +750,14 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
     const std::string id = tx.quote(run.run_id);
     std::string sql =
         "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-        "data_interval_end, params, created_at, started_at) VALUES(" +
+        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until) VALUES(" +
         id + ", " + tx.quote(run.dag_id) + ", " + std::to_string(run.dag_version) + ", " + state + ", " +
         tx.quote(run.trigger) + ", " + std::to_string(ToMicros(run.logical_date)) + ", " +
         std::to_string(ToMicros(run.data_interval_start)) + ", " + std::to_string(ToMicros(run.data_interval_end)) +
         ", " + tx.quote(run.params_json) + ", " + std::to_string(ToMicros(run.created_at)) + ", " +
-        (running ? std::to_string(ToMicros(run.started_at.value_or(run.created_at))) : std::string("NULL")) + ");";
+        (running ? std::to_string(ToMicros(run.started_at.value_or(run.created_at))) : std::string("NULL")) + ", " +
+        tx.quote(run.coordinator) + ", " +
+        (run.coordinator_until ? std::to_string(ToMicros(*run.coordinator_until)) : std::string("NULL")) + ");";
     if (!tasks.empty()) {
       sql += "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) VALUES";
       for (size_t pos = 0; pos < tasks.size(); ++pos) {
@@ -830,6 +849,92 @@ std::optional<std::string> PostgresStore::GetMeta(const std::string& key) {
   });
 }
 
+bool PostgresStore::ClaimRun(const std::string& run_id, const std::string& scheduler, TimePoint now,
+                             Duration lease) {
+  return impl_->RunIf("claim run", [&](pqxx::work& tx) {
+    return !tx.exec_params("UPDATE runs SET coordinator = $2, coordinator_until = $4 WHERE run_id = $1 AND "
+                           "state = 'running' AND (coordinator = '' OR coordinator = $2 OR coordinator_until IS NULL "
+                           "OR coordinator_until <= $3) RETURNING 1",
+                           run_id, scheduler, ToMicros(now), ToMicros(now + lease))
+                .empty();
+  });
+}
+
+// An arbitrary constant: with the DAG's name, the advisory lock under which
+// a scheduler counts a DAG's running runs and starts a queued one.
+constexpr int kStartRunLock = 0x70697065;  // "pipe"
+
+std::optional<RunRecord> PostgresStore::StartQueuedRun(const std::string& run_id, const std::string& scheduler,
+                                                       TimePoint now, Duration lease, int max_active) {
+  return impl_->Run("start queued run", [&](pqxx::work& tx) -> std::optional<RunRecord> {
+    pqxx::result q = tx.exec_params("SELECT dag_id FROM runs WHERE run_id = $1 AND state = 'queued'", run_id);
+    if (q.empty()) return std::nullopt;
+    const std::string dag_id = q[0][0].as<std::string>();
+    // Schedulers starting runs of one DAG take turns: the count below holds until commit.
+    tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))", kStartRunLock, dag_id);
+    if (tx.exec_params1("SELECT count(*) FROM runs WHERE dag_id = $1 AND state = 'running'", dag_id)[0].as<int64_t>() >=
+        max_active) {
+      return std::nullopt;
+    }
+    pqxx::result r = tx.exec_params(
+        std::string("UPDATE runs SET state = 'running', started_at = COALESCE(started_at, $2), coordinator = $3, "
+                    "coordinator_until = $4 WHERE run_id = $1 AND state = 'queued' RETURNING ") +
+            kRunColumns,
+        run_id, ToMicros(now), scheduler, ToMicros(now + lease));
+    if (r.empty()) return std::nullopt;
+    tx.exec_params("INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
+                   "VALUES($1, '', 0, 'queued', 'running', $2, '')",
+                   run_id, ToMicros(now));
+    return ReadRun(r[0]);
+  });
+}
+
+std::vector<RunRecord> PostgresStore::ListOrphanedRuns(TimePoint now, int limit) {
+  return impl_->Read("list orphaned runs", [&](pqxx::transaction_base& tx) {
+    std::vector<RunRecord> out;
+    for (const auto& r : tx.exec_params(std::string("SELECT ") + kRunColumns +
+                                            " FROM runs WHERE state = 'running' AND (coordinator = '' OR "
+                                            "coordinator_until IS NULL OR coordinator_until <= $1) "
+                                            "ORDER BY created_at, run_id LIMIT $2",
+                                        ToMicros(now), limit)) {
+      out.push_back(ReadRun(r));
+    }
+    return out;
+  });
+}
+
+std::vector<RunLease> PostgresStore::RenewRuns(const std::string& scheduler, const std::vector<std::string>& run_ids,
+                                               TimePoint now, Duration lease) {
+  if (run_ids.empty()) return {};
+  pqxx::result rows = impl_->Run("renew runs", [&](pqxx::work& tx) {
+    return tx.exec_params(
+        "UPDATE runs SET coordinator_until = $3 WHERE run_id IN (SELECT jsonb_array_elements_text($1::jsonb)) "
+        "AND coordinator = $2 AND state IN ('queued', 'running') RETURNING run_id, cancel_requested",
+        nlohmann::json(run_ids).dump(), scheduler, ToMicros(now + lease));
+  });
+  std::vector<RunLease> out;
+  for (const auto& r : rows) out.push_back({r[0].as<std::string>(), r[1].as<bool>()});
+  return out;
+}
+
+bool PostgresStore::ReleaseRun(const std::string& run_id, const std::string& scheduler) {
+  return impl_->RunIf("release run", [&](pqxx::work& tx) {
+    return !tx.exec_params("UPDATE runs SET coordinator = '', coordinator_until = NULL WHERE run_id = $1 AND "
+                           "coordinator = $2 RETURNING 1",
+                           run_id, scheduler)
+                .empty();
+  });
+}
+
+bool PostgresStore::RequestRunCancel(const std::string& run_id) {
+  return impl_->RunIf("request run cancel", [&](pqxx::work& tx) {
+    return !tx.exec_params("UPDATE runs SET cancel_requested = TRUE WHERE run_id = $1 AND "
+                           "state IN ('queued', 'running') RETURNING 1",
+                           run_id)
+                .empty();
+  });
+}
+
 bool PostgresStore::TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
                                   RunState to, TimePoint at, const std::string& reason) {
   std::string from_list = "{";
@@ -901,7 +1006,8 @@ bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
                      {"exit_code", t.exit_code ? nlohmann::json(*t.exit_code) : nlohmann::json()},
                      {"log_path", t.log_path},
                      {"worker", t.worker},
-                     {"process", t.process}});
+                     {"process", t.process},
+                     {"fence", t.fence}});
   }
   const std::string json = items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   int attempt = 0;

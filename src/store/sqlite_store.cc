@@ -176,6 +176,12 @@ CREATE INDEX work_claimed ON work(lease_until) WHERE state = 'claimed';
     R"sql(
 ALTER TABLE work ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // Version 7: run leases of active-active schedulers.
+    R"sql(
+ALTER TABLE runs ADD COLUMN coordinator TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
+ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -503,12 +509,15 @@ RunRecord ReadRun(const Statement& s) {
   r.created_at = s.Time(9);
   r.started_at = s.OptTime(10);
   r.ended_at = s.OptTime(11);
+  r.coordinator = s.Text(12);
+  r.coordinator_until = s.OptTime(13);
+  r.cancel_requested = s.Int(14) != 0;
   return r;
 }
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-    "data_interval_end, params, created_at, started_at, ended_at";
+    "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested";
 
 TaskInstanceRecord ReadTaskInstance(const Statement& s) {
   TaskInstanceRecord t;
@@ -570,12 +579,14 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
     const bool running = run.state == RunState::kRunning;
     Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
-                  "data_interval_start, data_interval_end, params, created_at, started_at) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END)");
+                  "data_interval_start, data_interval_end, params, created_at, started_at, coordinator, "
+                  "coordinator_until) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13)");
     ins.Bind(1, run.run_id).Bind(2, run.dag_id).Bind(3, run.dag_version)
         .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Bind(5, run.trigger)
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
-        .Bind(9, run.params_json).Bind(10, run.created_at).Bind(11, run.started_at.value_or(run.created_at)).Run();
+        .Bind(9, run.params_json).Bind(10, run.created_at).Bind(11, run.started_at.value_or(run.created_at))
+        .Bind(12, run.coordinator).Bind(13, run.coordinator_until).Run();
     Statement task(*impl_->statements_,
                    "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
                    "VALUES(?1, ?2, ?3, 'pending', ?4)");
@@ -658,6 +669,98 @@ std::optional<std::string> SqliteStore::GetMeta(const std::string& key) {
   s.Bind(1, key);
   if (!s.Step()) return std::nullopt;
   return s.Text(0);
+}
+
+bool SqliteStore::ClaimRun(const std::string& run_id, const std::string& scheduler, TimePoint now, Duration lease) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    Statement s(*impl_->statements_,
+                "UPDATE runs SET coordinator = ?2, coordinator_until = ?4 WHERE run_id = ?1 AND state = 'running' "
+                "AND (coordinator = '' OR coordinator = ?2 OR coordinator_until IS NULL OR coordinator_until <= ?3)");
+    s.Bind(1, run_id).Bind(2, scheduler).Bind(3, now).Bind(4, now + lease).Run();
+    return sqlite3_changes(impl_->db_) == 1;
+  });
+}
+
+std::optional<RunRecord> SqliteStore::StartQueuedRun(const std::string& run_id, const std::string& scheduler,
+                                                     TimePoint now, Duration lease, int max_active) {
+  std::lock_guard lock(impl_->mu_);
+  std::optional<RunRecord> out;
+  impl_->Write([&] {  // one writer at a time: the count cannot move under it
+    Statement q(*impl_->statements_, "SELECT dag_id FROM runs WHERE run_id = ?1 AND state = 'queued'");
+    q.Bind(1, run_id);
+    if (!q.Step()) return false;
+    const std::string dag_id = q.Text(0);
+    q.Reset();
+    Statement n(*impl_->statements_, "SELECT count(*) FROM runs WHERE dag_id = ?1 AND state = 'running'");
+    n.Bind(1, dag_id);
+    if (!n.Step() || n.Int(0) >= max_active) return false;
+    n.Reset();
+    Statement up(*impl_->statements_,
+                 "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, ?2), coordinator = ?3, "
+                 "coordinator_until = ?4 WHERE run_id = ?1 AND state = 'queued'");
+    up.Bind(1, run_id).Bind(2, now).Bind(3, scheduler).Bind(4, now + lease).Run();
+    Statement tr(*impl_->statements_,
+                 "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
+                 "VALUES(?1, '', 0, 'queued', 'running', ?2, '')");
+    tr.Bind(1, run_id).Bind(2, now).Run();
+    Statement back(*impl_->statements_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1");
+    back.Bind(1, run_id);
+    if (back.Step()) out = ReadRun(back);
+    return true;
+  });
+  return out;
+}
+
+std::vector<RunRecord> SqliteStore::ListOrphanedRuns(TimePoint now, int limit) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              std::string("SELECT ") + kRunColumns +
+                  " FROM runs WHERE state = 'running' AND (coordinator = '' OR coordinator_until IS NULL OR "
+                  "coordinator_until <= ?1) ORDER BY created_at, run_id LIMIT ?2");
+  s.Bind(1, now).Bind(2, limit);
+  std::vector<RunRecord> out;
+  while (s.Step()) out.push_back(ReadRun(s));
+  return out;
+}
+
+std::vector<RunLease> SqliteStore::RenewRuns(const std::string& scheduler, const std::vector<std::string>& run_ids,
+                                             TimePoint now, Duration lease) {
+  std::vector<RunLease> out;
+  if (run_ids.empty()) return out;
+  std::lock_guard lock(impl_->mu_);
+  impl_->Write([&] {
+    Statement s(*impl_->statements_,
+                "UPDATE runs SET coordinator_until = ?3 WHERE run_id = ?1 AND coordinator = ?2 "
+                "AND state IN ('queued', 'running') RETURNING cancel_requested");
+    for (const std::string& id : run_ids) {
+      s.Bind(1, id).Bind(2, scheduler).Bind(3, now + lease);
+      if (s.Step()) out.push_back({id, s.Int(0) != 0});
+      s.Reset();
+    }
+    return true;
+  });
+  return out;
+}
+
+bool SqliteStore::ReleaseRun(const std::string& run_id, const std::string& scheduler) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    Statement s(*impl_->statements_,
+                "UPDATE runs SET coordinator = '', coordinator_until = NULL WHERE run_id = ?1 AND coordinator = ?2");
+    s.Bind(1, run_id).Bind(2, scheduler).Run();
+    return sqlite3_changes(impl_->db_) == 1;
+  });
+}
+
+bool SqliteStore::RequestRunCancel(const std::string& run_id) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    Statement s(*impl_->statements_,
+                "UPDATE runs SET cancel_requested = 1 WHERE run_id = ?1 AND state IN ('queued', 'running')");
+    s.Bind(1, run_id).Run();
+    return sqlite3_changes(impl_->db_) == 1;
+  });
 }
 
 bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<RunState>& from,
@@ -756,15 +859,19 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
 
 }  // namespace
 
-bool SqliteStore::TransitionTask(const TaskTransition& t) {
-  std::lock_guard lock(impl_->mu_);
-  return impl_->WriteIf([&] { return ApplyTransition(*impl_->statements_, t); });
-}
+bool SqliteStore::TransitionTask(const TaskTransition& t) { return TransitionTasks({t}); }
 
 bool SqliteStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
   std::lock_guard lock(impl_->mu_);
   return impl_->WriteIf([&] {
+    const std::string* fenced_run = nullptr;  // checked once per run of the batch
     for (const TaskTransition& t : batch) {
+      if (!t.fence.empty() && (!fenced_run || *fenced_run != t.run_id)) {
+        Statement c(*impl_->statements_, "SELECT coordinator FROM runs WHERE run_id = ?1");
+        c.Bind(1, t.run_id);
+        if (!c.Step() || c.Text(0) != t.fence) return false;
+        fenced_run = &t.run_id;
+      }
       if (!ApplyTransition(*impl_->statements_, t)) return false;
     }
     return true;

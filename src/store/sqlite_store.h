@@ -34,6 +34,14 @@ class SqliteStore final : public StateStore {
   std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) override;
   void PutMeta(const std::string& key, const std::string& value) override;
   std::optional<std::string> GetMeta(const std::string& key) override;
+  bool ClaimRun(const std::string& run_id, const std::string& scheduler, TimePoint now, Duration lease) override;
+  std::optional<RunRecord> StartQueuedRun(const std::string& run_id, const std::string& scheduler, TimePoint now,
+                                          Duration lease, int max_active) override;
+  std::vector<RunRecord> ListOrphanedRuns(TimePoint now, int limit) override;
+  std::vector<RunLease> RenewRuns(const std::string& scheduler, const std::vector<std::string>& run_ids,
+                                  TimePoint now, Duration lease) override;
+  bool ReleaseRun(const std::string& run_id, const std::string& scheduler) override;
+  bool RequestRunCancel(const std::string& run_id) override;
   bool TransitionRun(const std::string& run_id, const std::vector<RunState>& from, RunState to,
                      TimePoint at, const std::string& reason) override;
   std::vector<TaskInstanceRecord> GetTaskInstances(const std::string& run_id) override;

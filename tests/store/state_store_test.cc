@@ -109,6 +109,77 @@ TEST_P(StateStoreTest, RunCreatedRunningStartsAtOnce) {
   EXPECT_TRUE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kSuccess, At(12), ""));
 }
 
+TEST_P(StateStoreTest, ARunIsCoordinatedByOneSchedulerAtATimeUnderALease) {
+  const Duration lease(30'000);
+  RunRecord run = MakeRun("r1", "d", 10);
+  run.state = RunState::kRunning;
+  run.coordinator = "s1";
+  run.coordinator_until = At(40);
+  store_->CreateRun(run, {{"a", 1}});
+  EXPECT_EQ(store_->GetRun("r1")->coordinator, "s1");
+  EXPECT_EQ(store_->GetRun("r1")->coordinator_until, At(40));
+
+  // Held: nobody else takes it, its holder renews it; the lease runs out: taken over.
+  EXPECT_FALSE(store_->ClaimRun("r1", "s2", At(20), lease));
+  EXPECT_TRUE(store_->ListOrphanedRuns(At(20), 10).empty());
+  EXPECT_TRUE(store_->ClaimRun("r1", "s1", At(20), lease));  // its own: again (a restart)
+  EXPECT_EQ(store_->GetRun("r1")->coordinator_until, At(50));
+  ASSERT_EQ(store_->ListOrphanedRuns(At(50), 10).size(), 1u);
+  EXPECT_TRUE(store_->ClaimRun("r1", "s2", At(50), lease));
+  EXPECT_EQ(store_->GetRun("r1")->coordinator, "s2");
+
+  // Fencing: the old coordinator's writes are refused, the new one's applied.
+  TaskTransition t = Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 51);
+  t.fence = "s1";
+  EXPECT_FALSE(store_->TransitionTasks({t}));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kPending);
+  t.fence = "s2";
+  EXPECT_TRUE(store_->TransitionTasks({t}));
+
+  // Renewals tell each scheduler what it still holds, and cancels asked elsewhere.
+  EXPECT_TRUE(store_->RenewRuns("s1", {"r1"}, At(52), lease).empty());
+  std::vector<RunLease> held = store_->RenewRuns("s2", {"r1", "r9"}, At(52), lease);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].run_id, "r1");
+  EXPECT_FALSE(held[0].cancel_requested);
+  EXPECT_TRUE(store_->RequestRunCancel("r1"));
+  held = store_->RenewRuns("s2", {"r1"}, At(53), lease);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_TRUE(held[0].cancel_requested);
+  EXPECT_EQ(store_->GetRun("r1")->coordinator_until, At(83));
+
+  // Given up: free for anyone at once.
+  EXPECT_FALSE(store_->ReleaseRun("r1", "s1"));
+  EXPECT_TRUE(store_->ReleaseRun("r1", "s2"));
+  EXPECT_EQ(store_->ListOrphanedRuns(At(54), 10).size(), 1u);
+  EXPECT_TRUE(store_->ClaimRun("r1", "s3", At(54), lease));
+  ASSERT_TRUE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kSuccess, At(55), ""));
+  EXPECT_FALSE(store_->ClaimRun("r1", "s3", At(56), lease));  // ended
+  EXPECT_FALSE(store_->RequestRunCancel("r1"));
+  EXPECT_TRUE(store_->RenewRuns("s3", {"r1"}, At(56), lease).empty());
+}
+
+TEST_P(StateStoreTest, QueuedRunsStartWithinMaxActiveRunsOverAllSchedulers) {
+  const Duration lease(30'000);
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  store_->CreateRun(MakeRun("r2", "d", 11), {{"a", 1}});
+  store_->CreateRun(MakeRun("r3", "e", 12), {{"a", 1}});
+  auto first = store_->StartQueuedRun("r1", "s1", At(20), lease, 1);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->state, RunState::kRunning);
+  EXPECT_EQ(first->coordinator, "s1");
+  EXPECT_EQ(first->started_at, At(20));
+  EXPECT_FALSE(store_->StartQueuedRun("r2", "s2", At(21), lease, 1));  // d has one running
+  EXPECT_EQ(store_->GetRun("r2")->state, RunState::kQueued);
+  EXPECT_FALSE(store_->StartQueuedRun("r1", "s2", At(21), lease, 5));  // not queued any more
+  EXPECT_TRUE(store_->StartQueuedRun("r3", "s2", At(21), lease, 1));   // another DAG
+  EXPECT_TRUE(store_->StartQueuedRun("r2", "s2", At(22), lease, 2));
+  std::vector<TransitionRecord> log = store_->GetTransitions("r2");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].from_state, "queued");
+  EXPECT_EQ(log[1].to_state, "running");
+}
+
 TEST_P(StateStoreTest, DuplicateRunIdIsAConflictAndWritesNothing) {
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
   try {
