@@ -83,6 +83,9 @@ struct RunRequest {
   // With create false: the caller has just created the run, every task
   // pending, so there is nothing to read back from the store.
   bool fresh = false;
+  // The scheduler holding the run's lease (active-active `piped`): every
+  // task transition is fenced on it (TaskTransition::fence). Empty: none.
+  std::string coordinator;
 };
 
 class Executor {
@@ -108,8 +111,14 @@ class Executor {
   // `before_start`, a run about to be executed here (its Execute call not
   // made yet) is cancelled as it starts, and true is returned.
   bool CancelRun(const std::string& run_id, bool before_start = false);
-  // Graceful stop: no new tries start; tries still running at `deadline` are
-  // stopped and queued again. Execute then returns kRunning for runs left
+  // The run is coordinated elsewhere now (its lease was taken over): its
+  // Execute stops at once, as after a store failure (tries here stopped,
+  // tries on workers left running), and throws Error(kConflict) with `why`.
+  // False when it is not executing here. Thread-safe.
+  bool AbandonRun(const std::string& run_id, const std::string& why);
+  // Graceful stop: no new tries start; tries still running here at
+  // `deadline` are stopped and queued again; tries on workers run on, for
+  // the run's next coordinator. Execute then returns kRunning for runs left
   // unfinished. Thread-safe; returns at once.
   void Drain(TimePoint deadline);
 

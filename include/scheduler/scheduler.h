@@ -52,6 +52,12 @@ struct SchedulerOptions {
   // How often the loop looks for runs other processes queued.
   Duration queued_poll = std::chrono::seconds(1);
   RunObserver* observer = nullptr;  // sees every run's progress; may be null
+  // Active-active: this scheduler's name in run leases (unique among the
+  // schedulers of a database, the same across its restarts), and how long a
+  // lease holds without renewal (renewed every queued_poll). A run whose
+  // scheduler stopped renewing is taken over by another once it ran out.
+  std::string name = "scheduler";
+  Duration run_lease = std::chrono::seconds(30);
 };
 
 class Scheduler {
@@ -68,8 +74,9 @@ class Scheduler {
   // turned invalid keeps its last good version; the errors are reported.
   void SetDags(const FolderLoadResult& loaded);
 
-  // Resumes the runs a previous process left running (their running tries are
-  // lost and retried), then starts the loop thread.
+  // Resumes the runs a previous process of the same name left running, or
+  // whose scheduler's lease ran out (their running tries here are lost and
+  // retried; those on workers are waited for), then starts the loop thread.
   void Start();
   // Stops creating and starting runs, lets running tries finish for `grace`,
   // hands back the rest, and waits for every run thread. Idempotent.
@@ -116,6 +123,10 @@ class Scheduler {
 
   void Loop();
   void CreateDueRuns(TimePoint now);
+  // Renews the leases of the runs executing here (abandoning those taken
+  // over, cancelling those another scheduler was asked to cancel) and takes
+  // over runs whose scheduler's lease ran out.
+  void KeepRuns(TimePoint now);
   // Starts queued runs of `dag_id` while it has room. Requires mu_.
   void StartQueued(const std::string& dag_id);
   // `fresh`: created just now by this process, every task pending.

@@ -101,7 +101,7 @@ class Executor::RunExecution {
  public:
   RunExecution(Executor& ex, const RunRequest& request, RunObserver* observer)
       : ex_(ex), dag_(*request.dag), run_(request.run), params_(request.params),
-        observer_(observer) {
+        observer_(observer), fence_(request.coordinator) {
     // Tries in this process: at most the pool's threads; tries on workers:
     // at most kRemoteInFlight (the work queue holds the rest back).
     local_limit_ = std::min(ex.workers_, dag_.max_active_tasks.value_or(ex.workers_));
@@ -177,13 +177,17 @@ class Executor::RunExecution {
         timers_changed_ = false;
         ex_.clock_.WaitUntil(cv_, lock, deadline, [&] {
           return failure_ || unfinished_ == 0 || timers_changed_ || (draining_ && running_ == 0) ||
-                 (slot_freed_ && !ready_.empty()) ||
+                 (slot_freed_ && !ready_.empty()) || !abandon_reason_.empty() ||
                  (cancel_requested_ && !cancelling_) || (drain_requested_ && !draining_);
         });
         if (failure_) break;
+        if (!abandon_reason_.empty()) throw Error::Conflict(abandon_reason_);
         slot_freed_ = false;
         if (cancel_requested_ && !cancelling_) BeginCancel();
-        if (drain_requested_ && !draining_) BeginDrain();
+        if (drain_requested_ && !draining_) {
+          BeginDrain();
+          DetachRemote(lock);
+        }
         TimePoint now = ex_.clock_.Now();
         if (draining_ && drain_deadline_ && now >= *drain_deadline_) HandBack();
         FireTimers(now);
@@ -221,6 +225,14 @@ class Executor::RunExecution {
     cv_.notify_all();
   }
 
+  // Thread-safe: stop coordinating at once (another scheduler took the run
+  // over): Execute throws Error(kConflict) with `why`.
+  void RequestAbandon(const std::string& why) {
+    std::lock_guard lock(mu_);
+    if (abandon_reason_.empty()) abandon_reason_ = why;
+    cv_.notify_all();
+  }
+
   // Thread-safe: start nothing new; tries still running at `deadline` are
   // stopped and handed back (queued again, not counted as tries).
   void RequestDrain(TimePoint deadline) {
@@ -248,6 +260,7 @@ class Executor::RunExecution {
     std::shared_ptr<EventCancelToken> token;  // of the running try
     bool timed_out = false;
     bool remote = false;            // the running try is a worker's
+    bool detached = false;          // ... and left to the run's next coordinator
     bool handed_back = false;       // the try was stopped by a shutdown
     int lost_tries = 0;             // tries lost to crashes: they use up no retries
     int lost_in_a_row = 0;
@@ -265,6 +278,7 @@ class Executor::RunExecution {
     if (waiter_) wake = ex_.dag_slots_->Release(dag_.id);
     if (failure_) {
       --running_;  // the run is being abandoned: only count the try out
+      slots_[idx].detached = true;
     } else {
       try {
         HandleCompletion(idx, result);
@@ -422,10 +436,19 @@ class Executor::RunExecution {
     slot.timed_out = false;
     slot.token = ctx->token();
     if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
+    // Handed to the runner by Flush(), once the `running` state is stored.
+    jobs_.push_back(MakeJob(idx, ctx, op, remote));
+  }
+
+  // The job of slot `idx`'s try on `ctx`, counted as running.
+  TryJob MakeJob(size_t idx, const std::shared_ptr<TryContext>& ctx, const Operator* op, bool remote) {
+    Slot& slot = slots_[idx];
+    const TaskSpec& spec = *slot.spec;
+    const int try_number = ctx->try_number();
     ++running_;
     slot.remote = remote;
+    slot.detached = false;
     running_local_ += !remote;
-    // Handed to the runner by Flush(), once the `running` state is stored.
     TryJob job;
     job.run_id = run_.run_id;
     job.task_id = spec.id;
@@ -445,7 +468,19 @@ class Executor::RunExecution {
       }
     };
     job.done = [this, idx](TaskResult& result) { OnTryEnd(idx, result); };
-    jobs_.push_back(std::move(job));
+    return job;
+  }
+
+  // A try a worker runs (or will) for the run's last coordinator: this one
+  // now waits for its result (a worker's lease that runs out still makes it
+  // lost). Started at once: there is nothing to store first.
+  void Reattach(size_t idx) {
+    Slot& slot = slots_[idx];
+    auto ctx = MakeContext(idx, slot.try_number, std::make_shared<EventCancelToken>());
+    slot.token = ctx->token();
+    slot.timed_out = false;
+    if (slot.spec->timeout) AddTimer(ex_.clock_.Now() + *slot.spec->timeout, Timer{idx, true, slot.try_number});
+    ex_.remote_runner_->Start(MakeJob(idx, ctx, ex_.ops_.Find(slot.spec->op), /*remote=*/true), false);
   }
 
   // LOG_ROOT/DAG/RUN. Made by the first try that writes to its log (a run
@@ -601,8 +636,9 @@ class Executor::RunExecution {
   }
 
   // Takes over a run from the store as another process left it (crash
-  // recovery): tries that were running there are lost and queued again,
-  // at most kMaxLostInARow times in a row.
+  // recovery, a takeover): tries that were running there are lost and
+  // queued again, at most kMaxLostInARow times in a row; tries handed to
+  // workers run on, and their results come here (Reattach).
   void Restore() {
     std::map<std::string, TaskInstanceRecord, std::less<>> stored;
     for (auto& rec : ex_.store_.GetTaskInstances(run_.run_id)) stored.emplace(rec.task_id, std::move(rec));
@@ -618,8 +654,8 @@ class Executor::RunExecution {
         if (!t.ended_at) {
           // The try in progress when its process died: make sure what it
           // started is gone before it runs again (never twice at once).
-          if (slot.state == TaskState::kRunning && SameHost(t.worker, ex_.options_.worker_name) &&
-              !KillProcessGroup(t.process)) {
+          if (slot.state == TaskState::kRunning && !ex_.Remote(*slot.spec) &&
+              SameHost(t.worker, ex_.options_.worker_name) && !KillProcessGroup(t.process)) {
             throw Error::Internal("cannot stop process " + t.process + " of task '" + slot.spec->id + "'");
           }
           continue;
@@ -645,6 +681,10 @@ class Executor::RunExecution {
       Slot& slot = slots_[idx];
       switch (stored_states[idx]) {
         case TaskState::kRunning: {
+          if (ex_.Remote(*slot.spec)) {
+            Reattach(idx);
+            break;
+          }
           bool give_up = slot.lost_in_a_row + 1 > kMaxLostInARow;
           TaskTransition t = Transition(idx, {TaskState::kRunning},
                                         give_up ? TaskState::kFailed : TaskState::kQueued);
@@ -687,9 +727,26 @@ class Executor::RunExecution {
     std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
   }
 
+  // Lets the tries running on workers run on without this coordinator: the
+  // run's next one (a takeover, a restart) picks them up from the store
+  // (Restore). No result of theirs reaches this run once it returns.
+  void DetachRemote(std::unique_lock<std::mutex>& lock) {
+    auto attached = [](const Slot& slot) { return slot.state == TaskState::kRunning && slot.remote && !slot.detached; };
+    if (std::none_of(slots_.begin(), slots_.end(), attached)) return;
+    lock.unlock();  // a result being delivered meanwhile is handled as usual
+    ex_.remote_runner_->Forget(run_.run_id);
+    lock.lock();
+    for (size_t idx = 0; idx < slots_.size(); ++idx) {
+      if (!attached(slots_[idx])) continue;
+      slots_[idx].detached = true;
+      --running_;
+      EraseTimeout(idx);
+    }
+  }
+
   void HandBack() {
     for (Slot& slot : slots_) {
-      if (slot.state == TaskState::kRunning && slot.token && !slot.handed_back) {
+      if (slot.state == TaskState::kRunning && slot.token && !slot.handed_back && !slot.remote) {
         slot.handed_back = true;
         slot.token->Fire();
       }
@@ -721,8 +778,9 @@ class Executor::RunExecution {
   void Abandon(std::unique_lock<std::mutex>& lock) {
     CountOut(jobs_);
     jobs_.clear();
+    DetachRemote(lock);
     for (Slot& slot : slots_) {
-      if (slot.state == TaskState::kRunning && slot.token) slot.token->Fire();
+      if (slot.state == TaskState::kRunning && slot.token && !slot.detached) slot.token->Fire();
     }
     ++flush_waiters_;
     cv_.wait(lock, [&] { return running_ == 0 && !flushing_; });
@@ -736,6 +794,7 @@ class Executor::RunExecution {
     t.from = std::move(from);
     t.to = to;
     t.at = ex_.clock_.Now();
+    t.fence = fence_;
     return t;
   }
 
@@ -835,6 +894,7 @@ class Executor::RunExecution {
   const RunRecord& run_;
   const ParamValues& params_;
   RunObserver* observer_;
+  const std::string fence_;  // the coordinating scheduler: every task write is fenced on it
   std::string dag_dir_;
   fs::path log_folder_;
   int limit_ = 1;        // tries at once (max_active_tasks)
@@ -871,6 +931,7 @@ class Executor::RunExecution {
   std::mutex mu_;  // guards everything above, and below
   std::condition_variable cv_;
   bool cancel_requested_ = false;
+  std::string abandon_reason_;  // RequestAbandon's; guarded by mu_
   bool drain_requested_ = false;
   bool draining_ = false;
   std::optional<TimePoint> drain_deadline_;
@@ -896,7 +957,8 @@ Executor::Executor(StateStore& store, const OperatorRegistry& ops, Clock& clock,
     }
   }
   runner_ = NewInProcessRunner(workers_);
-  if (options_.local_queues) remote_runner_ = NewStoreRunner(store_, clock_);
+  // Always there: a run taken over may have tries on workers to pick up.
+  remote_runner_ = NewStoreRunner(store_, clock_);
   dag_slots_ = std::make_unique<DagSlots>();
 }
 
@@ -948,6 +1010,14 @@ bool Executor::CancelRun(const std::string& run_id, bool before_start) {
     return before_start;
   }
   it->second->RequestCancel();
+  return true;
+}
+
+bool Executor::AbandonRun(const std::string& run_id, const std::string& why) {
+  std::lock_guard lock(mu_);
+  auto it = active_.find(run_id);
+  if (it == active_.end()) return false;
+  it->second->RequestAbandon(why);
   return true;
 }
 

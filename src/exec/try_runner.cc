@@ -53,6 +53,12 @@ class StoreRunner final : public TryRunner {
     if (!watcher_.joinable()) watcher_ = std::thread([this] { Watch(); });
   }
 
+  void Forget(const std::string& run_id) override {
+    std::lock_guard delivering(deliver_mu_);  // a `done` under way ends first
+    std::lock_guard lock(mu_);
+    std::erase_if(pending_, [&](const auto& entry) { return std::get<0>(entry.first) == run_id; });
+  }
+
  private:
   struct Pending {
     TryJob job;
@@ -120,6 +126,7 @@ class StoreRunner final : public TryRunner {
   }
 
   void Deliver(const WorkRecord& w) {
+    std::lock_guard delivering(deliver_mu_);
     std::optional<TryJob> job;
     {
       std::lock_guard lock(mu_);
@@ -142,6 +149,7 @@ class StoreRunner final : public TryRunner {
 
   StateStore& store_;
   Clock& clock_;
+  std::mutex deliver_mu_;  // held while a `done` runs (Forget waits for it)
   std::mutex mu_;
   std::map<Id, Pending> pending_;  // guarded by mu_
   bool stopping_ = false;         // guarded by mu_

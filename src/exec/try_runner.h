@@ -41,6 +41,11 @@ class TryRunner {
   // a try's `done` on a runner thread, which may then run `job` itself (a
   // hop from one task to the next with no thread switch).
   virtual void Start(TryJob job, bool next) = 0;
+  // Drops the run's tries without a result: once it returns, no `done` of
+  // theirs runs or will run (they go on where they are, for the run's next
+  // coordinator). The in-process runner's tries end with their process: it
+  // has nothing to drop.
+  virtual void Forget(const std::string& /*run_id*/) {}
 };
 
 // Runs tries on `threads` threads of this process. Its destruction waits

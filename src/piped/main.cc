@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <unistd.h>
 #include <set>
 #include <sstream>
 #include <iostream>
@@ -48,6 +49,8 @@ struct Config {
   std::string grace = "30s";
   std::string config_file;
   std::string local_queues;  // empty: every task runs here
+  std::string name;          // in run leases; empty: HOST:PORT of the API
+  std::string run_lease = "30s";
 };
 
 // Values from --config that no flag overrode.
@@ -153,12 +156,19 @@ int Serve(Config config) {
     const char* env = std::getenv("PIPE_DB");
     config.db = env && *env ? env : "sqlite:" + home + "/state.db";
   }
+  auto run_lease = ParseDuration(config.run_lease);
+  if (!run_lease || *run_lease < std::chrono::seconds(1)) {
+    throw Error::InvalidArgument("--run-lease: expected a duration of at least 1s, got '" + config.run_lease + "'");
+  }
   std::unique_ptr<StateStore> store = OpenStateStore(config.db);
-  // One daemon schedules a database: a second one would take over the first
-  // one's running runs as if they had been left by a crash.
-  if (!store->TryLockScheduler()) {
+  const bool shared = config.db.rfind("postgres", 0) == 0;
+  // On SQLite one daemon schedules a database (a file of one machine). On
+  // PostgreSQL any number do, active-active: each run is coordinated by one
+  // of them at a time, under a lease (SchedulerOptions::run_lease).
+  if (!shared && !store->TryLockScheduler()) {
     throw Error::Conflict("another piped already schedules " + config.db +
-                          " (its scheduler lock is taken); run one piped per database");
+                          " (its scheduler lock is taken); on SQLite run one piped per database, or share "
+                          "PostgreSQL between several");
   }
 
   // Bind the API's port before anything is recovered or scheduled: a daemon
@@ -214,6 +224,15 @@ int Serve(Config config) {
   Fanout observer(metrics, log_observer);
   SchedulerOptions sched_options;
   sched_options.observer = &observer;
+  sched_options.run_lease = *run_lease;
+  sched_options.name = config.name;
+  if (sched_options.name.empty()) {
+    // The same across restarts (a restarted daemon takes its own runs back
+    // at once) and unique among daemons of one machine (one port each).
+    char hostname[256] = "host";
+    gethostname(hostname, sizeof hostname - 1);
+    sched_options.name = std::string(hostname) + ":" + std::to_string(server.port());
+  }
   Scheduler scheduler(*store, executor, loader, *clock, sched_options);
   std::string dags_dir = config.dags;
   scheduler.SetDags(loader.LoadFolder(dags_dir));
@@ -239,8 +258,8 @@ int Serve(Config config) {
   api.SetModelServer(&models);
   api_ptr = &api;
   server.Start();
-  spdlog::info("piped listening on {}:{} dags={} db={} workers={}", host, server.port(), dags_dir,
-               api_options.db_description, executor.workers());
+  spdlog::info("piped listening on {}:{} dags={} db={} workers={} name={}", host, server.port(), dags_dir,
+               api_options.db_description, executor.workers(), sched_options.name);
 
   const int sig = WaitForStopSignal();
   spdlog::info("piped stopping on signal {}: running tasks get {} to finish", sig, config.grace);
@@ -270,6 +289,11 @@ int main(int argc, char** argv) {
   app.add_option("--config", config.config_file, "YAML file of settings (dags, db, listen, workers, tokens_file, grace)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
+  app.add_option("--name", config.name,
+                 "this scheduler's name in run leases, unique among the piped of a database "
+                 "(default HOST:PORT of --listen)");
+  app.add_option("--run-lease", config.run_lease,
+                 "how long a run stays with this piped without renewal before another takes it over (default 30s)");
   app.add_option("--local-queues", config.local_queues,
                  "run only tasks of these queues here (comma-separated); hand the others to piped worker "
                  "processes (needs PostgreSQL). Default: every task runs here");

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "core/error.h"
 #include "dag/loader.h"
@@ -77,16 +78,49 @@ void Scheduler::SetDags(const FolderLoadResult& loaded) {
 }
 
 void Scheduler::Start() {
-  // Runs a previous process left running: take them over.
+  // Runs a previous process of this name left running, or that nobody
+  // coordinates any more: take them over.
   RunFilter running;
   running.states = {RunState::kRunning};
   running.limit = 100'000;
   for (const RunRecord& run : store_.ListRuns(running)) {
+    if (!store_.ClaimRun(run.run_id, options_.name, clock_.Now(), options_.run_lease)) continue;  // another's
     std::lock_guard lock(mu_);
     spdlog::info("run resumed run={} dag={}", run.run_id, run.dag_id);
     Launch(run, SpecForLocked(run.dag_id, run.dag_version));
   }
   loop_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::KeepRuns(TimePoint now) {
+  std::vector<std::string> here;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [run_id, dag_id] : launched_) here.push_back(run_id);
+  }
+  std::set<std::string> kept;
+  for (const RunLease& lease : store_.RenewRuns(options_.name, here, now, options_.run_lease)) {
+    kept.insert(lease.run_id);
+    if (lease.cancel_requested && executor_.CancelRun(lease.run_id)) {
+      spdlog::info("run cancelled run={} (asked through another scheduler)", lease.run_id);
+    }
+  }
+  for (const std::string& run_id : here) {
+    if (kept.count(run_id)) continue;
+    // Taken over (this scheduler could not renew in time), or ended: stop
+    // at once, before the new coordinator runs its tries again.
+    if (executor_.AbandonRun(run_id, "run " + run_id + " is coordinated by another scheduler now")) {
+      spdlog::warn("run lost its lease run={}: another scheduler coordinates it", run_id);
+    }
+  }
+  for (const RunRecord& run : store_.ListOrphanedRuns(now, kQueuedBatch)) {
+    std::lock_guard lock(mu_);
+    if (stopping_ || launched_.count(run.run_id)) continue;
+    if (!store_.ClaimRun(run.run_id, options_.name, now, options_.run_lease)) continue;  // another was quicker
+    spdlog::info("run taken over run={} dag={} from={}", run.run_id, run.dag_id,
+                 run.coordinator.empty() ? "(none)" : run.coordinator);
+    Launch(run, SpecForLocked(run.dag_id, run.dag_version));
+  }
 }
 
 void Scheduler::Stop(Duration grace) {
@@ -118,6 +152,7 @@ void Scheduler::Loop() {
     try {
       lock.unlock();
       CreateDueRuns(now);
+      KeepRuns(now);
       if (now - last_heartbeat >= options_.heartbeat_every) {
         store_.PutMeta("scheduler_heartbeat", FormatIso8601(now));
         last_heartbeat = now;
@@ -187,8 +222,8 @@ void Scheduler::StartQueued(const std::string& dag_id) {
   if (stopping_) return;
   auto it = dags_.find(dag_id);
   if (it == dags_.end()) return;
-  int room = it->second.spec->max_active_runs - RunningHere(dag_id);
-  if (room <= 0) return;
+  const int max_active = it->second.spec->max_active_runs;
+  if (RunningHere(dag_id) >= max_active) return;
   auto record = store_.GetDag(dag_id);
   if (record && record->paused) return;
   RunFilter queued;
@@ -201,10 +236,15 @@ void Scheduler::StartQueued(const std::string& dag_id) {
   std::vector<RunRecord> runs = store_.ListRuns(queued);
   std::reverse(runs.begin(), runs.end());
   for (const RunRecord& run : runs) {
-    if (room <= 0) break;
     if (launched_.count(run.run_id)) continue;
-    Launch(run, SpecForLocked(dag_id, run.dag_version));
-    --room;
+    // Started in the store, where every scheduler's running runs count.
+    auto started = store_.StartQueuedRun(run.run_id, options_.name, clock_.Now(), options_.run_lease, max_active);
+    if (!started) {
+      if (store_.GetRun(run.run_id).value_or(run).state == RunState::kQueued) break;  // no room
+      continue;  // another scheduler started it
+    }
+    if (options_.observer) options_.observer->OnRunState(*started, RunState::kRunning);
+    Launch(*started, SpecForLocked(dag_id, run.dag_version));
   }
 }
 
@@ -218,11 +258,21 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
     request.run = run;
     request.create = false;
     request.fresh = fresh;
+    request.coordinator = options_.name;
     for (;;) {
       try {
         request.params = ParamsFromJson(request.run.params_json);
         RunState state = executor_.Execute(request, options_.observer);
-        spdlog::info("run ended run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
+        if (state == RunState::kRunning) {
+          // Stopped before its end (a shutdown): another scheduler may take it now.
+          spdlog::info("run left run={} dag={}", run.run_id, run.dag_id);
+          try {
+            store_.ReleaseRun(run.run_id, options_.name);
+          } catch (const std::exception&) {  // its lease runs out instead
+          }
+        } else {
+          spdlog::info("run ended run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
+        }
         break;
       } catch (const Error& e) {
         spdlog::error("run interrupted run={} dag={}: {}", run.run_id, run.dag_id, e.what());
@@ -259,6 +309,8 @@ bool Scheduler::WaitToRetry(RunRecord& run) {
     try {
       auto fresh = store_.GetRun(run.run_id);
       if (!fresh || IsTerminal(fresh->state)) return false;
+      // Still ours, or nobody's: taken up again; else another scheduler has it.
+      if (!store_.ClaimRun(run.run_id, options_.name, clock_.Now(), options_.run_lease)) return false;
       run = *fresh;
       spdlog::info("run resumed run={} dag={} (database back)", run.run_id, run.dag_id);
       return true;
@@ -311,6 +363,8 @@ RunRecord Scheduler::Trigger(const std::string& dag_id,
   if (start_now) {
     run.state = RunState::kRunning;
     run.started_at = now;
+    run.coordinator = options_.name;
+    run.coordinator_until = now + options_.run_lease;
   }
   store_.CreateRun(run, TaskInstances(*entry.spec));
   spdlog::info("run created run={} dag={} trigger=manual", run.run_id, dag_id);
@@ -370,6 +424,12 @@ bool Scheduler::Cancel(const std::string& run_id) {
   std::lock_guard lock(mu_);
   // Launched here, its thread not in Execute yet: cancelled as it starts.
   if (launched_.count(run_id)) return executor_.CancelRun(run_id, /*before_start=*/true);
+  if (run->state == RunState::kRunning) {
+    // Another scheduler coordinates it: it sees the request at its next renewal.
+    bool asked = store_.RequestRunCancel(run_id);
+    if (asked) spdlog::info("run cancel requested run={} coordinator={}", run_id, run->coordinator);
+    return asked;
+  }
   TimePoint now = clock_.Now();
   std::vector<TaskTransition> batch;
   for (const TaskInstanceRecord& t : store_.GetTaskInstances(run_id)) {

@@ -83,11 +83,11 @@ class PipedTest : public testing::Test {
   }
 
   // Starts piped on a free port and waits until it answers.
-  void StartDaemon(const std::vector<std::string>& extra = {}) {
+  void StartDaemon(const std::vector<std::string>& extra = {}, const std::string& log_name = "piped.log") {
     std::vector<std::string> args = {PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_,
                                       "--listen", listen_, "--workers", "4", "--grace", "2s"};
     args.insert(args.end(), extra.begin(), extra.end());
-    fs::path log = dir_ / "piped.log";
+    fs::path log = dir_ / log_name;
     size_t log_start = fs::exists(log) ? fs::file_size(log) : 0;
     std::vector<std::string> env = {"PIPE_HOME=" + (dir_ / "home").string()};
     if (!test_clock_.empty()) env.push_back("PIPE_TEST_CLOCK=" + test_clock_);
@@ -316,9 +316,10 @@ TEST_F(PipedTest, RefusesNonLoopbackWithoutTokens) {
   EXPECT_NE(ReadFile(dir_ / "err").find("refusing to listen on 0.0.0.0:0 without tokens"), std::string::npos);
 }
 
-TEST_F(PipedTest, SecondDaemonOnTheSameDatabaseIsRefusedUntilTheFirstIsGone) {
-  // Given a running piped, then a second one on its database exits 1 without
-  // touching its runs; after the first is killed, a new one starts.
+TEST_F(PipedTest, SecondDaemonOnTheSameSqliteDatabaseIsRefusedUntilTheFirstIsGone) {
+  // Given a running piped on SQLite, then a second one on its database exits
+  // 1 without touching its runs; after the first is killed, a new one starts.
+  db_ = "sqlite:" + (dir_ / "state.db").string();
   WriteDag("hello.yaml", kHello);
   StartDaemon();
   auto second = [&] {
@@ -334,6 +335,80 @@ TEST_F(PipedTest, SecondDaemonOnTheSameDatabaseIsRefusedUntilTheFirstIsGone) {
   StartDaemon();  // the lock died with the killed process
   Result r = Pipectl({"trigger", "hello", "--wait"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Two piped on one PostgreSQL database, both scheduling and serving the API.
+// The one coordinating a run is killed (-9) mid-run: the other takes the run
+// over once its lease ran out. The try on a worker runs on and its result
+// counts (one try); the try that ran in the killed daemon is lost, stopped
+// and run again; the run succeeds. A cancel asked of the scheduler that does
+// not coordinate a run reaches the one that does.
+TEST_F(PipedTest, TwoSchedulersShareADatabaseAndOneTakesOverTheRunsOfTheOther) {
+  WriteDag("pair.yaml", R"yaml(dag: pair
+tasks:
+  far: {op: shell, queue: remote, run: 'sleep 4; echo far {{ task.try }}'}
+  near: {op: shell, run: 'if [ {{ task.try }} = 1 ]; then sleep 30.25; fi; echo near {{ task.try }}'}
+  end: {op: shell, depends_on: [far, near], run: 'echo end'}
+)yaml");
+  WriteDag("hold.yaml", R"yaml(dag: hold
+tasks:
+  wait: {op: shell, run: 'sleep 31.25'}
+)yaml");
+  const std::vector<std::string> common = {"--local-queues", "default", "--run-lease", "2s"};
+  std::vector<std::string> a_args = common, b_args = common;
+  a_args.insert(a_args.end(), {"--name", "sched-a"});
+  b_args.insert(b_args.end(), {"--name", "sched-b"});
+  StartDaemon(b_args, "b.log");
+  const pid_t b = std::exchange(daemon_, -1);
+  std::string b_server = server_;
+  StartDaemon(a_args, "a.log");  // daemon_, server_: a
+  pid_t worker = Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", "w1", "--heartbeat",
+                        "200ms", "--lease", "3s"},
+                       {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "worker.log", dir_ / "worker.log", dir_);
+  auto store = OpenStateStore(db_);
+
+  // A cancel asked of b for a run a coordinates.
+  Result r = Pipectl({"trigger", "hold"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string held = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(store->GetRun(held)->coordinator, "sched-a");
+  for (int i = 0; i < 500 && store->GetTaskInstance(held, "wait")->state != TaskState::kRunning; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::swap(server_, b_server);
+  EXPECT_EQ(Pipectl({"runs", "cancel", held}).exit_code, 0);
+  std::swap(server_, b_server);
+  for (int i = 0; i < 500 && !RunEnded(held); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(Run(held)["state"], "cancelled");
+
+  r = Pipectl({"trigger", "pair"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  for (int i = 0; i < 500; ++i) {
+    auto w = store->GetWork(run, "far", 1);
+    if (w && w->state == "claimed" && store->GetTaskInstance(run, "near")->state == TaskState::kRunning) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(store->GetWork(run, "far", 1)->state, "claimed") << ReadFile(dir_ / "worker.log");
+  StopDaemon(SIGKILL);  // a, mid-run
+
+  daemon_ = b;
+  server_ = b_server;
+  for (int i = 0; i < 1000 && !RunEnded(run); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  json finished = Run(run);
+  EXPECT_EQ(finished["state"], "success") << finished.dump(2) << ReadFile(dir_ / "b.log");
+  EXPECT_EQ(store->GetRun(run)->coordinator, "sched-b");
+  EXPECT_EQ(store->GetTries(run, "far").size(), 1u);  // waited for, not run again
+  EXPECT_EQ(store->GetWork(run, "far", 1)->state, "done");
+  auto near = store->GetTries(run, "near");
+  ASSERT_EQ(near.size(), 2u);
+  EXPECT_EQ(near[0].error.rfind("lost", 0), 0u) << near[0].error;
+  EXPECT_EQ(Pipectl({"logs", run, "near"}).out, "near 2\n");
+  EXPECT_NE(ReadFile(dir_ / "b.log").find("run taken over run=" + run), std::string::npos);
+  EXPECT_EQ(system("pgrep -f 'sleep 30[.]25' > /dev/null"), 256) << "the lost try's process still runs";
+  kill(worker, SIGTERM);
+  int status = 0;
+  waitpid(worker, &status, 0);
 }
 
 TEST_F(PipedTest, BadRequestsGetTheRightStatus) {
