@@ -9,24 +9,8 @@ load_seconds=${1:-10}
 command -v wrk > /dev/null || { echo "bench/daemon.sh needs wrk (apt-get install wrk)"; exit 2; }
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIPE_BUILD_TESTS=OFF > /dev/null
 cmake --build build/release --target pipectl piped > /dev/null
-work=$(mktemp -d /tmp/pipebench.XXXXXX)
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$work"
-port=$((20000 + $$ % 20000))
-cleanup() {
-  [ -n "${piped_pid:-}" ] && kill "$piped_pid" 2> /dev/null && wait "$piped_pid" 2> /dev/null
-  as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast -w stop > /dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-as_pg "$pgbin/initdb" -D "$work/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 > /dev/null
-as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
-  -o "-p $port -k $work -c listen_addresses='' -c max_connections=200" start > /dev/null
-as_pg "$pgbin/createdb" -h "$work" -p "$port" -U postgres pipe
-as_pg "$pgbin/createdb" -h "$work" -p "$port" -U postgres bench
+. bench/pg_cluster.sh
 
-mkdir -p "$work/dags" "$work/home" && chmod 777 "$work/dags" "$work/home"
 printf 'dag: hop\ntasks:\n  a: {op: shell, run: "date +%%s%%N > hop_a_start; date +%%s%%N > hop_a_end"}\n  b: {op: shell, depends_on: [a], run: "date +%%s%%N > hop_b_start"}\n' > "$work/dags/hop.yaml"
 printf 'dag: two\nmax_active_runs: 64\ntasks:\n  a: {op: shell, run: "true"}\n  b: {op: shell, depends_on: [a], run: "true"}\n' > "$work/dags/two.yaml"
 { echo "dag: seq40"; echo "tasks:"; echo "  t0: {op: shell, run: 'sleep 0.01'}"
@@ -35,10 +19,10 @@ printf 'dag: two\nmax_active_runs: 64\ntasks:\n  a: {op: shell, run: "true"}\n  
 /usr/bin/python3 bench/layered_dag.py --nodes 1000 --layers 10 "$work/big.yaml"
 sed 's/^dag: layered/dag: big\nmax_active_runs: 25/' "$work/big.yaml" > "$work/dags/big.yaml"
 
-db="postgresql://postgres@/pipe?host=$work&port=$port"
 PIPE_HOME="$work/home" ./build/release/src/piped/piped --dags "$work/dags" --db "$db" --listen 127.0.0.1:0 \
   --workers 4 2> "$work/piped.log" &
 piped_pid=$!
+bench_pids="$piped_pid"
 for _ in $(seq 200); do grep -q "listening on" "$work/piped.log" && break; sleep 0.05; done
 server="http://$(sed -n 's/.*piped listening on \([0-9.:]*\) .*/\1/p' "$work/piped.log" | head -n 1)"
 echo "piped at $server, PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') in $work"

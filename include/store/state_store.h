@@ -234,6 +234,7 @@ struct WorkRecord {
   WorkItem item;
   std::string state;  // "ready", "claimed", "done" or "lost"
   std::string worker;
+  std::optional<TimePoint> claimed_at;  // by `worker`, latest claim
   bool cancel_requested = false;
   std::optional<TimePoint> lease_until;
   std::string result;  // the finishing worker's JSON

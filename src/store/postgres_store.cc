@@ -272,6 +272,7 @@ ALTER TABLE work ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
     // function refuses a batch whose `fence` is not the run's coordinator.
     R"sql(
 ALTER TABLE runs ADD COLUMN coordinator TEXT NOT NULL DEFAULT '';
+ALTER TABLE work ADD COLUMN claimed_at BIGINT;
 ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX runs_running ON runs(created_at) WHERE state = 'running';
@@ -1265,7 +1266,7 @@ namespace {
 
 constexpr const char* kWorkColumns =
     "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at, "
-    "cancel_requested";
+    "cancel_requested, claimed_at";
 // The claim is still held: its row, its worker, its lease as last granted.
 constexpr const char* kHeld =
     "run_id = $1 AND task_id = $2 AND try_number = $3 AND state = 'claimed' AND worker = $4 AND lease_until = $5";
@@ -1284,6 +1285,7 @@ WorkRecord ReadWork(const pqxx::row& r) {
   w.result = r[9].as<std::string>();
   w.ended_at = OptTime(r[10]);
   w.cancel_requested = r[11].as<bool>();
+  w.claimed_at = OptTime(r[12]);
   return w;
 }
 
@@ -1315,10 +1317,10 @@ std::vector<WorkClaim> PostgresStore::ClaimWork(const std::string& worker, const
         "WITH picked AS (SELECT run_id, task_id, try_number FROM work "
         "  WHERE state = 'ready' AND queue IN (SELECT jsonb_array_elements_text($3::jsonb)) "
         "  ORDER BY enqueued_at, run_id, task_id, try_number LIMIT $4 FOR UPDATE SKIP LOCKED) "
-        "UPDATE work w SET state = 'claimed', worker = $1, lease_until = $2 FROM picked p "
+        "UPDATE work w SET state = 'claimed', worker = $1, lease_until = $2, claimed_at = $5 FROM picked p "
         "WHERE w.run_id = p.run_id AND w.task_id = p.task_id AND w.try_number = p.try_number "
         "RETURNING w.run_id, w.task_id, w.try_number, w.queue, w.payload, w.enqueued_at",
-        worker, ToMicros(until), nlohmann::json(queues).dump(), max);
+        worker, ToMicros(until), nlohmann::json(queues).dump(), max, ToMicros(now));
   });
   for (const auto& r : rows) out.push_back({ReadWorkItem(r), worker, until});
   std::sort(out.begin(), out.end(), [](const WorkClaim& a, const WorkClaim& b) {

@@ -179,6 +179,7 @@ ALTER TABLE work ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     // Version 7: run leases of active-active schedulers.
     R"sql(
 ALTER TABLE runs ADD COLUMN coordinator TEXT NOT NULL DEFAULT '';
+ALTER TABLE work ADD COLUMN claimed_at BIGINT;
 ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 )sql",
@@ -1119,12 +1120,13 @@ WorkRecord ReadWork(const Statement& s) {
   w.result = s.Text(9);
   w.ended_at = s.OptTime(10);
   w.cancel_requested = s.Int(11) != 0;
+  w.claimed_at = s.OptTime(12);
   return w;
 }
 
 constexpr const char* kWorkColumns =
     "run_id, task_id, try_number, queue, payload, enqueued_at, state, worker, lease_until, result, ended_at, "
-    "cancel_requested";
+    "cancel_requested, claimed_at";
 // The claim is still held: its row, its worker, its lease as last granted.
 constexpr const char* kHeld =
     "run_id = ?1 AND task_id = ?2 AND try_number = ?3 AND state = 'claimed' AND worker = ?4 AND lease_until = ?5";
@@ -1169,10 +1171,10 @@ std::vector<WorkClaim> SqliteStore::ClaimWork(const std::string& worker, const s
     pick.Reset();
     for (const WorkClaim& c : out) {
       Statement take(*impl_->statements_,
-                     "UPDATE work SET state = 'claimed', worker = ?4, lease_until = ?5 "
+                     "UPDATE work SET state = 'claimed', worker = ?4, lease_until = ?5, claimed_at = ?6 "
                      "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3 AND state = 'ready'");
       take.Bind(1, c.item.run_id).Bind(2, c.item.task_id).Bind(3, c.item.try_number).Bind(4, worker);
-      take.Bind(5, c.lease_until).Run();
+      take.Bind(5, c.lease_until).Bind(6, now).Run();
     }
     return true;
   });

@@ -543,6 +543,7 @@ TEST_P(StateStoreTest, WorkersClaimReadyWorkOfTheirQueuesOldestFirst) {
   EXPECT_EQ(a->state, "claimed");
   EXPECT_EQ(a->worker, "w1");
   EXPECT_EQ(a->lease_until, At(40));
+  EXPECT_EQ(a->claimed_at, At(10));
   EXPECT_FALSE(store_->GetWork("r1", "a", 2));
   EXPECT_EQ(store_->ListWork("r1").size(), 4u);
   EXPECT_TRUE(store_->ListWork("r2").empty());
