@@ -71,8 +71,8 @@ report() {  # NAME RUN TX_BEFORE COMMITS_BEFORE N
   s=$(seconds "$2")
   tx=$(( $(next_txid) - $3 ))
   c=$(( $(commits) - $4 ))
-  claim=$(sql "SELECT coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY claimed_at - enqueued_at) / 1000.0, 2) || ' / ' ||
-                round(percentile_cont(0.99) WITHIN GROUP (ORDER BY claimed_at - enqueued_at) / 1000.0, 2), '-')
+  claim=$(sql "SELECT coalesce(round((percentile_cont(0.5) WITHIN GROUP (ORDER BY claimed_at - enqueued_at) / 1000.0)::numeric, 2) || ' / ' ||
+                round((percentile_cont(0.99) WITHIN GROUP (ORDER BY claimed_at - enqueued_at) / 1000.0)::numeric, 2), '-')
                FROM work WHERE run_id = '$2'")
   awk -v name="$1" -v n="$5" -v s="$s" -v tx="$tx" -v c="$c" -v claim="$claim" 'BEGIN {
     printf "%-34s %9d %9.2f %10.0f %10.2f %12.2f %12s\n", name, n, s, n / s, tx / n, c / n, claim }'

@@ -318,6 +318,11 @@ class StateStore {
   // Applies `batch` in order in one transaction: all of it, or nothing and
   // false when some task is not in its t.from when its turn comes.
   virtual bool TransitionTasks(const std::vector<TaskTransition>& batch) = 0;
+  // The same, and in the same transaction, EnqueueWork of each of `work`
+  // (the tries the batch starts on workers: stored `running` and put in the
+  // work queue at once, or neither).
+  virtual bool TransitionTasksAndEnqueue(const std::vector<TaskTransition>& batch,
+                                         const std::vector<WorkItem>& work) = 0;
   // Records the process group a running try started (for crash recovery).
   virtual void SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
                              const std::string& process) = 0;

@@ -843,9 +843,18 @@ class Executor::RunExecution {
       std::vector<int> tries = std::exchange(write_tries_, {});
       std::vector<TryJob> jobs = std::exchange(jobs_, {});
       lock.unlock();
+      // Tries that start on workers go in the work queue in the same
+      // transaction as their `running`.
+      std::vector<WorkItem> work;
+      const TimePoint now = ex_.clock_.Now();
+      for (TryJob& job : jobs) {
+        if (job.payload.empty()) continue;
+        work.push_back({job.run_id, job.task_id, job.try_number, job.queue, job.payload, now});
+        job.enqueued = true;
+      }
       std::exception_ptr error;
       try {
-        if (!ex_.store_.TransitionTasks(writes)) {
+        if (!ex_.store_.TransitionTasksAndEnqueue(writes, work)) {
           throw Error::Conflict("a task of run " + run_.run_id + " was changed by another process");
         }
       } catch (...) {

@@ -59,25 +59,72 @@ TaskResult TaskResultFromJson(const std::string& text) {
   return r;
 }
 
+std::shared_ptr<const DagSpec> TryCache::Dag(StateStore& store, const OperatorRegistry& ops, const std::string& dag_id,
+                                             int version, std::string* why) {
+  const auto key = std::make_pair(dag_id, version);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = dags_.find(key); it != dags_.end()) return it->second;
+  }
+  auto stored = store.GetDagVersion(dag_id, version);
+  if (!stored) {
+    *why = "DAG " + dag_id + " has no stored version " + std::to_string(version);
+    return nullptr;
+  }
+  LoadResult loaded = DagLoader(ops).LoadText(stored->source, stored->file);
+  if (!loaded.dag) {
+    *why = "DAG " + dag_id + " version " + std::to_string(version) + " no longer loads here";
+    return nullptr;
+  }
+  auto dag = std::make_shared<const DagSpec>(std::move(*loaded.dag));
+  std::lock_guard lock(mu_);
+  if (dags_.emplace(key, dag).second) {
+    dag_order_.push_back(key);
+    if (dag_order_.size() > kMaxDags) {
+      dags_.erase(dag_order_.front());
+      dag_order_.pop_front();
+    }
+  }
+  return dag;
+}
+
+std::shared_ptr<const RunRecord> TryCache::Run(StateStore& store, const std::string& run_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = runs_.find(run_id); it != runs_.end()) return it->second;
+  }
+  auto stored = store.GetRun(run_id);
+  if (!stored) return nullptr;
+  auto run = std::make_shared<const RunRecord>(std::move(*stored));
+  std::lock_guard lock(mu_);
+  if (runs_.emplace(run_id, run).second) {
+    run_order_.push_back(run_id);
+    if (run_order_.size() > kMaxRuns) {
+      runs_.erase(run_order_.front());
+      run_order_.pop_front();
+    }
+  }
+  return run;
+}
+
 std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock& clock, const WorkClaim& claim,
-                          std::shared_ptr<EventCancelToken> cancel) {
+                          std::shared_ptr<EventCancelToken> cancel, TryCache* cache) {
   const WorkItem& item = claim.item;
   TaskResult result;
   try {
     TryPayload payload = ParseTryPayload(item.payload);
-    auto version = store.GetDagVersion(payload.dag_id, payload.dag_version);
-    if (!version) {
-      throw Error::NotFound("DAG " + payload.dag_id + " has no stored version " + std::to_string(payload.dag_version));
-    }
-    LoadResult loaded = DagLoader(ops).LoadText(version->source, version->file);
-    if (!loaded.dag) throw Error::InvalidArgument("DAG " + payload.dag_id + " version " + std::to_string(payload.dag_version) + " no longer loads here");
-    const TaskSpec* task = loaded.dag->FindTask(item.task_id);
+    TryCache uncached;
+    TryCache& dags = cache ? *cache : uncached;
+    std::string why;
+    std::shared_ptr<const DagSpec> dag = dags.Dag(store, ops, payload.dag_id, payload.dag_version, &why);
+    if (!dag) throw Error::NotFound(why);
+    const TaskSpec* task = dag->FindTask(item.task_id);
     if (!task) throw Error::NotFound("DAG " + payload.dag_id + " has no task '" + item.task_id + "'");
-    auto run = store.GetRun(item.run_id);
+    std::shared_ptr<const RunRecord> run = dags.Run(store, item.run_id);
     if (!run) throw Error::NotFound("no run " + item.run_id);
     const Operator* op = ops.Find(task->op);
     if (!op) throw Error::NotFound("operator '" + task->op + "' is not available on this worker");
-    RenderedTry rendered = RenderTry(*loaded.dag, *task, *run, ParamsFromJson(run->params_json), item.try_number);
+    RenderedTry rendered = RenderTry(*dag, *task, *run, ParamsFromJson(run->params_json), item.try_number);
     TryContext::Outputs outputs;  // none in memory here: inputs come from artifacts
     std::mutex outputs_mu;
     TryContext ctx(*task, std::move(rendered.args), std::move(rendered.command), std::move(rendered.env),

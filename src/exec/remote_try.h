@@ -4,8 +4,12 @@
 // the result travels back (TaskResult as JSON).
 #pragma once
 
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "core/operator.h"
 #include "core/time.h"
@@ -30,12 +34,34 @@ std::string TaskResultJson(const TaskResult& r);
 // A result that cannot be read is a failure that says so.
 TaskResult TaskResultFromJson(const std::string& json);
 
-// Runs a claimed try here: its DAG version and run read from the store, its
+// What a worker keeps between tries, so that a try of a 10,000-task DAG
+// does not read and parse its DAG again: DAG versions as loaded (a
+// version's source never changes) and run records (their id, dates and
+// parameters never change). Thread-safe; the oldest entries go first.
+class TryCache {
+ public:
+  // Null when the store has no such version or it no longer loads here
+  // (`why` says which).
+  std::shared_ptr<const DagSpec> Dag(StateStore& store, const OperatorRegistry& ops, const std::string& dag_id,
+                                     int version, std::string* why);
+  std::shared_ptr<const RunRecord> Run(StateStore& store, const std::string& run_id);
+
+ private:
+  static constexpr size_t kMaxDags = 32;
+  static constexpr size_t kMaxRuns = 256;
+  std::mutex mu_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const DagSpec>> dags_;  // guarded by mu_
+  std::deque<std::pair<std::string, int>> dag_order_;                           // guarded by mu_
+  std::map<std::string, std::shared_ptr<const RunRecord>> runs_;                // guarded by mu_
+  std::deque<std::string> run_order_;                                           // guarded by mu_
+};
+
+// Runs a claimed try here: its DAG version and run read from the store (or `cache`), its
 // templates rendered by RenderTry, its operator run on a TryContext (inputs
 // from artifacts, nothing in memory), the result as TaskResultJson. A try
 // that cannot start (a payload, DAG version or run that cannot be read, a
 // task or operator that is not there) is a failed result saying why.
 std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock& clock, const WorkClaim& claim,
-                          std::shared_ptr<EventCancelToken> cancel);
+                          std::shared_ptr<EventCancelToken> cancel, TryCache* cache = nullptr);
 
 }  // namespace pipeline

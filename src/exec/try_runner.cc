@@ -46,7 +46,7 @@ class StoreRunner final : public TryRunner {
   }
 
   void Start(TryJob job, bool) override {
-    store_.EnqueueWork({job.run_id, job.task_id, job.try_number, job.queue, job.payload, clock_.Now()});
+    if (!job.enqueued) store_.EnqueueWork({job.run_id, job.task_id, job.try_number, job.queue, job.payload, clock_.Now()});
     std::lock_guard lock(mu_);
     WorkKey key = Key(job);
     pending_.emplace(IdOf(key), Pending{std::move(job), false});

@@ -23,6 +23,9 @@ struct TryJob {
   int try_number = 0;
   std::string queue = "default";
   std::string payload;  // set for a try handed to workers (TryPayloadJson); empty: it runs here
+  // Its work item was stored with the try's start (StateStore::
+  // TransitionTasksAndEnqueue): the store runner only waits for it.
+  bool enqueued = false;
   // Fired by the coordinator to stop the try (cancel, timeout, hand-back).
   // The in-process runner's `execute` watches it itself; the store runner
   // passes it on to the worker (StateStore::CancelWork).

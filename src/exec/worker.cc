@@ -97,6 +97,7 @@ void Worker::Run() {
       }
       std::unique_ptr<Slot> slot = std::move(it->second);
       it = slots_.erase(it);
+      woken_ = true;  // a free slot: claim at once (more may be ready; else a notice or the poll)
       lock.unlock();
       slot->thread.join();
       lock.lock();

@@ -52,9 +52,10 @@ int RunWorker(const WorkerConfig& config) {
   RegisterBuiltinOperators(ops);
   RegisterDataOperators(ops);
   SystemClock& clock = *SystemClock::Default();
+  TryCache cache;
   Worker worker(*store, clock, options, [&](const WorkClaim& claim, const std::shared_ptr<EventCancelToken>& cancel) {
     spdlog::info("worker: running {}.{} try {}", claim.item.run_id, claim.item.task_id, claim.item.try_number);
-    return RunClaimedTry(*store, ops, clock, claim, cancel);
+    return RunClaimedTry(*store, ops, clock, claim, cancel, &cache);
   });
   std::thread loop([&] { worker.Run(); });
   std::string queues;

@@ -990,7 +990,12 @@ bool PostgresStore::TransitionTask(const TaskTransition& t) {
 }
 
 bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
-  if (batch.empty()) return true;
+  return TransitionTasksAndEnqueue(batch, {});
+}
+
+bool PostgresStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>& batch,
+                                              const std::vector<WorkItem>& work) {
+  if (batch.empty() && work.empty()) return true;
   nlohmann::json items = nlohmann::json::array();
   for (const TaskTransition& t : batch) {
     nlohmann::json from = nlohmann::json::array();
@@ -1014,9 +1019,28 @@ bool PostgresStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
   int attempt = 0;
   // One statement, so no BEGIN/COMMIT round trips: the server runs it in an
   // implicit transaction.
+  nlohmann::json items_to_enqueue = nlohmann::json::array();
+  for (const WorkItem& w : work) {
+    items_to_enqueue.push_back({{"run_id", w.run_id}, {"task_id", w.task_id}, {"try_number", w.try_number},
+                                {"queue", w.queue}, {"payload", w.payload}, {"enqueued_at", ToMicros(w.enqueued_at)}});
+  }
   return impl_->RunIf<pqxx::nontransaction>("transition tasks", [&](pqxx::nontransaction& tx) {
     try {
-      return tx.exec_prepared("transition_tasks", json, ++attempt > 1)[0][0].as<bool>();
+      const bool repeat = ++attempt > 1;
+      if (work.empty()) return tx.exec_prepared("transition_tasks", json, repeat)[0][0].as<bool>();
+      // The work rows only when the transitions applied (the function raises
+      // otherwise, undoing the statement); NOTIFY goes out at commit.
+      return tx.exec_params(
+                   "WITH t AS (SELECT pipe_transition_tasks($1::jsonb, $2) AS ok), "
+                   "w AS (INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
+                   "  SELECT x.run_id, x.task_id, x.try_number, x.queue, 'ready', x.payload, x.enqueued_at "
+                   "  FROM jsonb_to_recordset($3::jsonb) AS x(run_id text, task_id text, try_number integer, "
+                   "    queue text, payload text, enqueued_at bigint) "
+                   "  WHERE (SELECT ok FROM t) ON CONFLICT DO NOTHING RETURNING queue) "
+                   "SELECT (SELECT ok FROM t), (SELECT count(pg_notify('pipe_work', q)) FROM "
+                   "  (SELECT DISTINCT queue AS q FROM w) z)",
+                   json, repeat, items_to_enqueue.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))[0][0]
+          .as<bool>();
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() == "PX001") return false;  // a task was not in an expected state
       throw;

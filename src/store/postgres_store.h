@@ -61,6 +61,7 @@ class PostgresStore final : public StateStore {
   std::optional<TaskInstanceRecord> GetTaskInstance(const std::string& run_id,
                                                     const std::string& task_id) override;
   bool TransitionTask(const TaskTransition& t) override;
+  bool TransitionTasksAndEnqueue(const std::vector<TaskTransition>& batch, const std::vector<WorkItem>& work) override;
   bool TransitionTasks(const std::vector<TaskTransition>& batch) override;
   void SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,
                      const std::string& process) override;

@@ -863,8 +863,13 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
 bool SqliteStore::TransitionTask(const TaskTransition& t) { return TransitionTasks({t}); }
 
 bool SqliteStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
-  std::lock_guard lock(impl_->mu_);
-  return impl_->WriteIf([&] {
+  return TransitionTasksAndEnqueue(batch, {});
+}
+
+bool SqliteStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>& batch,
+                                            const std::vector<WorkItem>& work) {
+  std::unique_lock lock(impl_->mu_);
+  bool applied = impl_->WriteIf([&] {
     const std::string* fenced_run = nullptr;  // checked once per run of the batch
     for (const TaskTransition& t : batch) {
       if (!t.fence.empty() && (!fenced_run || *fenced_run != t.run_id)) {
@@ -875,8 +880,21 @@ bool SqliteStore::TransitionTasks(const std::vector<TaskTransition>& batch) {
       }
       if (!ApplyTransition(*impl_->statements_, t)) return false;
     }
+    if (!work.empty()) {
+      Statement put(*impl_->statements_,
+                    "INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
+                    "VALUES(?1, ?2, ?3, ?4, 'ready', ?5, ?6) ON CONFLICT DO NOTHING");
+      for (const WorkItem& item : work) {
+        put.Bind(1, item.run_id).Bind(2, item.task_id).Bind(3, item.try_number).Bind(4, item.queue);
+        put.Bind(5, item.payload).Bind(6, item.enqueued_at).Run();
+        put.Reset();
+      }
+    }
     return true;
   });
+  lock.unlock();
+  if (applied && !work.empty()) impl_->Notify(kNoticeWork);
+  return applied;
 }
 
 void SqliteStore::SetTryProcess(const std::string& run_id, const std::string& task_id, int try_number,

@@ -159,6 +159,31 @@ TEST_P(StateStoreTest, ARunIsCoordinatedByOneSchedulerAtATimeUnderALease) {
   EXPECT_TRUE(store_->RenewRuns("s3", {"r1"}, At(56), lease).empty());
 }
 
+TEST_P(StateStoreTest, TriesStartedOnWorkersAreEnqueuedWithTheirTransitionsOrNotAtAll) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}, {"b", 1}});
+  WorkItem a{"r1", "a", 1, "far", R"({"p":1})", At(12)};
+  store_->WaitForNotice(kNoticeWork, Duration(50));  // listening from here on (PostgreSQL)
+  // Refused (b is not queued): nothing stored, nothing enqueued.
+  std::vector<TaskTransition> bad = {Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11),
+                                     Move("r1", "b", {TaskState::kQueued}, TaskState::kRunning, 12)};
+  EXPECT_FALSE(store_->TransitionTasksAndEnqueue(bad, {a}));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kPending);
+  EXPECT_FALSE(store_->GetWork("r1", "a", 1));
+  // Applied: the item is ready for a worker of its queue, and the workers are told.
+  std::vector<TaskTransition> good = {Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11),
+                                      Move("r1", "a", {TaskState::kQueued}, TaskState::kRunning, 12)};
+  ASSERT_TRUE(store_->TransitionTasksAndEnqueue(good, {a}));
+  EXPECT_EQ(store_->GetTaskInstance("r1", "a")->state, TaskState::kRunning);
+  auto w = store_->GetWork("r1", "a", 1);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->state, "ready");
+  EXPECT_EQ(w->item.queue, "far");
+  EXPECT_EQ(w->item.payload, R"({"p":1})");
+  EXPECT_EQ(w->item.enqueued_at, At(12));
+  EXPECT_EQ(store_->WaitForNotice(kNoticeWork, Duration(20'000)), unsigned(kNoticeWork));
+  EXPECT_EQ(store_->ClaimWork("w1", {"far"}, 5, At(13), Duration(1000)).size(), 1u);
+}
+
 TEST_P(StateStoreTest, QueuedRunsStartWithinMaxActiveRunsOverAllSchedulers) {
   const Duration lease(30'000);
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
