@@ -95,11 +95,14 @@ class StoreRunner final : public TryRunner {
       }
       const bool ended = store_.WaitForNotice(kNoticeDone, kTurn) != 0;
       const auto now = std::chrono::steady_clock::now();
-      if (!ended && now < next_poll) continue;
-      next_poll = now + kPoll;
-      try {
-        store_.ReapExpiredWork(clock_.Now());
-      } catch (const std::exception&) {
+      const bool poll = now >= next_poll;
+      if (!ended && !poll) continue;
+      if (poll) {
+        next_poll = now + kPoll;
+        try {
+          store_.ReapExpiredWork(clock_.Now());  // its notice brings the lost ones here
+        } catch (const std::exception&) {
+        }
       }
       {
         std::lock_guard lock(mu_);
