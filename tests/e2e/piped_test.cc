@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -737,6 +739,78 @@ tasks:
   int status = 0;
   waitpid(worker, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "worker.log");
+}
+
+// Fault test: 100 tasks over 3 workers, a random worker killed (-9) ten
+// times during the run and replaced. Every task ends `success`, no task has
+// two tries running at once (each try logs its start and end), and the tries
+// lost with their workers are marked `lost` and used up no retry.
+TEST_F(PipedTest, TasksSurviveTenWorkerKills) {
+  std::string dag = "dag: churn\ntasks:\n";
+  for (int i = 0; i < 100; ++i) {
+    dag += "  t" + std::to_string(i) +
+           ": {op: shell, queue: remote, run: 'echo \"{{ task.id }} {{ task.try }} start\" >> trace; sleep 0.4; "
+           "echo \"{{ task.id }} {{ task.try }} end\" >> trace'}\n";
+  }
+  WriteDag("churn.yaml", dag);
+  StartDaemon({"--local-queues", "default"});
+  int next_name = 0;
+  auto worker = [&] {
+    const std::string name = "w" + std::to_string(next_name++);
+    return Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", name, "--slots", "2",
+                  "--heartbeat", "100ms", "--lease", "1s"},
+                 {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "workers.log", dir_ / "workers.log", dir_);
+  };
+  std::vector<pid_t> workers = {worker(), worker(), worker()};
+  Result r = Pipectl({"trigger", "churn"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  std::mt19937 rng(20261204);
+  for (int kill_count = 0; kill_count < 10 && !RunEnded(run); ++kill_count) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    size_t victim = rng() % workers.size();
+    kill(workers[victim], SIGKILL);
+    int status = 0;
+    waitpid(workers[victim], &status, 0);
+    workers[victim] = worker();
+  }
+  for (int i = 0; i < 3000 && !RunEnded(run); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  json finished = Run(run);
+  EXPECT_EQ(finished["state"], "success") << finished.dump(2).substr(0, 2000);
+  auto store = OpenStateStore(db_);
+  int lost = 0;
+  for (int i = 0; i < 100; ++i) {
+    const std::string task = "t" + std::to_string(i);
+    auto tries = store->GetTries(run, task);
+    ASSERT_FALSE(tries.empty()) << task;
+    EXPECT_EQ(tries.back().state, TaskState::kSuccess) << task;
+    for (size_t t = 0; t + 1 < tries.size(); ++t) {
+      EXPECT_EQ(tries[t].error.rfind("lost", 0), 0u) << task << " try " << t + 1 << ": " << tries[t].error;
+      ++lost;
+    }
+  }
+  // No two tries of a task ran at once: the trace's starts and ends alternate per task.
+  std::ifstream trace(dir_ / "dags" / "trace");
+  std::map<std::string, std::string> open;  // task -> try that started and has not ended
+  std::string task, try_number, what;
+  int lines = 0;
+  while (trace >> task >> try_number >> what) {
+    ++lines;
+    if (what == "start") {
+      EXPECT_EQ(open.count(task), 0u) << task << " try " << try_number << " started while try " << open[task]
+                                      << " ran";
+      open[task] = try_number;
+    } else {
+      open.erase(task);
+    }
+  }
+  EXPECT_GE(lines, 200);
+  RecordProperty("lost_tries", lost);
+  for (pid_t w : workers) {
+    kill(w, SIGTERM);
+    int status = 0;
+    waitpid(w, &status, 0);
+  }
 }
 
 TEST_F(PipedTest, SigtermStopsGracefully) {
