@@ -52,8 +52,11 @@ Worker::~Worker() {
       lock.lock();
     }
   }
+  watchdog_stop_ = true;
+  cv_.notify_all();
   lock.unlock();
   if (listener_.joinable()) listener_.join();
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 void Worker::Stop(TimePoint deadline) {
@@ -83,8 +86,31 @@ void Worker::Listen() {
   }
 }
 
+void Worker::Watchdog() {
+  // Before the lease runs out, so that the try is gone by the time another
+  // process may reap it (clocks of different machines differ a little).
+  const Duration margin = std::min(options_.heartbeat, options_.lease / 4);
+  std::unique_lock lock(mu_);
+  while (!watchdog_stop_) {
+    const TimePoint now = clock_.Now();
+    TimePoint next = now + options_.heartbeat;
+    for (auto& [key, slot] : slots_) {
+      if (slot->ended || slot->lost) continue;
+      const TimePoint deadline = slot->claim.lease_until - margin;
+      if (now >= deadline) {
+        slot->lost = true;  // not renewed in time: another worker may get it soon
+        slot->cancel->Fire();
+      } else {
+        next = std::min(next, deadline);
+      }
+    }
+    clock_.WaitUntil(cv_, lock, next, [&] { return watchdog_stop_; });
+  }
+}
+
 void Worker::Run() {
   listener_ = std::thread([this] { Listen(); });
+  watchdog_ = std::thread([this] { Watchdog(); });
   TimePoint next_beat = clock_.Now() + options_.heartbeat;
   TimePoint next_poll = clock_.Now();
   std::unique_lock lock(mu_);
@@ -139,8 +165,11 @@ void Worker::Run() {
       return stopping_ && (slots_.empty() || clock_.Now() >= deadline_);
     });
   }
+  watchdog_stop_ = true;
+  cv_.notify_all();
   lock.unlock();
   if (listener_.joinable()) listener_.join();
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 void Worker::Claim() {

@@ -67,6 +67,9 @@ class Worker {
   void Beat();
   void Finish(Slot& slot, const std::string& result);
   void Listen();
+  // Stops every try whose lease is about to run out without a renewal,
+  // whatever the store does meanwhile (a renewal may hang in reconnects).
+  void Watchdog();
 
   StateStore& store_;
   Clock& clock_;
@@ -83,6 +86,8 @@ class Worker {
   Counts counts_;                                       // guarded by mu_
   std::mutex store_mu_;  // one renew or finish at a time: a finish names the latest lease
   std::thread listener_;
+  std::thread watchdog_;
+  bool watchdog_stop_ = false;  // guarded by mu_
 };
 
 }  // namespace pipeline

@@ -868,6 +868,113 @@ TEST_F(PipedTest, TasksSurviveTenWorkerKills) {
   }
 }
 
+// Fault test: a worker cut off from PostgreSQL mid-try (its connections go
+// through a Unix-socket proxy that the test cuts). It cannot renew, so it
+// kills its own try when the lease runs out and writes nothing about it; the
+// try is reaped as lost and another worker runs a new one; once the link is
+// back the cut worker carries on, its old claim dead (the store refuses any
+// write naming it).
+TEST_F(PipedTest, AWorkerCutOffFromTheDatabaseStopsItsTryAndAnotherRunsIt) {
+  WriteDag("cut.yaml", R"yaml(dag: cut
+tasks:
+  away: {op: shell, queue: remote, run: 'echo "start {{ task.try }}" >> trace; sleep 4; echo "end {{ task.try }}" >> trace'}
+)yaml");
+  StartDaemon({"--local-queues", "default"});
+  // The proxy: a Unix socket named as PostgreSQL's, forwarding to the real one
+  // until the file `cut` exists (then every connection is dropped and new ones refused).
+  const std::smatch m = [&] {
+    std::smatch found;
+    std::regex_search(db_, found, std::regex("host=([^&]+)&port=(\\d+)"));
+    return found;
+  }();
+  ASSERT_EQ(m.size(), 3u) << db_;
+  const std::string pg_dir = m[1].str(), port = m[2].str();
+  const fs::path proxy_dir = dir_ / "proxy";
+  fs::create_directories(proxy_dir);
+  std::ofstream(dir_ / "proxy.py") << R"py(import asyncio, os, sys
+listen, target, cut = sys.argv[1:4]
+live = set()
+async def pump(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    except Exception:
+        pass
+    finally:
+        w.close()
+async def handle(r, w):
+    if os.path.exists(cut):
+        w.transport.abort()
+        return
+    tr, tw = await asyncio.open_unix_connection(target)
+    pair = (w, tw)
+    live.add(pair)
+    await asyncio.gather(pump(r, tw), pump(tr, w))
+    live.discard(pair)
+async def watch():
+    while True:
+        if os.path.exists(cut):
+            for w, tw in list(live):
+                w.transport.abort()
+                tw.transport.abort()
+            live.clear()
+        await asyncio.sleep(0.02)
+async def main():
+    server = await asyncio.start_unix_server(handle, path=listen)
+    os.chmod(listen, 0o777)
+    await asyncio.gather(server.serve_forever(), watch())
+asyncio.run(main())
+)py";
+  const std::string socket = ".s.PGSQL." + port;
+  pid_t proxy = Spawn({"/usr/bin/python3", (dir_ / "proxy.py").string(), (proxy_dir / socket).string(),
+                       pg_dir + "/" + socket, (dir_ / "cut").string()},
+                      {}, dir_ / "proxy.log", dir_ / "proxy.log", dir_);
+  ASSERT_TRUE(Eventually([&] { return fs::exists(proxy_dir / socket); }, 10)) << ReadFile(dir_ / "proxy.log");
+  const std::string proxied_db = std::regex_replace(db_, std::regex("host=[^&]+"), "host=" + proxy_dir.string());
+  auto worker = [&](const std::string& name, const std::string& db) {
+    return Spawn({PIPED_PATH, "worker", "--db", db, "--queues", "remote", "--name", name, "--slots", "1",
+                  "--heartbeat", "200ms", "--lease", "2s"},
+                 {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / (name + ".log"), dir_ / (name + ".log"), dir_);
+  };
+  pid_t cut_off = worker("w-cut", proxied_db);
+  Result r = Pipectl({"trigger", "cut"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  auto store = OpenStateStore(db_);
+  ASSERT_TRUE(Eventually([&] {
+    auto w = store->GetWork(run, "away", 1);
+    return w && w->state == "claimed" && ReadFile(dir_ / "dags" / "trace") == "start 1\n";
+  })) << ReadFile(dir_ / "w-cut.log");
+  std::ofstream(dir_ / "cut") << "cut\n";
+  pid_t other = worker("w-other", db_);
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run); }, 40)) << ReadFile(dir_ / "w-cut.log");
+  EXPECT_EQ(Run(run)["state"], "success");
+  auto first = store->GetWork(run, "away", 1);
+  EXPECT_EQ(first->state, "lost");
+  EXPECT_EQ(first->result, "");  // the cut-off worker wrote nothing about it
+  EXPECT_EQ(store->GetWork(run, "away", 2)->worker, "w-other");
+  // Its process was killed at the end of its lease: try 1 never ended, and
+  // the two tries never ran at once.
+  EXPECT_EQ(ReadFile(dir_ / "dags" / "trace"), "start 1\nstart 2\nend 2\n");
+
+  // The link is back: the old claim stays dead, whoever writes with it.
+  fs::remove(dir_ / "cut");
+  WorkClaim stale{first->item, "w-cut", *first->lease_until};
+  EXPECT_FALSE(store->FinishWork(stale, R"({"ok":true})", SystemClock::Default()->Now()));
+  EXPECT_FALSE(store->RenewWork(stale, SystemClock::Default()->Now(), std::chrono::seconds(2)));
+  for (pid_t p : {cut_off, other}) {
+    kill(p, SIGTERM);
+    int status = 0;
+    waitpid(p, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  EXPECT_NE(ReadFile(dir_ / "w-cut.log").find("lost=1"), std::string::npos) << ReadFile(dir_ / "w-cut.log");
+  kill(proxy, SIGKILL);
+  int status = 0;
+  waitpid(proxy, &status, 0);
+}
+
 TEST_F(PipedTest, SigtermStopsGracefully) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();
