@@ -223,6 +223,17 @@ struct WorkKey {
   int try_number = 0;
 };
 
+// A `piped worker` as its heartbeats last described it.
+struct WorkerRecord {
+  std::string name;
+  std::vector<std::string> queues;
+  int slots = 0;
+  int running = 0;          // tries it held at that heartbeat
+  TimePoint started_at;
+  TimePoint last_seen;
+  TimePoint live_until;     // last_seen + its lease; a stopped worker sets it to when it stopped
+};
+
 // What StateStore::WaitForNotice waits for (a bit set).
 enum StoreNotice : unsigned {
   kNoticeWork = 1,    // an item became ready (EnqueueWork, ReleaseWork)
@@ -386,6 +397,12 @@ class StateStore {
                                             int try_number) = 0;
   // The run's items, by task and try.
   virtual std::vector<WorkRecord> ListWork(const std::string& run_id) = 0;
+  // Records a worker's heartbeat (inserted or replaced by name).
+  virtual void PutWorker(const WorkerRecord& worker) = 0;
+  // Every worker that ever beat, by name.
+  virtual std::vector<WorkerRecord> ListWorkers() = 0;
+  // Ready items (claimed by no worker yet) by queue.
+  virtual std::map<std::string, int64_t> CountReadyWork() = 0;
   // Those of `keys` that ended ("done" or "lost"), in one query.
   virtual std::vector<WorkRecord> ListEndedWork(const std::vector<WorkKey>& keys) = 0;
   // Waits at most `timeout` for a notice of one of `channels` (StoreNotice

@@ -198,6 +198,7 @@ const std::vector<std::string>& ApiRoutes() {
       "POST /api/v1/runs/{run_id}/cancel",
       "POST /api/v1/runs/{run_id}/tasks/{task_id}/clear",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/logs",
+      "GET /api/v1/workers",
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
       "GET /api/v1/models/{name}/versions/{version}",
@@ -439,8 +440,29 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
         << "pipe_queue_depth " << stats.queued_runs << "\n"
         << "# HELP pipe_scheduler_loop_lag_seconds How long the last scheduler turn took.\n"
         << "# TYPE pipe_scheduler_loop_lag_seconds gauge\n"
-        << "pipe_scheduler_loop_lag_seconds " << std::chrono::duration<double>(stats.loop_lag).count() << "\n"
-        << metrics_.Render();
+        << "pipe_scheduler_loop_lag_seconds " << std::chrono::duration<double>(stats.loop_lag).count() << "\n";
+    // Work for `piped worker`s: ready tries by queue, and those of them that
+    // no live worker serves (they wait for one: not failed).
+    const TimePoint now = SystemClock::Default()->Now();
+    std::set<std::string> served;
+    int live = 0;
+    for (const WorkerRecord& w : store_.ListWorkers()) {
+      if (w.live_until <= now) continue;
+      ++live;
+      served.insert(w.queues.begin(), w.queues.end());
+    }
+    out << "# HELP pipe_workers_live piped workers whose last heartbeat holds.\n# TYPE pipe_workers_live gauge\n"
+        << "pipe_workers_live " << live << "\n"
+        << "# HELP pipe_work_ready Tries waiting in the work queue for a worker, by queue.\n"
+        << "# TYPE pipe_work_ready gauge\n";
+    const std::map<std::string, int64_t> ready = store_.CountReadyWork();
+    for (const auto& [queue, n] : ready) out << "pipe_work_ready{queue=\"" << Label(queue) << "\"} " << n << "\n";
+    out << "# HELP pipe_work_unserved Waiting tries of queues that no live worker serves.\n"
+        << "# TYPE pipe_work_unserved gauge\n";
+    for (const auto& [queue, n] : ready) {
+      out << "pipe_work_unserved{queue=\"" << Label(queue) << "\"} " << (served.count(queue) ? 0 : n) << "\n";
+    }
+    out << metrics_.Render();
     return {200, "text/plain; version=0.0.4", out.str()};
   }
   // Open Inference Protocol v2: the server's readiness is open, as health is.
@@ -557,6 +579,20 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     std::ostringstream text;
     if (in) text << in.rdbuf();  // no file: the try printed nothing
     return {200, "text/plain; charset=utf-8", text.str()};
+  }
+  if (m == "GET" && is({"api", "v1", "workers"})) {
+    const TimePoint now = SystemClock::Default()->Now();
+    json workers = json::array();
+    for (const WorkerRecord& w : store_.ListWorkers()) {
+      workers.push_back({{"name", w.name},
+                         {"queues", w.queues},
+                         {"slots", w.slots},
+                         {"running", w.running},
+                         {"started_at", FormatIso8601(w.started_at)},
+                         {"last_seen", FormatIso8601(w.last_seen)},
+                         {"live", w.live_until > now}});
+    }
+    return Json(200, {{"workers", workers}});
   }
   if (m == "GET" && is({"api", "v1", "models"})) {
     json models = json::array();

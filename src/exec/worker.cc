@@ -108,7 +108,27 @@ void Worker::Watchdog() {
   }
 }
 
+void Worker::Announce(bool stopped) {
+  WorkerRecord w;
+  w.name = options_.name;
+  w.queues = options_.queues;
+  w.slots = options_.slots;
+  {
+    std::lock_guard lock(mu_);
+    w.running = int(slots_.size());
+  }
+  w.started_at = started_at_;
+  w.last_seen = clock_.Now();
+  w.live_until = stopped ? w.last_seen : w.last_seen + options_.lease;
+  try {
+    store_.PutWorker(w);
+  } catch (const Error&) {  // the store is away: the next heartbeat tells again
+  }
+}
+
 void Worker::Run() {
+  started_at_ = clock_.Now();
+  Announce(false);
   listener_ = std::thread([this] { Listen(); });
   watchdog_ = std::thread([this] { Watchdog(); });
   TimePoint next_beat = clock_.Now() + options_.heartbeat;
@@ -170,6 +190,7 @@ void Worker::Run() {
   lock.unlock();
   if (listener_.joinable()) listener_.join();
   if (watchdog_.joinable()) watchdog_.join();
+  Announce(/*stopped=*/true);
 }
 
 void Worker::Claim() {
@@ -210,6 +231,7 @@ void Worker::Claim() {
 }
 
 void Worker::Beat() {
+  Announce(false);
   std::lock_guard store_lock(store_mu_);
   std::vector<std::pair<Slot*, WorkClaim>> held;
   {

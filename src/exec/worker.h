@@ -70,6 +70,9 @@ class Worker {
   // Stops every try whose lease is about to run out without a renewal,
   // whatever the store does meanwhile (a renewal may hang in reconnects).
   void Watchdog();
+  // Records this worker's heartbeat in the store (GET /api/v1/workers, the
+  // metrics of work no live worker serves); `stopped`: its last one.
+  void Announce(bool stopped);
 
   StateStore& store_;
   Clock& clock_;
@@ -87,6 +90,7 @@ class Worker {
   std::mutex store_mu_;  // one renew or finish at a time: a finish names the latest lease
   std::thread listener_;
   std::thread watchdog_;
+  TimePoint started_at_;
   bool watchdog_stop_ = false;  // guarded by mu_
 };
 

@@ -273,6 +273,15 @@ ALTER TABLE work ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
     R"sql(
 ALTER TABLE runs ADD COLUMN coordinator TEXT NOT NULL DEFAULT '';
 ALTER TABLE work ADD COLUMN claimed_at BIGINT;
+CREATE TABLE workers (
+  name TEXT PRIMARY KEY,
+  queues TEXT NOT NULL,
+  slots INTEGER NOT NULL,
+  running INTEGER NOT NULL,
+  started_at BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  live_until BIGINT NOT NULL
+);
 ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX runs_running ON runs(created_at) WHERE state = 'running';
@@ -1474,6 +1483,48 @@ std::vector<WorkRecord> PostgresStore::ListEndedWork(const std::vector<WorkKey>&
                                             "AND state IN ('done', 'lost')",
                                         wanted.dump())) {
       out.push_back(ReadWork(r));
+    }
+    return out;
+  });
+}
+
+void PostgresStore::PutWorker(const WorkerRecord& w) {
+  impl_->Run<std::function<void(pqxx::nontransaction&)>, pqxx::nontransaction>(
+      "put worker", [&](pqxx::nontransaction& tx) {
+        tx.exec_params(
+            "INSERT INTO workers(name, queues, slots, running, started_at, last_seen, live_until) "
+            "VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(name) DO UPDATE SET queues = excluded.queues, "
+            "slots = excluded.slots, running = excluded.running, started_at = excluded.started_at, "
+            "last_seen = excluded.last_seen, live_until = excluded.live_until",
+            w.name, nlohmann::json(w.queues).dump(), w.slots, w.running, ToMicros(w.started_at),
+            ToMicros(w.last_seen), ToMicros(w.live_until));
+      });
+}
+
+std::vector<WorkerRecord> PostgresStore::ListWorkers() {
+  return impl_->Read("list workers", [&](pqxx::transaction_base& tx) {
+    std::vector<WorkerRecord> out;
+    for (const auto& r : tx.exec("SELECT name, queues, slots, running, started_at, last_seen, live_until FROM workers "
+                                 "ORDER BY name")) {
+      WorkerRecord w;
+      w.name = r[0].as<std::string>();
+      w.queues = nlohmann::json::parse(r[1].as<std::string>()).get<std::vector<std::string>>();
+      w.slots = r[2].as<int>();
+      w.running = r[3].as<int>();
+      w.started_at = Time(r[4]);
+      w.last_seen = Time(r[5]);
+      w.live_until = Time(r[6]);
+      out.push_back(std::move(w));
+    }
+    return out;
+  });
+}
+
+std::map<std::string, int64_t> PostgresStore::CountReadyWork() {
+  return impl_->Read("count ready work", [&](pqxx::transaction_base& tx) {
+    std::map<std::string, int64_t> out;
+    for (const auto& r : tx.exec("SELECT queue, count(*) FROM work WHERE state = 'ready' GROUP BY queue")) {
+      out[r[0].as<std::string>()] = r[1].as<int64_t>();
     }
     return out;
   });

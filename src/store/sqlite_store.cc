@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -180,6 +181,15 @@ ALTER TABLE work ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE runs ADD COLUMN coordinator TEXT NOT NULL DEFAULT '';
 ALTER TABLE work ADD COLUMN claimed_at BIGINT;
+CREATE TABLE workers (
+  name TEXT PRIMARY KEY,
+  queues TEXT NOT NULL,
+  slots INTEGER NOT NULL,
+  running INTEGER NOT NULL,
+  started_at BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  live_until BIGINT NOT NULL
+);
 ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 )sql",
@@ -1324,6 +1334,46 @@ std::vector<WorkRecord> SqliteStore::ListEndedWork(const std::vector<WorkKey>& k
     if (s.Step()) out.push_back(ReadWork(s));
     s.Reset();
   }
+  return out;
+}
+
+void SqliteStore::PutWorker(const WorkerRecord& w) {
+  std::lock_guard lock(impl_->mu_);
+  impl_->Write([&] {
+    Statement s(*impl_->statements_,
+                "INSERT INTO workers(name, queues, slots, running, started_at, last_seen, live_until) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET queues = excluded.queues, "
+                "slots = excluded.slots, running = excluded.running, started_at = excluded.started_at, "
+                "last_seen = excluded.last_seen, live_until = excluded.live_until");
+    s.Bind(1, w.name).Bind(2, nlohmann::json(w.queues).dump()).Bind(3, w.slots).Bind(4, w.running);
+    s.Bind(5, w.started_at).Bind(6, w.last_seen).Bind(7, w.live_until).Run();
+  });
+}
+
+std::vector<WorkerRecord> SqliteStore::ListWorkers() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT name, queues, slots, running, started_at, last_seen, live_until FROM workers ORDER BY name");
+  std::vector<WorkerRecord> out;
+  while (s.Step()) {
+    WorkerRecord w;
+    w.name = s.Text(0);
+    w.queues = nlohmann::json::parse(s.Text(1)).get<std::vector<std::string>>();
+    w.slots = int(s.Int(2));
+    w.running = int(s.Int(3));
+    w.started_at = s.Time(4);
+    w.last_seen = s.Time(5);
+    w.live_until = s.Time(6);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+std::map<std::string, int64_t> SqliteStore::CountReadyWork() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT queue, count(*) FROM work WHERE state = 'ready' GROUP BY queue");
+  std::map<std::string, int64_t> out;
+  while (s.Step()) out[s.Text(0)] = s.Int(1);
   return out;
 }
 

@@ -76,6 +76,9 @@ class SqliteStore final : public StateStore {
   std::optional<WorkRecord> GetWork(const std::string& run_id, const std::string& task_id, int try_number) override;
   std::vector<WorkRecord> ListWork(const std::string& run_id) override;
   bool CancelWork(const WorkKey& key, const std::string& result_json, TimePoint at) override;
+  void PutWorker(const WorkerRecord& worker) override;
+  std::vector<WorkerRecord> ListWorkers() override;
+  std::map<std::string, int64_t> CountReadyWork() override;
   std::vector<WorkRecord> ListEndedWork(const std::vector<WorkKey>& keys) override;
   unsigned WaitForNotice(unsigned channels, Duration timeout) override;
 

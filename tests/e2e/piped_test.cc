@@ -975,6 +975,53 @@ asyncio.run(main())
   waitpid(proxy, &status, 0);
 }
 
+// A try of a queue that no live worker serves waits (it is not failed) and
+// is counted in /metrics; GET /api/v1/workers lists the workers by their
+// heartbeats; once a worker of that queue starts, the try runs.
+TEST_F(PipedTest, ATryOfAQueueNoWorkerServesWaitsAndIsCounted) {
+  WriteDag("lonely.yaml", R"yaml(dag: lonely
+tasks:
+  alone: {op: shell, queue: nobody, run: 'echo served'}
+)yaml");
+  StartDaemon({"--local-queues", "default"});
+  auto worker = [&](const std::string& name, const std::string& queue) {
+    return Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", queue, "--name", name, "--heartbeat", "200ms",
+                  "--lease", "2s"},
+                 {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / (name + ".log"), dir_ / (name + ".log"), dir_);
+  };
+  pid_t other = worker("w-other", "remote");
+  Result r = Pipectl({"trigger", "lonely"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Eventually([&] {
+    const std::string m = Http("GET", "/metrics").body;
+    return m.find("pipe_work_unserved{queue=\"nobody\"} 1\n") != std::string::npos &&
+           m.find("pipe_workers_live 1\n") != std::string::npos;
+  })) << Http("GET", "/metrics").body;
+  json workers = json::parse(Http("GET", "/api/v1/workers").body)["workers"];
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0]["name"], "w-other");
+  EXPECT_EQ(workers[0]["queues"], json::array({"remote"}));
+  EXPECT_EQ(workers[0]["live"], true);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(Run(run)["state"], "running");  // waiting, not failed
+
+  pid_t served = worker("w-nobody", "nobody");
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run); }));
+  EXPECT_EQ(Run(run)["state"], "success");
+  EXPECT_EQ(Pipectl({"logs", run, "alone"}).out, "served\n");
+  EXPECT_EQ(Http("GET", "/metrics").body.find("pipe_work_unserved{queue=\"nobody\"} 1"), std::string::npos);
+  for (pid_t p : {other, served}) {
+    kill(p, SIGTERM);
+    int status = 0;
+    waitpid(p, &status, 0);
+  }
+  workers = json::parse(Http("GET", "/api/v1/workers").body)["workers"];
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers[0]["live"], false);  // stopped: said so in its last heartbeat
+  EXPECT_EQ(workers[1]["live"], false);
+}
+
 TEST_F(PipedTest, SigtermStopsGracefully) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();

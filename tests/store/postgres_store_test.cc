@@ -116,7 +116,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     pqxx::work tx(c);
     tx.exec("DROP FUNCTION pipe_transition_tasks(jsonb, boolean)");
     tx.exec("DROP TABLE model_alias_history, model_aliases, model_versions, work");  // versions 4 to 6
-    tx.exec("DROP INDEX runs_running");  // version 7
+    tx.exec("DROP INDEX runs_running; DROP TABLE workers");  // version 7
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
@@ -141,7 +141,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean "
             "LANGUAGE sql AS 'SELECT false'");
     tx.exec("DROP TABLE model_alias_history, model_aliases, model_versions, work");  // versions 4 to 6
-    tx.exec("DROP INDEX runs_running");  // version 7
+    tx.exec("DROP INDEX runs_running; DROP TABLE workers");  // version 7
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();

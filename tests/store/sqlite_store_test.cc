@@ -96,7 +96,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "DROP TABLE model_alias_history; DROP TABLE model_aliases; DROP TABLE model_versions; "
                            "DROP TABLE work; "  // versions 5 and 6
                            "ALTER TABLE runs DROP COLUMN coordinator; ALTER TABLE runs DROP COLUMN coordinator_until; "
-                           "ALTER TABLE runs DROP COLUMN cancel_requested; "  // version 7
+                           "ALTER TABLE runs DROP COLUMN cancel_requested; DROP TABLE workers; "  // version 7
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

@@ -664,6 +664,34 @@ TEST_P(StateStoreTest, ConcurrentClaimersNeverTakeTheSameWork) {
   for (const WorkRecord& w : store_->ListWork("r1")) EXPECT_EQ(w.state, "done") << w.item.task_id;
 }
 
+TEST_P(StateStoreTest, WorkersAreListedAsTheirLastHeartbeatSaidAndReadyWorkIsCountedByQueue) {
+  EXPECT_TRUE(store_->ListWorkers().empty());
+  WorkerRecord w{"w2", {"default", "gpu"}, 4, 1, At(1), At(5), At(35)};
+  store_->PutWorker(w);
+  store_->PutWorker({"w1", {"default"}, 2, 0, At(2), At(3), At(33)});
+  w.running = 3;
+  w.last_seen = At(10);
+  w.live_until = At(40);
+  store_->PutWorker(w);  // its next heartbeat replaces the last
+  std::vector<WorkerRecord> all = store_->ListWorkers();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "w1");
+  EXPECT_EQ(all[1].name, "w2");
+  EXPECT_EQ(all[1].queues, (std::vector<std::string>{"default", "gpu"}));
+  EXPECT_EQ(all[1].slots, 4);
+  EXPECT_EQ(all[1].running, 3);
+  EXPECT_EQ(all[1].started_at, At(1));
+  EXPECT_EQ(all[1].last_seen, At(10));
+  EXPECT_EQ(all[1].live_until, At(40));
+
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
+  store_->EnqueueWork(Work("r1", "b", 1, "default", 1));
+  store_->EnqueueWork(Work("r1", "c", 1, "gpu", 2));
+  EXPECT_EQ(store_->CountReadyWork(), (std::map<std::string, int64_t>{{"default", 2}, {"gpu", 1}}));
+  ASSERT_EQ(store_->ClaimWork("w1", {"gpu"}, 1, At(20), Duration(1000)).size(), 1u);
+  EXPECT_EQ(store_->CountReadyWork(), (std::map<std::string, int64_t>{{"default", 2}}));  // claimed: not waiting
+}
+
 TEST_P(StateStoreTest, WaitingForNoticesWakesOnTheirChannelOrTimesOut) {
   EXPECT_EQ(store_->WaitForNotice(kNoticeWork | kNoticeDone | kNoticeCancel, Duration(50)), 0u);
   std::unique_ptr<StateStore> other = GetParam().reopen();

@@ -676,6 +676,11 @@ async function main() {
   }
   await check('unpause', 'PATCH', `/api/v1/dags/${d}`, { token: A, body: '{"paused": false}', expect: 200 });
 
+  // piped workers (none on this SQLite daemon: an empty list).
+  await check('workers', 'GET', '/api/v1/workers', { token: V, expect: 200 });
+  await checkHead('workers', '/api/v1/workers', { token: V, stableLength: true });
+  await check('workers, no token', 'GET', '/api/v1/workers', { expect: 401 });
+
   // The model registry (the DAG's train task registered a version).
   const models = await check('models', 'GET', '/api/v1/models', { token: V, expect: 200 });
   await checkHead('models', '/api/v1/models', { token: V, stableLength: true });
