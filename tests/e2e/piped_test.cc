@@ -112,6 +112,17 @@ class PipedTest : public testing::Test {
     FAIL() << "piped did not start: " << ReadFile(log);
   }
 
+  // Starts `piped worker NAME` serving `queues` on this test's database (or
+  // `db`) with `flags`; it logs to NAME.log and shares the daemon's PIPE_HOME.
+  pid_t StartWorker(const std::string& name, const std::string& queues, const std::vector<std::string>& flags,
+                    const std::string& db = "") {
+    std::vector<std::string> args = {PIPED_PATH, "worker", "--db", db.empty() ? db_ : db, "--queues", queues,
+                                     "--name", name};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return Spawn(args, {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / (name + ".log"), dir_ / (name + ".log"),
+                 dir_);
+  }
+
   int StopDaemon(int sig) {
     if (daemon_ <= 0) return -1;
     kill(daemon_, sig);
@@ -364,9 +375,7 @@ tasks:
   const pid_t b = std::exchange(daemon_, -1);
   std::string b_server = server_;
   StartDaemon(a_args, "a.log");  // daemon_, server_: a
-  pid_t worker = Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", "w1", "--heartbeat",
-                        "200ms", "--lease", "3s"},
-                       {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "worker.log", dir_ / "worker.log", dir_);
+  pid_t worker = StartWorker("w1", "remote", {"--heartbeat", "200ms", "--lease", "3s"});
   auto store = OpenStateStore(db_);
 
   // A cancel asked of b for a run a coordinates.
@@ -391,7 +400,7 @@ tasks:
     if (w && w->state == "claimed" && store->GetTaskInstance(run, "near")->state == TaskState::kRunning) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(store->GetWork(run, "far", 1)->state, "claimed") << ReadFile(dir_ / "worker.log");
+  ASSERT_EQ(store->GetWork(run, "far", 1)->state, "claimed") << ReadFile(dir_ / "w1.log");
   StopDaemon(SIGKILL);  // a, mid-run
 
   daemon_ = b;
@@ -569,10 +578,7 @@ TEST_F(PipedTest, WorkersAndTheSchedulerRideOutAPostgresqlRestart) {
   StartDaemon({"--local-queues", "default"});
   std::vector<pid_t> workers;
   for (const char* name : {"w-a", "w-b"}) {
-    workers.push_back(Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", name, "--slots", "5",
-                             "--heartbeat", "200ms", "--lease", "20s"},
-                            {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "workers.log", dir_ / "workers.log",
-                            dir_));
+    workers.push_back(StartWorker(name, "remote", {"--slots", "5", "--heartbeat", "200ms", "--lease", "20s"}));
   }
   Result r = Pipectl({"trigger", "restart"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -589,7 +595,7 @@ TEST_F(PipedTest, WorkersAndTheSchedulerRideOutAPostgresqlRestart) {
   std::this_thread::sleep_for(std::chrono::seconds(4));
   Cluster().StartAgain();
   ASSERT_TRUE(Eventually([&] { return Http("GET", "/api/v1/health").status == 200 && RunEnded(run); }, 60))
-      << ReadFile(dir_ / "workers.log");
+      << ReadFile(dir_ / "w-a.log");
   EXPECT_EQ(Run(run)["state"], "success");
   auto store = OpenStateStore(db_);
   for (int i = 0; i < 10; ++i) {
@@ -607,7 +613,7 @@ TEST_F(PipedTest, WorkersAndTheSchedulerRideOutAPostgresqlRestart) {
     kill(w, SIGTERM);
     int status = 0;
     waitpid(w, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "workers.log");
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "w-a.log");
   }
 }
 
@@ -672,11 +678,10 @@ tasks:
   last: {op: shell, depends_on: [away], run: 'echo done'}
 )yaml");
   StartDaemon({"--local-queues", "default"});
-  pid_t worker = Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", "w-remote", "--slots",
-                        "2", "--heartbeat", "200ms", "--lease", "3s", "--grace", "1s"},
-                       {}, dir_ / "worker.log", dir_ / "worker.log", dir_);
+  pid_t worker =
+      StartWorker("w-remote", "remote", {"--slots", "2", "--heartbeat", "200ms", "--lease", "3s", "--grace", "1s"});
   Result r = Pipectl({"trigger", "spread", "--param", "who=there", "--wait"});
-  EXPECT_EQ(r.exit_code, 0) << r.err << r.out << ReadFile(dir_ / "worker.log");
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out << ReadFile(dir_ / "w-remote.log");
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex("run (\\S+) of dag 'spread'")));
   EXPECT_EQ(Run(m[1].str())["state"], "success");
@@ -691,7 +696,7 @@ tasks:
   kill(worker, SIGTERM);
   int status = 0;
   waitpid(worker, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "worker.log");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "w-remote.log");
 }
 
 // A worker killed (-9) while it runs a try: its lease runs out, the try is
@@ -704,9 +709,7 @@ tasks:
 )yaml");
   StartDaemon({"--local-queues", "default"});
   auto worker = [&](const std::string& name) {
-    return Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", name, "--heartbeat", "100ms",
-                  "--lease", "1s", "--grace", "1s"},
-                 {}, dir_ / (name + ".log"), dir_ / (name + ".log"), dir_);
+    return StartWorker(name, "remote", {"--heartbeat", "100ms", "--lease", "1s", "--grace", "1s"});
   };
   pid_t first = worker("w-first");
   Result r = Pipectl({"trigger", "lose"});  // prints the run id
@@ -755,9 +758,7 @@ tasks:
 )yaml");
   StartDaemon({"--local-queues", "default"});
   // Heartbeats far apart: only the cancel notice makes the worker look soon.
-  pid_t worker = Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", "w-far", "--heartbeat",
-                        "20s", "--lease", "60s", "--grace", "1s"},
-                       {}, dir_ / "worker.log", dir_ / "worker.log", dir_);
+  pid_t worker = StartWorker("w-far", "remote", {"--heartbeat", "20s", "--lease", "60s", "--grace", "1s"});
   auto store = OpenStateStore(db_);
 
   auto start = std::chrono::steady_clock::now();
@@ -781,7 +782,7 @@ tasks:
     if (w && w->state == "claimed") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(store->GetWork(held, "held", 1)->state, "claimed") << ReadFile(dir_ / "worker.log");
+  ASSERT_EQ(store->GetWork(held, "held", 1)->state, "claimed") << ReadFile(dir_ / "w-far.log");
   start = std::chrono::steady_clock::now();
   r = Pipectl({"runs", "cancel", held});
   EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
@@ -793,7 +794,7 @@ tasks:
   kill(worker, SIGTERM);
   int status = 0;
   waitpid(worker, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "worker.log");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "w-far.log");
 }
 
 // Fault test: 100 tasks over 3 workers, a random worker killed (-9) ten
@@ -812,9 +813,7 @@ TEST_F(PipedTest, TasksSurviveTenWorkerKills) {
   int next_name = 0;
   auto worker = [&] {
     const std::string name = "w" + std::to_string(next_name++);
-    return Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", "remote", "--name", name, "--slots", "2",
-                  "--heartbeat", "100ms", "--lease", "1s"},
-                 {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "workers.log", dir_ / "workers.log", dir_);
+    return StartWorker(name, "remote", {"--slots", "2", "--heartbeat", "100ms", "--lease", "1s"});
   };
   std::vector<pid_t> workers = {worker(), worker(), worker()};
   Result r = Pipectl({"trigger", "churn"});
@@ -933,9 +932,7 @@ asyncio.run(main())
   ASSERT_TRUE(Eventually([&] { return fs::exists(proxy_dir / socket); }, 10)) << ReadFile(dir_ / "proxy.log");
   const std::string proxied_db = std::regex_replace(db_, std::regex("host=[^&]+"), "host=" + proxy_dir.string());
   auto worker = [&](const std::string& name, const std::string& db) {
-    return Spawn({PIPED_PATH, "worker", "--db", db, "--queues", "remote", "--name", name, "--slots", "1",
-                  "--heartbeat", "200ms", "--lease", "2s"},
-                 {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / (name + ".log"), dir_ / (name + ".log"), dir_);
+    return StartWorker(name, "remote", {"--slots", "1", "--heartbeat", "200ms", "--lease", "2s"}, db);
   };
   pid_t cut_off = worker("w-cut", proxied_db);
   Result r = Pipectl({"trigger", "cut"});
@@ -985,9 +982,7 @@ tasks:
 )yaml");
   StartDaemon({"--local-queues", "default"});
   auto worker = [&](const std::string& name, const std::string& queue) {
-    return Spawn({PIPED_PATH, "worker", "--db", db_, "--queues", queue, "--name", name, "--heartbeat", "200ms",
-                  "--lease", "2s"},
-                 {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / (name + ".log"), dir_ / (name + ".log"), dir_);
+    return StartWorker(name, queue, {"--heartbeat", "200ms", "--lease", "2s"});
   };
   pid_t other = worker("w-other", "remote");
   Result r = Pipectl({"trigger", "lonely"});
