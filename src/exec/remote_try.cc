@@ -64,7 +64,7 @@ std::shared_ptr<const DagSpec> TryCache::Dag(StateStore& store, const OperatorRe
   const auto key = std::make_pair(dag_id, version);
   {
     std::lock_guard lock(mu_);
-    if (auto it = dags_.find(key); it != dags_.end()) return it->second;
+    if (auto dag = dags_.Find(key)) return dag;
   }
   auto stored = store.GetDagVersion(dag_id, version);
   if (!stored) {
@@ -76,35 +76,19 @@ std::shared_ptr<const DagSpec> TryCache::Dag(StateStore& store, const OperatorRe
     *why = "DAG " + dag_id + " version " + std::to_string(version) + " no longer loads here";
     return nullptr;
   }
-  auto dag = std::make_shared<const DagSpec>(std::move(*loaded.dag));
   std::lock_guard lock(mu_);
-  if (dags_.emplace(key, dag).second) {
-    dag_order_.push_back(key);
-    if (dag_order_.size() > kMaxDags) {
-      dags_.erase(dag_order_.front());
-      dag_order_.pop_front();
-    }
-  }
-  return dag;
+  return dags_.Put(key, std::make_shared<const DagSpec>(std::move(*loaded.dag)));
 }
 
 std::shared_ptr<const RunRecord> TryCache::Run(StateStore& store, const std::string& run_id) {
   {
     std::lock_guard lock(mu_);
-    if (auto it = runs_.find(run_id); it != runs_.end()) return it->second;
+    if (auto run = runs_.Find(run_id)) return run;
   }
   auto stored = store.GetRun(run_id);
   if (!stored) return nullptr;
-  auto run = std::make_shared<const RunRecord>(std::move(*stored));
   std::lock_guard lock(mu_);
-  if (runs_.emplace(run_id, run).second) {
-    run_order_.push_back(run_id);
-    if (run_order_.size() > kMaxRuns) {
-      runs_.erase(run_order_.front());
-      run_order_.pop_front();
-    }
-  }
-  return run;
+  return runs_.Put(run_id, std::make_shared<const RunRecord>(std::move(*stored)));
 }
 
 std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock& clock, const WorkClaim& claim,

@@ -47,13 +47,32 @@ class TryCache {
   std::shared_ptr<const RunRecord> Run(StateStore& store, const std::string& run_id);
 
  private:
-  static constexpr size_t kMaxDags = 32;
-  static constexpr size_t kMaxRuns = 256;
+  // At most `max` values; the oldest goes first. Guarded by the cache's mu_.
+  template <typename K, typename V>
+  struct Bounded {
+    size_t max;
+    std::map<K, std::shared_ptr<const V>> items;
+    std::deque<K> order;
+    std::shared_ptr<const V> Find(const K& key) const {
+      auto it = items.find(key);
+      return it == items.end() ? nullptr : it->second;
+    }
+    // The value kept for `key`: `value`, or one another thread put first.
+    std::shared_ptr<const V> Put(const K& key, std::shared_ptr<const V> value) {
+      auto [it, added] = items.emplace(key, std::move(value));
+      if (added) {
+        order.push_back(key);
+        if (order.size() > max) {
+          items.erase(order.front());
+          order.pop_front();
+        }
+      }
+      return it->second;
+    }
+  };
   std::mutex mu_;
-  std::map<std::pair<std::string, int>, std::shared_ptr<const DagSpec>> dags_;  // guarded by mu_
-  std::deque<std::pair<std::string, int>> dag_order_;                           // guarded by mu_
-  std::map<std::string, std::shared_ptr<const RunRecord>> runs_;                // guarded by mu_
-  std::deque<std::string> run_order_;                                           // guarded by mu_
+  Bounded<std::pair<std::string, int>, DagSpec> dags_{32, {}, {}};  // guarded by mu_
+  Bounded<std::string, RunRecord> runs_{256, {}, {}};               // guarded by mu_
 };
 
 // Runs a claimed try here: its DAG version and run read from the store (or `cache`), its
