@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/doc.h"
@@ -24,6 +26,16 @@ struct RetryPolicy {
   Duration DelayBefore(int next_try) const;
 };
 
+// `map_over`: where a mapped task's items come from (dag-reference.md, "Fan-out").
+struct MapOver {
+  enum class Kind { kList, kParam, kGlob };
+  Kind kind = Kind::kList;
+  std::vector<std::string> items;  // kList: the literal items, as text
+  std::string name;                // kParam: the list parameter; kGlob: the pattern
+
+  bool operator==(const MapOver&) const = default;
+};
+
 struct TaskSpec {
   std::string id;
   std::string op;
@@ -37,8 +49,24 @@ struct TaskSpec {
   bool persist = true;
   std::string queue = "default";              // which workers may run it (piped worker --queues)
   std::optional<std::string> input;           // resolved data input (with.input or the single upstream producer)
+  std::optional<MapOver> map_over;            // one instance per item, made when the run reaches the task
+  int max_map_length = 10000;
+  // The task is mapped over the same items as its `input` task: instance i
+  // reads that task's instance i (otherwise the concatenation of them all).
+  bool map_by_item = false;
+  // Set on an instance of a mapped task (MapInstance): its index and item.
+  int map_index = -1;
+  std::string map_item;
   Mark mark;                                  // where the task's id is in the file
 };
+
+// The id of instance `index` of mapped task `task_id`: "TASK[INDEX]".
+std::string MapInstanceId(std::string_view task_id, int index);
+// The inverse: {TASK, INDEX}, or nullopt when `id` names no instance.
+std::optional<std::pair<std::string, int>> ParseMapInstanceId(std::string_view id);
+// The spec instance `index` of `mapped` runs with: its id, item and index
+// set, no map_over, and its input the matching instance when map_by_item.
+TaskSpec MapInstance(const TaskSpec& mapped, int index, std::string item);
 
 // A parameter's default value: a scalar or a list of scalars, as YAML text.
 struct ParamSpec {

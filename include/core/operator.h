@@ -139,6 +139,10 @@ class TaskContext {
   virtual void ProcessStarted(int pgid) = 0;
   // Another task's output in this run, or nullptr.
   virtual std::shared_ptr<const Dataset> Input(std::string_view task_id) = 0;
+  // How many instances task `task_id` of this run was mapped into
+  // (map_over), whose outputs stand for its own in item order; 0 when it is
+  // not mapped (or not known to this try: it reads no such task).
+  virtual int MappedInstances(std::string_view /*task_id*/) const { return 0; }
   virtual void SetOutput(std::shared_ptr<const Dataset> output) = 0;
   virtual const std::string& run_id() const = 0;
   virtual const std::string& dag_id() const = 0;

@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 struct DagRecord {
   std::string dag_id;
@@ -80,6 +80,9 @@ struct TaskInstanceRecord {
   std::optional<TimePoint> next_try_at;  // while up_for_retry
   std::string error;              // last failure reason
   std::string metrics_json;       // rows in/out, report summary: a JSON object, "{}" when none
+  // An instance of a mapped task ("TASK[INDEX]"): its index and item.
+  std::optional<int> map_index;
+  std::string map_item;
 };
 
 struct TaskTryRecord {
@@ -157,8 +160,12 @@ struct ModelSummary {
 };
 
 struct NewTaskInstance {
+  NewTaskInstance(std::string id, int tries, std::optional<int> index = std::nullopt, std::string item = {})
+      : task_id(std::move(id)), max_tries(tries), map_index(index), map_item(std::move(item)) {}
   std::string task_id;
   int max_tries = 1;
+  std::optional<int> map_index;  // an instance of a mapped task (AddTaskInstances)
+  std::string map_item;
 };
 
 struct RunFilter {
@@ -280,6 +287,12 @@ class StateStore {
   // created_at) and one task instance per task id in `pending`, atomically. Throws kConflict if the run id exists, or if it is a
   // scheduled run for a tick (dag_id, logical_date) that already has one.
   virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) = 0;
+  // Adds the instances of mapped task `task_id` to its run (pending, listed
+  // right after it by map_index); those that exist already are kept as they
+  // are. False, with nothing added, when the run has no task `task_id` or,
+  // with a `fence`, when the run's coordinator is not `fence`.
+  virtual bool AddTaskInstances(const std::string& run_id, const std::string& task_id, const std::string& fence,
+                                const std::vector<NewTaskInstance>& instances) = 0;
   virtual std::optional<RunRecord> GetRun(const std::string& run_id) = 0;
   // Newest first (created_at, then logical_date, then run_id, descending).
   virtual std::vector<RunRecord> ListRuns(const RunFilter& filter) = 0;

@@ -251,7 +251,8 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
   for (const auto& t : run["tasks"]) {
     rows.push_back({t["task_id"], t["state"], t["try"].dump() + "/" + t["max_tries"].dump(),
                     t["started_at"].is_null() ? "" : t["started_at"].get<std::string>(),
-                    views::TaskDetail(t.value("metrics", json::object()), t["error"].get<std::string>())});
+                    t.contains("waiting") ? t["waiting"].get<std::string>()
+                                          : views::TaskDetail(t.value("metrics", json::object()), t["error"].get<std::string>())});
   }
   std::cout << FormatTable(rows);
   return kExitOk;

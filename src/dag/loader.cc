@@ -33,7 +33,8 @@ const std::vector<std::string> kTopLevelKeys = {
     "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks"};
 const std::vector<std::string> kTaskKeys = {
     "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
-    "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue"};
+    "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue",
+    "map_over", "max_map_length"};
 const std::vector<std::string> kDefaultsKeys = {"retries", "retry_delay", "retry_backoff",
                                                 "max_retry_delay", "timeout", "trigger_rule"};
 const std::vector<std::string> kTriggerRuleNames = {"all_success", "all_done",  "all_failed",
@@ -84,6 +85,7 @@ struct TaskMarks {
   std::vector<Mark> depends_on;  // one per TaskSpec::depends_on entry
   std::vector<Mark> env;         // one per TaskSpec::env entry
   Mark run;
+  Mark map_over;
 };
 
 // Validates one parsed document into a DagSpec, collecting diagnostics.
@@ -115,8 +117,15 @@ class Validator {
       return;
     }
     ReadTasks(*tasks, defaults, dag);
+    for (size_t t = 0; t < dag.tasks.size(); ++t) CheckMapParam(dag.tasks[t], marks_[t], dag);
     // Template and argument checks do not need a sound graph: report them too.
-    if (CheckGraph(dag)) ResolveInputs(dag);
+    if (CheckGraph(dag)) {
+      ResolveInputs(dag);
+      for (TaskSpec& task : dag.tasks) {
+        const TaskSpec* source = task.input ? Task(dag, *task.input) : nullptr;
+        task.map_by_item = task.map_over && source && source->map_over == task.map_over;
+      }
+    }
     for (size_t t = 0; t < dag.tasks.size(); ++t) CheckTemplates(dag.tasks[t], marks_[t], dag);
     for (const TaskSpec& task : dag.tasks) {
       if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);
@@ -458,6 +467,69 @@ class Validator {
         }
       }
     }
+    if (const DocNode* m = node.Find("map_over")) ReadMapOver(*m, task, marks);
+    if (auto n = Int(node.Find("max_map_length"), "max_map_length", 1)) task.max_map_length = int(*n);
+  }
+
+  // `map_over`: a list of scalars, "{{ params.NAME }}" naming a list
+  // parameter (checked by CheckMapParam once the params are known), or
+  // {glob: PATTERN}.
+  void ReadMapOver(const DocNode& node, TaskSpec& task, TaskMarks& marks) {
+    marks.map_over = node.mark();
+    MapOver m;
+    if (node.is_sequence()) {
+      for (const auto& item : node.items()) {
+        if (!item->is_scalar()) {
+          diags_.Add(item->mark(), "map_over items must be scalars (text or numbers), not " + item->TypeName());
+          return;
+        }
+        m.items.push_back(item->text());
+      }
+      m.kind = MapOver::Kind::kList;
+    } else if (node.is_map()) {
+      CheckKnownKeys(node, {"glob"}, " in map_over of task ", task.id);
+      const DocNode* glob = node.Find("glob");
+      auto pattern = glob ? String(glob, "glob") : std::nullopt;
+      if (!glob) diags_.Add(node.mark(), "map_over as a map needs 'glob: PATTERN'");
+      if (!pattern) return;
+      if (pattern->empty() || pattern->find("{{") != std::string::npos) {
+        diags_.Add(glob->mark(), "map_over glob must be a file pattern without templates, not " + Quote(*pattern));
+        return;
+      }
+      m.kind = MapOver::Kind::kGlob;
+      m.name = *pattern;
+    } else if (node.is_scalar()) {
+      std::string error;
+      auto tmpl = Template::Parse(node.text(), &error);
+      const bool one_param = tmpl && tmpl->parts().size() == 1 && tmpl->parts()[0].is_variable &&
+                             tmpl->parts()[0].text.starts_with("params.");
+      if (!one_param) {
+        diags_.Add(node.mark(), "map_over must be a list, \"{{ params.NAME }}\" naming a list parameter, or "
+                                "{glob: PATTERN}, not " + Quote(node.text()));
+        return;
+      }
+      m.kind = MapOver::Kind::kParam;
+      m.name = tmpl->parts()[0].text.substr(7);
+    } else {
+      diags_.Add(node.mark(), "map_over must be a list, \"{{ params.NAME }}\" or {glob: PATTERN}, not " +
+                                  node.TypeName());
+      return;
+    }
+    task.map_over = std::move(m);
+  }
+
+  void CheckMapParam(const TaskSpec& task, const TaskMarks& marks, const DagSpec& dag) {
+    if (!task.map_over || task.map_over->kind != MapOver::Kind::kParam) return;
+    const ParamSpec* param = dag.FindParam(task.map_over->name);
+    if (!param) {
+      std::vector<std::string> names;
+      for (const ParamSpec& p : dag.params) names.push_back(p.name);
+      diags_.Add(marks.map_over, "map_over names unknown parameter " + Quote(task.map_over->name) +
+                                     DidYouMean(task.map_over->name, names));
+    } else if (!param->value->is_sequence()) {
+      diags_.Add(marks.map_over, "map_over parameter " + Quote(param->name) + " must be a list, not " +
+                                     param->value->TypeName());
+    }
   }
 
   void ReadDependsOn(const DocNode& deps, TaskSpec& task, TaskMarks& marks) {
@@ -705,7 +777,7 @@ class Validator {
 
   // --- templates ----------------------------------------------------------------
 
-  void CheckTemplateText(const std::string& text, Mark mark, const DagSpec& dag) {
+  void CheckTemplateText(const std::string& text, Mark mark, const DagSpec& dag, bool mapped) {
     if (text.find("{{") == std::string::npos) return;  // only literal text: nothing to check
     std::string error;
     auto tmpl = Template::Parse(text, &error);
@@ -718,27 +790,33 @@ class Validator {
       const auto& builtins = BuiltinTemplateVariables();
       if (std::find(builtins.begin(), builtins.end(), part.text) != builtins.end()) continue;
       if (part.text.starts_with("params.") && dag.FindParam(part.text.substr(7))) continue;
+      if (part.text == "item" || part.text == "item.index") {
+        if (!mapped) diags_.Add(mark, "template variable " + Quote(part.text) + " is only for tasks with map_over");
+        continue;
+      }
       std::vector<std::string> known = builtins;
+      if (mapped) known.insert(known.end(), {"item", "item.index"});
       for (const ParamSpec& p : dag.params) known.push_back("params." + p.name);
       diags_.Add(mark, "unknown template variable " + Quote(part.text) + DidYouMean(part.text, known));
     }
   }
 
-  void CheckTemplatesIn(const DocNode& node, const DagSpec& dag) {
+  void CheckTemplatesIn(const DocNode& node, const DagSpec& dag, bool mapped) {
     if (node.is_scalar()) {
-      CheckTemplateText(node.text(), node.mark(), dag);
+      CheckTemplateText(node.text(), node.mark(), dag, mapped);
     } else if (node.is_sequence()) {
-      for (const auto& item : node.items()) CheckTemplatesIn(*item, dag);
+      for (const auto& item : node.items()) CheckTemplatesIn(*item, dag, mapped);
     } else if (node.is_map()) {
-      for (const auto& entry : node.entries()) CheckTemplatesIn(*entry.second, dag);
+      for (const auto& entry : node.entries()) CheckTemplatesIn(*entry.second, dag, mapped);
     }
   }
 
   void CheckTemplates(const TaskSpec& task, const TaskMarks& marks, const DagSpec& dag) {
-    CheckTemplatesIn(*task.with, dag);
-    if (!task.run.empty()) CheckTemplateText(task.run, marks.run, dag);
+    const bool mapped = task.map_over.has_value();
+    CheckTemplatesIn(*task.with, dag, mapped);
+    if (!task.run.empty()) CheckTemplateText(task.run, marks.run, dag, mapped);
     for (size_t idx = 0; idx < task.env.size(); ++idx) {
-      CheckTemplateText(task.env[idx].second, marks.env[idx], dag);
+      CheckTemplateText(task.env[idx].second, marks.env[idx], dag, mapped);
     }
   }
 

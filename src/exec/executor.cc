@@ -12,6 +12,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "dag/map_items.h"
 #include "exec/dag_slots.h"
 #include "core/operator.h"
 #include "exec/cancel_token.h"
@@ -162,8 +163,8 @@ class Executor::RunExecution {
       if (restore) {
         Restore();
       } else {
-        for (size_t idx = 0; idx < slots_.size(); ++idx) {
-          if (slots_[idx].upstream.total == 0) MakeReady(idx);
+        for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) {
+          if (slots_[idx].upstream.total == 0 && Reach(idx)) Propagate(idx);
         }
       }
       Dispatch();
@@ -268,7 +269,15 @@ class Executor::RunExecution {
     // A warm start: the next try, prepared while the last upstream task runs.
     std::shared_ptr<TryContext> warm;
     bool warming = false;  // being prepared (outside the lock)
+    // map_over. A mapped task runs no try of its own: when the run reaches
+    // it, its instances (slots appended to slots_) are made and queued; it
+    // stays `running` until they have all ended.
+    bool expanded = false;            // its instances exist
+    std::vector<size_t> instances;    // in item order
+    int instances_left = 0;           // not ended
+    size_t mapped_from = kNoSlot;     // an instance's mapped task
   };
+  static constexpr size_t kNoSlot = size_t(-1);
 
   // On the worker thread that ran the try. Notifies while holding the lock:
   // once it is released the run may end and this object be gone.
@@ -322,11 +331,24 @@ class Executor::RunExecution {
     const TaskSpec& spec = *slot.spec;
     std::string log_path = (LogFolder() / (spec.id + "." + std::to_string(try_number) + ".log")).string();
     RenderedTry rendered = RenderTry(dag_, spec, run_, params_, try_number);
-    return std::make_shared<TryContext>(
+    auto ctx = std::make_shared<TryContext>(
         spec, std::move(rendered.args), std::move(rendered.command), std::move(rendered.env), dag_dir_, log_path,
         try_number, std::move(token), &outputs_, &outputs_mu_, ex_.store_, ex_.options_.record_processes,
         run_, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
         ex_.clock_, &ex_.ops_);
+    ctx->SetMapped(MappedReads(idx));
+    return ctx;
+  }
+
+  // The mapped tasks task `idx` may read (an instance: those its mapped task
+  // may read), with their number of instances.
+  TryContext::MappedCounts MappedReads(size_t idx) const {
+    TryContext::MappedCounts out;
+    const size_t task = slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from;
+    for (size_t u : slots_[task].reads) {
+      if (slots_[u].expanded) out[slots_[u].spec->id] = int(slots_[u].instances.size());
+    }
+    return out;
   }
 
   // Warm starts. Once a try's process runs (on its worker, outside the
@@ -350,7 +372,7 @@ class Executor::RunExecution {
       if (!ready_.local.empty()) return;
       for (size_t down : slots_[idx].downstream) {
         Slot& d = slots_[down];
-        if (d.state != TaskState::kPending || d.warm || d.warming) continue;
+        if (d.state != TaskState::kPending || d.warm || d.warming || d.spec->map_over) continue;
         UpstreamCounts if_success = d.upstream;
         Count(TaskState::kSuccess, if_success);
         if (Evaluate(d.spec->trigger_rule, if_success) != Decision::kRun) continue;
@@ -456,7 +478,8 @@ class Executor::RunExecution {
     job.queue = spec.queue;
     job.cancel = ctx->token();
     if (remote) {
-      job.payload = TryPayloadJson({dag_.id, run_.dag_version, dag_dir_, ctx->log_path(), ctx->artifact_dir()});
+      job.payload = TryPayloadJson({dag_.id, run_.dag_version, dag_dir_, ctx->log_path(), ctx->artifact_dir(),
+                                    spec.map_item, MappedReads(idx)});
     }
     job.execute = [ctx, op] {
       try {
@@ -577,17 +600,124 @@ class Executor::RunExecution {
   void Finish(size_t idx) {
     --unfinished_;
     ReleaseOutputs(idx);
-    Propagate(idx);
+    if (slots_[idx].mapped_from != kNoSlot) {
+      InstanceEnded(slots_[idx].mapped_from);
+    } else {
+      Propagate(idx);
+    }
+  }
+
+  // The run reached task `idx` (its trigger rule says run): queued, or for
+  // a mapped task its instances made and queued. True when that ended the
+  // task (no items, or items that cannot be had), so that its downstream
+  // tasks must hear of it.
+  bool Reach(size_t idx) {
+    if (!slots_[idx].spec->map_over) {
+      MakeReady(idx);
+      return false;
+    }
+    Slot& slot = slots_[idx];
+    const TaskSpec& spec = *slot.spec;
+    if (!slot.expanded) {  // a run taken over may have them already
+      std::vector<std::string> items;
+      try {
+        items = MapItems(spec, params_, dag_dir_);
+      } catch (const Error& e) {
+        EndUnstarted(idx, TaskState::kFailed, e.what());
+        return true;
+      }
+      if (items.empty()) {
+        EndUnstarted(idx, TaskState::kSkipped, "map_over has no items");
+        return true;
+      }
+      std::vector<NewTaskInstance> instances;
+      instances.reserve(items.size());
+      for (size_t i = 0; i < items.size(); ++i) {
+        instances.push_back({MapInstanceId(spec.id, int(i)), 1 + spec.retry.retries, int(i), items[i]});
+      }
+      // Stored at once (rarely: once per mapped task and run), so that the
+      // transitions queued below find their rows.
+      if (!ex_.store_.AddTaskInstances(run_.run_id, spec.id, fence_, instances)) {
+        throw Error::Conflict("the instances of task '" + spec.id + "' of run " + run_.run_id +
+                              " could not be added (the run is coordinated elsewhere)");
+      }
+      for (size_t i = 0; i < items.size(); ++i) AddInstance(idx, int(i), std::move(items[i]));
+    }
+    ++slot.try_number;  // the store opens a try for the span of its instances
+    TaskTransition t = Transition(idx, {TaskState::kPending}, TaskState::kRunning);
+    t.reason = "mapped over " + std::to_string(slot.instances.size()) + " items";
+    t.worker = ex_.options_.worker_name;
+    Apply(idx, t);
+    for (size_t i : slot.instances) {
+      if (slots_[i].state == TaskState::kPending) MakeReady(i);
+    }
+    if (slot.instances_left == 0) InstanceEnded(idx, /*last=*/true);  // restored with all ended
+    return false;
+  }
+
+  // A slot for instance `index` of mapped task `mapped`, pending.
+  void AddInstance(size_t mapped, int index, std::string item) {
+    const TaskSpec& spec = instance_specs_.emplace_back(MapInstance(*slots_[mapped].spec, index, std::move(item)));
+    const size_t idx = slots_.size();
+    Slot& slot = slots_.emplace_back();  // a deque: references to other slots stay valid
+    slot.spec = &spec;
+    slot.mapped_from = mapped;
+    Slot& of = slots_[mapped];
+    of.expanded = true;
+    of.instances.push_back(idx);
+    ++of.instances_left;
+    ++unfinished_;
+  }
+
+  // An instance of mapped task `mapped` ended; once the last has, so does
+  // the task: failed when one failed, cancelled when one was, else success.
+  void InstanceEnded(size_t mapped, bool last = false) {
+    Slot& slot = slots_[mapped];
+    if (!last && --slot.instances_left > 0) return;
+    int failed = 0;
+    int cancelled = 0;
+    for (size_t i : slot.instances) {
+      failed += slots_[i].state == TaskState::kFailed || slots_[i].state == TaskState::kUpstreamFailed;
+      cancelled += slots_[i].state == TaskState::kCancelled;
+    }
+    const std::string of = " of " + std::to_string(slot.instances.size()) + " instances ";
+    TaskTransition t = Transition(mapped, {TaskState::kRunning}, TaskState::kSuccess);
+    if (failed > 0) {
+      t.to = TaskState::kFailed;
+      t.reason = std::to_string(failed) + of + "failed";
+    } else if (cancelled > 0) {
+      t.to = TaskState::kCancelled;
+      t.reason = std::to_string(cancelled) + of + "cancelled";
+    }
+    t.worker = ex_.options_.worker_name;
+    Apply(mapped, t);
+    Finish(mapped);
+  }
+
+  // Ends a task that never ran a try (pending: a trigger rule, map_over).
+  void EndUnstarted(size_t idx, TaskState to, std::string reason) {
+    TaskTransition t = Transition(idx, {TaskState::kPending}, to);
+    t.reason = std::move(reason);
+    Apply(idx, t);
+    DropWarm(idx);
+    --unfinished_;
+    ReleaseOutputs(idx);
   }
 
   // A task ended: the in-memory outputs no unfinished task can read any more
   // are dropped, so a long pipeline holds about two tables at a time.
+  // An instance's output lives as long as its mapped task's.
   void ReleaseOutputs(size_t idx) {
     std::lock_guard lock(outputs_mu_);
     for (size_t u : slots_[idx].reads) {
-      if (--slots_[u].readers == 0 && IsTerminal(slots_[u].state)) outputs_.erase(slots_[u].spec->id);
+      if (--slots_[u].readers == 0 && IsTerminal(slots_[u].state)) DropOutput(u);
     }
-    if (slots_[idx].readers == 0) outputs_.erase(slots_[idx].spec->id);
+    const size_t owner = slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from;
+    if (slots_[owner].readers == 0) DropOutput(idx);
+  }
+  void DropOutput(size_t idx) {
+    outputs_.erase(slots_[idx].spec->id);
+    for (size_t i : slots_[idx].instances) outputs_.erase(slots_[i].spec->id);
   }
 
   // Tells the downstream tasks of an ended task, and theirs when they end
@@ -619,19 +749,11 @@ class Executor::RunExecution {
     Slot& d = slots_[idx];
     Decision decision = Evaluate(d.spec->trigger_rule, d.upstream);
     if (decision == Decision::kWait) return false;
-    if (decision == Decision::kRun) {
-      MakeReady(idx);
-      return false;
-    }
+    if (decision == Decision::kRun) return Reach(idx);
     bool skip = decision == Decision::kSkip;
-    TaskTransition t = Transition(idx, {TaskState::kPending},
-                                  skip ? TaskState::kSkipped : TaskState::kUpstreamFailed);
-    t.reason = "trigger rule " + std::string(ToString(d.spec->trigger_rule)) +
-               (skip ? " cannot hold" : ": an upstream task failed");
-    Apply(idx, t);
-    DropWarm(idx);
-    --unfinished_;
-    ReleaseOutputs(idx);
+    EndUnstarted(idx, skip ? TaskState::kSkipped : TaskState::kUpstreamFailed,
+                 "trigger rule " + std::string(ToString(d.spec->trigger_rule)) +
+                     (skip ? " cannot hold" : ": an upstream task failed"));
     return true;
   }
 
@@ -641,7 +763,21 @@ class Executor::RunExecution {
   // workers run on, and their results come here (Reattach).
   void Restore() {
     std::map<std::string, TaskInstanceRecord, std::less<>> stored;
-    for (auto& rec : ex_.store_.GetTaskInstances(run_.run_id)) stored.emplace(rec.task_id, std::move(rec));
+    std::map<std::string_view, size_t> task_slots;
+    for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) task_slots[dag_.tasks[idx].id] = idx;
+    for (auto& rec : ex_.store_.GetTaskInstances(run_.run_id)) {
+      if (rec.map_index) {  // an instance of a mapped task (in index order)
+        auto id = ParseMapInstanceId(rec.task_id);
+        auto of = id ? task_slots.find(id->first) : task_slots.end();
+        if (of == task_slots.end() || !slots_[of->second].spec->map_over ||
+            id->second != int(slots_[of->second].instances.size())) {
+          throw Error::Corruption("run " + run_.run_id + " has a task instance '" + rec.task_id +
+                                  "' that is no instance of a mapped task of its DAG");
+        }
+        AddInstance(of->second, id->second, rec.map_item);
+      }
+      stored.emplace(rec.task_id, std::move(rec));
+    }
     for (Slot& slot : slots_) {
       auto it = stored.find(slot.spec->id);
       if (it == stored.end()) {
@@ -672,15 +808,28 @@ class Executor::RunExecution {
         ++unfinished_;
         continue;
       }
+      if (slots_[idx].mapped_from != kNoSlot) --slots_[slots_[idx].mapped_from].instances_left;
       for (size_t down : slots_[idx].downstream) Count(slots_[idx].state, slots_[down].upstream);
     }
     std::vector<TaskState> stored_states;
     for (const Slot& slot : slots_) stored_states.push_back(slot.state);
     std::vector<size_t> lost_for_good;
+    std::vector<size_t> mapped_ended;  // crashed between its last instance's end and its own
     for (size_t idx = 0; idx < slots_.size(); ++idx) {
       Slot& slot = slots_[idx];
       switch (stored_states[idx]) {
         case TaskState::kRunning: {
+          if (slot.spec->map_over) {  // its instances run; it ends with them
+            if (!slot.expanded) {
+              throw Error::Corruption("run " + run_.run_id + " has mapped task '" + slot.spec->id +
+                                      "' running with no instances");
+            }
+            if (slot.instances_left == 0) mapped_ended.push_back(idx);
+            for (size_t i : slot.instances) {
+              if (slots_[i].state == TaskState::kPending) MakeReady(i);
+            }
+            break;
+          }
           if (ex_.Remote(*slot.spec)) {
             Reattach(idx);
             break;
@@ -711,8 +860,11 @@ class Executor::RunExecution {
       }
     }
     for (size_t idx : lost_for_good) Finish(idx);
+    for (size_t idx : mapped_ended) {
+      if (slots_[idx].state == TaskState::kRunning) InstanceEnded(idx, /*last=*/true);
+    }
     // Pending tasks whose upstream tasks had ended before the takeover.
-    for (size_t idx = 0; idx < slots_.size(); ++idx) {
+    for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) {
       if (stored_states[idx] == TaskState::kPending && slots_[idx].state == TaskState::kPending &&
           Decide(idx)) {
         Propagate(idx);
@@ -759,7 +911,7 @@ class Executor::RunExecution {
     for (size_t idx = 0; idx < slots_.size(); ++idx) {
       Slot& slot = slots_[idx];
       if (slot.state == TaskState::kRunning) {
-        slot.token->Fire();
+        if (slot.token) slot.token->Fire();  // a mapped task has none: it ends with its instances
       } else if (!IsTerminal(slot.state)) {
         TaskTransition t = Transition(
             idx, {TaskState::kPending, TaskState::kQueued, TaskState::kUpForRetry},
@@ -768,6 +920,7 @@ class Executor::RunExecution {
         Apply(idx, t);
         DropWarm(idx);
         --unfinished_;
+        if (slot.mapped_from != kNoSlot) InstanceEnded(slot.mapped_from);
       }
     }
     std::erase_if(timers_, [](const auto& entry) { return !entry.second.timeout; });
@@ -909,7 +1062,8 @@ class Executor::RunExecution {
   int limit_ = 1;        // tries at once (max_active_tasks)
   int local_limit_ = 1;  // of them in this process
 
-  std::vector<Slot> slots_;
+  std::deque<Slot> slots_;          // the DAG's tasks, then instances of mapped tasks as they are made
+  std::deque<TaskSpec> instance_specs_;  // the specs of those instances
   struct ReadyQueue {
     std::deque<size_t> local;   // run here
     std::deque<size_t> remote;  // handed to workers

@@ -14,9 +14,11 @@ namespace pipeline {
 using nlohmann::json;
 
 std::string TryPayloadJson(const TryPayload& p) {
-  return json{{"dag_id", p.dag_id},       {"dag_version", p.dag_version},   {"dag_dir", p.dag_dir},
-              {"log_path", p.log_path},   {"artifact_dir", p.artifact_dir}}
-      .dump();
+  json out = {{"dag_id", p.dag_id},     {"dag_version", p.dag_version}, {"dag_dir", p.dag_dir},
+              {"log_path", p.log_path}, {"artifact_dir", p.artifact_dir}};
+  if (!p.map_item.empty()) out["map_item"] = p.map_item;
+  if (!p.mapped.empty()) out["mapped"] = p.mapped;
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 TryPayload ParseTryPayload(const std::string& text) {
@@ -37,6 +39,14 @@ TryPayload ParseTryPayload(const std::string& text) {
   p.dag_dir = string("dag_dir");
   p.log_path = string("log_path");
   p.artifact_dir = string("artifact_dir");
+  if (j.contains("map_item")) p.map_item = string("map_item");
+  if (j.contains("mapped")) {
+    if (!j["mapped"].is_object()) throw Error::InvalidArgument("a try's payload has a 'mapped' that is no object");
+    for (const auto& [task, count] : j["mapped"].items()) {
+      if (!count.is_number_integer()) throw Error::InvalidArgument("a try's payload has a non-integer 'mapped' count");
+      p.mapped[task] = count.get<int>();
+    }
+  }
   return p;
 }
 
@@ -103,6 +113,12 @@ std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock&
     std::shared_ptr<const DagSpec> dag = dags.Dag(store, ops, payload.dag_id, payload.dag_version, &why);
     if (!dag) throw Error::NotFound(why);
     const TaskSpec* task = dag->FindTask(item.task_id);
+    std::optional<TaskSpec> instance;  // of a mapped task: TASK[INDEX]
+    if (auto mapped = task ? std::nullopt : ParseMapInstanceId(item.task_id)) {
+      if (const TaskSpec* of = dag->FindTask(mapped->first); of && of->map_over) {
+        task = &instance.emplace(MapInstance(*of, mapped->second, payload.map_item));
+      }
+    }
     if (!task) throw Error::NotFound("DAG " + payload.dag_id + " has no task '" + item.task_id + "'");
     std::shared_ptr<const RunRecord> run = dags.Run(store, item.run_id);
     if (!run) throw Error::NotFound("no run " + item.run_id);
@@ -114,6 +130,7 @@ std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock&
     TryContext ctx(*task, std::move(rendered.args), std::move(rendered.command), std::move(rendered.env),
                    payload.dag_dir, payload.log_path, item.try_number, std::move(cancel), &outputs, &outputs_mu, store,
                    /*record_processes=*/false, *run, payload.artifact_dir, clock, &ops);
+    ctx.SetMapped(std::move(payload.mapped));
     result = op->Execute(ctx);
   } catch (const std::exception& e) {
     result = TaskResult::Failure(e.what());

@@ -25,6 +25,10 @@ struct TryPayload {
   std::string dag_dir;       // where a shell task runs (the DAG file's folder)
   std::string log_path;      // on the shared filesystem
   std::string artifact_dir;  // on the shared filesystem
+  // An instance of a mapped task: its item (its index is in its id).
+  std::string map_item;
+  // The mapped tasks the try may read, by id: how many instances each has.
+  std::map<std::string, int, std::less<>> mapped;
 };
 std::string TryPayloadJson(const TryPayload& p);
 // Throws Error(kInvalidArgument) naming what is missing or of the wrong type.

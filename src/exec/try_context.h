@@ -30,6 +30,8 @@ namespace pipeline {
 class TryContext final : public TaskContext {
  public:
   using Outputs = std::map<std::string, std::shared_ptr<const Dataset>, std::less<>>;
+  // Mapped task id -> its number of instances (the ones this try may read).
+  using MappedCounts = std::map<std::string, int, std::less<>>;
 
   TryContext(const TaskSpec& task, std::shared_ptr<const DocNode> args, std::string command,
              std::vector<std::pair<std::string, std::string>> env, std::string dag_dir,
@@ -81,6 +83,12 @@ class TryContext final : public TaskContext {
   }
   // Called on the try's worker once ProcessStarted() has recorded the process.
   void OnProcessStarted(std::function<void()> f) { on_process_started_ = std::move(f); }
+
+  void SetMapped(MappedCounts mapped) { mapped_ = std::move(mapped); }
+  int MappedInstances(std::string_view task_id) const override {
+    auto it = mapped_.find(task_id);
+    return it == mapped_.end() ? 0 : it->second;
+  }
 
   std::shared_ptr<const Dataset> Input(std::string_view task_id) override {
     std::lock_guard lock(*outputs_mu_);
@@ -176,6 +184,7 @@ class TryContext final : public TaskContext {
   std::unique_ptr<PreparedTry> prepared_;
   int recorded_pgid_ = 0;  // recorded with the try's start
   std::function<void()> on_process_started_;
+  MappedCounts mapped_;
 };
 
 }  // namespace pipeline

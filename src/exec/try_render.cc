@@ -13,6 +13,8 @@ std::string TryVariable(std::string_view name, const DagSpec& dag, const TaskSpe
   if (name == "dag.id") return dag.id;
   if (name == "task.id") return task.id;
   if (name == "task.try") return std::to_string(try_number);
+  if (name == "item") return task.map_item;
+  if (name == "item.index") return task.map_index >= 0 ? std::to_string(task.map_index) : "";
   if (name == "run.id") return run.run_id;
   if (name == "run.logical_date") return FormatIso8601(run.logical_date);
   if (name == "run.data_interval_start") return FormatIso8601(run.data_interval_start);

@@ -19,7 +19,32 @@
 namespace pipeline::ops {
 namespace fs = std::filesystem;
 
+namespace {
+
+// The outputs of the `count` instances of mapped task `task_id`, one after
+// the other in item order (their batches shared, not copied).
+columnar::TablePtr MappedInputTable(TaskContext& ctx, const std::string& task_id, int count) {
+  auto out = std::make_shared<columnar::Table>();
+  for (int i = 0; i < count; ++i) {
+    const std::string part_id = MapInstanceId(task_id, i);
+    columnar::TablePtr part = InputTable(ctx, part_id);
+    if (i == 0) {
+      *out = columnar::Table(part->schema());
+      for (const auto& [key, value] : part->metadata()) out->SetMetadata(key, value);
+    } else if (!(part->schema() == out->schema())) {
+      throw Error::InvalidArgument("the outputs of mapped task '" + task_id + "' differ in columns: " + part_id +
+                                   " has " + SchemaJson(part->schema()) + ", " + MapInstanceId(task_id, 0) + " has " +
+                                   SchemaJson(out->schema()));
+    }
+    for (const columnar::Batch& batch : part->batches()) out->AddBatch(batch);
+  }
+  return out;
+}
+
+}  // namespace
+
 columnar::TablePtr InputTable(TaskContext& ctx, const std::string& task_id) {
+  if (int count = ctx.MappedInstances(task_id); count > 0) return MappedInputTable(ctx, task_id, count);
   if (auto data = ctx.Input(task_id)) {
     if (auto* t = dynamic_cast<const TableDataset*>(data.get())) return t->table();
   }
@@ -28,6 +53,16 @@ columnar::TablePtr InputTable(TaskContext& ctx, const std::string& task_id) {
     throw Error::NotFound("the output of task '" + task_id +
                           "' is neither in memory nor persisted (was it run with persist: false "
                           "in an earlier process?)");
+  }
+  // Written by another process, maybe on another machine (a worker): read
+  // only what its writer recorded.
+  if (!artifact->content_hash.empty()) {
+    std::string hash = FileHash(artifact->uri);
+    if (hash != artifact->content_hash) {
+      throw Error::Corruption("the output of task '" + task_id + "' (" + artifact->uri +
+                              ") is not what the task wrote: its content hash is " + hash + ", recorded " +
+                              artifact->content_hash);
+    }
   }
   try {
     return columnar::ReadParquetFile(artifact->uri);

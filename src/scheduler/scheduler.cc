@@ -468,11 +468,20 @@ RunRecord Scheduler::Clear(const std::string& run_id, const std::string& task_id
   }
   TimePoint now = clock_.Now();
   std::vector<TaskTransition> batch;
+  // The instances of a mapped task are cleared with it (and run again over
+  // the items they were made for).
+  std::vector<std::string> ids;
   for (const TaskSpec& t : spec->tasks) {
-    if (!chosen.count(t.id)) continue;
+    if (chosen.count(t.id)) ids.push_back(t.id);
+  }
+  for (const TaskInstanceRecord& rec : store_.GetTaskInstances(run_id)) {
+    auto of = rec.map_index ? ParseMapInstanceId(rec.task_id) : std::nullopt;
+    if (of && chosen.count(of->first)) ids.push_back(rec.task_id);
+  }
+  for (const std::string& id : ids) {
     TaskTransition tr;
     tr.run_id = run_id;
-    tr.task_id = t.id;
+    tr.task_id = id;
     tr.from = {TaskState::kSuccess, TaskState::kFailed, TaskState::kUpstreamFailed,
                TaskState::kSkipped, TaskState::kCancelled};
     tr.to = TaskState::kPending;

@@ -286,6 +286,11 @@ ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX runs_running ON runs(created_at) WHERE state = 'running';
 )sql",
+    // Version 8: the instances of mapped tasks.
+    R"sql(
+ALTER TABLE task_instances ADD COLUMN map_index INTEGER;
+ALTER TABLE task_instances ADD COLUMN map_item TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -351,7 +356,7 @@ RunRecord ReadRun(const pqxx::row& r) {
 
 constexpr const char* kTaskColumns =
     "run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, error, "
-    "metrics";
+    "metrics, map_index, map_item";
 TaskInstanceRecord ReadTaskInstance(const pqxx::row& r) {
   TaskInstanceRecord t;
   t.run_id = r[0].as<std::string>();
@@ -364,6 +369,8 @@ TaskInstanceRecord ReadTaskInstance(const pqxx::row& r) {
   t.next_try_at = OptTime(r[7]);
   t.error = r[8].as<std::string>();
   t.metrics_json = r[9].as<std::string>();
+  if (!r[10].is_null()) t.map_index = r[10].as<int>();
+  t.map_item = r[11].as<std::string>();
   return t;
 }
 
@@ -783,6 +790,34 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
   });
 }
 
+bool PostgresStore::AddTaskInstances(const std::string& run_id, const std::string& task_id, const std::string& fence,
+                                     const std::vector<NewTaskInstance>& instances) {
+  return impl_->RunIf("add task instances", [&](pqxx::work& tx) {
+    if (!fence.empty()) {
+      pqxx::result c = tx.exec_params("SELECT 1 FROM runs WHERE run_id = $1 AND coordinator = $2 FOR SHARE", run_id,
+                                      fence);
+      if (c.empty()) return false;
+    }
+    pqxx::result pos =
+        tx.exec_params("SELECT position FROM task_instances WHERE run_id = $1 AND task_id = $2", run_id, task_id);
+    if (pos.empty()) return false;
+    const std::string position = pos[0][0].as<std::string>();
+    const std::string id = tx.quote(run_id);
+    // One statement for them all (up to max_map_length rows), values quoted by libpq.
+    for (size_t from = 0; from < instances.size(); from += 1000) {
+      std::string sql = "INSERT INTO task_instances(run_id, task_id, position, state, max_tries, map_index, map_item) VALUES";
+      for (size_t i = from; i < std::min(instances.size(), from + 1000); ++i) {
+        const NewTaskInstance& t = instances[i];
+        sql += std::string(i > from ? ", (" : " (") + id + ", " + tx.quote(t.task_id) + ", " + position +
+               ", 'pending', " + std::to_string(t.max_tries) + ", " +
+               (t.map_index ? std::to_string(*t.map_index) : std::string("NULL")) + ", " + tx.quote(t.map_item) + ")";
+      }
+      tx.exec(sql + " ON CONFLICT DO NOTHING");
+    }
+    return true;
+  });
+}
+
 std::optional<RunRecord> PostgresStore::GetRun(const std::string& run_id) {
   return impl_->Read("get run", [&](pqxx::transaction_base& tx) -> std::optional<RunRecord> {
     pqxx::result r = tx.exec_params(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1", run_id);
@@ -975,7 +1010,7 @@ std::vector<TaskInstanceRecord> PostgresStore::GetTaskInstances(const std::strin
   return impl_->Read("get task instances", [&](pqxx::transaction_base& tx) {
     std::vector<TaskInstanceRecord> out;
     for (const auto& row : tx.exec_params(std::string("SELECT ") + kTaskColumns +
-                                              " FROM task_instances WHERE run_id = $1 ORDER BY position",
+                                              " FROM task_instances WHERE run_id = $1 ORDER BY position, COALESCE(map_index, -1)",
                                           run_id)) {
       out.push_back(ReadTaskInstance(row));
     }

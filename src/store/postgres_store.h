@@ -39,6 +39,8 @@ class PostgresStore final : public StateStore {
   std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) override;
   bool SetPaused(const std::string& dag_id, bool paused) override;
   void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) override;
+  bool AddTaskInstances(const std::string& run_id, const std::string& task_id, const std::string& fence,
+                        const std::vector<NewTaskInstance>& instances) override;
   std::optional<RunRecord> GetRun(const std::string& run_id) override;
   std::vector<RunRecord> ListRuns(const RunFilter& filter) override;
   int64_t CountRuns(const RunFilter& filter) override;

@@ -193,6 +193,11 @@ CREATE TABLE workers (
 ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // Version 8: the instances of mapped tasks.
+    R"sql(
+ALTER TABLE task_instances ADD COLUMN map_index INTEGER;
+ALTER TABLE task_instances ADD COLUMN map_item TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -542,12 +547,14 @@ TaskInstanceRecord ReadTaskInstance(const Statement& s) {
   t.next_try_at = s.OptTime(7);
   t.error = s.Text(8);
   t.metrics_json = s.Text(9);
+  if (!s.IsNull(10)) t.map_index = int(s.Int(10));
+  t.map_item = s.Text(11);
   return t;
 }
 
 constexpr const char* kTaskColumns =
     "run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, error, "
-    "metrics";
+    "metrics, map_index, map_item";
 
 }  // namespace
 
@@ -611,6 +618,31 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
                  "reason) VALUES(?1, '', 0, '', ?4, ?2, ?3)");
     tr.Bind(1, run.run_id).Bind(2, run.created_at).Bind(3, run.trigger)
         .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Run();
+  });
+}
+
+bool SqliteStore::AddTaskInstances(const std::string& run_id, const std::string& task_id, const std::string& fence,
+                                   const std::vector<NewTaskInstance>& instances) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->WriteIf([&] {
+    if (!fence.empty()) {
+      Statement c(*impl_->statements_, "SELECT coordinator FROM runs WHERE run_id = ?1");
+      c.Bind(1, run_id);
+      if (!c.Step() || c.Text(0) != fence) return false;
+    }
+    Statement pos(*impl_->statements_, "SELECT position FROM task_instances WHERE run_id = ?1 AND task_id = ?2");
+    pos.Bind(1, run_id).Bind(2, task_id);
+    if (!pos.Step()) return false;
+    const int64_t position = pos.Int(0);
+    Statement ins(*impl_->statements_,
+                  "INSERT INTO task_instances(run_id, task_id, position, state, max_tries, map_index, map_item) "
+                  "VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6) ON CONFLICT DO NOTHING");
+    for (const NewTaskInstance& t : instances) {
+      ins.Bind(1, run_id).Bind(2, t.task_id).Bind(3, position).Bind(4, t.max_tries);
+      ins.Bind(5, t.map_index ? std::optional<int64_t>(*t.map_index) : std::nullopt).Bind(6, t.map_item).Run();
+      ins.Reset();
+    }
+    return true;
   });
 }
 
@@ -801,7 +833,7 @@ bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<Run
 std::vector<TaskInstanceRecord> SqliteStore::GetTaskInstances(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, (std::string("SELECT ") + kTaskColumns +
-                           " FROM task_instances WHERE run_id = ?1 ORDER BY position"));
+                           " FROM task_instances WHERE run_id = ?1 ORDER BY position, COALESCE(map_index, -1)"));
   s.Bind(1, run_id);
   std::vector<TaskInstanceRecord> out;
   while (s.Step()) out.push_back(ReadTaskInstance(s));

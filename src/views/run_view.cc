@@ -1,5 +1,6 @@
 #include "views/run_view.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,35 @@ nlohmann::json Metrics(const std::string& text) {
 std::string Duration_(const std::optional<TimePoint>& start, const std::optional<TimePoint>& end) {
   if (!start || !end) return "";
   return FormatElapsed(std::chrono::duration_cast<Duration>(*end - *start));
+}
+
+// Running tries of `run` that sit in the work queue unclaimed, by task id:
+// what they wait for (a busy worker of their queue, or a queue no live
+// worker serves). Empty for an ended run (no query made).
+std::map<std::string, std::string> WaitingTries(StateStore& store, const RunRecord& run,
+                                                const std::vector<TaskInstanceRecord>& tasks) {
+  std::map<std::string, std::string> out;
+  if (IsTerminal(run.state)) return out;
+  std::map<std::string, int> running;  // task -> its current try
+  for (const TaskInstanceRecord& t : tasks) {
+    if (t.state == TaskState::kRunning) running[t.task_id] = t.try_number;
+  }
+  if (running.empty()) return out;
+  std::vector<WorkRecord> work = store.ListWork(run.run_id);
+  if (work.empty()) return out;
+  const TimePoint now = SystemClock::Default()->Now();
+  std::vector<WorkerRecord> workers = store.ListWorkers();
+  for (const WorkRecord& w : work) {
+    auto it = running.find(w.item.task_id);
+    if (w.state != "ready" || it == running.end() || it->second != w.item.try_number) continue;
+    const std::string& queue = w.item.queue;
+    bool served = std::any_of(workers.begin(), workers.end(), [&](const WorkerRecord& r) {
+      return r.live_until > now && std::find(r.queues.begin(), r.queues.end(), queue) != r.queues.end();
+    });
+    out[w.item.task_id] = served ? "waiting for a free worker of queue " + queue
+                                 : "waiting for a worker: no live worker serves queue " + queue;
+  }
+  return out;
 }
 
 }  // namespace
@@ -57,7 +87,9 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
                     {"columns", schema.is_object() && schema.contains("columns") ? schema["columns"] : nlohmann::json::array()},
                     {"created_at", FormatIso8601(a.created_at)}});
   }
-  for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
+  const std::vector<TaskInstanceRecord> instances = store.GetTaskInstances(run.run_id);
+  const std::map<std::string, std::string> waiting = WaitingTries(store, run, instances);
+  for (const TaskInstanceRecord& t : instances) {
     nlohmann::json tries = nlohmann::json::array();
     for (const TaskTryRecord& tr : by_task[t.task_id]) {
       tries.push_back({{"try", tr.try_number},
@@ -79,6 +111,11 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
                      {"metrics", Metrics(t.metrics_json)},
                      {"artifacts", artifacts.count(t.task_id) ? artifacts[t.task_id] : nlohmann::json::array()},
                      {"tries", tries}});
+    if (t.map_index) {  // an instance of a mapped task
+      tasks.back()["map_index"] = *t.map_index;
+      tasks.back()["map_item"] = t.map_item;
+    }
+    if (auto w = waiting.find(t.task_id); w != waiting.end()) tasks.back()["waiting"] = w->second;
   }
   out["tasks"] = tasks;
   return out;
@@ -96,10 +133,13 @@ std::string TaskDetail(const nlohmann::json& m, const std::string& error) {
 std::string RunTaskTable(StateStore& store, const RunRecord& run) {
   std::vector<std::vector<std::string>> rows = {
       {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
-  for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
+  const std::vector<TaskInstanceRecord> instances = store.GetTaskInstances(run.run_id);
+  const std::map<std::string, std::string> waiting = WaitingTries(store, run, instances);
+  for (const TaskInstanceRecord& t : instances) {
     nlohmann::json m = Metrics(t.metrics_json);
     auto count = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string(); };
-    const std::string detail = TaskDetail(m, t.error);
+    auto w = waiting.find(t.task_id);
+    const std::string detail = w != waiting.end() ? w->second : TaskDetail(m, t.error);
     rows.push_back({t.task_id, std::string(ToString(t.state)),
                     std::to_string(t.try_number) + "/" + std::to_string(t.max_tries),
                     t.started_at ? FormatIso8601(*t.started_at) : "",

@@ -277,6 +277,51 @@ tasks:
             "t.yaml:6:3: task 'd' needs with.input: no upstream task produces a table\n");
 }
 
+TEST(LoaderInputTest, MapOverFormsAndItemByItemInput) {
+  // Given the three forms of map_over, then each is read; a data task mapped
+  // over the same items as its input reads it item by item, one mapped over
+  // other items (or not mapped) reads all of it.
+  LoadResult r = Load(R"(dag: d
+params:
+  parts: [p1, p2]
+tasks:
+  a: {op: source, map_over: {glob: "in/*.csv"}, max_map_length: 50}
+  b: {op: sink, depends_on: [a], map_over: {glob: "in/*.csv"}}
+  c: {op: sink, depends_on: [b], map_over: [x, y]}
+  d: {op: sink, depends_on: [c]}
+  e: {op: shell, run: 'echo {{ item }} {{ item.index }}', map_over: "{{ params.parts }}"}
+)", DataOps());
+  ASSERT_TRUE(r.dag) << Render(r.diagnostics);
+  const TaskSpec& a = *r.dag->FindTask("a");
+  ASSERT_TRUE(a.map_over);
+  EXPECT_EQ(a.map_over->kind, MapOver::Kind::kGlob);
+  EXPECT_EQ(a.map_over->name, "in/*.csv");
+  EXPECT_EQ(a.max_map_length, 50);
+  EXPECT_FALSE(a.map_by_item);
+  EXPECT_TRUE(r.dag->FindTask("b")->map_by_item);
+  EXPECT_EQ(r.dag->FindTask("b")->max_map_length, 10000);
+  EXPECT_FALSE(r.dag->FindTask("c")->map_by_item);
+  EXPECT_EQ(r.dag->FindTask("c")->map_over->items, (std::vector<std::string>{"x", "y"}));
+  EXPECT_FALSE(r.dag->FindTask("d")->map_over);
+  EXPECT_EQ(r.dag->FindTask("e")->map_over->kind, MapOver::Kind::kParam);
+  EXPECT_EQ(r.dag->FindTask("e")->map_over->name, "parts");
+
+  TaskSpec instance = MapInstance(*r.dag->FindTask("b"), 3, "in/d.csv");
+  EXPECT_EQ(instance.id, "b[3]");
+  EXPECT_EQ(instance.input, "a[3]");
+  EXPECT_EQ(instance.map_item, "in/d.csv");
+  EXPECT_FALSE(instance.map_over);
+  EXPECT_EQ(MapInstance(*r.dag->FindTask("c"), 1, "y").input, "b");
+}
+
+TEST(LoaderInputTest, MapInstanceIdsRoundTrip) {
+  EXPECT_EQ(MapInstanceId("task", 12), "task[12]");
+  EXPECT_EQ(ParseMapInstanceId("task[12]"), std::make_pair(std::string("task"), 12));
+  for (const char* bad : {"task", "task[]", "task[01]", "task[-1]", "[1]", "task[1", "task[1]x", "task[a]"}) {
+    EXPECT_FALSE(ParseMapInstanceId(bad)) << bad;
+  }
+}
+
 TEST(LoaderFolderTest, LoadsValidFilesAndReportsInvalidOnes) {
   fs::path dir = fs::temp_directory_path() / ("pipe_folder_" + std::to_string(::getpid()));
   fs::create_directories(dir);

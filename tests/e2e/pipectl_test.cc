@@ -581,4 +581,42 @@ TEST_F(PipectlTest, RunJsonListsEachTasksArtifacts) {
   EXPECT_EQ(artifacts[0]["content_hash"].get<std::string>().size(), 21u);
 }
 
+TEST_F(PipectlTest, MappedDataTasksRunPerFileAndTheirOutputsAreConcatenatedInItemOrder) {
+  // Given three CSV files (globbed out of order), an ingest mapped over
+  // them, a transform mapped over the same files (so item by item) and an
+  // export of the transform (so the concatenation in item order), then
+  // every file goes through, the exported rows are in file order with the
+  // per-file derived column, and the instances show in `runs show`.
+  fs::create_directories(dir_ / "parts");
+  Write("parts/p2.csv", "id,amount\n3,30\n");
+  Write("parts/p1.csv", "id,amount\n1,10\n2,20\n");
+  Write("parts/p3.csv", "id,amount\n4,40\n5,50\n6,60\n");
+  fs::path dag = Write("fan.yaml", R"(dag: fan
+tasks:
+  load:
+    op: ingest
+    map_over: {glob: "parts/*.csv"}
+    with: {path: "{{ item }}", schema: {id: int64, amount: float64}}
+  double:
+    op: transform
+    depends_on: [load]
+    map_over: {glob: "parts/*.csv"}
+    with: {steps: [{derive: {twice: "amount * 2"}}]}
+  save: {op: export, depends_on: [double], with: {path: out.csv}}
+)");
+  json run = RunDag(dag);
+  EXPECT_EQ(run["state"], "success") << run.dump(2);
+  EXPECT_EQ(ReadFile(dir_ / "out.csv"), "id,amount,twice\n1,10,20\n2,20,40\n3,30,60\n4,40,80\n5,50,100\n6,60,120\n");
+  std::vector<std::string> ids;
+  for (const auto& t : run["tasks"]) ids.push_back(t["task_id"].get<std::string>() + "=" + t["state"].get<std::string>());
+  EXPECT_EQ(ids, (std::vector<std::string>{"load=success", "load[0]=success", "load[1]=success", "load[2]=success",
+                                           "double=success", "double[0]=success", "double[1]=success",
+                                           "double[2]=success", "save=success"}));
+  EXPECT_EQ(Task(run, "double[1]")["map_item"], "parts/p2.csv");
+  EXPECT_EQ(Task(run, "double[1]")["map_index"], 1);
+  Result show = Pipectl({"runs", "show", run["run_id"].get<std::string>()});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("load[2]"), std::string::npos) << show.out;
+}
+
 }  // namespace

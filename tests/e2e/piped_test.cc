@@ -18,6 +18,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <map>
+#include <set>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -121,6 +122,15 @@ class PipedTest : public testing::Test {
     args.insert(args.end(), flags.begin(), flags.end());
     return Spawn(args, {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / (name + ".log"), dir_ / (name + ".log"),
                  dir_);
+  }
+
+  // SIGTERM to each worker, then waits for it (a graceful stop).
+  static void StopWorkers(const std::vector<pid_t>& workers) {
+    for (pid_t w : workers) kill(w, SIGTERM);
+    for (pid_t w : workers) {
+      int status = 0;
+      waitpid(w, &status, 0);
+    }
   }
 
   int StopDaemon(int sig) {
@@ -867,6 +877,94 @@ TEST_F(PipedTest, TasksSurviveTenWorkerKills) {
   }
 }
 
+// The log of a try running on a worker is read while it runs (the worker
+// writes it where the coordinator's payload says, in the shared folder), and
+// `pipectl logs --follow` ends with the try.
+TEST_F(PipedTest, TheLogOfATryOnAWorkerIsReadWhileItRuns) {
+  WriteDag("talk.yaml", R"yaml(dag: talk
+tasks:
+  away: {op: shell, queue: remote, run: 'echo first; while [ ! -e go ]; do sleep 0.05; done; echo second'}
+)yaml");
+  StartDaemon({"--local-queues", "default"});
+  pid_t worker = StartWorker("w-talk", "remote", {"--heartbeat", "200ms", "--lease", "3s"});
+  Result r = Pipectl({"trigger", "talk"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Eventually([&] { return Pipectl({"logs", run, "away"}).out == "first\n"; }))
+      << Pipectl({"logs", run, "away"}).err;
+  EXPECT_EQ(Run(run)["tasks"][0]["state"], "running");
+  std::ofstream(dir_ / "dags" / "go") << "\n";
+  Result followed = Pipectl({"logs", run, "away", "--follow"});
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_EQ(followed.out, "first\nsecond\n");
+  EXPECT_TRUE(Eventually([&] { return RunEnded(run); }));
+  StopWorkers({worker});
+}
+
+// Fan-out over workers: a task mapped over 1,000 items runs each item
+// exactly once over 3 workers (each try appends its identity to a trace),
+// and its downstream task runs once after the last of them.
+TEST_F(PipedTest, AMappedTaskOverAThousandItemsRunsEachOnceOverThreeWorkers) {
+  WriteDag("fan.yaml", R"(dag: fan
+tasks:
+  items: {op: shell, run: 'true'}
+  each:
+    op: shell
+    queue: remote
+    depends_on: [items]
+    map_over: {glob: "parts/*.part"}
+    run: 'echo "{{ item.index }} {{ item }} {{ task.try }} $PIPE_TASK_ID" >> trace'
+  after: {op: shell, depends_on: [each], run: 'wc -l < trace > count'}
+)");
+  fs::create_directories(dir_ / "dags" / "parts");
+  for (int i = 0; i < 1000; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%04d.part", i);
+    std::ofstream(dir_ / "dags" / "parts" / name) << i << "\n";
+  }
+  StartDaemon({"--local-queues", "default"});
+  std::vector<pid_t> workers;
+  for (const char* name : {"w1", "w2", "w3"}) {
+    workers.push_back(StartWorker(name, "remote", {"--slots", "4", "--heartbeat", "500ms", "--lease", "10s"}));
+  }
+  Result r = Pipectl({"trigger", "fan"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  EXPECT_TRUE(Eventually([&] { return RunEnded(run); }, 240));
+  json finished = Run(run);
+  EXPECT_EQ(finished["state"], "success") << finished.dump(2).substr(0, 2000);
+  ASSERT_EQ(finished["tasks"].size(), 1003u);
+  EXPECT_EQ(finished["tasks"][1]["task_id"], "each");
+  EXPECT_EQ(finished["tasks"][2]["task_id"], "each[0]");
+  EXPECT_EQ(finished["tasks"][1001]["task_id"], "each[999]");
+  EXPECT_EQ(finished["tasks"][1001]["map_item"], "parts/0999.part");
+  std::set<std::string> by_worker;
+  for (size_t i = 2; i < 1002; ++i) {
+    const json& t = finished["tasks"][i];
+    EXPECT_EQ(t["state"], "success") << t.dump();
+    ASSERT_FALSE(t["tries"].empty());
+    by_worker.insert(t["tries"].back()["worker"].get<std::string>());
+  }
+  EXPECT_EQ(by_worker, (std::set<std::string>{"w1", "w2", "w3"}));
+  // Exactly once: one trace line per item, each in its own instance.
+  std::ifstream trace(dir_ / "dags" / "trace");
+  std::map<int, int> seen;
+  int index = 0, try_number = 0;
+  std::string item, id;
+  while (trace >> index >> item >> try_number >> id) {
+    ++seen[index];
+    char expected[32];
+    std::snprintf(expected, sizeof expected, "parts/%04d.part", index);
+    EXPECT_EQ(item, expected);
+    EXPECT_EQ(id, "each[" + std::to_string(index) + "]");
+    EXPECT_EQ(try_number, 1);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  for (const auto& [i, count] : seen) EXPECT_EQ(count, 1) << "item " << i;
+  EXPECT_EQ(ReadFile(dir_ / "dags" / "count"), "1000\n");
+  StopWorkers(workers);
+}
+
 // Fault test: a worker cut off from PostgreSQL mid-try (its connections go
 // through a Unix-socket proxy that the test cuts). It cannot renew, so it
 // kills its own try when the lease runs out and writes nothing about it; the
@@ -999,7 +1097,11 @@ tasks:
   EXPECT_EQ(workers[0]["queues"], json::array({"remote"}));
   EXPECT_EQ(workers[0]["live"], true);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_EQ(Run(run)["state"], "running");  // waiting, not failed
+  json waiting = Run(run);
+  EXPECT_EQ(waiting["state"], "running");  // waiting, not failed
+  EXPECT_EQ(waiting["tasks"][0]["waiting"], "waiting for a worker: no live worker serves queue nobody");
+  Result shown = Pipectl({"runs", "show", run});
+  EXPECT_NE(shown.out.find("no live worker serves queue nobody"), std::string::npos) << shown.out;
 
   pid_t served = worker("w-nobody", "nobody");
   ASSERT_TRUE(Eventually([&] { return RunEnded(run); }));

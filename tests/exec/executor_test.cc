@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -626,6 +628,166 @@ TEST_P(RandomDagTest, EveryTaskRunsOnceAfterItsUpstreams) {
       EXPECT_LT(start_pos["t" + std::to_string(up)], start_pos["t" + std::to_string(idx)]);
     }
   }
+}
+
+// --- map_over -----------------------------------------------------------------
+
+std::vector<std::string> Lines(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(ExecutorTest, MappedTaskRunsOneInstancePerItemThenItsDownstream) {
+  // Given a shell task mapped over a literal list, then each item runs once
+  // as TASK[INDEX] with {{ item }} and {{ item.index }}, the instances are
+  // stored after the task in item order, and the downstream task starts
+  // after the last of them.
+  DagSpec dag = Load(R"(dag: fan
+tasks:
+  m:
+    op: shell
+    map_over: [north, south, "east side"]
+    run: echo "{{ item }}|{{ item.index }}|{{ task.id }}" >> items.txt
+  after: {op: shell, depends_on: [m], run: wc -l < items.txt > count.txt}
+)");
+  EXPECT_EQ(Execute(dag, 2), RunState::kSuccess);
+  EXPECT_EQ(Lines(dir_ / "items.txt"),
+            (std::vector<std::string>{"east side|2|m[2]", "north|0|m[0]", "south|1|m[1]"}));
+  EXPECT_EQ(Lines(dir_ / "count.txt"), (std::vector<std::string>{"3"}));
+  auto tasks = store_->GetTaskInstances(run_id_);
+  std::vector<std::string> ids;
+  for (const auto& t : tasks) ids.push_back(t.task_id + "=" + std::string(ToString(t.state)));
+  EXPECT_EQ(ids, (std::vector<std::string>{"m=success", "m[0]=success", "m[1]=success", "m[2]=success",
+                                           "after=success"}));
+  EXPECT_EQ(tasks[1].map_index, 0);
+  EXPECT_EQ(tasks[3].map_item, "east side");
+  EXPECT_FALSE(tasks[0].map_index);
+  EXPECT_EQ(tasks[0].error, "");
+  auto transitions = store_->GetTransitions(run_id_);
+  auto reason = std::find_if(transitions.begin(), transitions.end(),
+                             [](const TransitionRecord& t) { return t.task_id == "m" && t.to_state == "running"; });
+  ASSERT_NE(reason, transitions.end());
+  EXPECT_EQ(reason->reason, "mapped over 3 items");
+}
+
+TEST_F(ExecutorTest, MapOverAListParameterAndAGlob) {
+  // Given one task mapped over a list parameter (overridden for the run)
+  // and one over a glob relative to the DAG's folder, then the items are
+  // the parameter's values and the matching files, sorted, still relative.
+  fs::create_directories(dir_ / "in");
+  for (const char* f : {"b.csv", "a.csv", "c.txt"}) std::ofstream(dir_ / "in" / f) << "x\n";
+  DagSpec dag = Load(R"(dag: fan
+params:
+  regions: [eu, us]
+tasks:
+  by_param: {op: fake, map_over: "{{ params.regions }}"}
+  by_glob: {op: fake, map_over: {glob: "in/*.csv"}}
+)");
+  RunRequest request = NewRequest(dag, "p1");
+  std::string error;
+  request.params = *ResolveParams(dag, {{"regions", "[eu, us, apac]"}}, &error);
+  ExecutorOptions options;
+  options.workers = 2;
+  options.log_root = (dir_ / "logs").string();
+  Executor executor(*store_, ops_, clock_, options);
+  EXPECT_EQ(executor.Execute(request, nullptr), RunState::kSuccess);
+  std::vector<std::string> items;
+  for (const auto& t : store_->GetTaskInstances("p1")) {
+    if (t.map_index) items.push_back(t.task_id + "=" + t.map_item);
+  }
+  EXPECT_EQ(items, (std::vector<std::string>{"by_param[0]=eu", "by_param[1]=us", "by_param[2]=apac",
+                                             "by_glob[0]=in/a.csv", "by_glob[1]=in/b.csv"}));
+}
+
+TEST_F(ExecutorTest, AFailedInstanceFailsTheMappedTaskOnceAllHaveEnded) {
+  // Given one instance of three that fails after its retry, then the other
+  // two still run, the mapped task fails naming how many failed, and its
+  // downstream task is upstream_failed; retries count per instance.
+  fake_->Script("m[1]", {Outcome::kFail});
+  DagSpec dag = Load(R"(dag: fan
+tasks:
+  m: {op: fake, map_over: [1, 2, 3], retries: 1, retry_delay: 1s}
+  after: {op: fake, depends_on: [m]}
+)");
+  EXPECT_EQ(Execute(dag, 2), RunState::kFailed);
+  EXPECT_EQ(StateOf("m[0]"), TaskState::kSuccess);
+  EXPECT_EQ(StateOf("m[1]"), TaskState::kFailed);
+  EXPECT_EQ(StateOf("m[2]"), TaskState::kSuccess);
+  EXPECT_EQ(Tries("m[1]").size(), 2u);
+  EXPECT_EQ(Tries("m[0]").size(), 1u);
+  auto m = store_->GetTaskInstance(run_id_, "m");
+  EXPECT_EQ(m->state, TaskState::kFailed);
+  EXPECT_EQ(m->error, "1 of 3 instances failed");
+  EXPECT_EQ(StateOf("after"), TaskState::kUpstreamFailed);
+}
+
+TEST_F(ExecutorTest, NoItemsSkipAndTooManyItemsFailTheMappedTask) {
+  // Given an empty glob, then the task is skipped (and so is what needs it);
+  // given more items than max_map_length, then it fails saying so and no
+  // instance is made.
+  DagSpec dag = Load(R"(dag: fan
+tasks:
+  none: {op: fake, map_over: {glob: "nothing/*.csv"}}
+  after_none: {op: fake, depends_on: [none]}
+  many: {op: fake, map_over: [a, b, c], max_map_length: 2}
+)");
+  EXPECT_EQ(Execute(dag, 2), RunState::kFailed);
+  auto none = store_->GetTaskInstance(run_id_, "none");
+  EXPECT_EQ(none->state, TaskState::kSkipped);
+  EXPECT_EQ(none->error, "map_over has no items");
+  EXPECT_EQ(StateOf("after_none"), TaskState::kSkipped);
+  auto many = store_->GetTaskInstance(run_id_, "many");
+  EXPECT_EQ(many->state, TaskState::kFailed);
+  EXPECT_EQ(many->error, "task 'many': map_over gives 3 items, more than max_map_length 2");
+  EXPECT_EQ(store_->GetTaskInstances(run_id_).size(), 3u);
+  EXPECT_TRUE(fake_->starts().empty());
+}
+
+TEST_F(ExecutorTest, CancelEndsTheInstancesAndThenTheMappedTask) {
+  fake_->Script("m[0]", {Outcome::kBlockUntilCancelled});
+  fake_->Script("m[1]", {Outcome::kBlockUntilCancelled});
+  DagSpec dag = Load("dag: fan\ntasks:\n  m: {op: fake, map_over: [a, b, c, d]}\n");
+  Executor* executor = nullptr;
+  class CancelWhenBothRun final : public RunObserver {
+   public:
+    explicit CancelWhenBothRun(Executor** ex) : ex_(ex) {}
+    void OnRunState(const RunRecord&, RunState) override {}
+    void OnTaskState(const TaskEvent& e) override {
+      if (e.state == TaskState::kRunning && e.task_id != "m" && ++running_ == 2) {
+        std::thread([this] { (*ex_)->Cancel(); }).detach();
+      }
+    }
+   private:
+    Executor** ex_;
+    int running_ = 0;
+  } cancel(&executor);
+  EXPECT_EQ(Execute(dag, 2, &executor, &cancel), RunState::kCancelled);
+  for (const char* t : {"m", "m[0]", "m[1]", "m[2]", "m[3]"}) EXPECT_EQ(StateOf(t), TaskState::kCancelled) << t;
+}
+
+TEST_F(ResumeTest, AMappedTaskResumesWithTheInstancesItHad) {
+  // Given a crash while instance 1 of 3 ran (0 had succeeded, 2 was queued),
+  // then the run resumes with the stored items: 1 runs again (lost, no retry
+  // used), 2 runs, 0 does not, and the downstream task follows.
+  DagSpec dag = Load(R"(dag: fan
+tasks:
+  m: {op: fake, map_over: [x, y, z]}
+  after: {op: fake, depends_on: [m]}
+)");
+  RunRequest request = Crashed(dag);
+  ASSERT_TRUE(store_->AddTaskInstances("crashed", "m", "", {{"m[0]", 1, 0, "x"}, {"m[1]", 1, 1, "y"}, {"m[2]", 1, 2, "z"}}));
+  Drive(*store_, "crashed", "m", {{TaskState::kRunning, "mapped over 3 items"}});
+  Drive(*store_, "crashed", "m[0]", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kSuccess, ""}});
+  Drive(*store_, "crashed", "m[1]", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}});
+  Drive(*store_, "crashed", "m[2]", {{TaskState::kQueued, ""}});
+  EXPECT_EQ(Resume(request), RunState::kSuccess);
+  auto starts = fake_->starts();
+  std::sort(starts.begin(), starts.end());
+  EXPECT_EQ(starts, (std::vector<std::string>{"after#1", "m[1]#2", "m[2]#1"}));
+  EXPECT_EQ(StateOf("m"), TaskState::kSuccess);
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, RandomDagTest, testing::Values(1, 2, 3, 4, 8));

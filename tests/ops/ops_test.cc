@@ -530,6 +530,32 @@ TEST_F(OpsTest, InputFallsBackToThePersistedArtifact) {
   }
 }
 
+TEST_F(OpsTest, AnArtifactWhoseContentChangedIsNotRead) {
+  // Given an upstream artifact recorded with its hash (as another process,
+  // a worker on another machine, wrote it), then it is read while it is
+  // what was written, and refused, naming both hashes, once it changed.
+  TablePtr t = columnar::ReadCsvText("id\n7\n", "in.csv").table;
+  std::string path = (dir_ / "up.parquet").string();
+  columnar::WriteParquetFile(*t, path);
+  const std::string hash = ops::FileHash(path);
+  ctx_ = std::make_unique<OpContext>("t", "path: out.csv", dir_, "up");
+  ctx_->AddArtifact("up", ArtifactInfo{"output", path, "{}", 1, hash});
+  ASSERT_TRUE(ops_.Find("export")->Execute(*ctx_).ok);
+  TablePtr other = columnar::ReadCsvText("id\n8\n", "in.csv").table;
+  columnar::WriteParquetFile(*other, path);
+  ctx_ = std::make_unique<OpContext>("t", "path: out2.csv", dir_, "up");
+  ctx_->AddArtifact("up", ArtifactInfo{"output", path, "{}", 1, hash});
+  try {
+    ops_.Find("export")->Execute(*ctx_);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorruption);
+    EXPECT_EQ(std::string(e.what()), "the output of task 'up' (" + path + ") is not what the task wrote: its content hash is " +
+                                         ops::FileHash(path) + ", recorded " + hash);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out2.csv"));
+}
+
 // ---------------------------------------------------------------- batches
 
 // The row-local operators work batch by batch; a table cut into uneven

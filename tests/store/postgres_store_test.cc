@@ -118,6 +118,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("DROP TABLE model_alias_history, model_aliases, model_versions, work");  // versions 4 to 6
     tx.exec("DROP INDEX runs_running; DROP TABLE workers");  // version 7
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
+    tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -143,6 +144,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("DROP TABLE model_alias_history, model_aliases, model_versions, work");  // versions 4 to 6
     tx.exec("DROP INDEX runs_running; DROP TABLE workers");  // version 7
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
+    tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

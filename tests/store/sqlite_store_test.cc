@@ -97,6 +97,8 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "DROP TABLE work; "  // versions 5 and 6
                            "ALTER TABLE runs DROP COLUMN coordinator; ALTER TABLE runs DROP COLUMN coordinator_until; "
                            "ALTER TABLE runs DROP COLUMN cancel_requested; DROP TABLE workers; "  // version 7
+                           "ALTER TABLE task_instances DROP COLUMN map_index; "
+                           "ALTER TABLE task_instances DROP COLUMN map_item; "  // version 8
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

@@ -94,6 +94,37 @@ TEST_P(StateStoreTest, CreatesRunsWithPendingTasks) {
   EXPECT_FALSE(store_->GetRun("r2"));
 }
 
+TEST_P(StateStoreTest, InstancesOfAMappedTaskAreAddedAfterItInIndexOrder) {
+  // Given a mapped task reached at run time, then its instances are listed
+  // right after it (by index, not by id: m[10] after m[9]), keep their item,
+  // move like any task, and adding them again keeps what exists.
+  RunRecord run = MakeRun("r1", "d", 10);
+  run.state = RunState::kRunning;
+  run.coordinator = "s1";
+  store_->CreateRun(run, {{"a", 1}, {"m", 2}, {"z", 1}});
+  std::vector<NewTaskInstance> instances;
+  for (int i = 0; i < 12; ++i) instances.push_back({"m[" + std::to_string(i) + "]", 2, i, "item " + std::to_string(i)});
+  EXPECT_FALSE(store_->AddTaskInstances("r1", "m", "s2", instances));  // not its coordinator
+  EXPECT_FALSE(store_->AddTaskInstances("r1", "nope", "s1", instances));
+  EXPECT_EQ(store_->GetTaskInstances("r1").size(), 3u);
+  ASSERT_TRUE(store_->AddTaskInstances("r1", "m", "s1", instances));
+  EXPECT_TRUE(store_->TransitionTasks({Move("r1", "m[10]", {TaskState::kPending}, TaskState::kQueued, 11)}));
+  ASSERT_TRUE(store_->AddTaskInstances("r1", "m", "", instances));  // again: nothing changes
+  auto tasks = store_->GetTaskInstances("r1");
+  ASSERT_EQ(tasks.size(), 15u);
+  EXPECT_EQ(tasks[0].task_id, "a");
+  EXPECT_EQ(tasks[1].task_id, "m");
+  EXPECT_FALSE(tasks[1].map_index);
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(tasks[2 + i].task_id, "m[" + std::to_string(i) + "]");
+    EXPECT_EQ(tasks[2 + i].map_index, i);
+    EXPECT_EQ(tasks[2 + i].map_item, "item " + std::to_string(i));
+    EXPECT_EQ(tasks[2 + i].max_tries, 2);
+  }
+  EXPECT_EQ(tasks[12].state, TaskState::kQueued);
+  EXPECT_EQ(tasks[14].task_id, "z");
+}
+
 TEST_P(StateStoreTest, RunCreatedRunningStartsAtOnce) {
   // Given a run its creator starts at once, then it is stored running with
   // its start time and its first transition says so.
