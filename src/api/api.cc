@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/dag_spec.h"
 #include "core/error.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
@@ -254,7 +255,9 @@ void MetricsObserver::OnTaskState(const TaskEvent& e) {
   if (it == started_.end()) return;
   double seconds = std::chrono::duration<double>(e.at - it->second).count();
   started_.erase(it);
-  Histogram& h = durations_[{e.dag_id, e.task_id}];
+  // The instances of a mapped task share its series (one per task, not per item).
+  auto mapped = ParseMapInstanceId(e.task_id);
+  Histogram& h = durations_[{e.dag_id, mapped ? mapped->first : e.task_id}];
   for (size_t idx = 0; idx < std::size(kBuckets); ++idx) {
     if (seconds <= kBuckets[idx]) ++h.bucket_counts[idx];
   }

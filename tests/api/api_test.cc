@@ -87,6 +87,22 @@ class ApiTest : public testing::Test {
   std::unique_ptr<Api> api_;
 };
 
+TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
+  // Given 100 instances of mapped task `m` (m[0] .. m[99]), then /metrics
+  // has one duration series for `m` counting 100 tries, not 100 series.
+  MetricsObserver metrics;
+  const TimePoint start = FromMicros(int64_t{1'800'000'000} * 1'000'000);
+  const std::string run = "r1", dag = "fan", none;
+  for (int i = 0; i < 100; ++i) {
+    const std::string task = "m[" + std::to_string(i) + "]";
+    metrics.OnTaskState({run, task, TaskState::kRunning, 1, start, none, dag});
+    metrics.OnTaskState({run, task, TaskState::kSuccess, 1, start + std::chrono::milliseconds(20), none, dag});
+  }
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("pipe_task_duration_seconds_count{dag=\"fan\",task=\"m\"} 100"), std::string::npos) << text;
+  EXPECT_EQ(text.find("m[0]"), std::string::npos);
+}
+
 TEST_F(ApiTest, EveryRouteIsInTheOpenApiFileAndBack) {
   YAML::Node spec = YAML::LoadFile(std::string(PIPE_SOURCE_DIR) + "/docs/api/openapi.yaml");
   std::set<std::string> documented;

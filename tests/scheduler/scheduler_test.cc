@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <thread>
 
@@ -279,6 +281,23 @@ TEST_F(SchedulerTest, ClearRunsTasksAgain) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
   }
+}
+
+TEST_F(SchedulerTest, ClearingAMappedTaskRunsItsInstancesAgain) {
+  // Given a run whose mapped task ran two instances, then clearing the task
+  // clears its instances too: each runs again (over the same items), and
+  // so does the downstream task.
+  Dags({{"fan.yaml", "dag: fan\ntasks:\n  m: {op: fake, map_over: [x, y]}\n  after: {op: fake, depends_on: [m]}\n"}});
+  scheduler_->Start();
+  RunRecord run = scheduler_->Trigger("fan", {}, true);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  scheduler_->Clear(run.run_id, "m", true);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kSuccess);
+  std::vector<std::string> starts = fake_->starts();
+  std::sort(starts.begin(), starts.end());
+  EXPECT_EQ(starts, (std::vector<std::string>{"after#1", "after#2", "m[0]#1", "m[0]#2", "m[1]#1", "m[1]#2"}));
+  EXPECT_EQ(store_->GetTaskInstances(run.run_id).size(), 4u);
 }
 
 TEST_F(SchedulerTest, InvalidEditKeepsTheLastGoodVersion) {
