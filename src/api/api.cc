@@ -82,8 +82,10 @@ bool IsRunId(const std::string& s) {
 void RequireDagId(const std::string& id) {
   if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid DAG id " + Quoted(id));
 }
+// A task's id, or an instance of a mapped task: TASK[INDEX].
 void RequireTaskId(const std::string& id) {
-  if (!IsDagOrTaskId(id)) throw Error::InvalidArgument("invalid task id " + Quoted(id));
+  auto instance = ParseMapInstanceId(id);
+  if (!IsDagOrTaskId(instance ? instance->first : id)) throw Error::InvalidArgument("invalid task id " + Quoted(id));
 }
 void RequireModelName(const std::string& name) {
   if (!IsName(name)) throw Error::InvalidArgument("invalid model name " + Quoted(name));
@@ -144,6 +146,23 @@ bool BoolField(const json& body, const char* key, bool fallback) {
 
 json OptTime(const std::optional<TimePoint>& t) { return t ? json(FormatIso8601(*t)) : json(nullptr); }
 
+// A mapped task's `map_over`, as the DAG file says it.
+json MapOverJson(const MapOver& m, int max_length) {
+  json out = {{"max_map_length", max_length}};
+  switch (m.kind) {
+    case MapOver::Kind::kList:
+      out["items"] = m.items;
+      break;
+    case MapOver::Kind::kParam:
+      out["param"] = m.name;
+      break;
+    case MapOver::Kind::kGlob:
+      out["glob"] = m.name;
+      break;
+  }
+  return out;
+}
+
 json DagJson(const DagStatus& s, bool detail) {
   const DagSpec& d = *s.spec;
   json out = {{"dag_id", d.id},
@@ -166,6 +185,7 @@ json DagJson(const DagStatus& s, bool detail) {
                      {"retries", t.retry.retries},
                      {"timeout", t.timeout ? json(FormatDuration(*t.timeout)) : json(nullptr)},
                      {"queue", t.queue}});
+    if (t.map_over) tasks.back()["map_over"] = MapOverJson(*t.map_over, t.max_map_length);
     for (const std::string& up : t.depends_on) edges.push_back({up, t.id});
   }
   out["tasks"] = tasks;

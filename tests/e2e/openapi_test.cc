@@ -58,6 +58,7 @@ params: {who: world}
 tasks:
   load: {op: ingest, with: {path: people.csv, schema: {id: int64, name: string}}}
   greet: {op: shell, depends_on: [load], run: 'echo "hello {{ params.who }}"', retries: 1, timeout: 1m}
+  each: {op: shell, depends_on: [greet], map_over: [a, b], run: 'echo "item {{ item }}"'}
   scores: {op: ingest, with: {path: scores.csv}}
   fit:
     op: train
@@ -178,6 +179,9 @@ TEST_F(OpenApiTest, LiveResponsesMatchTheSpec) {
     return state == "success" || state == "failed" || state == "cancelled";
   }, 60)) << "run " << run_id << " did not end: " << ReadFile(dir_ / "piped.log");
   ASSERT_EQ(state, "success") << Http("GET", "/api/v1/runs/" + run_id, "", kViewerToken).body;
+  // An instance of the mapped task, by its TASK[INDEX] id (raw and percent-encoded).
+  EXPECT_EQ(Http("GET", "/api/v1/runs/" + run_id + "/tasks/each[1]/logs", "", kViewerToken).body, "item b\n");
+  EXPECT_EQ(Http("GET", "/api/v1/runs/" + run_id + "/tasks/each%5B0%5D/logs", "", kViewerToken).body, "item a\n");
 
   std::vector<std::string> args = {node, (check_dir / "check_responses.mjs").string(), server_, kAdminToken,
                                    kViewerToken, "openapi_demo"};
