@@ -214,6 +214,11 @@ struct WorkItem {
   std::string queue = "default";
   std::string payload;  // what a worker needs to run the try (the coordinator's JSON)
   TimePoint enqueued_at;
+  // Locality: the worker that holds the try's input in memory. Until
+  // `prefer_until` no other worker claims the item while that one is live
+  // with a free slot (as its last heartbeat said). Empty: any worker.
+  std::string prefer = {};
+  std::optional<TimePoint> prefer_until = std::nullopt;
 };
 
 struct WorkClaim {

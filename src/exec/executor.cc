@@ -276,6 +276,7 @@ class Executor::RunExecution {
     std::vector<size_t> instances;    // in item order
     int instances_left = 0;           // not ended
     size_t mapped_from = kNoSlot;     // an instance's mapped task
+    std::string worker;  // the `piped worker` whose try succeeded (its output may be in its memory)
   };
   static constexpr size_t kNoSlot = size_t(-1);
 
@@ -338,6 +339,22 @@ class Executor::RunExecution {
         ex_.clock_, &ex_.ops_);
     ctx->SetMapped(MappedReads(idx));
     return ctx;
+  }
+
+  // The slot whose output is task `idx`'s input (`with.input`), or kNoSlot:
+  // for an instance read item by item, that instance of the input task.
+  size_t InputSlot(size_t idx) const {
+    const TaskSpec& spec = *slots_[idx].spec;
+    if (!spec.input) return kNoSlot;
+    const size_t task = slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from;
+    for (size_t u : slots_[task].reads) {
+      if (slots_[u].spec->id == *spec.input) return u;
+      if (spec.map_index >= 0 && slots_[task].spec->map_by_item && size_t(spec.map_index) < slots_[u].instances.size() &&
+          slots_[slots_[u].instances[spec.map_index]].spec->id == *spec.input) {
+        return slots_[u].instances[spec.map_index];
+      }
+    }
+    return kNoSlot;
   }
 
   // The mapped tasks task `idx` may read (an instance: those its mapped task
@@ -480,6 +497,7 @@ class Executor::RunExecution {
     if (remote) {
       job.payload = TryPayloadJson({dag_.id, run_.dag_version, dag_dir_, ctx->log_path(), ctx->artifact_dir(),
                                     spec.map_item, MappedReads(idx)});
+      if (size_t from = InputSlot(idx); from != kNoSlot) job.prefer = slots_[from].worker;
     }
     job.execute = [ctx, op] {
       try {
@@ -528,6 +546,7 @@ class Executor::RunExecution {
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
     t.exit_code = result.exit_code;
     t.worker = result.worker;  // the `piped worker` that ran it (recorded with the try)
+    slot.worker = result.ok ? result.worker : "";
     t.metrics_json = TaskMetricsJson(result.metrics);
     if (observer_) observer_->OnTaskMetrics(run_.run_id, spec.id, *t.metrics_json);
     if (slot.handed_back) {
@@ -1002,7 +1021,7 @@ class Executor::RunExecution {
       const TimePoint now = ex_.clock_.Now();
       for (TryJob& job : jobs) {
         if (job.payload.empty()) continue;
-        work.push_back({job.run_id, job.task_id, job.try_number, job.queue, job.payload, now});
+        work.push_back(WorkItemOf(job, now));
         job.enqueued = true;
       }
       std::exception_ptr error;

@@ -101,6 +101,62 @@ std::shared_ptr<const RunRecord> TryCache::Run(StateStore& store, const std::str
   return runs_.Put(run_id, std::make_shared<const RunRecord>(std::move(*stored)));
 }
 
+void TryCache::PutOutput(const std::string& run_id, const std::string& task_id, HeldOutput output) {
+  if (output.bytes <= 0 || output.bytes > output_bytes_) return;
+  std::lock_guard lock(mu_);
+  auto key = std::make_pair(run_id, task_id);
+  if (auto it = outputs_.find(key); it != outputs_.end()) {
+    held_bytes_ -= it->second.bytes;
+    outputs_.erase(it);
+    std::erase(output_order_, key);
+  }
+  held_bytes_ += output.bytes;
+  outputs_.emplace(key, std::move(output));
+  output_order_.push_back(std::move(key));
+  while (held_bytes_ > output_bytes_ && !output_order_.empty()) {
+    auto oldest = outputs_.find(output_order_.front());
+    held_bytes_ -= oldest->second.bytes;
+    outputs_.erase(oldest);
+    output_order_.pop_front();
+  }
+}
+
+std::optional<TryCache::HeldOutput> TryCache::Output(const std::string& run_id, const std::string& task_id) {
+  std::lock_guard lock(mu_);
+  auto it = outputs_.find({run_id, task_id});
+  if (it == outputs_.end()) return std::nullopt;
+  return it->second;
+}
+
+namespace {
+
+// The input tables of `task` this worker holds in memory (from its own
+// earlier tries), put in `outputs` for the try to read, each only while it
+// is still the artifact the store records for its task.
+void LoadHeldInputs(StateStore& store, TryCache& cache, const std::string& run_id, const TaskSpec& task,
+                    const TryPayload& payload, TryContext::Outputs& outputs) {
+  if (!task.input) return;
+  std::vector<std::string> ids;
+  if (auto it = payload.mapped.find(*task.input); it != payload.mapped.end()) {
+    for (int i = 0; i < it->second; ++i) ids.push_back(MapInstanceId(*task.input, i));
+  } else {
+    ids.push_back(*task.input);
+  }
+  std::map<std::string, TryCache::HeldOutput> held;
+  for (const std::string& id : ids) {
+    if (auto h = cache.Output(run_id, id)) held.emplace(id, std::move(*h));
+  }
+  if (held.empty()) return;
+  for (const ArtifactRecord& a : store.ListArtifacts(run_id)) {
+    auto it = held.find(a.task_id);
+    if (a.name != "output" || it == held.end() || a.content_hash != it->second.hash) continue;
+    outputs[a.task_id] = it->second.data;
+    cache.CountInputInMemory();
+  }
+}
+
+}  // namespace
+
 std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock& clock, const WorkClaim& claim,
                           std::shared_ptr<EventCancelToken> cancel, TryCache* cache) {
   const WorkItem& item = claim.item;
@@ -125,13 +181,20 @@ std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock&
     const Operator* op = ops.Find(task->op);
     if (!op) throw Error::NotFound("operator '" + task->op + "' is not available on this worker");
     RenderedTry rendered = RenderTry(*dag, *task, *run, ParamsFromJson(run->params_json), item.try_number);
-    TryContext::Outputs outputs;  // none in memory here: inputs come from artifacts
+    TryContext::Outputs outputs;  // what this worker holds of the inputs; the rest comes from artifacts
     std::mutex outputs_mu;
+    if (cache) LoadHeldInputs(store, *cache, run->run_id, *task, payload, outputs);
     TryContext ctx(*task, std::move(rendered.args), std::move(rendered.command), std::move(rendered.env),
                    payload.dag_dir, payload.log_path, item.try_number, std::move(cancel), &outputs, &outputs_mu, store,
                    /*record_processes=*/false, *run, payload.artifact_dir, clock, &ops);
     ctx.SetMapped(std::move(payload.mapped));
     result = op->Execute(ctx);
+    if (cache && result.ok && !ctx.output_hash().empty()) {
+      std::lock_guard lock(outputs_mu);
+      if (auto it = outputs.find(task->id); it != outputs.end()) {
+        cache->PutOutput(run->run_id, task->id, {it->second, ctx.output_hash(), result.metrics.bytes_out.value_or(0)});
+      }
+    }
   } catch (const std::exception& e) {
     result = TaskResult::Failure(e.what());
   }

@@ -108,7 +108,10 @@ class TryContext final : public TaskContext {
   void RecordArtifact(const ArtifactInfo& a) override {
     store_.PutArtifact({run_id_, task_.id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash,
                         clock_.Now()});
+    if (a.name == "output") output_hash_ = a.content_hash;
   }
+  // The content hash of the output table this try persisted, "" if none.
+  const std::string& output_hash() const { return output_hash_; }
 
   std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
     for (const ArtifactRecord& r : store_.ListArtifacts(run_id_)) {
@@ -185,6 +188,7 @@ class TryContext final : public TaskContext {
   int recorded_pgid_ = 0;  // recorded with the try's start
   std::function<void()> on_process_started_;
   MappedCounts mapped_;
+  std::string output_hash_;
 };
 
 }  // namespace pipeline

@@ -12,6 +12,21 @@
 
 namespace pipeline {
 
+WorkItem WorkItemOf(const TryJob& job, TimePoint now) {
+  WorkItem item;
+  item.run_id = job.run_id;
+  item.task_id = job.task_id;
+  item.try_number = job.try_number;
+  item.queue = job.queue;
+  item.payload = job.payload;
+  item.enqueued_at = now;
+  if (!job.prefer.empty()) {
+    item.prefer = job.prefer;
+    item.prefer_until = now + kLocalityWait;
+  }
+  return item;
+}
+
 namespace {
 
 class InProcessRunner final : public TryRunner {
@@ -46,7 +61,7 @@ class StoreRunner final : public TryRunner {
   }
 
   void Start(TryJob job, bool) override {
-    if (!job.enqueued) store_.EnqueueWork({job.run_id, job.task_id, job.try_number, job.queue, job.payload, clock_.Now()});
+    if (!job.enqueued) store_.EnqueueWork(WorkItemOf(job, clock_.Now()));
     std::lock_guard lock(mu_);
     WorkKey key = Key(job);
     pending_.emplace(IdOf(key), Pending{std::move(job), false});

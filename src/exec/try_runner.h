@@ -23,6 +23,8 @@ struct TryJob {
   int try_number = 0;
   std::string queue = "default";
   std::string payload;  // set for a try handed to workers (TryPayloadJson); empty: it runs here
+  // The worker that holds the try's input in memory (WorkItem::prefer), if any.
+  std::string prefer;
   // Its work item was stored with the try's start (StateStore::
   // TransitionTasksAndEnqueue): the store runner only waits for it.
   bool enqueued = false;
@@ -36,6 +38,11 @@ struct TryJob {
   // Called once with the result, on a thread of the runner.
   std::function<void(TaskResult&)> done;
 };
+
+// The work item of a try handed to workers, enqueued at `now`: a preferred
+// worker (locality) is preferred for kLocalityWait.
+inline constexpr Duration kLocalityWait{200};
+WorkItem WorkItemOf(const TryJob& job, TimePoint now);
 
 class TryRunner {
  public:

@@ -306,6 +306,9 @@ int main(int argc, char** argv) {
   worker->add_option("--name", worker_config.name, "the worker's name in claims and logs (default HOST:PID)");
   worker->add_option("--lease", worker_config.lease, "how long a claim holds without a heartbeat (default 30s)");
   worker->add_option("--heartbeat", worker_config.heartbeat, "how often claims are renewed (default 5s)");
+  worker->add_option("--keep-outputs", worker_config.keep_outputs_mb,
+                     "MiB of output tables kept in memory for the data tasks that read them next (default 1024; 0: none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   worker->add_option("--grace", worker_config.grace,
                      "at SIGTERM, how long running tries may finish before they are handed back (default 30s)");
   auto* hash = app.add_subcommand("hash-token", "print the SHA-256 of a token, for the token file");

@@ -52,7 +52,7 @@ int RunWorker(const WorkerConfig& config) {
   RegisterBuiltinOperators(ops);
   RegisterDataOperators(ops);
   SystemClock& clock = *SystemClock::Default();
-  TryCache cache;
+  TryCache cache(config.keep_outputs_mb * (int64_t{1} << 20));
   Worker worker(*store, clock, options, [&](const WorkClaim& claim, const std::shared_ptr<EventCancelToken>& cancel) {
     spdlog::info("worker: running {}.{} try {}", claim.item.run_id, claim.item.task_id, claim.item.try_number);
     return RunClaimedTry(*store, ops, clock, claim, cancel, &cache);
@@ -68,8 +68,8 @@ int RunWorker(const WorkerConfig& config) {
   worker.Stop(clock.Now() + grace);
   loop.join();
   Worker::Counts c = worker.counts();
-  spdlog::info("piped worker stopped: claimed={} finished={} handed_back={} lost={} refused={}", c.claimed, c.finished,
-               c.released, c.lost, c.refused);
+  spdlog::info("piped worker stopped: claimed={} finished={} handed_back={} lost={} refused={} inputs_in_memory={}",
+               c.claimed, c.finished, c.released, c.lost, c.refused, cache.inputs_in_memory());
   return 0;
 }
 

@@ -15,6 +15,7 @@ struct WorkerConfig {
   std::string lease = "30s";
   std::string heartbeat = "5s";
   std::string grace = "30s";
+  int64_t keep_outputs_mb = 1024;  // output tables kept in memory for the tries that read them next
 };
 
 // Returns the exit code. Throws pipeline::Error for bad settings or an

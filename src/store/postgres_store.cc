@@ -286,10 +286,12 @@ ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX runs_running ON runs(created_at) WHERE state = 'running';
 )sql",
-    // Version 8: the instances of mapped tasks.
+    // Version 8: the instances of mapped tasks; the worker a work item prefers.
     R"sql(
 ALTER TABLE task_instances ADD COLUMN map_index INTEGER;
 ALTER TABLE task_instances ADD COLUMN map_item TEXT NOT NULL DEFAULT '';
+ALTER TABLE work ADD COLUMN prefer TEXT NOT NULL DEFAULT '';
+ALTER TABLE work ADD COLUMN prefer_until BIGINT;
 )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -1066,7 +1068,10 @@ bool PostgresStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>&
   nlohmann::json items_to_enqueue = nlohmann::json::array();
   for (const WorkItem& w : work) {
     items_to_enqueue.push_back({{"run_id", w.run_id}, {"task_id", w.task_id}, {"try_number", w.try_number},
-                                {"queue", w.queue}, {"payload", w.payload}, {"enqueued_at", ToMicros(w.enqueued_at)}});
+                                {"queue", w.queue}, {"payload", w.payload}, {"enqueued_at", ToMicros(w.enqueued_at)},
+                                {"prefer", w.prefer},
+                                {"prefer_until", w.prefer_until ? nlohmann::json(ToMicros(*w.prefer_until))
+                                                                : nlohmann::json()}});
   }
   return impl_->RunIf<pqxx::nontransaction>("transition tasks", [&](pqxx::nontransaction& tx) {
     try {
@@ -1076,10 +1081,12 @@ bool PostgresStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>&
       // otherwise, undoing the statement); NOTIFY goes out at commit.
       return tx.exec_params(
                    "WITH t AS (SELECT pipe_transition_tasks($1::jsonb, $2) AS ok), "
-                   "w AS (INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
-                   "  SELECT x.run_id, x.task_id, x.try_number, x.queue, 'ready', x.payload, x.enqueued_at "
+                   "w AS (INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at, prefer, "
+                   "    prefer_until) "
+                   "  SELECT x.run_id, x.task_id, x.try_number, x.queue, 'ready', x.payload, x.enqueued_at, x.prefer, "
+                   "    x.prefer_until "
                    "  FROM jsonb_to_recordset($3::jsonb) AS x(run_id text, task_id text, try_number integer, "
-                   "    queue text, payload text, enqueued_at bigint) "
+                   "    queue text, payload text, enqueued_at bigint, prefer text, prefer_until bigint) "
                    "  WHERE (SELECT ok FROM t) ON CONFLICT DO NOTHING RETURNING queue) "
                    "SELECT (SELECT ok FROM t), (SELECT count(pg_notify('pipe_work', q)) FROM "
                    "  (SELECT DISTINCT queue AS q FROM w) z)",
@@ -1340,8 +1347,14 @@ constexpr const char* kHeld =
     "run_id = $1 AND task_id = $2 AND try_number = $3 AND state = 'claimed' AND worker = $4 AND lease_until = $5";
 
 WorkItem ReadWorkItem(const pqxx::row& r) {
-  return {r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int>(), r[3].as<std::string>(),
-          r[4].as<std::string>(), Time(r[5])};
+  WorkItem item;
+  item.run_id = r[0].as<std::string>();
+  item.task_id = r[1].as<std::string>();
+  item.try_number = r[2].as<int>();
+  item.queue = r[3].as<std::string>();
+  item.payload = r[4].as<std::string>();
+  item.enqueued_at = Time(r[5]);
+  return item;
 }
 
 WorkRecord ReadWork(const pqxx::row& r) {
@@ -1367,9 +1380,10 @@ void SortItems(std::vector<WorkItem>& items) {
 
 void PostgresStore::EnqueueWork(const WorkItem& item) {
   impl_->Run("enqueue work", [&](pqxx::work& tx) {
-    tx.exec_params("INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
-                   "VALUES($1, $2, $3, $4, 'ready', $5, $6) ON CONFLICT DO NOTHING",
-                   item.run_id, item.task_id, item.try_number, item.queue, item.payload, ToMicros(item.enqueued_at));
+    tx.exec_params("INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at, prefer, "
+                   "prefer_until) VALUES($1, $2, $3, $4, 'ready', $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                   item.run_id, item.task_id, item.try_number, item.queue, item.payload, ToMicros(item.enqueued_at),
+                   item.prefer, item.prefer_until ? std::optional<int64_t>(ToMicros(*item.prefer_until)) : std::nullopt);
     tx.exec_params("SELECT pg_notify('pipe_work', $1)", item.queue);  // delivered at commit
   });
 }
@@ -1383,7 +1397,9 @@ std::vector<WorkClaim> PostgresStore::ClaimWork(const std::string& worker, const
   pqxx::result rows = impl_->Run("claim work", [&](pqxx::work& tx) {
     return tx.exec_params(
         "WITH picked AS (SELECT run_id, task_id, try_number FROM work "
-        "  WHERE state = 'ready' AND queue IN (SELECT jsonb_array_elements_text($3::jsonb)) "
+        "  WHERE state = 'ready' AND queue IN (SELECT jsonb_array_elements_text($3::jsonb)) AND (" +
+            PreferenceAllows("$1", "$5") +
+            ") "
         "  ORDER BY enqueued_at, run_id, task_id, try_number LIMIT $4 FOR UPDATE SKIP LOCKED) "
         "UPDATE work w SET state = 'claimed', worker = $1, lease_until = $2, claimed_at = $5 FROM picked p "
         "WHERE w.run_id = p.run_id AND w.task_id = p.task_id AND w.try_number = p.try_number "

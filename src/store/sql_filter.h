@@ -1,4 +1,5 @@
-// SQL shared by the backends: the WHERE clause of a RunFilter.
+// SQL shared by the backends: the WHERE clause of a RunFilter; the rule of
+// a work item's preferred worker.
 #pragma once
 
 #include <string>
@@ -22,6 +23,17 @@ inline std::string RunFilterWhere(const RunFilter& filter, char mark) {
     sql += " AND state IN (" + list + ")";
   }
   return sql;
+}
+
+// Whether worker `me` may claim a ready work item of table `work` now
+// (`now` in microseconds): it prefers no worker, or this one, or its
+// preference ran out, or the worker it prefers is not live with a free
+// slot as its last heartbeat said (so a busy or dead worker holds nothing
+// back). `me` and `now` are parameter marks ("?5", "$6").
+inline std::string PreferenceAllows(const std::string& me, const std::string& now) {
+  return "prefer = '' OR prefer = " + me + " OR prefer_until IS NULL OR prefer_until <= " + now +
+         " OR NOT EXISTS (SELECT 1 FROM workers WHERE workers.name = work.prefer AND workers.live_until > " + now +
+         " AND workers.running < workers.slots)";
 }
 
 }  // namespace pipeline

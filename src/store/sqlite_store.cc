@@ -193,10 +193,12 @@ CREATE TABLE workers (
 ALTER TABLE runs ADD COLUMN coordinator_until BIGINT;
 ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 )sql",
-    // Version 8: the instances of mapped tasks.
+    // Version 8: the instances of mapped tasks; the worker a work item prefers.
     R"sql(
 ALTER TABLE task_instances ADD COLUMN map_index INTEGER;
 ALTER TABLE task_instances ADD COLUMN map_item TEXT NOT NULL DEFAULT '';
+ALTER TABLE work ADD COLUMN prefer TEXT NOT NULL DEFAULT '';
+ALTER TABLE work ADD COLUMN prefer_until BIGINT;
 )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -854,6 +856,14 @@ namespace {
 
 // One task transition inside the caller's transaction; false (and nothing
 // written) when the task is not in one of t.from.
+constexpr const char* kInsertWork =
+    "INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at, prefer, prefer_until) "
+    "VALUES(?1, ?2, ?3, ?4, 'ready', ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+Statement& BindWork(Statement& put, const WorkItem& item) {
+  put.Bind(1, item.run_id).Bind(2, item.task_id).Bind(3, item.try_number).Bind(4, item.queue);
+  return put.Bind(5, item.payload).Bind(6, item.enqueued_at).Bind(7, item.prefer).Bind(8, item.prefer_until);
+}
+
 bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
   Statement cur(statements,
                 "SELECT state, try_number FROM task_instances WHERE run_id = ?1 AND task_id = ?2");
@@ -923,12 +933,9 @@ bool SqliteStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>& b
       if (!ApplyTransition(*impl_->statements_, t)) return false;
     }
     if (!work.empty()) {
-      Statement put(*impl_->statements_,
-                    "INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
-                    "VALUES(?1, ?2, ?3, ?4, 'ready', ?5, ?6) ON CONFLICT DO NOTHING");
+      Statement put(*impl_->statements_, kInsertWork);
       for (const WorkItem& item : work) {
-        put.Bind(1, item.run_id).Bind(2, item.task_id).Bind(3, item.try_number).Bind(4, item.queue);
-        put.Bind(5, item.payload).Bind(6, item.enqueued_at).Run();
+        BindWork(put, item).Run();
         put.Reset();
       }
     }
@@ -1197,11 +1204,8 @@ void SqliteStore::EnqueueWork(const WorkItem& item) {
   {
     std::lock_guard lock(impl_->mu_);
     impl_->Write([&] {
-      Statement put(*impl_->statements_,
-                    "INSERT INTO work(run_id, task_id, try_number, queue, state, payload, enqueued_at) "
-                    "VALUES(?1, ?2, ?3, ?4, 'ready', ?5, ?6) ON CONFLICT DO NOTHING");
-      put.Bind(1, item.run_id).Bind(2, item.task_id).Bind(3, item.try_number).Bind(4, item.queue);
-      put.Bind(5, item.payload).Bind(6, item.enqueued_at).Run();
+      Statement put(*impl_->statements_, kInsertWork);
+      BindWork(put, item).Run();
       return true;
     });
   }
@@ -1216,14 +1220,23 @@ std::vector<WorkClaim> SqliteStore::ClaimWork(const std::string& worker, const s
   impl_->Write([&] {  // one writer at a time: no two claims can see the same ready row
     std::string in;
     for (size_t i = 0; i < queues.size(); ++i) in += (i ? ", ?" : "?") + std::to_string(i + 2);
+    const int me = int(queues.size()) + 2;  // ?me: this worker; ?me+1: now
+    const std::string at_me = "?" + std::to_string(me), at_now = "?" + std::to_string(me + 1);
     Statement pick(*impl_->statements_, "SELECT run_id, task_id, try_number, queue, payload, enqueued_at FROM work "
-                                        "WHERE state = 'ready' AND queue IN (" + in + ") "
+                                        "WHERE state = 'ready' AND queue IN (" + in + ") AND (" +
+                                        PreferenceAllows(at_me, at_now) + ") "
                                         "ORDER BY enqueued_at, run_id, task_id, try_number LIMIT ?1");
     pick.Bind(1, max);
     for (size_t i = 0; i < queues.size(); ++i) pick.Bind(int(i + 2), queues[i]);
+    pick.Bind(me, worker).Bind(me + 1, now);
     while (pick.Step()) {
       WorkClaim c;
-      c.item = {pick.Text(0), pick.Text(1), int(pick.Int(2)), pick.Text(3), pick.Text(4), pick.Time(5)};
+      c.item.run_id = pick.Text(0);
+      c.item.task_id = pick.Text(1);
+      c.item.try_number = int(pick.Int(2));
+      c.item.queue = pick.Text(3);
+      c.item.payload = pick.Text(4);
+      c.item.enqueued_at = pick.Time(5);
       c.worker = worker;
       c.lease_until = now + lease;
       out.push_back(std::move(c));

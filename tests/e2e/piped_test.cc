@@ -901,6 +901,44 @@ tasks:
   StopWorkers({worker});
 }
 
+// Locality: a chain of data tasks handed to two workers runs on the worker
+// that holds each input in memory (it reads it from there, not from the
+// shared folder), and the result is the same.
+TEST_F(PipedTest, DataTasksOnWorkersPreferTheWorkerHoldingTheirInput) {
+  WriteDag("local.yaml", R"yaml(dag: local
+tasks:
+  load: {op: ingest, queue: remote, with: {path: in.csv, schema: {id: int64, amount: float64}}}
+  tidy: {op: clean, queue: remote, depends_on: [load], with: {steps: [{drop_nulls: [amount]}]}}
+  more: {op: transform, queue: remote, depends_on: [tidy], with: {steps: [{derive: {twice: "amount * 2"}}]}}
+  save: {op: export, queue: remote, depends_on: [more], with: {path: out.csv}}
+)yaml");
+  std::ofstream(dir_ / "dags" / "in.csv") << "id,amount\n1,10\n2,\n3,30\n";
+  StartDaemon({"--local-queues", "default"});
+  std::vector<pid_t> workers;
+  for (const char* name : {"w-a", "w-b"}) {
+    workers.push_back(StartWorker(name, "remote", {"--slots", "2", "--heartbeat", "200ms", "--lease", "5s"}));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both have announced themselves
+  Result r = Pipectl({"trigger", "local"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run); }, 60));
+  json finished = Run(run);
+  EXPECT_EQ(finished["state"], "success") << finished.dump(2).substr(0, 2000);
+  EXPECT_EQ(ReadFile(dir_ / "dags" / "out.csv"), "id,amount,twice\n1,10,20\n3,30,60\n");
+  std::set<std::string> ran_on;
+  for (const json& t : finished["tasks"]) ran_on.insert(t["tries"].back()["worker"].get<std::string>());
+  EXPECT_EQ(ran_on.size(), 1u) << finished.dump(2).substr(0, 3000);
+  StopWorkers(workers);
+  std::string logs = ReadFile(dir_ / "w-a.log") + ReadFile(dir_ / "w-b.log");
+  std::regex in_memory("inputs_in_memory=(\\d+)");
+  int total = 0;
+  for (auto it = std::sregex_iterator(logs.begin(), logs.end(), in_memory); it != std::sregex_iterator(); ++it) {
+    total += std::stoi((*it)[1].str());
+  }
+  EXPECT_EQ(total, 3) << logs;  // tidy, more and save read their input from memory
+}
+
 // Fan-out over workers: a task mapped over 1,000 items runs each item
 // exactly once over 3 workers (each try appends its identity to a trace),
 // and its downstream task runs once after the last of them.

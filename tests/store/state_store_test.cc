@@ -192,7 +192,13 @@ TEST_P(StateStoreTest, ARunIsCoordinatedByOneSchedulerAtATimeUnderALease) {
 
 TEST_P(StateStoreTest, TriesStartedOnWorkersAreEnqueuedWithTheirTransitionsOrNotAtAll) {
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}, {"b", 1}});
-  WorkItem a{"r1", "a", 1, "far", R"({"p":1})", At(12)};
+  WorkItem a;
+  a.run_id = "r1";
+  a.task_id = "a";
+  a.try_number = 1;
+  a.queue = "far";
+  a.payload = R"({"p":1})";
+  a.enqueued_at = At(12);
   store_->WaitForNotice(kNoticeWork, Duration(50));  // listening from here on (PostgreSQL)
   // Refused (b is not queued): nothing stored, nothing enqueued.
   std::vector<TaskTransition> bad = {Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 11),
@@ -564,13 +570,50 @@ TEST_P(StateStoreTest, StateSurvivesReopening) {
 
 WorkItem Work(const std::string& run, const std::string& task, int try_number, const std::string& queue,
               int enqueued) {
-  return {run, task, try_number, queue, R"({"task":")" + task + R"("})", At(enqueued)};
+  WorkItem item;
+  item.run_id = run;
+  item.task_id = task;
+  item.try_number = try_number;
+  item.queue = queue;
+  item.payload = R"({"task":")" + task + R"("})";
+  item.enqueued_at = At(enqueued);
+  return item;
 }
 
 std::vector<std::string> Keys(const std::vector<WorkClaim>& claims) {
   std::vector<std::string> out;
   for (const WorkClaim& c : claims) out.push_back(c.item.task_id + "/" + std::to_string(c.item.try_number));
   return out;
+}
+
+TEST_P(StateStoreTest, AWorkItemWaitsBrieflyForTheWorkerItPrefers) {
+  // Given an item that prefers w1 (it holds the input in memory) until
+  // t=20, then while w1 is live with a free slot w2 does not take it and w1
+  // does; when w1 is busy or gone, or once t=20 has passed, anyone does.
+  const Duration lease(30'000);
+  auto preferring = [&](const std::string& task, int enqueued) {
+    WorkItem item = Work("r1", task, 1, "default", enqueued);
+    item.prefer = "w1";
+    item.prefer_until = At(20);
+    return item;
+  };
+  store_->PutWorker({"w1", {"default"}, 2, 0, At(1), At(1), At(100)});
+  store_->EnqueueWork(preferring("a", 1));
+  EXPECT_TRUE(store_->ClaimWork("w2", {"default"}, 5, At(10), lease).empty());
+  EXPECT_EQ(Keys(store_->ClaimWork("w1", {"default"}, 5, At(10), lease)), (std::vector<std::string>{"a/1"}));
+
+  store_->TransitionTasksAndEnqueue({}, {preferring("b", 2)});
+  store_->PutWorker({"w1", {"default"}, 2, 2, At(1), At(11), At(100)});  // busy: both slots taken
+  EXPECT_EQ(Keys(store_->ClaimWork("w2", {"default"}, 5, At(11), lease)), (std::vector<std::string>{"b/1"}));
+
+  store_->EnqueueWork(preferring("c", 3));
+  store_->PutWorker({"w1", {"default"}, 2, 0, At(1), At(12), At(15)});  // its lease ran out at 15: gone
+  EXPECT_EQ(Keys(store_->ClaimWork("w2", {"default"}, 5, At(16), lease)), (std::vector<std::string>{"c/1"}));
+
+  store_->EnqueueWork(preferring("d", 4));
+  store_->PutWorker({"w1", {"default"}, 2, 0, At(1), At(17), At(100)});
+  EXPECT_TRUE(store_->ClaimWork("w2", {"default"}, 5, At(19), lease).empty());
+  EXPECT_EQ(Keys(store_->ClaimWork("w2", {"default"}, 5, At(20), lease)), (std::vector<std::string>{"d/1"}));
 }
 
 TEST_P(StateStoreTest, WorkersClaimReadyWorkOfTheirQueuesOldestFirst) {
