@@ -18,6 +18,37 @@
 namespace pipeline {
 namespace {
 
+TEST(RemoteTryTest, AnInstancesItemAndItsReadersCountsTravelInThePayload) {
+  TryPayload p{"d", 3, "/dags", "/logs/m[2].1.log", "/art/d/r/m[2]", "in/c.csv", {{"load", 12}}};
+  TryPayload back = ParseTryPayload(TryPayloadJson(p));
+  EXPECT_EQ(back.map_item, "in/c.csv");
+  EXPECT_EQ(back.mapped.at("load"), 12);
+  EXPECT_THROW(ParseTryPayload(R"({"dag_id":"d","dag_version":1,"dag_dir":"","log_path":"","artifact_dir":"",)"
+                               R"("mapped":{"load":"x"}})"),
+               Error);
+}
+
+TEST(RemoteTryTest, HeldOutputsAreBoundedByBytesOldestFirst) {
+  // Given room for 100 bytes, then a third 40-byte table pushes out the
+  // first, a table bigger than the room is not kept, and a task kept again
+  // replaces its older table.
+  struct Data final : Dataset {};
+  TryCache cache(100);
+  auto data = std::make_shared<Data>();
+  cache.PutOutput("r", "a", {data, "h1", 40});
+  cache.PutOutput("r", "b", {data, "h2", 40});
+  cache.PutOutput("r", "c", {data, "h3", 40});
+  EXPECT_FALSE(cache.Output("r", "a"));
+  EXPECT_EQ(cache.Output("r", "b")->hash, "h2");
+  EXPECT_EQ(cache.Output("r", "c")->hash, "h3");
+  cache.PutOutput("r", "big", {data, "h4", 101});
+  EXPECT_FALSE(cache.Output("r", "big"));
+  cache.PutOutput("r", "c", {data, "h5", 40});
+  EXPECT_EQ(cache.Output("r", "c")->hash, "h5");
+  EXPECT_EQ(cache.Output("r", "b")->hash, "h2");
+  EXPECT_FALSE(TryCache().Output("r", "c"));  // keeps nothing by default
+}
+
 TEST(RemoteTryTest, PayloadsAndResultsRoundTripAndBadOnesAreNamed) {
   TryPayload p{"d", 3, "/dags", "/logs/a.1.log", "/art/d/r/a"};
   TryPayload back = ParseTryPayload(TryPayloadJson(p));
