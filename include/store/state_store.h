@@ -423,6 +423,12 @@ class StateStore {
   virtual std::map<std::string, int64_t> CountReadyWork() = 0;
   // Those of `keys` that ended ("done" or "lost"), in one query.
   virtual std::vector<WorkRecord> ListEndedWork(const std::vector<WorkKey>& keys) = 0;
+  // The work items whose end this process has heard of (kNoticeDone) since
+  // the last call, oldest first, so that a coordinator reads just those. Sets
+  // *complete to false when some may have been missed (a notice channel
+  // that was down, more than it keeps, a backend without payloads): then
+  // look at every item still awaited. One caller per store object.
+  virtual std::vector<WorkKey> TakeEndedNotices(bool* complete) = 0;
   // Waits at most `timeout` for a notice of one of `channels` (StoreNotice
   // bits) and returns those of them that came since the last wait for each
   // (0 on timeout). PostgreSQL: LISTEN/NOTIFY, from any process; SQLite:

@@ -119,9 +119,18 @@ class StoreRunner final : public TryRunner {
         } catch (const std::exception&) {
         }
       }
+      // Just the items the notices named, unless some may have been missed.
+      bool complete = false;
+      std::vector<WorkKey> heard = store_.TakeEndedNotices(&complete);
       {
         std::lock_guard lock(mu_);
-        for (const auto& [id, p] : pending_) keys.push_back(Key(p.job));
+        if (poll || !complete) {
+          for (const auto& [id, p] : pending_) keys.push_back(Key(p.job));
+        } else {
+          for (const WorkKey& k : heard) {
+            if (pending_.count(IdOf(k))) keys.push_back(k);
+          }
+        }
       }
       if (keys.empty()) continue;
       std::vector<WorkRecord> done;

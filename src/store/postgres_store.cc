@@ -292,6 +292,8 @@ ALTER TABLE task_instances ADD COLUMN map_index INTEGER;
 ALTER TABLE task_instances ADD COLUMN map_item TEXT NOT NULL DEFAULT '';
 ALTER TABLE work ADD COLUMN prefer TEXT NOT NULL DEFAULT '';
 ALTER TABLE work ADD COLUMN prefer_until BIGINT;
+DROP INDEX work_ready;
+CREATE INDEX work_ready ON work(queue, enqueued_at, run_id, task_id, try_number) WHERE state = 'ready';
 )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -458,6 +460,27 @@ class PostgresStore::Impl {
   // WaitForNotice: one thread at a time (the pumper) LISTENs on a
   // connection of its own (reopened when lost) and counts what arrives by
   // channel; other waiters wait for the counts to move.
+  std::vector<WorkKey> TakeEndedNotices(bool* complete) {
+    std::vector<std::string> payloads;
+    {
+      std::lock_guard lock(notice_mu_);
+      payloads.swap(ended_);
+      *complete = ended_complete_;
+      ended_complete_ = listening_;
+    }
+    std::vector<WorkKey> out;
+    out.reserve(payloads.size());
+    for (const std::string& p : payloads) {
+      size_t a = p.find('\t'), b = a == std::string::npos ? a : p.find('\t', a + 1);
+      if (b == std::string::npos) {
+        *complete = false;
+        continue;
+      }
+      out.push_back({p.substr(0, a), p.substr(a + 1, b - a - 1), std::atoi(p.c_str() + b + 1)});
+    }
+    return out;
+  }
+
   unsigned WaitForNotice(unsigned channels, Duration timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::unique_lock lock(notice_mu_);
@@ -626,6 +649,9 @@ class PostgresStore::Impl {
         for (int i = 0; i < kNoticeChannels; ++i) {
           receivers_.push_back(std::make_unique<Receiver>(*listen_conn_, kNoticeChannel[i], *this, i));
         }
+        std::lock_guard lock(notice_mu_);
+        listening_ = true;
+        ended_complete_ = false;  // what ended while nobody listened was not heard
       }
       if (listen_conn_->get_notifs() == 0) {
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
@@ -636,6 +662,11 @@ class PostgresStore::Impl {
       // callers look at the store after a timeout anyway.
       receivers_.clear();
       listen_conn_.reset();
+      {
+        std::lock_guard lock(notice_mu_);
+        listening_ = false;
+        ended_complete_ = false;
+      }
       std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(wait, std::chrono::milliseconds(250)));
     }
   }
@@ -644,9 +675,15 @@ class PostgresStore::Impl {
    public:
     Receiver(pqxx::connection_base& c, const char* channel, Impl& impl, int index)
         : pqxx::notification_receiver(c, channel), impl_(impl), index_(index) {}
-    void operator()(const std::string&, int) override {
+    void operator()(const std::string& payload, int) override {
       std::lock_guard lock(impl_.notice_mu_);
       ++impl_.notices_[index_];
+      if (index_ != kDoneChannel) return;
+      if (payload.empty() || impl_.ended_.size() >= kMaxEnded) {
+        impl_.ended_complete_ = false;  // reaped items, or too many: look at all
+      } else {
+        impl_.ended_.push_back(payload);
+      }
     }
 
    private:
@@ -654,12 +691,17 @@ class PostgresStore::Impl {
     int index_;
   };
   static constexpr int kNoticeChannels = 3;
+  static constexpr int kDoneChannel = 2;
+  static constexpr size_t kMaxEnded = 100'000;
   // By StoreNotice bit.
   static constexpr const char* kNoticeChannel[kNoticeChannels] = {"pipe_work", "pipe_cancel", "pipe_done"};
   std::mutex notice_mu_;  // guards the four below
   std::condition_variable notice_cv_;
   uint64_t notices_[kNoticeChannels] = {};
   uint64_t seen_[kNoticeChannels] = {};
+  std::vector<std::string> ended_;  // pipe_done payloads "RUN\tTASK\tTRY" not taken yet
+  bool ended_complete_ = false;     // no pipe_done notice missed since the last take
+  bool listening_ = false;          // the pumper's connection listens
   bool pumping_ = false;
   // The pumper's (pumping_).
   std::unique_ptr<pqxx::connection> listen_conn_;
@@ -1393,18 +1435,25 @@ std::vector<WorkClaim> PostgresStore::ClaimWork(const std::string& worker, const
   std::vector<WorkClaim> out;
   if (max <= 0 || queues.empty()) return out;
   const TimePoint until = now + lease;
-  // SKIP LOCKED: claimers running at once each take other rows, none waits.
   pqxx::result rows = impl_->Run("claim work", [&](pqxx::work& tx) {
+    // One branch per queue, each an ordered scan of the work_ready index
+    // that stops after `max` rows (no sort of everything ready); SKIP
+    // LOCKED: claimers running at once each take other rows, none waits.
+    const std::string order = " ORDER BY enqueued_at, run_id, task_id, try_number";
+    std::string ctes, branches;
+    for (size_t i = 0; i < queues.size(); ++i) {
+      const std::string name = "q" + std::to_string(i);
+      ctes += name + " AS (SELECT run_id, task_id, try_number, enqueued_at FROM work WHERE state = 'ready' AND queue = " +
+              tx.quote(queues[i]) + " AND (" + PreferenceAllows("$1", "$4") + ")" + order +
+              " LIMIT $3 FOR UPDATE SKIP LOCKED), ";
+      branches += std::string(i ? " UNION ALL " : "") + "SELECT * FROM " + name;
+    }
     return tx.exec_params(
-        "WITH picked AS (SELECT run_id, task_id, try_number FROM work "
-        "  WHERE state = 'ready' AND queue IN (SELECT jsonb_array_elements_text($3::jsonb)) AND (" +
-            PreferenceAllows("$1", "$5") +
-            ") "
-        "  ORDER BY enqueued_at, run_id, task_id, try_number LIMIT $4 FOR UPDATE SKIP LOCKED) "
-        "UPDATE work w SET state = 'claimed', worker = $1, lease_until = $2, claimed_at = $5 FROM picked p "
+        "WITH " + ctes + "picked AS (SELECT * FROM (" + branches + ") b" + order + " LIMIT $3) "
+        "UPDATE work w SET state = 'claimed', worker = $1, lease_until = $2, claimed_at = $4 FROM picked p "
         "WHERE w.run_id = p.run_id AND w.task_id = p.task_id AND w.try_number = p.try_number "
         "RETURNING w.run_id, w.task_id, w.try_number, w.queue, w.payload, w.enqueued_at",
-        worker, ToMicros(until), nlohmann::json(queues).dump(), max, ToMicros(now));
+        worker, ToMicros(until), max, ToMicros(now));
   });
   for (const auto& r : rows) out.push_back({ReadWorkItem(r), worker, until});
   std::sort(out.begin(), out.end(), [](const WorkClaim& a, const WorkClaim& b) {
@@ -1434,6 +1483,11 @@ bool PostgresStore::RenewWork(WorkClaim& claim, TimePoint now, Duration lease) {
   return renewed;
 }
 
+// The payload of a pipe_done notice: which item ended (TakeEndedNotices).
+static std::string EndedNotice(const std::string& run_id, const std::string& task_id, int try_number) {
+  return run_id + "\t" + task_id + "\t" + std::to_string(try_number);
+}
+
 bool PostgresStore::FinishWork(const WorkClaim& claim, const std::string& result_json, TimePoint at) {
   return impl_->RunIf("finish work", [&](pqxx::work& tx) {
     if (tx.exec_params(std::string("UPDATE work SET state = 'done', result = $6, ended_at = $7 WHERE ") + kHeld +
@@ -1443,7 +1497,8 @@ bool PostgresStore::FinishWork(const WorkClaim& claim, const std::string& result
             .empty()) {
       return false;
     }
-    tx.exec("SELECT pg_notify('pipe_done', '')");  // delivered at commit
+    tx.exec_params("SELECT pg_notify('pipe_done', $1)", EndedNotice(claim.item.run_id, claim.item.task_id,
+                                                                   claim.item.try_number));  // delivered at commit
     return true;
   });
 }
@@ -1473,8 +1528,11 @@ bool PostgresStore::CancelWork(const WorkKey& key, const std::string& result_jso
         "AND NOT cancel_requested RETURNING state",
         key.run_id, key.task_id, key.try_number, result_json, ToMicros(at));
     if (r.empty()) return false;
-    tx.exec(r[0][0].as<std::string>() == "done" ? "SELECT pg_notify('pipe_done', '')"
-                                                : "SELECT pg_notify('pipe_cancel', '')");
+    if (r[0][0].as<std::string>() == "done") {
+      tx.exec_params("SELECT pg_notify('pipe_done', $1)", EndedNotice(key.run_id, key.task_id, key.try_number));
+    } else {
+      tx.exec("SELECT pg_notify('pipe_cancel', '')");
+    }
     return true;
   });
 }
@@ -1524,15 +1582,18 @@ std::vector<WorkRecord> PostgresStore::ListWork(const std::string& run_id) {
 
 std::vector<WorkRecord> PostgresStore::ListEndedWork(const std::vector<WorkKey>& keys) {
   if (keys.empty()) return {};
-  nlohmann::json wanted = nlohmann::json::array();
-  for (const WorkKey& k : keys) wanted.push_back({k.run_id, k.task_id, k.try_number});
   return impl_->Read("list ended work", [&](pqxx::transaction_base& tx) {
+    // The keys as a VALUES list (quoted by libpq), so that the planner knows
+    // how many there are and looks each up by the primary key.
+    std::string values;
+    for (const WorkKey& k : keys) {
+      values += std::string(values.empty() ? "(" : ", (") + tx.quote(k.run_id) + ", " + tx.quote(k.task_id) + ", " +
+                std::to_string(k.try_number) + ")";
+    }
     std::vector<WorkRecord> out;
-    for (const auto& r : tx.exec_params(std::string("SELECT ") + kWorkColumns +
-                                            " FROM work WHERE (run_id, task_id, try_number) IN "
-                                            "(SELECT k->>0, k->>1, (k->>2)::integer FROM jsonb_array_elements($1::jsonb) k) "
-                                            "AND state IN ('done', 'lost')",
-                                        wanted.dump())) {
+    for (const auto& r : tx.exec(std::string("SELECT ") + kWorkColumns +
+                                 " FROM work WHERE (run_id, task_id, try_number) IN (VALUES " + values +
+                                 ") AND state IN ('done', 'lost')")) {
       out.push_back(ReadWork(r));
     }
     return out;
@@ -1584,5 +1645,7 @@ std::map<std::string, int64_t> PostgresStore::CountReadyWork() {
 unsigned PostgresStore::WaitForNotice(unsigned channels, Duration timeout) {
   return impl_->WaitForNotice(channels, timeout);
 }
+
+std::vector<WorkKey> PostgresStore::TakeEndedNotices(bool* complete) { return impl_->TakeEndedNotices(complete); }
 
 }  // namespace pipeline

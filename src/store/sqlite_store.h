@@ -82,6 +82,7 @@ class SqliteStore final : public StateStore {
   std::vector<WorkerRecord> ListWorkers() override;
   std::map<std::string, int64_t> CountReadyWork() override;
   std::vector<WorkRecord> ListEndedWork(const std::vector<WorkKey>& keys) override;
+  std::vector<WorkKey> TakeEndedNotices(bool* complete) override;
   unsigned WaitForNotice(unsigned channels, Duration timeout) override;
 
  private:

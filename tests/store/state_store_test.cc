@@ -815,6 +815,40 @@ TEST_P(StateStoreTest, WaitingForNoticesWakesOnTheirChannelOrTimesOut) {
   work_waiter.join();
 }
 
+TEST_P(StateStoreTest, EndedNoticesNameTheItemsThatEnded) {
+  // Given a listening coordinator, then the items that ended (finished or
+  // cancelled before a claim) are named by the notices, so that it reads
+  // just those; before it listened, or on a backend whose notices carry
+  // nothing, the answer is "incomplete": look at everything awaited.
+  const bool named = GetParam().name == "postgres";
+  bool complete = true;
+  store_->WaitForNotice(kNoticeDone, Duration(50));  // listening from here on (PostgreSQL)
+  store_->TakeEndedNotices(&complete);
+  EXPECT_FALSE(complete);  // nobody listened before
+  store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
+  store_->EnqueueWork(Work("r1", "b", 1, "default", 1));
+  std::vector<WorkClaim> claims = store_->ClaimWork("w1", {"default"}, 1, At(0), Duration(30'000));
+  ASSERT_EQ(claims.size(), 1u);
+  ASSERT_TRUE(store_->FinishWork(claims[0], R"({"ok":true})", At(1)));
+  ASSERT_TRUE(store_->CancelWork({"r1", "b", 1}, R"({"ok":false})", At(2)));
+  std::vector<WorkKey> heard;
+  for (int i = 0; i < 50 && heard.size() < 2; ++i) {
+    store_->WaitForNotice(kNoticeDone, Duration(100));
+    for (const WorkKey& k : store_->TakeEndedNotices(&complete)) heard.push_back(k);
+    if (!named) break;
+  }
+  EXPECT_EQ(complete, named);
+  if (named) {
+    ASSERT_EQ(heard.size(), 2u);
+    EXPECT_EQ(heard[0].task_id, "a");
+    EXPECT_EQ(heard[0].try_number, 1);
+    EXPECT_EQ(heard[1].run_id, "r1");
+    EXPECT_EQ(heard[1].task_id, "b");
+  } else {
+    EXPECT_TRUE(heard.empty());
+  }
+}
+
 TEST_P(StateStoreTest, ACancelEndsReadyWorkAtOnceAndMarksClaimedWorkForItsWorker) {
   store_->EnqueueWork(Work("r1", "a", 1, "default", 0));
   store_->EnqueueWork(Work("r1", "b", 1, "default", 1));
