@@ -92,6 +92,14 @@ for w in 1 2 4; do
     sort -n "$work/dags/stamps" | awk '{ if (NR > 1) print ($1 - prev) / 1e6; prev = $1 }' | sort -n |
       awk '{ v[NR] = $1 } END { printf "hop across 2 workers (40-task chain): p50 %.2f ms, p99 %.2f ms (target p50 <= 5 ms)\n",
         v[int(NR * 0.5 + 0.5)], v[NR] }'
+    # The same hops as the database saw them: a task's end (its worker's
+    # finish) to the next task's claim, without the two process starts
+    # (sh, date) every task of the chain makes.
+    sql "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY n.claimed_at - p.ended_at) / 1000.0)::numeric, 2),
+                round((percentile_cont(0.99) WITHIN GROUP (ORDER BY n.claimed_at - p.ended_at) / 1000.0)::numeric, 2)
+         FROM work p JOIN work n ON n.run_id = p.run_id AND n.task_id = 'c' || (substr(p.task_id, 2)::int + 1)
+         WHERE p.run_id = '$run'" |
+      awk -F'|' '{ printf "hop end -> next claim in the database: p50 %s ms, p99 %s ms\n", $1, $2 }'
   fi
   stop_workers
 done
