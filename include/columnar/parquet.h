@@ -58,6 +58,11 @@ struct ParquetReadOptions {
   // When set, each decoded column chunk moves to this file at once, so a file
   // larger than memory can be read.
   std::shared_ptr<SpillFile> spill;
+  // Only rows [row_offset, row_offset + row_limit) (row_limit < 0: to the
+  // end): row groups outside them are not decoded (a preview of a big file
+  // reads one row group). The table holds exactly those rows.
+  int64_t row_offset = 0;
+  int64_t row_limit = -1;
 };
 
 // Writes `table` to `path` atomically: the bytes go to a temporary file in

@@ -14,6 +14,7 @@
 #include "core/names.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
+#include "views/table_view.h"
 
 namespace pipeline {
 
@@ -219,6 +220,7 @@ const std::vector<std::string>& ApiRoutes() {
       "POST /api/v1/runs/{run_id}/cancel",
       "POST /api/v1/runs/{run_id}/tasks/{task_id}/clear",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/logs",
+      "GET /api/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}/rows",
       "GET /api/v1/workers",
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
@@ -602,6 +604,18 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     std::ostringstream text;
     if (in) text << in.rdbuf();  // no file: the try printed nothing
     return {200, "text/plain; charset=utf-8", text.str()};
+  }
+  if (m == "GET" && is({"api", "v1", "runs", "*", "tasks", "*", "artifacts", "*", "rows"})) {
+    RequireRunId(p[3]);
+    RequireTaskId(p[5]);
+    if (!IsName(p[7])) throw Error::InvalidArgument("invalid artifact name " + Quoted(p[7]));
+    const int limit = QueryInt(req, "limit", 100, 1, 1000);
+    const int offset = QueryInt(req, "offset", 0, 0, 2'000'000'000);
+    if (!store_.GetRun(p[3])) throw Error::NotFound("no run '" + p[3] + "'");
+    for (const ArtifactRecord& a : store_.ListArtifacts(p[3])) {
+      if (a.task_id == p[5] && a.name == p[7]) return Json(200, views::ArtifactRowsJson(a, offset, limit));
+    }
+    throw Error::NotFound("task '" + p[5] + "' of run '" + p[3] + "' has no artifact '" + p[7] + "'");
   }
   if (m == "GET" && is({"api", "v1", "workers"})) {
     const TimePoint now = SystemClock::Default()->Now();

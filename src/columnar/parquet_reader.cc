@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 
+#include "columnar/compute.h"
 #include "columnar/parallel.h"
 #include "columnar/parquet.h"
 #include "columnar/parquet_column_reader.h"
@@ -313,6 +314,19 @@ TablePtr ReadTable(const Source& source, const ParquetReadOptions& options) {
   std::vector<FileColumn> file_columns = PlanColumns(meta);
   std::vector<int> selected = SelectColumns(file_columns, options.columns);
   std::vector<ChunkTask> tasks = PlanChunks(meta, file_columns, selected, data_end);
+  // The rows asked for, and the row groups that hold them (the others are not decoded).
+  std::vector<int64_t> group_start(meta.row_groups.size());
+  int64_t total = 0;
+  for (size_t group = 0; group < meta.row_groups.size(); ++group) {
+    group_start[group] = total;
+    total += meta.row_groups[group].num_rows;
+  }
+  const int64_t begin = std::max<int64_t>(options.row_offset, 0);
+  const int64_t end = options.row_limit < 0 ? total : std::min(total, begin + options.row_limit);
+  auto wanted = [&](size_t group) {
+    return group_start[group] < end && group_start[group] + meta.row_groups[group].num_rows > begin;
+  };
+  std::erase_if(tasks, [&](const ChunkTask& task) { return !wanted(size_t(task.group)); });
   std::vector<std::vector<ColumnPtr>> columns(meta.row_groups.size(), std::vector<ColumnPtr>(selected.size()));
   // One call per worker, each with its scratch, taking tasks in turn.
   size_t workers = std::min<size_t>(tasks.size(), options.threads > 0 ? options.threads : DefaultThreads());
@@ -328,8 +342,14 @@ TablePtr ReadTable(const Source& source, const ParquetReadOptions& options) {
   for (int column : selected) schema.Add(Field{file_columns[column].plan.name, file_columns[column].plan.type});
   auto table = std::make_shared<Table>(schema);
   for (size_t group = 0; group < meta.row_groups.size(); ++group) {
-    if (meta.row_groups[group].num_rows == 0 || selected.empty()) continue;
-    table->AddBatch(Batch{meta.row_groups[group].num_rows, std::move(columns[group])});
+    const int64_t rows = meta.row_groups[group].num_rows;
+    if (rows == 0 || selected.empty() || !wanted(group)) continue;
+    const int64_t from = std::max<int64_t>(begin - group_start[group], 0);
+    const int64_t to = std::min(end - group_start[group], rows);
+    if (from > 0 || to < rows) {
+      for (ColumnPtr& column : columns[group]) column = Slice(*column, from, to - from);
+    }
+    table->AddBatch(Batch{to - from, std::move(columns[group])});
   }
   for (parquet::KeyValue& kv : meta.key_value_metadata) table->SetMetadata(std::move(kv.key), std::move(kv.value));
   return table;

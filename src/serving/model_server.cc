@@ -10,6 +10,7 @@
 #include "columnar/parquet.h"
 #include "core/error.h"
 #include "store/state_store.h"
+#include "views/table_view.h"
 
 namespace pipeline {
 
@@ -53,14 +54,7 @@ int64_t OnlineTable::Find(const std::vector<std::string>& key) const {
 std::optional<json> OnlineTable::Value(int64_t row, const std::string& name) const {
   auto idx = table->schema().IndexOf(name);
   if (!idx) return std::nullopt;
-  const columnar::Column& c = *table->batch(0).columns[*idx];
-  if (c.IsNull(row)) return json(nullptr);
-  switch (c.type()) {
-    case columnar::DataType::kInt64: return json(c.ints()[row]);
-    case columnar::DataType::kFloat64: return std::isfinite(c.doubles()[row]) ? json(c.doubles()[row]) : json(nullptr);
-    case columnar::DataType::kBool: return json(c.bools()[row] != 0);
-    default: return json(columnar::ValueText(c, row));
-  }
+  return views::CellJson(*table->batch(0).columns[*idx], row);
 }
 
 json OnlineTable::Row(int64_t row) const {

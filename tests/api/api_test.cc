@@ -13,6 +13,8 @@
 #include <regex>
 #include <thread>
 
+#include "columnar/csv.h"
+#include "columnar/parquet.h"
 #include "core/error.h"
 #include "core/operator.h"
 #include "dag/loader.h"
@@ -21,6 +23,7 @@
 #include "scheduler/scheduler.h"
 #include "store/state_store.h"
 #include "test_util.h"
+#include "views/table_view.h"
 
 namespace pipeline {
 namespace {
@@ -86,6 +89,49 @@ class ApiTest : public testing::Test {
   std::unique_ptr<ModelServer> models_;
   std::unique_ptr<Api> api_;
 };
+
+TEST(ArtifactRowsTest, ATableArtifactsRowsAsJsonAndWhatIsNotATable) {
+  // Given a Parquet artifact of 5 rows, then rows 1..3 come back typed
+  // (numbers, text, bool, null, timestamps as their text) with the columns
+  // and the total; a JSON report is no table; a file that is gone is named.
+  auto dir = testing_util::FreshTestDir("pipe_rows");
+  auto csv = columnar::ReadCsvText("id,name,ok,ts,x\n1,a,true,2026-01-02T03:04:05Z,0.5\n2,b,false,,1.5\n3,,true,"
+                                   "2026-01-02T03:04:06Z,\n4,d,false,2026-01-02T03:04:07Z,2\n5,e,true,,3\n",
+                                   "in.csv");
+  const std::string path = (dir / "output.parquet").string();
+  columnar::WriteParquetFile(*csv.table, path);
+  ArtifactRecord a;
+  a.run_id = "r1";
+  a.task_id = "load";
+  a.name = "output";
+  a.uri = path;
+  a.row_count = 5;
+  nlohmann::json rows = views::ArtifactRowsJson(a, 1, 3);
+  EXPECT_EQ(rows["total_rows"], 5);
+  EXPECT_EQ(rows["columns"], nlohmann::json::parse(R"([{"name":"id","type":"int64"},{"name":"name","type":"string"},)"
+                                                   R"({"name":"ok","type":"bool"},{"name":"ts","type":"timestamp"},)"
+                                                   R"({"name":"x","type":"float64"}])"));
+  EXPECT_EQ(rows["rows"], nlohmann::json::parse(R"([[2,"b",false,null,1.5],[3,null,true,"2026-01-02 03:04:06",null],)"
+                                                R"([4,"d",false,"2026-01-02 03:04:07",2.0]])"));
+  EXPECT_EQ(views::ArtifactRowsJson(a, 5, 10)["rows"].size(), 0u);
+  a.uri = (dir / "report.json").string();
+  std::ofstream(a.uri) << "{}";
+  try {
+    views::ArtifactRowsJson(a, 0, 10);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()), "artifact 'output' of task 'load' is not a table (report.json)");
+  }
+  a.uri = (dir / "gone.parquet").string();
+  try {
+    views::ArtifactRowsJson(a, 0, 10);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
   // Given 100 instances of mapped task `m` (m[0] .. m[99]), then /metrics

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "columnar/compute.h"
 #include "columnar/parquet.h"
 #include "columnar/parquet_encoding.h"
 #include "columnar/parquet_format.h"
@@ -434,6 +435,37 @@ TEST(ParquetReadTest, OutputIsTheSameForAnyThreadCount) {
     read_options.threads = threads;
     ExpectSameTable(*table, *ReadParquetBuffer(bytes.data(), bytes.size(), "t.parquet", read_options));
   }
+}
+
+TEST(ParquetReadTest, ARowRangeReadsJustThoseRows) {
+  // Given 10,000 rows in row groups of 1,000, then a range gives exactly its
+  // rows (within one group, across groups, past the end), equal to the same
+  // rows of the whole table.
+  TablePtr table = MakeTable(RandomColumns(5, 10000, 0.1), {2500});
+  ParquetWriteOptions write;
+  write.row_group_rows = 1000;
+  std::vector<uint8_t> bytes = WriteParquetBuffer(*table, write);
+  TablePtr whole = Concatenate(*table);
+  auto rows = [&](int64_t offset, int64_t limit) {
+    ParquetReadOptions options;
+    options.row_offset = offset;
+    options.row_limit = limit;
+    return ReadParquetBuffer(bytes.data(), bytes.size(), "t.parquet", options);
+  };
+  auto expected = [&](int64_t offset, int64_t length) {
+    Table t(whole->schema());
+    std::vector<ColumnPtr> columns;
+    for (const ColumnPtr& c : whole->batch(0).columns) columns.push_back(Slice(*c, offset, length));
+    if (length > 0) t.AddBatch(Batch{length, columns});
+    return t;
+  };
+  ExpectSameTable(expected(10, 20), *rows(10, 20));
+  ExpectSameTable(expected(990, 30), *rows(990, 30));
+  ExpectSameTable(expected(1500, 3000), *rows(1500, 3000));
+  ExpectSameTable(expected(9990, 10), *rows(9990, 100));
+  ExpectSameTable(expected(0, 0), *rows(10000, 5));
+  ExpectSameTable(expected(4000, 6000), *rows(4000, -1));
+  EXPECT_EQ(rows(2000, 1000)->num_batches(), 1);  // one row group decoded, no slice needed
 }
 
 std::vector<std::string> FolderEntries(const fs::path& dir) {

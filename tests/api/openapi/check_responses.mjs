@@ -609,6 +609,31 @@ async function main() {
   await check('a log of an unknown run', 'GET', `/api/v1/runs/no-such-run/tasks/${t}/logs`, { token: V, expect: 404 });
   await check('a log, no token', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs`, { expect: 401 });
 
+  // Rows of a table artifact (the demo's ingest persists its output), and of one that is not a table.
+  const withTable = tasks.find((x) => x.artifacts.some((a) => a.name === 'output' && a.uri.endsWith('.parquet')));
+  if (!withTable) {
+    report(false, `run ${r} has a table artifact`, ['nothing to check artifact rows with']);
+  } else {
+    const at = `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/output/rows`;
+    const rows = await check('artifact rows', 'GET', `${at}?limit=2&offset=1`, { token: V, expect: 200 });
+    if (rows?.json && (rows.json.rows.length !== Math.min(2, Math.max(0, rows.json.total_rows - 1)) ||
+                       rows.json.rows.some((row) => row.length !== rows.json.columns.length))) {
+      report(false, 'artifact rows: as many as asked for, one value per column', [JSON.stringify(rows.json)]);
+    }
+    await checkHead('artifact rows', at, { token: V, stableLength: true });
+    await check('artifact rows, limit=0', 'GET', `${at}?limit=0`, { token: V, expect: 400, paramsInvalid: true });
+    await check('artifact rows, limit=1001', 'GET', `${at}?limit=1001`, { token: V, expect: 400, paramsInvalid: true });
+    await check('artifact rows, offset=-1', 'GET', `${at}?offset=-1`, { token: V, expect: 400, paramsInvalid: true });
+    await check('artifact rows, a bad name', 'GET', `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/Bad/rows`, { token: V, expect: 400, paramsInvalid: true });
+    await check('artifact rows, an unknown artifact', 'GET', `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/nope/rows`, { token: V, expect: 404 });
+    await check('artifact rows, an unknown run', 'GET', `/api/v1/runs/no-such-run/tasks/${withTable.task_id}/artifacts/output/rows`, { token: V, expect: 404 });
+    await check('artifact rows, no token', 'GET', at, { expect: 401 });
+  }
+  const notTable = tasks.flatMap((x) => x.artifacts.map((a) => [x.task_id, a])).find(([, a]) => !a.uri.endsWith('.parquet'));
+  if (notTable) {
+    await check('artifact rows of a JSON report', 'GET', `/api/v1/runs/${r}/tasks/${notTable[0]}/artifacts/${notTable[1].name}/rows`, { token: V, expect: 400 });
+  }
+
   // Cancel and clear: the error cases, and an ended run.
   await check('cancel as a viewer', 'POST', `/api/v1/runs/${r}/cancel`, { token: V, expect: 403 });
   await check('cancel, no token', 'POST', `/api/v1/runs/${r}/cancel`, { expect: 401 });

@@ -1,0 +1,65 @@
+#include "views/table_view.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "columnar/compute.h"
+#include "columnar/parquet.h"
+#include "core/error.h"
+
+namespace pipeline::views {
+
+using nlohmann::json;
+
+json CellJson(const columnar::Column& column, int64_t row) {
+  if (column.IsNull(row)) return nullptr;
+  switch (column.type()) {
+    case columnar::DataType::kInt64:
+      return column.ints()[row];
+    case columnar::DataType::kFloat64:
+      return std::isfinite(column.doubles()[row]) ? json(column.doubles()[row]) : json(nullptr);
+    case columnar::DataType::kBool:
+      return column.bools()[row] != 0;
+    default:
+      return columnar::ValueText(column, row);
+  }
+}
+
+json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t limit) {
+  const std::string& uri = artifact.uri;
+  if (uri.size() < 8 || uri.compare(uri.size() - 8, 8, ".parquet") != 0) {
+    throw Error::InvalidArgument("artifact '" + artifact.name + "' of task '" + artifact.task_id +
+                                 "' is not a table (" + std::filesystem::path(uri).filename().string() + ")");
+  }
+  if (!std::filesystem::exists(uri)) {
+    throw Error::NotFound("the file of artifact '" + artifact.name + "' of task '" + artifact.task_id + "' is gone: " +
+                          uri);
+  }
+  columnar::ParquetReadOptions options;
+  options.row_offset = offset;
+  options.row_limit = limit;
+  options.threads = 1;
+  columnar::TablePtr table;
+  try {
+    table = columnar::ReadParquetFile(uri, options);
+  } catch (const columnar::FormatError& e) {
+    throw Error::Corruption(std::string("cannot read artifact '") + artifact.name + "': " + e.what());
+  }
+  json columns = json::array();
+  for (const columnar::Field& f : table->schema().fields()) {
+    columns.push_back({{"name", f.name}, {"type", std::string(columnar::TypeName(f.type))}});
+  }
+  json rows = json::array();
+  for (const columnar::Batch& batch : table->batches()) {
+    for (int64_t r = 0; r < batch.num_rows; ++r) {
+      json row = json::array();
+      for (const columnar::ColumnPtr& c : batch.columns) row.push_back(CellJson(*c, r));
+      rows.push_back(std::move(row));
+    }
+  }
+  return {{"task_id", artifact.task_id}, {"name", artifact.name},  {"total_rows", artifact.row_count},
+          {"offset", offset},            {"limit", limit},         {"columns", columns},
+          {"rows", rows}};
+}
+
+}  // namespace pipeline::views
