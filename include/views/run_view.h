@@ -3,6 +3,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 #include "store/state_store.h"
 
@@ -16,5 +17,14 @@ nlohmann::json RunSummaryJson(const RunRecord& run);
 std::string RunTaskTable(StateStore& store, const RunRecord& run);
 // A task's DETAIL column: its summary, quarantined rows and error.
 std::string TaskDetail(const nlohmann::json& metrics, const std::string& error);
+
+// The grid of the DAG's last `runs` runs (newest first) by the tasks of
+// `task_ids` (its current version's, upstream first), compact for a large
+// DAG: {"dag_id", "tasks": [...], "states": [legend], "runs": [{run_id,
+// state, dag_version, logical_date, started_at, ended_at}], "cells":
+// [[state index per task, -1 when the run has no such task], ...]}. A mapped
+// task's cell is its own state (its instances are in the run's JSON).
+nlohmann::json GridJson(StateStore& store, const std::string& dag_id, const std::vector<std::string>& task_ids,
+                        int runs);
 
 }  // namespace pipeline::views

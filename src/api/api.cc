@@ -213,6 +213,7 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/dags/{dag_id}",
       "PATCH /api/v1/dags/{dag_id}",
       "GET /api/v1/dags/{dag_id}/runs",
+      "GET /api/v1/dags/{dag_id}/grid",
       "POST /api/v1/dags/{dag_id}/runs",
       "POST /api/v1/dags/{dag_id}/backfill",
       "GET /api/v1/runs",
@@ -530,6 +531,14 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     auto status = scheduler_.Dag(p[3]);
     if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
     return Json(200, DagJson(*status, true));
+  }
+  if (m == "GET" && is({"api", "v1", "dags", "*", "grid"})) {
+    RequireDagId(p[3]);
+    auto status = scheduler_.Dag(p[3]);
+    if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
+    std::vector<std::string> task_ids;
+    for (const TaskSpec& t : status->spec->tasks) task_ids.push_back(t.id);
+    return Json(200, views::GridJson(store_, p[3], task_ids, QueryInt(req, "limit", 25, 1, 100)));
   }
   if (is({"api", "v1", "dags", "*", "runs"})) {
     RequireDagId(p[3]);

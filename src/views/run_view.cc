@@ -148,4 +148,38 @@ std::string RunTaskTable(StateStore& store, const RunRecord& run) {
   return FormatTable(rows);
 }
 
+nlohmann::json GridJson(StateStore& store, const std::string& dag_id, const std::vector<std::string>& task_ids,
+                        int runs) {
+  static constexpr TaskState kLegend[] = {TaskState::kPending,        TaskState::kQueued,  TaskState::kRunning,
+                                          TaskState::kSuccess,        TaskState::kFailed,  TaskState::kUpForRetry,
+                                          TaskState::kUpstreamFailed, TaskState::kSkipped, TaskState::kCancelled};
+  nlohmann::json legend = nlohmann::json::array();
+  std::map<TaskState, int> code;
+  for (TaskState s : kLegend) {
+    code[s] = int(legend.size());
+    legend.push_back(ToString(s));
+  }
+  std::map<std::string, size_t, std::less<>> column;
+  for (size_t i = 0; i < task_ids.size(); ++i) column.emplace(task_ids[i], i);
+  RunFilter filter;
+  filter.dag_id = dag_id;
+  filter.limit = runs;
+  nlohmann::json run_list = nlohmann::json::array(), cells = nlohmann::json::array();
+  for (const RunRecord& run : store.ListRuns(filter)) {
+    run_list.push_back({{"run_id", run.run_id},
+                        {"state", ToString(run.state)},
+                        {"dag_version", run.dag_version},
+                        {"logical_date", FormatIso8601(run.logical_date)},
+                        {"started_at", OptTime(run.started_at)},
+                        {"ended_at", OptTime(run.ended_at)}});
+    std::vector<int> row(task_ids.size(), -1);
+    for (const TaskInstanceRecord& t : store.GetTaskInstances(run.run_id)) {
+      if (t.map_index) continue;  // an instance: its mapped task has the cell
+      if (auto it = column.find(t.task_id); it != column.end()) row[it->second] = code.at(t.state);
+    }
+    cells.push_back(std::move(row));
+  }
+  return {{"dag_id", dag_id}, {"tasks", task_ids}, {"states", legend}, {"runs", run_list}, {"cells", cells}};
+}
+
 }  // namespace pipeline::views

@@ -149,6 +149,26 @@ TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
   EXPECT_EQ(text.find("m[0]"), std::string::npos);
 }
 
+TEST_F(ApiTest, TheGridHasARowPerRunAndACellPerTask) {
+  // Given two runs of hello (a then b), then the grid lists them
+  // newest first with both tasks' states; an unknown DAG is a 404.
+  const std::string first = TriggerAndWait();
+  const std::string second = TriggerAndWait();
+  HttpResponse r = Call("GET", "/api/v1/dags/hello/grid?limit=5");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json grid = json::parse(r.body);
+  ASSERT_EQ(grid["runs"].size(), 2u);
+  EXPECT_EQ(grid["runs"][0]["run_id"], second);
+  EXPECT_EQ(grid["runs"][1]["run_id"], first);
+  const json& tasks = grid["tasks"];
+  ASSERT_EQ(tasks.size(), 2u);
+  const int success = int(std::find(grid["states"].begin(), grid["states"].end(), "success") - grid["states"].begin());
+  EXPECT_EQ(grid["cells"], json::array({json::array({success, success}), json::array({success, success})}));
+  EXPECT_EQ(Call("GET", "/api/v1/dags/nope/grid").status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/dags/hello/grid?limit=0").status, 400);
+  EXPECT_EQ(json::parse(Call("GET", "/api/v1/dags/hello/grid?limit=1").body)["runs"].size(), 1u);
+}
+
 TEST_F(ApiTest, EveryRouteIsInTheOpenApiFileAndBack) {
   YAML::Node spec = YAML::LoadFile(std::string(PIPE_SOURCE_DIR) + "/docs/api/openapi.yaml");
   std::set<std::string> documented;

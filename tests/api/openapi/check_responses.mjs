@@ -609,6 +609,17 @@ async function main() {
   await check('a log of an unknown run', 'GET', `/api/v1/runs/no-such-run/tasks/${t}/logs`, { token: V, expect: 404 });
   await check('a log, no token', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs`, { expect: 401 });
 
+  // The grid of the DAG's runs.
+  const grid = await check('the grid', 'GET', `/api/v1/dags/${d}/grid?limit=5`, { token: V, expect: 200 });
+  if (grid?.json && (grid.json.cells.length !== grid.json.runs.length ||
+                     grid.json.cells.some((row) => row.length !== grid.json.tasks.length))) {
+    report(false, 'the grid: a row per run, a cell per task', [JSON.stringify(grid.json).slice(0, 500)]);
+  }
+  await checkHead('the grid', `/api/v1/dags/${d}/grid`, { token: V, stableLength: true });
+  await check('the grid, limit=0', 'GET', `/api/v1/dags/${d}/grid?limit=0`, { token: V, expect: 400, paramsInvalid: true });
+  await check('the grid of an unknown DAG', 'GET', '/api/v1/dags/no_such_dag/grid', { token: V, expect: 404 });
+  await check('the grid, no token', 'GET', `/api/v1/dags/${d}/grid`, { expect: 401 });
+
   // Rows of a table artifact (the demo's ingest persists its output), and of one that is not a table.
   const withTable = tasks.find((x) => x.artifacts.some((a) => a.name === 'output' && a.uri.endsWith('.parquet')));
   if (!withTable) {
