@@ -285,6 +285,8 @@ class StateStore {
   virtual std::optional<DagRecord> GetDag(const std::string& dag_id) = 0;
   virtual std::vector<DagRecord> ListDags() = 0;
   virtual std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) = 0;
+  // Every stored version of the DAG, newest first, without their sources.
+  virtual std::vector<DagVersionRecord> ListDagVersions(const std::string& dag_id) = 0;
   virtual bool SetPaused(const std::string& dag_id, bool paused) = 0;
 
   // Creates the run in `queued` (or in `running` when run.state says so: a

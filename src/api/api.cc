@@ -91,6 +91,14 @@ void RequireTaskId(const std::string& id) {
 void RequireModelName(const std::string& name) {
   if (!IsName(name)) throw Error::InvalidArgument("invalid model name " + Quoted(name));
 }
+// A version number in a path (1, 2, ...).
+int PathVersion(const std::string& text) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(text) < 1) {
+    throw Error::InvalidArgument("invalid version " + Quoted(text) + " (1, 2, ...)");
+  }
+  return std::stoi(text);
+}
 void RequireRunId(const std::string& id) {
   if (!IsRunId(id)) throw Error::InvalidArgument("invalid run id " + Quoted(id));
 }
@@ -214,6 +222,8 @@ const std::vector<std::string>& ApiRoutes() {
       "PATCH /api/v1/dags/{dag_id}",
       "GET /api/v1/dags/{dag_id}/runs",
       "GET /api/v1/dags/{dag_id}/grid",
+      "GET /api/v1/dags/{dag_id}/versions",
+      "GET /api/v1/dags/{dag_id}/versions/{version}",
       "POST /api/v1/dags/{dag_id}/runs",
       "POST /api/v1/dags/{dag_id}/backfill",
       "GET /api/v1/runs",
@@ -532,6 +542,31 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
     return Json(200, DagJson(*status, true));
   }
+  if (m == "GET" && is({"api", "v1", "dags", "*", "versions"})) {
+    RequireDagId(p[3]);
+    std::vector<DagVersionRecord> versions = store_.ListDagVersions(p[3]);
+    if (versions.empty()) throw Error::NotFound("no DAG '" + p[3] + "'");
+    json list = json::array();
+    for (const DagVersionRecord& v : versions) {
+      list.push_back({{"version", v.version},
+                      {"content_hash", v.content_hash},
+                      {"file", v.file},
+                      {"created_at", FormatIso8601(v.created_at)}});
+    }
+    return Json(200, {{"dag_id", p[3]}, {"versions", list}});
+  }
+  if (m == "GET" && is({"api", "v1", "dags", "*", "versions", "*"})) {
+    RequireDagId(p[3]);
+    const int version = PathVersion(p[5]);
+    auto v = store_.GetDagVersion(p[3], version);
+    if (!v) throw Error::NotFound("DAG '" + p[3] + "' has no version " + std::to_string(version));
+    return Json(200, {{"dag_id", v->dag_id},
+                      {"version", v->version},
+                      {"content_hash", v->content_hash},
+                      {"file", v->file},
+                      {"created_at", FormatIso8601(v->created_at)},
+                      {"source", v->source}});
+  }
   if (m == "GET" && is({"api", "v1", "dags", "*", "grid"})) {
     RequireDagId(p[3]);
     auto status = scheduler_.Dag(p[3]);
@@ -651,11 +686,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   }
   if (m == "GET" && is({"api", "v1", "models", "*", "versions", "*"})) {
     RequireModelName(p[3]);
-    int version = 0;
-    if (p[5].empty() || p[5].size() > 9 || p[5].find_first_not_of("0123456789") != std::string::npos ||
-        (version = std::stoi(p[5])) < 1) {
-      throw Error::InvalidArgument("invalid model version " + Quoted(p[5]) + " (1, 2, ...)");
-    }
+    const int version = PathVersion(p[5]);
     auto v = store_.GetModelVersion(p[3], version);
     if (!v) {
       if (store_.ListModelVersions(p[3]).empty()) throw Error::NotFound("no model '" + p[3] + "'");

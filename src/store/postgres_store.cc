@@ -795,6 +795,19 @@ std::optional<DagVersionRecord> PostgresStore::GetDagVersion(const std::string& 
   });
 }
 
+std::vector<DagVersionRecord> PostgresStore::ListDagVersions(const std::string& dag_id) {
+  return impl_->Read("list dag versions", [&](pqxx::transaction_base& tx) {
+    std::vector<DagVersionRecord> out;
+    for (const auto& r : tx.exec_params("SELECT dag_id, version, content_hash, file, created_at FROM dag_versions "
+                                        "WHERE dag_id = $1 ORDER BY version DESC",
+                                        dag_id)) {
+      out.push_back(DagVersionRecord{r[0].as<std::string>(), r[1].as<int>(), r[2].as<std::string>(),
+                                     r[3].as<std::string>(), "", Time(r[4])});
+    }
+    return out;
+  });
+}
+
 bool PostgresStore::SetPaused(const std::string& dag_id, bool paused) {
   return impl_->Run("pause dag", [&](pqxx::work& tx) {
     return tx.exec_params("UPDATE dags SET paused = $2 WHERE dag_id = $1", dag_id, paused)

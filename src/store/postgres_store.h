@@ -37,6 +37,7 @@ class PostgresStore final : public StateStore {
   std::optional<DagRecord> GetDag(const std::string& dag_id) override;
   std::vector<DagRecord> ListDags() override;
   std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) override;
+  std::vector<DagVersionRecord> ListDagVersions(const std::string& dag_id) override;
   bool SetPaused(const std::string& dag_id, bool paused) override;
   void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) override;
   bool AddTaskInstances(const std::string& run_id, const std::string& task_id, const std::string& fence,

@@ -589,6 +589,17 @@ std::optional<DagVersionRecord> SqliteStore::GetDagVersion(const std::string& da
   return DagVersionRecord{s.Text(0), int(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Time(5)};
 }
 
+std::vector<DagVersionRecord> SqliteStore::ListDagVersions(const std::string& dag_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT dag_id, version, content_hash, file, created_at FROM dag_versions WHERE dag_id = ?1 "
+              "ORDER BY version DESC");
+  s.Bind(1, dag_id);
+  std::vector<DagVersionRecord> out;
+  while (s.Step()) out.push_back(DagVersionRecord{s.Text(0), int(s.Int(1)), s.Text(2), s.Text(3), "", s.Time(4)});
+  return out;
+}
+
 bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1");

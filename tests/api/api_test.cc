@@ -149,6 +149,25 @@ TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
   EXPECT_EQ(text.find("m[0]"), std::string::npos);
 }
 
+TEST_F(ApiTest, TheVersionsOfADagAndTheirSources) {
+  // Given hello loaded, edited and loaded again, then two versions are
+  // listed newest first and each gives its own text.
+  std::ofstream(dir_ / "dags" / "hello.yaml") << "dag: hello\ntasks:\n  only: {op: shell, run: 'true'}\n";
+  scheduler_->SetDags(loader_.LoadFolder((dir_ / "dags").string()));
+  json list = json::parse(Call("GET", "/api/v1/dags/hello/versions").body);
+  ASSERT_EQ(list["versions"].size(), 2u) << list.dump();
+  EXPECT_EQ(list["versions"][0]["version"], 2);
+  EXPECT_EQ(list["versions"][1]["version"], 1);
+  EXPECT_FALSE(list["versions"][0].contains("source"));
+  json v2 = json::parse(Call("GET", "/api/v1/dags/hello/versions/2").body);
+  EXPECT_EQ(v2["source"], "dag: hello\ntasks:\n  only: {op: shell, run: 'true'}\n");
+  EXPECT_NE(json::parse(Call("GET", "/api/v1/dags/hello/versions/1").body)["source"].get<std::string>().find("b: {op: shell"),
+            std::string::npos);
+  EXPECT_EQ(Call("GET", "/api/v1/dags/hello/versions/3").status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/dags/hello/versions/0").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/dags/nope/versions").status, 404);
+}
+
 TEST_F(ApiTest, TheGridHasARowPerRunAndACellPerTask) {
   // Given two runs of hello (a then b), then the grid lists them
   // newest first with both tasks' states; an unknown DAG is a 404.

@@ -63,6 +63,14 @@ TEST_P(StateStoreTest, DagVersionsChangeOnlyWithContent) {
   EXPECT_EQ(v1->created_at, At(1));
   EXPECT_FALSE(store_->GetDagVersion("d", 3));
   EXPECT_FALSE(store_->GetDag("missing"));
+  std::vector<DagVersionRecord> versions = store_->ListDagVersions("d");
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].version, 2);
+  EXPECT_EQ(versions[0].content_hash, "h2");
+  EXPECT_EQ(versions[0].created_at, At(3));
+  EXPECT_EQ(versions[0].source, "");  // listed without their texts
+  EXPECT_EQ(versions[1].version, 1);
+  EXPECT_TRUE(store_->ListDagVersions("missing").empty());
 }
 
 TEST_P(StateStoreTest, ListsAndPausesDags) {

@@ -609,6 +609,19 @@ async function main() {
   await check('a log of an unknown run', 'GET', `/api/v1/runs/no-such-run/tasks/${t}/logs`, { token: V, expect: 404 });
   await check('a log, no token', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs`, { expect: 401 });
 
+  // The DAG's versions and a version's source.
+  const versions = await check('DAG versions', 'GET', `/api/v1/dags/${d}/versions`, { token: V, expect: 200 });
+  await checkHead('DAG versions', `/api/v1/dags/${d}/versions`, { token: V, stableLength: true });
+  await check('DAG versions of an unknown DAG', 'GET', '/api/v1/dags/no_such_dag/versions', { token: V, expect: 404 });
+  await check('DAG versions, no token', 'GET', `/api/v1/dags/${d}/versions`, { expect: 401 });
+  const newest = versions?.json?.versions?.[0]?.version ?? 1;
+  const version = await check('a DAG version', 'GET', `/api/v1/dags/${d}/versions/${newest}`, { token: V, expect: 200 });
+  if (version?.json && !version.json.source.includes(`dag: ${d}`)) report(false, 'a DAG version has its source', [version.json.source.slice(0, 200)]);
+  await checkHead('a DAG version', `/api/v1/dags/${d}/versions/${newest}`, { token: V, stableLength: true });
+  await check('a DAG version that never was', 'GET', `/api/v1/dags/${d}/versions/999`, { token: V, expect: 404 });
+  await check('a DAG version 0', 'GET', `/api/v1/dags/${d}/versions/0`, { token: V, expect: 400, paramsInvalid: true });
+  await check('a DAG version x', 'GET', `/api/v1/dags/${d}/versions/x`, { token: V, expect: 400, paramsInvalid: true });
+
   // The grid of the DAG's runs.
   const grid = await check('the grid', 'GET', `/api/v1/dags/${d}/grid?limit=5`, { token: V, expect: 200 });
   if (grid?.json && (grid.json.cells.length !== grid.json.runs.length ||
