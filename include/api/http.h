@@ -2,9 +2,11 @@
 // handlers can be tested and fuzzed without a socket.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,18 @@ struct HttpRequest {
   std::string body;
 };
 
+// A response that goes on after its headers (Server-Sent Events): the
+// server calls Next() every `interval` on one of its threads and writes what
+// it returns, until it returns nullopt or the client goes away. Next() must
+// not block (it holds a server thread).
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  // The bytes to send now ("" for none yet), or nullopt to end the response.
+  virtual std::optional<std::string> Next() = 0;
+  std::chrono::milliseconds interval{200};
+};
+
 struct HttpResponse {
   HttpResponse() = default;
   HttpResponse(int status_code, std::string type, std::string text)
@@ -30,6 +44,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones, e.g. Allow
+  // Set: `body` is sent first, then what the stream gives (no length; the
+  // connection closes at its end).
+  std::shared_ptr<HttpStream> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

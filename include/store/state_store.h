@@ -108,6 +108,7 @@ struct TransitionRecord {
   std::string to_state;
   TimePoint at;
   std::string reason;
+  std::string dag_id = {};  // ListTransitionsAfter only
 };
 
 struct ArtifactRecord {
@@ -362,6 +363,12 @@ class StateStore {
   virtual std::vector<TaskTryRecord> GetTries(const std::string& run_id,
                                               const std::string& task_id) = 0;
   virtual std::vector<TransitionRecord> GetTransitions(const std::string& run_id) = 0;
+  // Transitions of every run with an id above `after_id`, oldest first, at
+  // most `limit`, each with its run's DAG (the event stream). On PostgreSQL
+  // ids are taken before commit, so a lower id may still appear later.
+  virtual std::vector<TransitionRecord> ListTransitionsAfter(int64_t after_id, int limit) = 0;
+  // The highest transition id so far (0 when there is none).
+  virtual int64_t LatestTransitionId() = 0;
 
   // Small named values (scheduler heartbeat and such).
   virtual void PutMeta(const std::string& key, const std::string& value) = 0;

@@ -1,6 +1,8 @@
 #include "api/api.h"
 
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -155,6 +157,70 @@ bool BoolField(const json& body, const char* key, bool fallback) {
 
 json OptTime(const std::optional<TimePoint>& t) { return t ? json(FormatIso8601(*t)) : json(nullptr); }
 
+// GET /api/v1/events: the store's transitions as Server-Sent Events, from
+// every scheduler of the database. Transition ids on PostgreSQL are taken
+// before commit, so an id may appear after a higher one: the stream keeps
+// the ids above its low mark that it has sent, and passes a missing id (a
+// rolled-back transaction's) once it has been missing for kHoleWait.
+class TransitionStream final : public HttpStream {
+ public:
+  TransitionStream(StateStore& store, int64_t after, std::string dag_id, std::string run_id)
+      : store_(store), low_(after), dag_id_(std::move(dag_id)), run_id_(std::move(run_id)) {}
+
+  std::optional<std::string> Next() override {
+    static constexpr auto kHoleWait = std::chrono::seconds(5);
+    static constexpr auto kKeepAlive = std::chrono::seconds(15);
+    std::vector<TransitionRecord> rows;
+    try {
+      rows = store_.ListTransitionsAfter(low_, 500);
+    } catch (const Error&) {
+      rows.clear();  // the store is away: again at the next turn
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::string out;
+    int64_t highest = low_;
+    for (const TransitionRecord& t : rows) {
+      highest = std::max(highest, t.id);
+      if (!sent_.insert(t.id).second) continue;
+      if ((!dag_id_.empty() && t.dag_id != dag_id_) || (!run_id_.empty() && t.run_id != run_id_)) continue;
+      json event = {{"id", t.id},        {"dag_id", t.dag_id},   {"run_id", t.run_id},
+                    {"from", t.from_state}, {"to", t.to_state}, {"at", FormatIso8601(t.at)},
+                    {"reason", t.reason}};
+      if (!t.task_id.empty()) {
+        event["task_id"] = t.task_id;
+        event["try"] = t.try_number;
+      }
+      out += "id: " + std::to_string(t.id) + "\nevent: " + (t.task_id.empty() ? "run" : "task") + "\ndata: " +
+             event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+    }
+    for (int64_t id = low_ + 1; id <= highest; ++id) {
+      if (!sent_.count(id)) holes_.emplace(id, now);
+    }
+    while (low_ < highest) {
+      const int64_t id = low_ + 1;
+      if (sent_.erase(id)) {
+        low_ = id;
+      } else if (auto hole = holes_.find(id); hole != holes_.end() && now - hole->second >= kHoleWait) {
+        holes_.erase(hole);
+        low_ = id;
+      } else {
+        break;
+      }
+    }
+    if (out.empty() && now - last_sent_ >= kKeepAlive) out = ": keep-alive\n\n";
+    if (!out.empty()) last_sent_ = now;
+    return out;
+  }
+
+ private:
+  StateStore& store_;
+  int64_t low_;                // every id up to this one was sent (or skipped for good)
+  std::string dag_id_, run_id_;  // filters ("": any)
+  std::set<int64_t> sent_;     // ids above low_ already sent
+  std::map<int64_t, std::chrono::steady_clock::time_point> holes_;  // ids above low_ not seen yet, since
+  std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
+};
+
 // A mapped task's `map_over`, as the DAG file says it.
 json MapOverJson(const MapOver& m, int max_length) {
   json out = {{"max_map_length", max_length}};
@@ -232,6 +298,7 @@ const std::vector<std::string>& ApiRoutes() {
       "POST /api/v1/runs/{run_id}/tasks/{task_id}/clear",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/logs",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}/rows",
+      "GET /api/v1/events",
       "GET /api/v1/workers",
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
@@ -660,6 +727,33 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
       if (a.task_id == p[5] && a.name == p[7]) return Json(200, views::ArtifactRowsJson(a, offset, limit));
     }
     throw Error::NotFound("task '" + p[5] + "' of run '" + p[3] + "' has no artifact '" + p[7] + "'");
+  }
+  if (m == "GET" && is({"api", "v1", "events"})) {
+    std::string dag_id, run_id;
+    if (auto it = req.query.find("dag_id"); it != req.query.end() && !it->second.empty()) {
+      RequireDagId(it->second);
+      dag_id = it->second;
+    }
+    if (auto it = req.query.find("run_id"); it != req.query.end() && !it->second.empty()) {
+      RequireRunId(it->second);
+      run_id = it->second;
+    }
+    int64_t after = -1;
+    if (auto it = req.query.find("after"); it != req.query.end() && !it->second.empty()) {
+      size_t used = 0;
+      try {
+        after = std::stoll(it->second, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != it->second.size() || after < 0) {
+        throw Error::InvalidArgument("after must be an event id (an integer >= 0)");
+      }
+    }
+    if (after < 0) after = store_.LatestTransitionId();  // from now on
+    HttpResponse r{200, "text/event-stream", "retry: 2000\n\n"};
+    r.stream = std::make_shared<TransitionStream>(store_, after, dag_id, run_id);
+    return r;
   }
   if (m == "GET" && is({"api", "v1", "workers"})) {
     const TimePoint now = SystemClock::Default()->Now();

@@ -276,7 +276,49 @@ class Session : public std::enable_shared_from_this<Session> {
         response = {500, "application/json", ErrorBody("internal", "internal error")};
       }
     }
+    if (response.stream && response.status == 200) {
+      return StartStream(std::move(response));
+    }
     Reply(response.status, std::move(response.body), req.keep_alive(), response.content_type, response.headers);
+  }
+
+  // A streamed answer: the headers (no length, the connection closes at the
+  // end) and the first bytes, then what the stream gives every interval,
+  // on this connection's strand, until it ends or a write fails (the client
+  // went away). HEAD gets the headers only.
+  void StartStream(HttpResponse response) {
+    std::string head = "HTTP/1.1 200 OK\r\nServer: piped\r\nContent-Type: " + response.content_type +
+                       "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    if (!head_) head += response.body;
+    stream_.expires_never();  // it may stay open for hours
+    stream_source_ = std::move(response.stream);
+    timer_.emplace(stream_.get_executor());
+    WriteStreamed(std::make_shared<std::string>(std::move(head)), head_);
+  }
+
+  void WriteStreamed(std::shared_ptr<std::string> bytes, bool last) {
+    asio::async_write(stream_.socket(), asio::buffer(*bytes),
+                      [self = shared_from_this(), bytes, last](beast::error_code ec, size_t) {
+                        if (ec || last) return self->Close();
+                        self->timer_->expires_after(self->stream_source_->interval);
+                        self->timer_->async_wait([self](beast::error_code wait_ec) {
+                          if (wait_ec) return self->Close();
+                          self->NextStreamed();
+                        });
+                      });
+  }
+
+  void NextStreamed() {
+    std::optional<std::string> next;
+    try {
+      next = stream_source_->Next();
+    } catch (const std::exception&) {
+      next.reset();
+    }
+    if (!next) return Close();
+    WriteStreamed(std::make_shared<std::string>(std::move(*next)), false);
   }
 
   // An absolute-form target ("http://HOST:PORT/path") naming this server
@@ -370,6 +412,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool draining_ = false;
   size_t drained_ = 0;
   std::array<char, 16384> scratch_;
+  std::shared_ptr<HttpStream> stream_source_;  // a streamed answer's (Stream)
+  std::optional<asio::steady_timer> timer_;
 };
 
 bool Connections::EvictOldestIdle() {

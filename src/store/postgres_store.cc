@@ -1225,6 +1225,27 @@ std::vector<TransitionRecord> PostgresStore::GetTransitions(const std::string& r
   });
 }
 
+std::vector<TransitionRecord> PostgresStore::ListTransitionsAfter(int64_t after_id, int limit) {
+  return impl_->Read("list transitions", [&](pqxx::transaction_base& tx) {
+    std::vector<TransitionRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT t.id, t.run_id, t.task_id, t.try_number, t.from_state, t.to_state, t.at, t.reason, r.dag_id "
+             "FROM transitions t JOIN runs r ON r.run_id = t.run_id WHERE t.id > $1 ORDER BY t.id LIMIT $2",
+             after_id, limit)) {
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<int>(),
+                     r[4].as<std::string>(), r[5].as<std::string>(), Time(r[6]), r[7].as<std::string>(),
+                     r[8].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+int64_t PostgresStore::LatestTransitionId() {
+  return impl_->Read("latest transition", [&](pqxx::transaction_base& tx) {
+    return tx.exec("SELECT COALESCE(MAX(id), 0) FROM transitions")[0][0].as<int64_t>();
+  });
+}
+
 void PostgresStore::PutArtifact(const ArtifactRecord& a) {
   impl_->Run("put artifact", [&](pqxx::work& tx) {
     tx.exec_params(

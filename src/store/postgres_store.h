@@ -71,6 +71,8 @@ class PostgresStore final : public StateStore {
   std::vector<TaskTryRecord> GetRunTries(const std::string& run_id) override;
   std::vector<TaskTryRecord> GetTries(const std::string& run_id, const std::string& task_id) override;
   std::vector<TransitionRecord> GetTransitions(const std::string& run_id) override;
+  std::vector<TransitionRecord> ListTransitionsAfter(int64_t after_id, int limit) override;
+  int64_t LatestTransitionId() override;
   void PutArtifact(const ArtifactRecord& artifact) override;
   std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
 

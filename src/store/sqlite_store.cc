@@ -1025,6 +1025,26 @@ std::vector<TransitionRecord> SqliteStore::GetTransitions(const std::string& run
   return out;
 }
 
+std::vector<TransitionRecord> SqliteStore::ListTransitionsAfter(int64_t after_id, int limit) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT t.id, t.run_id, t.task_id, t.try_number, t.from_state, t.to_state, t.at, t.reason, r.dag_id "
+              "FROM transitions t JOIN runs r ON r.run_id = t.run_id WHERE t.id > ?1 ORDER BY t.id LIMIT ?2");
+  s.Bind(1, after_id).Bind(2, limit);
+  std::vector<TransitionRecord> out;
+  while (s.Step()) {
+    out.push_back({s.Int(0), s.Text(1), s.Text(2), int(s.Int(3)), s.Text(4), s.Text(5), s.Time(6), s.Text(7),
+                   s.Text(8)});
+  }
+  return out;
+}
+
+int64_t SqliteStore::LatestTransitionId() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT COALESCE(MAX(id), 0) FROM transitions");
+  return s.Step() ? s.Int(0) : 0;
+}
+
 void SqliteStore::PutArtifact(const ArtifactRecord& a) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,

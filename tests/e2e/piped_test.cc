@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -205,6 +206,87 @@ tasks:
   greet: {op: shell, run: 'echo "hello {{ params.who }}"'}
   after: {op: shell, depends_on: [greet], run: 'true'}
 )yaml";
+
+// Reads what an open connection sends until `text` has come (or `seconds`
+// passed); returns everything read.
+std::string ReadUntil(int fd, const std::string& text, int seconds) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (got.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, size_t(n));
+  }
+  return got;
+}
+
+// Opens GET TARGET on the daemon and returns the connected socket.
+int OpenStream(const std::string& server, const std::string& target) {
+  const int port = std::stoi(server.substr(server.rfind(':') + 1));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != ssize_t(request.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The event stream: a client connected before a run sees its tasks' and
+// the run's state changes as they happen; one that comes back with the
+// last id it got sees what it missed, and nothing twice.
+TEST_F(PipedTest, TheEventStreamShowsStateChangesAsTheyHappen) {
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  int fd = OpenStream(server_, "/api/v1/events?dag_id=hello");
+  ASSERT_GE(fd, 0);
+  std::string head = ReadUntil(fd, "retry: 2000\n\n", 10);
+  EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream"), std::string::npos) << head;
+  Result r = Pipectl({"trigger", "hello"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  // The run's own end is the last: its JSON ends with "to" (keys are sorted; a task's ends with "try").
+  std::string events = ReadUntil(fd, "\"to\":\"success\"}\n\n", 30);
+  close(fd);
+  // Every event: an id, a kind, a JSON object; the run's last one says success.
+  std::regex event_re("id: (\\d+)\nevent: (task|run)\ndata: (\\{[^\n]*\\})\n\n");
+  std::vector<int64_t> ids;
+  std::vector<std::string> seen;
+  for (auto it = std::sregex_iterator(events.begin(), events.end(), event_re); it != std::sregex_iterator(); ++it) {
+    ids.push_back(std::stoll((*it)[1].str()));
+    json data = json::parse((*it)[3].str());
+    EXPECT_EQ(data["run_id"], run);
+    EXPECT_EQ(data["dag_id"], "hello");
+    seen.push_back((*it)[2].str() == "run" ? "run:" + data["to"].get<std::string>()
+                                           : data["task_id"].get<std::string>() + ":" + data["to"].get<std::string>());
+  }
+  ASSERT_FALSE(ids.empty()) << events;
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(seen.back(), "run:success") << events;
+  for (const char* want : {"greet:running", "greet:success", "after:success"}) {
+    EXPECT_NE(std::find(seen.begin(), seen.end(), want), seen.end()) << want << " in " << events;
+  }
+  EXPECT_TRUE(RunEnded(run));
+  // Coming back after the first event: the rest again, from the next one on.
+  int again = OpenStream(server_, "/api/v1/events?dag_id=hello&after=" + std::to_string(ids.front()));
+  ASSERT_GE(again, 0);
+  std::string replay = ReadUntil(again, "id: " + std::to_string(ids.back()) + "\n", 10);
+  close(again);
+  EXPECT_EQ(replay.find("id: " + std::to_string(ids.front()) + "\n"), std::string::npos) << replay;
+  EXPECT_NE(replay.find("id: " + std::to_string(ids[1]) + "\n"), std::string::npos) << replay;
+}
 
 TEST_F(PipedTest, TriggerAndWait) {
   WriteDag("hello.yaml", kHello);

@@ -133,6 +133,28 @@ TEST_P(StateStoreTest, InstancesOfAMappedTaskAreAddedAfterItInIndexOrder) {
   EXPECT_EQ(tasks[14].task_id, "z");
 }
 
+TEST_P(StateStoreTest, TransitionsOfEveryRunAreListedAfterAnId) {
+  // Given two runs of two DAGs and some task moves, then the transitions
+  // after an id come oldest first with their DAG, at most `limit`.
+  EXPECT_EQ(store_->LatestTransitionId(), 0);
+  store_->CreateRun(MakeRun("r1", "d1", 10), {{"a", 1}});
+  store_->CreateRun(MakeRun("r2", "d2", 11), {{"b", 1}});
+  ASSERT_TRUE(store_->TransitionTasks({Move("r1", "a", {TaskState::kPending}, TaskState::kQueued, 12)}));
+  const int64_t latest = store_->LatestTransitionId();
+  std::vector<TransitionRecord> all = store_->ListTransitionsAfter(0, 100);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.back().id, latest);
+  EXPECT_EQ(all[0].dag_id, "d1");
+  EXPECT_EQ(all[0].task_id, "");  // the run's creation
+  EXPECT_EQ(all[1].dag_id, "d2");
+  EXPECT_EQ(all[2].task_id, "a");
+  EXPECT_EQ(all[2].to_state, "queued");
+  std::vector<TransitionRecord> after = store_->ListTransitionsAfter(all[0].id, 1);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].id, all[1].id);
+  EXPECT_TRUE(store_->ListTransitionsAfter(latest, 100).empty());
+}
+
 TEST_P(StateStoreTest, RunCreatedRunningStartsAtOnce) {
   // Given a run its creator starts at once, then it is stored running with
   // its start time and its first transition says so.

@@ -190,7 +190,9 @@ function parseResponse(raw, method) {
   return { status: Number(status[1]), headers, body: body.toString('utf8'), bodyBytes: body.length, trailing };
 }
 
-function request(method, target, { token, body, host = true, extraHeaders = [] } = {}) {
+// `streamed`: the answer does not end by itself (an event stream): it is
+// taken once its headers and first bytes are there.
+function request(method, target, { token, body, host = true, extraHeaders = [], streamed = false } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: base.hostname, port: Number(base.port) });
     const chunks = [];
@@ -208,7 +210,10 @@ function request(method, target, { token, body, host = true, extraHeaders = [] }
       }
     };
     sock.setTimeout(30_000, () => done(new Error('timed out')));
-    sock.on('data', (c) => chunks.push(c));
+    sock.on('data', (c) => {
+      chunks.push(c);
+      if (streamed && /\r\n\r\n[^]/.test(Buffer.concat(chunks).toString('latin1'))) done();
+    });
     sock.on('end', () => done());
     sock.on('close', () => done());
     sock.on('error', (e) => done(e));  // e.g. EPIPE after a 413: the response may be there
@@ -244,11 +249,11 @@ function mediaType(res) {
 // One request, checked against the spec. `expect`: the status the case must
 // get. Returns the response (json parsed when it is JSON).
 async function check(label, method, target, opts = {}) {
-  const { expect, token, body, host, extraHeaders, paramsInvalid } = opts;
+  const { expect, token, body, host, extraHeaders, paramsInvalid, streamed } = opts;
   const line = `${label}: ${method} ${target.length > 90 ? target.slice(0, 90) + '...' : target}`;
   let res;
   try {
-    res = await request(method, target, { token, body, host, extraHeaders });
+    res = await request(method, target, { token, body, host, extraHeaders, streamed });
   } catch (e) {
     report(false, line, [`request failed: ${e.message}`]);
     return null;
@@ -608,6 +613,15 @@ async function main() {
   await check('a log, a task id with ..%2F', 'GET', `/api/v1/runs/${r}/tasks/..%2F..%2Fpasswd/logs`, { token: V, expect: 404, paramsInvalid: true });
   await check('a log of an unknown run', 'GET', `/api/v1/runs/no-such-run/tasks/${t}/logs`, { token: V, expect: 404 });
   await check('a log, no token', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs`, { expect: 401 });
+
+  // The event stream (it stays open: its first bytes are checked).
+  const events = await check('the event stream', 'GET', `/api/v1/events?dag_id=${d}`, { token: V, expect: 200, streamed: true });
+  if (events && !events.body.startsWith('retry: 2000')) report(false, 'the event stream starts with retry', [events.body.slice(0, 100)]);
+  await check('the event stream from event 0', 'GET', '/api/v1/events?after=0', { token: V, expect: 200, streamed: true });
+  await check('the event stream, after=x', 'GET', '/api/v1/events?after=x', { token: V, expect: 400, paramsInvalid: true });
+  await check('the event stream, after=-1', 'GET', '/api/v1/events?after=-1', { token: V, expect: 400, paramsInvalid: true });
+  await check('the event stream, a bad DAG id', 'GET', '/api/v1/events?dag_id=Bad', { token: V, expect: 400, paramsInvalid: true });
+  await check('the event stream, no token', 'GET', '/api/v1/events', { expect: 401 });
 
   // The DAG's versions and a version's source.
   const versions = await check('DAG versions', 'GET', `/api/v1/dags/${d}/versions`, { token: V, expect: 200 });
