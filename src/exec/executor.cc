@@ -341,18 +341,20 @@ class Executor::RunExecution {
     return ctx;
   }
 
+  // The slot of the DAG's task `idx` stands for: itself, or an instance's mapped task.
+  size_t TaskOf(size_t idx) const { return slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from; }
+
   // The slot whose output is task `idx`'s input (`with.input`), or kNoSlot:
   // for an instance read item by item, that instance of the input task.
   size_t InputSlot(size_t idx) const {
-    const TaskSpec& spec = *slots_[idx].spec;
+    const size_t task = TaskOf(idx);
+    const TaskSpec& spec = *slots_[task].spec;
     if (!spec.input) return kNoSlot;
-    const size_t task = slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from;
     for (size_t u : slots_[task].reads) {
-      if (slots_[u].spec->id == *spec.input) return u;
-      if (spec.map_index >= 0 && slots_[task].spec->map_by_item && size_t(spec.map_index) < slots_[u].instances.size() &&
-          slots_[slots_[u].instances[spec.map_index]].spec->id == *spec.input) {
-        return slots_[u].instances[spec.map_index];
-      }
+      if (slots_[u].spec->id != *spec.input) continue;
+      if (task == idx || !spec.map_by_item) return u;
+      const size_t index = size_t(slots_[idx].spec->map_index);
+      return index < slots_[u].instances.size() ? slots_[u].instances[index] : kNoSlot;
     }
     return kNoSlot;
   }
@@ -361,8 +363,7 @@ class Executor::RunExecution {
   // may read), with their number of instances.
   TryContext::MappedCounts MappedReads(size_t idx) const {
     TryContext::MappedCounts out;
-    const size_t task = slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from;
-    for (size_t u : slots_[task].reads) {
+    for (size_t u : slots_[TaskOf(idx)].reads) {
       if (slots_[u].expanded) out[slots_[u].spec->id] = int(slots_[u].instances.size());
     }
     return out;
@@ -731,8 +732,7 @@ class Executor::RunExecution {
     for (size_t u : slots_[idx].reads) {
       if (--slots_[u].readers == 0 && IsTerminal(slots_[u].state)) DropOutput(u);
     }
-    const size_t owner = slots_[idx].mapped_from == kNoSlot ? idx : slots_[idx].mapped_from;
-    if (slots_[owner].readers == 0) DropOutput(idx);
+    if (slots_[TaskOf(idx)].readers == 0) DropOutput(idx);
   }
   void DropOutput(size_t idx) {
     outputs_.erase(slots_[idx].spec->id);
