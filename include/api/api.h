@@ -5,7 +5,9 @@
 
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "api/auth.h"
@@ -47,9 +49,19 @@ class MetricsObserver final : public RunObserver {
   std::map<std::string, std::map<std::tuple<std::string, std::string, std::string>, double>> gauges_;
 };
 
+// One file of the web UI's bundle (ui/, built into piped by src/ui).
+struct UiAsset {
+  std::string_view name;          // "index.html", "app.js", ...
+  std::string_view content_type;
+  std::string_view body;
+};
+
 struct ApiOptions {
   std::string version = "0.1.0";
   std::string db_description;  // "sqlite" or "postgresql"
+  // The web UI served at / and /ui/...: index.html for every page, the other
+  // files under /ui/assets/. Empty: the one-page fallback UiPage().
+  std::span<const UiAsset> ui_assets = {};
 };
 
 class Api {
@@ -65,6 +77,7 @@ class Api {
  private:
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse Serve(const HttpRequest& request, const std::string& method, const std::vector<std::string>& parts);
+  HttpResponse UiFile(const std::string& path) const;
   HttpResponse OnlineFeatures(const HttpRequest& request, const std::string& task, const std::string& key);
 
   Scheduler& scheduler_;
@@ -79,7 +92,8 @@ class Api {
 // documents each; a test keeps the two in step).
 const std::vector<std::string>& ApiRoutes();
 
-// The web UI: one self-contained HTML page that reads the API.
+// The fallback web UI of a piped built without ui/ (PIPE_BUILD_UI=OFF) and of
+// the tests: one self-contained HTML page that reads the API.
 const std::string& UiPage();
 
 }  // namespace pipeline

@@ -22,4 +22,11 @@ nlohmann::json CellJson(const columnar::Column& column, int64_t row);
 // file cannot be read as Parquet, Error(kNotFound) when it is gone.
 nlohmann::json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t limit);
 
+// {"task_id", "name", "content_hash", "content": ...} of a JSON artifact (a
+// validation or drift report, a fitted transform, a deployment). Throws
+// Error(kInvalidArgument) for a table (read its rows) or a file larger than
+// `max_bytes`, Error(kCorruption) when the file is not JSON, Error(kNotFound)
+// when it is gone.
+nlohmann::json ArtifactDocumentJson(const ArtifactRecord& artifact, uintmax_t max_bytes);
+
 }  // namespace pipeline::views

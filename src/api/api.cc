@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -10,10 +11,11 @@
 
 #include "core/dag_spec.h"
 #include "core/error.h"
+#include "core/names.h"
+#include "dag/params.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
 #include "store/state_store.h"
-#include "core/names.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
 #include "views/table_view.h"
@@ -251,6 +253,20 @@ json DagJson(const DagStatus& s, bool detail) {
               {"last_run_state", s.last_run ? json(ToString(s.last_run->state)) : json(nullptr)},
               {"last_run_id", s.last_run ? json(s.last_run->run_id) : json(nullptr)}};
   if (!detail) return out;
+  // What a trigger form needs: each parameter's default and its type (a
+  // trigger value must have the default's type; an integer is a number).
+  json params = json::array();
+  for (const ParamSpec& param : d.params) {
+    json value = json::parse(ParamValueJson(*param.value));
+    const char* type = value.is_boolean()          ? "boolean"
+                       : value.is_number_integer() ? "integer"
+                       : value.is_number()         ? "number"
+                       : value.is_array()          ? "list"
+                       : value.is_null()           ? "null"
+                                                   : "string";
+    params.push_back({{"name", param.name}, {"type", type}, {"default", std::move(value)}});
+  }
+  out["params"] = std::move(params);
   json tasks = json::array(), edges = json::array();
   for (const TaskSpec& t : d.tasks) {
     tasks.push_back({{"task_id", t.id},
@@ -283,11 +299,13 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /",
       "GET /metrics",
       "GET /api/v1/health",
+      "GET /api/v1/auth",
       "GET /api/v1/dags",
       "GET /api/v1/dags/{dag_id}",
       "PATCH /api/v1/dags/{dag_id}",
       "GET /api/v1/dags/{dag_id}/runs",
       "GET /api/v1/dags/{dag_id}/grid",
+      "GET /api/v1/dags/{dag_id}/tasks/{task_id}/history",
       "GET /api/v1/dags/{dag_id}/versions",
       "GET /api/v1/dags/{dag_id}/versions/{version}",
       "POST /api/v1/dags/{dag_id}/runs",
@@ -297,6 +315,7 @@ const std::vector<std::string>& ApiRoutes() {
       "POST /api/v1/runs/{run_id}/cancel",
       "POST /api/v1/runs/{run_id}/tasks/{task_id}/clear",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/logs",
+      "GET /api/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}/rows",
       "GET /api/v1/events",
       "GET /api/v1/workers",
@@ -479,6 +498,12 @@ std::set<std::string> AllowedMethods(const std::vector<std::string>& parts) {
 }  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
+  // The web UI's pages are bookmarkable paths under /ui/ that all get the
+  // same index.html; the browser's router reads the path.
+  if ((req.method == "GET" || req.method == "HEAD") &&
+      (req.path == "/" || req.path == "/ui" || req.path.rfind("/ui/", 0) == 0)) {
+    return UiFile(req.path);
+  }
   std::vector<std::string> parts = PathParts(req.path);
   std::set<std::string> allowed = AllowedMethods(parts);
   if (allowed.empty()) return ErrorResponse(404, "not_found", "no route for " + Quoted(req.path));
@@ -500,6 +525,25 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
 }
 
+// Files are named by content (index.html asks for app.js?v=HASH), so every
+// file but the page may be cached for good.
+HttpResponse Api::UiFile(const std::string& path) const {
+  constexpr std::string_view kAssets = "/ui/assets/";
+  if (options_.ui_assets.empty()) {
+    if (path.rfind(kAssets, 0) == 0) return ErrorResponse(404, "not_found", "this piped has no web UI bundle");
+    return {200, "text/html; charset=utf-8", UiPage()};
+  }
+  std::string_view name = "index.html";
+  if (path.rfind(kAssets, 0) == 0) name = std::string_view(path).substr(kAssets.size());
+  for (const UiAsset& asset : options_.ui_assets) {
+    if (asset.name != name) continue;
+    HttpResponse r{200, std::string(asset.content_type), std::string(asset.body)};
+    r.headers.emplace_back("Cache-Control", name == "index.html" ? "no-cache" : "public, max-age=31536000, immutable");
+    return r;
+  }
+  return ErrorResponse(404, "not_found", "no UI file " + Quoted(path));
+}
+
 HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& p) {
   // The HTTP server sends a HEAD answer without its body.
   const std::string m = req.method == "HEAD" ? "GET" : req.method;
@@ -513,8 +557,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     return true;
   };
 
-  // Open to all: the UI page, health and metrics.
-  if (m == "GET" && p.empty()) return {200, "text/html; charset=utf-8", UiPage()};
+  // Open to all: health and metrics (the UI is served by Handle).
   if (m == "GET" && is({"api", "v1", "health"})) {
     json body = {{"version", options_.version}, {"db", options_.db_description}};
     auto beat = scheduler_.LastHeartbeat();  // never waits for the store
@@ -579,14 +622,20 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   // change nothing: role viewer may ask for them.
   const bool predicts = inference || is({"api", "v1", "models", "*", "predict"});
   bool changes_state = m != "GET" && !predicts;
+  Role role = Role::kAdmin;  // without tokens, everyone may do everything
   if (!tokens_.empty()) {
     const std::string prefix = "Bearer ";
     std::string token = req.authorization.rfind(prefix, 0) == 0 ? req.authorization.substr(prefix.size()) : "";
-    auto role = tokens_.RoleFor(token);
-    if (!role) return ErrorResponse(401, "unauthorized", "a valid bearer token is required");
-    if (changes_state && *role < Role::kOperator) {
-      return ErrorResponse(403, "forbidden", "role '" + std::string(ToString(*role)) + "' may not change state");
+    auto presented = tokens_.RoleFor(token);
+    if (!presented) return ErrorResponse(401, "unauthorized", "a valid bearer token is required");
+    role = *presented;
+    if (changes_state && role < Role::kOperator) {
+      return ErrorResponse(403, "forbidden", "role '" + std::string(ToString(role)) + "' may not change state");
     }
+  }
+  // Who the caller is: the UI disables what the role may not use.
+  if (m == "GET" && is({"api", "v1", "auth"})) {
+    return Json(200, {{"tokens_required", !tokens_.empty()}, {"role", std::string(ToString(role))}});
   }
 
   if (m == "GET" && is({"api", "v1", "dags"})) {
@@ -641,6 +690,31 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     std::vector<std::string> task_ids;
     for (const TaskSpec& t : status->spec->tasks) task_ids.push_back(t.id);
     return Json(200, views::GridJson(store_, p[3], task_ids, QueryInt(req, "limit", 25, 1, 100)));
+  }
+  // One task over the DAG's latest runs, newest first: its state and metrics
+  // (rows, a monitor's drift per column) for trend charts.
+  if (m == "GET" && is({"api", "v1", "dags", "*", "tasks", "*", "history"})) {
+    RequireDagId(p[3]);
+    RequireTaskId(p[5]);
+    auto status = scheduler_.Dag(p[3]);
+    if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
+    RunFilter filter;
+    filter.dag_id = p[3];
+    filter.limit = QueryInt(req, "limit", 25, 1, 100);
+    json runs = json::array();
+    for (const RunRecord& run : store_.ListRuns(filter)) {
+      auto ti = store_.GetTaskInstance(run.run_id, p[5]);
+      if (!ti) continue;  // a run of a version without the task
+      json metrics = json::parse(ti->metrics_json, nullptr, false);
+      runs.push_back({{"run_id", run.run_id},
+                      {"logical_date", FormatIso8601(run.logical_date)},
+                      {"state", ToString(ti->state)},
+                      {"try", ti->try_number},
+                      {"started_at", OptTime(ti->started_at)},
+                      {"ended_at", OptTime(ti->ended_at)},
+                      {"metrics", metrics.is_object() ? metrics : json::object()}});
+    }
+    return Json(200, {{"dag_id", p[3]}, {"task_id", p[5]}, {"runs", runs}});
   }
   if (is({"api", "v1", "dags", "*", "runs"})) {
     RequireDagId(p[3]);
@@ -711,10 +785,35 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     int want = QueryInt(req, "try", tries.back().try_number, 1, 1'000'000);
     auto it = std::find_if(tries.begin(), tries.end(), [&](const TaskTryRecord& t) { return t.try_number == want; });
     if (it == tries.end()) throw Error::NotFound("task '" + p[5] + "' has no try " + std::to_string(want));
+    // ?offset=N: the bytes from N on, for a reader that follows a running
+    // try; X-Log-Size is where the next read starts.
+    const int offset = QueryInt(req, "offset", 0, 0, std::numeric_limits<int>::max());
     std::ifstream in(it->log_path, std::ios::binary);
     std::ostringstream text;
-    if (in) text << in.rdbuf();  // no file: the try printed nothing
-    return {200, "text/plain; charset=utf-8", text.str()};
+    std::streamoff end = 0;  // no file: the try printed nothing
+    if (in) {
+      in.seekg(0, std::ios::end);
+      end = in.tellg();
+      if (offset < end) {
+        in.seekg(offset);
+        text << in.rdbuf();
+        end = offset + static_cast<std::streamoff>(text.str().size());
+      }
+    }
+    HttpResponse r{200, "text/plain; charset=utf-8", text.str()};
+    r.headers.emplace_back("X-Log-Size", std::to_string(end));
+    return r;
+  }
+  if (m == "GET" && is({"api", "v1", "runs", "*", "tasks", "*", "artifacts", "*"})) {
+    RequireRunId(p[3]);
+    RequireTaskId(p[5]);
+    if (!IsName(p[7])) throw Error::InvalidArgument("invalid artifact name " + Quoted(p[7]));
+    if (!store_.GetRun(p[3])) throw Error::NotFound("no run '" + p[3] + "'");
+    constexpr uintmax_t kMaxDocument = 8u << 20;
+    for (const ArtifactRecord& a : store_.ListArtifacts(p[3])) {
+      if (a.task_id == p[5] && a.name == p[7]) return Json(200, views::ArtifactDocumentJson(a, kMaxDocument));
+    }
+    throw Error::NotFound("task '" + p[5] + "' of run '" + p[3] + "' has no artifact '" + p[7] + "'");
   }
   if (m == "GET" && is({"api", "v1", "runs", "*", "tasks", "*", "artifacts", "*", "rows"})) {
     RequireRunId(p[3]);

@@ -15,6 +15,9 @@
 #include <iostream>
 
 #include "api/api.h"
+#ifdef PIPE_WITH_UI
+#include "ui/assets.h"
+#endif
 #include "api/auth.h"
 #include "api/http.h"
 #include "core/error.h"
@@ -248,6 +251,9 @@ int Serve(Config config) {
 
   ApiOptions api_options;
   api_options.db_description = config.db.rfind("sqlite:", 0) == 0 ? "sqlite" : "postgresql";
+#ifdef PIPE_WITH_UI
+  api_options.ui_assets = WebUiAssets();
+#endif
   // Model versions that aliases point at, loaded and swapped as they move
   // (also by `pipectl run` on the same store): the predict endpoints.
   ModelServerOptions serving_options;

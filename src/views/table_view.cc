@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "columnar/compute.h"
 #include "columnar/parquet.h"
@@ -60,6 +62,31 @@ json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t li
   return {{"task_id", artifact.task_id}, {"name", artifact.name},  {"total_rows", artifact.row_count},
           {"offset", offset},            {"limit", limit},         {"columns", columns},
           {"rows", rows}};
+}
+
+json ArtifactDocumentJson(const ArtifactRecord& artifact, uintmax_t max_bytes) {
+  const std::string& uri = artifact.uri;
+  const std::string what = "artifact '" + artifact.name + "' of task '" + artifact.task_id + "'";
+  if (uri.size() < 5 || uri.compare(uri.size() - 5, 5, ".json") != 0) {
+    throw Error::InvalidArgument(what + " is not a JSON document (" + std::filesystem::path(uri).filename().string() +
+                                 "); a table's rows are under .../rows");
+  }
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(uri, ec);
+  if (ec) throw Error::NotFound("the file of " + what + " is gone: " + uri);
+  if (size > max_bytes) {
+    throw Error::InvalidArgument(what + " has " + std::to_string(size) + " bytes, more than the " +
+                                 std::to_string(max_bytes) + " the API returns");
+  }
+  std::ifstream in(uri, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  json content = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (content.is_discarded()) throw Error::Corruption(what + " is not valid JSON: " + uri);
+  return {{"task_id", artifact.task_id},
+          {"name", artifact.name},
+          {"content_hash", artifact.content_hash},
+          {"content", std::move(content)}};
 }
 
 }  // namespace pipeline::views

@@ -295,6 +295,113 @@ TEST_F(ApiTest, TokensGateReadsAndWrites) {
   EXPECT_EQ(Call("GET", "/metrics").status, 200);
 }
 
+TEST_F(ApiTest, TheWebUiIsItsPageForEveryUiPathAndItsAssets) {
+  static const UiAsset kAssets[] = {{"index.html", "text/html; charset=utf-8", "<html>page</html>"},
+                                    {"app.js", "text/javascript; charset=utf-8", "run()"}};
+  ApiOptions options;
+  options.ui_assets = kAssets;
+  api_ = std::make_unique<Api>(*scheduler_, *store_, tokens_, metrics_, options);
+  tokens_.Add(Role::kViewer, Sha256Hex("v"));  // the page is open; the API is not
+  for (const char* path : {"/", "/ui", "/ui/", "/ui/dags/hello/graph", "/ui/runs/r1/tasks/a?x=1"}) {
+    HttpResponse page = Call("GET", path);
+    EXPECT_EQ(page.status, 200) << path;
+    EXPECT_EQ(page.body, "<html>page</html>") << path;
+    EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+    EXPECT_EQ(page.headers, (std::vector<std::pair<std::string, std::string>>{{"Cache-Control", "no-cache"}}));
+  }
+  HttpResponse js = Call("GET", "/ui/assets/app.js?v=abc");
+  EXPECT_EQ(js.body, "run()");
+  EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(js.headers[0].second, "public, max-age=31536000, immutable");
+  EXPECT_EQ(Call("GET", "/ui/assets/nope.js").status, 404);
+  EXPECT_EQ(Call("HEAD", "/ui/dags").status, 200);
+  EXPECT_EQ(Call("POST", "/ui/dags").status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/dags").status, 401);
+  // Without a bundle: the one-page fallback.
+  api_ = std::make_unique<Api>(*scheduler_, *store_, tokens_, metrics_, ApiOptions{});
+  EXPECT_NE(Call("GET", "/ui/runs/x").body.find("<title>piped</title>"), std::string::npos);
+  EXPECT_EQ(Call("GET", "/ui/assets/app.js").status, 404);
+}
+
+TEST_F(ApiTest, AuthNamesTheCallersRole) {
+  json open = json::parse(Call("GET", "/api/v1/auth").body);
+  EXPECT_EQ(open, json::parse(R"({"tokens_required": false, "role": "admin"})"));
+  tokens_.Add(Role::kViewer, Sha256Hex("v"));
+  tokens_.Add(Role::kOperator, Sha256Hex("o"));
+  EXPECT_EQ(Call("GET", "/api/v1/auth").status, 401);
+  EXPECT_EQ(Call("GET", "/api/v1/auth", "", "x").status, 401);
+  EXPECT_EQ(json::parse(Call("GET", "/api/v1/auth", "", "v").body)["role"], "viewer");
+  EXPECT_EQ(json::parse(Call("GET", "/api/v1/auth", "", "o").body),
+            json::parse(R"({"tokens_required": true, "role": "operator"})"));
+}
+
+TEST_F(ApiTest, ADagListsItsParamsWithTheirTypes) {
+  std::ofstream(dir_ / "dags" / "typed.yaml")
+      << "dag: typed\nparams: {rows: 5000, rate: 0.5, on: true, name: x, tags: [a, b], none: null}\n"
+         "tasks:\n  a: {op: shell, run: 'true'}\n";
+  scheduler_->SetDags(loader_.LoadFolder((dir_ / "dags").string()));
+  json params = json::parse(Call("GET", "/api/v1/dags/typed").body)["params"];
+  EXPECT_EQ(params, json::parse(R"([{"name": "rows", "type": "integer", "default": 5000},
+                                    {"name": "rate", "type": "number", "default": 0.5},
+                                    {"name": "on", "type": "boolean", "default": true},
+                                    {"name": "name", "type": "string", "default": "x"},
+                                    {"name": "tags", "type": "list", "default": ["a", "b"]},
+                                    {"name": "none", "type": "null", "default": null}])"));
+}
+
+TEST_F(ApiTest, ALogIsReadFromAnOffsetAndATasksHistoryListsItsRuns) {
+  std::string run_id = TriggerAndWait();
+  const std::string log = "/api/v1/runs/" + run_id + "/tasks/a/logs";
+  HttpResponse tail = Call("GET", log + "?offset=1");
+  EXPECT_EQ(tail.body, "i\n");
+  EXPECT_EQ(tail.headers, (std::vector<std::pair<std::string, std::string>>{{"X-Log-Size", "3"}}));
+  HttpResponse past = Call("GET", log + "?offset=10");
+  EXPECT_EQ(past.body, "");
+  EXPECT_EQ(past.headers[0].second, "3");  // read on from the real end
+  EXPECT_EQ(Call("GET", log + "?offset=-1").status, 400);
+  std::string second = TriggerAndWait();
+  json history = json::parse(Call("GET", "/api/v1/dags/hello/tasks/a/history?limit=5").body);
+  ASSERT_EQ(history["runs"].size(), 2u);
+  EXPECT_EQ(history["runs"][0]["run_id"], second);  // newest first
+  EXPECT_EQ(history["runs"][1]["run_id"], run_id);
+  EXPECT_EQ(history["runs"][0]["state"], "success");
+  EXPECT_EQ(history["runs"][0]["try"], 1);
+  EXPECT_TRUE(history["runs"][0]["metrics"].is_object());
+  EXPECT_EQ(json::parse(Call("GET", "/api/v1/dags/hello/tasks/a/history?limit=1").body)["runs"].size(), 1u);
+  EXPECT_EQ(json::parse(Call("GET", "/api/v1/dags/hello/tasks/zzz/history").body)["runs"].size(), 0u);
+  EXPECT_EQ(Call("GET", "/api/v1/dags/nope/tasks/a/history").status, 404);
+}
+
+TEST(ArtifactDocumentTest, AJsonArtifactsContentAndWhatIsNotOne) {
+  auto dir = testing_util::FreshTestDir("pipe_doc");
+  ArtifactRecord a;
+  a.run_id = "r1";
+  a.task_id = "check";
+  a.name = "report";
+  a.content_hash = "xxh3:1";
+  a.uri = (dir / "report.json").string();
+  std::ofstream(a.uri) << R"({"passed": true, "checks": [1, 2]})";
+  EXPECT_EQ(views::ArtifactDocumentJson(a, 1000), json::parse(R"({"task_id": "check", "name": "report",
+      "content_hash": "xxh3:1", "content": {"passed": true, "checks": [1, 2]}})"));
+  auto code = [&](uintmax_t max) {
+    try {
+      views::ArtifactDocumentJson(a, max);
+      return std::string("no error");
+    } catch (const Error& e) {
+      return std::string(ErrorCodeName(e.code())) + ": " + e.what();
+    }
+  };
+  EXPECT_EQ(code(10), "invalid_argument: artifact 'report' of task 'check' has 34 bytes, more than the 10 the API returns");
+  std::ofstream(a.uri) << "{not json";
+  EXPECT_EQ(code(1000), "corruption: artifact 'report' of task 'check' is not valid JSON: " + a.uri);
+  fs::remove(a.uri);
+  EXPECT_EQ(code(1000), "not_found: the file of artifact 'report' of task 'check' is gone: " + a.uri);
+  a.uri = (dir / "output.parquet").string();
+  EXPECT_EQ(code(1000), "invalid_argument: artifact 'report' of task 'check' is not a JSON document (output.parquet); "
+                        "a table's rows are under .../rows");
+  fs::remove_all(dir);
+}
+
 TEST(AuthTest, TokenFileIsParsedAndChecked) {
   fs::path dir = testing_util::FreshTestDir("pipe_auth");
   std::ofstream(dir / "tokens") << "# comment\n\nviewer " << Sha256Hex("x") << " ci bot\n";

@@ -224,9 +224,36 @@ TEST_F(OpsTest, ValidateCountsEachCheckWithExamples) {
   EXPECT_EQ(report["profile"]["age"]["max"], 200);
   EXPECT_DOUBLE_EQ(report["profile"]["age"]["mean"].get<double>(), 71.0);
   EXPECT_EQ(report["profile"]["country"]["distinct_estimate"], 4);
+  // Distributions: 20 equal-width bins from min to max; the top values.
+  EXPECT_EQ(report["profile"]["age"]["histogram"]["sampled"], 4);
+  std::vector<int64_t> bins(20, 0);
+  bins[0] = bins[3] = bins[5] = bins[19] = 1;  // -1, 34, 51, 200 over [-1, 200]
+  EXPECT_EQ(report["profile"]["age"]["histogram"]["counts"].get<std::vector<int64_t>>(), bins);
+  EXPECT_EQ(report["profile"]["country"]["top"]["values"].dump(), R"([["US",2],["DE",1],["FR",1],["XX",1]])");
+  EXPECT_FALSE(report["profile"]["country"].contains("histogram"));
   // warn: every row passes on.
   EXPECT_EQ(out_->num_rows(), 5);
   EXPECT_EQ(r.metrics.summary, "5 row checks, 3 rows failed (60.00%)");
+}
+
+TEST_F(OpsTest, ValidateProfilesASampleOfABigColumn) {
+  std::string csv = "x,name\n";
+  for (int i = 0; i < 200000; ++i) csv += std::to_string(i) + ",u" + std::to_string(i) + "\n";
+  TaskResult r = Run("validate", "{checks: [{column: x, not_null: true}]}", csv);
+  ASSERT_TRUE(r.ok) << r.error;
+  const nlohmann::json report = Report();
+  const nlohmann::json& h = report["profile"]["x"]["histogram"];
+  // Every 4th row (at most 65,536 of 200,000): 0, 4, ..., 199996.
+  EXPECT_EQ(h["sampled"], 50000);
+  int64_t total = 0;
+  for (const auto& count : h["counts"]) {
+    EXPECT_NEAR(count.get<double>(), 2500, 1);
+    total += count.get<int64_t>();
+  }
+  EXPECT_EQ(total, 50000);
+  // Too many distinct values for a top list (an id, free text).
+  EXPECT_EQ(report["profile"]["name"]["type"], "string");
+  EXPECT_FALSE(report["profile"]["name"].contains("top"));
 }
 
 TEST_F(OpsTest, ValidateFailAboveTheRateKeepsNoOutput) {

@@ -613,6 +613,19 @@ async function main() {
   await check('a log, a task id with ..%2F', 'GET', `/api/v1/runs/${r}/tasks/..%2F..%2Fpasswd/logs`, { token: V, expect: 404, paramsInvalid: true });
   await check('a log of an unknown run', 'GET', `/api/v1/runs/no-such-run/tasks/${t}/logs`, { token: V, expect: 404 });
   await check('a log, no token', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs`, { expect: 401 });
+  await check('a log from offset 1', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs?offset=1`, { token: V, expect: 200 });
+  await check('a log from past its end', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs?offset=100000000`, { token: V, expect: 200 });
+  await check('a log, offset=-1', 'GET', `/api/v1/runs/${r}/tasks/${t}/logs?offset=-1`, { token: V, expect: 400, paramsInvalid: true });
+
+  // Who the caller is, and a task's history.
+  await check('auth as a viewer', 'GET', '/api/v1/auth', { token: V, expect: 200 });
+  await checkHead('auth', '/api/v1/auth', { token: V, stableLength: true });
+  await check('auth, no token', 'GET', '/api/v1/auth', { expect: 401 });
+  await check('a task\'s history', 'GET', `/api/v1/dags/${d}/tasks/${t}/history?limit=5`, { token: V, expect: 200 });
+  await check('a task\'s history, limit=0', 'GET', `/api/v1/dags/${d}/tasks/${t}/history?limit=0`, { token: V, expect: 400, paramsInvalid: true });
+  await check('the history of an unknown DAG', 'GET', `/api/v1/dags/no_such_dag/tasks/${t}/history`, { token: V, expect: 404 });
+  await check('a task\'s history, a bad task id', 'GET', `/api/v1/dags/${d}/tasks/Bad/history`, { token: V, expect: 400, paramsInvalid: true });
+  await check('a task\'s history, no token', 'GET', `/api/v1/dags/${d}/tasks/${t}/history`, { expect: 401 });
 
   // The event stream (it stays open: its first bytes are checked).
   const events = await check('the event stream', 'GET', `/api/v1/events?dag_id=${d}`, { token: V, expect: 200, streamed: true });
@@ -670,6 +683,14 @@ async function main() {
   const notTable = tasks.flatMap((x) => x.artifacts.map((a) => [x.task_id, a])).find(([, a]) => !a.uri.endsWith('.parquet'));
   if (notTable) {
     await check('artifact rows of a JSON report', 'GET', `/api/v1/runs/${r}/tasks/${notTable[0]}/artifacts/${notTable[1].name}/rows`, { token: V, expect: 400 });
+    const doc = `/api/v1/runs/${r}/tasks/${notTable[0]}/artifacts/${notTable[1].name}`;
+    await check('a JSON artifact', 'GET', doc, { token: V, expect: 200 });
+    await checkHead('a JSON artifact', doc, { token: V, stableLength: true });
+    await check('a JSON artifact, no token', 'GET', doc, { expect: 401 });
+  }
+  if (withTable) {
+    await check('a table artifact as a document', 'GET', `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/output`, { token: V, expect: 400 });
+    await check('an unknown artifact', 'GET', `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/nope`, { token: V, expect: 404 });
   }
 
   // Cancel and clear: the error cases, and an ended run.

@@ -1,0 +1,107 @@
+// The REST API of piped (docs/api/openapi.yaml), with the session's token.
+import { navigate } from './router.js';
+
+const TOKEN_KEY = 'piped.token';
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY) || '',
+  set: (t) => (t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY)),
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function headers(extra = {}) {
+  const h = { ...extra };
+  const t = token.get();
+  if (t) h.Authorization = `Bearer ${t}`;
+  return h;
+}
+
+// A 401 leads to the login page, which comes back here afterwards.
+function toLogin() {
+  const here = location.pathname + location.search;
+  if (!location.pathname.startsWith('/ui/login')) navigate(`/ui/login?next=${encodeURIComponent(here)}`);
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const r = await fetch(path, init);
+  if (r.status === 401) toLogin();
+  const type = r.headers.get('Content-Type') || '';
+  const data = type.startsWith('application/json') ? await r.json() : await r.text();
+  if (!r.ok) {
+    const e = data && data.error ? data.error : { code: String(r.status), message: String(data) };
+    throw new ApiError(r.status, e.code, e.message);
+  }
+  return { data, response: r };
+}
+
+export const api = {
+  get: async (path) => (await request('GET', `/api/v1${path}`)).data,
+  post: async (path, body = {}) => (await request('POST', `/api/v1${path}`, body)).data,
+  patch: async (path, body) => (await request('PATCH', `/api/v1${path}`, body)).data,
+  // A try's log from byte `offset` on: {text, next} (next: where to read on).
+  log: async (run, task, tryNumber, offset) => {
+    const { data, response } = await request(
+      'GET', `/api/v1/runs/${enc(run)}/tasks/${enc(task)}/logs?try=${tryNumber}&offset=${offset}`);
+    return { text: data, next: Number(response.headers.get('X-Log-Size') || offset + data.length) };
+  },
+};
+
+export const enc = encodeURIComponent;
+
+// Follows GET /api/v1/events (Server-Sent Events) with the token in a header,
+// which EventSource cannot send: calls onEvent(event) per transition and
+// reconnects after a drop from the last id seen. Returns a stop function.
+export function followEvents(query, onEvent, onState = () => {}) {
+  let stopped = false;
+  let controller = null;
+  let last = null;
+  (async () => {
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const q = new URLSearchParams(query);
+        if (last !== null) q.set('after', last);
+        const r = await fetch(`/api/v1/events?${q}`, { headers: headers(), signal: controller.signal });
+        if (r.status === 401) { toLogin(); return; }
+        if (!r.ok) throw new Error(`events: HTTP ${r.status}`);
+        onState('live');
+        const reader = r.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let id = null, data = '';
+            for (const line of block.split('\n')) {
+              if (line.startsWith('id:')) id = line.slice(3).trim();
+              else if (line.startsWith('data:')) data += line.slice(5).trim();
+            }
+            if (id !== null) last = id;
+            if (data) {
+              try { onEvent(JSON.parse(data)); } catch { /* a comment or keep-alive */ }
+            }
+          }
+        }
+      } catch (e) {
+        if (stopped) return;
+      }
+      onState('reconnecting');
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  })();
+  return () => { stopped = true; if (controller) controller.abort(); };
+}

@@ -1,0 +1,188 @@
+import { useMemo, useRef, useState, useEffect } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { edgePath, layout, NODE_H, NODE_W } from '../layout.js';
+import { useLiveRun } from '../live.js';
+import { navigate } from '../router.js';
+import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
+import { Action, ErrorBox, Loading, State, Tabs, time, useApi } from '../util.jsx';
+import { TriggerForm } from './trigger.jsx';
+
+export function DagPage({ dag, tab, query }) {
+  const { data, error, reload } = useApi(`/dags/${enc(dag)}`);
+  const session = useSession();
+  const [trigger, setTrigger] = useState(false);
+  const base = `/ui/dags/${enc(dag)}`;
+  if (error && !data) return <ErrorBox error={error} />;
+  if (!data) return <Loading what={dag} />;
+  const operate = canOperate(session);
+  return (
+    <section>
+      <div class="title-row">
+        <h1>{data.dag_id}</h1>
+        <span class="muted">{data.description}</span>
+        <span class="spacer" />
+        <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : 'no schedule'}</span>
+        <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
+          <input type="checkbox" checked={data.paused} disabled={!operate} aria-label="paused"
+            onChange={async (e) => { await api.patch(`/dags/${enc(dag)}`, { paused: e.target.checked }); reload(); }} />
+          paused
+        </label>
+        <Action label="Trigger" kind="primary" disabled={!operate} title={operate ? 'start a run' : NOT_ALLOWED}
+          run={async () => setTrigger(true)} />
+      </div>
+      <Tabs base={base} current={tab} tabs={[['graph', 'Graph'], ['grid', 'Grid'], ['code', 'Code'], ['versions', 'Versions']]} />
+      {tab === 'graph' && <GraphTab dag={data} runId={query.get('run')} />}
+      {tab === 'grid' && <GridTab dag={data} />}
+      {tab === 'code' && <CodeTab dag={data} version={query.get('version')} />}
+      {tab === 'versions' && <VersionsTab dag={data} />}
+      {trigger && <TriggerForm dag={data} onClose={() => setTrigger(false)} />}
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- graph
+
+function GraphTab({ dag, runId }) {
+  const runs = useApi(`/dags/${enc(dag.dag_id)}/runs?limit=25`);
+  const selected = runId || (runs.data && runs.data.runs[0] ? runs.data.runs[0].run_id : null);
+  const { run } = useLiveRun(selected);
+  const states = useMemo(() => new Map((run ? run.tasks : []).map((t) => [t.task_id, t.state])), [run]);
+  return (
+    <>
+      <div class="toolbar">
+        <label>Run{' '}
+          <select aria-label="run" value={selected || ''} onChange={(e) => navigate(`/ui/dags/${enc(dag.dag_id)}/graph?run=${enc(e.target.value)}`)}>
+            {!selected && <option value="">no runs yet</option>}
+            {runs.data && runs.data.runs.map((r) => <option key={r.run_id} value={r.run_id}>{r.run_id} ({r.state})</option>)}
+            {selected && runs.data && !runs.data.runs.some((r) => r.run_id === selected) && <option value={selected}>{selected}</option>}
+          </select>
+        </label>
+        {run && <> <State state={run.state} /> <a href={`/ui/runs/${enc(run.run_id)}`}>open the run</a></>}
+        <span class="muted small">{dag.tasks.length} tasks, {dag.edges.length} dependencies</span>
+      </div>
+      <Graph dag={dag} states={states} onOpen={(task) => {
+        if (selected) navigate(`/ui/runs/${enc(selected)}/tasks/${enc(task)}`);
+      }} />
+    </>
+  );
+}
+
+export function Graph({ dag, states, onOpen }) {
+  const g = useMemo(() => layout(dag.tasks.map((t) => t.task_id), dag.edges), [dag]);
+  const ops = useMemo(() => new Map(dag.tasks.map((t) => [t.task_id, t.op])), [dag]);
+  return (
+    <div class="graph-wrap">
+      <svg class="graph" width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`}
+        data-nodes={g.nodes.size} data-edges={g.edges.length}>
+        <defs>
+          <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">
+            <path d="M0,0L8,4L0,8z" class="arrowhead" />
+          </marker>
+        </defs>
+        <g class="edges">
+          {g.edges.map((e) => <path key={`${e.from}>${e.to}`} class="edge" d={edgePath(e.points)} marker-end="url(#arrow)" data-edge={`${e.from}>${e.to}`} />)}
+        </g>
+        <g class="nodes">
+          {dag.tasks.map((t) => {
+            const p = g.nodes.get(t.task_id);
+            const state = states.get(t.task_id) || 'none';
+            return (
+              <g key={t.task_id} class={`node s-${state}`} transform={`translate(${p.x - NODE_W / 2},${p.y - NODE_H / 2})`}
+                data-task={t.task_id} onClick={() => onOpen(t.task_id)}>
+                <title>{`${t.task_id} (${ops.get(t.task_id)}): ${state}`}</title>
+                <rect width={NODE_W} height={NODE_H} rx="5" />
+                <text x="8" y="14" class="name">{t.task_id.length > 22 ? `${t.task_id.slice(0, 21)}…` : t.task_id}</text>
+                <text x="8" y="27" class="op">{t.op}{t.map_over ? ' [mapped]' : ''}</text>
+              </g>
+            );
+          })}
+        </g>
+      </svg>
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------- grid
+
+const ROW_H = 22;
+
+// Runs (oldest left) x tasks: only the rows in view are drawn, so a
+// 1,000-task DAG costs what a screenful costs.
+function GridTab({ dag }) {
+  const { data, error } = useApi(`/dags/${enc(dag.dag_id)}/grid?limit=25`);
+  const box = useRef(null);
+  const [top, setTop] = useState(0);
+  const [height, setHeight] = useState(600);
+  useEffect(() => {
+    if (box.current) setHeight(box.current.clientHeight || 600);
+  }, [data]);
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading what="the grid" />;
+  const runs = [...data.runs].map((r, i) => ({ ...r, i })).reverse();
+  const first = Math.max(0, Math.floor(top / ROW_H) - 10);
+  const last = Math.min(data.tasks.length, Math.ceil((top + height) / ROW_H) + 10);
+  const rows = [];
+  for (let k = first; k < last; k++) {
+    const task = data.tasks[k];
+    rows.push(
+      <div class="grid-row" key={task} style={{ top: `${k * ROW_H}px` }} data-task={task}>
+        <span class="grid-task" title={task}>{task}</span>
+        {runs.map((r) => {
+          const s = data.states[data.cells[r.i][k]];
+          return <a key={r.run_id} class={`cell s-${s}`} title={`${task} in ${r.run_id}: ${s}`}
+            href={`/ui/runs/${enc(r.run_id)}/tasks/${enc(task)}`} />;
+        })}
+      </div>);
+  }
+  return (
+    <div class="grid">
+      <div class="grid-head">
+        <span class="grid-task muted">{data.tasks.length} tasks × {data.runs.length} runs</span>
+        {runs.map((r) => (
+          <a key={r.run_id} class={`cell head s-${r.state}`} title={`${r.run_id}: ${r.state} (${time(r.logical_date)})`}
+            href={`/ui/runs/${enc(r.run_id)}`} />
+        ))}
+      </div>
+      <div class="grid-body" ref={box} onScroll={(e) => setTop(e.currentTarget.scrollTop)} data-rows={data.tasks.length}>
+        <div style={{ height: `${data.tasks.length * ROW_H}px`, position: 'relative' }}>{rows}</div>
+      </div>
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------- code, versions
+
+function CodeTab({ dag, version }) {
+  const v = version || dag.version;
+  const { data, error } = useApi(`/dags/${enc(dag.dag_id)}/versions/${enc(v)}`);
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading what="the file" />;
+  const lines = data.source.replace(/\n$/, '').split('\n');
+  return (
+    <>
+      <p class="muted small">{data.file}, version {data.version} of {time(data.created_at)}{String(v) !== String(dag.version) && <> (the current is <a href={`/ui/dags/${enc(dag.dag_id)}/code`}>{dag.version}</a>)</>}</p>
+      <pre class="code" aria-label="DAG file">
+        {lines.map((line, i) => <div key={i} class="line" id={`L${i + 1}`}><span class="ln">{i + 1}</span>{line || ' '}</div>)}
+      </pre>
+    </>
+  );
+}
+
+function VersionsTab({ dag }) {
+  const { data, error } = useApi(`/dags/${enc(dag.dag_id)}/versions`);
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading what="the versions" />;
+  return (
+    <table class="list">
+      <thead><tr><th>version</th><th>created</th><th>file</th><th>content hash</th></tr></thead>
+      <tbody>
+        {data.versions.map((v) => (
+          <tr key={v.version}>
+            <td><a href={`/ui/dags/${enc(dag.dag_id)}/code?version=${v.version}`}>{v.version}</a>{v.version === dag.version && <span class="muted"> (current)</span>}</td>
+            <td>{time(v.created_at)}</td><td><code>{v.file}</code></td><td><code>{v.content_hash}</code></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,142 @@
+import { api, enc } from '../api.js';
+import { isFinished, useLiveRun } from '../live.js';
+import { navigate } from '../router.js';
+import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
+import { Action, duration, ErrorBox, Loading, number, State, time, useApi, useInterval } from '../util.jsx';
+
+export function RunsPage({ query }) {
+  const state = query.get('state') || '';
+  const { data, error, reload } = useApi(`/runs?limit=100${state ? `&state=${enc(state)}` : ''}`);
+  useInterval(reload, 5000);
+  return (
+    <section>
+      <div class="title-row">
+        <h1>Runs</h1>
+        <span class="spacer" />
+        <label>State{' '}
+          <select aria-label="state" value={state} onChange={(e) => navigate(`/ui/runs${e.target.value ? `?state=${e.target.value}` : ''}`)}>
+            <option value="">any</option>
+            {['queued', 'running', 'success', 'failed', 'cancelled'].map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        </label>
+      </div>
+      <ErrorBox error={error} />
+      {!data && !error && <Loading what="runs" />}
+      {data && (
+        <table class="list">
+          <thead><tr><th>run</th><th>DAG</th><th>state</th><th>trigger</th><th>logical date</th><th>duration</th></tr></thead>
+          <tbody>
+            {data.runs.map((r) => (
+              <tr key={r.run_id}>
+                <td><a href={`/ui/runs/${enc(r.run_id)}`}>{r.run_id}</a></td>
+                <td><a href={`/ui/dags/${enc(r.dag_id)}`}>{r.dag_id}</a></td>
+                <td><State state={r.state} /></td>
+                <td>{r.trigger}</td>
+                <td>{time(r.logical_date)}</td>
+                <td>{duration(r.started_at, r.ended_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <p class="muted small">{data.runs.length} of {data.total} runs</p>}
+    </section>
+  );
+}
+
+export function RunPage({ run: runId }) {
+  const { run, error, live, reload } = useLiveRun(runId);
+  const session = useSession();
+  if (error && !run) return <ErrorBox error={error} />;
+  if (!run) return <Loading what={runId} />;
+  const operate = canOperate(session);
+  const finished = isFinished(run.state);
+  return (
+    <section>
+      <div class="title-row">
+        <h1>{run.run_id}</h1>
+        <State state={run.state} />
+        <span class={`live ${live}`} title="live updates from GET /api/v1/events">{finished ? '' : live === 'live' ? '● live' : live}</span>
+        <span class="spacer" />
+        <Action label="Cancel run" kind="danger" disabled={!operate || finished}
+          title={operate ? 'cancel every unfinished task' : NOT_ALLOWED} confirm={`Cancel run ${run.run_id}?`}
+          run={async () => { await api.post(`/runs/${enc(run.run_id)}/cancel`); reload(); }} />
+      </div>
+      <dl class="facts">
+        <dt>DAG</dt><dd><a href={`/ui/dags/${enc(run.dag_id)}/graph?run=${enc(run.run_id)}`}>{run.dag_id}</a> (version {run.dag_version})</dd>
+        <dt>logical date</dt><dd>{time(run.logical_date)}</dd>
+        <dt>started</dt><dd>{time(run.started_at) || '—'}</dd>
+        <dt>duration</dt><dd>{duration(run.started_at, run.ended_at)}</dd>
+        <dt>params</dt><dd><code>{JSON.stringify(run.params)}</code></dd>
+      </dl>
+      <h2>Timeline</h2>
+      <Gantt run={run} />
+      <h2>Tasks</h2>
+      <TaskTable run={run} operate={operate} reload={reload} />
+    </section>
+  );
+}
+
+// Every try as a bar from its start to its end (now while it runs).
+function Gantt({ run }) {
+  const tries = [];
+  for (const t of run.tasks) for (const tr of t.tries) tries.push({ task: t.task_id, ...tr });
+  if (!tries.length) return <p class="muted">No task has started yet.</p>;
+  const t0 = Math.min(...tries.map((t) => Date.parse(t.started_at)));
+  const now = Date.now();
+  const end = (t) => (t.ended_at ? Date.parse(t.ended_at) : now);
+  const t1 = Math.max(t0 + 1, ...tries.map(end));
+  const tasks = [...new Set(tries.map((t) => t.task))];
+  const row = new Map(tasks.map((t, i) => [t, i]));
+  const W = 900, label = 170, H = 18;
+  const x = (ms) => label + ((ms - t0) / (t1 - t0)) * (W - label - 10);
+  return (
+    <div class="scroll-x">
+      <svg class="gantt" width={W} height={tasks.length * H + 24} aria-label="timeline">
+        {tasks.map((t, i) => (
+          <text key={t} x="4" y={i * H + 13} class="gantt-label"><a href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t)}`}>{t.length > 24 ? `${t.slice(0, 23)}…` : t}</a></text>
+        ))}
+        {tries.map((t) => (
+          <rect key={`${t.task}.${t.try}`} class={`bar s-${t.state}`} x={x(Date.parse(t.started_at))} y={row.get(t.task) * H + 3}
+            width={Math.max(2, x(end(t)) - x(Date.parse(t.started_at)))} height={H - 6}>
+            <title>{`${t.task} try ${t.try}: ${t.state}, ${duration(t.started_at, t.ended_at)}`}</title>
+          </rect>
+        ))}
+        <text x={label} y={tasks.length * H + 18} class="axis">0</text>
+        <text x={W - 10} y={tasks.length * H + 18} class="axis" text-anchor="end">{duration(new Date(t0).toISOString(), new Date(t1).toISOString())}</text>
+      </svg>
+    </div>
+  );
+}
+
+function TaskTable({ run, operate, reload }) {
+  const clear = (task, downstream) => async () => {
+    await api.post(`/runs/${enc(run.run_id)}/tasks/${enc(task)}/clear`, { downstream });
+    reload();
+  };
+  return (
+    <table class="list tasks">
+      <thead><tr><th>task</th><th>state</th><th>tries</th><th>started</th><th>duration</th><th>rows in</th><th>rows out</th><th>detail</th><th /></tr></thead>
+      <tbody>
+        {run.tasks.map((t) => (
+          <tr key={t.task_id} data-task={t.task_id}>
+            <td><a href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t.task_id)}`}>{t.task_id}</a>{t.map_item !== undefined && t.map_item !== '' && <span class="muted small"> {t.map_item}</span>}</td>
+            <td><State state={t.state} /></td>
+            <td>{t.try}/{t.max_tries}</td>
+            <td>{time(t.started_at)}</td>
+            <td>{duration(t.started_at, t.ended_at)}</td>
+            <td class="num">{number(t.metrics.rows_in)}</td>
+            <td class="num">{number(t.metrics.rows_out)}</td>
+            <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : t.metrics.summary || ''}</td>
+            <td class="nowrap">
+              <Action label="Clear" disabled={!operate || !isFinished(run.state) && t.state === 'running'}
+                title={operate ? 'run this task again' : NOT_ALLOWED} run={clear(t.task_id, false)} />
+              <Action label="+ downstream" disabled={!operate || !isFinished(run.state) && t.state === 'running'}
+                title={operate ? 'run this task and everything after it again' : NOT_ALLOWED} run={clear(t.task_id, true)} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

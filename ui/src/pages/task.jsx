@@ -1,0 +1,268 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { isFinished, useLiveRun } from '../live.js';
+import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
+import { Action, DataTable, duration, ErrorBox, Loading, number, State, time, useApi } from '../util.jsx';
+import { Bars, TrendChart } from '../charts.jsx';
+
+export function TaskPage({ run: runId, task: taskId }) {
+  const { run, error, live, reload } = useLiveRun(runId);
+  const session = useSession();
+  if (error && !run) return <ErrorBox error={error} />;
+  if (!run) return <Loading what={taskId} />;
+  const task = run.tasks.find((t) => t.task_id === taskId);
+  if (!task) return <ErrorBox error={{ message: `run ${runId} has no task ${taskId}` }} />;
+  const operate = canOperate(session);
+  const byName = new Map(task.artifacts.map((a) => [a.name, a]));
+  const m = task.metrics || {};
+  return (
+    <section>
+      <div class="title-row">
+        <h1>{task.task_id}</h1>
+        <State state={task.state} />
+        <span class="muted">of <a href={`/ui/runs/${enc(run.run_id)}`}>{run.run_id}</a> (<a href={`/ui/dags/${enc(run.dag_id)}/graph?run=${enc(run.run_id)}`}>{run.dag_id}</a>)</span>
+        <span class={`live ${live}`}>{isFinished(run.state) ? '' : live === 'live' ? '● live' : live}</span>
+        <span class="spacer" />
+        <Action label="Clear" disabled={!operate || task.state === 'running'} title={operate ? 'run this task again' : NOT_ALLOWED}
+          run={async () => { await api.post(`/runs/${enc(run.run_id)}/tasks/${enc(task.task_id)}/clear`, { downstream: false }); reload(); }} />
+      </div>
+      <dl class="facts">
+        <dt>try</dt><dd>{task.try} of {task.max_tries}</dd>
+        <dt>started</dt><dd>{time(task.started_at) || '—'}</dd>
+        <dt>duration</dt><dd>{duration(task.started_at, task.ended_at)}</dd>
+        {m.rows_in !== undefined && <><dt>rows in</dt><dd>{number(m.rows_in)}</dd></>}
+        {m.rows_out !== undefined && <><dt>rows out</dt><dd>{number(m.rows_out)}</dd></>}
+        {m.rows_quarantined !== undefined && <><dt>quarantined</dt><dd>{number(m.rows_quarantined)}</dd></>}
+        {m.bytes_out !== undefined && <><dt>output size</dt><dd>{number(m.bytes_out)} bytes</dd></>}
+        {m.summary && <><dt>summary</dt><dd>{m.summary}</dd></>}
+        {task.error && <><dt>error</dt><dd class="error inline">{task.error}</dd></>}
+      </dl>
+      {byName.has('quarantine') && <Quarantine run={run} task={task} />}
+      {byName.has('report') && <ValidationReport run={run} task={task} />}
+      {byName.has('drift') && <DriftReport run={run} task={task} />}
+      {m.gauges && <DriftHistory dag={run.dag_id} task={task.task_id} />}
+      {task.artifacts.length > 0 && <Artifacts run={run} task={task} />}
+      <h2>Log</h2>
+      <Tries run={run} task={task} />
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- logs
+
+function Tries({ run, task }) {
+  const [chosen, setChosen] = useState(null);
+  if (!task.tries.length) return <p class="muted">The task has not started.</p>;
+  const current = chosen || task.tries[task.tries.length - 1].try;
+  const tr = task.tries.find((t) => t.try === current) || task.tries[task.tries.length - 1];
+  return (
+    <>
+      <div class="toolbar">
+        {task.tries.map((t) => (
+          <button key={t.try} class={t.try === tr.try ? 'chosen' : ''} onClick={() => setChosen(t.try)}>
+            try {t.try} <State state={t.state} />
+          </button>
+        ))}
+        <span class="muted small">{tr.worker && `on ${tr.worker}`} {tr.exit_code !== null && tr.exit_code !== undefined && `exit ${tr.exit_code}`} {tr.error}</span>
+      </div>
+      <LogView key={`${run.run_id}/${task.task_id}/${tr.try}`} run={run.run_id} task={task.task_id} tryNumber={tr.try}
+        running={tr.state === 'running' || tr.state === 'waiting'} />
+    </>
+  );
+}
+
+// The log as it grows: reads from where the last read ended while the try
+// runs, once more when it ends.
+function LogView({ run, task, tryNumber, running }) {
+  const [text, setText] = useState('');
+  const [error, setError] = useState(null);
+  const offset = useRef(0);
+  const box = useRef(null);
+  const follow = useRef(true);
+  useEffect(() => {
+    let gone = false;
+    let timer = null;
+    const read = async () => {
+      try {
+        const { text: more, next } = await api.log(run, task, tryNumber, offset.current);
+        if (gone) return;
+        offset.current = next;
+        if (more) setText((t) => t + more);
+        setError(null);
+      } catch (e) {
+        if (!gone) setError(e);
+      }
+      if (!gone && running) timer = setTimeout(read, 1000);
+    };
+    read();
+    return () => { gone = true; clearTimeout(timer); };
+  }, [run, task, tryNumber, running]);
+  useEffect(() => {
+    if (box.current && follow.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [text]);
+  return (
+    <>
+      <ErrorBox error={error} />
+      <pre class="log" ref={box} aria-label="log" data-following={running ? 'yes' : 'no'}
+        onScroll={(e) => { const b = e.currentTarget; follow.current = b.scrollTop + b.clientHeight >= b.scrollHeight - 4; }}>
+        {text || <span class="muted">{running ? 'waiting for output…' : '(no output)'}</span>}
+      </pre>
+    </>
+  );
+}
+
+// ---------------------------------------------------------------- data
+
+const rowsPath = (run, task, name, limit = 100, offset = 0) =>
+  `/runs/${enc(run.run_id)}/tasks/${enc(task.task_id)}/artifacts/${enc(name)}/rows?limit=${limit}&offset=${offset}`;
+const docPath = (run, task, name) => `/runs/${enc(run.run_id)}/tasks/${enc(task.task_id)}/artifacts/${enc(name)}`;
+
+function Quarantine({ run, task }) {
+  const { data, error } = useApi(rowsPath(run, task, 'quarantine'));
+  return (
+    <div class="card quarantine">
+      <h2>Quarantined rows {data && <span class="muted small">(first {data.rows.length} of {number(data.total_rows)})</span>}</h2>
+      <ErrorBox error={error} />
+      {data && <DataTable columns={data.columns.map((c) => c.name)} rows={data.rows}
+        cellClass={(j) => (data.columns[j].name.startsWith('_') ? 'meta' : '')} />}
+    </div>
+  );
+}
+
+function ValidationReport({ run, task }) {
+  const { data, error } = useApi(docPath(run, task, 'report'));
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return null;
+  const r = data.content;
+  return (
+    <div class="card report">
+      <h2>Validation report <span class={r.passed ? 's-success state' : 's-failed state'}>{r.passed ? 'passed' : 'failed'}</span></h2>
+      <p class="muted small">{number(r.rows)} rows, {number(r.rows_failed)} failed ({((r.failure_rate || 0) * 100).toFixed(2)}%, at most {((r.max_failure_rate || 0) * 100).toFixed(2)}%), on failure: {r.on_failure}</p>
+      <table class="list">
+        <thead><tr><th>check</th><th>checked</th><th>failed</th><th>examples</th></tr></thead>
+        <tbody>
+          {r.checks.map((c, i) => (
+            <tr key={i} class={c.rows_failed ? 'bad' : ''}><td>{c.check}</td><td class="num">{number(c.rows_checked)}</td>
+              <td class="num">{number(c.rows_failed)}</td><td>{(c.examples || []).map((e, k) => <code key={k} class="example">{e}</code>)}</td></tr>
+          ))}
+          {(r.table_checks || []).map((c, i) => (
+            <tr key={`t${i}`} class={c.passed ? '' : 'bad'}><td>{c.check}</td><td colspan="2"><State state={c.passed ? 'success' : 'failed'} /></td>
+              <td class="muted small">{Object.entries(c).filter(([k]) => !['check', 'passed'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}</td></tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>Column profile</h3>
+      <table class="list profile">
+        <thead><tr><th>column</th><th>type</th><th>nulls</th><th>distinct</th><th>min</th><th>mean</th><th>max</th><th>distribution</th></tr></thead>
+        <tbody>
+          {Object.entries(r.profile).map(([name, p]) => (
+            <tr key={name} data-column={name}>
+              <td>{name}</td><td>{p.type}</td><td class="num">{number(p.nulls)}</td><td class="num">{number(p.distinct_estimate)}</td>
+              <td class="num">{p.min ?? ''}</td><td class="num">{p.mean !== undefined ? Number(p.mean).toPrecision(6) : ''}</td><td class="num">{p.max ?? ''}</td>
+              <td>{p.histogram && <Bars counts={p.histogram.counts} title={`${p.histogram.sampled} values sampled, ${p.histogram.counts.length} bins from ${p.min} to ${p.max}`} />}
+                {p.top && <TopValues top={p.top} />}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function TopValues({ top }) {
+  const max = Math.max(1, ...top.values.map(([, n]) => n));
+  return (
+    <div class="top" title={`${top.sampled} values sampled`}>
+      {top.values.map(([v, n]) => (
+        <div key={v} class="top-row"><span class="top-bar" style={{ width: `${(60 * n) / max}px` }} /><span>{v}</span> <span class="muted">{n}</span></div>
+      ))}
+    </div>
+  );
+}
+
+function DriftReport({ run, task }) {
+  const { data, error } = useApi(docPath(run, task, 'drift'));
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return null;
+  const r = data.content;
+  return (
+    <div class="card drift">
+      <h2>Drift</h2>
+      <p class="muted small">{number(r.rows.current)} rows against {number(r.rows.reference)} reference rows; thresholds psi {r.thresholds.psi}, ks {r.thresholds.ks}, js {r.thresholds.js}</p>
+      <table class="list">
+        <thead><tr><th>column</th><th>kind</th><th>PSI</th><th>KS / JS</th><th>null rate</th><th>reference vs current</th><th /></tr></thead>
+        <tbody>
+          {r.columns.map((c) => (
+            <tr key={c.column} class={c.drifted ? 'bad' : ''} data-column={c.column}>
+              <td>{c.column}</td><td>{c.kind}</td><td class="num">{c.psi.toFixed(4)}</td>
+              <td class="num">{(c.kind === 'numeric' ? c.ks : c.js).toFixed(4)}</td>
+              <td class="num">{(c.reference_null_rate * 100).toFixed(1)}% → {(c.current_null_rate * 100).toFixed(1)}%</td>
+              <td><Bars counts={c.reference_bins} /> <Bars counts={c.current_bins} kind="current" /></td>
+              <td>{c.drifted ? <State state="failed" /> : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+// Drift per column over the DAG's runs (the monitor's gauges).
+function DriftHistory({ dag, task }) {
+  const { data } = useApi(`/dags/${enc(dag)}/tasks/${enc(task)}/history?limit=50`);
+  if (!data) return null;
+  const runs = [...data.runs].reverse().filter((r) => r.metrics.gauges);
+  if (runs.length < 1) return null;
+  const series = new Map();
+  runs.forEach((r, i) => {
+    for (const g of r.metrics.gauges) {
+      if (g.name !== 'pipe_drift_psi') continue;
+      if (!series.has(g.column)) series.set(g.column, new Array(runs.length).fill(null));
+      series.get(g.column)[i] = g.value;
+    }
+  });
+  return (
+    <div class="card">
+      <h2>PSI per column over the last {runs.length} runs</h2>
+      <TrendChart labels={runs.map((r) => r.run_id)} series={[...series.entries()]} />
+    </div>
+  );
+}
+
+function Artifacts({ run, task }) {
+  const [open, setOpen] = useState(null);
+  return (
+    <div class="card artifacts">
+      <h2>Artifacts</h2>
+      <table class="list">
+        <thead><tr><th>name</th><th>rows</th><th>schema</th><th>content hash</th><th /></tr></thead>
+        <tbody>
+          {task.artifacts.map((a) => (
+            <tr key={a.name} data-artifact={a.name}>
+              <td>{a.name}</td>
+              <td class="num">{a.columns.length ? number(a.rows) : ''}</td>
+              <td class="small">{a.columns.map((c) => `${c.name} ${c.type}`).join(', ') || a.uri.split('/').pop()}</td>
+              <td><code>{a.content_hash}</code></td>
+              <td><button onClick={() => setOpen(open === a.name ? null : a.name)}>{open === a.name ? 'Hide' : a.columns.length ? 'Preview' : 'Show'}</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {open && <ArtifactView run={run} task={task} artifact={task.artifacts.find((a) => a.name === open)} />}
+    </div>
+  );
+}
+
+function ArtifactView({ run, task, artifact }) {
+  const table = artifact.uri.endsWith('.parquet');
+  const { data, error } = useApi(table ? rowsPath(run, task, artifact.name) : docPath(run, task, artifact.name));
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading what={artifact.name} />;
+  if (!table) return <pre class="json">{JSON.stringify(data.content, null, 2)}</pre>;
+  return (
+    <div class="preview">
+      <p class="muted small">{artifact.name}: rows 1 to {data.rows.length} of {number(data.total_rows)}</p>
+      <DataTable columns={data.columns.map((c) => c.name)} rows={data.rows} />
+    </div>
+  );
+}

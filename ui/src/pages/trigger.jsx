@@ -1,0 +1,89 @@
+// The trigger form, generated from the DAG's params: one field per
+// parameter, typed like its default (the server checks again).
+import { useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { navigate } from '../router.js';
+
+// The value a field's text stands for, or an Error naming what is wrong.
+export function parseParam(param, text) {
+  const t = text.trim();
+  switch (param.type) {
+    case 'integer':
+      if (!/^-?\d+$/.test(t)) return new Error(`${param.name} must be an integer`);
+      return Number(t);
+    case 'number':
+      if (t === '' || Number.isNaN(Number(t))) return new Error(`${param.name} must be a number`);
+      return Number(t);
+    case 'boolean':
+      return t === 'true';
+    case 'list':
+      try {
+        const v = JSON.parse(t);
+        if (!Array.isArray(v)) throw new Error();
+        return v;
+      } catch {
+        return new Error(`${param.name} must be a JSON list, e.g. ["a", "b"]`);
+      }
+    default:
+      return t;
+  }
+}
+
+const show = (param) => (param.type === 'list' ? JSON.stringify(param.default) : param.default === null ? '' : String(param.default));
+
+export function TriggerForm({ dag, onClose }) {
+  const [values, setValues] = useState(Object.fromEntries(dag.params.map((p) => [p.name, show(p)])));
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    const params = {};
+    const bad = {};
+    for (const p of dag.params) {
+      if (values[p.name] === show(p)) continue;  // the default: let the DAG's stand
+      const v = parseParam(p, values[p.name]);
+      if (v instanceof Error) bad[p.name] = v.message;
+      else params[p.name] = v;
+    }
+    setErrors(bad);
+    if (Object.keys(bad).length) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const run = await api.post(`/dags/${enc(dag.dag_id)}/runs`, { params });
+      navigate(`/ui/runs/${enc(run.run_id)}`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="modal" role="dialog" aria-label={`Trigger ${dag.dag_id}`}>
+      <form class="card" onSubmit={submit}>
+        <h2>Trigger {dag.dag_id}</h2>
+        {dag.params.length === 0 && <p class="muted">This DAG has no parameters.</p>}
+        {dag.params.map((p) => (
+          <label key={p.name} class="param">
+            <span>{p.name} <span class="muted">({p.type})</span></span>
+            {p.type === 'boolean' ? (
+              <select name={p.name} value={values[p.name]} onChange={(e) => setValues({ ...values, [p.name]: e.target.value })}>
+                <option value="true">true</option><option value="false">false</option>
+              </select>
+            ) : (
+              <input name={p.name} value={values[p.name]} inputMode={p.type === 'integer' || p.type === 'number' ? 'decimal' : 'text'}
+                onInput={(e) => setValues({ ...values, [p.name]: e.target.value })} />
+            )}
+            {errors[p.name] && <span class="error inline" role="alert">{errors[p.name]}</span>}
+          </label>
+        ))}
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>Trigger</button>
+          <button type="button" onClick={onClose}>Cancel</button>
+        </div>
+        {error && <p class="error" role="alert">{error.message}</p>}
+      </form>
+    </div>
+  );
+}
