@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 [ -d tests/differential/node_modules/@duckdb/node-api ] || npm install --prefix tests/differential --no-audit --no-fund --silent
 # ajv, ajv-formats and yaml check a live piped against docs/api/openapi.yaml (tests/e2e/openapi_test.cc).
 [ -d tests/api/openapi/node_modules/ajv-formats ] && [ -d tests/api/openapi/node_modules/yaml ] || npm install --prefix tests/api/openapi --no-audit --no-fund --silent
+# playwright-core drives Debian's chromium in the web UI's browser test (tests/ui/ui_test.mjs).
+[ -d tests/ui/node_modules/playwright-core ] || npm install --prefix tests/ui --no-audit --no-fund --silent
 jobs=$(nproc)
 fuzz_seconds=${PIPE_FUZZ_SECONDS:-60}
 log=$(mktemp -d)

@@ -2,19 +2,24 @@
 import { useEffect, useState } from 'preact/hooks';
 
 const listeners = new Set();
+let changes = 0;  // navigations so far
 
 export function navigate(to, { replace = false } = {}) {
   if (to === location.pathname + location.search) return;
   history[replace ? 'replaceState' : 'pushState'](null, '', to);
+  changes++;
   listeners.forEach((fn) => fn());
 }
 
 export function useLocation() {
   const [, setTick] = useState(0);
+  const seen = changes;
   useEffect(() => {
     const fn = () => setTick((n) => n + 1);
     listeners.add(fn);
     window.addEventListener('popstate', fn);
+    // A navigation between this render and now (an early 401) shows at once.
+    if (seen !== changes) fn();
     return () => { listeners.delete(fn); window.removeEventListener('popstate', fn); };
   }, []);
   return { path: location.pathname, query: new URLSearchParams(location.search) };

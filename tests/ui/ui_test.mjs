@@ -1,0 +1,343 @@
+// Browser tests of piped's web UI: a real piped (with the example DAGs and
+// tests/ui/dags, tokens for an admin and a viewer) driven by playwright-core
+// in Debian's chromium, headless. Nothing is downloaded at run time.
+//
+//   node tests/ui/ui_test.mjs --piped PATH [--out DIR]
+//
+// Prints "ok - NAME" or "not ok - NAME: why" per check and exits 1 if one
+// failed. Saves a full-page screenshot of each page in DIR (default
+// ./ui-screenshots).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const args = process.argv.slice(2);
+const arg = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+const pipedPath = arg('--piped');
+const out = path.resolve(arg('--out', 'ui-screenshots'));
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+function die(message) {
+  console.log(`not ok - setup: ${message}`);
+  process.exit(1);
+}
+if (!pipedPath || !existsSync(pipedPath)) die(`--piped PATH is required (got ${pipedPath})`);
+if (!existsSync(chromiumPath)) die(`${chromiumPath} is missing: apt-get install chromium (scripts/install-deps.sh --test does)`);
+const pw = path.join(here, 'node_modules/playwright-core/index.mjs');
+if (!existsSync(pw)) die('tests/ui/node_modules is missing: npm install --prefix tests/ui (scripts/test.sh does)');
+const { chromium } = await import(pw);
+
+// ------------------------------------------------------------------ piped
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'pipe-ui-'));
+mkdirSync(out, { recursive: true });
+for (const f of readdirSync(out)) if (f.endsWith('.png')) rmSync(path.join(out, f));
+cpSync(path.join(repo, 'dags'), path.join(work, 'dags'), {
+  recursive: true,
+  filter: (src) => !/\/dags\/(data|out)(\/|$)/.test(src),
+});
+cpSync(path.join(here, 'dags'), path.join(work, 'dags'), { recursive: true });
+const ADMIN = 'admin-token-for-the-ui-test';
+const VIEWER = 'viewer-token-for-the-ui-test';
+const sha = (t) => createHash('sha256').update(t).digest('hex');
+writeFileSync(path.join(work, 'tokens'), `admin ${sha(ADMIN)} ui admin\nviewer ${sha(VIEWER)} ui viewer\n`);
+
+const port = await new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+const base = `http://127.0.0.1:${port}`;
+const piped = spawn(pipedPath, ['--dags', path.join(work, 'dags'), '--listen', `127.0.0.1:${port}`, '--tokens',
+  path.join(work, 'tokens'), '--workers', '4'], { env: { ...process.env, PIPE_HOME: path.join(work, 'home') }, stdio: ['ignore', 'pipe', 'pipe'] });
+let pipedLog = '';
+piped.stdout.on('data', (d) => { pipedLog += d; });
+piped.stderr.on('data', (d) => { pipedLog += d; });
+
+let browser = null;
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  piped.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function rest(method, route, body, tokenValue = ADMIN) {
+  const r = await fetch(base + route, {
+    method,
+    headers: { Authorization: `Bearer ${tokenValue}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${route}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+async function until(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const finished = async (run) => {
+  const r = await rest('GET', `/api/v1/runs/${run}`);
+  return ['success', 'failed', 'cancelled'].includes(r.state) ? r : null;
+};
+
+// ------------------------------------------------------------------ checks
+
+let failures = 0;
+let shots = 0;
+const consoleErrors = [];
+
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failures++;
+    console.log(`not ok - ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
+  }
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function shot(page, name) {
+  shots++;
+  await page.screenshot({ path: path.join(out, `${String(shots).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+
+// A page that records its console errors and uncaught exceptions.
+async function newPage(context, label) {
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // The API's 401 before logging in is expected: the page goes to the login.
+    if (page.allow401 && /status of 401/.test(m.text())) return;
+    consoleErrors.push(`${label} ${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`${label} ${page.url()}: uncaught ${e.message}`));
+  return page;
+}
+
+async function login(page, tokenValue) {
+  page.allow401 = true;
+  await page.goto(`${base}/ui/dags`);
+  await page.waitForURL(/\/ui\/login\?next=/, { timeout: 10000 });
+  await page.fill('input[name=token]', tokenValue);
+  await page.click('form.login button[type=submit]');
+  await page.waitForURL(/\/ui\/dags$/, { timeout: 10000 });
+  page.allow401 = false;
+}
+
+const text = (page, selector) => page.locator(selector).first().innerText();
+
+try {
+  await until('piped to answer', async () => (await fetch(`${base}/api/v1/health`)).ok, 20000);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const admin = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  admin.setDefaultTimeout(15000);
+  const page = await newPage(admin, 'admin');
+
+  // The example pipeline, small, and the test DAGs' runs, through the API.
+  const example = (await rest('POST', '/api/v1/dags/fraud_features/runs', { params: { rows: 5000 } })).run_id;
+  const failing = (await rest('POST', '/api/v1/dags/ui_fail/runs', {})).run_id;
+  const quarantined = (await rest('POST', '/api/v1/dags/ui_quarantine/runs', {})).run_id;
+
+  await check('a 401 leads to the login, a valid token to the DAGs', async () => {
+    await login(page, ADMIN);
+    await page.waitForSelector('tr[data-dag=fraud_features]');
+    expect((await text(page, 'header .role')) === 'admin', 'the header names the role admin');
+    await shot(page, 'dags');
+  });
+
+  await check('a wrong token is refused at the login', async () => {
+    const other = await newPage(await browser.newContext(), 'login');
+    other.allow401 = true;
+    await other.goto(`${base}/ui/login`);
+    await other.fill('input[name=token]', 'not-a-token');
+    await other.click('form.login button[type=submit]');
+    await other.waitForSelector('form.login .error');
+    expect(/not valid/.test(await text(other, 'form.login .error')), 'the error says the token is not valid');
+    await other.context().close();
+  });
+
+  await check('the DAGs page names a file that did not load with FILE:LINE:COL', async () => {
+    const errors = await text(page, '.load-errors');
+    expect(/broken\.yaml:4:44/.test(errors), `load errors: ${errors}`);
+    expect(/unknown task 'nope'/.test(errors), `load errors: ${errors}`);
+  });
+
+  await check('trigger from the UI with a checked param, and watch the run reach success live', async () => {
+    await page.click('tr[data-dag=ui_params] button:has-text("Trigger")');
+    await page.waitForSelector('.modal input[name=n]');
+    await page.fill('.modal input[name=n]', 'seven');
+    await page.click('.modal button[type=submit]');
+    const why = await text(page, '.modal .param .error');
+    expect(why === 'n must be an integer', `a wrong type is refused before sending: ${why}`);
+    await page.fill('.modal input[name=n]', '7');
+    await shot(page, 'trigger-form');
+    await page.click('.modal button[type=submit]');
+    await page.waitForURL(/\/ui\/runs\/[^/]+$/, { timeout: 10000 });
+    await page.evaluate(() => { window.noReload = true; });
+    await page.waitForSelector('.title-row .state.s-running', { timeout: 10000 });
+    await shot(page, 'run-running');
+    await page.waitForSelector('.title-row .state.s-success', { timeout: 20000 });
+    expect(await page.evaluate(() => window.noReload === true), 'the page was not reloaded');
+    expect((await page.locator('tr[data-task=show] .state').innerText()) === 'success', 'task show succeeded');
+    expect(await page.locator('svg.gantt rect.bar').count() === 2, 'the timeline has a bar per try');
+    await shot(page, 'run-success');
+    await page.click('tr[data-task=show] a');
+    await page.waitForFunction(() => /n=7 label=x/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 10000 });
+    await shot(page, 'task-log');
+  });
+
+  await check('the example pipeline: the graph has a node per task and an edge per dependency', async () => {
+    await until('the example run to end', () => finished(example), 60000);
+    const dag = await rest('GET', '/api/v1/dags/fraud_features');
+    await page.goto(`${base}/ui/dags/fraud_features/graph?run=${example}`);
+    await page.waitForSelector('svg.graph g.node.s-success');
+    const nodes = await page.locator('svg.graph g.node').count();
+    const edges = await page.locator('svg.graph path.edge').count();
+    expect(nodes === dag.tasks.length, `${nodes} nodes for ${dag.tasks.length} tasks`);
+    expect(edges === dag.edges.length, `${edges} edges for ${dag.edges.length} dependencies`);
+    for (const [from, to] of dag.edges) {
+      expect(await page.locator(`path.edge[data-edge="${from}>${to}"]`).count() === 1, `edge ${from} -> ${to}`);
+    }
+    const ops = await page.locator('g.node[data-task=validate] text.op').textContent();
+    expect(ops === 'validate', `the node shows its operator: ${ops}`);
+    await shot(page, 'dag-graph');
+    await page.click('g.node[data-task=validate]');
+    await page.waitForURL(new RegExp(`/ui/runs/${example}/tasks/validate$`));
+  });
+
+  await check('a validate task shows its report, quarantined rows and column profile with histograms', async () => {
+    await page.waitForSelector('.report table.profile');
+    const report = await text(page, '.report');
+    expect(/amount between 0 and 10000/.test(report), 'the checks are listed');
+    expect(await page.locator('.profile tr[data-column=amount] svg.bars rect').count() === 20, 'amount has a 20-bin histogram');
+    expect(await page.locator('.profile tr[data-column=device] .top-row').count() === 5, 'device has its 5 values');
+    expect(await page.locator('.quarantine table tbody tr').count() > 0, 'quarantined rows are listed');
+    expect(/amount between 0 and 10000/.test(await text(page, '.quarantine')), 'with their reason');
+    await shot(page, 'task-validate');
+  });
+
+  await check('an artifact shows its schema, hash and a preview of its first 100 rows', async () => {
+    await page.goto(`${base}/ui/runs/${example}/tasks/ingest`);
+    await page.waitForSelector('tr[data-artifact=output]');
+    expect(/xxh3:/.test(await text(page, 'tr[data-artifact=output]')), 'the content hash is shown');
+    expect(/amount float64/.test(await text(page, 'tr[data-artifact=output]')), 'the schema is shown');
+    await page.click('tr[data-artifact=output] button');
+    await page.waitForSelector('.preview table.data tbody tr');
+    const rows = await page.locator('.preview table.data tbody tr').count();
+    expect(rows === 100, `${rows} preview rows`);
+    await shot(page, 'task-artifact');
+  });
+
+  await check('a quarantined row is shown with its file, line and reason', async () => {
+    await until('the quarantine run to end', () => finished(quarantined));
+    await page.goto(`${base}/ui/runs/${quarantined}/tasks/load`);
+    await page.waitForSelector('.quarantine table.data tbody tr');
+    const headers = await page.locator('.quarantine th').allInnerTexts();
+    const cells = await page.locator('.quarantine tbody tr').first().locator('td').allInnerTexts();
+    const row = Object.fromEntries(headers.map((h, i) => [h, cells[i]]));
+    expect(/people\.csv$/.test(row._source_file || ''), `file: ${JSON.stringify(row)}`);
+    expect(row._source_line === '3', `line: ${JSON.stringify(row)}`);
+    expect(/age/.test(row._reason || ''), `reason: ${JSON.stringify(row)}`);
+    await shot(page, 'task-quarantine');
+  });
+
+  await check("a failing task's log and error are shown", async () => {
+    await until('the failing run to end', () => finished(failing));
+    await page.goto(`${base}/ui/runs/${failing}`);
+    await page.waitForSelector('.title-row .state.s-failed');
+    expect(/exit/.test(await text(page, 'tr[data-task=boom] td.detail')), 'the error is in the task table');
+    expect((await page.locator('tr[data-task=after] .state').innerText()) === 'upstream_failed', 'downstream upstream_failed');
+    await shot(page, 'run-failed');
+    await page.goto(`${base}/ui/runs/${failing}/tasks/boom`);
+    await page.waitForFunction(() => /about to fail[\s\S]*the disk is full/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 10000 });
+    await shot(page, 'task-failed-log');
+  });
+
+  await check('clear from the run page runs the task again', async () => {
+    await page.goto(`${base}/ui/runs/${failing}`);
+    await page.waitForSelector('tr[data-task=boom] button:has-text("Clear")');
+    await page.click('tr[data-task=boom] button:has-text("Clear")');
+    await page.waitForFunction(() => /^2\//.test(document.querySelector('tr[data-task=boom] td:nth-child(3)')?.textContent || ''), null, { timeout: 15000 });
+    expect(await page.locator('.action .error').count() === 0, 'no error');
+  });
+
+  await check('the grid, the DAG file with line numbers and its versions', async () => {
+    await page.goto(`${base}/ui/dags/fraud_features/grid`);
+    await page.waitForSelector('.grid-body .grid-row');
+    const runs = (await rest('GET', '/api/v1/dags/fraud_features/grid')).runs.length;
+    expect(await page.locator('.grid-head .cell').count() === runs, 'a column per run');
+    expect(await page.locator('.grid-row[data-task=validate] .cell.s-success').count() === runs, 'validate succeeded in each run');
+    await shot(page, 'dag-grid');
+    await page.goto(`${base}/ui/dags/fraud_features/code`);
+    await page.waitForSelector('pre.code .line');
+    expect(/dag: fraud_features/.test(await text(page, 'pre.code')), 'the file is shown');
+    expect((await page.locator('pre.code #L1 .ln').innerText()) === '1', 'with line numbers');
+    await shot(page, 'dag-code');
+    await page.goto(`${base}/ui/dags/fraud_features/versions`);
+    await page.waitForSelector('table.list tbody tr');
+    expect(/current/.test(await text(page, 'table.list tbody tr')), 'the current version is marked');
+    await shot(page, 'dag-versions');
+  });
+
+  await check('the runs list, the models list and a model page', async () => {
+    await page.goto(`${base}/ui/runs`);
+    await page.waitForSelector(`a[href="/ui/runs/${example}"]`);
+    await shot(page, 'runs');
+    await page.goto(`${base}/ui/models`);
+    await page.waitForSelector('a[href="/ui/models/fraud"]');
+    await shot(page, 'models');
+    await page.click('a[href="/ui/models/fraud"]');
+    await page.waitForSelector('table.versions tr[data-version="1"]');
+    expect(/auc/.test(await text(page, 'table.versions')), 'the versions list their metrics');
+    await shot(page, 'model');
+  });
+
+  await check('a viewer cannot trigger, pause, cancel or clear', async () => {
+    const viewerContext = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const viewer = await newPage(viewerContext, 'viewer');
+    await login(viewer, VIEWER);
+    await viewer.waitForSelector('tr[data-dag=ui_params]');
+    expect((await text(viewer, 'header .role')) === 'viewer', 'the header names the role viewer');
+    expect(await viewer.locator('tr[data-dag=ui_params] button:has-text("Trigger")').isDisabled(), 'Trigger is disabled');
+    expect(await viewer.locator('tr[data-dag=ui_params] input[type=checkbox]').isDisabled(), 'pause is disabled');
+    await shot(viewer, 'viewer-dags');
+    await viewer.goto(`${base}/ui/runs/${failing}`);
+    await viewer.waitForSelector('tr[data-task=boom]');
+    expect(await viewer.locator('tr[data-task=boom] button:has-text("Clear")').isDisabled(), 'Clear is disabled');
+    expect(await viewer.locator('button:has-text("Cancel run")').isDisabled(), 'Cancel is disabled');
+    await viewerContext.close();
+  });
+
+  await check('every page loaded with no console error', async () => {
+    expect(consoleErrors.length === 0, consoleErrors.join(' | '));
+  });
+} catch (e) {
+  failures++;
+  console.log(`not ok - the browser test stopped: ${e.message}`);
+} finally {
+  if (failures) console.log(`piped's log:\n${pipedLog.split('\n').slice(-40).join('\n')}`);
+  await cleanup();
+}
+console.log(`${failures ? 'FAILED' : 'PASSED'}: ${failures} failed; screenshots in ${out}`);
+process.exit(failures ? 1 : 0);
