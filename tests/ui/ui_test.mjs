@@ -300,6 +300,18 @@ try {
     await shot(page, 'dag-versions');
   });
 
+  await check('a monitor task shows drift per column and its history over runs', async () => {
+    const monitoring = (await rest('POST', '/api/v1/dags/fraud_monitoring/runs', { params: { rows: 5000 } })).run_id;
+    await until('the monitoring run to end', () => finished(monitoring), 60000);
+    await page.goto(`${base}/ui/runs/${monitoring}/tasks/drift`);
+    await page.waitForSelector('.drift tr[data-column=amount]');
+    expect(await page.locator('.drift tbody tr').count() === 4, 'a row per monitored column');
+    expect(await page.locator('.drift tr[data-column=amount].bad').count() === 1, 'amount (x1.8) drifted');
+    expect(await page.locator('.drift tr[data-column=amount] svg.bars').count() === 2, 'reference and current bins');
+    await page.waitForSelector('.trend canvas');
+    await shot(page, 'task-drift');
+  });
+
   await check('the runs list, the models list and a model page', async () => {
     await page.goto(`${base}/ui/runs`);
     await page.waitForSelector(`a[href="/ui/runs/${example}"]`);
