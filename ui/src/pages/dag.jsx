@@ -1,10 +1,10 @@
 import { useMemo, useRef, useState, useEffect } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { edgePath, layout, NODE_H, NODE_W } from '../layout.js';
-import { useLiveRun } from '../live.js';
+import { isFinished, useLiveRun } from '../live.js';
 import { navigate } from '../router.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, ErrorBox, Loading, State, Tabs, time, useApi } from '../util.jsx';
+import { Action, ErrorBox, Loading, State, Tabs, time, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
 export function DagPage({ dag, tab, query }) {
@@ -109,7 +109,9 @@ const ROW_H = 22;
 // Runs (oldest left) x tasks: only the rows in view are drawn, so a
 // 1,000-task DAG costs what a screenful costs.
 function GridTab({ dag }) {
-  const { data, error } = useApi(`/dags/${enc(dag.dag_id)}/grid?limit=25`);
+  const { data, error, reload } = useApi(`/dags/${enc(dag.dag_id)}/grid?limit=25`);
+  // While a run is open, the grid follows it (one compact request a few seconds).
+  useInterval(reload, 3000, !!data && data.runs.some((r) => !isFinished(r.state)));
   const box = useRef(null);
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(600);

@@ -4,8 +4,9 @@ import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
 import { Action, ErrorBox, Loading, Square, State, time, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
-function LastRuns({ dag }) {
-  const { data } = useApi(`/runs?dag_id=${enc(dag)}&limit=10`);
+// Fetched again when the DAG's last run changes (the list polls the DAGs).
+function LastRuns({ dag, last }) {
+  const { data } = useApi(`/runs?dag_id=${enc(dag)}&limit=10`, [last]);
   if (!data) return null;
   return (
     <span class="squares">
@@ -47,7 +48,7 @@ export function DagsPage() {
                 <td><a href={`/ui/dags/${enc(d.dag_id)}`}><b>{d.dag_id}</b></a><div class="muted small">{d.description}</div></td>
                 <td><code>{d.schedule || '—'}</code>{d.schedule && <span class="muted small"> {d.timezone}</span>}</td>
                 <td>{time(d.next_tick) || '—'}</td>
-                <td><LastRuns dag={d.dag_id} /></td>
+                <td><LastRuns dag={d.dag_id} last={`${d.last_run_id}:${d.last_run_state}`} /></td>
                 <td>{d.last_run_id ? <a href={`/ui/runs/${enc(d.last_run_id)}`}><State state={d.last_run_state} /></a> : '—'}</td>
                 <td>
                   <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
