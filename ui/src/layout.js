@@ -55,14 +55,16 @@ function layered(ids, edges) {
   const place = () => ranks.forEach((r) => r.forEach((i, k) => { pos[i] = k; }));
   place();
   // Barycenter sweeps: down by predecessors, up by successors.
+  const key = new Float64Array(n);
   const sweep = (r, neighbours) => {
-    const key = new Map();
     for (const i of r) {
       const ns = neighbours[i];
-      key.set(i, ns.length ? ns.reduce((s, j) => s + pos[j], 0) / ns.length : pos[i]);
+      let sum = 0;
+      for (const j of ns) sum += pos[j];
+      key[i] = ns.length ? sum / ns.length : pos[i];
     }
-    r.sort((a, b) => key.get(a) - key.get(b));
-    r.forEach((i, k) => { pos[i] = k; });
+    r.sort((a, b) => key[a] - key[b]);
+    for (let k = 0; k < r.length; k++) pos[r[k]] = k;
   };
   for (let pass = 0; pass < 4; pass++) {
     for (let k = 1; k < ranks.length; k++) sweep(ranks[k], pred);

@@ -4,12 +4,13 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc, followEvents } from './api.js';
 
 const FINISHED = new Set(['success', 'failed', 'cancelled']);
+const NONE = { run: null, error: null, live: '' };
 
 export function useLiveRun(runId) {
-  const [state, setState] = useState({ run: null, error: null, live: '' });
+  const [state, setState] = useState(NONE);
   const timer = useRef(null);
   useEffect(() => {
-    if (!runId) { setState({ run: null, error: null, live: '' }); return undefined; }
+    if (!runId) { setState(NONE); return undefined; }  // the same object: no render
     let gone = false;
     const load = async () => {
       try {

@@ -3,23 +3,30 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 
 let current = null;  // {tokens_required, role}
+let pending = null;  // the request in flight, shared
 const listeners = new Set();
 
-export async function refreshSession() {
-  try {
-    current = await api.get('/auth');
-  } catch (e) {
-    current = { tokens_required: true, role: null, error: e };
-  }
-  listeners.forEach((fn) => fn(current));
-  return current;
+export function refreshSession() {
+  if (pending) return pending;
+  pending = (async () => {
+    try {
+      current = await api.get('/auth');
+    } catch (e) {
+      current = { tokens_required: true, role: null, error: e };
+    }
+    pending = null;
+    listeners.forEach((fn) => fn(current));
+    return current;
+  })();
+  return pending;
 }
 
 export function useSession() {
   const [session, setSession] = useState(current);
   useEffect(() => {
     listeners.add(setSession);
-    if (!current) refreshSession();
+    if (current) setSession(current);
+    else refreshSession();
     return () => listeners.delete(setSession);
   }, []);
   return session;

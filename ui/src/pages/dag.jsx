@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState, useEffect } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { edgePath, layout, NODE_H, NODE_W } from '../layout.js';
 import { isFinished, useLiveRun } from '../live.js';
@@ -13,29 +13,32 @@ export function DagPage({ dag, tab, query }) {
   const [trigger, setTrigger] = useState(false);
   const base = `/ui/dags/${enc(dag)}`;
   if (error && !data) return <ErrorBox error={error} />;
-  if (!data) return <Loading what={dag} />;
   const operate = canOperate(session);
+  // The grid needs only the DAG's id: its request goes out with the DAG's.
   return (
     <section>
-      <div class="title-row">
-        <h1>{data.dag_id}</h1>
-        <span class="muted">{data.description}</span>
-        <span class="spacer" />
-        <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : 'no schedule'}</span>
-        <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
-          <input type="checkbox" checked={data.paused} disabled={!operate} aria-label="paused"
-            onChange={async (e) => { await api.patch(`/dags/${enc(dag)}`, { paused: e.target.checked }); reload(); }} />
-          paused
-        </label>
-        <Action label="Trigger" kind="primary" disabled={!operate} title={operate ? 'start a run' : NOT_ALLOWED}
-          run={async () => setTrigger(true)} />
-      </div>
+      {data ? (
+        <div class="title-row">
+          <h1>{data.dag_id}</h1>
+          <span class="muted">{data.description}</span>
+          <span class="spacer" />
+          <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : 'no schedule'}</span>
+          <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
+            <input type="checkbox" checked={data.paused} disabled={!operate} aria-label="paused"
+              onChange={async (e) => { await api.patch(`/dags/${enc(dag)}`, { paused: e.target.checked }); reload(); }} />
+            paused
+          </label>
+          <Action label="Trigger" kind="primary" disabled={!operate} title={operate ? 'start a run' : NOT_ALLOWED}
+            run={async () => setTrigger(true)} />
+        </div>
+      ) : <div class="title-row"><h1>{dag}</h1></div>}
       <Tabs base={base} current={tab} tabs={[['graph', 'Graph'], ['grid', 'Grid'], ['code', 'Code'], ['versions', 'Versions']]} />
-      {tab === 'graph' && <GraphTab dag={data} runId={query.get('run')} />}
-      {tab === 'grid' && <GridTab dag={data} />}
-      {tab === 'code' && <CodeTab dag={data} version={query.get('version')} />}
-      {tab === 'versions' && <VersionsTab dag={data} />}
-      {trigger && <TriggerForm dag={data} onClose={() => setTrigger(false)} />}
+      {tab === 'grid' && <GridTab dagId={dag} />}
+      {tab !== 'grid' && !data && <Loading what={dag} />}
+      {data && tab === 'graph' && <GraphTab dag={data} runId={query.get('run')} />}
+      {data && tab === 'code' && <CodeTab dag={data} version={query.get('version')} />}
+      {data && tab === 'versions' && <VersionsTab dag={data} />}
+      {trigger && data && <TriggerForm dag={data} onClose={() => setTrigger(false)} />}
     </section>
   );
 }
@@ -67,29 +70,57 @@ function GraphTab({ dag, runId }) {
   );
 }
 
+// Above CULL_ABOVE tasks only what is in view (and a margin) is drawn, and
+// scrolling draws the rest, as a map does: a 2,000-task graph is 13,000 SVG
+// elements of which a screen shows a twelfth.
+const CULL_ABOVE = 300;
+const MARGIN = 300;
+
 export function Graph({ dag, states, onOpen }) {
   const g = useMemo(() => layout(dag.tasks.map((t) => t.task_id), dag.edges), [dag]);
-  const ops = useMemo(() => new Map(dag.tasks.map((t) => [t.task_id, t.op])), [dag]);
+  const box = useRef(null);
+  const frame = useRef(0);
+  const cull = g.nodes.size > CULL_ABOVE;
+  const [view, setView] = useState({ left: 0, top: 0, width: 1600, height: 1000 });
+  const measure = () => {
+    frame.current = 0;
+    const b = box.current;
+    if (b) setView({ left: b.scrollLeft, top: b.scrollTop, width: b.clientWidth, height: b.clientHeight });
+  };
+  useLayoutEffect(() => { if (cull) measure(); }, [cull]);
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+  const onScroll = () => { if (cull && !frame.current) frame.current = requestAnimationFrame(measure); };
+  const x0 = view.left - MARGIN, x1 = view.left + view.width + MARGIN;
+  const y0 = view.top - MARGIN, y1 = view.top + view.height + MARGIN;
+  const inView = (ax, ay, bx, by) => !cull || (Math.max(ax, bx) >= x0 && Math.min(ax, bx) <= x1 && Math.max(ay, by) >= y0 && Math.min(ay, by) <= y1);
+  const edges = g.edges.filter((e) => {
+    const a = e.points[0], b = e.points[e.points.length - 1];
+    return inView(a.x, a.y, b.x, b.y);
+  });
+  const tasks = dag.tasks.filter((t) => {
+    const p = g.nodes.get(t.task_id);
+    return inView(p.x - NODE_W / 2, p.y - NODE_H / 2, p.x + NODE_W / 2, p.y + NODE_H / 2);
+  });
   return (
-    <div class="graph-wrap">
+    <div class="graph-wrap" ref={box} onScroll={onScroll}>
       <svg class="graph" width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`}
-        data-nodes={g.nodes.size} data-edges={g.edges.length}>
+        data-nodes={g.nodes.size} data-edges={g.edges.length} data-drawn={tasks.length}>
         <defs>
           <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">
             <path d="M0,0L8,4L0,8z" class="arrowhead" />
           </marker>
         </defs>
         <g class="edges">
-          {g.edges.map((e) => <path key={`${e.from}>${e.to}`} class="edge" d={edgePath(e.points)} marker-end="url(#arrow)" data-edge={`${e.from}>${e.to}`} />)}
+          {edges.map((e) => <path key={`${e.from}>${e.to}`} class="edge" d={edgePath(e.points)} marker-end="url(#arrow)" data-edge={`${e.from}>${e.to}`} />)}
         </g>
         <g class="nodes">
-          {dag.tasks.map((t) => {
+          {tasks.map((t) => {
             const p = g.nodes.get(t.task_id);
             const state = states.get(t.task_id) || 'none';
             return (
               <g key={t.task_id} class={`node s-${state}`} transform={`translate(${p.x - NODE_W / 2},${p.y - NODE_H / 2})`}
                 data-task={t.task_id} onClick={() => onOpen(t.task_id)}>
-                <title>{`${t.task_id} (${ops.get(t.task_id)}): ${state}`}</title>
+                <title>{`${t.task_id} (${t.op}): ${state}`}</title>
                 <rect width={NODE_W} height={NODE_H} rx="5" />
                 <text x="8" y="14" class="name">{t.task_id.length > 22 ? `${t.task_id.slice(0, 21)}…` : t.task_id}</text>
                 <text x="8" y="27" class="op">{t.op}{t.map_over ? ' [mapped]' : ''}</text>
@@ -108,8 +139,8 @@ const ROW_H = 22;
 
 // Runs (oldest left) x tasks: only the rows in view are drawn, so a
 // 1,000-task DAG costs what a screenful costs.
-function GridTab({ dag }) {
-  const { data, error, reload } = useApi(`/dags/${enc(dag.dag_id)}/grid?limit=25`);
+function GridTab({ dagId }) {
+  const { data, error, reload } = useApi(`/dags/${enc(dagId)}/grid?limit=25`);
   // While a run is open, the grid follows it (one compact request a few seconds).
   useInterval(reload, 3000, !!data && data.runs.some((r) => !isFinished(r.state)));
   const box = useRef(null);
