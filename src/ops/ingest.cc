@@ -13,25 +13,47 @@
 #include "ops/args.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
+#include "sources/database.h"
 
 namespace pipeline::ops {
 namespace {
 
 struct IngestArgs {
   std::string path;
+  std::string source;  // a database URL instead of path, with query
+  std::string query;
   std::string format;  // "" = from the extension
   columnar::CsvOptions csv;
   bool quarantine = false;
   double max_bad_rows = 0.01;
 };
 
-const std::vector<std::string> kIngestArgs = {"path", "format", "schema", "csv", "on_bad_row", "max_bad_rows"};
+const std::vector<std::string> kIngestArgs = {"path",       "source",       "query", "format", "schema",
+                                             "csv",        "on_bad_row",   "max_bad_rows"};
 
 std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                           Mark mark) {
   ArgReader r(with, context, diags, mark);
   IngestArgs a;
-  if (auto p = r.String("path", true)) a.path = *p;
+  if (r.Get("source")) {
+    // A database: its URL and a query; credentials never in the DAG text.
+    if (auto s = r.String("source")) {
+      a.source = *s;
+      if (!sources::KindOf(a.source)) {
+        r.Error(r.Get("source"), "'source' must be a postgresql://... URL or sqlite:PATH");
+      } else if (sources::HasPassword(a.source)) {
+        r.Error(r.Get("source"), "'source' holds a password: a DAG file must not; give it in the environment "
+                                 "(PGPASSWORD) or a password file (PGPASSFILE, ~/.pgpass)");
+      }
+    }
+    if (auto q = r.String("query", true)) a.query = *q;
+    for (const char* key : {"path", "format", "csv", "on_bad_row", "max_bad_rows"}) {
+      if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'source' the query gives the rows");
+    }
+  } else {
+    if (auto p = r.String("path", true)) a.path = *p;
+    if (const DocNode* q = r.Get("query")) r.Error(q, "'query' needs 'source' (a database URL)");
+  }
   if (auto f = r.Choice("format", {"csv", "jsonl", "parquet"})) a.format = *f;
   if (const DocNode* schema = r.Get("schema")) {
     if (!schema->is_map()) {
@@ -149,6 +171,7 @@ class IngestOperator final : public Operator {
     Diagnostics diags(ctx.task().id);
     auto args = ParseIngestArgs(ctx.args(), "ingest", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
+    if (!args->source.empty()) return FromDatabase(ctx, *args);
 
     std::string pattern = ResolvePath(ctx, args->path);
     std::vector<std::string> files = ExpandPath(pattern);
@@ -232,6 +255,28 @@ class IngestOperator final : public Operator {
   }
 
  private:
+  // A query's result set, typed by the database (a declared schema casts).
+  static TaskResult FromDatabase(TaskContext& ctx, const IngestArgs& args) {
+    sources::QueryOptions options;
+    options.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
+    columnar::TablePtr table;
+    try {
+      table = ApplyDeclaredTypes(sources::ReadQuery(args.source, args.query, options), args.csv.types);
+    } catch (const sources::SourceError& e) {
+      return TaskResult::Failure(e.what());
+    } catch (const columnar::FormatError& e) {
+      return TaskResult::Failure(e.what());
+    }
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = table->num_rows();
+    result.metrics.rows_out = table->num_rows();
+    result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + sources::Redacted(args.source);
+    ctx.Log("read " + std::to_string(table->num_rows()) + " rows from " + sources::Redacted(args.source));
+    PublishOutput(ctx, table, result.metrics);
+    return result;
+  }
+
   // The table with every column in `spill` (columns already there stay).
   static columnar::TablePtr MoveTo(columnar::SpillFile& spill, const columnar::Table& table) {
     auto out = std::make_shared<columnar::Table>(table.schema());

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include <pqxx/pqxx>
+
 #include "columnar/compute.h"
 #include "columnar/parquet.h"
 #include "pg_cluster.h"
@@ -337,6 +339,42 @@ TEST_F(PipectlTest, RunsOnPostgresql) {
   EXPECT_EQ(logs.out, "on pg\n");
   // Nothing went to the embedded store.
   EXPECT_FALSE(fs::exists(dir_ / ".pipe" / "state.db"));
+}
+
+TEST_F(PipectlTest, IngestReadsAPostgresqlQueryAndExportsIt) {
+  // Given a table in PostgreSQL and a DAG whose ingest reads a templated
+  // query from it, then the rows arrive typed and pass on to an export.
+  pipeline::testing_util::TempPgCluster cluster;
+  cluster.Start();
+  std::string url = cluster.CreateDatabase("source");
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE orders (id bigint, amount numeric(10, 2), country text, at timestamptz)");
+    tx.exec0("INSERT INTO orders SELECT g, g * 1.5, CASE WHEN g % 2 = 0 THEN 'DE' END, "
+             "'2026-01-01 00:00:00+00'::timestamptz + g * interval '1 minute' FROM generate_series(1, 2500) g");
+    tx.commit();
+  }
+  fs::path dag = Write("orders.yaml", "dag: orders\nparams: {min_id: 1001}\ntasks:\n"
+                                      "  load:\n    op: ingest\n    with:\n      source: '" + url + "'\n"
+                                      "      query: 'SELECT id, amount, country, at FROM orders WHERE id >= {{ params.min_id }} ORDER BY id'\n"
+                                      "  save: {op: export, depends_on: [load], with: {path: out/orders.csv}}\n");
+  json run = RunDag(dag);
+  ASSERT_EQ(run["state"], "success") << run.dump();
+  EXPECT_EQ(Task(run, "load")["metrics"]["rows_out"], 1500);
+  EXPECT_EQ(Task(run, "load")["metrics"]["summary"], "4 columns from " + url);
+  std::ifstream in(dir_ / "out" / "orders.csv");
+  std::string header, first;
+  std::getline(in, header);
+  std::getline(in, first);
+  EXPECT_EQ(header, "id,amount,country,at");
+  EXPECT_EQ(first, "1001,1501.5,,2026-01-01 16:41:00");
+  // A query the database refuses fails the task with the database's words.
+  fs::path bad = Write("bad.yaml", "dag: bad\ntasks:\n  load: {op: ingest, with: {source: '" + url +
+                                       "', query: 'SELECT * FROM nope'}}\n");
+  json failed = RunDag(bad, {}, 1);
+  EXPECT_NE(Task(failed, "load")["error"].get<std::string>().find("relation \"nope\" does not exist"), std::string::npos)
+      << failed.dump();
 }
 
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {

@@ -1,5 +1,6 @@
 // The data operators, each run alone on a fake context.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <map>
@@ -116,6 +117,26 @@ TEST_F(OpsTest, IngestReadsCsvAndPersistsTheOutput) {
             R"({"columns":[{"name":"id","type":"int64"},{"name":"amount","type":"float64"}]})");
   EXPECT_EQ(artifact->content_hash.substr(0, 5), "xxh3:");
   EXPECT_EQ(Dump(*columnar::ReadParquetFile(artifact->uri)), Dump(*out_));
+}
+
+TEST_F(OpsTest, IngestReadsASqliteQueryWithDeclaredCasts) {
+  const std::string db = (dir_ / "shop.db").string();
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(handle, "CREATE TABLE orders (id INTEGER, total INTEGER, country TEXT);"
+                                 "INSERT INTO orders VALUES (1, 10, 'DE'), (2, NULL, 'US'), (3, 7, NULL);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(handle);
+  TaskResult r = Run("ingest", "{source: 'sqlite:" + db + "', query: 'SELECT * FROM orders WHERE id > 1;', "
+                               "schema: {total: float64}}");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Dump(*out_), "id:int64,total:float64,country:string\n2|NULL|US\n3|7|NULL\n");
+  EXPECT_EQ(r.metrics.summary, "3 columns from sqlite:" + db);
+  ASSERT_TRUE(ctx_->FindArtifact("t", "output"));
+  TaskResult bad = Run("ingest", "{source: 'sqlite:" + db + "', query: 'SELECT nope FROM orders'}");
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.error, "the query failed: no such column: nope");
 }
 
 TEST_F(OpsTest, IngestGlobReadsFilesInNameOrderAsOneTable) {

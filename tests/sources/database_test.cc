@@ -1,0 +1,168 @@
+#include "sources/database.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <pqxx/pqxx>
+
+#include "columnar/value_parse.h"
+#include "pg_cluster.h"
+#include "test_util.h"
+
+namespace pipeline::sources {
+namespace {
+
+using columnar::DataType;
+
+// The table as "name:type" header and "a|b" lines (null as "null").
+std::string Dump(const columnar::Table& t) {
+  std::string out;
+  for (const columnar::Field& f : t.schema().fields()) {
+    out += (out.empty() ? "" : "|") + f.name + ":" + std::string(columnar::TypeName(f.type));
+  }
+  out += "\n";
+  for (const columnar::Batch& b : t.batches()) {
+    for (int64_t row = 0; row < b.num_rows; ++row) {
+      for (size_t c = 0; c < b.columns.size(); ++c) {
+        const columnar::Column& col = *b.columns[c];
+        std::string v;
+        if (col.IsNull(row)) {
+          v = "null";
+        } else if (col.type() == DataType::kInt64) {
+          v = std::to_string(col.ints()[row]);
+        } else if (col.type() == DataType::kTimestamp) {
+          v = columnar::FormatTimestamp(col.ints()[row]);
+        } else if (col.type() == DataType::kFloat64) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%g", col.doubles()[row]);
+          v = buf;
+        } else if (col.type() == DataType::kBool) {
+          v = col.bools()[row] ? "true" : "false";
+        } else {
+          v = std::string(col.StringAt(row));
+        }
+        out += (c ? "|" : "") + v;
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string ErrorOf(const std::string& url, const std::string& query, bool* unavailable = nullptr) {
+  try {
+    ReadQuery(url, query);
+    return "no error";
+  } catch (const SourceError& e) {
+    if (unavailable) *unavailable = e.unavailable();
+    return e.what();
+  }
+}
+
+TEST(DatabaseUrlTest, PasswordsAreFoundAndRedacted) {
+  EXPECT_TRUE(HasPassword("postgresql://app:s3cret@db:5432/sales"));
+  EXPECT_TRUE(HasPassword("postgres://app:@db/sales"));
+  EXPECT_TRUE(HasPassword("postgresql://app@db/sales?sslmode=require&password=x"));
+  EXPECT_FALSE(HasPassword("postgresql://app@db:5432/sales"));
+  EXPECT_FALSE(HasPassword("postgresql://postgres@/sales?host=/tmp/x&port=5432"));
+  EXPECT_FALSE(HasPassword("sqlite:data/app.db"));
+  EXPECT_EQ(Redacted("postgresql://app:s3cret@db:5432/sales"), "postgresql://app:***@db:5432/sales");
+  EXPECT_EQ(Redacted("postgresql://app@db/s?password=x&sslmode=require"), "postgresql://app@db/s?password=***&sslmode=require");
+  EXPECT_EQ(KindOf("sqlite:a.db"), Kind::kSqlite);
+  EXPECT_EQ(KindOf("postgres://db/x"), Kind::kPostgres);
+  EXPECT_FALSE(KindOf("mysql://db/x"));
+  EXPECT_FALSE(KindOf("sqlite:"));
+}
+
+class PostgresSourceTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    url_ = new std::string(testing_util::SharedCluster().CreateDatabase("sources_test"));
+    pqxx::connection c(*url_);
+    pqxx::work tx(c);
+    tx.exec0(R"(CREATE TABLE every_type (
+        i2 smallint, i4 integer, i8 bigint, r real, d double precision, n numeric(12, 3),
+        t text, v varchar(10), ch char(3), b boolean, ts timestamp, tz timestamptz, day date))");
+    tx.exec0(R"(INSERT INTO every_type VALUES
+        (1, 2, 9000000000, 1.5, 2.25, 12345.678, 'text', 'var', 'ab', true,
+         '2026-01-02 03:04:05.123456', '2026-01-02 03:04:05+02', '2026-01-02'),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+        (-1, -2, -3, 'NaN', '-Infinity', 'NaN', 'tab	and ''quote''', '', 'x', false,
+         '1999-12-31 23:59:59', '1999-12-31 23:59:59-08', '1970-01-01'))");
+    tx.exec0("CREATE TABLE numbers AS SELECT g AS n FROM generate_series(1, 10005) g");
+    tx.exec0("CREATE TABLE odd (j json, k int)");
+    tx.commit();
+  }
+  static std::string* url_;
+};
+std::string* PostgresSourceTest::url_ = nullptr;
+
+TEST_F(PostgresSourceTest, EveryTypeAndNullsAsTheDatabaseHasThem) {
+  auto table = ReadQuery(*url_, "SELECT * FROM every_type ORDER BY i8 DESC NULLS LAST;  ");
+  EXPECT_EQ(Dump(*table),
+            "i2:int64|i4:int64|i8:int64|r:float64|d:float64|n:float64|t:string|v:string|ch:string|b:bool|"
+            "ts:timestamp|tz:timestamp|day:timestamp\n"
+            "1|2|9000000000|1.5|2.25|12345.7|text|var|ab |true|2026-01-02 03:04:05.123456|2026-01-02 01:04:05|"
+            "2026-01-02 00:00:00\n"
+            "-1|-2|-3|nan|-inf|nan|tab\tand 'quote'||x  |false|1999-12-31 23:59:59|2000-01-01 07:59:59|"
+            "1970-01-01 00:00:00\n"
+            "null|null|null|null|null|null|null|null|null|null|null|null|null\n");
+}
+
+TEST_F(PostgresSourceTest, RowsComeBatchByBatch) {
+  QueryOptions options;
+  options.batch_rows = 1000;
+  auto table = ReadQuery(*url_, "SELECT n, n * 2 AS twice FROM numbers ORDER BY n", options);
+  EXPECT_EQ(table->num_rows(), 10005);
+  EXPECT_EQ(table->batches().size(), 11u);
+  EXPECT_EQ(table->batch(10).columns[1]->ints()[4], 20010);
+  // No rows: the columns all the same.
+  auto empty = ReadQuery(*url_, "SELECT n FROM numbers WHERE n < 0");
+  EXPECT_EQ(empty->num_rows(), 0);
+  EXPECT_EQ(empty->schema().names(), std::vector<std::string>{"n"});
+}
+
+TEST_F(PostgresSourceTest, BadQueriesTypesAndServersAreNamed) {
+  bool unavailable = true;
+  EXPECT_EQ(ErrorOf(*url_, "SELECT * FROM nope", &unavailable).rfind("the query failed: ERROR:  relation \"nope\" does not exist", 0), 0u);
+  EXPECT_FALSE(unavailable);
+  EXPECT_EQ(ErrorOf(*url_, "SELECT k, j FROM odd"),
+            "column 'j' has type json, which ingest cannot read (int, real, numeric, text, bool, timestamp, date): "
+            "cast it in the query");
+  EXPECT_EQ(ErrorOf(*url_, "SELECT 'infinity'::timestamp AS ts"), "column 'ts': value 'infinity' cannot be read as timestamp");
+  // A server that is not there: unavailable (a retry may help), no password shown.
+  const std::string gone = "postgresql://app:s3cret@127.0.0.1:1/sales?connect_timeout=2";
+  std::string message = ErrorOf(gone, "SELECT 1", &unavailable);
+  EXPECT_TRUE(unavailable);
+  EXPECT_EQ(message.rfind("cannot connect to postgresql://app:***@127.0.0.1:1/sales?connect_timeout=2: ", 0), 0u) << message;
+  EXPECT_EQ(message.find("s3cret"), std::string::npos);
+}
+
+TEST(SqliteSourceTest, DeclaredTypesExpressionsAndErrors) {
+  auto dir = testing_util::FreshTestDir("pipe_sqlite_source");
+  const std::string path = (dir / "app.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE t (id INTEGER, score REAL, name TEXT, ok BOOLEAN, at TIMESTAMP, blob BLOB);"
+                         "INSERT INTO t VALUES (1, 0.5, 'ann', 1, '2026-01-02 03:04:05', x'00');"
+                         "INSERT INTO t VALUES (2, NULL, NULL, 0, '2026-01-03T00:00:00Z', NULL);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto table = ReadQuery("sqlite:" + path, "SELECT id, score, name, ok, at, id * 1.5 AS x, 'k' || id AS key FROM t");
+  EXPECT_EQ(Dump(*table),
+            "id:int64|score:float64|name:string|ok:bool|at:timestamp|x:float64|key:string\n"
+            "1|0.5|ann|true|2026-01-02 03:04:05|1.5|k1\n"
+            "2|null|null|false|2026-01-03 00:00:00|3|k2\n");
+  EXPECT_EQ(ErrorOf("sqlite:" + path, "SELECT blob FROM t"), "column 'blob' holds a BLOB, which ingest cannot read: cast it in the query");
+  EXPECT_EQ(ErrorOf("sqlite:" + path, "SELECT * FROM nope"), "the query failed: no such table: nope");
+  bool unavailable = false;
+  EXPECT_EQ(ErrorOf("sqlite:" + (dir / "missing.db").string(), "SELECT 1", &unavailable).rfind("cannot open sqlite:", 0), 0u);
+  EXPECT_TRUE(unavailable);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pipeline::sources
