@@ -1,6 +1,7 @@
-// Databases as sources: a query's result set read into a columnar table,
-// batch by batch (PostgreSQL through a server-side cursor, SQLite through a
-// prepared statement). Knows nothing of DAGs; the `ingest` operator uses it.
+// Databases as sources and sinks: a query's result set read into a columnar
+// table, batch by batch (PostgreSQL through a server-side cursor, SQLite
+// through a prepared statement), and a table loaded into a database table in
+// one transaction. Knows nothing of DAGs; `ingest` and `export` use it.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "columnar/table.h"
 
@@ -50,5 +52,32 @@ struct QueryOptions {
 // SQLite columns take their declared type (INTEGER, REAL, TEXT, BOOLEAN,
 // TIMESTAMP, DATE...), else the type of their first non-null value.
 columnar::TablePtr ReadQuery(const std::string& url, const std::string& query, const QueryOptions& options = {});
+
+enum class WriteMode { kAppend, kReplace, kUpsert };
+
+struct WriteOptions {
+  WriteMode mode = WriteMode::kAppend;
+  std::vector<std::string> key;  // upsert: the columns that identify a row
+};
+
+struct WriteResult {
+  int64_t rows = 0;      // rows written (inserted or updated)
+  bool created = false;  // the table did not exist and was created
+};
+
+// Whether `name` is a table name WriteTable takes: NAME or SCHEMA.NAME, each
+// a letter or '_' then letters, digits or '_' (quoted as given, so case counts).
+bool IsTableName(std::string_view name);
+
+// Loads `data` into `table` of the database at `url` in one transaction, so a
+// reader sees all of the load or none of it. A missing table is created from
+// the data's schema (int64 bigint, float64 double precision, bool boolean,
+// string text, timestamp timestamptz; with upsert the key is its primary
+// key). append adds the rows; replace empties the table first; upsert updates
+// the rows whose key matches and inserts the others (the key's values must
+// not repeat within `data`: checked before anything is written). PostgreSQL
+// rows travel by COPY. Throws SourceError (the database's message).
+WriteResult WriteTable(const std::string& url, const std::string& table, const columnar::Table& data,
+                       const WriteOptions& options);
 
 }  // namespace pipeline::sources

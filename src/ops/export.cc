@@ -13,6 +13,7 @@
 #include "ops/args.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
+#include "sources/database.h"
 
 namespace pipeline::ops {
 namespace {
@@ -20,6 +21,9 @@ namespace fs = std::filesystem;
 
 struct ExportArgs {
   std::string path;
+  std::string target;  // a database URL instead of path, with table
+  std::string table;
+  sources::WriteOptions write;
   std::string format;
   columnar::ParquetWriteOptions parquet;
   std::vector<std::string> partition_by;
@@ -30,14 +34,47 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
   ArgReader r(with, context, diags, mark);
   ExportArgs a;
   r.Get("input");
-  if (auto p = r.String("path", true)) a.path = *p;
+  if (r.Get("target")) {
+    // A database table, loaded in one transaction; credentials never in the DAG text.
+    if (auto t = r.String("target")) {
+      a.target = *t;
+      if (!sources::KindOf(a.target)) {
+        r.Error(r.Get("target"), "'target' must be a postgresql://... URL or sqlite:PATH");
+      } else if (sources::HasPassword(a.target)) {
+        r.Error(r.Get("target"), "'target' holds a password: a DAG file must not; give it in the environment "
+                                 "(PGPASSWORD) or a password file (PGPASSFILE, ~/.pgpass)");
+      }
+    }
+    if (auto t = r.String("table", true)) {
+      a.table = *t;
+      if (!sources::IsTableName(a.table)) r.Error(r.Get("table"), "'table' must be NAME or SCHEMA.NAME (letters, digits, _)");
+    }
+    if (auto m = r.Choice("mode", {"append", "replace", "upsert"})) {
+      a.write.mode = *m == "replace" ? sources::WriteMode::kReplace
+                     : *m == "upsert" ? sources::WriteMode::kUpsert
+                                      : sources::WriteMode::kAppend;
+    }
+    if (auto k = r.StringList("key")) a.write.key = *k;
+    if (a.write.mode == sources::WriteMode::kUpsert && a.write.key.empty() && r.ok()) {
+      r.Error(r.Get("mode"), "mode upsert needs 'key' (the columns that identify a row)");
+    }
+    if (a.write.mode != sources::WriteMode::kUpsert && r.Get("key")) r.Error(r.Get("key"), "'key' is for mode upsert");
+    for (const char* key : {"path", "format", "compression", "partition_by"}) {
+      if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'target' the rows go to 'table'");
+    }
+  } else {
+    if (auto p = r.String("path", true)) a.path = *p;
+    for (const char* key : {"table", "mode", "key"}) {
+      if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' needs 'target' (a database URL)");
+    }
+  }
   if (auto f = r.Choice("format", {"parquet", "csv", "jsonl"})) a.format = *f;
   if (auto c = r.Choice("compression", {"snappy", "zstd", "none"})) {
     using C = columnar::ParquetWriteOptions::Compression;
     a.parquet.compression = *c == "zstd" ? C::kZstd : *c == "none" ? C::kNone : C::kSnappy;
   }
   if (auto p = r.StringList("partition_by")) a.partition_by = *p;
-  r.RejectUnknown({"input", "path", "format", "compression", "partition_by"});
+  r.RejectUnknown({"input", "path", "format", "compression", "partition_by", "target", "table", "mode", "key"});
   if (!r.ok()) return std::nullopt;
   return a;
 }
@@ -106,6 +143,7 @@ class ExportOperator final : public Operator {
     ColumnChecker c(input, "task '" + task.id + "': export", diags, task.mark);
     if (!args) return std::nullopt;
     for (const std::string& name : args->partition_by) c.Need(task.with->Find("partition_by"), "partition_by", name);
+    for (const std::string& name : args->write.key) c.Need(task.with->Find("key"), "key", name);
     return std::nullopt;
   }
 
@@ -114,6 +152,7 @@ class ExportOperator final : public Operator {
     auto args = ParseExportArgs(ctx.args(), "export", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr table = MainInput(ctx);
+    if (!args->target.empty()) return ToDatabase(ctx, *args, *table);
     std::string path = ResolvePath(ctx, args->path);
     std::string format = args->format.empty() ? FormatOf(path) : args->format;
     for (const std::string& col : args->partition_by) {
@@ -151,6 +190,24 @@ class ExportOperator final : public Operator {
   }
 
  private:
+  static TaskResult ToDatabase(TaskContext& ctx, const ExportArgs& args, const columnar::Table& table) {
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+    sources::WriteResult written;
+    try {
+      written = sources::WriteTable(args.target, args.table, table, args.write);
+    } catch (const sources::SourceError& e) {
+      return TaskResult::Failure("table " + args.table + " of " + sources::Redacted(args.target) + ": " + e.what());
+    }
+    static const char* kModes[] = {"appended", "replaced", "upserted"};
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = table.num_rows();
+    result.metrics.rows_out = written.rows;
+    result.metrics.summary = std::string(kModes[static_cast<int>(args.write.mode)]) + " " + std::to_string(written.rows) +
+                             " rows into " + args.table + (written.created ? " (created)" : "") + " of " +
+                             sources::Redacted(args.target);
+    ctx.Log(result.metrics.summary);
+    return result;
+  }
 
   // Splits `table` by the values of `columns`; keys are "a=1/b=x" folders.
   // The partition columns are dropped from the files (they are in the path).

@@ -358,7 +358,9 @@ TEST_F(PipectlTest, IngestReadsAPostgresqlQueryAndExportsIt) {
   fs::path dag = Write("orders.yaml", "dag: orders\nparams: {min_id: 1001}\ntasks:\n"
                                       "  load:\n    op: ingest\n    with:\n      source: '" + url + "'\n"
                                       "      query: 'SELECT id, amount, country, at FROM orders WHERE id >= {{ params.min_id }} ORDER BY id'\n"
-                                      "  save: {op: export, depends_on: [load], with: {path: out/orders.csv}}\n");
+                                      "  save: {op: export, depends_on: [load], with: {path: out/orders.csv}}\n"
+                                      "  copy: {op: export, depends_on: [load], with: {target: '" + url + "', table: orders_copy, "
+                                      "mode: upsert, key: [id]}}\n");
   json run = RunDag(dag);
   ASSERT_EQ(run["state"], "success") << run.dump();
   EXPECT_EQ(Task(run, "load")["metrics"]["rows_out"], 1500);
@@ -369,6 +371,20 @@ TEST_F(PipectlTest, IngestReadsAPostgresqlQueryAndExportsIt) {
   std::getline(in, first);
   EXPECT_EQ(header, "id,amount,country,at");
   EXPECT_EQ(first, "1001,1501.5,,2026-01-01 16:41:00");
+  // The copy: created with the rows; a second run upserts an overlap.
+  EXPECT_EQ(Task(run, "copy")["metrics"]["summary"], "upserted 1500 rows into orders_copy (created) of " + url);
+  json again = RunDag(dag, {"--param", "min_id=2001"});
+  ASSERT_EQ(again["state"], "success") << again.dump();
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    pqxx::row r = tx.exec1("SELECT count(*), min(id), max(id), sum(amount)::text, count(country) FROM orders_copy");
+    EXPECT_EQ(r[0].as<int64_t>(), 1500);
+    EXPECT_EQ(r[1].as<int64_t>(), 1001);
+    EXPECT_EQ(r[2].as<int64_t>(), 2500);
+    EXPECT_EQ(r[3].as<std::string>(), "3938625");  // 1.5 * (1001 + ... + 2500)
+    EXPECT_EQ(r[4].as<int64_t>(), 750);
+  }
   // A query the database refuses fails the task with the database's words.
   fs::path bad = Write("bad.yaml", "dag: bad\ntasks:\n  load: {op: ingest, with: {source: '" + url +
                                        "', query: 'SELECT * FROM nope'}}\n");

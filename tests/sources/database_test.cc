@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <pqxx/pqxx>
 
+#include "columnar/csv.h"
 #include "columnar/value_parse.h"
 #include "pg_cluster.h"
 #include "test_util.h"
@@ -137,6 +138,92 @@ TEST_F(PostgresSourceTest, BadQueriesTypesAndServersAreNamed) {
   EXPECT_TRUE(unavailable);
   EXPECT_EQ(message.rfind("cannot connect to postgresql://app:***@127.0.0.1:1/sales?connect_timeout=2: ", 0), 0u) << message;
   EXPECT_EQ(message.find("s3cret"), std::string::npos);
+}
+
+// A small table: id, score (with a null), name, at.
+columnar::TablePtr People(std::vector<int64_t> ids, const std::string& suffix) {
+  std::string csv = "id,score,name,at\n";
+  for (int64_t id : ids) {
+    csv += std::to_string(id) + "," + (id % 2 ? std::to_string(id) + ".5" : "") + ",p" + std::to_string(id) + suffix +
+           ",2026-01-0" + std::to_string(1 + id % 9) + "T00:00:00Z\n";
+  }
+  auto table = columnar::ReadCsvText(csv, "people.csv").table;
+  return table;
+}
+
+std::string Rows(pqxx::connection& c, const std::string& sql) {
+  pqxx::work tx(c);
+  tx.exec0("SET TIME ZONE 'UTC'");
+  std::string out;
+  for (const pqxx::row& r : tx.exec(sql)) {
+    for (pqxx::row::size_type i = 0; i < r.size(); ++i) out += (i ? "|" : "") + std::string(r[i].is_null() ? "null" : r[i].c_str());
+    out += "\n";
+  }
+  return out;
+}
+
+std::string WriteError(const std::string& url, const std::string& table, const columnar::Table& data, WriteOptions options) {
+  try {
+    WriteTable(url, table, data, options);
+    return "no error";
+  } catch (const SourceError& e) {
+    return e.what();
+  }
+}
+
+TEST_F(PostgresSourceTest, ExportAppendsReplacesAndUpsertsInOneTransaction) {
+  pqxx::connection c(*url_);
+  WriteOptions append;
+  WriteResult first = WriteTable(*url_, "people", *People({1, 2}, ""), append);
+  EXPECT_TRUE(first.created);
+  EXPECT_EQ(first.rows, 2);
+  EXPECT_EQ(Rows(c, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'people' ORDER BY ordinal_position"),
+            "id|bigint\nscore|double precision\nname|text\nat|timestamp with time zone\n");
+  EXPECT_FALSE(WriteTable(*url_, "people", *People({3}, ""), append).created);
+  EXPECT_EQ(Rows(c, "SELECT * FROM people ORDER BY id"),
+            "1|1.5|p1|2026-01-02 00:00:00+00\n2|null|p2|2026-01-03 00:00:00+00\n3|3.5|p3|2026-01-04 00:00:00+00\n");
+  WriteOptions replace;
+  replace.mode = WriteMode::kReplace;
+  WriteTable(*url_, "people", *People({7}, ""), replace);
+  EXPECT_EQ(Rows(c, "SELECT id, name FROM people ORDER BY id"), "7|p7\n");
+  WriteOptions upsert;
+  upsert.mode = WriteMode::kUpsert;
+  upsert.key = {"id"};
+  WriteTable(*url_, "people", *People({5, 7}, "-new"), upsert);
+  EXPECT_EQ(Rows(c, "SELECT id, score, name FROM people ORDER BY id"), "5|5.5|p5-new\n7|7.5|p7-new\n");
+  // A repeated key is refused before anything is written; so is a load the
+  // database refuses midway: the table stays as it was.
+  EXPECT_EQ(WriteError(*url_, "people", *People({8, 8}, ""), upsert), "the rows to upsert hold the key (id = 8) twice");
+  auto odd = columnar::ReadCsvText("id,nickname\n9,x\n", "odd.csv").table;
+  std::string refused = WriteError(*url_, "people", *odd, replace);
+  EXPECT_NE(refused.find("column \"nickname\" of relation \"people\" does not exist"), std::string::npos) << refused;
+  EXPECT_EQ(Rows(c, "SELECT count(*) FROM people"), "2\n");
+  // Upsert into a table it creates: the key is its primary key.
+  WriteTable(*url_, "public.by_key", *People({1, 2}, ""), upsert);
+  EXPECT_EQ(Rows(c, "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                    "WHERE i.indrelid = 'by_key'::regclass AND i.indisprimary"),
+            "id\n");
+  EXPECT_EQ(WriteError(*url_, "bad name", *odd, append), "invalid table name 'bad name' (NAME or SCHEMA.NAME)");
+}
+
+TEST(SqliteSinkTest, AppendReplaceAndUpsert) {
+  auto dir = testing_util::FreshTestDir("pipe_sqlite_sink");
+  const std::string url = "sqlite:" + (dir / "out.db").string();
+  WriteOptions upsert;
+  upsert.mode = WriteMode::kUpsert;
+  upsert.key = {"id"};
+  EXPECT_TRUE(WriteTable(url, "people", *People({1, 2}, ""), {}).created);
+  WriteTable(url, "people", *People({2, 3}, "-new"), upsert);
+  auto read = ReadQuery(url, "SELECT id, score, name, at FROM people ORDER BY id");
+  EXPECT_EQ(Dump(*read),
+            "id:int64|score:float64|name:string|at:timestamp\n1|1.5|p1|2026-01-02 00:00:00\n2|null|p2-new|2026-01-03 00:00:00\n"
+            "3|3.5|p3-new|2026-01-04 00:00:00\n");
+  WriteOptions replace;
+  replace.mode = WriteMode::kReplace;
+  WriteTable(url, "people", *People({9}, ""), replace);
+  EXPECT_EQ(ReadQuery(url, "SELECT count(*) AS n FROM people")->batch(0).columns[0]->ints()[0], 1);
+  EXPECT_EQ(WriteError(url, "people", *People({4, 4}, ""), upsert), "the rows to upsert hold the key (id = 4) twice");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteSourceTest, DeclaredTypesExpressionsAndErrors) {
