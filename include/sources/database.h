@@ -1,7 +1,7 @@
 // Databases as sources and sinks: a query's result set read into a columnar
-// table, batch by batch (PostgreSQL through a server-side cursor, SQLite
-// through a prepared statement), and a table loaded into a database table in
-// one transaction. Knows nothing of DAGs; `ingest` and `export` use it.
+// table, batch by batch (PostgreSQL by COPY (query) TO STDOUT, SQLite through
+// a prepared statement), and a table loaded into a database table in one
+// transaction. Knows nothing of DAGs; `ingest` and `export` use it.
 #pragma once
 
 #include <cstdint>

@@ -1,10 +1,10 @@
 #include "sources/database.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <map>
 #include <memory>
-#include <pqxx/pqxx>
 #include <regex>
 
 #include "columnar/column.h"
@@ -76,7 +76,7 @@ bool AppendText(ColumnBuilder& b, std::string_view text) {
 
 // ---------------------------------------------------------------- PostgreSQL
 
-std::optional<DataType> PostgresType(pqxx::oid oid) {
+std::optional<DataType> PostgresType(Oid oid) {
   switch (oid) {
     case 20: case 21: case 23: return DataType::kInt64;                    // int8, int2, int4
     case 700: case 701: case 1700: return DataType::kFloat64;              // float4, float8, numeric
@@ -87,66 +87,155 @@ std::optional<DataType> PostgresType(pqxx::oid oid) {
   }
 }
 
-columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
-  std::unique_ptr<pqxx::connection> conn;
-  try {
-    conn = std::make_unique<pqxx::connection>(url);
-  } catch (const pqxx::broken_connection& e) {
-    throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(e.what()), true);
-  } catch (const std::exception& e) {
-    throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(e.what()), false);
-  }
-  try {
-    pqxx::work tx(*conn);
-    tx.exec0("SET TRANSACTION READ ONLY");
-    tx.exec0("SET LOCAL TIME ZONE 'UTC'");
-    tx.exec0("DECLARE pipe_ingest NO SCROLL CURSOR FOR " + Body(query));
-    const std::string fetch = "FETCH FORWARD " + std::to_string(options.batch_rows) + " FROM pipe_ingest";
-    std::shared_ptr<columnar::Table> table;
-    for (;;) {
-      if (options.cancelled && options.cancelled()) throw SourceError("cancelled", false);
-      pqxx::result r = tx.exec(fetch);
-      if (!table) {  // the first answer names the columns and their types
-        columnar::Schema schema;
-        for (pqxx::row::size_type c = 0; c < r.columns(); ++c) {
-          auto type = PostgresType(r.column_type(c));
-          if (!type) {
-            std::string name = tx.exec_params1("SELECT format_type($1, NULL)", r.column_type(c))[0].as<std::string>();
-            throw SourceError("column '" + std::string(r.column_name(c)) + "' has type " + name +
-                                  ", which ingest cannot read (int, real, numeric, text, bool, timestamp, date): "
-                                  "cast it in the query",
-                              false);
-          }
-          schema.Add({r.column_name(c), *type});
-        }
-        table = std::make_shared<columnar::Table>(schema);
-      }
-      const columnar::Schema& schema = table->schema();
-      if (r.empty()) break;
-      columnar::Batch batch;
-      batch.num_rows = static_cast<int64_t>(r.size());
-      for (int c = 0; c < schema.num_fields(); ++c) {
-        ColumnBuilder b(schema.field(c).type);
-        b.Reserve(batch.num_rows);
-        for (const pqxx::row& row : r) {
-          const pqxx::field f = row[c];
-          if (f.is_null()) {
-            b.AppendNull();
-          } else if (!AppendText(b, std::string_view(f.c_str(), f.size()))) {
-            BadValue(schema.field(c).name, schema.field(c).type, f.c_str());
-          }
-        }
-        batch.columns.push_back(b.Finish());
-      }
-      table->AddBatch(std::move(batch));
-      if (static_cast<int64_t>(r.size()) < options.batch_rows) break;
+struct PgConnCloser {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct PgResultCloser {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultCloser>;
+
+[[noreturn]] void PgFail(PGconn* conn, const std::string& what) {
+  const bool lost = PQstatus(conn) != CONNECTION_OK;
+  throw SourceError((lost ? "lost the connection: " : what) + Trim(PQerrorMessage(conn)), lost);
+}
+
+void PgExec(PGconn* conn, const std::string& sql, ExecStatusType want, const std::string& what) {
+  PgResult r(PQexec(conn, sql.c_str()));
+  if (!r || PQresultStatus(r.get()) != want) PgFail(conn, what);
+}
+
+// A field of COPY's text format with its escapes undone.
+std::string_view Unescape(std::string_view field, std::string& buffer) {
+  if (field.find('\\') == std::string_view::npos) return field;
+  buffer.clear();
+  for (size_t i = 0; i < field.size(); ++i) {
+    char ch = field[i];
+    if (ch != '\\' || i + 1 == field.size()) {
+      buffer += ch;
+      continue;
     }
-    return table;
-  } catch (const pqxx::broken_connection& e) {
-    throw SourceError("lost the connection to " + Redacted(url) + ": " + Trim(e.what()), true);
-  } catch (const pqxx::sql_error& e) {
-    throw SourceError("the query failed: " + Trim(e.what()), false);
+    char next = field[++i];
+    switch (next) {
+      case 'b': buffer += '\b'; break;
+      case 'f': buffer += '\f'; break;
+      case 'n': buffer += '\n'; break;
+      case 'r': buffer += '\r'; break;
+      case 't': buffer += '\t'; break;
+      case 'v': buffer += '\v'; break;
+      case 'x': {
+        int value = 0, digits = 0;
+        while (digits < 2 && i + 1 < field.size() && std::isxdigit(static_cast<unsigned char>(field[i + 1]))) {
+          value = value * 16 + std::stoi(std::string(1, field[++i]), nullptr, 16);
+          ++digits;
+        }
+        buffer += static_cast<char>(value);
+        break;
+      }
+      default:
+        if (next >= '0' && next <= '7') {
+          int value = next - '0', digits = 1;
+          while (digits < 3 && i + 1 < field.size() && field[i + 1] >= '0' && field[i + 1] <= '7') {
+            value = value * 8 + (field[++i] - '0');
+            ++digits;
+          }
+          buffer += static_cast<char>(value);
+        } else {
+          buffer += next;  // \\ and any other escaped character
+        }
+    }
   }
+  return buffer;
+}
+
+// The query's columns are named and typed by describing it (nothing runs),
+// then its rows stream by COPY (query) TO STDOUT in a read-only UTC
+// transaction: the protocol psql's \copy uses.
+columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
+  std::unique_ptr<PGconn, PgConnCloser> holder(PQconnectdb(url.c_str()));
+  PGconn* conn = holder.get();
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(conn ? PQerrorMessage(conn) : "out of memory"), true);
+  }
+  const std::string body = Body(query);
+  PgExec(conn, "BEGIN READ ONLY", PGRES_COMMAND_OK, "");
+  PgExec(conn, "SET LOCAL TIME ZONE 'UTC'", PGRES_COMMAND_OK, "");
+  PgResult prepared(PQprepare(conn, "", body.c_str(), 0, nullptr));
+  if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) PgFail(conn, "the query failed: ");
+  PgResult described(PQdescribePrepared(conn, ""));
+  if (!described || PQresultStatus(described.get()) != PGRES_COMMAND_OK) PgFail(conn, "the query failed: ");
+  columnar::Schema schema;
+  for (int c = 0; c < PQnfields(described.get()); ++c) {
+    const Oid oid = PQftype(described.get(), c);
+    auto type = PostgresType(oid);
+    if (!type) {
+      std::string name = "oid " + std::to_string(oid);
+      const std::string sql = "SELECT format_type(" + std::to_string(oid) + ", NULL)";
+      PgResult r(PQexec(conn, sql.c_str()));
+      if (r && PQresultStatus(r.get()) == PGRES_TUPLES_OK && PQntuples(r.get()) == 1) name = PQgetvalue(r.get(), 0, 0);
+      throw SourceError("column '" + std::string(PQfname(described.get(), c)) + "' has type " + name +
+                            ", which ingest cannot read (int, real, numeric, text, bool, timestamp, date): "
+                            "cast it in the query",
+                        false);
+    }
+    schema.Add({PQfname(described.get(), c), *type});
+  }
+  auto table = std::make_shared<columnar::Table>(schema);
+  const int columns = schema.num_fields();
+  PgExec(conn, "COPY (" + body + ") TO STDOUT", PGRES_COPY_OUT, "the query failed: ");
+
+  std::vector<std::unique_ptr<ColumnBuilder>> builders;
+  auto fresh = [&] {
+    builders.clear();
+    for (int c = 0; c < columns; ++c) {
+      builders.push_back(std::make_unique<ColumnBuilder>(schema.field(c).type));
+      builders.back()->Reserve(options.batch_rows);
+    }
+  };
+  int64_t rows = 0;
+  auto flush = [&] {
+    if (rows == 0) return;
+    columnar::Batch batch;
+    batch.num_rows = rows;
+    for (auto& b : builders) batch.columns.push_back(b->Finish());
+    table->AddBatch(std::move(batch));
+    rows = 0;
+    fresh();
+  };
+  fresh();
+  std::string unescaped;
+  for (;;) {
+    char* line = nullptr;
+    const int n = PQgetCopyData(conn, &line, 0);
+    if (n == -1) break;  // done
+    if (n < 0) PgFail(conn, "the query failed: ");
+    const std::unique_ptr<char, void (*)(void*)> hold(line, PQfreemem);
+    std::string_view text(line, static_cast<size_t>(n));
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    size_t start = 0;
+    for (int c = 0; c < columns; ++c) {
+      size_t tab = c + 1 < columns ? text.find('\t', start) : text.size();
+      if (tab == std::string_view::npos) tab = text.size();
+      std::string_view field = text.substr(start, tab - start);
+      start = tab + 1;
+      if (field == "\\N") {
+        builders[c]->AppendNull();
+      } else {
+        std::string_view value = Unescape(field, unescaped);
+        if (!AppendText(*builders[c], value)) BadValue(schema.field(c).name, schema.field(c).type, value);
+      }
+    }
+    if (++rows == options.batch_rows) {
+      if (options.cancelled && options.cancelled()) throw SourceError("cancelled", false);
+      flush();
+    }
+  }
+  flush();
+  PgResult end(PQgetResult(conn));
+  if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) PgFail(conn, "the query failed: ");
+  while (PGresult* more = PQgetResult(conn)) PQclear(more);
+  PgExec(conn, "COMMIT", PGRES_COMMAND_OK, "");
+  return table;
 }
 
 // ---------------------------------------------------------------- SQLite

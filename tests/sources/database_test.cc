@@ -111,6 +111,16 @@ TEST_F(PostgresSourceTest, EveryTypeAndNullsAsTheDatabaseHasThem) {
             "null|null|null|null|null|null|null|null|null|null|null|null|null\n");
 }
 
+TEST_F(PostgresSourceTest, TextComesBackByteForByte) {
+  // COPY's escapes (backslash, newline, CR, tab, other control bytes) undone.
+  auto table = ReadQuery(*url_, R"(SELECT E'back\\slash\nnew\rline\ttab\x01\\N' AS s, '' AS empty, NULL::text AS none)");
+  const columnar::Batch& b = table->batch(0);
+  EXPECT_EQ(b.columns[0]->StringAt(0), std::string_view("back\\slash\nnew\rline\ttab\x01\\N"));
+  EXPECT_FALSE(b.columns[1]->IsNull(0));
+  EXPECT_EQ(b.columns[1]->StringAt(0), "");
+  EXPECT_TRUE(b.columns[2]->IsNull(0));
+}
+
 TEST_F(PostgresSourceTest, RowsComeBatchByBatch) {
   QueryOptions options;
   options.batch_rows = 1000;
