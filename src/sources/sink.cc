@@ -4,7 +4,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <regex>
 #include <unordered_set>
@@ -63,8 +66,8 @@ std::string ValueText(const columnar::Column& c, int64_t row) {
       if (std::isnan(v)) return "NaN";
       if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", v);
-      return buf;
+      auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;  // the shortest text that reads back exactly
+      return std::string(buf, end);
     }
     case DataType::kBool: return c.bools()[row] ? "true" : "false";
     case DataType::kTimestamp: return columnar::FormatTimestamp(c.ints()[row]) + "+00";
@@ -140,11 +143,94 @@ PgResult Exec(PGconn* conn, const std::string& sql, ExecStatusType want = PGRES_
   return r;
 }
 
-void CopyInto(PGconn* conn, const std::string& target, const columnar::Table& data) {
+// PostgreSQL's type of each column of ours, for binary COPY.
+Oid OidOf(DataType type) {
+  switch (type) {
+    case DataType::kInt64: return 20;       // int8
+    case DataType::kFloat64: return 701;    // float8
+    case DataType::kBool: return 16;
+    case DataType::kString: return 25;      // text
+    case DataType::kTimestamp: return 1184; // timestamptz
+  }
+  return 0;
+}
+
+// Whether every column of `data` has, in table `name`, exactly the type
+// binary COPY writes (else the rows go as text, which PostgreSQL casts).
+bool BinaryFits(PGconn* conn, const std::string& name, const columnar::Table& data) {
+  const char* param = name.c_str();
+  PgResult r(PQexecParams(conn,
+                          "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
+                          "AND NOT attisdropped",
+                          1, nullptr, &param, nullptr, nullptr, 0));
+  if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) return false;
+  std::map<std::string, Oid> types;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    types[PQgetvalue(r.get(), i, 0)] = static_cast<Oid>(std::strtoul(PQgetvalue(r.get(), i, 1), nullptr, 10));
+  }
+  for (const columnar::Field& f : data.schema().fields()) {
+    auto it = types.find(f.name);
+    if (it == types.end() || it->second != OidOf(f.type)) return false;
+  }
+  return true;
+}
+
+template <typename T>
+void PutBig(std::string& out, T value) {
+  unsigned char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  for (size_t i = sizeof(T); i-- > 0;) out += static_cast<char>(bytes[i]);
+}
+
+// COPY's binary format: a header, per row a field count and each field's
+// length (-1: null) and big-endian bytes, a trailer. No text to print here
+// or to parse in the server.
+void AppendBinaryRow(std::string& out, const columnar::Batch& b, int64_t row) {
+  constexpr int64_t kPostgresEpochMicros = 946684800LL * 1000000;  // 2000-01-01 in Unix microseconds
+  PutBig<int16_t>(out, static_cast<int16_t>(b.columns.size()));
+  for (const columnar::ColumnPtr& column : b.columns) {
+    const columnar::Column& c = *column;
+    if (c.IsNull(row)) {
+      PutBig<int32_t>(out, -1);
+      continue;
+    }
+    switch (c.type()) {
+      case DataType::kInt64:
+        PutBig<int32_t>(out, 8);
+        PutBig<int64_t>(out, c.ints()[row]);
+        break;
+      case DataType::kTimestamp:
+        PutBig<int32_t>(out, 8);
+        PutBig<int64_t>(out, c.ints()[row] - kPostgresEpochMicros);
+        break;
+      case DataType::kFloat64: {
+        uint64_t bits;
+        const double v = c.doubles()[row];
+        std::memcpy(&bits, &v, 8);
+        PutBig<int32_t>(out, 8);
+        PutBig<uint64_t>(out, bits);
+        break;
+      }
+      case DataType::kBool:
+        PutBig<int32_t>(out, 1);
+        out += static_cast<char>(c.bools()[row] ? 1 : 0);
+        break;
+      case DataType::kString: {
+        std::string_view text = c.StringAt(row);
+        PutBig<int32_t>(out, static_cast<int32_t>(text.size()));
+        out.append(text);
+        break;
+      }
+    }
+  }
+}
+
+void CopyInto(PGconn* conn, const std::string& target, const columnar::Table& data, bool binary) {
   std::string columns;
   for (const columnar::Field& f : data.schema().fields()) columns += (columns.empty() ? "" : ", ") + Quote(f.name);
-  Exec(conn, "COPY " + target + " (" + columns + ") FROM STDIN", PGRES_COPY_IN);
+  Exec(conn, "COPY " + target + " (" + columns + ") FROM STDIN" + (binary ? " WITH (FORMAT binary)" : ""), PGRES_COPY_IN);
   std::string chunk;
+  if (binary) chunk.append("PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0", 19);  // signature, flags, extension length
   auto flush = [&] {
     if (PQputCopyData(conn, chunk.data(), static_cast<int>(chunk.size())) != 1) {
       throw SourceError(Trim(PQerrorMessage(conn)), PQstatus(conn) != CONNECTION_OK);
@@ -153,14 +239,19 @@ void CopyInto(PGconn* conn, const std::string& target, const columnar::Table& da
   };
   for (const columnar::Batch& b : data.batches()) {
     for (int64_t row = 0; row < b.num_rows; ++row) {
-      for (size_t c = 0; c < b.columns.size(); ++c) {
-        if (c) chunk += '\t';
-        AppendCopyField(chunk, *b.columns[c], row);
+      if (binary) {
+        AppendBinaryRow(chunk, b, row);
+      } else {
+        for (size_t c = 0; c < b.columns.size(); ++c) {
+          if (c) chunk += '\t';
+          AppendCopyField(chunk, *b.columns[c], row);
+        }
+        chunk += '\n';
       }
-      chunk += '\n';
       if (chunk.size() > (1 << 20)) flush();
     }
   }
+  if (binary) PutBig<int16_t>(chunk, -1);  // the trailer
   if (!chunk.empty()) flush();
   if (PQputCopyEnd(conn, nullptr) != 1) throw SourceError(Trim(PQerrorMessage(conn)), true);
   PgResult end(PQgetResult(conn));
@@ -200,12 +291,13 @@ WriteResult WritePostgres(const std::string& url, const std::string& name, const
     Exec(c, "CREATE TABLE " + table + " (" + columns + ")");
   }
   if (options.mode == WriteMode::kReplace && !result.created) Exec(c, "DELETE FROM " + table);
+  const bool binary = BinaryFits(c, name, data);
   if (options.mode != WriteMode::kUpsert || result.created) {
-    CopyInto(c, table, data);
+    CopyInto(c, table, data, binary);
   } else {
     // Into a temporary table, then update the matching rows and insert the rest.
     Exec(c, "CREATE TEMP TABLE pipe_load (LIKE " + table + ") ON COMMIT DROP");
-    CopyInto(c, "pipe_load", data);
+    CopyInto(c, "pipe_load", data, binary);
     std::string match, set, columns, from;
     for (const std::string& k : options.key) {
       match += (match.empty() ? "" : " AND ") + std::string("t.") + Quote(k) + " IS NOT DISTINCT FROM l." + Quote(k);

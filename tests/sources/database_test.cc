@@ -214,6 +214,14 @@ TEST_F(PostgresSourceTest, ExportAppendsReplacesAndUpsertsInOneTransaction) {
                     "WHERE i.indrelid = 'by_key'::regclass AND i.indisprimary"),
             "id\n");
   EXPECT_EQ(WriteError(*url_, "bad name", *odd, append), "invalid table name 'bad name' (NAME or SCHEMA.NAME)");
+  // A table of other types takes the rows as text, which the server casts.
+  {
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE narrow (id integer, score numeric(6, 2), name varchar(20), at timestamp)");
+    tx.commit();
+  }
+  WriteTable(*url_, "narrow", *People({1, 2}, ""), append);
+  EXPECT_EQ(Rows(c, "SELECT * FROM narrow ORDER BY id"), "1|1.50|p1|2026-01-02 00:00:00\n2|null|p2|2026-01-03 00:00:00\n");
 }
 
 TEST(SqliteSinkTest, AppendReplaceAndUpsert) {
