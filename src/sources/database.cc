@@ -9,17 +9,13 @@
 
 #include "columnar/column.h"
 #include "columnar/value_parse.h"
+#include "sources/handles.h"
 
 namespace pipeline::sources {
 namespace {
 
 using columnar::ColumnBuilder;
 using columnar::DataType;
-
-std::string Trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
 
 // The query as a cursor's body: without the trailing semicolons people write.
 std::string Body(const std::string& query) {
@@ -87,13 +83,6 @@ std::optional<DataType> PostgresType(Oid oid) {
   }
 }
 
-struct PgConnCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultCloser>;
 
 [[noreturn]] void PgFail(PGconn* conn, const std::string& what) {
   const bool lost = PQstatus(conn) != CONNECTION_OK;
@@ -152,7 +141,7 @@ std::string_view Unescape(std::string_view field, std::string& buffer) {
 // then its rows stream by COPY (query) TO STDOUT in a read-only UTC
 // transaction: the protocol psql's \copy uses.
 columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
-  std::unique_ptr<PGconn, PgConnCloser> holder(PQconnectdb(url.c_str()));
+  PgConn holder(PQconnectdb(url.c_str()));
   PGconn* conn = holder.get();
   if (!conn || PQstatus(conn) != CONNECTION_OK) {
     throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(conn ? PQerrorMessage(conn) : "out of memory"), true);
@@ -259,10 +248,6 @@ std::optional<DataType> DeclaredType(const char* declared) {
   return std::nullopt;
 }
 
-struct SqliteCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
 
 columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, const QueryOptions& options) {
   const std::string path = url.substr(std::string_view("sqlite:").size());

@@ -1,5 +1,7 @@
 // WriteTable: a table into PostgreSQL (COPY through libpq) or SQLite
 // (prepared statements), in one transaction.
+#include "sources/database.h"
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -14,7 +16,7 @@
 
 #include "columnar/column.h"
 #include "columnar/value_parse.h"
-#include "sources/database.h"
+#include "sources/handles.h"
 
 namespace pipeline::sources {
 namespace {
@@ -121,18 +123,7 @@ void CheckKeyUnique(const columnar::Table& data, const std::vector<std::string>&
 
 // ---------------------------------------------------------------- PostgreSQL
 
-struct PgConnCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultCloser>;
 
-std::string Trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
 
 PgResult Exec(PGconn* conn, const std::string& sql, ExecStatusType want = PGRES_COMMAND_OK) {
   PgResult r(PQexec(conn, sql.c_str()));
@@ -261,7 +252,7 @@ void CopyInto(PGconn* conn, const std::string& target, const columnar::Table& da
 
 WriteResult WritePostgres(const std::string& url, const std::string& name, const columnar::Table& data,
                           const WriteOptions& options) {
-  std::unique_ptr<PGconn, PgConnCloser> conn(PQconnectdb(url.c_str()));
+  PgConn conn(PQconnectdb(url.c_str()));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
     throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(PQerrorMessage(conn.get())), true);
   }
@@ -320,10 +311,6 @@ WriteResult WritePostgres(const std::string& url, const std::string& name, const
 
 // ---------------------------------------------------------------- SQLite
 
-struct SqliteCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
 
 void SqliteExec(sqlite3* db, const std::string& sql) {
   char* error = nullptr;
