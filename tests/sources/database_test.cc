@@ -4,8 +4,10 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "columnar/compute.h"
 #include "columnar/csv.h"
 #include "columnar/value_parse.h"
 #include "pg_cluster.h"
@@ -119,6 +121,74 @@ TEST_F(PostgresSourceTest, TextComesBackByteForByte) {
   EXPECT_FALSE(b.columns[1]->IsNull(0));
   EXPECT_EQ(b.columns[1]->StringAt(0), "");
   EXPECT_TRUE(b.columns[2]->IsNull(0));
+}
+
+// The issue's differential check: a million rows of every type with nulls,
+// read by ReadQuery, equal what psql itself prints (as JSON, one row a line).
+TEST_F(PostgresSourceTest, AMillionRowsOfEveryTypeEqualPsqlsOwnExport) {
+  {
+    pqxx::connection c(*url_);
+    pqxx::work tx(c);
+    tx.exec0(R"(CREATE TABLE million AS SELECT g::bigint AS id,
+        CASE WHEN g % 7 = 0 THEN NULL ELSE (g % 30000 - 15000)::smallint END AS i2,
+        CASE WHEN g % 11 = 0 THEN NULL ELSE (g::bigint * 7919 % 2000000 - 1000000)::integer END AS i4,
+        (g * 0.37)::real AS r,
+        CASE WHEN g % 13 = 0 THEN NULL ELSE g / 7.0::double precision END AS d,
+        round(g / 3.0, 4) AS n,
+        CASE WHEN g % 5 = 0 THEN NULL WHEN g % 5 = 1 THEN '' ELSE 'v' || g || E'\t"q",\\' END AS t,
+        CASE WHEN g % 3 = 0 THEN NULL ELSE g % 2 = 0 END AS b,
+        timestamp '2000-01-01' + g * interval '1 second 1 microsecond' AS ts,
+        timestamptz '2026-06-01 12:00:00+02' - g * interval '1 minute' AS tz,
+        date '1970-01-01' + (g % 20000) AS day
+      FROM generate_series(1, 1000000) g)");
+    tx.commit();
+  }
+  auto table = columnar::Concatenate(*ReadQuery(*url_, "SELECT * FROM million ORDER BY id"));
+  ASSERT_EQ(table->num_rows(), 1000000);
+  const columnar::Batch& b = table->batch(0);
+  const std::string command = "psql -X -A -t -q -d '" + *url_ +
+                              "' -c \"SET TIME ZONE 'UTC'\" -c 'SELECT row_to_json(m) FROM (SELECT * FROM million ORDER BY id) m'";
+  FILE* psql = popen(command.c_str(), "r");
+  ASSERT_NE(psql, nullptr);
+  std::string line;
+  int64_t row = 0, mismatches = 0;
+  std::string first_mismatch;
+  char buf[1 << 16];
+  while (fgets(buf, sizeof buf, psql)) {
+    line += buf;
+    if (line.empty() || line.back() != '\n') continue;
+    nlohmann::json want = nlohmann::json::parse(line);
+    line.clear();
+    ASSERT_LT(row, 1000000);
+    for (int c = 0; c < table->num_columns(); ++c) {
+      const columnar::Column& col = *b.columns[c];
+      const nlohmann::json& w = want[table->schema().field(c).name];
+      bool same;
+      if (w.is_null()) {
+        same = col.IsNull(row);
+      } else if (col.IsNull(row)) {
+        same = false;
+      } else if (col.type() == DataType::kInt64) {
+        same = w.get<int64_t>() == col.ints()[row];
+      } else if (col.type() == DataType::kFloat64) {
+        same = w.get<double>() == col.doubles()[row];
+      } else if (col.type() == DataType::kBool) {
+        same = w.get<bool>() == static_cast<bool>(col.bools()[row]);
+      } else if (col.type() == DataType::kTimestamp) {
+        int64_t micros = 0;
+        same = columnar::ParseTimestamp(w.get<std::string>(), &micros) && micros == col.ints()[row];
+      } else {
+        same = w.get<std::string>() == col.StringAt(row);
+      }
+      if (!same && mismatches++ == 0) {
+        first_mismatch = "row " + std::to_string(row) + " column " + table->schema().field(c).name + ": psql " + w.dump();
+      }
+    }
+    ++row;
+  }
+  EXPECT_EQ(pclose(psql), 0);
+  EXPECT_EQ(row, 1000000);
+  EXPECT_EQ(mismatches, 0) << first_mismatch;
 }
 
 TEST_F(PostgresSourceTest, RowsComeBatchByBatch) {
