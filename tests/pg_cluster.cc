@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <pqxx/pqxx>
 #include <stdexcept>
 
@@ -80,6 +82,24 @@ void TempPgCluster::Stop() {
 
 std::string TempPgCluster::Url(const std::string& db) const {
   return "postgresql://postgres@/" + db + "?host=" + root_ + "&port=" + std::to_string(port_);
+}
+
+void TempPgCluster::CreatePasswordRole(const std::string& role, const std::string& password) {
+  {
+    pqxx::connection admin(Url("postgres"));
+    pqxx::nontransaction tx(admin);
+    tx.exec("CREATE ROLE " + role + " LOGIN PASSWORD " + tx.quote(password));
+  }
+  const std::string hba = root_ + "/data/pg_hba.conf";
+  std::string rest;
+  {
+    std::ifstream in(hba);
+    std::ostringstream all;
+    all << in.rdbuf();
+    rest = all.str();
+  }
+  std::ofstream(hba) << "local all " << role << " scram-sha-256\n" << rest;  // the first match wins
+  Run(bin_ + "/pg_ctl -D " + root_ + "/data reload");
 }
 
 std::string TempPgCluster::CreateDatabase(const std::string& db) {

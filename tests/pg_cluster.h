@@ -27,6 +27,9 @@ class TempPgCluster {
   std::string Url(const std::string& db) const;
   // Creates an empty database and returns its URL.
   std::string CreateDatabase(const std::string& db);
+  // Creates a login role with `password` that must give it (scram-sha-256),
+  // while postgres stays trusted.
+  void CreatePasswordRole(const std::string& role, const std::string& password);
 
  private:
   std::string Run(const std::string& command) const;  // as the cluster's owner; throws on failure

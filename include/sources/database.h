@@ -38,6 +38,16 @@ bool HasPassword(std::string_view url);
 // The URL with any password replaced by "***", for messages and logs.
 std::string Redacted(std::string_view url);
 
+// Names the file PostgreSQL passwords come from, in libpq's password-file
+// format (HOST:PORT:DATABASE:USER:PASSWORD lines, `*` matching anything), for
+// every later connection of this process and its children ($PIPE_SECRETS).
+// Throws SourceError when it cannot be read or others may read it (libpq
+// would ignore it: chmod 600).
+void UseSecretsFile(const std::string& path);
+
+// $PIPE_SECRETS checked as UseSecretsFile checks a file ("" when unset).
+std::string SecretsFile();
+
 struct QueryOptions {
   int64_t batch_rows = 65536;            // rows per fetch and per table batch
   std::function<bool()> cancelled;       // checked between batches

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "sources/database.h"
 
 namespace {
 
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "machine-readable output");
   app.add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");
   app.add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
+  std::string secrets;
+  app.add_option("--secrets", secrets,
+                 "PostgreSQL passwords for ingest and export, in libpq's password-file format (mode 600; "
+                 "default $PIPE_SECRETS)");
   std::function<int()> action;
 
   auto* validate = app.add_subcommand("validate", "validate DAG files or folders");
@@ -153,6 +158,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    // The secrets file holds for ingest and export in this process.
+    if (!secrets.empty()) {
+      pipeline::sources::UseSecretsFile(secrets);
+    } else {
+      pipeline::sources::SecretsFile();
+    }
+  } catch (const pipeline::sources::SourceError& e) {
+    std::cerr << "pipectl: " << e.what() << "\n";
+    return kExitUsage;
   }
   try {
     return action();

@@ -31,6 +31,7 @@
 #include "piped/worker_main.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
+#include "sources/database.h"
 #include "store/state_store.h"
 
 namespace {
@@ -49,6 +50,7 @@ struct Config {
   int workers = 0;
   int max_connections = 0;  // 0: a quarter of the descriptor limit, at most 4096
   std::string tokens_file;
+  std::string secrets_file;  // PostgreSQL passwords for ingest/export (libpq's password-file format)
   std::string grace = "30s";
   std::string config_file;
   std::string local_queues;  // empty: every task runs here
@@ -66,7 +68,7 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
   }
   if (!root.IsMap()) throw Error::InvalidArgument(c.config_file + ": expected a map of settings");
   static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "max_connections",
-                                              "tokens_file", "grace"};
+                                              "tokens_file", "secrets_file", "grace"};
   for (const auto& entry : root) {
     std::string key = entry.first.as<std::string>();
     if (!kKeys.count(key)) {
@@ -81,11 +83,27 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (key == "workers") c.workers = entry.second.as<int>();
       if (key == "max_connections") c.max_connections = entry.second.as<int>();
       if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
+      if (key == "secrets_file") c.secrets_file = entry.second.as<std::string>();
       if (key == "grace") c.grace = entry.second.as<std::string>();
     } catch (const YAML::Exception&) {
       throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
                                    ": bad value for '" + key + "'");
     }
+  }
+}
+
+// The secrets file for every connection ingest and export make here and in
+// the tasks' processes; "" keeps $PIPE_SECRETS, checked now rather than at the
+// first task.
+void UseSecrets(const std::string& path) {
+  try {
+    if (!path.empty()) {
+      sources::UseSecretsFile(path);
+    } else {
+      sources::SecretsFile();
+    }
+  } catch (const sources::SourceError& e) {
+    throw Error::InvalidArgument(e.what());
   }
 }
 
@@ -292,8 +310,12 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections", config.max_connections,
                  "open API connections at most (default: a quarter of the descriptor limit, at most 4096)")
       ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--config", config.config_file, "YAML file of settings (dags, db, listen, workers, tokens_file, grace)");
+  app.add_option("--config", config.config_file,
+                 "YAML file of settings (dags, db, listen, workers, max_connections, tokens_file, secrets_file, grace)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
+  app.add_option("--secrets", config.secrets_file,
+                 "PostgreSQL passwords for ingest and export, in libpq's password-file format (mode 600; "
+                 "default $PIPE_SECRETS)");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
   app.add_option("--name", config.name,
                  "this scheduler's name in run leases, unique among the piped of a database "
@@ -306,6 +328,9 @@ int main(int argc, char** argv) {
   auto* worker = app.add_subcommand("worker", "run tries claimed from the shared PostgreSQL database");
   WorkerConfig worker_config;
   worker->add_option("--db", worker_config.db, "the shared database: postgresql://... (default $PIPE_DB)");
+  std::string worker_secrets;
+  worker->add_option("--secrets", worker_secrets,
+                     "PostgreSQL passwords for ingest and export, in libpq's password-file format (default $PIPE_SECRETS)");
   worker->add_option("--queues", worker_config.queues, "queues to serve, comma-separated (default: default)");
   worker->add_option("--slots", worker_config.slots, "tries at once (default: the core count)")
       ->check(CLI::Range(1, 4096));
@@ -336,6 +361,7 @@ int main(int argc, char** argv) {
         const char* env = std::getenv("PIPE_DB");
         worker_config.db = env ? env : "";
       }
+      UseSecrets(worker_secrets);
       return RunWorker(worker_config);
     } catch (const Error& e) {
       spdlog::critical("{}", e.what());
@@ -350,8 +376,10 @@ int main(int argc, char** argv) {
       }
       if (app.count("--max-connections") > 0) given.insert("max_connections");
       if (app.count("--tokens") > 0) given.insert("tokens_file");
+      if (app.count("--secrets") > 0) given.insert("secrets_file");
       ApplyConfigFile(config, given);
     }
+    UseSecrets(config.secrets_file);
     return Serve(config);
   } catch (const Error& e) {
     spdlog::critical("{}", e.what());

@@ -3,6 +3,11 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <regex>
@@ -141,11 +146,8 @@ std::string_view Unescape(std::string_view field, std::string& buffer) {
 // then its rows stream by COPY (query) TO STDOUT in a read-only UTC
 // transaction: the protocol psql's \copy uses.
 columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
-  PgConn holder(PQconnectdb(url.c_str()));
+  PgConn holder = ConnectPostgres(url);
   PGconn* conn = holder.get();
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(conn ? PQerrorMessage(conn) : "out of memory"), true);
-  }
   const std::string body = Body(query);
   PgExec(conn, "BEGIN READ ONLY", PGRES_COMMAND_OK, "");
   PgExec(conn, "SET LOCAL TIME ZONE 'UTC'", PGRES_COMMAND_OK, "");
@@ -331,6 +333,48 @@ columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, 
 }
 
 }  // namespace
+
+namespace {
+
+void CheckSecretsFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(path.c_str(), R_OK) != 0) {
+    throw SourceError("cannot read the secrets file " + path, false);
+  }
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    throw SourceError("the secrets file " + path + " may be read by others: chmod 600 it (libpq ignores it otherwise)",
+                      false);
+  }
+}
+
+}  // namespace
+
+void UseSecretsFile(const std::string& path) {
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(path, ec).string();
+  CheckSecretsFile(absolute);
+  ::setenv("PIPE_SECRETS", absolute.c_str(), 1);
+}
+
+std::string SecretsFile() {
+  const char* env = std::getenv("PIPE_SECRETS");
+  if (!env || !*env) return "";
+  CheckSecretsFile(env);
+  return env;
+}
+
+PgConn ConnectPostgres(const std::string& url) {
+  const std::string secrets = SecretsFile();
+  const char* keys[] = {"dbname", secrets.empty() ? nullptr : "passfile", nullptr};
+  const char* values[] = {url.c_str(), secrets.empty() ? nullptr : secrets.c_str(), nullptr};
+  PgConn conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
+    throw SourceError("cannot connect to " + Redacted(url) + ": " +
+                          Trim(conn ? PQerrorMessage(conn.get()) : "out of memory"),
+                      true);
+  }
+  return conn;
+}
 
 std::optional<Kind> KindOf(std::string_view url) {
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return Kind::kPostgres;

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "sources/database.h"
+
 namespace pipeline::sources {
 
 struct PgConnCloser {
@@ -28,5 +30,10 @@ inline std::string Trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
 }
+
+// A connection to the PostgreSQL database at `url`; with a secrets file
+// (UseSecretsFile, $PIPE_SECRETS) libpq takes the password from it. Throws
+// SourceError (unavailable) naming the URL without its password.
+PgConn ConnectPostgres(const std::string& url);
 
 }  // namespace pipeline::sources

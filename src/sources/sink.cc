@@ -252,10 +252,7 @@ void CopyInto(PGconn* conn, const std::string& target, const columnar::Table& da
 
 WriteResult WritePostgres(const std::string& url, const std::string& name, const columnar::Table& data,
                           const WriteOptions& options) {
-  PgConn conn(PQconnectdb(url.c_str()));
-  if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
-    throw SourceError("cannot connect to " + Redacted(url) + ": " + Trim(PQerrorMessage(conn.get())), true);
-  }
+  PgConn conn = ConnectPostgres(url);
   PGconn* c = conn.get();
   WriteResult result;
   const std::string table = QuoteTable(name);

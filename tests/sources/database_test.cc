@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -311,6 +313,36 @@ TEST(SqliteSinkTest, AppendReplaceAndUpsert) {
   WriteTable(url, "people", *People({9}, ""), replace);
   EXPECT_EQ(ReadQuery(url, "SELECT count(*) AS n FROM people")->batch(0).columns[0]->ints()[0], 1);
   EXPECT_EQ(WriteError(url, "people", *People({4, 4}, ""), upsert), "the rows to upsert hold the key (id = 4) twice");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(PostgresSourceTest, APasswordComesFromTheSecretsFile) {
+  testing_util::SharedCluster().CreatePasswordRole("app", "s3cret word");
+  // The test cluster's URL with user app instead of postgres.
+  std::string url = *url_;
+  url.replace(url.find("postgres@"), 9, "app@");
+  auto dir = testing_util::FreshTestDir("pipe_secrets");
+  const std::string secrets = (dir / "secrets").string();
+  unsetenv("PIPE_SECRETS");
+  bool unavailable = false;
+  std::string refused = ErrorOf(url, "SELECT 1 AS one", &unavailable);
+  EXPECT_NE(refused.find("password"), std::string::npos) << refused;
+  std::ofstream(secrets) << "# host:port:database:user:password\n*:*:*:app:s3cret word\n";
+  std::filesystem::permissions(secrets, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  UseSecretsFile(secrets);
+  EXPECT_EQ(std::string(std::getenv("PIPE_SECRETS")), secrets);
+  EXPECT_EQ(ReadQuery(url, "SELECT 1 AS one")->batch(0).columns[0]->ints()[0], 1);
+  // A file others may read is refused (libpq would ignore it), and so is one that is not there.
+  std::filesystem::permissions(secrets, std::filesystem::perms::group_read, std::filesystem::perm_options::add);
+  EXPECT_EQ(ErrorOf(url, "SELECT 1"),
+            "the secrets file " + secrets + " may be read by others: chmod 600 it (libpq ignores it otherwise)");
+  try {
+    UseSecretsFile((dir / "missing").string());
+    ADD_FAILURE() << "a missing secrets file was taken";
+  } catch (const SourceError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot read the secrets file " + (dir / "missing").string());
+  }
+  unsetenv("PIPE_SECRETS");
   std::filesystem::remove_all(dir);
 }
 
