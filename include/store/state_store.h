@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 struct DagRecord {
   std::string dag_id;
@@ -197,6 +197,10 @@ struct TaskTransition {
   std::optional<int> exit_code;
   std::optional<TimePoint> next_try_at;
   std::optional<std::string> metrics_json;
+  // to == kSuccess: the task's new high-water mark (an incremental ingest's),
+  // stored for its DAG and task in the same transaction as the success, so
+  // a failed or lost try never advances it.
+  std::optional<std::string> watermark;
   // When set: applied only while the run's coordinator is this scheduler
   // (fencing: a scheduler whose run was taken over cannot write to it).
   std::string fence;
@@ -288,6 +292,9 @@ class StateStore {
   virtual std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) = 0;
   // Every stored version of the DAG, newest first, without their sources.
   virtual std::vector<DagVersionRecord> ListDagVersions(const std::string& dag_id) = 0;
+  // The high-water mark the last successful try of DAG `dag_id`'s task
+  // `task_id` stored (TaskTransition::watermark), or nullopt before any.
+  virtual std::optional<std::string> GetWatermark(const std::string& dag_id, const std::string& task_id) = 0;
   virtual bool SetPaused(const std::string& dag_id, bool paused) = 0;
 
   // Creates the run in `queued` (or in `running` when run.state says so: a

@@ -23,7 +23,7 @@ namespace {
 
 // The transition function, at its latest text. Version 2 created it,
 // version 3 added the `process` of a try, version 6 the worker that ended a
-// try, version 7 the fence; Migrate installs this text after any step
+// try, version 7 the fence, version 9 the watermark; Migrate installs this text after any step
 // (CREATE OR REPLACE).
 const char* const kTransitionFunction = R"sql(
 CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
@@ -84,6 +84,12 @@ BEGIN
         error = CASE WHEN t->>'reason' = '' AND v_to <> 'success' THEN error ELSE t->>'reason' END,
         metrics = COALESCE(t->>'metrics', metrics)
       WHERE run_id = v_run AND task_id = v_task;
+    IF v_to = 'success' AND jsonb_typeof(t->'watermark') = 'string' THEN
+      INSERT INTO watermarks(dag_id, task_id, value, run_id, updated_at)
+        SELECT dag_id, v_task, t->>'watermark', v_run, v_at FROM runs WHERE run_id = v_run
+      ON CONFLICT (dag_id, task_id) DO UPDATE SET value = EXCLUDED.value, run_id = EXCLUDED.run_id,
+        updated_at = EXCLUDED.updated_at;
+    END IF;
     IF v_starting THEN
       INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker, process)
         VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker', COALESCE(t->>'process', ''));
@@ -294,6 +300,18 @@ ALTER TABLE work ADD COLUMN prefer TEXT NOT NULL DEFAULT '';
 ALTER TABLE work ADD COLUMN prefer_until BIGINT;
 DROP INDEX work_ready;
 CREATE INDEX work_ready ON work(queue, enqueued_at, run_id, task_id, try_number) WHERE state = 'ready';
+)sql",
+    // Version 9: high-water marks of incremental tasks, by DAG and task (the
+    // function, installed after any step, stores them with a success).
+    R"sql(
+CREATE TABLE watermarks (
+  dag_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  value TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (dag_id, task_id)
+);
 )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -808,6 +826,14 @@ std::vector<DagVersionRecord> PostgresStore::ListDagVersions(const std::string& 
   });
 }
 
+std::optional<std::string> PostgresStore::GetWatermark(const std::string& dag_id, const std::string& task_id) {
+  return impl_->Read("get watermark", [&](pqxx::transaction_base& tx) -> std::optional<std::string> {
+    pqxx::result r = tx.exec_params("SELECT value FROM watermarks WHERE dag_id = $1 AND task_id = $2", dag_id, task_id);
+    if (r.empty()) return std::nullopt;
+    return r[0][0].as<std::string>();
+  });
+}
+
 bool PostgresStore::SetPaused(const std::string& dag_id, bool paused) {
   return impl_->Run("pause dag", [&](pqxx::work& tx) {
     return tx.exec_params("UPDATE dags SET paused = $2 WHERE dag_id = $1", dag_id, paused)
@@ -1110,6 +1136,7 @@ bool PostgresStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>&
                      {"next_try_at", t.next_try_at ? nlohmann::json(ToMicros(*t.next_try_at)) : nlohmann::json()},
                      {"reason", t.reason},
                      {"metrics", t.metrics_json ? nlohmann::json(*t.metrics_json) : nlohmann::json()},
+                     {"watermark", t.watermark ? nlohmann::json(*t.watermark) : nlohmann::json()},
                      {"exit_code", t.exit_code ? nlohmann::json(*t.exit_code) : nlohmann::json()},
                      {"log_path", t.log_path},
                      {"worker", t.worker},

@@ -202,6 +202,17 @@ ALTER TABLE work ADD COLUMN prefer_until BIGINT;
 DROP INDEX work_ready;
 CREATE INDEX work_ready ON work(queue, enqueued_at, run_id, task_id, try_number) WHERE state = 'ready';
 )sql",
+    // Version 9: high-water marks of incremental tasks, by DAG and task.
+    R"sql(
+CREATE TABLE watermarks (
+  dag_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  value TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (dag_id, task_id)
+);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -600,6 +611,14 @@ std::vector<DagVersionRecord> SqliteStore::ListDagVersions(const std::string& da
   return out;
 }
 
+std::optional<std::string> SqliteStore::GetWatermark(const std::string& dag_id, const std::string& task_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT value FROM watermarks WHERE dag_id = ?1 AND task_id = ?2");
+  s.Bind(1, dag_id).Bind(2, task_id);
+  if (!s.Step()) return std::nullopt;
+  return s.Text(0);
+}
+
 bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1");
@@ -900,6 +919,14 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
   up.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, to).Bind(4, try_number)
       .Bind(5, int64_t{starting}).Bind(6, t.at).Bind(7, t.next_try_at).Bind(8, t.reason)
       .Bind(9, t.metrics_json).Run();
+  if (t.to == TaskState::kSuccess && t.watermark) {
+    Statement mark(statements,
+                   "INSERT INTO watermarks(dag_id, task_id, value, run_id, updated_at) "
+                   "SELECT dag_id, ?2, ?3, ?1, ?4 FROM runs WHERE run_id = ?1 "
+                   "ON CONFLICT(dag_id, task_id) DO UPDATE SET value = excluded.value, run_id = excluded.run_id, "
+                   "updated_at = excluded.updated_at");
+    mark.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, *t.watermark).Bind(4, t.at).Run();
+  }
   if (starting) {
     Statement ins(statements,
                   "INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, "

@@ -119,6 +119,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("DROP INDEX runs_running; DROP TABLE workers");  // version 7
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
     tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
+    tx.exec("DROP TABLE watermarks");  // version 9
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -145,6 +146,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("DROP INDEX runs_running; DROP TABLE workers");  // version 7
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
     tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
+    tx.exec("DROP TABLE watermarks");  // version 9
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

@@ -99,6 +99,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "ALTER TABLE runs DROP COLUMN cancel_requested; DROP TABLE workers; "  // version 7
                            "ALTER TABLE task_instances DROP COLUMN map_index; "
                            "ALTER TABLE task_instances DROP COLUMN map_item; "  // version 8
+                           "DROP TABLE watermarks; "                            // version 9
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

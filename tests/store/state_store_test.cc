@@ -295,6 +295,40 @@ TEST_P(StateStoreTest, RunTransitionsAreConditional) {
   EXPECT_FALSE(store_->TransitionRun("missing", {RunState::kQueued}, RunState::kRunning, At(1), ""));
 }
 
+TEST_P(StateStoreTest, AWatermarkIsStoredWithASuccessOnly) {
+  // Given tries that end with a high-water mark, then only a success stores
+  // it, for the DAG and task, and a later success moves it on.
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"load", 2}});
+  store_->CreateRun(MakeRun("r2", "d", 20), {{"load", 1}});
+  EXPECT_FALSE(store_->GetWatermark("d", "load"));
+  auto run_try = [&](const std::string& run, int at, TaskState from_queue) {
+    EXPECT_TRUE(store_->TransitionTask(Move(run, "load", {from_queue}, TaskState::kQueued, at)));
+    EXPECT_TRUE(store_->TransitionTask(Move(run, "load", {TaskState::kQueued}, TaskState::kRunning, at + 1)));
+  };
+  run_try("r1", 11, TaskState::kPending);
+  auto fail = Move("r1", "load", {TaskState::kRunning}, TaskState::kUpForRetry, 13);
+  fail.watermark = "2026-01-01 10:00:00";
+  EXPECT_TRUE(store_->TransitionTask(fail));
+  EXPECT_FALSE(store_->GetWatermark("d", "load"));  // a failed try advances nothing
+  run_try("r1", 14, TaskState::kUpForRetry);
+  auto ok = Move("r1", "load", {TaskState::kRunning}, TaskState::kSuccess, 16);
+  ok.watermark = "2026-01-01 11:00:00";
+  EXPECT_TRUE(store_->TransitionTask(ok));
+  EXPECT_EQ(store_->GetWatermark("d", "load"), "2026-01-01 11:00:00");
+  EXPECT_FALSE(store_->GetWatermark("d", "other"));
+  EXPECT_FALSE(store_->GetWatermark("e", "load"));
+  // A conditional move that does not apply stores nothing either.
+  auto stale = Move("r2", "load", {TaskState::kRunning}, TaskState::kSuccess, 21);
+  stale.watermark = "2099-01-01 00:00:00";
+  EXPECT_FALSE(store_->TransitionTask(stale));
+  EXPECT_EQ(store_->GetWatermark("d", "load"), "2026-01-01 11:00:00");
+  run_try("r2", 21, TaskState::kPending);
+  auto later = Move("r2", "load", {TaskState::kRunning}, TaskState::kSuccess, 23);
+  later.watermark = "2026-01-02 09:30:00";
+  EXPECT_TRUE(store_->TransitionTasks({later}));
+  EXPECT_EQ(store_->GetWatermark("d", "load"), "2026-01-02 09:30:00");
+}
+
 TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   // Given a task that fails once and then succeeds, then two tries are recorded.
   store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 2}});
