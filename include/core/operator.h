@@ -45,6 +45,10 @@ struct TaskResult {
   std::string error;                 // why it failed ("exit status 3", "timeout after 30s")
   std::optional<int> exit_code;      // shell
   TaskMetrics metrics;
+  // An incremental task's new high-water mark (what it read up to), stored
+  // for its DAG and task with the try's success (TaskContext::Watermark
+  // gives it to the next run's try); ignored when the try fails.
+  std::optional<std::string> watermark;
   // The try was lost with whatever ran it (a worker that stopped renewing
   // its lease): the task gets a new try that uses up no retry.
   bool lost = false;
@@ -170,6 +174,9 @@ class TaskContext {
   virtual std::string TriggerDag(const std::string& dag_id, const std::string& params_json);
   // The state of run `run_id` ("queued", "running", "success", ...), "" if none.
   virtual std::string RunStateOf(const std::string& run_id);
+  // The high-water mark that the last successful try of this DAG's task
+  // stored (TaskResult::watermark), or nullopt before any.
+  virtual std::optional<std::string> Watermark() { return std::nullopt; }
 };
 
 // What validation knows of a table's columns before anything runs: names

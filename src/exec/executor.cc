@@ -585,6 +585,7 @@ class Executor::RunExecution {
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});
     }
+    if (t.to == TaskState::kSuccess) t.watermark = result.watermark;  // stored with the success only
     Apply(idx, t);
     slot.token.reset();
     if (IsTerminal(t.to)) Finish(idx);

@@ -53,6 +53,7 @@ TryPayload ParseTryPayload(const std::string& text) {
 std::string TaskResultJson(const TaskResult& r) {
   json out = {{"ok", r.ok}, {"error", r.error}, {"metrics", json::parse(TaskMetricsJson(r.metrics))}};
   if (r.exit_code) out["exit_code"] = *r.exit_code;
+  if (r.watermark) out["watermark"] = *r.watermark;
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -66,6 +67,7 @@ TaskResult TaskResultFromJson(const std::string& text) {
   if (j.contains("error") && j["error"].is_string()) r.error = j["error"].get<std::string>();
   if (j.contains("exit_code") && j["exit_code"].is_number_integer()) r.exit_code = j["exit_code"].get<int>();
   if (j.contains("metrics")) r.metrics = TaskMetricsFromJson(j["metrics"].dump());
+  if (j.contains("watermark") && j["watermark"].is_string()) r.watermark = j["watermark"].get<std::string>();
   return r;
 }
 

@@ -70,6 +70,8 @@ class TryContext final : public TaskContext {
     if (on_process_started_) on_process_started_();
   }
 
+  std::optional<std::string> Watermark() override { return store_.GetWatermark(dag_id_, task_.id); }
+
   PreparedTry* prepared() override { return prepared_.get(); }
   void SetPrepared(std::unique_ptr<PreparedTry> prepared) { prepared_ = std::move(prepared); }
   const std::shared_ptr<EventCancelToken>& token() const { return token_; }

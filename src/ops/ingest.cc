@@ -2,6 +2,8 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cctype>
 #include <filesystem>
 #include <system_error>
 
@@ -9,6 +11,7 @@
 #include "columnar/csv.h"
 #include "columnar/jsonl.h"
 #include "columnar/parquet.h"
+#include "columnar/value_parse.h"
 #include "core/error.h"
 #include "ops/args.h"
 #include "ops/operators.h"
@@ -22,14 +25,15 @@ struct IngestArgs {
   std::string path;
   std::string source;  // a database URL instead of path, with query
   std::string query;
+  std::string incremental;  // the column whose high-water mark a run reads past
   std::string format;  // "" = from the extension
   columnar::CsvOptions csv;
   bool quarantine = false;
   double max_bad_rows = 0.01;
 };
 
-const std::vector<std::string> kIngestArgs = {"path",       "source",       "query", "format", "schema",
-                                             "csv",        "on_bad_row",   "max_bad_rows"};
+const std::vector<std::string> kIngestArgs = {"path",       "source",       "query",       "format", "schema",
+                                             "csv",        "on_bad_row",   "max_bad_rows", "incremental"};
 
 std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                           Mark mark) {
@@ -50,9 +54,19 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
     for (const char* key : {"path", "format", "csv", "on_bad_row", "max_bad_rows"}) {
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'source' the query gives the rows");
     }
+    if (const DocNode* inc = r.Get("incremental")) {
+      ArgReader i(*inc, context + ": incremental", diags, mark);  // {column: NAME}
+      if (inc->is_map()) {
+        if (auto c = i.String("column", true)) a.incremental = *c;
+        i.RejectUnknown({"column"});
+      }
+    }
   } else {
     if (auto p = r.String("path", true)) a.path = *p;
     if (const DocNode* q = r.Get("query")) r.Error(q, "'query' needs 'source' (a database URL)");
+    if (const DocNode* inc = r.Get("incremental")) {
+      r.Error(inc, "'incremental' needs 'source' (a database query); incremental reading of files is not built yet");
+    }
   }
   if (auto f = r.Choice("format", {"csv", "jsonl", "parquet"})) a.format = *f;
   if (const DocNode* schema = r.Get("schema")) {
@@ -255,13 +269,72 @@ class IngestOperator final : public Operator {
   }
 
  private:
+  // The query narrowed to the rows whose `column` is past `mark` (the
+  // database compares the text as the column's type; a null is never past).
+  static std::string PastMark(const std::string& query, const std::string& column, const std::string& mark) {
+    std::string body = query;
+    while (!body.empty() && (body.back() == ';' || std::isspace(static_cast<unsigned char>(body.back())))) body.pop_back();
+    std::string quoted_column = "\"", literal = "'";
+    for (char ch : column) quoted_column += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    for (char ch : mark) literal += ch == '\'' ? std::string("''") : std::string(1, ch);
+    return "SELECT * FROM (" + body + ") AS pipe_incremental WHERE " + quoted_column + "\" > " + literal + "'";
+  }
+
+  // The largest non-null value of `column` as the text PastMark compares
+  // (timestamps as "YYYY-MM-DD HH:MM:SS[.ffffff]", UTC), or nullopt when the
+  // table has no rows. Throws FormatError for a missing or bool column.
+  static std::optional<std::string> HighestValue(const columnar::Table& table, const std::string& column) {
+    auto idx = table.schema().IndexOf(column);
+    if (!idx) throw columnar::FormatError("incremental column '" + column + "' is not in the query's result (columns: " +
+                                          JoinNames(table.schema().names()) + ")");
+    const columnar::DataType type = table.schema().field(*idx).type;
+    if (type == columnar::DataType::kBool) {
+      throw columnar::FormatError("incremental column '" + column + "' is bool: it needs an order (int, float, text, timestamp)");
+    }
+    std::optional<std::string> best_text;
+    std::optional<int64_t> best_int;
+    std::optional<double> best_double;
+    for (const columnar::Batch& b : table.batches()) {
+      const columnar::Column& c = *b.columns[*idx];
+      for (int64_t row = 0; row < b.num_rows; ++row) {
+        if (c.IsNull(row)) continue;
+        switch (type) {
+          case columnar::DataType::kInt64:
+          case columnar::DataType::kTimestamp:
+            if (!best_int || c.ints()[row] > *best_int) best_int = c.ints()[row];
+            break;
+          case columnar::DataType::kFloat64:
+            if (!best_double || c.doubles()[row] > *best_double) best_double = c.doubles()[row];
+            break;
+          default:
+            if (!best_text || c.StringAt(row) > *best_text) best_text = std::string(c.StringAt(row));
+        }
+      }
+    }
+    if (best_int) return type == columnar::DataType::kTimestamp ? columnar::FormatTimestamp(*best_int) : std::to_string(*best_int);
+    if (best_double) {
+      char buf[32];
+      return std::string(buf, std::to_chars(buf, buf + sizeof buf, *best_double).ptr);
+    }
+    return best_text;
+  }
+
   // A query's result set, typed by the database (a declared schema casts).
   static TaskResult FromDatabase(TaskContext& ctx, const IngestArgs& args) {
     sources::QueryOptions options;
     options.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
+    // Incremental: only the rows past the mark the last success stored.
+    std::optional<std::string> mark;
+    std::string query = args.query;
+    if (!args.incremental.empty()) {
+      mark = ctx.Watermark();
+      if (mark) query = PastMark(args.query, args.incremental, *mark);
+    }
     columnar::TablePtr table;
+    std::optional<std::string> new_mark;
     try {
-      table = ApplyDeclaredTypes(sources::ReadQuery(args.source, args.query, options), args.csv.types);
+      table = ApplyDeclaredTypes(sources::ReadQuery(args.source, query, options), args.csv.types);
+      if (!args.incremental.empty()) new_mark = HighestValue(*table, args.incremental);
     } catch (const sources::SourceError& e) {
       return TaskResult::Failure(e.what());
     } catch (const columnar::FormatError& e) {
@@ -272,7 +345,12 @@ class IngestOperator final : public Operator {
     result.metrics.rows_in = table->num_rows();
     result.metrics.rows_out = table->num_rows();
     result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + sources::Redacted(args.source);
-    ctx.Log("read " + std::to_string(table->num_rows()) + " rows from " + sources::Redacted(args.source));
+    if (!args.incremental.empty()) {
+      result.metrics.summary += mark ? "; " + args.incremental + " past " + *mark : "; " + args.incremental + " from the start";
+      result.watermark = new_mark ? new_mark : mark;  // no new rows: the mark stays
+    }
+    ctx.Log("read " + std::to_string(table->num_rows()) + " rows from " + sources::Redacted(args.source) +
+            (mark ? " (" + args.incremental + " > " + *mark + ")" : ""));
     PublishOutput(ctx, table, result.metrics);
     return result;
   }

@@ -393,6 +393,54 @@ TEST_F(PipectlTest, IngestReadsAPostgresqlQueryAndExportsIt) {
       << failed.dump();
 }
 
+TEST_F(PipectlTest, IncrementalIngestReadsEachRowOnceOverRuns) {
+  // Given a table that grows between runs, then each run reads only the rows
+  // past the mark the last successful run stored; a failed run moves nothing.
+  pipeline::testing_util::TempPgCluster cluster;
+  cluster.Start();
+  std::string url = cluster.CreateDatabase("feed");
+  auto sql = [&](const std::string& statement) {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    tx.exec0(statement);
+    tx.commit();
+  };
+  sql("CREATE TABLE events (id bigint, at timestamptz, what text)");
+  auto add = [&](int from, int to) {
+    sql("INSERT INTO events SELECT g, timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second', 'e' || g "
+        "FROM generate_series(" + std::to_string(from) + ", " + std::to_string(to) + ") g");
+  };
+  add(1, 1000);
+  fs::path dag = Write("feed.yaml", "dag: feed\ntasks:\n  load:\n    op: ingest\n    with:\n      source: '" + url +
+                                        "'\n      query: 'SELECT id, at, what FROM events'\n      incremental: {column: at}\n"
+                                        "  save: {op: export, depends_on: [load], with: {target: '" + url +
+                                        "', table: copied, mode: append}}\n");
+  json first = RunDag(dag);
+  ASSERT_EQ(first["state"], "success") << first.dump();
+  EXPECT_EQ(Task(first, "load")["metrics"]["rows_out"], 1000);
+  EXPECT_EQ(Task(first, "load")["metrics"]["summary"], "3 columns from " + url + "; at from the start");
+  json nothing_new = RunDag(dag);
+  EXPECT_EQ(Task(nothing_new, "load")["metrics"]["rows_out"], 0);
+  EXPECT_EQ(Task(nothing_new, "load")["metrics"]["summary"], "3 columns from " + url + "; at past 2026-01-01 00:16:40");
+  add(1001, 1250);
+  // A run whose ingest fails (the table is away) stores no mark...
+  sql("ALTER TABLE events RENAME TO events_away");
+  json failed = RunDag(dag, {}, 1);
+  EXPECT_EQ(Task(failed, "load")["state"], "failed");
+  sql("ALTER TABLE events_away RENAME TO events");
+  // ...so the next one reads the 250 new rows, and only them.
+  json second = RunDag(dag);
+  ASSERT_EQ(second["state"], "success") << second.dump();
+  EXPECT_EQ(Task(second, "load")["metrics"]["rows_out"], 250);
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  pqxx::row r = tx.exec1("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM copied");
+  EXPECT_EQ(r[0].as<int64_t>(), 1250);  // every source row exactly once over all runs
+  EXPECT_EQ(r[1].as<int64_t>(), 1250);
+  EXPECT_EQ(r[2].as<int64_t>(), 1);
+  EXPECT_EQ(r[3].as<int64_t>(), 1250);
+}
+
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {
   fs::path dag = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
   Result r = Pipectl({"run", dag.string(), "--db", "postgresql://postgres@/x?host=/nonexistent&port=1&connect_timeout=1"});

@@ -79,6 +79,11 @@ TEST(RemoteTryTest, PayloadsAndResultsRoundTripAndBadOnesAreNamed) {
   ASSERT_EQ(r2.metrics.gauges.size(), 1u);
   EXPECT_EQ(r2.metrics.gauges[0].column, "amount");
   EXPECT_EQ(r2.metrics.gauges[0].value, 0.25);
+  EXPECT_FALSE(r2.watermark);
+  // An incremental try's mark travels back to the coordinator with its result.
+  TaskResult done = TaskResult::Success();
+  done.watermark = "2026-01-01 00:16:40";
+  EXPECT_EQ(TaskResultFromJson(TaskResultJson(done)).watermark, "2026-01-01 00:16:40");
   EXPECT_FALSE(TaskResultFromJson("garbage").ok);
 }
 
