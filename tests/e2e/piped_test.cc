@@ -633,6 +633,61 @@ tasks:
   EXPECT_EQ(tries[0]["error"], "lost: the process running try 1 ended");
 }
 
+TEST_F(PipedTest, KillNineDuringAnIncrementalReadLosesAndRepeatsNoRow) {
+  // Given an incremental ingest from PostgreSQL killed (SIGKILL to piped) while
+  // it reads, when piped restarts, then the run is taken over, the read is
+  // done again from the stored mark, and over all runs every source row
+  // reaches the target table exactly once.
+  static int counter = 0;
+  const std::string source = Cluster().CreateDatabase("feed" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  auto sql = [&](const std::string& statement) {
+    pqxx::connection c(source);
+    pqxx::work tx(c);
+    tx.exec0(statement);
+    tx.commit();
+  };
+  sql("CREATE TABLE events (id bigint, what text)");
+  sql("INSERT INTO events SELECT g, 'e' || g FROM generate_series(1, 500) g");
+  sql("CREATE TABLE slow (seconds double precision)");
+  sql("INSERT INTO slow VALUES (3)");
+  // The read waits `slow.seconds` inside the query, so the kill finds it reading.
+  WriteDag("feed.yaml", "dag: feed\ntasks:\n  load:\n    op: ingest\n    retries: 0\n    with:\n      source: '" + source +
+                            "'\n      query: 'SELECT id, what FROM events, (SELECT pg_sleep(seconds) FROM slow) AS w'\n"
+                            "      incremental: {column: id}\n"
+                            "  save: {op: export, depends_on: [load], with: {target: '" + source +
+                            "', table: copied, mode: append}}\n");
+  StartDaemon();
+  std::string run_id = Pipectl({"trigger", "feed"}).out;
+  run_id.pop_back();
+  ASSERT_TRUE(Eventually([&] {
+    json run = Run(run_id);
+    return run["tasks"][0]["state"] == "running";
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  sql("UPDATE slow SET seconds = 0");
+  listen_ = server_.substr(std::string("http://").size());
+  StartDaemon();
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 30));
+  json run = Run(run_id);
+  EXPECT_EQ(run["state"], "success") << run.dump();
+  EXPECT_EQ(run["tasks"][0]["tries"].size(), 2u);  // the lost read, then the one that counted
+  EXPECT_EQ(run["tasks"][0]["metrics"]["rows_out"], 500);
+  // New rows, a new run: only they are read.
+  sql("INSERT INTO events SELECT g, 'e' || g FROM generate_series(501, 620) g");
+  std::string second = Pipectl({"trigger", "feed"}).out;
+  second.pop_back();
+  ASSERT_TRUE(Eventually([&] { return RunEnded(second); }, 30));
+  EXPECT_EQ(Run(second)["tasks"][0]["metrics"]["rows_out"], 120);
+  pqxx::connection c(source);
+  pqxx::work tx(c);
+  pqxx::row r = tx.exec1("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM copied");
+  EXPECT_EQ(r[0].as<int64_t>(), 620);
+  EXPECT_EQ(r[1].as<int64_t>(), 620);
+  EXPECT_EQ(r[2].as<int64_t>(), 1);
+  EXPECT_EQ(r[3].as<int64_t>(), 620);
+}
+
 TEST_F(PipedTest, SurvivesPostgresqlDownForTenSeconds) {
   // Given PostgreSQL stopped for 10 s during a run, then health says 503,
   // then 200 once it is back, and the run finishes.
