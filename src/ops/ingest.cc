@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
 #include "columnar/compute.h"
 #include "columnar/csv.h"
 #include "columnar/jsonl.h"
@@ -26,6 +28,7 @@ struct IngestArgs {
   std::string source;  // a database URL instead of path, with query
   std::string query;
   std::string incremental;  // the column whose high-water mark a run reads past
+  bool new_files_only = false;  // path with incremental: true: the files not read before
   std::string format;  // "" = from the extension
   columnar::CsvOptions csv;
   bool quarantine = false;
@@ -65,7 +68,15 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
     if (auto p = r.String("path", true)) a.path = *p;
     if (const DocNode* q = r.Get("query")) r.Error(q, "'query' needs 'source' (a database URL)");
     if (const DocNode* inc = r.Get("incremental")) {
-      r.Error(inc, "'incremental' needs 'source' (a database query); incremental reading of files is not built yet");
+      if (inc->is_map()) {
+        r.Error(inc, "with 'path', 'incremental' is true (only the files not read before); {column: NAME} is for a "
+                     "database 'source'");
+      } else if (auto b = r.Bool("incremental")) {
+        a.new_files_only = *b;
+      }
+      if (a.new_files_only && !r.Get("schema")) {
+        r.Error(inc, "'incremental: true' needs 'schema' (a run that finds no new file still gives its columns)");
+      }
     }
   }
   if (auto f = r.Choice("format", {"csv", "jsonl", "parquet"})) a.format = *f;
@@ -189,7 +200,26 @@ class IngestOperator final : public Operator {
 
     std::string pattern = ResolvePath(ctx, args->path);
     std::vector<std::string> files = ExpandPath(pattern);
-    if (files.empty()) return TaskResult::Failure("path '" + args->path + "' matches no file");
+    if (files.empty() && !args->new_files_only) return TaskResult::Failure("path '" + args->path + "' matches no file");
+    // incremental: true: only files whose path and content no success has read.
+    nlohmann::json seen = nlohmann::json::object();
+    if (args->new_files_only) {
+      if (auto mark = ctx.Watermark()) {
+        seen = nlohmann::json::parse(*mark, nullptr, false);
+        if (!seen.is_object()) return TaskResult::Failure("the stored mark of the files read is not a JSON object: " + *mark);
+      }
+      std::vector<std::string> fresh;
+      for (const std::string& f : files) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
+        const std::string hash = FileHash(f);
+        if (seen.contains(f) && seen[f] == hash) continue;
+        seen[f] = hash;
+        fresh.push_back(f);
+      }
+      files = std::move(fresh);
+      if (files.empty()) return NoNewFiles(ctx, *args, seen);
+    }
     std::string format = args->format;
     if (format.empty()) {
       format = FormatOf(files.front());
@@ -247,11 +277,12 @@ class IngestOperator final : public Operator {
 
     int64_t bad = quarantine ? quarantine->num_rows() : 0;
     TaskResult result = TaskResult::Success();
+    if (args->new_files_only) result.watermark = seen.dump();
     result.metrics.rows_in = rows_read;
     result.metrics.rows_out = table->num_rows();
     if (args->quarantine) result.metrics.rows_quarantined = bad;
     result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + std::to_string(files.size()) +
-                             (files.size() == 1 ? " file" : " files");
+                             (files.size() == 1 ? " file" : " files") + (args->new_files_only ? " (new)" : "");
     if (bad > 0) {
       PersistTable(ctx, *quarantine, "quarantine");
       double rate = rows_read ? static_cast<double>(bad) / static_cast<double>(rows_read) : 0;
@@ -269,6 +300,21 @@ class IngestOperator final : public Operator {
   }
 
  private:
+  // No file is new: no rows, the declared columns, and the mark as it was.
+  static TaskResult NoNewFiles(TaskContext& ctx, const IngestArgs& args, const nlohmann::json& seen) {
+    columnar::Schema schema;
+    for (const auto& [name, type] : args.csv.types) schema.Add({name, type});
+    auto table = std::make_shared<columnar::Table>(schema);
+    TaskResult result = TaskResult::Success();
+    result.metrics.rows_in = 0;
+    result.metrics.rows_out = 0;
+    result.metrics.summary = "no new file (" + std::to_string(seen.size()) + " read before)";
+    result.watermark = seen.dump();
+    ctx.Log(result.metrics.summary);
+    PublishOutput(ctx, table, result.metrics);
+    return result;
+  }
+
   // The query narrowed to the rows whose `column` is past `mark` (the
   // database compares the text as the column's type; a null is never past).
   static std::string PastMark(const std::string& query, const std::string& column, const std::string& mark) {

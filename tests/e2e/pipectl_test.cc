@@ -441,6 +441,33 @@ TEST_F(PipectlTest, IncrementalIngestReadsEachRowOnceOverRuns) {
   EXPECT_EQ(r[3].as<int64_t>(), 1250);
 }
 
+TEST_F(PipectlTest, IncrementalIngestOfALandingFolderReadsEachFileOnce) {
+  // Given a folder that receives files between runs, then each run reads the
+  // files no successful run read before, into an SQLite table.
+  fs::create_directories(dir_ / "landing");
+  Write("landing/1.csv", "id,v\n1,a\n2,b\n");
+  fs::path dag = Write("landing.yaml", "dag: landing\ntasks:\n"
+                                       "  load: {op: ingest, with: {path: 'landing/*.csv', schema: {id: int64, v: string}, incremental: true}}\n"
+                                       "  save: {op: export, depends_on: [load], with: {target: 'sqlite:" + (dir_ / "out.db").string() +
+                                       "', table: rows, mode: append}}\n");
+  json first = RunDag(dag);
+  ASSERT_EQ(first["state"], "success") << first.dump();
+  EXPECT_EQ(Task(first, "load")["metrics"]["summary"], "2 columns from 1 file (new)");
+  json none = RunDag(dag);
+  EXPECT_EQ(Task(none, "load")["metrics"]["summary"], "no new file (1 read before)");
+  Write("landing/2.csv", "id,v\n3,c\n");
+  json second = RunDag(dag);
+  EXPECT_EQ(Task(second, "load")["metrics"]["rows_out"], 1);
+  // Three rows, each once: counted by SQLite, read back with ingest.
+  json check = RunDag(Write("check.yaml", "dag: check\ntasks:\n  q: {op: ingest, with: {source: 'sqlite:" +
+                                              (dir_ / "out.db").string() +
+                                              "', query: 'SELECT count(*) AS n, count(DISTINCT id) AS d FROM rows'}}\n"));
+  ASSERT_EQ(check["state"], "success") << check.dump();
+  auto counts = columnar::ReadParquetFile(Task(check, "q")["artifacts"][0]["uri"].get<std::string>());
+  EXPECT_EQ(counts->batch(0).columns[0]->ints()[0], 3);
+  EXPECT_EQ(counts->batch(0).columns[1]->ints()[0], 3);
+}
+
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {
   fs::path dag = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
   Result r = Pipectl({"run", dag.string(), "--db", "postgresql://postgres@/x?host=/nonexistent&port=1&connect_timeout=1"});

@@ -58,6 +58,8 @@ class OpContext final : public TaskContext {
   const std::string& dag_id() const override { return dag_id_; }
   const std::string& artifact_dir() const override { return artifact_dir_; }
   void RecordArtifact(const ArtifactInfo& a) override { artifacts_[{task_.id, a.name}] = a; }
+  std::optional<std::string> Watermark() override { return watermark_; }
+  void SetWatermark(std::optional<std::string> mark) { watermark_ = std::move(mark); }
   std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
     auto it = artifacts_.find({std::string(task_id), std::string(name)});
     if (it == artifacts_.end()) return std::nullopt;
@@ -128,6 +130,7 @@ class OpContext final : public TaskContext {
   DocNode::Ptr args_;
   FlagCancelToken token_;
   std::string log_;
+  std::optional<std::string> watermark_;
   std::map<std::string, std::shared_ptr<const Dataset>> outputs_;
   std::map<std::pair<std::string, std::string>, ArtifactInfo> artifacts_;
   std::vector<ModelRegistration> models_;
