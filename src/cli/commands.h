@@ -22,6 +22,15 @@ struct RunOptions {
 };
 int Run(const GlobalOptions& g, const RunOptions& options);
 
+// `pipectl runs rerun RUN_ID`: a new run of the DAG version and the params
+// that RUN_ID ran (the stored text, read as if at its file).
+struct RerunOptions {
+  std::string run_id;
+  bool same_data = false;  // refused for now: needs ingest snapshots
+  int workers = 0;
+};
+int Rerun(const GlobalOptions& g, const RerunOptions& options);
+
 struct ListRunsOptions {
   std::string dag;
   std::string state;

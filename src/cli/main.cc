@@ -66,6 +66,13 @@ int main(int argc, char** argv) {
   std::string run_id;
   runs_show->add_option("RUN_ID", run_id)->required();
   runs_show->callback([&] { action = [&] { return ShowRun(g, run_id); }; });
+  auto* runs_rerun = runs->add_subcommand("rerun", "run again the DAG version and params of a run, in this process");
+  RerunOptions rerun_options;
+  runs_rerun->add_option("RUN_ID", rerun_options.run_id)->required();
+  runs_rerun->add_flag("--same-data", rerun_options.same_data, "also the same input data (needs ingest snapshots)");
+  runs_rerun->add_option("--workers", rerun_options.workers, "tasks at once (default: the core count)")
+      ->check(CLI::Range(1, 4096));
+  runs_rerun->callback([&] { action = [&] { return Rerun(g, rerun_options); }; });
 
   auto* logs = app.add_subcommand("logs", "a task's log");
   LogsOptions logs_options;
@@ -145,7 +152,7 @@ int main(int argc, char** argv) {
   }
 
   // The global options are accepted after the subcommand too.
-  for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_cancel, logs, trigger, dags_list, dags_show,
+  for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_rerun, runs_cancel, logs, trigger, dags_list, dags_show,
                         dags_pause, dags_unpause, backfill, models_list, models_show, models_alias, models_rollback}) {
     sub->add_flag("--json", g.json, "machine-readable output");
     sub->add_option("--db", g.db, "state database URL");

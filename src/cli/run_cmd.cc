@@ -63,6 +63,9 @@ bool SplitParam(const std::string& text, std::pair<std::string, std::string>* ou
 
 }  // namespace
 
+static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
+                   const ParamValues& params, int workers, SignalCanceller& signals, const std::string& rerun_of);
+
 int Run(const GlobalOptions& g, const RunOptions& options) {
   SignalCanceller signals;  // first: the threads started below inherit the mask
   DagLoader loader(Operators());
@@ -89,22 +92,58 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
   }
 
   std::unique_ptr<StateStore> store = OpenStore(g);
+  const int version = store->PutDagVersion(dag, SystemClock::Default()->Now());
+  return Execute(g, *store, dag, version, *params, options.workers, signals, "");
+}
+
+int Rerun(const GlobalOptions& g, const RerunOptions& options) {
+  if (options.same_data) {
+    std::cerr << "pipectl: --same-data needs snapshots of the inputs (ingest's snapshot: true), which this "
+                 "version does not keep yet\n";
+    return kExitUsage;
+  }
+  SignalCanceller signals;
+  std::unique_ptr<StateStore> store = OpenStore(g);
+  auto old = store->GetRun(options.run_id);
+  if (!old) throw Error::NotFound("no run '" + options.run_id + "'");
+  auto stored = store->GetDagVersion(old->dag_id, old->dag_version);
+  if (!stored) {
+    throw Error::NotFound("the store has no version " + std::to_string(old->dag_version) + " of DAG '" + old->dag_id + "'");
+  }
+  // The text that run ran, read as if at its file (relative paths resolve there).
+  DagLoader loader(Operators());
+  LoadResult loaded = loader.LoadText(stored->source, stored->file);
+  if (!loaded.dag) {
+    for (const Diagnostic& d : loaded.diagnostics) std::cerr << d.ToString() << "\n";
+    std::cerr << "pipectl: version " << old->dag_version << " of DAG '" << old->dag_id
+              << "' no longer loads with this pipectl\n";
+    return kExitUsage;
+  }
+  return Execute(g, *store, *loaded.dag, old->dag_version, ParamsFromJson(old->params_json), options.workers, signals,
+                 old->run_id);
+}
+
+// Runs `dag` (stored as `version`) once with `params`, printing progress and
+// the task table (or the run's JSON); `rerun_of` names the run it repeats.
+static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
+                   const ParamValues& params, int workers, SignalCanceller& signals, const std::string& rerun_of) {
+  StateStore* store = &store_ref;
   SystemClock& clock = *SystemClock::Default();
   TimePoint now = clock.Now();
   RunRequest request;
   request.dag = &dag;
-  request.params = *params;
+  request.params = params;
   RunRecord& run = request.run;
   run.run_id = NewRunId(now);
   run.dag_id = dag.id;
-  run.dag_version = store->PutDagVersion(dag, now);
+  run.dag_version = version;
   run.trigger = "manual";
   run.logical_date = run.data_interval_start = run.data_interval_end = now;
-  run.params_json = ParamsToJson(*params);
+  run.params_json = ParamsToJson(params);
   run.created_at = now;
 
   ExecutorOptions exec_options;
-  exec_options.workers = options.workers;
+  exec_options.workers = workers;
   // Absolute, so that `pipectl logs` finds the files from any folder.
   exec_options.log_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "logs").string();
   exec_options.artifact_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "artifacts").string();
@@ -114,7 +153,10 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
 
   bool terminal = !g.json && isatty(STDOUT_FILENO);
   std::ostream& progress = g.json ? std::cerr : std::cout;
-  if (!g.json) progress << "run " << run.run_id << " of dag '" << dag.id << "' (" << dag.tasks.size() << " tasks)\n";
+  if (!g.json) {
+    progress << "run " << run.run_id << " of dag '" << dag.id << "' (" << dag.tasks.size() << " tasks"
+             << (rerun_of.empty() ? "" : ", version " + std::to_string(version) + ", again as " + rerun_of) << ")\n";
+  }
   LiveView view(dag, terminal, progress);
   RunState final_state = executor.Execute(request, g.json ? nullptr : &view);
   view.Stop();

@@ -468,6 +468,30 @@ TEST_F(PipectlTest, IncrementalIngestOfALandingFolderReadsEachFileOnce) {
   EXPECT_EQ(counts->batch(0).columns[1]->ints()[0], 3);
 }
 
+TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
+  // Given a run, then the DAG file edited, then `runs rerun` runs the text
+  // and the params of that run, not the file's new text or its defaults.
+  fs::path dag = Write("rr.yaml", "dag: rr\nparams: {n: 1}\ntasks:\n  a: {op: shell, run: 'echo v1 n={{ params.n }}'}\n");
+  json first = RunDag(dag, {"--param", "n=5"});
+  const std::string first_id = first["run_id"];
+  Write("rr.yaml", "dag: rr\nparams: {n: 1}\ntasks:\n  a: {op: shell, run: 'echo v2 n={{ params.n }}'}\n");
+  json edited = RunDag(dag);
+  EXPECT_EQ(edited["dag_version"], 2);
+  Result again = Pipectl({"runs", "rerun", first_id, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  json rerun = json::parse(again.out);
+  EXPECT_NE(rerun["run_id"], first_id);
+  EXPECT_EQ(rerun["dag_version"], 1);
+  EXPECT_EQ(rerun["params"], json::parse(R"({"n": 5})"));
+  EXPECT_EQ(Pipectl({"logs", rerun["run_id"], "a"}).out, "v1 n=5\n");
+  Result same_data = Pipectl({"runs", "rerun", first_id, "--same-data"});
+  EXPECT_EQ(same_data.exit_code, 2);
+  EXPECT_NE(same_data.err.find("--same-data needs snapshots"), std::string::npos) << same_data.err;
+  Result missing = Pipectl({"runs", "rerun", "no-such-run"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no run 'no-such-run'"), std::string::npos) << missing.err;
+}
+
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {
   fs::path dag = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
   Result r = Pipectl({"run", dag.string(), "--db", "postgresql://postgres@/x?host=/nonexistent&port=1&connect_timeout=1"});
