@@ -30,7 +30,7 @@ export function TrendChart({ labels, series, height = 220 }) {
       height,
       scales: { x: { time: false } },
       axes: [
-        { values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) && labels[t] !== undefined ? String(labels[t]).slice(-12) : '')) },
+        { values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) && labels[t] !== undefined ? String(labels[t]).slice(0, 15) : '')) },
         {},
       ],
       series: [{ label: 'x', value: (u, v) => (v === null || v === undefined ? '' : labels[v]) },
