@@ -8,9 +8,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <memory>
-#include <regex>
 
 #include "columnar/column.h"
 #include "columnar/value_parse.h"
@@ -384,11 +384,27 @@ std::optional<Kind> KindOf(std::string_view url) {
 
 bool HasPassword(std::string_view url) { return Redacted(url) != url; }
 
+// By hand rather than std::regex, whose backtracking recurses per character:
+// a long URL in a DAG file must not exhaust the stack.
 std::string Redacted(std::string_view url) {
-  static const std::regex user_pass(R"(^(postgres(ql)?://[^:/@?]*):[^@/?]*@)");
-  static const std::regex param(R"(([?&]password=)[^&]*)");
-  std::string out = std::regex_replace(std::string(url), user_pass, "$1:***@");
-  return std::regex_replace(out, param, "$1***");
+  std::string out(url);
+  if (KindOf(url) != Kind::kPostgres) return out;
+  // postgresql://USER:PASSWORD@HOST...: the userinfo ends at the authority's last '@'.
+  const size_t start = out.find("://") + 3;
+  const size_t authority_end = std::min(out.find_first_of("/?", start), out.size());
+  const size_t at = out.rfind('@', authority_end);
+  if (at != std::string::npos && at >= start) {
+    const size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  // ...?password=VALUE&... (also after '&').
+  for (size_t pos = out.find('?'); pos != std::string::npos; pos = out.find('&', pos + 1)) {
+    if (out.compare(pos + 1, 9, "password=") != 0) continue;
+    const size_t value = pos + 10;
+    const size_t end = std::min(out.find('&', value), out.size());
+    out.replace(value, end - value, "***");
+  }
+  return out;
 }
 
 columnar::TablePtr ReadQuery(const std::string& url, const std::string& query, const QueryOptions& options) {

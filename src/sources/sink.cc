@@ -11,7 +11,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <regex>
+#include <cctype>
 #include <unordered_set>
 
 #include "columnar/column.h"
@@ -423,8 +423,13 @@ WriteResult WriteSqlite(const std::string& url, const std::string& name, const c
 }  // namespace
 
 bool IsTableName(std::string_view name) {
-  static const std::regex pattern(R"(^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$)");
-  return std::regex_match(name.begin(), name.end(), pattern);
+  auto part = [](std::string_view p) {
+    if (p.empty() || p.size() > 63 || std::isdigit(static_cast<unsigned char>(p[0]))) return false;
+    return std::all_of(p.begin(), p.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; });
+  };
+  const size_t dot = name.find('.');
+  if (dot == std::string_view::npos) return part(name);
+  return part(name.substr(0, dot)) && part(name.substr(dot + 1));
 }
 
 WriteResult WriteTable(const std::string& url, const std::string& table, const columnar::Table& data,

@@ -74,6 +74,22 @@ TEST(DatabaseUrlTest, PasswordsAreFoundAndRedacted) {
   EXPECT_FALSE(HasPassword("sqlite:data/app.db"));
   EXPECT_EQ(Redacted("postgresql://app:s3cret@db:5432/sales"), "postgresql://app:***@db:5432/sales");
   EXPECT_EQ(Redacted("postgresql://app@db/s?password=x&sslmode=require"), "postgresql://app@db/s?password=***&sslmode=require");
+  EXPECT_EQ(Redacted("postgresql://app:p@ss@db/s"), "postgresql://app:***@db/s");  // the last '@' ends it
+  EXPECT_EQ(Redacted("postgresql://db/s?sslmode=require&password=x"), "postgresql://db/s?sslmode=require&password=***");
+  EXPECT_EQ(Redacted("postgresql://app@db/s?a=b@c:d"), "postgresql://app@db/s?a=b@c:d");  // '@' past the host
+  EXPECT_EQ(Redacted("sqlite:user:pw@x.db"), "sqlite:user:pw@x.db");
+  // A very long URL is handled without recursion.
+  const std::string long_url = "postgresql://u:" + std::string(1 << 20, 'p') + "@db/s";
+  EXPECT_EQ(Redacted(long_url), "postgresql://u:***@db/s");
+  EXPECT_TRUE(HasPassword(long_url));
+  EXPECT_TRUE(IsTableName("people"));
+  EXPECT_TRUE(IsTableName("analytics.User_Features2"));
+  EXPECT_FALSE(IsTableName("2people"));
+  EXPECT_FALSE(IsTableName("a.b.c"));
+  EXPECT_FALSE(IsTableName("drop table;"));
+  EXPECT_FALSE(IsTableName(""));
+  EXPECT_FALSE(IsTableName(std::string(64, 'a')));
+  EXPECT_TRUE(IsTableName(std::string(63, 'a')));
   EXPECT_EQ(KindOf("sqlite:a.db"), Kind::kSqlite);
   EXPECT_EQ(KindOf("postgres://db/x"), Kind::kPostgres);
   EXPECT_FALSE(KindOf("mysql://db/x"));
