@@ -53,6 +53,11 @@ struct QueryOptions {
   std::function<bool()> cancelled;       // checked between batches
 };
 
+// `query` narrowed to the rows whose `column` is past `mark` (an incremental
+// read): the database compares the text as the column's type; a null is
+// never past.
+std::string QueryPast(const std::string& query, const std::string& column, const std::string& mark);
+
 // Runs `query` on the database at `url` and returns its rows. Types map
 // from the database's: integers -> int64; real, double, numeric -> float64;
 // text, varchar, char, name -> string; bool -> bool; timestamp, timestamptz,

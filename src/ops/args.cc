@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dag/suggest.h"
+#include "sources/database.h"
 
 namespace pipeline::ops {
 
@@ -227,6 +228,19 @@ void ColumnChecker::Select(const std::vector<std::string>& names) {
     next.columns.emplace_back(name, type ? *type : "");
   }
   columns_ = std::move(next);
+}
+
+std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key) {
+  auto url = r.String(key);
+  if (!url) return std::nullopt;
+  const std::string name = "'" + std::string(key) + "'";
+  if (!sources::KindOf(*url)) {
+    r.Error(r.Get(key), name + " must be a postgresql://... URL or sqlite:PATH");
+  } else if (sources::HasPassword(*url)) {
+    r.Error(r.Get(key), name + " holds a password: a DAG file must not; give it in the environment (PGPASSWORD) or a "
+                               "password file (PGPASSFILE, ~/.pgpass)");
+  }
+  return url;
 }
 
 }  // namespace pipeline::ops

@@ -118,4 +118,9 @@ class ColumnChecker {
 
 inline const std::vector<std::string> kNumericTypes = {"int64", "float64"};
 
+// A database URL argument (ingest's `source`, export's `target`):
+// postgresql://... or sqlite:PATH, holding no password (a DAG file must not).
+// nullopt, with the error reported, when it is missing or wrong.
+std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key);
+
 }  // namespace pipeline::ops

@@ -36,15 +36,7 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
   r.Get("input");
   if (r.Get("target")) {
     // A database table, loaded in one transaction; credentials never in the DAG text.
-    if (auto t = r.String("target")) {
-      a.target = *t;
-      if (!sources::KindOf(a.target)) {
-        r.Error(r.Get("target"), "'target' must be a postgresql://... URL or sqlite:PATH");
-      } else if (sources::HasPassword(a.target)) {
-        r.Error(r.Get("target"), "'target' holds a password: a DAG file must not; give it in the environment "
-                                 "(PGPASSWORD) or a password file (PGPASSFILE, ~/.pgpass)");
-      }
-    }
+    if (auto url = DatabaseUrl(r, "target")) a.target = *url;
     if (auto t = r.String("table", true)) {
       a.table = *t;
       if (!sources::IsTableName(a.table)) r.Error(r.Get("table"), "'table' must be NAME or SCHEMA.NAME (letters, digits, _)");

@@ -44,15 +44,7 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
   IngestArgs a;
   if (r.Get("source")) {
     // A database: its URL and a query; credentials never in the DAG text.
-    if (auto s = r.String("source")) {
-      a.source = *s;
-      if (!sources::KindOf(a.source)) {
-        r.Error(r.Get("source"), "'source' must be a postgresql://... URL or sqlite:PATH");
-      } else if (sources::HasPassword(a.source)) {
-        r.Error(r.Get("source"), "'source' holds a password: a DAG file must not; give it in the environment "
-                                 "(PGPASSWORD) or a password file (PGPASSFILE, ~/.pgpass)");
-      }
-    }
+    if (auto url = DatabaseUrl(r, "source")) a.source = *url;
     if (auto q = r.String("query", true)) a.query = *q;
     for (const char* key : {"path", "format", "csv", "on_bad_row", "max_bad_rows"}) {
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'source' the query gives the rows");
@@ -315,18 +307,7 @@ class IngestOperator final : public Operator {
     return result;
   }
 
-  // The query narrowed to the rows whose `column` is past `mark` (the
-  // database compares the text as the column's type; a null is never past).
-  static std::string PastMark(const std::string& query, const std::string& column, const std::string& mark) {
-    std::string body = query;
-    while (!body.empty() && (body.back() == ';' || std::isspace(static_cast<unsigned char>(body.back())))) body.pop_back();
-    std::string quoted_column = "\"", literal = "'";
-    for (char ch : column) quoted_column += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    for (char ch : mark) literal += ch == '\'' ? std::string("''") : std::string(1, ch);
-    return "SELECT * FROM (" + body + ") AS pipe_incremental WHERE " + quoted_column + "\" > " + literal + "'";
-  }
-
-  // The largest non-null value of `column` as the text PastMark compares
+  // The largest non-null value of `column` as the text QueryPast compares
   // (timestamps as "YYYY-MM-DD HH:MM:SS[.ffffff]", UTC), or nullopt when the
   // table has no rows. Throws FormatError for a missing or bool column.
   static std::optional<std::string> HighestValue(const columnar::Table& table, const std::string& column) {
@@ -374,7 +355,7 @@ class IngestOperator final : public Operator {
     std::string query = args.query;
     if (!args.incremental.empty()) {
       mark = ctx.Watermark();
-      if (mark) query = PastMark(args.query, args.incremental, *mark);
+      if (mark) query = sources::QueryPast(args.query, args.incremental, *mark);
     }
     columnar::TablePtr table;
     std::optional<std::string> new_mark;

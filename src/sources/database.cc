@@ -22,13 +22,6 @@ namespace {
 using columnar::ColumnBuilder;
 using columnar::DataType;
 
-// The query as a cursor's body: without the trailing semicolons people write.
-std::string Body(const std::string& query) {
-  std::string q = query;
-  while (!q.empty() && (q.back() == ';' || std::isspace(static_cast<unsigned char>(q.back())))) q.pop_back();
-  return q;
-}
-
 // Appends one value in the database's text form; false when it does not
 // parse as the column's type.
 bool AppendText(ColumnBuilder& b, std::string_view text) {
@@ -89,16 +82,6 @@ std::optional<DataType> PostgresType(Oid oid) {
 }
 
 
-[[noreturn]] void PgFail(PGconn* conn, const std::string& what) {
-  const bool lost = PQstatus(conn) != CONNECTION_OK;
-  throw SourceError((lost ? "lost the connection: " : what) + Trim(PQerrorMessage(conn)), lost);
-}
-
-void PgExec(PGconn* conn, const std::string& sql, ExecStatusType want, const std::string& what) {
-  PgResult r(PQexec(conn, sql.c_str()));
-  if (!r || PQresultStatus(r.get()) != want) PgFail(conn, what);
-}
-
 // A field of COPY's text format with its escapes undone.
 std::string_view Unescape(std::string_view field, std::string& buffer) {
   if (field.find('\\') == std::string_view::npos) return field;
@@ -148,7 +131,7 @@ std::string_view Unescape(std::string_view field, std::string& buffer) {
 columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
   PgConn holder = ConnectPostgres(url);
   PGconn* conn = holder.get();
-  const std::string body = Body(query);
+  const std::string body = QueryBody(query);
   PgExec(conn, "BEGIN READ ONLY", PGRES_COMMAND_OK, "");
   PgExec(conn, "SET LOCAL TIME ZONE 'UTC'", PGRES_COMMAND_OK, "");
   PgResult prepared(PQprepare(conn, "", body.c_str(), 0, nullptr));
@@ -262,7 +245,7 @@ columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, 
   std::unique_ptr<sqlite3, SqliteCloser> db(raw);
   sqlite3_busy_timeout(db.get(), 5000);
   sqlite3_stmt* raw_stmt = nullptr;
-  const std::string body = Body(query);
+  const std::string body = QueryBody(query);
   if (sqlite3_prepare_v2(db.get(), body.c_str(), static_cast<int>(body.size()), &raw_stmt, nullptr) != SQLITE_OK) {
     throw SourceError("the query failed: " + std::string(sqlite3_errmsg(db.get())), false);
   }
@@ -405,6 +388,13 @@ std::string Redacted(std::string_view url) {
     out.replace(value, end - value, "***");
   }
   return out;
+}
+
+std::string QueryPast(const std::string& query, const std::string& column, const std::string& mark) {
+  std::string literal = "'";
+  for (char ch : mark) literal += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return "SELECT * FROM (" + QueryBody(query) + ") AS pipe_incremental WHERE " + QuoteIdentifier(column) + " > " + literal +
+         "'";
 }
 
 columnar::TablePtr ReadQuery(const std::string& url, const std::string& query, const QueryOptions& options) {

@@ -1,11 +1,14 @@
-// Owners of libpq and SQLite handles, shared by the reader and the loader.
+// Owners of libpq and SQLite handles and the SQL text helpers, shared by the
+// reader (database.cc) and the loader (sink.cc).
 #pragma once
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "sources/database.h"
 
@@ -29,6 +32,36 @@ struct SqliteCloser {
 inline std::string Trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
+}
+
+// A query as the body of COPY (...) or a subquery: without the trailing
+// semicolons and spaces people write.
+inline std::string QueryBody(const std::string& query) {
+  std::string q = query;
+  while (!q.empty() && (q.back() == ';' || std::isspace(static_cast<unsigned char>(q.back())))) q.pop_back();
+  return q;
+}
+
+// An SQL identifier, double-quoted (case kept, '"' doubled).
+inline std::string QuoteIdentifier(std::string_view identifier) {
+  std::string out = "\"";
+  for (char ch : identifier) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + "\"";
+}
+
+// Throws SourceError with libpq's message after `what` ("lost the
+// connection: ..." and unavailable when the connection is gone).
+[[noreturn]] inline void PgFail(PGconn* conn, const std::string& what) {
+  const bool lost = PQstatus(conn) != CONNECTION_OK;
+  throw SourceError((lost ? "lost the connection: " : what) + Trim(PQerrorMessage(conn)), lost);
+}
+
+// Runs `sql`; anything but the `want` status is PgFail(conn, what).
+inline PgResult PgExec(PGconn* conn, const std::string& sql, ExecStatusType want = PGRES_COMMAND_OK,
+                       const std::string& what = "") {
+  PgResult r(PQexec(conn, sql.c_str()));
+  if (!r || PQresultStatus(r.get()) != want) PgFail(conn, what);
+  return r;
 }
 
 // A connection to the PostgreSQL database at `url`; with a secrets file

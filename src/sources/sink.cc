@@ -23,17 +23,11 @@ namespace {
 
 using columnar::DataType;
 
-std::string Quote(std::string_view identifier) {
-  std::string out = "\"";
-  for (char ch : identifier) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return out + "\"";
-}
-
 // "schema.name" -> "\"schema\".\"name\"".
 std::string QuoteTable(std::string_view name) {
   size_t dot = name.find('.');
-  if (dot == std::string_view::npos) return Quote(name);
-  return Quote(name.substr(0, dot)) + "." + Quote(name.substr(dot + 1));
+  if (dot == std::string_view::npos) return QuoteIdentifier(name);
+  return QuoteIdentifier(name.substr(0, dot)) + "." + QuoteIdentifier(name.substr(dot + 1));
 }
 
 const char* PostgresTypeOf(DataType type) {
@@ -125,15 +119,6 @@ void CheckKeyUnique(const columnar::Table& data, const std::vector<std::string>&
 
 
 
-PgResult Exec(PGconn* conn, const std::string& sql, ExecStatusType want = PGRES_COMMAND_OK) {
-  PgResult r(PQexec(conn, sql.c_str()));
-  if (!r || PQresultStatus(r.get()) != want) {
-    const bool lost = PQstatus(conn) != CONNECTION_OK;
-    throw SourceError(Trim(PQerrorMessage(conn)), lost);
-  }
-  return r;
-}
-
 // PostgreSQL's type of each column of ours, for binary COPY.
 Oid OidOf(DataType type) {
   switch (type) {
@@ -218,8 +203,8 @@ void AppendBinaryRow(std::string& out, const columnar::Batch& b, int64_t row) {
 
 void CopyInto(PGconn* conn, const std::string& target, const columnar::Table& data, bool binary) {
   std::string columns;
-  for (const columnar::Field& f : data.schema().fields()) columns += (columns.empty() ? "" : ", ") + Quote(f.name);
-  Exec(conn, "COPY " + target + " (" + columns + ") FROM STDIN" + (binary ? " WITH (FORMAT binary)" : ""), PGRES_COPY_IN);
+  for (const columnar::Field& f : data.schema().fields()) columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name);
+  PgExec(conn, "COPY " + target + " (" + columns + ") FROM STDIN" + (binary ? " WITH (FORMAT binary)" : ""), PGRES_COPY_IN);
   std::string chunk;
   if (binary) chunk.append("PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0", 19);  // signature, flags, extension length
   auto flush = [&] {
@@ -258,8 +243,8 @@ WriteResult WritePostgres(const std::string& url, const std::string& name, const
   const std::string table = QuoteTable(name);
   // Any throw below leaves the transaction open; closing the connection
   // rolls it back.
-  Exec(c, "BEGIN");
-  Exec(c, "SET LOCAL TIME ZONE 'UTC'");
+  PgExec(c, "BEGIN");
+  PgExec(c, "SET LOCAL TIME ZONE 'UTC'");
   {
     const char* param = name.c_str();
     PgResult r(PQexecParams(c, "SELECT to_regclass($1) IS NULL", 1, nullptr, &param, nullptr, nullptr, 0));
@@ -269,39 +254,39 @@ WriteResult WritePostgres(const std::string& url, const std::string& name, const
   if (result.created) {
     std::string columns;
     for (const columnar::Field& f : data.schema().fields()) {
-      columns += (columns.empty() ? "" : ", ") + Quote(f.name) + " " + PostgresTypeOf(f.type);
+      columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name) + " " + PostgresTypeOf(f.type);
     }
     if (options.mode == WriteMode::kUpsert) {
       std::string key;
-      for (const std::string& k : options.key) key += (key.empty() ? "" : ", ") + Quote(k);
+      for (const std::string& k : options.key) key += (key.empty() ? "" : ", ") + QuoteIdentifier(k);
       columns += ", PRIMARY KEY (" + key + ")";
     }
-    Exec(c, "CREATE TABLE " + table + " (" + columns + ")");
+    PgExec(c, "CREATE TABLE " + table + " (" + columns + ")");
   }
-  if (options.mode == WriteMode::kReplace && !result.created) Exec(c, "DELETE FROM " + table);
+  if (options.mode == WriteMode::kReplace && !result.created) PgExec(c, "DELETE FROM " + table);
   const bool binary = BinaryFits(c, name, data);
   if (options.mode != WriteMode::kUpsert || result.created) {
     CopyInto(c, table, data, binary);
   } else {
     // Into a temporary table, then update the matching rows and insert the rest.
-    Exec(c, "CREATE TEMP TABLE pipe_load (LIKE " + table + ") ON COMMIT DROP");
+    PgExec(c, "CREATE TEMP TABLE pipe_load (LIKE " + table + ") ON COMMIT DROP");
     CopyInto(c, "pipe_load", data, binary);
     std::string match, set, columns, from;
     for (const std::string& k : options.key) {
-      match += (match.empty() ? "" : " AND ") + std::string("t.") + Quote(k) + " IS NOT DISTINCT FROM l." + Quote(k);
+      match += (match.empty() ? "" : " AND ") + std::string("t.") + QuoteIdentifier(k) + " IS NOT DISTINCT FROM l." + QuoteIdentifier(k);
     }
     for (const columnar::Field& f : data.schema().fields()) {
-      columns += (columns.empty() ? "" : ", ") + Quote(f.name);
-      from += (from.empty() ? "" : ", ") + std::string("l.") + Quote(f.name);
+      columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name);
+      from += (from.empty() ? "" : ", ") + std::string("l.") + QuoteIdentifier(f.name);
       if (std::find(options.key.begin(), options.key.end(), f.name) == options.key.end()) {
-        set += (set.empty() ? "" : ", ") + Quote(f.name) + " = l." + Quote(f.name);
+        set += (set.empty() ? "" : ", ") + QuoteIdentifier(f.name) + " = l." + QuoteIdentifier(f.name);
       }
     }
-    if (!set.empty()) Exec(c, "UPDATE " + table + " AS t SET " + set + " FROM pipe_load AS l WHERE " + match);
-    Exec(c, "INSERT INTO " + table + " (" + columns + ") SELECT " + from + " FROM pipe_load AS l WHERE NOT EXISTS (SELECT 1 FROM " +
+    if (!set.empty()) PgExec(c, "UPDATE " + table + " AS t SET " + set + " FROM pipe_load AS l WHERE " + match);
+    PgExec(c, "INSERT INTO " + table + " (" + columns + ") SELECT " + from + " FROM pipe_load AS l WHERE NOT EXISTS (SELECT 1 FROM " +
                 table + " AS t WHERE " + match + ")");
   }
-  Exec(c, "COMMIT");
+  PgExec(c, "COMMIT");
   result.rows = data.num_rows();
   return result;
 }
@@ -370,10 +355,10 @@ WriteResult WriteSqlite(const std::string& url, const std::string& name, const c
   const auto& fields = data.schema().fields();
   if (result.created) {
     std::string columns;
-    for (const columnar::Field& f : fields) columns += (columns.empty() ? "" : ", ") + Quote(f.name) + " " + SqliteTypeOf(f.type);
+    for (const columnar::Field& f : fields) columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name) + " " + SqliteTypeOf(f.type);
     if (options.mode == WriteMode::kUpsert) {
       std::string key;
-      for (const std::string& k : options.key) key += (key.empty() ? "" : ", ") + Quote(k);
+      for (const std::string& k : options.key) key += (key.empty() ? "" : ", ") + QuoteIdentifier(k);
       columns += ", PRIMARY KEY (" + key + ")";
     }
     SqliteExec(db.get(), "CREATE TABLE " + table + " (" + columns + ")");
@@ -381,7 +366,7 @@ WriteResult WriteSqlite(const std::string& url, const std::string& name, const c
   if (options.mode == WriteMode::kReplace) SqliteExec(db.get(), "DELETE FROM " + table);
   std::string columns, marks, set, match;
   for (size_t i = 0; i < fields.size(); ++i) {
-    columns += (i ? ", " : "") + Quote(fields[i].name);
+    columns += (i ? ", " : "") + QuoteIdentifier(fields[i].name);
     marks += i ? ", ?" : "?";
   }
   auto insert = Prepare(db.get(), "INSERT INTO " + table + " (" + columns + ") VALUES (" + marks + ")");
@@ -390,11 +375,11 @@ WriteResult WriteSqlite(const std::string& url, const std::string& name, const c
   if (options.mode == WriteMode::kUpsert) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (std::find(options.key.begin(), options.key.end(), fields[i].name) != options.key.end()) continue;
-      set += (set.empty() ? "" : ", ") + Quote(fields[i].name) + " = ?";
+      set += (set.empty() ? "" : ", ") + QuoteIdentifier(fields[i].name) + " = ?";
       order.push_back(static_cast<int>(i));
     }
     for (const std::string& k : options.key) {
-      match += (match.empty() ? "" : " AND ") + Quote(k) + " IS ?";
+      match += (match.empty() ? "" : " AND ") + QuoteIdentifier(k) + " IS ?";
       order.push_back(*data.schema().IndexOf(k));
     }
     // Only key columns: nothing to update, a present row stays as it is.
