@@ -176,7 +176,8 @@ function GridTab({ dagId }) {
             href={`/ui/runs/${enc(r.run_id)}`} />
         ))}
       </div>
-      <div class="grid-body" ref={box} onScroll={(e) => setTop(e.currentTarget.scrollTop)} data-rows={data.tasks.length}>
+      <div class="grid-body" ref={box} onScroll={(e) => setTop(e.currentTarget.scrollTop)} data-rows={data.tasks.length}
+        style={{ height: `min(70vh, ${data.tasks.length * ROW_H + 8}px)` }}>
         <div style={{ height: `${data.tasks.length * ROW_H}px`, position: 'relative' }}>{rows}</div>
       </div>
     </div>

@@ -32,8 +32,13 @@ export function parseParam(param, text) {
 const show = (param) => (param.type === 'list' ? JSON.stringify(param.default) : param.default === null ? '' : String(param.default));
 
 export function TriggerForm({ dag, onClose }) {
-  const [values, setValues] = useState(Object.fromEntries(dag.params.map((p) => [p.name, show(p)])));
+  const [values, setValuesOnly] = useState(Object.fromEntries(dag.params.map((p) => [p.name, show(p)])));
   const [errors, setErrors] = useState({});
+  // An edited field's error goes until the next submit checks it again.
+  const setValues = (next) => {
+    setErrors(Object.fromEntries(Object.entries(errors).filter(([name]) => next[name] === values[name])));
+    setValuesOnly(next);
+  };
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
