@@ -187,6 +187,14 @@ class TaskContext {
 struct KnownColumns {
   bool exact = false;
   std::vector<std::pair<std::string, std::string>> columns;
+  // Columns that hold personal data (an ingest schema's `pii: true`, and the
+  // columns computed from them), each with the task that marked its source.
+  // A `mask` step clears a mark; export, train and online features refuse
+  // a marked column unless the task sets allow_pii.
+  std::map<std::string, std::string> pii;
+  // Set when columns whose names are not known carry personal data (a
+  // one_hot of a marked column): says what made them.
+  std::string pii_unnamed;
 
   // The known type of `name` ("" if unknown), or nullptr when it is not known.
   const std::string* TypeOf(std::string_view name) const {

@@ -48,6 +48,12 @@ void UseSecretsFile(const std::string& path);
 // $PIPE_SECRETS checked as UseSecretsFile checks a file ("" when unset).
 std::string SecretsFile();
 
+// The key of the `mask` step's hash: the rest of the secrets file's line
+// that starts "mask_key:" (libpq skips such a line: no port is
+// "mask_key"). "" when there is no secrets file or no such line; throws
+// SourceError when the key is shorter than 16 characters.
+std::string MaskKey();
+
 struct QueryOptions {
   int64_t batch_rows = 65536;            // rows per fetch and per table batch
   std::function<bool()> cancelled;       // checked between batches

@@ -34,7 +34,7 @@ const std::vector<std::string> kTopLevelKeys = {
 const std::vector<std::string> kTaskKeys = {
     "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
     "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue",
-    "map_over", "max_map_length"};
+    "map_over", "max_map_length", "allow_pii"};
 const std::vector<std::string> kDefaultsKeys = {"retries", "retry_delay", "retry_backoff",
                                                 "max_retry_delay", "timeout", "trigger_rule"};
 const std::vector<std::string> kTriggerRuleNames = {"all_success", "all_done",  "all_failed",
@@ -454,6 +454,7 @@ class Validator {
     if (const DocNode* env = node.Find("env"); env && !env->is_null()) ReadEnv(*env, is_shell, task, marks);
     ReadRetryKeys(node, task.retry, task.timeout, task.trigger_rule);
     if (auto v = Bool(node.Find("persist"), "persist")) task.persist = *v;
+    if (auto v = Bool(node.Find("allow_pii"), "allow_pii")) task.allow_pii = *v;
     if (const DocNode* q = node.Find("queue")) {
       if (auto name = String(q, "queue")) {
         const bool ok = !name->empty() && name->size() <= 64 && std::all_of(name->begin(), name->end(), [](char c) {

@@ -11,6 +11,7 @@
 #include "columnar/expr.h"
 #include "columnar/parallel.h"
 #include "kernels/kernels.h"
+#include "ml/mask.h"
 
 namespace pipeline::ml {
 
@@ -23,7 +24,7 @@ using nlohmann::json;
 
 const std::vector<std::string> kKinds = {"source",       "fill_nulls", "standardize", "min_max", "log1p",
                                          "label_encode", "one_hot",    "bucketize",   "derive",  "datetime_parts",
-                                         "select",       "drop",       "rename"};
+                                         "select",       "drop",       "rename",     "mask"};
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -60,6 +61,20 @@ std::vector<std::string> Names(const json& params, const std::string& step) {
 double Number(const json& params, const char* key, const std::string& step) {
   if (!params.contains(key) || !params[key].is_number()) throw ModelError(step + ": fitted params lack '" + key + "'");
   return params[key].get<double>();
+}
+
+// A mask step's rules: {"columns": [[NAME, RULE], ...]}.
+std::vector<std::pair<std::string, MaskRule>> MaskRules(const json& params) {
+  if (!params.contains("columns") || !params["columns"].is_array()) throw ModelError("mask: malformed fitted params");
+  std::vector<std::pair<std::string, MaskRule>> out;
+  for (const json& p : params["columns"]) {
+    std::string error;
+    std::optional<MaskRule> rule;
+    if (p.is_array() && p.size() == 2 && p[0].is_string()) rule = MaskFromJson(p[1], &error);
+    if (!rule) throw ModelError("mask: malformed fitted params");
+    out.emplace_back(p[0].get<std::string>(), *rule);
+  }
+  return out;
 }
 
 // The columns of one batch while the steps run.
@@ -277,6 +292,23 @@ void ApplyStep(const std::string& kind, const json& params, Work& w) {
     for (const auto& [from, to] : Pairs(params, "pairs", step)) {
       if (int idx = w.Find(from); idx >= 0) w.fields[idx].name = to;
     }
+  } else if (kind == "mask") {
+    for (const auto& [name, rule] : MaskRules(params)) {
+      int idx = w.Find(name);
+      if (idx < 0) continue;
+      if (rule.kind == MaskRule::Kind::kHash) {
+        // The key stays with the pipeline: a hashed column is not remade
+        // from request rows (no model can use it), and a raw one is dropped.
+        std::vector<int> keep;
+        for (int i = 0; i < static_cast<int>(w.fields.size()); ++i) {
+          if (i != idx) keep.push_back(i);
+        }
+        w.Keep(keep);
+        continue;
+      }
+      w.columns[idx] = Mask(*w.columns[idx], rule, "", name);
+      w.fields[idx].type = w.columns[idx]->type();
+    }
   }
 }
 
@@ -331,6 +363,10 @@ std::vector<Edge> Edges(const std::string& kind, const json& params) {
     }
   } else if (kind == "rename") {
     for (const auto& [from, to] : Pairs(params, "pairs", kind)) out.push_back({{to}, "", {from}, DataType::kString});
+  } else if (kind == "mask") {
+    for (const auto& [name, rule] : MaskRules(params)) {
+      out.push_back({{name}, "", {name}, rule.kind == MaskRule::Kind::kGeneralize ? DataType::kTimestamp : DataType::kString});
+    }
   }
   return out;
 }
@@ -364,6 +400,7 @@ TransformChain::TransformChain(const json& steps) {
     }
     json params = s.contains("params") ? s["params"] : json::object();
     if (!params.is_object()) throw ModelError(kind + ": malformed fitted params");
+    if (kind == "mask") MaskRules(params);  // its rules checked now, not on a request
     if (kind == "source" && params.contains("columns") && params["columns"].is_array()) {
       for (const json& c : params["columns"]) {
         auto type = columnar::ParseTypeName(c.value("type", ""));

@@ -206,6 +206,7 @@ void ColumnChecker::Set(const std::string& name, const std::string& type) {
 void ColumnChecker::Remove(const std::string& name) {
   if (!columns_) return;
   std::erase_if(columns_->columns, [&](const auto& c) { return c.first == name; });
+  columns_->pii.erase(name);
 }
 
 void ColumnChecker::Rename(const std::string& from, const std::string& to) {
@@ -213,6 +214,79 @@ void ColumnChecker::Rename(const std::string& from, const std::string& to) {
   for (auto& [n, t] : columns_->columns) {
     if (n == from) n = to;
   }
+  auto mark = columns_->pii.extract(from);
+  columns_->pii.erase(to);
+  if (mark) {
+    mark.key() = to;
+    columns_->pii.insert(std::move(mark));
+  }
+}
+
+void ColumnChecker::MarkPii(const std::string& name, const std::string& origin) {
+  if (columns_) columns_->pii[name] = origin;
+}
+
+void ColumnChecker::Derive(const std::string& target, const std::vector<std::string>& sources) {
+  if (!columns_) return;
+  std::string origin;
+  for (const std::string& s : sources) {
+    if (auto it = columns_->pii.find(s); it != columns_->pii.end()) {
+      origin = it->second;
+      break;
+    }
+  }
+  if (origin.empty()) {
+    columns_->pii.erase(target);
+  } else {
+    columns_->pii[target] = origin;
+  }
+}
+
+void ColumnChecker::Unmark(const std::string& name) {
+  if (columns_) columns_->pii.erase(name);
+}
+
+void ColumnChecker::AddUnknownFrom(const std::string& source, const std::string& what) {
+  if (!columns_) return;
+  columns_->exact = false;
+  if (auto it = columns_->pii.find(source); it != columns_->pii.end() && columns_->pii_unnamed.empty()) {
+    columns_->pii_unnamed = "the columns " + what + " made of '" + source + "' (" + it->second + ")";
+  }
+}
+
+void ColumnChecker::RefusePii(const TaskSpec& task, const std::optional<std::vector<std::string>>& names,
+                              const DocNode* at) {
+  if (!columns_ || task.allow_pii) return;
+  const Mark mark = at && at->mark().line > 0 ? at->mark() : fallback_;
+  const std::string how = "; mask it (a clean or transform step 'mask'), drop it, or set allow_pii: true on the task";
+  auto refuse = [&](const std::string& name) {
+    if (auto it = columns_->pii.find(name); it != columns_->pii.end()) {
+      diags_.Add(mark, context_ + ": column '" + name + "' is personal data (" + it->second + ")" + how);
+      return true;
+    }
+    return false;
+  };
+  bool unnamed = !columns_->pii_unnamed.empty();
+  if (names) {
+    for (const std::string& name : *names) {
+      if (!refuse(name) && unnamed && !TypeOf(name)) {
+        // A name validation does not know may be one of the unnamed columns.
+        diags_.Add(mark, context_ + ": column '" + name + "' may be one of " + columns_->pii_unnamed +
+                             ", which are personal data" + how);
+        unnamed = false;
+      }
+    }
+    return;
+  }
+  for (const auto& [name, origin] : columns_->pii) refuse(name);
+  RefuseUnnamedPii(task, at);
+}
+
+void ColumnChecker::RefuseUnnamedPii(const TaskSpec& task, const DocNode* at) {
+  if (!columns_ || task.allow_pii || columns_->pii_unnamed.empty()) return;
+  const Mark mark = at && at->mark().line > 0 ? at->mark() : fallback_;
+  diags_.Add(mark, context_ + ": " + columns_->pii_unnamed + " are personal data; mask the column before the " +
+                       "one_hot, drop them, or set allow_pii: true on the task");
 }
 
 void ColumnChecker::AddUnknown() {
@@ -226,6 +300,12 @@ void ColumnChecker::Select(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     const std::string* type = columns_->TypeOf(name);
     next.columns.emplace_back(name, type ? *type : "");
+    if (auto it = columns_->pii.find(name); it != columns_->pii.end()) {
+      next.pii.insert(*it);
+    } else if (!type && !columns_->pii_unnamed.empty()) {
+      // A column validation does not know may be one a one_hot of a marked column made.
+      next.pii[name] = columns_->pii_unnamed;
+    }
   }
   columns_ = std::move(next);
 }
@@ -237,8 +317,8 @@ std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key) {
   if (!sources::KindOf(*url)) {
     r.Error(r.Get(key), name + " must be a postgresql://... URL or sqlite:PATH");
   } else if (sources::HasPassword(*url)) {
-    r.Error(r.Get(key), name + " holds a password: a DAG file must not; give it in the environment (PGPASSWORD) or a "
-                               "password file (PGPASSFILE, ~/.pgpass)");
+    r.Error(r.Get(key), name + " holds a password: a DAG file must not; give it in the secrets file (--secrets or "
+                               "PIPE_SECRETS), the environment (PGPASSWORD) or ~/.pgpass");
   }
   return url;
 }

@@ -102,6 +102,22 @@ class ColumnChecker {
   // The table now has exactly `names` (select), with the types known of them.
   void Select(const std::vector<std::string>& names);
 
+  // Personal data (KnownColumns::pii). A column made from others (Derive)
+  // is marked when one of them is; a mask step clears the mark (Unmark).
+  void MarkPii(const std::string& name, const std::string& origin);
+  void Derive(const std::string& target, const std::vector<std::string>& sources);
+  void Unmark(const std::string& name);
+  bool IsPii(const std::string& name) const { return columns_ && columns_->pii.count(name); }
+  // Columns of names not known were made from `source` (one_hot): when it
+  // is marked, they carry personal data too.
+  void AddUnknownFrom(const std::string& source, const std::string& what);
+  // A task that must not receive personal data (export, train, online
+  // features): reports each marked column among `names` (every column of
+  // the table when nullopt), at `at`, unless the task sets allow_pii.
+  void RefusePii(const TaskSpec& task, const std::optional<std::vector<std::string>>& names, const DocNode* at);
+  // Reports the columns of names not known that carry personal data (KnownColumns::pii_unnamed).
+  void RefuseUnnamedPii(const TaskSpec& task, const DocNode* at);
+
   // The known type of a known column, else nullptr (no report).
   const std::string* TypeOf(const std::string& name) const { return columns_ ? columns_->TypeOf(name) : nullptr; }
   std::optional<KnownColumns> Result() const { return columns_; }

@@ -1,13 +1,16 @@
-// clean: drop_duplicates, drop_nulls, fill_nulls, clip, filter, cast — in
-// the order written, each on the table the previous step left.
+// clean: drop_duplicates, drop_nulls, fill_nulls, clip, filter, cast, mask,
+// drop_keys — in the order written, each on the table the previous step left.
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_set>
 #include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "columnar/compute.h"
+#include "columnar/csv.h"
+#include "columnar/parquet.h"
 #include "columnar/expr.h"
 #include "columnar/hash_group.h"
 #include "columnar/value_parse.h"
@@ -15,6 +18,7 @@
 #include "kernels/kernels.h"
 #include "ops/args.h"
 #include "ops/batches.h"
+#include "ops/mask_step.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -35,9 +39,21 @@ struct Step {
   std::vector<std::tuple<std::string, std::optional<double>, std::optional<double>>> clips;
   std::string expr;
   std::vector<std::pair<std::string, DataType>> casts;
+  MaskRules masks;
+  // drop_keys: the rows whose `key_column` value is in the table `keys_from`
+  // (an upstream task's id, else a .csv or .parquet file) go.
+  std::string key_column;
+  std::string keys_from;
 };
 
-const std::vector<std::string> kSteps = {"drop_duplicates", "drop_nulls", "fill_nulls", "clip", "filter", "cast"};
+const std::vector<std::string> kSteps = {"drop_duplicates", "drop_nulls", "fill_nulls", "clip",
+                                         "filter",          "cast",       "mask",       "drop_keys"};
+
+// drop_keys' `from`: a task id (letters, digits, '_') or a file path.
+bool IsTaskId(const std::string& s) {
+  return !s.empty() && s[0] >= 'a' && s[0] <= 'z' &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
 
 std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                                 Mark mark) {
@@ -103,6 +119,21 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
         for (const auto& [col, v] : value.entries()) {
           if (auto t = ParseType(*v, "cast of '" + col->text() + "'", sr)) s.casts.emplace_back(col->text(), *t);
         }
+      }
+    } else if (s.kind == "mask") {
+      s.masks = ParseMask(value, sr);
+    } else if (s.kind == "drop_keys") {
+      ArgReader k(value, context + ": drop_keys", diags, value.mark());  // {column: NAME, from: TASK_OR_FILE}
+      if (value.is_map()) {
+        if (auto c = k.String("column", true)) s.key_column = *c;
+        if (auto f = k.String("from", true)) {
+          s.keys_from = *f;
+          const bool file = f->ends_with(".csv") || f->ends_with(".parquet");
+          if (!IsTaskId(*f) && !file && !HasPlaceholder(*k.Get("from"))) {
+            k.Error(k.Get("from"), "'from' must be an upstream task's id or a .csv or .parquet file, not '" + *f + "'");
+          }
+        }
+        k.RejectUnknown({"column", "from"});
       }
     }
     steps.push_back(std::move(s));
@@ -257,6 +288,8 @@ class CleanOperator final : public Operator {
         c.Need(s.node, "cast", name);
         c.Set(name, std::string(columnar::TypeName(type)));
       }
+      if (s.kind == "mask") CheckMask(c, s.node, s.masks);
+      if (s.kind == "drop_keys") c.Need(s.node->Find("column"), "drop_keys", s.key_column);
     }
     return c.Result();
   }
@@ -274,7 +307,11 @@ class CleanOperator final : public Operator {
       for (const Step& s : *steps) {
         if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
         int64_t before = w.rows();
-        Apply(s, w, &fitted);
+        if (s.kind == "drop_keys") {
+          DropKeys(ctx, s, w);
+        } else {
+          Apply(s, w, &fitted);
+        }
         if (w.rows() != before) notes.push_back(s.kind + " -" + std::to_string(before - w.rows()));
       }
     } catch (const OpError& e) {
@@ -400,6 +437,79 @@ class CleanOperator final : public Operator {
         });
         w.Set(name, type, std::move(parts));
       }
+    } else if (s.kind == "mask") {
+      // Serving replays it on request rows (the fitted chain).
+      nlohmann::json step = ApplyMask(s.masks, w);
+      if (fitted) fitted->push_back(std::move(step));
+    }
+  }
+
+  // The keys to drop as a column of `type`: the `from` task's output or
+  // file, its column of the same name (cast when its type differs).
+  static ColumnPtr Keys(TaskContext& ctx, const Step& s, DataType type) {
+    columnar::TablePtr keys;
+    if (IsTaskId(s.keys_from)) {
+      keys = InputTable(ctx, s.keys_from);
+    } else {
+      const std::string path = ResolvePath(ctx, s.keys_from);
+      try {
+        if (s.keys_from.ends_with(".parquet")) {
+          keys = columnar::ReadParquetFile(path);
+        } else {
+          columnar::CsvOptions options;
+          options.types[s.key_column] = type;  // "0012" stays "0012" for a string key
+          keys = columnar::ReadCsvFiles({path}, options).table;
+        }
+      } catch (const std::exception& e) {  // a format error, or the file cannot be read
+        throw OpError("drop_keys: " + std::string(e.what()));
+      }
+    }
+    auto idx = keys->schema().IndexOf(s.key_column);
+    if (!idx) ThrowMissingColumn("drop_keys: from " + s.keys_from, s.key_column, keys->schema().names());
+    ColumnPtr column = columnar::ConcatColumn(*keys, *idx);
+    if (column->type() == type) return column;
+    int64_t bad = -1;
+    std::string text;
+    ColumnPtr cast = columnar::Cast(*column, type, &bad, &text);
+    if (!cast) {
+      throw OpError("drop_keys: from " + s.keys_from + ": key '" + text + "' (row " + std::to_string(bad + 1) +
+                    ") is not a " + std::string(columnar::TypeName(type)) + " like column '" + s.key_column + "'");
+    }
+    return cast;
+  }
+
+  // drop_keys: right to erasure, the rows of the listed keys go.
+  static void DropKeys(TaskContext& ctx, const Step& s, Batches& w) {
+    const int idx = w.Index(s.key_column, "drop_keys");
+    const DataType type = w.fields()[idx].type;
+    ColumnPtr keys = Keys(ctx, s, type);
+    std::unordered_set<std::string> listed;
+    for (int64_t r = 0; r < keys->length(); ++r) {
+      if (keys->IsValid(r)) listed.insert(KeyText(*keys, r));
+    }
+    std::vector<std::vector<uint64_t>> keep(static_cast<size_t>(w.num_batches()));
+    w.ForEach([&](int b) {
+      const Column& col = *w.batch(b).columns[idx];
+      const int64_t n = col.length();
+      keep[b] = NewBitmap(n, true);
+      for (int64_t r = 0; r < n; ++r) {
+        if (col.IsValid(r) && listed.count(KeyText(col, r))) columnar::ClearBit(keep[b].data(), r);
+      }
+    });
+    w.Keep(keep);
+  }
+
+  // A value's bytes (text for strings), equal for equal values of a type.
+  static std::string KeyText(const Column& c, int64_t r) {
+    switch (c.type()) {
+      case DataType::kString: return std::string(c.StringAt(r));
+      case DataType::kBool: return c.bools()[r] ? "1" : "0";
+      case DataType::kFloat64: {
+        double v = c.doubles()[r];
+        if (v == 0) v = 0;  // -0.0 is 0.0
+        return std::string(reinterpret_cast<const char*>(&v), 8);
+      }
+      default: return std::string(reinterpret_cast<const char*>(c.ints() + r), 8);
     }
   }
 };

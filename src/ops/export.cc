@@ -136,6 +136,7 @@ class ExportOperator final : public Operator {
     if (!args) return std::nullopt;
     for (const std::string& name : args->partition_by) c.Need(task.with->Find("partition_by"), "partition_by", name);
     for (const std::string& name : args->write.key) c.Need(task.with->Find("key"), "key", name);
+    c.RefusePii(task, std::nullopt, nullptr);  // every column leaves the pipeline
     return std::nullopt;
   }
 

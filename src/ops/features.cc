@@ -176,16 +176,33 @@ class FeaturesOperator final : public Operator {
       }
     }
     // The new columns, once every reference was checked against the input.
+    // A count says nothing of the values; every other feature is computed
+    // from a person's values and keeps their mark.
+    std::vector<std::string> made;
     for (const Aggregate& g : args->aggregates) {
       const std::string* source = c.TypeOf(g.column);
       c.Set(g.as, g.fn == "count" ? "int64" : g.fn == "last" ? (source ? *source : "") : "float64");
+      c.Derive(g.as, g.fn == "count" ? std::vector<std::string>{} : std::vector<std::string>{g.column});
+      made.push_back(g.as);
     }
     for (const Lag& l : args->lags) {
       c.Need(with.Find("lags"), "lag '" + l.as + "'", l.column);
       const std::string* source = c.TypeOf(l.column);
       c.Set(l.as, source ? *source : "");
+      c.Derive(l.as, {l.column});
+      made.push_back(l.as);
     }
-    if (!args->time_since_last.empty()) c.Set(args->time_since_last, "float64");
+    if (!args->time_since_last.empty()) {
+      c.Set(args->time_since_last, "float64");
+      c.Derive(args->time_since_last, {args->time});
+      made.push_back(args->time_since_last);
+    }
+    if (args->online) {
+      // The online store keeps the keys and these features, served to anyone with a viewer token.
+      std::vector<std::string> online = args->keys;
+      online.insert(online.end(), made.begin(), made.end());
+      c.RefusePii(task, online, with.Find("online"));
+    }
     return c.Result();
   }
 

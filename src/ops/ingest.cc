@@ -31,6 +31,7 @@ struct IngestArgs {
   bool new_files_only = false;  // path with incremental: true: the files not read before
   std::string format;  // "" = from the extension
   columnar::CsvOptions csv;
+  std::vector<std::string> pii;  // schema columns marked `pii: true`
   bool quarantine = false;
   double max_bad_rows = 0.01;
 };
@@ -74,10 +75,20 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
   if (auto f = r.Choice("format", {"csv", "jsonl", "parquet"})) a.format = *f;
   if (const DocNode* schema = r.Get("schema")) {
     if (!schema->is_map()) {
-      r.Error(schema, "'schema' must be a map of column -> type");
+      r.Error(schema, "'schema' must be a map of column -> type or {type: TYPE, pii: true}");
     } else {
       for (const auto& [key, value] : schema->entries()) {
-        if (auto t = ParseType(*value, "schema of column '" + key->text() + "'", r)) a.csv.types[key->text()] = *t;
+        const std::string what = "schema of column '" + key->text() + "'";
+        const DocNode* type = value.get();
+        if (value->is_map()) {  // {type: T, pii: BOOL}
+          ArgReader e(*value, context + ": " + what, diags, mark);
+          type = e.Get("type");
+          if (!type) e.Error(value.get(), "needs 'type'");
+          if (auto pii = e.Bool("pii"); pii && *pii) a.pii.push_back(key->text());
+          e.RejectUnknown({"type", "pii"});
+          if (!type) continue;
+        }
+        if (auto t = ParseType(*type, what, r)) a.csv.types[key->text()] = *t;
       }
     }
   }
@@ -181,6 +192,7 @@ class IngestOperator final : public Operator {
     if (!args || args->csv.types.empty()) return std::nullopt;
     KnownColumns known;
     for (const auto& [name, type] : args->csv.types) known.columns.emplace_back(name, std::string(columnar::TypeName(type)));
+    for (const std::string& name : args->pii) known.pii[name] = "pii: true in task '" + task.id + "'";
     return known;
   }
 

@@ -239,6 +239,19 @@ class TrainOperator final : public Operator {
       c.NeedType(split ? split->Find("by_time") : nullptr, "split.by_time", args->by_time, kTimeTypes,
                  "a timestamp or number");
     }
+    // What the model learns from: the target and the features (when not
+    // listed, every number and bool column but the split's time column).
+    std::vector<std::string> used = {args->target};
+    if (args->features) {
+      used.insert(used.end(), args->features->begin(), args->features->end());
+    } else if (auto known = c.Result()) {
+      for (const auto& [name, type] : known->columns) {
+        const bool feature = type.empty() || std::find(kFeatureTypes.begin(), kFeatureTypes.end(), type) != kFeatureTypes.end();
+        if (feature && name != args->target && name != args->by_time) used.push_back(name);
+      }
+      c.RefuseUnnamedPii(task, with.Find("target"));  // the columns a one_hot made would be features
+    }
+    c.RefusePii(task, used, args->features ? with.Find("features") : nullptr);
     return std::nullopt;
   }
 

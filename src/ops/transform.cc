@@ -16,6 +16,7 @@
 #include "ml/chain.h"
 #include "ops/args.h"
 #include "ops/batches.h"
+#include "ops/mask_step.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -27,7 +28,7 @@ using columnar::ColumnPtr;
 using columnar::DataType;
 
 const std::vector<std::string> kSteps = {"standardize", "min_max",  "log1p",  "label_encode",   "one_hot", "bucketize",
-                                         "derive",      "datetime_parts", "select", "drop", "rename"};
+                                         "derive",      "datetime_parts", "select", "drop", "rename", "mask"};
 const std::vector<std::string> kParts = {"hour", "dayofweek", "day", "month", "year"};
 
 struct Step {
@@ -45,6 +46,7 @@ struct Step {
   // derive: (name, expression).
   std::vector<std::pair<std::string, std::string>> derive;
   std::vector<std::string> names;  // select, drop
+  MaskRules masks;
 };
 
 // A step's columns: a list (in place) or a map {source: new name}.
@@ -141,6 +143,8 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
       } else {
         ParseColumns(value, s, sr);
       }
+    } else if (s.kind == "mask") {
+      s.masks = ParseMask(value, sr);
     }
     steps.push_back(std::move(s));
   });
@@ -187,6 +191,22 @@ nlohmann::json CategoryJson(const Column& c, int64_t row) {
   }
 }
 
+// The columns a derive expression reads: parsed, else (a template not yet
+// rendered) every known column its text names, so that a mark is never lost.
+std::vector<std::string> ReadColumns(const std::string& text, const ColumnChecker& c) {
+  try {
+    return columnar::Expr::Parse(text).Columns();
+  } catch (const columnar::FormatError&) {
+  }
+  std::vector<std::string> out;
+  if (auto known = c.Result()) {
+    for (const auto& [name, origin] : known->pii) {
+      if (text.find(name) != std::string::npos) out.push_back(name);
+    }
+  }
+  return out;
+}
+
 class TransformOperator final : public Operator {
  public:
   std::string_view name() const override { return "transform"; }
@@ -207,17 +227,20 @@ class TransformOperator final : public Operator {
       if (s.kind == "standardize" || s.kind == "min_max" || s.kind == "log1p") {
         for (const auto& [source, target] : s.columns) {
           if (c.NeedType(s.node, s.kind, source, kNumericTypes, "a number")) c.Set(target, "float64");
+          c.Derive(target, {source});
         }
       } else if (s.kind == "label_encode") {
         for (const auto& [source, target] : s.columns) {
           if (c.Need(s.node, s.kind, source) || !c.exact()) c.Set(target, "int64");
+          c.Derive(target, {source});
         }
       } else if (s.kind == "one_hot") {
         c.Need(s.node, s.kind, s.column);
-        c.AddUnknown();
+        c.AddUnknownFrom(s.column, "one_hot");
       } else if (s.kind == "bucketize") {
         c.NeedType(s.node, s.kind, s.column, kNumericTypes, "a number");
         c.Set(s.as, "int64");
+        c.Derive(s.as, {s.column});
       } else if (s.kind == "derive") {
         for (const auto& [name, text] : s.derive) {
           std::string type;
@@ -229,10 +252,14 @@ class TransformOperator final : public Operator {
             }
           }
           c.Set(name, type);
+          c.Derive(name, ReadColumns(text, c));
         }
       } else if (s.kind == "datetime_parts") {
         c.NeedType(s.node, s.kind, s.column, {"timestamp"}, "a timestamp");
-        for (const std::string& part : s.parts) c.Set(s.column + "_" + part, "int64");
+        for (const std::string& part : s.parts) {
+          c.Set(s.column + "_" + part, "int64");
+          c.Derive(s.column + "_" + part, {s.column});
+        }
       } else if (s.kind == "select") {
         for (const std::string& name : s.names) c.Need(s.node, "select", name);
         c.Select(s.names);
@@ -246,6 +273,8 @@ class TransformOperator final : public Operator {
           c.Need(s.node, "rename", from);
           c.Rename(from, to);
         }
+      } else if (s.kind == "mask") {
+        CheckMask(c, s.node, s.masks);
       }
     }
     return c.Result();
@@ -479,6 +508,8 @@ class TransformOperator final : public Operator {
         w.Rename(idx, to);
         params["pairs"].push_back({from, to});  // in order
       }
+    } else if (s.kind == "mask") {
+      params = ApplyMask(s.masks, w)["params"];
     }
     return params;
   }

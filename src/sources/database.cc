@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -344,6 +345,23 @@ std::string SecretsFile() {
   if (!env || !*env) return "";
   CheckSecretsFile(env);
   return env;
+}
+
+std::string MaskKey() {
+  const std::string path = SecretsFile();
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("mask_key:", 0) != 0) continue;
+    std::string key = line.substr(9);
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    if (key.size() < 16) {
+      throw SourceError("the mask_key in the secrets file " + path + " is shorter than 16 characters", false);
+    }
+    return key;
+  }
+  return "";
 }
 
 PgConn ConnectPostgres(const std::string& url) {

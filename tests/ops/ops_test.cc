@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/operator.h"
 #include "ops/data_operators.h"
+#include "ml/mask.h"
 #include "ops/table_io.h"
 #include "op_context.h"
 #include "test_util.h"
@@ -448,6 +449,81 @@ TEST_F(OpsTest, CleanErrorsNameTheStepAndColumn) {
             "fill_nulls: mean needs a numeric column, 's' is string");
   EXPECT_EQ(Check("clean", "{steps: [{dedupe: all}]}"),
             "1:11: task 't': clean: dedupe: unknown argument 'dedupe'\n");
+}
+
+// The secrets file of a test: PIPE_SECRETS names it until the end of the scope.
+class SecretsFileScope {
+ public:
+  SecretsFileScope(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    ::setenv("PIPE_SECRETS", path.c_str(), 1);
+  }
+  ~SecretsFileScope() { ::unsetenv("PIPE_SECRETS"); }
+};
+
+TEST_F(OpsTest, CleanMasksPersonalDataAndTheChainRecordsIt) {
+  const std::string key = "a-mask-key-of-32-characters-long";
+  SecretsFileScope secrets(dir_ / "secrets", "*:*:*:app:pw\nmask_key:" + key + "  \n");
+  TaskResult r = Run("clean", R"({steps: [{mask: {email: hash, born: {generalize: month}, zip: {truncate: 2},
+                                                  name: redact, id: hash}}]})",
+                     "id,email,born,zip,name\n7,a@x.org,1990-05-17T08:00:00Z,F-75011,Ann\n"
+                     "8,NA,1985-12-31T23:59:59Z,NA,NA\n9,a@x.org,NA,D-1000,Bo\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  const std::string a = ml::HmacSha256Hex(key, "a@x.org");
+  EXPECT_EQ(Dump(*out_), "id:string,email:string,born:timestamp,zip:string,name:string\n" +
+                             ml::HmacSha256Hex(key, "7") + "|" + a + "|1990-05-01 00:00:00|F-|REDACTED\n" +
+                             ml::HmacSha256Hex(key, "8") + "|NULL|1985-12-01 00:00:00|NULL|NULL\n" +
+                             ml::HmacSha256Hex(key, "9") + "|" + a + "|NULL|D-|REDACTED\n");
+  // Serving replays the rules (never the key).
+  nlohmann::json chain = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[1], nlohmann::json::parse(R"({"step": "mask", "params": {"columns": [["email", "hash"],
+      ["born", {"generalize": "month"}], ["zip", {"truncate": 2}], ["name", "redact"], ["id", "hash"]]}})"));
+  EXPECT_EQ(Read(dir_ / "t.log").find(key), std::string::npos);
+}
+
+TEST_F(OpsTest, MaskErrorsNameTheColumnAndTheKey) {
+  EXPECT_EQ(Run("transform", "{steps: [{mask: {email: hash}}]}", "email\na@x.org\n").error,
+            "mask: hash of column 'email' needs a key: add a line 'mask_key:SECRET' to the secrets file "
+            "(--secrets or PIPE_SECRETS)");
+  {
+    SecretsFileScope secrets(dir_ / "secrets", "mask_key:short\n");
+    EXPECT_EQ(Run("transform", "{steps: [{mask: {email: hash}}]}", "email\na@x.org\n").error,
+              "mask: the mask_key in the secrets file " + (dir_ / "secrets").string() + " is shorter than 16 characters");
+  }
+  EXPECT_EQ(Run("clean", "{steps: [{mask: {n: {truncate: 2}}}]}", "n\n12\n").error,
+            "mask: column 'n' is int64, truncate takes a string");
+  EXPECT_EQ(Run("clean", "{steps: [{mask: {nope: redact}}]}", "n\n12\n").error,
+            "mask: column 'nope' is not in the input (columns: n)");
+  EXPECT_EQ(Check("clean", "{steps: [{mask: {n: scramble}}]}"),
+            "1:21: task 't': clean: mask: column 'n': a mask is hash, redact, {truncate: N} or {generalize: day|month}\n");
+}
+
+TEST_F(OpsTest, CleanDropKeysFromAFileOrATask) {
+  // A string key keeps its leading zeros: the list is read with the column's type.
+  Write("erase.csv", "code,why\n007,asked\n0099,asked\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{drop_keys: {column: code, from: erase.csv}}]}",
+                  "code,v\n007,1\nabc,2\nNA,3\n0099,4\n7,5\n").ok);
+  EXPECT_EQ(Dump(*out_), "code:string,v:int64\nabc|2\nNULL|3\n7|5\n");
+  // From an upstream task's output.
+  ctx_ = std::make_unique<OpContext>("t", "{steps: [{drop_keys: {column: id, from: erase}}]}", dir_,
+                                     std::optional<std::string>("up"));
+  ctx_->SetInput("up", std::make_shared<ops::TableDataset>(columnar::ReadCsvText("id,v\n1,a\n2,b\n3,c\n", "in.csv").table));
+  ctx_->SetInput("erase", std::make_shared<ops::TableDataset>(columnar::ReadCsvText("id\n3\n1\n", "e.csv").table));
+  TaskResult r = ops_.Find("clean")->Execute(*ctx_);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Dump(*dynamic_cast<const ops::TableDataset&>(*ctx_->output()).table()), "id:int64,v:string\n2|b\n");
+  EXPECT_EQ(r.metrics.summary, "1 steps, drop_keys -2 rows");
+  // Errors name the list.
+  Write("bad.csv", "id\nx\n");
+  EXPECT_EQ(Run("clean", "{steps: [{drop_keys: {column: id, from: bad.csv}}]}", "id\n1\n").error,
+            "drop_keys: " + (dir_ / "bad.csv").string() + ":2: column id: 'x' is not of type int64");
+  Write("other.csv", "user\n1\n");
+  EXPECT_EQ(Run("clean", "{steps: [{drop_keys: {column: id, from: other.csv}}]}", "id\n1\n").error,
+            "drop_keys: " + (dir_ / "other.csv").string() + ": column id declared in the schema is not in the file");
+  EXPECT_EQ(Run("clean", "{steps: [{drop_keys: {column: id, from: nothere.csv}}]}", "id\n1\n").error,
+            "drop_keys: cannot open " + (dir_ / "nothere.csv").string() + ": No such file or directory");
 }
 
 // ---------------------------------------------------------------- transform
