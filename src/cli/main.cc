@@ -29,6 +29,7 @@ int ExitCodeFor(pipeline::ErrorCode code) {
 int main(int argc, char** argv) {
   CLI::App app{"pipectl: validate and run DAG pipelines, inspect runs and logs"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand too
   GlobalOptions g;
   app.add_option("--db", g.db, "state database: sqlite:PATH or postgresql://... (default $PIPE_DB, "
                                "else sqlite:$PIPE_HOME/state.db)");
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
   std::string secrets;
   app.add_option("--secrets", secrets,
-                 "PostgreSQL passwords for ingest and export, in libpq's password-file format (mode 600; "
+                 "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (mode 600; "
                  "default $PIPE_SECRETS)");
   std::function<int()> action;
 

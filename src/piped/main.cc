@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
                  "YAML file of settings (dags, db, listen, workers, max_connections, tokens_file, secrets_file, grace)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--secrets", config.secrets_file,
-                 "PostgreSQL passwords for ingest and export, in libpq's password-file format (mode 600; "
+                 "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (mode 600; "
                  "default $PIPE_SECRETS)");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
   app.add_option("--name", config.name,
@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
   worker->add_option("--db", worker_config.db, "the shared database: postgresql://... (default $PIPE_DB)");
   std::string worker_secrets;
   worker->add_option("--secrets", worker_secrets,
-                     "PostgreSQL passwords for ingest and export, in libpq's password-file format (default $PIPE_SECRETS)");
+                     "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (default $PIPE_SECRETS)");
   worker->add_option("--queues", worker_config.queues, "queues to serve, comma-separated (default: default)");
   worker->add_option("--slots", worker_config.slots, "tries at once (default: the core count)")
       ->check(CLI::Range(1, 4096));

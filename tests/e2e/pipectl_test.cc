@@ -468,6 +468,62 @@ TEST_F(PipectlTest, IncrementalIngestOfALandingFolderReadsEachFileOnce) {
   EXPECT_EQ(counts->batch(0).columns[1]->ints()[0], 3);
 }
 
+TEST_F(PipectlTest, PersonalDataIsRefusedUnmaskedAndHashedAsAnIndependentHmacSays) {
+  // Given users with personal columns, a suppression list and a secrets
+  // file holding the mask key, then an export of the raw columns is refused
+  // before anything runs, and the masked pipeline writes each kept user's
+  // email as HMAC-SHA256 under that key, checked with Python's hmac module.
+  Write("users.csv", "id,email,zip,salary\n1,ann@x.org,75011,10.5\n2,bo@y.com,10115,20\n3,cy@z.net,NA,30\n"
+                     "4,ann@x.org,75012,40\n");
+  Write("erase.csv", "id\n2\n");
+  const std::string key = "e2e-mask-key-0123456789";
+  fs::path secrets = Write("secrets", "mask_key:" + key + "\n");
+  fs::permissions(secrets, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string ingest =
+      "dag: users\ntasks:\n"
+      "  users:\n    op: ingest\n    with:\n      path: users.csv\n"
+      "      schema: {id: int64, email: {type: string, pii: true}, zip: {type: string, pii: true}, salary: {type: float64, pii: true}}\n";
+  fs::path raw = Write("raw.yaml", ingest + "  out: {op: export, depends_on: [users], with: {path: out.csv}}\n");
+  Result refused = Pipectl({"validate", raw.string()});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find(raw.string() + ":8:3: task 'out': export: column 'email' is personal data (pii: true in task "
+                             "'users'); mask it (a clean or transform step 'mask'), drop it, or set allow_pii: true on the task"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(Pipectl({"run", raw.string()}).exit_code, 2);
+  EXPECT_FALSE(fs::exists(dir_ / "out.csv"));
+
+  fs::path masked = Write("masked.yaml", ingest +
+                                             "  private:\n    op: clean\n    depends_on: [users]\n    with:\n      steps:\n"
+                                             "        - drop_keys: {column: id, from: erase.csv}\n"
+                                             "        - mask: {email: hash, zip: {truncate: 2}}\n"
+                                             "  narrow: {op: transform, depends_on: [private], with: {steps: [drop: [salary]]}}\n"
+                                             "  out: {op: export, depends_on: [narrow], with: {path: out.csv}}\n");
+  json run = RunDag(masked, {"--secrets", secrets.string()});
+  ASSERT_EQ(run["state"], "success") << run.dump();
+  Write("expect_hashes.py",
+        "import csv, hashlib, hmac, sys\n"
+        "key = sys.argv[1].encode()\n"
+        "erased = {r['id'] for r in csv.DictReader(open('erase.csv'))}\n"
+        "print('id,email,zip')\n"
+        "for r in csv.DictReader(open('users.csv')):\n"
+        "    if r['id'] in erased: continue\n"
+        "    zip = '' if r['zip'] == 'NA' else r['zip'][:2]\n"
+        "    print(','.join([r['id'], hmac.new(key, r['email'].encode(), hashlib.sha256).hexdigest(), zip]))\n");
+  pid_t py = pipeline::testing_util::SpawnProcess({"/usr/bin/python3", (dir_ / "expect_hashes.py").string(), key}, {},
+                                                  dir_ / "expected.csv", dir_ / "py.err", dir_, false);
+  int status = 0;
+  waitpid(py, &status, 0);
+  ASSERT_EQ(status, 0) << ReadFile(dir_ / "py.err");
+  EXPECT_EQ(ReadFile(dir_ / "out.csv"), ReadFile(dir_ / "expected.csv"));
+  // The key is in no log.
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / ".pipe")) {
+    if (entry.is_regular_file() && entry.path().extension() == ".log") {
+      EXPECT_EQ(ReadFile(entry.path()).find(key), std::string::npos) << entry.path();
+    }
+  }
+}
+
 TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
   // Given a run, then the DAG file edited, then `runs rerun` runs the text
   // and the params of that run, not the file's new text or its defaults.
