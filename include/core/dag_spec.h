@@ -49,6 +49,8 @@ struct TaskSpec {
   bool persist = true;
   std::string queue = "default";              // which workers may run it (piped worker --queues)
   bool allow_pii = false;                     // may receive columns marked pii (export, train, online features)
+  bool cache = false;                         // reuse an earlier try's output made from the same inputs
+  std::optional<Duration> cache_ttl;          // an older cached output is not reused
   std::optional<std::string> input;           // resolved data input (with.input or the single upstream producer)
   std::optional<MapOver> map_over;            // one instance per item, made when the run reaches the task
   int max_map_length = 10000;

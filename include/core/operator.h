@@ -3,6 +3,7 @@
 // store or the thread pool: everything a try needs comes through TaskContext.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +76,18 @@ struct ArtifactInfo {
   std::string schema_json;   // the table's columns and types; "{}" for reports
   int64_t row_count = 0;
   std::string content_hash;  // "xxh3:HEX" of the file's bytes
+  // Lineage: what the try had read when it wrote this, a JSON array of
+  // {"artifact": {"run", "task", "name", "hash"}} | {"file": {"path", "hash"}}
+  // | {"query": {"source", "query", "watermark"}} (TaskContext::NoteInput).
+  std::string inputs_json = "[]";
+  std::string cache_key = {};  // TaskContext::cache_key when it was written
+};
+
+// What an earlier try whose work had the same cache key left (`cache: true`).
+struct CachedWork {
+  std::string run_id;
+  std::string task_id;
+  std::vector<ArtifactInfo> artifacts;
 };
 
 // A model version a `train` try registers (docs/models.md); the registry
@@ -177,6 +190,28 @@ class TaskContext {
   // The high-water mark that the last successful try of this DAG's task
   // stored (TaskResult::watermark), or nullopt before any.
   virtual std::optional<std::string> Watermark() { return std::nullopt; }
+
+  // `cache: true`: whether this execution may reuse earlier results
+  // (`pipectl run --no-cache` says no), and the newest successful try of any
+  // run whose work had `key`, not older than `ttl` when given.
+  virtual bool cache_enabled() const { return true; }
+  virtual std::optional<CachedWork> FindCached(const std::string& /*key*/, std::optional<Duration> /*ttl*/) {
+    return std::nullopt;
+  }
+
+  // Lineage: what this try read, one JSON object each (ArtifactInfo::
+  // inputs_json), noted by the operators as they read (ops/table_io.h) and
+  // recorded with every artifact the try writes after. Once each.
+  void NoteInput(const std::string& json) {
+    if (std::find(noted_inputs_.begin(), noted_inputs_.end(), json) == noted_inputs_.end()) noted_inputs_.push_back(json);
+  }
+  const std::vector<std::string>& noted_inputs() const { return noted_inputs_; }
+  // `cache: true`: the key of this try's work (set before it runs), recorded
+  // with its artifacts so that a later try with the same key can reuse them.
+  std::string cache_key;
+
+ private:
+  std::vector<std::string> noted_inputs_;
 };
 
 // What validation knows of a table's columns before anything runs: names
@@ -227,6 +262,11 @@ class Operator {
   // have no effect a user can see until Execute() acts on it, and is
   // destroyed unused when the try never starts. nullptr: nothing to prepare.
   virtual std::unique_ptr<PreparedTry> Prepare(TaskContext& /*ctx*/) const { return nullptr; }
+  // `cache: true`: what the output depends on besides the operator, its
+  // rendered arguments and its input tables (the content of the files it
+  // reads, a model version), as text for the cache key; nullopt when the
+  // output cannot be reused this time, with the reason in `why`.
+  virtual std::optional<std::string> CacheInputs(TaskContext& /*ctx*/, std::string* /*why*/) const { return ""; }
   // Runs one try. Must return promptly once ctx.cancel() fires. May throw
   // pipeline::Error for unexpected failures; the executor fails the try.
   virtual TaskResult Execute(TaskContext& ctx) const = 0;

@@ -45,6 +45,8 @@ struct ExecutorOptions {
   // result comes back through the store; a cancel or timeout reaches the
   // worker through the store too). Unset: every task runs here.
   std::optional<std::vector<std::string>> local_queues;
+  // false: tasks with `cache: true` run anyway (`pipectl run --no-cache`).
+  bool use_cache = true;
 };
 
 // One task state change, as observers see it.

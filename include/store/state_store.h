@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 struct DagRecord {
   std::string dag_id;
@@ -120,6 +120,10 @@ struct ArtifactRecord {
   int64_t row_count = 0;
   std::string content_hash;
   TimePoint created_at;
+  // Lineage: what the try that wrote it had read (ArtifactInfo::inputs_json).
+  std::string inputs_json = "[]";
+  // `cache: true`: the key of what made it ("" when not cached).
+  std::string cache_key = {};
 };
 
 // One version of a registered model (the model registry; docs/models.md).
@@ -383,6 +387,10 @@ class StateStore {
 
   virtual void PutArtifact(const ArtifactRecord& artifact) = 0;
   virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;
+  // The artifacts of the newest task try whose artifacts carry `cache_key`,
+  // created at or after `not_before` (a cache_ttl), of a task that ended in
+  // success; empty when there is none.
+  virtual std::vector<ArtifactRecord> FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) = 0;
 
   // The model registry. CreateModelVersion stores `v` as the next version of
   // v.name (1 for a new name) in one transaction and returns that number.

@@ -16,6 +16,7 @@
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
 #include "store/state_store.h"
+#include "views/lineage_view.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
 #include "views/table_view.h"
@@ -324,6 +325,8 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/models/{name}/versions/{version}",
       "POST /api/v1/models/{name}/predict",
       "GET /api/v1/features/{task_id}/{key}",
+      "GET /api/v1/lineage/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
+      "GET /api/v1/lineage/models/{name}/versions/{version}",
       "GET /v2/health/ready",
       "GET /v2/models/{name}",
       "GET /v2/models/{name}/ready",
@@ -888,6 +891,17 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     return Json(200, views::ModelVersionJson(*v, store_.GetModelAliases(p[3])));
   }
   if (m == "GET" && is({"api", "v1", "features", "*", "*"})) return OnlineFeatures(req, p[3], p[4]);
+  if (m == "GET" && is({"api", "v1", "lineage", "runs", "*", "tasks", "*", "artifacts", "*"})) {
+    RequireRunId(p[4]);
+    RequireTaskId(p[6]);
+    if (!IsName(p[8])) throw Error::InvalidArgument("invalid artifact name " + Quoted(p[8]));
+    if (!store_.GetRun(p[4])) throw Error::NotFound("no run '" + p[4] + "'");
+    return Json(200, views::ArtifactLineageJson(store_, p[4], p[6], p[8]));
+  }
+  if (m == "GET" && is({"api", "v1", "lineage", "models", "*", "versions", "*"})) {
+    RequireModelName(p[4]);
+    return Json(200, views::ModelLineageJson(store_, p[4], PathVersion(p[6])));
+  }
   if (predicts) return Serve(req, m, p);
   return ErrorResponse(404, "not_found", "no route for " + m + " " + Quoted(req.path));
 }

@@ -19,6 +19,7 @@ struct RunOptions {
   std::string file;
   std::vector<std::string> params;  // "k=v"
   int workers = 0;
+  bool no_cache = false;  // tasks with `cache: true` run anyway
 };
 int Run(const GlobalOptions& g, const RunOptions& options);
 
@@ -28,6 +29,7 @@ struct RerunOptions {
   std::string run_id;
   bool same_data = false;  // refused for now: needs ingest snapshots
   int workers = 0;
+  bool no_cache = false;
 };
 int Rerun(const GlobalOptions& g, const RerunOptions& options);
 
@@ -68,6 +70,12 @@ int Backfill(const GlobalOptions& g, const BackfillOptions& options);
 int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options);
 int ShowRunRemote(const GlobalOptions& g, const std::string& run_id);
 int LogsRemote(const GlobalOptions& g, const LogsOptions& options);
+
+// `pipectl lineage REF`: what an artifact (RUN_ID/TASK[/NAME]) or a model
+// version (NAME:VERSION, NAME@ALIAS, NAME) was made from, back to its
+// sources (models_cmd.cc); also through the daemon.
+int Lineage(const GlobalOptions& g, const std::string& ref);
+int LineageRemote(const GlobalOptions& g, const std::string& ref);
 
 // The model registry (models_cmd.cc); list and show also through the daemon.
 struct ModelsShowOptions {

@@ -14,6 +14,8 @@
 #include "core/error.h"
 #include "dag/params.h"
 #include "dag/yaml_reader.h"
+#include "store/model_ref.h"
+#include "views/lineage_view.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
 
@@ -325,6 +327,51 @@ int ModelsListRemote(const GlobalOptions& g) {
     models.push_back(std::move(summary));
   }
   std::cout << views::ModelsTable(models);
+  return kExitOk;
+}
+
+int LineageRemote(const GlobalOptions& g, const std::string& ref) {
+  ApiClient client = Client(g);
+  int rc = kExitOk;
+  std::string target;
+  if (size_t slash = ref.find('/'); slash != std::string::npos) {
+    std::string rest = ref.substr(slash + 1), name = "output";
+    if (size_t second = rest.find('/'); second != std::string::npos) {
+      name = rest.substr(second + 1);
+      rest = rest.substr(0, second);
+    }
+    target = "/api/v1/lineage/runs/" + ref.substr(0, slash) + "/tasks/" + rest + "/artifacts/" + name;
+  } else {
+    std::string error;
+    auto model = ParseModelRef(ref, &error);
+    if (!model) {
+      std::cerr << "pipectl: '" << ref << "' is neither RUN_ID/TASK[/ARTIFACT] nor a model (" << error << ")\n";
+      return kExitUsage;
+    }
+    int version = model->version;
+    if (version == 0) {  // an alias (production for a bare name), else the latest version
+      json summary = Call(client, "GET", "/api/v1/models/" + model->name, "", &rc);
+      if (rc != kExitOk) return rc;
+      const std::string alias = model->alias.empty() ? "production" : model->alias;
+      const json aliases = summary.value("aliases", json::object());
+      if (aliases.contains(alias)) {
+        version = aliases[alias].get<int>();
+      } else if (model->alias.empty()) {
+        version = summary.value("latest_version", 0);
+      } else {
+        std::cerr << "pipectl: model '" << model->name << "' has no alias '" << alias << "'\n";
+        return kExitFailed;
+      }
+    }
+    target = "/api/v1/lineage/models/" + model->name + "/versions/" + std::to_string(version);
+  }
+  json tree = Call(client, "GET", target, "", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << tree.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << views::LineageText(tree);
+  }
   return kExitOk;
 }
 

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   run->add_option("--param,-p", run_options.params, "NAME=VALUE, overrides a parameter")->allow_extra_args(false);
   run->add_option("--workers", run_options.workers, "tasks at once (default: the core count)")
       ->check(CLI::Range(1, 4096));
+  run->add_flag("--no-cache", run_options.no_cache, "run tasks with cache: true instead of reusing earlier results");
   run->callback([&] { action = [&] { return Run(g, run_options); }; });
 
   auto* runs = app.add_subcommand("runs", "list and show runs");
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   RerunOptions rerun_options;
   runs_rerun->add_option("RUN_ID", rerun_options.run_id)->required();
   runs_rerun->add_flag("--same-data", rerun_options.same_data, "also the same input data (needs ingest snapshots)");
+  runs_rerun->add_flag("--no-cache", rerun_options.no_cache, "run tasks with cache: true instead of reusing earlier results");
   runs_rerun->add_option("--workers", rerun_options.workers, "tasks at once (default: the core count)")
       ->check(CLI::Range(1, 4096));
   runs_rerun->callback([&] { action = [&] { return Rerun(g, rerun_options); }; });
@@ -140,6 +142,12 @@ int main(int argc, char** argv) {
   models_rollback->add_option("--alias", rollback_options.alias, "the alias (default production)");
   models_rollback->callback([&] { action = [&] { return ModelsRollback(g, rollback_options); }; });
 
+  std::string lineage_ref;
+  auto* lineage = app.add_subcommand("lineage", "what an artifact or a model version was made from, back to its sources");
+  lineage->add_option("REF", lineage_ref, "RUN_ID/TASK[/ARTIFACT] (default output), or a model NAME:VERSION, "
+                                          "NAME@ALIAS, NAME")->required();
+  lineage->callback([&] { action = [&] { return Lineage(g, lineage_ref); }; });
+
   PredictOptions predict_options;
   auto* predict = app.add_subcommand("predict", "score raw rows with a deployed model (NAME, NAME@ALIAS, NAME:VERSION)");
   predict->add_option("MODEL", predict_options.model)->required();
@@ -154,7 +162,8 @@ int main(int argc, char** argv) {
 
   // The global options are accepted after the subcommand too.
   for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_rerun, runs_cancel, logs, trigger, dags_list, dags_show,
-                        dags_pause, dags_unpause, backfill, models_list, models_show, models_alias, models_rollback}) {
+                        dags_pause, dags_unpause, backfill, models_list, models_show, models_alias, models_rollback,
+                        lineage}) {
     sub->add_flag("--json", g.json, "machine-readable output");
     sub->add_option("--db", g.db, "state database URL");
     sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");

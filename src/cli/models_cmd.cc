@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "core/names.h"
+#include "views/lineage_view.h"
 #include "views/model_view.h"
 
 namespace pipeline::cli {
@@ -37,6 +38,18 @@ int ModelsList(const GlobalOptions& g) {
     return kExitOk;
   }
   std::cout << views::ModelsTable(models);
+  return kExitOk;
+}
+
+int Lineage(const GlobalOptions& g, const std::string& ref) {
+  if (UseServer(g)) return LineageRemote(g, ref);
+  auto store = OpenStore(g);
+  json tree = views::LineageJson(*store, ref);
+  if (g.json) {
+    PrintJson(tree);
+  } else {
+    std::cout << views::LineageText(tree);
+  }
   return kExitOk;
 }
 

@@ -64,7 +64,8 @@ bool SplitParam(const std::string& text, std::pair<std::string, std::string>* ou
 }  // namespace
 
 static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
-                   const ParamValues& params, int workers, SignalCanceller& signals, const std::string& rerun_of);
+                   const ParamValues& params, int workers, bool use_cache, SignalCanceller& signals,
+                   const std::string& rerun_of);
 
 int Run(const GlobalOptions& g, const RunOptions& options) {
   SignalCanceller signals;  // first: the threads started below inherit the mask
@@ -93,7 +94,7 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
 
   std::unique_ptr<StateStore> store = OpenStore(g);
   const int version = store->PutDagVersion(dag, SystemClock::Default()->Now());
-  return Execute(g, *store, dag, version, *params, options.workers, signals, "");
+  return Execute(g, *store, dag, version, *params, options.workers, !options.no_cache, signals, "");
 }
 
 int Rerun(const GlobalOptions& g, const RerunOptions& options) {
@@ -119,14 +120,15 @@ int Rerun(const GlobalOptions& g, const RerunOptions& options) {
               << "' no longer loads with this pipectl\n";
     return kExitUsage;
   }
-  return Execute(g, *store, *loaded.dag, old->dag_version, ParamsFromJson(old->params_json), options.workers, signals,
-                 old->run_id);
+  return Execute(g, *store, *loaded.dag, old->dag_version, ParamsFromJson(old->params_json), options.workers,
+                 !options.no_cache, signals, old->run_id);
 }
 
 // Runs `dag` (stored as `version`) once with `params`, printing progress and
 // the task table (or the run's JSON); `rerun_of` names the run it repeats.
 static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
-                   const ParamValues& params, int workers, SignalCanceller& signals, const std::string& rerun_of) {
+                   const ParamValues& params, int workers, bool use_cache, SignalCanceller& signals,
+                   const std::string& rerun_of) {
   StateStore* store = &store_ref;
   SystemClock& clock = *SystemClock::Default();
   TimePoint now = clock.Now();
@@ -144,6 +146,7 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
 
   ExecutorOptions exec_options;
   exec_options.workers = workers;
+  exec_options.use_cache = use_cache;
   // Absolute, so that `pipectl logs` finds the files from any folder.
   exec_options.log_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "logs").string();
   exec_options.artifact_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "artifacts").string();

@@ -34,7 +34,7 @@ const std::vector<std::string> kTopLevelKeys = {
 const std::vector<std::string> kTaskKeys = {
     "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
     "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue",
-    "map_over", "max_map_length", "allow_pii"};
+    "map_over", "max_map_length", "allow_pii", "cache", "cache_ttl"};
 const std::vector<std::string> kDefaultsKeys = {"retries", "retry_delay", "retry_backoff",
                                                 "max_retry_delay", "timeout", "trigger_rule"};
 const std::vector<std::string> kTriggerRuleNames = {"all_success", "all_done",  "all_failed",
@@ -455,6 +455,7 @@ class Validator {
     ReadRetryKeys(node, task.retry, task.timeout, task.trigger_rule);
     if (auto v = Bool(node.Find("persist"), "persist")) task.persist = *v;
     if (auto v = Bool(node.Find("allow_pii"), "allow_pii")) task.allow_pii = *v;
+    ReadCacheKeys(node, task);
     if (const DocNode* q = node.Find("queue")) {
       if (auto name = String(q, "queue")) {
         const bool ok = !name->empty() && name->size() <= 64 && std::all_of(name->begin(), name->end(), [](char c) {
@@ -470,6 +471,28 @@ class Validator {
     }
     if (const DocNode* m = node.Find("map_over")) ReadMapOver(*m, task, marks);
     if (auto n = Int(node.Find("max_map_length"), "max_map_length", 1)) task.max_map_length = int(*n);
+  }
+
+  // `cache: true` (operators that produce a table) and `cache_ttl`.
+  void ReadCacheKeys(const DocNode& node, TaskSpec& task) {
+    const DocNode* cache = node.Find("cache");
+    if (auto v = Bool(cache, "cache")) task.cache = *v;
+    const Operator* op = ops_.Find(task.op);
+    if (task.cache && op && !op->produces_table()) {
+      diags_.Add(cache->mark(), "cache is for operators that produce a table (ingest, validate, clean, transform, "
+                                "features, predict), not " + Quote(task.op));
+    }
+    if (const DocNode* t = node.Find("cache_ttl")) {
+      if (auto v = DurationValue(t, "cache_ttl")) {
+        if (!task.cache) {
+          diags_.Add(t->mark(), "cache_ttl needs cache: true");
+        } else if (v->count() == 0) {
+          diags_.Add(t->mark(), "cache_ttl must be greater than 0");
+        } else {
+          task.cache_ttl = *v;
+        }
+      }
+    }
   }
 
   // `map_over`: a list of scalars, "{{ params.NAME }}" naming a list

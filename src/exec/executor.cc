@@ -338,6 +338,7 @@ class Executor::RunExecution {
         run_, (fs::path(ex_.options_.artifact_root) / dag_.id / run_.run_id / spec.id).string(),
         ex_.clock_, &ex_.ops_);
     ctx->SetMapped(MappedReads(idx));
+    ctx->SetCacheEnabled(ex_.options_.use_cache);
     return ctx;
   }
 

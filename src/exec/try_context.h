@@ -109,8 +109,21 @@ class TryContext final : public TaskContext {
 
   void RecordArtifact(const ArtifactInfo& a) override {
     store_.PutArtifact({run_id_, task_.id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash,
-                        clock_.Now()});
+                        clock_.Now(), a.inputs_json, a.cache_key});
     if (a.name == "output") output_hash_ = a.content_hash;
+  }
+
+  void SetCacheEnabled(bool enabled) { cache_enabled_ = enabled; }
+  bool cache_enabled() const override { return cache_enabled_; }
+  std::optional<CachedWork> FindCached(const std::string& key, std::optional<Duration> ttl) override {
+    const TimePoint not_before = ttl ? clock_.Now() - *ttl : TimePoint{};
+    std::vector<ArtifactRecord> found = store_.FindCachedArtifacts(key, not_before);
+    if (found.empty()) return std::nullopt;
+    CachedWork work{found.front().run_id, found.front().task_id, {}};
+    for (const ArtifactRecord& r : found) {
+      work.artifacts.push_back({r.name, r.uri, r.schema_json, r.row_count, r.content_hash, r.inputs_json, r.cache_key});
+    }
+    return work;
   }
   // The content hash of the output table this try persisted, "" if none.
   const std::string& output_hash() const { return output_hash_; }
@@ -118,7 +131,7 @@ class TryContext final : public TaskContext {
   std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
     for (const ArtifactRecord& r : store_.ListArtifacts(run_id_)) {
       if (r.task_id == task_id && r.name == name) {
-        return ArtifactInfo{r.name, r.uri, r.schema_json, r.row_count, r.content_hash};
+        return ArtifactInfo{r.name, r.uri, r.schema_json, r.row_count, r.content_hash, r.inputs_json, r.cache_key};
       }
     }
     return std::nullopt;
@@ -181,6 +194,7 @@ class TryContext final : public TaskContext {
   std::mutex* outputs_mu_;
   StateStore& store_;
   bool record_processes_;
+  bool cache_enabled_ = true;
   std::string run_id_;
   std::string dag_id_;
   int dag_version_;

@@ -2,6 +2,7 @@
 // drop_keys — in the order written, each on the table the previous step left.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <unordered_set>
 #include <variant>
@@ -294,6 +295,31 @@ class CleanOperator final : public Operator {
     return c.Result();
   }
 
+  // drop_keys' lists (a task's output, a file) and the key of a hash mask.
+  std::optional<std::string> CacheInputs(TaskContext& ctx, std::string* why) const override {
+    Diagnostics diags(ctx.task().id);
+    auto steps = ParseCleanArgs(ctx.args(), "clean", diags, ctx.task().mark);
+    if (!steps) return "";
+    std::string out;
+    for (const Step& s : *steps) {
+      if (s.kind == "mask") out += MaskCacheInput(s.masks);
+      if (s.kind != "drop_keys") continue;
+      if (IsTaskId(s.keys_from)) {
+        auto artifact = ctx.FindArtifact(s.keys_from, "output");
+        if (!artifact || artifact->content_hash.empty()) {
+          *why = "drop_keys reads task '" + s.keys_from + "', whose output is not persisted";
+          return std::nullopt;
+        }
+        out += s.keys_from + "=" + artifact->content_hash + "\n";
+      } else {
+        const std::string path = ResolvePath(ctx, s.keys_from);
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(path, ec)) out += path + "=" + FileHash(path) + "\n";
+      }
+    }
+    return out;
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto steps = ParseCleanArgs(ctx.args(), "clean", diags, ctx.task().mark);
@@ -463,6 +489,7 @@ class CleanOperator final : public Operator {
       } catch (const std::exception& e) {  // a format error, or the file cannot be read
         throw OpError("drop_keys: " + std::string(e.what()));
       }
+      NoteFile(ctx, path);
     }
     auto idx = keys->schema().IndexOf(s.key_column);
     if (!idx) ThrowMissingColumn("drop_keys: from " + s.keys_from, s.key_column, keys->schema().names());

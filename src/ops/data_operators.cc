@@ -9,14 +9,14 @@
 namespace pipeline {
 
 void RegisterDataOperators(OperatorRegistry& registry) {
-  registry.Register(ops::MakeIngestOperator());
-  registry.Register(ops::MakeValidateOperator());
-  registry.Register(ops::MakeCleanOperator());
-  registry.Register(ops::MakeTransformOperator());
-  registry.Register(ops::MakeFeaturesOperator());
+  registry.Register(ops::Cached(ops::MakeIngestOperator()));
+  registry.Register(ops::Cached(ops::MakeValidateOperator()));
+  registry.Register(ops::Cached(ops::MakeCleanOperator()));
+  registry.Register(ops::Cached(ops::MakeTransformOperator()));
+  registry.Register(ops::Cached(ops::MakeFeaturesOperator()));
   registry.Register(ops::MakeExportOperator());
   registry.Register(ops::MakeTrainOperator());
-  registry.Register(ops::MakePredictOperator());
+  registry.Register(ops::Cached(ops::MakePredictOperator()));
   registry.Register(ops::MakeServeOperator());
   registry.Register(ops::MakeMonitorOperator());
 }

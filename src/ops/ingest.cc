@@ -196,6 +196,29 @@ class IngestOperator final : public Operator {
     return known;
   }
 
+  // The files' contents; a database's rows and an incremental read's new
+  // rows cannot be known before reading.
+  std::optional<std::string> CacheInputs(TaskContext& ctx, std::string* why) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseIngestArgs(ctx.args(), "ingest", diags, ctx.task().mark);
+    if (!args) return "";  // Execute reports it
+    if (!args->source.empty()) {
+      *why = "a database's rows may change between runs";
+      return std::nullopt;
+    }
+    if (args->new_files_only) {
+      *why = "an incremental read depends on the files read before";
+      return std::nullopt;
+    }
+    std::string out;
+    for (const std::string& f : ExpandPath(ResolvePath(ctx, args->path))) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(f, ec)) continue;  // Execute reports it
+      out += f + "=" + FileHash(f) + "\n";
+    }
+    return out;
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto args = ParseIngestArgs(ctx.args(), "ingest", diags, ctx.task().mark);
@@ -246,6 +269,10 @@ class IngestOperator final : public Operator {
     }
     if (format == "parquet") input_bytes *= 3;
     std::shared_ptr<columnar::SpillFile> spill = SpillIfLarge(ctx, input_bytes);
+    // Lineage: each file by its content (incremental reads hashed them already).
+    for (const std::string& f : files) {
+      NoteFile(ctx, f, seen.contains(f) ? seen[f].get<std::string>() : std::string());
+    }
 
     columnar::TablePtr table;
     columnar::TablePtr quarantine;
@@ -380,6 +407,7 @@ class IngestOperator final : public Operator {
       return TaskResult::Failure(e.what());
     }
     if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+    NoteQuery(ctx, sources::Redacted(args.source), query, mark);
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = table->num_rows();
     result.metrics.rows_out = table->num_rows();

@@ -55,6 +55,20 @@ void CheckMask(ColumnChecker& c, const DocNode* node, const MaskRules& rules) {
   }
 }
 
+std::string MaskCacheInput(const MaskRules& rules) {
+  for (const auto& [name, rule] : rules) {
+    if (rule.kind != ml::MaskRule::Kind::kHash) continue;
+    std::string key;
+    try {
+      key = sources::MaskKey();
+    } catch (const std::exception&) {
+      // ApplyMask reports it.
+    }
+    return "mask_key=" + ml::HmacSha256Hex(key, "pipe cache key") + "\n";
+  }
+  return "";
+}
+
 nlohmann::json ApplyMask(const MaskRules& rules, Batches& w) {
   std::string key;
   bool hashes = false;

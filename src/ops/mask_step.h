@@ -28,4 +28,8 @@ void CheckMask(ColumnChecker& c, const DocNode* node, const MaskRules& rules);
 // the step as a fitted chain records it. Throws OpError.
 nlohmann::json ApplyMask(const MaskRules& rules, Batches& w);
 
+// For a cache key (`cache: true`): what the rules' output depends on beyond
+// them, the key of a hash (as an HMAC of a constant, not the key itself).
+std::string MaskCacheInput(const MaskRules& rules);
+
 }  // namespace pipeline::ops

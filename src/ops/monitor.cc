@@ -207,9 +207,16 @@ class MonitorOperator final : public Operator {
   static columnar::TablePtr Load(TaskContext& ctx, const Source& s) {
     if (!s.task.empty()) return InputTable(ctx, s.task);
     const std::string path = ResolvePath(ctx, s.path);
-    if (path.size() > 8 && path.compare(path.size() - 8, 8, ".parquet") == 0) return columnar::ReadParquetFile(path);
-    if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) return columnar::ReadCsvFiles({path}).table;
-    throw OpError("monitor: " + s.path + ": a reference or current file must be .parquet or .csv");
+    columnar::TablePtr table;
+    if (path.size() > 8 && path.compare(path.size() - 8, 8, ".parquet") == 0) {
+      table = columnar::ReadParquetFile(path);
+    } else if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) {
+      table = columnar::ReadCsvFiles({path}).table;
+    } else {
+      throw OpError("monitor: " + s.path + ": a reference or current file must be .parquet or .csv");
+    }
+    NoteFile(ctx, path);
+    return table;
   }
 
   // The column's values as doubles (numbers and timestamps): the column's

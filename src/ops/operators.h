@@ -20,6 +20,8 @@ std::unique_ptr<Operator> MakeTrainOperator();
 std::unique_ptr<Operator> MakePredictOperator();
 std::unique_ptr<Operator> MakeServeOperator();
 std::unique_ptr<Operator> MakeMonitorOperator();
+// `op` with `cache: true` honoured (reusing an earlier try's artifacts).
+std::unique_ptr<Operator> Cached(std::unique_ptr<Operator> op);
 
 // What a data operator throws for a problem with the data or a value that
 // only shows when the task runs (a missing column, a value that does not

@@ -61,6 +61,19 @@ class PredictOperator final : public Operator {
     return c.Result();
   }
 
+  // The model version the reference names now (an alias may have moved).
+  std::optional<std::string> CacheInputs(TaskContext& ctx, std::string* why) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParsePredictArgs(ctx.args(), "predict", diags, ctx.task().mark);
+    if (!args) return "";
+    std::optional<RegisteredModel> found = ctx.FindModel(args->model);
+    if (!found) {
+      *why = "no model version '" + args->model + "' yet";
+      return std::nullopt;
+    }
+    return found->model.name + ":" + std::to_string(found->version) + "=" + found->model.content_hash;
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto args = ParsePredictArgs(ctx.args(), "predict", diags, ctx.task().mark);

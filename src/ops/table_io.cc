@@ -45,10 +45,17 @@ columnar::TablePtr MappedInputTable(TaskContext& ctx, const std::string& task_id
 
 columnar::TablePtr InputTable(TaskContext& ctx, const std::string& task_id) {
   if (int count = ctx.MappedInstances(task_id); count > 0) return MappedInputTable(ctx, task_id, count);
+  auto artifact = ctx.FindArtifact(task_id, "output");
+  // Lineage: the table by its persisted artifact's hash ("" when it was not persisted).
+  ctx.NoteInput(nlohmann::json{{"artifact",
+                                {{"run", ctx.run_id()},
+                                 {"task", task_id},
+                                 {"name", "output"},
+                                 {"hash", artifact ? artifact->content_hash : ""}}}}
+                    .dump());
   if (auto data = ctx.Input(task_id)) {
     if (auto* t = dynamic_cast<const TableDataset*>(data.get())) return t->table();
   }
-  auto artifact = ctx.FindArtifact(task_id, "output");
   if (!artifact) {
     throw Error::NotFound("the output of task '" + task_id +
                           "' is neither in memory nor persisted (was it run with persist: false "
@@ -119,7 +126,8 @@ ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const 
   } catch (const columnar::FormatError& e) {
     throw Error::Internal("cannot write " + path + ": " + e.what());
   }
-  ArtifactInfo info{name, path, SchemaJson(table.schema()), table.num_rows(), FileHash(path)};
+  ArtifactInfo info{name, path, SchemaJson(table.schema()), table.num_rows(), FileHash(path), NotedInputsJson(ctx),
+                    ctx.cache_key};
   ctx.RecordArtifact(info);
   return info;
 }
@@ -136,9 +144,31 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw Error::Unavailable("cannot rename " + tmp + ": " + ec.message());
-  ArtifactInfo info{name, path, "{}", 0, FileHash(path)};
+  ArtifactInfo info{name, path, "{}", 0, FileHash(path), NotedInputsJson(ctx), ctx.cache_key};
   ctx.RecordArtifact(info);
   return info;
+}
+
+void NoteFile(TaskContext& ctx, const std::string& path, std::string hash) {
+  std::error_code ec;
+  const std::string absolute = fs::absolute(path, ec).lexically_normal().string();
+  if (hash.empty()) hash = FileHash(path);
+  ctx.NoteInput(nlohmann::json{{"file", {{"path", absolute}, {"hash", hash}}}}.dump());
+}
+
+void NoteQuery(TaskContext& ctx, const std::string& source, const std::string& query,
+               const std::optional<std::string>& watermark) {
+  ctx.NoteInput(nlohmann::json{{"query",
+                                {{"source", source},
+                                 {"query", query},
+                                 {"watermark", watermark ? nlohmann::json(*watermark) : nlohmann::json(nullptr)}}}}
+                    .dump());
+}
+
+std::string NotedInputsJson(const TaskContext& ctx) {
+  std::string out = "[";
+  for (const std::string& input : ctx.noted_inputs()) out += (out.size() > 1 ? "," : "") + input;
+  return out + "]";
 }
 
 nlohmann::json FittedChain(const columnar::Table& table) {

@@ -50,6 +50,15 @@ nlohmann::json FittedChain(const columnar::Table& table);
 // `table`'s metadata with `steps` appended to its fitted chain.
 std::map<std::string, std::string> WithFittedSteps(const columnar::Table& table, const nlohmann::json& steps);
 
+// Lineage (TaskContext::NoteInput): a file the try read, by its absolute
+// path and content hash (computed when not given); a database query, by its
+// source URL (without a password), text and the mark it read past.
+void NoteFile(TaskContext& ctx, const std::string& path, std::string hash = "");
+void NoteQuery(TaskContext& ctx, const std::string& source, const std::string& query,
+               const std::optional<std::string>& watermark);
+// What the try noted so far, as a JSON array (ArtifactInfo::inputs_json).
+std::string NotedInputsJson(const TaskContext& ctx);
+
 // {"columns":[{"name":..,"type":..},...]}
 std::string SchemaJson(const columnar::Schema& schema);
 // "xxh3:0123456789abcdef" of the file's bytes.

@@ -564,7 +564,7 @@ class TrainOperator final : public Operator {
       fs::remove(tmp, ec);
       throw;
     }
-    ArtifactInfo info{"model", path, "{}", 0, FileHash(path)};
+    ArtifactInfo info{"model", path, "{}", 0, FileHash(path), NotedInputsJson(ctx), ctx.cache_key};
     ctx.RecordArtifact(info);
     return info;
   }

@@ -280,6 +280,17 @@ class TransformOperator final : public Operator {
     return c.Result();
   }
 
+  // The key of a hash mask.
+  std::optional<std::string> CacheInputs(TaskContext& ctx, std::string* /*why*/) const override {
+    Diagnostics diags(ctx.task().id);
+    auto steps = ParseTransformArgs(ctx.args(), "transform", diags, ctx.task().mark);
+    std::string out;
+    if (steps) {
+      for (const Step& s : *steps) out += MaskCacheInput(s.masks);
+    }
+    return out;
+  }
+
   TaskResult Execute(TaskContext& ctx) const override {
     Diagnostics diags(ctx.task().id);
     auto steps = ParseTransformArgs(ctx.args(), "transform", diags, ctx.task().mark);

@@ -313,6 +313,12 @@ CREATE TABLE watermarks (
   PRIMARY KEY (dag_id, task_id)
 );
 )sql",
+    // Version 10: lineage (what each artifact was made from) and the cache key.
+    R"sql(
+ALTER TABLE artifacts ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE artifacts ADD COLUMN cache_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX artifacts_cache ON artifacts(cache_key, created_at) WHERE cache_key <> '';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1273,16 +1279,27 @@ int64_t PostgresStore::LatestTransitionId() {
   });
 }
 
+namespace {
+
+ArtifactRecord ArtifactOf(const pqxx::row& r) {
+  return {r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+          r[4].as<std::string>(), r[5].as<int64_t>(),     r[6].as<std::string>(), Time(r[7]),
+          r[8].as<std::string>(), r[9].as<std::string>()};
+}
+
+}  // namespace
+
 void PostgresStore::PutArtifact(const ArtifactRecord& a) {
   impl_->Run("put artifact", [&](pqxx::work& tx) {
     tx.exec_params(
         "INSERT INTO artifacts(run_id, task_id, name, uri, schema_json, row_count, content_hash, "
-        "created_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8) "
+        "created_at, inputs, cache_key) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
         "ON CONFLICT(run_id, task_id, name) DO UPDATE SET uri = excluded.uri, "
         "schema_json = excluded.schema_json, row_count = excluded.row_count, "
-        "content_hash = excluded.content_hash, created_at = excluded.created_at",
+        "content_hash = excluded.content_hash, created_at = excluded.created_at, "
+        "inputs = excluded.inputs, cache_key = excluded.cache_key",
         a.run_id, a.task_id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash,
-        ToMicros(a.created_at));
+        ToMicros(a.created_at), a.inputs_json, a.cache_key);
   });
 }
 
@@ -1290,12 +1307,28 @@ std::vector<ArtifactRecord> PostgresStore::ListArtifacts(const std::string& run_
   return impl_->Read("list artifacts", [&](pqxx::transaction_base& tx) {
     std::vector<ArtifactRecord> out;
     for (const auto& r : tx.exec_params(
-             "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at "
-             "FROM artifacts WHERE run_id = $1 ORDER BY task_id, name",
+             "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at, inputs, "
+             "cache_key FROM artifacts WHERE run_id = $1 ORDER BY task_id, name",
              run_id)) {
-      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
-                     r[6].as<std::string>(), Time(r[7])});
+      out.push_back(ArtifactOf(r));
+    }
+    return out;
+  });
+}
+
+std::vector<ArtifactRecord> PostgresStore::FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) {
+  return impl_->Read("find cached artifacts", [&](pqxx::transaction_base& tx) {
+    std::vector<ArtifactRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT a.run_id, a.task_id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash, a.created_at, "
+             "a.inputs, a.cache_key FROM artifacts a JOIN ("
+             "  SELECT c.run_id, c.task_id FROM artifacts c JOIN task_instances t "
+             "    ON t.run_id = c.run_id AND t.task_id = c.task_id AND t.state = 'success' "
+             "  WHERE c.cache_key = $1 AND c.created_at >= $2 ORDER BY c.created_at DESC LIMIT 1"
+             ") newest ON a.run_id = newest.run_id AND a.task_id = newest.task_id "
+             "WHERE a.cache_key = $1 ORDER BY a.name",
+             cache_key, ToMicros(not_before))) {
+      out.push_back(ArtifactOf(r));
     }
     return out;
   });

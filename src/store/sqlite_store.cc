@@ -213,6 +213,12 @@ CREATE TABLE watermarks (
   PRIMARY KEY (dag_id, task_id)
 );
 )sql",
+    // Version 10: lineage (what each artifact was made from) and the cache key.
+    R"sql(
+ALTER TABLE artifacts ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE artifacts ADD COLUMN cache_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX artifacts_cache ON artifacts(cache_key, created_at) WHERE cache_key <> '';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1076,24 +1082,45 @@ void SqliteStore::PutArtifact(const ArtifactRecord& a) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,
               "INSERT INTO artifacts(run_id, task_id, name, uri, schema_json, row_count, "
-              "content_hash, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+              "content_hash, created_at, inputs, cache_key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
               "ON CONFLICT(run_id, task_id, name) DO UPDATE SET uri = excluded.uri, "
               "schema_json = excluded.schema_json, row_count = excluded.row_count, "
-              "content_hash = excluded.content_hash, created_at = excluded.created_at");
+              "content_hash = excluded.content_hash, created_at = excluded.created_at, "
+              "inputs = excluded.inputs, cache_key = excluded.cache_key");
   s.Bind(1, a.run_id).Bind(2, a.task_id).Bind(3, a.name).Bind(4, a.uri).Bind(5, a.schema_json)
-      .Bind(6, a.row_count).Bind(7, a.content_hash).Bind(8, a.created_at).Run();
+      .Bind(6, a.row_count).Bind(7, a.content_hash).Bind(8, a.created_at).Bind(9, a.inputs_json)
+      .Bind(10, a.cache_key).Run();
 }
 
 std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,
-              "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at "
-              "FROM artifacts WHERE run_id = ?1 ORDER BY task_id, name");
+              "SELECT run_id, task_id, name, uri, schema_json, row_count, content_hash, created_at, inputs, "
+              "cache_key FROM artifacts WHERE run_id = ?1 ORDER BY task_id, name");
   s.Bind(1, run_id);
   std::vector<ArtifactRecord> out;
   while (s.Step()) {
     out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6),
-                   s.Time(7)});
+                   s.Time(7), s.Text(8), s.Text(9)});
+  }
+  return out;
+}
+
+std::vector<ArtifactRecord> SqliteStore::FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT a.run_id, a.task_id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash, a.created_at, "
+              "a.inputs, a.cache_key FROM artifacts a JOIN ("
+              "  SELECT c.run_id, c.task_id FROM artifacts c JOIN task_instances t "
+              "    ON t.run_id = c.run_id AND t.task_id = c.task_id AND t.state = 'success' "
+              "  WHERE c.cache_key = ?1 AND c.created_at >= ?2 ORDER BY c.created_at DESC LIMIT 1"
+              ") newest ON a.run_id = newest.run_id AND a.task_id = newest.task_id "
+              "WHERE a.cache_key = ?1 ORDER BY a.name");
+  s.Bind(1, cache_key).Bind(2, not_before);
+  std::vector<ArtifactRecord> out;
+  while (s.Step()) {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6),
+                   s.Time(7), s.Text(8), s.Text(9)});
   }
   return out;
 }

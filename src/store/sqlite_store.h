@@ -63,6 +63,7 @@ class SqliteStore final : public StateStore {
   int64_t LatestTransitionId() override;
   void PutArtifact(const ArtifactRecord& artifact) override;
   std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
+  std::vector<ArtifactRecord> FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) override;
 
   int CreateModelVersion(const ModelVersionRecord& v) override;
   std::vector<ModelSummary> ListModels() override;

@@ -524,6 +524,66 @@ TEST_F(PipectlTest, PersonalDataIsRefusedUnmaskedAndHashedAsAnIndependentHmacSay
   }
 }
 
+TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsFile) {
+  // Given a DAG whose data tasks say cache: true, then a second run reuses
+  // their outputs, a changed source byte runs them again, --no-cache runs
+  // them anyway, and every model version's lineage reaches the source file.
+  std::string csv = "x,y\n";
+  for (int i = 0; i < 50; ++i) csv += std::to_string(i) + "," + std::to_string(3 * i + 1) + "\n";
+  Write("data.csv", csv);
+  fs::path dag = Write("fit.yaml", "dag: fit\ntasks:\n"
+                                   "  load: {op: ingest, cache: true, with: {path: data.csv}}\n"
+                                   "  prep: {op: transform, cache: true, cache_ttl: 1h, depends_on: [load], with: {steps: [standardize: {x: xs}]}}\n"
+                                   "  model: {op: train, depends_on: [prep], with: {model: linear_regression, target: y, features: [xs], name: lin}}\n");
+  auto summaries = [&](const json& run) {
+    return Task(run, "load")["metrics"]["summary"].get<std::string>() + " | " +
+           Task(run, "prep")["metrics"]["summary"].get<std::string>();
+  };
+  json first = RunDag(dag);
+  ASSERT_EQ(first["state"], "success") << first.dump();
+  const std::string first_id = first["run_id"];
+  EXPECT_EQ(summaries(first), "2 columns from 1 file | 1 steps, 3 columns");
+  json second = RunDag(dag);
+  ASSERT_EQ(second["state"], "success") << second.dump();
+  EXPECT_EQ(summaries(second), "cached from " + first_id + "/load | cached from " + first_id + "/prep");
+  EXPECT_NE(Pipectl({"logs", second["run_id"], "prep"}).out.find("cache: reused the result of " + first_id + "/prep"),
+            std::string::npos);
+  // The cached output is the same file, read by the train task of the second run.
+  EXPECT_EQ(Task(second, "prep")["artifacts"][0]["uri"], Task(first, "prep")["artifacts"][0]["uri"]);
+  EXPECT_EQ(Task(second, "model")["state"], "success");
+  json no_cache = RunDag(dag, {"--no-cache"});
+  EXPECT_EQ(summaries(no_cache), "2 columns from 1 file | 1 steps, 3 columns");
+  csv[csv.size() - 2] = '9';  // one byte of the last row's y
+  Write("data.csv", csv);
+  json changed = RunDag(dag);
+  EXPECT_EQ(summaries(changed), "2 columns from 1 file | 1 steps, 3 columns");
+
+  // Version 2 was trained in the second run on the cached table: its lineage
+  // goes through the first run's load to the file as it was then.
+  Result text = Pipectl({"lineage", "lin:2"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::string second_id = second["run_id"];
+  EXPECT_NE(text.out.find("model lin:2 (run " + second_id + ", task model)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("└─ " + second_id + "/prep/output  50 rows"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("└─ " + first_id + "/load/output  50 rows"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("└─ file " + (dir_ / "data.csv").string() + "  xxh3:"), std::string::npos) << text.out;
+  Result as_json = Pipectl({"lineage", "lin:4", "--json"});
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  json tree = json::parse(as_json.out);
+  EXPECT_EQ(tree["kind"], "model");
+  const json& prep = tree["inputs"][0];
+  EXPECT_EQ(prep["task"], "prep");
+  EXPECT_EQ(prep["schema"]["columns"][2]["name"], "xs");
+  const json& file = prep["inputs"][0]["inputs"][0];
+  EXPECT_EQ(file["kind"], "file");
+  EXPECT_EQ(file["path"], (dir_ / "data.csv").string());
+  // The file's hash then and now: version 4 saw the changed file, version 1 the first.
+  json v1 = json::parse(Pipectl({"lineage", "lin:1", "--json"}).out);
+  EXPECT_NE(v1["inputs"][0]["inputs"][0]["inputs"][0]["hash"], file["hash"]);
+  EXPECT_EQ(Pipectl({"lineage", "lin:9"}).exit_code, 1);
+  EXPECT_EQ(Pipectl({"lineage", first_id + "/nope"}).exit_code, 1);
+}
+
 TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
   // Given a run, then the DAG file edited, then `runs rerun` runs the text
   // and the params of that run, not the file's new text or its defaults.

@@ -120,6 +120,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
     tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
     tx.exec("DROP TABLE watermarks");  // version 9
+    tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -147,6 +148,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("ALTER TABLE runs DROP COLUMN coordinator, DROP COLUMN coordinator_until, DROP COLUMN cancel_requested");
     tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
     tx.exec("DROP TABLE watermarks");  // version 9
+    tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

@@ -100,6 +100,8 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "ALTER TABLE task_instances DROP COLUMN map_index; "
                            "ALTER TABLE task_instances DROP COLUMN map_item; "  // version 8
                            "DROP TABLE watermarks; "                            // version 9
+                           "DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs; "
+                           "ALTER TABLE artifacts DROP COLUMN cache_key; "  // version 10
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

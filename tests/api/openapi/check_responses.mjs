@@ -691,6 +691,17 @@ async function main() {
   if (withTable) {
     await check('a table artifact as a document', 'GET', `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/output`, { token: V, expect: 400 });
     await check('an unknown artifact', 'GET', `/api/v1/runs/${r}/tasks/${withTable.task_id}/artifacts/nope`, { token: V, expect: 404 });
+    const lineage = `/api/v1/lineage/runs/${r}/tasks/${withTable.task_id}/artifacts/output`;
+    const tree = await check('an artifact\'s lineage', 'GET', lineage, { token: V, expect: 200 });
+    if (tree?.json && (tree.json.kind !== 'artifact' || tree.json.task !== withTable.task_id)) {
+      report(false, 'an artifact\'s lineage starts at the artifact', [JSON.stringify(tree.json)]);
+    }
+    await checkHead('an artifact\'s lineage', lineage, { token: V, stableLength: true });
+    await check('lineage, no token', 'GET', lineage, { expect: 401 });
+    await check('lineage of an unknown artifact', 'GET', `/api/v1/lineage/runs/${r}/tasks/${withTable.task_id}/artifacts/nope`, { token: V, expect: 404 });
+    await check('lineage of an unknown run', 'GET', `/api/v1/lineage/runs/no-such-run/tasks/${withTable.task_id}/artifacts/output`, { token: V, expect: 404 });
+    await check('lineage, a bad artifact name', 'GET', `/api/v1/lineage/runs/${r}/tasks/${withTable.task_id}/artifacts/Bad`, { token: V, expect: 400, paramsInvalid: true });
+    await check('lineage, POST', 'POST', lineage, { token: A, expect: 405 });
   }
 
   // Cancel and clear: the error cases, and an ended run.
@@ -784,6 +795,12 @@ async function main() {
     await check('version 0', 'GET', `/api/v1/models/${m}/versions/0`, { token: V, expect: 400, paramsInvalid: true });
     await check('version abc', 'GET', `/api/v1/models/${m}/versions/abc`, { token: V, expect: 400, paramsInvalid: true });
     await check('a version of an unknown model', 'GET', '/api/v1/models/no_such_model/versions/1', { token: V, expect: 404 });
+    const modelLineage = await check('a model version\'s lineage', 'GET', `/api/v1/lineage/models/${m}/versions/1`, { token: V, expect: 200 });
+    if (modelLineage?.json && (modelLineage.json.kind !== 'model' || modelLineage.json.inputs.length === 0)) {
+      report(false, 'a model version\'s lineage names its training table', [JSON.stringify(modelLineage.json)]);
+    }
+    await check('lineage of a version that never was', 'GET', `/api/v1/lineage/models/${m}/versions/99`, { token: V, expect: 404 });
+    await check('lineage of version 0', 'GET', `/api/v1/lineage/models/${m}/versions/0`, { token: V, expect: 400, paramsInvalid: true });
     await check('delete a model', 'DELETE', `/api/v1/models/${m}`, { token: A, expect: 405 });
     // Serving: the DAG's serve task pointed `production` at the version.
     const rows = JSON.stringify({ rows: [{ x: 2, z: 4 }, { x: 7, z: 1, extra: 'ignored' }] });
