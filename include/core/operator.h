@@ -195,6 +195,11 @@ class TaskContext {
   // (`pipectl run --no-cache` says no), and the newest successful try of any
   // run whose work had `key`, not older than `ttl` when given.
   virtual bool cache_enabled() const { return true; }
+  // A rerun on the same data (`pipectl runs rerun --same-data`): for an
+  // ingest, what to read instead of its sources, as JSON:
+  // {"files": [{"path": ORIGINAL, "read": PATH, "hash": H}, ...]} (exactly
+  // these files, in this order) or {"table": PARQUET, "query": {...}}.
+  virtual std::optional<std::string> ReplayInputs() const { return std::nullopt; }
   virtual std::optional<CachedWork> FindCached(const std::string& /*key*/, std::optional<Duration> /*ttl*/) {
     return std::nullopt;
   }

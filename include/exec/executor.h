@@ -47,6 +47,8 @@ struct ExecutorOptions {
   std::optional<std::vector<std::string>> local_queues;
   // false: tasks with `cache: true` run anyway (`pipectl run --no-cache`).
   bool use_cache = true;
+  // Task id -> TaskContext::ReplayInputs() of its tries (a rerun on the same data).
+  std::map<std::string, std::string> replay_inputs;
 };
 
 // One task state change, as observers see it.

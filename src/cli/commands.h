@@ -27,7 +27,7 @@ int Run(const GlobalOptions& g, const RunOptions& options);
 // that RUN_ID ran (the stored text, read as if at its file).
 struct RerunOptions {
   std::string run_id;
-  bool same_data = false;  // refused for now: needs ingest snapshots
+  bool same_data = false;  // read what the run read: unchanged files, else ingest snapshots
   int workers = 0;
   bool no_cache = false;
 };

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   auto* runs_rerun = runs->add_subcommand("rerun", "run again the DAG version and params of a run, in this process");
   RerunOptions rerun_options;
   runs_rerun->add_option("RUN_ID", rerun_options.run_id)->required();
-  runs_rerun->add_flag("--same-data", rerun_options.same_data, "also the same input data (needs ingest snapshots)");
+  runs_rerun->add_flag("--same-data", rerun_options.same_data, "read the data that run read: each source file as it was (unchanged, else the ingest's snapshot), or refuse naming what changed");
   runs_rerun->add_flag("--no-cache", rerun_options.no_cache, "run tasks with cache: true instead of reusing earlier results");
   runs_rerun->add_option("--workers", rerun_options.workers, "tasks at once (default: the core count)")
       ->check(CLI::Range(1, 4096));

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -14,8 +16,11 @@
 #include "dag/loader.h"
 #include "dag/params.h"
 #include "exec/executor.h"
+#include "ops/table_io.h"
 
 namespace pipeline::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -61,11 +66,99 @@ bool SplitParam(const std::string& text, std::pair<std::string, std::string>* ou
   return true;
 }
 
+// How one execution goes: `pipectl run` and `runs rerun` options.
+struct ExecuteSettings {
+  int workers = 0;
+  bool use_cache = true;
+  std::map<std::string, std::string> replay_inputs;  // --same-data: ingest task -> what to read
+  std::string rerun_of;                              // the run it repeats, if any
+};
+
+// --same-data: what each ingest task of `run` read (its output artifact's
+// lineage), each file from where that content still is (the file itself,
+// else the task's snapshot copy), as ExecutorOptions::replay_inputs.
+// nullopt, with `error` naming the file or task, when some input is gone.
+std::optional<std::map<std::string, std::string>> SameDataInputs(StateStore& store, const RunRecord& run,
+                                                                 const DagSpec& dag, std::string* error) {
+  std::map<std::string, std::string> replay;
+  const std::vector<ArtifactRecord> artifacts = store.ListArtifacts(run.run_id);
+  auto find = [&](const std::string& task, const std::string& name) -> const ArtifactRecord* {
+    for (const ArtifactRecord& a : artifacts) {
+      if (a.task_id == task && a.name == name) return &a;
+    }
+    return nullptr;
+  };
+  for (const TaskSpec& task : dag.tasks) {
+    if (task.op != "ingest") continue;
+    if (task.map_over) {
+      *error = "task '" + task.id + "' is mapped (map_over), which --same-data does not read again";
+      return std::nullopt;
+    }
+    const ArtifactRecord* output = find(task.id, "output");
+    if (!output) {
+      *error = "task '" + task.id + "' of run " + run.run_id + " recorded no output, so what it read is not known";
+      return std::nullopt;
+    }
+    nlohmann::json snapshot = nlohmann::json::object();
+    if (const ArtifactRecord* s = find(task.id, "snapshot")) {
+      std::ifstream in(s->uri);
+      snapshot = nlohmann::json::parse(in, nullptr, false);
+      if (!snapshot.is_object() || ops::FileHash(s->uri) != s->content_hash) {
+        *error = "the snapshot list of task '" + task.id + "' (" + s->uri + ") is damaged";
+        return std::nullopt;
+      }
+    }
+    auto copy_of = [&](const std::string& path, const std::string& hash) -> std::string {
+      for (const nlohmann::json& f : snapshot.value("files", nlohmann::json::array())) {
+        const std::string copy = f.value("copy", "");
+        std::error_code ec;
+        if (f.value("path", "") == path && f.value("hash", "") == hash && fs::is_regular_file(copy, ec) &&
+            ops::FileHash(copy) == hash) {
+          return copy;
+        }
+      }
+      return "";
+    };
+    nlohmann::json files = nlohmann::json::array();
+    std::optional<nlohmann::json> query;
+    for (const nlohmann::json& in : nlohmann::json::parse(output->inputs_json, nullptr, false)) {
+      if (!in.is_object()) continue;
+      if (in.contains("file")) {
+        const std::string path = in["file"].value("path", ""), hash = in["file"].value("hash", "");
+        std::error_code ec;
+        const std::string now = fs::is_regular_file(path, ec) ? ops::FileHash(path) : "";
+        std::string read = now == hash ? path : copy_of(path, hash);
+        if (read.empty()) {
+          *error = path + " changed since run " + run.run_id + " read it (" + hash + ", now " +
+                   (now.empty() ? "missing" : now) + ") and task '" + task.id +
+                   "' kept no snapshot of it (ingest's snapshot: true)";
+          return std::nullopt;
+        }
+        files.push_back({{"path", path}, {"read", read}, {"hash", hash}});
+      } else if (in.contains("query")) {
+        query = in["query"];
+      }
+    }
+    if (query) {
+      const std::string copy = snapshot.value("copy", ""), hash = snapshot.value("hash", "");
+      std::error_code ec;
+      if (copy.empty() || !fs::is_regular_file(copy, ec) || ops::FileHash(copy) != hash) {
+        *error = "task '" + task.id + "' read a database query, whose rows cannot be read again as they were, and "
+                 "kept no snapshot of them (ingest's snapshot: true)";
+        return std::nullopt;
+      }
+      replay[task.id] = nlohmann::json{{"table", copy}, {"query", *query}}.dump();
+    } else {
+      replay[task.id] = nlohmann::json{{"files", files}}.dump();
+    }
+  }
+  return replay;
+}
+
 }  // namespace
 
 static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
-                   const ParamValues& params, int workers, bool use_cache, SignalCanceller& signals,
-                   const std::string& rerun_of);
+                   const ParamValues& params, const ExecuteSettings& settings, SignalCanceller& signals);
 
 int Run(const GlobalOptions& g, const RunOptions& options) {
   SignalCanceller signals;  // first: the threads started below inherit the mask
@@ -94,15 +187,13 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
 
   std::unique_ptr<StateStore> store = OpenStore(g);
   const int version = store->PutDagVersion(dag, SystemClock::Default()->Now());
-  return Execute(g, *store, dag, version, *params, options.workers, !options.no_cache, signals, "");
+  ExecuteSettings settings;
+  settings.workers = options.workers;
+  settings.use_cache = !options.no_cache;
+  return Execute(g, *store, dag, version, *params, settings, signals);
 }
 
 int Rerun(const GlobalOptions& g, const RerunOptions& options) {
-  if (options.same_data) {
-    std::cerr << "pipectl: --same-data needs snapshots of the inputs (ingest's snapshot: true), which this "
-                 "version does not keep yet\n";
-    return kExitUsage;
-  }
   SignalCanceller signals;
   std::unique_ptr<StateStore> store = OpenStore(g);
   auto old = store->GetRun(options.run_id);
@@ -120,15 +211,28 @@ int Rerun(const GlobalOptions& g, const RerunOptions& options) {
               << "' no longer loads with this pipectl\n";
     return kExitUsage;
   }
-  return Execute(g, *store, *loaded.dag, old->dag_version, ParamsFromJson(old->params_json), options.workers,
-                 !options.no_cache, signals, old->run_id);
+  ExecuteSettings settings;
+  settings.workers = options.workers;
+  settings.use_cache = !options.no_cache;
+  settings.rerun_of = old->run_id;
+  if (options.same_data) {
+    std::string error;
+    auto replay = SameDataInputs(*store, *old, *loaded.dag, &error);
+    if (!replay) {
+      std::cerr << "pipectl: --same-data: " << error << "\n";
+      return kExitUsage;
+    }
+    settings.replay_inputs = std::move(*replay);
+    settings.use_cache = false;  // the same data, not whatever a cache key matches now
+  }
+  return Execute(g, *store, *loaded.dag, old->dag_version, ParamsFromJson(old->params_json), settings, signals);
 }
 
 // Runs `dag` (stored as `version`) once with `params`, printing progress and
 // the task table (or the run's JSON); `rerun_of` names the run it repeats.
 static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
-                   const ParamValues& params, int workers, bool use_cache, SignalCanceller& signals,
-                   const std::string& rerun_of) {
+                   const ParamValues& params, const ExecuteSettings& settings, SignalCanceller& signals) {
+  const std::string& rerun_of = settings.rerun_of;
   StateStore* store = &store_ref;
   SystemClock& clock = *SystemClock::Default();
   TimePoint now = clock.Now();
@@ -145,8 +249,9 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   run.created_at = now;
 
   ExecutorOptions exec_options;
-  exec_options.workers = workers;
-  exec_options.use_cache = use_cache;
+  exec_options.workers = settings.workers;
+  exec_options.use_cache = settings.use_cache;
+  exec_options.replay_inputs = settings.replay_inputs;
   // Absolute, so that `pipectl logs` finds the files from any folder.
   exec_options.log_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "logs").string();
   exec_options.artifact_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "artifacts").string();

@@ -339,6 +339,9 @@ class Executor::RunExecution {
         ex_.clock_, &ex_.ops_);
     ctx->SetMapped(MappedReads(idx));
     ctx->SetCacheEnabled(ex_.options_.use_cache);
+    if (auto it = ex_.options_.replay_inputs.find(spec.id); it != ex_.options_.replay_inputs.end()) {
+      ctx->SetReplayInputs(it->second);
+    }
     return ctx;
   }
 

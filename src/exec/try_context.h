@@ -114,6 +114,8 @@ class TryContext final : public TaskContext {
   }
 
   void SetCacheEnabled(bool enabled) { cache_enabled_ = enabled; }
+  void SetReplayInputs(std::optional<std::string> replay) { replay_ = std::move(replay); }
+  std::optional<std::string> ReplayInputs() const override { return replay_; }
   bool cache_enabled() const override { return cache_enabled_; }
   std::optional<CachedWork> FindCached(const std::string& key, std::optional<Duration> ttl) override {
     const TimePoint not_before = ttl ? clock_.Now() - *ttl : TimePoint{};
@@ -195,6 +197,7 @@ class TryContext final : public TaskContext {
   StateStore& store_;
   bool record_processes_;
   bool cache_enabled_ = true;
+  std::optional<std::string> replay_;
   std::string run_id_;
   std::string dag_id_;
   int dag_version_;

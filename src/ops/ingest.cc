@@ -29,6 +29,7 @@ struct IngestArgs {
   std::string query;
   std::string incremental;  // the column whose high-water mark a run reads past
   bool new_files_only = false;  // path with incremental: true: the files not read before
+  bool snapshot = false;  // keep a copy of what was read (a rerun --same-data reads it)
   std::string format;  // "" = from the extension
   columnar::CsvOptions csv;
   std::vector<std::string> pii;  // schema columns marked `pii: true`
@@ -37,7 +38,7 @@ struct IngestArgs {
 };
 
 const std::vector<std::string> kIngestArgs = {"path",       "source",       "query",       "format", "schema",
-                                             "csv",        "on_bad_row",   "max_bad_rows", "incremental"};
+                                             "csv",        "on_bad_row",   "max_bad_rows", "incremental", "snapshot"};
 
 std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                           Mark mark) {
@@ -111,6 +112,7 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
     c.RejectUnknown({"delimiter", "header", "quote", "strict_quotes", "null_values"});
     if (a.csv.delimiter == a.csv.quote) c.Error(csv, "'delimiter' and 'quote' must differ");
   }
+  if (auto s = r.Bool("snapshot")) a.snapshot = *s;
   if (auto b = r.Choice("on_bad_row", {"fail", "quarantine"})) a.quarantine = *b == "quarantine";
   if (auto m = r.Fraction("max_bad_rows")) a.max_bad_rows = *m;
   r.RejectUnknown(kIngestArgs);
@@ -223,14 +225,33 @@ class IngestOperator final : public Operator {
     Diagnostics diags(ctx.task().id);
     auto args = ParseIngestArgs(ctx.args(), "ingest", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
-    if (!args->source.empty()) return FromDatabase(ctx, *args);
+    std::optional<nlohmann::json> replay;
+    if (auto text = ctx.ReplayInputs()) {
+      replay = nlohmann::json::parse(*text, nullptr, false);
+      if (!replay->is_object()) return TaskResult::Failure("the inputs to read again are not a JSON object: " + *text);
+    }
+    if (!args->source.empty()) return FromDatabase(ctx, *args, replay ? &*replay : nullptr);
 
     std::string pattern = ResolvePath(ctx, args->path);
     std::vector<std::string> files = ExpandPath(pattern);
+    // Where each file's content is read from, and its hash when known: the
+    // file itself, a snapshot copy of it, or (a rerun on the same data) the
+    // earlier run's files, each from where that content still is.
+    std::vector<std::string> read_from;
+    std::vector<std::string> hashes;
+    if (replay) {
+      files.clear();
+      for (const nlohmann::json& f : replay->value("files", nlohmann::json::array())) {
+        files.push_back(f.value("path", ""));
+        read_from.push_back(f.value("read", ""));
+        hashes.push_back(f.value("hash", ""));
+      }
+      ctx.Log("reading the " + std::to_string(files.size()) + " files of the earlier run again (--same-data)");
+    }
     if (files.empty() && !args->new_files_only) return TaskResult::Failure("path '" + args->path + "' matches no file");
     // incremental: true: only files whose path and content no success has read.
     nlohmann::json seen = nlohmann::json::object();
-    if (args->new_files_only) {
+    if (args->new_files_only && !replay) {
       if (auto mark = ctx.Watermark()) {
         seen = nlohmann::json::parse(*mark, nullptr, false);
         if (!seen.is_object()) return TaskResult::Failure("the stored mark of the files read is not a JSON object: " + *mark);
@@ -255,24 +276,28 @@ class IngestOperator final : public Operator {
                                    "' from its extension: set 'format' (csv, jsonl, parquet)");
       }
     }
-    for (const std::string& f : files) {
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
+    if (!replay) {
+      read_from = files;
+      for (const std::string& f : files) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
+        hashes.push_back(seen.contains(f) ? seen[f].get<std::string>() : std::string());
+      }
+      if (args->snapshot) Snapshot(ctx, files, read_from, hashes);
     }
 
     // Parsed columns take about the size of CSV or JSON text; Parquet is
     // compressed, so its tables are counted at three times the files.
     int64_t input_bytes = 0;
-    for (const std::string& f : files) {
+    for (const std::string& f : read_from) {
       std::error_code ec;
       input_bytes += static_cast<int64_t>(std::filesystem::file_size(f, ec));
     }
     if (format == "parquet") input_bytes *= 3;
     std::shared_ptr<columnar::SpillFile> spill = SpillIfLarge(ctx, input_bytes);
-    // Lineage: each file by its content (incremental reads hashed them already).
-    for (const std::string& f : files) {
-      NoteFile(ctx, f, seen.contains(f) ? seen[f].get<std::string>() : std::string());
-    }
+    // Lineage: each file by its content (incremental reads and snapshots hashed them already).
+    for (size_t i = 0; i < files.size(); ++i) NoteFile(ctx, files[i], hashes[i].empty() ? FileHash(read_from[i]) : hashes[i]);
+    files = read_from;
 
     columnar::TablePtr table;
     columnar::TablePtr quarantine;
@@ -308,7 +333,7 @@ class IngestOperator final : public Operator {
 
     int64_t bad = quarantine ? quarantine->num_rows() : 0;
     TaskResult result = TaskResult::Success();
-    if (args->new_files_only) result.watermark = seen.dump();
+    if (args->new_files_only && !replay) result.watermark = seen.dump();
     result.metrics.rows_in = rows_read;
     result.metrics.rows_out = table->num_rows();
     if (args->quarantine) result.metrics.rows_quarantined = bad;
@@ -385,22 +410,56 @@ class IngestOperator final : public Operator {
     return best_text;
   }
 
+  // snapshot: true: each file copied into the task's artifact folder
+  // (snapshot/NNNN_NAME) and read from there, so what was read is what was
+  // kept; the "snapshot" artifact lists them (path, hash, copy).
+  static void Snapshot(TaskContext& ctx, const std::vector<std::string>& files, std::vector<std::string>& read_from,
+                       std::vector<std::string>& hashes) {
+    const std::filesystem::path dir = std::filesystem::path(ctx.artifact_dir()) / "snapshot";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw Error::Unavailable("cannot create " + dir.string() + ": " + ec.message());
+    nlohmann::json list = nlohmann::json::array();
+    for (size_t i = 0; i < files.size(); ++i) {
+      char prefix[16];
+      std::snprintf(prefix, sizeof prefix, "%04zu_", i);
+      const std::filesystem::path copy = dir / (prefix + std::filesystem::path(files[i]).filename().string());
+      std::filesystem::copy_file(files[i], copy, std::filesystem::copy_options::overwrite_existing, ec);
+      if (ec) throw Error::Unavailable("cannot copy " + files[i] + " to " + copy.string() + ": " + ec.message());
+      read_from[i] = copy.string();
+      hashes[i] = FileHash(read_from[i]);
+      list.push_back({{"path", files[i]}, {"hash", hashes[i]}, {"copy", read_from[i]}});
+    }
+    PersistJson(ctx, nlohmann::json{{"files", list}}.dump(2), "snapshot");
+    ctx.Log("kept a snapshot of " + std::to_string(files.size()) + (files.size() == 1 ? " file" : " files"));
+  }
+
   // A query's result set, typed by the database (a declared schema casts).
-  static TaskResult FromDatabase(TaskContext& ctx, const IngestArgs& args) {
+  // `replay` (a rerun on the same data): the earlier run's snapshot of it.
+  static TaskResult FromDatabase(TaskContext& ctx, const IngestArgs& args, const nlohmann::json* replay) {
     sources::QueryOptions options;
     options.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     // Incremental: only the rows past the mark the last success stored.
     std::optional<std::string> mark;
     std::string query = args.query;
-    if (!args.incremental.empty()) {
+    if (!args.incremental.empty() && !replay) {
       mark = ctx.Watermark();
       if (mark) query = sources::QueryPast(args.query, args.incremental, *mark);
     }
     columnar::TablePtr table;
     std::optional<std::string> new_mark;
     try {
-      table = ApplyDeclaredTypes(sources::ReadQuery(args.source, query, options), args.csv.types);
-      if (!args.incremental.empty()) new_mark = HighestValue(*table, args.incremental);
+      if (replay) {
+        const nlohmann::json q = replay->value("query", nlohmann::json::object());
+        query = q.value("query", query);
+        if (q.contains("watermark") && q["watermark"].is_string()) mark = q["watermark"].get<std::string>();
+        table = columnar::ReadParquetFile(replay->value("table", ""));
+        ctx.Log("reading the earlier run's snapshot of the query again (--same-data)");
+      } else {
+        table = sources::ReadQuery(args.source, query, options);
+      }
+      table = ApplyDeclaredTypes(table, args.csv.types);
+      if (!args.incremental.empty() && !replay) new_mark = HighestValue(*table, args.incremental);
     } catch (const sources::SourceError& e) {
       return TaskResult::Failure(e.what());
     } catch (const columnar::FormatError& e) {
@@ -408,13 +467,25 @@ class IngestOperator final : public Operator {
     }
     if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
     NoteQuery(ctx, sources::Redacted(args.source), query, mark);
+    if (args.snapshot && !replay) {
+      // The result as read (before declared casts would be the same: they are deterministic).
+      ArtifactInfo copy = PersistTable(ctx, *table, "snapshot_table");
+      PersistJson(ctx,
+                  nlohmann::json{{"query", {{"source", sources::Redacted(args.source)}, {"query", query},
+                                            {"watermark", mark ? nlohmann::json(*mark) : nlohmann::json(nullptr)}}},
+                                 {"hash", copy.content_hash},
+                                 {"copy", copy.uri}}
+                      .dump(2),
+                  "snapshot");
+    }
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = table->num_rows();
     result.metrics.rows_out = table->num_rows();
     result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + sources::Redacted(args.source);
     if (!args.incremental.empty()) {
       result.metrics.summary += mark ? "; " + args.incremental + " past " + *mark : "; " + args.incremental + " from the start";
-      result.watermark = new_mark ? new_mark : mark;  // no new rows: the mark stays
+      // No new rows: the mark stays. A rerun on the same data moves no mark.
+      if (!replay) result.watermark = new_mark ? new_mark : mark;
     }
     ctx.Log("read " + std::to_string(table->num_rows()) + " rows from " + sources::Redacted(args.source) +
             (mark ? " (" + args.incremental + " > " + *mark + ")" : ""));

@@ -391,6 +391,31 @@ TEST_F(PipectlTest, IngestReadsAPostgresqlQueryAndExportsIt) {
   json failed = RunDag(bad, {}, 1);
   EXPECT_NE(Task(failed, "load")["error"].get<std::string>().find("relation \"nope\" does not exist"), std::string::npos)
       << failed.dump();
+
+  // A query's rows cannot be read again as they were, unless the ingest kept a snapshot.
+  Result refused = Pipectl({"runs", "rerun", run["run_id"], "--same-data"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("task 'load' read a database query, whose rows cannot be read again as they were, and "
+                             "kept no snapshot of them (ingest's snapshot: true)"),
+            std::string::npos)
+      << refused.err;
+  fs::path kept = Write("kept.yaml", "dag: kept\ntasks:\n  load: {op: ingest, with: {source: '" + url +
+                                         "', query: 'SELECT id, amount FROM orders WHERE id <= 3 ORDER BY id', snapshot: true}}\n"
+                                         "  save: {op: export, depends_on: [load], with: {path: 'out/{{ run.id }}.csv'}}\n");
+  json kept_run = RunDag(kept);
+  ASSERT_EQ(kept_run["state"], "success") << kept_run.dump();
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    tx.exec0("UPDATE orders SET amount = 0 WHERE id <= 3");
+    tx.commit();
+  }
+  Result same = Pipectl({"runs", "rerun", kept_run["run_id"], "--same-data", "--json"});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  const std::string same_id = json::parse(same.out)["run_id"];
+  EXPECT_EQ(ReadFile(dir_ / "out" / (same_id + ".csv")), "id,amount\n1,1.5\n2,3\n3,4.5\n");
+  EXPECT_EQ(ReadFile(dir_ / "out" / (same_id + ".csv")),
+            ReadFile(dir_ / "out" / (kept_run["run_id"].get<std::string>() + ".csv")));
 }
 
 TEST_F(PipectlTest, IncrementalIngestReadsEachRowOnceOverRuns) {
@@ -600,12 +625,55 @@ TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
   EXPECT_EQ(rerun["dag_version"], 1);
   EXPECT_EQ(rerun["params"], json::parse(R"({"n": 5})"));
   EXPECT_EQ(Pipectl({"logs", rerun["run_id"], "a"}).out, "v1 n=5\n");
+  // No ingest: the same data is no data to check.
   Result same_data = Pipectl({"runs", "rerun", first_id, "--same-data"});
-  EXPECT_EQ(same_data.exit_code, 2);
-  EXPECT_NE(same_data.err.find("--same-data needs snapshots"), std::string::npos) << same_data.err;
+  EXPECT_EQ(same_data.exit_code, 0) << same_data.err;
   Result missing = Pipectl({"runs", "rerun", "no-such-run"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("no run 'no-such-run'"), std::string::npos) << missing.err;
+}
+
+TEST_F(PipectlTest, RerunOnTheSameDataReproducesTheOutputByteForByteAfterTheSourceChanged) {
+  // Given a run whose ingest kept a snapshot, then the source file edited,
+  // then `runs rerun --same-data` writes the same Parquet bytes (a plain
+  // rerun does not); without a snapshot it refuses, naming the file.
+  Write("orders.csv", "id,amount\n1,10.5\n2,NA\n3,7.25\n");
+  const std::string tail = "  tidy: {op: clean, depends_on: [load], with: {steps: [fill_nulls: {amount: mean}]}}\n"
+                           "  out: {op: export, depends_on: [tidy], with: {path: 'out/{{ run.id }}.parquet'}}\n";
+  fs::path dag = Write("orders.yaml", "dag: orders\ntasks:\n"
+                                      "  load: {op: ingest, with: {path: orders.csv, snapshot: true}}\n" + tail);
+  json first = RunDag(dag);
+  ASSERT_EQ(first["state"], "success") << first.dump();
+  const std::string first_id = first["run_id"];
+  EXPECT_NE(Pipectl({"logs", first_id, "load"}).out.find("kept a snapshot of 1 file"), std::string::npos);
+  Write("orders.csv", "id,amount\n1,10.5\n2,NA\n3,99\n4,1\n");
+  Result again = Pipectl({"runs", "rerun", first_id, "--same-data", "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  json same = json::parse(again.out);
+  ASSERT_EQ(same["state"], "success") << same.dump();
+  EXPECT_EQ(Task(same, "load")["metrics"]["rows_out"], 3);
+  const std::string original = ReadFile(dir_ / "out" / (first_id + ".parquet"));
+  ASSERT_FALSE(original.empty());
+  EXPECT_EQ(ReadFile(dir_ / "out" / (same["run_id"].get<std::string>() + ".parquet")), original);
+  // A plain rerun reads the file as it is now.
+  json plain = json::parse(Pipectl({"runs", "rerun", first_id, "--json"}).out);
+  EXPECT_EQ(Task(plain, "load")["metrics"]["rows_out"], 4);
+  EXPECT_NE(ReadFile(dir_ / "out" / (plain["run_id"].get<std::string>() + ".parquet")), original);
+
+  // Without a snapshot: an unchanged file is read again as it is; a changed one is refused.
+  fs::path bare = Write("bare.yaml", "dag: bare\ntasks:\n  load: {op: ingest, with: {path: orders.csv}}\n" + tail);
+  json bare_run = RunDag(bare);
+  const std::string bare_id = bare_run["run_id"];
+  EXPECT_EQ(Pipectl({"runs", "rerun", bare_id, "--same-data"}).exit_code, 0);
+  Write("orders.csv", "id,amount\n1,10.5\n");
+  Result refused = Pipectl({"runs", "rerun", bare_id, "--same-data"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("pipectl: --same-data: " + (dir_ / "orders.csv").string() + " changed since run " + bare_id +
+                             " read it (xxh3:"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("and task 'load' kept no snapshot of it (ingest's snapshot: true)"), std::string::npos)
+      << refused.err;
 }
 
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {
