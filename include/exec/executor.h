@@ -75,6 +75,30 @@ class RunObserver {
                              const std::string& /*metrics_json*/) {}
 };
 
+// Passes every call on to each of `observers` (nullptr entries are skipped), in order.
+class FanoutObserver final : public RunObserver {
+ public:
+  explicit FanoutObserver(std::vector<RunObserver*> observers) : observers_(std::move(observers)) {}
+  void OnRunState(const RunRecord& run, RunState state) override {
+    for (RunObserver* o : observers_) {
+      if (o) o->OnRunState(run, state);
+    }
+  }
+  void OnTaskState(const TaskEvent& event) override {
+    for (RunObserver* o : observers_) {
+      if (o) o->OnTaskState(event);
+    }
+  }
+  void OnTaskMetrics(const std::string& run_id, const std::string& task_id, const std::string& metrics_json) override {
+    for (RunObserver* o : observers_) {
+      if (o) o->OnTaskMetrics(run_id, task_id, metrics_json);
+    }
+  }
+
+ private:
+  std::vector<RunObserver*> observers_;
+};
+
 // What one run needs besides the DAG: its record and resolved parameters.
 struct RunRequest {
   const DagSpec* dag = nullptr;  // the DAG version the run was created with

@@ -1,4 +1,5 @@
-// Model references as users write them: "NAME", "NAME@ALIAS", "NAME:VERSION".
+// Model references as users write them: "NAME", "NAME@ALIAS", "NAME:VERSION"
+// (also "NAME@VERSION": an alias never starts with a digit).
 // Shared by batch `predict`, the daemon's predict endpoints and `pipectl`.
 #pragma once
 

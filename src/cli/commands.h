@@ -20,6 +20,7 @@ struct RunOptions {
   std::vector<std::string> params;  // "k=v"
   int workers = 0;
   bool no_cache = false;  // tasks with `cache: true` run anyway
+  std::string openlineage;  // OpenLineage events' target (default $PIPE_OPENLINEAGE)
 };
 int Run(const GlobalOptions& g, const RunOptions& options);
 
@@ -30,6 +31,7 @@ struct RerunOptions {
   bool same_data = false;  // read what the run read: unchanged files, else ingest snapshots
   int workers = 0;
   bool no_cache = false;
+  std::string openlineage;
 };
 int Rerun(const GlobalOptions& g, const RerunOptions& options);
 

@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
   run->add_option("--workers", run_options.workers, "tasks at once (default: the core count)")
       ->check(CLI::Range(1, 4096));
   run->add_flag("--no-cache", run_options.no_cache, "run tasks with cache: true instead of reusing earlier results");
+  run->add_option("--openlineage", run_options.openlineage,
+                  "send OpenLineage run events to http://HOST:PORT/PATH or append them to file:PATH "
+                  "(default $PIPE_OPENLINEAGE)");
   run->callback([&] { action = [&] { return Run(g, run_options); }; });
 
   auto* runs = app.add_subcommand("runs", "list and show runs");
@@ -73,6 +76,8 @@ int main(int argc, char** argv) {
   runs_rerun->add_option("RUN_ID", rerun_options.run_id)->required();
   runs_rerun->add_flag("--same-data", rerun_options.same_data, "read the data that run read: each source file as it was (unchanged, else the ingest's snapshot), or refuse naming what changed");
   runs_rerun->add_flag("--no-cache", rerun_options.no_cache, "run tasks with cache: true instead of reusing earlier results");
+  runs_rerun->add_option("--openlineage", rerun_options.openlineage,
+                         "send OpenLineage run events to http://HOST:PORT/PATH or file:PATH (default $PIPE_OPENLINEAGE)");
   runs_rerun->add_option("--workers", rerun_options.workers, "tasks at once (default: the core count)")
       ->check(CLI::Range(1, 4096));
   runs_rerun->callback([&] { action = [&] { return Rerun(g, rerun_options); }; });

@@ -16,6 +16,7 @@
 #include "dag/loader.h"
 #include "dag/params.h"
 #include "exec/executor.h"
+#include "openlineage/emitter.h"
 #include "ops/table_io.h"
 
 namespace pipeline::cli {
@@ -72,6 +73,7 @@ struct ExecuteSettings {
   bool use_cache = true;
   std::map<std::string, std::string> replay_inputs;  // --same-data: ingest task -> what to read
   std::string rerun_of;                              // the run it repeats, if any
+  std::string openlineage;                           // where OpenLineage events go ("": nowhere)
 };
 
 // --same-data: what each ingest task of `run` read (its output artifact's
@@ -190,6 +192,7 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
   ExecuteSettings settings;
   settings.workers = options.workers;
   settings.use_cache = !options.no_cache;
+  settings.openlineage = options.openlineage;
   return Execute(g, *store, dag, version, *params, settings, signals);
 }
 
@@ -215,6 +218,7 @@ int Rerun(const GlobalOptions& g, const RerunOptions& options) {
   settings.workers = options.workers;
   settings.use_cache = !options.no_cache;
   settings.rerun_of = old->run_id;
+  settings.openlineage = options.openlineage;
   if (options.same_data) {
     std::string error;
     auto replay = SameDataInputs(*store, *old, *loaded.dag, &error);
@@ -255,6 +259,13 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   // Absolute, so that `pipectl logs` finds the files from any folder.
   exec_options.log_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "logs").string();
   exec_options.artifact_root = std::filesystem::absolute(std::filesystem::path(PipeHome()) / "artifacts").string();
+  std::string lineage_target = settings.openlineage;
+  if (const char* env = std::getenv("PIPE_OPENLINEAGE"); lineage_target.empty() && env) lineage_target = env;
+  std::unique_ptr<openlineage::Emitter> lineage_events;  // delivers what is queued when destroyed
+  if (!lineage_target.empty()) {
+    lineage_events = std::make_unique<openlineage::Emitter>(*store, openlineage::EmitterOptions{lineage_target},
+                                                            [](const std::string& line) { std::cerr << line << "\n"; });
+  }
   Executor executor(*store, Operators(), clock, exec_options);
   bool interrupted = false;
   signals.Start(&executor, &interrupted);
@@ -266,8 +277,10 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
              << (rerun_of.empty() ? "" : ", version " + std::to_string(version) + ", again as " + rerun_of) << ")\n";
   }
   LiveView view(dag, terminal, progress);
-  RunState final_state = executor.Execute(request, g.json ? nullptr : &view);
+  FanoutObserver observer({g.json ? nullptr : &view, lineage_events.get()});
+  RunState final_state = executor.Execute(request, &observer);
   view.Stop();
+  lineage_events.reset();
 
   auto record = store->GetRun(run.run_id);
   if (!record) throw Error::Internal("run " + run.run_id + " vanished from the store");

@@ -13,6 +13,8 @@
 #include "ops/args.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
+
+#include <nlohmann/json.hpp>
 #include "sources/database.h"
 
 namespace pipeline::ops {
@@ -179,6 +181,8 @@ class ExportOperator final : public Operator {
     result.metrics.rows_out = table->num_rows();
     result.metrics.summary = "wrote " + std::to_string(files) + (files == 1 ? " file" : " files") + ", " +
                              std::to_string(bytes) + " bytes";
+    std::error_code ec;
+    RecordExport(ctx, *table, "file", fs::absolute(path, ec).lexically_normal().string());
     return result;
   }
 
@@ -199,7 +203,19 @@ class ExportOperator final : public Operator {
                              " rows into " + args.table + (written.created ? " (created)" : "") + " of " +
                              sources::Redacted(args.target);
     ctx.Log(result.metrics.summary);
+    RecordExport(ctx, table, sources::Redacted(args.target), args.table);
     return result;
+  }
+
+  // Lineage: the "export" artifact says where the rows went (an OpenLineage
+  // dataset: a file or folder by path, a table by its database), with their
+  // columns, and records what the try read like any artifact.
+  static void RecordExport(TaskContext& ctx, const columnar::Table& table, const std::string& dataset_namespace,
+                           const std::string& name) {
+    nlohmann::json doc = {{"datasets", {{{"namespace", dataset_namespace}, {"name", name}}}},
+                          {"rows", table.num_rows()},
+                          {"schema", nlohmann::json::parse(SchemaJson(table.schema()))}};
+    PersistJson(ctx, doc.dump(2), "export");
   }
 
   // Splits `table` by the values of `columns`; keys are "a=1/b=x" folders.

@@ -26,6 +26,7 @@
 #include "exec/builtin_operators.h"
 #include "ops/data_operators.h"
 #include "exec/executor.h"
+#include "openlineage/emitter.h"
 #include "piped/dag_watcher.h"
 #include "piped/stop_signals.h"
 #include "piped/worker_main.h"
@@ -56,6 +57,7 @@ struct Config {
   std::string local_queues;  // empty: every task runs here
   std::string name;          // in run leases; empty: HOST:PORT of the API
   std::string run_lease = "30s";
+  std::string openlineage;   // OpenLineage events: http://HOST:PORT/PATH or file:PATH; empty: none
 };
 
 // Values from --config that no flag overrode.
@@ -68,7 +70,7 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
   }
   if (!root.IsMap()) throw Error::InvalidArgument(c.config_file + ": expected a map of settings");
   static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "max_connections",
-                                              "tokens_file", "secrets_file", "grace"};
+                                              "tokens_file", "secrets_file", "grace", "openlineage"};
   for (const auto& entry : root) {
     std::string key = entry.first.as<std::string>();
     if (!kKeys.count(key)) {
@@ -85,6 +87,7 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
       if (key == "secrets_file") c.secrets_file = entry.second.as<std::string>();
       if (key == "grace") c.grace = entry.second.as<std::string>();
+      if (key == "openlineage") c.openlineage = entry.second.as<std::string>();
     } catch (const YAML::Exception&) {
       throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
                                    ": bad value for '" + key + "'");
@@ -125,27 +128,6 @@ class LogObserver final : public RunObserver {
                    ToString(e.state), e.try_number, e.reason);
     }
   }
-};
-
-class Fanout final : public RunObserver {
- public:
-  Fanout(RunObserver& a, RunObserver& b) : a_(a), b_(b) {}
-  void OnRunState(const RunRecord& run, RunState state) override {
-    a_.OnRunState(run, state);
-    b_.OnRunState(run, state);
-  }
-  void OnTaskState(const TaskEvent& e) override {
-    a_.OnTaskState(e);
-    b_.OnTaskState(e);
-  }
-  void OnTaskMetrics(const std::string& run, const std::string& task, const std::string& m) override {
-    a_.OnTaskMetrics(run, task, m);
-    b_.OnTaskMetrics(run, task, m);
-  }
-
- private:
-  RunObserver& a_;
-  RunObserver& b_;
 };
 
 int Serve(Config config) {
@@ -242,7 +224,13 @@ int Serve(Config config) {
 
   MetricsObserver metrics;
   LogObserver log_observer;
-  Fanout observer(metrics, log_observer);
+  std::unique_ptr<openlineage::Emitter> lineage_events;
+  if (!config.openlineage.empty()) {
+    lineage_events = std::make_unique<openlineage::Emitter>(
+        *store, openlineage::EmitterOptions{config.openlineage}, [](const std::string& line) { spdlog::warn("{}", line); });
+    spdlog::info("OpenLineage events go to {}", config.openlineage);
+  }
+  FanoutObserver observer({&metrics, &log_observer, lineage_events.get()});
   SchedulerOptions sched_options;
   sched_options.observer = &observer;
   sched_options.run_lease = *run_lease;
@@ -311,12 +299,16 @@ int main(int argc, char** argv) {
                  "open API connections at most (default: a quarter of the descriptor limit, at most 4096)")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--config", config.config_file,
-                 "YAML file of settings (dags, db, listen, workers, max_connections, tokens_file, secrets_file, grace)");
+                 "YAML file of settings (dags, db, listen, workers, max_connections, tokens_file, secrets_file, grace, openlineage)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--secrets", config.secrets_file,
                  "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (mode 600; "
                  "default $PIPE_SECRETS)");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
+  if (const char* env = std::getenv("PIPE_OPENLINEAGE"); env && *env) config.openlineage = env;
+  app.add_option("--openlineage", config.openlineage,
+                 "send OpenLineage run events to http://HOST:PORT/PATH (e.g. Marquez's /api/v1/lineage) or append "
+                 "them to file:PATH (default $PIPE_OPENLINEAGE)");
   app.add_option("--name", config.name,
                  "this scheduler's name in run leases, unique among the piped of a database "
                  "(default HOST:PORT of --listen)");
@@ -377,6 +369,7 @@ int main(int argc, char** argv) {
       if (app.count("--max-connections") > 0) given.insert("max_connections");
       if (app.count("--tokens") > 0) given.insert("tokens_file");
       if (app.count("--secrets") > 0) given.insert("secrets_file");
+      if (app.count("--openlineage") > 0) given.insert("openlineage");
       ApplyConfigFile(config, given);
     }
     UseSecrets(config.secrets_file);

@@ -15,7 +15,10 @@ std::optional<ModelRef> ParseModelRef(std::string_view text, std::string* error)
     *error = "model reference '" + std::string(text) + "' has both @ALIAS and :VERSION";
     return std::nullopt;
   }
-  if (at != std::string_view::npos) {
+  const std::string_view after_at = at == std::string_view::npos ? std::string_view() : text.substr(at + 1);
+  const bool digits = !after_at.empty() && after_at.find_first_not_of("0123456789") == std::string_view::npos;
+  if (digits) colon = at;  // NAME@3 is NAME:3 (an alias never starts with a digit)
+  if (at != std::string_view::npos && !digits) {
     ref.alias = std::string(text.substr(at + 1));
     if (!IsName(ref.alias)) {
       *error = "model reference '" + std::string(text) + "': '" + ref.alias + "' is not an alias name";

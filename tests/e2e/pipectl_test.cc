@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -592,6 +593,7 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_NE(text.out.find("└─ " + second_id + "/prep/output  50 rows"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("└─ " + first_id + "/load/output  50 rows"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("└─ file " + (dir_ / "data.csv").string() + "  xxh3:"), std::string::npos) << text.out;
+  EXPECT_EQ(Pipectl({"lineage", "lin@2"}).out, text.out);  // NAME@VERSION too
   Result as_json = Pipectl({"lineage", "lin:4", "--json"});
   ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
   json tree = json::parse(as_json.out);
@@ -674,6 +676,78 @@ TEST_F(PipectlTest, RerunOnTheSameDataReproducesTheOutputByteForByteAfterTheSour
       << refused.err;
   EXPECT_NE(refused.err.find("and task 'load' kept no snapshot of it (ingest's snapshot: true)"), std::string::npos)
       << refused.err;
+}
+
+TEST_F(PipectlTest, OpenLineageEventsReachAnHttpReceiverWithDatasetsAndSchemas) {
+  // Given a receiver of OpenLineage events (Marquez's endpoint shape), then
+  // each try's START and COMPLETE (or FAIL) arrive with one run id, the
+  // ingest's file as input, the export's file as output with its columns,
+  // and the DAG run as their parent; with no receiver the run still ends.
+  Write("receiver.py",
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_POST(self):\n"
+        "        body = self.rfile.read(int(self.headers['Content-Length']))\n"
+        "        with open('events.jsonl', 'ab') as f: f.write(body + b'\\n')\n"
+        "        self.send_response(201); self.send_header('Content-Length', '0'); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+        "open('port.tmp', 'w').write(str(s.server_address[1])); __import__('os').rename('port.tmp', 'port')\n"
+        "s.serve_forever()\n");
+  pid_t receiver = pipeline::testing_util::SpawnProcess({"/usr/bin/python3", (dir_ / "receiver.py").string()}, {},
+                                                        dir_ / "receiver.out", dir_ / "receiver.err", dir_, false);
+  for (int i = 0; i < 100 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(dir_ / "port")) << ReadFile(dir_ / "receiver.err");
+  const std::string url = "http://127.0.0.1:" + ReadFile(dir_ / "port") + "/api/v1/lineage";
+  Write("people.csv", "id,name\n1,ada\n2,grace\n");
+  fs::path dag = Write("people.yaml", "dag: people\ntasks:\n"
+                                      "  load: {op: ingest, with: {path: people.csv}}\n"
+                                      "  out: {op: export, depends_on: [load], with: {path: out/people.csv}}\n"
+                                      "  boom: {op: shell, depends_on: [out], run: 'exit 3'}\n");
+  json run = RunDag(dag, {"--openlineage", url}, 1);
+  kill(receiver, SIGTERM);
+  waitpid(receiver, nullptr, 0);
+  std::map<std::string, std::vector<json>> by_job;  // job name -> its events in order
+  std::istringstream lines(ReadFile(dir_ / "events.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json e = json::parse(line);
+    EXPECT_EQ(e["schemaURL"], "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent");
+    EXPECT_EQ(e["job"]["namespace"], "pipe");
+    EXPECT_EQ(e["run"]["runId"].get<std::string>().size(), 36u);
+    EXPECT_TRUE(e["eventTime"].get<std::string>().ends_with("Z"));
+    by_job[e["job"]["name"]].push_back(e);
+  }
+  ASSERT_EQ(by_job.size(), 4u) << ReadFile(dir_ / "events.jsonl");
+  auto types = [&](const std::string& job) {
+    std::string out;
+    for (const json& e : by_job[job]) out += e["eventType"].get<std::string>() + " ";
+    return out;
+  };
+  EXPECT_EQ(types("people"), "START FAIL ");
+  EXPECT_EQ(types("people.load"), "START COMPLETE ");
+  EXPECT_EQ(types("people.out"), "START COMPLETE ");
+  EXPECT_EQ(types("people.boom"), "START FAIL ");
+  const json& load = by_job["people.load"][1];
+  EXPECT_EQ(load["run"]["runId"], by_job["people.load"][0]["run"]["runId"]);
+  EXPECT_EQ(load["run"]["facets"]["parent"]["run"]["runId"], by_job["people"][0]["run"]["runId"]);
+  EXPECT_EQ(load["run"]["facets"]["parent"]["job"]["name"], "people");
+  EXPECT_EQ(load["inputs"], json::parse(R"([{"namespace": "file", "name": ")" + (dir_ / "people.csv").string() + R"("}])"));
+  const json& out = by_job["people.out"][1];
+  ASSERT_EQ(out["inputs"].size(), 1u);
+  EXPECT_EQ(out["inputs"][0]["name"], load["outputs"][0]["name"]);  // the table the ingest wrote
+  ASSERT_EQ(out["outputs"].size(), 1u);
+  EXPECT_EQ(out["outputs"][0]["name"], (dir_ / "out" / "people.csv").string());
+  EXPECT_EQ(out["outputs"][0]["facets"]["schema"]["fields"],
+            json::parse(R"([{"name": "id", "type": "int64"}, {"name": "name", "type": "string"}])"));
+  EXPECT_EQ(by_job["people.boom"][1]["run"]["facets"]["errorMessage"]["message"], "exit status 3");
+
+  // The receiver is gone now: the run is not held up, and says why events are lost.
+  const auto start = std::chrono::steady_clock::now();
+  Result r = Pipectl({"run", dag.string(), "--openlineage", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_NE(r.err.find("openlineage: cannot deliver an event to " + url), std::string::npos) << r.err;
+  EXPECT_EQ(Pipectl({"run", dag.string(), "--openlineage", "ftp://x"}).exit_code, 2);
 }
 
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {

@@ -1,0 +1,80 @@
+// OpenLineage run events (https://openlineage.io, spec 2-0-2) for Marquez,
+// DataHub and the like: START when a task's try starts, COMPLETE, FAIL or
+// ABORT when it ends, and the same for each DAG run, with the task's input
+// and output datasets (files and artifacts by path, queries by source) and
+// the outputs' schemas. A RunObserver: the executor calls it in order and
+// it only queues; a thread of its own reads the artifacts from the store and
+// delivers, so a slow or absent receiver never slows a run.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "exec/executor.h"
+#include "store/state_store.h"
+
+namespace pipeline::openlineage {
+
+struct EmitterOptions {
+  // "http://HOST[:PORT]/PATH" (each event POSTed as JSON, e.g. Marquez's
+  // http://marquez:5000/api/v1/lineage) or "file:PATH" (one event per line,
+  // appended).
+  std::string target;
+  std::string job_namespace = "pipe";  // OpenLineage job namespace
+  size_t max_queued = 10000;           // events beyond it are dropped (and counted)
+  int attempts = 3;                    // per HTTP event, with backoff 0.5 s, 1 s, ...
+};
+
+class Emitter final : public RunObserver {
+ public:
+  // Throws Error(kInvalidArgument) for a target that is neither form.
+  Emitter(StateStore& store, EmitterOptions options, std::function<void(const std::string&)> log);
+  // Delivers what is queued (up to `flush_timeout`), then stops.
+  ~Emitter() override;
+
+  void OnRunState(const RunRecord& run, RunState state) override;
+  void OnTaskState(const TaskEvent& event) override;
+
+  // Events delivered and given up on (after every attempt, or dropped).
+  uint64_t delivered() const;
+  uint64_t failed() const;
+
+  // A deterministic UUID (version 5 form) for `name`: a try's events share it.
+  static std::string RunUuid(const std::string& name);
+
+ private:
+  struct Pending {
+    std::string event_type;  // START, COMPLETE, FAIL, ABORT
+    std::string run_id, dag_id, task_id;  // task_id empty: the DAG run
+    int try_number = 0;
+    TimePoint at;
+    std::string reason;
+  };
+  void Enqueue(Pending p);
+  void Loop();
+  std::string Build(const Pending& p);
+  bool Deliver(const std::string& event);
+
+  StateStore& store_;
+  EmitterOptions options_;
+  std::function<void(const std::string&)> log_;
+  std::string host_, port_, path_, file_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  std::set<std::string> started_;  // "run/task/try" whose START was queued
+  bool stop_ = false;
+  bool receiver_down_ = false;  // the last HTTP delivery failed
+  uint64_t delivered_ = 0, failed_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace pipeline::openlineage

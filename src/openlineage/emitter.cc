@@ -1,0 +1,314 @@
+#include "openlineage/emitter.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+
+namespace pipeline::openlineage {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+
+constexpr const char* kProducer = "urn:pipe:openlineage-emitter";
+constexpr const char* kRunEventSchema = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
+constexpr const char* kParentFacetSchema = "https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet";
+constexpr const char* kSchemaFacetSchema =
+    "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
+constexpr const char* kErrorFacetSchema =
+    "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
+
+std::string TaskKey(const std::string& run_id, const std::string& task_id, int try_number) {
+  return run_id + "/" + task_id + "/" + std::to_string(try_number);
+}
+
+}  // namespace
+
+Emitter::Emitter(StateStore& store, EmitterOptions options, std::function<void(const std::string&)> log)
+    : store_(store), options_(std::move(options)), log_(std::move(log)) {
+  const std::string& t = options_.target;
+  if (t.rfind("file:", 0) == 0 && t.size() > 5) {
+    file_ = t.substr(5);
+  } else if (t.rfind("http://", 0) == 0) {
+    std::string rest = t.substr(7);
+    const size_t slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    path_ = slash == std::string::npos ? "/" : rest.substr(slash);
+    const size_t colon = authority.rfind(':');
+    host_ = colon == std::string::npos ? authority : authority.substr(0, colon);
+    port_ = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+    if (host_.empty() || port_.empty()) throw Error::InvalidArgument("openlineage target '" + t + "': no host");
+  } else if (t.rfind("https://", 0) == 0) {
+    throw Error::InvalidArgument("openlineage target '" + t + "': https is not supported; send to an http:// "
+                                 "endpoint (a TLS proxy in front of the receiver) or to file:PATH");
+  } else {
+    throw Error::InvalidArgument("openlineage target '" + t + "' must be http://HOST[:PORT]/PATH or file:PATH");
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Emitter::~Emitter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+uint64_t Emitter::delivered() const {
+  std::lock_guard lock(mu_);
+  return delivered_;
+}
+
+uint64_t Emitter::failed() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
+std::string Emitter::RunUuid(const std::string& name) {
+  const XXH128_hash_t h = XXH3_128bits(name.data(), name.size());
+  uint8_t b[16];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<uint8_t>(h.high64 >> (56 - 8 * i));
+    b[8 + i] = static_cast<uint8_t>(h.low64 >> (56 - 8 * i));
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x50);  // version 5 form
+  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 15];
+  }
+  return out;
+}
+
+void Emitter::OnRunState(const RunRecord& run, RunState state) {
+  const char* type = state == RunState::kRunning   ? "START"
+                     : state == RunState::kSuccess ? "COMPLETE"
+                     : state == RunState::kFailed  ? "FAIL"
+                     : state == RunState::kCancelled ? "ABORT"
+                                                     : nullptr;
+  if (!type) return;
+  Enqueue({type, run.run_id, run.dag_id, "", 0, run.ended_at.value_or(run.started_at.value_or(run.created_at)), ""});
+}
+
+void Emitter::OnTaskState(const TaskEvent& e) {
+  const std::string key = TaskKey(e.run_id, e.task_id, e.try_number);
+  std::string type;
+  switch (e.state) {
+    case TaskState::kRunning: type = "START"; break;
+    case TaskState::kSuccess: type = "COMPLETE"; break;
+    case TaskState::kFailed:
+    case TaskState::kUpForRetry: type = "FAIL"; break;
+    case TaskState::kCancelled: type = "ABORT"; break;
+    default: return;  // pending, queued, skipped, upstream_failed: no try ran
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (type == "START") {
+      started_.insert(key);
+    } else if (started_.erase(key) == 0) {
+      return;  // a try that never started here (cancelled while queued)
+    }
+  }
+  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason});
+}
+
+void Emitter::Enqueue(Pending p) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= options_.max_queued) {
+      ++failed_;
+      if (failed_ == 1 || failed_ % 1000 == 0) {
+        if (log_) log_("openlineage: more than " + std::to_string(options_.max_queued) + " events queued; dropping");
+      }
+      return;
+    }
+    queue_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+}
+
+void Emitter::Loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything delivered
+    Pending p = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    bool ok = false;
+    try {
+      ok = Deliver(Build(p));
+    } catch (const std::exception& e) {
+      if (log_) log_(std::string("openlineage: cannot build the event: ") + e.what());
+    }
+    lock.lock();
+    ++(ok ? delivered_ : failed_);
+  }
+}
+
+std::string Emitter::Build(const Pending& p) {
+  json event = {{"eventType", p.event_type},
+                {"eventTime", FormatIso8601(p.at)},
+                {"producer", kProducer},
+                {"schemaURL", kRunEventSchema}};
+  const std::string dag_run_uuid = RunUuid(p.run_id);
+  json inputs = json::array(), outputs = json::array();
+  if (p.task_id.empty()) {
+    event["run"] = {{"runId", dag_run_uuid}, {"facets", json::object()}};
+    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id}};
+  } else {
+    json facets = {{"parent",
+                    {{"_producer", kProducer},
+                     {"_schemaURL", kParentFacetSchema},
+                     {"run", {{"runId", dag_run_uuid}}},
+                     {"job", {{"namespace", options_.job_namespace}, {"name", p.dag_id}}}}}};
+    if (p.event_type == "FAIL" && !p.reason.empty()) {
+      facets["errorMessage"] = {{"_producer", kProducer},
+                                {"_schemaURL", kErrorFacetSchema},
+                                {"message", p.reason},
+                                {"programmingLanguage", "C++"}};
+    }
+    event["run"] = {{"runId", RunUuid(TaskKey(p.run_id, p.task_id, p.try_number))}, {"facets", facets}};
+    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id + "." + p.task_id}};
+    if (p.event_type != "START") {
+      // What the try wrote, and what it had read (recorded with each artifact).
+      std::map<std::string, std::vector<ArtifactRecord>> runs;
+      auto artifacts_of = [&](const std::string& run_id) -> const std::vector<ArtifactRecord>& {
+        auto it = runs.find(run_id);
+        if (it == runs.end()) it = runs.emplace(run_id, store_.ListArtifacts(run_id)).first;
+        return it->second;
+      };
+      std::set<std::string> seen_inputs;
+      auto add_input = [&](json dataset) {
+        if (seen_inputs.insert(dataset["namespace"].get<std::string>() + "\n" + dataset["name"].get<std::string>()).second) {
+          inputs.push_back(std::move(dataset));
+        }
+      };
+      auto schema_facet = [](const json& schema) {
+        json fields = json::array();
+        for (const json& c : schema.value("columns", json::array())) {
+          fields.push_back({{"name", c.value("name", "")}, {"type", c.value("type", "")}});
+        }
+        return json{{"_producer", kProducer}, {"_schemaURL", kSchemaFacetSchema}, {"fields", fields}};
+      };
+      for (const ArtifactRecord& a : artifacts_of(p.run_id)) {
+        if (a.task_id != p.task_id) continue;
+        if (a.name == "export") {
+          // An export's datasets are where its rows went (the artifact says).
+          std::ifstream in(a.uri);
+          json doc = json::parse(in, nullptr, false);
+          if (doc.is_object()) {
+            for (const json& d : doc.value("datasets", json::array())) {
+              outputs.push_back({{"namespace", d.value("namespace", "")},
+                                 {"name", d.value("name", "")},
+                                 {"facets", {{"schema", schema_facet(doc.value("schema", json::object()))}}}});
+            }
+          }
+        } else {
+          json dataset = {{"namespace", "file"}, {"name", a.uri}, {"facets", json::object()}};
+          json schema = json::parse(a.schema_json, nullptr, false);
+          if (schema.is_object() && schema.contains("columns")) dataset["facets"]["schema"] = schema_facet(schema);
+          outputs.push_back(std::move(dataset));
+        }
+        json read = json::parse(a.inputs_json, nullptr, false);
+        if (!read.is_array()) continue;
+        for (const json& in : read) {
+          if (in.contains("file")) {
+            add_input({{"namespace", "file"}, {"name", in["file"].value("path", "")}});
+          } else if (in.contains("query")) {
+            add_input({{"namespace", in["query"].value("source", "")}, {"name", in["query"].value("query", "")}});
+          } else if (in.contains("artifact")) {
+            const json& ref = in["artifact"];
+            for (const ArtifactRecord& r : artifacts_of(ref.value("run", ""))) {
+              if (r.task_id == ref.value("task", "") && r.name == ref.value("name", "output")) {
+                add_input({{"namespace", "file"}, {"name", r.uri}});
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  event["inputs"] = inputs;
+  event["outputs"] = outputs;
+  return event.dump();
+}
+
+bool Emitter::Deliver(const std::string& event) {
+  if (!file_.empty()) {
+    std::ofstream out(file_, std::ios::app | std::ios::binary);
+    out << event << '\n';
+    if (out.flush()) return true;
+    if (log_) log_("openlineage: cannot append to " + file_);
+    return false;
+  }
+  std::string last_error;
+  // After a failed event, or while stopping, one attempt each: a receiver
+  // that is down must not hold the queue (or the process's exit) up.
+  int attempts = options_.attempts;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_ || receiver_down_) attempts = 1;
+  }
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 << (attempt - 1)));
+    try {
+      asio::io_context ioc;
+      asio::ip::tcp::resolver resolver(ioc);
+      beast::tcp_stream stream(ioc);
+      stream.expires_after(std::chrono::seconds(5));
+      stream.connect(resolver.resolve(host_, port_));
+      http::request<http::string_body> req(http::verb::post, path_, 11);
+      req.set(http::field::host, host_);
+      req.set(http::field::user_agent, "pipe-openlineage");
+      req.set(http::field::content_type, "application/json");
+      req.body() = event;
+      req.prepare_payload();
+      http::write(stream, req);
+      beast::flat_buffer buffer;
+      http::response<http::string_body> res;
+      http::read(stream, buffer, res);
+      beast::error_code ec;
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      if (res.result_int() >= 200 && res.result_int() < 300) {
+        std::lock_guard lock(mu_);
+        receiver_down_ = false;
+        return true;
+      }
+      last_error = "HTTP " + std::to_string(res.result_int());
+    } catch (const boost::system::system_error& e) {
+      last_error = e.code().message();
+    }
+  }
+  bool was_down;
+  {
+    std::lock_guard lock(mu_);
+    was_down = receiver_down_;
+    receiver_down_ = true;
+  }
+  if (log_ && !was_down) {
+    log_("openlineage: cannot deliver an event to http://" + host_ + ":" + port_ + path_ + " after " +
+         std::to_string(attempts) + (attempts == 1 ? " attempt: " : " attempts: ") + last_error +
+         " (later events get one attempt each until one is delivered)");
+  }
+  return false;
+}
+
+}  // namespace pipeline::openlineage
