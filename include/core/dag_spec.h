@@ -77,6 +77,20 @@ struct ParamSpec {
   DocNode::Ptr value;
 };
 
+// Where a DAG's events go (`notify:`): a webhook URL (or the name of a
+// `webhook:NAME:URL` line of the secrets file, for URLs that hold a secret)
+// or a shell command, for the events in `on`.
+struct NotifySpec {
+  std::vector<std::string> on;  // failure, success, retry, sla_miss, quality
+  std::string webhook;          // http(s)://...
+  std::string webhook_secret;   // NAME: the URL is in the secrets file
+  std::string command;          // run with sh -c, the event in its environment
+
+  bool operator==(const NotifySpec&) const = default;
+};
+
+inline const std::vector<std::string> kNotifyEvents = {"failure", "success", "retry", "sla_miss", "quality"};
+
 struct DagSpec {
   std::string id;
   std::string description;
@@ -88,6 +102,7 @@ struct DagSpec {
   int max_active_runs = 1;
   std::optional<int> max_active_tasks;        // unset: the executor's size
   std::vector<ParamSpec> params;              // file order
+  std::vector<NotifySpec> notify;             // file order
   std::vector<TaskSpec> tasks;                // topological order (upstream first)
 
   std::string file;                           // absolute path of the source file

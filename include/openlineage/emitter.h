@@ -18,12 +18,13 @@
 #include <thread>
 
 #include "exec/executor.h"
+#include "net/http_post.h"
 #include "store/state_store.h"
 
 namespace pipeline::openlineage {
 
 struct EmitterOptions {
-  // "http://HOST[:PORT]/PATH" (each event POSTed as JSON, e.g. Marquez's
+  // "http(s)://HOST[:PORT]/PATH" (each event POSTed as JSON, e.g. Marquez's
   // http://marquez:5000/api/v1/lineage) or "file:PATH" (one event per line,
   // appended).
   std::string target;
@@ -65,7 +66,8 @@ class Emitter final : public RunObserver {
   StateStore& store_;
   EmitterOptions options_;
   std::function<void(const std::string&)> log_;
-  std::string host_, port_, path_, file_;
+  net::Url url_;       // the HTTP(S) target, unless file_
+  std::string file_;  // the file target
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

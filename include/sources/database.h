@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +54,10 @@ std::string SecretsFile();
 // "mask_key"). "" when there is no secrets file or no such line; throws
 // SourceError when the key is shorter than 16 characters.
 std::string MaskKey();
+
+// The value of the secrets file's line "KIND:NAME:VALUE" (a notification's
+// webhook URL: webhook:NAME:URL), or nullopt when there is none.
+std::optional<std::string> NamedSecret(const std::string& kind, const std::string& name);
 
 struct QueryOptions {
   int64_t batch_rows = 65536;            // rows per fetch and per table batch

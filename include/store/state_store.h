@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 
 struct DagRecord {
   std::string dag_id;
@@ -124,6 +124,20 @@ struct ArtifactRecord {
   std::string inputs_json = "[]";
   // `cache: true`: the key of what made it ("" when not cached).
   std::string cache_key = {};
+};
+
+// One notification (a DAG's `notify:`) as it was delivered or given up on.
+struct NotificationRecord {
+  int64_t id = 0;          // assigned by AddNotification
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;     // "" for a run's event
+  std::string event;       // failure, success, retry, sla_miss, quality
+  std::string target;      // the webhook (secrets hidden) or "command: ..."
+  bool delivered = false;
+  int attempts = 0;
+  std::string error;       // why the last attempt failed ("" when delivered)
+  TimePoint at;            // when the last attempt ended
 };
 
 // One version of a registered model (the model registry; docs/models.md).
@@ -391,6 +405,12 @@ class StateStore {
   // created at or after `not_before` (a cache_ttl), of a task that ended in
   // success; empty when there is none.
   virtual std::vector<ArtifactRecord> FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) = 0;
+
+  // Notifications: each delivery's outcome, newest first (`dag_id`,
+  // `run_id`: "" for any), at most `limit`.
+  virtual void AddNotification(const NotificationRecord& n) = 0;
+  virtual std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,
+                                                            int limit) = 0;
 
   // The model registry. CreateModelVersion stores `v` as the next version of
   // v.name (1 for a new name) in one transaction and returns that number.

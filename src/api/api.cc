@@ -320,6 +320,7 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}/rows",
       "GET /api/v1/events",
       "GET /api/v1/workers",
+      "GET /api/v1/notifications",
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
       "GET /api/v1/models/{name}/versions/{version}",
@@ -856,6 +857,31 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     HttpResponse r{200, "text/event-stream", "retry: 2000\n\n"};
     r.stream = std::make_shared<TransitionStream>(store_, after, dag_id, run_id);
     return r;
+  }
+  if (m == "GET" && is({"api", "v1", "notifications"})) {
+    std::string dag_id, run_id;
+    if (auto it = req.query.find("dag_id"); it != req.query.end() && !it->second.empty()) {
+      RequireDagId(it->second);
+      dag_id = it->second;
+    }
+    if (auto it = req.query.find("run_id"); it != req.query.end() && !it->second.empty()) {
+      RequireRunId(it->second);
+      run_id = it->second;
+    }
+    json list = json::array();
+    for (const NotificationRecord& n : store_.ListNotifications(dag_id, run_id, QueryInt(req, "limit", 50, 1, 1000))) {
+      list.push_back({{"id", n.id},
+                      {"dag_id", n.dag_id},
+                      {"run_id", n.run_id},
+                      {"task_id", n.task_id},
+                      {"event", n.event},
+                      {"target", n.target},
+                      {"delivered", n.delivered},
+                      {"attempts", n.attempts},
+                      {"error", n.error},
+                      {"at", FormatIso8601(n.at)}});
+    }
+    return Json(200, {{"notifications", list}});
   }
   if (m == "GET" && is({"api", "v1", "workers"})) {
     const TimePoint now = SystemClock::Default()->Now();

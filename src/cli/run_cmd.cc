@@ -16,7 +16,9 @@
 #include "dag/loader.h"
 #include "dag/params.h"
 #include "exec/executor.h"
+#include "notify/notifier.h"
 #include "openlineage/emitter.h"
+#include "sources/database.h"
 #include "ops/table_io.h"
 
 namespace pipeline::cli {
@@ -277,10 +279,21 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
              << (rerun_of.empty() ? "" : ", version " + std::to_string(version) + ", again as " + rerun_of) << ")\n";
   }
   LiveView view(dag, terminal, progress);
-  FanoutObserver observer({g.json ? nullptr : &view, lineage_events.get()});
+  std::unique_ptr<notify::Notifier> notifier;  // delivers what is queued when destroyed
+  if (!dag.notify.empty()) {
+    notify::NotifierOptions notify_options;
+    notify_options.command_output = (std::filesystem::path(exec_options.log_root) / "notifications.log").string();
+    std::filesystem::create_directories(exec_options.log_root);
+    notifier = std::make_unique<notify::Notifier>(
+        *store, [&dag](const std::string&) { return dag.notify; },
+        [](const std::string& name) { return sources::NamedSecret("webhook", name); }, notify_options,
+        [](const std::string& line) { std::cerr << line << "\n"; });
+  }
+  FanoutObserver observer({g.json ? nullptr : &view, lineage_events.get(), notifier.get()});
   RunState final_state = executor.Execute(request, &observer);
   view.Stop();
   lineage_events.reset();
+  notifier.reset();
 
   auto record = store->GetRun(run.run_id);
   if (!record) throw Error::Internal("run " + run.run_id + " vanished from the store");

@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kTopLevelKeys = {
     "dag",     "description",     "schedule",         "timezone", "start_date", "end_date",
-    "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks"};
+    "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks", "notify"};
 const std::vector<std::string> kTaskKeys = {
     "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
     "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue",
@@ -105,6 +105,7 @@ class Validator {
     CheckKnownKeys(root, kTopLevelKeys, "");
     ReadHeader(root, dag);
     ReadParams(root.Find("params"), dag);
+    if (const DocNode* node = root.Find("notify")) ReadNotify(*node, dag);
     TaskDefaults defaults;
     if (const DocNode* node = root.Find("defaults")) ReadDefaults(*node, defaults);
     const DocNode* tasks = root.Find("tasks");
@@ -311,6 +312,83 @@ class Validator {
     }
     return TimePoint(parsed->utc.time_since_epoch() -
                      std::chrono::duration_cast<std::chrono::microseconds>(info.first.offset));
+  }
+
+  // notify: [{on: [EVENT, ...], webhook: URL | {secret: NAME} | command: CMD}, ...]
+  void ReadNotify(const DocNode& node, DagSpec& dag) {
+    if (!node.is_sequence()) {
+      diags_.Add(node.mark(), "notify must be a list of {on: [events], webhook: URL} or {on: [events], command: CMD}");
+      return;
+    }
+    for (const auto& item : node.items()) {
+      if (!item->is_map()) {
+        diags_.Add(item->mark(), "a notify entry must be a map {on: [events], webhook: URL | command: CMD}");
+        continue;
+      }
+      CheckKnownKeys(*item, {"on", "webhook", "command"}, " in a notify entry");
+      NotifySpec spec;
+      const DocNode* on = item->Find("on");
+      if (!on) {
+        diags_.Add(item->mark(), "a notify entry needs 'on' (events: failure, success, retry, sla_miss, quality)");
+      } else {
+        std::vector<const DocNode*> events;
+        if (on->is_sequence()) {
+          for (const auto& e : on->items()) events.push_back(e.get());
+        } else {
+          events.push_back(on);
+        }
+        if (events.empty()) diags_.Add(on->mark(), "notify 'on' must name at least one event");
+        for (const DocNode* e : events) {
+          auto name = String(e, "a notify event");
+          if (!name) continue;
+          if (std::find(kNotifyEvents.begin(), kNotifyEvents.end(), *name) == kNotifyEvents.end()) {
+            diags_.Add(e->mark(), "unknown notify event " + Quote(*name) +
+                                      " (events: failure, success, retry, sla_miss, quality)" + DidYouMean(*name, kNotifyEvents));
+          } else if (std::find(spec.on.begin(), spec.on.end(), *name) == spec.on.end()) {
+            spec.on.push_back(*name);
+          }
+        }
+      }
+      const DocNode* webhook = item->Find("webhook");
+      const DocNode* command = item->Find("command");
+      if (!webhook == !command) {
+        diags_.Add(item->mark(), "a notify entry needs one of 'webhook' (a URL) or 'command' (a shell command)");
+      }
+      if (webhook && webhook->is_map()) {
+        CheckKnownKeys(*webhook, {"secret"}, " in a notify webhook");
+        if (auto name = String(webhook->Find("secret"), "notify webhook secret")) {
+          if (IsParamName(*name)) {
+            spec.webhook_secret = *name;
+          } else {
+            diags_.Add(webhook->mark(), "notify webhook secret must be a name (letters, digits, '_'), not " + Quote(*name));
+          }
+        } else if (!webhook->Find("secret")) {
+          diags_.Add(webhook->mark(), "notify webhook must be a URL or {secret: NAME} (a webhook:NAME:URL line of the "
+                                      "secrets file)");
+        }
+      } else if (auto url = String(webhook, "notify webhook")) {
+        const bool http = url->rfind("http://", 0) == 0 || url->rfind("https://", 0) == 0;
+        const std::string authority = http ? url->substr(url->find("//") + 2, url->find_first_of("/?", url->find("//") + 2) -
+                                                                                 url->find("//") - 2)
+                                           : "";
+        if (!http || authority.empty()) {
+          diags_.Add(webhook->mark(), "notify webhook must be an http:// or https:// URL, not " + Quote(*url));
+        } else if (authority.find('@') != std::string::npos) {
+          diags_.Add(webhook->mark(), "notify webhook holds user:password@: a DAG file must not; give the URL in the "
+                                      "secrets file (webhook: {secret: NAME}, a line webhook:NAME:URL)");
+        } else {
+          spec.webhook = *url;
+        }
+      }
+      if (auto cmd = String(command, "notify command")) {
+        if (cmd->empty()) {
+          diags_.Add(command->mark(), "notify command must not be empty");
+        } else {
+          spec.command = *cmd;
+        }
+      }
+      dag.notify.push_back(std::move(spec));
+    }
   }
 
   void ReadParams(const DocNode* node, DagSpec& dag) {

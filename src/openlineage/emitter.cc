@@ -1,9 +1,5 @@
 #include "openlineage/emitter.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
@@ -12,14 +8,12 @@
 #include <map>
 
 #include "core/error.h"
+#include "net/http_post.h"
 
 namespace pipeline::openlineage {
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using nlohmann::json;
 
 constexpr const char* kProducer = "urn:pipe:openlineage-emitter";
@@ -41,20 +35,13 @@ Emitter::Emitter(StateStore& store, EmitterOptions options, std::function<void(c
   const std::string& t = options_.target;
   if (t.rfind("file:", 0) == 0 && t.size() > 5) {
     file_ = t.substr(5);
-  } else if (t.rfind("http://", 0) == 0) {
-    std::string rest = t.substr(7);
-    const size_t slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    path_ = slash == std::string::npos ? "/" : rest.substr(slash);
-    const size_t colon = authority.rfind(':');
-    host_ = colon == std::string::npos ? authority : authority.substr(0, colon);
-    port_ = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-    if (host_.empty() || port_.empty()) throw Error::InvalidArgument("openlineage target '" + t + "': no host");
-  } else if (t.rfind("https://", 0) == 0) {
-    throw Error::InvalidArgument("openlineage target '" + t + "': https is not supported; send to an http:// "
-                                 "endpoint (a TLS proxy in front of the receiver) or to file:PATH");
+  } else if (t.rfind("http://", 0) == 0 || t.rfind("https://", 0) == 0) {
+    std::string error;
+    auto url = net::ParseUrl(t, &error);
+    if (!url) throw Error::InvalidArgument("openlineage target: " + error);
+    url_ = *url;
   } else {
-    throw Error::InvalidArgument("openlineage target '" + t + "' must be http://HOST[:PORT]/PATH or file:PATH");
+    throw Error::InvalidArgument("openlineage target '" + t + "' must be http(s)://HOST[:PORT]/PATH or file:PATH");
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -269,33 +256,13 @@ bool Emitter::Deliver(const std::string& event) {
   }
   for (int attempt = 0; attempt < attempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 << (attempt - 1)));
-    try {
-      asio::io_context ioc;
-      asio::ip::tcp::resolver resolver(ioc);
-      beast::tcp_stream stream(ioc);
-      stream.expires_after(std::chrono::seconds(5));
-      stream.connect(resolver.resolve(host_, port_));
-      http::request<http::string_body> req(http::verb::post, path_, 11);
-      req.set(http::field::host, host_);
-      req.set(http::field::user_agent, "pipe-openlineage");
-      req.set(http::field::content_type, "application/json");
-      req.body() = event;
-      req.prepare_payload();
-      http::write(stream, req);
-      beast::flat_buffer buffer;
-      http::response<http::string_body> res;
-      http::read(stream, buffer, res);
-      beast::error_code ec;
-      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-      if (res.result_int() >= 200 && res.result_int() < 300) {
-        std::lock_guard lock(mu_);
-        receiver_down_ = false;
-        return true;
-      }
-      last_error = "HTTP " + std::to_string(res.result_int());
-    } catch (const boost::system::system_error& e) {
-      last_error = e.code().message();
+    net::PostResult r = net::PostJson(url_, event, std::chrono::seconds(5), "pipe-openlineage");
+    if (r.ok()) {
+      std::lock_guard lock(mu_);
+      receiver_down_ = false;
+      return true;
     }
+    last_error = r.error;
   }
   bool was_down;
   {
@@ -304,7 +271,7 @@ bool Emitter::Deliver(const std::string& event) {
     receiver_down_ = true;
   }
   if (log_ && !was_down) {
-    log_("openlineage: cannot deliver an event to http://" + host_ + ":" + port_ + path_ + " after " +
+    log_("openlineage: cannot deliver an event to " + net::Shown(url_) + " after " +
          std::to_string(attempts) + (attempts == 1 ? " attempt: " : " attempts: ") + last_error +
          " (later events get one attempt each until one is delivered)");
   }

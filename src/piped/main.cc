@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <unistd.h>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <iostream>
@@ -26,6 +28,7 @@
 #include "exec/builtin_operators.h"
 #include "ops/data_operators.h"
 #include "exec/executor.h"
+#include "notify/notifier.h"
 #include "openlineage/emitter.h"
 #include "piped/dag_watcher.h"
 #include "piped/stop_signals.h"
@@ -230,7 +233,30 @@ int Serve(Config config) {
         *store, openlineage::EmitterOptions{config.openlineage}, [](const std::string& line) { spdlog::warn("{}", line); });
     spdlog::info("OpenLineage events go to {}", config.openlineage);
   }
-  FanoutObserver observer({&metrics, &log_observer, lineage_events.get()});
+  // Notifications look the DAG's `notify` up when they are delivered (on
+  // their own thread), in what the last folder load gave.
+  struct NotifyTargets {
+    std::mutex mu;
+    std::map<std::string, std::vector<NotifySpec>> by_dag;
+    void Set(const FolderLoadResult& loaded) {
+      std::lock_guard lock(mu);
+      by_dag.clear();
+      for (const DagSpec& d : loaded.dags) by_dag[d.id] = d.notify;
+    }
+  };
+  auto notify_targets = std::make_shared<NotifyTargets>();
+  notify::NotifierOptions notify_options;
+  notify_options.command_output = (std::filesystem::path(exec_options.log_root) / "notifications.log").string();
+  notify::Notifier notifier(
+      *store,
+      [notify_targets](const std::string& dag_id) {
+        std::lock_guard lock(notify_targets->mu);
+        auto it = notify_targets->by_dag.find(dag_id);
+        return it == notify_targets->by_dag.end() ? std::vector<NotifySpec>{} : it->second;
+      },
+      [](const std::string& name) { return sources::NamedSecret("webhook", name); }, notify_options,
+      [](const std::string& line) { spdlog::info("{}", line); });
+  FanoutObserver observer({&metrics, &log_observer, lineage_events.get(), &notifier});
   SchedulerOptions sched_options;
   sched_options.observer = &observer;
   sched_options.run_lease = *run_lease;
@@ -244,11 +270,17 @@ int Serve(Config config) {
   }
   Scheduler scheduler(*store, executor, loader, *clock, sched_options);
   std::string dags_dir = config.dags;
-  scheduler.SetDags(loader.LoadFolder(dags_dir));
+  {
+    FolderLoadResult loaded = loader.LoadFolder(dags_dir);
+    notify_targets->Set(loaded);
+    scheduler.SetDags(loaded);
+  }
   DagWatcher watcher(dags_dir, [&] {
     spdlog::info("dag folder changed: reloading {}", dags_dir);
     try {
-      scheduler.SetDags(loader.LoadFolder(dags_dir));
+      FolderLoadResult loaded = loader.LoadFolder(dags_dir);
+      notify_targets->Set(loaded);
+      scheduler.SetDags(loaded);
     } catch (const std::exception& e) {
       spdlog::error("reloading dags: {}", e.what());
     }

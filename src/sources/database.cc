@@ -364,6 +364,21 @@ std::string MaskKey() {
   return "";
 }
 
+std::optional<std::string> NamedSecret(const std::string& kind, const std::string& name) {
+  const std::string path = SecretsFile();
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  const std::string prefix = kind + ":" + name + ":";
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    std::string value = line.substr(prefix.size());
+    while (!value.empty() && (value.back() == '\r' || value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    return value;
+  }
+  return std::nullopt;
+}
+
 PgConn ConnectPostgres(const std::string& url) {
   const std::string secrets = SecretsFile();
   const char* keys[] = {"dbname", secrets.empty() ? nullptr : "passfile", nullptr};

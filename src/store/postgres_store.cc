@@ -319,6 +319,23 @@ ALTER TABLE artifacts ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE artifacts ADD COLUMN cache_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX artifacts_cache ON artifacts(cache_key, created_at) WHERE cache_key <> '';
 )sql",
+    // Version 11: notifications as delivered.
+    R"sql(
+CREATE TABLE notifications (
+  id BIGSERIAL PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  target TEXT NOT NULL,
+  delivered BOOLEAN NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX notifications_run ON notifications(run_id);
+CREATE INDEX notifications_dag ON notifications(dag_id, id);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1311,6 +1328,30 @@ std::vector<ArtifactRecord> PostgresStore::ListArtifacts(const std::string& run_
              "cache_key FROM artifacts WHERE run_id = $1 ORDER BY task_id, name",
              run_id)) {
       out.push_back(ArtifactOf(r));
+    }
+    return out;
+  });
+}
+
+void PostgresStore::AddNotification(const NotificationRecord& n) {
+  impl_->Run("add notification", [&](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO notifications(dag_id, run_id, task_id, event, target, delivered, attempts, error, at) "
+                   "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   n.dag_id, n.run_id, n.task_id, n.event, n.target, n.delivered, n.attempts, n.error, ToMicros(n.at));
+  });
+}
+
+std::vector<NotificationRecord> PostgresStore::ListNotifications(const std::string& dag_id, const std::string& run_id,
+                                                                 int limit) {
+  return impl_->Read("list notifications", [&](pqxx::transaction_base& tx) {
+    std::vector<NotificationRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT id, dag_id, run_id, task_id, event, target, delivered, attempts, error, at FROM notifications "
+             "WHERE ($1 = '' OR dag_id = $1) AND ($2 = '' OR run_id = $2) ORDER BY id DESC LIMIT $3",
+             dag_id, run_id, limit)) {
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+                     r[4].as<std::string>(), r[5].as<std::string>(), r[6].as<bool>(), r[7].as<int>(),
+                     r[8].as<std::string>(), Time(r[9])});
     }
     return out;
   });

@@ -77,6 +77,9 @@ class PostgresStore final : public StateStore {
   void PutArtifact(const ArtifactRecord& artifact) override;
   std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
   std::vector<ArtifactRecord> FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) override;
+  void AddNotification(const NotificationRecord& n) override;
+  std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,
+                                                    int limit) override;
 
   int CreateModelVersion(const ModelVersionRecord& v) override;
   std::vector<ModelSummary> ListModels() override;

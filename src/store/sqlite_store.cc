@@ -219,6 +219,23 @@ ALTER TABLE artifacts ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE artifacts ADD COLUMN cache_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX artifacts_cache ON artifacts(cache_key, created_at) WHERE cache_key <> '';
 )sql",
+    // Version 11: notifications as delivered.
+    R"sql(
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  target TEXT NOT NULL,
+  delivered INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX notifications_run ON notifications(run_id);
+CREATE INDEX notifications_dag ON notifications(dag_id, id);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1102,6 +1119,30 @@ std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id
   while (s.Step()) {
     out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6),
                    s.Time(7), s.Text(8), s.Text(9)});
+  }
+  return out;
+}
+
+void SqliteStore::AddNotification(const NotificationRecord& n) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "INSERT INTO notifications(dag_id, run_id, task_id, event, target, delivered, attempts, error, at) "
+              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  s.Bind(1, n.dag_id).Bind(2, n.run_id).Bind(3, n.task_id).Bind(4, n.event).Bind(5, n.target)
+      .Bind(6, int64_t{n.delivered ? 1 : 0}).Bind(7, int64_t{n.attempts}).Bind(8, n.error).Bind(9, n.at).Run();
+}
+
+std::vector<NotificationRecord> SqliteStore::ListNotifications(const std::string& dag_id, const std::string& run_id,
+                                                               int limit) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT id, dag_id, run_id, task_id, event, target, delivered, attempts, error, at FROM notifications "
+              "WHERE (?1 = '' OR dag_id = ?1) AND (?2 = '' OR run_id = ?2) ORDER BY id DESC LIMIT ?3");
+  s.Bind(1, dag_id).Bind(2, run_id).Bind(3, int64_t{limit});
+  std::vector<NotificationRecord> out;
+  while (s.Step()) {
+    out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6) != 0,
+                   static_cast<int>(s.Int(7)), s.Text(8), s.Time(9)});
   }
   return out;
 }

@@ -307,6 +307,83 @@ TEST_F(PipedTest, TriggerAndWait) {
   EXPECT_EQ(failing.err, "pipectl: unknown parameter 'nope' for DAG 'hello' (known: who)\n");
 }
 
+TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed) {
+  // Given a webhook receiver and a DAG that notifies it of failures and runs
+  // a command on each retry, then a failing run sends exactly one failure
+  // event (run id, task, error) and one retry command; every delivery is
+  // listed by the API; with the receiver gone the run ends as fast and the
+  // failed delivery is listed with its attempts.
+  std::ofstream(dir_ / "receiver.py")
+      << "import http.server\n"
+         "class H(http.server.BaseHTTPRequestHandler):\n"
+         "    def do_POST(self):\n"
+         "        body = self.rfile.read(int(self.headers['Content-Length']))\n"
+         "        with open('hooks.jsonl', 'ab') as f: f.write(body + b'\\n')\n"
+         "        self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()\n"
+         "    def log_message(self, *a): pass\n"
+         "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+         "open('port.tmp', 'w').write(str(s.server_address[1])); __import__('os').rename('port.tmp', 'port')\n"
+         "s.serve_forever()\n";
+  pid_t receiver = Spawn({"/usr/bin/python3", (dir_ / "receiver.py").string()}, {}, dir_ / "receiver.log",
+                         dir_ / "receiver.log", dir_);
+  ASSERT_TRUE(Eventually([&] { return fs::exists(dir_ / "port"); }, 10));
+  std::ifstream port_file(dir_ / "port");
+  std::string port;
+  port_file >> port;
+  WriteDag("alerting.yaml", "dag: alerting\n"
+                            "notify:\n"
+                            "  - {on: [failure], webhook: 'http://127.0.0.1:" + port + "/hooks/T000/secret'}\n"
+                            "  - {on: [retry], command: 'echo \"$PIPE_EVENT $PIPE_TASK_ID $PIPE_ERROR\" >> " +
+                                (dir_ / "retries.txt").string() + "'}\n"
+                            "tasks:\n"
+                            "  flaky: {op: shell, run: 'exit 4', retries: 1, retry_delay: 10ms}\n");
+  StartDaemon();
+  auto trigger = [&] {
+    HttpResponse created = Http("POST", "/api/v1/dags/alerting/runs", "{}");
+    EXPECT_EQ(created.status, 201) << created.body;
+    const std::string run_id = json::parse(created.body)["run_id"];
+    EXPECT_TRUE(Eventually([&] { return Run(run_id)["state"] == "failed"; }));
+    return run_id;
+  };
+  auto listed = [&](const std::string& run_id) {
+    return json::parse(Http("GET", "/api/v1/notifications?run_id=" + run_id).body)["notifications"];
+  };
+  const std::string run_id = trigger();
+  ASSERT_TRUE(Eventually([&] { return listed(run_id).size() == 2; })) << listed(run_id).dump();
+  std::ifstream hooks(dir_ / "hooks.jsonl");
+  std::vector<json> events;
+  for (std::string line; std::getline(hooks, line);) events.push_back(json::parse(line));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["event"], "failure");
+  EXPECT_EQ(events[0]["run_id"], run_id);
+  EXPECT_EQ(events[0]["task_id"], "flaky");
+  EXPECT_EQ(events[0]["error"], "exit status 4");
+  EXPECT_EQ(events[0]["text"], "DAG alerting run " + run_id + " failed: task flaky: exit status 4");
+  std::ifstream retries(dir_ / "retries.txt");
+  std::string retry_line;
+  std::getline(retries, retry_line);
+  EXPECT_EQ(retry_line, "retry flaky exit status 4");
+  json list = listed(run_id);
+  EXPECT_EQ(list[0]["event"], "failure");  // newest first
+  EXPECT_EQ(list[0]["delivered"], true);
+  EXPECT_EQ(list[0]["target"], "http://127.0.0.1:" + port + "/hooks/...");  // the secret part of the path hidden
+  EXPECT_EQ(list[1]["event"], "retry");
+  EXPECT_EQ(list[1]["delivered"], true);
+
+  // The receiver is gone: the run is not held up; the delivery is listed as failed.
+  kill(receiver, SIGTERM);
+  waitpid(receiver, nullptr, 0);
+  const std::string second = trigger();
+  ASSERT_TRUE(Eventually([&] {
+    json l = listed(second);
+    return l.size() == 2 && l[0]["event"] == "failure";
+  }, 30)) << listed(second).dump();
+  json failed = listed(second)[0];
+  EXPECT_EQ(failed["delivered"], false);
+  EXPECT_EQ(failed["attempts"], 4);
+  EXPECT_EQ(failed["error"], "Connection refused");
+}
+
 TEST_F(PipedTest, TasksInheritNoDescriptorOfTheDaemon) {
   // Given a daemon with its listening socket, client connections, database
   // connection and log files open, then a task's shell has only 0, 1 and 2.

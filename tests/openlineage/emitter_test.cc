@@ -85,7 +85,7 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
 TEST(EmitterTest, TargetsAreCheckedAndUuidsAreStable) {
   const fs::path dir = testing_util::FreshTestDir("openlineage_targets");
   SqliteStore store((dir / "state.db").string());
-  for (const char* bad : {"", "ftp://x", "https://marquez/api/v1/lineage", "file:", "http://:80/x"}) {
+  for (const char* bad : {"", "ftp://x", "https://user:pw@marquez/api/v1/lineage", "file:", "http://:80/x", "http://h:x/"}) {
     EXPECT_THROW(Emitter(store, {bad}, nullptr), Error) << bad;
   }
   EXPECT_EQ(Emitter::RunUuid("r1/load/1"), Emitter::RunUuid("r1/load/1"));

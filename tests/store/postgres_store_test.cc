@@ -121,6 +121,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
     tx.exec("DROP TABLE watermarks");  // version 9
     tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
+    tx.exec("DROP TABLE notifications");  // version 11
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -149,6 +150,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("ALTER TABLE task_instances DROP COLUMN map_index, DROP COLUMN map_item");  // version 8
     tx.exec("DROP TABLE watermarks");  // version 9
     tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
+    tx.exec("DROP TABLE notifications");  // version 11
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

@@ -775,6 +775,12 @@ async function main() {
   await check('workers', 'GET', '/api/v1/workers', { token: V, expect: 200 });
   await checkHead('workers', '/api/v1/workers', { token: V, stableLength: true });
   await check('workers, no token', 'GET', '/api/v1/workers', { expect: 401 });
+  await check('notifications', 'GET', '/api/v1/notifications', { token: V, expect: 200 });
+  await check('notifications of a run', 'GET', `/api/v1/notifications?dag_id=${d}&run_id=${r}&limit=5`, { token: V, expect: 200 });
+  await checkHead('notifications', '/api/v1/notifications', { token: V, stableLength: true });
+  await check('notifications, a bad DAG id', 'GET', '/api/v1/notifications?dag_id=Bad-Id', { token: V, expect: 400, paramsInvalid: true });
+  await check('notifications, limit=0', 'GET', '/api/v1/notifications?limit=0', { token: V, expect: 400, paramsInvalid: true });
+  await check('notifications, no token', 'GET', '/api/v1/notifications', { expect: 401 });
 
   // The model registry (the DAG's train task registered a version).
   const models = await check('models', 'GET', '/api/v1/models', { token: V, expect: 200 });

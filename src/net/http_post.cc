@@ -1,0 +1,112 @@
+#include "net/http_post.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
+
+namespace pipeline::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::optional<Url> ParseUrl(const std::string& text, std::string* error) {
+  Url url;
+  std::string rest;
+  if (text.rfind("http://", 0) == 0) {
+    rest = text.substr(7);
+  } else if (text.rfind("https://", 0) == 0) {
+    url.tls = true;
+    rest = text.substr(8);
+  } else {
+    *error = "'" + text + "' is not an http:// or https:// URL";
+    return std::nullopt;
+  }
+  const size_t slash = rest.find_first_of("/?");
+  const std::string authority = rest.substr(0, slash);
+  url.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (url.target[0] == '?') url.target = "/" + url.target;
+  if (authority.find('@') != std::string::npos) {
+    *error = "'" + Shown(url) + "': a URL with user:password@ is not accepted (put secrets in the secrets file)";
+    return std::nullopt;
+  }
+  const size_t colon = authority.rfind(':');
+  url.host = colon == std::string::npos ? authority : authority.substr(0, colon);
+  url.port = colon == std::string::npos ? (url.tls ? "443" : "80") : authority.substr(colon + 1);
+  if (url.host.empty() || url.port.empty() || url.port.find_first_not_of("0123456789") != std::string::npos) {
+    *error = "'" + text.substr(0, text.find('/', 8)) + "' has no valid HOST[:PORT]";
+    return std::nullopt;
+  }
+  return url;
+}
+
+std::string Shown(const Url& url) {
+  std::string first = url.target.substr(0, url.target.find_first_of("/?", 1));
+  const bool more = first.size() < url.target.size();
+  return std::string(url.tls ? "https://" : "http://") + url.host + ":" + url.port + first + (more ? "/..." : "");
+}
+
+namespace {
+
+template <class Stream>
+PostResult Exchange(Stream& stream, const Url& url, const std::string& body, const std::string& user_agent) {
+  http::request<http::string_body> req(http::verb::post, url.target, 11);
+  req.set(http::field::host, url.host);
+  req.set(http::field::user_agent, user_agent);
+  req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1 << 20);
+  http::read(stream, buffer, parser);
+  const auto& res = parser.get();
+  PostResult r;
+  r.status = static_cast<int>(res.result_int());
+  if (!r.ok()) r.error = "HTTP " + std::to_string(r.status) + (res.body().empty() ? "" : ": " + res.body().substr(0, 200));
+  return r;
+}
+
+}  // namespace
+
+PostResult PostJson(const Url& url, const std::string& body, std::chrono::milliseconds timeout,
+                    const std::string& user_agent) {
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    const auto endpoints = resolver.resolve(url.host, url.port);
+    if (!url.tls) {
+      beast::tcp_stream stream(ioc);
+      stream.expires_after(timeout);
+      stream.connect(endpoints);
+      PostResult r = Exchange(stream, url, body, user_agent);
+      beast::error_code ec;
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      return r;
+    }
+    asio::ssl::context tls(asio::ssl::context::tls_client);
+    tls.set_default_verify_paths();
+    tls.set_verify_mode(asio::ssl::verify_peer);
+    tls.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, tls);
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {  // SNI
+      return {0, "cannot set the TLS server name " + url.host};
+    }
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    beast::get_lowest_layer(stream).connect(endpoints);
+    stream.handshake(asio::ssl::stream_base::client);
+    PostResult r = Exchange(stream, url, body, user_agent);
+    beast::error_code ec;
+    stream.shutdown(ec);  // a peer that just closes is fine
+    return r;
+  } catch (const boost::system::system_error& e) {
+    return {0, e.code().message()};
+  }
+}
+
+}  // namespace pipeline::net
