@@ -11,8 +11,9 @@ build="cmake ninja-build g++ ccache pkg-config tzdata libyaml-dev \
 # node and npm bundle the web UI (ui/) into piped; the tests also drive
 # Debian's chromium with playwright-core (tests/ui/).
 # scikit-learn, xgboost and scipy (Debian's, for /usr/bin/python3) are the
-# references of the model differential tests.
-test_extra="libgtest-dev libgmock-dev clang libclang-rt-14-dev postgresql chromium \
+# references of the model differential tests. prometheus brings promtool, which
+# checks the alert rules in docker/prometheus.
+test_extra="libgtest-dev libgmock-dev clang libclang-rt-14-dev postgresql chromium prometheus \
   python3-sklearn python3-xgboost python3-scipy python3-numpy"
 
 packages=$build
