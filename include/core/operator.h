@@ -39,6 +39,10 @@ struct TaskMetrics {
     double value = 0;
   };
   std::vector<Gauge> gauges;
+  // A data-quality finding people should hear of though the task succeeded
+  // (validate above its alert_rate, monitor drift with on_drift: warn): the
+  // `quality` notification.
+  std::string alert = {};
 };
 
 struct TaskResult {

@@ -44,6 +44,8 @@ class Notifier final : public RunObserver {
 
   void OnRunState(const RunRecord& run, RunState state) override;
   void OnTaskState(const TaskEvent& event) override;
+  // A try's figures: an `alert` in them is a `quality` event.
+  void OnTaskMetrics(const std::string& run_id, const std::string& task_id, const std::string& metrics_json) override;
 
   // The body a webhook gets for `event` (also PIPE_EVENT_JSON of a command).
   struct Event {
@@ -76,6 +78,7 @@ class Notifier final : public RunObserver {
   std::condition_variable cv_;
   std::deque<Event> queue_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> failed_;  // run -> failed tasks
+  std::map<std::string, std::string> run_dags_;  // run -> DAG, while the run is running
   bool stop_ = false;
   std::thread thread_;
 };

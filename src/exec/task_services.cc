@@ -104,6 +104,10 @@ std::string TaskMetricsJson(const TaskMetrics& m) {
     }
     out += '"';
   }
+  if (!m.alert.empty()) {
+    out += std::string(out.size() > 1 ? "," : "") + "\"alert\":" +
+           nlohmann::json(m.alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   if (!m.gauges.empty()) {
     nlohmann::json gauges = nlohmann::json::array();
     for (const auto& g : m.gauges) gauges.push_back({{"name", g.name}, {"column", g.column}, {"value", g.value}});
@@ -125,6 +129,7 @@ TaskMetrics TaskMetricsFromJson(const std::string& text) {
   m.rows_quarantined = number("rows_quarantined");
   m.bytes_out = number("bytes_out");
   if (j.contains("summary") && j["summary"].is_string()) m.summary = j["summary"].get<std::string>();
+  if (j.contains("alert") && j["alert"].is_string()) m.alert = j["alert"].get<std::string>();
   if (j.contains("gauges") && j["gauges"].is_array()) {
     for (const auto& g : j["gauges"]) {
       if (!g.is_object() || !g.value("name", nlohmann::json()).is_string()) continue;

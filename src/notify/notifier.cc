@@ -25,6 +25,7 @@ std::string Text(const Notifier::Event& e) {
     return text;
   }
   if (e.kind == "success") return "DAG " + e.dag_id + " run " + e.run_id + " succeeded";
+  if (e.kind == "quality") return "DAG " + e.dag_id + " run " + e.run_id + ": task " + e.task_id + ": " + e.error;
   if (e.kind == "retry") {
     return "DAG " + e.dag_id + " run " + e.run_id + ": task " + e.task_id + " try " + std::to_string(e.try_number) +
            " failed and will be retried" + (e.error.empty() ? "" : ": " + e.error);
@@ -63,6 +64,11 @@ Notifier::~Notifier() {
 }
 
 void Notifier::OnRunState(const RunRecord& run, RunState state) {
+  if (state == RunState::kCancelled) {  // no event: forget the run
+    std::lock_guard lock(mu_);
+    run_dags_.erase(run.run_id);
+    failed_.erase(run.run_id);
+  }
   if (state != RunState::kSuccess && state != RunState::kFailed) return;
   Event e;
   e.kind = state == RunState::kSuccess ? "success" : "failure";
@@ -71,6 +77,7 @@ void Notifier::OnRunState(const RunRecord& run, RunState state) {
   e.at = run.ended_at.value_or(run.created_at);
   {
     std::lock_guard lock(mu_);
+    run_dags_.erase(run.run_id);
     auto it = failed_.find(run.run_id);
     if (it != failed_.end()) {
       e.failed_tasks = std::move(it->second);
@@ -84,7 +91,30 @@ void Notifier::OnRunState(const RunRecord& run, RunState state) {
   Enqueue(e);
 }
 
+void Notifier::OnTaskMetrics(const std::string& run_id, const std::string& task_id, const std::string& metrics_json) {
+  json m = json::parse(metrics_json, nullptr, false);
+  if (!m.is_object() || !m.contains("alert") || !m["alert"].is_string()) return;
+  Event e;
+  e.kind = "quality";
+  e.run_id = run_id;
+  e.task_id = task_id;
+  e.error = m["alert"].get<std::string>();
+  e.at = SystemClock::Default()->Now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = run_dags_.find(run_id);
+    if (it == run_dags_.end()) return;
+    e.dag_id = it->second;
+  }
+  Enqueue(e);
+}
+
 void Notifier::OnTaskState(const TaskEvent& t) {
+  if (t.state == TaskState::kRunning) {
+    std::lock_guard lock(mu_);
+    run_dags_[t.run_id] = t.dag_id;
+    return;
+  }
   if (t.state == TaskState::kFailed) {
     std::lock_guard lock(mu_);
     failed_[t.run_id].emplace_back(t.task_id, t.reason);

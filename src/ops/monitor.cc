@@ -482,6 +482,7 @@ class MonitorOperator final : public Operator {
                                  : std::to_string(drifted.size()) + " of " + std::to_string(columns.size()) +
                                        " columns drifted: " + list;
     ctx.Log(result.metrics.summary);
+    if (!drifted.empty() && !a.fail) result.metrics.alert = "drift in " + result.metrics.summary;
     if (!drifted.empty() && a.fail) {
       std::string names;
       for (size_t k = 0; k < columns.size(); ++k) {

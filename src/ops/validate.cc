@@ -55,6 +55,7 @@ struct ValidateArgs {
   std::vector<CheckSpec> checks;
   TableSpec table;
   double max_failure_rate = 0;
+  std::optional<double> alert_rate;  // above it: a `quality` notification
   std::string on_failure = "fail";
 };
 
@@ -170,8 +171,9 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
     t.RejectUnknown({"row_count", "max_null_fraction", "freshness", "unique"});
   }
   if (auto m = r.Fraction("max_failure_rate")) a.max_failure_rate = *m;
+  a.alert_rate = r.Fraction("alert_rate");
   if (auto f = r.Choice("on_failure", {"fail", "quarantine", "warn"})) a.on_failure = *f;
-  r.RejectUnknown({"input", "checks", "table", "max_failure_rate", "on_failure"});
+  r.RejectUnknown({"input", "checks", "table", "max_failure_rate", "alert_rate", "on_failure"});
   if (!r.ok()) return std::nullopt;
   return a;
 }
@@ -787,6 +789,11 @@ class ValidateOperator final : public Operator {
     PersistJson(ctx, report.dump(2), "report");
     result.metrics.rows_out = output->num_rows();
     result.metrics.summary = summary;
+    if (args.alert_rate && rate > *args.alert_rate) {
+      result.metrics.alert = std::to_string(failed_rows) + " of " + std::to_string(n) + " rows (" +
+                             Percent(failed_rows, n) + ") failed checks, more than alert_rate " +
+                             FormatFraction(*args.alert_rate) + FirstFailure(results);
+    }
 
     if (!passed && args.on_failure != "warn") {
       std::string why = !rate_ok ? std::to_string(failed_rows) + " of " + std::to_string(n) + " rows (" +

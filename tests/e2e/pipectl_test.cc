@@ -752,6 +752,32 @@ TEST_F(PipectlTest, OpenLineageEventsReachAnHttpReceiverWithDatasetsAndSchemas) 
   EXPECT_EQ(Pipectl({"run", dag.string(), "--openlineage", "ftp://x"}).exit_code, 2);
 }
 
+TEST_F(PipectlTest, AValidationAboveItsAlertRateIsAQualityNotification) {
+  // Given a validate task with alert_rate and a DAG notifying a command of
+  // quality events, then a run whose rows fail above the rate succeeds and
+  // runs the command once with the finding; below the rate, nothing.
+  Write("rows.csv", "id,amount\n1,5\n2,-1\n3,7\n4,-3\n");
+  const std::string dag_text =
+      "dag: quality\nnotify:\n  - {on: [quality], command: 'echo \"$PIPE_EVENT|$PIPE_TASK_ID|$PIPE_ERROR\" >> " +
+      (dir_ / "quality.txt").string() + "'}\ntasks:\n"
+      "  load: {op: ingest, with: {path: rows.csv}}\n"
+      "  check: {op: validate, depends_on: [load], with: {checks: [{column: amount, min: 0}], "
+      "on_failure: warn, alert_rate: ALERT}}\n";
+  auto with_rate = [&](const std::string& rate) {
+    std::string text = dag_text;
+    text.replace(text.find("ALERT"), 5, rate);
+    return Write("quality.yaml", text);
+  };
+  json run = RunDag(with_rate("0.25"));
+  ASSERT_EQ(run["state"], "success") << run.dump();
+  EXPECT_EQ(ReadFile(dir_ / "quality.txt"),
+            "quality|check|2 of 4 rows (50.00%) failed checks, more than alert_rate 0.25 (first: amount >= 0: 2 rows, "
+            "e.g. -1)\n");
+  json quiet = RunDag(with_rate("0.5"));
+  ASSERT_EQ(quiet["state"], "success") << quiet.dump();
+  EXPECT_EQ(ReadFile(dir_ / "quality.txt").size(), 114u);  // still the one line
+}
+
 TEST_F(PipectlTest, UnreachablePostgresqlIsExitThree) {
   fs::path dag = Write("ok.yaml", "dag: ok\ntasks:\n  a: {op: shell, run: 'true'}\n");
   Result r = Pipectl({"run", dag.string(), "--db", "postgresql://postgres@/x?host=/nonexistent&port=1&connect_timeout=1"});
