@@ -30,13 +30,15 @@ std::optional<Url> ParseUrl(const std::string& text, std::string* error) {
   const std::string authority = rest.substr(0, slash);
   url.target = slash == std::string::npos ? "/" : rest.substr(slash);
   if (url.target[0] == '?') url.target = "/" + url.target;
-  if (authority.find('@') != std::string::npos) {
+  const size_t at = authority.rfind('@');
+  const std::string host_port = at == std::string::npos ? authority : authority.substr(at + 1);
+  const size_t colon = host_port.rfind(':');
+  url.host = colon == std::string::npos ? host_port : host_port.substr(0, colon);
+  url.port = colon == std::string::npos ? (url.tls ? "443" : "80") : host_port.substr(colon + 1);
+  if (at != std::string::npos) {
     *error = "'" + Shown(url) + "': a URL with user:password@ is not accepted (put secrets in the secrets file)";
     return std::nullopt;
   }
-  const size_t colon = authority.rfind(':');
-  url.host = colon == std::string::npos ? authority : authority.substr(0, colon);
-  url.port = colon == std::string::npos ? (url.tls ? "443" : "80") : authority.substr(colon + 1);
   if (url.host.empty() || url.port.empty() || url.port.find_first_not_of("0123456789") != std::string::npos) {
     *error = "'" + text.substr(0, text.find('/', 8)) + "' has no valid HOST[:PORT]";
     return std::nullopt;
