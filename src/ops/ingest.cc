@@ -421,7 +421,7 @@ class IngestOperator final : public Operator {
     if (ec) throw Error::Unavailable("cannot create " + dir.string() + ": " + ec.message());
     nlohmann::json list = nlohmann::json::array();
     for (size_t i = 0; i < files.size(); ++i) {
-      char prefix[16];
+      char prefix[32];
       std::snprintf(prefix, sizeof prefix, "%04zu_", i);
       const std::filesystem::path copy = dir / (prefix + std::filesystem::path(files[i]).filename().string());
       std::filesystem::copy_file(files[i], copy, std::filesystem::copy_options::overwrite_existing, ec);
