@@ -21,6 +21,7 @@
 #include "exec/builtin_operators.h"
 #include "exec/executor.h"
 #include "scheduler/scheduler.h"
+#include "views/lineage_view.h"
 #include "store/state_store.h"
 #include "test_util.h"
 #include "views/table_view.h"
@@ -131,6 +132,75 @@ TEST(ArtifactRowsTest, ATableArtifactsRowsAsJsonAndWhatIsNotATable) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
   }
   std::filesystem::remove_all(dir);
+}
+
+// The lineage tree (views/lineage_view.h) of what the store recorded: a
+// model back through two tables to a file and a query, an artifact read
+// twice drawn once, one rewritten since and one no longer stored.
+TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
+  auto dir = testing_util::FreshTestDir("pipe_lineage");
+  auto store = OpenStateStore("sqlite:" + (dir / "state.db").string());
+  const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
+  const std::string cols = R"({"columns":[{"name":"id","type":"int64"}]})";
+  store->PutArtifact({"r1", "load", "output", "/a/load.parquet", cols, 3, "xxh3:1", at,
+                      R"([{"file":{"path":"/in/x.csv","hash":"xxh3:f"}}])", ""});
+  store->PutArtifact({"r1", "users", "output", "/a/users.parquet", cols, 2, "xxh3:2", at,
+                      R"([{"query":{"source":"postgresql://db/crm","query":"SELECT id FROM u","watermark":"41"}}])", ""});
+  // join read load twice (as itself and through a mapped read, say), and users as it was before a retry.
+  store->PutArtifact({"r1", "join", "output", "/a/join.parquet", cols, 3, "xxh3:3", at,
+                      R"([{"artifact":{"run":"r1","task":"load","name":"output","hash":"xxh3:1"}},)"
+                      R"({"artifact":{"run":"r1","task":"users","name":"output","hash":"xxh3:0"}},)"
+                      R"({"artifact":{"run":"r1","task":"load","name":"output","hash":"xxh3:1"}},)"
+                      R"({"artifact":{"run":"r0","task":"gone","name":"output","hash":"xxh3:9"}}])",
+                      ""});
+  store->PutArtifact({"r1", "fit", "model", "/a/model.json", "{}", 0, "xxh3:m", at,
+                      R"([{"artifact":{"run":"r1","task":"join","name":"output","hash":"xxh3:3"}}])", ""});
+  ModelVersionRecord v;
+  v.name = "churn";
+  v.model_type = "xgboost";
+  v.kind = "classification";
+  v.uri = "/a/model.json";
+  v.format = "xgboost-json";
+  v.content_hash = "xxh3:m";
+  v.lineage_json = R"({"dag_id": "d", "dag_version": 1, "run_id": "r1", "task_id": "fit", "inputs": []})";
+  v.created_at = at;
+  ASSERT_EQ(store->CreateModelVersion(v), 1);
+
+  nlohmann::json tree = views::LineageJson(*store, "churn@1");
+  EXPECT_EQ(tree, views::LineageJson(*store, "churn:1"));
+  EXPECT_EQ(tree, views::ModelLineageJson(*store, "churn", 1));
+  EXPECT_EQ(tree["kind"], "model");
+  const nlohmann::json& join = tree["inputs"][0];
+  EXPECT_EQ(join["schema"], nlohmann::json::parse(cols));
+  ASSERT_EQ(join["inputs"].size(), 4u);
+  EXPECT_EQ(join["inputs"][0]["inputs"][0], nlohmann::json::parse(R"({"kind": "file", "path": "/in/x.csv", "hash": "xxh3:f"})"));
+  EXPECT_EQ(join["inputs"][1]["changed"], true);
+  EXPECT_EQ(join["inputs"][1]["read_hash"], "xxh3:0");
+  EXPECT_EQ(join["inputs"][2]["seen"], true);
+  EXPECT_FALSE(join["inputs"][2].contains("inputs"));
+  EXPECT_EQ(join["inputs"][3]["missing"], true);
+  EXPECT_EQ(views::LineageText(tree),
+            "model churn:1 (run r1, task fit)  xxh3:m\n"
+            "└─ r1/join/output  3 rows  xxh3:3\n"
+            "   ├─ r1/load/output  3 rows  xxh3:1\n"
+            "   │  └─ file /in/x.csv  xxh3:f\n"
+            "   ├─ r1/users/output  2 rows  xxh3:2  (rewritten since it was read as xxh3:0)\n"
+            "   │  └─ query on postgresql://db/crm: SELECT id FROM u  (past 41)\n"
+            "   ├─ r1/load/output  xxh3:1  (see above)\n"
+            "   └─ r0/gone/output  xxh3:9  (no longer in the store)\n");
+  EXPECT_EQ(views::LineageJson(*store, "r1/join"), views::ArtifactLineageJson(*store, "r1", "join", "output"));
+  auto error = [&](const std::string& ref) {
+    try {
+      views::LineageJson(*store, ref);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("r1/nope"), "no artifact 'output' of task 'nope' in run 'r1'");
+  EXPECT_EQ(error("churn:2"), "model 'churn' has no version 2");
+  EXPECT_EQ(error("Bad Ref"), "'Bad Ref' is neither RUN_ID/TASK[/ARTIFACT] nor a model (model reference 'Bad Ref': "
+                              "'Bad Ref' is not a model name)");
 }
 
 TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
