@@ -110,6 +110,7 @@ class TryContext final : public TaskContext {
   void RecordArtifact(const ArtifactInfo& a) override {
     store_.PutArtifact({run_id_, task_.id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash,
                         clock_.Now(), a.inputs_json, a.cache_key});
+    artifacts_.reset();  // read again if asked
     if (a.name == "output") output_hash_ = a.content_hash;
   }
 
@@ -131,7 +132,10 @@ class TryContext final : public TaskContext {
   const std::string& output_hash() const { return output_hash_; }
 
   std::optional<ArtifactInfo> FindArtifact(std::string_view task_id, std::string_view name) override {
-    for (const ArtifactRecord& r : store_.ListArtifacts(run_id_)) {
+    // Read once per try: a data task asks for each input it reads (lineage,
+    // cache keys), and a task mapped over 1,000 items has 1,000 inputs.
+    if (!artifacts_) artifacts_ = store_.ListArtifacts(run_id_);
+    for (const ArtifactRecord& r : *artifacts_) {
       if (r.task_id == task_id && r.name == name) {
         return ArtifactInfo{r.name, r.uri, r.schema_json, r.row_count, r.content_hash, r.inputs_json, r.cache_key};
       }
@@ -197,6 +201,7 @@ class TryContext final : public TaskContext {
   StateStore& store_;
   bool record_processes_;
   bool cache_enabled_ = true;
+  std::optional<std::vector<ArtifactRecord>> artifacts_;  // this run's, as FindArtifact last read them
   std::optional<std::string> replay_;
   std::string run_id_;
   std::string dag_id_;
