@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 #include "store/state_store.h"
@@ -26,6 +27,13 @@ nlohmann::json ModelLineageJson(StateStore& store, const std::string& name, int 
 // The artifact's lineage (runs/{run}/tasks/{task}/artifacts/{name}).
 nlohmann::json ArtifactLineageJson(StateStore& store, const std::string& run_id, const std::string& task_id,
                                    const std::string& name);
+
+// "RUN_ID/TASK[/NAME]" as {run, task, name} (name "output" when absent), or
+// nullopt when `ref` holds no '/' (then it names a model).
+struct ArtifactRef {
+  std::string run_id, task_id, name;
+};
+std::optional<ArtifactRef> SplitArtifactRef(const std::string& ref);
 
 // The tree for people, one node per line, indented under what it was made from:
 //   model fraud:3 (run R, task train) xxh3:...

@@ -108,6 +108,20 @@ void RequireRunId(const std::string& id) {
   if (!IsRunId(id)) throw Error::InvalidArgument("invalid run id " + Quoted(id));
 }
 
+// The optional `dag_id` and `run_id` query parameters (checked), "" when absent.
+std::pair<std::string, std::string> DagAndRunFilter(const HttpRequest& req) {
+  std::pair<std::string, std::string> out;
+  if (auto it = req.query.find("dag_id"); it != req.query.end() && !it->second.empty()) {
+    RequireDagId(it->second);
+    out.first = it->second;
+  }
+  if (auto it = req.query.find("run_id"); it != req.query.end() && !it->second.empty()) {
+    RequireRunId(it->second);
+    out.second = it->second;
+  }
+  return out;
+}
+
 json ParseBody(const HttpRequest& req, bool allow_empty) {
   if (req.body.empty() && allow_empty) return json::object();
   json body = json::parse(req.body, nullptr, false);
@@ -832,15 +846,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     throw Error::NotFound("task '" + p[5] + "' of run '" + p[3] + "' has no artifact '" + p[7] + "'");
   }
   if (m == "GET" && is({"api", "v1", "events"})) {
-    std::string dag_id, run_id;
-    if (auto it = req.query.find("dag_id"); it != req.query.end() && !it->second.empty()) {
-      RequireDagId(it->second);
-      dag_id = it->second;
-    }
-    if (auto it = req.query.find("run_id"); it != req.query.end() && !it->second.empty()) {
-      RequireRunId(it->second);
-      run_id = it->second;
-    }
+    const auto [dag_id, run_id] = DagAndRunFilter(req);
     int64_t after = -1;
     if (auto it = req.query.find("after"); it != req.query.end() && !it->second.empty()) {
       size_t used = 0;
@@ -859,15 +865,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     return r;
   }
   if (m == "GET" && is({"api", "v1", "notifications"})) {
-    std::string dag_id, run_id;
-    if (auto it = req.query.find("dag_id"); it != req.query.end() && !it->second.empty()) {
-      RequireDagId(it->second);
-      dag_id = it->second;
-    }
-    if (auto it = req.query.find("run_id"); it != req.query.end() && !it->second.empty()) {
-      RequireRunId(it->second);
-      run_id = it->second;
-    }
+    const auto [dag_id, run_id] = DagAndRunFilter(req);
     json list = json::array();
     for (const NotificationRecord& n : store_.ListNotifications(dag_id, run_id, QueryInt(req, "limit", 50, 1, 1000))) {
       list.push_back({{"id", n.id},

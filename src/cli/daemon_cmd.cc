@@ -334,13 +334,8 @@ int LineageRemote(const GlobalOptions& g, const std::string& ref) {
   ApiClient client = Client(g);
   int rc = kExitOk;
   std::string target;
-  if (size_t slash = ref.find('/'); slash != std::string::npos) {
-    std::string rest = ref.substr(slash + 1), name = "output";
-    if (size_t second = rest.find('/'); second != std::string::npos) {
-      name = rest.substr(second + 1);
-      rest = rest.substr(0, second);
-    }
-    target = "/api/v1/lineage/runs/" + ref.substr(0, slash) + "/tasks/" + rest + "/artifacts/" + name;
+  if (auto artifact = views::SplitArtifactRef(ref)) {
+    target = "/api/v1/lineage/runs/" + artifact->run_id + "/tasks/" + artifact->task_id + "/artifacts/" + artifact->name;
   } else {
     std::string error;
     auto model = ParseModelRef(ref, &error);

@@ -347,28 +347,12 @@ std::string SecretsFile() {
   return env;
 }
 
-std::string MaskKey() {
-  const std::string path = SecretsFile();
-  if (path.empty()) return "";
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("mask_key:", 0) != 0) continue;
-    std::string key = line.substr(9);
-    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
-    if (key.size() < 16) {
-      throw SourceError("the mask_key in the secrets file " + path + " is shorter than 16 characters", false);
-    }
-    return key;
-  }
-  return "";
-}
+namespace {
 
-std::optional<std::string> NamedSecret(const std::string& kind, const std::string& name) {
-  const std::string path = SecretsFile();
-  if (path.empty()) return std::nullopt;
+// The rest of the secrets file's first line that starts with `prefix`
+// (trailing blanks dropped), or nullopt.
+std::optional<std::string> SecretLine(const std::string& path, const std::string& prefix) {
   std::ifstream in(path);
-  const std::string prefix = kind + ":" + name + ":";
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind(prefix, 0) != 0) continue;
@@ -377,6 +361,25 @@ std::optional<std::string> NamedSecret(const std::string& kind, const std::strin
     return value;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::string MaskKey() {
+  const std::string path = SecretsFile();
+  if (path.empty()) return "";
+  std::optional<std::string> key = SecretLine(path, "mask_key:");
+  if (!key) return "";
+  if (key->size() < 16) {
+    throw SourceError("the mask_key in the secrets file " + path + " is shorter than 16 characters", false);
+  }
+  return *key;
+}
+
+std::optional<std::string> NamedSecret(const std::string& kind, const std::string& name) {
+  const std::string path = SecretsFile();
+  if (path.empty()) return std::nullopt;
+  return SecretLine(path, kind + ":" + name + ":");
 }
 
 PgConn ConnectPostgres(const std::string& url) {

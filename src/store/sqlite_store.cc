@@ -1095,6 +1095,16 @@ int64_t SqliteStore::LatestTransitionId() {
   return s.Step() ? s.Int(0) : 0;
 }
 
+namespace {
+
+// A row of SELECT run_id, task_id, name, uri, schema_json, row_count,
+// content_hash, created_at, inputs, cache_key.
+ArtifactRecord ArtifactOf(Statement& s) {
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6), s.Time(7), s.Text(8), s.Text(9)};
+}
+
+}  // namespace
+
 void SqliteStore::PutArtifact(const ArtifactRecord& a) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,
@@ -1117,8 +1127,7 @@ std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id
   s.Bind(1, run_id);
   std::vector<ArtifactRecord> out;
   while (s.Step()) {
-    out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6),
-                   s.Time(7), s.Text(8), s.Text(9)});
+    out.push_back(ArtifactOf(s));
   }
   return out;
 }
@@ -1160,8 +1169,7 @@ std::vector<ArtifactRecord> SqliteStore::FindCachedArtifacts(const std::string& 
   s.Bind(1, cache_key).Bind(2, not_before);
   std::vector<ArtifactRecord> out;
   while (s.Step()) {
-    out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6),
-                   s.Time(7), s.Text(8), s.Text(9)});
+    out.push_back(ArtifactOf(s));
   }
   return out;
 }

@@ -150,16 +150,21 @@ json ArtifactLineageJson(StateStore& store, const std::string& run_id, const std
   return walker.Artifact(run_id, task_id, name, "", 0);
 }
 
+std::optional<ArtifactRef> SplitArtifactRef(const std::string& ref) {
+  // Run ids and task ids hold no '/', model names none either.
+  const size_t slash = ref.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  ArtifactRef out{ref.substr(0, slash), ref.substr(slash + 1), "output"};
+  if (size_t second = out.task_id.find('/'); second != std::string::npos) {
+    out.name = out.task_id.substr(second + 1);
+    out.task_id.resize(second);
+  }
+  return out;
+}
+
 json LineageJson(StateStore& store, const std::string& ref) {
-  // RUN/TASK[/NAME]: run ids and task ids hold no '/', model names no '/'.
-  if (size_t slash = ref.find('/'); slash != std::string::npos) {
-    const std::string run_id = ref.substr(0, slash);
-    std::string rest = ref.substr(slash + 1), name = "output";
-    if (size_t second = rest.find('/'); second != std::string::npos) {
-      name = rest.substr(second + 1);
-      rest = rest.substr(0, second);
-    }
-    return ArtifactLineageJson(store, run_id, rest, name);
+  if (auto artifact = SplitArtifactRef(ref)) {
+    return ArtifactLineageJson(store, artifact->run_id, artifact->task_id, artifact->name);
   }
   std::string error;
   auto model_ref = ParseModelRef(ref, &error);
