@@ -45,6 +45,9 @@ struct TaskSpec {
   std::vector<std::pair<std::string, std::string>> env;  // shell only, in file order
   RetryPolicy retry;
   std::optional<Duration> timeout;
+  // A scheduled run's task should have succeeded by logical date + sla
+  // (a miss is recorded once and notified as `sla_miss`).
+  std::optional<Duration> sla;
   TriggerRule trigger_rule = TriggerRule::kAllSuccess;
   bool persist = true;
   std::string queue = "default";              // which workers may run it (piped worker --queues)
@@ -103,6 +106,8 @@ struct DagSpec {
   std::optional<int> max_active_tasks;        // unset: the executor's size
   std::vector<ParamSpec> params;              // file order
   std::vector<NotifySpec> notify;             // file order
+  // A scheduled run should have ended by logical date + deadline.
+  std::optional<Duration> deadline;
   std::vector<TaskSpec> tasks;                // topological order (upstream first)
 
   std::string file;                           // absolute path of the source file

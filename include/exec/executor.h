@@ -73,6 +73,8 @@ class RunObserver {
   // Figures a try reported (rows and such), before its final state.
   virtual void OnTaskMetrics(const std::string& /*run_id*/, const std::string& /*task_id*/,
                              const std::string& /*metrics_json*/) {}
+  // A missed SLA, once per run and task (the scheduler's SlaWatch).
+  virtual void OnSlaMiss(const SlaMissRecord& /*miss*/) {}
 };
 
 // Passes every call on to each of `observers` (nullptr entries are skipped), in order.
@@ -92,6 +94,11 @@ class FanoutObserver final : public RunObserver {
   void OnTaskMetrics(const std::string& run_id, const std::string& task_id, const std::string& metrics_json) override {
     for (RunObserver* o : observers_) {
       if (o) o->OnTaskMetrics(run_id, task_id, metrics_json);
+    }
+  }
+  void OnSlaMiss(const SlaMissRecord& miss) override {
+    for (RunObserver* o : observers_) {
+      if (o) o->OnSlaMiss(miss);
     }
   }
 

@@ -46,6 +46,8 @@ class Notifier final : public RunObserver {
   void OnTaskState(const TaskEvent& event) override;
   // A try's figures: an `alert` in them is a `quality` event.
   void OnTaskMetrics(const std::string& run_id, const std::string& task_id, const std::string& metrics_json) override;
+  // An `sla_miss` event.
+  void OnSlaMiss(const SlaMissRecord& miss) override;
 
   // The body a webhook gets for `event` (also PIPE_EVENT_JSON of a command).
   struct Event {
@@ -55,6 +57,8 @@ class Notifier final : public RunObserver {
     std::string error;
     TimePoint at;
     std::vector<std::pair<std::string, std::string>> failed_tasks;  // (task, error), failure only
+    std::optional<TimePoint> due;  // sla_miss only: when it was due
+    std::string state = {};        // sla_miss only: the task's (run's) state then
   };
   static std::string Body(const Event& e);
 

@@ -22,6 +22,7 @@
 #include "core/dag_spec.h"
 #include "core/diagnostic.h"
 #include "core/time.h"
+#include "scheduler/sla.h"
 #include "store/state_store.h"
 
 namespace pipeline {
@@ -103,6 +104,8 @@ class Scheduler {
   void SetPaused(const std::string& dag_id, bool paused);
 
   std::vector<DagStatus> Dags();
+  // The newest loaded version of every DAG, without reading the store.
+  std::vector<std::shared_ptr<const DagSpec>> Specs();
   std::optional<DagStatus> Dag(const std::string& dag_id);
   // The DAG spec a run executes (its own version).
   std::shared_ptr<const DagSpec> SpecFor(const std::string& dag_id, int version);
@@ -127,6 +130,10 @@ class Scheduler {
   // over, cancelling those another scheduler was asked to cancel) and takes
   // over runs whose scheduler's lease ran out.
   void KeepRuns(TimePoint now);
+  // Looks at the active scheduled runs of DAGs with SLAs (SlaWatch).
+  void CheckSlas(TimePoint now);
+  // A run that ended here: its SLA points that passed before its end.
+  void CheckEndedRunSlas(const std::string& run_id, const DagSpec& spec);
   // Starts queued runs of `dag_id` while it has room. Requires mu_.
   void StartQueued(const std::string& dag_id);
   // `fresh`: created just now by this process, every task pending.
@@ -155,6 +162,7 @@ class Scheduler {
   bool stopping_ = false;                         // guarded by mu_
   int run_threads_ = 0;                           // guarded by mu_
   std::atomic<int64_t> last_heartbeat_us_{0};     // readable without mu_ (health checks)
+  SlaWatch sla_;                                  // thread-safe
   std::thread loop_;
 };
 

@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 struct DagRecord {
   std::string dag_id;
@@ -138,6 +138,17 @@ struct NotificationRecord {
   int attempts = 0;
   std::string error;       // why the last attempt failed ("" when delivered)
   TimePoint at;            // when the last attempt ended
+};
+
+// A missed SLA: a task (`sla`) or a whole run (the DAG's `deadline`) that
+// had not ended when logical date + the duration passed. One per run and task.
+struct SlaMissRecord {
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;     // "" for the DAG's deadline
+  TimePoint due;           // the run's logical date + sla (deadline)
+  TimePoint detected_at;
+  std::string state;       // the task's (run's) state when the miss was seen
 };
 
 // One version of a registered model (the model registry; docs/models.md).
@@ -411,6 +422,15 @@ class StateStore {
   virtual void AddNotification(const NotificationRecord& n) = 0;
   virtual std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,
                                                             int limit) = 0;
+
+  // SLA misses. AddSlaMiss records one unless its run and task have one
+  // already; true when it did (so that one miss is notified once, whichever
+  // scheduler saw it first). ListSlaMisses: newest first, filters as above.
+  virtual bool AddSlaMiss(const SlaMissRecord& miss) = 0;
+  virtual std::vector<SlaMissRecord> ListSlaMisses(const std::string& dag_id, const std::string& run_id,
+                                                   int limit) = 0;
+  // How many misses each (DAG, task) has had (task "" for the deadline).
+  virtual CountsByDagAndState CountSlaMisses() = 0;
 
   // The model registry. CreateModelVersion stores `v` as the next version of
   // v.name (1 for a new name) in one transaction and returns that number.

@@ -15,6 +15,11 @@ nlohmann::json RunSummaryJson(const RunRecord& run);
 
 // One line per task: state, tries, start, duration, rows in/out, summary or error.
 std::string RunTaskTable(StateStore& store, const RunRecord& run);
+// [{task_id ("" for the deadline), due, detected_at, state}], as stored.
+nlohmann::json SlaMissesJson(const std::vector<SlaMissRecord>& misses);
+// "sla     missed: load (due ..., running then); deadline (due ..., ...)\n",
+// or "" when the list (SlaMissesJson's) is empty.
+std::string SlaMissLine(const nlohmann::json& misses);
 // A task's DETAIL column: its summary, quarantined rows and error.
 std::string TaskDetail(const nlohmann::json& metrics, const std::string& error);
 

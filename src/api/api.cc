@@ -335,6 +335,7 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/events",
       "GET /api/v1/workers",
       "GET /api/v1/notifications",
+      "GET /api/v1/sla_misses",
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
       "GET /api/v1/models/{name}/versions/{version}",
@@ -597,6 +598,22 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     out << "# HELP pipe_task_instances Task instances by DAG and state.\n# TYPE pipe_task_instances gauge\n";
     for (const auto& [key, n] : store_.CountTasksByDagAndState()) {
       out << "pipe_task_instances{dag=\"" << Label(key.first) << "\",state=\"" << Label(key.second) << "\"} " << n
+          << "\n";
+    }
+    out << "# HELP pipe_sla_misses_total Missed SLAs by DAG and task (an empty task: the DAG's deadline).\n"
+        << "# TYPE pipe_sla_misses_total counter\n";
+    // Every SLA a loaded DAG has is a series from the start (0 until its
+    // first miss), so that increase() sees the first miss too.
+    StateStore::CountsByDagAndState sla_misses;
+    for (const auto& spec : scheduler_.Specs()) {
+      if (spec->deadline) sla_misses[{spec->id, ""}] = 0;
+      for (const TaskSpec& t : spec->tasks) {
+        if (t.sla) sla_misses[{spec->id, t.id}] = 0;
+      }
+    }
+    for (const auto& [key, n] : store_.CountSlaMisses()) sla_misses[key] = n;
+    for (const auto& [key, n] : sla_misses) {
+      out << "pipe_sla_misses_total{dag=\"" << Label(key.first) << "\",task=\"" << Label(key.second) << "\"} " << n
           << "\n";
     }
     SchedulerStats stats = scheduler_.Stats();
@@ -880,6 +897,17 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
                       {"at", FormatIso8601(n.at)}});
     }
     return Json(200, {{"notifications", list}});
+  }
+  if (m == "GET" && is({"api", "v1", "sla_misses"})) {
+    const auto [dag_id, run_id] = DagAndRunFilter(req);
+    const std::vector<SlaMissRecord> records =
+        store_.ListSlaMisses(dag_id, run_id, QueryInt(req, "limit", 50, 1, 1000));
+    json list = views::SlaMissesJson(records);
+    for (size_t i = 0; i < records.size(); ++i) {
+      list[i]["dag_id"] = records[i].dag_id;
+      list[i]["run_id"] = records[i].run_id;
+    }
+    return Json(200, {{"sla_misses", list}});
   }
   if (m == "GET" && is({"api", "v1", "workers"})) {
     const TimePoint now = SystemClock::Default()->Now();

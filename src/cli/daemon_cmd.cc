@@ -248,7 +248,8 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
   }
   std::cout << "run     " << run["run_id"].get<std::string>() << "\n"
             << "dag     " << run["dag_id"].get<std::string>() << " (version " << run["dag_version"] << ")\n"
-            << "state   " << run["state"].get<std::string>() << "\n\n";
+            << "state   " << run["state"].get<std::string>() << "\n"
+            << views::SlaMissLine(run.value("sla_misses", json::array())) << "\n";
   std::vector<std::vector<std::string>> rows = {{"TASK", "STATE", "TRIES", "START", "DETAIL"}};
   for (const auto& t : run["tasks"]) {
     rows.push_back({t["task_id"], t["state"], t["try"].dump() + "/" + t["max_tries"].dump(),

@@ -60,7 +60,8 @@ int ShowRun(const GlobalOptions& g, const std::string& run_id) {
             << "dag     " << run->dag_id << " (version " << run->dag_version << ")\n"
             << "state   " << ToString(run->state) << "\n"
             << "trigger " << run->trigger << ", logical date " << FormatIso8601(run->logical_date) << "\n"
-            << "params  " << run->params_json << "\n\n"
+            << "params  " << run->params_json << "\n"
+            << views::SlaMissLine(views::SlaMissesJson(store->ListSlaMisses("", run->run_id, 10'000))) << "\n"
             << views::RunTaskTable(*store, *run);
   return kExitOk;
 }

@@ -30,13 +30,14 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kTopLevelKeys = {
     "dag",     "description",     "schedule",         "timezone", "start_date", "end_date",
-    "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks", "notify"};
+    "catchup", "max_active_runs", "max_active_tasks", "params",   "defaults",   "tasks", "notify",
+    "deadline"};
 const std::vector<std::string> kTaskKeys = {
     "op",      "depends_on",  "with",        "run",          "env",     "retries", "retry_delay",
     "retry_backoff", "max_retry_delay", "timeout", "trigger_rule", "persist", "queue",
-    "map_over", "max_map_length", "allow_pii", "cache", "cache_ttl"};
+    "map_over", "max_map_length", "allow_pii", "cache", "cache_ttl", "sla"};
 const std::vector<std::string> kDefaultsKeys = {"retries", "retry_delay", "retry_backoff",
-                                                "max_retry_delay", "timeout", "trigger_rule"};
+                                                "max_retry_delay", "timeout", "trigger_rule", "sla"};
 const std::vector<std::string> kTriggerRuleNames = {"all_success", "all_done",  "all_failed",
                                                     "one_success", "one_failed", "none_failed"};
 
@@ -77,6 +78,7 @@ const std::vector<std::string>& ZoneNames() {
 struct TaskDefaults {
   RetryPolicy retry;
   std::optional<Duration> timeout;
+  std::optional<Duration> sla;
   TriggerRule trigger_rule = TriggerRule::kAllSuccess;
 };
 
@@ -234,6 +236,29 @@ class Validator {
     return value;
   }
 
+  // A duration that must be greater than 0.
+  std::optional<Duration> PositiveDuration(const DocNode* node, std::string_view key) {
+    auto value = DurationValue(node, key);
+    if (value && value->count() <= 0) {
+      diags_.Add(node->mark(), std::string(key) + " must be greater than 0");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  // `sla` (of a task or defaults) and `deadline` count from a scheduled run's
+  // logical date: without a schedule they could never apply.
+  std::optional<Duration> SlaValue(const DocNode* node, std::string_view key) {
+    if (!node) return std::nullopt;
+    auto value = PositiveDuration(node, key);
+    if (value && !scheduled_) {
+      diags_.Add(node->mark(), std::string(key) + " counts from a scheduled run's logical date; the DAG has no "
+                               "schedule");
+      return std::nullopt;
+    }
+    return value;
+  }
+
   // --- top level ------------------------------------------------------------
 
   void ReadHeader(const DocNode& root, DagSpec& dag) {
@@ -252,7 +277,8 @@ class Validator {
 
     const date::time_zone* zone = ReadTimezone(root.Find("timezone"), dag);
     const DocNode* schedule = root.Find("schedule");
-    if (schedule && !schedule->is_null()) {
+    scheduled_ = schedule && !schedule->is_null();
+    if (scheduled_) {
       if (auto text = String(schedule, "schedule")) {
         std::string error;
         if (ParseCron(*text, &error)) {
@@ -273,6 +299,7 @@ class Validator {
     if (auto v = Bool(root.Find("catchup"), "catchup")) dag.catchup = *v;
     if (auto v = Int(root.Find("max_active_runs"), "max_active_runs", 1)) dag.max_active_runs = int(*v);
     if (auto v = Int(root.Find("max_active_tasks"), "max_active_tasks", 1)) dag.max_active_tasks = int(*v);
+    dag.deadline = SlaValue(root.Find("deadline"), "deadline");
   }
 
   // The DAG's zone; nullptr for UTC, so that a DAG without `timezone` never
@@ -425,6 +452,7 @@ class Validator {
     }
     CheckKnownKeys(node, kDefaultsKeys, " in defaults");
     ReadRetryKeys(node, defaults.retry, defaults.timeout, defaults.trigger_rule);
+    defaults.sla = SlaValue(node.Find("sla"), "sla");
   }
 
   // The keys tasks and defaults share.
@@ -443,13 +471,7 @@ class Validator {
       }
     }
     if (const DocNode* t = node.Find("timeout")) {
-      if (auto v = DurationValue(t, "timeout")) {
-        if (v->count() == 0) {
-          diags_.Add(t->mark(), "timeout must be greater than 0");
-        } else {
-          timeout = *v;
-        }
-      }
+      if (auto v = PositiveDuration(t, "timeout")) timeout = *v;
     }
     if (const DocNode* r = node.Find("trigger_rule")) {
       if (auto text = String(r, "trigger_rule")) {
@@ -484,6 +506,7 @@ class Validator {
       task.mark = key->mark();
       task.retry = defaults.retry;
       task.timeout = defaults.timeout;
+      task.sla = defaults.sla;
       task.trigger_rule = defaults.trigger_rule;
       task.with = std::make_shared<DocNode>(DocNode::Kind::kMap, value->mark());
       if (!value->is_map()) {
@@ -531,6 +554,7 @@ class Validator {
     }
     if (const DocNode* env = node.Find("env"); env && !env->is_null()) ReadEnv(*env, is_shell, task, marks);
     ReadRetryKeys(node, task.retry, task.timeout, task.trigger_rule);
+    if (const DocNode* sla = node.Find("sla")) task.sla = SlaValue(sla, "sla");
     if (auto v = Bool(node.Find("persist"), "persist")) task.persist = *v;
     if (auto v = Bool(node.Find("allow_pii"), "allow_pii")) task.allow_pii = *v;
     ReadCacheKeys(node, task);
@@ -561,11 +585,9 @@ class Validator {
                                 "features, predict), not " + Quote(task.op));
     }
     if (const DocNode* t = node.Find("cache_ttl")) {
-      if (auto v = DurationValue(t, "cache_ttl")) {
+      if (auto v = PositiveDuration(t, "cache_ttl")) {
         if (!task.cache) {
           diags_.Add(t->mark(), "cache_ttl needs cache: true");
-        } else if (v->count() == 0) {
-          diags_.Add(t->mark(), "cache_ttl must be greater than 0");
         } else {
           task.cache_ttl = *v;
         }
@@ -924,6 +946,7 @@ class Validator {
 
   const OperatorRegistry& ops_;
   Diagnostics& diags_;
+  bool scheduled_ = false;  // the DAG has a schedule (sla and deadline need one)
   std::vector<TaskMarks> marks_;  // where each of dag.tasks wrote its values
   DocNode::Ptr root_;
   std::unordered_map<std::string, size_t> task_index_;  // id -> position in dag.tasks

@@ -24,6 +24,11 @@ std::string Text(const Notifier::Event& e) {
     if (!e.task_id.empty()) text += ": task " + e.task_id + (e.error.empty() ? "" : ": " + e.error);
     return text;
   }
+  if (e.kind == "sla_miss") {
+    std::string what = e.task_id.empty() ? "missed its deadline" : "task " + e.task_id + " missed its SLA";
+    return "DAG " + e.dag_id + " run " + e.run_id + ": " + what + " (due " + (e.due ? FormatIso8601(*e.due) : "?") +
+           ", " + e.state + " then)";
+  }
   if (e.kind == "success") return "DAG " + e.dag_id + " run " + e.run_id + " succeeded";
   if (e.kind == "quality") return "DAG " + e.dag_id + " run " + e.run_id + ": task " + e.task_id + ": " + e.error;
   if (e.kind == "retry") {
@@ -42,6 +47,10 @@ std::string Notifier::Body(const Event& e) {
                {"error", e.error},  {"at", FormatIso8601(e.at)}, {"text", Text(e)}};
   if (e.kind == "retry") body["try_number"] = e.try_number;
   if (e.kind == "failure") body["failed_tasks"] = failed;
+  if (e.kind == "sla_miss") {
+    body["due"] = e.due ? json(FormatIso8601(*e.due)) : json(nullptr);
+    body["state"] = e.state;
+  }
   return body.dump();
 }
 
@@ -106,6 +115,18 @@ void Notifier::OnTaskMetrics(const std::string& run_id, const std::string& task_
     if (it == run_dags_.end()) return;
     e.dag_id = it->second;
   }
+  Enqueue(e);
+}
+
+void Notifier::OnSlaMiss(const SlaMissRecord& miss) {
+  Event e;
+  e.kind = "sla_miss";
+  e.dag_id = miss.dag_id;
+  e.run_id = miss.run_id;
+  e.task_id = miss.task_id;
+  e.at = miss.detected_at;
+  e.due = miss.due;
+  e.state = miss.state;
   Enqueue(e);
 }
 

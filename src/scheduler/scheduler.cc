@@ -44,7 +44,12 @@ std::vector<NewTaskInstance> TaskInstances(const DagSpec& dag) {
 
 Scheduler::Scheduler(StateStore& store, Executor& executor, const DagLoader& loader, Clock& clock,
                      SchedulerOptions options)
-    : store_(store), executor_(executor), loader_(loader), clock_(clock), options_(options) {}
+    : store_(store),
+      executor_(executor),
+      loader_(loader),
+      clock_(clock),
+      options_(options),
+      sla_(store, options.observer) {}
 
 Scheduler::~Scheduler() { Stop(Duration(0)); }
 
@@ -123,6 +128,46 @@ void Scheduler::KeepRuns(TimePoint now) {
   }
 }
 
+void Scheduler::CheckSlas(TimePoint now) {
+  std::vector<std::string> watched;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : dags_) {
+      if (HasSla(*entry.spec)) watched.push_back(id);
+    }
+  }
+  std::set<std::string> active;
+  for (const std::string& dag_id : watched) {
+    RunFilter f;
+    f.dag_id = dag_id;
+    f.states = {RunState::kQueued, RunState::kRunning};
+    f.trigger = "scheduled";
+    f.limit = 10'000;
+    for (const RunRecord& run : store_.ListRuns(f)) {
+      std::shared_ptr<const DagSpec> spec;
+      try {
+        std::lock_guard lock(mu_);
+        spec = SpecForLocked(run.dag_id, run.dag_version);
+      } catch (const Error& e) {  // the run itself reports it
+        spdlog::debug("sla of run={}: {}", run.run_id, e.what());
+        continue;
+      }
+      active.insert(run.run_id);
+      sla_.Check(*spec, run, now);
+    }
+  }
+  sla_.Retain(active);
+}
+
+void Scheduler::CheckEndedRunSlas(const std::string& run_id, const DagSpec& spec) {
+  if (!HasSla(spec)) return;
+  try {
+    if (auto run = store_.GetRun(run_id); run && IsTerminal(run->state)) sla_.Check(spec, *run, clock_.Now());
+  } catch (const std::exception& e) {
+    spdlog::error("checking the SLAs of run={}: {}", run_id, e.what());
+  }
+}
+
 void Scheduler::Stop(Duration grace) {
   {
     std::lock_guard lock(mu_);
@@ -153,6 +198,7 @@ void Scheduler::Loop() {
       lock.unlock();
       CreateDueRuns(now);
       KeepRuns(now);
+      CheckSlas(now);
       if (now - last_heartbeat >= options_.heartbeat_every) {
         store_.PutMeta("scheduler_heartbeat", FormatIso8601(now));
         last_heartbeat = now;
@@ -272,6 +318,7 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
           }
         } else {
           spdlog::info("run ended run={} dag={} state={}", run.run_id, run.dag_id, ToString(state));
+          CheckEndedRunSlas(run.run_id, *spec);
         }
         break;
       } catch (const Error& e) {
@@ -328,6 +375,7 @@ std::optional<TimePoint> Scheduler::NextWake(TimePoint now) {
     auto tick = schedule->NextAfter(now);
     if (tick && (!wake || tick->logical_date < *wake)) wake = tick->logical_date;
   }
+  if (auto due = sla_.NextDue(); due && (!wake || *due < *wake)) wake = *due;
   return wake;
 }
 
@@ -507,6 +555,13 @@ void Scheduler::SetPaused(const std::string& dag_id, bool paused) {
   store_.SetPaused(dag_id, paused);
   spdlog::info("dag {} dag={}", paused ? "paused" : "unpaused", dag_id);
   Poke();
+}
+
+std::vector<std::shared_ptr<const DagSpec>> Scheduler::Specs() {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<const DagSpec>> out;
+  for (const auto& [id, entry] : dags_) out.push_back(entry.spec);
+  return out;
 }
 
 std::vector<DagStatus> Scheduler::Dags() {

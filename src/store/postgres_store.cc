@@ -336,6 +336,19 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_run ON notifications(run_id);
 CREATE INDEX notifications_dag ON notifications(dag_id, id);
 )sql",
+    // Version 12: missed SLAs, one per run and task.
+    R"sql(
+CREATE TABLE sla_misses (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  due BIGINT NOT NULL,
+  detected_at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1352,6 +1365,40 @@ std::vector<NotificationRecord> PostgresStore::ListNotifications(const std::stri
       out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
                      r[4].as<std::string>(), r[5].as<std::string>(), r[6].as<bool>(), r[7].as<int>(),
                      r[8].as<std::string>(), Time(r[9])});
+    }
+    return out;
+  });
+}
+
+bool PostgresStore::AddSlaMiss(const SlaMissRecord& m) {
+  return impl_->Run("add sla miss", [&](pqxx::work& tx) {
+    return tx.exec_params("INSERT INTO sla_misses(run_id, task_id, dag_id, due, detected_at, state) "
+                          "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                          m.run_id, m.task_id, m.dag_id, ToMicros(m.due), ToMicros(m.detected_at), m.state)
+               .affected_rows() == 1;
+  });
+}
+
+std::vector<SlaMissRecord> PostgresStore::ListSlaMisses(const std::string& dag_id, const std::string& run_id,
+                                                        int limit) {
+  return impl_->Read("list sla misses", [&](pqxx::transaction_base& tx) {
+    std::vector<SlaMissRecord> out;
+    for (const auto& r : tx.exec_params("SELECT dag_id, run_id, task_id, due, detected_at, state FROM sla_misses "
+                                        "WHERE ($1 = '' OR dag_id = $1) AND ($2 = '' OR run_id = $2) "
+                                        "ORDER BY detected_at DESC, run_id DESC, task_id LIMIT $3",
+                                        dag_id, run_id, limit)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), Time(r[3]), Time(r[4]),
+                     r[5].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+StateStore::CountsByDagAndState PostgresStore::CountSlaMisses() {
+  return impl_->Read("count sla misses", [&](pqxx::transaction_base& tx) {
+    CountsByDagAndState out;
+    for (const auto& r : tx.exec("SELECT dag_id, task_id, COUNT(*) FROM sla_misses GROUP BY dag_id, task_id")) {
+      out[{r[0].as<std::string>(), r[1].as<std::string>()}] = r[2].as<int64_t>();
     }
     return out;
   });

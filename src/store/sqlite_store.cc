@@ -236,6 +236,19 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_run ON notifications(run_id);
 CREATE INDEX notifications_dag ON notifications(dag_id, id);
 )sql",
+    // Version 12: missed SLAs, one per run and task.
+    R"sql(
+CREATE TABLE sla_misses (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  due BIGINT NOT NULL,
+  detected_at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1153,6 +1166,35 @@ std::vector<NotificationRecord> SqliteStore::ListNotifications(const std::string
     out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6) != 0,
                    static_cast<int>(s.Int(7)), s.Text(8), s.Time(9)});
   }
+  return out;
+}
+
+bool SqliteStore::AddSlaMiss(const SlaMissRecord& m) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "INSERT INTO sla_misses(run_id, task_id, dag_id, due, detected_at, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
+              "ON CONFLICT DO NOTHING");
+  s.Bind(1, m.run_id).Bind(2, m.task_id).Bind(3, m.dag_id).Bind(4, m.due).Bind(5, m.detected_at).Bind(6, m.state).Run();
+  return sqlite3_changes(impl_->db_) == 1;
+}
+
+std::vector<SlaMissRecord> SqliteStore::ListSlaMisses(const std::string& dag_id, const std::string& run_id, int limit) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT dag_id, run_id, task_id, due, detected_at, state FROM sla_misses "
+              "WHERE (?1 = '' OR dag_id = ?1) AND (?2 = '' OR run_id = ?2) "
+              "ORDER BY detected_at DESC, run_id DESC, task_id LIMIT ?3");
+  s.Bind(1, dag_id).Bind(2, run_id).Bind(3, int64_t{limit});
+  std::vector<SlaMissRecord> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Time(3), s.Time(4), s.Text(5)});
+  return out;
+}
+
+StateStore::CountsByDagAndState SqliteStore::CountSlaMisses() {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT dag_id, task_id, COUNT(*) FROM sla_misses GROUP BY dag_id, task_id");
+  CountsByDagAndState out;
+  while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
   return out;
 }
 

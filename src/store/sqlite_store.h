@@ -67,6 +67,9 @@ class SqliteStore final : public StateStore {
   void AddNotification(const NotificationRecord& n) override;
   std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,
                                                     int limit) override;
+  bool AddSlaMiss(const SlaMissRecord& miss) override;
+  std::vector<SlaMissRecord> ListSlaMisses(const std::string& dag_id, const std::string& run_id, int limit) override;
+  CountsByDagAndState CountSlaMisses() override;
 
   int CreateModelVersion(const ModelVersionRecord& v) override;
   std::vector<ModelSummary> ListModels() override;

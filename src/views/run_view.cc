@@ -118,7 +118,32 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
     if (auto w = waiting.find(t.task_id); w != waiting.end()) tasks.back()["waiting"] = w->second;
   }
   out["tasks"] = tasks;
+  out["sla_misses"] = SlaMissesJson(store.ListSlaMisses("", run.run_id, 10'000));
   return out;
+}
+
+nlohmann::json SlaMissesJson(const std::vector<SlaMissRecord>& misses) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const SlaMissRecord& m : misses) {
+    out.push_back({{"task_id", m.task_id},
+                   {"due", FormatIso8601(m.due)},
+                   {"detected_at", FormatIso8601(m.detected_at)},
+                   {"state", m.state}});
+  }
+  return out;
+}
+
+std::string SlaMissLine(const nlohmann::json& misses) {
+  if (!misses.is_array() || misses.empty()) return "";
+  std::string line = "sla     missed:";
+  const char* sep = " ";
+  for (const auto& m : misses) {
+    const std::string task = m.value("task_id", "");
+    line += sep + (task.empty() ? std::string("deadline") : task) + " (due " + m.value("due", "") + ", " +
+            m.value("state", "") + " then)";
+    sep = "; ";
+  }
+  return line + "\n";
 }
 
 std::string TaskDetail(const nlohmann::json& m, const std::string& error) {

@@ -54,6 +54,7 @@ description: The DAG the OpenAPI check drives
 schedule: '@daily'
 start_date: 2020-01-01
 max_active_runs: 1
+deadline: 1s
 params: {who: world}
 tasks:
   load: {op: ingest, with: {path: people.csv, schema: {id: int64, name: string}}}

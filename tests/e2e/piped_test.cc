@@ -163,6 +163,35 @@ class PipedTest : public testing::Test {
 
   json Run(const std::string& run_id) { return json::parse(Http("GET", "/api/v1/runs/" + run_id).body); }
 
+  // A webhook receiver (Python's http.server) that appends each POSTed body
+  // as a line to hooks.jsonl; its port in `port`. -1 when it did not start.
+  pid_t StartReceiver(std::string* port) {
+    std::ofstream(dir_ / "receiver.py")
+        << "import http.server\n"
+           "class H(http.server.BaseHTTPRequestHandler):\n"
+           "    def do_POST(self):\n"
+           "        body = self.rfile.read(int(self.headers['Content-Length']))\n"
+           "        with open('hooks.jsonl', 'ab') as f: f.write(body + b'\\n')\n"
+           "        self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()\n"
+           "    def log_message(self, *a): pass\n"
+           "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+           "open('port.tmp', 'w').write(str(s.server_address[1])); __import__('os').rename('port.tmp', 'port')\n"
+           "s.serve_forever()\n";
+    pid_t receiver = Spawn({"/usr/bin/python3", (dir_ / "receiver.py").string()}, {}, dir_ / "receiver.log",
+                           dir_ / "receiver.log", dir_);
+    if (!Eventually([&] { return fs::exists(dir_ / "port"); }, 10)) return -1;
+    std::ifstream(dir_ / "port") >> *port;
+    return receiver;
+  }
+
+  // The bodies hooks.jsonl has received so far.
+  std::vector<json> Hooks() {
+    std::ifstream hooks(dir_ / "hooks.jsonl");
+    std::vector<json> events;
+    for (std::string line; std::getline(hooks, line);) events.push_back(json::parse(line));
+    return events;
+  }
+
   template <typename Pred>
   bool Eventually(Pred done, int seconds = 20) {
     for (int attempt = 0; attempt < seconds * 100; ++attempt) {
@@ -313,23 +342,9 @@ TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed)
   // event (run id, task, error) and one retry command; every delivery is
   // listed by the API; with the receiver gone the run ends as fast and the
   // failed delivery is listed with its attempts.
-  std::ofstream(dir_ / "receiver.py")
-      << "import http.server\n"
-         "class H(http.server.BaseHTTPRequestHandler):\n"
-         "    def do_POST(self):\n"
-         "        body = self.rfile.read(int(self.headers['Content-Length']))\n"
-         "        with open('hooks.jsonl', 'ab') as f: f.write(body + b'\\n')\n"
-         "        self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()\n"
-         "    def log_message(self, *a): pass\n"
-         "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
-         "open('port.tmp', 'w').write(str(s.server_address[1])); __import__('os').rename('port.tmp', 'port')\n"
-         "s.serve_forever()\n";
-  pid_t receiver = Spawn({"/usr/bin/python3", (dir_ / "receiver.py").string()}, {}, dir_ / "receiver.log",
-                         dir_ / "receiver.log", dir_);
-  ASSERT_TRUE(Eventually([&] { return fs::exists(dir_ / "port"); }, 10));
-  std::ifstream port_file(dir_ / "port");
   std::string port;
-  port_file >> port;
+  pid_t receiver = StartReceiver(&port);
+  ASSERT_GT(receiver, 0);
   WriteDag("alerting.yaml", "dag: alerting\n"
                             "notify:\n"
                             "  - {on: [failure], webhook: 'http://127.0.0.1:" + port + "/hooks/T000/secret'}\n"
@@ -350,9 +365,7 @@ TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed)
   };
   const std::string run_id = trigger();
   ASSERT_TRUE(Eventually([&] { return listed(run_id).size() == 2; })) << listed(run_id).dump();
-  std::ifstream hooks(dir_ / "hooks.jsonl");
-  std::vector<json> events;
-  for (std::string line; std::getline(hooks, line);) events.push_back(json::parse(line));
+  std::vector<json> events = Hooks();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["event"], "failure");
   EXPECT_EQ(events[0]["run_id"], run_id);
@@ -382,6 +395,63 @@ TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed)
   EXPECT_EQ(failed["delivered"], false);
   EXPECT_EQ(failed["attempts"], 4);
   EXPECT_EQ(failed["error"], "Connection refused");
+}
+
+TEST_F(PipedTest, AnSlaMissIsNotifiedOnceShownEverywhereAndNotAgainAfterARestart) {
+  // Given a daily DAG (its newest tick, up to a day ago, is run at the
+  // daemon's start) whose task should have ended 1s after the tick and whose
+  // run 2s after it, while the task sleeps 2s,
+  std::string port;
+  pid_t receiver = StartReceiver(&port);
+  ASSERT_GT(receiver, 0);
+  WriteDag("late.yaml", "dag: late\nschedule: '@daily'\nstart_date: 2026-01-01\ndeadline: 2s\n"
+                        "notify:\n  - {on: [sla_miss], webhook: 'http://127.0.0.1:" + port + "/sla'}\n"
+                        "tasks:\n  slow: {op: shell, run: 'sleep 2', sla: 1s}\n");
+  StartDaemon();
+  // then the webhook gets one sla_miss for the task and one for the deadline,
+  ASSERT_TRUE(Eventually([&] { return Hooks().size() >= 2; }, 30));
+  std::vector<json> hooks = Hooks();
+  ASSERT_EQ(hooks.size(), 2u);
+  std::sort(hooks.begin(), hooks.end(), [](const json& a, const json& b) { return a["task_id"] < b["task_id"]; });
+  const std::string run_id = hooks[0]["run_id"];
+  EXPECT_EQ(hooks[0]["event"], "sla_miss");
+  EXPECT_EQ(hooks[0]["task_id"], "");  // the deadline
+  EXPECT_EQ(hooks[1]["event"], "sla_miss");
+  EXPECT_EQ(hooks[1]["task_id"], "slow");
+  EXPECT_EQ(hooks[1]["run_id"], run_id);
+  json run = Run(run_id);
+  EXPECT_EQ(run["trigger"], "scheduled");
+  const TimePoint logical = ParseIso8601(run["logical_date"].get<std::string>())->utc;
+  EXPECT_EQ(hooks[1]["due"], FormatIso8601(logical + std::chrono::seconds(1)));
+  EXPECT_EQ(hooks[0]["due"], FormatIso8601(logical + std::chrono::seconds(2)));
+  // Seen as soon as the run exists: the task had not ended (whether it had started yet or not).
+  EXPECT_TRUE(hooks[1]["state"] == "pending" || hooks[1]["state"] == "queued" || hooks[1]["state"] == "running")
+      << hooks[1].dump();
+  EXPECT_EQ(hooks[1]["text"], "DAG late run " + run_id + ": task slow missed its SLA (due " +
+                                  hooks[1]["due"].get<std::string>() + ", " + hooks[1]["state"].get<std::string>() +
+                                  " then)");
+  // and the run, the list, runs show and /metrics show them.
+  EXPECT_EQ(run["sla_misses"].size(), 2u) << run.dump();
+  json listed = json::parse(Http("GET", "/api/v1/sla_misses?dag_id=late").body)["sla_misses"];
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0]["run_id"], run_id);
+  Result show = Pipectl({"runs", "show", run_id});
+  EXPECT_NE(show.out.find("sla     missed: "), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("slow (due " + hooks[1]["due"].get<std::string>()), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("deadline (due " + hooks[0]["due"].get<std::string>()), std::string::npos) << show.out;
+  std::string metrics = Http("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("pipe_sla_misses_total{dag=\"late\",task=\"slow\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("pipe_sla_misses_total{dag=\"late\",task=\"\"} 1\n"), std::string::npos) << metrics;
+
+  // Given the run has ended and the daemon restarts, then nothing is sent again.
+  ASSERT_TRUE(Eventually([&] { return Run(run_id)["state"] == "success"; }));
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  StartDaemon();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(Hooks().size(), 2u);
+  EXPECT_EQ(json::parse(Http("GET", "/api/v1/sla_misses").body)["sla_misses"].size(), 2u);
+  kill(receiver, SIGTERM);
+  waitpid(receiver, nullptr, 0);
 }
 
 TEST_F(PipedTest, TasksInheritNoDescriptorOfTheDaemon) {

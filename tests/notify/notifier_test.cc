@@ -32,7 +32,7 @@ TEST(NotifierTest, EventsGoToTheTargetsThatWantThemOnceEachAndAreRecorded) {
   const std::string out = (dir / "events.txt").string();
   const std::string line = "echo \"$PIPE_EVENT|$PIPE_DAG_ID|$PIPE_RUN_ID|$PIPE_TASK_ID|$PIPE_ERROR\" >> " + out;
   std::vector<NotifySpec> specs = {{{"failure", "retry"}, "", "", line},
-                                   {{"quality"}, "", "", line},
+                                   {{"quality", "sla_miss"}, "", "", line},
                                    {{"success"}, "", "", "exit 7"}};
   NotifierOptions options;
   options.attempts = 2;
@@ -54,6 +54,7 @@ TEST(NotifierTest, EventsGoToTheTargetsThatWantThemOnceEachAndAreRecorded) {
     notifier.OnTaskState({"r1", "a", TaskState::kUpForRetry, 1, at, exit3, "d"});
     notifier.OnTaskState({"r1", "b", TaskState::kFailed, 1, at, exit4, "d"});
     notifier.OnTaskState({"r1", "c", TaskState::kFailed, 1, at, exit3, "d"});
+    notifier.OnSlaMiss({"d", "r1", "c", at, at, "running"});
     notifier.OnRunState(run, RunState::kFailed);
     run.run_id = "r2";
     notifier.OnRunState(run, RunState::kSuccess);  // its target's command fails
@@ -67,9 +68,10 @@ TEST(NotifierTest, EventsGoToTheTargetsThatWantThemOnceEachAndAreRecorded) {
   EXPECT_EQ(Read(out),
             "quality|d|r1|a|2 of 4 rows failed\n"
             "retry|d|r1|a|exit status 3\n"
+            "sla_miss|d|r1|c|\n"
             "failure|d|r1|b|exit status 4\n");
   std::vector<NotificationRecord> recorded = store.ListNotifications("d", "", 10);
-  ASSERT_EQ(recorded.size(), 4u);
+  ASSERT_EQ(recorded.size(), 5u);
   EXPECT_EQ(recorded[0].event, "success");
   EXPECT_EQ(recorded[0].run_id, "r2");
   EXPECT_FALSE(recorded[0].delivered);
@@ -79,9 +81,11 @@ TEST(NotifierTest, EventsGoToTheTargetsThatWantThemOnceEachAndAreRecorded) {
   EXPECT_EQ(recorded[1].event, "failure");
   EXPECT_TRUE(recorded[1].delivered);
   EXPECT_EQ(recorded[1].attempts, 1);
-  EXPECT_EQ(store.ListNotifications("", "r1", 10).size(), 3u);
+  EXPECT_EQ(recorded[2].event, "sla_miss");
+  EXPECT_EQ(recorded[2].task_id, "c");
+  EXPECT_EQ(store.ListNotifications("", "r1", 10).size(), 4u);
   EXPECT_EQ(store.ListNotifications("", "", 1).size(), 1u);
-  ASSERT_EQ(logged.size(), 4u);
+  ASSERT_EQ(logged.size(), 5u);
   EXPECT_EQ(logged.back(), "notification success of run r2 not delivered to command: exit 7 after 2 attempts: the "
                            "command exited with status 7");
 }
@@ -98,6 +102,27 @@ TEST(NotifierTest, TheBodyCarriesTheRunTaskErrorAndASlackText) {
   EXPECT_EQ(body["event"], "failure");
   EXPECT_EQ(body["text"], "DAG etl run R failed: task load: exit status 3");
   EXPECT_EQ(body["failed_tasks"][1], json::parse(R"({"task_id": "copy", "error": "timeout after 1s"})"));
+}
+
+TEST(NotifierTest, AnSlaMissSaysWhatWasDueWhenAndInWhichState) {
+  Notifier::Event e;
+  e.kind = "sla_miss";
+  e.dag_id = "etl";
+  e.run_id = "R";
+  e.task_id = "load";
+  e.due = ParseIso8601("2026-06-01T12:00:00Z")->utc;
+  e.state = "running";
+  json body = json::parse(Notifier::Body(e));
+  EXPECT_EQ(body["event"], "sla_miss");
+  EXPECT_EQ(body["due"], "2026-06-01T12:00:00Z");
+  EXPECT_EQ(body["state"], "running");
+  EXPECT_EQ(body["text"], "DAG etl run R: task load missed its SLA (due 2026-06-01T12:00:00Z, running then)");
+  e.task_id = "";
+  e.state = "success";
+  EXPECT_EQ(json::parse(Notifier::Body(e))["text"],
+            "DAG etl run R: missed its deadline (due 2026-06-01T12:00:00Z, success then)");
+  e.kind = "success";
+  EXPECT_FALSE(json::parse(Notifier::Body(e)).contains("due"));
 }
 
 TEST(NotifierTest, AWebhookSecretComesFromTheLookup) {

@@ -41,7 +41,7 @@ class SchedulerTest : public testing::Test {
     scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
   }
   void TearDown() override {
-    scheduler_->Stop(Duration(0));
+    if (scheduler_) scheduler_->Stop(Duration(0));
     scheduler_.reset();
     executor_.reset();
     fs::remove_all(dir_);
@@ -309,6 +309,96 @@ TEST_F(SchedulerTest, InvalidEditKeepsTheLastGoodVersion) {
   Dags({{"simple.yaml", "dag: simple\ntasks:\n  a: {op: fake}\n"}});
   EXPECT_EQ(scheduler_->Dag("simple")->version, 2);
   EXPECT_TRUE(scheduler_->LoadErrors().empty());
+}
+
+}  // namespace
+}  // namespace pipeline
+
+namespace pipeline {
+namespace {
+
+// Counts the SLA misses a scheduler reports.
+class SlaRecorder final : public RunObserver {
+ public:
+  void OnRunState(const RunRecord&, RunState) override {}
+  void OnTaskState(const TaskEvent&) override {}
+  void OnSlaMiss(const SlaMissRecord& miss) override {
+    std::lock_guard lock(mu_);
+    misses_.push_back(miss);
+  }
+  std::vector<SlaMissRecord> misses() {
+    std::lock_guard lock(mu_);
+    return misses_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<SlaMissRecord> misses_;
+};
+
+TEST_F(SchedulerTest, AnSlaMissUnderAFakeClockFiresOnceAcrossTurnsAndRestarts) {
+  // Given an hourly DAG from 11:00 on (the clock says 10:30) whose `slow`
+  // task never ends (sla 30m), whose `quick` task ends at once (sla 10m) and
+  // whose runs have a 45m deadline,
+  const char* dag =
+      "dag: late\nschedule: '@hourly'\nstart_date: 2026-06-01T11:00:00Z\ndeadline: 45m\n"
+      "tasks:\n  slow: {op: fake, sla: 30m}\n  quick: {op: fake, sla: 10m}\n";
+  fake_->Script("slow", {Outcome::kBlockUntilCancelled});
+  // A scheduler (and executor: a stopped scheduler drains its executor) of
+  // a fresh process that reports to `observer`.
+  auto start = [&](RunObserver* observer) {
+    scheduler_.reset();
+    ExecutorOptions options;
+    options.workers = 4;
+    options.log_root = (dir_ / "logs").string();
+    executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
+    SchedulerOptions sched;
+    sched.heartbeat_every = hours(1000);
+    sched.queued_poll = hours(1000);
+    sched.observer = observer;
+    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
+    Dags({{"late.yaml", dag}});
+    scheduler_->Start();
+  };
+  SlaRecorder seen, again;
+  struct StopFirst {  // the scheduler reports to the recorders: it goes first
+    std::unique_ptr<Scheduler>& scheduler;
+    ~StopFirst() { scheduler.reset(); }
+  } stop_first{scheduler_};
+  start(&seen);
+  // when the clock passes 11:00 (the run), 11:30 (slow's SLA) and 11:45 (the
+  // deadline) and goes on for hours of turns,
+  ASSERT_TRUE(Eventually([&] { return clock_.Now() >= T("2026-06-01T15:00:00Z"); }));
+  // then each miss was recorded and reported once, at its due time, and the
+  // task that ended in time missed nothing.
+  std::vector<SlaMissRecord> misses = seen.misses();
+  auto shown = [&] {
+    std::string out;
+    for (const SlaMissRecord& m : misses) {
+      out += m.run_id + "/" + m.task_id + " due " + FormatIso8601(m.due) + " at " + FormatIso8601(m.detected_at) +
+             " " + m.state + "\n";
+    }
+    return out;
+  };
+  ASSERT_EQ(misses.size(), 2u) << shown();
+  EXPECT_EQ(misses[0].task_id, "slow");
+  EXPECT_EQ(misses[0].due, T("2026-06-01T11:30:00Z"));
+  EXPECT_EQ(misses[0].detected_at, T("2026-06-01T11:30:00Z"));
+  EXPECT_EQ(misses[0].state, "running");
+  EXPECT_EQ(misses[0].dag_id, "late");
+  EXPECT_EQ(misses[1].task_id, "");
+  EXPECT_EQ(misses[1].due, T("2026-06-01T11:45:00Z"));
+  EXPECT_EQ(misses[1].state, "running");
+  EXPECT_EQ(store_->ListSlaMisses("late", "", 10).size(), 2u);
+  const std::string run_id = misses[0].run_id;
+
+  // Given a restarted scheduler that takes the run up again, when its clock
+  // runs on, then the misses already recorded are not reported again.
+  start(&again);
+  const TimePoint later = clock_.Now() + hours(3);
+  ASSERT_TRUE(Eventually([&] { return clock_.Now() >= later; }));
+  EXPECT_TRUE(again.misses().empty());
+  EXPECT_EQ(store_->ListSlaMisses("", run_id, 10).size(), 2u);
 }
 
 }  // namespace

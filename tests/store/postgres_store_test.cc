@@ -122,6 +122,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("DROP TABLE watermarks");  // version 9
     tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
     tx.exec("DROP TABLE notifications");  // version 11
+    tx.exec("DROP TABLE sla_misses");     // version 12
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -151,6 +152,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("DROP TABLE watermarks");  // version 9
     tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
     tx.exec("DROP TABLE notifications");  // version 11
+    tx.exec("DROP TABLE sla_misses");     // version 12
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

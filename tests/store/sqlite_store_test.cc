@@ -103,6 +103,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs; "
                            "ALTER TABLE artifacts DROP COLUMN cache_key; "  // version 10
                            "DROP TABLE notifications; "  // version 11
+                           "DROP TABLE sla_misses; "     // version 12
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

@@ -950,5 +950,33 @@ TEST_P(StateStoreTest, ACancelEndsReadyWorkAtOnceAndMarksClaimedWorkForItsWorker
   EXPECT_FALSE(store_->CancelWork({"r1", "a", 1}, "{}", At(8)));
 }
 
+// Each run and task misses its SLA once, whoever sees it first; the counts
+// are by DAG and task ("" for a deadline).
+TEST_P(StateStoreTest, AnSlaMissIsRecordedOncePerRunAndTask) {
+  EXPECT_TRUE(store_->AddSlaMiss({"d", "r1", "load", At(10), At(11), "running"}));
+  EXPECT_FALSE(store_->AddSlaMiss({"d", "r1", "load", At(10), At(12), "success"}));  // seen again
+  EXPECT_TRUE(store_->AddSlaMiss({"d", "r1", "", At(20), At(21), "running"}));
+  EXPECT_TRUE(store_->AddSlaMiss({"d", "r2", "load", At(30), At(31), "pending"}));
+  EXPECT_TRUE(store_->AddSlaMiss({"e", "r3", "x", At(40), At(41), "queued"}));
+
+  std::vector<SlaMissRecord> all = store_->ListSlaMisses("", "", 10);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].run_id, "r3");  // newest first
+  EXPECT_EQ(all[3].task_id, "load");
+  EXPECT_EQ(all[3].state, "running");  // the first sighting stays
+  EXPECT_EQ(all[3].due, At(10));
+  EXPECT_EQ(all[3].detected_at, At(11));
+  EXPECT_EQ(store_->ListSlaMisses("d", "", 10).size(), 3u);
+  ASSERT_EQ(store_->ListSlaMisses("", "r1", 10).size(), 2u);
+  EXPECT_EQ(store_->ListSlaMisses("", "r1", 10)[0].task_id, "");
+  EXPECT_EQ(store_->ListSlaMisses("", "", 1).size(), 1u);
+
+  StateStore::CountsByDagAndState counts = store_->CountSlaMisses();
+  EXPECT_EQ(counts.size(), 3u);
+  EXPECT_EQ((counts[{"d", "load"}]), 2);
+  EXPECT_EQ((counts[{"d", ""}]), 1);
+  EXPECT_EQ((counts[{"e", "x"}]), 1);
+}
+
 }  // namespace
 }  // namespace pipeline

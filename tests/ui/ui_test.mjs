@@ -312,6 +312,20 @@ try {
     await shot(page, 'task-drift');
   });
 
+  await check('a run that missed its SLAs says so, on the run and on the task', async () => {
+    const run = await until('the scheduled run of ui_sla to miss its SLAs', async () => {
+      const page1 = await rest('GET', '/api/v1/runs?dag_id=ui_sla&limit=1');
+      const r = page1.runs.length && await rest('GET', `/api/v1/runs/${page1.runs[0].run_id}`);
+      return r && r.sla_misses.length === 2 ? r : null;
+    });
+    await page.goto(`${base}/ui/runs/${run.run_id}`);
+    await page.waitForSelector('dd.sla-misses');
+    const misses = await text(page, 'dd.sla-misses');
+    expect(/task slow due .*then/.test(misses) && /deadline due/.test(misses), `the SLA facts: ${misses}`);
+    expect(await page.locator('tr[data-task=slow] .sla-miss').count() === 1, 'the task row is marked');
+    await shot(page, 'run-sla-missed');
+  });
+
   await check('the runs list, the models list and a model page', async () => {
     await page.goto(`${base}/ui/runs`);
     await page.waitForSelector(`a[href="/ui/runs/${example}"]`);

@@ -781,6 +781,16 @@ async function main() {
   await check('notifications, a bad DAG id', 'GET', '/api/v1/notifications?dag_id=Bad-Id', { token: V, expect: 400, paramsInvalid: true });
   await check('notifications, limit=0', 'GET', '/api/v1/notifications?limit=0', { token: V, expect: 400, paramsInvalid: true });
   await check('notifications, no token', 'GET', '/api/v1/notifications', { expect: 401 });
+  // The scheduled run of the demo DAG (today's tick, with a 1s deadline) has missed it.
+  const misses = await check('sla misses', 'GET', `/api/v1/sla_misses?dag_id=${d}`, { token: V, expect: 200 });
+  const missed = misses?.json?.sla_misses ?? [];
+  report(missed.length === 1 && missed[0].task_id === '', 'sla misses: the scheduled run missed its deadline',
+    missed.length === 1 ? [] : [`listed ${JSON.stringify(missed)}`]);
+  await check('sla misses of a run', 'GET', `/api/v1/sla_misses?run_id=${r}&limit=5`, { token: V, expect: 200 });
+  await checkHead('sla misses', '/api/v1/sla_misses', { token: V, stableLength: true });
+  await check('sla misses, a bad DAG id', 'GET', '/api/v1/sla_misses?dag_id=Bad-Id', { token: V, expect: 400, paramsInvalid: true });
+  await check('sla misses, limit=0', 'GET', '/api/v1/sla_misses?limit=0', { token: V, expect: 400, paramsInvalid: true });
+  await check('sla misses, no token', 'GET', '/api/v1/sla_misses', { expect: 401 });
 
   // The model registry (the DAG's train task registered a version).
   const models = await check('models', 'GET', '/api/v1/models', { token: V, expect: 200 });

@@ -68,6 +68,10 @@ export function RunPage({ run: runId }) {
         <dt>started</dt><dd>{time(run.started_at) || '—'}</dd>
         <dt>duration</dt><dd>{duration(run.started_at, run.ended_at)}</dd>
         <dt>params</dt><dd><code>{JSON.stringify(run.params)}</code></dd>
+        {run.sla_misses?.length > 0 && <><dt>SLA</dt><dd class="sla-misses">{run.sla_misses.map((m) => (
+          <div key={m.task_id}><span class="sla-miss">missed</span> {m.task_id ? <>task <b>{m.task_id}</b></> : <b>deadline</b>}
+            {' '}due {time(m.due)}, {m.state} then</div>
+        ))}</dd></>}
       </dl>
       <h2>Timeline</h2>
       <Gantt run={run} />
@@ -110,6 +114,7 @@ function Gantt({ run }) {
 }
 
 function TaskTable({ run, operate, reload }) {
+  const missed = new Map((run.sla_misses || []).filter((m) => m.task_id).map((m) => [m.task_id, m]));
   const clear = (task, downstream) => async () => {
     await api.post(`/runs/${enc(run.run_id)}/tasks/${enc(task)}/clear`, { downstream });
     reload();
@@ -120,7 +125,8 @@ function TaskTable({ run, operate, reload }) {
       <tbody>
         {run.tasks.map((t) => (
           <tr key={t.task_id} data-task={t.task_id}>
-            <td><a href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t.task_id)}`}>{t.task_id}</a>{t.map_item !== undefined && t.map_item !== '' && <span class="muted small"> {t.map_item}</span>}</td>
+            <td><a href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t.task_id)}`}>{t.task_id}</a>{t.map_item !== undefined && t.map_item !== '' && <span class="muted small"> {t.map_item}</span>}
+              {missed.has(t.task_id) && <span class="sla-miss" title={`due ${time(missed.get(t.task_id).due)}`}>SLA missed</span>}</td>
             <td><State state={t.state} /></td>
             <td>{t.try}/{t.max_tries}</td>
             <td>{time(t.started_at)}</td>
