@@ -59,6 +59,11 @@ struct TaskResult {
   bool lost = false;
   // The `piped worker` that ran it, when not this process.
   std::string worker;
+  // A sensor whose condition does not hold yet (with ok): the task waits,
+  // holding no worker, and the same try checks again at this time.
+  std::optional<TimePoint> check_again_at;
+  // With ok: the task ends `skipped` (a sensor's on_timeout: skip).
+  bool skipped = false;
 
   static TaskResult Success() {
     TaskResult r;
@@ -68,6 +73,16 @@ struct TaskResult {
   static TaskResult Failure(std::string why) {
     TaskResult r;
     r.error = std::move(why);
+    return r;
+  }
+  static TaskResult CheckAgainAt(TimePoint at) {
+    TaskResult r = Success();
+    r.check_again_at = at;
+    return r;
+  }
+  static TaskResult Skipped() {
+    TaskResult r = Success();
+    r.skipped = true;
     return r;
   }
 };
@@ -152,6 +167,10 @@ class TaskContext {
   virtual const std::string& dag_dir() const = 0;   // relative paths resolve here
   virtual const std::string& log_path() const = 0;  // this try's log file
   virtual int try_number() const = 0;
+  // When this try's first check started (a sensor's try spans its checks).
+  virtual TimePoint try_started_at() const { return Now(); }
+  // The executor's clock (a test's may be fake).
+  virtual TimePoint Now() const { return SystemClock::Default()->Now(); }
   virtual const CancelToken& cancel() const = 0;
   // Appends a line to the try's log.
   virtual void Log(std::string_view line) = 0;
@@ -255,6 +274,9 @@ class Operator {
   virtual std::string_view name() const = 0;
   // Whether the task's output is a table other tasks can use as `input`.
   virtual bool produces_table() const { return false; }
+  // A sensor: each try is a quick check that may end in CheckAgainAt. Its
+  // checks run in the process that coordinates the run, never on workers.
+  virtual bool is_sensor() const { return false; }
   // Whether the task reads a table (`with.input`, or its single upstream producer).
   virtual bool consumes_table() const { return false; }
   // Checks the task's operator-specific keys at load time; reports into `diags`.

@@ -17,6 +17,9 @@ enum class TaskState {
   kUpstreamFailed,
   kSkipped,
   kCancelled,
+  // A sensor (wait_for) whose condition did not hold yet: its try is open
+  // but holds no worker or slot until its next check (next_try_at).
+  kWaiting,
 };
 
 enum class RunState { kQueued, kRunning, kSuccess, kFailed, kCancelled };

@@ -28,6 +28,8 @@ struct PostResult {
 
 PostResult PostJson(const Url& url, const std::string& body, std::chrono::milliseconds timeout,
                     const std::string& user_agent);
+// A GET of `url` (a sensor's check): its status, the body not kept.
+PostResult Get(const Url& url, std::chrono::milliseconds timeout, const std::string& user_agent);
 
 // The URL for messages and logs: scheme, host, port and the path's first
 // segment only (a webhook's path often is its secret).

@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 13;
 
 struct DagRecord {
   std::string dag_id;

@@ -23,7 +23,8 @@ const char* Color(TaskState s) {
     case TaskState::kFailed:
     case TaskState::kUpstreamFailed: return "\x1b[31m";
     case TaskState::kRunning: return "\x1b[36m";
-    case TaskState::kUpForRetry: return "\x1b[33m";
+    case TaskState::kUpForRetry:
+    case TaskState::kWaiting: return "\x1b[33m";
     default: return "\x1b[2m";
   }
 }

@@ -7,7 +7,7 @@ namespace pipeline {
 
 namespace {
 
-constexpr std::array<std::pair<TaskState, std::string_view>, 9> kTaskStates{{
+constexpr std::array<std::pair<TaskState, std::string_view>, 10> kTaskStates{{
     {TaskState::kPending, "pending"},
     {TaskState::kQueued, "queued"},
     {TaskState::kRunning, "running"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<TaskState, std::string_view>, 9> kTaskStates{{
     {TaskState::kUpstreamFailed, "upstream_failed"},
     {TaskState::kSkipped, "skipped"},
     {TaskState::kCancelled, "cancelled"},
+    {TaskState::kWaiting, "waiting"},
 }};
 
 constexpr std::array<std::pair<RunState, std::string_view>, 5> kRunStates{{

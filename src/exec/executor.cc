@@ -246,8 +246,9 @@ class Executor::RunExecution {
  private:
   struct Timer {
     size_t index;
-    bool timeout;    // else a retry
-    int try_number;  // the try it belongs to
+    bool timeout;        // else a retry, or a sensor's next check
+    int try_number;      // the try it belongs to
+    bool check = false;  // a waiting sensor's next check
   };
 
   struct Slot {
@@ -259,6 +260,7 @@ class Executor::RunExecution {
     int readers = 0;            // tasks that may read this one's output and have not ended
     UpstreamCounts upstream;
     std::shared_ptr<EventCancelToken> token;  // of the running try
+    std::optional<TimePoint> try_started;     // when the latest try began (a sensor's spans its checks)
     bool timed_out = false;
     bool remote = false;            // the running try is a worker's
     bool detached = false;          // ... and left to the run's next coordinator
@@ -456,7 +458,9 @@ class Executor::RunExecution {
   void StartTry(size_t idx) {
     Slot& slot = slots_[idx];
     const TaskSpec& spec = *slot.spec;
-    int try_number = slot.try_number + 1;
+    // A waiting sensor's next check goes on with its try.
+    const bool resume = slot.state == TaskState::kWaiting;
+    int try_number = resume ? slot.try_number : slot.try_number + 1;
 
     const Operator* op = ex_.ops_.Find(spec.op);
     std::shared_ptr<TryContext> ctx;
@@ -470,8 +474,10 @@ class Executor::RunExecution {
       if (op && !remote) Prepare(*op, *ctx);
     }
     ctx->OnProcessStarted([this, idx] { PrepareDownstream(idx); });
+    if (!resume || !slot.try_started) slot.try_started = ex_.clock_.Now();
+    ctx->set_try_started_at(*slot.try_started);
 
-    TaskTransition t = Transition(idx, {TaskState::kQueued}, TaskState::kRunning);
+    TaskTransition t = Transition(idx, {resume ? TaskState::kWaiting : TaskState::kQueued}, TaskState::kRunning);
     t.log_path = ctx->log_path();
     t.worker = ex_.options_.worker_name;
     t.process = ctx->PreparedProcess();
@@ -589,6 +595,14 @@ class Executor::RunExecution {
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});
     }
+    if (t.to == TaskState::kSuccess && result.check_again_at) {
+      // A sensor's condition does not hold yet: wait, holding no worker.
+      t.to = TaskState::kWaiting;
+      t.next_try_at = *result.check_again_at;
+      AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number, /*check=*/true});
+    } else if (t.to == TaskState::kSuccess && result.skipped) {
+      t.to = TaskState::kSkipped;
+    }
     if (t.to == TaskState::kSuccess) t.watermark = result.watermark;  // stored with the success only
     Apply(idx, t);
     slot.token.reset();
@@ -604,6 +618,10 @@ class Executor::RunExecution {
         if (slot.state == TaskState::kRunning && slot.try_number == timer.try_number) {
           slot.timed_out = true;
           slot.token->Fire();
+        }
+      } else if (timer.check) {
+        if (slot.state == TaskState::kWaiting && slot.try_number == timer.try_number && !cancelling_) {
+          PushReady(timer.index);  // stays `waiting` until a worker is free for the check
         }
       } else if (slot.state == TaskState::kUpForRetry && !cancelling_) {
         MakeReady(timer.index);
@@ -812,6 +830,7 @@ class Executor::RunExecution {
       slot.next_try_at = it->second.next_try_at;
       for (const TaskTryRecord& t : ex_.store_.GetTries(run_.run_id, slot.spec->id)) {
         if (!t.ended_at) {
+          slot.try_started = t.started_at;  // a waiting sensor's try goes on
           // The try in progress when its process died: make sure what it
           // started is gone before it runs again (never twice at once).
           if (slot.state == TaskState::kRunning && !ex_.Remote(*slot.spec) &&
@@ -879,6 +898,9 @@ class Executor::RunExecution {
         case TaskState::kUpForRetry:
           AddTimer(slot.next_try_at.value_or(ex_.clock_.Now()), Timer{idx, false, slot.try_number});
           break;
+        case TaskState::kWaiting:
+          AddTimer(slot.next_try_at.value_or(ex_.clock_.Now()), Timer{idx, false, slot.try_number, /*check=*/true});
+          break;
         default:
           break;
       }
@@ -938,7 +960,7 @@ class Executor::RunExecution {
         if (slot.token) slot.token->Fire();  // a mapped task has none: it ends with its instances
       } else if (!IsTerminal(slot.state)) {
         TaskTransition t = Transition(
-            idx, {TaskState::kPending, TaskState::kQueued, TaskState::kUpForRetry},
+            idx, {TaskState::kPending, TaskState::kQueued, TaskState::kUpForRetry, TaskState::kWaiting},
             TaskState::kCancelled);
         t.reason = "cancelled";
         Apply(idx, t);
@@ -1153,6 +1175,7 @@ Executor::~Executor() = default;
 
 bool Executor::Remote(const TaskSpec& task) const {
   if (!options_.local_queues) return false;
+  if (const Operator* op = ops_.Find(task.op); op && op->is_sensor()) return false;  // checks stay here
   const auto& local = *options_.local_queues;
   return std::find(local.begin(), local.end(), task.queue) == local.end();
 }

@@ -51,6 +51,9 @@ class TryContext final : public TaskContext {
   const std::string& dag_dir() const override { return dag_dir_; }
   const std::string& log_path() const override { return log_path_; }
   int try_number() const override { return try_number_; }
+  TimePoint try_started_at() const override { return try_started_.value_or(clock_.Now()); }
+  TimePoint Now() const override { return clock_.Now(); }
+  void set_try_started_at(TimePoint at) { try_started_ = at; }
   const CancelToken& cancel() const override { return *token_; }
 
   void Log(std::string_view line) override {
@@ -195,6 +198,7 @@ class TryContext final : public TaskContext {
   std::string dag_dir_;
   std::string log_path_;
   int try_number_;
+  std::optional<TimePoint> try_started_;
   std::shared_ptr<EventCancelToken> token_;
   Outputs* outputs_;
   std::mutex* outputs_mu_;

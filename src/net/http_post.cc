@@ -54,13 +54,17 @@ std::string Shown(const Url& url) {
 
 namespace {
 
+// `body` nullopt: a GET; else a POST of JSON.
 template <class Stream>
-PostResult Exchange(Stream& stream, const Url& url, const std::string& body, const std::string& user_agent) {
-  http::request<http::string_body> req(http::verb::post, url.target, 11);
+PostResult Exchange(Stream& stream, const Url& url, const std::optional<std::string>& body,
+                    const std::string& user_agent) {
+  http::request<http::string_body> req(body ? http::verb::post : http::verb::get, url.target, 11);
   req.set(http::field::host, url.host);
   req.set(http::field::user_agent, user_agent);
-  req.set(http::field::content_type, "application/json");
-  req.body() = body;
+  if (body) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = *body;
+  }
   req.prepare_payload();
   http::write(stream, req);
   beast::flat_buffer buffer;
@@ -74,10 +78,8 @@ PostResult Exchange(Stream& stream, const Url& url, const std::string& body, con
   return r;
 }
 
-}  // namespace
-
-PostResult PostJson(const Url& url, const std::string& body, std::chrono::milliseconds timeout,
-                    const std::string& user_agent) {
+PostResult Request(const Url& url, const std::optional<std::string>& body, std::chrono::milliseconds timeout,
+                   const std::string& user_agent) {
   try {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
@@ -109,6 +111,17 @@ PostResult PostJson(const Url& url, const std::string& body, std::chrono::millis
   } catch (const boost::system::system_error& e) {
     return {0, e.code().message()};
   }
+}
+
+}  // namespace
+
+PostResult PostJson(const Url& url, const std::string& body, std::chrono::milliseconds timeout,
+                    const std::string& user_agent) {
+  return Request(url, body, timeout, user_agent);
+}
+
+PostResult Get(const Url& url, std::chrono::milliseconds timeout, const std::string& user_agent) {
+  return Request(url, std::nullopt, timeout, user_agent);
 }
 
 }  // namespace pipeline::net

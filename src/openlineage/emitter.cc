@@ -103,12 +103,12 @@ void Emitter::OnTaskState(const TaskEvent& e) {
     case TaskState::kFailed:
     case TaskState::kUpForRetry: type = "FAIL"; break;
     case TaskState::kCancelled: type = "ABORT"; break;
-    default: return;  // pending, queued, skipped, upstream_failed: no try ran
+    default: return;  // pending, queued, skipped, upstream_failed: no try ran; waiting: it goes on
   }
   {
     std::lock_guard lock(mu_);
     if (type == "START") {
-      started_.insert(key);
+      if (!started_.insert(key).second) return;  // a waiting sensor's next check: started already
     } else if (started_.erase(key) == 0) {
       return;  // a try that never started here (cancelled while queued)
     }

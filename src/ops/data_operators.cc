@@ -19,6 +19,7 @@ void RegisterDataOperators(OperatorRegistry& registry) {
   registry.Register(ops::Cached(ops::MakePredictOperator()));
   registry.Register(ops::MakeServeOperator());
   registry.Register(ops::MakeMonitorOperator());
+  registry.Register(ops::MakeWaitForOperator());
 }
 
 namespace ops {

@@ -1,5 +1,4 @@
 // ingest: reads CSV, JSONL or Parquet files (a path or a glob) into a table.
-#include <glob.h>
 
 #include <algorithm>
 #include <charconv>
@@ -118,23 +117,6 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
   r.RejectUnknown(kIngestArgs);
   if (!r.ok()) return std::nullopt;
   return a;
-}
-
-std::vector<std::string> ExpandPath(const std::string& pattern) {
-  if (pattern.find_first_of("*?[") == std::string::npos) {
-    std::error_code ec;
-    if (!std::filesystem::exists(pattern, ec)) return {};
-    return {pattern};
-  }
-  glob_t g{};
-  int rc = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
-  std::vector<std::string> out;
-  if (rc == 0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
-  }
-  ::globfree(&g);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 std::string FormatOf(const std::string& path) {

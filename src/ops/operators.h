@@ -20,6 +20,7 @@ std::unique_ptr<Operator> MakeTrainOperator();
 std::unique_ptr<Operator> MakePredictOperator();
 std::unique_ptr<Operator> MakeServeOperator();
 std::unique_ptr<Operator> MakeMonitorOperator();
+std::unique_ptr<Operator> MakeWaitForOperator();
 // `op` with `cache: true` honoured (reusing an earlier try's artifacts).
 std::unique_ptr<Operator> Cached(std::unique_ptr<Operator> op);
 

@@ -1,7 +1,9 @@
 #include "ops/table_io.h"
 
+#include <glob.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
@@ -238,6 +240,23 @@ std::shared_ptr<columnar::SpillFile> SpillIfLarge(TaskContext& ctx, int64_t inpu
 std::string ResolvePath(const TaskContext& ctx, const std::string& path) {
   fs::path p(path);
   return p.is_absolute() ? p.string() : (fs::path(ctx.dag_dir()) / p).string();
+}
+
+std::vector<std::string> ExpandPath(const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) {
+    std::error_code ec;
+    if (!std::filesystem::exists(pattern, ec)) return {};
+    return {pattern};
+  }
+  glob_t g{};
+  int rc = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
+  std::vector<std::string> out;
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace pipeline::ops

@@ -76,5 +76,7 @@ std::shared_ptr<columnar::SpillFile> SpillIfLarge(TaskContext& ctx, int64_t inpu
 
 // Resolves a path argument against the DAG file's folder.
 std::string ResolvePath(const TaskContext& ctx, const std::string& path);
+// The files a path or glob (*, ?, [...]) names, sorted; empty when none.
+std::vector<std::string> ExpandPath(const std::string& pattern);
 
 }  // namespace pipeline::ops

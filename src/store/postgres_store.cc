@@ -23,8 +23,8 @@ namespace {
 
 // The transition function, at its latest text. Version 2 created it,
 // version 3 added the `process` of a try, version 6 the worker that ended a
-// try, version 7 the fence, version 9 the watermark; Migrate installs this text after any step
-// (CREATE OR REPLACE).
+// try, version 7 the fence, version 9 the watermark, version 13 the `waiting` state (a sensor's
+// try stays open between its checks); Migrate installs this text after any step (CREATE OR REPLACE).
 const char* const kTransitionFunction = R"sql(
 CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
@@ -73,7 +73,8 @@ BEGIN
     END IF;
     v_to := t->>'to';
     v_at := (t->>'at')::bigint;
-    v_starting := v_to = 'running';
+    -- waiting -> running is a sensor's next check: the same try.
+    v_starting := v_to = 'running' AND v_state <> 'waiting';
     IF v_starting THEN
       v_try := v_try + 1;
     END IF;
@@ -93,10 +94,12 @@ BEGIN
     IF v_starting THEN
       INSERT INTO task_tries(run_id, task_id, try_number, state, started_at, log_path, worker, process)
         VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker', COALESCE(t->>'process', ''));
-    ELSIF v_state = 'running' THEN
+    ELSIF v_state IN ('running', 'waiting') AND v_to NOT IN ('running', 'waiting') THEN
       UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
           error = t->>'reason', worker = COALESCE(NULLIF(t->>'worker', ''), worker)
         WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
+    ELSIF v_state IN ('running', 'waiting') THEN
+      UPDATE task_tries SET state = v_to WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
     END IF;
     l_run := l_run || v_run;
     l_task := l_task || v_task;
@@ -349,6 +352,8 @@ CREATE TABLE sla_misses (
 );
 CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
 )sql",
+    // Version 13: the `waiting` state (sensors): the transition function again.
+    kTransitionFunction,
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);

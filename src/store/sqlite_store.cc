@@ -249,6 +249,8 @@ CREATE TABLE sla_misses (
 );
 CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
 )sql",
+    // Version 13: the `waiting` state (sensors) needs no change here (states are text).
+    "SELECT 1;",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -942,9 +944,14 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
   int try_number = int(cur.Int(1));
   if (std::find(t.from.begin(), t.from.end(), from) == t.from.end()) return false;
   std::string to = std::string(ToString(t.to));
-  bool starting = t.to == TaskState::kRunning;
+  // A try is open while running or waiting (a sensor between its checks);
+  // waiting -> running is the same try's next check, not a new try.
+  const bool open_before = from == TaskState::kRunning || from == TaskState::kWaiting;
+  const bool open_after = t.to == TaskState::kRunning || t.to == TaskState::kWaiting;
+  bool starting = t.to == TaskState::kRunning && from != TaskState::kWaiting;
   if (starting) ++try_number;
-  bool ends_try = from == TaskState::kRunning && !starting;
+  bool ends_try = open_before && !open_after;
+  bool goes_on = open_before && open_after && !starting;
   Statement up(statements,
                "UPDATE task_instances SET state = ?3, try_number = ?4, "
                "started_at = CASE WHEN ?5 AND started_at IS NULL THEN ?6 ELSE started_at END, "
@@ -978,6 +985,10 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
     end.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Bind(5, t.at)
         .Bind(6, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt)
         .Bind(7, t.reason).Bind(8, t.worker).Run();
+  } else if (goes_on) {
+    Statement on(statements,
+                 "UPDATE task_tries SET state = ?4 WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
+    on.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Run();
   }
   Statement tr(statements,
                "INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, "

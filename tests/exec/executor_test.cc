@@ -792,5 +792,101 @@ tasks:
 
 INSTANTIATE_TEST_SUITE_P(Workers, RandomDagTest, testing::Values(1, 2, 3, 4, 8));
 
+// A sensor whose condition holds from `met_at` on (by the executor's
+// clock), checked again a minute after each check that found it unmet.
+class FakeSensor final : public Operator {
+ public:
+  explicit FakeSensor(TimePoint met_at) : met_at_(met_at) {}
+  std::string_view name() const override { return "sense"; }
+  bool is_sensor() const override { return true; }
+  void CheckArgs(const TaskSpec&, Diagnostics&) const override {}
+  TaskResult Execute(TaskContext& ctx) const override {
+    {
+      std::lock_guard lock(mu_);
+      checks_.push_back({ctx.Now(), ctx.try_number(), ctx.try_started_at()});
+    }
+    if (ctx.Now() >= met_at_) return TaskResult::Success();
+    return TaskResult::CheckAgainAt(ctx.Now() + std::chrono::minutes(1));
+  }
+  struct Seen {
+    TimePoint at;
+    int try_number;
+    TimePoint try_started;
+  };
+  std::vector<Seen> checks() const {
+    std::lock_guard lock(mu_);
+    return checks_;
+  }
+
+ private:
+  TimePoint met_at_;
+  mutable std::mutex mu_;
+  mutable std::vector<Seen> checks_;
+};
+
+TEST_F(ExecutorTest, AWaitingSensorHoldsNoWorkerAndIsCheckedAgainOnTheClock) {
+  // Given one worker, a sensor met 5 minutes in and a task beside it,
+  auto sensor = std::make_unique<FakeSensor>(kStart + std::chrono::minutes(5));
+  FakeSensor* s = sensor.get();
+  ops_.Register(std::move(sensor));
+  DagSpec dag = Load(R"(dag: sensing
+tasks:
+  arrived: {op: sense}
+  beside: {op: fake}
+  after: {op: fake, depends_on: [arrived]}
+)");
+  EXPECT_EQ(Execute(dag, 1), RunState::kSuccess);
+  // then the task beside it ran at once (the sensor waited without the worker),
+  EXPECT_EQ(store_->GetTaskInstance(run_id_, "beside")->ended_at, kStart);
+  // the sensor was checked every minute by one try that spans its checks,
+  std::vector<FakeSensor::Seen> checks = s->checks();
+  ASSERT_EQ(checks.size(), 6u);
+  for (size_t i = 0; i < checks.size(); ++i) {
+    EXPECT_EQ(checks[i].at, kStart + std::chrono::minutes(i));
+    EXPECT_EQ(checks[i].try_number, 1);
+    EXPECT_EQ(checks[i].try_started, kStart);
+  }
+  std::vector<TaskTryRecord> tries = Tries("arrived");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kSuccess);
+  EXPECT_EQ(tries[0].started_at, kStart);
+  EXPECT_EQ(tries[0].ended_at, kStart + std::chrono::minutes(5));
+  TaskInstanceRecord arrived = *store_->GetTaskInstance(run_id_, "arrived");
+  EXPECT_EQ(arrived.try_number, 1);
+  EXPECT_FALSE(arrived.next_try_at);
+  int waits = 0;
+  for (const TransitionRecord& t : store_->GetTransitions(run_id_)) {
+    if (t.task_id == "arrived" && t.to_state == "waiting") {
+      ++waits;
+      EXPECT_EQ(t.try_number, 1);
+    }
+  }
+  EXPECT_EQ(waits, 5);
+  // and what waited for it ran after.
+  EXPECT_EQ(store_->GetTaskInstance(run_id_, "after")->state, TaskState::kSuccess);
+}
+
+TEST_F(ResumeTest, AWaitingSensorTakenOverGoesOnWithItsTry) {
+  // Given a sensor left waiting (try 1 open) by a process that died,
+  auto sensor = std::make_unique<FakeSensor>(kStart);
+  FakeSensor* s = sensor.get();
+  ops_.Register(std::move(sensor));
+  DagSpec dag = Load("dag: sensing\ntasks:\n  arrived: {op: sense}\n");
+  RunRequest request = Crashed(dag);
+  Drive(*store_, "crashed", "arrived",
+        {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kWaiting, ""}});
+  ASSERT_EQ(Tries("arrived").size(), 1u);
+  EXPECT_EQ(Tries("arrived")[0].state, TaskState::kWaiting);
+  EXPECT_FALSE(Tries("arrived")[0].ended_at);
+  // then the next process checks it again within the same try, which ends it.
+  EXPECT_EQ(Resume(request), RunState::kSuccess);
+  ASSERT_EQ(s->checks().size(), 1u);
+  EXPECT_EQ(s->checks()[0].try_number, 1);
+  std::vector<TaskTryRecord> tries = Tries("arrived");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kSuccess);
+  EXPECT_EQ(store_->GetTaskInstance("crashed", "arrived")->try_number, 1);
+}
+
 }  // namespace
 }  // namespace pipeline

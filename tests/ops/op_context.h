@@ -46,6 +46,8 @@ class OpContext final : public TaskContext {
   const std::string& dag_dir() const override { return dir_; }
   const std::string& log_path() const override { return log_path_; }
   int try_number() const override { return 1; }
+  TimePoint try_started_at() const override { return started_ ? *started_ : Now(); }
+  TimePoint Now() const override { return now_ ? *now_ : SystemClock::Default()->Now(); }
   const CancelToken& cancel() const override { return token_; }
   void Log(std::string_view line) override { log_ += std::string(line) + "\n"; }
   void ProcessStarted(int) override {}
@@ -107,6 +109,11 @@ class OpContext final : public TaskContext {
 
   // Test hooks.
   void Cancel() { token_.Cancel(); }
+  // The executor's clock as the operator sees it: now, and when the try began.
+  void SetClock(TimePoint now, TimePoint try_started) {
+    now_ = now;
+    started_ = try_started;
+  }
   void SetInput(const std::string& task_id, std::shared_ptr<const Dataset> data) { outputs_[task_id] = std::move(data); }
   void AddArtifact(const std::string& task_id, const ArtifactInfo& a) { artifacts_[{task_id, a.name}] = a; }
   const std::map<std::pair<std::string, std::string>, ArtifactInfo>& artifacts() const { return artifacts_; }
@@ -119,6 +126,7 @@ class OpContext final : public TaskContext {
   const std::map<std::pair<std::string, std::string>, int>& aliases() const { return aliases_; }
 
  private:
+  std::optional<TimePoint> now_, started_;
   std::string dir_;
   std::string artifact_dir_;
   std::string run_id_;

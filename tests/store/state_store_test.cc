@@ -978,5 +978,45 @@ TEST_P(StateStoreTest, AnSlaMissIsRecordedOncePerRunAndTask) {
   EXPECT_EQ((counts[{"e", "x"}]), 1);
 }
 
+// A sensor's try stays open while it waits: waiting -> running is its next
+// check (no new try), and the try ends with the task's end.
+TEST_P(StateStoreTest, AWaitingSensorKeepsItsTryOpenUntilItEnds) {
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"s", 1}, {"t", 1}});
+  for (const char* task : {"s", "t"}) {
+    ASSERT_TRUE(store_->TransitionTask(Move("r1", task, {TaskState::kPending}, TaskState::kQueued, 11)));
+    ASSERT_TRUE(store_->TransitionTask(Move("r1", task, {TaskState::kQueued}, TaskState::kRunning, 12)));
+    TaskTransition wait = Move("r1", task, {TaskState::kRunning}, TaskState::kWaiting, 13);
+    wait.next_try_at = At(73);
+    ASSERT_TRUE(store_->TransitionTask(wait));
+  }
+  TaskInstanceRecord s = *store_->GetTaskInstance("r1", "s");
+  EXPECT_EQ(s.state, TaskState::kWaiting);
+  EXPECT_EQ(s.next_try_at, At(73));
+  EXPECT_FALSE(s.ended_at);
+  std::vector<TaskTryRecord> tries = store_->GetTries("r1", "s");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kWaiting);
+  EXPECT_FALSE(tries[0].ended_at);
+
+  ASSERT_TRUE(store_->TransitionTask(Move("r1", "s", {TaskState::kWaiting}, TaskState::kRunning, 73)));
+  ASSERT_TRUE(store_->TransitionTask(Move("r1", "s", {TaskState::kRunning}, TaskState::kSuccess, 74)));
+  s = *store_->GetTaskInstance("r1", "s");
+  EXPECT_EQ(s.try_number, 1);
+  EXPECT_EQ(s.started_at, At(12));
+  EXPECT_EQ(s.ended_at, At(74));
+  tries = store_->GetTries("r1", "s");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kSuccess);
+  EXPECT_EQ(tries[0].started_at, At(12));
+  EXPECT_EQ(tries[0].ended_at, At(74));
+
+  // Cancelled while waiting: the try ends cancelled.
+  ASSERT_TRUE(store_->TransitionTask(Move("r1", "t", {TaskState::kWaiting}, TaskState::kCancelled, 20)));
+  tries = store_->GetTries("r1", "t");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kCancelled);
+  EXPECT_EQ(tries[0].ended_at, At(20));
+}
+
 }  // namespace
 }  // namespace pipeline
