@@ -252,10 +252,13 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
             << views::SlaMissLine(run.value("sla_misses", json::array())) << "\n";
   std::vector<std::vector<std::string>> rows = {{"TASK", "STATE", "TRIES", "START", "DETAIL"}};
   for (const auto& t : run["tasks"]) {
+    std::string detail = t.contains("waiting") ? t["waiting"].get<std::string>()
+                                               : views::TaskDetail(t.value("metrics", json::object()), t["error"].get<std::string>());
+    if (t["state"] == "waiting" && t.value("next_try_at", json()).is_string()) {
+      detail += "; next check " + t["next_try_at"].get<std::string>();
+    }
     rows.push_back({t["task_id"], t["state"], t["try"].dump() + "/" + t["max_tries"].dump(),
-                    t["started_at"].is_null() ? "" : t["started_at"].get<std::string>(),
-                    t.contains("waiting") ? t["waiting"].get<std::string>()
-                                          : views::TaskDetail(t.value("metrics", json::object()), t["error"].get<std::string>())});
+                    t["started_at"].is_null() ? "" : t["started_at"].get<std::string>(), detail});
   }
   std::cout << FormatTable(rows);
   return kExitOk;

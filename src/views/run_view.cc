@@ -107,6 +107,7 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
                      {"max_tries", t.max_tries},
                      {"started_at", OptTime(t.started_at)},
                      {"ended_at", OptTime(t.ended_at)},
+                     {"next_try_at", OptTime(t.next_try_at)},
                      {"error", t.error},
                      {"metrics", Metrics(t.metrics_json)},
                      {"artifacts", artifacts.count(t.task_id) ? artifacts[t.task_id] : nlohmann::json::array()},
@@ -164,7 +165,8 @@ std::string RunTaskTable(StateStore& store, const RunRecord& run) {
     nlohmann::json m = Metrics(t.metrics_json);
     auto count = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string(); };
     auto w = waiting.find(t.task_id);
-    const std::string detail = w != waiting.end() ? w->second : TaskDetail(m, t.error);
+    std::string detail = w != waiting.end() ? w->second : TaskDetail(m, t.error);
+    if (t.state == TaskState::kWaiting && t.next_try_at) detail += "; next check " + FormatIso8601(*t.next_try_at);
     rows.push_back({t.task_id, std::string(ToString(t.state)),
                     std::to_string(t.try_number) + "/" + std::to_string(t.max_tries),
                     t.started_at ? FormatIso8601(*t.started_at) : "",
@@ -177,7 +179,8 @@ nlohmann::json GridJson(StateStore& store, const std::string& dag_id, const std:
                         int runs) {
   static constexpr TaskState kLegend[] = {TaskState::kPending,        TaskState::kQueued,  TaskState::kRunning,
                                           TaskState::kSuccess,        TaskState::kFailed,  TaskState::kUpForRetry,
-                                          TaskState::kUpstreamFailed, TaskState::kSkipped, TaskState::kCancelled};
+                                          TaskState::kUpstreamFailed, TaskState::kSkipped, TaskState::kCancelled,
+                                          TaskState::kWaiting};
   nlohmann::json legend = nlohmann::json::array();
   std::map<TaskState, int> code;
   for (TaskState s : kLegend) {

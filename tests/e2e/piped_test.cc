@@ -89,7 +89,10 @@ class PipedTest : public testing::Test {
   // Starts piped on a free port and waits until it answers.
   void StartDaemon(const std::vector<std::string>& extra = {}, const std::string& log_name = "piped.log") {
     std::vector<std::string> args = {PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_,
-                                      "--listen", listen_, "--workers", "4", "--grace", "2s"};
+                                      "--listen", listen_, "--grace", "2s"};
+    if (std::find(extra.begin(), extra.end(), "--workers") == extra.end()) {
+      args.insert(args.end(), {"--workers", "4"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     fs::path log = dir_ / log_name;
     size_t log_start = fs::exists(log) ? fs::file_size(log) : 0;
@@ -452,6 +455,96 @@ TEST_F(PipedTest, AnSlaMissIsNotifiedOnceShownEverywhereAndNotAgainAfterARestart
   EXPECT_EQ(json::parse(Http("GET", "/api/v1/sla_misses").body)["sla_misses"].size(), 2u);
   kill(receiver, SIGTERM);
   waitpid(receiver, nullptr, 0);
+}
+
+TEST_F(PipedTest, AFileSensorWaitsForTheFileToLandAndSettleAndTimesOutOtherwise) {
+  // Given a DAG whose sensor waits for in/data.csv to land and stay unchanged
+  // for 1s, and two sensors for a file that never comes (fail, skip),
+  WriteDag("landing.yaml",
+           "dag: landing\ntasks:\n"
+           "  landed: {op: wait_for, with: {path: in/data.csv, settle: 1s, poke_interval: 100ms, timeout: 60s}}\n"
+           "  load: {op: shell, depends_on: [landed], run: 'cat in/data.csv'}\n"
+           "  never: {op: wait_for, with: {path: none.csv, poke_interval: 100ms, timeout: 1s}}\n"
+           "  skipping: {op: wait_for, with: {path: none.csv, poke_interval: 100ms, timeout: 1s, on_timeout: skip}}\n"
+           "  after_skip: {op: shell, depends_on: [skipping], run: 'true'}\n");
+  StartDaemon();
+  HttpResponse created = Http("POST", "/api/v1/dags/landing/runs", "{}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string run_id = json::parse(created.body)["run_id"];
+  auto task = [&](const std::string& id) {
+    const json run = Run(run_id);  // kept alive: a range-for over Run(...)["tasks"] would dangle
+    for (const json& t : run["tasks"]) {
+      if (t["task_id"] == id) return t;
+    }
+    return json();
+  };
+  // then the sensor is `waiting` (shown by the API and runs show) while the file is not there,
+  ASSERT_TRUE(Eventually([&] { return task("landed")["state"] == "waiting"; })) << Run(run_id).dump();
+  json waiting = task("landed");
+  EXPECT_EQ(waiting["metrics"]["summary"], "waiting: no file matches in/data.csv");
+  EXPECT_TRUE(waiting["next_try_at"].is_string());
+  EXPECT_EQ(waiting["try"], 1);
+  Result show = Pipectl({"runs", "show", run_id});
+  EXPECT_TRUE(std::regex_search(show.out, std::regex("landed +waiting +1/1 .*waiting: no file matches in/data\\.csv; "
+                                                     "next check 20")))
+      << show.out;
+  // when the file lands, the sensor waits for it to settle, then succeeds and load reads it;
+  fs::create_directories(dir_ / "dags" / "in");
+  std::ofstream(dir_ / "dags" / "in" / "data.csv") << "a,b\n1,2\n";
+  const auto landed_at = std::chrono::system_clock::now();
+  ASSERT_TRUE(Eventually([&] { return task("load")["state"] == "success"; })) << Run(run_id).dump();
+  json done = task("landed");
+  EXPECT_EQ(done["state"], "success");
+  EXPECT_EQ(done["try"], 1);
+  EXPECT_EQ(done["tries"].size(), 1u);
+  const TimePoint ended = ParseIso8601(done["ended_at"].get<std::string>())->utc;
+  EXPECT_GE(ended - std::chrono::time_point_cast<std::chrono::microseconds>(landed_at), std::chrono::milliseconds(900));
+  EXPECT_EQ(Pipectl({"logs", run_id, "load"}).out, "a,b\n1,2\n");
+  // and the sensors for the file that never came time out: one fails, one is skipped (and so what needs it).
+  ASSERT_TRUE(Eventually([&] { return Run(run_id)["state"] == "failed"; })) << Run(run_id).dump();
+  EXPECT_EQ(task("never")["state"], "failed");
+  EXPECT_EQ(task("never")["error"], "wait_for: timed out after 1s: no file matches none.csv");
+  EXPECT_EQ(task("skipping")["state"], "skipped");
+  EXPECT_EQ(task("after_skip")["state"], "skipped");
+}
+
+TEST_F(PipedTest, AThousandWaitingSensorsOnTwoWorkersStarveNothingAndHoldNoThreads) {
+  // Given a DAG of 1,000 sensors waiting for files that do not come and, last
+  // in the file, a shell task, on a daemon with 2 workers,
+  std::string dag = "dag: many_sensors\ntasks:\n";
+  for (int i = 0; i < 1000; ++i) {
+    dag += "  s" + std::to_string(i) + ": {op: wait_for, with: {path: none" + std::to_string(i) +
+           ".csv, poke_interval: 1h}}\n";
+  }
+  dag += "  quick: {op: shell, run: 'echo done'}\n";
+  WriteDag("many.yaml", dag);
+  StartDaemon({"--workers", "2"});
+  HttpResponse created = Http("POST", "/api/v1/dags/many_sensors/runs", "{}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string run_id = json::parse(created.body)["run_id"];
+  // then the shell task runs at once while every sensor waits,
+  auto states = [&] {
+    std::map<std::string, int> n;
+    const json run = Run(run_id);
+    for (const json& t : run["tasks"]) ++n[t["task_id"] == "quick" ? "quick " + t["state"].get<std::string>()
+                                                                         : t["state"].get<std::string>()];
+    return n;
+  };
+  ASSERT_TRUE(Eventually([&] { return states()["quick success"] == 1; }, 30)) << json(states()).dump();
+  ASSERT_TRUE(Eventually([&] { return states()["waiting"] == 1000; }, 30)) << json(states()).dump();
+  EXPECT_EQ(Pipectl({"logs", run_id, "quick"}).out, "done\n");
+  // holding no thread each: the daemon's threads stay few,
+  std::ifstream status("/proc/" + std::to_string(daemon_) + "/status");
+  int threads = 0;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Threads:", 0) == 0) threads = std::stoi(line.substr(8));
+  }
+  EXPECT_GT(threads, 0);
+  EXPECT_LT(threads, 40);
+  // and a cancel ends every waiting sensor's try.
+  ASSERT_EQ(Http("POST", "/api/v1/runs/" + run_id + "/cancel", "").status, 200);
+  ASSERT_TRUE(Eventually([&] { return Run(run_id)["state"] == "cancelled"; }, 30));
+  EXPECT_EQ(states()["cancelled"], 1000);
 }
 
 TEST_F(PipedTest, TasksInheritNoDescriptorOfTheDaemon) {

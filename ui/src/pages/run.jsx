@@ -133,7 +133,8 @@ function TaskTable({ run, operate, reload }) {
             <td>{duration(t.started_at, t.ended_at)}</td>
             <td class="num">{number(t.metrics.rows_in)}</td>
             <td class="num">{number(t.metrics.rows_out)}</td>
-            <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : t.metrics.summary || ''}</td>
+            <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : t.metrics.summary || ''}
+              {t.state === 'waiting' && t.next_try_at && <span class="muted small"> · next check {time(t.next_try_at)}</span>}</td>
             <td class="nowrap">
               <Action label="Clear" disabled={!operate || !isFinished(run.state) && t.state === 'running'}
                 title={operate ? 'run this task again' : NOT_ALLOWED} run={clear(t.task_id, false)} />
