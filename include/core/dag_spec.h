@@ -98,6 +98,9 @@ struct DagSpec {
   std::string id;
   std::string description;
   std::optional<std::string> schedule;        // cron expression or macro, validated
+  // schedule.after: "DAG.TASK" of other DAGs; a run starts once each has
+  // succeeded again since the last such run (data-aware scheduling).
+  std::vector<std::string> after;
   std::string timezone = "UTC";
   std::optional<TimePoint> start_date;
   std::optional<TimePoint> end_date;
@@ -115,6 +118,9 @@ struct DagSpec {
   std::string content_hash;                   // hex xxh64 of source
 
   const TaskSpec* FindTask(std::string_view id) const;
+  // How the DAG's runs start, for lists: "0 6 * * *", "after etl.load, b.x",
+  // "0 6 * * * or after etl.load"; nullopt when only triggers start them.
+  std::optional<std::string> ScheduleText() const;
   const ParamSpec* FindParam(std::string_view name) const;
 };
 

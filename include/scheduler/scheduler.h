@@ -126,6 +126,9 @@ class Scheduler {
 
   void Loop();
   void CreateDueRuns(TimePoint now);
+  // schedule.after: a run of `dag_id` when each upstream task has succeeded
+  // since the last such run (trigger "upstream").
+  void CreateUpstreamRun(const std::string& dag_id, const Loaded& entry, TimePoint now);
   // Renews the leases of the runs executing here (abandoning those taken
   // over, cancelling those another scheduler was asked to cancel) and takes
   // over runs whose scheduler's lease ran out.
@@ -159,6 +162,7 @@ class Scheduler {
   std::map<std::string, std::string> launched_;  // run id -> dag id, executing here; guarded by mu_
   SchedulerStats stats_;                          // guarded by mu_
   bool poked_ = false;                            // guarded by mu_
+  bool has_after_ = false;                        // a loaded DAG has schedule.after; guarded by mu_
   bool stopping_ = false;                         // guarded by mu_
   int run_threads_ = 0;                           // guarded by mu_
   std::atomic<int64_t> last_heartbeat_us_{0};     // readable without mu_ (health checks)

@@ -1,6 +1,6 @@
 // SLAs: a task's `sla` and the DAG's `deadline`, each counted from a
-// scheduled run's logical date (Airflow's rule: manual runs and backfills
-// have none). A point is missed when the run was still waiting for it after
+// scheduled run's logical date (a cron tick, or the upstream success that
+// started it; Airflow's rule: manual runs and backfills have none). A point is missed when the run was still waiting for it after
 // it passed: the task had not succeeded (or been skipped), the run had not
 // ended. SlaWatch records each miss once, however many schedulers look, and
 // tells the observer (notifications, `sla_miss`).

@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 
 struct DagRecord {
   std::string dag_id;
@@ -61,6 +61,15 @@ struct RunRecord {
   std::string coordinator;
   std::optional<TimePoint> coordinator_until;
   bool cancel_requested = false;  // by a scheduler that does not coordinate it
+  // A run started by schedule.after (trigger "upstream"): the upstream
+  // successes it consumed, {"DAG.TASK": {"run_id": R, "at": MICROS}}.
+  std::string upstream_json = "{}";
+};
+
+// The newest success of a task of some DAG (schedule.after's events).
+struct TaskSuccess {
+  std::string run_id;
+  TimePoint at;  // when the task instance ended
 };
 
 // A run lease as renewed (StateStore::RenewRuns).
@@ -422,6 +431,9 @@ class StateStore {
   virtual void AddNotification(const NotificationRecord& n) = 0;
   virtual std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,
                                                             int limit) = 0;
+
+  // The newest successful instance of `task_id` in runs of `dag_id`, by end time.
+  virtual std::optional<TaskSuccess> LatestSuccess(const std::string& dag_id, const std::string& task_id) = 0;
 
   // SLA misses. AddSlaMiss records one unless its run and task have one
   // already; true when it did (so that one miss is notified once, whichever

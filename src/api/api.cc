@@ -16,6 +16,8 @@
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
 #include "store/state_store.h"
+#include "store/upstream.h"
+#include "views/dag_view.h"
 #include "views/lineage_view.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
@@ -260,6 +262,7 @@ json DagJson(const DagStatus& s, bool detail) {
   json out = {{"dag_id", d.id},
               {"description", d.description},
               {"schedule", d.schedule ? json(*d.schedule) : json(nullptr)},
+              {"after", d.after},
               {"timezone", d.timezone},
               {"paused", s.paused},
               {"version", s.version},
@@ -691,7 +694,11 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     }
     auto status = scheduler_.Dag(p[3]);
     if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
-    return Json(200, DagJson(*status, true));
+    json out = DagJson(*status, true);
+    if (!status->spec->after.empty()) {
+      out["upstream"] = views::UpstreamJson(ReadUpstreamStates(store_, p[3], status->spec->after));
+    }
+    return Json(200, out);
   }
   if (m == "GET" && is({"api", "v1", "dags", "*", "versions"})) {
     RequireDagId(p[3]);

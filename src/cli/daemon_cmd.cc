@@ -15,6 +15,7 @@
 #include "dag/params.h"
 #include "dag/yaml_reader.h"
 #include "store/model_ref.h"
+#include "views/dag_view.h"
 #include "views/lineage_view.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
@@ -169,8 +170,14 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
     std::cout << d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
+  std::string schedule = d["schedule"].is_null() ? "" : d["schedule"].get<std::string>();
+  for (const auto& a : d.value("after", json::array())) {
+    schedule += (schedule.empty() ? "after " : schedule.find("after") == std::string::npos ? " or after " : ", ") +
+                a.get<std::string>();
+  }
   std::cout << "dag       " << d["dag_id"].get<std::string>() << " (version " << d["version"] << ")\n"
-            << "schedule  " << (d["schedule"].is_null() ? "none" : d["schedule"].get<std::string>()) << "\n"
+            << "schedule  " << (schedule.empty() ? "none" : schedule) << "\n"
+            << views::UpstreamText(d.value("upstream", json::array()))
             << "paused    " << d["paused"] << "\n\n";
   std::vector<std::vector<std::string>> rows = {{"TASK", "OP", "DEPENDS ON", "TRIGGER RULE", "RETRIES"}};
   for (const auto& t : d["tasks"]) {

@@ -5,6 +5,8 @@
 
 #include "cli/commands.h"
 #include "dag/loader.h"
+#include "store/upstream.h"
+#include "views/dag_view.h"
 
 namespace pipeline::cli {
 
@@ -48,15 +50,22 @@ int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id) {
                          {"queue", t.queue}});
       }
     }
-    std::cout << nlohmann::json{{"dag_id", dag_id}, {"version", record->latest_version},
-                                {"paused", record->paused}, {"file", record->file}, {"tasks", tasks}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    nlohmann::json out = {{"dag_id", dag_id}, {"version", record->latest_version}, {"paused", record->paused},
+                          {"file", record->file}, {"schedule", record->schedule ? nlohmann::json(*record->schedule) : nlohmann::json(nullptr)},
+                          {"tasks", tasks}};
+    if (loaded.dag && !loaded.dag->after.empty()) {
+      out["upstream"] = views::UpstreamJson(ReadUpstreamStates(*store, dag_id, loaded.dag->after));
+    }
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::cout << "dag       " << dag_id << " (version " << record->latest_version << ")\n"
             << "file      " << record->file << "\n"
-            << "schedule  " << record->schedule.value_or("none") << "\n"
-            << "paused    " << (record->paused ? "true" : "false") << "\n\n";
+            << "schedule  " << record->schedule.value_or("none") << "\n";
+  if (loaded.dag && !loaded.dag->after.empty()) {
+    std::cout << views::UpstreamText(views::UpstreamJson(ReadUpstreamStates(*store, dag_id, loaded.dag->after)));
+  }
+  std::cout << "paused    " << (record->paused ? "true" : "false") << "\n\n";
   if (!loaded.dag) return kExitOk;
   std::vector<std::vector<std::string>> rows = {{"TASK", "OP", "DEPENDS ON", "TRIGGER RULE", "RETRIES"}};
   for (const TaskSpec& t : loaded.dag->tasks) {

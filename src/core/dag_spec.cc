@@ -38,6 +38,13 @@ TaskSpec MapInstance(const TaskSpec& mapped, int index, std::string item) {
   return t;
 }
 
+std::optional<std::string> DagSpec::ScheduleText() const {
+  if (after.empty()) return schedule;
+  std::string text = schedule ? *schedule + " or after " : "after ";
+  for (size_t i = 0; i < after.size(); ++i) text += (i ? ", " : "") + after[i];
+  return text;
+}
+
 const TaskSpec* DagSpec::FindTask(std::string_view task_id) const {
   auto it = std::find_if(tasks.begin(), tasks.end(), [&](const TaskSpec& t) { return t.id == task_id; });
   return it == tasks.end() ? nullptr : &*it;

@@ -278,20 +278,30 @@ class Validator {
     const date::time_zone* zone = ReadTimezone(root.Find("timezone"), dag);
     const DocNode* schedule = root.Find("schedule");
     scheduled_ = schedule && !schedule->is_null();
-    if (scheduled_) {
-      if (auto text = String(schedule, "schedule")) {
+    // A cron expression, or {cron: EXPR, after: [DAG.TASK, ...]} (either key or both).
+    const DocNode* cron = scheduled_ ? schedule : nullptr;
+    if (scheduled_ && schedule->is_map()) {
+      CheckKnownKeys(*schedule, {"cron", "after"}, " in schedule");
+      cron = schedule->Find("cron");
+      if (const DocNode* after = schedule->Find("after")) ReadAfter(*after, dag);
+      if (!cron && !schedule->Find("after")) {
+        diags_.Add(schedule->mark(), "schedule as a map needs 'cron' (an expression), 'after' (upstream tasks) or both");
+      }
+    }
+    if (cron) {
+      if (auto text = String(cron, "schedule")) {
         std::string error;
         if (ParseCron(*text, &error)) {
           dag.schedule = *text;
         } else {
-          diags_.Add(schedule->mark(), "schedule: " + Quote(*text) + ": " + error);
+          diags_.Add(cron->mark(), "schedule: " + Quote(*text) + ": " + error);
         }
       }
     }
     dag.start_date = ReadDate(root.Find("start_date"), "start_date", zone);
     dag.end_date = ReadDate(root.Find("end_date"), "end_date", zone);
-    if (schedule && !schedule->is_null() && !root.Find("start_date")) {
-      diags_.Add(schedule->mark(), "start_date is required when schedule is set");
+    if (cron && !root.Find("start_date")) {
+      diags_.Add(cron->mark(), "start_date is required when schedule is set");
     }
     if (dag.start_date && dag.end_date && *dag.end_date < *dag.start_date) {
       diags_.Add(root.Find("end_date")->mark(), "end_date is before start_date");
@@ -300,6 +310,32 @@ class Validator {
     if (auto v = Int(root.Find("max_active_runs"), "max_active_runs", 1)) dag.max_active_runs = int(*v);
     if (auto v = Int(root.Find("max_active_tasks"), "max_active_tasks", 1)) dag.max_active_tasks = int(*v);
     dag.deadline = SlaValue(root.Find("deadline"), "deadline");
+  }
+
+  // `after`: DAG.TASK or a list of them, tasks of other DAGs whose successes
+  // start runs of this one.
+  void ReadAfter(const DocNode& node, DagSpec& dag) {
+    std::vector<const DocNode*> items;
+    if (node.is_sequence()) {
+      for (const auto& item : node.items()) items.push_back(item.get());
+    } else {
+      items.push_back(&node);
+    }
+    if (items.empty()) diags_.Add(node.mark(), "after must name at least one upstream task (DAG.TASK)");
+    for (const DocNode* item : items) {
+      auto text = String(item, "after");
+      if (!text) continue;
+      const size_t dot = text->find('.');
+      if (dot == std::string::npos || !IsId(text->substr(0, dot)) || !IsId(text->substr(dot + 1))) {
+        diags_.Add(item->mark(), "after: " + Quote(*text) + " is not DAG.TASK (two ids joined by a dot)");
+      } else if (text->substr(0, dot) == dag.id) {
+        diags_.Add(item->mark(), "after: " + Quote(*text) + " is a task of this DAG (use depends_on)");
+      } else if (std::find(dag.after.begin(), dag.after.end(), *text) != dag.after.end()) {
+        diags_.Add(item->mark(), "after: " + Quote(*text) + " is listed twice");
+      } else {
+        dag.after.push_back(*text);
+      }
+    }
   }
 
   // The DAG's zone; nullptr for UTC, so that a DAG without `timezone` never
@@ -914,6 +950,15 @@ class Validator {
       const auto& builtins = BuiltinTemplateVariables();
       if (std::find(builtins.begin(), builtins.end(), part.text) != builtins.end()) continue;
       if (part.text.starts_with("params.") && dag.FindParam(part.text.substr(7))) continue;
+      if (part.text.starts_with("run.upstream.")) {
+        const std::string upstream = part.text.substr(13);
+        if (std::none_of(dag.after.begin(), dag.after.end(),
+                         [&](const std::string& a) { return a.starts_with(upstream + "."); })) {
+          diags_.Add(mark, "template variable " + Quote(part.text) + " needs " + Quote(upstream) +
+                               " among the DAGs of schedule.after");
+        }
+        continue;
+      }
       if (part.text == "item" || part.text == "item.index") {
         if (!mapped) diags_.Add(mark, "template variable " + Quote(part.text) + " is only for tasks with map_over");
         continue;

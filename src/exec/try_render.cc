@@ -1,6 +1,7 @@
 #include "exec/try_render.h"
 
 #include "dag/template.h"
+#include "store/upstream.h"
 
 namespace pipeline {
 
@@ -19,6 +20,7 @@ std::string TryVariable(std::string_view name, const DagSpec& dag, const TaskSpe
   if (name == "run.logical_date") return FormatIso8601(run.logical_date);
   if (name == "run.data_interval_start") return FormatIso8601(run.data_interval_start);
   if (name == "run.data_interval_end") return FormatIso8601(run.data_interval_end);
+  if (name.starts_with("run.upstream.")) return UpstreamRunOf(run, std::string(name.substr(13)));
   return "";
 }
 

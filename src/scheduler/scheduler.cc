@@ -10,6 +10,7 @@
 #include "dag/params.h"
 #include "exec/executor.h"
 #include "scheduler/schedule.h"
+#include "store/upstream.h"
 
 namespace pipeline {
 
@@ -77,6 +78,7 @@ void Scheduler::SetDags(const FolderLoadResult& loaded) {
   }
   for (const Diagnostic& d : loaded.diagnostics) spdlog::warn("dag invalid {}", d.ToString());
   dags_ = std::move(fresh);
+  has_after_ = std::any_of(dags_.begin(), dags_.end(), [](const auto& d) { return !d.second.spec->after.empty(); });
   load_errors_ = loaded.diagnostics;
   poked_ = true;
   cv_.notify_all();
@@ -238,8 +240,10 @@ void Scheduler::CreateDueRuns(TimePoint now) {
   for (const DagRecord& d : store_.ListDags()) paused[d.dag_id] = d.paused;
   for (const auto& [id, entry] : dags) {
     const DagSpec& dag = *entry.spec;
+    if (paused[id]) continue;
+    if (!dag.after.empty()) CreateUpstreamRun(id, entry, now);
     auto schedule = Schedule::ForDag(dag);
-    if (!schedule || paused[id]) continue;
+    if (!schedule) continue;
     RunFilter active;
     active.dag_id = id;
     active.states = {RunState::kQueued, RunState::kRunning};
@@ -256,6 +260,26 @@ void Scheduler::CreateDueRuns(TimePoint now) {
         if (e.code() != ErrorCode::kConflict) throw;  // another scheduler made it: fine
       }
     }
+  }
+}
+
+void Scheduler::CreateUpstreamRun(const std::string& dag_id, const Loaded& entry, TimePoint now) {
+  const DagSpec& dag = *entry.spec;
+  UpstreamStates states = ReadUpstreamStates(store_, dag_id, dag.after);
+  if (!states.all_fresh()) return;
+  // Its logical date is the newest success it consumes: every scheduler
+  // that sees the same successes makes the same run, and the store keeps one.
+  TimePoint newest{};
+  for (const UpstreamState& u : states.upstream) newest = std::max(newest, u.latest->at);
+  const TimePoint since = states.last_run ? states.last_run->logical_date : newest;
+  RunRecord run = NewRun(dag_id, entry.version, "upstream", now, newest, since, newest,
+                         ParamsToJson(*ResolveParams(dag, {}, nullptr)));
+  run.upstream_json = ConsumedJson(states);
+  try {
+    store_.CreateRun(run, TaskInstances(dag));
+    spdlog::info("run created run={} dag={} trigger=upstream upstream={}", run.run_id, dag_id, run.upstream_json);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kConflict) throw;  // another scheduler made it: fine
   }
 }
 
@@ -336,6 +360,7 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
     std::lock_guard lock(mu_);
     launched_.erase(run.run_id);
     --run_threads_;
+    if (has_after_) poked_ = true;  // its successes may start runs of DAGs that come after it
     try {
       StartQueued(run.dag_id);  // the freed slot, at once
     } catch (const std::exception& e) {

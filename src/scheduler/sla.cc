@@ -14,7 +14,7 @@ bool HasSla(const DagSpec& dag) {
 
 std::vector<SlaPoint> SlaPoints(const DagSpec& dag, const RunRecord& run) {
   std::vector<SlaPoint> out;
-  if (run.trigger != "scheduled") return out;
+  if (run.trigger != "scheduled" && run.trigger != "upstream") return out;
   if (dag.deadline) out.push_back({"", run.logical_date + *dag.deadline});
   for (const TaskSpec& t : dag.tasks) {
     if (t.sla) out.push_back({t.id, run.logical_date + *t.sla});

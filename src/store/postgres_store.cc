@@ -354,6 +354,12 @@ CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
 )sql",
     // Version 13: the `waiting` state (sensors): the transition function again.
     kTransitionFunction,
+    // Version 14: schedule.after: a run records the upstream successes it consumed.
+    R"sql(
+ALTER TABLE runs ADD COLUMN upstream TEXT NOT NULL DEFAULT '{}';
+CREATE UNIQUE INDEX runs_one_per_upstream ON runs(dag_id, logical_date) WHERE trigger = 'upstream';
+CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE state = 'success';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -396,7 +402,8 @@ DagRecord ReadDag(const pqxx::row& r) {
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-    "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested";
+    "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested, "
+    "upstream";
 RunRecord ReadRun(const pqxx::row& r) {
   RunRecord run;
   run.run_id = r[0].as<std::string>();
@@ -414,6 +421,7 @@ RunRecord ReadRun(const pqxx::row& r) {
   run.coordinator = r[12].as<std::string>();
   run.coordinator_until = OptTime(r[13]);
   run.cancel_requested = r[14].as<bool>();
+  run.upstream_json = r[15].as<std::string>();
   return run;
 }
 
@@ -815,7 +823,7 @@ int PostgresStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
         "VALUES($1, $2, $3, $4, $5) ON CONFLICT(dag_id) DO UPDATE SET "
         "latest_version = excluded.latest_version, file = excluded.file, "
         "schedule = excluded.schedule, updated_at = excluded.updated_at",
-        dag.id, version, dag.file, dag.schedule, ToMicros(now));
+        dag.id, version, dag.file, dag.ScheduleText(), ToMicros(now));
     tx.exec_params(
         "INSERT INTO dag_versions(dag_id, version, content_hash, file, source, created_at) "
         "VALUES($1, $2, $3, $4, $5, $6)",
@@ -891,14 +899,15 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
     const std::string id = tx.quote(run.run_id);
     std::string sql =
         "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until) VALUES(" +
+        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until, upstream) VALUES(" +
         id + ", " + tx.quote(run.dag_id) + ", " + std::to_string(run.dag_version) + ", " + state + ", " +
         tx.quote(run.trigger) + ", " + std::to_string(ToMicros(run.logical_date)) + ", " +
         std::to_string(ToMicros(run.data_interval_start)) + ", " + std::to_string(ToMicros(run.data_interval_end)) +
         ", " + tx.quote(run.params_json) + ", " + std::to_string(ToMicros(run.created_at)) + ", " +
         (running ? std::to_string(ToMicros(run.started_at.value_or(run.created_at))) : std::string("NULL")) + ", " +
         tx.quote(run.coordinator) + ", " +
-        (run.coordinator_until ? std::to_string(ToMicros(*run.coordinator_until)) : std::string("NULL")) + ");";
+        (run.coordinator_until ? std::to_string(ToMicros(*run.coordinator_until)) : std::string("NULL")) + ", " +
+        tx.quote(run.upstream_json) + ");";
     if (!tasks.empty()) {
       sql += "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) VALUES";
       for (size_t pos = 0; pos < tasks.size(); ++pos) {
@@ -1372,6 +1381,17 @@ std::vector<NotificationRecord> PostgresStore::ListNotifications(const std::stri
                      r[8].as<std::string>(), Time(r[9])});
     }
     return out;
+  });
+}
+
+std::optional<TaskSuccess> PostgresStore::LatestSuccess(const std::string& dag_id, const std::string& task_id) {
+  return impl_->Read("latest success", [&](pqxx::transaction_base& tx) -> std::optional<TaskSuccess> {
+    pqxx::result r = tx.exec_params(
+        "SELECT t.run_id, t.ended_at FROM task_instances t JOIN runs r ON r.run_id = t.run_id "
+        "WHERE t.task_id = $2 AND t.state = 'success' AND r.dag_id = $1 ORDER BY t.ended_at DESC LIMIT 1",
+        dag_id, task_id);
+    if (r.empty()) return std::nullopt;
+    return TaskSuccess{r[0][0].as<std::string>(), Time(r[0][1])};
   });
 }
 

@@ -251,6 +251,12 @@ CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
 )sql",
     // Version 13: the `waiting` state (sensors) needs no change here (states are text).
     "SELECT 1;",
+    // Version 14: schedule.after: a run records the upstream successes it consumed.
+    R"sql(
+ALTER TABLE runs ADD COLUMN upstream TEXT NOT NULL DEFAULT '{}';
+CREATE UNIQUE INDEX runs_one_per_upstream ON runs(dag_id, logical_date) WHERE trigger = 'upstream';
+CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE state = 'success';
+)sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -540,7 +546,7 @@ int SqliteStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
                   "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(dag_id) DO UPDATE SET "
                   "latest_version = excluded.latest_version, file = excluded.file, "
                   "schedule = excluded.schedule, updated_at = excluded.updated_at");
-    ins.Bind(1, dag.id).Bind(2, version).Bind(3, dag.file).Bind(4, dag.schedule).Bind(5, now).Run();
+    ins.Bind(1, dag.id).Bind(2, version).Bind(3, dag.file).Bind(4, dag.ScheduleText()).Bind(5, now).Run();
     Statement ver(*impl_->statements_,
                   "INSERT INTO dag_versions(dag_id, version, content_hash, file, source, created_at) "
                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
@@ -582,12 +588,14 @@ RunRecord ReadRun(const Statement& s) {
   r.coordinator = s.Text(12);
   r.coordinator_until = s.OptTime(13);
   r.cancel_requested = s.Int(14) != 0;
+  r.upstream_json = s.Text(15);
   return r;
 }
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-    "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested";
+    "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested, "
+    "upstream";
 
 TaskInstanceRecord ReadTaskInstance(const Statement& s) {
   TaskInstanceRecord t;
@@ -671,13 +679,13 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
     Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
                   "data_interval_start, data_interval_end, params, created_at, started_at, coordinator, "
-                  "coordinator_until) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13)");
+                  "coordinator_until, upstream) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13, ?14)");
     ins.Bind(1, run.run_id).Bind(2, run.dag_id).Bind(3, run.dag_version)
         .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Bind(5, run.trigger)
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
         .Bind(9, run.params_json).Bind(10, run.created_at).Bind(11, run.started_at.value_or(run.created_at))
-        .Bind(12, run.coordinator).Bind(13, run.coordinator_until).Run();
+        .Bind(12, run.coordinator).Bind(13, run.coordinator_until).Bind(14, run.upstream_json).Run();
     Statement task(*impl_->statements_,
                    "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
                    "VALUES(?1, ?2, ?3, 'pending', ?4)");
@@ -1178,6 +1186,16 @@ std::vector<NotificationRecord> SqliteStore::ListNotifications(const std::string
                    static_cast<int>(s.Int(7)), s.Text(8), s.Time(9)});
   }
   return out;
+}
+
+std::optional<TaskSuccess> SqliteStore::LatestSuccess(const std::string& dag_id, const std::string& task_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT t.run_id, t.ended_at FROM task_instances t JOIN runs r ON r.run_id = t.run_id "
+              "WHERE t.task_id = ?2 AND t.state = 'success' AND r.dag_id = ?1 ORDER BY t.ended_at DESC LIMIT 1");
+  s.Bind(1, dag_id).Bind(2, task_id);
+  if (!s.Step()) return std::nullopt;
+  return TaskSuccess{s.Text(0), s.Time(1)};
 }
 
 bool SqliteStore::AddSlaMiss(const SlaMissRecord& m) {

@@ -67,6 +67,7 @@ class SqliteStore final : public StateStore {
   void AddNotification(const NotificationRecord& n) override;
   std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,
                                                     int limit) override;
+  std::optional<TaskSuccess> LatestSuccess(const std::string& dag_id, const std::string& task_id) override;
   bool AddSlaMiss(const SlaMissRecord& miss) override;
   std::vector<SlaMissRecord> ListSlaMisses(const std::string& dag_id, const std::string& run_id, int limit) override;
   CountsByDagAndState CountSlaMisses() override;

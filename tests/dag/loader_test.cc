@@ -181,6 +181,25 @@ TEST(LoaderTest, ScheduleMacrosAndNullAreAccepted) {
   EXPECT_FALSE(none.dag->schedule);
 }
 
+TEST(LoaderTest, ScheduleAfterUpstreamTasksWithOrWithoutCron) {
+  // Only upstream tasks: no start_date needed; sla and deadline count from
+  // the run they start; run.upstream.DAG names their run.
+  LoadResult only = Load("dag: d\nschedule: {after: etl.load}\ndeadline: 1h\n"
+                         "tasks:\n  a: {op: shell, run: 'echo {{ run.upstream.etl }}', sla: 30m}\n");
+  ASSERT_TRUE(only.dag) << Render(only.diagnostics);
+  EXPECT_FALSE(only.dag->schedule);
+  EXPECT_EQ(only.dag->after, (std::vector<std::string>{"etl.load"}));
+  EXPECT_EQ(only.dag->ScheduleText(), "after etl.load");
+  // With a cron expression: both start runs.
+  LoadResult both = Load("dag: d\nschedule: {cron: '0 6 * * *', after: [etl.load, ml.train]}\nstart_date: 2026-01-01\n"
+                         "tasks:\n  a: {op: shell, run: 'true'}\n");
+  ASSERT_TRUE(both.dag) << Render(both.diagnostics);
+  EXPECT_EQ(both.dag->schedule, "0 6 * * *");
+  EXPECT_EQ(both.dag->ScheduleText(), "0 6 * * * or after etl.load, ml.train");
+  LoadResult no_start = Load("dag: d\nschedule: {cron: '@daily', after: [etl.load]}\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  EXPECT_EQ(Render(no_start.diagnostics), "t.yaml:2:18: start_date is required when schedule is set\n");
+}
+
 TEST(LoaderTest, NaiveStartDateInSkippedHourIsRefused) {
   LoadResult r = Load(R"(dag: d
 schedule: '@hourly'

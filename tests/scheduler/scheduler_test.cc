@@ -13,6 +13,7 @@
 #include "exec/builtin_operators.h"
 #include "exec/executor.h"
 #include "exec/fakes.h"
+#include "store/upstream.h"
 #include "test_util.h"
 
 namespace pipeline {
@@ -399,6 +400,83 @@ TEST_F(SchedulerTest, AnSlaMissUnderAFakeClockFiresOnceAcrossTurnsAndRestarts) {
   ASSERT_TRUE(Eventually([&] { return clock_.Now() >= later; }));
   EXPECT_TRUE(again.misses().empty());
   EXPECT_EQ(store_->ListSlaMisses("", run_id, 10).size(), 2u);
+}
+
+}  // namespace
+}  // namespace pipeline
+
+namespace pipeline {
+namespace {
+
+TEST_F(SchedulerTest, AnAfterScheduleRunsOncePerNewUpstreamSuccessNotOnFailureAndAcrossRestarts) {
+  // Given DAG `down` that comes after up.load,
+  const std::map<std::string, std::string> dags = {
+      {"up.yaml", "dag: up\ntasks:\n  load: {op: fake}\n"},
+      {"down.yaml", "dag: down\nschedule: {after: [up.load]}\ntasks:\n  use: {op: fake}\n"}};
+  auto start = [&] {
+    scheduler_.reset();
+    ExecutorOptions options;
+    options.workers = 4;
+    options.log_root = (dir_ / "logs").string();
+    executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
+    SchedulerOptions sched;
+    sched.heartbeat_every = hours(1000);
+    sched.queued_poll = hours(1000);
+    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
+    Dags(dags);
+    scheduler_->Start();
+  };
+  auto down_runs = [&] {
+    RunFilter f;
+    f.dag_id = "down";
+    f.limit = 100;
+    std::vector<RunRecord> runs = store_->ListRuns(f);
+    std::reverse(runs.begin(), runs.end());  // oldest first
+    return runs;
+  };
+  auto settle = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
+  start();
+  settle();
+  EXPECT_TRUE(down_runs().empty());  // nothing upstream yet
+
+  // when up.load succeeds, then one run of down starts, naming that run;
+  RunRecord first = scheduler_->Trigger("up", {}, true);
+  ASSERT_TRUE(Eventually([&] { return down_runs().size() == 1 && Ended(down_runs()[0].run_id); }));
+  settle();
+  std::vector<RunRecord> runs = down_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].trigger, "upstream");
+  EXPECT_EQ(store_->GetRun(runs[0].run_id)->state, RunState::kSuccess);
+  EXPECT_EQ(UpstreamRunOf(runs[0], "up"), first.run_id);
+  const TimePoint load_end = *store_->GetTaskInstance(first.run_id, "load")->ended_at;
+  EXPECT_EQ(runs[0].logical_date, load_end);
+  EXPECT_EQ(UpstreamRunOf(runs[0], "other"), "");
+
+  // when up fails, then nothing starts;
+  fake_->Script("load", {Outcome::kFail});
+  RunRecord failed = scheduler_->Trigger("up", {}, true);
+  ASSERT_TRUE(Eventually([&] { return Ended(failed.run_id); }));
+  settle();
+  EXPECT_EQ(down_runs().size(), 1u);
+
+  // and after a restart the success already consumed starts nothing, while
+  // the next success starts one run that covers the time since the last.
+  start();
+  settle();
+  EXPECT_EQ(down_runs().size(), 1u);
+  fake_->Script("load", {Outcome::kSucceed});
+  RunRecord third = scheduler_->Trigger("up", {}, true);
+  ASSERT_TRUE(Eventually([&] { return down_runs().size() == 2 && Ended(down_runs()[1].run_id); }));
+  settle();
+  runs = down_runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(UpstreamRunOf(runs[1], "up"), third.run_id);
+  EXPECT_EQ(runs[1].data_interval_start, runs[0].logical_date);
+  EXPECT_EQ(runs[1].data_interval_end, runs[1].logical_date);
+  UpstreamStates states = ReadUpstreamStates(*store_, "down", {"up.load"});
+  ASSERT_EQ(states.upstream.size(), 1u);
+  EXPECT_FALSE(states.upstream[0].fresh());
+  EXPECT_EQ(states.upstream[0].consumed->run_id, third.run_id);
 }
 
 }  // namespace

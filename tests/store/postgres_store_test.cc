@@ -123,6 +123,8 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
     tx.exec("DROP TABLE notifications");  // version 11
     tx.exec("DROP TABLE sla_misses");     // version 12
+    tx.exec("DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
+            "ALTER TABLE runs DROP COLUMN upstream");  // version 14
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -153,6 +155,8 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("DROP INDEX artifacts_cache; ALTER TABLE artifacts DROP COLUMN inputs, DROP COLUMN cache_key");  // version 10
     tx.exec("DROP TABLE notifications");  // version 11
     tx.exec("DROP TABLE sla_misses");     // version 12
+    tx.exec("DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
+            "ALTER TABLE runs DROP COLUMN upstream");  // version 14
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

@@ -104,6 +104,8 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "ALTER TABLE artifacts DROP COLUMN cache_key; "  // version 10
                            "DROP TABLE notifications; "  // version 11
                            "DROP TABLE sla_misses; "     // version 12
+                           "DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
+                           "ALTER TABLE runs DROP COLUMN upstream; "  // version 14
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
