@@ -547,6 +547,64 @@ TEST_F(PipedTest, AThousandWaitingSensorsOnTwoWorkersStarveNothingAndHoldNoThrea
   EXPECT_EQ(states()["cancelled"], 1000);
 }
 
+TEST_F(PipedTest, AnAfterDagRunsOncePerNewUpstreamOutputNotOnFailureAndResumesAfterARestart) {
+  // Given `down` that comes after up.load and echoes the upstream run's id,
+  WriteDag("up.yaml", "dag: up\nparams: {fail: 'no'}\n"
+                      "tasks:\n  load: {op: shell, run: 'test \"{{ params.fail }}\" = no'}\n");
+  WriteDag("down.yaml", "dag: down\nschedule: {after: [up.load]}\n"
+                        "tasks:\n  show: {op: shell, run: 'echo \"from {{ run.upstream.up }}\"'}\n");
+  StartDaemon();
+  auto down_runs = [&] {
+    json page = json::parse(Http("GET", "/api/v1/runs?dag_id=down&limit=100").body);
+    std::vector<json> runs(page["runs"].begin(), page["runs"].end());
+    std::reverse(runs.begin(), runs.end());  // oldest first
+    return runs;
+  };
+  auto up_run = [&](const std::vector<std::string>& params) {
+    std::vector<std::string> args = {"trigger", "up", "--wait"};
+    for (const std::string& p : params) args.insert(args.end(), {"--param", p});
+    Result r = Pipectl(args);
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(r.out, m, std::regex("run (\\S+) of dag 'up'"))) << r.out << r.err;
+    return m.size() > 1 ? m[1].str() : std::string();
+  };
+  // when up succeeds, then down runs once, with up's run id,
+  const std::string first = up_run({});
+  ASSERT_TRUE(Eventually([&] { auto r = down_runs(); return r.size() == 1 && r[0]["state"] == "success"; }))
+      << json(down_runs()).dump();
+  const std::string first_down = down_runs()[0]["run_id"];
+  EXPECT_EQ(down_runs()[0]["trigger"], "upstream");
+  EXPECT_EQ(Pipectl({"logs", first_down, "show"}).out, "from " + first + "\n");
+  // when up fails, then nothing runs;
+  up_run({"fail=yes"});
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(down_runs().size(), 1u);
+  Result show = Pipectl({"dags", "show", "down"});
+  EXPECT_NE(show.out.find("schedule  after up.load\n"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("after     up.load: success in run " + first), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("consumed by the last run"), std::string::npos) << show.out;
+
+  // Given up succeeds while the daemon is down (pipectl run on its database),
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  Result offline = Pipectl({"run", (dir_ / "dags" / "up.yaml").string(), "--db", db_});
+  ASSERT_EQ(offline.exit_code, 0) << offline.out << offline.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(offline.out, m, std::regex("run (\\S+)"))) << offline.out;
+  const std::string while_down = m[1].str();
+  // then the restarted daemon runs down once for it, and only once.
+  StartDaemon();
+  ASSERT_TRUE(Eventually([&] { auto r = down_runs(); return r.size() == 2 && r[1]["state"] == "success"; }))
+      << json(down_runs()).dump();
+  EXPECT_EQ(Pipectl({"logs", down_runs()[1]["run_id"], "show"}).out, "from " + while_down + "\n");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(down_runs().size(), 2u);
+  json dag = json::parse(Http("GET", "/api/v1/dags/down").body);
+  EXPECT_EQ(dag["after"], json::array({"up.load"}));
+  ASSERT_EQ(dag["upstream"].size(), 1u);
+  EXPECT_EQ(dag["upstream"][0]["consumed"]["run_id"], while_down);
+  EXPECT_EQ(dag["upstream"][0]["fresh"], false);
+}
+
 TEST_F(PipedTest, TasksInheritNoDescriptorOfTheDaemon) {
   // Given a daemon with its listening socket, client connections, database
   // connection and log files open, then a task's shell has only 0, 1 and 2.
