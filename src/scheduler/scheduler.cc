@@ -77,6 +77,17 @@ void Scheduler::SetDags(const FolderLoadResult& loaded) {
     versions_[{id, entry.version}] = entry.spec;
   }
   for (const Diagnostic& d : loaded.diagnostics) spdlog::warn("dag invalid {}", d.ToString());
+  // schedule.after naming what is not loaded is no error (the DAG may come
+  // later), but nothing will start such a run until it does.
+  for (const auto& [id, entry] : fresh) {
+    for (const std::string& up : entry.spec->after) {
+      const std::string up_dag = up.substr(0, up.find('.'));
+      auto it = fresh.find(up_dag);
+      if (it == fresh.end() || !it->second.spec->FindTask(up.substr(up_dag.size() + 1))) {
+        spdlog::warn("dag={} schedule.after names {}, which no loaded DAG has: no run starts until it does", id, up);
+      }
+    }
+  }
   dags_ = std::move(fresh);
   has_after_ = std::any_of(dags_.begin(), dags_.end(), [](const auto& d) { return !d.second.spec->after.empty(); });
   load_errors_ = loaded.diagnostics;

@@ -326,6 +326,20 @@ try {
     await shot(page, 'run-sla-missed');
   });
 
+  await check('a waiting sensor shows as waiting, with why and its next check', async () => {
+    const run = (await rest('POST', '/api/v1/dags/ui_wait/runs', {})).run_id;
+    await until('the sensor to wait', async () => {
+      const r = await rest('GET', `/api/v1/runs/${run}`);
+      return r.tasks.find((t) => t.task_id === 'landed').state === 'waiting';
+    });
+    await page.goto(`${base}/ui/runs/${run}`);
+    await page.waitForSelector('tr[data-task=landed] .state.s-waiting');
+    const detail = await text(page, 'tr[data-task=landed] td.detail');
+    expect(/waiting: no file matches never\/there\.csv/.test(detail) && /next check/.test(detail), `detail: ${detail}`);
+    await shot(page, 'run-sensor-waiting');
+    await rest('POST', `/api/v1/runs/${run}/cancel`, {});
+  });
+
   await check('the runs list, the models list and a model page', async () => {
     await page.goto(`${base}/ui/runs`);
     await page.waitForSelector(`a[href="/ui/runs/${example}"]`);

@@ -136,9 +136,9 @@ function TaskTable({ run, operate, reload }) {
             <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : t.metrics.summary || ''}
               {t.state === 'waiting' && t.next_try_at && <span class="muted small"> · next check {time(t.next_try_at)}</span>}</td>
             <td class="nowrap">
-              <Action label="Clear" disabled={!operate || !isFinished(run.state) && t.state === 'running'}
+              <Action label="Clear" disabled={!operate || !isFinished(run.state) && ['running', 'waiting'].includes(t.state)}
                 title={operate ? 'run this task again' : NOT_ALLOWED} run={clear(t.task_id, false)} />
-              <Action label="+ downstream" disabled={!operate || !isFinished(run.state) && t.state === 'running'}
+              <Action label="+ downstream" disabled={!operate || !isFinished(run.state) && ['running', 'waiting'].includes(t.state)}
                 title={operate ? 'run this task and everything after it again' : NOT_ALLOWED} run={clear(t.task_id, true)} />
             </td>
           </tr>
