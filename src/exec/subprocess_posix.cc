@@ -220,10 +220,13 @@ std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, std::s
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setpgroup(&attr, 0);  // its own process group, for killing it whole
+  // A task starts with every signal at its default disposition (none
+  // ignored because this process ignores it). All of them in the set also
+  // spares glibc's child a query per signal before it execs (about 60 system
+  // calls of the ~120 it made per spawn, while the spawning thread waits).
   sigset_t none, defaults;
   sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+  sigfillset(&defaults);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
