@@ -389,9 +389,10 @@ void MetricsObserver::OnTaskState(const TaskEvent& e) {
   std::lock_guard lock(mu_);
   run_dags_.emplace(e.run_id, e.dag_id);
   if (e.state == TaskState::kRunning) {
-    started_[key] = e.at;
+    started_.emplace(key, e.at);  // a waiting sensor's next check goes on with its try's start
     return;
   }
+  if (e.state == TaskState::kWaiting) return;  // the try goes on
   auto it = started_.find(key);
   if (it == started_.end()) return;
   double seconds = std::chrono::duration<double>(e.at - it->second).count();

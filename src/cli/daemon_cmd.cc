@@ -291,7 +291,7 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
     for (const auto& t : run["tasks"]) {
       if (t["task_id"] == options.task_id) {
         std::string s = t["state"];
-        ended = s != "running" && s != "queued" && s != "pending" && s != "up_for_retry";
+        ended = s != "running" && s != "queued" && s != "pending" && s != "up_for_retry" && s != "waiting";
       }
     }
     if (ended) {

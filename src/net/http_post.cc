@@ -54,10 +54,38 @@ std::string Shown(const Url& url) {
 
 namespace {
 
-// `body` nullopt: a GET; else a POST of JSON.
+// One request on a connected (and, for https, handshaken) stream, all of it
+// asynchronous so that the caller's deadline bounds every step: Beast's
+// timeouts and io_context::run_for apply to asynchronous operations only.
+// Sets `out` and `done` when it has an answer or an error.
 template <class Stream>
-PostResult Exchange(Stream& stream, const Url& url, const std::optional<std::string>& body,
-                    const std::string& user_agent) {
+void Exchange(Stream& stream, const http::request<http::string_body>& req, beast::flat_buffer& buffer,
+              http::response_parser<http::string_body>& parser, PostResult& out, bool& done) {
+  http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+    if (ec) {
+      out = {0, ec.message()};
+      done = true;
+      return;
+    }
+    http::async_read(stream, buffer, parser, [&](beast::error_code rec, std::size_t) {
+      done = true;
+      if (rec) {
+        out = {0, rec.message()};
+        return;
+      }
+      const auto& res = parser.get();
+      out.status = static_cast<int>(res.result_int());
+      if (!out.ok()) {
+        out.error = "HTTP " + std::to_string(out.status) + (res.body().empty() ? "" : ": " + res.body().substr(0, 200));
+      }
+    });
+  });
+}
+
+// `body` nullopt: a GET; else a POST of JSON. Every step (name lookup,
+// connect, TLS handshake, request, answer) within `timeout` in all.
+PostResult Request(const Url& url, const std::optional<std::string>& body, std::chrono::milliseconds timeout,
+                   const std::string& user_agent) {
   http::request<http::string_body> req(body ? http::verb::post : http::verb::get, url.target, 11);
   req.set(http::field::host, url.host);
   req.set(http::field::user_agent, user_agent);
@@ -66,48 +94,52 @@ PostResult Exchange(Stream& stream, const Url& url, const std::optional<std::str
     req.body() = *body;
   }
   req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(1 << 20);
-  http::read(stream, buffer, parser);
-  const auto& res = parser.get();
-  PostResult r;
-  r.status = static_cast<int>(res.result_int());
-  if (!r.ok()) r.error = "HTTP " + std::to_string(r.status) + (res.body().empty() ? "" : ": " + res.body().substr(0, 200));
-  return r;
-}
-
-PostResult Request(const Url& url, const std::optional<std::string>& body, std::chrono::milliseconds timeout,
-                   const std::string& user_agent) {
+  PostResult out;
+  bool done = false;
+  auto fail = [&](const beast::error_code& ec) {
+    out = {0, ec.message()};
+    done = true;
+  };
   try {
+    // The io_context outlives the operations below: declared first, it is
+    // destroyed last, with the handlers of whatever the deadline cut off.
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
-    const auto endpoints = resolver.resolve(url.host, url.port);
-    if (!url.tls) {
-      beast::tcp_stream stream(ioc);
-      stream.expires_after(timeout);
-      stream.connect(endpoints);
-      PostResult r = Exchange(stream, url, body, user_agent);
-      beast::error_code ec;
-      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-      return r;
-    }
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1 << 20);
     asio::ssl::context tls(asio::ssl::context::tls_client);
-    tls.set_default_verify_paths();
-    tls.set_verify_mode(asio::ssl::verify_peer);
-    tls.set_verify_callback(asio::ssl::host_name_verification(url.host));
-    beast::ssl_stream<beast::tcp_stream> stream(ioc, tls);
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {  // SNI
-      return {0, "cannot set the TLS server name " + url.host};
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+    if (url.tls) {
+      tls.set_default_verify_paths();
+      tls.set_verify_mode(asio::ssl::verify_peer);
+      tls.set_verify_callback(asio::ssl::host_name_verification(url.host));
+      secure.emplace(ioc, tls);
+      if (!SSL_set_tlsext_host_name(secure->native_handle(), url.host.c_str())) {  // SNI
+        return {0, "cannot set the TLS server name " + url.host};
+      }
+    } else {
+      plain.emplace(ioc);
     }
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    beast::get_lowest_layer(stream).connect(endpoints);
-    stream.handshake(asio::ssl::stream_base::client);
-    PostResult r = Exchange(stream, url, body, user_agent);
+    beast::tcp_stream& tcp = url.tls ? beast::get_lowest_layer(*secure) : *plain;
+    resolver.async_resolve(url.host, url.port, [&](beast::error_code ec, asio::ip::tcp::resolver::results_type results) {
+      if (ec) return fail(ec);
+      tcp.expires_after(timeout);
+      tcp.async_connect(results, [&](beast::error_code cec, const asio::ip::tcp::endpoint&) {
+        if (cec) return fail(cec);
+        if (!url.tls) return Exchange(*plain, req, buffer, parser, out, done);
+        secure->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code hec) {
+          if (hec) return fail(hec);
+          Exchange(*secure, req, buffer, parser, out, done);
+        });
+      });
+    });
+    ioc.run_for(timeout);
+    if (!done) return {0, "no answer within " + std::to_string(timeout.count()) + " ms"};
     beast::error_code ec;
-    stream.shutdown(ec);  // a peer that just closes is fine
-    return r;
+    tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);  // TLS: no close_notify wait; the answer is in
+    return out;
   } catch (const boost::system::system_error& e) {
     return {0, e.code().message()};
   }

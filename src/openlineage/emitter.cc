@@ -103,6 +103,7 @@ void Emitter::OnTaskState(const TaskEvent& e) {
     case TaskState::kFailed:
     case TaskState::kUpForRetry: type = "FAIL"; break;
     case TaskState::kCancelled: type = "ABORT"; break;
+    case TaskState::kSkipped: type = "COMPLETE"; break;  // a sensor's try that timed out with on_timeout: skip
     default: return;  // pending, queued, skipped, upstream_failed: no try ran; waiting: it goes on
   }
   {

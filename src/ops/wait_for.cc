@@ -146,10 +146,25 @@ bool Truthy(const columnar::Column& c, int64_t row) {
   return false;
 }
 
+// A PostgreSQL URL whose connection and statement give up after 10 s, so
+// that a check never holds its worker longer (libpq's connect_timeout and the
+// server's statement_timeout, unless the URL sets them itself).
+std::string WithTimeouts(const std::string& url) {
+  if (sources::KindOf(url) != sources::Kind::kPostgres) return url;
+  std::string out = url;
+  auto add = [&](const std::string& key, const std::string& value) {
+    if (out.find(key + "=") != std::string::npos) return;
+    out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+  };
+  add("connect_timeout", "10");
+  if (out.find("statement_timeout") == std::string::npos) add("options", "-c%20statement_timeout%3D10000");
+  return out;
+}
+
 Check CheckSql(const WaitArgs& a) {
   sources::QueryOptions options;
   options.batch_rows = 1;
-  columnar::TablePtr rows = sources::ReadQuery(a.source, a.sql, options);
+  columnar::TablePtr rows = sources::ReadQuery(WithTimeouts(a.source), a.sql, options);
   if (rows->num_rows() == 0 || rows->schema().fields().empty()) return {false, "the query returned no row", std::nullopt};
   const columnar::Batch& first = rows->batch(0);
   if (!Truthy(*first.columns[0], 0)) return {false, "the query's first value is not true", std::nullopt};

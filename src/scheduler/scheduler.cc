@@ -154,8 +154,7 @@ void Scheduler::CheckSlas(TimePoint now) {
     RunFilter f;
     f.dag_id = dag_id;
     f.states = {RunState::kQueued, RunState::kRunning};
-    f.trigger = "scheduled";
-    f.limit = 10'000;
+    f.limit = 10'000;  // SlaPoints picks the runs that have SLAs (scheduled and upstream)
     for (const RunRecord& run : store_.ListRuns(f)) {
       std::shared_ptr<const DagSpec> spec;
       try {
@@ -278,11 +277,13 @@ void Scheduler::CreateUpstreamRun(const std::string& dag_id, const Loaded& entry
   const DagSpec& dag = *entry.spec;
   UpstreamStates states = ReadUpstreamStates(store_, dag_id, dag.after);
   if (!states.all_fresh()) return;
-  // Its logical date is the newest success it consumes: every scheduler
-  // that sees the same successes makes the same run, and the store keeps one.
+  // Its logical date is the newest success it consumes, its data interval
+  // starts at the last such run's (the epoch for the first): the store keeps
+  // one run per DAG and interval start, so two schedulers that both saw the
+  // same last run make one run, whatever successes each saw since.
   TimePoint newest{};
   for (const UpstreamState& u : states.upstream) newest = std::max(newest, u.latest->at);
-  const TimePoint since = states.last_run ? states.last_run->logical_date : newest;
+  const TimePoint since = states.last_run ? states.last_run->logical_date : FromMicros(0);
   RunRecord run = NewRun(dag_id, entry.version, "upstream", now, newest, since, newest,
                          ParamsToJson(*ResolveParams(dag, {}, nullptr)));
   run.upstream_json = ConsumedJson(states);

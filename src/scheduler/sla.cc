@@ -55,20 +55,31 @@ void SlaWatch::Check(const DagSpec& dag, const RunRecord& run, TimePoint now) {
     open.erase(split, open.end());
   }
   if (due.empty()) return;
-  std::vector<TaskInstanceRecord> tasks;
-  if (std::any_of(due.begin(), due.end(), [](const SlaPoint& p) { return !p.task_id.empty(); })) {
-    tasks = store_.GetTaskInstances(run.run_id);
-  }
-  for (const SlaPoint& point : due) {
-    auto task = std::find_if(tasks.begin(), tasks.end(), [&](const auto& t) { return t.task_id == point.task_id; });
-    auto state = SlaMissState(point, run, task == tasks.end() ? nullptr : &*task, now);
-    if (!state) continue;
-    SlaMissRecord miss{run.dag_id, run.run_id, point.task_id, point.due, now, *state};
-    if (!store_.AddSlaMiss(miss)) continue;  // seen already (here before a restart, or by another scheduler)
-    spdlog::warn("sla missed dag={} run={} {} due={} state={}", run.dag_id, run.run_id,
-                 point.task_id.empty() ? std::string("deadline") : "task=" + point.task_id, FormatIso8601(point.due),
-                 *state);
-    if (observer_) observer_->OnSlaMiss(miss);
+  size_t settled = 0;
+  try {
+    std::vector<TaskInstanceRecord> tasks;
+    if (std::any_of(due.begin(), due.end(), [](const SlaPoint& p) { return !p.task_id.empty(); })) {
+      tasks = store_.GetTaskInstances(run.run_id);
+    }
+    for (; settled < due.size(); ++settled) {
+      const SlaPoint& point = due[settled];
+      auto task = std::find_if(tasks.begin(), tasks.end(), [&](const auto& t) { return t.task_id == point.task_id; });
+      auto state = SlaMissState(point, run, task == tasks.end() ? nullptr : &*task, now);
+      if (!state) continue;
+      SlaMissRecord miss{run.dag_id, run.run_id, point.task_id, point.due, now, *state};
+      if (!store_.AddSlaMiss(miss)) continue;  // seen already (here before a restart, or by another scheduler)
+      spdlog::warn("sla missed dag={} run={} {} due={} state={}", run.dag_id, run.run_id,
+                   point.task_id.empty() ? std::string("deadline") : "task=" + point.task_id,
+                   FormatIso8601(point.due), *state);
+      if (observer_) observer_->OnSlaMiss(miss);
+    }
+  } catch (...) {
+    // The store did not answer: the points not settled are looked at again
+    // on the next turn (a miss is recorded once all the same).
+    std::lock_guard lock(mu_);
+    auto& open = open_[run.run_id];
+    open.insert(open.end(), due.begin() + std::ptrdiff_t(settled), due.end());
+    throw;
   }
 }
 

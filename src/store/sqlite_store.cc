@@ -254,7 +254,7 @@ CREATE INDEX sla_misses_dag ON sla_misses(dag_id, detected_at);
     // Version 14: schedule.after: a run records the upstream successes it consumed.
     R"sql(
 ALTER TABLE runs ADD COLUMN upstream TEXT NOT NULL DEFAULT '{}';
-CREATE UNIQUE INDEX runs_one_per_upstream ON runs(dag_id, logical_date) WHERE trigger = 'upstream';
+CREATE UNIQUE INDEX runs_one_per_upstream ON runs(dag_id, data_interval_start) WHERE trigger = 'upstream';
 CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE state = 'success';
 )sql",
 };

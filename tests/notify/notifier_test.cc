@@ -179,5 +179,27 @@ TEST(HttpPostTest, UrlsParseAndHideTheirSecretPath) {
   EXPECT_EQ(r.error, "Connection refused");
 }
 
+TEST(HttpPostTest, APeerThatNeverAnswersIsGivenUpOnAtTheDeadline) {
+  // A socket that listens (the kernel completes the connection) but never
+  // reads or answers: the request ends at its deadline, for GET and POST.
+  int port = 0;
+  int fd = testing_util::ListenOnFreeLoopbackPort(&port);
+  std::string error;
+  auto url = net::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/ready", &error);
+  ASSERT_TRUE(url) << error;
+  for (bool get : {true, false}) {
+    const auto start = std::chrono::steady_clock::now();
+    net::PostResult r = get ? net::Get(*url, std::chrono::milliseconds(300), "test")
+                            : net::PostJson(*url, "{}", std::chrono::milliseconds(300), "test");
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.status, 0);
+    EXPECT_FALSE(r.error.empty());
+    EXPECT_GE(took, std::chrono::milliseconds(250));
+    EXPECT_LT(took, std::chrono::seconds(5)) << r.error;  // not the kernel's minutes
+  }
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace pipeline::notify

@@ -450,6 +450,7 @@ TEST_F(SchedulerTest, AnAfterScheduleRunsOncePerNewUpstreamSuccessNotOnFailureAn
   EXPECT_EQ(UpstreamRunOf(runs[0], "up"), first.run_id);
   const TimePoint load_end = *store_->GetTaskInstance(first.run_id, "load")->ended_at;
   EXPECT_EQ(runs[0].logical_date, load_end);
+  EXPECT_EQ(runs[0].data_interval_start, FromMicros(0));  // the first: everything up to it
   EXPECT_EQ(UpstreamRunOf(runs[0], "other"), "");
 
   // when up fails, then nothing starts;
