@@ -585,6 +585,11 @@ class Executor::RunExecution {
         t.to = TaskState::kQueued;
         PushReady(idx);
       }
+    } else if (slot.handed_back && IsSensor(spec)) {
+      // A sensor's check cut off by a shutdown: its try waits on, and whoever
+      // coordinates the run next checks again at once within it.
+      t.to = TaskState::kWaiting;
+      t.next_try_at = t.at;
     } else if (slot.handed_back) {
       // Stopped by a shutdown: queued again for whoever runs this run next,
       // counted as lost (it uses up no retry).
@@ -877,6 +882,13 @@ class Executor::RunExecution {
             Reattach(idx);
             break;
           }
+          if (IsSensor(*slot.spec)) {  // a check cut off by the crash: its try goes on, checking again now
+            TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kWaiting);
+            t.next_try_at = t.at;
+            Apply(idx, t);
+            AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number, /*check=*/true});
+            break;
+          }
           bool give_up = slot.lost_in_a_row + 1 > kMaxLostInARow;
           TaskTransition t = Transition(idx, {TaskState::kRunning},
                                         give_up ? TaskState::kFailed : TaskState::kQueued);
@@ -984,6 +996,11 @@ class Executor::RunExecution {
     ++flush_waiters_;
     cv_.wait(lock, [&] { return running_ == 0 && !flushing_; });
     --flush_waiters_;
+  }
+
+  bool IsSensor(const TaskSpec& spec) const {
+    const Operator* op = ex_.ops_.Find(spec.op);
+    return op && op->is_sensor();
   }
 
   TaskTransition Transition(size_t idx, std::vector<TaskState> from, TaskState to) {

@@ -796,14 +796,22 @@ INSTANTIATE_TEST_SUITE_P(Workers, RandomDagTest, testing::Values(1, 2, 3, 4, 8))
 // clock), checked again a minute after each check that found it unmet.
 class FakeSensor final : public Operator {
  public:
-  explicit FakeSensor(TimePoint met_at) : met_at_(met_at) {}
+  // `block_first`: the first check blocks until its try is cancelled (a
+  // check a shutdown cuts off).
+  explicit FakeSensor(TimePoint met_at, bool block_first = false) : met_at_(met_at), block_first_(block_first) {}
   std::string_view name() const override { return "sense"; }
   bool is_sensor() const override { return true; }
   void CheckArgs(const TaskSpec&, Diagnostics&) const override {}
   TaskResult Execute(TaskContext& ctx) const override {
+    bool block = false;
     {
       std::lock_guard lock(mu_);
       checks_.push_back({ctx.Now(), ctx.try_number(), ctx.try_started_at()});
+      block = block_first_ && checks_.size() == 1;
+    }
+    if (block) {
+      pollfd p{ctx.cancel().fd(), POLLIN, 0};
+      poll(&p, 1, -1);
     }
     if (ctx.Now() >= met_at_) return TaskResult::Success();
     return TaskResult::CheckAgainAt(ctx.Now() + std::chrono::minutes(1));
@@ -820,6 +828,7 @@ class FakeSensor final : public Operator {
 
  private:
   TimePoint met_at_;
+  bool block_first_;
   mutable std::mutex mu_;
   mutable std::vector<Seen> checks_;
 };
@@ -864,6 +873,68 @@ tasks:
   EXPECT_EQ(waits, 5);
   // and what waited for it ran after.
   EXPECT_EQ(store_->GetTaskInstance(run_id_, "after")->state, TaskState::kSuccess);
+}
+
+TEST_F(ResumeTest, ASensorCheckCutOffByACrashGoesOnWithItsTry) {
+  // Given a sensor whose check was running (try 1) in a process that died,
+  auto sensor = std::make_unique<FakeSensor>(kStart);
+  FakeSensor* s = sensor.get();
+  ops_.Register(std::move(sensor));
+  DagSpec dag = Load("dag: sensing\ntasks:\n  arrived: {op: sense}\n");
+  RunRequest request = Crashed(dag);
+  Drive(*store_, "crashed", "arrived", {{TaskState::kQueued, ""}, {TaskState::kRunning, ""}});
+  // then the next process checks again within the same try (no lost try, no new timeout).
+  EXPECT_EQ(Resume(request), RunState::kSuccess);
+  ASSERT_EQ(s->checks().size(), 1u);
+  EXPECT_EQ(s->checks()[0].try_number, 1);
+  EXPECT_EQ(s->checks()[0].try_started, kStart);
+  std::vector<TaskTryRecord> tries = Tries("arrived");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].state, TaskState::kSuccess);
+}
+
+TEST_F(ExecutorTest, ASensorCheckCutOffByAShutdownWaitsAndGoesOnWithItsTry) {
+  // Given a sensor whose first check outlives a shutdown's grace period,
+  auto sensor = std::make_unique<FakeSensor>(kStart, /*block_first=*/true);
+  FakeSensor* s = sensor.get();
+  ops_.Register(std::move(sensor));
+  DagSpec dag = Load("dag: d\ntasks:\n  arrived: {op: sense}\n");
+  ExecutorOptions options;
+  options.workers = 2;
+  options.log_root = (dir_ / "logs").string();
+  RunRequest request = NewRequest(dag, "drained");
+  run_id_ = "drained";
+  {
+    Executor executor(*store_, ops_, clock_, options);
+    class DrainOnStart final : public RunObserver {
+     public:
+      DrainOnStart(Executor& ex, Clock& clock) : ex_(ex), clock_(clock) {}
+      void OnRunState(const RunRecord&, RunState) override {}
+      void OnTaskState(const TaskEvent& e) override {
+        if (e.state == TaskState::kRunning) {
+          std::thread([this] { ex_.Drain(clock_.Now() + std::chrono::seconds(30)); }).detach();
+        }
+      }
+     private:
+      Executor& ex_;
+      Clock& clock_;
+    } drain(executor, clock_);
+    EXPECT_EQ(executor.Execute(request, &drain), RunState::kRunning);
+  }
+  // then it is left waiting with its try open (no lost try),
+  EXPECT_EQ(StateOf("arrived"), TaskState::kWaiting);
+  ASSERT_EQ(Tries("arrived").size(), 1u);
+  EXPECT_FALSE(Tries("arrived")[0].ended_at);
+  // and the next executor checks again within that try.
+  request.run = *store_->GetRun("drained");
+  request.create = false;
+  Executor again(*store_, ops_, clock_, options);
+  EXPECT_EQ(again.Execute(request, nullptr), RunState::kSuccess);
+  ASSERT_EQ(s->checks().size(), 2u);
+  EXPECT_EQ(s->checks()[1].try_number, 1);
+  EXPECT_EQ(s->checks()[1].try_started, s->checks()[0].try_started);
+  ASSERT_EQ(Tries("arrived").size(), 1u);
+  EXPECT_EQ(Tries("arrived")[0].state, TaskState::kSuccess);
 }
 
 TEST_F(ResumeTest, AWaitingSensorTakenOverGoesOnWithItsTry) {
