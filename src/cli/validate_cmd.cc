@@ -59,6 +59,21 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
       FolderLoadResult folder = loader.LoadFolder(path);
       for (const DagSpec& dag : folder.dags) {
         report_valid(dag, std::filesystem::path(path) / std::filesystem::path(dag.file).filename());
+        // schedule.after naming what the folder lacks is allowed (the DAG may
+        // come later) but worth a word: no run starts until it exists.
+        nlohmann::json warnings = nlohmann::json::array();
+        for (const std::string& up : dag.after) {
+          const std::string up_dag = up.substr(0, up.find('.'));
+          auto it = std::find_if(folder.dags.begin(), folder.dags.end(), [&](const DagSpec& d) { return d.id == up_dag; });
+          if (it != folder.dags.end() && it->FindTask(up.substr(up_dag.size() + 1))) continue;
+          warnings.push_back("schedule.after names '" + up + "', which no DAG of this folder has: no run starts until one does");
+        }
+        if (warnings.empty()) continue;
+        if (g.json) {
+          files.back()["warnings"] = warnings;
+        } else {
+          for (const auto& w : warnings) std::cerr << "warning: " << dag.file << ": " << w.get<std::string>() << "\n";
+        }
       }
       for (const std::string& file : folder.invalid_files) report_invalid(folder.diagnostics, file);
       if (folder.invalid_files.empty() && !folder.diagnostics.empty()) {

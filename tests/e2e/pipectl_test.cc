@@ -135,6 +135,25 @@ TEST_F(PipectlTest, ValidateReportsEveryErrorWithExitTwo) {
   EXPECT_EQ(j["files"].size(), 2u);
 }
 
+TEST_F(PipectlTest, ValidateOfAFolderWarnsOfAfterTasksItLacks) {
+  // Given a folder where `down` comes after up.load (there) and other.x (not),
+  Write("up.yaml", "dag: up\ntasks:\n  load: {op: shell, run: 'true'}\n");
+  fs::path down = Write("down.yaml", "dag: down\nschedule: {after: [up.load, up.nope, other.x]}\n"
+                                     "tasks:\n  a: {op: shell, run: 'true'}\n");
+  // then the folder is valid, with a warning for each upstream task it lacks.
+  Result r = Pipectl({"validate", dir_.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "warning: " + down.string() + ": schedule.after names 'up.nope', which no DAG of this folder has: "
+                   "no run starts until one does\n"
+                   "warning: " + down.string() + ": schedule.after names 'other.x', which no DAG of this folder has: "
+                   "no run starts until one does\n");
+  json j = json::parse(Pipectl({"validate", dir_.string(), "--json"}).out);
+  EXPECT_TRUE(j["valid"].get<bool>());
+  for (const json& f : j["files"]) {
+    EXPECT_EQ(f.contains("warnings"), f["dag"] == "down") << f.dump();
+  }
+}
+
 TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
   // Given a diamond whose branches sleep, then a < {b, c} < d and b, c overlap.
   fs::path trace = dir_ / "trace";
