@@ -326,6 +326,23 @@ try {
     await shot(page, 'run-sla-missed');
   });
 
+  await check('a DAG that comes after another shows it, and ran after it', async () => {
+    // ui_params.show succeeded in the trigger check above: ui_after ran once after it.
+    const runs = await until('the run of ui_after', async () => {
+      const r = await rest('GET', '/api/v1/runs?dag_id=ui_after');
+      return r.runs.length ? r.runs : null;
+    });
+    expect(runs.length === 1 && runs[0].trigger === 'upstream', `runs: ${JSON.stringify(runs)}`);
+    await page.goto(`${base}/ui/dags`);
+    await page.waitForSelector('tr[data-dag=ui_after]');
+    const row = await text(page, 'tr[data-dag=ui_after]');
+    expect(/after ui_params\.show/.test(row), `row: ${row}`);
+    await page.goto(`${base}/ui/dags/ui_after`);
+    await page.waitForSelector('.title-row');
+    expect(/after ui_params\.show/.test(await text(page, '.title-row')), 'the DAG page names what it comes after');
+    await shot(page, 'dag-after');
+  });
+
   await check('a waiting sensor shows as waiting, with why and its next check', async () => {
     const run = (await rest('POST', '/api/v1/dags/ui_wait/runs', {})).run_id;
     await until('the sensor to wait', async () => {

@@ -22,7 +22,9 @@ export function DagPage({ dag, tab, query }) {
           <h1>{data.dag_id}</h1>
           <span class="muted">{data.description}</span>
           <span class="spacer" />
-          <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : 'no schedule'}</span>
+          <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : data.after?.length ? '' : 'no schedule'}
+            {data.after?.length > 0 && <>{data.schedule ? '; or ' : ''}after <code>{data.after.join(', ')}</code>
+              {(data.upstream || []).some((u) => u.fresh) && <> (new: {data.upstream.filter((u) => u.fresh).map((u) => u.upstream).join(', ')})</>}</>}</span>
           <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
             <input type="checkbox" checked={data.paused} disabled={!operate} aria-label="paused"
               onChange={async (e) => { await api.patch(`/dags/${enc(dag)}`, { paused: e.target.checked }); reload(); }} />

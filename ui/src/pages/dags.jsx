@@ -46,7 +46,8 @@ export function DagsPage() {
             {data.dags.map((d) => (
               <tr key={d.dag_id} data-dag={d.dag_id}>
                 <td><a href={`/ui/dags/${enc(d.dag_id)}`}><b>{d.dag_id}</b></a><div class="muted small">{d.description}</div></td>
-                <td><code>{d.schedule || '—'}</code>{d.schedule && <span class="muted small"> {d.timezone}</span>}</td>
+                <td><code>{d.schedule || (d.after?.length ? '' : '—')}</code>{d.schedule && <span class="muted small"> {d.timezone}</span>}
+                  {d.after?.length > 0 && <div class="muted small">{d.schedule ? 'or ' : ''}after {d.after.join(', ')}</div>}</td>
                 <td>{time(d.next_tick) || '—'}</td>
                 <td><LastRuns dag={d.dag_id} last={`${d.last_run_id}:${d.last_run_state}`} /></td>
                 <td>{d.last_run_id ? <a href={`/ui/runs/${enc(d.last_run_id)}`}><State state={d.last_run_state} /></a> : '—'}</td>
