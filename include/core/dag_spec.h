@@ -66,6 +66,10 @@ struct TaskSpec {
   Mark mark;                                  // where the task's id is in the file
 };
 
+// How a DAG's runs start, for lists: "0 6 * * *", "after etl.load, b.x",
+// "0 6 * * * or after etl.load"; nullopt when only triggers start them.
+std::optional<std::string> ScheduleText(const std::optional<std::string>& cron, const std::vector<std::string>& after);
+
 // The id of instance `index` of mapped task `task_id`: "TASK[INDEX]".
 std::string MapInstanceId(std::string_view task_id, int index);
 // The inverse: {TASK, INDEX}, or nullopt when `id` names no instance.
@@ -118,8 +122,7 @@ struct DagSpec {
   std::string content_hash;                   // hex xxh64 of source
 
   const TaskSpec* FindTask(std::string_view id) const;
-  // How the DAG's runs start, for lists: "0 6 * * *", "after etl.load, b.x",
-  // "0 6 * * * or after etl.load"; nullopt when only triggers start them.
+  // How the DAG's runs start, for lists (::ScheduleText of its schedule and after).
   std::optional<std::string> ScheduleText() const;
   const ParamSpec* FindParam(std::string_view name) const;
 };

@@ -170,13 +170,12 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
     std::cout << d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::string schedule = d["schedule"].is_null() ? "" : d["schedule"].get<std::string>();
-  for (const auto& a : d.value("after", json::array())) {
-    schedule += (schedule.empty() ? "after " : schedule.find("after") == std::string::npos ? " or after " : ", ") +
-                a.get<std::string>();
-  }
+  std::optional<std::string> cron;
+  if (d["schedule"].is_string()) cron = d["schedule"].get<std::string>();
+  const std::optional<std::string> schedule =
+      ScheduleText(cron, d.value("after", json::array()).get<std::vector<std::string>>());
   std::cout << "dag       " << d["dag_id"].get<std::string>() << " (version " << d["version"] << ")\n"
-            << "schedule  " << (schedule.empty() ? "none" : schedule) << "\n"
+            << "schedule  " << schedule.value_or("none") << "\n"
             << views::UpstreamText(d.value("upstream", json::array()))
             << "paused    " << d["paused"] << "\n\n";
   std::vector<std::vector<std::string>> rows = {{"TASK", "OP", "DEPENDS ON", "TRIGGER RULE", "RETRIES"}};

@@ -38,12 +38,14 @@ TaskSpec MapInstance(const TaskSpec& mapped, int index, std::string item) {
   return t;
 }
 
-std::optional<std::string> DagSpec::ScheduleText() const {
-  if (after.empty()) return schedule;
-  std::string text = schedule ? *schedule + " or after " : "after ";
+std::optional<std::string> ScheduleText(const std::optional<std::string>& cron, const std::vector<std::string>& after) {
+  if (after.empty()) return cron;
+  std::string text = cron ? *cron + " or after " : "after ";
   for (size_t i = 0; i < after.size(); ++i) text += (i ? ", " : "") + after[i];
   return text;
 }
+
+std::optional<std::string> DagSpec::ScheduleText() const { return pipeline::ScheduleText(schedule, after); }
 
 const TaskSpec* DagSpec::FindTask(std::string_view task_id) const {
   auto it = std::find_if(tasks.begin(), tasks.end(), [&](const TaskSpec& t) { return t.id == task_id; });

@@ -103,6 +103,19 @@ std::optional<std::string> ArgReader::Choice(std::string_view key, const std::ve
   return v;
 }
 
+std::optional<Duration> ArgReader::DurationArg(std::string_view key, bool positive) {
+  auto text = String(key);
+  if (!text || HasPlaceholder(*Get(key))) return std::nullopt;
+  auto d = ParseDuration(*text);
+  if (!d) {
+    Error(Get(key), "'" + std::string(key) + "': invalid duration '" + *text + "' (use e.g. 500ms, 30s, 1h30m, 2d)");
+  } else if (positive && d->count() <= 0) {
+    Error(Get(key), "'" + std::string(key) + "' must be greater than 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
 void ArgReader::RejectUnknown(const std::vector<std::string>& known) {
   if (!node_.is_map()) return;
   for (const auto& [key, value] : node_.entries()) {

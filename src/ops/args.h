@@ -34,6 +34,8 @@ class ArgReader {
   std::optional<std::vector<std::string>> StringList(std::string_view key);
   // One of `choices`.
   std::optional<std::string> Choice(std::string_view key, const std::vector<std::string>& choices);
+  // A duration ("500ms", "1h30m"); with `positive`, greater than 0.
+  std::optional<Duration> DurationArg(std::string_view key, bool positive);
 
   // Reports every key not asked for, with a suggestion from `known`.
   void RejectUnknown(const std::vector<std::string>& known);

@@ -41,19 +41,6 @@ struct WaitArgs {
   bool skip_on_timeout = false;
 };
 
-std::optional<Duration> DurationArg(ArgReader& r, std::string_view key, bool positive) {
-  auto text = r.String(key);
-  if (!text || HasPlaceholder(*r.Get(key))) return std::nullopt;
-  auto d = ParseDuration(*text);
-  if (!d) {
-    r.Error(r.Get(key), "'" + std::string(key) + "': invalid duration '" + *text + "' (use e.g. 500ms, 30s, 1h30m, 2d)");
-  } else if (positive && d->count() <= 0) {
-    r.Error(r.Get(key), "'" + std::string(key) + "' must be greater than 0");
-    return std::nullopt;
-  }
-  return d;
-}
-
 std::optional<WaitArgs> ParseWaitArgs(const DocNode& with, const std::string& context, Diagnostics& diags, Mark mark) {
   ArgReader r(with, context, diags, mark);
   WaitArgs a;
@@ -89,10 +76,10 @@ std::optional<WaitArgs> ParseWaitArgs(const DocNode& with, const std::string& co
   }
   if (const DocNode* n = r.Get("settle")) {
     if (!r.Get("path")) r.Error(n, "'settle' is for 'path'");
-    if (auto d = DurationArg(r, "settle", false)) a.settle = *d;
+    if (auto d = r.DurationArg("settle", false)) a.settle = *d;
   }
-  if (auto d = DurationArg(r, "poke_interval", true)) a.poke_interval = *d;
-  if (auto d = DurationArg(r, "timeout", true)) a.timeout = *d;
+  if (auto d = r.DurationArg("poke_interval", true)) a.poke_interval = *d;
+  if (auto d = r.DurationArg("timeout", true)) a.timeout = *d;
   if (auto c = r.Choice("on_timeout", {"fail", "skip"})) a.skip_on_timeout = *c == "skip";
   r.RejectUnknown({"path", "min_size", "settle", "sql", "source", "http", "poke_interval", "timeout", "on_timeout"});
   if (!r.ok()) return std::nullopt;

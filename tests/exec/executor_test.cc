@@ -501,6 +501,24 @@ tasks:
   EXPECT_EQ(StateOf("cleanup"), TaskState::kSuccess);
 }
 
+// Asks its executor to drain (30 s of grace) as soon as a try starts: a
+// shutdown that cuts the try off.
+class DrainOnStart final : public RunObserver {
+ public:
+  DrainOnStart(Executor& ex, Clock& clock) : ex_(ex), clock_(clock) {}
+  void OnRunState(const RunRecord&, RunState) override {}
+  void OnTaskState(const TaskEvent& e) override {
+    // Not from this thread: observers must not call back into the executor.
+    if (e.state == TaskState::kRunning) {
+      std::thread([this] { ex_.Drain(clock_.Now() + std::chrono::seconds(30)); }).detach();
+    }
+  }
+
+ private:
+  Executor& ex_;
+  Clock& clock_;
+};
+
 TEST_F(ExecutorTest, DrainHandsBackRunningTriesAndResumeFinishes) {
   // Given a try that outlives the grace period of a shutdown, then it is
   // stopped and queued again, and a later executor finishes the run.
@@ -513,21 +531,7 @@ TEST_F(ExecutorTest, DrainHandsBackRunningTriesAndResumeFinishes) {
   run_id_ = "drained";
   {
     Executor executor(*store_, ops_, clock_, options);
-    class DrainOnStart final : public RunObserver {
-     public:
-      DrainOnStart(Executor& ex, Clock& clock) : ex_(ex), clock_(clock) {}
-      void OnRunState(const RunRecord&, RunState) override {}
-      void OnTaskState(const TaskEvent& e) override {
-        TaskState state = e.state;
-        // Not from this thread: observers must not call back into the executor.
-        if (state == TaskState::kRunning) {
-          std::thread([this] { ex_.Drain(clock_.Now() + std::chrono::seconds(30)); }).detach();
-        }
-      }
-     private:
-      Executor& ex_;
-      Clock& clock_;
-    } drain(executor, clock_);
+    DrainOnStart drain(executor, clock_);
     EXPECT_EQ(executor.Execute(request, &drain), RunState::kRunning);
   }
   EXPECT_EQ(store_->GetRun("drained")->state, RunState::kRunning);
@@ -906,19 +910,7 @@ TEST_F(ExecutorTest, ASensorCheckCutOffByAShutdownWaitsAndGoesOnWithItsTry) {
   run_id_ = "drained";
   {
     Executor executor(*store_, ops_, clock_, options);
-    class DrainOnStart final : public RunObserver {
-     public:
-      DrainOnStart(Executor& ex, Clock& clock) : ex_(ex), clock_(clock) {}
-      void OnRunState(const RunRecord&, RunState) override {}
-      void OnTaskState(const TaskEvent& e) override {
-        if (e.state == TaskState::kRunning) {
-          std::thread([this] { ex_.Drain(clock_.Now() + std::chrono::seconds(30)); }).detach();
-        }
-      }
-     private:
-      Executor& ex_;
-      Clock& clock_;
-    } drain(executor, clock_);
+    DrainOnStart drain(executor, clock_);
     EXPECT_EQ(executor.Execute(request, &drain), RunState::kRunning);
   }
   // then it is left waiting with its try open (no lost try),

@@ -48,6 +48,24 @@ class SchedulerTest : public testing::Test {
     fs::remove_all(dir_);
   }
 
+  // Replaces the scheduler and its executor with those of a fresh process
+  // (a stopped scheduler drains its executor) reporting to `observer`, loads
+  // `files` and starts it.
+  void Restart(const std::map<std::string, std::string>& files, RunObserver* observer = nullptr) {
+    scheduler_.reset();
+    ExecutorOptions options;
+    options.workers = 4;
+    options.log_root = (dir_ / "logs").string();
+    executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
+    SchedulerOptions sched;
+    sched.heartbeat_every = hours(1000);
+    sched.queued_poll = hours(1000);
+    sched.observer = observer;
+    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
+    Dags(files);
+    scheduler_->Start();
+  }
+
   // Writes the DAG files and loads the folder into the scheduler.
   void Dags(const std::map<std::string, std::string>& files) {
     for (const auto& [name, text] : files) std::ofstream(dir_ / name) << text;
@@ -345,22 +363,7 @@ TEST_F(SchedulerTest, AnSlaMissUnderAFakeClockFiresOnceAcrossTurnsAndRestarts) {
       "dag: late\nschedule: '@hourly'\nstart_date: 2026-06-01T11:00:00Z\ndeadline: 45m\n"
       "tasks:\n  slow: {op: fake, sla: 30m}\n  quick: {op: fake, sla: 10m}\n";
   fake_->Script("slow", {Outcome::kBlockUntilCancelled});
-  // A scheduler (and executor: a stopped scheduler drains its executor) of
-  // a fresh process that reports to `observer`.
-  auto start = [&](RunObserver* observer) {
-    scheduler_.reset();
-    ExecutorOptions options;
-    options.workers = 4;
-    options.log_root = (dir_ / "logs").string();
-    executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
-    SchedulerOptions sched;
-    sched.heartbeat_every = hours(1000);
-    sched.queued_poll = hours(1000);
-    sched.observer = observer;
-    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
-    Dags({{"late.yaml", dag}});
-    scheduler_->Start();
-  };
+  auto start = [&](RunObserver* observer) { Restart({{"late.yaml", dag}}, observer); };
   SlaRecorder seen, again;
   struct StopFirst {  // the scheduler reports to the recorders: it goes first
     std::unique_ptr<Scheduler>& scheduler;
@@ -413,19 +416,7 @@ TEST_F(SchedulerTest, AnAfterScheduleRunsOncePerNewUpstreamSuccessNotOnFailureAn
   const std::map<std::string, std::string> dags = {
       {"up.yaml", "dag: up\ntasks:\n  load: {op: fake}\n"},
       {"down.yaml", "dag: down\nschedule: {after: [up.load]}\ntasks:\n  use: {op: fake}\n"}};
-  auto start = [&] {
-    scheduler_.reset();
-    ExecutorOptions options;
-    options.workers = 4;
-    options.log_root = (dir_ / "logs").string();
-    executor_ = std::make_unique<Executor>(*store_, ops_, clock_, options);
-    SchedulerOptions sched;
-    sched.heartbeat_every = hours(1000);
-    sched.queued_poll = hours(1000);
-    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
-    Dags(dags);
-    scheduler_->Start();
-  };
+  auto start = [&] { Restart(dags); };
   auto down_runs = [&] {
     RunFilter f;
     f.dag_id = "down";
