@@ -27,24 +27,39 @@ listed=$(awk '/^FROM /{stage=""} {stage = stage "\n" $0} END {print stage}' "$do
 closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
   --no-replaces --no-enhances $listed 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u)
 
+# Every library each binary loads, as "BINARY LIB REALPATH" lines.
 failed=0
+pairs=$(mktemp)
+trap 'rm -f "$pairs"' EXIT
 for binary in "$@" $dlopened; do
   [ -e "$binary" ] || { echo "FAIL: no binary $binary"; exit 1; }
   missing_lib=$(ldd "$binary" | grep 'not found' || true)
   [ -z "$missing_lib" ] || { echo "FAIL: $binary: $missing_lib"; failed=1; }
   libs=$(ldd "$binary" | awk '$3 ~ /^\// {print $3}')
   case " $dlopened " in *" $binary "*) libs="$binary $libs" ;; esac  # the library itself too
-  for lib in $libs; do
-    package=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
-    package=${package%%:*}
-    if [ -z "$package" ]; then
-      echo "FAIL: $binary loads $lib, which no Debian package owns"
-      failed=1
-    elif ! printf '%s\n' "$closure" | grep -qx "$package"; then
-      echo "FAIL: $binary loads $lib from package $package, which the runtime stage of $dockerfile does not install"
-      failed=1
-    fi
-  done
+  for lib in $libs; do echo "$binary $lib $(readlink -f "$lib")"; done >> "$pairs"
 done
+
+# Their owners, asked of dpkg once (one query per library took half a minute):
+# "PACKAGE[:ARCH][, ...]: PATH" lines; a library is owned under its resolved
+# path or, with /lib merged into /usr/lib, under the path ldd printed.
+# shellcheck disable=SC2046
+owners=$(dpkg -S $(awk '{print $2; print $3}' "$pairs" | sort -u) 2>/dev/null || true)
+owner_of() {
+  printf '%s\n' "$owners" | awk -v path="$1" '/^diversion /{ next } {
+      i = index($0, ": "); if (substr($0, i + 2) != path) next
+      p = substr($0, 1, i - 1); sub(/[:,].*/, "", p); print p; exit }'
+}
+while read -r binary lib real; do
+  package=$(owner_of "$real")
+  [ -n "$package" ] || package=$(owner_of "$lib")
+  if [ -z "$package" ]; then
+    echo "FAIL: $binary loads $lib, which no Debian package owns"
+    failed=1
+  elif ! printf '%s\n' "$closure" | grep -qx "$package"; then
+    echo "FAIL: $binary loads $lib from package $package, which the runtime stage of $dockerfile does not install"
+    failed=1
+  fi
+done < "$pairs"
 [ "$failed" -eq 0 ] && echo "ok: every library of $* comes with the runtime stage's packages"
 exit "$failed"
