@@ -17,7 +17,7 @@ NumericSample SampleNumeric(const double* values, const uint64_t* validity, int6
   const int64_t used = kernels::Quantiles(values, validity, n, qs, kPsiBins - 1, s.sorted.data(), cuts);
   s.sorted.resize(static_cast<size_t>(used));
   s.nulls = n - used;
-  if (used > 0) s.cuts.assign(cuts, cuts + kPsiBins - 1);
+  if (used > 0) s.cuts.assign(cuts, cuts + (kPsiBins - 1));
   return s;
 }
 

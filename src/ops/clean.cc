@@ -420,7 +420,8 @@ class CleanOperator final : public Operator {
         int idx = w.Index(name, "clip");
         std::vector<ColumnPtr> parts = w.Parts(idx);
         if (parts.empty()) Clip(Column(w.fields()[idx].type, 0), name, lo, hi);  // the type check
-        w.ForEach([&](int b) { parts[b] = Clip(*parts[b], name, lo, hi); });
+        // Named captures: clang 14 cannot capture structured bindings.
+        w.ForEach([&, &name = name, lo = lo, hi = hi](int b) { parts[b] = Clip(*parts[b], name, lo, hi); });
         w.Set(name, w.fields()[idx].type, std::move(parts));
       }
     } else if (s.kind == "filter") {
@@ -451,7 +452,7 @@ class CleanOperator final : public Operator {
       for (const auto& [name, type] : s.casts) {
         int idx = w.Index(name, "cast");
         std::vector<ColumnPtr> parts = w.Parts(idx);
-        w.ForEach([&](int b) {
+        w.ForEach([&, &name = name, type = type](int b) {
           int64_t bad = -1;
           std::string text;
           ColumnPtr c = columnar::Cast(*parts[b], type, &bad, &text);

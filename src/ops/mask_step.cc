@@ -85,7 +85,7 @@ nlohmann::json ApplyMask(const MaskRules& rules, Batches& w) {
     std::vector<columnar::ColumnPtr> parts = w.Parts(idx);
     try {
       ml::Mask(columnar::Column(from, 0), rule, key, name);  // the type and key checks, with no rows too
-      w.ForEach([&](int b) { parts[b] = ml::Mask(*parts[b], rule, key, name); });
+      w.ForEach([&, &name = name, &rule = rule](int b) { parts[b] = ml::Mask(*parts[b], rule, key, name); });
     } catch (const ml::ModelError& e) {
       throw OpError(e.what());
     }

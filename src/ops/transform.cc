@@ -334,7 +334,7 @@ class TransformOperator final : public Operator {
         int idx = w.Index(source, s.kind, "the table");
         std::vector<ColumnPtr> x = w.Parts(idx);
         AsDoubles(std::make_shared<Column>(w.fields()[idx].type, 0), source, s.kind);  // the type check
-        w.ForEach([&](int b) { x[b] = AsDoubles(x[b], source, s.kind); });
+        w.ForEach([&, &source = source](int b) { x[b] = AsDoubles(x[b], source, s.kind); });
         nlohmann::json p = {{"output", target}};
         std::function<void(const double*, const uint64_t*, int64_t, double*)> map;
         if (s.kind == "standardize") {
@@ -473,7 +473,7 @@ class TransformOperator final : public Operator {
           throw OpError("derive " + name + " \"" + text + "\": " + err.what());
         }
         std::vector<ColumnPtr> parts(static_cast<size_t>(w.num_batches()));
-        w.ForEach([&](int b) {
+        w.ForEach([&, &name = name, &text = text](int b) {
           try {
             parts[b] = e.Evaluate(schema, w.batch(b));
           } catch (const columnar::FormatError& err) {
