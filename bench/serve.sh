@@ -50,10 +50,17 @@ port=$((20000 + $$ % 20000))
 "$bin/piped/piped" --dags "$work/dags" --db "sqlite:$work/home/state.db" --listen "127.0.0.1:$port" \
   > "$work/piped.log" 2>&1 &
 pids="$pids $!"
+# The same models served by one API thread (the client shares this machine's
+# cores), from a copy of the store: one piped per SQLite database.
+port1=$((port + 2))
+mkdir -p "$work/home1" && cp "$work/home"/state.db* "$work/home1/"
+"$bin/piped/piped" --dags "$work/dags" --db "sqlite:$work/home1/state.db" --listen "127.0.0.1:$port1" \
+  --http-threads 1 > "$work/piped1.log" 2>&1 &
+pids="$pids $!"
 peer_port=$((port + 1))
 /usr/bin/python3 bench/peers/fastapi_serve.py "$model" "$(cat "$work/features.txt")" "$peer_port" > "$work/peer.log" 2>&1 &
 pids="$pids $!"
-for url in "http://127.0.0.1:$port/api/v1/health" "http://127.0.0.1:$peer_port/docs"; do
+for url in "http://127.0.0.1:$port/api/v1/health" "http://127.0.0.1:$port1/api/v1/health" "http://127.0.0.1:$peer_port/docs"; do
   i=0
   until curl -sf "$url" > /dev/null 2>&1; do
     i=$((i + 1)); [ $i -gt 300 ] && { echo "server at $url did not start"; cat "$work"/*.log; exit 1; }
@@ -75,6 +82,7 @@ report() {  # LABEL "RPS P99" ROWS_PER_REQUEST [PEER_RPS]
 }
 # Warm up each server, then measure.
 load "http://127.0.0.1:$port/api/v1/models/bench_xgb/predict" "$work/one.json" 4 > /dev/null
+load "http://127.0.0.1:$port1/api/v1/models/bench_xgb/predict" "$work/one.json" 4 > /dev/null
 load "http://127.0.0.1:$peer_port/api/v1/models/bench_xgb/predict" "$work/one.json" 4 > /dev/null
 
 peer1=$(load "http://127.0.0.1:$peer_port/api/v1/models/bench_xgb/predict" "$work/one.json" 8)
@@ -83,6 +91,9 @@ xgb1=$(load "http://127.0.0.1:$port/api/v1/models/bench_xgb/predict" "$work/one.
 xgb100=$(load "http://127.0.0.1:$port/api/v1/models/bench_xgb/predict" "$work/hundred.json" 8)
 lr1=$(load "http://127.0.0.1:$port/api/v1/models/bench_lr/predict" "$work/one.json" 8)
 lr100=$(load "http://127.0.0.1:$port/api/v1/models/bench_lr/predict" "$work/hundred.json" 8)
+xgb1t=$(load "http://127.0.0.1:$port1/api/v1/models/bench_xgb/predict" "$work/one.json" 8)
+lr1t=$(load "http://127.0.0.1:$port1/api/v1/models/bench_lr/predict" "$work/one.json" 8)
+xgb100t=$(load "http://127.0.0.1:$port1/api/v1/models/bench_xgb/predict" "$work/hundred.json" 8)
 
 echo "predict over REST, $rows training rows x 30 features, wrk -t1 -c8 ${secs}s, client on this machine ($(nproc) cores)"
 report "piped xgboost (100 trees, depth 6)" "$xgb1" 1 "${peer1%% *}"
@@ -91,4 +102,8 @@ report "FastAPI+uvicorn+xgboost" "$peer1" 1
 report "piped xgboost, 100-row requests" "$xgb100" 100 "${peer100%% *}"
 report "piped logistic, 100-row requests" "$lr100" 100
 report "FastAPI, 100-row requests" "$peer100" 100
+echo "piped --http-threads 1 (the default is the core count; wrk takes a core too):"
+report "piped xgboost" "$xgb1t" 1 "${peer1%% *}"
+report "piped logistic regression" "$lr1t" 1
+report "piped xgboost, 100-row requests" "$xgb100t" 100 "${peer100%% *}"
 echo "targets: single-row >= 20000 req/s with p99 <= 2 ms; 100-row >= 500000 rows/s; >= 10x FastAPI"

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <iostream>
 
 #include "api/api.h"
@@ -53,6 +54,7 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   int workers = 0;
   int max_connections = 0;  // 0: a quarter of the descriptor limit, at most 4096
+  int http_threads = 0;     // 0: the core count
   std::string tokens_file;
   std::string secrets_file;  // PostgreSQL passwords for ingest/export (libpq's password-file format)
   std::string grace = "30s";
@@ -73,7 +75,7 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
   }
   if (!root.IsMap()) throw Error::InvalidArgument(c.config_file + ": expected a map of settings");
   static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "max_connections",
-                                              "tokens_file", "secrets_file", "grace", "openlineage"};
+                                              "http_threads", "tokens_file", "secrets_file", "grace", "openlineage"};
   for (const auto& entry : root) {
     std::string key = entry.first.as<std::string>();
     if (!kKeys.count(key)) {
@@ -87,13 +89,18 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (key == "listen") c.listen = entry.second.as<std::string>();
       if (key == "workers") c.workers = entry.second.as<int>();
       if (key == "max_connections") c.max_connections = entry.second.as<int>();
+      if (key == "http_threads") {
+        c.http_threads = entry.second.as<int>();
+        if (c.http_threads < 1 || c.http_threads > 256) throw YAML::Exception(entry.second.Mark(), "");
+      }
       if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
       if (key == "secrets_file") c.secrets_file = entry.second.as<std::string>();
       if (key == "grace") c.grace = entry.second.as<std::string>();
       if (key == "openlineage") c.openlineage = entry.second.as<std::string>();
     } catch (const YAML::Exception&) {
       throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
-                                   ": bad value for '" + key + "'");
+                                   ": bad value for '" + key + "'" +
+                                   (key == "http_threads" ? " (a whole number from 1 to 256)" : ""));
     }
   }
 }
@@ -185,6 +192,9 @@ int Serve(Config config) {
   http_options.host = host;
   http_options.port = port;
   http_options.max_connections = config.max_connections;
+  http_options.threads = config.http_threads > 0
+                             ? config.http_threads
+                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   HttpServer server(http_options, [&api_ptr](const HttpRequest& r) { return api_ptr->Handle(r); });
   server.Listen();
 
@@ -302,8 +312,8 @@ int Serve(Config config) {
   api.SetModelServer(&models);
   api_ptr = &api;
   server.Start();
-  spdlog::info("piped listening on {}:{} dags={} db={} workers={} name={}", host, server.port(), dags_dir,
-               api_options.db_description, executor.workers(), sched_options.name);
+  spdlog::info("piped listening on {}:{} dags={} db={} workers={} http_threads={} name={}", host, server.port(),
+               dags_dir, api_options.db_description, executor.workers(), http_options.threads, sched_options.name);
 
   const int sig = WaitForStopSignal();
   spdlog::info("piped stopping on signal {}: running tasks get {} to finish", sig, config.grace);
@@ -330,8 +340,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections", config.max_connections,
                  "open API connections at most (default: a quarter of the descriptor limit, at most 4096)")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--http-threads", config.http_threads, "threads answering API requests (default: the core count)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--config", config.config_file,
-                 "YAML file of settings (dags, db, listen, workers, max_connections, tokens_file, secrets_file, grace, openlineage)");
+                 "YAML file of settings (dags, db, listen, workers, max_connections, http_threads, tokens_file, "
+                 "secrets_file, grace, openlineage)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--secrets", config.secrets_file,
                  "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (mode 600; "
@@ -399,6 +412,7 @@ int main(int argc, char** argv) {
         if (app.count(std::string("--") + flag) > 0) given.insert(flag);
       }
       if (app.count("--max-connections") > 0) given.insert("max_connections");
+      if (app.count("--http-threads") > 0) given.insert("http_threads");
       if (app.count("--tokens") > 0) given.insert("tokens_file");
       if (app.count("--secrets") > 0) given.insert("secrets_file");
       if (app.count("--openlineage") > 0) given.insert("openlineage");

@@ -720,6 +720,33 @@ TEST_F(PipedTest, RefusesNonLoopbackWithoutTokens) {
   EXPECT_NE(ReadFile(dir_ / "err").find("refusing to listen on 0.0.0.0:0 without tokens"), std::string::npos);
 }
 
+TEST_F(PipedTest, HttpThreadsComeFromTheFlagOrTheConfigFileAndBadValuesAreRefused) {
+  WriteDag("hello.yaml", kHello);
+  auto exit_of = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_,
+                                     "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_t pid = Spawn(args, {}, dir_ / "out", dir_ / "err", dir_);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::ofstream(dir_ / "bad.yaml") << "workers: 2\nhttp_threads: 0\n";
+  EXPECT_EQ(exit_of({"--config", (dir_ / "bad.yaml").string()}), 2);
+  EXPECT_NE(ReadFile(dir_ / "err").find("bad.yaml:2: bad value for 'http_threads' (a whole number from 1 to 256)"),
+            std::string::npos)
+      << ReadFile(dir_ / "err");
+  EXPECT_NE(exit_of({"--http-threads", "0"}), 0);
+  EXPECT_NE(ReadFile(dir_ / "err").find("--http-threads"), std::string::npos) << ReadFile(dir_ / "err");
+
+  // One thread from the file (the flag overrides nothing here): the API answers.
+  std::ofstream(dir_ / "good.yaml") << "http_threads: 1\n";
+  StartDaemon({"--config", (dir_ / "good.yaml").string()});
+  EXPECT_NE(ReadFile(dir_ / "piped.log").find(" http_threads=1 "), std::string::npos) << ReadFile(dir_ / "piped.log");
+  EXPECT_EQ(Http("GET", "/api/v1/health").status, 200);
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", "{}").status, 201);
+}
+
 TEST_F(PipedTest, SecondDaemonOnTheSameSqliteDatabaseIsRefusedUntilTheFirstIsGone) {
   // Given a running piped on SQLite, then a second one on its database exits
   // 1 without touching its runs; after the first is killed, a new one starts.
