@@ -89,18 +89,18 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (key == "listen") c.listen = entry.second.as<std::string>();
       if (key == "workers") c.workers = entry.second.as<int>();
       if (key == "max_connections") c.max_connections = entry.second.as<int>();
-      if (key == "http_threads") {
-        c.http_threads = entry.second.as<int>();
-        if (c.http_threads < 1 || c.http_threads > 256) throw YAML::Exception(entry.second.Mark(), "");
-      }
+      if (key == "http_threads") c.http_threads = entry.second.as<int>();
       if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
       if (key == "secrets_file") c.secrets_file = entry.second.as<std::string>();
       if (key == "grace") c.grace = entry.second.as<std::string>();
       if (key == "openlineage") c.openlineage = entry.second.as<std::string>();
     } catch (const YAML::Exception&) {
       throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
-                                   ": bad value for '" + key + "'" +
-                                   (key == "http_threads" ? " (a whole number from 1 to 256)" : ""));
+                                   ": bad value for '" + key + "'");
+    }
+    if (key == "http_threads" && (c.http_threads < 1 || c.http_threads > 256)) {
+      throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
+                                   ": bad value for 'http_threads' (a whole number from 1 to 256)");
     }
   }
 }
