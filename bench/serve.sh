@@ -50,12 +50,13 @@ port=$((20000 + $$ % 20000))
 "$bin/piped/piped" --dags "$work/dags" --db "sqlite:$work/home/state.db" --listen "127.0.0.1:$port" \
   > "$work/piped.log" 2>&1 &
 pids="$pids $!"
-# The same models served by one API thread (the client shares this machine's
-# cores), from a copy of the store: one piped per SQLite database.
+# The same models with a connection thread per core (the default is half the
+# cores; the client shares this machine's cores), from a copy of the store:
+# one piped per SQLite database.
 port1=$((port + 2))
 mkdir -p "$work/home1" && cp "$work/home"/state.db* "$work/home1/"
 "$bin/piped/piped" --dags "$work/dags" --db "sqlite:$work/home1/state.db" --listen "127.0.0.1:$port1" \
-  --http-threads 1 > "$work/piped1.log" 2>&1 &
+  --http-threads "$(nproc)" > "$work/piped1.log" 2>&1 &
 pids="$pids $!"
 peer_port=$((port + 1))
 /usr/bin/python3 bench/peers/fastapi_serve.py "$model" "$(cat "$work/features.txt")" "$peer_port" > "$work/peer.log" 2>&1 &
@@ -102,7 +103,7 @@ report "FastAPI+uvicorn+xgboost" "$peer1" 1
 report "piped xgboost, 100-row requests" "$xgb100" 100 "${peer100%% *}"
 report "piped logistic, 100-row requests" "$lr100" 100
 report "FastAPI, 100-row requests" "$peer100" 100
-echo "piped --http-threads 1 (the default is the core count; wrk takes a core too):"
+echo "piped --http-threads $(nproc) (a connection thread per core; the default is half the cores, and wrk takes a core too):"
 report "piped xgboost" "$xgb1t" 1 "${peer1%% *}"
 report "piped logistic regression" "$lr1t" 1
 report "piped xgboost, 100-row requests" "$xgb100t" 100 "${peer100%% *}"

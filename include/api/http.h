@@ -58,7 +58,18 @@ bool ParseTarget(const std::string& target, std::string* path, std::map<std::str
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                // 0: any free port (see port())
+  // Connection threads: each owns the connections it accepted (an Asio
+  // io_context of its own), reads their requests and writes the answers.
   int threads = 2;
+  // Threads for the requests that may take a while (a store query, a
+  // prediction over many rows), so that one does not hold up the other
+  // connections of its thread; 0: every request is answered on its
+  // connection's thread.
+  int request_threads = 0;
+  // Whether a request is answered on its connection's thread, without a
+  // hand-over (unset: every request is): for the cheap ones, such as a
+  // health check or a prediction of a few rows.
+  std::function<bool(const HttpRequest&)> answer_inline;
   size_t body_limit = 1 << 20;    // larger bodies get 413
   // Open connections at most; 0: a quarter of the descriptor limit
   // (RLIMIT_NOFILE), at most 4096. A connection past the cap closes the one
@@ -67,8 +78,9 @@ struct HttpServerOptions {
   int max_connections = 0;
 };
 
-// An HTTP/1.1 server on Boost.Beast: asynchronous, on a small Asio thread
-// pool; each request is handed to the handler on a pool thread.
+// An HTTP/1.1 server on Boost.Beast, asynchronous: connection threads each
+// run their own connections, and hand the requests that are not answered
+// inline to the request threads.
 class HttpServer {
  public:
   HttpServer(HttpServerOptions options, HttpHandler handler);

@@ -548,6 +548,15 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
 }
 
+bool Api::AnswersInline(const HttpRequest& req) {
+  constexpr size_t kInlineBody = 16 * 1024;  // about 16 rows of 30 features
+  const std::string_view path = req.path;
+  if (req.method == "GET" || req.method == "HEAD") return path == "/" || path == "/ui" || path.starts_with("/ui/");
+  if (req.method != "POST" || req.body.size() > kInlineBody) return false;
+  return (path.starts_with("/api/v1/models/") && path.ends_with("/predict")) ||
+         (path.starts_with("/v2/models/") && path.ends_with("/infer"));
+}
+
 // Files are named by content (index.html asks for app.js?v=HASH), so every
 // file but the page may be cached for good.
 HttpResponse Api::UiFile(const std::string& path) const {

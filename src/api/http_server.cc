@@ -5,7 +5,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <algorithm>
@@ -31,12 +33,14 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-// Each connection runs on a strand of its own, named by its concrete type
-// (beast::tcp_stream's type-erased executor costs a copy and an atomic
-// count on every operation).
-using Strand = asio::strand<asio::io_context::executor_type>;
-using Socket = asio::basic_stream_socket<tcp, Strand>;
-using Stream = beast::basic_stream<tcp, Strand>;
+// Each API thread runs an io_context of its own, and a connection lives on one
+// of them for its whole life: its handlers never run concurrently (no strand),
+// and no request waits for a lock or a wake-up shared with another thread.
+// The executor is named by its concrete type (beast::tcp_stream's type-erased
+// executor costs a copy and an atomic count on every operation).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor>;
 
 namespace {
 
@@ -167,8 +171,13 @@ class Connections {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections)
-      : stream_(std::move(socket)), handler_(handler), options_(options), connections_(connections) {}
+  Session(Socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections,
+          asio::thread_pool* request_pool)
+      : stream_(std::move(socket)),
+        handler_(handler),
+        options_(options),
+        connections_(connections),
+        request_pool_(request_pool) {}
   ~Session() {
     if (registered_) connections_.Remove(handle_);
   }
@@ -183,7 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int64_t waiting_since() const { return waiting_since_.load(std::memory_order_relaxed); }
 
   // Closes the connection if it is still waiting for the same request when
-  // its strand gets to it. False when it is busy or already being evicted.
+  // its thread gets to it. False when it is busy or already being evicted.
   bool Evict() {
     int64_t since = waiting_since();
     bool expected = false;
@@ -258,33 +267,49 @@ class Session : public std::enable_shared_from_this<Session> {
     request.authorization = std::string(req[http::field::authorization]);
     request.content_type = std::string(req[http::field::content_type]);
     request.body = std::move(req.body());
-    HttpResponse response;
+    const bool keep_alive = req.keep_alive();
     size_t hosts = req.count(http::field::host);
     std::string target_error;
     if (req.version() >= 11 && hosts != 1) {
-      response = {400, "application/json",
-                  ErrorBody("bad_request", hosts == 0 ? "an HTTP/1.1 request needs a Host header"
-                                                      : "a request may have one Host header only")};
-    } else if (!OriginForm(std::string(req[http::field::host]), &request.target, &target_error)) {
-      response = {400, "application/json", ErrorBody("bad_request", target_error)};
-    } else if (!ParseTarget(request.target, &request.path, &request.query)) {
-      response = {400, "application/json", ErrorBody("bad_request", "malformed URL encoding")};
-    } else {
-      try {
-        response = handler_(request);
-      } catch (const std::exception& e) {
-        response = {500, "application/json", ErrorBody("internal", "internal error")};
-      }
+      return Answer({400, "application/json",
+                     ErrorBody("bad_request", hosts == 0 ? "an HTTP/1.1 request needs a Host header"
+                                                         : "a request may have one Host header only")},
+                    keep_alive);
     }
-    if (response.stream && response.status == 200) {
-      return StartStream(std::move(response));
+    if (!OriginForm(std::string(req[http::field::host]), &request.target, &target_error)) {
+      return Answer({400, "application/json", ErrorBody("bad_request", target_error)}, keep_alive);
     }
-    Reply(response.status, std::move(response.body), req.keep_alive(), response.content_type, response.headers);
+    if (!ParseTarget(request.target, &request.path, &request.query)) {
+      return Answer({400, "application/json", ErrorBody("bad_request", "malformed URL encoding")}, keep_alive);
+    }
+    if (!request_pool_ || !options_.answer_inline || options_.answer_inline(request)) {
+      return Answer(Handle(request), keep_alive);
+    }
+    // On a request thread; the answer is written on this connection's thread.
+    asio::post(*request_pool_, [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
+      HttpResponse response = self->Handle(request);
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive]() mutable {
+        self->Answer(std::move(response), keep_alive);
+      });
+    });
+  }
+
+  HttpResponse Handle(const HttpRequest& request) const {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      return {500, "application/json", ErrorBody("internal", "internal error")};
+    }
+  }
+
+  void Answer(HttpResponse response, bool keep_alive) {
+    if (response.stream && response.status == 200) return StartStream(std::move(response));
+    Reply(response.status, std::move(response.body), keep_alive, response.content_type, response.headers);
   }
 
   // A streamed answer: the headers (no length, the connection closes at the
   // end) and the first bytes, then what the stream gives every interval,
-  // on this connection's strand, until it ends or a write fails (the client
+  // on this connection's thread, until it ends or a write fails (the client
   // went away). HEAD gets the headers only.
   void StartStream(HttpResponse response) {
     std::string head = "HTTP/1.1 200 OK\r\nServer: piped\r\nContent-Type: " + response.content_type +
@@ -403,6 +428,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpHandler& handler_;
   const HttpServerOptions& options_;
   Connections& connections_;
+  asio::thread_pool* request_pool_;  // null: every request is answered inline
   Connections::Handle handle_;
   bool registered_ = false;
   std::atomic<int64_t> waiting_since_{0};
@@ -449,9 +475,9 @@ class HttpServer::Impl {
   Impl(HttpServerOptions options, HttpHandler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
-        ioc_(options_.threads),
-        acceptor_(ioc_),
-        retry_timer_(ioc_) {
+        contexts_(MakeContexts(options_.threads)),
+        acceptor_(*contexts_[0]),
+        retry_timer_(*contexts_[0]) {
     if (options_.max_connections <= 0) options_.max_connections = DefaultMaxConnections();
   }
 
@@ -482,18 +508,27 @@ class HttpServer::Impl {
 
   void Start() {
     Listen();
+    if (options_.request_threads > 0 && !request_pool_) request_pool_.emplace(size_t(options_.request_threads));
     Accept();
-    for (int idx = 0; idx < options_.threads; ++idx) threads_.emplace_back([this] { ioc_.run(); });
+    for (auto& ioc : contexts_) {
+      guards_.push_back(asio::make_work_guard(*ioc));  // runs while it has no connection
+      threads_.emplace_back([&ioc = *ioc] { ioc.run(); });
+    }
   }
 
   void Stop() {
     if (threads_.empty()) return;
-    asio::post(ioc_, [this] {
+    asio::post(*contexts_[0], [this] {
       beast::error_code ec;
       acceptor_.close(ec);
       retry_timer_.cancel();
     });
-    ioc_.stop();
+    if (request_pool_) {  // a request being answered finishes; the ones waiting are dropped
+      request_pool_->stop();
+      request_pool_->join();
+    }
+    guards_.clear();
+    for (auto& ioc : contexts_) ioc->stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
   }
@@ -503,8 +538,16 @@ class HttpServer::Impl {
   int open_connections() const { return int(connections_.size()); }
 
  private:
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int threads) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int idx = 0; idx < std::max(threads, 1); ++idx) out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
+
+  // New connections go to the threads in turn.
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_.get_executor()), [this](beast::error_code ec, Socket socket) {
+    asio::io_context& next = *contexts_[next_context_++ % contexts_.size()];
+    acceptor_.async_accept(next.get_executor(), [this](beast::error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
           ec == asio::error::no_memory) {
@@ -526,7 +569,9 @@ class HttpServer::Impl {
           beast::error_code ignored;
           socket.close(ignored);  // every connection is busy: this one waits for none
         } else {
-          std::make_shared<Session>(std::move(socket), handler_, options_, connections_)->Begin();
+          std::make_shared<Session>(std::move(socket), handler_, options_, connections_,
+                                    request_pool_ ? &*request_pool_ : nullptr)
+              ->Begin();
         }
       }
       Accept();
@@ -535,8 +580,13 @@ class HttpServer::Impl {
 
   HttpServerOptions options_;
   HttpHandler handler_;
-  Connections connections_;  // outlives the sessions, which ioc_ destroys
-  asio::io_context ioc_;
+  Connections connections_;  // outlives the sessions, which contexts_ destroy
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;  // one per thread
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  size_t next_context_ = 0;  // used by the accept handler only
+  // After contexts_: the requests it drops at its end hold sessions, whose
+  // sockets belong to those contexts.
+  std::optional<asio::thread_pool> request_pool_;
   tcp::acceptor acceptor_;
   asio::steady_timer retry_timer_;
   std::chrono::milliseconds backoff_{0};

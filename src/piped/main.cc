@@ -54,7 +54,7 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   int workers = 0;
   int max_connections = 0;  // 0: a quarter of the descriptor limit, at most 4096
-  int http_threads = 0;     // 0: the core count
+  int http_threads = 0;     // 0: half the cores, at least 1
   std::string tokens_file;
   std::string secrets_file;  // PostgreSQL passwords for ingest/export (libpq's password-file format)
   std::string grace = "30s";
@@ -192,9 +192,12 @@ int Serve(Config config) {
   http_options.host = host;
   http_options.port = port;
   http_options.max_connections = config.max_connections;
-  http_options.threads = config.http_threads > 0
-                             ? config.http_threads
-                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Half the cores read and write connections and answer the cheap requests
+  // (small predictions) at once; every core may work on the others.
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  http_options.threads = config.http_threads > 0 ? config.http_threads : std::max(1, cores / 2);
+  http_options.request_threads = cores;
+  http_options.answer_inline = &Api::AnswersInline;
   HttpServer server(http_options, [&api_ptr](const HttpRequest& r) { return api_ptr->Handle(r); });
   server.Listen();
 
@@ -312,8 +315,9 @@ int Serve(Config config) {
   api.SetModelServer(&models);
   api_ptr = &api;
   server.Start();
-  spdlog::info("piped listening on {}:{} dags={} db={} workers={} http_threads={} name={}", host, server.port(),
-               dags_dir, api_options.db_description, executor.workers(), http_options.threads, sched_options.name);
+  spdlog::info("piped listening on {}:{} dags={} db={} workers={} http_threads={} request_threads={} name={}", host,
+               server.port(), dags_dir, api_options.db_description, executor.workers(), http_options.threads,
+               http_options.request_threads, sched_options.name);
 
   const int sig = WaitForStopSignal();
   spdlog::info("piped stopping on signal {}: running tasks get {} to finish", sig, config.grace);
@@ -340,7 +344,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections", config.max_connections,
                  "open API connections at most (default: a quarter of the descriptor limit, at most 4096)")
       ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--http-threads", config.http_threads, "threads answering API requests (default: the core count)")
+  app.add_option("--http-threads", config.http_threads, "connection threads of the API, which also answer small predictions at once "
+                 "(default: half the cores, at least 1; other requests go to one thread per core)")
       ->check(CLI::Range(1, 256));
   app.add_option("--config", config.config_file,
                  "YAML file of settings (dags, db, listen, workers, max_connections, http_threads, tokens_file, "

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <condition_variable>
 #include <thread>
 
 #include "columnar/csv.h"
@@ -490,6 +491,27 @@ TEST(AuthTest, TokenFileIsParsedAndChecked) {
   fs::remove_all(dir);
 }
 
+TEST(AnswersInlineTest, OnlyTheUiAndSmallPredictionsAreAnsweredOnTheConnectionThread) {
+  auto request = [](std::string method, std::string path, size_t body = 0) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.body.assign(body, ' ');
+    return r;
+  };
+  EXPECT_TRUE(Api::AnswersInline(request("GET", "/")));
+  EXPECT_TRUE(Api::AnswersInline(request("HEAD", "/ui/assets/app.js")));
+  EXPECT_TRUE(Api::AnswersInline(request("POST", "/api/v1/models/fraud/predict", 900)));
+  EXPECT_TRUE(Api::AnswersInline(request("POST", "/v2/models/fraud/infer", 16 * 1024)));
+  // Large bodies, and everything that may wait for the store.
+  EXPECT_FALSE(Api::AnswersInline(request("POST", "/api/v1/models/fraud/predict", 16 * 1024 + 1)));
+  EXPECT_FALSE(Api::AnswersInline(request("GET", "/api/v1/health")));
+  EXPECT_FALSE(Api::AnswersInline(request("GET", "/metrics")));
+  EXPECT_FALSE(Api::AnswersInline(request("GET", "/api/v1/models/fraud")));
+  EXPECT_FALSE(Api::AnswersInline(request("POST", "/api/v1/dags/hello/runs")));
+  EXPECT_FALSE(Api::AnswersInline(request("GET", "/api/v1/models/fraud/predict")));
+}
+
 TEST(HttpTest, ParseTargetDecodes) {
   std::string path;
   std::map<std::string, std::string> query;
@@ -590,6 +612,109 @@ TEST_F(HttpServerTest, IdleConnectionsPastTheCapMakeRoomForNewClients) {
   }
   EXPECT_LE(server_->open_connections(), 5);
   for (int fd : idle) close(fd);
+}
+
+// A server with one connection thread and one request thread, whose handler
+// holds "/slow" until the test releases it.
+class HttpServerRequestThreadsTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.port = 0;
+    options.threads = 1;
+    options.request_threads = 1;
+    options.answer_inline = [](const HttpRequest& r) { return r.path == "/fast"; };
+    server_ = std::make_unique<HttpServer>(options, [this](const HttpRequest& r) {
+      if (r.path == "/slow") {
+        std::unique_lock lock(mu_);
+        slow_started_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+      }
+      return HttpResponse{200, "text/plain", r.path};
+    });
+    server_->Start();
+  }
+  void TearDown() override { Release(); }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool WaitSlowStarted() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return slow_started_; });
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool slow_started_ = false;
+  bool released_ = false;
+};
+
+TEST_F(HttpServerRequestThreadsTest, ASlowRequestDoesNotHoldUpTheOtherConnectionsOfItsThread) {
+  // Given "/slow" held on the request thread, then "/fast" on another
+  // connection (the same, only connection thread) is answered meanwhile, and
+  // "/slow" is answered once released.
+  std::string slow;
+  std::thread client([&] {
+    slow = Raw(server_->port(), "GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  });
+  ASSERT_TRUE(WaitSlowStarted());
+  std::string fast = Raw(server_->port(), "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(fast.rfind("HTTP/1.1 200", 0), 0u) << fast;
+  EXPECT_EQ(fast.substr(fast.size() - 5), "/fast") << fast;
+  Release();
+  client.join();
+  EXPECT_EQ(slow.rfind("HTTP/1.1 200", 0), 0u) << slow;
+  EXPECT_EQ(slow.substr(slow.size() - 5), "/slow") << slow;
+}
+
+TEST_F(HttpServerRequestThreadsTest, AKeepAliveConnectionGetsItsAnswersInOrderFromBothKinds) {
+  // Given one connection sending a request answered on the request thread,
+  // then one answered inline, then another on the request thread: each
+  // answer comes back in the order asked.
+  Release();
+  int fd = testing_util::ConnectToLoopback(server_->port());
+  std::string out;
+  for (const char* path : {"/other", "/fast", "/slow"}) {
+    std::string request = std::string("GET ") + path + " HTTP/1.1\r\nHost: a\r\n" +
+                          (std::string(path) == "/slow" ? "Connection: close\r\n" : "") + "\r\n";
+    ASSERT_EQ(write(fd, request.data(), request.size()), ssize_t(request.size()));
+  }
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  close(fd);
+  const size_t other = out.find("\r\n\r\n/other"), fast = out.find("\r\n\r\n/fast"),
+               slow = out.find("\r\n\r\n/slow");
+  ASSERT_NE(other, std::string::npos) << out;
+  ASSERT_NE(fast, std::string::npos) << out;
+  ASSERT_NE(slow, std::string::npos) << out;
+  EXPECT_LT(other, fast);
+  EXPECT_LT(fast, slow);
+}
+
+TEST_F(HttpServerRequestThreadsTest, StopWaitsForTheRequestBeingAnswered) {
+  // Given "/slow" held on the request thread, then Stop() returns once it is
+  // released, and the client's connection ends with the server (no crash,
+  // no hang, nothing used after it is freed: the sanitizer runs check).
+  std::string slow;
+  std::thread client([&] {
+    slow = Raw(server_->port(), "GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  });
+  ASSERT_TRUE(WaitSlowStarted());
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    Release();
+  });
+  server_->Stop();
+  releaser.join();
+  server_.reset();
+  client.join();  // Raw read to the connection's end
+  // The answer was written if the connection's thread got to it before it
+  // stopped; nothing else was.
+  EXPECT_TRUE(slow.empty() || slow.rfind("HTTP/1.1 200", 0) == 0) << slow;
 }
 
 TEST(HttpServerListenTest, PortInUseNamesTheProcessHoldingIt) {
