@@ -18,6 +18,7 @@ now() { date +%s%N; }
 median() {
   for _ in $(seq "$repeats"); do
     rm -rf "$PIPE_HOME"
+    sync  # the previous run's writes go to disk now, not during this one
     start=$(now); "$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; end=$(now)
     echo $(( (end - start) / 1000 ))
   done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1e6 }'
