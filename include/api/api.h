@@ -73,9 +73,10 @@ class Api {
   HttpResponse Handle(const HttpRequest& request);
   // Whether a request is cheap enough to answer on its connection's thread
   // (HttpServerOptions::answer_inline): the web UI's files, and predictions
-  // of small bodies (the latency-critical path of a model server). The rest
-  // may wait for the store or compute for long.
-  static bool AnswersInline(const HttpRequest& request);
+  // of small bodies by a model already loaded (the latency-critical path of
+  // a model server). The rest may wait for the store (a model's first load
+  // does) or compute for long.
+  bool AnswersInline(const HttpRequest& request) const;
   // Serves predictions through `models` (nullptr: the predict routes say 503).
   void SetModelServer(ModelServer* models) { models_ = models; }
 

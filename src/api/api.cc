@@ -548,13 +548,22 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
 }
 
-bool Api::AnswersInline(const HttpRequest& req) {
+bool Api::AnswersInline(const HttpRequest& req) const {
   constexpr size_t kInlineBody = 16 * 1024;  // about 16 rows of 30 features
   const std::string_view path = req.path;
   if (req.method == "GET" || req.method == "HEAD") return path == "/" || path == "/ui" || path.starts_with("/ui/");
-  if (req.method != "POST" || req.body.size() > kInlineBody) return false;
-  return (path.starts_with("/api/v1/models/") && path.ends_with("/predict")) ||
-         (path.starts_with("/v2/models/") && path.ends_with("/infer"));
+  if (req.method != "POST" || req.body.size() > kInlineBody || !models_) return false;
+  // /api/v1/models/{name}/predict and /v2/models/{name}/infer
+  std::string_view name;
+  for (std::string_view prefix : {"/api/v1/models/", "/v2/models/"}) {
+    const std::string_view suffix = prefix[1] == 'a' ? "/predict" : "/infer";
+    if (path.starts_with(prefix) && path.ends_with(suffix) && path.size() > prefix.size() + suffix.size()) {
+      name = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+    }
+  }
+  if (name.empty() || name.find('/') != std::string_view::npos) return false;
+  auto alias = req.query.find("alias");
+  return models_->Loaded(std::string(name), alias == req.query.end() ? "production" : alias->second) != nullptr;
 }
 
 // Files are named by content (index.html asks for app.js?v=HASH), so every

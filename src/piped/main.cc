@@ -197,7 +197,7 @@ int Serve(Config config) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   http_options.threads = config.http_threads > 0 ? config.http_threads : std::max(1, cores / 2);
   http_options.request_threads = cores;
-  http_options.answer_inline = &Api::AnswersInline;
+  http_options.answer_inline = [&api_ptr](const HttpRequest& r) { return api_ptr->AnswersInline(r); };
   HttpServer server(http_options, [&api_ptr](const HttpRequest& r) { return api_ptr->Handle(r); });
   server.Listen();
 

@@ -443,6 +443,47 @@ TEST_F(ApiTest, ALogIsReadFromAnOffsetAndATasksHistoryListsItsRuns) {
   EXPECT_EQ(Call("GET", "/api/v1/dags/nope/tasks/a/history").status, 404);
 }
 
+TEST_F(ApiTest, OnlyTheUiAndSmallPredictionsOfALoadedModelAreAnsweredOnTheConnectionThread) {
+  auto request = [](std::string method, std::string target, size_t body = 0) {
+    HttpRequest r;
+    r.method = std::move(method);
+    EXPECT_TRUE(ParseTarget(target, &r.path, &r.query));
+    r.body.assign(body, ' ');
+    return r;
+  };
+  const std::string model = (dir_ / "model.json").string();
+  std::ofstream(model) << R"({"coef": [0.5], "intercept": 0.1})";
+  ModelVersionRecord v;
+  v.name = "fraud";
+  v.model_type = "logistic_regression";
+  v.kind = "classification";
+  v.uri = model;
+  v.format = "pipe-linear-v1";
+  v.features_json = R"([{"name": "amount", "type": "float64"}])";
+  v.transforms_json = "[]";
+  v.lineage_json = "{}";
+  const int version = store_->CreateModelVersion(v);
+  ASSERT_TRUE(store_->SetModelAlias("fraud", "production", version, SystemClock::Default()->Now()));
+  // Not loaded yet: its first load reads the store, on a request thread.
+  EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/models/fraud/predict", 900)));
+  ASSERT_EQ(Call("POST", "/api/v1/models/fraud/predict", R"({"rows": [{"amount": 2}]})").status, 200);
+
+  EXPECT_TRUE(api_->AnswersInline(request("GET", "/")));
+  EXPECT_TRUE(api_->AnswersInline(request("HEAD", "/ui/assets/app.js")));
+  EXPECT_TRUE(api_->AnswersInline(request("POST", "/api/v1/models/fraud/predict", 900)));
+  EXPECT_TRUE(api_->AnswersInline(request("POST", "/v2/models/fraud/infer", 16 * 1024)));
+  // Large bodies, aliases or models not loaded, and everything that may wait for the store.
+  EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/models/fraud/predict", 16 * 1024 + 1)));
+  EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/models/fraud/predict?alias=staging", 900)));
+  EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/models/other/predict", 900)));
+  EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/models//predict", 900)));
+  EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/health")));
+  EXPECT_FALSE(api_->AnswersInline(request("GET", "/metrics")));
+  EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/models/fraud")));
+  EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/dags/hello/runs")));
+  EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/models/fraud/predict")));
+}
+
 TEST(ArtifactDocumentTest, AJsonArtifactsContentAndWhatIsNotOne) {
   auto dir = testing_util::FreshTestDir("pipe_doc");
   ArtifactRecord a;
@@ -489,27 +530,6 @@ TEST(AuthTest, TokenFileIsParsedAndChecked) {
   }
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   fs::remove_all(dir);
-}
-
-TEST(AnswersInlineTest, OnlyTheUiAndSmallPredictionsAreAnsweredOnTheConnectionThread) {
-  auto request = [](std::string method, std::string path, size_t body = 0) {
-    HttpRequest r;
-    r.method = std::move(method);
-    r.path = std::move(path);
-    r.body.assign(body, ' ');
-    return r;
-  };
-  EXPECT_TRUE(Api::AnswersInline(request("GET", "/")));
-  EXPECT_TRUE(Api::AnswersInline(request("HEAD", "/ui/assets/app.js")));
-  EXPECT_TRUE(Api::AnswersInline(request("POST", "/api/v1/models/fraud/predict", 900)));
-  EXPECT_TRUE(Api::AnswersInline(request("POST", "/v2/models/fraud/infer", 16 * 1024)));
-  // Large bodies, and everything that may wait for the store.
-  EXPECT_FALSE(Api::AnswersInline(request("POST", "/api/v1/models/fraud/predict", 16 * 1024 + 1)));
-  EXPECT_FALSE(Api::AnswersInline(request("GET", "/api/v1/health")));
-  EXPECT_FALSE(Api::AnswersInline(request("GET", "/metrics")));
-  EXPECT_FALSE(Api::AnswersInline(request("GET", "/api/v1/models/fraud")));
-  EXPECT_FALSE(Api::AnswersInline(request("POST", "/api/v1/dags/hello/runs")));
-  EXPECT_FALSE(Api::AnswersInline(request("GET", "/api/v1/models/fraud/predict")));
 }
 
 TEST(HttpTest, ParseTargetDecodes) {
