@@ -234,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
   static constexpr uint64_t kReadChunk = 64 * 1024;
+  static constexpr std::chrono::seconds kWriteTimeout{60};
 
   static std::string ErrorBody(const std::string& code, const std::string& message) {
     std::string escaped;
@@ -335,15 +336,27 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  // Next() may read the store (the event stream does): on a request thread
+  // when there are some, so that it never holds up the other connections of
+  // this one's thread; the bytes are written on this connection's thread.
   void NextStreamed() {
-    std::optional<std::string> next;
-    try {
-      next = stream_source_->Next();
-    } catch (const std::exception&) {
-      next.reset();
-    }
-    if (!next) return Close();
-    WriteStreamed(std::make_shared<std::string>(std::move(*next)), false);
+    auto next = [self = shared_from_this()] {
+      std::optional<std::string> bytes;
+      try {
+        bytes = self->stream_source_->Next();
+      } catch (const std::exception&) {
+        bytes.reset();
+      }
+      return bytes;
+    };
+    auto write = [self = shared_from_this()](std::optional<std::string> bytes) {
+      if (!bytes) return self->Close();
+      self->WriteStreamed(std::make_shared<std::string>(std::move(*bytes)), false);
+    };
+    if (!request_pool_) return write(next());
+    asio::post(*request_pool_, [self = shared_from_this(), next, write]() mutable {
+      asio::post(self->stream_.get_executor(), [write, bytes = next()]() mutable { write(std::move(bytes)); });
+    });
   }
 
   // An absolute-form target ("http://HOST:PORT/path") naming this server
@@ -393,6 +406,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     if (head_) res->content_length(length);
     auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*res);
+    // The read's deadline may be near after a long keep-alive wait and the
+    // request's own time: the answer gets a deadline of its own.
+    stream_.expires_after(kWriteTimeout);
     auto done = [self = shared_from_this(), res, serializer](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->Close();
       self->Read();
@@ -476,22 +492,22 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         contexts_(MakeContexts(options_.threads)),
-        acceptor_(*contexts_[0]),
-        retry_timer_(*contexts_[0]) {
+        acceptor_(std::in_place, *contexts_[0]),
+        retry_timer_(std::in_place, *contexts_[0]) {
     if (options_.max_connections <= 0) options_.max_connections = DefaultMaxConnections();
   }
 
   void Listen() {
-    if (acceptor_.is_open()) return;
+    if (acceptor_->is_open()) return;
     beast::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
     if (ec) throw Error::InvalidArgument("cannot listen on '" + options_.host + "': not an IP address");
     tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) SetCloseOnExec(acceptor_.native_handle());
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) SetCloseOnExec(acceptor_->native_handle());
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       std::string message = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
                             ec.message();
@@ -500,10 +516,10 @@ class HttpServer::Impl {
         message += holder.empty() ? " (by a process this user cannot see)" : " (held by " + holder + ")";
       }
       beast::error_code ignored;
-      acceptor_.close(ignored);
+      acceptor_->close(ignored);
       throw Error::Unavailable(message);
     }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = acceptor_->local_endpoint().port();
   }
 
   void Start() {
@@ -518,11 +534,6 @@ class HttpServer::Impl {
 
   void Stop() {
     if (threads_.empty()) return;
-    asio::post(*contexts_[0], [this] {
-      beast::error_code ec;
-      acceptor_.close(ec);
-      retry_timer_.cancel();
-    });
     if (request_pool_) {  // a request being answered finishes; the ones waiting are dropped
       request_pool_->stop();
       request_pool_->join();
@@ -531,6 +542,22 @@ class HttpServer::Impl {
     for (auto& ioc : contexts_) ioc->stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
+    // No thread runs the contexts now: new clients are refused from here on.
+    beast::error_code ec;
+    acceptor_->close(ec);
+    retry_timer_->cancel();
+  }
+
+  ~Impl() {
+    Stop();
+    // In this order: the requests the pool dropped hold sessions, whose
+    // sockets need their contexts; the accept that waits on contexts_[0]
+    // holds a socket of another context, so the acceptor's context goes
+    // first, then each context with the connections it still holds.
+    request_pool_.reset();
+    acceptor_.reset();
+    retry_timer_.reset();
+    for (auto& ioc : contexts_) ioc.reset();
   }
 
   int port() const { return port_; }
@@ -547,7 +574,7 @@ class HttpServer::Impl {
   // New connections go to the threads in turn.
   void Accept() {
     asio::io_context& next = *contexts_[next_context_++ % contexts_.size()];
-    acceptor_.async_accept(next.get_executor(), [this](beast::error_code ec, Socket socket) {
+    acceptor_->async_accept(next.get_executor(), [this](beast::error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
           ec == asio::error::no_memory) {
@@ -556,8 +583,8 @@ class HttpServer::Impl {
         connections_.EvictOldestIdle();
         backoff_ = std::min(backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(10) : backoff_ * 2,
                             std::chrono::milliseconds(1000));
-        retry_timer_.expires_after(backoff_);
-        retry_timer_.async_wait([this](beast::error_code wait_ec) {
+        retry_timer_->expires_after(backoff_);
+        retry_timer_->async_wait([this](beast::error_code wait_ec) {
           if (!wait_ec) Accept();
         });
         return;
@@ -584,11 +611,9 @@ class HttpServer::Impl {
   std::vector<std::unique_ptr<asio::io_context>> contexts_;  // one per thread
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   size_t next_context_ = 0;  // used by the accept handler only
-  // After contexts_: the requests it drops at its end hold sessions, whose
-  // sockets belong to those contexts.
-  std::optional<asio::thread_pool> request_pool_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_timer_;
+  std::optional<asio::thread_pool> request_pool_;  // ~Impl ends it before the contexts
+  std::optional<tcp::acceptor> acceptor_;  // on contexts_[0]; ~Impl ends it before its context
+  std::optional<asio::steady_timer> retry_timer_;
   std::chrono::milliseconds backoff_{0};
   std::vector<std::thread> threads_;
   int port_ = 0;

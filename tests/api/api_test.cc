@@ -645,17 +645,30 @@ class HttpServerRequestThreadsTest : public testing::Test {
     options.request_threads = 1;
     options.answer_inline = [](const HttpRequest& r) { return r.path == "/fast"; };
     server_ = std::make_unique<HttpServer>(options, [this](const HttpRequest& r) {
-      if (r.path == "/slow") {
-        std::unique_lock lock(mu_);
-        slow_started_ = true;
-        cv_.notify_all();
-        cv_.wait(lock, [&] { return released_; });
-      }
-      return HttpResponse{200, "text/plain", r.path};
+      if (r.path == "/slow") Hold();
+      HttpResponse response{200, "text/plain", r.path};
+      if (r.path == "/stream") response.stream = std::make_shared<HeldStream>(*this);
+      return response;
     });
     server_->Start();
   }
   void TearDown() override { Release(); }
+  // Blocks until Release(), as a handler or a stream waiting for the store.
+  void Hold() {
+    std::unique_lock lock(mu_);
+    slow_started_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+  // A stream whose first Next() is held, then ends.
+  struct HeldStream : HttpStream {
+    explicit HeldStream(HttpServerRequestThreadsTest& t) : test(t) { interval = std::chrono::milliseconds(1); }
+    std::optional<std::string> Next() override {
+      test.Hold();
+      return std::nullopt;
+    }
+    HttpServerRequestThreadsTest& test;
+  };
   void Release() {
     std::lock_guard lock(mu_);
     released_ = true;
@@ -689,6 +702,22 @@ TEST_F(HttpServerRequestThreadsTest, ASlowRequestDoesNotHoldUpTheOtherConnection
   client.join();
   EXPECT_EQ(slow.rfind("HTTP/1.1 200", 0), 0u) << slow;
   EXPECT_EQ(slow.substr(slow.size() - 5), "/slow") << slow;
+}
+
+TEST_F(HttpServerRequestThreadsTest, AStreamWaitingForItsNextBytesDoesNotHoldUpTheOtherConnections) {
+  // Given a streamed answer whose Next() is held (an event stream waiting for
+  // the store), then "/fast" on another connection is answered meanwhile.
+  std::string streamed;
+  std::thread client([&] {
+    streamed = Raw(server_->port(), "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+  });
+  ASSERT_TRUE(WaitSlowStarted());
+  std::string fast = Raw(server_->port(), "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(fast.rfind("HTTP/1.1 200", 0), 0u) << fast;
+  Release();
+  client.join();  // the stream ended: the server closed the connection
+  EXPECT_EQ(streamed.rfind("HTTP/1.1 200", 0), 0u) << streamed;
+  EXPECT_NE(streamed.find("\r\n\r\n/stream"), std::string::npos) << streamed;
 }
 
 TEST_F(HttpServerRequestThreadsTest, AKeepAliveConnectionGetsItsAnswersInOrderFromBothKinds) {
