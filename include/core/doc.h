@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/diagnostic.h"
@@ -21,7 +22,10 @@ class DocNode {
   using Entry = std::pair<Ptr, Ptr>;  // key, value
 
   DocNode() = default;
-  DocNode(Kind kind, Mark mark) : kind_(kind), mark_(mark) {}
+  DocNode(Kind kind, Mark mark) : kind_(kind), mark_(mark) {
+    if (kind == Kind::kSequence) value_.emplace<std::vector<Ptr>>();
+    if (kind == Kind::kMap) value_.emplace<std::vector<Entry>>();
+  }
 
   static Ptr Scalar(std::string text, bool quoted, Mark mark = {});
   static Ptr Null(Mark mark = {});
@@ -33,18 +37,27 @@ class DocNode {
   bool is_sequence() const { return kind_ == Kind::kSequence; }
   bool is_map() const { return kind_ == Kind::kMap; }
 
-  // Scalars.
-  const std::string& text() const { return text_; }
+  // Scalars ("" for the other kinds).
+  const std::string& text() const {
+    auto* text = std::get_if<std::string>(&value_);
+    return text ? *text : kNoText;
+  }
   bool quoted() const { return quoted_; }
   // Plain scalars only (a quoted "1" is a string): YAML 1.2 core schema forms.
   std::optional<int64_t> AsInt() const;
   std::optional<double> AsDouble() const;  // ints too
   std::optional<bool> AsBool() const;
 
-  // Sequences.
-  const std::vector<Ptr>& items() const { return items_; }
+  // Sequences (none for the other kinds).
+  const std::vector<Ptr>& items() const {
+    auto* items = std::get_if<std::vector<Ptr>>(&value_);
+    return items ? *items : kNoItems;
+  }
   // Maps, in file order; keys may repeat (the loader reports that).
-  const std::vector<Entry>& entries() const { return entries_; }
+  const std::vector<Entry>& entries() const {
+    auto* entries = std::get_if<std::vector<Entry>>(&value_);
+    return entries ? *entries : kNoEntries;
+  }
   // The first value under a scalar key, or nullptr.
   const DocNode* Find(std::string_view key) const;
 
@@ -52,19 +65,32 @@ class DocNode {
   std::string TypeName() const;
 
   // Builders, used by the reader.
-  void set_scalar(std::string text, bool quoted) { text_ = std::move(text); quoted_ = quoted; }
-  void add_item(Ptr item) { items_.push_back(std::move(item)); }
-  void add_entry(Ptr key, Ptr value) { entries_.emplace_back(std::move(key), std::move(value)); }
-  void set_items(std::vector<Ptr> items) { items_ = std::move(items); }
-  void set_entries(std::vector<Entry> entries) { entries_ = std::move(entries); }
+  void set_scalar(std::string text, bool quoted) {
+    value_ = std::move(text);
+    quoted_ = quoted;
+  }
+  void add_item(Ptr item) { Holding<std::vector<Ptr>>().push_back(std::move(item)); }
+  void add_entry(Ptr key, Ptr value) { Holding<std::vector<Entry>>().emplace_back(std::move(key), std::move(value)); }
+  void set_items(std::vector<Ptr> items) { value_ = std::move(items); }
+  void set_entries(std::vector<Entry> entries) { value_ = std::move(entries); }
 
  private:
+  template <class T>
+  T& Holding() {
+    if (!std::holds_alternative<T>(value_)) value_.emplace<T>();
+    return std::get<T>(value_);
+  }
+
+  static const std::string kNoText;
+  static const std::vector<Ptr> kNoItems;
+  static const std::vector<Entry> kNoEntries;
+
+  // A document has a node per scalar: the text, the items or the entries,
+  // one at a time, keep a node at 56 bytes (104 with all three).
   Kind kind_ = Kind::kNull;
   Mark mark_;
-  std::string text_;
   bool quoted_ = false;
-  std::vector<Ptr> items_;
-  std::vector<Entry> entries_;
+  std::variant<std::string, std::vector<Ptr>, std::vector<Entry>> value_;
 };
 
 }  // namespace pipeline

@@ -6,6 +6,10 @@
 
 namespace pipeline {
 
+constinit const std::string DocNode::kNoText;  // constinit: usable from any static initializer
+constinit const std::vector<DocNode::Ptr> DocNode::kNoItems;
+constinit const std::vector<DocNode::Entry> DocNode::kNoEntries;
+
 DocNode::Ptr DocNode::Scalar(std::string text, bool quoted, Mark mark) {
   auto node = std::make_shared<DocNode>(Kind::kScalar, mark);
   node->set_scalar(std::move(text), quoted);
@@ -15,8 +19,8 @@ DocNode::Ptr DocNode::Scalar(std::string text, bool quoted, Mark mark) {
 DocNode::Ptr DocNode::Null(Mark mark) { return std::make_shared<DocNode>(Kind::kNull, mark); }
 
 std::optional<int64_t> DocNode::AsInt() const {
-  if (kind_ != Kind::kScalar || quoted_ || text_.empty()) return std::nullopt;
-  std::string_view s = text_;
+  if (kind_ != Kind::kScalar || quoted_ || text().empty()) return std::nullopt;
+  std::string_view s = text();
   if (s.front() == '+') s.remove_prefix(1);
   int64_t value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -25,8 +29,8 @@ std::optional<int64_t> DocNode::AsInt() const {
 }
 
 std::optional<double> DocNode::AsDouble() const {
-  if (kind_ != Kind::kScalar || quoted_ || text_.empty()) return std::nullopt;
-  std::string_view s = text_;
+  if (kind_ != Kind::kScalar || quoted_ || text().empty()) return std::nullopt;
+  std::string_view s = text();
   if (s.front() == '+') s.remove_prefix(1);
   double value = 0;
   auto [end, ec] = fast_float::from_chars(s.data(), s.data() + s.size(), value);
@@ -36,13 +40,13 @@ std::optional<double> DocNode::AsDouble() const {
 
 std::optional<bool> DocNode::AsBool() const {
   if (kind_ != Kind::kScalar || quoted_) return std::nullopt;
-  if (text_ == "true" || text_ == "True" || text_ == "TRUE") return true;
-  if (text_ == "false" || text_ == "False" || text_ == "FALSE") return false;
+  if (text() == "true" || text() == "True" || text() == "TRUE") return true;
+  if (text() == "false" || text() == "False" || text() == "FALSE") return false;
   return std::nullopt;
 }
 
 const DocNode* DocNode::Find(std::string_view key) const {
-  for (const auto& [k, v] : entries_) {
+  for (const auto& [k, v] : entries()) {
     if (k->is_scalar() && k->text() == key) return v.get();
   }
   return nullptr;
