@@ -40,7 +40,7 @@ class DocNode {
   // Scalars ("" for the other kinds).
   const std::string& text() const {
     auto* text = std::get_if<std::string>(&value_);
-    return text ? *text : kNoText;
+    return text ? *text : NoText();
   }
   bool quoted() const { return quoted_; }
   // Plain scalars only (a quoted "1" is a string): YAML 1.2 core schema forms.
@@ -51,12 +51,12 @@ class DocNode {
   // Sequences (none for the other kinds).
   const std::vector<Ptr>& items() const {
     auto* items = std::get_if<std::vector<Ptr>>(&value_);
-    return items ? *items : kNoItems;
+    return items ? *items : NoItems();
   }
   // Maps, in file order; keys may repeat (the loader reports that).
   const std::vector<Entry>& entries() const {
     auto* entries = std::get_if<std::vector<Entry>>(&value_);
-    return entries ? *entries : kNoEntries;
+    return entries ? *entries : NoEntries();
   }
   // The first value under a scalar key, or nullptr.
   const DocNode* Find(std::string_view key) const;
@@ -81,9 +81,11 @@ class DocNode {
     return std::get<T>(value_);
   }
 
-  static const std::string kNoText;
-  static const std::vector<Ptr> kNoItems;
-  static const std::vector<Entry> kNoEntries;
+  // What a node of another kind answers (function statics: safe from any
+  // static initializer).
+  static const std::string& NoText();
+  static const std::vector<Ptr>& NoItems();
+  static const std::vector<Entry>& NoEntries();
 
   // A document has a node per scalar: the text, the items or the entries,
   // one at a time, keep a node at 56 bytes (104 with all three).

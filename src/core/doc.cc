@@ -6,9 +6,20 @@
 
 namespace pipeline {
 
-constinit const std::string DocNode::kNoText;  // constinit: usable from any static initializer
-constinit const std::vector<DocNode::Ptr> DocNode::kNoItems;
-constinit const std::vector<DocNode::Entry> DocNode::kNoEntries;
+const std::string& DocNode::NoText() {
+  static const std::string none;
+  return none;
+}
+
+const std::vector<DocNode::Ptr>& DocNode::NoItems() {
+  static const std::vector<Ptr> none;
+  return none;
+}
+
+const std::vector<DocNode::Entry>& DocNode::NoEntries() {
+  static const std::vector<Entry> none;
+  return none;
+}
 
 DocNode::Ptr DocNode::Scalar(std::string text, bool quoted, Mark mark) {
   auto node = std::make_shared<DocNode>(Kind::kScalar, mark);
