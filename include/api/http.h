@@ -24,9 +24,10 @@ struct HttpRequest {
 };
 
 // A response that goes on after its headers (Server-Sent Events): the
-// server calls Next() every `interval` on one of its threads and writes what
-// it returns, until it returns nullopt or the client goes away. Next() must
-// not block (it holds a server thread).
+// server calls Next() every `interval` on one of its request threads (the
+// connection's thread when it has none) and writes what it returns, until it
+// returns nullopt or the client goes away. Next() must not wait long (it
+// holds a server thread).
 class HttpStream {
  public:
   virtual ~HttpStream() = default;
