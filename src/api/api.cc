@@ -553,10 +553,9 @@ bool Api::AnswersInline(const HttpRequest& req) const {
   const std::string_view path = req.path;
   if (req.method == "GET" || req.method == "HEAD") return path == "/" || path == "/ui" || path.starts_with("/ui/");
   if (req.method != "POST" || req.body.size() > kInlineBody || !models_) return false;
-  // /api/v1/models/{name}/predict and /v2/models/{name}/infer
+  using namespace std::string_view_literals;
   std::string_view name;
-  for (std::string_view prefix : {"/api/v1/models/", "/v2/models/"}) {
-    const std::string_view suffix = prefix[1] == 'a' ? "/predict" : "/infer";
+  for (auto [prefix, suffix] : {std::pair{"/api/v1/models/"sv, "/predict"sv}, std::pair{"/v2/models/"sv, "/infer"sv}}) {
     if (path.starts_with(prefix) && path.ends_with(suffix) && path.size() > prefix.size() + suffix.size()) {
       name = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
     }

@@ -283,15 +283,21 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ParseTarget(request.target, &request.path, &request.query)) {
       return Answer({400, "application/json", ErrorBody("bad_request", "malformed URL encoding")}, keep_alive);
     }
-    if (!request_pool_ || !options_.answer_inline || options_.answer_inline(request)) {
-      return Answer(Handle(request), keep_alive);
-    }
-    // On a request thread; the answer is written on this connection's thread.
-    asio::post(*request_pool_, [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
-      HttpResponse response = self->Handle(request);
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive]() mutable {
-        self->Answer(std::move(response), keep_alive);
-      });
+    if (!options_.answer_inline || options_.answer_inline(request)) return Answer(Handle(request), keep_alive);
+    OnRequestThread([self = shared_from_this(), request = std::move(request)] { return self->Handle(request); },
+                    [self = shared_from_this(), keep_alive](HttpResponse response) {
+                      self->Answer(std::move(response), keep_alive);
+                    });
+  }
+
+  // Runs `work` on a request thread (right here when there are none), then
+  // `then` with its result on this connection's thread.
+  template <class Work, class Then>
+  void OnRequestThread(Work work, Then then) {
+    if (!request_pool_) return then(work());
+    asio::post(*request_pool_, [self = shared_from_this(), work = std::move(work), then = std::move(then)]() mutable {
+      asio::post(self->stream_.get_executor(),
+                 [then = std::move(then), result = work()]() mutable { then(std::move(result)); });
     });
   }
 
@@ -336,27 +342,23 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // Next() may read the store (the event stream does): on a request thread
-  // when there are some, so that it never holds up the other connections of
-  // this one's thread; the bytes are written on this connection's thread.
+  // Next() may read the store (the event stream does): on a request thread,
+  // so that it never holds up the other connections of this one's thread.
   void NextStreamed() {
-    auto next = [self = shared_from_this()] {
-      std::optional<std::string> bytes;
-      try {
-        bytes = self->stream_source_->Next();
-      } catch (const std::exception&) {
-        bytes.reset();
-      }
-      return bytes;
-    };
-    auto write = [self = shared_from_this()](std::optional<std::string> bytes) {
-      if (!bytes) return self->Close();
-      self->WriteStreamed(std::make_shared<std::string>(std::move(*bytes)), false);
-    };
-    if (!request_pool_) return write(next());
-    asio::post(*request_pool_, [self = shared_from_this(), next, write]() mutable {
-      asio::post(self->stream_.get_executor(), [write, bytes = next()]() mutable { write(std::move(bytes)); });
-    });
+    OnRequestThread(
+        [self = shared_from_this()] {
+          std::optional<std::string> bytes;
+          try {
+            bytes = self->stream_source_->Next();
+          } catch (const std::exception&) {
+            bytes.reset();
+          }
+          return bytes;
+        },
+        [self = shared_from_this()](std::optional<std::string> bytes) {
+          if (!bytes) return self->Close();
+          self->WriteStreamed(std::make_shared<std::string>(std::move(*bytes)), false);
+        });
   }
 
   // An absolute-form target ("http://HOST:PORT/path") naming this server
@@ -621,7 +623,7 @@ class HttpServer::Impl {
 
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
-HttpServer::~HttpServer() { impl_->Stop(); }
+HttpServer::~HttpServer() = default;  // ~Impl stops it
 void HttpServer::Listen() { impl_->Listen(); }
 void HttpServer::Start() { impl_->Start(); }
 void HttpServer::Stop() { impl_->Stop(); }

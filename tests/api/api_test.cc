@@ -678,6 +678,23 @@ class HttpServerRequestThreadsTest : public testing::Test {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return slow_started_; });
   }
+  // Sends `held` on one connection and, while the server holds it, "/fast"
+  // on another, which must be answered meanwhile; then releases the first
+  // and returns what it got.
+  std::string FastWhileHeld(const std::string& held) {
+    std::string out;
+    std::thread client([&] { out = Raw(server_->port(), held); });
+    if (WaitSlowStarted()) {
+      std::string fast = Raw(server_->port(), "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+      EXPECT_EQ(fast.rfind("HTTP/1.1 200", 0), 0u) << fast;
+      EXPECT_EQ(fast.substr(fast.size() - 5), "/fast") << fast;
+    } else {
+      ADD_FAILURE() << "the server never held " << held;
+    }
+    Release();
+    client.join();
+    return out;
+  }
 
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
@@ -690,16 +707,7 @@ TEST_F(HttpServerRequestThreadsTest, ASlowRequestDoesNotHoldUpTheOtherConnection
   // Given "/slow" held on the request thread, then "/fast" on another
   // connection (the same, only connection thread) is answered meanwhile, and
   // "/slow" is answered once released.
-  std::string slow;
-  std::thread client([&] {
-    slow = Raw(server_->port(), "GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-  });
-  ASSERT_TRUE(WaitSlowStarted());
-  std::string fast = Raw(server_->port(), "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(fast.rfind("HTTP/1.1 200", 0), 0u) << fast;
-  EXPECT_EQ(fast.substr(fast.size() - 5), "/fast") << fast;
-  Release();
-  client.join();
+  std::string slow = FastWhileHeld("GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(slow.rfind("HTTP/1.1 200", 0), 0u) << slow;
   EXPECT_EQ(slow.substr(slow.size() - 5), "/slow") << slow;
 }
@@ -707,15 +715,8 @@ TEST_F(HttpServerRequestThreadsTest, ASlowRequestDoesNotHoldUpTheOtherConnection
 TEST_F(HttpServerRequestThreadsTest, AStreamWaitingForItsNextBytesDoesNotHoldUpTheOtherConnections) {
   // Given a streamed answer whose Next() is held (an event stream waiting for
   // the store), then "/fast" on another connection is answered meanwhile.
-  std::string streamed;
-  std::thread client([&] {
-    streamed = Raw(server_->port(), "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
-  });
-  ASSERT_TRUE(WaitSlowStarted());
-  std::string fast = Raw(server_->port(), "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(fast.rfind("HTTP/1.1 200", 0), 0u) << fast;
-  Release();
-  client.join();  // the stream ended: the server closed the connection
+  // The stream ends after its held Next(): the server closes the connection.
+  std::string streamed = FastWhileHeld("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(streamed.rfind("HTTP/1.1 200", 0), 0u) << streamed;
   EXPECT_NE(streamed.find("\r\n\r\n/stream"), std::string::npos) << streamed;
 }
