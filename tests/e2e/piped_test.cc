@@ -920,9 +920,11 @@ TEST_F(PipedTest, KillNineThenRestartFinishesEveryTaskOnce) {
 tasks:
   long:
     op: shell
-    run: 'echo "start $PIPE_TRY_NUMBER" >> marks; sleep 2; echo "end $PIPE_TRY_NUMBER" >> marks'
+    run: 'echo "start $PIPE_TRY_NUMBER" >> marks; sleep $((PIPE_TRY_NUMBER == 1 ? 60 : 1)); echo "end $PIPE_TRY_NUMBER" >> marks'
   after: {op: shell, depends_on: [long], run: 'echo after >> marks'}
 )yaml");
+  // Try 1 sleeps for a minute, far longer than the test waits before the kill
+  // even on a loaded machine: the orphan is still running when piped restarts.
   StartDaemon();
   std::string run_id = Pipectl({"trigger", "crash"}).out;
   run_id.pop_back();
@@ -952,7 +954,9 @@ tasks:
   ASSERT_TRUE(Eventually([&] { return RunEnded(run_id); }, 30));
   json run = Run(run_id);
   EXPECT_EQ(run["state"], "success");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // an orphan would have written "end 1"
+  // The orphan was stopped, not left to finish: no process of the task is
+  // left, and none wrote "end 1".
+  EXPECT_TRUE(Eventually([&] { return testing_util::ProcessesMentioning("echo \"end $PIPE_TRY_NUMBER\"").empty(); }));
   EXPECT_EQ(ReadFile(marks), "start 1\nstart 2\nend 2\nafter\n");
   json tries = run["tasks"][0]["tries"];
   ASSERT_EQ(tries.size(), 2u);
