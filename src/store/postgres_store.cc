@@ -1856,3 +1856,12 @@ unsigned PostgresStore::WaitForNotice(unsigned channels, Duration timeout) {
 std::vector<WorkKey> PostgresStore::TakeEndedNotices(bool* complete) { return impl_->TakeEndedNotices(complete); }
 
 }  // namespace pipeline
+
+// libpq brings in GnuTLS (through OpenLDAP, for its LDAP service lookup),
+// and GnuTLS initialises itself in a library constructor unless the program
+// defines this function: GnuTLS's documented GNUTLS_SKIP_GLOBAL_INIT. That
+// constructor cost every pipectl command ~10 ms of CPU at start. Nothing of
+// ours uses GnuTLS (libpq speaks TLS through OpenSSL), and OpenLDAP calls
+// gnutls_global_init itself before its first TLS connection. The executable
+// exports the symbol (src/store/CMakeLists.txt) so that GnuTLS binds to it.
+extern "C" int _gnutls_global_init_skip(void) { return 1; }
