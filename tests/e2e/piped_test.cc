@@ -484,10 +484,14 @@ TEST_F(PipedTest, AFileSensorWaitsForTheFileToLandAndSettleAndTimesOutOtherwise)
   EXPECT_EQ(waiting["metrics"]["summary"], "waiting: no file matches in/data.csv");
   EXPECT_TRUE(waiting["next_try_at"].is_string());
   EXPECT_EQ(waiting["try"], 1);
-  Result show = Pipectl({"runs", "show", run_id});
-  EXPECT_TRUE(std::regex_search(show.out, std::regex("landed +waiting +1/1 .*waiting: no file matches in/data\\.csv; "
-                                                     "next check 20")))
-      << show.out;
+  // (a check every 100 ms shows the try `running` while it looks: `runs
+  // show` is asked again until it lands between two checks)
+  Result show;
+  EXPECT_TRUE(Eventually([&] {
+    show = Pipectl({"runs", "show", run_id});
+    return std::regex_search(show.out, std::regex("landed +waiting +1/1 .*waiting: no file matches in/data\\.csv; "
+                                                  "next check 20"));
+  })) << show.out;
   // when the file lands, the sensor waits for it to settle, then succeeds and load reads it;
   fs::create_directories(dir_ / "dags" / "in");
   std::ofstream(dir_ / "dags" / "in" / "data.csv") << "a,b\n1,2\n";
