@@ -14,10 +14,13 @@ namespace pipeline {
 // tunable, which can only be set from the environment before the program
 // starts. Also raises malloc's mmap threshold to 8 MiB (what glibc's own
 // dynamic threshold reaches after the first freed block of that size), so
-// that blocks below it come from that heap too. For a command, not for a
-// daemon: the heap's resident size grows in 2 MiB steps. Returns whether
-// the advice was taken (not under a sanitizer's allocator, nor where the
-// kernel has no transparent huge pages).
+// that blocks below it come from that heap too, and its trim threshold
+// above the reserve, so that a free does not give the reserve back. Under a
+// limit on the address space that refuses the reserve, nothing changes but
+// those two thresholds. For a command, not for a daemon: the heap's
+// resident size grows in 2 MiB steps. Returns whether the advice was taken
+// (not under a sanitizer's allocator, nor where the kernel has no
+// transparent huge pages).
 bool HeapOnHugePages(std::size_t reserve);
 
 }  // namespace pipeline
