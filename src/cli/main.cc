@@ -28,7 +28,7 @@ int ExitCodeFor(pipeline::ErrorCode code) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A command's heap on huge pages: a third less time for validating a big
+  // A command's heap on huge pages: half the time for validating a big
   // DAG file (its document tree is many small objects). The daemon keeps
   // glibc's defaults.
   pipeline::HeapOnHugePages(std::size_t(128) << 20);

@@ -30,8 +30,8 @@ DocNode::Ptr DocNode::Scalar(std::string text, bool quoted, Mark mark) {
 DocNode::Ptr DocNode::Null(Mark mark) { return std::make_shared<DocNode>(Kind::kNull, mark); }
 
 std::optional<int64_t> DocNode::AsInt() const {
-  if (kind_ != Kind::kScalar || quoted_ || text().empty()) return std::nullopt;
   std::string_view s = text();
+  if (kind_ != Kind::kScalar || quoted_ || s.empty()) return std::nullopt;
   if (s.front() == '+') s.remove_prefix(1);
   int64_t value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -40,8 +40,8 @@ std::optional<int64_t> DocNode::AsInt() const {
 }
 
 std::optional<double> DocNode::AsDouble() const {
-  if (kind_ != Kind::kScalar || quoted_ || text().empty()) return std::nullopt;
   std::string_view s = text();
+  if (kind_ != Kind::kScalar || quoted_ || s.empty()) return std::nullopt;
   if (s.front() == '+') s.remove_prefix(1);
   double value = 0;
   auto [end, ec] = fast_float::from_chars(s.data(), s.data() + s.size(), value);
@@ -51,8 +51,9 @@ std::optional<double> DocNode::AsDouble() const {
 
 std::optional<bool> DocNode::AsBool() const {
   if (kind_ != Kind::kScalar || quoted_) return std::nullopt;
-  if (text() == "true" || text() == "True" || text() == "TRUE") return true;
-  if (text() == "false" || text() == "False" || text() == "FALSE") return false;
+  const std::string& s = text();
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
   return std::nullopt;
 }
 
