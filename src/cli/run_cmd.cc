@@ -16,6 +16,7 @@
 #include "dag/loader.h"
 #include "dag/params.h"
 #include "exec/executor.h"
+#include "exec/run_lease.h"
 #include "notify/notifier.h"
 #include "openlineage/emitter.h"
 #include "sources/database.h"
@@ -253,6 +254,13 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   run.logical_date = run.data_interval_start = run.data_interval_end = now;
   run.params_json = ParamsToJson(params);
   run.created_at = now;
+  // Coordinated by this process under a lease it renews (RunLeaseKeeper):
+  // a piped on the same store leaves the run alone while this process
+  // lives, and takes it over only once the lease has run out. Every task
+  // write is fenced on the name.
+  const Duration lease = std::chrono::seconds(30);  // piped's default --run-lease
+  request.coordinator = run.coordinator = LocalCoordinatorName("pipectl");
+  run.coordinator_until = now + lease;
 
   ExecutorOptions exec_options;
   exec_options.workers = settings.workers;
@@ -290,7 +298,14 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
         [](const std::string& line) { std::cerr << line << "\n"; });
   }
   FanoutObserver observer({g.json ? nullptr : &view, lineage_events.get(), notifier.get()});
-  RunState final_state = executor.Execute(request, &observer);
+  RunState final_state;
+  {
+    // Renewed every 2 s, so that a cancel asked through the store (pipectl
+    // runs cancel, the REST API) reaches this run as soon as on piped.
+    RunLeaseKeeper lease_keeper(*store, run.run_id, run.coordinator, lease, std::chrono::seconds(2),
+                                [&executor, id = run.run_id] { executor.CancelRun(id, /*before_start=*/true); });
+    final_state = executor.Execute(request, &observer);
+  }
   view.Stop();
   lineage_events.reset();
   notifier.reset();

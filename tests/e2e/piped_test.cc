@@ -339,6 +339,49 @@ TEST_F(PipedTest, TriggerAndWait) {
   EXPECT_EQ(failing.err, "pipectl: unknown parameter 'nope' for DAG 'hello' (known: who)\n");
 }
 
+TEST_F(PipedTest, APipectlRunOnTheDaemonsStoreIsLeftToPipectlAndCancelsThroughTheDaemon) {
+  // Given a running piped and, on its database, `pipectl run` of a DAG the
+  // daemon does not know, whose task marks its start and end around a 3 s
+  // sleep (longer than piped's 1 s lease here, so only renewals keep it),
+  const fs::path marks = dir_ / "marks";
+  std::ofstream(dir_ / "solo.yaml") << "dag: solo\ntasks:\n  slow: {op: shell, run: 'echo start >> " << marks.string()
+                                    << "; sleep 3; echo end >> " << marks.string() << "'}\n";
+  StartDaemon({"--run-lease", "1s"});
+  std::vector<std::string> env = {"PIPE_HOME=" + (dir_ / "home").string()};
+  pid_t run = Spawn({PIPECTL_PATH, "run", (dir_ / "solo.yaml").string(), "--db", db_}, env, dir_ / "run.out",
+                    dir_ / "run.out", dir_);
+  int status = 0;
+  waitpid(run, &status, 0);
+  // then the daemon leaves the run to pipectl: one try, run once, success.
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "run.out");
+  EXPECT_EQ(ReadFile(marks), "start\nend\n");
+  std::smatch m;
+  std::string out = ReadFile(dir_ / "run.out");
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("run (\\S+) of dag 'solo'"))) << out;
+  json shown = Run(m[1].str());
+  EXPECT_EQ(shown["state"], "success");
+  EXPECT_EQ(shown["tasks"][0]["try"], 1) << shown.dump();
+  EXPECT_EQ(ReadFile(dir_ / "piped.log").find("taken over"), std::string::npos) << ReadFile(dir_ / "piped.log");
+
+  // Given another such run that would sleep a minute, when it is cancelled
+  // through the daemon, then pipectl stops it within seconds: cancelled.
+  std::ofstream(dir_ / "long.yaml") << "dag: long\ntasks:\n  nap: {op: shell, run: 'sleep 60'}\n";
+  run = Spawn({PIPECTL_PATH, "run", (dir_ / "long.yaml").string(), "--db", db_}, env, dir_ / "long.out",
+              dir_ / "long.out", dir_);
+  ASSERT_TRUE(Eventually([&] {
+    out = ReadFile(dir_ / "long.out");
+    return std::regex_search(out, m, std::regex("run (\\S+) of dag 'long'")) && Run(m[1].str())["state"] == "running";
+  }));
+  const auto asked = std::chrono::steady_clock::now();
+  Result cancel = Pipectl({"runs", "cancel", m[1].str()});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err << cancel.out;
+  waitpid(run, &status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(30));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << ReadFile(dir_ / "long.out");
+  EXPECT_EQ(Run(m[1].str())["state"], "cancelled") << ReadFile(dir_ / "long.out");
+  EXPECT_EQ(ReadFile(dir_ / "piped.log").find("taken over"), std::string::npos) << ReadFile(dir_ / "piped.log");
+}
+
 TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed) {
   // Given a webhook receiver and a DAG that notifies it of failures and runs
   // a command on each retry, then a failing run sends exactly one failure
