@@ -231,6 +231,12 @@ RowError NullForLinear(int64_t r, const std::string& feature) {
                                   "' is null, and a linear model cannot score a missing value");
 }
 
+RowError NotFiniteForLinear(int64_t r, const std::string& feature, double value) {
+  return RowError(r, feature, "row " + std::to_string(r) + ": feature '" + feature + "' is " +
+                                  (std::isnan(value) ? "NaN" : value > 0 ? "infinity" : "-infinity") +
+                                  ", and a linear model can only score finite numbers");
+}
+
 }  // namespace
 
 Predictor::~Predictor() = default;
@@ -340,10 +346,25 @@ std::vector<double> Predictor::Score(const std::vector<const double*>& columns, 
     } else {
       booster_->Predict(columns, n, out.data());
     }
-  } else if (classifier_) {
-    PredictLogistic(linear_, columns, n, out.data());
   } else {
-    PredictLinear(linear_, columns, n, out.data());
+    // What scikit-learn refuses too ("Input X contains NaN/infinity"): a
+    // linear model has no meaning for them, and would answer NaN silently.
+    for (size_t j = 0; j < columns.size(); ++j) {
+      for (int64_t r = 0; r < n; ++r) {
+        if (!std::isfinite(columns[j][r])) throw NotFiniteForLinear(r, features_[j].name, columns[j][r]);
+      }
+    }
+    if (classifier_) {
+      PredictLogistic(linear_, columns, n, out.data());
+    } else {
+      PredictLinear(linear_, columns, n, out.data());
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      if (!std::isfinite(out[size_t(r)])) {
+        throw RowError(r, "", "row " + std::to_string(r) +
+                                  ": the prediction is not a finite number (the feature values overflow the model)");
+      }
+    }
   }
   return out;
 }

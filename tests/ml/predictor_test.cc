@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <random>
 
@@ -157,6 +158,46 @@ TEST_F(PredictRowsTest, ErrorsAreTheTablePathsToo) {
     EXPECT_EQ(e.column(), "x2");
     EXPECT_STREQ(e.what(), "row 1: feature 'x2' is null, and a linear model cannot score a missing value");
   }
+}
+
+TEST_F(PredictRowsTest, ALinearModelScoresFiniteNumbersOnly) {
+  // A value that is NaN or infinite (a table can hold them; JSON cannot) is
+  // an error naming the row and the feature, for both linear models, as in
+  // scikit-learn; XGBoost takes NaN as missing and infinity as a value.
+  auto regression =
+      Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "regression", kFeatures, "[]"}, 1);
+  auto table_with = [](double x10_of_row_1) {
+    columnar::ColumnBuilder x2(columnar::DataType::kFloat64), x10(columnar::DataType::kFloat64),
+        flag(columnar::DataType::kBool), n(columnar::DataType::kInt64);
+    for (int r = 0; r < 3; ++r) {
+      x2.AppendDouble(0.5);
+      x10.AppendDouble(r == 1 ? x10_of_row_1 : 1.0);
+      flag.AppendBool(true);
+      n.AppendInt(r);
+    }
+    auto t = std::make_shared<columnar::Table>(columnar::Schema(
+        {{"flag", columnar::DataType::kBool}, {"n", columnar::DataType::kInt64}, {"x10", columnar::DataType::kFloat64},
+         {"x2", columnar::DataType::kFloat64}}));
+    t->AddBatch({3, {flag.Finish(), n.Finish(), x10.Finish(), x2.Finish()}});
+    return t;
+  };
+  const std::pair<double, const char*> cases[] = {{std::nan(""), "NaN"},
+                                                   {std::numeric_limits<double>::infinity(), "infinity"},
+                                                   {-std::numeric_limits<double>::infinity(), "-infinity"}};
+  for (const auto& [value, name] : cases) {
+    for (const Predictor* p : {linear_.get(), regression.get()}) {
+      EXPECT_EQ(Outcome([&] { return p->Predict(*table_with(value)); }),
+                std::string("1/x10: row 1: feature 'x10' is ") + name + ", and a linear model can only score finite numbers");
+    }
+    EXPECT_EQ(Outcome([&] { return xgb_->Predict(*table_with(value)); }).rfind("scores ", 0), 0u) << name;
+  }
+  // A prediction that overflows: by both paths, the same error.
+  const std::string huge = R"([{"x2": 0, "x10": 0, "flag": true, "n": 0}, {"x2": 1.7e308, "x10": -1.7e308, "flag": true, "n": 0}])";
+  ExpectSame(*regression, huge);
+  EXPECT_EQ(Outcome([&] { return regression->PredictRows(huge); }),
+            "1/: row 1: the prediction is not a finite number (the feature values overflow the model)");
+  // The logistic model's probability stays finite (0 or 1) there.
+  EXPECT_EQ(Outcome([&] { return linear_->PredictRows(huge); }).rfind("scores ", 0), 0u);
 }
 
 TEST_F(PredictRowsTest, ExtraValuesFillWhatARowLacks) {
