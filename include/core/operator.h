@@ -281,6 +281,20 @@ class Operator {
   virtual bool consumes_table() const { return false; }
   // Checks the task's operator-specific keys at load time; reports into `diags`.
   virtual void CheckArgs(const TaskSpec& task, Diagnostics& diags) const = 0;
+  // A task of the same DAG that this one reads by id in an argument, besides
+  // `input` (a monitor's reference, the train task a predict names). The
+  // loader checks that it is upstream of this task and of the right kind.
+  struct TaskReference {
+    std::string key;   // the argument, for messages
+    std::string task;  // the id as written
+    Mark mark;
+    // What else the text may name when no task has that id (a registered
+    // model); empty: it must be a task.
+    std::string_view otherwise;
+    // The operator the task must run; empty: any whose output is a table.
+    std::string_view op;
+  };
+  virtual std::vector<TaskReference> TaskReferences(const TaskSpec& /*task*/) const { return {}; }
   // At load time, after CheckArgs passed: checks the columns the task names
   // against what is known of its input table (`input`, nullptr when nothing
   // is) and returns what is known of its output table.

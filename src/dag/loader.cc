@@ -124,6 +124,7 @@ class Validator {
     // Template and argument checks do not need a sound graph: report them too.
     if (CheckGraph(dag)) {
       ResolveInputs(dag);
+      CheckTaskReferences(dag);
       for (TaskSpec& task : dag.tasks) {
         const TaskSpec* source = task.input ? Task(dag, *task.input) : nullptr;
         task.map_by_item = task.map_over && source && source->map_over == task.map_over;
@@ -923,6 +924,37 @@ class Validator {
         diags_.Add(task.mark, "task " + Quote(task.id) + " needs with.input: " +
                                   (producers.empty() ? std::string("no upstream task produces a table")
                                                      : "several upstream tasks produce tables"));
+      }
+    }
+  }
+
+  // Tasks named in other arguments than `input` (Operator::TaskReferences):
+  // each must be upstream and of the kind the argument asks for.
+  void CheckTaskReferences(const DagSpec& dag) {
+    for (const TaskSpec& task : dag.tasks) {
+      const Operator* op = ops_.Find(task.op);
+      if (!op) continue;
+      for (const Operator::TaskReference& ref : op->TaskReferences(task)) {
+        const std::string what = "task " + Quote(task.id) + ": " + ref.key + " " + Quote(ref.task);
+        const TaskSpec* source = Task(dag, ref.task);
+        if (!source) {
+          if (ref.otherwise.empty()) {
+            diags_.Add(ref.mark, "task " + Quote(task.id) + ": " + ref.key + " names unknown task " + Quote(ref.task) +
+                                     DidYouMean(ref.task, TaskIds(dag)));
+          }
+          continue;
+        }
+        if (source == &task) {
+          diags_.Add(ref.mark, what + " is this task itself");
+        } else if (!IsUpstream(dag, ref.task, task)) {
+          diags_.Add(ref.mark, what + " is a task of this DAG that is not upstream of it (add it to depends_on" +
+                                   (ref.otherwise.empty() ? std::string(")") : ", or name " + std::string(ref.otherwise) + ")"));
+        } else if (!ref.op.empty() && source->op != ref.op) {
+          diags_.Add(ref.mark, what + " is a " + source->op + " task, not a " + std::string(ref.op) + " task");
+        } else if (const Operator* source_op = ops_.Find(source->op);
+                   ref.op.empty() && source_op && !source_op->produces_table()) {
+          diags_.Add(ref.mark, what + " is a " + source->op + " task, which produces no table");
+        }
       }
     }
   }

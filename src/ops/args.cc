@@ -34,6 +34,13 @@ bool HasPlaceholder(const DocNode& node) {
   return node.is_scalar() && node.text().find("{{") != std::string::npos;
 }
 
+std::vector<Operator::TaskReference> TaskReferenceIn(const TaskSpec& task, std::string_view key,
+                                                     std::string_view otherwise, std::string_view op) {
+  const DocNode* node = task.with ? task.with->Find(key) : nullptr;
+  if (!node || !node->is_scalar() || HasPlaceholder(*node) || node->text().empty()) return {};
+  return {{std::string(key), node->text(), node->mark(), otherwise, op}};
+}
+
 std::optional<std::string> ArgReader::String(std::string_view key, bool required) {
   const DocNode* n = Get(key);
   if (!n || n->is_null()) {

@@ -64,6 +64,10 @@ bool ParseSteps(const DocNode& with, const std::string& context, Diagnostics& di
 
 // Text of a scalar that holds a template placeholder (load time).
 bool HasPlaceholder(const DocNode& node);
+// `with.KEY` as a reference to another task (Operator::TaskReferences),
+// when it is a scalar without a placeholder; else nothing.
+std::vector<Operator::TaskReference> TaskReferenceIn(const TaskSpec& task, std::string_view key,
+                                                     std::string_view otherwise = "", std::string_view op = "");
 // "int64" etc. -> type, with an error naming the argument.
 std::optional<columnar::DataType> ParseType(const DocNode& node, const std::string& what, ArgReader& r);
 // Scalar node as a string; error when not a scalar.

@@ -47,6 +47,7 @@ class CachedOperator final : public Operator {
   bool produces_table() const override { return inner_->produces_table(); }
   bool consumes_table() const override { return inner_->consumes_table(); }
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override { inner_->CheckArgs(task, diags); }
+  std::vector<TaskReference> TaskReferences(const TaskSpec& task) const override { return inner_->TaskReferences(task); }
   std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
                                            Diagnostics& diags) const override {
     return inner_->CheckColumns(task, input, diags);

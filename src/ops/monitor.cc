@@ -63,7 +63,13 @@ std::optional<Source> ParseSource(ArgReader& r, const std::string& key) {
   }
   if (node->is_map()) {
     ArgReader m(*node, r.context() + ": " + key, r.diags(), r.fallback());
-    if (auto p = m.String("path", true)) s.path = *p;
+    if (auto p = m.String("path", true)) {
+      s.path = *p;
+      const bool table_file = s.path.ends_with(".parquet") || s.path.ends_with(".csv");
+      if (!table_file && !HasPlaceholder(*m.Get("path"))) {
+        m.Error(m.Get("path"), "'path' must name a .parquet or .csv file, got '" + s.path + "'");
+      }
+    }
     m.RejectUnknown({"path"});
     if (m.ok()) return s;
     return std::nullopt;
@@ -185,6 +191,12 @@ std::optional<Profiled> ProfileFromJson(const json& doc) {
 class MonitorOperator final : public Operator {
  public:
   std::string_view name() const override { return "monitor"; }
+
+  std::vector<TaskReference> TaskReferences(const TaskSpec& task) const override {
+    std::vector<TaskReference> refs = TaskReferenceIn(task, "reference");
+    for (TaskReference& r : TaskReferenceIn(task, "current")) refs.push_back(std::move(r));
+    return refs;
+  }
 
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
     ParseMonitorArgs(*task.with, "task '" + task.id + "': monitor", diags, task.mark);
@@ -375,12 +387,17 @@ class MonitorOperator final : public Operator {
 
   static TaskResult Monitor(TaskContext& ctx, const MonitorArgs& a) {
     columnar::TablePtr current = Load(ctx, a.current);
+    // Nothing to compare (and a CSV of a header only has string columns).
+    if (current->num_rows() == 0) throw OpError("monitor: the current table (" + a.current.Describe() + ") has no rows");
     const columnar::Schema& cs = current->schema();
     // A large reference's profile is kept between runs: a run that finds it
     // does not read the reference at all.
     const std::string cache = ProfilePath(ctx, a);
     std::optional<Profiled> profiled = cache.empty() ? std::nullopt : ReadProfile(cache);
     columnar::TablePtr reference = profiled ? nullptr : Load(ctx, a.reference);
+    if (reference && reference->num_rows() == 0) {
+      throw OpError("monitor: the reference (" + a.reference.Describe() + ") has no rows");
+    }
     const columnar::Schema rs = profiled ? profiled->schema : reference->schema();
     std::vector<std::string> columns;
     if (a.columns) {

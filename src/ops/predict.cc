@@ -44,6 +44,10 @@ class PredictOperator final : public Operator {
   bool produces_table() const override { return true; }
   bool consumes_table() const override { return true; }
 
+  std::vector<TaskReference> TaskReferences(const TaskSpec& task) const override {
+    return TaskReferenceIn(task, "model", "a registered model (NAME, NAME@ALIAS, NAME:VERSION)", "train");
+  }
+
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
     ParsePredictArgs(*task.with, "task '" + task.id + "': predict", diags, task.mark);
   }

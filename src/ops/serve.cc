@@ -85,6 +85,10 @@ class ServeOperator final : public Operator {
  public:
   std::string_view name() const override { return "serve"; }
 
+  std::vector<TaskReference> TaskReferences(const TaskSpec& task) const override {
+    return TaskReferenceIn(task, "model", "a registered model (NAME, NAME@ALIAS, NAME:VERSION)", "train");
+  }
+
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
     ParseServeArgs(*task.with, "task '" + task.id + "': serve", diags, task.mark);
   }

@@ -270,6 +270,30 @@ tasks:
             "t.yaml:6:48: task 'd': input names unknown task 'nope'\n");
 }
 
+TEST(LoaderInputTest, TasksNamedInOtherArgumentsMustBeUpstreamAndOfTheirKind) {
+  // predict and serve name a train task of the run (or a registered model),
+  // monitor its reference and current tables: each must be upstream, and a
+  // train task or a table's producer.
+  LoadResult r = Load(R"(dag: d
+tasks:
+  data: {op: ingest, with: {path: x.csv}}
+  train: {op: train, depends_on: [data], with: {target: y, model: linear_regression, name: m}}
+  note: {op: shell, run: 'true'}
+  score: {op: predict, depends_on: [data], with: {model: train}}
+  deploy: {op: serve, depends_on: [note], with: {model: note}}
+  registered: {op: predict, depends_on: [data], with: {model: fraud}}
+  drift: {op: monitor, depends_on: [data], with: {reference: nosuch, current: data}}
+  drift2: {op: monitor, depends_on: [data, note], with: {reference: note, current: data}}
+  fine: {op: predict, depends_on: [train], with: {model: train, input: data}}
+)", Builtins());
+  EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:6:58: task 'score': model 'train' is a task of this DAG that is not upstream of it (add it to "
+            "depends_on, or name a registered model (NAME, NAME@ALIAS, NAME:VERSION))\n"
+            "t.yaml:7:57: task 'deploy': model 'note' is a shell task, not a train task\n"
+            "t.yaml:9:62: task 'drift': reference names unknown task 'nosuch'\n"
+            "t.yaml:10:69: task 'drift2': reference 'note' is a shell task, which produces no table\n");
+}
+
 TEST(LoaderInputTest, TransitiveUpstreamAndImplicitInput) {
   LoadResult r = Load(R"(dag: d
 tasks:

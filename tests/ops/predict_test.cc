@@ -348,6 +348,14 @@ TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
   ctx2->SetInput("cur", std::make_shared<ops::TableDataset>(text));
   EXPECT_EQ(ops_.Find("monitor")->Execute(*ctx2).error,
             "monitor: column 'amount' is float64 in the reference but string in the current table");
+
+  // An empty table (a CSV of a header only) on either side: said as such.
+  TablePtr empty = columnar::ReadCsvText("amount,merchant\n", "e.csv").table;
+  ctx2->SetInput("cur", std::make_shared<ops::TableDataset>(empty));
+  EXPECT_EQ(ops_.Find("monitor")->Execute(*ctx2).error, "monitor: the current table (task 'cur') has no rows");
+  ctx2->SetInput("cur", std::make_shared<ops::TableDataset>(b));
+  ctx2->SetInput("ref", std::make_shared<ops::TableDataset>(empty));
+  EXPECT_EQ(ops_.Find("monitor")->Execute(*ctx2).error, "monitor: the reference (task 'ref') has no rows");
 }
 
 TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
@@ -415,6 +423,9 @@ TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
             "task 't': serve: 'endpoint' must be an alias name of letters, digits, '_' and '-'\n");
   EXPECT_EQ(check("monitor", "{reference: a, current: b, on_drift: explode}"),
             "task 't': monitor: 'on_drift' must be one of warn, fail, found 'explode'\n");
+  EXPECT_EQ(check("monitor", "{reference: {path: ref.json}, current: b}"),
+            "task 't': monitor: reference: 'path' must name a .parquet or .csv file, got 'ref.json'\n");
+  EXPECT_EQ(check("monitor", "{reference: {path: '{{ params.ref }}'}, current: b}"), "");
   EXPECT_EQ(check("monitor", "{current: b, psi_threshold: 0}"),
             "task 't': monitor: missing required argument 'reference'\ntask 't': monitor: 'psi_threshold' must be a number > 0\n");
 }
