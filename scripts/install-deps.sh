@@ -7,7 +7,7 @@ set -eu
 build="cmake ninja-build g++ ccache pkg-config tzdata libyaml-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev \
   libhowardhinnant-date-dev libxxhash-dev libfast-float-dev libpqxx-dev libboost-dev libssl-dev \
-  libhwy-dev libsnappy-dev libzstd-dev libsimdjson-dev libxgboost-dev nodejs npm"
+  libhwy-dev libsnappy-dev libzstd-dev libsimdjson-dev libxgboost-dev libre2-dev nodejs npm"
 # node and npm bundle the web UI (ui/) into piped; the tests also drive
 # Debian's chromium with playwright-core (tests/ui/).
 # scikit-learn, xgboost and scipy (Debian's, for /usr/bin/python3) are the

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <regex>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 
 #include "columnar/compute.h"
 #include "columnar/hash_group.h"
@@ -23,6 +23,15 @@
 
 namespace pipeline::ops {
 namespace {
+
+// `matches` patterns: RE2's syntax (DuckDB's and BigQuery's regexp_matches),
+// matched in time linear in the value whatever the pattern (std::regex
+// recursed per character and overflowed the stack on long values).
+RE2::Options MatchOptions() {
+  RE2::Options o;
+  o.set_log_errors(false);  // reported as diagnostics
+  return o;
+}
 
 using columnar::Column;
 using columnar::ColumnPtr;
@@ -117,10 +126,8 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
         }
       }
       if (auto p = c.String("matches")) {
-        try {
-          std::regex re(*p, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-          c.Error(c.Get("matches"), "'matches' is not a valid regular expression: " + std::string(e.what()));
+        if (const RE2 re(*p, MatchOptions()); !re.ok()) {
+          c.Error(c.Get("matches"), "'matches' is not a valid regular expression (RE2 syntax): " + re.error());
         }
         add("matches", col + " matches " + *p)->pattern = *p;
       }
@@ -636,10 +643,10 @@ class ValidateOperator final : public Operator {
         RunPerBatch(w, idx, r,
                     [&](const Column& c, int64_t rows, CheckResult& part) { RunMembership(spec, c, rows, part); });
       } else if (spec.kind == "matches") {
-        std::regex re(spec.pattern, std::regex::ECMAScript);
+        const RE2 re(spec.pattern, MatchOptions());
+        if (!re.ok()) throw OpError("validate: '" + spec.pattern + "' is not a valid regular expression: " + re.error());
         RunPerDistinct(w.Gather(idx), n, r, [&](const Column& col, int64_t row) {
-          std::string text = columnar::ValueText(col, row);
-          return std::regex_search(text, re);
+          return RE2::PartialMatch(columnar::ValueText(col, row), re);
         });
       } else if (spec.kind == "type") {
         DataType want = spec.type;
