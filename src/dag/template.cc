@@ -117,10 +117,38 @@ std::string RenderString(const std::string& text,
   return tmpl ? tmpl->Render(lookup) : text;
 }
 
+namespace {
+
+// The variable of a scalar that is one placeholder and nothing else but
+// blanks ("{{ params.rate }}"), or nullopt.
+std::optional<std::string> OnlyVariable(const std::string& text) {
+  if (text.find("{{") == std::string::npos) return std::nullopt;
+  std::string error;
+  auto tmpl = Template::Parse(text, &error);
+  if (!tmpl) return std::nullopt;
+  std::optional<std::string> variable;
+  for (const Template::Part& part : tmpl->parts()) {
+    if (part.is_variable) {
+      if (variable) return std::nullopt;
+      variable = part.text;
+    } else if (part.text.find_first_not_of(" \t") != std::string::npos) {
+      return std::nullopt;
+    }
+  }
+  return variable;
+}
+
+}  // namespace
+
 std::shared_ptr<const DocNode> RenderDoc(const DocNode& node,
                                          const std::function<std::string(std::string_view)>& lookup) {
   auto out = std::make_shared<DocNode>(node.kind(), node.mark());
-  if (node.is_scalar()) {
+  if (auto variable = node.is_scalar() ? OnlyVariable(node.text()) : std::nullopt) {
+    // A value that is one placeholder takes the type of what it renders to,
+    // as if written in its place: `max_bad_rows: "{{ params.rate }}"` is the
+    // number 0.5 (YAML needs the quotes around a placeholder).
+    out->set_scalar(lookup(*variable), false);
+  } else if (node.is_scalar()) {
     out->set_scalar(RenderString(node.text(), lookup), node.quoted());
   } else if (node.is_sequence()) {
     for (const auto& item : node.items()) out->add_item(RenderDoc(*item, lookup));

@@ -68,7 +68,19 @@ TEST(TemplateTest, RenderDocRendersScalarsOnly) {
   EXPECT_EQ(out->entries()[0].first->text(), "{{ k }}");  // keys untouched
   EXPECT_EQ(out->entries()[0].second->text(), "v=<x>");
   EXPECT_EQ(out->entries()[1].second->items()[0]->text(), "<y>");
-  EXPECT_TRUE(out->entries()[1].second->items()[0]->quoted());
+  // A value that is one placeholder reads as what it renders to (a number,
+  // say), not as the quoted string YAML needed around the braces.
+  EXPECT_FALSE(out->entries()[1].second->items()[0]->quoted());
+  EXPECT_TRUE(out->entries()[0].second->quoted() == false);  // was plain: stays plain
+  auto numbers = std::make_shared<DocNode>(DocNode::Kind::kMap, Mark{1, 1});
+  numbers->add_entry(DocNode::Scalar("rate", false), DocNode::Scalar(" {{ rate }} ", true));
+  numbers->add_entry(DocNode::Scalar("file", false), DocNode::Scalar("{{ rate }}.csv", true));
+  numbers->add_entry(DocNode::Scalar("two", false), DocNode::Scalar("{{ rate }}{{ rate }}", true));
+  auto rendered = RenderDoc(*numbers, [](std::string_view) { return std::string("0.5"); });
+  EXPECT_EQ(rendered->Find("rate")->AsDouble(), 0.5);
+  EXPECT_EQ(rendered->Find("file")->text(), "0.5.csv");
+  EXPECT_TRUE(rendered->Find("file")->quoted());
+  EXPECT_TRUE(rendered->Find("two")->quoted());
 }
 
 }  // namespace

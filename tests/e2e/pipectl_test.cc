@@ -171,6 +171,25 @@ TEST_F(PipectlTest, ValidateOfAFolderWarnsOfAfterTasksItLacks) {
   }
 }
 
+TEST_F(PipectlTest, NumbersGivenAsTemplatesAreNumbersWhenTheTaskRuns) {
+  // Given thresholds that are params (YAML needs quotes around a
+  // placeholder), when the run renders them, then each is the number it
+  // renders to, and --param overrides them the same way.
+  Write("n.csv", "a,b\nx,1\ny,2\nz,oops\nx,3\n");
+  fs::path dag = Write("t.yaml",
+                       "dag: t\nparams: {rate: 0.5, lo: 0.5, n: 2}\ntasks:\n"
+                       "  i: {op: ingest, with: {path: n.csv, schema: {a: string, b: int64}, on_bad_row: quarantine,\n"
+                       "                         max_bad_rows: '{{ params.rate }}'}}\n"
+                       "  v: {op: validate, depends_on: [i], with: {checks: [{column: b, max: 2}], on_failure: warn,\n"
+                       "                                             max_failure_rate: '{{ params.lo }}'}}\n"
+                       "  o: {op: transform, depends_on: [v], with: {steps: [{one_hot: {column: a, max_categories: '{{ params.n }}'}}]}}\n");
+  Result r = Pipectl({"run", dag.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = Pipectl({"run", dag.string(), "--param", "rate=0"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 of 4 rows could not be parsed, more than max_bad_rows 0 "), std::string::npos) << r.out;
+}
+
 TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
   // Given a diamond whose branches sleep, then a < {b, c} < d and b, c overlap.
   fs::path trace = dir_ / "trace";
