@@ -25,7 +25,7 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 constexpr Duration kDefaultPokeInterval = std::chrono::seconds(30);
-constexpr Duration kDefaultTimeout = std::chrono::hours(24);
+constexpr Duration kDefaultTimeout = std::chrono::hours(1);  // the contract's
 constexpr milliseconds kHttpTimeout{10'000};
 
 struct WaitArgs {

@@ -108,11 +108,11 @@ TEST_F(WaitForTest, ATimeoutFailsOrSkipsAndIsCheckedOnTime) {
   r = Check("{path: never.csv, timeout: 1h, poke_interval: 30m}", minutes(59));
   ASSERT_TRUE(r.check_again_at);
   EXPECT_EQ(*r.check_again_at, now_ + minutes(1));
-  // The default timeout is a day, the default interval 30 seconds.
-  r = Check("{path: never.csv}", hours(23));
+  // The default timeout is an hour (the contract's), the default interval 30 seconds.
+  r = Check("{path: never.csv}", minutes(59));
   ASSERT_TRUE(r.check_again_at);
   EXPECT_EQ(*r.check_again_at, now_ + seconds(30));
-  EXPECT_FALSE(Check("{path: never.csv}", hours(24)).ok);
+  EXPECT_FALSE(Check("{path: never.csv}", hours(1)).ok);
 }
 
 TEST_F(WaitForTest, AQueryWaitsForATrueFirstValue) {
