@@ -62,6 +62,9 @@ int DagsList(const GlobalOptions& g);
 int DagsShow(const GlobalOptions& g, const std::string& dag_id);
 int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused);
 int RunsCancel(const GlobalOptions& g, const std::string& run_id);
+// POST /api/v1/runs/RUN/tasks/TASK/clear: the task (and with `downstream`
+// those after it) runs again; prints the run's state.
+int RunsClear(const GlobalOptions& g, const std::string& run_id, const std::string& task_id, bool downstream);
 struct BackfillOptions {
   std::string dag_id;
   std::string from;

@@ -210,6 +210,21 @@ int RunsCancel(const GlobalOptions& g, const std::string& run_id) {
   return r["cancelled"].get<bool>() ? kExitOk : kExitFailed;
 }
 
+int RunsClear(const GlobalOptions& g, const std::string& run_id, const std::string& task_id, bool downstream) {
+  ApiClient client = Client(g);
+  int rc;
+  json r = Call(client, "POST", "/api/v1/runs/" + run_id + "/tasks/" + task_id + "/clear",
+                json{{"downstream", downstream}}.dump(), &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << "task '" << task_id << "'" << (downstream ? " and the tasks after it" : "") << " cleared: run "
+              << run_id << " is " << r["state"].get<std::string>() << "\n";
+  }
+  return kExitOk;
+}
+
 int Backfill(const GlobalOptions& g, const BackfillOptions& options) {
   ApiClient client = Client(g);
   int rc;

@@ -122,6 +122,15 @@ int main(int argc, char** argv) {
   runs_cancel->add_option("RUN_ID", run_id)->required();
   runs_cancel->callback([&] { action = [&] { return RunsCancel(g, run_id); }; });
 
+  auto* runs_clear = runs->add_subcommand("clear", "run a task of a run again (through the daemon), with --downstream "
+                                                    "also the tasks after it");
+  std::string clear_task;
+  bool clear_downstream = false;
+  runs_clear->add_option("RUN_ID", run_id)->required();
+  runs_clear->add_option("TASK_ID", clear_task)->required();
+  runs_clear->add_flag("--downstream", clear_downstream, "also clear every task downstream of it");
+  runs_clear->callback([&] { action = [&] { return RunsClear(g, run_id, clear_task, clear_downstream); }; });
+
   auto* backfill = app.add_subcommand("backfill", "create scheduled runs for every tick in [from, to]");
   BackfillOptions backfill_options;
   backfill->add_option("DAG_ID", backfill_options.dag_id)->required();

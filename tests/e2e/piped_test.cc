@@ -382,6 +382,36 @@ TEST_F(PipedTest, APipectlRunOnTheDaemonsStoreIsLeftToPipectlAndCancelsThroughTh
   EXPECT_EQ(ReadFile(dir_ / "piped.log").find("taken over"), std::string::npos) << ReadFile(dir_ / "piped.log");
 }
 
+TEST_F(PipedTest, RunsClearRunsATaskAgainAndWithDownstreamTheTasksAfterIt) {
+  const fs::path marks = dir_ / "marks";
+  WriteDag("twice.yaml", "dag: twice\ntasks:\n  a: {op: shell, run: 'echo a >> " + marks.string() +
+                             "'}\n  b: {op: shell, depends_on: [a], run: 'echo b >> " + marks.string() + "'}\n");
+  StartDaemon();
+  Result r = Pipectl({"trigger", "twice", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("run (\\S+) of dag 'twice'")));
+  const std::string run_id = m[1].str();
+  auto ended_with = [&](const std::string& text) {
+    return Eventually([&] { return Run(run_id)["state"] == "success" && ReadFile(marks) == text; });
+  };
+  // The task alone, then it and the tasks after it.
+  r = Pipectl({"runs", "clear", run_id, "b"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("task 'b' cleared: run " + run_id + " is ", 0), 0u) << r.out;
+  EXPECT_TRUE(ended_with("a\nb\nb\n")) << ReadFile(marks);
+  r = Pipectl({"runs", "clear", run_id, "a", "--downstream"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ended_with("a\nb\nb\na\nb\n")) << ReadFile(marks);
+  json shown = Run(run_id);
+  EXPECT_EQ(shown["tasks"][0]["try"], 2);
+  EXPECT_EQ(shown["tasks"][1]["try"], 3);
+  // A task the run does not have: said, exit 1 (the daemon's 404).
+  r = Pipectl({"runs", "clear", run_id, "nope"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
+}
+
 TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed) {
   // Given a webhook receiver and a DAG that notifies it of failures and runs
   // a command on each retry, then a failing run sends exactly one failure
