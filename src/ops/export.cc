@@ -215,7 +215,7 @@ class ExportOperator final : public Operator {
     nlohmann::json doc = {{"datasets", {{{"namespace", dataset_namespace}, {"name", name}}}},
                           {"rows", table.num_rows()},
                           {"schema", nlohmann::json::parse(SchemaJson(table.schema()))}};
-    PersistJson(ctx, doc.dump(2), "export");
+    PersistJson(ctx, doc.dump(2), "export", &table);
   }
 
   // Splits `table` by the values of `columns`; keys are "a=1/b=x" folders.

@@ -134,7 +134,8 @@ ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const 
   return info;
 }
 
-ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name) {
+ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name,
+                         const columnar::Table* table) {
   MakeArtifactDir(ctx);
   std::string path = (fs::path(ctx.artifact_dir()) / (name + ".json")).string();
   std::string tmp = path + ".tmp";
@@ -146,7 +147,13 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw Error::Unavailable("cannot rename " + tmp + ": " + ec.message());
-  ArtifactInfo info{name, path, "{}", 0, FileHash(path), NotedInputsJson(ctx), ctx.cache_key};
+  ArtifactInfo info{name,
+                    path,
+                    table ? SchemaJson(table->schema()) : "{}",
+                    table ? table->num_rows() : 0,
+                    FileHash(path),
+                    NotedInputsJson(ctx),
+                    ctx.cache_key};
   ctx.RecordArtifact(info);
   return info;
 }

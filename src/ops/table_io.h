@@ -35,8 +35,10 @@ columnar::TablePtr MainInput(TaskContext& ctx);
 
 // Writes `table` as ARTIFACT_DIR/NAME.parquet (atomically) and records it.
 ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const std::string& name);
-// Writes `json` as ARTIFACT_DIR/NAME.json and records it.
-ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name);
+// Writes `json` as ARTIFACT_DIR/NAME.json and records it; with `table`, as
+// a record of that table (its schema and row count: an export's).
+ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::string& name,
+                         const columnar::Table* table = nullptr);
 
 // Hands `table` to downstream tasks and persists it unless the task says
 // `persist: false`. Throws Error(kCancelled) when the try was stopped.

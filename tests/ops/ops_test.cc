@@ -650,6 +650,11 @@ TEST_F(OpsTest, ExportWritesEachFormatWhole) {
   EXPECT_EQ(Read(dir_ / "out/x.csv"), "id,s\n1,a\n2,\n");
   ASSERT_TRUE(Run("export", "{path: out/x.data, format: jsonl}", csv).ok);
   EXPECT_EQ(Read(dir_ / "out/x.data"), "{\"id\":1,\"s\":\"a\"}\n{\"id\":2,\"s\":null}\n");
+  // The "export" artifact records what was written: its rows and columns.
+  auto exported = ctx_->FindArtifact("t", "export");
+  ASSERT_TRUE(exported);
+  EXPECT_EQ(exported->row_count, 2);
+  EXPECT_EQ(nlohmann::json::parse(exported->schema_json)["columns"].size(), 2u) << exported->schema_json;
   int files = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_ / "out")) ++files;
   EXPECT_EQ(files, 3);  // no temporary files left
