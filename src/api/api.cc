@@ -347,6 +347,8 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/lineage/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
       "GET /api/v1/lineage/models/{name}/versions/{version}",
       "GET /v2/health/ready",
+      "GET /v2/health/live",
+      "GET /v2",
       "GET /v2/models/{name}",
       "GET /v2/models/{name}/ready",
       "POST /v2/models/{name}/infer",
@@ -667,8 +669,13 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     out << metrics_.Render();
     return {200, "text/plain; version=0.0.4", out.str()};
   }
-  // Open Inference Protocol v2: the server's readiness is open, as health is.
+  // Open Inference Protocol v2: the server's liveness, readiness and
+  // metadata are open, as health is (probes carry no token).
   if (m == "GET" && is({"v2", "health", "ready"})) return Json(200, {{"ready", true}});
+  if (m == "GET" && is({"v2", "health", "live"})) return Json(200, {{"live", true}});
+  if (m == "GET" && is({"v2"})) {
+    return Json(200, {{"name", "piped"}, {"version", options_.version}, {"extensions", json::array()}});
+  }
   const bool inference = p.size() >= 2 && p[0] == "v2";
   if (!inference && (p.size() < 2 || p[0] != "api" || p[1] != "v1")) {
     return ErrorResponse(404, "not_found", "no route for " + Quoted(req.path));

@@ -1,10 +1,10 @@
 #include "serving/model_server.h"
 
-#include <set>
-
 #include <charconv>
 #include <cmath>
 #include <list>
+#include <map>
+#include <set>
 
 #include "columnar/compute.h"
 #include "columnar/parquet.h"
@@ -330,19 +330,53 @@ std::string ModelServer::Predict(const std::string& name, const std::string& ali
   return out;
 }
 
+namespace {
+
+// The Open Inference Protocol's tensor datatype for an input of type `t`.
+std::string DatatypeOf(columnar::DataType t) {
+  switch (t) {
+    case columnar::DataType::kInt64: return "INT64";
+    case columnar::DataType::kFloat64: return "FP64";
+    case columnar::DataType::kBool: return "BOOL";
+    default: return "BYTES";
+  }
+}
+
+// Whether a tensor declared `datatype` may feed an input of type `t`: any
+// number type for a number input (numpy clients send FP32 or FP64 arrays;
+// an int64 input still refuses a value that is not whole), BOOL and BYTES
+// for the others.
+bool TakesDatatype(columnar::DataType t, const std::string& datatype) {
+  static const std::set<std::string> kNumbers = {"INT8",  "INT16",  "INT32",  "INT64", "UINT8", "UINT16",
+                                                 "UINT32", "UINT64", "FP16", "FP32",  "FP64"};
+  switch (t) {
+    case columnar::DataType::kInt64:
+    case columnar::DataType::kFloat64: return kNumbers.count(datatype) > 0;
+    case columnar::DataType::kBool: return datatype == "BOOL";
+    default: return datatype == "BYTES";
+  }
+}
+
+}  // namespace
+
 json ModelServer::Infer(const std::string& name, const std::string& alias, const json& body) {
   if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array() || body["inputs"].empty()) {
     throw Error::InvalidArgument("the body must hold \"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, ...]");
   }
+  if (body.contains("id") && !body["id"].is_string()) throw Error::InvalidArgument("\"id\" must be a string");
+  std::shared_ptr<const Deployment> d = Get(name, alias);
+  std::map<std::string, columnar::DataType> input_types;
+  for (const columnar::Field& f : d->predictor->inputs()) input_types[f.name] = f.type;
   json columns = json::object();
   int64_t rows = -1;
   for (const json& input : body["inputs"]) {
     if (!input.is_object() || !input.contains("name") || !input["name"].is_string() || !input.contains("data") ||
         !input["data"].is_array() || !input.contains("shape") || !input["shape"].is_array() || input["shape"].empty() ||
-        !input["shape"][0].is_number_integer()) {
-      throw Error::InvalidArgument("each input needs \"name\", \"shape\" and \"data\"");
+        !input["shape"][0].is_number_integer() || !input.contains("datatype") || !input["datatype"].is_string()) {
+      throw Error::InvalidArgument("each input needs \"name\", \"shape\", \"datatype\" and \"data\"");
     }
     const std::string input_name = input["name"].get<std::string>();
+    if (columns.contains(input_name)) throw Error::InvalidArgument("input '" + input_name + "' is given twice");
     int64_t n = input["shape"][0].get<int64_t>();
     for (size_t k = 1; k < input["shape"].size(); ++k) {
       if (!input["shape"][k].is_number_integer() || input["shape"][k].get<int64_t>() != 1) {
@@ -351,20 +385,45 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     }
     if (rows >= 0 && n != rows) throw Error::InvalidArgument("input '" + input_name + "' has " + std::to_string(n) + " rows, others " + std::to_string(rows));
     rows = n;
+    // The tensor's declared type must be one the model's input takes.
+    const std::string datatype = input["datatype"].get<std::string>();
+    if (auto it = input_types.find(input_name); it != input_types.end() && !TakesDatatype(it->second, datatype)) {
+      throw Error::InvalidArgument("input '" + input_name + "' is " + DatatypeOf(it->second) + ", not " + datatype);
+    }
     json flat = json::array();  // [v, ...], or [[v], ...] for shape [N, 1]
     for (const json& v : input["data"]) flat.push_back(v.is_array() && v.size() == 1 ? v[0] : v);
     columns[input_name] = std::move(flat);
   }
-  std::shared_ptr<const Deployment> d = Get(name, alias);
+  // The outputs asked for (all when the request names none).
+  std::set<std::string> wanted;
+  if (body.contains("outputs")) {
+    const std::set<std::string> known = d->predictor->classifier() ? std::set<std::string>{"predict", "label"}
+                                                                   : std::set<std::string>{"predict"};
+    if (!body["outputs"].is_array()) throw Error::InvalidArgument("\"outputs\" must be a list of {\"name\": ...}");
+    for (const json& o : body["outputs"]) {
+      if (!o.is_object() || !o.contains("name") || !o["name"].is_string()) {
+        throw Error::InvalidArgument("\"outputs\" must be a list of {\"name\": ...}");
+      }
+      const std::string out_name = o["name"].get<std::string>();
+      if (!known.count(out_name)) {
+        throw Error::InvalidArgument("unknown output '" + out_name + "' (" +
+                                     (known.size() == 2 ? "predict, label" : "predict") + ")");
+      }
+      wanted.insert(out_name);
+    }
+  }
+  auto wants = [&](const char* output) { return wanted.empty() || wanted.count(output) > 0; };
   try {
     std::vector<double> scores = d->predictor->Predict(*d->predictor->ColumnsToTable(columns, rows));
     json labels;
     json outputs = json::array();
     json predictions = Scores(*d, scores, &labels);
-    outputs.push_back({{"name", "predict"}, {"datatype", "FP64"}, {"shape", {rows}}, {"data", predictions}});
-    if (!labels.is_null()) outputs.push_back({{"name", "label"}, {"datatype", "INT64"}, {"shape", {rows}}, {"data", labels}});
+    if (wants("predict")) outputs.push_back({{"name", "predict"}, {"datatype", "FP64"}, {"shape", {rows}}, {"data", predictions}});
+    if (!labels.is_null() && wants("label")) {
+      outputs.push_back({{"name", "label"}, {"datatype", "INT64"}, {"shape", {rows}}, {"data", labels}});
+    }
     json out = {{"model_name", d->name}, {"model_version", std::to_string(d->version)}, {"outputs", outputs}};
-    if (body.contains("id") && body["id"].is_string()) out["id"] = body["id"];
+    if (body.contains("id")) out["id"] = body["id"];
     return out;
   } catch (const ml::ModelError& e) {
     throw Error::InvalidArgument(e.what());

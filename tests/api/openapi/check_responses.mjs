@@ -846,7 +846,24 @@ async function main() {
     const inferred = await check('OIP infer', 'POST', `/v2/models/${m}/infer`, { token: V, body: infer, expect: 200 });
     report(JSON.stringify(inferred?.json?.outputs?.[0]?.data) === JSON.stringify(scored?.json?.predictions),
            'OIP infer scores as predict does', [JSON.stringify(inferred?.json)]);
-    await check('OIP infer, a missing input', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{"inputs": [{"name": "x", "shape": [1], "data": [1]}]}', expect: 400 });
+    await check('OIP live', 'GET', '/v2/health/live', { expect: 200 });
+    await checkHead('OIP live', '/v2/health/live', { stableLength: true });
+    const server = await check('OIP server metadata', 'GET', '/v2', { expect: 200 });
+    report(server?.json?.name === 'piped', 'OIP server metadata names piped', [JSON.stringify(server?.json)]);
+    const one = (extra) => JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2] },
+                                                     { name: 'z', shape: [1], datatype: 'FP32', data: [4] }], ...extra });
+    const picked = await check('OIP infer, one output asked for', 'POST', `/v2/models/${m}/infer`, { token: V, body: one({ outputs: [{ name: 'predict' }] }), expect: 200 });
+    report(picked?.json?.outputs?.length === 1 && picked?.json?.outputs?.[0]?.name === 'predict', 'OIP infer answers the outputs asked for', [JSON.stringify(picked?.json)]);
+    await check('OIP infer, an unknown output', 'POST', `/v2/models/${m}/infer`, { token: V, body: one({ outputs: [{ name: 'nope' }] }), expect: 400 });
+    await check('OIP infer, an id that is no string', 'POST', `/v2/models/${m}/infer`, { token: V, body: one({ id: 5 }), expect: 400 });
+    await check('OIP infer, BYTES for a number', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'BYTES', data: ['2'] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    await check('OIP infer, no datatype', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], data: [2] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    await check('OIP infer, an input twice', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2] }, { name: 'x', shape: [1], datatype: 'INT64', data: [3] },
+                                      { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    await check('OIP infer, a missing input', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1]}]}', expect: 400 });
     await check('OIP infer, no inputs', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{}', expect: 400 });
     await check('OIP infer, unknown', 'POST', '/v2/models/no_such_model/infer', { token: V, body: infer, expect: 404 });
     // Online features kept by the DAG's features task.
