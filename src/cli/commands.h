@@ -99,6 +99,7 @@ struct ModelsRollbackOptions {
 struct PredictOptions {
   std::string model;  // NAME, NAME@ALIAS, NAME:VERSION
   std::string rows;   // JSON text, or @FILE
+  bool local = false;  // in this process on the store, not through the daemon
 };
 int Predict(const GlobalOptions& g, const PredictOptions& options);
 int PredictRemote(const GlobalOptions& g, const ModelRef& ref, const nlohmann::json& rows);

@@ -318,10 +318,6 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
 }
 
 int PredictRemote(const GlobalOptions& g, const ModelRef& ref, const json& rows) {
-  if (ref.version > 0) {
-    std::cerr << "pipectl: the daemon serves aliases, not numbered versions: use NAME@ALIAS, or --db without --server\n";
-    return kExitUsage;
-  }
   ApiClient client = Client(g);
   int rc;
   std::string target = "/api/v1/models/" + ref.name + "/predict";

@@ -172,10 +172,12 @@ int main(int argc, char** argv) {
   predict->add_option("MODEL", predict_options.model)->required();
   predict->add_option("--json", predict_options.rows, "the rows: a JSON list of objects, or @FILE (@- for stdin)")
       ->required();
+  predict->add_flag("--local", predict_options.local,
+                    "score in this process on the state store (--db), without a daemon; needed for NAME:VERSION");
   predict->callback([&] { action = [&] { return Predict(g, predict_options); }; });
   for (CLI::App* sub : {predict}) {
-    sub->add_option("--db", g.db, "state database URL");
-    sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER; without one, scores in this process)");
+    sub->add_option("--db", g.db, "state database URL (with --local)");
+    sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");
     sub->add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
   }
 

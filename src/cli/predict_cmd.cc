@@ -1,7 +1,8 @@
 // pipectl predict NAME[@ALIAS|:VERSION] --json ROWS|@FILE: scores raw rows
-// with a registered version, through the daemon (--server) or, without one,
-// in this process on the state store, with the same ml::Predictor the
-// daemon uses. Prints the predict endpoint's JSON answer.
+// with a registered version, through the daemon (--server, PIPE_SERVER or
+// http://127.0.0.1:8080, as the contract says of commands that act on a
+// daemon) or, with --local, in this process on the state store, with the
+// same ml::Predictor the daemon uses. Prints the predict endpoint's JSON.
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -52,7 +53,14 @@ int Predict(const GlobalOptions& g, const PredictOptions& options) {
     return kExitUsage;
   }
   json rows = PredictRows(options.rows);
-  if (UseServer(g)) return PredictRemote(g, *ref, rows);
+  if (!options.local) {
+    if (ref->version > 0) {
+      std::cerr << "pipectl: the daemon serves aliases, not numbered versions: use NAME@ALIAS, or score version "
+                << ref->version << " in this process with --local\n";
+      return kExitUsage;
+    }
+    return PredictRemote(g, *ref, rows);
+  }
   auto store = OpenStore(g);
   auto version = ResolveModelRef(*store, *ref, &error);
   if (!version) {
@@ -71,9 +79,12 @@ int Predict(const GlobalOptions& g, const PredictOptions& options) {
     }
     std::cout << out.dump() << "\n";
     return kExitOk;
-  } catch (const ml::ModelError& e) {
+  } catch (const ml::RowError& e) {  // the rows given: a usage error, as the daemon's 400
     std::cerr << "pipectl: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const ml::ModelError& e) {  // the version's file: the prediction failed
+    std::cerr << "pipectl: " << e.what() << "\n";
+    return kExitFailed;
   }
 }
 

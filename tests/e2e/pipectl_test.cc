@@ -911,8 +911,17 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
       row[c] = columnar::ValueText(col, r);
     }
   }
-  Result predicted = Pipectl({"predict", "fraud", "--json", json::array({row}).dump()});
+  Result predicted = Pipectl({"predict", "fraud", "--local", "--json", json::array({row}).dump()});
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  // Without --local it asks the daemon (none here: unreachable, exit 3); a
+  // numbered version, which the daemon does not serve, needs --local.
+  Result no_daemon = Pipectl({"predict", "fraud", "--server", "http://127.0.0.1:9", "--json", json::array({row}).dump()});
+  EXPECT_EQ(no_daemon.exit_code, 3) << no_daemon.err;
+  Result numbered = Pipectl({"predict", "fraud:1", "--json", json::array({row}).dump()});
+  EXPECT_EQ(numbered.exit_code, 2);
+  EXPECT_EQ(numbered.err, "pipectl: the daemon serves aliases, not numbered versions: use NAME@ALIAS, or score "
+                          "version 1 in this process with --local\n");
+  EXPECT_EQ(Pipectl({"predict", "fraud:1", "--local", "--json", json::array({row}).dump()}).exit_code, 0);
   const columnar::Column& p = *flat->batch(0).columns[*scores->schema().IndexOf("fraud_probability")];
   EXPECT_EQ(json::parse(predicted.out)["predictions"][0].get<double>(), p.doubles()[100]) << predicted.out;
 
