@@ -23,5 +23,8 @@ std::string ModelsTable(const std::vector<ModelSummary>& models);
 // A version for people: metrics, features and importance, params, lineage, aliases.
 std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<ModelAliasRecord>& aliases,
                              const std::vector<ModelAliasRecord>& history);
+// The same from the daemon's JSON: a version (ModelVersionJson) and the
+// model's alias_history ([{alias, version, set_at}]).
+std::string ModelVersionText(const nlohmann::json& version, const nlohmann::json& history);
 
 }  // namespace pipeline::views

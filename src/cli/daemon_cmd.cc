@@ -399,6 +399,15 @@ int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options) {
   int version = options.version > 0 ? options.version : model.value("latest_version", 0);
   json v = Call(client, "GET", "/api/v1/models/" + options.name + "/versions/" + std::to_string(version), "", &rc);
   if (rc != kExitOk) return rc;
+  if (!g.json) {  // as without --server
+    std::cout << views::ModelVersionText(v, model.value("alias_history", json::array()));
+    if (options.version == 0 && model.value("versions", json::array()).size() > 1) {
+      std::cout << "\nversions";
+      for (const json& r : model["versions"]) std::cout << " v" << r.value("version", 0);
+      std::cout << " (--version N shows one)\n";
+    }
+    return kExitOk;
+  }
   json out = options.version > 0 ? v : json{{"model", model}, {"version", v}};
   std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return kExitOk;

@@ -104,16 +104,26 @@ std::string ModelsTable(const std::vector<ModelSummary>& models) {
 
 std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<ModelAliasRecord>& aliases,
                              const std::vector<ModelAliasRecord>& history) {
-  json doc = ModelVersionJson(v, aliases);
+  json events = json::array();
+  for (const ModelAliasRecord& a : history) {
+    events.push_back({{"alias", a.alias}, {"version", a.version}, {"set_at", FormatIso8601(a.set_at)}});
+  }
+  return ModelVersionText(ModelVersionJson(v, aliases), events);
+}
+
+std::string ModelVersionText(const json& doc, const json& history) {
   std::ostringstream out;
   std::string pointing;
-  for (const auto& a : doc["aliases"]) pointing += (pointing.empty() ? " (" : ", ") + a.get<std::string>();
+  for (const auto& a : doc.value("aliases", json::array())) pointing += (pointing.empty() ? " (" : ", ") + a.get<std::string>();
   if (!pointing.empty()) pointing += ")";
-  out << "model    " << v.name << " version " << v.version << pointing << "\n"
-      << "type     " << v.model_type << " (" << v.kind << "), target " << v.target << "\n"
-      << "created  " << FormatIso8601(v.created_at) << "\n"
-      << "file     " << v.uri << " (" << v.format << ", " << v.content_hash << ")\n";
-  const json& lineage = doc["lineage"];
+  const json file = doc.value("file", json::object());
+  out << "model    " << doc.value("name", "") << " version " << doc.value("version", 0) << pointing << "\n"
+      << "type     " << doc.value("model_type", "") << " (" << doc.value("kind", "") << "), target "
+      << doc.value("target", "") << "\n"
+      << "created  " << doc.value("created_at", "") << "\n"
+      << "file     " << file.value("uri", "") << " (" << file.value("format", "") << ", "
+      << file.value("content_hash", "") << ")\n";
+  const json lineage = doc.value("lineage", json::object());
   out << "lineage  dag " << lineage.value("dag_id", "") << " v" << lineage.value("dag_version", 0) << ", run "
       << lineage.value("run_id", "") << ", task " << lineage.value("task_id", "") << "\n";
   for (const auto& in : lineage.value("inputs", json::array())) {
@@ -121,7 +131,8 @@ std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<Mode
         << ")\n";
   }
   out << "\nmetrics\n";
-  for (const auto& [key, value] : doc["metrics"].items()) {
+  const json metrics = doc.value("metrics", json::object());  // items() of a temporary would dangle
+  for (const auto& [key, value] : metrics.items()) {
     if (value.is_object()) {
       std::string parts;
       for (const auto& [k, n] : value.items()) parts += (parts.empty() ? "" : " ") + k + "=" + Figure(n);
@@ -132,8 +143,8 @@ std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<Mode
   }
   // Features with their importance, most important first.
   std::vector<std::pair<std::string, std::string>> features;
-  for (const auto& f : doc["features"]) features.emplace_back(f.value("name", ""), f.value("type", ""));
-  const json& importance = doc["importance"];
+  for (const auto& f : doc.value("features", json::array())) features.emplace_back(f.value("name", ""), f.value("type", ""));
+  const json importance = doc.value("importance", json::object());
   using Feature = std::pair<std::string, std::string>;
   std::stable_sort(features.begin(), features.end(), [&](const Feature& a, const Feature& b) {
     auto weight = [&](const std::string& name) {
@@ -148,12 +159,12 @@ std::string ModelVersionText(const ModelVersionRecord& v, const std::vector<Mode
     rows.push_back({name, type, importance.contains(name) ? Figure(importance[name]) : "-"});
   }
   out << "\n" << FormatTable(rows);
-  out << "\nparams   " << doc["params"].dump() << "\n";
-  out << "transforms " << doc["transforms"].size() << " fitted steps\n";
-  if (!history.empty()) {
+  out << "\nparams   " << doc.value("params", json::object()).dump() << "\n";
+  out << "transforms " << doc.value("transforms", json::array()).size() << " fitted steps\n";
+  if (history.is_array() && !history.empty()) {
     out << "\nalias history\n";
-    for (const ModelAliasRecord& a : history) {
-      out << "  " << FormatIso8601(a.set_at) << "  " << a.alias << " -> v" << a.version << "\n";
+    for (const json& a : history) {
+      out << "  " << a.value("set_at", "") << "  " << a.value("alias", "") << " -> v" << a.value("version", 0) << "\n";
     }
   }
   return out.str();

@@ -1887,6 +1887,17 @@ class ServingTest : public PipedTest {
     EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 1; }));
     EXPECT_EQ(Predict()["predictions"], v1["predictions"]);
 
+    // models show through the daemon prints what it prints on the store.
+    Result remote = Pipectl({"models", "show", "churn"});
+    const std::string server = server_;
+    server_.clear();  // PIPE_SERVER empty: the store
+    Result local = Pipectl({"models", "show", "churn", "--db", db_});
+    server_ = server;
+    EXPECT_EQ(remote.exit_code, 0) << remote.err;
+    EXPECT_EQ(remote.out.rfind("model    churn version 3\n", 0), 0u) << remote.out;
+    EXPECT_NE(remote.out.find("production -> v1"), std::string::npos) << remote.out;
+    EXPECT_EQ(remote.out, local.out);
+
     // Bad requests get the right status and say what is wrong, and piped lives on.
     int status = 0;
     json e = Predict(R"([{"age": 30, "plan": "pro"}])", &status);
