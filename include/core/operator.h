@@ -210,6 +210,11 @@ class TaskContext {
   virtual std::string TriggerDag(const std::string& dag_id, const std::string& params_json);
   // The state of run `run_id` ("queued", "running", "success", ...), "" if none.
   virtual std::string RunStateOf(const std::string& run_id);
+  // When a scheduler (piped) last wrote its heartbeat to this store, if ever
+  // ("scheduler_heartbeat"); std::nullopt as well when it cannot be known.
+  virtual std::optional<TimePoint> LastSchedulerHeartbeat() { return std::nullopt; }
+  // Whether LastSchedulerHeartbeat can answer (false: do not judge by it).
+  virtual bool knows_schedulers() const { return false; }
   // The high-water mark that the last successful try of this DAG's task
   // stored (TaskResult::watermark), or nullopt before any.
   virtual std::optional<std::string> Watermark() { return std::nullopt; }

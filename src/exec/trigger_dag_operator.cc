@@ -15,6 +15,10 @@ namespace pipeline {
 
 namespace {
 
+// A scheduler writes its heartbeat every 5 s (SchedulerOptions::heartbeat_every):
+// none for this long means none runs on the store.
+constexpr Duration kSchedulerSilence = std::chrono::seconds(60);
+
 class TriggerDagOperator final : public Operator {
  public:
   std::string_view name() const override { return "trigger_dag"; }
@@ -60,6 +64,17 @@ class TriggerDagOperator final : public Operator {
     if (!wait) return result;
     for (;;) {
       const std::string state = ctx.RunStateOf(run_id);
+      // A queued run that no scheduler will start (`pipectl run` on a store
+      // no piped schedules): said, rather than waited for until cancelled.
+      if (state == "queued" && ctx.knows_schedulers()) {
+        const std::optional<TimePoint> beat = ctx.LastSchedulerHeartbeat();
+        if (!beat || ctx.Now() - *beat > kSchedulerSilence) {
+          return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' is queued, and no piped schedules this store " +
+                                     (beat ? "(its last scheduler heartbeat was at " + FormatIso8601(*beat) + ")"
+                                           : "(no scheduler heartbeat, ever)") +
+                                     ": start piped on it, or set wait: false (the run stays queued for a piped)");
+        }
+      }
       if (state == "success") {
         result.metrics.summary += " succeeded";
         return result;

@@ -183,6 +183,14 @@ class TryContext final : public TaskContext {
     return run ? std::string(ToString(run->state)) : "";
   }
 
+  std::optional<TimePoint> LastSchedulerHeartbeat() override {
+    auto text = store_.GetMeta("scheduler_heartbeat");
+    if (!text) return std::nullopt;
+    auto at = ParseIso8601(*text);
+    return at ? std::optional<TimePoint>(at->utc) : std::nullopt;
+  }
+  bool knows_schedulers() const override { return true; }
+
   void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
     if (!store_.SetModelAlias(name, alias, version, clock_.Now())) {
       throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version));

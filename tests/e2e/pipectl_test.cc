@@ -190,6 +190,22 @@ TEST_F(PipectlTest, NumbersGivenAsTemplatesAreNumbersWhenTheTaskRuns) {
   EXPECT_NE(r.out.find("1 of 4 rows could not be parsed, more than max_bad_rows 0 "), std::string::npos) << r.out;
 }
 
+TEST_F(PipectlTest, TriggerDagThatWaitsSaysSoWhenNoPipedSchedulesTheStore) {
+  // Given a DAG the store knows and, on a store no piped schedules, a task
+  // that triggers it and waits, then the task fails at once saying why (it
+  // waited until cancelled before), and the run it made stays queued.
+  RunDag(Write("target.yaml", "dag: target\ntasks:\n  a: {op: shell, run: 'true'}\n"));
+  json run = RunDag(Write("waiter.yaml", "dag: waiter\ntasks:\n  go: {op: trigger_dag, with: {dag: target, wait: true}}\n"),
+                    {}, 1);
+  const std::string error = Task(run, "go")["error"];
+  EXPECT_NE(error.find("is queued, and no piped schedules this store (no scheduler heartbeat, ever): start piped on "
+                       "it, or set wait: false"),
+            std::string::npos)
+      << error;
+  Result queued = Pipectl({"runs", "list", "--dag", "target", "--json"});
+  EXPECT_NE(queued.out.find("\"queued\""), std::string::npos) << queued.out;
+}
+
 TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
   // Given a diamond whose branches sleep, then a < {b, c} < d and b, c overlap.
   fs::path trace = dir_ / "trace";
