@@ -1,7 +1,9 @@
 #include "cli/common.h"
 
 #include <cstdlib>
+#include <filesystem>
 
+#include "core/error.h"
 #include "exec/builtin_operators.h"
 #include "ops/data_operators.h"
 
@@ -23,8 +25,18 @@ std::string ResolveDbUrl(const GlobalOptions& options) {
   return "sqlite:" + PipeHome() + "/state.db";
 }
 
-std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options) {
-  return OpenStateStore(ResolveDbUrl(options));
+std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options, bool create) {
+  const std::string url = ResolveDbUrl(options);
+  const char* env = std::getenv("PIPE_DB");
+  const bool named = !options.db.empty() || (env && *env);
+  if (!create && named && url.rfind("sqlite:", 0) == 0) {
+    const std::string path = url.substr(7);
+    std::error_code ec;
+    if (!path.empty() && path != ":memory:" && !std::filesystem::exists(path, ec)) {
+      throw Error::Unavailable("database " + url + " does not exist (check --db or PIPE_DB; `pipectl run` creates one)");
+    }
+  }
+  return OpenStateStore(url);
 }
 
 const OperatorRegistry& Operators() {

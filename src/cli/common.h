@@ -31,7 +31,10 @@ bool UseServer(const GlobalOptions& options);
 // PIPE_HOME, default ./.pipe.
 std::string PipeHome();
 std::string ResolveDbUrl(const GlobalOptions& options);
-std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options);
+// The state store (ResolveDbUrl). A SQLite file named by --db or PIPE_DB
+// must exist unless `create` (the commands that run DAGs): a typo in the
+// path is an error (unreachable, exit 3), not a new empty database.
+std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options, bool create = false);
 
 // The operators of this build, registered once.
 const OperatorRegistry& Operators();

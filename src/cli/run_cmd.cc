@@ -190,7 +190,7 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
     return kExitUsage;
   }
 
-  std::unique_ptr<StateStore> store = OpenStore(g);
+  std::unique_ptr<StateStore> store = OpenStore(g, /*create=*/true);
   const int version = store->PutDagVersion(dag, SystemClock::Default()->Now());
   ExecuteSettings settings;
   settings.workers = options.workers;
@@ -201,7 +201,7 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
 
 int Rerun(const GlobalOptions& g, const RerunOptions& options) {
   SignalCanceller signals;
-  std::unique_ptr<StateStore> store = OpenStore(g);
+  std::unique_ptr<StateStore> store = OpenStore(g, /*create=*/true);
   auto old = store->GetRun(options.run_id);
   if (!old) throw Error::NotFound("no run '" + options.run_id + "'");
   auto stored = store->GetDagVersion(old->dag_id, old->dag_version);

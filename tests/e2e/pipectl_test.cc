@@ -206,6 +206,24 @@ TEST_F(PipectlTest, TriggerDagThatWaitsSaysSoWhenNoPipedSchedulesTheStore) {
   EXPECT_NE(queued.out.find("\"queued\""), std::string::npos) << queued.out;
 }
 
+TEST_F(PipectlTest, AReadingCommandOnASqliteFileThatDoesNotExistSaysSoAndCreatesNothing) {
+  // A typo in --db (or PIPE_DB) is said, exit 3, rather than answered from a
+  // new empty database made at that path (folders included).
+  const fs::path missing = dir_ / "no" / "such" / "state.db";
+  for (std::vector<std::string> args : {std::vector<std::string>{"runs", "list"}, {"dags", "list"}, {"models", "list"}}) {
+    args.insert(args.end(), {"--db", "sqlite:" + missing.string()});
+    Result r = Pipectl(args);
+    EXPECT_EQ(r.exit_code, 3) << args[0] << " " << r.out;
+    EXPECT_EQ(r.err, "pipectl: database sqlite:" + missing.string() +
+                         " does not exist (check --db or PIPE_DB; `pipectl run` creates one)\n");
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "no"));
+  // pipectl run creates it, after which it reads.
+  fs::path dag = Write("one.yaml", "dag: one\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  EXPECT_EQ(Pipectl({"run", dag.string(), "--db", "sqlite:" + missing.string()}).exit_code, 0);
+  EXPECT_EQ(Pipectl({"runs", "list", "--db", "sqlite:" + missing.string()}).exit_code, 0);
+}
+
 TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
   // Given a diamond whose branches sleep, then a < {b, c} < d and b, c overlap.
   fs::path trace = dir_ / "trace";
