@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include <simdjson.h>
 
@@ -198,11 +201,10 @@ class JsonlReader {
           continue;
         }
         for (size_t c = 0; c < names_.size(); ++c) {
-          auto v = obj.at_key(names_[c]);
-          if (v.error()) {
-            cols[c].AppendNull();
+          if (row_[c]) {
+            AppendValue(cols[c], *row_[c]);
           } else {
-            AppendValue(cols[c], v.value_unsafe());
+            cols[c].AppendNull();
           }
         }
         if (cols.size() && cols[0].length() >= kDefaultBatchRows) flush();
@@ -220,17 +222,25 @@ class JsonlReader {
     return out;
   }
 
-  // "" when every value fits its column.
+  // Reads the row's value of each column into row_ (none when absent); a
+  // key given twice counts with its last value, as in Python's json and
+  // pandas. Then "" when every value fits its column.
   std::string CheckRow(simdjson::dom::object obj) {
+    if (index_.empty()) {
+      for (size_t c = 0; c < names_.size(); ++c) index_.emplace(names_[c], c);
+    }
+    row_.assign(names_.size(), std::nullopt);
+    for (auto field : obj) {
+      if (auto it = index_.find(field.key); it != index_.end()) row_[it->second] = field.value;
+    }
     for (size_t c = 0; c < names_.size(); ++c) {
-      auto v = obj.at_key(names_[c]);
-      if (v.error()) continue;
+      if (!row_[c]) continue;
       ColumnBuilder probe(types_[c]);
-      if (!AppendValue(probe, v.value_unsafe())) {
+      if (!AppendValue(probe, *row_[c])) {
         bool nested = false;
-        KindOf(v.value_unsafe(), &nested);
+        KindOf(*row_[c], &nested);
         if (nested) return "column " + names_[c] + ": nested values are not supported";
-        return "column " + names_[c] + ": " + std::string(simdjson::minify(v.value_unsafe())).substr(0, 40) +
+        return "column " + names_[c] + ": " + std::string(simdjson::minify(*row_[c])).substr(0, 40) +
                " is not of type " + std::string(TypeName(types_[c]));
       }
     }
@@ -242,6 +252,8 @@ class JsonlReader {
   std::vector<std::vector<Line>> lines_;
   std::vector<std::string> names_;
   std::vector<DataType> types_;
+  std::unordered_map<std::string_view, size_t> index_;  // names_ -> column (views of names_)
+  std::vector<std::optional<simdjson::dom::element>> row_;  // the row CheckRow read
   simdjson::dom::parser parser_;
 };
 

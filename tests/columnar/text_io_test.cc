@@ -41,6 +41,19 @@ TEST(JsonlTest, InfersTypesInKeyOrderAndMissingKeysAreNull) {
             "2|3|NULL|NULL|NULL|x\n");
 }
 
+TEST(JsonlTest, AKeyGivenTwiceCountsWithItsLastValueAsInPythonsJson) {
+  auto r = ReadJsonlText("{\"a\": 1, \"b\": \"x\", \"a\": 2}\n{\"a\": 3, \"a\": null}\n", "t.jsonl");
+  EXPECT_EQ(Types(*r.table), "a:int64,b:string");
+  EXPECT_EQ(Dump(*r.table), "2|x\nNULL|NULL\n");
+  // The last value decides whether the row fits, too.
+  JsonlOptions o;
+  o.quarantine_bad_rows = true;
+  o.types = {{"a", DataType::kInt64}};
+  r = ReadJsonlText("{\"a\": \"text\", \"a\": 4}\n{\"a\": 5, \"a\": \"text\"}\n", "t.jsonl", o);
+  EXPECT_EQ(Dump(*r.table), "4\n");
+  EXPECT_EQ(r.quarantine->num_rows(), 1);
+}
+
 TEST(JsonlTest, BadLinesFailWithLineOrGoToQuarantine) {
   std::string text = "{\"a\": 1}\n{\"a\": \n{\"a\": [1]}\n[1]\n{\"a\": 2}\n";
   try {
