@@ -26,6 +26,17 @@ namespace pipeline {
 
 namespace {
 
+// Whether `text` is written as a duration (numbers, each with a unit),
+// whatever its size: ParseDuration refuses such text only when too long.
+bool IsDurationSyntax(std::string_view text) {
+  static const std::regex kDuration("^([0-9]+(ms|s|m|h|d))+$");
+  return text.size() < 256 && std::regex_match(text.begin(), text.end(), kDuration);
+}
+
+}  // namespace
+
+namespace {
+
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kTopLevelKeys = {
@@ -208,8 +219,10 @@ class Validator {
       diags_.Add(node->mark(), std::string(key) + " must be an integer, not " + node->TypeName());
       return std::nullopt;
     }
-    if (*value < min || *value > 1'000'000'000) {
-      diags_.Add(node->mark(), std::string(key) + " must be >= " + std::to_string(min) +
+    constexpr int64_t kMax = 1'000'000'000;
+    if (*value < min || *value > kMax) {
+      diags_.Add(node->mark(), std::string(key) + " must be " +
+                                   (*value < min ? ">= " + std::to_string(min) : "at most " + std::to_string(kMax)) +
                                    ", got " + std::to_string(*value));
       return std::nullopt;
     }
@@ -232,7 +245,7 @@ class Validator {
     auto value = ParseDuration(*text);
     if (!value) {
       diags_.Add(node->mark(), std::string(key) + ": invalid duration " + Quote(*text) +
-                                   " (use e.g. 500ms, 30s, 1h30m, 2d)");
+                                   (IsDurationSyntax(*text) ? " (longer than 100 years)" : " (use e.g. 500ms, 30s, 1h30m, 2d)"));
     }
     return value;
   }
@@ -415,8 +428,10 @@ class Validator {
       }
       const DocNode* webhook = item->Find("webhook");
       const DocNode* command = item->Find("command");
-      if (!webhook == !command) {
+      if (!webhook && !command) {
         diags_.Add(item->mark(), "a notify entry needs one of 'webhook' (a URL) or 'command' (a shell command)");
+      } else if (webhook && command) {
+        diags_.Add(item->mark(), "a notify entry has either 'webhook' or 'command', not both (write two entries)");
       }
       if (webhook && webhook->is_map()) {
         CheckKnownKeys(*webhook, {"secret"}, " in a notify webhook");

@@ -45,7 +45,7 @@ std::optional<ServeArgs> ParseServeArgs(const DocNode& with, const std::string& 
   if (auto m = r.String("model", true)) a.model = *m;
   if (auto e = r.String("endpoint")) {
     if (!HasPlaceholder(*r.Get("endpoint")) && !IsName(*e)) {
-      r.Error(r.Get("endpoint"), "'endpoint' must be an alias name of letters, digits, '_' and '-'");
+      r.Error(r.Get("endpoint"), "'endpoint' must be an alias name: a lower-case letter, then lower-case letters, digits and '_'");
     }
     a.endpoint = *e;
   }

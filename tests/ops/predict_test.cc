@@ -420,7 +420,7 @@ TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
   EXPECT_EQ(check("serve", "{model: m, promote_if: {}}"),
             "task 't': serve: promote_if: 'promote_if' needs 'min', 'max' or 'better_than_current: true'\n");
   EXPECT_EQ(check("serve", "{model: m, endpoint: 'a b'}"),
-            "task 't': serve: 'endpoint' must be an alias name of letters, digits, '_' and '-'\n");
+            "task 't': serve: 'endpoint' must be an alias name: a lower-case letter, then lower-case letters, digits and '_'\n");
   EXPECT_EQ(check("monitor", "{reference: a, current: b, on_drift: explode}"),
             "task 't': monitor: 'on_drift' must be one of warn, fail, found 'explode'\n");
   EXPECT_EQ(check("monitor", "{reference: {path: ref.json}, current: b}"),
