@@ -121,7 +121,11 @@ int ModelsRollback(const GlobalOptions& g, const ModelsRollbackOptions& options)
   std::vector<ModelAliasRecord> current = store->GetModelAliases(options.name);
   auto it = std::find_if(current.begin(), current.end(), [&](const ModelAliasRecord& a) { return a.alias == options.alias; });
   if (it == current.end()) {
-    std::cerr << "pipectl: model '" << options.name << "' has no alias '" << options.alias << "'\n";
+    if (store->ListModelVersions(options.name).empty()) {
+      std::cerr << "pipectl: no model '" << options.name << "'\n";
+    } else {
+      std::cerr << "pipectl: model '" << options.name << "' has no alias '" << options.alias << "'\n";
+    }
     return kExitFailed;
   }
   // The version the alias pointed at before its current one.

@@ -243,8 +243,15 @@ bool Emitter::Deliver(const std::string& event) {
   if (!file_.empty()) {
     std::ofstream out(file_, std::ios::app | std::ios::binary);
     out << event << '\n';
-    if (out.flush()) return true;
-    if (log_) log_("openlineage: cannot append to " + file_);
+    bool was_down;
+    {
+      std::lock_guard lock(mu_);
+      was_down = receiver_down_;
+      receiver_down_ = !out.flush();
+      if (!receiver_down_) return true;
+    }
+    // The first failure is said; the next ones only once one succeeded.
+    if (log_ && !was_down) log_("openlineage: cannot append to " + file_ + " (later failures are not logged until one succeeds)");
     return false;
   }
   std::string last_error;

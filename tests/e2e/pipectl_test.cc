@@ -1027,6 +1027,7 @@ tasks:
   EXPECT_EQ(Pipectl({"models", "alias", "churn", "1", "Prod!"}).exit_code, 2);
   Result once = Pipectl({"models", "rollback", "churn", "--alias", "staging"});
   EXPECT_EQ(once.err, "pipectl: model 'churn' has no alias 'staging'\n");
+  EXPECT_EQ(Pipectl({"models", "rollback", "nope"}).err, "pipectl: no model 'nope'\n");
 }
 
 // Under a memory limit far below its tables, the pipeline moves every table

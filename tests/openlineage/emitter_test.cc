@@ -121,5 +121,26 @@ TEST(EmitterTest, AnAbsentReceiverIsLoggedOnceAndDoesNotHoldTheStop) {
   EXPECT_NE(logged[0].find("openlineage: cannot deliver an event to http://127.0.0.1:"), std::string::npos) << logged[0];
 }
 
+TEST(EmitterTest, AFileThatCannotBeWrittenIsLoggedOnce) {
+  const fs::path dir = testing_util::FreshTestDir("openlineage_nofile");
+  SqliteStore store((dir / "state.db").string());
+  std::vector<std::string> logged;
+  std::mutex mu;
+  {
+    Emitter emitter(store, {"file:" + (dir / "no" / "such" / "x.jsonl").string()}, [&](const std::string& line) {
+      std::lock_guard lock(mu);
+      logged.push_back(line);
+    });
+    RunRecord run;
+    run.run_id = "r1";
+    run.dag_id = "d";
+    for (int i = 0; i < 8; ++i) emitter.OnRunState(run, RunState::kRunning);
+    while (emitter.failed() < 8) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("openlineage: cannot append to "), std::string::npos) << logged[0];
+}
+
 }  // namespace
 }  // namespace pipeline::openlineage
