@@ -809,6 +809,7 @@ class ValidateOperator final : public Operator {
                                  : "table check failed: " + table_failures.front();
       TaskResult failed = TaskResult::Failure(why);
       failed.metrics = result.metrics;
+      failed.metrics.rows_out = 0;  // the task fails: no output
       return failed;
     }
     if (!passed) ctx.Log("warning: " + summary);

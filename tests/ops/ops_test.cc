@@ -328,6 +328,8 @@ TEST_F(OpsTest, ValidateFailAboveTheRateKeepsNoOutput) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error, "1 of 5 rows (20.00%) failed checks, more than max_failure_rate 0.1 (first: age >= 0: 1 rows, e.g. -1)");
   EXPECT_EQ(out_, nullptr);
+  EXPECT_EQ(r.metrics.rows_in, 5);
+  EXPECT_EQ(r.metrics.rows_out, 0);  // runs show says no rows came out
   // Within the rate, the failing rows are dropped from the output.
   r = Run("validate", "{checks: [{column: age, min: 0}], max_failure_rate: 0.2}", kPeople);
   ASSERT_TRUE(r.ok) << r.error;
