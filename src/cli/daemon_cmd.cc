@@ -11,6 +11,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/live_view.h"
+#include "core/dag_spec.h"
 #include "core/error.h"
 #include "dag/params.h"
 #include "dag/yaml_reader.h"
@@ -149,7 +150,14 @@ int DagsList(const GlobalOptions& g) {
   std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "NEXT TICK", "LAST RUN"}};
   for (const auto& d : body["dags"]) {
     auto text = [](const json& v) { return v.is_null() ? std::string() : v.is_string() ? v.get<std::string>() : v.dump(); };
-    rows.push_back({text(d["dag_id"]), text(d["schedule"]), text(d["paused"]), text(d["version"]),
+    // The schedule as `dags list` without --server says it ("0 6 * * * or after etl.load").
+    std::optional<std::string> cron;
+    if (d["schedule"].is_string()) cron = d["schedule"].get<std::string>();
+    std::vector<std::string> after;
+    for (const auto& a : d.value("after", json::array())) {
+      if (a.is_string()) after.push_back(a.get<std::string>());
+    }
+    rows.push_back({text(d["dag_id"]), ScheduleText(cron, after).value_or(""), text(d["paused"]), text(d["version"]),
                     text(d["next_tick"]), text(d["last_run_state"])});
   }
   std::cout << FormatTable(rows);

@@ -632,6 +632,9 @@ TEST_F(PipedTest, AnAfterDagRunsOncePerNewUpstreamOutputNotOnFailureAndResumesAf
   WriteDag("down.yaml", "dag: down\nschedule: {after: [up.load]}\n"
                         "tasks:\n  show: {op: shell, run: 'echo \"from {{ run.upstream.up }}\"'}\n");
   StartDaemon();
+  // dags list through the daemon shows the schedule as it is written.
+  Result listed = Pipectl({"dags", "list"});
+  EXPECT_NE(listed.out.find("after up.load"), std::string::npos) << listed.out;
   auto down_runs = [&] {
     json page = json::parse(Http("GET", "/api/v1/runs?dag_id=down&limit=100").body);
     std::vector<json> runs(page["runs"].begin(), page["runs"].end());
