@@ -65,8 +65,9 @@ std::optional<ParamValues> ResolveParams(
       return std::nullopt;
     }
     if (!Compatible(KindOf(*spec->value), KindOf(*value))) {
+      // The value as read ("x" through the API's JSON is x, as on the command line).
       *error = "parameter '" + name + "' expects " + spec->value->TypeName() + " (default " +
-               ParamText(*spec->value) + "), got '" + text + "'";
+               ParamText(*spec->value) + "), got '" + (value->is_scalar() ? value->text() : text) + "'";
       return std::nullopt;
     }
     values[name] = value;

@@ -67,6 +67,8 @@ TEST(ParamsTest, UnknownOrMistypedOverridesAreRefused) {
   EXPECT_EQ(error, "unknown parameter 'sourc' for DAG 'p' (known: source, min_auc, limit, verbose, tags)");
   EXPECT_FALSE(ResolveParams(dag, {{"limit", "ten"}}, &error));
   EXPECT_EQ(error, "parameter 'limit' expects an integer (default 10), got 'ten'");
+  EXPECT_FALSE(ResolveParams(dag, {{"limit", "\"ten\""}}, &error));  // as the REST API's JSON gives it
+  EXPECT_EQ(error, "parameter 'limit' expects an integer (default 10), got 'ten'");
   EXPECT_FALSE(ResolveParams(dag, {{"verbose", "1"}}, &error));
   EXPECT_EQ(error, "parameter 'verbose' expects a boolean (default false), got '1'");
   EXPECT_FALSE(ResolveParams(dag, {{"tags", "x"}}, &error));
