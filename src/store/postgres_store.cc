@@ -1554,6 +1554,12 @@ bool PostgresStore::SetModelAlias(const std::string& name, const std::string& al
     if (tx.exec_params("SELECT 1 FROM model_versions WHERE name = $1 AND version = $2", name, version).empty()) {
       return false;
     }
+    // Already there: nothing changes, and the history gets no entry.
+    if (!tx.exec_params("SELECT 1 FROM model_aliases WHERE name = $1 AND alias = $2 AND version = $3", name, alias,
+                        version)
+             .empty()) {
+      return true;
+    }
     tx.exec_params(
         "INSERT INTO model_aliases(name, alias, version, set_at) VALUES($1, $2, $3, $4) "
         "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, set_at = excluded.set_at",

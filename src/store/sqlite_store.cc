@@ -1352,6 +1352,10 @@ bool SqliteStore::SetModelAlias(const std::string& name, const std::string& alia
     Statement exists(*impl_->statements_, "SELECT 1 FROM model_versions WHERE name = ?1 AND version = ?2");
     exists.Bind(1, name).Bind(2, version);
     if (!exists.Step()) return false;
+    // Already there: nothing changes, and the history gets no entry.
+    Statement current(*impl_->statements_, "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2");
+    current.Bind(1, name).Bind(2, alias);
+    if (current.Step() && current.Int(0) == version) return true;
     Statement put(*impl_->statements_,
                   "INSERT INTO model_aliases(name, alias, version, set_at) VALUES(?1, ?2, ?3, ?4) "
                   "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, set_at = excluded.set_at");

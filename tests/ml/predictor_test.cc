@@ -184,10 +184,12 @@ TEST_F(PredictRowsTest, ALinearModelScoresFiniteNumbersOnly) {
   const std::pair<double, const char*> cases[] = {{std::nan(""), "NaN"},
                                                    {std::numeric_limits<double>::infinity(), "infinity"},
                                                    {-std::numeric_limits<double>::infinity(), "-infinity"}};
-  for (const auto& [value, name] : cases) {
+  for (const auto& c : cases) {  // (clang 14 cannot capture a structured binding)
+    const double value = c.first;
+    const std::string name = c.second;
     for (const Predictor* p : {linear_.get(), regression.get()}) {
       EXPECT_EQ(Outcome([&] { return p->Predict(*table_with(value)); }),
-                std::string("1/x10: row 1: feature 'x10' is ") + name + ", and a linear model can only score finite numbers");
+                "1/x10: row 1: feature 'x10' is " + name + ", and a linear model can only score finite numbers");
     }
     EXPECT_EQ(Outcome([&] { return xgb_->Predict(*table_with(value)); }).rfind("scores ", 0), 0u) << name;
   }

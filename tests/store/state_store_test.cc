@@ -603,6 +603,8 @@ TEST_P(StateStoreTest, AliasesMoveAndKeepTheirHistory) {
   EXPECT_TRUE(store_->SetModelAlias("fraud", "production", 1, At(30)));
   EXPECT_TRUE(store_->SetModelAlias("fraud", "staging", 2, At(31)));
   EXPECT_TRUE(store_->SetModelAlias("fraud", "production", 2, At(40)));
+  // Pointing an alias where it points already changes nothing (no history entry, same time).
+  EXPECT_TRUE(store_->SetModelAlias("fraud", "production", 2, At(45)));
   auto aliases = store_->GetModelAliases("fraud");
   ASSERT_EQ(aliases.size(), 2u);
   EXPECT_EQ(aliases[0].alias, "production");
