@@ -133,10 +133,10 @@ async function newPage(context, label) {
 async function login(page, tokenValue) {
   page.allow401 = true;
   await page.goto(`${base}/ui/dags`);
-  await page.waitForURL(/\/ui\/login\?next=/, { timeout: 10000 });
+  await page.waitForURL(/\/ui\/login\?next=/, { timeout: 30000 });
   await page.fill('input[name=token]', tokenValue);
   await page.click('form.login button[type=submit]');
-  await page.waitForURL(/\/ui\/dags$/, { timeout: 10000 });
+  await page.waitForURL(/\/ui\/dags$/, { timeout: 30000 });
   page.allow401 = false;
 }
 
@@ -151,7 +151,7 @@ try {
       '--disable-component-update', '--disable-sync'],
   });
   const admin = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  admin.setDefaultTimeout(15000);
+  admin.setDefaultTimeout(30000);  // a loaded 2-core CI machine renders slowly: waits, not timing, are tested
   const page = await newPage(admin, 'admin');
 
   // The example pipeline, small, and the test DAGs' runs, through the API.
@@ -193,17 +193,17 @@ try {
     await page.fill('.modal input[name=n]', '7');
     await shot(page, 'trigger-form');
     await page.click('.modal button[type=submit]');
-    await page.waitForURL(/\/ui\/runs\/[^/]+$/, { timeout: 10000 });
+    await page.waitForURL(/\/ui\/runs\/[^/]+$/, { timeout: 30000 });
     await page.evaluate(() => { window.noReload = true; });
-    await page.waitForSelector('.title-row .state.s-running', { timeout: 10000 });
+    await page.waitForSelector('.title-row .state.s-running', { timeout: 30000 });
     await shot(page, 'run-running');
-    await page.waitForSelector('.title-row .state.s-success', { timeout: 20000 });
+    await page.waitForSelector('.title-row .state.s-success', { timeout: 30000 });
     expect(await page.evaluate(() => window.noReload === true), 'the page was not reloaded');
     expect((await page.locator('tr[data-task=show] .state').innerText()) === 'success', 'task show succeeded');
     expect(await page.locator('svg.gantt rect.bar').count() === 2, 'the timeline has a bar per try');
     await shot(page, 'run-success');
     await page.click('tr[data-task=show] a');
-    await page.waitForFunction(() => /n=7 label=x/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 10000 });
+    await page.waitForFunction(() => /n=7 label=x/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 30000 });
     await shot(page, 'task-log');
   });
 
@@ -270,7 +270,7 @@ try {
     expect((await page.locator('tr[data-task=after] .state').innerText()) === 'upstream_failed', 'downstream upstream_failed');
     await shot(page, 'run-failed');
     await page.goto(`${base}/ui/runs/${failing}/tasks/boom`);
-    await page.waitForFunction(() => /about to fail[\s\S]*the disk is full/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 10000 });
+    await page.waitForFunction(() => /about to fail[\s\S]*the disk is full/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 30000 });
     await shot(page, 'task-failed-log');
   });
 
@@ -278,7 +278,7 @@ try {
     await page.goto(`${base}/ui/runs/${failing}`);
     await page.waitForSelector('tr[data-task=boom] button:has-text("Clear")');
     await page.click('tr[data-task=boom] button:has-text("Clear")');
-    await page.waitForFunction(() => /^2\//.test(document.querySelector('tr[data-task=boom] td:nth-child(3)')?.textContent || ''), null, { timeout: 15000 });
+    await page.waitForFunction(() => /^2\//.test(document.querySelector('tr[data-task=boom] td:nth-child(3)')?.textContent || ''), null, { timeout: 30000 });
     expect(await page.locator('.action .error').count() === 0, 'no error');
   });
 
