@@ -204,7 +204,11 @@ inline bool SameKey(const std::string& name, std::string_view key) {
 // The rows of a request body: {"rows": [...]} or the list itself.
 simdjson::dom::array RequestRows(simdjson::dom::parser& parser, const simdjson::padded_string& text) {
   simdjson::dom::element doc;
-  if (parser.parse(text).get(doc)) throw RowError(-1, "", "the body is not valid JSON");
+  if (auto error = parser.parse(text).get(doc)) {
+    // simdjson's reason ("The JSON number is too large or too small to fit
+    // within the requested type.", say): a number beyond a double or int64.
+    throw RowError(-1, "", "the body is not valid JSON: " + std::string(simdjson::error_message(error)));
+  }
   simdjson::dom::array rows;
   if (doc.type() == simdjson::dom::element_type::OBJECT) {
     if (doc["rows"].get_array().get(rows)) throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
