@@ -26,18 +26,15 @@ namespace pipeline {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 // Whether `text` is written as a duration (numbers, each with a unit),
 // whatever its size: ParseDuration refuses such text only when too long.
+// (Short text only: std::regex recurses per character.)
 bool IsDurationSyntax(std::string_view text) {
   static const std::regex kDuration("^([0-9]+(ms|s|m|h|d))+$");
   return text.size() < 256 && std::regex_match(text.begin(), text.end(), kDuration);
 }
-
-}  // namespace
-
-namespace {
-
-namespace fs = std::filesystem;
 
 const std::vector<std::string> kTopLevelKeys = {
     "dag",     "description",     "schedule",         "timezone", "start_date", "end_date",
