@@ -183,4 +183,9 @@ class Executor {
 // A fresh run id: "YYYYMMDDTHHMMSS-" plus 8 random hex digits.
 std::string NewRunId(TimePoint now);
 
+// The max_tries of a task instance being cleared, whose tries so far are
+// `tries`: one more try and the task's retries again (tries lost to a crash
+// or a shutdown, which use up no retries, do not count).
+int MaxTriesAfterClear(const TaskSpec& task, const std::vector<TaskTryRecord>& tries);
+
 }  // namespace pipeline

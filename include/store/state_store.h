@@ -239,6 +239,9 @@ struct TaskTransition {
   // stored for its DAG and task in the same transaction as the success, so
   // a failed or lost try never advances it.
   std::optional<std::string> watermark;
+  // A clear: the instance's new max_tries, so that it gets its retries again
+  // (as Airflow's clear sets max_tries = try_number + retries).
+  std::optional<int> max_tries;
   // When set: applied only while the run's coordinator is this scheduler
   // (fencing: a scheduler whose run was taken over cannot write to it).
   std::string fence;

@@ -123,6 +123,7 @@ class Executor::RunExecution {
     for (size_t idx = 0; idx < dag_.tasks.size(); ++idx) {
       const TaskSpec& spec = dag_.tasks[idx];
       slots_[idx].spec = &spec;
+      slots_[idx].max_tries = 1 + spec.retry.retries;
       slots_[idx].upstream.total = int(spec.depends_on.size());
       for (const std::string& dep : spec.depends_on) slots_[index.at(dep)].downstream.push_back(idx);
     }
@@ -255,6 +256,7 @@ class Executor::RunExecution {
     const TaskSpec* spec = nullptr;
     TaskState state = TaskState::kPending;
     int try_number = 0;
+    int max_tries = 1;  // tries that use up retries: 1 + retries, more after a clear (the store's)
     std::vector<size_t> downstream;
     std::vector<size_t> reads;  // tasks whose output this one may read
     int readers = 0;            // tasks that may read this one's output and have not ended
@@ -574,7 +576,6 @@ class Executor::RunExecution {
     }
     const bool lost = result.lost && !slot.handed_back && !cancelling_ && !slot.timed_out;
     if (!slot.handed_back) slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;
-    int max_tries = 1 + spec.retry.retries;
     if (lost) {
       // Its worker went away: a new try that uses up no retry, at most
       // kMaxLostInARow times in a row (the contract's "lost" rule).
@@ -595,7 +596,7 @@ class Executor::RunExecution {
       // counted as lost (it uses up no retry).
       t.to = TaskState::kQueued;
       t.reason = std::string(kHandedBack);
-    } else if (t.to == TaskState::kFailed && slot.try_number - slot.lost_tries < max_tries && !cancelling_) {
+    } else if (t.to == TaskState::kFailed && slot.try_number - slot.lost_tries < slot.max_tries && !cancelling_) {
       t.to = TaskState::kUpForRetry;
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});
@@ -709,6 +710,7 @@ class Executor::RunExecution {
     const size_t idx = slots_.size();
     Slot& slot = slots_.emplace_back();  // a deque: references to other slots stay valid
     slot.spec = &spec;
+    slot.max_tries = 1 + spec.retry.retries;
     slot.mapped_from = mapped;
     Slot& of = slots_[mapped];
     of.expanded = true;
@@ -832,6 +834,7 @@ class Executor::RunExecution {
       }
       slot.state = it->second.state;
       slot.try_number = it->second.try_number;
+      slot.max_tries = it->second.max_tries;
       slot.next_try_at = it->second.next_try_at;
       for (const TaskTryRecord& t : ex_.store_.GetTries(run_.run_id, slot.spec->id)) {
         if (!t.ended_at) {
@@ -1264,6 +1267,12 @@ std::string NewRunId(TimePoint now) {
   char suffix[9];
   std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rng()));
   return compact + "-" + suffix;
+}
+
+int MaxTriesAfterClear(const TaskSpec& task, const std::vector<TaskTryRecord>& tries) {
+  int counted = 0;
+  for (const TaskTryRecord& t : tries) counted += !t.error.starts_with(kLostPrefix);
+  return counted + 1 + task.retry.retries;
 }
 
 }  // namespace pipeline

@@ -563,10 +563,15 @@ RunRecord Scheduler::Clear(const std::string& run_id, const std::string& task_id
     auto of = rec.map_index ? ParseMapInstanceId(rec.task_id) : std::nullopt;
     if (of && chosen.count(of->first)) ids.push_back(rec.task_id);
   }
+  std::map<std::string, std::vector<TaskTryRecord>> tries;
+  for (TaskTryRecord& t : store_.GetRunTries(run_id)) tries[t.task_id].push_back(std::move(t));
   for (const std::string& id : ids) {
+    auto instance = ParseMapInstanceId(id);
+    const TaskSpec* task = spec->FindTask(instance ? instance->first : id);
     TaskTransition tr;
     tr.run_id = run_id;
     tr.task_id = id;
+    tr.max_tries = MaxTriesAfterClear(*task, tries[id]);
     tr.from = {TaskState::kSuccess, TaskState::kFailed, TaskState::kUpstreamFailed,
                TaskState::kSkipped, TaskState::kCancelled};
     tr.to = TaskState::kPending;

@@ -83,7 +83,8 @@ BEGIN
         ended_at = CASE WHEN (t->>'terminal')::boolean THEN v_at ELSE NULL END,
         next_try_at = (t->>'next_try_at')::bigint,
         error = CASE WHEN t->>'reason' = '' AND v_to <> 'success' THEN error ELSE t->>'reason' END,
-        metrics = COALESCE(t->>'metrics', metrics)
+        metrics = COALESCE(t->>'metrics', metrics),
+        max_tries = COALESCE((t->>'max_tries')::integer, max_tries)
       WHERE run_id = v_run AND task_id = v_task;
     IF v_to = 'success' AND jsonb_typeof(t->'watermark') = 'string' THEN
       INSERT INTO watermarks(dag_id, task_id, value, run_id, updated_at)
@@ -1187,6 +1188,7 @@ bool PostgresStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>&
                      {"reason", t.reason},
                      {"metrics", t.metrics_json ? nlohmann::json(*t.metrics_json) : nlohmann::json()},
                      {"watermark", t.watermark ? nlohmann::json(*t.watermark) : nlohmann::json()},
+                     {"max_tries", t.max_tries ? nlohmann::json(*t.max_tries) : nlohmann::json()},
                      {"exit_code", t.exit_code ? nlohmann::json(*t.exit_code) : nlohmann::json()},
                      {"log_path", t.log_path},
                      {"worker", t.worker},

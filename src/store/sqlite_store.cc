@@ -966,10 +966,12 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
                "ended_at = CASE WHEN ?3 IN ('success','failed','upstream_failed','skipped','cancelled') "
                "THEN ?6 ELSE NULL END, next_try_at = ?7, "
                "error = CASE WHEN ?8 = '' AND ?3 <> 'success' THEN error ELSE ?8 END, "
-               "metrics = COALESCE(?9, metrics) WHERE run_id = ?1 AND task_id = ?2");
+               "metrics = COALESCE(?9, metrics), max_tries = COALESCE(?10, max_tries) "
+               "WHERE run_id = ?1 AND task_id = ?2");
   up.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, to).Bind(4, try_number)
       .Bind(5, int64_t{starting}).Bind(6, t.at).Bind(7, t.next_try_at).Bind(8, t.reason)
-      .Bind(9, t.metrics_json).Run();
+      .Bind(9, t.metrics_json)
+      .Bind(10, t.max_tries).Run();
   if (t.to == TaskState::kSuccess && t.watermark) {
     Statement mark(statements,
                    "INSERT INTO watermarks(dag_id, task_id, value, run_id, updated_at) "

@@ -308,6 +308,27 @@ TEST_F(SchedulerTest, ClearRunsTasksAgain) {
   }
 }
 
+TEST_F(SchedulerTest, ClearGivesATaskItsRetriesAgain) {
+  // Given a task with one retry that failed both its tries, clearing it gives
+  // it one try and one retry again (Airflow: max_tries = try_number +
+  // retries), not a single try with no retry.
+  Dags({{"retry.yaml", "dag: retry\ntasks:\n  a: {op: fake, retries: 1, retry_delay: 1s}\n"}});
+  fake_->Script("a", {Outcome::kFail});  // every try fails
+  scheduler_->Start();
+  RunRecord run = scheduler_->Trigger("retry", {}, true);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  ASSERT_EQ(store_->GetRun(run.run_id)->state, RunState::kFailed);
+  EXPECT_EQ(store_->GetTaskInstances(run.run_id)[0].max_tries, 2);
+  scheduler_->Clear(run.run_id, "a", false);
+  EXPECT_EQ(store_->GetTaskInstances(run.run_id)[0].max_tries, 4);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kFailed);
+  EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"a#1", "a#2", "a#3", "a#4"}));
+  TaskInstanceRecord a = store_->GetTaskInstances(run.run_id)[0];
+  EXPECT_EQ(a.try_number, 4);
+  EXPECT_EQ(a.max_tries, 4);
+}
+
 TEST_F(SchedulerTest, ClearingAMappedTaskRunsItsInstancesAgain) {
   // Given a run whose mapped task ran two instances, then clearing the task
   // clears its instances too: each runs again (over the same items), and

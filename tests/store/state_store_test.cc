@@ -102,6 +102,23 @@ TEST_P(StateStoreTest, CreatesRunsWithPendingTasks) {
   EXPECT_FALSE(store_->GetRun("r2"));
 }
 
+TEST_P(StateStoreTest, AClearSetsAnInstancesMaxTries) {
+  // Given a task that failed its one try, a transition back to pending that
+  // carries max_tries (a clear) sets it; one that carries none keeps it.
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  ASSERT_TRUE(store_->TransitionTask(Move("r1", "a", {TaskState::kPending}, TaskState::kRunning, 11)));
+  ASSERT_TRUE(store_->TransitionTask(Move("r1", "a", {TaskState::kRunning}, TaskState::kFailed, 12)));
+  TaskTransition clear = Move("r1", "a", {TaskState::kFailed}, TaskState::kPending, 13);
+  clear.max_tries = 3;
+  ASSERT_TRUE(store_->TransitionTask(clear));
+  TaskInstanceRecord a = store_->GetTaskInstances("r1")[0];
+  EXPECT_EQ(a.max_tries, 3);
+  EXPECT_EQ(a.try_number, 1);
+  ASSERT_TRUE(store_->TransitionTask(Move("r1", "a", {TaskState::kPending}, TaskState::kRunning, 14)));
+  EXPECT_EQ(store_->GetTaskInstances("r1")[0].max_tries, 3);
+  EXPECT_EQ(store_->GetTaskInstances("r1")[0].try_number, 2);
+}
+
 TEST_P(StateStoreTest, InstancesOfAMappedTaskAreAddedAfterItInIndexOrder) {
   // Given a mapped task reached at run time, then its instances are listed
   // right after it (by index, not by id: m[10] after m[9]), keep their item,
