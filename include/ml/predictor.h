@@ -29,6 +29,9 @@ struct ModelFiles {
   std::string kind;             // "classification" or "regression"
   std::string features_json;    // [{"name", "type"}]
   std::string transforms_json;  // the fitted chain
+  // "xxh3:HEX" the registry recorded of the file: a file that differs (edited,
+  // truncated, replaced) is refused. Empty: not checked.
+  std::string content_hash;
 };
 
 // A request row that cannot be scored: `row` (0-based) and `column` name

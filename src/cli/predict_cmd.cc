@@ -69,7 +69,8 @@ int Predict(const GlobalOptions& g, const PredictOptions& options) {
   }
   try {
     auto predictor = ml::Predictor::Load(
-        {version->format, version->uri, version->kind, version->features_json, version->transforms_json}, 0);
+        {version->format, version->uri, version->kind, version->features_json, version->transforms_json,
+         version->content_hash}, 0);
     std::vector<double> scores = predictor->PredictRows(rows.dump());
     json out = {{"model", version->name}, {"version", version->version}, {"predictions", scores}};
     if (predictor->classifier()) {

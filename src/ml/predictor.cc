@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "columnar/compute.h"
+#include "columnar/file_hash.h"
 #include "ml/xgboost.h"
 
 namespace pipeline::ml {
@@ -263,6 +264,14 @@ std::shared_ptr<const Predictor> Predictor::Load(const ModelFiles& files, int th
     auto f = std::find(p->features_.begin(), p->features_.end(), p->inputs_[k]);
     p->direct_ = f != p->features_.end();
     p->input_feature_.push_back(size_t(f - p->features_.begin()));
+  }
+  if (!files.content_hash.empty()) {
+    std::optional<std::string> hash = columnar::FileContentHash(files.uri);
+    if (!hash) throw ModelError("cannot read model file " + files.uri);
+    if (*hash != files.content_hash) {
+      throw ModelError("model file " + files.uri + " is not the file the registry recorded: its content hash is " +
+                       *hash + ", recorded " + files.content_hash);
+    }
   }
   if (files.format == "xgboost-json") {
     p->xgboost_ = true;

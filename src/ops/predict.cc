@@ -96,7 +96,7 @@ class PredictOperator final : public Operator {
     std::optional<RegisteredModel> found = ctx.FindModel(a.model);
     if (!found) throw OpError("predict: no model version '" + a.model + "' (a model NAME, NAME@ALIAS, NAME:VERSION or a train task of this run)");
     const ModelRegistration& m = found->model;
-    auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json}, 0);
+    auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json, m.content_hash}, 0);
     columnar::TablePtr input = MainInput(ctx);
     const std::string label = a.as + "_label";
     for (const std::string& name : {a.as, label}) {

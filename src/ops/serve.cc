@@ -130,7 +130,7 @@ class ServeOperator final : public Operator {
       auto target = rows->schema().IndexOf(candidate.target);
       if (!target) throw OpError("serve: the test split has no target column '" + candidate.target + "'");
       std::vector<double> y = ColumnAsDoubles(*rows, *target, false, true, "serve", "target");
-      auto predictor = ml::Predictor::Load({c.format, c.uri, c.kind, c.features_json, c.transforms_json}, 0);
+      auto predictor = ml::Predictor::Load({c.format, c.uri, c.kind, c.features_json, c.transforms_json, c.content_hash}, 0);
       std::vector<double> p = predictor->PredictFeatures(*rows);
       return TestMetrics(c.kind, y.data(), p.data(), int64_t(y.size()));
     } catch (const std::exception& e) {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
 
+#include "columnar/file_hash.h"
 #include "columnar/parquet.h"
 #include "core/error.h"
 
@@ -94,20 +94,9 @@ std::string SchemaJson(const columnar::Schema& schema) {
 }
 
 std::string FileHash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error::Unavailable("cannot read " + path);
-  XXH3_state_t* state = XXH3_createState();
-  XXH3_64bits_reset(state);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    XXH3_64bits_update(state, buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  uint64_t h = XXH3_64bits_digest(state);
-  XXH3_freeState(state);
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("xxh3:") + hex;
+  std::optional<std::string> hash = columnar::FileContentHash(path);
+  if (!hash) throw Error::Unavailable("cannot read " + path);
+  return *hash;
 }
 
 namespace {

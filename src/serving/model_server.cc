@@ -107,7 +107,7 @@ std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, con
   d->alias = alias;
   d->version = version;
   try {
-    d->predictor = ml::Predictor::Load({v->format, v->uri, v->kind, v->features_json, v->transforms_json}, 1);
+    d->predictor = ml::Predictor::Load({v->format, v->uri, v->kind, v->features_json, v->transforms_json, v->content_hash}, 1);
   } catch (const ml::ModelError& e) {
     throw Error::Unavailable("model '" + name + "' version " + std::to_string(version) + " cannot be loaded: " + e.what());
   }

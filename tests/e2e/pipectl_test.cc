@@ -956,6 +956,17 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   EXPECT_EQ(numbered.err, "pipectl: the daemon serves aliases, not numbered versions: use NAME@ALIAS, or score "
                           "version 1 in this process with --local\n");
   EXPECT_EQ(Pipectl({"predict", "fraud:1", "--local", "--json", json::array({row}).dump()}).exit_code, 0);
+  {
+    // A model file changed after it was registered is refused, not scored.
+    const fs::path model = artifacts / "train" / "model.try1.json";
+    const std::string bytes = ReadFile(model);
+    std::ofstream(model, std::ios::app) << " ";
+    Result changed = Pipectl({"predict", "fraud", "--local", "--json", json::array({row}).dump()});
+    EXPECT_EQ(changed.exit_code, 1);
+    EXPECT_NE(changed.err.find("model file " + model.string() + " is not the file the registry recorded"),
+              std::string::npos) << changed.err;
+    std::ofstream(model, std::ios::trunc | std::ios::binary) << bytes;
+  }
   const columnar::Column& p = *flat->batch(0).columns[*scores->schema().IndexOf("fraud_probability")];
   EXPECT_EQ(json::parse(predicted.out)["predictions"][0].get<double>(), p.doubles()[100]) << predicted.out;
 

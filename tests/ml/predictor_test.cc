@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "columnar/file_hash.h"
 #include "ml/xgboost.h"
 
 namespace pipeline::ml {
@@ -34,7 +35,7 @@ class PredictRowsTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("pipe_predict_rows_" + std::to_string(getpid()));
     fs::create_directories(dir_);
     std::ofstream(dir_ / "linear.json") << R"({"coef": [0.5, -1.25, 2.0, 0.125], "intercept": -0.3})";
-    linear_ = Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "classification", kFeatures, "[]"}, 1);
+    linear_ = Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "classification", kFeatures, "[]", ""}, 1);
 
     std::mt19937_64 rng(11);
     std::normal_distribution<double> normal;
@@ -57,7 +58,7 @@ class PredictRowsTest : public ::testing::Test {
     options.params = {{"objective", "binary:logistic"}, {"max_depth", "3"}};
     options.num_round = 20;
     XgbModel::Train(d, nullptr, options).Save((dir_ / "xgb.json").string());
-    xgb_ = Predictor::Load({"xgboost-json", (dir_ / "xgb.json").string(), "classification", kFeatures, "[]"}, 1);
+    xgb_ = Predictor::Load({"xgboost-json", (dir_ / "xgb.json").string(), "classification", kFeatures, "[]", ""}, 1);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -91,9 +92,37 @@ TEST_F(PredictRowsTest, RowsOfNumbersAndBoolsGoStraightToTheModel) {
   EXPECT_TRUE(xgb_->scores_rows_directly());
   // A chain, or a feature that is not a number or bool, needs the table.
   auto chained = Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "classification", kFeatures,
-                                  R"([{"step": "standardize", "params": {"x2": {"mean": 1, "std": 2, "output": "x2"}}}])"},
+                                  R"([{"step": "standardize", "params": {"x2": {"mean": 1, "std": 2, "output": "x2"}}}])", ""},
                                  1);
   EXPECT_FALSE(chained->scores_rows_directly());
+}
+
+TEST_F(PredictRowsTest, AModelFileThatIsNotTheOneRecordedIsRefused) {
+  // Given the content hash the registry recorded, a file whose bytes differ
+  // (edited by hand, replaced, truncated) is refused, naming the file and
+  // both hashes; the recorded one loads.
+  const std::string path = (dir_ / "xgb.json").string();
+  const std::string recorded = *columnar::FileContentHash(path);
+  EXPECT_EQ(recorded.rfind("xxh3:", 0), 0u);
+  EXPECT_EQ(recorded.size(), 5u + 16u);
+  EXPECT_NO_THROW(Predictor::Load({"xgboost-json", path, "classification", kFeatures, "[]", recorded}, 1));
+  for (std::string format : {"xgboost-json", "pipe-linear-v1"}) {
+    const std::string file = format == "xgboost-json" ? path : (dir_ / "linear.json").string();
+    try {
+      Predictor::Load({format, file, "classification", kFeatures, "[]", "xxh3:0000000000000000"}, 1);
+      ADD_FAILURE() << format;
+    } catch (const ModelError& e) {
+      EXPECT_EQ(std::string(e.what()), "model file " + file +
+                                           " is not the file the registry recorded: its content hash is " +
+                                           *columnar::FileContentHash(file) + ", recorded xxh3:0000000000000000");
+    }
+  }
+  try {
+    Predictor::Load({"xgboost-json", (dir_ / "gone.json").string(), "classification", kFeatures, "[]", recorded}, 1);
+    ADD_FAILURE();
+  } catch (const ModelError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot read model file " + (dir_ / "gone.json").string());
+  }
 }
 
 TEST_F(PredictRowsTest, ScoresAreTheTablePathsBitForBit) {
@@ -165,7 +194,7 @@ TEST_F(PredictRowsTest, ALinearModelScoresFiniteNumbersOnly) {
   // an error naming the row and the feature, for both linear models, as in
   // scikit-learn; XGBoost takes NaN as missing and infinity as a value.
   auto regression =
-      Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "regression", kFeatures, "[]"}, 1);
+      Predictor::Load({"pipe-linear-v1", (dir_ / "linear.json").string(), "regression", kFeatures, "[]", ""}, 1);
   auto table_with = [](double x10_of_row_1) {
     columnar::ColumnBuilder x2(columnar::DataType::kFloat64), x10(columnar::DataType::kFloat64),
         flag(columnar::DataType::kBool), n(columnar::DataType::kInt64);

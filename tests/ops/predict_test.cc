@@ -201,7 +201,7 @@ TEST_F(PredictTest, PredictReplaysTheChainAndScoresAsTheModelFileSays) {
   }
 
   // Rows given as JSON (a predict request) score the same, bit for bit.
-  auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json}, 1);
+  auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json, m.content_hash}, 1);
   json rows = json::array();
   rows.push_back({{"amount", 42.5}, {"merchant", "fuel"}, {"ts", "2026-03-02T05:07:00Z"}, {"flag", true}});
   rows.push_back({{"amount", nullptr}, {"merchant", "casino"}, {"ts", "2026-03-02 23:00:00"}, {"flag", false}, {"other", 1}});
@@ -219,7 +219,7 @@ TEST_F(PredictTest, BadRowsAreErrorsNamingTheRowAndTheColumn) {
   auto train = Context("train", "{target: y, features: [amount_std, ts_hour], model: logistic_regression, name: fraud}");
   RunOn(*train, "train", t);
   const ModelRegistration& m = train->models().at(0);
-  auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json}, 1);
+  auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json, m.content_hash}, 1);
   auto error = [&](const std::string& rows) -> std::string {
     try {
       predictor->Predict(*predictor->RowsToTable(rows));
@@ -303,7 +303,7 @@ TEST_F(PredictTest, BetterThanCurrentScoresTheServingVersionOnTheCandidatesTestR
   ASSERT_EQ(rows->schema(), t->schema());
   ASSERT_EQ(rows->num_rows(), json::parse(challenger.metrics_json)["test_rows"].get<int64_t>());
   auto predictor = ml::Predictor::Load({champion.format, champion.uri, champion.kind, champion.features_json,
-                                        champion.transforms_json}, 1);
+                                        champion.transforms_json, champion.content_hash}, 1);
   std::vector<double> scores = predictor->PredictFeatures(*rows);
   const columnar::Column& label = *rows->batch(0).columns[*rows->schema().IndexOf("y")];
   std::vector<double> y;
