@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/diagnostic.h"
 #include "core/operator.h"
 #include "store/state_store.h"
 #include "views/format.h"
@@ -35,6 +38,10 @@ std::string ResolveDbUrl(const GlobalOptions& options);
 // must exist unless `create` (the commands that run DAGs): a typo in the
 // path is an error (unreachable, exit 3), not a new empty database.
 std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options, bool create = false);
+
+// The diagnostics of `file`, as `validate --json` reports them:
+// [{"line", "column", "message"}...].
+nlohmann::json DiagnosticsJson(const std::vector<Diagnostic>& diags, const std::string& file);
 
 // The operators of this build, registered once.
 const OperatorRegistry& Operators();

@@ -171,6 +171,13 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
   LoadResult loaded = loader.LoadFile(options.file);
   if (!loaded.dag) {
     for (const Diagnostic& d : loaded.diagnostics) std::cerr << d.ToString() << "\n";
+    if (g.json) {  // what `validate --json` says of the file, for a script reading stdout
+      nlohmann::json file = {{"file", options.file}, {"valid", false},
+                             {"errors", DiagnosticsJson(loaded.diagnostics, options.file)}};
+      std::cout << nlohmann::json{{"valid", false}, {"files", nlohmann::json::array({file})}}.dump(2, ' ', false,
+                                                                          nlohmann::json::error_handler_t::replace)
+                << "\n";
+    }
     return kExitUsage;
   }
   const DagSpec& dag = *loaded.dag;

@@ -9,15 +9,6 @@ namespace pipeline::cli {
 
 namespace {
 
-nlohmann::json DiagnosticsJson(const std::vector<Diagnostic>& diags, const std::string& file) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const Diagnostic& d : diags) {
-    if (d.file != file) continue;
-    out.push_back({{"line", d.mark.line}, {"column", d.mark.column}, {"message", d.message}});
-  }
-  return out;
-}
-
 // What was loaded is dropped with the process instead of being freed node by
 // node (freeing a 10,000-task file's tree is a tenth of `validate`), as
 // compilers do with their syntax trees. Reachable from here, so a leak
@@ -29,6 +20,15 @@ void KeepUntilExit(T&& loaded) {
 }
 
 }  // namespace
+
+nlohmann::json DiagnosticsJson(const std::vector<Diagnostic>& diags, const std::string& file) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Diagnostic& d : diags) {
+    if (d.file != file) continue;
+    out.push_back({{"line", d.mark.line}, {"column", d.mark.column}, {"message", d.message}});
+  }
+  return out;
+}
 
 int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
   DagLoader loader(Operators());

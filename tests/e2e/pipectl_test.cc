@@ -404,6 +404,14 @@ TEST_F(PipectlTest, InvalidDagFileIsExitTwoAndRunsNothing) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, dag.string() + ":3:23: unknown template variable 'params.x'\n");
   EXPECT_FALSE(fs::exists(dir_ / ".pipe" / "state.db"));
+  // With --json, stdout says so as `validate --json` does (stderr as before).
+  Result j = Pipectl({"run", dag.string(), "--json"});
+  EXPECT_EQ(j.exit_code, 2);
+  EXPECT_EQ(j.err, r.err);
+  json doc = json::parse(j.out);
+  EXPECT_EQ(doc, json::parse(Pipectl({"validate", dag.string(), "--json"}).out)) << j.out;
+  EXPECT_EQ(doc["files"][0]["errors"][0]["message"], "unknown template variable 'params.x'");
+  EXPECT_FALSE(fs::exists(dir_ / ".pipe" / "state.db"));
 }
 
 TEST_F(PipectlTest, UnreachableDatabaseIsExitThree) {
