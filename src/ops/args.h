@@ -145,4 +145,9 @@ inline const std::vector<std::string> kNumericTypes = {"int64", "float64"};
 // nullopt, with the error reported, when it is missing or wrong.
 std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key);
 
+// "1 column", "2 columns": for task summaries.
+inline std::string Counted(size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 }  // namespace pipeline::ops

@@ -346,7 +346,7 @@ class CleanOperator final : public Operator {
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = input->num_rows();
     result.metrics.rows_out = w.rows();
-    std::string summary = std::to_string(steps->size()) + " steps";
+    std::string summary = Counted(steps->size(), "step");
     for (const auto& n : notes) summary += ", " + n + " rows";
     result.metrics.summary = summary;
     // The fill values join the table's fitted chain (transform's steps

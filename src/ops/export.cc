@@ -147,7 +147,10 @@ class ExportOperator final : public Operator {
     auto args = ParseExportArgs(ctx.args(), "export", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr table = MainInput(ctx);
-    if (!args->target.empty()) return ToDatabase(ctx, *args, *table);
+    if (!args->target.empty()) {
+      args->target = ResolveDatabaseUrl(ctx, args->target);
+      return ToDatabase(ctx, *args, *table);
+    }
     std::string path = ResolvePath(ctx, args->path);
     std::string format = args->format.empty() ? FormatOf(path) : args->format;
     for (const std::string& col : args->partition_by) {

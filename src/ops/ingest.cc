@@ -212,7 +212,10 @@ class IngestOperator final : public Operator {
       replay = nlohmann::json::parse(*text, nullptr, false);
       if (!replay->is_object()) return TaskResult::Failure("the inputs to read again are not a JSON object: " + *text);
     }
-    if (!args->source.empty()) return FromDatabase(ctx, *args, replay ? &*replay : nullptr);
+    if (!args->source.empty()) {
+      args->source = ResolveDatabaseUrl(ctx, args->source);
+      return FromDatabase(ctx, *args, replay ? &*replay : nullptr);
+    }
 
     std::string pattern = ResolvePath(ctx, args->path);
     std::vector<std::string> files = ExpandPath(pattern);
@@ -319,8 +322,8 @@ class IngestOperator final : public Operator {
     result.metrics.rows_in = rows_read;
     result.metrics.rows_out = table->num_rows();
     if (args->quarantine) result.metrics.rows_quarantined = bad;
-    result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + std::to_string(files.size()) +
-                             (files.size() == 1 ? " file" : " files") + (args->new_files_only ? " (new)" : "");
+    result.metrics.summary = Counted(table->num_columns(), "column") + " from " + Counted(files.size(), "file") +
+                             (args->new_files_only ? " (new)" : "");
     if (bad > 0) {
       PersistTable(ctx, *quarantine, "quarantine");
       double rate = rows_read ? static_cast<double>(bad) / static_cast<double>(rows_read) : 0;
@@ -463,7 +466,7 @@ class IngestOperator final : public Operator {
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = table->num_rows();
     result.metrics.rows_out = table->num_rows();
-    result.metrics.summary = std::to_string(table->num_columns()) + " columns from " + sources::Redacted(args.source);
+    result.metrics.summary = Counted(table->num_columns(), "column") + " from " + sources::Redacted(args.source);
     if (!args.incremental.empty()) {
       result.metrics.summary += mark ? "; " + args.incremental + " past " + *mark : "; " + args.incremental + " from the start";
       // No new rows: the mark stays. A rerun on the same data moves no mark.

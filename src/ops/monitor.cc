@@ -495,9 +495,9 @@ class MonitorOperator final : public Operator {
     for (const auto& d : drifted) list += (list.empty() ? "" : ", ") + d;
     result.metrics.rows_in = current->num_rows();
     result.metrics.summary = drifted.empty()
-                                 ? "no drift in " + std::to_string(columns.size()) + " columns"
-                                 : std::to_string(drifted.size()) + " of " + std::to_string(columns.size()) +
-                                       " columns drifted: " + list;
+                                 ? "no drift in " + Counted(columns.size(), "column")
+                                 : std::to_string(drifted.size()) + " of " + Counted(columns.size(), "column") +
+                                       " drifted: " + list;
     ctx.Log(result.metrics.summary);
     if (!drifted.empty() && !a.fail) result.metrics.alert = "drift in " + result.metrics.summary;
     if (!drifted.empty() && a.fail) {

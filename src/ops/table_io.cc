@@ -238,6 +238,12 @@ std::string ResolvePath(const TaskContext& ctx, const std::string& path) {
   return p.is_absolute() ? p.string() : (fs::path(ctx.dag_dir()) / p).string();
 }
 
+std::string ResolveDatabaseUrl(const TaskContext& ctx, const std::string& url) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (!url.starts_with(kSqlite)) return url;
+  return std::string(kSqlite) + ResolvePath(ctx, url.substr(kSqlite.size()));
+}
+
 std::vector<std::string> ExpandPath(const std::string& pattern) {
   if (pattern.find_first_of("*?[") == std::string::npos) {
     std::error_code ec;

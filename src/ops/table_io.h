@@ -78,6 +78,9 @@ std::shared_ptr<columnar::SpillFile> SpillIfLarge(TaskContext& ctx, int64_t inpu
 
 // Resolves a path argument against the DAG file's folder.
 std::string ResolvePath(const TaskContext& ctx, const std::string& path);
+// A database URL with a relative `sqlite:PATH` made relative to the DAG
+// file's folder, as `path`s are; other URLs as they are.
+std::string ResolveDatabaseUrl(const TaskContext& ctx, const std::string& url);
 // The files a path or glob (*, ?, [...]) names, sorted; empty when none.
 std::vector<std::string> ExpandPath(const std::string& pattern);
 

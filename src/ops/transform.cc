@@ -320,7 +320,7 @@ class TransformOperator final : public Operator {
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = input->num_rows();
     result.metrics.rows_out = w.rows();
-    result.metrics.summary = std::to_string(steps->size()) + " steps, " + std::to_string(w.fields().size()) + " columns";
+    result.metrics.summary = Counted(steps->size(), "step") + ", " + Counted(w.fields().size(), "column");
     PersistJson(ctx, nlohmann::json{{"task", ctx.task().id}, {"steps", chain}}.dump(2), "transform");
     PublishOutput(ctx, w.ToTable(metadata), result.metrics);
     return result;

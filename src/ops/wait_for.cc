@@ -180,6 +180,7 @@ class WaitForOperator final : public Operator {
     Diagnostics diags(ctx.task().id);
     auto args = ParseWaitArgs(ctx.args(), "wait_for", diags, ctx.task().mark);
     if (!args) return TaskResult::Failure(diags.items().front().message);
+    if (!args->source.empty()) args->source = ResolveDatabaseUrl(ctx, args->source);
     const WaitArgs& a = *args;
     Check check;
     try {

@@ -566,25 +566,28 @@ TEST_F(PipectlTest, IncrementalIngestReadsEachRowOnceOverRuns) {
 
 TEST_F(PipectlTest, IncrementalIngestOfALandingFolderReadsEachFileOnce) {
   // Given a folder that receives files between runs, then each run reads the
-  // files no successful run read before, into an SQLite table.
-  fs::create_directories(dir_ / "landing");
-  Write("landing/1.csv", "id,v\n1,a\n2,b\n");
-  fs::path dag = Write("landing.yaml", "dag: landing\ntasks:\n"
-                                       "  load: {op: ingest, with: {path: 'landing/*.csv', schema: {id: int64, v: string}, incremental: true}}\n"
-                                       "  save: {op: export, depends_on: [load], with: {target: 'sqlite:" + (dir_ / "out.db").string() +
-                                       "', table: rows, mode: append}}\n");
+  // files no successful run read before, into an SQLite table. The DAGs are
+  // in a folder of their own: their relative paths, the database's too,
+  // resolve there, not in pipectl's working directory.
+  fs::create_directories(dir_ / "dags" / "landing");
+  Write("dags/landing/1.csv", "id,v\n1,a\n2,b\n");
+  fs::path dag = Write("dags/landing.yaml", "dag: landing\ntasks:\n"
+                                            "  load: {op: ingest, with: {path: 'landing/*.csv', schema: {id: int64, v: string}, incremental: true}}\n"
+                                            "  save: {op: export, depends_on: [load], with: {target: 'sqlite:out.db', "
+                                            "table: rows, mode: append}}\n");
   json first = RunDag(dag);
   ASSERT_EQ(first["state"], "success") << first.dump();
   EXPECT_EQ(Task(first, "load")["metrics"]["summary"], "2 columns from 1 file (new)");
+  EXPECT_TRUE(fs::exists(dir_ / "dags" / "out.db"));
+  EXPECT_FALSE(fs::exists(dir_ / "out.db"));
   json none = RunDag(dag);
   EXPECT_EQ(Task(none, "load")["metrics"]["summary"], "no new file (1 read before)");
-  Write("landing/2.csv", "id,v\n3,c\n");
+  Write("dags/landing/2.csv", "id,v\n3,c\n");
   json second = RunDag(dag);
   EXPECT_EQ(Task(second, "load")["metrics"]["rows_out"], 1);
   // Three rows, each once: counted by SQLite, read back with ingest.
-  json check = RunDag(Write("check.yaml", "dag: check\ntasks:\n  q: {op: ingest, with: {source: 'sqlite:" +
-                                              (dir_ / "out.db").string() +
-                                              "', query: 'SELECT count(*) AS n, count(DISTINCT id) AS d FROM rows'}}\n"));
+  json check = RunDag(Write("dags/check.yaml", "dag: check\ntasks:\n  q: {op: ingest, with: {source: 'sqlite:out.db', "
+                                               "query: 'SELECT count(*) AS n, count(DISTINCT id) AS d FROM rows'}}\n"));
   ASSERT_EQ(check["state"], "success") << check.dump();
   auto counts = columnar::ReadParquetFile(Task(check, "q")["artifacts"][0]["uri"].get<std::string>());
   EXPECT_EQ(counts->batch(0).columns[0]->ints()[0], 3);
@@ -665,7 +668,7 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   json first = RunDag(dag);
   ASSERT_EQ(first["state"], "success") << first.dump();
   const std::string first_id = first["run_id"];
-  EXPECT_EQ(summaries(first), "2 columns from 1 file | 1 steps, 3 columns");
+  EXPECT_EQ(summaries(first), "2 columns from 1 file | 1 step, 3 columns");
   json second = RunDag(dag);
   ASSERT_EQ(second["state"], "success") << second.dump();
   EXPECT_EQ(summaries(second), "cached from " + first_id + "/load | cached from " + first_id + "/prep");
@@ -675,11 +678,11 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_EQ(Task(second, "prep")["artifacts"][0]["uri"], Task(first, "prep")["artifacts"][0]["uri"]);
   EXPECT_EQ(Task(second, "model")["state"], "success");
   json no_cache = RunDag(dag, {"--no-cache"});
-  EXPECT_EQ(summaries(no_cache), "2 columns from 1 file | 1 steps, 3 columns");
+  EXPECT_EQ(summaries(no_cache), "2 columns from 1 file | 1 step, 3 columns");
   csv[csv.size() - 2] = '9';  // one byte of the last row's y
   Write("data.csv", csv);
   json changed = RunDag(dag);
-  EXPECT_EQ(summaries(changed), "2 columns from 1 file | 1 steps, 3 columns");
+  EXPECT_EQ(summaries(changed), "2 columns from 1 file | 1 step, 3 columns");
 
   // Version 2 was trained in the second run on the cached table: its lineage
   // goes through the first run's load to the file as it was then.

@@ -145,6 +145,12 @@ TEST_F(OpsTest, IngestReadsASqliteQueryWithDeclaredCasts) {
   EXPECT_EQ(Dump(*out_), "id:int64,total:float64,country:string\n2|NULL|US\n3|7|NULL\n");
   EXPECT_EQ(r.metrics.summary, "3 columns from sqlite:" + db);
   ASSERT_TRUE(ctx_->FindArtifact("t", "output"));
+  // A relative sqlite:PATH is in the DAG file's folder (as `path` is), not
+  // the working directory (the test's: the build tree).
+  ASSERT_NE(std::filesystem::current_path(), dir_);
+  TaskResult relative = Run("ingest", "{source: 'sqlite:shop.db', query: 'SELECT id FROM orders'}");
+  ASSERT_TRUE(relative.ok) << relative.error;
+  EXPECT_EQ(relative.metrics.summary, "1 column from sqlite:" + db);
   TaskResult bad = Run("ingest", "{source: 'sqlite:" + db + "', query: 'SELECT nope FROM orders'}");
   EXPECT_FALSE(bad.ok);
   EXPECT_EQ(bad.error, "the query failed: no such column: nope");
@@ -191,7 +197,7 @@ TEST_F(OpsTest, IngestGlobReadsFilesInNameOrderAsOneTable) {
   TaskResult r = Run("ingest", "path: 'p*.csv'");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Dump(*out_), "id:int64\n1\n2\n3\n");
-  EXPECT_EQ(r.metrics.summary, "1 columns from 2 files");
+  EXPECT_EQ(r.metrics.summary, "1 column from 2 files");
 }
 
 TEST_F(OpsTest, IngestDeclaredSchemaAndQuarantineBelowTheLimit) {
@@ -532,7 +538,7 @@ TEST_F(OpsTest, CleanDropKeysFromAFileOrATask) {
   TaskResult r = ops_.Find("clean")->Execute(*ctx_);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Dump(*dynamic_cast<const ops::TableDataset&>(*ctx_->output()).table()), "id:int64,v:string\n2|b\n");
-  EXPECT_EQ(r.metrics.summary, "1 steps, drop_keys -2 rows");
+  EXPECT_EQ(r.metrics.summary, "1 step, drop_keys -2 rows");
   // Errors name the list.
   Write("bad.csv", "id\nx\n");
   EXPECT_EQ(Run("clean", "{steps: [{drop_keys: {column: id, from: bad.csv}}]}", "id\n1\n").error,
