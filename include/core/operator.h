@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -298,6 +299,10 @@ class Operator {
     std::string_view otherwise;
     // The operator the task must run; empty: any whose output is a table.
     std::string_view op;
+    // Once the task is found upstream and of that operator: what else this
+    // task asks of it (serve: a gate's metric of the kind the train task's
+    // model predicts), reported into the diagnostics.
+    std::function<void(const TaskSpec& referenced, Diagnostics& diags)> check;
   };
   virtual std::vector<TaskReference> TaskReferences(const TaskSpec& /*task*/) const { return {}; }
   // At load time, after CheckArgs passed: checks the columns the task names

@@ -966,6 +966,8 @@ class Validator {
         } else if (const Operator* source_op = ops_.Find(source->op);
                    ref.op.empty() && source_op && !source_op->produces_table()) {
           diags_.Add(ref.mark, what + " is a " + source->op + " task, which produces no table");
+        } else if (ref.check) {
+          ref.check(*source, diags_);
         }
       }
     }

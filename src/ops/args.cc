@@ -38,7 +38,7 @@ std::vector<Operator::TaskReference> TaskReferenceIn(const TaskSpec& task, std::
                                                      std::string_view otherwise, std::string_view op) {
   const DocNode* node = task.with ? task.with->Find(key) : nullptr;
   if (!node || !node->is_scalar() || HasPlaceholder(*node) || node->text().empty()) return {};
-  return {{std::string(key), node->text(), node->mark(), otherwise, op}};
+  return {{std::string(key), node->text(), node->mark(), otherwise, op, {}}};
 }
 
 std::optional<std::string> ArgReader::String(std::string_view key, bool required) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ml/metrics.h"
+#include "ops/args.h"
 #include "ops/operators.h"
 
 namespace pipeline::ops {
@@ -22,6 +23,28 @@ nlohmann::json TestMetrics(const std::string& kind, const double* y, const doubl
   }
   ml::RegressionMetrics m = ml::EvaluateRegressor(y, p, n);
   return {{"rmse", Finite(m.rmse)}, {"mae", Finite(m.mae)}, {"r2", Finite(m.r2)}};
+}
+
+std::optional<std::string> ModelKind(std::string_view model, std::string_view objective) {
+  if (model == "linear_regression") return "regression";
+  if (model == "logistic_regression") return "classification";
+  if (objective == "binary:logistic") return "classification";
+  if (objective.starts_with("reg:") || objective.starts_with("count:")) return "regression";
+  return std::nullopt;
+}
+
+std::optional<std::string> TrainTaskKind(const TaskSpec& train) {
+  const DocNode* model = train.with ? train.with->Find("model") : nullptr;
+  if (!model || !model->is_scalar() || HasPlaceholder(*model)) return std::nullopt;
+  std::string objective;
+  if (const DocNode* params = train.with->Find("params"); params && params->is_map()) {
+    if (const DocNode* o = params->Find("objective"); o && o->is_scalar() && !HasPlaceholder(*o)) objective = o->text();
+  }
+  return ModelKind(model->text(), objective);
+}
+
+std::string_view MetricKind(std::string_view metric) {
+  return metric == "rmse" || metric == "mae" || metric == "r2" ? "regression" : "classification";
 }
 
 std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool nulls_as_nan, bool finite,

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "columnar/table.h"
+#include "core/dag_spec.h"
 
 namespace pipeline::ops {
 
@@ -24,5 +27,17 @@ std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool 
                                     const std::string& op, const std::string& what);
 
 nlohmann::json TestMetrics(const std::string& kind, const double* y, const double* p, int64_t n);
+
+// "classification" or "regression": what a `model` (train's argument) with
+// XGBoost objective `objective` predicts. nullopt for xgboost with no
+// objective (the target's values decide) or one train does not support
+// (binary:logistic, reg:*, count:* are).
+std::optional<std::string> ModelKind(std::string_view model, std::string_view objective);
+// The kind a train task's arguments fix (its `model`, its `params.objective`),
+// nullopt when they do not (or are templates).
+std::optional<std::string> TrainTaskKind(const TaskSpec& train);
+// The kind of model a test metric describes: "classification" for auc,
+// accuracy, f1, precision, recall and logloss, "regression" for rmse, mae, r2.
+std::string_view MetricKind(std::string_view metric);
 
 }  // namespace pipeline::ops

@@ -86,7 +86,24 @@ class ServeOperator final : public Operator {
   std::string_view name() const override { return "serve"; }
 
   std::vector<TaskReference> TaskReferences(const TaskSpec& task) const override {
-    return TaskReferenceIn(task, "model", "a registered model (NAME, NAME@ALIAS, NAME:VERSION)", "train");
+    auto refs = TaskReferenceIn(task, "model", "a registered model (NAME, NAME@ALIAS, NAME:VERSION)", "train");
+    const DocNode* gate = task.with ? task.with->Find("promote_if") : nullptr;
+    const DocNode* metric = gate && gate->is_map() ? gate->Find("metric") : nullptr;
+    if (refs.empty() || !metric || !metric->is_scalar() || HasPlaceholder(*metric) || !Known(metric->text())) {
+      return refs;
+    }
+    // A gate on a metric the model will not have fails every run: say so now
+    // when the train task's arguments fix its kind.
+    refs[0].check = [id = task.id, metric = metric->text(), mark = metric->mark()](const TaskSpec& train,
+                                                                                  Diagnostics& diags) {
+      std::optional<std::string> kind = TrainTaskKind(train);
+      if (!kind || MetricKind(metric) == *kind) return;
+      diags.Add(mark, "task '" + id + "': promote_if metric '" + metric + "' is a " + std::string(MetricKind(metric)) +
+                          " metric, and '" + train.id + "' trains a " +
+                          (*kind == "classification" ? "classifier (auc, accuracy, f1, precision, recall, logloss)"
+                                                     : "regressor (rmse, mae, r2)"));
+    };
+    return refs;
   }
 
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {

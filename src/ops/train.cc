@@ -82,6 +82,10 @@ void ParseParams(const DocNode& params, TrainArgs& a, const std::string& context
         }
       } else if (k == "nthread") {
         r.Error(key.get(), "'nthread' is set by pipe (one thread per core)");
+      } else if (k == "objective" && !ModelKind(a.model, value->text())) {
+        r.Error(value.get(), "xgboost objective '" + value->text() +
+                                 "' is not supported: use binary:logistic (a classifier: probabilities) or reg:* / "
+                                 "count:* (a regressor)");
       } else {
         a.xgb.params[k] = value->text();
       }
@@ -411,15 +415,13 @@ class TrainOperator final : public Operator {
       options.params.emplace("objective", binary ? "binary:logistic" : "reg:squarederror");
       const std::string& objective = options.params["objective"];
       // A classifier's predictions are probabilities; a regressor's, values.
-      if (objective == "binary:logistic") {
-        kind = "classification";
-      } else if (objective.rfind("reg:", 0) == 0 || objective.rfind("count:", 0) == 0) {
-        kind = "regression";
-      } else {
+      std::optional<std::string> of = ModelKind(a.model, objective);
+      if (!of) {
         throw OpError("train: xgboost objective '" + objective +
                       "' is not supported: use binary:logistic (a classifier: probabilities) or reg:* / count:* "
                       "(a regressor)");
       }
+      kind = *of;
       if (kind == "classification") {
         const auto ones = std::count(train_part.y.begin(), train_part.y.end(), 1.0);
         if (ones == 0 || size_t(ones) == train_part.y.size()) {

@@ -294,6 +294,33 @@ tasks:
             "t.yaml:10:69: task 'drift2': reference 'note' is a shell task, which produces no table\n");
 }
 
+TEST(LoaderInputTest, AServeGateOnAMetricTheTrainedModelLacksIsRefused) {
+  // Given train tasks whose arguments fix the kind of model (a linear model,
+  // xgboost with an objective), a serve gate on a metric of the other kind
+  // is an error at validation; xgboost without an objective (the target's
+  // values decide) and a registered model are checked when the task runs.
+  LoadResult r = Load(R"(dag: d
+tasks:
+  data: {op: ingest, with: {path: x.csv}}
+  clf: {op: train, depends_on: [data], with: {target: y, model: logistic_regression}}
+  reg: {op: train, depends_on: [data], with: {target: y, model: xgboost, params: {objective: "reg:squarederror"}}}
+  any: {op: train, depends_on: [data], with: {target: y, model: xgboost}}
+  a: {op: serve, depends_on: [clf], with: {model: clf, promote_if: {metric: rmse, max: 3}}}
+  b: {op: serve, depends_on: [reg], with: {model: reg, promote_if: {metric: auc, min: 0.7}}}
+  c: {op: serve, depends_on: [clf], with: {model: clf, promote_if: {metric: logloss, max: 0.5}}}
+  d: {op: serve, depends_on: [any], with: {model: any, promote_if: {metric: rmse, max: 3}}}
+  e: {op: serve, with: {model: fraud, promote_if: {metric: rmse, max: 3}}}
+  bad: {op: train, depends_on: [data], with: {target: y, model: xgboost, params: {objective: "multi:softmax"}}}
+)", Builtins());
+  EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:7:77: task 'a': promote_if metric 'rmse' is a regression metric, and 'clf' trains a classifier "
+            "(auc, accuracy, f1, precision, recall, logloss)\n"
+            "t.yaml:8:77: task 'b': promote_if metric 'auc' is a classification metric, and 'reg' trains a regressor "
+            "(rmse, mae, r2)\n"
+            "t.yaml:12:94: task 'bad': train: params: xgboost objective 'multi:softmax' is not supported: use "
+            "binary:logistic (a classifier: probabilities) or reg:* / count:* (a regressor)\n");
+}
+
 TEST(LoaderInputTest, TransitiveUpstreamAndImplicitInput) {
   LoadResult r = Load(R"(dag: d
 tasks:

@@ -1084,8 +1084,8 @@ TEST_F(OpsTest, TrainBadInputIsAClearError) {
   EXPECT_EQ(Run("train", "{target: y, features: [x], model: xgboost}", "x,y\n1,0\n2,0\n3,0\n4,0\n5,0\n").error,
             "train: the training rows hold one class only (every target is 0): a classifier needs both");
   EXPECT_EQ(Run("train", "{target: y, features: [x1], model: xgboost, params: {objective: 'binary:hinge'}}", TrainCsv(60)).error,
-            "train: xgboost objective 'binary:hinge' is not supported: use binary:logistic (a classifier: probabilities) "
-            "or reg:* / count:* (a regressor)");
+            "train: params: xgboost objective 'binary:hinge' is not supported: use binary:logistic (a classifier: "
+            "probabilities) or reg:* / count:* (a regressor)");  // found with the arguments (at validation too)
   std::string constant = "c,x,y\n";
   for (int i = 0; i < 30; ++i) constant += "0.1," + std::to_string(i) + "," + std::to_string(i % 4) + "\n";
   EXPECT_EQ(Run("train", "{target: y, model: linear_regression}", constant).error,
