@@ -28,6 +28,126 @@ using columnar::DataType;
 
 const std::vector<std::string> kFns = {"count", "sum", "mean", "min", "max", "std", "last"};
 
+// The non-null values of a sliding window (a FIFO: values enter at the
+// front, leave at the back) and what the aggregates need of them, such that
+// a value that left leaves no trace in the figures:
+// - NaN and infinities are counted apart, never added: the sum is NaN while
+//   a NaN (or both infinities) is in the window, an infinity while one is;
+// - the finite values' sum is compensated (Neumaier): a 1e20 that entered and
+//   left does not swallow the 1s beside it; it restarts at 0 when empty;
+// - std's count, mean and sum of squared deviations are merged on a
+//   two-stack queue (each value's moments merged, never subtracted);
+// - min and max are monotonic queues of positions, NaN skipped.
+class SlidingWindow {
+ public:
+  void Reset(bool moments) {
+    count_ = nan_ = pos_inf_ = neg_inf_ = finite_ = 0;
+    sum_ = comp_ = 0;
+    moments_ = moments;
+    back_.clear();
+    front_.clear();
+    back_merged_ = {};
+    minq_.clear();
+    maxq_.clear();
+  }
+  // A value that is not a number (count and last only).
+  void AddUncounted() { ++count_; }
+  void RemoveUncounted() { --count_; }
+
+  void Add(int64_t pos, double x) {
+    ++count_;
+    if (std::isnan(x)) {
+      ++nan_;
+      return;
+    }
+    while (!minq_.empty() && minq_.back().second >= x) minq_.pop_back();
+    minq_.emplace_back(pos, x);
+    while (!maxq_.empty() && maxq_.back().second <= x) maxq_.pop_back();
+    maxq_.emplace_back(pos, x);
+    if (std::isinf(x)) {
+      ++(x > 0 ? pos_inf_ : neg_inf_);
+      return;
+    }
+    ++finite_;
+    AddToSum(x);
+    if (moments_) {
+      back_.push_back(x);
+      back_merged_ = Merge(back_merged_, {1, x, 0});
+    }
+  }
+  // `pos` and `x` as added; values leave in the order they entered.
+  void Remove(int64_t pos, double x) {
+    --count_;
+    if (std::isnan(x)) {
+      --nan_;
+      return;
+    }
+    if (!minq_.empty() && minq_.front().first == pos) minq_.pop_front();
+    if (!maxq_.empty() && maxq_.front().first == pos) maxq_.pop_front();
+    if (std::isinf(x)) {
+      --(x > 0 ? pos_inf_ : neg_inf_);
+      return;
+    }
+    if (--finite_ == 0) {
+      sum_ = comp_ = 0;
+    } else {
+      AddToSum(-x);
+    }
+    if (moments_) {
+      if (front_.empty()) {  // the back's values, oldest on top, each with the moments from it to the newest
+        for (auto it = back_.rbegin(); it != back_.rend(); ++it) {
+          front_.push_back(Merge({1, *it, 0}, front_.empty() ? Moments{} : front_.back()));
+        }
+        back_.clear();
+        back_merged_ = {};
+      }
+      front_.pop_back();
+    }
+  }
+
+  int64_t count() const { return count_; }
+  double Sum() const {
+    if (nan_ > 0 || (pos_inf_ > 0 && neg_inf_ > 0)) return std::nan("");
+    if (pos_inf_ > 0) return INFINITY;
+    if (neg_inf_ > 0) return -INFINITY;
+    return sum_ + comp_;
+  }
+  // Sample standard deviation (count() >= 2): NaN when a NaN or an infinity is in the window.
+  double Std() const {
+    if (nan_ > 0 || pos_inf_ > 0 || neg_inf_ > 0) return std::nan("");
+    Moments m = Merge(front_.empty() ? Moments{} : front_.back(), back_merged_);
+    return std::sqrt(std::max(0.0, m.m2 / (m.n - 1)));
+  }
+  // NaN when every value in the window is NaN.
+  double Min() const { return minq_.empty() ? std::nan("") : minq_.front().second; }
+  double Max() const { return maxq_.empty() ? std::nan("") : maxq_.front().second; }
+
+ private:
+  struct Moments {
+    double n = 0, mean = 0, m2 = 0;
+  };
+  // Chan et al.'s merge of two sets' moments.
+  static Moments Merge(const Moments& a, const Moments& b) {
+    if (a.n == 0) return b;
+    if (b.n == 0) return a;
+    const double n = a.n + b.n, d = b.mean - a.mean;
+    return {n, a.mean + d * (b.n / n), a.m2 + b.m2 + d * d * (a.n * b.n / n)};
+  }
+  void AddToSum(double x) {
+    const double t = sum_ + x;
+    comp_ += std::abs(sum_) >= std::abs(x) ? (sum_ - t) + x : (x - t) + sum_;
+    sum_ = t;
+  }
+
+  int64_t count_ = 0, nan_ = 0, pos_inf_ = 0, neg_inf_ = 0, finite_ = 0;
+  double sum_ = 0, comp_ = 0;
+  bool moments_ = false;
+  std::vector<double> back_;    // values entered since the last move to the front
+  Moments back_merged_;
+  std::vector<Moments> front_;  // top: the oldest value's, merged with all below it
+  std::deque<std::pair<int64_t, double>> minq_, maxq_;
+};
+
 struct Aggregate {
   std::string column;
   std::string fn;
@@ -373,10 +493,9 @@ class FeaturesOperator final : public Operator {
           per[id] = sums[id];
         } else if (agg.fn == "mean") {
           per[id] = sums[id] / c;
-        } else if (agg.fn == "min") {
-          per[id] = mins[id];
-        } else if (agg.fn == "max") {
-          per[id] = maxs[id];
+        } else if (agg.fn == "min" || agg.fn == "max") {
+          // NaN is skipped; a key whose values are all NaN has none left.
+          per[id] = mins[id] > maxs[id] ? std::nan("") : agg.fn == "min" ? mins[id] : maxs[id];
         } else {
           per[id] = std::sqrt(sq[id] / (c - 1));
         }
@@ -462,8 +581,9 @@ class FeaturesOperator final : public Operator {
       std::vector<double> out(static_cast<size_t>(n), 0);
       std::vector<uint8_t> valid(static_cast<size_t>(n), 0);
       std::vector<int64_t> last_rows(static_cast<size_t>(n), -1);
+      SlidingWindow w;
       for (size_t gi = 0; gi + 1 < group_start.size(); ++gi) {
-        SlideGroup(order, group_start[gi], group_start[gi + 1], ts, window, agg.fn, vals, *src, out, valid, last_rows);
+        SlideGroup(order, group_start[gi], group_start[gi + 1], ts, window, agg.fn, vals, *src, out, valid, last_rows, w);
       }
       if (agg.fn == "last") {
         added.push_back({{agg.as, type}, TakeOrNull(*src, last_rows)});
@@ -503,53 +623,28 @@ class FeaturesOperator final : public Operator {
   }
 
   // One key's rows order[begin, end): for each, the aggregate over rows with
-  // time in [t - window, t) (window < 0: all earlier rows).
+  // time in [t - window, t) (window < 0: all earlier rows). The window slides
+  // by adding rows at its front and removing them at its back (`w`, reset
+  // here, is reused over the groups).
   static void SlideGroup(const std::vector<int64_t>& order, int64_t begin, int64_t end, const int64_t* ts,
                          int64_t window, const std::string& fn, const Values& vals, const Column& src,
-                         std::vector<double>& out, std::vector<uint8_t>& valid, std::vector<int64_t>& last_rows) {
+                         std::vector<double>& out, std::vector<uint8_t>& valid, std::vector<int64_t>& last_rows,
+                         SlidingWindow& w) {
     int64_t lo = begin, hi = begin;  // the window is order[lo, hi)
-    int64_t count = 0;
-    double sum = 0, sumsq = 0;
-    // Shift for the sums of squares: the group's first valid value keeps
-    // the subtraction well conditioned.
-    double shift = 0;
-    for (int64_t i = begin; i < end; ++i) {
-      if (src.IsValid(order[i]) && !vals.v.empty()) {
-        shift = vals.v[order[i]];
-        break;
-      }
-    }
-    std::deque<int64_t> minq, maxq;  // monotonic, positions in order
-    auto add = [&](int64_t pos) {
-      int64_t r = order[pos];
-      if (!src.IsValid(r)) return;
-      ++count;
-      if (vals.v.empty()) return;
-      double x = vals.v[r];
-      sum += x;
-      sumsq += (x - shift) * (x - shift);
-      while (!minq.empty() && vals.v[order[minq.back()]] >= x) minq.pop_back();
-      minq.push_back(pos);
-      while (!maxq.empty() && vals.v[order[maxq.back()]] <= x) maxq.pop_back();
-      maxq.push_back(pos);
-    };
-    auto remove = [&](int64_t pos) {
-      int64_t r = order[pos];
-      if (!src.IsValid(r)) return;
-      --count;
-      if (vals.v.empty()) return;
-      double x = vals.v[r];
-      sum -= x;
-      sumsq -= (x - shift) * (x - shift);
-      if (!minq.empty() && minq.front() == pos) minq.pop_front();
-      if (!maxq.empty() && maxq.front() == pos) maxq.pop_front();
-    };
+    w.Reset(fn == "std");
+    const bool numeric = !vals.v.empty();
     for (int64_t i = begin; i < end; ++i) {
       const int64_t row = order[i];
       const int64_t t = ts[row];
-      while (hi < end && ts[order[hi]] < t) add(hi++);
+      for (; hi < end && ts[order[hi]] < t; ++hi) {
+        if (!src.IsValid(order[hi])) continue;
+        numeric ? w.Add(hi, vals.v[order[hi]]) : w.AddUncounted();
+      }
       if (window >= 0) {
-        while (lo < hi && ts[order[lo]] < t - window) remove(lo++);
+        for (; lo < hi && ts[order[lo]] < t - window; ++lo) {
+          if (!src.IsValid(order[lo])) continue;
+          numeric ? w.Remove(lo, vals.v[order[lo]]) : w.RemoveUncounted();
+        }
       }
       // The latest valid row in the window, for `last`.
       if (fn == "last") {
@@ -562,25 +657,21 @@ class FeaturesOperator final : public Operator {
         continue;
       }
       if (fn == "count") {
-        out[row] = static_cast<double>(count);
+        out[row] = static_cast<double>(w.count());
         valid[row] = 1;
         continue;
       }
-      if (count == 0) continue;
-      const double c = static_cast<double>(count);
+      if (w.count() == 0 || (fn == "std" && w.count() < 2)) continue;
       if (fn == "sum") {
-        out[row] = sum;
+        out[row] = w.Sum();
       } else if (fn == "mean") {
-        out[row] = sum / c;
+        out[row] = w.Sum() / static_cast<double>(w.count());
       } else if (fn == "min") {
-        out[row] = vals.v[order[minq.front()]];
+        out[row] = w.Min();
       } else if (fn == "max") {
-        out[row] = vals.v[order[maxq.front()]];
-      } else {  // std
-        if (count < 2) continue;
-        double mean_shifted = sum / c - shift;
-        double var = (sumsq - c * mean_shifted * mean_shifted) / (c - 1);
-        out[row] = std::sqrt(std::max(0.0, var));
+        out[row] = w.Max();
+      } else {
+        out[row] = w.Std();
       }
       valid[row] = 1;
     }

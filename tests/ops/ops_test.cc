@@ -1,5 +1,7 @@
 // The data operators, each run alone on a fake context.
 #include <gtest/gtest.h>
+
+#include <random>
 #include <sqlite3.h>
 
 #include <cmath>
@@ -638,6 +640,152 @@ TEST_F(OpsTest, FeaturesPointInTimeSeesOnlyStrictlyEarlierRowsInTheWindow) {
             "1|2024-01-01 01:00:00|2|1|1|1|1|3600\n"
             "2|2024-01-01 01:00:00|100|NULL|0|NULL|NULL|NULL\n"
             "1|2024-01-01 01:00:00|4|1|1|1|2|3600\n");
+}
+
+TEST_F(OpsTest, FeaturesWindowsForgetNaNInfinityAndHugeValuesThatLeftThem) {
+  // Given a key whose values hold NaN, an infinity and 1e20 early on, then
+  // once those have left the 1d window the figures are those of the values
+  // in it (a running sum that subtracted kept NaN, and lost the 1s next to
+  // 1e20); min and max skip NaN, with or without a window.
+  ASSERT_TRUE(Run("features", R"({key: k, time: ts, aggregates: [
+      {column: v, fn: sum, window: 1d, as: s}, {column: v, fn: mean, window: 1d, as: m},
+      {column: v, fn: std, window: 1d, as: sd}, {column: v, fn: min, window: 1d, as: lo},
+      {column: v, fn: max, window: 1d, as: hi}, {column: v, fn: max, as: hi_all}]})",
+                  "k,ts,v\n"
+                  "1,2024-01-01T00:00:00,1\n"
+                  "1,2024-01-01T01:00:00,nan\n"
+                  "1,2024-01-01T02:00:00,5\n"
+                  "1,2024-01-01T03:00:00,inf\n"
+                  "1,2024-01-01T04:00:00,1e20\n"
+                  "1,2024-01-01T05:00:00,2\n"
+                  "1,2024-01-03T00:00:00,3\n"
+                  "1,2024-01-03T01:00:00,4\n"
+                  "1,2024-01-03T02:00:00,1\n"
+                  "1,2024-01-03T03:00:00,0\n").ok);
+  EXPECT_EQ(Dump(*out_),
+            "k:int64,ts:timestamp,v:float64,s:float64,m:float64,sd:float64,lo:float64,hi:float64,hi_all:float64\n"
+            "1|2024-01-01 00:00:00|1|NULL|NULL|NULL|NULL|NULL|NULL\n"
+            "1|2024-01-01 01:00:00|nan|1|1|NULL|1|1|1\n"
+            "1|2024-01-01 02:00:00|5|nan|nan|nan|1|1|1\n"
+            "1|2024-01-01 03:00:00|inf|nan|nan|nan|1|5|5\n"
+            "1|2024-01-01 04:00:00|1e+20|nan|nan|nan|1|inf|inf\n"
+            "1|2024-01-01 05:00:00|2|nan|nan|nan|1|inf|inf\n"
+            "1|2024-01-03 00:00:00|3|NULL|NULL|NULL|NULL|NULL|inf\n"
+            "1|2024-01-03 01:00:00|4|3|3|NULL|3|3|inf\n"
+            "1|2024-01-03 02:00:00|1|7|3.5|0.7071067811865476|3|4|inf\n"
+            "1|2024-01-03 03:00:00|0|8|2.6666666666666665|1.5275252316519465|1|4|inf\n");
+  // 1e20 then 1s in one window: the 1s survive its leaving.
+  ASSERT_TRUE(Run("features", R"({key: k, time: ts, aggregates: [
+      {column: v, fn: sum, window: 2h, as: s}, {column: v, fn: mean, window: 2h, as: m},
+      {column: v, fn: std, window: 2h, as: sd}]})",
+                  "k,ts,v\n"
+                  "1,2024-01-01T00:00:00,1e20\n"
+                  "1,2024-01-01T01:00:00,1\n"
+                  "1,2024-01-01T02:00:00,1\n"
+                  "1,2024-01-01T03:00:00,1\n"
+                  "1,2024-01-01T04:00:00,2\n"
+                  "1,2024-01-01T05:00:00,0\n").ok);
+  EXPECT_EQ(Dump(*out_),
+            "k:int64,ts:timestamp,v:float64,s:float64,m:float64,sd:float64\n"
+            "1|2024-01-01 00:00:00|1e+20|NULL|NULL|NULL\n"
+            "1|2024-01-01 01:00:00|1|1e+20|1e+20|NULL\n"
+            "1|2024-01-01 02:00:00|1|1e+20|5e+19|70710678118654754816\n"
+            "1|2024-01-01 03:00:00|1|2|1|0\n"
+            "1|2024-01-01 04:00:00|2|2|1|0\n"
+            "1|2024-01-01 05:00:00|0|3|1.5|0.7071067811865476\n");
+  // All NaN: min and max have no value left, with or without a window.
+  ASSERT_TRUE(Run("features", R"({key: k, aggregates: [{column: v, fn: min}, {column: v, fn: max}]})",
+                  "k,v\n1,nan\n1,nan\n2,3\n").ok);
+  EXPECT_EQ(Dump(*out_), "k:int64,v:float64,v_min:float64,v_max:float64\n1|nan|nan|nan\n1|nan|nan|nan\n2|3|3|3\n");
+}
+
+TEST_F(OpsTest, FeaturesWindowsEqualABruteForceOverEveryWindow) {
+  // Random keys, times and values (nulls, NaN, infinities, magnitudes from
+  // 1e-3 to 1e15), every fn over a 3h window, against each window's values
+  // aggregated from scratch.
+  std::mt19937_64 rng(7);
+  const int n = 3000;
+  std::string csv = "k,ts,v\n";
+  std::vector<int> key(n);
+  std::vector<int64_t> hour(n);
+  std::vector<std::optional<double>> value(n);
+  for (int i = 0; i < n; ++i) {
+    key[i] = int(rng() % 7);
+    hour[i] = int64_t(rng() % 400);
+    const int kind = int(rng() % 100);
+    if (kind < 4) {
+      value[i] = std::nullopt;
+    } else if (kind < 6) {
+      value[i] = std::nan("");
+    } else if (kind < 7) {
+      value[i] = (rng() % 2) ? INFINITY : -INFINITY;
+    } else {
+      value[i] = std::ldexp(double(rng() % 1000000) - 500000, int(rng() % 60) - 30);
+    }
+    char line[96];
+    std::snprintf(line, sizeof line, "%d,2024-01-%02dT%02d:00:00,", key[i], int(1 + hour[i] / 24), int(hour[i] % 24));
+    csv += line;
+    if (value[i]) {
+      std::snprintf(line, sizeof line, "%.17g", *value[i]);
+      csv += line;
+    }
+    csv += "\n";
+  }
+  ASSERT_TRUE(Run("features", R"({key: k, time: ts, aggregates: [
+      {column: v, fn: count, window: 3h, as: c}, {column: v, fn: sum, window: 3h, as: s},
+      {column: v, fn: mean, window: 3h, as: m}, {column: v, fn: std, window: 3h, as: sd},
+      {column: v, fn: min, window: 3h, as: lo}, {column: v, fn: max, window: 3h, as: hi}]})",
+                  csv).ok);
+  TablePtr flat = columnar::Concatenate(*out_);
+  auto column = [&](const char* name) { return flat->batch(0).columns[*out_->schema().IndexOf(name)]; };
+  auto same = [](double want, double got) {
+    if (std::isnan(want) || std::isinf(want)) return std::isnan(want) ? std::isnan(got) : want == got;
+    return std::abs(want - got) <= 1e-9 * std::max(1.0, std::abs(want));
+  };
+  int checked = 0;
+  for (int i = 0; i < n; ++i) {
+    std::vector<double> w;  // non-null values of the window, in row order
+    for (int j = 0; j < n; ++j) {
+      if (key[j] == key[i] && hour[j] < hour[i] && hour[j] >= hour[i] - 3 && value[j]) w.push_back(*value[j]);
+    }
+    ASSERT_EQ(column("c")->ints()[i], int64_t(w.size())) << i;
+    if (w.empty()) {
+      EXPECT_TRUE(column("s")->IsNull(i) && column("lo")->IsNull(i)) << i;
+      continue;
+    }
+    bool nan = false, pos = false, neg = false;
+    long double sum = 0;
+    double lo = INFINITY, hi = -INFINITY;
+    bool any = false;
+    for (double x : w) {
+      nan |= std::isnan(x);
+      pos |= x == INFINITY;
+      neg |= x == -INFINITY;
+      if (std::isfinite(x)) sum += x;
+      if (!std::isnan(x)) {
+        any = true;
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+      }
+    }
+    const double s = nan || (pos && neg) ? std::nan("") : pos ? INFINITY : neg ? -INFINITY : double(sum);
+    EXPECT_TRUE(same(s, column("s")->doubles()[i])) << i << ": " << s << " vs " << column("s")->doubles()[i];
+    EXPECT_TRUE(same(s / double(w.size()), column("m")->doubles()[i])) << i;
+    EXPECT_TRUE(same(any ? lo : std::nan(""), column("lo")->doubles()[i])) << i;
+    EXPECT_TRUE(same(any ? hi : std::nan(""), column("hi")->doubles()[i])) << i;
+    if (w.size() < 2) {
+      EXPECT_TRUE(column("sd")->IsNull(i)) << i;
+    } else if (nan || pos || neg) {
+      EXPECT_TRUE(std::isnan(column("sd")->doubles()[i])) << i;
+    } else {
+      long double mean = sum / w.size(), ss = 0;
+      for (double x : w) ss += (x - mean) * (x - mean);
+      const double sd = double(std::sqrt(ss / (w.size() - 1)));
+      EXPECT_TRUE(same(sd, column("sd")->doubles()[i])) << i << ": " << sd << " vs " << column("sd")->doubles()[i];
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 1000);
 }
 
 TEST_F(OpsTest, FeaturesNeedTimeForWindowsAndLags) {
