@@ -145,6 +145,12 @@ inline const std::vector<std::string> kNumericTypes = {"int64", "float64"};
 // nullopt, with the error reported, when it is missing or wrong.
 std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key);
 
+// The int64 values within the real bounds [min, max] (absent: unbounded),
+// the bounds rounded inward: {lo, hi}, or nullopt when no int64 lies within
+// (a min above 2^63 - 1, a max below -2^63, min above max). Never casts a
+// double outside int64's range (undefined behaviour).
+std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max);
+
 // "1 column", "2 columns": for task summaries.
 inline std::string Counted(size_t n, std::string_view noun) {
   return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");

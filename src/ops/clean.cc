@@ -239,8 +239,18 @@ ColumnPtr Clip(const Column& c, const std::string& name, std::optional<double> l
   }
   if (c.type() == DataType::kInt64) {
     columnar::Buffer out(static_cast<size_t>(n) * 8);
-    int64_t l = lo ? static_cast<int64_t>(std::ceil(*lo)) : INT64_MIN;
-    int64_t h = hi ? static_cast<int64_t>(std::floor(*hi)) : INT64_MAX;
+    auto range = IntRange(lo, hi);
+    if (!range) {
+      auto text = [](const std::optional<double>& v) {
+        if (!v) return std::string("null");
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", *v);
+        return std::string(buf);
+      };
+      throw OpError("clip: column '" + name + "' is int64, and no int64 lies within the bounds [" + text(lo) + ", " +
+                    text(hi) + "]");
+    }
+    const auto [l, h] = *range;
     for (int64_t r = 0; r < n; ++r) out.as<int64_t>()[r] = c.IsValid(r) ? std::clamp(c.ints()[r], l, h) : 0;
     return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
   }

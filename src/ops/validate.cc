@@ -141,8 +141,8 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
     ArgReader t(*table, context + ": table", diags, mark);
     if (const DocNode* rc = t.Get("row_count")) {
       ArgReader rr(*rc, context + ": table: row_count", diags, mark);
-      if (auto v = rr.Number("min")) a.table.row_count_min = static_cast<int64_t>(*v);
-      if (auto v = rr.Number("max")) a.table.row_count_max = static_cast<int64_t>(*v);
+      if (auto v = rr.Number("min")) a.table.row_count_min = static_cast<int64_t>(std::clamp(*v, -9e18, 9e18));
+      if (auto v = rr.Number("max")) a.table.row_count_max = static_cast<int64_t>(std::clamp(*v, -9e18, 9e18));
       rr.RejectUnknown({"min", "max"});
     }
     if (const DocNode* nf = t.Get("max_null_fraction")) {
@@ -275,26 +275,21 @@ void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r)
     case DataType::kInt64:
     case DataType::kTimestamp: {
       int64_t lo = INT64_MIN, hi = INT64_MAX;
-      auto bound = [&](const std::optional<double>& num, const std::string& text, bool is_min, int64_t* out) {
-        if (text.empty()) return;
-        if (c.type() == DataType::kTimestamp) {
-          if (!columnar::ParseTimestamp(text, out)) {
+      if (c.type() == DataType::kTimestamp) {
+        auto bound = [&](const std::string& text, int64_t* out) {
+          if (!text.empty() && !columnar::ParseTimestamp(text, out)) {
             throw OpError("check '" + spec.describe + "': '" + text + "' is not a timestamp");
           }
-          return;
+        };
+        bound(spec.min_text, &lo);
+        bound(spec.max_text, &hi);
+      } else {
+        for (const auto& [text, num] : {std::pair{&spec.min_text, &spec.min}, std::pair{&spec.max_text, &spec.max}}) {
+          if (!text->empty() && !*num) throw OpError("check '" + spec.describe + "': '" + *text + "' is not a number");
         }
-        if (!num) throw OpError("check '" + spec.describe + "': '" + text + "' is not a number");
-        double v = is_min ? std::ceil(*num) : std::floor(*num);
-        if (v <= -9.2233720368547758e18) {
-          *out = INT64_MIN;
-        } else if (v >= 9.2233720368547758e18) {
-          *out = INT64_MAX;
-        } else {
-          *out = static_cast<int64_t>(v);
-        }
-      };
-      bound(spec.min, spec.min_text, true, &lo);
-      bound(spec.max, spec.max_text, false, &hi);
+        // Bounds beyond int64's range may hold no value: then every value fails.
+        std::tie(lo, hi) = IntRange(spec.min, spec.max).value_or(std::pair{INT64_MAX, INT64_MIN});
+      }
       counts = kernels::SelectRange(c.ints(), c.validity(), n, lo, hi, in_range.data());
       break;
     }

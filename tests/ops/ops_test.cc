@@ -331,6 +331,23 @@ TEST_F(OpsTest, ValidateProfilesASampleOfABigColumn) {
   EXPECT_FALSE(report["profile"]["name"].contains("top"));
 }
 
+TEST_F(OpsTest, ValidateInt64BoundsBeyondItsRange) {
+  // A min above every int64 fails every value (it was taken as 2^63 - 1,
+  // which passed); a max above every int64 bounds nothing.
+  const char* csv = "n\n9223372036854775807\n-9223372036854775808\n0\n";
+  auto failed = [&](const std::string& check) {
+    TaskResult r = Run("validate", "{checks: [" + check + "], on_failure: warn}", csv);
+    EXPECT_TRUE(r.ok) << r.error;
+    return Report()["checks"][0]["rows_failed"].get<int>();
+  };
+  EXPECT_EQ(failed("{column: n, min: 9.3e18}"), 3);
+  EXPECT_EQ(failed("{column: n, max: -9.3e18}"), 3);
+  EXPECT_EQ(failed("{column: n, max: 9.3e18}"), 0);
+  EXPECT_EQ(failed("{column: n, min: -9.3e18}"), 0);
+  EXPECT_EQ(failed("{column: n, min: -0.5, max: 0.5}"), 2);
+  EXPECT_EQ(failed("{column: n, min: 0.2, max: 0.8}"), 3);
+}
+
 TEST_F(OpsTest, ValidateFailAboveTheRateKeepsNoOutput) {
   TaskResult r = Run("validate", "{checks: [{column: age, min: 0}], max_failure_rate: 0.1}", kPeople);
   EXPECT_FALSE(r.ok);
@@ -423,6 +440,22 @@ TEST_F(OpsTest, CleanStepsInOrder) {
   EXPECT_EQ(r.metrics.rows_in, 6);
   EXPECT_EQ(r.metrics.rows_out, 3);
   EXPECT_EQ(r.metrics.summary, "5 steps, drop_duplicates -1 rows, filter -2 rows");
+}
+
+TEST_F(OpsTest, CleanClipsInt64WithBoundsBeyondItsRange) {
+  // A bound beyond int64's range is no bound on that side (it was cast, out
+  // of range, to -2^63: every value became -9223372036854775808); bounds no
+  // int64 lies within are an error.
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {n: [0, 1e19]}}]}", "n\n5\n-7\n100\n9223372036854775807\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:int64\n5\n0\n100\n9223372036854775807\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {n: [-1e30, 9.3e18]}}]}", "n\n-9223372036854775808\n7\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:int64\n-9223372036854775808\n7\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {n: [0.5, 2.5]}}]}", "n\n0\n1\n3\n").ok);  // rounded inward
+  EXPECT_EQ(Dump(*out_), "n:int64\n1\n1\n2\n");
+  EXPECT_EQ(Run("clean", "{steps: [{clip: {n: [1e19, null]}}]}", "n\n5\n").error,
+            "clip: column 'n' is int64, and no int64 lies within the bounds [1e+19, null]");
+  EXPECT_EQ(Run("clean", "{steps: [{clip: {n: [0.2, 0.8]}}]}", "n\n5\n").error,
+            "clip: column 'n' is int64, and no int64 lies within the bounds [0.2, 0.8]");
 }
 
 TEST_F(OpsTest, CleanMedianOfEvenCountAndMeanAndDropNulls) {
