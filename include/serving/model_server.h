@@ -117,6 +117,9 @@ class ModelServer {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Deployment>> deployments_;
   std::map<std::string, std::shared_ptr<const OnlineTable>> online_;  // by uri
   std::mutex refresh_mu_;  // one Refresh at a time
+  // The version of each (model, alias) that last failed to load, guarded by
+  // refresh_mu_: its error is reported once, not at every poll.
+  std::map<std::pair<std::string, std::string>, int> failed_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread poller_;

@@ -11,6 +11,7 @@
 
 #include "core/dag_spec.h"
 #include "core/error.h"
+#include "core/json_depth.h"
 #include "core/names.h"
 #include "dag/params.h"
 #include "scheduler/scheduler.h"
@@ -126,6 +127,9 @@ std::pair<std::string, std::string> DagAndRunFilter(const HttpRequest& req) {
 
 json ParseBody(const HttpRequest& req, bool allow_empty) {
   if (req.body.empty() && allow_empty) return json::object();
+  if (JsonNestingDepth(req.body) > kMaxJsonDepth) {
+    throw Error::InvalidArgument("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) throw Error::InvalidArgument("request body is not valid JSON");
   if (!body.is_object()) throw Error::InvalidArgument("request body must be a JSON object");

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/json_depth.h"
 #include "ml/predictor.h"
 #include "store/model_ref.h"
 
@@ -34,6 +35,9 @@ json PredictRows(const std::string& text) {
       in << file.rdbuf();
     }
     source = in.str();
+  }
+  if (JsonNestingDepth(source) > kMaxJsonDepth) {
+    throw Error::InvalidArgument("--json: nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   json rows = json::parse(source, nullptr, false);
   if (rows.is_discarded()) throw Error::InvalidArgument("--json: not valid JSON");

@@ -244,13 +244,23 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
         std::lock_guard lock(mu_);
         deployments_[key] = std::move(next);
       }
+      failed_.erase(key);
       ++changed;
       if (options_.log) {
         options_.log("serving " + name + "@" + alias + " version " + std::to_string(it->second) +
                      (current ? " (was " + std::to_string(current->version) + ")" : ""));
       }
     } catch (const Error& e) {
-      if (errors) errors->push_back(e.what());
+      // The version serving (if any) goes on serving, as KServe keeps the
+      // last ready revision; tried again at each poll, said once.
+      auto [at, first] = failed_.try_emplace(key, it->second);
+      if (first || at->second != it->second) {
+        at->second = it->second;
+        if (errors) {
+          errors->push_back(std::string(e.what()) +
+                            (current ? "; version " + std::to_string(current->version) + " goes on serving" : ""));
+        }
+      }
     }
   }
   return changed;

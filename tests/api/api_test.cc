@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "columnar/csv.h"
+#include "columnar/file_hash.h"
 #include "columnar/parquet.h"
 #include "core/error.h"
 #include "core/operator.h"
@@ -482,6 +483,48 @@ TEST_F(ApiTest, OnlyTheUiAndSmallPredictionsOfALoadedModelAreAnsweredOnTheConnec
   EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/models/fraud")));
   EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/dags/hello/runs")));
   EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/models/fraud/predict")));
+}
+
+TEST_F(ApiTest, AnAliasMovedToAVersionThatCannotLoadLeavesTheOneServingAndSaysItOnce) {
+  // Given version 1 serving, then production moved to version 2 whose file
+  // is not the one recorded: version 1 goes on serving (as KServe keeps the
+  // last ready revision), the error is reported once over many polls, and a
+  // loadable version 3 swaps in.
+  auto version = [&](const std::string& file, const std::string& hash) {
+    ModelVersionRecord v;
+    v.name = "fraud";
+    v.model_type = "logistic_regression";
+    v.kind = "classification";
+    v.uri = (dir_ / file).string();
+    v.format = "pipe-linear-v1";
+    v.content_hash = hash;
+    v.features_json = R"([{"name": "amount", "type": "float64"}])";
+    v.transforms_json = "[]";
+    v.lineage_json = "{}";
+    std::ofstream(v.uri) << R"({"coef": [0.5], "intercept": 0.1})";
+    if (v.content_hash.empty()) v.content_hash = *columnar::FileContentHash(v.uri);
+    return store_->CreateModelVersion(v);
+  };
+  const TimePoint now = SystemClock::Default()->Now();
+  ASSERT_TRUE(store_->SetModelAlias("fraud", "production", version("v1.json", ""), now));
+  auto served = [&] {
+    HttpResponse r = Call("POST", "/api/v1/models/fraud/predict", R"({"rows": [{"amount": 2}]})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body)["version"].get<int>();
+  };
+  EXPECT_EQ(served(), 1);
+  ASSERT_TRUE(store_->SetModelAlias("fraud", "production", version("v2.json", "xxh3:0000000000000000"), now));
+  std::vector<std::string> errors;
+  for (int poll = 0; poll < 5; ++poll) EXPECT_EQ(models_->Refresh(&errors), 0);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("model 'fraud' version 2 cannot be loaded: model file "), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("; version 1 goes on serving"), std::string::npos) << errors[0];
+  EXPECT_EQ(served(), 1);
+  EXPECT_EQ(Call("GET", "/v2/models/fraud/ready").status, 200);
+  ASSERT_TRUE(store_->SetModelAlias("fraud", "production", version("v3.json", ""), now));
+  EXPECT_EQ(models_->Refresh(&errors), 1);
+  EXPECT_EQ(errors.size(), 1u);
+  EXPECT_EQ(served(), 3);
 }
 
 TEST(ArtifactDocumentTest, AJsonArtifactsContentAndWhatIsNotOne) {

@@ -937,6 +937,15 @@ TEST_F(PipedTest, BadRequestsGetTheRightStatus) {
   }
   HttpResponse err = Http("GET", "/api/v1/dags/nope");
   EXPECT_EQ(json::parse(err.body)["error"]["code"], "not_found");
+  // Bodies nested 100,000 deep (nlohmann's copy and dump recurse per level:
+  // they overflowed piped's stack) are refused before they are read.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const char* route : {"/api/v1/dags/hello/runs", "/api/v1/dags/nope/runs", "/v2/models/nope/infer"}) {
+    HttpResponse r = Http("POST", route, std::string(R"({"params": {"who": )") + deep + "}}");
+    EXPECT_EQ(r.status, 400) << route << ": " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["message"], "request body nests deeper than 64 levels") << route;
+  }
+  EXPECT_EQ(Http("POST", "/api/v1/dags/hello/runs", R"({"params": {"who": "[[[\"]]]"}})").status, 201);
   EXPECT_EQ(Http("GET", "/api/v1/health").status, 200);  // still alive
 }
 
