@@ -179,7 +179,7 @@ void LenientQuotes(const uint8_t* block, uint8_t quote, uint8_t delim, bool at_f
 // starts (or the text's size).
 template <class OnRow>
 size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_end, char quote,
-                char delim, bool strict_quotes, int max_fields, OnRow&& on_row) {
+                char delim, int max_fields, OnRow&& on_row) {
   constexpr size_t kBatchBlocks = 64;
   uint64_t quotes[kBatchBlocks], delims[kBatchBlocks], newlines[kBatchBlocks];
   std::vector<FieldRange> fields(static_cast<size_t>(max_fields) + 1);
@@ -236,11 +236,13 @@ size_t ScanRows(const uint8_t* data, size_t size, size_t begin, size_t nominal_e
       const size_t block_pos = pos + b * 64;
       uint64_t inside = PrefixXor(quotes[b]) ^ inside_carry;
       uint64_t structural = (delims[b] | newlines[b]) & ~inside;
-      if (!strict_quotes && quotes[b] != 0) {
+      if (quotes[b] != 0) {
         // The parity reading holds unless a quote opens somewhere other than
         // a field's start or an escaped pair: then this block is read byte
         // by byte (the first such quote is found exactly, since everything
-        // before it agrees with the lenient reading).
+        // before it agrees with the lenient reading). Rows end where the
+        // lenient reading ends them with strict_quotes too, so that a stray
+        // quote makes its own row bad (FieldText), not the rows after it.
         const uint64_t at_start = field_begin == block_pos ? 1 : 0;
         const uint64_t opening = quotes[b] & inside & ~((inside << 1) | (inside_carry & 1));
         uint64_t closing = quotes[b] & ~inside;
@@ -417,8 +419,7 @@ class ChunkParser {
     ascii_ = IsAscii(src_.data() + begin, std::min(src_.size(), nominal_end) - begin);
     ascii_end_ = std::min(src_.size(), nominal_end);
     unescaped_.resize(ncols);
-    r.end = ScanRows(src_.data(), src_.size(), begin, nominal_end, dialect_.quote, dialect_.delim,
-                     dialect_.strict_quotes, ncols,
+    r.end = ScanRows(src_.data(), src_.size(), begin, nominal_end, dialect_.quote, dialect_.delim, ncols,
                      [&](const RawRow& row) {
                        ++r.rows_seen;
                        HandleRow(row, r);
@@ -680,8 +681,7 @@ FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
   std::vector<std::string> fields;
   bool found = false;
   int64_t line = 0;
-  size_t end = ScanRows(src.data(), src.size(), begin, begin + 1, options.quote, options.delimiter,
-                        options.strict_quotes, 1 << 16,
+  size_t end = ScanRows(src.data(), src.size(), begin, begin + 1, options.quote, options.delimiter, 1 << 16,
                         [&](const RawRow& row) {
                           if (row.unterminated) {
                             throw FormatError(src.name() + ":" + std::to_string(1 + CountByte(src.data(), row.begin, '\n')) +
@@ -801,7 +801,7 @@ class CsvReader {
     int64_t rows = 0;
     std::string scratch;
     ScanRows(src.data(), src.size(), layouts_[0].data_begin, src.size(), options_.quote, options_.delimiter,
-             options_.strict_quotes, static_cast<int>(names.size()), [&](const RawRow& row) {
+             static_cast<int>(names.size()), [&](const RawRow& row) {
                if (row.unterminated || row.num_fields != static_cast<int>(names.size())) return ++rows < kSampleRows;
                for (size_t c = 0; c < names.size(); ++c) {
                  if (declared_[c]) continue;

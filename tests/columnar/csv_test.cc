@@ -141,6 +141,15 @@ TEST(CsvTest, StrictQuotesMakeAQuoteInsideAnUnquotedFieldABadRow) {
   CsvOptions strict;
   strict.strict_quotes = true;
   EXPECT_EQ(ErrorOf("a,b\nx\"y\",1\n2,3\n", strict), "t.csv:2: column a: quote inside an unquoted field");
+  // Each stray quote makes its own row bad; the rows between them are read
+  // (the quotes used to open a quoted span over the next lines, and the
+  // good rows inside it were lost in one bad row).
+  strict.quarantine_bad_rows = true;
+  auto r = ReadCsvText("id,desc\n1,5\" pipe\n2,nail\n3,screw\n4,bolt\n5,7\" tube\n6,washer\n", "t.csv", strict);
+  EXPECT_EQ(Dump(*r.table), "2|nail\n3|screw\n4|bolt\n6|washer\n");
+  EXPECT_EQ(r.rows_read, 6);
+  EXPECT_EQ(Dump(*r.quarantine), "1|5\" pipe|t.csv|2|column desc: quote inside an unquoted field\n"
+                                 "5|7\" tube|t.csv|6|column desc: quote inside an unquoted field\n");
 }
 
 // Random CSV whose fields hold quotes inside unquoted fields, quoted fields
