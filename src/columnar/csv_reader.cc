@@ -448,7 +448,7 @@ class ChunkParser {
       int n = std::min<int>(row.num_fields, static_cast<int>(types_.size()));
       for (int c = 0; c < n; ++c) {
         FieldRange f = row.fields[c];
-        bad.fields.emplace_back(std::string(Text(f.begin, f.end)));
+        bad.fields.emplace_back(ValidUtf8(Text(f.begin, f.end)));
       }
     }
     r.bad_rows.push_back(std::move(bad));
@@ -595,8 +595,7 @@ class ChunkParser {
       if (!ok) {
         Rollback(r, c);
         if (declared_[c]) {
-          std::string shown(text.substr(0, 40));
-          if (!simdjson::validate_utf8(shown.data(), shown.size())) shown = "(invalid UTF-8)";
+          const std::string shown = ValidUtf8(Utf8Prefix(text, 40));
           AddBad(row, r,
                  "column " + names_[c] + ": '" + shown + "' is not of type " + std::string(TypeName(types_[c])),
                  true);

@@ -1,6 +1,8 @@
 #include "columnar/jsonl.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -69,7 +71,9 @@ class JsonlReader {
   CsvReadResult Read() {
     size_t total = 0;
     for (const Source& s : sources_) {
-      lines_.push_back(SplitLines(std::string_view(s.text.data(), s.text.size())));
+      std::string_view text(s.text.data(), s.text.size());
+      if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte-order mark, as CSV skips it
+      lines_.push_back(SplitLines(text));
       total += lines_.back().size();
     }
     if (total == 0) throw FormatError(sources_.front().name + ": the file is empty (no JSON lines)");
@@ -81,11 +85,66 @@ class JsonlReader {
   // Parses a line; an error message when it is not a JSON object.
   std::optional<std::string> Parse(const Line& line, simdjson::dom::object* out) {
     auto doc = parser_.parse(line.text.data(), line.text.size(), false);
+    if (doc.error() == simdjson::NUMBER_ERROR) {
+      // simdjson refuses integers beyond 64 bits: read them as float64, as
+      // Python's json and pandas do (a number beyond float64 stays an error).
+      if (std::optional<std::string> widened = WidenBigIntegers(line.text)) {
+        widened_ = simdjson::padded_string(*widened);
+        doc = parser_.parse(widened_);
+        if (doc.error() == simdjson::NUMBER_ERROR) return "invalid JSON: a number beyond float64's range";
+      } else {
+        return "invalid JSON: a number beyond float64's range, or malformed";
+      }
+    }
     if (doc.error()) return std::string("invalid JSON: ") + simdjson::error_message(doc.error());
     auto obj = doc.value_unsafe().get_object();
     if (obj.error()) return std::string("not a JSON object");
     *out = obj.value_unsafe();
     return std::nullopt;
+  }
+
+  // `text` with ".0" after each integer outside strings that fits neither
+  // int64 nor uint64; nullopt when there is none.
+  static std::optional<std::string> WidenBigIntegers(std::string_view text) {
+    std::string out;
+    bool changed = false, in_string = false;
+    for (size_t i = 0; i < text.size();) {
+      const char c = text[i];
+      if (in_string) {
+        out += c;
+        if (c == '\\' && i + 1 < text.size()) {
+          out += text[++i];
+        } else if (c == '"') {
+          in_string = false;
+        }
+        ++i;
+        continue;
+      }
+      if (c == '"') in_string = true;
+      if (c != '-' && (c < '0' || c > '9')) {
+        out += c;
+        ++i;
+        continue;
+      }
+      size_t end = i + 1;
+      while (end < text.size() && std::strchr("0123456789.eE+-", text[end]) != nullptr) ++end;
+      const std::string_view token = text.substr(i, end - i);
+      out += token;
+      if (token.find_first_of(".eE") == std::string_view::npos) {
+        int64_t s;
+        uint64_t u;
+        const char* b = token.data();
+        const char* e = b + token.size();
+        if (std::from_chars(b, e, s).ec == std::errc::result_out_of_range &&
+            (token[0] == '-' || std::from_chars(b, e, u).ec == std::errc::result_out_of_range)) {
+          out += ".0";
+          changed = true;
+        }
+      }
+      i = end;
+    }
+    if (!changed) return std::nullopt;
+    return out;
   }
 
   void InferSchema() {
@@ -193,8 +252,7 @@ class JsonlReader {
           if (!options_.quarantine_bad_rows) {
             throw FormatError(sources_[f].name + ":" + std::to_string(line.number) + ": " + why);
           }
-          bool utf8 = simdjson::validate_utf8(line.text.data(), line.text.size());
-          q[0].AppendString(utf8 ? line.text : std::string_view("(invalid UTF-8)"));
+          q[0].AppendString(ValidUtf8(line.text));
           q[1].AppendString(sources_[f].name);
           q[2].AppendInt(line.number);
           q[3].AppendString(why);
@@ -240,7 +298,7 @@ class JsonlReader {
         bool nested = false;
         KindOf(*row_[c], &nested);
         if (nested) return "column " + names_[c] + ": nested values are not supported";
-        return "column " + names_[c] + ": " + std::string(simdjson::minify(*row_[c])).substr(0, 40) +
+        return "column " + names_[c] + ": " + std::string(Utf8Prefix(simdjson::minify(*row_[c]), 40)) +
                " is not of type " + std::string(TypeName(types_[c]));
       }
     }
@@ -255,6 +313,7 @@ class JsonlReader {
   std::unordered_map<std::string_view, size_t> index_;  // names_ -> column (views of names_)
   std::vector<std::optional<simdjson::dom::element>> row_;  // the row CheckRow read
   simdjson::dom::parser parser_;
+  simdjson::padded_string widened_;  // a line read again with its big integers as floats
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "columnar/value_parse.h"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <cstdio>
 #include <string>
@@ -145,6 +147,32 @@ DataType WidenType(DataType a, DataType b) {
   if (a == b) return a;
   if (IsNumeric(a) && IsNumeric(b)) return DataType::kFloat64;
   return DataType::kString;
+}
+
+std::string ValidUtf8(std::string_view text) {
+  if (simdjson::validate_utf8(text.data(), text.size())) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t len = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+    if (len > 0 && i + len <= text.size() && simdjson::validate_utf8(text.data() + i, len)) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  // Back over continuation bytes (10xxxxxx) to the start of the character.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
 }
 
 }  // namespace pipeline::columnar

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "columnar/types.h"
@@ -36,6 +37,13 @@ DataType InferType(std::string_view text);
 // The narrowest type that holds values of both: int64 + float64 -> float64,
 // equal types -> that type, anything else -> string.
 DataType WidenType(DataType a, DataType b);
+
+// `text` with each byte that is not part of a valid UTF-8 sequence replaced
+// by U+FFFD (Python's errors="replace"): raw bad rows kept in a quarantine
+// table, which Parquet readers require to be UTF-8.
+std::string ValidUtf8(std::string_view text);
+// At most `max_bytes` of `text`, cut before a character, not inside one.
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes);
 
 // ---- inline definitions
 

@@ -1,10 +1,12 @@
 #include "columnar/csv.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <random>
 #include <string>
 
+#include "columnar/parquet.h"
 #include "columnar/value_parse.h"
 #include "test_util.h"
 
@@ -211,6 +213,26 @@ TEST(CsvTest, DeclaredTypeMismatchAndOverflowAreBadRows) {
             "t.csv:3: column a: '99999999999999999999' is not of type int64");
   o.types = {{"zz", DataType::kInt64}};
   EXPECT_EQ(ErrorOf("a\n1\n", o), "t.csv: column zz declared in the schema is not in the file");
+}
+
+TEST(CsvTest, QuarantinedTextIsUtf8AndMessagesCutBetweenCharacters) {
+  // Bytes that are not UTF-8 are kept as U+FFFD in the quarantine (a Parquet
+  // string must be UTF-8: DuckDB refused the file, and so did our reader);
+  // a value shown in a message is cut before a character, not inside one.
+  CsvOptions o;
+  o.quarantine_bad_rows = true;
+  o.types = {{"n", DataType::kInt64}};
+  auto r = ReadCsvText("n,s\n1,ok\n2,bad\xff\xfe\n3\xff,x\n", "t.csv", o);
+  EXPECT_EQ(Dump(*r.table), "1|ok\n");
+  EXPECT_EQ(Dump(*r.quarantine), "2|bad\xEF\xBF\xBD\xEF\xBF\xBD|t.csv|3|column s: invalid UTF-8\n"
+                                 "3\xEF\xBF\xBD|x|t.csv|4|column n: '3\xEF\xBF\xBD' is not of type int64\n");
+  const std::string path = (std::filesystem::temp_directory_path() / ("pipe_q_" + std::to_string(getpid()) + ".parquet")).string();
+  WriteParquetFile(*r.quarantine, path);
+  EXPECT_EQ(Dump(*ReadParquetFile(path)), Dump(*r.quarantine));
+  std::filesystem::remove(path);
+  o.quarantine_bad_rows = false;
+  const std::string value = std::string(39, 'x') + "\xC3\xA9";  // 39 x and an e-acute: 41 bytes
+  EXPECT_EQ(ErrorOf("n\n" + value + "\n", o), "t.csv:2: column n: '" + std::string(39, 'x') + "' is not of type int64");
 }
 
 TEST(CsvTest, OverflowingIntegersAreInferredAsFloats) {

@@ -73,6 +73,24 @@ TEST(JsonlTest, BadLinesFailWithLineOrGoToQuarantine) {
   EXPECT_NE(q.find("[1]|t.jsonl|4|not a JSON object"), std::string::npos) << q;
 }
 
+TEST(JsonlTest, IntegersBeyond64BitsAreFloatsAndAByteOrderMarkIsSkipped) {
+  // simdjson refuses integers beyond 64 bits; Python's json reads them, and
+  // so do we, as float64 (a string holding digits stays a string). A number
+  // beyond float64 is a bad line saying so; a UTF-8 BOM is skipped.
+  auto r = ReadJsonlText("\xEF\xBB\xBF{\"a\": 1, \"s\": \"99999999999999999999\"}\n"
+                         "{\"a\": 99999999999999999999, \"s\": \"x\\\"-1\"}\n"
+                         "{\"a\": -9223372036854775809}\n{\"a\": 18446744073709551615}\n",
+                         "t.jsonl");
+  EXPECT_EQ(Types(*r.table), "a:float64,s:string");
+  EXPECT_EQ(Dump(*r.table), "1|99999999999999999999\n1e+20|x\"-1\n-9223372036854775808|NULL\n18446744073709551616|NULL\n");
+  try {
+    ReadJsonlText("{\"a\": 1}\n{\"a\": 1e400}\n", "t.jsonl");
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_EQ(std::string(e.what()), "t.jsonl:2: invalid JSON: a number beyond float64's range, or malformed");
+  }
+}
+
 TEST(JsonlTest, EmptyFileIsAnError) {
   EXPECT_THROW(ReadJsonlText("\n\n", "t.jsonl"), FormatError);
 }
