@@ -235,6 +235,24 @@ TEST(CsvTest, QuarantinedTextIsUtf8AndMessagesCutBetweenCharacters) {
   EXPECT_EQ(ErrorOf("n\n" + value + "\n", o), "t.csv:2: column n: '" + std::string(39, 'x') + "' is not of type int64");
 }
 
+TEST(CsvTest, MalformedRowsDoNotDecideTheInferredTypes) {
+  // A row that will be bad (text after a closing quote, a lone inner quote,
+  // a stray quote under strict_quotes) is left out of type inference: the
+  // good rows' int64 column stays int64.
+  CsvOptions o;
+  o.quarantine_bad_rows = true;
+  for (const char* bad : {"\"x\"y", "\"x\"y\"", "x\"y"}) {
+    o.strict_quotes = std::string(bad) == "x\"y";
+    auto r = ReadCsvText(std::string("a,b\n1,2\n") + bad + ",7\n3,4\n", "t.csv", o);
+    EXPECT_EQ(Types(*r.table), "a:int64,b:int64") << bad;
+    EXPECT_EQ(Dump(*r.table), "1|2\n3|4\n") << bad;
+    EXPECT_EQ(r.quarantine->num_rows(), 1) << bad;
+  }
+  // An escaped quote is a string value, not a malformed one.
+  auto r = ReadCsvText("a\n1\n\"x\"\"y\"\n", "t.csv");
+  EXPECT_EQ(Types(*r.table), "a:string");
+}
+
 TEST(CsvTest, OverflowingIntegersAreInferredAsFloats) {
   auto r = ReadCsvText("a\n1\n99999999999999999999\n", "t.csv");
   EXPECT_EQ(Types(*r.table), "a:float64");
