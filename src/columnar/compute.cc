@@ -197,6 +197,7 @@ std::string ValueText(const Column& c, int64_t row) {
       return std::string(buf, r.ptr);
     }
     case DataType::kFloat64: {
+      if (std::isnan(c.doubles()[row])) return "nan";  // never "-nan"
       auto r = std::to_chars(buf, buf + sizeof buf, c.doubles()[row]);
       return std::string(buf, r.ptr);
     }

@@ -80,6 +80,9 @@ void PutNumber(Out& out, const Column& c, int64_t row) {
   std::to_chars_result r{};
   if (c.type() == DataType::kInt64) {
     r = std::to_chars(buf, buf + sizeof buf, c.ints()[row]);
+  } else if (std::isnan(c.doubles()[row])) {
+    out.Put("nan");  // to_chars writes "-nan" for a NaN with its sign bit set (0 * -inf)
+    return;
   } else {
     r = std::to_chars(buf, buf + sizeof buf, c.doubles()[row]);
   }

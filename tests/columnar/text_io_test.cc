@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -110,6 +111,20 @@ TEST(TextWriterTest, CsvRoundTripKeepsNullsEmptyStringsAndQuotes) {
   int files = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 1);
+}
+
+TEST(TextWriterTest, NaNIsWrittenAsNanWhateverItsSignBit) {
+  // 0 * -inf is a NaN with its sign bit set, which to_chars writes "-nan".
+  ColumnBuilder f(DataType::kFloat64);
+  f.AppendDouble(std::copysign(std::nan(""), -1.0));
+  f.AppendDouble(std::nan(""));
+  f.AppendDouble(-INFINITY);
+  auto t = std::make_shared<Table>(Schema({{"f", DataType::kFloat64}}));
+  t->AddBatch(Batch{3, {f.Finish()}});
+  std::string path = testing_util::FreshTestDir("columnar_nan").string() + "/out.csv";
+  WriteCsvFile(*t, path);
+  EXPECT_EQ(ReadFile(path), "f\nnan\nnan\n-inf\n");
+  EXPECT_EQ(ValueText(*t->batch(0).columns[0], 0), "nan");
 }
 
 TEST(TextWriterTest, JsonlRoundTrip) {
