@@ -445,10 +445,12 @@ nlohmann::json Histogram(const std::vector<ColumnPtr>& parts, double lo, double 
   const int bins = hi > lo ? kHistogramBins : 1;
   std::vector<int64_t> counts(bins, 0);
   const double scale = hi > lo ? bins / (hi - lo) : 0;
-  const int64_t sampled = ForSample(parts, [&](const Column& c, int64_t row) {
+  int64_t sampled = 0;  // the sampled values binned: NaN and infinities are not
+  ForSample(parts, [&](const Column& c, int64_t row) {
     const double v = c.type() == DataType::kFloat64 ? c.doubles()[row] : static_cast<double>(c.ints()[row]);
     if (!std::isfinite(v)) return;
     counts[std::clamp(static_cast<int>((v - lo) * scale), 0, bins - 1)]++;
+    ++sampled;
   });
   return {{"counts", counts}, {"sampled", sampled}};
 }
@@ -483,7 +485,7 @@ nlohmann::json Profile(const Batches& w) {
       out[f.name] = p;
       continue;
     }
-    int64_t nulls = 0, valid = 0;
+    int64_t nulls = 0, valid = 0, non_finite = 0;
     double sum = 0;
     bool any = false;
     double dmin = 0, dmax = 0;
@@ -495,9 +497,28 @@ nlohmann::json Profile(const Batches& w) {
       nulls += c.null_count();
       valid += n - c.null_count();
       if (c.type() == DataType::kFloat64) {
+        // Min, max, mean and histogram are the finite values'; NaN and
+        // infinities are counted apart (an infinity made every bin but one empty).
+        double part_sum = kernels::Sum(c.doubles(), c.validity(), n);
         auto mm = kernels::MinMax(c.doubles(), c.validity(), n);
+        if (!std::isfinite(part_sum) || (mm.any && (!std::isfinite(mm.min) || !std::isfinite(mm.max)))) {
+          part_sum = 0;
+          mm = {};
+          for (int64_t row = 0; row < n; ++row) {
+            if (c.IsNull(row)) continue;
+            const double v = c.doubles()[row];
+            if (!std::isfinite(v)) {
+              ++non_finite;
+              continue;
+            }
+            part_sum += v;
+            mm.min = mm.any ? std::min(mm.min, v) : v;
+            mm.max = mm.any ? std::max(mm.max, v) : v;
+            mm.any = true;
+          }
+        }
         if (mm.any) dmin = any ? std::min(dmin, mm.min) : mm.min, dmax = any ? std::max(dmax, mm.max) : mm.max, any = true;
-        sum += kernels::Sum(c.doubles(), c.validity(), n);
+        sum += part_sum;
       } else if (c.type() == DataType::kInt64 || c.type() == DataType::kTimestamp) {
         auto mm = kernels::MinMax(c.ints(), c.validity(), n);
         if (mm.any) imin = any ? std::min(imin, mm.min) : mm.min, imax = any ? std::max(imax, mm.max) : mm.max, any = true;
@@ -508,8 +529,8 @@ nlohmann::json Profile(const Batches& w) {
     p["nulls"] = nulls;
     switch (f.type) {
       case DataType::kFloat64:
-        if (any) p["min"] = dmin, p["max"] = dmax;
-        if (valid > 0) p["mean"] = sum / static_cast<double>(valid);
+        if (any) p["min"] = dmin, p["max"] = dmax, p["mean"] = sum / static_cast<double>(valid - non_finite);
+        if (non_finite > 0) p["non_finite"] = non_finite;
         break;
       case DataType::kInt64:
         if (any) p["min"] = imin, p["max"] = imax;

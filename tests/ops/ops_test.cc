@@ -331,6 +331,24 @@ TEST_F(OpsTest, ValidateProfilesASampleOfABigColumn) {
   EXPECT_FALSE(report["profile"]["name"].contains("top"));
 }
 
+TEST_F(OpsTest, ValidateProfilesFiniteValuesAndCountsNaNAndInfinitiesApart) {
+  // 1,000 values from 0 to 999 and an inf and a NaN: min, max, mean and the
+  // histogram are the finite values' (an inf made every bin but one empty
+  // and the mean null), the others are counted.
+  std::string csv = "x\n";
+  for (int i = 0; i < 1000; ++i) csv += std::to_string(i) + ".0\n";
+  csv += "inf\nnan\n";
+  TaskResult r = Run("validate", "{checks: [{column: x, not_null: true}]}", csv);
+  ASSERT_TRUE(r.ok) << r.error;
+  const nlohmann::json p = Report()["profile"]["x"];
+  EXPECT_EQ(p["min"], 0);
+  EXPECT_EQ(p["max"], 999);
+  EXPECT_EQ(p["mean"], 499.5);
+  EXPECT_EQ(p["non_finite"], 2);
+  EXPECT_EQ(p["histogram"]["sampled"], 1000);
+  for (const auto& count : p["histogram"]["counts"]) EXPECT_EQ(count, 50) << p.dump();
+}
+
 TEST_F(OpsTest, ValidateInt64BoundsBeyondItsRange) {
   // A min above every int64 fails every value (it was taken as 2^63 - 1,
   // which passed); a max above every int64 bounds nothing.
