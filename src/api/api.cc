@@ -694,7 +694,11 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     const std::string prefix = "Bearer ";
     std::string token = req.authorization.rfind(prefix, 0) == 0 ? req.authorization.substr(prefix.size()) : "";
     auto presented = tokens_.RoleFor(token);
-    if (!presented) return ErrorResponse(401, "unauthorized", "a valid bearer token is required");
+    if (!presented) {
+      HttpResponse r = ErrorResponse(401, "unauthorized", "a valid bearer token is required");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"piped\"");  // RFC 6750 3
+      return r;
+    }
     role = *presented;
     if (changes_state && role < Role::kOperator) {
       return ErrorResponse(403, "forbidden", "role '" + std::string(ToString(role)) + "' may not change state");
@@ -850,7 +854,10 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   if (m == "GET" && is({"api", "v1", "runs", "*", "tasks", "*", "logs"})) {
     RequireRunId(p[3]);
     RequireTaskId(p[5]);
-    if (!store_.GetTaskInstance(p[3], p[5])) throw Error::NotFound("no task '" + p[5] + "' in run '" + p[3] + "'");
+    if (!store_.GetTaskInstance(p[3], p[5])) {
+      if (!store_.GetRun(p[3])) throw Error::NotFound("no run '" + p[3] + "'");
+      throw Error::NotFound("no task '" + p[5] + "' in run '" + p[3] + "'");
+    }
     auto tries = store_.GetTries(p[3], p[5]);
     if (tries.empty()) throw Error::NotFound("task '" + p[5] + "' has not started");
     int want = QueryInt(req, "try", tries.back().try_number, 1, 1'000'000);

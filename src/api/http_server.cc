@@ -277,6 +277,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                                          : "a request may have one Host header only")},
                     keep_alive);
     }
+    if (request.target == "*" && request.method != "OPTIONS") {  // asterisk-form is for OPTIONS only (RFC 9112 3.2.4)
+      return Answer({400, "application/json", ErrorBody("bad_request", "request target '*' is for OPTIONS only")},
+                    keep_alive);
+    }
     if (!OriginForm(std::string(req[http::field::host]), &request.target, &target_error)) {
       return Answer({400, "application/json", ErrorBody("bad_request", target_error)}, keep_alive);
     }

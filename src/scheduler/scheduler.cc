@@ -469,7 +469,9 @@ std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint 
   Loaded entry = it->second;
   auto schedule = Schedule::ForDag(*entry.spec);
   if (!schedule) throw Error::InvalidArgument("DAG '" + dag_id + "' has no schedule to backfill");
-  if (from > to) throw Error::InvalidArgument("backfill: --from is after --to");
+  if (from > to) {
+    throw Error::InvalidArgument("backfill: from (" + FormatIso8601(from) + ") is after to (" + FormatIso8601(to) + ")");
+  }
   std::vector<Tick> ticks = schedule->Between(from, to, kMaxBackfillTicks + 1);
   if (ticks.size() > kMaxBackfillTicks) {
     throw Error::InvalidArgument("backfill covers more than " + std::to_string(kMaxBackfillTicks) + " ticks");

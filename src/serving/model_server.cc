@@ -387,11 +387,10 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     }
     const std::string input_name = input["name"].get<std::string>();
     if (columns.contains(input_name)) throw Error::InvalidArgument("input '" + input_name + "' is given twice");
-    int64_t n = input["shape"][0].get<int64_t>();
-    for (size_t k = 1; k < input["shape"].size(); ++k) {
-      if (!input["shape"][k].is_number_integer() || input["shape"][k].get<int64_t>() != 1) {
-        throw Error::InvalidArgument("input '" + input_name + "': shape must be [N] or [N, 1] (one feature per input)");
-      }
+    const json& shape = input["shape"];
+    const int64_t n = shape[0].get<int64_t>();
+    if (n < 0 || shape.size() > 2 || (shape.size() == 2 && (!shape[1].is_number_integer() || shape[1].get<int64_t>() != 1))) {
+      throw Error::InvalidArgument("input '" + input_name + "': shape must be [N] or [N, 1] (one feature per input)");
     }
     if (rows >= 0 && n != rows) throw Error::InvalidArgument("input '" + input_name + "' has " + std::to_string(n) + " rows, others " + std::to_string(rows));
     rows = n;
@@ -401,7 +400,19 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
       throw Error::InvalidArgument("input '" + input_name + "' is " + DatatypeOf(it->second) + ", not " + datatype);
     }
     json flat = json::array();  // [v, ...], or [[v], ...] for shape [N, 1]
-    for (const json& v : input["data"]) flat.push_back(v.is_array() && v.size() == 1 ? v[0] : v);
+    const bool integers = datatype.starts_with("INT") || datatype.starts_with("UINT");
+    const bool unsigned_ints = datatype.starts_with("UINT");
+    for (const json& v : input["data"]) {
+      const json& value = v.is_array() && v.size() == 1 ? v[0] : v;
+      // The values must be of the tensor's declared type.
+      if (value.is_number() && ((integers && !value.is_number_integer()) ||
+                                (unsigned_ints && value.is_number_integer() && !value.is_number_unsigned() &&
+                                 value.get<int64_t>() < 0))) {
+        throw Error::InvalidArgument("input '" + input_name + "': " + value.dump() + " is not a " + datatype +
+                                     " value (row " + std::to_string(flat.size()) + ")");
+      }
+      flat.push_back(value);
+    }
     columns[input_name] = std::move(flat);
   }
   // The outputs asked for (all when the request names none).

@@ -145,7 +145,12 @@ json ArtifactLineageJson(StateStore& store, const std::string& run_id, const std
                          const std::string& name) {
   Walker walker(store);
   if (!walker.Find(run_id, task_id, name)) {
-    throw Error::NotFound("no artifact '" + name + "' of task '" + task_id + "' in run '" + run_id + "'");
+    std::string has;  // what the task has instead (a train task: model, test_split)
+    for (const ArtifactRecord& a : store.ListArtifacts(run_id)) {
+      if (a.task_id == task_id) has += (has.empty() ? "" : ", ") + a.name;
+    }
+    throw Error::NotFound("no artifact '" + name + "' of task '" + task_id + "' in run '" + run_id + "'" +
+                          (has.empty() ? std::string() : " (it has " + has + ": name one as RUN_ID/TASK/ARTIFACT)"));
   }
   return walker.Artifact(run_id, task_id, name, "", 0);
 }
@@ -158,6 +163,9 @@ std::optional<ArtifactRef> SplitArtifactRef(const std::string& ref) {
   if (size_t second = out.task_id.find('/'); second != std::string::npos) {
     out.name = out.task_id.substr(second + 1);
     out.task_id.resize(second);
+  }
+  if (out.run_id.empty() || out.task_id.empty() || out.name.empty() || out.name.find('/') != std::string::npos) {
+    throw Error::InvalidArgument("'" + ref + "' is not RUN_ID/TASK[/ARTIFACT]: a part is empty or there are more");
   }
   return out;
 }

@@ -200,6 +200,12 @@ TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
     return std::string("no error");
   };
   EXPECT_EQ(error("r1/nope"), "no artifact 'output' of task 'nope' in run 'r1'");
+  EXPECT_EQ(error("r1/fit"), "no artifact 'output' of task 'fit' in run 'r1' (it has model: name one as "
+                             "RUN_ID/TASK/ARTIFACT)");
+  EXPECT_EQ(error("r1/fit/model"), "no error");
+  for (const char* bad : {"r1//x", "/fit", "r1/fit/", "r1/fit/model/x"}) {
+    EXPECT_EQ(error(bad), "'" + std::string(bad) + "' is not RUN_ID/TASK[/ARTIFACT]: a part is empty or there are more");
+  }
   EXPECT_EQ(error("churn:2"), "model 'churn' has no version 2");
   EXPECT_EQ(error("Bad Ref"), "'Bad Ref' is neither RUN_ID/TASK[/ARTIFACT] nor a model (model reference 'Bad Ref': "
                               "'Bad Ref' is not a model name)");
@@ -358,7 +364,10 @@ TEST_F(ApiTest, TokensGateReadsAndWrites) {
   tokens_.Add(Role::kViewer, Sha256Hex("v"));
   tokens_.Add(Role::kOperator, Sha256Hex("o"));
   tokens_.Add(Role::kAdmin, Sha256Hex("a"));
-  EXPECT_EQ(Call("GET", "/api/v1/dags").status, 401);
+  HttpResponse refused = Call("GET", "/api/v1/dags");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.headers, (std::vector<std::pair<std::string, std::string>>{
+                                 {"WWW-Authenticate", "Bearer realm=\"piped\""}}));  // RFC 7235: with every 401
   EXPECT_EQ(Call("GET", "/api/v1/dags", "", "v").status, 200);
   EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": true})", "v").status, 403);
   EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": true})", "o").status, 200);
@@ -654,6 +663,10 @@ TEST_F(HttpServerTest, AbsoluteFormNamingThisServerIsServed) {
   std::string other = Raw(port, "GET http://example.com/x HTTP/1.1\r\nHost: example.com:81\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(other.rfind("HTTP/1.1 400", 0), 0u) << other;
   EXPECT_NE(other.find("not a proxy"), std::string::npos) << other;
+  // The asterisk-form is OPTIONS's only.
+  std::string star = Raw(port, "GET * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(star.rfind("HTTP/1.1 400", 0), 0u) << star;
+  EXPECT_NE(star.find("request target '*' is for OPTIONS only"), std::string::npos) << star;
   EXPECT_EQ(Seen(), std::vector<std::string>{"GET /api/v1/health"});
 }
 

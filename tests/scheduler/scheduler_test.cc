@@ -259,7 +259,7 @@ TEST_F(SchedulerTest, BackfillCreatesMissingTicks) {
     scheduler_->Backfill("d", T("2026-02-05T00:00:00Z"), T("2026-02-01T00:00:00Z"), false);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "backfill: --from is after --to");
+    EXPECT_EQ(std::string(e.what()), "backfill: from (2026-02-05T00:00:00Z) is after to (2026-02-01T00:00:00Z)");
   }
 }
 

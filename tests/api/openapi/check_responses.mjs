@@ -865,6 +865,12 @@ async function main() {
                                       { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
     await check('OIP infer, a missing input', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1]}]}', expect: 400 });
     await check('OIP infer, no inputs', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{}', expect: 400 });
+    await check('OIP infer, a shape of three dimensions', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 1, 1], datatype: 'INT64', data: [2] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    await check('OIP infer, a negative UINT64', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'UINT64', data: [-1] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    await check('OIP infer, a fraction as INT64', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2.5] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
     await check('OIP infer, unknown', 'POST', '/v2/models/no_such_model/infer', { token: V, body: infer, expect: 404 });
     // Online features kept by the DAG's features task.
     await check('online features', 'GET', '/api/v1/features/profile/3', { token: V, expect: 200 });
