@@ -188,8 +188,22 @@ void Scheduler::Stop(Duration grace) {
   }
   if (loop_.joinable()) loop_.join();
   executor_.Drain(clock_.Now() + grace);
+  // The loop that renewed the run leases has ended: renew them here while
+  // the tries finish within the grace, or another scheduler would take the
+  // runs over and kill the tries given time to finish.
+  const auto renew_every = std::max<Duration>(std::chrono::milliseconds(100), options_.run_lease / 4);
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return run_threads_ == 0; });
+  while (!cv_.wait_for(lock, renew_every, [&] { return run_threads_ == 0; })) {
+    std::vector<std::string> here;
+    for (const auto& [run_id, dag_id] : launched_) here.push_back(run_id);
+    lock.unlock();
+    try {
+      store_.RenewRuns(options_.name, here, clock_.Now(), options_.run_lease);
+    } catch (const std::exception& e) {
+      spdlog::warn("renewing run leases while stopping: {}", e.what());
+    }
+    lock.lock();
+  }
 }
 
 void Scheduler::Poke() {

@@ -808,10 +808,15 @@ bool PostgresStore::TryLockScheduler() { return impl_->TryLockScheduler(); }
 
 int PostgresStore::PutDagVersion(const DagSpec& dag, TimePoint now) {
   return impl_->Run("put dag version", [&](pqxx::work& tx) {
-    // Locks the DAG's row (when it exists) so two loaders agree on the number.
+    // Two schedulers load the same folder: one at a time per DAG, and each
+    // statement after the lock sees what the one before committed (a row
+    // lock alone did not serve a DAG's first version, and its re-check read
+    // the versions as they were before the wait: both inserted the same
+    // number). The key is the DAG id's hash; a collision only serializes.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended('pipe dag version ' || $1, 0))", dag.id);
     pqxx::result latest = tx.exec_params(
         "SELECT v.version, v.content_hash FROM dags d JOIN dag_versions v "
-        "ON v.dag_id = d.dag_id AND v.version = d.latest_version WHERE d.dag_id = $1 FOR UPDATE OF d",
+        "ON v.dag_id = d.dag_id AND v.version = d.latest_version WHERE d.dag_id = $1",
         dag.id);
     int version = 0;
     if (!latest.empty()) {
@@ -1129,7 +1134,10 @@ bool PostgresStore::TransitionRun(const std::string& run_id, const std::vector<R
         "WITH cur AS (SELECT state FROM runs WHERE run_id = $1 FOR UPDATE), "
         "upd AS (UPDATE runs SET state = $2, "
         "started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $3 ELSE started_at END, "
-        "ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END "
+        "ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END, "
+        // A cancel request ends with the run; a cleared run starts without one.
+        "cancel_requested = CASE WHEN $4 OR (SELECT state FROM cur) IN ('success', 'failed', 'cancelled') "
+        "THEN FALSE ELSE cancel_requested END "
         "WHERE run_id = $1 AND (SELECT state FROM cur) = ANY($5::text[]) RETURNING 1), "
         "ins AS (INSERT INTO transitions(run_id, task_id, try_number, from_state, to_state, at, reason) "
         "SELECT $1, '', 0, (SELECT state FROM cur), $2, $3, $6 WHERE EXISTS (SELECT 1 FROM upd)) "

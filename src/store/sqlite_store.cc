@@ -897,7 +897,10 @@ bool SqliteStore::TransitionRun(const std::string& run_id, const std::vector<Run
     std::string from_state = cur.Text(0);
     std::string sql = "UPDATE runs SET state = ?2, "
                       "started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?3 ELSE started_at END, "
-                      "ended_at = CASE WHEN ?2 IN ('success','failed','cancelled') THEN ?3 ELSE ended_at END "
+                      "ended_at = CASE WHEN ?2 IN ('success','failed','cancelled') THEN ?3 ELSE ended_at END, "
+                      // A cancel request ends with the run; a cleared run starts without one.
+                      "cancel_requested = CASE WHEN ?2 IN ('success','failed','cancelled') OR "
+                      "state IN ('success','failed','cancelled') THEN 0 ELSE cancel_requested END "
                       "WHERE run_id = ?1 AND state IN (" + StateList(from) + ")";
     Statement up(*impl_->statements_, sql);
     up.Bind(1, run_id).Bind(2, std::string(ToString(to))).Bind(3, at).Run();

@@ -231,10 +231,17 @@ TEST_P(StateStoreTest, ARunIsCoordinatedByOneSchedulerAtATimeUnderALease) {
   EXPECT_TRUE(store_->ReleaseRun("r1", "s2"));
   EXPECT_EQ(store_->ListOrphanedRuns(At(54), 10).size(), 1u);
   EXPECT_TRUE(store_->ClaimRun("r1", "s3", At(54), lease));
+  EXPECT_TRUE(store_->GetRun("r1")->cancel_requested);
   ASSERT_TRUE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kSuccess, At(55), ""));
+  EXPECT_FALSE(store_->GetRun("r1")->cancel_requested);  // the request ended with the run
   EXPECT_FALSE(store_->ClaimRun("r1", "s3", At(56), lease));  // ended
   EXPECT_FALSE(store_->RequestRunCancel("r1"));
   EXPECT_TRUE(store_->RenewRuns("s3", {"r1"}, At(56), lease).empty());
+  // Cleared (queued again), it runs with no cancel request left over.
+  ASSERT_TRUE(store_->TransitionRun("r1", {RunState::kSuccess}, RunState::kQueued, At(57), "cleared a"));
+  held = store_->RenewRuns("s3", {"r1"}, At(59), lease);  // s3 still holds it
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_FALSE(held[0].cancel_requested);
 }
 
 TEST_P(StateStoreTest, TriesStartedOnWorkersAreEnqueuedWithTheirTransitionsOrNotAtAll) {
@@ -458,6 +465,33 @@ TEST_P(StateStoreTest, OnlyOneOfTwoStoresStartsATry) {
   t2.join();
   EXPECT_EQ(wins.load(), 1);
   EXPECT_EQ(store_->GetTries("r1", "a").size(), 1u);
+}
+
+TEST_P(StateStoreTest, StoresLoadingTheSameDagAgreeOnItsVersions) {
+  // Given four stores (four schedulers on one database) recording the same
+  // new DAG, then the same change, at once, then each gets version 1, then 2,
+  // and none fails (two inserted the same number: a duplicate key).
+  std::vector<std::unique_ptr<StateStore>> stores;
+  for (int i = 0; i < 4; ++i) stores.push_back(GetParam().reopen());
+  for (int round = 0; round < 5; ++round) {
+    const std::string id = "race" + std::to_string(round);
+    for (const char* hash : {"h1", "h2"}) {
+      std::vector<int> got(stores.size(), -1);
+      std::vector<std::thread> threads;
+      for (size_t i = 0; i < stores.size(); ++i) {
+        threads.emplace_back([&, i] {
+          try {
+            got[i] = stores[i]->PutDagVersion(Dag(id, hash), At(1));
+          } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      const int want = std::string(hash) == "h1" ? 1 : 2;
+      EXPECT_EQ(got, std::vector<int>(stores.size(), want)) << id << " " << hash;
+    }
+  }
 }
 
 TEST_P(StateStoreTest, SchedulerLockIsHeldByOneStoreUntilItCloses) {
