@@ -15,4 +15,17 @@ inline bool IsName(std::string_view s) {
   return true;
 }
 
+// A task queue's name (a task's `queue`, `piped worker --queues`,
+// `--local-queues`): letters, digits, '_', '.' and '-', at most 64.
+inline bool IsQueueName(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace pipeline

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/heap.h"
+#include "exec/process_watchdog.h"
 #include "sources/database.h"
 
 namespace {
@@ -28,6 +29,8 @@ int ExitCodeFor(pipeline::ErrorCode code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // This program started as its own task watchdog (exec/process_watchdog.h).
+  if (argc == 2 && std::string_view(argv[1]) == pipeline::kWatchdogArg) return pipeline::RunTaskWatchdog();
   // A command's heap on huge pages: half the time for validating a big
   // DAG file (its document tree is many small objects). The daemon keeps
   // glibc's defaults.

@@ -13,6 +13,7 @@
 #include "cli/live_view.h"
 #include "views/run_view.h"
 #include "core/error.h"
+#include "exec/process_watchdog.h"
 #include "dag/loader.h"
 #include "dag/params.h"
 #include "exec/executor.h"
@@ -246,6 +247,9 @@ int Rerun(const GlobalOptions& g, const RerunOptions& options) {
 // the task table (or the run's JSON); `rerun_of` names the run it repeats.
 static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec& dag, int version,
                    const ParamValues& params, const ExecuteSettings& settings, SignalCanceller& signals) {
+  if (std::string why; !StartTaskWatchdog(&why)) {
+    std::cerr << "pipectl: warning: " << why << ": tasks would outlive a crash of pipectl\n";
+  }
   const std::string& rerun_of = settings.rerun_of;
   StateStore* store = &store_ref;
   SystemClock& clock = *SystemClock::Default();
@@ -265,7 +269,17 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   // a piped on the same store leaves the run alone while this process
   // lives, and takes it over only once the lease has run out. Every task
   // write is fenced on the name.
-  const Duration lease = std::chrono::seconds(30);  // piped's default --run-lease
+  // PIPE_RUN_LEASE: as piped's --run-lease (default 30s), how soon a piped
+  // takes the run over should this process die.
+  Duration lease = std::chrono::seconds(30);
+  if (const char* env = std::getenv("PIPE_RUN_LEASE"); env && *env) {
+    auto d = ParseDuration(env);
+    if (!d || *d < std::chrono::seconds(1)) {
+      std::cerr << "pipectl: PIPE_RUN_LEASE: expected a duration of at least 1s, found '" << env << "'\n";
+      return kExitUsage;
+    }
+    lease = *d;
+  }
   request.coordinator = run.coordinator = LocalCoordinatorName("pipectl");
   run.coordinator_until = now + lease;
 
@@ -307,9 +321,11 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   FanoutObserver observer({g.json ? nullptr : &view, lineage_events.get(), notifier.get()});
   RunState final_state;
   {
-    // Renewed every 2 s, so that a cancel asked through the store (pipectl
-    // runs cancel, the REST API) reaches this run as soon as on piped.
-    RunLeaseKeeper lease_keeper(*store, run.run_id, run.coordinator, lease, std::chrono::seconds(2),
+    // Renewed every 2 s (or a third of the lease), so that a cancel asked
+    // through the store (pipectl runs cancel, the REST API) reaches this run
+    // as soon as on piped.
+    RunLeaseKeeper lease_keeper(*store, run.run_id, run.coordinator, lease,
+                                std::min<Duration>(std::chrono::seconds(2), lease / 3),
                                 [&executor, id = run.run_id] { executor.CancelRun(id, /*before_start=*/true); });
     final_state = executor.Execute(request, &observer);
   }

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/names.h"
 #include "core/operator.h"
 #include "dag/cron.h"
 #include "dag/suggest.h"
@@ -609,10 +610,7 @@ class Validator {
     ReadCacheKeys(node, task);
     if (const DocNode* q = node.Find("queue")) {
       if (auto name = String(q, "queue")) {
-        const bool ok = !name->empty() && name->size() <= 64 && std::all_of(name->begin(), name->end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-        });
-        if (ok) {
+        if (IsQueueName(*name)) {
           task.queue = *name;
         } else {
           diags_.Add(q->mark(), "queue must be a name of letters, digits, '_', '.' and '-' (at most 64), not " +

@@ -881,7 +881,10 @@ class Executor::RunExecution {
             }
             break;
           }
-          if (ex_.Remote(*slot.spec)) {
+          // A try handed to a worker runs on there, whatever the queues this
+          // scheduler hands out; one its coordinator ran itself (a pipectl
+          // run, a scheduler whose local queues differ) was lost with it.
+          if (ex_.store_.GetWork(run_.run_id, slot.spec->id, slot.try_number)) {
             Reattach(idx);
             break;
           }

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "core/operator.h"
+#include "exec/process_watchdog.h"
 
 extern char** environ;
 
@@ -245,6 +246,7 @@ std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, std::s
     return nullptr;
   }
   fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+  WatchdogStarted(pid);  // killed with its group should this process die first
   return std::unique_ptr<Subprocess>(new Subprocess(pid, pipe_fds[0], gate_fds[1], spec.output_path));
 }
 
@@ -255,6 +257,7 @@ Subprocess::~Subprocess() {
     int status;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    WatchdogReaped(pid_);
   }
   if (out_fd_ >= 0) close(out_fd_);
 }
@@ -310,6 +313,7 @@ SubprocessResult Subprocess::Wait(const CancelToken& cancel, std::chrono::millis
     if (maybe_exited && waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
   reaped_ = exited;
+  if (exited) WatchdogReaped(pid);
   // The leader is gone: take what it wrote; a background process still
   // holding the pipe does not keep the task open.
   if (pipe_open) Pump(out_fd, output);

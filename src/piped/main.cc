@@ -24,11 +24,13 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "core/error.h"
+#include "core/names.h"
 #include "core/operator.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
 #include "ops/data_operators.h"
 #include "exec/executor.h"
+#include "exec/process_watchdog.h"
 #include "notify/notifier.h"
 #include "openlineage/emitter.h"
 #include "piped/dag_watcher.h"
@@ -218,7 +220,10 @@ int Serve(Config config) {
     std::vector<std::string> local;
     std::stringstream list(config.local_queues);
     for (std::string q; std::getline(list, q, ',');) {
-      if (q.empty()) throw Error::InvalidArgument("--local-queues: an empty queue name in '" + config.local_queues + "'");
+      if (!IsQueueName(q)) {
+        throw Error::InvalidArgument("--local-queues: '" + q + "' in '" + config.local_queues +
+                                     "' is no queue name (letters, digits, '_', '.' and '-', at most 64)");
+      }
       local.push_back(q);
     }
     exec_options.local_queues = std::move(local);
@@ -236,6 +241,7 @@ int Serve(Config config) {
     clock = scaled.get();
     spdlog::warn("test clock: time runs {}x from {}", speed, FormatIso8601(origin->utc));
   }
+  if (std::string why; !StartTaskWatchdog(&why)) spdlog::warn("{}: tasks would outlive a crash of piped", why);
   Executor executor(*store, ops, *clock, exec_options);
 
   MetricsObserver metrics;
@@ -330,6 +336,8 @@ int Serve(Config config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // This program started as its own task watchdog (exec/process_watchdog.h).
+  if (argc == 2 && std::string_view(argv[1]) == pipeline::kWatchdogArg) return pipeline::RunTaskWatchdog();
   BlockStopSignals();  // before any thread: only WaitForStopSignal() sees them
   spdlog::set_default_logger(spdlog::stderr_color_mt("piped"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);

@@ -6,7 +6,9 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "core/operator.h"
+#include "exec/process_watchdog.h"
 #include "exec/builtin_operators.h"
 #include "exec/remote_try.h"
 #include "exec/worker.h"
@@ -42,12 +44,16 @@ int RunWorker(const WorkerConfig& config) {
   options.queues.clear();
   std::stringstream list(config.queues);
   for (std::string q; std::getline(list, q, ',');) {
-    if (q.empty()) throw Error::InvalidArgument("--queues: an empty queue name in '" + config.queues + "'");
+    if (!IsQueueName(q)) {
+      throw Error::InvalidArgument("--queues: '" + q + "' in '" + config.queues +
+                                   "' is no queue name (letters, digits, '_', '.' and '-', at most 64)");
+    }
     options.queues.push_back(q);
   }
   if (options.queues.empty()) throw Error::InvalidArgument("--queues: name at least one queue");
 
   std::unique_ptr<StateStore> store = OpenStateStore(config.db);
+  if (std::string why; !StartTaskWatchdog(&why)) spdlog::warn("{}: tries would outlive a crash of the worker", why);
   OperatorRegistry ops;
   RegisterBuiltinOperators(ops);
   RegisterDataOperators(ops);

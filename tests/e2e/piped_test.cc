@@ -382,6 +382,57 @@ TEST_F(PipedTest, APipectlRunOnTheDaemonsStoreIsLeftToPipectlAndCancelsThroughTh
   EXPECT_EQ(ReadFile(dir_ / "piped.log").find("taken over"), std::string::npos) << ReadFile(dir_ / "piped.log");
 }
 
+TEST_F(PipedTest, ATaskDiesWithTheProcessRunningItAndRunsOnceMore) {
+  // Given tries whose first sleeps 40 s (a unique length, to find it), when
+  // the process running it is killed with SIGKILL (a worker, then a pipectl
+  // run on the daemon's database), then the try's process dies with it (the
+  // task watchdog), not beside the next try, and the run ends with a second
+  // try. pipectl's try was its own (the queue is a worker's for this piped):
+  // it is lost, not waited for on a worker.
+  auto sleeping = [](const char* secs) {
+    return system((std::string("pgrep -f 'sleep ") + secs + "' > /dev/null").c_str()) == 0;
+  };
+  WriteDag("far.yaml", "dag: far\ntasks:\n  a: {op: shell, queue: remote, run: "
+                       "'if [ {{ task.try }} = 1 ]; then sleep 40.125; fi; echo far {{ task.try }}'}\n");
+  StartDaemon({"--local-queues", "local", "--run-lease", "2s"});
+  pid_t w1 = StartWorker("w1", "remote", {"--heartbeat", "200ms", "--lease", "2s"});
+  Result r = Pipectl({"trigger", "far"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string far = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Eventually([&] { return sleeping("40[.]125"); })) << ReadFile(dir_ / "w1.log");
+  kill(w1, SIGKILL);
+  int status = 0;
+  waitpid(w1, &status, 0);
+  EXPECT_TRUE(Eventually([&] { return !sleeping("40[.]125"); }, 3)) << "the killed worker's try still runs";
+  pid_t w2 = StartWorker("w2", "remote,default", {"--heartbeat", "200ms", "--lease", "2s"});
+  ASSERT_TRUE(Eventually([&] { return RunEnded(far); }, 30));
+  EXPECT_EQ(Run(far)["state"], "success") << Run(far).dump(2);
+  EXPECT_EQ(Pipectl({"logs", far, "a"}).out, "far 2\n");
+
+  std::ofstream(dir_ / "near.yaml") << "dag: near\ntasks:\n  b: {op: shell, run: "
+                                       "'if [ {{ task.try }} = 1 ]; then sleep 40.375; fi; echo near {{ task.try }}'}\n";
+  pid_t run = Spawn({PIPECTL_PATH, "run", (dir_ / "near.yaml").string(), "--db", db_},
+                    {"PIPE_HOME=" + (dir_ / "home").string(), "PIPE_RUN_LEASE=2s"}, dir_ / "run.out", dir_ / "run.out",
+                    dir_);
+  ASSERT_TRUE(Eventually([&] { return sleeping("40[.]375"); })) << ReadFile(dir_ / "run.out");
+  std::smatch m;
+  std::string out = ReadFile(dir_ / "run.out");
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("run (\\S+) of dag 'near'"))) << out;
+  const std::string near = m[1].str();
+  kill(run, SIGKILL);
+  waitpid(run, &status, 0);
+  EXPECT_TRUE(Eventually([&] { return !sleeping("40[.]375"); }, 3)) << "the killed pipectl's try still runs";
+  ASSERT_TRUE(Eventually([&] { return RunEnded(near); }, 30)) << ReadFile(dir_ / "piped.log");
+  EXPECT_EQ(Run(near)["state"], "success") << Run(near).dump(2);
+  auto store = OpenStateStore(db_);
+  auto tries = store->GetTries(near, "b");
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0].error.rfind("lost", 0), 0u) << tries[0].error;
+  EXPECT_EQ(tries[1].worker, "w2");
+  EXPECT_EQ(Pipectl({"logs", near, "b"}).out, "near 2\n");
+  StopWorkers({w2});
+}
+
 TEST_F(PipedTest, RunsClearRunsATaskAgainAndWithDownstreamTheTasksAfterIt) {
   const fs::path marks = dir_ / "marks";
   WriteDag("twice.yaml", "dag: twice\ntasks:\n  a: {op: shell, run: 'echo a >> " + marks.string() +
