@@ -141,6 +141,10 @@ class Scheduler {
   void StartQueued(const std::string& dag_id);
   // `fresh`: created just now by this process, every task pending.
   void Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec, bool fresh = false);  // requires mu_
+  // Launches a run claimed from another coordinator (or a previous process
+  // of this name); a cancel asked of that one is honoured before anything
+  // starts again. Requires mu_.
+  void LaunchTakenOver(const RunRecord& run);
   std::shared_ptr<const DagSpec> SpecForLocked(const std::string& dag_id, int version);  // requires mu_
   int RunningHere(const std::string& dag_id) const;  // requires mu_
   // After a run lost its database: waits until the store answers again and

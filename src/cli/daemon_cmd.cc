@@ -213,7 +213,14 @@ int RunsCancel(const GlobalOptions& g, const std::string& run_id) {
   if (g.json) {
     std::cout << r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << "run " << run_id << (r["cancelled"].get<bool>() ? " cancelled" : " had already ended (" + r["state"].get<std::string>() + ")") << "\n";
+    const std::string state = r["state"].get<std::string>();
+    if (!r["cancelled"].get<bool>()) {
+      std::cout << "run " << run_id << " had already ended (" << state << ")\n";
+    } else if (state == "cancelled") {
+      std::cout << "run " << run_id << " cancelled\n";
+    } else {  // its coordinator stops it: at once here, within seconds elsewhere, at takeover if it died
+      std::cout << "run " << run_id << ": cancel asked of its coordinator (the run ends cancelled when its tries stop)\n";
+    }
   }
   return r["cancelled"].get<bool>() ? kExitOk : kExitFailed;
 }

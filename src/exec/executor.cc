@@ -168,6 +168,9 @@ class Executor::RunExecution {
           if (slots_[idx].upstream.total == 0 && Reach(idx)) Propagate(idx);
         }
       }
+      // Cancelled before it started here (a run taken over with a cancel
+      // asked of its old coordinator): start nothing.
+      if (cancel_requested_ && !cancelling_) BeginCancel();
       Dispatch();
       Flush(lock);
       while (!failure_ && unfinished_ > 0 && !(draining_ && running_ == 0)) {

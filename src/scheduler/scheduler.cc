@@ -105,9 +105,15 @@ void Scheduler::Start() {
     if (!store_.ClaimRun(run.run_id, options_.name, clock_.Now(), options_.run_lease)) continue;  // another's
     std::lock_guard lock(mu_);
     spdlog::info("run resumed run={} dag={}", run.run_id, run.dag_id);
-    Launch(run, SpecForLocked(run.dag_id, run.dag_version));
+    LaunchTakenOver(run);
   }
   loop_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::LaunchTakenOver(const RunRecord& run) {
+  // It started a new try first, then saw the request at its first renewal.
+  if (run.cancel_requested) executor_.CancelRun(run.run_id, /*before_start=*/true);
+  Launch(run, SpecForLocked(run.dag_id, run.dag_version));
 }
 
 void Scheduler::KeepRuns(TimePoint now) {
@@ -137,7 +143,7 @@ void Scheduler::KeepRuns(TimePoint now) {
     if (!store_.ClaimRun(run.run_id, options_.name, now, options_.run_lease)) continue;  // another was quicker
     spdlog::info("run taken over run={} dag={} from={}", run.run_id, run.dag_id,
                  run.coordinator.empty() ? "(none)" : run.coordinator);
-    Launch(run, SpecForLocked(run.dag_id, run.dag_version));
+    LaunchTakenOver(run);
   }
 }
 

@@ -290,6 +290,34 @@ TEST_F(SchedulerTest, StartResumesRunsLeftRunning) {
   EXPECT_EQ(store_->GetTries("left", "a").size(), 2u);
 }
 
+TEST_F(SchedulerTest, ARunTakenOverWithACancelAskedIsCancelledStartingNothing) {
+  // Given a run left running by a dead coordinator, with a cancel asked of it
+  // through the store, then the scheduler taking it over cancels it and
+  // starts no new try (it started one, then cancelled it).
+  Dags({{"simple.yaml", kSimple}});
+  RunRecord run;
+  run.run_id = "left";
+  run.dag_id = "simple";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.params_json = "{\"n\":1}";
+  store_->CreateRun(run, {{"a", 1}, {"b", 1}});
+  store_->TransitionRun("left", {RunState::kQueued}, RunState::kRunning, clock_.Now(), "");
+  TaskTransition t;
+  t.run_id = "left";
+  t.task_id = "a";
+  t.from = {TaskState::kPending};
+  t.to = TaskState::kRunning;
+  t.worker = "dead:1";
+  store_->TransitionTask(t);
+  ASSERT_TRUE(store_->RequestRunCancel("left"));
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return Ended("left"); }));
+  EXPECT_EQ(store_->GetRun("left")->state, RunState::kCancelled);
+  EXPECT_EQ(store_->GetTries("left", "a").size(), 1u);
+  EXPECT_TRUE(fake_->starts().empty());
+}
+
 TEST_F(SchedulerTest, ClearRunsTasksAgain) {
   Dags({{"simple.yaml", kSimple}});
   scheduler_->Start();
