@@ -1,5 +1,7 @@
 #include "cli/client.h"
 
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -61,6 +63,21 @@ std::string ErrorMessage(const HttpResponse& response) {
     return j["error"]["message"].get<std::string>();
   }
   return "HTTP " + std::to_string(response.status) + ": " + response.body;
+}
+
+std::string PathSegment(const std::string& id) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += char(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace pipeline::cli

@@ -28,4 +28,9 @@ class ApiClient {
 // The error message of a JSON error body ({"error": {"message"}}), or the body.
 std::string ErrorMessage(const HttpResponse& response);
 
+// `id` (a run, DAG, task or model id as the user typed it) as one segment of
+// a URL path: bytes other than letters, digits and "-._~" percent-encoded,
+// so that a space or a '?' reaches the API, which names the bad id.
+std::string PathSegment(const std::string& id);
+
 }  // namespace pipeline::cli

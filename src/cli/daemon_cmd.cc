@@ -71,7 +71,7 @@ json ParamJson(const std::string& text) {
 
 // Follows a run through the API with the live view; returns its final state.
 std::string Follow(ApiClient& client, const std::string& run_id, bool terminal, int* exit_code) {
-  json run = Call(client, "GET", "/api/v1/runs/" + run_id, "", exit_code);
+  json run = Call(client, "GET", "/api/v1/runs/" + PathSegment(run_id), "", exit_code);
   if (*exit_code != kExitOk) return "";
   DagSpec spec;
   spec.id = run["dag_id"];
@@ -99,7 +99,7 @@ std::string Follow(ApiClient& client, const std::string& run_id, bool terminal, 
       return state;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    run = Call(client, "GET", "/api/v1/runs/" + run_id, "", exit_code);
+    run = Call(client, "GET", "/api/v1/runs/" + PathSegment(run_id), "", exit_code);
     if (*exit_code != kExitOk) return "";
   }
 }
@@ -118,7 +118,7 @@ int Trigger(const GlobalOptions& g, const TriggerOptions& options) {
   }
   ApiClient client = Client(g);
   int rc;
-  json created = Call(client, "POST", "/api/v1/dags/" + options.dag_id + "/runs",
+  json created = Call(client, "POST", "/api/v1/dags/" + PathSegment(options.dag_id) + "/runs",
                       json{{"params", params}}.dump(), &rc);
   if (rc != kExitOk) return rc;
   std::string run_id = created["run_id"];
@@ -172,7 +172,7 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
   if (!UseServer(g)) return DagsShowLocal(g, dag_id);
   ApiClient client = Client(g);
   int rc;
-  json d = Call(client, "GET", "/api/v1/dags/" + dag_id, "", &rc);
+  json d = Call(client, "GET", "/api/v1/dags/" + PathSegment(dag_id), "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
     std::cout << d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -199,7 +199,7 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
 int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused) {
   ApiClient client = Client(g);
   int rc;
-  json d = Call(client, "PATCH", "/api/v1/dags/" + dag_id, json{{"paused", paused}}.dump(), &rc);
+  json d = Call(client, "PATCH", "/api/v1/dags/" + PathSegment(dag_id), json{{"paused", paused}}.dump(), &rc);
   if (rc != kExitOk) return rc;
   std::cout << (g.json ? d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) : "dag '" + dag_id + "' " + (paused ? "paused" : "unpaused")) << "\n";
   return kExitOk;
@@ -208,7 +208,7 @@ int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused) {
 int RunsCancel(const GlobalOptions& g, const std::string& run_id) {
   ApiClient client = Client(g);
   int rc;
-  json r = Call(client, "POST", "/api/v1/runs/" + run_id + "/cancel", "", &rc);
+  json r = Call(client, "POST", "/api/v1/runs/" + PathSegment(run_id) + "/cancel", "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
     std::cout << r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -228,7 +228,7 @@ int RunsCancel(const GlobalOptions& g, const std::string& run_id) {
 int RunsClear(const GlobalOptions& g, const std::string& run_id, const std::string& task_id, bool downstream) {
   ApiClient client = Client(g);
   int rc;
-  json r = Call(client, "POST", "/api/v1/runs/" + run_id + "/tasks/" + task_id + "/clear",
+  json r = Call(client, "POST", "/api/v1/runs/" + PathSegment(run_id) + "/tasks/" + PathSegment(task_id) + "/clear",
                 json{{"downstream", downstream}}.dump(), &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
@@ -243,7 +243,7 @@ int RunsClear(const GlobalOptions& g, const std::string& run_id, const std::stri
 int Backfill(const GlobalOptions& g, const BackfillOptions& options) {
   ApiClient client = Client(g);
   int rc;
-  json r = Call(client, "POST", "/api/v1/dags/" + options.dag_id + "/backfill",
+  json r = Call(client, "POST", "/api/v1/dags/" + PathSegment(options.dag_id) + "/backfill",
                 json{{"from", options.from}, {"to", options.to}, {"rerun", options.rerun}}.dump(), &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
@@ -276,7 +276,7 @@ int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options) {
 int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
   ApiClient client = Client(g);
   int rc;
-  json run = Call(client, "GET", "/api/v1/runs/" + run_id, "", &rc);
+  json run = Call(client, "GET", "/api/v1/runs/" + PathSegment(run_id), "", &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
     std::cout << run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -302,7 +302,7 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
 
 int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
   ApiClient client = Client(g);
-  std::string base = "/api/v1/runs/" + options.run_id + "/tasks/" + options.task_id + "/logs";
+  std::string base = "/api/v1/runs/" + PathSegment(options.run_id) + "/tasks/" + PathSegment(options.task_id) + "/logs";
   size_t printed = 0;
   for (;;) {
     std::string target = base + (options.try_number > 0 ? "?try=" + std::to_string(options.try_number) : "");
@@ -314,7 +314,7 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
     }
     if (!options.follow) return kExitOk;
     int rc;
-    json run = Call(client, "GET", "/api/v1/runs/" + options.run_id, "", &rc);
+    json run = Call(client, "GET", "/api/v1/runs/" + PathSegment(options.run_id), "", &rc);
     if (rc != kExitOk) return rc;
     bool ended = true;
     for (const auto& t : run["tasks"]) {
@@ -335,7 +335,7 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
 int PredictRemote(const GlobalOptions& g, const ModelRef& ref, const json& rows) {
   ApiClient client = Client(g);
   int rc;
-  std::string target = "/api/v1/models/" + ref.name + "/predict";
+  std::string target = "/api/v1/models/" + PathSegment(ref.name) + "/predict";
   if (!ref.alias.empty()) target += "?alias=" + ref.alias;
   json out = Call(client, "POST", target, json{{"rows", rows}}.dump(), &rc);
   if (rc != kExitOk) return rc;
@@ -371,7 +371,7 @@ int LineageRemote(const GlobalOptions& g, const std::string& ref) {
   int rc = kExitOk;
   std::string target;
   if (auto artifact = views::SplitArtifactRef(ref)) {
-    target = "/api/v1/lineage/runs/" + artifact->run_id + "/tasks/" + artifact->task_id + "/artifacts/" + artifact->name;
+    target = "/api/v1/lineage/runs/" + PathSegment(artifact->run_id) + "/tasks/" + PathSegment(artifact->task_id) + "/artifacts/" + PathSegment(artifact->name);
   } else {
     std::string error;
     auto model = ParseModelRef(ref, &error);
@@ -381,7 +381,7 @@ int LineageRemote(const GlobalOptions& g, const std::string& ref) {
     }
     int version = model->version;
     if (version == 0) {  // an alias (production for a bare name), else the latest version
-      json summary = Call(client, "GET", "/api/v1/models/" + model->name, "", &rc);
+      json summary = Call(client, "GET", "/api/v1/models/" + PathSegment(model->name), "", &rc);
       if (rc != kExitOk) return rc;
       const std::string alias = model->alias.empty() ? "production" : model->alias;
       const json aliases = summary.value("aliases", json::object());
@@ -394,7 +394,7 @@ int LineageRemote(const GlobalOptions& g, const std::string& ref) {
         return kExitFailed;
       }
     }
-    target = "/api/v1/lineage/models/" + model->name + "/versions/" + std::to_string(version);
+    target = "/api/v1/lineage/models/" + PathSegment(model->name) + "/versions/" + std::to_string(version);
   }
   json tree = Call(client, "GET", target, "", &rc);
   if (rc != kExitOk) return rc;
@@ -409,10 +409,10 @@ int LineageRemote(const GlobalOptions& g, const std::string& ref) {
 int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options) {
   ApiClient client = Client(g);
   int rc;
-  json model = Call(client, "GET", "/api/v1/models/" + options.name, "", &rc);
+  json model = Call(client, "GET", "/api/v1/models/" + PathSegment(options.name), "", &rc);
   if (rc != kExitOk) return rc;
   int version = options.version > 0 ? options.version : model.value("latest_version", 0);
-  json v = Call(client, "GET", "/api/v1/models/" + options.name + "/versions/" + std::to_string(version), "", &rc);
+  json v = Call(client, "GET", "/api/v1/models/" + PathSegment(options.name) + "/versions/" + std::to_string(version), "", &rc);
   if (rc != kExitOk) return rc;
   if (!g.json) {  // as without --server
     std::cout << views::ModelVersionText(v, model.value("alias_history", json::array()));

@@ -988,6 +988,10 @@ TEST_F(PipedTest, BadRequestsGetTheRightStatus) {
   }
   HttpResponse err = Http("GET", "/api/v1/dags/nope");
   EXPECT_EQ(json::parse(err.body)["error"]["code"], "not_found");
+  // pipectl sends the ids it is given as they are: the API names a bad one.
+  Result bad_id = Pipectl({"runs", "cancel", "bad id"});
+  EXPECT_EQ(bad_id.exit_code, 2);
+  EXPECT_EQ(bad_id.err, "pipectl: invalid run id 'bad id'\n");
   // Bodies nested 100,000 deep (nlohmann's copy and dump recurse per level:
   // they overflowed piped's stack) are refused before they are read.
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
