@@ -78,6 +78,8 @@ class Scheduler {
   // Resumes the runs a previous process of the same name left running, or
   // whose scheduler's lease ran out (their running tries here are lost and
   // retried; those on workers are waited for), then starts the loop thread.
+  // Throws Error(kInvalidArgument) when another live process uses this
+  // scheduler's name (CheckNameNotInUse).
   void Start();
   // Stops creating and starting runs, lets running tries finish for `grace`,
   // hands back the rest, and waits for every run thread. Idempotent.
@@ -141,6 +143,9 @@ class Scheduler {
   void StartQueued(const std::string& dag_id);
   // `fresh`: created just now by this process, every task pending.
   void Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec, bool fresh = false);  // requires mu_
+  // Throws Error(kInvalidArgument) when a live process coordinates runs
+  // under this scheduler's name (it would take them over from it).
+  void CheckNameNotInUse();
   // Launches a run claimed from another coordinator (or a previous process
   // of this name); a cancel asked of that one is honoured before anything
   // starts again. Requires mu_.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "dag/loader.h"
@@ -95,7 +96,37 @@ void Scheduler::SetDags(const FolderLoadResult& loaded) {
   cv_.notify_all();
 }
 
+void Scheduler::CheckNameNotInUse() {
+  // The runs whose lease this name holds, with their lease's end.
+  auto held = [&] {
+    std::map<std::string, TimePoint> out;
+    RunFilter live;
+    live.states = {RunState::kQueued, RunState::kRunning};
+    live.limit = 100'000;
+    const TimePoint now = clock_.Now();
+    for (const RunRecord& run : store_.ListRuns(live)) {
+      if (run.coordinator == options_.name && run.coordinator_until && *run.coordinator_until > now) {
+        out[run.run_id] = *run.coordinator_until;
+      }
+    }
+    return out;
+  };
+  const auto before = held();
+  if (before.empty()) return;  // nothing held: no live process of this name coordinates anything
+  // A previous process of this name that died renews nothing; a live one
+  // renews at each turn of its loop (every queued_poll at the most).
+  std::this_thread::sleep_for(2 * options_.queued_poll + std::chrono::milliseconds(500));
+  for (const auto& [run_id, until] : held()) {
+    auto it = before.find(run_id);
+    if (it != before.end() && until > it->second) {
+      throw Error::InvalidArgument("another scheduler named '" + options_.name + "' is alive: it renewed its lease on run " +
+                                   run_id + " just now; give each piped its own --name");
+    }
+  }
+}
+
 void Scheduler::Start() {
+  CheckNameNotInUse();
   // Runs a previous process of this name left running, or that nobody
   // coordinates any more: take them over.
   RunFilter running;

@@ -433,6 +433,29 @@ TEST_F(PipedTest, ATaskDiesWithTheProcessRunningItAndRunsOnceMore) {
   StopWorkers({w2});
 }
 
+TEST_F(PipedTest, ASecondPipedUnderALiveOnesNameIsRefused) {
+  // Given a piped named sched-a coordinating a run, then another piped given
+  // the same name exits 2 saying so (it took the run over and killed the
+  // live one's try), and the run goes on under the first.
+  WriteDag("hold.yaml", "dag: hold\ntasks:\n  wait: {op: shell, run: 'sleep 20'}\n");
+  StartDaemon({"--name", "sched-a", "--run-lease", "3s"});
+  Result r = Pipectl({"trigger", "hold"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Eventually([&] { return Run(run)["state"] == "running"; }));
+  pid_t twin = Spawn({PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_, "--listen", "127.0.0.1:0", "--name",
+                      "sched-a", "--run-lease", "3s"},
+                     {"PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "twin.log", dir_ / "twin.log", dir_);
+  int status = 0;
+  waitpid(twin, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << ReadFile(dir_ / "twin.log");
+  EXPECT_NE(ReadFile(dir_ / "twin.log").find("another scheduler named 'sched-a' is alive"), std::string::npos)
+      << ReadFile(dir_ / "twin.log");
+  EXPECT_EQ(Run(run)["state"], "running");
+  EXPECT_EQ(OpenStateStore(db_)->GetTries(run, "wait").size(), 1u);
+  EXPECT_EQ(Pipectl({"runs", "cancel", run}).exit_code, 0);
+}
+
 TEST_F(PipedTest, RunsClearRunsATaskAgainAndWithDownstreamTheTasksAfterIt) {
   const fs::path marks = dir_ / "marks";
   WriteDag("twice.yaml", "dag: twice\ntasks:\n  a: {op: shell, run: 'echo a >> " + marks.string() +
