@@ -104,8 +104,14 @@ void Scheduler::CheckNameNotInUse() {
     live.states = {RunState::kQueued, RunState::kRunning};
     live.limit = 100'000;
     const TimePoint now = clock_.Now();
+    std::set<std::string> mine;  // launched by this object already (a backfill before Start)
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [run_id, dag_id] : launched_) mine.insert(run_id);
+    }
     for (const RunRecord& run : store_.ListRuns(live)) {
-      if (run.coordinator == options_.name && run.coordinator_until && *run.coordinator_until > now) {
+      if (run.coordinator == options_.name && run.coordinator_until && *run.coordinator_until > now &&
+          !mine.count(run.run_id)) {
         out[run.run_id] = *run.coordinator_until;
       }
     }
@@ -115,7 +121,8 @@ void Scheduler::CheckNameNotInUse() {
   if (before.empty()) return;  // nothing held: no live process of this name coordinates anything
   // A previous process of this name that died renews nothing; a live one
   // renews at each turn of its loop (every queued_poll at the most).
-  std::this_thread::sleep_for(2 * options_.queued_poll + std::chrono::milliseconds(500));
+  std::this_thread::sleep_for(
+      std::min<Duration>(2 * options_.queued_poll + std::chrono::milliseconds(500), std::chrono::seconds(5)));
   for (const auto& [run_id, until] : held()) {
     auto it = before.find(run_id);
     if (it != before.end() && until > it->second) {
