@@ -47,8 +47,11 @@ bool StartTaskWatchdog(std::string* error) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 0);
+  // Nothing else of the parent's: holding its stdout or stderr (a pipe a
+  // shell reads to its end) would keep a reader waiting after the parent exits.
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // stderr stays, for its one message
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // A group of its own: a Ctrl-C at the terminal reaches pipectl, which
