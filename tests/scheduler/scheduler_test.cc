@@ -263,27 +263,32 @@ TEST_F(SchedulerTest, BackfillCreatesMissingTicks) {
   }
 }
 
-TEST_F(SchedulerTest, StartResumesRunsLeftRunning) {
-  Dags({{"simple.yaml", kSimple}});
-  DagSpec spec = *scheduler_->Dag("simple")->spec;
+// Run "left" of DAG simple, left running by a coordinator that died while
+// its task `a` ran try 1 (worker "dead:1").
+void LeaveRunRunning(StateStore& store, TimePoint at) {
   RunRecord run;
   run.run_id = "left";
   run.dag_id = "simple";
   run.dag_version = 1;
   run.trigger = "manual";
   run.params_json = "{\"n\":1}";
-  store_->CreateRun(run, {{"a", 1}, {"b", 1}});
-  store_->TransitionRun("left", {RunState::kQueued}, RunState::kRunning, clock_.Now(), "");
+  store.CreateRun(run, {{"a", 1}, {"b", 1}});
+  store.TransitionRun("left", {RunState::kQueued}, RunState::kRunning, at, "");
   TaskTransition t;
   t.run_id = "left";
   t.task_id = "a";
   t.from = {TaskState::kPending};
   t.to = TaskState::kQueued;
-  store_->TransitionTask(t);
+  store.TransitionTask(t);
   t.from = {TaskState::kQueued};
   t.to = TaskState::kRunning;
   t.worker = "dead:1";
-  store_->TransitionTask(t);
+  store.TransitionTask(t);
+}
+
+TEST_F(SchedulerTest, StartResumesRunsLeftRunning) {
+  Dags({{"simple.yaml", kSimple}});
+  LeaveRunRunning(*store_, clock_.Now());
   scheduler_->Start();
   ASSERT_TRUE(Eventually([&] { return Ended("left"); }));
   EXPECT_EQ(store_->GetRun("left")->state, RunState::kSuccess);
@@ -295,21 +300,7 @@ TEST_F(SchedulerTest, ARunTakenOverWithACancelAskedIsCancelledStartingNothing) {
   // through the store, then the scheduler taking it over cancels it and
   // starts no new try (it started one, then cancelled it).
   Dags({{"simple.yaml", kSimple}});
-  RunRecord run;
-  run.run_id = "left";
-  run.dag_id = "simple";
-  run.dag_version = 1;
-  run.trigger = "manual";
-  run.params_json = "{\"n\":1}";
-  store_->CreateRun(run, {{"a", 1}, {"b", 1}});
-  store_->TransitionRun("left", {RunState::kQueued}, RunState::kRunning, clock_.Now(), "");
-  TaskTransition t;
-  t.run_id = "left";
-  t.task_id = "a";
-  t.from = {TaskState::kPending};
-  t.to = TaskState::kRunning;
-  t.worker = "dead:1";
-  store_->TransitionTask(t);
+  LeaveRunRunning(*store_, clock_.Now());
   ASSERT_TRUE(store_->RequestRunCancel("left"));
   scheduler_->Start();
   ASSERT_TRUE(Eventually([&] { return Ended("left"); }));
