@@ -458,6 +458,10 @@ class MonitorOperator final : public Operator {
       if (f.psi > a.psi_threshold) why.push_back("psi " + Figure(f.psi));
       if (numeric && f.ks > a.ks_threshold) why.push_back("ks " + Figure(f.ks));
       if (!numeric && f.js > a.js_threshold) why.push_back("js " + Figure(f.js));
+      // Values on one side only: nothing for PSI, KS or JS to compare (they
+      // said 0), and the plainest drift of all (a feed that broke).
+      const bool reference_empty = f.reference_null_rate >= 1.0, current_empty = f.current_null_rate >= 1.0;
+      if (reference_empty != current_empty) why.push_back(current_empty ? "all null now" : "all null in the reference");
       json col = {{"column", columns[k]},
                   {"kind", numeric ? "numeric" : "categorical"},
                   {"psi", f.psi},

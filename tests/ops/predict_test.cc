@@ -340,6 +340,25 @@ TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
   EXPECT_EQ(report["columns"][1]["categories"].back(), "(new)");
   EXPECT_GT(report["columns"][0]["current_null_rate"].get<double>(), 0.1);  // every ninth amount is empty
 
+  // A column with values on one side only drifted (PSI and KS have nothing
+  // to compare); all null on both sides did not.
+  {
+    std::string ref_csv = "x,y,z\n", cur_csv = "x,y,z\n";
+    for (int i = 0; i < 50; ++i) {
+      ref_csv += std::to_string(i) + ",,\n";
+      cur_csv += "," + std::to_string(i) + ",\n";
+    }
+    columnar::CsvOptions typed;
+    typed.types = {{"x", columnar::DataType::kFloat64}, {"y", columnar::DataType::kFloat64},
+                   {"z", columnar::DataType::kFloat64}};
+    auto nulls = Context("nulls", "{reference: ref, current: cur}", false);
+    nulls->SetInput("ref", std::make_shared<ops::TableDataset>(columnar::ReadCsvText(ref_csv, "r.csv", typed).table));
+    nulls->SetInput("cur", std::make_shared<ops::TableDataset>(columnar::ReadCsvText(cur_csv, "c.csv", typed).table));
+    TaskResult n = ops_.Find("monitor")->Execute(*nulls);
+    ASSERT_TRUE(n.ok) << n.error;
+    EXPECT_EQ(n.metrics.summary, "2 of 3 columns drifted: x (all null now), y (all null in the reference)");
+  }
+
   // A column that is a number in one table and text in the other.
   TablePtr text = columnar::ReadCsvText("amount\nabc\n", "t.csv").table;
   ctx->SetInput("cur", std::make_shared<ops::TableDataset>(text));
