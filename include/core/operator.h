@@ -305,6 +305,12 @@ class Operator {
     std::function<void(const TaskSpec& referenced, Diagnostics& diags)> check;
   };
   virtual std::vector<TaskReference> TaskReferences(const TaskSpec& /*task*/) const { return {}; }
+  // At load time, once per operator with every task of the DAG that runs it
+  // (`tasks`, in the file's order; CheckArgs passed for each): what no task
+  // can check alone (train: two tasks registering one model name with
+  // models of different kinds).
+  virtual void CheckTasks(const DagSpec& /*dag*/, const std::vector<const TaskSpec*>& /*tasks*/,
+                          Diagnostics& /*diags*/) const {}
   // At load time, after CheckArgs passed: checks the columns the task names
   // against what is known of its input table (`input`, nullptr when nothing
   // is) and returns what is known of its output table.

@@ -144,6 +144,17 @@ class Validator {
       if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);
     }
     // Only a sound file (an acyclic graph, arguments that parse) is worth it.
+    if (diags_.items().empty()) {
+      std::vector<std::pair<const Operator*, std::vector<const TaskSpec*>>> by_op;  // in the file's order
+      for (const TaskSpec& task : dag.tasks) {
+        const Operator* op = ops_.Find(task.op);
+        if (!op) continue;
+        auto it = std::find_if(by_op.begin(), by_op.end(), [&](const auto& entry) { return entry.first == op; });
+        if (it == by_op.end()) it = by_op.insert(by_op.end(), {op, {}});
+        it->second.push_back(&task);
+      }
+      for (const auto& [op, of_op] : by_op) op->CheckTasks(dag, of_op, diags_);
+    }
     if (diags_.items().empty()) CheckColumns(dag);
   }
 

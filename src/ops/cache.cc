@@ -48,6 +48,9 @@ class CachedOperator final : public Operator {
   bool consumes_table() const override { return inner_->consumes_table(); }
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override { inner_->CheckArgs(task, diags); }
   std::vector<TaskReference> TaskReferences(const TaskSpec& task) const override { return inner_->TaskReferences(task); }
+  void CheckTasks(const DagSpec& dag, const std::vector<const TaskSpec*>& tasks, Diagnostics& diags) const override {
+    inner_->CheckTasks(dag, tasks, diags);
+  }
   std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
                                            Diagnostics& diags) const override {
     return inner_->CheckColumns(task, input, diags);

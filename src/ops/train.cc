@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -224,6 +225,29 @@ class TrainOperator final : public Operator {
 
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
     ParseTrainArgs(*task.with, "task '" + task.id + "': train", diags, task.mark);
+  }
+
+  // Train tasks registering the same model name (the DAG id when they set
+  // none) add versions of one model, as a champion and its challenger do;
+  // a classifier and a regressor under one name cannot be (a serve gate
+  // compares them, an endpoint swaps one for the other).
+  void CheckTasks(const DagSpec& dag, const std::vector<const TaskSpec*>& tasks, Diagnostics& diags) const override {
+    std::map<std::string, std::pair<const TaskSpec*, std::string>> first;  // name -> its first task of a known kind
+    for (const TaskSpec* task : tasks) {
+      const DocNode* name = task->with ? task->with->Find("name") : nullptr;
+      if (name && (!name->is_scalar() || HasPlaceholder(*name))) continue;
+      const std::string model_name = name ? name->text() : dag.id;
+      std::optional<std::string> kind = TrainTaskKind(*task);
+      if (!kind) continue;
+      auto [at, added] = first.try_emplace(model_name, task, *kind);
+      if (added || at->second.second == *kind) continue;
+      const DocNode* model = task->with->Find("model");
+      diags.Add(model ? model->mark() : task->mark,
+                "task '" + task->id + "' registers model '" + model_name + "' as a " +
+                    (*kind == "classification" ? "classifier" : "regressor") + ", and task '" + at->second.first->id +
+                    "' as a " + (at->second.second == "classification" ? "classifier" : "regressor") +
+                    ": give one its own 'name'");
+    }
   }
 
   std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,

@@ -321,6 +321,24 @@ tasks:
             "binary:logistic (a classifier: probabilities) or reg:* / count:* (a regressor)\n");
 }
 
+TEST(LoaderInputTest, TrainTasksOfOneModelNameTrainOneKindOfModel) {
+  // Two train tasks without a name register versions of one model (the DAG
+  // id): fine for two classifiers (a champion and a challenger), an error
+  // for a classifier and a regressor; their own names part them.
+  LoadResult r = Load(R"(dag: d
+tasks:
+  data: {op: ingest, with: {path: x.csv}}
+  a: {op: train, depends_on: [data], with: {target: y, model: logistic_regression}}
+  b: {op: train, depends_on: [data], with: {target: y, model: xgboost, params: {objective: "binary:logistic"}}}
+  c: {op: train, depends_on: [data], with: {target: y, model: linear_regression}}
+  d: {op: train, depends_on: [data], with: {target: y, model: linear_regression, name: other}}
+  e: {op: train, depends_on: [data], with: {target: y, model: xgboost}}
+)", Builtins());
+  EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:6:63: task 'c' registers model 'd' as a regressor, and task 'a' as a classifier: give one its "
+            "own 'name'\n");
+}
+
 TEST(LoaderInputTest, TransitiveUpstreamAndImplicitInput) {
   LoadResult r = Load(R"(dag: d
 tasks:
