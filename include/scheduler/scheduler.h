@@ -131,9 +131,11 @@ class Scheduler {
   // schedule.after: a run of `dag_id` when each upstream task has succeeded
   // since the last such run (trigger "upstream").
   void CreateUpstreamRun(const std::string& dag_id, const Loaded& entry, TimePoint now);
-  // Renews the leases of the runs executing here (abandoning those taken
-  // over, cancelling those another scheduler was asked to cancel) and takes
-  // over runs whose scheduler's lease ran out.
+  // Renews the leases of the runs executing here, abandoning those taken
+  // over and cancelling those another scheduler was asked to cancel (also
+  // while stopping, during the grace).
+  void RenewLeases(TimePoint now);
+  // RenewLeases, then takes over runs whose scheduler's lease ran out.
   void KeepRuns(TimePoint now);
   // Looks at the active scheduled runs of DAGs with SLAs (SlaWatch).
   void CheckSlas(TimePoint now);

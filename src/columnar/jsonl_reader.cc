@@ -89,8 +89,9 @@ class JsonlReader {
       // simdjson refuses integers beyond 64 bits: read them as float64, as
       // Python's json and pandas do (a number beyond float64 stays an error).
       if (std::optional<std::string> widened = WidenBigIntegers(line.text)) {
-        widened_ = simdjson::padded_string(*widened);
-        doc = parser_.parse(widened_);
+        // The DOM keeps copies of what it reads: the text may go after the parse.
+        const simdjson::padded_string text(*widened);
+        doc = parser_.parse(text);
         if (doc.error() == simdjson::NUMBER_ERROR) return "invalid JSON: a number beyond float64's range";
       } else {
         return "invalid JSON: a number beyond float64's range, or malformed";
@@ -313,7 +314,6 @@ class JsonlReader {
   std::unordered_map<std::string_view, size_t> index_;  // names_ -> column (views of names_)
   std::vector<std::optional<simdjson::dom::element>> row_;  // the row CheckRow read
   simdjson::dom::parser parser_;
-  simdjson::padded_string widened_;  // a line read again with its big integers as floats
 };
 
 }  // namespace

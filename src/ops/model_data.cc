@@ -47,6 +47,8 @@ std::string_view MetricKind(std::string_view metric) {
   return metric == "rmse" || metric == "mae" || metric == "r2" ? "regression" : "classification";
 }
 
+std::string_view KindNoun(std::string_view kind) { return kind == "classification" ? "classifier" : "regressor"; }
+
 std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool nulls_as_nan, bool finite,
                                     const std::string& op, const std::string& what) {
   const columnar::Field& field = table.schema().field(idx);

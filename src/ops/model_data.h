@@ -39,5 +39,7 @@ std::optional<std::string> TrainTaskKind(const TaskSpec& train);
 // The kind of model a test metric describes: "classification" for auc,
 // accuracy, f1, precision, recall and logloss, "regression" for rmse, mae, r2.
 std::string_view MetricKind(std::string_view metric);
+// "classifier" or "regressor": a model of `kind`, for messages.
+std::string_view KindNoun(std::string_view kind);
 
 }  // namespace pipeline::ops

@@ -99,9 +99,9 @@ class ServeOperator final : public Operator {
       std::optional<std::string> kind = TrainTaskKind(train);
       if (!kind || MetricKind(metric) == *kind) return;
       diags.Add(mark, "task '" + id + "': promote_if metric '" + metric + "' is a " + std::string(MetricKind(metric)) +
-                          " metric, and '" + train.id + "' trains a " +
-                          (*kind == "classification" ? "classifier (auc, accuracy, f1, precision, recall, logloss)"
-                                                     : "regressor (rmse, mae, r2)"));
+                          " metric, and '" + train.id + "' trains a " + std::string(KindNoun(*kind)) +
+                          (*kind == "classification" ? " (auc, accuracy, f1, precision, recall, logloss)"
+                                                     : " (rmse, mae, r2)"));
     };
     return refs;
   }

@@ -243,9 +243,8 @@ class TrainOperator final : public Operator {
       if (added || at->second.second == *kind) continue;
       const DocNode* model = task->with->Find("model");
       diags.Add(model ? model->mark() : task->mark,
-                "task '" + task->id + "' registers model '" + model_name + "' as a " +
-                    (*kind == "classification" ? "classifier" : "regressor") + ", and task '" + at->second.first->id +
-                    "' as a " + (at->second.second == "classification" ? "classifier" : "regressor") +
+                "task '" + task->id + "' registers model '" + model_name + "' as a " + std::string(KindNoun(*kind)) +
+                    ", and task '" + at->second.first->id + "' as a " + std::string(KindNoun(at->second.second)) +
                     ": give one its own 'name'");
     }
   }

@@ -24,7 +24,6 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "core/error.h"
-#include "core/names.h"
 #include "core/operator.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
@@ -217,16 +216,7 @@ int Serve(Config config) {
       throw Error::InvalidArgument("--local-queues hands the other queues' tasks to piped worker processes, "
                                    "which need the shared PostgreSQL database (--db postgresql://...)");
     }
-    std::vector<std::string> local;
-    std::stringstream list(config.local_queues);
-    for (std::string q; std::getline(list, q, ',');) {
-      if (!IsQueueName(q)) {
-        throw Error::InvalidArgument("--local-queues: '" + q + "' in '" + config.local_queues +
-                                     "' is no queue name (letters, digits, '_', '.' and '-', at most 64)");
-      }
-      local.push_back(q);
-    }
-    exec_options.local_queues = std::move(local);
+    exec_options.local_queues = ParseQueueList("--local-queues", config.local_queues);
   }
   // PIPE_TEST_CLOCK=ORIGIN,SPEED: accelerated time, for end-to-end tests of schedules.
   Clock* clock = SystemClock::Default();

@@ -30,6 +30,19 @@ Duration DurationSetting(const std::string& text, const char* flag) {
 
 }  // namespace
 
+std::vector<std::string> ParseQueueList(const std::string& flag, const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream items(list);
+  for (std::string q; std::getline(items, q, ',');) {
+    if (!IsQueueName(q)) {
+      throw Error::InvalidArgument(flag + ": '" + q + "' in '" + list +
+                                   "' is no queue name (letters, digits, '_', '.' and '-', at most 64)");
+    }
+    out.push_back(q);
+  }
+  return out;
+}
+
 int RunWorker(const WorkerConfig& config) {
   if (config.db.rfind("postgresql://", 0) != 0 && config.db.rfind("postgres://", 0) != 0) {
     throw Error::InvalidArgument("piped worker needs the shared PostgreSQL database (--db postgresql://...), not '" +
@@ -41,15 +54,7 @@ int RunWorker(const WorkerConfig& config) {
   options.lease = DurationSetting(config.lease, "lease");
   options.heartbeat = DurationSetting(config.heartbeat, "heartbeat");
   const Duration grace = DurationSetting(config.grace, "grace");
-  options.queues.clear();
-  std::stringstream list(config.queues);
-  for (std::string q; std::getline(list, q, ',');) {
-    if (!IsQueueName(q)) {
-      throw Error::InvalidArgument("--queues: '" + q + "' in '" + config.queues +
-                                   "' is no queue name (letters, digits, '_', '.' and '-', at most 64)");
-    }
-    options.queues.push_back(q);
-  }
+  options.queues = ParseQueueList("--queues", config.queues);
   if (options.queues.empty()) throw Error::InvalidArgument("--queues: name at least one queue");
 
   std::unique_ptr<StateStore> store = OpenStateStore(config.db);

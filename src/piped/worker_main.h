@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace pipeline {
 
@@ -17,6 +18,10 @@ struct WorkerConfig {
   std::string grace = "30s";
   int64_t keep_outputs_mb = 1024;  // output tables kept in memory for the tries that read them next
 };
+
+// A comma-separated list of queue names given to `flag` (--queues,
+// --local-queues). Throws Error(kInvalidArgument) naming a bad one.
+std::vector<std::string> ParseQueueList(const std::string& flag, const std::string& list);
 
 // Returns the exit code. Throws pipeline::Error for bad settings or an
 // unreachable database.

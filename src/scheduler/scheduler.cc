@@ -154,7 +154,7 @@ void Scheduler::LaunchTakenOver(const RunRecord& run) {
   Launch(run, SpecForLocked(run.dag_id, run.dag_version));
 }
 
-void Scheduler::KeepRuns(TimePoint now) {
+void Scheduler::RenewLeases(TimePoint now) {
   std::vector<std::string> here;
   {
     std::lock_guard lock(mu_);
@@ -175,6 +175,10 @@ void Scheduler::KeepRuns(TimePoint now) {
       spdlog::warn("run lost its lease run={}: another scheduler coordinates it", run_id);
     }
   }
+}
+
+void Scheduler::KeepRuns(TimePoint now) {
+  RenewLeases(now);
   for (const RunRecord& run : store_.ListOrphanedRuns(now, kQueuedBatch)) {
     std::lock_guard lock(mu_);
     if (stopping_ || launched_.count(run.run_id)) continue;
@@ -238,11 +242,9 @@ void Scheduler::Stop(Duration grace) {
   const auto renew_every = std::max<Duration>(std::chrono::milliseconds(100), options_.run_lease / 4);
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, renew_every, [&] { return run_threads_ == 0; })) {
-    std::vector<std::string> here;
-    for (const auto& [run_id, dag_id] : launched_) here.push_back(run_id);
     lock.unlock();
     try {
-      store_.RenewRuns(options_.name, here, clock_.Now(), options_.run_lease);
+      RenewLeases(clock_.Now());
     } catch (const std::exception& e) {
       spdlog::warn("renewing run leases while stopping: {}", e.what());
     }

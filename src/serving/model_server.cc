@@ -253,9 +253,9 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
     } catch (const Error& e) {
       // The version serving (if any) goes on serving, as KServe keeps the
       // last ready revision; tried again at each poll, said once.
-      auto [at, first] = failed_.try_emplace(key, it->second);
-      if (first || at->second != it->second) {
-        at->second = it->second;
+      int& said = failed_[key];  // 0: nothing said yet (versions start at 1)
+      if (said != it->second) {
+        said = it->second;
         if (errors) {
           errors->push_back(std::string(e.what()) +
                             (current ? "; version " + std::to_string(current->version) + " goes on serving" : ""));
@@ -405,9 +405,9 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     for (const json& v : input["data"]) {
       const json& value = v.is_array() && v.size() == 1 ? v[0] : v;
       // The values must be of the tensor's declared type.
+      // (nlohmann keeps a non-negative integer as unsigned, a negative one as signed.)
       if (value.is_number() && ((integers && !value.is_number_integer()) ||
-                                (unsigned_ints && value.is_number_integer() && !value.is_number_unsigned() &&
-                                 value.get<int64_t>() < 0))) {
+                                (unsigned_ints && !value.is_number_unsigned()))) {
         throw Error::InvalidArgument("input '" + input_name + "': " + value.dump() + " is not a " + datatype +
                                      " value (row " + std::to_string(flat.size()) + ")");
       }
