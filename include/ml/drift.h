@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pipeline::ml {
@@ -45,8 +46,11 @@ std::vector<int64_t> BinCounts(const NumericSample& sample, const std::vector<do
 
 // PSI of two bin counts (same length), empty bins at kEmptyBinShare.
 double Psi(const std::vector<int64_t>& reference, const std::vector<int64_t>& current);
-// sup |F_ref - F_cur| of two ascending samples (0 when either is empty).
+// sup |F_ref - F_cur| of two ascending samples (0 when either is empty),
+// exact to the last bit (a multiple of 1/lcm(sizes), as scipy rounds it).
+// The int64 form compares integers beyond 2^53 exactly.
 double KsStatistic(const std::vector<double>& a, const std::vector<double>& b);
+double KsStatistic(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 // Jensen-Shannon distance (base 2) of two count vectors (normalised here).
 double JensenShannonDistance(const std::vector<int64_t>& p, const std::vector<int64_t>& q);
 
@@ -59,7 +63,11 @@ struct DriftFigures {
   double current_null_rate = 0;
   std::vector<int64_t> reference_bins, current_bins;
   std::vector<double> cuts;              // numeric
-  std::vector<std::string> categories;   // categorical: the reference's, then "(new)"
+  // Categorical: the reference's categories, one per bin; the bins have one
+  // more, last: every category the reference lacks, listed in
+  // `new_categories` (most rows first).
+  std::vector<std::string> categories;
+  std::vector<std::pair<std::string, int64_t>> new_categories;
 };
 DriftFigures CompareNumeric(const NumericSample& reference, const NumericSample& current);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "columnar/column.h"
 #include "kernels/kernels.h"
@@ -48,20 +49,48 @@ double Psi(const std::vector<int64_t>& reference, const std::vector<int64_t>& cu
   return psi;
 }
 
-double KsStatistic(const std::vector<double>& a, const std::vector<double>& b) {
+namespace {
+
+// KS figures are differences of two distribution functions, i/na - j/nb:
+// kept as the exact numerator i*nb - j*na over na*nb and divided once, so a
+// statistic of exactly 1/10 is the double 0.1 (scipy's ks_2samp rounds to
+// a multiple of 1/lcm(na, nb) the same way) and a threshold of 0.1 is not
+// crossed by a rounding error.
+class KsScale {
+ public:
+  KsScale(int64_t na, int64_t nb) : na_(na), nb_(nb), g_(std::gcd(na, nb)) {}
+  __int128 Numerator(int64_t i, int64_t j) const { return __int128{i} * nb_ - __int128{j} * na_; }
+  double Value(__int128 numerator) const {
+    if (numerator <= 0 || g_ == 0) return 0;
+    return double(numerator / g_) / (double(na_ / g_) * double(nb_));
+  }
+
+ private:
+  int64_t na_, nb_, g_;
+};
+
+template <typename T>
+double Ks(const std::vector<T>& a, const std::vector<T>& b) {
   const size_t na = a.size(), nb = b.size();
   if (na == 0 || nb == 0) return 0;
+  const KsScale scale{int64_t(na), int64_t(nb)};
   size_t i = 0, j = 0;
-  double d = 0;
+  __int128 d = 0;
   while (i < na && j < nb) {
-    const double x = std::min(a[i], b[j]);
+    const T x = std::min(a[i], b[j]);
     while (i < na && a[i] == x) ++i;  // F(x) counts every value <= x
     while (j < nb && b[j] == x) ++j;
-    d = std::max(d, std::abs(double(i) / double(na) - double(j) / double(nb)));
+    const __int128 diff = scale.Numerator(int64_t(i), int64_t(j));
+    d = std::max(d, diff < 0 ? -diff : diff);
   }
   // Past the end of one sample its F is 1; the other's only grows towards 1.
-  return d;
+  return scale.Value(d);
 }
+
+}  // namespace
+
+double KsStatistic(const std::vector<double>& a, const std::vector<double>& b) { return Ks(a, b); }
+double KsStatistic(const std::vector<int64_t>& a, const std::vector<int64_t>& b) { return Ks(a, b); }
 
 double JensenShannonDistance(const std::vector<int64_t>& p, const std::vector<int64_t>& q) {
   double pn = 0, qn = 0;
@@ -235,22 +264,24 @@ DriftFigures CompareToProfile(const NumericProfile& reference, const double* val
   // F at each grid point (<=) and just below it (<), both sides; between two
   // points each F only grows, so the exact statistic there lies between the
   // ends, and is bounded by the largest gap the two can open.
-  const double nr = double(reference.values), nc = double(m);
+  const KsScale scale(reference.values, m);
+  __int128 ks = 0, ks_max = 0;
   int64_t cur_below = 0, cur_at_most = 0, ref_at_most_before = 0, cur_at_most_before = 0;
   for (size_t g = 0; g < k; ++g) {
     cur_below = cur_at_most + between[g];
     cur_at_most = cur_below + equal[g];
-    const double rl = double(reference.below[g]) / nr, cl = double(cur_below) / nc;
-    const double ra = double(reference.at_most[g]) / nr, ca = double(cur_at_most) / nc;
-    f.ks = std::max({f.ks, std::abs(rl - cl), std::abs(ra - ca)});
-    // Over (grid[g-1], grid[g]): F_ref in [ref_at_most_before, rl], F_cur in [cur_at_most_before, cl].
-    const double r0 = double(ref_at_most_before) / nr, c0 = double(cur_at_most_before) / nc;
-    f.ks_max = std::max({f.ks_max, rl - c0, cl - r0});
+    const __int128 below = scale.Numerator(reference.below[g], cur_below);
+    const __int128 at_most = scale.Numerator(reference.at_most[g], cur_at_most);
+    ks = std::max({ks, below, -below, at_most, -at_most});
+    // Over (grid[g-1], grid[g]): F_ref in [ref_at_most_before, below_r], F_cur in [cur_at_most_before, cur_below].
+    ks_max = std::max({ks_max, scale.Numerator(reference.below[g], cur_at_most_before),
+                       -scale.Numerator(ref_at_most_before, cur_below)});
     ref_at_most_before = reference.at_most[g];
     cur_at_most_before = cur_at_most;
   }
   // Past the last point F_ref is 1 and F_cur grows to 1: the gap only shrinks.
-  f.ks_max = reference.exact ? f.ks : std::max(f.ks, f.ks_max);
+  f.ks = scale.Value(ks);
+  f.ks_max = reference.exact ? f.ks : std::max(f.ks, scale.Value(ks_max));
   return f;
 }
 
@@ -266,9 +297,13 @@ DriftFigures CompareCategorical(const CategoricalSample& reference, const Catego
     f.current_bins.push_back(it == current.counts.end() ? 0 : it->second);
   }
   for (const auto& [category, count] : current.counts) {
-    if (!reference.counts.count(category)) unseen += count;
+    if (!reference.counts.count(category)) {
+      unseen += count;
+      f.new_categories.emplace_back(category, count);
+    }
   }
-  f.categories.push_back("(new)");
+  std::stable_sort(f.new_categories.begin(), f.new_categories.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   f.reference_bins.push_back(0);
   f.current_bins.push_back(unseen);
   f.psi = Psi(f.reference_bins, f.current_bins);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -22,6 +23,7 @@
 #include "columnar/csv.h"
 #include "columnar/parallel.h"
 #include "columnar/parquet.h"
+#include "columnar/value_parse.h"
 #include "core/error.h"
 #include "ml/drift.h"
 #include "ops/args.h"
@@ -84,6 +86,15 @@ std::optional<MonitorArgs> ParseMonitorArgs(const DocNode& with, const std::stri
   if (auto s = ParseSource(r, "reference")) a.reference = *s;
   if (auto s = ParseSource(r, "current")) a.current = *s;
   a.columns = r.StringList("columns");
+  if (a.columns) {
+    if (a.columns->empty()) r.Error(r.Get("columns"), "'columns' must name at least one column (leave it out for every column of both)");
+    for (size_t i = 0; i < a.columns->size(); ++i) {
+      if (std::find(a.columns->begin(), a.columns->begin() + i, (*a.columns)[i]) != a.columns->begin() + i) {
+        r.Error(r.Get("columns"), "'columns' names '" + (*a.columns)[i] + "' twice");
+        break;
+      }
+    }
+  }
   for (auto [key, target] : {std::pair<const char*, double*>{"psi_threshold", &a.psi_threshold},
                              {"ks_threshold", &a.ks_threshold},
                              {"js_threshold", &a.js_threshold}}) {
@@ -108,6 +119,71 @@ std::string Figure(double v) {
 }
 
 bool Numeric(DataType t) { return t == DataType::kInt64 || t == DataType::kFloat64 || t == DataType::kTimestamp; }
+
+// Columns are compared when both sides are of one kind: numbers (int64 and
+// float64 alike), times, or categories (strings, bools). A time is never
+// compared with a number: microseconds against seconds would be drift
+// every time.
+enum class Kind { kNumber, kTime, kCategory };
+Kind KindOf(DataType t) {
+  if (t == DataType::kInt64 || t == DataType::kFloat64) return Kind::kNumber;
+  return t == DataType::kTimestamp ? Kind::kTime : Kind::kCategory;
+}
+
+int64_t NullsIn(const columnar::Table& table, int index) {
+  int64_t nulls = 0;
+  for (const columnar::Batch& b : table.batches()) nulls += b.columns[size_t(index)]->null_count();
+  return nulls;
+}
+
+// An all-null column of `type`: a side whose column holds no value at all
+// (a CSV column of empty fields reads as strings) compared as the other
+// side's type, so that it is reported as the feed that broke.
+columnar::ColumnPtr AllNull(DataType type, int64_t length) {
+  auto column = std::make_shared<columnar::Column>(type, length);
+  uint64_t* bits = column->EnsureValidity();
+  std::fill(bits, bits + columnar::BitmapWords(length), uint64_t{0});
+  column->FinishValidity();
+  return column;
+}
+
+// Cuts in the report: numbers, but infinities as "-inf"/"inf" (JSON has
+// none; nlohmann would write null) and a timestamp column's as times.
+json CutsJson(const std::vector<double>& cuts, DataType type) {
+  json out = json::array();
+  for (double cut : cuts) {
+    if (!std::isfinite(cut)) {
+      out.push_back(cut < 0 ? "-inf" : "inf");
+    } else if (type == DataType::kTimestamp) {
+      out.push_back(columnar::FormatTimestamp(std::llround(cut)));
+    } else {
+      out.push_back(cut);
+    }
+  }
+  return out;
+}
+
+// Beyond 2^53 an int64 has no double of its own: such columns are compared
+// as integers (KS; PSI's cuts are quantiles, fractions anyway).
+bool BeyondDoubles(const columnar::Column& c) {
+  constexpr int64_t kLimit = int64_t{1} << 53;
+  if (c.type() != DataType::kInt64 && c.type() != DataType::kTimestamp) return false;
+  const int64_t* v = c.ints();
+  for (int64_t i = 0; i < c.length(); ++i) {
+    if (v[i] > kLimit || v[i] < -kLimit) return true;
+  }
+  return false;
+}
+
+std::vector<int64_t> SortedInts(const columnar::Column& c) {
+  std::vector<int64_t> out;
+  out.reserve(size_t(c.length() - c.null_count()));
+  for (int64_t i = 0; i < c.length(); ++i) {
+    if (c.IsValid(i)) out.push_back(c.ints()[i]);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // What monitoring keeps of a large reference (ml/drift.h): per column the
 // numeric profile or the category counts, and the reference's schema.
@@ -216,16 +292,29 @@ class MonitorOperator final : public Operator {
   }
 
  private:
-  static columnar::TablePtr Load(TaskContext& ctx, const Source& s) {
+  // `side` is "reference" or "current", for the messages.
+  static columnar::TablePtr Load(TaskContext& ctx, const Source& s, const char* side) {
     if (!s.task.empty()) return InputTable(ctx, s.task);
     const std::string path = ResolvePath(ctx, s.path);
+    const std::string where = "monitor: " + std::string(side) + " " + s.path;
     columnar::TablePtr table;
-    if (path.size() > 8 && path.compare(path.size() - 8, 8, ".parquet") == 0) {
-      table = columnar::ReadParquetFile(path);
-    } else if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) {
-      table = columnar::ReadCsvFiles({path}).table;
-    } else {
-      throw OpError("monitor: " + s.path + ": a reference or current file must be .parquet or .csv");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw OpError(where + ": " + (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file") +
+                    (path != s.path ? " (" + path + ")" : ""));
+    }
+    try {
+      if (path.size() > 8 && path.compare(path.size() - 8, 8, ".parquet") == 0) {
+        table = columnar::ReadParquetFile(path);
+      } else if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) {
+        table = columnar::ReadCsvFiles({path}).table;
+      } else {
+        throw OpError(where + ": a reference or current file must be .parquet or .csv");
+      }
+    } catch (const columnar::FormatError& e) {
+      throw OpError(where + ": " + e.what());
+    } catch (const std::system_error& e) {
+      throw OpError(where + ": " + e.what());
     }
     NoteFile(ctx, path);
     return table;
@@ -339,7 +428,14 @@ class MonitorOperator final : public Operator {
   static constexpr int64_t kExactValues = int64_t{1} << 20;
 
   static ml::DriftFigures CompareNumbers(const columnar::Column& r, const columnar::Column& c) {
-    if (r.length() <= kExactValues && c.length() <= kExactValues) return ml::CompareNumeric(Numbers(r), Numbers(c));
+    if (r.length() <= kExactValues && c.length() <= kExactValues) {
+      ml::DriftFigures f = ml::CompareNumeric(Numbers(r), Numbers(c));
+      if (KindOf(r.type()) == KindOf(c.type()) && r.type() != DataType::kFloat64 && c.type() != DataType::kFloat64 &&
+          (BeyondDoubles(r) || BeyondDoubles(c))) {
+        f.ks = f.ks_max = ml::KsStatistic(SortedInts(r), SortedInts(c));
+      }
+      return f;
+    }
     std::vector<double> scratch;
     const double* values = AsDoubles(c, scratch);
     return ml::CompareToProfile(ml::ProfileNumeric(Numbers(r)), values, c.validity(), c.length());
@@ -386,7 +482,7 @@ class MonitorOperator final : public Operator {
   }
 
   static TaskResult Monitor(TaskContext& ctx, const MonitorArgs& a) {
-    columnar::TablePtr current = Load(ctx, a.current);
+    columnar::TablePtr current = Load(ctx, a.current, "current");
     // Nothing to compare (and a CSV of a header only has string columns).
     if (current->num_rows() == 0) throw OpError("monitor: the current table (" + a.current.Describe() + ") has no rows");
     const columnar::Schema& cs = current->schema();
@@ -394,12 +490,12 @@ class MonitorOperator final : public Operator {
     // does not read the reference at all.
     const std::string cache = ProfilePath(ctx, a);
     std::optional<Profiled> profiled = cache.empty() ? std::nullopt : ReadProfile(cache);
-    columnar::TablePtr reference = profiled ? nullptr : Load(ctx, a.reference);
+    columnar::TablePtr reference = profiled ? nullptr : Load(ctx, a.reference, "reference");
     if (reference && reference->num_rows() == 0) {
       throw OpError("monitor: the reference (" + a.reference.Describe() + ") has no rows");
     }
     const columnar::Schema rs = profiled ? profiled->schema : reference->schema();
-    std::vector<std::string> columns;
+    std::vector<std::string> columns, only_reference, only_current;
     if (a.columns) {
       for (const std::string& name : *a.columns) {
         if (!rs.IndexOf(name)) ThrowMissingColumn("monitor: columns", name, rs.names(), "the reference");
@@ -412,20 +508,47 @@ class MonitorOperator final : public Operator {
         if (f.type != DataType::kTimestamp && cs.IndexOf(f.name)) columns.push_back(f.name);
       }
       if (columns.empty()) throw OpError("monitor: the reference and the current table have no column in common");
-    }
-    for (const std::string& name : columns) {
-      DataType rt = rs.field(*rs.IndexOf(name)).type, ct = cs.field(*cs.IndexOf(name)).type;
-      if (Numeric(rt) != Numeric(ct)) {
-        throw OpError("monitor: column '" + name + "' is " + std::string(columnar::TypeName(rt)) + " in the reference but " +
-                      std::string(columnar::TypeName(ct)) + " in the current table");
+      // Said in the report and the summary: a column the feed lost is news.
+      for (const columnar::Field& f : rs.fields()) {
+        if (!cs.IndexOf(f.name)) only_reference.push_back(f.name);
+      }
+      for (const columnar::Field& f : cs.fields()) {
+        if (!rs.IndexOf(f.name)) only_current.push_back(f.name);
       }
     }
     if (profiled && !profiled->Covers(columns)) {  // made for other columns: profile again
       profiled.reset();
-      reference = Load(ctx, a.reference);
+      reference = Load(ctx, a.reference, "reference");
+    }
+    // The type each column is compared as (the reference's), and the
+    // columns of a side that holds no value at all, read as the other
+    // side's type.
+    std::vector<DataType> types;
+    std::map<std::string, DataType> retype_reference, retype_current;
+    for (const std::string& name : columns) {
+      const int ri = *rs.IndexOf(name), ci = *cs.IndexOf(name);
+      const DataType rt = rs.field(ri).type, ct = cs.field(ci).type;
+      types.push_back(rt);
+      if (KindOf(rt) == KindOf(ct)) continue;
+      if (NullsIn(*current, ci) == current->num_rows()) {
+        retype_current[name] = rt;
+        continue;
+      }
+      if (profiled) {  // the profile keeps the reference's kind: read it instead
+        profiled.reset();
+        reference = Load(ctx, a.reference, "reference");
+      }
+      if (NullsIn(*reference, ri) == reference->num_rows()) {
+        retype_reference[name] = types.back() = ct;
+        continue;
+      }
+      const bool time_and_number = KindOf(rt) != Kind::kCategory && KindOf(ct) != Kind::kCategory;
+      throw OpError("monitor: column '" + name + "' is " + std::string(columnar::TypeName(rt)) + " in the reference but " +
+                    std::string(columnar::TypeName(ct)) + " in the current table" +
+                    (time_and_number ? " (times are not compared with numbers)" : ""));
     }
     if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
-    if (!profiled && reference->num_rows() > kExactValues) {
+    if (!profiled && retype_reference.empty() && reference->num_rows() > kExactValues) {
       profiled = Profile(*reference, columns);
       if (!cache.empty()) WriteProfile(cache, *profiled);
     }
@@ -434,6 +557,7 @@ class MonitorOperator final : public Operator {
     std::vector<ml::DriftFigures> figures(columns.size());
     columnar::ParallelFor(columns.size(), columnar::DefaultThreads(), [&](size_t k) {
       columnar::ColumnPtr c = columnar::ConcatColumn(*current, *cs.IndexOf(columns[k]));
+      if (auto it = retype_current.find(columns[k]); it != retype_current.end()) c = AllNull(it->second, c->length());
       if (profiled) {
         if (auto it = profiled->numeric.find(columns[k]); it != profiled->numeric.end()) {
           std::vector<double> scratch;
@@ -444,6 +568,7 @@ class MonitorOperator final : public Operator {
         return;
       }
       columnar::ColumnPtr r = columnar::ConcatColumn(*reference, *rs.IndexOf(columns[k]));
+      if (auto it = retype_reference.find(columns[k]); it != retype_reference.end()) r = AllNull(it->second, r->length());
       figures[k] = !Numeric(r->type()) ? ml::CompareCategorical(Categories(*r), Categories(*c))
                                        : CompareNumbers(*r, *c);
     });
@@ -474,10 +599,19 @@ class MonitorOperator final : public Operator {
       if (numeric) {
         col["ks"] = f.ks;
         col["ks_max"] = f.ks_max;
-        col["cuts"] = f.cuts;
+        col["cuts"] = CutsJson(f.cuts, types[k]);
       } else {
         col["js"] = f.js;
         col["categories"] = f.categories;
+        // The last bin's categories, the most frequent first (a few: a new
+        // id column would list them all).
+        constexpr size_t kListed = 20;
+        json listed = json::array();
+        for (size_t i = 0; i < f.new_categories.size() && i < kListed; ++i) {
+          listed.push_back({{"category", f.new_categories[i].first}, {"rows", f.new_categories[i].second}});
+        }
+        col["new_categories"] = listed;
+        col["new_category_count"] = f.new_categories.size();
       }
       report_columns.push_back(col);
       result.metrics.gauges.push_back({"pipe_drift_psi", columns[k], f.psi});
@@ -493,7 +627,8 @@ class MonitorOperator final : public Operator {
                    {"rows", {{"reference", reference_rows}, {"current", current->num_rows()}}},
                    {"thresholds", {{"psi", a.psi_threshold}, {"ks", a.ks_threshold}, {"js", a.js_threshold}}},
                    {"columns", report_columns},
-                   {"drifted", drifted}};
+                   {"drifted", drifted},
+                   {"not_compared", {{"only_in_reference", only_reference}, {"only_in_current", only_current}}}};
     PersistJson(ctx, report.dump(2), "drift");
     std::string list;
     for (const auto& d : drifted) list += (list.empty() ? "" : ", ") + d;
@@ -502,8 +637,19 @@ class MonitorOperator final : public Operator {
                                  ? "no drift in " + Counted(columns.size(), "column")
                                  : std::to_string(drifted.size()) + " of " + Counted(columns.size(), "column") +
                                        " drifted: " + list;
+    auto join = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const auto& n : v) out += (out.empty() ? "" : ", ") + n;
+      return out;
+    };
+    if (!only_reference.empty()) result.metrics.summary += "; not in the current table: " + join(only_reference);
+    if (!only_current.empty()) result.metrics.summary += "; new in the current table: " + join(only_current);
     ctx.Log(result.metrics.summary);
-    if (!drifted.empty() && !a.fail) result.metrics.alert = "drift in " + result.metrics.summary;
+    if (!drifted.empty() && !a.fail) {
+      result.metrics.alert = "drift in " + result.metrics.summary;
+    } else if (drifted.empty() && !only_reference.empty()) {  // not drift, but a finding
+      result.metrics.alert = result.metrics.summary;
+    }
     if (!drifted.empty() && a.fail) {
       std::string names;
       for (size_t k = 0; k < columns.size(); ++k) {

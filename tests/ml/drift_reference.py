@@ -47,7 +47,7 @@ def categorical(name, ref, cur):
     cb = [cur.count(c) for c in cats] + [sum(1 for x in cur if x is not None and x not in cats)]
     return {
         "name": name, "kind": "categorical", "reference": ref, "current": cur,
-        "categories": cats + ["(new)"], "reference_bins": rb, "current_bins": cb,
+        "categories": cats, "reference_bins": rb, "current_bins": cb,
         "psi": psi(rb, cb), "js": float(jensenshannon(rb, cb, base=2)),
         "reference_null_rate": sum(x is None for x in ref) / len(ref),
         "current_null_rate": sum(x is None for x in cur) / len(cur),

@@ -132,6 +132,26 @@ void ExpectProfileAgrees(const Column& ref, const Column& cur, int grid_points, 
   }
 }
 
+TEST(DriftTest, KsIsExactToTheLastBitAndIntegersBeyondDoublesAreKeptApart) {
+  // Given 100 values with 10 of them moved far above, then KS is exactly
+  // 1/10 (scipy's ks_2samp says 0.1), not 0.1 plus a rounding error that
+  // a threshold of 0.1 would call drift; the one-pass profile agrees.
+  std::vector<double> ref, cur;
+  for (int i = 0; i < 100; ++i) ref.push_back(i);
+  cur = ref;
+  for (int i : {1, 3, 7, 17, 25, 29, 47, 58, 77, 81}) cur[size_t(i)] = 1000 + i;
+  const NumericSample r = SampleNumeric(ref.data(), nullptr, 100);
+  const NumericSample c = SampleNumeric(cur.data(), nullptr, 100);
+  EXPECT_EQ(CompareNumeric(r, c).ks, 0.1);
+  EXPECT_EQ(CompareToProfile(ProfileNumeric(r), cur.data(), nullptr, 100).ks, 0.1);
+  // Sizes 3 and 7: a multiple of 1/21.
+  EXPECT_EQ(KsStatistic(std::vector<double>{1, 2, 3}, std::vector<double>{0, 0, 0, 4, 4, 4, 4}), 4.0 / 7.0);
+
+  // Integers above 2^53 that doubles cannot tell apart.
+  const int64_t big = int64_t{1} << 53;
+  EXPECT_EQ(KsStatistic(std::vector<int64_t>{big, big + 1}, std::vector<int64_t>{big + 1, big + 1}), 0.5);
+}
+
 TEST(DriftProfileTest, EveryDistinctValueKeptGivesTheExactFigures) {
   // Given integer values (fewer distinct than grid points), ties, nulls, a
   // NaN and current values beyond the reference's range, then the one-pass

@@ -337,7 +337,9 @@ TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
   EXPECT_EQ(report["columns"][0]["kind"], "numeric");
   EXPECT_EQ(report["columns"][0]["cuts"].size(), 9u);
   EXPECT_EQ(report["columns"][1]["kind"], "categorical");
-  EXPECT_EQ(report["columns"][1]["categories"].back(), "(new)");
+  // One bin per reference category, and one last for those it lacks.
+  EXPECT_EQ(report["columns"][1]["categories"].size() + 1, report["columns"][1]["reference_bins"].size());
+  EXPECT_TRUE(report["columns"][1]["new_categories"].is_array());
   EXPECT_GT(report["columns"][0]["current_null_rate"].get<double>(), 0.1);  // every ninth amount is empty
 
   // A column with values on one side only drifted (PSI and KS have nothing
@@ -375,6 +377,80 @@ TEST_F(PredictTest, MonitorReportsEachColumnAndExportsGauges) {
   ctx2->SetInput("cur", std::make_shared<ops::TableDataset>(b));
   ctx2->SetInput("ref", std::make_shared<ops::TableDataset>(empty));
   EXPECT_EQ(ops_.Find("monitor")->Execute(*ctx2).error, "monitor: the reference (task 'ref') has no rows");
+}
+
+TEST_F(PredictTest, MonitorOnOddInputsSaysWhatHappened) {
+  auto run = [&](const std::string& task, const std::string& ref_csv, const std::string& cur_csv,
+                 const std::string& with = "{reference: ref, current: cur}") {
+    auto ctx = Context(task, with, false);
+    ctx->SetInput("ref", std::make_shared<ops::TableDataset>(columnar::ReadCsvText(ref_csv, "r.csv").table));
+    ctx->SetInput("cur", std::make_shared<ops::TableDataset>(columnar::ReadCsvText(cur_csv, "c.csv").table));
+    TaskResult r = ops_.Find("monitor")->Execute(*ctx);
+    json report;
+    if (auto art = ctx->FindArtifact(task, "drift")) report = json::parse(std::ifstream(art->uri));
+    return std::make_pair(r, report);
+  };
+  // A numeric column that arrives empty (CSV infers such a column as
+  // strings): the feed broke, not a type error.
+  {
+    auto [r, report] = run("empty_feed", "id,x\n1,1.5\n2,2.5\n3,3.5\n", "id,x\n1,\n2,\n3,\n");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.metrics.summary, "1 of 2 columns drifted: x (all null now)");
+    EXPECT_EQ(report["columns"][1]["kind"], "numeric");
+  }
+  // A time against a number: never compared (microseconds against seconds).
+  {
+    auto [r, report] = run("times", "x\n2026-01-01\n2026-06-01\n", "x\n1767225600\n1780272000\n",
+                           "{reference: ref, current: cur, columns: [x]}");
+    EXPECT_EQ(r.error,
+              "monitor: column 'x' is timestamp in the reference but int64 in the current table (times are not compared with "
+              "numbers)");
+  }
+  // Integers beyond 2^53 compared as integers.
+  {
+    auto [r, report] = run("big", "x\n9007199254740992\n9007199254740993\n", "x\n9007199254740993\n9007199254740993\n");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(report["columns"][0]["ks"], 0.5);
+  }
+  // Infinite cuts are written as such (JSON has no infinity; null would
+  // read as a missing value); a timestamp column's cuts as times.
+  {
+    auto [r, report] = run("inf", "x,t\n-inf,2026-01-01\n1,2026-01-02\n2,2026-01-03\n3,2026-01-04\ninf,2026-01-05\n",
+                           "x,t\n1,2026-01-01\n2,2026-01-02\n", "{reference: ref, current: cur, columns: [x, t]}");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(report["columns"][0]["cuts"][0], "-inf");
+    EXPECT_EQ(report["columns"][0]["cuts"][8], "inf");
+    EXPECT_EQ(report["columns"][0]["cuts"][4], 2.0);
+    EXPECT_EQ(report["columns"][1]["cuts"][4], "2026-01-03 00:00:00");
+  }
+  // A real category named like the report's words is only a category; the
+  // categories the reference lacks are listed apart, the most rows first.
+  {
+    auto [r, report] = run("cats", "c\n(new)\na\n", "c\n(new)\nb\nz\nz\n");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(report["columns"][0]["categories"], json::parse(R"j(["(new)", "a"])j"));
+    EXPECT_EQ(report["columns"][0]["current_bins"], json::parse("[1, 0, 3]"));
+    EXPECT_EQ(report["columns"][0]["new_categories"],
+              json::parse(R"([{"category": "z", "rows": 2}, {"category": "b", "rows": 1}])"));
+    EXPECT_EQ(report["columns"][0]["new_category_count"], 2);
+  }
+  // A column one side lacks is said, not silently skipped; one the feed
+  // lost is a finding.
+  {
+    auto [r, report] = run("sides", "a,gone\n1,2\n3,4\n", "a,added\n1,x\n3,y\n");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.metrics.summary, "no drift in 1 column; not in the current table: gone; new in the current table: added");
+    EXPECT_EQ(r.metrics.alert, r.metrics.summary);
+    EXPECT_EQ(report["not_compared"]["only_in_reference"], json::parse(R"(["gone"])"));
+    EXPECT_EQ(report["not_compared"]["only_in_current"], json::parse(R"(["added"])"));
+  }
+  // A reference file that is not there: the argument is named.
+  {
+    auto ctx = Context("missing", "{reference: {path: nope.csv}, current: cur}", false);
+    ctx->SetInput("cur", std::make_shared<ops::TableDataset>(columnar::ReadCsvText("x\n1\n", "c.csv").table));
+    const std::string error = ops_.Find("monitor")->Execute(*ctx).error;
+    EXPECT_EQ(error.rfind("monitor: reference nope.csv: no such file (", 0), 0u) << error;
+  }
 }
 
 TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
@@ -445,6 +521,9 @@ TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
   EXPECT_EQ(check("monitor", "{reference: {path: ref.json}, current: b}"),
             "task 't': monitor: reference: 'path' must name a .parquet or .csv file, got 'ref.json'\n");
   EXPECT_EQ(check("monitor", "{reference: {path: '{{ params.ref }}'}, current: b}"), "");
+  EXPECT_EQ(check("monitor", "{reference: a, current: b, columns: []}"),
+            "task 't': monitor: 'columns' must name at least one column (leave it out for every column of both)\n");
+  EXPECT_EQ(check("monitor", "{reference: a, current: b, columns: [x, y, x]}"), "task 't': monitor: 'columns' names 'x' twice\n");
   EXPECT_EQ(check("monitor", "{current: b, psi_threshold: 0}"),
             "task 't': monitor: missing required argument 'reference'\ntask 't': monitor: 'psi_threshold' must be a number > 0\n");
 }
