@@ -69,7 +69,10 @@ RegressionMetrics EvaluateRegressor(const double* y, const double* prediction, i
   }
   m.rmse = std::sqrt(ss_res / double(n));
   m.mae = abs_sum / double(n);
-  m.r2 = ss_tot == 0 ? (ss_res == 0 ? 1.0 : 0.0) : 1.0 - ss_res / ss_tot;
+  // scikit-learn's r2_score: undefined (NaN) for fewer than two rows; for a
+  // constant target 1 when every prediction is exact, else 0.
+  m.r2 = n < 2 ? std::numeric_limits<double>::quiet_NaN()
+               : ss_tot == 0 ? (ss_res == 0 ? 1.0 : 0.0) : 1.0 - ss_res / ss_tot;
   return m;
 }
 

@@ -1,7 +1,9 @@
 #include "ml/predictor.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include <simdjson.h>
 
@@ -227,8 +229,89 @@ RowError BadValue(int64_t r, const std::string& column, const std::string& why) 
   return RowError(r, column, "row " + std::to_string(r) + ": column '" + column + "': " + why);
 }
 
+// One batch's column of a table to score as the model's input `field`
+// takes it, the way the request path reads the same values: int64 for a
+// float64 input (an integer is a number), float64 of integral values for
+// an int64 one (3.0 is 3), a column of nulls whatever its type (a CSV column
+// of empty fields reads as string). Anything else is a RowError naming the
+// first row that does not fit (a bool is not a number, 2.5 not an int64).
+ColumnPtr AsInput(const ColumnPtr& c, const columnar::Field& field, DataType raw, int64_t offset) {
+  if (raw == field.type) return c;
+  const int64_t n = c->length();
+  auto out = std::make_shared<Column>(field.type, n);
+  if (c->null_count() == n) {
+    uint64_t* bits = out->EnsureValidity();
+    std::fill(bits, bits + columnar::BitmapWords(n), uint64_t{0});
+    out->FinishValidity();
+    return out;
+  }
+  const std::string type(columnar::TypeName(field.type));
+  auto refuse = [&](int64_t row, const std::string& what) {
+    return RowError(offset + row, field.name,
+                    "row " + std::to_string(offset + row) + ": column '" + field.name + "': " + what + " is not " +
+                        (type[0] == 'i' ? "an " : "a ") + type + " value (the model was trained on " + type + ")");
+  };
+  if (field.type == DataType::kFloat64 && raw == DataType::kInt64) {
+    for (int64_t i = 0; i < n; ++i) out->mutable_values().as<double>()[i] = double(c->ints()[i]);
+  } else if (field.type == DataType::kInt64 && raw == DataType::kFloat64) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = c->doubles()[i];
+      if (c->IsNull(i)) continue;
+      if (!(std::floor(v) == v && std::abs(v) < 9.2e18)) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.17g", v);
+        throw refuse(i, text);
+      }
+      out->mutable_values().as<int64_t>()[i] = static_cast<int64_t>(v);
+    }
+  } else {
+    int64_t first = 0;
+    while (c->IsNull(first)) ++first;
+    throw refuse(first, "a " + std::string(columnar::TypeName(raw)));
+  }
+  if (c->has_nulls()) {
+    uint64_t* bits = out->EnsureValidity();
+    std::copy(c->validity(), c->validity() + columnar::BitmapWords(n), bits);  // null slots stay 0
+    out->FinishValidity();
+  }
+  return out;
+}
+
+// `raw` with its model inputs of the types the model was trained on (see
+// AsInput); nullptr when they are already.
+columnar::TablePtr Conform(const columnar::Table& raw, const std::vector<columnar::Field>& inputs) {
+  std::vector<std::pair<int, const columnar::Field*>> changed;
+  for (const columnar::Field& f : inputs) {
+    const int idx = *raw.schema().IndexOf(f.name);
+    if (raw.schema().field(idx).type != f.type) changed.emplace_back(idx, &f);
+  }
+  if (changed.empty()) return nullptr;
+  std::vector<columnar::Field> fields = raw.schema().fields();
+  for (const auto& [idx, f] : changed) fields[size_t(idx)].type = f->type;
+  auto out = std::make_shared<columnar::Table>(columnar::Schema(std::move(fields)));
+  int64_t offset = 0;
+  for (const columnar::Batch& b : raw.batches()) {
+    columnar::Batch nb = b;
+    for (const auto& [idx, f] : changed) {
+      nb.columns[size_t(idx)] = AsInput(b.columns[size_t(idx)], *f, raw.schema().field(idx).type, offset);
+    }
+    out->AddBatch(std::move(nb));
+    offset += b.num_rows;
+  }
+  for (const auto& [k, v] : raw.metadata()) out->SetMetadata(k, v);
+  return out;
+}
+
 RowError Missing(int64_t r, const std::string& column) {
   return RowError(r, column, "row " + std::to_string(r) + ": missing column '" + column + "'");
+}
+
+RowError BeyondFloat32(int64_t r, const std::string& feature, double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return RowError(r, feature, "row " + std::to_string(r) + ": feature '" + feature + "' is " +
+                                  (std::isinf(value) ? std::string(value < 0 ? "-inf" : "inf") : std::string(text)) +
+                                  ": xgboost takes finite float32 values (up to 3.4e38)");
 }
 
 RowError NullForLinear(int64_t r, const std::string& feature) {
@@ -305,8 +388,10 @@ std::vector<double> Predictor::Predict(const columnar::Table& raw) const {
       throw RowError(0, f.name, "the rows have no column '" + f.name + "', which the model's features come from");
     }
   }
-  columnar::TablePtr table = chain_.empty() ? nullptr : chain_.Apply(raw);
-  return PredictFeatures(table ? *table : raw);
+  columnar::TablePtr conformed = Conform(raw, inputs_);
+  const columnar::Table& input = conformed ? *conformed : raw;
+  columnar::TablePtr table = chain_.empty() ? nullptr : chain_.Apply(input);
+  return PredictFeatures(table ? *table : input);
 }
 
 std::vector<double> Predictor::PredictFeatures(const columnar::Table& t) const {
@@ -353,6 +438,14 @@ std::vector<double> Predictor::PredictFeatures(const columnar::Table& t) const {
 std::vector<double> Predictor::Score(const std::vector<const double*>& columns, int64_t n) const {
   std::vector<double> out(static_cast<size_t>(n));
   if (xgboost_) {
+    // What training refuses: XGBoost reads float32 and has no meaning for an
+    // infinity (NaN is its missing value).
+    for (size_t j = 0; j < columns.size(); ++j) {
+      for (int64_t r = 0; r < n; ++r) {
+        const double v = columns[j][r];
+        if (std::fabs(v) > double(std::numeric_limits<float>::max())) throw BeyondFloat32(r, features_[j].name, v);
+      }
+    }
     // Small requests, or a request thread: in place, no DMatrix.
     if (threads_ == 1 || n <= 1024) {
       booster_->PredictInPlace(columns, n, out.data());

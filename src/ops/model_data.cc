@@ -70,9 +70,17 @@ std::vector<double> ColumnAsDoubles(const columnar::Table& table, int idx, bool 
       case columnar::DataType::kBool:
         for (int64_t i = 0; i < b.num_rows; ++i) dst[i] = c.bools()[i] ? 1.0 : 0.0;
         break;
-      default:
+      default: {
+        int64_t nulls = 0;
+        for (const columnar::Batch& all : table.batches()) nulls += all.columns[size_t(idx)]->null_count();
+        if (nulls == table.num_rows()) {  // a CSV column of empty fields infers as string
+          throw OpError(op + ": " + what + " '" + field.name + "' holds no value (every row is null, so its type " +
+                        std::string(columnar::TypeName(field.type)) +
+                        " was only guessed): declare it in ingest's schema, or leave it out");
+        }
         throw OpError(op + ": " + what + " '" + field.name + "' is " + std::string(columnar::TypeName(field.type)) +
                       ", not a number or bool");
+      }
     }
     if (c.has_nulls()) {
       for (int64_t i = 0; i < b.num_rows; ++i) {

@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -147,6 +149,9 @@ std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& 
     if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) {
       r.Error(r.Get("features"), "feature '" + *dup + "' is listed twice");
     }
+    if (std::find(a.features->begin(), a.features->end(), a.target) != a.features->end() && !a.target.empty()) {
+      r.Error(r.Get("features"), "feature '" + a.target + "' is the target");
+    }
   }
   if (auto m = r.Choice("model", kModels)) a.model = *m;
   if (!r.Get("model")) r.Error(nullptr, "missing required argument 'model' (" + JoinNames(kModels) + ")");
@@ -258,7 +263,6 @@ class TrainOperator final : public Operator {
     const DocNode& with = *task.with;
     c.NeedType(with.Find("target"), "target", args->target, kFeatureTypes, "a number or bool");
     for (const std::string& f : args->features.value_or(std::vector<std::string>{})) {
-      if (f == args->target) diags.Add(with.Find("features")->mark(), context + ": feature '" + f + "' is the target");
       c.NeedType(with.Find("features"), "features", f, kFeatureTypes, "a number or bool");
     }
     if (!args->by_time.empty()) {
@@ -333,6 +337,35 @@ class TrainOperator final : public Operator {
       features.push_back({{"name", schema.field(idx).name}, {"type", columnar::TypeName(schema.field(idx).type)}});
     }
 
+    // XGBoost reads float32 and refuses infinities (NaN and null are its
+    // missing values): say which value, where, before it says "inf or nan".
+    if (!native) {
+      for (size_t j = 0; j < x.size(); ++j) {
+        const auto bad = std::find_if(x[j].begin(), x[j].end(), [](double v) {
+          return std::isinf(v) || std::fabs(v) > double(std::numeric_limits<float>::max());
+        });
+        if (bad == x[j].end()) continue;
+        throw OpError("train: feature '" + names[j] + "' holds " +
+                      (std::isinf(*bad) ? std::string("an infinity") : FormatFraction(*bad)) + " in row " +
+                      std::to_string(bad - x[j].begin()) +
+                      ": xgboost takes finite float32 values (up to 3.4e38); NaN and null are missing values");
+      }
+    }
+    // A classifier's target is 0 and 1 (a bool reads so): the first other
+    // value is named by its row in the table, before any split.
+    const bool binary_target = IsBinary(y) || schema.field(*target_idx).type == DataType::kBool;
+    bool classifier = a.model == "logistic_regression";
+    if (a.model == "xgboost") {
+      auto objective = a.xgb.params.find("objective");
+      classifier = objective == a.xgb.params.end() ? binary_target
+                                                   : ModelKind(a.model, objective->second) == std::optional<std::string>("classification");
+    }
+    if (classifier && !binary_target) {
+      const auto other = std::find_if(y.begin(), y.end(), [](double v) { return v != 0 && v != 1; });
+      throw OpError("train: a classifier needs a target of 0 and 1 (or bool); '" + a.target + "' holds " +
+                    FormatFraction(*other) + " in row " + std::to_string(other - y.begin()));
+    }
+
     // The split: row numbers of the training and the test rows, each in
     // table order (by time: the test rows are the latest).
     std::vector<int64_t> order(static_cast<size_t>(n));
@@ -357,18 +390,18 @@ class TrainOperator final : public Operator {
     }
     std::vector<int64_t> train(order.begin(), order.begin() + train_rows);
     std::vector<int64_t> test(order.begin() + train_rows, order.end());
-    // Early stopping watches the last part of the training rows (the latest, by time).
+    if (a.by_time.empty()) {
+      std::sort(train.begin(), train.end());
+      std::sort(test.begin(), test.end());
+    }
+    // Early stopping watches the last fifth of the training rows: in table
+    // order, or the latest by time.
     std::vector<int64_t> valid;
     if (a.model == "xgboost" && a.xgb.early_stopping_rounds > 0) {
       const int64_t valid_rows = std::max<int64_t>(1, train_rows / 5);
       if (train_rows - valid_rows < 1) throw OpError("train: too few training rows to hold some back for early stopping");
       valid.assign(train.end() - valid_rows, train.end());
       train.resize(size_t(train_rows - valid_rows));
-    }
-    if (a.by_time.empty()) {
-      std::sort(train.begin(), train.end());
-      std::sort(test.begin(), test.end());
-      std::sort(valid.begin(), valid.end());
     }
     // Each part's columns lie at equal distances in one buffer: XGBoost reads
     // them in place (a strided column-major matrix).
@@ -456,7 +489,20 @@ class TrainOperator final : public Operator {
       booster = std::make_unique<ml::XgbModel>(
           ml::XgbModel::Train(train_design, valid.empty() ? nullptr : &valid_design, options));
       booster->Predict(test_design.columns, test_design.rows, prediction.data());
-      params = json(options.params);
+      // As the DAG gave them: numbers as numbers (XGBoost takes every value as text).
+      params = json::object();
+      for (const auto& [key, text] : options.params) {
+        int64_t i = 0;
+        double d = 0;
+        const char* end = text.data() + text.size();
+        if (auto r = std::from_chars(text.data(), end, i); r.ec == std::errc() && r.ptr == end) {
+          params[key] = i;
+        } else if (auto f = std::from_chars(text.data(), end, d); f.ec == std::errc() && f.ptr == end && std::isfinite(d)) {
+          params[key] = d;
+        } else {
+          params[key] = text;
+        }
+      }
       params.emplace("tree_method", "hist");  // what XgbModel::Train defaults to
       params["num_round"] = options.num_round;
       params["early_stopping_rounds"] = options.early_stopping_rounds;
@@ -531,7 +577,11 @@ class TrainOperator final : public Operator {
     auto figure = [&](const char* key) {
       const json& v = metrics[key];
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%s %.4f", key, v.is_number() ? v.get<double>() : std::nan(""));
+      if (v.is_number() && std::isfinite(v.get<double>())) {
+        std::snprintf(buf, sizeof buf, "%s %.4f", key, v.get<double>());
+      } else {  // null in the metrics: undefined on these test rows (auc of one class)
+        std::snprintf(buf, sizeof buf, "%s n/a", key);
+      }
       headline += (headline.empty() ? "" : ", ") + std::string(buf);
     };
     if (kind == "classification") {

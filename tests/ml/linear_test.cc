@@ -73,8 +73,36 @@ TEST(LinearRegressionTest, TooFewRowsIsAnError) {
     FitLinearRegression(data.design(), {});
     FAIL();
   } catch (const ModelError& e) {
-    EXPECT_STREQ(e.what(), "linear_regression needs more rows than features: 3 rows for 3 features and the intercept");
+    EXPECT_STREQ(e.what(),
+                 "linear_regression needs more rows than features: 3 rows for 3 features and the intercept (or set "
+                 "params.l2: ridge fits any number)");
   }
+  // Ridge is well posed with fewer rows than features: the minimum-norm
+  // side of the penalised normal equations.
+  LinearModel ridge = FitLinearRegression(data.design(), {.l2 = 1.0});
+  std::vector<double> prediction(3);
+  PredictLinear(ridge, {data.x[0].data(), data.x[1].data(), data.x[2].data()}, 3, prediction.data());
+  for (double v : prediction) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(LinearRegressionTest, FeaturesFarFromZeroOrHugeFitAsWellAsAnyOther) {
+  // Given the same data with a feature moved by 1e9 (epoch seconds) or
+  // scaled by 1e200, then the fit is the same model in those units: the
+  // coefficients of the others unchanged, the moved one's absorbed by the
+  // intercept, the scaled one's divided by 1e200.
+  Data data = LinearData(500, 1.0);
+  LinearModel base = FitLinearRegression(data.design(), {});
+  Data moved = data, huge = data;
+  for (double& v : moved.x[0]) v += 1e9;
+  for (double& v : huge.x[1]) v *= 1e200;
+  LinearModel m = FitLinearRegression(moved.design(), {});
+  LinearModel h = FitLinearRegression(huge.design(), {});
+  for (size_t j = 0; j < 3; ++j) {
+    EXPECT_NEAR(m.coef[j], base.coef[j], 1e-6 * std::fabs(base.coef[j]));
+    EXPECT_NEAR(h.coef[j] * (j == 1 ? 1e200 : 1.0), base.coef[j], 1e-9 * std::fabs(base.coef[j]));
+  }
+  EXPECT_NEAR(m.intercept + 1e9 * m.coef[0], base.intercept, 1e-3);
+  EXPECT_NEAR(h.intercept, base.intercept, 1e-9 * std::fabs(base.intercept));
 }
 
 TEST(LinearRegressionTest, AConstantFeatureIsNamed) {
@@ -173,9 +201,58 @@ TEST(LogisticRegressionTest, TargetsOtherThanZeroAndOneAreRefused) {
     FitLogisticRegression(data.design(), {});
     FAIL();
   } catch (const ModelError& e) {
-    EXPECT_STREQ(e.what(),
-                 "logistic_regression needs a target of 0 and 1; row 4 of the training rows holds 2.000000");
+    EXPECT_STREQ(e.what(), "logistic_regression needs a target of 0 and 1; the training rows hold 2");
   }
+}
+
+TEST(LogisticRegressionTest, FeaturesFarFromZeroOrHugeReachTheSameOptimum) {
+  // Given a feature with a mean of 1e6 and a spread of 1 (a Newton step on
+  // raw values stalled there, reporting converged at a wrong point), or one
+  // of magnitude 1e200 (its square overflowed: an all-zero model), then the
+  // fit is the optimum of the same objective: the gradient in the units
+  // given vanishes and the model is the plain one in those units.
+  Data data = LogisticData(2000, 0.3);
+  const LogisticRegressionOptions options{.l2 = 0, .max_iter = 100, .tol = 1e-10};
+  LogisticFit base = FitLogisticRegression(data.design(), options);
+  ASSERT_TRUE(base.converged);
+  Data moved = data, huge = data;
+  for (double& v : moved.x[0]) v += 1e6;
+  for (double& v : huge.x[1]) v *= 1e200;
+  LogisticFit m = FitLogisticRegression(moved.design(), options);
+  LogisticFit h = FitLogisticRegression(huge.design(), options);
+  EXPECT_TRUE(m.converged);
+  EXPECT_TRUE(h.converged);
+  for (size_t j = 0; j < 3; ++j) {
+    EXPECT_NEAR(m.model.coef[j], base.model.coef[j], 1e-6) << j;
+    EXPECT_NEAR(h.model.coef[j] * (j == 1 ? 1e200 : 1.0), base.model.coef[j], 1e-6) << j;
+  }
+  EXPECT_NEAR(m.model.intercept + 1e6 * m.model.coef[0], base.model.intercept, 1e-3);
+}
+
+TEST(LogisticRegressionTest, WithoutPenaltyAConstantOrDependentFeatureIsNamed) {
+  Data data = LogisticData(500, 0);
+  Data constant = data, dependent = data;
+  std::fill(constant.x[1].begin(), constant.x[1].end(), 5.0);
+  for (size_t i = 0; i < data.y.size(); ++i) dependent.x[2][i] = 2 * data.x[0][i] + data.x[1][i];
+  try {
+    FitLogisticRegression(constant.design(), {.l2 = 0});
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_STREQ(e.what(), "feature 'x2' is constant in the training rows: drop it, or set params.l2");
+  }
+  try {
+    FitLogisticRegression(dependent.design(), {.l2 = 0});
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_STREQ(e.what(),
+                 "the features are linearly dependent: feature 'x3' is a combination of the features before it; drop "
+                 "it, or set params.l2");
+  }
+  // With a penalty both fit; the constant feature's coefficient is 0 (the
+  // intercept, unpenalised, does its work).
+  LogisticFit fit = FitLogisticRegression(constant.design(), {.l2 = 1.0});
+  EXPECT_EQ(fit.model.coef[1], 0.0);
+  EXPECT_TRUE(FitLogisticRegression(dependent.design(), {.l2 = 1.0}).converged);
 }
 
 TEST(LogisticRegressionTest, OneClassIsRefused) {

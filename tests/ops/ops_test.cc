@@ -1266,7 +1266,24 @@ TEST_F(OpsTest, TrainBadInputIsAClearError) {
             "train: feature 'x1' is null in 1 row (first: row 7); fill them with clean's fill_nulls, "
             "or use model xgboost, which handles missing values");
   EXPECT_EQ(Run("train", "{target: y, features: [x], model: logistic_regression}", "x,y\n1,0\n2,2\n3,1\n4,0\n5,1\n").error,
-            "train: logistic_regression needs a target of 0 and 1; row 1 of the training rows holds 2.000000");
+            "train: a classifier needs a target of 0 and 1 (or bool); 'y' holds 2 in row 1");
+  // The same for xgboost told binary:logistic on labels 2 and 3 (it said
+  // "one class only (every target is 0)"), by the row in the table.
+  std::string labels = "a,y\n";
+  for (int i = 0; i < 60; ++i) labels += std::to_string(i % 7) + "," + std::to_string(2 + i % 2) + "\n";
+  EXPECT_EQ(Run("train", "{target: y, features: [a], model: xgboost, params: {objective: 'binary:logistic'}}", labels).error,
+            "train: a classifier needs a target of 0 and 1 (or bool); 'y' holds 2 in row 0");
+  // A feature column of empty fields (inferred as string): said so.
+  EXPECT_EQ(Run("train", "{target: y, features: [x, z], model: xgboost}", "x,y,z\n1,0,\n2,1,\n3,0,\n4,1,\n5,1,\n").error,
+            "train: feature 'z' holds no value (every row is null, so its type string was only guessed): declare it in "
+            "ingest's schema, or leave it out");
+  // XGBoost reads float32: a value beyond it, or an infinity, named where it is.
+  EXPECT_EQ(Run("train", "{target: y, features: [x], model: xgboost}", "x,y\n1,0\n1e39,1\n3,0\n4,1\n5,1\n").error,
+            "train: feature 'x' holds 1e+39 in row 1: xgboost takes finite float32 values (up to 3.4e38); NaN and null "
+            "are missing values");
+  EXPECT_EQ(Run("train", "{target: y, features: [x], model: xgboost}", "x,y\n1,0\n2,1\n-inf,0\n4,1\n5,1\n").error,
+            "train: feature 'x' holds an infinity in row 2: xgboost takes finite float32 values (up to 3.4e38); NaN and "
+            "null are missing values");
   EXPECT_EQ(Run("train", "{target: y, features: [x, s], model: linear_regression}", "x,s,y\n1,a,0\n2,b,1\n").error,
             "train: feature 's' is string, not a number or bool");
   std::string collinear = "a,b,y\n";
@@ -1295,6 +1312,9 @@ TEST_F(OpsTest, TrainBadInputIsAClearError) {
 TEST_F(OpsTest, TrainArgumentsAreCheckedAtValidation) {
   EXPECT_EQ(Check("train", "{target: y, model: forest}"),
             "1:20: task 't': train: 'model' must be one of logistic_regression, linear_regression, xgboost, found 'forest'\n");
+  // Found without knowing the input's columns (an ingest without a schema).
+  EXPECT_NE(Check("train", "{target: y, model: linear_regression, features: [x, y]}").find("feature 'y' is the target"),
+            std::string::npos);
   std::string bad = Check("train", "{target: y, model: logistic_regression, params: {l2: -1, max_iter: 0.5, alpha: 3}}");
   EXPECT_NE(bad.find("'l2' must be a finite number >= 0"), std::string::npos) << bad;
   EXPECT_NE(Check("train", "{target: y, model: linear_regression, params: {l2: nan}}").find("'l2' must be a finite number"),
