@@ -124,6 +124,8 @@ async function newPage(context, label) {
     if (m.type() !== 'error') return;
     // The API's 401 before logging in is expected: the page goes to the login.
     if (page.allow401 && /status of 401/.test(m.text())) return;
+    // A refusal a check provokes on purpose.
+    if (page.allowStatus && page.allowStatus.test(m.text())) return;
     consoleErrors.push(`${label} ${page.url()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => consoleErrors.push(`${label} ${page.url()}: uncaught ${e.message}`));
@@ -384,6 +386,116 @@ try {
     expect(await viewer.locator('tr[data-task=boom] button:has-text("Clear")').isDisabled(), 'Clear is disabled');
     expect(await viewer.locator('button:has-text("Cancel run")').isDisabled(), 'Cancel is disabled');
     await viewerContext.close();
+  });
+
+  await check('a followed log keeps a character cut between two writes', async () => {
+    const run = (await rest('POST', '/api/v1/dags/ui_utf8/runs', {})).run_id;
+    await until('the task to start', async () => {
+      const r = await rest('GET', `/api/v1/runs/${run}`);
+      return r.tasks[0].state === 'running';
+    });
+    await page.goto(`${base}/ui/runs/${run}/tasks/split`);
+    await page.waitForSelector('pre.log[data-following=yes]');
+    await page.waitForFunction(() => /日本/.test(document.querySelector('pre.log')?.textContent || ''), null, { timeout: 30000 });
+    const log = await text(page, 'pre.log');
+    expect(!log.includes('\uFFFD'), `no replacement character: ${JSON.stringify(log)}`);
+  });
+
+  await check('a refused pause puts the switch back and says why', async () => {
+    await page.goto(`${base}/ui/dags`);
+    await page.waitForSelector('tr[data-dag=ui_fail] input[type=checkbox]');
+    page.allowStatus = /status of 403/;
+    await page.route('**/api/v1/dags/ui_fail', (route) => (route.request().method() === 'PATCH'
+      ? route.fulfill({ status: 403, contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'forbidden', message: "role 'viewer' may not change state" } }) })
+      : route.continue()));
+    const box = page.locator('tr[data-dag=ui_fail] input[type=checkbox]');
+    expect(!(await box.isChecked()), 'not paused before');
+    await box.click();
+    await page.waitForSelector('tr[data-dag=ui_fail] .error');
+    expect(/may not change state/.test(await text(page, 'tr[data-dag=ui_fail] .error')), 'the refusal is shown');
+    expect(!(await box.isChecked()), 'the switch is back');
+    expect(!(await rest('GET', '/api/v1/dags/ui_fail')).paused, 'the DAG is not paused');
+    await page.unroute('**/api/v1/dags/ui_fail');
+    page.allowStatus = null;
+  });
+
+  await check('seven tabs of finished runs leave the UI usable (no events stream held)', async () => {
+    const tabs = [];
+    for (let i = 0; i < 7; i++) {
+      const tab = await newPage(admin, `tab${i}`);
+      await tab.addInitScript((t) => sessionStorage.setItem('piped.token', t), ADMIN);  // a tab of its own session
+      await tab.goto(`${base}/ui/runs/${i % 2 ? failing : example}`);
+      await tab.waitForSelector('.title-row .state');
+      tabs.push(tab);
+    }
+    const eighth = await newPage(admin, 'eighth');
+    await eighth.addInitScript((t) => sessionStorage.setItem('piped.token', t), ADMIN);
+    await eighth.goto(`${base}/ui/dags`);
+    await eighth.waitForSelector('tr[data-dag=fraud_features]', { timeout: 20000 });
+    for (const tab of [...tabs, eighth]) await tab.close();
+  });
+
+  await check('the runs list pages through every run', async () => {
+    const total = (await rest('GET', '/api/v1/runs?limit=1')).total;
+    await page.goto(`${base}/ui/runs?limit=2`);
+    await page.waitForSelector('.pager');
+    expect((await text(page, '.pager')).startsWith(`1–2 of ${total} runs`), `pager: ${await text(page, '.pager')}`);
+    await page.evaluate(() => { window.noReload = true; });
+    await page.click('.pager a[rel=next]');
+    await page.waitForFunction(() => /^3–4 of/.test(document.querySelector('.pager')?.textContent || ''));
+    expect(await page.evaluate(() => window.noReload === true), 'no reload');
+    expect(await page.locator('table.runs tbody tr').count() === 2, 'two runs a page');
+  });
+
+  await check('a link to a line of the DAG file marks it; a timeline link opens its task in place', async () => {
+    await page.goto(`${base}/ui/dags/fraud_features/code#L3`);
+    await page.waitForSelector('pre.code #L3.marked');
+    await page.goto(`${base}/ui/runs/${failing}`);
+    await page.waitForSelector('svg.gantt a.gantt-link');
+    await page.evaluate(() => { window.noReload = true; });
+    await page.click('svg.gantt a.gantt-link >> nth=0');
+    await page.waitForURL(/\/tasks\//);
+    expect(await page.evaluate(() => window.noReload === true), 'the timeline link did not reload the page');
+  });
+
+  await check('a cleared task shows its current try\'s start', async () => {
+    const r = await rest('GET', `/api/v1/runs/${failing}`);
+    const boom = r.tasks.find((t) => t.task_id === 'boom');
+    expect(boom.tries.length >= 2, `boom was cleared: ${boom.tries.length} tries`);
+    const last = boom.tries[boom.tries.length - 1].started_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    await page.goto(`${base}/ui/runs/${failing}`);
+    await page.waitForSelector('tr[data-task=boom]');
+    const started = await text(page, 'tr[data-task=boom] td:nth-child(4)');
+    expect(started === last, `started ${started}, the current try's ${last}`);
+  });
+
+  await check('the graph page lists a run started after it opened', async () => {
+    await page.goto(`${base}/ui/dags/ui_fail/graph`);
+    await page.waitForSelector('select[aria-label=run] option', { state: 'attached' });
+    const run = (await rest('POST', '/api/v1/dags/ui_fail/runs', {})).run_id;
+    await page.waitForSelector(`select[aria-label=run] option[value="${run}"]`, { state: 'attached', timeout: 30000 });
+  });
+
+  await check('the model page says when each alias moved; pages fit a phone', async () => {
+    const model = await rest('GET', '/api/v1/models/fraud');
+    if (model.alias_history.length) {
+      await page.goto(`${base}/ui/models/fraud`);
+      await page.waitForSelector('table.list:last-of-type tbody tr');
+      const when = await page.locator('h2:has-text("Alias history") + table tbody tr td').first().innerText();
+      expect(/^\d{4}-\d\d-\d\d /.test(when), `when: ${when}`);
+    }
+    const phone = await newPage(await browser.newContext({ viewport: { width: 390, height: 800 } }), 'phone');
+    phone.allow401 = true;
+    await phone.goto(`${base}/ui/login`);
+    await phone.evaluate((t) => sessionStorage.setItem('piped.token', t), ADMIN);
+    for (const where of ['/ui/dags', '/ui/runs', `/ui/runs/${failing}`]) {
+      await phone.goto(base + where);
+      await phone.waitForSelector('table');
+      const wide = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(wide <= 0, `${where} is ${wide} px wider than the phone`);
+    }
+    await phone.context().close();
   });
 
   await check('every page loaded with no console error', async () => {

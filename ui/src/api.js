@@ -29,11 +29,19 @@ function toLogin() {
   if (!location.pathname.startsWith('/ui/login')) navigate(`/ui/login?next=${encodeURIComponent(here)}`);
 }
 
-async function request(method, path, body) {
+// A 403 means the role changed under the page (a token replaced): the
+// session is asked again (session.js listens), so the controls follow.
+export const FORBIDDEN_EVENT = 'piped-forbidden';
+
+// `raw`: an OK response's body as bytes (logs: text decoded by the caller,
+// across reads).
+async function request(method, path, body, { raw = false } = {}) {
   const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }) };
   if (body !== undefined) init.body = JSON.stringify(body);
   const r = await fetch(path, init);
   if (r.status === 401) toLogin();
+  if (r.status === 403) window.dispatchEvent(new Event(FORBIDDEN_EVENT));
+  if (raw && r.ok) return { data: new Uint8Array(await r.arrayBuffer()), response: r };
   const type = r.headers.get('Content-Type') || '';
   const data = type.startsWith('application/json') ? await r.json() : await r.text();
   if (!r.ok) {
@@ -47,11 +55,12 @@ export const api = {
   get: async (path) => (await request('GET', `/api/v1${path}`)).data,
   post: async (path, body = {}) => (await request('POST', `/api/v1${path}`, body)).data,
   patch: async (path, body) => (await request('PATCH', `/api/v1${path}`, body)).data,
-  // A try's log from byte `offset` on: {text, next} (next: where to read on).
+  // A try's log from byte `offset` on: {bytes, next} (next: where to read
+  // on). Bytes, not text: a read may end inside a character.
   log: async (run, task, tryNumber, offset) => {
     const { data, response } = await request(
-      'GET', `/api/v1/runs/${enc(run)}/tasks/${enc(task)}/logs?try=${tryNumber}&offset=${offset}`);
-    return { text: data, next: Number(response.headers.get('X-Log-Size') || offset + data.length) };
+      'GET', `/api/v1/runs/${enc(run)}/tasks/${enc(task)}/logs?try=${tryNumber}&offset=${offset}`, undefined, { raw: true });
+    return { bytes: data, next: Number(response.headers.get('X-Log-Size') || offset + data.length) };
   },
 };
 
@@ -59,19 +68,38 @@ export const enc = encodeURIComponent;
 
 // Follows GET /api/v1/events (Server-Sent Events) with the token in a header,
 // which EventSource cannot send: calls onEvent(event) per transition and
-// reconnects after a drop from the last id seen. Returns a stop function.
+// reconnects after a drop from the last id seen. A hidden tab lets go of its
+// stream (a browser has six connections per host for every tab: six open
+// pages would leave none for the seventh) and picks it up from the last id
+// seen when shown again, so nothing is missed. An answer that will not
+// change (400, 403, 404) ends it: onState('error'). Returns a stop function.
 export function followEvents(query, onEvent, onState = () => {}) {
   let stopped = false;
   let controller = null;
   let last = null;
+  let wake = null;  // resolves the wait of a hidden tab
+  const onVisibility = () => {
+    if (document.hidden) { if (controller) controller.abort(); } else if (wake) { wake(); }
+  };
+  document.addEventListener('visibilitychange', onVisibility);
   (async () => {
     while (!stopped) {
+      if (document.hidden) {
+        onState('paused');
+        await new Promise((res) => { wake = res; });
+        wake = null;
+        if (stopped) return;
+      }
       controller = new AbortController();
       try {
         const q = new URLSearchParams(query);
         if (last !== null) q.set('after', last);
         const r = await fetch(`/api/v1/events?${q}`, { headers: headers(), signal: controller.signal });
         if (r.status === 401) { toLogin(); return; }
+        if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
+          onState('error');
+          return;
+        }
         if (!r.ok) throw new Error(`events: HTTP ${r.status}`);
         onState('live');
         const reader = r.body.getReader();
@@ -99,9 +127,15 @@ export function followEvents(query, onEvent, onState = () => {}) {
       } catch (e) {
         if (stopped) return;
       }
+      if (document.hidden) continue;  // let go on purpose: wait to be shown
       onState('reconnecting');
       await new Promise((res) => setTimeout(res, 1000));
     }
   })();
-  return () => { stopped = true; if (controller) controller.abort(); };
+  return () => {
+    stopped = true;
+    document.removeEventListener('visibilitychange', onVisibility);
+    if (controller) controller.abort();
+    if (wake) wake();
+  };
 }

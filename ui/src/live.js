@@ -1,14 +1,21 @@
-// A run's JSON kept current while it runs: GET /api/v1/runs/{id} again a
-// moment after each of its transitions on GET /api/v1/events.
+// A run's JSON kept current: while it runs, GET /api/v1/runs/{id} again a
+// moment after each of its transitions on GET /api/v1/events; once it has
+// finished, no stream is held (a browser has six connections per host for
+// all its tabs), only a look every 10 s while the tab is shown, for a clear
+// made elsewhere.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc, followEvents } from './api.js';
 
 const FINISHED = new Set(['success', 'failed', 'cancelled']);
 const NONE = { run: null, error: null, live: '' };
+const FINISHED_POLL_MS = 10000;
 
 export function useLiveRun(runId) {
   const [state, setState] = useState(NONE);
   const timer = useRef(null);
+  // Whether the run shown is this id's and has finished: the stream is
+  // held only while it has not.
+  const finished = !!state.run && state.run.run_id === runId && FINISHED.has(state.run.state);
   useEffect(() => {
     if (!runId) { setState(NONE); return undefined; }  // the same object: no render
     let gone = false;
@@ -20,6 +27,11 @@ export function useLiveRun(runId) {
         if (!gone) setState((s) => ({ ...s, error }));
       }
     };
+    if (finished) {
+      const poll = setInterval(() => { if (!document.hidden) load(); }, FINISHED_POLL_MS);
+      setState((s) => (s.live ? { ...s, live: '' } : s));
+      return () => { gone = true; clearInterval(poll); };
+    }
     const soon = () => {
       if (timer.current) return;
       timer.current = setTimeout(() => { timer.current = null; load(); }, 150);
@@ -30,7 +42,7 @@ export function useLiveRun(runId) {
     // A running try's duration grows without transitions: redraw each second.
     const tick = setInterval(() => setState((s) => (s.run && !FINISHED.has(s.run.state) ? { ...s } : s)), 1000);
     return () => { gone = true; stop(); clearInterval(tick); clearTimeout(timer.current); timer.current = null; };
-  }, [runId]);
+  }, [runId, finished]);
   return { ...state, reload: () => api.get(`/runs/${enc(runId)}`).then((run) => setState((s) => ({ ...s, run }))) };
 }
 

@@ -31,8 +31,9 @@ export function interceptLinks() {
   document.addEventListener('click', (e) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = e.target.closest('a');
-    if (!a || a.target || !a.getAttribute('href')) return;
-    const url = new URL(a.href);
+    // getAttribute: an SVG <a>'s href and target are not strings.
+    if (!a || a.getAttribute('target') || !a.getAttribute('href')) return;
+    const url = new URL(a.getAttribute('href'), location.href);
     if (url.origin !== location.origin || !url.pathname.startsWith('/ui')) return;
     e.preventDefault();
     navigate(url.pathname + url.search);

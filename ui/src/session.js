@@ -1,6 +1,6 @@
 // Who the user is (GET /api/v1/auth): the role decides which controls work.
 import { useEffect, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, FORBIDDEN_EVENT } from './api.js';
 
 let current = null;  // {tokens_required, role}
 let pending = null;  // the request in flight, shared
@@ -20,6 +20,9 @@ export function refreshSession() {
   })();
   return pending;
 }
+
+// A 403 from any request: the token's role may have changed under the page.
+window.addEventListener(FORBIDDEN_EVENT, () => { refreshSession(); });
 
 export function useSession() {
   const [session, setSession] = useState(current);

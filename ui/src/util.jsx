@@ -1,6 +1,7 @@
 // Small pieces every page uses: loading data, states, times, tables.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, enc } from './api.js';
+import { refreshSession } from './session.js';
 
 export const STATES = ['pending', 'queued', 'running', 'success', 'failed', 'up_for_retry',
   'upstream_failed', 'skipped', 'cancelled', 'waiting'];
@@ -39,8 +40,17 @@ export function State({ state }) {
 }
 
 export function Square({ state, title, href }) {
-  const box = <span class={`square s-${state || 'none'}`} title={title || state} />;
-  return href ? <a href={href}>{box}</a> : box;
+  const label = title || state || 'none';
+  const box = <span class={`square s-${state || 'none'}`} title={label} />;
+  return href ? <a href={href} aria-label={label}>{box}</a> : box;
+}
+
+// A name cut to `max` characters in the middle, so that names sharing a
+// long prefix stay apart ("t_with_a_rath…_name_42").
+export function shorten(name, max) {
+  if (name.length <= max) return name;
+  const tail = Math.floor((max - 1) / 2);
+  return `${name.slice(0, max - 1 - tail)}…${name.slice(name.length - tail)}`;
 }
 
 export function ErrorBox({ error }) {
@@ -59,10 +69,18 @@ export function duration(start, end) {
   const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
   if (ms < 1000) return `${ms} ms`;
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} m ${Math.round(s % 60)} s`;
+  if (s < 59.95) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s);  // rounded once: 119.6 s is 2 m 0 s, not 1 m 60 s
+  const m = Math.floor(whole / 60);
+  if (m < 60) return `${m} m ${whole % 60} s`;
   return `${Math.floor(m / 60)} h ${m % 60} m`;
+}
+
+// The times of a task's current try (a cleared task's first try started
+// long before: the run's clock is not the task's).
+export function currentTry(task) {
+  const tr = task.tries && task.tries.length ? task.tries[task.tries.length - 1] : null;
+  return tr ? { started: tr.started_at, ended: tr.ended_at } : { started: task.started_at, ended: task.ended_at };
 }
 
 export const number = (n) => (n === null || n === undefined ? '' : Number(n).toLocaleString('en-US'));
@@ -108,6 +126,38 @@ export function Action({ label, run, disabled, title, kind = '', confirm: ask })
   return (
     <span class="action">
       <button class={kind} disabled={disabled || busy} title={title} onClick={click}>{label}</button>
+      {error && <span class="error inline" role="alert">{error.message}</span>}
+    </span>
+  );
+}
+
+// The pause switch of a DAG: a refusal (a role that may not, a DAG gone)
+// puts the box back and says why, as the action buttons do.
+export function PauseSwitch({ dag, paused, operate, title, label, onDone }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const change = async (e) => {
+    const box = e.currentTarget;
+    const want = box.checked;
+    setBusy(true);
+    setError(null);
+    try {
+      await api.patch(`/dags/${enc(dag)}`, { paused: want });
+    } catch (err) {
+      box.checked = !want;
+      setError(err);
+      if (err.status === 403) refreshSession();
+    } finally {
+      setBusy(false);
+      onDone();
+    }
+  };
+  return (
+    <span class="action">
+      <label class="switch" title={title}>
+        <input type="checkbox" checked={paused} disabled={!operate || busy} aria-label={label} onChange={change} />
+        paused
+      </label>
       {error && <span class="error inline" role="alert">{error.message}</span>}
     </span>
   );

@@ -1,14 +1,15 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, enc } from '../api.js';
+import { enc } from '../api.js';
 import { edgePath, layout, NODE_H, NODE_W } from '../layout.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { navigate } from '../router.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, ErrorBox, Loading, State, Tabs, time, useApi, useInterval } from '../util.jsx';
+import { Action, ErrorBox, Loading, PauseSwitch, shorten, State, Tabs, time, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
 export function DagPage({ dag, tab, query }) {
   const { data, error, reload } = useApi(`/dags/${enc(dag)}`);
+  useInterval(reload, 5000);  // the next tick, paused, a new version
   const session = useSession();
   const [trigger, setTrigger] = useState(false);
   const base = `/ui/dags/${enc(dag)}`;
@@ -25,11 +26,8 @@ export function DagPage({ dag, tab, query }) {
           <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : data.after?.length ? '' : 'no schedule'}
             {data.after?.length > 0 && <>{data.schedule ? '; or ' : ''}after <code>{data.after.join(', ')}</code>
               {(data.upstream || []).some((u) => u.fresh) && <> (new: {data.upstream.filter((u) => u.fresh).map((u) => u.upstream).join(', ')})</>}</>}</span>
-          <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
-            <input type="checkbox" checked={data.paused} disabled={!operate} aria-label="paused"
-              onChange={async (e) => { await api.patch(`/dags/${enc(dag)}`, { paused: e.target.checked }); reload(); }} />
-            paused
-          </label>
+          <PauseSwitch dag={dag} paused={data.paused} operate={operate} label="paused"
+            title={operate ? 'pause or resume the schedule' : NOT_ALLOWED} onDone={reload} />
           <Action label="Trigger" kind="primary" disabled={!operate} title={operate ? 'start a run' : NOT_ALLOWED}
             run={async () => setTrigger(true)} />
         </div>
@@ -49,6 +47,7 @@ export function DagPage({ dag, tab, query }) {
 
 function GraphTab({ dag, runId }) {
   const runs = useApi(`/dags/${enc(dag.dag_id)}/runs?limit=25`);
+  useInterval(runs.reload, 5000);  // a run started since (a schedule, pipectl)
   const selected = runId || (runs.data && runs.data.runs[0] ? runs.data.runs[0].run_id : null);
   const { run } = useLiveRun(selected);
   const states = useMemo(() => new Map((run ? run.tasks : []).map((t) => [t.task_id, t.state])), [run]);
@@ -121,10 +120,12 @@ export function Graph({ dag, states, onOpen }) {
             const state = states.get(t.task_id) || 'none';
             return (
               <g key={t.task_id} class={`node s-${state}`} transform={`translate(${p.x - NODE_W / 2},${p.y - NODE_H / 2})`}
-                data-task={t.task_id} onClick={() => onOpen(t.task_id)}>
+                data-task={t.task_id} onClick={() => onOpen(t.task_id)} role="link" tabIndex={0}
+                aria-label={`${t.task_id} (${t.op}): ${state}`}
+                onKeyDown={(e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onOpen(t.task_id); } }}>
                 <title>{`${t.task_id} (${t.op}): ${state}`}</title>
                 <rect width={NODE_W} height={NODE_H} rx="5" />
-                <text x="8" y="14" class="name">{t.task_id.length > 22 ? `${t.task_id.slice(0, 21)}…` : t.task_id}</text>
+                <text x="8" y="14" class="name">{shorten(t.task_id, 22)}</text>
                 <text x="8" y="27" class="op">{t.op}{t.map_over ? ' [mapped]' : ''}</text>
               </g>
             );
@@ -194,11 +195,28 @@ function CodeTab({ dag, version }) {
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading what="the file" />;
   const lines = data.source.replace(/\n$/, '').split('\n');
+  return <CodeLines data={data} lines={lines} v={v} dag={dag} />;
+}
+
+// The lines appear after the fetch, when the browser has handled the URL's
+// #L12 already: mark that line and bring it into view once they are drawn.
+function CodeLines({ data, lines, v, dag }) {
+  const [marked, setMarked] = useState(null);
+  useEffect(() => {
+    const find = () => {
+      const m = /^#L(\d+)$/.exec(location.hash);
+      setMarked(m ? Number(m[1]) : null);
+      if (m) document.getElementById(`L${m[1]}`)?.scrollIntoView({ block: 'center' });
+    };
+    find();
+    window.addEventListener('hashchange', find);
+    return () => window.removeEventListener('hashchange', find);
+  }, [data]);
   return (
     <>
       <p class="muted small">{data.file}, version {data.version} of {time(data.created_at)}{String(v) !== String(dag.version) && <> (the current is <a href={`/ui/dags/${enc(dag.dag_id)}/code`}>{dag.version}</a>)</>}</p>
       <pre class="code" aria-label="DAG file">
-        {lines.map((line, i) => <div key={i} class="line" id={`L${i + 1}`}><span class="ln">{i + 1}</span>{line || ' '}</div>)}
+        {lines.map((line, i) => <div key={i} class={marked === i + 1 ? 'line marked' : 'line'} id={`L${i + 1}`}><span class="ln">{i + 1}</span>{line || ' '}</div>)}
       </pre>
     </>
   );

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, ErrorBox, Loading, Square, State, time, useApi, useInterval } from '../util.jsx';
+import { Action, ErrorBox, Loading, PauseSwitch, Square, State, time, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
 // Fetched again when the DAG's last run changes (the list polls the DAGs).
@@ -40,7 +40,7 @@ export function DagsPage() {
         </div>
       )}
       {data && (
-        <table class="list dags">
+        <div class="scroll-x"><table class="list dags">
           <thead><tr><th>DAG</th><th>schedule</th><th>next tick</th><th>last runs</th><th>last run</th><th>paused</th><th /></tr></thead>
           <tbody>
             {data.dags.map((d) => (
@@ -52,18 +52,15 @@ export function DagsPage() {
                 <td><LastRuns dag={d.dag_id} last={`${d.last_run_id}:${d.last_run_state}`} /></td>
                 <td>{d.last_run_id ? <a href={`/ui/runs/${enc(d.last_run_id)}`}><State state={d.last_run_state} /></a> : '—'}</td>
                 <td>
-                  <label class="switch" title={operate ? 'pause or resume the schedule' : NOT_ALLOWED}>
-                    <input type="checkbox" checked={d.paused} disabled={!operate} aria-label={`paused ${d.dag_id}`}
-                      onChange={async (e) => { await api.patch(`/dags/${enc(d.dag_id)}`, { paused: e.target.checked }); reload(); }} />
-                    paused
-                  </label>
+                  <PauseSwitch dag={d.dag_id} paused={d.paused} operate={operate} label={`paused ${d.dag_id}`}
+                    title={operate ? 'pause or resume the schedule' : NOT_ALLOWED} onDone={reload} />
                 </td>
                 <td><Action label="Trigger" kind="primary" disabled={!operate} title={operate ? 'start a run' : NOT_ALLOWED}
                   run={() => open(d.dag_id)} /></td>
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {trigger && <TriggerForm dag={trigger} onClose={() => setTrigger(null)} />}
     </section>

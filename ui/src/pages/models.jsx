@@ -72,9 +72,9 @@ export function ModelPage({ name }) {
         <>
           <h2>Alias history</h2>
           <table class="list">
-            <thead><tr><th>when</th><th>alias</th><th>version</th><th>by</th></tr></thead>
+            <thead><tr><th>when</th><th>alias</th><th>version</th></tr></thead>
             <tbody>{data.alias_history.map((h, i) => (
-              <tr key={i}><td>{time(h.at || h.changed_at)}</td><td>{h.alias}</td><td>{h.version !== null && h.version !== undefined ? `v${h.version}` : '—'}</td><td>{h.reason || h.run_id || ''}</td></tr>
+              <tr key={i}><td>{time(h.set_at)}</td><td>{h.alias}</td><td>{h.version !== null && h.version !== undefined ? `v${h.version}` : '—'}</td></tr>
             ))}</tbody>
           </table>
         </>

@@ -2,19 +2,37 @@ import { api, enc } from '../api.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { navigate } from '../router.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, duration, ErrorBox, Loading, number, State, time, useApi, useInterval } from '../util.jsx';
+import { Action, currentTry, duration, ErrorBox, Loading, number, shorten, State, time, useApi, useInterval } from '../util.jsx';
 
+// Newest first, a page at a time (?limit=, ?offset=), by state and DAG.
 export function RunsPage({ query }) {
   const state = query.get('state') || '';
-  const { data, error, reload } = useApi(`/runs?limit=100${state ? `&state=${enc(state)}` : ''}`);
+  const dag = query.get('dag') || '';
+  const limit = Math.min(1000, Math.max(1, Number(query.get('limit')) || 100));
+  const offset = Math.max(0, Number(query.get('offset')) || 0);
+  const filter = `${state ? `&state=${enc(state)}` : ''}${dag ? `&dag_id=${enc(dag)}` : ''}`;
+  const { data, error, reload } = useApi(`/runs?limit=${limit}&offset=${offset}${filter}`);
+  const dags = useApi('/dags');
   useInterval(reload, 5000);
+  const page = (changes) => {
+    const q = new URLSearchParams({ state, dag, limit: String(limit), offset: String(offset), ...changes });
+    for (const [k, v] of [...q.entries()]) if (!v || (k === 'limit' && v === '100') || (k === 'offset' && v === '0')) q.delete(k);
+    const s = q.toString();
+    return `/ui/runs${s ? `?${s}` : ''}`;
+  };
   return (
     <section>
       <div class="title-row">
         <h1>Runs</h1>
         <span class="spacer" />
+        <label>DAG{' '}
+          <select aria-label="dag" value={dag} onChange={(e) => navigate(page({ dag: e.target.value, offset: '0' }))}>
+            <option value="">any</option>
+            {dags.data && dags.data.dags.map((d) => <option key={d.dag_id} value={d.dag_id}>{d.dag_id}</option>)}
+          </select>
+        </label>
         <label>State{' '}
-          <select aria-label="state" value={state} onChange={(e) => navigate(`/ui/runs${e.target.value ? `?state=${e.target.value}` : ''}`)}>
+          <select aria-label="state" value={state} onChange={(e) => navigate(page({ state: e.target.value, offset: '0' }))}>
             <option value="">any</option>
             {['queued', 'running', 'success', 'failed', 'cancelled'].map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
@@ -23,7 +41,7 @@ export function RunsPage({ query }) {
       <ErrorBox error={error} />
       {!data && !error && <Loading what="runs" />}
       {data && (
-        <table class="list">
+        <div class="scroll-x"><table class="list runs">
           <thead><tr><th>run</th><th>DAG</th><th>state</th><th>trigger</th><th>logical date</th><th>duration</th></tr></thead>
           <tbody>
             {data.runs.map((r) => (
@@ -37,9 +55,15 @@ export function RunsPage({ query }) {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
-      {data && <p class="muted small">{data.runs.length} of {data.total} runs</p>}
+      {data && (
+        <p class="muted small pager">
+          {data.runs.length ? `${number(offset + 1)}–${number(offset + data.runs.length)}` : 'none'} of {number(data.total)} runs
+          {offset > 0 && <> · <a href={page({ offset: String(Math.max(0, offset - limit)) })} rel="prev">newer</a></>}
+          {offset + data.runs.length < data.total && <> · <a href={page({ offset: String(offset + limit) })} rel="next">older</a></>}
+        </p>
+      )}
     </section>
   );
 }
@@ -98,7 +122,11 @@ function Gantt({ run }) {
     <div class="scroll-x">
       <svg class="gantt" width={W} height={tasks.length * H + 24} aria-label="timeline">
         {tasks.map((t, i) => (
-          <text key={t} x="4" y={i * H + 13} class="gantt-label"><a href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t)}`}>{t.length > 24 ? `${t.slice(0, 23)}…` : t}</a></text>
+          <a key={t} href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t)}`} class="gantt-link">
+            <title>{t}</title>
+            <rect class="hit" x="0" y={i * H} width={label - 6} height={H} />
+            <text x="4" y={i * H + 13} class="gantt-label">{shorten(t, 24)}</text>
+          </a>
         ))}
         {tries.map((t) => (
           <rect key={`${t.task}.${t.try}`} class={`bar s-${t.state}`} x={x(Date.parse(t.started_at))} y={row.get(t.task) * H + 3}
@@ -120,7 +148,7 @@ function TaskTable({ run, operate, reload }) {
     reload();
   };
   return (
-    <table class="list tasks">
+    <div class="scroll-x"><table class="list tasks">
       <thead><tr><th>task</th><th>state</th><th>tries</th><th>started</th><th>duration</th><th>rows in</th><th>rows out</th><th>detail</th><th /></tr></thead>
       <tbody>
         {run.tasks.map((t) => (
@@ -129,8 +157,8 @@ function TaskTable({ run, operate, reload }) {
               {missed.has(t.task_id) && <span class="sla-miss" title={`due ${time(missed.get(t.task_id).due)}`}>SLA missed</span>}</td>
             <td><State state={t.state} /></td>
             <td>{t.try}/{t.max_tries}</td>
-            <td>{time(t.started_at)}</td>
-            <td>{duration(t.started_at, t.ended_at)}</td>
+            <td>{time(currentTry(t).started)}</td>
+            <td>{duration(currentTry(t).started, currentTry(t).ended)}</td>
             <td class="num">{number(t.metrics.rows_in)}</td>
             <td class="num">{number(t.metrics.rows_out)}</td>
             <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : t.metrics.summary || ''}
@@ -144,6 +172,6 @@ function TaskTable({ run, operate, reload }) {
           </tr>
         ))}
       </tbody>
-    </table>
+    </table></div>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, DataTable, duration, ErrorBox, Loading, number, State, time, useApi } from '../util.jsx';
+import { Action, currentTry, DataTable, duration, ErrorBox, Loading, number, State, time, useApi } from '../util.jsx';
 import { Bars, TrendChart } from '../charts.jsx';
 
 export function TaskPage({ run: runId, task: taskId }) {
@@ -28,8 +28,8 @@ export function TaskPage({ run: runId, task: taskId }) {
       </div>
       <dl class="facts">
         <dt>try</dt><dd>{task.try} of {task.max_tries}</dd>
-        <dt>started</dt><dd>{time(task.started_at) || '—'}</dd>
-        <dt>duration</dt><dd>{duration(task.started_at, task.ended_at)}</dd>
+        <dt>started</dt><dd>{time(currentTry(task).started) || '—'}</dd>
+        <dt>duration</dt><dd>{duration(currentTry(task).started, currentTry(task).ended)}</dd>
         {m.rows_in !== undefined && <><dt>rows in</dt><dd>{number(m.rows_in)}</dd></>}
         {m.rows_out !== undefined && <><dt>rows out</dt><dd>{number(m.rows_out)}</dd></>}
         {m.rows_quarantined !== undefined && <><dt>quarantined</dt><dd>{number(m.rows_quarantined)}</dd></>}
@@ -77,6 +77,10 @@ function LogView({ run, task, tryNumber, running }) {
   const [text, setText] = useState('');
   const [error, setError] = useState(null);
   const offset = useRef(0);
+  // One decoder for the whole log: a character cut between two reads is
+  // held back until its other bytes come.
+  const decoder = useRef(null);
+  if (!decoder.current) decoder.current = new TextDecoder();
   const box = useRef(null);
   const follow = useRef(true);
   useEffect(() => {
@@ -84,9 +88,10 @@ function LogView({ run, task, tryNumber, running }) {
     let timer = null;
     const read = async () => {
       try {
-        const { text: more, next } = await api.log(run, task, tryNumber, offset.current);
+        const { bytes, next } = await api.log(run, task, tryNumber, offset.current);
         if (gone) return;
         offset.current = next;
+        const more = decoder.current.decode(bytes, { stream: running });
         if (more) setText((t) => t + more);
         setError(null);
       } catch (e) {
@@ -208,6 +213,13 @@ function DriftReport({ run, task }) {
 }
 
 // Drift per column over the DAG's runs (the monitor's gauges).
+// "20261205T190853-f725c2de" -> "12-05 19:08": what tells runs apart on
+// an axis (the full id is in the point's legend).
+const runLabel = (id) => {
+  const m = /^\d{4}(\d\d)(\d\d)T(\d\d)(\d\d)/.exec(id);
+  return m ? `${m[1]}-${m[2]} ${m[3]}:${m[4]}` : id;
+};
+
 function DriftHistory({ dag, task }) {
   const { data } = useApi(`/dags/${enc(dag)}/tasks/${enc(task)}/history?limit=50`);
   if (!data) return null;
@@ -224,7 +236,7 @@ function DriftHistory({ dag, task }) {
   return (
     <div class="card">
       <h2>PSI per column over the last {runs.length} runs</h2>
-      <TrendChart labels={runs.map((r) => r.run_id)} series={[...series.entries()]} />
+      <TrendChart labels={runs.map((r) => runLabel(r.run_id))} series={[...series.entries()]} />
     </div>
   );
 }
