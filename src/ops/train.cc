@@ -467,8 +467,11 @@ class TrainOperator final : public Operator {
       Standardized(train_design, fit.model, names, importance);
     } else {
       ml::XgbOptions options = a.xgb;
-      const bool binary = IsBinary(y) || schema.field(*target_idx).type == DataType::kBool;
-      options.params.emplace("objective", binary ? "binary:logistic" : "reg:squarederror");
+      if (options.params.emplace("objective", binary_target ? "binary:logistic" : "reg:squarederror").second &&
+          !binary_target) {
+        ctx.Log("train: '" + a.target + "' holds values other than 0 and 1, so xgboost trains a regressor "
+                "(reg:squarederror); a classifier needs a target of 0 and 1");
+      }
       const std::string& objective = options.params["objective"];
       // A classifier's predictions are probabilities; a regressor's, values.
       std::optional<std::string> of = ModelKind(a.model, objective);
