@@ -65,9 +65,10 @@ struct QueryOptions {
 };
 
 // `query` narrowed to the rows whose `column` is past `mark` (an incremental
-// read): the database compares the text as the column's type; a null is
+// read) on the database at `url`: PostgreSQL compares the text as the
+// column's type; SQLite numbers as numbers and text as text. A null is
 // never past.
-std::string QueryPast(const std::string& query, const std::string& column, const std::string& mark);
+std::string QueryPast(const std::string& url, const std::string& query, const std::string& column, const std::string& mark);
 
 // Runs `query` on the database at `url` and returns its rows. Types map
 // from the database's: integers -> int64; real, double, numeric -> float64;

@@ -1,6 +1,7 @@
 // pipectl: flags in, exit codes out. The commands live in *_cmd.cc.
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -31,6 +32,11 @@ int ExitCodeFor(pipeline::ErrorCode code) {
 int main(int argc, char** argv) {
   // This program started as its own task watchdog (exec/process_watchdog.h).
   if (argc == 2 && std::string_view(argv[1]) == pipeline::kWatchdogArg) return pipeline::RunTaskWatchdog();
+  // Output into a pipe its reader closed (`pipectl run X | head -1`) must
+  // not kill a run halfway, leaving it `running` in the store: the writes
+  // fail instead and the run goes on to its end. (Tasks start with every
+  // signal at its default.)
+  std::signal(SIGPIPE, SIG_IGN);
   // A command's heap on huge pages: half the time for validating a big
   // DAG file (its document tree is many small objects). The daemon keeps
   // glibc's defaults.

@@ -52,7 +52,11 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
     if (a.write.mode == sources::WriteMode::kUpsert && a.write.key.empty() && r.ok()) {
       r.Error(r.Get("mode"), "mode upsert needs 'key' (the columns that identify a row)");
     }
-    if (a.write.mode != sources::WriteMode::kUpsert && r.Get("key")) r.Error(r.Get("key"), "'key' is for mode upsert");
+    // A templated mode is known when the task runs: checked then.
+    const bool mode_later = r.Get("mode") && HasPlaceholder(*r.Get("mode"));
+    if (a.write.mode != sources::WriteMode::kUpsert && r.Get("key") && !mode_later) {
+      r.Error(r.Get("key"), "'key' is for mode upsert");
+    }
     for (const char* key : {"path", "format", "compression", "partition_by"}) {
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'target' the rows go to 'table'");
     }

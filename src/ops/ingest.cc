@@ -429,7 +429,7 @@ class IngestOperator final : public Operator {
     std::string query = args.query;
     if (!args.incremental.empty() && !replay) {
       mark = ctx.Watermark();
-      if (mark) query = sources::QueryPast(args.query, args.incremental, *mark);
+      if (mark) query = sources::QueryPast(args.source, args.query, args.incremental, *mark);
     }
     columnar::TablePtr table;
     std::optional<std::string> new_mark;

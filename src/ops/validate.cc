@@ -573,6 +573,18 @@ class ValidateOperator final : public Operator {
     ParseValidateArgs(*task.with, "task '" + task.id + "': validate", diags, task.mark);
   }
 
+  // A freshness check's answer depends on the clock, not only on the
+  // inputs: never taken from the cache.
+  std::optional<std::string> CacheInputs(TaskContext& ctx, std::string* why) const override {
+    Diagnostics diags(ctx.task().id);
+    auto args = ParseValidateArgs(ctx.args(), "validate", diags, ctx.task().mark);
+    if (args && args->table.freshness_max_age) {
+      *why = "a freshness check depends on the time it runs";
+      return std::nullopt;
+    }
+    return "";
+  }
+
   std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
                                            Diagnostics& diags) const override {
     const std::string context = "task '" + task.id + "': validate";

@@ -7,17 +7,34 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "columnar/column.h"
 #include "columnar/value_parse.h"
 #include "sources/handles.h"
 
 namespace pipeline::sources {
+namespace {
+
+// A query may name two columns alike (SELECT 1 AS a, 2 AS a): the second
+// gets a suffix, as CSV headers and DuckDB do (a, a_1, a_2).
+std::string UniqueName(const columnar::Schema& schema, const std::string& name) {
+  std::string unique = name;
+  for (int k = 1; schema.IndexOf(unique); ++k) unique = name + "_" + std::to_string(k);
+  return unique;
+}
+
+}  // namespace
+
 namespace {
 
 using columnar::ColumnBuilder;
@@ -153,7 +170,7 @@ columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query
                             "cast it in the query",
                         false);
     }
-    schema.Add({PQfname(described.get(), c), *type});
+    schema.Add({UniqueName(schema, PQfname(described.get(), c)), *type});
   }
   auto table = std::make_shared<columnar::Table>(schema);
   const int columns = schema.num_fields();
@@ -263,7 +280,9 @@ columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, 
   auto flush = [&] {
     if (!table) {
       columnar::Schema schema;
-      for (int c = 0; c < columns; ++c) schema.Add({sqlite3_column_name(stmt.get(), c), types[c].value_or(DataType::kString)});
+      for (int c = 0; c < columns; ++c) {
+        schema.Add({UniqueName(schema, sqlite3_column_name(stmt.get(), c)), types[c].value_or(DataType::kString)});
+      }
       table = std::make_shared<columnar::Table>(schema);
     }
     if (rows == 0) return;
@@ -303,6 +322,11 @@ columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, 
         throw SourceError("column '" + std::string(sqlite3_column_name(stmt.get(), c)) +
                               "' holds a BLOB, which ingest cannot read: cast it in the query",
                           false);
+      }
+      if (kind == SQLITE_FLOAT) {  // SQLite's own text has 15 digits: the shortest exact form instead
+        char buf[32];
+        pending[c].emplace_back(std::string(buf, std::to_chars(buf, buf + sizeof buf, sqlite3_column_double(stmt.get(), c)).ptr));
+        continue;
       }
       const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), c));
       pending[c].emplace_back(std::string(text, sqlite3_column_bytes(stmt.get(), c)));
@@ -382,15 +406,102 @@ std::optional<std::string> NamedSecret(const std::string& kind, const std::strin
   return SecretLine(path, kind + ":" + name + ":");
 }
 
+namespace {
+
+// The fields of a password-file line split at unescaped ':' ("\:" is a
+// colon, "\\" a backslash), as libpq reads them.
+std::vector<std::string> PassFields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\\' && i + 1 < line.size()) {
+      fields.back() += line[++i];
+    } else if (line[i] == ':') {
+      fields.emplace_back();
+    } else {
+      fields.back() += line[i];
+    }
+  }
+  return fields;
+}
+
+// The password the secrets file (libpq's password-file format) holds for
+// the connection `url` names, matched as libpq matches it: host (a socket
+// directory is "localhost"), port, database and user, each field '*' or
+// equal; the first line that matches. The connection's own values are
+// libpq's (the URL's, else PGHOST, PGPORT, PGUSER... and its defaults).
+std::optional<std::string> PasswordFileLine(const std::string& path, const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* given = PQconninfoParse(url.c_str(), &error);
+  if (!given) {
+    PQfreemem(error);
+    return std::nullopt;
+  }
+  PQconninfoOption* defaults = PQconndefaults();
+  auto value = [&](const char* key) -> std::string {
+    for (PQconninfoOption* o = given; o->keyword; ++o) {
+      if (std::strcmp(o->keyword, key) == 0 && o->val && *o->val) return o->val;
+    }
+    for (PQconninfoOption* o = defaults; o && o->keyword; ++o) {
+      if (std::strcmp(o->keyword, key) == 0 && o->val && *o->val) return o->val;
+    }
+    return "";
+  };
+  std::string host = value("host"), port = value("port"), user = value("user"), dbname = value("dbname");
+  PQconninfoFree(given);
+  PQconninfoFree(defaults);
+  if (host.find(',') != std::string::npos) host = host.substr(0, host.find(','));
+  if (port.find(',') != std::string::npos) port = port.substr(0, port.find(','));
+  if (host.empty() || host[0] == '/') host = "localhost";
+  if (port.empty()) port = "5432";
+  if (dbname.empty()) dbname = user;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    const std::vector<std::string> f = PassFields(line);
+    if (f.size() < 5) continue;  // not a connection (mask_key:, named secrets)
+    auto match = [](const std::string& pattern, const std::string& v) { return pattern == "*" || pattern == v; };
+    if (match(f[0], host) && match(f[1], port) && match(f[2], dbname) && match(f[3], user)) {
+      std::string password = f[4];
+      for (size_t i = 5; i < f.size(); ++i) password += ":" + f[i];  // an unescaped ':' in the password
+      return password;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 PgConn ConnectPostgres(const std::string& url) {
   const std::string secrets = SecretsFile();
-  const char* keys[] = {"dbname", secrets.empty() ? nullptr : "passfile", nullptr};
-  const char* values[] = {url.c_str(), secrets.empty() ? nullptr : secrets.c_str(), nullptr};
-  PgConn conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  // With a secrets file, its line wins: libpq would take PGPASSWORD before
+  // its password file, so the line is found here and given as the password.
+  std::vector<const char*> keys = {"dbname"}, values = {url.c_str()};
+  std::optional<std::string> password;
+  if (!secrets.empty()) {
+    keys.push_back("passfile");
+    values.push_back(secrets.c_str());
+    password = PasswordFileLine(secrets, url);
+    if (password && !password->empty()) {
+      keys.push_back("password");
+      values.push_back(password->c_str());
+    }
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PgConn conn(PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
     throw SourceError("cannot connect to " + Redacted(url) + ": " +
                           Trim(conn ? PQerrorMessage(conn.get()) : "out of memory"),
                       true);
+  }
+  // What the values read as text depend on, whatever the role's or the
+  // database's defaults (or PGOPTIONS) say: every digit of a double, ISO
+  // dates.
+  PgResult set(PQexec(conn.get(), "SET extra_float_digits = 3; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'"));
+  if (!set || PQresultStatus(set.get()) != PGRES_COMMAND_OK) {
+    throw SourceError("cannot set up the session on " + Redacted(url) + ": " + Trim(PQerrorMessage(conn.get())), true);
   }
   return conn;
 }
@@ -402,6 +513,25 @@ std::optional<Kind> KindOf(std::string_view url) {
 }
 
 bool HasPassword(std::string_view url) { return Redacted(url) != url; }
+
+namespace {
+
+// A URL query parameter's name percent-decoded and in lower case.
+std::string QueryName(std::string_view raw) {
+  std::string name;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char ch = raw[i];
+    if (ch == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      ch = static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+    name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return name;
+}
+
+}  // namespace
 
 // By hand rather than std::regex, whose backtracking recurses per character:
 // a long URL in a DAG file must not exhaust the stack.
@@ -416,21 +546,33 @@ std::string Redacted(std::string_view url) {
     const size_t colon = out.find(':', start);
     if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
   }
-  // ...?password=VALUE&... (also after '&').
+  // ...?password=VALUE&... (also after '&'), the name as libpq decodes it
+  // (%70assword is password) and in any case.
   for (size_t pos = out.find('?'); pos != std::string::npos; pos = out.find('&', pos + 1)) {
-    if (out.compare(pos + 1, 9, "password=") != 0) continue;
-    const size_t value = pos + 10;
-    const size_t end = std::min(out.find('&', value), out.size());
-    out.replace(value, end - value, "***");
+    const size_t equals = out.find('=', pos + 1);
+    const size_t next = out.find('&', pos + 1);
+    if (equals == std::string::npos || (next != std::string::npos && next < equals)) continue;
+    if (QueryName(std::string_view(out).substr(pos + 1, equals - pos - 1)) != "password") continue;
+    const size_t end = std::min(next, out.size());
+    out.replace(equals + 1, end - equals - 1, "***");
   }
   return out;
 }
 
-std::string QueryPast(const std::string& query, const std::string& column, const std::string& mark) {
+std::string QueryPast(const std::string& url, const std::string& query, const std::string& column, const std::string& mark) {
   std::string literal = "'";
   for (char ch : mark) literal += ch == '\'' ? std::string("''") : std::string(1, ch);
-  return "SELECT * FROM (" + QueryBody(query) + ") AS pipe_incremental WHERE " + QuoteIdentifier(column) + " > " + literal +
-         "'";
+  literal += "'";
+  const std::string c = QuoteIdentifier(column);
+  std::string past = c + " > " + literal;  // PostgreSQL reads the literal as the column's type
+  if (KindOf(url) == Kind::kSqlite) {
+    // SQLite has no column type to read it as (an expression has no
+    // affinity, and a number ranks below any text): numbers compare as
+    // numbers, text as text.
+    past = "(CASE WHEN typeof(" + c + ") IN ('integer', 'real') THEN " + c + " > CAST(" + literal + " AS NUMERIC) ELSE " +
+           c + " > " + literal + " END)";
+  }
+  return "SELECT * FROM (" + QueryBody(query) + ") AS pipe_incremental WHERE " + past;
 }
 
 columnar::TablePtr ReadQuery(const std::string& url, const std::string& query, const QueryOptions& options) {

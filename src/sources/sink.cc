@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -131,12 +132,13 @@ Oid OidOf(DataType type) {
   return 0;
 }
 
-// Whether every column of `data` has, in table `name`, exactly the type
-// binary COPY writes (else the rows go as text, which PostgreSQL casts).
-bool BinaryFits(PGconn* conn, const std::string& name, const columnar::Table& data) {
-  const char* param = name.c_str();
+// Whether every column of `data` has, in table `quoted` (the name as
+// QuoteTable writes it: case counts), exactly the type binary COPY writes
+// (else the rows go as text, which PostgreSQL casts).
+bool BinaryFits(PGconn* conn, const std::string& quoted, const columnar::Table& data) {
+  const char* param = quoted.c_str();
   PgResult r(PQexecParams(conn,
-                          "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
+                          "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
                           "AND NOT attisdropped",
                           1, nullptr, &param, nullptr, nullptr, 0));
   if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) return false;
@@ -246,7 +248,7 @@ WriteResult WritePostgres(const std::string& url, const std::string& name, const
   PgExec(c, "BEGIN");
   PgExec(c, "SET LOCAL TIME ZONE 'UTC'");
   {
-    const char* param = name.c_str();
+    const char* param = table.c_str();  // quoted: "Weird_Table" is not weird_table
     PgResult r(PQexecParams(c, "SELECT to_regclass($1) IS NULL", 1, nullptr, &param, nullptr, nullptr, 0));
     if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw SourceError(Trim(PQerrorMessage(c)), false);
     result.created = std::string(PQgetvalue(r.get(), 0, 0)) == "t";
@@ -257,14 +259,17 @@ WriteResult WritePostgres(const std::string& url, const std::string& name, const
       columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name) + " " + PostgresTypeOf(f.type);
     }
     if (options.mode == WriteMode::kUpsert) {
+      // Unique, not a primary key: a key column may be null (nulls match
+      // nulls, as the update below matches them), which a primary key's
+      // NOT NULL would refuse. PostgreSQL 15 can say so.
       std::string key;
       for (const std::string& k : options.key) key += (key.empty() ? "" : ", ") + QuoteIdentifier(k);
-      columns += ", PRIMARY KEY (" + key + ")";
+      columns += std::string(", UNIQUE ") + (PQserverVersion(c) >= 150000 ? "NULLS NOT DISTINCT " : "") + "(" + key + ")";
     }
     PgExec(c, "CREATE TABLE " + table + " (" + columns + ")");
   }
   if (options.mode == WriteMode::kReplace && !result.created) PgExec(c, "DELETE FROM " + table);
-  const bool binary = BinaryFits(c, name, data);
+  const bool binary = BinaryFits(c, table, data);
   if (options.mode != WriteMode::kUpsert || result.created) {
     CopyInto(c, table, data, binary);
   } else {
@@ -334,6 +339,11 @@ void Bind(sqlite3_stmt* stmt, int at, const columnar::Column& c, int64_t row) {
 WriteResult WriteSqlite(const std::string& url, const std::string& name, const columnar::Table& data,
                         const WriteOptions& options) {
   const std::string path = url.substr(std::string_view("sqlite:").size());
+  // A new database file in a new folder, as file exports make theirs.
+  if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+  }
   sqlite3* raw = nullptr;
   if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     std::string why = raw ? sqlite3_errmsg(raw) : "out of memory";

@@ -711,6 +711,44 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_EQ(Pipectl({"lineage", first_id + "/nope"}).exit_code, 1);
 }
 
+TEST_F(PipectlTest, ARunWhoseOutputPipeClosesGoesOnToItsEnd) {
+  // Given `pipectl run ... | head -c 1` (the reader gone after one byte),
+  // then the run still ends, recorded as it ended, not left running.
+  fs::path dag = Write("piped_out.yaml", "dag: piped_out\ntasks:\n  a: {op: shell, run: 'sleep 1'}\n"
+                                         "  b: {op: shell, depends_on: [a], run: 'true'}\n");
+  const std::string command = "cd '" + dir_.string() + "' && PIPE_HOME='" + (dir_ / ".pipe").string() + "' '" +
+                              PIPECTL_PATH + "' run '" + dag.string() + "' | head -c 1 > /dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  Result list = Pipectl({"runs", "list", "--dag", "piped_out", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  json runs = json::parse(list.out);
+  ASSERT_EQ(runs.size(), 1u) << list.out;
+  // pipectl may still be finishing when head has exited: wait for the end.
+  json run;
+  for (int i = 0; i < 100; ++i) {
+    run = RunJson(runs[0]["run_id"]);
+    if (run["state"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(run["state"], "success") << run.dump();
+}
+
+TEST_F(PipectlTest, AFreshnessCheckIsNeverTakenFromTheCache) {
+  // Given a cached validate with a freshness check, then a second run on
+  // the same data checks again: the answer depends on the clock.
+  Write("fresh.csv", "ts,x\n2026-01-01T00:00:00Z,1\n");
+  fs::path dag = Write("fresh.yaml", "dag: fresh\ntasks:\n  load: {op: ingest, with: {path: fresh.csv}}\n"
+                                     "  check: {op: validate, cache: true, depends_on: [load], "
+                                     "with: {table: {freshness: {column: ts, max_age: 3650d}}}}\n");
+  json first = RunDag(dag);
+  ASSERT_EQ(first["state"], "success") << first.dump();
+  json second = RunDag(dag);
+  ASSERT_EQ(second["state"], "success") << second.dump();
+  EXPECT_EQ(Task(second, "check")["metrics"]["summary"].get<std::string>().rfind("cached from", 0), std::string::npos);
+  EXPECT_NE(Pipectl({"logs", second["run_id"], "check"}).out.find("cache: not reused: a freshness check depends on the time it runs"),
+            std::string::npos);
+}
+
 TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
   // Given a run, then the DAG file edited, then `runs rerun` runs the text
   // and the params of that run, not the file's new text or its defaults.

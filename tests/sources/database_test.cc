@@ -72,6 +72,11 @@ TEST(DatabaseUrlTest, PasswordsAreFoundAndRedacted) {
   EXPECT_FALSE(HasPassword("postgresql://app@db:5432/sales"));
   EXPECT_FALSE(HasPassword("postgresql://postgres@/sales?host=/tmp/x&port=5432"));
   EXPECT_FALSE(HasPassword("sqlite:data/app.db"));
+  // The parameter's name as libpq decodes it, in any case.
+  EXPECT_TRUE(HasPassword("postgresql://etl@db/shop?%70assword=etl%20secret"));
+  EXPECT_TRUE(HasPassword("postgresql://etl@db/shop?sslmode=disable&PassWord=x"));
+  EXPECT_FALSE(HasPassword("postgresql://etl@db/shop?application_name=password"));
+  EXPECT_EQ(Redacted("postgresql://etl@db/shop?%70assword=etl%20secret&x=1"), "postgresql://etl@db/shop?%70assword=***&x=1");
   EXPECT_EQ(Redacted("postgresql://app:s3cret@db:5432/sales"), "postgresql://app:***@db:5432/sales");
   EXPECT_EQ(Redacted("postgresql://app@db/s?password=x&sslmode=require"), "postgresql://app@db/s?password=***&sslmode=require");
   EXPECT_EQ(Redacted("postgresql://app:p@ss@db/s"), "postgresql://app:***@db/s");  // the last '@' ends it
@@ -296,11 +301,33 @@ TEST_F(PostgresSourceTest, ExportAppendsReplacesAndUpsertsInOneTransaction) {
   std::string refused = WriteError(*url_, "people", *odd, replace);
   EXPECT_NE(refused.find("column \"nickname\" of relation \"people\" does not exist"), std::string::npos) << refused;
   EXPECT_EQ(Rows(c, "SELECT count(*) FROM people"), "2\n");
-  // Upsert into a table it creates: the key is its primary key.
+  // Upsert into a table it creates: the key is unique, nulls included (a
+  // primary key would refuse a null key, which matches nulls here).
   WriteTable(*url_, "public.by_key", *People({1, 2}, ""), upsert);
   EXPECT_EQ(Rows(c, "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-                    "WHERE i.indrelid = 'by_key'::regclass AND i.indisprimary"),
+                    "WHERE i.indrelid = 'by_key'::regclass AND i.indisunique"),
             "id\n");
+  WriteOptions by_two = upsert;
+  by_two.key = {"id", "name"};
+  auto null_key = columnar::ReadCsvText("id,name,score\n1,a,0.5\n2,,1.5\n", "k.csv").table;
+  WriteTable(*url_, "null_key", *null_key, by_two);
+  auto null_key_again = columnar::ReadCsvText("id,name,score\n2,,9.5\n", "k.csv").table;
+  WriteTable(*url_, "null_key", *null_key_again, by_two);
+  EXPECT_EQ(Rows(c, "SELECT id, name, score FROM null_key ORDER BY id"), "1|a|0.5\n2|null|9.5\n");
+  // Names are quoted as written: a mixed-case table is its own, created
+  // once and then appended to, beside a lower-case one of other types.
+  {
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE mixed (id bigint, score double precision, name text, at timestamptz)");
+    tx.exec0("CREATE SCHEMA \"Sales\"");
+    tx.commit();
+  }
+  EXPECT_TRUE(WriteTable(*url_, "Mixed", *People({1}, ""), append).created);
+  EXPECT_FALSE(WriteTable(*url_, "Mixed", *People({2}, ""), append).created);
+  EXPECT_TRUE(WriteTable(*url_, "Sales.Facts", *People({3}, ""), append).created);
+  EXPECT_EQ(Rows(c, "SELECT id, name FROM \"Mixed\" ORDER BY id"), "1|p1\n2|p2\n");
+  EXPECT_EQ(Rows(c, "SELECT count(*) FROM mixed"), "0\n");
+  EXPECT_EQ(Rows(c, "SELECT id FROM \"Sales\".\"Facts\""), "3\n");
   EXPECT_EQ(WriteError(*url_, "bad name", *odd, append), "invalid table name 'bad name' (NAME or SCHEMA.NAME)");
   // A table of other types takes the rows as text, which the server casts.
   {
@@ -329,7 +356,23 @@ TEST(SqliteSinkTest, AppendReplaceAndUpsert) {
   WriteTable(url, "people", *People({9}, ""), replace);
   EXPECT_EQ(ReadQuery(url, "SELECT count(*) AS n FROM people")->batch(0).columns[0]->ints()[0], 1);
   EXPECT_EQ(WriteError(url, "people", *People({4, 4}, ""), upsert), "the rows to upsert hold the key (id = 4) twice");
+  // A database in a folder that does not exist yet: both are made.
+  const std::string nested = "sqlite:" + (dir / "new" / "folder" / "out.db").string();
+  EXPECT_TRUE(WriteTable(nested, "people", *People({1}, ""), {}).created);
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(PostgresSourceTest, ValuesDoNotDependOnTheSessionsDefaults) {
+  // A role, a database or PGOPTIONS may set fewer float digits or another
+  // date style: the values read are the same.
+  setenv("PGOPTIONS", "-c extra_float_digits=0 -c datestyle=SQL,DMY", 1);
+  auto table = ReadQuery(*url_, "SELECT 0.1::float8 + 0.2::float8 AS x, 1.0000001::float8 AS y, "
+                                "'2026-01-02 03:04:05.123456'::timestamp AS at");
+  unsetenv("PGOPTIONS");
+  EXPECT_EQ(table->batch(0).columns[0]->doubles()[0], 0.1 + 0.2);
+  EXPECT_EQ(table->batch(0).columns[1]->doubles()[0], 1.0000001);
+  EXPECT_EQ(columnar::FormatTimestamp(table->batch(0).columns[2]->ints()[0]), "2026-01-02 03:04:05.123456");
+  EXPECT_EQ(Dump(*ReadQuery(*url_, "SELECT 1 AS a, 'x' AS a")), "a:int64|a_1:string\n1|x\n");
 }
 
 TEST_F(PostgresSourceTest, APasswordComesFromTheSecretsFile) {
@@ -348,6 +391,13 @@ TEST_F(PostgresSourceTest, APasswordComesFromTheSecretsFile) {
   UseSecretsFile(secrets);
   EXPECT_EQ(std::string(std::getenv("PIPE_SECRETS")), secrets);
   EXPECT_EQ(ReadQuery(url, "SELECT 1 AS one")->batch(0).columns[0]->ints()[0], 1);
+  // The secrets file wins over PGPASSWORD; PGPASSWORD serves when the file has no line for it.
+  setenv("PGPASSWORD", "wrong", 1);
+  EXPECT_EQ(ReadQuery(url, "SELECT 1 AS one")->batch(0).columns[0]->ints()[0], 1);
+  std::ofstream(secrets) << "*:*:*:someone_else:x\n";
+  setenv("PGPASSWORD", "s3cret word", 1);
+  EXPECT_EQ(ReadQuery(url, "SELECT 1 AS one")->batch(0).columns[0]->ints()[0], 1);
+  unsetenv("PGPASSWORD");
   // A file others may read is refused (libpq would ignore it), and so is one that is not there.
   std::filesystem::permissions(secrets, std::filesystem::perms::group_read, std::filesystem::perm_options::add);
   EXPECT_EQ(ErrorOf(url, "SELECT 1"),
@@ -380,6 +430,22 @@ TEST(SqliteSourceTest, DeclaredTypesExpressionsAndErrors) {
             "1|0.5|ann|true|2026-01-02 03:04:05|1.5|k1\n"
             "2|null|null|false|2026-01-03 00:00:00|3|k2\n");
   EXPECT_EQ(ErrorOf("sqlite:" + path, "SELECT blob FROM t"), "column 'blob' holds a BLOB, which ingest cannot read: cast it in the query");
+  // Two columns named alike: the second gets a suffix, as a CSV header's do.
+  EXPECT_EQ(Dump(*ReadQuery("sqlite:" + path, "SELECT 1 AS a, 2 AS a, 3 AS a_1")), "a:int64|a_1:int64|a_1_1:int64\n1|2|3\n");
+  // A REAL is read to its last bit (SQLite's own text has 15 digits).
+  auto real = ReadQuery("sqlite:" + path, "SELECT 0.1 + 0.2 AS x, 1.0 / 3 AS y, 12345678901234567168.0 AS z");
+  EXPECT_EQ(real->batch(0).columns[0]->doubles()[0], 0.1 + 0.2);
+  EXPECT_EQ(real->batch(0).columns[1]->doubles()[0], 1.0 / 3);
+  EXPECT_EQ(real->batch(0).columns[2]->doubles()[0], 12345678901234567168.0);
+  // An incremental read past a mark: numbers compare as numbers even in an
+  // expression column, which has no type (a text mark ranked above them all).
+  auto past = [&](const std::string& query, const std::string& column, const std::string& mark) {
+    return Dump(*ReadQuery("sqlite:" + path, QueryPast("sqlite:" + path, query, column, mark)));
+  };
+  EXPECT_EQ(past("SELECT id + 0 AS n, name FROM t", "n", "1"), "n:int64|name:string\n2|null\n");
+  EXPECT_EQ(past("SELECT id * 0.5 AS n FROM t", "n", "0.5"), "n:float64\n1\n");
+  EXPECT_EQ(past("SELECT at FROM t", "at", "2026-01-02 03:04:05"), "at:timestamp\n2026-01-03 00:00:00\n");
+  EXPECT_EQ(past("SELECT 'k' || id AS key FROM t", "key", "k1"), "key:string\nk2\n");
   EXPECT_EQ(ErrorOf("sqlite:" + path, "SELECT * FROM nope"), "the query failed: no such table: nope");
   bool unavailable = false;
   EXPECT_EQ(ErrorOf("sqlite:" + (dir / "missing.db").string(), "SELECT 1", &unavailable).rfind("cannot open sqlite:", 0), 0u);
