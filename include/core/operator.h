@@ -65,6 +65,10 @@ struct TaskResult {
   std::optional<TimePoint> check_again_at;
   // With ok: the task ends `skipped` (a sensor's on_timeout: skip).
   bool skipped = false;
+  // Without ok: a failure another try cannot mend (a sensor that timed
+  // out, as Airflow's AirflowSensorTimeout): the task fails, retries left
+  // or not.
+  bool final = false;
 
   static TaskResult Success() {
     TaskResult r;

@@ -69,7 +69,12 @@ class Notifier final : public RunObserver {
   };
   void Enqueue(const Event& e);
   void Loop();
-  void Deliver(const Job& job);
+  // Every target of one event: each tried once per round, the ones that
+  // failed again after the backoff, so that a target that is down delays
+  // none of the others.
+  void Deliver(const Event& event, const std::vector<NotifySpec>& targets);
+  NotificationRecord RecordOf(const Job& job) const;
+  void Finish(NotificationRecord& record, const std::string& error);
   std::string TryOnce(const Job& job, const std::string& body);  // "" when delivered
 
   StateStore& store_;

@@ -3,6 +3,7 @@
 // instants; the Scheduler supplies "now" from its Clock.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -48,8 +49,10 @@ class Schedule {
 // newest tick created so far, `active` how many of its runs are queued or
 // running. With catchup every missed tick is created, as many as
 // max_active_runs leaves room for (the rest on later calls); without, only
-// the newest due tick, when there is room.
+// the newest due tick, when there is room. A tick `taken` says has a run
+// already (a backfill made it) is passed over without using room.
 std::vector<Tick> TicksToCreate(const Schedule& schedule, bool catchup, int max_active_runs,
-                                std::optional<TimePoint> last, int64_t active, TimePoint now);
+                                std::optional<TimePoint> last, int64_t active, TimePoint now,
+                                const std::function<bool(TimePoint)>& taken = {});
 
 }  // namespace pipeline

@@ -361,6 +361,9 @@ class StateStore {
   virtual CountsByDagAndState CountTasksByDagAndState() = 0;
   // The newest logical date of the DAG's scheduled runs.
   virtual std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) = 0;
+  // Whether the DAG has a run for the tick `logical_date` already, scheduled
+  // or backfilled (one run per tick, as Airflow keeps one per logical date).
+  virtual bool HasTickRun(const std::string& dag_id, TimePoint logical_date) = 0;
   // Active-active schedulers: a running run is coordinated by one scheduler
   // at a time, under a lease (RunRecord::coordinator). ClaimRun takes a
   // running run for `scheduler` until now + lease when it has no

@@ -1032,7 +1032,12 @@ class Validator {
       std::vector<std::string> known = builtins;
       if (mapped) known.insert(known.end(), {"item", "item.index"});
       for (const ParamSpec& p : dag.params) known.push_back("params." + p.name);
-      diags_.Add(mark, "unknown template variable " + Quote(part.text) + DidYouMean(part.text, known));
+      // Airflow's names (ds, logical_date, ...) are run.NAME here.
+      const std::string as_run = "run." + part.text;
+      const std::string hint = std::find(known.begin(), known.end(), as_run) != known.end()
+                                   ? " (did you mean '" + as_run + "'?)"
+                                   : DidYouMean(part.text, known);
+      diags_.Add(mark, "unknown template variable " + Quote(part.text) + hint);
     }
   }
 

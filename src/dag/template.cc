@@ -101,7 +101,7 @@ std::string Template::Render(const std::function<std::string(std::string_view)>&
 const std::vector<std::string>& BuiltinTemplateVariables() {
   static const std::vector<std::string> kNames = {
       "dag.id", "task.id", "task.try", "run.id", "run.logical_date",
-      "run.data_interval_start", "run.data_interval_end"};
+      "run.data_interval_start", "run.data_interval_end", "run.ds", "run.ds_nodash"};
   return kNames;
 }
 

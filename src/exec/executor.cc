@@ -599,7 +599,8 @@ class Executor::RunExecution {
       // counted as lost (it uses up no retry).
       t.to = TaskState::kQueued;
       t.reason = std::string(kHandedBack);
-    } else if (t.to == TaskState::kFailed && slot.try_number - slot.lost_tries < slot.max_tries && !cancelling_) {
+    } else if (t.to == TaskState::kFailed && slot.try_number - slot.lost_tries < slot.max_tries && !cancelling_ &&
+               !result.final) {
       t.to = TaskState::kUpForRetry;
       t.next_try_at = t.at + spec.retry.DelayBefore(slot.try_number + 1);
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});

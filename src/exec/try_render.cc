@@ -1,5 +1,7 @@
 #include "exec/try_render.h"
 
+#include <algorithm>
+
 #include "dag/template.h"
 #include "store/upstream.h"
 
@@ -20,6 +22,12 @@ std::string TryVariable(std::string_view name, const DagSpec& dag, const TaskSpe
   if (name == "run.logical_date") return FormatIso8601(run.logical_date);
   if (name == "run.data_interval_start") return FormatIso8601(run.data_interval_start);
   if (name == "run.data_interval_end") return FormatIso8601(run.data_interval_end);
+  // The day the data belongs to (Airflow 2's ds): the interval's start, in UTC.
+  if (name == "run.ds" || name == "run.ds_nodash") {
+    std::string day = FormatIso8601(run.data_interval_start).substr(0, 10);
+    if (name == "run.ds_nodash") day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
+    return day;
+  }
   if (name.starts_with("run.upstream.")) return UpstreamRunOf(run, std::string(name.substr(13)));
   return "";
 }

@@ -83,7 +83,7 @@ void Notifier::OnRunState(const RunRecord& run, RunState state) {
   e.kind = state == RunState::kSuccess ? "success" : "failure";
   e.dag_id = run.dag_id;
   e.run_id = run.run_id;
-  e.at = run.ended_at.value_or(run.created_at);
+  e.at = run.ended_at.value_or(SystemClock::Default()->Now());  // told as it ends: now
   {
     std::lock_guard lock(mu_);
     run_dags_.erase(run.run_id);
@@ -177,15 +177,12 @@ void Notifier::Loop() {
     } catch (const std::exception& e) {
       if (log_) log_("notifications of DAG " + event.dag_id + ": " + e.what());
     }
-    for (const NotifySpec& spec : targets) {
-      if (Wants(spec, event.kind)) Deliver({event, spec});
-    }
+    Deliver(event, targets);
     lock.lock();
   }
 }
 
-void Notifier::Deliver(const Job& job) {
-  const std::string body = Body(job.event);
+NotificationRecord Notifier::RecordOf(const Job& job) const {
   NotificationRecord record;
   record.dag_id = job.event.dag_id;
   record.run_id = job.event.run_id;
@@ -200,17 +197,45 @@ void Notifier::Deliver(const Job& job) {
     auto url = net::ParseUrl(job.target.webhook, &error);
     record.target = url ? net::Shown(*url) : job.target.webhook;
   }
-  std::string error;
+  return record;
+}
+
+void Notifier::Deliver(const Event& event, const std::vector<NotifySpec>& targets) {
+  struct Pending {
+    Job job;
+    NotificationRecord record;
+    std::string error;
+    bool done = false;
+  };
+  const std::string body = Body(event);
+  std::vector<Pending> pending;
+  for (const NotifySpec& spec : targets) {
+    if (!Wants(spec, event.kind)) continue;
+    Job job{event, spec};
+    NotificationRecord record = RecordOf(job);
+    pending.push_back({std::move(job), std::move(record), "", false});
+  }
   std::chrono::milliseconds wait = options_.backoff;
   for (int attempt = 1; attempt <= options_.attempts; ++attempt) {
-    record.attempts = attempt;
-    error = TryOnce(job, body);
-    if (error.empty()) break;
-    if (attempt < options_.attempts) {
-      std::this_thread::sleep_for(wait);
-      wait *= 2;
+    bool left = false;
+    for (Pending& p : pending) {
+      if (p.done) continue;
+      p.record.attempts = attempt;
+      p.error = TryOnce(p.job, body);
+      if (p.error.empty() || attempt == options_.attempts) {
+        p.done = true;
+        Finish(p.record, p.error);
+      } else {
+        left = true;
+      }
     }
+    if (!left) break;
+    std::this_thread::sleep_for(wait);
+    wait *= 2;
   }
+}
+
+void Notifier::Finish(NotificationRecord& record, const std::string& error) {
   record.delivered = error.empty();
   record.error = error;
   record.at = SystemClock::Default()->Now();

@@ -203,7 +203,11 @@ class WaitForOperator final : public Operator {
     if (waited >= a.timeout) {
       const std::string why = "wait_for: timed out after " + FormatDuration(a.timeout) + ": " + check.why;
       ctx.Log(why);
-      if (!a.skip_on_timeout) return TaskResult::Failure(why);
+      if (!a.skip_on_timeout) {
+        TaskResult failed = TaskResult::Failure(why);
+        failed.final = true;  // another try would wait as long again for the same thing
+        return failed;
+      }
       result = TaskResult::Skipped();
       result.metrics.summary = why;
       return result;

@@ -44,19 +44,21 @@ std::vector<Tick> Schedule::Between(TimePoint from, TimePoint to, size_t limit) 
 }
 
 std::vector<Tick> TicksToCreate(const Schedule& schedule, bool catchup, int max_active_runs,
-                                std::optional<TimePoint> last, int64_t active, TimePoint now) {
+                                std::optional<TimePoint> last, int64_t active, TimePoint now,
+                                const std::function<bool(TimePoint)>& taken) {
   std::vector<Tick> out;
   int64_t room = max_active_runs - active;
   if (room <= 0) return out;
+  auto free = [&](const Tick& t) { return !taken || !taken(t.logical_date); };
   if (!catchup) {
     auto latest = schedule.LatestAtOrBefore(now);
-    if (latest && (!last || latest->logical_date > *last)) out.push_back(*latest);
+    if (latest && (!last || latest->logical_date > *last) && free(*latest)) out.push_back(*latest);
     return out;
   }
   auto tick = last ? schedule.NextAfter(*last) : schedule.NextAfter(TimePoint::min());
   for (; tick && tick->logical_date <= now && int64_t(out.size()) < room;
        tick = schedule.NextAfter(tick->logical_date)) {
-    out.push_back(*tick);
+    if (free(*tick)) out.push_back(*tick);
   }
   return out;
 }

@@ -317,8 +317,10 @@ void Scheduler::CreateDueRuns(TimePoint now) {
     RunFilter active;
     active.dag_id = id;
     active.states = {RunState::kQueued, RunState::kRunning};
+    // One run per tick: a tick a backfill ran already is passed over.
     auto ticks = TicksToCreate(*schedule, dag.catchup, dag.max_active_runs, store_.LastScheduledTick(id),
-                               store_.CountRuns(active), now);
+                               store_.CountRuns(active), now,
+                               [&](TimePoint at) { return store_.HasTickRun(id, at); });
     for (const Tick& tick : ticks) {
       RunRecord run = NewRun(id, entry.version, "scheduled", now, tick.logical_date, tick.interval_start,
                              tick.interval_end, ParamsToJson(*ResolveParams(dag, {}, nullptr)));
@@ -531,6 +533,12 @@ std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint 
   if (!schedule) throw Error::InvalidArgument("DAG '" + dag_id + "' has no schedule to backfill");
   if (from > to) {
     throw Error::InvalidArgument("backfill: from (" + FormatIso8601(from) + ") is after to (" + FormatIso8601(to) + ")");
+  }
+  // A tick to come gets its run when it is due (as Airflow refuses future
+  // dates): a backfill of it would run the future now.
+  if (const TimePoint now = clock_.Now(); to > now) {
+    throw Error::InvalidArgument("backfill: to (" + FormatIso8601(to) + ") is in the future (now " + FormatIso8601(now) +
+                                 "): its ticks get their runs when they are due");
   }
   std::vector<Tick> ticks = schedule->Between(from, to, kMaxBackfillTicks + 1);
   if (ticks.size() > kMaxBackfillTicks) {

@@ -1017,6 +1017,15 @@ std::optional<TimePoint> PostgresStore::LastScheduledTick(const std::string& dag
   });
 }
 
+bool PostgresStore::HasTickRun(const std::string& dag_id, TimePoint logical_date) {
+  return impl_->Read("tick run", [&](pqxx::transaction_base& tx) {
+    return !tx.exec_params("SELECT 1 FROM runs WHERE dag_id = $1 AND logical_date = $2 AND trigger IN ('scheduled', 'backfill') "
+                           "LIMIT 1",
+                           dag_id, ToMicros(logical_date))
+                .empty();
+  });
+}
+
 void PostgresStore::PutMeta(const std::string& key, const std::string& value) {
   impl_->Run("put meta", [&](pqxx::work& tx) {
     tx.exec_params("INSERT INTO meta(key, value) VALUES($1, $2) "

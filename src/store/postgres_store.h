@@ -49,6 +49,7 @@ class PostgresStore final : public StateStore {
   CountsByDagAndState CountRunsByDagAndState() override;
   CountsByDagAndState CountTasksByDagAndState() override;
   std::optional<TimePoint> LastScheduledTick(const std::string& dag_id) override;
+  bool HasTickRun(const std::string& dag_id, TimePoint logical_date) override;
   void PutMeta(const std::string& key, const std::string& value) override;
   std::optional<std::string> GetMeta(const std::string& key) override;
   bool ClaimRun(const std::string& run_id, const std::string& scheduler, TimePoint now, Duration lease) override;

@@ -780,6 +780,14 @@ std::optional<TimePoint> SqliteStore::LastScheduledTick(const std::string& dag_i
   return s.Time(0);
 }
 
+bool SqliteStore::HasTickRun(const std::string& dag_id, TimePoint logical_date) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_,
+              "SELECT 1 FROM runs WHERE dag_id = ?1 AND logical_date = ?2 AND trigger IN ('scheduled', 'backfill') LIMIT 1");
+  s.Bind(1, dag_id).Bind(2, logical_date);
+  return s.Step();
+}
+
 void SqliteStore::PutMeta(const std::string& key, const std::string& value) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "

@@ -611,7 +611,7 @@ TEST_F(PipedTest, AFileSensorWaitsForTheFileToLandAndSettleAndTimesOutOtherwise)
            "dag: landing\ntasks:\n"
            "  landed: {op: wait_for, with: {path: in/data.csv, settle: 1s, poke_interval: 100ms, timeout: 60s}}\n"
            "  load: {op: shell, depends_on: [landed], run: 'cat in/data.csv'}\n"
-           "  never: {op: wait_for, with: {path: none.csv, poke_interval: 100ms, timeout: 1s}}\n"
+           "  never: {op: wait_for, retries: 2, retry_delay: 1s, with: {path: none.csv, poke_interval: 100ms, timeout: 1s}}\n"
            "  skipping: {op: wait_for, with: {path: none.csv, poke_interval: 100ms, timeout: 1s, on_timeout: skip}}\n"
            "  after_skip: {op: shell, depends_on: [skipping], run: 'true'}\n");
   StartDaemon();
@@ -655,6 +655,7 @@ TEST_F(PipedTest, AFileSensorWaitsForTheFileToLandAndSettleAndTimesOutOtherwise)
   ASSERT_TRUE(Eventually([&] { return Run(run_id)["state"] == "failed"; })) << Run(run_id).dump();
   EXPECT_EQ(task("never")["state"], "failed");
   EXPECT_EQ(task("never")["error"], "wait_for: timed out after 1s: no file matches none.csv");
+  EXPECT_EQ(task("never")["tries"].size(), 1u);  // a timed-out wait is not retried (another would wait as long)
   EXPECT_EQ(task("skipping")["state"], "skipped");
   EXPECT_EQ(task("after_skip")["state"], "skipped");
 }

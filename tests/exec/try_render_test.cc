@@ -47,6 +47,9 @@ tasks:
   EXPECT_EQ(r.args->Find("workdir")->text(), "/data/us/2026-02-28T00:00:00Z");
   EXPECT_EQ(TryVariable("run.data_interval_end", *loaded.dag, loaded.dag->tasks[0], run, *params, 1),
             "2026-03-01T00:00:00Z");
+  // The day the data belongs to: the interval's start (Airflow 2's ds).
+  EXPECT_EQ(TryVariable("run.ds", *loaded.dag, loaded.dag->tasks[0], run, *params, 1), "2026-02-28");
+  EXPECT_EQ(TryVariable("run.ds_nodash", *loaded.dag, loaded.dag->tasks[0], run, *params, 1), "20260228");
 }
 
 }  // namespace

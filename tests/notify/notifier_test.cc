@@ -125,6 +125,41 @@ TEST(NotifierTest, AnSlaMissSaysWhatWasDueWhenAndInWhichState) {
   EXPECT_FALSE(json::parse(Notifier::Body(e)).contains("due"));
 }
 
+TEST(NotifierTest, ATargetThatIsDownDelaysNoOtherAndAnEndIsStampedWhenItEnds) {
+  // Given a target that fails every attempt before one that works, then
+  // the working one is delivered in the first round, not after the other's
+  // retries; and a run's success says when it ended, not when it was made.
+  const fs::path dir = testing_util::FreshTestDir("notifier_rounds");
+  SqliteStore store((dir / "state.db").string());
+  const std::string out = (dir / "body.json").string();
+  std::vector<NotifySpec> specs = {{{"success"}, "", "", "exit 7"},
+                                   {{"success"}, "", "", "printf '%s' \"$PIPE_EVENT_JSON\" > " + out}};
+  NotifierOptions options;
+  options.attempts = 3;
+  options.backoff = std::chrono::milliseconds(300);
+  const TimePoint before = SystemClock::Default()->Now();
+  {
+    Notifier notifier(store, [&](const std::string&) { return specs; }, nullptr, options, nullptr);
+    RunRecord run;
+    run.run_id = "r1";
+    run.dag_id = "d";
+    run.created_at = TimePoint{} + std::chrono::hours(24 * 365 * 30);  // long ago
+    notifier.OnRunState(run, RunState::kSuccess);
+  }
+  std::vector<NotificationRecord> r = store.ListNotifications("", "", 10);
+  ASSERT_EQ(r.size(), 2u);
+  const NotificationRecord& good = r[0].delivered ? r[0] : r[1];
+  const NotificationRecord& bad = r[0].delivered ? r[1] : r[0];
+  EXPECT_TRUE(good.delivered);
+  EXPECT_EQ(good.attempts, 1);
+  EXPECT_FALSE(bad.delivered);
+  EXPECT_EQ(bad.attempts, 3);
+  EXPECT_LT(good.at + std::chrono::milliseconds(500), bad.at);  // delivered before the other's 900 ms of retries
+  auto at = ParseIso8601(json::parse(Read(out))["at"].get<std::string>());
+  ASSERT_TRUE(at);
+  EXPECT_GE(at->utc, before - std::chrono::seconds(1));
+}
+
 TEST(NotifierTest, AWebhookSecretComesFromTheLookup) {
   const fs::path dir = testing_util::FreshTestDir("notifier_secret");
   SqliteStore store((dir / "state.db").string());

@@ -98,6 +98,7 @@ TEST_F(WaitForTest, ATimeoutFailsOrSkipsAndIsCheckedOnTime) {
   TaskResult r = Check("{path: never.csv, timeout: 1h}", hours(1));
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error, "wait_for: timed out after 1h: no file matches never.csv");
+  EXPECT_TRUE(r.final);  // not retried
   r = Check("{path: never.csv, timeout: 1h, on_timeout: skip}", hours(2));
   EXPECT_TRUE(r.ok);
   EXPECT_TRUE(r.skipped);

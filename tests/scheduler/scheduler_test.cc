@@ -263,6 +263,27 @@ TEST_F(SchedulerTest, BackfillCreatesMissingTicks) {
   }
 }
 
+TEST_F(SchedulerTest, ABackfilledTickIsNotScheduledAgainAndTheFutureIsNotBackfilled) {
+  // Given a catch-up DAG whose 08:00 and 09:00 ticks a backfill made, then
+  // the scheduler makes the others and passes over those (one run per
+  // tick); a backfill reaching past now is refused.
+  Dags({{"c.yaml", "dag: c\nschedule: '@hourly'\nstart_date: 2026-06-01T06:00:00Z\ncatchup: true\n"
+                   "max_active_runs: 16\ntasks:\n  a: {op: fake}\n"}});
+  ASSERT_EQ(scheduler_->Backfill("c", T("2026-06-01T08:00:00Z"), T("2026-06-01T09:00:00Z"), false).size(), 2u);
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return ScheduledDates().size() >= 3; }));
+  auto dates = ScheduledDates();  // (the fake clock moves on to each wake: 11:00 may follow)
+  EXPECT_EQ(std::vector<std::string>(dates.begin(), dates.begin() + 3),
+            (std::vector<std::string>{"2026-06-01T06:00:00Z", "2026-06-01T07:00:00Z", "2026-06-01T10:00:00Z"}));
+  try {
+    scheduler_->Backfill("c", T("2026-06-01T10:00:00Z"), T("2027-01-01T00:00:00Z"), false);
+    FAIL() << "a backfill of the future was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("backfill: to (2027-01-01T00:00:00Z) is in the future (now 2026-06-01T", 0), 0u)
+        << e.what();
+  }
+}
+
 // Run "left" of DAG simple, left running by a coordinator that died while
 // its task `a` ran try 1 (worker "dead:1").
 void LeaveRunRunning(StateStore& store, TimePoint at) {
