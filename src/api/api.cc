@@ -125,7 +125,9 @@ std::pair<std::string, std::string> DagAndRunFilter(const HttpRequest& req) {
   return out;
 }
 
-json ParseBody(const HttpRequest& req, bool allow_empty) {
+// `fields`, when given: the only keys the body may have (a misspelt one,
+// "parmas", would otherwise be a silent default).
+json ParseBody(const HttpRequest& req, bool allow_empty, std::initializer_list<const char*> fields = {}) {
   if (req.body.empty() && allow_empty) return json::object();
   if (JsonNestingDepth(req.body) > kMaxJsonDepth) {
     throw Error::InvalidArgument("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
@@ -133,6 +135,14 @@ json ParseBody(const HttpRequest& req, bool allow_empty) {
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) throw Error::InvalidArgument("request body is not valid JSON");
   if (!body.is_object()) throw Error::InvalidArgument("request body must be a JSON object");
+  if (fields.size() > 0) {
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (std::any_of(fields.begin(), fields.end(), [&](const char* f) { return it.key() == f; })) continue;
+      std::string list;
+      for (const char* f : fields) list += (list.empty() ? "" : ", ") + std::string(f);
+      throw Error::InvalidArgument("unknown field " + Quoted(it.key()) + " in the request body (fields: " + list + ")");
+    }
+  }
   return body;
 }
 
@@ -721,7 +731,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   if (is({"api", "v1", "dags", "*"}) && (m == "GET" || m == "PATCH")) {
     RequireDagId(p[3]);
     if (m == "PATCH") {
-      json body = ParseBody(req, false);
+      json body = ParseBody(req, false, {"paused"});
       if (!body.contains("paused")) throw Error::InvalidArgument("body needs {\"paused\": true|false}");
       scheduler_.SetPaused(p[3], BoolField(body, "paused", false));
     }
@@ -794,7 +804,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   if (is({"api", "v1", "dags", "*", "runs"})) {
     RequireDagId(p[3]);
     if (m == "POST") {
-      json body = ParseBody(req, true);
+      json body = ParseBody(req, true, {"params", "queue"});
       std::vector<std::pair<std::string, std::string>> overrides;
       if (body.contains("params")) {
         if (!body["params"].is_object()) throw Error::InvalidArgument("params must be a JSON object");
@@ -815,7 +825,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   }
   if (m == "POST" && is({"api", "v1", "dags", "*", "backfill"})) {
     RequireDagId(p[3]);
-    json body = ParseBody(req, false);
+    json body = ParseBody(req, false, {"from", "to", "rerun"});
     auto from = TimeField(body, "from"), to = TimeField(body, "to");
     if (!from || !to) throw Error::InvalidArgument("body needs \"from\" and \"to\" (ISO-8601)");
     json ids = json::array();
@@ -847,7 +857,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   if (m == "POST" && is({"api", "v1", "runs", "*", "tasks", "*", "clear"})) {
     RequireRunId(p[3]);
     RequireTaskId(p[5]);
-    json body = ParseBody(req, true);
+    json body = ParseBody(req, true, {"downstream"});
     RunRecord run = scheduler_.Clear(p[3], p[5], BoolField(body, "downstream", false));
     return Json(200, {{"run_id", run.run_id}, {"state", ToString(run.state)}});
   }

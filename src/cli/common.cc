@@ -15,8 +15,12 @@ std::string PipeHome() {
 }
 
 bool UseServer(const GlobalOptions& options) {
+  if (!options.server.empty()) return true;
+  // A --db on the command line says which store to read: it wins over
+  // PIPE_SERVER in the environment (a flag beats a variable).
+  if (!options.db.empty()) return false;
   const char* env = std::getenv("PIPE_SERVER");
-  return !options.server.empty() || (env && *env);
+  return env && *env;
 }
 
 std::string ResolveDbUrl(const GlobalOptions& options) {

@@ -27,8 +27,8 @@ struct GlobalOptions {
   std::string token;   // --token, else PIPE_TOKEN
 };
 
-// Whether read commands ask the daemon (--server or PIPE_SERVER given)
-// rather than reading the store.
+// Whether read commands ask the daemon (--server given, or PIPE_SERVER
+// without --db) rather than reading the store.
 bool UseServer(const GlobalOptions& options);
 
 // PIPE_HOME, default ./.pipe.

@@ -127,6 +127,13 @@ int Trigger(const GlobalOptions& g, const TriggerOptions& options) {
     return kExitOk;
   }
   if (!g.json) std::cout << "run " << run_id << " of dag '" << options.dag_id << "'\n";
+  // Said at once: a paused DAG's run waits in queued until it is unpaused.
+  int dag_rc = kExitOk;
+  const json dag = Call(client, "GET", "/api/v1/dags/" + PathSegment(options.dag_id), "", &dag_rc);
+  if (dag.is_object() && dag.value("paused", false)) {
+    std::cerr << "pipectl: DAG '" << options.dag_id << "' is paused: the run waits in queued until it is unpaused "
+              << "(pipectl dags unpause " << options.dag_id << ")\n";
+  }
   std::string state = Follow(client, run_id, !g.json && isatty(STDOUT_FILENO), &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {

@@ -331,6 +331,15 @@ TEST_F(ApiTest, ErrorsAreJsonWithFittingStatus) {
   EXPECT_EQ(Call("POST", "/api/v1/dags/hello/runs", R"({"params": {"n": "x"}})").status, 400);
   EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": "yes"})").status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/dags/hello/backfill", R"({"from": "bad", "to": "2026-01-02"})").status, 400);
+  // A misspelt or unknown field is named, not a silent default.
+  HttpResponse misspelt = Call("POST", "/api/v1/dags/hello/runs", R"({"parmas": {"n": 3}})");
+  EXPECT_EQ(misspelt.status, 400);
+  EXPECT_EQ(json::parse(misspelt.body)["error"]["message"],
+            "unknown field 'parmas' in the request body (fields: params, queue)");
+  EXPECT_EQ(Call("POST", "/api/v1/dags/hello/runs", R"({"logical_date": "2020-01-01T00:00:00Z"})").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/dags/hello/backfill", R"({"from": "2026-01-01", "to": "2026-01-02", "rerunn": true})").status,
+            400);
+  EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": true, "pause": true})").status, 400);
   HttpResponse wrong_method = Call("DELETE", "/api/v1/dags/hello");
   EXPECT_EQ(wrong_method.status, 405);
   EXPECT_EQ(code(wrong_method), "method_not_allowed");

@@ -711,6 +711,18 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_EQ(Pipectl({"lineage", first_id + "/nope"}).exit_code, 1);
 }
 
+TEST_F(PipectlTest, AnExplicitDbWinsOverPipeServer) {
+  // Given PIPE_SERVER naming a daemon that is not there, then read commands
+  // ask it (and say it is unreachable), but --db on the command line reads
+  // that database.
+  RunDag(Write("dbwin.yaml", "dag: dbwin\ntasks:\n  a: {op: shell, run: 'true'}\n"));
+  env_.push_back("PIPE_SERVER=http://127.0.0.1:9");
+  EXPECT_EQ(Pipectl({"runs", "list"}).exit_code, 3);
+  Result flag = Pipectl({"runs", "list", "--db", "sqlite:" + (dir_ / ".pipe" / "state.db").string()});
+  EXPECT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_NE(flag.out.find("dbwin"), std::string::npos) << flag.out;
+}
+
 TEST_F(PipectlTest, ARunWhoseOutputPipeClosesGoesOnToItsEnd) {
   // Given `pipectl run ... | head -c 1` (the reader gone after one byte),
   // then the run still ends, recorded as it ended, not left running.

@@ -320,6 +320,24 @@ TEST_F(PipedTest, TheEventStreamShowsStateChangesAsTheyHappen) {
   EXPECT_NE(replay.find("id: " + std::to_string(ids[1]) + "\n"), std::string::npos) << replay;
 }
 
+TEST_F(PipedTest, TriggerAndWaitOnAPausedDagSaysItWaitsForTheUnpause) {
+  WriteDag("hello.yaml", kHello);
+  StartDaemon();
+  ASSERT_EQ(Http("PATCH", "/api/v1/dags/hello", R"({"paused": true})").status, 200);
+  std::vector<std::string> args = {PIPECTL_PATH, "trigger", "hello", "--wait"};
+  pid_t pid = Spawn(args, {"PIPE_SERVER=" + server_, "PIPE_HOME=" + (dir_ / "home").string()}, dir_ / "wait_out",
+                    dir_ / "wait_err", dir_);
+  ASSERT_TRUE(Eventually([&] { return ReadFile(dir_ / "wait_err").find("is paused") != std::string::npos; }, 20))
+      << ReadFile(dir_ / "wait_err");
+  EXPECT_NE(ReadFile(dir_ / "wait_err").find("pipectl: DAG 'hello' is paused: the run waits in queued until it is "
+                                             "unpaused (pipectl dags unpause hello)"),
+            std::string::npos);
+  ASSERT_EQ(Http("PATCH", "/api/v1/dags/hello", R"({"paused": false})").status, 200);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "wait_err");
+}
+
 TEST_F(PipedTest, TriggerAndWait) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();
