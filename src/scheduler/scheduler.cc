@@ -318,9 +318,10 @@ void Scheduler::CreateDueRuns(TimePoint now) {
     active.dag_id = id;
     active.states = {RunState::kQueued, RunState::kRunning};
     // One run per tick: a tick a backfill ran already is passed over.
+    const std::string& dag_id = id;  // (clang 14 cannot capture a structured binding)
     auto ticks = TicksToCreate(*schedule, dag.catchup, dag.max_active_runs, store_.LastScheduledTick(id),
                                store_.CountRuns(active), now,
-                               [&](TimePoint at) { return store_.HasTickRun(id, at); });
+                               [&](TimePoint at) { return store_.HasTickRun(dag_id, at); });
     for (const Tick& tick : ticks) {
       RunRecord run = NewRun(id, entry.version, "scheduled", now, tick.logical_date, tick.interval_start,
                              tick.interval_end, ParamsToJson(*ResolveParams(dag, {}, nullptr)));

@@ -161,16 +161,26 @@ std::string RunTaskTable(StateStore& store, const RunRecord& run) {
       {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
   const std::vector<TaskInstanceRecord> instances = store.GetTaskInstances(run.run_id);
   const std::map<std::string, std::string> waiting = WaitingTries(store, run, instances);
+  // A task's START and DURATION are its current try's (a cleared task's
+  // first try may be long before: the run's clock is not the task's).
+  const std::vector<TaskTryRecord> tries = store.GetRunTries(run.run_id);
+  std::map<std::string, const TaskTryRecord*> latest;
+  for (const TaskTryRecord& tr : tries) {
+    const TaskTryRecord*& at = latest[tr.task_id];
+    if (!at || tr.try_number > at->try_number) at = &tr;
+  }
   for (const TaskInstanceRecord& t : instances) {
     nlohmann::json m = Metrics(t.metrics_json);
     auto count = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string(); };
     auto w = waiting.find(t.task_id);
     std::string detail = w != waiting.end() ? w->second : TaskDetail(m, t.error);
     if (t.state == TaskState::kWaiting && t.next_try_at) detail += "; next check " + FormatIso8601(*t.next_try_at);
+    std::optional<TimePoint> start = t.started_at;
+    if (auto tr = latest.find(t.task_id); tr != latest.end()) start = tr->second->started_at;
     rows.push_back({t.task_id, std::string(ToString(t.state)),
                     std::to_string(t.try_number) + "/" + std::to_string(t.max_tries),
-                    t.started_at ? FormatIso8601(*t.started_at) : "",
-                    Duration_(t.started_at, t.ended_at), count("rows_in"), count("rows_out"), detail});
+                    start ? FormatIso8601(*start) : "", Duration_(start, t.ended_at), count("rows_in"),
+                    count("rows_out"), detail});
   }
   return FormatTable(rows);
 }
