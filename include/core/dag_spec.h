@@ -55,6 +55,7 @@ struct TaskSpec {
   bool cache = false;                         // reuse an earlier try's output made from the same inputs
   std::optional<Duration> cache_ttl;          // an older cached output is not reused
   std::optional<std::string> input;           // resolved data input (with.input or the single upstream producer)
+  std::vector<std::string> input_pii;         // columns of that input marked personal data (set by the loader)
   std::optional<MapOver> map_over;            // one instance per item, made when the run reaches the task
   int max_map_length = 10000;
   // The task is mapped over the same items as its `input` task: instance i

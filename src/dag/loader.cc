@@ -984,7 +984,7 @@ class Validator {
 
   // What is known of each table's columns, from the tables the tasks read:
   // column errors that need no data are reported now, not when a task runs.
-  void CheckColumns(const DagSpec& dag) {
+  void CheckColumns(DagSpec& dag) {
     std::unordered_map<std::string, std::optional<KnownColumns>> known;  // references stay valid
     std::function<const std::optional<KnownColumns>&(const TaskSpec&)> of = [&](const TaskSpec& task)
         -> const std::optional<KnownColumns>& {
@@ -999,6 +999,14 @@ class Validator {
       return known[task.id] = op ? op->CheckColumns(task, input, diags_) : std::nullopt;
     };
     for (const TaskSpec& task : dag.tasks) of(task);
+    // What each task's input holds of personal data, for the task to keep
+    // out of what it shows (validate's report).
+    for (TaskSpec& task : dag.tasks) {
+      if (!task.input) continue;
+      auto it = known.find(*task.input);
+      if (it == known.end() || !it->second) continue;
+      for (const auto& [column, source] : it->second->pii) task.input_pii.push_back(column);
+    }
   }
 
   // --- templates ----------------------------------------------------------------

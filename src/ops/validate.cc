@@ -776,6 +776,24 @@ class ValidateOperator final : public Operator {
                   {{"newest", mm.any ? nlohmann::json(columnar::FormatTimestamp(mm.max)) : nlohmann::json(nullptr)}});
     }
 
+    // Personal data (columns of the input marked pii, as validation found
+    // them): the report says which checks failed and how often, never the
+    // values, and profiles such a column by counts only.
+    const std::vector<std::string>& pii = ctx.task().input_pii;
+    auto personal = [&](const std::string& column) {  // a check's column, or "a, b" of a unique over several
+      if (column == "*") return !pii.empty();
+      for (size_t begin = 0; begin <= column.size();) {
+        size_t end = column.find(", ", begin);
+        if (end == std::string::npos) end = column.size();
+        if (std::find(pii.begin(), pii.end(), column.substr(begin, end - begin)) != pii.end()) return true;
+        begin = end + 2;
+      }
+      return false;
+    };
+    for (CheckResult& r : results) {
+      if (personal(r.column)) std::fill(r.examples.begin(), r.examples.end(), std::string("(personal data)"));
+    }
+
     // Rows failing any check.
     Bitmap any = NewBitmap(n);
     for (const CheckResult& r : results) {
@@ -797,6 +815,12 @@ class ValidateOperator final : public Operator {
     report["checks"] = checks;
     report["table_checks"] = table_checks;
     report["profile"] = Profile(w);
+    for (const std::string& p : pii) {
+      if (!report["profile"].contains(p)) continue;
+      nlohmann::json& column = report["profile"][p];
+      for (const char* key : {"min", "max", "mean", "histogram", "top"}) column.erase(key);
+      column["pii"] = true;
+    }
 
     TaskResult result = TaskResult::Success();
     result.metrics.rows_in = n;

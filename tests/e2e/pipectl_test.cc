@@ -711,6 +711,35 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_EQ(Pipectl({"lineage", first_id + "/nope"}).exit_code, 1);
 }
 
+TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
+  // Given an email column marked pii that fails a check, then the report
+  // counts the failures but shows no address, and profiles the column by
+  // counts only; an unmarked column keeps its examples and profile.
+  Write("people.csv", "email,age\nann@x.org,30\nnot-an-address,-4\nbob@y.org,41\n");
+  fs::path dag = Write("pii.yaml", "dag: pii\ntasks:\n"
+                                   "  load: {op: ingest, with: {path: people.csv, schema: {email: {type: string, pii: true}, age: int64}}}\n"
+                                   "  check: {op: validate, depends_on: [load], with: {on_failure: warn, checks: "
+                                   "[{column: email, matches: '^[^@]+@[^@]+$'}, {column: age, min: 0}]}}\n");
+  json run = RunDag(dag);
+  ASSERT_EQ(run["state"], "success") << run.dump();
+  std::string uri;
+  const json check = Task(run, "check");  // (a loop over a temporary's member would dangle)
+  for (const auto& a : check["artifacts"]) {
+    if (a["name"] == "report") uri = a["uri"];
+  }
+  ASSERT_FALSE(uri.empty()) << check.dump();
+  const std::string text = ReadFile(uri);
+  EXPECT_EQ(text.find("not-an-address"), std::string::npos) << text;
+  EXPECT_EQ(text.find("ann@x.org"), std::string::npos) << text;
+  json report = json::parse(text);
+  EXPECT_EQ(report["checks"][0]["rows_failed"], 1);
+  EXPECT_EQ(report["checks"][0]["examples"], json::parse(R"j(["(personal data)"])j"));
+  EXPECT_EQ(report["checks"][1]["examples"], json::parse(R"(["-4"])"));
+  EXPECT_EQ(report["profile"]["email"]["pii"], true);
+  EXPECT_FALSE(report["profile"]["email"].contains("top"));
+  EXPECT_TRUE(report["profile"]["age"].contains("min"));
+}
+
 TEST_F(PipectlTest, AnExplicitDbWinsOverPipeServer) {
   // Given PIPE_SERVER naming a daemon that is not there, then read commands
   // ask it (and say it is unreachable), but --db on the command line reads
