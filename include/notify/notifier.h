@@ -38,7 +38,7 @@ class Notifier final : public RunObserver {
   using SecretLookup = std::function<std::optional<std::string>(const std::string& name)>;
 
   Notifier(StateStore& store, NotifyLookup notify, SecretLookup secrets, NotifierOptions options,
-           std::function<void(const std::string&)> log);
+           std::function<void(const std::string&, bool problem)> log);
   // Delivers what is queued (each event's attempts), then stops.
   ~Notifier() override;
 
@@ -81,7 +81,7 @@ class Notifier final : public RunObserver {
   NotifyLookup notify_;
   SecretLookup secrets_;
   NotifierOptions options_;
-  std::function<void(const std::string&)> log_;
+  std::function<void(const std::string&, bool problem)> log_;  // problem: a warning (not delivered, ...)
 
   std::mutex mu_;
   std::condition_variable cv_;

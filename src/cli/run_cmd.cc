@@ -316,7 +316,7 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
     notifier = std::make_unique<notify::Notifier>(
         *store, [&dag](const std::string&) { return dag.notify; },
         [](const std::string& name) { return sources::NamedSecret("webhook", name); }, notify_options,
-        [](const std::string& line) { std::cerr << line << "\n"; });
+        [](const std::string& line, bool /*problem*/) { std::cerr << line << "\n"; });
   }
   FanoutObserver observer({g.json ? nullptr : &view, lineage_events.get(), notifier.get()});
   RunState final_state;

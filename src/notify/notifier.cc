@@ -55,7 +55,7 @@ std::string Notifier::Body(const Event& e) {
 }
 
 Notifier::Notifier(StateStore& store, NotifyLookup notify, SecretLookup secrets, NotifierOptions options,
-                   std::function<void(const std::string&)> log)
+                   std::function<void(const std::string&, bool problem)> log)
     : store_(store),
       notify_(std::move(notify)),
       secrets_(std::move(secrets)),
@@ -175,7 +175,7 @@ void Notifier::Loop() {
     try {
       if (notify_) targets = notify_(event.dag_id);
     } catch (const std::exception& e) {
-      if (log_) log_("notifications of DAG " + event.dag_id + ": " + e.what());
+      if (log_) log_("notifications of DAG " + event.dag_id + ": " + e.what(), true);
     }
     Deliver(event, targets);
     lock.lock();
@@ -242,12 +242,13 @@ void Notifier::Finish(NotificationRecord& record, const std::string& error) {
   if (log_) {
     log_(record.delivered ? "notification " + record.event + " of run " + record.run_id + " delivered to " + record.target
                           : "notification " + record.event + " of run " + record.run_id + " not delivered to " +
-                                record.target + " after " + std::to_string(record.attempts) + " attempts: " + error);
+                                record.target + " after " + std::to_string(record.attempts) + " attempts: " + error,
+         !record.delivered);
   }
   try {
     store_.AddNotification(record);
   } catch (const std::exception& e) {
-    if (log_) log_(std::string("cannot record a notification: ") + e.what());
+    if (log_) log_(std::string("cannot record a notification: ") + e.what(), true);
   }
 }
 

@@ -264,7 +264,13 @@ int Serve(Config config) {
         return it == notify_targets->by_dag.end() ? std::vector<NotifySpec>{} : it->second;
       },
       [](const std::string& name) { return sources::NamedSecret("webhook", name); }, notify_options,
-      [](const std::string& line) { spdlog::info("{}", line); });
+      [](const std::string& line, bool problem) {
+        if (problem) {
+          spdlog::warn("{}", line);
+        } else {
+          spdlog::info("{}", line);
+        }
+      });
   FanoutObserver observer({&metrics, &log_observer, lineage_events.get(), &notifier});
   SchedulerOptions sched_options;
   sched_options.observer = &observer;

@@ -41,7 +41,7 @@ TEST(NotifierTest, EventsGoToTheTargetsThatWantThemOnceEachAndAreRecorded) {
   {
     Notifier notifier(
         store, [&](const std::string& dag) { return dag == "d" ? specs : std::vector<NotifySpec>{}; }, nullptr,
-        options, [&](const std::string& l) { logged.push_back(l); });
+        options, [&](const std::string& l, bool problem) { logged.push_back((problem ? "! " : "") + l); });
     const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
     RunRecord run;
     run.run_id = "r1";
@@ -86,8 +86,10 @@ TEST(NotifierTest, EventsGoToTheTargetsThatWantThemOnceEachAndAreRecorded) {
   EXPECT_EQ(store.ListNotifications("", "r1", 10).size(), 4u);
   EXPECT_EQ(store.ListNotifications("", "", 1).size(), 1u);
   ASSERT_EQ(logged.size(), 5u);
-  EXPECT_EQ(logged.back(), "notification success of run r2 not delivered to command: exit 7 after 2 attempts: the "
+  // A notification not delivered is a warning ("! "), one delivered is not.
+  EXPECT_EQ(logged.back(), "! notification success of run r2 not delivered to command: exit 7 after 2 attempts: the "
                            "command exited with status 7");
+  EXPECT_EQ(logged.front().rfind("notification ", 0), 0u) << logged.front();
 }
 
 TEST(NotifierTest, TheBodyCarriesTheRunTaskErrorAndASlackText) {
