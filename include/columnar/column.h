@@ -83,6 +83,10 @@ class Column {
   Buffer chars_;
 };
 
+// `length` nulls of `type` (a side of a comparison, an input, that holds no
+// value at all, read as the type the other side has).
+ColumnPtr NullColumn(DataType type, int64_t length);
+
 // Appends values one by one, for readers that do not know the row count in
 // advance (JSONL, tests). Check the type before calling a typed Append.
 class ColumnBuilder {

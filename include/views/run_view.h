@@ -13,8 +13,11 @@ namespace pipeline::views {
 nlohmann::json RunJson(StateStore& store, const RunRecord& run);
 nlohmann::json RunSummaryJson(const RunRecord& run);
 
-// One line per task: state, tries, start, duration, rows in/out, summary or error.
+// One line per task: state, tries, start and duration (of the current try),
+// rows in/out, summary or error; TaskTable of RunJson's.
 std::string RunTaskTable(StateStore& store, const RunRecord& run);
+// The same of a run's JSON (RunJson's, or GET /api/v1/runs/{id}'s).
+std::string TaskTable(const nlohmann::json& run);
 // [{task_id ("" for the deadline), due, detected_at, state}], as stored.
 nlohmann::json SlaMissesJson(const std::vector<SlaMissRecord>& misses);
 // "sla     missed: load (due ..., running then); deadline (due ..., ...)\n",

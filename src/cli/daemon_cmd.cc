@@ -13,12 +13,10 @@
 #include "cli/live_view.h"
 #include "core/dag_spec.h"
 #include "core/error.h"
-#include "core/time.h"
 #include "dag/params.h"
 #include "dag/yaml_reader.h"
 #include "store/model_ref.h"
 #include "views/dag_view.h"
-#include "views/format.h"
 #include "views/lineage_view.h"
 #include "views/model_view.h"
 #include "views/run_view.h"
@@ -297,33 +295,7 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
             << "trigger " << run.value("trigger", "") << ", logical date " << run.value("logical_date", "") << "\n"
             << "params  " << run.value("params", json::object()).dump() << "\n"
             << views::SlaMissLine(run.value("sla_misses", json::array())) << "\n";
-  // The columns of `runs show --db`: the current try's start and duration.
-  std::vector<std::vector<std::string>> rows = {
-      {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
-  auto time_of = [](const json& v) -> std::optional<TimePoint> {
-    if (!v.is_string()) return std::nullopt;
-    auto parsed = ParseIso8601(v.get<std::string>());
-    return parsed ? std::optional<TimePoint>(parsed->utc) : std::nullopt;
-  };
-  for (const auto& t : run["tasks"]) {
-    const json metrics = t.value("metrics", json::object());
-    std::string detail = t.contains("waiting") ? t["waiting"].get<std::string>()
-                                               : views::TaskDetail(metrics, t["error"].get<std::string>());
-    if (t["state"] == "waiting" && t.value("next_try_at", json()).is_string()) {
-      detail += "; next check " + t["next_try_at"].get<std::string>();
-    }
-    json started = t.value("started_at", json());
-    if (t.contains("tries") && t["tries"].is_array() && !t["tries"].empty()) {
-      started = t["tries"].back().value("started_at", started);
-    }
-    const auto from = time_of(started), to = time_of(t.value("ended_at", json()));
-    const std::string took = from && to ? FormatElapsed(std::chrono::duration_cast<Duration>(*to - *from)) : "";
-    auto count = [&](const char* key) { return metrics.contains(key) ? metrics[key].dump() : std::string(); };
-    rows.push_back({t["task_id"], t["state"], t["try"].dump() + "/" + t["max_tries"].dump(),
-                    started.is_string() ? started.get<std::string>() : "", took, count("rows_in"), count("rows_out"),
-                    detail});
-  }
-  std::cout << FormatTable(rows);
+  std::cout << views::TaskTable(run);
   return kExitOk;
 }
 

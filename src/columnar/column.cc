@@ -1,5 +1,6 @@
 #include "columnar/column.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace pipeline::columnar {
@@ -147,6 +148,14 @@ void ColumnBuilder::AppendString(std::string_view value) {
   uint32_t end = static_cast<uint32_t>(chars_.size());
   values_.Append(&end, 4);
   AppendValidity(true);
+}
+
+ColumnPtr NullColumn(DataType type, int64_t length) {
+  auto column = std::make_shared<Column>(type, length);
+  uint64_t* bits = column->EnsureValidity();
+  std::fill(bits, bits + BitmapWords(length), uint64_t{0});
+  column->FinishValidity();
+  return column;
 }
 
 ColumnPtr ColumnBuilder::Finish() {

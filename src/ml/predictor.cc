@@ -238,13 +238,8 @@ RowError BadValue(int64_t r, const std::string& column, const std::string& why) 
 ColumnPtr AsInput(const ColumnPtr& c, const columnar::Field& field, DataType raw, int64_t offset) {
   if (raw == field.type) return c;
   const int64_t n = c->length();
+  if (c->null_count() == n) return columnar::NullColumn(field.type, n);
   auto out = std::make_shared<Column>(field.type, n);
-  if (c->null_count() == n) {
-    uint64_t* bits = out->EnsureValidity();
-    std::fill(bits, bits + columnar::BitmapWords(n), uint64_t{0});
-    out->FinishValidity();
-    return out;
-  }
   const std::string type(columnar::TypeName(field.type));
   auto refuse = [&](int64_t row, const std::string& what) {
     return RowError(offset + row, field.name,

@@ -136,17 +136,6 @@ int64_t NullsIn(const columnar::Table& table, int index) {
   return nulls;
 }
 
-// An all-null column of `type`: a side whose column holds no value at all
-// (a CSV column of empty fields reads as strings) compared as the other
-// side's type, so that it is reported as the feed that broke.
-columnar::ColumnPtr AllNull(DataType type, int64_t length) {
-  auto column = std::make_shared<columnar::Column>(type, length);
-  uint64_t* bits = column->EnsureValidity();
-  std::fill(bits, bits + columnar::BitmapWords(length), uint64_t{0});
-  column->FinishValidity();
-  return column;
-}
-
 // Cuts in the report: numbers, but infinities as "-inf"/"inf" (JSON has
 // none; nlohmann would write null) and a timestamp column's as times.
 json CutsJson(const std::vector<double>& cuts, DataType type) {
@@ -557,7 +546,7 @@ class MonitorOperator final : public Operator {
     std::vector<ml::DriftFigures> figures(columns.size());
     columnar::ParallelFor(columns.size(), columnar::DefaultThreads(), [&](size_t k) {
       columnar::ColumnPtr c = columnar::ConcatColumn(*current, *cs.IndexOf(columns[k]));
-      if (auto it = retype_current.find(columns[k]); it != retype_current.end()) c = AllNull(it->second, c->length());
+      if (auto it = retype_current.find(columns[k]); it != retype_current.end()) c = columnar::NullColumn(it->second, c->length());
       if (profiled) {
         if (auto it = profiled->numeric.find(columns[k]); it != profiled->numeric.end()) {
           std::vector<double> scratch;
@@ -568,7 +557,7 @@ class MonitorOperator final : public Operator {
         return;
       }
       columnar::ColumnPtr r = columnar::ConcatColumn(*reference, *rs.IndexOf(columns[k]));
-      if (auto it = retype_reference.find(columns[k]); it != retype_reference.end()) r = AllNull(it->second, r->length());
+      if (auto it = retype_reference.find(columns[k]); it != retype_reference.end()) r = columnar::NullColumn(it->second, r->length());
       figures[k] = !Numeric(r->type()) ? ml::CompareCategorical(Categories(*r), Categories(*c))
                                        : CompareNumbers(*r, *c);
     });

@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/time.h"
 #include "views/format.h"
 
 namespace pipeline::views {
@@ -156,30 +157,33 @@ std::string TaskDetail(const nlohmann::json& m, const std::string& error) {
   return detail;
 }
 
-std::string RunTaskTable(StateStore& store, const RunRecord& run) {
+std::string RunTaskTable(StateStore& store, const RunRecord& run) { return TaskTable(RunJson(store, run)); }
+
+std::string TaskTable(const nlohmann::json& run) {
   std::vector<std::vector<std::string>> rows = {
       {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
-  const std::vector<TaskInstanceRecord> instances = store.GetTaskInstances(run.run_id);
-  const std::map<std::string, std::string> waiting = WaitingTries(store, run, instances);
-  // A task's START and DURATION are its current try's (a cleared task's
-  // first try may be long before: the run's clock is not the task's).
-  const std::vector<TaskTryRecord> tries = store.GetRunTries(run.run_id);
-  std::map<std::string, const TaskTryRecord*> latest;
-  for (const TaskTryRecord& tr : tries) {
-    const TaskTryRecord*& at = latest[tr.task_id];
-    if (!at || tr.try_number > at->try_number) at = &tr;
-  }
-  for (const TaskInstanceRecord& t : instances) {
-    nlohmann::json m = Metrics(t.metrics_json);
-    auto count = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string(); };
-    auto w = waiting.find(t.task_id);
-    std::string detail = w != waiting.end() ? w->second : TaskDetail(m, t.error);
-    if (t.state == TaskState::kWaiting && t.next_try_at) detail += "; next check " + FormatIso8601(*t.next_try_at);
-    std::optional<TimePoint> start = t.started_at;
-    if (auto tr = latest.find(t.task_id); tr != latest.end()) start = tr->second->started_at;
-    rows.push_back({t.task_id, std::string(ToString(t.state)),
-                    std::to_string(t.try_number) + "/" + std::to_string(t.max_tries),
-                    start ? FormatIso8601(*start) : "", Duration_(start, t.ended_at), count("rows_in"),
+  auto time_of = [](const nlohmann::json& v) -> std::optional<TimePoint> {
+    if (!v.is_string()) return std::nullopt;
+    auto parsed = ParseIso8601(v.get<std::string>());
+    return parsed ? std::optional<TimePoint>(parsed->utc) : std::nullopt;
+  };
+  for (const auto& t : run["tasks"]) {
+    const nlohmann::json metrics = t.value("metrics", nlohmann::json::object());
+    auto count = [&](const char* key) { return metrics.contains(key) ? metrics[key].dump() : std::string(); };
+    std::string detail = t.contains("waiting") ? t["waiting"].get<std::string>()
+                                               : TaskDetail(metrics, t.value("error", std::string()));
+    if (t["state"] == "waiting" && t.value("next_try_at", nlohmann::json()).is_string()) {
+      detail += "; next check " + t["next_try_at"].get<std::string>();
+    }
+    // START and DURATION are the current try's (a cleared task's first try
+    // may be long before: the run's clock is not the task's).
+    nlohmann::json started = t.value("started_at", nlohmann::json());
+    if (t.contains("tries") && t["tries"].is_array() && !t["tries"].empty()) {
+      started = t["tries"].back().value("started_at", started);
+    }
+    rows.push_back({t["task_id"].get<std::string>(), t["state"].get<std::string>(),
+                    t["try"].dump() + "/" + t["max_tries"].dump(), started.is_string() ? started.get<std::string>() : "",
+                    Duration_(time_of(started), time_of(t.value("ended_at", nlohmann::json()))), count("rows_in"),
                     count("rows_out"), detail});
   }
   return FormatTable(rows);
