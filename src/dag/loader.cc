@@ -131,7 +131,8 @@ class Validator {
     ReadTasks(*tasks, defaults, dag);
     for (size_t t = 0; t < dag.tasks.size(); ++t) CheckMapParam(dag.tasks[t], marks_[t], dag);
     // Template and argument checks do not need a sound graph: report them too.
-    if (CheckGraph(dag)) {
+    const bool graph_sound = CheckGraph(dag);
+    if (graph_sound) {
       ResolveInputs(dag);
       CheckTaskReferences(dag);
       for (TaskSpec& task : dag.tasks) {
@@ -139,23 +140,28 @@ class Validator {
         task.map_by_item = task.map_over && source && source->map_over == task.map_over;
       }
     }
-    for (size_t t = 0; t < dag.tasks.size(); ++t) CheckTemplates(dag.tasks[t], marks_[t], dag);
-    for (const TaskSpec& task : dag.tasks) {
-      if (const Operator* op = ops_.Find(task.op)) op->CheckArgs(task, diags_);
-    }
-    // Only a sound file (an acyclic graph, arguments that parse) is worth it.
-    if (diags_.items().empty()) {
-      std::vector<std::pair<const Operator*, std::vector<const TaskSpec*>>> by_op;  // in the file's order
-      for (const TaskSpec& task : dag.tasks) {
-        const Operator* op = ops_.Find(task.op);
-        if (!op) continue;
-        auto it = std::find_if(by_op.begin(), by_op.end(), [&](const auto& entry) { return entry.first == op; });
-        if (it == by_op.end()) it = by_op.insert(by_op.end(), {op, {}});
-        it->second.push_back(&task);
+    for (size_t t = 0; t < dag.tasks.size(); ++t) {
+      CheckTemplates(dag.tasks[t], marks_[t], dag);
+      if (const Operator* op = ops_.Find(dag.tasks[t].op)) {
+        const size_t before = diags_.size();
+        op->CheckArgs(dag.tasks[t], diags_);
+        if (diags_.size() != before) unsound_[t] = true;
       }
-      for (const auto& [op, of_op] : by_op) op->CheckTasks(dag, of_op, diags_);
     }
-    if (diags_.items().empty()) CheckColumns(dag);
+    // The checks across tasks and of columns need an acyclic graph, and take
+    // only the tasks whose keys and arguments are right (they parse the
+    // arguments again, and would repeat those errors): every error at once.
+    if (!graph_sound) return;
+    std::vector<std::pair<const Operator*, std::vector<const TaskSpec*>>> by_op;  // in the file's order
+    for (size_t t = 0; t < dag.tasks.size(); ++t) {
+      const Operator* op = ops_.Find(dag.tasks[t].op);
+      if (!op || unsound_[t]) continue;
+      auto it = std::find_if(by_op.begin(), by_op.end(), [&](const auto& entry) { return entry.first == op; });
+      if (it == by_op.end()) it = by_op.insert(by_op.end(), {op, {}});
+      it->second.push_back(&dag.tasks[t]);
+    }
+    for (const auto& [op, of_op] : by_op) op->CheckTasks(dag, of_op, diags_);
+    CheckColumns(dag);
   }
 
  private:
@@ -570,11 +576,13 @@ class Validator {
       task.sla = defaults.sla;
       task.trigger_rule = defaults.trigger_rule;
       task.with = std::make_shared<DocNode>(DocNode::Kind::kMap, value->mark());
+      const size_t before = diags_.size();
       if (!value->is_map()) {
         diags_.Add(value->mark(), "task " + Quote(task.id) + " must be a map with at least 'op'");
       } else {
         ReadTask(*value, task, marks);
       }
+      unsound_.push_back(diags_.size() != before);
       dag.tasks.push_back(std::move(task));
     }
   }
@@ -996,7 +1004,8 @@ class Validator {
         }
       }
       const Operator* op = ops_.Find(task.op);
-      return known[task.id] = op ? op->CheckColumns(task, input, diags_) : std::nullopt;
+      const bool sound = !unsound_[size_t(&task - dag.tasks.data())];
+      return known[task.id] = op && sound ? op->CheckColumns(task, input, diags_) : std::nullopt;
     };
     for (const TaskSpec& task : dag.tasks) of(task);
     // What each task's input holds of personal data, for the task to keep
@@ -1072,6 +1081,7 @@ class Validator {
   Diagnostics& diags_;
   bool scheduled_ = false;  // the DAG has a schedule (sla and deadline need one)
   std::vector<TaskMarks> marks_;  // where each of dag.tasks wrote its values
+  std::vector<bool> unsound_;      // whether dag.tasks[t]'s keys or arguments are wrong
   DocNode::Ptr root_;
   std::unordered_map<std::string, size_t> task_index_;  // id -> position in dag.tasks
 };

@@ -312,7 +312,11 @@ tasks:
   e: {op: serve, with: {model: fraud, promote_if: {metric: rmse, max: 3}}}
   bad: {op: train, depends_on: [data], with: {target: y, model: xgboost, params: {objective: "multi:softmax"}}}
 )", Builtins());
+  // The two train tasks also register one model name as two kinds: reported
+  // with the gates' errors, not after they are fixed.
   EXPECT_EQ(Render(r.diagnostics),
+            "t.yaml:5:65: task 'reg' registers model 'd' as a regressor, and task 'clf' as a classifier: give one "
+            "its own 'name'\n"
             "t.yaml:7:77: task 'a': promote_if metric 'rmse' is a regression metric, and 'clf' trains a classifier "
             "(auc, accuracy, f1, precision, recall, logloss)\n"
             "t.yaml:8:77: task 'b': promote_if metric 'auc' is a classification metric, and 'reg' trains a regressor "
