@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "columnar/column.h"
@@ -44,5 +45,17 @@ std::string ValueText(const Column& column, int64_t row);
 // The column with its nulls replaced by `fill_value`'s first value (of the
 // same type); nullptr when it has no nulls.
 ColumnPtr FillNulls(const Column& column, const Column& fill_value);
+
+// The int64 values within the real bounds [min, max] (absent: unbounded),
+// the bounds rounded inward: {lo, hi}, or nullopt when no int64 lies within
+// (a min above 2^63 - 1, a max below -2^63, min above max). Never casts a
+// double outside int64's range (undefined behaviour).
+std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max);
+
+// A number column (int64 or float64) with each value limited to [lo, hi]
+// (absent: unbounded; for int64 the bounds rounded inward, IntRange); nulls
+// stay null. Throws FormatError for another type, or for int64 when no int64
+// lies within the bounds.
+ColumnPtr Clip(const Column& column, std::optional<double> lo, std::optional<double> hi);
 
 }  // namespace pipeline::columnar

@@ -1,5 +1,6 @@
 // The fitted transform chain of a training table (its "pipe.transform"
-// metadata: `clean`'s fill values, `transform`'s fitted steps, in order),
+// metadata: `clean`'s fill values, clips, casts and masks, `transform`'s
+// fitted steps, in order),
 // replayed on new rows. Every step is row-local once fitted, so a chain
 // applies to each batch of a table on its own: to one row of a predict
 // request or to a hundred million rows of a nightly scoring run alike.
@@ -35,11 +36,12 @@ class TransformChain {
 
   // The table with every step applied, batch by batch. Throws ModelError
   // naming the step and the column at fault (a column missing or of a type
-  // the step cannot take).
+  // the step cannot take), a RowError for a value a cast cannot take.
   columnar::TablePtr Apply(const columnar::Table& table) const;
   // One batch of a table with `schema`; `out` receives the result's schema.
+  // `first_row`: the batch's first row in its table (for messages).
   columnar::Batch ApplyBatch(const columnar::Schema& schema, const columnar::Batch& batch,
-                             columnar::Schema* out) const;
+                             columnar::Schema* out, int64_t first_row = 0) const;
 
  private:
   struct Step {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +17,30 @@ class ModelError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// A row (of a request, or of a table being scored) that cannot be scored: `row` (0-based) and `column` name
+// the place; the message says what is wrong.
+class RowError : public ModelError {
+ public:
+  RowError(int64_t row, std::string column, const std::string& message)
+      : ModelError(message), row_(row), column_(std::move(column)) {}
+  int64_t row() const { return row_; }
+  const std::string& column() const { return column_; }
+
+ private:
+  int64_t row_;
+  std::string column_;
+};
+
+// A fit stopped because its caller asked (a `stop` check said so).
+class Stopped : public ModelError {
+ public:
+  Stopped() : ModelError("stopped before the fit ended") {}
+};
+
+// Asked between steps of a long fit (Newton steps, boosting rounds): true
+// stops it with Stopped. Empty: never.
+using StopCheck = std::function<bool()>;
 
 // Row i of feature j is columns[j][i]. Every value finite (callers check:
 // they know the column names for the message).
@@ -50,6 +75,7 @@ struct LogisticRegressionOptions {
   double tol = 1e-4;     // stop when max |gradient| / sum of weights <= tol
   bool balanced = false; // weight each class by rows / (2 * its rows)
   int threads = 0;
+  StopCheck stop;        // asked before each Newton step
 };
 
 struct LogisticFit {

@@ -34,20 +34,6 @@ struct ModelFiles {
   std::string content_hash;
 };
 
-// A request row that cannot be scored: `row` (0-based) and `column` name
-// the place; the message says what is wrong.
-class RowError : public ModelError {
- public:
-  RowError(int64_t row, std::string column, const std::string& message)
-      : ModelError(message), row_(row), column_(std::move(column)) {}
-  int64_t row() const { return row_; }
-  const std::string& column() const { return column_; }
-
- private:
-  int64_t row_;
-  std::string column_;
-};
-
 class Predictor {
  public:
   // Reads the model file. `threads`: what one prediction may use (0: every

@@ -20,6 +20,7 @@ struct XgbOptions {
   int num_round = 100;
   int early_stopping_rounds = 0;  // 0: none (needs a validation design)
   int threads = 0;
+  StopCheck stop;  // asked before each round
 };
 
 // The names in `params` that XGBoost 1.7 does not know (it would only warn

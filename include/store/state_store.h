@@ -427,6 +427,9 @@ class StateStore {
 
   virtual void PutArtifact(const ArtifactRecord& artifact) = 0;
   virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;
+  // Per task of DAG `dag_id`, its artifact `name` most recently written
+  // (created_at) by a run that ended in success; by task id.
+  virtual std::vector<ArtifactRecord> LatestSuccessArtifacts(const std::string& dag_id, const std::string& name) = 0;
   // The artifacts of the newest task try whose artifacts carry `cache_key`,
   // created at or after `not_before` (a cache_ttl), of a task that ended in
   // success; empty when there is none.

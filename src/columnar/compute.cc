@@ -1,5 +1,6 @@
 #include "columnar/compute.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -284,6 +285,49 @@ ColumnPtr FillNulls(const Column& c, const Column& fill_value) {
     if (c.IsNull(r)) std::memcpy(values.data() + r * w, fill_value.values_buffer().data(), w);
   }
   return std::make_shared<Column>(c.type(), n, std::move(values), Buffer());
+}
+
+std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max) {
+  constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, exact as a double
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
+  if (min) {
+    const double c = std::ceil(*min);
+    if (std::isnan(c) || c >= kTwo63) return std::nullopt;
+    if (c > -kTwo63) lo = static_cast<int64_t>(c);
+  }
+  if (max) {
+    const double f = std::floor(*max);
+    if (std::isnan(f) || f < -kTwo63) return std::nullopt;
+    if (f < kTwo63) hi = static_cast<int64_t>(f);
+  }
+  if (lo > hi) return std::nullopt;
+  return std::pair{lo, hi};
+}
+
+ColumnPtr Clip(const Column& c, std::optional<double> lo, std::optional<double> hi) {
+  const int64_t n = c.length();
+  if (c.type() == DataType::kFloat64) {
+    Buffer out(static_cast<size_t>(n) * 8);
+    kernels::Clip(c.doubles(), c.validity(), n, lo.value_or(-INFINITY), hi.value_or(INFINITY), out.as<double>());
+    return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
+  }
+  if (c.type() == DataType::kInt64) {
+    auto range = IntRange(lo, hi);
+    if (!range) {
+      auto text = [](const std::optional<double>& v) {
+        if (!v) return std::string("null");
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", *v);
+        return std::string(buf);
+      };
+      throw FormatError("no int64 lies within the bounds [" + text(lo) + ", " + text(hi) + "]");
+    }
+    const auto [l, h] = *range;
+    Buffer out(static_cast<size_t>(n) * 8);
+    for (int64_t r = 0; r < n; ++r) out.as<int64_t>()[r] = c.IsValid(r) ? std::clamp(c.ints()[r], l, h) : 0;
+    return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
+  }
+  throw FormatError(std::string(TypeName(c.type())) + ", not a number");
 }
 
 }  // namespace pipeline::columnar

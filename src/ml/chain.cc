@@ -22,9 +22,9 @@ using columnar::ColumnPtr;
 using columnar::DataType;
 using nlohmann::json;
 
-const std::vector<std::string> kKinds = {"source",       "fill_nulls", "standardize", "min_max", "log1p",
-                                         "label_encode", "one_hot",    "bucketize",   "derive",  "datetime_parts",
-                                         "select",       "drop",       "rename",     "mask"};
+const std::vector<std::string> kKinds = {"source", "fill_nulls", "clip",     "cast",   "standardize",    "min_max",
+                                         "log1p",  "label_encode", "one_hot", "bucketize", "derive", "datetime_parts",
+                                         "select", "drop",       "rename",   "mask"};
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -82,6 +82,7 @@ struct Work {
   std::vector<columnar::Field> fields;
   std::vector<ColumnPtr> columns;
   int64_t rows = 0;
+  int64_t first_row = 0;  // of the batch in its table, for messages
 
   // The column's position, or -1. A step skips what the rows lack: a label
   // or an id the training table had is not in a scoring request, and what
@@ -133,6 +134,22 @@ std::string Key(const Column& c, int64_t row) {
   }
 }
 
+// The entries of a clip or cast step's {"columns": [[NAME, ...], ...]}, each
+// of `size` values.
+const json& Entries(const json& params, size_t size, const std::string& step) {
+  if (!params.contains("columns") || !params["columns"].is_array()) throw ModelError(step + ": malformed fitted params");
+  for (const json& e : params["columns"]) {
+    if (!e.is_array() || e.size() != size || !e[0].is_string()) throw ModelError(step + ": malformed fitted params");
+  }
+  return params["columns"];
+}
+
+std::optional<double> Bound(const json& v, const std::string& step) {
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number()) throw ModelError(step + ": malformed fitted params");
+  return v.get<double>();
+}
+
 // Category value -> position, for a column of the batch's type.
 std::unordered_map<std::string, int64_t> CategoryIndex(const json& categories, DataType type, const std::string& step,
                                                        std::vector<ColumnPtr>* values = nullptr) {
@@ -157,6 +174,36 @@ void ApplyStep(const std::string& kind, const json& params, Work& w) {
       const Column& c = *w.columns[idx];
       ColumnPtr fill = ValueColumn(value, c.type(), "fill_nulls value of " + Quote(name));
       w.columns[idx] = columnar::FillNulls(c, *fill);
+    }
+  } else if (kind == "clip") {
+    for (const json& e : Entries(params, 3, step)) {
+      const std::string name = e[0].get<std::string>();
+      const std::optional<double> lo = Bound(e[1], step), hi = Bound(e[2], step);
+      int idx = w.Find(name);
+      if (idx < 0) continue;
+      try {
+        w.columns[idx] = columnar::Clip(*w.columns[idx], lo, hi);
+      } catch (const columnar::FormatError& err) {
+        throw ModelError("clip: column " + Quote(name) + " is " + err.what());
+      }
+    }
+  } else if (kind == "cast") {
+    for (const json& e : Entries(params, 2, step)) {
+      const std::string name = e[0].get<std::string>();
+      auto type = e[1].is_string() ? columnar::ParseTypeName(e[1].get<std::string>()) : std::nullopt;
+      if (!type) throw ModelError("cast: malformed fitted params");
+      int idx = w.Find(name);
+      if (idx < 0) continue;
+      int64_t bad = -1;
+      std::string text;
+      ColumnPtr cast = columnar::Cast(*w.columns[idx], *type, &bad, &text);
+      if (!cast) {
+        const int64_t row = w.first_row + bad;
+        throw RowError(row, name, "row " + std::to_string(row) + ": column " + Quote(name) + ": '" + text +
+                                      "' is not a " + std::string(columnar::TypeName(*type)) +
+                                      " (the training rows were cast to it)");
+      }
+      w.Set(name, *type, std::move(cast));
     }
   } else if (kind == "standardize" || kind == "min_max" || kind == "log1p") {
     for (const auto& [source, p] : params.items()) {
@@ -331,6 +378,16 @@ std::vector<Edge> Edges(const std::string& kind, const json& params) {
                       : v.is_number() ? DataType::kFloat64 : DataType::kString;
       out.push_back({{name}, "", {name}, type});
     }
+  } else if (kind == "clip" || kind == "cast") {
+    // The same column; its type before is the source's (a cast's is unknown).
+    if (params.contains("columns") && params["columns"].is_array()) {
+      for (const json& e : params["columns"]) {
+        if (e.is_array() && !e.empty() && e[0].is_string()) {
+          const std::string name = e[0].get<std::string>();
+          out.push_back({{name}, "", {name}, kind == "clip" ? DataType::kFloat64 : DataType::kString});
+        }
+      }
+    }
   } else if (kind == "standardize" || kind == "min_max" || kind == "log1p" || kind == "label_encode" ||
              kind == "bucketize") {
     for (const auto& [source, p] : params.items()) {
@@ -444,8 +501,8 @@ std::vector<columnar::Field> TransformChain::Inputs(const std::vector<columnar::
 }
 
 columnar::Batch TransformChain::ApplyBatch(const columnar::Schema& schema, const columnar::Batch& batch,
-                                           columnar::Schema* out) const {
-  Work w{schema.fields(), batch.columns, batch.num_rows};
+                                           columnar::Schema* out, int64_t first_row) const {
+  Work w{schema.fields(), batch.columns, batch.num_rows, first_row};
   for (const Step& s : steps_) ApplyStep(s.kind, s.params, w);
   if (out) *out = columnar::Schema(w.fields);
   return {w.rows, std::move(w.columns)};
@@ -456,8 +513,10 @@ columnar::TablePtr TransformChain::Apply(const columnar::Table& table) const {
   std::vector<columnar::Batch> batches(static_cast<size_t>(n));
   std::vector<columnar::Schema> schemas(static_cast<size_t>(n));
   if (n > 0) {
+    std::vector<int64_t> first_rows(static_cast<size_t>(n), 0);
+    for (int b = 1; b < n; ++b) first_rows[size_t(b)] = first_rows[size_t(b - 1)] + table.batch(b - 1).num_rows;
     columnar::ParallelFor(static_cast<size_t>(n), columnar::DefaultThreads(), [&](size_t b) {
-      batches[b] = ApplyBatch(table.schema(), table.batch(static_cast<int>(b)), &schemas[b]);
+      batches[b] = ApplyBatch(table.schema(), table.batch(static_cast<int>(b)), &schemas[b], first_rows[b]);
     });
   }
   columnar::Schema schema;

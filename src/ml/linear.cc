@@ -339,6 +339,7 @@ LogisticFit FitLogisticRegression(const Design& design, const LogisticRegression
       break;
     }
     if (fit.iterations >= options.max_iter) break;
+    if (options.stop && options.stop()) throw Stopped();
     ++fit.iterations;
     // Newton direction: H d = -g. Without l2 a separable class makes H
     // nearly singular: a touch of ridge keeps the step defined.

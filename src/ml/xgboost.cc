@@ -310,6 +310,7 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   int best = -1;
   double best_score = 0;
   for (int iter = 0; iter < options.num_round; ++iter) {
+    if (options.stop && options.stop()) throw Stopped();
     if (Lib().XGBoosterUpdateOneIter(model.booster_, iter, dtrain.get()) != 0) {
       // XGBoost checks its parameters on the first update: an unknown or bad
       // one shows here.

@@ -332,23 +332,6 @@ void ColumnChecker::Select(const std::vector<std::string>& names) {
   columns_ = std::move(next);
 }
 
-std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max) {
-  constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, exact as a double
-  int64_t lo = INT64_MIN, hi = INT64_MAX;
-  if (min) {
-    const double c = std::ceil(*min);
-    if (std::isnan(c) || c >= kTwo63) return std::nullopt;
-    if (c > -kTwo63) lo = static_cast<int64_t>(c);
-  }
-  if (max) {
-    const double f = std::floor(*max);
-    if (std::isnan(f) || f < -kTwo63) return std::nullopt;
-    if (f < kTwo63) hi = static_cast<int64_t>(f);
-  }
-  if (lo > hi) return std::nullopt;
-  return std::pair{lo, hi};
-}
-
 std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key) {
   auto url = r.String(key);
   if (!url) return std::nullopt;

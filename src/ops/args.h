@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "columnar/compute.h"
 #include "columnar/types.h"
 #include "core/diagnostic.h"
 #include "core/doc.h"
@@ -145,11 +146,7 @@ inline const std::vector<std::string> kNumericTypes = {"int64", "float64"};
 // nullopt, with the error reported, when it is missing or wrong.
 std::optional<std::string> DatabaseUrl(ArgReader& r, std::string_view key);
 
-// The int64 values within the real bounds [min, max] (absent: unbounded),
-// the bounds rounded inward: {lo, hi}, or nullopt when no int64 lies within
-// (a min above 2^63 - 1, a max below -2^63, min above max). Never casts a
-// double outside int64's range (undefined behaviour).
-std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max);
+using columnar::IntRange;  // validate's min/max on int64 columns
 
 // "1 column", "2 columns": for task summaries.
 inline std::string Counted(size_t n, std::string_view noun) {

@@ -231,30 +231,12 @@ ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const Do
 }
 
 ColumnPtr Clip(const Column& c, const std::string& name, std::optional<double> lo, std::optional<double> hi) {
-  const int64_t n = c.length();
-  if (c.type() == DataType::kFloat64) {
-    columnar::Buffer out(static_cast<size_t>(n) * 8);
-    kernels::Clip(c.doubles(), c.validity(), n, lo.value_or(-INFINITY), hi.value_or(INFINITY), out.as<double>());
-    return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
+  try {
+    return columnar::Clip(c, lo, hi);
+  } catch (const columnar::FormatError& e) {
+    const std::string type(columnar::TypeName(c.type()));
+    throw OpError("clip: column '" + name + "' is " + (c.type() == DataType::kInt64 ? type + ", and " : "") + e.what());
   }
-  if (c.type() == DataType::kInt64) {
-    columnar::Buffer out(static_cast<size_t>(n) * 8);
-    auto range = IntRange(lo, hi);
-    if (!range) {
-      auto text = [](const std::optional<double>& v) {
-        if (!v) return std::string("null");
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%g", *v);
-        return std::string(buf);
-      };
-      throw OpError("clip: column '" + name + "' is int64, and no int64 lies within the bounds [" + text(lo) + ", " +
-                    text(hi) + "]");
-    }
-    const auto [l, h] = *range;
-    for (int64_t r = 0; r < n; ++r) out.as<int64_t>()[r] = c.IsValid(r) ? std::clamp(c.ints()[r], l, h) : 0;
-    return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
-  }
-  throw OpError("clip: column '" + name + "' is " + std::string(columnar::TypeName(c.type())) + ", not a number");
 }
 
 class CleanOperator final : public Operator {
@@ -359,8 +341,9 @@ class CleanOperator final : public Operator {
     std::string summary = Counted(steps->size(), "step");
     for (const auto& n : notes) summary += ", " + n + " rows";
     result.metrics.summary = summary;
-    // The fill values join the table's fitted chain (transform's steps
-    // follow), which a model trained on it records.
+    // The steps serving replays (fill values, clips, casts, masks) join the
+    // table's fitted chain (transform's steps follow), which a model trained
+    // on it records; the steps that drop rows do not.
     PublishOutput(ctx, w.ToTable(WithFittedSteps(*input, fitted)), result.metrics);
     return result;
   }
@@ -376,7 +359,8 @@ class CleanOperator final : public Operator {
     }
   }
 
-  // Applies one step; a fill_nulls step appends its fitted values to `fitted`.
+  // Applies one step; one that changes values (fill_nulls, clip, cast, mask)
+  // appends itself, fitted, to `fitted`.
   static void Apply(const Step& s, Batches& w, nlohmann::json* fitted) {
     if (s.kind == "drop_duplicates") {
       // Groups the whole table's rows by the key columns: the first row of each group stays.
@@ -434,6 +418,15 @@ class CleanOperator final : public Operator {
         w.ForEach([&, &name = name, lo = lo, hi = hi](int b) { parts[b] = Clip(*parts[b], name, lo, hi); });
         w.Set(name, w.fields()[idx].type, std::move(parts));
       }
+      // Serving replays it on request rows (the fitted chain): a model never
+      // sees a value beyond the bounds its training rows were clipped to.
+      if (fitted) {
+        nlohmann::json columns = nlohmann::json::array();
+        for (const auto& [name, lo, hi] : s.clips) {
+          columns.push_back({name, lo ? nlohmann::json(*lo) : nlohmann::json(), hi ? nlohmann::json(*hi) : nlohmann::json()});
+        }
+        fitted->push_back({{"step", "clip"}, {"params", {{"columns", std::move(columns)}}}});
+      }
     } else if (s.kind == "filter") {
       columnar::Expr e = columnar::Expr::Parse(s.expr);
       const columnar::Schema schema = w.schema();
@@ -473,6 +466,11 @@ class CleanOperator final : public Operator {
           parts[b] = c;
         });
         w.Set(name, type, std::move(parts));
+      }
+      if (fitted) {  // replayed on request rows too: they arrive as ingested
+        nlohmann::json columns = nlohmann::json::array();
+        for (const auto& [name, type] : s.casts) columns.push_back({name, columnar::TypeName(type)});
+        fitted->push_back({{"step", "cast"}, {"params", {{"columns", std::move(columns)}}}});
       }
     } else if (s.kind == "mask") {
       // Serving replays it on request rows (the fitted chain).

@@ -294,6 +294,8 @@ class TrainOperator final : public Operator {
       return Train(ctx, *args);
     } catch (const OpError& e) {
       return TaskResult::Failure(e.what());
+    } catch (const ml::Stopped&) {  // a cancel or a timeout, between two steps of the fit
+      return TaskResult::Failure("cancelled");
     } catch (const ml::ModelError& e) {
       return TaskResult::Failure("train: " + std::string(e.what()));
     }
@@ -442,6 +444,8 @@ class TrainOperator final : public Operator {
     std::string format, file;
     std::unique_ptr<ml::XgbModel> booster;
     json linear_file;
+    // A cancel or a timeout stops a long fit between two of its steps.
+    const ml::StopCheck stop = [&ctx] { return ctx.cancel().cancelled(); };
     if (a.model == "linear_regression") {
       kind = "regression";
       ml::LinearModel m = ml::FitLinearRegression(train_design, a.linear);
@@ -451,7 +455,9 @@ class TrainOperator final : public Operator {
       Standardized(train_design, m, names, importance);
     } else if (a.model == "logistic_regression") {
       kind = "classification";
-      ml::LogisticFit fit = ml::FitLogisticRegression(train_design, a.logistic);
+      ml::LogisticRegressionOptions options = a.logistic;
+      options.stop = stop;
+      ml::LogisticFit fit = ml::FitLogisticRegression(train_design, options);
       if (!fit.converged) {
         ctx.Log("train: logistic_regression did not converge in " + std::to_string(fit.iterations) +
                 " iterations (params.max_iter); the model is the last iterate");
@@ -467,6 +473,7 @@ class TrainOperator final : public Operator {
       Standardized(train_design, fit.model, names, importance);
     } else {
       ml::XgbOptions options = a.xgb;
+      options.stop = stop;
       if (options.params.emplace("objective", binary_target ? "binary:logistic" : "reg:squarederror").second &&
           !binary_target) {
         ctx.Log("train: '" + a.target + "' holds values other than 0 and 1, so xgboost trains a regressor "
@@ -517,6 +524,7 @@ class TrainOperator final : public Operator {
       throw OpError("train: a classifier needs a target of 0 and 1 (or bool); '" + a.target + "' holds other values");
     }
 
+    if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");  // before any file is written
     json metrics = TestMetrics(kind, test_part.y.data(), prediction.data(), int64_t(test.size()));
     // The test rows, every column of the input: `serve`'s gate scores the
     // version it would replace on the same rows (champion against challenger).

@@ -39,6 +39,14 @@ json Scores(const Deployment& d, const std::vector<double>& scores, json* labels
 std::string KeyText(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_float()) {
+    // An integral number is the integer (7.0 is 7, as for any int64 value);
+    // else its shortest exact form, as ValueText writes a float64.
+    const double d = v.get<double>();
+    char buf[32];
+    if (std::trunc(d) == d && std::abs(d) < 9007199254740992.0) return std::to_string(static_cast<int64_t>(d));
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, d).ptr);
+  }
   return v.dump();
 }
 
@@ -125,15 +133,9 @@ std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, con
 }
 
 std::map<std::string, std::pair<std::string, std::string>> ModelServer::OnlineArtifacts(const std::string& dag) {
+  // Only a run that succeeded puts its features online; they stay until a newer one does.
   std::map<std::string, std::pair<std::string, std::string>> out;
-  RunFilter recent;
-  recent.dag_id = dag;
-  recent.limit = 20;
-  for (const RunRecord& run : store_.ListRuns(recent)) {  // newest first
-    for (const ArtifactRecord& a : store_.ListArtifacts(run.run_id)) {
-      if (a.name == "online" && !out.count(a.task_id)) out[a.task_id] = {run.run_id, a.uri};
-    }
-  }
+  for (const ArtifactRecord& a : store_.LatestSuccessArtifacts(dag, "online")) out[a.task_id] = {a.run_id, a.uri};
   return out;
 }
 

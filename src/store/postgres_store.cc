@@ -1379,6 +1379,21 @@ std::vector<ArtifactRecord> PostgresStore::ListArtifacts(const std::string& run_
   });
 }
 
+std::vector<ArtifactRecord> PostgresStore::LatestSuccessArtifacts(const std::string& dag_id, const std::string& name) {
+  return impl_->Read("list latest artifacts", [&](pqxx::transaction_base& tx) {
+    std::vector<ArtifactRecord> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT DISTINCT ON (a.task_id) a.run_id, a.task_id, a.name, a.uri, a.schema_json, a.row_count, "
+             "a.content_hash, a.created_at, a.inputs, a.cache_key FROM runs r JOIN artifacts a ON a.run_id = r.run_id "
+             "WHERE r.dag_id = $1 AND r.state = 'success' AND a.name = $2 "
+             "ORDER BY a.task_id, a.created_at DESC, a.run_id DESC",
+             dag_id, name)) {
+      out.push_back(ArtifactOf(r));
+    }
+    return out;
+  });
+}
+
 void PostgresStore::AddNotification(const NotificationRecord& n) {
   impl_->Run("add notification", [&](pqxx::work& tx) {
     tx.exec_params("INSERT INTO notifications(dag_id, run_id, task_id, event, target, delivered, attempts, error, at) "

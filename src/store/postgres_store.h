@@ -77,6 +77,7 @@ class PostgresStore final : public StateStore {
   int64_t LatestTransitionId() override;
   void PutArtifact(const ArtifactRecord& artifact) override;
   std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override;
+  std::vector<ArtifactRecord> LatestSuccessArtifacts(const std::string& dag_id, const std::string& name) override;
   std::vector<ArtifactRecord> FindCachedArtifacts(const std::string& cache_key, TimePoint not_before) override;
   void AddNotification(const NotificationRecord& n) override;
   std::vector<NotificationRecord> ListNotifications(const std::string& dag_id, const std::string& run_id,

@@ -1177,6 +1177,19 @@ std::vector<ArtifactRecord> SqliteStore::ListArtifacts(const std::string& run_id
   return out;
 }
 
+std::vector<ArtifactRecord> SqliteStore::LatestSuccessArtifacts(const std::string& dag_id, const std::string& name) {
+  std::lock_guard lock(impl_->mu_);
+  // With MAX(), SQLite takes the other (bare) columns from the row holding the maximum.
+  Statement s(*impl_->statements_,
+              "SELECT a.run_id, a.task_id, a.name, a.uri, a.schema_json, a.row_count, a.content_hash, "
+              "MAX(a.created_at), a.inputs, a.cache_key FROM runs r JOIN artifacts a ON a.run_id = r.run_id "
+              "WHERE r.dag_id = ?1 AND r.state = 'success' AND a.name = ?2 GROUP BY a.task_id ORDER BY a.task_id");
+  s.Bind(1, dag_id).Bind(2, name);
+  std::vector<ArtifactRecord> out;
+  while (s.Step()) out.push_back(ArtifactOf(s));
+  return out;
+}
+
 void SqliteStore::AddNotification(const NotificationRecord& n) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_,

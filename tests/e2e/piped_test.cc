@@ -2098,11 +2098,12 @@ TEST_F(ServingTest, DriftFailsTheMonitorAndTriggersRetraining) {
 // Per-user features kept online: a predict row with only the user id and
 // the event's own columns gets the user's features joined in.
 const char* kShop = R"yaml(dag: shop
+params: {seed: 9, fail: 0}
 tasks:
   data:
     op: shell
     run: |
-      awk 'BEGIN { srand(9); print "user_id,ts,amount,bought"; for (i = 0; i < 2000; i++) {
+      awk 'BEGIN { srand({{ params.seed }}); print "user_id,ts,amount,bought"; for (i = 0; i < 2000; i++) {
         u = int(rand() * 50); a = 10 + rand() * 90 + u; printf "%d,2026-01-01T%02d:%02d:%02dZ,%.2f,%d\n", u, i / 3600, (i / 60) % 60, i % 60, a, (a > 60 ? 1 : 0) } }' > events.csv
   ingest: {op: ingest, depends_on: [data], with: {path: events.csv}}
   feats:
@@ -2113,9 +2114,10 @@ tasks:
       time: ts
       aggregates: [{column: amount, fn: mean, as: user_mean}, {column: amount, fn: count, as: user_n}]
       online: true
+  check: {op: shell, depends_on: [feats], run: 'exit {{ params.fail }}'}
   train:
     op: train
-    depends_on: [feats]
+    depends_on: [feats, check]
     with: {target: bought, features: [amount, user_mean, user_n], model: xgboost, params: {num_round: 20}, name: shop}
   deploy: {op: serve, depends_on: [train], with: {model: train}}
 )yaml";
@@ -2152,6 +2154,21 @@ TEST_F(ServingTest, OnlineFeaturesAreJoinedIntoPredictRowsByKey) {
   HttpResponse unknown = Http("POST", "/api/v1/models/shop/predict", R"({"rows": [{"user_id": 999, "amount": 5}]})");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_EQ(json::parse(unknown.body)["error"]["message"], "row 0: missing column 'user_mean'");
+  // The key as an integral float is the same key (3.0 is the int64 3 everywhere).
+  HttpResponse as_float = Http("POST", "/api/v1/models/shop/predict", R"({"rows": [{"user_id": 7.0, "amount": 55.5}]})");
+  ASSERT_EQ(as_float.status, 200) << as_float.body;
+  EXPECT_EQ(json::parse(as_float.body)["predictions"], joined["predictions"]);
+
+  // A run that fails after its features task puts nothing online: the
+  // features served stay the last successful run's.
+  std::string failed = Trigger("shop", R"({"seed": 10, "fail": 1})");
+  ASSERT_EQ(Run(failed)["state"], "failed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past a model server poll
+  HttpResponse kept = Http("GET", "/api/v1/features/feats/7");
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  EXPECT_EQ(json::parse(kept.body)["run_id"], run);
+  EXPECT_EQ(json::parse(Http("POST", "/api/v1/models/shop/predict", R"({"rows": [{"user_id": 7, "amount": 55.5}]})").body),
+            joined);
 }
 
 TEST_F(ServingTest, OnSqliteServesSwapsUnderLoadAndMatchesBatchScoring) {

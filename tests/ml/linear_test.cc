@@ -171,6 +171,17 @@ TEST(LogisticRegressionTest, ReachesTheOptimumOfThePenalisedLoss) {
   EXPECT_NEAR(fit.model.coef[2], 0, 0.1);
 }
 
+TEST(LogisticRegressionTest, AStopCheckEndsTheFitBetweenNewtonSteps) {
+  Data data = LogisticData(3000, -0.5);
+  int asked = 0;
+  LogisticRegressionOptions options{.tol = 1e-12};
+  options.stop = [&] { return ++asked > 2; };
+  EXPECT_THROW(FitLogisticRegression(data.design(), options), Stopped);
+  EXPECT_EQ(asked, 3);
+  options.stop = [] { return false; };
+  EXPECT_TRUE(FitLogisticRegression(data.design(), options).converged);
+}
+
 TEST(LogisticRegressionTest, BalancedWeightsEachClassByItsShare) {
   Data data = LogisticData(20000, -3.0);  // few positives
   double positives = 0;

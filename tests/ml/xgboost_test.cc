@@ -100,6 +100,19 @@ TEST(XgboostTest, EarlyStoppingKeepsTheBestRounds) {
   EXPECT_EQ(model.best_iteration(), model.rounds() - 1);
 }
 
+TEST(XgboostTest, AStopCheckEndsTrainingBetweenRounds) {
+  Data train = Make(300);
+  XgbOptions options;
+  options.params = {{"objective", "binary:logistic"}};
+  options.num_round = 50;
+  int asked = 0;
+  options.stop = [&] { return ++asked > 4; };
+  EXPECT_THROW(XgbModel::Train(train.design(), nullptr, options), Stopped);
+  EXPECT_EQ(asked, 5);  // once before each round: four rounds ran
+  options.stop = [] { return false; };
+  EXPECT_EQ(XgbModel::Train(train.design(), nullptr, options).rounds(), 50);
+}
+
 TEST(XgboostTest, ACorruptModelFileIsAnErrorNamingIt) {
   fs::path path = fs::temp_directory_path() / ("pipe_xgb_bad_" + std::to_string(getpid()) + ".json");
   std::ofstream(path) << "{\"learner\": 5";

@@ -2,6 +2,7 @@
 // of earlier tasks, artifacts recorded in a map, a fresh artifact folder.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,12 +16,20 @@ namespace pipeline::testing_util {
 
 class FlagCancelToken final : public CancelToken {
  public:
-  bool cancelled() const override { return cancelled_; }
+  bool cancelled() const override {
+    const int asked = ++asked_;
+    return cancelled_ || (cancel_after_ >= 0 && asked > cancel_after_);
+  }
   int fd() const override { return -1; }
   void Cancel() { cancelled_ = true; }
+  // Cancelled from the (checks + 1)th question on: where an operator looks.
+  void CancelAfter(int checks) { cancel_after_ = checks; }
+  int asked() const { return asked_; }
 
  private:
   bool cancelled_ = false;
+  int cancel_after_ = -1;
+  mutable std::atomic<int> asked_{0};
 };
 
 class OpContext final : public TaskContext {
@@ -109,6 +118,7 @@ class OpContext final : public TaskContext {
 
   // Test hooks.
   void Cancel() { token_.Cancel(); }
+  FlagCancelToken& token() { return token_; }
   // The executor's clock as the operator sees it: now, and when the try began.
   void SetClock(TimePoint now, TimePoint try_started) {
     now_ = now;

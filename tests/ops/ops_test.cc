@@ -1257,6 +1257,39 @@ TEST_F(OpsTest, TrainXgboostHandlesMissingValuesAndStopsEarly) {
   EXPECT_GT(nlohmann::json::parse(m.importance_json)["x1"].get<double>(), 0);
 }
 
+TEST_F(OpsTest, TrainStopsWhenCancelledMidFitAndLeavesNothing) {
+  // A timeout or a cancel reaches a fit between its rounds: however late
+  // the cancel comes, the try either ends whole or fails "cancelled" with no
+  // model file written and no version registered.
+  const std::string csv = TrainCsv(600);
+  const std::string with = "{target: y, features: [x1, x2], model: xgboost, params: {num_round: 200, max_depth: 3}}";
+  ASSERT_TRUE(Run("train", with, csv).ok);
+  const int checks = ctx_->token().asked();
+  EXPECT_GT(checks, 200);  // at least once a round
+  for (int after : {0, 3, checks / 2, checks - 2}) {
+    ctx_ = std::make_unique<OpContext>("t", with, dir_, std::optional<std::string>("up"));
+    ctx_->SetInput("up", std::make_shared<ops::TableDataset>(columnar::ReadCsvText(csv, "in.csv").table));
+    ctx_->token().CancelAfter(after);
+    std::filesystem::remove_all(dir_ / "artifacts");
+    TaskResult r = ops_.Find("train")->Execute(*ctx_);
+    EXPECT_FALSE(r.ok) << after;
+    EXPECT_EQ(r.error, "cancelled") << after;
+    EXPECT_TRUE(ctx_->models().empty()) << after;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "artifacts" / "t" / "model.try1.json")) << after;
+  }
+  for (const char* model : {"logistic_regression", "linear_regression"}) {
+    const std::string linear = std::string("{target: y, features: [x1, x2], model: ") + model + "}";
+    ASSERT_TRUE(Run("train", linear, csv).ok);
+    const int asked = ctx_->token().asked();
+    ctx_ = std::make_unique<OpContext>("t", linear, dir_, std::optional<std::string>("up"));
+    ctx_->SetInput("up", std::make_shared<ops::TableDataset>(columnar::ReadCsvText(csv, "in.csv").table));
+    ctx_->token().CancelAfter(asked - 2);
+    TaskResult r = ops_.Find("train")->Execute(*ctx_);
+    EXPECT_EQ(r.error, "cancelled") << model;
+    EXPECT_TRUE(ctx_->models().empty()) << model;
+  }
+}
+
 TEST_F(OpsTest, TrainBadInputIsAClearError) {
   EXPECT_EQ(Run("train", "{target: nope, model: linear_regression}", TrainCsv(50)).error,
             "train: target: column 'nope' is not in the input (columns: id, ts, x1, x2, flag, y, amount)");

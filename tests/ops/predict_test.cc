@@ -132,6 +132,55 @@ TEST_F(PredictTest, TheChainReplayedOnRawRowsGivesTheTransformOutputBitForBit) {
   }
 }
 
+TEST_F(PredictTest, CleansClipsAndCastsAreReplayedToo) {
+  // A model trained on clipped amounts must see request amounts clipped, and
+  // a column cast from the text it was ingested as must be cast on request
+  // rows too: both join the chain, and replay as clean ran them.
+  std::string csv = "id,amount,y\n";
+  for (int i = 0; i < 300; ++i) {
+    csv += std::to_string(i) + "," + (i % 10 == 3 ? "" : std::to_string(i * 1.5 - 50)) + "," + std::to_string(i % 2) + "\n";
+  }
+  TablePtr raw = columnar::ReadCsvText(csv, "raw.csv").table;
+  auto clean = Context("clean", "{steps: [{fill_nulls: {amount: 0}}, {clip: {amount: [0, 200], id: [null, 250.5]}}]}");
+  TablePtr cleaned = RunOn(*clean, "clean", raw);
+  ASSERT_TRUE(cleaned);
+  json chain = ops::FittedChain(*cleaned);
+  ASSERT_EQ(chain.size(), 3u) << chain.dump();
+  EXPECT_EQ(chain[2], json::parse(R"({"step": "clip", "params": {"columns": [["amount", 0.0, 200.0], ["id", null, 250.5]]}})"));
+  ExpectSameTable(*ml::TransformChain(chain).Apply(*raw), *cleaned);
+
+  // Text ingested, cast by clean: the raw input stays text.
+  std::string coded = "code,y\n";
+  for (int i = 0; i < 50; ++i) coded += "\"" + std::to_string(i % 5) + ".5\"," + std::to_string(i % 2) + "\n";
+  columnar::CsvOptions as_text;
+  as_text.types["code"] = columnar::DataType::kString;
+  TablePtr text = columnar::ReadCsvText(coded, "coded.csv", as_text).table;
+  auto cast = Context("cast", "{steps: [{cast: {code: float64}}, {clip: {code: [1, 3]}}]}");
+  TablePtr casted = RunOn(*cast, "clean", text);
+  ASSERT_TRUE(casted);
+  ml::TransformChain replay(ops::FittedChain(*casted));
+  ExpectSameTable(*replay.Apply(*text), *casted);
+  EXPECT_EQ(replay.Inputs({{"code", columnar::DataType::kFloat64}}),
+            (std::vector<columnar::Field>{{"code", columnar::DataType::kString}}));
+  // A value the cast cannot take is named by its row in the table, past the first batch.
+  std::vector<std::string> values(3000, "2.5");
+  values[2500] = "2.5x";
+  columnar::Table many(columnar::Schema({{"code", columnar::DataType::kString}}));
+  for (int b = 0; b < 3; ++b) {
+    columnar::ColumnBuilder col(columnar::DataType::kString);
+    for (int r = 0; r < 1000; ++r) col.AppendString(values[size_t(b * 1000 + r)]);
+    many.AddBatch({1000, {col.Finish()}});
+  }
+  try {
+    replay.Apply(many);
+    FAIL() << "no error";
+  } catch (const ml::RowError& e) {
+    EXPECT_EQ(e.row(), 2500);
+    EXPECT_EQ(e.column(), "code");
+    EXPECT_STREQ(e.what(), "row 2500: column 'code': '2.5x' is not a float64 (the training rows were cast to it)");
+  }
+}
+
 TEST_F(PredictTest, InputsAreTheRawColumnsTheFeaturesComeFrom) {
   TablePtr raw = columnar::ReadCsvText(RawCsv(100), "raw.csv").table;
   TablePtr t = Transformed(raw);

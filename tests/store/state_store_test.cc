@@ -599,6 +599,38 @@ TEST_P(StateStoreTest, ArtifactsAreUpserted) {
   EXPECT_TRUE(store_->ListArtifacts("r2").empty());
 }
 
+TEST_P(StateStoreTest, LatestSuccessArtifactsComeFromRunsThatSucceeded) {
+  // Online features: per task, the newest artifact of a run that succeeded,
+  // however many runs came after it that failed or still run.
+  auto run = [&](const std::string& id, int at, std::optional<RunState> end) {
+    store_->CreateRun(MakeRun(id, "d", at), {{"feat", 1}, {"other", 1}});
+    if (end) {
+      ASSERT_TRUE(store_->TransitionRun(id, {RunState::kQueued}, RunState::kRunning, At(at), ""));
+      ASSERT_TRUE(store_->TransitionRun(id, {RunState::kRunning}, *end, At(at + 1), ""));
+    }
+    store_->PutArtifact({id, "feat", "online", "file:///" + id + ".parquet", "{}", 1, "h", At(at)});
+    store_->PutArtifact({id, "feat", "output", "file:///" + id + "-out.parquet", "{}", 1, "h", At(at)});
+  };
+  run("r1", 10, RunState::kSuccess);
+  run("r2", 20, RunState::kSuccess);
+  store_->PutArtifact({"r2", "other", "online", "file:///other.parquet", "{}", 1, "h", At(21)});
+  for (int i = 0; i < 25; ++i) run("f" + std::to_string(i), 30 + 2 * i, RunState::kFailed);
+  run("live", 100, std::nullopt);
+  store_->CreateRun(MakeRun("e1", "e", 5), {{"feat", 1}});
+  store_->PutArtifact({"e1", "feat", "online", "file:///e1.parquet", "{}", 1, "h", At(200)});
+
+  auto latest = store_->LatestSuccessArtifacts("d", "online");
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[0].task_id, "feat");
+  EXPECT_EQ(latest[0].run_id, "r2");
+  EXPECT_EQ(latest[0].uri, "file:///r2.parquet");
+  EXPECT_EQ(latest[0].created_at, At(20));
+  EXPECT_EQ(latest[1].task_id, "other");
+  EXPECT_EQ(latest[1].uri, "file:///other.parquet");
+  EXPECT_TRUE(store_->LatestSuccessArtifacts("e", "online").empty());  // its one run never succeeded
+  EXPECT_TRUE(store_->LatestSuccessArtifacts("d", "report").empty());
+}
+
 ModelVersionRecord Model(const std::string& name, const std::string& hash, int64_t at) {
   ModelVersionRecord v;
   v.name = name;
