@@ -81,6 +81,7 @@ class Api {
   void SetModelServer(ModelServer* models) { models_ = models; }
 
  private:
+  HttpResponse Dispatch(const HttpRequest& request);  // Handle, before /v2's error shape
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse Serve(const HttpRequest& request, const std::string& method, const std::vector<std::string>& parts);
   HttpResponse UiFile(const std::string& path) const;

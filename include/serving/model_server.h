@@ -85,6 +85,9 @@ class ModelServer {
   std::shared_ptr<const Deployment> Get(const std::string& name, const std::string& alias);
   // What is loaded, without loading anything (for readiness).
   std::shared_ptr<const Deployment> Loaded(const std::string& name, const std::string& alias) const;
+  // Whether every model's `production` version serves, as of the last
+  // Refresh (false before the first one); else `why` names one that does not.
+  bool Ready(std::string* why) const;
 
   // The online features `task` of `dag` keeps, newest run first; nullptr
   // when no run wrote any. Throws Error(kUnavailable) when they cannot be read.
@@ -113,7 +116,9 @@ class ModelServer {
 
   StateStore& store_;
   ModelServerOptions options_;
-  mutable std::mutex mu_;  // guards deployments_ and stopping_
+  mutable std::mutex mu_;  // guards deployments_, stopping_, refreshed_ and unready_
+  bool refreshed_ = false;
+  std::string unready_;  // the last Refresh: a wanted deployment that has no version serving
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Deployment>> deployments_;
   std::map<std::string, std::shared_ptr<const OnlineTable>> online_;  // by uri
   std::mutex refresh_mu_;  // one Refresh at a time

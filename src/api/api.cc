@@ -1,5 +1,6 @@
 #include "api/api.h"
 
+#include <strings.h>
 #include <chrono>
 #include <fstream>
 #include <limits>
@@ -366,6 +367,9 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /v2/models/{name}",
       "GET /v2/models/{name}/ready",
       "POST /v2/models/{name}/infer",
+      "GET /v2/models/{name}/versions/{version}",
+      "GET /v2/models/{name}/versions/{version}/ready",
+      "POST /v2/models/{name}/versions/{version}/infer",
   };
   return kRoutes;
 }
@@ -537,6 +541,20 @@ std::set<std::string> AllowedMethods(const std::vector<std::string>& parts) {
 }  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
+  HttpResponse r = Dispatch(req);
+  // The Open Inference Protocol's error body is {"error": MESSAGE}: its
+  // clients show that string (ours elsewhere: {"error": {"code", "message"}}).
+  if (r.status >= 400 && (req.path == "/v2" || req.path.starts_with("/v2/"))) {
+    json body = json::parse(r.body, nullptr, false);
+    if (body.is_object() && body.contains("error") && body["error"].is_object() &&
+        body["error"].value("message", json()).is_string()) {
+      r.body = json{{"error", body["error"]["message"]}}.dump();
+    }
+  }
+  return r;
+}
+
+HttpResponse Api::Dispatch(const HttpRequest& req) {
   // The web UI's pages are bookmarkable paths under /ui/ that all get the
   // same index.html; the browser's router reads the path.
   if ((req.method == "GET" || req.method == "HEAD") &&
@@ -685,7 +703,15 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   }
   // Open Inference Protocol v2: the server's liveness, readiness and
   // metadata are open, as health is (probes carry no token).
-  if (m == "GET" && is({"v2", "health", "ready"})) return Json(200, {{"ready", true}});
+  if (m == "GET" && is({"v2", "health", "ready"})) {
+    // Ready: the store answers and every model's production version serves
+    // (a Kubernetes readinessProbe sends no traffic to a replica that cannot).
+    std::string why;
+    if (!store_.Ping()) why = "the state database does not answer";
+    if (why.empty() && models_) models_->Ready(&why);
+    if (!why.empty()) return Json(503, {{"ready", false}, {"reason", why}});
+    return Json(200, {{"ready", true}});
+  }
   if (m == "GET" && is({"v2", "health", "live"})) return Json(200, {{"live", true}});
   if (m == "GET" && is({"v2"})) {
     return Json(200, {{"name", "piped"}, {"version", options_.version}, {"extensions", json::array()}});
@@ -701,8 +727,9 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   bool changes_state = m != "GET" && !predicts;
   Role role = Role::kAdmin;  // without tokens, everyone may do everything
   if (!tokens_.empty()) {
-    const std::string prefix = "Bearer ";
-    std::string token = req.authorization.rfind(prefix, 0) == 0 ? req.authorization.substr(prefix.size()) : "";
+    // The scheme is case-insensitive (RFC 9110 11.1): "bearer x" is "Bearer x".
+    const bool bearer = req.authorization.size() > 7 && strncasecmp(req.authorization.c_str(), "Bearer ", 7) == 0;
+    std::string token = bearer ? req.authorization.substr(7) : "";
     auto presented = tokens_.RoleFor(token);
     if (!presented) {
       HttpResponse r = ErrorResponse(401, "unauthorized", "a valid bearer token is required");
@@ -1052,19 +1079,32 @@ HttpResponse Api::OnlineFeatures(const HttpRequest& req, const std::string& task
 }
 
 // The predict routes: POST /api/v1/models/{name}/predict[?alias=A] and the
-// Open Inference Protocol's /v2/models/{name}[/ready|/infer].
+// Open Inference Protocol's /v2/models/{name}[/versions/{v}][/ready|/infer].
 HttpResponse Api::Serve(const HttpRequest& req, const std::string& m, const std::vector<std::string>& p) {
   if (!models_) throw Error::Unavailable("this server does not serve models");
-  const std::string& name = p[p[0] == "v2" ? 2 : 3];
+  const bool oip = p[0] == "v2";
+  const std::string& name = p[oip ? 2 : 3];
   RequireModelName(name);
   std::string alias = "production";
   if (auto it = req.query.find("alias"); it != req.query.end()) {
     if (!IsName(it->second)) throw Error::InvalidArgument("invalid alias " + Quoted(it->second));
     alias = it->second;
   }
-  if (p[0] == "api") return {200, "application/json", models_->Predict(name, alias, req.body)};
+  if (!oip) return {200, "application/json", models_->Predict(name, alias, req.body)};
+  // A version in the path must be the one the alias serves (one version
+  // serves per model and alias, as in KServe).
+  const bool versioned = p.size() >= 5 && p[3] == "versions";
+  const size_t tail = versioned ? 5 : 3;
+  if (versioned) {
+    const int version = PathVersion(p[4]);
+    auto serving = models_->Get(name, alias);
+    if (serving->version != version) {
+      throw Error::NotFound("model '" + name + "' serves version " + std::to_string(serving->version) + " (alias " +
+                            alias + "), not version " + std::to_string(version));
+    }
+  }
   if (m == "POST") return Json(200, models_->Infer(name, alias, ParseBody(req, false)));
-  if (p.size() == 4) {  // ready: loaded (or loadable now)
+  if (p.size() > tail) {  // ready: loaded (or loadable now)
     models_->Get(name, alias);
     return Json(200, {{"name", name}, {"ready", true}});
   }

@@ -33,11 +33,18 @@ std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options, bool create)
   const std::string url = ResolveDbUrl(options);
   const char* env = std::getenv("PIPE_DB");
   const bool named = !options.db.empty() || (env && *env);
-  if (!create && named && url.rfind("sqlite:", 0) == 0) {
+  // Only `pipectl run` makes a store: another command on a missing one (a
+  // mistyped PIPE_HOME, another folder) would see an empty store and say
+  // there is nothing, and leave an empty file behind.
+  if (!create && url.rfind("sqlite:", 0) == 0) {
     const std::string path = url.substr(7);
     std::error_code ec;
     if (!path.empty() && path != ":memory:" && !std::filesystem::exists(path, ec)) {
-      throw Error::Unavailable("database " + url + " does not exist (check --db or PIPE_DB; `pipectl run` creates one)");
+      if (named) {
+        throw Error::Unavailable("database " + url + " does not exist (check --db or PIPE_DB; `pipectl run` creates one)");
+      }
+      throw Error::Unavailable("no state database at " + path + " (PIPE_HOME is " + PipeHome() +
+                               "; `pipectl run` creates it; --db, PIPE_DB or PIPE_SERVER name another)");
     }
   }
   return OpenStateStore(url);

@@ -69,8 +69,9 @@ json ParamJson(const std::string& text) {
   return json::parse(ParamValueJson(*node));
 }
 
-// Follows a run through the API with the live view; returns its final state.
-std::string Follow(ApiClient& client, const std::string& run_id, bool terminal, int* exit_code) {
+// Follows a run through the API with the live view (none with --json: stdout
+// holds the JSON only); returns its final state.
+std::string Follow(ApiClient& client, const std::string& run_id, bool json_out, int* exit_code) {
   json run = Call(client, "GET", "/api/v1/runs/" + PathSegment(run_id), "", exit_code);
   if (*exit_code != kExitOk) return "";
   DagSpec spec;
@@ -81,7 +82,8 @@ std::string Follow(ApiClient& client, const std::string& run_id, bool terminal, 
     task.retry.retries = t["max_tries"].get<int>() - 1;
     spec.tasks.push_back(task);
   }
-  LiveView view(spec, terminal, std::cout);
+  std::ostream discard(nullptr);  // no buffer: writes go nowhere
+  LiveView view(spec, !json_out && isatty(STDOUT_FILENO), json_out ? discard : std::cout);
   std::map<std::string, std::pair<std::string, int>> seen;
   for (;;) {
     for (const auto& t : run["tasks"]) {
@@ -134,7 +136,7 @@ int Trigger(const GlobalOptions& g, const TriggerOptions& options) {
     std::cerr << "pipectl: DAG '" << options.dag_id << "' is paused: the run waits in queued until it is unpaused "
               << "(pipectl dags unpause " << options.dag_id << ")\n";
   }
-  std::string state = Follow(client, run_id, !g.json && isatty(STDOUT_FILENO), &rc);
+  std::string state = Follow(client, run_id, g.json, &rc);
   if (rc != kExitOk) return rc;
   if (g.json) {
     std::cout << json{{"run_id", run_id}, {"state", state}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

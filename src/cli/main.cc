@@ -190,14 +190,27 @@ int main(int argc, char** argv) {
     sub->add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
   }
 
-  // The global options are accepted after the subcommand too.
-  for (CLI::App* sub : {validate, run, runs_list, runs_show, runs_rerun, runs_cancel, logs, trigger, dags_list, dags_show,
-                        dags_pause, dags_unpause, backfill, models_list, models_show, models_alias, models_rollback,
-                        lineage}) {
-    sub->add_flag("--json", g.json, "machine-readable output");
-    sub->add_option("--db", g.db, "state database URL");
-    sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");
-    sub->add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
+  // The global options are accepted after the subcommand too; each command
+  // lists (and takes) only those it uses: what reads the store or the daemon
+  // takes both, what only the daemon does takes --server, what writes the
+  // store takes --db.
+  struct Where {
+    CLI::App* sub;
+    bool db, server;
+  };
+  const std::vector<Where> where = {
+      {validate, false, false},    {run, true, false},         {runs_rerun, true, false},   {models_alias, true, false},
+      {models_rollback, true, false}, {runs_list, true, true},  {runs_show, true, true},     {logs, true, true},
+      {dags_list, true, true},     {dags_show, true, true},    {models_list, true, true},   {models_show, true, true},
+      {lineage, true, true},       {trigger, false, true},     {dags_pause, false, true},   {dags_unpause, false, true},
+      {runs_cancel, false, true},  {runs_clear, false, true},  {backfill, false, true}};
+  for (const Where& w : where) {
+    w.sub->add_flag("--json", g.json, "machine-readable output");
+    if (w.db) w.sub->add_option("--db", g.db, "state database URL");
+    if (w.server) {
+      w.sub->add_option("--server", g.server, "daemon URL (default $PIPE_SERVER, else http://127.0.0.1:8080)");
+      w.sub->add_option("--token", g.token, "bearer token (default $PIPE_TOKEN)");
+    }
   }
 
   try {
@@ -205,6 +218,23 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
+  }
+  for (const Where& w : where) {
+    if (!w.sub->parsed()) continue;
+    // Given before the command (a global option), it would be ignored: said instead.
+    const std::string name = w.sub->get_parent() == &app ? w.sub->get_name()
+                                                           : w.sub->get_parent()->get_name() + " " + w.sub->get_name();
+    if (!g.db.empty() && !w.db) {
+      std::cerr << "pipectl: " << name << (w.server ? " goes through the daemon: give --server, not --db\n"
+                                                    : " reads no database: --db does not apply\n");
+      return kExitUsage;
+    }
+    if ((!g.server.empty() || !g.token.empty()) && !w.server) {
+      std::cerr << "pipectl: " << name << (w.db ? " works on the state store, not through the daemon: give --db "
+                                                  "(the daemon's database), not --server or --token\n"
+                                                : " reads no daemon: --server and --token do not apply\n");
+      return kExitUsage;
+    }
   }
   try {
     // The secrets file holds for ingest and export in this process.

@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Turns SIGINT/SIGTERM into Executor::Cancel() on a thread of its own, so the
+// Turns SIGINT/SIGTERM/SIGHUP into Executor::Cancel() on a thread of its own, so the
 // handler is no async-signal context. Block the signals before any thread
 // starts (the constructor does) so that only this thread receives them.
 class SignalCanceller {
@@ -38,6 +38,7 @@ class SignalCanceller {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);   // the terminal closed: nobody is left to watch the run
     sigaddset(&set_, SIGUSR1);  // our own "stop listening"
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }

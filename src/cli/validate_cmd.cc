@@ -78,6 +78,9 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
       for (const std::string& file : folder.invalid_files) report_invalid(folder.diagnostics, file);
       if (folder.invalid_files.empty() && !folder.diagnostics.empty()) {
         report_invalid(folder.diagnostics, path);  // the folder itself could not be read
+      } else if (folder.dags.empty() && folder.invalid_files.empty()) {
+        // Nothing checked is not "valid": a wrong folder would pass unseen.
+        report_invalid({{path, {}, "no DAG file (*.yaml or *.yml) in this folder"}}, path);
       }
       KeepUntilExit(std::move(folder));
       continue;

@@ -208,8 +208,14 @@ inline bool SameKey(const std::string& name, std::string_view key) {
 simdjson::dom::array RequestRows(simdjson::dom::parser& parser, const simdjson::padded_string& text) {
   simdjson::dom::element doc;
   if (auto error = parser.parse(text).get(doc)) {
+    // Valid JSON that simdjson refuses: an integer beyond 64 bits (a float
+    // beyond a double is refused by both).
+    if (error == simdjson::NUMBER_ERROR && json::accept(std::string_view(text.data(), text.size()))) {
+      throw RowError(-1, "", "the body holds an integer beyond 64 bits (no feature takes one; write it as a float, "
+                             "1.5e30)");
+    }
     // simdjson's reason ("The JSON number is too large or too small to fit
-    // within the requested type.", say): a number beyond a double or int64.
+    // within the requested type.", say): a number beyond a double.
     throw RowError(-1, "", "the body is not valid JSON: " + std::string(simdjson::error_message(error)));
   }
   simdjson::dom::array rows;
@@ -219,6 +225,11 @@ simdjson::dom::array RequestRows(simdjson::dom::parser& parser, const simdjson::
     throw RowError(-1, "", "the body must be {\"rows\": [{column: value, ...}, ...]}");
   }
   return rows;
+}
+
+// A key twice in a row: which value is meant is not for us to guess.
+RowError Twice(int64_t r, const std::string& column) {
+  return RowError(r, column, "row " + std::to_string(r) + ": column '" + column + "' is given twice");
 }
 
 RowError NotAnObject(int64_t r, simdjson::dom::element row) {
@@ -489,7 +500,8 @@ columnar::TablePtr Predictor::RowsToTable(std::string_view body, const Extra& ex
     size_t found = 0;
     for (auto [key, value] : fields) {
       auto it = input_index_.find(key);
-      if (it == input_index_.end() || present[it->second]) continue;  // another key, or a repeat
+      if (it == input_index_.end()) continue;  // another key
+      if (present[it->second]) throw Twice(r, inputs_[it->second].name);
       std::string why;
       if (!Append(builders[it->second], inputs_[it->second], Of(value), &why)) throw BadValue(r, inputs_[it->second].name, why);
       present[it->second] = 1;
@@ -556,7 +568,7 @@ std::vector<double> Predictor::PredictRows(std::string_view body, const Extra& e
         continue;  // another key
       }
       next = j + 1;
-      if (present[j]) continue;  // a repeat
+      if (present[j]) throw Twice(int64_t(r), features_[j].name);
       // The common case first: a number for a float64 feature.
       if (double d; features_[j].type == DataType::kFloat64 && value.get_double().get(d) == simdjson::SUCCESS) {
         values[j * n + r] = d;

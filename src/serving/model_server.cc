@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <list>
 #include <map>
 #include <set>
@@ -198,6 +199,7 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
   std::map<std::string, std::map<std::string, int>> aliases;
   std::map<std::string, std::vector<std::string>> online_uris;  // per DAG, read once per refresh
   int changed = 0;
+  std::string not_serving;
   for (const auto& key : wanted) {
     const auto& [name, alias] = key;
     if (!aliases.count(name)) aliases[name] = Aliases(store_, name);
@@ -253,6 +255,7 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
                      (current ? " (was " + std::to_string(current->version) + ")" : ""));
       }
     } catch (const Error& e) {
+      if (!current && not_serving.empty()) not_serving = e.what();
       // The version serving (if any) goes on serving, as KServe keeps the
       // last ready revision; tried again at each poll, said once.
       int& said = failed_[key];  // 0: nothing said yet (versions start at 1)
@@ -265,7 +268,20 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
       }
     }
   }
+  std::lock_guard lock(mu_);
+  refreshed_ = true;
+  unready_ = std::move(not_serving);
   return changed;
+}
+
+bool ModelServer::Ready(std::string* why) const {
+  std::lock_guard lock(mu_);
+  if (!refreshed_) {
+    *why = "the models are not loaded yet";
+    return false;
+  }
+  *why = unready_;
+  return unready_.empty();
 }
 
 std::shared_ptr<const Deployment> ModelServer::Loaded(const std::string& name, const std::string& alias) const {
@@ -369,6 +385,24 @@ bool TakesDatatype(columnar::DataType t, const std::string& datatype) {
   }
 }
 
+// Whether the number `value` is a value of the tensor datatype (INT8 holds
+// -128..127, UINT16 0..65535, FP16 magnitudes up to 65504, ...).
+bool FitsDatatype(const json& value, const std::string& datatype) {
+  const bool is_unsigned = datatype.starts_with("UINT");
+  if (is_unsigned || datatype.starts_with("INT")) {
+    if (!value.is_number_integer()) return false;  // a fraction, or beyond 64 bits
+    const int bits = std::stoi(datatype.substr(is_unsigned ? 4 : 3));
+    // (nlohmann keeps a non-negative integer as unsigned, a negative one as signed.)
+    if (is_unsigned) return value.is_number_unsigned() && (bits == 64 || value.get<uint64_t>() >> bits == 0);
+    const uint64_t top = uint64_t{1} << (bits - 1);  // |min|; max is top - 1
+    if (value.is_number_unsigned()) return value.get<uint64_t>() < top;
+    return value.get<int64_t>() >= -static_cast<int64_t>(top - 1) - 1;
+  }
+  if (datatype == "FP16") return std::fabs(value.get<double>()) <= 65504.0;
+  if (datatype == "FP32") return std::fabs(value.get<double>()) <= double(std::numeric_limits<float>::max());
+  return true;
+}
+
 }  // namespace
 
 json ModelServer::Infer(const std::string& name, const std::string& alias, const json& body) {
@@ -401,15 +435,15 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     if (auto it = input_types.find(input_name); it != input_types.end() && !TakesDatatype(it->second, datatype)) {
       throw Error::InvalidArgument("input '" + input_name + "' is " + DatatypeOf(it->second) + ", not " + datatype);
     }
-    json flat = json::array();  // [v, ...], or [[v], ...] for shape [N, 1]
-    const bool integers = datatype.starts_with("INT") || datatype.starts_with("UINT");
-    const bool unsigned_ints = datatype.starts_with("UINT");
+    json flat = json::array();  // [v, ...], or [[v], ...] for shape [N, 1] (or flat: row-major)
     for (const json& v : input["data"]) {
-      const json& value = v.is_array() && v.size() == 1 ? v[0] : v;
+      if (v.is_array() && (shape.size() == 1 || v.size() != 1)) {
+        throw Error::InvalidArgument("input '" + input_name + "': row " + std::to_string(flat.size()) + " is " +
+                                     v.dump() + ", not one value of shape " + shape.dump());
+      }
+      const json& value = v.is_array() ? v[0] : v;
       // The values must be of the tensor's declared type.
-      // (nlohmann keeps a non-negative integer as unsigned, a negative one as signed.)
-      if (value.is_number() && ((integers && !value.is_number_integer()) ||
-                                (unsigned_ints && !value.is_number_unsigned()))) {
+      if (value.is_number() && !FitsDatatype(value, datatype)) {
         throw Error::InvalidArgument("input '" + input_name + "': " + value.dump() + " is not a " + datatype +
                                      " value (row " + std::to_string(flat.size()) + ")");
       }

@@ -282,7 +282,9 @@ TEST_F(ApiTest, EveryRouteIsInTheOpenApiFileAndBack) {
 }
 
 TEST_F(ApiTest, EveryListedRouteIsServed) {
-  // Given sample ids, then no listed route answers "no route".
+  // Given sample ids (and the models loaded, as piped's model server does
+  // at start), then no listed route answers "no route".
+  models_->Refresh();
   std::string run_id = TriggerAndWait();
   for (std::string route : ApiRoutes()) {
     route = std::regex_replace(route, std::regex("\\{dag_id\\}"), "hello");
@@ -383,6 +385,16 @@ TEST_F(ApiTest, TokensGateReadsAndWrites) {
   EXPECT_EQ(Call("PATCH", "/api/v1/dags/hello", R"({"paused": false})", "a").status, 200);
   EXPECT_EQ(Call("GET", "/api/v1/health").status, 200);
   EXPECT_EQ(Call("GET", "/metrics").status, 200);
+  // The scheme is case-insensitive (RFC 9110 11.1); the token is not.
+  for (const char* scheme : {"bearer ", "BEARER ", "Bearer "}) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = req.path = "/api/v1/dags";
+    req.authorization = std::string(scheme) + "v";
+    EXPECT_EQ(api_->Handle(req).status, 200) << scheme;
+    req.authorization = std::string(scheme) + "V";
+    EXPECT_EQ(api_->Handle(req).status, 401) << scheme;
+  }
 }
 
 TEST_F(ApiTest, TheWebUiIsItsPageForEveryUiPathAndItsAssets) {
@@ -539,10 +551,46 @@ TEST_F(ApiTest, AnAliasMovedToAVersionThatCannotLoadLeavesTheOneServingAndSaysIt
   EXPECT_NE(errors[0].find("; version 1 goes on serving"), std::string::npos) << errors[0];
   EXPECT_EQ(served(), 1);
   EXPECT_EQ(Call("GET", "/v2/models/fraud/ready").status, 200);
+  EXPECT_EQ(Call("GET", "/v2/health/ready").status, 200);  // version 1 serves
+  // OIP's version routes: the version the alias serves, and no other.
+  EXPECT_EQ(Call("GET", "/v2/models/fraud/versions/1/ready").status, 200);
+  EXPECT_EQ(nlohmann::json::parse(Call("GET", "/v2/models/fraud/versions/1").body)["versions"],
+            nlohmann::json::array({"1"}));
+  HttpResponse infer = Call("POST", "/v2/models/fraud/versions/1/infer",
+                            R"({"inputs": [{"name": "amount", "shape": [1], "datatype": "FP64", "data": [2]}]})");
+  EXPECT_EQ(infer.status, 200) << infer.body;
+  HttpResponse other = Call("GET", "/v2/models/fraud/versions/2/ready");
+  EXPECT_EQ(other.status, 404);
+  // OIP's error body: {"error": MESSAGE}.
+  EXPECT_EQ(other.body, R"({"error":"model 'fraud' serves version 1 (alias production), not version 2"})");
+  EXPECT_EQ(Call("GET", "/v2/models/fraud/versions/x").body, R"j({"error":"invalid version 'x' (1, 2, ...)"})j");
+  EXPECT_EQ(Call("GET", "/v2/models/nope").status, 404);
+  EXPECT_TRUE(nlohmann::json::parse(Call("GET", "/v2/models/nope").body)["error"].is_string());
+  EXPECT_TRUE(nlohmann::json::parse(Call("GET", "/api/v1/models/nope").body)["error"].is_object());
+
+  // A model whose production version cannot load (none serving): not ready.
+  ModelVersionRecord broken;
+  broken.name = "other";
+  broken.model_type = "logistic_regression";
+  broken.kind = "classification";
+  broken.uri = (dir_ / "missing.json").string();
+  broken.format = "pipe-linear-v1";
+  broken.features_json = R"([{"name": "amount", "type": "float64"}])";
+  broken.transforms_json = "[]";
+  broken.lineage_json = "{}";
+  ASSERT_TRUE(store_->SetModelAlias("other", "production", store_->CreateModelVersion(broken), now));
+  models_->Refresh(&errors);
+  HttpResponse unready = Call("GET", "/v2/health/ready");
+  EXPECT_EQ(unready.status, 503);
+  nlohmann::json why = nlohmann::json::parse(unready.body);
+  EXPECT_EQ(why["ready"], false);
+  EXPECT_NE(why["reason"].get<std::string>().find("model 'other' version 1 cannot be loaded"), std::string::npos)
+      << unready.body;
+  std::ofstream(broken.uri) << R"({"coef": [0.5], "intercept": 0.1})";  // now it loads
   ASSERT_TRUE(store_->SetModelAlias("fraud", "production", version("v3.json", ""), now));
-  EXPECT_EQ(models_->Refresh(&errors), 1);
-  EXPECT_EQ(errors.size(), 1u);
+  EXPECT_EQ(models_->Refresh(&errors), 2);
   EXPECT_EQ(served(), 3);
+  EXPECT_EQ(Call("GET", "/v2/health/ready").status, 200) << Call("GET", "/v2/health/ready").body;
 }
 
 TEST(ArtifactDocumentTest, AJsonArtifactsContentAndWhatIsNotOne) {
@@ -649,6 +697,30 @@ TEST_F(HttpServerTest, HeadAnswersTheHeadersOfGetWithoutTheBody) {
   EXPECT_NE(r.find("Content-Length: 5\r\n"), std::string::npos) << r;
   EXPECT_EQ(r.substr(r.size() - 4), "\r\n\r\n") << r;  // nothing after the headers
   EXPECT_EQ(Seen(), std::vector<std::string>{"HEAD /x"});
+}
+
+TEST_F(HttpServerTest, ExpectContinueIsAnsweredAtOnce) {
+  // A client that waits for "100 Continue" before sending its body gets it
+  // at once; one whose body would be too large gets the 413 instead.
+  HttpServerOptions options;
+  options.body_limit = 1000;
+  Serve(options);
+  int fd = testing_util::ConnectToLoopback(server_->port());
+  const std::string head = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), ssize_t(head.size()));
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf);  // before any body byte is sent
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, size_t(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(write(fd, "hello", 5), 5);
+  std::string rest;
+  while ((n = read(fd, buf, sizeof buf)) > 0) rest.append(buf, size_t(n));
+  close(fd);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << rest;
+  std::string big = Raw(server_->port(), "POST /y HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n"
+                                         "Expect: 100-continue\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(big.rfind("HTTP/1.1 413", 0), 0u) << big;
+  EXPECT_EQ(Seen(), std::vector<std::string>{"POST /x"});
 }
 
 TEST_F(HttpServerTest, Http11NeedsExactlyOneHost) {

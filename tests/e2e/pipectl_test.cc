@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <string.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ class PipectlTest : public testing::Test {
     dir_ = pipeline::testing_util::FreshTestDir("pipe_e2e");
   }
   void TearDown() override { fs::remove_all(dir_); }
+  void InterruptOnce(int signal);  // InterruptCancelsTheRunAndKillsTasks
 
   fs::path Write(const std::string& name, const std::string& text) {
     fs::path p = dir_ / name;
@@ -150,6 +152,12 @@ TEST_F(PipectlTest, ValidateReportsEveryErrorWithExitTwo) {
   json j = json::parse(folder.out);
   EXPECT_FALSE(j["valid"].get<bool>());
   EXPECT_EQ(j["files"].size(), 2u);
+  // A folder without a DAG file is not valid: nothing was checked.
+  fs::create_directories(dir_ / "empty");
+  Write("empty/notes.txt", "dag: not here\n");
+  Result empty = Pipectl({"validate", (dir_ / "empty").string()});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_EQ(empty.err, (dir_ / "empty").string() + ": no DAG file (*.yaml or *.yml) in this folder\n");
 }
 
 TEST_F(PipectlTest, ValidateOfAFolderWarnsOfAfterTasksItLacks) {
@@ -222,6 +230,38 @@ TEST_F(PipectlTest, AReadingCommandOnASqliteFileThatDoesNotExistSaysSoAndCreates
   fs::path dag = Write("one.yaml", "dag: one\ntasks:\n  a: {op: shell, run: 'true'}\n");
   EXPECT_EQ(Pipectl({"run", dag.string(), "--db", "sqlite:" + missing.string()}).exit_code, 0);
   EXPECT_EQ(Pipectl({"runs", "list", "--db", "sqlite:" + missing.string()}).exit_code, 0);
+  // The default store (PIPE_HOME's) too: a wrong PIPE_HOME is no empty store.
+  const fs::path home = dir_ / ".pipe";
+  ASSERT_FALSE(fs::exists(home / "state.db"));  // (run made the folder: its logs and artifacts)
+  for (std::vector<std::string> args : {std::vector<std::string>{"runs", "list"}, {"models", "list"},
+                                        {"models", "alias", "fraud", "1", "production"}}) {
+    Result r = Pipectl(args);
+    EXPECT_EQ(r.exit_code, 3) << args[1];
+    EXPECT_EQ(r.err, "pipectl: no state database at " + home.string() + "/state.db (PIPE_HOME is " + home.string() +
+                         "; `pipectl run` creates it; --db, PIPE_DB or PIPE_SERVER name another)\n");
+  }
+  EXPECT_FALSE(fs::exists(home / "state.db"));
+}
+
+TEST_F(PipectlTest, EachCommandTakesTheStoreOrTheDaemonItUses) {
+  // An option a command would ignore is an error naming what it takes.
+  Result alias = Pipectl({"models", "alias", "fraud", "1", "production", "--server", "http://127.0.0.1:1"});
+  EXPECT_EQ(alias.exit_code, 2);
+  EXPECT_EQ(alias.err, "pipectl: models alias works on the state store, not through the daemon: give --db (the "
+                       "daemon's database), not --server or --token\n");
+  Result before = Pipectl({"--server", "http://127.0.0.1:1", "models", "rollback", "fraud"});
+  EXPECT_EQ(before.exit_code, 2);
+  EXPECT_NE(before.err.find("models rollback works on the state store"), std::string::npos) << before.err;
+  Result trigger = Pipectl({"trigger", "x", "--db", "sqlite:x.db"});
+  EXPECT_EQ(trigger.exit_code, 2);
+  EXPECT_EQ(trigger.err, "pipectl: trigger goes through the daemon: give --server, not --db\n");
+  Result validate = Pipectl({"--db", "sqlite:x.db", "validate", "x.yaml"});
+  EXPECT_EQ(validate.err, "pipectl: validate reads no database: --db does not apply\n");
+  // --help lists what a command takes.
+  Result help = Pipectl({"trigger", "--help"});
+  EXPECT_NE(help.out.find("--server"), std::string::npos) << help.out;
+  Result clear = Pipectl({"runs", "clear", "--help"});
+  EXPECT_NE(clear.out.find("--token"), std::string::npos) << clear.out;
 }
 
 TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
@@ -349,8 +389,18 @@ TEST_F(PipectlTest, TwoHundredTasksEachRunExactlyOnce) {
 }
 
 TEST_F(PipectlTest, InterruptCancelsTheRunAndKillsTasks) {
-  // Given a running sleep, when pipectl gets SIGINT, then it exits 1 with
-  // every task cancelled and the sleep gone.
+  // Given a running sleep, when pipectl gets SIGINT (Ctrl-C), SIGTERM or
+  // SIGHUP (its terminal closed), then it exits 1 with every task cancelled
+  // and the sleep gone: no run is left `running` with nobody to end it.
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    SCOPED_TRACE(strsignal(signal));
+    fs::remove(dir_ / "sleeper.pid");
+    fs::remove_all(dir_ / ".pipe");
+    InterruptOnce(signal);
+  }
+}
+
+void PipectlTest::InterruptOnce(int signal) {
   fs::path dag = Write("long.yaml", R"yaml(dag: long
 tasks:
   sleeper: {op: shell, run: 'echo $$ > sleeper.pid; exec sleep 30'}
@@ -363,7 +413,7 @@ tasks:
   }
   ASSERT_FALSE(ReadFile(pidfile).empty());
   pid_t sleeper = std::stoi(ReadFile(pidfile));
-  kill(pid, SIGINT);
+  kill(pid, signal);
   Result r = Wait(pid);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("cancelled"), std::string::npos) << r.out;

@@ -352,6 +352,12 @@ TEST_F(PipedTest, TriggerAndWait) {
   EXPECT_EQ(logs.out, "hello piped\n");
   Result list = Pipectl({"runs", "list", "--json"});
   EXPECT_EQ(json::parse(list.out).size(), 1u);
+  // With --json stdout is the JSON alone (no progress lines before it).
+  Result as_json = Pipectl({"trigger", "hello", "--wait", "--json"});
+  EXPECT_EQ(as_json.exit_code, 0) << as_json.err;
+  json waited = json::parse(as_json.out, nullptr, false);
+  ASSERT_TRUE(waited.is_object()) << as_json.out;
+  EXPECT_EQ(waited["state"], "success");
   Result failing = Pipectl({"trigger", "hello", "--param", "nope=1"});
   EXPECT_EQ(failing.exit_code, 2);
   EXPECT_EQ(failing.err, "pipectl: unknown parameter 'nope' for DAG 'hello' (known: who)\n");

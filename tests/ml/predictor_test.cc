@@ -173,6 +173,8 @@ TEST_F(PredictRowsTest, ErrorsAreTheTablePathsToo) {
       R"([{"x2": null, "x10": 2, "flag": true, "n": 1}, {"x2": 1, "x10": null, "flag": true, "n": "x"}])",
       R"([{"x2": 1, "x10": 2, "flag": true, "n": null}, {"x2": null, "x10": 2, "flag": true, "n": 1}])",
       R"({"rows": 3})", R"({"rows": [)", "not json", R"("text")",
+      R"([{"x2": 1, "x10": 2, "flag": true, "n": 1, "x10": 3}])",         // a key twice
+      R"([{"x2": 123456789012345678901234567890, "x10": 2, "flag": true, "n": 1}])",  // beyond 64 bits
   };
   for (const char* body : bodies) {
     ExpectSame(*linear_, body);
@@ -187,6 +189,17 @@ TEST_F(PredictRowsTest, ErrorsAreTheTablePathsToo) {
     EXPECT_EQ(e.column(), "x2");
     EXPECT_STREQ(e.what(), "row 1: feature 'x2' is null, and a linear model cannot score a missing value");
   }
+  auto message = [&](const char* body) {
+    try {
+      xgb_->PredictRows(body);
+    } catch (const RowError& e) {
+      return std::string(e.what());
+    }
+    return std::string("scored");
+  };
+  EXPECT_EQ(message(R"([{"x2": 1, "x10": 2, "flag": true, "n": 1, "x10": 3}])"), "row 0: column 'x10' is given twice");
+  EXPECT_EQ(message(R"([{"x2": 123456789012345678901234567890, "x10": 2, "flag": true, "n": 1}])"),
+            "the body holds an integer beyond 64 bits (no feature takes one; write it as a float, 1.5e30)");
 }
 
 TEST_F(PredictRowsTest, ATableIsReadAsTheRowsAre) {

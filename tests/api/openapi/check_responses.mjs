@@ -872,6 +872,23 @@ async function main() {
     await check('OIP infer, a fraction as INT64', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2.5] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
     await check('OIP infer, unknown', 'POST', '/v2/models/no_such_model/infer', { token: V, body: infer, expect: 404 });
+    await check('OIP infer, an INT8 beyond its range', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT8', data: [1000] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    await check('OIP infer, an FP16 beyond its range', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2] }, { name: 'z', shape: [1], datatype: 'FP16', data: [1e10] }] }) });
+    await check('OIP infer, lists for shape [N]', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [[2]] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    // The version routes: the version the alias serves, and no other.
+    const v = String(scored?.json?.version);
+    await check('OIP metadata, the version served', 'GET', `/v2/models/${m}/versions/${v}`, { token: V, expect: 200 });
+    await check('OIP metadata, another version', 'GET', `/v2/models/${m}/versions/999`, { token: V, expect: 404 });
+    await check('OIP metadata, a bad version', 'GET', `/v2/models/${m}/versions/x`, { token: V, expect: 400 });
+    await check('OIP model ready, the version served', 'GET', `/v2/models/${m}/versions/${v}/ready`, { token: V, expect: 200 });
+    await check('OIP model ready, another version', 'GET', `/v2/models/${m}/versions/999/ready`, { token: V, expect: 404 });
+    const versioned = await check('OIP infer, the version served', 'POST', `/v2/models/${m}/versions/${v}/infer`, { token: V, body: infer, expect: 200 });
+    report(versioned?.json?.model_version === v, 'OIP infer of a version answers that version', [JSON.stringify(versioned?.json)]);
+    const missing = await check('OIP infer, another version', 'POST', `/v2/models/${m}/versions/999/infer`, { token: V, body: infer, expect: 404 });
+    report(typeof missing?.json?.error === 'string', 'an OIP error is {"error": MESSAGE}', [JSON.stringify(missing?.json)]);
     // Online features kept by the DAG's features task.
     await check('online features', 'GET', '/api/v1/features/profile/3', { token: V, expect: 200 });
     await checkHead('online features', '/api/v1/features/profile/3', { token: V, stableLength: true });
