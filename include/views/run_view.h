@@ -18,6 +18,9 @@ nlohmann::json RunSummaryJson(const RunRecord& run);
 std::string RunTaskTable(StateStore& store, const RunRecord& run);
 // The same of a run's JSON (RunJson's, or GET /api/v1/runs/{id}'s).
 std::string TaskTable(const nlohmann::json& run);
+// `pipectl runs list`'s table of run summaries (RunSummaryJson's, or GET
+// /api/v1/runs's): id, DAG, state, trigger, logical date, duration.
+std::string RunsTable(const nlohmann::json& runs);
 // [{task_id ("" for the deadline), due, detected_at, state}], as stored.
 nlohmann::json SlaMissesJson(const std::vector<SlaMissRecord>& misses);
 // "sla     missed: load (due ..., running then); deadline (due ..., ...)\n",
@@ -25,6 +28,9 @@ nlohmann::json SlaMissesJson(const std::vector<SlaMissRecord>& misses);
 std::string SlaMissLine(const nlohmann::json& misses);
 // A task's DETAIL column: its summary, quarantined rows and error.
 std::string TaskDetail(const nlohmann::json& metrics, const std::string& error);
+// Why a task has no log: "task 'b' has not started (it is pending)", or, in
+// a state it ended in without a try, "task 'b' did not run (it ended upstream_failed)".
+std::string NoTryMessage(const std::string& task_id, TaskState state);
 
 // The grid of the DAG's last `runs` runs (newest first) by the tasks of
 // `task_ids` (its current version's, upstream first), compact for a large

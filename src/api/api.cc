@@ -896,7 +896,10 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
       throw Error::NotFound("no task '" + p[5] + "' in run '" + p[3] + "'");
     }
     auto tries = store_.GetTries(p[3], p[5]);
-    if (tries.empty()) throw Error::NotFound("task '" + p[5] + "' has not started");
+    if (tries.empty()) {
+      auto instance = store_.GetTaskInstance(p[3], p[5]);
+      throw Error::NotFound(views::NoTryMessage(p[5], instance ? instance->state : TaskState::kPending));
+    }
     int want = QueryInt(req, "try", tries.back().try_number, 1, 1'000'000);
     auto it = std::find_if(tries.begin(), tries.end(), [&](const TaskTryRecord& t) { return t.try_number == want; });
     if (it == tries.end()) throw Error::NotFound("task '" + p[5] + "' has no try " + std::to_string(want));

@@ -276,9 +276,7 @@ int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options) {
     std::cout << page["runs"].dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"RUN ID", "DAG", "STATE", "TRIGGER", "LOGICAL DATE"}};
-  for (const auto& r : page["runs"]) rows.push_back({r["run_id"], r["dag_id"], r["state"], r["trigger"], r["logical_date"]});
-  std::cout << FormatTable(rows);
+  std::cout << views::RunsTable(page["runs"]);
   return kExitOk;
 }
 
@@ -308,6 +306,12 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
   for (;;) {
     std::string target = base + (options.try_number > 0 ? "?try=" + std::to_string(options.try_number) : "");
     HttpResponse r = client.Request("GET", target);
+    // --follow waits for a task that has not started yet (not for one that
+    // ended without a try: the answer says "did not run").
+    if (r.status == 404 && options.follow && r.body.find("has not started") != std::string::npos) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
     if (r.status != 200) return Fail(r);
     if (r.body.size() > printed) {
       std::cout << r.body.substr(printed) << std::flush;

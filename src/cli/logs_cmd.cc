@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "views/run_view.h"
 
 namespace pipeline::cli {
 
@@ -26,13 +27,21 @@ int Logs(const GlobalOptions& g, const LogsOptions& options) {
     return kExitFailed;
   }
   std::vector<TaskTryRecord> tries = store->GetTries(options.run_id, options.task_id);
-  if (!store->GetTaskInstance(options.run_id, options.task_id)) {
+  auto instance = store->GetTaskInstance(options.run_id, options.task_id);
+  if (!instance) {
     std::cerr << "pipectl: run '" << options.run_id << "' has no task '" << options.task_id << "'\n";
     return kExitFailed;
   }
-  if (tries.empty()) {
-    std::cerr << "pipectl: task '" << options.task_id << "' has not started yet\n";
-    return kExitFailed;
+  // --follow waits for a task that has not started (as `kubectl logs -f`
+  // waits for a pending container); one that ended without a try never will.
+  while (tries.empty()) {
+    if (!options.follow || IsTerminal(instance->state)) {
+      std::cerr << "pipectl: " << views::NoTryMessage(options.task_id, instance->state) << "\n";
+      return kExitFailed;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    tries = store->GetTries(options.run_id, options.task_id);
+    instance = store->GetTaskInstance(options.run_id, options.task_id);
   }
   const TaskTryRecord* chosen = &tries.back();
   if (options.try_number > 0) {

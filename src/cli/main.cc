@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   ListRunsOptions list_options;
   runs_list->add_option("--dag", list_options.dag, "only this DAG");
   runs_list->add_option("--state", list_options.state, "only runs in this state");
-  runs_list->add_option("--limit", list_options.limit, "at most this many (default 20)");
+  runs_list->add_option("--limit", list_options.limit, "at most this many, 1..1000 (default 20)");
   runs_list->callback([&] { action = [&] { return ListRuns(g, list_options); }; });
   auto* runs_show = runs->add_subcommand("show", "a run and its tasks");
   std::string run_id;

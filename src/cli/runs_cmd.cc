@@ -7,6 +7,10 @@
 namespace pipeline::cli {
 
 int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
+  if (options.limit < 1 || options.limit > 1000) {  // the API's bound, through the daemon or not
+    std::cerr << "pipectl: --limit must be 1..1000\n";
+    return kExitUsage;
+  }
   if (UseServer(g)) return ListRunsRemote(g, options);
   RunFilter filter;
   if (!options.dag.empty()) filter.dag_id = options.dag;
@@ -19,10 +23,6 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
       return kExitUsage;
     }
   }
-  if (options.limit < 1) {
-    std::cerr << "pipectl: --limit must be at least 1\n";
-    return kExitUsage;
-  }
   filter.limit = options.limit;
   auto store = OpenStore(g);
   std::vector<RunRecord> runs = store->ListRuns(filter);
@@ -32,15 +32,9 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"RUN ID", "DAG", "STATE", "TRIGGER", "LOGICAL DATE", "DURATION"}};
-  for (const RunRecord& r : runs) {
-    std::string took;
-    if (r.started_at && r.ended_at) took = FormatElapsed(std::chrono::duration_cast<Duration>(*r.ended_at - *r.started_at));
-    rows.push_back({r.run_id, r.dag_id, std::string(ToString(r.state)), r.trigger,
-                    FormatIso8601(r.logical_date), took});
-  }
-  std::cout << FormatTable(rows);
+  nlohmann::json out = nlohmann::json::array();
+  for (const RunRecord& r : runs) out.push_back(views::RunSummaryJson(r));
+  std::cout << views::RunsTable(out);
   return kExitOk;
 }
 

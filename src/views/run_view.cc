@@ -159,14 +159,30 @@ std::string TaskDetail(const nlohmann::json& m, const std::string& error) {
 
 std::string RunTaskTable(StateStore& store, const RunRecord& run) { return TaskTable(RunJson(store, run)); }
 
+namespace {
+
+std::optional<TimePoint> TimeOf(const nlohmann::json& v) {
+  if (!v.is_string()) return std::nullopt;
+  auto parsed = ParseIso8601(v.get<std::string>());
+  return parsed ? std::optional<TimePoint>(parsed->utc) : std::nullopt;
+}
+
+}  // namespace
+
+std::string RunsTable(const nlohmann::json& runs) {
+  std::vector<std::vector<std::string>> rows = {{"RUN ID", "DAG", "STATE", "TRIGGER", "LOGICAL DATE", "DURATION"}};
+  for (const auto& r : runs) {
+    rows.push_back({r["run_id"].get<std::string>(), r["dag_id"].get<std::string>(), r["state"].get<std::string>(),
+                    r["trigger"].get<std::string>(), r["logical_date"].get<std::string>(),
+                    Duration_(TimeOf(r.value("started_at", nlohmann::json())), TimeOf(r.value("ended_at", nlohmann::json())))});
+  }
+  return FormatTable(rows);
+}
+
 std::string TaskTable(const nlohmann::json& run) {
   std::vector<std::vector<std::string>> rows = {
       {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
-  auto time_of = [](const nlohmann::json& v) -> std::optional<TimePoint> {
-    if (!v.is_string()) return std::nullopt;
-    auto parsed = ParseIso8601(v.get<std::string>());
-    return parsed ? std::optional<TimePoint>(parsed->utc) : std::nullopt;
-  };
+  const auto& time_of = TimeOf;
   for (const auto& t : run["tasks"]) {
     const nlohmann::json metrics = t.value("metrics", nlohmann::json::object());
     auto count = [&](const char* key) { return metrics.contains(key) ? metrics[key].dump() : std::string(); };
@@ -222,6 +238,11 @@ nlohmann::json GridJson(StateStore& store, const std::string& dag_id, const std:
     cells.push_back(std::move(row));
   }
   return {{"dag_id", dag_id}, {"tasks", task_ids}, {"states", legend}, {"runs", run_list}, {"cells", cells}};
+}
+
+std::string NoTryMessage(const std::string& task_id, TaskState state) {
+  if (IsTerminal(state)) return "task '" + task_id + "' did not run (it ended " + std::string(ToString(state)) + ")";
+  return "task '" + task_id + "' has not started (it is " + std::string(ToString(state)) + ")";
 }
 
 }  // namespace pipeline::views

@@ -338,6 +338,46 @@ TEST_F(PipedTest, TriggerAndWaitOnAPausedDagSaysItWaitsForTheUnpause) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir_ / "wait_err");
 }
 
+TEST_F(PipedTest, LogsFollowWaitsForATaskToStartAndSaysWhenOneNeverWill) {
+  WriteDag("two.yaml", "dag: two\nparams: {fail: 0}\ntasks:\n  a: {op: shell, run: 'sleep 1.5; exit {{ params.fail }}'}\n"
+                       "  b: {op: shell, depends_on: [a], run: 'echo b-done'}\n");
+  StartDaemon();
+  for (bool remote : {true, false}) {
+    SCOPED_TRACE(remote ? "through the daemon" : "on the store");
+    std::vector<std::string> where;
+    if (!remote) where = {"--db", db_};
+    Result r = Pipectl({"trigger", "two"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string run = r.out.substr(0, r.out.find('\n'));
+    std::vector<std::string> follow = {"logs", run, "b", "--follow"};
+    follow.insert(follow.end(), where.begin(), where.end());
+    Result followed = Pipectl(follow);  // b is pending while a sleeps
+    EXPECT_EQ(followed.exit_code, 0) << followed.err;
+    EXPECT_EQ(followed.out, "b-done\n");
+
+    r = Pipectl({"trigger", "two", "--param", "fail=1", "--wait"});
+    std::smatch m;
+    const std::string failed_out = r.out;
+    ASSERT_TRUE(std::regex_search(failed_out, m, std::regex("run (\\S+) of dag 'two'"))) << r.out;
+    std::vector<std::string> logs = {"logs", m[1].str(), "b", "--follow"};
+    logs.insert(logs.end(), where.begin(), where.end());
+    Result never = Pipectl(logs);
+    EXPECT_EQ(never.exit_code, 1);
+    EXPECT_EQ(never.err, "pipectl: task 'b' did not run (it ended upstream_failed)\n");
+  }
+  // runs list: the same table through the daemon and on the store, and the same bound.
+  Result remote = Pipectl({"runs", "list"}), local = Pipectl({"runs", "list", "--db", db_});
+  EXPECT_EQ(remote.out, local.out);
+  EXPECT_NE(remote.out.find("DURATION"), std::string::npos) << remote.out;
+  for (bool through_daemon : {true, false}) {
+    std::vector<std::string> args = {"runs", "list", "--limit", "2000"};
+    if (!through_daemon) args.insert(args.end(), {"--db", db_});
+    Result r = Pipectl(args);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "pipectl: --limit must be 1..1000\n");
+  }
+}
+
 TEST_F(PipedTest, TriggerAndWait) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();
