@@ -229,12 +229,21 @@ class Validator {
 
   std::optional<int64_t> Int(const DocNode* node, std::string_view key, int64_t min) {
     if (!node) return std::nullopt;
+    constexpr int64_t kMax = 1'000'000'000;
     auto value = node->AsInt();
     if (!value) {
-      diags_.Add(node->mark(), std::string(key) + " must be an integer, not " + node->TypeName());
+      // Digits beyond int64 are an integer still: too large, not "a number".
+      const std::string& text = node->is_scalar() ? node->text() : std::string();
+      const size_t digits = text.find_first_not_of("+-") == std::string::npos ? 0 : text.find_first_not_of("+-");
+      if (!text.empty() && digits < text.size() && text.find_first_not_of("0123456789", digits) == std::string::npos) {
+        diags_.Add(node->mark(), std::string(key) + " must be " +
+                                     (text[0] == '-' ? ">= " + std::to_string(min) : "at most " + std::to_string(kMax)) +
+                                     ", got " + text);
+      } else {
+        diags_.Add(node->mark(), std::string(key) + " must be an integer, not " + node->TypeName());
+      }
       return std::nullopt;
     }
-    constexpr int64_t kMax = 1'000'000'000;
     if (*value < min || *value > kMax) {
       diags_.Add(node->mark(), std::string(key) + " must be " +
                                    (*value < min ? ">= " + std::to_string(min) : "at most " + std::to_string(kMax)) +

@@ -152,7 +152,7 @@ bool ParseSteps(const DocNode& with, const std::string& context, Diagnostics& di
         continue;
       }
       const auto& [key, value] = item->entries().front();
-      ArgReader step(*item, context + ": " + key->text(), diags, mark);
+      ArgReader step(*item, context + ": " + key->text(), diags, Within(*item, mark));
       if (std::find(kinds.begin(), kinds.end(), key->text()) == kinds.end()) {
         step.RejectUnknown(kinds);
         continue;

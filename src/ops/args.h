@@ -19,6 +19,10 @@
 
 namespace pipeline::ops {
 
+// Where an error about a nested map (a check, a step) with no node of its
+// own goes: the map itself, else `fallback` (the task).
+inline Mark Within(const DocNode& node, Mark fallback) { return node.mark().line > 0 ? node.mark() : fallback; }
+
 class ArgReader {
  public:
   // `context` prefixes messages, e.g. "task 'clean': clean".

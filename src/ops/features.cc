@@ -187,7 +187,7 @@ std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::st
       r.Error(list, "'aggregates' must be a list of {column, fn, window, as}");
     } else {
       for (const auto& item : list->items()) {
-        ArgReader ar(*item, context + ": aggregates", diags, mark);
+        ArgReader ar(*item, context + ": aggregates", diags, Within(*item, mark));
         Aggregate g;
         g.column = ar.String("column", true).value_or("");
         if (auto fn = ar.Choice("fn", kFns)) g.fn = *fn;
@@ -212,7 +212,7 @@ std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::st
       r.Error(list, "'lags' must be a list of {column, n, as}");
     } else {
       for (const auto& item : list->items()) {
-        ArgReader lr(*item, context + ": lags", diags, mark);
+        ArgReader lr(*item, context + ": lags", diags, Within(*item, mark));
         Lag l;
         l.column = lr.String("column", true).value_or("");
         if (auto n = lr.Number("n")) {

@@ -51,7 +51,7 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'source' the query gives the rows");
     }
     if (const DocNode* inc = r.Get("incremental")) {
-      ArgReader i(*inc, context + ": incremental", diags, mark);  // {column: NAME}
+      ArgReader i(*inc, context + ": incremental", diags, Within(*inc, mark));  // {column: NAME}
       if (inc->is_map()) {
         if (auto c = i.String("column", true)) a.incremental = *c;
         i.RejectUnknown({"column"});
@@ -81,7 +81,7 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
         const std::string what = "schema of column '" + key->text() + "'";
         const DocNode* type = value.get();
         if (value->is_map()) {  // {type: T, pii: BOOL}
-          ArgReader e(*value, context + ": " + what, diags, mark);
+          ArgReader e(*value, context + ": " + what, diags, Within(*value, mark));
           type = e.Get("type");
           if (!type) e.Error(value.get(), "needs 'type'");
           if (auto pii = e.Bool("pii"); pii && *pii) a.pii.push_back(key->text());
@@ -93,7 +93,7 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
     }
   }
   if (const DocNode* csv = r.Get("csv")) {
-    ArgReader c(*csv, context + ": csv", diags, mark);
+    ArgReader c(*csv, context + ": csv", diags, Within(*csv, mark));
     auto one_char = [&](std::string_view key, char* out) {
       if (auto v = c.String(key)) {
         if (v->size() != 1 || *v == "\n" || *v == "\r") {

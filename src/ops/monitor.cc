@@ -64,7 +64,7 @@ std::optional<Source> ParseSource(ArgReader& r, const std::string& key) {
     return s;
   }
   if (node->is_map()) {
-    ArgReader m(*node, r.context() + ": " + key, r.diags(), r.fallback());
+    ArgReader m(*node, r.context() + ": " + key, r.diags(), Within(*node, r.fallback()));
     if (auto p = m.String("path", true)) {
       s.path = *p;
       const bool table_file = s.path.ends_with(".parquet") || s.path.ends_with(".csv");

@@ -50,7 +50,7 @@ std::optional<ServeArgs> ParseServeArgs(const DocNode& with, const std::string& 
     a.endpoint = *e;
   }
   if (const DocNode* gate = r.Get("promote_if")) {
-    ArgReader g(*gate, context + ": promote_if", diags, mark);
+    ArgReader g(*gate, context + ": promote_if", diags, Within(*gate, mark));
     if (!gate->is_map()) {
       g.Error(gate, "'promote_if' must be a map {metric, min, max, better_than_current}");
     } else {

@@ -61,7 +61,7 @@ struct TrainArgs {
 bool WholeNumber(double v, double min) { return v >= min && v == std::floor(v) && v < 1e9; }
 
 void ParseParams(const DocNode& params, TrainArgs& a, const std::string& context, Diagnostics& diags, Mark mark) {
-  ArgReader r(params, context + ": params", diags, mark);
+  ArgReader r(params, context + ": params", diags, Within(params, mark));
   if (!params.is_map()) {
     r.Error(&params, "'params' must be a map of hyper-parameters");
     return;
@@ -161,7 +161,7 @@ std::optional<TrainArgs> ParseTrainArgs(const DocNode& with, const std::string& 
                                a.name + "'");
   }
   if (const DocNode* split = r.Get("split")) {
-    ArgReader s(*split, context + ": split", diags, mark);
+    ArgReader s(*split, context + ": split", diags, Within(*split, mark));
     if (!split->is_map()) {
       s.Error(split, "'split' must be {test_fraction: 0.2, seed: 42} or {by_time: COLUMN, test_fraction: 0.2}");
     } else {

@@ -74,7 +74,7 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
     if (s.kind == "standardize" || s.kind == "min_max" || s.kind == "log1p" || s.kind == "label_encode") {
       ParseColumns(value, s, sr);
     } else if (s.kind == "one_hot") {
-      ArgReader a(value, context + ": one_hot", diags, mark);
+      ArgReader a(value, context + ": one_hot", diags, Within(value, mark));
       if (auto c = a.String("column", true)) s.column = *c;
       if (auto m = a.Number("max_categories")) {
         if (*m < 1 || *m != std::floor(*m)) {
@@ -86,7 +86,7 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
       s.prefix = a.String("prefix").value_or(s.column);
       a.RejectUnknown({"column", "max_categories", "prefix"});
     } else if (s.kind == "bucketize") {
-      ArgReader a(value, context + ": bucketize", diags, mark);
+      ArgReader a(value, context + ": bucketize", diags, Within(value, mark));
       if (auto c = a.String("column", true)) s.column = *c;
       const DocNode* b = a.Get("bounds");
       if (!b || !b->is_sequence() || b->items().empty()) {
@@ -122,7 +122,7 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
         }
       }
     } else if (s.kind == "datetime_parts") {
-      ArgReader a(value, context + ": datetime_parts", diags, mark);
+      ArgReader a(value, context + ": datetime_parts", diags, Within(value, mark));
       if (auto c = a.String("column", true)) s.column = *c;
       if (auto p = a.StringList("parts")) {
         for (const auto& part : *p) {

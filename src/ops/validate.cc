@@ -79,7 +79,7 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
   if (checks && !checks->is_sequence()) r.Error(checks, "'checks' must be a list");
   if (checks && checks->is_sequence()) {
     for (const auto& item : checks->items()) {
-      ArgReader c(*item, context + ": checks", diags, mark);
+      ArgReader c(*item, context + ": checks", diags, Within(*item, mark));
       auto column = c.String("column", true);
       std::string col = column.value_or("?");
       auto add = [&](std::string kind, std::string describe) {
@@ -138,9 +138,9 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
     }
   }
   if (const DocNode* table = r.Get("table")) {
-    ArgReader t(*table, context + ": table", diags, mark);
+    ArgReader t(*table, context + ": table", diags, Within(*table, mark));
     if (const DocNode* rc = t.Get("row_count")) {
-      ArgReader rr(*rc, context + ": table: row_count", diags, mark);
+      ArgReader rr(*rc, context + ": table: row_count", diags, Within(*rc, mark));
       if (auto v = rr.Number("min")) a.table.row_count_min = static_cast<int64_t>(std::clamp(*v, -9e18, 9e18));
       if (auto v = rr.Number("max")) a.table.row_count_max = static_cast<int64_t>(std::clamp(*v, -9e18, 9e18));
       rr.RejectUnknown({"min", "max"});
@@ -149,14 +149,14 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
       if (!nf->is_map()) {
         t.Error(nf, "'max_null_fraction' must be a map of column -> fraction");
       } else {
-        ArgReader m(*nf, context + ": table: max_null_fraction", diags, mark);
+        ArgReader m(*nf, context + ": table: max_null_fraction", diags, Within(*nf, mark));
         for (const auto& [key, value] : nf->entries()) {
           if (auto f = m.Fraction(key->text())) a.table.max_null_fraction.emplace_back(key->text(), *f);
         }
       }
     }
     if (const DocNode* fr = t.Get("freshness")) {
-      ArgReader f(*fr, context + ": table: freshness", diags, mark);
+      ArgReader f(*fr, context + ": table: freshness", diags, Within(*fr, mark));
       if (auto c = f.String("column", true)) a.table.freshness_column = *c;
       if (auto age = f.String("max_age", true)) {
         if (!HasPlaceholder(*f.Get("max_age"))) {
