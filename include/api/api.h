@@ -10,6 +10,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "core/version.h"
 #include "api/auth.h"
 #include "api/http.h"
 #include "exec/executor.h"
@@ -57,7 +58,7 @@ struct UiAsset {
 };
 
 struct ApiOptions {
-  std::string version = "0.1.0";
+  std::string version = kVersion;
   std::string db_description;  // "sqlite" or "postgresql"
   // The web UI served at / and /ui/...: index.html for every page, the other
   // files under /ui/assets/. Empty: the one-page fallback UiPage().

@@ -60,8 +60,10 @@ struct Deployment {
 
 struct ModelServerOptions {
   std::chrono::milliseconds poll{1000};
-  // Told of every swap and of versions that cannot be loaded.
+  // Told of every swap; `warn` of what cannot be loaded or read (to `log`
+  // when it is not set).
   std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> warn;
 };
 
 class ModelServer {
@@ -106,6 +108,7 @@ class ModelServer {
 
  private:
   std::shared_ptr<const Deployment> Load(const std::string& name, const std::string& alias, int version);
+  void Warn(const std::string& line) const;
   // The newest "online" artifact of each task of `dag`: task -> (run, uri).
   std::map<std::string, std::pair<std::string, std::string>> OnlineArtifacts(const std::string& dag);
   std::vector<std::shared_ptr<const OnlineTable>> OnlineTablesOf(const std::string& dag);

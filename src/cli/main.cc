@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/heap.h"
+#include "core/version.h"
 #include "exec/process_watchdog.h"
 #include "sources/database.h"
 
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   pipeline::HeapOnHugePages(std::size_t(128) << 20);
   CLI::App app{"pipectl: validate and run DAG pipelines, inspect runs and logs"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("pipectl ") + pipeline::kVersion);
   app.fallthrough();  // global options may follow the subcommand too
   GlobalOptions g;
   app.add_option("--db", g.db, "state database: sqlite:PATH or postgresql://... (default $PIPE_DB, "

@@ -287,6 +287,11 @@ class Executor::RunExecution {
   };
   static constexpr size_t kNoSlot = size_t(-1);
 
+  struct PendingJob {  // a try to start once its `running` is stored
+    size_t slot;
+    TryJob job;
+  };
+
   // On the worker thread that ran the try. Notifies while holding the lock:
   // once it is released the run may end and this object be gone.
   void OnTryEnd(size_t idx, TaskResult& result) {
@@ -492,7 +497,7 @@ class Executor::RunExecution {
     slot.token = ctx->token();
     if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
     // Handed to the runner by Flush(), once the `running` state is stored.
-    jobs_.push_back(MakeJob(idx, ctx, op, remote));
+    jobs_.push_back({idx, MakeJob(idx, ctx, op, remote)});
   }
 
   // The job of slot `idx`'s try on `ctx`, counted as running.
@@ -1067,16 +1072,16 @@ class Executor::RunExecution {
     while (!writes_.empty() && !failure_) {
       std::vector<TaskTransition> writes = std::exchange(writes_, {});
       std::vector<int> tries = std::exchange(write_tries_, {});
-      std::vector<TryJob> jobs = std::exchange(jobs_, {});
+      std::vector<PendingJob> jobs = std::exchange(jobs_, {});
       lock.unlock();
       // Tries that start on workers go in the work queue in the same
       // transaction as their `running`.
       std::vector<WorkItem> work;
       const TimePoint now = ex_.clock_.Now();
-      for (TryJob& job : jobs) {
-        if (job.payload.empty()) continue;
-        work.push_back(WorkItemOf(job, now));
-        job.enqueued = true;
+      for (PendingJob& pending : jobs) {
+        if (pending.job.payload.empty()) continue;
+        work.push_back(WorkItemOf(pending.job, now));
+        pending.job.enqueued = true;
       }
       std::exception_ptr error;
       try {
@@ -1098,21 +1103,25 @@ class Executor::RunExecution {
           observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id});
         }
       }
-      for (TryJob& job : jobs) {
-        if (!job.payload.empty()) {  // a worker's
-          ex_.remote_runner_->Start(std::move(job), false);
+      for (PendingJob& pending : jobs) {
+        if (!pending.job.payload.empty()) {  // a worker's
+          ex_.remote_runner_->Start(std::move(pending.job), false);
         } else {
-          ex_.runner_->Start(std::move(job), std::exchange(ending_job, false));
+          ex_.runner_->Start(std::move(pending.job), std::exchange(ending_job, false));
         }
       }
     }
   }
 
-  // Jobs that will never start.
-  void CountOut(const std::vector<TryJob>& jobs) {
-    for (const TryJob& job : jobs) {
+  // Jobs that will never start here: counted out once, and their slots
+  // left to the run's next coordinator (DetachRemote must not count a
+  // worker's try it never handed over out a second time: Abandon would wait
+  // for running_ to reach 0 for ever).
+  void CountOut(const std::vector<PendingJob>& jobs) {
+    for (const PendingJob& pending : jobs) {
       --running_;
-      running_local_ -= job.payload.empty();
+      running_local_ -= pending.job.payload.empty();
+      slots_[pending.slot].detached = true;
     }
   }
 
@@ -1149,7 +1158,7 @@ class Executor::RunExecution {
   ReadyQueue ready_;
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
-  std::vector<TryJob> jobs_;  // tries to start once writes_ are stored
+  std::vector<PendingJob> jobs_;  // tries to start once writes_ are stored
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;
   int running_ = 0;        // tries started and not ended, here and on workers

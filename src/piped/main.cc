@@ -25,6 +25,7 @@
 #include "api/http.h"
 #include "core/error.h"
 #include "core/operator.h"
+#include "core/version.h"
 #include "dag/loader.h"
 #include "exec/builtin_operators.h"
 #include "ops/data_operators.h"
@@ -311,6 +312,7 @@ int Serve(Config config) {
   // (also by `pipectl run` on the same store): the predict endpoints.
   ModelServerOptions serving_options;
   serving_options.log = [](const std::string& line) { spdlog::info("models: {}", line); };
+  serving_options.warn = [](const std::string& line) { spdlog::warn("models: {}", line); };
   ModelServer models(*store, serving_options);
   models.Start();
   Api api(scheduler, *store, tokens, metrics, api_options);
@@ -339,6 +341,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
 
   CLI::App app{"piped: the scheduler daemon (cron schedules, REST API, executor)"};
+  app.set_version_flag("--version", std::string("piped ") + pipeline::kVersion);
   Config config;
   app.add_option("--dags", config.dags, "DAG folder (default ./dags), watched for changes");
   app.add_option("--db", config.db, "state database: sqlite:PATH or postgresql://... (default $PIPE_DB, "

@@ -77,6 +77,14 @@ json OnlineTable::Row(int64_t row) const {
 
 ModelServer::ModelServer(StateStore& store, ModelServerOptions options) : store_(store), options_(std::move(options)) {}
 
+void ModelServer::Warn(const std::string& line) const {
+  if (options_.warn) {
+    options_.warn(line);
+  } else if (options_.log) {
+    options_.log(line);
+  }
+}
+
 ModelServer::~ModelServer() {
   {
     std::lock_guard lock(mu_);
@@ -97,11 +105,11 @@ void ModelServer::PollLoop() {
     try {
       std::vector<std::string> errors;
       Refresh(&errors);
-      if (options_.log) {
-        for (const auto& e : errors) options_.log(e);
+      if (options_.warn || options_.log) {
+        for (const auto& e : errors) Warn(e);
       }
     } catch (const std::exception& e) {
-      if (options_.log) options_.log(std::string("model refresh failed: ") + e.what());
+      Warn(std::string("model refresh failed: ") + e.what());
     }
     lock.lock();
     cv_.wait_for(lock, options_.poll, [&] { return stopping_; });
@@ -127,7 +135,7 @@ std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, con
     try {
       d->online = OnlineTablesOf(d->dag);
     } catch (const Error& e) {  // the model serves; rows must then carry every input
-      if (options_.log) options_.log(e.what());
+      Warn(e.what());
     }
   }
   return d;

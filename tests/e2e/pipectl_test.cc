@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -241,6 +242,21 @@ TEST_F(PipectlTest, AReadingCommandOnASqliteFileThatDoesNotExistSaysSoAndCreates
                          "; `pipectl run` creates it; --db, PIPE_DB or PIPE_SERVER name another)\n");
   }
   EXPECT_FALSE(fs::exists(home / "state.db"));
+}
+
+TEST_F(PipectlTest, VersionIsTheProjects) {
+  // `--version` of both binaries is the VERSION of CMakeLists.txt's project().
+  const std::string cmake = ReadFile(fs::path(PIPE_SOURCE_DIR) / "CMakeLists.txt");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(cmake, m, std::regex("project\\(pipe VERSION ([0-9.]+)")));
+  Result r = Pipectl({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "pipectl " + m[1].str() + "\n");
+  pid_t pid = pipeline::testing_util::SpawnProcess({PIPED_PATH, "--version"}, {}, dir_ / "stdout", dir_ / "stderr",
+                                                   dir_, false);
+  Result piped = Wait(pid);
+  EXPECT_EQ(piped.exit_code, 0);
+  EXPECT_EQ(piped.out, "piped " + m[1].str() + "\n");
 }
 
 TEST_F(PipectlTest, EachCommandTakesTheStoreOrTheDaemonItUses) {
