@@ -541,7 +541,12 @@ class Executor::RunExecution {
     auto ctx = MakeContext(idx, slot.try_number, std::make_shared<EventCancelToken>());
     slot.token = ctx->token();
     slot.timed_out = false;
-    if (slot.spec->timeout) AddTimer(ex_.clock_.Now() + *slot.spec->timeout, Timer{idx, true, slot.try_number});
+    // The timeout counts from the try's start, not from this takeover (each
+    // takeover would grant it a whole timeout again).
+    if (slot.spec->timeout) {
+      const TimePoint from = slot.try_started.value_or(ex_.clock_.Now());
+      AddTimer(from + *slot.spec->timeout, Timer{idx, true, slot.try_number});
+    }
     ex_.remote_runner_->Start(MakeJob(idx, ctx, ex_.ops_.Find(slot.spec->op), /*remote=*/true), false);
   }
 

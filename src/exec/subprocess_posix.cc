@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,6 +244,13 @@ std::unique_ptr<Subprocess> Subprocess::Start(const SubprocessSpec& spec, std::s
     close(pipe_fds[0]);
     if (gate_fds[1] >= 0) close(gate_fds[1]);
     *error = "cannot start " + spec.argv[0] + ": " + std::strerror(rc);
+    // The spawn's chdir fails as the program would: name the folder instead.
+    struct stat st;
+    const bool exists = !spec.cwd.empty() && stat(spec.cwd.c_str(), &st) == 0;
+    if (!spec.cwd.empty() && (!exists || !S_ISDIR(st.st_mode))) {
+      *error = "cannot start " + spec.argv[0] + ": its working directory " + spec.cwd +
+               (exists ? " is not a folder" : " does not exist");
+    }
     return nullptr;
   }
   fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);

@@ -122,8 +122,20 @@ void Worker::Announce(bool stopped) {
   w.live_until = stopped ? w.last_seen : w.last_seen + options_.lease;
   try {
     store_.PutWorker(w);
-  } catch (const Error&) {  // the store is away: the next heartbeat tells again
+    StoreAnswered("heartbeat", "");
+  } catch (const Error& e) {  // the store is away: the next heartbeat tells again
+    StoreAnswered("heartbeat", e.what());
   }
+}
+
+void Worker::StoreAnswered(const char* what, const std::string& e) {
+  std::lock_guard lock(store_away_mu_);
+  if (store_away_ == !e.empty()) return;
+  store_away_ = !e.empty();
+  if (!options_.warn) return;
+  options_.warn(store_away_ ? std::string("worker: the state database does not answer (") + what + "): " + e +
+                                  "; running tries go on while their leases last"
+                            : std::string("worker: the state database answers again"));
 }
 
 void Worker::Run() {
@@ -203,7 +215,9 @@ void Worker::Claim() {
   std::vector<WorkClaim> claims;
   try {
     claims = store_.ClaimWork(options_.name, options_.queues, free, clock_.Now(), options_.lease);
-  } catch (const Error&) {
+    StoreAnswered("claim", "");
+  } catch (const Error& e) {
+    StoreAnswered("claim", e.what());
     return;  // the store is away: the next poll tries again
   }
   std::lock_guard lock(mu_);
@@ -244,7 +258,9 @@ void Worker::Beat() {
     bool renewed = false;
     try {
       renewed = store_.RenewWork(claim, clock_.Now(), options_.lease);
-    } catch (const Error&) {
+      StoreAnswered("lease renewal", "");
+    } catch (const Error& e) {
+      StoreAnswered("lease renewal", e.what());
       // Unreachable: the lease runs on; it is lost only once it has run out.
       renewed = claim.lease_until > clock_.Now();
     }
@@ -255,6 +271,10 @@ void Worker::Beat() {
     } else {
       slot->lost = true;  // another worker may run it by now: stop at once
       slot->cancel->Fire();
+      if (options_.warn) {
+        options_.warn("worker: lost the lease of " + claim.item.run_id + "." + claim.item.task_id + " try " +
+                      std::to_string(claim.item.try_number) + ": stopping it (it runs again elsewhere; nothing is written)");
+      }
     }
   }
 }
@@ -277,8 +297,14 @@ void Worker::Finish(Slot& slot, const std::string& result) {
       } else {
         outcome = store_.FinishWork(claim, result, clock_.Now()) ? kFinished : kRefused;
       }
-    } catch (const Error&) {
+    } catch (const Error& e) {
       outcome = kRefused;  // not stored: its lease runs out and it is reaped, then run again
+      StoreAnswered(release ? "hand back" : "result", e.what());
+    }
+    if (outcome == kRefused && options_.warn) {
+      options_.warn("worker: the " + std::string(release ? "hand-back" : "result") + " of " + claim.item.run_id + "." +
+                    claim.item.task_id + " try " + std::to_string(claim.item.try_number) +
+                    " was not stored (its lease ran out or the database did not answer): the try runs again");
     }
   }
   std::lock_guard lock(mu_);

@@ -34,6 +34,9 @@ struct WorkerOptions {
   Duration lease{30'000};                     // a claim's lease, renewed every `heartbeat`
   Duration heartbeat{5'000};
   Duration poll{1'000};                       // claims this often when no notification comes
+  // Told of what goes wrong, one line per event: the store lost and back,
+  // a lease lost (its try stopped), a result refused.
+  std::function<void(const std::string&)> warn;
 };
 
 class Worker {
@@ -87,6 +90,10 @@ class Worker {
   bool woken_ = false;                                  // work is ready; guarded by mu_
   bool beat_now_ = false;                               // a cancel was asked for; guarded by mu_
   Counts counts_;                                       // guarded by mu_
+  // The store failed `what` (e: why), or (e empty) answered: said when that changes.
+  void StoreAnswered(const char* what, const std::string& e);
+  std::mutex store_away_mu_;
+  bool store_away_ = false;  // guarded by store_away_mu_
   std::mutex store_mu_;  // one renew or finish at a time: a finish names the latest lease
   std::thread listener_;
   std::thread watchdog_;

@@ -64,6 +64,7 @@ int RunWorker(const WorkerConfig& config) {
   RegisterDataOperators(ops);
   SystemClock& clock = *SystemClock::Default();
   TryCache cache(config.keep_outputs_mb * (int64_t{1} << 20));
+  options.warn = [](const std::string& line) { spdlog::warn("{}", line); };
   Worker worker(*store, clock, options, [&](const WorkClaim& claim, const std::shared_ptr<EventCancelToken>& cancel) {
     spdlog::info("worker: running {}.{} try {}", claim.item.run_id, claim.item.task_id, claim.item.try_number);
     return RunClaimedTry(*store, ops, clock, claim, cancel, &cache);

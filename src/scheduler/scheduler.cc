@@ -575,7 +575,10 @@ bool Scheduler::Cancel(const std::string& run_id) {
   auto run = store_.GetRun(run_id);
   if (!run) throw Error::NotFound("no run '" + run_id + "'");
   if (IsTerminal(run->state)) return false;
-  if (executor_.CancelRun(run_id)) return true;
+  if (executor_.CancelRun(run_id)) {
+    spdlog::info("run cancelled run={} (running here)", run_id);
+    return true;
+  }
   // Not executing here: a queued run never started.
   std::lock_guard lock(mu_);
   // Launched here, its thread not in Execute yet: cancelled as it starts.

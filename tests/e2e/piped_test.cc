@@ -497,6 +497,48 @@ TEST_F(PipedTest, ATaskDiesWithTheProcessRunningItAndRunsOnceMore) {
   StopWorkers({w2});
 }
 
+TEST_F(PipedTest, ATakenOverWorkersTryKeepsTheTimeoutOfItsStart) {
+  // Given a worker's try with `timeout: 5s` whose coordinator dies a second
+  // in, the scheduler that takes the run over stops it 5 s after it
+  // started, not 5 s after the takeover.
+  WriteDag("slowt.yaml", "dag: slowt\ntasks:\n  t: {op: shell, queue: remote, timeout: 5s, run: 'sleep 40.625'}\n");
+  auto sleeping = [] { return system("pgrep -f 'sleep 40[.]625' > /dev/null") == 0; };
+  const std::vector<std::string> common = {"--local-queues", "default", "--run-lease", "2s"};
+  std::vector<std::string> a_args = common, b_args = common;
+  a_args.insert(a_args.end(), {"--name", "sched-a"});
+  b_args.insert(b_args.end(), {"--name", "sched-b"});
+  StartDaemon(b_args, "b.log");
+  const pid_t b = std::exchange(daemon_, -1);
+  std::string b_server = server_;
+  StartDaemon(a_args, "a.log");  // daemon_, server_: a
+  pid_t worker = StartWorker("w-t", "remote", {"--heartbeat", "200ms", "--lease", "20s"});
+  Result r = Pipectl({"trigger", "slowt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  auto store = OpenStateStore(db_);
+  ASSERT_TRUE(Eventually([&] { return sleeping(); })) << ReadFile(dir_ / "w-t.log");
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // Kill the one that coordinates the run; the other (left as daemon_, for
+  // TearDown) takes it over once its lease lapses.
+  const pid_t a = std::exchange(daemon_, -1);
+  const std::string a_server = server_;
+  const bool a_coordinates = store->GetRun(id)->coordinator == "sched-a";
+  const pid_t victim = a_coordinates ? a : b;
+  kill(victim, SIGKILL);
+  int status = 0;
+  waitpid(victim, &status, 0);
+  daemon_ = a_coordinates ? b : a;
+  server_ = a_coordinates ? b_server : a_server;
+  ASSERT_TRUE(Eventually([&] { return RunEnded(id); }, 30)) << ReadFile(dir_ / "b.log") << ReadFile(dir_ / "a.log");
+  auto tries = store->GetTries(id, "t");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].error, "timeout after 5s");
+  ASSERT_TRUE(tries[0].ended_at);
+  EXPECT_LT(*tries[0].ended_at - tries[0].started_at, std::chrono::seconds(7));
+  EXPECT_TRUE(Eventually([&] { return !sleeping(); }, 5));
+  StopWorkers({worker});
+}
+
 TEST_F(PipedTest, ASecondPipedUnderALiveOnesNameIsRefused) {
   // Given a piped named sched-a coordinating a run, then another piped given
   // the same name exits 2 saying so (it took the run over and killed the
@@ -1363,6 +1405,10 @@ TEST_F(PipedTest, ALocalTryEndingDuringAnOutageBeforeAWorkersTryDoesNotHangTheRu
   int status = 0;
   waitpid(worker, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The worker said when it lost the database and when it had it back.
+  const std::string log = ReadFile(dir_ / "w-chain.log");
+  EXPECT_NE(log.find("warning worker: the state database does not answer ("), std::string::npos) << log;
+  EXPECT_NE(log.find("warning worker: the state database answers again"), std::string::npos) << log;
 }
 
 TEST_F(PipedTest, CronFiresOnAnAcceleratedClock) {
@@ -1537,6 +1583,7 @@ tasks:
   for (int i = 0; i < 1000 && !RunEnded(held); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_EQ(Run(held)["state"], "cancelled");
+  EXPECT_NE(ReadFile(dir_ / "piped.log").find("run cancelled run=" + held + " (running here)"), std::string::npos);
   EXPECT_EQ(store->GetWork(held, "held", 1)->state, "done");
   EXPECT_EQ(system("pgrep -f 'sleep 42[.]75' > /dev/null"), 256) << "the cancelled process still runs";
   kill(worker, SIGTERM);

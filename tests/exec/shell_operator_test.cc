@@ -137,7 +137,10 @@ TEST_F(ShellOperatorTest, TimeoutKillsTheWholeProcessGroup) {
 TEST_F(ShellOperatorTest, MissingWorkdirFailsTheTry) {
   EXPECT_EQ(Run("dag: s\ntasks:\n  a: {op: shell, run: 'true', with: {workdir: nope}}\n"),
             RunState::kFailed);
-  EXPECT_EQ(store_->GetTries("r1", "a")[0].error.rfind("cannot start /bin/sh: ", 0), 0u);
+  // Named as what is missing: the folder, not the shell.
+  const std::string error = store_->GetTries("r1", "a")[0].error;
+  EXPECT_EQ(error.rfind("cannot start /bin/sh: its working directory ", 0), 0u) << error;
+  EXPECT_TRUE(error.ends_with("/nope does not exist")) << error;
 }
 
 using testing_util::ProcessesMentioning;
@@ -277,7 +280,9 @@ TEST_F(ShellOperatorTest, DownstreamWithAMissingWorkdirFailsAsItWouldCold) {
   EXPECT_EQ(Run("dag: s\ntasks:\n  a: {op: shell, run: 'sleep 0.1'}\n"
                 "  b: {op: shell, depends_on: [a], run: 'true', with: {workdir: nope}}\n"),
             RunState::kFailed);
-  EXPECT_EQ(store_->GetTries("r1", "b")[0].error.rfind("cannot start /bin/sh: ", 0), 0u);
+  const std::string error = store_->GetTries("r1", "b")[0].error;
+  EXPECT_EQ(error.rfind("cannot start /bin/sh: its working directory ", 0), 0u) << error;
+  EXPECT_TRUE(error.ends_with("/nope does not exist")) << error;
 }
 
 // A gated child that creates DIR/ran once released.

@@ -113,7 +113,14 @@ TEST_F(WorkerTest, HeartbeatsKeepATryLongerThanItsLeaseAlive) {
 TEST_F(WorkerTest, ALostLeaseStopsTheTryAndItsResultIsNotWritten) {
   Enqueue("a");
   std::atomic<bool> cancelled{false};
-  Worker worker(*store_, clock_, Options(), [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
+  WorkerOptions options = Options();
+  std::mutex said_mu;
+  std::vector<std::string> said;
+  options.warn = [&](const std::string& line) {
+    std::lock_guard lock(said_mu);
+    said.push_back(line);
+  };
+  Worker worker(*store_, clock_, options, [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
     cancelled = WaitForCancel(*token, 10'000);
     return std::string(R"({"late":true})");
   });
@@ -131,6 +138,10 @@ TEST_F(WorkerTest, ALostLeaseStopsTheTryAndItsResultIsNotWritten) {
   EXPECT_EQ(w->state, "lost");
   EXPECT_EQ(w->result, "");
   EXPECT_EQ(worker.counts().finished, 0);
+  // Said, one line per event (the worker's log).
+  std::lock_guard lock(said_mu);
+  EXPECT_EQ(said, (std::vector<std::string>{
+                      "worker: lost the lease of r1.a try 1: stopping it (it runs again elsewhere; nothing is written)"}));
 }
 
 TEST_F(WorkerTest, AStopHandsBackWhatStillRunsAtTheDeadline) {
