@@ -137,6 +137,19 @@ class PipedTest : public testing::Test {
     }
   }
 
+  // Two schedulers on the one database, named sched-a and sched-b (logs
+  // a.log, b.log): a is daemon_ and server_; b's pid and URL are returned.
+  std::pair<pid_t, std::string> StartTwoSchedulers(const std::vector<std::string>& common) {
+    std::vector<std::string> a_args = common, b_args = common;
+    a_args.insert(a_args.end(), {"--name", "sched-a"});
+    b_args.insert(b_args.end(), {"--name", "sched-b"});
+    StartDaemon(b_args, "b.log");
+    const pid_t b = std::exchange(daemon_, -1);
+    std::string b_server = server_;
+    StartDaemon(a_args, "a.log");
+    return {b, b_server};
+  }
+
   int StopDaemon(int sig) {
     if (daemon_ <= 0) return -1;
     kill(daemon_, sig);
@@ -504,13 +517,7 @@ TEST_F(PipedTest, ATakenOverWorkersTryKeepsTheTimeoutOfItsStart) {
   WriteDag("slowt.yaml", "dag: slowt\ntasks:\n  t: {op: shell, queue: remote, timeout: 5s, run: 'sleep 40.625'}\n");
   auto sleeping = [] { return system("pgrep -f 'sleep 40[.]625' > /dev/null") == 0; };
   const std::vector<std::string> common = {"--local-queues", "default", "--run-lease", "2s"};
-  std::vector<std::string> a_args = common, b_args = common;
-  a_args.insert(a_args.end(), {"--name", "sched-a"});
-  b_args.insert(b_args.end(), {"--name", "sched-b"});
-  StartDaemon(b_args, "b.log");
-  const pid_t b = std::exchange(daemon_, -1);
-  std::string b_server = server_;
-  StartDaemon(a_args, "a.log");  // daemon_, server_: a
+  auto [b, b_server] = StartTwoSchedulers(common);  // daemon_, server_: a
   pid_t worker = StartWorker("w-t", "remote", {"--heartbeat", "200ms", "--lease", "20s"});
   Result r = Pipectl({"trigger", "slowt"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -1047,13 +1054,7 @@ tasks:
   wait: {op: shell, run: 'sleep 31.25'}
 )yaml");
   const std::vector<std::string> common = {"--local-queues", "default", "--run-lease", "2s"};
-  std::vector<std::string> a_args = common, b_args = common;
-  a_args.insert(a_args.end(), {"--name", "sched-a"});
-  b_args.insert(b_args.end(), {"--name", "sched-b"});
-  StartDaemon(b_args, "b.log");
-  const pid_t b = std::exchange(daemon_, -1);
-  std::string b_server = server_;
-  StartDaemon(a_args, "a.log");  // daemon_, server_: a
+  auto [b, b_server] = StartTwoSchedulers(common);  // daemon_, server_: a
   pid_t worker = StartWorker("w1", "remote", {"--heartbeat", "200ms", "--lease", "3s"});
   auto store = OpenStateStore(db_);
 
