@@ -60,6 +60,9 @@ struct TaskResult {
   bool lost = false;
   // The `piped worker` that ran it, when not this process.
   std::string worker;
+  // When a worker's try ended, as the worker recorded it: a result read
+  // later (by a scheduler that took the run over) keeps its own end time.
+  std::optional<TimePoint> ended_at;
   // A sensor whose condition does not hold yet (with ok): the task waits,
   // holding no worker, and the same try checks again at this time.
   std::optional<TimePoint> check_again_at;

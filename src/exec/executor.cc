@@ -570,6 +570,9 @@ class Executor::RunExecution {
     EraseTimeout(idx);
     const TaskSpec& spec = *slot.spec;
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
+    // A worker's try ends when the worker says it did (read late after a
+    // takeover), within this try's start and now (clocks of two machines).
+    if (result.ended_at && *result.ended_at < t.at) t.at = std::max(*result.ended_at, slot.try_started.value_or(t.at));
     t.exit_code = result.exit_code;
     t.worker = result.worker;  // the `piped worker` that ran it (recorded with the try)
     slot.worker = result.ok ? result.worker : "";

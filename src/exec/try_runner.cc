@@ -169,6 +169,7 @@ class StoreRunner final : public TryRunner {
       result.lost = true;
     } else {
       result = TaskResultFromJson(w.result);
+      result.ended_at = w.ended_at;
     }
     result.worker = w.worker;
     job->done(result);

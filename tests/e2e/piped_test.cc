@@ -513,12 +513,14 @@ TEST_F(PipedTest, ATaskDiesWithTheProcessRunningItAndRunsOnceMore) {
 TEST_F(PipedTest, ATakenOverWorkersTryKeepsTheTimeoutOfItsStart) {
   // Given a worker's try with `timeout: 5s` whose coordinator dies a second
   // in, the scheduler that takes the run over stops it 5 s after it
-  // started, not 5 s after the takeover.
-  WriteDag("slowt.yaml", "dag: slowt\ntasks:\n  t: {op: shell, queue: remote, timeout: 5s, run: 'sleep 40.625'}\n");
+  // started, not 5 s after the takeover; and a try that ended on the worker
+  // while the run had no coordinator keeps the end the worker recorded.
+  WriteDag("slowt.yaml", "dag: slowt\ntasks:\n  t: {op: shell, queue: remote, timeout: 5s, run: 'sleep 40.625'}\n"
+                         "  q: {op: shell, queue: remote, run: 'sleep 2'}\n");
   auto sleeping = [] { return system("pgrep -f 'sleep 40[.]625' > /dev/null") == 0; };
   const std::vector<std::string> common = {"--local-queues", "default", "--run-lease", "2s"};
   auto [b, b_server] = StartTwoSchedulers(common);  // daemon_, server_: a
-  pid_t worker = StartWorker("w-t", "remote", {"--heartbeat", "200ms", "--lease", "20s"});
+  pid_t worker = StartWorker("w-t", "remote", {"--slots", "2", "--heartbeat", "200ms", "--lease", "20s"});
   Result r = Pipectl({"trigger", "slowt"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
@@ -543,6 +545,13 @@ TEST_F(PipedTest, ATakenOverWorkersTryKeepsTheTimeoutOfItsStart) {
   ASSERT_TRUE(tries[0].ended_at);
   EXPECT_LT(*tries[0].ended_at - tries[0].started_at, std::chrono::seconds(7));
   EXPECT_TRUE(Eventually([&] { return !sleeping(); }, 5));
+  auto quick = store->GetTries(id, "q");
+  ASSERT_EQ(quick.size(), 1u);
+  ASSERT_TRUE(quick[0].ended_at);
+  auto work = store->GetWork(id, "q", 1);
+  ASSERT_TRUE(work && work->ended_at);
+  EXPECT_EQ(*quick[0].ended_at, *work->ended_at);  // not the takeover's time
+  EXPECT_LT(*quick[0].ended_at - quick[0].started_at, std::chrono::milliseconds(2800));
   StopWorkers({worker});
 }
 
