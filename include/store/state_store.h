@@ -341,8 +341,11 @@ class StateStore {
   // Creates the run in `queued` (or in `running` when run.state says so: a
   // run its creator starts at once, started at run.started_at, else
   // created_at) and one task instance per task id in `pending`, atomically. Throws kConflict if the run id exists, or if it is a
-  // scheduled run for a tick (dag_id, logical_date) that already has one.
-  virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) = 0;
+  // scheduled run for a tick (dag_id, logical_date) that already has one,
+  // or, with `max_active` > 0, if the DAG already has that many runs queued
+  // or running (counted under the lock StartQueuedRun takes: two schedulers
+  // never create past a DAG's max_active_runs between them).
+  virtual void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks, int max_active = 0) = 0;
   // Adds the instances of mapped task `task_id` to its run (pending, listed
   // right after it by map_index); those that exist already are kept as they
   // are. False, with nothing added, when the run has no task `task_id` or,

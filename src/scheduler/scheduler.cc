@@ -326,11 +326,14 @@ void Scheduler::CreateDueRuns(TimePoint now) {
       RunRecord run = NewRun(id, entry.version, "scheduled", now, tick.logical_date, tick.interval_start,
                              tick.interval_end, ParamsToJson(*ResolveParams(dag, {}, nullptr)));
       try {
-        store_.CreateRun(run, TaskInstances(dag));
+        // Within max_active_runs as the store counts them now: another
+        // scheduler may have created runs since the count above.
+        store_.CreateRun(run, TaskInstances(dag), dag.max_active_runs);
         spdlog::info("run created run={} dag={} trigger=scheduled logical_date={}", run.run_id, id,
                      FormatIso8601(tick.logical_date));
       } catch (const Error& e) {
-        if (e.code() != ErrorCode::kConflict) throw;  // another scheduler made it: fine
+        if (e.code() != ErrorCode::kConflict) throw;  // another scheduler made it, or made the DAG full: fine
+        break;  // the later ticks wait their turn (oldest first)
       }
     }
   }

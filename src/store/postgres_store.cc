@@ -896,8 +896,21 @@ bool PostgresStore::SetPaused(const std::string& dag_id, bool paused) {
   });
 }
 
-void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
+// An arbitrary constant: with the DAG's name, the advisory lock under which
+// a scheduler counts a DAG's active runs and creates or starts one.
+constexpr int kStartRunLock = 0x70697065;  // "pipe"
+
+void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks, int max_active) {
   impl_->Run("create run", [&](pqxx::work& tx) {
+    if (max_active > 0) {
+      tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))", kStartRunLock, run.dag_id);
+      const int64_t active = tx.exec_params1("SELECT count(*) FROM runs WHERE dag_id = $1 AND state IN ('queued', 'running')",
+                                             run.dag_id)[0].as<int64_t>();
+      if (active >= max_active) {
+        throw Error::Conflict("dag '" + run.dag_id + "' has " + std::to_string(active) + " active runs (max_active_runs " +
+                              std::to_string(max_active) + ")");
+      }
+    }
     // One round trip for the whole run: the statements go together, every
     // value quoted by libpq.
     const bool running = run.state == RunState::kRunning;
@@ -1053,9 +1066,6 @@ bool PostgresStore::ClaimRun(const std::string& run_id, const std::string& sched
   });
 }
 
-// An arbitrary constant: with the DAG's name, the advisory lock under which
-// a scheduler counts a DAG's running runs and starts a queued one.
-constexpr int kStartRunLock = 0x70697065;  // "pipe"
 
 std::optional<RunRecord> PostgresStore::StartQueuedRun(const std::string& run_id, const std::string& scheduler,
                                                        TimePoint now, Duration lease, int max_active) {

@@ -672,9 +672,19 @@ bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
   return sqlite3_changes(impl_->db_) > 0;
 }
 
-void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks) {
+void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks, int max_active) {
   std::lock_guard lock(impl_->mu_);
   impl_->Write([&] {
+    if (max_active > 0) {  // BEGIN IMMEDIATE holds the database's write lock: the count stands
+      Statement count(*impl_->statements_,
+                      "SELECT count(*) FROM runs WHERE dag_id = ?1 AND state IN ('queued', 'running')");
+      count.Bind(1, run.dag_id);
+      const int64_t active = count.Step() ? count.Int(0) : 0;
+      if (active >= max_active) {
+        throw Error::Conflict("dag '" + run.dag_id + "' has " + std::to_string(active) + " active runs (max_active_runs " +
+                              std::to_string(max_active) + ")");
+      }
+    }
     const bool running = run.state == RunState::kRunning;
     Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "

@@ -599,6 +599,29 @@ TEST_P(StateStoreTest, ArtifactsAreUpserted) {
   EXPECT_TRUE(store_->ListArtifacts("r2").empty());
 }
 
+TEST_P(StateStoreTest, ARunIsCreatedWithinMaxActiveRunsOrNotAtAll) {
+  // Given a DAG with two runs queued or running, a creation within 2 is a
+  // conflict and writes nothing; another DAG, no limit, or a run ended make room.
+  store_->CreateRun(MakeRun("r1", "d", 10), {{"a", 1}});
+  store_->CreateRun(MakeRun("r2", "d", 11), {{"a", 1}}, 2);
+  try {
+    store_->CreateRun(MakeRun("r3", "d", 12), {{"a", 1}}, 2);
+    FAIL() << "created past max_active_runs";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+    EXPECT_STREQ(e.what(), "dag 'd' has 2 active runs (max_active_runs 2)");
+  }
+  EXPECT_FALSE(store_->GetRun("r3"));
+  EXPECT_TRUE(store_->GetTaskInstances("r3").empty());
+  store_->CreateRun(MakeRun("e1", "e", 12), {{"a", 1}}, 2);  // another DAG
+  store_->CreateRun(MakeRun("r4", "d", 13), {{"a", 1}});     // no limit asked (a trigger)
+  ASSERT_TRUE(store_->TransitionRun("r1", {RunState::kQueued}, RunState::kRunning, At(14), ""));
+  ASSERT_TRUE(store_->TransitionRun("r1", {RunState::kRunning}, RunState::kSuccess, At(15), ""));
+  ASSERT_TRUE(store_->TransitionRun("r2", {RunState::kQueued}, RunState::kCancelled, At(15), ""));
+  store_->CreateRun(MakeRun("r5", "d", 16), {{"a", 1}}, 2);  // r4 and r5
+  EXPECT_TRUE(store_->GetRun("r5"));
+}
+
 TEST_P(StateStoreTest, LatestSuccessArtifactsComeFromRunsThatSucceeded) {
   // Online features: per task, the newest artifact of a run that succeeded,
   // however many runs came after it that failed or still run.
