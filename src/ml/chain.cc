@@ -380,13 +380,9 @@ std::vector<Edge> Edges(const std::string& kind, const json& params) {
     }
   } else if (kind == "clip" || kind == "cast") {
     // The same column; its type before is the source's (a cast's is unknown).
-    if (params.contains("columns") && params["columns"].is_array()) {
-      for (const json& e : params["columns"]) {
-        if (e.is_array() && !e.empty() && e[0].is_string()) {
-          const std::string name = e[0].get<std::string>();
-          out.push_back({{name}, "", {name}, kind == "clip" ? DataType::kFloat64 : DataType::kString});
-        }
-      }
+    for (const json& e : Entries(params, kind == "clip" ? 3 : 2, kind)) {
+      const std::string name = e[0].get<std::string>();
+      out.push_back({{name}, "", {name}, kind == "clip" ? DataType::kFloat64 : DataType::kString});
     }
   } else if (kind == "standardize" || kind == "min_max" || kind == "log1p" || kind == "label_encode" ||
              kind == "bucketize") {
@@ -458,6 +454,7 @@ TransformChain::TransformChain(const json& steps) {
     json params = s.contains("params") ? s["params"] : json::object();
     if (!params.is_object()) throw ModelError(kind + ": malformed fitted params");
     if (kind == "mask") MaskRules(params);  // its rules checked now, not on a request
+    if (kind == "clip" || kind == "cast") Entries(params, kind == "clip" ? 3 : 2, kind);  // the same
     if (kind == "source" && params.contains("columns") && params["columns"].is_array()) {
       for (const json& c : params["columns"]) {
         auto type = columnar::ParseTypeName(c.value("type", ""));

@@ -105,9 +105,7 @@ void ModelServer::PollLoop() {
     try {
       std::vector<std::string> errors;
       Refresh(&errors);
-      if (options_.warn || options_.log) {
-        for (const auto& e : errors) Warn(e);
-      }
+      for (const auto& e : errors) Warn(e);
     } catch (const std::exception& e) {
       Warn(std::string("model refresh failed: ") + e.what());
     }

@@ -182,7 +182,6 @@ std::string RunsTable(const nlohmann::json& runs) {
 std::string TaskTable(const nlohmann::json& run) {
   std::vector<std::vector<std::string>> rows = {
       {"TASK", "STATE", "TRIES", "START", "DURATION", "ROWS IN", "ROWS OUT", "DETAIL"}};
-  const auto& time_of = TimeOf;
   for (const auto& t : run["tasks"]) {
     const nlohmann::json metrics = t.value("metrics", nlohmann::json::object());
     auto count = [&](const char* key) { return metrics.contains(key) ? metrics[key].dump() : std::string(); };
@@ -199,7 +198,7 @@ std::string TaskTable(const nlohmann::json& run) {
     }
     rows.push_back({t["task_id"].get<std::string>(), t["state"].get<std::string>(),
                     t["try"].dump() + "/" + t["max_tries"].dump(), started.is_string() ? started.get<std::string>() : "",
-                    Duration_(time_of(started), time_of(t.value("ended_at", nlohmann::json()))), count("rows_in"),
+                    Duration_(TimeOf(started), TimeOf(t.value("ended_at", nlohmann::json()))), count("rows_in"),
                     count("rows_out"), detail});
   }
   return FormatTable(rows);
