@@ -105,6 +105,9 @@ class ModelServer {
   // POST /v2/models/NAME/infer (Open Inference Protocol v2): columnar inputs
   // by feature name -> outputs "predict" (and "label" for a classifier).
   nlohmann::json Infer(const std::string& name, const std::string& alias, const nlohmann::json& body);
+  // GET /v2/models/NAME: the version served, its inputs (the raw columns,
+  // typed as Infer takes them) and outputs.
+  nlohmann::json Metadata(const std::string& name, const std::string& alias);
 
  private:
   std::shared_ptr<const Deployment> Load(const std::string& name, const std::string& alias, int version);

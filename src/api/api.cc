@@ -1111,26 +1111,7 @@ HttpResponse Api::Serve(const HttpRequest& req, const std::string& m, const std:
     models_->Get(name, alias);
     return Json(200, {{"name", name}, {"ready", true}});
   }
-  auto d = models_->Get(name, alias);
-  auto datatype = [](columnar::DataType t) {
-    switch (t) {
-      case columnar::DataType::kInt64: return "INT64";
-      case columnar::DataType::kFloat64: return "FP64";
-      case columnar::DataType::kBool: return "BOOL";
-      default: return "BYTES";
-    }
-  };
-  json inputs = json::array();
-  for (const auto& f : d->predictor->inputs()) {
-    inputs.push_back({{"name", f.name}, {"datatype", datatype(f.type)}, {"shape", {-1}}});
-  }
-  json outputs = json::array({{{"name", "predict"}, {"datatype", "FP64"}, {"shape", {-1}}}});
-  if (d->predictor->classifier()) outputs.push_back({{"name", "label"}, {"datatype", "INT64"}, {"shape", {-1}}});
-  return Json(200, {{"name", name},
-                    {"versions", {std::to_string(d->version)}},
-                    {"platform", "pipe"},
-                    {"inputs", inputs},
-                    {"outputs", outputs}});
+  return Json(200, models_->Metadata(name, alias));
 }
 
 }  // namespace pipeline

@@ -261,7 +261,11 @@ int ModelServer::Refresh(std::vector<std::string>* errors) {
                      (current ? " (was " + std::to_string(current->version) + ")" : ""));
       }
     } catch (const Error& e) {
-      if (!current && not_serving.empty()) not_serving = e.what();
+      // (The readiness route is open, for probes: its reason names the
+      // version, not the file paths of the error, which the log has.)
+      if (!current && not_serving.empty()) {
+        not_serving = "model '" + name + "' version " + std::to_string(it->second) + " cannot be loaded (piped's log says why)";
+      }
       // The version serving (if any) goes on serving, as KServe keeps the
       // last ready revision; tried again at each poll, said once.
       int& said = failed_[key];  // 0: nothing said yet (versions start at 1)
@@ -437,9 +441,18 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     if (rows >= 0 && n != rows) throw Error::InvalidArgument("input '" + input_name + "' has " + std::to_string(n) + " rows, others " + std::to_string(rows));
     rows = n;
     // The tensor's declared type must be one the model's input takes.
+    // An input the model does not take is refused (as Triton does): a
+    // misspelt name would otherwise pass unseen when the input it meant is
+    // also sent, or be reported as the intended input missing.
+    auto known = input_types.find(input_name);
+    if (known == input_types.end()) {
+      std::string names;
+      for (const columnar::Field& f : d->predictor->inputs()) names += (names.empty() ? "" : ", ") + f.name;
+      throw Error::InvalidArgument("unknown input '" + input_name + "' (the model's inputs: " + names + ")");
+    }
     const std::string datatype = input["datatype"].get<std::string>();
-    if (auto it = input_types.find(input_name); it != input_types.end() && !TakesDatatype(it->second, datatype)) {
-      throw Error::InvalidArgument("input '" + input_name + "' is " + DatatypeOf(it->second) + ", not " + datatype);
+    if (!TakesDatatype(known->second, datatype)) {
+      throw Error::InvalidArgument("input '" + input_name + "' is " + DatatypeOf(known->second) + ", not " + datatype);
     }
     json flat = json::array();  // [v, ...], or [[v], ...] for shape [N, 1] (or flat: row-major)
     for (const json& v : input["data"]) {
@@ -491,6 +504,17 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
   } catch (const ml::ModelError& e) {
     throw Error::InvalidArgument(e.what());
   }
+}
+
+json ModelServer::Metadata(const std::string& name, const std::string& alias) {
+  std::shared_ptr<const Deployment> d = Get(name, alias);
+  json inputs = json::array();
+  for (const columnar::Field& f : d->predictor->inputs()) {
+    inputs.push_back({{"name", f.name}, {"datatype", DatatypeOf(f.type)}, {"shape", {-1}}});
+  }
+  json outputs = json::array({{{"name", "predict"}, {"datatype", "FP64"}, {"shape", {-1}}}});
+  if (d->predictor->classifier()) outputs.push_back({{"name", "label"}, {"datatype", "INT64"}, {"shape", {-1}}});
+  return {{"name", name}, {"versions", {std::to_string(d->version)}}, {"platform", "pipe"}, {"inputs", inputs}, {"outputs", outputs}};
 }
 
 }  // namespace pipeline

@@ -864,6 +864,11 @@ async function main() {
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2] }, { name: 'x', shape: [1], datatype: 'INT64', data: [3] },
                                       { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
     await check('OIP infer, a missing input', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1]}]}', expect: 400 });
+    const unknownInput = await check('OIP infer, an unknown input', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'INT64', data: [2] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] },
+                                      { name: 'zz', shape: [1], datatype: 'FP64', data: [4] }] }) });
+    report(unknownInput?.json?.error === "unknown input 'zz' (the model's inputs: x, z)", 'OIP infer names an unknown input and the inputs',
+           [JSON.stringify(unknownInput?.json)]);
     await check('OIP infer, no inputs', 'POST', `/v2/models/${m}/infer`, { token: V, body: '{}', expect: 400 });
     await check('OIP infer, a shape of three dimensions', 'POST', `/v2/models/${m}/infer`, { token: V, expect: 400,
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 1, 1], datatype: 'INT64', data: [2] }, { name: 'z', shape: [1], datatype: 'FP64', data: [4] }] }) });
