@@ -113,6 +113,8 @@ int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options);
 
 // From the store (dags_cmd.cc).
 int DagsListLocal(const GlobalOptions& g);
+// The `dags list` table of GET /api/v1/dags's "dags" (the same from the store).
+void PrintDagsTable(const nlohmann::json& dags);
 int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id);
 
 }  // namespace pipeline::cli

@@ -43,7 +43,11 @@ ApiClient Client(const GlobalOptions& g) {
 
 // Maps an HTTP error to the exit codes of interfaces.md, after saying why.
 int Fail(const HttpResponse& r) {
-  std::cerr << "pipectl: " << ErrorMessage(r) << "\n";
+  std::cerr << "pipectl: " << ErrorMessage(r);
+  // How to give a token, which the daemon's message cannot say.
+  if (r.status == 401) std::cerr << " (pass one with --token or PIPE_TOKEN)";
+  if (r.status == 403) std::cerr << " (pass a token of role operator or admin with --token or PIPE_TOKEN)";
+  std::cerr << "\n";
   if (r.status == 400 || r.status == 413) return kExitUsage;
   if (r.status == 503) return kExitUnavailable;
   return kExitFailed;
@@ -156,20 +160,7 @@ int DagsList(const GlobalOptions& g) {
     std::cout << body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "NEXT TICK", "LAST RUN"}};
-  for (const auto& d : body["dags"]) {
-    auto text = [](const json& v) { return v.is_null() ? std::string() : v.is_string() ? v.get<std::string>() : v.dump(); };
-    // The schedule as `dags list` without --server says it ("0 6 * * * or after etl.load").
-    std::optional<std::string> cron;
-    if (d["schedule"].is_string()) cron = d["schedule"].get<std::string>();
-    std::vector<std::string> after;
-    for (const auto& a : d.value("after", json::array())) {
-      if (a.is_string()) after.push_back(a.get<std::string>());
-    }
-    rows.push_back({text(d["dag_id"]), ScheduleText(cron, after).value_or(""), text(d["paused"]), text(d["version"]),
-                    text(d["next_tick"]), text(d["last_run_state"])});
-  }
-  std::cout << FormatTable(rows);
+  PrintDagsTable(body["dags"]);
   for (const auto& e : body["load_errors"]) {
     std::cerr << e["file"].get<std::string>() << ":" << e["line"] << ":" << e["column"] << ": "
               << e["message"].get<std::string>() << "\n";

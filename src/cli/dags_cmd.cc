@@ -4,31 +4,69 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/time.h"
 #include "dag/loader.h"
+#include "scheduler/schedule.h"
 #include "store/upstream.h"
 #include "views/dag_view.h"
 
 namespace pipeline::cli {
 
-int DagsListLocal(const GlobalOptions& g) {
-  auto store = OpenStore(g);
-  std::vector<DagRecord> dags = store->ListDags();
-  if (g.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const DagRecord& d : dags) {
-      out.push_back({{"dag_id", d.dag_id}, {"version", d.latest_version}, {"paused", d.paused},
-                     {"schedule", d.schedule ? nlohmann::json(*d.schedule) : nlohmann::json(nullptr)},
-                     {"file", d.file}});
+void PrintDagsTable(const nlohmann::json& dags) {
+  std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "NEXT TICK", "LAST RUN"}};
+  auto text = [](const nlohmann::json& v) {
+    return v.is_null() ? std::string() : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  for (const auto& d : dags) {
+    // The schedule as the DAG file says it ("0 6 * * * or after etl.load").
+    std::optional<std::string> cron;
+    if (d["schedule"].is_string()) cron = d["schedule"].get<std::string>();
+    std::vector<std::string> after;
+    for (const auto& a : d.value("after", nlohmann::json::array())) {
+      if (a.is_string()) after.push_back(a.get<std::string>());
     }
-    std::cout << nlohmann::json{{"dags", out}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows = {{"DAG", "SCHEDULE", "PAUSED", "VERSION", "FILE"}};
-  for (const DagRecord& d : dags) {
-    rows.push_back({d.dag_id, d.schedule.value_or(""), d.paused ? "true" : "false",
-                    std::to_string(d.latest_version), d.file});
+    rows.push_back({text(d["dag_id"]), ScheduleText(cron, after).value_or(""), text(d["paused"]), text(d["version"]),
+                    text(d["next_tick"]), text(d["last_run_state"])});
   }
   std::cout << FormatTable(rows);
+}
+
+int DagsListLocal(const GlobalOptions& g) {
+  auto store = OpenStore(g);
+  const TimePoint now = SystemClock::Default()->Now();
+  // What the daemon's GET /api/v1/dags says of each DAG, from the store: the
+  // stored version's schedule, its next tick from now, its newest run.
+  nlohmann::json out = nlohmann::json::array();
+  for (const DagRecord& d : store->ListDags()) {
+    nlohmann::json dag = {{"dag_id", d.dag_id}, {"version", d.latest_version}, {"paused", d.paused},
+                          {"file", d.file}, {"next_tick", nullptr}};
+    LoadResult loaded;
+    if (auto version = store->GetDagVersion(d.dag_id, d.latest_version)) {
+      loaded = DagLoader(Operators()).LoadText(version->source, version->file);
+    }
+    const std::optional<DagSpec>& spec = loaded.dag;
+    if (spec) {  // (a stored version passed the loader when it was stored)
+      dag["schedule"] = spec->schedule ? nlohmann::json(*spec->schedule) : nlohmann::json(nullptr);
+      dag["after"] = spec->after;
+      if (auto schedule = Schedule::ForDag(*spec)) {
+        if (auto tick = schedule->NextAfter(now)) dag["next_tick"] = FormatIso8601(tick->logical_date);
+      }
+    } else {
+      dag["schedule"] = d.schedule ? nlohmann::json(*d.schedule) : nlohmann::json(nullptr);
+    }
+    RunFilter last;
+    last.dag_id = d.dag_id;
+    last.limit = 1;
+    std::vector<RunRecord> runs = store->ListRuns(last);
+    dag["last_run_state"] = runs.empty() ? nlohmann::json(nullptr) : nlohmann::json(ToString(runs[0].state));
+    dag["last_run_id"] = runs.empty() ? nlohmann::json(nullptr) : nlohmann::json(runs[0].run_id);
+    out.push_back(std::move(dag));
+  }
+  if (g.json) {
+    std::cout << nlohmann::json{{"dags", out}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    PrintDagsTable(out);
+  }
   return kExitOk;
 }
 

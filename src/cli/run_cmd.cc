@@ -305,7 +305,7 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   bool terminal = !g.json && isatty(STDOUT_FILENO);
   std::ostream& progress = g.json ? std::cerr : std::cout;
   if (!g.json) {
-    progress << "run " << run.run_id << " of dag '" << dag.id << "' (" << dag.tasks.size() << " tasks"
+    progress << "run " << run.run_id << " of dag '" << dag.id << "' (" << dag.tasks.size() << (dag.tasks.size() == 1 ? " task" : " tasks")
              << (rerun_of.empty() ? "" : ", version " + std::to_string(version) + ", again as " + rerun_of) << ")\n";
   }
   LiveView view(dag, terminal, progress);

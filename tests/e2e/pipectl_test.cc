@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <map>
@@ -213,6 +214,36 @@ TEST_F(PipectlTest, TriggerDagThatWaitsSaysSoWhenNoPipedSchedulesTheStore) {
       << error;
   Result queued = Pipectl({"runs", "list", "--dag", "target", "--json"});
   EXPECT_NE(queued.out.find("\"queued\""), std::string::npos) << queued.out;
+}
+
+TEST_F(PipectlTest, DagsListFromTheStoreHasTheDaemonsColumns) {
+  // Given a DAG scheduled at 06:00 UTC that ran once and one that comes after it,
+  RunDag(Write("daily.yaml", "dag: daily\nschedule: '0 6 * * *'\nstart_date: 2020-01-01\n"
+                             "tasks:\n  a: {op: shell, run: 'true'}\n"));
+  Write("later.yaml", "dag: later\nschedule: {after: [daily.a]}\ntasks:\n  b: {op: shell, run: 'exit 1'}\n");
+  RunDag(dir_ / "later.yaml", {}, 1);
+  // then `dags list` on the store shows what the daemon's does: the schedule
+  // as written, the next tick and the last run's state;
+  Result r = Pipectl({"dags", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto now = std::chrono::system_clock::now();
+  const auto day = std::chrono::floor<std::chrono::days>(now);
+  const auto next = day + std::chrono::hours(day + std::chrono::hours(6) <= now ? 30 : 6);
+  const time_t next_t = std::chrono::system_clock::to_time_t(next);
+  char tick[32];
+  std::strftime(tick, sizeof tick, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&next_t));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("^DAG +SCHEDULE +PAUSED +VERSION +NEXT TICK +LAST RUN\n"
+                                                  "daily +0 6 \\* \\* \\* +false +1 +" + std::string(tick) + " +success\n"
+                                                  "later +after daily\\.a +false +1 + failed\n$")))
+      << r.out;
+  // and --json the same fields as GET /api/v1/dags.
+  json listed = json::parse(Pipectl({"dags", "list", "--json"}).out)["dags"];
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0]["next_tick"], tick);
+  EXPECT_EQ(listed[0]["schedule"], "0 6 * * *");
+  EXPECT_EQ(listed[1]["after"], json::array({"daily.a"}));
+  EXPECT_EQ(listed[1]["last_run_state"], "failed");
+  EXPECT_TRUE(listed[1]["last_run_id"].is_string());
 }
 
 TEST_F(PipectlTest, AReadingCommandOnASqliteFileThatDoesNotExistSaysSoAndCreatesNothing) {
