@@ -23,7 +23,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 14;
+inline constexpr int kSchemaVersion = 15;
 
 struct DagRecord {
   std::string dag_id;
@@ -48,7 +48,7 @@ struct RunRecord {
   std::string dag_id;
   int dag_version = 0;
   RunState state = RunState::kQueued;
-  std::string trigger;            // "manual", "scheduled", "backfill"
+  std::string trigger;            // "manual", "scheduled", "backfill", "upstream", "dag"
   TimePoint logical_date;
   TimePoint data_interval_start;
   TimePoint data_interval_end;
@@ -64,6 +64,8 @@ struct RunRecord {
   // A run started by schedule.after (trigger "upstream"): the upstream
   // successes it consumed, {"DAG.TASK": {"run_id": R, "at": MICROS}}.
   std::string upstream_json = "{}";
+  // The run `pipectl runs rerun` repeated (its DAG version and params); empty: none.
+  std::string rerun_of;
 };
 
 // The newest success of a task of some DAG (schedule.after's events).

@@ -26,6 +26,10 @@ nlohmann::json SlaMissesJson(const std::vector<SlaMissRecord>& misses);
 // "sla     missed: load (due ..., running then); deadline (due ..., ...)\n",
 // or "" when the list (SlaMissesJson's) is empty.
 std::string SlaMissLine(const nlohmann::json& misses);
+// `pipectl runs show`'s lines above the task table, of a run's JSON
+// (RunSummaryJson's with "sla_misses", or GET /api/v1/runs/{id}'s): run, dag,
+// state, trigger, what it reruns, params, missed SLAs.
+std::string RunHeader(const nlohmann::json& run);
 // A task's DETAIL column: its summary, quarantined rows and error.
 std::string TaskDetail(const nlohmann::json& metrics, const std::string& error);
 // Why a task has no log: "task 'b' has not started (it is pending)", or, in

@@ -280,13 +280,7 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
     std::cout << run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::cout << "run     " << run["run_id"].get<std::string>() << "\n"
-            << "dag     " << run["dag_id"].get<std::string>() << " (version " << run["dag_version"] << ")\n"
-            << "state   " << run["state"].get<std::string>() << "\n"
-            << "trigger " << run.value("trigger", "") << ", logical date " << run.value("logical_date", "") << "\n"
-            << "params  " << run.value("params", json::object()).dump() << "\n"
-            << views::SlaMissLine(run.value("sla_misses", json::array())) << "\n";
-  std::cout << views::TaskTable(run);
+  std::cout << views::RunHeader(run) << "\n" << views::TaskTable(run);
   return kExitOk;
 }
 

@@ -263,6 +263,7 @@ static int Execute(const GlobalOptions& g, StateStore& store_ref, const DagSpec&
   run.dag_id = dag.id;
   run.dag_version = version;
   run.trigger = "manual";
+  run.rerun_of = rerun_of;
   run.logical_date = run.data_interval_start = run.data_interval_end = now;
   run.params_json = ParamsToJson(params);
   run.created_at = now;

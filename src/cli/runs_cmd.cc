@@ -50,13 +50,9 @@ int ShowRun(const GlobalOptions& g, const std::string& run_id) {
     std::cout << views::RunJson(*store, *run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::cout << "run     " << run->run_id << "\n"
-            << "dag     " << run->dag_id << " (version " << run->dag_version << ")\n"
-            << "state   " << ToString(run->state) << "\n"
-            << "trigger " << run->trigger << ", logical date " << FormatIso8601(run->logical_date) << "\n"
-            << "params  " << run->params_json << "\n"
-            << views::SlaMissLine(views::SlaMissesJson(store->ListSlaMisses("", run->run_id, 10'000))) << "\n"
-            << views::RunTaskTable(*store, *run);
+  nlohmann::json header = views::RunSummaryJson(*run);
+  header["sla_misses"] = views::SlaMissesJson(store->ListSlaMisses("", run->run_id, 10'000));
+  std::cout << views::RunHeader(header) << "\n" << views::RunTaskTable(*store, *run);
   return kExitOk;
 }
 

@@ -361,6 +361,8 @@ ALTER TABLE runs ADD COLUMN upstream TEXT NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX runs_one_per_upstream ON runs(dag_id, data_interval_start) WHERE trigger = 'upstream';
 CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE state = 'success';
 )sql",
+    // Version 15: a rerun names the run it repeats.
+    "ALTER TABLE runs ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -404,7 +406,7 @@ DagRecord ReadDag(const pqxx::row& r) {
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
     "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested, "
-    "upstream";
+    "upstream, rerun_of";
 RunRecord ReadRun(const pqxx::row& r) {
   RunRecord run;
   run.run_id = r[0].as<std::string>();
@@ -423,6 +425,7 @@ RunRecord ReadRun(const pqxx::row& r) {
   run.coordinator_until = OptTime(r[13]);
   run.cancel_requested = r[14].as<bool>();
   run.upstream_json = r[15].as<std::string>();
+  run.rerun_of = r[16].as<std::string>();
   return run;
 }
 
@@ -918,7 +921,7 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
     const std::string id = tx.quote(run.run_id);
     std::string sql =
         "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until, upstream) VALUES(" +
+        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until, upstream, rerun_of) VALUES(" +
         id + ", " + tx.quote(run.dag_id) + ", " + std::to_string(run.dag_version) + ", " + state + ", " +
         tx.quote(run.trigger) + ", " + std::to_string(ToMicros(run.logical_date)) + ", " +
         std::to_string(ToMicros(run.data_interval_start)) + ", " + std::to_string(ToMicros(run.data_interval_end)) +
@@ -926,7 +929,7 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
         (running ? std::to_string(ToMicros(run.started_at.value_or(run.created_at))) : std::string("NULL")) + ", " +
         tx.quote(run.coordinator) + ", " +
         (run.coordinator_until ? std::to_string(ToMicros(*run.coordinator_until)) : std::string("NULL")) + ", " +
-        tx.quote(run.upstream_json) + ");";
+        tx.quote(run.upstream_json) + ", " + tx.quote(run.rerun_of) + ");";
     if (!tasks.empty()) {
       sql += "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) VALUES";
       for (size_t pos = 0; pos < tasks.size(); ++pos) {

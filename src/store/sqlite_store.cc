@@ -257,6 +257,8 @@ ALTER TABLE runs ADD COLUMN upstream TEXT NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX runs_one_per_upstream ON runs(dag_id, data_interval_start) WHERE trigger = 'upstream';
 CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE state = 'success';
 )sql",
+    // Version 15: a rerun names the run it repeats.
+    "ALTER TABLE runs ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -589,13 +591,14 @@ RunRecord ReadRun(const Statement& s) {
   r.coordinator_until = s.OptTime(13);
   r.cancel_requested = s.Int(14) != 0;
   r.upstream_json = s.Text(15);
+  r.rerun_of = s.Text(16);
   return r;
 }
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
     "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested, "
-    "upstream";
+    "upstream, rerun_of";
 
 TaskInstanceRecord ReadTaskInstance(const Statement& s) {
   TaskInstanceRecord t;
@@ -689,13 +692,14 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
     Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
                   "data_interval_start, data_interval_end, params, created_at, started_at, coordinator, "
-                  "coordinator_until, upstream) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13, ?14)");
+                  "coordinator_until, upstream, rerun_of) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13, ?14, ?15)");
     ins.Bind(1, run.run_id).Bind(2, run.dag_id).Bind(3, run.dag_version)
         .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Bind(5, run.trigger)
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
         .Bind(9, run.params_json).Bind(10, run.created_at).Bind(11, run.started_at.value_or(run.created_at))
-        .Bind(12, run.coordinator).Bind(13, run.coordinator_until).Bind(14, run.upstream_json).Run();
+        .Bind(12, run.coordinator).Bind(13, run.coordinator_until).Bind(14, run.upstream_json)
+        .Bind(15, run.rerun_of).Run();
     Statement task(*impl_->statements_,
                    "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
                    "VALUES(?1, ?2, ?3, 'pending', ?4)");

@@ -68,7 +68,8 @@ nlohmann::json RunSummaryJson(const RunRecord& run) {
           {"params", Metrics(run.params_json)},
           {"created_at", FormatIso8601(run.created_at)},
           {"started_at", OptTime(run.started_at)},
-          {"ended_at", OptTime(run.ended_at)}};
+          {"ended_at", OptTime(run.ended_at)},
+          {"rerun_of", run.rerun_of.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.rerun_of)}};
 }
 
 nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
@@ -146,6 +147,17 @@ std::string SlaMissLine(const nlohmann::json& misses) {
     sep = "; ";
   }
   return line + "\n";
+}
+
+std::string RunHeader(const nlohmann::json& run) {
+  auto text = [&](const char* key) { return run.contains(key) && run[key].is_string() ? run[key].get<std::string>() : ""; };
+  std::string out = "run     " + text("run_id") + "\n" +
+                    "dag     " + text("dag_id") + " (version " + run.value("dag_version", nlohmann::json()).dump() + ")\n" +
+                    "state   " + text("state") + "\n" +
+                    "trigger " + text("trigger") + ", logical date " + text("logical_date") + "\n";
+  if (!text("rerun_of").empty()) out += "rerun   of " + text("rerun_of") + " (its DAG version and params)\n";
+  out += "params  " + run.value("params", nlohmann::json::object()).dump() + "\n";
+  return out + SlaMissLine(run.value("sla_misses", nlohmann::json::array()));
 }
 
 std::string TaskDetail(const nlohmann::json& m, const std::string& error) {

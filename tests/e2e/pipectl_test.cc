@@ -903,6 +903,15 @@ TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
   EXPECT_EQ(rerun["dag_version"], 1);
   EXPECT_EQ(rerun["params"], json::parse(R"({"n": 5})"));
   EXPECT_EQ(Pipectl({"logs", rerun["run_id"], "a"}).out, "v1 n=5\n");
+  // The rerun names the run it repeats (the store keeps it; runs show says it).
+  EXPECT_EQ(rerun["rerun_of"], first_id);
+  EXPECT_TRUE(first["rerun_of"].is_null()) << first.dump();
+  Result shown = Pipectl({"runs", "show", rerun["run_id"]});
+  EXPECT_NE(shown.out.find("\ntrigger manual, logical date "), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("\nrerun   of " + first_id + " (its DAG version and params)\nparams  {\"n\":5}\n"),
+            std::string::npos) << shown.out;
+  EXPECT_EQ(json::parse(Pipectl({"runs", "show", rerun["run_id"], "--json"}).out)["rerun_of"], first_id);
+  EXPECT_EQ(Pipectl({"runs", "show", first_id}).out.find("rerun "), std::string::npos);
   // No ingest: the same data is no data to check.
   Result same_data = Pipectl({"runs", "rerun", first_id, "--same-data"});
   EXPECT_EQ(same_data.exit_code, 0) << same_data.err;

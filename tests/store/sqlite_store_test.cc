@@ -106,6 +106,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "DROP TABLE sla_misses; "     // version 12
                            "DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
                            "ALTER TABLE runs DROP COLUMN upstream; "  // version 14
+                           "ALTER TABLE runs DROP COLUMN rerun_of; "  // version 15
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

@@ -100,6 +100,18 @@ TEST_P(StateStoreTest, CreatesRunsWithPendingTasks) {
   EXPECT_EQ(tasks[1].try_number, 0);
   EXPECT_EQ(tasks[1].metrics_json, "{}");
   EXPECT_FALSE(store_->GetRun("r2"));
+  EXPECT_EQ(run->rerun_of, "");
+  // A rerun names the run it repeats, read back by GetRun and ListRuns.
+  RunRecord again = MakeRun("r3", "d", 11);
+  again.rerun_of = "r1";
+  store_->CreateRun(again, {{"a", 1}});
+  EXPECT_EQ(store_->GetRun("r3")->rerun_of, "r1");
+  RunFilter filter;
+  filter.dag_id = "d";
+  std::vector<RunRecord> listed = store_->ListRuns(filter);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].rerun_of, "r1");  // newest first
+  EXPECT_EQ(listed[1].rerun_of, "");
 }
 
 TEST_P(StateStoreTest, AClearSetsAnInstancesMaxTries) {
