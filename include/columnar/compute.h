@@ -46,16 +46,32 @@ std::string ValueText(const Column& column, int64_t row);
 // same type); nullptr when it has no nulls.
 ColumnPtr FillNulls(const Column& column, const Column& fill_value);
 
-// The int64 values within the real bounds [min, max] (absent: unbounded),
-// the bounds rounded inward: {lo, hi}, or nullopt when no int64 lies within
-// (a min above 2^63 - 1, a max below -2^63, min above max). Never casts a
-// double outside int64's range (undefined behaviour).
-std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max);
+// A bound as written: its double and, when it was written as an integer
+// within int64, that integer exactly (9007199254740993 is no double: an int64
+// column is compared with the integer, a float64 one with the double).
+struct NumberBound {
+  NumberBound(double v) : value(v) {}  // NOLINT: a double is a bound
+  NumberBound(double v, std::optional<int64_t> i) : value(v), integer(i) {}
+  double value;
+  std::optional<int64_t> integer;
+};
+// The bound a number's text says ("12", "-3.5", "1e19", "9007199254740993");
+// nullopt when the text is no number.
+std::optional<NumberBound> ParseNumberBound(std::string_view text);
+// "null" when absent, else the integer or the double as written back.
+std::string NumberBoundText(const std::optional<NumberBound>& bound);
+
+// The int64 values within the bounds [min, max] (absent: unbounded), the
+// bounds rounded inward (an integer bound is exact): {lo, hi}, or nullopt
+// when no int64 lies within (a min above 2^63 - 1, a max below -2^63, min
+// above max). Never casts a double outside int64's range (undefined behaviour).
+std::optional<std::pair<int64_t, int64_t>> IntRange(const std::optional<NumberBound>& min,
+                                                    const std::optional<NumberBound>& max);
 
 // A number column (int64 or float64) with each value limited to [lo, hi]
 // (absent: unbounded; for int64 the bounds rounded inward, IntRange); nulls
 // stay null. Throws FormatError for another type, or for int64 when no int64
 // lies within the bounds.
-ColumnPtr Clip(const Column& column, std::optional<double> lo, std::optional<double> hi);
+ColumnPtr Clip(const Column& column, const std::optional<NumberBound>& lo, const std::optional<NumberBound>& hi);
 
 }  // namespace pipeline::columnar

@@ -287,16 +287,37 @@ ColumnPtr FillNulls(const Column& c, const Column& fill_value) {
   return std::make_shared<Column>(c.type(), n, std::move(values), Buffer());
 }
 
-std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, std::optional<double> max) {
+std::optional<NumberBound> ParseNumberBound(std::string_view text) {
+  double v;
+  if (!ParseFloat64(text, &v)) return std::nullopt;
+  int64_t i;
+  if (ParseInt64(text, &i)) return NumberBound(v, i);
+  return NumberBound(v);
+}
+
+std::string NumberBoundText(const std::optional<NumberBound>& bound) {
+  if (!bound) return "null";
+  if (bound->integer) return std::to_string(*bound->integer);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", bound->value);
+  return buf;
+}
+
+std::optional<std::pair<int64_t, int64_t>> IntRange(const std::optional<NumberBound>& min,
+                                                    const std::optional<NumberBound>& max) {
   constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, exact as a double
   int64_t lo = INT64_MIN, hi = INT64_MAX;
-  if (min) {
-    const double c = std::ceil(*min);
+  if (min && min->integer) {
+    lo = *min->integer;
+  } else if (min) {
+    const double c = std::ceil(min->value);
     if (std::isnan(c) || c >= kTwo63) return std::nullopt;
     if (c > -kTwo63) lo = static_cast<int64_t>(c);
   }
-  if (max) {
-    const double f = std::floor(*max);
+  if (max && max->integer) {
+    hi = *max->integer;
+  } else if (max) {
+    const double f = std::floor(max->value);
     if (std::isnan(f) || f < -kTwo63) return std::nullopt;
     if (f < kTwo63) hi = static_cast<int64_t>(f);
   }
@@ -304,23 +325,17 @@ std::optional<std::pair<int64_t, int64_t>> IntRange(std::optional<double> min, s
   return std::pair{lo, hi};
 }
 
-ColumnPtr Clip(const Column& c, std::optional<double> lo, std::optional<double> hi) {
+ColumnPtr Clip(const Column& c, const std::optional<NumberBound>& lo, const std::optional<NumberBound>& hi) {
   const int64_t n = c.length();
   if (c.type() == DataType::kFloat64) {
     Buffer out(static_cast<size_t>(n) * 8);
-    kernels::Clip(c.doubles(), c.validity(), n, lo.value_or(-INFINITY), hi.value_or(INFINITY), out.as<double>());
+    kernels::Clip(c.doubles(), c.validity(), n, lo ? lo->value : -INFINITY, hi ? hi->value : INFINITY, out.as<double>());
     return std::make_shared<Column>(c.type(), n, std::move(out), c.validity_buffer().Clone());
   }
   if (c.type() == DataType::kInt64) {
     auto range = IntRange(lo, hi);
     if (!range) {
-      auto text = [](const std::optional<double>& v) {
-        if (!v) return std::string("null");
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%g", *v);
-        return std::string(buf);
-      };
-      throw FormatError("no int64 lies within the bounds [" + text(lo) + ", " + text(hi) + "]");
+      throw FormatError("no int64 lies within the bounds [" + NumberBoundText(lo) + ", " + NumberBoundText(hi) + "]");
     }
     const auto [l, h] = *range;
     Buffer out(static_cast<size_t>(n) * 8);

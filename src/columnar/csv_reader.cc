@@ -693,6 +693,15 @@ FileLayout ReadLayout(const Source& src, const CsvOptions& options) {
                             FieldRange f = row.fields[i];
                             std::string t(reinterpret_cast<const char*>(src.data()) + f.begin, f.end - f.begin);
                             if (i == row.num_fields - 1 && !t.empty() && t.back() == '\r') t.pop_back();
+                            // A CR outside quotes that ends no line: the lines end in CR
+                            // alone (classic Mac OS, some Excel exports), which would read
+                            // as one row of odd names and no data.
+                            if ((t.empty() || t.front() != options.quote) && t.find('\r') != std::string::npos) {
+                              throw FormatError(src.name() + ":" + std::to_string(1 + CountByte(src.data(), row.begin, '\n')) +
+                                                ": the first row holds a carriage return (\\r) that ends no line: "
+                                                "lines ending in CR alone are not read; convert them to LF "
+                                                "(tr '\\r' '\\n') or CRLF");
+                            }
                             if (t.size() >= 2 && t.front() == options.quote && t.back() == options.quote) {
                               std::string u;
                               for (size_t k = 1; k + 1 < t.size(); ++k) {

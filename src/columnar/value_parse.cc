@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include <date/date.h>
@@ -39,8 +40,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 bool ParseFloat64Slow(std::string_view text, double* out) {
   const char* begin = text.data();
   const char* end = begin + text.size();
-  if (begin != end && *begin == '+') ++begin;
+  if (begin != end && *begin == '+' && (++begin == end || *begin == '-' || *begin == '+')) return false;
   if (begin == end) return false;
+  // "nan(chars)", which fast_float takes, is no number a database reads.
+  if (std::memchr(begin, '(', size_t(end - begin)) != nullptr) return false;
   auto [ptr, ec] = fast_float::from_chars(begin, end, *out);
   // fast_float reports out-of-range values as errors but still rounds them to
   // +-inf or 0, which is what every database does with such literals.

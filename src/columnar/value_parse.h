@@ -81,7 +81,8 @@ inline bool ParseInt64(std::string_view text, int64_t* out) {
 inline bool ParseFloat64(std::string_view text, double* out) {
   const char* begin = text.data();
   const char* end = begin + text.size();
-  if (begin != end && *begin == '+') ++begin;
+  // One sign: "+1" is 1, "+-1" no number (fast_float would take the '-').
+  if (begin != end && *begin == '+' && (++begin == end || *begin == '-' || *begin == '+')) return false;
   if (begin == end) return false;
   // Fast path for plain decimals ("-123.45") with at most 15 digits: the
   // digits and the power of ten are exact doubles, so one division rounds

@@ -144,10 +144,12 @@ const json& Entries(const json& params, size_t size, const std::string& step) {
   return params["columns"];
 }
 
-std::optional<double> Bound(const json& v, const std::string& step) {
+std::optional<columnar::NumberBound> Bound(const json& v, const std::string& step) {
   if (v.is_null()) return std::nullopt;
   if (!v.is_number()) throw ModelError(step + ": malformed fitted params");
-  return v.get<double>();
+  // An integer bound is exact for int64 columns (JSON keeps all 64 bits).
+  const bool exact = v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= uint64_t(INT64_MAX));
+  return columnar::NumberBound(v.get<double>(), exact ? std::optional(v.get<int64_t>()) : std::nullopt);
 }
 
 // Category value -> position, for a column of the batch's type.
@@ -178,7 +180,7 @@ void ApplyStep(const std::string& kind, const json& params, Work& w) {
   } else if (kind == "clip") {
     for (const json& e : Entries(params, 3, step)) {
       const std::string name = e[0].get<std::string>();
-      const std::optional<double> lo = Bound(e[1], step), hi = Bound(e[2], step);
+      const std::optional<columnar::NumberBound> lo = Bound(e[1], step), hi = Bound(e[2], step);
       int idx = w.Find(name);
       if (idx < 0) continue;
       try {

@@ -1,6 +1,7 @@
 // clean: drop_duplicates, drop_nulls, fill_nulls, clip, filter, cast, mask,
 // drop_keys — in the order written, each on the table the previous step left.
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -37,7 +38,7 @@ struct Step {
   std::vector<std::string> columns;
   // fill_nulls: column -> "mean" | "median" | "mode" | a literal node.
   std::vector<std::pair<std::string, const DocNode*>> fills;
-  std::vector<std::tuple<std::string, std::optional<double>, std::optional<double>>> clips;
+  std::vector<std::tuple<std::string, std::optional<columnar::NumberBound>, std::optional<columnar::NumberBound>>> clips;
   std::string expr;
   std::vector<std::pair<std::string, DataType>> casts;
   MaskRules masks;
@@ -89,14 +90,20 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
             sr.Error(v.get(), "clip bounds for '" + col->text() + "' must be [min, max] (null for no bound)");
             continue;
           }
-          std::optional<double> bounds[2];
+          std::optional<columnar::NumberBound> bounds[2];
           for (int b = 0; b < 2; ++b) {
             const DocNode& node = *v->items()[b];
             if (node.is_null()) continue;
-            bounds[b] = node.AsDouble();
-            if (!bounds[b] && !HasPlaceholder(node)) sr.Error(&node, "clip bound '" + node.text() + "' is not a number");
+            if (auto d = node.AsDouble()) {
+              int64_t exact;  // an integer bound is kept exactly (int64 columns compare with it)
+              bounds[b] = columnar::NumberBound(*d, columnar::ParseInt64(node.text(), &exact) ? std::optional(exact) : std::nullopt);
+            } else if (!HasPlaceholder(node)) {
+              sr.Error(&node, "clip bound '" + node.text() + "' is not a number");
+            }
           }
-          if (bounds[0] && bounds[1] && *bounds[0] > *bounds[1]) {
+          if (bounds[0] && bounds[1] &&
+              (bounds[0]->integer && bounds[1]->integer ? *bounds[0]->integer > *bounds[1]->integer
+                                                        : bounds[0]->value > bounds[1]->value)) {
             sr.Error(v.get(), "clip bounds for '" + col->text() + "': min is above max");
           }
           s.clips.emplace_back(col->text(), bounds[0], bounds[1]);
@@ -157,7 +164,13 @@ ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const Do
     if (type == DataType::kFloat64) {
       b.AppendDouble(v);
     } else {
-      b.AppendInt(static_cast<int64_t>(std::llround(v)));  // int columns: nearest integer
+      // Int columns: the nearest integer. The mean or median of int64 values
+      // lies within int64, but in doubles it may round past the ends (2^63):
+      // kept at the end, not wrapped to the other sign.
+      constexpr double kTop = 9223372036854775808.0;  // 2^63
+      b.AppendInt(v >= kTop ? std::numeric_limits<int64_t>::max()
+                  : v < -kTop ? std::numeric_limits<int64_t>::min()
+                              : static_cast<int64_t>(std::llround(v)));
     }
     return b.Finish();
   };
@@ -230,7 +243,8 @@ ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const Do
   return v;
 }
 
-ColumnPtr Clip(const Column& c, const std::string& name, std::optional<double> lo, std::optional<double> hi) {
+ColumnPtr Clip(const Column& c, const std::string& name, const std::optional<columnar::NumberBound>& lo,
+               const std::optional<columnar::NumberBound>& hi) {
   try {
     return columnar::Clip(c, lo, hi);
   } catch (const columnar::FormatError& e) {
@@ -423,7 +437,10 @@ class CleanOperator final : public Operator {
       if (fitted) {
         nlohmann::json columns = nlohmann::json::array();
         for (const auto& [name, lo, hi] : s.clips) {
-          columns.push_back({name, lo ? nlohmann::json(*lo) : nlohmann::json(), hi ? nlohmann::json(*hi) : nlohmann::json()});
+          auto bound = [](const std::optional<columnar::NumberBound>& b) {
+            return !b ? nlohmann::json() : b->integer ? nlohmann::json(*b->integer) : nlohmann::json(b->value);
+          };
+          columns.push_back({name, bound(lo), bound(hi)});
         }
         fitted->push_back({{"step", "clip"}, {"params", {{"columns", std::move(columns)}}}});
       }

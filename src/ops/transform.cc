@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -340,6 +341,17 @@ class TransformOperator final : public Operator {
         if (s.kind == "standardize") {
           kernels::Moments m = MergedMoments(x);
           double sd = std::sqrt(m.variance);
+          if (!std::isfinite(m.mean) || !std::isfinite(sd)) {  // (NaN is no spread, infinity no mean)
+            int64_t non_finite = 0;
+            for (const ColumnPtr& part : x) {
+              for (int64_t r = 0; r < part->length(); ++r) non_finite += part->IsValid(r) && !std::isfinite(part->doubles()[r]);
+            }
+            if (non_finite > 0) {
+              throw OpError("standardize: column '" + source + "' holds " + std::to_string(non_finite) +
+                            " NaN or infinite value" + (non_finite == 1 ? "" : "s") +
+                            ": it has no mean or spread to scale by (filter them out first)");
+            }
+          }
           if (!(sd > 0)) {
             throw OpError("standardize: column '" + source + "' has " +
                           (m.count < 2 ? std::string("fewer than 2 values") : std::string("no spread (all values equal)")));
@@ -441,11 +453,23 @@ class TransformOperator final : public Operator {
           out[k][b] = std::make_shared<Column>(DataType::kBool, rows, std::move(bufs[k]), columnar::Buffer());
         }
       });
+      // The new columns' names must be new: one that a column of the table
+      // has, or that two outputs share (a category "__other__" beside the
+      // overflow column), would silently replace a column.
+      std::vector<std::string> names;
+      std::set<std::string> taken;
+      for (const columnar::Field& f : w.fields()) taken.insert(f.name);
+      for (size_t k = 0; k < outputs; ++k) {
+        names.push_back(s.prefix + "_" + (k < ids.size() ? columnar::ValueText(c, g.first_row[ids[k]]) : "__other__"));
+        if (!taken.insert(names.back()).second) {
+          throw OpError("one_hot: column '" + s.column + "': output column '" + names.back() +
+                        "' already exists (rename that column, or give one_hot another prefix)");
+        }
+      }
       nlohmann::json categories = nlohmann::json::array();
       for (size_t k = 0; k < outputs; ++k) {
-        std::string name = s.prefix + "_" + (k < ids.size() ? columnar::ValueText(c, g.first_row[ids[k]]) : "__other__");
         if (k < ids.size()) categories.push_back(CategoryJson(c, g.first_row[ids[k]]));
-        w.Set(name, DataType::kBool, std::move(out[k]));
+        w.Set(names[k], DataType::kBool, std::move(out[k]));
       }
       params[s.column] = {{"prefix", s.prefix}, {"categories", categories}, {"other", other}};
     } else if (s.kind == "bucketize") {

@@ -287,8 +287,15 @@ void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r)
         for (const auto& [text, num] : {std::pair{&spec.min_text, &spec.min}, std::pair{&spec.max_text, &spec.max}}) {
           if (!text->empty() && !*num) throw OpError("check '" + spec.describe + "': '" + *text + "' is not a number");
         }
-        // Bounds beyond int64's range may hold no value: then every value fails.
-        std::tie(lo, hi) = IntRange(spec.min, spec.max).value_or(std::pair{INT64_MAX, INT64_MIN});
+        // An integer bound is compared exactly (9007199254740993 is no
+        // double); bounds beyond int64's range may hold no value: then every value fails.
+        auto bound = [](const std::optional<double>& num, const std::string& text) -> std::optional<columnar::NumberBound> {
+          if (!num) return std::nullopt;
+          int64_t exact;
+          return columnar::NumberBound(*num, columnar::ParseInt64(text, &exact) ? std::optional(exact) : std::nullopt);
+        };
+        std::tie(lo, hi) = IntRange(bound(spec.min, spec.min_text), bound(spec.max, spec.max_text))
+                               .value_or(std::pair{INT64_MAX, INT64_MIN});
       }
       counts = kernels::SelectRange(c.ints(), c.validity(), n, lo, hi, in_range.data());
       break;

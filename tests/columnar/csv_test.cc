@@ -116,6 +116,17 @@ TEST(CsvTest, EmptyFileIsAnError) {
   EXPECT_EQ(ErrorOf("\n\n"), "t.csv: the file is empty (no header and no rows)");
 }
 
+TEST(CsvTest, LinesEndingInCarriageReturnAloneAreAnErrorNotOneOddRow) {
+  // (It read as a header a, "b\r1", "2\r3", 4 and no rows: a success with nothing.)
+  const std::string error = "t.csv:1: the first row holds a carriage return (\\r) that ends no line: lines ending in "
+                            "CR alone are not read; convert them to LF (tr '\\r' '\\n') or CRLF";
+  EXPECT_EQ(ErrorOf("a,b\r1,2\r3,4\r"), error);
+  EXPECT_EQ(ErrorOf("a\r1\r2"), error);
+  // CRLF, and a CR inside a quoted name, are fine.
+  EXPECT_EQ(ReadCsvText("a,b\r\n1,2\r\n", "t.csv").table->num_rows(), 1);
+  EXPECT_EQ(Types(*ReadCsvText("\"a\rb\",c\n1,2\n", "t.csv").table), "a\rb:int64,c:int64");
+}
+
 TEST(CsvTest, RaggedRowFailsWithFileAndLine) {
   EXPECT_EQ(ErrorOf("a,b\n1,2\n3\n4,5\n"), "t.csv:3: expected 2 fields, found 1");
   EXPECT_EQ(ErrorOf("a,b\n1,2,3\n"), "t.csv:2: expected 2 fields, found 3");
@@ -442,6 +453,15 @@ TEST(ValueParseTest, DecimalFastPathAgreesWithFastFloat) {
   EXPECT_EQ(v, 1e300);
   ASSERT_TRUE(ParseFloat64("1234567890.1234567", &v));
   EXPECT_EQ(v, 1234567890.1234567);
+  // One sign at most (DuckDB reads "+-1" as text), no "nan(...)" payloads.
+  ASSERT_TRUE(ParseFloat64("+1.5", &v));
+  EXPECT_EQ(v, 1.5);
+  ASSERT_TRUE(ParseFloat64("-inf", &v));
+  EXPECT_EQ(v, -std::numeric_limits<double>::infinity());
+  for (const char* text : {"+-1", "+-inf", "+-nan", "+-1e5", "+-.5", "++1", "+", "-", "nan(123)", "+nan(1)"}) {
+    EXPECT_FALSE(ParseFloat64(text, &v)) << text;
+  }
+  EXPECT_EQ(InferType("+-1"), DataType::kString);
 }
 
 TEST(ValueParseTest, TimestampFastPathMatchesTheGeneralForms) {

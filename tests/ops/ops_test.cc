@@ -366,6 +366,45 @@ TEST_F(OpsTest, ValidateInt64BoundsBeyondItsRange) {
   EXPECT_EQ(failed("{column: n, min: 0.2, max: 0.8}"), 3);
 }
 
+TEST_F(OpsTest, IntegerBoundsAreExactOnInt64Columns) {
+  // Given ids beyond 2^53 (no double holds 9007199254740993), then a bound
+  // written as an integer is compared exactly: validate's min/max,
+  const char* csv = "id\n9007199254740993\n9007199254740992\n";
+  auto failed = [&](const std::string& check) {
+    TaskResult r = Run("validate", "{checks: [" + check + "], on_failure: warn}", csv);
+    EXPECT_TRUE(r.ok) << r.error;
+    return Report()["checks"][0]["rows_failed"].get<int>();
+  };
+  EXPECT_EQ(failed("{column: id, max: 9007199254740993}"), 0);
+  EXPECT_EQ(failed("{column: id, max: 9007199254740992}"), 1);
+  EXPECT_EQ(failed("{column: id, min: 9007199254740993}"), 1);
+  EXPECT_EQ(failed("{column: id, min: 9223372036854775807}"), 2);
+  // clean's clip (the exact bound also goes into the fitted chain),
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {id: [null, 9007199254740992]}}]}", csv).ok);
+  EXPECT_EQ(Dump(*out_), "id:int64\n9007199254740992\n9007199254740992\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {id: [9007199254740993, null]}}]}", csv).ok);
+  EXPECT_EQ(Dump(*out_), "id:int64\n9007199254740993\n9007199254740993\n");
+  nlohmann::json chain = nlohmann::json::parse(out_->metadata().at("pipe.transform"));
+  EXPECT_EQ(chain.back()["params"]["columns"][0][1], 9007199254740993) << chain.dump();
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {n: [null, 9223372036854775806]}}]}", "n\n9223372036854775807\n1\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:int64\n9223372036854775806\n1\n");
+  EXPECT_EQ(Run("clean", "{steps: [{clip: {n: [9007199254740993, 9007199254740992]}}]}", csv).error.find("min is above max") !=
+                std::string::npos,
+            true);
+  // and a float64 column still compares doubles.
+  ASSERT_TRUE(Run("clean", "{steps: [{clip: {x: [null, 2]}}]}", "x\n2.5\n1.5\n").ok);
+  EXPECT_EQ(Dump(*out_), "x:float64\n2\n1.5\n");
+}
+
+TEST_F(OpsTest, FillingAnInt64ColumnNearItsEndsKeepsTheSign) {
+  // The mean and median of values near 2^63 round, in doubles, to 2^63: the
+  // fill is int64's maximum, not its minimum (a wrapped cast).
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: mean}}]}", "id,n\n1,9223372036854775807\n2,9223372036854775806\n3,\n").ok);
+  EXPECT_EQ(Dump(*out_), "id:int64,n:int64\n1|9223372036854775807\n2|9223372036854775806\n3|9223372036854775807\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: median}}]}", "n\n-9223372036854775808\n-9223372036854775807\nNA\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:int64\n-9223372036854775808\n-9223372036854775807\n-9223372036854775808\n");
+}
+
 TEST_F(OpsTest, ValidateFailAboveTheRateKeepsNoOutput) {
   TaskResult r = Run("validate", "{checks: [{column: age, min: 0}], max_failure_rate: 0.1}", kPeople);
   EXPECT_FALSE(r.ok);
@@ -605,6 +644,20 @@ TEST_F(OpsTest, CleanDropKeysFromAFileOrATask) {
 
 // ---------------------------------------------------------------- transform
 
+TEST_F(OpsTest, OneHotRefusesOutputNamesThatAreTaken) {
+  // A column of the table named like an output, and a category "__other__"
+  // beside the overflow column, would be replaced without a word: an error.
+  EXPECT_EQ(Run("transform", "{steps: [{one_hot: {column: g, prefix: oh}}]}", "g,oh_a\na,x\nb,y\n").error,
+            "one_hot: column 'g': output column 'oh_a' already exists (rename that column, or give one_hot another prefix)");
+  EXPECT_EQ(Run("transform", "{steps: [{one_hot: {column: g, prefix: oh, max_categories: 2}}]}",
+                "g\na\n__other__\na\n__other__\nb\nc\n")
+                .error,
+            "one_hot: column 'g': output column 'oh___other__' already exists (rename that column, or give one_hot another "
+            "prefix)");
+  ASSERT_TRUE(Run("transform", "{steps: [{one_hot: {column: g, prefix: oh}}]}", "g,oh\na,x\n").ok);  // no clash
+  EXPECT_EQ(Dump(*out_), "g:string,oh:string,oh_a:bool\na|x|true\n");
+}
+
 TEST_F(OpsTest, TransformScalesEncodesAndSavesFittedParameters) {
   TaskResult r = Run("transform", R"({steps: [
       {standardize: {x: x_z}},
@@ -654,6 +707,12 @@ TEST_F(OpsTest, TransformErrors) {
   EXPECT_EQ(Run("transform", "{steps: [{standardize: [c]}]}", "c\nx\n").error, "standardize: column 'c' is string, not a number");
   EXPECT_EQ(Run("transform", "{steps: [{standardize: [c]}]}", "c\n1\n1\n").error,
             "standardize: column 'c' has no spread (all values equal)");
+  EXPECT_EQ(Run("transform", "{steps: [{standardize: [c]}]}", "c\n1\nnan\n3\n4\n").error,
+            "standardize: column 'c' holds 1 NaN or infinite value: it has no mean or spread to scale by (filter "
+            "them out first)");
+  EXPECT_EQ(Run("transform", "{steps: [{standardize: [c]}]}", "c\n1\ninf\n-inf\n4\n").error,
+            "standardize: column 'c' holds 2 NaN or infinite values: it has no mean or spread to scale by (filter "
+            "them out first)");
   EXPECT_EQ(Check("transform", "{steps: [{bucketize: {column: x, bounds: [3, 1]}}]}"),
             "1:46: task 't': transform: bucketize: 'bounds' must be strictly increasing\n");
 }
