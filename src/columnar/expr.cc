@@ -18,6 +18,7 @@ struct Expr::Node {
   DataType literal_type = DataType::kFloat64;
   bool literal_null = false;
   double number = 0;
+  std::optional<int64_t> integer;  // a number written as an integer within int64, exactly
   bool boolean = false;
   std::string text;
   bool negate = false;  // is not null
@@ -200,6 +201,7 @@ class Parser {
       n->kind = Node::Kind::kLiteral;
       n->literal_type = DataType::kFloat64;
       n->number = v;
+      if (int64_t i; ParseInt64(std::string_view(s_).substr(pos_, end - pos_), &i)) n->integer = i;
       n->position = at;
       pos_ = end;
       return n;
@@ -291,6 +293,10 @@ struct Value {
   std::string text;  // a constant string
   double cd = 0;
   int64_t ci = 0;
+  // A number whose exact int64 values are also in `i` (`ci`): an int64
+  // column or an integer literal. Two such are compared as integers (ids
+  // beyond 2^53 differ where their doubles do not).
+  bool exact = false;
   std::vector<uint8_t> valid;  // per row (empty for constants)
 
   bool Valid(int64_t row) const { return !is_null_constant && (constant || valid[row]); }
@@ -401,6 +407,11 @@ class Evaluator {
           }
           return out;
         }
+        if (a.constant && a.exact && a.ci != INT64_MIN) {  // -123: still an exact integer
+          a.cd = -a.cd;
+          a.ci = -a.ci;
+          return a;
+        }
         return Map1(a, [](double x) { return -x; });
       }
       case Node::Kind::kCall: return Call(n);
@@ -433,6 +444,10 @@ class Evaluator {
     v.type = n.literal_type;
     v.cd = n.number;
     v.ci = n.boolean;
+    if (n.integer) {
+      v.ci = *n.integer;
+      v.exact = true;
+    }
     v.text = n.text;
     return v;
   }
@@ -448,6 +463,8 @@ class Evaluator {
         v.type = DataType::kFloat64;
         v.d.resize(static_cast<size_t>(n_));
         for (int64_t r = 0; r < n_; ++r) v.d[r] = static_cast<double>(c.ints()[r]);
+        v.i.assign(c.ints(), c.ints() + n_);
+        v.exact = true;
         break;
       case DataType::kFloat64:
         v.type = DataType::kFloat64;
@@ -556,7 +573,10 @@ class Evaluator {
     for (int64_t r = 0; r < n_; ++r) {
       if (!a.Valid(r) || !b.Valid(r)) continue;
       int cmp;
-      if (t == DataType::kFloat64) {
+      if (t == DataType::kFloat64 && a.exact && b.exact) {
+        int64_t x = a.I(r), y = b.I(r);
+        cmp = x < y ? -1 : x > y ? 1 : 0;
+      } else if (t == DataType::kFloat64) {
         double x = a.D(r), y = b.D(r);
         cmp = x < y ? -1 : x > y ? 1 : x == y ? 0 : 2;  // 2: unordered (NaN)
       } else if (t == DataType::kString) {

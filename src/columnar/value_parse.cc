@@ -120,15 +120,36 @@ bool ParseTimestampSlow(std::string_view text, int64_t* out) {
   return pos == text.size();
 }
 
+CivilTime CivilOf(int64_t micros) {
+  constexpr int64_t kDay = 86400'000000;
+  CivilTime t;
+  t.days = micros / kDay;  // floored, without negating INT64_MIN
+  t.micros_of_day = micros % kDay;
+  if (t.micros_of_day < 0) {
+    t.micros_of_day += kDay;
+    --t.days;
+  }
+  // Days -> civil date: Howard Hinnant's days_from_civil inverse (the one
+  // date::year_month_day uses), in int64 so that any year fits.
+  const int64_t z = t.days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);         // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                              // [0, 11], from March
+  t.day = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
+  t.month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+  t.year = yoe + era * 400 + (t.month <= 2 ? 1 : 0);
+  return t;
+}
+
 std::string FormatTimestamp(int64_t micros) {
-  int64_t days = micros >= 0 ? micros / 86400'000000 : -((-micros + 86400'000000 - 1) / 86400'000000);
-  int64_t rest = micros - days * 86400'000000;
-  date::year_month_day ymd{date::sys_days{date::days{days}}};
+  const CivilTime t = CivilOf(micros);
   char buf[64];
-  int64_t secs = rest / 1'000000;
-  int64_t frac = rest % 1'000000;
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02lld:%02lld:%02lld", static_cast<int>(ymd.year()),
-                        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+  int64_t secs = t.micros_of_day / 1'000000;
+  int64_t frac = t.micros_of_day % 1'000000;
+  int n = std::snprintf(buf, sizeof buf, "%s%04lld-%02u-%02u %02lld:%02lld:%02lld", t.year < 0 ? "-" : "",
+                        static_cast<long long>(t.year < 0 ? -t.year : t.year), t.month, t.day,
                         static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
                         static_cast<long long>(secs % 60));
   if (frac) std::snprintf(buf + n, sizeof buf - n, ".%06lld", static_cast<long long>(frac));

@@ -28,7 +28,20 @@ bool ParseBool(std::string_view text, bool* out);
 inline bool ParseTimestamp(std::string_view text, int64_t* out);
 bool ParseTimestampSlow(std::string_view text, int64_t* out);  // every accepted form
 
-// "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC, as DuckDB prints timestamps.
+// A timestamp's calendar fields in UTC (proleptic Gregorian, astronomical
+// years: 0 is 1 BC), for every int64 count of microseconds: date's
+// year_month_day holds years -32767..32767 only, and int64 timestamps reach
+// about 294,000 years either side of 1970 (DuckDB's infinity is INT64_MAX).
+struct CivilTime {
+  int64_t days;            // since 1970-01-01, rounded down
+  int64_t year;
+  unsigned month, day;     // 1-based
+  int64_t micros_of_day;   // 0 .. 86,399,999,999
+};
+CivilTime CivilOf(int64_t micros);
+
+// "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC, as DuckDB prints timestamps (years
+// beyond 9999 with more digits, years before 1 as negative numbers: -0100).
 std::string FormatTimestamp(int64_t micros);
 
 // The most specific type `text` parses as, in the order int64, float64,

@@ -1,7 +1,5 @@
 #include "ml/chain.h"
 
-#include <date/date.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -10,6 +8,7 @@
 #include "columnar/compute.h"
 #include "columnar/expr.h"
 #include "columnar/parallel.h"
+#include "columnar/value_parse.h"
 #include "kernels/kernels.h"
 #include "ml/mask.h"
 
@@ -576,18 +575,13 @@ ColumnPtr DatetimePart(const Column& c, const std::string& part) {
   int64_t* o = out.as<int64_t>();
   for (int64_t r = 0; r < n; ++r) {
     if (c.IsNull(r)) continue;
-    int64_t us = c.ints()[r];
-    int64_t days = us >= 0 ? us / 86400'000000 : -((-us + 86400'000000 - 1) / 86400'000000);
-    int64_t in_day = us - days * 86400'000000;
+    const columnar::CivilTime t = columnar::CivilOf(c.ints()[r]);  // any int64, any year
     if (part == "hour") {
-      o[r] = in_day / 3600'000000;
+      o[r] = t.micros_of_day / 3600'000000;
     } else if (part == "dayofweek") {
-      o[r] = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
+      o[r] = ((t.days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
     } else {
-      date::year_month_day ymd{date::sys_days{date::days{days}}};
-      o[r] = part == "day" ? static_cast<unsigned>(ymd.day())
-             : part == "month" ? static_cast<unsigned>(ymd.month())
-                               : static_cast<int>(ymd.year());
+      o[r] = part == "day" ? int64_t{t.day} : part == "month" ? int64_t{t.month} : t.year;
     }
   }
   return std::make_shared<Column>(DataType::kInt64, n, std::move(out), c.validity_buffer().Clone());

@@ -3,11 +3,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <date/date.h>
-
 #include <chrono>
 
 #include "columnar/compute.h"
+#include "columnar/value_parse.h"
 #include "ml/linear.h"
 
 namespace pipeline::ml {
@@ -30,14 +29,12 @@ size_t Utf8Prefix(std::string_view s, int n) {
 
 constexpr int64_t kMicrosPerDay = int64_t{86'400'000'000};
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 int64_t Generalize(int64_t micros, bool month) {
-  const int64_t day = FloorDiv(micros, kMicrosPerDay);
-  if (!month) return day * kMicrosPerDay;
-  const date::year_month_day ymd{date::sys_days{date::days{day}}};
-  const date::sys_days first{ymd.year() / ymd.month() / date::day{1}};
-  return int64_t{first.time_since_epoch().count()} * kMicrosPerDay;
+  const columnar::CivilTime t = columnar::CivilOf(micros);  // any year (date's stop at 32767)
+  const int64_t day = month ? t.days - (t.day - 1) : t.days;  // the month's first day, or the day
+  // (The first days before -2^63 µs, in year -290308, start at int64's minimum.)
+  const __int128 start = static_cast<__int128>(day) * kMicrosPerDay;
+  return start < INT64_MIN ? INT64_MIN : static_cast<int64_t>(start);
 }
 
 std::string RuleName(const MaskRule& rule) {

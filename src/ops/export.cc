@@ -1,6 +1,9 @@
 // export: writes the input table to a Parquet, CSV or JSONL file, or to
 // Hive-style partition folders (col=value/part-0.parquet). Files appear whole
 // or not at all (written beside, then renamed).
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <system_error>
@@ -171,14 +174,35 @@ class ExportOperator final : public Operator {
         bytes = WriteOne(*table, path, *args, format);
         files = 1;
       } else {
+        // Every partition is written into a staging folder beside PATH and
+        // moved in once all are: a failure on the way (a value whose folder
+        // name is too long, a full disk, a cancel) leaves PATH as it was, not
+        // some partitions new and the others old.
+        static std::atomic<int> counter{0};
+        const fs::path staging = fs::path(path).lexically_normal().string() + ".staging-" + std::to_string(::getpid()) +
+                                 "-" + std::to_string(counter++);
+        struct Cleanup {
+          const fs::path& dir;
+          ~Cleanup() {
+            std::error_code ignored;
+            fs::remove_all(dir, ignored);
+          }
+        } cleanup{staging};
+        const std::string file = "part-0" + (format == "parquet" ? std::string(".parquet") : "." + format);
+        std::vector<std::string> dirs;
         for (const auto& [dir, part] : Partition(*table, args->partition_by)) {
           if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
-          std::string ext = format == "parquet" ? ".parquet" : "." + format;
-          bytes += WriteOne(*part, (fs::path(path) / dir / ("part-0" + ext)).string(), *args, format);
+          bytes += WriteOne(*part, (staging / dir / file).string(), *args, format);
+          dirs.push_back(dir);
           ++files;
         }
+        for (const std::string& dir : dirs) {
+          const fs::path target = fs::path(path) / dir;
+          fs::create_directories(target);
+          fs::rename(staging / dir / file, target / file);
+        }
       }
-    } catch (const std::system_error& e) {
+    } catch (const std::system_error& e) {  // (fs::filesystem_error too: it names the paths)
       return TaskResult::Failure(e.what());
     } catch (const columnar::FormatError& e) {
       return TaskResult::Failure(e.what());

@@ -1,5 +1,6 @@
 #include "columnar/csv.h"
 
+#include <date/date.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -300,6 +301,21 @@ TEST(CsvTest, LateWiderValueWidensTheInferredType) {
   EXPECT_EQ(Cell(*r.table, 1, 30000), "word");
 }
 
+TEST(ValueParseTest, CivilDatesAgreeWithTheDateLibraryWhereItHasThem) {
+  // Every day of years -32000..32000 in steps, and the day boundaries.
+  for (int64_t day = -11'900'000; day <= 11'000'000; day += 997) {
+    for (int64_t micros : {day * 86400'000000, day * 86400'000000 + 86399'999999}) {
+      const CivilTime t = CivilOf(micros);
+      const date::year_month_day ymd{date::sys_days{date::days{day}}};
+      ASSERT_EQ(t.days, day) << micros;
+      ASSERT_EQ(t.year, int(ymd.year())) << micros;
+      ASSERT_EQ(t.month, unsigned(ymd.month())) << micros;
+      ASSERT_EQ(t.day, unsigned(ymd.day())) << micros;
+      ASSERT_EQ(t.micros_of_day, micros - day * 86400'000000) << micros;
+    }
+  }
+}
+
 TEST(CsvTest, TimestampForms) {
   int64_t t;
   ASSERT_TRUE(ParseTimestamp("1970-01-01T00:00:01.5Z", &t));
@@ -309,6 +325,12 @@ TEST(CsvTest, TimestampForms) {
   ASSERT_TRUE(ParseTimestamp("1969-12-31T23:59:59", &t));
   EXPECT_EQ(t, -1'000000);
   EXPECT_EQ(FormatTimestamp(-1), "1969-12-31 23:59:59.999999");
+  // Every int64 has its date, beyond date's years (-32767..32767) too:
+  // DuckDB's infinity (INT64_MAX) and -infinity (-INT64_MAX), int64's minimum.
+  EXPECT_EQ(FormatTimestamp(INT64_MAX), "294247-01-10 04:00:54.775807");
+  EXPECT_EQ(FormatTimestamp(-INT64_MAX), "-290308-12-21 19:59:05.224193");
+  EXPECT_EQ(FormatTimestamp(INT64_MIN), "-290308-12-21 19:59:05.224192");
+  EXPECT_EQ(FormatTimestamp(-65'322'892'800'000000), "-0100-01-01 00:00:00");  // astronomical year -100
   EXPECT_FALSE(ParseTimestamp("2024-02-30", &t));
   EXPECT_FALSE(ParseTimestamp("2024-01-01T25:00:00", &t));
   EXPECT_FALSE(ParseTimestamp("2024-01-01x", &t));

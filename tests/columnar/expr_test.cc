@@ -49,6 +49,24 @@ TEST_F(ExprTest, ArithmeticAndFunctionsPropagateNull) {
   EXPECT_EQ(Eval("sqrt(4) + exp(0) + log(1)"), "3,3,3");
 }
 
+TEST_F(ExprTest, Int64ColumnsCompareWithIntegersExactly) {
+  // Ids beyond 2^53 (Snowflake ids, hashes) that one double holds all of:
+  // compared with an integer literal or another int64 column, exactly.
+  table_ = ReadCsvText("id,other,x\n1234567890123456789,1234567890123456790,1.5\n1234567890123456790,1234567890123456790,2\n"
+                       "1234567890123456800,1,NA\n-9223372036854775807,1,NA\n",
+                       "t.csv")
+               .table;
+  EXPECT_EQ(Eval("id = 1234567890123456789"), "true,false,false,false");
+  EXPECT_EQ(Eval("id != 1234567890123456789"), "false,true,true,true");
+  EXPECT_EQ(Eval("id > 1234567890123456789"), "false,true,true,false");
+  EXPECT_EQ(Eval("id <= 1234567890123456790"), "true,true,false,true");
+  EXPECT_EQ(Eval("id == other"), "false,true,false,false");
+  EXPECT_EQ(Eval("id = -9223372036854775807"), "false,false,false,true");
+  // A fraction, or an integer beyond int64, compares as a double (as before).
+  EXPECT_EQ(Eval("id < 1.5e18"), "true,true,true,true");
+  EXPECT_EQ(Eval("x = 2"), "false,true,NULL,NULL");
+}
+
 TEST_F(ExprTest, ComparisonsWithThreeValuedLogic) {
   EXPECT_EQ(Eval("a > 0"), "true,NULL,false");
   EXPECT_EQ(Eval("a > 0 or b = 4"), "true,true,NULL");

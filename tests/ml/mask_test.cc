@@ -113,6 +113,30 @@ TEST(MaskTest, GeneralizeFloorsToTheDayOrMonth) {
   }
 }
 
+TEST(MaskTest, DatesOfAnyYearAreGeneralizedAndTakenApart) {
+  // Timestamps beyond the years date's year_month_day holds (-32767..32767):
+  // year 290000 (DuckDB writes it), year -100, int64's ends (infinity).
+  columnar::ColumnBuilder b(DataType::kTimestamp);
+  const int64_t y290000 = 9'089'348'860'800'000000 + 3'723'000000;  // 290000-01-01 01:02:03
+  const int64_t y_100 = -65'322'892'800'000000 + 3'600'000000;      // -0100-01-01 01:00:00
+  for (int64_t v : {y290000, y_100, INT64_MAX, INT64_MIN}) b.AppendInt(v);
+  ColumnPtr t = b.Finish();
+  EXPECT_EQ(Texts(*t), (std::vector<std::optional<std::string>>{"290000-01-01 01:02:03", "-0100-01-01 01:00:00",
+                                                              "294247-01-10 04:00:54.775807",
+                                                              "-290308-12-21 19:59:05.224192"}));
+  EXPECT_EQ(Texts(*Mask(*t, Rule({{"generalize", "month"}}), "", "at")),
+            (std::vector<std::optional<std::string>>{"290000-01-01 00:00:00", "-0100-01-01 00:00:00",
+                                                     "294247-01-01 00:00:00", "-290308-12-21 19:59:05.224192"}));
+  auto part = [&](const char* name) {
+    ColumnPtr p = DatetimePart(*t, name);
+    return std::vector<int64_t>(p->ints(), p->ints() + p->length());
+  };
+  EXPECT_EQ(part("year"), (std::vector<int64_t>{290000, -100, 294247, -290308}));
+  EXPECT_EQ(part("month"), (std::vector<int64_t>{1, 1, 1, 12}));
+  EXPECT_EQ(part("day"), (std::vector<int64_t>{1, 1, 10, 21}));
+  EXPECT_EQ(part("hour"), (std::vector<int64_t>{1, 1, 4, 19}));
+}
+
 TEST(MaskTest, RulesReadFromJson) {
   for (const nlohmann::json& j : {nlohmann::json("hash"), nlohmann::json("redact"), nlohmann::json{{"truncate", 5}},
                                   nlohmann::json{{"generalize", "month"}}}) {

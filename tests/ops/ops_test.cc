@@ -935,6 +935,24 @@ TEST_F(OpsTest, ExportPartitionsHiveStyle) {
   EXPECT_EQ(r.metrics.summary.substr(0, 13), "wrote 3 files");
   EXPECT_EQ(Run("export", "{path: out/p, partition_by: [zz]}", "id\n1\n").error,
             "partition_by: column 'zz' is not in the input (columns: id)");
+  // A partition that cannot be written (its folder name is too long) leaves
+  // the folder as it was: no partition of the failed try, no staging folder.
+  const std::string long_value(300, 'z');
+  TaskResult failed = Run("export", "{path: out/parts, partition_by: [c]}", "id,c\n9,a\n8,b\n7," + long_value + "\n6,c\n");
+  EXPECT_FALSE(failed.ok);
+  EXPECT_NE(failed.error.find("File name too long"), std::string::npos) << failed.error;
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile((dir_ / "out/parts/c=a/part-0.parquet").string())), "id:int64\n1\n3\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out/parts/c=c"));
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "out")) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"parts"});
+  // and a later try that succeeds replaces the partitions it writes.
+  ASSERT_TRUE(Run("export", "{path: out/parts, partition_by: [c]}", "id,c\n9,a\n6,c\n").ok);
+  EXPECT_EQ(Dump(*columnar::ReadParquetFile((dir_ / "out/parts/c=a/part-0.parquet").string())), "id:int64\n9\n");
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "out/parts/c=c/part-0.parquet"));
+  left.clear();
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "out")) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"parts"});
 }
 
 TEST_F(OpsTest, IngestParquetCastsToDeclaredTypes) {
