@@ -556,7 +556,8 @@ class ChunkParser {
         case DataType::kInt64:
         case DataType::kTimestamp: {
           int64_t v;
-          ok = col.type == DataType::kInt64 ? ParseInt64(text, &v) : ParseTimestamp(text, &v);
+          ok = col.type == DataType::kInt64 ? ParseInt64(text, &v) && (declared_[c] || !HasLeadingZero(text))
+                                            : ParseTimestamp(text, &v);
           if (ok) {
             col.MarkValidity(true);
             col.AppendValue<int64_t>(v);
@@ -565,7 +566,7 @@ class ChunkParser {
         }
         case DataType::kFloat64: {
           double v;
-          ok = ParseFloat64(text, &v);
+          ok = ParseFloat64(text, &v) && (declared_[c] || !HasLeadingZero(text));
           if (ok) {
             col.MarkValidity(true);
             col.AppendValue<double>(v);
@@ -805,42 +806,46 @@ class CsvReader {
         declared_[c] = true;
       }
     }
-    const Source& src = sources_[0];
     int64_t rows = 0;
     std::vector<std::optional<DataType>> row_types;
-    ScanRows(src.data(), src.size(), layouts_[0].data_begin, src.size(), options_.quote, options_.delimiter,
-             static_cast<int>(names.size()), [&](const RawRow& row) {
-               if (row.unterminated || row.num_fields != static_cast<int>(names.size())) return ++rows < kSampleRows;
-               // A malformed row (a bad row when read) tells nothing of the types.
-               row_types.assign(names.size(), std::nullopt);
-               for (size_t c = 0; c < names.size(); ++c) {
-                 if (declared_[c]) continue;
-                 FieldRange f = row.fields[c];
-                 std::string_view t(reinterpret_cast<const char*>(src.data()) + f.begin, f.end - f.begin);
-                 if (c + 1 == names.size() && !t.empty() && t.back() == '\r') t.remove_suffix(1);
-                 const char q = options_.quote;
-                 bool quoted = !t.empty() && t.front() == q;
-                 if (quoted) {
-                   if (t.size() < 2 || t.back() != q) return ++rows < kSampleRows;  // text after its closing quote
-                   t = t.substr(1, t.size() - 2);
-                   // Inner quotes must come in pairs (an escaped quote); they
-                   // make the field a string, which InferType says of them.
-                   for (size_t at = t.find(q); at != std::string_view::npos; at = t.find(q, at + 2)) {
-                     if (at + 1 >= t.size() || t[at + 1] != q) return ++rows < kSampleRows;
+    // The first rows of the files in order: a file with no rows (a day that
+    // delivered nothing) says nothing, and the next one is looked at.
+    for (size_t file = 0; file < sources_.size() && rows < kSampleRows; ++file) {
+      const Source& src = sources_[file];
+      ScanRows(src.data(), src.size(), layouts_[file].data_begin, src.size(), options_.quote, options_.delimiter,
+               static_cast<int>(names.size()), [&](const RawRow& row) {
+                 if (row.unterminated || row.num_fields != static_cast<int>(names.size())) return ++rows < kSampleRows;
+                 // A malformed row (a bad row when read) tells nothing of the types.
+                 row_types.assign(names.size(), std::nullopt);
+                 for (size_t c = 0; c < names.size(); ++c) {
+                   if (declared_[c]) continue;
+                   FieldRange f = row.fields[c];
+                   std::string_view t(reinterpret_cast<const char*>(src.data()) + f.begin, f.end - f.begin);
+                   if (c + 1 == names.size() && !t.empty() && t.back() == '\r') t.remove_suffix(1);
+                   const char q = options_.quote;
+                   bool quoted = !t.empty() && t.front() == q;
+                   if (quoted) {
+                     if (t.size() < 2 || t.back() != q) return ++rows < kSampleRows;  // text after its closing quote
+                     t = t.substr(1, t.size() - 2);
+                     // Inner quotes must come in pairs (an escaped quote); they
+                     // make the field a string, which InferType says of them.
+                     for (size_t at = t.find(q); at != std::string_view::npos; at = t.find(q, at + 2)) {
+                       if (at + 1 >= t.size() || t[at + 1] != q) return ++rows < kSampleRows;
+                     }
+                   } else if (options_.strict_quotes && t.find(q) != std::string_view::npos) {
+                     return ++rows < kSampleRows;
+                   } else if (std::find(options_.null_values.begin(), options_.null_values.end(), t) !=
+                              options_.null_values.end()) {
+                     continue;
                    }
-                 } else if (options_.strict_quotes && t.find(q) != std::string_view::npos) {
-                   return ++rows < kSampleRows;
-                 } else if (std::find(options_.null_values.begin(), options_.null_values.end(), t) !=
-                            options_.null_values.end()) {
-                   continue;
+                   row_types[c] = InferType(t);
                  }
-                 row_types[c] = InferType(t);
-               }
-               for (size_t c = 0; c < names.size(); ++c) {
-                 if (row_types[c]) seen[c] = seen[c] ? WidenType(*seen[c], *row_types[c]) : *row_types[c];
-               }
-               return ++rows < kSampleRows;
-             });
+                 for (size_t c = 0; c < names.size(); ++c) {
+                   if (row_types[c]) seen[c] = seen[c] ? WidenType(*seen[c], *row_types[c]) : *row_types[c];
+                 }
+                 return ++rows < kSampleRows;
+               });
+    }
     for (size_t c = 0; c < names.size(); ++c) {
       if (!declared_[c]) types_[c] = seen[c].value_or(DataType::kString);
     }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 
@@ -190,6 +191,8 @@ ColumnPlan PlanColumn(const parquet::SchemaElement& element) {
       UnsupportedType(element, kind == Kind::kDecimal || converted == 5 ? "DECIMAL" : "BYTE_ARRAY with this annotation");
     default: break;
   }
+  // (DuckDB writes a DECIMAL of more than 18 digits as FIXED_LEN_BYTE_ARRAY.)
+  if (kind == Kind::kDecimal || converted == 5) UnsupportedType(element, "DECIMAL");
   UnsupportedType(element, parquet::PhysicalTypeName(plan.physical));
 }
 
@@ -212,6 +215,18 @@ std::vector<FileColumn> PlanColumns(const parquet::FileMetaData& meta) {
     }
   }
   if (meta.schema[0].num_children != static_cast<int32_t>(columns.size())) {
+    // Name the first top-level column that is a group (a list, struct or map).
+    size_t idx = 1;
+    std::function<void()> skip = [&] {  // past the element at idx and its subtree
+      const int32_t children = meta.schema[idx++].num_children;
+      for (int32_t k = 0; k < children && idx < meta.schema.size(); ++k) skip();
+    };
+    for (int32_t top = 0; top < meta.schema[0].num_children && idx < meta.schema.size(); ++top) {
+      if (meta.schema[idx].num_children > 0) {
+        ColumnError(meta.schema[idx].name, "nested columns (lists, structs, maps) are not supported");
+      }
+      skip();
+    }
     throw FormatError("nested schemas are not supported");
   }
   return columns;

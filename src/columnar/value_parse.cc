@@ -160,8 +160,10 @@ DataType InferType(std::string_view text) {
   int64_t i;
   double d;
   bool b;
-  if (ParseInt64(text, &i)) return DataType::kInt64;
-  if (ParseFloat64(text, &d)) return DataType::kFloat64;
+  if (!HasLeadingZero(text)) {
+    if (ParseInt64(text, &i)) return DataType::kInt64;
+    if (ParseFloat64(text, &d)) return DataType::kFloat64;
+  }
   if (ParseBool(text, &b)) return DataType::kBool;
   if (ParseTimestamp(text, &i)) return DataType::kTimestamp;
   return DataType::kString;

@@ -44,8 +44,16 @@ CivilTime CivilOf(int64_t micros);
 // beyond 9999 with more digits, years before 1 as negative numbers: -0100).
 std::string FormatTimestamp(int64_t micros);
 
+// Whether a number's text has a leading zero before another digit ("007",
+// "-0012", "00.5"): such a column is an identifier (a zip code, an account
+// number), inferred as string, as DuckDB does, so that no zero is lost.
+inline bool HasLeadingZero(std::string_view t) {
+  const size_t at = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  return t.size() > at + 1 && t[at] == '0' && t[at + 1] >= '0' && t[at + 1] <= '9';
+}
+
 // The most specific type `text` parses as, in the order int64, float64,
-// bool, timestamp, string.
+// bool, timestamp, string (numbers with a leading zero: HasLeadingZero).
 DataType InferType(std::string_view text);
 // The narrowest type that holds values of both: int64 + float64 -> float64,
 // equal types -> that type, anything else -> string.

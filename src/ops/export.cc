@@ -83,7 +83,8 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
 std::string FormatOf(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   if (ext == ".csv") return "csv";
-  if (ext == ".jsonl" || ext == ".ndjson") return "jsonl";
+  // .json too: what ingest reads as JSON Lines, and DuckDB's COPY writes.
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return "jsonl";
   return "parquet";
 }
 

@@ -128,6 +128,38 @@ TEST(CsvTest, LinesEndingInCarriageReturnAloneAreAnErrorNotOneOddRow) {
   EXPECT_EQ(Types(*ReadCsvText("\"a\rb\",c\n1,2\n", "t.csv").table), "a\rb:int64,c:int64");
 }
 
+TEST(CsvTest, NumbersWithLeadingZerosAreStringsUnlessDeclared) {
+  // As DuckDB infers them: zip codes and account numbers keep their zeros.
+  auto r = ReadCsvText("zip,acct,x,n,f\n02134,-0012,00.5,0,0.5\n10001,7,1.5,-0,0e1\n", "t.csv");
+  EXPECT_EQ(Types(*r.table), "zip:string,acct:string,x:string,n:int64,f:float64");
+  EXPECT_EQ(Cell(*r.table, 0, 0), "02134");
+  // A leading zero after 20,480 rows of plain numbers widens the column too.
+  std::string text = "zip\n";
+  for (int i = 0; i < 30000; ++i) text += std::to_string(10000 + i) + "\n";
+  text += "02134\n";
+  CsvOptions small_chunks;
+  small_chunks.chunk_bytes = 4096;
+  r = ReadCsvText(text, "t.csv", small_chunks);
+  EXPECT_EQ(Types(*r.table), "zip:string");
+  EXPECT_EQ(Cell(*r.table, 0, 30000), "02134");
+  // Declared int64, they are numbers.
+  CsvOptions declared;
+  declared.types["zip"] = DataType::kInt64;
+  r = ReadCsvText("zip\n02134\n", "t.csv", declared);
+  EXPECT_EQ(Cell(*r.table, 0, 0), "2134");
+}
+
+TEST(CsvTest, AFileWithNoRowsLeavesTheTypesToTheNextFile) {
+  // Given a glob whose first file (an empty day) has only the header, then
+  // the types come from the next file's rows, not "string" for every column.
+  const std::filesystem::path dir = testing_util::FreshTestDir("csv_types");
+  std::ofstream(dir / "p0.csv") << "a,b\n";
+  std::ofstream(dir / "p1.csv") << "a,b\n1,2024-01-02\n2,2024-01-03\n";
+  CsvReadResult r = ReadCsvFiles({(dir / "p0.csv").string(), (dir / "p1.csv").string()});
+  EXPECT_EQ(Types(*r.table), "a:int64,b:timestamp");
+  EXPECT_EQ(r.table->num_rows(), 2);
+}
+
 TEST(CsvTest, RaggedRowFailsWithFileAndLine) {
   EXPECT_EQ(ErrorOf("a,b\n1,2\n3\n4,5\n"), "t.csv:3: expected 2 fields, found 1");
   EXPECT_EQ(ErrorOf("a,b\n1,2,3\n"), "t.csv:2: expected 2 fields, found 3");

@@ -723,22 +723,27 @@ TEST(ParquetForeignTest, UnsupportedFeaturesNameTheColumn) {
                   *ReadParquetBuffer(decimal.data(), decimal.size(), "x.parquet", only_id));
   std::vector<uint8_t> fixed = HandBuiltFile({{Required("uuid", PT::kFixedLenByteArray), "0123456789abcdef"}}, 1);
   EXPECT_EQ(ReadError(fixed), "x.parquet: column 'uuid': unsupported type FIXED_LEN_BYTE_ARRAY");
+  // (DuckDB writes a DECIMAL of more than 18 digits as FIXED_LEN_BYTE_ARRAY.)
+  std::vector<uint8_t> wide_decimal = HandBuiltFile({{Required("amount", PT::kFixedLenByteArray, 5), "0123456789abcdef"}}, 1);
+  EXPECT_EQ(ReadError(wide_decimal), "x.parquet: column 'amount': unsupported type DECIMAL");
   std::vector<uint8_t> bad_utf8 = HandBuiltFile({{Required("s", PT::kByteArray, 0), Plain(uint32_t{2}) + "\xC3\x28"}}, 1);
   EXPECT_EQ(ReadError(bad_utf8), "x.parquet: column 's': invalid UTF-8 in a string");
   std::vector<uint8_t> short_page = HandBuiltFile({{Required("a", PT::kInt64), Plain(int64_t{1})}}, 2);
   EXPECT_EQ(ReadError(short_page), "x.parquet: column 'a': truncated page");
-  parquet::FileMetaData nested;  // root { g { x } }
-  nested.schema.resize(3);
+  parquet::FileMetaData nested;  // root { a, g { x } }
+  nested.schema.resize(4);
   nested.schema[0].name = "root";
-  nested.schema[0].num_children = 1;
-  nested.schema[1].name = "g";
-  nested.schema[1].num_children = 1;
-  nested.schema[1].repetition = parquet::Repetition::kOptional;
-  nested.schema[2] = Required("x", PT::kInt64);
+  nested.schema[0].num_children = 2;
+  nested.schema[1] = Required("a", PT::kInt64);
+  nested.schema[2].name = "g";
+  nested.schema[2].num_children = 1;
+  nested.schema[2].repetition = parquet::Repetition::kOptional;
+  nested.schema[3] = Required("x", PT::kInt64);
   std::string footer;
   parquet::Serialize(nested, &footer);
   std::string file = "PAR1" + footer + Plain(static_cast<uint32_t>(footer.size())) + "PAR1";
-  EXPECT_EQ(ReadError(std::vector<uint8_t>(file.begin(), file.end())), "x.parquet: nested schemas are not supported");
+  EXPECT_EQ(ReadError(std::vector<uint8_t>(file.begin(), file.end())),
+            "x.parquet: column 'g': nested columns (lists, structs, maps) are not supported");
 }
 
 // ---------------------------------------------------------------------------
