@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/time.h"
 #include "dag/loader.h"
+#include "scheduler/schedule.h"
 
 namespace pipeline::cli {
 
@@ -17,6 +19,19 @@ template <typename T>
 void KeepUntilExit(T&& loaded) {
   static auto* kept = new std::vector<std::decay_t<T>>();
   kept->push_back(std::forward<T>(loaded));
+}
+
+// A cron schedule that never fires (30 February, 31 April) is valid cron,
+// as in Vixie cron, but surely not what was meant.
+void NeverFires(const DagSpec& dag, nlohmann::json* warnings) {
+  if (!dag.schedule) return;
+  auto schedule = Schedule::ForDag(dag);
+  if (!schedule || !dag.start_date) return;
+  if (!schedule->NextAfter(*dag.start_date - std::chrono::microseconds(1))) {
+    warnings->push_back("schedule '" + *dag.schedule + "' has no tick within five years of start_date " +
+                        FormatIso8601(*dag.start_date) + (dag.end_date ? " (or before end_date)" : "") +
+                        ": no scheduled run starts");
+  }
 }
 
 }  // namespace
@@ -43,6 +58,14 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
                 << (dag.tasks.size() == 1 ? "" : "s") << "\n";
     }
   };
+  auto report_warnings = [&](const DagSpec& dag, const nlohmann::json& warnings) {
+    if (warnings.empty()) return;
+    if (g.json) {
+      files.back()["warnings"] = warnings;
+    } else {
+      for (const auto& w : warnings) std::cerr << "warning: " << dag.file << ": " << w.get<std::string>() << "\n";
+    }
+  };
   auto report_invalid = [&](const std::vector<Diagnostic>& diags, const std::string& file) {
     all_valid = false;
     if (g.json) {
@@ -62,18 +85,14 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
         // schedule.after naming what the folder lacks is allowed (the DAG may
         // come later) but worth a word: no run starts until it exists.
         nlohmann::json warnings = nlohmann::json::array();
+        NeverFires(dag, &warnings);
         for (const std::string& up : dag.after) {
           const std::string up_dag = up.substr(0, up.find('.'));
           auto it = std::find_if(folder.dags.begin(), folder.dags.end(), [&](const DagSpec& d) { return d.id == up_dag; });
           if (it != folder.dags.end() && it->FindTask(up.substr(up_dag.size() + 1))) continue;
           warnings.push_back("schedule.after names '" + up + "', which no DAG of this folder has: no run starts until one does");
         }
-        if (warnings.empty()) continue;
-        if (g.json) {
-          files.back()["warnings"] = warnings;
-        } else {
-          for (const auto& w : warnings) std::cerr << "warning: " << dag.file << ": " << w.get<std::string>() << "\n";
-        }
+        report_warnings(dag, warnings);
       }
       for (const std::string& file : folder.invalid_files) report_invalid(folder.diagnostics, file);
       if (folder.invalid_files.empty() && !folder.diagnostics.empty()) {
@@ -88,6 +107,9 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
     LoadResult result = loader.LoadFile(path);
     if (result.dag) {
       report_valid(*result.dag, path);
+      nlohmann::json warnings = nlohmann::json::array();
+      NeverFires(*result.dag, &warnings);
+      report_warnings(*result.dag, warnings);
     } else {
       report_invalid(result.diagnostics, path);
     }

@@ -186,6 +186,9 @@ bool ParseElement(const FieldSpec& spec, std::string_view element, uint64_t* mas
     if (!ParseValue(spec, a, element, &lo, error) || !ParseValue(spec, b, element, &hi, error)) {
       return false;
     }
+    // A weekday range that ends on Sunday (SAT-SUN, MON-0) ends on its 7, as
+    // in croniter and Vixie cron: the weekend, not a reversed range.
+    if (spec.wrap_week && hi == 0 && lo > 0) hi = 7;
     if (lo > hi) {
       SetError(error, std::string(spec.name) + ": range " + std::string(a) + "-" + std::string(b) +
                           " is reversed");
@@ -363,12 +366,17 @@ LocalMicros ToLocal(const date::time_zone* tz, TimePoint t) {
   return LocalMicros{t.time_since_epoch() + tz->get_info(t).offset};
 }
 
-// The instant a wall-clock minute denotes: std::nullopt inside a DST gap, the
-// first occurrence when it is ambiguous.
+// The instant a wall-clock minute denotes: the first occurrence when it is
+// ambiguous; inside a DST gap, the gap's end (the transition), as cron runs a
+// job whose time was skipped right after the jump. The mapping never
+// decreases, so the wall times of one gap fire once, at the transition, with
+// a tick there if the schedule has one.
 std::optional<TimePoint> FirstInstantOf(const date::time_zone* tz, LocalMinutes local) {
   if (tz == nullptr) return TimePoint{local.time_since_epoch()};
   const date::local_info info = tz->get_info(local);
-  if (info.result == date::local_info::nonexistent) return std::nullopt;
+  if (info.result == date::local_info::nonexistent) {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(info.second.begin);
+  }
   return TimePoint{local.time_since_epoch() - info.first.offset};
 }
 

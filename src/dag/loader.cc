@@ -405,6 +405,11 @@ class Validator {
     // A date-time without an offset is wall-clock time in the DAG's zone.
     auto local = date::local_time<std::chrono::microseconds>(parsed->utc.time_since_epoch());
     auto info = zone->get_info(local);
+    if (info.result == date::local_info::nonexistent && parsed->date_only) {
+      // A day whose midnight a DST change skips (America/Santiago) starts
+      // when the clocks jump.
+      return std::chrono::time_point_cast<std::chrono::microseconds>(info.second.begin);
+    }
     if (info.result == date::local_info::nonexistent) {
       diags_.Add(node->mark(), std::string(key) + ": " + Quote(*text) +
                                    " does not exist in time zone " + zone->name() +

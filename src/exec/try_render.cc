@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <date/tz.h>
+
 #include "dag/template.h"
 #include "store/upstream.h"
 
@@ -22,9 +24,16 @@ std::string TryVariable(std::string_view name, const DagSpec& dag, const TaskSpe
   if (name == "run.logical_date") return FormatIso8601(run.logical_date);
   if (name == "run.data_interval_start") return FormatIso8601(run.data_interval_start);
   if (name == "run.data_interval_end") return FormatIso8601(run.data_interval_end);
-  // The day the data belongs to (Airflow 2's ds): the interval's start, in UTC.
+  // The day the data belongs to: the interval's start, on the calendar of
+  // the DAG's timezone (a Berlin @daily run's data of the 5th starts at
+  // 23:00 UTC on the 4th; Airflow 2's ds would say the 4th).
   if (name == "run.ds" || name == "run.ds_nodash") {
-    std::string day = FormatIso8601(run.data_interval_start).substr(0, 10);
+    TimePoint start = run.data_interval_start;
+    if (dag.timezone != "UTC") {
+      start += std::chrono::duration_cast<std::chrono::microseconds>(
+          date::locate_zone(dag.timezone)->get_info(std::chrono::time_point_cast<std::chrono::seconds>(start)).offset);
+    }
+    std::string day = FormatIso8601(start).substr(0, 10);
     if (name == "run.ds_nodash") day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
     return day;
   }

@@ -349,6 +349,10 @@ void Scheduler::CreateUpstreamRun(const std::string& dag_id, const Loaded& entry
   // same last run make one run, whatever successes each saw since.
   TimePoint newest{};
   for (const UpstreamState& u : states.upstream) newest = std::max(newest, u.latest->at);
+  // The DAG's dates bound these runs as they bound its ticks: upstream
+  // successes before start_date or after end_date start nothing (end_date
+  // retires a DAG).
+  if ((dag.start_date && newest < *dag.start_date) || (dag.end_date && newest > *dag.end_date)) return;
   const TimePoint since = states.last_run ? states.last_run->logical_date : FromMicros(0);
   RunRecord run = NewRun(dag_id, entry.version, "upstream", now, newest, since, newest,
                          ParamsToJson(*ResolveParams(dag, {}, nullptr)));
@@ -547,6 +551,16 @@ std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint 
   std::vector<Tick> ticks = schedule->Between(from, to, kMaxBackfillTicks + 1);
   if (ticks.size() > kMaxBackfillTicks) {
     throw Error::InvalidArgument("backfill covers more than " + std::to_string(kMaxBackfillTicks) + " ticks");
+  }
+  // A range wholly outside the DAG's dates has no tick: said, not "0 runs".
+  const DagSpec& spec = *entry.spec;
+  if (ticks.empty() && spec.start_date && to < *spec.start_date) {
+    throw Error::InvalidArgument("backfill: the range ends before the DAG's start_date " + FormatIso8601(*spec.start_date) +
+                                 ": it has no tick there");
+  }
+  if (ticks.empty() && spec.end_date && from > *spec.end_date) {
+    throw Error::InvalidArgument("backfill: the range starts after the DAG's end_date " + FormatIso8601(*spec.end_date) +
+                                 ": it has no tick there");
   }
   std::set<TimePoint> existing;
   if (!rerun) {

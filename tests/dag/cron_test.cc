@@ -161,6 +161,11 @@ TEST(CronParseTest, ListsRangesSteps) {
 
 TEST(CronParseTest, Names) {
   EXPECT_EQ(Bits(Parse("0 0 * * MON-FRI").days_of_week), (std::vector<int>{1, 2, 3, 4, 5}));
+  // A range ending on Sunday ends on 7 (croniter, Vixie cron): the weekend.
+  EXPECT_EQ(Bits(Parse("0 0 * * SAT-SUN").days_of_week), (std::vector<int>{0, 6}));
+  EXPECT_EQ(Bits(Parse("0 0 * * FRI-0").days_of_week), (std::vector<int>{0, 5, 6}));
+  EXPECT_EQ(Bits(Parse("0 0 * * MON-SUN").days_of_week), (std::vector<int>{0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_FALSE(Parse("0 0 * * MON-SUN").dow_restricted);
   EXPECT_EQ(Bits(Parse("0 0 * * sun,Sat").days_of_week), (std::vector<int>{0, 6}));
   EXPECT_EQ(Bits(Parse("0 0 1 jan,jul *").months), (std::vector<int>{1, 7}));
   EXPECT_EQ(Bits(Parse("0 0 1 JAN-MAR *").months), (std::vector<int>{1, 2, 3}));
@@ -328,14 +333,22 @@ TEST(CronTickTest, NextAndPrevAreInverse) {
 
 // ---------------------------------------------------------------- ticks across DST
 
-TEST(CronDstTest, BerlinSpringForwardSkipsGap) {
-  // 2026-03-29 02:00 CET -> 03:00 CEST: 02:30 does not exist that day.
+TEST(CronDstTest, BerlinSpringForwardFiresAtTheEndOfTheGap) {
+  // 2026-03-29 02:00 CET -> 03:00 CEST: 02:30 does not exist that day, and
+  // fires when the clocks jump, as cron runs it (no day without its run).
   EXPECT_EQ(Ticks("30 2 * * *", Berlin(), Utc(2026, 3, 27, 12), 3),
             (std::vector<std::string>{"2026-03-28T01:30:00Z",  // 02:30 CET
-                                      "2026-03-30T00:30:00Z",  // 02:30 CEST
-                                      "2026-03-31T00:30:00Z"}));
-  EXPECT_EQ(PrevTicks("30 2 * * *", Berlin(), Utc(2026, 3, 30, 12), 2),
-            (std::vector<std::string>{"2026-03-30T00:30:00Z", "2026-03-28T01:30:00Z"}));
+                                      "2026-03-29T01:00:00Z",  // 03:00 CEST, the jump
+                                      "2026-03-30T00:30:00Z"}));  // 02:30 CEST
+  EXPECT_EQ(PrevTicks("30 2 * * *", Berlin(), Utc(2026, 3, 30, 12), 3),
+            (std::vector<std::string>{"2026-03-30T00:30:00Z", "2026-03-29T01:00:00Z", "2026-03-28T01:30:00Z"}));
+  // The gap's times fire once, together with the jump's own 03:00.
+  EXPECT_EQ(Ticks("*/15 * * * *", Berlin(), Utc(2026, 3, 29, 0, 40), 4),
+            (std::vector<std::string>{"2026-03-29T00:45:00Z",  // 01:45 CET
+                                      "2026-03-29T01:00:00Z",  // 02:00-02:45 and 03:00 CEST
+                                      "2026-03-29T01:15:00Z", "2026-03-29T01:30:00Z"}));
+  EXPECT_EQ(PrevTicks("*/15 * * * *", Berlin(), Utc(2026, 3, 29, 1, 20), 3),
+            (std::vector<std::string>{"2026-03-29T01:15:00Z", "2026-03-29T01:00:00Z", "2026-03-29T00:45:00Z"}));
   // Hourly: local 02:00 is skipped, but no UTC hour is lost.
   EXPECT_EQ(Ticks("0 * * * *", Berlin(), Utc(2026, 3, 28, 23, 30), 4),
             (std::vector<std::string>{"2026-03-29T00:00:00Z",  // 01:00 CET
@@ -385,8 +398,8 @@ TEST(CronDstTest, NewYork) {
   // 2026-03-08 02:00 EST -> 03:00 EDT.
   EXPECT_EQ(Ticks("30 2 * * *", NewYork(), Utc(2026, 3, 7, 0), 3),
             (std::vector<std::string>{"2026-03-07T07:30:00Z",  // 02:30 EST
-                                      "2026-03-09T06:30:00Z",  // 02:30 EDT
-                                      "2026-03-10T06:30:00Z"}));
+                                      "2026-03-08T07:00:00Z",  // 03:00 EDT, the jump
+                                      "2026-03-09T06:30:00Z"}));  // 02:30 EDT
   // 2026-11-01 02:00 EDT -> 01:00 EST: 01:00-02:00 happens twice.
   EXPECT_EQ(Ticks("30 1 * * *", NewYork(), Utc(2026, 10, 31, 0), 3),
             (std::vector<std::string>{"2026-10-31T05:30:00Z",     // 01:30 EDT
@@ -396,6 +409,16 @@ TEST(CronDstTest, NewYork) {
             "2026-11-01T05:30:00Z");
   EXPECT_EQ(Ticks("0 9 * * MON-FRI", NewYork(), Utc(2026, 3, 6, 15), 2),  // Fri after 9:00 EST
             (std::vector<std::string>{"2026-03-09T13:00:00Z", "2026-03-10T13:00:00Z"}));
+}
+
+TEST(CronDstTest, AMidnightThatDoesNotExistStillStartsItsDay) {
+  // America/Santiago moves 2026-09-06 00:00 to 01:00: @daily fires at 01:00
+  // that day (it had no run for the 6th, and run.ds never named it).
+  const date::time_zone* santiago = date::locate_zone("America/Santiago");
+  EXPECT_EQ(Ticks("@daily", santiago, Utc(2026, 9, 4, 12), 3),
+            (std::vector<std::string>{"2026-09-05T04:00:00Z",  // 00:00 -04
+                                      "2026-09-06T04:00:00Z",  // 01:00 -03, the jump
+                                      "2026-09-07T03:00:00Z"}));  // 00:00 -03
 }
 
 TEST(CronTickTest, YearOfHourlyTicksInBerlin) {
@@ -412,9 +435,9 @@ TEST(CronTickTest, YearOfHourlyTicksInBerlin) {
     ++count;
     t = *next;
   }
-  // 8760 wall-clock hours in 2026, minus the skipped 02:00 on 2026-03-29, minus
-  // the start tick itself (ticks are strictly after it); 02:00 on 2026-10-25
-  // fires once.
+  // 8760 wall-clock hours in 2026, minus the skipped 02:00 on 2026-03-29 (it
+  // fires with 03:00, at the jump), minus the start tick itself (ticks are
+  // strictly after it); 02:00 on 2026-10-25 fires once.
   EXPECT_EQ(count, 8760 - 1 - 1);
 }
 

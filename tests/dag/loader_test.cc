@@ -211,6 +211,18 @@ tasks:
   EXPECT_EQ(Render(r.diagnostics),
             "t.yaml:4:13: start_date: '2026-03-29T02:30:00' does not exist in time zone "
             "Europe/Berlin (skipped by a DST change)\n");
+  // A date alone whose midnight a DST change skips is that day, from the jump.
+  LoadResult day = Load(R"(dag: d
+schedule: '@daily'
+timezone: America/Santiago
+start_date: 2026-09-06
+end_date: 2026-09-06
+tasks:
+  a: {op: shell, run: 'true'}
+)");
+  ASSERT_TRUE(day.dag) << Render(day.diagnostics);
+  EXPECT_EQ(FormatIso8601(*day.dag->start_date), "2026-09-06T04:00:00Z");  // 01:00 -03
+  EXPECT_EQ(FormatIso8601(*day.dag->end_date), "2026-09-06T04:00:00Z");
 }
 
 TEST(LoaderTest, AliasesWithinTheLimitExpand) {

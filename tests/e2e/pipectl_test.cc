@@ -162,6 +162,21 @@ TEST_F(PipectlTest, ValidateReportsEveryErrorWithExitTwo) {
   EXPECT_EQ(empty.err, (dir_ / "empty").string() + ": no DAG file (*.yaml or *.yml) in this folder\n");
 }
 
+TEST_F(PipectlTest, ValidateWarnsOfAScheduleThatNeverFires) {
+  fs::path never = Write("never.yaml", "dag: never\nschedule: '0 0 30 2 *'\nstart_date: 2026-01-01\n"
+                                       "tasks:\n  a: {op: shell, run: 'true'}\n");
+  Result r = Pipectl({"validate", never.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "warning: " + never.string() + ": schedule '0 0 30 2 *' has no tick within five years of start_date "
+                   "2026-01-01T00:00:00Z: no scheduled run starts\n");
+  json j = json::parse(Pipectl({"validate", dir_.string(), "--json"}).out);
+  EXPECT_EQ(j["files"][0]["warnings"].size(), 1u) << j.dump();
+  EXPECT_TRUE(Pipectl({"validate", Write("daily.yaml", "dag: daily\nschedule: '@daily'\nstart_date: 2026-01-01\n"
+                                                       "tasks:\n  a: {op: shell, run: 'true'}\n")
+                                        .string()})
+                  .err.empty());
+}
+
 TEST_F(PipectlTest, ValidateOfAFolderWarnsOfAfterTasksItLacks) {
   // Given a folder where `down` comes after up.load (there) and other.x (not),
   Write("up.yaml", "dag: up\ntasks:\n  load: {op: shell, run: 'true'}\n");

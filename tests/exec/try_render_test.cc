@@ -52,5 +52,25 @@ tasks:
   EXPECT_EQ(TryVariable("run.ds_nodash", *loaded.dag, loaded.dag->tasks[0], run, *params, 1), "20260228");
 }
 
+TEST(TryRenderTest, TheDayOfTheDataIsOnTheDagsCalendar) {
+  // Given a Berlin @daily run whose data interval is local 2026-12-05 (from
+  // 23:00 UTC on the 4th), then run.ds is the 5th, not the UTC date.
+  OperatorRegistry ops;
+  RegisterBuiltinOperators(ops);
+  LoadResult loaded = DagLoader(ops).LoadText("dag: berlin\nschedule: '@daily'\ntimezone: Europe/Berlin\n"
+                                              "start_date: 2026-01-01\ntasks:\n  a: {op: shell, run: 'true'}\n",
+                                              "berlin.yaml");
+  ASSERT_TRUE(loaded.dag);
+  RunRecord run;
+  run.data_interval_start = ParseIso8601("2026-12-04T23:00:00Z")->utc;
+  run.logical_date = run.data_interval_end = ParseIso8601("2026-12-05T23:00:00Z")->utc;
+  const ParamValues none;
+  EXPECT_EQ(TryVariable("run.ds", *loaded.dag, loaded.dag->tasks[0], run, none, 1), "2026-12-05");
+  EXPECT_EQ(TryVariable("run.ds_nodash", *loaded.dag, loaded.dag->tasks[0], run, none, 1), "20261205");
+  // (Summer: 22:00 UTC is local midnight.)
+  run.data_interval_start = ParseIso8601("2026-07-01T22:00:00Z")->utc;
+  EXPECT_EQ(TryVariable("run.ds", *loaded.dag, loaded.dag->tasks[0], run, none, 1), "2026-07-02");
+}
+
 }  // namespace
 }  // namespace pipeline

@@ -261,6 +261,14 @@ TEST_F(SchedulerTest, BackfillCreatesMissingTicks) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "backfill: from (2026-02-05T00:00:00Z) is after to (2026-02-01T00:00:00Z)");
   }
+  // A range wholly before the DAG's start_date says so (it said "0 runs").
+  try {
+    scheduler_->Backfill("d", T("2025-01-01T00:00:00Z"), T("2025-12-31T00:00:00Z"), false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "backfill: the range ends before the DAG's start_date 2026-01-01T00:00:00Z: it has no tick there");
+  }
 }
 
 TEST_F(SchedulerTest, ABackfilledTickIsNotScheduledAgainAndTheFutureIsNotBackfilled) {
@@ -536,6 +544,29 @@ TEST_F(SchedulerTest, AnAfterScheduleRunsOncePerNewUpstreamSuccessNotOnFailureAn
   ASSERT_EQ(states.upstream.size(), 1u);
   EXPECT_FALSE(states.upstream[0].fresh());
   EXPECT_EQ(states.upstream[0].consumed->run_id, third.run_id);
+}
+
+TEST_F(SchedulerTest, AnAfterScheduleKeepsToTheDagsStartAndEndDates) {
+  // Given three DAGs after up.load (the clock reads 2026-06-01): one ended
+  // in May, one that starts in July, one without dates,
+  const std::map<std::string, std::string> dags = {
+      {"up.yaml", "dag: up\ntasks:\n  load: {op: fake}\n"},
+      {"ended.yaml", "dag: ended\nschedule: {after: [up.load]}\nend_date: 2026-05-01\ntasks:\n  use: {op: fake}\n"},
+      {"later.yaml", "dag: later\nschedule: {after: [up.load]}\nstart_date: 2026-07-01\ntasks:\n  use: {op: fake}\n"},
+      {"open.yaml", "dag: open\nschedule: {after: [up.load]}\ntasks:\n  use: {op: fake}\n"}};
+  Restart(dags);
+  auto runs_of = [&](const std::string& dag) {
+    RunFilter f;
+    f.dag_id = dag;
+    return store_->ListRuns(f).size();
+  };
+  // when up.load succeeds, then only the DAG without dates runs (an upstream
+  // success outside a DAG's dates starts nothing, as its ticks would not).
+  scheduler_->Trigger("up", {}, true);
+  ASSERT_TRUE(Eventually([&] { return runs_of("open") == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(runs_of("ended"), 0u);
+  EXPECT_EQ(runs_of("later"), 0u);
 }
 
 }  // namespace
