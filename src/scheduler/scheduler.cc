@@ -169,8 +169,12 @@ void Scheduler::RenewLeases(TimePoint now) {
   }
   for (const std::string& run_id : here) {
     if (kept.count(run_id)) continue;
-    // Taken over (this scheduler could not renew in time), or ended: stop
-    // at once, before the new coordinator runs its tries again.
+    // A run that ended here between the list above and the renewal (the
+    // renewal keeps only unfinished runs) is not lost: the executor is
+    // finishing it.
+    if (auto run = store_.GetRun(run_id); run && IsTerminal(run->state) && run->coordinator == options_.name) continue;
+    // Taken over (this scheduler could not renew in time): stop at once,
+    // before the new coordinator runs its tries again.
     if (executor_.AbandonRun(run_id, "run " + run_id + " is coordinated by another scheduler now")) {
       spdlog::warn("run lost its lease run={}: another scheduler coordinates it", run_id);
     }
