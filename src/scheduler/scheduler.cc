@@ -447,6 +447,11 @@ void Scheduler::Launch(const RunRecord& run, std::shared_ptr<const DagSpec> spec
     launched_.erase(run.run_id);
     --run_threads_;
     if (has_after_) poked_ = true;  // its successes may start runs of DAGs that come after it
+    // A scheduled DAG catching up makes its next missed tick's run now that
+    // a slot is free (max_active_runs), not at the next poll.
+    if (auto it = dags_.find(run.dag_id); it != dags_.end() && it->second.spec->schedule && it->second.spec->catchup) {
+      poked_ = true;
+    }
     try {
       StartQueued(run.dag_id);  // the freed slot, at once
     } catch (const std::exception& e) {

@@ -182,6 +182,22 @@ TEST_F(SchedulerTest, CatchupCreatesEveryMissedTickOldestFirst) {
                                       "2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z"}));
 }
 
+TEST_F(SchedulerTest, CatchingUpOneRunAtATimeMakesTheNextRunAsSoonAsOneEnds) {
+  // Given five missed hourly ticks (06:00 to 10:00; the clock reads 10:30)
+  // and room for one run at a time, then each run is made when the one
+  // before it ends, not at the next wake-up (the fake clock jumps to each
+  // wake-up: it would read 11:00 or later before the last one).
+  Dags({{"c.yaml", "dag: c\nschedule: '@hourly'\nstart_date: 2026-06-01T06:00:00Z\ncatchup: true\n"
+                   "max_active_runs: 1\ntasks:\n  a: {op: fake}\n"}});
+  scheduler_->Start();
+  ASSERT_TRUE(Eventually([&] { return ScheduledDates().size() >= 5; }));
+  EXPECT_LT(clock_.Now(), T("2026-06-01T11:00:00Z")) << FormatIso8601(clock_.Now());
+  auto dates = ScheduledDates();
+  EXPECT_EQ(std::vector<std::string>(dates.begin(), dates.begin() + 5),
+            (std::vector<std::string>{"2026-06-01T06:00:00Z", "2026-06-01T07:00:00Z", "2026-06-01T08:00:00Z",
+                                      "2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z"}));
+}
+
 TEST_F(SchedulerTest, OneRunPerTickAcrossRestarts) {
   // Given a scheduler that made the 10:00 run, then a second one at the same
   // instant makes none.
