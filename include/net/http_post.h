@@ -26,8 +26,9 @@ struct PostResult {
   bool ok() const { return status >= 200 && status < 300; }
 };
 
+// `authorization`, when not empty, is sent as the Authorization header.
 PostResult PostJson(const Url& url, const std::string& body, std::chrono::milliseconds timeout,
-                    const std::string& user_agent);
+                    const std::string& user_agent, const std::string& authorization = "");
 // A GET of `url` (a sensor's check): its status, the body not kept.
 PostResult Get(const Url& url, std::chrono::milliseconds timeout, const std::string& user_agent);
 

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -30,14 +32,21 @@ struct EmitterOptions {
   std::string target;
   std::string job_namespace = "pipe";  // OpenLineage job namespace
   size_t max_queued = 10000;           // events beyond it are dropped (and counted)
-  int attempts = 3;                    // per HTTP event, with backoff 0.5 s, 1 s, ...
+  int attempts = 3;                    // per HTTP event, with backoff 0.5 s, 1 s, ... (not after a 4xx)
+  // At the stop, what is still queued is delivered for at most this long,
+  // then dropped (counted and logged): a slow receiver must not hold a
+  // process's exit for minutes.
+  std::chrono::milliseconds drain_limit{10'000};
+  // Sent as "Authorization: Bearer KEY" (DataHub, a proxy in front of
+  // Marquez); empty: $OPENLINEAGE_API_KEY, the OpenLineage clients' variable.
+  std::string api_key;
 };
 
 class Emitter final : public RunObserver {
  public:
   // Throws Error(kInvalidArgument) for a target that is neither form.
   Emitter(StateStore& store, EmitterOptions options, std::function<void(const std::string&)> log);
-  // Delivers what is queued (up to `flush_timeout`), then stops.
+  // Delivers what is queued (for at most options.drain_limit), then stops.
   ~Emitter() override;
 
   void OnRunState(const RunRecord& run, RunState state) override;
@@ -57,6 +66,9 @@ class Emitter final : public RunObserver {
     int try_number = 0;
     TimePoint at;
     std::string reason;
+    // An end event's try start: its datasets are the artifacts recorded
+    // within [started, at] (a later try may have written others meanwhile).
+    std::optional<TimePoint> started;
   };
   void Enqueue(Pending p);
   void Loop();
@@ -72,10 +84,12 @@ class Emitter final : public RunObserver {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
-  std::set<std::string> started_;  // "run/task/try" whose START was queued
+  std::map<std::string, TimePoint> started_;  // "run/task/try" whose START was queued, and when
   bool stop_ = false;
   bool receiver_down_ = false;  // the last HTTP delivery failed
+  uint64_t lost_while_down_ = 0;  // events given up on since then (said when one goes through)
   uint64_t delivered_ = 0, failed_ = 0;
+  std::string authorization_;  // "Bearer KEY", or empty
   std::thread thread_;
 };
 

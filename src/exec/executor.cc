@@ -1134,10 +1134,18 @@ class Executor::RunExecution {
   }
 
   void PersistRun(std::vector<RunState> from, RunState to, const std::string& reason) {
-    if (!ex_.store_.TransitionRun(run_.run_id, from, to, ex_.clock_.Now(), reason)) {
+    const TimePoint at = ex_.clock_.Now();
+    if (!ex_.store_.TransitionRun(run_.run_id, from, to, at, reason)) {
       throw Error::Conflict("run " + run_.run_id + " was changed by another process");
     }
-    if (observer_) observer_->OnRunState(run_, to);
+    if (observer_) {
+      // The observer sees the run as stored now (an OpenLineage end event
+      // is dated by its end, not by the run's start).
+      RunRecord now = run_;
+      now.state = to;
+      if (IsTerminal(to)) now.ended_at = at;
+      observer_->OnRunState(now, to);
+    }
   }
 
 

@@ -85,10 +85,11 @@ void Exchange(Stream& stream, const http::request<http::string_body>& req, beast
 // `body` nullopt: a GET; else a POST of JSON. Every step (name lookup,
 // connect, TLS handshake, request, answer) within `timeout` in all.
 PostResult Request(const Url& url, const std::optional<std::string>& body, std::chrono::milliseconds timeout,
-                   const std::string& user_agent) {
+                   const std::string& user_agent, const std::string& authorization = "") {
   http::request<http::string_body> req(body ? http::verb::post : http::verb::get, url.target, 11);
   req.set(http::field::host, url.host);
   req.set(http::field::user_agent, user_agent);
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
   if (body) {
     req.set(http::field::content_type, "application/json");
     req.body() = *body;
@@ -148,8 +149,8 @@ PostResult Request(const Url& url, const std::optional<std::string>& body, std::
 }  // namespace
 
 PostResult PostJson(const Url& url, const std::string& body, std::chrono::milliseconds timeout,
-                    const std::string& user_agent) {
-  return Request(url, body, timeout, user_agent);
+                    const std::string& user_agent, const std::string& authorization) {
+  return Request(url, body, timeout, user_agent, authorization);
 }
 
 PostResult Get(const Url& url, std::chrono::milliseconds timeout, const std::string& user_agent) {

@@ -4,8 +4,10 @@
 #include <xxhash.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "net/http_post.h"
@@ -28,6 +30,35 @@ std::string TaskKey(const std::string& run_id, const std::string& task_id, int t
   return run_id + "/" + task_id + "/" + std::to_string(try_number);
 }
 
+// A mapped task's instance "load[3]" is a run of job "load", as Airflow's
+// integration names the map indexes of one task (the items change daily).
+std::string JobTask(const std::string& task_id) {
+  const size_t bracket = task_id.find('[');
+  return bracket == std::string::npos ? task_id : task_id.substr(0, bracket);
+}
+
+// A dataset as the OpenLineage naming spec writes it: a PostgreSQL table is
+// namespace postgres://HOST:PORT, name DATABASE.SCHEMA.TABLE (whatever user,
+// options or scheme spelling the URL had), so that its writer and readers
+// join; anything else as given.
+json Dataset(const std::string& namespace_, const std::string& name, bool is_table) {
+  std::string rest;
+  for (const char* scheme : {"postgresql://", "postgres://"}) {
+    if (namespace_.rfind(scheme, 0) == 0) rest = namespace_.substr(std::string(scheme).size());
+  }
+  if (rest.empty()) return {{"namespace", namespace_}, {"name", name}};
+  rest = rest.substr(0, rest.find('?'));
+  if (const size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  const size_t slash = rest.find('/');
+  std::string host = rest.substr(0, slash);
+  const std::string database = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (host.empty()) host = "localhost";
+  if (host.find(':') == std::string::npos || (host.front() == '[' && host.back() == ']')) host += ":5432";
+  std::string table = name;
+  if (is_table && table.find('.') == std::string::npos) table = "public." + table;
+  return {{"namespace", "postgres://" + host}, {"name", is_table && !database.empty() ? database + "." + table : table}};
+}
+
 }  // namespace
 
 Emitter::Emitter(StateStore& store, EmitterOptions options, std::function<void(const std::string&)> log)
@@ -40,6 +71,9 @@ Emitter::Emitter(StateStore& store, EmitterOptions options, std::function<void(c
     auto url = net::ParseUrl(t, &error);
     if (!url) throw Error::InvalidArgument("openlineage target: " + error);
     url_ = *url;
+    std::string key = options_.api_key;
+    if (const char* env = std::getenv("OPENLINEAGE_API_KEY"); key.empty() && env) key = env;
+    if (!key.empty()) authorization_ = "Bearer " + key;
   } else {
     throw Error::InvalidArgument("openlineage target '" + t + "' must be http(s)://HOST[:PORT]/PATH or file:PATH");
   }
@@ -106,15 +140,19 @@ void Emitter::OnTaskState(const TaskEvent& e) {
     case TaskState::kSkipped: type = "COMPLETE"; break;  // a sensor's try that timed out with on_timeout: skip
     default: return;  // pending, queued, skipped, upstream_failed: no try ran; waiting: it goes on
   }
+  std::optional<TimePoint> started;
   {
     std::lock_guard lock(mu_);
     if (type == "START") {
-      if (!started_.insert(key).second) return;  // a waiting sensor's next check: started already
-    } else if (started_.erase(key) == 0) {
-      return;  // a try that never started here (cancelled while queued)
+      if (!started_.emplace(key, e.at).second) return;  // a waiting sensor's next check: started already
+    } else {
+      auto it = started_.find(key);
+      if (it == started_.end()) return;  // a try that never started here (cancelled while queued)
+      started = it->second;
+      started_.erase(it);
     }
   }
-  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason});
+  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason, started});
 }
 
 void Emitter::Enqueue(Pending p) {
@@ -134,9 +172,28 @@ void Emitter::Enqueue(Pending p) {
 
 void Emitter::Loop() {
   std::unique_lock lock(mu_);
+  std::optional<std::chrono::steady_clock::time_point> drain_until;
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything delivered
+    if (stop_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!drain_until) drain_until = now + options_.drain_limit;
+      if (now >= *drain_until) {
+        const size_t dropped = queue_.size();
+        failed_ += dropped;
+        queue_.clear();
+        lock.unlock();
+        if (log_) {
+          log_("openlineage: stopping: " + std::to_string(dropped) + " event" + (dropped == 1 ? "" : "s") +
+               " not delivered within " +
+               (options_.drain_limit.count() % 1000 == 0 ? std::to_string(options_.drain_limit.count() / 1000) + "s"
+                                                         : std::to_string(options_.drain_limit.count()) + "ms") +
+               " dropped");
+        }
+        return;
+      }
+    }
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
@@ -174,7 +231,7 @@ std::string Emitter::Build(const Pending& p) {
                                 {"programmingLanguage", "C++"}};
     }
     event["run"] = {{"runId", RunUuid(TaskKey(p.run_id, p.task_id, p.try_number))}, {"facets", facets}};
-    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id + "." + p.task_id}};
+    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id + "." + JobTask(p.task_id)}};
     if (p.event_type != "START") {
       // What the try wrote, and what it had read (recorded with each artifact).
       std::map<std::string, std::vector<ArtifactRecord>> runs;
@@ -198,15 +255,16 @@ std::string Emitter::Build(const Pending& p) {
       };
       for (const ArtifactRecord& a : artifacts_of(p.run_id)) {
         if (a.task_id != p.task_id) continue;
+        if (p.started && (a.created_at < *p.started || a.created_at > p.at)) continue;  // another try's
         if (a.name == "export") {
           // An export's datasets are where its rows went (the artifact says).
           std::ifstream in(a.uri);
           json doc = json::parse(in, nullptr, false);
           if (doc.is_object()) {
             for (const json& d : doc.value("datasets", json::array())) {
-              outputs.push_back({{"namespace", d.value("namespace", "")},
-                                 {"name", d.value("name", "")},
-                                 {"facets", {{"schema", schema_facet(doc.value("schema", json::object()))}}}});
+              json dataset = Dataset(d.value("namespace", ""), d.value("name", ""), /*is_table=*/true);
+              dataset["facets"] = {{"schema", schema_facet(doc.value("schema", json::object()))}};
+              outputs.push_back(std::move(dataset));
             }
           }
         } else {
@@ -221,7 +279,7 @@ std::string Emitter::Build(const Pending& p) {
           if (in.contains("file")) {
             add_input({{"namespace", "file"}, {"name", in["file"].value("path", "")}});
           } else if (in.contains("query")) {
-            add_input({{"namespace", in["query"].value("source", "")}, {"name", in["query"].value("query", "")}});
+            add_input(Dataset(in["query"].value("source", ""), in["query"].value("query", ""), /*is_table=*/false));
           } else if (in.contains("artifact")) {
             const json& ref = in["artifact"];
             for (const ArtifactRecord& r : artifacts_of(ref.value("run", ""))) {
@@ -262,25 +320,42 @@ bool Emitter::Deliver(const std::string& event) {
     std::lock_guard lock(mu_);
     if (stop_ || receiver_down_) attempts = 1;
   }
-  for (int attempt = 0; attempt < attempts; ++attempt) {
+  int made = 0;
+  for (int attempt = 0; attempt < attempts; ++attempt, ++made) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 << (attempt - 1)));
-    net::PostResult r = net::PostJson(url_, event, std::chrono::seconds(5), "pipe-openlineage");
+    net::PostResult r = net::PostJson(url_, event, std::chrono::seconds(5), "pipe-openlineage", authorization_);
     if (r.ok()) {
-      std::lock_guard lock(mu_);
-      receiver_down_ = false;
+      uint64_t lost;
+      {
+        std::lock_guard lock(mu_);
+        lost = receiver_down_ ? lost_while_down_ : 0;
+        receiver_down_ = false;
+        lost_while_down_ = 0;
+      }
+      if (lost > 0 && log_) {
+        log_("openlineage: delivering to " + net::Shown(url_) + " again; " + std::to_string(lost) + " event" +
+             (lost == 1 ? " was" : "s were") + " lost meanwhile");
+      }
       return true;
     }
     last_error = r.error;
+    // A refusal (400, 401, 404, ...) would be refused again; a timeout or
+    // too many requests (408, 429) may pass later.
+    if (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429) {
+      ++made;
+      break;
+    }
   }
   bool was_down;
   {
     std::lock_guard lock(mu_);
     was_down = receiver_down_;
     receiver_down_ = true;
+    ++lost_while_down_;
   }
   if (log_ && !was_down) {
     log_("openlineage: cannot deliver an event to " + net::Shown(url_) + " after " +
-         std::to_string(attempts) + (attempts == 1 ? " attempt: " : " attempts: ") + last_error +
+         std::to_string(made) + (made == 1 ? " attempt: " : " attempts: ") + last_error +
          " (later events get one attempt each until one is delivered)");
   }
   return false;

@@ -340,6 +340,25 @@ class Canceller final : public RunObserver {
   Executor** ex_;
 };
 
+TEST_F(ExecutorTest, ObserversSeeTheRunAsStoredWithItsEnd) {
+  // (OpenLineage dated a run's end event by its start: the record it got
+  // was the one from the run's start.)
+  class Runs final : public RunObserver {
+   public:
+    void OnRunState(const RunRecord& run, RunState state) override { seen.push_back({run, state}); }
+    void OnTaskState(const TaskEvent&) override {}
+    std::vector<std::pair<RunRecord, RunState>> seen;
+  } runs;
+  DagSpec dag = Load("dag: o\ntasks:\n  a: {op: fake}\n");
+  ASSERT_EQ(Execute(dag, 1, nullptr, &runs), RunState::kSuccess);
+  ASSERT_FALSE(runs.seen.empty());
+  const auto& [last, state] = runs.seen.back();
+  EXPECT_EQ(state, RunState::kSuccess);
+  EXPECT_EQ(last.state, RunState::kSuccess);
+  ASSERT_TRUE(last.ended_at.has_value());
+  EXPECT_EQ(*last.ended_at, *store_->GetRun(run_id_)->ended_at);
+}
+
 TEST_F(ExecutorTest, UnwritableLogRootIsAClearErrorAtTheStart) {
   ExecutorOptions options;
   options.log_root = "/proc/pipe-logs";

@@ -2,12 +2,18 @@
 // events of a try and a run, their datasets from the recorded artifacts,
 // and what is left out (a try that never started).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
+#include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -77,8 +83,9 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
   EXPECT_EQ(events[2]["outputs"][0]["name"], "/a/load.parquet");
   EXPECT_EQ(events[2]["outputs"][0]["facets"]["schema"]["fields"], json::parse(R"([{"name": "id", "type": "int64"}])"));
   EXPECT_EQ(events[4]["run"]["facets"]["errorMessage"]["message"], "exit status 3");
+  // (A PostgreSQL source's namespace is postgres://HOST:PORT, as the naming spec has it.)
   EXPECT_EQ(events[6]["inputs"], json::parse(R"([{"namespace": "file", "name": "/a/load.parquet"},
-                                                 {"namespace": "postgresql://db/shop", "name": "SELECT 1"}])"));
+                                                 {"namespace": "postgres://db:5432", "name": "SELECT 1"}])"));
   EXPECT_TRUE(events[0]["inputs"].empty());
 }
 
@@ -140,6 +147,163 @@ TEST(EmitterTest, AFileThatCannotBeWrittenIsLoggedOnce) {
   std::lock_guard lock(mu);
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_NE(logged[0].find("openlineage: cannot append to "), std::string::npos) << logged[0];
+}
+
+TEST(EmitterTest, DatasetsAreTheTrysOwnTablesAreNamedAsTheSpecSaysAndMapIndexesAreRunsOfOneJob) {
+  const fs::path dir = testing_util::FreshTestDir("openlineage_datasets");
+  SqliteStore store((dir / "state.db").string());
+  const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 20000);
+  auto at = [&](int seconds) { return t0 + std::chrono::seconds(seconds); };
+  // Try 2 of `load` wrote its table at t0+5 (try 1 ran t0..t0+1 and wrote
+  // nothing); `out` exported to a PostgreSQL table; `part[1]` is a mapped
+  // instance.
+  store.PutArtifact({"r1", "load", "output", "/a/load.parquet", R"({"columns":[]})", 1, "xxh3:1", at(5), "[]", ""});
+  std::ofstream(dir / "export.json") << R"({"datasets": [{"namespace": "postgresql://etl@db.internal/shop?sslmode=require",
+                                                         "name": "orders"}], "schema": {"columns": []}})";
+  store.PutArtifact({"r1", "out", "export", (dir / "export.json").string(), "{}", 0, "xxh3:2", at(7),
+                     R"([{"query":{"source":"postgres://db.internal:5432/shop","query":"SELECT * FROM public.orders","watermark":null}}])",
+                     ""});
+  const fs::path file = dir / "events.jsonl";
+  {
+    Emitter emitter(store, {"file:" + file.string()}, nullptr);
+    const std::string none, why = "bad row";
+    emitter.OnTaskState({"r1", "load", TaskState::kRunning, 1, at(0), none, "d"});
+    emitter.OnTaskState({"r1", "load", TaskState::kUpForRetry, 1, at(1), why, "d"});
+    emitter.OnTaskState({"r1", "load", TaskState::kRunning, 2, at(4), none, "d"});
+    emitter.OnTaskState({"r1", "load", TaskState::kSuccess, 2, at(6), none, "d"});
+    emitter.OnTaskState({"r1", "out", TaskState::kRunning, 1, at(6), none, "d"});
+    emitter.OnTaskState({"r1", "out", TaskState::kSuccess, 1, at(8), none, "d"});
+    emitter.OnTaskState({"r1", "part[1]", TaskState::kRunning, 1, at(8), none, "d"});
+    emitter.OnTaskState({"r1", "part[1]", TaskState::kSuccess, 1, at(9), none, "d"});
+  }
+  std::vector<json> events = Events(file);
+  ASSERT_EQ(events.size(), 8u);
+  // Try 1's FAIL lists nothing (the table is try 2's, written after it ended).
+  EXPECT_EQ(events[1]["eventType"], "FAIL");
+  EXPECT_TRUE(events[1]["outputs"].empty()) << events[1].dump();
+  EXPECT_EQ(events[3]["outputs"][0]["name"], "/a/load.parquet");
+  // The table: postgres://HOST:PORT and DATABASE.SCHEMA.TABLE, whatever the URL's user and options.
+  EXPECT_EQ(events[5]["outputs"][0]["namespace"], "postgres://db.internal:5432");
+  EXPECT_EQ(events[5]["outputs"][0]["name"], "shop.public.orders");
+  EXPECT_EQ(events[5]["inputs"][0]["namespace"], "postgres://db.internal:5432");
+  // A mapped instance is a run of the task's job, with a run id of its own.
+  EXPECT_EQ(events[7]["job"]["name"], "d.part");
+  EXPECT_EQ(events[7]["run"]["runId"], Emitter::RunUuid("r1/part[1]/1"));
+}
+
+// A receiver on a loopback port: answers each request with `status` after
+// `delay`, and keeps the requests it read.
+class Receiver {
+ public:
+  Receiver(int status, std::chrono::milliseconds delay) : status_(status), delay_(delay) {
+    fd_ = testing_util::ListenOnFreeLoopbackPort(&port_);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        std::string request;
+        char buf[4096];
+        // Headers, then a body of Content-Length bytes.
+        for (;;) {
+          ssize_t n = ::read(c, buf, sizeof buf);
+          if (n <= 0) break;
+          request.append(buf, size_t(n));
+          const size_t end = request.find("\r\n\r\n");
+          if (end == std::string::npos) continue;
+          const size_t cl = request.find("Content-Length: ");
+          const size_t length = cl == std::string::npos ? 0 : std::stoul(request.substr(cl + 16));
+          if (request.size() >= end + 4 + length) break;
+        }
+        std::this_thread::sleep_for(delay_);
+        const std::string answer = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        (void)!::write(c, answer.data(), answer.size());
+        ::close(c);
+        std::lock_guard lock(mu_);
+        requests_.push_back(request);
+      }
+    });
+  }
+  ~Receiver() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/lineage"; }
+  void set_status(int status) { status_ = status; }
+  std::vector<std::string> requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  std::atomic<int> status_;
+  std::chrono::milliseconds delay_;
+  int fd_ = -1, port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+};
+
+TEST(EmitterTest, ARefusedEventIsNotRetriedTheKeyIsSentAndLostEventsAreCounted) {
+  const fs::path dir = testing_util::FreshTestDir("openlineage_http");
+  SqliteStore store((dir / "state.db").string());
+  std::vector<std::string> logged;
+  std::mutex mu;
+  auto log = [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    logged.push_back(line);
+  };
+  RunRecord run;
+  run.run_id = "r1";
+  run.dag_id = "d";
+  {
+    Receiver refusing(400, std::chrono::milliseconds(0));
+    EmitterOptions options{refusing.url()};
+    options.api_key = "k3y";
+    Emitter emitter(store, options, log);
+    emitter.OnRunState(run, RunState::kRunning);
+    while (emitter.failed() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::vector<std::string> requests = refusing.requests();
+    ASSERT_EQ(requests.size(), 1u);  // a 400 would be refused again: no retry
+    EXPECT_NE(requests[0].find("Authorization: Bearer k3y\r\n"), std::string::npos) << requests[0];
+    // When the receiver takes events again, the log says how many were lost.
+    refusing.set_status(200);
+    emitter.OnRunState(run, RunState::kSuccess);
+    while (emitter.delivered() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_NE(logged[0].find("after 1 attempt: "), std::string::npos) << logged[0];
+  EXPECT_NE(logged[1].find(" again; 1 event was lost meanwhile"), std::string::npos) << logged[1];
+}
+
+TEST(EmitterTest, ASlowReceiverHoldsTheStopForTheDrainLimitOnly) {
+  // Given 40 events queued for a receiver that takes 0.3 s each (12 s in
+  // all), then the stop delivers for the drain limit, drops the rest, says so.
+  const fs::path dir = testing_util::FreshTestDir("openlineage_slow");
+  SqliteStore store((dir / "state.db").string());
+  Receiver slow(200, std::chrono::milliseconds(300));
+  std::vector<std::string> logged;
+  std::mutex mu;
+  EmitterOptions options{slow.url()};
+  options.drain_limit = std::chrono::milliseconds(500);
+  RunRecord run;
+  run.run_id = "r1";
+  run.dag_id = "d";
+  std::optional<Emitter> emitter;
+  emitter.emplace(store, options, [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    logged.push_back(line);
+  });
+  for (int i = 0; i < 40; ++i) emitter->OnRunState(run, RunState::kRunning);
+  const auto stop = std::chrono::steady_clock::now();
+  emitter.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop, std::chrono::seconds(8));  // not 12
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(logged.empty());
+  EXPECT_NE(logged.back().find("openlineage: stopping: "), std::string::npos) << logged.back();
+  EXPECT_NE(logged.back().find(" not delivered within 500ms dropped"), std::string::npos) << logged.back();
+  EXPECT_LT(slow.requests().size(), 10u);
 }
 
 }  // namespace
