@@ -556,7 +556,7 @@ class ChunkParser {
         case DataType::kInt64:
         case DataType::kTimestamp: {
           int64_t v;
-          ok = col.type == DataType::kInt64 ? ParseInt64(text, &v) && (declared_[c] || !HasLeadingZero(text))
+          ok = col.type == DataType::kInt64 ? ParseInt64(text, &v) && (!HasLeadingZero(text) || declared_[c])
                                             : ParseTimestamp(text, &v);
           if (ok) {
             col.MarkValidity(true);
@@ -566,7 +566,7 @@ class ChunkParser {
         }
         case DataType::kFloat64: {
           double v;
-          ok = ParseFloat64(text, &v) && (declared_[c] || !HasLeadingZero(text));
+          ok = ParseFloat64(text, &v) && (!HasLeadingZero(text) || declared_[c]);
           if (ok) {
             col.MarkValidity(true);
             col.AppendValue<double>(v);
