@@ -25,6 +25,8 @@ constexpr const char* kSchemaFacetSchema =
     "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
 constexpr const char* kErrorFacetSchema =
     "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
+constexpr const char* kSymlinksFacetSchema =
+    "https://openlineage.io/spec/facets/1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet";
 
 std::string TaskKey(const std::string& run_id, const std::string& task_id, int try_number) {
   return run_id + "/" + task_id + "/" + std::to_string(try_number);
@@ -268,7 +270,16 @@ std::string Emitter::Build(const Pending& p) {
             }
           }
         } else {
-          json dataset = {{"namespace", "file"}, {"name", a.uri}, {"facets", json::object()}};
+          // A task's table is one dataset across runs, DAG.TASK.NAME (its
+          // file, whose path holds the run id, is the symlinks facet's
+          // location), so that Marquez keeps its versions under one name.
+          json dataset = {{"namespace", options_.job_namespace},
+                          {"name", p.dag_id + "." + JobTask(p.task_id) + "." + a.name},
+                          {"facets",
+                           {{"symlinks",
+                             {{"_producer", kProducer},
+                              {"_schemaURL", kSymlinksFacetSchema},
+                              {"identifiers", {{{"namespace", "file"}, {"name", a.uri}, {"type", "LOCATION"}}}}}}}}};
           json schema = json::parse(a.schema_json, nullptr, false);
           if (schema.is_object() && schema.contains("columns")) dataset["facets"]["schema"] = schema_facet(schema);
           outputs.push_back(std::move(dataset));
@@ -281,11 +292,16 @@ std::string Emitter::Build(const Pending& p) {
           } else if (in.contains("query")) {
             add_input(Dataset(in["query"].value("source", ""), in["query"].value("query", ""), /*is_table=*/false));
           } else if (in.contains("artifact")) {
+            // Another task's table, by the name its writer gave it.
             const json& ref = in["artifact"];
-            for (const ArtifactRecord& r : artifacts_of(ref.value("run", ""))) {
-              if (r.task_id == ref.value("task", "") && r.name == ref.value("name", "output")) {
-                add_input({{"namespace", "file"}, {"name", r.uri}});
-              }
+            const std::string ref_run = ref.value("run", "");
+            std::string ref_dag = ref_run == p.run_id ? p.dag_id : "";
+            if (ref_dag.empty()) {
+              if (auto run = store_.GetRun(ref_run)) ref_dag = run->dag_id;
+            }
+            if (!ref_dag.empty()) {
+              add_input({{"namespace", options_.job_namespace},
+                         {"name", ref_dag + "." + JobTask(ref.value("task", "")) + "." + ref.value("name", "output")}});
             }
           }
         }

@@ -80,11 +80,15 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
   EXPECT_EQ(events[1]["run"]["facets"]["parent"]["run"]["runId"], events[0]["run"]["runId"]);
   EXPECT_EQ(events[2]["eventTime"], FormatIso8601(at));
   EXPECT_EQ(events[2]["inputs"], json::parse(R"([{"namespace": "file", "name": "/data/in.csv"}])"));
-  EXPECT_EQ(events[2]["outputs"][0]["name"], "/a/load.parquet");
+  // A task's table: one dataset across runs (DAG.TASK.NAME), its file as a symlink.
+  EXPECT_EQ(events[2]["outputs"][0]["namespace"], "pipe");
+  EXPECT_EQ(events[2]["outputs"][0]["name"], "d.load.output");
+  EXPECT_EQ(events[2]["outputs"][0]["facets"]["symlinks"]["identifiers"],
+            json::parse(R"([{"namespace": "file", "name": "/a/load.parquet", "type": "LOCATION"}])"));
   EXPECT_EQ(events[2]["outputs"][0]["facets"]["schema"]["fields"], json::parse(R"([{"name": "id", "type": "int64"}])"));
   EXPECT_EQ(events[4]["run"]["facets"]["errorMessage"]["message"], "exit status 3");
   // (A PostgreSQL source's namespace is postgres://HOST:PORT, as the naming spec has it.)
-  EXPECT_EQ(events[6]["inputs"], json::parse(R"([{"namespace": "file", "name": "/a/load.parquet"},
+  EXPECT_EQ(events[6]["inputs"], json::parse(R"([{"namespace": "pipe", "name": "d.load.output"},
                                                  {"namespace": "postgres://db:5432", "name": "SELECT 1"}])"));
   EXPECT_TRUE(events[0]["inputs"].empty());
 }
@@ -181,7 +185,7 @@ TEST(EmitterTest, DatasetsAreTheTrysOwnTablesAreNamedAsTheSpecSaysAndMapIndexesA
   // Try 1's FAIL lists nothing (the table is try 2's, written after it ended).
   EXPECT_EQ(events[1]["eventType"], "FAIL");
   EXPECT_TRUE(events[1]["outputs"].empty()) << events[1].dump();
-  EXPECT_EQ(events[3]["outputs"][0]["name"], "/a/load.parquet");
+  EXPECT_EQ(events[3]["outputs"][0]["name"], "d.load.output");
   // The table: postgres://HOST:PORT and DATABASE.SCHEMA.TABLE, whatever the URL's user and options.
   EXPECT_EQ(events[5]["outputs"][0]["namespace"], "postgres://db.internal:5432");
   EXPECT_EQ(events[5]["outputs"][0]["name"], "shop.public.orders");
