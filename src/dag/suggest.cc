@@ -1,6 +1,7 @@
 #include "dag/suggest.h"
 
 #include <algorithm>
+#include <cctype>
 #include <numeric>
 #include <vector>
 
@@ -28,6 +29,15 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
   if (word.empty()) return "";
+  // The same word in another case is the likeliest ("utc" for "UTC"),
+  // however short (edit distance would count every changed letter).
+  for (const std::string& candidate : candidates) {
+    if (candidate != word && candidate.size() == word.size() &&
+        std::equal(word.begin(), word.end(), candidate.begin(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+      return candidate;
+    }
+  }
   // A typo changes a few characters: about one in three, at least one, and
   // never the whole word.
   size_t limit = std::min(std::max<size_t>(1, word.size() / 3), word.size() - 1);

@@ -200,6 +200,13 @@ TEST(LoaderTest, ScheduleAfterUpstreamTasksWithOrWithoutCron) {
   EXPECT_EQ(Render(no_start.diagnostics), "t.yaml:2:18: start_date is required when schedule is set\n");
 }
 
+TEST(LoaderTest, AZoneInAnotherCaseIsSuggested) {
+  LoadResult r = Load("dag: d\ntimezone: utc\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  EXPECT_EQ(Render(r.diagnostics), "t.yaml:2:11: unknown time zone 'utc' (did you mean 'UTC'?)\n");
+  r = Load("dag: d\ntimezone: europe/berlin\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  EXPECT_EQ(Render(r.diagnostics), "t.yaml:2:11: unknown time zone 'europe/berlin' (did you mean 'Europe/Berlin'?)\n");
+}
+
 TEST(LoaderTest, NaiveStartDateInSkippedHourIsRefused) {
   LoadResult r = Load(R"(dag: d
 schedule: '@hourly'
