@@ -69,6 +69,8 @@ class Emitter final : public RunObserver {
     // An end event's try start: its datasets are the artifacts recorded
     // within [started, at] (a later try may have written others meanwhile).
     std::optional<TimePoint> started;
+    // A DAG run's data interval (the nominalTime facet, as Airflow sends).
+    std::optional<TimePoint> interval_start, interval_end;
   };
   void Enqueue(Pending p);
   void Loop();

@@ -25,6 +25,8 @@ constexpr const char* kSchemaFacetSchema =
     "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
 constexpr const char* kErrorFacetSchema =
     "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
+constexpr const char* kNominalTimeFacetSchema =
+    "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet";
 constexpr const char* kSymlinksFacetSchema =
     "https://openlineage.io/spec/facets/1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet";
 
@@ -127,7 +129,10 @@ void Emitter::OnRunState(const RunRecord& run, RunState state) {
                      : state == RunState::kCancelled ? "ABORT"
                                                      : nullptr;
   if (!type) return;
-  Enqueue({type, run.run_id, run.dag_id, "", 0, run.ended_at.value_or(run.started_at.value_or(run.created_at)), ""});
+  Pending p{type, run.run_id, run.dag_id, "", 0, run.ended_at.value_or(run.started_at.value_or(run.created_at)), ""};
+  p.interval_start = run.data_interval_start;
+  p.interval_end = run.data_interval_end;
+  Enqueue(std::move(p));
 }
 
 void Emitter::OnTaskState(const TaskEvent& e) {
@@ -218,7 +223,30 @@ std::string Emitter::Build(const Pending& p) {
   const std::string dag_run_uuid = RunUuid(p.run_id);
   json inputs = json::array(), outputs = json::array();
   if (p.task_id.empty()) {
-    event["run"] = {{"runId", dag_run_uuid}, {"facets", json::object()}};
+    json facets = json::object();
+    if (p.interval_start && p.interval_end) {
+      facets["nominalTime"] = {{"_producer", kProducer},
+                               {"_schemaURL", kNominalTimeFacetSchema},
+                               {"nominalStartTime", FormatIso8601(*p.interval_start)},
+                               {"nominalEndTime", FormatIso8601(*p.interval_end)}};
+    }
+    if (p.event_type == "FAIL") {
+      // What failed: the run's failed tasks and their errors.
+      std::string message;
+      int failed = 0;
+      for (const TaskInstanceRecord& t : store_.GetTaskInstances(p.run_id)) {
+        if (t.state != TaskState::kFailed) continue;
+        if (++failed <= 3) message += std::string(message.empty() ? "" : "; ") + "task '" + t.task_id + "' failed: " + t.error;
+      }
+      if (failed > 3) message += "; and " + std::to_string(failed - 3) + " more";
+      if (!message.empty()) {
+        facets["errorMessage"] = {{"_producer", kProducer},
+                                  {"_schemaURL", kErrorFacetSchema},
+                                  {"message", message},
+                                  {"programmingLanguage", "C++"}};
+      }
+    }
+    event["run"] = {{"runId", dag_run_uuid}, {"facets", facets}};
     event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id}};
   } else {
     json facets = {{"parent",

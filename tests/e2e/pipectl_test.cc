@@ -1040,6 +1040,9 @@ TEST_F(PipectlTest, OpenLineageEventsReachAnHttpReceiverWithDatasetsAndSchemas) 
   EXPECT_EQ(out["outputs"][0]["facets"]["schema"]["fields"],
             json::parse(R"([{"name": "id", "type": "int64"}, {"name": "name", "type": "string"}])"));
   EXPECT_EQ(by_job["people.boom"][1]["run"]["facets"]["errorMessage"]["message"], "exit status 3");
+  // The DAG run's FAIL says which task failed and why.
+  EXPECT_EQ(by_job["people"][1]["run"]["facets"]["errorMessage"]["message"], "task 'boom' failed: exit status 3");
+  EXPECT_TRUE(by_job["people"][0]["run"]["facets"].contains("nominalTime"));
 
   // The receiver is gone now: the run is not held up, and says why events are lost.
   const auto start = std::chrono::steady_clock::now();

@@ -53,6 +53,8 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
     run.run_id = "r1";
     run.dag_id = "d";
     run.created_at = at;
+    run.data_interval_start = at - std::chrono::hours(24);
+    run.data_interval_end = at;
     const std::string reason;
     emitter.OnRunState(run, RunState::kRunning);
     emitter.OnTaskState({run.run_id, "load", TaskState::kRunning, 1, at, reason, run.dag_id});
@@ -91,6 +93,11 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
   EXPECT_EQ(events[6]["inputs"], json::parse(R"([{"namespace": "pipe", "name": "d.load.output"},
                                                  {"namespace": "postgres://db:5432", "name": "SELECT 1"}])"));
   EXPECT_TRUE(events[0]["inputs"].empty());
+  // The DAG run's data interval, as Airflow's nominalTime facet.
+  EXPECT_EQ(events[0]["run"]["facets"]["nominalTime"]["nominalStartTime"], FormatIso8601(at - std::chrono::hours(24)));
+  EXPECT_EQ(events[7]["run"]["facets"]["nominalTime"]["nominalEndTime"], FormatIso8601(at));
+  EXPECT_EQ(events[7]["run"]["facets"]["nominalTime"]["_schemaURL"],
+            "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet");
 }
 
 TEST(EmitterTest, TargetsAreCheckedAndUuidsAreStable) {
