@@ -7,7 +7,7 @@
 // Prints "ok - NAME" or "not ok - NAME: why" per check and exits 1 if one
 // failed. Saves a full-page screenshot of each page in DIR (default
 // ./ui-screenshots).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -20,6 +20,7 @@ const repo = path.resolve(here, '../..');
 const args = process.argv.slice(2);
 const arg = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
 const pipedPath = arg('--piped');
+const pipectlPath = arg('--pipectl');
 const out = path.resolve(arg('--out', 'ui-screenshots'));
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 
@@ -468,6 +469,24 @@ try {
     await page.waitForSelector('tr[data-task=boom]');
     const started = await text(page, 'tr[data-task=boom] td:nth-child(4)');
     expect(started === last, `started ${started}, the current try's ${last}`);
+  });
+
+  await check('a rerun\'s page links the run it repeats', async () => {
+    if (!pipectlPath) throw new Error('--pipectl PATH is required');
+    const first = (await rest('POST', '/api/v1/dags/ui_fail/runs', {})).run_id;
+    await until('the ui_fail run to end', () => finished(first));
+    // `pipectl runs rerun` on the daemon's database (the run in pipectl's process).
+    const rerun = spawnSync(pipectlPath, ['runs', 'rerun', first, '--json', '--db', `sqlite:${path.join(work, 'home', 'state.db')}`],
+      { env: { ...process.env, PIPE_HOME: path.join(work, 'home') }, encoding: 'utf8' });
+    const again = JSON.parse(rerun.stdout).run_id;
+    expect(again && again !== first, `a new run: ${rerun.stdout} ${rerun.stderr}`);
+    await page.goto(`${base}/ui/runs/${again}`);
+    await page.waitForSelector('dl.facts');
+    const link = page.locator(`dl.facts a[href="/ui/runs/${first}"]`);
+    expect(await link.count() === 1 && await link.innerText() === first, 'the facts link the repeated run');
+    await page.goto(`${base}/ui/runs/${first}`);
+    await page.waitForSelector('dl.facts');
+    expect(!/rerun of/.test(await text(page, 'dl.facts')), 'the first run repeats nothing');
   });
 
   await check('the graph page lists a run started after it opened', async () => {
