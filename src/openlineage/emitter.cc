@@ -25,10 +25,20 @@ constexpr const char* kSchemaFacetSchema =
     "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
 constexpr const char* kErrorFacetSchema =
     "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
+constexpr const char* kJobTypeFacetSchema = "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet";
 constexpr const char* kNominalTimeFacetSchema =
     "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet";
 constexpr const char* kSymlinksFacetSchema =
     "https://openlineage.io/spec/facets/1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet";
+
+// What kind of job it is, as Airflow's integration says it (DAG or TASK).
+json JobTypeFacet(const char* job_type) {
+  return {{"_producer", kProducer},
+          {"_schemaURL", kJobTypeFacetSchema},
+          {"processingType", "BATCH"},
+          {"integration", "PIPE"},
+          {"jobType", job_type}};
+}
 
 std::string TaskKey(const std::string& run_id, const std::string& task_id, int try_number) {
   return run_id + "/" + task_id + "/" + std::to_string(try_number);
@@ -247,7 +257,7 @@ std::string Emitter::Build(const Pending& p) {
       }
     }
     event["run"] = {{"runId", dag_run_uuid}, {"facets", facets}};
-    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id}};
+    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id}, {"facets", {{"jobType", JobTypeFacet("DAG")}}}};
   } else {
     json facets = {{"parent",
                     {{"_producer", kProducer},
@@ -261,7 +271,9 @@ std::string Emitter::Build(const Pending& p) {
                                 {"programmingLanguage", "C++"}};
     }
     event["run"] = {{"runId", RunUuid(TaskKey(p.run_id, p.task_id, p.try_number))}, {"facets", facets}};
-    event["job"] = {{"namespace", options_.job_namespace}, {"name", p.dag_id + "." + JobTask(p.task_id)}};
+    event["job"] = {{"namespace", options_.job_namespace},
+                    {"name", p.dag_id + "." + JobTask(p.task_id)},
+                    {"facets", {{"jobType", JobTypeFacet("TASK")}}}};
     if (p.event_type != "START") {
       // What the try wrote, and what it had read (recorded with each artifact).
       std::map<std::string, std::vector<ArtifactRecord>> runs;

@@ -93,6 +93,11 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
   EXPECT_EQ(events[6]["inputs"], json::parse(R"([{"namespace": "pipe", "name": "d.load.output"},
                                                  {"namespace": "postgres://db:5432", "name": "SELECT 1"}])"));
   EXPECT_TRUE(events[0]["inputs"].empty());
+  // The kind of each job, as Airflow's integration says it.
+  EXPECT_EQ(events[0]["job"]["facets"]["jobType"]["jobType"], "DAG");
+  EXPECT_EQ(events[1]["job"]["facets"]["jobType"]["jobType"], "TASK");
+  EXPECT_EQ(events[1]["job"]["facets"]["jobType"]["processingType"], "BATCH");
+  EXPECT_EQ(events[1]["job"]["facets"]["jobType"]["integration"], "PIPE");
   // The DAG run's data interval, as Airflow's nominalTime facet.
   EXPECT_EQ(events[0]["run"]["facets"]["nominalTime"]["nominalStartTime"], FormatIso8601(at - std::chrono::hours(24)));
   EXPECT_EQ(events[7]["run"]["facets"]["nominalTime"]["nominalEndTime"], FormatIso8601(at));
