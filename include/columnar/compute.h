@@ -55,9 +55,9 @@ struct NumberBound {
   double value;
   std::optional<int64_t> integer;
 };
-// The bound a number's text says ("12", "-3.5", "1e19", "9007199254740993");
-// nullopt when the text is no number.
-std::optional<NumberBound> ParseNumberBound(std::string_view text);
+// The bound `value`, read from `text` (a YAML scalar, say): exact when the
+// text is an integer within int64 ("9007199254740993"), else the double.
+NumberBound NumberBoundOf(double value, std::string_view text);
 // "null" when absent, else the integer or the double as written back.
 std::string NumberBoundText(const std::optional<NumberBound>& bound);
 

@@ -287,12 +287,9 @@ ColumnPtr FillNulls(const Column& c, const Column& fill_value) {
   return std::make_shared<Column>(c.type(), n, std::move(values), Buffer());
 }
 
-std::optional<NumberBound> ParseNumberBound(std::string_view text) {
-  double v;
-  if (!ParseFloat64(text, &v)) return std::nullopt;
+NumberBound NumberBoundOf(double value, std::string_view text) {
   int64_t i;
-  if (ParseInt64(text, &i)) return NumberBound(v, i);
-  return NumberBound(v);
+  return ParseInt64(text, &i) ? NumberBound(value, i) : NumberBound(value);
 }
 
 std::string NumberBoundText(const std::optional<NumberBound>& bound) {

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <limits>
 #include <memory>
 
@@ -217,15 +216,12 @@ std::vector<FileColumn> PlanColumns(const parquet::FileMetaData& meta) {
   if (meta.schema[0].num_children != static_cast<int32_t>(columns.size())) {
     // Name the first top-level column that is a group (a list, struct or map).
     size_t idx = 1;
-    std::function<void()> skip = [&] {  // past the element at idx and its subtree
-      const int32_t children = meta.schema[idx++].num_children;
-      for (int32_t k = 0; k < children && idx < meta.schema.size(); ++k) skip();
-    };
     for (int32_t top = 0; top < meta.schema[0].num_children && idx < meta.schema.size(); ++top) {
       if (meta.schema[idx].num_children > 0) {
         ColumnError(meta.schema[idx].name, "nested columns (lists, structs, maps) are not supported");
       }
-      skip();
+      // Past this element and its subtree (elements are listed depth first).
+      for (int64_t left = 1; left > 0 && idx < meta.schema.size(); --left) left += meta.schema[idx++].num_children;
     }
     throw FormatError("nested schemas are not supported");
   }

@@ -95,8 +95,7 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
             const DocNode& node = *v->items()[b];
             if (node.is_null()) continue;
             if (auto d = node.AsDouble()) {
-              int64_t exact;  // an integer bound is kept exactly (int64 columns compare with it)
-              bounds[b] = columnar::NumberBound(*d, columnar::ParseInt64(node.text(), &exact) ? std::optional(exact) : std::nullopt);
+              bounds[b] = columnar::NumberBoundOf(*d, node.text());  // an integer exactly (int64 columns compare with it)
             } else if (!HasPlaceholder(node)) {
               sr.Error(&node, "clip bound '" + node.text() + "' is not a number");
             }

@@ -291,8 +291,7 @@ void RunRange(const CheckSpec& spec, const Column& c, int64_t n, CheckResult& r)
         // double); bounds beyond int64's range may hold no value: then every value fails.
         auto bound = [](const std::optional<double>& num, const std::string& text) -> std::optional<columnar::NumberBound> {
           if (!num) return std::nullopt;
-          int64_t exact;
-          return columnar::NumberBound(*num, columnar::ParseInt64(text, &exact) ? std::optional(exact) : std::nullopt);
+          return columnar::NumberBoundOf(*num, text);
         };
         std::tie(lo, hi) = IntRange(bound(spec.min, spec.min_text), bound(spec.max, spec.max_text))
                                .value_or(std::pair{INT64_MAX, INT64_MIN});

@@ -440,7 +440,6 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     }
     if (rows >= 0 && n != rows) throw Error::InvalidArgument("input '" + input_name + "' has " + std::to_string(n) + " rows, others " + std::to_string(rows));
     rows = n;
-    // The tensor's declared type must be one the model's input takes.
     // An input the model does not take is refused (as Triton does): a
     // misspelt name would otherwise pass unseen when the input it meant is
     // also sent, or be reported as the intended input missing.
@@ -450,6 +449,7 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
       for (const columnar::Field& f : d->predictor->inputs()) names += (names.empty() ? "" : ", ") + f.name;
       throw Error::InvalidArgument("unknown input '" + input_name + "' (the model's inputs: " + names + ")");
     }
+    // The tensor's declared type must be one the model's input takes.
     const std::string datatype = input["datatype"].get<std::string>();
     if (!TakesDatatype(known->second, datatype)) {
       throw Error::InvalidArgument("input '" + input_name + "' is " + DatatypeOf(known->second) + ", not " + datatype);

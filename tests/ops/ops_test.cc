@@ -108,6 +108,13 @@ class OpsTest : public ::testing::Test {
     return a ? nlohmann::json::parse(Read(a->uri)) : nlohmann::json();
   }
 
+  // The rows one validate check (with on_failure: warn) fails on `csv`.
+  int RowsFailed(const std::string& check, const std::string& csv) {
+    TaskResult r = Run("validate", "{checks: [" + check + "], on_failure: warn}", csv);
+    EXPECT_TRUE(r.ok) << r.error;
+    return Report()["checks"][0]["rows_failed"].get<int>();
+  }
+
   OperatorRegistry ops_;
   std::filesystem::path dir_;
   std::unique_ptr<OpContext> ctx_;
@@ -353,11 +360,7 @@ TEST_F(OpsTest, ValidateInt64BoundsBeyondItsRange) {
   // A min above every int64 fails every value (it was taken as 2^63 - 1,
   // which passed); a max above every int64 bounds nothing.
   const char* csv = "n\n9223372036854775807\n-9223372036854775808\n0\n";
-  auto failed = [&](const std::string& check) {
-    TaskResult r = Run("validate", "{checks: [" + check + "], on_failure: warn}", csv);
-    EXPECT_TRUE(r.ok) << r.error;
-    return Report()["checks"][0]["rows_failed"].get<int>();
-  };
+  auto failed = [&](const std::string& check) { return RowsFailed(check, csv); };
   EXPECT_EQ(failed("{column: n, min: 9.3e18}"), 3);
   EXPECT_EQ(failed("{column: n, max: -9.3e18}"), 3);
   EXPECT_EQ(failed("{column: n, max: 9.3e18}"), 0);
@@ -370,11 +373,7 @@ TEST_F(OpsTest, IntegerBoundsAreExactOnInt64Columns) {
   // Given ids beyond 2^53 (no double holds 9007199254740993), then a bound
   // written as an integer is compared exactly: validate's min/max,
   const char* csv = "id\n9007199254740993\n9007199254740992\n";
-  auto failed = [&](const std::string& check) {
-    TaskResult r = Run("validate", "{checks: [" + check + "], on_failure: warn}", csv);
-    EXPECT_TRUE(r.ok) << r.error;
-    return Report()["checks"][0]["rows_failed"].get<int>();
-  };
+  auto failed = [&](const std::string& check) { return RowsFailed(check, csv); };
   EXPECT_EQ(failed("{column: id, max: 9007199254740993}"), 0);
   EXPECT_EQ(failed("{column: id, max: 9007199254740992}"), 1);
   EXPECT_EQ(failed("{column: id, min: 9007199254740993}"), 1);
