@@ -60,6 +60,11 @@ struct TaskEvent {
   TimePoint at;
   const std::string& reason;
   const std::string& dag_id;
+  // When the try this event is about began, for `running` and for the end
+  // of a try in progress (its start as stored, a takeover's included); a
+  // start before `at` is a waiting sensor's next check, not a new try.
+  // Empty for a state no try reached (queued, then cancelled).
+  std::optional<TimePoint> try_started = std::nullopt;
 };
 
 // Progress of a run as it happens, for live views and metrics. Called in

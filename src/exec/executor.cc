@@ -484,10 +484,9 @@ class Executor::RunExecution {
       if (op && !remote) Prepare(*op, *ctx);
     }
     ctx->OnProcessStarted([this, idx] { PrepareDownstream(idx); });
-    if (!resume || !slot.try_started) slot.try_started = ex_.clock_.Now();
-    ctx->set_try_started_at(*slot.try_started);
-
     TaskTransition t = Transition(idx, {resume ? TaskState::kWaiting : TaskState::kQueued}, TaskState::kRunning);
+    if (!resume || !slot.try_started) slot.try_started = t.at;  // a new try starts at its `running`
+    ctx->set_try_started_at(*slot.try_started);
     t.log_path = ctx->log_path();
     t.worker = ex_.options_.worker_name;
     t.process = ctx->PreparedProcess();
@@ -1048,9 +1047,11 @@ class Executor::RunExecution {
   // stored it.
   void Apply(size_t idx, const TaskTransition& t) {
     Slot& slot = slots_[idx];
+    const bool in_try = t.to == TaskState::kRunning || slot.state == TaskState::kRunning || slot.state == TaskState::kWaiting;
     slot.state = t.to;
     writes_.push_back(t);
     write_tries_.push_back(slot.try_number);
+    write_started_.push_back(in_try ? slot.try_started : std::nullopt);
   }
 
   // Stores the queued transitions, then tells the observer and starts the
@@ -1080,6 +1081,7 @@ class Executor::RunExecution {
     while (!writes_.empty() && !failure_) {
       std::vector<TaskTransition> writes = std::exchange(writes_, {});
       std::vector<int> tries = std::exchange(write_tries_, {});
+      std::vector<std::optional<TimePoint>> started = std::exchange(write_started_, {});
       std::vector<PendingJob> jobs = std::exchange(jobs_, {});
       lock.unlock();
       // Tries that start on workers go in the work queue in the same
@@ -1108,7 +1110,7 @@ class Executor::RunExecution {
       if (observer_) {
         for (size_t idx = 0; idx < writes.size(); ++idx) {
           const TaskTransition& t = writes[idx];
-          observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id});
+          observer_->OnTaskState({t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id, started[idx]});
         }
       }
       for (PendingJob& pending : jobs) {
@@ -1174,6 +1176,7 @@ class Executor::RunExecution {
   ReadyQueue ready_;
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
+  std::vector<std::optional<TimePoint>> write_started_;  // when each write's try began (TaskEvent::try_started)
   std::vector<PendingJob> jobs_;  // tries to start once writes_ are stored
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;

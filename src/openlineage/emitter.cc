@@ -161,12 +161,19 @@ void Emitter::OnTaskState(const TaskEvent& e) {
   {
     std::lock_guard lock(mu_);
     if (type == "START") {
-      if (!started_.emplace(key, e.at).second) return;  // a waiting sensor's next check: started already
+      // A try that began before this event is a waiting sensor's next check
+      // (here or, after a restart, resumed from the store): started already.
+      const bool goes_on = e.try_started && *e.try_started < e.at;
+      if (!started_.emplace(key, e.try_started.value_or(e.at)).second || goes_on) return;
     } else {
-      auto it = started_.find(key);
-      if (it == started_.end()) return;  // a try that never started here (cancelled while queued)
-      started = it->second;
-      started_.erase(it);
+      if (auto it = started_.find(key); it != started_.end()) {
+        started = it->second;
+        started_.erase(it);
+      } else if (e.try_started) {
+        started = e.try_started;  // a try begun before a restart: its end closes the run its START opened
+      } else {
+        return;  // no try ran (cancelled while queued)
+      }
     }
   }
   Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason, started});

@@ -867,8 +867,21 @@ tasks:
   beside: {op: fake}
   after: {op: fake, depends_on: [arrived]}
 )");
-  EXPECT_EQ(Execute(dag, 1), RunState::kSuccess);
-  // then the task beside it ran at once (the sensor waited without the worker),
+  struct Starts final : RunObserver {
+    void OnRunState(const RunRecord&, RunState) override {}
+    void OnTaskState(const TaskEvent& e) override {
+      if (e.task_id == "arrived" && e.state == TaskState::kRunning) seen.emplace_back(e.at, e.try_started);
+    }
+    std::vector<std::pair<TimePoint, std::optional<TimePoint>>> seen;
+  } starts;
+  EXPECT_EQ(Execute(dag, 1, nullptr, &starts), RunState::kSuccess);
+  // then observers see one try start (begun at its `running`) and checks of it (begun before),
+  ASSERT_EQ(starts.seen.size(), 6u);
+  for (size_t i = 0; i < starts.seen.size(); ++i) {
+    EXPECT_EQ(starts.seen[i].first, kStart + std::chrono::minutes(i));
+    EXPECT_EQ(starts.seen[i].second, kStart);
+  }
+  // the task beside it ran at once (the sensor waited without the worker),
   EXPECT_EQ(store_->GetTaskInstance(run_id_, "beside")->ended_at, kStart);
   // the sensor was checked every minute by one try that spans its checks,
   std::vector<FakeSensor::Seen> checks = s->checks();

@@ -105,6 +105,46 @@ TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
             "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet");
 }
 
+TEST(EmitterTest, ASensorsChecksAreOneRunAcrossARestartAndATryBegunBeforeItIsClosed) {
+  const fs::path dir = testing_util::FreshTestDir("openlineage_restart");
+  SqliteStore store((dir / "state.db").string());
+  const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 20000);
+  auto at = [&](int seconds) { return t0 + std::chrono::seconds(seconds); };
+  const fs::path file = dir / "events.jsonl";
+  const std::string none, lost = "lost: its process was gone after a restart";
+  {
+    Emitter emitter(store, {"file:" + file.string()}, nullptr);
+    emitter.OnTaskState({"r1", "sensor", TaskState::kRunning, 1, at(0), none, "d", at(0)});    // a new try
+    emitter.OnTaskState({"r1", "sensor", TaskState::kWaiting, 1, at(1), none, "d", at(0)});
+    emitter.OnTaskState({"r1", "sensor", TaskState::kRunning, 1, at(60), none, "d", at(0)});   // the next check
+    emitter.OnTaskState({"r1", "sensor", TaskState::kWaiting, 1, at(61), none, "d", at(0)});
+    emitter.OnTaskState({"r1", "shell", TaskState::kRunning, 1, at(2), none, "d", at(2)});
+  }  // piped stops; another takes the run over
+  {
+    Emitter emitter(store, {"file:" + file.string()}, nullptr);
+    emitter.OnTaskState({"r1", "sensor", TaskState::kRunning, 1, at(120), none, "d", at(0)});  // resumed from the store
+    emitter.OnTaskState({"r1", "sensor", TaskState::kSuccess, 1, at(121), none, "d", at(0)});
+    emitter.OnTaskState({"r1", "shell", TaskState::kUpForRetry, 1, at(120), lost, "d", at(2)});
+    emitter.OnTaskState({"r1", "shell", TaskState::kRunning, 2, at(121), none, "d", at(121)});
+    emitter.OnTaskState({"r1", "shell", TaskState::kSuccess, 2, at(122), none, "d", at(121)});
+    emitter.OnTaskState({"r1", "never", TaskState::kCancelled, 1, at(122), none, "d"});  // no try ran
+  }
+  std::vector<json> events = Events(file);
+  std::vector<std::string> seq;
+  for (const json& e : events) {
+    seq.push_back(e["eventType"].get<std::string>() + " " + e["job"]["name"].get<std::string>() + " " +
+                  e["eventTime"].get<std::string>());
+  }
+  auto when = [&](int seconds) { return FormatIso8601(at(seconds)); };
+  EXPECT_EQ(seq, (std::vector<std::string>{"START d.sensor " + when(0), "START d.shell " + when(2),
+                                           "COMPLETE d.sensor " + when(121), "FAIL d.shell " + when(120),
+                                           "START d.shell " + when(121), "COMPLETE d.shell " + when(122)}));
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[0]["run"]["runId"], events[2]["run"]["runId"]);  // one try, one run, across the restart
+  EXPECT_EQ(events[1]["run"]["runId"], events[3]["run"]["runId"]);
+  EXPECT_EQ(events[3]["run"]["facets"]["errorMessage"]["message"], lost);
+}
+
 TEST(EmitterTest, TargetsAreCheckedAndUuidsAreStable) {
   const fs::path dir = testing_util::FreshTestDir("openlineage_targets");
   SqliteStore store((dir / "state.db").string());
