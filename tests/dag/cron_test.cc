@@ -354,13 +354,22 @@ TEST(CronDstTest, BerlinSpringForwardFiresAtTheEndOfTheGap) {
             (std::vector<std::string>{"2026-03-29T00:00:00Z",  // 01:00 CET
                                       "2026-03-29T01:00:00Z",  // 03:00 CEST
                                       "2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"}));
+  // A schedule of every hour keeps to absolute time (as Airflow): 02:30 is
+  // never on the clock that day, and the run an hour after 01:30 CET is 03:30
+  // CEST, not a run at the jump half an hour early.
+  EXPECT_EQ(Ticks("30 * * * *", Berlin(), Utc(2026, 3, 29, 0), 3),
+            (std::vector<std::string>{"2026-03-29T00:30:00Z",     // 01:30 CET
+                                      "2026-03-29T01:30:00Z",     // 03:30 CEST
+                                      "2026-03-29T02:30:00Z"}));  // 04:30 CEST
+  EXPECT_EQ(PrevTicks("30 * * * *", Berlin(), Utc(2026, 3, 29, 2, 0), 3),
+            (std::vector<std::string>{"2026-03-29T01:30:00Z", "2026-03-29T00:30:00Z", "2026-03-28T23:30:00Z"}));
   // Wall-clock midnight shifts by the offset change.
   EXPECT_EQ(Ticks("@daily", Berlin(), Utc(2026, 3, 27, 12), 3),
             (std::vector<std::string>{"2026-03-27T23:00:00Z", "2026-03-28T23:00:00Z",
                                       "2026-03-29T22:00:00Z"}));
 }
 
-TEST(CronDstTest, BerlinFallBackFiresOnce) {
+TEST(CronDstTest, BerlinFallBackFiresARepeatedTimeOnceUnlessTheScheduleIsEveryHour) {
   // 2026-10-25 03:00 CEST -> 02:00 CET: 02:00-03:00 happens twice.
   EXPECT_EQ(Ticks("30 2 * * *", Berlin(), Utc(2026, 10, 23, 12), 3),
             (std::vector<std::string>{"2026-10-24T00:30:00Z",     // 02:30 CEST
@@ -383,15 +392,29 @@ TEST(CronDstTest, BerlinFallBackFiresOnce) {
             "2026-10-25T00:30:00Z");
   EXPECT_EQ(Iso(PrevTick(Parse("30 2 * * *"), Berlin(), Utc(2026, 10, 25, 1, 0))),
             "2026-10-25T00:30:00Z");
-  // Hourly: local 02:00 fires once (at 00:00Z); its repeat at 01:00Z does not.
-  EXPECT_EQ(Ticks("0 * * * *", Berlin(), Utc(2026, 10, 24, 22, 30), 4),
+  // A schedule of every hour keeps to absolute time (as Airflow): local
+  // 02:00 fires in both of its occurrences, so no interval is two hours long.
+  EXPECT_EQ(Ticks("0 * * * *", Berlin(), Utc(2026, 10, 24, 22, 30), 5),
             (std::vector<std::string>{"2026-10-24T23:00:00Z",  // 01:00 CEST
                                       "2026-10-25T00:00:00Z",  // 02:00 CEST
+                                      "2026-10-25T01:00:00Z",  // 02:00 CET, the repeat
                                       "2026-10-25T02:00:00Z",  // 03:00 CET
                                       "2026-10-25T03:00:00Z"}));
-  EXPECT_EQ(PrevTicks("0 * * * *", Berlin(), Utc(2026, 10, 25, 3, 0), 3),
-            (std::vector<std::string>{"2026-10-25T02:00:00Z", "2026-10-25T00:00:00Z",
+  EXPECT_EQ(PrevTicks("0 * * * *", Berlin(), Utc(2026, 10, 25, 3, 0), 4),
+            (std::vector<std::string>{"2026-10-25T02:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T00:00:00Z",
                                       "2026-10-24T23:00:00Z"}));
+  // From inside either occurrence, the next is the next matching reading.
+  EXPECT_EQ(Ticks("*/30 * * * *", Berlin(), Utc(2026, 10, 25, 0, 40), 3),
+            (std::vector<std::string>{"2026-10-25T01:00:00Z",     // 02:00 CET, the repeat
+                                      "2026-10-25T01:30:00Z",     // 02:30 CET
+                                      "2026-10-25T02:00:00Z"}));  // 03:00 CET
+  EXPECT_EQ(PrevTicks("*/30 * * * *", Berlin(), Utc(2026, 10, 25, 1, 10), 3),
+            (std::vector<std::string>{"2026-10-25T01:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T00:00:00Z"}));
+  // A schedule of some hours keeps to the wall clock (every two hours skips the repeat).
+  EXPECT_EQ(Ticks("0 */2 * * *", Berlin(), Utc(2026, 10, 24, 22, 30), 3),
+            (std::vector<std::string>{"2026-10-25T00:00:00Z",     // 02:00 CEST
+                                      "2026-10-25T03:00:00Z",     // 04:00 CET
+                                      "2026-10-25T05:00:00Z"}));
 }
 
 TEST(CronDstTest, NewYork) {
@@ -437,8 +460,9 @@ TEST(CronTickTest, YearOfHourlyTicksInBerlin) {
   }
   // 8760 wall-clock hours in 2026, minus the skipped 02:00 on 2026-03-29 (it
   // fires with 03:00, at the jump), minus the start tick itself (ticks are
-  // strictly after it); 02:00 on 2026-10-25 fires once.
-  EXPECT_EQ(count, 8760 - 1 - 1);
+  // strictly after it); 02:00 on 2026-10-25 fires twice: every hour of the
+  // year in absolute time.
+  EXPECT_EQ(count, 8760 - 1);
 }
 
 }  // namespace
