@@ -62,13 +62,24 @@ std::optional<std::string> NamedSecret(const std::string& kind, const std::strin
 struct QueryOptions {
   int64_t batch_rows = 65536;            // rows per fetch and per table batch
   std::function<bool()> cancelled;       // checked between batches
+  // An incremental read: only the rows whose `column` is past `mark` (see
+  // QueryPast; for PostgreSQL the column's type is looked up first).
+  struct Past {
+    std::string column;
+    std::string mark;
+  };
+  std::optional<Past> past;
+  std::string* executed = nullptr;  // when given, gets the query that ran
 };
 
 // `query` narrowed to the rows whose `column` is past `mark` (an incremental
 // read) on the database at `url`: PostgreSQL compares the text as the
-// column's type; SQLite numbers as numbers and text as text. A null is
-// never past.
-std::string QueryPast(const std::string& url, const std::string& query, const std::string& column, const std::string& mark);
+// column's type; SQLite numbers as numbers and text as text. Text compares
+// byte by byte, as the mark (the largest value read) was chosen, whatever
+// the column's collation: SQLite's BINARY, PostgreSQL's "C" for a column
+// that is `text_column` (text, varchar, char). A null is never past.
+std::string QueryPast(const std::string& url, const std::string& query, const std::string& column, const std::string& mark,
+                      bool text_column = false);
 
 // Runs `query` on the database at `url` and returns its rows. Types map
 // from the database's: integers -> int64; real, double, numeric -> float64;

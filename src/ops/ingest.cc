@@ -429,8 +429,9 @@ class IngestOperator final : public Operator {
     std::string query = args.query;
     if (!args.incremental.empty() && !replay) {
       mark = ctx.Watermark();
-      if (mark) query = sources::QueryPast(args.source, args.query, args.incremental, *mark);
+      if (mark) options.past = {args.incremental, *mark};
     }
+    options.executed = &query;
     columnar::TablePtr table;
     std::optional<std::string> new_mark;
     try {

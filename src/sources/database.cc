@@ -146,16 +146,37 @@ std::string_view Unescape(std::string_view field, std::string& buffer) {
 // The query's columns are named and typed by describing it (nothing runs),
 // then its rows stream by COPY (query) TO STDOUT in a read-only UTC
 // transaction: the protocol psql's \copy uses.
-columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
-  PgConn holder = ConnectPostgres(url);
-  PGconn* conn = holder.get();
-  const std::string body = QueryBody(query);
-  PgExec(conn, "BEGIN READ ONLY", PGRES_COMMAND_OK, "");
-  PgExec(conn, "SET LOCAL TIME ZONE 'UTC'", PGRES_COMMAND_OK, "");
+// Prepares `body` as the unnamed statement and describes its result.
+PgResult DescribePostgres(PGconn* conn, const std::string& body) {
   PgResult prepared(PQprepare(conn, "", body.c_str(), 0, nullptr));
   if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) PgFail(conn, "the query failed: ");
   PgResult described(PQdescribePrepared(conn, ""));
   if (!described || PQresultStatus(described.get()) != PGRES_COMMAND_OK) PgFail(conn, "the query failed: ");
+  return described;
+}
+
+columnar::TablePtr ReadPostgres(const std::string& url, const std::string& query, const QueryOptions& options) {
+  PgConn holder = ConnectPostgres(url);
+  PGconn* conn = holder.get();
+  PgExec(conn, "BEGIN READ ONLY", PGRES_COMMAND_OK, "");
+  PgExec(conn, "SET LOCAL TIME ZONE 'UTC'", PGRES_COMMAND_OK, "");
+  std::string run = query;
+  if (options.past) {
+    // The mark's column typed first: text compares in byte order, as the
+    // mark was chosen, not in the column's collation (where 'B' > 'a' would
+    // read a row again, or skip one).
+    PgResult base = DescribePostgres(conn, QueryBody(query));
+    bool text = false;
+    for (int c = 0; c < PQnfields(base.get()); ++c) {
+      if (PQfname(base.get(), c) != options.past->column) continue;
+      const Oid oid = PQftype(base.get(), c);
+      text = oid == 25 || oid == 1042 || oid == 1043;  // text, bpchar, varchar (name is "C" already)
+    }
+    run = QueryPast(url, query, options.past->column, options.past->mark, text);
+  }
+  if (options.executed) *options.executed = run;
+  const std::string body = QueryBody(run);
+  PgResult described = DescribePostgres(conn, body);
   columnar::Schema schema;
   for (int c = 0; c < PQnfields(described.get()); ++c) {
     const Oid oid = PQftype(described.get(), c);
@@ -559,18 +580,22 @@ std::string Redacted(std::string_view url) {
   return out;
 }
 
-std::string QueryPast(const std::string& url, const std::string& query, const std::string& column, const std::string& mark) {
+std::string QueryPast(const std::string& url, const std::string& query, const std::string& column, const std::string& mark,
+                      bool text_column) {
   std::string literal = "'";
   for (char ch : mark) literal += ch == '\'' ? std::string("''") : std::string(1, ch);
   literal += "'";
   const std::string c = QuoteIdentifier(column);
-  std::string past = c + " > " + literal;  // PostgreSQL reads the literal as the column's type
+  // PostgreSQL reads the literal as the column's type (a collation on a
+  // number would be an error, hence `text_column`).
+  std::string past = c + " > " + literal + (text_column ? " COLLATE \"C\"" : "");
   if (KindOf(url) == Kind::kSqlite) {
     // SQLite has no column type to read it as (an expression has no
     // affinity, and a number ranks below any text): numbers compare as
-    // numbers, text as text.
+    // numbers, text as text, byte by byte (a NOCASE column's own collation
+    // yields to the explicit one).
     past = "(CASE WHEN typeof(" + c + ") IN ('integer', 'real') THEN " + c + " > CAST(" + literal + " AS NUMERIC) ELSE " +
-           c + " > " + literal + " END)";
+           c + " > " + literal + " COLLATE BINARY END)";
   }
   return "SELECT * FROM (" + QueryBody(query) + ") AS pipe_incremental WHERE " + past;
 }
@@ -578,7 +603,10 @@ std::string QueryPast(const std::string& url, const std::string& query, const st
 columnar::TablePtr ReadQuery(const std::string& url, const std::string& query, const QueryOptions& options) {
   auto kind = KindOf(url);
   if (!kind) throw SourceError("unknown database URL '" + Redacted(url) + "' (postgresql://... or sqlite:PATH)", false);
-  return *kind == Kind::kPostgres ? ReadPostgres(url, query, options) : ReadSqlite(url, query, options);
+  if (*kind == Kind::kPostgres) return ReadPostgres(url, query, options);
+  std::string run = options.past ? QueryPast(url, query, options.past->column, options.past->mark) : query;
+  if (options.executed) *options.executed = run;
+  return ReadSqlite(url, run, options);
 }
 
 }  // namespace pipeline::sources

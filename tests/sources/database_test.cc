@@ -243,6 +243,37 @@ TEST_F(PostgresSourceTest, BadQueriesTypesAndServersAreNamed) {
   EXPECT_EQ(message.find("s3cret"), std::string::npos);
 }
 
+TEST_F(PostgresSourceTest, AnIncrementalReadComparesTextInByteOrderWhateverTheCollation) {
+  // Given a text column in a collation where 'B' sorts after 'a' (the mark,
+  // the largest value read, is 'a' in byte order), and a number column,
+  {
+    pqxx::connection c(*url_);
+    pqxx::work tx(c);
+    tx.exec0(R"(CREATE TABLE marks (k text COLLATE "und-x-icu", v varchar(5) COLLATE "und-x-icu", n int))");
+    tx.exec0("INSERT INTO marks VALUES ('a', 'a', 1), ('B', 'B', 2), ('b', 'b', 3)");
+    tx.commit();
+  }
+  auto past = [&](const std::string& column, const std::string& mark) {
+    QueryOptions options;
+    options.past = QueryOptions::Past{column, mark};
+    std::string ran;
+    options.executed = &ran;
+    std::string rows = Dump(*ReadQuery(*url_, "SELECT k, n FROM marks ORDER BY n", options));
+    EXPECT_NE(ran.find("pipe_incremental"), std::string::npos) << ran;
+    return rows;
+  };
+  // then past 'a' is what is above 'a' byte by byte ('B' is below it: read before, not again),
+  EXPECT_EQ(past("k", "a"), "k:string|n:int64\nb|3\n");
+  EXPECT_EQ(past("k", "B"), "k:string|n:int64\na|1\nb|3\n");
+  // a varchar alike, and a number still compares as a number (no collation on it).
+  {
+    QueryOptions options;
+    options.past = QueryOptions::Past{"v", "a"};
+    EXPECT_EQ(Dump(*ReadQuery(*url_, "SELECT v FROM marks", options)), "v:string\nb\n");
+  }
+  EXPECT_EQ(past("n", "2"), "k:string|n:int64\nb|3\n");
+}
+
 // A small table: id, score (with a null), name, at.
 columnar::TablePtr People(std::vector<int64_t> ids, const std::string& suffix) {
   std::string csv = "id,score,name,at\n";
@@ -446,6 +477,16 @@ TEST(SqliteSourceTest, DeclaredTypesExpressionsAndErrors) {
   EXPECT_EQ(past("SELECT id * 0.5 AS n FROM t", "n", "0.5"), "n:float64\n1\n");
   EXPECT_EQ(past("SELECT at FROM t", "at", "2026-01-02 03:04:05"), "at:timestamp\n2026-01-03 00:00:00\n");
   EXPECT_EQ(past("SELECT 'k' || id AS key FROM t", "key", "k1"), "key:string\nk2\n");
+  // Text compares byte by byte, as the mark was chosen, even in a NOCASE
+  // column (where 'B' > 'a' would read a row again).
+  ASSERT_EQ(sqlite3_open((dir / "nocase.db").string().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE m (k TEXT COLLATE NOCASE); INSERT INTO m VALUES ('a'), ('B'), ('b');", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  QueryOptions incremental;
+  incremental.past = QueryOptions::Past{"k", "a"};
+  EXPECT_EQ(Dump(*ReadQuery("sqlite:" + (dir / "nocase.db").string(), "SELECT k FROM m", incremental)), "k:string\nb\n");
   EXPECT_EQ(ErrorOf("sqlite:" + path, "SELECT * FROM nope"), "the query failed: no such table: nope");
   bool unavailable = false;
   EXPECT_EQ(ErrorOf("sqlite:" + (dir / "missing.db").string(), "SELECT 1", &unavailable).rfind("cannot open sqlite:", 0), 0u);
