@@ -349,6 +349,11 @@ TEST(CronDstTest, BerlinSpringForwardFiresAtTheEndOfTheGap) {
                                       "2026-03-29T01:15:00Z", "2026-03-29T01:30:00Z"}));
   EXPECT_EQ(PrevTicks("*/15 * * * *", Berlin(), Utc(2026, 3, 29, 1, 20), 3),
             (std::vector<std::string>{"2026-03-29T01:15:00Z", "2026-03-29T01:00:00Z", "2026-03-29T00:45:00Z"}));
+  // A schedule of some hours: 02:00, 02:30 and 03:00 fire once, at the jump.
+  EXPECT_EQ(Ticks("0,30 2,3 * * *", Berlin(), Utc(2026, 3, 28, 23), 3),
+            (std::vector<std::string>{"2026-03-29T01:00:00Z",     // 03:00 CEST
+                                      "2026-03-29T01:30:00Z",     // 03:30 CEST
+                                      "2026-03-30T00:00:00Z"}));  // 02:00 CEST
   // Hourly: local 02:00 is skipped, but no UTC hour is lost.
   EXPECT_EQ(Ticks("0 * * * *", Berlin(), Utc(2026, 3, 28, 23, 30), 4),
             (std::vector<std::string>{"2026-03-29T00:00:00Z",  // 01:00 CET

@@ -70,6 +70,13 @@ tasks:
     op: features
     depends_on: [scores]
     with: {key: x, aggregates: [{column: y, fn: mean, as: y_mean}], online: true}
+  snap: {op: ingest, with: {path: scores.csv, snapshot: true}}
+  check:
+    op: validate
+    depends_on: [snap]
+    with: {checks: [{column: y, max: 10}], on_failure: warn, alert_rate: 0.1}
+  drift: {op: monitor, depends_on: [scores, snap], with: {reference: scores, current: snap}}
+  save: {op: export, depends_on: [snap], with: {path: out/scores.parquet}}
 )yaml";
 
 constexpr const char* kAdminToken = "openapi-admin-secret";
@@ -170,7 +177,7 @@ TEST_F(OpenApiTest, LiveResponsesMatchTheSpec) {
 
   // One run to completion, so that runs, logs and artifacts have data.
   HttpResponse created = Http("POST", "/api/v1/dags/openapi_demo/runs", R"({"params": {"who": "openapi"}})", kAdminToken);
-  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_EQ(created.status, 201) << created.body << "\n" << Http("GET", "/api/v1/dags", "", kViewerToken).body;
   const std::string run_id = json::parse(created.body)["run_id"];
   std::string state;
   ASSERT_TRUE(Eventually([&] {
