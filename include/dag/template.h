@@ -21,6 +21,10 @@ class Template {
   // Parses `text`. On a malformed placeholder returns std::nullopt and sets
   // *error to a message naming it.
   static std::optional<Template> Parse(std::string_view text, std::string* error);
+  // The same for validation: every malformed placeholder's message goes to
+  // *errors, and the well-formed ones before an unterminated '{{' (which
+  // ends the text) are kept, so that they can be checked too.
+  static Template ParseAll(std::string_view text, std::vector<std::string>* errors);
 
   const std::vector<Part>& parts() const { return parts_; }
   bool has_variables() const;
@@ -30,6 +34,8 @@ class Template {
   std::string Render(const std::function<std::string(std::string_view)>& lookup) const;
 
  private:
+  // Stops at the first error unless `keep_going`.
+  static Template Scan(std::string_view text, bool keep_going, std::vector<std::string>* errors);
   std::vector<Part> parts_;
 };
 

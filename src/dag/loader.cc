@@ -233,7 +233,7 @@ class Validator {
     auto value = node->AsInt();
     if (!value) {
       // Digits beyond int64 are an integer still: too large, not "a number".
-      const std::string& text = node->is_scalar() ? node->text() : std::string();
+      const std::string& text = node->is_scalar() && !node->quoted() ? node->text() : std::string();
       const size_t digits = text.find_first_not_of("+-") == std::string::npos ? 0 : text.find_first_not_of("+-");
       if (!text.empty() && digits < text.size() && text.find_first_not_of("0123456789", digits) == std::string::npos) {
         diags_.Add(node->mark(), std::string(key) + " must be " +
@@ -1036,13 +1036,10 @@ class Validator {
 
   void CheckTemplateText(const std::string& text, Mark mark, const DagSpec& dag, bool mapped) {
     if (text.find("{{") == std::string::npos) return;  // only literal text: nothing to check
-    std::string error;
-    auto tmpl = Template::Parse(text, &error);
-    if (!tmpl) {
-      diags_.Add(mark, error);
-      return;
-    }
-    for (const Template::Part& part : tmpl->parts()) {
+    std::vector<std::string> errors;
+    const Template tmpl = Template::ParseAll(text, &errors);  // every error of the string at once
+    for (std::string& error : errors) diags_.Add(mark, std::move(error));
+    for (const Template::Part& part : tmpl.parts()) {
       if (!part.is_variable) continue;
       const auto& builtins = BuiltinTemplateVariables();
       if (std::find(builtins.begin(), builtins.end(), part.text) != builtins.end()) continue;

@@ -60,8 +60,15 @@ std::optional<ParamValues> ResolveParams(
     }
     Diagnostics diags("--param " + name);
     DocNode::Ptr value = text.empty() ? DocNode::Scalar("", true) : ReadYaml(text, diags);
-    if (!value || value->is_map()) {
-      *error = "parameter '" + name + "': cannot read value '" + text + "'";
+    if (!value) {
+      *error = "parameter '" + name + "': cannot read value '" + text + "' as YAML" +
+               (diags.empty() ? "" : " (" + diags.items().front().message + ")") + "; quote it to pass it as text";
+      return std::nullopt;
+    }
+    if (value->is_map()) {
+      *error = "parameter '" + name + "': '" + text +
+               "' reads as a map, which no parameter takes (a scalar or a list); quote it to pass it as text: '\"" +
+               text + "\"'";
       return std::nullopt;
     }
     if (!Compatible(KindOf(*spec->value), KindOf(*value))) {

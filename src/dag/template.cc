@@ -36,7 +36,7 @@ void AppendLiteral(std::vector<Template::Part>& parts, std::string_view text) {
 
 }  // namespace
 
-std::optional<Template> Template::Parse(std::string_view text, std::string* error) {
+Template Template::Scan(std::string_view text, bool keep_going, std::vector<std::string>* errors) {
   Template out;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -50,13 +50,13 @@ std::optional<Template> Template::Parse(std::string_view text, std::string* erro
     if (scan < text.size() && (text[scan] == '\'' || text[scan] == '"')) {
       size_t close_quote = text.find(text[scan], scan + 1);
       if (close_quote == std::string_view::npos) {
-        *error = "unterminated quoted literal in placeholder at offset " + std::to_string(open);
-        return std::nullopt;
+        errors->push_back("unterminated quoted literal in placeholder at offset " + std::to_string(open));
+        return out;
       }
       size_t close = text.find("}}", close_quote + 1);
       if (close == std::string_view::npos || !Trim(text.substr(close_quote + 1, close - close_quote - 1)).empty()) {
-        *error = "unterminated '{{' at offset " + std::to_string(open);
-        return std::nullopt;
+        errors->push_back("unterminated '{{' at offset " + std::to_string(open));
+        return out;
       }
       AppendLiteral(out.parts_, text.substr(scan + 1, close_quote - scan - 1));
       pos = close + 2;
@@ -64,26 +64,36 @@ std::optional<Template> Template::Parse(std::string_view text, std::string* erro
     }
     size_t close = text.find("}}", body_start);
     if (close == std::string_view::npos) {
-      *error = "unterminated '{{' at offset " + std::to_string(open) +
-               " (write a literal '{{' as {{ '{{' }})";
-      return std::nullopt;
+      errors->push_back("unterminated '{{' at offset " + std::to_string(open) +
+                        " (write a literal '{{' as {{ '{{' }})");
+      return out;
     }
+    pos = close + 2;
     std::string_view name = Trim(text.substr(body_start, close - body_start));
-    if (name.empty()) {
-      *error = "empty placeholder '{{}}'";
-      return std::nullopt;
-    }
-    if (!IsVariableName(name)) {
-      *error = "placeholder '" + std::string(text.substr(open, close + 2 - open)) +
-               "' is not a variable name (templates have no logic)";
-      return std::nullopt;
+    if (name.empty() || !IsVariableName(name)) {
+      errors->push_back(name.empty() ? "empty placeholder '{{}}'"
+                                     : "placeholder '" + std::string(text.substr(open, close + 2 - open)) +
+                                           "' is not a variable name (templates have no logic)");
+      if (!keep_going) return out;
+      continue;
     }
     out.parts_.push_back({true, std::string(name)});
-    pos = close + 2;
   }
   AppendLiteral(out.parts_, text.substr(pos));
   return out;
 }
+
+std::optional<Template> Template::Parse(std::string_view text, std::string* error) {
+  std::vector<std::string> errors;
+  Template out = Scan(text, false, &errors);
+  if (!errors.empty()) {
+    *error = errors.front();
+    return std::nullopt;
+  }
+  return out;
+}
+
+Template Template::ParseAll(std::string_view text, std::vector<std::string>* errors) { return Scan(text, true, errors); }
 
 bool Template::has_variables() const {
   for (const Part& part : parts_) {

@@ -74,7 +74,15 @@ TEST(ParamsTest, UnknownOrMistypedOverridesAreRefused) {
   EXPECT_FALSE(ResolveParams(dag, {{"tags", "x"}}, &error));
   EXPECT_EQ(error, "parameter 'tags' expects a list (default [\"a\",\"b\"]), got 'x'");
   EXPECT_FALSE(ResolveParams(dag, {{"source", "{a: 1}"}}, &error));
-  EXPECT_EQ(error, "parameter 'source': cannot read value '{a: 1}'");
+  EXPECT_EQ(error,
+            "parameter 'source': '{a: 1}' reads as a map, which no parameter takes (a scalar or a list); quote it to "
+            "pass it as text: '\"{a: 1}\"'");
+  EXPECT_FALSE(ResolveParams(dag, {{"source", "a: b"}}, &error));  // a colon and a space: a map in YAML
+  EXPECT_NE(error.find("'a: b' reads as a map"), std::string::npos) << error;
+  EXPECT_FALSE(ResolveParams(dag, {{"source", "[a"}}, &error));
+  EXPECT_EQ(error.rfind("parameter 'source': cannot read value '[a' as YAML (", 0), 0u) << error;
+  EXPECT_NE(error.find("; quote it to pass it as text"), std::string::npos) << error;
+  EXPECT_TRUE(ResolveParams(dag, {{"source", "\"a: b\""}}, &error)) << error;
 }
 
 }  // namespace

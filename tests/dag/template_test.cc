@@ -57,6 +57,20 @@ TEST(TemplateTest, MalformedPlaceholdersAreErrors) {
   EXPECT_EQ(ParseError("{{ 'open }}"), "unterminated quoted literal in placeholder at offset 0");
 }
 
+TEST(TemplateTest, ValidationGetsEveryErrorOfAStringAndItsWellFormedVariables) {
+  std::vector<std::string> errors;
+  Template t = Template::ParseAll("{{ a | b }} {{ c }} {{ }} {{ d }} {{ e", &errors);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "placeholder '{{ a | b }}' is not a variable name (templates have no logic)",
+                        "empty placeholder '{{}}'",
+                        "unterminated '{{' at offset 34 (write a literal '{{' as {{ '{{' }})"}));
+  std::vector<std::string> variables;
+  for (const Template::Part& part : t.parts()) {
+    if (part.is_variable) variables.push_back(part.text);
+  }
+  EXPECT_EQ(variables, (std::vector<std::string>{"c", "d"}));
+}
+
 TEST(TemplateTest, RenderDocRendersScalarsOnly) {
   auto map = std::make_shared<DocNode>(DocNode::Kind::kMap, Mark{1, 1});
   map->add_entry(DocNode::Scalar("{{ k }}", false), DocNode::Scalar("v={{ x }}", false));
