@@ -43,8 +43,11 @@ std::unique_ptr<StateStore> OpenStore(const GlobalOptions& options, bool create)
       if (named) {
         throw Error::Unavailable("database " + url + " does not exist (check --db or PIPE_DB; `pipectl run` creates one)");
       }
-      throw Error::Unavailable("no state database at " + path + " (PIPE_HOME is " + PipeHome() +
-                               "; `pipectl run` creates it; --db, PIPE_DB or PIPE_SERVER name another)");
+      // With PIPE_SERVER set, this command reads the store itself (--local, or one the daemon has no route for).
+      const char* server = std::getenv("PIPE_SERVER");
+      throw Error::Unavailable("no state database at " + path + " (PIPE_HOME is " + PipeHome() + "; `pipectl run` creates it; " +
+                               (server && *server ? "--db or PIPE_DB name another: this command reads the store itself, not PIPE_SERVER)"
+                                                  : "--db, PIPE_DB or PIPE_SERVER name another)"));
     }
   }
   return OpenStateStore(url);

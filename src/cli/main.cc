@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "dag/suggest.h"
 #include "core/error.h"
 #include "core/heap.h"
 #include "core/version.h"
@@ -26,6 +27,31 @@ int ExitCodeFor(pipeline::ErrorCode code) {
     default:
       return kExitFailed;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// CLI11 says only "A subcommand is required": name the command level, what
+// was given instead (with a suggestion) and the commands there are.
+int MissingSubcommand(const CLI::App& app) {
+  const CLI::App* level = &app;
+  while (!level->get_subcommands().empty()) level = level->get_subcommands().front();
+  std::vector<std::string> names;
+  for (const CLI::App* sub : level->get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+  std::string known;
+  for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+  const std::string where = level == &app ? "pipectl" : "pipectl " + level->get_name();
+  std::vector<std::string> rest = level->remaining();
+  if (rest.empty()) rest = app.remaining(true);  // what fell through to the top (global options may follow)
+  if (!rest.empty() && !rest.front().starts_with("-")) {
+    std::cerr << where << ": unknown command '" << rest.front() << "'" << pipeline::DidYouMean(rest.front(), names)
+              << "; one of " << known << "\n";
+  } else {
+    std::cerr << where << ": a command is required: one of " << known << " (" << where << " --help)\n";
+  }
+  return kExitUsage;
 }
 
 }  // namespace
@@ -218,6 +244,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (std::string(e.what()) == "A subcommand is required") return MissingSubcommand(app);
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }

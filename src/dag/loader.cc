@@ -770,7 +770,7 @@ class Validator {
       return;
     }
     if (!env.is_map()) {
-      diags_.Add(env.mark(), "env must be a map of NAME -> string");
+      diags_.Add(env.mark(), "env must be a map of NAME -> value (a string, number or boolean)");
       return;
     }
     for (const auto& [key, value] : env.entries()) {
@@ -778,7 +778,7 @@ class Validator {
       if (!IsParamName(key->text())) {
         diags_.Add(key->mark(), "environment variable name " + Quote(key->text()) + " is not valid");
       } else if (!value->is_scalar()) {
-        diags_.Add(value->mark(), "env " + Quote(key->text()) + " must be a string, not " +
+        diags_.Add(value->mark(), "env " + Quote(key->text()) + " must be a string, number or boolean, not " +
                                       value->TypeName());
       } else {
         task.env.emplace_back(key->text(), value->text());

@@ -287,6 +287,13 @@ TEST_F(PipectlTest, AReadingCommandOnASqliteFileThatDoesNotExistSaysSoAndCreates
     EXPECT_EQ(r.err, "pipectl: no state database at " + home.string() + "/state.db (PIPE_HOME is " + home.string() +
                          "; `pipectl run` creates it; --db, PIPE_DB or PIPE_SERVER name another)\n");
   }
+  // With PIPE_SERVER set, a command that reads the store itself says that the daemon is not it.
+  env_.push_back("PIPE_SERVER=http://127.0.0.1:9");
+  Result local = Pipectl({"predict", "fraud", "--local", "--json", "[]"});
+  EXPECT_EQ(local.exit_code, 3);
+  EXPECT_EQ(local.err, "pipectl: no state database at " + home.string() + "/state.db (PIPE_HOME is " + home.string() +
+                           "; `pipectl run` creates it; --db or PIPE_DB name another: this command reads the store "
+                           "itself, not PIPE_SERVER)\n");
   EXPECT_FALSE(fs::exists(home / "state.db"));
 }
 
@@ -1092,6 +1099,17 @@ TEST_F(PipectlTest, UsageErrorsAreExitTwo) {
   EXPECT_EQ(Pipectl({"frobnicate"}).exit_code, 2);
   EXPECT_EQ(Pipectl({"run"}).exit_code, 2);
   EXPECT_EQ(Pipectl({"logs", "x"}).exit_code, 2);
+  // An unknown or missing command is named, with the commands of its level.
+  Result unknown = Pipectl({"runz"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.err, "pipectl: unknown command 'runz' (did you mean 'run'?); one of validate, run, runs, logs, "
+                         "trigger, dags, backfill, models, lineage, predict\n");
+  Result sub = Pipectl({"runs", "shwo", "x"});
+  EXPECT_EQ(sub.exit_code, 2);
+  EXPECT_EQ(sub.err, "pipectl runs: unknown command 'shwo' (did you mean 'show'?); one of list, show, rerun, cancel, clear\n");
+  Result none = Pipectl({"models"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(none.err.rfind("pipectl models: a command is required: one of list, show, ", 0), 0u) << none.err;
 }
 
 }  // namespace
