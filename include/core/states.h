@@ -28,6 +28,11 @@ enum class TriggerRule { kAllSuccess, kAllDone, kAllFailed, kOneSuccess, kOneFai
 
 enum class RetryBackoff { kFixed, kExponential };
 
+// The error of a try that got lost (its process or worker went away, or a
+// shutdown handed it back) starts with this. Such a try uses up no retry, so
+// a task may reach try number max_tries + (its lost tries).
+inline constexpr std::string_view kLostTryPrefix = "lost";
+
 std::string_view ToString(TaskState s);
 std::string_view ToString(RunState s);
 std::string_view ToString(TriggerRule r);

@@ -40,7 +40,7 @@ std::string DefaultWorkerName() {
 // The reason of a try lost to a crash or a shutdown starts with this; such
 // tries use up no retries, but a task lost more than kMaxLostInARow times in
 // a row fails.
-constexpr std::string_view kLostPrefix = "lost";
+constexpr std::string_view kLostPrefix = kLostTryPrefix;
 constexpr int kMaxLostInARow = 3;
 // Tries of one run handed to workers at once, when the DAG sets no
 // max_active_tasks: the work queue holds them; workers' slots bound what runs.

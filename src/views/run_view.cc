@@ -93,7 +93,9 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
   const std::map<std::string, std::string> waiting = WaitingTries(store, run, instances);
   for (const TaskInstanceRecord& t : instances) {
     nlohmann::json tries = nlohmann::json::array();
+    int lost = 0;  // tries that used up no retry
     for (const TaskTryRecord& tr : by_task[t.task_id]) {
+      lost += tr.ended_at && tr.error.starts_with(kLostTryPrefix);
       tries.push_back({{"try", tr.try_number},
                        {"state", ToString(tr.state)},
                        {"started_at", FormatIso8601(tr.started_at)},
@@ -106,7 +108,7 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
     tasks.push_back({{"task_id", t.task_id},
                      {"state", ToString(t.state)},
                      {"try", t.try_number},
-                     {"max_tries", t.max_tries},
+                     {"max_tries", t.max_tries + lost},  // the last try number it may reach
                      {"started_at", OptTime(t.started_at)},
                      {"ended_at", OptTime(t.ended_at)},
                      {"next_try_at", OptTime(t.next_try_at)},

@@ -24,6 +24,7 @@
 #include "exec/executor.h"
 #include "scheduler/scheduler.h"
 #include "views/lineage_view.h"
+#include "views/run_view.h"
 #include "store/state_store.h"
 #include "test_util.h"
 #include "views/table_view.h"
@@ -209,6 +210,41 @@ TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
   EXPECT_EQ(error("churn:2"), "model 'churn' has no version 2");
   EXPECT_EQ(error("Bad Ref"), "'Bad Ref' is neither RUN_ID/TASK[/ARTIFACT] nor a model (model reference 'Bad Ref': "
                               "'Bad Ref' is not a model name)");
+}
+
+TEST(RunViewTest, ALostTryRaisesTheLastTryATaskMayReach) {
+  // Given a task without retries whose first try a shutdown handed back (it
+  // uses up no retry) and whose second succeeded,
+  auto dir = testing_util::FreshTestDir("pipe_run_view");
+  auto store = OpenStateStore("sqlite:" + (dir / "state.db").string());
+  const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
+  RunRecord run;
+  run.run_id = "r1";
+  run.dag_id = "d";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
+  run.params_json = "{}";
+  store->CreateRun(run, {{"s", 1}});
+  TaskState from = TaskState::kPending;
+  for (auto [to, reason] : std::vector<std::pair<TaskState, std::string>>{
+           {TaskState::kQueued, ""}, {TaskState::kRunning, ""}, {TaskState::kQueued, "lost: handed back at shutdown"},
+           {TaskState::kRunning, ""}, {TaskState::kSuccess, ""}}) {
+    TaskTransition t;
+    t.run_id = "r1";
+    t.task_id = "s";
+    t.from = {from};
+    t.to = to;
+    t.at = at;
+    t.reason = reason;
+    ASSERT_TRUE(store->TransitionTask(t)) << ToString(from) << "->" << ToString(to);
+    from = to;
+  }
+  // then it shows try 2 of 2, not 2 of 1.
+  nlohmann::json shown = views::RunJson(*store, *store->GetRun("r1"))["tasks"][0];
+  EXPECT_EQ(shown["try"], 2);
+  EXPECT_EQ(shown["max_tries"], 2);
+  EXPECT_EQ(store->GetTaskInstance("r1", "s")->max_tries, 1);  // as stored: the retries it has
 }
 
 TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
