@@ -65,13 +65,10 @@ struct CronSchedule {
 std::optional<CronSchedule> ParseCron(std::string_view text, std::string* error);
 
 // The first tick strictly after `after`, the wall-clock fields being matched in
-// `tz` (nullptr means UTC). A wall time skipped by a DST gap fires at the end
-// of the gap (once for all the gap's times, as cron does: a daily 02:30 in
-// New York fires at 03:00 on the spring-forward day); an ambiguous wall time
-// (repeated hour) fires once, at its first occurrence. A schedule whose hour
-// field allows every hour keeps to absolute time instead (as Airflow): it
-// fires at each instant whose wall-clock reading matches, so both occurrences
-// of a repeated hour fire and the times a gap skips do not.
+// `tz` (nullptr means UTC). As the contract says, a wall time skipped by a
+// DST gap does not fire (a daily 02:30 in New York has no tick on the
+// spring-forward day), and an ambiguous wall time (repeated hour) fires
+// once, at its first occurrence.
 // std::nullopt if no tick exists within the next 5 years.
 std::optional<TimePoint> NextTick(const CronSchedule& cron, const date::time_zone* tz,
                                   TimePoint after);

@@ -367,16 +367,12 @@ LocalMicros ToLocal(const date::time_zone* tz, TimePoint t) {
 }
 
 // The instant a wall-clock minute denotes: the first occurrence when it is
-// ambiguous; inside a DST gap, the gap's end (the transition), as cron runs a
-// job whose time was skipped right after the jump. The mapping never
-// decreases, so the wall times of one gap fire once, at the transition, with
-// a tick there if the schedule has one.
+// ambiguous; none inside a DST gap (the contract: "A tick that a DST change
+// skips does not fire; a repeated wall-clock hour fires once").
 std::optional<TimePoint> FirstInstantOf(const date::time_zone* tz, LocalMinutes local) {
   if (tz == nullptr) return TimePoint{local.time_since_epoch()};
   const date::local_info info = tz->get_info(local);
-  if (info.result == date::local_info::nonexistent) {
-    return std::chrono::time_point_cast<std::chrono::microseconds>(info.second.begin);
-  }
+  if (info.result == date::local_info::nonexistent) return std::nullopt;
   return TimePoint{local.time_since_epoch() - info.first.offset};
 }
 
@@ -392,48 +388,6 @@ LocalMicros PrevSearchBound(const date::time_zone* tz, TimePoint before) {
     return LocalMicros{info.second.begin.time_since_epoch() + info.first.offset};
   }
   return local;
-}
-
-// A schedule that fires every hour keeps to absolute time, as Airflow's cron
-// timetable does for such schedules: its ticks are the instants whose
-// wall-clock reading matches. A repeated hour fires twice, and the wall times
-// a gap skips never (no instant reads them), so `@hourly` stays hourly. The
-// search walks the stretches of one UTC offset, in which the reading is the
-// instant shifted by that offset.
-std::optional<TimePoint> NextReadingTick(const CronSchedule& cron, const date::time_zone* tz, TimePoint after) {
-  const TimePoint horizon = after + kSearchHorizon;
-  for (TimePoint at = after; at < horizon;) {
-    const date::sys_info info = tz->get_info(at);
-    const TimePoint end = info.end < horizon ? TimePoint{info.end} : horizon;
-    const LocalMicros reading{at.time_since_epoch() + info.offset};
-    // Strictly after `after`; from a stretch's start, that start included.
-    const LocalMinutes from = at == after ? std::chrono::floor<minutes>(reading) + minutes{1}
-                                          : std::chrono::ceil<minutes>(reading);
-    const LocalMicros last{end.time_since_epoch() + info.offset};
-    if (const std::optional<LocalMinutes> m = NextLocalMatch(cron, from, std::chrono::floor<date::days>(last))) {
-      const TimePoint t{m->time_since_epoch() - info.offset};
-      if (t < end) return t;
-    }
-    at = end;
-  }
-  return std::nullopt;
-}
-
-std::optional<TimePoint> PrevReadingTick(const CronSchedule& cron, const date::time_zone* tz, TimePoint before) {
-  const TimePoint horizon = before - kSearchHorizon;
-  for (TimePoint at = before; at > horizon;) {
-    const TimePoint latest = at - microseconds{1};  // strictly before `at`
-    const date::sys_info info = tz->get_info(latest);
-    const TimePoint begin = info.begin > horizon ? TimePoint{info.begin} : horizon;
-    const LocalMinutes from = std::chrono::floor<minutes>(LocalMicros{latest.time_since_epoch() + info.offset});
-    const LocalMicros first{begin.time_since_epoch() + info.offset};
-    if (const std::optional<LocalMinutes> m = PrevLocalMatch(cron, from, std::chrono::floor<date::days>(first))) {
-      const TimePoint t{m->time_since_epoch() - info.offset};
-      if (t >= begin) return t;
-    }
-    at = begin;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -470,7 +424,6 @@ std::optional<CronSchedule> ParseCron(std::string_view text, std::string* error)
 
 std::optional<TimePoint> NextTick(const CronSchedule& cron, const date::time_zone* tz,
                                   TimePoint after) {
-  if (tz != nullptr && cron.hours.all()) return NextReadingTick(cron, tz, after);
   // Wall times at or before after's own reading map (first occurrence) to
   // instants <= after, and the first-occurrence mapping is increasing, so the
   // first matching later wall time that exists and lands after `after` wins.
@@ -486,7 +439,6 @@ std::optional<TimePoint> NextTick(const CronSchedule& cron, const date::time_zon
 
 std::optional<TimePoint> PrevTick(const CronSchedule& cron, const date::time_zone* tz,
                                   TimePoint before) {
-  if (tz != nullptr && cron.hours.all()) return PrevReadingTick(cron, tz, before);
   LocalMinutes from = std::chrono::floor<minutes>(PrevSearchBound(tz, before) - microseconds{1});
   const date::local_days limit = std::chrono::floor<date::days>(from) - kSearchHorizon;
   while (const std::optional<LocalMinutes> local = PrevLocalMatch(cron, from, limit)) {

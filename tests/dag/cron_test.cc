@@ -333,23 +333,23 @@ TEST(CronTickTest, NextAndPrevAreInverse) {
 
 // ---------------------------------------------------------------- ticks across DST
 
-TEST(CronDstTest, BerlinSpringForwardFiresAtTheEndOfTheGap) {
-  // 2026-03-29 02:00 CET -> 03:00 CEST: 02:30 does not exist that day, and
-  // fires when the clocks jump, as cron runs it (no day without its run).
+TEST(CronDstTest, BerlinSpringForwardSkipsTheGap) {
+  // 2026-03-29 02:00 CET -> 03:00 CEST: 02:30 does not exist that day and,
+  // as the contract says, does not fire.
   EXPECT_EQ(Ticks("30 2 * * *", Berlin(), Utc(2026, 3, 27, 12), 3),
-            (std::vector<std::string>{"2026-03-28T01:30:00Z",  // 02:30 CET
-                                      "2026-03-29T01:00:00Z",  // 03:00 CEST, the jump
-                                      "2026-03-30T00:30:00Z"}));  // 02:30 CEST
-  EXPECT_EQ(PrevTicks("30 2 * * *", Berlin(), Utc(2026, 3, 30, 12), 3),
-            (std::vector<std::string>{"2026-03-30T00:30:00Z", "2026-03-29T01:00:00Z", "2026-03-28T01:30:00Z"}));
-  // The gap's times fire once, together with the jump's own 03:00.
+            (std::vector<std::string>{"2026-03-28T01:30:00Z",     // 02:30 CET
+                                      "2026-03-30T00:30:00Z",     // 02:30 CEST, the next day
+                                      "2026-03-31T00:30:00Z"}));
+  EXPECT_EQ(PrevTicks("30 2 * * *", Berlin(), Utc(2026, 3, 30, 12), 2),
+            (std::vector<std::string>{"2026-03-30T00:30:00Z", "2026-03-28T01:30:00Z"}));
+  // The gap's times do not fire; 03:00 CEST fires as itself.
   EXPECT_EQ(Ticks("*/15 * * * *", Berlin(), Utc(2026, 3, 29, 0, 40), 4),
             (std::vector<std::string>{"2026-03-29T00:45:00Z",  // 01:45 CET
-                                      "2026-03-29T01:00:00Z",  // 02:00-02:45 and 03:00 CEST
+                                      "2026-03-29T01:00:00Z",  // 03:00 CEST
                                       "2026-03-29T01:15:00Z", "2026-03-29T01:30:00Z"}));
   EXPECT_EQ(PrevTicks("*/15 * * * *", Berlin(), Utc(2026, 3, 29, 1, 20), 3),
             (std::vector<std::string>{"2026-03-29T01:15:00Z", "2026-03-29T01:00:00Z", "2026-03-29T00:45:00Z"}));
-  // A schedule of some hours: 02:00, 02:30 and 03:00 fire once, at the jump.
+  // A schedule of some hours: 02:00 and 02:30 do not fire, 03:00 does.
   EXPECT_EQ(Ticks("0,30 2,3 * * *", Berlin(), Utc(2026, 3, 28, 23), 3),
             (std::vector<std::string>{"2026-03-29T01:00:00Z",     // 03:00 CEST
                                       "2026-03-29T01:30:00Z",     // 03:30 CEST
@@ -359,22 +359,13 @@ TEST(CronDstTest, BerlinSpringForwardFiresAtTheEndOfTheGap) {
             (std::vector<std::string>{"2026-03-29T00:00:00Z",  // 01:00 CET
                                       "2026-03-29T01:00:00Z",  // 03:00 CEST
                                       "2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"}));
-  // A schedule of every hour keeps to absolute time (as Airflow): 02:30 is
-  // never on the clock that day, and the run an hour after 01:30 CET is 03:30
-  // CEST, not a run at the jump half an hour early.
-  EXPECT_EQ(Ticks("30 * * * *", Berlin(), Utc(2026, 3, 29, 0), 3),
-            (std::vector<std::string>{"2026-03-29T00:30:00Z",     // 01:30 CET
-                                      "2026-03-29T01:30:00Z",     // 03:30 CEST
-                                      "2026-03-29T02:30:00Z"}));  // 04:30 CEST
-  EXPECT_EQ(PrevTicks("30 * * * *", Berlin(), Utc(2026, 3, 29, 2, 0), 3),
-            (std::vector<std::string>{"2026-03-29T01:30:00Z", "2026-03-29T00:30:00Z", "2026-03-28T23:30:00Z"}));
   // Wall-clock midnight shifts by the offset change.
   EXPECT_EQ(Ticks("@daily", Berlin(), Utc(2026, 3, 27, 12), 3),
             (std::vector<std::string>{"2026-03-27T23:00:00Z", "2026-03-28T23:00:00Z",
                                       "2026-03-29T22:00:00Z"}));
 }
 
-TEST(CronDstTest, BerlinFallBackFiresARepeatedTimeOnceUnlessTheScheduleIsEveryHour) {
+TEST(CronDstTest, BerlinFallBackFiresOnce) {
   // 2026-10-25 03:00 CEST -> 02:00 CET: 02:00-03:00 happens twice.
   EXPECT_EQ(Ticks("30 2 * * *", Berlin(), Utc(2026, 10, 23, 12), 3),
             (std::vector<std::string>{"2026-10-24T00:30:00Z",     // 02:30 CEST
@@ -397,37 +388,23 @@ TEST(CronDstTest, BerlinFallBackFiresARepeatedTimeOnceUnlessTheScheduleIsEveryHo
             "2026-10-25T00:30:00Z");
   EXPECT_EQ(Iso(PrevTick(Parse("30 2 * * *"), Berlin(), Utc(2026, 10, 25, 1, 0))),
             "2026-10-25T00:30:00Z");
-  // A schedule of every hour keeps to absolute time (as Airflow): local
-  // 02:00 fires in both of its occurrences, so no interval is two hours long.
-  EXPECT_EQ(Ticks("0 * * * *", Berlin(), Utc(2026, 10, 24, 22, 30), 5),
+  // Hourly: local 02:00 fires once (at 00:00Z); its repeat at 01:00Z does not.
+  EXPECT_EQ(Ticks("0 * * * *", Berlin(), Utc(2026, 10, 24, 22, 30), 4),
             (std::vector<std::string>{"2026-10-24T23:00:00Z",  // 01:00 CEST
                                       "2026-10-25T00:00:00Z",  // 02:00 CEST
-                                      "2026-10-25T01:00:00Z",  // 02:00 CET, the repeat
                                       "2026-10-25T02:00:00Z",  // 03:00 CET
                                       "2026-10-25T03:00:00Z"}));
-  EXPECT_EQ(PrevTicks("0 * * * *", Berlin(), Utc(2026, 10, 25, 3, 0), 4),
-            (std::vector<std::string>{"2026-10-25T02:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T00:00:00Z",
+  EXPECT_EQ(PrevTicks("0 * * * *", Berlin(), Utc(2026, 10, 25, 3, 0), 3),
+            (std::vector<std::string>{"2026-10-25T02:00:00Z", "2026-10-25T00:00:00Z",
                                       "2026-10-24T23:00:00Z"}));
-  // From inside either occurrence, the next is the next matching reading.
-  EXPECT_EQ(Ticks("*/30 * * * *", Berlin(), Utc(2026, 10, 25, 0, 40), 3),
-            (std::vector<std::string>{"2026-10-25T01:00:00Z",     // 02:00 CET, the repeat
-                                      "2026-10-25T01:30:00Z",     // 02:30 CET
-                                      "2026-10-25T02:00:00Z"}));  // 03:00 CET
-  EXPECT_EQ(PrevTicks("*/30 * * * *", Berlin(), Utc(2026, 10, 25, 1, 10), 3),
-            (std::vector<std::string>{"2026-10-25T01:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T00:00:00Z"}));
-  // A schedule of some hours keeps to the wall clock (every two hours skips the repeat).
-  EXPECT_EQ(Ticks("0 */2 * * *", Berlin(), Utc(2026, 10, 24, 22, 30), 3),
-            (std::vector<std::string>{"2026-10-25T00:00:00Z",     // 02:00 CEST
-                                      "2026-10-25T03:00:00Z",     // 04:00 CET
-                                      "2026-10-25T05:00:00Z"}));
 }
 
 TEST(CronDstTest, NewYork) {
   // 2026-03-08 02:00 EST -> 03:00 EDT.
   EXPECT_EQ(Ticks("30 2 * * *", NewYork(), Utc(2026, 3, 7, 0), 3),
-            (std::vector<std::string>{"2026-03-07T07:30:00Z",  // 02:30 EST
-                                      "2026-03-08T07:00:00Z",  // 03:00 EDT, the jump
-                                      "2026-03-09T06:30:00Z"}));  // 02:30 EDT
+            (std::vector<std::string>{"2026-03-07T07:30:00Z",     // 02:30 EST
+                                      "2026-03-09T06:30:00Z",     // 02:30 EDT (none on the 8th)
+                                      "2026-03-10T06:30:00Z"}));
   // 2026-11-01 02:00 EDT -> 01:00 EST: 01:00-02:00 happens twice.
   EXPECT_EQ(Ticks("30 1 * * *", NewYork(), Utc(2026, 10, 31, 0), 3),
             (std::vector<std::string>{"2026-10-31T05:30:00Z",     // 01:30 EDT
@@ -439,14 +416,14 @@ TEST(CronDstTest, NewYork) {
             (std::vector<std::string>{"2026-03-09T13:00:00Z", "2026-03-10T13:00:00Z"}));
 }
 
-TEST(CronDstTest, AMidnightThatDoesNotExistStillStartsItsDay) {
-  // America/Santiago moves 2026-09-06 00:00 to 01:00: @daily fires at 01:00
-  // that day (it had no run for the 6th, and run.ds never named it).
+TEST(CronDstTest, AMidnightThatDoesNotExistHasNoTick) {
+  // America/Santiago moves 2026-09-06 00:00 to 01:00: @daily has no tick
+  // that day (the contract: a tick a DST change skips does not fire).
   const date::time_zone* santiago = date::locate_zone("America/Santiago");
   EXPECT_EQ(Ticks("@daily", santiago, Utc(2026, 9, 4, 12), 3),
-            (std::vector<std::string>{"2026-09-05T04:00:00Z",  // 00:00 -04
-                                      "2026-09-06T04:00:00Z",  // 01:00 -03, the jump
-                                      "2026-09-07T03:00:00Z"}));  // 00:00 -03
+            (std::vector<std::string>{"2026-09-05T04:00:00Z",     // 00:00 -04
+                                      "2026-09-07T03:00:00Z",     // 00:00 -03
+                                      "2026-09-08T03:00:00Z"}));
 }
 
 TEST(CronTickTest, YearOfHourlyTicksInBerlin) {
@@ -464,10 +441,9 @@ TEST(CronTickTest, YearOfHourlyTicksInBerlin) {
     t = *next;
   }
   // 8760 wall-clock hours in 2026, minus the skipped 02:00 on 2026-03-29 (it
-  // fires with 03:00, at the jump), minus the start tick itself (ticks are
-  // strictly after it); 02:00 on 2026-10-25 fires twice: every hour of the
-  // year in absolute time.
-  EXPECT_EQ(count, 8760 - 1);
+  // does not fire), minus the start tick itself (ticks are
+  // strictly after it); 02:00 on 2026-10-25 fires once.
+  EXPECT_EQ(count, 8760 - 1 - 1);
 }
 
 }  // namespace
