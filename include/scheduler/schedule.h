@@ -30,9 +30,6 @@ class Schedule {
   std::optional<Tick> NextAfter(TimePoint after) const;
   // The newest tick at or before `now` inside the bounds.
   std::optional<Tick> LatestAtOrBefore(TimePoint now) const;
-  // Whether the schedule is over by `now`: it has an end_date and the
-  // expression's first tick past it has come (a DAG retired by end_date).
-  bool OverBy(TimePoint now) const;
   // The ticks in [from, to] inside the bounds, oldest first, at most `limit`.
   std::vector<Tick> Between(TimePoint from, TimePoint to, size_t limit) const;
 

@@ -34,12 +34,6 @@ std::optional<Tick> Schedule::LatestAtOrBefore(TimePoint now) const {
   return MakeTick(*t);
 }
 
-bool Schedule::OverBy(TimePoint now) const {
-  if (!end_) return false;
-  auto past_end = NextTick(cron_, zone_, *end_);
-  return past_end && *past_end <= now;
-}
-
 std::vector<Tick> Schedule::Between(TimePoint from, TimePoint to, size_t limit) const {
   std::vector<Tick> out;
   for (auto tick = NextAfter(from - kEpsilon); tick && tick->logical_date <= to && out.size() < limit;
@@ -57,10 +51,6 @@ std::vector<Tick> TicksToCreate(const Schedule& schedule, bool catchup, int max_
   if (room <= 0) return out;
   auto free = [&](const Tick& t) { return !taken || !taken(t.logical_date); };
   if (!catchup) {
-    // A DAG whose end_date has passed, and a tick after it too, is retired:
-    // without catch-up nothing of its past is made (as Airflow creates no
-    // run then), where it would have made its last tick's run, however old.
-    if (schedule.OverBy(now)) return out;
     auto latest = schedule.LatestAtOrBefore(now);
     if (latest && (!last || latest->logical_date > *last) && free(*latest)) out.push_back(*latest);
     return out;

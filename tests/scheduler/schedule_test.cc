@@ -80,15 +80,15 @@ TEST(TicksToCreateTest, WithoutCatchupOnlyTheLatestMissedTick) {
             (std::vector<std::string>{"2026-01-01T03:00:00Z"}));
 }
 
-TEST(TicksToCreateTest, WithoutCatchupADagPastItsEndDateMakesNothing) {
-  // Given a daily DAG that ended on 2026-11-25 at noon, then, loaded on
-  // 12-06, it makes no run (it made the 11-25 tick's, days late); loaded
-  // that evening (its last tick missed by hours), it still makes that one.
+TEST(TicksToCreateTest, WithoutCatchupADagPastItsEndDateMakesItsLatestTickOnce) {
+  // Given a daily DAG that ended on 2026-11-25 at noon, loaded on 12-06,
+  // then it makes its latest tick's run (the contract: "it creates only the
+  // latest one"; Airflow would make none), and nothing once that exists.
   auto s = Schedule::ForDag(Dag("schedule: '0 0 * * *'\nstart_date: 2026-11-20\nend_date: 2026-11-25T12:00:00Z\n"));
-  EXPECT_TRUE(TicksToCreate(*s, false, 1, std::nullopt, 0, T("2026-12-06T10:00:00Z")).empty());
-  EXPECT_EQ(Dates(TicksToCreate(*s, false, 1, std::nullopt, 0, T("2026-11-25T18:00:00Z"))),
+  EXPECT_EQ(Dates(TicksToCreate(*s, false, 1, std::nullopt, 0, T("2026-12-06T10:00:00Z"))),
             (std::vector<std::string>{"2026-11-25T00:00:00Z"}));
-  // With catch-up, its missed ticks are all made, as before.
+  EXPECT_TRUE(TicksToCreate(*s, false, 1, T("2026-11-25T00:00:00Z"), 0, T("2026-12-06T10:00:00Z")).empty());
+  // With catch-up, its missed ticks are all made.
   EXPECT_EQ(TicksToCreate(*s, true, 100, std::nullopt, 0, T("2026-12-06T10:00:00Z")).size(), 6u);
 }
 
