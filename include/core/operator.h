@@ -214,8 +214,9 @@ class TaskContext {
   // alias history.
   virtual void SetModelAlias(const std::string& name, const std::string& alias, int version);
   // Creates a queued run of DAG `dag_id` (the newest version the store
-  // has) with `params_json` ({name: value}); returns its id.
-  virtual std::string TriggerDag(const std::string& dag_id, const std::string& params_json);
+  // has) with `params_json` ({name: value}); returns its id, `run_id` when
+  // given (one the caller can find again), else a fresh one.
+  virtual std::string TriggerDag(const std::string& dag_id, const std::string& params_json, const std::string& run_id);
   // The state of run `run_id` ("queued", "running", "success", ...), "" if none.
   virtual std::string RunStateOf(const std::string& run_id);
   // When a scheduler (piped) last wrote its heartbeat to this store, if ever

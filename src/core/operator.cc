@@ -32,7 +32,8 @@ void TaskContext::SetModelAlias(const std::string& /*name*/, const std::string& 
   throw Error::Unavailable("the model registry is not available to this task");
 }
 
-std::string TaskContext::TriggerDag(const std::string& /*dag_id*/, const std::string& /*params_json*/) {
+std::string TaskContext::TriggerDag(const std::string& /*dag_id*/, const std::string& /*params_json*/,
+                                    const std::string& /*run_id*/) {
   throw Error::Unavailable("runs of other DAGs cannot be created from this task");
 }
 

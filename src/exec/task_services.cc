@@ -48,7 +48,7 @@ std::optional<RegisteredModel> FindRegisteredModel(StateStore& store, std::strin
 }
 
 std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, Clock& clock,
-                               const std::string& dag_id, const std::string& params_json) {
+                               const std::string& dag_id, const std::string& params_json, const std::string& run_id) {
   auto dag = store.GetDag(dag_id);
   if (!dag) {
     throw Error::NotFound("no DAG '" + dag_id +
@@ -70,7 +70,7 @@ std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, C
   if (!resolved) throw Error::InvalidArgument("DAG '" + dag_id + "': " + error);
   const TimePoint now = clock.Now();
   RunRecord run;
-  run.run_id = NewRunId(now);
+  run.run_id = run_id.empty() ? NewRunId(now) : run_id;
   run.dag_id = dag_id;
   run.dag_version = version->version;
   run.trigger = "dag";

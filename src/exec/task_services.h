@@ -25,7 +25,7 @@ std::optional<RegisteredModel> FindRegisteredModel(StateStore& store, std::strin
 // such DAG in the store), kInvalidArgument (a parameter it does not take, a
 // wrong type, a version that no longer loads).
 std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, Clock& clock,
-                               const std::string& dag_id, const std::string& params_json);
+                               const std::string& dag_id, const std::string& params_json, const std::string& run_id = "");
 
 // A try's figures as stored with its task instance (JSON: rows_in, rows_out,
 // rows_quarantined, bytes_out, summary, gauges; absent ones left out), and back.

@@ -1,9 +1,12 @@
 // The `trigger_dag` operator: creates a run of another DAG through the state
 // store (a running piped on the store starts it), e.g. retraining behind a
-// monitor that found drift. `wait: true` follows that run to its end.
+// monitor that found drift. `wait: true` follows that run to its end, as a
+// sensor: checks a second apart, holding no worker in between.
+#include <xxhash.h>
+
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
-#include <poll.h>
 
 #include "core/error.h"
 #include "core/names.h"
@@ -18,10 +21,13 @@ namespace {
 // A scheduler writes its heartbeat every 5 s (SchedulerOptions::heartbeat_every):
 // none for this long means none runs on the store.
 constexpr Duration kSchedulerSilence = std::chrono::seconds(60);
+// How often a waiting try looks at the run it made.
+constexpr Duration kCheckEvery = std::chrono::seconds(1);
 
 class TriggerDagOperator final : public Operator {
  public:
   std::string_view name() const override { return "trigger_dag"; }
+  bool is_sensor() const override { return true; }  // with wait: true, checks between waits
 
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
     const std::string context = "task '" + task.id + "': trigger_dag: ";
@@ -52,39 +58,62 @@ class TriggerDagOperator final : public Operator {
       for (const auto& [key, value] : p->entries()) params[key->text()] = nlohmann::json::parse(ParamValueJson(*value));
     }
     const bool wait = with.Find("wait") && with.Find("wait")->AsBool().value_or(false);
-    std::string run_id;
-    try {
-      run_id = ctx.TriggerDag(dag, params.dump());
-    } catch (const Error& e) {
-      return TaskResult::Failure("trigger_dag: " + std::string(e.what()));
-    }
-    ctx.Log("created run " + run_id + " of dag '" + dag + "'");
+    // Waiting is a sensor's: each check is quick and the try waits between
+    // checks holding no worker (a task that held one while the run it made
+    // needed one could wait forever). Every check of the try names the same
+    // run, so a check after a restart finds the run the first one made.
+    const std::string run_id = wait ? ChildRunId(ctx) : "";
+    std::string state = wait ? ctx.RunStateOf(run_id) : "";
     TaskResult result = TaskResult::Success();
-    result.metrics.summary = "run " + run_id + " of " + dag;
-    if (!wait) return result;
-    for (;;) {
-      const std::string state = ctx.RunStateOf(run_id);
-      // A queued run that no scheduler will start (`pipectl run` on a store
-      // no piped schedules): said, rather than waited for until cancelled.
-      if (state == "queued" && ctx.knows_schedulers()) {
-        const std::optional<TimePoint> beat = ctx.LastSchedulerHeartbeat();
-        if (!beat || ctx.Now() - *beat > kSchedulerSilence) {
-          return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' is queued, and no piped schedules this store " +
-                                     (beat ? "(its last scheduler heartbeat was at " + FormatIso8601(*beat) + ")"
-                                           : "(no scheduler heartbeat, ever)") +
-                                     ": start piped on it, or set wait: false (the run stays queued for a piped)");
-        }
+    result.metrics.summary = "run " + (wait ? run_id : std::string()) + " of " + dag;
+    if (state.empty()) {
+      std::string made;
+      try {
+        made = ctx.TriggerDag(dag, params.dump(), run_id);
+      } catch (const Error& e) {
+        return TaskResult::Failure("trigger_dag: " + std::string(e.what()));
       }
-      if (state == "success") {
-        result.metrics.summary += " succeeded";
-        return result;
-      }
-      if (state == "failed" || state == "cancelled" || state.empty()) {
-        return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' " + (state.empty() ? "vanished" : "ended " + state));
-      }
-      pollfd p{ctx.cancel().fd(), POLLIN, 0};  // wakes at once on cancel (or a timeout)
-      if (poll(&p, 1, 200) > 0 || ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
+      ctx.Log("created run " + made + " of dag '" + dag + "'");
+      result.metrics.summary = "run " + made + " of " + dag;
+      if (!wait) return result;
+      state = ctx.RunStateOf(run_id);
     }
+    // A queued run that no scheduler will start (`pipectl run` on a store
+    // no piped schedules): said, rather than waited for until cancelled.
+    if (state == "queued" && ctx.knows_schedulers()) {
+      const std::optional<TimePoint> beat = ctx.LastSchedulerHeartbeat();
+      if (!beat || ctx.Now() - *beat > kSchedulerSilence) {
+        return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' is queued, and no piped schedules this store " +
+                                   (beat ? "(its last scheduler heartbeat was at " + FormatIso8601(*beat) + ")"
+                                         : "(no scheduler heartbeat, ever)") +
+                                   ": start piped on it, or set wait: false (the run stays queued for a piped)");
+      }
+    }
+    if (state == "success") {
+      result.metrics.summary += " succeeded";
+      return result;
+    }
+    if (state == "failed" || state == "cancelled" || state.empty()) {
+      return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' " + (state.empty() ? "vanished" : "ended " + state));
+    }
+    TaskResult again = TaskResult::CheckAgainAt(ctx.Now() + kCheckEvery);
+    again.metrics.summary = "waiting for run " + run_id + " of " + dag + " (" + state + ")";
+    return again;
+  }
+
+ private:
+  // The run a waiting try makes: "YYYYMMDDTHHMMSS-HEX8" as NewRunId's, from
+  // the try's start and a hash of the run, task and try, so every check of
+  // the try (and a retry's own) computes it alike.
+  static std::string ChildRunId(const TaskContext& ctx) {
+    std::string stamp;
+    for (char c : FormatIso8601(std::chrono::floor<std::chrono::seconds>(ctx.try_started_at()))) {
+      if (c != '-' && c != ':' && c != 'Z') stamp += c;
+    }
+    const std::string key = ctx.run_id() + "\n" + ctx.task().id + "\n" + std::to_string(ctx.try_number());
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(XXH32(key.data(), key.size(), 0)));
+    return stamp + "-" + hex;
   }
 };
 

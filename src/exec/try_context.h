@@ -174,8 +174,8 @@ class TryContext final : public TaskContext {
     return FindRegisteredModel(store_, ref, model_file ? &model_file->uri : nullptr);
   }
 
-  std::string TriggerDag(const std::string& dag_id, const std::string& params_json) override {
-    return CreateTriggeredRun(store_, *ops_, clock_, dag_id, params_json);
+  std::string TriggerDag(const std::string& dag_id, const std::string& params_json, const std::string& run_id) override {
+    return CreateTriggeredRun(store_, *ops_, clock_, dag_id, params_json, run_id);
   }
 
   std::string RunStateOf(const std::string& run_id) override {

@@ -1170,6 +1170,33 @@ TEST_F(PipedTest, BadRequestsGetTheRightStatus) {
   EXPECT_EQ(Http("GET", "/api/v1/health").status, 200);  // still alive
 }
 
+TEST_F(PipedTest, TriggerDagThatWaitsHoldsNoWorkerWhileTheRunItMadeRuns) {
+  // Given one worker and a task that triggers another DAG and waits for it
+  // (it held the worker, so the run it made never started: both hung),
+  WriteDag("child.yaml", "dag: child\ntasks:\n  a: {op: shell, run: 'echo child'}\n");
+  WriteDag("parent.yaml", "dag: parent\ntasks:\n  t: {op: trigger_dag, with: {dag: child, wait: true}}\n"
+                          "  after: {op: shell, depends_on: [t], run: 'true'}\n");
+  StartDaemon({"--workers", "1"});
+  HttpResponse created = Http("POST", "/api/v1/dags/parent/runs", "{}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string parent = json::parse(created.body)["run_id"];
+  // then the parent waits between checks, the child runs, and both succeed.
+  ASSERT_TRUE(Eventually([&] { return RunEnded(parent); }, 60)) << ReadFile(dir_ / "piped.log");
+  json run = Run(parent);
+  EXPECT_EQ(run["state"], "success") << run.dump(2);
+  std::string summary;
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] == "t") summary = t["metrics"].value("summary", "");
+  }
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(summary, m, std::regex("^run (\\S+) of child succeeded$"))) << summary;
+  EXPECT_EQ(Run(m[1].str())["state"], "success");
+  EXPECT_EQ(Run(m[1].str())["trigger"], "dag");
+  // One child run: every check of the try looked at the run the first made.
+  EXPECT_EQ(json::parse(Http("GET", "/api/v1/dags/child/runs").body)["total"], 1);
+  EXPECT_NE(ReadFile(dir_ / "piped.log").find("task=t state=waiting"), std::string::npos);
+}
+
 TEST_F(PipedTest, PauseHoldsRunsUntilUnpaused) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();
