@@ -64,6 +64,9 @@ struct UpstreamCounts {
   int done = 0;
 };
 
+// A rule that can never hold makes the task `upstream_failed` only under
+// all_success with an upstream failed; otherwise `skipped` (the contract's
+// rule; Airflow makes one_success and none_failed upstream_failed too).
 Decision Evaluate(TriggerRule rule, const UpstreamCounts& c) {
   bool all_done = c.done == c.total;
   switch (rule) {
@@ -78,13 +81,12 @@ Decision Evaluate(TriggerRule rule, const UpstreamCounts& c) {
       return all_done ? Decision::kRun : Decision::kWait;
     case TriggerRule::kOneSuccess:
       if (c.succeeded > 0) return Decision::kRun;
-      if (!all_done) return Decision::kWait;
-      return c.failed > 0 ? Decision::kUpstreamFailed : Decision::kSkip;
+      return all_done ? Decision::kSkip : Decision::kWait;
     case TriggerRule::kOneFailed:
       if (c.failed > 0) return Decision::kRun;
       return all_done ? Decision::kSkip : Decision::kWait;
     case TriggerRule::kNoneFailed:
-      if (c.failed > 0) return Decision::kUpstreamFailed;
+      if (c.failed > 0) return Decision::kSkip;
       return all_done ? Decision::kRun : Decision::kWait;
   }
   return Decision::kWait;

@@ -291,12 +291,13 @@ INSTANTIATE_TEST_SUITE_P(
         RuleCase{"all_failed", "fail", "fail", TaskState::kSuccess},
         RuleCase{"all_failed", "ok", "fail", TaskState::kSkipped},
         RuleCase{"one_success", "ok", "fail", TaskState::kSuccess},
-        RuleCase{"one_success", "fail", "fail", TaskState::kUpstreamFailed},
+        // A rule that can never hold: upstream_failed only under all_success, else skipped (the contract).
+        RuleCase{"one_success", "fail", "fail", TaskState::kSkipped},
         RuleCase{"one_success", "skip", "skip", TaskState::kSkipped},
         RuleCase{"one_failed", "ok", "fail", TaskState::kSuccess},
         RuleCase{"one_failed", "ok", "ok", TaskState::kSkipped},
         RuleCase{"none_failed", "ok", "skip", TaskState::kSuccess},
-        RuleCase{"none_failed", "ok", "fail", TaskState::kUpstreamFailed}),
+        RuleCase{"none_failed", "ok", "fail", TaskState::kSkipped}),
     [](const auto& p) { return std::string(p.param.rule) + "_" + p.param.up1 + "_" + p.param.up2; });
 
 TEST_F(ExecutorTest, SkippedTaskPropagatesAndRunSucceeds) {
