@@ -149,15 +149,24 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
   return steps;
 }
 
+// Whether a fill makes an int64 column float64: its mean or median, which
+// need not be whole (2.5 for 1, 2, 3, 4), as DuckDB's coalesce(x, median(x))
+// and pandas' fillna give.
+bool FillMakesFloat(DataType type, const DocNode& spec) {
+  const std::string how = spec.is_scalar() && !spec.quoted() ? spec.text() : "";
+  return type == DataType::kInt64 && (how == "mean" || how == "median");
+}
+
 // The value to fill column `idx`'s nulls with, as a one-row column of its
-// type; mean, median and mode are taken over the whole table.
+// type (float64 for an int64 column's mean or median: FillMakesFloat); mean,
+// median and mode are taken over the whole table.
 ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const DocNode& spec) {
-  const DataType type = w.fields()[idx].type;
+  const DataType type = FillMakesFloat(w.fields()[idx].type, spec) ? DataType::kFloat64 : w.fields()[idx].type;
   const int64_t n = w.rows();
   int64_t nulls = 0;
   for (const ColumnPtr& part : w.Parts(idx)) nulls += part->null_count();
   const std::string how = spec.is_scalar() && !spec.quoted() ? spec.text() : "";
-  const bool numeric = type == DataType::kFloat64 || type == DataType::kInt64;
+  const bool numeric = w.fields()[idx].type == DataType::kFloat64 || w.fields()[idx].type == DataType::kInt64;
   auto number = [&](double v) -> ColumnPtr {
     columnar::ColumnBuilder b(type);
     if (type == DataType::kFloat64) {
@@ -173,18 +182,19 @@ ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const Do
     }
     return b.Finish();
   };
+  const DataType source = w.fields()[idx].type;
   if (how == "mean" || how == "median" || how == "mode") {
     if (how != "mode" && !numeric) {
       throw OpError("fill_nulls: " + how + " needs a numeric column, '" + name + "' is " +
-                    std::string(columnar::TypeName(type)));
+                    std::string(columnar::TypeName(w.fields()[idx].type)));
     }
     if (nulls == n) throw OpError("fill_nulls: column '" + name + "' has no values to take the " + how + " of");
   }
   if (how == "mean") {
     double sum = 0;
     for (const ColumnPtr& c : w.Parts(idx)) {
-      sum += type == DataType::kFloat64 ? kernels::Sum(c->doubles(), c->validity(), c->length())
-                                        : kernels::Sum(c->ints(), c->validity(), c->length());
+      sum += source == DataType::kFloat64 ? kernels::Sum(c->doubles(), c->validity(), c->length())
+                                          : kernels::Sum(c->ints(), c->validity(), c->length());
     }
     return number(sum / static_cast<double>(n - nulls));
   }
@@ -192,7 +202,7 @@ ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const Do
     ColumnPtr c = w.Gather(idx);
     std::vector<double> scratch(static_cast<size_t>(n) + 8);
     double median = 0;
-    if (type == DataType::kFloat64) {
+    if (source == DataType::kFloat64) {
       kernels::Median(c->doubles(), c->validity(), n, scratch.data(), &median);
     } else {
       std::vector<double> as_double(static_cast<size_t>(n) + 8);
@@ -274,6 +284,7 @@ class CleanOperator final : public Operator {
         const std::string how = spec->is_scalar() && !spec->quoted() ? spec->text() : "";
         if (how == "mean" || how == "median") {
           c.NeedType(spec, "fill_nulls", name, kNumericTypes, "a number (for its " + how + ")");
+          c.Set(name, "float64");  // an int64 column's mean or median need not be whole
         } else {
           c.Need(spec, "fill_nulls", name);
         }
@@ -406,14 +417,26 @@ class CleanOperator final : public Operator {
       w.Keep(keep);
     } else if (s.kind == "fill_nulls") {
       nlohmann::json columns = nlohmann::json::object();
+      nlohmann::json casts = nlohmann::json::array();  // int64 columns filled with their mean or median
       for (const auto& [name, spec] : s.fills) {
         int idx = w.Index(name, "fill_nulls");
         std::vector<ColumnPtr> parts = w.Parts(idx);
         const bool has_nulls = std::any_of(parts.begin(), parts.end(), [](const ColumnPtr& c) { return c->has_nulls(); });
         // The value is fitted even when this table has no nulls: serving
         // replays it on rows that do (the transform chain).
-        if (!has_nulls && w.rows() == 0) continue;
-        ColumnPtr value = FillValue(w, idx, name, *spec);
+        ColumnPtr value = !has_nulls && w.rows() == 0 ? nullptr : FillValue(w, idx, name, *spec);
+        if (FillMakesFloat(w.fields()[idx].type, *spec)) {
+          // The column becomes float64 whether or not it has nulls (one
+          // schema for every table), and serving casts it alike.
+          w.ForEach([&](int b) {
+            int64_t bad = -1;
+            std::string text;
+            parts[b] = columnar::Cast(*parts[b], DataType::kFloat64, &bad, &text);
+          });
+          w.Set(name, DataType::kFloat64, parts);
+          casts.push_back({name, "float64"});
+        }
+        if (!value) continue;
         columns[name] = JsonValue(*value);
         if (!has_nulls) continue;
         w.ForEach([&](int b) {
@@ -421,6 +444,7 @@ class CleanOperator final : public Operator {
         });
         w.Set(name, w.fields()[idx].type, std::move(parts));
       }
+      if (fitted && !casts.empty()) fitted->push_back({{"step", "cast"}, {"params", {{"columns", std::move(casts)}}}});
       if (fitted && !columns.empty()) fitted->push_back({{"step", "fill_nulls"}, {"params", {{"columns", columns}}}});
     } else if (s.kind == "clip") {
       for (const auto& [name, lo, hi] : s.clips) {

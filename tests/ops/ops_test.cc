@@ -395,13 +395,24 @@ TEST_F(OpsTest, IntegerBoundsAreExactOnInt64Columns) {
   EXPECT_EQ(Dump(*out_), "x:float64\n2\n1.5\n");
 }
 
-TEST_F(OpsTest, FillingAnInt64ColumnNearItsEndsKeepsTheSign) {
-  // The mean and median of values near 2^63 round, in doubles, to 2^63: the
-  // fill is int64's maximum, not its minimum (a wrapped cast).
+TEST_F(OpsTest, FillingAnInt64ColumnWithItsMeanOrMedianMakesItFloat64) {
+  // The median of an even count is the mean of the two middle values (the
+  // contract; DuckDB's coalesce(n, median(n)) and pandas' fillna): 2.5, so
+  // the column becomes float64 (it was rounded to 3 in an int64 column).
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: median}}]}", "n,b\n1,x\n2,x\n3,y\n4,y\n,z\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:float64,b:string\n1|x\n2|x\n3|y\n4|y\n2.5|z\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: mean}}]}", "n\n1\n2\nNA\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:float64\n1\n2\n1.5\n");
+  // Without a null too (one schema for every table); a value or mode keeps int64.
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: mean}}]}", "n\n1\n2\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:float64\n1\n2\n");
+  ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: 0, m: mode}}]}", "n,m\n1,5\n,\n").ok);
+  EXPECT_EQ(Dump(*out_), "n:int64,m:int64\n1|5\n0|5\n");
+  // Values near int64's ends: the mean in doubles, as DuckDB's avg (2^63, no wrapped sign).
   ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: mean}}]}", "id,n\n1,9223372036854775807\n2,9223372036854775806\n3,\n").ok);
-  EXPECT_EQ(Dump(*out_), "id:int64,n:int64\n1|9223372036854775807\n2|9223372036854775806\n3|9223372036854775807\n");
+  EXPECT_EQ(out_->batch(0).columns[1]->doubles()[2], 9223372036854775808.0);
   ASSERT_TRUE(Run("clean", "{steps: [{fill_nulls: {n: median}}]}", "n\n-9223372036854775808\n-9223372036854775807\nNA\n").ok);
-  EXPECT_EQ(Dump(*out_), "n:int64\n-9223372036854775808\n-9223372036854775807\n-9223372036854775808\n");
+  EXPECT_EQ(out_->batch(0).columns[0]->doubles()[2], -9223372036854775808.0);
 }
 
 TEST_F(OpsTest, ValidateFailAboveTheRateKeepsNoOutput) {
@@ -531,7 +542,8 @@ TEST_F(OpsTest, CleanFillValuesJoinTheFittedChainEvenWithoutNulls) {
   EXPECT_EQ(chain, nlohmann::json::parse(
                        R"([{"step": "source", "params": {"columns": [{"name": "x", "type": "float64"},
                               {"name": "y", "type": "int64"}, {"name": "s", "type": "string"}]}},
-                           {"step": "fill_nulls", "params": {"columns": {"x": 1.5, "y": 6, "s": "none"}}}])"));
+                           {"step": "cast", "params": {"columns": [["y", "float64"]]}},
+                           {"step": "fill_nulls", "params": {"columns": {"x": 1.5, "y": 6.0, "s": "none"}}}])"));
   // A transform after it appends its steps to the same chain; train records it.
   std::string csv = "a,b\n";
   for (int i = 0; i < 40; ++i) csv += (i == 3 ? std::string("NA") : std::to_string(i)) + "," + std::to_string(2 * i + 1) + "\n";
@@ -546,11 +558,12 @@ TEST_F(OpsTest, CleanFillValuesJoinTheFittedChainEvenWithoutNulls) {
   TaskResult trained = ops_.Find("train")->Execute(*ctx_);
   ASSERT_TRUE(trained.ok) << trained.error;
   nlohmann::json recorded = nlohmann::json::parse(ctx_->models().at(0).transforms_json);
-  ASSERT_EQ(recorded.size(), 3u);
+  ASSERT_EQ(recorded.size(), 4u);
   EXPECT_EQ(recorded[0]["step"], "source");
-  EXPECT_EQ(recorded[1]["step"], "fill_nulls");
-  EXPECT_EQ(recorded[1]["params"]["columns"]["a"], 20);  // the median of 0..39 without 3, rounded (int64)
-  EXPECT_EQ(recorded[2]["step"], "standardize");
+  EXPECT_EQ(recorded[1]["step"], "cast");  // an int64 column filled with its median is float64
+  EXPECT_EQ(recorded[2]["step"], "fill_nulls");
+  EXPECT_EQ(recorded[2]["params"]["columns"]["a"], 20.0);  // the median of 0..39 without 3
+  EXPECT_EQ(recorded[3]["step"], "standardize");
 }
 
 TEST_F(OpsTest, CleanErrorsNameTheStepAndColumn) {

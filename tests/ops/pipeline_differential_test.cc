@@ -237,5 +237,34 @@ TEST_F(PipelineDifferentialTest, EveryCountAndValueMatchesDuckDb) {
   for (size_t i = 1; i < o.rows[0].size(); ++i) EXPECT_EQ(o.rows[0][i], 0) << "one-hot check #" << i;
 }
 
+TEST_F(PipelineDifferentialTest, AnInt64ColumnFilledWithItsMedianOrMeanMatchesDuckDb) {
+  // Given int64 columns with nulls (an even count of values), then the fills
+  // are DuckDB's coalesce(x, median(x)) and coalesce(x, avg(x)): doubles
+  // (2.5, not 3), the column float64 as DuckDB's DOUBLE.
+  std::ofstream(dir_ / "ints.csv") << "id,n,m\n1,1,10\n2,2,\n3,,11\n4,3,\n5,4,20\n6,,13\n";
+  std::ofstream(dir_ / "dag.yaml") << "dag: ints\ntasks:\n  r: {op: ingest, with: {path: ints.csv}}\n"
+                                      "  c: {op: clean, depends_on: [r], with: {steps: [{fill_nulls: {n: median, m: mean}}]}}\n"
+                                      "  w: {op: export, depends_on: [c], with: {path: ints.parquet}}\n";
+  pid_t pid = testing_util::SpawnProcess({PIPECTL_PATH, "run", "dag.yaml"}, {"PIPE_HOME=" + (dir_ / ".pipe").string()},
+                                         dir_ / "run.out", dir_ / "run.err", dir_, false);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const std::string csv = SqlString((dir_ / "ints.csv").string()), ours = SqlString((dir_ / "ints.parquet").string());
+  testing_util::DuckDbResult r = testing_util::RunDuckDb(
+      {"CREATE TABLE e AS SELECT id, coalesce(n, median(n) OVER ()) AS n, coalesce(m, avg(m) OVER ()) AS m FROM read_csv(" +
+           csv + ", header = true)",
+       "CREATE TABLE o AS SELECT * FROM read_parquet(" + ours + ")",
+       "SELECT (SELECT typeof(n) || ',' || typeof(m) FROM o LIMIT 1), (SELECT typeof(n) || ',' || typeof(m) FROM e LIMIT 1), "
+       "(SELECT count(*) FROM o JOIN e USING (id) WHERE o.n = e.n AND abs(o.m - e.m) <= 1e-12 * abs(e.m)), "
+       "(SELECT n FROM o WHERE id = 3)"},
+      dir_);
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0][0], "DOUBLE,DOUBLE");
+  EXPECT_EQ(r.rows[0][0], r.rows[0][1]);
+  EXPECT_EQ(r.rows[0][2], 6);
+  EXPECT_EQ(r.rows[0][3], 2.5);
+}
+
 }  // namespace
 }  // namespace pipeline
