@@ -1,7 +1,9 @@
 // How a run and its tasks are shown: a table for people, JSON for machines.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,13 @@ std::string SlaMissLine(const nlohmann::json& misses);
 // (RunSummaryJson's with "sla_misses", or GET /api/v1/runs/{id}'s): run, dag,
 // state, trigger, what it reruns, params, missed SLAs.
 std::string RunHeader(const nlohmann::json& run);
+// The validation reports of a run (its tasks' `report` artifacts), for
+// `pipectl runs show` below the task table: per check the rows checked and
+// failed and up to 5 failing examples, the table checks, and a profile per
+// column. `read(task_id)` gives a task's report.json (nullopt: not to be
+// had, said as such). "" when no task has a report.
+std::string ValidationReports(const nlohmann::json& run,
+                              const std::function<std::optional<nlohmann::json>(const std::string&, const nlohmann::json&)>& read);
 // A task's DETAIL column: its summary, quarantined rows and error.
 std::string TaskDetail(const nlohmann::json& metrics, const std::string& error);
 // Why a task has no log: "task 'b' has not started (it is pending)", or, in

@@ -280,7 +280,15 @@ int ShowRunRemote(const GlobalOptions& g, const std::string& run_id) {
     std::cout << run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::cout << views::RunHeader(run) << "\n" << views::TaskTable(run);
+  std::cout << views::RunHeader(run) << "\n" << views::TaskTable(run)
+            << views::ValidationReports(run, [&](const std::string& task, const json&) -> std::optional<json> {
+                 HttpResponse r = client.Request("GET", "/api/v1/runs/" + PathSegment(run_id) + "/tasks/" +
+                                                            PathSegment(task) + "/artifacts/report");
+                 if (r.status != 200) return std::nullopt;
+                 json document = json::parse(r.body, nullptr, false);  // {"task_id", "name", "content_hash", "content"}
+                 if (!document.is_object() || !document.contains("content")) return std::nullopt;
+                 return std::optional<json>(document["content"]);
+               });
   return kExitOk;
 }
 

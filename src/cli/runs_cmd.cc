@@ -1,3 +1,4 @@
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -52,7 +53,13 @@ int ShowRun(const GlobalOptions& g, const std::string& run_id) {
   }
   nlohmann::json header = views::RunSummaryJson(*run);
   header["sla_misses"] = views::SlaMissesJson(store->ListSlaMisses("", run->run_id, 10'000));
-  std::cout << views::RunHeader(header) << "\n" << views::RunTaskTable(*store, *run);
+  const nlohmann::json shown = views::RunJson(*store, *run);
+  std::cout << views::RunHeader(header) << "\n" << views::TaskTable(shown)
+            << views::ValidationReports(shown, [](const std::string&, const nlohmann::json& artifact) {
+                 std::ifstream in(artifact.value("uri", std::string()));
+                 nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+                 return report.is_discarded() ? std::nullopt : std::optional<nlohmann::json>(report);
+               });
   return kExitOk;
 }
 

@@ -1,6 +1,7 @@
 #include "views/run_view.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -160,6 +161,79 @@ std::string RunHeader(const nlohmann::json& run) {
   if (!text("rerun_of").empty()) out += "rerun   of " + text("rerun_of") + " (its DAG version and params)\n";
   out += "params  " + run.value("params", nlohmann::json::object()).dump() + "\n";
   return out + SlaMissLine(run.value("sla_misses", nlohmann::json::array()));
+}
+
+namespace {
+
+// A profile's figure as shown: numbers to 10 significant digits, text as is.
+std::string Figure(const nlohmann::json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return v.dump();
+  if (v.is_number()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", v.get<double>());
+    return buf;
+  }
+  return v.dump();
+}
+
+std::string OneReport(const nlohmann::json& report) {
+  std::string out;
+  std::vector<std::vector<std::string>> checks = {{"CHECK", "CHECKED", "FAILED", "EXAMPLES"}};
+  for (const nlohmann::json& c : report.value("checks", nlohmann::json::array())) {
+    std::string examples;
+    for (const nlohmann::json& e : c.value("examples", nlohmann::json::array())) {
+      examples += (examples.empty() ? "" : ", ") + (e.is_string() ? e.get<std::string>() : e.dump());
+    }
+    checks.push_back({c.value("check", ""), Figure(c.value("rows_checked", nlohmann::json())),
+                      Figure(c.value("rows_failed", nlohmann::json())), examples});
+  }
+  for (const nlohmann::json& t : report.value("table_checks", nlohmann::json::array())) {
+    std::string figure = t.contains("null_fraction") ? "null fraction " + Figure(t["null_fraction"])
+                         : t.contains("rows")        ? Figure(t["rows"]) + " rows"
+                                                     : "";
+    checks.push_back({"table: " + t.value("check", ""), "", t.value("passed", true) ? "passed" : "FAILED", figure});
+  }
+  if (checks.size() > 1) out += FormatTable(checks);
+  std::vector<std::vector<std::string>> profile = {{"COLUMN", "TYPE", "NULLS", "DISTINCT", "MIN", "MAX", "MEAN / TOP"}};
+  const nlohmann::json columns = report.value("profile", nlohmann::json::object());  // (items() of a temporary would dangle)
+  for (const auto& [column, p] : columns.items()) {
+    std::string top = Figure(p.value("mean", nlohmann::json()));
+    if (p.contains("top") && p["top"].contains("values")) {
+      for (const nlohmann::json& v : p["top"]["values"]) {
+        if (top.size() > 40) break;
+        top += (top.empty() ? "" : ", ") + Figure(v[0]) + " (" + Figure(v[1]) + ")";
+      }
+    }
+    profile.push_back({column, p.value("type", ""), Figure(p.value("nulls", nlohmann::json())),
+                       p.contains("distinct_estimate") ? "~" + Figure(p["distinct_estimate"]) : "",
+                       Figure(p.value("min", nlohmann::json())), Figure(p.value("max", nlohmann::json())), top});
+  }
+  if (profile.size() > 1) out += "\n" + FormatTable(profile);
+  return out;
+}
+
+}  // namespace
+
+std::string ValidationReports(
+    const nlohmann::json& run,
+    const std::function<std::optional<nlohmann::json>(const std::string&, const nlohmann::json&)>& read) {
+  std::string out;
+  for (const nlohmann::json& t : run.value("tasks", nlohmann::json::array())) {
+    for (const nlohmann::json& a : t.value("artifacts", nlohmann::json::array())) {
+      if (a.value("name", "") != "report") continue;
+      const std::string task = t.value("task_id", "");
+      out += "\nvalidation report of " + task + ":\n";
+      std::optional<nlohmann::json> report = read(task, a);
+      if (!report || !report->is_object()) {
+        out += "  (" + a.value("uri", std::string("the report")) + " cannot be read)\n";
+        continue;
+      }
+      out += OneReport(*report);
+    }
+  }
+  return out;
 }
 
 std::string TaskDetail(const nlohmann::json& m, const std::string& error) {

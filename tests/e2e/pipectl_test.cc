@@ -1146,6 +1146,20 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   EXPECT_EQ(show.exit_code, 0);
   EXPECT_NE(show.out.find("rows failed"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("quarantined"), std::string::npos) << show.out;
+  // and, below the tasks, the validation report: each check's rows checked
+  // and failed with failing examples, the table checks, a profile.
+  EXPECT_NE(show.out.find("\nvalidation report of validate:\nCHECK "), std::string::npos) << show.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(show.out, m, std::regex("\namount between 0 and 10000 +([0-9]+) +([0-9]+) +(\\S[^\n]*)\n")))
+      << show.out;
+  EXPECT_EQ(m[1].str(), report["checks"][1]["rows_checked"].dump());
+  EXPECT_EQ(m[2].str(), report["checks"][1]["rows_failed"].dump());
+  EXPECT_EQ(m[3].str().substr(0, report["checks"][1]["examples"][0].get<std::string>().size()),
+            report["checks"][1]["examples"][0].get<std::string>());
+  EXPECT_NE(show.out.find("\ntable: row count >= 1 "), std::string::npos) << show.out;
+  EXPECT_TRUE(std::regex_search(show.out, std::regex("\nCOLUMN +TYPE +NULLS +DISTINCT +MIN +MAX +MEAN / TOP\n")));
+  EXPECT_TRUE(std::regex_search(show.out, std::regex("\namount +float64 +" + report["profile"]["amount"]["nulls"].dump() + " ")))
+      << show.out;
   // The train task registered version 1 of model 'fraud', its headline
   // metrics in the DETAIL column.
   EXPECT_NE(show.out.find("fraud v1 (xgboost): auc "), std::string::npos) << show.out;

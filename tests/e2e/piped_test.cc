@@ -1197,6 +1197,23 @@ TEST_F(PipedTest, TriggerDagThatWaitsHoldsNoWorkerWhileTheRunItMadeRuns) {
   EXPECT_NE(ReadFile(dir_ / "piped.log").find("task=t state=waiting"), std::string::npos);
 }
 
+TEST_F(PipedTest, RunsShowThroughTheDaemonHasTheValidationReport) {
+  std::ofstream(dir_ / "dags" / "people.csv") << "id,age\n1,30\n2,-4\n3,51\n";
+  WriteDag("checked.yaml", "dag: checked\ntasks:\n  load: {op: ingest, with: {path: people.csv}}\n"
+                           "  check: {op: validate, depends_on: [load], with: {checks: [{column: age, min: 0}], "
+                           "on_failure: warn}}\n");
+  StartDaemon();
+  HttpResponse created = Http("POST", "/api/v1/dags/checked/runs", "{}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string run = json::parse(created.body)["run_id"];
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run); }));
+  Result shown = Pipectl({"runs", "show", run});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("\nvalidation report of check:\n"), std::string::npos) << shown.out;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex("\nage >= 0 +3 +1 +-4\n"))) << shown.out;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex("\nage +int64 +0 +~3 +-4 +51 +25.6666"))) << shown.out;
+}
+
 TEST_F(PipedTest, PauseHoldsRunsUntilUnpaused) {
   WriteDag("hello.yaml", kHello);
   StartDaemon();
