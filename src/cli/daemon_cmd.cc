@@ -161,9 +161,11 @@ int DagsList(const GlobalOptions& g) {
     return kExitOk;
   }
   PrintDagsTable(body["dags"]);
-  for (const auto& e : body["load_errors"]) {
-    std::cerr << e["file"].get<std::string>() << ":" << e["line"] << ":" << e["column"] << ": "
-              << e["message"].get<std::string>() << "\n";
+  for (const auto& e : body["load_errors"]) {  // as validate prints them: a whole-file error has no position
+    const int line = e.value("line", 0);
+    std::cerr << e["file"].get<std::string>()
+              << (line > 0 ? ":" + std::to_string(line) + ":" + std::to_string(e.value("column", 0)) : std::string())
+              << ": " << e["message"].get<std::string>() << "\n";
   }
   return kExitOk;
 }

@@ -849,10 +849,14 @@ TEST_F(PipedTest, AnAfterDagRunsOncePerNewUpstreamOutputNotOnFailureAndResumesAf
                       "tasks:\n  load: {op: shell, run: 'test \"{{ params.fail }}\" = no'}\n");
   WriteDag("down.yaml", "dag: down\nschedule: {after: [up.load]}\n"
                         "tasks:\n  show: {op: shell, run: 'echo \"from {{ run.upstream.up }}\"'}\n");
+  WriteDag("cycle.yaml", "dag: cycle\ntasks:\n  a: {op: shell, run: 'true', depends_on: [b]}\n"
+                         "  b: {op: shell, run: 'true', depends_on: [a]}\n");
   StartDaemon();
-  // dags list through the daemon shows the schedule as it is written.
+  // dags list through the daemon shows the schedule as it is written, and a
+  // whole-file load error as validate prints it (no 0:0 position).
   Result listed = Pipectl({"dags", "list"});
   EXPECT_NE(listed.out.find("after up.load"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.err, (dir_ / "dags" / "cycle.yaml").string() + ": cycle: a -> b -> a\n");
   auto down_runs = [&] {
     json page = json::parse(Http("GET", "/api/v1/runs?dag_id=down&limit=100").body);
     std::vector<json> runs(page["runs"].begin(), page["runs"].end());

@@ -34,7 +34,7 @@ export function DagsPage() {
           <h2>Files that did not load</h2>
           <ul>
             {data.load_errors.map((e, i) => (
-              <li key={i}><code>{e.file}:{e.line}:{e.column}</code>: {e.message}</li>
+              <li key={i}><code>{e.line > 0 ? `${e.file}:${e.line}:${e.column}` : e.file}</code>: {e.message}</li>
             ))}
           </ul>
         </div>
