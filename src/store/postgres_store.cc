@@ -691,9 +691,9 @@ class PostgresStore::Impl {
     pqxx::result r = tx.exec("SELECT value FROM meta WHERE key = 'schema_version'");
     int version = r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
     if (version > kSchemaVersion) {
-      throw Error::InvalidArgument("state database has schema version " + std::to_string(version) +
+      throw Error::Unavailable("state database has schema version " + std::to_string(version) +
                                    ", newer than this build knows (" +
-                                   std::to_string(kSchemaVersion) + "); upgrade pipectl");
+                                   std::to_string(kSchemaVersion) + "); upgrade pipectl and piped");
     }
     for (int step = version; step < kSchemaVersion; ++step) tx.exec(kMigrations[step]);
     if (version < kSchemaVersion) tx.exec(kTransitionFunction);

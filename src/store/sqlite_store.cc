@@ -466,9 +466,9 @@ class SqliteStore::Impl {
       int version = get.Step() ? std::stoi(get.Text(0)) : 0;
       get.Reset();  // a statement still reading would block the DROPs of a migration
       if (version > kSchemaVersion) {
-        throw Error::InvalidArgument("state database " + path + " has schema version " +
+        throw Error::Unavailable("state database " + path + " has schema version " +
                                      std::to_string(version) + ", newer than this build knows (" +
-                                     std::to_string(kSchemaVersion) + "); upgrade pipectl");
+                                     std::to_string(kSchemaVersion) + "); upgrade pipectl and piped");
       }
       for (int step = version; step < kSchemaVersion; ++step) Exec(kMigrations[step]);
       Statement put(*statements_, "INSERT INTO meta(key, value) VALUES('schema_version', ?1) "

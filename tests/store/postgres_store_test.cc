@@ -64,9 +64,9 @@ TEST(PostgresStoreTest, RefusesANewerSchema) {
     PostgresStore store(url);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);  // exit 3: a database this build cannot use
     EXPECT_EQ(std::string(e.what()),
-              std::string("state database has schema version 99, newer than this build knows (") + std::to_string(kSchemaVersion) + "); upgrade pipectl");
+              std::string("state database has schema version 99, newer than this build knows (") + std::to_string(kSchemaVersion) + "); upgrade pipectl and piped");
   }
 }
 

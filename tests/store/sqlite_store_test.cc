@@ -55,9 +55,9 @@ TEST(SqliteStoreTest, RefusesANewerSchema) {
     SqliteStore store(path);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);  // exit 3: a database this build cannot use
     EXPECT_EQ(std::string(e.what()), "state database " + path +
-                                         " has schema version 99, newer than this build knows (" + std::to_string(kSchemaVersion) + "); upgrade pipectl");
+                                         " has schema version 99, newer than this build knows (" + std::to_string(kSchemaVersion) + "); upgrade pipectl and piped");
   }
 }
 
