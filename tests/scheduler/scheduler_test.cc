@@ -410,6 +410,35 @@ TEST_F(SchedulerTest, ClearingAMappedTaskRunsItsInstancesAgain) {
   EXPECT_EQ(store_->GetTaskInstances(run.run_id).size(), 4u);
 }
 
+TEST_F(SchedulerTest, ClearingOneInstanceOfAMappedTaskRunsItAloneAgain) {
+  // Given a run whose mapped task ran three instances, then clearing m[1]
+  // (with downstream) runs that instance again, not the others, then the
+  // task after; m ends again with its instances.
+  Dags({{"fan.yaml", "dag: fan\ntasks:\n  m: {op: fake, map_over: [x, y, z]}\n  after: {op: fake, depends_on: [m]}\n"}});
+  scheduler_->Start();
+  RunRecord run = scheduler_->Trigger("fan", {}, true);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  scheduler_->Clear(run.run_id, "m[1]", true);
+  ASSERT_TRUE(Eventually([&] { return Ended(run.run_id); }));
+  EXPECT_EQ(store_->GetRun(run.run_id)->state, RunState::kSuccess);
+  std::vector<std::string> starts = fake_->starts();
+  std::sort(starts.begin(), starts.end());
+  EXPECT_EQ(starts, (std::vector<std::string>{"after#1", "after#2", "m[0]#1", "m[1]#1", "m[1]#2", "m[2]#1"}));
+  EXPECT_EQ(store_->GetTaskInstance(run.run_id, "m")->state, TaskState::kSuccess);
+  EXPECT_EQ(store_->GetTaskInstance(run.run_id, "m[1]")->try_number, 2);
+  EXPECT_EQ(store_->GetTaskInstance(run.run_id, "m[0]")->try_number, 1);
+  // An instance the run does not have, or an index on a task not mapped, is not there.
+  for (const char* id : {"m[7]", "after[0]"}) {
+    try {
+      scheduler_->Clear(run.run_id, id, false);
+      ADD_FAILURE() << id;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kNotFound) << id;
+      EXPECT_EQ(std::string(e.what()), "run '" + run.run_id + "' has no task '" + id + "'");
+    }
+  }
+}
+
 TEST_F(SchedulerTest, InvalidEditKeepsTheLastGoodVersion) {
   Dags({{"simple.yaml", kSimple}});
   EXPECT_EQ(scheduler_->Dag("simple")->version, 1);
