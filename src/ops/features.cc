@@ -6,7 +6,9 @@
 #include <map>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <numeric>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -332,14 +334,21 @@ class FeaturesOperator final : public Operator {
     if (!args) return TaskResult::Failure(diags.items().front().message);
     columnar::TablePtr input = MainInput(ctx);
     try {
-      Batches w = Batches::Of(*input);
-      w.SpillTo(SpillIfLarge(ctx, input->MemoryBytes()));
+      // Online point-in-time features are those of a probe row per key just
+      // after its latest row (every row of the key before it, the latest
+      // included): computed with the table, then cut off.
+      const bool probe = args->online && !args->time.empty();
+      columnar::TablePtr probed = probe ? WithProbes(*input, *args) : input;
+      Batches w = Batches::Of(*probed);
+      w.SpillTo(SpillIfLarge(ctx, probed->MemoryBytes()));
       Columns t(std::move(w));
       Added added = args->time.empty() ? GroupBy(*args, t) : PointInTime(*args, t);
       const size_t features = added.size();
       std::vector<std::string> names;
       for (const auto& [field, column] : added) names.push_back(field.name);
       columnar::TablePtr out = Extend(t.batches(), std::move(added), input->metadata());
+      columnar::TablePtr latest;
+      if (probe) std::tie(out, latest) = CutProbes(out, *input, *args, names);
       if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
       TaskResult result = TaskResult::Success();
       result.metrics.rows_in = input->num_rows();
@@ -348,7 +357,7 @@ class FeaturesOperator final : public Operator {
                                (args->time.empty() ? "" : " (point-in-time by " + args->time + ")");
       PublishOutput(ctx, out, result.metrics);
       if (args->online) {
-        columnar::TablePtr latest = Latest(*out, *args, names);
+        if (!latest) latest = Latest(*out, *args, names);
         PersistTable(ctx, *latest, "online");
         result.metrics.summary += "; " + std::to_string(latest->num_rows()) + " keys online";
       }
@@ -361,9 +370,100 @@ class FeaturesOperator final : public Operator {
  private:
   using Added = std::vector<std::pair<columnar::Field, ColumnPtr>>;
 
-  // The online features: per key, the key columns and the feature columns
-  // of its latest row (by `time`; without it, the last row), as training saw
-  // that row. The key columns are named in the "pipe.online_keys" metadata.
+  // `input` and, as one more batch, a probe row per key: its key, a time
+  // 1 us after the key's latest, nulls elsewhere. A probe comes after every
+  // row of its key, so no row sees it (rows see strictly earlier ones).
+  static columnar::TablePtr WithProbes(const columnar::Table& input, const FeaturesArgs& a) {
+    columnar::TablePtr flat = columnar::Concatenate(input);
+    const columnar::Schema& schema = flat->schema();
+    auto column = [&](const std::string& name) {
+      auto idx = schema.IndexOf(name);
+      if (!idx) ThrowMissingColumn("features", name, schema.names());
+      return flat->num_batches() ? flat->batch(0).columns[*idx] : std::make_shared<Column>(schema.field(*idx).type, 0);
+    };
+    std::vector<ColumnPtr> keys;
+    for (const std::string& k : a.keys) keys.push_back(column(k));
+    const columnar::Grouping g = columnar::GroupRows(keys);
+    const int64_t groups = g.num_groups();
+    auto out = std::make_shared<columnar::Table>(input.schema());
+    for (int b = 0; b < input.num_batches(); ++b) out->AddBatch(input.batch(b));
+    for (const auto& [key, value] : input.metadata()) out->SetMetadata(key, value);
+    if (groups == 0) return out;
+    const ColumnPtr time = column(a.time);
+    if (time->type() != DataType::kTimestamp) return out;  // PointInTime names the error
+    std::vector<int64_t> first(static_cast<size_t>(groups), -1);
+    std::vector<int64_t> newest(static_cast<size_t>(groups), std::numeric_limits<int64_t>::min());
+    for (int64_t r = 0; r < flat->num_rows(); ++r) {
+      const int64_t id = g.group_ids[r];
+      if (first[id] < 0) first[id] = r;
+      if (time->IsValid(r)) newest[id] = std::max(newest[id], time->ints()[r]);
+    }
+    columnar::Batch batch{groups, {}};
+    for (const columnar::Field& f : schema.fields()) {
+      if (std::find(a.keys.begin(), a.keys.end(), f.name) != a.keys.end()) {
+        batch.columns.push_back(columnar::Take(*column(f.name), first));
+        continue;
+      }
+      columnar::ColumnBuilder b(f.type);
+      b.Reserve(groups);
+      for (int64_t id = 0; id < groups; ++id) {
+        if (f.name == a.time && newest[id] != std::numeric_limits<int64_t>::min()) {
+          b.AppendInt(newest[id] == std::numeric_limits<int64_t>::max() ? newest[id] : newest[id] + 1);
+        } else {
+          b.AppendNull();
+        }
+      }
+      batch.columns.push_back(b.Finish());
+    }
+    out->AddBatch(std::move(batch));
+    return out;
+  }
+
+  // `probed`'s rows of `input` (the output) and its probe rows as the online
+  // features: the key columns and `features`, but time_since_last (it
+  // depends on the request's time: a request sends its own).
+  static std::pair<columnar::TablePtr, columnar::TablePtr> CutProbes(const columnar::TablePtr& probed_table,
+                                                                     const columnar::Table& input, const FeaturesArgs& a,
+                                                                     const std::vector<std::string>& features) {
+    const columnar::Table& probed = *probed_table;
+    if (probed.num_rows() == input.num_rows()) return {probed_table, Latest(probed, a, features)};  // no key: no probe
+    auto out = std::make_shared<columnar::Table>(probed.schema());
+    int64_t kept = 0;
+    int b = 0;
+    for (; b < probed.num_batches() && kept < input.num_rows(); ++b) {
+      kept += probed.batch(b).num_rows;
+      out->AddBatch(probed.batch(b));
+    }
+    for (const auto& [key, value] : probed.metadata()) out->SetMetadata(key, value);
+    if (kept != input.num_rows()) throw OpError("features: internal error: the probe rows are not a batch of their own");
+    columnar::Schema schema;
+    columnar::Batch batch{probed.num_rows() - kept, {}};
+    std::vector<std::string> names = a.keys;
+    names.insert(names.end(), features.begin(), features.end());
+    columnar::Table rest(probed.schema());
+    for (; b < probed.num_batches(); ++b) rest.AddBatch(probed.batch(b));
+    columnar::TablePtr probes = columnar::Concatenate(rest);
+    for (const std::string& name : names) {
+      const int idx = *probed.schema().IndexOf(name);
+      const columnar::Field& f = probed.schema().field(idx);
+      schema.Add(f);
+      if (name == a.time_since_last) {
+        columnar::ColumnBuilder nulls(f.type);
+        for (int64_t r = 0; r < batch.num_rows; ++r) nulls.AppendNull();
+        batch.columns.push_back(nulls.Finish());
+      } else {
+        batch.columns.push_back(probes->batch(0).columns[idx]);
+      }
+    }
+    auto latest = std::make_shared<columnar::Table>(schema);
+    latest->AddBatch(std::move(batch));
+    latest->SetMetadata("pipe.online_keys", nlohmann::json(a.keys).dump());
+    return {out, latest};
+  }
+
+  // The online features without `time`: per key, the key columns and the
+  // feature columns of its last row (the aggregates are the whole key's). The
+  // key columns are named in the "pipe.online_keys" metadata.
   static columnar::TablePtr Latest(const columnar::Table& table, const FeaturesArgs& a,
                                    const std::vector<std::string>& features) {
     columnar::TablePtr flat = columnar::Concatenate(table);

@@ -764,6 +764,38 @@ TEST_F(OpsTest, FeaturesPointInTimeSeesOnlyStrictlyEarlierRowsInTheWindow) {
             "1|2024-01-01 01:00:00|4|1|1|1|2|3600\n");
 }
 
+TEST_F(OpsTest, OnlineFeaturesAreAsOfJustAfterEachKeysLatestRow) {
+  // Given the rows of the test above with online: true, then each key's
+  // online features count every row of the key, its latest included (what a
+  // new event sees); the table's own rows are as before.
+  ASSERT_TRUE(Run("features", R"({key: u, time: ts,
+      aggregates: [{column: a, fn: sum, window: 2h, as: s2h}, {column: a, fn: count, as: n_all}, {column: a, fn: last}],
+      lags: [{column: a, n: 1}], time_since_last: gap, online: true})",
+                  "u,ts,a\n"
+                  "1,2024-01-01T03:00:00,8\n"
+                  "1,2024-01-01T00:00:00,1\n"
+                  "1,2024-01-01T01:00:00,2\n"
+                  "2,2024-01-01T01:00:00,100\n"
+                  "1,2024-01-01T01:00:00,4\n").ok);
+  EXPECT_EQ(Dump(*out_),
+            "u:int64,ts:timestamp,a:int64,s2h:float64,n_all:int64,a_last:int64,a_lag_1:int64,gap:float64\n"
+            "1|2024-01-01 03:00:00|8|6|3|4|4|7200\n"
+            "1|2024-01-01 00:00:00|1|NULL|0|NULL|NULL|NULL\n"
+            "1|2024-01-01 01:00:00|2|1|1|1|1|3600\n"
+            "2|2024-01-01 01:00:00|100|NULL|0|NULL|NULL|NULL\n"
+            "1|2024-01-01 01:00:00|4|1|1|1|2|3600\n");
+  auto online = ctx_->artifacts().find({"t", "online"});
+  ASSERT_NE(online, ctx_->artifacts().end());
+  TablePtr latest = columnar::ReadParquetFile(online->second.uri);
+  // Key 1 just after 03:00: the 2h window holds 8 alone (01:00 is 2h back:
+  // out), 4 values, the last 8, lag 1 is 8; the gap is the request's own.
+  EXPECT_EQ(Dump(*latest),
+            "u:int64,s2h:float64,n_all:int64,a_last:int64,a_lag_1:int64,gap:float64\n"
+            "1|8|4|8|8|NULL\n"
+            "2|100|1|100|100|NULL\n");
+  EXPECT_EQ(latest->metadata().at("pipe.online_keys"), "[\"u\"]");
+}
+
 TEST_F(OpsTest, FeaturesWindowsForgetNaNInfinityAndHugeValuesThatLeftThem) {
   // Given a key whose values hold NaN, an infinity and 1e20 early on, then
   // once those have left the 1d window the figures are those of the values
