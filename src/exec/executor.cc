@@ -496,7 +496,9 @@ class Executor::RunExecution {
     Apply(idx, t);
     slot.timed_out = false;
     slot.token = ctx->token();
-    if (spec.timeout) AddTimer(ex_.clock_.Now() + *spec.timeout, Timer{idx, true, try_number});
+    // The timeout counts from the try's start: a sensor's try spans its
+    // checks (each a few milliseconds), so a deadline per check never came.
+    if (spec.timeout) AddTimer(*slot.try_started + *spec.timeout, Timer{idx, true, try_number});
     // Handed to the runner by Flush(), once the `running` state is stored.
     jobs_.push_back({idx, MakeJob(idx, ctx, op, remote)});
   }
@@ -584,7 +586,10 @@ class Executor::RunExecution {
     } else if (cancelling_ && !slot.timed_out) {
       t.to = TaskState::kCancelled;
       t.reason = "cancelled";
-    } else if (slot.timed_out) {
+    } else if (slot.timed_out || (result.ok && result.check_again_at && spec.timeout &&
+                                  slot.try_started && t.at >= *slot.try_started + *spec.timeout)) {
+      // (A sensor whose try reached its deadline between checks: a check is
+      // too quick for the timer to catch it.)
       t.to = TaskState::kFailed;
       t.reason = "timeout after " + FormatDuration(*spec.timeout);
     } else if (!result.ok) {
@@ -620,9 +625,11 @@ class Executor::RunExecution {
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number});
     }
     if (t.to == TaskState::kSuccess && result.check_again_at) {
-      // A sensor's condition does not hold yet: wait, holding no worker.
+      // A sensor's condition does not hold yet: wait, holding no worker,
+      // checking again at the try's deadline at the latest.
       t.to = TaskState::kWaiting;
       t.next_try_at = *result.check_again_at;
+      if (spec.timeout && slot.try_started) t.next_try_at = std::min(*t.next_try_at, *slot.try_started + *spec.timeout);
       AddTimer(*t.next_try_at, Timer{idx, false, slot.try_number, /*check=*/true});
     } else if (t.to == TaskState::kSuccess && result.skipped) {
       t.to = TaskState::kSkipped;

@@ -4,6 +4,7 @@
 // sensor: checks a second apart, holding no worker in between.
 #include <xxhash.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -21,13 +22,17 @@ namespace {
 // A scheduler writes its heartbeat every 5 s (SchedulerOptions::heartbeat_every):
 // none for this long means none runs on the store.
 constexpr Duration kSchedulerSilence = std::chrono::seconds(60);
-// How often a waiting try looks at the run it made.
-constexpr Duration kCheckEvery = std::chrono::seconds(1);
+// How often a waiting try looks at the run it made: from every second to
+// every 30 s as the wait grows.
+constexpr Duration kFirstCheckAfter = std::chrono::seconds(1);
+constexpr Duration kLastCheckAfter = std::chrono::seconds(30);
 
 class TriggerDagOperator final : public Operator {
  public:
   std::string_view name() const override { return "trigger_dag"; }
-  bool is_sensor() const override { return true; }  // with wait: true, checks between waits
+  // Its checks stay with the coordinator, and one cut off by a shutdown or
+  // a crash is done again within its try (finding the run it made).
+  bool is_sensor() const override { return true; }
 
   void CheckArgs(const TaskSpec& task, Diagnostics& diags) const override {
     const std::string context = "task '" + task.id + "': trigger_dag: ";
@@ -61,23 +66,22 @@ class TriggerDagOperator final : public Operator {
     // Waiting is a sensor's: each check is quick and the try waits between
     // checks holding no worker (a task that held one while the run it made
     // needed one could wait forever). Every check of the try names the same
-    // run, so a check after a restart finds the run the first one made.
-    const std::string run_id = wait ? ChildRunId(ctx) : "";
-    std::string state = wait ? ctx.RunStateOf(run_id) : "";
+    // run, so a check again after a restart or a shutdown finds the run the
+    // first one made instead of making another.
+    const std::string run_id = ChildRunId(ctx);
+    std::string state = ctx.RunStateOf(run_id);
     TaskResult result = TaskResult::Success();
-    result.metrics.summary = "run " + (wait ? run_id : std::string()) + " of " + dag;
+    result.metrics.summary = "run " + run_id + " of " + dag;
     if (state.empty()) {
-      std::string made;
       try {
-        made = ctx.TriggerDag(dag, params.dump(), run_id);
+        ctx.TriggerDag(dag, params.dump(), run_id);
       } catch (const Error& e) {
         return TaskResult::Failure("trigger_dag: " + std::string(e.what()));
       }
-      ctx.Log("created run " + made + " of dag '" + dag + "'");
-      result.metrics.summary = "run " + made + " of " + dag;
-      if (!wait) return result;
+      ctx.Log("created run " + run_id + " of dag '" + dag + "'");
       state = ctx.RunStateOf(run_id);
     }
+    if (!wait) return result;
     // A queued run that no scheduler will start (`pipectl run` on a store
     // no piped schedules): said, rather than waited for until cancelled.
     if (state == "queued" && ctx.knows_schedulers()) {
@@ -96,7 +100,17 @@ class TriggerDagOperator final : public Operator {
     if (state == "failed" || state == "cancelled" || state.empty()) {
       return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' " + (state.empty() ? "vanished" : "ended " + state));
     }
-    TaskResult again = TaskResult::CheckAgainAt(ctx.Now() + kCheckEvery);
+    // Checked once a second at first, then less often: a tenth of the wait
+    // so far, at most every 30 s (a day-long run costs some 3,000 checks).
+    const TimePoint now = ctx.Now();
+    const Duration waited = std::chrono::duration_cast<Duration>(now - ctx.try_started_at());
+    if (ctx.task().timeout && waited >= *ctx.task().timeout) {  // the task's timeout spans the checks
+      return TaskResult::Failure("timeout after " + FormatDuration(*ctx.task().timeout) + " waiting for run " + run_id +
+                                 " of dag '" + dag + "' (" + state + ")");
+    }
+    TimePoint next = now + std::clamp<Duration>(waited / 10, kFirstCheckAfter, kLastCheckAfter);
+    if (ctx.task().timeout) next = std::min(next, ctx.try_started_at() + *ctx.task().timeout);  // noticed on time
+    TaskResult again = TaskResult::CheckAgainAt(next);
     again.metrics.summary = "waiting for run " + run_id + " of " + dag + " (" + state + ")";
     return again;
   }

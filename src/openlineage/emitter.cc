@@ -154,8 +154,12 @@ void Emitter::OnTaskState(const TaskEvent& e) {
     case TaskState::kFailed:
     case TaskState::kUpForRetry: type = "FAIL"; break;
     case TaskState::kCancelled: type = "ABORT"; break;
+    case TaskState::kQueued:  // a try lost (worker or process gone) or handed back at shutdown: it ended
+      if (!e.try_started) return;  // queued to start: no try yet
+      type = "FAIL";
+      break;
     case TaskState::kSkipped: type = "COMPLETE"; break;  // a sensor's try that timed out with on_timeout: skip
-    default: return;  // pending, queued, skipped, upstream_failed: no try ran; waiting: it goes on
+    default: return;  // pending, skipped, upstream_failed: no try ran; waiting: it goes on
   }
   std::optional<TimePoint> started;
   {

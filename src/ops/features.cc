@@ -8,6 +8,7 @@
 #include <deque>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -392,11 +393,11 @@ class FeaturesOperator final : public Operator {
     const ColumnPtr time = column(a.time);
     if (time->type() != DataType::kTimestamp) return out;  // PointInTime names the error
     std::vector<int64_t> first(static_cast<size_t>(groups), -1);
-    std::vector<int64_t> newest(static_cast<size_t>(groups), std::numeric_limits<int64_t>::min());
+    std::vector<std::optional<int64_t>> newest(static_cast<size_t>(groups));
     for (int64_t r = 0; r < flat->num_rows(); ++r) {
       const int64_t id = g.group_ids[r];
       if (first[id] < 0) first[id] = r;
-      if (time->IsValid(r)) newest[id] = std::max(newest[id], time->ints()[r]);
+      if (time->IsValid(r) && (!newest[id] || time->ints()[r] > *newest[id])) newest[id] = time->ints()[r];
     }
     columnar::Batch batch{groups, {}};
     for (const columnar::Field& f : schema.fields()) {
@@ -407,9 +408,13 @@ class FeaturesOperator final : public Operator {
       columnar::ColumnBuilder b(f.type);
       b.Reserve(groups);
       for (int64_t id = 0; id < groups; ++id) {
-        if (f.name == a.time && newest[id] != std::numeric_limits<int64_t>::min()) {
-          b.AppendInt(newest[id] == std::numeric_limits<int64_t>::max() ? newest[id] : newest[id] + 1);
-        } else {
+        if (f.name == a.time && newest[id]) {
+          if (*newest[id] == std::numeric_limits<int64_t>::max()) {
+            throw OpError("features: online: key of row " + std::to_string(first[id] + 1) + " has its latest '" + a.time +
+                          "' at the end of time (int64's maximum): nothing comes after it");
+          }
+          b.AppendInt(*newest[id] + 1);
+        } else {  // (a key without a time: PointInTime names the nulls)
           b.AppendNull();
         }
       }

@@ -912,6 +912,23 @@ tasks:
   EXPECT_EQ(store_->GetTaskInstance(run_id_, "after")->state, TaskState::kSuccess);
 }
 
+TEST_F(ExecutorTest, ATasksTimeoutSpansItsSensorsChecks) {
+  // Given a sensor checked every minute that is never met and a task
+  // timeout of 3 minutes (each check takes no time: a deadline per check
+  // never came), then the try times out 3 minutes after its start.
+  auto sensor = std::make_unique<FakeSensor>(kStart + std::chrono::hours(1));
+  FakeSensor* s = sensor.get();
+  ops_.Register(std::move(sensor));
+  DagSpec dag = Load("dag: sensing\ntasks:\n  arrived: {op: sense, timeout: 3m}\n");
+  EXPECT_EQ(Execute(dag, 1), RunState::kFailed);
+  EXPECT_EQ(StateOf("arrived"), TaskState::kFailed);
+  std::vector<TaskTryRecord> tries = Tries("arrived");
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].error.rfind("timeout after 3m", 0), 0u) << tries[0].error;
+  EXPECT_LE(s->checks().size(), 5u);
+  EXPECT_LE(*tries[0].ended_at, kStart + std::chrono::minutes(3) + std::chrono::seconds(10));
+}
+
 TEST_F(ResumeTest, ASensorCheckCutOffByACrashGoesOnWithItsTry) {
   // Given a sensor whose check was running (try 1) in a process that died,
   auto sensor = std::make_unique<FakeSensor>(kStart);

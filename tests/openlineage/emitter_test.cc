@@ -124,9 +124,10 @@ TEST(EmitterTest, ASensorsChecksAreOneRunAcrossARestartAndATryBegunBeforeItIsClo
     Emitter emitter(store, {"file:" + file.string()}, nullptr);
     emitter.OnTaskState({"r1", "sensor", TaskState::kRunning, 1, at(120), none, "d", at(0)});  // resumed from the store
     emitter.OnTaskState({"r1", "sensor", TaskState::kSuccess, 1, at(121), none, "d", at(0)});
-    emitter.OnTaskState({"r1", "shell", TaskState::kUpForRetry, 1, at(120), lost, "d", at(2)});
+    emitter.OnTaskState({"r1", "shell", TaskState::kQueued, 1, at(120), lost, "d", at(2)});  // as the executor ends a lost try
     emitter.OnTaskState({"r1", "shell", TaskState::kRunning, 2, at(121), none, "d", at(121)});
     emitter.OnTaskState({"r1", "shell", TaskState::kSuccess, 2, at(122), none, "d", at(121)});
+    emitter.OnTaskState({"r1", "never", TaskState::kQueued, 0, at(122), none, "d"});     // queued to start: no try
     emitter.OnTaskState({"r1", "never", TaskState::kCancelled, 1, at(122), none, "d"});  // no try ran
   }
   std::vector<json> events = Events(file);
