@@ -99,8 +99,10 @@ class Scheduler {
   // Throws kNotFound for an unknown run.
   bool Cancel(const std::string& run_id);
   // Runs a task of an ended run again (with `downstream`, every task after
-  // it too): they go back to pending and the run to queued. Throws
-  // kNotFound (run or task), kConflict (the run has not ended).
+  // it too): they go back to pending and the run to queued; returns the run
+  // as cleared (queued), before it starts again. TASK[INDEX] clears one
+  // instance of a mapped task. Throws kNotFound (run or task), kConflict
+  // (the run has not ended).
   RunRecord Clear(const std::string& run_id, const std::string& task_id, bool downstream);
   // Throws kNotFound for an unknown DAG.
   void SetPaused(const std::string& dag_id, bool paused);

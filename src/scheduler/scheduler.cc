@@ -694,8 +694,11 @@ RunRecord Scheduler::Clear(const std::string& run_id, const std::string& task_id
   }
   if (!store_.TransitionTasks(batch)) throw Error::Conflict("a task of run '" + run_id + "' changed meanwhile");
   spdlog::info("tasks cleared run={} task={} downstream={} count={}", run_id, task_id, downstream, batch.size());
+  // The run as cleared (queued): read before it starts, which may end it at
+  // once (a caller saw `success` of a run cleared a moment before).
+  RunRecord cleared_run = *store_.GetRun(run_id);
   StartQueued(run->dag_id);
-  return *store_.GetRun(run_id);
+  return cleared_run;
 }
 
 void Scheduler::SetPaused(const std::string& dag_id, bool paused) {
