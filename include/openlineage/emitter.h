@@ -39,7 +39,7 @@ struct EmitterOptions {
   std::chrono::milliseconds drain_limit{10'000};
   // Sent as "Authorization: Bearer KEY" (DataHub, a proxy in front of
   // Marquez); empty: $OPENLINEAGE_API_KEY, the OpenLineage clients' variable.
-  std::string api_key;
+  std::string api_key = {};
 };
 
 class Emitter final : public RunObserver {

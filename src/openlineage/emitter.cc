@@ -139,10 +139,8 @@ void Emitter::OnRunState(const RunRecord& run, RunState state) {
                      : state == RunState::kCancelled ? "ABORT"
                                                      : nullptr;
   if (!type) return;
-  Pending p{type, run.run_id, run.dag_id, "", 0, run.ended_at.value_or(run.started_at.value_or(run.created_at)), ""};
-  p.interval_start = run.data_interval_start;
-  p.interval_end = run.data_interval_end;
-  Enqueue(std::move(p));
+  Enqueue({type, run.run_id, run.dag_id, "", 0, run.ended_at.value_or(run.started_at.value_or(run.created_at)), "",
+           std::nullopt, run.data_interval_start, run.data_interval_end});
 }
 
 void Emitter::OnTaskState(const TaskEvent& e) {
@@ -180,7 +178,7 @@ void Emitter::OnTaskState(const TaskEvent& e) {
       }
     }
   }
-  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason, started});
+  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason, started, std::nullopt, std::nullopt});
 }
 
 void Emitter::Enqueue(Pending p) {

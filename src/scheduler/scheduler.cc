@@ -640,17 +640,17 @@ RunRecord Scheduler::Clear(const std::string& run_id, const std::string& task_id
   auto spec = SpecFor(run->dag_id, run->dag_version);
   // TASK[INDEX]: one instance of a mapped task, cleared with its task (which
   // ends again once that instance has); the other instances keep their ends.
-  const auto instance = ParseMapInstanceId(task_id);
-  const std::string task = instance ? instance->first : task_id;
-  const TaskSpec* cleared = spec->FindTask(task);
-  if (!cleared || (instance && (!cleared->map_over || !store_.GetTaskInstance(run_id, task_id)))) {
+  const auto one = ParseMapInstanceId(task_id);
+  const std::string task_name = one ? one->first : task_id;
+  const TaskSpec* cleared = spec->FindTask(task_name);
+  if (!cleared || (one && (!cleared->map_over || !store_.GetTaskInstance(run_id, task_id)))) {
     throw Error::NotFound("run '" + run_id + "' has no task '" + task_id + "'");
   }
   if (!IsTerminal(run->state)) {
     throw Error::Conflict("run '" + run_id + "' is " + std::string(ToString(run->state)) +
                           "; clear tasks of an ended run");
   }
-  std::set<std::string> chosen{task};
+  std::set<std::string> chosen{task_name};
   if (downstream) {
     for (const TaskSpec& t : spec->tasks) {  // upstream first: one pass suffices
       for (const std::string& dep : t.depends_on) {
@@ -669,7 +669,7 @@ RunRecord Scheduler::Clear(const std::string& run_id, const std::string& task_id
   for (const TaskInstanceRecord& rec : store_.GetTaskInstances(run_id)) {
     auto of = rec.map_index ? ParseMapInstanceId(rec.task_id) : std::nullopt;
     if (!of || !chosen.count(of->first)) continue;
-    if (instance && of->first == task && rec.task_id != task_id) continue;  // another instance of the one cleared
+    if (one && of->first == task_name && rec.task_id != task_id) continue;  // another instance of the one cleared
     ids.push_back(rec.task_id);
   }
   std::map<std::string, std::vector<TaskTryRecord>> tries;
