@@ -371,20 +371,36 @@ class FeaturesOperator final : public Operator {
  private:
   using Added = std::vector<std::pair<columnar::Field, ColumnPtr>>;
 
+  // A table as one batch, its columns by name, its rows grouped by `keys`.
+  struct KeyedRows {
+    KeyedRows(const columnar::Table& table, const std::vector<std::string>& keys)
+        : flat(columnar::Concatenate(table)), groups(Group(keys)) {}
+    ColumnPtr Get(const std::string& name) const {
+      const columnar::Schema& schema = flat->schema();
+      auto idx = schema.IndexOf(name);
+      if (!idx) ThrowMissingColumn("features", name, schema.names());
+      return flat->num_batches() ? flat->batch(0).columns[*idx] : std::make_shared<Column>(schema.field(*idx).type, 0);
+    }
+    columnar::TablePtr flat;
+    columnar::Grouping groups;
+
+   private:
+    columnar::Grouping Group(const std::vector<std::string>& keys) const {
+      std::vector<ColumnPtr> columns;
+      for (const std::string& k : keys) columns.push_back(Get(k));
+      return columnar::GroupRows(columns);
+    }
+  };
+
   // `input` and, as one more batch, a probe row per key: its key, a time
   // 1 us after the key's latest, nulls elsewhere. A probe comes after every
   // row of its key, so no row sees it (rows see strictly earlier ones).
   static columnar::TablePtr WithProbes(const columnar::Table& input, const FeaturesArgs& a) {
-    columnar::TablePtr flat = columnar::Concatenate(input);
-    const columnar::Schema& schema = flat->schema();
-    auto column = [&](const std::string& name) {
-      auto idx = schema.IndexOf(name);
-      if (!idx) ThrowMissingColumn("features", name, schema.names());
-      return flat->num_batches() ? flat->batch(0).columns[*idx] : std::make_shared<Column>(schema.field(*idx).type, 0);
-    };
-    std::vector<ColumnPtr> keys;
-    for (const std::string& k : a.keys) keys.push_back(column(k));
-    const columnar::Grouping g = columnar::GroupRows(keys);
+    const KeyedRows rows(input, a.keys);
+    const columnar::Grouping& g = rows.groups;
+    const columnar::Schema& schema = rows.flat->schema();
+    auto column = [&](const std::string& name) { return rows.Get(name); };
+    const columnar::TablePtr& flat = rows.flat;
     const int64_t groups = g.num_groups();
     auto out = std::make_shared<columnar::Table>(input.schema());
     for (int b = 0; b < input.num_batches(); ++b) out->AddBatch(input.batch(b));
@@ -471,16 +487,11 @@ class FeaturesOperator final : public Operator {
   // key columns are named in the "pipe.online_keys" metadata.
   static columnar::TablePtr Latest(const columnar::Table& table, const FeaturesArgs& a,
                                    const std::vector<std::string>& features) {
-    columnar::TablePtr flat = columnar::Concatenate(table);
-    const columnar::Schema& schema = flat->schema();
-    auto column = [&](const std::string& name) {
-      auto idx = schema.IndexOf(name);
-      if (!idx) ThrowMissingColumn("features", name, schema.names());
-      return flat->num_batches() ? flat->batch(0).columns[*idx] : std::make_shared<Column>(schema.field(*idx).type, 0);
-    };
-    std::vector<ColumnPtr> keys;
-    for (const std::string& k : a.keys) keys.push_back(column(k));
-    const columnar::Grouping g = columnar::GroupRows(keys);
+    const KeyedRows rows(table, a.keys);
+    const columnar::Grouping& g = rows.groups;
+    const columnar::Schema& schema = rows.flat->schema();
+    auto column = [&](const std::string& name) { return rows.Get(name); };
+    const columnar::TablePtr& flat = rows.flat;
     std::vector<int64_t> best(static_cast<size_t>(g.num_groups()), -1);
     ColumnPtr time = a.time.empty() ? nullptr : column(a.time);
     for (int64_t r = 0; r < flat->num_rows(); ++r) {
