@@ -62,13 +62,17 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
     if (const DocNode* q = r.Get("query")) r.Error(q, "'query' needs 'source' (a database URL)");
     if (const DocNode* inc = r.Get("incremental")) {
       if (inc->is_map()) {
-        r.Error(inc, "with 'path', 'incremental' is true (only the files not read before); {column: NAME} is for a "
-                     "database 'source'");
+        // The contract's form, {column: C}: for a path glob, only the files
+        // not read before (the column orders a database's rows, not files).
+        ArgReader i(*inc, context + ": incremental", diags, Within(*inc, mark));
+        i.String("column", true);
+        i.RejectUnknown({"column"});
+        a.new_files_only = true;
       } else if (auto b = r.Bool("incremental")) {
         a.new_files_only = *b;
       }
       if (a.new_files_only && !r.Get("schema")) {
-        r.Error(inc, "'incremental: true' needs 'schema' (a run that finds no new file still gives its columns)");
+        r.Error(inc, "'incremental' with 'path' needs 'schema' (a run that finds no new file still gives its columns)");
       }
     }
   }

@@ -63,8 +63,10 @@ std::optional<ServeArgs> ParseServeArgs(const DocNode& with, const std::string& 
       a.min = g.Number("min");
       a.max = g.Number("max");
       a.better_than_current = g.Bool("better_than_current").value_or(false);
-      if ((a.min || a.max) && a.metric.empty()) g.Error(gate, "'min' and 'max' need a 'metric'");
-      if (!a.min && !a.max && !a.better_than_current) {
+      // A bound given as a placeholder ("{{ params.min_auc }}") is a number once rendered.
+      const bool bound = a.min || a.max || g.Get("min") || g.Get("max");
+      if (bound && a.metric.empty()) g.Error(gate, "'min' and 'max' need a 'metric'");
+      if (!bound && !a.better_than_current) {
         g.Error(gate, "'promote_if' needs 'min', 'max' or 'better_than_current: true'");
       }
       g.RejectUnknown({"metric", "min", "max", "better_than_current"});

@@ -197,7 +197,13 @@ TEST_F(OpsTest, IncrementalIngestReadsOnlyFilesNotReadBefore) {
   EXPECT_EQ(Dump(*out_), "id:int64,v:string\n1|A\n3|c\n");
   EXPECT_EQ(nlohmann::json::parse(*some.watermark).size(), 3u);
   EXPECT_EQ(Check("ingest", "{path: 'in/*.csv', incremental: true}"),
-            "1:33: task 't': ingest: 'incremental: true' needs 'schema' (a run that finds no new file still gives its columns)\n");
+            "1:33: task 't': ingest: 'incremental' with 'path' needs 'schema' (a run that finds no new file still gives its "
+            "columns)\n");
+  // The contract's form {column: C} means the same for files.
+  EXPECT_EQ(Check("ingest", "{path: 'in/*.csv', incremental: {column: at}, schema: {id: int64}}"), "");
+  EXPECT_EQ(Check("ingest", "{path: 'in/*.csv', incremental: {col: at}, schema: {id: int64}}"),
+            "1:33: task 't': ingest: incremental: missing required argument 'column'\n"
+            "1:34: task 't': ingest: incremental: unknown argument 'col'\n");
 }
 
 TEST_F(OpsTest, IngestGlobReadsFilesInNameOrderAsOneTable) {

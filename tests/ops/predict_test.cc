@@ -563,6 +563,10 @@ TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {
             "task 't': serve: promote_if: unknown metric 'speed' (auc, accuracy, f1, precision, recall, logloss, rmse, mae, r2)\n");
   EXPECT_EQ(check("serve", "{model: m, promote_if: {}}"),
             "task 't': serve: promote_if: 'promote_if' needs 'min', 'max' or 'better_than_current: true'\n");
+  // A bound that is a placeholder is a number once rendered (it was "needs 'min'...").
+  EXPECT_EQ(check("serve", "{model: m, promote_if: {metric: auc, min: '{{ params.min_auc }}'}}"), "");
+  EXPECT_EQ(check("serve", "{model: m, promote_if: {max: '{{ params.max_rmse }}'}}"),
+            "task 't': serve: promote_if: 'min' and 'max' need a 'metric'\n");
   EXPECT_EQ(check("serve", "{model: m, endpoint: 'a b'}"),
             "task 't': serve: 'endpoint' must be an alias name: a lower-case letter, then lower-case letters, digits and '_'\n");
   EXPECT_EQ(check("monitor", "{reference: a, current: b, on_drift: explode}"),
