@@ -2,7 +2,7 @@
 // DAG, its newest success and the success the DAG's last upstream-started
 // run consumed (RunRecord::upstream_json), read from the store. The
 // scheduler starts a run when every upstream has a success newer than the one
-// consumed; `pipectl dags show` and the API show the same states.
+// consumed and than the DAG's newest run of another trigger; `pipectl dags show` and the API show the same states.
 #pragma once
 
 #include <optional>
@@ -17,8 +17,14 @@ struct UpstreamState {
   std::string upstream;                  // "DAG.TASK"
   std::optional<TaskSuccess> latest;     // its newest success
   std::optional<TaskSuccess> consumed;   // what the last such run of the DAG consumed
+  // When the DAG's newest run was made, if another trigger made it (manual,
+  // cron, backfill): the successes before it count as consumed too (the
+  // contract: "succeeded again since this DAG's last run").
+  std::optional<TimePoint> since;
   // A success the DAG has not consumed yet.
-  bool fresh() const { return latest && (!consumed || latest->at > consumed->at); }
+  bool fresh() const {
+    return latest && (!consumed || latest->at > consumed->at) && (!since || latest->at > *since);
+  }
 };
 
 struct UpstreamStates {

@@ -39,9 +39,17 @@ UpstreamStates ReadUpstreamStates(StateStore& store, const std::string& dag_id, 
     out.last_run = runs.front();
     consumed = json::parse(runs.front().upstream_json, nullptr, false);
   }
+  RunFilter newest;  // the DAG's newest run, whatever made it
+  newest.dag_id = dag_id;
+  newest.limit = 1;
+  std::optional<TimePoint> since;
+  if (std::vector<RunRecord> any = store.ListRuns(newest); !any.empty() && any.front().trigger != "upstream") {
+    since = any.front().created_at;
+  }
   for (const std::string& up : after) {
     UpstreamState s;
     s.upstream = up;
+    s.since = since;
     const size_t dot = up.find('.');
     if (dot != std::string::npos) s.latest = store.LatestSuccess(up.substr(0, dot), up.substr(dot + 1));
     s.consumed = Entry(consumed, up);

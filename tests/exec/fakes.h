@@ -37,6 +37,10 @@ class FakeClock final : public Clock {
     if (*deadline > now_) now_ = *deadline;
     return stop();
   }
+  void Advance(Duration d) {
+    std::lock_guard guard(mu_);
+    now_ += d;
+  }
 
  private:
   std::mutex mu_;

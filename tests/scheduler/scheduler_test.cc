@@ -589,6 +589,27 @@ TEST_F(SchedulerTest, AnAfterScheduleRunsOncePerNewUpstreamSuccessNotOnFailureAn
   ASSERT_EQ(states.upstream.size(), 1u);
   EXPECT_FALSE(states.upstream[0].fresh());
   EXPECT_EQ(states.upstream[0].consumed->run_id, third.run_id);
+
+  // A run of down made otherwise (by hand) after a success consumes it too
+  // (the contract: "succeeded again since this DAG's last run"): no run
+  // starts for it, and the next success starts one.
+  scheduler_->SetPaused("down", true);
+  clock_.Advance(std::chrono::minutes(1));
+  RunRecord fourth = scheduler_->Trigger("up", {}, true);
+  ASSERT_TRUE(Eventually([&] { return Ended(fourth.run_id); }));
+  clock_.Advance(std::chrono::minutes(1));
+  RunRecord by_hand = scheduler_->Trigger("down", {}, true);
+  scheduler_->SetPaused("down", false);
+  ASSERT_TRUE(Eventually([&] { return Ended(by_hand.run_id); }));
+  settle();
+  EXPECT_EQ(down_runs().size(), 3u);  // the two upstream runs and the one by hand
+  states = ReadUpstreamStates(*store_, "down", {"up.load"});
+  EXPECT_FALSE(states.upstream[0].fresh());
+  EXPECT_EQ(states.upstream[0].since, by_hand.created_at);
+  clock_.Advance(std::chrono::minutes(1));
+  RunRecord fifth = scheduler_->Trigger("up", {}, true);
+  ASSERT_TRUE(Eventually([&] { return down_runs().size() == 4 && Ended(down_runs()[3].run_id); }));
+  EXPECT_EQ(UpstreamRunOf(down_runs()[3], "up"), fifth.run_id);
 }
 
 TEST_F(SchedulerTest, AnAfterScheduleKeepsToTheDagsStartAndEndDates) {
