@@ -233,7 +233,8 @@ class ServeOperator final : public Operator {
                    {"promoted", promote},
                    {"reason", why},
                    {"previous_version", current ? json(current->version) : json(nullptr)},
-                   {"serving_version", promote ? version : current ? current->version : 0}};
+                   // null when the gate held nothing back and nothing serves (the alias stays unset)
+                   {"serving_version", promote ? json(version) : current ? json(current->version) : json(nullptr)}};
     PersistJson(ctx, record.dump(2), "deployment");
     TaskResult result = TaskResult::Success();
     result.metrics.summary = summary;

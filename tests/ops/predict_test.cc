@@ -308,6 +308,17 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
   json record = json::parse(std::ifstream(ctx->FindArtifact("deploy", "deployment")->uri));
   EXPECT_EQ(record["promoted"], false);
   EXPECT_EQ(record["serving_version"], 1);
+  // A gate that holds v2 back with nothing serving: serving_version null, not 0.
+  auto first = Context("deploy", "{model: 'fraud:2', endpoint: staging, promote_if: {metric: auc, min: 0.75}}", false);
+  for (double auc : {0.8, 0.7}) {
+    m.metrics_json = json{{"auc", auc}}.dump();
+    first->RegisterModel(m);
+  }
+  ASSERT_TRUE(ops_.Find("serve")->Execute(*first).ok);
+  json unset = json::parse(std::ifstream(first->FindArtifact("deploy", "deployment")->uri));
+  EXPECT_EQ(unset["promoted"], false);
+  EXPECT_TRUE(unset["serving_version"].is_null()) << unset.dump();
+  EXPECT_TRUE(unset["previous_version"].is_null());
 
   // v3: auc 0.9 passes; the alias moves.
   auto ctx3 = Context("deploy", "{model: 'fraud:3', endpoint: production, promote_if: {metric: auc, min: 0.75, better_than_current: true}}", false);
