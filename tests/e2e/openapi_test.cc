@@ -197,7 +197,8 @@ TEST_F(OpenApiTest, LiveResponsesMatchTheSpec) {
   ASSERT_TRUE(Eventually([&] {
     HttpResponse r = Http("GET", "/api/v1/dags/openapi_demo/runs", "", kViewerToken);
     if (r.status != 200) return false;
-    for (const json& run : json::parse(r.body)["runs"]) {
+    const json page = json::parse(r.body);  // (a member of a temporary would dangle in the loop)
+    for (const json& run : page["runs"]) {
       const std::string s = run["state"];
       if (s == "queued" || s == "running") return false;
     }
