@@ -40,6 +40,9 @@ struct OnlineTable {
 
   // The row of a key (its columns' texts, in order), or -1.
   int64_t Find(const std::vector<std::string>& key) const;
+  // The same for texts as a URL gives them: a number for a numeric key
+  // column is read as a request's value is (3.0 is key 3).
+  int64_t FindTexts(const std::vector<std::string>& texts) const;
   // The value in `row` of column `name` as JSON (null when null); nullopt
   // when the table has no such column.
   std::optional<nlohmann::json> Value(int64_t row, const std::string& name) const;

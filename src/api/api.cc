@@ -1072,7 +1072,7 @@ HttpResponse Api::OnlineFeatures(const HttpRequest& req, const std::string& task
     throw Error::InvalidArgument("the key of " + dag + "." + task + " has " + std::to_string(table->keys.size()) +
                                  " columns; give their values joined by commas");
   }
-  const int64_t row = table->Find(parts);
+  const int64_t row = table->FindTexts(parts);
   if (row < 0) throw Error::NotFound("no online features for key " + Quoted(key) + " in " + dag + "." + task);
   json out = table->Row(row);
   out["dag"] = dag;

@@ -60,6 +60,17 @@ int64_t OnlineTable::Find(const std::vector<std::string>& key) const {
   return it == index.end() ? -1 : it->second;
 }
 
+int64_t OnlineTable::FindTexts(const std::vector<std::string>& texts) const {
+  std::vector<std::string> key;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto idx = i < keys.size() ? table->schema().IndexOf(keys[i]) : std::nullopt;
+    const columnar::DataType type = idx ? table->schema().field(*idx).type : columnar::DataType::kString;
+    json number = type == columnar::DataType::kInt64 || type == columnar::DataType::kFloat64 ? json::parse(texts[i], nullptr, false) : json();
+    key.push_back(number.is_number() ? KeyText(number) : texts[i]);
+  }
+  return Find(key);
+}
+
 std::optional<json> OnlineTable::Value(int64_t row, const std::string& name) const {
   auto idx = table->schema().IndexOf(name);
   if (!idx) return std::nullopt;

@@ -2347,6 +2347,7 @@ TEST_F(ServingTest, OnlineFeaturesAreJoinedIntoPredictRowsByKey) {
   ASSERT_TRUE(features["features"]["user_mean"].is_number()) << f.body;
   ASSERT_TRUE(features["features"]["user_n"].is_number()) << f.body;
   EXPECT_EQ(Http("GET", "/api/v1/features/feats/7?dag=shop").body, f.body);
+  EXPECT_EQ(Http("GET", "/api/v1/features/feats/7.0").body, f.body);  // read as a request's 7.0 is: key 7
   EXPECT_EQ(Http("GET", "/api/v1/features/feats/999").status, 404);
   EXPECT_EQ(Http("GET", "/api/v1/features/nope/7").status, 404);
   EXPECT_EQ(Http("GET", "/api/v1/features/feats/7,8").status, 400);
