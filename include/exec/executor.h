@@ -187,6 +187,8 @@ class Executor {
 
 // A fresh run id: "YYYYMMDDTHHMMSS-" plus 8 random hex digits.
 std::string NewRunId(TimePoint now);
+// The same form with a chosen suffix (a run id one can compute again).
+std::string RunIdAt(TimePoint at, uint32_t suffix);
 
 // The max_tries of a task instance being cleared, whose tries so far are
 // `tries`: one more try and the task's retries again (tries lost to a crash

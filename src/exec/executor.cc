@@ -37,10 +37,9 @@ std::string DefaultWorkerName() {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
-// The reason of a try lost to a crash or a shutdown starts with this; such
-// tries use up no retries, but a task lost more than kMaxLostInARow times in
-// a row fails.
-constexpr std::string_view kLostPrefix = kLostTryPrefix;
+// A try lost to a crash or a shutdown (its reason starts with
+// kLostTryPrefix) uses up no retry, but a task lost more than this many
+// times in a row fails.
 constexpr int kMaxLostInARow = 3;
 // Tries of one run handed to workers at once, when the DAG sets no
 // max_active_tasks: the work queue holds them; workers' slots bound what runs.
@@ -872,7 +871,7 @@ class Executor::RunExecution {
           }
           continue;
         }
-        bool lost = t.error.starts_with(kLostPrefix);
+        bool lost = t.error.starts_with(kLostTryPrefix);
         slot.lost_tries += lost;
         // A graceful stop is no crash: it neither counts toward nor breaks the streak.
         if (t.error != kHandedBack) slot.lost_in_a_row = lost ? slot.lost_in_a_row + 1 : 0;
@@ -923,7 +922,7 @@ class Executor::RunExecution {
           bool give_up = slot.lost_in_a_row + 1 > kMaxLostInARow;
           TaskTransition t = Transition(idx, {TaskState::kRunning},
                                         give_up ? TaskState::kFailed : TaskState::kQueued);
-          t.reason = std::string(kLostPrefix) + ": the process running try " +
+          t.reason = std::string(kLostTryPrefix) + ": the process running try " +
                      std::to_string(slot.try_number) + " ended" +
                      (give_up ? " (" + std::to_string(kMaxLostInARow + 1) + " times in a row)" : "");
           ++slot.lost_tries;
@@ -1301,21 +1300,24 @@ void Executor::Drain(TimePoint deadline) {
   for (auto& [id, run] : active_) run->RequestDrain(deadline);
 }
 
-std::string NewRunId(TimePoint now) {
-  std::string stamp = FormatIso8601(std::chrono::floor<std::chrono::seconds>(now));
+std::string RunIdAt(TimePoint at, uint32_t suffix) {
   std::string compact;
-  for (char c : stamp) {
+  for (char c : FormatIso8601(std::chrono::floor<std::chrono::seconds>(at))) {
     if (c != '-' && c != ':' && c != 'Z') compact += c;
   }
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(suffix));
+  return compact + "-" + hex;
+}
+
+std::string NewRunId(TimePoint now) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char suffix[9];
-  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rng()));
-  return compact + "-" + suffix;
+  return RunIdAt(now, static_cast<uint32_t>(rng()));
 }
 
 int MaxTriesAfterClear(const TaskSpec& task, const std::vector<TaskTryRecord>& tries) {
   int counted = 0;
-  for (const TaskTryRecord& t : tries) counted += !t.error.starts_with(kLostPrefix);
+  for (const TaskTryRecord& t : tries) counted += !t.error.starts_with(kLostTryPrefix);
   return counted + 1 + task.retry.retries;
 }
 

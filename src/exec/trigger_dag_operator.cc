@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -14,6 +13,7 @@
 #include "core/operator.h"
 #include "dag/params.h"
 #include "exec/builtin_operators.h"
+#include "exec/executor.h"
 
 namespace pipeline {
 
@@ -120,14 +120,8 @@ class TriggerDagOperator final : public Operator {
   // the try's start and a hash of the run, task and try, so every check of
   // the try (and a retry's own) computes it alike.
   static std::string ChildRunId(const TaskContext& ctx) {
-    std::string stamp;
-    for (char c : FormatIso8601(std::chrono::floor<std::chrono::seconds>(ctx.try_started_at()))) {
-      if (c != '-' && c != ':' && c != 'Z') stamp += c;
-    }
     const std::string key = ctx.run_id() + "\n" + ctx.task().id + "\n" + std::to_string(ctx.try_number());
-    char hex[9];
-    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(XXH32(key.data(), key.size(), 0)));
-    return stamp + "-" + hex;
+    return RunIdAt(ctx.try_started_at(), XXH32(key.data(), key.size(), 0));
   }
 };
 

@@ -252,6 +252,24 @@ ColumnPtr FillValue(const Batches& w, int idx, const std::string& name, const Do
   return v;
 }
 
+// Casts column `name` of `w` to `type` in place; a value that is not one
+// fails the step, naming its row.
+void CastColumn(Batches& w, const std::string& name, DataType type) {
+  const int idx = w.Index(name, "cast");
+  std::vector<ColumnPtr> parts = w.Parts(idx);
+  w.ForEach([&](int b) {
+    int64_t bad = -1;
+    std::string text;
+    ColumnPtr c = columnar::Cast(*parts[b], type, &bad, &text);
+    if (!c) {
+      throw OpError("cast: column '" + name + "' row " + std::to_string(w.offset(b) + bad + 1) + ": '" + text +
+                    "' is not a " + std::string(columnar::TypeName(type)));
+    }
+    parts[b] = c;
+  });
+  w.Set(name, type, std::move(parts));
+}
+
 ColumnPtr Clip(const Column& c, const std::string& name, const std::optional<columnar::NumberBound>& lo,
                const std::optional<columnar::NumberBound>& hi) {
   try {
@@ -428,12 +446,8 @@ class CleanOperator final : public Operator {
         if (FillMakesFloat(w.fields()[idx].type, *spec)) {
           // The column becomes float64 whether or not it has nulls (one
           // schema for every table), and serving casts it alike.
-          w.ForEach([&](int b) {
-            int64_t bad = -1;
-            std::string text;
-            parts[b] = columnar::Cast(*parts[b], DataType::kFloat64, &bad, &text);
-          });
-          w.Set(name, DataType::kFloat64, parts);
+          CastColumn(w, name, DataType::kFloat64);
+          parts = w.Parts(idx);
           casts.push_back({name, "float64"});
         }
         if (!value) continue;
@@ -492,21 +506,7 @@ class CleanOperator final : public Operator {
       });
       w.Keep(keep);
     } else if (s.kind == "cast") {
-      for (const auto& [name, type] : s.casts) {
-        int idx = w.Index(name, "cast");
-        std::vector<ColumnPtr> parts = w.Parts(idx);
-        w.ForEach([&, &name = name, type = type](int b) {
-          int64_t bad = -1;
-          std::string text;
-          ColumnPtr c = columnar::Cast(*parts[b], type, &bad, &text);
-          if (!c) {
-            throw OpError("cast: column '" + name + "' row " + std::to_string(w.offset(b) + bad + 1) + ": '" + text +
-                          "' is not a " + std::string(columnar::TypeName(type)));
-          }
-          parts[b] = c;
-        });
-        w.Set(name, type, std::move(parts));
-      }
+      for (const auto& [name, type] : s.casts) CastColumn(w, name, type);
       if (fitted) {  // replayed on request rows too: they arrive as ingested
         nlohmann::json columns = nlohmann::json::array();
         for (const auto& [name, type] : s.casts) columns.push_back({name, columnar::TypeName(type)});

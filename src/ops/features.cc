@@ -397,28 +397,24 @@ class FeaturesOperator final : public Operator {
   // row of its key, so no row sees it (rows see strictly earlier ones).
   static columnar::TablePtr WithProbes(const columnar::Table& input, const FeaturesArgs& a) {
     const KeyedRows rows(input, a.keys);
-    const columnar::Grouping& g = rows.groups;
-    const columnar::Schema& schema = rows.flat->schema();
-    auto column = [&](const std::string& name) { return rows.Get(name); };
-    const columnar::TablePtr& flat = rows.flat;
-    const int64_t groups = g.num_groups();
+    const int64_t groups = rows.groups.num_groups();
     auto out = std::make_shared<columnar::Table>(input.schema());
     for (int b = 0; b < input.num_batches(); ++b) out->AddBatch(input.batch(b));
     for (const auto& [key, value] : input.metadata()) out->SetMetadata(key, value);
     if (groups == 0) return out;
-    const ColumnPtr time = column(a.time);
+    const ColumnPtr time = rows.Get(a.time);
     if (time->type() != DataType::kTimestamp) return out;  // PointInTime names the error
     std::vector<int64_t> first(static_cast<size_t>(groups), -1);
     std::vector<std::optional<int64_t>> newest(static_cast<size_t>(groups));
-    for (int64_t r = 0; r < flat->num_rows(); ++r) {
-      const int64_t id = g.group_ids[r];
+    for (int64_t r = 0; r < rows.flat->num_rows(); ++r) {
+      const int64_t id = rows.groups.group_ids[r];
       if (first[id] < 0) first[id] = r;
       if (time->IsValid(r) && (!newest[id] || time->ints()[r] > *newest[id])) newest[id] = time->ints()[r];
     }
     columnar::Batch batch{groups, {}};
-    for (const columnar::Field& f : schema.fields()) {
+    for (const columnar::Field& f : input.schema().fields()) {
       if (std::find(a.keys.begin(), a.keys.end(), f.name) != a.keys.end()) {
-        batch.columns.push_back(columnar::Take(*column(f.name), first));
+        batch.columns.push_back(columnar::Take(*rows.Get(f.name), first));
         continue;
       }
       columnar::ColumnBuilder b(f.type);

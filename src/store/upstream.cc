@@ -29,22 +29,20 @@ bool UpstreamStates::all_fresh() const {
 
 UpstreamStates ReadUpstreamStates(StateStore& store, const std::string& dag_id, const std::vector<std::string>& after) {
   UpstreamStates out;
-  RunFilter last;
-  last.dag_id = dag_id;
-  last.trigger = "upstream";
-  last.limit = 1;
-  std::vector<RunRecord> runs = store.ListRuns(last);
+  RunFilter filter;  // the DAG's newest run, whatever made it; then, unless it was, its newest upstream one
+  filter.dag_id = dag_id;
+  filter.limit = 1;
+  std::vector<RunRecord> runs = store.ListRuns(filter);
+  std::optional<TimePoint> since;
+  if (!runs.empty() && runs.front().trigger != "upstream") {
+    since = runs.front().created_at;
+    filter.trigger = "upstream";
+    runs = store.ListRuns(filter);
+  }
   json consumed = json::object();
   if (!runs.empty()) {
     out.last_run = runs.front();
     consumed = json::parse(runs.front().upstream_json, nullptr, false);
-  }
-  RunFilter newest;  // the DAG's newest run, whatever made it
-  newest.dag_id = dag_id;
-  newest.limit = 1;
-  std::optional<TimePoint> since;
-  if (std::vector<RunRecord> any = store.ListRuns(newest); !any.empty() && any.front().trigger != "upstream") {
-    since = any.front().created_at;
   }
   for (const std::string& up : after) {
     UpstreamState s;
