@@ -6,8 +6,9 @@
 // Refresh() loads the new version beside it and then replaces the map entry
 // under a short lock; the old version is freed when its last request ends.
 // Refresh() runs on a background thread every `poll` (a run made by `pipectl
-// run` on the same store moves an alias without telling the daemon) and when
-// a request names a deployment not loaded yet.
+// run` on the same store moves an alias without telling the daemon), at once
+// when the daemon's own run ends (Nudge), and when a request names a
+// deployment not loaded yet.
 #pragma once
 
 #include <chrono>
@@ -78,6 +79,10 @@ class ModelServer {
 
   // Starts the background poller.
   void Start();
+  // Has the poller refresh now rather than at its next turn (a run of the
+  // daemon's own ended: it may have moved an alias). Quick; nudges that come
+  // while a refresh runs are one more refresh, not one each.
+  void Nudge();
 
   // Loads what the aliases point at now: every model's `production` alias
   // and every deployment loaded before. Returns how many changed. A version
@@ -125,7 +130,7 @@ class ModelServer {
 
   StateStore& store_;
   ModelServerOptions options_;
-  mutable std::mutex mu_;  // guards deployments_, stopping_, refreshed_ and unready_
+  mutable std::mutex mu_;  // guards deployments_, stopping_, nudged_, refreshed_ and unready_
   bool refreshed_ = false;
   std::string unready_;  // the last Refresh: a wanted deployment that has no version serving
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Deployment>> deployments_;
@@ -136,6 +141,7 @@ class ModelServer {
   std::map<std::pair<std::string, std::string>, int> failed_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool nudged_ = false;
   std::thread poller_;
 };
 

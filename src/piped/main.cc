@@ -142,6 +142,20 @@ class LogObserver final : public RunObserver {
   }
 };
 
+// Has the model server look at the aliases as soon as a run ends (a serve
+// task may have moved one), not at its next poll.
+class ServingObserver final : public RunObserver {
+ public:
+  explicit ServingObserver(ModelServer& models) : models_(models) {}
+  void OnRunState(const RunRecord&, RunState state) override {
+    if (IsTerminal(state)) models_.Nudge();
+  }
+  void OnTaskState(const TaskEvent&) override {}
+
+ private:
+  ModelServer& models_;
+};
+
 int Serve(Config config) {
   auto grace = ParseDuration(config.grace);
   if (!grace) throw Error::InvalidArgument("--grace: invalid duration '" + config.grace + "'");
@@ -272,7 +286,15 @@ int Serve(Config config) {
           spdlog::info("{}", line);
         }
       });
-  FanoutObserver observer({&metrics, &log_observer, lineage_events.get(), &notifier});
+  // Model versions that aliases point at, loaded and swapped as they move
+  // (also by `pipectl run` on the same store): the predict endpoints. A run
+  // of this daemon that ends has them looked at again at once.
+  ModelServerOptions serving_options;
+  serving_options.log = [](const std::string& line) { spdlog::info("models: {}", line); };
+  serving_options.warn = [](const std::string& line) { spdlog::warn("models: {}", line); };
+  ModelServer models(*store, serving_options);
+  ServingObserver serving_observer(models);
+  FanoutObserver observer({&metrics, &log_observer, lineage_events.get(), &notifier, &serving_observer});
   SchedulerOptions sched_options;
   sched_options.observer = &observer;
   sched_options.run_lease = *run_lease;
@@ -308,12 +330,6 @@ int Serve(Config config) {
 #ifdef PIPE_WITH_UI
   api_options.ui_assets = WebUiAssets();
 #endif
-  // Model versions that aliases point at, loaded and swapped as they move
-  // (also by `pipectl run` on the same store): the predict endpoints.
-  ModelServerOptions serving_options;
-  serving_options.log = [](const std::string& line) { spdlog::info("models: {}", line); };
-  serving_options.warn = [](const std::string& line) { spdlog::warn("models: {}", line); };
-  ModelServer models(*store, serving_options);
   models.Start();
   Api api(scheduler, *store, tokens, metrics, api_options);
   api.SetModelServer(&models);

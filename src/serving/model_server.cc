@@ -109,9 +109,18 @@ void ModelServer::Start() {
   if (!poller_.joinable()) poller_ = std::thread([this] { PollLoop(); });
 }
 
+void ModelServer::Nudge() {
+  {
+    std::lock_guard lock(mu_);
+    nudged_ = true;
+  }
+  cv_.notify_all();
+}
+
 void ModelServer::PollLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    nudged_ = false;
     lock.unlock();
     try {
       std::vector<std::string> errors;
@@ -121,7 +130,7 @@ void ModelServer::PollLoop() {
       Warn(std::string("model refresh failed: ") + e.what());
     }
     lock.lock();
-    cv_.wait_for(lock, options_.poll, [&] { return stopping_; });
+    cv_.wait_for(lock, options_.poll, [&] { return stopping_ || nudged_; });
   }
 }
 

@@ -631,6 +631,44 @@ TEST_F(ApiTest, AnAliasMovedToAVersionThatCannotLoadLeavesTheOneServingAndSaysIt
   EXPECT_EQ(Call("GET", "/v2/health/ready").status, 200) << Call("GET", "/v2/health/ready").body;
 }
 
+TEST_F(ApiTest, ANudgedModelServerLooksAtTheAliasesAtOnceNotAtItsNextPoll) {
+  // Given a server that polls once an hour, started before any alias was
+  // set, then an alias set and a Nudge (piped's, when one of its runs ends)
+  // loads the version without waiting for the poll.
+  ModelServerOptions options;
+  options.poll = std::chrono::hours(1);
+  ModelServer server(*store_, options);
+  server.Start();
+  ModelVersionRecord v;
+  v.name = "fraud";
+  v.model_type = "logistic_regression";
+  v.kind = "classification";
+  v.uri = (dir_ / "nudged.json").string();
+  v.format = "pipe-linear-v1";
+  v.features_json = R"([{"name": "amount", "type": "float64"}])";
+  v.transforms_json = "[]";
+  v.lineage_json = "{}";
+  std::ofstream(v.uri) << R"({"coef": [0.5], "intercept": 0.1})";
+  v.content_hash = *columnar::FileContentHash(v.uri);
+  const int first = store_->CreateModelVersion(v);
+  const int second = store_->CreateModelVersion(v);
+  auto loaded = [&] {
+    auto d = server.Loaded("fraud", "production");
+    return d ? d->version : 0;
+  };
+  auto eventually = [&](int want) {
+    for (int i = 0; i < 500 && loaded() != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return loaded();
+  };
+  const TimePoint now = SystemClock::Default()->Now();
+  ASSERT_TRUE(store_->SetModelAlias("fraud", "production", first, now));
+  server.Nudge();
+  EXPECT_EQ(eventually(first), first);
+  ASSERT_TRUE(store_->SetModelAlias("fraud", "production", second, now));
+  server.Nudge();
+  EXPECT_EQ(eventually(second), second);
+}
+
 TEST(ArtifactDocumentTest, AJsonArtifactsContentAndWhatIsNotOne) {
   auto dir = testing_util::FreshTestDir("pipe_doc");
   ArtifactRecord a;

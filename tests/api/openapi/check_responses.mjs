@@ -800,6 +800,15 @@ async function main() {
   if (!m) {
     report(false, 'a model is registered', ['nothing to check models with']);
   } else {
+    // The daemon loads what an alias points at when a run ends or at its next
+    // poll: wait for it to serve the version `production` names (the runs
+    // above, and the clear, deployed), so that predict and the OIP version
+    // routes below see one version.
+    await waitFor(`model ${m}: the production version serving`, async () => {
+      const production = (await getJson(`/api/v1/models/${m}`)).aliases?.production;
+      const meta = await request('GET', `/v2/models/${m}`, { token: V });
+      return meta.status === 200 && JSON.parse(meta.body).versions?.[0] === String(production);
+    }, 30);
     await check('a model', 'GET', `/api/v1/models/${m}`, { token: V, expect: 200 });
     await checkHead('a model', `/api/v1/models/${m}`, { token: V, stableLength: true });
     await check('an unknown model', 'GET', '/api/v1/models/no_such_model', { token: V, expect: 404 });
