@@ -63,6 +63,13 @@ struct ApiOptions {
   // The web UI served at / and /ui/...: index.html for every page, the other
   // files under /ui/assets/. Empty: the one-page fallback UiPage().
   std::span<const UiAsset> ui_assets = {};
+  // The largest prediction body answered on its connection's thread
+  // (AnswersInline). piped gives 16 KiB (a few rows) with one connection
+  // thread, so that the request threads score larger ones on the other
+  // cores, and 64 KiB (about 100 rows of 30 features) with more, where the
+  // connection threads use the cores already and a hand-off costs two
+  // thread switches (bench/serve.sh: +9% requests/s, p99 halved).
+  size_t inline_predict_bytes = 16 * 1024;
 };
 
 class Api {
@@ -74,7 +81,7 @@ class Api {
   HttpResponse Handle(const HttpRequest& request);
   // Whether a request is cheap enough to answer on its connection's thread
   // (HttpServerOptions::answer_inline): the web UI's files, and predictions
-  // of small bodies by a model already loaded (the latency-critical path of
+  // of bodies up to options.inline_predict_bytes by a model already loaded (the latency-critical path of
   // a model server). The rest may wait for the store (a model's first load
   // does) or compute for long.
   bool AnswersInline(const HttpRequest& request) const;

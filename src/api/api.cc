@@ -583,10 +583,9 @@ HttpResponse Api::Dispatch(const HttpRequest& req) {
 }
 
 bool Api::AnswersInline(const HttpRequest& req) const {
-  constexpr size_t kInlineBody = 16 * 1024;  // about 16 rows of 30 features
   const std::string_view path = req.path;
   if (req.method == "GET" || req.method == "HEAD") return path == "/" || path == "/ui" || path.starts_with("/ui/");
-  if (req.method != "POST" || req.body.size() > kInlineBody || !models_) return false;
+  if (req.method != "POST" || req.body.size() > options_.inline_predict_bytes || !models_) return false;
   using namespace std::string_view_literals;
   std::string_view name;
   for (auto [prefix, suffix] : {std::pair{"/api/v1/models/"sv, "/predict"sv}, std::pair{"/v2/models/"sv, "/infer"sv}}) {

@@ -327,6 +327,7 @@ int Serve(Config config) {
 
   ApiOptions api_options;
   api_options.db_description = config.db.rfind("sqlite:", 0) == 0 ? "sqlite" : "postgresql";
+  api_options.inline_predict_bytes = http_options.threads > 1 ? 64 * 1024 : 16 * 1024;
 #ifdef PIPE_WITH_UI
   api_options.ui_assets = WebUiAssets();
 #endif

@@ -549,6 +549,14 @@ TEST_F(ApiTest, OnlyTheUiAndSmallPredictionsOfALoadedModelAreAnsweredOnTheConnec
   EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/models/fraud")));
   EXPECT_FALSE(api_->AnswersInline(request("POST", "/api/v1/dags/hello/runs")));
   EXPECT_FALSE(api_->AnswersInline(request("GET", "/api/v1/models/fraud/predict")));
+  // The limit is the daemon's (64 KiB when it has several connection threads).
+  ApiOptions wide;
+  wide.inline_predict_bytes = 64 * 1024;
+  Api several(*scheduler_, *store_, tokens_, metrics_, wide);
+  several.SetModelServer(models_.get());
+  EXPECT_TRUE(several.AnswersInline(request("POST", "/api/v1/models/fraud/predict", 64 * 1024)));
+  EXPECT_FALSE(several.AnswersInline(request("POST", "/api/v1/models/fraud/predict", 64 * 1024 + 1)));
+  EXPECT_FALSE(several.AnswersInline(request("GET", "/api/v1/health")));
 }
 
 TEST_F(ApiTest, AnAliasMovedToAVersionThatCannotLoadLeavesTheOneServingAndSaysItOnce) {
