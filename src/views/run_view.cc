@@ -73,6 +73,26 @@ nlohmann::json RunSummaryJson(const RunRecord& run) {
           {"rerun_of", run.rerun_of.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.rerun_of)}};
 }
 
+namespace {
+
+// A task's report as a run lists it: the validation ("report") or drift
+// ("drift") report it wrote, by name, gist and address (the content is one
+// GET away; the run is read often, by the UI's polling among others), or
+// null when it wrote none.
+nlohmann::json TaskReport(const std::string& run_id, const std::string& task_id, const nlohmann::json& metrics,
+                          const nlohmann::json& task_artifacts) {
+  for (const nlohmann::json& a : task_artifacts) {
+    const std::string name = a.value("name", "");
+    if (name != "report" && name != "drift") continue;
+    return {{"artifact", name},
+            {"summary", metrics.value("summary", "")},
+            {"url", "/api/v1/runs/" + run_id + "/tasks/" + task_id + "/artifacts/" + name}};
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
   nlohmann::json out = RunSummaryJson(run);
   nlohmann::json tasks = nlohmann::json::array();
@@ -106,6 +126,8 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
                        {"log_path", tr.log_path},
                        {"worker", tr.worker}});
     }
+    nlohmann::json metrics = Metrics(t.metrics_json);
+    nlohmann::json task_artifacts = artifacts.count(t.task_id) ? artifacts[t.task_id] : nlohmann::json::array();
     tasks.push_back({{"task_id", t.task_id},
                      {"state", ToString(t.state)},
                      {"try", t.try_number},
@@ -114,8 +136,9 @@ nlohmann::json RunJson(StateStore& store, const RunRecord& run) {
                      {"ended_at", OptTime(t.ended_at)},
                      {"next_try_at", OptTime(t.next_try_at)},
                      {"error", t.error},
-                     {"metrics", Metrics(t.metrics_json)},
-                     {"artifacts", artifacts.count(t.task_id) ? artifacts[t.task_id] : nlohmann::json::array()},
+                     {"report", TaskReport(run.run_id, t.task_id, metrics, task_artifacts)},
+                     {"metrics", metrics},
+                     {"artifacts", task_artifacts},
                      {"tries", tries}});
     if (t.map_index) {  // an instance of a mapped task
       tasks.back()["map_index"] = *t.map_index;

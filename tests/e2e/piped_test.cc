@@ -1216,6 +1216,18 @@ TEST_F(PipedTest, RunsShowThroughTheDaemonHasTheValidationReport) {
   EXPECT_NE(shown.out.find("\nvalidation report of check:\n"), std::string::npos) << shown.out;
   EXPECT_TRUE(std::regex_search(shown.out, std::regex("\nage >= 0 +3 +1 +-4\n"))) << shown.out;
   EXPECT_TRUE(std::regex_search(shown.out, std::regex("\nage +int64 +0 +~3 +-4 +51 +25.6666"))) << shown.out;
+  // GET /api/v1/runs/ID: each task's report, named, with its gist and where its content is.
+  json tasks = Run(run)["tasks"];
+  ASSERT_EQ(tasks.size(), 2u) << tasks.dump(2);
+  EXPECT_TRUE(tasks[0]["report"].is_null()) << tasks[0].dump(2);
+  const json report = tasks[1]["report"];
+  ASSERT_TRUE(report.is_object()) << tasks[1].dump(2);
+  EXPECT_EQ(report["artifact"], "report");
+  EXPECT_EQ(report["summary"], tasks[1]["metrics"]["summary"]);
+  EXPECT_FALSE(report["summary"].get<std::string>().empty());
+  HttpResponse content = Http("GET", report["url"].get<std::string>());
+  ASSERT_EQ(content.status, 200) << content.body;
+  EXPECT_EQ(json::parse(content.body)["content"]["checks"][0]["rows_failed"], 1) << content.body;
 }
 
 TEST_F(PipedTest, PauseHoldsRunsUntilUnpaused) {
