@@ -224,6 +224,9 @@ class TaskContext {
   virtual std::optional<TimePoint> LastSchedulerHeartbeat() { return std::nullopt; }
   // Whether LastSchedulerHeartbeat can answer (false: do not judge by it).
   virtual bool knows_schedulers() const { return false; }
+  // Whether DAG `dag_id` is paused (its queued runs wait for an unpause);
+  // nullopt when it cannot be known.
+  virtual std::optional<bool> DagPaused(const std::string& /*dag_id*/) { return std::nullopt; }
   // The high-water mark that the last successful try of this DAG's task
   // stored (TaskResult::watermark), or nullopt before any.
   virtual std::optional<std::string> Watermark() { return std::nullopt; }

@@ -110,6 +110,12 @@ class ModelServer {
   // or row (naming the row and column), Error(kNotFound) for no deployment.
   // Returns the answer's JSON text.
   std::string Predict(const std::string& name, const std::string& alias, std::string_view body);
+  // Version `version` of model `name` loaded as a deployment serves it (its
+  // predictor, its DAG's online features) under no alias, scoring with
+  // `threads` (0: all cores): `pipectl predict --local`, with PredictWith.
+  std::shared_ptr<const Deployment> LoadVersion(const std::string& name, int version, int threads = 0);
+  // Predict() with the deployment in hand.
+  std::string PredictWith(const Deployment& d, std::string_view body);
   // POST /v2/models/NAME/infer (Open Inference Protocol v2): columnar inputs
   // by feature name -> outputs "predict" (and "label" for a classifier).
   nlohmann::json Infer(const std::string& name, const std::string& alias, const nlohmann::json& body);
@@ -118,7 +124,7 @@ class ModelServer {
   nlohmann::json Metadata(const std::string& name, const std::string& alias);
 
  private:
-  std::shared_ptr<const Deployment> Load(const std::string& name, const std::string& alias, int version);
+  std::shared_ptr<const Deployment> Load(const std::string& name, const std::string& alias, int version, int threads = 1);
   void Warn(const std::string& line) const;
   // The newest "online" artifact of each task of `dag`: task -> (run, uri).
   std::map<std::string, std::pair<std::string, std::string>> OnlineArtifacts(const std::string& dag);

@@ -6,12 +6,13 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/json_depth.h"
-#include "ml/predictor.h"
+#include "serving/model_server.h"
 #include "store/model_ref.h"
 
 namespace pipeline::cli {
@@ -39,8 +40,24 @@ json PredictRows(const std::string& text) {
   if (JsonNestingDepth(source) > kMaxJsonDepth) {
     throw Error::InvalidArgument("--json: nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
-  json rows = json::parse(source, nullptr, false);
+  // A key given twice in one object: the daemon refuses such a row ("column
+  // 'X' is given twice"); parsing into a json would keep only the last.
+  std::vector<std::set<std::string>> keys;  // of the objects open
+  std::string twice;
+  json rows = json::parse(
+      source,
+      [&](int, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::object_start) keys.emplace_back();
+        if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+        if (event == json::parse_event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+            twice.empty()) {
+          twice = parsed.get<std::string>();
+        }
+        return true;
+      },
+      false);
   if (rows.is_discarded()) throw Error::InvalidArgument("--json: not valid JSON");
+  if (!twice.empty()) throw Error::InvalidArgument("--json: key '" + twice + "' is given twice in one object");
   if (rows.is_object() && rows.contains("rows")) rows = rows["rows"];
   if (rows.is_object()) rows = json::array({rows});
   if (!rows.is_array()) throw Error::InvalidArgument("--json: expected a list of rows (objects), one row, or {\"rows\": [...]}");
@@ -71,25 +88,24 @@ int Predict(const GlobalOptions& g, const PredictOptions& options) {
     std::cerr << "pipectl: " << error << "\n";
     return kExitFailed;
   }
+  // The daemon's code: the version's predictor and its DAG's online
+  // features (rows that carry a key get the features they lack), all cores.
+  ModelServerOptions serving;
+  serving.warn = [](const std::string& line) { std::cerr << "pipectl: " << line << "\n"; };
+  ModelServer models(*store, serving);
+  std::shared_ptr<const Deployment> deployment;
   try {
-    auto predictor = ml::Predictor::Load(
-        {version->format, version->uri, version->kind, version->features_json, version->transforms_json,
-         version->content_hash}, 0);
-    std::vector<double> scores = predictor->PredictRows(rows.dump());
-    json out = {{"model", version->name}, {"version", version->version}, {"predictions", scores}};
-    if (predictor->classifier()) {
-      json labels = json::array();
-      for (double s : scores) labels.push_back(s >= 0.5 ? 1 : 0);
-      out["labels"] = labels;
-    }
-    std::cout << out.dump() << "\n";
-    return kExitOk;
-  } catch (const ml::RowError& e) {  // the rows given: a usage error, as the daemon's 400
-    std::cerr << "pipectl: " << e.what() << "\n";
-    return kExitUsage;
-  } catch (const ml::ModelError& e) {  // the version's file: the prediction failed
+    deployment = models.LoadVersion(version->name, version->version);
+  } catch (const Error& e) {  // the version's file: the prediction failed
     std::cerr << "pipectl: " << e.what() << "\n";
     return kExitFailed;
+  }
+  try {
+    std::cout << models.PredictWith(*deployment, json{{"rows", rows}}.dump()) << "\n";
+    return kExitOk;
+  } catch (const Error& e) {  // the rows given: a usage error, as the daemon's 400
+    std::cerr << "pipectl: " << e.what() << "\n";
+    return kExitUsage;
   }
 }
 

@@ -82,6 +82,13 @@ class TriggerDagOperator final : public Operator {
       state = ctx.RunStateOf(run_id);
     }
     if (!wait) return result;
+    // A queued run of a paused DAG waits for an unpause, which may never
+    // come: said, rather than waited for.
+    if (state == "queued" && ctx.DagPaused(dag).value_or(false)) {
+      return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' is queued and dag '" + dag +
+                                 "' is paused: unpause it (pipectl dags unpause " + dag +
+                                 "), or set wait: false (the run stays queued until then)");
+    }
     // A queued run that no scheduler will start (`pipectl run` on a store
     // no piped schedules): said, rather than waited for until cancelled.
     if (state == "queued" && ctx.knows_schedulers()) {

@@ -191,6 +191,11 @@ class TryContext final : public TaskContext {
   }
   bool knows_schedulers() const override { return true; }
 
+  std::optional<bool> DagPaused(const std::string& dag_id) override {
+    auto dag = store_.GetDag(dag_id);
+    return dag ? std::optional<bool>(dag->paused) : std::nullopt;
+  }
+
   void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
     if (!store_.SetModelAlias(name, alias, version, clock_.Now())) {
       throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/model_ref.h"
 #include "dag/suggest.h"
 #include "sources/database.h"
 
@@ -30,6 +31,14 @@ std::optional<std::string> ScalarText(const DocNode& node, const std::string& wh
     return std::nullopt;
   }
   return node.text();
+}
+
+void CheckModelRefSyntax(ArgReader& r, std::string_view key) {
+  const DocNode* n = r.Get(key);
+  if (!n || !n->is_scalar() || HasPlaceholder(*n)) return;
+  if (std::string error; !ParseModelRef(n->text(), &error)) {
+    r.Error(n, "'" + std::string(key) + "' must be a train task's id or a registered model (NAME, NAME@ALIAS, NAME:VERSION): " + error);
+  }
 }
 
 bool HasPlaceholder(const DocNode& node) {
@@ -65,6 +74,23 @@ std::optional<double> ArgReader::Number(std::string_view key) {
   if (!n || HasPlaceholder(*n)) return std::nullopt;
   auto v = n->AsDouble();
   if (!v) Error(n, "'" + std::string(key) + "' must be a number, found '" + (n->is_scalar() ? n->text() : n->TypeName()) + "'");
+  return v;
+}
+
+std::optional<int64_t> ArgReader::Integer(std::string_view key, int64_t min, int64_t max) {
+  const DocNode* n = Get(key);
+  if (!n || HasPlaceholder(*n)) return std::nullopt;
+  std::optional<int64_t> v = n->AsInt();
+  if (!v) {
+    // 1e3 and 64.0 are whole numbers too; 2^63 and beyond are not int64s.
+    std::optional<double> d = n->AsDouble();
+    if (d && std::isfinite(*d) && *d == std::floor(*d) && std::fabs(*d) < 9.2e18) v = static_cast<int64_t>(*d);
+  }
+  if (!v || *v < min || *v > max) {
+    Error(n, "'" + std::string(key) + "' must be a whole number from " + std::to_string(min) + " to " +
+                 std::to_string(max) + ", found '" + (n->is_scalar() ? n->text() : n->TypeName()) + "'");
+    return std::nullopt;
+  }
   return v;
 }
 

@@ -33,6 +33,10 @@ class ArgReader {
   std::optional<std::string> String(std::string_view key, bool required = false);
   std::optional<bool> Bool(std::string_view key);
   std::optional<double> Number(std::string_view key);
+  // A whole number in [min, max] (written as an integer, or as a number with
+  // no fraction such as 1e3); else "'KEY' must be a whole number from MIN to
+  // MAX, found '...'" and nullopt.
+  std::optional<int64_t> Integer(std::string_view key, int64_t min, int64_t max);
   // A number in [0, 1].
   std::optional<double> Fraction(std::string_view key);
   // A list of strings; a single string is accepted as a list of one.
@@ -67,6 +71,9 @@ bool ParseSteps(const DocNode& with, const std::string& context, Diagnostics& di
                 const std::vector<std::string>& kinds,
                 const std::function<void(const std::string& kind, const DocNode& value, ArgReader& reader)>& parse);
 
+// `with.KEY` (a model: a train task's id, NAME, NAME@ALIAS or NAME:VERSION)
+// unless it holds a placeholder: reports text that is none of the forms.
+void CheckModelRefSyntax(ArgReader& r, std::string_view key);
 // Text of a scalar that holds a template placeholder (load time).
 bool HasPlaceholder(const DocNode& node);
 // `with.KEY` as a reference to another task (Operator::TaskReferences),

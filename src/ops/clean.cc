@@ -69,6 +69,7 @@ std::optional<std::vector<Step>> ParseCleanArgs(const DocNode& with, const std::
         s.all = true;
       } else if (auto cols = sr.StringList("drop_duplicates")) {
         s.columns = *cols;
+        if (cols->empty()) sr.Error(&value, "'drop_duplicates' must be all or name at least one column");
       }
     } else if (s.kind == "drop_nulls") {
       if (auto cols = sr.StringList("drop_nulls")) s.columns = *cols;

@@ -34,6 +34,14 @@ struct ExportArgs {
   std::vector<std::string> partition_by;
 };
 
+std::string FormatOf(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  if (ext == ".csv") return "csv";
+  // .json too: what ingest reads as JSON Lines, and DuckDB's COPY writes.
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return "jsonl";
+  return "parquet";
+}
+
 std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string& context, Diagnostics& diags,
                                           Mark mark) {
   ArgReader r(with, context, diags, mark);
@@ -64,7 +72,10 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'target' the rows go to 'table'");
     }
   } else {
-    if (auto p = r.String("path", true)) a.path = *p;
+    if (auto p = r.String("path", true)) {
+      a.path = *p;
+      if (a.path.empty()) r.Error(r.Get("path"), "'path' must name a file (or a folder with partition_by)");
+    }
     for (const char* key : {"table", "mode", "key"}) {
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' needs 'target' (a database URL)");
     }
@@ -75,17 +86,18 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
     a.parquet.compression = *c == "zstd" ? C::kZstd : *c == "none" ? C::kNone : C::kSnappy;
   }
   if (auto p = r.StringList("partition_by")) a.partition_by = *p;
+  // Compression is Parquet's: CSV and JSON Lines are written plain.
+  if (const DocNode* c = r.Get("compression"); c && !a.path.empty() && !HasPlaceholder(*c)) {
+    const DocNode* f = r.Get("format");
+    const bool format_later = (f && HasPlaceholder(*f)) || (!f && a.path.ends_with("}}"));
+    const std::string format = !a.format.empty() ? a.format : FormatOf(a.path);
+    if (!format_later && format != "parquet") {
+      r.Error(c, "'compression' is for Parquet; " + format + " is written uncompressed");
+    }
+  }
   r.RejectUnknown({"input", "path", "format", "compression", "partition_by", "target", "table", "mode", "key"});
   if (!r.ok()) return std::nullopt;
   return a;
-}
-
-std::string FormatOf(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  if (ext == ".csv") return "csv";
-  // .json too: what ingest reads as JSON Lines, and DuckDB's COPY writes.
-  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return "jsonl";
-  return "parquet";
 }
 
 int64_t WriteOne(const columnar::Table& table, const std::string& path, const ExportArgs& a,

@@ -181,6 +181,7 @@ std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::st
   r.Get("input");
   if (auto k = r.StringList("key")) {
     a.keys = *k;
+    if (k->empty()) r.Error(r.Get("key"), "'key' must name at least one column");
   } else {
     r.Error(nullptr, "missing required argument 'key'");
   }
@@ -218,13 +219,7 @@ std::optional<FeaturesArgs> ParseFeaturesArgs(const DocNode& with, const std::st
         ArgReader lr(*item, context + ": lags", diags, Within(*item, mark));
         Lag l;
         l.column = lr.String("column", true).value_or("");
-        if (auto n = lr.Number("n")) {
-          if (*n < 1 || *n != std::floor(*n)) {
-            lr.Error(lr.Get("n"), "'n' must be a whole number >= 1");
-          } else {
-            l.n = static_cast<int64_t>(*n);
-          }
-        }
+        if (auto n = lr.Integer("n", 1, std::numeric_limits<int32_t>::max())) l.n = *n;
         l.as = lr.String("as").value_or(l.column + "_lag_" + std::to_string(l.n));
         lr.RejectUnknown({"column", "n", "as"});
         a.lags.push_back(std::move(l));

@@ -25,7 +25,10 @@ std::optional<PredictArgs> ParsePredictArgs(const DocNode& with, const std::stri
                                             Mark mark) {
   ArgReader r(with, context, diags, mark);
   PredictArgs a;
-  if (auto m = r.String("model", true)) a.model = *m;
+  if (auto m = r.String("model", true)) {
+    a.model = *m;
+    CheckModelRefSyntax(r, "model");
+  }
   if (auto as = r.String("as")) {
     if (!HasPlaceholder(*r.Get("as")) && !IsName(*as)) {
       r.Error(r.Get("as"), "'as' must be a column name of letters, digits, '_' and '-'");

@@ -39,10 +39,19 @@ bool Known(const std::string& metric) {
          std::find(kLowerIsBetter.begin(), kLowerIsBetter.end(), metric) != kLowerIsBetter.end();
 }
 
+std::string Figure(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
 std::optional<ServeArgs> ParseServeArgs(const DocNode& with, const std::string& context, Diagnostics& diags, Mark mark) {
   ArgReader r(with, context, diags, mark);
   ServeArgs a;
-  if (auto m = r.String("model", true)) a.model = *m;
+  if (auto m = r.String("model", true)) {
+    a.model = *m;
+    CheckModelRefSyntax(r, "model");
+  }
   if (auto e = r.String("endpoint")) {
     if (!HasPlaceholder(*r.Get("endpoint")) && !IsName(*e)) {
       r.Error(r.Get("endpoint"), "'endpoint' must be an alias name: a lower-case letter, then lower-case letters, digits and '_'");
@@ -66,6 +75,9 @@ std::optional<ServeArgs> ParseServeArgs(const DocNode& with, const std::string& 
       // A bound given as a placeholder ("{{ params.min_auc }}") is a number once rendered.
       const bool bound = a.min || a.max || g.Get("min") || g.Get("max");
       if (bound && a.metric.empty()) g.Error(gate, "'min' and 'max' need a 'metric'");
+      if (a.min && a.max && *a.min > *a.max) {
+        g.Error(g.Get("min"), "'min' " + Figure(*a.min) + " is above 'max' " + Figure(*a.max) + ": no version could pass");
+      }
       if (!bound && !a.better_than_current) {
         g.Error(gate, "'promote_if' needs 'min', 'max' or 'better_than_current: true'");
       }
@@ -75,12 +87,6 @@ std::optional<ServeArgs> ParseServeArgs(const DocNode& with, const std::string& 
   r.RejectUnknown({"model", "endpoint", "promote_if"});
   if (!r.ok()) return std::nullopt;
   return a;
-}
-
-std::string Figure(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
 }
 
 class ServeOperator final : public Operator {
@@ -163,6 +169,12 @@ class ServeOperator final : public Operator {
     if (!candidate) throw OpError("serve: no model version '" + a.model + "' (a train task of this run, or NAME, NAME@ALIAS, NAME:VERSION)");
     const ModelRegistration& m = candidate->model;
     const int version = candidate->version;
+    if (!a.metric.empty() && MetricKind(a.metric) != m.kind) {  // what validation says when it knows the kind
+      throw OpError("serve: promote_if metric '" + a.metric + "' is a " + std::string(MetricKind(a.metric)) +
+                    " metric, and model '" + m.name + "' version " + std::to_string(version) + " is a " +
+                    std::string(KindNoun(m.kind)) +
+                    (m.kind == "classification" ? " (auc, accuracy, f1, precision, recall, logloss)" : " (rmse, mae, r2)"));
+    }
     const std::string metric = !a.metric.empty() ? a.metric : m.kind == "classification" ? "auc" : "rmse";
     const bool higher = std::find(kHigherIsBetter.begin(), kHigherIsBetter.end(), metric) != kHigherIsBetter.end();
     json metrics = json::parse(m.metrics_json, nullptr, false);

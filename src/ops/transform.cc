@@ -24,6 +24,9 @@
 namespace pipeline::ops {
 namespace {
 
+// one_hot makes a column per category: more than this many is a mistake.
+constexpr int64_t kMaxOneHotCategories = 65'536;
+
 using columnar::Column;
 using columnar::ColumnPtr;
 using columnar::DataType;
@@ -39,7 +42,7 @@ struct Step {
   std::vector<std::pair<std::string, std::string>> columns;
   // one_hot, bucketize, datetime_parts.
   std::string column;
-  int64_t max_categories = 64;
+  int64_t max_categories = 64;  // at most kMaxOneHotCategories
   std::string prefix;
   std::vector<double> bounds;
   std::string as;
@@ -77,13 +80,7 @@ std::optional<std::vector<Step>> ParseTransformArgs(const DocNode& with, const s
     } else if (s.kind == "one_hot") {
       ArgReader a(value, context + ": one_hot", diags, Within(value, mark));
       if (auto c = a.String("column", true)) s.column = *c;
-      if (auto m = a.Number("max_categories")) {
-        if (*m < 1 || *m != std::floor(*m)) {
-          a.Error(a.Get("max_categories"), "'max_categories' must be a whole number >= 1");
-        } else {
-          s.max_categories = static_cast<int64_t>(*m);
-        }
-      }
+      if (auto m = a.Integer("max_categories", 1, kMaxOneHotCategories)) s.max_categories = *m;
       s.prefix = a.String("prefix").value_or(s.column);
       a.RejectUnknown({"column", "max_categories", "prefix"});
     } else if (s.kind == "bucketize") {

@@ -173,6 +173,7 @@ std::optional<ValidateArgs> ParseValidateArgs(const DocNode& with, const std::st
         a.table.unique_all = true;
       } else if (auto cols = t.StringList("unique")) {
         a.table.unique_columns = *cols;
+        if (cols->empty()) t.Error(u, "'unique' must be all or name at least one column");
       }
     }
     t.RejectUnknown({"row_count", "max_null_fraction", "freshness", "unique"});

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "net/http_post.h"
@@ -53,6 +54,9 @@ std::optional<WaitArgs> ParseWaitArgs(const DocNode& with, const std::string& co
   }
   if (auto p = r.String("path")) a.path = *p;
   if (auto q = r.String("sql")) a.sql = *q;
+  for (const char* k : {"path", "sql"}) {
+    if (const DocNode* n = r.Get(k); n && n->is_scalar() && n->text().empty()) r.Error(n, "'" + std::string(k) + "' is empty");
+  }
   if (auto u = r.String("http")) {
     a.http = *u;
     std::string why;
@@ -66,13 +70,7 @@ std::optional<WaitArgs> ParseWaitArgs(const DocNode& with, const std::string& co
   }
   if (const DocNode* n = r.Get("min_size")) {
     if (a.path.empty() && !r.Get("path")) r.Error(n, "'min_size' is for 'path'");
-    if (auto v = r.Number("min_size")) {
-      if (*v < 0 || *v != std::floor(*v)) {
-        r.Error(n, "'min_size' must be a whole number of bytes >= 0");
-      } else {
-        a.min_size = int64_t(*v);
-      }
-    }
+    if (auto v = r.Integer("min_size", 0, std::numeric_limits<int64_t>::max())) a.min_size = *v;
   }
   if (const DocNode* n = r.Get("settle")) {
     if (!r.Get("path")) r.Error(n, "'settle' is for 'path'");

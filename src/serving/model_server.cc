@@ -134,7 +134,12 @@ void ModelServer::PollLoop() {
   }
 }
 
-std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, const std::string& alias, int version) {
+std::shared_ptr<const Deployment> ModelServer::LoadVersion(const std::string& name, int version, int threads) {
+  return Load(name, "", version, threads);
+}
+
+std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, const std::string& alias, int version,
+                                                    int threads) {
   auto v = store_.GetModelVersion(name, version);
   if (!v) throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version));
   auto d = std::make_shared<Deployment>();
@@ -142,7 +147,8 @@ std::shared_ptr<const Deployment> ModelServer::Load(const std::string& name, con
   d->alias = alias;
   d->version = version;
   try {
-    d->predictor = ml::Predictor::Load({v->format, v->uri, v->kind, v->features_json, v->transforms_json, v->content_hash}, 1);
+    d->predictor =
+        ml::Predictor::Load({v->format, v->uri, v->kind, v->features_json, v->transforms_json, v->content_hash}, threads);
   } catch (const ml::ModelError& e) {
     throw Error::Unavailable("model '" + name + "' version " + std::to_string(version) + " cannot be loaded: " + e.what());
   }
@@ -339,6 +345,11 @@ std::shared_ptr<const Deployment> ModelServer::Get(const std::string& name, cons
 
 std::string ModelServer::Predict(const std::string& name, const std::string& alias, std::string_view body) {
   std::shared_ptr<const Deployment> d = Get(name, alias);  // held to the end: a swap cannot free it
+  return PredictWith(*d, body);
+}
+
+std::string ModelServer::PredictWith(const Deployment& deployment, std::string_view body) {
+  const Deployment* d = &deployment;
   // Online features: a value a row lacks, from the table whose key it carries.
   std::list<json> found;  // stable addresses for the values handed out (empty: no allocation)
   auto online = [&](int64_t, const json& row, const std::string& column) -> const json* {

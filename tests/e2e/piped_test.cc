@@ -1201,6 +1201,25 @@ TEST_F(PipedTest, TriggerDagThatWaitsHoldsNoWorkerWhileTheRunItMadeRuns) {
   EXPECT_NE(ReadFile(dir_ / "piped.log").find("task=t state=waiting"), std::string::npos);
 }
 
+TEST_F(PipedTest, TriggerDagThatWaitsOnAPausedDagFailsSayingSo) {
+  // Given a paused DAG, a task that triggers it and waits fails at once (its
+  // run would stay queued until an unpause, maybe for ever), naming the fix.
+  WriteDag("target.yaml", "dag: target\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  WriteDag("waiter.yaml", "dag: waiter\ntasks:\n  go: {op: trigger_dag, with: {dag: target, wait: true}}\n");
+  StartDaemon();
+  ASSERT_EQ(Pipectl({"dags", "pause", "target"}).exit_code, 0);
+  HttpResponse created = Http("POST", "/api/v1/dags/waiter/runs", "{}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string parent = json::parse(created.body)["run_id"];
+  ASSERT_TRUE(Eventually([&] { return RunEnded(parent); }, 30)) << ReadFile(dir_ / "piped.log");
+  json run = Run(parent);
+  EXPECT_EQ(run["state"], "failed");
+  const std::string error = run["tasks"][0]["error"];
+  EXPECT_TRUE(std::regex_search(error, std::regex("^run \\S+ of dag 'target' is queued and dag 'target' is paused: unpause "
+                                                  "it \\(pipectl dags unpause target\\), or set wait: false")))
+      << error;
+}
+
 TEST_F(PipedTest, RunsShowThroughTheDaemonHasTheValidationReport) {
   std::ofstream(dir_ / "dags" / "people.csv") << "id,age\n1,30\n2,-4\n3,51\n";
   WriteDag("checked.yaml", "dag: checked\ntasks:\n  load: {op: ingest, with: {path: people.csv}}\n"
@@ -2382,6 +2401,17 @@ TEST_F(ServingTest, OnlineFeaturesAreJoinedIntoPredictRowsByKey) {
   HttpResponse as_float = Http("POST", "/api/v1/models/shop/predict", R"({"rows": [{"user_id": 7.0, "amount": 55.5}]})");
   ASSERT_EQ(as_float.status, 200) << as_float.body;
   EXPECT_EQ(json::parse(as_float.body)["predictions"], joined["predictions"]);
+  // pipectl predict scores in the process alike, the same online features joined in.
+  Result local = Pipectl({"predict", "shop", "--local", "--db", db_, "--json", R"([{"user_id": 7, "amount": 55.5}])"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(json::parse(local.out), joined);
+  Result daemon = Pipectl({"predict", "shop", "--json", R"([{"user_id": 7, "amount": 55.5}])"});
+  ASSERT_EQ(daemon.exit_code, 0) << daemon.err;
+  EXPECT_EQ(json::parse(daemon.out), joined);
+  // A key given twice in a row is refused (JSON parsers keep one of them), here as by the daemon.
+  Result twice = Pipectl({"predict", "shop", "--json", R"([{"user_id": 7, "amount": 55.5, "amount": 60}])"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_EQ(twice.err, "pipectl: --json: key 'amount' is given twice in one object\n");
 
   // A run that fails after its features task puts nothing online: the
   // features served stay the last successful run's.

@@ -287,6 +287,22 @@ TEST_F(PredictTest, BadRowsAreErrorsNamingTheRowAndTheColumn) {
             "0/ts_hour: row 0: feature 'ts_hour' is null, and a linear model cannot score a missing value");
 }
 
+TEST_F(PredictTest, ServeFailsOnAGateMetricOfTheOtherKind) {
+  // Validation says so when the train task fixes the kind; for a registered
+  // model, the task fails when it finds the kind (it succeeded "not promoted").
+  auto ctx = Context("deploy", "{model: 'fraud:1', promote_if: {metric: rmse, max: 5}}", false);
+  ModelRegistration m;
+  m.name = "fraud";
+  m.kind = "classification";
+  m.metrics_json = json{{"auc", 0.8}}.dump();
+  ctx->RegisterModel(m);
+  TaskResult r = ops_.Find("serve")->Execute(*ctx);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "serve: promote_if metric 'rmse' is a regression metric, and model 'fraud' version 1 is a "
+                     "classifier (auc, accuracy, f1, precision, recall, logloss)");
+  EXPECT_FALSE(ctx->aliases().count({"fraud", "production"}));
+}
+
 TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
   auto ctx = Context("deploy", "{model: 'fraud:2', promote_if: {metric: auc, min: 0.75, better_than_current: true}}", false);
   ModelRegistration m;
