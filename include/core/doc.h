@@ -45,7 +45,7 @@ class DocNode {
   bool quoted() const { return quoted_; }
   // Plain scalars only (a quoted "1" is a string): YAML 1.2 core schema forms.
   std::optional<int64_t> AsInt() const;
-  std::optional<double> AsDouble() const;  // ints too
+  std::optional<double> AsDouble() const;  // ints too; finite only (not nan, inf, 1e999)
   std::optional<bool> AsBool() const;
 
   // Sequences (none for the other kinds).

@@ -1,6 +1,7 @@
 // pipectl: flags in, exit codes out. The commands live in *_cmd.cc.
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <csignal>
 #include <iostream>
 
@@ -28,6 +29,19 @@ int ExitCodeFor(pipeline::ErrorCode code) {
       return kExitFailed;
   }
 }
+
+// A version or try number: CLI11's PositiveNumber says "not in range
+// 0.000000 to 1.79769e+308" of a 0.
+const CLI::Validator kFromOne(
+    [](std::string& text) -> std::string {
+      int value = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || value < 1) {
+        return "'" + text + "' is not a whole number from 1 (1, 2, ...)";
+      }
+      return "";
+    },
+    "1, 2, ...");
 
 }  // namespace
 
@@ -129,7 +143,7 @@ int main(int argc, char** argv) {
   logs->add_option("RUN_ID", logs_options.run_id)->required();
   logs->add_option("TASK_ID", logs_options.task_id)->required();
   logs->add_option("--try", logs_options.try_number, "this try (default: the latest)")
-      ->check(CLI::PositiveNumber);
+      ->check(kFromOne);
   logs->add_flag("--follow,-f", logs_options.follow, "keep printing until the try ends");
   logs->callback([&] { action = [&] { return Logs(g, logs_options); }; });
 
@@ -184,7 +198,7 @@ int main(int argc, char** argv) {
   auto* models_show = models->add_subcommand("show", "a model version: metrics, features, importance, lineage");
   models_show->add_option("NAME", show_options.name)->required();
   models_show->add_option("--version", show_options.version, "this version (default: the latest)")
-      ->check(CLI::PositiveNumber);
+      ->check(kFromOne);
   models_show->callback([&] { action = [&] { return ModelsShow(g, show_options); }; });
   ModelsAliasOptions alias_options;
   auto* models_alias = models->add_subcommand("alias", "point ALIAS (production, any name) at VERSION");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/names.h"
 #include "views/run_view.h"
 
 namespace pipeline::cli {
@@ -10,6 +11,11 @@ namespace pipeline::cli {
 int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
   if (options.limit < 1 || options.limit > 1000) {  // the API's bound, through the daemon or not
     std::cerr << "pipectl: --limit must be 1..1000\n";
+    return kExitUsage;
+  }
+  if (!options.dag.empty() && !IsName(options.dag)) {
+    std::cerr << "pipectl: --dag: '" << options.dag
+              << "' is not a DAG id (a lower-case letter, then lower-case letters, digits and '_')\n";
     return kExitUsage;
   }
   if (UseServer(g)) return ListRunsRemote(g, options);

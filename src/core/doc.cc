@@ -3,6 +3,7 @@
 #include <fast_float/fast_float.h>
 
 #include <charconv>
+#include <cmath>
 
 namespace pipeline {
 
@@ -46,6 +47,10 @@ std::optional<double> DocNode::AsDouble() const {
   double value = 0;
   auto [end, ec] = fast_float::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  // "nan", "inf" and 1e999 are no numbers a DAG means: each argument and
+  // parameter would take them silently (a check bound that is NaN passes
+  // every row).
+  if (!std::isfinite(value)) return std::nullopt;
   return value;
 }
 

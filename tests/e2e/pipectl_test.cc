@@ -435,6 +435,10 @@ tasks:
   EXPECT_EQ(wrong.err, "pipectl: parameter 'n' expects an integer (default 1), got 'many'\n");
   Result malformed = Pipectl({"run", dag.string(), "--param", "who"});
   EXPECT_EQ(malformed.exit_code, 2);
+  // nan and inf are no numbers a parameter takes (JSON has neither: they became null).
+  Result nan = Pipectl({"run", dag.string(), "--param", "n=nan"});
+  EXPECT_EQ(nan.exit_code, 2);
+  EXPECT_EQ(nan.err, "pipectl: parameter 'n' expects an integer (default 1), got 'nan'\n");
   // Nothing ran for the refused invocations.
   Result list = Pipectl({"runs", "list", "--json"});
   EXPECT_EQ(json::parse(list.out).size(), 1u);
@@ -1110,6 +1114,14 @@ TEST_F(PipectlTest, UsageErrorsAreExitTwo) {
   Result none = Pipectl({"models"});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_EQ(none.err.rfind("pipectl models: a command is required: one of list, show, ", 0), 0u) << none.err;
+  // Numbers and ids named in their own terms.
+  Result version = Pipectl({"models", "show", "fraud", "--version", "0"});
+  EXPECT_EQ(version.exit_code, 2);
+  EXPECT_EQ(version.err.rfind("--version: '0' is not a whole number from 1 (1, 2, ...)\n", 0), 0u) << version.err;
+  Result dag = Pipectl({"runs", "list", "--dag", "Not-An-Id"});
+  EXPECT_EQ(dag.exit_code, 2);
+  EXPECT_EQ(dag.err, "pipectl: --dag: 'Not-An-Id' is not a DAG id (a lower-case letter, then lower-case letters, "
+                     "digits and '_')\n");
 }
 
 }  // namespace

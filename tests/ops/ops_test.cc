@@ -1477,7 +1477,7 @@ TEST_F(OpsTest, TrainArgumentsAreCheckedAtValidation) {
             std::string::npos);
   std::string bad = Check("train", "{target: y, model: logistic_regression, params: {l2: -1, max_iter: 0.5, alpha: 3}}");
   EXPECT_NE(bad.find("'l2' must be a finite number >= 0"), std::string::npos) << bad;
-  EXPECT_NE(Check("train", "{target: y, model: linear_regression, params: {l2: nan}}").find("'l2' must be a finite number"),
+  EXPECT_NE(Check("train", "{target: y, model: linear_regression, params: {l2: nan}}").find("'l2' must be a number, found 'nan'"),
             std::string::npos);
   EXPECT_NE(Check("train", "{target: y, model: xgboost, features: [a, b, a]}").find("feature 'a' is listed twice"),
             std::string::npos);
