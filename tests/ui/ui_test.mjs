@@ -357,7 +357,37 @@ try {
     const detail = await text(page, 'tr[data-task=landed] td.detail');
     expect(/waiting: no file matches never\/there\.csv/.test(detail) && /next check/.test(detail), `detail: ${detail}`);
     await shot(page, 'run-sensor-waiting');
+    // Tasks of a run that goes on cannot be cleared (the API answers 409): the buttons say so.
+    const clear = page.locator('tr[data-task=load] button:has-text("Clear")');
+    expect(await clear.isDisabled(), 'Clear is disabled while the run goes on');
+    expect(/has not ended/.test(await clear.getAttribute('title')), `title: ${await clear.getAttribute('title')}`);
+    await page.goto(`${base}/ui/runs/${run}/tasks/landed`);
+    await page.waitForSelector('dl.facts');
+    expect(/next check/.test(await text(page, 'dl.facts')), `facts: ${await text(page, 'dl.facts')}`);
     await rest('POST', `/api/v1/runs/${run}/cancel`, {});
+  });
+
+  await check('a mapped task: each instance names its item, the task lists its instances', async () => {
+    const run = (await rest('POST', '/api/v1/dags/ui_mapped/runs', {})).run_id;
+    await until('the mapped run to end', async () => (await rest('GET', `/api/v1/runs/${run}`)).state === 'success');
+    await page.goto(`${base}/ui/runs/${run}/tasks/${encodeURIComponent('each[1]')}`);
+    await page.waitForSelector('dl.facts');
+    expect(/item\s+south/.test(await text(page, 'dl.facts')), `facts: ${await text(page, 'dl.facts')}`);
+    await page.goto(`${base}/ui/runs/${run}/tasks/each`);
+    await page.waitForSelector('h2:has-text("Instances")');
+    expect(await page.locator(`a[href="/ui/runs/${run}/tasks/${encodeURIComponent('each[0]')}"]`).count() === 1, 'links each[0]');
+    await shot(page, 'task-mapped');
+  });
+
+  await check('a graph of an unknown run, and an unknown DAG tab, say so', async () => {
+    page.allowStatus = /status of 404/;
+    await page.goto(`${base}/ui/dags/ui_mapped/graph?run=no-such-run`);
+    await page.waitForSelector('.error');
+    expect(/no-such-run/.test(await text(page, '.error')), `error: ${await text(page, '.error')}`);
+    await page.goto(`${base}/ui/dags/ui_mapped/bogus`);
+    await page.waitForSelector('p.error');
+    expect(/No page bogus/.test(await text(page, 'p.error')), `error: ${await text(page, 'p.error')}`);
+    page.allowStatus = null;
   });
 
   await check('the runs list, the models list and a model page', async () => {

@@ -85,6 +85,10 @@ export function currentTry(task) {
 
 export const number = (n) => (n === null || n === undefined ? '' : Number(n).toLocaleString('en-US'));
 
+// A float as people write it: 12 significant digits at most (59.55, not
+// 59.55000000000004, the double's own text), no trailing zeros (0.007).
+export const shortNumber = (v, digits = 12) => (Number.isInteger(v) ? String(v) : String(Number(Number(v).toPrecision(digits))));
+
 export function Tabs({ tabs, current, base }) {
   return (
     <nav class="tabs">
@@ -93,6 +97,15 @@ export function Tabs({ tabs, current, base }) {
       ))}
     </nav>
   );
+}
+
+// Text in which run ids ("20261206T082437-1a2b3c4d", as trigger_dag's
+// summary names the run it made) link to their runs.
+const RUN_ID = /\b(\d{8}T\d{6}-[0-9a-f]{8})\b/;
+export function Linked({ text }) {
+  const parts = String(text).split(RUN_ID);
+  if (parts.length === 1) return text;
+  return parts.map((p, i) => (i % 2 ? <a key={i} href={`/ui/runs/${enc(p)}`}>{p}</a> : p));
 }
 
 // A small table of rows (arrays) with a header.
@@ -104,7 +117,9 @@ export function DataTable({ columns, rows, cellClass }) {
         <tbody>
           {rows.map((row, i) => (
             <tr key={i}>{row.map((v, j) => (
-              <td key={j} class={cellClass ? cellClass(j, v) : ''}>{v === null ? <i class="muted">null</i> : String(v)}</td>
+              <td key={j} class={`${cellClass ? cellClass(j, v) : ''}${typeof v === 'number' ? ' num' : ''}`}
+                title={typeof v === 'number' && shortNumber(v) !== String(v) ? String(v) : undefined}>
+                {v === null ? <i class="muted">null</i> : typeof v === 'number' ? shortNumber(v) : String(v)}</td>
             ))}</tr>
           ))}
         </tbody>
@@ -121,7 +136,14 @@ export function Action({ label, run, disabled, title, kind = '', confirm: ask })
     if (ask && !window.confirm(ask)) return;
     setBusy(true);
     setError(null);
-    try { await run(); } catch (e) { setError(e); } finally { setBusy(false); }
+    try {
+      await run();
+    } catch (e) {
+      setError(e);
+      setTimeout(() => setError((shown) => (shown === e ? null : shown)), 10000);  // said, then out of the way
+    } finally {
+      setBusy(false);
+    }
   };
   return (
     <span class="action">

@@ -7,6 +7,8 @@ import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
 import { Action, ErrorBox, Loading, PauseSwitch, shorten, State, Tabs, time, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
+const TABS = [['graph', 'Graph'], ['grid', 'Grid'], ['code', 'Code'], ['versions', 'Versions']];
+
 export function DagPage({ dag, tab, query }) {
   const { data, error, reload } = useApi(`/dags/${enc(dag)}`);
   useInterval(reload, 5000);  // the next tick, paused, a new version
@@ -32,7 +34,8 @@ export function DagPage({ dag, tab, query }) {
             run={async () => setTrigger(true)} />
         </div>
       ) : <div class="title-row"><h1>{dag}</h1></div>}
-      <Tabs base={base} current={tab} tabs={[['graph', 'Graph'], ['grid', 'Grid'], ['code', 'Code'], ['versions', 'Versions']]} />
+      <Tabs base={base} current={tab} tabs={TABS} />
+      {!TABS.some(([id]) => id === tab) && <p class="error">No page {tab} of a DAG: <a href={`${base}/graph`}>its graph</a></p>}
       {tab === 'grid' && <GridTab dagId={dag} />}
       {tab !== 'grid' && !data && <Loading what={dag} />}
       {data && tab === 'graph' && <GraphTab dag={data} runId={query.get('run')} />}
@@ -49,7 +52,9 @@ function GraphTab({ dag, runId }) {
   const runs = useApi(`/dags/${enc(dag.dag_id)}/runs?limit=25`);
   useInterval(runs.reload, 5000);  // a run started since (a schedule, pipectl)
   const selected = runId || (runs.data && runs.data.runs[0] ? runs.data.runs[0].run_id : null);
-  const { run } = useLiveRun(selected);
+  const { run: found, error } = useLiveRun(selected);
+  // A run of another DAG (an edited URL) colours nothing.
+  const run = found && found.dag_id === dag.dag_id ? found : null;
   const states = useMemo(() => new Map((run ? run.tasks : []).map((t) => [t.task_id, t.state])), [run]);
   return (
     <>
@@ -64,6 +69,8 @@ function GraphTab({ dag, runId }) {
         {run && <> <State state={run.state} /> <a href={`/ui/runs/${enc(run.run_id)}`}>open the run</a></>}
         <span class="muted small">{dag.tasks.length} tasks, {dag.edges.length} dependencies</span>
       </div>
+      {error && !found && <ErrorBox error={error} />}
+      {found && !run && <p class="error" role="alert">Run {found.run_id} is a run of DAG {found.dag_id}, not of {dag.dag_id}.</p>}
       <Graph dag={dag} states={states} onOpen={(task) => {
         if (selected) navigate(`/ui/runs/${enc(selected)}/tasks/${enc(task)}`);
       }} />
@@ -82,6 +89,10 @@ export function Graph({ dag, states, onOpen }) {
   const box = useRef(null);
   const frame = useRef(0);
   const cull = g.nodes.size > CULL_ABOVE;
+  // Fitted to the page's width (a scaled drawing) unless asked for its
+  // actual size; a graph that culls is always at its actual size.
+  const [actual, setActual] = useState(false);
+  const fit = !cull && !actual;
   const [view, setView] = useState({ left: 0, top: 0, width: 1600, height: 1000 });
   const measure = () => {
     frame.current = 0;
@@ -104,7 +115,9 @@ export function Graph({ dag, states, onOpen }) {
   });
   return (
     <div class="graph-wrap" ref={box} onScroll={onScroll}>
-      <svg class="graph" width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`}
+      {!cull && <button class="graph-size" onClick={() => setActual(!actual)}>{actual ? 'Fit to width' : 'Actual size'}</button>}
+      <svg class="graph" width={fit ? '100%' : g.width} height={fit ? undefined : g.height} viewBox={`0 0 ${g.width} ${g.height}`}
+        style={fit ? { maxWidth: `${g.width}px`, height: 'auto' } : undefined}
         data-nodes={g.nodes.size} data-edges={g.edges.length} data-drawn={tasks.length}>
         <defs>
           <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { token } from '../api.js';
 import { navigate, useLocation } from '../router.js';
-import { refreshSession } from '../session.js';
+import { refreshSession, useSession } from '../session.js';
 
 // The token is checked against GET /api/v1/auth and kept for this browser
 // session only (sessionStorage): closing the tab logs out.
@@ -9,6 +9,7 @@ export function LoginPage() {
   const { query } = useLocation();
   const [value, setValue] = useState('');
   const [error, setError] = useState('');
+  const session = useSession();
   const submit = async (e) => {
     e.preventDefault();
     setError('');
@@ -25,7 +26,9 @@ export function LoginPage() {
   return (
     <form class="login card" onSubmit={submit}>
       <h1>Log in</h1>
-      <p class="muted">This piped requires a bearer token (its token file lists the roles).</p>
+      <p class="muted">{session && session.tokens_required === false
+        ? <>This piped has no token file: every request may read and change state, no log-in needed. <a href="/ui/dags">Go to the DAGs</a>.</>
+        : 'This piped requires a bearer token (its token file lists the roles).'}</p>
       <label>Token <input type="password" name="token" value={value} autofocus
         onInput={(e) => setValue(e.target.value)} /></label>
       <button type="submit" disabled={!value.trim()}>Log in</button>

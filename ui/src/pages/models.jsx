@@ -39,6 +39,7 @@ export function ModelPage({ name }) {
   const metricNames = [...new Set(versions.flatMap((v) => Object.keys(v.metrics).filter((k) => typeof v.metrics[k] === 'number' && !k.endsWith('_rows'))))];
   const aliasesOf = (v) => Object.entries(data.aliases).filter(([, n]) => n === v).map(([a]) => a);
   const serving = data.aliases.production;
+  const classifier = versions.some((v) => v.metrics.confusion);
   return (
     <section>
       <div class="title-row"><h1>{data.name}</h1>
@@ -52,7 +53,7 @@ export function ModelPage({ name }) {
       <h2>Versions</h2>
       <div class="scroll-x">
         <table class="list versions">
-          <thead><tr><th>version</th><th>aliases</th><th>type</th><th>trained by</th><th>created</th>{metricNames.map((m) => <th key={m}>{m}</th>)}<th>test rows</th></tr></thead>
+          <thead><tr><th>version</th><th>aliases</th><th>type</th><th>trained by</th><th>created</th>{metricNames.map((m) => <th key={m}>{m}</th>)}{classifier && <th title="on the test rows">confusion</th>}<th>train rows</th><th>validation rows</th><th>test rows</th></tr></thead>
           <tbody>
             {[...versions].reverse().map((v) => (
               <tr key={v.version} class={v.version === serving ? 'serving' : ''} data-version={v.version}>
@@ -62,6 +63,10 @@ export function ModelPage({ name }) {
                 <td><a href={`/ui/runs/${enc(v.run_id)}`}>{v.run_id}</a></td>
                 <td>{time(v.created_at)}</td>
                 {metricNames.map((m) => <td key={m} class="num">{fmt(v.metrics[m])}</td>)}
+                {classifier && <td class="small nowrap">{v.metrics.confusion
+                  ? <span title="true positives, false positives; false negatives, true negatives">TP {fmt(v.metrics.confusion.tp)} FP {fmt(v.metrics.confusion.fp)}<br />FN {fmt(v.metrics.confusion.fn)} TN {fmt(v.metrics.confusion.tn)}</span> : ''}</td>}
+                <td class="num">{fmt(v.metrics.train_rows)}</td>
+                <td class="num">{fmt(v.metrics.validation_rows)}</td>
                 <td class="num">{fmt(v.metrics.test_rows)}</td>
               </tr>
             ))}

@@ -2,7 +2,7 @@ import { api, enc } from '../api.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { navigate } from '../router.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, currentTry, duration, ErrorBox, Loading, number, shorten, State, time, useApi, useInterval } from '../util.jsx';
+import { Action, currentTry, duration, ErrorBox, Linked, Loading, number, shorten, State, time, useApi, useInterval } from '../util.jsx';
 
 // Newest first, a page at a time (?limit=, ?offset=), by state and DAG.
 export function RunsPage({ query }) {
@@ -142,6 +142,9 @@ function Gantt({ run }) {
   );
 }
 
+// What the API says of a clear while the run goes on (409).
+const RUN_NOT_ENDED = 'the run has not ended: tasks are cleared once it has';
+
 function TaskTable({ run, operate, reload }) {
   const missed = new Map((run.sla_misses || []).filter((m) => m.task_id).map((m) => [m.task_id, m]));
   const clear = (task, downstream) => async () => {
@@ -162,13 +165,14 @@ function TaskTable({ run, operate, reload }) {
             <td>{duration(currentTry(t).started, currentTry(t).ended)}</td>
             <td class="num">{number(t.metrics.rows_in)}</td>
             <td class="num">{number(t.metrics.rows_out)}</td>
-            <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : t.metrics.summary || ''}
+            <td class="detail">{t.error ? <span class="error inline"><Linked text={t.error} /></span> : <Linked text={t.metrics.summary || ''} />}
               {t.state === 'waiting' && t.next_try_at && <span class="muted small"> · next check {time(t.next_try_at)}</span>}</td>
             <td class="nowrap">
-              <Action label="Clear" disabled={!operate || !isFinished(run.state) && ['running', 'waiting'].includes(t.state)}
-                title={operate ? 'run this task again' : NOT_ALLOWED} run={clear(t.task_id, false)} />
-              <Action label="+ downstream" disabled={!operate || !isFinished(run.state) && ['running', 'waiting'].includes(t.state)}
-                title={operate ? 'run this task and everything after it again' : NOT_ALLOWED} run={clear(t.task_id, true)} />
+              <Action label="Clear" disabled={!operate || !isFinished(run.state)}
+                title={!operate ? NOT_ALLOWED : isFinished(run.state) ? 'run this task again' : RUN_NOT_ENDED} run={clear(t.task_id, false)} />
+              <Action label="+ downstream" disabled={!operate || !isFinished(run.state)}
+                title={!operate ? NOT_ALLOWED : isFinished(run.state) ? 'run this task and everything after it again' : RUN_NOT_ENDED}
+                run={clear(t.task_id, true)} />
             </td>
           </tr>
         ))}

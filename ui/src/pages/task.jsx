@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, currentTry, DataTable, duration, ErrorBox, Loading, number, State, time, useApi } from '../util.jsx';
+import { Action, currentTry, DataTable, duration, ErrorBox, Linked, Loading, number, shortNumber, State, time, useApi } from '../util.jsx';
 import { Bars, TrendChart } from '../charts.jsx';
 
 export function TaskPage({ run: runId, task: taskId }) {
@@ -15,6 +15,8 @@ export function TaskPage({ run: runId, task: taskId }) {
   const operate = canOperate(session);
   const byName = new Map(task.artifacts.map((a) => [a.name, a]));
   const m = task.metrics || {};
+  // A mapped task's own try only expands it: its instances have the logs.
+  const mapped = run.tasks.some((t) => t.map_index !== undefined && t.task_id.startsWith(`${task.task_id}[`));
   return (
     <section>
       <div class="title-row">
@@ -23,28 +25,55 @@ export function TaskPage({ run: runId, task: taskId }) {
         <span class="muted">of <a href={`/ui/runs/${enc(run.run_id)}`}>{run.run_id}</a> (<a href={`/ui/dags/${enc(run.dag_id)}/graph?run=${enc(run.run_id)}`}>{run.dag_id}</a>)</span>
         <span class={`live ${live}`}>{isFinished(run.state) ? '' : live === 'live' ? '● live' : live}</span>
         <span class="spacer" />
-        <Action label="Clear" disabled={!operate || task.state === 'running'} title={operate ? 'run this task again' : NOT_ALLOWED}
+        <Action label="Clear" disabled={!operate || !isFinished(run.state)}
+          title={!operate ? NOT_ALLOWED : isFinished(run.state) ? 'run this task again' : 'the run has not ended: tasks are cleared once it has'}
           run={async () => { await api.post(`/runs/${enc(run.run_id)}/tasks/${enc(task.task_id)}/clear`, { downstream: false }); reload(); }} />
       </div>
       <dl class="facts">
+        {task.map_index !== undefined && <><dt>item</dt><dd>{task.map_item} <span class="muted small">(instance {task.map_index})</span></dd></>}
         <dt>try</dt><dd>{task.try} of {task.max_tries}</dd>
+        {task.state === 'waiting' && task.next_try_at && <><dt>next check</dt><dd>{time(task.next_try_at)}</dd></>}
         <dt>started</dt><dd>{time(currentTry(task).started) || '—'}</dd>
         <dt>duration</dt><dd>{duration(currentTry(task).started, currentTry(task).ended)}</dd>
         {m.rows_in !== undefined && <><dt>rows in</dt><dd>{number(m.rows_in)}</dd></>}
         {m.rows_out !== undefined && <><dt>rows out</dt><dd>{number(m.rows_out)}</dd></>}
         {m.rows_quarantined !== undefined && <><dt>quarantined</dt><dd>{number(m.rows_quarantined)}</dd></>}
         {m.bytes_out !== undefined && <><dt>output size</dt><dd>{number(m.bytes_out)} bytes</dd></>}
-        {m.summary && <><dt>summary</dt><dd>{m.summary}</dd></>}
-        {task.error && <><dt>error</dt><dd class="error inline">{task.error}</dd></>}
+        {m.summary && <><dt>summary</dt><dd><Linked text={m.summary} /></dd></>}
+        {task.error && <><dt>error</dt><dd class="error inline"><Linked text={task.error} /></dd></>}
       </dl>
-      {byName.has('quarantine') && <Quarantine run={run} task={task} />}
+      <Instances run={run} task={task} />
       {byName.has('report') && <ValidationReport run={run} task={task} />}
+      {byName.has('quarantine') && <Quarantine run={run} task={task} />}
       {byName.has('drift') && <DriftReport run={run} task={task} />}
       {m.gauges && <DriftHistory dag={run.dag_id} task={task.task_id} />}
       {task.artifacts.length > 0 && <Artifacts run={run} task={task} />}
-      <h2>Log</h2>
-      <Tries run={run} task={task} />
+      {!mapped && <><h2>Log</h2>
+        <Tries run={run} task={task} /></>}
     </section>
+  );
+}
+
+// The instances of a mapped task (map_over), on its own page.
+function Instances({ run, task }) {
+  const instances = run.tasks.filter((t) => t.map_index !== undefined && t.task_id.startsWith(`${task.task_id}[`));
+  if (!instances.length) return null;
+  return (
+    <div class="card">
+      <h2>Instances</h2>
+      <table class="list">
+        <thead><tr><th>instance</th><th>item</th><th>state</th><th>tries</th><th>detail</th></tr></thead>
+        <tbody>
+          {instances.map((t) => (
+            <tr key={t.task_id}>
+              <td><a href={`/ui/runs/${enc(run.run_id)}/tasks/${enc(t.task_id)}`}>{t.task_id}</a></td>
+              <td>{t.map_item}</td><td><State state={t.state} /></td><td>{t.try}/{t.max_tries}</td>
+              <td class="detail">{t.error ? <span class="error inline">{t.error}</span> : (t.metrics && t.metrics.summary) || ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -63,7 +92,8 @@ function Tries({ run, task }) {
             try {t.try} <State state={t.state} />
           </button>
         ))}
-        <span class="muted small">{tr.worker && `on ${tr.worker}`} {tr.exit_code !== null && tr.exit_code !== undefined && `exit ${tr.exit_code}`} {tr.error}</span>
+        <span class="muted small">{tr.worker && `on ${tr.worker}`} {tr.exit_code !== null && tr.exit_code !== undefined &&
+          !(tr.error || '').includes(`status ${tr.exit_code}`) && `exit ${tr.exit_code}`} {tr.error}</span>
       </div>
       <LogView key={`${run.run_id}/${task.task_id}/${tr.try}`} run={run.run_id} task={task.task_id} tryNumber={tr.try}
         running={tr.state === 'running' || tr.state === 'waiting'} />
@@ -163,7 +193,7 @@ function ValidationReport({ run, task }) {
           {Object.entries(r.profile).map(([name, p]) => (
             <tr key={name} data-column={name}>
               <td>{name}</td><td>{p.type}</td><td class="num">{number(p.nulls)}</td><td class="num">{number(p.distinct_estimate)}</td>
-              <td class="num">{p.min ?? ''}</td><td class="num">{p.mean !== undefined ? Number(p.mean).toPrecision(6) : ''}</td><td class="num">{p.max ?? ''}</td>
+              <td class="num">{p.min ?? ''}</td><td class="num">{p.mean !== undefined ? shortNumber(p.mean, 6) : ''}</td><td class="num">{p.max ?? ''}</td>
               <td>{p.histogram && <Bars counts={p.histogram.counts} title={`${p.histogram.sampled} values sampled, ${p.histogram.counts.length} bins from ${p.min} to ${p.max}`} />}
                 {p.top && <TopValues top={p.top} />}</td>
             </tr>
@@ -185,6 +215,16 @@ function TopValues({ top }) {
   );
 }
 
+// A histogram's legend: each bin's range (numeric: the reference's cuts) or
+// category, and its count.
+function binsTitle(side, c) {
+  const counts = side === 'reference' ? c.reference_bins : c.current_bins;
+  const names = c.categories ? [...c.categories, '(new)']
+    : c.cuts ? counts.map((_, i) => `${i === 0 ? '…' : c.cuts[i - 1]} to ${i < c.cuts.length ? c.cuts[i] : '…'}`)
+      : counts.map((_, i) => `bin ${i + 1}`);
+  return `${side}: ${counts.map((n, i) => `${names[i] ?? `bin ${i + 1}`}: ${n}`).join('; ')}`;
+}
+
 function DriftReport({ run, task }) {
   const { data, error } = useApi(docPath(run, task, 'drift'));
   if (error) return <ErrorBox error={error} />;
@@ -202,7 +242,8 @@ function DriftReport({ run, task }) {
               <td>{c.column}</td><td>{c.kind}</td><td class="num">{c.psi.toFixed(4)}</td>
               <td class="num">{(c.kind === 'numeric' ? c.ks : c.js).toFixed(4)}</td>
               <td class="num">{(c.reference_null_rate * 100).toFixed(1)}% → {(c.current_null_rate * 100).toFixed(1)}%</td>
-              <td><Bars counts={c.reference_bins} /> <Bars counts={c.current_bins} kind="current" /></td>
+              <td><Bars counts={c.reference_bins} title={binsTitle('reference', c)} />{' '}
+                <Bars counts={c.current_bins} kind="current" title={binsTitle('current', c)} /></td>
               <td>{c.drifted ? <State state="failed" /> : ''}</td>
             </tr>
           ))}
@@ -216,27 +257,33 @@ function DriftReport({ run, task }) {
 // "20261205T190853-f725c2de" -> "12-05 19:08": what tells runs apart on
 // an axis (the full id is in the point's legend).
 const runLabel = (id) => {
-  const m = /^\d{4}(\d\d)(\d\d)T(\d\d)(\d\d)/.exec(id);
-  return m ? `${m[1]}-${m[2]} ${m[3]}:${m[4]}` : id;
+  const m = /^\d{4}(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)/.exec(id);
+  return m ? `${m[1]}-${m[2]} ${m[3]}:${m[4]}:${m[5]}` : id;
 };
 
 function DriftHistory({ dag, task }) {
   const { data } = useApi(`/dags/${enc(dag)}/tasks/${enc(task)}/history?limit=50`);
-  if (!data) return null;
-  const runs = [...data.runs].reverse().filter((r) => r.metrics.gauges);
-  if (runs.length < 1) return null;
-  const series = new Map();
-  runs.forEach((r, i) => {
-    for (const g of r.metrics.gauges) {
-      if (g.name !== 'pipe_drift_psi') continue;
-      if (!series.has(g.column)) series.set(g.column, new Array(runs.length).fill(null));
-      series.get(g.column)[i] = g.value;
-    }
-  });
+  // Made once per answer: the page re-renders each second while a run
+  // goes on, and new arrays would rebuild the chart (losing its hover).
+  const chart = useMemo(() => {
+    if (!data) return null;
+    const runs = [...data.runs].reverse().filter((r) => r.metrics.gauges);
+    if (runs.length < 1) return null;
+    const series = new Map();
+    runs.forEach((r, i) => {
+      for (const g of r.metrics.gauges) {
+        if (g.name !== 'pipe_drift_psi') continue;
+        if (!series.has(g.column)) series.set(g.column, new Array(runs.length).fill(null));
+        series.get(g.column)[i] = g.value;
+      }
+    });
+    return { runs, labels: runs.map((r) => runLabel(r.run_id)), series: [...series.entries()] };
+  }, [data]);
+  if (!chart) return null;
   return (
     <div class="card">
-      <h2>PSI per column over the last {runs.length} runs</h2>
-      <TrendChart labels={runs.map((r) => runLabel(r.run_id))} series={[...series.entries()]} />
+      <h2>PSI per column over the last {chart.runs.length} runs</h2>
+      <TrendChart labels={chart.labels} series={chart.series} />
     </div>
   );
 }
