@@ -80,8 +80,9 @@ class ModelServer {
   // Starts the background poller.
   void Start();
   // Has the poller refresh now rather than at its next turn (a run of the
-  // daemon's own ended: it may have moved an alias). Quick; nudges that come
-  // while a refresh runs are one more refresh, not one each.
+  // daemon's own ended: it may have moved an alias), or 100 ms after the
+  // last refresh ended, whichever is later. Quick; nudges that come
+  // meanwhile are one more refresh, not one each.
   void Nudge();
 
   // Loads what the aliases point at now: every model's `production` alias

@@ -103,9 +103,9 @@ int Predict(const GlobalOptions& g, const PredictOptions& options) {
   try {
     std::cout << models.PredictWith(*deployment, json{{"rows", rows}}.dump()) << "\n";
     return kExitOk;
-  } catch (const Error& e) {  // the rows given: a usage error, as the daemon's 400
+  } catch (const Error& e) {  // the rows given: a usage error, as the daemon's 400; else the prediction failed
     std::cerr << "pipectl: " << e.what() << "\n";
-    return kExitUsage;
+    return e.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
   }
 }
 

@@ -72,6 +72,12 @@ class TriggerDagOperator final : public Operator {
     std::string state = ctx.RunStateOf(run_id);
     TaskResult result = TaskResult::Success();
     result.metrics.summary = "run " + run_id + " of " + dag;
+    // A waiting try on a paused DAG: its run would wait for an unpause, which
+    // may never come; none is made (a retry would make another).
+    if (state.empty() && wait && ctx.DagPaused(dag).value_or(false)) {
+      return TaskResult::Failure("dag '" + dag + "' is paused: a run of it would wait for an unpause (pipectl dags unpause " +
+                                 dag + "), or set wait: false (the run then stays queued until the unpause)");
+    }
     if (state.empty()) {
       try {
         ctx.TriggerDag(dag, params.dump(), run_id);
@@ -82,13 +88,6 @@ class TriggerDagOperator final : public Operator {
       state = ctx.RunStateOf(run_id);
     }
     if (!wait) return result;
-    // A queued run of a paused DAG waits for an unpause, which may never
-    // come: said, rather than waited for.
-    if (state == "queued" && ctx.DagPaused(dag).value_or(false)) {
-      return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' is queued and dag '" + dag +
-                                 "' is paused: unpause it (pipectl dags unpause " + dag +
-                                 "), or set wait: false (the run stays queued until then)");
-    }
     // A queued run that no scheduler will start (`pipectl run` on a store
     // no piped schedules): said, rather than waited for until cancelled.
     if (state == "queued" && ctx.knows_schedulers()) {
@@ -99,6 +98,11 @@ class TriggerDagOperator final : public Operator {
                                          : "(no scheduler heartbeat, ever)") +
                                    ": start piped on it, or set wait: false (the run stays queued for a piped)");
       }
+    }
+    // Paused since the run was made: said, rather than waited for.
+    if (state == "queued" && ctx.DagPaused(dag).value_or(false)) {
+      return TaskResult::Failure("run " + run_id + " of dag '" + dag + "' is queued and dag '" + dag +
+                                 "' is paused: unpause it (pipectl dags unpause " + dag + ")");
     }
     if (state == "success") {
       result.metrics.summary += " succeeded";

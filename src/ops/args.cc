@@ -88,7 +88,8 @@ std::optional<int64_t> ArgReader::Integer(std::string_view key, int64_t min, int
   }
   if (!v || *v < min || *v > max) {
     Error(n, "'" + std::string(key) + "' must be a whole number from " + std::to_string(min) + " to " +
-                 std::to_string(max) + ", found '" + (n->is_scalar() ? n->text() : n->TypeName()) + "'");
+                 std::to_string(max) + ", found " +
+                 (n->is_scalar() ? "'" + n->text() + "'" + (n->quoted() ? " (a quoted string)" : "") : n->TypeName()));
     return std::nullopt;
   }
   return v;

@@ -130,7 +130,11 @@ void ModelServer::PollLoop() {
       Warn(std::string("model refresh failed: ") + e.what());
     }
     lock.lock();
-    cv_.wait_for(lock, options_.poll, [&] { return stopping_ || nudged_; });
+    // Nudges come at most every kMinGap apart: a daemon whose short runs end
+    // by the hundred a second refreshes ten times a second, not a hundred.
+    constexpr std::chrono::milliseconds kMinGap{100};
+    cv_.wait_for(lock, std::min(kMinGap, options_.poll), [&] { return stopping_; });
+    cv_.wait_for(lock, options_.poll - std::min(kMinGap, options_.poll), [&] { return stopping_ || nudged_; });
   }
 }
 
@@ -371,8 +375,10 @@ std::string ModelServer::PredictWith(const Deployment& deployment, std::string_v
   std::vector<double> scores;
   try {
     scores = d->predictor->PredictRows(body, d->online.empty() ? ml::Predictor::Extra() : online);
-  } catch (const ml::ModelError& e) {
+  } catch (const ml::RowError& e) {  // the rows: the request's fault
     throw Error::InvalidArgument(e.what());
+  } catch (const ml::ModelError& e) {  // the model (a chain step, XGBoost): not the request's
+    throw Error::Internal(e.what());
   }
   // The answer, written directly: numbers in their shortest exact form.
   std::string out = "{\"model\":" + json(d->name).dump() + ",\"version\":" + std::to_string(d->version) + ",\"predictions\":[";
@@ -532,8 +538,10 @@ json ModelServer::Infer(const std::string& name, const std::string& alias, const
     json out = {{"model_name", d->name}, {"model_version", std::to_string(d->version)}, {"outputs", outputs}};
     if (body.contains("id")) out["id"] = body["id"];
     return out;
-  } catch (const ml::ModelError& e) {
+  } catch (const ml::RowError& e) {  // the rows: the request's fault
     throw Error::InvalidArgument(e.what());
+  } catch (const ml::ModelError& e) {  // the model (a chain step, XGBoost): not the request's
+    throw Error::Internal(e.what());
   }
 }
 

@@ -1,6 +1,7 @@
 #include "views/run_view.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -75,6 +76,21 @@ nlohmann::json RunSummaryJson(const RunRecord& run) {
 
 namespace {
 
+// `text` for a URL's path: bytes other than letters, digits and -._~
+// percent-encoded (a mapped instance's "check[0]" is "check%5B0%5D").
+std::string PathSegment(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += char(c);
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
 // A task's report as a run lists it: the validation ("report") or drift
 // ("drift") report it wrote, by name, gist and address (the content is one
 // GET away; the run is read often, by the UI's polling among others), or
@@ -86,7 +102,7 @@ nlohmann::json TaskReport(const std::string& run_id, const std::string& task_id,
     if (name != "report" && name != "drift") continue;
     return {{"artifact", name},
             {"summary", metrics.value("summary", "")},
-            {"url", "/api/v1/runs/" + run_id + "/tasks/" + task_id + "/artifacts/" + name}};
+            {"url", "/api/v1/runs/" + PathSegment(run_id) + "/tasks/" + PathSegment(task_id) + "/artifacts/" + name}};
   }
   return nullptr;
 }

@@ -247,6 +247,38 @@ TEST(RunViewTest, ALostTryRaisesTheLastTryATaskMayReach) {
   EXPECT_EQ(store->GetTaskInstance("r1", "s")->max_tries, 1);  // as stored: the retries it has
 }
 
+TEST(RunViewTest, ATasksReportIsNamedWithItsGistAndAnEncodedAddress) {
+  // Given an instance of a mapped validate task that wrote its report,
+  auto dir = testing_util::FreshTestDir("pipe_run_view_report");
+  auto store = OpenStateStore("sqlite:" + (dir / "state.db").string());
+  const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
+  RunRecord run;
+  run.run_id = "r1";
+  run.dag_id = "d";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
+  run.params_json = "{}";
+  store->CreateRun(run, {{"check[0]", 1}, {"load", 1}});
+  ArtifactRecord report;
+  report.run_id = "r1";
+  report.task_id = "check[0]";
+  report.name = "report";
+  report.uri = (dir / "report.json").string();
+  report.schema_json = "{}";
+  report.content_hash = "xxh3:0000000000000000";
+  report.created_at = at;
+  store->PutArtifact(report);
+  // then the run lists it by name and address (its brackets percent-encoded),
+  // and the task that wrote none has null.
+  nlohmann::json tasks = views::RunJson(*store, *store->GetRun("r1"))["tasks"];
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0]["report"], (nlohmann::json{{"artifact", "report"}, {"summary", ""},
+                                                {"url", "/api/v1/runs/r1/tasks/check%5B0%5D/artifacts/report"}}));
+  EXPECT_TRUE(tasks[1]["report"].is_null());
+  fs::remove_all(dir);
+}
+
 TEST(MetricsObserverTest, TheInstancesOfAMappedTaskShareItsDurationSeries) {
   // Given 100 instances of mapped task `m` (m[0] .. m[99]), then /metrics
   // has one duration series for `m` counting 100 tries, not 100 series.

@@ -1215,9 +1215,10 @@ TEST_F(PipedTest, TriggerDagThatWaitsOnAPausedDagFailsSayingSo) {
   json run = Run(parent);
   EXPECT_EQ(run["state"], "failed");
   const std::string error = run["tasks"][0]["error"];
-  EXPECT_TRUE(std::regex_search(error, std::regex("^run \\S+ of dag 'target' is queued and dag 'target' is paused: unpause "
-                                                  "it \\(pipectl dags unpause target\\), or set wait: false")))
-      << error;
+  EXPECT_EQ(error, "dag 'target' is paused: a run of it would wait for an unpause (pipectl dags unpause target), or set "
+                   "wait: false (the run then stays queued until the unpause)");
+  // and makes no run of it (a retry would make another, each to start at the unpause).
+  EXPECT_EQ(json::parse(Http("GET", "/api/v1/dags/target/runs").body)["total"], 0);
 }
 
 TEST_F(PipedTest, RunsShowThroughTheDaemonHasTheValidationReport) {

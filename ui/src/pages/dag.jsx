@@ -52,8 +52,10 @@ function GraphTab({ dag, runId }) {
   const runs = useApi(`/dags/${enc(dag.dag_id)}/runs?limit=25`);
   useInterval(runs.reload, 5000);  // a run started since (a schedule, pipectl)
   const selected = runId || (runs.data && runs.data.runs[0] ? runs.data.runs[0].run_id : null);
-  const { run: found, error } = useLiveRun(selected);
-  // A run of another DAG (an edited URL) colours nothing.
+  const { run: last, error } = useLiveRun(selected);
+  // The run chosen (not the one before it, while it loads); one of another
+  // DAG (an edited URL) colours nothing.
+  const found = last && last.run_id === selected ? last : null;
   const run = found && found.dag_id === dag.dag_id ? found : null;
   const states = useMemo(() => new Map((run ? run.tasks : []).map((t) => [t.task_id, t.state])), [run]);
   return (
@@ -72,7 +74,7 @@ function GraphTab({ dag, runId }) {
       {error && !found && <ErrorBox error={error} />}
       {found && !run && <p class="error" role="alert">Run {found.run_id} is a run of DAG {found.dag_id}, not of {dag.dag_id}.</p>}
       <Graph dag={dag} states={states} onOpen={(task) => {
-        if (selected) navigate(`/ui/runs/${enc(selected)}/tasks/${enc(task)}`);
+        if (run) navigate(`/ui/runs/${enc(run.run_id)}/tasks/${enc(task)}`);
       }} />
     </>
   );
