@@ -423,16 +423,54 @@ class IngestOperator final : public Operator {
     ctx.Log("kept a snapshot of " + std::to_string(files.size()) + (files.size() == 1 ? " file" : " files"));
   }
 
+  // The marks of a query's incremental column are kept one per column and
+  // mapped item, {"marks": [{"column", "item", "mark"}, ...]}, newest first:
+  // a column given by a parameter that changes starts from the beginning
+  // (and takes its own mark up again when it comes back) rather than
+  // filtering by another column's value; an instance whose item moved
+  // reads its new item from the beginning rather than past another
+  // item's mark (rows read twice, never skipped). An older plain-text mark
+  // is the mark of whatever column the task reads.
+  static constexpr size_t kMaxMarks = 64;
+  static std::optional<std::string> MarkOf(const std::optional<std::string>& stored, const std::string& column,
+                                           const std::string& item) {
+    if (!stored) return std::nullopt;
+    nlohmann::json j = nlohmann::json::parse(*stored, nullptr, false);
+    if (!j.is_object() || !j.contains("marks")) return stored;  // a mark stored before there were several
+    const nlohmann::json marks = j["marks"];  // (a member of a temporary would dangle in the loop)
+    if (!marks.is_array()) return std::nullopt;
+    for (const nlohmann::json& m : marks) {
+      if (m.is_object() && m.value("column", "") == column && m.value("item", "") == item && m["mark"].is_string()) {
+        return m["mark"].get<std::string>();
+      }
+    }
+    return std::nullopt;
+  }
+  static std::string WithMark(const std::optional<std::string>& stored, const std::string& column,
+                              const std::string& item, const std::string& mark) {
+    nlohmann::json marks = nlohmann::json::array({{{"column", column}, {"item", item}, {"mark", mark}}});
+    nlohmann::json j = stored ? nlohmann::json::parse(*stored, nullptr, false) : nlohmann::json();
+    if (j.is_object() && j.contains("marks") && j["marks"].is_array()) {
+      for (const nlohmann::json& m : j["marks"]) {
+        if (marks.size() >= kMaxMarks) break;
+        if (m.is_object() && (m.value("column", "") != column || m.value("item", "") != item)) marks.push_back(m);
+      }
+    }
+    return nlohmann::json{{"marks", marks}}.dump();
+  }
+
   // A query's result set, typed by the database (a declared schema casts).
   // `replay` (a rerun on the same data): the earlier run's snapshot of it.
   static TaskResult FromDatabase(TaskContext& ctx, const IngestArgs& args, const nlohmann::json* replay) {
     sources::QueryOptions options;
     options.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     // Incremental: only the rows past the mark the last success stored.
-    std::optional<std::string> mark;
+    std::optional<std::string> mark, stored;
     std::string query = args.query;
+    const std::string& item = ctx.task().map_item;
     if (!args.incremental.empty() && !replay) {
-      mark = ctx.Watermark();
+      stored = ctx.Watermark();
+      mark = MarkOf(stored, args.incremental, item);
       if (mark) options.past = {args.incremental, *mark};
     }
     options.executed = &query;
@@ -475,7 +513,7 @@ class IngestOperator final : public Operator {
     if (!args.incremental.empty()) {
       result.metrics.summary += mark ? "; " + args.incremental + " past " + *mark : "; " + args.incremental + " from the start";
       // No new rows: the mark stays. A rerun on the same data moves no mark.
-      if (!replay) result.watermark = new_mark ? new_mark : mark;
+      if (!replay && (new_mark || mark)) result.watermark = WithMark(stored, args.incremental, item, new_mark ? *new_mark : *mark);
     }
     ctx.Log("read " + std::to_string(table->num_rows()) + " rows from " + sources::Redacted(args.source) +
             (mark ? " (" + args.incremental + " > " + *mark + ")" : ""));
