@@ -103,6 +103,10 @@ struct WriteResult {
   bool created = false;  // the table did not exist and was created
 };
 
+// Whether `sql` holds anything but white space and comments (-- to the end
+// of a line, /* ... */): an ingest's query that holds nothing is refused.
+bool HasStatement(std::string_view sql);
+
 // Whether `name` is a table name WriteTable takes: NAME or SCHEMA.NAME, each
 // a letter or '_' then letters, digits or '_' (quoted as given, so case counts).
 bool IsTableName(std::string_view name);

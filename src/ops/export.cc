@@ -3,6 +3,7 @@
 // or not at all (written beside, then renamed).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -59,7 +60,14 @@ std::optional<ExportArgs> ParseExportArgs(const DocNode& with, const std::string
                      : *m == "upsert" ? sources::WriteMode::kUpsert
                                       : sources::WriteMode::kAppend;
     }
-    if (auto k = r.StringList("key")) a.write.key = *k;
+    if (auto k = r.StringList("key")) {
+      a.write.key = *k;
+      std::vector<std::string> sorted = *k;
+      std::sort(sorted.begin(), sorted.end());
+      if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) {
+        r.Error(r.Get("key"), "key column '" + *dup + "' is listed twice");
+      }
+    }
     if (a.write.mode == sources::WriteMode::kUpsert && a.write.key.empty() && r.ok()) {
       r.Error(r.Get("mode"), "mode upsert needs 'key' (the columns that identify a row)");
     }

@@ -46,14 +46,20 @@ std::optional<IngestArgs> ParseIngestArgs(const DocNode& with, const std::string
   if (r.Get("source")) {
     // A database: its URL and a query; credentials never in the DAG text.
     if (auto url = DatabaseUrl(r, "source")) a.source = *url;
-    if (auto q = r.String("query", true)) a.query = *q;
+    if (auto q = r.String("query", true)) {
+      a.query = *q;
+      if (!sources::HasStatement(a.query)) r.Error(r.Get("query"), "'query' holds no statement (only white space and comments)");
+    }
     for (const char* key : {"path", "format", "csv", "on_bad_row", "max_bad_rows"}) {
       if (const DocNode* n = r.Get(key)) r.Error(n, "'" + std::string(key) + "' is for files: with 'source' the query gives the rows");
     }
     if (const DocNode* inc = r.Get("incremental")) {
       ArgReader i(*inc, context + ": incremental", diags, Within(*inc, mark));  // {column: NAME}
       if (inc->is_map()) {
-        if (auto c = i.String("column", true)) a.incremental = *c;
+        if (auto c = i.String("column", true)) {
+          a.incremental = *c;
+          if (a.incremental.empty()) i.Error(i.Get("column"), "'column' is empty (name the column whose values grow)");
+        }
         i.RejectUnknown({"column"});
       }
     }
@@ -465,6 +471,9 @@ class IngestOperator final : public Operator {
     sources::QueryOptions options;
     options.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     // Incremental: only the rows past the mark the last success stored.
+    if (!replay && !sources::HasStatement(args.query)) {  // (a placeholder rendered to nothing)
+      return TaskResult::Failure("the query holds no statement (only white space and comments)");
+    }
     std::optional<std::string> mark, stored;
     std::string query = args.query;
     const std::string& item = ctx.task().map_item;

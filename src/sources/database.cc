@@ -288,6 +288,7 @@ columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, 
   if (sqlite3_prepare_v2(db.get(), body.c_str(), static_cast<int>(body.size()), &raw_stmt, nullptr) != SQLITE_OK) {
     throw SourceError("the query failed: " + std::string(sqlite3_errmsg(db.get())), false);
   }
+  if (!raw_stmt) throw SourceError("the query holds no statement (only white space and comments)", false);
   std::unique_ptr<sqlite3_stmt, SqliteCloser> stmt(raw_stmt);
   const int columns = sqlite3_column_count(stmt.get());
   std::vector<std::optional<DataType>> types(columns);
@@ -362,6 +363,26 @@ columnar::TablePtr ReadSqlite(const std::string& url, const std::string& query, 
 }
 
 }  // namespace
+
+bool HasStatement(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      ++i;
+    } else if (sql.compare(i, 2, "--") == 0) {
+      const size_t end = sql.find('\n', i);
+      i = end == std::string_view::npos ? sql.size() : end + 1;
+    } else if (sql.compare(i, 2, "/*") == 0) {
+      const size_t end = sql.find("*/", i + 2);
+      if (end == std::string_view::npos) return true;  // unterminated: the database says so
+      i = end + 2;
+    } else {
+      return true;
+    }
+  }
+  return false;
+}
 
 namespace {
 

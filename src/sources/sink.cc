@@ -365,7 +365,14 @@ WriteResult WriteSqlite(const std::string& url, const std::string& name, const c
   const auto& fields = data.schema().fields();
   if (result.created) {
     std::string columns;
-    for (const columnar::Field& f : fields) columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name) + " " + SqliteTypeOf(f.type);
+    // A lone int64 key declared INTEGER would be the table's rowid, which
+    // turns a null key into a new number at each insert: INT has the same
+    // affinity and keeps nulls (which the upsert matches as equal).
+    const bool rowid_key = options.mode == WriteMode::kUpsert && options.key.size() == 1;
+    for (const columnar::Field& f : fields) {
+      const bool lone_key = rowid_key && f.name == options.key[0] && f.type == DataType::kInt64;
+      columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(f.name) + " " + (lone_key ? "INT" : SqliteTypeOf(f.type));
+    }
     if (options.mode == WriteMode::kUpsert) {
       std::string key;
       for (const std::string& k : options.key) key += (key.empty() ? "" : ", ") + QuoteIdentifier(k);

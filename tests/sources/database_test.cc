@@ -370,6 +370,27 @@ TEST_F(PostgresSourceTest, ExportAppendsReplacesAndUpsertsInOneTransaction) {
   EXPECT_EQ(Rows(c, "SELECT * FROM narrow ORDER BY id"), "1|1.50|p1|2026-01-02 00:00:00\n2|null|p2|2026-01-03 00:00:00\n");
 }
 
+TEST(HasStatementTest, WhiteSpaceAndCommentsAreNoStatement) {
+  EXPECT_FALSE(HasStatement(""));
+  EXPECT_FALSE(HasStatement("  \n\t"));
+  EXPECT_FALSE(HasStatement("-- only a comment"));
+  EXPECT_FALSE(HasStatement("/* a */ -- b\n  /* c\n d */\n"));
+  EXPECT_TRUE(HasStatement("SELECT 1"));
+  EXPECT_TRUE(HasStatement("-- the ids\nSELECT id FROM t"));
+  EXPECT_TRUE(HasStatement("/* unterminated"));  // the database names that error
+  // An SQLite query that holds none says so (SQLite's own message was "not an error").
+  auto dir = testing_util::FreshTestDir("pipe_no_statement");
+  const std::string url = "sqlite:" + (dir / "x.db").string();
+  WriteTable(url, "t", *People({1}, ""), {});
+  try {
+    ReadQuery(url, "-- nothing", {});
+    ADD_FAILURE() << "no error";
+  } catch (const SourceError& e) {
+    EXPECT_STREQ(e.what(), "the query holds no statement (only white space and comments)");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SqliteSinkTest, AppendReplaceAndUpsert) {
   auto dir = testing_util::FreshTestDir("pipe_sqlite_sink");
   const std::string url = "sqlite:" + (dir / "out.db").string();
@@ -387,6 +408,15 @@ TEST(SqliteSinkTest, AppendReplaceAndUpsert) {
   WriteTable(url, "people", *People({9}, ""), replace);
   EXPECT_EQ(ReadQuery(url, "SELECT count(*) AS n FROM people")->batch(0).columns[0]->ints()[0], 1);
   EXPECT_EQ(WriteError(url, "people", *People({4, 4}, ""), upsert), "the rows to upsert hold the key (id = 4) twice");
+  // A null int64 key matches the null key (it was the rowid: each upsert
+  // added the row again under a new number).
+  auto keyed = [](const std::string& name) {
+    return columnar::ReadCsvText("id,name\n1,a\n," + name + "\n", "keyed.csv").table;
+  };
+  EXPECT_TRUE(WriteTable(url, "keyed", *keyed("first"), upsert).created);
+  WriteTable(url, "keyed", *keyed("second"), upsert);
+  WriteTable(url, "keyed", *keyed("third"), upsert);
+  EXPECT_EQ(Dump(*ReadQuery(url, "SELECT id, name FROM keyed ORDER BY id")), "id:int64|name:string\nnull|third\n1|a\n");
   // A database in a folder that does not exist yet: both are made.
   const std::string nested = "sqlite:" + (dir / "new" / "folder" / "out.db").string();
   EXPECT_TRUE(WriteTable(nested, "people", *People({1}, ""), {}).created);
