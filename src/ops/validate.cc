@@ -771,16 +771,20 @@ class ValidateOperator final : public Operator {
       int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
       int64_t max_age = std::chrono::duration_cast<std::chrono::microseconds>(*ts.freshness_max_age).count();
+      // A column of personal data (a birth date): its newest value is not said.
+      const auto& marked = ctx.task().input_pii;
+      const bool hidden = std::find(marked.begin(), marked.end(), ts.freshness_column) != marked.end();
+      const std::string newest = hidden ? "(personal data)" : mm.any ? columnar::FormatTimestamp(mm.max) : "";
       std::string failure;
       if (!mm.any) {
         failure = "column '" + ts.freshness_column + "' has no value, so nothing is newer than " +
                   FormatDuration(*ts.freshness_max_age);
       } else if (now - mm.max > max_age) {
-        failure = "column '" + ts.freshness_column + "' newest value " + columnar::FormatTimestamp(mm.max) +
-                  " is older than " + FormatDuration(*ts.freshness_max_age);
+        failure = "column '" + ts.freshness_column + "' newest value " + newest + " is older than " +
+                  FormatDuration(*ts.freshness_max_age);
       }
       table_check(ts.freshness_column + " newer than " + FormatDuration(*ts.freshness_max_age), failure,
-                  {{"newest", mm.any ? nlohmann::json(columnar::FormatTimestamp(mm.max)) : nlohmann::json(nullptr)}});
+                  {{"newest", mm.any ? nlohmann::json(newest) : nlohmann::json(nullptr)}});
     }
 
     // Personal data (columns of the input marked pii, as validation found

@@ -858,11 +858,14 @@ TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
   // Given an email column marked pii that fails a check, then the report
   // counts the failures but shows no address, and profiles the column by
   // counts only; an unmarked column keeps its examples and profile.
-  Write("people.csv", "email,age\nann@x.org,30\nnot-an-address,-4\nbob@y.org,41\n");
+  Write("people.csv", "email,age,born\nann@x.org,30,1996-02-03T00:00:00Z\nnot-an-address,-4,2030-01-01T00:00:00Z\n"
+                     "bob@y.org,41,1985-07-08T00:00:00Z\n");
   fs::path dag = Write("pii.yaml", "dag: pii\ntasks:\n"
-                                   "  load: {op: ingest, with: {path: people.csv, schema: {email: {type: string, pii: true}, age: int64}}}\n"
+                                   "  load: {op: ingest, with: {path: people.csv, schema: {email: {type: string, pii: true}, age: int64, "
+                                   "born: {type: timestamp, pii: true}}}}\n"
                                    "  check: {op: validate, depends_on: [load], with: {on_failure: warn, checks: "
-                                   "[{column: email, matches: '^[^@]+@[^@]+$'}, {column: age, min: 0}]}}\n");
+                                   "[{column: email, matches: '^[^@]+@[^@]+$'}, {column: age, min: 0}], "
+                                   "table: {freshness: {column: born, max_age: 1h}}}}\n");
   json run = RunDag(dag);
   ASSERT_EQ(run["state"], "success") << run.dump();
   std::string uri;
@@ -881,6 +884,10 @@ TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
   EXPECT_EQ(report["profile"]["email"]["pii"], true);
   EXPECT_FALSE(report["profile"]["email"].contains("top"));
   EXPECT_TRUE(report["profile"]["age"].contains("min"));
+  // A freshness check of a marked column (a birth date) says no date either.
+  EXPECT_EQ(text.find("2030-01-01"), std::string::npos) << text;
+  EXPECT_EQ(report["table_checks"][0]["newest"], "(personal data)");
+  EXPECT_EQ(Task(run, "check")["metrics"]["summary"].get<std::string>().find("2030"), std::string::npos);
 }
 
 TEST_F(PipectlTest, AnExplicitDbWinsOverPipeServer) {
