@@ -61,13 +61,35 @@ json Dataset(const std::string& namespace_, const std::string& name, bool is_tab
     if (namespace_.rfind(scheme, 0) == 0) rest = namespace_.substr(std::string(scheme).size());
   }
   if (rest.empty()) return {{"namespace", namespace_}, {"name", name}};
-  rest = rest.substr(0, rest.find('?'));
+  // libpq's parameters after '?' (host, port, dbname) stand in for the parts
+  // before it: postgresql://u@/db?host=/run/pg&port=5433 is port 5433 of
+  // this machine (a socket folder is no host name).
+  std::string param_host, param_port, param_db;
+  if (const size_t q = rest.find('?'); q != std::string::npos) {
+    std::string_view query = std::string_view(rest).substr(q + 1);
+    while (!query.empty()) {
+      const size_t amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      const size_t eq = pair.find('=');
+      if (eq != std::string_view::npos) {
+        const std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+        if (key == "host") param_host = value;
+        if (key == "port") param_port = value;
+        if (key == "dbname") param_db = value;
+      }
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    }
+    rest = rest.substr(0, q);
+  }
   if (const size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
   const size_t slash = rest.find('/');
   std::string host = rest.substr(0, slash);
-  const std::string database = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  std::string database = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (!param_db.empty()) database = param_db;
+  if (host.empty() && !param_host.empty() && param_host.front() != '/') host = param_host;
   if (host.empty()) host = "localhost";
-  if (host.find(':') == std::string::npos || (host.front() == '[' && host.back() == ']')) host += ":5432";
+  const bool has_port = host.find(':') != std::string::npos && !(host.front() == '[' && host.back() == ']');
+  if (!has_port) host += ":" + (param_port.empty() ? std::string("5432") : param_port);
   std::string table = name;
   if (is_table && table.find('.') == std::string::npos) table = "public." + table;
   return {{"namespace", "postgres://" + host}, {"name", is_table && !database.empty() ? database + "." + table : table}};

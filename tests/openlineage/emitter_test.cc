@@ -248,6 +248,31 @@ TEST(EmitterTest, DatasetsAreTheTrysOwnTablesAreNamedAsTheSpecSaysAndMapIndexesA
   EXPECT_EQ(events[7]["run"]["runId"], Emitter::RunUuid("r1/part[1]/1"));
 }
 
+TEST(EmitterTest, APostgresUrlsHostPortAndDatabaseParametersNameItsDatasets) {
+  // libpq's ?host=/socket/folder&port=N&dbname=D stand for the URL's own parts.
+  const fs::path dir = testing_util::FreshTestDir("openlineage_socket");
+  SqliteStore store((dir / "state.db").string());
+  const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 20000);
+  std::ofstream(dir / "export.json") << R"({"datasets": [{"namespace": "postgresql://etl@/ignored?host=/run/pg&port=5433&dbname=shop",
+                                                         "name": "orders"}], "schema": {"columns": []}})";
+  store.PutArtifact({"r1", "out", "export", (dir / "export.json").string(), "{}", 0, "xxh3:2", t0,
+                     R"([{"query":{"source":"postgresql://etl@db.internal/x?port=6000","query":"SELECT 1","watermark":null}}])",
+                     ""});
+  const fs::path file = dir / "events.jsonl";
+  {
+    Emitter emitter(store, {"file:" + file.string()}, nullptr);
+    const std::string none;
+    emitter.OnTaskState({"r1", "out", TaskState::kRunning, 1, t0, none, "d"});
+    emitter.OnTaskState({"r1", "out", TaskState::kSuccess, 1, t0 + std::chrono::seconds(1), none, "d"});
+  }
+  std::vector<json> events = Events(file);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1]["outputs"][0]["namespace"], "postgres://localhost:5433");
+  EXPECT_EQ(events[1]["outputs"][0]["name"], "shop.public.orders");
+  EXPECT_EQ(events[1]["inputs"][0]["namespace"], "postgres://db.internal:6000");
+  fs::remove_all(dir);
+}
+
 // A receiver on a loopback port: answers each request with `status` after
 // `delay`, and keeps the requests it read.
 class Receiver {
