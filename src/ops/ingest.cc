@@ -139,7 +139,10 @@ std::string FormatOf(const std::string& path) {
 
 // Parquet files carry their own types: a declared type that differs is a
 // cast (every value must convert), a declared column that is missing an error.
-columnar::TablePtr ApplyDeclaredTypes(columnar::TablePtr table, const std::map<std::string, columnar::DataType>& types) {
+// A value of a column in `pii` is not quoted in the error (it would be kept
+// in the task's error, the store, the API and OpenLineage's FAIL event).
+columnar::TablePtr ApplyDeclaredTypes(columnar::TablePtr table, const std::map<std::string, columnar::DataType>& types,
+                                      const std::vector<std::string>& pii) {
   if (types.empty()) return table;
   std::vector<columnar::Field> fields = table->schema().fields();
   std::vector<int> changed;
@@ -161,8 +164,11 @@ columnar::TablePtr ApplyDeclaredTypes(columnar::TablePtr table, const std::map<s
       std::string text;
       nb.columns[c] = columnar::Cast(*b.columns[c], fields[c].type, &row, &text);
       if (!nb.columns[c]) {
-        throw columnar::FormatError("column " + fields[c].name + ": '" + text + "' cannot be cast to " +
-                                    std::string(columnar::TypeName(fields[c].type)) + " as the schema declares");
+        const bool hidden = std::find(pii.begin(), pii.end(), fields[c].name) != pii.end();
+        throw columnar::FormatError("column " + fields[c].name + ": " +
+                                    (hidden ? "a value (personal data, not shown)" : "'" + text + "'") +
+                                    " cannot be cast to " + std::string(columnar::TypeName(fields[c].type)) +
+                                    " as the schema declares");
       }
     }
     out->AddBatch(std::move(nb));
@@ -314,7 +320,7 @@ class IngestOperator final : public Operator {
         quarantine = result.quarantine;
         rows_read = result.rows_read;
       } else {
-        table = ApplyDeclaredTypes(ReadParquetFiles(files, spill), args->csv.types);
+        table = ApplyDeclaredTypes(ReadParquetFiles(files, spill), args->csv.types, args->pii);
         rows_read = table->num_rows();
       }
       // JSONL tables and cast Parquet columns are built in memory first.
@@ -495,7 +501,7 @@ class IngestOperator final : public Operator {
       } else {
         table = sources::ReadQuery(args.source, query, options);
       }
-      table = ApplyDeclaredTypes(table, args.csv.types);
+      table = ApplyDeclaredTypes(table, args.csv.types, args.pii);
       if (!args.incremental.empty() && !replay) new_mark = HighestValue(*table, args.incremental);
     } catch (const sources::SourceError& e) {
       return TaskResult::Failure(e.what());
