@@ -45,6 +45,8 @@ constexpr int kMaxLostInARow = 3;
 // max_active_tasks: the work queue holds them; workers' slots bound what runs.
 constexpr int kRemoteInFlight = 4096;
 constexpr std::string_view kHandedBack = "lost: handed back at shutdown";
+// The DagSlots entry of the pool's threads (no DAG id starts with \x01).
+const std::string kLocalPool = "\x01pool";
 
 // Whether two "host:pid" worker names are on the same host.
 bool SameHost(const std::string& a, const std::string& b) {
@@ -108,15 +110,15 @@ class Executor::RunExecution {
     // at most kRemoteInFlight (the work queue holds the rest back).
     local_limit_ = std::min(ex.workers_, dag_.max_active_tasks.value_or(ex.workers_));
     limit_ = dag_.max_active_tasks.value_or(kRemoteInFlight);
-    if (dag_.max_active_tasks) {
-      dag_limit_ = *dag_.max_active_tasks;
-      waiter_ = std::make_shared<DagSlots::Waiter>();
-      waiter_->wake = [this] {
-        slot_freed_ = true;
-        { std::lock_guard lock(mu_); }  // the coordinator sees the flag or gets the notify
-        cv_.notify_all();
-      };
-    }
+    if (dag_.max_active_tasks) dag_limit_ = *dag_.max_active_tasks;
+    // Woken when a slot this run waits for (a thread of the pool, a task of
+    // its DAG's max_active_tasks) is freed by another run.
+    waiter_ = std::make_shared<DagSlots::Waiter>();
+    waiter_->wake = [this] {
+      slot_freed_ = true;
+      { std::lock_guard lock(mu_); }  // the coordinator sees the flag or gets the notify
+      cv_.notify_all();
+    };
     dag_dir_ = fs::path(dag_.file).parent_path().string();
     slots_.resize(dag_.tasks.size());
     std::map<std::string_view, size_t> index;
@@ -149,8 +151,9 @@ class Executor::RunExecution {
     struct StopWaking {
       RunExecution* run;
       ~StopWaking() {
-        if (!run->waiter_) return;
-        run->ex_.dag_slots_->Forget(run->dag_.id, run->waiter_);
+        run->ex_.dag_slots_->Forget(kLocalPool, run->waiter_);
+        if (run->dag_limit_ > 0) run->ex_.dag_slots_->Forget(run->dag_.id, run->waiter_);
+        DagSlots::Wake(std::exchange(run->wakes_, {}));  // slots given back as the run ended
         std::lock_guard guard(run->waiter_->mu);
         run->waiter_->alive = false;
       }
@@ -199,6 +202,12 @@ class Executor::RunExecution {
         FireTimers(now);
         Dispatch();
         Flush(lock);
+        if (!wakes_.empty()) {  // other runs waiting for a thread given back here
+          auto woken = std::exchange(wakes_, {});
+          lock.unlock();
+          DagSlots::Wake(woken);
+          lock.lock();
+        }
       }
       Flush(lock, /*wait=*/true);
     } catch (...) {
@@ -298,9 +307,10 @@ class Executor::RunExecution {
   void OnTryEnd(size_t idx, TaskResult& result) {
     std::unique_lock lock(mu_);
     std::vector<std::shared_ptr<DagSlots::Waiter>> wake;
-    if (waiter_) wake = ex_.dag_slots_->Release(dag_.id);
+    if (dag_limit_ > 0) wake = ex_.dag_slots_->Release(dag_.id);
     if (failure_) {
       --running_;  // the run is being abandoned: only count the try out
+      if (!slots_[idx].remote) ReleaseLocal();
       slots_[idx].detached = true;
     } else {
       try {
@@ -313,21 +323,37 @@ class Executor::RunExecution {
     }
     // Wake the coordinator only for what it handles (not every hop).
     if (failure_ || unfinished_ == 0 || timers_changed_ || (draining_ && running_ == 0)) cv_.notify_all();
+    wake.insert(wake.end(), wakes_.begin(), wakes_.end());
+    wakes_.clear();
     lock.unlock();
     // Runs of this DAG waiting for a slot (`this` may be gone by now).
     DagSlots::Wake(wake);
   }
 
+  // A try in this process is `running` only once a thread of the pool is
+  // its (across every run of the executor): its timeout counts from there,
+  // and a try that waits for one is still `queued`, which a cancel reaches.
   void Dispatch() {
     while (!cancelling_ && !draining_ && running_ < limit_) {
-      const bool local = !ready_.local.empty() && running_local_ < local_limit_;
+      bool local = !ready_.local.empty() && running_local_ < local_limit_;
+      if (local && !ex_.dag_slots_->TryAcquire(kLocalPool, ex_.workers_, waiter_)) local = false;
       if (!local && ready_.remote.empty()) break;
-      if (waiter_ && !ex_.dag_slots_->TryAcquire(dag_.id, dag_limit_, waiter_)) break;
+      if (dag_limit_ > 0 && !ex_.dag_slots_->TryAcquire(dag_.id, dag_limit_, waiter_)) {
+        if (local) ReleaseLocal();
+        break;
+      }
       std::deque<size_t>& from = local ? ready_.local : ready_.remote;
       size_t idx = from.front();
       from.pop_front();
       StartTry(idx);
     }
+  }
+
+  // Gives a thread of the pool back; the runs waiting for one are woken
+  // once this run's lock is released (their wake takes their own).
+  void ReleaseLocal() {
+    std::vector<std::shared_ptr<DagSlots::Waiter>> woken = ex_.dag_slots_->Release(kLocalPool);
+    wakes_.insert(wakes_.end(), woken.begin(), woken.end());
   }
 
   void MakeReady(size_t idx) {
@@ -569,6 +595,7 @@ class Executor::RunExecution {
     Slot& slot = slots_[idx];
     --running_;
     running_local_ -= !slot.remote;
+    if (!slot.remote) ReleaseLocal();
     EraseTimeout(idx);
     const TaskSpec& spec = *slot.spec;
     TaskTransition t = Transition(idx, {TaskState::kRunning}, TaskState::kSuccess);
@@ -1139,6 +1166,7 @@ class Executor::RunExecution {
     for (const PendingJob& pending : jobs) {
       --running_;
       running_local_ -= pending.job.payload.empty();
+      if (pending.job.payload.empty()) ReleaseLocal();
       slots_[pending.slot].detached = true;
     }
   }
@@ -1195,8 +1223,10 @@ class Executor::RunExecution {
 
   std::mutex outputs_mu_;
   // max_active_tasks over all runs of the DAG (when the DAG sets it).
-  int dag_limit_ = 0;
+  int dag_limit_ = 0;  // the DAG's max_active_tasks over its runs (0: none)
   std::shared_ptr<DagSlots::Waiter> waiter_;
+  // Runs to wake for slots given back under mu_ (woken once it is released).
+  std::vector<std::shared_ptr<DagSlots::Waiter>> wakes_;
   std::atomic<bool> slot_freed_{false};  // another run of this DAG freed a slot
   TryContext::Outputs outputs_;  // guarded by outputs_mu_
 

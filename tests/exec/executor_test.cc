@@ -593,6 +593,67 @@ TEST_F(ExecutorTest, CancelRunStopsOnlyThatRun) {
   EXPECT_EQ(two_state, RunState::kCancelled);
 }
 
+TEST_F(ExecutorTest, ATryWaitingForAThreadOfThePoolIsQueuedAndACancelReachesIt) {
+  // Given one worker thread busy with run one's task, then run two's task
+  // waits `queued` (it was `running` without a thread: its timeout counted
+  // the wait and a cancel could not reach it), and a cancel of run two ends
+  // it without its task ever starting.
+  fake_->Script("block", {Outcome::kBlockUntilCancelled});
+  DagSpec dag = Load("dag: d\ntasks:\n  block: {op: fake}\n");
+  ExecutorOptions options;
+  options.workers = 1;
+  options.log_root = (dir_ / "logs").string();
+  Executor executor(*store_, ops_, clock_, options);
+  RunRequest one = NewRequest(dag, "one"), two = NewRequest(dag, "two");
+  RunState one_state{}, two_state{};
+  std::thread t1([&] { one_state = executor.Execute(one, nullptr); });
+  auto state = [&](const std::string& id) {
+    auto ti = store_->GetTaskInstance(id, "block");
+    return ti ? ti->state : TaskState::kPending;
+  };
+  auto reaches = [&](const std::string& id, std::vector<TaskState> states) {
+    for (int i = 0; i < 1000; ++i) {
+      if (std::find(states.begin(), states.end(), state(id)) != states.end()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  };
+  ASSERT_TRUE(reaches("one", {TaskState::kRunning}));
+  std::thread t2([&] { two_state = executor.Execute(two, nullptr); });
+  EXPECT_TRUE(reaches("two", {TaskState::kQueued, TaskState::kRunning}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(state("two"), TaskState::kQueued);
+  EXPECT_TRUE(executor.CancelRun("two"));
+  t2.join();
+  EXPECT_EQ(two_state, RunState::kCancelled);
+  EXPECT_EQ(state("two"), TaskState::kCancelled);
+  EXPECT_EQ(fake_->starts().size(), 1u);  // run one's only
+  EXPECT_TRUE(executor.CancelRun("one"));
+  t1.join();
+  EXPECT_EQ(one_state, RunState::kCancelled);
+}
+
+TEST_F(ExecutorTest, ThePoolsThreadsHoldOverAllRuns) {
+  // Given three runs of a 4-task DAG on 2 workers, then at most 2 tries run
+  // at once over all runs (each run alone may use both), and all finish.
+  std::string yaml = "dag: many\ntasks:\n";
+  for (int idx = 0; idx < 4; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
+  DagSpec dag = Load(yaml);
+  fake_->set_hold_ms(30);
+  ExecutorOptions options;
+  options.workers = 2;
+  options.log_root = (dir_ / "logs").string();
+  Executor executor(*store_, ops_, clock_, options);
+  std::vector<RunRequest> requests = {NewRequest(dag, "r1"), NewRequest(dag, "r2"), NewRequest(dag, "r3")};
+  std::vector<RunState> states(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) threads.emplace_back([&, i] { states[i] = executor.Execute(requests[i], nullptr); });
+  for (auto& t : threads) t.join();
+  for (RunState s : states) EXPECT_EQ(s, RunState::kSuccess);
+  EXPECT_EQ(fake_->peak(), 2);
+  EXPECT_EQ(fake_->starts().size(), 12u);
+}
+
 TEST_F(ExecutorTest, MaxActiveTasksHoldsOverAllRunsOfTheDag) {
   // Given three runs of a DAG with max_active_tasks 2 on 6 workers, then at
   // most 2 of its tasks run at once over all runs, and every run finishes.
