@@ -263,6 +263,16 @@ int Serve(Config config) {
     std::mutex mu;
     std::map<std::string, std::vector<NotifySpec>> by_dag;
     void Set(const FolderLoadResult& loaded) {
+      // A webhook named by a secret the secrets file lacks is said at load,
+      // not at the first failure it should have reported.
+      for (const DagSpec& d : loaded.dags) {
+        for (const NotifySpec& n : d.notify) {
+          if (n.webhook_secret.empty() || sources::NamedSecret("webhook", n.webhook_secret)) continue;
+          spdlog::error("dag {} ({}): notify: no line webhook:{}:URL in the secrets file: its notifications to it "
+                        "will not be delivered",
+                        d.id, d.file, n.webhook_secret);
+        }
+      }
       std::lock_guard lock(mu);
       by_dag.clear();
       for (const DagSpec& d : loaded.dags) by_dag[d.id] = d.notify;

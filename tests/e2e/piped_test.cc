@@ -620,6 +620,21 @@ TEST_F(PipedTest, RunsClearRunsATaskAgainAndWithDownstreamTheTasksAfterIt) {
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
 }
 
+TEST_F(PipedTest, AWebhookSecretTheSecretsFileLacksIsSaidAtLoad) {
+  // Given a DAG whose failures go to webhook secret 'missing', and a secrets
+  // file that has only 'ops', then piped says so when it loads the DAG (it
+  // said so at the first failure, after four attempts).
+  const fs::path secrets = dir_ / "secrets";
+  std::ofstream(secrets) << "webhook:ops:http://127.0.0.1:9/hook\n";
+  fs::permissions(secrets, fs::perms::owner_read | fs::perms::owner_write);
+  WriteDag("loud.yaml", "dag: loud\nnotify:\n  - {on: [failure], webhook: {secret: missing}}\n"
+                        "  - {on: [failure], webhook: {secret: ops}}\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  StartDaemon({"--secrets", secrets.string()});
+  const std::string log = ReadFile(dir_ / "piped.log");
+  EXPECT_NE(log.find("notify: no line webhook:missing:URL in the secrets file"), std::string::npos) << log;
+  EXPECT_EQ(log.find("webhook:ops:URL"), std::string::npos) << log;
+}
+
 TEST_F(PipedTest, NotificationsReachAWebhookAndACommandOncePerEventAndAreListed) {
   // Given a webhook receiver and a DAG that notifies it of failures and runs
   // a command on each retry, then a failing run sends exactly one failure
