@@ -65,19 +65,4 @@ std::string ErrorMessage(const HttpResponse& response) {
   return "HTTP " + std::to_string(response.status) + ": " + response.body;
 }
 
-std::string PathSegment(const std::string& id) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : id) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += char(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace pipeline::cli

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/http.h"
+#include "core/url.h"
 
 namespace pipeline::cli {
 
@@ -28,9 +29,8 @@ class ApiClient {
 // The error message of a JSON error body ({"error": {"message"}}), or the body.
 std::string ErrorMessage(const HttpResponse& response);
 
-// `id` (a run, DAG, task or model id as the user typed it) as one segment of
-// a URL path: bytes other than letters, digits and "-._~" percent-encoded,
-// so that a space or a '?' reaches the API, which names the bad id.
-std::string PathSegment(const std::string& id);
+// PathSegment (core/url.h): an id as the user typed it, as one segment of a
+// URL path, so that a space or a '?' reaches the API, which names the bad id.
+using pipeline::PathSegment;
 
 }  // namespace pipeline::cli

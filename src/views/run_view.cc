@@ -1,12 +1,12 @@
 #include "views/run_view.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
+#include "core/url.h"
 #include "views/format.h"
 
 namespace pipeline::views {
@@ -75,21 +75,6 @@ nlohmann::json RunSummaryJson(const RunRecord& run) {
 }
 
 namespace {
-
-// `text` for a URL's path: bytes other than letters, digits and -._~
-// percent-encoded (a mapped instance's "check[0]" is "check%5B0%5D").
-std::string PathSegment(const std::string& text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += char(c);
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
 
 // A task's report as a run lists it: the validation ("report") or drift
 // ("drift") report it wrote, by name, gist and address (the content is one

@@ -212,19 +212,25 @@ TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
                               "'Bad Ref' is not a model name)");
 }
 
+// A manual run `id` of DAG "d" version 1 at `at`.
+RunRecord ManualRun(const std::string& id, TimePoint at) {
+  RunRecord run;
+  run.run_id = id;
+  run.dag_id = "d";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
+  run.params_json = "{}";
+  return run;
+}
+
 TEST(RunViewTest, ALostTryRaisesTheLastTryATaskMayReach) {
   // Given a task without retries whose first try a shutdown handed back (it
   // uses up no retry) and whose second succeeded,
   auto dir = testing_util::FreshTestDir("pipe_run_view");
   auto store = OpenStateStore("sqlite:" + (dir / "state.db").string());
   const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
-  RunRecord run;
-  run.run_id = "r1";
-  run.dag_id = "d";
-  run.dag_version = 1;
-  run.trigger = "manual";
-  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
-  run.params_json = "{}";
+  RunRecord run = ManualRun("r1", at);
   store->CreateRun(run, {{"s", 1}});
   TaskState from = TaskState::kPending;
   for (auto [to, reason] : std::vector<std::pair<TaskState, std::string>>{
@@ -252,13 +258,7 @@ TEST(RunViewTest, ATasksReportIsNamedWithItsGistAndAnEncodedAddress) {
   auto dir = testing_util::FreshTestDir("pipe_run_view_report");
   auto store = OpenStateStore("sqlite:" + (dir / "state.db").string());
   const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
-  RunRecord run;
-  run.run_id = "r1";
-  run.dag_id = "d";
-  run.dag_version = 1;
-  run.trigger = "manual";
-  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
-  run.params_json = "{}";
+  RunRecord run = ManualRun("r1", at);
   store->CreateRun(run, {{"check[0]", 1}, {"load", 1}});
   ArtifactRecord report;
   report.run_id = "r1";

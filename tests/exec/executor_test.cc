@@ -45,6 +45,28 @@ class ExecutorTest : public testing::Test {
     fs::remove_all(dir_);
   }
 
+  // Three runs at once of a DAG of four 30 ms fake tasks (`head` first in its
+  // file) on `workers` threads: every run succeeds, every task runs once;
+  // returns how many tries ran at once at most.
+  int PeakOfThreeRuns(const std::string& head, int workers) {
+    std::string yaml = head + "tasks:\n";
+    for (int idx = 0; idx < 4; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
+    DagSpec dag = Load(yaml);
+    fake_->set_hold_ms(30);
+    ExecutorOptions options;
+    options.workers = workers;
+    options.log_root = (dir_ / "logs").string();
+    Executor executor(*store_, ops_, clock_, options);
+    std::vector<RunRequest> requests = {NewRequest(dag, "r1"), NewRequest(dag, "r2"), NewRequest(dag, "r3")};
+    std::vector<RunState> states(3);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i) threads.emplace_back([&, i] { states[i] = executor.Execute(requests[i], nullptr); });
+    for (auto& t : threads) t.join();
+    for (RunState s : states) EXPECT_EQ(s, RunState::kSuccess);
+    EXPECT_EQ(fake_->starts().size(), 12u);
+    return fake_->peak();
+  }
+
   DagSpec Load(const std::string& yaml) {
     LoadResult r = DagLoader(ops_).LoadText(yaml, (dir_ / "dag.yaml").string());
     std::string errors;
@@ -634,45 +656,13 @@ TEST_F(ExecutorTest, ATryWaitingForAThreadOfThePoolIsQueuedAndACancelReachesIt) 
 }
 
 TEST_F(ExecutorTest, ThePoolsThreadsHoldOverAllRuns) {
-  // Given three runs of a 4-task DAG on 2 workers, then at most 2 tries run
-  // at once over all runs (each run alone may use both), and all finish.
-  std::string yaml = "dag: many\ntasks:\n";
-  for (int idx = 0; idx < 4; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
-  DagSpec dag = Load(yaml);
-  fake_->set_hold_ms(30);
-  ExecutorOptions options;
-  options.workers = 2;
-  options.log_root = (dir_ / "logs").string();
-  Executor executor(*store_, ops_, clock_, options);
-  std::vector<RunRequest> requests = {NewRequest(dag, "r1"), NewRequest(dag, "r2"), NewRequest(dag, "r3")};
-  std::vector<RunState> states(3);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 3; ++i) threads.emplace_back([&, i] { states[i] = executor.Execute(requests[i], nullptr); });
-  for (auto& t : threads) t.join();
-  for (RunState s : states) EXPECT_EQ(s, RunState::kSuccess);
-  EXPECT_EQ(fake_->peak(), 2);
-  EXPECT_EQ(fake_->starts().size(), 12u);
+  // On 2 workers at most 2 tries run at once over all runs (each run alone may use both).
+  EXPECT_EQ(PeakOfThreeRuns("dag: many\n", 2), 2);
 }
 
 TEST_F(ExecutorTest, MaxActiveTasksHoldsOverAllRunsOfTheDag) {
-  // Given three runs of a DAG with max_active_tasks 2 on 6 workers, then at
-  // most 2 of its tasks run at once over all runs, and every run finishes.
-  std::string yaml = "dag: wide\nmax_active_tasks: 2\ntasks:\n";
-  for (int idx = 0; idx < 4; ++idx) yaml += "  t" + std::to_string(idx) + ": {op: fake}\n";
-  DagSpec dag = Load(yaml);
-  fake_->set_hold_ms(30);
-  ExecutorOptions options;
-  options.workers = 6;
-  options.log_root = (dir_ / "logs").string();
-  Executor executor(*store_, ops_, clock_, options);
-  std::vector<RunRequest> requests = {NewRequest(dag, "r1"), NewRequest(dag, "r2"), NewRequest(dag, "r3")};
-  std::vector<RunState> states(3);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 3; ++i) threads.emplace_back([&, i] { states[i] = executor.Execute(requests[i], nullptr); });
-  for (auto& t : threads) t.join();
-  for (RunState s : states) EXPECT_EQ(s, RunState::kSuccess);
-  EXPECT_EQ(fake_->peak(), 2);
-  EXPECT_EQ(fake_->starts().size(), 12u);
+  // With max_active_tasks 2 on 6 workers, at most 2 of its tasks run at once over all runs.
+  EXPECT_EQ(PeakOfThreeRuns("dag: wide\nmax_active_tasks: 2\n", 6), 2);
 }
 
 // A random DAG at 1..8 workers: every task runs once, after all its upstreams.
