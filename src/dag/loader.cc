@@ -1025,10 +1025,20 @@ class Validator {
     // What each task's input holds of personal data, for the task to keep
     // out of what it shows (validate's report).
     for (TaskSpec& task : dag.tasks) {
-      if (!task.input) continue;
-      auto it = known.find(*task.input);
-      if (it == known.end() || !it->second) continue;
-      for (const auto& [column, source] : it->second->pii) task.input_pii.push_back(column);
+      std::set<std::string> tables;  // its input, and the tables other arguments name (monitor's two)
+      if (task.input) tables.insert(*task.input);
+      if (const Operator* op = ops_.Find(task.op)) {
+        for (const Operator::TaskReference& ref : op->TaskReferences(task)) {
+          if (ref.op.empty()) tables.insert(ref.task);
+        }
+      }
+      std::set<std::string> marked;
+      for (const std::string& table : tables) {
+        auto it = known.find(table);
+        if (it == known.end() || !it->second) continue;
+        for (const auto& [column, source] : it->second->pii) marked.insert(column);
+      }
+      task.input_pii.assign(marked.begin(), marked.end());
     }
   }
 

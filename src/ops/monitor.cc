@@ -602,6 +602,13 @@ class MonitorOperator final : public Operator {
         col["new_categories"] = listed;
         col["new_category_count"] = f.new_categories.size();
       }
+      // Personal data (a column marked pii upstream): the figures, never
+      // its values (categories, new ones, the reference's cut points).
+      const auto& marked = ctx.task().input_pii;
+      if (std::find(marked.begin(), marked.end(), columns[k]) != marked.end()) {
+        for (const char* key : {"categories", "new_categories", "cuts"}) col.erase(key);
+        col["pii"] = true;
+      }
       report_columns.push_back(col);
       result.metrics.gauges.push_back({"pipe_drift_psi", columns[k], f.psi});
       result.metrics.gauges.push_back({numeric ? "pipe_drift_ks" : "pipe_drift_js", columns[k], numeric ? f.ks : f.js});

@@ -890,6 +890,45 @@ TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
   EXPECT_EQ(Task(run, "check")["metrics"]["summary"].get<std::string>().find("2030"), std::string::npos);
 }
 
+TEST_F(PipectlTest, ADriftReportShowsNoValueOfAColumnMarkedPersonalData) {
+  // Given a monitor over a table whose email column is marked pii, then its
+  // report has the column's figures but no address (categories, new ones)
+  // and an unmarked column keeps its cut points.
+  std::string old_rows = "email,age\n", new_rows = "email,age\n";
+  for (int i = 0; i < 40; ++i) {
+    old_rows += "user" + std::to_string(i % 5) + "@x.org," + std::to_string(20 + i) + "\n";
+    new_rows += "fresh" + std::to_string(i % 7) + "@y.org," + std::to_string(40 + i) + "\n";
+  }
+  Write("old.csv", old_rows);
+  Write("new.csv", new_rows);
+  const std::string schema = "{email: {type: string, pii: true}, age: int64}";
+  fs::path dag = Write("drift.yaml", "dag: drift\ntasks:\n"
+                                     "  before: {op: ingest, with: {path: old.csv, schema: " + schema + "}}\n"
+                                     "  after: {op: ingest, with: {path: new.csv, schema: " + schema + "}}\n"
+                                     "  watch: {op: monitor, depends_on: [before, after], with: {reference: before, "
+                                     "current: after, on_drift: warn}}\n");
+  json run = RunDag(dag);
+  ASSERT_EQ(run["state"], "success") << run.dump();
+  std::string uri;
+  const json watch = Task(run, "watch");  // (a loop over a temporary's member would dangle)
+  for (const auto& a : watch["artifacts"]) {
+    if (a["name"] == "drift") uri = a["uri"];
+  }
+  ASSERT_FALSE(uri.empty()) << watch.dump();
+  const std::string text = ReadFile(uri);
+  EXPECT_EQ(text.find("@x.org"), std::string::npos) << text;
+  EXPECT_EQ(text.find("@y.org"), std::string::npos) << text;
+  json report = json::parse(text);
+  for (const json& c : report["columns"]) {
+    if (c["column"] == "email") {
+      EXPECT_EQ(c["pii"], true) << c.dump();
+      EXPECT_TRUE(c["drifted"].get<bool>()) << c.dump();
+    } else {
+      EXPECT_TRUE(c.contains("cuts")) << c.dump();
+    }
+  }
+}
+
 TEST_F(PipectlTest, AnExplicitDbWinsOverPipeServer) {
   // Given PIPE_SERVER naming a daemon that is not there, then read commands
   // ask it (and say it is unreachable), but --db on the command line reads
