@@ -215,6 +215,18 @@ class TransformOperator final : public Operator {
     ParseTransformArgs(*task.with, "task '" + task.id + "': transform", diags, task.mark);
   }
 
+  // label_encode and one_hot keep a column's categories in the fitted
+  // transform (transform.json, replayed at serving): its values, which a
+  // column of personal data must not leave, unless the task allows it.
+  static void RefuseKeptCategories(const TaskSpec& task, const ColumnChecker& c, const Step& s,
+                                   const std::string& column, Diagnostics& diags) {
+    if (task.allow_pii || !c.IsPii(column)) return;
+    diags.Add(s.node && s.node->mark().line > 0 ? s.node->mark() : task.mark,
+              "task '" + task.id + "': transform: " + s.kind + ": column '" + column +
+                  "' is personal data, whose categories the fitted transform (transform.json) would keep; mask it "
+                  "first (a step 'mask'), or set allow_pii: true on the task");
+  }
+
   std::optional<KnownColumns> CheckColumns(const TaskSpec& task, const KnownColumns* input,
                                            Diagnostics& diags) const override {
     const std::string context = "task '" + task.id + "': transform";
@@ -229,10 +241,12 @@ class TransformOperator final : public Operator {
         }
       } else if (s.kind == "label_encode") {
         for (const auto& [source, target] : s.columns) {
+          RefuseKeptCategories(task, c, s, source, diags);
           if (c.Need(s.node, s.kind, source) || !c.exact()) c.Set(target, "int64");
           c.Derive(target, {source});
         }
       } else if (s.kind == "one_hot") {
+        RefuseKeptCategories(task, c, s, s.column, diags);
         c.Need(s.node, s.kind, s.column);
         c.AddUnknownFrom(s.column, "one_hot");
       } else if (s.kind == "bucketize") {
