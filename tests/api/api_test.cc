@@ -591,24 +591,34 @@ TEST_F(ApiTest, OnlyTheUiAndSmallPredictionsOfALoadedModelAreAnsweredOnTheConnec
   EXPECT_FALSE(several.AnswersInline(request("GET", "/api/v1/health")));
 }
 
+// A logistic version of model `name` on one float64 feature, "amount", its
+// file at `uri`; with `write`, the file is written (coef 0.5, intercept 0.1)
+// and its hash recorded.
+ModelVersionRecord AmountModel(const std::string& name, const fs::path& uri, bool write = true) {
+  ModelVersionRecord v;
+  v.name = name;
+  v.model_type = "logistic_regression";
+  v.kind = "classification";
+  v.uri = uri.string();
+  v.format = "pipe-linear-v1";
+  v.features_json = R"([{"name": "amount", "type": "float64"}])";
+  v.transforms_json = "[]";
+  v.lineage_json = "{}";
+  if (write) {
+    std::ofstream(v.uri) << R"({"coef": [0.5], "intercept": 0.1})";
+    v.content_hash = *columnar::FileContentHash(v.uri);
+  }
+  return v;
+}
+
 TEST_F(ApiTest, AnAliasMovedToAVersionThatCannotLoadLeavesTheOneServingAndSaysItOnce) {
   // Given version 1 serving, then production moved to version 2 whose file
   // is not the one recorded: version 1 goes on serving (as KServe keeps the
   // last ready revision), the error is reported once over many polls, and a
   // loadable version 3 swaps in.
   auto version = [&](const std::string& file, const std::string& hash) {
-    ModelVersionRecord v;
-    v.name = "fraud";
-    v.model_type = "logistic_regression";
-    v.kind = "classification";
-    v.uri = (dir_ / file).string();
-    v.format = "pipe-linear-v1";
-    v.content_hash = hash;
-    v.features_json = R"([{"name": "amount", "type": "float64"}])";
-    v.transforms_json = "[]";
-    v.lineage_json = "{}";
-    std::ofstream(v.uri) << R"({"coef": [0.5], "intercept": 0.1})";
-    if (v.content_hash.empty()) v.content_hash = *columnar::FileContentHash(v.uri);
+    ModelVersionRecord v = AmountModel("fraud", dir_ / file);
+    if (!hash.empty()) v.content_hash = hash;
     return store_->CreateModelVersion(v);
   };
   const TimePoint now = SystemClock::Default()->Now();
@@ -645,15 +655,7 @@ TEST_F(ApiTest, AnAliasMovedToAVersionThatCannotLoadLeavesTheOneServingAndSaysIt
   EXPECT_TRUE(nlohmann::json::parse(Call("GET", "/api/v1/models/nope").body)["error"].is_object());
 
   // A model whose production version cannot load (none serving): not ready.
-  ModelVersionRecord broken;
-  broken.name = "other";
-  broken.model_type = "logistic_regression";
-  broken.kind = "classification";
-  broken.uri = (dir_ / "missing.json").string();
-  broken.format = "pipe-linear-v1";
-  broken.features_json = R"([{"name": "amount", "type": "float64"}])";
-  broken.transforms_json = "[]";
-  broken.lineage_json = "{}";
+  ModelVersionRecord broken = AmountModel("other", dir_ / "missing.json", /*write=*/false);
   ASSERT_TRUE(store_->SetModelAlias("other", "production", store_->CreateModelVersion(broken), now));
   models_->Refresh(&errors);
   HttpResponse unready = Call("GET", "/v2/health/ready");
@@ -679,17 +681,7 @@ TEST_F(ApiTest, ANudgedModelServerLooksAtTheAliasesAtOnceNotAtItsNextPoll) {
   options.poll = std::chrono::hours(1);
   ModelServer server(*store_, options);
   server.Start();
-  ModelVersionRecord v;
-  v.name = "fraud";
-  v.model_type = "logistic_regression";
-  v.kind = "classification";
-  v.uri = (dir_ / "nudged.json").string();
-  v.format = "pipe-linear-v1";
-  v.features_json = R"([{"name": "amount", "type": "float64"}])";
-  v.transforms_json = "[]";
-  v.lineage_json = "{}";
-  std::ofstream(v.uri) << R"({"coef": [0.5], "intercept": 0.1})";
-  v.content_hash = *columnar::FileContentHash(v.uri);
+  const ModelVersionRecord v = AmountModel("fraud", dir_ / "nudged.json");
   const int first = store_->CreateModelVersion(v);
   const int second = store_->CreateModelVersion(v);
   auto loaded = [&] {
