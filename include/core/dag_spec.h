@@ -56,6 +56,7 @@ struct TaskSpec {
   std::optional<Duration> cache_ttl;          // an older cached output is not reused
   std::optional<std::string> input;           // resolved data input (with.input or the single upstream producer)
   std::vector<std::string> input_pii;         // columns of that input marked personal data (set by the loader)
+  std::vector<std::string> output_pii;        // and of its own output table
   std::optional<MapOver> map_over;            // one instance per item, made when the run reaches the task
   int max_map_length = 10000;
   // The task is mapped over the same items as its `input` task: instance i

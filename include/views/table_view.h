@@ -20,7 +20,9 @@ nlohmann::json CellJson(const columnar::Column& column, int64_t row);
 // groups holding them are read). Throws Error(kInvalidArgument) for an
 // artifact that is not a table (a JSON report), Error(kCorruption) when its
 // file cannot be read as Parquet, Error(kNotFound) when it is gone.
-nlohmann::json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t limit);
+// With `hide_pii`, a value of a column the artifact records as personal
+// data ("pii" in its schema) is "(personal data)" (a null stays null).
+nlohmann::json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t limit, bool hide_pii = false);
 
 // {"task_id", "name", "content_hash", "content": ...} of a JSON artifact (a
 // validation or drift report, a fitted transform, a deployment). Throws

@@ -940,7 +940,8 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     const int offset = QueryInt(req, "offset", 0, 0, 2'000'000'000);
     if (!store_.GetRun(p[3])) throw Error::NotFound("no run '" + p[3] + "'");
     for (const ArtifactRecord& a : store_.ListArtifacts(p[3])) {
-      if (a.task_id == p[5] && a.name == p[7]) return Json(200, views::ArtifactRowsJson(a, offset, limit));
+      // A viewer sees no value of a column marked personal data; operators and admins do.
+      if (a.task_id == p[5] && a.name == p[7]) return Json(200, views::ArtifactRowsJson(a, offset, limit, role < Role::kOperator));
     }
     throw Error::NotFound("task '" + p[5] + "' of run '" + p[3] + "' has no artifact '" + p[7] + "'");
   }

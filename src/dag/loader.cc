@@ -1039,6 +1039,9 @@ class Validator {
         for (const auto& [column, source] : it->second->pii) marked.insert(column);
       }
       task.input_pii.assign(marked.begin(), marked.end());
+      if (auto own = known.find(task.id); own != known.end() && own->second) {
+        for (const auto& [column, source] : own->second->pii) task.output_pii.push_back(column);
+      }
     }
   }
 

@@ -117,8 +117,19 @@ ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const 
   } catch (const columnar::FormatError& e) {
     throw Error::Internal("cannot write " + path + ": " + e.what());
   }
-  ArtifactInfo info{name, path, SchemaJson(table.schema()), table.num_rows(), FileHash(path), NotedInputsJson(ctx),
-                    ctx.cache_key};
+  // The columns marked personal data (of the task's input or its output:
+  // a quarantine has the input's), which the rows API hides from viewers.
+  nlohmann::json schema = nlohmann::json::parse(SchemaJson(table.schema()));
+  nlohmann::json marked = nlohmann::json::array();
+  for (const columnar::Field& f : table.schema().fields()) {
+    const auto& in = ctx.task().input_pii;
+    const auto& out = ctx.task().output_pii;
+    if (std::find(in.begin(), in.end(), f.name) != in.end() || std::find(out.begin(), out.end(), f.name) != out.end()) {
+      marked.push_back(f.name);
+    }
+  }
+  if (!marked.empty()) schema["pii"] = marked;
+  ArtifactInfo info{name, path, schema.dump(), table.num_rows(), FileHash(path), NotedInputsJson(ctx), ctx.cache_key};
   ctx.RecordArtifact(info);
   return info;
 }

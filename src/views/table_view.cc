@@ -27,7 +27,7 @@ json CellJson(const columnar::Column& column, int64_t row) {
   }
 }
 
-json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t limit) {
+json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t limit, bool hide_pii) {
   const std::string& uri = artifact.uri;
   if (uri.size() < 8 || uri.compare(uri.size() - 8, 8, ".parquet") != 0) {
     throw Error::InvalidArgument("artifact '" + artifact.name + "' of task '" + artifact.task_id +
@@ -51,11 +51,24 @@ json ArtifactRowsJson(const ArtifactRecord& artifact, int64_t offset, int64_t li
   for (const columnar::Field& f : table->schema().fields()) {
     columns.push_back({{"name", f.name}, {"type", std::string(columnar::TypeName(f.type))}});
   }
+  std::vector<char> hidden(table->schema().fields().size(), 0);
+  if (hide_pii) {
+    const json schema = json::parse(artifact.schema_json, nullptr, false);
+    if (schema.is_object() && schema.contains("pii") && schema["pii"].is_array()) {
+      for (const json& name : schema["pii"]) {
+        if (!name.is_string()) continue;
+        if (auto idx = table->schema().IndexOf(name.get<std::string>())) hidden[size_t(*idx)] = 1;
+      }
+    }
+  }
   json rows = json::array();
   for (const columnar::Batch& batch : table->batches()) {
     for (int64_t r = 0; r < batch.num_rows; ++r) {
       json row = json::array();
-      for (const columnar::ColumnPtr& c : batch.columns) row.push_back(CellJson(*c, r));
+      for (size_t c = 0; c < batch.columns.size(); ++c) {
+        json cell = CellJson(*batch.columns[c], r);
+        row.push_back(hidden[c] && !cell.is_null() ? json("(personal data)") : std::move(cell));
+      }
       rows.push_back(std::move(row));
     }
   }

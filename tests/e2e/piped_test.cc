@@ -1031,6 +1031,29 @@ TEST_F(PipedTest, TokensAndRoles) {
   EXPECT_EQ(Pipectl({"trigger", "hello"}, "op-secret").exit_code, 0);
 }
 
+TEST_F(PipedTest, AViewerSeesNoValueOfAColumnMarkedPersonalData) {
+  // Given a table with an email column marked pii, then its rows through the
+  // API hide the addresses from a viewer and show them to an operator.
+  std::ofstream(dir_ / "dags" / "people.csv") << "email,age\nann@x.org,30\n,41\n";
+  WriteDag("people.yaml", "dag: people\ntasks:\n  load: {op: ingest, with: {path: people.csv, "
+                          "schema: {email: {type: string, pii: true}, age: int64}}}\n");
+  std::ofstream(dir_ / "tokens") << "viewer " << Sha256Hex("view-secret") << "\noperator " << Sha256Hex("op-secret") << "\n";
+  StartDaemon({"--tokens", (dir_ / "tokens").string()});
+  HttpResponse created = Http("POST", "/api/v1/dags/people/runs", "{}", "op-secret");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string run = json::parse(created.body)["run_id"];
+  ASSERT_TRUE(Eventually([&] {
+    HttpResponse r = Http("GET", "/api/v1/runs/" + run, "", "op-secret");
+    return r.status == 200 && json::parse(r.body)["state"] == "success";
+  }));
+  const std::string rows = "/api/v1/runs/" + run + "/tasks/load/artifacts/output/rows";
+  HttpResponse viewer = Http("GET", rows, "", "view-secret");
+  ASSERT_EQ(viewer.status, 200) << viewer.body;
+  EXPECT_EQ(json::parse(viewer.body)["rows"], json::parse(R"j([["(personal data)", 30], [null, 41]])j")) << viewer.body;
+  HttpResponse op = Http("GET", rows, "", "op-secret");
+  EXPECT_EQ(json::parse(op.body)["rows"], json::parse(R"j([["ann@x.org", 30], [null, 41]])j")) << op.body;
+}
+
 TEST_F(PipedTest, RefusesNonLoopbackWithoutTokens) {
   WriteDag("hello.yaml", kHello);
   pid_t pid = Spawn({PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_, "--listen", "0.0.0.0:0"},
