@@ -1553,7 +1553,7 @@ TEST_F(PipedTest, ALocalTryEndingDuringAnOutageBeforeAWorkersTryDoesNotHangTheRu
   // (Generous: the test failed once under ASan beside other tests, its cause unseen; a
   // resumed run there may take over a minute.)
   ASSERT_TRUE(Eventually([&] { return Http("GET", "/api/v1/health").status == 200 && RunEnded(run); }, 150))
-      << Run(run).dump(2);
+      << Run(run).dump(2) << "\nthe worker's log:\n" << ReadFile(dir_ / "w-chain.log");
   EXPECT_EQ(Run(run)["state"], "success") << Run(run).dump(2);
   EXPECT_EQ(ReadFile(dir_ / "dags" / "chain_done"), "s2\n");
   kill(worker, SIGTERM);
