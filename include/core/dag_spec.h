@@ -66,6 +66,17 @@ struct TaskSpec {
   int map_index = -1;
   std::string map_item;
   Mark mark;                                  // where the task's id is in the file
+
+  // Whether `column`, of the tables it reads or of its output, is marked
+  // personal data: what the task keeps out of what it shows.
+  bool IsPii(std::string_view column) const {
+    for (const auto* marked : {&input_pii, &output_pii}) {
+      for (const std::string& name : *marked) {
+        if (name == column) return true;
+      }
+    }
+    return false;
+  }
 };
 
 // How a DAG's runs start, for lists: "0 6 * * *", "after etl.load, b.x",

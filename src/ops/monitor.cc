@@ -604,8 +604,7 @@ class MonitorOperator final : public Operator {
       }
       // Personal data (a column marked pii upstream): the figures, never
       // its values (categories, new ones, the reference's cut points).
-      const auto& marked = ctx.task().input_pii;
-      if (std::find(marked.begin(), marked.end(), columns[k]) != marked.end()) {
+      if (ctx.task().IsPii(columns[k])) {
         for (const char* key : {"categories", "new_categories", "cuts"}) col.erase(key);
         col["pii"] = true;
       }

@@ -85,13 +85,19 @@ columnar::TablePtr MainInput(TaskContext& ctx) {
   return InputTable(ctx, *ctx.task().input);
 }
 
-std::string SchemaJson(const columnar::Schema& schema) {
+namespace {
+
+nlohmann::json SchemaObject(const columnar::Schema& schema) {
   nlohmann::json cols = nlohmann::json::array();
   for (const columnar::Field& f : schema.fields()) {
     cols.push_back({{"name", f.name}, {"type", std::string(columnar::TypeName(f.type))}});
   }
-  return nlohmann::json{{"columns", cols}}.dump();
+  return {{"columns", cols}};
 }
+
+}  // namespace
+
+std::string SchemaJson(const columnar::Schema& schema) { return SchemaObject(schema).dump(); }
 
 std::string FileHash(const std::string& path) {
   std::optional<std::string> hash = columnar::FileContentHash(path);
@@ -119,14 +125,10 @@ ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const 
   }
   // The columns marked personal data (of the task's input or its output:
   // a quarantine has the input's), which the rows API hides from viewers.
-  nlohmann::json schema = nlohmann::json::parse(SchemaJson(table.schema()));
+  nlohmann::json schema = SchemaObject(table.schema());
   nlohmann::json marked = nlohmann::json::array();
   for (const columnar::Field& f : table.schema().fields()) {
-    const auto& in = ctx.task().input_pii;
-    const auto& out = ctx.task().output_pii;
-    if (std::find(in.begin(), in.end(), f.name) != in.end() || std::find(out.begin(), out.end(), f.name) != out.end()) {
-      marked.push_back(f.name);
-    }
+    if (ctx.task().IsPii(f.name)) marked.push_back(f.name);
   }
   if (!marked.empty()) schema["pii"] = marked;
   ArtifactInfo info{name, path, schema.dump(), table.num_rows(), FileHash(path), NotedInputsJson(ctx), ctx.cache_key};

@@ -772,8 +772,7 @@ class ValidateOperator final : public Operator {
                         std::chrono::system_clock::now().time_since_epoch()).count();
       int64_t max_age = std::chrono::duration_cast<std::chrono::microseconds>(*ts.freshness_max_age).count();
       // A column of personal data (a birth date): its newest value is not said.
-      const auto& marked = ctx.task().input_pii;
-      const bool hidden = std::find(marked.begin(), marked.end(), ts.freshness_column) != marked.end();
+      const bool hidden = ctx.task().IsPii(ts.freshness_column);
       const std::string newest = hidden ? "(personal data)" : mm.any ? columnar::FormatTimestamp(mm.max) : "";
       std::string failure;
       if (!mm.any) {
