@@ -13,6 +13,8 @@
 
 namespace pipeline::ml {
 
+class TreeEnsemble;
+
 struct XgbOptions {
   // XGBoost's own parameters, passed as they are (objective, eta,
   // max_depth, ...); tree_method defaults to hist and nthread to the cores.
@@ -45,12 +47,21 @@ class XgbModel {
 
   // Writes XGBoost's JSON model format.
   void Save(const std::string& path) const;
-  // out[i]: the prediction of row i (the probability for binary:logistic).
+  // out[i]: the prediction of row i (the probability for binary:logistic),
+  // on every core. Models the TreeEnsemble scores are scored by it (the
+  // same values as XGBoost's, bit for bit, faster); others by XGBoost.
   void Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const;
-  // The same without a DMatrix (XGBoost's in-place prediction on the values
-  // as they lie): for small requests, and safe to call from many threads at
-  // once on one booster (gbtree, XGBoost >= 1.4).
+  // The same on the calling thread only: for requests, safe to call from
+  // many threads at once (XGBoost's in-place prediction, no DMatrix, for
+  // the models the TreeEnsemble does not score).
   void PredictInPlace(const std::vector<const double*>& columns, int64_t rows, double* out) const;
+  // XGBoost's own prediction, whatever the model (the reference the
+  // differential tests hold the TreeEnsemble to): through a DMatrix on
+  // every core, or in place on this thread.
+  void PredictWithXgboost(const std::vector<const double*>& columns, int64_t rows, double* out, bool in_place) const;
+  // The compiled trees, or nullptr (then compile_note() says why).
+  const TreeEnsemble* compiled() const { return compiled_.get(); }
+  const std::string& compile_note() const { return compile_note_; }
   // Total gain of each feature over the trees, by name (features no tree
   // splits on are absent), as XGBoost's get_score(importance_type="total_gain").
   std::map<std::string, double> Importance(const std::vector<std::string>& names) const;
@@ -62,7 +73,10 @@ class XgbModel {
 
  private:
   XgbModel() = default;
+  void Compile();  // fills compiled_ or compile_note_
   void* booster_ = nullptr;
+  std::unique_ptr<const TreeEnsemble> compiled_;
+  std::string compile_note_;
   int rounds_ = 0;
   std::string metric_;
   double best_score_ = 0;

@@ -452,7 +452,7 @@ std::vector<double> Predictor::Score(const std::vector<const double*>& columns, 
         if (std::fabs(v) > double(std::numeric_limits<float>::max())) throw BeyondFloat32(r, features_[j].name, v);
       }
     }
-    // Small requests, or a request thread: in place, no DMatrix.
+    // A request thread, or too few rows to share: this thread only.
     if (threads_ == 1 || n <= 1024) {
       booster_->PredictInPlace(columns, n, out.data());
     } else {

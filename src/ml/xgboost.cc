@@ -9,7 +9,10 @@
 #include <limits>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "columnar/parallel.h"
+#include "ml/tree_ensemble.h"
 
 namespace pipeline::ml {
 
@@ -31,6 +34,7 @@ namespace {
   X(XGBoosterPredictFromDMatrix) \
   X(XGBoosterPredictFromDense) \
   X(XGBoosterSaveModel) \
+  X(XGBoosterSaveModelToBuffer) \
   X(XGBoosterSetParam) \
   X(XGBoosterSlice) \
   X(XGBoosterUpdateOneIter) \
@@ -269,6 +273,8 @@ XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
   rounds_ = other.rounds_;
   metric_ = std::move(other.metric_);
   best_score_ = other.best_score_;
+  std::swap(compiled_, other.compiled_);
+  compile_note_ = std::move(other.compile_note_);
   return *this;
 }
 XgbModel::~XgbModel() {
@@ -353,6 +359,7 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   }
   model.rounds_ = rounds;
   model.best_score_ = best_score;
+  model.Compile();
   return model;
 }
 
@@ -386,11 +393,49 @@ XgbModel XgbModel::Load(const std::string& path, int threads) {
   }
   Check(Lib().XGBoosterBoostedRounds(model.booster_, &model.rounds_), "cannot count rounds");
   if (threads > 0) Check(Lib().XGBoosterSetParam(model.booster_, "nthread", std::to_string(threads).c_str()), "cannot set nthread");
+  model.Compile();
   return model;
 }
 
+void XgbModel::Compile() {
+  // XGBoost's binary JSON keeps each float's bits (its text rounds them).
+  bst_ulong length = 0;
+  const char* bytes = nullptr;
+  Check(Lib().XGBoosterSaveModelToBuffer(booster_, R"({"format": "ubj"})", &length, &bytes), "cannot read the model's trees");
+  nlohmann::json document = nlohmann::json::from_ubjson(bytes, bytes + length, true, false);
+  // A document this cannot read leaves the model to XGBoost (the note says why).
+  if (document.is_discarded()) {
+    compile_note_ = "its model document (UBJSON) does not parse";
+    return;
+  }
+  try {
+    compiled_ = TreeEnsemble::FromXgboost(document, &compile_note_);
+  } catch (const ModelError& e) {
+    compile_note_ = e.what();
+  }
+}
+
+void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const {
+  if (compiled_) return compiled_->Predict(columns, rows, out, columnar::DefaultThreads());
+  PredictWithXgboost(columns, rows, out, false);
+}
+
 void XgbModel::PredictInPlace(const std::vector<const double*>& columns, int64_t rows, double* out) const {
+  if (compiled_) return compiled_->Predict(columns, rows, out, 1);
+  PredictWithXgboost(columns, rows, out, true);
+}
+
+void XgbModel::PredictWithXgboost(const std::vector<const double*>& columns, int64_t rows, double* out, bool in_place) const {
   if (rows == 0) return;
+  if (!in_place) {
+    DMatrix data(columns, rows, columnar::DefaultThreads());
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* result = nullptr;
+    Check(Lib().XGBoosterPredictFromDMatrix(booster_, data.get(), kPredictConfig, &shape, &dim, &result), "cannot predict");
+    CopyPredictions(shape, dim, result, rows, out);
+    return;
+  }
   ArrayView view(columns, rows, 1);
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
@@ -412,16 +457,6 @@ void XgbModel::PredictInPlace(const std::vector<const double*>& columns, int64_t
 
 void XgbModel::Save(const std::string& path) const {
   Check(Lib().XGBoosterSaveModel(booster_, path.c_str()), "cannot save the model to " + path);
-}
-
-void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const {
-  if (rows == 0) return;
-  DMatrix data(columns, rows, columnar::DefaultThreads());
-  const bst_ulong* shape = nullptr;
-  bst_ulong dim = 0;
-  const float* result = nullptr;
-  Check(Lib().XGBoosterPredictFromDMatrix(booster_, data.get(), kPredictConfig, &shape, &dim, &result), "cannot predict");
-  CopyPredictions(shape, dim, result, rows, out);
 }
 
 std::map<std::string, double> XgbModel::Importance(const std::vector<std::string>& names) const {
