@@ -48,7 +48,7 @@ class XgbModel {
   // Writes XGBoost's JSON model format.
   void Save(const std::string& path) const;
   // out[i]: the prediction of row i (the probability for binary:logistic),
-  // on every core. Models the TreeEnsemble scores are scored by it (the
+  // on the threads the model was loaded or trained with (0: every core). Models the TreeEnsemble scores are scored by it (the
   // same values as XGBoost's, bit for bit, faster); others by XGBoost.
   void Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const;
   // The same on the calling thread only: for requests, safe to call from
@@ -77,6 +77,7 @@ class XgbModel {
   void* booster_ = nullptr;
   std::unique_ptr<const TreeEnsemble> compiled_;
   std::string compile_note_;
+  int threads_ = 0;  // Predict's threads (0: every core)
   int rounds_ = 0;
   std::string metric_;
   double best_score_ = 0;

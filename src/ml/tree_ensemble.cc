@@ -25,9 +25,13 @@ constexpr int kMaxDepth = 64;
 // Below this many rows a tile's empty lanes would walk for nothing: each
 // row walks eight trees at once instead.
 constexpr int64_t kFewRows = 6;
-// Tiles walked down one tree before the next tree: 32 tiles of 30 features
-// are 31 KiB.
-constexpr int64_t kRunTiles = 32;
+// Tiles walked down one tree before the next tree: as many as fit in 32
+// KiB (32 tiles of 30 features), so that they stay in the first-level
+// cache with the tree.
+constexpr size_t kRunBytes = 32 << 10;
+// Rows a thread takes at a time: up to 4096, in at most 4 MiB of tiles.
+constexpr int64_t kBlockRows = 4096;
+constexpr size_t kBlockBytes = 4 << 20;
 
 ModelError Malformed(const std::string& what) { return ModelError("the XGBoost model document is malformed: " + what); }
 
@@ -162,7 +166,7 @@ std::unique_ptr<const TreeEnsemble> TreeEnsemble::FromXgboost(const json& model,
         }
         // XGBoost allocates children in pairs after their parent (its own
         // walk takes the right child as left + 1): no cycle, no gap.
-        if (!(left[i] > double(i) && left[i] < double(n) && right[i] == left[i] + 1)) {
+        if (!(left[i] > double(i) && right[i] < double(n) && right[i] == left[i] + 1 && left[i] == std::floor(left[i]))) {
           *why = "tree " + std::to_string(t) + " node " + std::to_string(i) + "'s children are not a pair after it";
           return nullptr;
         }
@@ -171,8 +175,13 @@ std::unique_ptr<const TreeEnsemble> TreeEnsemble::FromXgboost(const json& model,
                           std::to_string(e->features_));
         }
         // Right when the value is at least the condition: above the float
-        // below it (a compare the processor answers in one flag).
+        // below it (a compare the processor answers in one flag). Below
+        // -inf there is no float: -inf itself would go left.
         const float at_least = float(cond[i]);
+        if (at_least == -std::numeric_limits<float>::infinity()) {
+          *why = "tree " + std::to_string(t) + " node " + std::to_string(i) + " splits at -inf";
+          return nullptr;
+        }
         e->nodes_.push_back(Node{std::nextafter(at_least, -std::numeric_limits<float>::infinity()),
                                  uint32_t(feature[i]) * kColumnBytes, nullptr});
         e->leaf_.push_back(0.0f);
@@ -261,7 +270,12 @@ float TreeEnsemble::WalkRow(const float* lane) const {
 
 double TreeEnsemble::Apply(float margin) const {
   switch (link_) {
-    case Link::kSigmoid: return 1.0f / (1.0f + std::exp(-margin));
+    case Link::kSigmoid: {
+      // XGBoost 1.7's common::Sigmoid, to the last bit (and below -88.7).
+      constexpr float kEps = 1e-16f;
+      const float x = std::min(-margin, 88.7f);
+      return 1.0f / (std::exp(x) + 1.0f + kEps);
+    }
     case Link::kExp: return std::exp(margin);
     case Link::kIdentity: break;
   }
@@ -269,17 +283,19 @@ double TreeEnsemble::Apply(float margin) const {
 }
 
 void TreeEnsemble::Predict(const std::vector<const double*>& columns, int64_t rows, double* out, int threads) const {
+  if (rows <= 0) return;
   if (columns.size() != size_t(features_)) {
     throw ModelError("the model has " + std::to_string(features_) + " features; " + std::to_string(columns.size()) +
                      " were given");
   }
-  if (rows <= 0) return;
   const size_t tile_floats = (size_t(features_) + 1) * kLanes;
-  constexpr int64_t kBlock = 4096;  // rows a thread takes at a time
-  const size_t blocks = size_t((rows + kBlock - 1) / kBlock);
+  const size_t tile_bytes = tile_floats * sizeof(float);
+  const int64_t run_tiles = int64_t(std::max<size_t>(1, kRunBytes / tile_bytes));
+  const int64_t block_rows = std::clamp<int64_t>(int64_t(kBlockBytes / tile_bytes) * kLanes, kLanes, kBlockRows);
+  const size_t blocks = size_t((rows + block_rows - 1) / block_rows);
   columnar::ParallelFor(blocks, threads, [&](size_t block) {
-    const int64_t begin = int64_t(block) * kBlock;
-    const int64_t count = std::min(rows, begin + kBlock) - begin;
+    const int64_t begin = int64_t(block) * block_rows;
+    const int64_t count = std::min(rows, begin + block_rows) - begin;
     const int64_t tiles = (count + kLanes - 1) / kLanes;
     // The rows as float32 (what XGBoost compares) in tiles; lanes past the
     // last row are zeros. A tile without NaN walks without the missing test.
@@ -298,8 +314,8 @@ void TreeEnsemble::Predict(const std::vector<const double*>& columns, int64_t ro
     // tree's nodes are read from there by every tile, not fetched again.
     std::vector<float> sum(size_t(tiles) * kLanes, base_margin_);
     const int64_t full = count / kLanes + (count % kLanes >= kFewRows ? 1 : 0);
-    for (int64_t run = 0; run < full; run += kRunTiles) {
-      const int64_t end = std::min(full, run + kRunTiles);
+    for (int64_t run = 0; run < full; run += run_tiles) {
+      const int64_t end = std::min(full, run + run_tiles);
       for (size_t t = 0; t < roots_.size(); ++t) {
         for (int64_t tile = run; tile < end; ++tile) {
           const float* data = x.data() + size_t(tile) * tile_floats;

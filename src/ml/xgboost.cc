@@ -275,6 +275,7 @@ XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
   best_score_ = other.best_score_;
   std::swap(compiled_, other.compiled_);
   compile_note_ = std::move(other.compile_note_);
+  threads_ = other.threads_;
   return *this;
 }
 XgbModel::~XgbModel() {
@@ -359,6 +360,7 @@ XgbModel XgbModel::Train(const Design& train, const Design* validation, const Xg
   }
   model.rounds_ = rounds;
   model.best_score_ = best_score;
+  model.threads_ = options.threads;
   model.Compile();
   return model;
 }
@@ -393,30 +395,33 @@ XgbModel XgbModel::Load(const std::string& path, int threads) {
   }
   Check(Lib().XGBoosterBoostedRounds(model.booster_, &model.rounds_), "cannot count rounds");
   if (threads > 0) Check(Lib().XGBoosterSetParam(model.booster_, "nthread", std::to_string(threads).c_str()), "cannot set nthread");
+  model.threads_ = threads;
   model.Compile();
   return model;
 }
 
 void XgbModel::Compile() {
-  // XGBoost's binary JSON keeps each float's bits (its text rounds them).
-  bst_ulong length = 0;
-  const char* bytes = nullptr;
-  Check(Lib().XGBoosterSaveModelToBuffer(booster_, R"({"format": "ubj"})", &length, &bytes), "cannot read the model's trees");
-  nlohmann::json document = nlohmann::json::from_ubjson(bytes, bytes + length, true, false);
-  // A document this cannot read leaves the model to XGBoost (the note says why).
-  if (document.is_discarded()) {
-    compile_note_ = "its model document (UBJSON) does not parse";
-    return;
-  }
+  // A model this cannot compile stays with XGBoost (the note says why).
   try {
+    // XGBoost's binary JSON keeps each float's bits (its text rounds them).
+    bst_ulong length = 0;
+    const char* bytes = nullptr;
+    Check(Lib().XGBoosterSaveModelToBuffer(booster_, R"({"format": "ubj"})", &length, &bytes),
+          "cannot read the model's trees");
+    nlohmann::json document = nlohmann::json::from_ubjson(bytes, bytes + length, true, false);
+    if (document.is_discarded()) {
+      compile_note_ = "its model document (UBJSON) does not parse";
+      return;
+    }
     compiled_ = TreeEnsemble::FromXgboost(document, &compile_note_);
-  } catch (const ModelError& e) {
+  } catch (const std::exception& e) {
+    compiled_.reset();
     compile_note_ = e.what();
   }
 }
 
 void XgbModel::Predict(const std::vector<const double*>& columns, int64_t rows, double* out) const {
-  if (compiled_) return compiled_->Predict(columns, rows, out, columnar::DefaultThreads());
+  if (compiled_) return compiled_->Predict(columns, rows, out, threads_ > 0 ? threads_ : columnar::DefaultThreads());
   PredictWithXgboost(columns, rows, out, false);
 }
 

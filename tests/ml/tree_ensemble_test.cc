@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -172,6 +173,62 @@ TEST(TreeEnsembleTest, ModelsItDoesNotScoreExactlyGoToXgboostWithAReason) {
   dart.PredictInPlace(columns, 500, ours.data());
   dart.PredictWithXgboost(columns, 500, theirs.data(), true);
   EXPECT_EQ(ours, theirs);
+}
+
+TEST(TreeEnsembleTest, AWideModelScoresInSmallerBlocksAlike) {
+  // 3,000 features: a tile is 96 KiB, so a run is one tile and a block 344
+  // rows; 1,000 rows make three blocks, two threads take them.
+  constexpr int kWide = 3000;
+  constexpr int kRows = 1000;
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> normal;
+  std::vector<std::vector<double>> x(kWide, std::vector<double>(kRows));
+  std::vector<double> y(kRows);
+  for (int i = 0; i < kRows; ++i) {
+    for (int j = 0; j < kWide; ++j) x[size_t(j)][size_t(i)] = (i + j) % 97 == 0 ? std::nan("") : normal(rng);
+    y[size_t(i)] = x[5][size_t(i)] + x[2999][size_t(i)] > 0 ? 1 : 0;
+  }
+  Design d;
+  d.rows = kRows;
+  for (const auto& c : x) d.columns.push_back(c.data());
+  d.target = y.data();
+  XgbOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"max_depth", "4"}, {"colsample_bynode", "0.5"}};
+  options.num_round = 10;
+  XgbModel model = XgbModel::Train(d, nullptr, options);
+  ASSERT_NE(model.compiled(), nullptr) << model.compile_note();
+  std::vector<double> ours(kRows), theirs(kRows);
+  model.compiled()->Predict(d.columns, kRows, ours.data(), 2);
+  model.PredictWithXgboost(d.columns, kRows, theirs.data(), true);
+  ExpectSameBits(ours, theirs, "3,000 features");
+}
+
+TEST(TreeEnsembleTest, MarginsBeyondTheSigmoidsRangeSaturateAsXgboostDoes) {
+  // Given a model whose first tree's leaves are pushed to margins where
+  // XGBoost's sigmoid clamps (below -88.7) or goes denormal, then the
+  // compiled trees answer its bits.
+  const Data train = Make(2000, 21);
+  XgbOptions options;
+  options.params = {{"objective", "binary:logistic"}, {"max_depth", "3"}};
+  options.num_round = 5;
+  XgbModel model = XgbModel::Train(train.design(train.binary), nullptr, options);
+  const fs::path path = fs::temp_directory_path() / ("pipe_extreme_" + std::to_string(getpid()) + ".json");
+  model.Save(path.string());
+  json doc = json::parse(std::ifstream(path));
+  json& tree = doc["learner"]["gradient_booster"]["model"]["trees"][0];
+  const double extremes[] = {-100.0, -88.71, -88.69, 95.0, -89.5, -1e30};
+  size_t leaves = 0;
+  for (size_t i = 0; i < tree["left_children"].size(); ++i) {
+    if (tree["left_children"][i] == -1) tree["split_conditions"][i] = extremes[leaves++ % std::size(extremes)];
+  }
+  std::ofstream(path) << doc.dump();
+  XgbModel extreme = XgbModel::Load(path.string(), 1);
+  fs::remove(path);
+  ASSERT_NE(extreme.compiled(), nullptr) << extreme.compile_note();
+  const Data test = Make(3000, 22);
+  ExpectSameBits(Scores(extreme, test, 0, 3000, false), Scores(extreme, test, 0, 3000, true), "extreme margins");
+  std::vector<double> tiny = Scores(extreme, test, 0, 3000, true);
+  EXPECT_GT(std::count_if(tiny.begin(), tiny.end(), [](double p) { return p > 0 && p < 1e-38; }), 0);  // reached
 }
 
 // A one-split tree by hand, in XGBoost's document layout.
