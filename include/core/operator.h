@@ -230,6 +230,10 @@ class TaskContext {
   // The high-water mark that the last successful try of this DAG's task
   // stored (TaskResult::watermark), or nullopt before any.
   virtual std::optional<std::string> Watermark() { return std::nullopt; }
+  // For an instance of a mapped task: the marks the task's other instances
+  // stored, one each (an item that moved to this instance left its mark
+  // with the instance that had it).
+  virtual std::vector<std::string> SiblingWatermarks() { return {}; }
 
   // `cache: true`: whether this execution may reuse earlier results
   // (`pipectl run --no-cache` says no), and the newest successful try of any

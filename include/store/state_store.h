@@ -338,6 +338,9 @@ class StateStore {
   // The high-water mark the last successful try of DAG `dag_id`'s task
   // `task_id` stored (TaskTransition::watermark), or nullopt before any.
   virtual std::optional<std::string> GetWatermark(const std::string& dag_id, const std::string& task_id) = 0;
+  // Every watermark stored for DAG `dag_id`'s tasks, by task id (each
+  // instance of a mapped task has its own: "load[0]", "load[1]", ...).
+  virtual std::map<std::string, std::string> ListWatermarks(const std::string& dag_id) = 0;
   virtual bool SetPaused(const std::string& dag_id, bool paused) = 0;
 
   // Creates the run in `queued` (or in `running` when run.state says so: a

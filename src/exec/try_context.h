@@ -74,6 +74,16 @@ class TryContext final : public TaskContext {
   }
 
   std::optional<std::string> Watermark() override { return store_.GetWatermark(dag_id_, task_.id); }
+  std::vector<std::string> SiblingWatermarks() override {
+    std::vector<std::string> out;
+    const auto self = ParseMapInstanceId(task_.id);
+    if (task_.map_index < 0 || !self) return out;
+    for (const auto& [id, value] : store_.ListWatermarks(dag_id_)) {
+      const auto other = ParseMapInstanceId(id);
+      if (other && other->first == self->first && other->second != self->second) out.push_back(value);
+    }
+    return out;
+  }
 
   PreparedTry* prepared() override { return prepared_.get(); }
   void SetPrepared(std::unique_ptr<PreparedTry> prepared) { prepared_ = std::move(prepared); }

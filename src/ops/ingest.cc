@@ -1,6 +1,7 @@
 // ingest: reads CSV, JSONL or Parquet files (a path or a glob) into a table.
 
 #include <algorithm>
+#include <cstdlib>
 #include <charconv>
 #include <cctype>
 #include <filesystem>
@@ -436,31 +437,65 @@ class IngestOperator final : public Operator {
   }
 
   // The marks of a query's incremental column are kept one per column and
-  // mapped item, {"marks": [{"column", "item", "mark"}, ...]}, newest first:
-  // a column given by a parameter that changes starts from the beginning
-  // (and takes its own mark up again when it comes back) rather than
-  // filtering by another column's value; an instance whose item moved
-  // reads its new item from the beginning rather than past another
-  // item's mark (rows read twice, never skipped). An older plain-text mark
-  // is the mark of whatever column the task reads.
+  // mapped item, {"marks": [{"column", "item", "mark", "kind"}, ...]},
+  // newest first, "kind" how marks compare (int, float or text): a column
+  // given by a parameter that changes starts from the beginning (and takes
+  // its own mark up again when it comes back) rather than filtering by
+  // another column's value. Each instance of a mapped task keeps its own
+  // record; an item that moved to another instance (a map_over reordered)
+  // takes up the highest of the item's marks among the task's instances
+  // (a mark only grows: the highest is the newest). An older plain-text
+  // mark is the mark of whatever column the task reads.
   static constexpr size_t kMaxMarks = 64;
-  static std::optional<std::string> MarkOf(const std::optional<std::string>& stored, const std::string& column,
-                                           const std::string& item) {
-    if (!stored) return std::nullopt;
-    nlohmann::json j = nlohmann::json::parse(*stored, nullptr, false);
-    if (!j.is_object() || !j.contains("marks")) return stored;  // a mark stored before there were several
+  struct Mark {
+    std::string value;
+    std::string kind;  // "" when stored before marks had one: compared with none
+  };
+  static std::string MarkKind(const columnar::Table& table, const std::string& column) {
+    auto idx = table.schema().IndexOf(column);
+    if (!idx) return "";
+    switch (table.schema().field(*idx).type) {
+      case columnar::DataType::kInt64: return "int";
+      case columnar::DataType::kFloat64: return "float";
+      default: return "text";  // strings, and timestamps in their fixed-width form
+    }
+  }
+  // Whether mark `a` is past mark `b` (both of one kind).
+  static bool Past(const Mark& a, const Mark& b) {
+    if (a.kind == "int") return std::strtoll(a.value.c_str(), nullptr, 10) > std::strtoll(b.value.c_str(), nullptr, 10);
+    if (a.kind == "float") return std::strtod(a.value.c_str(), nullptr) > std::strtod(b.value.c_str(), nullptr);
+    return a.value > b.value;
+  }
+  static std::optional<Mark> FindMark(const std::string& stored, const std::string& column, const std::string& item) {
+    nlohmann::json j = nlohmann::json::parse(stored, nullptr, false);
+    if (!j.is_object() || !j.contains("marks")) return std::nullopt;
     const nlohmann::json marks = j["marks"];  // (a member of a temporary would dangle in the loop)
     if (!marks.is_array()) return std::nullopt;
     for (const nlohmann::json& m : marks) {
-      if (m.is_object() && m.value("column", "") == column && m.value("item", "") == item && m["mark"].is_string()) {
-        return m["mark"].get<std::string>();
-      }
+      if (!m.is_object() || m.value("column", "") != column || m.value("item", "") != item) continue;
+      if (!m.contains("mark") || !m["mark"].is_string()) continue;
+      return Mark{m["mark"].get<std::string>(), m.contains("kind") && m["kind"].is_string() ? m["kind"].get<std::string>() : ""};
     }
     return std::nullopt;
   }
+  static std::optional<std::string> MarkOf(const std::optional<std::string>& stored, const std::vector<std::string>& siblings,
+                                           const std::string& column, const std::string& item) {
+    if (stored) {
+      nlohmann::json j = nlohmann::json::parse(*stored, nullptr, false);
+      if (!j.is_object() || !j.contains("marks")) return stored;  // a mark stored before there were several
+    }
+    std::optional<Mark> best = stored ? FindMark(*stored, column, item) : std::nullopt;
+    for (const std::string& other : siblings) {
+      std::optional<Mark> m = FindMark(other, column, item);
+      if (!m) continue;
+      if (!best || (!m->kind.empty() && m->kind == best->kind && Past(*m, *best))) best = m;
+    }
+    if (!best) return std::nullopt;
+    return best->value;
+  }
   static std::string WithMark(const std::optional<std::string>& stored, const std::string& column,
-                              const std::string& item, const std::string& mark) {
-    nlohmann::json marks = nlohmann::json::array({{{"column", column}, {"item", item}, {"mark", mark}}});
+                              const std::string& item, const std::string& mark, const std::string& kind) {
+    nlohmann::json marks = nlohmann::json::array({{{"column", column}, {"item", item}, {"mark", mark}, {"kind", kind}}});
     nlohmann::json j = stored ? nlohmann::json::parse(*stored, nullptr, false) : nlohmann::json();
     if (j.is_object() && j.contains("marks") && j["marks"].is_array()) {
       for (const nlohmann::json& m : j["marks"]) {
@@ -485,7 +520,7 @@ class IngestOperator final : public Operator {
     const std::string& item = ctx.task().map_item;
     if (!args.incremental.empty() && !replay) {
       stored = ctx.Watermark();
-      mark = MarkOf(stored, args.incremental, item);
+      mark = MarkOf(stored, ctx.task().map_index >= 0 ? ctx.SiblingWatermarks() : std::vector<std::string>(), args.incremental, item);
       if (mark) options.past = {args.incremental, *mark};
     }
     options.executed = &query;
@@ -528,7 +563,8 @@ class IngestOperator final : public Operator {
     if (!args.incremental.empty()) {
       result.metrics.summary += mark ? "; " + args.incremental + " past " + *mark : "; " + args.incremental + " from the start";
       // No new rows: the mark stays. A rerun on the same data moves no mark.
-      if (!replay && (new_mark || mark)) result.watermark = WithMark(stored, args.incremental, item, new_mark ? *new_mark : *mark);
+      if (!replay && (new_mark || mark)) result.watermark = WithMark(stored, args.incremental, item, new_mark ? *new_mark : *mark,
+                                                               MarkKind(*table, args.incremental));
     }
     ctx.Log("read " + std::to_string(table->num_rows()) + " rows from " + sources::Redacted(args.source) +
             (mark ? " (" + args.incremental + " > " + *mark + ")" : ""));

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -26,9 +27,11 @@
 #include "columnar/value_parse.h"
 #include "core/error.h"
 #include "ml/drift.h"
+#include "ml/mask.h"
 #include "ops/args.h"
 #include "ops/operators.h"
 #include "ops/table_io.h"
+#include "sources/database.h"
 
 namespace pipeline::ops {
 namespace {
@@ -175,12 +178,16 @@ std::vector<int64_t> SortedInts(const columnar::Column& c) {
 }
 
 // What monitoring keeps of a large reference (ml/drift.h): per column the
-// numeric profile or the category counts, and the reference's schema.
+// numeric profile or the category counts, and the reference's schema. The
+// categories of a column marked pii are kept only as keyed digests
+// (HMAC-SHA256 under the secrets file's mask_key), never as text.
 struct Profiled {
   columnar::Schema schema;
   int64_t rows = 0;
   std::map<std::string, ml::NumericProfile> numeric;
   std::map<std::string, ml::CategoricalSample> categorical;
+  std::set<std::string> hashed;  // categorical columns whose categories are digests
+  std::string key_check;         // when some are: the key's own digest (a changed key is another profile)
 
   bool Covers(const std::vector<std::string>& columns) const {
     return std::all_of(columns.begin(), columns.end(),
@@ -188,7 +195,8 @@ struct Profiled {
   }
 };
 
-constexpr const char* kProfileFormat = "pipe-drift-profile-v1";
+// v2: categories of a column marked pii as digests (v1 held them as text).
+constexpr const char* kProfileFormat = "pipe-drift-profile-v2";
 
 json ProfileJson(const Profiled& p) {
   json schema = json::array(), columns = json::object();
@@ -199,9 +207,11 @@ json ProfileJson(const Profiled& p) {
                      {"below", n.below}, {"cut_points", n.cut_points}, {"exact", n.exact}};
   }
   for (const auto& [name, c] : p.categorical) {
-    columns[name] = {{"kind", "categorical"}, {"rows", c.rows}, {"nulls", c.nulls}, {"counts", c.counts}};
+    columns[name] = {{"kind", "categorical"}, {"rows", c.rows}, {"nulls", c.nulls}, {"counts", c.counts},
+                     {"hashed", p.hashed.count(name) > 0}};
   }
-  return {{"format", kProfileFormat}, {"rows", p.rows}, {"schema", schema}, {"columns", columns}};
+  return {{"format", kProfileFormat}, {"rows", p.rows},       {"schema", schema},
+          {"columns", columns},       {"key_check", p.key_check}};
 }
 
 // The profile a file holds; nullopt when it is not one (any other version,
@@ -211,6 +221,7 @@ std::optional<Profiled> ProfileFromJson(const json& doc) {
     if (doc.at("format") != kProfileFormat) return std::nullopt;
     Profiled p;
     p.rows = doc.at("rows").get<int64_t>();
+    p.key_check = doc.value("key_check", "");
     std::vector<columnar::Field> fields;
     for (const json& f : doc.at("schema")) {
       auto type = columnar::ParseTypeName(f.at("type").get<std::string>());
@@ -244,6 +255,7 @@ std::optional<Profiled> ProfileFromJson(const json& doc) {
         c.at("rows").get_to(s.rows);
         c.at("nulls").get_to(s.nulls);
         c.at("counts").get_to(s.counts);
+        if (c.value("hashed", false)) p.hashed.insert(name);
         p.categorical.emplace(name, std::move(s));
       }
     }
@@ -411,6 +423,48 @@ class MonitorOperator final : public Operator {
     return p;
   }
 
+  // The key a profile hides marked categories with: the secrets file's
+  // mask_key, "" without one (or with one the mask step refuses).
+  static std::string ProfileKey() {
+    try {
+      return sources::MaskKey();
+    } catch (const std::exception&) {
+      return "";
+    }
+  }
+
+  static std::string KeyCheck(const std::string& key) { return ml::HmacSha256Hex(key, "pipe drift profile key"); }
+
+  static ml::CategoricalSample Digests(const ml::CategoricalSample& s, const std::string& key) {
+    ml::CategoricalSample d;
+    d.rows = s.rows;
+    d.nulls = s.nulls;
+    for (const auto& [category, count] : s.counts) d.counts[ml::HmacSha256Hex(key, category)] += count;
+    return d;
+  }
+
+  static void ToDigests(Profiled& p, const std::set<std::string>& marked, const std::string& key) {
+    for (const std::string& c : marked) {
+      auto it = p.categorical.find(c);
+      if (it == p.categorical.end()) continue;
+      it->second = Digests(it->second, key);
+      p.hashed.insert(c);
+    }
+    if (!p.hashed.empty()) p.key_check = KeyCheck(key);
+  }
+
+  // Whether a kept profile may stay: it hides exactly the categories of
+  // the columns marked now, under this key, and has no marked number.
+  static bool KeepsMarks(const Profiled& p, const TaskSpec& task, const std::string& key) {
+    for (const auto& [name, sample] : p.categorical) {
+      if (task.IsPii(name) != (p.hashed.count(name) > 0)) return false;
+    }
+    for (const auto& [name, profile] : p.numeric) {
+      if (task.IsPii(name)) return false;
+    }
+    return p.hashed.empty() || (!key.empty() && p.key_check == KeyCheck(key));
+  }
+
   // Up to this many values a side, KS is computed exactly (both samples
   // sorted); above, the current values are compared with the reference's
   // profile in one pass, and KS is known within [ks, ks_max] (ml/drift.h).
@@ -505,6 +559,30 @@ class MonitorOperator final : public Operator {
         if (!rs.IndexOf(f.name)) only_current.push_back(f.name);
       }
     }
+    // Personal data: a kept profile holds a marked column's categories only
+    // as digests under the secrets file's mask_key; with a marked number or
+    // time (whose profile is its values), or a marked category and no key,
+    // none is kept. One made before a column was marked, or under another
+    // key, is removed.
+    std::set<std::string> marked_categories;
+    bool marked_numbers = false;
+    for (const std::string& c : columns) {
+      if (!ctx.task().IsPii(c)) continue;
+      if (Numeric(rs.field(*rs.IndexOf(c)).type)) {
+        marked_numbers = true;
+      } else {
+        marked_categories.insert(c);
+      }
+    }
+    const std::string key =
+        !marked_categories.empty() || (profiled && !profiled->hashed.empty()) ? ProfileKey() : std::string();
+    const bool keep = !cache.empty() && !marked_numbers && (marked_categories.empty() || !key.empty());
+    if (profiled && !KeepsMarks(*profiled, ctx.task(), key)) {
+      std::error_code ec;
+      std::filesystem::remove(cache, ec);
+      profiled.reset();
+      reference = Load(ctx, a.reference, "reference");
+    }
     if (profiled && !profiled->Covers(columns)) {  // made for other columns: profile again
       profiled.reset();
       reference = Load(ctx, a.reference, "reference");
@@ -539,7 +617,8 @@ class MonitorOperator final : public Operator {
     if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
     if (!profiled && retype_reference.empty() && reference->num_rows() > kExactValues) {
       profiled = Profile(*reference, columns);
-      if (!cache.empty()) WriteProfile(cache, *profiled);
+      if (!key.empty()) ToDigests(*profiled, marked_categories, key);
+      if (keep) WriteProfile(cache, *profiled);
     }
     const int64_t reference_rows = profiled ? profiled->rows : reference->num_rows();
 
@@ -552,7 +631,9 @@ class MonitorOperator final : public Operator {
           std::vector<double> scratch;
           figures[k] = ml::CompareToProfile(it->second, AsDoubles(*c, scratch), c->validity(), c->length());
         } else {
-          figures[k] = ml::CompareCategorical(profiled->categorical.at(columns[k]), Categories(*c));
+          const ml::CategoricalSample& kept = profiled->categorical.at(columns[k]);
+          figures[k] = profiled->hashed.count(columns[k]) ? ml::CompareCategorical(kept, Digests(Categories(*c), key))
+                                                          : ml::CompareCategorical(kept, Categories(*c));
         }
         return;
       }
@@ -605,7 +686,7 @@ class MonitorOperator final : public Operator {
       // Personal data (a column marked pii upstream): the figures, never
       // its values (categories, new ones, the reference's cut points).
       if (ctx.task().IsPii(columns[k])) {
-        for (const char* key : {"categories", "new_categories", "cuts"}) col.erase(key);
+        for (const char* name : {"categories", "new_categories", "cuts"}) col.erase(name);
         col["pii"] = true;
       }
       report_columns.push_back(col);

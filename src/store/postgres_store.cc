@@ -892,6 +892,16 @@ std::optional<std::string> PostgresStore::GetWatermark(const std::string& dag_id
   });
 }
 
+std::map<std::string, std::string> PostgresStore::ListWatermarks(const std::string& dag_id) {
+  return impl_->Read("list watermarks", [&](pqxx::transaction_base& tx) {
+    std::map<std::string, std::string> out;
+    for (const auto& row : tx.exec_params("SELECT task_id, value FROM watermarks WHERE dag_id = $1", dag_id)) {
+      out.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+    }
+    return out;
+  });
+}
+
 bool PostgresStore::SetPaused(const std::string& dag_id, bool paused) {
   return impl_->Run("pause dag", [&](pqxx::work& tx) {
     return tx.exec_params("UPDATE dags SET paused = $2 WHERE dag_id = $1", dag_id, paused)

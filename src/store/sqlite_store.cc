@@ -668,6 +668,15 @@ std::optional<std::string> SqliteStore::GetWatermark(const std::string& dag_id, 
   return s.Text(0);
 }
 
+std::map<std::string, std::string> SqliteStore::ListWatermarks(const std::string& dag_id) {
+  std::lock_guard lock(impl_->mu_);
+  Statement s(*impl_->statements_, "SELECT task_id, value FROM watermarks WHERE dag_id = ?1");
+  s.Bind(1, dag_id);
+  std::map<std::string, std::string> out;
+  while (s.Step()) out.emplace(s.Text(0), s.Text(1));
+  return out;
+}
+
 bool SqliteStore::SetPaused(const std::string& dag_id, bool paused) {
   std::lock_guard lock(impl_->mu_);
   Statement s(*impl_->statements_, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1");

@@ -26,6 +26,7 @@ class SqliteStore final : public StateStore {
   std::optional<DagVersionRecord> GetDagVersion(const std::string& dag_id, int version) override;
   std::vector<DagVersionRecord> ListDagVersions(const std::string& dag_id) override;
   std::optional<std::string> GetWatermark(const std::string& dag_id, const std::string& task_id) override;
+  std::map<std::string, std::string> ListWatermarks(const std::string& dag_id) override;
   bool SetPaused(const std::string& dag_id, bool paused) override;
   void CreateRun(const RunRecord& run, const std::vector<NewTaskInstance>& tasks, int max_active = 0) override;
   bool AddTaskInstances(const std::string& run_id, const std::string& task_id, const std::string& fence,

@@ -705,6 +705,37 @@ TEST_F(PipectlTest, IncrementalIngestReadsEachRowOnceOverRuns) {
   ASSERT_EQ(back["state"], "success") << back.dump();
   EXPECT_EQ(Task(back, "load")["metrics"]["summary"], "2 columns from " + url + "; id past 1250");
   EXPECT_EQ(Task(back, "load")["metrics"]["rows_out"], 10);
+
+  // A mapped ingest whose list is reordered: each item takes its own mark
+  // up from the instance that had it (it started from the beginning).
+  sql("CREATE TABLE regional (region text, id bigint)");
+  auto add_regional = [&](const std::string& region, int from, int to) {
+    sql("INSERT INTO regional SELECT '" + region + "', g FROM generate_series(" + std::to_string(from) + ", " +
+        std::to_string(to) + ") g");
+  };
+  add_regional("eu", 1, 100);
+  add_regional("us", 1, 30);
+  fs::path mapped = Write("mapped.yaml",
+                          "dag: mapped\nparams: {regions: [eu, us]}\ntasks:\n  load:\n    op: ingest\n"
+                          "    map_over: '{{ params.regions }}'\n    with:\n      source: '" + url + "'\n"
+                          "      query: \"SELECT id FROM regional WHERE region = '{{ item }}'\"\n"
+                          "      incremental: {column: id}\n");
+  json in_order = RunDag(mapped);
+  ASSERT_EQ(in_order["state"], "success") << in_order.dump();
+  EXPECT_EQ(Task(in_order, "load[0]")["metrics"]["rows_out"], 100);
+  EXPECT_EQ(Task(in_order, "load[1]")["metrics"]["rows_out"], 30);
+  add_regional("eu", 101, 110);
+  add_regional("us", 31, 33);
+  json reordered = RunDag(mapped, {"--param", "regions=[us, eu]"});
+  ASSERT_EQ(reordered["state"], "success") << reordered.dump();
+  EXPECT_EQ(Task(reordered, "load[0]")["metrics"]["summary"], "1 column from " + url + "; id past 30");
+  EXPECT_EQ(Task(reordered, "load[0]")["metrics"]["rows_out"], 3);   // us, now first
+  EXPECT_EQ(Task(reordered, "load[1]")["metrics"]["rows_out"], 10);  // eu
+  add_regional("eu", 111, 111);
+  json back_again = RunDag(mapped);
+  ASSERT_EQ(back_again["state"], "success") << back_again.dump();
+  EXPECT_EQ(Task(back_again, "load[0]")["metrics"]["rows_out"], 1);  // eu past 110, not its old 100
+  EXPECT_EQ(Task(back_again, "load[1]")["metrics"]["rows_out"], 0);  // us past 33
 }
 
 TEST_F(PipectlTest, IncrementalIngestOfALandingFolderReadsEachFileOnce) {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +32,17 @@ class FlagCancelToken final : public CancelToken {
   bool cancelled_ = false;
   int cancel_after_ = -1;
   mutable std::atomic<int> asked_{0};
+};
+
+// The secrets file of a test: PIPE_SECRETS names it until the end of the scope.
+class SecretsFileScope {
+ public:
+  SecretsFileScope(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    ::setenv("PIPE_SECRETS", path.c_str(), 1);
+  }
+  ~SecretsFileScope() { ::unsetenv("PIPE_SECRETS"); }
 };
 
 class OpContext final : public TaskContext {

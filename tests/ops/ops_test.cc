@@ -29,6 +29,7 @@ namespace {
 
 using columnar::TablePtr;
 using testing_util::OpContext;
+using testing_util::SecretsFileScope;
 
 class OpsTest : public ::testing::Test {
  protected:
@@ -584,17 +585,6 @@ TEST_F(OpsTest, CleanErrorsNameTheStepAndColumn) {
   EXPECT_EQ(Check("clean", "{steps: [{dedupe: all}]}"),
             "1:11: task 't': clean: dedupe: unknown argument 'dedupe'\n");
 }
-
-// The secrets file of a test: PIPE_SECRETS names it until the end of the scope.
-class SecretsFileScope {
- public:
-  SecretsFileScope(const std::filesystem::path& path, const std::string& text) {
-    std::ofstream(path) << text;
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    ::setenv("PIPE_SECRETS", path.c_str(), 1);
-  }
-  ~SecretsFileScope() { ::unsetenv("PIPE_SECRETS"); }
-};
 
 TEST_F(OpsTest, CleanMasksPersonalDataAndTheChainRecordsIt) {
   const std::string key = "a-mask-key-of-32-characters-long";

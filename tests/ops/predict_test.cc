@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "columnar/parquet.h"
 #include "core/operator.h"
 #include "ml/chain.h"
+#include "ml/mask.h"
 #include "ml/metrics.h"
 #include "ml/predictor.h"
 #include "ops/data_operators.h"
@@ -27,6 +29,7 @@ namespace {
 using columnar::TablePtr;
 using nlohmann::json;
 using testing_util::OpContext;
+using testing_util::SecretsFileScope;
 
 // Raw rows as an ingest reads them: an id, an amount with nulls, a merchant
 // category (five values, one rare), a timestamp, a flag and a label.
@@ -529,11 +532,9 @@ TEST_F(PredictTest, MonitorOnOddInputsSaysWhatHappened) {
   }
 }
 
-TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
-  // Given a reference file above the exact-KS size, then the first monitor
-  // profiles it and keeps the profile beside the DAG's runs; a second one
-  // gives the same report from the profile alone: the file, now garbage of
-  // the same size and time, is not read.
+// A reference above the exact-KS size (a profile is kept of it): amount
+// normal, merchant one of three; written to `path`. Returns its rows.
+int64_t WriteLargeReference(const std::string& path) {
   const int64_t n = (int64_t{1} << 20) + 1;
   std::mt19937_64 rng(11);
   std::normal_distribution<double> normal(0, 1);
@@ -547,8 +548,17 @@ TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
   auto reference = std::make_shared<columnar::Table>(columnar::Schema(
       {{"amount", columnar::DataType::kFloat64}, {"merchant", columnar::DataType::kString}}));
   reference->AddBatch({n, {amount, merchant.Finish()}});
-  const std::string path = (dir_ / "reference.parquet").string();
   columnar::WriteParquetFile(*reference, path);
+  return n;
+}
+
+TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
+  // Given a reference file above the exact-KS size, then the first monitor
+  // profiles it and keeps the profile beside the DAG's runs; a second one
+  // gives the same report from the profile alone: the file, now garbage of
+  // the same size and time, is not read.
+  const std::string path = (dir_ / "reference.parquet").string();
+  const int64_t n = WriteLargeReference(path);
   TablePtr current = columnar::ReadCsvText("amount,merchant\n0.1,fuel\n2.5,casino\n-0.3,travel\n,grocery\n", "c.csv").table;
 
   auto monitor = [&](const std::string& task) {
@@ -574,6 +584,92 @@ TEST_F(PredictTest, ALargeReferenceIsProfiledOnceAndNotReadAgain) {
   }
   std::filesystem::last_write_time(path, mtime);
   EXPECT_EQ(monitor("watch_again"), first);
+}
+
+TEST_F(PredictTest, AKeptProfileHoldsAMarkedColumnsCategoriesOnlyAsDigests) {
+  const std::string path = (dir_ / "reference.parquet").string();
+  WriteLargeReference(path);
+  TablePtr current = columnar::ReadCsvText("amount,merchant\n0.1,fuel\n2.5,casino\n-0.3,travel\n,grocery\n", "c.csv").table;
+  auto monitor = [&](const std::string& task, std::vector<std::string> marked) {
+    auto ctx = Context(task, "{reference: {path: '" + path + "'}, current: cur}", false);
+    ctx->mutable_task().input_pii = std::move(marked);
+    ctx->SetInput("cur", std::make_shared<ops::TableDataset>(current));
+    TaskResult r = ops_.Find("monitor")->Execute(*ctx);
+    EXPECT_TRUE(r.ok) << r.error;
+    if (!r.ok) return json();
+    json report = json::parse(std::ifstream(ctx->FindArtifact(task, "drift")->uri));
+    report.erase("reference");
+    return report;
+  };
+  auto kept = [&]() -> std::string {  // the one profile file's text, "" when none
+    if (!std::filesystem::exists(dir_ / "profiles")) return "";
+    for (const auto& f : std::filesystem::directory_iterator(dir_ / "profiles")) {
+      std::ifstream in(f.path());
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    return "";
+  };
+  // Without a mask_key no profile is kept of a marked column.
+  const json plain = monitor("no_key", {"merchant"});
+  EXPECT_EQ(plain["columns"][1]["pii"], true);
+  EXPECT_EQ(kept(), "");
+
+  // With one, the profile keeps digests; the figures are those of the text
+  // (the same bins, in another order).
+  std::optional<SecretsFileScope> secrets;
+  secrets.emplace(dir_ / "secrets", "mask_key:a-mask-key-of-32-characters-long\n");
+  const json first = monitor("with_key", {"merchant"});
+  const std::string profile = kept();
+  ASSERT_NE(profile, "");
+  for (const char* category : {"fuel", "grocery", "travel"}) EXPECT_EQ(profile.find(category), std::string::npos) << category;
+  EXPECT_NE(profile.find(ml::HmacSha256Hex("a-mask-key-of-32-characters-long", "grocery")), std::string::npos);
+  EXPECT_NEAR(first["columns"][1]["js"].get<double>(), plain["columns"][1]["js"].get<double>(), 1e-15);
+  EXPECT_NEAR(first["columns"][1]["psi"].get<double>(), plain["columns"][1]["psi"].get<double>(), 1e-12);
+  auto sorted = [](json bins) {
+    std::vector<int64_t> v = bins.get<std::vector<int64_t>>();
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(sorted(first["columns"][1]["reference_bins"]), sorted(plain["columns"][1]["reference_bins"]));
+  EXPECT_EQ(first["columns"][0], plain["columns"][0]);  // amount: not marked, the same
+
+  // The next run reads the profile alone: the reference, garbage now, is not read.
+  const auto mtime = std::filesystem::last_write_time(path);
+  const auto size = std::filesystem::file_size(path);
+  std::filesystem::copy_file(path, dir_ / "saved.parquet");
+  {
+    std::ofstream garbage(path, std::ios::binary | std::ios::trunc);
+    garbage << std::string(size, 'x');
+  }
+  std::filesystem::last_write_time(path, mtime);
+  EXPECT_EQ(monitor("again", {"merchant"}), first);
+
+  // Another key: that profile is not used (the reference is read again).
+  secrets.reset();
+  secrets.emplace(dir_ / "secrets", "mask_key:another-key-of-32-characters-long\n");
+  auto ctx = Context("new_key", "{reference: {path: '" + path + "'}, current: cur}", false);
+  ctx->mutable_task().input_pii = {"merchant"};
+  ctx->SetInput("cur", std::make_shared<ops::TableDataset>(current));
+  EXPECT_FALSE(ops_.Find("monitor")->Execute(*ctx).ok);  // it read the garbage
+  std::filesystem::rename(dir_ / "saved.parquet", path);
+  std::filesystem::last_write_time(path, mtime);
+  monitor("new_key_again", {"merchant"});
+  EXPECT_NE(kept().find(ml::HmacSha256Hex("another-key-of-32-characters-long", "grocery")), std::string::npos);
+
+  // Unmarked, the column's profile is made again, with its categories.
+  secrets.reset();
+  monitor("unmarked", {});
+  EXPECT_NE(kept().find("grocery"), std::string::npos);
+  // Marked again without a key: the profile with the text is removed.
+  monitor("marked_again", {"merchant"});
+  EXPECT_EQ(kept(), "");
+  // A marked number keeps no profile (its profile is its values), key or not.
+  secrets.emplace(dir_ / "secrets", "mask_key:a-mask-key-of-32-characters-long\n");
+  monitor("digests_again", {"merchant"});
+  EXPECT_NE(kept(), "");
+  const json numbers = monitor("number", {"amount"});
+  EXPECT_EQ(numbers["columns"][0]["pii"], true);
+  EXPECT_EQ(kept(), "");
 }
 
 TEST_F(PredictTest, ArgumentsAreCheckedAtValidation) {

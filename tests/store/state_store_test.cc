@@ -363,6 +363,19 @@ TEST_P(StateStoreTest, AWatermarkIsStoredWithASuccessOnly) {
   later.watermark = "2026-01-02 09:30:00";
   EXPECT_TRUE(store_->TransitionTasks({later}));
   EXPECT_EQ(store_->GetWatermark("d", "load"), "2026-01-02 09:30:00");
+  // Every task's mark of a DAG, by task id (a mapped task's instances each).
+  store_->CreateRun(MakeRun("r3", "d", 30), {{"part[0]", 1}, {"part[1]", 1}});
+  for (const char* part : {"part[0]", "part[1]"}) {
+    EXPECT_TRUE(store_->TransitionTask(Move("r3", part, {TaskState::kPending}, TaskState::kQueued, 31)));
+    EXPECT_TRUE(store_->TransitionTask(Move("r3", part, {TaskState::kQueued}, TaskState::kRunning, 32)));
+    auto done = Move("r3", part, {TaskState::kRunning}, TaskState::kSuccess, 33);
+    done.watermark = std::string("mark of ") + part;
+    EXPECT_TRUE(store_->TransitionTask(done));
+  }
+  EXPECT_EQ(store_->ListWatermarks("d"), (std::map<std::string, std::string>{{"load", "2026-01-02 09:30:00"},
+                                                                             {"part[0]", "mark of part[0]"},
+                                                                             {"part[1]", "mark of part[1]"}}));
+  EXPECT_TRUE(store_->ListWatermarks("e").empty());
 }
 
 TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
