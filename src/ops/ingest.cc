@@ -251,19 +251,34 @@ class IngestOperator final : public Operator {
       ctx.Log("reading the " + std::to_string(files.size()) + " files of the earlier run again (--same-data)");
     }
     if (files.empty() && !args->new_files_only) return TaskResult::Failure("path '" + args->path + "' matches no file");
-    // incremental: true: only files whose path and content no success has read.
+    // incremental: true: only files whose path and content no success has
+    // read. An instance of a mapped task stores what it read and also skips
+    // what its other instances read (an item that moved to it, a map_over
+    // reordered, brings the marks of its files along).
     nlohmann::json seen = nlohmann::json::object();
     if (args->new_files_only && !replay) {
       if (auto mark = ctx.Watermark()) {
         seen = nlohmann::json::parse(*mark, nullptr, false);
         if (!seen.is_object()) return TaskResult::Failure("the stored mark of the files read is not a JSON object: " + *mark);
       }
+      std::vector<nlohmann::json> others;
+      if (ctx.task().map_index >= 0) {
+        for (const std::string& w : ctx.SiblingWatermarks()) {
+          nlohmann::json j = nlohmann::json::parse(w, nullptr, false);
+          if (j.is_object()) others.push_back(std::move(j));
+        }
+      }
+      auto read_before = [&](const std::string& f, const std::string& hash) {
+        if (seen.contains(f) && seen[f] == hash) return true;
+        return std::any_of(others.begin(), others.end(),
+                           [&](const nlohmann::json& o) { return o.contains(f) && o[f] == hash; });
+      };
       std::vector<std::string> fresh;
       for (const std::string& f : files) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
         const std::string hash = FileHash(f);
-        if (seen.contains(f) && seen[f] == hash) continue;
+        if (read_before(f, hash)) continue;
         seen[f] = hash;
         fresh.push_back(f);
       }

@@ -766,6 +766,25 @@ TEST_F(PipectlTest, IncrementalIngestOfALandingFolderReadsEachFileOnce) {
   auto counts = columnar::ReadParquetFile(Task(check, "q")["artifacts"][0]["uri"].get<std::string>());
   EXPECT_EQ(counts->batch(0).columns[0]->ints()[0], 3);
   EXPECT_EQ(counts->batch(0).columns[1]->ints()[0], 3);
+
+  // Mapped over folders whose list is reordered: a folder's files read
+  // before stay read whichever instance has the folder now.
+  fs::create_directories(dir_ / "dags" / "eu");
+  fs::create_directories(dir_ / "dags" / "us");
+  Write("dags/eu/1.csv", "id\n1\n2\n");
+  Write("dags/us/1.csv", "id\n7\n");
+  fs::path mapped = Write("dags/regions.yaml",
+                          "dag: regions\nparams: {regions: [eu, us]}\ntasks:\n  load:\n    op: ingest\n"
+                          "    map_over: '{{ params.regions }}'\n"
+                          "    with: {path: '{{ item }}/*.csv', schema: {id: int64}, incremental: true}\n");
+  json in_order = RunDag(mapped);
+  ASSERT_EQ(in_order["state"], "success") << in_order.dump();
+  EXPECT_EQ(Task(in_order, "load[0]")["metrics"]["rows_out"], 2);
+  Write("dags/eu/2.csv", "id\n3\n");
+  json reordered = RunDag(mapped, {"--param", "regions=[us, eu]"});
+  ASSERT_EQ(reordered["state"], "success") << reordered.dump();
+  EXPECT_EQ(Task(reordered, "load[0]")["metrics"]["summary"], "no new file (1 read before)");  // us (its record: eu)
+  EXPECT_EQ(Task(reordered, "load[1]")["metrics"]["rows_out"], 1);                              // eu's new file only
 }
 
 TEST_F(PipectlTest, PersonalDataIsRefusedUnmaskedAndHashedAsAnIndependentHmacSays) {
