@@ -58,7 +58,7 @@ TEST(DeploymentFilesTest, KubernetesManifestsAreConsistent) {
       EXPECT_EQ(modes, std::vector<std::string>{"ReadWriteMany"}) << Where(o) << ": every machine shares it";
     }
   }
-  const std::set<std::string> user_secrets = {"pipe-db", "pipe-tokens"};  // docker/k8s/README.md
+  const std::set<std::string> user_secrets = {"pipe-db", "pipe-tokens", "pipe-secrets"};  // docker/k8s/README.md
   std::map<std::string, const Object*> deployments;
   for (const Object& o : objects) {
     if (o.kind() == "Service") {
@@ -97,12 +97,15 @@ TEST(DeploymentFilesTest, KubernetesManifestsAreConsistent) {
       }
     }
     ASSERT_TRUE(pod["containers"].IsSequence()) << Where(o);
+    EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>(false)) << Where(o);
+    EXPECT_EQ(pod["securityContext"]["runAsUser"].as<int>(0), 10001) << Where(o) << ": the image's user";
+    EXPECT_GE(pod["terminationGracePeriodSeconds"].as<int>(0), 45) << Where(o) << ": grace (30s) + 10s + a heartbeat";
     for (const auto& c : pod["containers"]) {
       EXPECT_TRUE(c["image"]) << Where(o);
       std::set<std::string> env;
       for (const auto& e : c["env"]) {
         env.insert(e["name"].as<std::string>());
-        if (e["valueFrom"]["secretKeyRef"]) {
+        if (e["valueFrom"] && e["valueFrom"]["secretKeyRef"]) {
           EXPECT_TRUE(user_secrets.count(e["valueFrom"]["secretKeyRef"]["name"].as<std::string>())) << Where(o);
         }
       }
@@ -113,6 +116,17 @@ TEST(DeploymentFilesTest, KubernetesManifestsAreConsistent) {
         home = home || m["mountPath"].as<std::string>() == "/var/lib/pipe";
       }
       EXPECT_TRUE(home) << Where(o) << ": PIPE_HOME (/var/lib/pipe) must be the shared volume";
+      // Tasks run in their DAG's folder on whichever pod runs them.
+      bool dags = false;
+      for (const auto& m : c["volumeMounts"]) {
+        dags = dags || (m["mountPath"].as<std::string>() == "/opt/pipe/dags" && m["name"].as<std::string>() == "home");
+      }
+      EXPECT_TRUE(dags) << Where(o) << ": the DAG folder must be on the shared volume";
+      // A database outage is no reason to restart a pod.
+      if (c["livenessProbe"]) {
+        EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/v2/health/live") << Where(o);
+      }
+      EXPECT_TRUE(c["resources"]["limits"]["memory"]) << Where(o);
       // $(VAR) in args is expanded by Kubernetes from the container's env only.
       for (const std::string& a : Args(c)) {
         if (a.starts_with("$(")) {
@@ -148,11 +162,16 @@ TEST(DeploymentFilesTest, ComposeRunsTwoSchedulersAndWorkersOnOneHome) {
   ASSERT_TRUE(services["worker"]);
   EXPECT_EQ(services["worker"]["command"][0].as<std::string>(), "worker");
   for (const char* s : {"piped-a", "piped-b", "worker"}) {
-    bool home = false;
-    for (const auto& v : services[s]["volumes"]) home = home || v.as<std::string>() == "piped-home:/var/lib/pipe";
+    bool home = false, dags = false;
+    for (const auto& v : services[s]["volumes"]) {
+      home = home || v.as<std::string>() == "piped-home:/var/lib/pipe";
+      dags = dags || v.as<std::string>() == "pipe-dags:/opt/pipe/dags";
+    }
     EXPECT_TRUE(home) << s << ": logs and artifacts must be on the shared volume";
+    EXPECT_TRUE(dags) << s << ": tasks run in their DAG's folder, which every service must share";
   }
   EXPECT_TRUE(compose["volumes"]["piped-home"]) << "the shared volume is declared";
+  EXPECT_TRUE(compose["volumes"]["pipe-dags"]) << "the DAG volume is declared";
 }
 
 }  // namespace
