@@ -7,6 +7,8 @@
 
 #include <xxhash.h>
 
+#include <nlohmann/json.hpp>
+
 #include "ops/operators.h"
 #include "ops/table_io.h"
 
@@ -62,6 +64,14 @@ class CachedOperator final : public Operator {
 
   TaskResult Execute(TaskContext& ctx) const override {
     if (!ctx.task().cache) return inner_->Execute(ctx);
+    // A try that reads an earlier run's inputs again (runs rerun
+    // --same-data) neither reuses a result nor keeps one under a key: the
+    // key is made of the sources as they are now, its output of what they
+    // were then.
+    if (ctx.ReplayInputs()) {
+      ctx.Log("cache: not reused nor kept: the try reads an earlier run's inputs (--same-data)");
+      return inner_->Execute(ctx);
+    }
     std::string why;
     std::optional<std::string> key = Key(ctx, &why);
     if (!key) {
@@ -121,12 +131,30 @@ class CachedOperator final : public Operator {
       if (a.name == "output") output = &a;
     }
     if (!output) return std::nullopt;
-    for (const ArtifactInfo& a : hit.artifacts) ctx.RecordArtifact(a);
+    for (ArtifactInfo a : hit.artifacts) {
+      a.inputs_json = InThisRun(ctx, a.inputs_json);
+      ctx.RecordArtifact(a);
+    }
     TaskResult result = TaskResult::Success();
     result.metrics.rows_out = output->row_count;
     result.metrics.summary = "cached from " + hit.run_id + "/" + hit.task_id;
     ctx.Log("cache: reused the result of " + hit.run_id + "/" + hit.task_id + " (key " + ctx.cache_key + ")");
     return result;
+  }
+
+  // The reused try's lineage as this try's: a table it read that this run
+  // holds too (the same content: the key says so, whichever run or DAG the
+  // result came from) is this run's, so that lineage stays within the run.
+  static std::string InThisRun(TaskContext& ctx, const std::string& inputs_json) {
+    nlohmann::json inputs = nlohmann::json::parse(inputs_json, nullptr, false);
+    if (!inputs.is_array()) return inputs_json;
+    for (nlohmann::json& in : inputs) {
+      if (!in.is_object() || !in.contains("artifact") || !in["artifact"].is_object()) continue;
+      nlohmann::json& ref = in["artifact"];
+      auto mine = ctx.FindArtifact(ref.value("task", ""), ref.value("name", "output"));
+      if (mine && !mine->content_hash.empty() && mine->content_hash == ref.value("hash", "")) ref["run"] = ctx.run_id();
+    }
+    return inputs.dump();
   }
 
   std::unique_ptr<Operator> inner_;

@@ -878,13 +878,14 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_EQ(summaries(changed), "2 columns from 1 file | 1 step, 3 columns");
 
   // Version 2 was trained in the second run on the cached table: its lineage
-  // goes through the first run's load to the file as it was then.
+  // stays in the second run (whose load, cached too, holds the same table)
+  // down to the file.
   Result text = Pipectl({"lineage", "lin:2"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   const std::string second_id = second["run_id"];
   EXPECT_NE(text.out.find("model lin:2 (run " + second_id + ", task model)"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("└─ " + second_id + "/prep/output  50 rows"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("└─ " + first_id + "/load/output  50 rows"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("└─ " + second_id + "/load/output  50 rows"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("└─ file " + (dir_ / "data.csv").string() + "  xxh3:"), std::string::npos) << text.out;
   EXPECT_EQ(Pipectl({"lineage", "lin@2"}).out, text.out);  // NAME@VERSION too
   Result as_json = Pipectl({"lineage", "lin:4", "--json"});
@@ -902,6 +903,20 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_NE(v1["inputs"][0]["inputs"][0]["inputs"][0]["hash"], file["hash"]);
   EXPECT_EQ(Pipectl({"lineage", "lin:9"}).exit_code, 1);
   EXPECT_EQ(Pipectl({"lineage", first_id + "/nope"}).exit_code, 1);
+
+  // Another DAG doing the same work reuses the results, and its lineage is
+  // its own run's: its prep read its own load, not the other DAG's.
+  fs::path twin = Write("twin.yaml", "dag: twin\ntasks:\n"
+                                     "  load: {op: ingest, cache: true, with: {path: data.csv}}\n"
+                                     "  prep: {op: transform, cache: true, depends_on: [load], with: {steps: [standardize: {x: xs}]}}\n");
+  json twin_run = RunDag(twin);
+  ASSERT_EQ(twin_run["state"], "success") << twin_run.dump();
+  EXPECT_EQ(Task(twin_run, "prep")["metrics"]["summary"].get<std::string>().rfind("cached from ", 0), 0u);
+  const std::string twin_id = twin_run["run_id"];
+  json twin_tree = json::parse(Pipectl({"lineage", twin_id + "/prep", "--json"}).out);
+  EXPECT_EQ(twin_tree["run"], twin_id);
+  EXPECT_EQ(twin_tree["inputs"][0]["run"], twin_id) << twin_tree.dump();
+  EXPECT_EQ(twin_tree["inputs"][0]["task"], "load");
 }
 
 TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
@@ -1088,6 +1103,20 @@ TEST_F(PipectlTest, RerunOnTheSameDataReproducesTheOutputByteForByteAfterTheSour
   json plain = json::parse(Pipectl({"runs", "rerun", first_id, "--json"}).out);
   EXPECT_EQ(Task(plain, "load")["metrics"]["rows_out"], 4);
   EXPECT_NE(ReadFile(dir_ / "out" / (plain["run_id"].get<std::string>() + ".parquet")), original);
+
+  // With cache: true, a same-data rerun keeps no result under the key of the
+  // file as it is now: the next plain run reads the new rows, not the old.
+  Write("orders.csv", "id,amount\n1,10.5\n2,NA\n3,7.25\n");
+  fs::path cached = Write("cached.yaml", "dag: cached\ntasks:\n"
+                                         "  load: {op: ingest, cache: true, with: {path: orders.csv, snapshot: true}}\n");
+  json cached_first = RunDag(cached);
+  ASSERT_EQ(cached_first["state"], "success") << cached_first.dump();
+  Write("orders.csv", "id,amount\n1,10.5\n2,NA\n3,99\n4,1\n5,2\n");
+  Result replayed = Pipectl({"runs", "rerun", cached_first["run_id"], "--same-data", "--json"});
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.err;
+  EXPECT_EQ(Task(json::parse(replayed.out), "load")["metrics"]["rows_out"], 3);
+  json after = RunDag(cached);
+  EXPECT_EQ(Task(after, "load")["metrics"]["rows_out"], 5) << after.dump();
 
   // Without a snapshot: an unchanged file is read again as it is; a changed one is refused.
   fs::path bare = Write("bare.yaml", "dag: bare\ntasks:\n  load: {op: ingest, with: {path: orders.csv}}\n" + tail);
