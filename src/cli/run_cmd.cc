@@ -210,7 +210,8 @@ int Run(const GlobalOptions& g, const RunOptions& options) {
 
 int Rerun(const GlobalOptions& g, const RerunOptions& options) {
   SignalCanceller signals;
-  std::unique_ptr<StateStore> store = OpenStore(g, /*create=*/true);
+  // The run to repeat is in a store that exists: a mistyped --db is named, not made.
+  std::unique_ptr<StateStore> store = OpenStore(g);
   auto old = store->GetRun(options.run_id);
   if (!old) throw Error::NotFound("no run '" + options.run_id + "'");
   auto stored = store->GetDagVersion(old->dag_id, old->dag_version);

@@ -1075,6 +1075,12 @@ TEST_F(PipectlTest, RerunRunsTheSameDagVersionWithTheSameParams) {
   Result missing = Pipectl({"runs", "rerun", "no-such-run"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("no run 'no-such-run'"), std::string::npos) << missing.err;
+  // A store that does not exist is named, not created.
+  const fs::path typo = dir_ / "typo.db";
+  Result no_store = Pipectl({"runs", "rerun", first_id, "--db", "sqlite:" + typo.string()});
+  EXPECT_EQ(no_store.exit_code, 3) << no_store.err;
+  EXPECT_NE(no_store.err.find("database sqlite:" + typo.string() + " does not exist"), std::string::npos) << no_store.err;
+  EXPECT_FALSE(fs::exists(typo));
 }
 
 TEST_F(PipectlTest, RerunOnTheSameDataReproducesTheOutputByteForByteAfterTheSourceChanged) {
