@@ -105,7 +105,8 @@ struct ArtifactInfo {
   std::string content_hash;  // "xxh3:HEX" of the file's bytes
   // Lineage: what the try had read when it wrote this, a JSON array of
   // {"artifact": {"run", "task", "name", "hash"}} | {"file": {"path", "hash"}}
-  // | {"query": {"source", "query", "watermark"}} (TaskContext::NoteInput).
+  // | {"query": {"source", "query", "watermark"}} | {"model": {"name",
+  // "version", "hash"}} (TaskContext::NoteInput).
   std::string inputs_json = "[]";
   std::string cache_key = {};  // TaskContext::cache_key when it was written
 };

@@ -362,6 +362,19 @@ std::string Emitter::Build(const Pending& p) {
             add_input({{"namespace", "file"}, {"name", in["file"].value("path", "")}});
           } else if (in.contains("query")) {
             add_input(Dataset(in["query"].value("source", ""), in["query"].value("query", ""), /*is_table=*/false));
+          } else if (in.contains("model") && in["model"].is_object()) {
+            // A model version: the train task's model file, by the name its writer gave it.
+            const json& m = in["model"];
+            const int version = m.contains("version") && m["version"].is_number_integer() ? m["version"].get<int>() : 0;
+            if (auto v = store_.GetModelVersion(m.value("name", ""), version)) {
+              json lineage = json::parse(v->lineage_json, nullptr, false);
+              const std::string train_run = lineage.is_object() ? lineage.value("run_id", "") : "";
+              const std::string train_task = lineage.is_object() ? lineage.value("task_id", "") : "";
+              if (auto run = store_.GetRun(train_run); run && !train_task.empty()) {
+                add_input({{"namespace", options_.job_namespace},
+                           {"name", run->dag_id + "." + JobTask(train_task) + ".model"}});
+              }
+            }
           } else if (in.contains("artifact")) {
             // Another task's table, by the name its writer gave it.
             const json& ref = in["artifact"];

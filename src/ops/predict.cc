@@ -101,6 +101,8 @@ class PredictOperator final : public Operator {
     const ModelRegistration& m = found->model;
     auto predictor = ml::Predictor::Load({m.format, m.uri, m.kind, m.features_json, m.transforms_json, m.content_hash}, 0);
     columnar::TablePtr input = MainInput(ctx);
+    // Lineage: the predictions come from this model version too.
+    ctx.NoteInput(nlohmann::json{{"model", {{"name", m.name}, {"version", found->version}, {"hash", m.content_hash}}}}.dump());
     const std::string label = a.as + "_label";
     for (const std::string& name : {a.as, label}) {
       if (name == label && !predictor->classifier()) continue;

@@ -62,6 +62,16 @@ class Walker {
         json node = in["query"];
         node["kind"] = "query";
         out.push_back(std::move(node));
+      } else if (in.contains("model") && in["model"].is_object()) {
+        // A model version a predict scored with, and what it was trained on.
+        const json& m = in["model"];
+        const int version = m.contains("version") && m["version"].is_number_integer() ? m["version"].get<int>() : 0;
+        if (auto v = store_.GetModelVersion(m.value("name", ""), version)) {
+          out.push_back(Model(*v));
+        } else {
+          out.push_back({{"kind", "model"}, {"name", m.value("name", "")}, {"version", version},
+                         {"hash", m.value("hash", "")}, {"missing", true}, {"inputs", json::array()}});
+        }
       }
     }
     return out;
@@ -112,8 +122,9 @@ void Draw(const json& node, const std::string& indent, bool root, bool last, std
   std::string line;
   const std::string kind = node.value("kind", "");
   if (kind == "model") {
-    line = "model " + node.value("name", "") + ":" + std::to_string(node.value("version", 0)) + " (run " +
-           node.value("run", "") + ", task " + node.value("task", "") + ")  " + ShortHash(node);
+    line = "model " + node.value("name", "") + ":" + std::to_string(node.value("version", 0)) +
+           (node.value("missing", false) ? "" : " (run " + node.value("run", "") + ", task " + node.value("task", "") + ")") +
+           "  " + ShortHash(node) + (node.value("missing", false) ? "  (no longer in the store)" : "");
   } else if (kind == "artifact") {
     line = node.value("run", "") + "/" + node.value("task", "") + "/" + node.value("name", "");
     if (node.contains("rows")) line += "  " + std::to_string(node["rows"].get<int64_t>()) + " rows";

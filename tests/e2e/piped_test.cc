@@ -2238,6 +2238,16 @@ class ServingTest : public PipedTest {
     columnar::TablePtr table = columnar::Concatenate(*columnar::ReadParquetFile(uri));
     const columnar::Column& p = *table->batch(0).columns[*table->schema().IndexOf("prediction")];
     for (int r = 0; r < 2; ++r) EXPECT_EQ(p.doubles()[r], v1["predictions"][r].get<double>()) << "row " << r;
+    // Its lineage names the scored table and the model version, down to the
+    // table the model was trained on.
+    json lineage = json::parse(Http("GET", "/api/v1/lineage/runs/" + scored + "/tasks/predict/artifacts/output").body);
+    ASSERT_EQ(lineage["inputs"].size(), 2u) << lineage.dump();
+    EXPECT_EQ(lineage["inputs"][0]["task"], "rows");
+    EXPECT_EQ(lineage["inputs"][1]["kind"], "model");
+    EXPECT_EQ(lineage["inputs"][1]["name"], "churn");
+    EXPECT_EQ(lineage["inputs"][1]["version"], 1);
+    EXPECT_EQ(lineage["inputs"][1]["run"], run1);
+    EXPECT_FALSE(lineage["inputs"][1]["inputs"].empty()) << lineage.dump();
 
     // Hot swap under load: requests all the while a second version is trained
     // and promoted; every answer is a 200 from version 1 or 2.
