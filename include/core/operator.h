@@ -63,6 +63,10 @@ struct TaskResult {
   // When a worker's try ended, as the worker recorded it: a result read
   // later (by a scheduler that took the run over) keeps its own end time.
   std::optional<TimePoint> ended_at;
+  // What the try read (TaskContext::noted_inputs, as an artifact's
+  // inputs_json), filled in by whoever ran it: a failed try has no artifact
+  // to say so, and its OpenLineage FAIL event lists them from here.
+  std::string inputs_json;
   // A sensor whose condition does not hold yet (with ok): the task waits,
   // holding no worker, and the same try checks again at this time.
   std::optional<TimePoint> check_again_at;
@@ -256,6 +260,12 @@ class TaskContext {
     if (std::find(noted_inputs_.begin(), noted_inputs_.end(), json) == noted_inputs_.end()) noted_inputs_.push_back(json);
   }
   const std::vector<std::string>& noted_inputs() const { return noted_inputs_; }
+  // They as one JSON array (an artifact's inputs_json).
+  std::string noted_inputs_json() const {
+    std::string out = "[";
+    for (const std::string& input : noted_inputs_) out += (out.size() > 1 ? "," : "") + input;
+    return out + "]";
+  }
   // `cache: true`: the key of this try's work (set before it runs), recorded
   // with its artifacts so that a later try with the same key can reuse them.
   std::string cache_key;

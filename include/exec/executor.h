@@ -65,6 +65,9 @@ struct TaskEvent {
   // start before `at` is a waiting sensor's next check, not a new try.
   // Empty for a state no try reached (queued, then cancelled).
   std::optional<TimePoint> try_started = std::nullopt;
+  // For the end of a try: what it read (TaskResult::inputs_json; "" when
+  // unknown, e.g. a try lost with its worker).
+  std::string inputs_json = {};
 };
 
 // Progress of a run as it happens, for live views and metrics. Called in

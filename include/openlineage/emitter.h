@@ -71,6 +71,8 @@ class Emitter final : public RunObserver {
     std::optional<TimePoint> started;
     // A DAG run's data interval (the nominalTime facet, as Airflow sends).
     std::optional<TimePoint> interval_start, interval_end;
+    // An end event's try: what it read (TaskEvent::inputs_json).
+    std::string inputs_json = {};
   };
   void Enqueue(Pending p);
   void Loop();

@@ -54,6 +54,7 @@ std::string TaskResultJson(const TaskResult& r) {
   json out = {{"ok", r.ok}, {"error", r.error}, {"metrics", json::parse(TaskMetricsJson(r.metrics))}};
   if (r.exit_code) out["exit_code"] = *r.exit_code;
   if (r.watermark) out["watermark"] = *r.watermark;
+  if (!r.inputs_json.empty()) out["inputs"] = json::parse(r.inputs_json, nullptr, false);
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -68,6 +69,7 @@ TaskResult TaskResultFromJson(const std::string& text) {
   if (j.contains("exit_code") && j["exit_code"].is_number_integer()) r.exit_code = j["exit_code"].get<int>();
   if (j.contains("metrics")) r.metrics = TaskMetricsFromJson(j["metrics"].dump());
   if (j.contains("watermark") && j["watermark"].is_string()) r.watermark = j["watermark"].get<std::string>();
+  if (j.contains("inputs") && j["inputs"].is_array()) r.inputs_json = j["inputs"].dump();
   return r;
 }
 
@@ -191,6 +193,7 @@ std::string RunClaimedTry(StateStore& store, const OperatorRegistry& ops, Clock&
                    /*record_processes=*/false, *run, payload.artifact_dir, clock, &ops);
     ctx.SetMapped(std::move(payload.mapped));
     result = op->Execute(ctx);
+    if (result.inputs_json.empty()) result.inputs_json = ctx.noted_inputs_json();
     if (cache && result.ok && !ctx.output_hash().empty()) {
       std::lock_guard lock(outputs_mu);
       if (auto it = outputs.find(task->id); it != outputs.end()) {

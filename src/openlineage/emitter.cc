@@ -200,7 +200,8 @@ void Emitter::OnTaskState(const TaskEvent& e) {
       }
     }
   }
-  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason, started, std::nullopt, std::nullopt});
+  Enqueue({type, e.run_id, e.dag_id, e.task_id, e.try_number, e.at, e.reason, started, std::nullopt, std::nullopt,
+           type == "START" ? std::string() : e.inputs_json});
 }
 
 void Emitter::Enqueue(Pending p) {
@@ -326,38 +327,12 @@ std::string Emitter::Build(const Pending& p) {
         }
         return json{{"_producer", kProducer}, {"_schemaURL", kSchemaFacetSchema}, {"fields", fields}};
       };
-      for (const ArtifactRecord& a : artifacts_of(p.run_id)) {
-        if (a.task_id != p.task_id) continue;
-        if (p.started && (a.created_at < *p.started || a.created_at > p.at)) continue;  // another try's
-        if (a.name == "export") {
-          // An export's datasets are where its rows went (the artifact says).
-          std::ifstream in(a.uri);
-          json doc = json::parse(in, nullptr, false);
-          if (doc.is_object()) {
-            for (const json& d : doc.value("datasets", json::array())) {
-              json dataset = Dataset(d.value("namespace", ""), d.value("name", ""), /*is_table=*/true);
-              dataset["facets"] = {{"schema", schema_facet(doc.value("schema", json::object()))}};
-              outputs.push_back(std::move(dataset));
-            }
-          }
-        } else {
-          // A task's table is one dataset across runs, DAG.TASK.NAME (its
-          // file, whose path holds the run id, is the symlinks facet's
-          // location), so that Marquez keeps its versions under one name.
-          json dataset = {{"namespace", options_.job_namespace},
-                          {"name", p.dag_id + "." + JobTask(p.task_id) + "." + a.name},
-                          {"facets",
-                           {{"symlinks",
-                             {{"_producer", kProducer},
-                              {"_schemaURL", kSymlinksFacetSchema},
-                              {"identifiers", {{{"namespace", "file"}, {"name", a.uri}, {"type", "LOCATION"}}}}}}}}};
-          json schema = json::parse(a.schema_json, nullptr, false);
-          if (schema.is_object() && schema.contains("columns")) dataset["facets"]["schema"] = schema_facet(schema);
-          outputs.push_back(std::move(dataset));
-        }
-        json read = json::parse(a.inputs_json, nullptr, false);
-        if (!read.is_array()) continue;
+      // The datasets of what a try read (an artifact's inputs_json).
+      auto add_reads = [&](const std::string& inputs_json) {
+        const json read = json::parse(inputs_json.empty() ? "[]" : inputs_json, nullptr, false);
+        if (!read.is_array()) return;
         for (const json& in : read) {
+          if (!in.is_object()) continue;
           if (in.contains("file")) {
             add_input({{"namespace", "file"}, {"name", in["file"].value("path", "")}});
           } else if (in.contains("query")) {
@@ -389,7 +364,41 @@ std::string Emitter::Build(const Pending& p) {
             }
           }
         }
+      };
+      for (const ArtifactRecord& a : artifacts_of(p.run_id)) {
+        if (a.task_id != p.task_id) continue;
+        if (p.started && (a.created_at < *p.started || a.created_at > p.at)) continue;  // another try's
+        if (a.name == "export") {
+          // An export's datasets are where its rows went (the artifact says).
+          std::ifstream in(a.uri);
+          json doc = json::parse(in, nullptr, false);
+          if (doc.is_object()) {
+            for (const json& d : doc.value("datasets", json::array())) {
+              json dataset = Dataset(d.value("namespace", ""), d.value("name", ""), /*is_table=*/true);
+              dataset["facets"] = {{"schema", schema_facet(doc.value("schema", json::object()))}};
+              outputs.push_back(std::move(dataset));
+            }
+          }
+        } else {
+          // A task's table is one dataset across runs, DAG.TASK.NAME (its
+          // file, whose path holds the run id, is the symlinks facet's
+          // location), so that Marquez keeps its versions under one name.
+          json dataset = {{"namespace", options_.job_namespace},
+                          {"name", p.dag_id + "." + JobTask(p.task_id) + "." + a.name},
+                          {"facets",
+                           {{"symlinks",
+                             {{"_producer", kProducer},
+                              {"_schemaURL", kSymlinksFacetSchema},
+                              {"identifiers", {{{"namespace", "file"}, {"name", a.uri}, {"type", "LOCATION"}}}}}}}}};
+          json schema = json::parse(a.schema_json, nullptr, false);
+          if (schema.is_object() && schema.contains("columns")) dataset["facets"]["schema"] = schema_facet(schema);
+          outputs.push_back(std::move(dataset));
+        }
+        add_reads(a.inputs_json);
       }
+      // What the try read, as it said at its end: a failed try has no
+      // artifact that records it.
+      add_reads(p.inputs_json);
     }
   }
   event["inputs"] = inputs;

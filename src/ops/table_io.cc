@@ -176,11 +176,7 @@ void NoteQuery(TaskContext& ctx, const std::string& source, const std::string& q
                     .dump());
 }
 
-std::string NotedInputsJson(const TaskContext& ctx) {
-  std::string out = "[";
-  for (const std::string& input : ctx.noted_inputs()) out += (out.size() > 1 ? "," : "") + input;
-  return out + "]";
-}
+std::string NotedInputsJson(const TaskContext& ctx) { return ctx.noted_inputs_json(); }
 
 nlohmann::json FittedChain(const columnar::Table& table) {
   auto it = table.metadata().find("pipe.transform");

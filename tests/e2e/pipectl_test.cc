@@ -1220,30 +1220,40 @@ TEST_F(PipectlTest, OpenLineageEventsReachAnHttpReceiverWithDatasetsAndSchemas) 
 TEST_F(PipectlTest, APredictsLineageNamesTheModelVersionItScoredWith) {
   // Given a DAG that trains and then scores, then the predictions' lineage
   // (pipectl lineage, and the OpenLineage inputs of the predict task) names
-  // the model version as well as the scored table.
+  // the model version as well as the scored table; and an ingest that fails
+  // on a bad row names the file it read in its FAIL event (it has no
+  // artifact that would).
   std::string csv = "x,y\n";
   for (int i = 0; i < 40; ++i) csv += std::to_string(i) + "," + std::to_string(2 * i + 1) + "\n";
   Write("fit.csv", csv);
   fs::path dag = Write("scoring.yaml", "dag: scoring\ntasks:\n"
                                        "  load: {op: ingest, with: {path: fit.csv}}\n"
                                        "  fit: {op: train, depends_on: [load], with: {model: linear_regression, target: y, features: [x], name: lin}}\n"
-                                       "  score: {op: predict, depends_on: [fit], with: {input: load, model: fit}}\n");
+                                       "  score: {op: predict, depends_on: [fit], with: {input: load, model: fit}}\n"
+                                       "  bad: {op: ingest, with: {path: bad.csv, schema: {x: int64}}}\n");
+  Write("bad.csv", "x\n1\nseven\n");
   const fs::path events = dir_ / "events.jsonl";
-  json run = RunDag(dag, {"--openlineage", "file:" + events.string()});
-  ASSERT_EQ(run["state"], "success") << run.dump();
+  json run = RunDag(dag, {"--openlineage", "file:" + events.string()}, 1);
+  ASSERT_EQ(Task(run, "score")["state"], "success") << run.dump();
+  ASSERT_EQ(Task(run, "bad")["state"], "failed") << run.dump();
   const std::string run_id = run["run_id"];
   Result text = Pipectl({"lineage", run_id + "/score"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("├─ " + run_id + "/load/output  40 rows"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("└─ model lin:1 (run " + run_id + ", task fit)  xxh3:"), std::string::npos) << text.out;
-  bool named = false;
+  bool named = false, failed_read = false;
   std::istringstream lines(ReadFile(events));
   for (std::string line; std::getline(lines, line);) {
     json e = json::parse(line);
-    if (e["job"]["name"] != "scoring.score" || e["eventType"] != "COMPLETE") continue;
-    for (const auto& in : e["inputs"]) named = named || in["name"] == "scoring.fit.model";
+    if (e["job"]["name"] == "scoring.score" && e["eventType"] == "COMPLETE") {
+      for (const auto& in : e["inputs"]) named = named || in["name"] == "scoring.fit.model";
+    }
+    if (e["job"]["name"] == "scoring.bad" && e["eventType"] == "FAIL") {
+      for (const auto& in : e["inputs"]) failed_read = failed_read || in["name"] == (dir_ / "bad.csv").string();
+    }
   }
   EXPECT_TRUE(named) << ReadFile(events);
+  EXPECT_TRUE(failed_read) << ReadFile(events);
 }
 
 TEST_F(PipectlTest, AValidationAboveItsAlertRateIsAQualityNotification) {

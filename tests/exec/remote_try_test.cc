@@ -84,6 +84,11 @@ TEST(RemoteTryTest, PayloadsAndResultsRoundTripAndBadOnesAreNamed) {
   TaskResult done = TaskResult::Success();
   done.watermark = "2026-01-01 00:16:40";
   EXPECT_EQ(TaskResultFromJson(TaskResultJson(done)).watermark, "2026-01-01 00:16:40");
+  // So does what the try read (a failed try's OpenLineage inputs).
+  TaskResult failed = TaskResult::Failure("row 2: bad");
+  failed.inputs_json = R"([{"file":{"hash":"xxh3:1","path":"/d/bad.csv"}}])";
+  EXPECT_EQ(TaskResultFromJson(TaskResultJson(failed)).inputs_json, failed.inputs_json);
+  EXPECT_EQ(TaskResultFromJson(TaskResultJson(TaskResult::Success())).inputs_json, "");
   EXPECT_FALSE(TaskResultFromJson("garbage").ok);
 }
 
