@@ -39,8 +39,10 @@ std::optional<Url> ParseUrl(const std::string& text, std::string* error) {
     *error = "'" + Shown(url) + "': a URL with user:password@ is not accepted (put secrets in the secrets file)";
     return std::nullopt;
   }
-  if (url.host.empty() || url.port.empty() || url.port.find_first_not_of("0123456789") != std::string::npos) {
-    *error = "'" + text.substr(0, text.find('/', 8)) + "' has no valid HOST[:PORT]";
+  if (url.host.empty() || url.port.empty() || url.port.size() > 5 ||
+      url.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(url.port) < 1 ||
+      std::stoi(url.port) > 65535) {
+    *error = "'" + text.substr(0, text.find('/', 8)) + "' has no valid HOST[:PORT] (a port is 1 to 65535)";
     return std::nullopt;
   }
   return url;

@@ -123,6 +123,12 @@ Emitter::~Emitter() {
   }
   cv_.notify_all();
   thread_.join();
+  // Said once at the end: how many events never reached the receiver (the
+  // log said so at the first, then only when one went through again).
+  if (failed_ > 0 && log_) {
+    log_("openlineage: " + std::to_string(failed_) + " of " + std::to_string(failed_ + delivered_) +
+         " events were not delivered");
+  }
 }
 
 uint64_t Emitter::delivered() const {

@@ -129,7 +129,7 @@ void Draw(const json& node, const std::string& indent, bool root, bool last, std
     line = node.value("run", "") + "/" + node.value("task", "") + "/" + node.value("name", "");
     if (node.contains("rows")) line += "  " + std::to_string(node["rows"].get<int64_t>()) + " rows";
     line += "  " + ShortHash(node);
-    if (node.value("missing", false)) line += "  (no longer in the store)";
+    if (node.value("missing", false) && !node.value("hash", "").empty()) line += "  (no longer in the store)";
     if (node.value("changed", false)) line += "  (rewritten since it was read as " + node.value("read_hash", "") + ")";
     if (node.value("seen", false)) line += "  (see above)";
   } else if (kind == "file") {
@@ -155,15 +155,26 @@ json ModelLineageJson(StateStore& store, const std::string& name, int version) {
 json ArtifactLineageJson(StateStore& store, const std::string& run_id, const std::string& task_id,
                          const std::string& name) {
   Walker walker(store);
-  if (!walker.Find(run_id, task_id, name)) {
-    std::string has;  // what the task has instead (a train task: model, test_split)
-    for (const ArtifactRecord& a : store.ListArtifacts(run_id)) {
-      if (a.task_id == task_id) has += (has.empty() ? "" : ", ") + a.name;
-    }
-    throw Error::NotFound("no artifact '" + name + "' of task '" + task_id + "' in run '" + run_id + "'" +
-                          (has.empty() ? std::string() : " (it has " + has + ": name one as RUN_ID/TASK/ARTIFACT)"));
+  if (walker.Find(run_id, task_id, name)) return walker.Artifact(run_id, task_id, name, "", 0);
+  if (!store.GetRun(run_id)) throw Error::NotFound("no run '" + run_id + "'");
+  std::optional<TaskInstanceRecord> task = store.GetTaskInstance(run_id, task_id);
+  if (!task) throw Error::NotFound("run '" + run_id + "' has no task '" + task_id + "'");
+  std::vector<std::string> has;  // what the task has instead (a train task: model, test_split)
+  for (const ArtifactRecord& a : store.ListArtifacts(run_id)) {
+    if (a.task_id == task_id) has.push_back(a.name);
   }
-  return walker.Artifact(run_id, task_id, name, "", 0);
+  // RUN/TASK of a task with one artifact of another name (an export's, a
+  // train's model file): that one.
+  if (name == "output" && has.size() == 1) return walker.Artifact(run_id, task_id, has[0], "", 0);
+  if (has.empty()) {
+    throw Error::NotFound("task '" + task_id + "' of run '" + run_id + "' recorded no artifact (it is " +
+                          std::string(ToString(task->state)) +
+                          (task->state == TaskState::kSuccess ? "; a task with persist: false keeps none)" : ")"));
+  }
+  std::string names;
+  for (const std::string& n : has) names += (names.empty() ? "" : ", ") + n;
+  throw Error::NotFound("no artifact '" + name + "' of task '" + task_id + "' in run '" + run_id + "' (it has " + names +
+                        ": name one as RUN_ID/TASK/ARTIFACT)");
 }
 
 std::optional<ArtifactRef> SplitArtifactRef(const std::string& ref) {

@@ -902,7 +902,12 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   json v1 = json::parse(Pipectl({"lineage", "lin:1", "--json"}).out);
   EXPECT_NE(v1["inputs"][0]["inputs"][0]["inputs"][0]["hash"], file["hash"]);
   EXPECT_EQ(Pipectl({"lineage", "lin:9"}).exit_code, 1);
-  EXPECT_EQ(Pipectl({"lineage", first_id + "/nope"}).exit_code, 1);
+  Result no_task = Pipectl({"lineage", first_id + "/nope"});
+  EXPECT_EQ(no_task.exit_code, 1);
+  EXPECT_NE(no_task.err.find("run '" + first_id + "' has no task 'nope'"), std::string::npos) << no_task.err;
+  Result no_run = Pipectl({"lineage", "nosuchrun/load"});
+  EXPECT_EQ(no_run.exit_code, 1);
+  EXPECT_NE(no_run.err.find("no run 'nosuchrun'"), std::string::npos) << no_run.err;
 
   // Another DAG doing the same work reuses the results, and its lineage is
   // its own run's: its prep read its own load, not the other DAG's.
@@ -1214,7 +1219,12 @@ TEST_F(PipectlTest, OpenLineageEventsReachAnHttpReceiverWithDatasetsAndSchemas) 
   EXPECT_NE(r.err.find("openlineage: cannot deliver an event to http://127.0.0.1:" + ReadFile(dir_ / "port") + "/api/..."),
             std::string::npos)
       << r.err;
+  // ...and, at the end, how many were lost.
+  EXPECT_NE(r.err.find(" events were not delivered"), std::string::npos) << r.err;
   EXPECT_EQ(Pipectl({"run", dag.string(), "--openlineage", "ftp://x"}).exit_code, 2);
+  Result port = Pipectl({"run", dag.string(), "--openlineage", "http://127.0.0.1:99999/api"});
+  EXPECT_EQ(port.exit_code, 2);
+  EXPECT_NE(port.err.find("a port is 1 to 65535"), std::string::npos) << port.err;
 }
 
 TEST_F(PipectlTest, APredictsLineageNamesTheModelVersionItScoredWith) {
