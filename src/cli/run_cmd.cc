@@ -107,22 +107,30 @@ std::optional<std::map<std::string, std::string>> SameDataInputs(StateStore& sto
       return std::nullopt;
     }
     nlohmann::json snapshot = nlohmann::json::object();
-    if (const ArtifactRecord* s = find(task.id, "snapshot")) {
-      std::ifstream in(s->uri);
+    const ArtifactRecord* kept = find(task.id, "snapshot");
+    if (kept) {
+      std::error_code ec;
+      if (!fs::is_regular_file(kept->uri, ec)) {
+        *error = "the snapshot list of task '" + task.id + "' (" + kept->uri + ") is gone";
+        return std::nullopt;
+      }
+      std::ifstream in(kept->uri);
       snapshot = nlohmann::json::parse(in, nullptr, false);
-      if (!snapshot.is_object() || ops::FileHash(s->uri) != s->content_hash) {
-        *error = "the snapshot list of task '" + task.id + "' (" + s->uri + ") is damaged";
+      if (!snapshot.is_object() || ops::FileHash(kept->uri) != kept->content_hash) {
+        *error = "the snapshot list of task '" + task.id + "' (" + kept->uri + ") is damaged";
         return std::nullopt;
       }
     }
-    auto copy_of = [&](const std::string& path, const std::string& hash) -> std::string {
+    // The snapshot's copy of `path` as it was read; `why` says why there is none.
+    auto copy_of = [&](const std::string& path, const std::string& hash, std::string* why) -> std::string {
+      *why = kept ? " and task '" + task.id + "' kept no copy of it" : " and task '" + task.id + "' kept no snapshot of it (ingest's snapshot: true)";
       for (const nlohmann::json& f : snapshot.value("files", nlohmann::json::array())) {
         const std::string copy = f.value("copy", "");
+        if (f.value("path", "") != path || f.value("hash", "") != hash) continue;
         std::error_code ec;
-        if (f.value("path", "") == path && f.value("hash", "") == hash && fs::is_regular_file(copy, ec) &&
-            ops::FileHash(copy) == hash) {
-          return copy;
-        }
+        if (fs::is_regular_file(copy, ec) && ops::FileHash(copy) == hash) return copy;
+        *why = " and its snapshot copy " + copy + (fs::exists(copy, ec) ? " changed" : " is gone");
+        return "";
       }
       return "";
     };
@@ -134,11 +142,11 @@ std::optional<std::map<std::string, std::string>> SameDataInputs(StateStore& sto
         const std::string path = in["file"].value("path", ""), hash = in["file"].value("hash", "");
         std::error_code ec;
         const std::string now = fs::is_regular_file(path, ec) ? ops::FileHash(path) : "";
-        std::string read = now == hash ? path : copy_of(path, hash);
+        std::string why;
+        std::string read = now == hash ? path : copy_of(path, hash, &why);
         if (read.empty()) {
           *error = path + " changed since run " + run.run_id + " read it (" + hash + ", now " +
-                   (now.empty() ? "missing" : now) + ") and task '" + task.id +
-                   "' kept no snapshot of it (ingest's snapshot: true)";
+                   (now.empty() ? "missing" : now) + ")" + why;
           return std::nullopt;
         }
         files.push_back({{"path", path}, {"read", read}, {"hash", hash}});

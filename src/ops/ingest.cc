@@ -300,8 +300,10 @@ class IngestOperator final : public Operator {
         if (!std::filesystem::is_regular_file(f, ec)) return TaskResult::Failure("'" + f + "' is not a readable file");
         hashes.push_back(seen.contains(f) ? seen[f].get<std::string>() : std::string());
       }
-      if (args->snapshot) Snapshot(ctx, files, read_from, hashes);
     }
+    // A rerun on the same data keeps its snapshot too (copies of what it
+    // read again), so that it can be rerun on the same data in turn.
+    if (args->snapshot) Snapshot(ctx, files, read_from, hashes);
 
     // Parsed columns take about the size of CSV or JSON text; Parquet is
     // compressed, so its tables are counted at three times the files.
@@ -441,8 +443,8 @@ class IngestOperator final : public Operator {
       char prefix[32];
       std::snprintf(prefix, sizeof prefix, "%04zu_", i);
       const std::filesystem::path copy = dir / (prefix + std::filesystem::path(files[i]).filename().string());
-      std::filesystem::copy_file(files[i], copy, std::filesystem::copy_options::overwrite_existing, ec);
-      if (ec) throw Error::Unavailable("cannot copy " + files[i] + " to " + copy.string() + ": " + ec.message());
+      std::filesystem::copy_file(read_from[i], copy, std::filesystem::copy_options::overwrite_existing, ec);
+      if (ec) throw Error::Unavailable("cannot copy " + read_from[i] + " to " + copy.string() + ": " + ec.message());
       read_from[i] = copy.string();
       hashes[i] = FileHash(read_from[i]);
       list.push_back({{"path", files[i]}, {"hash", hashes[i]}, {"copy", read_from[i]}});
@@ -560,7 +562,7 @@ class IngestOperator final : public Operator {
     }
     if (ctx.cancel().cancelled()) return TaskResult::Failure("cancelled");
     NoteQuery(ctx, sources::Redacted(args.source), query, mark);
-    if (args.snapshot && !replay) {
+    if (args.snapshot) {  // a rerun on the same data keeps one too (it may be rerun in turn)
       // The result as read (before declared casts would be the same: they are deterministic).
       ArtifactInfo copy = PersistTable(ctx, *table, "snapshot_table");
       PersistJson(ctx,

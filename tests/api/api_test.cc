@@ -137,6 +137,18 @@ TEST(ArtifactRowsTest, ATableArtifactsRowsAsJsonAndWhatIsNotATable) {
   std::filesystem::remove_all(dir);
 }
 
+// A manual run `id` of DAG "d" version 1 at `at`.
+RunRecord ManualRun(const std::string& id, TimePoint at) {
+  RunRecord run;
+  run.run_id = id;
+  run.dag_id = "d";
+  run.dag_version = 1;
+  run.trigger = "manual";
+  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
+  run.params_json = "{}";
+  return run;
+}
+
 // The lineage tree (views/lineage_view.h) of what the store recorded: a
 // model back through two tables to a file and a query, an artifact read
 // twice drawn once, one rewritten since and one no longer stored.
@@ -145,6 +157,7 @@ TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
   auto store = OpenStateStore("sqlite:" + (dir / "state.db").string());
   const TimePoint at = TimePoint{} + std::chrono::hours(24 * 20000);
   const std::string cols = R"({"columns":[{"name":"id","type":"int64"}]})";
+  store->CreateRun(ManualRun("r1", at), {{"load", 1}, {"users", 1}, {"join", 1}, {"fit", 1}, {"plan", 1}});
   store->PutArtifact({"r1", "load", "output", "/a/load.parquet", cols, 3, "xxh3:1", at,
                       R"([{"file":{"path":"/in/x.csv","hash":"xxh3:f"}}])", ""});
   store->PutArtifact({"r1", "users", "output", "/a/users.parquet", cols, 2, "xxh3:2", at,
@@ -200,10 +213,15 @@ TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(error("r1/nope"), "no artifact 'output' of task 'nope' in run 'r1'");
-  EXPECT_EQ(error("r1/fit"), "no artifact 'output' of task 'fit' in run 'r1' (it has model: name one as "
-                             "RUN_ID/TASK/ARTIFACT)");
+  EXPECT_EQ(error("r9/load"), "no run 'r9'");
+  EXPECT_EQ(error("r1/nope"), "run 'r1' has no task 'nope'");
+  EXPECT_EQ(error("r1/plan"), "task 'plan' of run 'r1' recorded no artifact (it is pending)");
+  // RUN/TASK of a task with one artifact of another name: that one.
+  EXPECT_EQ(error("r1/fit"), "no error");
+  EXPECT_EQ(views::LineageJson(*store, "r1/fit"), views::ArtifactLineageJson(*store, "r1", "fit", "model"));
   EXPECT_EQ(error("r1/fit/model"), "no error");
+  EXPECT_EQ(error("r1/fit/report"), "no artifact 'report' of task 'fit' in run 'r1' (it has model: name one as "
+                                    "RUN_ID/TASK/ARTIFACT)");
   for (const char* bad : {"r1//x", "/fit", "r1/fit/", "r1/fit/model/x"}) {
     EXPECT_EQ(error(bad), "'" + std::string(bad) + "' is not RUN_ID/TASK[/ARTIFACT]: a part is empty or there are more");
   }
@@ -212,17 +230,6 @@ TEST(LineageViewTest, AModelLeadsBackToItsSourcesOnceEach) {
                               "'Bad Ref' is not a model name)");
 }
 
-// A manual run `id` of DAG "d" version 1 at `at`.
-RunRecord ManualRun(const std::string& id, TimePoint at) {
-  RunRecord run;
-  run.run_id = id;
-  run.dag_id = "d";
-  run.dag_version = 1;
-  run.trigger = "manual";
-  run.logical_date = run.data_interval_start = run.data_interval_end = run.created_at = at;
-  run.params_json = "{}";
-  return run;
-}
 
 TEST(RunViewTest, ALostTryRaisesTheLastTryATaskMayReach) {
   // Given a task without retries whose first try a shutdown handed back (it

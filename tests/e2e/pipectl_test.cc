@@ -1110,6 +1110,23 @@ TEST_F(PipectlTest, RerunOnTheSameDataReproducesTheOutputByteForByteAfterTheSour
   const std::string original = ReadFile(dir_ / "out" / (first_id + ".parquet"));
   ASSERT_FALSE(original.empty());
   EXPECT_EQ(ReadFile(dir_ / "out" / (same["run_id"].get<std::string>() + ".parquet")), original);
+  // The rerun kept a snapshot of what it read again: it can be rerun on the same data in turn.
+  Result twice = Pipectl({"runs", "rerun", same["run_id"], "--same-data", "--json"});
+  ASSERT_EQ(twice.exit_code, 0) << twice.err;
+  EXPECT_EQ(ReadFile(dir_ / "out" / (json::parse(twice.out)["run_id"].get<std::string>() + ".parquet")), original);
+  // A snapshot copy that is gone is named.
+  fs::path copy;
+  const json load_task = Task(first, "load");  // (a range-for over a temporary's member would dangle)
+  for (const auto& a : load_task["artifacts"]) {
+    if (a["name"] == "snapshot") copy = json::parse(ReadFile(a["uri"].get<std::string>()))["files"][0]["copy"].get<std::string>();
+  }
+  ASSERT_FALSE(copy.empty());
+  const std::string kept_copy = ReadFile(copy);
+  fs::remove(copy);
+  Result gone = Pipectl({"runs", "rerun", first_id, "--same-data"});
+  EXPECT_EQ(gone.exit_code, 2);
+  EXPECT_NE(gone.err.find("and its snapshot copy " + copy.string() + " is gone"), std::string::npos) << gone.err;
+  std::ofstream(copy, std::ios::binary) << kept_copy;
   // A plain rerun reads the file as it is now.
   json plain = json::parse(Pipectl({"runs", "rerun", first_id, "--json"}).out);
   EXPECT_EQ(Task(plain, "load")["metrics"]["rows_out"], 4);

@@ -1536,6 +1536,17 @@ TEST_F(PipedTest, ALocalTryEndingDuringAnOutageBeforeAWorkersTryDoesNotHangTheRu
                          "  s2: {op: shell, queue: remote, depends_on: [s1], run: 'echo s2 >> chain_done'}\n");
   StartDaemon({"--local-queues", "default"});
   pid_t worker = StartWorker("w-chain", "remote", {"--heartbeat", "200ms", "--lease", "20s"});
+  // Live before the outage: a worker that reaches the database only during
+  // it exits at start (this test failed so under load).
+  {
+    auto store = OpenStateStore(db_);
+    ASSERT_TRUE(Eventually([&] {
+      for (const WorkerRecord& w : store->ListWorkers()) {
+        if (w.name == "w-chain") return true;
+      }
+      return false;
+    })) << ReadFile(dir_ / "w-chain.log");
+  }
   Result r = Pipectl({"trigger", "chain"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string run = r.out.substr(0, r.out.find('\n'));
