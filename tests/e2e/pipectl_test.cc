@@ -101,6 +101,13 @@ class PipectlTest : public testing::Test {
     return j;
   }
 
+  // "x,y" and `rows` rows of y = slope * x + 1, x = 0, 1, ...
+  static std::string LineCsv(int rows, int slope) {
+    std::string csv = "x,y\n";
+    for (int i = 0; i < rows; ++i) csv += std::to_string(i) + "," + std::to_string(slope * i + 1) + "\n";
+    return csv;
+  }
+
   static json Task(const json& run, const std::string& id) {
     for (const auto& t : run["tasks"]) {
       if (t["task_id"] == id) return t;
@@ -847,8 +854,7 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   // Given a DAG whose data tasks say cache: true, then a second run reuses
   // their outputs, a changed source byte runs them again, --no-cache runs
   // them anyway, and every model version's lineage reaches the source file.
-  std::string csv = "x,y\n";
-  for (int i = 0; i < 50; ++i) csv += std::to_string(i) + "," + std::to_string(3 * i + 1) + "\n";
+  std::string csv = LineCsv(50, 3);
   Write("data.csv", csv);
   fs::path dag = Write("fit.yaml", "dag: fit\ntasks:\n"
                                    "  load: {op: ingest, cache: true, with: {path: data.csv}}\n"
@@ -1250,9 +1256,7 @@ TEST_F(PipectlTest, APredictsLineageNamesTheModelVersionItScoredWith) {
   // the model version as well as the scored table; and an ingest that fails
   // on a bad row names the file it read in its FAIL event (it has no
   // artifact that would).
-  std::string csv = "x,y\n";
-  for (int i = 0; i < 40; ++i) csv += std::to_string(i) + "," + std::to_string(2 * i + 1) + "\n";
-  Write("fit.csv", csv);
+  Write("fit.csv", LineCsv(40, 2));
   fs::path dag = Write("scoring.yaml", "dag: scoring\ntasks:\n"
                                        "  load: {op: ingest, with: {path: fit.csv}}\n"
                                        "  fit: {op: train, depends_on: [load], with: {model: linear_regression, target: y, features: [x], name: lin}}\n"
