@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <cctype>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -93,6 +95,84 @@ json Dataset(const std::string& namespace_, const std::string& name, bool is_tab
   std::string table = name;
   if (is_table && table.find('.') == std::string::npos) table = "public." + table;
   return {{"namespace", "postgres://" + host}, {"name", is_table && !database.empty() ? database + "." + table : table}};
+}
+
+// The table a query reads when it plainly reads one: SELECT ... FROM
+// [SCHEMA.]TABLE [[AS] ALIAS] followed by nothing or WHERE, GROUP BY,
+// HAVING, ORDER BY, LIMIT, OFFSET, FETCH, then an optional ';'. Unquoted
+// names only, lower-cased as PostgreSQL folds them; anything else (a join,
+// a subquery, several FROMs, WITH, UNION, comments, quotes) is nullopt and
+// the query is named by its text.
+std::optional<std::string> SingleTable(const std::string& query) {
+  std::string q;
+  for (char c : query) q += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // An incremental read runs its query inside another (sources::ReadQuery):
+  // the table is the inner query's.
+  constexpr std::string_view kWrap = "select * from (", kWrapEnd = ") as pipe_incremental where ";
+  if (q.rfind(kWrap, 0) == 0) {
+    const size_t end = q.rfind(kWrapEnd);
+    if (end == std::string::npos || end < kWrap.size()) return std::nullopt;
+    return SingleTable(query.substr(kWrap.size(), end - kWrap.size()));
+  }
+  if (q.find("--") != std::string::npos || q.find("/*") != std::string::npos || q.find('"') != std::string::npos ||
+      q.find('`') != std::string::npos || q.find('[') != std::string::npos) {
+    return std::nullopt;
+  }
+  // Words and single-character symbols, string literals as one token.
+  std::vector<std::string> tokens;
+  for (size_t i = 0; i < q.size();) {
+    const unsigned char c = static_cast<unsigned char>(q[i]);
+    if (std::isspace(c)) {
+      ++i;
+    } else if (std::isalnum(c) || c == '_' || c == '$') {
+      size_t j = i;
+      while (j < q.size() && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '_' || q[j] == '$')) ++j;
+      tokens.push_back(q.substr(i, j - i));
+      i = j;
+    } else if (c == '\'') {
+      const size_t end = q.find('\'', i + 1);
+      if (end == std::string::npos) return std::nullopt;
+      tokens.push_back("'");
+      i = end + 1;
+    } else {
+      tokens.push_back(std::string(1, static_cast<char>(c)));
+      ++i;
+    }
+  }
+  if (tokens.empty() || tokens[0] != "select") return std::nullopt;
+  size_t from = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& t = tokens[i];
+    if (t == "join" || t == "union" || t == "intersect" || t == "except" || t == "with" || (t == "select" && i > 0)) {
+      return std::nullopt;
+    }
+    if (t == "from") {
+      if (from) return std::nullopt;  // a second FROM: a subquery
+      from = i;
+    }
+  }
+  if (!from) return std::nullopt;
+  auto is_name = [](const std::string& t) {
+    return !t.empty() && (std::isalpha(static_cast<unsigned char>(t[0])) || t[0] == '_');
+  };
+  size_t i = from + 1;
+  if (i >= tokens.size() || !is_name(tokens[i])) return std::nullopt;
+  std::string table = tokens[i++];
+  if (i + 1 < tokens.size() && tokens[i] == "." && is_name(tokens[i + 1])) {
+    table += "." + tokens[i + 1];
+    i += 2;
+  }
+  static const std::set<std::string> kAfter = {"where", "group", "having", "order", "limit", "offset", "fetch", ";"};
+  if (i < tokens.size() && tokens[i] == "as") ++i;
+  if (i < tokens.size() && !kAfter.count(tokens[i])) {
+    if (!is_name(tokens[i])) return std::nullopt;  // a comma (several tables), a parenthesis...
+    ++i;                                           // an alias
+  }
+  if (i < tokens.size() && !kAfter.count(tokens[i])) return std::nullopt;
+  for (; i < tokens.size(); ++i) {
+    if (tokens[i] == ";" && i + 1 != tokens.size()) return std::nullopt;  // a second statement
+  }
+  return table;
 }
 
 }  // namespace
@@ -342,7 +422,10 @@ std::string Emitter::Build(const Pending& p) {
           if (in.contains("file")) {
             add_input({{"namespace", "file"}, {"name", in["file"].value("path", "")}});
           } else if (in.contains("query")) {
-            add_input(Dataset(in["query"].value("source", ""), in["query"].value("query", ""), /*is_table=*/false));
+            // A query of one table is that table (as an export to it names it), else its text.
+            const std::string source = in["query"].value("source", ""), text = in["query"].value("query", "");
+            const std::optional<std::string> table = SingleTable(text);
+            add_input(table ? Dataset(source, *table, /*is_table=*/true) : Dataset(source, text, /*is_table=*/false));
           } else if (in.contains("model") && in["model"].is_object()) {
             // A model version: the train task's model file, by the name its writer gave it.
             const json& m = in["model"];

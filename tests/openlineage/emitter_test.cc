@@ -245,6 +245,8 @@ TEST(EmitterTest, DatasetsAreTheTrysOwnTablesAreNamedAsTheSpecSaysAndMapIndexesA
   EXPECT_EQ(events[5]["outputs"][0]["namespace"], "postgres://db.internal:5432");
   EXPECT_EQ(events[5]["outputs"][0]["name"], "shop.public.orders");
   EXPECT_EQ(events[5]["inputs"][0]["namespace"], "postgres://db.internal:5432");
+  // A query of one table is that table, named as an export to it is.
+  EXPECT_EQ(events[5]["inputs"][0]["name"], "shop.public.orders");
   // A mapped instance is a run of the task's job, with a run id of its own.
   EXPECT_EQ(events[7]["job"]["name"], "d.part");
   EXPECT_EQ(events[7]["run"]["runId"], Emitter::RunUuid("r1/part[1]/1"));
@@ -272,6 +274,44 @@ TEST(EmitterTest, APostgresUrlsHostPortAndDatabaseParametersNameItsDatasets) {
   EXPECT_EQ(events[1]["outputs"][0]["namespace"], "postgres://localhost:5433");
   EXPECT_EQ(events[1]["outputs"][0]["name"], "shop.public.orders");
   EXPECT_EQ(events[1]["inputs"][0]["namespace"], "postgres://db.internal:6000");
+  fs::remove_all(dir);
+}
+
+TEST(EmitterTest, AQueryOfOneTableIsThatTableAndAnyOtherQueryItsText) {
+  const fs::path dir = testing_util::FreshTestDir("openlineage_queries");
+  SqliteStore store((dir / "state.db").string());
+  const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 20000);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"SELECT id, name FROM Users", "shop.public.users"},
+      {"select * from crm.accounts a where a.id > 3 order by 1 limit 10;", "shop.crm.accounts"},
+      {"SELECT count(*) AS n FROM orders AS o GROUP BY o.day", "shop.public.orders"},
+      {"SELECT * FROM (SELECT id FROM events) AS pipe_incremental WHERE id > $1", "shop.public.events"},
+      {"SELECT * FROM a JOIN b ON a.id = b.id", "SELECT * FROM a JOIN b ON a.id = b.id"},
+      {"SELECT * FROM a, b", "SELECT * FROM a, b"},
+      {"SELECT (SELECT max(x) FROM b) FROM a", "SELECT (SELECT max(x) FROM b) FROM a"},
+      {"WITH t AS (SELECT 1) SELECT * FROM t", "WITH t AS (SELECT 1) SELECT * FROM t"},
+      {"SELECT * FROM \"Mixed\"", "SELECT * FROM \"Mixed\""},
+      {"SELECT 'from x' FROM y", "shop.public.y"},  // a FROM in a string is no FROM
+      {"SELECT * FROM a; DROP TABLE b", "SELECT * FROM a; DROP TABLE b"},
+      {"SELECT 1", "SELECT 1"},
+  };
+  json inputs = json::array();
+  for (const auto& [query, name] : cases) {
+    inputs.push_back({{"query", {{"source", "postgresql://db/shop"}, {"query", query}, {"watermark", nullptr}}}});
+  }
+  store.PutArtifact({"r1", "load", "output", "/a/load.parquet", R"({"columns":[]})", 1, "xxh3:1", t0, inputs.dump(), ""});
+  const fs::path file = dir / "events.jsonl";
+  {
+    Emitter emitter(store, {"file:" + file.string()}, nullptr);
+    const std::string none;
+    emitter.OnTaskState({"r1", "load", TaskState::kRunning, 1, t0, none, "d"});
+    emitter.OnTaskState({"r1", "load", TaskState::kSuccess, 1, t0 + std::chrono::seconds(1), none, "d"});
+  }
+  std::vector<json> events = Events(file);
+  ASSERT_EQ(events.size(), 2u);
+  std::set<std::string> named;
+  for (const json& in : events[1]["inputs"]) named.insert(in["name"].get<std::string>());
+  for (const auto& [query, name] : cases) EXPECT_TRUE(named.count(name)) << query << " -> " << name;
   fs::remove_all(dir);
 }
 
