@@ -101,6 +101,15 @@ class PipectlTest : public testing::Test {
     return j;
   }
 
+  // The file of task `id`'s artifact `name` in a run document; "" when it has none.
+  static std::string ArtifactUri(const json& run, const std::string& id, const std::string& name) {
+    const json task = Task(run, id);  // (a loop over a temporary's member would dangle)
+    for (const auto& a : task["artifacts"]) {
+      if (a["name"] == name) return a["uri"];
+    }
+    return "";
+  }
+
   // "x,y" and `rows` rows of y = slope * x + 1, x = 0, 1, ...
   static std::string LineCsv(int rows, int slope) {
     std::string csv = "x,y\n";
@@ -944,12 +953,8 @@ TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
                                    "table: {freshness: {column: born, max_age: 1h}}}}\n");
   json run = RunDag(dag);
   ASSERT_EQ(run["state"], "success") << run.dump();
-  std::string uri;
-  const json check = Task(run, "check");  // (a loop over a temporary's member would dangle)
-  for (const auto& a : check["artifacts"]) {
-    if (a["name"] == "report") uri = a["uri"];
-  }
-  ASSERT_FALSE(uri.empty()) << check.dump();
+  const std::string uri = ArtifactUri(run, "check", "report");
+  ASSERT_FALSE(uri.empty()) << run.dump();
   const std::string text = ReadFile(uri);
   EXPECT_EQ(text.find("not-an-address"), std::string::npos) << text;
   EXPECT_EQ(text.find("ann@x.org"), std::string::npos) << text;
@@ -985,12 +990,8 @@ TEST_F(PipectlTest, ADriftReportShowsNoValueOfAColumnMarkedPersonalData) {
                                      "current: after, on_drift: warn}}\n");
   json run = RunDag(dag);
   ASSERT_EQ(run["state"], "success") << run.dump();
-  std::string uri;
-  const json watch = Task(run, "watch");  // (a loop over a temporary's member would dangle)
-  for (const auto& a : watch["artifacts"]) {
-    if (a["name"] == "drift") uri = a["uri"];
-  }
-  ASSERT_FALSE(uri.empty()) << watch.dump();
+  const std::string uri = ArtifactUri(run, "watch", "drift");
+  ASSERT_FALSE(uri.empty()) << run.dump();
   const std::string text = ReadFile(uri);
   EXPECT_EQ(text.find("@x.org"), std::string::npos) << text;
   EXPECT_EQ(text.find("@y.org"), std::string::npos) << text;
@@ -1121,12 +1122,9 @@ TEST_F(PipectlTest, RerunOnTheSameDataReproducesTheOutputByteForByteAfterTheSour
   ASSERT_EQ(twice.exit_code, 0) << twice.err;
   EXPECT_EQ(ReadFile(dir_ / "out" / (json::parse(twice.out)["run_id"].get<std::string>() + ".parquet")), original);
   // A snapshot copy that is gone is named.
-  fs::path copy;
-  const json load_task = Task(first, "load");  // (a range-for over a temporary's member would dangle)
-  for (const auto& a : load_task["artifacts"]) {
-    if (a["name"] == "snapshot") copy = json::parse(ReadFile(a["uri"].get<std::string>()))["files"][0]["copy"].get<std::string>();
-  }
-  ASSERT_FALSE(copy.empty());
+  const std::string list = ArtifactUri(first, "load", "snapshot");
+  ASSERT_FALSE(list.empty());
+  const fs::path copy = json::parse(ReadFile(list))["files"][0]["copy"].get<std::string>();
   const std::string kept_copy = ReadFile(copy);
   fs::remove(copy);
   Result gone = Pipectl({"runs", "rerun", first_id, "--same-data"});

@@ -34,6 +34,19 @@ std::vector<json> Events(const fs::path& file) {
   return out;
 }
 
+// The events of one try of task `task` of run r1 that ran from t0 for a
+// second and succeeded, written to DIR/events.jsonl.
+std::vector<json> OneTryEvents(SqliteStore& store, const fs::path& dir, const std::string& task, TimePoint t0) {
+  const fs::path file = dir / "events.jsonl";
+  {
+    Emitter emitter(store, {"file:" + file.string()}, nullptr);
+    const std::string none;
+    emitter.OnTaskState({"r1", task, TaskState::kRunning, 1, t0, none, "d"});
+    emitter.OnTaskState({"r1", task, TaskState::kSuccess, 1, t0 + std::chrono::seconds(1), none, "d"});
+  }
+  return Events(file);
+}
+
 TEST(EmitterTest, TriesAndRunsBecomeEventsWithTheirDatasets) {
   const fs::path dir = testing_util::FreshTestDir("openlineage");
   SqliteStore store((dir / "state.db").string());
@@ -262,14 +275,7 @@ TEST(EmitterTest, APostgresUrlsHostPortAndDatabaseParametersNameItsDatasets) {
   store.PutArtifact({"r1", "out", "export", (dir / "export.json").string(), "{}", 0, "xxh3:2", t0,
                      R"([{"query":{"source":"postgresql://etl@db.internal/x?port=6000","query":"SELECT 1","watermark":null}}])",
                      ""});
-  const fs::path file = dir / "events.jsonl";
-  {
-    Emitter emitter(store, {"file:" + file.string()}, nullptr);
-    const std::string none;
-    emitter.OnTaskState({"r1", "out", TaskState::kRunning, 1, t0, none, "d"});
-    emitter.OnTaskState({"r1", "out", TaskState::kSuccess, 1, t0 + std::chrono::seconds(1), none, "d"});
-  }
-  std::vector<json> events = Events(file);
+  std::vector<json> events = OneTryEvents(store, dir, "out", t0);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1]["outputs"][0]["namespace"], "postgres://localhost:5433");
   EXPECT_EQ(events[1]["outputs"][0]["name"], "shop.public.orders");
@@ -300,14 +306,7 @@ TEST(EmitterTest, AQueryOfOneTableIsThatTableAndAnyOtherQueryItsText) {
     inputs.push_back({{"query", {{"source", "postgresql://db/shop"}, {"query", query}, {"watermark", nullptr}}}});
   }
   store.PutArtifact({"r1", "load", "output", "/a/load.parquet", R"({"columns":[]})", 1, "xxh3:1", t0, inputs.dump(), ""});
-  const fs::path file = dir / "events.jsonl";
-  {
-    Emitter emitter(store, {"file:" + file.string()}, nullptr);
-    const std::string none;
-    emitter.OnTaskState({"r1", "load", TaskState::kRunning, 1, t0, none, "d"});
-    emitter.OnTaskState({"r1", "load", TaskState::kSuccess, 1, t0 + std::chrono::seconds(1), none, "d"});
-  }
-  std::vector<json> events = Events(file);
+  std::vector<json> events = OneTryEvents(store, dir, "load", t0);
   ASSERT_EQ(events.size(), 2u);
   std::set<std::string> named;
   for (const json& in : events[1]["inputs"]) named.insert(in["name"].get<std::string>());
