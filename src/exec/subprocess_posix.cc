@@ -122,46 +122,70 @@ bool Pump(int fd, LazyOutput& out) {
   }
 }
 
-}  // namespace
-
-std::string ProcessToken(int pid) {
+// The fields of /proc/PID/stat that name a process: its state letter and its
+// start time. False when there is no such process.
+bool ReadProcStat(int pid, char* state, std::string* starttime) {
   // Read for every task start: plain read(2), no streams.
   char path[32];
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
+  if (fd < 0) return false;
   char buf[1024];
   ssize_t n;
   do {
     n = read(fd, buf, sizeof buf);
   } while (n < 0 && errno == EINTR);
   close(fd);
-  if (n <= 0) return "";
+  if (n <= 0) return false;
   std::string_view stat(buf, size_t(n));
   size_t paren = stat.rfind(')');
-  if (paren == std::string_view::npos) return "";
-  // After "(comm) ", starttime is the 20th field (22nd of the line).
+  if (paren == std::string_view::npos) return false;
+  // After "(comm) ": the state (3rd field of the line), then starttime, the 22nd.
   std::string_view rest = stat.substr(paren + 1);
   std::string_view field;
   for (int idx = 0; idx < 20; ++idx) {
     size_t start = rest.find_first_not_of(" \n");
-    if (start == std::string_view::npos) return "";
+    if (start == std::string_view::npos) return false;
     size_t end = rest.find_first_of(" \n", start);
     if (end == std::string_view::npos) end = rest.size();
     field = rest.substr(start, end - start);
     rest = rest.substr(end);
+    if (idx == 0) *state = field.empty() ? '?' : field[0];
   }
-  return std::string(std::to_string(pid)).append("@").append(field);
+  starttime->assign(field);
+  return true;
+}
+
+std::string Token(int pid, const std::string& starttime) {
+  return std::string(std::to_string(pid)).append("@").append(starttime);
+}
+
+}  // namespace
+
+std::string ProcessToken(int pid) {
+  char state;
+  std::string starttime;
+  if (!ReadProcStat(pid, &state, &starttime)) return "";
+  return Token(pid, starttime);
 }
 
 bool KillProcessGroup(const std::string& token) {
   size_t at = token.find('@');
   if (at == std::string::npos) return true;
   int pid = std::atoi(token.substr(0, at).c_str());
+  // A zombie leader still holds its pid (no reuse yet), and what it started
+  // in its group may live on: the group is killed all the same.
   if (pid <= 1 || ProcessToken(pid) != token) return true;  // gone, or the pid was reused
   kill(-pid, SIGKILL);
   for (int attempt = 0; attempt < 200; ++attempt) {
-    if (ProcessToken(pid) != token) return true;
+    // Dead once it is a zombie: an orphan waits for init to reap it, which
+    // some inits (a container's) do only now and then.
+    char state;
+    std::string starttime;
+    if (!ReadProcStat(pid, &state, &starttime) || Token(pid, starttime) != token || state == 'Z' ||
+        state == 'X') {
+      return true;
+    }
     usleep(10'000);
   }
   return false;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -375,6 +376,49 @@ TEST(SubprocessTest, ProcessTokenIsThePidAndItsStartTime) {
   for (int idx = 0; idx < 20; ++idx) fields >> field;  // starttime, the 22nd field
   EXPECT_EQ(ProcessToken(getpid()), std::to_string(getpid()) + "@" + field);
   EXPECT_EQ(ProcessToken(0x3fffffff), "");  // no such process
+}
+
+// Processes of group `pgid` that are not zombies, from /proc/PID/stat.
+int LiveMembersOfGroup(pid_t pgid) {
+  int live = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat) || stat.rfind(')') == std::string::npos) continue;
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string state;
+    long ppid = 0, pgrp = 0;
+    if (fields >> state >> ppid >> pgrp && pgrp == pgid && state != "Z") ++live;
+  }
+  return live;
+}
+
+TEST(SubprocessTest, KillProcessGroupCountsAKilledLeaderNoOneReapsYetAsStopped) {
+  // Given a group leader whose parent does not reap it at once (an orphan's
+  // init in a container reaps only now and then; here the parent is us),
+  pid_t leader = fork();
+  ASSERT_GE(leader, 0);
+  if (leader == 0) {
+    setpgid(0, 0);
+    if (fork() == 0) execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));  // a member of its group
+    pause();
+    _exit(0);
+  }
+  setpgid(leader, leader);  // whichever of the two runs first
+  std::string token;
+  for (int i = 0; i < 200 && (token = ProcessToken(leader)).empty(); ++i) usleep(1000);
+  ASSERT_FALSE(token.empty());
+  // then killing its group stops it without waiting for the reaping (it
+  // waited, and said it could not), and the group's other members are gone.
+  EXPECT_TRUE(KillProcessGroup(token));
+  EXPECT_EQ(ProcessToken(leader), token);  // a zombie still: nobody reaped it
+  int live = -1;
+  for (int i = 0; i < 500 && (live = LiveMembersOfGroup(leader)) != 0; ++i) usleep(10'000);
+  EXPECT_EQ(live, 0);
+  int status = 0;
+  EXPECT_EQ(waitpid(leader, &status, 0), leader);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_TRUE(KillProcessGroup(token));  // gone for good
 }
 
 }  // namespace
