@@ -8,6 +8,7 @@
 // missing row returns std::nullopt / false, never throws.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -536,5 +537,15 @@ class StateStore {
 // kInvalidArgument for an unknown scheme, kUnavailable when the database
 // cannot be reached.
 std::unique_ptr<StateStore> OpenStateStore(const std::string& url);
+
+// How opening a PostgreSQL store waits for a server it cannot reach yet (a
+// daemon started before its database, as containers are).
+struct StoreOpenOptions {
+  Duration connect_wait = std::chrono::seconds(2);  // then kUnavailable
+  // Called after each failed attempt with its error; false gives up at once
+  // (kUnavailable), e.g. when a stop signal came.
+  std::function<bool(const std::string& error)> on_unreachable;
+};
+std::unique_ptr<StateStore> OpenStateStore(const std::string& url, const StoreOpenOptions& options);
 
 }  // namespace pipeline

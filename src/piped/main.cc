@@ -35,6 +35,7 @@
 #include "openlineage/emitter.h"
 #include "piped/dag_watcher.h"
 #include "piped/stop_signals.h"
+#include "piped/daemon_store.h"
 #include "piped/worker_main.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
@@ -65,6 +66,7 @@ struct Config {
   std::string name;          // in run leases; empty: HOST:PORT of the API
   std::string run_lease = "30s";
   std::string openlineage;   // OpenLineage events: http://HOST:PORT/PATH or file:PATH; empty: none
+  std::string db_wait = "60s";  // how long the start waits for an unreachable PostgreSQL
 };
 
 // Values from --config that no flag overrode.
@@ -77,7 +79,8 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
   }
   if (!root.IsMap()) throw Error::InvalidArgument(c.config_file + ": expected a map of settings");
   static const std::set<std::string> kKeys = {"dags", "db", "listen", "workers", "max_connections",
-                                              "http_threads", "tokens_file", "secrets_file", "grace", "openlineage"};
+                                              "http_threads", "tokens_file", "secrets_file", "grace", "openlineage",
+                                              "db_wait"};
   for (const auto& entry : root) {
     std::string key = entry.first.as<std::string>();
     if (!kKeys.count(key)) {
@@ -96,6 +99,7 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (key == "secrets_file") c.secrets_file = entry.second.as<std::string>();
       if (key == "grace") c.grace = entry.second.as<std::string>();
       if (key == "openlineage") c.openlineage = entry.second.as<std::string>();
+      if (key == "db_wait") c.db_wait = entry.second.as<std::string>();
     } catch (const YAML::Exception&) {
       throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
                                    ": bad value for '" + key + "'");
@@ -189,7 +193,13 @@ int Serve(Config config) {
   if (!run_lease || *run_lease < std::chrono::seconds(1)) {
     throw Error::InvalidArgument("--run-lease: expected a duration of at least 1s, got '" + config.run_lease + "'");
   }
-  std::unique_ptr<StateStore> store = OpenStateStore(config.db);
+  auto db_wait = ParseDuration(config.db_wait);
+  if (!db_wait) throw Error::InvalidArgument("--db-wait: expected a duration such as 60s or 0s, got '" + config.db_wait + "'");
+  std::unique_ptr<StateStore> store = OpenDaemonStore(config.db, *db_wait);
+  if (!store) {
+    spdlog::info("piped stopping on signal {}: the database was not reached yet", WaitForStopSignal());
+    return kExitOk;
+  }
   const bool shared = config.db.rfind("postgres", 0) == 0;
   // On SQLite one daemon schedules a database (a file of one machine). On
   // PostgreSQL any number do, active-active: each run is coordinated by one
@@ -383,12 +393,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   app.add_option("--config", config.config_file,
                  "YAML file of settings (dags, db, listen, workers, max_connections, http_threads, tokens_file, "
-                 "secrets_file, grace, openlineage)");
+                 "secrets_file, grace, openlineage, db_wait)");
   app.add_option("--tokens", config.tokens_file, "token file: lines 'ROLE SHA256_HEX [name]'");
   app.add_option("--secrets", config.secrets_file,
                  "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (mode 600; "
                  "default $PIPE_SECRETS)");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
+  app.add_option("--db-wait", config.db_wait,
+                 "how long the start waits for a PostgreSQL server it cannot reach yet, trying again (default 60s; "
+                 "0s: exit at once)");
   if (const char* env = std::getenv("PIPE_OPENLINEAGE"); env && *env) config.openlineage = env;
   app.add_option("--openlineage", config.openlineage,
                  "send OpenLineage run events to http://HOST:PORT/PATH (e.g. Marquez's /api/v1/lineage) or append "
@@ -416,6 +429,9 @@ int main(int argc, char** argv) {
   worker->add_option("--keep-outputs", worker_config.keep_outputs_mb,
                      "MiB of output tables kept in memory for the data tasks that read them next (default 1024; 0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  worker->add_option("--db-wait", worker_config.db_wait,
+                     "how long the start waits for a PostgreSQL server it cannot reach yet, trying again (default 60s; "
+                     "0s: exit at once)");
   worker->add_option("--grace", worker_config.grace,
                      "at SIGTERM, how long running tries may finish before they are handed back (default 30s)");
   auto* hash = app.add_subcommand("hash-token", "print the SHA-256 of a token, for the token file");
@@ -455,6 +471,7 @@ int main(int argc, char** argv) {
       if (app.count("--tokens") > 0) given.insert("tokens_file");
       if (app.count("--secrets") > 0) given.insert("secrets_file");
       if (app.count("--openlineage") > 0) given.insert("openlineage");
+      if (app.count("--db-wait") > 0) given.insert("db_wait");
       ApplyConfigFile(config, given);
     }
     UseSecrets(config.secrets_file);

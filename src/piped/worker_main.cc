@@ -13,6 +13,7 @@
 #include "exec/remote_try.h"
 #include "exec/worker.h"
 #include "ops/data_operators.h"
+#include "piped/daemon_store.h"
 #include "piped/stop_signals.h"
 #include "store/state_store.h"
 
@@ -20,9 +21,9 @@ namespace pipeline {
 
 namespace {
 
-Duration DurationSetting(const std::string& text, const char* flag) {
+Duration DurationSetting(const std::string& text, const char* flag, bool zero_allowed = false) {
   auto d = ParseDuration(text);
-  if (!d || d->count() <= 0) {
+  if (!d || d->count() < 0 || (d->count() == 0 && !zero_allowed)) {
     throw Error::InvalidArgument(std::string("--") + flag + ": '" + text + "' is not a duration (e.g. 5s, 1m)");
   }
   return *d;
@@ -57,7 +58,12 @@ int RunWorker(const WorkerConfig& config) {
   options.queues = ParseQueueList("--queues", config.queues);
   if (options.queues.empty()) throw Error::InvalidArgument("--queues: name at least one queue");
 
-  std::unique_ptr<StateStore> store = OpenStateStore(config.db);
+  const Duration db_wait = DurationSetting(config.db_wait, "db-wait", /*zero_allowed=*/true);
+  std::unique_ptr<StateStore> store = OpenDaemonStore(config.db, db_wait);
+  if (!store) {
+    spdlog::info("piped worker stopping on signal {}: the database was not reached yet", WaitForStopSignal());
+    return 0;
+  }
   if (std::string why; !StartTaskWatchdog(&why)) spdlog::warn("{}: tries would outlive a crash of the worker", why);
   OperatorRegistry ops;
   RegisterBuiltinOperators(ops);

@@ -16,6 +16,7 @@ struct WorkerConfig {
   std::string lease = "30s";
   std::string heartbeat = "5s";
   std::string grace = "30s";
+  std::string db_wait = "60s";  // how long the start waits for an unreachable database
   int64_t keep_outputs_mb = 1024;  // output tables kept in memory for the tries that read them next
 };
 
@@ -23,8 +24,8 @@ struct WorkerConfig {
 // --local-queues). Throws Error(kInvalidArgument) naming a bad one.
 std::vector<std::string> ParseQueueList(const std::string& flag, const std::string& list);
 
-// Returns the exit code. Throws pipeline::Error for bad settings or an
-// unreachable database.
+// Returns the exit code. Throws pipeline::Error for bad settings or a
+// database still unreachable after config.db_wait.
 int RunWorker(const WorkerConfig& config);
 
 }  // namespace pipeline

@@ -493,10 +493,12 @@ class PostgresStore::Impl {
                                  "); the outcome is unknown: " + e.what());
       } catch (const pqxx::broken_connection& e) {
         lease.Discard();
-        if (std::chrono::steady_clock::now() + backoff > deadline) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline || (version_ == 0 && options_.on_unreachable && !options_.on_unreachable(e.what()))) {
           throw Error::Unavailable(std::string("PostgreSQL unreachable (") + what + "): " + e.what());
         }
-        std::this_thread::sleep_for(backoff);
+        // The last attempt at the deadline: the whole budget is tried.
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(backoff, deadline - now));
         backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       } catch (const pqxx::unique_violation& e) {
         throw Error::Conflict(std::string(what) + ": " + e.what());

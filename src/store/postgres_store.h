@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,8 @@ namespace pipeline {
 struct PostgresOptions {
   // How long opening the store keeps trying to reach the server.
   std::chrono::milliseconds connect_budget = std::chrono::seconds(2);
+  // Called after each failed attempt to reach it while opening; false gives up.
+  std::function<bool(const std::string& error)> on_unreachable;
   // How long an operation keeps trying to reach a server it lost before it
   // fails with kUnavailable (reconnects back off from 50 ms, doubling, to 2 s).
   std::chrono::milliseconds reconnect_budget = std::chrono::seconds(15);

@@ -98,6 +98,12 @@ class PipedTest : public testing::Test {
 
   // Starts piped on a free port and waits until it answers.
   void StartDaemon(const std::vector<std::string>& extra = {}, const std::string& log_name = "piped.log") {
+    size_t log_start = SpawnDaemon(extra, log_name);
+    AwaitListening(log_name, log_start, 5);
+  }
+
+  // Starts piped (daemon_); returns where its lines start in its log.
+  size_t SpawnDaemon(const std::vector<std::string>& extra, const std::string& log_name) {
     std::vector<std::string> args = {PIPED_PATH, "--dags", (dir_ / "dags").string(), "--db", db_,
                                       "--listen", listen_, "--grace", "2s"};
     if (std::find(extra.begin(), extra.end(), "--workers") == extra.end()) {
@@ -109,8 +115,14 @@ class PipedTest : public testing::Test {
     std::vector<std::string> env = {"PIPE_HOME=" + (dir_ / "home").string()};
     if (!test_clock_.empty()) env.push_back("PIPE_TEST_CLOCK=" + test_clock_);
     daemon_ = Spawn(args, env, log, log, dir_);
+    return log_start;
+  }
+
+  // Waits up to `seconds` for daemon_ to say where it listens (server_).
+  void AwaitListening(const std::string& log_name, size_t log_start, int seconds) {
+    const fs::path log = dir_ / log_name;
     std::regex listening("piped listening on 127\\.0\\.0\\.1:(\\d+)");
-    for (int attempt = 0; attempt < 500; ++attempt) {
+    for (int attempt = 0; attempt < seconds * 100; ++attempt) {
       std::string text = ReadFile(log).substr(log_start);
       std::smatch m;
       if (std::regex_search(text, m, listening)) {
@@ -1575,6 +1587,48 @@ TEST_F(PipedTest, ALocalTryEndingDuringAnOutageBeforeAWorkersTryDoesNotHangTheRu
   const std::string log = ReadFile(dir_ / "w-chain.log");
   EXPECT_NE(log.find("warning worker: the state database does not answer ("), std::string::npos) << log;
   EXPECT_NE(log.find("warning worker: the state database answers again"), std::string::npos) << log;
+}
+
+TEST_F(PipedTest, PipedAndAWorkerStartedBeforePostgresqlWaitForIt) {
+  // Given PostgreSQL down when piped and two workers start (containers
+  // starting together),
+  WriteDag("late.yaml", "dag: late\ntasks:\n  far: {op: shell, queue: remote, run: 'echo far'}\n");
+  Cluster().Pause();
+  const size_t log_start = SpawnDaemon({"--local-queues", "default"}, "piped.log");
+  pid_t worker = StartWorker("w-late", "remote", {"--heartbeat", "200ms", "--lease", "5s"});
+  pid_t stopped = StartWorker("w-stop", "remote", {});
+  pid_t impatient = StartWorker("w-now", "remote", {"--db-wait", "0s"});
+  // a worker told not to wait exits at once, naming the database (exit 3),
+  int status = 0;
+  ASSERT_EQ(waitpid(impatient, &status, 0), impatient);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+  EXPECT_NE(ReadFile(dir_ / "w-now.log").find("PostgreSQL unreachable"), std::string::npos)
+      << ReadFile(dir_ / "w-now.log");
+  // the others wait, saying so,
+  ASSERT_TRUE(Eventually([&] {
+    return ReadFile(dir_ / "piped.log").find("waiting for the database") != std::string::npos &&
+           ReadFile(dir_ / "w-late.log").find("waiting for the database") != std::string::npos &&
+           ReadFile(dir_ / "w-stop.log").find("waiting for the database") != std::string::npos;
+  })) << ReadFile(dir_ / "piped.log") << ReadFile(dir_ / "w-late.log");
+  EXPECT_EQ(waitpid(daemon_, &status, WNOHANG), 0) << ReadFile(dir_ / "piped.log");
+  EXPECT_EQ(waitpid(worker, &status, WNOHANG), 0) << ReadFile(dir_ / "w-late.log");
+  // one stopped meanwhile ends at once and cleanly,
+  kill(stopped, SIGTERM);
+  ASSERT_TRUE(Eventually([&] { return waitpid(stopped, &status, WNOHANG) == stopped; }, 10))
+      << ReadFile(dir_ / "w-stop.log");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(ReadFile(dir_ / "w-stop.log").find("the database was not reached yet"), std::string::npos)
+      << ReadFile(dir_ / "w-stop.log");
+  // and once the database is up, piped serves and the worker runs tries.
+  Cluster().StartAgain();
+  AwaitListening("piped.log", log_start, 60);
+  Result r = Pipectl({"trigger", "late"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Eventually([&] { return RunEnded(run); }, 60)) << ReadFile(dir_ / "w-late.log");
+  EXPECT_EQ(Run(run)["state"], "success") << Run(run).dump(2);
+  EXPECT_EQ(Pipectl({"logs", run, "far"}).out, "far\n");
+  StopWorkers({worker});
 }
 
 TEST_F(PipedTest, CronFiresOnAnAcceleratedClock) {
