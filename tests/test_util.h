@@ -53,11 +53,18 @@ inline std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
   return out;
 }
 
-// Whether process `pid` has ended, waiting up to 3 s for it (a killed
-// orphan is reaped by init a moment later).
+// Whether process `pid` has ended, waiting up to 10 s for it. A zombie has
+// ended: a killed orphan waits for init, which in a container may reap it
+// only every second or two.
 inline bool ProcessGone(pid_t pid) {
-  for (int attempt = 0; attempt < 300; ++attempt) {
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return true;
+    size_t paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size() && (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X')) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;

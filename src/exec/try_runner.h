@@ -41,7 +41,7 @@ struct TryJob {
 
 // The work item of a try handed to workers, enqueued at `now`: a preferred
 // worker (locality) is preferred for kLocalityWait.
-inline constexpr Duration kLocalityWait{200};
+inline constexpr Duration kLocalityWait{2000};
 WorkItem WorkItemOf(const TryJob& job, TimePoint now);
 
 class TryRunner {

@@ -300,6 +300,8 @@ void Scheduler::Loop() {
     // even when no DAG has a tick coming.
     if (!wake || last_heartbeat + options_.heartbeat_every < *wake) wake = last_heartbeat + options_.heartbeat_every;
     if (TimePoint poll = clock_.Now() + options_.queued_poll; poll < *wake) wake = poll;
+    // Leases are renewed at each turn: three chances a lease however short.
+    if (TimePoint renew = clock_.Now() + options_.run_lease / 3; renew < *wake) wake = renew;
     clock_.WaitUntil(cv_, lock, wake, [&] { return stopping_ || poked_; });
   }
 }

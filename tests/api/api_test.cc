@@ -74,11 +74,12 @@ class ApiTest : public testing::Test {
   std::string TriggerAndWait() {
     json created = json::parse(Call("POST", "/api/v1/dags/hello/runs", "{}").body);
     std::string id = created["run_id"];
-    for (int attempt = 0; attempt < 500; ++attempt) {
+    for (int attempt = 0; attempt < 6000; ++attempt) {
       std::string state = json::parse(Call("GET", "/api/v1/runs/" + id).body)["state"];
-      if (state == "success" || state == "failed") break;
+      if (state == "success" || state == "failed") return id;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    ADD_FAILURE() << "run " << id << " did not end within 60 s";
     return id;
   }
 

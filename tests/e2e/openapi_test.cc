@@ -115,7 +115,7 @@ class OpenApiTest : public testing::Test {
     daemon_ = testing_util::SpawnProcess(args, {"PIPE_HOME=" + (dir_ / "home").string()}, log, log, dir_, true);
     ASSERT_GT(daemon_, 0);
     std::regex listening("piped listening on 127\\.0\\.0\\.1:(\\d+)");
-    for (int attempt = 0; attempt < 1000 && server_.empty(); ++attempt) {
+    for (int attempt = 0; attempt < 6000 && server_.empty(); ++attempt) {
       std::string text = ReadFile(log);
       std::smatch m;
       if (std::regex_search(text, m, listening)) server_ = "http://127.0.0.1:" + m[1].str();

@@ -93,14 +93,14 @@ TEST_F(WorkerTest, RunsWhatItClaimsWithinItsSlots) {
 TEST_F(WorkerTest, HeartbeatsKeepATryLongerThanItsLeaseAlive) {
   Enqueue("long");
   WorkerOptions options = Options();
-  options.lease = milliseconds(600);  // twelve heartbeats: room for a loaded machine
+  options.lease = milliseconds(1500);  // thirty heartbeats: room for a loaded machine
   Worker worker(*store_, clock_, options, [&](const WorkClaim&, const std::shared_ptr<EventCancelToken>& token) {
-    EXPECT_FALSE(WaitForCancel(*token, 1500));  // longer than two leases, never cancelled
+    EXPECT_FALSE(WaitForCancel(*token, 3500));  // longer than two leases, never cancelled
     return std::string("{}");
   });
   std::thread loop([&] { worker.Run(); });
   ASSERT_TRUE(Eventually([&] { return State("long") == "claimed"; }));
-  for (int i = 0; i < 25 && State("long") == "claimed"; ++i) {
+  for (int i = 0; i < 65 && State("long") == "claimed"; ++i) {
     EXPECT_TRUE(store_->ReapExpiredWork(clock_.Now()).empty());  // its lease never runs out
     std::this_thread::sleep_for(milliseconds(50));
   }
