@@ -39,6 +39,7 @@ class SchedulerTest : public testing::Test {
     SchedulerOptions sched;
     sched.heartbeat_every = hours(1000);  // the fake clock jumps to every wake
     sched.queued_poll = hours(1000);
+    sched.run_lease = hours(3000);  // renewed every lease/3: no wake of its own
     scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
   }
   void TearDown() override {
@@ -60,6 +61,7 @@ class SchedulerTest : public testing::Test {
     SchedulerOptions sched;
     sched.heartbeat_every = hours(1000);
     sched.queued_poll = hours(1000);
+    sched.run_lease = hours(3000);  // renewed every lease/3: no wake of its own
     sched.observer = observer;
     scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, loader_, clock_, sched);
     Dags(files);
@@ -209,6 +211,7 @@ TEST_F(SchedulerTest, OneRunPerTickAcrossRestarts) {
   SchedulerOptions sched;
   sched.heartbeat_every = hours(1000);
   sched.queued_poll = hours(1000);
+  sched.run_lease = hours(3000);  // renewed every lease/3: no wake of its own
   FakeClock same_time{T("2026-06-01T10:30:00Z")};
   Scheduler again(*store_, *executor_, loader_, same_time, sched);
   again.SetDags(loader_.LoadFolder(dir_.string()));
