@@ -903,22 +903,31 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     auto it = std::find_if(tries.begin(), tries.end(), [&](const TaskTryRecord& t) { return t.try_number == want; });
     if (it == tries.end()) throw Error::NotFound("task '" + p[5] + "' has no try " + std::to_string(want));
     // ?offset=N: the bytes from N on, for a reader that follows a running
-    // try; X-Log-Size is where the next read starts.
+    // try; X-Log-Size is where the next read starts. ?tail=N: at most the
+    // last N of them (a page opening a long log), X-Log-Start where they start.
     const int offset = QueryInt(req, "offset", 0, 0, std::numeric_limits<int>::max());
+    const int tail = QueryInt(req, "tail", std::numeric_limits<int>::max(), 1, std::numeric_limits<int>::max());
     std::ifstream in(it->log_path, std::ios::binary);
-    std::ostringstream text;
+    std::string text;
+    std::streamoff start = offset;
     std::streamoff end = 0;  // no file: the try printed nothing
     if (in) {
       in.seekg(0, std::ios::end);
       end = in.tellg();
-      if (offset < end) {
-        in.seekg(offset);
-        text << in.rdbuf();
-        end = offset + static_cast<std::streamoff>(text.str().size());
+      start = std::max<std::streamoff>(offset, end - tail);
+      if (start < end) {
+        text.resize(size_t(end - start));
+        in.seekg(start);
+        in.read(text.data(), std::streamsize(text.size()));
+        text.resize(size_t(in.gcount()));
+        end = start + static_cast<std::streamoff>(text.size());
+      } else {
+        start = end;
       }
     }
-    HttpResponse r{200, "text/plain; charset=utf-8", text.str()};
+    HttpResponse r{200, "text/plain; charset=utf-8", std::move(text)};
     r.headers.emplace_back("X-Log-Size", std::to_string(end));
+    r.headers.emplace_back("X-Log-Start", std::to_string(start));
     return r;
   }
   if (m == "GET" && is({"api", "v1", "runs", "*", "tasks", "*", "artifacts", "*"})) {

@@ -530,13 +530,23 @@ TEST_F(ApiTest, ADagListsItsParamsWithTheirTypes) {
 TEST_F(ApiTest, ALogIsReadFromAnOffsetAndATasksHistoryListsItsRuns) {
   std::string run_id = TriggerAndWait();
   const std::string log = "/api/v1/runs/" + run_id + "/tasks/a/logs";
-  HttpResponse tail = Call("GET", log + "?offset=1");
-  EXPECT_EQ(tail.body, "i\n");
-  EXPECT_EQ(tail.headers, (std::vector<std::pair<std::string, std::string>>{{"X-Log-Size", "3"}}));
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  HttpResponse from = Call("GET", log + "?offset=1");
+  EXPECT_EQ(from.body, "i\n");
+  EXPECT_EQ(from.headers, (Headers{{"X-Log-Size", "3"}, {"X-Log-Start", "1"}}));
   HttpResponse past = Call("GET", log + "?offset=10");
   EXPECT_EQ(past.body, "");
-  EXPECT_EQ(past.headers[0].second, "3");  // read on from the real end
+  EXPECT_EQ(past.headers, (Headers{{"X-Log-Size", "3"}, {"X-Log-Start", "3"}}));  // read on from the real end
   EXPECT_EQ(Call("GET", log + "?offset=-1").status, 400);
+  // The last bytes only (a long log's page opens at its end).
+  HttpResponse tail = Call("GET", log + "?tail=1");
+  EXPECT_EQ(tail.body, "\n");
+  EXPECT_EQ(tail.headers, (Headers{{"X-Log-Size", "3"}, {"X-Log-Start", "2"}}));
+  HttpResponse whole = Call("GET", log + "?tail=100&offset=0");
+  EXPECT_EQ(whole.body, "hi\n");
+  EXPECT_EQ(whole.headers, (Headers{{"X-Log-Size", "3"}, {"X-Log-Start", "0"}}));
+  EXPECT_EQ(Call("GET", log + "?offset=1&tail=2").body, "i\n");  // never before offset
+  EXPECT_EQ(Call("GET", log + "?tail=0").status, 400);
   std::string second = TriggerAndWait();
   json history = json::parse(Call("GET", "/api/v1/dags/hello/tasks/a/history?limit=5").body);
   ASSERT_EQ(history["runs"].size(), 2u);

@@ -547,6 +547,117 @@ try {
     await phone.context().close();
   });
 
+  await check('a long log opens at its end, and whole on asking', async () => {
+    const run = (await rest('POST', '/api/v1/dags/ui_long_log/runs', {})).run_id;
+    await until('the long log run to end', () => finished(run), 60000);
+    await page.goto(`${base}/ui/runs/${run}/tasks/talk`);
+    await page.waitForSelector('.log-cut');
+    const tail = await page.locator('pre.log').textContent();
+    expect(tail.endsWith('\n300000\n') && tail.length < 1100000, `the tail: ${tail.length} characters ending ${JSON.stringify(tail.slice(-10))}`);
+    expect(/^\d+\n/.test(tail) && Number(tail.split('\n')[0]) + 1 === Number(tail.split('\n')[1]), 'from a whole line on');
+    const skipped = Number((await text(page, '.log-cut')).match(/first ([\d,]+) bytes/)[1].replace(/,/g, ''));
+    expect(skipped + Buffer.byteLength(tail) === 1988895, `${skipped} bytes left out + ${Buffer.byteLength(tail)} shown`);
+    await page.click('.log-cut button');
+    await page.waitForFunction(() => (document.querySelector('pre.log')?.textContent || '').startsWith('1\n2\n'), null, { timeout: 30000 });
+    expect((await page.locator('pre.log').textContent()).endsWith('\n300000\n'), 'the whole log');
+    expect(await page.locator('.log-cut').count() === 0, 'no notice');
+  });
+
+  await check('the grid leaves empty a task that a run\'s version of the DAG lacked', async () => {
+    const file = path.join(work, 'dags', 'ui_grow.yaml');
+    writeFileSync(file, 'dag: ui_grow\ntasks:\n  one: {op: shell, run: \'true\'}\n');
+    await until('ui_grow to load', () => rest('GET', '/api/v1/dags/ui_grow'));
+    const first = (await rest('POST', '/api/v1/dags/ui_grow/runs', {})).run_id;
+    await until('its run to end', () => finished(first));
+    writeFileSync(file, 'dag: ui_grow\ntasks:\n  one: {op: shell, run: \'true\'}\n  two: {op: shell, depends_on: [one], run: \'true\'}\n');
+    await until('its version 2', async () => (await rest('GET', '/api/v1/dags/ui_grow')).version === 2);
+    const second = (await rest('POST', '/api/v1/dags/ui_grow/runs', {})).run_id;
+    await until('its second run to end', () => finished(second));
+    await page.goto(`${base}/ui/dags/ui_grow/grid`);
+    await page.waitForSelector('.grid-row[data-task=two] .cell');
+    expect(await page.locator('.grid-row[data-task=two] .cell.absent').count() === 1, 'the first run has no task two');
+    expect(await page.locator('.grid-row[data-task=two] a.cell.s-success').count() === 1, 'the second ran it');
+    expect(await page.locator('.grid-row[data-task=two] .cell.absent[href]').count() === 0, 'and links nowhere');
+    expect(await page.locator('.cell.s-undefined').count() === 0, 'no undefined state');
+  });
+
+  await check('a DAG whose file is gone keeps its versions and runs readable', async () => {
+    rmSync(path.join(work, 'dags', 'ui_grow.yaml'));
+    await until('ui_grow to be gone', async () => {
+      const r = await fetch(`${base}/api/v1/dags/ui_grow`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+      return r.status === 404;
+    });
+    page.allowStatus = /status of 404/;
+    await page.goto(`${base}/ui/dags/ui_grow`);
+    await page.waitForSelector('.notice');
+    expect(/not in the DAG folder/.test(await text(page, '.notice')), 'it says the file is gone');
+    await page.waitForSelector('table.list tbody tr');
+    expect(await page.locator('table.list tbody tr').count() === 2, 'both versions are listed');
+    await page.click('.notice a');
+    await page.waitForSelector('table.runs tbody tr');
+    expect(await page.locator('table.runs tbody tr').count() === 2, 'its two runs');
+    expect(await page.locator('select[aria-label=dag]').inputValue() === 'ui_grow', 'the filter names it');
+    page.allowStatus = null;
+  });
+
+  await check('the graph is laid out once while its page refreshes the DAG', async () => {
+    await page.goto(`${base}/ui/dags/fraud_features/graph`);
+    await page.waitForSelector('svg.graph g.node');
+    const before = await page.locator('svg.graph').getAttribute('data-layout');
+    await page.waitForResponse((r) => /\/api\/v1\/dags\/fraud_features$/.test(r.url()), { timeout: 15000 });  // the 5 s refresh
+    await page.waitForTimeout(300);
+    const after = await page.locator('svg.graph').getAttribute('data-layout');
+    expect(before !== null && before === after, `laid out again: ${before} -> ${after}`);
+  });
+
+  await check('a link from one run to another never shows the first as the second', async () => {
+    await page.goto(`${base}/ui/runs/${failing}`);
+    await page.waitForSelector('.title-row h1');
+    await page.route(`**/api/v1/runs/${example}`, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    await page.evaluate((to) => {
+      const a = document.createElement('a');
+      a.href = `/ui/runs/${to}`;
+      a.id = 'jump';
+      a.textContent = 'jump';
+      document.body.appendChild(a);
+    }, example);
+    await page.click('#jump');
+    await page.waitForURL(new RegExp(`/ui/runs/${example}$`));
+    const meanwhile = await page.locator('main h1, section h1').count() ? await text(page, 'section h1') : '';
+    expect(meanwhile !== failing, 'the first run is shown under the second\'s address');
+    await page.waitForFunction((id) => document.querySelector('section h1')?.textContent === id, example, { timeout: 30000 });
+    await page.unroute(`**/api/v1/runs/${example}`);
+  });
+
+  await check('an unknown run stops following events; a malformed address is no page', async () => {
+    page.allowStatus = /status of 404/;
+    const dropped = new Promise((resolve) => {
+      page.on('requestfailed', (r) => { if (/\/api\/v1\/events\?run_id=nope/.test(r.url())) resolve(true); });
+    });
+    await page.goto(`${base}/ui/runs/nope`);
+    await page.waitForSelector('.error');
+    expect(await Promise.race([dropped, new Promise((r) => setTimeout(() => r(false), 10000))]), 'the events request was let go');
+    await page.goto(`${base}/ui/dags/%FF`);
+    await page.waitForSelector('p.error');
+    expect(/No page/.test(await text(page, 'p.error')), `page: ${await text(page, 'p.error')}`);
+    expect(await page.locator('header').count() === 1, 'the header is drawn');
+    page.allowStatus = null;
+  });
+
+  await check('the trigger form refuses an integer a browser cannot carry exactly', async () => {
+    await page.goto(`${base}/ui/dags`);
+    await page.click('tr[data-dag=ui_params] button:has-text("Trigger")');
+    await page.waitForSelector('.modal input[name=n]');
+    await page.fill('.modal input[name=n]', '9007199254740993');
+    await page.click('.modal button[type=submit]');
+    const why = await text(page, '.modal .param .error');
+    expect(/between -9007199254740991 and 9007199254740991/.test(why), `why: ${why}`);
+    await page.keyboard.press('Escape');
+  });
+
   await check('every page loaded with no console error', async () => {
     expect(consoleErrors.length === 0, consoleErrors.join(' | '));
   });

@@ -55,12 +55,15 @@ export const api = {
   get: async (path) => (await request('GET', `/api/v1${path}`)).data,
   post: async (path, body = {}) => (await request('POST', `/api/v1${path}`, body)).data,
   patch: async (path, body) => (await request('PATCH', `/api/v1${path}`, body)).data,
-  // A try's log from byte `offset` on: {bytes, next} (next: where to read
+  // A try's log from byte `offset` on, or only its last `tail` bytes:
+  // {bytes, start, next} (start: where the bytes start; next: where to read
   // on). Bytes, not text: a read may end inside a character.
-  log: async (run, task, tryNumber, offset) => {
+  log: async (run, task, tryNumber, offset, tail = 0) => {
     const { data, response } = await request(
-      'GET', `/api/v1/runs/${enc(run)}/tasks/${enc(task)}/logs?try=${tryNumber}&offset=${offset}`, undefined, { raw: true });
-    return { bytes: data, next: Number(response.headers.get('X-Log-Size') || offset + data.length) };
+      'GET', `/api/v1/runs/${enc(run)}/tasks/${enc(task)}/logs?try=${tryNumber}&offset=${offset}${tail ? `&tail=${tail}` : ''}`,
+      undefined, { raw: true });
+    const next = Number(response.headers.get('X-Log-Size') || offset + data.length);
+    return { bytes: data, start: Number(response.headers.get('X-Log-Start') || next - data.length), next };
   },
 };
 

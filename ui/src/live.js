@@ -7,24 +7,30 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc, followEvents } from './api.js';
 
 const FINISHED = new Set(['success', 'failed', 'cancelled']);
-const NONE = { run: null, error: null, live: '' };
+const NONE = { id: null, run: null, error: null, live: '' };
 const FINISHED_POLL_MS = 10000;
 
 export function useLiveRun(runId) {
   const [state, setState] = useState(NONE);
   const timer = useRef(null);
+  // What was loaded for another id (the page before a link to this run)
+  // is not shown as this run's, nor is its error.
+  const mine = state.id === runId;
   // Whether the run shown is this id's and has finished: the stream is
   // held only while it has not.
-  const finished = !!state.run && state.run.run_id === runId && FINISHED.has(state.run.state);
+  const finished = mine && !!state.run && FINISHED.has(state.run.state);
   useEffect(() => {
     if (!runId) { setState(NONE); return undefined; }  // the same object: no render
     let gone = false;
+    let stop = () => {};
     const load = async () => {
       try {
         const run = await api.get(`/runs/${enc(runId)}`);
-        if (!gone) setState((s) => ({ ...s, run, error: null }));
+        if (!gone) setState((s) => ({ ...s, id: runId, run, error: null }));
       } catch (error) {
-        if (!gone) setState((s) => ({ ...s, error }));
+        if (gone) return;
+        setState((s) => ({ ...s, id: runId, run: s.id === runId ? s.run : null, error }));
+        if (error.status === 404) stop();  // no such run: nothing to follow
       }
     };
     if (finished) {
@@ -37,13 +43,18 @@ export function useLiveRun(runId) {
       timer.current = setTimeout(() => { timer.current = null; load(); }, 150);
     };
     // Subscribe first, then load: no transition falls between the two.
-    const stop = followEvents({ run_id: runId }, soon, (live) => { if (!gone) setState((s) => ({ ...s, live })); });
+    stop = followEvents({ run_id: runId }, soon, (live) => { if (!gone) setState((s) => ({ ...s, live })); });
     load();
     // A running try's duration grows without transitions: redraw each second.
     const tick = setInterval(() => setState((s) => (s.run && !FINISHED.has(s.run.state) ? { ...s } : s)), 1000);
     return () => { gone = true; stop(); clearInterval(tick); clearTimeout(timer.current); timer.current = null; };
   }, [runId, finished]);
-  return { ...state, reload: () => api.get(`/runs/${enc(runId)}`).then((run) => setState((s) => ({ ...s, run }))) };
+  return {
+    run: mine ? state.run : null,
+    error: mine ? state.error : null,
+    live: mine ? state.live : '',
+    reload: () => api.get(`/runs/${enc(runId)}`).then((run) => setState((s) => ({ ...s, id: runId, run }))),
+  };
 }
 
 export const isFinished = (state) => FINISHED.has(state);

@@ -55,7 +55,11 @@ export function match(pattern, path) {
         if (optional) continue;
         return null;
       }
-      out[name] = decodeURIComponent(have[i]);
+      try {
+        out[name] = decodeURIComponent(have[i]);
+      } catch {
+        return null;  // a malformed escape (%FF): no page of ours
+      }
     } else if (have[i] !== w) {
       return null;
     }

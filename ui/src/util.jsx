@@ -8,20 +8,24 @@ export const STATES = ['pending', 'queued', 'running', 'success', 'failed', 'up_
 
 // GET `path` now and whenever `deps` change; reload() fetches again.
 export function useApi(path, deps = []) {
-  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [state, setState] = useState({ path: null, data: null, error: null });
   const seq = useRef(0);
   const load = useCallback(async () => {
     if (!path) return;
     const mine = ++seq.current;
     try {
       const data = await api.get(path);
-      if (mine === seq.current) setState({ data, error: null, loading: false });
+      if (mine === seq.current) setState({ path, data, error: null });
     } catch (error) {
-      if (mine === seq.current) setState((s) => ({ data: s.data, error, loading: false }));
+      // A failed refresh keeps what this path showed; another path's is not kept.
+      if (mine === seq.current) setState((s) => ({ path, data: s.path === path ? s.data : null, error }));
     }
   }, [path]);
   useEffect(() => { load(); }, [load, ...deps]);
-  return { ...state, reload: load };
+  // What an earlier path answered is not this one's (a link from one DAG's
+  // page to another's shows "loading", not the first DAG).
+  const current = state.path === path;
+  return { data: current ? state.data : null, error: current ? state.error : null, loading: !current, reload: load };
 }
 
 // Calls fn every `ms` while `active`.

@@ -15,6 +15,7 @@ export function DagPage({ dag, tab, query }) {
   const session = useSession();
   const [trigger, setTrigger] = useState(false);
   const base = `/ui/dags/${enc(dag)}`;
+  if (error && !data && error.status === 404) return <GoneDag dag={dag} tab={tab} query={query} error={error} />;
   if (error && !data) return <ErrorBox error={error} />;
   const operate = canOperate(session);
   // The grid needs only the DAG's id: its request goes out with the DAG's.
@@ -42,6 +43,29 @@ export function DagPage({ dag, tab, query }) {
       {data && tab === 'code' && <CodeTab dag={data} version={query.get('version')} />}
       {data && tab === 'versions' && <VersionsTab dag={data} />}
       {trigger && data && <TriggerForm dag={data} onClose={() => setTrigger(false)} />}
+    </section>
+  );
+}
+
+// A DAG no longer in the DAG folder (removed, renamed) whose runs and
+// versions are kept: its code and versions stay readable.
+function GoneDag({ dag, tab, query, error }) {
+  const { data, error: missing } = useApi(`/dags/${enc(dag)}/versions`);
+  if (missing) return <ErrorBox error={error} />;  // never loaded: no such DAG
+  if (!data) return <Loading what={dag} />;
+  const latest = Math.max(...data.versions.map((v) => v.version));
+  const gone = { dag_id: dag, version: latest };
+  const base = `/ui/dags/${enc(dag)}`;
+  const tabs = TABS.filter(([id]) => id === 'code' || id === 'versions');
+  const shown = tabs.some(([id]) => id === tab) ? tab : 'versions';
+  return (
+    <section>
+      <div class="title-row"><h1>{dag}</h1></div>
+      <p class="notice" role="status">This DAG is not in the DAG folder any more (its file was removed or names
+        another DAG now). Its <a href={`/ui/runs?dag=${enc(dag)}`}>runs</a> and versions are kept.</p>
+      <Tabs base={base} current={shown} tabs={tabs} />
+      {shown === 'code' && <CodeTab dag={gone} version={query.get('version')} />}
+      {shown === 'versions' && <VersionsTab dag={gone} />}
     </section>
   );
 }
@@ -84,10 +108,15 @@ function GraphTab({ dag, runId }) {
 // scrolling draws the rest, as a map does: a 2,000-task graph is 13,000 SVG
 // elements of which a screen shows a twelfth.
 const CULL_ABOVE = 300;
+let layouts = 0;  // laid out so far (the svg's data-layout: the browser test sees a layout kept)
 const MARGIN = 300;
 
 export function Graph({ dag, states, onOpen }) {
-  const g = useMemo(() => layout(dag.tasks.map((t) => t.task_id), dag.edges), [dag]);
+  // Laid out again only when the tasks or their edges change: the page
+  // fetches the DAG every 5 s, and dagre takes a third of a second on 150
+  // tasks.
+  const shape = JSON.stringify([dag.tasks.map((t) => t.task_id), dag.edges]);
+  const g = useMemo(() => ({ ...layout(dag.tasks.map((t) => t.task_id), dag.edges), id: ++layouts }), [shape]);
   const box = useRef(null);
   const frame = useRef(0);
   const cull = g.nodes.size > CULL_ABOVE;
@@ -120,7 +149,7 @@ export function Graph({ dag, states, onOpen }) {
       {!cull && <button class="graph-size" onClick={() => setActual(!actual)}>{actual ? 'Fit to width' : 'Actual size'}</button>}
       <svg class="graph" width={fit ? '100%' : g.width} height={fit ? undefined : g.height} viewBox={`0 0 ${g.width} ${g.height}`}
         style={fit ? { maxWidth: `${g.width}px`, height: 'auto' } : undefined}
-        data-nodes={g.nodes.size} data-edges={g.edges.length} data-drawn={tasks.length}>
+        data-nodes={g.nodes.size} data-edges={g.edges.length} data-drawn={tasks.length} data-layout={g.id}>
         <defs>
           <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">
             <path d="M0,0L8,4L0,8z" class="arrowhead" />
@@ -179,7 +208,10 @@ function GridTab({ dagId }) {
       <div class="grid-row" key={task} style={{ top: `${k * ROW_H}px` }} data-task={task}>
         <span class="grid-task" title={task}>{task}</span>
         {runs.map((r) => {
-          const s = data.states[data.cells[r.i][k]];
+          const cell = data.cells[r.i][k];
+          // -1: the run's version of the DAG had no such task.
+          if (cell < 0) return <span key={r.run_id} class="cell absent" title={`${task} was not in ${r.run_id}'s version of the DAG`} />;
+          const s = data.states[cell];
           return <a key={r.run_id} class={`cell s-${s}`} title={`${task} in ${r.run_id}: ${s}`}
             href={`/ui/runs/${enc(r.run_id)}/tasks/${enc(task)}`} />;
         })}

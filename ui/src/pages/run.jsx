@@ -29,6 +29,7 @@ export function RunsPage({ query }) {
           <select aria-label="dag" value={dag} onChange={(e) => navigate(page({ dag: e.target.value, offset: '0' }))}>
             <option value="">any</option>
             {dags.data && dags.data.dags.map((d) => <option key={d.dag_id} value={d.dag_id}>{d.dag_id}</option>)}
+            {dag && dags.data && !dags.data.dags.some((d) => d.dag_id === dag) && <option value={dag}>{dag} (not loaded)</option>}
           </select>
         </label>
         <label>State{' '}
@@ -86,6 +87,7 @@ export function RunPage({ run: runId }) {
           title={operate ? 'cancel every unfinished task' : NOT_ALLOWED} confirm={`Cancel run ${run.run_id}?`}
           run={async () => { await api.post(`/runs/${enc(run.run_id)}/cancel`); reload(); }} />
       </div>
+      {error && <ErrorBox error={error} />}
       <dl class="facts">
         <dt>DAG</dt><dd><a href={`/ui/dags/${enc(run.dag_id)}/graph?run=${enc(run.run_id)}`}>{run.dag_id}</a> (version {run.dag_version})</dd>
         <dt>logical date</dt><dd>{time(run.logical_date)}</dd>

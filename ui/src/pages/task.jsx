@@ -103,9 +103,15 @@ function Tries({ run, task }) {
 
 // The log as it grows: reads from where the last read ended while the try
 // runs, once more when it ends.
+// A long log opens at its end (the last LOG_TAIL bytes, from a line's
+// start), with a button for the whole of it.
+const LOG_TAIL = 1 << 20;
+
 function LogView({ run, task, tryNumber, running }) {
   const [text, setText] = useState('');
   const [error, setError] = useState(null);
+  const [skipped, setSkipped] = useState(0);  // bytes before the text shown
+  const [whole, setWhole] = useState(false);
   const offset = useRef(0);
   // One decoder for the whole log: a character cut between two reads is
   // held back until its other bytes come.
@@ -118,10 +124,17 @@ function LogView({ run, task, tryNumber, running }) {
     let timer = null;
     const read = async () => {
       try {
-        const { bytes, next } = await api.log(run, task, tryNumber, offset.current);
+        const first = offset.current === 0;
+        const { bytes, start, next } = await api.log(run, task, tryNumber, offset.current, first && !whole ? LOG_TAIL : 0);
         if (gone) return;
         offset.current = next;
-        const more = decoder.current.decode(bytes, { stream: running });
+        let more = decoder.current.decode(bytes, { stream: running });
+        if (first && start > 0) {  // cut: show from the next line on
+          const line = more.indexOf('\n');
+          const dropped = line < 0 ? more.length : line + 1;
+          setSkipped(start + new TextEncoder().encode(more.slice(0, dropped)).length);
+          more = more.slice(dropped);
+        }
         if (more) setText((t) => t + more);
         setError(null);
       } catch (e) {
@@ -131,13 +144,23 @@ function LogView({ run, task, tryNumber, running }) {
     };
     read();
     return () => { gone = true; clearTimeout(timer); };
-  }, [run, task, tryNumber, running]);
+  }, [run, task, tryNumber, running, whole]);
   useEffect(() => {
     if (box.current && follow.current) box.current.scrollTop = box.current.scrollHeight;
   }, [text]);
+  const showWhole = () => {
+    offset.current = 0;
+    decoder.current = new TextDecoder();
+    follow.current = false;
+    setText('');
+    setSkipped(0);
+    setWhole(true);
+  };
   return (
     <>
       <ErrorBox error={error} />
+      {skipped > 0 && <p class="muted small log-cut">The first {number(skipped)} bytes of this log are not shown.{' '}
+        <button onClick={showWhole}>Show the whole log</button></p>}
       <pre class="log" ref={box} aria-label="log" data-following={running ? 'yes' : 'no'}
         onScroll={(e) => { const b = e.currentTarget; follow.current = b.scrollTop + b.clientHeight >= b.scrollHeight - 4; }}>
         {text || <span class="muted">{running ? 'waiting for output…' : '(no output)'}</span>}

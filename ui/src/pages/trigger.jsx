@@ -10,9 +10,14 @@ export function parseParam(param, text) {
   switch (param.type) {
     case 'integer':
       if (!/^-?\d+$/.test(t)) return new Error(`${param.name} must be an integer`);
+      // A browser's numbers are doubles: beyond 2^53 the value sent would
+      // not be the one typed.
+      if (!Number.isSafeInteger(Number(t))) {
+        return new Error(`${param.name} must be between -9007199254740991 and 9007199254740991 here (pipectl trigger takes any 64-bit integer)`);
+      }
       return Number(t);
     case 'number':
-      if (t === '' || Number.isNaN(Number(t))) return new Error(`${param.name} must be a number`);
+      if (t === '' || !Number.isFinite(Number(t))) return new Error(`${param.name} must be a finite number`);
       return Number(t);
     case 'boolean':
       return t === 'true';
