@@ -658,6 +658,45 @@ try {
     await page.keyboard.press('Escape');
   });
 
+  await check('a model version shows its metrics, parameters, features by importance and lineage', async () => {
+    await until('the example run to end', () => finished(example), 60000);
+    const v = await rest('GET', '/api/v1/models/fraud/versions/1');
+    await page.goto(`${base}/ui/models/fraud`);
+    await page.click('table.versions tr[data-version="1"] a[href="/ui/models/fraud/versions/1"]');
+    await page.waitForURL(/\/ui\/models\/fraud\/versions\/1$/);
+    await page.waitForSelector('table.metrics tr[data-metric=auc]');
+    const auc = await text(page, 'table.metrics tr[data-metric=auc] td.num');
+    expect(Math.abs(Number(auc) - v.metrics.auc) < 1e-6, `auc ${auc} vs ${v.metrics.auc}`);
+    expect(await page.locator('table.params tr').count() === Object.keys(v.params).length, 'a row per parameter');
+    const order = await page.locator('table.features tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.feature));
+    const byGain = Object.entries(v.importance).sort((a, b) => b[1] - a[1]).map(([f]) => f);
+    expect(JSON.stringify(order.slice(0, byGain.length)) === JSON.stringify(byGain), `features by importance: ${order}`);
+    expect(order.length === v.features.length, `every feature listed: ${order.length} of ${v.features.length}`);
+    expect(await page.locator(`dl.facts a[href="/ui/runs/${example}/tasks/train"]`).count() === 1, 'the train task is linked');
+    await page.waitForSelector('ul.lineage li[data-kind=file]');
+    expect(/transactions\.csv/.test(await text(page, 'ul.lineage li[data-kind=file]')), 'back to the source file');
+    expect(await page.locator(`ul.lineage a[href="/ui/runs/${example}/tasks/features"]`).count() >= 1, 'through the features task');
+    await shot(page, 'model-version');
+  });
+
+  await check('a train task links the version it registered; an artifact shows its lineage', async () => {
+    await page.goto(`${base}/ui/runs/${example}/tasks/train`);
+    await page.waitForSelector('dl.facts a[href="/ui/models/fraud/versions/1"]');
+    await page.goto(`${base}/ui/runs/${example}/tasks/clean`);
+    await page.click('tr[data-artifact=output] button.lineage-button');
+    await page.waitForSelector('ul.lineage li[data-kind=file]');
+    const kinds = await page.locator('ul.lineage li').evaluateAll((items) => items.map((i) => i.dataset.kind));
+    expect(JSON.stringify(kinds) === JSON.stringify(['artifact', 'artifact', 'artifact', 'file']), `clean <- validate <- ingest <- file: ${kinds}`);
+    await shot(page, 'task-lineage');
+  });
+
+  await check('a schedule of another zone shows its next tick there too', async () => {
+    await page.goto(`${base}/ui/dags`);
+    await page.waitForSelector('tr[data-dag=ui_tz]');
+    const row = await text(page, 'tr[data-dag=ui_tz]');
+    expect(/2030-01-01 02:00:00Z \(03:00 Europe\/Berlin\)/.test(row), `row: ${row}`);
+  });
+
   await check('every page loaded with no console error', async () => {
     expect(consoleErrors.length === 0, consoleErrors.join(' | '));
   });

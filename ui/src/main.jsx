@@ -7,7 +7,7 @@ import { refreshSession, useSession } from './session.js';
 import { DagsPage } from './pages/dags.jsx';
 import { DagPage } from './pages/dag.jsx';
 import { LoginPage } from './pages/login.jsx';
-import { ModelPage, ModelsPage } from './pages/models.jsx';
+import { ModelPage, ModelsPage, ModelVersionPage } from './pages/models.jsx';
 import { RunPage, RunsPage } from './pages/run.jsx';
 import { TaskPage } from './pages/task.jsx';
 
@@ -17,6 +17,7 @@ const routes = [
   ['/ui/runs/:run/tasks/:task', (p) => <TaskPage run={p.run} task={p.task} />],
   ['/ui/runs/:run', (p) => <RunPage run={p.run} />],
   ['/ui/runs', (p, q) => <RunsPage query={q} />],
+  ['/ui/models/:name/versions/:version', (p) => <ModelVersionPage name={p.name} version={p.version} />],
   ['/ui/models/:name', (p) => <ModelPage name={p.name} />],
   ['/ui/models', () => <ModelsPage />],
   ['/ui/dags', () => <DagsPage />],

@@ -1,5 +1,5 @@
 // Small pieces every page uses: loading data, states, times, tables.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { refreshSession } from './session.js';
 
@@ -68,6 +68,20 @@ export function Loading({ what }) {
 
 export const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
+// A schedule's tick in UTC and, for a DAG of another time zone, as its
+// cron reads it there ("2026-12-07 02:00:00Z (03:00 Europe/Berlin)").
+export function tickTime(iso, zone) {
+  if (!iso) return '';
+  if (!zone || zone === 'UTC' || zone === 'Etc/UTC') return time(iso);
+  try {
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .format(new Date(iso));
+    return `${time(iso)} (${local} ${zone})`;
+  } catch {
+    return time(iso);  // a zone this browser does not know
+  }
+}
+
 export function duration(start, end) {
   if (!start) return '';
   const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
@@ -104,12 +118,33 @@ export function Tabs({ tabs, current, base }) {
 }
 
 // Text in which run ids ("20261206T082437-1a2b3c4d", as trigger_dag's
-// summary names the run it made) link to their runs.
+// summary names the run it made) link to their runs, and "NAME vN" of a
+// registered model (train's, serve's and predict's summaries) to that
+// version's page.
 const RUN_ID = /\b(\d{8}T\d{6}-[0-9a-f]{8})\b/;
-export function Linked({ text }) {
+const MODEL_VERSION = /\b([a-z][a-z0-9_]{0,63}) v(\d+)\b/g;
+function withModels(text, models, key) {
+  if (!models || !models.size) return [text];
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(MODEL_VERSION)) {
+    if (!models.has(m[1])) continue;
+    out.push(text.slice(at, m.index));
+    out.push(<a key={`${key}.${m.index}`} href={`/ui/models/${enc(m[1])}/versions/${m[2]}`}>{m[0]}</a>);
+    at = m.index + m[0].length;
+  }
+  out.push(text.slice(at));
+  return out;
+}
+export function Linked({ text, models }) {
   const parts = String(text).split(RUN_ID);
-  if (parts.length === 1) return text;
-  return parts.map((p, i) => (i % 2 ? <a key={i} href={`/ui/runs/${enc(p)}`}>{p}</a> : p));
+  return parts.flatMap((p, i) => (i % 2 ? [<a key={i} href={`/ui/runs/${enc(p)}`}>{p}</a>] : withModels(p, models, i)));
+}
+
+// The names of the registered models (a Set), for Linked.
+export function useModelNames() {
+  const { data } = useApi('/models');
+  return useMemo(() => new Set(data ? data.models.map((m) => m.name) : []), [data]);
 }
 
 // A small table of rows (arrays) with a header.

@@ -4,7 +4,7 @@ import { edgePath, layout, NODE_H, NODE_W } from '../layout.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { navigate } from '../router.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, ErrorBox, Loading, PauseSwitch, shorten, State, Tabs, time, useApi, useInterval } from '../util.jsx';
+import { Action, ErrorBox, Loading, PauseSwitch, shorten, State, Tabs, tickTime, time, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
 const TABS = [['graph', 'Graph'], ['grid', 'Grid'], ['code', 'Code'], ['versions', 'Versions']];
@@ -26,7 +26,7 @@ export function DagPage({ dag, tab, query }) {
           <h1>{data.dag_id}</h1>
           <span class="muted">{data.description}</span>
           <span class="spacer" />
-          <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {time(data.next_tick) || '—'}</> : data.after?.length ? '' : 'no schedule'}
+          <span class="muted small">{data.schedule ? <>schedule <code>{data.schedule}</code>, next {tickTime(data.next_tick, data.timezone) || '—'}</> : data.after?.length ? '' : 'no schedule'}
             {data.after?.length > 0 && <>{data.schedule ? '; or ' : ''}after <code>{data.after.join(', ')}</code>
               {(data.upstream || []).some((u) => u.fresh) && <> (new: {data.upstream.filter((u) => u.fresh).map((u) => u.upstream).join(', ')})</>}</>}</span>
           <PauseSwitch dag={dag} paused={data.paused} operate={operate} label="paused"

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, ErrorBox, Loading, PauseSwitch, Square, State, time, useApi, useInterval } from '../util.jsx';
+import { Action, ErrorBox, Loading, PauseSwitch, Square, State, tickTime, useApi, useInterval } from '../util.jsx';
 import { TriggerForm } from './trigger.jsx';
 
 // Fetched again when the DAG's last run changes (the list polls the DAGs).
@@ -48,7 +48,7 @@ export function DagsPage() {
                 <td><a href={`/ui/dags/${enc(d.dag_id)}`}><b>{d.dag_id}</b></a><div class="muted small">{d.description}</div></td>
                 <td><code>{d.schedule || (d.after?.length ? '' : '—')}</code>{d.schedule && <span class="muted small"> {d.timezone}</span>}
                   {d.after?.length > 0 && <div class="muted small">{d.schedule ? 'or ' : ''}after {d.after.join(', ')}</div>}</td>
-                <td>{time(d.next_tick) || '—'}</td>
+                <td>{tickTime(d.next_tick, d.timezone) || '—'}</td>
                 <td><LastRuns dag={d.dag_id} last={`${d.last_run_id}:${d.last_run_state}`} /></td>
                 <td>{d.last_run_id ? <a href={`/ui/runs/${enc(d.last_run_id)}`}><State state={d.last_run_state} /></a> : '—'}</td>
                 <td>

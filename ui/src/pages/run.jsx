@@ -2,7 +2,7 @@ import { api, enc } from '../api.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { navigate } from '../router.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, currentTry, duration, ErrorBox, Linked, Loading, number, shorten, State, time, useApi, useInterval } from '../util.jsx';
+import { Action, currentTry, duration, ErrorBox, Linked, Loading, number, shorten, State, time, useApi, useInterval, useModelNames } from '../util.jsx';
 
 // Newest first, a page at a time (?limit=, ?offset=), by state and DAG.
 export function RunsPage({ query }) {
@@ -148,6 +148,7 @@ function Gantt({ run }) {
 const RUN_NOT_ENDED = 'the run has not ended: tasks are cleared once it has';
 
 function TaskTable({ run, operate, reload }) {
+  const models = useModelNames();
   const missed = new Map((run.sla_misses || []).filter((m) => m.task_id).map((m) => [m.task_id, m]));
   const clear = (task, downstream) => async () => {
     await api.post(`/runs/${enc(run.run_id)}/tasks/${enc(task)}/clear`, { downstream });
@@ -167,7 +168,8 @@ function TaskTable({ run, operate, reload }) {
             <td>{duration(currentTry(t).started, currentTry(t).ended)}</td>
             <td class="num">{number(t.metrics.rows_in)}</td>
             <td class="num">{number(t.metrics.rows_out)}</td>
-            <td class="detail">{t.error ? <span class="error inline"><Linked text={t.error} /></span> : <Linked text={t.metrics.summary || ''} />}
+            <td class="detail">{t.error ? <span class={t.state === 'skipped' ? 'muted' : 'error inline'}><Linked text={t.error} /></span>
+              : <Linked text={t.metrics.summary || ''} models={models} />}
               {t.state === 'waiting' && t.next_try_at && <span class="muted small"> · next check {time(t.next_try_at)}</span>}</td>
             <td class="nowrap">
               <Action label="Clear" disabled={!operate || !isFinished(run.state)}

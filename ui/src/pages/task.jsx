@@ -2,12 +2,14 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { isFinished, useLiveRun } from '../live.js';
 import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
-import { Action, currentTry, DataTable, duration, ErrorBox, Linked, Loading, number, shortNumber, State, time, useApi } from '../util.jsx';
+import { Action, currentTry, DataTable, duration, ErrorBox, Linked, Loading, number, shortNumber, State, time, useApi, useModelNames } from '../util.jsx';
+import { LineageView } from '../lineage.jsx';
 import { Bars, TrendChart } from '../charts.jsx';
 
 export function TaskPage({ run: runId, task: taskId }) {
   const { run, error, live, reload } = useLiveRun(runId);
   const session = useSession();
+  const models = useModelNames();
   if (error && !run) return <ErrorBox error={error} />;
   if (!run) return <Loading what={taskId} />;
   const task = run.tasks.find((t) => t.task_id === taskId);
@@ -39,8 +41,9 @@ export function TaskPage({ run: runId, task: taskId }) {
         {m.rows_out !== undefined && <><dt>rows out</dt><dd>{number(m.rows_out)}</dd></>}
         {m.rows_quarantined !== undefined && <><dt>quarantined</dt><dd>{number(m.rows_quarantined)}</dd></>}
         {m.bytes_out !== undefined && <><dt>output size</dt><dd>{number(m.bytes_out)} bytes</dd></>}
-        {m.summary && <><dt>summary</dt><dd><Linked text={m.summary} /></dd></>}
-        {task.error && <><dt>error</dt><dd class="error inline"><Linked text={task.error} /></dd></>}
+        {m.summary && <><dt>summary</dt><dd><Linked text={m.summary} models={models} /></dd></>}
+        {task.error && (task.state === 'skipped' ? <><dt>why skipped</dt><dd><Linked text={task.error} /></dd></>
+          : <><dt>error</dt><dd class="error inline"><Linked text={task.error} /></dd></>)}
       </dl>
       <Instances run={run} task={task} />
       {byName.has('report') && <ValidationReport run={run} task={task} />}
@@ -313,6 +316,7 @@ function DriftHistory({ dag, task }) {
 
 function Artifacts({ run, task }) {
   const [open, setOpen] = useState(null);
+  const [traced, setTraced] = useState(null);  // the artifact whose lineage is shown
   return (
     <div class="card artifacts">
       <h2>Artifacts</h2>
@@ -325,12 +329,15 @@ function Artifacts({ run, task }) {
               <td class="num">{a.columns.length ? number(a.rows) : ''}</td>
               <td class="small">{a.columns.map((c) => `${c.name} ${c.type}`).join(', ') || a.uri.split('/').pop()}</td>
               <td><code>{a.content_hash}</code></td>
-              <td><button onClick={() => setOpen(open === a.name ? null : a.name)}>{open === a.name ? 'Hide' : a.columns.length ? 'Preview' : 'Show'}</button></td>
+              <td class="nowrap"><button onClick={() => setOpen(open === a.name ? null : a.name)}>{open === a.name ? 'Hide' : a.columns.length ? 'Preview' : 'Show'}</button>{' '}
+                <button class="lineage-button" onClick={() => setTraced(traced === a.name ? null : a.name)}>{traced === a.name ? 'Hide lineage' : 'Lineage'}</button></td>
             </tr>
           ))}
         </tbody>
       </table>
       {open && <ArtifactView run={run} task={task} artifact={task.artifacts.find((a) => a.name === open)} />}
+      {traced && <div class="preview"><h3>What {traced} was made from</h3>
+        <LineageView path={`/runs/${enc(run.run_id)}/tasks/${enc(task.task_id)}/artifacts/${enc(traced)}`} what={traced} /></div>}
     </div>
   );
 }
