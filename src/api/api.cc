@@ -17,6 +17,7 @@
 #include "dag/params.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
+#include "store/model_ref.h"
 #include "store/state_store.h"
 #include "store/upstream.h"
 #include "views/dag_view.h"
@@ -128,6 +129,10 @@ std::pair<std::string, std::string> DagAndRunFilter(const HttpRequest& req) {
 
 // `fields`, when given: the only keys the body may have (a misspelt one,
 // "parmas", would otherwise be a silent default).
+json AliasMoveJson(const std::string& name, const std::string& alias, const AliasMove& moved) {
+  return {{"name", name}, {"alias", alias}, {"version", moved.version}, {"was", moved.was ? json(moved.was) : json()}};
+}
+
 json ParseBody(const HttpRequest& req, bool allow_empty, std::initializer_list<const char*> fields = {}) {
   if (req.body.empty() && allow_empty) return json::object();
   if (JsonNestingDepth(req.body) > kMaxJsonDepth) {
@@ -357,6 +362,8 @@ const std::vector<std::string>& ApiRoutes() {
       "GET /api/v1/models",
       "GET /api/v1/models/{name}",
       "GET /api/v1/models/{name}/versions/{version}",
+      "PUT /api/v1/models/{name}/aliases/{alias}",
+      "POST /api/v1/models/{name}/aliases/{alias}/rollback",
       "POST /api/v1/models/{name}/predict",
       "GET /api/v1/features/{task_id}/{key}",
       "GET /api/v1/lineage/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
@@ -1033,6 +1040,29 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
       throw Error::NotFound("model '" + p[3] + "' has no version " + std::to_string(version));
     }
     return Json(200, views::ModelVersionJson(*v, store_.GetModelAliases(p[3])));
+  }
+  // Aliases: PUT points one at a version (MLflow's set alias), POST
+  // .../rollback moves it back to its previous one; what serves follows at
+  // once.
+  if (m == "PUT" && is({"api", "v1", "models", "*", "aliases", "*"})) {
+    RequireModelName(p[3]);
+    if (!IsName(p[5])) throw Error::InvalidArgument("invalid alias " + Quoted(p[5]));
+    json body = ParseBody(req, false, {"version"});
+    const json& v = body.contains("version") ? body["version"] : json();
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 999'999'999) {
+      throw Error::InvalidArgument("body needs {\"version\": N} with N a version number (1, 2, ...)");
+    }
+    AliasMove moved = MoveModelAlias(store_, p[3], p[5], v.get<int>(), SystemClock::Default()->Now());
+    if (models_) models_->Nudge();
+    return Json(200, AliasMoveJson(p[3], p[5], moved));
+  }
+  if (m == "POST" && is({"api", "v1", "models", "*", "aliases", "*", "rollback"})) {
+    RequireModelName(p[3]);
+    if (!IsName(p[5])) throw Error::InvalidArgument("invalid alias " + Quoted(p[5]));
+    ParseBody(req, true, {});
+    AliasMove moved = RollbackModelAlias(store_, p[3], p[5], SystemClock::Default()->Now());
+    if (models_) models_->Nudge();
+    return Json(200, AliasMoveJson(p[3], p[5], moved));
   }
   if (m == "GET" && is({"api", "v1", "features", "*", "*"})) return OnlineFeatures(req, p[3], p[4]);
   if (m == "GET" && is({"api", "v1", "lineage", "runs", "*", "tasks", "*", "artifacts", "*"})) {

@@ -110,6 +110,8 @@ int ModelsAlias(const GlobalOptions& g, const ModelsAliasOptions& options);
 int ModelsRollback(const GlobalOptions& g, const ModelsRollbackOptions& options);
 int ModelsListRemote(const GlobalOptions& g);
 int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options);
+int ModelsAliasRemote(const GlobalOptions& g, const ModelsAliasOptions& options);
+int ModelsRollbackRemote(const GlobalOptions& g, const ModelsRollbackOptions& options);
 
 // From the store (dags_cmd.cc).
 int DagsListLocal(const GlobalOptions& g);

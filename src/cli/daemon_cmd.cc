@@ -428,4 +428,35 @@ int ModelsShowRemote(const GlobalOptions& g, const ModelsShowOptions& options) {
   return kExitOk;
 }
 
+// PUT .../aliases/ALIAS and POST .../rollback: printed as without --server.
+int ModelsAliasRemote(const GlobalOptions& g, const ModelsAliasOptions& options) {
+  ApiClient client = Client(g);
+  int rc;
+  json moved = Call(client, "PUT", "/api/v1/models/" + PathSegment(options.name) + "/aliases/" + PathSegment(options.alias),
+                    json{{"version", options.version}}.dump(), &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << json{{"name", options.name}, {"alias", options.alias}, {"version", moved["version"]}}.dump(2) << "\n";
+  } else {
+    std::cout << options.name << "@" << options.alias << " -> version " << moved["version"].get<int>() << "\n";
+  }
+  return kExitOk;
+}
+
+int ModelsRollbackRemote(const GlobalOptions& g, const ModelsRollbackOptions& options) {
+  ApiClient client = Client(g);
+  int rc;
+  json moved = Call(client, "POST",
+                    "/api/v1/models/" + PathSegment(options.name) + "/aliases/" + PathSegment(options.alias) + "/rollback",
+                    "{}", &rc);
+  if (rc != kExitOk) return rc;
+  if (g.json) {
+    std::cout << moved.dump(2) << "\n";
+  } else {
+    std::cout << options.name << "@" << options.alias << " -> version " << moved["version"].get<int>() << " (was "
+              << moved["was"].get<int>() << ")\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace pipeline::cli

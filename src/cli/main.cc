@@ -241,8 +241,8 @@ int main(int argc, char** argv) {
     bool db, server;
   };
   const std::vector<Where> where = {
-      {validate, false, false},    {run, true, false},         {runs_rerun, true, false},   {models_alias, true, false},
-      {models_rollback, true, false}, {runs_list, true, true},  {runs_show, true, true},     {logs, true, true},
+      {validate, false, false},    {run, true, false},         {runs_rerun, true, false},   {models_alias, true, true},
+      {models_rollback, true, true}, {runs_list, true, true},  {runs_show, true, true},     {logs, true, true},
       {dags_list, true, true},     {dags_show, true, true},    {models_list, true, true},   {models_show, true, true},
       {lineage, true, true},       {trigger, false, true},     {dags_pause, false, true},   {dags_unpause, false, true},
       {runs_cancel, false, true},  {runs_clear, false, true},  {backfill, false, true}};

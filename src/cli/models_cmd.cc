@@ -1,12 +1,13 @@
 // pipectl models list | show | alias | rollback: the model registry, read
 // from and written to the state store (--db), or read through the daemon
 // (--server).
-#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/error.h"
 #include "core/names.h"
+#include "store/model_ref.h"
 #include "views/lineage_view.h"
 #include "views/model_view.h"
 
@@ -96,60 +97,40 @@ int ModelsAlias(const GlobalOptions& g, const ModelsAliasOptions& options) {
     std::cerr << "pipectl: VERSION must be a version number (1, 2, ...)\n";
     return kExitUsage;
   }
+  if (UseServer(g)) return ModelsAliasRemote(g, options);
   auto store = OpenStore(g);
-  if (!store->SetModelAlias(options.name, options.alias, options.version, SystemClock::Default()->Now())) {
-    std::vector<ModelVersionRecord> versions = store->ListModelVersions(options.name);
-    if (versions.empty()) {
-      std::cerr << "pipectl: no model '" << options.name << "'\n";
-    } else {
-      std::cerr << "pipectl: model '" << options.name << "' has no version " << options.version << " (latest: "
-                << versions.front().version << ")\n";
-    }
+  AliasMove moved;
+  try {
+    moved = MoveModelAlias(*store, options.name, options.alias, options.version, SystemClock::Default()->Now());
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    std::cerr << "pipectl: " << e.what() << "\n";
     return kExitFailed;
   }
   if (g.json) {
-    PrintJson({{"name", options.name}, {"alias", options.alias}, {"version", options.version}});
+    PrintJson({{"name", options.name}, {"alias", options.alias}, {"version", moved.version}});
   } else {
-    std::cout << options.name << "@" << options.alias << " -> version " << options.version << "\n";
+    std::cout << options.name << "@" << options.alias << " -> version " << moved.version << "\n";
   }
   return kExitOk;
 }
 
 int ModelsRollback(const GlobalOptions& g, const ModelsRollbackOptions& options) {
   if (!CheckName("model name", options.name) || !CheckName("alias", options.alias)) return kExitUsage;
+  if (UseServer(g)) return ModelsRollbackRemote(g, options);
   auto store = OpenStore(g);
-  std::vector<ModelAliasRecord> current = store->GetModelAliases(options.name);
-  auto it = std::find_if(current.begin(), current.end(), [&](const ModelAliasRecord& a) { return a.alias == options.alias; });
-  if (it == current.end()) {
-    if (store->ListModelVersions(options.name).empty()) {
-      std::cerr << "pipectl: no model '" << options.name << "'\n";
-    } else {
-      std::cerr << "pipectl: model '" << options.name << "' has no alias '" << options.alias << "'\n";
-    }
-    return kExitFailed;
-  }
-  // The version the alias pointed at before its current one.
-  std::vector<ModelAliasRecord> history = store->GetModelAliasHistory(options.name);
-  int previous = 0;
-  for (auto h = history.rbegin(); h != history.rend(); ++h) {
-    if (h->alias == options.alias && h->version != it->version) {
-      previous = h->version;
-      break;
-    }
-  }
-  if (previous == 0) {
-    std::cerr << "pipectl: " << options.name << "@" << options.alias << " has pointed at version " << it->version
-              << " only: there is nothing to roll back to\n";
-    return kExitFailed;
-  }
-  if (!store->SetModelAlias(options.name, options.alias, previous, SystemClock::Default()->Now())) {
-    std::cerr << "pipectl: version " << previous << " of model '" << options.name << "' is gone\n";
+  AliasMove moved;
+  try {
+    moved = RollbackModelAlias(*store, options.name, options.alias, SystemClock::Default()->Now());
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kConflict) throw;
+    std::cerr << "pipectl: " << e.what() << "\n";
     return kExitFailed;
   }
   if (g.json) {
-    PrintJson({{"name", options.name}, {"alias", options.alias}, {"version", previous}, {"was", it->version}});
+    PrintJson({{"name", options.name}, {"alias", options.alias}, {"version", moved.version}, {"was", moved.was}});
   } else {
-    std::cout << options.name << "@" << options.alias << " -> version " << previous << " (was " << it->version << ")\n";
+    std::cout << options.name << "@" << options.alias << " -> version " << moved.version << " (was " << moved.was << ")\n";
   }
   return kExitOk;
 }

@@ -1,5 +1,8 @@
 #include "store/model_ref.h"
 
+#include <algorithm>
+
+#include "core/error.h"
 
 namespace pipeline {
 
@@ -28,6 +31,54 @@ std::optional<ModelVersionRecord> ResolveModelRef(StateStore& store, const Model
   auto v = store.GetModelVersion(ref.name, version);
   if (!v) *error = "model '" + ref.name + "' has no version " + std::to_string(version);
   return v;
+}
+
+namespace {
+
+int CurrentAlias(StateStore& store, const std::string& name, const std::string& alias) {
+  for (const ModelAliasRecord& a : store.GetModelAliases(name)) {
+    if (a.alias == alias) return a.version;
+  }
+  return 0;
+}
+
+}  // namespace
+
+AliasMove MoveModelAlias(StateStore& store, const std::string& name, const std::string& alias, int version,
+                         TimePoint now) {
+  const int was = CurrentAlias(store, name, alias);
+  if (!store.SetModelAlias(name, alias, version, now)) {
+    std::vector<ModelVersionRecord> versions = store.ListModelVersions(name);
+    if (versions.empty()) throw Error::NotFound("no model '" + name + "'");
+    throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version) + " (latest: " +
+                          std::to_string(versions.front().version) + ")");
+  }
+  return {version, was};
+}
+
+AliasMove RollbackModelAlias(StateStore& store, const std::string& name, const std::string& alias, TimePoint now) {
+  const int current = CurrentAlias(store, name, alias);
+  if (current == 0) {
+    if (store.ListModelVersions(name).empty()) throw Error::NotFound("no model '" + name + "'");
+    throw Error::NotFound("model '" + name + "' has no alias '" + alias + "'");
+  }
+  // The version the alias pointed at before its current one.
+  std::vector<ModelAliasRecord> history = store.GetModelAliasHistory(name);
+  int previous = 0;
+  for (auto h = history.rbegin(); h != history.rend(); ++h) {
+    if (h->alias == alias && h->version != current && h->version != 0) {
+      previous = h->version;
+      break;
+    }
+  }
+  if (previous == 0) {
+    throw Error::Conflict(name + "@" + alias + " has pointed at version " + std::to_string(current) +
+                          " only: there is nothing to roll back to");
+  }
+  if (!store.SetModelAlias(name, alias, previous, now)) {
+    throw Error::NotFound("version " + std::to_string(previous) + " of model '" + name + "' is gone");
+  }
+  return {previous, current};
 }
 
 }  // namespace pipeline

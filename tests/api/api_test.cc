@@ -511,6 +511,10 @@ TEST_F(ApiTest, AuthNamesTheCallersRole) {
   EXPECT_EQ(json::parse(Call("GET", "/api/v1/auth", "", "v").body)["role"], "viewer");
   EXPECT_EQ(json::parse(Call("GET", "/api/v1/auth", "", "o").body),
             json::parse(R"({"tokens_required": true, "role": "operator"})"));
+  // Moving a model's alias changes what serves: operator and above.
+  EXPECT_EQ(Call("PUT", "/api/v1/models/m/aliases/production", R"({"version": 1})", "v").status, 403);
+  EXPECT_EQ(Call("POST", "/api/v1/models/m/aliases/production/rollback", "", "v").status, 403);
+  EXPECT_EQ(Call("PUT", "/api/v1/models/m/aliases/production", R"({"version": 1})", "o").status, 404);  // no model m
 }
 
 TEST_F(ApiTest, ADagListsItsParamsWithTheirTypes) {

@@ -330,13 +330,16 @@ TEST_F(PipectlTest, VersionIsTheProjects) {
 
 TEST_F(PipectlTest, EachCommandTakesTheStoreOrTheDaemonItUses) {
   // An option a command would ignore is an error naming what it takes.
-  Result alias = Pipectl({"models", "alias", "fraud", "1", "production", "--server", "http://127.0.0.1:1"});
-  EXPECT_EQ(alias.exit_code, 2);
-  EXPECT_EQ(alias.err, "pipectl: models alias works on the state store, not through the daemon: give --db (the "
+  Result rerun = Pipectl({"runs", "rerun", "20261206T143349-14cee657", "--server", "http://127.0.0.1:1"});
+  EXPECT_EQ(rerun.exit_code, 2);
+  EXPECT_EQ(rerun.err, "pipectl: runs rerun works on the state store, not through the daemon: give --db (the "
                        "daemon's database), not --server or --token\n");
-  Result before = Pipectl({"--server", "http://127.0.0.1:1", "models", "rollback", "fraud"});
+  Result before = Pipectl({"--server", "http://127.0.0.1:1", "runs", "rerun", "20261206T143349-14cee657"});
   EXPECT_EQ(before.exit_code, 2);
-  EXPECT_NE(before.err.find("models rollback works on the state store"), std::string::npos) << before.err;
+  EXPECT_NE(before.err.find("runs rerun works on the state store"), std::string::npos) << before.err;
+  // models alias and rollback take either (through the daemon: PUT and POST).
+  Result alias = Pipectl({"models", "alias", "fraud", "1", "production", "--server", "http://127.0.0.1:1"});
+  EXPECT_EQ(alias.exit_code, 3) << alias.err;  // nothing listens there
   Result trigger = Pipectl({"trigger", "x", "--db", "sqlite:x.db"});
   EXPECT_EQ(trigger.exit_code, 2);
   EXPECT_EQ(trigger.err, "pipectl: trigger goes through the daemon: give --server, not --db\n");

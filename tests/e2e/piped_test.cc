@@ -2397,6 +2397,30 @@ class ServingTest : public PipedTest {
     EXPECT_NE(remote.out.find("production -> v1"), std::string::npos) << remote.out;
     EXPECT_EQ(remote.out, local.out);
 
+    // Through the daemon (PUT .../aliases/production, POST .../rollback):
+    // what serves follows.
+    Result up = Pipectl({"models", "alias", "churn", "2", "production"});
+    EXPECT_EQ(up.exit_code, 0) << up.err;
+    EXPECT_EQ(up.out, "churn@production -> version 2\n");
+    EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 2; }));
+    Result undo = Pipectl({"models", "rollback", "churn"});
+    EXPECT_EQ(undo.out, "churn@production -> version 1 (was 2)\n") << undo.err;
+    EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 1; }));
+    HttpResponse no_version = Http("PUT", "/api/v1/models/churn/aliases/production", R"({"version": 9})");
+    EXPECT_EQ(no_version.status, 404);
+    EXPECT_EQ(json::parse(no_version.body)["error"]["message"], "model 'churn' has no version 9 (latest: 3)");
+    EXPECT_EQ(Pipectl({"models", "alias", "churn", "9", "production"}).err,
+              "pipectl: model 'churn' has no version 9 (latest: 3)\n");
+    EXPECT_EQ(Http("PUT", "/api/v1/models/churn/aliases/production", R"({"version": "2"})").status, 400);
+    EXPECT_EQ(Http("PUT", "/api/v1/models/churn/aliases/Bad", R"({"version": 2})").status, 400);
+    EXPECT_EQ(Http("POST", "/api/v1/models/churn/aliases/staging/rollback", "").status, 404);
+    HttpResponse staged = Http("PUT", "/api/v1/models/churn/aliases/staging", R"({"version": 3})");
+    EXPECT_EQ(json::parse(staged.body), json::parse(R"({"name": "churn", "alias": "staging", "version": 3, "was": null})"));
+    HttpResponse once = Http("POST", "/api/v1/models/churn/aliases/staging/rollback", "");
+    EXPECT_EQ(once.status, 409);
+    EXPECT_EQ(json::parse(once.body)["error"]["message"],
+              "churn@staging has pointed at version 3 only: there is nothing to roll back to");
+
     // Bad requests get the right status and say what is wrong, and piped lives on.
     int status = 0;
     json e = Predict(R"([{"age": 30, "plan": "pro"}])", &status);

@@ -416,6 +416,10 @@ try {
     await viewer.waitForSelector('tr[data-task=boom]');
     expect(await viewer.locator('tr[data-task=boom] button:has-text("Clear")').isDisabled(), 'Clear is disabled');
     expect(await viewer.locator('button:has-text("Cancel run")').isDisabled(), 'Cancel is disabled');
+    await viewer.goto(`${base}/ui/models/fraud`);
+    await viewer.waitForSelector('table.versions tr[data-version="1"]');
+    const serve = viewer.locator('table.versions button:has-text("Serve")');
+    for (let i = 0; i < await serve.count(); i++) expect(await serve.nth(i).isDisabled(), 'Serve is disabled');
     await viewerContext.close();
   });
 
@@ -677,6 +681,33 @@ try {
     expect(/transactions\.csv/.test(await text(page, 'ul.lineage li[data-kind=file]')), 'back to the source file');
     expect(await page.locator(`ul.lineage a[href="/ui/runs/${example}/tasks/features"]`).count() >= 1, 'through the features task');
     await shot(page, 'model-version');
+  });
+
+  await check('an operator serves a version from the model page, and rolls it back', async () => {
+    // The monitoring check's retraining may have made and promoted more versions: serve one that does not serve.
+    const before = await rest('GET', '/api/v1/models/fraud');
+    const target = before.versions.map((v) => v.version).find((v) => v !== before.aliases.production);
+    await page.goto(`${base}/ui/models/fraud`);
+    await page.waitForSelector(`table.versions tr[data-version="${target}"] button:has-text("Serve")`);
+    page.once('dialog', (d) => d.accept());
+    await page.click(`table.versions tr[data-version="${target}"] button:has-text("Serve")`);
+    await page.waitForFunction((v) => new RegExp(`piped serves v${v}\\b`).test(document.querySelector('.title-row')?.textContent || ''),
+      target, { timeout: 30000 });
+    expect((await rest('GET', '/api/v1/models/fraud')).aliases.production === target, `production points at v${target}`);
+    expect(await page.locator(`table.versions tr[data-version="${target}"] button:has-text("Serve")`).count() === 0,
+      'the serving version has no Serve');
+    page.allowStatus = /status of 409/;
+    page.once('dialog', (d) => d.accept());
+    await page.click('button:has-text("Roll back production")');
+    if (before.aliases.production) {  // back to what served before
+      await page.waitForFunction((v) => new RegExp(`piped serves v${v}\\b`).test(document.querySelector('.title-row')?.textContent || ''),
+        before.aliases.production, { timeout: 30000 });
+    } else {  // it never pointed elsewhere: the refusal is shown
+      await page.waitForSelector('.title-row .action .error');
+      expect(/pointed at version \d+ only/.test(await text(page, '.title-row .action .error')), 'the refusal is shown');
+    }
+    page.allowStatus = null;
+    await shot(page, 'model-served');
   });
 
   await check('a train task links the version it registered; an artifact shows its lineage', async () => {

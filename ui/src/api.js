@@ -55,6 +55,7 @@ export const api = {
   get: async (path) => (await request('GET', `/api/v1${path}`)).data,
   post: async (path, body = {}) => (await request('POST', `/api/v1${path}`, body)).data,
   patch: async (path, body) => (await request('PATCH', `/api/v1${path}`, body)).data,
+  put: async (path, body) => (await request('PUT', `/api/v1${path}`, body)).data,
   // A try's log from byte `offset` on, or only its last `tail` bytes:
   // {bytes, start, next} (start: where the bytes start; next: where to read
   // on). Bytes, not text: a read may end inside a character.

@@ -1,7 +1,8 @@
-import { enc } from '../api.js';
+import { api, enc } from '../api.js';
+import { canOperate, NOT_ALLOWED, useSession } from '../session.js';
 import { TrendChart } from '../charts.jsx';
 import { LineageView } from '../lineage.jsx';
-import { ErrorBox, Loading, number, shortNumber, time, useApi, useInterval } from '../util.jsx';
+import { Action, ErrorBox, Loading, number, shortNumber, time, useApi, useInterval } from '../util.jsx';
 
 export function ModelsPage() {
   const { data, error, reload } = useApi('/models');
@@ -36,7 +37,8 @@ const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleStr
 export function ModelPage({ name }) {
   const { data, error, reload } = useApi(`/models/${enc(name)}`);
   useInterval(reload, 10000);
-  if (error) return <ErrorBox error={error} />;
+  const operate = canOperate(useSession());
+  if (error && !data) return <ErrorBox error={error} />;
   if (!data) return <Loading what={name} />;
   const versions = [...data.versions].sort((a, b) => a.version - b.version);
   const metricNames = [...new Set(versions.flatMap((v) => Object.keys(v.metrics).filter((k) => typeof v.metrics[k] === 'number' && !k.endsWith('_rows'))))];
@@ -47,6 +49,11 @@ export function ModelPage({ name }) {
     <section>
       <div class="title-row"><h1>{data.name}</h1>
         <span class="muted">{versions.length} versions; {serving ? <>piped serves <b>v{serving}</b> (alias production)</> : 'no version serves (no production alias)'}</span>
+        <span class="spacer" />
+        {serving && <Action label="Roll back production" disabled={!operate}
+          title={operate ? 'point production back at the version it had before' : NOT_ALLOWED}
+          confirm={`Point ${data.name}@production back at the version it had before v${serving}?`}
+          run={async () => { await api.post(`/models/${enc(data.name)}/aliases/production/rollback`); reload(); }} />}
       </div>
       {versions.length > 1 && (
         <div class="card"><h2>Metrics across versions</h2>
@@ -56,7 +63,7 @@ export function ModelPage({ name }) {
       <h2>Versions</h2>
       <div class="scroll-x">
         <table class="list versions">
-          <thead><tr><th>version</th><th>aliases</th><th>type</th><th>trained by</th><th>created</th>{metricNames.map((m) => <th key={m}>{m}</th>)}{classifier && <th title="on the test rows">confusion</th>}<th>train rows</th><th>validation rows</th><th>test rows</th></tr></thead>
+          <thead><tr><th>version</th><th>aliases</th><th>type</th><th>trained by</th><th>created</th>{metricNames.map((m) => <th key={m}>{m}</th>)}{classifier && <th title="on the test rows">confusion</th>}<th>train rows</th><th>validation rows</th><th>test rows</th><th /></tr></thead>
           <tbody>
             {[...versions].reverse().map((v) => (
               <tr key={v.version} class={v.version === serving ? 'serving' : ''} data-version={v.version}>
@@ -71,6 +78,10 @@ export function ModelPage({ name }) {
                 <td class="num">{fmt(v.metrics.train_rows)}</td>
                 <td class="num">{fmt(v.metrics.validation_rows)}</td>
                 <td class="num">{fmt(v.metrics.test_rows)}</td>
+                <td class="nowrap">{v.version !== serving && <Action label="Serve" disabled={!operate}
+                  title={operate ? `point production at v${v.version}: piped serves it from the next request` : NOT_ALLOWED}
+                  confirm={`Serve ${data.name} v${v.version} (alias production${serving ? `, now v${serving}` : ''})?`}
+                  run={async () => { await api.put(`/models/${enc(data.name)}/aliases/production`, { version: v.version }); reload(); }} />}</td>
               </tr>
             ))}
           </tbody>
