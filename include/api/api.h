@@ -10,10 +10,13 @@
 #include <string_view>
 #include <tuple>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/version.h"
 #include "api/auth.h"
 #include "api/http.h"
 #include "exec/executor.h"
+#include "store/model_ref.h"
 
 namespace pipeline {
 
@@ -94,6 +97,7 @@ class Api {
   HttpResponse Serve(const HttpRequest& request, const std::string& method, const std::vector<std::string>& parts);
   HttpResponse UiFile(const std::string& path) const;
   HttpResponse OnlineFeatures(const HttpRequest& request, const std::string& task, const std::string& key);
+  nlohmann::json AliasMovedHere(const std::string& name, const std::string& alias, const AliasMove& moved);
 
   Scheduler& scheduler_;
   StateStore& store_;

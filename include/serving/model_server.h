@@ -89,6 +89,9 @@ class ModelServer {
   // and every deployment loaded before. Returns how many changed. A version
   // that cannot be loaded is logged to `errors` and leaves the old one serving.
   int Refresh(std::vector<std::string>* errors = nullptr);
+  // Refresh() in the caller's thread, what fails logged as the poller logs it
+  // (an alias moved through the API: the answer comes after the swap).
+  void RefreshNow();
 
   // The deployment serving NAME@ALIAS, loaded now if it was not; throws
   // Error(kNotFound) naming what is missing, Error(kUnavailable) when the

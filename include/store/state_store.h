@@ -24,7 +24,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 15;
+inline constexpr int kSchemaVersion = 16;
 
 struct DagRecord {
   std::string dag_id;
@@ -67,6 +67,8 @@ struct RunRecord {
   std::string upstream_json = "{}";
   // The run `pipectl runs rerun` repeated (its DAG version and params); empty: none.
   std::string rerun_of;
+  // "RUN_ID/TASK_ID": the trigger_dag try that made this run ("" for others).
+  std::string triggered_by;
 };
 
 // The newest success of a task of some DAG (schedule.after's events).

@@ -129,9 +129,6 @@ std::pair<std::string, std::string> DagAndRunFilter(const HttpRequest& req) {
 
 // `fields`, when given: the only keys the body may have (a misspelt one,
 // "parmas", would otherwise be a silent default).
-json AliasMoveJson(const std::string& name, const std::string& alias, const AliasMove& moved) {
-  return {{"name", name}, {"alias", alias}, {"version", moved.version}, {"was", moved.was ? json(moved.was) : json()}};
-}
 
 json ParseBody(const HttpRequest& req, bool allow_empty, std::initializer_list<const char*> fields = {}) {
   if (req.body.empty() && allow_empty) return json::object();
@@ -932,6 +929,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
         start = end;
       }
     }
+    start = std::min(start, end);  // no file: nothing, from the end
     HttpResponse r{200, "text/plain; charset=utf-8", std::move(text)};
     r.headers.emplace_back("X-Log-Size", std::to_string(end));
     r.headers.emplace_back("X-Log-Start", std::to_string(start));
@@ -1053,16 +1051,14 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
       throw Error::InvalidArgument("body needs {\"version\": N} with N a version number (1, 2, ...)");
     }
     AliasMove moved = MoveModelAlias(store_, p[3], p[5], v.get<int>(), SystemClock::Default()->Now());
-    if (models_) models_->Nudge();
-    return Json(200, AliasMoveJson(p[3], p[5], moved));
+    return Json(200, AliasMovedHere(p[3], p[5], moved));
   }
   if (m == "POST" && is({"api", "v1", "models", "*", "aliases", "*", "rollback"})) {
     RequireModelName(p[3]);
     if (!IsName(p[5])) throw Error::InvalidArgument("invalid alias " + Quoted(p[5]));
     ParseBody(req, true, {});
     AliasMove moved = RollbackModelAlias(store_, p[3], p[5], SystemClock::Default()->Now());
-    if (models_) models_->Nudge();
-    return Json(200, AliasMoveJson(p[3], p[5], moved));
+    return Json(200, AliasMovedHere(p[3], p[5], moved));
   }
   if (m == "GET" && is({"api", "v1", "features", "*", "*"})) return OnlineFeatures(req, p[3], p[4]);
   if (m == "GET" && is({"api", "v1", "lineage", "runs", "*", "tasks", "*", "artifacts", "*"})) {
@@ -1078,6 +1074,20 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   }
   if (predicts) return Serve(req, m, p);
   return ErrorResponse(404, "not_found", "no route for " + m + " " + Quoted(req.path));
+}
+
+// An alias moved through this server: its models are reloaded before the
+// answer (the next request is scored by what the alias points at now), which
+// says the version this server serves under the alias: null when it serves
+// none there (an alias no request has named), the old one when the new could
+// not be loaded (the log says why).
+json Api::AliasMovedHere(const std::string& name, const std::string& alias, const AliasMove& moved) {
+  json out = {{"name", name}, {"alias", alias}, {"version", moved.version}, {"was", moved.was ? json(moved.was) : json()},
+              {"serving", nullptr}};
+  if (!models_) return out;
+  models_->RefreshNow();
+  if (auto serving = models_->Loaded(name, alias)) out["serving"] = serving->version;
+  return out;
 }
 
 // GET /api/v1/features/{task}/{key}[?dag=D]: a key's online features (a

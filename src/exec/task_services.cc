@@ -48,7 +48,7 @@ std::optional<RegisteredModel> FindRegisteredModel(StateStore& store, std::strin
 }
 
 std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, Clock& clock,
-                               const std::string& dag_id, const std::string& params_json, const std::string& run_id) {
+                               const std::string& triggered_by, const std::string& dag_id, const std::string& params_json, const std::string& run_id) {
   auto dag = store.GetDag(dag_id);
   if (!dag) {
     throw Error::NotFound("no DAG '" + dag_id +
@@ -74,6 +74,7 @@ std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, C
   run.dag_id = dag_id;
   run.dag_version = version->version;
   run.trigger = "dag";
+  run.triggered_by = triggered_by;
   run.logical_date = run.data_interval_start = run.data_interval_end = now;
   run.params_json = ParamsToJson(*resolved);
   run.created_at = now;

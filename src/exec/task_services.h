@@ -20,12 +20,13 @@ std::optional<RegisteredModel> FindRegisteredModel(StateStore& store, std::strin
                                                    const std::string* task_model_uri);
 
 // Creates a queued run (trigger "dag") of the newest stored version of
-// `dag_id` with `params_json` ({name: value}) over its defaults; a running
-// piped on the store starts it. Returns its id. Throws Error: kNotFound (no
+// `dag_id` with `params_json` ({name: value}) over its defaults, made by
+// `triggered_by` ("RUN_ID/TASK_ID"); a running piped on the store starts it.
+// Returns its id. Throws Error: kNotFound (no
 // such DAG in the store), kInvalidArgument (a parameter it does not take, a
 // wrong type, a version that no longer loads).
 std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, Clock& clock,
-                               const std::string& dag_id, const std::string& params_json, const std::string& run_id = "");
+                               const std::string& triggered_by, const std::string& dag_id, const std::string& params_json, const std::string& run_id = "");
 
 // A try's figures as stored with its task instance (JSON: rows_in, rows_out,
 // rows_quarantined, bytes_out, summary, gauges; absent ones left out), and back.

@@ -185,7 +185,7 @@ class TryContext final : public TaskContext {
   }
 
   std::string TriggerDag(const std::string& dag_id, const std::string& params_json, const std::string& run_id) override {
-    return CreateTriggeredRun(store_, *ops_, clock_, dag_id, params_json, run_id);
+    return CreateTriggeredRun(store_, *ops_, clock_, run_id_ + "/" + task_.id, dag_id, params_json, run_id);
   }
 
   std::string RunStateOf(const std::string& run_id) override {

@@ -21,6 +21,16 @@ bool StopPending() {
 
 }  // namespace
 
+std::string WithConnectTimeout(const std::string& url) {
+  const bool postgres = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (!postgres || url.find("connect_timeout=") != std::string::npos) return url;
+  const size_t fragment = url.find('#');
+  std::string out = url.substr(0, fragment);
+  out += out.find('?') == std::string::npos ? "?" : "&";
+  out += "connect_timeout=5";
+  return fragment == std::string::npos ? out : out + url.substr(fragment);
+}
+
 std::unique_ptr<StateStore> OpenDaemonStore(const std::string& url, Duration wait) {
   StoreOpenOptions options;
   options.connect_wait = wait;
@@ -43,7 +53,7 @@ std::unique_ptr<StateStore> OpenDaemonStore(const std::string& url, Duration wai
     return true;
   };
   try {
-    return OpenStateStore(url, options);
+    return OpenStateStore(WithConnectTimeout(url), options);
   } catch (const Error& e) {
     if (stopped) return nullptr;
     throw;

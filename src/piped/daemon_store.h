@@ -17,4 +17,9 @@ namespace pipeline {
 // Throws as OpenStateStore does: kUnavailable once the wait is over.
 std::unique_ptr<StateStore> OpenDaemonStore(const std::string& url, Duration wait);
 
+// A postgresql:// URL with connect_timeout=5 added when it sets none: a host
+// that drops packets would hold each connection attempt for minutes (libpq
+// waits for TCP), past --db-wait and a stop signal. Other URLs as they are.
+std::string WithConnectTimeout(const std::string& url);
+
 }  // namespace pipeline

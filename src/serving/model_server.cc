@@ -117,18 +117,23 @@ void ModelServer::Nudge() {
   cv_.notify_all();
 }
 
+void ModelServer::RefreshNow() {
+  try {
+    std::vector<std::string> errors;
+    Refresh(&errors);
+    for (const auto& e : errors) Warn(e);
+  } catch (const std::exception& e) {
+    Warn(std::string("model refresh failed: ") + e.what());
+    Nudge();  // the poller tries again
+  }
+}
+
 void ModelServer::PollLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     nudged_ = false;
     lock.unlock();
-    try {
-      std::vector<std::string> errors;
-      Refresh(&errors);
-      for (const auto& e : errors) Warn(e);
-    } catch (const std::exception& e) {
-      Warn(std::string("model refresh failed: ") + e.what());
-    }
+    RefreshNow();
     lock.lock();
     // Nudges come at most every kMinGap apart: a daemon whose short runs end
     // by the hundred a second refreshes ten times a second, not a hundred.

@@ -363,6 +363,8 @@ CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE s
 )sql",
     // Version 15: a rerun names the run it repeats.
     "ALTER TABLE runs ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';",
+    // Version 16: a run a trigger_dag task made names that task's run.
+    "ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -406,7 +408,7 @@ DagRecord ReadDag(const pqxx::row& r) {
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
     "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested, "
-    "upstream, rerun_of";
+    "upstream, rerun_of, triggered_by";
 RunRecord ReadRun(const pqxx::row& r) {
   RunRecord run;
   run.run_id = r[0].as<std::string>();
@@ -426,6 +428,7 @@ RunRecord ReadRun(const pqxx::row& r) {
   run.cancel_requested = r[14].as<bool>();
   run.upstream_json = r[15].as<std::string>();
   run.rerun_of = r[16].as<std::string>();
+  run.triggered_by = r[17].as<std::string>();
   return run;
 }
 
@@ -784,8 +787,9 @@ class PostgresStore::Impl {
 };
 
 PostgresStore::Impl::Impl(std::string url, PostgresOptions options)
-    : url_(std::move(url)), options_(options) {
+    : url_(std::move(url)), options_(std::move(options)) {
   Run("migrate", [&](pqxx::work& tx) { Migrate(tx); });
+  options_.on_unreachable = nullptr;  // for the opening only: it may refer to the opener's locals
 }
 
 // The server drops a session lock only once it has noticed the disconnect,
@@ -802,7 +806,7 @@ PostgresStore::Impl::~Impl() {
 }
 
 PostgresStore::PostgresStore(const std::string& url, PostgresOptions options)
-    : impl_(std::make_unique<Impl>(url, options)) {}
+    : impl_(std::make_unique<Impl>(url, std::move(options))) {}
 PostgresStore::~PostgresStore() = default;
 
 int PostgresStore::schema_version() { return impl_->version(); }
@@ -933,7 +937,8 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
     const std::string id = tx.quote(run.run_id);
     std::string sql =
         "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
-        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until, upstream, rerun_of) VALUES(" +
+        "data_interval_end, params, created_at, started_at, coordinator, coordinator_until, upstream, rerun_of, "
+        "triggered_by) VALUES(" +
         id + ", " + tx.quote(run.dag_id) + ", " + std::to_string(run.dag_version) + ", " + state + ", " +
         tx.quote(run.trigger) + ", " + std::to_string(ToMicros(run.logical_date)) + ", " +
         std::to_string(ToMicros(run.data_interval_start)) + ", " + std::to_string(ToMicros(run.data_interval_end)) +
@@ -941,7 +946,7 @@ void PostgresStore::CreateRun(const RunRecord& run, const std::vector<NewTaskIns
         (running ? std::to_string(ToMicros(run.started_at.value_or(run.created_at))) : std::string("NULL")) + ", " +
         tx.quote(run.coordinator) + ", " +
         (run.coordinator_until ? std::to_string(ToMicros(*run.coordinator_until)) : std::string("NULL")) + ", " +
-        tx.quote(run.upstream_json) + ", " + tx.quote(run.rerun_of) + ");";
+        tx.quote(run.upstream_json) + ", " + tx.quote(run.rerun_of) + ", " + tx.quote(run.triggered_by) + ");";
     if (!tasks.empty()) {
       sql += "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) VALUES";
       for (size_t pos = 0; pos < tasks.size(); ++pos) {

@@ -259,6 +259,8 @@ CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE s
 )sql",
     // Version 15: a rerun names the run it repeats.
     "ALTER TABLE runs ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';",
+    // Version 16: a run a trigger_dag task made names that task's run.
+    "ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -592,13 +594,14 @@ RunRecord ReadRun(const Statement& s) {
   r.cancel_requested = s.Int(14) != 0;
   r.upstream_json = s.Text(15);
   r.rerun_of = s.Text(16);
+  r.triggered_by = s.Text(17);
   return r;
 }
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version, state, trigger, logical_date, data_interval_start, "
     "data_interval_end, params, created_at, started_at, ended_at, coordinator, coordinator_until, cancel_requested, "
-    "upstream, rerun_of";
+    "upstream, rerun_of, triggered_by";
 
 TaskInstanceRecord ReadTaskInstance(const Statement& s) {
   TaskInstanceRecord t;
@@ -701,14 +704,15 @@ void SqliteStore::CreateRun(const RunRecord& run, const std::vector<NewTaskInsta
     Statement ins(*impl_->statements_,
                   "INSERT INTO runs(run_id, dag_id, dag_version, state, trigger, logical_date, "
                   "data_interval_start, data_interval_end, params, created_at, started_at, coordinator, "
-                  "coordinator_until, upstream, rerun_of) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13, ?14, ?15)");
+                  "coordinator_until, upstream, rerun_of, triggered_by) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?4 = 'running' THEN ?11 END, ?12, ?13, ?14, ?15, "
+                  "?16)");
     ins.Bind(1, run.run_id).Bind(2, run.dag_id).Bind(3, run.dag_version)
         .Bind(4, std::string(ToString(running ? RunState::kRunning : RunState::kQueued))).Bind(5, run.trigger)
         .Bind(6, run.logical_date).Bind(7, run.data_interval_start).Bind(8, run.data_interval_end)
         .Bind(9, run.params_json).Bind(10, run.created_at).Bind(11, run.started_at.value_or(run.created_at))
         .Bind(12, run.coordinator).Bind(13, run.coordinator_until).Bind(14, run.upstream_json)
-        .Bind(15, run.rerun_of).Run();
+        .Bind(15, run.rerun_of).Bind(16, run.triggered_by).Run();
     Statement task(*impl_->statements_,
                    "INSERT INTO task_instances(run_id, task_id, position, state, max_tries) "
                    "VALUES(?1, ?2, ?3, 'pending', ?4)");

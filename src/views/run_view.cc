@@ -58,6 +58,17 @@ std::map<std::string, std::string> WaitingTries(StateStore& store, const RunReco
 
 }  // namespace
 
+namespace {
+
+// "RUN_ID/TASK_ID" -> {"run_id", "task_id"}; null for a run no task made.
+nlohmann::json TriggeredByJson(const std::string& by) {
+  const size_t slash = by.find('/');
+  if (slash == std::string::npos) return nullptr;
+  return {{"run_id", by.substr(0, slash)}, {"task_id", by.substr(slash + 1)}};
+}
+
+}  // namespace
+
 nlohmann::json RunSummaryJson(const RunRecord& run) {
   return {{"run_id", run.run_id},
           {"dag_id", run.dag_id},
@@ -71,7 +82,8 @@ nlohmann::json RunSummaryJson(const RunRecord& run) {
           {"created_at", FormatIso8601(run.created_at)},
           {"started_at", OptTime(run.started_at)},
           {"ended_at", OptTime(run.ended_at)},
-          {"rerun_of", run.rerun_of.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.rerun_of)}};
+          {"rerun_of", run.rerun_of.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.rerun_of)},
+          {"triggered_by", TriggeredByJson(run.triggered_by)}};
 }
 
 namespace {
@@ -183,6 +195,9 @@ std::string RunHeader(const nlohmann::json& run) {
                     "state   " + text("state") + "\n" +
                     "trigger " + text("trigger") + ", logical date " + text("logical_date") + "\n";
   if (!text("rerun_of").empty()) out += "rerun   of " + text("rerun_of") + " (its DAG version and params)\n";
+  if (const auto by = run.find("triggered_by"); by != run.end() && by->is_object()) {
+    out += "by      task " + by->value("task_id", "") + " of run " + by->value("run_id", "") + " (trigger_dag)\n";
+  }
   out += "params  " + run.value("params", nlohmann::json::object()).dump() + "\n";
   return out + SlaMissLine(run.value("sla_misses", nlohmann::json::array()));
 }

@@ -33,6 +33,7 @@
 #include "core/time.h"
 #include "cli/client.h"
 #include "pg_cluster.h"
+#include "piped/daemon_store.h"
 
 #include <pqxx/pqxx>
 #include "test_util.h"
@@ -1260,6 +1261,10 @@ TEST_F(PipedTest, TriggerDagThatWaitsHoldsNoWorkerWhileTheRunItMadeRuns) {
   ASSERT_TRUE(std::regex_search(summary, m, std::regex("^run (\\S+) of child succeeded$"))) << summary;
   EXPECT_EQ(Run(m[1].str())["state"], "success");
   EXPECT_EQ(Run(m[1].str())["trigger"], "dag");
+  EXPECT_EQ(Run(m[1].str())["triggered_by"], (json{{"run_id", parent}, {"task_id", "t"}}));  // the way back
+  EXPECT_TRUE(Run(parent)["triggered_by"].is_null());
+  EXPECT_NE(Pipectl({"runs", "show", m[1].str()}).out.find("by      task t of run " + parent + " (trigger_dag)\n"),
+            std::string::npos);
   // One child run: every check of the try looked at the run the first made.
   EXPECT_EQ(json::parse(Http("GET", "/api/v1/dags/child/runs").body)["total"], 1);
   EXPECT_NE(ReadFile(dir_ / "piped.log").find("task=t state=waiting"), std::string::npos);
@@ -1604,14 +1609,21 @@ TEST_F(PipedTest, ALocalTryEndingDuringAnOutageBeforeAWorkersTryDoesNotHangTheRu
   EXPECT_NE(log.find("warning worker: the state database answers again"), std::string::npos) << log;
 }
 
+TEST(DaemonStoreTest, AConnectTimeoutIsAddedToAPostgresqlUrlThatSetsNone) {
+  EXPECT_EQ(WithConnectTimeout("postgresql://u@db/pipe"), "postgresql://u@db/pipe?connect_timeout=5");
+  EXPECT_EQ(WithConnectTimeout("postgres://u@db/pipe?sslmode=require"), "postgres://u@db/pipe?sslmode=require&connect_timeout=5");
+  EXPECT_EQ(WithConnectTimeout("postgresql://u@db/pipe?connect_timeout=30"), "postgresql://u@db/pipe?connect_timeout=30");
+  EXPECT_EQ(WithConnectTimeout("sqlite:/x/state.db"), "sqlite:/x/state.db");
+}
+
 TEST_F(PipedTest, PipedAndAWorkerStartedBeforePostgresqlWaitForIt) {
   // Given PostgreSQL down when piped and two workers start (containers
   // starting together),
   WriteDag("late.yaml", "dag: late\ntasks:\n  far: {op: shell, queue: remote, run: 'echo far'}\n");
   Cluster().Pause();
-  const size_t log_start = SpawnDaemon({"--local-queues", "default"}, "piped.log");
-  pid_t worker = StartWorker("w-late", "remote", {"--heartbeat", "200ms", "--lease", "5s"});
-  pid_t stopped = StartWorker("w-stop", "remote", {});
+  const size_t log_start = SpawnDaemon({"--local-queues", "default", "--db-wait", "5m"}, "piped.log");
+  pid_t worker = StartWorker("w-late", "remote", {"--heartbeat", "200ms", "--lease", "5s", "--db-wait", "5m"});
+  pid_t stopped = StartWorker("w-stop", "remote", {"--db-wait", "5m"});
   pid_t impatient = StartWorker("w-now", "remote", {"--db-wait", "0s"});
   // a worker told not to wait exits at once, naming the database (exit 3),
   int status = 0;
@@ -2399,13 +2411,17 @@ class ServingTest : public PipedTest {
 
     // Through the daemon (PUT .../aliases/production, POST .../rollback):
     // what serves follows.
+    // The answer comes once this daemon serves the new version.
     Result up = Pipectl({"models", "alias", "churn", "2", "production"});
     EXPECT_EQ(up.exit_code, 0) << up.err;
     EXPECT_EQ(up.out, "churn@production -> version 2\n");
-    EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 2; }));
+    EXPECT_EQ(Predict()["version"], 2);
     Result undo = Pipectl({"models", "rollback", "churn"});
     EXPECT_EQ(undo.out, "churn@production -> version 1 (was 2)\n") << undo.err;
-    EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 1; }));
+    EXPECT_EQ(Predict()["version"], 1);
+    HttpResponse moved = Http("PUT", "/api/v1/models/churn/aliases/production", R"({"version": 2})");
+    EXPECT_EQ(json::parse(moved.body)["serving"], 2) << moved.body;
+    EXPECT_EQ(json::parse(Http("POST", "/api/v1/models/churn/aliases/production/rollback", "").body)["serving"], 1);
     HttpResponse no_version = Http("PUT", "/api/v1/models/churn/aliases/production", R"({"version": 9})");
     EXPECT_EQ(no_version.status, 404);
     EXPECT_EQ(json::parse(no_version.body)["error"]["message"], "model 'churn' has no version 9 (latest: 3)");
@@ -2415,7 +2431,9 @@ class ServingTest : public PipedTest {
     EXPECT_EQ(Http("PUT", "/api/v1/models/churn/aliases/Bad", R"({"version": 2})").status, 400);
     EXPECT_EQ(Http("POST", "/api/v1/models/churn/aliases/staging/rollback", "").status, 404);
     HttpResponse staged = Http("PUT", "/api/v1/models/churn/aliases/staging", R"({"version": 3})");
-    EXPECT_EQ(json::parse(staged.body), json::parse(R"({"name": "churn", "alias": "staging", "version": 3, "was": null})"));
+    // (staging serves nothing here: no request has named it)
+    EXPECT_EQ(json::parse(staged.body),
+              json::parse(R"({"name": "churn", "alias": "staging", "version": 3, "was": null, "serving": null})"));
     HttpResponse once = Http("POST", "/api/v1/models/churn/aliases/staging/rollback", "");
     EXPECT_EQ(once.status, 409);
     EXPECT_EQ(json::parse(once.body)["error"]["message"],

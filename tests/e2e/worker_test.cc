@@ -44,7 +44,7 @@ TEST(PipedWorkerTest, RunsQueuedTriesAndHandsBackWhatRunsAtSigterm) {
   LoadResult loaded = DagLoader(ops).LoadText(text, (dir / "spread.yaml").string());
   ASSERT_TRUE(loaded.dag);
   store->PutDagVersion(*loaded.dag, clock.Now());
-  const std::string run = CreateTriggeredRun(*store, ops, clock, "spread", "{}");
+  const std::string run = CreateTriggeredRun(*store, ops, clock, "", "spread", "{}");
   for (const TaskSpec& t : loaded.dag->tasks) {
     store->EnqueueWork({run, t.id, 1, "default",
                         TryPayloadJson({"spread", 1, dir.string(), (dir / "logs" / (t.id + ".log")).string(),

@@ -107,7 +107,7 @@ tasks:
                                               (dir / "remote.yaml").string());
   ASSERT_TRUE(loaded.dag);
   store->PutDagVersion(*loaded.dag, clock.Now());
-  const std::string run_id = CreateTriggeredRun(*store, ops, clock, "remote", R"({"who": "there"})");
+  const std::string run_id = CreateTriggeredRun(*store, ops, clock, "", "remote", R"({"who": "there"})");
   auto enqueue = [&](const std::string& task, const std::string& payload) {
     store->EnqueueWork({run_id, task, 1, "default", payload, clock.Now()});
   };

@@ -126,6 +126,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
     tx.exec("DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
             "ALTER TABLE runs DROP COLUMN upstream");  // version 14
     tx.exec("ALTER TABLE runs DROP COLUMN rerun_of");  // version 15
+    tx.exec("ALTER TABLE runs DROP COLUMN triggered_by");  // version 16
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -159,6 +160,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
     tx.exec("DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
             "ALTER TABLE runs DROP COLUMN upstream");  // version 14
     tx.exec("ALTER TABLE runs DROP COLUMN rerun_of");  // version 15
+    tx.exec("ALTER TABLE runs DROP COLUMN triggered_by");  // version 16
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }

@@ -107,6 +107,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "DROP INDEX runs_one_per_upstream; DROP INDEX task_instances_success; "
                            "ALTER TABLE runs DROP COLUMN upstream; "  // version 14
                            "ALTER TABLE runs DROP COLUMN rerun_of; "  // version 15
+                           "ALTER TABLE runs DROP COLUMN triggered_by; "  // version 16
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

@@ -102,16 +102,21 @@ TEST_P(StateStoreTest, CreatesRunsWithPendingTasks) {
   EXPECT_FALSE(store_->GetRun("r2"));
   EXPECT_EQ(run->rerun_of, "");
   // A rerun names the run it repeats, read back by GetRun and ListRuns.
+  // A run a trigger_dag task made names that task, alike.
   RunRecord again = MakeRun("r3", "d", 11);
   again.rerun_of = "r1";
+  again.triggered_by = "r0/kick";
   store_->CreateRun(again, {{"a", 1}});
   EXPECT_EQ(store_->GetRun("r3")->rerun_of, "r1");
+  EXPECT_EQ(store_->GetRun("r3")->triggered_by, "r0/kick");
   RunFilter filter;
   filter.dag_id = "d";
   std::vector<RunRecord> listed = store_->ListRuns(filter);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].rerun_of, "r1");  // newest first
+  EXPECT_EQ(listed[0].triggered_by, "r0/kick");
   EXPECT_EQ(listed[1].rerun_of, "");
+  EXPECT_EQ(listed[1].triggered_by, "");
 }
 
 TEST_P(StateStoreTest, AClearSetsAnInstancesMaxTries) {

@@ -53,7 +53,8 @@ export function useLiveRun(runId) {
     run: mine ? state.run : null,
     error: mine ? state.error : null,
     live: mine ? state.live : '',
-    reload: () => api.get(`/runs/${enc(runId)}`).then((run) => setState((s) => ({ ...s, id: runId, run }))),
+    // Kept only while the page still shows this run.
+    reload: () => api.get(`/runs/${enc(runId)}`).then((run) => setState((s) => (s.id === runId ? { ...s, run, error: null } : s))),
   };
 }
 

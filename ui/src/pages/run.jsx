@@ -92,6 +92,8 @@ export function RunPage({ run: runId }) {
         <dt>DAG</dt><dd><a href={`/ui/dags/${enc(run.dag_id)}/graph?run=${enc(run.run_id)}`}>{run.dag_id}</a> (version {run.dag_version})</dd>
         <dt>logical date</dt><dd>{time(run.logical_date)}</dd>
         {run.rerun_of && <><dt>rerun of</dt><dd><a href={`/ui/runs/${enc(run.rerun_of)}`}>{run.rerun_of}</a></dd></>}
+        {run.triggered_by && <><dt>triggered by</dt><dd>task <a href={`/ui/runs/${enc(run.triggered_by.run_id)}/tasks/${enc(run.triggered_by.task_id)}`}>{run.triggered_by.task_id}</a>
+          {' '}of run <a href={`/ui/runs/${enc(run.triggered_by.run_id)}`}>{run.triggered_by.run_id}</a> (trigger_dag)</dd></>}
         <dt>started</dt><dd>{time(run.started_at) || '—'}</dd>
         <dt>duration</dt><dd>{duration(run.started_at, run.ended_at)}</dd>
         <dt>params</dt><dd><code>{JSON.stringify(run.params)}</code></dd>

@@ -122,28 +122,33 @@ function LogView({ run, task, tryNumber, running }) {
   if (!decoder.current) decoder.current = new TextDecoder();
   const box = useRef(null);
   const follow = useRef(true);
+  // Bumped by "show the whole log": a read still under way for the tail
+  // then changes nothing.
+  const generation = useRef(0);
   useEffect(() => {
     let gone = false;
     let timer = null;
+    const mine = generation.current;
+    const stale = () => gone || mine !== generation.current;
     const read = async () => {
       try {
         const first = offset.current === 0;
         const { bytes, start, next } = await api.log(run, task, tryNumber, offset.current, first && !whole ? LOG_TAIL : 0);
-        if (gone) return;
+        if (stale()) return;
         offset.current = next;
-        let more = decoder.current.decode(bytes, { stream: running });
-        if (first && start > 0) {  // cut: show from the next line on
-          const line = more.indexOf('\n');
-          const dropped = line < 0 ? more.length : line + 1;
-          setSkipped(start + new TextEncoder().encode(more.slice(0, dropped)).length);
-          more = more.slice(dropped);
+        let shown = bytes;
+        if (first && start > 0) {  // cut: show from the next line on (a tail without one shows whole)
+          const line = bytes.indexOf(10);
+          if (line >= 0) shown = bytes.subarray(line + 1);
+          setSkipped(start + (bytes.length - shown.length));
         }
+        const more = decoder.current.decode(shown, { stream: running });
         if (more) setText((t) => t + more);
         setError(null);
       } catch (e) {
-        if (!gone) setError(e);
+        if (!stale()) setError(e);
       }
-      if (!gone && running) timer = setTimeout(read, 1000);
+      if (!stale() && running) timer = setTimeout(read, 1000);
     };
     read();
     return () => { gone = true; clearTimeout(timer); };
@@ -152,6 +157,7 @@ function LogView({ run, task, tryNumber, running }) {
     if (box.current && follow.current) box.current.scrollTop = box.current.scrollHeight;
   }, [text]);
   const showWhole = () => {
+    generation.current++;
     offset.current = 0;
     decoder.current = new TextDecoder();
     follow.current = false;
