@@ -1056,7 +1056,9 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   if (m == "POST" && is({"api", "v1", "models", "*", "aliases", "*", "rollback"})) {
     RequireModelName(p[3]);
     if (!IsName(p[5])) throw Error::InvalidArgument("invalid alias " + Quoted(p[5]));
-    ParseBody(req, true, {});
+    if (json body = ParseBody(req, true); !body.empty()) {
+      throw Error::InvalidArgument("a rollback takes no fields (got " + Quoted(body.begin().key()) + ")");
+    }
     AliasMove moved = RollbackModelAlias(store_, p[3], p[5], SystemClock::Default()->Now());
     return Json(200, AliasMovedHere(p[3], p[5], moved));
   }

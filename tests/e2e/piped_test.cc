@@ -2430,6 +2430,9 @@ class ServingTest : public PipedTest {
     EXPECT_EQ(Http("PUT", "/api/v1/models/churn/aliases/production", R"({"version": "2"})").status, 400);
     EXPECT_EQ(Http("PUT", "/api/v1/models/churn/aliases/Bad", R"({"version": 2})").status, 400);
     EXPECT_EQ(Http("POST", "/api/v1/models/churn/aliases/staging/rollback", "").status, 404);
+    HttpResponse fields = Http("POST", "/api/v1/models/churn/aliases/production/rollback", R"({"version": 2})");
+    EXPECT_EQ(fields.status, 400);
+    EXPECT_EQ(json::parse(fields.body)["error"]["message"], "a rollback takes no fields (got 'version')");
     HttpResponse staged = Http("PUT", "/api/v1/models/churn/aliases/staging", R"({"version": 3})");
     // (staging serves nothing here: no request has named it)
     EXPECT_EQ(json::parse(staged.body),

@@ -912,6 +912,28 @@ async function main() {
     await check('online features, a bad task id', 'GET', '/api/v1/features/Bad-Task/3', { token: V, expect: 400, paramsInvalid: true });
     await check('online features, a bad DAG id', 'GET', '/api/v1/features/profile/3?dag=Bad-Dag', { token: V, expect: 400 });
     await check('online features, no token', 'GET', '/api/v1/features/profile/3', { expect: 401 });
+    // Aliases: point production at v1, roll it back (to what served), and the refusals.
+    const served = (await getJson(`/api/v1/models/${m}`)).aliases?.production;
+    const moved = await check('move an alias', 'PUT', `/api/v1/models/${m}/aliases/production`, { token: A, body: '{"version": 1}', expect: 200 });
+    report(moved?.json?.version === 1 && moved?.json?.serving === 1 && moved?.json?.was === (served ?? null),
+           'a moved alias serves its version before the answer', [JSON.stringify(moved?.json)]);
+    if (served && served !== 1) {
+      const back = await check('roll an alias back', 'POST', `/api/v1/models/${m}/aliases/production/rollback`, { token: A, expect: 200 });
+      report(back?.json?.version === served && back?.json?.was === 1, 'a rollback goes back to the version before', [JSON.stringify(back?.json)]);
+    } else {
+      report(false, 'the model has a second version to roll back to', [`production was ${served}`]);
+    }
+    await check('move an alias, viewer', 'PUT', `/api/v1/models/${m}/aliases/production`, { token: V, body: '{"version": 1}', expect: 403 });
+    await check('move an alias, no token', 'PUT', `/api/v1/models/${m}/aliases/production`, { body: '{"version": 1}', expect: 401 });
+    await check('move an alias to a version that never was', 'PUT', `/api/v1/models/${m}/aliases/production`, { token: A, body: '{"version": 99}', expect: 404 });
+    await check('move an alias of an unknown model', 'PUT', '/api/v1/models/no_such_model/aliases/production', { token: A, body: '{"version": 1}', expect: 404 });
+    await check('move an alias, no version', 'PUT', `/api/v1/models/${m}/aliases/production`, { token: A, body: '{}', expect: 400 });
+    await check('move an alias, a bad alias', 'PUT', `/api/v1/models/${m}/aliases/Bad-Alias`, { token: A, body: '{"version": 1}', expect: 400, paramsInvalid: true });
+    await check('move an alias, GET', 'GET', `/api/v1/models/${m}/aliases/production`, { token: A, expect: 405 });
+    await check('roll back an alias that is not set', 'POST', `/api/v1/models/${m}/aliases/canary/rollback`, { token: A, expect: 404 });
+    await check('roll back, a field', 'POST', `/api/v1/models/${m}/aliases/production/rollback`, { token: A, body: '{"version": 1}', expect: 400 });
+    await check('set staging', 'PUT', `/api/v1/models/${m}/aliases/staging`, { token: A, body: '{"version": 1}', expect: 200 });
+    await check('roll back an alias that never moved', 'POST', `/api/v1/models/${m}/aliases/staging/rollback`, { token: A, expect: 409 });
   }
 
   // Every operation of the spec was exercised.
