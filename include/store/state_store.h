@@ -475,6 +475,12 @@ class StateStore {
   // Points `alias` at `version` (recorded in the history); false when that
   // version does not exist.
   virtual bool SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) = 0;
+  // SetModelAlias only while the alias points at `expected` (0: unset), in
+  // one transaction: a move decided on what the alias was (a rollback) does
+  // not overwrite another made meanwhile.
+  enum class AliasSet { kSet, kNoSuchVersion, kMovedMeanwhile };
+  virtual AliasSet SetModelAliasIf(const std::string& name, const std::string& alias, int expected, int version,
+                                   TimePoint at) = 0;
   // The model's aliases now, by alias.
   virtual std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) = 0;
   // Every change of the model's aliases, oldest first.

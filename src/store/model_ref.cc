@@ -46,14 +46,24 @@ int CurrentAlias(StateStore& store, const std::string& name, const std::string& 
 
 AliasMove MoveModelAlias(StateStore& store, const std::string& name, const std::string& alias, int version,
                          TimePoint now) {
-  const int was = CurrentAlias(store, name, alias);
-  if (!store.SetModelAlias(name, alias, version, now)) {
-    std::vector<ModelVersionRecord> versions = store.ListModelVersions(name);
-    if (versions.empty()) throw Error::NotFound("no model '" + name + "'");
-    throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version) + " (latest: " +
-                          std::to_string(versions.front().version) + ")");
+  // `was` is what the move replaced: tried again if another moved it between
+  // the read and the write.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const int was = CurrentAlias(store, name, alias);
+    switch (store.SetModelAliasIf(name, alias, was, version, now)) {
+      case StateStore::AliasSet::kSet:
+        return {version, was};
+      case StateStore::AliasSet::kMovedMeanwhile:
+        continue;
+      case StateStore::AliasSet::kNoSuchVersion: {
+        std::vector<ModelVersionRecord> versions = store.ListModelVersions(name);
+        if (versions.empty()) throw Error::NotFound("no model '" + name + "'");
+        throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version) + " (latest: " +
+                              std::to_string(versions.front().version) + ")");
+      }
+    }
   }
-  return {version, was};
+  throw Error::Conflict(name + "@" + alias + " keeps moving under other writers: try again");
 }
 
 AliasMove RollbackModelAlias(StateStore& store, const std::string& name, const std::string& alias, TimePoint now) {
@@ -75,10 +85,18 @@ AliasMove RollbackModelAlias(StateStore& store, const std::string& name, const s
     throw Error::Conflict(name + "@" + alias + " has pointed at version " + std::to_string(current) +
                           " only: there is nothing to roll back to");
   }
-  if (!store.SetModelAlias(name, alias, previous, now)) {
-    throw Error::NotFound("version " + std::to_string(previous) + " of model '" + name + "' is gone");
+  // Back from `current` only: a move made meanwhile (a promotion) is not
+  // undone by a rollback decided before it.
+  switch (store.SetModelAliasIf(name, alias, current, previous, now)) {
+    case StateStore::AliasSet::kSet:
+      return {previous, current};
+    case StateStore::AliasSet::kMovedMeanwhile:
+      throw Error::Conflict(name + "@" + alias + " moved from version " + std::to_string(current) +
+                            " while the rollback was decided: look again (pipectl models show " + name + ")");
+    case StateStore::AliasSet::kNoSuchVersion:
+      break;
   }
-  return {previous, current};
+  throw Error::NotFound("version " + std::to_string(previous) + " of model '" + name + "' is gone");
 }
 
 }  // namespace pipeline

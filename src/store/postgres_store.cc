@@ -1614,16 +1614,35 @@ std::optional<ModelVersionRecord> PostgresStore::GetModelVersion(const std::stri
 }
 
 bool PostgresStore::SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
-  return impl_->RunIf("set model alias", [&](pqxx::work& tx) {
+  return SetAlias(name, alias, std::nullopt, version, at) == AliasSet::kSet;
+}
+
+StateStore::AliasSet PostgresStore::SetModelAliasIf(const std::string& name, const std::string& alias, int expected,
+                                                    int version, TimePoint at) {
+  return SetAlias(name, alias, expected, version, at);
+}
+
+StateStore::AliasSet PostgresStore::SetAlias(const std::string& name, const std::string& alias,
+                                             std::optional<int> expected, int version, TimePoint at) {
+  AliasSet outcome = AliasSet::kSet;
+  impl_->RunIf("set model alias", [&](pqxx::work& tx) {
+    outcome = AliasSet::kSet;  // (a retried transaction starts over)
     if (tx.exec_params("SELECT 1 FROM model_versions WHERE name = $1 AND version = $2", name, version).empty()) {
+      outcome = AliasSet::kNoSuchVersion;
+      return false;
+    }
+    // One move of an alias at a time, set or not yet: what it points at is
+    // read after the move before has committed.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended('pipe model alias ' || $1 || '@' || $2, 0))", name,
+                   alias);
+    pqxx::result current = tx.exec_params("SELECT version FROM model_aliases WHERE name = $1 AND alias = $2", name, alias);
+    const int now = current.empty() ? 0 : current[0][0].as<int>();
+    if (expected && *expected != now) {
+      outcome = AliasSet::kMovedMeanwhile;
       return false;
     }
     // Already there: nothing changes, and the history gets no entry.
-    if (!tx.exec_params("SELECT 1 FROM model_aliases WHERE name = $1 AND alias = $2 AND version = $3", name, alias,
-                        version)
-             .empty()) {
-      return true;
-    }
+    if (now == version) return true;
     tx.exec_params(
         "INSERT INTO model_aliases(name, alias, version, set_at) VALUES($1, $2, $3, $4) "
         "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, set_at = excluded.set_at",
@@ -1632,6 +1651,7 @@ bool PostgresStore::SetModelAlias(const std::string& name, const std::string& al
                    alias, version, ToMicros(at));
     return true;
   });
+  return outcome;
 }
 
 std::vector<ModelAliasRecord> PostgresStore::GetModelAliases(const std::string& name) {

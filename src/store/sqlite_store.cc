@@ -1400,15 +1400,34 @@ std::optional<ModelVersionRecord> SqliteStore::GetModelVersion(const std::string
 }
 
 bool SqliteStore::SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
+  return SetAlias(name, alias, std::nullopt, version, at) == AliasSet::kSet;
+}
+
+StateStore::AliasSet SqliteStore::SetModelAliasIf(const std::string& name, const std::string& alias, int expected,
+                                                  int version, TimePoint at) {
+  return SetAlias(name, alias, expected, version, at);
+}
+
+StateStore::AliasSet SqliteStore::SetAlias(const std::string& name, const std::string& alias,
+                                           std::optional<int> expected, int version, TimePoint at) {
   std::lock_guard lock(impl_->mu_);
-  return impl_->WriteIf([&] {
+  AliasSet outcome = AliasSet::kSet;
+  impl_->WriteIf([&] {
     Statement exists(*impl_->statements_, "SELECT 1 FROM model_versions WHERE name = ?1 AND version = ?2");
     exists.Bind(1, name).Bind(2, version);
-    if (!exists.Step()) return false;
-    // Already there: nothing changes, and the history gets no entry.
+    if (!exists.Step()) {
+      outcome = AliasSet::kNoSuchVersion;
+      return false;
+    }
     Statement current(*impl_->statements_, "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2");
     current.Bind(1, name).Bind(2, alias);
-    if (current.Step() && current.Int(0) == version) return true;
+    const int now = current.Step() ? int(current.Int(0)) : 0;
+    if (expected && *expected != now) {
+      outcome = AliasSet::kMovedMeanwhile;
+      return false;
+    }
+    // Already there: nothing changes, and the history gets no entry.
+    if (now == version) return true;
     Statement put(*impl_->statements_,
                   "INSERT INTO model_aliases(name, alias, version, set_at) VALUES(?1, ?2, ?3, ?4) "
                   "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, set_at = excluded.set_at");
@@ -1418,6 +1437,7 @@ bool SqliteStore::SetModelAlias(const std::string& name, const std::string& alia
     log.Bind(1, name).Bind(2, alias).Bind(3, version).Bind(4, at).Run();
     return true;
   });
+  return outcome;
 }
 
 std::vector<ModelAliasRecord> SqliteStore::GetModelAliases(const std::string& name) {

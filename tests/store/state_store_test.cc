@@ -758,6 +758,18 @@ TEST_P(StateStoreTest, AliasesMoveAndKeepTheirHistory) {
   ASSERT_EQ(models[0].aliases.size(), 2u);
   EXPECT_EQ(models[0].aliases[0].alias, "production");
   EXPECT_TRUE(store_->GetModelAliases("nope").empty());
+  // A move only from where the mover saw the alias (a rollback decided on v2
+  // does not undo a promotion made meanwhile), else nothing changes.
+  using Set = StateStore::AliasSet;
+  EXPECT_EQ(store_->SetModelAliasIf("fraud", "production", 1, 1, At(50)), Set::kMovedMeanwhile);
+  EXPECT_EQ(store_->SetModelAliasIf("fraud", "canary", 2, 1, At(50)), Set::kMovedMeanwhile);  // unset, not 2
+  EXPECT_EQ(store_->SetModelAliasIf("fraud", "production", 2, 9, At(50)), Set::kNoSuchVersion);
+  EXPECT_EQ(store_->GetModelAliasHistory("fraud").size(), 3u);
+  EXPECT_EQ(store_->SetModelAliasIf("fraud", "production", 2, 1, At(51)), Set::kSet);
+  EXPECT_EQ(store_->SetModelAliasIf("fraud", "canary", 0, 2, At(52)), Set::kSet);  // 0: unset
+  EXPECT_EQ(store_->GetModelAliases("fraud")[0].alias, "canary");
+  EXPECT_EQ(store_->GetModelAliases("fraud")[1].version, 1);  // production
+  EXPECT_EQ(store_->GetModelAliasHistory("fraud").size(), 5u);
 }
 
 TEST_P(StateStoreTest, StateSurvivesReopening) {
