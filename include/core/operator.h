@@ -216,8 +216,9 @@ class TaskContext {
   // `production` alias, else its latest version). nullopt when there is none.
   virtual std::optional<RegisteredModel> FindModel(std::string_view ref);
   // Points alias `alias` of model `name` at `version`, recorded in the
-  // alias history.
-  virtual void SetModelAlias(const std::string& name, const std::string& alias, int version);
+  // alias history, if it still points at `from` (0: unset), the version the
+  // caller decided on; throws Error(kConflict) when it moved meanwhile.
+  virtual void SetModelAlias(const std::string& name, const std::string& alias, int version, int from);
   // Creates a queued run of DAG `dag_id` (the newest version the store
   // has) with `params_json` ({name: value}); returns its id, `run_id` when
   // given (one the caller can find again), else a fresh one.

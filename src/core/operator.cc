@@ -28,7 +28,8 @@ std::optional<RegisteredModel> TaskContext::FindModel(std::string_view /*ref*/) 
   throw Error::Unavailable("the model registry is not available to this task");
 }
 
-void TaskContext::SetModelAlias(const std::string& /*name*/, const std::string& /*alias*/, int /*version*/) {
+void TaskContext::SetModelAlias(const std::string& /*name*/, const std::string& /*alias*/, int /*version*/,
+                                int /*from*/) {
   throw Error::Unavailable("the model registry is not available to this task");
 }
 

@@ -206,9 +206,16 @@ class TryContext final : public TaskContext {
     return dag ? std::optional<bool>(dag->paused) : std::nullopt;
   }
 
-  void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
-    if (!store_.SetModelAlias(name, alias, version, clock_.Now())) {
-      throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version));
+  void SetModelAlias(const std::string& name, const std::string& alias, int version, int from) override {
+    switch (store_.SetModelAliasIf(name, alias, from, version, clock_.Now())) {
+      case StateStore::AliasSet::kSet:
+        return;
+      case StateStore::AliasSet::kNoSuchVersion:
+        throw Error::NotFound("model '" + name + "' has no version " + std::to_string(version));
+      case StateStore::AliasSet::kMovedMeanwhile:
+        throw Error::Conflict(name + "@" + alias + " moved from " + (from ? "version " + std::to_string(from) : "unset") +
+                              " while this task decided (another promotion or a rollback): nothing changed; a retry "
+                              "decides again");
     }
   }
 

@@ -229,7 +229,7 @@ class ServeOperator final : public Operator {
       if (current && current->version == version) {
         summary = where + " already serves version " + std::to_string(version);
       } else {
-        ctx.SetModelAlias(m.name, a.endpoint, version);
+        ctx.SetModelAlias(m.name, a.endpoint, version, current ? current->version : 0);
         summary = "promoted " + m.name + " v" + std::to_string(version) + " to " + a.endpoint;
         if (current) summary += " (was v" + std::to_string(current->version) + ")";
       }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/dag_spec.h"
+#include "core/error.h"
 #include "core/operator.h"
 #include "dag/yaml_reader.h"
 
@@ -125,8 +126,10 @@ class OpContext final : public TaskContext {
     }
     return found;
   }
-  void SetModelAlias(const std::string& name, const std::string& alias, int version) override {
-    aliases_[{name, alias}] = version;
+  void SetModelAlias(const std::string& name, const std::string& alias, int version, int from) override {
+    int& now = aliases_[{name, alias}];
+    if (now != from) throw Error::Conflict(name + "@" + alias + " moved meanwhile");
+    now = version;
   }
 
   // Test hooks.

@@ -315,7 +315,7 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
     m.metrics_json = json{{"auc", auc}}.dump();
     ctx->RegisterModel(m);
   }
-  ctx->SetModelAlias("fraud", "production", 1);
+  ctx->SetModelAlias("fraud", "production", 1, 0);
   // v2: auc 0.7 fails both conditions; production stays v1.
   TaskResult r = ops_.Find("serve")->Execute(*ctx);
   ASSERT_TRUE(r.ok) << r.error;
@@ -345,7 +345,7 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
     m.metrics_json = json{{"auc", auc}}.dump();
     ctx3->RegisterModel(m);
   }
-  ctx3->SetModelAlias("fraud", "production", 1);
+  ctx3->SetModelAlias("fraud", "production", 1, 0);
   r = ops_.Find("serve")->Execute(*ctx3);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.metrics.summary,
@@ -372,7 +372,7 @@ TEST_F(PredictTest, BetterThanCurrentScoresTheServingVersionOnTheCandidatesTestR
   champion.metrics_json = json{{"auc", 0.01}}.dump();  // what v1 recorded: far below the candidate
   deploy->RegisterModel(champion);
   deploy->RegisterModel(challenger);
-  deploy->SetModelAlias("fraud", "production", 1);
+  deploy->SetModelAlias("fraud", "production", 1, 0);
   for (const auto& [key, art] : weak->artifacts()) deploy->AddArtifact(key.first, art);
 
   // The champion's AUC on the challenger's test rows (every column of the
