@@ -349,6 +349,10 @@ void Scheduler::CreateUpstreamRun(const std::string& dag_id, const Loaded& entry
   const DagSpec& dag = *entry.spec;
   UpstreamStates states = ReadUpstreamStates(store_, dag_id, dag.after);
   if (!states.all_fresh()) return;
+  // Paused since this turn read the pauses: the success read just now came
+  // after it (a pause, then an upstream run, as in the test) and starts
+  // nothing.
+  if (auto record = store_.GetDag(dag_id); record && record->paused) return;
   // Its logical date is the newest success it consumes, its data interval
   // starts at the last such run's (the epoch for the first): the store keeps
   // one run per DAG and interval start, so two schedulers that both saw the
