@@ -472,15 +472,17 @@ class StateStore {
   // The model's versions, newest first; empty for an unknown name.
   virtual std::vector<ModelVersionRecord> ListModelVersions(const std::string& name) = 0;
   virtual std::optional<ModelVersionRecord> GetModelVersion(const std::string& name, int version) = 0;
-  // Points `alias` at `version` (recorded in the history); false when that
-  // version does not exist.
-  virtual bool SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) = 0;
-  // SetModelAlias only while the alias points at `expected` (0: unset), in
-  // one transaction: a move decided on what the alias was (a rollback) does
-  // not overwrite another made meanwhile.
+  // Points `alias` at `version` (recorded in the history) while it points
+  // at `expected` (0: unset; nullopt: wherever), in one transaction: a move
+  // decided on what the alias was (a rollback) does not overwrite another
+  // made meanwhile.
   enum class AliasSet { kSet, kNoSuchVersion, kMovedMeanwhile };
-  virtual AliasSet SetModelAliasIf(const std::string& name, const std::string& alias, int expected, int version,
-                                   TimePoint at) = 0;
+  virtual AliasSet SetModelAliasIf(const std::string& name, const std::string& alias, std::optional<int> expected,
+                                   int version, TimePoint at) = 0;
+  // Wherever it pointed; false when that version does not exist.
+  bool SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
+    return SetModelAliasIf(name, alias, std::nullopt, version, at) == AliasSet::kSet;
+  }
   // The model's aliases now, by alias.
   virtual std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) = 0;
   // Every change of the model's aliases, oldest first.

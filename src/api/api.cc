@@ -101,6 +101,9 @@ void RequireTaskId(const std::string& id) {
 void RequireModelName(const std::string& name) {
   if (!IsName(name)) throw Error::InvalidArgument("invalid model name " + Quoted(name));
 }
+void RequireAlias(const std::string& alias) {
+  if (!IsName(alias)) throw Error::InvalidArgument("invalid alias " + Quoted(alias));
+}
 // A version number in a path (1, 2, ...).
 int PathVersion(const std::string& text) {
   if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos ||
@@ -1044,7 +1047,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   // once.
   if (m == "PUT" && is({"api", "v1", "models", "*", "aliases", "*"})) {
     RequireModelName(p[3]);
-    if (!IsName(p[5])) throw Error::InvalidArgument("invalid alias " + Quoted(p[5]));
+    RequireAlias(p[5]);
     json body = ParseBody(req, false, {"version"});
     const json& v = body.contains("version") ? body["version"] : json();
     if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 999'999'999) {
@@ -1055,7 +1058,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
   }
   if (m == "POST" && is({"api", "v1", "models", "*", "aliases", "*", "rollback"})) {
     RequireModelName(p[3]);
-    if (!IsName(p[5])) throw Error::InvalidArgument("invalid alias " + Quoted(p[5]));
+    RequireAlias(p[5]);
     if (json body = ParseBody(req, true); !body.empty()) {
       throw Error::InvalidArgument("a rollback takes no fields (got " + Quoted(body.begin().key()) + ")");
     }
@@ -1141,7 +1144,7 @@ HttpResponse Api::Serve(const HttpRequest& req, const std::string& m, const std:
   RequireModelName(name);
   std::string alias = "production";
   if (auto it = req.query.find("alias"); it != req.query.end()) {
-    if (!IsName(it->second)) throw Error::InvalidArgument("invalid alias " + Quoted(it->second));
+    RequireAlias(it->second);
     alias = it->second;
   }
   if (!oip) return {200, "application/json", models_->Predict(name, alias, req.body)};

@@ -131,7 +131,7 @@ ArtifactInfo PersistTable(TaskContext& ctx, const columnar::Table& table, const 
     if (ctx.task().IsPii(f.name)) marked.push_back(f.name);
   }
   if (!marked.empty()) schema["pii"] = marked;
-  ArtifactInfo info{name, path, schema.dump(), table.num_rows(), FileHash(path), NotedInputsJson(ctx), ctx.cache_key};
+  ArtifactInfo info{name, path, schema.dump(), table.num_rows(), FileHash(path), ctx.noted_inputs_json(), ctx.cache_key};
   ctx.RecordArtifact(info);
   return info;
 }
@@ -154,7 +154,7 @@ ArtifactInfo PersistJson(TaskContext& ctx, const std::string& json, const std::s
                     table ? SchemaJson(table->schema()) : "{}",
                     table ? table->num_rows() : 0,
                     FileHash(path),
-                    NotedInputsJson(ctx),
+                    ctx.noted_inputs_json(),
                     ctx.cache_key};
   ctx.RecordArtifact(info);
   return info;
@@ -175,8 +175,6 @@ void NoteQuery(TaskContext& ctx, const std::string& source, const std::string& q
                                  {"watermark", watermark ? nlohmann::json(*watermark) : nlohmann::json(nullptr)}}}}
                     .dump());
 }
-
-std::string NotedInputsJson(const TaskContext& ctx) { return ctx.noted_inputs_json(); }
 
 nlohmann::json FittedChain(const columnar::Table& table) {
   auto it = table.metadata().find("pipe.transform");

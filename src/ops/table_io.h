@@ -58,8 +58,6 @@ std::map<std::string, std::string> WithFittedSteps(const columnar::Table& table,
 void NoteFile(TaskContext& ctx, const std::string& path, std::string hash = "");
 void NoteQuery(TaskContext& ctx, const std::string& source, const std::string& query,
                const std::optional<std::string>& watermark);
-// What the try noted so far, as a JSON array (ArtifactInfo::inputs_json).
-std::string NotedInputsJson(const TaskContext& ctx);
 
 // {"columns":[{"name":..,"type":..},...]}
 std::string SchemaJson(const columnar::Schema& schema);

@@ -650,7 +650,7 @@ class TrainOperator final : public Operator {
       fs::remove(tmp, ec);
       throw;
     }
-    ArtifactInfo info{"model", path, "{}", 0, FileHash(path), NotedInputsJson(ctx), ctx.cache_key};
+    ArtifactInfo info{"model", path, "{}", 0, FileHash(path), ctx.noted_inputs_json(), ctx.cache_key};
     ctx.RecordArtifact(info);
     return info;
   }

@@ -399,9 +399,9 @@ int main(int argc, char** argv) {
                  "PostgreSQL passwords for ingest and export (libpq's password-file format) and the mask step's mask_key line (mode 600; "
                  "default $PIPE_SECRETS)");
   app.add_option("--grace", config.grace, "how long running tasks may finish at shutdown (default 30s)");
-  app.add_option("--db-wait", config.db_wait,
-                 "how long the start waits for a PostgreSQL server it cannot reach yet, trying again (default 60s; "
-                 "0s: exit at once)");
+  constexpr const char* kDbWaitHelp =
+      "how long the start waits for a PostgreSQL server it cannot reach yet, trying again (default 60s; 0s: exit at once)";
+  app.add_option("--db-wait", config.db_wait, kDbWaitHelp);
   if (const char* env = std::getenv("PIPE_OPENLINEAGE"); env && *env) config.openlineage = env;
   app.add_option("--openlineage", config.openlineage,
                  "send OpenLineage run events to http://HOST:PORT/PATH (e.g. Marquez's /api/v1/lineage) or append "
@@ -429,9 +429,7 @@ int main(int argc, char** argv) {
   worker->add_option("--keep-outputs", worker_config.keep_outputs_mb,
                      "MiB of output tables kept in memory for the data tasks that read them next (default 1024; 0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
-  worker->add_option("--db-wait", worker_config.db_wait,
-                     "how long the start waits for a PostgreSQL server it cannot reach yet, trying again (default 60s; "
-                     "0s: exit at once)");
+  worker->add_option("--db-wait", worker_config.db_wait, kDbWaitHelp);
   worker->add_option("--grace", worker_config.grace,
                      "at SIGTERM, how long running tries may finish before they are handed back (default 30s)");
   auto* hash = app.add_subcommand("hash-token", "print the SHA-256 of a token, for the token file");

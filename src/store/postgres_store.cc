@@ -1613,17 +1613,8 @@ std::optional<ModelVersionRecord> PostgresStore::GetModelVersion(const std::stri
   });
 }
 
-bool PostgresStore::SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
-  return SetAlias(name, alias, std::nullopt, version, at) == AliasSet::kSet;
-}
-
-StateStore::AliasSet PostgresStore::SetModelAliasIf(const std::string& name, const std::string& alias, int expected,
-                                                    int version, TimePoint at) {
-  return SetAlias(name, alias, expected, version, at);
-}
-
-StateStore::AliasSet PostgresStore::SetAlias(const std::string& name, const std::string& alias,
-                                             std::optional<int> expected, int version, TimePoint at) {
+StateStore::AliasSet PostgresStore::SetModelAliasIf(const std::string& name, const std::string& alias,
+                                                    std::optional<int> expected, int version, TimePoint at) {
   AliasSet outcome = AliasSet::kSet;
   impl_->RunIf("set model alias", [&](pqxx::work& tx) {
     outcome = AliasSet::kSet;  // (a retried transaction starts over)

@@ -1399,17 +1399,8 @@ std::optional<ModelVersionRecord> SqliteStore::GetModelVersion(const std::string
   return ReadModelVersion(s);
 }
 
-bool SqliteStore::SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) {
-  return SetAlias(name, alias, std::nullopt, version, at) == AliasSet::kSet;
-}
-
-StateStore::AliasSet SqliteStore::SetModelAliasIf(const std::string& name, const std::string& alias, int expected,
-                                                  int version, TimePoint at) {
-  return SetAlias(name, alias, expected, version, at);
-}
-
-StateStore::AliasSet SqliteStore::SetAlias(const std::string& name, const std::string& alias,
-                                           std::optional<int> expected, int version, TimePoint at) {
+StateStore::AliasSet SqliteStore::SetModelAliasIf(const std::string& name, const std::string& alias,
+                                                  std::optional<int> expected, int version, TimePoint at) {
   std::lock_guard lock(impl_->mu_);
   AliasSet outcome = AliasSet::kSet;
   impl_->WriteIf([&] {

@@ -79,8 +79,7 @@ class SqliteStore final : public StateStore {
   std::vector<ModelSummary> ListModels() override;
   std::vector<ModelVersionRecord> ListModelVersions(const std::string& name) override;
   std::optional<ModelVersionRecord> GetModelVersion(const std::string& name, int version) override;
-  bool SetModelAlias(const std::string& name, const std::string& alias, int version, TimePoint at) override;
-  AliasSet SetModelAliasIf(const std::string& name, const std::string& alias, int expected, int version,
+  AliasSet SetModelAliasIf(const std::string& name, const std::string& alias, std::optional<int> expected, int version,
                            TimePoint at) override;
   std::vector<ModelAliasRecord> GetModelAliases(const std::string& name) override;
   std::vector<ModelAliasRecord> GetModelAliasHistory(const std::string& name) override;
@@ -103,10 +102,6 @@ class SqliteStore final : public StateStore {
   unsigned WaitForNotice(unsigned channels, Duration timeout) override;
 
  private:
-  // SetModelAlias(If): `expected` nullopt sets whatever the alias was.
-  AliasSet SetAlias(const std::string& name, const std::string& alias, std::optional<int> expected, int version,
-                    TimePoint at);
-
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
