@@ -102,5 +102,13 @@ for suite in main asan tsan; do
   failed=$((failed + ${2:-1}))  # a suite that printed no count failed to run
 done
 stage end
+# The failures again, briefly, where the end of the output shows them (each
+# suite printed them in full where they happened, among a thousand lines).
+for suite in main asan tsan; do
+  grep -q ' tests failed out of' "$log/$suite" 2>/dev/null && ! grep -q ' 0 tests failed out of' "$log/$suite" || continue
+  echo "== what failed in the $suite suite"
+  grep -E -A4 ': Failure$|C\+\+ exception|WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|piped.s last exit status|Google Test trace' \
+    "$log/$suite" | cut -c1-300 | head -n 40
+done
 echo "tests: $((total - failed)) passed, $failed failed ($(( $(date +%s) - started )) s after the dependencies)"
 [ "$failed" -eq 0 ]

@@ -78,7 +78,18 @@ class PipedTest : public testing::Test {
     db_ = Cluster().CreateDatabase("piped" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   }
   void TearDown() override {
-    StopDaemon(SIGTERM);
+    const int daemon_status = StopDaemon(SIGTERM);
+    // What the daemons said, when the test failed: their logs go with the
+    // directory below (a sanitizer's report among them).
+    if (HasFailure()) {
+      if (daemon_status != -1) std::cerr << "piped's last exit status: " << daemon_status << "\n";
+      for (const auto& entry : fs::directory_iterator(dir_)) {
+        if (entry.path().extension() != ".log") continue;
+        std::string text = ReadFile(entry.path());
+        if (text.size() > 20000) text = "...\n" + text.substr(text.size() - 20000);
+        std::cerr << "---- " << entry.path().filename().string() << " ----\n" << text << "\n";
+      }
+    }
     // Workers a failed assertion left running (a reaped one is no longer our
     // child: waitpid says so, and its pid is not touched).
     for (pid_t w : workers_) {
@@ -1703,7 +1714,13 @@ TEST_F(PipedTest, CatchupOnAndOffAfterDowntime) {
     without = ScheduledTicks("without_catchup");
     return with.size() >= 5 && skipped(without);
   }, 30);
-  StopDaemon(SIGTERM);
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  auto join = [](const std::vector<std::string>& ticks) {
+    std::string out;
+    for (const auto& t : ticks) out += " " + t;
+    return out;
+  };
+  SCOPED_TRACE("with catchup:" + join(with) + "; without:" + join(without));
   ASSERT_GE(with.size(), 5u);
   for (size_t idx = 1; idx < with.size(); ++idx) {
     EXPECT_EQ(MinutesBetween(with[idx - 1], with[idx]), 1) << "catchup missed a tick at " << with[idx];
