@@ -450,6 +450,27 @@ TEST_F(OpsTest, ValidateQuarantineMovesFailingRowsWithTheirReason) {
             "5|200|FR|e@x.com|4|age between 0 and 120\n");
 }
 
+TEST_F(OpsTest, ValidateThatDropsRowsKeepsTheFittedChainOfItsInput) {
+  // A table that carries a fitted chain (a transform's output, or a Parquet
+  // file written by one) keeps it through a validate that drops or
+  // quarantines rows (within max_failure_rate), so serving replays the same steps.
+  ASSERT_TRUE(Run("transform", "{steps: [{standardize: [age]}]}", kPeople).ok);
+  const std::string chain = out_->metadata().at("pipe.transform");
+  TablePtr fitted = out_;
+  for (const char* on_failure : {"fail", "quarantine"}) {
+    ctx_ = std::make_unique<OpContext>(
+        "t", std::string("{checks: [{column: id, min: 2}], max_failure_rate: 0.5, on_failure: ") + on_failure + "}",
+        dir_, std::optional<std::string>("up"));
+    ctx_->SetInput("up", std::make_shared<ops::TableDataset>(fitted));
+    TaskResult r = ops_.Find("validate")->Execute(*ctx_);
+    ASSERT_TRUE(r.ok) << on_failure << ": " << r.error;
+    const TablePtr kept = dynamic_cast<const ops::TableDataset&>(*ctx_->output()).table();
+    EXPECT_LT(kept->num_rows(), fitted->num_rows()) << on_failure;
+    ASSERT_TRUE(kept->metadata().count("pipe.transform")) << on_failure;
+    EXPECT_EQ(kept->metadata().at("pipe.transform"), chain) << on_failure;
+  }
+}
+
 TEST_F(OpsTest, ValidateTableChecks) {
   TaskResult r = Run("validate", R"({table: {row_count: {min: 10}, max_null_fraction: {age: 0.5}, unique: [id]},
                                     on_failure: warn})", kPeople);
