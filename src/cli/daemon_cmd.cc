@@ -450,8 +450,10 @@ int ModelsRollbackRemote(const GlobalOptions& g, const ModelsRollbackOptions& op
                     "/api/v1/models/" + PathSegment(options.name) + "/aliases/" + PathSegment(options.alias) + "/rollback",
                     "{}", &rc);
   if (rc != kExitOk) return rc;
-  if (g.json) {
-    std::cout << moved.dump(2) << "\n";
+  if (g.json) {  // as without the daemon (its answer also says what it serves)
+    std::cout << json{{"name", options.name}, {"alias", options.alias}, {"version", moved["version"]}, {"was", moved["was"]}}
+                     .dump(2)
+              << "\n";
   } else {
     std::cout << options.name << "@" << options.alias << " -> version " << moved["version"].get<int>() << " (was "
               << moved["was"].get<int>() << ")\n";

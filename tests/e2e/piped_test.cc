@@ -2412,6 +2412,10 @@ class ServingTest : public PipedTest {
     Result back = Pipectl({"models", "rollback", "churn", "--db", db_});
     EXPECT_EQ(back.exit_code, 0) << back.err;
     EXPECT_EQ(back.out, "churn@production -> version 1 (was 2)\n");
+    Result again = Pipectl({"models", "rollback", "churn", "--db", db_, "--json"});  // back to 2, then to 1 again
+    EXPECT_EQ(json::parse(again.out), json::parse(R"({"name": "churn", "alias": "production", "version": 2, "was": 1})"))
+        << again.err;
+    ASSERT_EQ(Pipectl({"models", "rollback", "churn", "--db", db_}).out, "churn@production -> version 1 (was 2)\n");
     EXPECT_TRUE(Eventually([&] { return Predict()["version"] == 1; }));
     EXPECT_EQ(Predict()["predictions"], v1["predictions"]);
 
@@ -2433,8 +2437,9 @@ class ServingTest : public PipedTest {
     EXPECT_EQ(up.exit_code, 0) << up.err;
     EXPECT_EQ(up.out, "churn@production -> version 2\n");
     EXPECT_EQ(Predict()["version"], 2);
-    Result undo = Pipectl({"models", "rollback", "churn"});
-    EXPECT_EQ(undo.out, "churn@production -> version 1 (was 2)\n") << undo.err;
+    Result undo = Pipectl({"models", "rollback", "churn", "--json"});  // what it prints without the daemon
+    EXPECT_EQ(json::parse(undo.out), json::parse(R"({"name": "churn", "alias": "production", "version": 1, "was": 2})"))
+        << undo.err;
     EXPECT_EQ(Predict()["version"], 1);
     HttpResponse moved = Http("PUT", "/api/v1/models/churn/aliases/production", R"({"version": 2})");
     EXPECT_EQ(json::parse(moved.body)["serving"], 2) << moved.body;
