@@ -24,7 +24,7 @@ struct DagSpec;
 
 // The schema version this build writes. Opening a database with a newer one
 // fails with kInvalidArgument: an engine never runs against a schema it does not know.
-inline constexpr int kSchemaVersion = 16;
+inline constexpr int kSchemaVersion = 17;
 
 struct DagRecord {
   std::string dag_id;
@@ -111,6 +111,10 @@ struct TaskTryRecord {
   std::string log_path;
   std::string worker;             // host:pid that ran it
   std::string process;            // "PID@START" of the task's process group, on the worker's host
+  // What the try read (TaskResult::inputs_json, an artifact's inputs_json),
+  // once it ended: lineage goes on through a task whose output was not
+  // persisted. "[]" while running, and for tries ended before version 17.
+  std::string inputs_json = "[]";
 };
 
 struct TransitionRecord {
@@ -240,6 +244,8 @@ struct TaskTransition {
   std::optional<int> exit_code;
   std::optional<TimePoint> next_try_at;
   std::optional<std::string> metrics_json;
+  // Ending a try: what it read (TaskResult::inputs_json), kept with the try.
+  std::optional<std::string> inputs_json;
   // to == kSuccess: the task's new high-water mark (an incremental ingest's),
   // stored for its DAG and task in the same transaction as the success, so
   // a failed or lost try never advances it.

@@ -664,7 +664,8 @@ class Executor::RunExecution {
       t.to = TaskState::kSkipped;
     }
     if (t.to == TaskState::kSuccess) t.watermark = result.watermark;  // stored with the success only
-    Apply(idx, t, &result.inputs_json);
+    if (!result.inputs_json.empty()) t.inputs_json = result.inputs_json;  // kept with the try (and told the observer)
+    Apply(idx, t);
     slot.token.reset();
     if (IsTerminal(t.to)) Finish(idx);
   }
@@ -1083,15 +1084,13 @@ class Executor::RunExecution {
   // Makes the transition so in memory and queues it for the store. Nothing
   // acts on it (no job starts, no observer hears of it) before Flush() has
   // stored it.
-  // `inputs`: what a try that ends here read (for the observer).
-  void Apply(size_t idx, const TaskTransition& t, const std::string* inputs = nullptr) {
+  void Apply(size_t idx, const TaskTransition& t) {
     Slot& slot = slots_[idx];
     const bool in_try = t.to == TaskState::kRunning || slot.state == TaskState::kRunning || slot.state == TaskState::kWaiting;
     slot.state = t.to;
     writes_.push_back(t);
     write_tries_.push_back(slot.try_number);
     write_started_.push_back(in_try ? slot.try_started : std::nullopt);
-    write_inputs_.push_back(inputs ? *inputs : std::string());
   }
 
   // Stores the queued transitions, then tells the observer and starts the
@@ -1122,7 +1121,6 @@ class Executor::RunExecution {
       std::vector<TaskTransition> writes = std::exchange(writes_, {});
       std::vector<int> tries = std::exchange(write_tries_, {});
       std::vector<std::optional<TimePoint>> started = std::exchange(write_started_, {});
-      std::vector<std::string> inputs = std::exchange(write_inputs_, {});
       std::vector<PendingJob> jobs = std::exchange(jobs_, {});
       lock.unlock();
       // Tries that start on workers go in the work queue in the same
@@ -1152,7 +1150,7 @@ class Executor::RunExecution {
         for (size_t idx = 0; idx < writes.size(); ++idx) {
           const TaskTransition& t = writes[idx];
           observer_->OnTaskState(
-              {t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id, started[idx], inputs[idx]});
+              {t.run_id, t.task_id, t.to, tries[idx], t.at, t.reason, run_.dag_id, started[idx], t.inputs_json.value_or("")});
         }
       }
       for (PendingJob& pending : jobs) {
@@ -1220,7 +1218,6 @@ class Executor::RunExecution {
   std::vector<TaskTransition> writes_;       // applied in memory, not yet stored
   std::vector<int> write_tries_;             // the try number of each write
   std::vector<std::optional<TimePoint>> write_started_;  // when each write's try began (TaskEvent::try_started)
-  std::vector<std::string> write_inputs_;                // what each write's ending try read (TaskEvent::inputs_json)
   std::vector<PendingJob> jobs_;  // tries to start once writes_ are stored
   std::multimap<TimePoint, Timer> timers_;
   size_t unfinished_ = 0;

@@ -24,7 +24,7 @@ namespace {
 // The transition function, at its latest text. Version 2 created it,
 // version 3 added the `process` of a try, version 6 the worker that ended a
 // try, version 7 the fence, version 9 the watermark, version 13 the `waiting` state (a sensor's
-// try stays open between its checks); Migrate installs this text after any step (CREATE OR REPLACE).
+// try stays open between its checks), version 17 what an ending try read; Migrate installs this text after any step (CREATE OR REPLACE).
 const char* const kTransitionFunction = R"sql(
 CREATE OR REPLACE FUNCTION pipe_transition_tasks(batch jsonb, retry boolean) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
@@ -97,7 +97,8 @@ BEGIN
         VALUES (v_run, v_task, v_try, 'running', v_at, t->>'log_path', t->>'worker', COALESCE(t->>'process', ''));
     ELSIF v_state IN ('running', 'waiting') AND v_to NOT IN ('running', 'waiting') THEN
       UPDATE task_tries SET state = v_to, ended_at = v_at, exit_code = (t->>'exit_code')::integer,
-          error = t->>'reason', worker = COALESCE(NULLIF(t->>'worker', ''), worker)
+          error = t->>'reason', worker = COALESCE(NULLIF(t->>'worker', ''), worker),
+          inputs = COALESCE(t->>'inputs', inputs)
         WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
     ELSIF v_state IN ('running', 'waiting') THEN
       UPDATE task_tries SET state = v_to WHERE run_id = v_run AND task_id = v_task AND try_number = v_try;
@@ -365,6 +366,9 @@ CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE s
     "ALTER TABLE runs ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';",
     // Version 16: a run a trigger_dag task made names that task's run.
     "ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';",
+    // Version 17: what each try read (lineage through a task that persists
+    // nothing); the transition function stores it.
+    "ALTER TABLE task_tries ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1234,6 +1238,7 @@ bool PostgresStore::TransitionTasksAndEnqueue(const std::vector<TaskTransition>&
                      {"next_try_at", t.next_try_at ? nlohmann::json(ToMicros(*t.next_try_at)) : nlohmann::json()},
                      {"reason", t.reason},
                      {"metrics", t.metrics_json ? nlohmann::json(*t.metrics_json) : nlohmann::json()},
+                     {"inputs", t.inputs_json ? nlohmann::json(*t.inputs_json) : nlohmann::json()},
                      {"watermark", t.watermark ? nlohmann::json(*t.watermark) : nlohmann::json()},
                      {"max_tries", t.max_tries ? nlohmann::json(*t.max_tries) : nlohmann::json()},
                      {"exit_code", t.exit_code ? nlohmann::json(*t.exit_code) : nlohmann::json()},
@@ -1293,7 +1298,7 @@ void PostgresStore::SetTryProcess(const std::string& run_id, const std::string& 
 namespace {
 
 constexpr const char* kTryColumns =
-    "run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, log_path, worker, process";
+    "run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, log_path, worker, process, inputs";
 
 TaskTryRecord ReadTry(const pqxx::row& r) {
   TaskTryRecord t;
@@ -1308,6 +1313,7 @@ TaskTryRecord ReadTry(const pqxx::row& r) {
   t.log_path = r[8].as<std::string>();
   t.worker = r[9].as<std::string>();
   t.process = r[10].as<std::string>();
+  t.inputs_json = r[11].as<std::string>();
   return t;
 }
 

@@ -261,6 +261,8 @@ CREATE INDEX task_instances_success ON task_instances(task_id, ended_at) WHERE s
     "ALTER TABLE runs ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';",
     // Version 16: a run a trigger_dag task made names that task's run.
     "ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';",
+    // Version 17: what each try read (lineage through a task that persists nothing).
+    "ALTER TABLE task_tries ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -1028,11 +1030,11 @@ bool ApplyTransition(StatementCache& statements, const TaskTransition& t) {
   } else if (ends_try) {
     Statement end(statements,
                   "UPDATE task_tries SET state = ?4, ended_at = ?5, exit_code = ?6, error = ?7, "
-                  "worker = CASE WHEN ?8 = '' THEN worker ELSE ?8 END "
+                  "worker = CASE WHEN ?8 = '' THEN worker ELSE ?8 END, inputs = COALESCE(?9, inputs) "
                   "WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
     end.Bind(1, t.run_id).Bind(2, t.task_id).Bind(3, try_number).Bind(4, to).Bind(5, t.at)
         .Bind(6, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt)
-        .Bind(7, t.reason).Bind(8, t.worker).Run();
+        .Bind(7, t.reason).Bind(8, t.worker).Bind(9, t.inputs_json).Run();
   } else if (goes_on) {
     Statement on(statements,
                  "UPDATE task_tries SET state = ?4 WHERE run_id = ?1 AND task_id = ?2 AND try_number = ?3");
@@ -1093,7 +1095,7 @@ void SqliteStore::SetTryProcess(const std::string& run_id, const std::string& ta
 namespace {
 
 constexpr const char* kTryColumns =
-    "run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, log_path, worker, process";
+    "run_id, task_id, try_number, state, started_at, ended_at, exit_code, error, log_path, worker, process, inputs";
 
 TaskTryRecord ReadTry(const Statement& s) {
   TaskTryRecord t;
@@ -1108,6 +1110,7 @@ TaskTryRecord ReadTry(const Statement& s) {
   t.log_path = s.Text(8);
   t.worker = s.Text(9);
   t.process = s.Text(10);
+  t.inputs_json = s.Text(11);
   return t;
 }
 

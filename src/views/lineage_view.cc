@@ -1,6 +1,7 @@
 #include "views/lineage_view.h"
 
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -21,6 +22,7 @@ class Walker {
                 const std::string& read_hash, int depth) {
     json node = {{"kind", "artifact"}, {"run", run_id}, {"task", task_id}, {"name", name}};
     const ArtifactRecord* a = Find(run_id, task_id, name);
+    if (!a && read_hash.empty() && name == "output") return NotPersisted(std::move(node), depth);
     if (!a) {
       node["hash"] = read_hash;
       node["missing"] = true;
@@ -40,6 +42,29 @@ class Walker {
     json schema = json::parse(a->schema_json, nullptr, false);
     node["schema"] = schema.is_discarded() ? json::object() : schema;
     node["inputs"] = Inputs(a->inputs_json, depth);
+    return node;
+  }
+
+  // A table read from a task that persists nothing (persist: false): no
+  // artifact, but its try kept what it read, so the tree goes on.
+  json NotPersisted(json node, int depth) {
+    const std::string run_id = node["run"], task_id = node["task"];
+    node["hash"] = "";
+    node["persisted"] = false;
+    std::optional<TaskTryRecord> made;  // the try whose table was read: the task's success
+    for (TaskTryRecord& t : store_.GetTries(run_id, task_id)) {
+      if (t.state == TaskState::kSuccess) made = std::move(t);
+    }
+    if (!made) {
+      node["missing"] = true;
+      return node;
+    }
+    node["try"] = made->try_number;
+    if (!seen_.insert(run_id + "/" + task_id + "/output").second) {
+      node["seen"] = true;
+      return node;
+    }
+    node["inputs"] = Inputs(made->inputs_json, depth);
     return node;
   }
 

@@ -944,6 +944,34 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
   EXPECT_EQ(twin_tree["inputs"][0]["task"], "load");
 }
 
+TEST_F(PipectlTest, LineageGoesOnThroughATaskThatPersistsNothing) {
+  // Given a middle task with persist: false (no artifact of its table), then
+  // the lineage of what read it goes on through it to the source file, from
+  // what its try read; a task that never succeeded is not in the store.
+  Write("in.csv", "a,b\n1,x\n2,y\n2,y\n");
+  fs::path dag = Write("mid.yaml", "dag: mid\ntasks:\n"
+                                   "  load: {op: ingest, with: {path: in.csv}}\n"
+                                   "  tidy: {op: clean, depends_on: [load], persist: false, with: {steps: [{drop_duplicates: all}]}}\n"
+                                   "  out: {op: export, depends_on: [tidy], with: {path: out.csv}}\n");
+  json run = RunDag(dag);
+  ASSERT_EQ(run["state"], "success") << run.dump();
+  const std::string id = run["run_id"];
+  Result text = Pipectl({"lineage", id + "/out"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("└─ " + id + "/tidy/output  (not persisted)\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("   └─ " + id + "/load/output  3 rows  xxh3:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("      └─ file " + (dir_ / "in.csv").string() + "  xxh3:"), std::string::npos) << text.out;
+  json tree = json::parse(Pipectl({"lineage", id + "/out", "--json"}).out);
+  const json& tidy = tree["inputs"][0];
+  EXPECT_EQ(tidy["task"], "tidy");
+  EXPECT_EQ(tidy["persisted"], false);
+  EXPECT_EQ(tidy["try"], 1);
+  EXPECT_FALSE(tidy.contains("missing")) << tidy.dump();
+  ASSERT_EQ(tidy["inputs"].size(), 1u) << tidy.dump();
+  EXPECT_EQ(tidy["inputs"][0]["task"], "load");
+  EXPECT_EQ(tidy["inputs"][0]["hash"], Task(run, "load")["artifacts"][0]["content_hash"]);
+}
+
 TEST_F(PipectlTest, AValidateReportShowsNoValueOfAColumnMarkedPersonalData) {
   // Given an email column marked pii that fails a check, then the report
   // counts the failures but shows no address, and profiles the column by

@@ -127,6 +127,7 @@ TEST(PostgresStoreTest, MigratesAVersionOneDatabase) {
             "ALTER TABLE runs DROP COLUMN upstream");  // version 14
     tx.exec("ALTER TABLE runs DROP COLUMN rerun_of");  // version 15
     tx.exec("ALTER TABLE runs DROP COLUMN triggered_by");  // version 16
+    tx.exec("ALTER TABLE task_tries DROP COLUMN inputs");  // version 17
     tx.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -161,6 +162,7 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
             "ALTER TABLE runs DROP COLUMN upstream");  // version 14
     tx.exec("ALTER TABLE runs DROP COLUMN rerun_of");  // version 15
     tx.exec("ALTER TABLE runs DROP COLUMN triggered_by");  // version 16
+    tx.exec("ALTER TABLE task_tries DROP COLUMN inputs");  // version 17
     tx.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     tx.commit();
   }
@@ -183,6 +185,15 @@ TEST(PostgresStoreTest, MigratesAVersionTwoDatabase) {
   start.process = "77@1";
   EXPECT_TRUE(store.TransitionTasks({queue, start}));
   EXPECT_EQ(store.GetTries("r1", "a").at(0).process, "77@1");
+  // Version 17's: an ending try's inputs.
+  TaskTransition done;
+  done.run_id = "r1";
+  done.task_id = "a";
+  done.from = {TaskState::kRunning};
+  done.to = TaskState::kSuccess;
+  done.inputs_json = R"([{"file": {"path": "/x"}}])";
+  EXPECT_TRUE(store.TransitionTasks({done}));
+  EXPECT_EQ(store.GetTries("r1", "a").at(0).inputs_json, R"([{"file": {"path": "/x"}}])");
 }
 
 }  // namespace

@@ -108,6 +108,7 @@ TEST(SqliteStoreTest, MigratesAVersionThreeDatabase) {
                            "ALTER TABLE runs DROP COLUMN upstream; "  // version 14
                            "ALTER TABLE runs DROP COLUMN rerun_of; "  // version 15
                            "ALTER TABLE runs DROP COLUMN triggered_by; "  // version 16
+                           "ALTER TABLE task_tries DROP COLUMN inputs; "  // version 17
                            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);

@@ -408,6 +408,7 @@ TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   auto ok = Move("r1", "a", {TaskState::kRunning}, TaskState::kSuccess, 26);
   ok.exit_code = 0;
   ok.metrics_json = R"({"rows_out":5})";
+  ok.inputs_json = R"([{"file":{"path":"/in.csv","hash":"xxh3:1"}}])";
   EXPECT_TRUE(store_->TransitionTask(ok));
 
   ti = store_->GetTaskInstance("r1", "a");
@@ -434,10 +435,14 @@ TEST_P(StateStoreTest, TaskTransitionsOpenAndCloseTries) {
   EXPECT_EQ(tries[1].state, TaskState::kSuccess);
   EXPECT_EQ(tries[1].started_at, At(24));
   EXPECT_EQ(tries[1].exit_code, 0);
+  // What each try read, kept with it (the first said nothing: "[]").
+  EXPECT_EQ(tries[0].inputs_json, "[]");
+  EXPECT_EQ(tries[1].inputs_json, R"([{"file":{"path":"/in.csv","hash":"xxh3:1"}}])");
 
   auto all = store_->GetRunTries("r1");
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[1].try_number, 2);
+  EXPECT_EQ(all[1].inputs_json, tries[1].inputs_json);
   auto transitions = store_->GetTransitions("r1");
   std::vector<std::string> seen;
   for (const auto& t : transitions) {
