@@ -23,11 +23,26 @@ std::optional<ParamValues> ResolveParams(const DagSpec& dag,
                                          const std::vector<std::pair<std::string, std::string>>& overrides,
                                          std::string* error);
 
+// One override's value (VALUE of --param NAME=VALUE, read as YAML; "" is
+// the empty string): a scalar or a list of scalars. nullptr and *error
+// (naming NAME and saying how to pass it as text) otherwise.
+DocNode::Ptr ReadParamValue(const std::string& name, const std::string& text, std::string* error);
+
+// A value given as JSON (the API's params), as the override text
+// ResolveParams reads: a string that reads back as itself as a plain YAML
+// scalar goes as that ("007" and "0.80" are typed as YAML reads them and
+// render as written, as on the command line), any other string quoted;
+// numbers, booleans, null and lists as their JSON.
+std::string JsonParamOverride(const std::string& json_text);
+
 // The text a `{{ params.NAME }}` placeholder becomes: a scalar's text, "" for
 // null, a list as a JSON array.
 std::string ParamText(const DocNode& value);
 
-// One value as JSON text: typed as the YAML reads (42, 0.5, true, "text", [..]).
+// One value as JSON text. A scalar is a JSON number or boolean when JSON
+// spells it as written (42, 0.5, true), else a string of its text ("007",
+// "0.80", "1e3", "TRUE", an integer beyond int64): stored, handed to the
+// daemon and read back, a parameter still renders as it was written.
 std::string ParamValueJson(const DocNode& value);
 
 // The values as one JSON object (for the store and the API).

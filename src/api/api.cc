@@ -843,7 +843,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
         if (!body["params"].is_object()) throw Error::InvalidArgument("params must be a JSON object");
         for (const auto& [name, value] : body["params"].items()) {
           if (value.is_object()) throw Error::InvalidArgument("parameter '" + name + "' must be a scalar or a list");
-          overrides.emplace_back(name, value.dump());
+          overrides.emplace_back(name, JsonParamOverride(value.dump()));
         }
       }
       RunRecord run = scheduler_.Trigger(p[3], overrides, BoolField(body, "queue", true));

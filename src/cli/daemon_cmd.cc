@@ -65,11 +65,12 @@ json Call(ApiClient& client, const std::string& method, const std::string& targe
   return json::parse(r.body, nullptr, false);
 }
 
-// A --param value, read as YAML, as the JSON the API takes.
-json ParamJson(const std::string& text) {
-  Diagnostics diags("--param");
-  DocNode::Ptr node = text.empty() ? DocNode::Scalar("", true) : ReadYaml(text, diags);
-  if (!node || node->is_map()) throw Error::InvalidArgument("cannot read parameter value '" + text + "'");
+// A --param value, read as YAML, as the JSON the API takes (as written:
+// ParamValueJson).
+json ParamJson(const std::string& name, const std::string& text) {
+  std::string error;
+  DocNode::Ptr node = ReadParamValue(name, text, &error);
+  if (!node) throw Error::InvalidArgument(error);
   return json::parse(ParamValueJson(*node));
 }
 
@@ -120,7 +121,7 @@ int Trigger(const GlobalOptions& g, const TriggerOptions& options) {
       std::cerr << "pipectl: --param " << p << ": expected NAME=VALUE\n";
       return kExitUsage;
     }
-    params[p.substr(0, eq)] = ParamJson(p.substr(eq + 1));
+    params[p.substr(0, eq)] = ParamJson(p.substr(0, eq), p.substr(eq + 1));
   }
   ApiClient client = Client(g);
   int rc;

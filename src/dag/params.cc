@@ -10,6 +10,7 @@ namespace pipeline {
 
 namespace {
 
+// As ParamValueJson says: typed only where JSON keeps the text as written.
 nlohmann::json ToJson(const DocNode& node) {
   if (node.is_null()) return nullptr;
   if (node.is_sequence()) {
@@ -17,10 +18,23 @@ nlohmann::json ToJson(const DocNode& node) {
     for (const auto& item : node.items()) out.push_back(ToJson(*item));
     return out;
   }
-  if (auto v = node.AsInt()) return *v;
-  if (auto v = node.AsDouble()) return *v;
-  if (auto v = node.AsBool()) return *v;
-  return node.text();
+  if (node.is_map()) {  // (no parameter holds one: ReadParamValue and the loader refuse them)
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : node.entries()) out[key->text()] = ToJson(*value);
+    return out;
+  }
+  nlohmann::json typed;
+  if (auto v = node.AsInt()) {
+    typed = *v;
+  } else if (auto v = node.AsDouble()) {
+    typed = *v;
+  } else if (auto v = node.AsBool()) {
+    typed = *v;
+  } else {
+    return node.text();
+  }
+  if (typed.dump() != node.text()) return node.text();
+  return typed;
 }
 
 // The kinds a parameter can have, from the most specific.
@@ -58,19 +72,8 @@ std::optional<ParamValues> ResolveParams(
                (known.empty() ? " (it declares none)" : " (known: " + known + ")");
       return std::nullopt;
     }
-    Diagnostics diags("--param " + name);
-    DocNode::Ptr value = text.empty() ? DocNode::Scalar("", true) : ReadYaml(text, diags);
-    if (!value) {
-      *error = "parameter '" + name + "': cannot read value '" + text + "' as YAML" +
-               (diags.empty() ? "" : " (" + diags.items().front().message + ")") + "; quote it to pass it as text";
-      return std::nullopt;
-    }
-    if (value->is_map()) {
-      *error = "parameter '" + name + "': '" + text +
-               "' reads as a map, which no parameter takes (a scalar or a list); quote it to pass it as text: '\"" +
-               text + "\"'";
-      return std::nullopt;
-    }
+    DocNode::Ptr value = ReadParamValue(name, text, error);
+    if (!value) return std::nullopt;
     if (!Compatible(KindOf(*spec->value), KindOf(*value))) {
       // The value as read ("x" through the API's JSON is x, as on the command line).
       *error = "parameter '" + name + "' expects " + spec->value->TypeName() + " (default " +
@@ -80,6 +83,46 @@ std::optional<ParamValues> ResolveParams(
     values[name] = value;
   }
   return values;
+}
+
+DocNode::Ptr ReadParamValue(const std::string& name, const std::string& text, std::string* error) {
+  if (text.empty()) return DocNode::Scalar("", true);
+  const std::string as_text = "; quote it to pass it as text: '\"" + text + "\"'";
+  Diagnostics diags("--param " + name);
+  DocNode::Ptr value = ReadYaml(text, diags);
+  if (!value) {
+    // A comment or blanks only: the reader's "empty file" is about DAG files.
+    const bool nothing = !diags.empty() && diags.items().front().message.rfind("empty file", 0) == 0;
+    *error = "parameter '" + name + "': " +
+             (nothing ? "'" + text + "' reads as nothing (a YAML comment or blanks)"
+                      : "cannot read value '" + text + "' as YAML" +
+                            (diags.empty() ? "" : " (" + diags.items().front().message + ")")) +
+             as_text;
+    return nullptr;
+  }
+  if (value->is_map()) {
+    *error = "parameter '" + name + "': '" + text + "' reads as a map, which no parameter takes (a scalar or a list)" +
+             as_text;
+    return nullptr;
+  }
+  for (const auto& item : value->items()) {
+    if (item->is_map() || item->is_sequence()) {
+      *error = "parameter '" + name + "': '" + text + "' holds " + item->TypeName() +
+               " in its list, which no parameter takes (a list holds scalars)" + as_text;
+      return nullptr;
+    }
+  }
+  return value;
+}
+
+std::string JsonParamOverride(const std::string& json_text) {
+  const nlohmann::json value = nlohmann::json::parse(json_text, nullptr, false);
+  if (!value.is_string()) return json_text;
+  const std::string& text = value.get_ref<const std::string&>();
+  Diagnostics diags("params");
+  DocNode::Ptr plain = text.empty() ? nullptr : ReadYaml(text, diags);
+  if (plain && plain->is_scalar() && !plain->quoted() && plain->text() == text) return text;
+  return json_text;
 }
 
 std::string ParamText(const DocNode& value) {

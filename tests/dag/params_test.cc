@@ -85,5 +85,74 @@ TEST(ParamsTest, UnknownOrMistypedOverridesAreRefused) {
   EXPECT_TRUE(ResolveParams(dag, {{"source", "\"a: b\""}}, &error)) << error;
 }
 
+TEST(ParamsTest, ValuesRenderAsWrittenAfterJsonAndTheApi) {
+  // Given scalars JSON would spell otherwise, then they are stored as their
+  // text, so a run the daemon made, or a rerun, renders them as
+  // `pipectl run` does; JSON's own spellings stay typed.
+  OperatorRegistry ops;
+  RegisterBuiltinOperators(ops);
+  LoadResult r = DagLoader(ops).LoadText(R"(dag: w
+params:
+  zip: 007
+  ratio: 0.80
+  big: 12345678901234567890
+  sci: 1e3
+  flag: TRUE
+  plus: +5
+  items: [0.10, 007, 2, true]
+  n: 42
+  x: 0.5
+  on: true
+  text: "0.5"
+tasks:
+  a: {op: shell, run: 'true'}
+)", "w.yaml");
+  ASSERT_TRUE(r.dag);
+  std::string error;
+  auto p = ResolveParams(*r.dag, {}, &error);
+  ASSERT_TRUE(p) << error;
+  const std::string stored = ParamsToJson(*p);
+  EXPECT_EQ(stored, R"({"big":"12345678901234567890","flag":"TRUE","items":["0.10","007",2,true],"n":42,"on":true,)"
+                    R"("plus":"+5","ratio":"0.80","sci":"1e3","text":"0.5","x":0.5,"zip":"007"})");
+  ParamValues back = ParamsFromJson(stored);
+  for (const auto& [name, value] : *p) EXPECT_EQ(ParamText(*back.at(name)), ParamText(*value)) << name;
+  EXPECT_EQ(ParamText(*back.at("ratio")), "0.80");
+  EXPECT_EQ(ParamText(*back.at("items")), R"(["0.10","007",2,true])");
+
+  // The API's JSON: a string that YAML reads back as itself goes plain
+  // (typed as YAML reads it, rendered as written), any other quoted.
+  EXPECT_EQ(JsonParamOverride(R"("007")"), "007");
+  EXPECT_EQ(JsonParamOverride(R"("0.90")"), "0.90");
+  EXPECT_EQ(JsonParamOverride(R"("a: b")"), R"("a: b")");
+  EXPECT_EQ(JsonParamOverride(R"("null")"), R"("null")");
+  EXPECT_EQ(JsonParamOverride(R"(" x")"), R"(" x")");
+  EXPECT_EQ(JsonParamOverride(R"("")"), R"("")");
+  EXPECT_EQ(JsonParamOverride("5"), "5");
+  EXPECT_EQ(JsonParamOverride(R"(["a",1])"), R"(["a",1])");
+  auto given = ResolveParams(*r.dag, {{"ratio", JsonParamOverride(R"("0.90")")}, {"n", JsonParamOverride(R"("007")")}},
+                             &error);
+  ASSERT_TRUE(given) << error;
+  EXPECT_EQ(ParamText(*given->at("ratio")), "0.90");
+  EXPECT_EQ(ParamText(*given->at("n")), "007");
+  EXPECT_FALSE(ResolveParams(*r.dag, {{"n", JsonParamOverride(R"("ten")")}}, &error));
+  EXPECT_EQ(error, "parameter 'n' expects an integer (default 42), got 'ten'");
+}
+
+TEST(ParamsTest, AListHoldsScalarsOnlyAndACommentIsNoValue) {
+  DagSpec dag = LoadDag();
+  std::string error;
+  EXPECT_FALSE(ResolveParams(dag, {{"tags", "[a, {b: 1}]"}}, &error));
+  EXPECT_EQ(error,
+            "parameter 'tags': '[a, {b: 1}]' holds a map in its list, which no parameter takes (a list holds scalars); "
+            "quote it to pass it as text: '\"[a, {b: 1}]\"'");
+  EXPECT_FALSE(ResolveParams(dag, {{"tags", "[[2]]"}}, &error));
+  EXPECT_NE(error.find("holds a list in its list"), std::string::npos) << error;
+  EXPECT_FALSE(ResolveParams(dag, {{"source", "#comment"}}, &error));
+  EXPECT_EQ(error,
+            "parameter 'source': '#comment' reads as nothing (a YAML comment or blanks); quote it to pass it as text: "
+            "'\"#comment\"'");
+  EXPECT_TRUE(ResolveParams(dag, {{"tags", "[a, 'b: c']"}}, &error)) << error;
+}
+
 }  // namespace
 }  // namespace pipeline
