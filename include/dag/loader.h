@@ -22,8 +22,12 @@ struct LoadResult {
 struct FolderLoadResult {
   std::vector<DagSpec> dags;             // the valid files, sorted by DAG id
   std::vector<Diagnostic> diagnostics;   // of the invalid files
-  std::vector<std::string> invalid_files;
+  std::vector<std::string> invalid_files;  // as the folder was given (DagFilePath() to compare with DagSpec::file)
 };
+
+// A file's path as DagSpec::file has it: absolute and normalized (the path
+// as given when it cannot be made absolute).
+std::string DagFilePath(const std::string& file);
 
 // Stateless apart from the operator catalogue it checks `op` and `with`
 // against; safe to use from several threads.

@@ -1133,9 +1133,7 @@ LoadResult DagLoader::LoadText(std::string_view text, const std::string& file) c
   SortDiagnostics(result.diagnostics);
   result.document = std::move(root);
   if (result.diagnostics.empty()) {
-    std::error_code ec;
-    fs::path abs = fs::absolute(file, ec);
-    dag.file = ec ? file : abs.lexically_normal().string();
+    dag.file = DagFilePath(file);
     dag.source = std::string(text);
     dag.content_hash = HashHex(text);
     result.dag = std::move(dag);
@@ -1158,6 +1156,12 @@ LoadResult DagLoader::LoadFile(const std::string& path) const {
   std::ostringstream text;
   text << in.rdbuf();
   return LoadText(text.str(), path);
+}
+
+std::string DagFilePath(const std::string& file) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(file, ec);
+  return ec ? file : abs.lexically_normal().string();
 }
 
 FolderLoadResult DagLoader::LoadFolder(const std::string& dir) const {

@@ -63,12 +63,12 @@ void Scheduler::SetDags(const FolderLoadResult& loaded) {
     fresh[dag.id] = {std::make_shared<const DagSpec>(dag), version};
   }
   std::lock_guard lock(mu_);
-  // An invalid file keeps its DAG's last good version (it is never half-loaded).
+  // An invalid file keeps its DAG's last good version (it is never half-loaded),
+  // whether the folder was given relative or absolute.
+  std::set<std::string> invalid;
+  for (const std::string& file : loaded.invalid_files) invalid.insert(DagFilePath(file));
   for (const auto& [id, old] : dags_) {
-    if (!fresh.count(id) && std::find(loaded.invalid_files.begin(), loaded.invalid_files.end(),
-                                      old.spec->file) != loaded.invalid_files.end()) {
-      fresh[id] = old;
-    }
+    if (!fresh.count(id) && invalid.count(old.spec->file)) fresh[id] = old;
   }
   for (const auto& [id, entry] : fresh) {
     auto it = dags_.find(id);

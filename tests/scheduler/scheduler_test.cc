@@ -131,6 +131,24 @@ TEST_F(SchedulerTest, LoopLagIsTheRealTimeOfATurnInMicroseconds) {
   EXPECT_LT(scheduler_->Stats().loop_lag, std::chrono::seconds(10));
 }
 
+TEST_F(SchedulerTest, AnInvalidEditKeepsTheLastGoodVersionOfAFolderGivenRelative) {
+  // Given the folder by a relative path (piped --dags dags), then a file
+  // made invalid keeps its DAG loaded at its last good version, as with an
+  // absolute one (the invalid file, as given, was compared with the DAG's
+  // absolute file, and the DAG dropped out).
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir_.parent_path());
+  const std::string relative = dir_.filename().string();
+  std::ofstream(dir_ / "simple.yaml") << kSimple;
+  scheduler_->SetDags(loader_.LoadFolder(relative));
+  std::ofstream(dir_ / "simple.yaml") << "dag: simple\ntasks:\n  a: {op: shel}\n";
+  FolderLoadResult broken = loader_.LoadFolder(relative);
+  scheduler_->SetDags(broken);  // (in the same folder, as piped)
+  fs::current_path(cwd);
+  ASSERT_EQ(broken.invalid_files.size(), 1u);
+  EXPECT_EQ(scheduler_->Trigger("simple", {}, true).dag_version, 1);
+}
+
 TEST_F(SchedulerTest, TriggerRefusesUnknownDagsAndParams) {
   Dags({{"simple.yaml", kSimple}});
   try {
