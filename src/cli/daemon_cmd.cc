@@ -266,6 +266,10 @@ int ListRunsRemote(const GlobalOptions& g, const ListRunsOptions& options) {
   int rc;
   json page = Call(client, "GET", target, "", &rc);
   if (rc != kExitOk) return rc;
+  if (page["runs"].empty() && !options.dag.empty()) {  // a typo is no "no runs": the daemon says 404 if so
+    Call(client, "GET", "/api/v1/dags/" + PathSegment(options.dag), "", &rc);
+    if (rc != kExitOk) return rc;
+  }
   if (g.json) {
     std::cout << page["runs"].dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;

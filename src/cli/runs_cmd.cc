@@ -33,6 +33,10 @@ int ListRuns(const GlobalOptions& g, const ListRunsOptions& options) {
   filter.limit = options.limit;
   auto store = OpenStore(g);
   std::vector<RunRecord> runs = store->ListRuns(filter);
+  if (runs.empty() && !options.dag.empty() && !store->GetDag(options.dag)) {  // a typo is no "no runs"
+    std::cerr << "pipectl: no DAG '" << options.dag << "'\n";
+    return kExitFailed;
+  }
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const RunRecord& r : runs) out.push_back(views::RunSummaryJson(r));

@@ -425,7 +425,18 @@ TEST_F(PipedTest, LogsFollowWaitsForATaskToStartAndSaysWhenOneNeverWill) {
     Result r = Pipectl(args);
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err, "pipectl: --limit must be 1..1000\n");
+    // An unknown DAG is an error, not an empty list (a known one without runs is a list).
+    args = {"runs", "list", "--dag", "nosuch"};
+    if (!through_daemon) args.insert(args.end(), {"--db", db_});
+    Result unknown = Pipectl(args);
+    EXPECT_EQ(unknown.exit_code, 1) << through_daemon;
+    EXPECT_EQ(unknown.err, "pipectl: no DAG 'nosuch'\n") << through_daemon;
   }
+  WriteDag("idle.yaml", "dag: idle\ntasks:\n  a: {op: shell, run: 'true'}\n");
+  ASSERT_TRUE(Eventually([&] { return Http("GET", "/api/v1/dags/idle").status == 200; }));
+  Result idle = Pipectl({"runs", "list", "--dag", "idle", "--json"});
+  EXPECT_EQ(idle.exit_code, 0) << idle.err;
+  EXPECT_EQ(idle.out, "[]\n");
 }
 
 TEST_F(PipedTest, TriggerAndWait) {
