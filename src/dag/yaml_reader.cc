@@ -6,6 +6,7 @@
 
 #include <yaml.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -163,7 +164,7 @@ class TreeBuilder {
 // libyaml's parser and its current event, released whatever happens.
 class Parser {
  public:
-  explicit Parser(std::string_view text) {
+  explicit Parser(std::string_view text) : text_(text) {
     yaml_parser_initialize(&parser_);
     yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()), text.size());
   }
@@ -185,13 +186,32 @@ class Parser {
                    std::to_string(parser_.context_mark.line + 1) + ", column " +
                    std::to_string(parser_.context_mark.column + 1) + ")";
       }
-      throw ReadFailure{ToMark(parser_.problem_mark), message};
+      // A reader error (bad UTF-8, a control character) has no mark, only
+      // the byte where it is.
+      const Mark at = parser_.error == YAML_READER_ERROR ? MarkOfByte(parser_.problem_offset) : ToMark(parser_.problem_mark);
+      throw ReadFailure{at, message};
     }
     has_event_ = true;
     return event_;
   }
 
  private:
+  // Line and column (in characters, as libyaml's marks) of a byte offset.
+  Mark MarkOfByte(size_t offset) const {
+    offset = std::min(offset, text_.size());
+    Mark mark{1, 1};
+    for (size_t i = 0; i < offset; ++i) {
+      if (text_[i] == '\n') {
+        ++mark.line;
+        mark.column = 1;
+      } else if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) {
+        ++mark.column;  // not a UTF-8 continuation byte
+      }
+    }
+    return mark;
+  }
+
+  std::string_view text_;
   yaml_parser_t parser_;
   yaml_event_t event_;
   bool has_event_ = false;

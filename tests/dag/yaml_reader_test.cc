@@ -35,6 +35,17 @@ TEST(YamlReaderTest, AliasesShareNodes) {
   EXPECT_EQ(root->Find("a"), root->Find("b"));
 }
 
+TEST(YamlReaderTest, BadUtf8IsReportedWhereItIs) {
+  // Given a Latin-1 byte on line 3 (after a two-byte character on the same
+  // line), then the error names line 3 and its column in characters, not 1:1.
+  Diagnostics diags("t.yaml");
+  EXPECT_FALSE(ReadYaml("a: 1\nb: 2\nc: \xc3\xa9t\xe9\n", diags));
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags.items()[0].mark.line, 3);
+  EXPECT_EQ(diags.items()[0].mark.column, 6);
+  EXPECT_NE(diags.items()[0].message.find("UTF-8"), std::string::npos) << diags.items()[0].message;
+}
+
 TEST(YamlReaderTest, ErrorsAreDiagnostics) {
   Diagnostics diags("t.yaml");
   EXPECT_FALSE(ReadYaml("a: [1, 2\n", diags));
