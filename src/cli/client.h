@@ -21,8 +21,9 @@ class ApiClient {
 
  private:
   std::string server_;
-  std::string host_;
+  std::string host_;  // for the resolver: an IPv6 address without its brackets
   std::string port_;
+  std::string host_header_;  // HOST or [IPV6]
   std::string token_;
 };
 

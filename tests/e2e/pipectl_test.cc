@@ -352,6 +352,33 @@ TEST_F(PipectlTest, EachCommandTakesTheStoreOrTheDaemonItUses) {
   EXPECT_NE(clear.out.find("--token"), std::string::npos) << clear.out;
 }
 
+TEST_F(PipectlTest, AServerUrlIsCheckedBeforeAnyConnection) {
+  // A malformed --server is a usage error naming what is wrong (a port out
+  // of range wrapped around to another port; a path was taken for the port).
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"http://127.0.0.1:107686", "the port must be 1..65535, not '107686'"},
+      {"http://127.0.0.1:0", "the port must be 1..65535, not '0'"},
+      {"http://127.0.0.1:80a", "the port must be 1..65535, not '80a'"},
+      {"http://127.0.0.1:8080/api", "a path is not supported, piped serves at its root"},
+      {"ftp://127.0.0.1:21", "the scheme must be http"},
+      {"http://::1:8080", "write an IPv6 address in brackets, [::1]"},
+      {"http://[::1]", "a port must follow ']'"},
+      {"http://localhost", "no port"},
+      {"http://:8080", "no host"},
+  };
+  for (const auto& [url, why] : cases) {
+    Result r = Pipectl({"runs", "list", "--server", url});
+    EXPECT_EQ(r.exit_code, 2) << url;
+    EXPECT_EQ(r.err, "pipectl: server URL '" + url + "': " + why + " (expected http://HOST:PORT)\n") << url;
+  }
+  // IPv6 in brackets and a trailing slash are fine: nothing listens there (exit 3, not 2).
+  for (const std::string url : {"http://[::1]:9", "http://127.0.0.1:9/", "127.0.0.1:9"}) {
+    Result r = Pipectl({"runs", "list", "--server", url});
+    EXPECT_EQ(r.exit_code, 3) << url << ": " << r.err;
+    EXPECT_NE(r.err.find("cannot reach the daemon at " + url), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(PipectlTest, DiamondRunsInOrderWithParallelBranches) {
   // Given a diamond whose branches each wait (up to 30 s) for the other to
   // have started, then a < {b, c} < d and b, c meet: they run at once.
