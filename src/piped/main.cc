@@ -1,6 +1,7 @@
 // piped: the scheduler, the executor and the REST API in one process.
 // Flags in, wiring, signals, exit codes out.
 
+#include <charconv>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -88,26 +89,55 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
                                    ": unknown setting '" + key + "'");
     }
     if (flags_given.count(key)) continue;
-    try {
-      if (key == "dags") c.dags = entry.second.as<std::string>();
-      if (key == "db") c.db = entry.second.as<std::string>();
-      if (key == "listen") c.listen = entry.second.as<std::string>();
-      if (key == "workers") c.workers = entry.second.as<int>();
-      if (key == "max_connections") c.max_connections = entry.second.as<int>();
-      if (key == "http_threads") c.http_threads = entry.second.as<int>();
-      if (key == "tokens_file") c.tokens_file = entry.second.as<std::string>();
-      if (key == "secrets_file") c.secrets_file = entry.second.as<std::string>();
-      if (key == "grace") c.grace = entry.second.as<std::string>();
-      if (key == "openlineage") c.openlineage = entry.second.as<std::string>();
-      if (key == "db_wait") c.db_wait = entry.second.as<std::string>();
-    } catch (const YAML::Exception&) {
-      throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
-                                   ": bad value for '" + key + "'");
+    // Each value is checked here as its flag is, so a bad one is named by
+    // its place in the file (never taken for the default).
+    const YAML::Node& value = entry.second;
+    auto bad = [&](const std::string& expected) {
+      return Error::InvalidArgument(c.config_file + ":" + std::to_string(value.Mark().line + 1) + ": bad value for '" +
+                                    key + "' (" + expected + ")");
+    };
+    // A plain scalar (a quoted "2" is text, not a number).
+    auto text = [&](const std::string& expected) {
+      if (!value.IsScalar() || value.Tag() == "!") throw bad(expected);
+      return value.Scalar();
+    };
+    auto whole = [&](int from, int to) {
+      const std::string expected = "a whole number from " + std::to_string(from) + " to " + std::to_string(to);
+      const std::string s = text(expected);
+      int n = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+      if (ec != std::errc() || end != s.data() + s.size() || n < from || n > to) throw bad(expected);
+      return n;
+    };
+    auto duration = [&](const std::string& expected) {
+      const std::string s = text(expected);
+      if (!ParseDuration(s)) throw bad(expected);
+      return s;
+    };
+    auto string = [&](const std::string& expected) {
+      if (!value.IsScalar() || value.Scalar().empty()) throw bad(expected);
+      return value.Scalar();
+    };
+    if (key == "dags") c.dags = string("a folder");
+    if (key == "db") c.db = string("sqlite:PATH or postgresql://...");
+    if (key == "listen") {
+      c.listen = string("HOST:PORT");
+      const size_t colon = c.listen.rfind(':');
+      const std::string port = colon == std::string::npos ? "" : c.listen.substr(colon + 1);
+      int n = -1;
+      auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+      if (port.empty() || ec != std::errc() || end != port.data() + port.size() || n < 0 || n > 65535) {
+        throw bad("HOST:PORT, the port from 0 to 65535");
+      }
     }
-    if (key == "http_threads" && (c.http_threads < 1 || c.http_threads > 256)) {
-      throw Error::InvalidArgument(c.config_file + ":" + std::to_string(entry.second.Mark().line + 1) +
-                                   ": bad value for 'http_threads' (a whole number from 1 to 256)");
-    }
+    if (key == "workers") c.workers = whole(1, 4096);
+    if (key == "max_connections") c.max_connections = whole(1, 1 << 20);
+    if (key == "http_threads") c.http_threads = whole(1, 256);
+    if (key == "tokens_file") c.tokens_file = string("a file");
+    if (key == "secrets_file") c.secrets_file = string("a file");
+    if (key == "grace") c.grace = duration("a duration such as 30s");
+    if (key == "openlineage") c.openlineage = string("http://HOST:PORT/PATH or file:PATH");
+    if (key == "db_wait") c.db_wait = duration("a duration such as 60s or 0s");
   }
 }
 

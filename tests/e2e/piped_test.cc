@@ -1131,6 +1131,22 @@ TEST_F(PipedTest, HttpThreadsComeFromTheFlagOrTheConfigFileAndBadValuesAreRefuse
       << ReadFile(dir_ / "err");
   EXPECT_NE(exit_of({"--http-threads", "0"}), 0);
   EXPECT_NE(ReadFile(dir_ / "err").find("--http-threads"), std::string::npos) << ReadFile(dir_ / "err");
+  // Every setting is checked as its flag is, named by its line (none falls back to its default).
+  const std::vector<std::pair<std::string, std::string>> bad_settings = {
+      {"workers: 0", "bad value for 'workers' (a whole number from 1 to 4096)"},
+      {"workers: -3", "bad value for 'workers' (a whole number from 1 to 4096)"},
+      {"workers: \"2\"", "bad value for 'workers' (a whole number from 1 to 4096)"},
+      {"max_connections: 0", "bad value for 'max_connections' (a whole number from 1 to 1048576)"},
+      {"grace: 5", "bad value for 'grace' (a duration such as 30s)"},
+      {"db_wait: soon", "bad value for 'db_wait' (a duration such as 60s or 0s)"},
+      {"openlineage: [a]", "bad value for 'openlineage' (http://HOST:PORT/PATH or file:PATH)"},
+      {"tokens_file: ''", "bad value for 'tokens_file' (a file)"},
+  };  // (not listen, dags or db: this test gives them as flags, which win)
+  for (const auto& [line, message] : bad_settings) {
+    std::ofstream(dir_ / "bad.yaml") << "# settings\n" << line << "\n";
+    EXPECT_EQ(exit_of({"--config", (dir_ / "bad.yaml").string()}), 2) << line;
+    EXPECT_NE(ReadFile(dir_ / "err").find("bad.yaml:2: " + message), std::string::npos) << line << ": " << ReadFile(dir_ / "err");
+  }
 
   // One thread from the file (the flag overrides nothing here): the API answers.
   std::ofstream(dir_ / "good.yaml") << "http_threads: 1\n";
