@@ -50,6 +50,8 @@ struct LogsOptions {
   bool follow = false;
 };
 int Logs(const GlobalOptions& g, const LogsOptions& options);
+// logs --json: {"run_id", "task_id", "try", "log"}.
+std::string LogJson(const std::string& run_id, const std::string& task_id, int try_number, const std::string& log);
 
 // Against the daemon (daemon_cmd.cc).
 struct TriggerOptions {

@@ -303,8 +303,17 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
   ApiClient client = Client(g);
   std::string base = "/api/v1/runs/" + PathSegment(options.run_id) + "/tasks/" + PathSegment(options.task_id) + "/logs";
   size_t printed = 0;
+  int try_number = options.try_number;
+  if (g.json && try_number == 0) {  // the task's latest try, named in the output (and asked for by number)
+    int rc;
+    json run = Call(client, "GET", "/api/v1/runs/" + PathSegment(options.run_id), "", &rc);
+    if (rc != kExitOk) return rc;
+    for (const auto& t : run["tasks"]) {
+      if (t["task_id"] == options.task_id && t["try"].is_number_integer()) try_number = t["try"];
+    }
+  }
   for (;;) {
-    std::string target = base + (options.try_number > 0 ? "?try=" + std::to_string(options.try_number) : "");
+    std::string target = base + (try_number > 0 ? "?try=" + std::to_string(try_number) : "");
     HttpResponse r = client.Request("GET", target);
     // --follow waits for a task that has not started yet (not for one that
     // ended without a try: the answer says "did not run").
@@ -313,6 +322,10 @@ int LogsRemote(const GlobalOptions& g, const LogsOptions& options) {
       continue;
     }
     if (r.status != 200) return Fail(r);
+    if (g.json) {  // (not with --follow)
+      std::cout << LogJson(options.run_id, options.task_id, try_number, r.body) << "\n";
+      return kExitOk;
+    }
     if (r.body.size() > printed) {
       std::cout << r.body.substr(printed) << std::flush;
       printed = r.body.size();

@@ -1,5 +1,7 @@
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/commands.h"
@@ -19,7 +21,16 @@ void Drain(std::ifstream& in) {
 
 }  // namespace
 
+std::string LogJson(const std::string& run_id, const std::string& task_id, int try_number, const std::string& log) {
+  return nlohmann::json{{"run_id", run_id}, {"task_id", task_id}, {"try", try_number}, {"log", log}}.dump(
+      2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int Logs(const GlobalOptions& g, const LogsOptions& options) {
+  if (g.json && options.follow) {
+    std::cerr << "pipectl: logs --follow streams the log as it grows: --json does not apply\n";
+    return kExitUsage;
+  }
   if (UseServer(g)) return LogsRemote(g, options);
   auto store = OpenStore(g);
   if (!store->GetRun(options.run_id)) {
@@ -57,6 +68,11 @@ int Logs(const GlobalOptions& g, const LogsOptions& options) {
   }
   // A try that printed nothing has no log file.
   std::ifstream in(chosen->log_path, std::ios::binary);
+  if (g.json) {
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::cout << LogJson(options.run_id, options.task_id, chosen->try_number, log) << "\n";
+    return kExitOk;
+  }
   if (in) Drain(in);
   if (!options.follow) return kExitOk;
   // Follow until the try has ended, then print what came last.

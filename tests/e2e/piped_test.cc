@@ -451,6 +451,14 @@ TEST_F(PipedTest, TriggerAndWait) {
   EXPECT_EQ(run["params"]["who"], "piped");
   Result logs = Pipectl({"logs", m[1].str(), "greet"});
   EXPECT_EQ(logs.out, "hello piped\n");
+  // --json: the log with what it is of, the same through the daemon and on the store.
+  const json expected = {{"run_id", m[1].str()}, {"task_id", "greet"}, {"try", 1}, {"log", "hello piped\n"}};
+  EXPECT_EQ(json::parse(Pipectl({"logs", m[1].str(), "greet", "--json"}).out), expected);
+  EXPECT_EQ(json::parse(Pipectl({"logs", m[1].str(), "greet", "--json", "--db", db_}).out), expected);
+  EXPECT_EQ(json::parse(Pipectl({"logs", m[1].str(), "greet", "--json", "--try", "1"}).out), expected);
+  Result followed = Pipectl({"logs", m[1].str(), "greet", "--json", "--follow"});
+  EXPECT_EQ(followed.exit_code, 2);
+  EXPECT_EQ(followed.err, "pipectl: logs --follow streams the log as it grows: --json does not apply\n");
   Result list = Pipectl({"runs", "list", "--json"});
   EXPECT_EQ(json::parse(list.out).size(), 1u);
   // With --json stdout is the JSON alone (no progress lines before it).
