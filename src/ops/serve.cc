@@ -247,6 +247,8 @@ class ServeOperator final : public Operator {
                    {"previous_version", current ? json(current->version) : json(nullptr)},
                    // null when the gate held nothing back and nothing serves (the alias stays unset)
                    {"serving_version", promote ? json(version) : current ? json(current->version) : json(nullptr)}};
+    // Lineage: the deployment is of this version (drawn as its own tree, as a predict's).
+    ctx.NoteInput(json{{"model", {{"name", m.name}, {"version", version}, {"hash", m.content_hash}}}}.dump());
     PersistJson(ctx, record.dump(2), "deployment");
     TaskResult result = TaskResult::Success();
     result.metrics.summary = summary;

@@ -152,7 +152,11 @@ void Draw(const json& node, const std::string& indent, bool root, bool last, std
            "  " + ShortHash(node) + (node.value("missing", false) ? "  (no longer in the store)" : "");
   } else if (kind == "artifact") {
     line = node.value("run", "") + "/" + node.value("task", "") + "/" + node.value("name", "");
-    if (node.contains("rows")) line += "  " + std::to_string(node["rows"].get<int64_t>()) + " rows";
+    // (a JSON document or a model file has no rows: it has no columns either)
+    const bool table = node.contains("schema") && node["schema"].contains("columns");
+    if (node.contains("rows") && (table || node["rows"].get<int64_t>() > 0)) {
+      line += "  " + std::to_string(node["rows"].get<int64_t>()) + " rows";
+    }
     line += "  " + ShortHash(node);
     if (node.value("missing", false) && !node.value("hash", "").empty()) line += "  (no longer in the store)";
     if (node.value("changed", false)) line += "  (rewritten since it was read as " + node.value("read_hash", "") + ")";

@@ -1319,6 +1319,7 @@ TEST_F(PipectlTest, APredictsLineageNamesTheModelVersionItScoredWith) {
                                        "  load: {op: ingest, with: {path: fit.csv}}\n"
                                        "  fit: {op: train, depends_on: [load], with: {model: linear_regression, target: y, features: [x], name: lin}}\n"
                                        "  score: {op: predict, depends_on: [fit], with: {input: load, model: fit}}\n"
+                                       "  deploy: {op: serve, depends_on: [fit], with: {model: fit}}\n"
                                        "  bad: {op: ingest, with: {path: bad.csv, schema: {x: int64}}}\n");
   Write("bad.csv", "x\n1\nseven\n");
   const fs::path events = dir_ / "events.jsonl";
@@ -1330,6 +1331,14 @@ TEST_F(PipectlTest, APredictsLineageNamesTheModelVersionItScoredWith) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("├─ " + run_id + "/load/output  40 rows"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("└─ model lin:1 (run " + run_id + ", task fit)  xxh3:"), std::string::npos) << text.out;
+  // A deployment's lineage is the version it deployed; a JSON document or a model file has no rows to count.
+  Result deployed = Pipectl({"lineage", run_id + "/deploy"});
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
+  EXPECT_EQ(deployed.out.rfind(run_id + "/deploy/deployment  xxh3:", 0), 0u) << deployed.out;
+  EXPECT_NE(deployed.out.find("└─ model lin:1 (run " + run_id + ", task fit)  xxh3:"), std::string::npos) << deployed.out;
+  EXPECT_NE(deployed.out.find("/load/output  40 rows"), std::string::npos) << deployed.out;
+  Result file = Pipectl({"lineage", run_id + "/fit/model"});
+  EXPECT_EQ(file.out.rfind(run_id + "/fit/model  xxh3:", 0), 0u) << file.out;
   bool named = false, failed_read = false;
   std::istringstream lines(ReadFile(events));
   for (std::string line; std::getline(lines, line);) {

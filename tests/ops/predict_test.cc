@@ -327,6 +327,11 @@ TEST_F(PredictTest, ServePromotesBehindItsGateAndRecordsWhenItDoesNot) {
   json record = json::parse(std::ifstream(ctx->FindArtifact("deploy", "deployment")->uri));
   EXPECT_EQ(record["promoted"], false);
   EXPECT_EQ(record["serving_version"], 1);
+  // Its lineage names the version it decided on (as a predict's names the one it scored with).
+  json inputs = json::parse(ctx->FindArtifact("deploy", "deployment")->inputs_json);
+  ASSERT_EQ(inputs.size(), 1u) << inputs.dump();
+  EXPECT_EQ(inputs[0]["model"]["name"], "fraud");
+  EXPECT_EQ(inputs[0]["model"]["version"], 2);
   // A gate that holds v2 back with nothing serving: serving_version null, not 0.
   auto first = Context("deploy", "{model: 'fraud:2', endpoint: staging, promote_if: {metric: auc, min: 0.75}}", false);
   for (double auc : {0.8, 0.7}) {
