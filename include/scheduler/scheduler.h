@@ -40,6 +40,13 @@ struct DagStatus {
   std::optional<RunRecord> last_run;
 };
 
+// What Scheduler::Dag says of a loaded DAG, for a reader without a
+// scheduler (pipectl dags on the store): the newest stored version, read
+// again by `loader`. nullopt when the store has no such DAG, or when its
+// stored text no longer loads (*error says why then).
+std::optional<DagStatus> StoredDagStatus(StateStore& store, const DagLoader& loader, const std::string& dag_id,
+                                         TimePoint now, std::string* error);
+
 struct SchedulerStats {
   int64_t runs_started = 0;
   int64_t queued_runs = 0;          // created, waiting for a slot

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/json_depth.h"
 #include "core/names.h"
+#include "api/dag_json.h"
 #include "dag/params.h"
 #include "scheduler/scheduler.h"
 #include "serving/model_server.h"
@@ -259,70 +260,6 @@ class TransitionStream final : public HttpStream {
   std::map<int64_t, std::chrono::steady_clock::time_point> holes_;  // ids above low_ not seen yet, since
   std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
 };
-
-// A mapped task's `map_over`, as the DAG file says it.
-json MapOverJson(const MapOver& m, int max_length) {
-  json out = {{"max_map_length", max_length}};
-  switch (m.kind) {
-    case MapOver::Kind::kList:
-      out["items"] = m.items;
-      break;
-    case MapOver::Kind::kParam:
-      out["param"] = m.name;
-      break;
-    case MapOver::Kind::kGlob:
-      out["glob"] = m.name;
-      break;
-  }
-  return out;
-}
-
-json DagJson(const DagStatus& s, bool detail) {
-  const DagSpec& d = *s.spec;
-  json out = {{"dag_id", d.id},
-              {"description", d.description},
-              {"schedule", d.schedule ? json(*d.schedule) : json(nullptr)},
-              {"after", d.after},
-              {"timezone", d.timezone},
-              {"paused", s.paused},
-              {"version", s.version},
-              {"file", d.file},
-              {"next_tick", OptTime(s.next_tick)},
-              {"last_run_state", s.last_run ? json(ToString(s.last_run->state)) : json(nullptr)},
-              {"last_run_id", s.last_run ? json(s.last_run->run_id) : json(nullptr)}};
-  if (!detail) return out;
-  // What a trigger form needs: each parameter's default and its type (a
-  // trigger value must have the default's type; an integer is a number).
-  json params = json::array();
-  for (const ParamSpec& param : d.params) {
-    json value = json::parse(ParamValueJson(*param.value));
-    const char* type = value.is_boolean()          ? "boolean"
-                       : value.is_number_integer() ? "integer"
-                       : value.is_number()         ? "number"
-                       : value.is_array()          ? "list"
-                       : value.is_null()           ? "null"
-                                                   : "string";
-    params.push_back({{"name", param.name}, {"type", type}, {"default", std::move(value)}});
-  }
-  out["params"] = std::move(params);
-  json tasks = json::array(), edges = json::array();
-  for (const TaskSpec& t : d.tasks) {
-    tasks.push_back({{"task_id", t.id},
-                     {"op", t.op},
-                     {"depends_on", t.depends_on},
-                     {"trigger_rule", ToString(t.trigger_rule)},
-                     {"retries", t.retry.retries},
-                     {"timeout", t.timeout ? json(FormatDuration(*t.timeout)) : json(nullptr)},
-                     {"queue", t.queue}});
-    if (t.map_over) tasks.back()["map_over"] = MapOverJson(*t.map_over, t.max_map_length);
-    for (const std::string& up : t.depends_on) edges.push_back({up, t.id});
-  }
-  out["tasks"] = tasks;
-  out["edges"] = edges;
-  out["max_active_runs"] = d.max_active_runs;
-  out["catchup"] = d.catchup;
-  return out;
-}
 
 json RunsPage(StateStore& store, const RunFilter& filter) {
   json runs = json::array();
@@ -754,7 +691,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
 
   if (m == "GET" && is({"api", "v1", "dags"})) {
     json dags = json::array();
-    for (const DagStatus& s : scheduler_.Dags()) dags.push_back(DagJson(s, false));
+    for (const DagStatus& s : scheduler_.Dags()) dags.push_back(DagJson(store_, s, false));
     json errors = json::array();
     for (const Diagnostic& d : scheduler_.LoadErrors()) {
       errors.push_back({{"file", d.file}, {"line", d.mark.line}, {"column", d.mark.column}, {"message", d.message}});
@@ -770,11 +707,7 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     }
     auto status = scheduler_.Dag(p[3]);
     if (!status) throw Error::NotFound("no DAG '" + p[3] + "'");
-    json out = DagJson(*status, true);
-    if (!status->spec->after.empty()) {
-      out["upstream"] = views::UpstreamJson(ReadUpstreamStates(store_, p[3], status->spec->after));
-    }
-    return Json(200, out);
+    return Json(200, DagJson(store_, *status, true));
   }
   if (m == "GET" && is({"api", "v1", "dags", "*", "versions"})) {
     RequireDagId(p[3]);

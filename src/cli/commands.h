@@ -120,5 +120,7 @@ int DagsListLocal(const GlobalOptions& g);
 // The `dags list` table of GET /api/v1/dags's "dags" (the same from the store).
 void PrintDagsTable(const nlohmann::json& dags);
 int DagsShowLocal(const GlobalOptions& g, const std::string& dag_id);
+// `dags show` of GET /api/v1/dags/ID (the same from the store).
+void PrintDag(const nlohmann::json& dag);
 
 }  // namespace pipeline::cli

@@ -181,21 +181,7 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id) {
     std::cout << d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  std::optional<std::string> cron;
-  if (d["schedule"].is_string()) cron = d["schedule"].get<std::string>();
-  const std::optional<std::string> schedule =
-      ScheduleText(cron, d.value("after", json::array()).get<std::vector<std::string>>());
-  std::cout << "dag       " << d["dag_id"].get<std::string>() << " (version " << d["version"] << ")\n"
-            << "schedule  " << schedule.value_or("none") << "\n"
-            << views::UpstreamText(d.value("upstream", json::array()))
-            << "paused    " << d["paused"] << "\n\n";
-  std::vector<std::vector<std::string>> rows = {{"TASK", "OP", "DEPENDS ON", "TRIGGER RULE", "RETRIES"}};
-  for (const auto& t : d["tasks"]) {
-    std::string deps;
-    for (const auto& up : t["depends_on"]) deps += (deps.empty() ? "" : ",") + up.get<std::string>();
-    rows.push_back({t["task_id"], t["op"], deps, t["trigger_rule"], t["retries"].dump()});
-  }
-  std::cout << FormatTable(rows);
+  PrintDag(d);
   return kExitOk;
 }
 

@@ -737,6 +737,27 @@ std::vector<DagStatus> Scheduler::Dags() {
   return out;
 }
 
+namespace {
+
+// The rest of a DAG's status, from the store and the clock.
+DagStatus StatusOf(StateStore& store, std::shared_ptr<const DagSpec> spec, int version, TimePoint now) {
+  DagStatus status;
+  status.spec = std::move(spec);
+  status.version = version;
+  if (auto record = store.GetDag(status.spec->id)) status.paused = record->paused;
+  if (auto schedule = Schedule::ForDag(*status.spec)) {
+    if (auto tick = schedule->NextAfter(now)) status.next_tick = tick->logical_date;
+  }
+  RunFilter last;
+  last.dag_id = status.spec->id;
+  last.limit = 1;
+  auto runs = store.ListRuns(last);
+  if (!runs.empty()) status.last_run = runs.front();
+  return status;
+}
+
+}  // namespace
+
 std::optional<DagStatus> Scheduler::Dag(const std::string& dag_id) {
   Loaded entry;
   {
@@ -745,19 +766,22 @@ std::optional<DagStatus> Scheduler::Dag(const std::string& dag_id) {
     if (it == dags_.end()) return std::nullopt;
     entry = it->second;
   }
-  DagStatus status;
-  status.spec = entry.spec;
-  status.version = entry.version;
-  if (auto record = store_.GetDag(dag_id)) status.paused = record->paused;
-  if (auto schedule = Schedule::ForDag(*entry.spec)) {
-    if (auto tick = schedule->NextAfter(clock_.Now())) status.next_tick = tick->logical_date;
+  return StatusOf(store_, entry.spec, entry.version, clock_.Now());
+}
+
+std::optional<DagStatus> StoredDagStatus(StateStore& store, const DagLoader& loader, const std::string& dag_id,
+                                         TimePoint now, std::string* error) {
+  auto record = store.GetDag(dag_id);
+  if (!record) return std::nullopt;
+  auto version = store.GetDagVersion(dag_id, record->latest_version);
+  if (!version) return std::nullopt;
+  LoadResult loaded = loader.LoadText(version->source, version->file);
+  if (!loaded.dag) {  // (it loaded when stored: an operator this build lacks, say)
+    *error = "version " + std::to_string(record->latest_version) + " of DAG '" + dag_id + "' no longer loads" +
+             (loaded.diagnostics.empty() ? "" : ": " + loaded.diagnostics.front().ToString());
+    return std::nullopt;
   }
-  RunFilter last;
-  last.dag_id = dag_id;
-  last.limit = 1;
-  auto runs = store_.ListRuns(last);
-  if (!runs.empty()) status.last_run = runs.front();
-  return status;
+  return StatusOf(store, std::make_shared<const DagSpec>(std::move(*loaded.dag)), record->latest_version, now);
 }
 
 std::shared_ptr<const DagSpec> Scheduler::SpecFor(const std::string& dag_id, int version) {

@@ -957,6 +957,14 @@ TEST_F(PipedTest, AnAfterDagRunsOncePerNewUpstreamOutputNotOnFailureAndResumesAf
   EXPECT_NE(show.out.find("schedule  after up.load\n"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("after     up.load: success in run " + first), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("consumed by the last run"), std::string::npos) << show.out;
+  // The same from the store as through the daemon (text and JSON; dags list
+  // has the daemon's load errors besides).
+  EXPECT_EQ(Pipectl({"dags", "show", "down", "--db", db_}).out, show.out);
+  EXPECT_EQ(json::parse(Pipectl({"dags", "show", "down", "--db", db_, "--json"}).out),
+            json::parse(Pipectl({"dags", "show", "down", "--json"}).out));
+  json remote_list = json::parse(Pipectl({"dags", "list", "--json"}).out);
+  EXPECT_EQ(json::parse(Pipectl({"dags", "list", "--db", db_, "--json"}).out)["dags"], remote_list["dags"]);
+  EXPECT_EQ(remote_list["load_errors"].size(), 1u);
 
   // Given up succeeds while the daemon is down (pipectl run on its database),
   EXPECT_EQ(StopDaemon(SIGTERM), 0);
