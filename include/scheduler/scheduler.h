@@ -101,7 +101,9 @@ class Scheduler {
   // Creates a run for every tick in [from, to] (trigger "backfill"), skipping
   // ticks that have a scheduled or backfill run unless `rerun`. Throws
   // kNotFound, kInvalidArgument (no schedule, from > to, over 10,000 ticks).
-  std::vector<RunRecord> Backfill(const std::string& dag_id, TimePoint from, TimePoint to, bool rerun);
+  // `skipped` (optional): how many ticks of the range already had a run (and got none, without rerun).
+  std::vector<RunRecord> Backfill(const std::string& dag_id, TimePoint from, TimePoint to, bool rerun,
+                                  int* skipped = nullptr);
   // Cancels a queued or running run; false when it has already ended.
   // Throws kNotFound for an unknown run.
   bool Cancel(const std::string& run_id);

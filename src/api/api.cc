@@ -795,10 +795,11 @@ HttpResponse Api::Route(const HttpRequest& req, const std::vector<std::string>& 
     auto from = TimeField(body, "from"), to = TimeField(body, "to");
     if (!from || !to) throw Error::InvalidArgument("body needs \"from\" and \"to\" (ISO-8601)");
     json ids = json::array();
-    for (const RunRecord& r : scheduler_.Backfill(p[3], *from, *to, BoolField(body, "rerun", false))) {
+    int skipped = 0;
+    for (const RunRecord& r : scheduler_.Backfill(p[3], *from, *to, BoolField(body, "rerun", false), &skipped)) {
       ids.push_back(r.run_id);
     }
-    return Json(201, {{"runs", ids}});
+    return Json(201, {{"runs", ids}, {"skipped", skipped}});
   }
   if (m == "GET" && is({"api", "v1", "runs"})) {
     RunFilter filter = FilterFrom(req);

@@ -238,7 +238,12 @@ int Backfill(const GlobalOptions& g, const BackfillOptions& options) {
   if (g.json) {
     std::cout << r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << r["runs"].size() << " run" << (r["runs"].size() == 1 ? "" : "s") << " created\n";
+    std::cout << r["runs"].size() << " run" << (r["runs"].size() == 1 ? "" : "s") << " created";
+    if (const int skipped = r.value("skipped", 0); skipped > 0) {
+      std::cout << " (" << skipped << " tick" << (skipped == 1 ? " of the range already has a run" : "s of the range already have runs")
+                << ": --rerun runs them again)";
+    }
+    std::cout << "\n";
     for (const auto& id : r["runs"]) std::cout << id.get<std::string>() << "\n";
   }
   return kExitOk;

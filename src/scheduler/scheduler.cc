@@ -547,7 +547,7 @@ RunRecord Scheduler::Trigger(const std::string& dag_id,
 }
 
 std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint from, TimePoint to,
-                                           bool rerun) {
+                                           bool rerun, int* skipped) {
   std::unique_lock lock(mu_);
   auto it = dags_.find(dag_id);
   if (it == dags_.end()) throw Error::NotFound("no DAG '" + dag_id + "'");
@@ -590,8 +590,12 @@ std::vector<RunRecord> Scheduler::Backfill(const std::string& dag_id, TimePoint 
   std::string params = ParamsToJson(*ResolveParams(*entry.spec, {}, nullptr));
   std::vector<RunRecord> created;
   TimePoint now = clock_.Now();
+  if (skipped) *skipped = 0;
   for (const Tick& tick : ticks) {
-    if (existing.count(tick.logical_date)) continue;
+    if (existing.count(tick.logical_date)) {
+      if (skipped) ++*skipped;
+      continue;
+    }
     RunRecord run = NewRun(dag_id, entry.version, "backfill", now, tick.logical_date, tick.interval_start,
                            tick.interval_end, params);
     store_.CreateRun(run, TaskInstances(*entry.spec));

@@ -1422,7 +1422,12 @@ TEST_F(PipedTest, BackfillCreatesRunsForEveryTick) {
     return true;
   }));
   EXPECT_EQ(Pipectl({"logs", ids[0], "a"}).out, "2026-01-10T00:00:00Z\n");
-  EXPECT_EQ(json::parse(Pipectl({"backfill", "daily", "--from", "2026-01-10", "--to", "2026-01-14", "--json"}).out)["runs"].size(), 0u);
+  json again = json::parse(Pipectl({"backfill", "daily", "--from", "2026-01-10", "--to", "2026-01-14", "--json"}).out);
+  EXPECT_EQ(again["runs"].size(), 0u);
+  EXPECT_EQ(again["skipped"], 5);
+  // Said, not a bare "0 runs created".
+  EXPECT_EQ(Pipectl({"backfill", "daily", "--from", "2026-01-10", "--to", "2026-01-11"}).out,
+            "0 runs created (2 ticks of the range already have runs: --rerun runs them again)\n");
 }
 
 TEST_F(PipedTest, KillNineThenRestartFinishesEveryTaskOnce) {

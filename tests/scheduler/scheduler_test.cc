@@ -285,7 +285,9 @@ TEST_F(SchedulerTest, BackfillCreatesMissingTicks) {
   ASSERT_EQ(runs.size(), 5u);
   EXPECT_EQ(FormatIso8601(runs[0].logical_date), "2026-02-01T00:00:00Z");
   EXPECT_EQ(FormatIso8601(runs[0].data_interval_start), "2026-01-31T00:00:00Z");
-  EXPECT_TRUE(scheduler_->Backfill("d", T("2026-02-01T00:00:00Z"), T("2026-02-05T00:00:00Z"), false).empty());
+  int skipped = -1;
+  EXPECT_TRUE(scheduler_->Backfill("d", T("2026-02-01T00:00:00Z"), T("2026-02-05T00:00:00Z"), false, &skipped).empty());
+  EXPECT_EQ(skipped, 5);
   EXPECT_EQ(scheduler_->Backfill("d", T("2026-02-04T00:00:00Z"), T("2026-02-05T00:00:00Z"), true).size(), 2u);
   scheduler_->Start();
   ASSERT_TRUE(Eventually([&] {
