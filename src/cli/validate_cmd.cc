@@ -58,12 +58,13 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
                 << (dag.tasks.size() == 1 ? "" : "s") << "\n";
     }
   };
-  auto report_warnings = [&](const DagSpec& dag, const nlohmann::json& warnings) {
+  // (the file as the ok line names it: as given, not DagSpec::file's absolute path)
+  auto report_warnings = [&](const std::string& file, const nlohmann::json& warnings) {
     if (warnings.empty()) return;
     if (g.json) {
       files.back()["warnings"] = warnings;
     } else {
-      for (const auto& w : warnings) std::cerr << "warning: " << dag.file << ": " << w.get<std::string>() << "\n";
+      for (const auto& w : warnings) std::cerr << "warning: " << file << ": " << w.get<std::string>() << "\n";
     }
   };
   auto report_invalid = [&](const std::vector<Diagnostic>& diags, const std::string& file) {
@@ -81,7 +82,8 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
     if (std::filesystem::is_directory(path, ec)) {
       FolderLoadResult folder = loader.LoadFolder(path);
       for (const DagSpec& dag : folder.dags) {
-        report_valid(dag, std::filesystem::path(path) / std::filesystem::path(dag.file).filename());
+        const std::string file = (std::filesystem::path(path) / std::filesystem::path(dag.file).filename()).string();
+        report_valid(dag, file);
         // schedule.after naming what the folder lacks is allowed (the DAG may
         // come later) but worth a word: no run starts until it exists.
         nlohmann::json warnings = nlohmann::json::array();
@@ -92,7 +94,7 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
           if (it != folder.dags.end() && it->FindTask(up.substr(up_dag.size() + 1))) continue;
           warnings.push_back("schedule.after names '" + up + "', which no DAG of this folder has: no run starts until one does");
         }
-        report_warnings(dag, warnings);
+        report_warnings(file, warnings);
       }
       for (const std::string& file : folder.invalid_files) report_invalid(folder.diagnostics, file);
       if (folder.invalid_files.empty() && !folder.diagnostics.empty()) {
@@ -109,7 +111,7 @@ int Validate(const GlobalOptions& g, const std::vector<std::string>& paths) {
       report_valid(*result.dag, path);
       nlohmann::json warnings = nlohmann::json::array();
       NeverFires(*result.dag, &warnings);
-      report_warnings(*result.dag, warnings);
+      report_warnings(path, warnings);
     } else {
       report_invalid(result.diagnostics, path);
     }

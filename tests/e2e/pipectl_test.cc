@@ -185,6 +185,10 @@ TEST_F(PipectlTest, ValidateWarnsOfAScheduleThatNeverFires) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "warning: " + never.string() + ": schedule '0 0 30 2 *' has no tick within five years of start_date "
                    "2026-01-01T00:00:00Z: no scheduled run starts\n");
+  // Named as given, as the ok line names it (a relative path stays relative).
+  Result relative = Pipectl({"validate", "never.yaml"});
+  EXPECT_EQ(relative.out, "ok  never.yaml: dag 'never', 1 task\n");
+  EXPECT_EQ(relative.err.rfind("warning: never.yaml: schedule '0 0 30 2 *'", 0), 0u) << relative.err;
   json j = json::parse(Pipectl({"validate", dir_.string(), "--json"}).out);
   EXPECT_EQ(j["files"][0]["warnings"].size(), 1u) << j.dump();
   EXPECT_TRUE(Pipectl({"validate", Write("daily.yaml", "dag: daily\nschedule: '@daily'\nstart_date: 2026-01-01\n"
