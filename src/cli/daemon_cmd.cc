@@ -346,9 +346,10 @@ int PredictRemote(const GlobalOptions& g, const ModelRef& ref, const json& rows)
   int rc;
   std::string target = "/api/v1/models/" + PathSegment(ref.name) + "/predict";
   if (!ref.alias.empty()) target += "?alias=" + ref.alias;
-  json out = Call(client, "POST", target, json{{"rows", rows}}.dump(), &rc);
-  if (rc != kExitOk) return rc;
-  std::cout << out.dump() << "\n";
+  HttpResponse r = client.Request("POST", target, json{{"rows", rows}}.dump());
+  if (r.status / 100 != 2) return Fail(r);
+  // The daemon's answer as it wrote it (its key order is --local's too).
+  std::cout << r.body << (r.body.ends_with('\n') ? "" : "\n");
   return kExitOk;
 }
 

@@ -3,6 +3,9 @@
 // http://127.0.0.1:8080, as the contract says of commands that act on a
 // daemon) or, with --local, in this process on the state store, with the
 // same ml::Predictor the daemon uses. Prints the predict endpoint's JSON.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -31,8 +34,10 @@ json PredictRows(const std::string& text) {
     if (path == "-") {
       in << std::cin.rdbuf();
     } else {
+      std::error_code ec;
+      if (std::filesystem::is_directory(path, ec)) throw Error::InvalidArgument("cannot read " + path + ": it is a folder");
       std::ifstream file(path, std::ios::binary);
-      if (!file) throw Error::InvalidArgument("cannot read " + path);
+      if (!file) throw Error::InvalidArgument("cannot read " + path + ": " + std::strerror(errno));
       in << file.rdbuf();
     }
     source = in.str();

@@ -1506,6 +1506,11 @@ TEST_F(PipectlTest, ExampleFraudPipelineRunsEndToEnd) {
   EXPECT_EQ(numbered.err, "pipectl: the daemon serves aliases, not numbered versions: use NAME@ALIAS, or score "
                           "version 1 in this process with --local\n");
   EXPECT_EQ(Pipectl({"predict", "fraud:1", "--local", "--json", json::array({row}).dump()}).exit_code, 0);
+  Result folder = Pipectl({"predict", "fraud:1", "--local", "--json", "@" + dir_.string()});
+  EXPECT_EQ(folder.exit_code, 2);
+  EXPECT_EQ(folder.err, "pipectl: cannot read " + dir_.string() + ": it is a folder\n");
+  Result missing = Pipectl({"predict", "fraud:1", "--local", "--json", "@nosuch.json"});
+  EXPECT_EQ(missing.err, "pipectl: cannot read nosuch.json: No such file or directory\n");
   {
     // A model file changed after it was registered is refused, not scored.
     const fs::path model = artifacts / "train" / "model.try1.json";

@@ -2660,6 +2660,7 @@ TEST_F(ServingTest, OnlineFeaturesAreJoinedIntoPredictRowsByKey) {
   Result daemon = Pipectl({"predict", "shop", "--json", R"([{"user_id": 7, "amount": 55.5}])"});
   ASSERT_EQ(daemon.exit_code, 0) << daemon.err;
   EXPECT_EQ(json::parse(daemon.out), joined);
+  EXPECT_EQ(daemon.out, local.out);  // the same text, keys in the same order
   // A key given twice in a row is refused (JSON parsers keep one of them), here as by the daemon.
   Result twice = Pipectl({"predict", "shop", "--json", R"([{"user_id": 7, "amount": 55.5, "amount": 60}])"});
   EXPECT_EQ(twice.exit_code, 2);
