@@ -978,7 +978,7 @@ TEST_F(PipectlTest, CachedTasksReuseUnchangedWorkAndLineageLeadsAModelBackToItsF
 TEST_F(PipectlTest, LineageGoesOnThroughATaskThatPersistsNothing) {
   // Given a middle task with persist: false (no artifact of its table), then
   // the lineage of what read it goes on through it to the source file, from
-  // what its try read; a task that never succeeded is not in the store.
+  // what its try read.
   Write("in.csv", "a,b\n1,x\n2,y\n2,y\n");
   fs::path dag = Write("mid.yaml", "dag: mid\ntasks:\n"
                                    "  load: {op: ingest, with: {path: in.csv}}\n"
