@@ -52,13 +52,16 @@ json DagJson(StateStore& store, const DagStatus& s, bool detail) {
   // trigger value must have the default's type; an integer is a number).
   json params = json::array();
   for (const ParamSpec& param : d.params) {
-    json value = json::parse(ParamValueJson(*param.value));
-    const char* type = value.is_boolean()          ? "boolean"
-                       : value.is_number_integer() ? "integer"
-                       : value.is_number()         ? "number"
-                       : value.is_array()          ? "list"
-                       : value.is_null()           ? "null"
-                                                   : "string";
+    // The type as YAML reads the default (0.80 is a number, though its JSON
+    // is the text "0.80": ParamValueJson keeps it as written).
+    const DocNode& v = *param.value;
+    const char* type = v.is_sequence() ? "list"
+                       : v.is_null()   ? "null"
+                       : v.AsInt()     ? "integer"
+                       : v.AsDouble()  ? "number"
+                       : v.AsBool()    ? "boolean"
+                                       : "string";
+    json value = json::parse(ParamValueJson(v));
     params.push_back({{"name", param.name}, {"type", type}, {"default", std::move(value)}});
   }
   out["params"] = std::move(params);

@@ -64,7 +64,8 @@ std::string CreateTriggeredRun(StateStore& store, const OperatorRegistry& ops, C
   std::vector<std::pair<std::string, std::string>> overrides;
   nlohmann::json params = nlohmann::json::parse(params_json.empty() ? "{}" : params_json, nullptr, false);
   if (!params.is_object()) throw Error::InvalidArgument("trigger_dag: params must be a map");
-  for (const auto& [name, value] : params.items()) overrides.emplace_back(name, value.dump());  // JSON is YAML
+  // As the API reads them: "0.80" (a number written so) is typed as YAML reads it.
+  for (const auto& [name, value] : params.items()) overrides.emplace_back(name, JsonParamOverride(value.dump()));
   std::string error;
   auto resolved = ResolveParams(*loaded.dag, overrides, &error);
   if (!resolved) throw Error::InvalidArgument("DAG '" + dag_id + "': " + error);

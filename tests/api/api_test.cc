@@ -519,7 +519,7 @@ TEST_F(ApiTest, AuthNamesTheCallersRole) {
 
 TEST_F(ApiTest, ADagListsItsParamsWithTheirTypes) {
   std::ofstream(dir_ / "dags" / "typed.yaml")
-      << "dag: typed\nparams: {rows: 5000, rate: 0.5, on: true, name: x, tags: [a, b], none: null}\n"
+      << "dag: typed\nparams: {rows: 5000, rate: 0.5, on: true, name: x, tags: [a, b], none: null, cut: 0.80}\n"
          "tasks:\n  a: {op: shell, run: 'true'}\n";
   scheduler_->SetDags(loader_.LoadFolder((dir_ / "dags").string()));
   json params = json::parse(Call("GET", "/api/v1/dags/typed").body)["params"];
@@ -528,7 +528,8 @@ TEST_F(ApiTest, ADagListsItsParamsWithTheirTypes) {
                                     {"name": "on", "type": "boolean", "default": true},
                                     {"name": "name", "type": "string", "default": "x"},
                                     {"name": "tags", "type": "list", "default": ["a", "b"]},
-                                    {"name": "none", "type": "null", "default": null}])"));
+                                    {"name": "none", "type": "null", "default": null},
+                                    {"name": "cut", "type": "number", "default": "0.80"}])"));
 }
 
 TEST_F(ApiTest, ALogIsReadFromAnOffsetAndATasksHistoryListsItsRuns) {

@@ -251,6 +251,19 @@ TEST_F(PipectlTest, TriggerDagThatWaitsSaysSoWhenNoPipedSchedulesTheStore) {
   EXPECT_NE(queued.out.find("\"queued\""), std::string::npos) << queued.out;
 }
 
+TEST_F(PipectlTest, TriggerDagPassesParamsAsWritten) {
+  // Given a target with a number and an integer parameter, then trigger_dag
+  // hands it 0.80 and 007 (typed as YAML reads them: accepted) as written.
+  RunDag(Write("target.yaml", "dag: target\nparams: {ratio: 0.5, zip: 1}\n"
+                              "tasks:\n  a: {op: shell, run: 'echo ratio={{ params.ratio }} zip={{ params.zip }}'}\n"));
+  json run = RunDag(Write("starter.yaml", "dag: starter\ntasks:\n"
+                                          "  go: {op: trigger_dag, with: {dag: target, params: {ratio: 0.80, zip: 007}}}\n"));
+  ASSERT_EQ(Task(run, "go")["state"], "success") << run.dump();
+  json queued = json::parse(Pipectl({"runs", "list", "--dag", "target", "--state", "queued", "--json"}).out);
+  ASSERT_EQ(queued.size(), 1u) << queued.dump();
+  EXPECT_EQ(queued[0]["params"], json::parse(R"({"ratio": "0.80", "zip": "007"})"));
+}
+
 TEST_F(PipectlTest, DagsListFromTheStoreHasTheDaemonsColumns) {
   // Given a DAG scheduled at 06:00 UTC that ran once and one that comes after it,
   RunDag(Write("daily.yaml", "dag: daily\nschedule: '0 6 * * *'\nstart_date: 2020-01-01\n"

@@ -5,20 +5,23 @@ import { api, enc } from '../api.js';
 import { navigate } from '../router.js';
 
 // The value a field's text stands for, or an Error naming what is wrong.
+// A number goes as its text: the server reads it as YAML does (typed) and
+// renders it as typed (0.80 stays 0.80), and a browser's doubles would
+// round an integer beyond 2^53.
 export function parseParam(param, text) {
   const t = text.trim();
   switch (param.type) {
     case 'integer':
       if (!/^-?\d+$/.test(t)) return new Error(`${param.name} must be an integer`);
-      // A browser's numbers are doubles: beyond 2^53 the value sent would
-      // not be the one typed.
-      if (!Number.isSafeInteger(Number(t))) {
-        return new Error(`${param.name} must be between -9007199254740991 and 9007199254740991 here (pipectl trigger takes any 64-bit integer)`);
+      if (BigInt(t) > 9223372036854775807n || BigInt(t) < -9223372036854775808n) {
+        return new Error(`${param.name} must be a 64-bit integer`);
       }
-      return Number(t);
+      return t;
     case 'number':
-      if (t === '' || !Number.isFinite(Number(t))) return new Error(`${param.name} must be a finite number`);
-      return Number(t);
+      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t) || !Number.isFinite(Number(t))) {
+        return new Error(`${param.name} must be a finite number`);
+      }
+      return t;
     case 'boolean':
       return t === 'true';
     case 'list':
