@@ -107,7 +107,7 @@ stage end
 for suite in main asan tsan; do
   grep -q ' tests failed out of' "$log/$suite" 2>/dev/null && ! grep -q ' 0 tests failed out of' "$log/$suite" || continue
   echo "== what failed in the $suite suite"
-  grep -E -A4 ': Failure$|C\+\+ exception|WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|piped.s last exit status|Google Test trace' \
+  grep -E -A4 ': Failure$|C\+\+ exception|WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|piped.s last exit status|Google Test trace|\*\*\*(Failed|Timeout|Exception)' \
     "$log/$suite" | cut -c1-300 | head -n 40
 done
 echo "tests: $((total - failed)) passed, $failed failed ($(( $(date +%s) - started )) s after the dependencies)"

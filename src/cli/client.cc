@@ -32,6 +32,7 @@ ApiClient::ApiClient(const std::string& server, std::string token) : server_(ser
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.find('/') != std::string::npos) throw bad("a path is not supported, piped serves at its root");
+  if (rest.find('@') != std::string::npos) throw bad("no user or password in it: give a token with --token or PIPE_TOKEN");
   size_t colon;
   if (!rest.empty() && rest.front() == '[') {
     const size_t close = rest.find(']');

@@ -109,10 +109,9 @@ void ApplyConfigFile(Config& c, const std::set<std::string>& flags_given) {
       if (ec != std::errc() || end != s.data() + s.size() || n < from || n > to) throw bad(expected);
       return n;
     };
-    auto duration = [&](const std::string& expected) {
-      const std::string s = text(expected);
-      if (!ParseDuration(s)) throw bad(expected);
-      return s;
+    auto duration = [&](const std::string& expected) {  // ("30s" quoted is a duration too)
+      if (!value.IsScalar() || !ParseDuration(value.Scalar())) throw bad(expected);
+      return value.Scalar();
     };
     auto string = [&](const std::string& expected) {
       if (!value.IsScalar() || value.Scalar().empty()) throw bad(expected);

@@ -382,6 +382,7 @@ TEST_F(PipectlTest, AServerUrlIsCheckedBeforeAnyConnection) {
       {"http://[::1]", "a port must follow ']'"},
       {"http://localhost", "no port"},
       {"http://:8080", "no host"},
+      {"http://me:pw@127.0.0.1:8080", "no user or password in it: give a token with --token or PIPE_TOKEN"},
   };
   for (const auto& [url, why] : cases) {
     Result r = Pipectl({"runs", "list", "--server", url});

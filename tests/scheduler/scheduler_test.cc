@@ -136,7 +136,10 @@ TEST_F(SchedulerTest, AnInvalidEditKeepsTheLastGoodVersionOfAFolderGivenRelative
   // made invalid keeps its DAG loaded at its last good version, as with an
   // absolute one (the invalid file, as given, was compared with the DAG's
   // absolute file, and the DAG dropped out).
-  const fs::path cwd = fs::current_path();
+  struct Back {  // to the working directory whatever happens
+    fs::path cwd = fs::current_path();
+    ~Back() { fs::current_path(cwd); }
+  } back;
   fs::current_path(dir_.parent_path());
   const std::string relative = dir_.filename().string();
   std::ofstream(dir_ / "simple.yaml") << kSimple;
@@ -144,7 +147,7 @@ TEST_F(SchedulerTest, AnInvalidEditKeepsTheLastGoodVersionOfAFolderGivenRelative
   std::ofstream(dir_ / "simple.yaml") << "dag: simple\ntasks:\n  a: {op: shel}\n";
   FolderLoadResult broken = loader_.LoadFolder(relative);
   scheduler_->SetDags(broken);  // (in the same folder, as piped)
-  fs::current_path(cwd);
+  fs::current_path(back.cwd);
   ASSERT_EQ(broken.invalid_files.size(), 1u);
   EXPECT_EQ(scheduler_->Trigger("simple", {}, true).dag_version, 1);
 }

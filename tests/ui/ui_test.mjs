@@ -664,6 +664,7 @@ try {
     await page.goto(`${base}/ui/dags`);
     await page.click('tr[data-dag=ui_params] button:has-text("Trigger")');
     await page.waitForSelector('.modal input[name=n]');
+    expect(await page.inputValue('.modal select[name=loud]') === 'false', 'a default written FALSE is false');
     await page.fill('.modal input[name=n]', '9223372036854775808');
     await page.click('.modal button[type=submit]');
     const why = await text(page, '.modal .param .error');

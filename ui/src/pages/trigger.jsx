@@ -37,7 +37,14 @@ export function parseParam(param, text) {
   }
 }
 
-const show = (param) => (param.type === 'list' ? JSON.stringify(param.default) : param.default === null ? '' : String(param.default));
+// A field's starting text. A boolean written TRUE or False comes as its text ("FALSE"): the select
+// takes true or false.
+const show = (param) => {
+  if (param.type === 'list') return JSON.stringify(param.default);
+  if (param.default === null) return '';
+  if (param.type === 'boolean') return String(param.default).toLowerCase() === 'true' ? 'true' : 'false';
+  return String(param.default);
+};
 
 export function TriggerForm({ dag, onClose }) {
   const [values, setValuesOnly] = useState(Object.fromEntries(dag.params.map((p) => [p.name, show(p)])));
