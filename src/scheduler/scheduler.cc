@@ -134,6 +134,12 @@ void Scheduler::CheckNameNotInUse() {
 
 void Scheduler::Start() {
   CheckNameNotInUse();
+  // The heartbeat first, before any run starts here: a trigger_dag task that
+  // waits (resumed below, or made by the API's first request) judges by it
+  // whether a scheduler runs on this store, and would fail if it saw none.
+  const TimePoint started = clock_.Now();
+  store_.PutMeta("scheduler_heartbeat", FormatIso8601(started));
+  last_heartbeat_us_.store(ToMicros(started), std::memory_order_relaxed);
   // Runs a previous process of this name left running, or that nobody
   // coordinates any more: take them over.
   RunFilter running;

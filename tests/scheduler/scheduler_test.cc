@@ -121,6 +121,16 @@ TEST_F(SchedulerTest, TriggerRunsTheDagAtOnce) {
   EXPECT_EQ(fake_->starts(), (std::vector<std::string>{"a#1", "b#1"}));
 }
 
+TEST_F(SchedulerTest, TheHeartbeatIsStoredBeforeStartReturns) {
+  // A trigger_dag task that waits judges by the heartbeat whether a
+  // scheduler runs on the store: one made by the API's first request (right
+  // after Start) saw none yet and failed, on a loaded CI.
+  Dags({{"simple.yaml", kSimple}});
+  EXPECT_FALSE(store_->GetMeta("scheduler_heartbeat"));
+  scheduler_->Start();
+  EXPECT_TRUE(store_->GetMeta("scheduler_heartbeat"));
+}
+
 TEST_F(SchedulerTest, LoopLagIsTheRealTimeOfATurnInMicroseconds) {
   // Given a turn that stores a heartbeat (microseconds of real time even
   // though the fake clock stands still), then the lag is above zero.
